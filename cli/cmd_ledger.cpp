@@ -1,0 +1,8 @@
+// heal ledger ... (not yet implemented: registers nothing until its issue lands)
+#include "commands.h"
+
+namespace heal::cli {
+
+void add_ledger_commands(CLI::App& /*app*/) {}
+
+}  // namespace heal::cli

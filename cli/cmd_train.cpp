@@ -1,0 +1,8 @@
+// heal train ... (not yet implemented: registers nothing until its issue lands)
+#include "commands.h"
+
+namespace heal::cli {
+
+void add_train_commands(CLI::App& /*app*/) {}
+
+}  // namespace heal::cli

@@ -1,0 +1,29 @@
+// One registration function per subcommand family; each lives in its own cmd_*.cpp.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+namespace heal::cli {
+
+/// Options shared by every subcommand.
+struct GlobalOptions {
+  std::string data;        // --data or $HEAL_DATA: a dataset file or the directory holding datasets
+  bool quiet = false;      // no progress bars
+  std::string log_level = "info";
+};
+
+GlobalOptions& globals();
+
+/// Resolves the data location: --data, else $HEAL_DATA, else "" (callers explain what to do).
+std::string data_location();
+
+void add_data_commands(CLI::App& app);    // heal data info|partition|fetch
+void add_ckks_commands(CLI::App& app);    // heal ckks params|...
+void add_train_commands(CLI::App& app);   // heal train, heal eval
+void add_infer_commands(CLI::App& app);   // heal infer ...
+void add_fl_commands(CLI::App& app);      // heal fl simulate
+void add_ledger_commands(CLI::App& app);  // heal ledger verify|log
+void add_demo_command(CLI::App& app);     // heal demo
+
+}  // namespace heal::cli

@@ -1,0 +1,64 @@
+// heal: the single command-line entry point. Each subcommand family lives in cmd_*.cpp.
+#include <cstdlib>
+#include <exception>
+#include <iostream>
+
+#include "commands.h"
+#include "heal/core/log.h"
+#include "heal/core/status.h"
+
+namespace heal::cli {
+
+GlobalOptions& globals() {
+  static GlobalOptions g;
+  return g;
+}
+
+std::string data_location() {
+  if (!globals().data.empty()) return globals().data;
+  if (const char* env = std::getenv("HEAL_DATA"); env && *env) return env;
+  return {};
+}
+
+}  // namespace heal::cli
+
+int main(int argc, char** argv) {
+  using namespace heal::cli;
+  CLI::App app{
+      "HEAL: privacy-preserving medical imaging.\n"
+      "Federated learning with threshold-CKKS aggregation, encrypted diagnosis, and an audit ledger."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "heal 0.1.0");
+  auto& g = globals();
+  app.add_option("--data", g.data, "Dataset file or directory (default: $HEAL_DATA)");
+  app.add_flag("-q,--quiet", g.quiet, "No progress bars");
+  app.add_option("--log-level", g.log_level, "debug|info|warn|error|off")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error", "off"}));
+
+  add_data_commands(app);
+  add_ckks_commands(app);
+  add_train_commands(app);
+  add_infer_commands(app);
+  add_fl_commands(app);
+  add_ledger_commands(app);
+  add_demo_command(app);
+
+  app.parse_complete_callback([&] {
+    using L = heal::log::Level;
+    const std::string& l = g.log_level;
+    heal::log::set_level(l == "debug" ? L::kDebug : l == "warn" ? L::kWarn : l == "error" ? L::kError
+                                                  : l == "off"  ? L::kOff  : L::kInfo);
+  });
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const heal::StatusError& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
