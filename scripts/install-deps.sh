@@ -13,6 +13,7 @@ PACKAGES=(
   libcli11-dev nlohmann-json3-dev libfmt-dev libspdlog-dev libsodium-dev libsqlite3-dev
   # io: MedMNIST .npz, PNG/JPEG, DICOM, NIfTI
   zlib1g-dev libzip-dev libpng-dev libjpeg62-turbo-dev libdcmtk-dev libnifti2-dev
+  libcurl4-openssl-dev libssl-dev  # `heal data fetch` (HTTPS download, MD5 check)
   # nn/torch: training (CPU libtorch) and plots
   libtorch-dev libplplot-dev plplot-driver-cairo
 )
