@@ -1,0 +1,158 @@
+// Training with libtorch behind a torch-free interface (pimpl): the CLI and the FL layer use
+// this header without seeing any torch type. Implementation: src/nn/torch/.
+//
+// Architectures (src/nn/torch/README in src/nn/README.md):
+//  - kHeCnn:     LoLa/CryptoNets-style HE-friendly CNN: conv(5x5, stride 2) -> BN -> poly2 ->
+//                dense -> BN -> poly2 -> dense. Cheap under CKKS (depth <= 6 after BN folding).
+//  - kHeCnnWide: two conv blocks and a wider dense layer (more accurate, deeper).
+//  - kCapsNet:   capsule network with dynamic routing (Sabour et al., arXiv:1710.09829).
+//  - kResNet:    a small ResNet with ReLU (plaintext ceiling).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "heal/core/status.h"
+#include "heal/io/dataset.h"
+#include "heal/nn/metrics.h"
+#include "heal/nn/model_ir.h"
+
+namespace heal::nn::torch_backend {
+
+enum class Architecture { kHeCnn, kHeCnnWide, kCapsNet, kResNet };
+
+/// "hecnn", "hecnn-wide", "capsnet", "resnet".
+const char* architecture_name(Architecture a);
+/// Parses a name accepted by architecture_name(); InvalidArgument otherwise.
+Result<Architecture> parse_architecture(const std::string& name);
+
+/// What to build. Zero means "the architecture's default".
+struct ModelSpec {
+  Architecture arch = Architecture::kHeCnn;
+  int in_channels = 1;
+  int image_size = 28;   // square input side
+  int num_classes = 2;
+  int width = 0;         // channels of the first conv (hecnn default 8, wide 16; resnet 16)
+  int depth = 0;         // conv blocks (hecnn 1, wide 2; resnet stages 3)
+  int hidden = 0;        // hidden dense units (hecnn 64, wide 128)
+  /// Degree-2 activation is fitted to ReLU on [-poly_range, poly_range] (HE CNNs only).
+  double poly_range = 4.0;
+};
+
+enum class OptimizerKind { kAdam, kSgd };
+enum class Schedule { kConstant, kCosine, kStep };
+
+/// Per-call training options.
+struct TrainOptions {
+  OptimizerKind optimizer = OptimizerKind::kAdam;
+  double learning_rate = 2e-3;
+  double weight_decay = 1e-4;
+  double momentum = 0.9;            // SGD only
+  Schedule schedule = Schedule::kCosine;
+  int step_epochs = 10;             // kStep: multiply lr by step_gamma every step_epochs
+  double step_gamma = 0.5;
+  int batch_size = 64;
+  bool class_weighting = true;      // cross-entropy weights ~ 1 / class frequency
+  // Augmentation (training only).
+  bool augment = true;
+  bool hflip = true;
+  double max_shift_px = 2.0;
+  double max_rotation_deg = 10.0;
+  /// Weight of the range penalty mean(relu(|x| - poly_range)^2) on pre-activations.
+  double range_penalty = 0.1;
+  /// FedProx proximal term (mu/2)||w - w_global||^2 over the trainable parameters
+  /// (Li et al., arXiv:1812.06127). Disabled when mu == 0 or global_weights is empty.
+  double fedprox_mu = 0;
+  std::vector<float> global_weights;  // layout of Trainer::get_weights()
+  /// Called after each epoch with (epoch index from 0, mean training loss).
+  std::function<void(int, double)> on_epoch;
+  /// Called after each mini-batch with (batches done, batches total, running loss).
+  std::function<void(std::size_t, std::size_t, double)> on_batch;
+};
+
+/// One epoch of a full fit().
+struct EpochRecord {
+  int epoch = 0;
+  double lr = 0;
+  double train_loss = 0;
+  double train_accuracy = 0;
+  double val_loss = 0;
+  double val_accuracy = 0;
+  double val_auc = 0;
+  double seconds = 0;
+};
+
+/// Options of a full training run with early stopping on the validation split.
+struct FitOptions {
+  TrainOptions train;
+  int epochs = 30;
+  int patience = 8;               // epochs without val improvement before stopping (0: never)
+  std::string monitor = "auc";    // "auc", "accuracy" or "loss" on the validation split
+};
+
+struct FitResult {
+  std::vector<EpochRecord> history;
+  int best_epoch = -1;            // the restored weights come from this epoch
+  double seconds = 0;
+};
+
+/// A model plus its optimiser state. Deterministic for a given (spec, seed) with 2 threads.
+class Trainer {
+ public:
+  /// Builds the model with weights initialised from `seed`.
+  /// @throws std::invalid_argument on an unsupported spec.
+  Trainer(const ModelSpec& spec, std::uint64_t seed);
+  ~Trainer();
+  Trainer(Trainer&&) noexcept;
+  Trainer& operator=(Trainer&&) noexcept;
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
+
+  const ModelSpec& spec() const;
+
+  /// Length of get_weights(): every trainable parameter, then the batch-norm running means and
+  /// variances (these are averaged in FL like the weights), in a fixed module order.
+  std::size_t num_parameters() const;
+  /// Only the trainable parameters (a prefix of get_weights()).
+  std::size_t num_trainable() const;
+  std::vector<float> get_weights() const;
+  /// @throws std::invalid_argument if weights.size() != num_parameters().
+  void set_weights(std::span<const float> weights);
+
+  /// Trains `epochs` passes over data[indices] (all of `data` if `indices` is empty); returns the
+  /// mean training loss of the last epoch. The optimiser is created per call (fresh state),
+  /// as FL clients do each round.
+  double train_epochs(const io::SplitData& data, std::span<const std::size_t> indices, int epochs,
+                      const TrainOptions& opts);
+
+  /// Full training on dataset.train with validation on dataset.val, early stopping, and the best
+  /// validation weights restored at the end.
+  FitResult fit(const io::Dataset& dataset, const FitOptions& opts);
+
+  /// Class probabilities (n x num_classes, row-major) in evaluation mode.
+  std::vector<double> predict_proba(const io::SplitData& data) const;
+  /// Raw logits (n x num_classes) in evaluation mode (capsnet: capsule lengths).
+  std::vector<double> predict_logits(const io::SplitData& data) const;
+  /// Metrics on a split (evaluation mode).
+  ClassificationMetrics evaluate(const io::SplitData& data) const;
+
+  /// True for architectures that export to ModelIr (all but kCapsNet).
+  bool exportable() const;
+  /// The model as ModelIr with batch norm folded (Unsupported for kCapsNet). Pre-activation
+  /// ranges are left empty; fill them with nn::record_ranges on training data.
+  Result<ModelIr> export_ir() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Sets libtorch's intra-op threads (default 2 in HEAL: the machines are shared).
+void set_num_threads(int n);
+
+}  // namespace heal::nn::torch_backend
