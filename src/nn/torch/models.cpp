@@ -1,0 +1,327 @@
+// The model families: HE-friendly CNN (LoLa/CryptoNets style), a small ResNet, and a capsule
+// network with dynamic routing (Sabour, Frosst, Hinton, arXiv:1710.09829), plus ModelIr export.
+#include "models.h"
+
+#include <cmath>
+#include <string>
+
+#include "heal/core/check.h"
+
+namespace heal::nn::torch_backend {
+
+namespace tnn = ::torch::nn;
+using ::torch::Tensor;
+
+PolyActImpl::PolyActImpl(double r) : range(r) {
+  a = register_parameter("a", ::torch::full({1}, 15.0 / (32.0 * r)));
+  b = register_parameter("b", ::torch::full({1}, 0.5));
+  c = register_parameter("c", ::torch::full({1}, 3.0 * r / 32.0));
+}
+
+Tensor PolyActImpl::forward(const Tensor& x) {
+  if (is_training()) last_input = x;
+  return (a * x + b) * x + c;
+}
+
+Tensor HealNet::loss(const Tensor& scores, const Tensor& labels, const Tensor& class_weights) const {
+  auto opts = tnn::functional::CrossEntropyFuncOptions();
+  if (class_weights.defined()) opts.weight(class_weights);
+  return tnn::functional::cross_entropy(scores, labels, opts);
+}
+
+Tensor HealNet::probabilities(const Tensor& scores) const { return ::torch::softmax(scores, 1); }
+
+Tensor HealNet::range_penalty() const {
+  Tensor total = ::torch::zeros({1});
+  for (const auto& p : polys) {
+    if (!p->last_input.defined()) continue;
+    total = total + ::torch::relu(p->last_input.abs() - p->range).pow(2).mean();
+  }
+  return total.squeeze();
+}
+
+namespace {
+
+std::vector<float> to_vec(const Tensor& t) {
+  Tensor c = t.detach().to(::torch::kFloat).contiguous().cpu();
+  const float* p = c.data_ptr<float>();
+  return {p, p + c.numel()};
+}
+
+// Appends a layer reading `inputs` (implicit when it is just the previous layer); returns its index.
+int emit(ModelIr& ir, Layer l, std::vector<int> inputs) {
+  const int self = static_cast<int>(ir.layers.size());
+  if (!(inputs.size() == 1 && inputs[0] == self - 1)) l.inputs = std::move(inputs);
+  ir.layers.push_back(std::move(l));
+  return self;
+}
+
+Layer conv_layer(const tnn::Conv2d& m, const std::string& name) {
+  Layer l;
+  l.kind = OpKind::kConv2d;
+  l.name = name;
+  const auto& o = m->options;
+  l.in_channels = static_cast<int>(o.in_channels());
+  l.out_channels = static_cast<int>(o.out_channels());
+  l.kernel = static_cast<int>((*o.kernel_size())[0]);
+  l.stride = static_cast<int>((*o.stride())[0]);
+  l.padding = static_cast<int>(std::get<::torch::ExpandingArray<2>>(o.padding())->at(0));
+  l.weight = to_vec(m->weight);
+  if (m->bias.defined()) l.bias = to_vec(m->bias);
+  return l;
+}
+
+Layer dense_layer(const tnn::Linear& m, const std::string& name) {
+  Layer l;
+  l.kind = OpKind::kDense;
+  l.name = name;
+  l.in_channels = static_cast<int>(m->options.in_features());
+  l.out_channels = static_cast<int>(m->options.out_features());
+  l.weight = to_vec(m->weight);
+  if (m->bias.defined()) l.bias = to_vec(m->bias);
+  return l;
+}
+
+template <typename Bn>
+Layer bn_layer(const Bn& m, const std::string& name) {
+  Layer l;
+  l.kind = OpKind::kBatchNorm;
+  l.name = name;
+  l.in_channels = static_cast<int>(m->options.num_features());
+  l.gamma = to_vec(m->weight);
+  l.beta = to_vec(m->bias);
+  l.running_mean = to_vec(m->running_mean);
+  l.running_var = to_vec(m->running_var);
+  l.eps = static_cast<float>(m->options.eps());
+  return l;
+}
+
+Layer poly_layer(const PolyAct& p, const std::string& name) {
+  Layer l;
+  l.kind = OpKind::kPolyAct;
+  l.name = name;
+  l.a = p->a.item<double>();
+  l.b = p->b.item<double>();
+  l.c = p->c.item<double>();
+  return l;
+}
+
+Layer simple_layer(OpKind k, const std::string& name) {
+  Layer l;
+  l.kind = k;
+  l.name = name;
+  return l;
+}
+
+// conv -> BN -> poly blocks, then dense -> BN1d -> poly -> dense.
+struct HeCnn : HealNet {
+  explicit HeCnn(const ModelSpec& s) {
+    int c_in = s.in_channels, side = s.image_size;
+    for (int i = 0; i < s.depth; ++i) {
+      const int k = i == 0 ? 5 : 3, c_out = s.width << i;
+      const std::string n = std::to_string(i);
+      convs.push_back(register_module("conv" + n, tnn::Conv2d(tnn::Conv2dOptions(c_in, c_out, k).stride(2).padding(1))));
+      bns.push_back(register_module("bn" + n, tnn::BatchNorm2d(c_out)));
+      polys.push_back(register_module("act" + n, PolyAct(s.poly_range)));
+      side = (side + 2 - k) / 2 + 1;
+      c_in = c_out;
+    }
+    HEAL_REQUIRE(side >= 1, "hecnn: image too small for " << s.depth << " stride-2 convolutions");
+    fc1 = register_module("fc1", tnn::Linear(c_in * side * side, s.hidden));
+    bn_fc = register_module("bn_fc", tnn::BatchNorm1d(s.hidden));
+    polys.push_back(register_module("act_fc", PolyAct(s.poly_range)));
+    fc2 = register_module("fc2", tnn::Linear(s.hidden, s.num_classes));
+  }
+  Tensor forward(const Tensor& input) override {
+    Tensor x = input;
+    for (std::size_t i = 0; i < convs.size(); ++i) x = polys[i]->forward(bns[i]->forward(convs[i]->forward(x)));
+    x = x.flatten(1);
+    x = polys.back()->forward(bn_fc->forward(fc1->forward(x)));
+    return fc2->forward(x);
+  }
+  Status export_layers(ModelIr& ir) const override {
+    for (std::size_t i = 0; i < convs.size(); ++i) {
+      const std::string n = std::to_string(i);
+      emit(ir, conv_layer(convs[i], "conv" + n), {static_cast<int>(ir.layers.size()) - 1});
+      emit(ir, bn_layer(bns[i], "bn" + n), {static_cast<int>(ir.layers.size()) - 1});
+      emit(ir, poly_layer(polys[i], "act" + n), {static_cast<int>(ir.layers.size()) - 1});
+    }
+    emit(ir, simple_layer(OpKind::kFlatten, "flatten"), {static_cast<int>(ir.layers.size()) - 1});
+    emit(ir, dense_layer(fc1, "fc1"), {static_cast<int>(ir.layers.size()) - 1});
+    emit(ir, bn_layer(bn_fc, "bn_fc"), {static_cast<int>(ir.layers.size()) - 1});
+    emit(ir, poly_layer(polys.back(), "act_fc"), {static_cast<int>(ir.layers.size()) - 1});
+    emit(ir, dense_layer(fc2, "fc2"), {static_cast<int>(ir.layers.size()) - 1});
+    return {};
+  }
+  std::vector<tnn::Conv2d> convs;
+  std::vector<tnn::BatchNorm2d> bns;
+  tnn::Linear fc1{nullptr}, fc2{nullptr};
+  tnn::BatchNorm1d bn_fc{nullptr};
+};
+
+// He et al. basic block (arXiv:1512.03385) with an optional 1x1 projection shortcut.
+struct Block {
+  tnn::Conv2d conv1{nullptr}, conv2{nullptr}, down{nullptr};
+  tnn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, down_bn{nullptr};
+};
+
+tnn::Conv2d conv3(int in, int out, int stride) {
+  return tnn::Conv2d(tnn::Conv2dOptions(in, out, 3).stride(stride).padding(1).bias(false));
+}
+
+struct ResNet : HealNet {
+  explicit ResNet(const ModelSpec& s) {
+    stem = register_module("stem", conv3(s.in_channels, s.width, 1));
+    stem_bn = register_module("stem_bn", tnn::BatchNorm2d(s.width));
+    int c = s.width;
+    side = s.image_size;
+    for (int i = 0; i < s.depth; ++i) {
+      const int out = i == 0 ? c : 2 * c, stride = i == 0 ? 1 : 2;
+      const std::string n = "b" + std::to_string(i);
+      Block b;
+      b.conv1 = register_module(n + "_conv1", conv3(c, out, stride));
+      b.bn1 = register_module(n + "_bn1", tnn::BatchNorm2d(out));
+      b.conv2 = register_module(n + "_conv2", conv3(out, out, 1));
+      b.bn2 = register_module(n + "_bn2", tnn::BatchNorm2d(out));
+      if (stride != 1 || out != c) {
+        b.down = register_module(n + "_down", tnn::Conv2d(tnn::Conv2dOptions(c, out, 1).stride(stride).bias(false)));
+        b.down_bn = register_module(n + "_down_bn", tnn::BatchNorm2d(out));
+      }
+      blocks.push_back(b);
+      side = (side - 1) / stride + 1;
+      c = out;
+    }
+    fc = register_module("fc", tnn::Linear(c, s.num_classes));
+  }
+  Tensor forward(const Tensor& input) override {
+    Tensor x = ::torch::relu(stem_bn->forward(stem->forward(input)));
+    for (auto& b : blocks) {
+      Tensor y = ::torch::relu(b.bn1->forward(b.conv1->forward(x)));
+      y = b.bn2->forward(b.conv2->forward(y));
+      Tensor sc = b.down ? b.down_bn->forward(b.down->forward(x)) : x;
+      x = ::torch::relu(y + sc);
+    }
+    x = x.mean({2, 3});
+    return fc->forward(x);
+  }
+  Status export_layers(ModelIr& ir) const override {
+    int cur = emit(ir, conv_layer(stem, "stem"), {kInputValue});
+    cur = emit(ir, bn_layer(stem_bn, "stem_bn"), {cur});
+    cur = emit(ir, simple_layer(OpKind::kRelu, "stem_relu"), {cur});
+    for (std::size_t i = 0; i < blocks.size(); ++i) {
+      const auto& b = blocks[i];
+      const std::string n = "b" + std::to_string(i);
+      const int in = cur;
+      int y = emit(ir, conv_layer(b.conv1, n + "_conv1"), {in});
+      y = emit(ir, bn_layer(b.bn1, n + "_bn1"), {y});
+      y = emit(ir, simple_layer(OpKind::kRelu, n + "_relu1"), {y});
+      y = emit(ir, conv_layer(b.conv2, n + "_conv2"), {y});
+      y = emit(ir, bn_layer(b.bn2, n + "_bn2"), {y});
+      int sc = in;
+      if (b.down) {
+        sc = emit(ir, conv_layer(b.down, n + "_down"), {in});
+        sc = emit(ir, bn_layer(b.down_bn, n + "_down_bn"), {sc});
+      }
+      cur = emit(ir, simple_layer(OpKind::kAdd, n + "_add"), {y, sc});
+      cur = emit(ir, simple_layer(OpKind::kRelu, n + "_relu2"), {cur});
+    }
+    Layer pool = simple_layer(OpKind::kAvgPool, "gap");
+    pool.kernel = side;
+    pool.stride = 1;
+    cur = emit(ir, pool, {cur});
+    cur = emit(ir, simple_layer(OpKind::kFlatten, "flatten"), {cur});
+    emit(ir, dense_layer(fc, "fc"), {cur});
+    return {};
+  }
+  tnn::Conv2d stem{nullptr};
+  tnn::BatchNorm2d stem_bn{nullptr};
+  std::vector<Block> blocks;
+  tnn::Linear fc{nullptr};
+  int side = 0;
+};
+
+// v = |s|^2 / (1 + |s|^2) * s / |s| (Sabour et al., eq. 1).
+Tensor squash(const Tensor& s) {
+  Tensor n2 = s.pow(2).sum(-1, true);
+  return s * (n2 / (1 + n2) / ::torch::sqrt(n2 + 1e-9));
+}
+
+// Conv -> primary capsules (8-D) -> class capsules (16-D) by routing-by-agreement.
+struct CapsNet : HealNet {
+  explicit CapsNet(const ModelSpec& s) : classes(s.num_classes), types(s.depth) {
+    const int stride1 = s.image_size >= 48 ? 2 : 1;
+    conv1 = register_module("conv1", tnn::Conv2d(tnn::Conv2dOptions(s.in_channels, s.width, 9).stride(stride1)));
+    bn1 = register_module("bn1", tnn::BatchNorm2d(s.width));
+    primary = register_module("primary", tnn::Conv2d(tnn::Conv2dOptions(s.width, types * kPrimDim, 9).stride(2)));
+    int side = (s.image_size - 9) / stride1 + 1;
+    side = (side - 9) / 2 + 1;
+    HEAL_REQUIRE(side >= 1, "capsnet: image too small");
+    num_caps = types * side * side;
+    W = register_parameter("W", 0.05 * ::torch::randn({1, num_caps, classes, kClassDim, kPrimDim}));
+  }
+  Tensor forward(const Tensor& input) override {
+    Tensor x = ::torch::relu(bn1->forward(conv1->forward(input)));
+    x = primary->forward(x);  // (N, types*8, h, w)
+    const auto n = x.size(0);
+    x = x.view({n, types, kPrimDim, x.size(2), x.size(3)}).permute({0, 1, 3, 4, 2}).reshape({n, num_caps, kPrimDim});
+    Tensor u = squash(x);
+    Tensor u_hat = ::torch::matmul(W, u.view({n, num_caps, 1, kPrimDim, 1})).squeeze(-1);  // (N, caps, C, 16)
+    Tensor logits_b = ::torch::zeros({n, num_caps, classes}, u_hat.options());
+    Tensor v;
+    for (int it = 0; it < kIters; ++it) {
+      Tensor c = ::torch::softmax(logits_b, 2);
+      v = squash((c.unsqueeze(-1) * u_hat).sum(1));  // (N, C, 16)
+      if (it + 1 < kIters) logits_b = logits_b + (u_hat * v.unsqueeze(1)).sum(-1);
+    }
+    return ::torch::sqrt(v.pow(2).sum(-1) + 1e-9);  // capsule lengths (N, C)
+  }
+  // Margin loss (Sabour et al., eq. 4) with m+ = 0.9, m- = 0.1, lambda = 0.5.
+  Tensor loss(const Tensor& len, const Tensor& labels, const Tensor& class_weights) const override {
+    Tensor t = ::torch::one_hot(labels, classes).to(len.dtype());
+    Tensor l = t * ::torch::relu(0.9 - len).pow(2) + 0.5 * (1 - t) * ::torch::relu(len - 0.1).pow(2);
+    Tensor per = l.sum(1);
+    if (class_weights.defined()) {
+      Tensor w = class_weights.index_select(0, labels);
+      return (per * w).sum() / w.sum();
+    }
+    return per.mean();
+  }
+  Tensor probabilities(const Tensor& len) const override { return len / len.sum(1, true); }
+  Status export_layers(ModelIr&) const override {
+    return Status::unsupported("capsnet does not export to ModelIr (dynamic routing is not a feed-forward op)");
+  }
+  static constexpr int kPrimDim = 8, kClassDim = 16, kIters = 3;
+  int classes, types, num_caps = 0;
+  tnn::Conv2d conv1{nullptr}, primary{nullptr};
+  tnn::BatchNorm2d bn1{nullptr};
+  Tensor W;
+};
+
+}  // namespace
+
+std::shared_ptr<HealNet> make_network(ModelSpec& s) {
+  HEAL_REQUIRE(s.in_channels >= 1 && s.image_size >= 8 && s.num_classes >= 2,
+               "model spec: need in_channels >= 1, image_size >= 8, num_classes >= 2");
+  switch (s.arch) {
+    case Architecture::kHeCnn:
+    case Architecture::kHeCnnWide: {
+      const bool wide = s.arch == Architecture::kHeCnnWide;
+      if (s.width == 0) s.width = wide ? 16 : 8;
+      if (s.depth == 0) s.depth = wide ? 2 : 1;
+      if (s.hidden == 0) s.hidden = wide ? 128 : 64;
+      return std::make_shared<HeCnn>(s);
+    }
+    case Architecture::kResNet:
+      if (s.width == 0) s.width = 16;
+      if (s.depth == 0) s.depth = 3;
+      return std::make_shared<ResNet>(s);
+    case Architecture::kCapsNet:
+      if (s.width == 0) s.width = 32;  // conv1 channels
+      if (s.depth == 0) s.depth = 8;   // primary capsule types
+      return std::make_shared<CapsNet>(s);
+  }
+  HEAL_REQUIRE(false, "model spec: unknown architecture");
+  return nullptr;
+}
+
+}  // namespace heal::nn::torch_backend

@@ -1,0 +1,46 @@
+// libtorch modules of the HEAL model families (private to nn/torch). Every network maps a
+// normalised batch (N, C, H, W) to per-class scores and can list its pre-activations for the
+// range penalty; all but the capsule network export to ModelIr.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <vector>
+
+#include "heal/nn/model_ir.h"
+#include "heal/nn/torch/trainer.h"
+
+namespace heal::nn::torch_backend {
+
+/// a*x^2 + b*x + c with learnable scalars initialised to the least-squares fit of ReLU on
+/// [-r, r] (Legendre projection: a = 15/(32r), b = 1/2, c = 3r/32).
+struct PolyActImpl : ::torch::nn::Module {
+  explicit PolyActImpl(double range);
+  ::torch::Tensor forward(const ::torch::Tensor& x);
+  ::torch::Tensor a, b, c;
+  double range;
+  /// Pre-activations of the last training-mode forward (for the range penalty).
+  ::torch::Tensor last_input;
+};
+TORCH_MODULE(PolyAct);
+
+/// Interface of all model families.
+struct HealNet : ::torch::nn::Module {
+  /// Per-class scores: logits (CNNs) or capsule lengths (capsnet).
+  virtual ::torch::Tensor forward(const ::torch::Tensor& x) = 0;
+  /// Loss of scores against labels with optional class weights (cross-entropy or margin loss).
+  virtual ::torch::Tensor loss(const ::torch::Tensor& scores, const ::torch::Tensor& labels,
+                               const ::torch::Tensor& class_weights) const;
+  /// Scores -> probabilities.
+  virtual ::torch::Tensor probabilities(const ::torch::Tensor& scores) const;
+  /// Sum over polynomial activations of mean(relu(|x| - range)^2) for the last forward.
+  ::torch::Tensor range_penalty() const;
+  /// Appends the layers (batch norm not folded). Unsupported for capsnet.
+  virtual Status export_layers(ModelIr& ir) const = 0;
+  std::vector<PolyAct> polys;
+};
+
+/// Builds the network of a spec with defaults resolved (spec is updated in place).
+std::shared_ptr<HealNet> make_network(ModelSpec& spec);
+
+}  // namespace heal::nn::torch_backend
