@@ -43,7 +43,15 @@ struct Dataset {
 struct LoadOptions {
   int resize_to = 0;      // 0: keep the dataset's native size; else square side in pixels
   bool grayscale = true;  // folder datasets: convert colour images to one channel
+  int threads = 0;        // folder datasets: decoding threads (0: hardware concurrency)
 };
+
+/// What a dataset path holds, as detected by load_dataset.
+enum class DatasetKind { kNpz, kCovidCt, kSplitFolders, kCsv, kImageFile };
+/// "npz", "covid-ct", "split-folders", "csv", "image".
+const char* dataset_kind_name(DatasetKind k);
+/// Detects the kind from the path's contents (magic bytes, folder layout); NotFound / Unsupported.
+Result<DatasetKind> detect_dataset_kind(const std::string& path);
 
 /// Loads any supported dataset from a path: a MedMNIST `.npz` file or a folder dataset
 /// (e.g. COVID-CT with its Data-split lists). A clear Status on anything malformed.
@@ -51,5 +59,22 @@ Result<Dataset> load_dataset(const std::string& path, const LoadOptions& opts = 
 
 /// MedMNIST `.npz` (zip of .npy arrays train/val/test_images and _labels).
 Result<Dataset> load_medmnist_npz(const std::string& path, const LoadOptions& opts = {});
+
+/// MedMNIST `.npz` held in memory (same checks; used by the fuzzer). `name` becomes Dataset::name.
+Result<Dataset> load_medmnist_npz_bytes(std::vector<std::uint8_t> bytes, const std::string& name,
+                                        const LoadOptions& opts = {});
+
+/// Folder dataset: COVID-CT (Data-split lists; class 0 = NonCOVID, 1 = COVID),
+/// `<root>/<split>/<class_name>/*.png|jpg|dcm` (classes numbered in sorted name order), or a CSV
+/// file `path,label,split` (paths relative to the CSV). Images are decoded in parallel.
+Result<Dataset> load_folder_dataset(const std::string& path, const LoadOptions& opts = {});
+
+/// Finds a dataset named on the command line: `arg` as given if it exists, else relative to
+/// `data_location` (a directory; `name` and `name.npz` are tried), else NotFound with a message
+/// saying how to get the data and point HEAL at it (--data / HEAL_DATA / `heal data fetch`).
+Result<std::string> resolve_dataset_path(const std::string& arg, const std::string& data_location);
+
+/// The rows of `split` at `indices`, in that order (e.g. one hospital's share).
+SplitData subset(const SplitData& split, const std::vector<std::size_t>& indices);
 
 }  // namespace heal::io
