@@ -1,0 +1,38 @@
+// Fast (approximate) RNS base conversion from a basis {q_i} to a basis {p_j}:
+//   y_i = [x_i * (Q/q_i)^-1]_{q_i},   out_j = sum_i y_i * [Q/q_i]_{p_j} mod p_j,
+// which equals x + u*Q mod p_j for some 0 <= u < #{q_i} (Halevi-Polyakov-Shoup, ePrint 2018/117;
+// Bajard-Eynard-Hasan-Zucca, ePrint 2016/510). Used for ModUp / ModDown in hybrid key switching.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "heal/math/modulus.h"
+
+namespace heal::math {
+
+/// Converter from `src` primes to `dst` primes (dst may be used partially: any subset of limbs).
+class BaseConverter {
+ public:
+  BaseConverter() = default;
+  BaseConverter(const std::vector<Modulus>& src, const std::vector<Modulus>& dst);
+
+  std::size_t src_size() const { return src_.size(); }
+  std::size_t dst_size() const { return dst_.size(); }
+  const std::vector<Modulus>& src() const { return src_; }
+  const std::vector<Modulus>& dst() const { return dst_; }
+
+  /// Step 1: y (src limbs x n) = x * (Q/q_i)^-1 mod q_i. `in` and `y` may alias.
+  void scale_inputs(const u64* in, u64* y, std::size_t n) const;
+  /// Step 2 for one destination limb t: out (n words) = sum_i y_i * [Q/q_i]_{p_t} mod p_t.
+  void convert_limb(const u64* y, std::size_t t, u64* out, std::size_t n) const;
+  /// Both steps for every destination limb; `out` has dst limbs x n words; `scratch` has src x n.
+  void convert(const u64* in, u64* out, std::size_t n, u64* scratch) const;
+
+ private:
+  std::vector<Modulus> src_, dst_;
+  std::vector<ShoupConst> qhat_inv_;   // per src i
+  std::vector<u64> qhat_mod_dst_;      // [t * src + i] = (Q/q_i) mod p_t
+};
+
+}  // namespace heal::math

@@ -1,0 +1,80 @@
+// 64-byte aligned, uninitialised word buffers backed by a size-bucketed pool, so that the
+// large short-lived polynomials of HE operations do not pay malloc + page-fault costs on every
+// call (see ../shared/anchors/he-baseline.md §5.3). The layout (contiguous limbs, 64-byte
+// aligned) is what a SIMD (AVX-512) NTT path expects.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <utility>
+
+namespace heal::math {
+
+namespace pool {
+/// Returns a 64-byte aligned block of `bytes` (recycled when possible). Thread-safe.
+void* allocate(std::size_t bytes);
+/// Gives a block back to the pool (or frees it when the pool is full).
+void release(void* p, std::size_t bytes);
+/// Bytes currently cached in the pool (for tests and diagnostics).
+std::size_t cached_bytes();
+/// Frees every cached block.
+void trim();
+}  // namespace pool
+
+/// Owning aligned array of u64 (uninitialised on construction unless `zero` is true).
+class U64Buffer {
+ public:
+  U64Buffer() = default;
+  explicit U64Buffer(std::size_t n, bool zero = true) : n_(n), cap_(n) {
+    if (n_) {
+      p_ = static_cast<std::uint64_t*>(pool::allocate(n_ * sizeof(std::uint64_t)));
+      if (zero) std::memset(p_, 0, n_ * sizeof(std::uint64_t));
+    }
+  }
+  ~U64Buffer() { reset(); }
+  U64Buffer(const U64Buffer& o) : U64Buffer(o.n_, false) {
+    if (n_) std::memcpy(p_, o.p_, n_ * sizeof(std::uint64_t));
+  }
+  U64Buffer(U64Buffer&& o) noexcept
+      : p_(std::exchange(o.p_, nullptr)), n_(std::exchange(o.n_, 0)), cap_(std::exchange(o.cap_, 0)) {}
+  U64Buffer& operator=(const U64Buffer& o) {
+    if (this != &o) {
+      if (n_ != o.n_) *this = U64Buffer(o.n_, false);
+      if (n_) std::memcpy(p_, o.p_, n_ * sizeof(std::uint64_t));
+    }
+    return *this;
+  }
+  U64Buffer& operator=(U64Buffer&& o) noexcept {
+    if (this != &o) {
+      reset();
+      p_ = std::exchange(o.p_, nullptr);
+      n_ = std::exchange(o.n_, 0);
+      cap_ = std::exchange(o.cap_, 0);
+    }
+    return *this;
+  }
+
+  std::uint64_t* data() { return p_; }
+  const std::uint64_t* data() const { return p_; }
+  std::size_t size() const { return n_; }
+  std::uint64_t& operator[](std::size_t i) { return p_[i]; }
+  const std::uint64_t& operator[](std::size_t i) const { return p_[i]; }
+  /// Shrinks the logical size without reallocating (the block keeps its capacity).
+  void shrink(std::size_t n) {
+    if (n < n_) n_ = n;
+  }
+  void reset() {
+    if (p_) pool::release(p_, cap_ * sizeof(std::uint64_t));
+    p_ = nullptr;
+    n_ = 0;
+    cap_ = 0;
+  }
+
+ private:
+  std::uint64_t* p_ = nullptr;
+  std::size_t n_ = 0;
+  std::size_t cap_ = 0;  // words allocated (the pool bucket), >= n_
+};
+
+}  // namespace heal::math

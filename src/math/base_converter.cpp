@@ -1,0 +1,72 @@
+#include "heal/math/base_converter.h"
+
+namespace heal::math {
+
+BaseConverter::BaseConverter(const std::vector<Modulus>& src, const std::vector<Modulus>& dst)
+    : src_(src), dst_(dst) {
+  HEAL_REQUIRE(!src.empty() && src.size() <= 64, "BaseConverter: source basis must have 1..64 primes");
+  const std::size_t k = src.size();
+  for (std::size_t i = 0; i < k; ++i) {
+    u64 prod = 1;
+    for (std::size_t j = 0; j < k; ++j) {
+      if (j != i) prod = src[i].mul(prod, src[i].reduce(src[j].value()));
+    }
+    qhat_inv_.emplace_back(src[i].inv(prod), src[i].value());
+  }
+  qhat_mod_dst_.resize(dst.size() * k);
+  for (std::size_t t = 0; t < dst.size(); ++t) {
+    for (std::size_t i = 0; i < k; ++i) {
+      u64 prod = 1;
+      for (std::size_t j = 0; j < k; ++j) {
+        if (j != i) prod = dst[t].mul(prod, dst[t].reduce(src[j].value()));
+      }
+      qhat_mod_dst_[t * k + i] = prod;
+    }
+  }
+}
+
+void BaseConverter::scale_inputs(const u64* in, u64* y, std::size_t n) const {
+  for (std::size_t i = 0; i < src_.size(); ++i) {
+    const u64 q = src_[i].value();
+    const ShoupConst c = qhat_inv_[i];
+    const u64* x = in + i * n;
+    u64* o = y + i * n;
+    if (c.value == 1) {
+      if (o != x) std::copy(x, x + n, o);
+      continue;
+    }
+    for (std::size_t j = 0; j < n; ++j) o[j] = mul_shoup(x[j], c.value, c.shoup, q);
+  }
+}
+
+void BaseConverter::convert_limb(const u64* y, std::size_t t, u64* out, std::size_t n) const {
+  const std::size_t k = src_.size();
+  const Modulus& p = dst_[t];
+  const u64* c = &qhat_mod_dst_[t * k];
+  if (k == 1) {
+    // Q/q_0 = 1: the conversion is a plain reduction.
+    for (std::size_t j = 0; j < n; ++j) out[j] = p.reduce(y[j]);
+    return;
+  }
+  // Products are < 2^124 and at most 64 are summed, so a 128-bit accumulator cannot overflow.
+  constexpr std::size_t kBlock = 256;
+  u128 acc[kBlock];
+  for (std::size_t j0 = 0; j0 < n; j0 += kBlock) {
+    const std::size_t len = std::min(kBlock, n - j0);
+    const u64* y0 = y + j0;
+    for (std::size_t j = 0; j < len; ++j) acc[j] = static_cast<u128>(y0[j]) * c[0];
+    for (std::size_t i = 1; i < k; ++i) {
+      const u64* yi = y + i * n + j0;
+      const u64 ci = c[i];
+      for (std::size_t j = 0; j < len; ++j) acc[j] += static_cast<u128>(yi[j]) * ci;
+    }
+    for (std::size_t j = 0; j < len; ++j) out[j0 + j] = p.reduce128(acc[j]);
+  }
+}
+
+void BaseConverter::convert(const u64* in, u64* out, std::size_t n, u64* scratch) const {
+  scale_inputs(in, scratch, n);
+  for (std::size_t t = 0; t < dst_.size(); ++t) convert_limb(scratch, t, out + t * n, n);
+}
+
+}  // namespace heal::math

@@ -1,0 +1,85 @@
+#include "heal/math/buffer.h"
+
+#include <cstdlib>
+#include <mutex>
+#include <new>
+#include <unordered_map>
+#include <vector>
+
+namespace heal::math::pool {
+namespace {
+
+// Blocks are kept per exact byte size: HE code allocates a handful of distinct sizes
+// (N words times a limb count), so exact buckets hit well.
+constexpr std::size_t kMaxCachedBytes = std::size_t{1} << 30;
+
+struct Pool {
+  std::mutex mu;
+  std::unordered_map<std::size_t, std::vector<void*>> free_lists;
+  std::size_t cached = 0;
+  ~Pool() {
+    for (auto& [bytes, list] : free_lists) {
+      for (void* p : list) std::free(p);
+    }
+  }
+};
+
+Pool& instance() {
+  static Pool* p = new Pool();  // intentionally leaked: usable during static destruction
+  return *p;
+}
+
+std::size_t round_up(std::size_t bytes) { return (bytes + 63) & ~std::size_t{63}; }
+
+}  // namespace
+
+void* allocate(std::size_t bytes) {
+  const std::size_t b = round_up(bytes);
+  Pool& pl = instance();
+  {
+    std::lock_guard<std::mutex> lock(pl.mu);
+    auto it = pl.free_lists.find(b);
+    if (it != pl.free_lists.end() && !it->second.empty()) {
+      void* p = it->second.back();
+      it->second.pop_back();
+      pl.cached -= b;
+      return p;
+    }
+  }
+  void* p = std::aligned_alloc(64, b);
+  if (!p) throw std::bad_alloc();
+  return p;
+}
+
+void release(void* p, std::size_t bytes) {
+  if (!p) return;
+  const std::size_t b = round_up(bytes);
+  Pool& pl = instance();
+  {
+    std::lock_guard<std::mutex> lock(pl.mu);
+    if (pl.cached + b <= kMaxCachedBytes) {
+      pl.free_lists[b].push_back(p);
+      pl.cached += b;
+      return;
+    }
+  }
+  std::free(p);
+}
+
+std::size_t cached_bytes() {
+  Pool& pl = instance();
+  std::lock_guard<std::mutex> lock(pl.mu);
+  return pl.cached;
+}
+
+void trim() {
+  Pool& pl = instance();
+  std::lock_guard<std::mutex> lock(pl.mu);
+  for (auto& [bytes, list] : pl.free_lists) {
+    for (void* p : list) std::free(p);
+    list.clear();
+  }
+  pl.cached = 0;
+}
+
+}  // namespace heal::math::pool

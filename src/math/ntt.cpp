@@ -1,0 +1,151 @@
+#include "heal/math/ntt.h"
+
+namespace heal::math {
+
+NttTables::NttTables(int log_n, const Modulus& q)
+    : n_(std::size_t{1} << log_n), log_n_(log_n), q_(q) {
+  HEAL_REQUIRE(log_n >= 1 && log_n <= 17, "NttTables: log_n must be in [1, 17], got " << log_n);
+  HEAL_REQUIRE(q.value() < (u64{1} << 60), "NttTables: q must be below 2^60 (4q < 2^64)");
+  HEAL_REQUIRE((q.value() - 1) % (2 * n_) == 0, "NttTables: q = " << q.value() << " is not 1 mod 2n");
+  psi_ = minimal_primitive_root(2 * n_, q);
+  const u64 qv = q.value();
+  const u64 psi_inv = q.inv(psi_);
+  roots_.resize(n_);
+  roots_shoup_.resize(n_);
+  inv_roots_.resize(n_);
+  inv_roots_shoup_.resize(n_);
+  // roots_[i] = psi^bitrev(i); the forward stage with m groups uses roots_[m + i].
+  u64 power = 1;
+  std::vector<u64> pows(n_), inv_pows(n_);
+  u64 ipower = 1;
+  for (std::size_t i = 0; i < n_; ++i) {
+    pows[i] = power;
+    inv_pows[i] = ipower;
+    power = q.mul(power, psi_);
+    ipower = q.mul(ipower, psi_inv);
+  }
+  for (std::size_t i = 0; i < n_; ++i) {
+    const std::uint32_t r = reverse_bits(static_cast<std::uint32_t>(i), log_n);
+    roots_[i] = pows[r];
+    roots_shoup_[i] = shoup_precompute(roots_[i], qv);
+  }
+  // Inverse (Gentleman-Sande) stage with h groups uses psi^-bitrev(h + i); we store them in the
+  // order they are consumed: stages h = n/2, n/4, ..., 1, groups i = 0..h-1.
+  std::size_t k = 0;
+  for (std::size_t h = n_ / 2; h >= 1; h >>= 1) {
+    for (std::size_t i = 0; i < h; ++i) {
+      const std::uint32_t r = reverse_bits(static_cast<std::uint32_t>(h + i), log_n);
+      inv_roots_[k] = inv_pows[r];
+      inv_roots_shoup_[k] = shoup_precompute(inv_roots_[k], qv);
+      ++k;
+    }
+    if (h == 1) break;
+  }
+  const u64 ninv = q.inv(static_cast<u64>(n_) % qv);
+  n_inv_ = ShoupConst(ninv, qv);
+  // Last stage (h = 1) twiddle psi^-bitrev(1) = psi^-(n/2) times n^-1.
+  n_inv_w_ = ShoupConst(q.mul(ninv, inv_pows[reverse_bits(1, log_n)]), qv);
+}
+
+void ntt_forward_lazy(u64* a, const NttTables& t) {
+  const std::size_t n = t.n();
+  const u64 q = t.modulus().value();
+  const u64 two_q = 2 * q;
+  const u64* w = t.roots();
+  const u64* ws = t.roots_shoup();
+  std::size_t gap = n >> 1;
+  for (std::size_t m = 1; m < n; m <<= 1, gap >>= 1) {
+    if (gap >= 4) {
+      for (std::size_t i = 0; i < m; ++i) {
+        const u64 W = w[m + i], Ws = ws[m + i];
+        u64* x = a + 2 * i * gap;
+        u64* y = x + gap;
+        for (std::size_t j = 0; j < gap; ++j) {
+          u64 X = x[j];
+          X = X >= two_q ? X - two_q : X;
+          const u64 T = mul_shoup_lazy(y[j], W, Ws, q);
+          x[j] = X + T;
+          y[j] = X - T + two_q;
+        }
+      }
+    } else {
+      // gap 2 or 1: many short groups.
+      for (std::size_t i = 0; i < m; ++i) {
+        const u64 W = w[m + i], Ws = ws[m + i];
+        u64* x = a + 2 * i * gap;
+        u64* y = x + gap;
+        for (std::size_t j = 0; j < gap; ++j) {
+          u64 X = x[j];
+          X = X >= two_q ? X - two_q : X;
+          const u64 T = mul_shoup_lazy(y[j], W, Ws, q);
+          x[j] = X + T;
+          y[j] = X - T + two_q;
+        }
+      }
+    }
+  }
+}
+
+void ntt_forward(u64* a, const NttTables& t) {
+  ntt_forward_lazy(a, t);
+  const std::size_t n = t.n();
+  const u64 q = t.modulus().value();
+  const u64 two_q = 2 * q;
+  for (std::size_t i = 0; i < n; ++i) {
+    u64 x = a[i];
+    x = x >= two_q ? x - two_q : x;
+    a[i] = x >= q ? x - q : x;
+  }
+}
+
+void ntt_inverse(u64* a, const NttTables& t) {
+  const std::size_t n = t.n();
+  const u64 q = t.modulus().value();
+  const u64 two_q = 2 * q;
+  const u64* w = t.inv_roots();
+  const u64* ws = t.inv_roots_shoup();
+  std::size_t gap = 1;
+  std::size_t k = 0;
+  for (std::size_t h = n >> 1; h > 1; h >>= 1, gap <<= 1) {
+    for (std::size_t i = 0; i < h; ++i, ++k) {
+      const u64 W = w[k], Ws = ws[k];
+      u64* x = a + 2 * i * gap;
+      u64* y = x + gap;
+      for (std::size_t j = 0; j < gap; ++j) {
+        const u64 X = x[j], Y = y[j];
+        u64 s = X + Y;
+        s = s >= two_q ? s - two_q : s;
+        x[j] = s;
+        y[j] = mul_shoup_lazy(X - Y + two_q, W, Ws, q);
+      }
+    }
+  }
+  // Last stage (one group, gap n/2) with n^-1 folded in; outputs fully reduced.
+  const ShoupConst ni = t.n_inv(), niw = t.n_inv_w();
+  u64* x = a;
+  u64* y = a + gap;
+  for (std::size_t j = 0; j < gap; ++j) {
+    const u64 X = x[j], Y = y[j];
+    u64 s = X + Y;
+    s = s >= two_q ? s - two_q : s;
+    x[j] = mul_shoup(s, ni.value, ni.shoup, q);
+    y[j] = mul_shoup(X - Y + two_q, niw.value, niw.shoup, q);
+  }
+}
+
+std::vector<std::uint32_t> ntt_galois_permutation(int log_n, std::uint64_t galois_elt) {
+  const std::size_t n = std::size_t{1} << log_n;
+  const std::uint64_t mask = 2 * n - 1;
+  HEAL_REQUIRE((galois_elt & 1) == 1 && galois_elt < 2 * n, "galois element must be odd and < 2n");
+  // Slot i holds A(psi^e_i), e_i = 2*bitrev(i)+1. sigma_g A evaluated there is A(psi^(g*e_i)),
+  // which is stored at index j with 2*bitrev(j)+1 = g*e_i mod 2n.
+  std::vector<std::uint32_t> perm(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint64_t e = 2 * reverse_bits(static_cast<std::uint32_t>(i), log_n) + 1;
+    const std::uint64_t ge = (galois_elt * e) & mask;
+    perm[i] = reverse_bits(static_cast<std::uint32_t>((ge - 1) >> 1), log_n);
+  }
+  return perm;
+}
+
+}  // namespace heal::math
