@@ -1,0 +1,64 @@
+// Block-by-block validation of a ledger: chain links, hashes, record decoding, signatures and the
+// federation rules (who may sign what). Used by verify(), by backends before appending, and by
+// check_model(). Rules are listed in docs/formats/ledger.md ("Validation").
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "heal/core/hash.h"
+#include "heal/core/status.h"
+#include "heal/ledger/block.h"
+#include "heal/ledger/record.h"
+
+namespace heal::ledger {
+
+/// Counts of verified records.
+struct ChainCounts {
+  std::uint64_t blocks = 0;
+  std::uint64_t setups = 0;
+  std::uint64_t commitments = 0;
+  std::uint64_t rounds_completed = 0;
+  std::uint64_t rounds_failed = 0;
+  std::uint64_t model_versions = 0;
+  std::uint64_t signatures = 0;
+};
+
+/// Feeds blocks in height order; the first one that breaks a rule returns its reason, after which
+/// the validator refuses everything (it describes a broken chain).
+class ChainValidator {
+ public:
+  /// Validates `b` as the next block. Corruption with the reason if it is not acceptable.
+  Status accept(const Block& b);
+  /// Validates a candidate record + signatures as the next block without changing state.
+  Status check_candidate(const SignedRecord& sr) const;
+
+  std::uint64_t next_height() const { return next_height_; }
+  const Digest& head_hash() const { return head_; }
+  const ChainCounts& counts() const { return counts_; }
+  bool broken() const { return broken_; }
+  /// Hash of model `version` if a ModelVersion record for it has been accepted.
+  std::optional<Digest> model_hash(std::uint64_t version) const;
+  /// The setup currently in force (nullopt before the genesis block).
+  const std::optional<RoundSetup>& setup() const { return setup_; }
+  /// Highest model version accepted so far (nullopt if none).
+  std::optional<std::uint64_t> latest_model_version() const;
+
+ private:
+  Status check_record(const Record& r, const std::vector<RecordSignature>& sigs) const;
+  void apply(const Record& r, std::size_t num_signatures);
+
+  std::uint64_t next_height_ = 0;
+  Digest head_{};
+  bool broken_ = false;
+  std::optional<RoundSetup> setup_;
+  std::string federation_id_;
+  std::optional<std::uint64_t> last_round_;
+  std::map<std::uint64_t, Digest> models_;
+  std::map<std::pair<std::uint64_t, std::uint32_t>, Digest> commitments_;  // (round, party) -> hash
+  ChainCounts counts_;
+};
+
+}  // namespace heal::ledger

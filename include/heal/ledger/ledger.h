@@ -1,0 +1,88 @@
+// The Ledger interface: an append-only, hash-chained log of signed records (see block.h).
+// Backends (src/ledger/backends/*) store blocks; validation and queries live here so every
+// backend checks the same rules.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "heal/core/hash.h"
+#include "heal/core/status.h"
+#include "heal/ledger/block.h"
+#include "heal/ledger/chain_validator.h"
+#include "heal/ledger/record.h"
+
+namespace heal::ledger {
+
+/// Outcome of a full verification.
+struct VerifyReport {
+  bool ok = true;
+  ChainCounts counts;                        // of the blocks that verified
+  std::optional<std::uint64_t> bad_height;   // the FIRST block that failed
+  std::string reason;                        // why it failed
+  Digest head_hash{};                        // hash of the last good block
+  /// "OK: 12 blocks ..." or "FAILED at height 7: signature 0 does not verify".
+  std::string summary() const;
+};
+
+/// One row of the model-version history (`heal ledger log`).
+struct ModelHistoryEntry {
+  std::uint64_t version = 0;
+  std::uint64_t round = 0;
+  std::uint64_t height = 0;
+  Digest model_hash{};
+  std::vector<std::uint32_t> participants;  // contributors of the round that produced it
+  std::string metrics_json;
+  std::uint64_t issued_at_ms = 0;
+};
+
+class Ledger {
+ public:
+  virtual ~Ledger() = default;
+
+  /// Validates `sr` against the verified chain (signatures, federation rules) and appends it as the
+  /// next block. FailedPrecondition if the stored chain itself fails verification; Corruption /
+  /// InvalidArgument if the record is not acceptable; IoError from the store.
+  Result<Block> append(const SignedRecord& sr);
+
+  /// Number of blocks stored (heights 0 .. size-1).
+  virtual Result<std::uint64_t> size() const = 0;
+  /// The stored block at `height`, parsed but not validated. NotFound past the end; Corruption if
+  /// the stored row is malformed.
+  virtual Result<Block> block(std::uint64_t height) const = 0;
+
+  /// The last block (NotFound if empty).
+  Result<Block> head() const;
+  /// Calls `fn` on every block in height order; stops at the first non-ok Status and returns it.
+  Status for_each(const std::function<Status(const Block&)>& fn) const;
+  /// Re-verifies everything from the genesis block; names the first bad block. If `expected_head`
+  /// is given, the last block's hash must equal it (detects truncation).
+  VerifyReport verify(const std::optional<Digest>& expected_head = std::nullopt) const;
+
+  /// Checks a received global model against the ledger: ok iff a ModelVersion record for
+  /// `version` exists in the verified chain and its hash equals `model_hash`. NotFound if there
+  /// is no such version; Corruption if the hash differs or the chain fails verification.
+  /// Verifies only blocks this object has not verified before (the replica trusts itself).
+  Status check_model(std::uint64_t version, const Digest& model_hash) const;
+  /// Latest model version recorded (NotFound if none).
+  Result<std::uint64_t> latest_model_version() const;
+  /// Model versions with the round that produced them (`heal ledger log`).
+  Result<std::vector<ModelHistoryEntry>> model_history() const;
+  /// The setup currently in force (after catching up on unverified blocks).
+  Result<RoundSetup> current_setup() const;
+
+ protected:
+  /// Stores `b` (already validated) as the next block.
+  virtual Status store(const Block& b) = 0;
+
+ private:
+  /// Brings `validator_` up to the stored head.
+  Status catch_up() const;
+  mutable ChainValidator validator_;
+};
+
+}  // namespace heal::ledger

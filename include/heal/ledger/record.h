@@ -1,0 +1,147 @@
+// Typed ledger records and their canonical byte encoding (docs/formats/ledger.md).
+//
+// A record is what one party asserts: a federation setup, a hospital's commitment to its
+// encrypted update, the outcome of a round, a new model version. Records carry hashes and
+// scalars only, never weights or ciphertexts. The encoding is canonical: decode() accepts only
+// bytes that encode() would produce, so a record has exactly one byte string and one hash.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "heal/core/bytes.h"
+#include "heal/core/hash.h"
+#include "heal/core/status.h"
+#include "heal/ledger/identity.h"
+
+namespace heal::ledger {
+
+/// Format version of ledger records written by this build.
+inline constexpr std::uint16_t kRecordFormatVersion = 1;
+/// Largest encoded record accepted (metrics JSON included).
+inline constexpr std::size_t kMaxRecordBytes = std::size_t{1} << 20;
+
+/// Record kinds. Values are part of the on-disk format: never renumber.
+enum class RecordType : std::uint8_t {
+  kRoundSetup = 1,
+  kUpdateCommitment = 2,
+  kRoundResult = 3,
+  kModelVersion = 4,
+};
+std::string_view record_type_name(RecordType t);
+
+/// What a participant does in the federation.
+enum class Role : std::uint8_t {
+  kHospital = 1,     // trains locally, contributes updates, holds a decryption key share
+  kCoordinator = 2,  // aggregation committee member: aggregates, writes round results and models
+};
+std::string_view role_name(Role r);
+
+/// One member of the federation and the key that signs for it.
+struct Participant {
+  std::uint32_t party_id = 0;
+  Role role = Role::kHospital;
+  std::string name;
+  Identity identity;
+  friend bool operator==(const Participant&, const Participant&) = default;
+};
+
+/// Federation setup for one key epoch: who participates with which key, which HE parameters,
+/// which collective public key, and the quorum rules.
+struct RoundSetup {
+  std::uint32_t key_epoch = 0;
+  std::string secure_mode;          // "none" | "threshold-ckks" | ...
+  std::string params_id;            // parameter-set id, e.g. "ckks-n13-fl" ("" if none)
+  Digest params_hash{};             // BLAKE2b-256 of the serialized parameters (zeros if none)
+  Digest collective_public_key_hash{};  // BLAKE2b-256 of the collective public key (zeros if none)
+  std::uint32_t min_contributors = 1;   // contributions needed for a round to complete
+  std::uint32_t decryption_threshold = 0;  // partial decryptions needed (t of n; 0 if none)
+  std::string strategy;             // e.g. "fedadam(lr=0.01,beta1=0.9,beta2=0.99,tau=0.001)"
+  double clip_norm = 0;             // L2 bound applied by clients to their update (0 = off)
+  std::vector<Participant> participants;
+  friend bool operator==(const RoundSetup&, const RoundSetup&) = default;
+};
+
+/// A hospital's signed commitment to what it submitted in a round: the model it trained on
+/// and the hash of its opaque (encrypted) contribution.
+struct UpdateCommitment {
+  std::uint64_t round = 0;
+  std::uint32_t party_id = 0;
+  std::uint64_t model_version = 0;  // global model version the hospital trained on
+  Digest model_hash{};              // hash of that model as received (checked against the ledger)
+  Digest contribution_hash{};       // BLAKE2b-256 of the contribution bytes sent
+  std::uint64_t num_samples = 0;
+  double clip_norm = 0;
+  friend bool operator==(const UpdateCommitment&, const UpdateCommitment&) = default;
+};
+
+/// One contribution accepted into a round's aggregate.
+struct Contribution {
+  std::uint32_t party_id = 0;
+  Digest contribution_hash{};
+  std::uint64_t num_samples = 0;
+  friend bool operator==(const Contribution&, const Contribution&) = default;
+};
+
+enum class RoundStatus : std::uint8_t { kCompleted = 1, kFailed = 2 };
+
+/// The outcome of one round, written by a coordinator.
+struct RoundResult {
+  std::uint64_t round = 0;
+  std::uint32_t key_epoch = 0;
+  RoundStatus status = RoundStatus::kCompleted;
+  std::string failure_reason;                // "" when completed
+  std::vector<std::uint32_t> selected;       // hospitals asked to train
+  std::vector<Contribution> contributions;   // accepted into the aggregate
+  std::vector<std::uint32_t> decryptors;     // parties whose decryption shares were combined
+  Digest aggregate_hash{};                   // BLAKE2b-256 of the aggregate bytes (zeros if failed)
+  std::uint64_t model_version_in = 0;
+  Digest model_hash_in{};
+  std::uint64_t model_version_out = 0;       // == model_version_in when the round failed
+  Digest model_hash_out{};
+  std::string strategy;
+  double clip_norm = 0;
+  std::string metrics_json;                  // e.g. {"train_loss":0.12,"val_auc":0.91}
+  friend bool operator==(const RoundResult&, const RoundResult&) = default;
+};
+
+/// A global model version: the hash every hospital checks the broadcast model against.
+struct ModelVersion {
+  std::uint64_t version = 0;
+  std::uint64_t round = 0;           // round that produced it (0 for the initial model)
+  std::uint64_t parent_version = 0;  // == version for the initial model
+  Digest model_hash{};
+  std::uint64_t num_parameters = 0;
+  std::string metrics_json;
+  friend bool operator==(const ModelVersion&, const ModelVersion&) = default;
+};
+
+using RecordBody = std::variant<RoundSetup, UpdateCommitment, RoundResult, ModelVersion>;
+
+/// A record with the fields every record carries.
+struct Record {
+  std::string federation_id;       // names the federation; equal in every block of a ledger
+  std::uint64_t issued_at_ms = 0;  // Unix time in ms, as claimed by the signer
+  RecordBody body;
+
+  RecordType type() const;
+  friend bool operator==(const Record&, const Record&) = default;
+};
+
+/// Canonical bytes: HEAL header (ObjectType::kLedgerRecord, version 1) + payload.
+Bytes encode_record(const Record& r);
+/// Strict decoder: Corruption/Unsupported/InvalidArgument on anything encode() would not write
+/// (bad header, unknown type, out-of-range enum, non-finite number, over-limit length, trailing
+/// bytes). Never crashes.
+Result<Record> decode_record(std::span<const std::uint8_t> bytes);
+
+/// A short human summary ("round 3 completed: 4 contributions, model v3 1a2b…").
+std::string describe(const Record& r);
+
+/// Current Unix time in milliseconds.
+std::uint64_t now_ms();
+
+}  // namespace heal::ledger

@@ -1,0 +1,214 @@
+// Federation rules every block must satisfy (docs/formats/ledger.md, "Validation").
+#include "heal/ledger/chain_validator.h"
+
+#include <algorithm>
+
+namespace heal::ledger {
+
+namespace {
+
+const Participant* find_by_identity(const RoundSetup& s, const Identity& id) {
+  for (const auto& p : s.participants) {
+    if (p.identity == id) return &p;
+  }
+  return nullptr;
+}
+
+const Participant* find_by_id(const RoundSetup& s, std::uint32_t party) {
+  for (const auto& p : s.participants) {
+    if (p.party_id == party) return &p;
+  }
+  return nullptr;
+}
+
+Status fail(const std::string& why) { return Status::corruption(why); }
+
+Status check_setup_shape(const RoundSetup& s) {
+  if (s.participants.empty()) return fail("setup lists no participants");
+  std::size_t hospitals = 0;
+  for (std::size_t i = 0; i < s.participants.size(); ++i) {
+    const auto& p = s.participants[i];
+    if (p.role == Role::kHospital) ++hospitals;
+    for (std::size_t j = 0; j < i; ++j) {
+      if (s.participants[j].party_id == p.party_id) return fail("setup lists party " + std::to_string(p.party_id) + " twice");
+      if (s.participants[j].identity == p.identity) return fail("setup lists key " + p.identity.short_name() + " twice");
+    }
+  }
+  if (hospitals == 0) return fail("setup lists no hospital");
+  if (s.min_contributors == 0 || s.min_contributors > hospitals) {
+    return fail("setup min_contributors " + std::to_string(s.min_contributors) + " not in [1, " +
+                std::to_string(hospitals) + "]");
+  }
+  if (s.decryption_threshold > hospitals) {
+    return fail("setup decryption threshold " + std::to_string(s.decryption_threshold) + " exceeds " +
+                std::to_string(hospitals) + " hospitals");
+  }
+  return {};
+}
+
+}  // namespace
+
+std::optional<Digest> ChainValidator::model_hash(std::uint64_t version) const {
+  auto it = models_.find(version);
+  if (it == models_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<std::uint64_t> ChainValidator::latest_model_version() const {
+  if (models_.empty()) return std::nullopt;
+  return models_.rbegin()->first;
+}
+
+Status ChainValidator::check_candidate(const SignedRecord& sr) const {
+  if (broken_) return Status::failed_precondition("the chain failed verification; nothing can be appended");
+  HEAL_ASSIGN_OR_RETURN(Record rec, decode_record(sr.record));
+  for (std::size_t i = 0; i < sr.signatures.size(); ++i) {
+    Status s = verify_signature(sr.signatures[i].signer, signing_message(sr.record), sr.signatures[i].signature);
+    if (!s.ok()) return fail("signature " + std::to_string(i) + ": " + s.message());
+  }
+  return check_record(rec, sr.signatures);
+}
+
+Status ChainValidator::accept(const Block& b) {
+  if (broken_) return Status::failed_precondition("the chain already failed verification");
+  Status s = [&]() -> Status {
+    if (b.height != next_height_) {
+      return fail("height " + std::to_string(b.height) + " where " + std::to_string(next_height_) + " was expected");
+    }
+    if (b.prev_hash != head_) return fail("prev_hash does not match the hash of the previous block");
+    if (b.hash != compute_block_hash(b.height, b.prev_hash, b.record, b.signatures)) {
+      return fail("block hash does not match the block's contents");
+    }
+    Result<Record> rec = decode_record(b.record);
+    if (!rec.ok()) return fail("record does not decode: " + rec.status().message());
+    Result<std::vector<RecordSignature>> sigs = decode_signatures(b.signatures);
+    if (!sigs.ok()) return fail("signature list does not decode: " + sigs.status().message());
+    const Bytes msg = signing_message(b.record);
+    for (std::size_t i = 0; i < sigs->size(); ++i) {
+      Status v = verify_signature((*sigs)[i].signer, msg, (*sigs)[i].signature);
+      if (!v.ok()) return fail("signature " + std::to_string(i) + ": " + v.message());
+    }
+    HEAL_RETURN_IF_ERROR(check_record(*rec, *sigs));
+    apply(*rec, sigs->size());
+    return {};
+  }();
+  if (!s.ok()) {
+    broken_ = true;
+    return s;
+  }
+  head_ = b.hash;
+  ++next_height_;
+  ++counts_.blocks;
+  return {};
+}
+
+Status ChainValidator::check_record(const Record& r, const std::vector<RecordSignature>& sigs) const {
+  if (sigs.empty()) return fail("record carries no signature");
+  for (std::size_t i = 0; i < sigs.size(); ++i) {
+    for (std::size_t j = 0; j < i; ++j) {
+      if (sigs[i].signer == sigs[j].signer) return fail("signer " + sigs[i].signer.short_name() + " signed twice");
+    }
+  }
+  if (!setup_) {
+    if (r.type() != RecordType::kRoundSetup) return fail("the genesis block must hold a setup record");
+    if (r.federation_id.empty()) return fail("federation id is empty");
+  } else if (r.federation_id != federation_id_) {
+    return fail("federation id '" + r.federation_id + "' differs from the ledger's '" + federation_id_ + "'");
+  }
+  // Signers of a setup must belong to it, and (after genesis) one must belong to the previous one.
+  const RoundSetup* members = setup_ ? &*setup_ : nullptr;
+  if (const auto* s = std::get_if<RoundSetup>(&r.body)) {
+    HEAL_RETURN_IF_ERROR(check_setup_shape(*s));
+    if (setup_ && s->key_epoch <= setup_->key_epoch) {
+      return fail("setup key epoch " + std::to_string(s->key_epoch) + " does not increase");
+    }
+    bool continuity = !setup_;
+    for (const auto& sig : sigs) {
+      if (!find_by_identity(*s, sig.signer)) return fail("setup signer " + sig.signer.short_name() + " is not a participant");
+      if (setup_ && find_by_identity(*setup_, sig.signer)) continuity = true;
+    }
+    if (!continuity) return fail("no signer of the new setup belongs to the previous setup");
+    return {};
+  }
+  std::vector<const Participant*> signers;
+  for (const auto& sig : sigs) {
+    const Participant* p = find_by_identity(*members, sig.signer);
+    if (!p) return fail("signer " + sig.signer.short_name() + " is not a participant of the current setup");
+    signers.push_back(p);
+  }
+  auto signed_by_coordinator = std::any_of(signers.begin(), signers.end(),
+                                           [](const Participant* p) { return p->role == Role::kCoordinator; });
+  auto model_matches = [&](std::uint64_t v, const Digest& h, const char* what) -> Status {
+    auto it = models_.find(v);
+    if (it == models_.end()) return fail(std::string(what) + " model v" + std::to_string(v) + " is not on the ledger");
+    if (it->second != h) return fail(std::string(what) + " model hash differs from the ledger's v" + std::to_string(v));
+    return {};
+  };
+  if (const auto* c = std::get_if<UpdateCommitment>(&r.body)) {
+    const Participant* p = find_by_id(*members, c->party_id);
+    if (!p || p->role != Role::kHospital) return fail("commitment names party " + std::to_string(c->party_id) + ", not a hospital");
+    if (std::none_of(signers.begin(), signers.end(), [&](const Participant* s) { return s == p; })) {
+      return fail("commitment of party " + std::to_string(c->party_id) + " is not signed by that party");
+    }
+    if (last_round_ && c->round <= *last_round_) return fail("commitment for round " + std::to_string(c->round) + " after that round closed");
+    if (commitments_.count({c->round, c->party_id})) return fail("second commitment of party " + std::to_string(c->party_id) + " in round " + std::to_string(c->round));
+    return model_matches(c->model_version, c->model_hash, "committed");
+  }
+  if (const auto* x = std::get_if<RoundResult>(&r.body)) {
+    if (!signed_by_coordinator) return fail("round result not signed by a coordinator");
+    if (last_round_ && x->round <= *last_round_) return fail("round " + std::to_string(x->round) + " does not increase");
+    if (x->key_epoch != members->key_epoch) return fail("round key epoch differs from the setup's");
+    HEAL_RETURN_IF_ERROR(model_matches(x->model_version_in, x->model_hash_in, "input"));
+    for (std::size_t i = 0; i < x->contributions.size(); ++i) {
+      const auto& c = x->contributions[i];
+      auto it = commitments_.find({x->round, c.party_id});
+      if (it == commitments_.end()) return fail("contribution of party " + std::to_string(c.party_id) + " was never committed");
+      if (it->second != c.contribution_hash) return fail("contribution of party " + std::to_string(c.party_id) + " differs from its commitment");
+      for (std::size_t j = 0; j < i; ++j) {
+        if (x->contributions[j].party_id == c.party_id) return fail("party " + std::to_string(c.party_id) + " contributes twice");
+      }
+    }
+    if (x->status == RoundStatus::kFailed) {
+      if (x->model_version_out != x->model_version_in || x->model_hash_out != x->model_hash_in) {
+        return fail("failed round changes the model");
+      }
+      return {};
+    }
+    if (x->contributions.size() < members->min_contributors) return fail("completed round below the contributor quorum");
+    if (x->decryptors.size() < members->decryption_threshold) return fail("completed round below the decryption threshold");
+    for (auto d : x->decryptors) {
+      if (!find_by_id(*members, d)) return fail("decryptor " + std::to_string(d) + " is not a participant");
+    }
+    return model_matches(x->model_version_out, x->model_hash_out, "output");
+  }
+  const auto& m = std::get<ModelVersion>(r.body);
+  if (!signed_by_coordinator) return fail("model version not signed by a coordinator");
+  if (models_.count(m.version)) return fail("model v" + std::to_string(m.version) + " recorded twice");
+  if (!models_.empty()) {
+    if (m.version < models_.rbegin()->first) return fail("model version " + std::to_string(m.version) + " goes backwards");
+    if (!models_.count(m.parent_version)) return fail("parent model v" + std::to_string(m.parent_version) + " is not on the ledger");
+  } else if (m.parent_version != m.version) {
+    return fail("the first model version must be its own parent");
+  }
+  return {};
+}
+
+void ChainValidator::apply(const Record& r, std::size_t num_signatures) {
+  counts_.signatures += num_signatures;
+  if (const auto* s = std::get_if<RoundSetup>(&r.body)) {
+    if (!setup_) federation_id_ = r.federation_id;
+    setup_ = *s;
+    ++counts_.setups;
+  } else if (const auto* c = std::get_if<UpdateCommitment>(&r.body)) {
+    commitments_[{c->round, c->party_id}] = c->contribution_hash;
+    ++counts_.commitments;
+  } else if (const auto* x = std::get_if<RoundResult>(&r.body)) {
+    last_round_ = x->round;
+    ++(x->status == RoundStatus::kCompleted ? counts_.rounds_completed : counts_.rounds_failed);
+  } else if (const auto* m = std::get_if<ModelVersion>(&r.body)) {
+    models_[m->version] = m->model_hash;
+    ++counts_.model_versions;
+  }
+}
+
+}  // namespace heal::ledger

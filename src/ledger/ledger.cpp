@@ -1,0 +1,143 @@
+#include "heal/ledger/ledger.h"
+
+#include <map>
+
+namespace heal::ledger {
+
+std::string VerifyReport::summary() const {
+  if (!ok) {
+    return "FAILED at height " + (bad_height ? std::to_string(*bad_height) : std::string("?")) + ": " + reason +
+           " (" + std::to_string(counts.blocks) + " blocks before it verified)";
+  }
+  return "OK: " + std::to_string(counts.blocks) + " blocks, " + std::to_string(counts.signatures) + " signatures, " +
+         std::to_string(counts.setups) + " setups, " + std::to_string(counts.commitments) + " commitments, " +
+         std::to_string(counts.rounds_completed) + " rounds completed, " + std::to_string(counts.rounds_failed) +
+         " failed, " + std::to_string(counts.model_versions) + " model versions; head " + digest_hex(head_hash);
+}
+
+Result<Block> Ledger::append(const SignedRecord& sr) {
+  HEAL_RETURN_IF_ERROR(catch_up());
+  HEAL_RETURN_IF_ERROR(validator_.check_candidate(sr));
+  Block b;
+  b.height = validator_.next_height();
+  b.prev_hash = validator_.head_hash();
+  b.record = sr.record;
+  b.signatures = encode_signatures(sr.signatures);
+  b.hash = compute_block_hash(b.height, b.prev_hash, b.record, b.signatures);
+  HEAL_RETURN_IF_ERROR(store(b));
+  HEAL_RETURN_IF_ERROR(validator_.accept(b).with_context("appended block"));
+  return b;
+}
+
+Result<Block> Ledger::head() const {
+  HEAL_ASSIGN_OR_RETURN(std::uint64_t n, size());
+  if (n == 0) return Status::not_found("the ledger is empty");
+  return block(n - 1);
+}
+
+Status Ledger::for_each(const std::function<Status(const Block&)>& fn) const {
+  HEAL_ASSIGN_OR_RETURN(std::uint64_t n, size());
+  for (std::uint64_t h = 0; h < n; ++h) {
+    HEAL_ASSIGN_OR_RETURN(Block b, block(h));
+    HEAL_RETURN_IF_ERROR(fn(b));
+  }
+  return {};
+}
+
+VerifyReport Ledger::verify(const std::optional<Digest>& expected_head) const {
+  VerifyReport rep;
+  ChainValidator v;
+  Result<std::uint64_t> n = size();
+  if (!n.ok()) {
+    rep.ok = false;
+    rep.reason = n.status().to_string();
+    return rep;
+  }
+  for (std::uint64_t h = 0; h < *n; ++h) {
+    Result<Block> b = block(h);
+    Status s = b.ok() ? v.accept(*b) : b.status();
+    if (!s.ok()) {
+      rep.ok = false;
+      rep.bad_height = h;
+      rep.reason = s.message();
+      break;
+    }
+  }
+  rep.counts = v.counts();
+  rep.head_hash = v.head_hash();
+  if (rep.ok && *n == 0) {
+    rep.ok = false;
+    rep.reason = "the ledger is empty";
+  }
+  if (rep.ok && expected_head && *expected_head != v.head_hash()) {
+    rep.ok = false;
+    rep.bad_height = *n - 1;
+    rep.reason = "head hash differs from the expected " + digest_hex(*expected_head) + " (blocks missing or replaced)";
+  }
+  return rep;
+}
+
+Status Ledger::catch_up() const {
+  HEAL_ASSIGN_OR_RETURN(std::uint64_t n, size());
+  if (validator_.broken()) return Status::failed_precondition("the ledger failed verification");
+  if (n < validator_.next_height()) {
+    return Status::corruption("the ledger shrank from " + std::to_string(validator_.next_height()) + " to " +
+                              std::to_string(n) + " blocks");
+  }
+  for (std::uint64_t h = validator_.next_height(); h < n; ++h) {
+    Result<Block> b = block(h);
+    Status s = b.ok() ? validator_.accept(*b) : b.status();
+    if (!s.ok()) return Status::failed_precondition("ledger block " + std::to_string(h) + " fails verification: " + s.message());
+  }
+  return {};
+}
+
+Status Ledger::check_model(std::uint64_t version, const Digest& model_hash) const {
+  Status s = catch_up();
+  if (!s.ok()) return Status::corruption("cannot check the model: " + s.message());
+  std::optional<Digest> want = validator_.model_hash(version);
+  if (!want) return Status::not_found("model v" + std::to_string(version) + " is not on the ledger");
+  if (*want != model_hash) {
+    return Status::corruption("model v" + std::to_string(version) + " has hash " + digest_hex(model_hash) +
+                              " but the ledger records " + digest_hex(*want) + " (model-inconsistency attack?)");
+  }
+  return {};
+}
+
+Result<std::uint64_t> Ledger::latest_model_version() const {
+  HEAL_RETURN_IF_ERROR(catch_up());
+  auto v = validator_.latest_model_version();
+  if (!v) return Status::not_found("no model version on the ledger");
+  return *v;
+}
+
+Result<RoundSetup> Ledger::current_setup() const {
+  HEAL_RETURN_IF_ERROR(catch_up());
+  if (!validator_.setup()) return Status::not_found("the ledger has no setup record");
+  return *validator_.setup();
+}
+
+Result<std::vector<ModelHistoryEntry>> Ledger::model_history() const {
+  HEAL_RETURN_IF_ERROR(catch_up());
+  std::vector<ModelHistoryEntry> out;
+  std::map<std::uint64_t, std::size_t> index;  // version -> position in out
+  HEAL_RETURN_IF_ERROR(for_each([&](const Block& b) -> Status {
+    HEAL_ASSIGN_OR_RETURN(Record r, decode_record(b.record));
+    if (const auto* m = std::get_if<ModelVersion>(&r.body)) {
+      index[m->version] = out.size();
+      out.push_back({m->version, m->round, b.height, m->model_hash, {}, m->metrics_json, r.issued_at_ms});
+    } else if (const auto* x = std::get_if<RoundResult>(&r.body)) {
+      auto it = index.find(x->model_version_out);
+      if (x->status == RoundStatus::kCompleted && it != index.end()) {
+        auto& e = out[it->second];
+        e.participants.clear();
+        for (const auto& c : x->contributions) e.participants.push_back(c.party_id);
+        if (e.metrics_json.empty()) e.metrics_json = x->metrics_json;
+      }
+    }
+    return {};
+  }));
+  return out;
+}
+
+}  // namespace heal::ledger
