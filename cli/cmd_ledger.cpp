@@ -1,8 +1,186 @@
-// heal ledger ... (not yet implemented: registers nothing until its issue lands)
+// heal ledger verify|log|show: audit a federation's ledger (docs/formats/ledger.md).
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
 #include "commands.h"
+#include "heal/ledger/backends/sqlite_ledger.h"
+#include "heal/ledger/ledger.h"
 
 namespace heal::cli {
+namespace {
 
-void add_ledger_commands(CLI::App& /*app*/) {}
+using nlohmann::json;
+
+struct LedgerArgs {
+  std::string path;
+  std::string expected_head;
+  bool json_out = false;
+  std::uint64_t height = 0;
+};
+
+std::unique_ptr<ledger::SqliteLedger> open_ledger(const std::string& path) {
+  auto l = ledger::SqliteLedger::open_read_only(path);
+  if (!l.ok()) throw StatusError(l.status().with_context("opening ledger '" + path + "'"));
+  return std::move(l).value();
+}
+
+std::string short_hex(const Digest& d) { return digest_hex(d).substr(0, 16); }
+
+json metrics(const std::string& s) {
+  if (s.empty()) return json::object();
+  json j = json::parse(s, nullptr, /*allow_exceptions=*/false);
+  return j.is_discarded() ? json(s) : j;
+}
+
+std::string join(const std::vector<std::uint32_t>& v) {
+  std::string out;
+  for (std::size_t i = 0; i < v.size(); ++i) out += (i ? "," : "") + std::to_string(v[i]);
+  return out;
+}
+
+void run_verify(const LedgerArgs& a) {
+  auto l = open_ledger(a.path);
+  std::optional<Digest> head;
+  if (!a.expected_head.empty()) {
+    auto b = from_hex(a.expected_head);
+    if (!b.ok() || b->size() != 32) throw StatusError(Status::invalid_argument("--head must be 64 hex digits"));
+    head.emplace();
+    std::copy(b->begin(), b->end(), head->begin());
+  }
+  ledger::VerifyReport rep = l->verify(head);
+  if (a.json_out) {
+    json j = {{"ok", rep.ok},
+              {"blocks", rep.counts.blocks},
+              {"signatures", rep.counts.signatures},
+              {"setups", rep.counts.setups},
+              {"commitments", rep.counts.commitments},
+              {"rounds_completed", rep.counts.rounds_completed},
+              {"rounds_failed", rep.counts.rounds_failed},
+              {"model_versions", rep.counts.model_versions},
+              {"head", digest_hex(rep.head_hash)}};
+    if (!rep.ok) {
+      j["bad_height"] = rep.bad_height ? json(*rep.bad_height) : json(nullptr);
+      j["reason"] = rep.reason;
+    }
+    std::cout << j.dump(2) << "\n";
+  } else {
+    std::cout << rep.summary() << "\n";
+  }
+  if (!rep.ok) throw CLI::RuntimeError(2);
+}
+
+void run_log(const LedgerArgs& a) {
+  auto l = open_ledger(a.path);
+  auto hist = l->model_history();
+  if (!hist.ok()) throw StatusError(hist.status().with_context("reading the model history (run `heal ledger verify`)"));
+  if (a.json_out) {
+    json rows = json::array();
+    for (const auto& e : *hist) {
+      rows.push_back({{"version", e.version},
+                      {"round", e.round},
+                      {"height", e.height},
+                      {"participants", e.participants},
+                      {"model_hash", digest_hex(e.model_hash)},
+                      {"issued_at_ms", e.issued_at_ms},
+                      {"metrics", metrics(e.metrics_json)}});
+    }
+    std::cout << rows.dump(2) << "\n";
+    return;
+  }
+  std::cout << std::left << std::setw(8) << "version" << std::setw(7) << "round" << std::setw(8) << "height"
+            << std::setw(18) << "participants" << std::setw(18) << "model hash" << "metrics\n";
+  for (const auto& e : *hist) {
+    std::cout << std::left << std::setw(8) << e.version << std::setw(7) << e.round << std::setw(8) << e.height
+              << std::setw(18) << (e.participants.empty() ? "-" : join(e.participants)) << std::setw(18)
+              << short_hex(e.model_hash) << (e.metrics_json.empty() ? "-" : e.metrics_json) << "\n";
+  }
+}
+
+json record_json(const ledger::Record& r) {
+  using namespace ledger;
+  json j = {{"type", record_type_name(r.type())}, {"federation", r.federation_id}, {"issued_at_ms", r.issued_at_ms}};
+  if (const auto* s = std::get_if<RoundSetup>(&r.body)) {
+    json parts = json::array();
+    for (const auto& p : s->participants) {
+      parts.push_back({{"party", p.party_id}, {"role", role_name(p.role)}, {"name", p.name},
+                       {"key", p.identity.to_string()}});
+    }
+    j.update({{"key_epoch", s->key_epoch}, {"secure_mode", s->secure_mode}, {"params_id", s->params_id},
+              {"params_hash", digest_hex(s->params_hash)},
+              {"collective_public_key_hash", digest_hex(s->collective_public_key_hash)},
+              {"min_contributors", s->min_contributors}, {"decryption_threshold", s->decryption_threshold},
+              {"strategy", s->strategy}, {"clip_norm", s->clip_norm}, {"participants", parts}});
+  } else if (const auto* c = std::get_if<UpdateCommitment>(&r.body)) {
+    j.update({{"round", c->round}, {"party", c->party_id}, {"model_version", c->model_version},
+              {"model_hash", digest_hex(c->model_hash)}, {"contribution_hash", digest_hex(c->contribution_hash)},
+              {"num_samples", c->num_samples}, {"clip_norm", c->clip_norm}});
+  } else if (const auto* x = std::get_if<RoundResult>(&r.body)) {
+    json contribs = json::array();
+    for (const auto& ct : x->contributions) {
+      contribs.push_back({{"party", ct.party_id}, {"hash", digest_hex(ct.contribution_hash)}, {"num_samples", ct.num_samples}});
+    }
+    j.update({{"round", x->round}, {"key_epoch", x->key_epoch},
+              {"status", x->status == RoundStatus::kCompleted ? "completed" : "failed"},
+              {"failure_reason", x->failure_reason}, {"selected", x->selected}, {"contributions", contribs},
+              {"decryptors", x->decryptors}, {"aggregate_hash", digest_hex(x->aggregate_hash)},
+              {"model_version_in", x->model_version_in}, {"model_hash_in", digest_hex(x->model_hash_in)},
+              {"model_version_out", x->model_version_out}, {"model_hash_out", digest_hex(x->model_hash_out)},
+              {"strategy", x->strategy}, {"clip_norm", x->clip_norm}, {"metrics", metrics(x->metrics_json)}});
+  } else if (const auto* m = std::get_if<ModelVersion>(&r.body)) {
+    j.update({{"version", m->version}, {"round", m->round}, {"parent_version", m->parent_version},
+              {"model_hash", digest_hex(m->model_hash)}, {"num_parameters", m->num_parameters},
+              {"metrics", metrics(m->metrics_json)}});
+  }
+  return j;
+}
+
+void run_show(const LedgerArgs& a) {
+  auto l = open_ledger(a.path);
+  auto b = l->block(a.height);
+  if (!b.ok()) throw StatusError(b.status());
+  auto rec = ledger::decode_record(b->record);
+  if (!rec.ok()) throw StatusError(rec.status().with_context("block " + std::to_string(a.height)));
+  auto sigs = ledger::decode_signatures(b->signatures);
+  if (!sigs.ok()) throw StatusError(sigs.status().with_context("block " + std::to_string(a.height)));
+  json signers = json::array();
+  for (const auto& s : *sigs) signers.push_back(s.signer.to_string());
+  json j = {{"height", b->height}, {"hash", digest_hex(b->hash)}, {"prev_hash", digest_hex(b->prev_hash)},
+            {"signers", signers}, {"record", record_json(*rec)}};
+  if (a.json_out) {
+    std::cout << j.dump(2) << "\n";
+  } else {
+    std::cout << "block " << b->height << "  " << digest_hex(b->hash) << "\n  " << ledger::describe(*rec) << "\n";
+    for (const auto& s : *sigs) std::cout << "  signed by " << s.signer.short_name() << "\n";
+    std::cout << "  (not verified here: run `heal ledger verify`)\n" << j["record"].dump(2) << "\n";
+  }
+}
+
+}  // namespace
+
+void add_ledger_commands(CLI::App& app) {
+  auto args = std::make_shared<LedgerArgs>();
+  auto* ledger = app.add_subcommand("ledger", "Audit a federation's ledger (hash chain + signatures)");
+  ledger->require_subcommand(1);
+
+  auto* verify = ledger->add_subcommand("verify", "Check every block, hash link and signature; name the first bad block");
+  verify->add_option("--ledger", args->path, "Ledger file (SQLite)")->required()->check(CLI::ExistingFile);
+  verify->add_option("--head", args->expected_head, "Expected head block hash (hex), detects truncation");
+  verify->add_flag("--json", args->json_out, "Print JSON");
+  verify->callback([args] { run_verify(*args); });
+
+  auto* log = ledger->add_subcommand("log", "Model version history: version, round, participants, model hash, metrics");
+  log->add_option("--ledger", args->path, "Ledger file (SQLite)")->required()->check(CLI::ExistingFile);
+  log->add_flag("--json", args->json_out, "Print JSON");
+  log->callback([args] { run_log(*args); });
+
+  auto* show = ledger->add_subcommand("show", "Print one block and its record");
+  show->add_option("--ledger", args->path, "Ledger file (SQLite)")->required()->check(CLI::ExistingFile);
+  show->add_option("--height", args->height, "Block height")->required();
+  show->add_flag("--json", args->json_out, "Print JSON");
+  show->callback([args] { run_show(*args); });
+}
 
 }  // namespace heal::cli
