@@ -65,7 +65,7 @@ Layer conv_layer(const tnn::Conv2d& m, const std::string& name) {
   l.out_channels = static_cast<int>(o.out_channels());
   l.kernel = static_cast<int>((*o.kernel_size())[0]);
   l.stride = static_cast<int>((*o.stride())[0]);
-  l.padding = static_cast<int>(std::get<::torch::ExpandingArray<2>>(o.padding())->at(0));
+  l.padding = static_cast<int>((*c10::get<::torch::ExpandingArray<2>>(o.padding()))[0]);
   l.weight = to_vec(m->weight);
   if (m->bias.defined()) l.bias = to_vec(m->bias);
   return l;
@@ -177,7 +177,8 @@ struct ResNet : HealNet {
     side = s.image_size;
     for (int i = 0; i < s.depth; ++i) {
       const int out = i == 0 ? c : 2 * c, stride = i == 0 ? 1 : 2;
-      const std::string n = "b" + std::to_string(i);
+      std::string n = "b";
+      n += std::to_string(i);
       Block b;
       b.conv1 = register_module(n + "_conv1", conv3(c, out, stride));
       b.bn1 = register_module(n + "_bn1", tnn::BatchNorm2d(out));
@@ -210,7 +211,8 @@ struct ResNet : HealNet {
     cur = emit(ir, simple_layer(OpKind::kRelu, "stem_relu"), {cur});
     for (std::size_t i = 0; i < blocks.size(); ++i) {
       const auto& b = blocks[i];
-      const std::string n = "b" + std::to_string(i);
+      std::string n = "b";
+      n += std::to_string(i);
       const int in = cur;
       int y = emit(ir, conv_layer(b.conv1, n + "_conv1"), {in});
       y = emit(ir, bn_layer(b.bn1, n + "_bn1"), {y});

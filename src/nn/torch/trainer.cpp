@@ -1,0 +1,377 @@
+// Trainer: training loop, augmentation, early stopping, weight (de)flattening and ModelIr export.
+#include "heal/nn/torch/trainer.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <mutex>
+#include <numbers>
+
+#include "heal/core/check.h"
+#include "heal/core/rng.h"
+#include "heal/nn/passes.h"
+#include "models.h"
+
+namespace heal::nn::torch_backend {
+
+using ::torch::Tensor;
+
+namespace {
+
+// Fixed input normalisation (x - 0.5) / 0.25 for every channel: the same on every FL client, and
+// stored in the exported ModelIr so the reference forward pass and the HE client apply it.
+constexpr float kNormMean = 0.5f, kNormStd = 0.25f;
+std::once_flag g_threads_once;
+bool g_threads_set = false;
+
+void default_threads() {
+  std::call_once(g_threads_once, [] {
+    if (!g_threads_set) at::set_num_threads(2);
+  });
+}
+
+Tensor images_tensor(const io::SplitData& d) {
+  return ::torch::from_blob(const_cast<float*>(d.images.data()),
+                            {static_cast<long>(d.size()), d.channels, d.height, d.width}, ::torch::kFloat);
+}
+
+Tensor labels_tensor(const io::SplitData& d) {
+  std::vector<std::int64_t> y(d.labels.begin(), d.labels.end());
+  return ::torch::tensor(y, ::torch::kLong);
+}
+
+double lr_at(const TrainOptions& o, int epoch, int total) {
+  switch (o.schedule) {
+    case Schedule::kConstant: return o.learning_rate;
+    case Schedule::kCosine:
+      return total <= 1 ? o.learning_rate
+                        : o.learning_rate * 0.5 * (1 + std::cos(std::numbers::pi * epoch / static_cast<double>(total)));
+    case Schedule::kStep: return o.learning_rate * std::pow(o.step_gamma, epoch / std::max(1, o.step_epochs));
+  }
+  return o.learning_rate;
+}
+
+}  // namespace
+
+const char* architecture_name(Architecture a) {
+  switch (a) {
+    case Architecture::kHeCnn: return "hecnn";
+    case Architecture::kHeCnnWide: return "hecnn-wide";
+    case Architecture::kCapsNet: return "capsnet";
+    case Architecture::kResNet: return "resnet";
+  }
+  return "unknown";
+}
+
+Result<Architecture> parse_architecture(const std::string& name) {
+  for (auto a : {Architecture::kHeCnn, Architecture::kHeCnnWide, Architecture::kCapsNet, Architecture::kResNet}) {
+    if (name == architecture_name(a)) return a;
+  }
+  return Status::invalid_argument("unknown model '" + name + "' (expected hecnn, hecnn-wide, capsnet or resnet)");
+}
+
+void set_num_threads(int n) {
+  HEAL_REQUIRE(n >= 1, "set_num_threads: need n >= 1");
+  g_threads_set = true;
+  at::set_num_threads(n);
+}
+
+struct Trainer::Impl {
+  ModelSpec spec;
+  std::shared_ptr<HealNet> net;
+  Seed seed{};
+  std::uint64_t stream = 1;  // next SeededRng stream for shuffling / augmentation
+
+  std::vector<Tensor> params() const { return net->parameters(); }
+  std::vector<Tensor> state() const {
+    std::vector<Tensor> s = net->parameters();
+    for (const auto& kv : net->named_buffers()) {
+      const std::string& k = kv.key();
+      if (k.ends_with("running_mean") || k.ends_with("running_var")) s.push_back(kv.value());
+    }
+    return s;
+  }
+
+  Tensor normalise(const Tensor& x) const { return (x - kNormMean) / kNormStd; }
+
+  // Random flip / rotation / shift of a raw [0, 1] batch (bilinear, zero fill).
+  Tensor augment(const Tensor& x, const TrainOptions& o, Rng& rng) const {
+    const auto n = x.size(0);
+    Tensor theta = ::torch::empty({n, 2, 3});
+    auto t = theta.accessor<float, 3>();
+    for (long i = 0; i < n; ++i) {
+      const double ang = (2 * rng.uniform_double() - 1) * o.max_rotation_deg * std::numbers::pi / 180.0;
+      const double sx = (o.hflip && rng.uniform_double() < 0.5) ? -1.0 : 1.0;
+      const double tx = (2 * rng.uniform_double() - 1) * o.max_shift_px * 2.0 / static_cast<double>(x.size(3));
+      const double ty = (2 * rng.uniform_double() - 1) * o.max_shift_px * 2.0 / static_cast<double>(x.size(2));
+      t[i][0][0] = static_cast<float>(sx * std::cos(ang));
+      t[i][0][1] = static_cast<float>(-std::sin(ang));
+      t[i][0][2] = static_cast<float>(tx);
+      t[i][1][0] = static_cast<float>(sx * std::sin(ang));
+      t[i][1][1] = static_cast<float>(std::cos(ang));
+      t[i][1][2] = static_cast<float>(ty);
+    }
+    namespace F = ::torch::nn::functional;
+    Tensor grid = F::affine_grid(theta, x.sizes(), false);
+    return F::grid_sample(x, grid, F::GridSampleFuncOptions().mode(::torch::kBilinear).padding_mode(::torch::kZeros).align_corners(false));
+  }
+
+  Tensor class_weights(const std::vector<int>& labels, const std::vector<std::size_t>& idx) const {
+    std::vector<double> cnt(static_cast<std::size_t>(spec.num_classes), 0.0);
+    for (auto i : idx) cnt[static_cast<std::size_t>(labels[i])] += 1;
+    std::vector<float> w(cnt.size());
+    for (std::size_t k = 0; k < cnt.size(); ++k) {
+      w[k] = cnt[k] > 0 ? static_cast<float>(static_cast<double>(idx.size()) / (static_cast<double>(cnt.size()) * cnt[k])) : 0.0f;
+    }
+    return ::torch::tensor(w);
+  }
+
+  struct EpochStats {
+    double loss = 0, accuracy = 0;
+  };
+
+  EpochStats run_epoch(const io::SplitData& data, const Tensor& X, const Tensor& Y, std::vector<std::size_t>& idx,
+                       const TrainOptions& o, ::torch::optim::Optimizer& opt, const Tensor& cw,
+                       const std::vector<Tensor>& global) {
+    (void)data;
+    SeededRng rng(seed, stream++);
+    for (std::size_t i = idx.size(); i > 1; --i) std::swap(idx[i - 1], idx[rng.uniform(i)]);
+    net->train();
+    const auto bs = static_cast<std::size_t>(std::max(2, o.batch_size));
+    const std::size_t batches = (idx.size() + bs - 1) / bs;
+    double loss_sum = 0;
+    std::size_t seen = 0, correct = 0;
+    const auto params_list = params();
+    for (std::size_t b = 0; b < batches; ++b) {
+      const std::size_t lo = b * bs, hi = std::min(idx.size(), lo + bs);
+      if (hi - lo < 2) continue;  // batch norm needs two samples
+      std::vector<std::int64_t> sel(idx.begin() + static_cast<long>(lo), idx.begin() + static_cast<long>(hi));
+      Tensor ti = ::torch::tensor(sel, ::torch::kLong);
+      Tensor xb = X.index_select(0, ti), yb = Y.index_select(0, ti);
+      if (o.augment) xb = augment(xb, o, rng);
+      opt.zero_grad();
+      Tensor scores = net->forward(normalise(xb));
+      Tensor loss = net->loss(scores, yb, o.class_weighting ? cw : Tensor());
+      Tensor total = loss;
+      if (o.range_penalty > 0 && !net->polys.empty()) total = total + o.range_penalty * net->range_penalty();
+      if (o.fedprox_mu > 0 && !global.empty()) {
+        Tensor prox = ::torch::zeros({});
+        for (std::size_t k = 0; k < global.size(); ++k) prox = prox + (params_list[k] - global[k]).pow(2).sum();
+        total = total + 0.5 * o.fedprox_mu * prox;
+      }
+      total.backward();
+      opt.step();
+      const auto nb = static_cast<std::size_t>(hi - lo);
+      loss_sum += loss.item<double>() * static_cast<double>(nb);
+      seen += nb;
+      correct += static_cast<std::size_t>(scores.argmax(1).eq(yb).sum().item<std::int64_t>());
+      if (o.on_batch) o.on_batch(b + 1, batches, loss_sum / static_cast<double>(seen));
+    }
+    for (auto& p : net->polys) p->last_input = Tensor();
+    EpochStats s;
+    if (seen > 0) {
+      s.loss = loss_sum / static_cast<double>(seen);
+      s.accuracy = static_cast<double>(correct) / static_cast<double>(seen);
+    }
+    return s;
+  }
+
+  std::unique_ptr<::torch::optim::Optimizer> make_optimizer(const TrainOptions& o) {
+    if (o.optimizer == OptimizerKind::kSgd) {
+      return std::make_unique<::torch::optim::SGD>(
+          params(), ::torch::optim::SGDOptions(o.learning_rate).momentum(o.momentum).weight_decay(o.weight_decay).nesterov(o.momentum > 0));
+    }
+    return std::make_unique<::torch::optim::Adam>(params(),
+                                                  ::torch::optim::AdamOptions(o.learning_rate).weight_decay(o.weight_decay));
+  }
+
+  std::vector<Tensor> global_tensors(const TrainOptions& o) const {
+    std::vector<Tensor> g;
+    if (o.fedprox_mu <= 0 || o.global_weights.empty()) return g;
+    const auto ps = params();
+    std::size_t off = 0;
+    for (const auto& p : ps) {
+      const auto n = static_cast<std::size_t>(p.numel());
+      HEAL_REQUIRE(off + n <= o.global_weights.size(), "fedprox: global_weights shorter than the model");
+      g.push_back(::torch::from_blob(const_cast<float*>(o.global_weights.data() + off), p.sizes(), ::torch::kFloat).clone());
+      off += n;
+    }
+    return g;
+  }
+
+  Tensor scores(const io::SplitData& d) const {
+    HEAL_REQUIRE(d.channels == spec.in_channels && d.height == spec.image_size && d.width == spec.image_size,
+                 "model expects " << spec.in_channels << "x" << spec.image_size << "x" << spec.image_size
+                                  << " images, data has " << d.channels << "x" << d.height << "x" << d.width);
+    ::torch::NoGradGuard ng;
+    net->eval();
+    Tensor X = images_tensor(d);
+    std::vector<Tensor> out;
+    const long n = X.size(0);
+    for (long lo = 0; lo < n; lo += 256) out.push_back(net->forward(normalise(X.slice(0, lo, std::min(n, lo + 256)))));
+    if (out.empty()) return ::torch::zeros({0, spec.num_classes});
+    return ::torch::cat(out, 0);
+  }
+};
+
+Trainer::Trainer(const ModelSpec& spec, std::uint64_t seed) : impl_(std::make_unique<Impl>()) {
+  default_threads();
+  impl_->spec = spec;
+  impl_->seed = seed_from_u64(seed);
+  ::torch::manual_seed(seed);
+  impl_->net = make_network(impl_->spec);
+}
+
+Trainer::~Trainer() = default;
+Trainer::Trainer(Trainer&&) noexcept = default;
+Trainer& Trainer::operator=(Trainer&&) noexcept = default;
+
+const ModelSpec& Trainer::spec() const { return impl_->spec; }
+
+std::size_t Trainer::num_parameters() const {
+  std::size_t n = 0;
+  for (const auto& t : impl_->state()) n += static_cast<std::size_t>(t.numel());
+  return n;
+}
+
+std::size_t Trainer::num_trainable() const {
+  std::size_t n = 0;
+  for (const auto& t : impl_->params()) n += static_cast<std::size_t>(t.numel());
+  return n;
+}
+
+std::vector<float> Trainer::get_weights() const {
+  std::vector<float> w;
+  w.reserve(num_parameters());
+  for (const auto& t : impl_->state()) {
+    Tensor c = t.detach().contiguous();
+    const float* p = c.data_ptr<float>();
+    w.insert(w.end(), p, p + c.numel());
+  }
+  return w;
+}
+
+void Trainer::set_weights(std::span<const float> weights) {
+  HEAL_REQUIRE(weights.size() == num_parameters(),
+               "set_weights: expected " << num_parameters() << " values, got " << weights.size());
+  ::torch::NoGradGuard ng;
+  std::size_t off = 0;
+  for (auto& t : impl_->state()) {
+    const auto n = static_cast<std::size_t>(t.numel());
+    t.copy_(::torch::from_blob(const_cast<float*>(weights.data() + off), t.sizes(), ::torch::kFloat));
+    off += n;
+  }
+}
+
+double Trainer::train_epochs(const io::SplitData& data, std::span<const std::size_t> indices, int epochs,
+                             const TrainOptions& opts) {
+  HEAL_REQUIRE(epochs >= 1, "train_epochs: epochs must be >= 1");
+  HEAL_REQUIRE(data.channels == impl_->spec.in_channels && data.height == impl_->spec.image_size &&
+                   data.width == impl_->spec.image_size,
+               "train_epochs: data shape does not match the model spec");
+  std::vector<std::size_t> idx(indices.begin(), indices.end());
+  if (idx.empty()) {
+    idx.resize(data.size());
+    for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+  }
+  for (auto i : idx) HEAL_REQUIRE(i < data.size(), "train_epochs: index " << i << " out of range");
+  Tensor X = images_tensor(data), Y = labels_tensor(data);
+  Tensor cw = impl_->class_weights(data.labels, idx);
+  auto opt = impl_->make_optimizer(opts);
+  const auto global = impl_->global_tensors(opts);
+  double last = 0;
+  for (int e = 0; e < epochs; ++e) {
+    for (auto& g : opt->param_groups()) g.options().set_lr(lr_at(opts, e, epochs));
+    last = impl_->run_epoch(data, X, Y, idx, opts, *opt, cw, global).loss;
+    if (opts.on_epoch) opts.on_epoch(e, last);
+  }
+  return last;
+}
+
+FitResult Trainer::fit(const io::Dataset& ds, const FitOptions& o) {
+  HEAL_REQUIRE(o.epochs >= 1, "fit: epochs must be >= 1");
+  HEAL_REQUIRE(o.monitor == "auc" || o.monitor == "accuracy" || o.monitor == "loss",
+               "fit: monitor must be auc, accuracy or loss");
+  const auto t0 = std::chrono::steady_clock::now();
+  const io::SplitData& tr = ds.train;
+  HEAL_REQUIRE(tr.channels == impl_->spec.in_channels && tr.height == impl_->spec.image_size,
+               "fit: data shape does not match the model spec");
+  std::vector<std::size_t> idx(tr.size());
+  for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+  Tensor X = images_tensor(tr), Y = labels_tensor(tr);
+  Tensor cw = impl_->class_weights(tr.labels, idx);
+  auto opt = impl_->make_optimizer(o.train);
+  const auto global = impl_->global_tensors(o.train);
+  FitResult res;
+  double best = -INFINITY;
+  std::vector<float> best_w = get_weights();
+  for (int e = 0; e < o.epochs; ++e) {
+    const auto te = std::chrono::steady_clock::now();
+    EpochRecord rec;
+    rec.epoch = e;
+    rec.lr = lr_at(o.train, e, o.epochs);
+    for (auto& g : opt->param_groups()) g.options().set_lr(rec.lr);
+    const auto st = impl_->run_epoch(tr, X, Y, idx, o.train, *opt, cw, global);
+    rec.train_loss = st.loss;
+    rec.train_accuracy = st.accuracy;
+    if (ds.val.size() > 0) {
+      const auto vm = evaluate(ds.val);
+      rec.val_loss = vm.loss;
+      rec.val_accuracy = vm.accuracy;
+      rec.val_auc = vm.auc;
+    }
+    rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - te).count();
+    res.history.push_back(rec);
+    if (o.train.on_epoch) o.train.on_epoch(e, rec.train_loss);
+    const double score = ds.val.size() == 0 ? -rec.train_loss
+                         : o.monitor == "auc"      ? rec.val_auc + 1e-3 * rec.val_accuracy
+                         : o.monitor == "accuracy" ? rec.val_accuracy + 1e-3 * rec.val_auc
+                                                   : -rec.val_loss;
+    if (score > best) {
+      best = score;
+      res.best_epoch = e;
+      best_w = get_weights();
+    } else if (o.patience > 0 && e - res.best_epoch >= o.patience) {
+      break;
+    }
+  }
+  set_weights(best_w);
+  res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return res;
+}
+
+std::vector<double> Trainer::predict_logits(const io::SplitData& data) const {
+  Tensor s = impl_->scores(data).to(::torch::kDouble).contiguous();
+  const double* p = s.data_ptr<double>();
+  return {p, p + s.numel()};
+}
+
+std::vector<double> Trainer::predict_proba(const io::SplitData& data) const {
+  Tensor s = impl_->net->probabilities(impl_->scores(data)).to(::torch::kDouble).contiguous();
+  const double* p = s.data_ptr<double>();
+  return {p, p + s.numel()};
+}
+
+ClassificationMetrics Trainer::evaluate(const io::SplitData& data) const {
+  return compute_metrics(predict_proba(data), data.labels, impl_->spec.num_classes);
+}
+
+bool Trainer::exportable() const { return impl_->spec.arch != Architecture::kCapsNet; }
+
+Result<ModelIr> Trainer::export_ir() const {
+  ModelIr ir;
+  ir.input = {impl_->spec.in_channels, impl_->spec.image_size, impl_->spec.image_size};
+  ir.num_classes = impl_->spec.num_classes;
+  impl_->net->eval();
+  HEAL_RETURN_IF_ERROR(impl_->net->export_layers(ir));
+  ir.meta.architecture = architecture_name(impl_->spec.arch);
+  ir.meta.norm_mean.assign(static_cast<std::size_t>(ir.input.c), kNormMean);
+  ir.meta.norm_std.assign(static_cast<std::size_t>(ir.input.c), kNormStd);
+  ir.meta.notes["poly_range"] = std::to_string(impl_->spec.poly_range);
+  HEAL_RETURN_IF_ERROR(ir.validate());
+  return fold_batch_norm(ir);
+}
+
+}  // namespace heal::nn::torch_backend

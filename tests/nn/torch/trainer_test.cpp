@@ -1,0 +1,177 @@
+// Trainer (libtorch) tests on small synthetic data: determinism, weights round trip, FedProx,
+// and the oracle check that the exported ModelIr's C++ forward pass matches libtorch.
+#include "heal/nn/torch/trainer.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "heal/core/rng.h"
+#include "heal/nn/forward.h"
+#include "heal/nn/passes.h"
+
+namespace heal::nn::torch_backend {
+namespace {
+
+// Label 1 when the left half is brighter than the right half, plus noise.
+io::SplitData synthetic(std::size_t n, int side, std::uint64_t seed) {
+  io::SplitData d;
+  d.channels = 1;
+  d.height = d.width = side;
+  SeededRng rng(seed_from_u64(seed));
+  for (std::size_t i = 0; i < n; ++i) {
+    const int y = static_cast<int>(rng.uniform(2));
+    d.labels.push_back(y);
+    for (int r = 0; r < side; ++r) {
+      for (int c = 0; c < side; ++c) {
+        const bool left = c < side / 2;
+        const double base = (left == (y == 1)) ? 0.65 : 0.35;
+        d.images.push_back(static_cast<float>(std::clamp(base + 0.25 * (rng.uniform_double() - 0.5), 0.0, 1.0)));
+      }
+    }
+  }
+  return d;
+}
+
+TrainOptions quick() {
+  TrainOptions o;
+  o.augment = false;
+  o.batch_size = 32;
+  o.learning_rate = 3e-3;
+  return o;
+}
+
+double max_logit_diff(const Trainer& t, const ModelIr& ir, const io::SplitData& d) {
+  const auto a = t.predict_logits(d);
+  const auto b = forward(ir, d.images, d.size());
+  EXPECT_EQ(a.size(), b.size());
+  double m = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(a[i] - b[i]));
+  return m;
+}
+
+class ExportMatches : public ::testing::TestWithParam<Architecture> {};
+
+TEST_P(ExportMatches, IrForwardEqualsLibtorch) {
+  ModelSpec spec;
+  spec.arch = GetParam();
+  spec.image_size = 16;
+  spec.width = 4;
+  spec.hidden = 16;
+  if (spec.arch == Architecture::kResNet) spec.depth = 2;
+  Trainer t(spec, 7);
+  const auto train = synthetic(128, 16, 1), test = synthetic(64, 16, 2);
+  TrainOptions o = quick();
+  o.augment = true;  // exercise the augmentation path too
+  t.train_epochs(train, {}, 2, o);
+  auto ir = t.export_ir();
+  ASSERT_TRUE(ir.ok()) << ir.status().to_string();
+  for (const auto& l : ir->layers) EXPECT_NE(l.kind, OpKind::kBatchNorm) << "batch norm must be folded";
+  const double diff = max_logit_diff(t, *ir, test);
+  EXPECT_LT(diff, 1e-4);
+  // Serialisation keeps it exact.
+  auto back = deserialize_model(serialize_model(*ir));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(forward(*back, test.images, test.size()), forward(*ir, test.images, test.size()));
+}
+
+INSTANTIATE_TEST_SUITE_P(Archs, ExportMatches,
+                         ::testing::Values(Architecture::kHeCnn, Architecture::kHeCnnWide, Architecture::kResNet),
+                         [](const auto& info) {
+                           std::string n = architecture_name(info.param);
+                           std::erase(n, '-');
+                           return n;
+                         });
+
+TEST(Trainer, DefaultHeCnnIsShallowUnderCkks) {
+  ModelSpec spec;  // hecnn at 28x28
+  Trainer t(spec, 1);
+  auto ir = t.export_ir();
+  ASSERT_TRUE(ir.ok());
+  const DepthReport r = depth_report(*ir);
+  EXPECT_TRUE(r.he_compatible);
+  EXPECT_LE(r.total_absorbed, 6);
+  EXPECT_EQ(ir->input, (Shape{1, 28, 28}));
+}
+
+TEST(Trainer, LearnsSyntheticTask) {
+  Trainer t(ModelSpec{.image_size = 16}, 3);
+  const auto train = synthetic(256, 16, 3), test = synthetic(128, 16, 4);
+  t.train_epochs(train, {}, 3, quick());
+  const auto m = t.evaluate(test);
+  EXPECT_GT(m.accuracy, 0.9);
+  EXPECT_GT(m.auc, 0.95);
+}
+
+TEST(Trainer, DeterministicForASeedAndWeightsRoundTrip) {
+  const auto train = synthetic(96, 16, 5);
+  std::vector<std::size_t> subset;
+  for (std::size_t i = 0; i < 64; ++i) subset.push_back(i);
+  Trainer a(ModelSpec{.image_size = 16}, 11), b(ModelSpec{.image_size = 16}, 11), c(ModelSpec{.image_size = 16}, 12);
+  EXPECT_EQ(a.get_weights(), b.get_weights());
+  EXPECT_NE(a.get_weights(), c.get_weights());
+  TrainOptions o = quick();
+  o.augment = true;
+  const double la = a.train_epochs(train, subset, 1, o);
+  const double lb = b.train_epochs(train, subset, 1, o);
+  EXPECT_EQ(la, lb);
+  EXPECT_EQ(a.get_weights(), b.get_weights());
+  EXPECT_EQ(a.get_weights().size(), a.num_parameters());
+  EXPECT_GT(a.num_parameters(), a.num_trainable());
+  c.set_weights(a.get_weights());
+  EXPECT_EQ(c.get_weights(), a.get_weights());
+  EXPECT_EQ(c.predict_logits(train), a.predict_logits(train));
+  EXPECT_THROW(c.set_weights(std::vector<float>(3)), std::invalid_argument);
+}
+
+TEST(Trainer, FedProxKeepsWeightsNearGlobal) {
+  const auto train = synthetic(128, 16, 6);
+  Trainer free(ModelSpec{.image_size = 16}, 1), prox(ModelSpec{.image_size = 16}, 1);
+  const auto global = free.get_weights();
+  TrainOptions o = quick();
+  free.train_epochs(train, {}, 2, o);
+  o.fedprox_mu = 100.0;
+  o.global_weights = global;
+  o.optimizer = OptimizerKind::kSgd;
+  o.learning_rate = 0.005;
+  prox.train_epochs(train, {}, 2, o);
+  auto dist = [&](const std::vector<float>& w) {
+    double s = 0;
+    for (std::size_t i = 0; i < free.num_trainable(); ++i) s += (w[i] - global[i]) * (w[i] - global[i]);
+    return std::sqrt(s);
+  };
+  EXPECT_LT(dist(prox.get_weights()), 0.5 * dist(free.get_weights()));
+}
+
+TEST(Trainer, CapsNetTrainsButDoesNotExport) {
+  ModelSpec spec{.arch = Architecture::kCapsNet, .image_size = 28, .width = 8, .depth = 4};
+  Trainer t(spec, 2);
+  const auto train = synthetic(96, 28, 7), test = synthetic(64, 28, 8);
+  t.train_epochs(train, {}, 3, quick());
+  const auto m = t.evaluate(test);
+  EXPECT_GT(m.accuracy, 0.8);
+  const auto p = t.predict_proba(test);
+  EXPECT_NEAR(p[0] + p[1], 1.0, 1e-6);
+  EXPECT_FALSE(t.exportable());
+  EXPECT_EQ(t.export_ir().status().code(), StatusCode::kUnsupported);
+}
+
+TEST(Trainer, FitRestoresBestEpoch) {
+  io::Dataset ds;
+  ds.num_classes = 2;
+  ds.train = synthetic(192, 16, 9);
+  ds.val = synthetic(64, 16, 10);
+  Trainer t(ModelSpec{.image_size = 16}, 4);
+  FitOptions fo;
+  fo.train = quick();
+  fo.epochs = 4;
+  fo.patience = 2;
+  const auto r = t.fit(ds, fo);
+  ASSERT_FALSE(r.history.empty());
+  ASSERT_GE(r.best_epoch, 0);
+  const auto vm = t.evaluate(ds.val);
+  EXPECT_NEAR(vm.auc, r.history[static_cast<std::size_t>(r.best_epoch)].val_auc, 1e-9);
+}
+
+}  // namespace
+}  // namespace heal::nn::torch_backend
