@@ -1,0 +1,182 @@
+#include <cmath>
+#include <map>
+#include <mutex>
+#include <sstream>
+
+#include "heal/ckks/params.h"
+
+namespace heal::ckks {
+
+struct Context::Impl {
+  std::mutex mu;
+  std::map<std::uint64_t, std::vector<std::uint32_t>> perms;
+};
+
+Context::Context() : impl_(std::make_unique<Impl>()) {}
+Context::~Context() = default;
+
+int max_secure_log_qp(int log_n) {
+  switch (log_n) {
+    case 12: return 109;
+    case 13: return 218;
+    case 14: return 438;
+    case 15: return 881;
+    case 16: return 1760;
+    default: return 0;
+  }
+}
+
+namespace {
+// Assigns primes to the requested bit sizes: for each bit size, distinct primes descending from 2^bits.
+std::vector<u64> choose_primes(const std::vector<int>& bits, std::size_t n) {
+  std::map<int, std::size_t> need;
+  for (int b : bits) need[b]++;
+  std::map<int, std::vector<u64>> pool;
+  for (auto [b, count] : need) pool[b] = math::generate_ntt_primes(b, count, n);
+  std::map<int, std::size_t> used;
+  std::vector<u64> out;
+  for (int b : bits) out.push_back(pool[b][used[b]++]);
+  return out;
+}
+}  // namespace
+
+std::shared_ptr<const Context> Context::create(const ParamsSpec& spec) {
+  const int lo = spec.allow_insecure ? 2 : 12;
+  HEAL_REQUIRE(spec.log_n >= lo && spec.log_n <= 16,
+               "ParamsSpec: log_n must be in [12, 16] (>= 2 with allow_insecure), got " << spec.log_n);
+  HEAL_REQUIRE(!spec.q_bits.empty(), "ParamsSpec: need at least one Q prime");
+  HEAL_REQUIRE(!spec.p_bits.empty(), "ParamsSpec: need at least one special (P) prime for key switching");
+  HEAL_REQUIRE(spec.q_bits.size() + spec.p_bits.size() <= 64, "ParamsSpec: at most 64 primes in total");
+  for (int b : spec.q_bits) HEAL_REQUIRE(b >= 20 && b <= 60, "ParamsSpec: Q prime sizes must be in [20, 60] bits, got " << b);
+  for (int b : spec.p_bits) HEAL_REQUIRE(b >= 20 && b <= 60, "ParamsSpec: P prime sizes must be in [20, 60] bits, got " << b);
+  HEAL_REQUIRE(spec.default_scale >= 1.0 && std::isfinite(spec.default_scale), "ParamsSpec: default_scale must be >= 1");
+  const std::size_t n = std::size_t{1} << spec.log_n;
+  HEAL_REQUIRE(spec.secret != SecretDistribution::kTernaryHamming ||
+                   (spec.hamming_weight > 0 && spec.hamming_weight <= n),
+               "ParamsSpec: hamming_weight must be in [1, N]");
+  HEAL_REQUIRE(spec.dnum <= spec.q_bits.size(), "ParamsSpec: dnum must be <= number of Q primes (" << spec.q_bits.size() << ")");
+
+  std::shared_ptr<Context> ctx(new Context());
+  ctx->spec_ = spec;
+  ctx->n_ = n;
+  ctx->q_count_ = spec.q_bits.size();
+  ctx->p_count_ = spec.p_bits.size();
+  std::vector<int> all_bits = spec.q_bits;
+  all_bits.insert(all_bits.end(), spec.p_bits.begin(), spec.p_bits.end());
+  const std::vector<u64> primes = choose_primes(all_bits, n);
+  ctx->key_basis_ = math::RnsBasis(spec.log_n, primes);
+  ctx->q_basis_ = ctx->key_basis_.slice(0, ctx->q_count_);
+  ctx->p_basis_ = ctx->key_basis_.slice(ctx->q_count_, primes.size());
+
+  const double log_qp = ctx->key_basis_.log2_product();
+  if (!spec.allow_insecure) {
+    const int bound = max_secure_log_qp(spec.log_n);
+    HEAL_REQUIRE(log_qp <= bound, "ParamsSpec: log2(Q*P) = " << log_qp << " bits exceeds the 128-bit security bound of "
+                                                           << bound << " bits for N = 2^" << spec.log_n
+                                                           << " (HomomorphicEncryption.org table, ternary secret); "
+                                                              "use fewer/smaller primes, a larger N, or allow_insecure");
+  }
+
+  for (std::size_t l = 0; l < ctx->q_count_; ++l) {
+    ctx->qp_bases_.push_back(ctx->q_basis_.slice(0, l + 1).concat(ctx->p_basis_));
+  }
+  ctx->dnum_ = spec.dnum == 0 ? ctx->q_count_ : spec.dnum;
+  ctx->alpha_ = (ctx->q_count_ + ctx->dnum_ - 1) / ctx->dnum_;
+  ctx->dnum_ = (ctx->q_count_ + ctx->alpha_ - 1) / ctx->alpha_;  // effective number of digits
+  const auto& all = ctx->key_basis_.moduli();
+  for (std::size_t j = 0; j < ctx->dnum_; ++j) {
+    const std::size_t b = j * ctx->alpha_, e = std::min(b + ctx->alpha_, ctx->q_count_);
+    std::vector<math::BaseConverter> convs;
+    for (std::size_t m = 1; m <= e - b; ++m) {
+      std::vector<math::Modulus> src(all.begin() + static_cast<std::ptrdiff_t>(b),
+                                     all.begin() + static_cast<std::ptrdiff_t>(b + m));
+      convs.emplace_back(src, all);
+    }
+    ctx->digit_conv_.push_back(std::move(convs));
+  }
+  ctx->p_to_q_ = math::BaseConverter(ctx->p_basis_.moduli(), ctx->q_basis_.moduli());
+  for (std::size_t i = 0; i < ctx->q_count_; ++i) {
+    const math::Modulus& qi = ctx->q_basis_.modulus(i);
+    u64 p = 1;
+    for (std::size_t k = 0; k < ctx->p_count_; ++k) p = qi.mul(p, qi.reduce(ctx->p_basis_.modulus(k).value()));
+    ctx->p_mod_q_.push_back(p);
+    ctx->p_inv_mod_q_.emplace_back(qi.inv(p), qi.value());
+  }
+  return ctx;
+}
+
+const math::BaseConverter& Context::digit_converter(std::size_t level, std::size_t j) const {
+  HEAL_REQUIRE(level < q_count_ && j < digits_at(level), "digit_converter: digit " << j << " inactive at level " << level);
+  const std::size_t b = j * alpha_;
+  const std::size_t active = std::min(b + alpha_, level + 1) - b;
+  return digit_conv_[j][active - 1];
+}
+
+std::uint64_t Context::galois_elt_for_step(long step) const {
+  const long slots = static_cast<long>(n_ / 2);
+  long k = step % slots;
+  if (k < 0) k += slots;
+  const std::uint64_t m = 2 * n_;
+  std::uint64_t g = 1, b = 5;
+  for (auto e = static_cast<std::uint64_t>(k); e; e >>= 1) {
+    if (e & 1) g = (g * b) % m;
+    b = (b * b) % m;
+  }
+  return g;
+}
+
+const std::vector<std::uint32_t>& Context::galois_permutation(std::uint64_t galois_elt) const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  auto it = impl_->perms.find(galois_elt);
+  if (it == impl_->perms.end()) {
+    it = impl_->perms.emplace(galois_elt, math::ntt_galois_permutation(spec_.log_n, galois_elt)).first;
+  }
+  return it->second;
+}
+
+std::string Context::describe() const {
+  std::ostringstream os;
+  os << "N=2^" << spec_.log_n << ", Q bits {";
+  for (std::size_t i = 0; i < spec_.q_bits.size(); ++i) os << (i ? "," : "") << spec_.q_bits[i];
+  os << "}, P bits {";
+  for (std::size_t i = 0; i < spec_.p_bits.size(); ++i) os << (i ? "," : "") << spec_.p_bits[i];
+  os << "}, dnum=" << dnum_ << ", log2(QP)=" << log_qp() << ", scale=2^" << std::log2(spec_.default_scale);
+  return os.str();
+}
+
+ParamsSpec anchor_params(int log_n) {
+  std::size_t levels = 0;
+  switch (log_n) {
+    case 13: levels = 2; break;
+    case 14: levels = 7; break;
+    case 15: levels = 19; break;
+    case 16: levels = 40; break;
+    default: HEAL_REQUIRE(false, "anchor_params: anchors exist for log_n 13..16, got " << log_n);
+  }
+  ParamsSpec s;
+  s.log_n = log_n;
+  s.q_bits.assign(1, 60);
+  s.q_bits.insert(s.q_bits.end(), levels, 40);
+  s.p_bits = {60};
+  s.default_scale = 0x1p40;
+  s.dnum = 0;
+  return s;
+}
+
+ParamsSpec preset_for_depth(std::size_t depth) {
+  for (int log_n = 13; log_n <= 16; ++log_n) {
+    const std::size_t bits = 60 + 40 * depth + 60;
+    if (bits <= static_cast<std::size_t>(max_secure_log_qp(log_n))) {
+      ParamsSpec s;
+      s.log_n = log_n;
+      s.q_bits.assign(1, 60);
+      s.q_bits.insert(s.q_bits.end(), depth, 40);
+      s.p_bits = {60};
+      return s;
+    }
+  }
+  HEAL_REQUIRE(false, "preset_for_depth: depth " << depth << " needs more than 1760 bits (N = 2^16 limit)");
+  return {};
+}
+
+}  // namespace heal::ckks

@@ -1,0 +1,135 @@
+#include "heal/ckks/encryptor.h"
+
+#include "ckks_internal.h"
+#include "heal/ckks/key_switch.h"
+#include "heal/math/sampler.h"
+
+namespace heal::ckks {
+
+using math::RnsPoly;
+
+namespace {
+RnsPoly gaussian_ntt(Rng& rng, const math::RnsBasis& basis, std::size_t limbs) {
+  RnsPoly e = RnsPoly::from_signed(math::sample_gaussian(rng, basis.n()), basis, limbs);
+  e.ntt_inplace(basis);
+  return e;
+}
+
+void check_plaintext(const Context& ctx, const Plaintext& pt) {
+  HEAL_REQUIRE(pt.poly().n() == ctx.n() && pt.poly().is_ntt() && pt.poly().num_limbs() >= 1 &&
+                   pt.poly().num_limbs() <= ctx.q_count(),
+               "Encryptor: plaintext does not match the context (expected NTT form, N = " << ctx.n() << ")");
+}
+}  // namespace
+
+Encryptor::Encryptor(ContextPtr ctx, PublicKey pk)
+    : ctx_(std::move(ctx)), rng_(std::make_unique<SystemRng>()), has_pk_(true), pk_(std::move(pk)) {
+  HEAL_REQUIRE(ctx_ != nullptr, "Encryptor: null context");
+  const std::size_t kl = ctx_->key_basis().size();
+  HEAL_REQUIRE(pk_.b().num_limbs() == kl && pk_.a().num_limbs() == kl && pk_.b().n() == ctx_->n(),
+               "Encryptor: public key does not match the context");
+}
+
+Encryptor::Encryptor(ContextPtr ctx, const SecretKey& sk) : ctx_(std::move(ctx)), rng_(std::make_unique<SystemRng>()), sk_(sk) {
+  HEAL_REQUIRE(ctx_ != nullptr, "Encryptor: null context");
+  HEAL_REQUIRE(sk_.poly().num_limbs() == ctx_->key_basis().size() && sk_.poly().n() == ctx_->n(),
+               "Encryptor: secret key does not match the context");
+}
+
+Ciphertext Encryptor::encrypt(const Plaintext& pt) {
+  check_plaintext(*ctx_, pt);
+  const auto& qb = ctx_->q_basis();
+  const std::size_t n = ctx_->n(), limbs = pt.poly().num_limbs();
+  if (!has_pk_) {
+    SeededCiphertext s = encrypt_seeded(pt);
+    return s.expand(*ctx_);
+  }
+  // Work over Q_l u P with the matching limbs of the key, then divide by P (ModDown).
+  const auto& qpb = ctx_->qp_basis(limbs - 1);
+  const std::size_t k = ctx_->p_count(), ext = limbs + k;
+  std::vector<std::int64_t> u = math::sample_ternary(*rng_, n);
+  RnsPoly up = RnsPoly::from_signed(u, qpb, ext);
+  secure_wipe(u.data(), u.size() * sizeof(std::int64_t));
+  up.ntt_inplace(qpb);
+  RnsPoly c0 = gaussian_ntt(*rng_, qpb, ext), c1 = gaussian_ntt(*rng_, qpb, ext);
+  for (std::size_t i = 0; i < ext; ++i) {
+    const std::size_t ki = i < limbs ? i : ctx_->q_count() + (i - limbs);  // limb index in the key basis
+    const math::Modulus& q = qpb.modulus(i);
+    const u64 qv = q.value();
+    const u64 *b = pk_.b().limb(ki), *a = pk_.a().limb(ki), *ui = up.limb(i);
+    u64 *o0 = c0.limb(i), *o1 = c1.limb(i);
+    for (std::size_t t = 0; t < n; ++t) {
+      const u64 v0 = o0[t] + q.mul(b[t], ui[t]);
+      o0[t] = v0 >= qv ? v0 - qv : v0;
+      const u64 v1 = o1[t] + q.mul(a[t], ui[t]);
+      o1[t] = v1 >= qv ? v1 - qv : v1;
+    }
+  }
+  c0 = mod_down(*ctx_, c0, limbs - 1);
+  c1 = mod_down(*ctx_, c1, limbs - 1);
+  c0.add_inplace(pt.poly(), qb);
+  up.wipe();
+  std::vector<RnsPoly> polys;
+  polys.push_back(std::move(c0));
+  polys.push_back(std::move(c1));
+  return Ciphertext(std::move(polys), pt.scale(), pt.slots());
+}
+
+SeededCiphertext Encryptor::encrypt_seeded(const Plaintext& pt) {
+  HEAL_REQUIRE(!has_pk_, "Encryptor::encrypt_seeded: needs a secret-key (symmetric) encryptor");
+  check_plaintext(*ctx_, pt);
+  const auto& qb = ctx_->q_basis();
+  const std::size_t n = ctx_->n(), limbs = pt.poly().num_limbs();
+  Seed seed;
+  rng_->fill(seed);
+  const RnsPoly a = math::expand_uniform_poly(seed, SeededCiphertext::kCiphertextStream, qb, limbs, true);
+  RnsPoly c0 = gaussian_ntt(*rng_, qb, limbs);
+  for (std::size_t i = 0; i < limbs; ++i) {
+    const math::Modulus& q = qb.modulus(i);
+    const u64 qv = q.value();
+    const u64 *ai = a.limb(i), *si = sk_.poly().limb(i), *m = pt.poly().limb(i);
+    u64* o = c0.limb(i);
+    for (std::size_t t = 0; t < n; ++t) {
+      u64 v = o[t] + m[t];
+      v = v >= qv ? v - qv : v;
+      o[t] = q.sub(v, q.mul(ai[t], si[t]));
+    }
+  }
+  return SeededCiphertext(seed, std::move(c0), pt.scale(), pt.slots());
+}
+
+Ciphertext Encryptor::encrypt_zero(std::size_t level, double scale) {
+  HEAL_REQUIRE(level <= ctx_->max_level(), "Encryptor::encrypt_zero: level above max level");
+  Plaintext z(RnsPoly(ctx_->n(), level + 1, true), scale, ctx_->slots());
+  return encrypt(z);
+}
+
+Decryptor::Decryptor(ContextPtr ctx, const SecretKey& sk) : ctx_(std::move(ctx)), sk_(sk) {
+  HEAL_REQUIRE(ctx_ != nullptr, "Decryptor: null context");
+  HEAL_REQUIRE(sk_.poly().num_limbs() == ctx_->key_basis().size() && sk_.poly().n() == ctx_->n(),
+               "Decryptor: secret key does not match the context");
+}
+
+Plaintext Decryptor::decrypt(const Ciphertext& ct) const {
+  detail::check_ciphertext(*ctx_, ct, "Decryptor::decrypt");
+  HEAL_REQUIRE(ct.size() <= 3, "Decryptor::decrypt: at most 3 polynomials supported");
+  const auto& qb = ctx_->q_basis();
+  const std::size_t n = ctx_->n(), limbs = ct[0].num_limbs();
+  RnsPoly m = ct[0];
+  for (std::size_t i = 0; i < limbs; ++i) {
+    const math::Modulus& q = qb.modulus(i);
+    const u64 qv = q.value();
+    const u64 *c1 = ct[1].limb(i), *s = sk_.poly().limb(i);
+    const u64* c2 = ct.size() == 3 ? ct[2].limb(i) : nullptr;
+    u64* o = m.limb(i);
+    for (std::size_t t = 0; t < n; ++t) {
+      u64 inner = c1[t];
+      if (c2) inner = q.add(inner, q.mul(c2[t], s[t]));  // (c1 + c2 s) s
+      const u64 v = o[t] + q.mul(inner, s[t]);
+      o[t] = v >= qv ? v - qv : v;
+    }
+  }
+  return Plaintext(std::move(m), ct.scale(), ct.slots());
+}
+
+}  // namespace heal::ckks

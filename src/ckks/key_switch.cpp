@@ -1,0 +1,223 @@
+// Hybrid key switching (Han-Ki ePrint 2019/688; Gentry-Halevi-Smart special modulus), with the
+// fast base conversion of Halevi-Polyakov-Shoup (ePrint 2018/117) for ModUp and ModDown.
+#include "heal/ckks/key_switch.h"
+
+#include <cstring>
+
+#include "heal/math/sampler.h"
+
+namespace heal::ckks {
+
+using math::RnsPoly;
+using math::u128;
+using math::U64Buffer;
+
+namespace {
+
+// Index of qp-basis limb t (q_0..q_l, p_0..p_{k-1}) in the key basis (q_0..q_L, p_0..).
+inline std::size_t key_index(const Context& ctx, std::size_t level, std::size_t t) {
+  return t <= level ? t : ctx.q_count() + (t - level - 1);
+}
+
+// The digit-scaled inputs y (l+1 limbs, coefficient form) of every digit of c at `level`.
+U64Buffer digit_inputs(const Context& ctx, const RnsPoly& c, std::size_t level) {
+  const std::size_t n = ctx.n();
+  U64Buffer y(n * (level + 1), false);
+  std::memcpy(y.data(), c.data(), n * (level + 1) * sizeof(math::u64));
+  for (std::size_t i = 0; i <= level; ++i) math::ntt_inverse(y.data() + i * n, ctx.q_basis().ntt(i));
+  for (std::size_t j = 0; j < ctx.digits_at(level); ++j) {
+    const std::size_t b = ctx.digit_begin(j);
+    u64* yj = y.data() + b * n;
+    ctx.digit_converter(level, j).scale_inputs(yj, yj, n);
+  }
+  return y;
+}
+
+// Digit j of c extended to qp limb t, in NTT form, written to out (or pointed to in c).
+const u64* digit_limb(const Context& ctx, const RnsPoly& c, const U64Buffer& y, std::size_t level, std::size_t j,
+                      std::size_t t, u64* out) {
+  const std::size_t n = ctx.n();
+  const std::size_t b = ctx.digit_begin(j);
+  const std::size_t e = std::min(b + ctx.alpha(), level + 1);
+  if (t >= b && t < e) return c.limb(t);
+  const std::size_t kt = key_index(ctx, level, t);
+  ctx.digit_converter(level, j).convert_limb(y.data() + b * n, kt, out, n);
+  math::ntt_forward(out, ctx.key_basis().ntt(kt));
+  return out;
+}
+
+void check_key(const Context& ctx, const KswKey& key) {
+  HEAL_REQUIRE(key.digits() == ctx.dnum(), "key_switch: key has " << key.digits() << " digits, context expects "
+                                                                    << ctx.dnum() << " (keys from another context?)");
+  const std::size_t limbs = ctx.q_count() + ctx.p_count();
+  for (std::size_t j = 0; j < key.digits(); ++j) {
+    HEAL_REQUIRE(key.b(j).num_limbs() == limbs && key.a(j).num_limbs() == limbs && key.b(j).n() == ctx.n(),
+                 "key_switch: key digit " << j << " does not match the context");
+  }
+}
+
+// acc0/acc1 (u128 per coefficient) += src * kb / src * ka.
+inline void mac2(u128* acc0, u128* acc1, const u64* src, const u64* kb, const u64* ka, std::size_t n, bool first) {
+  if (first) {
+    for (std::size_t i = 0; i < n; ++i) {
+      acc0[i] = static_cast<u128>(src[i]) * kb[i];
+      acc1[i] = static_cast<u128>(src[i]) * ka[i];
+    }
+  } else {
+    for (std::size_t i = 0; i < n; ++i) {
+      acc0[i] += static_cast<u128>(src[i]) * kb[i];
+      acc1[i] += static_cast<u128>(src[i]) * ka[i];
+    }
+  }
+}
+
+inline void mac2_perm(u128* acc0, u128* acc1, const u64* src, const std::uint32_t* perm, const u64* kb, const u64* ka,
+                      std::size_t n, bool first) {
+  if (first) {
+    for (std::size_t i = 0; i < n; ++i) {
+      const u64 s = src[perm[i]];
+      acc0[i] = static_cast<u128>(s) * kb[i];
+      acc1[i] = static_cast<u128>(s) * ka[i];
+    }
+  } else {
+    for (std::size_t i = 0; i < n; ++i) {
+      const u64 s = src[perm[i]];
+      acc0[i] += static_cast<u128>(s) * kb[i];
+      acc1[i] += static_cast<u128>(s) * ka[i];
+    }
+  }
+}
+
+}  // namespace
+
+RnsPoly mod_down(const Context& ctx, const RnsPoly& x, std::size_t level) {
+  const std::size_t n = ctx.n(), k = ctx.p_count();
+  HEAL_REQUIRE(x.num_limbs() == level + 1 + k && x.is_ntt(), "mod_down: expected " << level + 1 + k << " NTT limbs");
+  U64Buffer y(n * k, false);
+  std::memcpy(y.data(), x.limb(level + 1), n * k * sizeof(u64));
+  for (std::size_t i = 0; i < k; ++i) math::ntt_inverse(y.data() + i * n, ctx.p_basis().ntt(i));
+  const math::BaseConverter& conv = ctx.p_to_q_converter();
+  conv.scale_inputs(y.data(), y.data(), n);
+  RnsPoly out = RnsPoly::uninitialized(n, level + 1, true);
+  U64Buffer tmp(n, false);
+  for (std::size_t i = 0; i <= level; ++i) {
+    conv.convert_limb(y.data(), i, tmp.data(), n);
+    math::ntt_forward(tmp.data(), ctx.q_basis().ntt(i));
+    const u64 q = ctx.q(i).value();
+    const math::ShoupConst pinv = ctx.p_inv_mod_q(i);
+    const u64* xi = x.limb(i);
+    u64* o = out.limb(i);
+    for (std::size_t j = 0; j < n; ++j) {
+      const u64 d = xi[j] + q - tmp[j];
+      o[j] = math::mul_shoup(d, pinv.value, pinv.shoup, q);
+    }
+  }
+  return out;
+}
+
+void key_switch(const Context& ctx, const RnsPoly& c, const KswKey& key, RnsPoly& d0, RnsPoly& d1) {
+  HEAL_REQUIRE(c.is_ntt() && c.n() == ctx.n() && c.num_limbs() >= 1 && c.num_limbs() <= ctx.q_count(),
+               "key_switch: input must be an NTT-form polynomial over q_0..q_l");
+  check_key(ctx, key);
+  const std::size_t n = ctx.n(), level = c.num_limbs() - 1, k = ctx.p_count();
+  const std::size_t limbs = level + 1 + k, digits = ctx.digits_at(level);
+  const U64Buffer y = digit_inputs(ctx, c, level);
+  RnsPoly e0 = RnsPoly::uninitialized(n, limbs, true), e1 = RnsPoly::uninitialized(n, limbs, true);
+  U64Buffer acc(4 * n, false), tmp(n, false);
+  auto* acc0 = reinterpret_cast<u128*>(acc.data());
+  auto* acc1 = acc0 + n;
+  for (std::size_t t = 0; t < limbs; ++t) {
+    const std::size_t kt = key_index(ctx, level, t);
+    for (std::size_t j = 0; j < digits; ++j) {
+      const u64* src = digit_limb(ctx, c, y, level, j, t, tmp.data());
+      mac2(acc0, acc1, src, key.b(j).limb(kt), key.a(j).limb(kt), n, j == 0);
+    }
+    const math::Modulus& m = ctx.key_basis().modulus(kt);
+    u64* o0 = e0.limb(t);
+    u64* o1 = e1.limb(t);
+    for (std::size_t i = 0; i < n; ++i) {
+      o0[i] = m.reduce128(acc0[i]);
+      o1[i] = m.reduce128(acc1[i]);
+    }
+  }
+  d0 = mod_down(ctx, e0, level);
+  d1 = mod_down(ctx, e1, level);
+}
+
+KeySwitchDecomposition decompose(const Context& ctx, const RnsPoly& c) {
+  HEAL_REQUIRE(c.is_ntt() && c.n() == ctx.n() && c.num_limbs() >= 1 && c.num_limbs() <= ctx.q_count(),
+               "decompose: input must be an NTT-form polynomial over q_0..q_l");
+  const std::size_t n = ctx.n(), level = c.num_limbs() - 1, limbs = level + 1 + ctx.p_count();
+  const U64Buffer y = digit_inputs(ctx, c, level);
+  KeySwitchDecomposition dec;
+  dec.level = level;
+  for (std::size_t j = 0; j < ctx.digits_at(level); ++j) {
+    RnsPoly e = RnsPoly::uninitialized(n, limbs, true);
+    for (std::size_t t = 0; t < limbs; ++t) {
+      const u64* src = digit_limb(ctx, c, y, level, j, t, e.limb(t));
+      if (src != e.limb(t)) std::memcpy(e.limb(t), src, n * sizeof(u64));
+    }
+    dec.ext.push_back(std::move(e));
+  }
+  return dec;
+}
+
+void key_switch_decomposed(const Context& ctx, const KeySwitchDecomposition& dec, const KswKey& key,
+                           const std::vector<std::uint32_t>* perm, RnsPoly& d0, RnsPoly& d1) {
+  check_key(ctx, key);
+  const std::size_t n = ctx.n(), level = dec.level, limbs = level + 1 + ctx.p_count();
+  HEAL_REQUIRE(dec.ext.size() == ctx.digits_at(level), "key_switch_decomposed: decomposition has the wrong digit count");
+  RnsPoly e0 = RnsPoly::uninitialized(n, limbs, true), e1 = RnsPoly::uninitialized(n, limbs, true);
+  U64Buffer acc(4 * n, false);
+  auto* acc0 = reinterpret_cast<u128*>(acc.data());
+  auto* acc1 = acc0 + n;
+  for (std::size_t t = 0; t < limbs; ++t) {
+    const std::size_t kt = key_index(ctx, level, t);
+    for (std::size_t j = 0; j < dec.ext.size(); ++j) {
+      const u64* src = dec.ext[j].limb(t);
+      if (perm) {
+        mac2_perm(acc0, acc1, src, perm->data(), key.b(j).limb(kt), key.a(j).limb(kt), n, j == 0);
+      } else {
+        mac2(acc0, acc1, src, key.b(j).limb(kt), key.a(j).limb(kt), n, j == 0);
+      }
+    }
+    const math::Modulus& m = ctx.key_basis().modulus(kt);
+    u64* o0 = e0.limb(t);
+    u64* o1 = e1.limb(t);
+    for (std::size_t i = 0; i < n; ++i) {
+      o0[i] = m.reduce128(acc0[i]);
+      o1[i] = m.reduce128(acc1[i]);
+    }
+  }
+  d0 = mod_down(ctx, e0, level);
+  d1 = mod_down(ctx, e1, level);
+}
+
+KswKey make_ksw_key(const Context& ctx, const RnsPoly& s_from, const RnsPoly& s_to, const Seed& seed, Rng& noise_rng) {
+  const auto& kb = ctx.key_basis();
+  const std::size_t limbs = kb.size(), n = ctx.n();
+  HEAL_REQUIRE(s_from.num_limbs() == limbs && s_to.num_limbs() == limbs && s_from.is_ntt() && s_to.is_ntt(),
+               "make_ksw_key: secrets must be NTT form over the key basis");
+  std::vector<RnsPoly> bs, as;
+  for (std::size_t j = 0; j < ctx.dnum(); ++j) {
+    RnsPoly a = math::expand_uniform_poly(seed, KswKey::kStreamBase + j, kb, limbs, true);
+    RnsPoly b = RnsPoly::from_signed(math::sample_gaussian(noise_rng, n), kb, limbs);
+    b.ntt_inplace(kb);
+    RnsPoly a_s = a;
+    a_s.mul_inplace(s_to, kb);
+    b.sub_inplace(a_s, kb);
+    const std::size_t beg = ctx.digit_begin(j), end = std::min(beg + ctx.alpha(), ctx.q_count());
+    for (std::size_t i = beg; i < end; ++i) {
+      const math::Modulus& q = kb.modulus(i);
+      const math::ShoupConst pm(ctx.p_mod_q(i), q.value());
+      u64* bi = b.limb(i);
+      const u64* si = s_from.limb(i);
+      for (std::size_t t = 0; t < n; ++t) bi[t] = q.add(bi[t], math::mul_shoup(si[t], pm.value, pm.shoup, q.value()));
+    }
+    bs.push_back(std::move(b));
+    as.push_back(std::move(a));
+  }
+  return KswKey(seed, std::move(bs), std::move(as));
+}
+
+}  // namespace heal::ckks
