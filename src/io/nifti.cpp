@@ -4,6 +4,7 @@
 #include <nifti2_io.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -21,6 +22,11 @@ struct NimFree {
 };
 using NimPtr = std::unique_ptr<nifti_image, NimFree>;
 
+// nx, ny, nz, nt; dimensions beyond ndim count as 1 (writers leave them 0 or 1).
+std::array<std::int64_t, 4> dims4(const nifti_image* nim) {
+  return {nim->nx, nim->ny, nim->ndim >= 3 ? nim->nz : 1, nim->ndim >= 4 ? nim->nt : 1};
+}
+
 Result<NimPtr> open_nifti(const std::string& path, bool with_data) {
   static std::once_flag once;
   std::call_once(once, [] { nifti_set_debug_level(0); });
@@ -31,11 +37,12 @@ Result<NimPtr> open_nifti(const std::string& path, bool with_data) {
   if (hdr->ndim < 2 || hdr->ndim > 4) {
     return Status::unsupported("NIfTI with " + std::to_string(hdr->ndim) + " dimensions (supported: 2 to 4)");
   }
-  if (hdr->nx <= 0 || hdr->ny <= 0 || hdr->nz <= 0 || hdr->nt <= 0 || hdr->nbyper <= 0) {
+  const auto d4 = dims4(hdr.get());
+  if (d4[0] <= 0 || d4[1] <= 0 || d4[2] <= 0 || d4[3] <= 0 || hdr->nbyper <= 0) {
     return Status::corruption("NIfTI header has non-positive dimensions");
   }
   std::uint64_t bytes = static_cast<std::uint64_t>(hdr->nbyper);
-  for (std::int64_t d : {hdr->nx, hdr->ny, hdr->nz, hdr->nt}) {
+  for (std::int64_t d : d4) {
     if (static_cast<std::uint64_t>(d) > kMaxVolumeBytes / bytes) {
       return Status::out_of_range("NIfTI volume is larger than 2 GiB; refusing to load it");
     }
@@ -85,7 +92,8 @@ Result<NiftiInfo> read_nifti_info(const std::string& path) {
   HEAL_ASSIGN_OR_RETURN(NimPtr nim, open_nifti(path, false));
   NiftiInfo info;
   info.ndim = static_cast<int>(nim->ndim);
-  info.dims = {nim->nx, nim->ny, nim->nz, nim->nt};
+  const auto d4 = dims4(nim.get());
+  info.dims.assign(d4.begin(), d4.end());
   info.datatype = nifti_datatype_string(nim->datatype);
   info.scl_slope = nim->scl_slope;
   info.scl_inter = nim->scl_inter;
@@ -101,14 +109,15 @@ Result<std::int64_t> nifti_slice_count(const std::string& path, int axis) {
 Result<Image> load_nifti_slice(const std::string& path, int axis, std::int64_t index, std::int64_t volume) {
   if (axis < 0 || axis > 2) return Status::invalid_argument("NIfTI slice axis must be 0, 1 or 2");
   HEAL_ASSIGN_OR_RETURN(NimPtr nim, open_nifti(path, true));
-  const std::int64_t nx = nim->nx, ny = nim->ny, nz = nim->nz;
+  const auto d4 = dims4(nim.get());
+  const std::int64_t nx = d4[0], ny = d4[1], nz = d4[2], nt = d4[3];
   const std::int64_t n_axis = axis == 0 ? nx : axis == 1 ? ny : nz;
   if (index < 0 || index >= n_axis) {
     return Status::out_of_range("slice " + std::to_string(index) + " along axis " + std::to_string(axis) +
                                 " is outside 0.." + std::to_string(n_axis - 1));
   }
-  if (volume < 0 || volume >= nim->nt) {
-    return Status::out_of_range("volume " + std::to_string(volume) + " is outside 0.." + std::to_string(nim->nt - 1));
+  if (volume < 0 || volume >= nt) {
+    return Status::out_of_range("volume " + std::to_string(volume) + " is outside 0.." + std::to_string(nt - 1));
   }
   const double slope = (nim->scl_slope != 0.0 && std::isfinite(nim->scl_slope)) ? nim->scl_slope : 1.0;
   const double inter = std::isfinite(nim->scl_inter) ? nim->scl_inter : 0.0;
