@@ -11,6 +11,7 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -85,11 +86,14 @@ inline void write_bytes(const std::string& path, const Bytes& b) {
 /// Writes an 8-bit JPEG (1 or 3 interleaved channels).
 inline void write_jpeg(const std::string& path, int w, int h, int channels, const std::vector<std::uint8_t>& px,
                        int quality = 95) {
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  if (!f) throw std::runtime_error("write_jpeg: cannot create " + path);
   jpeg_compress_struct ci;
   jpeg_error_mgr jerr;
   ci.err = jpeg_std_error(&jerr);
   jpeg_create_compress(&ci);
-  std::FILE* f = std::fopen(path.c_str(), "wb");
   jpeg_stdio_dest(&ci, f);
   ci.image_width = static_cast<JDIMENSION>(w);
   ci.image_height = static_cast<JDIMENSION>(h);
