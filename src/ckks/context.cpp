@@ -102,6 +102,12 @@ std::shared_ptr<const Context> Context::create(const ParamsSpec& spec) {
     ctx->p_mod_q_.push_back(p);
     ctx->p_inv_mod_q_.emplace_back(qi.inv(p), qi.value());
   }
+  // floor(P/2) = (P - 1)/2 (P odd) = (P mod m - 1) * 2^-1 mod m for any odd prime m.
+  for (std::size_t i = 0; i < ctx->key_basis_.size(); ++i) {
+    const math::Modulus& m = ctx->key_basis_.modulus(i);
+    const u64 pm = i < ctx->q_count_ ? ctx->p_mod_q_[i] : 0;
+    ctx->half_p_mod_.push_back(m.mul(m.sub(pm, 1), m.inv(2)));
+  }
   return ctx;
 }
 

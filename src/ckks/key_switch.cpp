@@ -19,29 +19,37 @@ inline std::size_t key_index(const Context& ctx, std::size_t level, std::size_t 
   return t <= level ? t : ctx.q_count() + (t - level - 1);
 }
 
-// The digit-scaled inputs y (l+1 limbs, coefficient form) of every digit of c at `level`.
-U64Buffer digit_inputs(const Context& ctx, const RnsPoly& c, std::size_t level) {
-  const std::size_t n = ctx.n();
-  U64Buffer y(n * (level + 1), false);
-  std::memcpy(y.data(), c.data(), n * (level + 1) * sizeof(math::u64));
-  for (std::size_t i = 0; i <= level; ++i) math::ntt_inverse(y.data() + i * n, ctx.q_basis().ntt(i));
-  for (std::size_t j = 0; j < ctx.digits_at(level); ++j) {
+// The digit-scaled inputs y (l+1 limbs, coefficient form) of every digit of c at `level`, and
+// per digit the counts that make the conversion use centered digits: an uncentered digit in
+// [0, D_j) has mean D_j/2, whose product with the key noise the canonical embedding amplifies.
+struct DigitInputs {
+  U64Buffer y, v;  // y: (l+1) x n, v: digits x n
+};
+
+DigitInputs digit_inputs(const Context& ctx, const RnsPoly& c, std::size_t level) {
+  const std::size_t n = ctx.n(), digits = ctx.digits_at(level);
+  DigitInputs in{U64Buffer(n * (level + 1), false), U64Buffer(n * digits, false)};
+  std::memcpy(in.y.data(), c.data(), n * (level + 1) * sizeof(math::u64));
+  for (std::size_t i = 0; i <= level; ++i) math::ntt_inverse(in.y.data() + i * n, ctx.q_basis().ntt(i));
+  for (std::size_t j = 0; j < digits; ++j) {
     const std::size_t b = ctx.digit_begin(j);
-    u64* yj = y.data() + b * n;
-    ctx.digit_converter(level, j).scale_inputs(yj, yj, n);
+    u64* yj = in.y.data() + b * n;
+    const math::BaseConverter& conv = ctx.digit_converter(level, j);
+    conv.scale_inputs(yj, yj, n);
+    conv.centered_counts(yj, in.v.data() + j * n, n);
   }
-  return y;
+  return in;
 }
 
 // Digit j of c extended to qp limb t, in NTT form, written to out (or pointed to in c).
-const u64* digit_limb(const Context& ctx, const RnsPoly& c, const U64Buffer& y, std::size_t level, std::size_t j,
+const u64* digit_limb(const Context& ctx, const RnsPoly& c, const DigitInputs& in, std::size_t level, std::size_t j,
                       std::size_t t, u64* out) {
   const std::size_t n = ctx.n();
   const std::size_t b = ctx.digit_begin(j);
   const std::size_t e = std::min(b + ctx.alpha(), level + 1);
   if (t >= b && t < e) return c.limb(t);
   const std::size_t kt = key_index(ctx, level, t);
-  ctx.digit_converter(level, j).convert_limb(y.data() + b * n, kt, out, n);
+  ctx.digit_converter(level, j).convert_limb_exact(in.y.data() + b * n, in.v.data() + j * n, kt, out, n);
   math::ntt_forward(out, ctx.key_basis().ntt(kt));
   return out;
 }
@@ -91,19 +99,31 @@ inline void mac2_perm(u128* acc0, u128* acc1, const u64* src, const std::uint32_
 }  // namespace
 
 RnsPoly mod_down(const Context& ctx, const RnsPoly& x, std::size_t level) {
-  const std::size_t n = ctx.n(), k = ctx.p_count();
+  const std::size_t n = ctx.n(), k = ctx.p_count(), qc = ctx.q_count();
   HEAL_REQUIRE(x.num_limbs() == level + 1 + k && x.is_ntt(), "mod_down: expected " << level + 1 + k << " NTT limbs");
-  U64Buffer y(n * k, false);
+  // round(x / P) = (x + floor(P/2) - [x + floor(P/2)]_P) / P, with the exact P -> Q conversion
+  // (a biased floor here would be amplified by the canonical embedding).
+  U64Buffer y(n * k, false), v(n, false);
   std::memcpy(y.data(), x.limb(level + 1), n * k * sizeof(u64));
-  for (std::size_t i = 0; i < k; ++i) math::ntt_inverse(y.data() + i * n, ctx.p_basis().ntt(i));
+  for (std::size_t i = 0; i < k; ++i) {
+    u64* yi = y.data() + i * n;
+    math::ntt_inverse(yi, ctx.p_basis().ntt(i));
+    const u64 p = ctx.p_basis().modulus(i).value(), h = ctx.half_p_mod(qc + i);
+    for (std::size_t j = 0; j < n; ++j) {
+      const u64 s = yi[j] + h;
+      yi[j] = s >= p ? s - p : s;
+    }
+  }
   const math::BaseConverter& conv = ctx.p_to_q_converter();
   conv.scale_inputs(y.data(), y.data(), n);
+  conv.overflow_counts(y.data(), v.data(), n);
   RnsPoly out = RnsPoly::uninitialized(n, level + 1, true);
   U64Buffer tmp(n, false);
   for (std::size_t i = 0; i <= level; ++i) {
-    conv.convert_limb(y.data(), i, tmp.data(), n);
+    conv.convert_limb_exact(y.data(), v.data(), i, tmp.data(), n);
+    const u64 q = ctx.q(i).value(), h = ctx.half_p_mod(i);
+    for (std::size_t j = 0; j < n; ++j) tmp[j] = tmp[j] >= h ? tmp[j] - h : tmp[j] + q - h;
     math::ntt_forward(tmp.data(), ctx.q_basis().ntt(i));
-    const u64 q = ctx.q(i).value();
     const math::ShoupConst pinv = ctx.p_inv_mod_q(i);
     const u64* xi = x.limb(i);
     u64* o = out.limb(i);
@@ -121,7 +141,7 @@ void key_switch(const Context& ctx, const RnsPoly& c, const KswKey& key, RnsPoly
   check_key(ctx, key);
   const std::size_t n = ctx.n(), level = c.num_limbs() - 1, k = ctx.p_count();
   const std::size_t limbs = level + 1 + k, digits = ctx.digits_at(level);
-  const U64Buffer y = digit_inputs(ctx, c, level);
+  const DigitInputs y = digit_inputs(ctx, c, level);
   RnsPoly e0 = RnsPoly::uninitialized(n, limbs, true), e1 = RnsPoly::uninitialized(n, limbs, true);
   U64Buffer acc(4 * n, false), tmp(n, false);
   auto* acc0 = reinterpret_cast<u128*>(acc.data());
@@ -148,7 +168,7 @@ KeySwitchDecomposition decompose(const Context& ctx, const RnsPoly& c) {
   HEAL_REQUIRE(c.is_ntt() && c.n() == ctx.n() && c.num_limbs() >= 1 && c.num_limbs() <= ctx.q_count(),
                "decompose: input must be an NTT-form polynomial over q_0..q_l");
   const std::size_t n = ctx.n(), level = c.num_limbs() - 1, limbs = level + 1 + ctx.p_count();
-  const U64Buffer y = digit_inputs(ctx, c, level);
+  const DigitInputs y = digit_inputs(ctx, c, level);
   KeySwitchDecomposition dec;
   dec.level = level;
   for (std::size_t j = 0; j < ctx.digits_at(level); ++j) {

@@ -13,6 +13,12 @@ BaseConverter::BaseConverter(const std::vector<Modulus>& src, const std::vector<
     }
     qhat_inv_.emplace_back(src[i].inv(prod), src[i].value());
   }
+  for (const auto& q : src) inv_src_.push_back(1.0 / static_cast<double>(q.value()));
+  for (const auto& t : dst) {
+    u64 prod = 1;
+    for (const auto& q : src) prod = t.mul(prod, t.reduce(q.value()));
+    q_mod_dst_.push_back(prod);
+  }
   qhat_mod_dst_.resize(dst.size() * k);
   for (std::size_t t = 0; t < dst.size(); ++t) {
     for (std::size_t i = 0; i < k; ++i) {
@@ -61,6 +67,46 @@ void BaseConverter::convert_limb(const u64* y, std::size_t t, u64* out, std::siz
       for (std::size_t j = 0; j < len; ++j) acc[j] += static_cast<u128>(yi[j]) * ci;
     }
     for (std::size_t j = 0; j < len; ++j) out[j0 + j] = p.reduce128(acc[j]);
+  }
+}
+
+void BaseConverter::overflow_counts(const u64* y, u64* v, std::size_t n) const {
+  const std::size_t k = src_.size();
+  if (k == 1) {
+    std::fill(v, v + n, 0);
+    return;
+  }
+  constexpr std::size_t kBlock = 256;
+  double acc[kBlock];
+  for (std::size_t j0 = 0; j0 < n; j0 += kBlock) {
+    const std::size_t len = std::min(kBlock, n - j0);
+    for (std::size_t j = 0; j < len; ++j) acc[j] = 0;
+    for (std::size_t i = 0; i < k; ++i) {
+      const u64* yi = y + i * n + j0;
+      const double inv = inv_src_[i];
+      for (std::size_t j = 0; j < len; ++j) acc[j] += static_cast<double>(yi[j]) * inv;
+    }
+    for (std::size_t j = 0; j < len; ++j) v[j0 + j] = static_cast<u64>(acc[j]);
+  }
+}
+
+void BaseConverter::centered_counts(const u64* y, u64* v, std::size_t n) const {
+  std::fill(v, v + n, 0);
+  for (std::size_t i = 0; i < src_.size(); ++i) {
+    const u64 half = src_[i].value() >> 1;
+    const u64* yi = y + i * n;
+    for (std::size_t j = 0; j < n; ++j) v[j] += yi[j] > half ? 1 : 0;
+  }
+}
+
+void BaseConverter::convert_limb_exact(const u64* y, const u64* v, std::size_t t, u64* out, std::size_t n) const {
+  convert_limb(y, t, out, n);
+  const Modulus& p = dst_[t];
+  const u64 pv = p.value();
+  const ShoupConst qm(q_mod_dst_[t], pv);
+  for (std::size_t j = 0; j < n; ++j) {
+    const u64 c = mul_shoup(v[j], qm.value, qm.shoup, pv);  // v < 64 < p
+    out[j] = out[j] >= c ? out[j] - c : out[j] + pv - c;
   }
 }
 

@@ -84,6 +84,8 @@ class Context {
   const math::ShoupConst& p_inv_mod_q(std::size_t i) const { return p_inv_mod_q_[i]; }
   /// P mod q_i (gadget factor in key-switching keys).
   u64 p_mod_q(std::size_t i) const { return p_mod_q_[i]; }
+  /// floor(P/2) mod the key-basis prime i (Q primes then P primes), for rounded ModDown.
+  u64 half_p_mod(std::size_t i) const { return half_p_mod_[i]; }
 
   /// Galois element 5^step mod 2N for a slot rotation by `step` (negative = right).
   std::uint64_t galois_elt_for_step(long step) const;
@@ -110,6 +112,7 @@ class Context {
   math::BaseConverter p_to_q_;
   std::vector<math::ShoupConst> p_inv_mod_q_;
   std::vector<u64> p_mod_q_;
+  std::vector<u64> half_p_mod_;
   std::unique_ptr<Impl> impl_;
 };
 
