@@ -325,6 +325,7 @@ FitResult Trainer::fit(const io::Dataset& ds, const FitOptions& o) {
     rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - te).count();
     res.history.push_back(rec);
     if (o.train.on_epoch) o.train.on_epoch(e, rec.train_loss);
+    if (o.on_epoch_end) o.on_epoch_end(rec);
     const double score = ds.val.size() == 0 ? -rec.train_loss
                          : o.monitor == "auc"      ? rec.val_auc + 1e-3 * rec.val_accuracy
                          : o.monitor == "accuracy" ? rec.val_accuracy + 1e-3 * rec.val_auc

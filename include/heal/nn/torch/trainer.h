@@ -93,6 +93,8 @@ struct FitOptions {
   int epochs = 30;
   int patience = 8;               // epochs without val improvement before stopping (0: never)
   std::string monitor = "auc";    // "auc", "accuracy" or "loss" on the validation split
+  /// Called after each epoch's validation with its record.
+  std::function<void(const EpochRecord&)> on_epoch_end;
 };
 
 struct FitResult {
