@@ -1,0 +1,79 @@
+// Threshold decryption with noise flooding (protocol CKS of ePrint 2020/304 with target key 0),
+// n-of-n with additive secrets s_i, and t-of-n via Shamir re-sharing of the additive secrets
+// (Mouchet, Bertrand, Hubaux, "An Efficient Threshold Access-Structure for RLWE-Based
+// Multiparty Homomorphic Encryption", ePrint 2022/780): each party Shamir-shares its s_i over
+// every RNS prime (math/shamir.h); party j sums what it receives into S(x_j), a share of
+// s = sum_i s_i on a degree t-1 polynomial S. A quorum T of t parties decrypts with the additive
+// shares lambda_j^T S(x_j) (Lagrange coefficients at 0), so any t parties decrypt and any t-1
+// learn nothing (their shares are uniformly random).
+#pragma once
+
+#include <span>
+#include <vector>
+
+#include "heal/ckks/ciphertext.h"
+#include "heal/ckks/keys.h"
+#include "heal/ckks/multiparty/flooding.h"
+#include "heal/ckks/multiparty/shares.h"
+#include "heal/ckks/plaintext.h"
+
+namespace heal::ckks::multiparty {
+
+/// A party's Shamir share S(x_party) of the collective secret (threshold t). Secret; wiped.
+struct ThresholdSecret {
+  PartyId party = 0;
+  std::size_t threshold = 0;
+  SecretKey share;  ///< NTT form over the key basis
+};
+
+/// Setup of t-of-n decryption from the parties' additive secrets (one Shamir round).
+class ThresholdKeyGen {
+ public:
+  /// `parties`: distinct ids >= 1 (the Shamir points); 1 <= threshold <= parties.size().
+  ThresholdKeyGen(ContextPtr ctx, std::size_t threshold, std::vector<PartyId> parties);
+  /// Party `sender` shares its additive secret: one kShamirSecret share per party (itself
+  /// included), each to be sent privately to its recipient.
+  std::vector<KeyShare> gen_share(PartyId sender, const SecretKey& s_i, Rng& rng) const;
+  /// Recipient side: sums the shares it received from every party (one per sender).
+  KeyShare aggregate_shares(PartyId recipient, std::span<const KeyShare> received) const;
+  /// The recipient's threshold secret S(x_recipient).
+  ThresholdSecret finalize(const KeyShare& aggregate) const;
+
+  std::size_t threshold() const { return t_; }
+  const std::vector<PartyId>& parties() const { return parties_; }
+
+ private:
+  ContextPtr ctx_;
+  std::size_t t_;
+  std::vector<PartyId> parties_;
+};
+
+/// Flooded threshold decryption. A decryptor object counts the shares it produced and refuses
+/// more than FloodingParams::max_decryptions (the flooding bound assumes at most that many).
+class ThresholdDecryptor {
+ public:
+  ThresholdDecryptor(ContextPtr ctx, FloodingParams flooding);
+  /// n-of-n party step: h_i = c1 * s_i + e_flood (s_i: the party's additive secret).
+  DecryptionShare gen_share(PartyId party, const Ciphertext& ct, const SecretKey& s_i, Rng& noise_rng);
+  /// t-of-n party step for quorum `quorum` (must contain the party, |quorum| >= threshold):
+  /// h_j = c1 * lambda_j^T S(x_j) + e_flood.
+  DecryptionShare gen_share(const ThresholdSecret& secret, std::span<const PartyId> quorum, const Ciphertext& ct,
+                            Rng& noise_rng);
+  /// Sum of shares from distinct parties (all at the same level).
+  DecryptionShare aggregate_shares(std::span<const DecryptionShare> shares) const;
+  /// m = c0 + sum_i h_i: the plaintext (NTT form, ct's level and scale).
+  Plaintext finalize(const Ciphertext& ct, const DecryptionShare& aggregate) const;
+
+  /// sigma of each party's flooding noise.
+  double sigma() const { return sigma_; }
+  std::uint64_t shares_generated() const { return generated_; }
+
+ private:
+  DecryptionShare share_with(PartyId party, const Ciphertext& ct, const math::RnsPoly& s, Rng& noise_rng);
+  ContextPtr ctx_;
+  FloodingParams flood_;
+  double sigma_;
+  std::uint64_t generated_ = 0;
+};
+
+}  // namespace heal::ckks::multiparty

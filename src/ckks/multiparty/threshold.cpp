@@ -1,0 +1,165 @@
+// Threshold decryption with noise flooding (ePrint 2020/304 protocol CKS with s' = 0) and
+// t-of-n key setup by Shamir re-sharing of additive secrets (ePrint 2022/780).
+#include "heal/ckks/multiparty/threshold.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "heal/core/check.h"
+#include "heal/math/shamir.h"
+#include "multiparty_internal.h"
+
+namespace heal::ckks::multiparty {
+
+using math::RnsPoly;
+
+// ---------------------------------------------------------------- t-of-n setup
+
+ThresholdKeyGen::ThresholdKeyGen(ContextPtr ctx, std::size_t threshold, std::vector<PartyId> parties)
+    : ctx_(std::move(ctx)), t_(threshold), parties_(std::move(parties)) {
+  HEAL_REQUIRE(ctx_ != nullptr, "ThresholdKeyGen: null context");
+  HEAL_REQUIRE(t_ >= 1 && t_ <= parties_.size(), "ThresholdKeyGen: threshold " << t_ << " must be in [1, " << parties_.size() << "]");
+  std::vector<PartyId> sorted = parties_;
+  std::sort(sorted.begin(), sorted.end());
+  HEAL_REQUIRE(std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end() && sorted.front() >= 1,
+               "ThresholdKeyGen: party ids must be distinct and >= 1");
+}
+
+std::vector<KeyShare> ThresholdKeyGen::gen_share(PartyId sender, const SecretKey& s_i, Rng& rng) const {
+  detail::check_secret(*ctx_, s_i.poly(), "ThresholdKeyGen::gen_share");
+  HEAL_REQUIRE(std::find(parties_.begin(), parties_.end(), sender) != parties_.end(),
+               "ThresholdKeyGen::gen_share: unknown party " << sender);
+  std::vector<u64> xs(parties_.begin(), parties_.end());
+  std::vector<RnsPoly> polys = math::shamir_share_poly(s_i.poly(), ctx_->key_basis(), xs, t_, rng);
+  std::vector<KeyShare> out(parties_.size());
+  for (std::size_t j = 0; j < parties_.size(); ++j) {
+    out[j].kind = ShareKind::kShamirSecret;
+    out[j].party = sender;
+    out[j].recipient = parties_[j];
+    out[j].polys.push_back(std::move(polys[j]));
+  }
+  return out;
+}
+
+KeyShare ThresholdKeyGen::aggregate_shares(PartyId recipient, std::span<const KeyShare> received) const {
+  HEAL_REQUIRE(received.size() == parties_.size(),
+               "ThresholdKeyGen::aggregate_shares: need one share from each of the " << parties_.size() << " parties, got "
+                                                                                    << received.size());
+  std::vector<PartyId> senders;
+  for (const auto& s : received) {
+    detail::check_key_share(*ctx_, s, ShareKind::kShamirSecret, 1, "ThresholdKeyGen::aggregate_shares");
+    HEAL_REQUIRE(s.recipient == recipient, "ThresholdKeyGen::aggregate_shares: share addressed to party " << s.recipient
+                                                                                                        << ", not " << recipient);
+    senders.push_back(s.party);
+  }
+  std::sort(senders.begin(), senders.end());
+  std::vector<PartyId> expect = parties_;
+  std::sort(expect.begin(), expect.end());
+  HEAL_REQUIRE(senders == expect, "ThresholdKeyGen::aggregate_shares: shares must come from every party exactly once");
+  KeyShare out;
+  out.kind = ShareKind::kShamirSecret;
+  out.recipient = recipient;
+  out.polys.push_back(received[0].polys[0]);
+  for (std::size_t k = 1; k < received.size(); ++k) out.polys[0].add_inplace(received[k].polys[0], ctx_->key_basis());
+  return out;
+}
+
+ThresholdSecret ThresholdKeyGen::finalize(const KeyShare& aggregate) const {
+  detail::check_key_share(*ctx_, aggregate, ShareKind::kShamirSecret, 1, "ThresholdKeyGen::finalize");
+  HEAL_REQUIRE(std::find(parties_.begin(), parties_.end(), aggregate.recipient) != parties_.end(),
+               "ThresholdKeyGen::finalize: unknown recipient " << aggregate.recipient);
+  ThresholdSecret ts;
+  ts.party = aggregate.recipient;
+  ts.threshold = t_;
+  ts.share = SecretKey(aggregate.polys[0]);
+  return ts;
+}
+
+// ---------------------------------------------------------------- decryption
+
+ThresholdDecryptor::ThresholdDecryptor(ContextPtr ctx, FloodingParams flooding)
+    : ctx_(std::move(ctx)), flood_(flooding), sigma_(0) {
+  HEAL_REQUIRE(ctx_ != nullptr, "ThresholdDecryptor: null context");
+  sigma_ = flooding_sigma(*ctx_, flood_);
+  HEAL_REQUIRE(sigma_ <= 0x1p55, "ThresholdDecryptor: flooding sigma 2^" << std::log2(sigma_)
+                                                                       << " is too large (B_ct or max_decryptions too big)");
+}
+
+DecryptionShare ThresholdDecryptor::share_with(PartyId party, const Ciphertext& ct, const RnsPoly& s, Rng& noise_rng) {
+  HEAL_REQUIRE(ct.size() == 2, "ThresholdDecryptor::gen_share: relinearize first (ciphertext has " << ct.size() << " polynomials)");
+  HEAL_REQUIRE(ct[0].n() == ctx_->n() && ct[1].n() == ctx_->n() && ct[0].num_limbs() == ct[1].num_limbs() &&
+                   ct[1].num_limbs() >= 1 && ct[1].num_limbs() <= ctx_->q_count() && ct[1].is_ntt(),
+               "ThresholdDecryptor::gen_share: ciphertext does not match the context");
+  HEAL_REQUIRE(generated_ < flood_.max_decryptions,
+               "ThresholdDecryptor: " << flood_.max_decryptions
+                                      << " decryptions already shared under this flooding bound; rotate keys (new epoch)");
+  ++generated_;
+  const auto& qb = ctx_->q_basis();
+  const std::size_t limbs = ct[1].num_limbs();
+  DecryptionShare sh;
+  sh.party = party;
+  sh.parties = {party};
+  sh.h = detail::gaussian_ntt(noise_rng, qb, limbs, sigma_);
+  for (std::size_t i = 0; i < limbs; ++i) {
+    const math::Modulus& q = qb.modulus(i);
+    const u64 *c1 = ct[1].limb(i), *si = s.limb(i);
+    u64* o = sh.h.limb(i);
+    for (std::size_t t = 0; t < ctx_->n(); ++t) o[t] = q.add(o[t], q.mul(c1[t], si[t]));
+  }
+  return sh;
+}
+
+DecryptionShare ThresholdDecryptor::gen_share(PartyId party, const Ciphertext& ct, const SecretKey& s_i, Rng& noise_rng) {
+  detail::check_secret(*ctx_, s_i.poly(), "ThresholdDecryptor::gen_share");
+  return share_with(party, ct, s_i.poly(), noise_rng);
+}
+
+DecryptionShare ThresholdDecryptor::gen_share(const ThresholdSecret& secret, std::span<const PartyId> quorum,
+                                              const Ciphertext& ct, Rng& noise_rng) {
+  detail::check_secret(*ctx_, secret.share.poly(), "ThresholdDecryptor::gen_share");
+  HEAL_REQUIRE(quorum.size() >= secret.threshold,
+               "ThresholdDecryptor::gen_share: quorum of " << quorum.size() << " is below the threshold " << secret.threshold);
+  const auto it = std::find(quorum.begin(), quorum.end(), secret.party);
+  HEAL_REQUIRE(it != quorum.end(), "ThresholdDecryptor::gen_share: party " << secret.party << " is not in the quorum");
+  std::vector<u64> xs(quorum.begin(), quorum.end());
+  const std::size_t index = static_cast<std::size_t>(it - quorum.begin());
+  // Only the Q limbs are needed for decryption.
+  const std::size_t qc = ctx_->q_count();
+  RnsPoly sq(ctx_->n(), qc, true);
+  std::memcpy(sq.data(), secret.share.poly().data(), qc * ctx_->n() * sizeof(u64));
+  RnsPoly additive = math::lagrange_scale_poly(sq, xs, index, ctx_->q_basis());
+  sq.wipe();
+  DecryptionShare sh = share_with(secret.party, ct, additive, noise_rng);
+  additive.wipe();
+  return sh;
+}
+
+DecryptionShare ThresholdDecryptor::aggregate_shares(std::span<const DecryptionShare> shares) const {
+  HEAL_REQUIRE(!shares.empty(), "ThresholdDecryptor::aggregate_shares: no shares");
+  DecryptionShare out;
+  out.h = shares[0].h;
+  for (std::size_t k = 0; k < shares.size(); ++k) {
+    const auto& s = shares[k];
+    HEAL_REQUIRE(s.h.n() == ctx_->n() && s.h.num_limbs() == out.h.num_limbs() && s.h.is_ntt(),
+                 "ThresholdDecryptor::aggregate_shares: shares at different levels or not matching the context");
+    if (k > 0) out.h.add_inplace(s.h, ctx_->q_basis());
+    out.parties.insert(out.parties.end(), s.parties.begin(), s.parties.end());
+  }
+  std::sort(out.parties.begin(), out.parties.end());
+  HEAL_REQUIRE(std::adjacent_find(out.parties.begin(), out.parties.end()) == out.parties.end(),
+               "ThresholdDecryptor::aggregate_shares: a party's share is included twice");
+  out.party = out.parties.size() == 1 ? out.parties[0] : 0;
+  return out;
+}
+
+Plaintext ThresholdDecryptor::finalize(const Ciphertext& ct, const DecryptionShare& aggregate) const {
+  HEAL_REQUIRE(ct.size() == 2 && ct[0].n() == ctx_->n() && ct[0].num_limbs() <= ctx_->q_count() &&
+                   aggregate.h.num_limbs() == ct[0].num_limbs() && aggregate.h.n() == ctx_->n() && aggregate.h.is_ntt(),
+               "ThresholdDecryptor::finalize: share level does not match the ciphertext");
+  RnsPoly m = ct[0];
+  m.add_inplace(aggregate.h, ctx_->q_basis());
+  return Plaintext(std::move(m), ct.scale(), ct.slots());
+}
+
+}  // namespace heal::ckks::multiparty
