@@ -54,6 +54,14 @@ std::optional<Digest> ChainValidator::model_hash(std::uint64_t version) const {
   return it->second;
 }
 
+std::map<std::uint32_t, Digest> ChainValidator::commitments(std::uint64_t round) const {
+  std::map<std::uint32_t, Digest> out;
+  for (auto it = commitments_.lower_bound({round, 0}); it != commitments_.end() && it->first.first == round; ++it) {
+    out[it->first.second] = it->second;
+  }
+  return out;
+}
+
 std::optional<std::uint64_t> ChainValidator::latest_model_version() const {
   if (models_.empty()) return std::nullopt;
   return models_.rbegin()->first;

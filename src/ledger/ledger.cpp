@@ -111,6 +111,11 @@ Result<std::uint64_t> Ledger::latest_model_version() const {
   return *v;
 }
 
+Result<std::map<std::uint32_t, Digest>> Ledger::commitments(std::uint64_t round) const {
+  HEAL_RETURN_IF_ERROR(catch_up());
+  return validator_.commitments(round);
+}
+
 Result<RoundSetup> Ledger::current_setup() const {
   HEAL_RETURN_IF_ERROR(catch_up());
   if (!validator_.setup()) return Status::not_found("the ledger has no setup record");

@@ -43,6 +43,8 @@ class ChainValidator {
   std::optional<Digest> model_hash(std::uint64_t version) const;
   /// The setup currently in force (nullopt before the genesis block).
   const std::optional<RoundSetup>& setup() const { return setup_; }
+  /// Commitments accepted for `round`: party -> contribution hash.
+  std::map<std::uint32_t, Digest> commitments(std::uint64_t round) const;
   /// Highest model version accepted so far (nullopt if none).
   std::optional<std::uint64_t> latest_model_version() const;
 

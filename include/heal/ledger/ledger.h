@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -72,6 +73,8 @@ class Ledger {
   Result<std::uint64_t> latest_model_version() const;
   /// Model versions with the round that produced them (`heal ledger log`).
   Result<std::vector<ModelHistoryEntry>> model_history() const;
+  /// Verified commitments of `round`: party -> contribution hash.
+  Result<std::map<std::uint32_t, Digest>> commitments(std::uint64_t round) const;
   /// The setup currently in force (after catching up on unverified blocks).
   Result<RoundSetup> current_setup() const;
 

@@ -1,0 +1,76 @@
+// Secure aggregation behind one contract, so the round logic does not care whether updates are
+// summed in the clear (PlainAggregator, secure mode "none") or under threshold CKKS (to come,
+// in ckks/multiparty + an fl adapter):
+//
+//   each hospital:   contribution = party.contribute(update, weight)      (opaque bytes)
+//   anyone:          aggregate    = aggregator.aggregate(contributions)    (opaque bytes)
+//   t hospitals:     share_i      = party_i.decryption_share(aggregate)    (opaque bytes)
+//   anyone:          sum          = aggregator.finalize(aggregate, shares) = sum_i weight_i * update_i
+//
+// Contribution and aggregate bytes are hashed onto the ledger (UpdateCommitment, RoundResult).
+// All inputs are outside bytes: implementations validate them and return Status.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "heal/core/bytes.h"
+#include "heal/core/hash.h"
+#include "heal/core/rng.h"
+#include "heal/core/status.h"
+#include "heal/fl/model.h"
+
+namespace heal::fl {
+
+/// What a secure aggregator puts in the ledger's setup record.
+struct AggregatorSetupInfo {
+  std::string secure_mode;             // "none", "threshold-ckks", ...
+  std::string params_id;               // parameter-set id ("" if none)
+  Digest params_hash{};                // hash of the serialized parameters (zeros if none)
+  Digest collective_public_key_hash{}; // hash of the collective public key (zeros if none)
+  std::uint32_t decryption_threshold = 0;  // shares needed by finalize (0: none)
+};
+
+/// One decryption share and who produced it.
+struct DecryptionShare {
+  PartyId party = 0;
+  Bytes bytes;
+};
+
+/// The party side of the protocol. Holds that party's secret material (e.g. its CKKS secret-key
+/// share), which never leaves it; implementations wipe it on destruction.
+class AggregationParty {
+ public:
+  virtual ~AggregationParty() = default;
+  virtual PartyId party() const = 0;
+  /// Encodes (and for HE, encrypts) weight * update for round `round` as opaque bytes.
+  virtual Result<Bytes> contribute(std::span<const float> update, double weight, std::uint64_t round, Rng& rng) = 0;
+  /// This party's share for decrypting `aggregate` (empty bytes if the mode needs none). HE
+  /// implementations flood the share with noise (IND-CPA^D, Li-Micciancio eprint 2020/1533).
+  virtual Result<Bytes> decryption_share(std::span<const std::uint8_t> aggregate, std::uint64_t round, Rng& rng) = 0;
+};
+
+/// The public side: combines contributions and decryption shares. Holds no secret.
+class SecureAggregator {
+ public:
+  virtual ~SecureAggregator() = default;
+  /// Setup information for the ledger.
+  virtual AggregatorSetupInfo setup_info() const = 0;
+  /// The party-side object of `party`. In a simulation the aggregator created every party's key
+  /// material at setup and hands it out here; in a deployment each hospital builds its own from
+  /// its key store. InvalidArgument for an unknown party.
+  virtual Result<std::unique_ptr<AggregationParty>> party(PartyId party) = 0;
+  /// Sums contributions (at least one) of `length` values each for round `round`.
+  virtual Result<Bytes> aggregate(std::span<const Bytes> contributions, std::size_t length, std::uint64_t round) = 0;
+  /// Recovers sum_i weight_i * update_i from the aggregate and at least
+  /// setup_info().decryption_threshold shares from distinct parties.
+  virtual Result<std::vector<double>> finalize(std::span<const std::uint8_t> aggregate,
+                                               std::span<const DecryptionShare> shares, std::size_t length,
+                                               std::uint64_t round) = 0;
+};
+
+}  // namespace heal::fl

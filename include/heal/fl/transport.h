@@ -1,0 +1,79 @@
+// Message passing between the coordinator and hospitals. The round logic only sees `Transport`;
+// `InProcessTransport` runs a federation inside one process, can simulate parties that drop, lets
+// tests tamper with messages in flight, and counts bytes up/down per party.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "heal/core/bytes.h"
+#include "heal/core/status.h"
+#include "heal/fl/model.h"
+
+namespace heal::fl {
+
+/// Message kinds of the round protocol (src/fl/README.md).
+enum class MessageKind : std::uint8_t {
+  kModel = 1,            // coordinator -> hospital: global model + version
+  kUpdate = 2,           // hospital -> coordinator: contribution + signed commitment
+  kRefusal = 3,          // hospital -> coordinator: will not train (e.g. model not on the ledger)
+  kAggregate = 4,        // coordinator -> hospital: aggregate to partially decrypt
+  kDecryptionShare = 5,  // hospital -> coordinator: partial decryption
+};
+
+struct Message {
+  PartyId from = 0;
+  PartyId to = 0;
+  MessageKind kind = MessageKind::kModel;
+  std::uint64_t round = 0;
+  Bytes payload;
+};
+
+/// Bytes and messages a party sent (up) and received (down).
+struct TrafficCounters {
+  std::uint64_t bytes_up = 0;
+  std::uint64_t bytes_down = 0;
+  std::uint64_t messages_up = 0;
+  std::uint64_t messages_down = 0;
+};
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  /// Sends `m` to `m.to`. Unavailable if either end is unreachable (the message is lost).
+  virtual Status send(Message m) = 0;
+  /// Next message addressed to `party`, if any.
+  virtual std::optional<Message> receive(PartyId party) = 0;
+};
+
+class InProcessTransport final : public Transport {
+ public:
+  /// Envelope bytes counted per message on top of the payload (from, to, kind, round, length).
+  static constexpr std::uint64_t kEnvelopeBytes = 4 + 4 + 1 + 8 + 8;
+
+  Status send(Message m) override;
+  std::optional<Message> receive(PartyId party) override;
+
+  /// Disconnects (or reconnects) a party: messages to or from it are lost; queued ones are dropped.
+  void set_connected(PartyId party, bool connected);
+  bool connected(PartyId party) const { return !offline_.count(party); }
+  /// Called on every message before delivery (tests use it to tamper with messages in flight).
+  void set_interceptor(std::function<void(Message&)> fn) { interceptor_ = std::move(fn); }
+  /// Counters of a hospital (traffic between it and the coordinator).
+  TrafficCounters counters(PartyId party) const;
+  /// Messages lost because an end was offline.
+  std::uint64_t lost_messages() const { return lost_; }
+
+ private:
+  std::map<PartyId, std::deque<Message>> queues_;
+  std::map<PartyId, TrafficCounters> counters_;
+  std::set<PartyId> offline_;
+  std::function<void(Message&)> interceptor_;
+  std::uint64_t lost_ = 0;
+};
+
+}  // namespace heal::fl

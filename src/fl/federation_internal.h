@@ -1,0 +1,38 @@
+// State of one round while the Federation runs it (shared by federation*.cpp).
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <vector>
+
+#include "heal/fl/federation.h"
+
+namespace heal::fl {
+
+struct Federation::RoundWork {
+  std::uint64_t round = 0;
+  RoundStats stats;
+  std::chrono::steady_clock::time_point start;
+  std::map<PartyId, PartyRoundStats> parties;
+  std::map<PartyId, TrafficCounters> traffic_before;
+  std::vector<PartyId> contributors;  // accepted updates, in arrival order
+  std::vector<Bytes> contributions;
+  std::vector<std::uint64_t> samples;
+  std::vector<PartyId> decryptors;
+  Digest aggregate_hash{};
+  std::uint64_t version_in = 0;
+  Digest hash_in{};
+  bool failed = false;
+  std::string failure;
+
+  void fail(std::string why) {
+    if (!failed) failure = std::move(why);
+    failed = true;
+  }
+};
+
+inline double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace heal::fl

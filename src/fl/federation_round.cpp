@@ -1,0 +1,243 @@
+// One round of the protocol (src/fl/README.md): broadcast -> local training -> contributions +
+// signed commitments -> aggregate -> joint decryption -> strategy -> ledger.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+#include "federation_internal.h"
+#include "heal/fl/federation.h"
+#include "messages.h"
+
+namespace heal::fl {
+
+Result<RoundStats> Federation::run_round() {
+  if (!setup_done_) HEAL_RETURN_IF_ERROR(setup());
+  RoundWork w;
+  w.round = ++round_;
+  w.start = std::chrono::steady_clock::now();
+  w.version_in = version_;
+  w.hash_in = model_hash(global_);
+  for (const auto& h : hospitals_) {
+    w.traffic_before[h->id()] = transport_.counters(h->id());
+    w.parties[h->id()].party = h->id();
+  }
+  apply_dropouts(w.round, DropPhase::kBeforeBroadcast);
+  HEAL_RETURN_IF_ERROR(broadcast(w));
+  HEAL_RETURN_IF_ERROR(collect_updates(w));
+  apply_dropouts(w.round, DropPhase::kAfterSubmit);
+  if (!w.failed && w.contributors.size() < config_.min_contributors) {
+    w.fail("only " + std::to_string(w.contributors.size()) + " of the " + std::to_string(config_.min_contributors) +
+           " contributions required");
+  }
+  HEAL_RETURN_IF_ERROR(decrypt_and_update(w));
+  if (!w.failed && config_.evaluate) evaluate(w);
+  HEAL_RETURN_IF_ERROR(record(w));
+  history_.push_back(w.stats);
+  return w.stats;
+}
+
+Status Federation::broadcast(RoundWork& w) {
+  const Bytes payload = internal::encode_model({version_, global_});
+  for (const auto& h : hospitals_) {
+    Status s = transport_.send({kCoordinatorId, h->id(), MessageKind::kModel, w.round, payload});
+    w.parties[h->id()].status = s.ok() ? "selected" : "offline";
+  }
+  // In-process: every reachable hospital now handles its messages (trains, contributes, commits).
+  for (const auto& h : hospitals_) {
+    if (transport_.connected(h->id())) h->step();
+  }
+  return {};
+}
+
+Status Federation::collect_updates(RoundWork& w) {
+  while (auto m = transport_.receive(kCoordinatorId)) {
+    if (m->round != w.round || m->from >= hospitals_.size()) continue;
+    PartyRoundStats& p = w.parties[m->from];
+    const HospitalRoundLog& log = hospitals_[m->from]->last_round();
+    p.train_seconds = log.train_seconds;
+    p.encrypt_seconds = log.encrypt_seconds;
+    if (m->kind == MessageKind::kRefusal) {
+      p.status = log.status == "failed" ? "failed" : "refused";
+      p.reason = internal::decode_reason(m->payload);
+      continue;
+    }
+    if (m->kind != MessageKind::kUpdate) continue;
+    auto reject = [&](const std::string& why) {
+      p.status = "rejected";
+      p.reason = why;
+    };
+    auto u = internal::decode_update(m->payload);
+    if (!u.ok()) { reject("malformed update: " + u.status().message()); continue; }
+    if (std::find(w.contributors.begin(), w.contributors.end(), m->from) != w.contributors.end()) {
+      reject("second update in the round");
+      continue;
+    }
+    auto rec = ledger::decode_record(u->commitment.record);
+    const auto* c = rec.ok() ? std::get_if<ledger::UpdateCommitment>(&rec->body) : nullptr;
+    if (!c) { reject("the commitment is not a commitment record"); continue; }
+    if (c->party_id != m->from || c->round != w.round || c->model_version != version_ || c->model_hash != w.hash_in ||
+        c->contribution_hash != blake2b_256(u->contribution) || c->num_samples != u->num_samples ||
+        u->num_samples == 0) {
+      reject("the commitment does not match the update");
+      continue;
+    }
+    // The ledger checks the hospital's signature and the federation rules.
+    auto appended = ledger_.append(u->commitment);
+    if (!appended.ok()) { reject("ledger refused the commitment: " + appended.status().message()); continue; }
+    p.status = "submitted";
+    p.in_aggregate = true;
+    p.num_samples = u->num_samples;
+    p.train_metrics = u->metrics;
+    w.contributors.push_back(m->from);
+    w.contributions.push_back(std::move(u->contribution));
+    w.samples.push_back(u->num_samples);
+  }
+  return {};
+}
+
+Status Federation::decrypt_and_update(RoundWork& w) {
+  if (w.failed) return {};
+  const std::size_t n = global_.size();
+  auto t0 = std::chrono::steady_clock::now();
+  auto agg = aggregator_->aggregate(w.contributions, n, w.round);
+  w.stats.aggregate_seconds = seconds_since(t0);
+  if (!agg.ok()) {
+    w.fail("aggregation failed: " + agg.status().message());
+    return {};
+  }
+  w.aggregate_hash = blake2b_256(*agg);
+
+  // Joint decryption: every reachable hospital holds a key share; the first t shares (by party id)
+  // are combined.
+  const std::uint32_t t = aggregator_->setup_info().decryption_threshold;
+  std::vector<DecryptionShare> shares;
+  double slowest_share = 0;
+  if (t > 0) {
+    const Bytes payload = internal::encode_aggregate({*agg, w.contributors});
+    for (const auto& h : hospitals_) {
+      if (transport_.send({kCoordinatorId, h->id(), MessageKind::kAggregate, w.round, payload}).ok()) h->step();
+    }
+    while (auto m = transport_.receive(kCoordinatorId)) {
+      if (m->kind != MessageKind::kDecryptionShare || m->round != w.round || m->from >= hospitals_.size()) continue;
+      auto share = internal::decode_blob(m->payload);
+      if (!share.ok()) continue;
+      if (std::any_of(shares.begin(), shares.end(), [&](const DecryptionShare& s) { return s.party == m->from; })) continue;
+      shares.push_back({m->from, std::move(*share)});
+      slowest_share = std::max(slowest_share, hospitals_[m->from]->last_round().decrypt_seconds);
+      w.parties[m->from].decrypt_seconds = hospitals_[m->from]->last_round().decrypt_seconds;
+    }
+    if (shares.size() < t) {
+      w.fail("only " + std::to_string(shares.size()) + " of the " + std::to_string(t) + " decryption shares required");
+      return {};
+    }
+    std::sort(shares.begin(), shares.end(), [](const auto& a, const auto& b) { return a.party < b.party; });
+    shares.resize(t);
+  }
+  t0 = std::chrono::steady_clock::now();
+  auto sum = aggregator_->finalize(*agg, shares, n, w.round);
+  w.stats.decrypt_seconds = slowest_share + seconds_since(t0);
+  if (!sum.ok()) {
+    w.fail("decryption failed: " + sum.status().message());
+    return {};
+  }
+  for (const auto& s : shares) {
+    w.decryptors.push_back(s.party);
+    w.parties[s.party].decrypted = true;
+  }
+  double total = 0;
+  for (auto s : w.samples) total += static_cast<double>(s);
+  std::vector<double> mean(n);
+  for (std::size_t i = 0; i < n; ++i) mean[i] = (*sum)[i] / total;
+  std::vector<float> next = global_;
+  strategy_->apply(next, mean, w.round);
+  if (std::any_of(next.begin(), next.end(), [](float x) { return !std::isfinite(x); })) {
+    w.fail("the update produced a non-finite model");
+    return {};
+  }
+  global_ = std::move(next);
+  ++version_;
+  return {};
+}
+
+void Federation::evaluate(RoundWork& w) {
+  std::map<std::string, std::pair<double, int>> acc;
+  for (const auto& h : hospitals_) {
+    if (!transport_.connected(h->id())) continue;
+    auto m = h->trainer().evaluate(global_);
+    if (!m.ok()) continue;
+    w.parties[h->id()].val_metrics = *m;
+    for (const auto& [k, v] : *m) {
+      acc[k].first += v;
+      acc[k].second += 1;
+    }
+  }
+  for (const auto& [k, sv] : acc) w.stats.val_metrics[k] = sv.first / sv.second;
+}
+
+Status Federation::record(RoundWork& w) {
+  RoundStats& s = w.stats;
+  s.round = w.round;
+  s.completed = !w.failed;
+  s.failure_reason = w.failure;
+  s.model_version = version_;
+  s.model_hash = model_hash(global_);
+  s.contributors = w.contributors.size();
+  double loss = 0, weight = 0, norms = 0;
+  for (auto& [id, p] : w.parties) {
+    const TrafficCounters now = transport_.counters(id), before = w.traffic_before[id];
+    p.bytes_up = now.bytes_up - before.bytes_up;
+    p.bytes_down = now.bytes_down - before.bytes_down;
+    s.bytes_up += p.bytes_up;
+    s.bytes_down += p.bytes_down;
+    s.train_seconds = std::max(s.train_seconds, p.train_seconds);
+    s.encrypt_seconds = std::max(s.encrypt_seconds, p.encrypt_seconds);
+    if (p.in_aggregate) {
+      const HospitalRoundLog& log = hospitals_[id]->last_round();
+      norms += log.clip.norm_before;
+      s.clipped += log.clip.clipped ? 1 : 0;
+      if (auto it = p.train_metrics.find("loss"); it != p.train_metrics.end()) {
+        loss += it->second * static_cast<double>(p.num_samples);
+        weight += static_cast<double>(p.num_samples);
+      }
+    }
+    if (p.status == "selected") p.status = "no response";
+    s.parties.push_back(p);
+  }
+  s.train_loss = weight > 0 ? loss / weight : std::numeric_limits<double>::quiet_NaN();
+  s.update_norm_mean = w.contributors.empty() ? 0 : norms / static_cast<double>(w.contributors.size());
+
+  nlohmann::json metrics = nlohmann::json::object();
+  if (weight > 0) metrics["train_loss"] = s.train_loss;
+  for (const auto& [k, v] : s.val_metrics) metrics["val_" + k] = v;
+  metrics["contributors"] = s.contributors;
+  const ledger::Signer* coord[] = {coordinator_.get()};
+  if (s.completed) {
+    ledger::ModelVersion mv{version_, w.round, w.version_in, s.model_hash, global_.size(), metrics.dump()};
+    HEAL_RETURN_IF_ERROR(ledger_.append(ledger::sign_record({config_.federation_id, ledger::now_ms(), mv}, coord)).status());
+  }
+  ledger::RoundResult x;
+  x.round = w.round;
+  x.key_epoch = 1;
+  x.status = s.completed ? ledger::RoundStatus::kCompleted : ledger::RoundStatus::kFailed;
+  x.failure_reason = w.failure;
+  for (const auto& h : hospitals_) x.selected.push_back(h->id());
+  for (std::size_t i = 0; i < w.contributors.size(); ++i) {
+    x.contributions.push_back({w.contributors[i], blake2b_256(w.contributions[i]), w.samples[i]});
+  }
+  x.decryptors = w.decryptors;
+  x.aggregate_hash = w.aggregate_hash;
+  x.model_version_in = w.version_in;
+  x.model_hash_in = w.hash_in;
+  x.model_version_out = version_;
+  x.model_hash_out = s.model_hash;
+  x.strategy = strategy_->describe();
+  x.clip_norm = config_.clip_norm;
+  x.metrics_json = metrics.dump();
+  HEAL_RETURN_IF_ERROR(ledger_.append(ledger::sign_record({config_.federation_id, ledger::now_ms(), x}, coord)).status());
+  HEAL_ASSIGN_OR_RETURN(s.ledger_height, ledger_.size());
+  s.round_seconds = seconds_since(w.start);
+  return {};
+}
+
+}  // namespace heal::fl

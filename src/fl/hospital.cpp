@@ -1,0 +1,131 @@
+#include "heal/fl/hospital.h"
+
+#include <chrono>
+#include <set>
+
+#include "heal/core/check.h"
+#include "messages.h"
+
+namespace heal::fl {
+
+namespace {
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+}  // namespace
+
+Hospital::Hospital(PartyId id, std::string name, std::unique_ptr<LocalTrainer> trainer,
+                   std::unique_ptr<ledger::Signer> signer, const ledger::Ledger& ledger, Transport& transport,
+                   std::unique_ptr<Rng> rng)
+    : id_(id),
+      name_(std::move(name)),
+      trainer_(std::move(trainer)),
+      signer_(std::move(signer)),
+      ledger_(ledger),
+      transport_(transport),
+      rng_(std::move(rng)) {
+  HEAL_REQUIRE(trainer_ && signer_ && rng_, "Hospital needs a trainer, a signer and an Rng");
+}
+
+void Hospital::set_federation(std::string federation_id, double clip_norm, double proximal_mu) {
+  federation_id_ = std::move(federation_id);
+  clip_norm_ = clip_norm;
+  proximal_mu_ = proximal_mu;
+}
+
+void Hospital::step() {
+  while (auto m = transport_.receive(id_)) {
+    if (m->from != kCoordinatorId) continue;  // hospitals only take orders from the coordinator
+    if (m->kind == MessageKind::kModel) {
+      on_model(*m);
+    } else if (m->kind == MessageKind::kAggregate) {
+      on_aggregate(*m);
+    }
+  }
+}
+
+void Hospital::refuse(const Message& m, const std::string& reason) {
+  log_.status = log_.status == "failed" ? "failed" : "refused";
+  log_.reason = reason;
+  (void)transport_.send({id_, kCoordinatorId, MessageKind::kRefusal, m.round, internal::encode_reason(reason)});
+}
+
+void Hospital::on_model(const Message& m) {
+  log_ = HospitalRoundLog{};
+  log_.round = m.round;
+  auto model = internal::decode_model(m.payload);
+  if (!model.ok()) return refuse(m, "malformed model message: " + model.status().message());
+  if (model->weights.size() != trainer_->num_parameters()) {
+    return refuse(m, "model has " + std::to_string(model->weights.size()) + " weights, expected " +
+                         std::to_string(trainer_->num_parameters()));
+  }
+  // Model-consistency check (Pasquini et al., CCS'22): train only on the model the ledger records
+  // for this version, and only on the latest version, so a coordinator cannot isolate a hospital
+  // with a model of its own.
+  const Digest hash = model_hash(model->weights);
+  if (Status s = ledger_.check_model(model->version, hash); !s.ok()) return refuse(m, s.message());
+  auto latest = ledger_.latest_model_version();
+  if (!latest.ok() || *latest != model->version) {
+    return refuse(m, "model v" + std::to_string(model->version) + " is not the latest version on the ledger");
+  }
+  if (!party_) return refuse(m, "no secure-aggregation key share installed");
+
+  TrainConfig tc{m.round, proximal_mu_, (m.round << 20) ^ id_};
+  auto t0 = std::chrono::steady_clock::now();
+  ++trainings_;
+  Result<TrainResult> tr = trainer_->train(model->weights, tc);
+  log_.train_seconds = seconds_since(t0);
+  if (!tr.ok()) {
+    log_.status = "failed";
+    return refuse(m, "local training failed: " + tr.status().message());
+  }
+  if (tr->update.size() != model->weights.size() || tr->num_samples == 0) {
+    log_.status = "failed";
+    return refuse(m, "trainer returned a malformed update");
+  }
+  log_.num_samples = tr->num_samples;
+  log_.metrics = tr->metrics;
+  log_.clip = clip_l2(tr->update, clip_norm_);
+
+  t0 = std::chrono::steady_clock::now();
+  auto contribution = party_->contribute(tr->update, static_cast<double>(tr->num_samples), m.round, *rng_);
+  log_.encrypt_seconds = seconds_since(t0);
+  if (!contribution.ok()) {
+    log_.status = "failed";
+    return refuse(m, "contribution failed: " + contribution.status().message());
+  }
+  ledger::UpdateCommitment c{m.round, id_, model->version, hash, blake2b_256(*contribution), tr->num_samples, clip_norm_};
+  const ledger::Signer* signers[] = {signer_.get()};
+  internal::UpdateMsg u{tr->num_samples, tr->metrics, std::move(*contribution),
+                        ledger::sign_record(ledger::Record{federation_id_, ledger::now_ms(), c}, signers)};
+  log_.status = "submitted";
+  (void)transport_.send({id_, kCoordinatorId, MessageKind::kUpdate, m.round, internal::encode_update(u)});
+}
+
+void Hospital::on_aggregate(const Message& m) {
+  // A decryption share is a decryption oracle: a coordinator that obtained shares for a single
+  // hospital's contribution would learn that update. So a hospital decrypts at most one aggregate
+  // per round, and only one that claims at least the quorum of contributions committed on the
+  // ledger for that round. (Checking that the aggregate really is their sum needs the contribution
+  // bytes; see src/fl/README.md.)
+  auto agg = internal::decode_aggregate(m.payload);
+  if (!agg.ok() || !party_) return;
+  if (last_decrypted_round_ && m.round <= *last_decrypted_round_) return;
+  auto committed = ledger_.commitments(m.round);
+  auto setup = ledger_.current_setup();
+  if (!committed.ok() || !setup.ok()) return;
+  std::set<std::uint32_t> distinct;
+  for (auto p : agg->contributors) {
+    if (!committed->count(p)) return;
+    distinct.insert(p);
+  }
+  if (distinct.size() != agg->contributors.size() || distinct.size() < setup->min_contributors) return;
+  last_decrypted_round_ = m.round;
+  auto t0 = std::chrono::steady_clock::now();
+  auto share = party_->decryption_share(agg->aggregate, m.round, *rng_);
+  log_.decrypt_seconds = seconds_since(t0);
+  if (!share.ok()) return;
+  (void)transport_.send({id_, kCoordinatorId, MessageKind::kDecryptionShare, m.round, internal::encode_blob(*share)});
+}
+
+}  // namespace heal::fl

@@ -1,0 +1,50 @@
+#include "heal/fl/transport.h"
+
+namespace heal::fl {
+
+Status InProcessTransport::send(Message m) {
+  if (interceptor_) interceptor_(m);
+  if (offline_.count(m.from) || offline_.count(m.to)) {
+    ++lost_;
+    return Status::unavailable("party " + std::to_string(offline_.count(m.from) ? m.from : m.to) + " is offline");
+  }
+  const std::uint64_t bytes = m.payload.size() + kEnvelopeBytes;
+  // Traffic is accounted to the hospital end: up = hospital -> coordinator, down = the reverse.
+  if (m.to == kCoordinatorId) {
+    counters_[m.from].bytes_up += bytes;
+    ++counters_[m.from].messages_up;
+  } else {
+    counters_[m.to].bytes_down += bytes;
+    ++counters_[m.to].messages_down;
+  }
+  queues_[m.to].push_back(std::move(m));
+  return {};
+}
+
+std::optional<Message> InProcessTransport::receive(PartyId party) {
+  auto it = queues_.find(party);
+  if (it == queues_.end() || it->second.empty()) return std::nullopt;
+  Message m = std::move(it->second.front());
+  it->second.pop_front();
+  return m;
+}
+
+void InProcessTransport::set_connected(PartyId party, bool connected) {
+  if (connected) {
+    offline_.erase(party);
+    return;
+  }
+  offline_.insert(party);
+  // A crashed party loses what was waiting for it.
+  if (auto it = queues_.find(party); it != queues_.end()) {
+    lost_ += it->second.size();
+    it->second.clear();
+  }
+}
+
+TrafficCounters InProcessTransport::counters(PartyId party) const {
+  auto it = counters_.find(party);
+  return it == counters_.end() ? TrafficCounters{} : it->second;
+}
+
+}  // namespace heal::fl
