@@ -1,6 +1,21 @@
 #include "heal/math/ntt.h"
 
+#include "ntt_ifma.h"
+
 namespace heal::math {
+
+bool cpu_has_ifma() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  static const bool has = __builtin_cpu_supports("avx512ifma") && __builtin_cpu_supports("avx512f");
+  return has;
+#else
+  return false;
+#endif
+}
+
+namespace {
+u64 shoup52(u64 w, u64 q) { return static_cast<u64>((static_cast<u128>(w) << 52) / q); }
+}  // namespace
 
 NttTables::NttTables(int log_n, const Modulus& q)
     : n_(std::size_t{1} << log_n), log_n_(log_n), q_(q) {
@@ -45,9 +60,25 @@ NttTables::NttTables(int log_n, const Modulus& q)
   n_inv_ = ShoupConst(ninv, qv);
   // Last stage (h = 1) twiddle psi^-bitrev(1) = psi^-(n/2) times n^-1.
   n_inv_w_ = ShoupConst(q.mul(ninv, inv_pows[reverse_bits(1, log_n)]), qv);
+  ifma_possible_ = kHaveIfmaKernels && qv < (u64{1} << 50) && n_ >= 32 && cpu_has_ifma();
+  use_ifma_ = ifma_possible_;
+  if (ifma_possible_) {
+    roots_shoup52_.resize(n_);
+    inv_roots_shoup52_.resize(n_);
+    for (std::size_t i = 0; i < n_; ++i) {
+      roots_shoup52_[i] = shoup52(roots_[i], qv);
+      inv_roots_shoup52_[i] = shoup52(inv_roots_[i], qv);
+    }
+    n_inv_shoup52_ = shoup52(n_inv_.value, qv);
+    n_inv_w_shoup52_ = shoup52(n_inv_w_.value, qv);
+  }
 }
 
 void ntt_forward_lazy(u64* a, const NttTables& t) {
+  if (t.use_ifma()) {
+    ntt_forward_ifma(a, t, false);
+    return;
+  }
   const std::size_t n = t.n();
   const u64 q = t.modulus().value();
   const u64 two_q = 2 * q;
@@ -87,6 +118,10 @@ void ntt_forward_lazy(u64* a, const NttTables& t) {
 }
 
 void ntt_forward(u64* a, const NttTables& t) {
+  if (t.use_ifma()) {
+    ntt_forward_ifma(a, t, true);
+    return;
+  }
   ntt_forward_lazy(a, t);
   const std::size_t n = t.n();
   const u64 q = t.modulus().value();
@@ -99,6 +134,10 @@ void ntt_forward(u64* a, const NttTables& t) {
 }
 
 void ntt_inverse(u64* a, const NttTables& t) {
+  if (t.use_ifma()) {
+    ntt_inverse_ifma(a, t);
+    return;
+  }
   const std::size_t n = t.n();
   const u64 q = t.modulus().value();
   const u64 two_q = 2 * q;

@@ -103,3 +103,38 @@ TEST(Ntt, GaloisPermutationMatchesCoefficientAutomorphism) {
 
 }  // namespace
 }  // namespace heal::math
+
+namespace heal::math {
+namespace {
+
+TEST(Ntt, SimdKernelsMatchScalar) {
+  if (!cpu_has_ifma()) GTEST_SKIP() << "no AVX-512 IFMA on this CPU";
+  SeededRng rng(seed_from_u64(6));
+  for (int log_n : {5, 6, 9, 12, 14}) {
+    const std::size_t n = std::size_t{1} << log_n;
+    for (int bits : {30, 40, 49}) {
+      const Modulus q(generate_ntt_primes(bits, 1, n)[0]);
+      NttTables simd(log_n, q), scalar(log_n, q);
+      ASSERT_TRUE(simd.use_ifma());
+      scalar.set_use_ifma(false);
+      ASSERT_FALSE(scalar.use_ifma());
+      auto a = random_vec(rng, n, q);
+      for (std::size_t i = 0; i < n; i += 3) a[i] += q.value() * (i % 4);  // lazy inputs in [0, 4q)
+      auto b = a;
+      ntt_forward(a.data(), simd);
+      ntt_forward(b.data(), scalar);
+      ASSERT_EQ(a, b) << "forward log_n " << log_n << " bits " << bits;
+      ntt_inverse(a.data(), simd);
+      ntt_inverse(b.data(), scalar);
+      ASSERT_EQ(a, b) << "inverse log_n " << log_n << " bits " << bits;
+      auto c = a, d = a;
+      ntt_forward_lazy(c.data(), simd);
+      for (auto x : c) ASSERT_LT(x, 4 * q.value());
+      ntt_forward(d.data(), scalar);
+      for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(c[i] % q.value(), d[i]);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace heal::math

@@ -34,6 +34,15 @@ class NttTables {
   const ShoupConst& n_inv() const { return n_inv_; }
   /// n^-1 * psi^-1 (last inverse stage, odd half).
   const ShoupConst& n_inv_w() const { return n_inv_w_; }
+  /// True when the AVX-512 IFMA kernels apply (q < 2^50, n >= 32, CPU support).
+  bool use_ifma() const { return use_ifma_; }
+  /// 52-bit Shoup quotients floor(w * 2^52 / q) for the IFMA kernels (empty unless use_ifma()).
+  const u64* roots_shoup52() const { return roots_shoup52_.data(); }
+  const u64* inv_roots_shoup52() const { return inv_roots_shoup52_.data(); }
+  u64 n_inv_shoup52() const { return n_inv_shoup52_; }
+  u64 n_inv_w_shoup52() const { return n_inv_w_shoup52_; }
+  /// Disables the SIMD kernels for this table (tests compare both paths).
+  void set_use_ifma(bool v) { use_ifma_ = v && ifma_possible_; }
 
  private:
   std::size_t n_;
@@ -42,7 +51,13 @@ class NttTables {
   u64 psi_;
   std::vector<u64> roots_, roots_shoup_, inv_roots_, inv_roots_shoup_;
   ShoupConst n_inv_, n_inv_w_;
+  bool ifma_possible_ = false, use_ifma_ = false;
+  std::vector<u64> roots_shoup52_, inv_roots_shoup52_;
+  u64 n_inv_shoup52_ = 0, n_inv_w_shoup52_ = 0;
 };
+
+/// Whether this CPU has AVX-512 IFMA (runtime check).
+bool cpu_has_ifma();
 
 /// In-place forward negacyclic NTT; input in [0, 4q) (lazy callers) or [0, q); output in [0, q).
 void ntt_forward(u64* a, const NttTables& t);

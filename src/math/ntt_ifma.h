@@ -1,0 +1,22 @@
+// AVX-512 IFMA kernels of the negacyclic NTT (internal). Same algorithm and tables as the scalar
+// path (Harvey lazy butterflies, arXiv:1205.2926) on 8 lanes, with 52-bit Shoup multiplication
+// (vpmadd52luq/vpmadd52huq) as in Intel HEXL (Boemer et al., arXiv:2103.16400); q < 2^50 so
+// that 4q < 2^52. Compiled with target attributes and selected at run time.
+#pragma once
+
+#include "heal/math/ntt.h"
+
+namespace heal::math {
+
+#if defined(__x86_64__) && defined(__GNUC__)
+inline constexpr bool kHaveIfmaKernels = true;
+#else
+inline constexpr bool kHaveIfmaKernels = false;
+#endif
+
+/// Forward NTT; output in [0, q) when `reduce`, else [0, 4q). Requires t.use_ifma().
+void ntt_forward_ifma(u64* a, const NttTables& t, bool reduce);
+/// Inverse NTT with n^-1 folded in; output in [0, q). Requires t.use_ifma().
+void ntt_inverse_ifma(u64* a, const NttTables& t);
+
+}  // namespace heal::math
