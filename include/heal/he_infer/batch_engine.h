@@ -1,0 +1,62 @@
+// Batch (SIMD) mode, CryptoNets style (Gilad-Bachrach et al., ICML 2016) with nGraph-HE2's lazy
+// relinearization and rescaling (arXiv:1908.04172): ciphertext j holds pixel j of up to N/2 images
+// (one image per slot), so every linear stage is a scalar-weight multiply-accumulate across
+// ciphertexts and no rotation (hence no Galois key) is needed.
+//
+// Schedule (depth 2k+1, level l = input level - levels used so far):
+//   L_0:            MAC (weights encoded at q_l) + bias, rescale once.
+//   square:         x^2 (3 polynomials), neither relinearized nor rescaled.
+//   L_i (i >= 1):   MAC on the 3-polynomial squares, + bias, relinearize only the outputs, rescale twice.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "heal/ckks/ciphertext.h"
+#include "heal/ckks/encoder.h"
+#include "heal/ckks/encryptor.h"
+#include "heal/ckks/keys.h"
+#include "heal/he_infer/circuit.h"
+#include "heal/he_infer/plan.h"
+
+namespace heal::he_infer {
+
+/// Wall-clock seconds per stage of one evaluation.
+struct StageTimes {
+  std::vector<std::string> names;
+  std::vector<double> seconds;
+  void add(std::string n, double s) {
+    names.push_back(std::move(n));
+    seconds.push_back(s);
+  }
+  double total() const;
+};
+
+/// Batch-mode encrypted inference of one circuit under one parameter set.
+class BatchEngine {
+ public:
+  /// Precomputes weight residues at each stage's level. `threads` >= 1.
+  BatchEngine(Circuit circuit, ckks::ContextPtr ctx, int threads = 2);
+
+  const Circuit& circuit() const { return circuit_; }
+  /// Images per batch (N/2).
+  std::size_t capacity() const { return ctx_->slots(); }
+  /// Client: one ciphertext per input pixel; slot s holds image s (count <= capacity()).
+  std::vector<ckks::Ciphertext> encrypt(std::span<const float> images, std::size_t count, ckks::Encryptor& enc) const;
+  /// Server: runs the circuit; needs only the relinearization key. Consumes `inputs`.
+  std::vector<ckks::Ciphertext> evaluate(std::vector<ckks::Ciphertext> inputs, const ckks::RelinKey& rk,
+                                         StageTimes* times = nullptr) const;
+  /// Client: logits, count x num_classes row-major.
+  std::vector<double> decrypt(const std::vector<ckks::Ciphertext>& logits, std::size_t count, const ckks::Decryptor& dec) const;
+
+ private:
+  Circuit circuit_;
+  ckks::ContextPtr ctx_;
+  ckks::Encoder encoder_;
+  int threads_;
+  std::vector<std::size_t> level_;                               // level each linear stage runs at
+  std::vector<std::vector<std::vector<std::uint64_t>>> wres_;    // [stage][limb][entry]
+};
+
+}  // namespace heal::he_infer

@@ -1,0 +1,33 @@
+// Internal kernels of he_infer: a tiny thread pool-free parallel_for, exact rounding of real
+// constants into RNS residues, and the fused sparse multiply-accumulate used by batch mode.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "heal/ckks/ciphertext.h"
+#include "heal/ckks/params.h"
+#include "heal/he_infer/circuit.h"
+
+namespace heal::he_infer::detail {
+
+/// Runs fn(begin, end) over [0, n) split into `threads` contiguous ranges (std::thread).
+void parallel_for(std::size_t n, int threads, const std::function<void(std::size_t, std::size_t)>& fn);
+
+/// round(v) mod q_i for the first `limbs` Q primes (exact for any finite double).
+std::vector<std::uint64_t> real_to_residues(double v, const ckks::Context& ctx, std::size_t limbs);
+
+/// Weight residues of a linear stage run at `level`: round(w * q_level) mod q_i, laid out [limb][entry].
+std::vector<std::vector<std::uint64_t>> weight_residues(const SparseLinear& lin, const ckks::Context& ctx, std::size_t level);
+
+/// out[r] = sum_e w[e] * in[col(e)] over every polynomial and limb, in NTT form, with lazy
+/// modular reduction (products of < 31-bit residues summed in 64-bit words). All inputs share
+/// level and size; out gets that level and size, scale in.scale * q_level, no bias.
+std::vector<ckks::Ciphertext> sparse_mac(const ckks::Context& ctx, const SparseLinear& lin,
+                                         const std::vector<std::vector<std::uint64_t>>& wres,
+                                         std::span<const ckks::Ciphertext> in, int threads);
+
+}  // namespace heal::he_infer::detail
