@@ -1,0 +1,50 @@
+// libFuzzer target: every CKKS loader on arbitrary bytes, against a fixed small context. A loader
+// must return an error or a valid object; it must never crash, hang or allocate unboundedly.
+// The first byte selects the loader; the rest is the object.
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "heal/ckks/serialization.h"
+
+namespace {
+const heal::ckks::Context& fuzz_context() {
+  static const heal::ckks::ContextPtr ctx = [] {
+    heal::ckks::ParamsSpec s;
+    s.log_n = 4;
+    s.q_bits = {30, 25, 25};
+    s.p_bits = {30};
+    s.dnum = 2;
+    s.allow_insecure = true;
+    return heal::ckks::Context::create(s);
+  }();
+  return *ctx;
+}
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size < 1) return 0;
+  const auto& ctx = fuzz_context();
+  const std::span<const std::uint8_t> b(data + 1, size - 1);
+  using namespace heal::ckks;
+  switch (data[0] % 12) {
+    case 0: (void)load_ciphertext(ctx, b); break;
+    case 1: (void)load_seeded_ciphertext(ctx, b); break;
+    case 2: (void)load_plaintext(ctx, b); break;
+    case 3: (void)load_secret_key(ctx, b); break;
+    case 4: (void)load_public_key(ctx, b); break;
+    case 5: (void)load_relin_key(ctx, b); break;
+    case 6: (void)load_galois_keys(ctx, b); break;
+    case 7: (void)load_key_share(ctx, b); break;
+    case 8: (void)load_decryption_share(ctx, b); break;
+    case 9: (void)load_params_spec(b); break;
+    case 10: (void)inspect(b); break;
+    case 11: {
+      // Building a context is costly: only for small specs.
+      auto spec = load_params_spec(b);
+      if (spec.ok() && spec->log_n <= 6 && spec->q_bits.size() + spec->p_bits.size() <= 6) (void)load_params(b);
+      break;
+    }
+  }
+  return 0;
+}

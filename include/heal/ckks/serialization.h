@@ -1,0 +1,72 @@
+// Serialization of CKKS objects (format: docs/formats/ckks.md). Every object starts with the
+// core header (heal/core/serialization.h) and, except parameters, the 32-byte hash of the
+// parameter set it belongs to. Residues are bit-packed in ceil(log2 q_i) bits; public `a`
+// polynomials derived from a seed (public key, Galois keys, symmetric seeded ciphertexts) are
+// stored as the 32-byte seed. Loaders take the whole buffer, validate it against a Context
+// (parameter hash, level and limb counts, every residue < q_i, sizes checked before allocating)
+// and return a Status on any problem: outside bytes never crash the process.
+#pragma once
+
+#include <span>
+#include <string>
+
+#include "heal/ckks/ciphertext.h"
+#include "heal/ckks/keys.h"
+#include "heal/ckks/multiparty/shares.h"
+#include "heal/ckks/params.h"
+#include "heal/ckks/plaintext.h"
+#include "heal/core/bytes.h"
+#include "heal/core/hash.h"
+#include "heal/core/serialization.h"
+
+namespace heal::ckks {
+
+/// Format version written by this code (readers accept 1..kCkksFormatVersion).
+inline constexpr std::uint16_t kCkksFormatVersion = 1;
+
+/// BLAKE2b-256 of the canonical parameter description (N, Q and P primes, dnum, secret
+/// distribution): equal hashes mean keys and ciphertexts are interchangeable.
+Digest params_hash(const Context& ctx);
+/// Short human-readable id, e.g. "ckks-n14-q8-p1-3f2a9c1e" (last part: hash prefix).
+std::string params_id(const Context& ctx);
+
+/// Parameter set (ParamsSpec plus the generated primes and the hash, for verification).
+Bytes save_params(const Context& ctx);
+/// Parses the ParamsSpec without building a context.
+Result<ParamsSpec> load_params_spec(std::span<const std::uint8_t> bytes);
+/// Parses, builds the Context and checks that its primes and hash match the stored ones.
+Result<ContextPtr> load_params(std::span<const std::uint8_t> bytes);
+
+/// Object writers (the context supplies the parameter hash and bit widths).
+Bytes save(const Context& ctx, const SecretKey& sk);
+Bytes save(const Context& ctx, const PublicKey& pk);
+Bytes save(const Context& ctx, const RelinKey& rk);
+Bytes save(const Context& ctx, const GaloisKeys& gk);
+Bytes save(const Context& ctx, const Plaintext& pt);
+Bytes save(const Context& ctx, const Ciphertext& ct);
+Bytes save(const Context& ctx, const SeededCiphertext& ct);
+Bytes save(const Context& ctx, const multiparty::KeyShare& share);
+Bytes save(const Context& ctx, const multiparty::DecryptionShare& share);
+
+/// Object readers: the whole buffer must be exactly one object of that type for `ctx`.
+Result<SecretKey> load_secret_key(const Context& ctx, std::span<const std::uint8_t> bytes);
+Result<PublicKey> load_public_key(const Context& ctx, std::span<const std::uint8_t> bytes);
+Result<RelinKey> load_relin_key(const Context& ctx, std::span<const std::uint8_t> bytes);
+Result<GaloisKeys> load_galois_keys(const Context& ctx, std::span<const std::uint8_t> bytes);
+Result<Plaintext> load_plaintext(const Context& ctx, std::span<const std::uint8_t> bytes);
+Result<Ciphertext> load_ciphertext(const Context& ctx, std::span<const std::uint8_t> bytes);
+Result<SeededCiphertext> load_seeded_ciphertext(const Context& ctx, std::span<const std::uint8_t> bytes);
+Result<multiparty::KeyShare> load_key_share(const Context& ctx, std::span<const std::uint8_t> bytes);
+Result<multiparty::DecryptionShare> load_decryption_share(const Context& ctx, std::span<const std::uint8_t> bytes);
+
+/// What `heal ckks info` prints: the header and the leading fields, without a context.
+struct ObjectInfo {
+  ObjectType type{};
+  std::uint16_t version = 0;
+  std::uint64_t payload_size = 0;
+  Digest params_hash{};     ///< zero for parameter objects that failed to parse
+  std::string description;  ///< one line, e.g. "ciphertext: 2 polys, level 3, scale 2^40, 8192 slots"
+};
+Result<ObjectInfo> inspect(std::span<const std::uint8_t> bytes);
+
+}  // namespace heal::ckks
