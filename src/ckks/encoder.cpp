@@ -9,6 +9,11 @@
 namespace heal::ckks {
 
 namespace {
+// Plain complex product (std::complex operator* adds NaN/inf handling we do not need).
+inline std::complex<double> cmul(std::complex<double> a, std::complex<double> b) {
+  return {a.real() * b.real() - a.imag() * b.imag(), a.real() * b.imag() + a.imag() * b.real()};
+}
+
 void bit_reverse_permute(std::complex<double>* v, std::size_t size) {
   for (std::size_t i = 1, j = 0; i < size; ++i) {
     std::size_t bit = size >> 1;
@@ -33,19 +38,28 @@ Encoder::Encoder(ContextPtr ctx) : ctx_(std::move(ctx)) {
     r = g;
     g = (g * 5) % m;
   }
+  // Twiddles of the special FFT, independent of the slot count: stage len uses entries
+  // [len/2, len) (the inverse transform uses their conjugates).
+  fft_tw_.assign(std::max<std::size_t>(ctx_->n() / 2, 2), {1.0, 0.0});
+  for (std::size_t len = 2; len <= ctx_->n() / 2; len <<= 1) {
+    const std::size_t lenh = len >> 1, lenq = len << 2, stride = m / lenq;
+    for (std::size_t j = 0; j < lenh; ++j) fft_tw_[lenh + j] = ksi_[(rot_group_[j] % lenq) * stride];
+  }
+  for (std::size_t l = 0; l < ctx_->q_count(); ++l) {
+    crt_.push_back(std::make_unique<math::CrtComposer>(ctx_->q_basis().slice(0, l + 1).moduli()));
+  }
 }
 
 // Evaluates the packed polynomial at the slot roots (decode direction).
 void Encoder::fft_special(std::complex<double>* v, std::size_t slots) const {
-  const std::size_t m = 2 * ctx_->n();
   bit_reverse_permute(v, slots);
   for (std::size_t len = 2; len <= slots; len <<= 1) {
-    const std::size_t lenh = len >> 1, lenq = len << 2, stride = m / lenq;
+    const std::size_t lenh = len >> 1;
+    const std::complex<double>* tw = fft_tw_.data() + lenh;
     for (std::size_t i = 0; i < slots; i += len) {
       for (std::size_t j = 0; j < lenh; ++j) {
-        const std::size_t idx = (rot_group_[j] % lenq) * stride;
         const std::complex<double> u = v[i + j];
-        const std::complex<double> w = v[i + j + lenh] * ksi_[idx];
+        const std::complex<double> w = cmul(v[i + j + lenh], tw[j]);
         v[i + j] = u + w;
         v[i + j + lenh] = u - w;
       }
@@ -55,14 +69,13 @@ void Encoder::fft_special(std::complex<double>* v, std::size_t slots) const {
 
 // Inverse of fft_special (encode direction), including the 1/slots factor.
 void Encoder::fft_special_inv(std::complex<double>* v, std::size_t slots) const {
-  const std::size_t m = 2 * ctx_->n();
   for (std::size_t len = slots; len >= 2; len >>= 1) {
-    const std::size_t lenh = len >> 1, lenq = len << 2, stride = m / lenq;
+    const std::size_t lenh = len >> 1;
+    const std::complex<double>* tw = fft_tw_.data() + lenh;
     for (std::size_t i = 0; i < slots; i += len) {
       for (std::size_t j = 0; j < lenh; ++j) {
-        const std::size_t idx = (lenq - (rot_group_[j] % lenq)) * stride;
         const std::complex<double> u = v[i + j] + v[i + j + lenh];
-        const std::complex<double> w = (v[i + j] - v[i + j + lenh]) * ksi_[idx];
+        const std::complex<double> w = cmul(v[i + j] - v[i + j + lenh], std::conj(tw[j]));
         v[i + j] = u;
         v[i + j + lenh] = w;
       }
@@ -150,8 +163,7 @@ std::vector<std::complex<double>> Encoder::decode(const Plaintext& pt) const {
     }
   }
   std::vector<double> c(cnt);
-  math::CrtComposer crt(ctx_->q_basis().slice(0, limbs).moduli());
-  crt.compose_centered(g.data(), cnt, cnt, pt.scale(), c.data());
+  crt_[limbs - 1]->compose_centered(g.data(), cnt, cnt, pt.scale(), c.data());
   std::vector<std::complex<double>> v(slots);
   for (std::size_t s = 0; s < slots; ++s) v[s] = {c[s], c[slots + s]};
   fft_special(v.data(), slots);
@@ -198,8 +210,7 @@ std::vector<double> Encoder::decode_coeffs(const Plaintext& pt) const {
   math::RnsPoly p = pt.poly();
   if (p.is_ntt()) p.intt_inplace(ctx_->q_basis());
   std::vector<double> c(n);
-  math::CrtComposer crt(ctx_->q_basis().slice(0, p.num_limbs()).moduli());
-  crt.compose_centered(p.data(), n, n, pt.scale(), c.data());
+  crt_[p.num_limbs() - 1]->compose_centered(p.data(), n, n, pt.scale(), c.data());
   return c;
 }
 

@@ -123,6 +123,28 @@ void CrtComposer::compose_centered(const u64* residues, std::size_t stride, std:
                                    double divisor, double* out) const {
   const std::size_t k = moduli_.size();
   const std::size_t w = words_;
+  if (k == 1) {  // one prime: the centered residue itself
+    const Modulus& q = moduli_[0];
+    for (std::size_t c = 0; c < count; ++c) out[c] = static_cast<double>(q.centered(residues[c])) / divisor;
+    return;
+  }
+  if (k == 2) {  // Q < 2^128: plain 128-bit CRT
+    const u128 Q = static_cast<u128>(q_[1]) << 64 | q_[0];
+    const u128 half = Q >> 1;
+    const u128 qh0 = static_cast<u128>(qhat_[0][1]) << 64 | qhat_[0][0];
+    const u128 qh1 = static_cast<u128>(qhat_[1][1]) << 64 | qhat_[1][0];
+    const u64 q0 = moduli_[0].value(), q1 = moduli_[1].value();
+    for (std::size_t c = 0; c < count; ++c) {
+      const u64 y0 = mul_shoup(residues[c], qhat_inv_[0].value, qhat_inv_[0].shoup, q0);
+      const u64 y1 = mul_shoup(residues[stride + c], qhat_inv_[1].value, qhat_inv_[1].shoup, q1);
+      // y0*qh0 < q0*q1 = Q, same for y1*qh1: the sum is below 2Q < 2^128.
+      u128 x = static_cast<u128>(y0) * static_cast<u64>(qh0) + static_cast<u128>(y1) * static_cast<u64>(qh1);
+      if (x >= Q) x -= Q;
+      const double v = x > half ? -static_cast<double>(Q - x) : static_cast<double>(x);
+      out[c] = v / divisor;
+    }
+    return;
+  }
   std::vector<u64> acc(w), prod(w);
   std::vector<u64> y(k);
   for (std::size_t c = 0; c < count; ++c) {

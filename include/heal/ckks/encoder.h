@@ -6,6 +6,7 @@
 #pragma once
 
 #include <complex>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -51,6 +52,8 @@ class Encoder {
   ContextPtr ctx_;
   std::vector<std::complex<double>> ksi_;   // exp(2 pi i k / 2N), k = 0..2N
   std::vector<std::size_t> rot_group_;      // 5^j mod 2N, j < N/2
+  std::vector<std::complex<double>> fft_tw_;  // per stage len: ksi[(5^j mod 4len) * 2N/(4len)] at len/2 + j
+  std::vector<std::unique_ptr<math::CrtComposer>> crt_;  // per level
 };
 
 }  // namespace heal::ckks
