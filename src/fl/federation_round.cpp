@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "federation_internal.h"
 #include "heal/fl/federation.h"
@@ -108,31 +109,54 @@ Status Federation::decrypt_and_update(RoundWork& w) {
   }
   w.aggregate_hash = blake2b_256(*agg);
 
-  // Joint decryption: every reachable hospital holds a key share; the first t shares (by party id)
-  // are combined.
+  // Joint decryption by a quorum of t key holders (any hospital, contributor or not). t-of-n shares
+  // depend on the quorum, so the coordinator names it; members that do not answer are replaced
+  // and the quorum asked again, at most kMaxQuorumAttempts times (src/fl/README.md).
   const std::uint32_t t = aggregator_->setup_info().decryption_threshold;
   std::vector<DecryptionShare> shares;
   double slowest_share = 0;
   if (t > 0) {
-    const Bytes payload = internal::encode_aggregate({*agg, w.contributors});
-    for (const auto& h : hospitals_) {
-      if (transport_.send({kCoordinatorId, h->id(), MessageKind::kAggregate, w.round, payload}).ok()) h->step();
+    constexpr int kMaxQuorumAttempts = 3;
+    std::set<PartyId> unresponsive;
+    bool done = false;
+    for (int attempt = 0; attempt < kMaxQuorumAttempts && !done; ++attempt) {
+      std::vector<PartyId> quorum;
+      for (const auto& h : hospitals_) {
+        if (quorum.size() < t && !unresponsive.count(h->id())) quorum.push_back(h->id());
+      }
+      if (quorum.size() < t) break;
+      const Bytes payload = internal::encode_aggregate({*agg, w.contributors, quorum});
+      for (PartyId q : quorum) {
+        if (transport_.send({kCoordinatorId, q, MessageKind::kAggregate, w.round, payload}).ok()) {
+          hospitals_[q]->step();
+        }
+      }
+      std::map<PartyId, Bytes> got;
+      while (auto m = transport_.receive(kCoordinatorId)) {
+        if (m->kind != MessageKind::kDecryptionShare || m->round != w.round) continue;
+        if (!std::binary_search(quorum.begin(), quorum.end(), m->from) || got.count(m->from)) continue;
+        auto share = internal::decode_blob(m->payload);
+        if (share.ok()) got[m->from] = std::move(*share);
+      }
+      shares.clear();
+      for (PartyId q : quorum) {
+        auto it = got.find(q);
+        if (it == got.end()) {
+          unresponsive.insert(q);
+          continue;
+        }
+        shares.push_back({q, std::move(it->second)});
+        const double secs = hospitals_[q]->last_round().decrypt_seconds;
+        slowest_share = std::max(slowest_share, secs);
+        w.parties[q].decrypt_seconds += secs;
+      }
+      done = shares.size() == t;
     }
-    while (auto m = transport_.receive(kCoordinatorId)) {
-      if (m->kind != MessageKind::kDecryptionShare || m->round != w.round || m->from >= hospitals_.size()) continue;
-      auto share = internal::decode_blob(m->payload);
-      if (!share.ok()) continue;
-      if (std::any_of(shares.begin(), shares.end(), [&](const DecryptionShare& s) { return s.party == m->from; })) continue;
-      shares.push_back({m->from, std::move(*share)});
-      slowest_share = std::max(slowest_share, hospitals_[m->from]->last_round().decrypt_seconds);
-      w.parties[m->from].decrypt_seconds = hospitals_[m->from]->last_round().decrypt_seconds;
-    }
-    if (shares.size() < t) {
-      w.fail("only " + std::to_string(shares.size()) + " of the " + std::to_string(t) + " decryption shares required");
+    if (!done) {
+      w.fail("could not gather the " + std::to_string(t) + " decryption shares required (" +
+             std::to_string(unresponsive.size()) + " key holders unresponsive)");
       return {};
     }
-    std::sort(shares.begin(), shares.end(), [](const auto& a, const auto& b) { return a.party < b.party; });
-    shares.resize(t);
   }
   t0 = std::chrono::steady_clock::now();
   auto sum = aggregator_->finalize(*agg, shares, n, w.round);

@@ -1,5 +1,6 @@
 #include "heal/fl/hospital.h"
 
+#include <algorithm>
 #include <chrono>
 #include <set>
 
@@ -104,13 +105,23 @@ void Hospital::on_model(const Message& m) {
 
 void Hospital::on_aggregate(const Message& m) {
   // A decryption share is a decryption oracle: a coordinator that obtained shares for a single
-  // hospital's contribution would learn that update. So a hospital decrypts at most one aggregate
-  // per round, and only one that claims at least the quorum of contributions committed on the
-  // ledger for that round. (Checking that the aggregate really is their sum needs the contribution
-  // bytes; see src/fl/README.md.)
+  // hospital's contribution would learn that update. So a hospital decrypts only one aggregate
+  // per round (re-sharing it for at most kMaxSharesPerRound quorums when decryptors drop out),
+  // never for an earlier round, and only an aggregate that claims at least the quorum of
+  // contributions committed on the ledger for that round. (Checking that the aggregate really is
+  // their sum needs the contribution bytes; see src/fl/README.md.)
   auto agg = internal::decode_aggregate(m.payload);
   if (!agg.ok() || !party_) return;
-  if (last_decrypted_round_ && m.round <= *last_decrypted_round_) return;
+  const Digest agg_hash = blake2b_256(agg->aggregate);
+  if (decrypted_round_) {
+    if (m.round < *decrypted_round_) return;
+    if (m.round == *decrypted_round_ && (agg_hash != decrypted_hash_ || shares_in_round_ >= kMaxSharesPerRound)) return;
+  }
+  if (!std::is_sorted(agg->quorum.begin(), agg->quorum.end()) ||
+      std::adjacent_find(agg->quorum.begin(), agg->quorum.end()) != agg->quorum.end() ||
+      !std::binary_search(agg->quorum.begin(), agg->quorum.end(), id_)) {
+    return;
+  }
   auto committed = ledger_.commitments(m.round);
   auto setup = ledger_.current_setup();
   if (!committed.ok() || !setup.ok()) return;
@@ -120,9 +131,12 @@ void Hospital::on_aggregate(const Message& m) {
     distinct.insert(p);
   }
   if (distinct.size() != agg->contributors.size() || distinct.size() < setup->min_contributors) return;
-  last_decrypted_round_ = m.round;
+  if (!decrypted_round_ || *decrypted_round_ != m.round) shares_in_round_ = 0;
+  decrypted_round_ = m.round;
+  decrypted_hash_ = agg_hash;
+  ++shares_in_round_;
   auto t0 = std::chrono::steady_clock::now();
-  auto share = party_->decryption_share(agg->aggregate, m.round, *rng_);
+  auto share = party_->decryption_share(agg->aggregate, agg->quorum, m.round, *rng_);
   log_.decrypt_seconds = seconds_since(t0);
   if (!share.ok()) return;
   (void)transport_.send({id_, kCoordinatorId, MessageKind::kDecryptionShare, m.round, internal::encode_blob(*share)});

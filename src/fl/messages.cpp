@@ -75,6 +75,7 @@ Bytes encode_aggregate(const AggregateMsg& m) {
   ByteWriter w;
   put_blob(w, m.aggregate);
   w.put_array<std::uint32_t>(m.contributors);
+  w.put_array<std::uint32_t>(m.quorum);
   return w.take();
 }
 
@@ -83,6 +84,7 @@ Result<AggregateMsg> decode_aggregate(std::span<const std::uint8_t> b) {
   AggregateMsg m;
   HEAL_RETURN_IF_ERROR(get_blob(r, &m.aggregate));
   HEAL_RETURN_IF_ERROR(r.get_array(&m.contributors, 1u << 16));
+  HEAL_RETURN_IF_ERROR(r.get_array(&m.quorum, 1u << 16));
   HEAL_RETURN_IF_ERROR(expect_end(r, "aggregate"));
   return m;
 }

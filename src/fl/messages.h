@@ -2,7 +2,8 @@
 //   model:      u64 version, u64 count + f32 weights
 //   update:     u64 samples, u32 metric count + (string name, f64 value)..., u64 len + contribution,
 //               u64 len + commitment record bytes, u64 len + signature list (ledger encoding)
-//   aggregate:  u64 len + aggregate bytes, u64 count + u32 contributing party ids
+//   aggregate:  u64 len + aggregate bytes, u64 count + u32 contributing party ids,
+//               u64 count + u32 decryption quorum party ids
 //   share:      u64 len + share bytes
 //   refusal:    string reason
 #pragma once
@@ -39,6 +40,7 @@ Result<UpdateMsg> decode_update(std::span<const std::uint8_t> b);
 struct AggregateMsg {
   Bytes aggregate;
   std::vector<std::uint32_t> contributors;
+  std::vector<std::uint32_t> quorum;
 };
 Bytes encode_aggregate(const AggregateMsg& m);
 Result<AggregateMsg> decode_aggregate(std::span<const std::uint8_t> b);

@@ -111,6 +111,22 @@ TEST(FederationDropout, ThresholdDecryptionToleratesDropoutsAfterSubmitUpToNMinu
   EXPECT_EQ(setup->secure_mode, "fake-threshold");
 }
 
+TEST(FederationDropout, UnresponsiveQuorumMemberIsReplaced) {
+  auto ledger = memory_ledger();
+  FederationConfig cfg;
+  cfg.min_contributors = 4;
+  cfg.dropouts = {{0, 1, DropPhase::kAfterSubmit, 1}};
+  auto agg = std::make_unique<FakeThresholdAggregator>(party_set(4), 2);
+  Federation fed(cfg, ones(4), std::move(agg), *ledger, {0});
+  auto r = fed.run_round();
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(r->completed) << r->failure_reason;
+  auto results = round_results(*ledger);
+  // The first quorum {0, 1} lost hospital 0; hospital 1 re-shared the same aggregate for {1, 2}.
+  EXPECT_EQ(results[0].decryptors, (std::vector<std::uint32_t>{1, 2}));
+  EXPECT_EQ(results[0].contributions.size(), 4u);
+}
+
 TEST(FederationDropout, PermanentDropoutKeepsTheFederationGoing) {
   auto ledger = memory_ledger();
   FederationConfig cfg;

@@ -122,7 +122,7 @@ class FakeThresholdAggregator final : public SecureAggregator {
       if (!parties_.count(s.party) || s.bytes != token(s.party, agg, round)) return Status::corruption("bad share");
       seen.insert(s.party);
     }
-    if (seen.size() < t_) return Status::failed_precondition("not enough shares");
+    if (seen.size() != t_ || shares.size() != t_) return Status::failed_precondition("need exactly one quorum of shares");
     return plain_.finalize(agg, {}, n, round);
   }
   static Bytes token(PartyId p, std::span<const std::uint8_t> agg, std::uint64_t round) {
@@ -143,8 +143,10 @@ class FakeThresholdAggregator final : public SecureAggregator {
     Result<Bytes> contribute(std::span<const float> u, double w, std::uint64_t r, Rng& rng) override {
       return inner_->contribute(u, w, r, rng);
     }
-    Result<Bytes> decryption_share(std::span<const std::uint8_t> agg, std::uint64_t r, Rng&) override {
+    Result<Bytes> decryption_share(std::span<const std::uint8_t> agg, std::span<const PartyId> quorum, std::uint64_t r,
+                                   Rng&) override {
       ++owner_->shares_made;
+      if (quorum.size() != owner_->t_) return Status::invalid_argument("quorum size differs from t");
       return token(party(), agg, r);
     }
 

@@ -72,7 +72,10 @@ class Hospital {
   double proximal_mu_ = 0;
   HospitalRoundLog log_;
   std::uint64_t trainings_ = 0;
-  std::optional<std::uint64_t> last_decrypted_round_;
+  static constexpr int kMaxSharesPerRound = 3;
+  std::optional<std::uint64_t> decrypted_round_;
+  Digest decrypted_hash_{};
+  int shares_in_round_ = 0;
 };
 
 }  // namespace heal::fl

@@ -4,7 +4,7 @@
 //
 //   each hospital:   contribution = party.contribute(update, weight)      (opaque bytes)
 //   anyone:          aggregate    = aggregator.aggregate(contributions)    (opaque bytes)
-//   t hospitals:     share_i      = party_i.decryption_share(aggregate)    (opaque bytes)
+//   quorum of t:     share_i      = party_i.decryption_share(aggregate, quorum)  (opaque bytes)
 //   anyone:          sum          = aggregator.finalize(aggregate, shares) = sum_i weight_i * update_i
 //
 // Contribution and aggregate bytes are hashed onto the ledger (UpdateCommitment, RoundResult).
@@ -49,9 +49,13 @@ class AggregationParty {
   virtual PartyId party() const = 0;
   /// Encodes (and for HE, encrypts) weight * update for round `round` as opaque bytes.
   virtual Result<Bytes> contribute(std::span<const float> update, double weight, std::uint64_t round, Rng& rng) = 0;
-  /// This party's share for decrypting `aggregate` (empty bytes if the mode needs none). HE
-  /// implementations flood the share with noise (IND-CPA^D, Li-Micciancio eprint 2020/1533).
-  virtual Result<Bytes> decryption_share(std::span<const std::uint8_t> aggregate, std::uint64_t round, Rng& rng) = 0;
+  /// This party's share for decrypting `aggregate` together with the other members of `quorum`
+  /// (sorted distinct party ids including this party, exactly setup_info().decryption_threshold
+  /// of them: t-of-n shares depend on the quorum through Lagrange coefficients, ePrint 2022/780).
+  /// Empty bytes if the mode needs none. HE implementations flood the share with noise
+  /// (IND-CPA^D, Li-Micciancio ePrint 2020/1533) and count it against the key epoch's budget.
+  virtual Result<Bytes> decryption_share(std::span<const std::uint8_t> aggregate, std::span<const PartyId> quorum,
+                                         std::uint64_t round, Rng& rng) = 0;
 };
 
 /// The public side: combines contributions and decryption shares. Holds no secret.
@@ -66,8 +70,8 @@ class SecureAggregator {
   virtual Result<std::unique_ptr<AggregationParty>> party(PartyId party) = 0;
   /// Sums contributions (at least one) of `length` values each for round `round`.
   virtual Result<Bytes> aggregate(std::span<const Bytes> contributions, std::size_t length, std::uint64_t round) = 0;
-  /// Recovers sum_i weight_i * update_i from the aggregate and at least
-  /// setup_info().decryption_threshold shares from distinct parties.
+  /// Recovers sum_i weight_i * update_i from the aggregate and the shares of one quorum (every
+  /// member's share, made for that quorum; ignored when the threshold is 0).
   virtual Result<std::vector<double>> finalize(std::span<const std::uint8_t> aggregate,
                                                std::span<const DecryptionShare> shares, std::size_t length,
                                                std::uint64_t round) = 0;
