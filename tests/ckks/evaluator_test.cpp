@@ -232,3 +232,38 @@ TEST(Evaluator, MisuseThrows) {
 
 }  // namespace
 }  // namespace heal::ckks
+
+namespace heal::ckks {
+namespace {
+
+TEST(KeyGeneration, FixedHammingWeightSecretWorksEndToEnd) {
+  ParamsSpec s;
+  s.log_n = 10;
+  s.q_bits = {60, 40};
+  s.p_bits = {60};
+  s.secret = SecretDistribution::kTernaryHamming;
+  s.hamming_weight = 64;
+  s.allow_insecure = true;
+  auto ctx = Context::create(s);
+  SeededRng rng(seed_from_u64(3));
+  SecretKey sk = sample_secret_key(*ctx, rng);
+  math::RnsPoly coef = sk.poly();
+  coef.intt_inplace(ctx->key_basis());
+  std::size_t weight = 0;
+  for (std::size_t j = 0; j < ctx->n(); ++j) weight += coef.limb(0)[j] != 0;
+  EXPECT_EQ(weight, 64u);
+  KeyGenerator kg(ctx, sk);
+  Encoder enc(ctx);
+  Encryptor e(ctx, kg.create_public_key());
+  Decryptor d(ctx, kg.secret_key());
+  Evaluator ev(ctx);
+  const auto v = testing::random_vec(ctx->slots(), 11);
+  const RelinKey rk = kg.create_relin_key();
+  const Ciphertext c = e.encrypt(enc.encode(v));
+  testing::Vec sq(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i) sq[i] = v[i] * v[i];
+  EXPECT_GT(testing::precision_bits(sq, enc.decode(d.decrypt(ev.rescale(ev.mul_relin(c, c, rk))))), 20);
+}
+
+}  // namespace
+}  // namespace heal::ckks
