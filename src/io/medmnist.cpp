@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <limits>
 
 #include "heal/io/dataset.h"
@@ -40,12 +41,14 @@ Status normalise(const NpyHeader& h, std::vector<double>* v) {
   return {};
 }
 
-Status load_split(const NpzArchive& zip, const std::string& prefix, const LoadOptions& opts, SplitData* out,
+using MemberReader = std::function<Result<Bytes>(const std::string&)>;
+
+Status load_split(const MemberReader& read, const std::string& prefix, const LoadOptions& opts, SplitData* out,
                   int* max_label) {
   const std::string im_name = prefix + "_images.npy", lb_name = prefix + "_labels.npy";
-  auto im_bytes = zip.read(im_name);
+  auto im_bytes = read(im_name);
   if (!im_bytes.ok()) return im_bytes.status();
-  auto lb_bytes = zip.read(lb_name);
+  auto lb_bytes = read(lb_name);
   if (!lb_bytes.ok()) return lb_bytes.status();
   auto im = parse_npy(*im_bytes);
   if (!im.ok()) return im.status().with_context(im_name);
@@ -105,12 +108,12 @@ Status load_split(const NpzArchive& zip, const std::string& prefix, const LoadOp
   return {};
 }
 
-Result<Dataset> from_archive(const NpzArchive& zip, const std::string& name, const LoadOptions& opts) {
+Result<Dataset> from_members(const MemberReader& read, const std::string& name, const LoadOptions& opts) {
   Dataset ds;
   ds.name = name;
   int max_label = -1;
   for (Split s : {Split::kTrain, Split::kVal, Split::kTest}) {
-    HEAL_RETURN_IF_ERROR(load_split(zip, split_name(s), opts, &ds.split(s), &max_label));
+    HEAL_RETURN_IF_ERROR(load_split(read, split_name(s), opts, &ds.split(s), &max_label));
   }
   if (ds.train.channels != ds.val.channels || ds.train.channels != ds.test.channels ||
       ds.train.height != ds.val.height || ds.train.height != ds.test.height || ds.train.width != ds.val.width ||
@@ -123,7 +126,22 @@ Result<Dataset> from_archive(const NpzArchive& zip, const std::string& name, con
   return ds;
 }
 
+Result<Dataset> from_archive(const NpzArchive& zip, const std::string& name, const LoadOptions& opts) {
+  return from_members([&zip](const std::string& m) { return zip.read(m); }, name, opts);
+}
+
 }  // namespace
+
+Result<Dataset> load_medmnist_members(const std::map<std::string, std::vector<std::uint8_t>>& members,
+                                     const std::string& name, const LoadOptions& opts) {
+  return from_members(
+      [&members](const std::string& m) -> Result<Bytes> {
+        auto it = members.find(m);
+        if (it == members.end()) return Status::not_found("npz member '" + m + "' is missing");
+        return it->second;
+      },
+      name, opts);
+}
 
 Result<Dataset> load_medmnist_npz_bytes(std::vector<std::uint8_t> bytes, const std::string& name,
                                         const LoadOptions& opts) {

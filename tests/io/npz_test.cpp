@@ -121,6 +121,17 @@ TEST(Npz, AbsurdShapeIsRejectedWithoutAllocating) {
   EXPECT_EQ(ds.status().code(), StatusCode::kCorruption);
 }
 
+TEST(Npz, MembersLoaderAppliesTheSameChecks) {
+  auto m = tiny_members();
+  auto ds = load_medmnist_members(m, "mem");
+  ASSERT_TRUE(ds.ok()) << ds.status().to_string();
+  EXPECT_EQ(ds->train.size(), 4u);
+  m["test_images.npy"] = make_npy("|u1", "(4, 3, 3)", Bytes(36));  // other image shape than train
+  EXPECT_EQ(load_medmnist_members(m, "mem").status().code(), StatusCode::kCorruption);
+  m.erase("test_images.npy");
+  EXPECT_EQ(load_medmnist_members(m, "mem").status().code(), StatusCode::kNotFound);
+}
+
 TEST(Npz, ArchiveMembersAndNotAZip) {
   auto z = NpzArchive::from_bytes(make_zip(TempDir().file("n.npz"), tiny_members()));
   ASSERT_TRUE(z.ok());

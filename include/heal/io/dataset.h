@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,11 @@ Result<Dataset> load_medmnist_npz(const std::string& path, const LoadOptions& op
 /// MedMNIST `.npz` held in memory (same checks; used by the fuzzer). `name` becomes Dataset::name.
 Result<Dataset> load_medmnist_npz_bytes(std::vector<std::uint8_t> bytes, const std::string& name,
                                         const LoadOptions& opts = {});
+
+/// MedMNIST from members already taken out of an archive ("train_images.npy" -> .npy bytes);
+/// the same checks as the file loaders (used by the fuzzer to reach past the zip CRCs).
+Result<Dataset> load_medmnist_members(const std::map<std::string, std::vector<std::uint8_t>>& members,
+                                     const std::string& name, const LoadOptions& opts = {});
 
 /// Folder dataset: COVID-CT (Data-split lists; class 0 = NonCOVID, 1 = COVID),
 /// `<root>/<split>/<class_name>/*.png|jpg|dcm` (classes numbered in sorted name order), or a CSV
