@@ -18,6 +18,7 @@ BaseConverter::BaseConverter(const std::vector<Modulus>& src, const std::vector<
     u64 prod = 1;
     for (const auto& q : src) prod = t.mul(prod, t.reduce(q.value()));
     q_mod_dst_.push_back(prod);
+    for (std::size_t v = 0; v <= k; ++v) q_mult_dst_.push_back(t.mul(t.reduce(v), prod));
   }
   qhat_mod_dst_.resize(dst.size() * k);
   for (std::size_t t = 0; t < dst.size(); ++t) {
@@ -100,14 +101,28 @@ void BaseConverter::centered_counts(const u64* y, u64* v, std::size_t n) const {
 }
 
 void BaseConverter::convert_limb_exact(const u64* y, const u64* v, std::size_t t, u64* out, std::size_t n) const {
-  convert_limb(y, t, out, n);
+  const std::size_t k = src_.size();
   const Modulus& p = dst_[t];
   const u64 pv = p.value();
-  const ShoupConst qm(q_mod_dst_[t], pv);
-  for (std::size_t j = 0; j < n; ++j) {
-    const u64 c = mul_shoup(v[j], qm.value, qm.shoup, pv);  // v < 64 < p
-    out[j] = out[j] >= c ? out[j] - c : out[j] + pv - c;
+  // v <= k: subtract the precomputed multiple v * (Q mod p_t).
+  const u64* mult = &q_mult_dst_[t * (k + 1)];
+  // Branch-free: v is data-dependent (about half the digits are centered downwards).
+  auto sub_mod = [pv](u64 r, u64 c) {
+    const u64 d = r - c;
+    return d + (pv & (u64{0} - static_cast<u64>(r < c)));
+  };
+  if (k == 1) {  // single pass: reduce and correct
+    const u64 ratio = p.ratio_hi();
+    for (std::size_t j = 0; j < n; ++j) {
+      const u64 x = y[j];
+      u64 r = x - mul_hi(x, ratio) * pv;
+      r -= pv & (u64{0} - static_cast<u64>(r >= pv));
+      out[j] = sub_mod(r, mult[v[j]]);
+    }
+    return;
   }
+  convert_limb(y, t, out, n);
+  for (std::size_t j = 0; j < n; ++j) out[j] = sub_mod(out[j], mult[v[j]]);
 }
 
 void BaseConverter::convert(const u64* in, u64* out, std::size_t n, u64* scratch) const {

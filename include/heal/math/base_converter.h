@@ -32,7 +32,7 @@ class BaseConverter {
   /// Counts v = #{i : y_i > q_i/2}: with convert_limb_exact this converts the centered lift
   /// sum_i [y_i]_centered (Q/q_i), i.e. x + u Q with |u| <= #src/2 (no bias from [0, q) digits).
   void centered_counts(const u64* y, u64* v, std::size_t n) const;
-  /// Exact conversion for one destination limb: convert_limb minus v * (Q mod p_t).
+  /// Exact conversion for one destination limb: convert_limb minus v * (Q mod p_t); v_j <= #src.
   void convert_limb_exact(const u64* y, const u64* v, std::size_t t, u64* out, std::size_t n) const;
   /// Both steps for every destination limb; `out` has dst limbs x n words; `scratch` has src x n.
   void convert(const u64* in, u64* out, std::size_t n, u64* scratch) const;
@@ -42,6 +42,7 @@ class BaseConverter {
   std::vector<ShoupConst> qhat_inv_;   // per src i
   std::vector<u64> qhat_mod_dst_;      // [t * src + i] = (Q/q_i) mod p_t
   std::vector<u64> q_mod_dst_;         // Q mod p_t
+  std::vector<u64> q_mult_dst_;        // [t * (src+1) + v] = v * Q mod p_t, v = 0..src
   std::vector<double> inv_src_;        // 1 / q_i
 };
 
