@@ -13,6 +13,15 @@ bool cpu_has_ifma() {
 #endif
 }
 
+bool cpu_has_avx512dq() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  static const bool has = __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512f");
+  return has;
+#else
+  return false;
+#endif
+}
+
 namespace {
 u64 shoup52(u64 w, u64 q) { return static_cast<u64>((static_cast<u128>(w) << 52) / q); }
 }  // namespace
@@ -60,9 +69,15 @@ NttTables::NttTables(int log_n, const Modulus& q)
   n_inv_ = ShoupConst(ninv, qv);
   // Last stage (h = 1) twiddle psi^-bitrev(1) = psi^-(n/2) times n^-1.
   n_inv_w_ = ShoupConst(q.mul(ninv, inv_pows[reverse_bits(1, log_n)]), qv);
-  ifma_possible_ = kHaveIfmaKernels && qv < (u64{1} << 50) && n_ >= 32 && cpu_has_ifma();
-  use_ifma_ = ifma_possible_;
-  if (ifma_possible_) {
+  if (kHaveIfmaKernels && n_ >= 32) {
+    if (qv < (u64{1} << 50) && cpu_has_ifma()) {
+      simd_possible_ = Simd::kIfma52;
+    } else if (cpu_has_avx512dq()) {
+      simd_possible_ = Simd::kAvx512x64;
+    }
+  }
+  simd_ = simd_possible_;
+  if (simd_possible_ == Simd::kIfma52) {
     roots_shoup52_.resize(n_);
     inv_roots_shoup52_.resize(n_);
     for (std::size_t i = 0; i < n_; ++i) {
@@ -75,8 +90,8 @@ NttTables::NttTables(int log_n, const Modulus& q)
 }
 
 void ntt_forward_lazy(u64* a, const NttTables& t) {
-  if (t.use_ifma()) {
-    ntt_forward_ifma(a, t, false);
+  if (t.simd() != NttTables::Simd::kNone) {
+    ntt_forward_simd(a, t, false);
     return;
   }
   const std::size_t n = t.n();
@@ -118,8 +133,8 @@ void ntt_forward_lazy(u64* a, const NttTables& t) {
 }
 
 void ntt_forward(u64* a, const NttTables& t) {
-  if (t.use_ifma()) {
-    ntt_forward_ifma(a, t, true);
+  if (t.simd() != NttTables::Simd::kNone) {
+    ntt_forward_simd(a, t, true);
     return;
   }
   ntt_forward_lazy(a, t);
@@ -134,8 +149,8 @@ void ntt_forward(u64* a, const NttTables& t) {
 }
 
 void ntt_inverse(u64* a, const NttTables& t) {
-  if (t.use_ifma()) {
-    ntt_inverse_ifma(a, t);
+  if (t.simd() != NttTables::Simd::kNone) {
+    ntt_inverse_simd(a, t);
     return;
   }
   const std::size_t n = t.n();

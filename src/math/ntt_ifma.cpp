@@ -61,6 +61,18 @@ inline V mul_shoup52(V y, V w, V wp, V negq, V mask) {
   return _mm512_and_si512(t, mask);
 }
 
+// 64-bit Shoup: y * w - floor(y * wp / 2^64) * q in [0, 2q) for any y, w < q, wp = floor(w 2^64 / q).
+inline V mul_hi64(V a, V b) {
+  const V lo32 = _mm512_set1_epi64(0xffffffffLL);
+  const V ah = _mm512_srli_epi64(a, 32), bh = _mm512_srli_epi64(b, 32);
+  const V ll = _mm512_mul_epu32(a, b), lh = _mm512_mul_epu32(a, bh);
+  const V hl = _mm512_mul_epu32(ah, b), hh = _mm512_mul_epu32(ah, bh);
+  const V mid = _mm512_add_epi64(_mm512_add_epi64(_mm512_srli_epi64(ll, 32), _mm512_and_si512(lh, lo32)),
+                                 _mm512_and_si512(hl, lo32));
+  return _mm512_add_epi64(_mm512_add_epi64(hh, _mm512_srli_epi64(lh, 32)),
+                          _mm512_add_epi64(_mm512_srli_epi64(hl, 32), _mm512_srli_epi64(mid, 32)));
+}
+
 struct Consts {
   V q, two_q, negq, mask;
   explicit Consts(u64 qv)
@@ -70,27 +82,36 @@ struct Consts {
         mask(_mm512_set1_epi64(static_cast<long long>((u64{1} << 52) - 1))) {}
 };
 
+struct Ifma52 {
+  static V mul(V y, V w, V wp, const Consts& c) { return mul_shoup52(y, w, wp, c.negq, c.mask); }
+};
+struct Avx64 {
+  static V mul(V y, V w, V wp, const Consts& c) {
+    return _mm512_sub_epi64(_mm512_mullo_epi64(y, w), _mm512_mullo_epi64(mul_hi64(y, wp), c.q));
+  }
+};
+
+template <class M>
 inline void ct_butterfly(V& x, V& y, V w, V wp, const Consts& c) {
   x = reduce_once(x, c.two_q);
-  const V t = mul_shoup52(y, w, wp, c.negq, c.mask);
+  const V t = M::mul(y, w, wp, c);
   y = _mm512_add_epi64(_mm512_sub_epi64(x, t), c.two_q);
   x = _mm512_add_epi64(x, t);
 }
 
+template <class M>
 inline void gs_butterfly(V& x, V& y, V w, V wp, const Consts& c) {
   const V s = reduce_once(_mm512_add_epi64(x, y), c.two_q);
   const V d = _mm512_add_epi64(_mm512_sub_epi64(x, y), c.two_q);
   x = s;
-  y = mul_shoup52(d, w, wp, c.negq, c.mask);
+  y = M::mul(d, w, wp, c);
 }
 
-}  // namespace
-
-void ntt_forward_ifma(u64* a, const NttTables& t, bool reduce) {
+template <class M>
+void forward(u64* a, const NttTables& t, bool reduce, const u64* ws) {
   const std::size_t n = t.n();
   const Consts c(t.modulus().value());
   const u64* w = t.roots();
-  const u64* ws = t.roots_shoup52();
   std::size_t m = 1, gap = n >> 1;
   for (; gap >= 16; m <<= 1, gap >>= 1) {
     for (std::size_t i = 0; i < m; ++i) {
@@ -100,7 +121,7 @@ void ntt_forward_ifma(u64* a, const NttTables& t, bool reduce) {
       u64* y = x + gap;
       for (std::size_t j = 0; j < gap; j += 8) {
         V X = load(x + j), Y = load(y + j);
-        ct_butterfly(X, Y, W, Wp, c);
+        ct_butterfly<M>(X, Y, W, Wp, c);
         store(x + j, X);
         store(y + j, Y);
       }
@@ -118,7 +139,7 @@ void ntt_forward_ifma(u64* a, const NttTables& t, bool reduce) {
   for (std::size_t b = 0; b < blocks; ++b) {
     u64* base = a + 16 * b;
     V X = load(base), Y = load(base + 8);
-    ct_butterfly(X, Y, _mm512_set1_epi64(static_cast<long long>(w[m8 + b])),
+    ct_butterfly<M>(X, Y, _mm512_set1_epi64(static_cast<long long>(w[m8 + b])),
                  _mm512_set1_epi64(static_cast<long long>(ws[m8 + b])), c);
     // X, Y now hold words 0..7 and 8..15 of the block.
     V v0 = X, v1 = Y;
@@ -130,7 +151,7 @@ void ntt_forward_ifma(u64* a, const NttTables& t, bool reduce) {
       V y = _mm512_permutex2var_epi64(v0, py[k], v1);
       const V W = _mm512_permutexvar_epi64(pw[k], load(w + mk + i0));
       const V Wp = _mm512_permutexvar_epi64(pw[k], load(ws + mk + i0));
-      ct_butterfly(x, y, W, Wp, c);
+      ct_butterfly<M>(x, y, W, Wp, c);
       v0 = _mm512_permutex2var_epi64(x, pb0[k], y);
       v1 = _mm512_permutex2var_epi64(x, pb1[k], y);
     }
@@ -143,11 +164,11 @@ void ntt_forward_ifma(u64* a, const NttTables& t, bool reduce) {
   }
 }
 
-void ntt_inverse_ifma(u64* a, const NttTables& t) {
+template <class M>
+void inverse(u64* a, const NttTables& t, const u64* ws, u64 nip_v, u64 niwp_v) {
   const std::size_t n = t.n();
   const Consts c(t.modulus().value());
   const u64* w = t.inv_roots();
-  const u64* ws = t.inv_roots_shoup52();
   const Perms& P = perms();
   // Stage offsets in the inverse table: h = n/2 at 0, n/4 at n/2, n/8 at 3n/4, n/16 at 7n/8.
   const std::size_t off[4] = {0, n / 2, n / 2 + n / 4, n / 2 + n / 4 + n / 8};
@@ -163,12 +184,12 @@ void ntt_inverse_ifma(u64* a, const NttTables& t) {
       V y = _mm512_permutex2var_epi64(v0, idx(P.y[k]), v1);
       const V W = _mm512_permutexvar_epi64(idx(P.wsel[k]), load(w + off[s] + i0));
       const V Wp = _mm512_permutexvar_epi64(idx(P.wsel[k]), load(ws + off[s] + i0));
-      gs_butterfly(x, y, W, Wp, c);
+      gs_butterfly<M>(x, y, W, Wp, c);
       v0 = _mm512_permutex2var_epi64(x, idx(P.back0[k]), y);
       v1 = _mm512_permutex2var_epi64(x, idx(P.back1[k]), y);
     }
     // distance 8: one group per block.
-    gs_butterfly(v0, v1, _mm512_set1_epi64(static_cast<long long>(w[off[3] + b])),
+    gs_butterfly<M>(v0, v1, _mm512_set1_epi64(static_cast<long long>(w[off[3] + b])),
                  _mm512_set1_epi64(static_cast<long long>(ws[off[3] + b])), c);
     store(base, v0);
     store(base + 8, v1);
@@ -183,7 +204,7 @@ void ntt_inverse_ifma(u64* a, const NttTables& t) {
       u64* y = x + gap;
       for (std::size_t j = 0; j < gap; j += 8) {
         V X = load(x + j), Y = load(y + j);
-        gs_butterfly(X, Y, W, Wp, c);
+        gs_butterfly<M>(X, Y, W, Wp, c);
         store(x + j, X);
         store(y + j, Y);
       }
@@ -191,17 +212,35 @@ void ntt_inverse_ifma(u64* a, const NttTables& t) {
   }
   // Last stage (distance n/2) with n^-1 folded in, fully reduced.
   const V ni = _mm512_set1_epi64(static_cast<long long>(t.n_inv().value));
-  const V nip = _mm512_set1_epi64(static_cast<long long>(t.n_inv_shoup52()));
+  const V nip = _mm512_set1_epi64(static_cast<long long>(nip_v));
   const V niw = _mm512_set1_epi64(static_cast<long long>(t.n_inv_w().value));
-  const V niwp = _mm512_set1_epi64(static_cast<long long>(t.n_inv_w_shoup52()));
+  const V niwp = _mm512_set1_epi64(static_cast<long long>(niwp_v));
   u64* x = a;
   u64* y = a + n / 2;
   for (std::size_t j = 0; j < n / 2; j += 8) {
     const V X = load(x + j), Y = load(y + j);
     const V s = reduce_once(_mm512_add_epi64(X, Y), c.two_q);
     const V d = _mm512_add_epi64(_mm512_sub_epi64(X, Y), c.two_q);
-    store(x + j, reduce_once(mul_shoup52(s, ni, nip, c.negq, c.mask), c.q));
-    store(y + j, reduce_once(mul_shoup52(d, niw, niwp, c.negq, c.mask), c.q));
+    store(x + j, reduce_once(M::mul(s, ni, nip, c), c.q));
+    store(y + j, reduce_once(M::mul(d, niw, niwp, c), c.q));
+  }
+}
+
+}  // namespace
+
+void ntt_forward_simd(u64* a, const NttTables& t, bool reduce) {
+  if (t.simd() == NttTables::Simd::kIfma52) {
+    forward<Ifma52>(a, t, reduce, t.roots_shoup52());
+  } else {
+    forward<Avx64>(a, t, reduce, t.roots_shoup());
+  }
+}
+
+void ntt_inverse_simd(u64* a, const NttTables& t) {
+  if (t.simd() == NttTables::Simd::kIfma52) {
+    inverse<Ifma52>(a, t, t.inv_roots_shoup52(), t.n_inv_shoup52(), t.n_inv_w_shoup52());
+  } else {
+    inverse<Avx64>(a, t, t.inv_roots_shoup(), t.n_inv().shoup, t.n_inv_w().shoup);
   }
 }
 
@@ -213,8 +252,8 @@ void ntt_inverse_ifma(u64* a, const NttTables& t) {
 #else
 
 namespace heal::math {
-void ntt_forward_ifma(u64*, const NttTables&, bool) {}
-void ntt_inverse_ifma(u64*, const NttTables&) {}
+void ntt_forward_simd(u64*, const NttTables&, bool) {}
+void ntt_inverse_simd(u64*, const NttTables&) {}
 }  // namespace heal::math
 
 #endif

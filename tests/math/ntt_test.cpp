@@ -108,14 +108,14 @@ namespace heal::math {
 namespace {
 
 TEST(Ntt, SimdKernelsMatchScalar) {
-  if (!cpu_has_ifma()) GTEST_SKIP() << "no AVX-512 IFMA on this CPU";
+  if (!cpu_has_ifma() || !cpu_has_avx512dq()) GTEST_SKIP() << "no AVX-512 IFMA/DQ on this CPU";
   SeededRng rng(seed_from_u64(6));
   for (int log_n : {5, 6, 9, 12, 14}) {
     const std::size_t n = std::size_t{1} << log_n;
-    for (int bits : {30, 40, 49}) {
+    for (int bits : {30, 40, 49, 51, 55, 60}) {
       const Modulus q(generate_ntt_primes(bits, 1, n)[0]);
       NttTables simd(log_n, q), scalar(log_n, q);
-      ASSERT_TRUE(simd.use_ifma());
+      ASSERT_EQ(simd.simd(), q.value() < (u64{1} << 50) ? NttTables::Simd::kIfma52 : NttTables::Simd::kAvx512x64);
       scalar.set_use_ifma(false);
       ASSERT_FALSE(scalar.use_ifma());
       auto a = random_vec(rng, n, q);

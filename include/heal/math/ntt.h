@@ -34,15 +34,18 @@ class NttTables {
   const ShoupConst& n_inv() const { return n_inv_; }
   /// n^-1 * psi^-1 (last inverse stage, odd half).
   const ShoupConst& n_inv_w() const { return n_inv_w_; }
+  /// Which vector kernel the transforms use.
+  enum class Simd : std::uint8_t { kNone, kIfma52, kAvx512x64 };
+  Simd simd() const { return simd_; }
   /// True when the AVX-512 IFMA kernels apply (q < 2^50, n >= 32, CPU support).
-  bool use_ifma() const { return use_ifma_; }
+  bool use_ifma() const { return simd_ == Simd::kIfma52; }
   /// 52-bit Shoup quotients floor(w * 2^52 / q) for the IFMA kernels (empty unless use_ifma()).
   const u64* roots_shoup52() const { return roots_shoup52_.data(); }
   const u64* inv_roots_shoup52() const { return inv_roots_shoup52_.data(); }
   u64 n_inv_shoup52() const { return n_inv_shoup52_; }
   u64 n_inv_w_shoup52() const { return n_inv_w_shoup52_; }
-  /// Disables the SIMD kernels for this table (tests compare both paths).
-  void set_use_ifma(bool v) { use_ifma_ = v && ifma_possible_; }
+  /// Enables/disables every SIMD kernel for this table (tests compare against the scalar path).
+  void set_use_ifma(bool v) { simd_ = v ? simd_possible_ : Simd::kNone; }
 
  private:
   std::size_t n_;
@@ -51,13 +54,15 @@ class NttTables {
   u64 psi_;
   std::vector<u64> roots_, roots_shoup_, inv_roots_, inv_roots_shoup_;
   ShoupConst n_inv_, n_inv_w_;
-  bool ifma_possible_ = false, use_ifma_ = false;
+  Simd simd_possible_ = Simd::kNone, simd_ = Simd::kNone;
   std::vector<u64> roots_shoup52_, inv_roots_shoup52_;
   u64 n_inv_shoup52_ = 0, n_inv_w_shoup52_ = 0;
 };
 
 /// Whether this CPU has AVX-512 IFMA (runtime check).
 bool cpu_has_ifma();
+/// Whether this CPU has AVX-512 F+DQ (the 64-bit kernels for primes of 50..60 bits).
+bool cpu_has_avx512dq();
 
 /// In-place forward negacyclic NTT; input in [0, 4q) (lazy callers) or [0, q); output in [0, q).
 void ntt_forward(u64* a, const NttTables& t);
