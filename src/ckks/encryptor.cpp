@@ -2,6 +2,7 @@
 
 #include "ckks_internal.h"
 #include "heal/ckks/key_switch.h"
+#include "heal/math/poly_kernels.h"
 #include "heal/math/sampler.h"
 
 namespace heal::ckks {
@@ -118,15 +119,14 @@ Plaintext Decryptor::decrypt(const Ciphertext& ct) const {
   RnsPoly m = ct[0];
   for (std::size_t i = 0; i < limbs; ++i) {
     const math::Modulus& q = qb.modulus(i);
-    const u64 qv = q.value();
     const u64 *c1 = ct[1].limb(i), *s = sk_.poly().limb(i);
-    const u64* c2 = ct.size() == 3 ? ct[2].limb(i) : nullptr;
     u64* o = m.limb(i);
-    for (std::size_t t = 0; t < n; ++t) {
-      u64 inner = c1[t];
-      if (c2) inner = q.add(inner, q.mul(c2[t], s[t]));  // (c1 + c2 s) s
-      const u64 v = o[t] + q.mul(inner, s[t]);
-      o[t] = v >= qv ? v - qv : v;
+    if (ct.size() == 3) {  // (c1 + c2 s) s
+      math::U64Buffer inner(n, false);
+      math::mul_add_mod_vec(ct[2].limb(i), s, c1, inner.data(), n, q);
+      math::mul_add_mod_vec(inner.data(), s, o, o, n, q);
+    } else {
+      math::mul_add_mod_vec(c1, s, o, o, n, q);
     }
   }
   return Plaintext(std::move(m), ct.scale(), ct.slots());

@@ -2,6 +2,7 @@
 #include "ckks_internal.h"
 #include "heal/ckks/evaluator.h"
 #include "heal/ckks/key_switch.h"
+#include "heal/math/poly_kernels.h"
 
 namespace heal::ckks {
 
@@ -18,11 +19,10 @@ Ciphertext Evaluator::mul(const Ciphertext& a, const Ciphertext& b) const {
     const math::Modulus& q = qb.modulus(i);
     const u64 *a0 = a[0].limb(i), *a1 = a[1].limb(i), *b0 = b[0].limb(i), *b1 = b[1].limb(i);
     u64 *o0 = d0.limb(i), *o1 = d1.limb(i), *o2 = d2.limb(i);
-    for (std::size_t t = 0; t < n; ++t) {
-      o0[t] = q.mul(a0[t], b0[t]);
-      o1[t] = q.reduce128(static_cast<math::u128>(a0[t]) * b1[t] + static_cast<math::u128>(a1[t]) * b0[t]);
-      o2[t] = q.mul(a1[t], b1[t]);
-    }
+    math::mul_mod_vec(a0, b0, o0, n, q);
+    math::mul_mod_vec(a0, b1, o1, n, q);
+    math::mul_add_mod_vec(a1, b0, o1, o1, n, q);
+    math::mul_mod_vec(a1, b1, o2, n, q);
   }
   std::vector<RnsPoly> polys;
   polys.push_back(std::move(d0));
@@ -43,12 +43,10 @@ Ciphertext Evaluator::square(const Ciphertext& a) const {
     const math::Modulus& q = qb.modulus(i);
     const u64 *a0 = a[0].limb(i), *a1 = a[1].limb(i);
     u64 *o0 = d0.limb(i), *o1 = d1.limb(i), *o2 = d2.limb(i);
-    for (std::size_t t = 0; t < n; ++t) {
-      o0[t] = q.mul(a0[t], a0[t]);
-      const u64 x = q.mul(a0[t], a1[t]);
-      o1[t] = q.add(x, x);
-      o2[t] = q.mul(a1[t], a1[t]);
-    }
+    math::mul_mod_vec(a0, a0, o0, n, q);
+    math::mul_mod_vec(a0, a1, o1, n, q);
+    for (std::size_t t = 0; t < n; ++t) o1[t] = q.add(o1[t], o1[t]);
+    math::mul_mod_vec(a1, a1, o2, n, q);
   }
   std::vector<RnsPoly> polys;
   polys.push_back(std::move(d0));

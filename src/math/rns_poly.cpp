@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "heal/core/rng.h"
+#include "heal/math/poly_kernels.h"
 
 namespace heal::math {
 
@@ -87,29 +88,14 @@ void RnsPoly::negate_inplace(const RnsBasis& basis) {
 void RnsPoly::mul_inplace(const RnsPoly& b, const RnsBasis& basis) {
   check_same_shape(*this, b);
   HEAL_REQUIRE(ntt_, "RnsPoly::mul_inplace: operands must be in NTT form");
-  for (std::size_t i = 0; i < limbs_; ++i) {
-    const Modulus& q = basis.modulus(i);
-    u64* x = limb(i);
-    const u64* y = b.limb(i);
-    for (std::size_t j = 0; j < n_; ++j) x[j] = q.mul(x[j], y[j]);
-  }
+  for (std::size_t i = 0; i < limbs_; ++i) mul_mod_vec(limb(i), b.limb(i), limb(i), n_, basis.modulus(i));
 }
 
 void RnsPoly::fma_inplace(const RnsPoly& a, const RnsPoly& b, const RnsBasis& basis) {
   check_same_shape(*this, a);
   check_same_shape(a, b);
   HEAL_REQUIRE(ntt_, "RnsPoly::fma_inplace: operands must be in NTT form");
-  for (std::size_t i = 0; i < limbs_; ++i) {
-    const Modulus& q = basis.modulus(i);
-    const u64 qv = q.value();
-    u64* x = limb(i);
-    const u64* y = a.limb(i);
-    const u64* z = b.limb(i);
-    for (std::size_t j = 0; j < n_; ++j) {
-      const u64 s = x[j] + q.mul(y[j], z[j]);
-      x[j] = s >= qv ? s - qv : s;
-    }
-  }
+  for (std::size_t i = 0; i < limbs_; ++i) mul_add_mod_vec(a.limb(i), b.limb(i), limb(i), limb(i), n_, basis.modulus(i));
 }
 
 void RnsPoly::mul_scalar_inplace(std::span<const u64> scalars, const RnsBasis& basis) {
