@@ -201,15 +201,14 @@ void add_data_commands(CLI::App& app) {
   CLI::App* info = data->add_subcommand("info", "Splits, counts, shapes and class balance of a dataset or image");
   info->add_option("path", args->path,
                    "MedMNIST .npz, dataset folder, CSV, or a PNG/JPEG/DICOM/NIfTI file (relative to --data/HEAL_DATA "
-                   "if not found as given)")
-      ->required();
+                   "if not found as given; default: --data/HEAL_DATA itself)");
   info->add_flag("--json", args->json_out, "Print JSON");
   info->add_option("--size", args->size, "Resize images to NxN on loading (folder datasets default to 64)");
   info->add_flag("--rgb", args->rgb, "Keep three colour channels (folder datasets)");
   info->callback([args] { run_info(*args); });
 
   CLI::App* part = data->add_subcommand("partition", "Split a dataset among simulated hospitals, print class table");
-  part->add_option("path", args->path, "Dataset (as for `heal data info`)")->required();
+  part->add_option("path", args->path, "Dataset (as for `heal data info`)");
   part->add_option("--hospitals,-k", args->hospitals, "Number of hospitals")->check(CLI::Range(1, 10000));
   part->add_option("--scheme", args->scheme, "iid | dirichlet:ALPHA (label skew) | quantity:ALPHA (size skew)");
   part->add_option("--seed", args->seed, "Seed (same seed, same partition)");
