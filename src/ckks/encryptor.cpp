@@ -37,6 +37,12 @@ Encryptor::Encryptor(ContextPtr ctx, const SecretKey& sk) : ctx_(std::move(ctx))
                "Encryptor: secret key does not match the context");
 }
 
+Rng& Encryptor::noise_rng(std::unique_ptr<Rng>& local) {
+  if (custom_rng_) return *rng_;
+  local = std::make_unique<SeededRng>(random_seed(), 0);
+  return *local;
+}
+
 Ciphertext Encryptor::encrypt(const Plaintext& pt) {
   check_plaintext(*ctx_, pt);
   const auto& qb = ctx_->q_basis();
@@ -45,26 +51,23 @@ Ciphertext Encryptor::encrypt(const Plaintext& pt) {
     SeededCiphertext s = encrypt_seeded(pt);
     return s.expand(*ctx_);
   }
+  // Noise and u come from a ChaCha20 stream keyed with 32 fresh OS-random bytes (one syscall per
+  // encryption instead of many), unless the caller installed its own rng.
+  std::unique_ptr<Rng> local;
+  Rng& rng = noise_rng(local);
   // Work over Q_l u P with the matching limbs of the key, then divide by P (ModDown).
   const auto& qpb = ctx_->qp_basis(limbs - 1);
   const std::size_t k = ctx_->p_count(), ext = limbs + k;
-  std::vector<std::int64_t> u = math::sample_ternary(*rng_, n);
+  std::vector<std::int64_t> u = math::sample_ternary(rng, n);
   RnsPoly up = RnsPoly::from_signed(u, qpb, ext);
   secure_wipe(u.data(), u.size() * sizeof(std::int64_t));
   up.ntt_inplace(qpb);
-  RnsPoly c0 = gaussian_ntt(*rng_, qpb, ext), c1 = gaussian_ntt(*rng_, qpb, ext);
+  RnsPoly c0 = gaussian_ntt(rng, qpb, ext), c1 = gaussian_ntt(rng, qpb, ext);
   for (std::size_t i = 0; i < ext; ++i) {
     const std::size_t ki = i < limbs ? i : ctx_->q_count() + (i - limbs);  // limb index in the key basis
     const math::Modulus& q = qpb.modulus(i);
-    const u64 qv = q.value();
-    const u64 *b = pk_.b().limb(ki), *a = pk_.a().limb(ki), *ui = up.limb(i);
-    u64 *o0 = c0.limb(i), *o1 = c1.limb(i);
-    for (std::size_t t = 0; t < n; ++t) {
-      const u64 v0 = o0[t] + q.mul(b[t], ui[t]);
-      o0[t] = v0 >= qv ? v0 - qv : v0;
-      const u64 v1 = o1[t] + q.mul(a[t], ui[t]);
-      o1[t] = v1 >= qv ? v1 - qv : v1;
-    }
+    math::mul_add_mod_vec(pk_.b().limb(ki), up.limb(i), c0.limb(i), c0.limb(i), n, q);
+    math::mul_add_mod_vec(pk_.a().limb(ki), up.limb(i), c1.limb(i), c1.limb(i), n, q);
   }
   c0 = mod_down(*ctx_, c0, limbs - 1);
   c1 = mod_down(*ctx_, c1, limbs - 1);
@@ -81,10 +84,12 @@ SeededCiphertext Encryptor::encrypt_seeded(const Plaintext& pt) {
   check_plaintext(*ctx_, pt);
   const auto& qb = ctx_->q_basis();
   const std::size_t n = ctx_->n(), limbs = pt.poly().num_limbs();
+  std::unique_ptr<Rng> local;
+  Rng& rng = noise_rng(local);
   Seed seed;
-  rng_->fill(seed);
+  rng.fill(seed);
   const RnsPoly a = math::expand_uniform_poly(seed, SeededCiphertext::kCiphertextStream, qb, limbs, true);
-  RnsPoly c0 = gaussian_ntt(*rng_, qb, limbs);
+  RnsPoly c0 = gaussian_ntt(rng, qb, limbs);
   for (std::size_t i = 0; i < limbs; ++i) {
     const math::Modulus& q = qb.modulus(i);
     const u64 qv = q.value();

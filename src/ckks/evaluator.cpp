@@ -43,9 +43,30 @@ void Evaluator::add_inplace(Ciphertext& a, const Ciphertext& b) const {
   for (std::size_t i = common; i < b.size(); ++i) a.polys().push_back(b[i]);
 }
 Ciphertext Evaluator::add(const Ciphertext& a, const Ciphertext& b) const {
-  Ciphertext r = a;
-  add_inplace(r, b);
-  return r;
+  if (a.size() != b.size()) {
+    Ciphertext r = a;
+    add_inplace(r, b);
+    return r;
+  }
+  check_pair(a, b, "Evaluator::add", true);
+  // One pass into fresh (pooled) memory instead of copy + in-place add.
+  const auto& qb = ctx_->q_basis();
+  const std::size_t n = ctx_->n(), limbs = a.level() + 1;
+  std::vector<RnsPoly> polys;
+  for (std::size_t k = 0; k < a.size(); ++k) {
+    RnsPoly p = RnsPoly::uninitialized(n, limbs, true);
+    for (std::size_t i = 0; i < limbs; ++i) {
+      const u64 q = qb.modulus(i).value();
+      const u64 *x = a[k].limb(i), *y = b[k].limb(i);
+      u64* o = p.limb(i);
+      for (std::size_t j = 0; j < n; ++j) {
+        const u64 s = x[j] + y[j];
+        o[j] = s >= q ? s - q : s;
+      }
+    }
+    polys.push_back(std::move(p));
+  }
+  return Ciphertext(std::move(polys), a.scale(), a.slots());
 }
 
 void Evaluator::sub_inplace(Ciphertext& a, const Ciphertext& b) const {

@@ -22,10 +22,21 @@ RnsPoly RnsPoly::from_signed(std::span<const std::int64_t> coeffs, const RnsBasi
   const std::size_t n = coeffs.size();
   HEAL_REQUIRE(n == basis.n(), "RnsPoly::from_signed: expected " << basis.n() << " coefficients");
   RnsPoly p = uninitialized(n, limbs, false);
+  // Small coefficients (|c| < 2^31 < every prime: noise, secrets) take a branch-free path.
+  bool small = true;
+  for (std::size_t j = 0; j < n && small; ++j) small = coeffs[j] > -(std::int64_t{1} << 31) && coeffs[j] < (std::int64_t{1} << 31);
   for (std::size_t i = 0; i < limbs; ++i) {
     const Modulus& q = basis.modulus(i);
     u64* d = p.limb(i);
-    for (std::size_t j = 0; j < n; ++j) d[j] = q.from_signed(coeffs[j]);
+    if (small && q.value() > (u64{1} << 31)) {
+      const u64 qv = q.value();
+      for (std::size_t j = 0; j < n; ++j) {
+        const std::int64_t c = coeffs[j];
+        d[j] = static_cast<u64>(c) + (qv & static_cast<u64>(c >> 63));
+      }
+    } else {
+      for (std::size_t j = 0; j < n; ++j) d[j] = q.from_signed(coeffs[j]);
+    }
   }
   return p;
 }

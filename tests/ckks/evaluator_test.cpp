@@ -267,3 +267,22 @@ TEST(KeyGeneration, FixedHammingWeightSecretWorksEndToEnd) {
 
 }  // namespace
 }  // namespace heal::ckks
+
+namespace heal::ckks {
+namespace {
+
+TEST(Encryption, CustomRngMakesEncryptionReproducibleAndDefaultIsFresh) {
+  auto& f = fx();
+  const Plaintext pt = f.encoder->encode(testing::random_vec(8, 12));
+  Encryptor e1(f.ctx, f.pk), e2(f.ctx, f.pk);
+  e1.set_rng(std::make_unique<SeededRng>(seed_from_u64(7)));
+  e2.set_rng(std::make_unique<SeededRng>(seed_from_u64(7)));
+  const Ciphertext a = e1.encrypt(pt), b = e2.encrypt(pt);
+  EXPECT_TRUE(a[0] == b[0] && a[1] == b[1]);
+  Encryptor e3(f.ctx, f.pk);
+  const Ciphertext c = e3.encrypt(pt), d = e3.encrypt(pt);
+  EXPECT_FALSE(c[0] == d[0]);
+}
+
+}  // namespace
+}  // namespace heal::ckks

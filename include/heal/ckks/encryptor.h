@@ -17,7 +17,10 @@ class Encryptor {
   /// Symmetric encryptor (also allows seeded compact ciphertexts).
   Encryptor(ContextPtr ctx, const SecretKey& sk);
   /// Deterministic randomness for tests.
-  void set_rng(std::unique_ptr<Rng> rng) { rng_ = std::move(rng); }
+  void set_rng(std::unique_ptr<Rng> rng) {
+    rng_ = std::move(rng);
+    custom_rng_ = true;
+  }
 
   /// Encrypts pt at pt.level(): public key (c0 = b u + e0 + m, c1 = a u + e1, u ternary) or
   /// symmetric (c1 = a uniform, c0 = -a s + e + m).
@@ -28,8 +31,10 @@ class Encryptor {
   Ciphertext encrypt_zero(std::size_t level, double scale);
 
  private:
+  Rng& noise_rng(std::unique_ptr<Rng>& local);
   ContextPtr ctx_;
   std::unique_ptr<Rng> rng_;
+  bool custom_rng_ = false;
   bool has_pk_ = false;
   PublicKey pk_;
   SecretKey sk_;
