@@ -1,6 +1,8 @@
 // heal train: train a model on a dataset with libtorch and export it as a `.heal` ModelIr with
 // plots and a JSON report. heal eval: evaluate a `.heal` model with the reference forward pass
 // (no libtorch needed).
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -28,7 +30,7 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 struct TrainArgs {
-  std::string data, model = "hecnn", out, optimizer = "adam", schedule = "cosine", monitor = "auc";
+  std::string data, model = "hecnn", out, save, optimizer = "adam", schedule = "cosine", monitor = "auc";
   int epochs = 30, size = 0, batch = 64, patience = 8, width = 0, depth = 0, hidden = 0, threads = 2;
   int range_samples = 0;
   std::uint64_t seed = 1;
@@ -66,6 +68,34 @@ json ranges_json(const nn::ModelIr& m) {
     json e = {{"name", l.name}, {"op", nn::op_name(l.kind)}, {"min", l.input_min}, {"max", l.input_max}};
     if (l.kind == nn::OpKind::kPolyAct) e["poly"] = {l.a, l.b, l.c};
     out.push_back(e);
+  }
+  return out;
+}
+
+// For each poly_act layer: the share of pre-activations inside [-r, r] and the 99.9th percentile
+// of |x|, over up to `limit` training images (min/max alone are dominated by rare outliers).
+json poly_inside_json(const nn::ModelIr& m, const io::SplitData& d, double r, std::size_t limit) {
+  std::vector<std::vector<double>> absval(m.layers.size());
+  const std::size_t n = std::min(limit, d.size());
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto trace = nn::forward_trace(m, std::span<const float>(d.image(i), d.image_size()));
+    for (std::size_t k = 0; k < m.layers.size(); ++k) {
+      const auto& l = m.layers[k];
+      if (l.kind != nn::OpKind::kPolyAct) continue;
+      const int src = l.inputs.empty() ? static_cast<int>(k) - 1 : l.inputs[0];
+      if (src < 0) continue;
+      for (double v : trace[static_cast<std::size_t>(src)]) absval[k].push_back(std::abs(v));
+    }
+  }
+  json out = json::array();
+  for (std::size_t k = 0; k < m.layers.size(); ++k) {
+    auto& v = absval[k];
+    if (v.empty()) continue;
+    const auto inside = static_cast<double>(std::count_if(v.begin(), v.end(), [r](double x) { return x <= r; }));
+    const std::size_t q = std::min(v.size() - 1, static_cast<std::size_t>(0.999 * static_cast<double>(v.size())));
+    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(q), v.end());
+    out.push_back({{"name", m.layers[k].name}, {"fitted_interval", r},
+                   {"fraction_inside", inside / static_cast<double>(v.size())}, {"abs_p99_9", v[q]}, {"images", n}});
   }
   return out;
 }
@@ -213,12 +243,19 @@ void run_train(const TrainArgs& a) {
     ir.meta.notes["seed"] = std::to_string(a.seed);
     ir.meta.notes["epochs"] = std::to_string(a.epochs);
     ir.meta.notes["best_epoch"] = std::to_string(fit.best_epoch);
-    const std::string model_path = out + "/model.heal";
+    const std::string model_path = a.save.empty() ? out + "/model.heal" : a.save;
+    if (fs::path(model_path).has_parent_path()) fs::create_directories(fs::path(model_path).parent_path());
     throw_if_error(nn::save_model(ir, model_path));
     const auto depth = nn::depth_report(ir);
     report["ir"] = {{"path", model_path}, {"test", metrics_json(ir_m)}, {"max_abs_logit_diff_vs_torch", max_diff},
-                    {"depth", depth_json(depth)}, {"ranges", ranges_json(ir)}, {"range_samples", n_rng}};
+                    {"depth", depth_json(depth)}, {"ranges", ranges_json(ir)}, {"range_samples", n_rng},
+                    {"poly_inside", poly_inside_json(ir, ds.train, trainer.spec().poly_range, 1000)}};
     std::cout << ir.summary() << depth.to_string();
+    for (const auto& e : report["ir"]["poly_inside"]) {
+      std::printf("pre-activations of %s: %.2f%% inside [-%g, %g], 99.9th percentile of |x| %.3g\n",
+                  e["name"].get<std::string>().c_str(), 100 * e["fraction_inside"].get<double>(),
+                  trainer.spec().poly_range, trainer.spec().poly_range, e["abs_p99_9"].get<double>());
+    }
     std::printf("IR forward vs libtorch: max |logit difference| on test = %.3g\n", max_diff);
     std::cout << "model: " << model_path << "\n";
   } else {
@@ -288,6 +325,7 @@ void add_train_commands(CLI::App& app) {
   train->add_option("--epochs", ta->epochs, "Maximum epochs")->check(CLI::Range(1, 10000));
   train->add_option("--size", ta->size, "Resize images to SxS (folder datasets default to 64)");
   train->add_option("--out", ta->out, "Output directory (default runs/<dataset>_<model>)");
+  train->add_option("--save", ta->save, "Model file to write (default <out>/model.heal)");
   train->add_option("--seed", ta->seed, "Seed for initialisation, shuffling and augmentation");
   train->add_option("--lr", ta->lr, "Learning rate");
   train->add_option("--weight-decay", ta->weight_decay, "Weight decay");

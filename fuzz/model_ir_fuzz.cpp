@@ -1,5 +1,6 @@
 // libFuzzer target for the `.heal` ModelIr loader: any bytes must give a Status or a model that
 // validates, serialises back to the same bytes and runs through the reference forward pass.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
