@@ -1,5 +1,16 @@
 #include "heal/math/base_converter.h"
 
+#include "heal/math/ntt.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512dq,avx512vl")
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#define HEAL_BC_AVX512 1
+#endif
+
 namespace heal::math {
 
 BaseConverter::BaseConverter(const std::vector<Modulus>& src, const std::vector<Modulus>& dst)
@@ -111,6 +122,30 @@ void BaseConverter::convert_limb_exact(const u64* y, const u64* v, std::size_t t
     const u64 d = r - c;
     return d + (pv & (u64{0} - static_cast<u64>(r < c)));
   };
+#ifdef HEAL_BC_AVX512
+  if (k == 1 && cpu_has_avx512dq()) {
+    // y < 2^62: the quotient y/p estimated in double precision is off by at most one.
+    const __m512i P = _mm512_set1_epi64(static_cast<long long>(pv));
+    const __m512i C = _mm512_set1_epi64(static_cast<long long>(mult[1]));
+    const __m512d inv = _mm512_set1_pd(1.0 / static_cast<double>(pv));
+    const __m512i zero = _mm512_setzero_si512();
+    std::size_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+      const __m512i x = _mm512_loadu_si512(y + j);
+      const __m512i qe = _mm512_cvttpd_epu64(_mm512_mul_pd(_mm512_cvtepu64_pd(x), inv));
+      __m512i r = _mm512_sub_epi64(x, _mm512_mullo_epi64(qe, P));  // in (-p, 2p)
+      r = _mm512_mask_add_epi64(r, _mm512_cmplt_epi64_mask(r, zero), r, P);
+      r = _mm512_min_epu64(r, _mm512_sub_epi64(r, P));
+      // subtract v * (q mod p) for v in {0, 1}
+      const __mmask8 m = _mm512_cmpneq_epu64_mask(_mm512_loadu_si512(v + j), zero);
+      const __m512i d = _mm512_sub_epi64(r, C);
+      const __m512i fixed = _mm512_mask_add_epi64(d, _mm512_cmplt_epu64_mask(r, C), d, P);
+      _mm512_storeu_si512(out + j, _mm512_mask_mov_epi64(r, m, fixed));
+    }
+    for (; j < n; ++j) out[j] = sub_mod(p.reduce(y[j]), mult[v[j]]);
+    return;
+  }
+#endif
   if (k == 1) {  // single pass: reduce and correct
     const u64 ratio = p.ratio_hi();
     for (std::size_t j = 0; j < n; ++j) {
@@ -131,3 +166,8 @@ void BaseConverter::convert(const u64* in, u64* out, std::size_t n, u64* scratch
 }
 
 }  // namespace heal::math
+
+#ifdef HEAL_BC_AVX512
+#pragma GCC diagnostic pop
+#pragma GCC pop_options
+#endif
