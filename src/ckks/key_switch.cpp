@@ -6,6 +6,15 @@
 
 #include "heal/math/sampler.h"
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512ifma,avx512vl,avx512dq")
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#define HEAL_KS_IFMA 1
+#endif
+
 namespace heal::ckks {
 
 using math::RnsPoly;
@@ -96,6 +105,77 @@ inline void mac2_perm(u128* acc0, u128* acc1, const u64* src, const std::uint32_
   }
 }
 
+
+#ifdef HEAL_KS_IFMA
+// 52-bit multiply-accumulate for target primes below 2^50: the low and high 52-bit halves of
+// each product are summed separately (no overflow for up to 2^11 digits) and combined at the end.
+// perm (may be null) reads src through an NTT-domain Galois permutation.
+void mac2_ifma(u64* lo0, u64* hi0, u64* lo1, u64* hi1, const u64* src, const std::uint32_t* perm, const u64* kb,
+               const u64* ka, std::size_t n, bool first) {
+  for (std::size_t i = 0; i < n; i += 8) {
+    const __m512i s = perm ? _mm512_i32gather_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(perm + i)),
+                                                    reinterpret_cast<const long long*>(src), 8)
+                           : _mm512_loadu_si512(src + i);
+    const __m512i b = _mm512_loadu_si512(kb + i), a = _mm512_loadu_si512(ka + i);
+    __m512i l0 = first ? _mm512_setzero_si512() : _mm512_loadu_si512(lo0 + i);
+    __m512i h0 = first ? _mm512_setzero_si512() : _mm512_loadu_si512(hi0 + i);
+    __m512i l1 = first ? _mm512_setzero_si512() : _mm512_loadu_si512(lo1 + i);
+    __m512i h1 = first ? _mm512_setzero_si512() : _mm512_loadu_si512(hi1 + i);
+    l0 = _mm512_madd52lo_epu64(l0, s, b);
+    h0 = _mm512_madd52hi_epu64(h0, s, b);
+    l1 = _mm512_madd52lo_epu64(l1, s, a);
+    h1 = _mm512_madd52hi_epu64(h1, s, a);
+    _mm512_storeu_si512(lo0 + i, l0);
+    _mm512_storeu_si512(hi0 + i, h0);
+    _mm512_storeu_si512(lo1 + i, l1);
+    _mm512_storeu_si512(hi1 + i, h1);
+  }
+}
+#endif
+
+inline bool ifma_target(const math::Modulus& m, std::size_t n) {
+#ifdef HEAL_KS_IFMA
+  return m.value() < (u64{1} << 50) && n % 8 == 0 && math::cpu_has_ifma();
+#else
+  (void)m;
+  (void)n;
+  return false;
+#endif
+}
+
+// Accumulates sum_j src_j * kb_j and sum_j src_j * ka_j for one target limb into o0, o1.
+template <class SrcFn>
+void inner_product_limb(const math::Modulus& m, std::size_t digits, std::size_t n, SrcFn&& src_of,
+                        const std::uint32_t* perm, const KswKey& key, std::size_t kt, u64* acc_words, u64* o0,
+                        u64* o1) {
+#ifdef HEAL_KS_IFMA
+  if (ifma_target(m, n)) {
+    u64 *lo0 = acc_words, *hi0 = acc_words + n, *lo1 = acc_words + 2 * n, *hi1 = acc_words + 3 * n;
+    for (std::size_t j = 0; j < digits; ++j) {
+      mac2_ifma(lo0, hi0, lo1, hi1, src_of(j), perm, key.b(j).limb(kt), key.a(j).limb(kt), n, j == 0);
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      o0[i] = m.reduce128((static_cast<u128>(hi0[i]) << 52) + lo0[i]);
+      o1[i] = m.reduce128((static_cast<u128>(hi1[i]) << 52) + lo1[i]);
+    }
+    return;
+  }
+#endif
+  auto* acc0 = reinterpret_cast<u128*>(acc_words);
+  auto* acc1 = acc0 + n;
+  for (std::size_t j = 0; j < digits; ++j) {
+    if (perm) {
+      mac2_perm(acc0, acc1, src_of(j), perm, key.b(j).limb(kt), key.a(j).limb(kt), n, j == 0);
+    } else {
+      mac2(acc0, acc1, src_of(j), key.b(j).limb(kt), key.a(j).limb(kt), n, j == 0);
+    }
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    o0[i] = m.reduce128(acc0[i]);
+    o1[i] = m.reduce128(acc1[i]);
+  }
+}
+
 }  // namespace
 
 RnsPoly mod_down(const Context& ctx, const RnsPoly& x, std::size_t level) {
@@ -144,21 +224,11 @@ void key_switch(const Context& ctx, const RnsPoly& c, const KswKey& key, RnsPoly
   const DigitInputs y = digit_inputs(ctx, c, level);
   RnsPoly e0 = RnsPoly::uninitialized(n, limbs, true), e1 = RnsPoly::uninitialized(n, limbs, true);
   U64Buffer acc(4 * n, false), tmp(n, false);
-  auto* acc0 = reinterpret_cast<u128*>(acc.data());
-  auto* acc1 = acc0 + n;
   for (std::size_t t = 0; t < limbs; ++t) {
     const std::size_t kt = key_index(ctx, level, t);
-    for (std::size_t j = 0; j < digits; ++j) {
-      const u64* src = digit_limb(ctx, c, y, level, j, t, tmp.data());
-      mac2(acc0, acc1, src, key.b(j).limb(kt), key.a(j).limb(kt), n, j == 0);
-    }
-    const math::Modulus& m = ctx.key_basis().modulus(kt);
-    u64* o0 = e0.limb(t);
-    u64* o1 = e1.limb(t);
-    for (std::size_t i = 0; i < n; ++i) {
-      o0[i] = m.reduce128(acc0[i]);
-      o1[i] = m.reduce128(acc1[i]);
-    }
+    auto src_of = [&](std::size_t j) { return digit_limb(ctx, c, y, level, j, t, tmp.data()); };
+    inner_product_limb(ctx.key_basis().modulus(kt), digits, n, src_of, nullptr, key, kt, acc.data(), e0.limb(t),
+                       e1.limb(t));
   }
   d0 = mod_down(ctx, e0, level);
   d1 = mod_down(ctx, e1, level);
@@ -189,25 +259,11 @@ void key_switch_decomposed(const Context& ctx, const KeySwitchDecomposition& dec
   HEAL_REQUIRE(dec.ext.size() == ctx.digits_at(level), "key_switch_decomposed: decomposition has the wrong digit count");
   RnsPoly e0 = RnsPoly::uninitialized(n, limbs, true), e1 = RnsPoly::uninitialized(n, limbs, true);
   U64Buffer acc(4 * n, false);
-  auto* acc0 = reinterpret_cast<u128*>(acc.data());
-  auto* acc1 = acc0 + n;
   for (std::size_t t = 0; t < limbs; ++t) {
     const std::size_t kt = key_index(ctx, level, t);
-    for (std::size_t j = 0; j < dec.ext.size(); ++j) {
-      const u64* src = dec.ext[j].limb(t);
-      if (perm) {
-        mac2_perm(acc0, acc1, src, perm->data(), key.b(j).limb(kt), key.a(j).limb(kt), n, j == 0);
-      } else {
-        mac2(acc0, acc1, src, key.b(j).limb(kt), key.a(j).limb(kt), n, j == 0);
-      }
-    }
-    const math::Modulus& m = ctx.key_basis().modulus(kt);
-    u64* o0 = e0.limb(t);
-    u64* o1 = e1.limb(t);
-    for (std::size_t i = 0; i < n; ++i) {
-      o0[i] = m.reduce128(acc0[i]);
-      o1[i] = m.reduce128(acc1[i]);
-    }
+    auto src_of = [&](std::size_t j) -> const u64* { return dec.ext[j].limb(t); };
+    inner_product_limb(ctx.key_basis().modulus(kt), dec.ext.size(), n, src_of, perm ? perm->data() : nullptr, key,
+                       kt, acc.data(), e0.limb(t), e1.limb(t));
   }
   d0 = mod_down(ctx, e0, level);
   d1 = mod_down(ctx, e1, level);
@@ -241,3 +297,8 @@ KswKey make_ksw_key(const Context& ctx, const RnsPoly& s_from, const RnsPoly& s_
 }
 
 }  // namespace heal::ckks
+
+#ifdef HEAL_KS_IFMA
+#pragma GCC diagnostic pop
+#pragma GCC pop_options
+#endif
