@@ -30,7 +30,9 @@ struct ParamsSpec {
   double default_scale = 0x1p40;        ///< default encoding scale
   SecretDistribution secret = SecretDistribution::kTernary;
   std::size_t hamming_weight = 192;     ///< for kTernaryHamming
-  std::size_t dnum = 0;                 ///< digits for hybrid key switching; 0 = one per Q prime
+  std::size_t dnum = 0;                 ///< digits for hybrid key switching; 0 = one per Q prime. With
+                                        ///< fewer digits, P should be at least the largest digit's product
+                                        ///< (key-switching noise ~ N * sigma * digit / P)
   bool allow_insecure = false;          ///< skip the 128-bit security check (unit tests only)
 };
 
