@@ -1,6 +1,8 @@
 // Acceptance numbers on the real MedMNIST files in ../shared/data (skipped when absent).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "heal/io/dataset.h"
 #include "heal/io/fetch.h"
 #include "heal/io/partition.h"
@@ -67,6 +69,18 @@ TEST(RealData, PneumoniaDirichletPartitionOfThreeHospitals) {
   }
   EXPECT_EQ(c0, 1214u);
   EXPECT_EQ(c1, 3494u);
+  std::vector<char> seen(ds->train.size(), 0);  // disjoint and complete
+  for (const auto& h : a->hospitals) {
+    for (std::size_t i : h) {
+      ASSERT_LT(i, seen.size());
+      EXPECT_EQ(seen[i]++, 0) << "index " << i << " in two hospitals";
+    }
+  }
+  EXPECT_EQ(std::count(seen.begin(), seen.end(), 1), static_cast<std::ptrdiff_t>(seen.size()));
+  spec.seed = 2;
+  auto c = partition(ds->train.labels, 2, spec);
+  ASSERT_TRUE(c.ok());
+  EXPECT_NE(a->hospitals, c->hospitals);
   const SplitData h0 = subset(ds->train, a->hospitals[0]);
   EXPECT_EQ(h0.size(), a->hospitals[0].size());
   EXPECT_EQ(h0.labels[0], ds->train.labels[a->hospitals[0][0]]);

@@ -47,7 +47,7 @@ Result<Image> load_image(const std::string& path, const ImageOptions& opts = {})
 Result<Image> decode_png(std::span<const std::uint8_t> bytes);
 /// JPEG from memory (libjpeg-turbo); a truncated or damaged stream is Corruption, not grey fill.
 Result<Image> decode_jpeg(std::span<const std::uint8_t> bytes);
-/// DICOM (DCMTK): modality rescale, first VOI window in the file else min/max, MONOCHROME1
+/// DICOM (DCMTK), first frame of a multi-frame file: modality rescale, first VOI window in the file else min/max, MONOCHROME1
 /// inverted so that higher output is brighter; Unsupported for compressed transfer syntaxes.
 Result<Image> load_dicom(const std::string& path);
 
