@@ -1,6 +1,8 @@
 // libFuzzer target: every CKKS loader on arbitrary bytes, against a fixed small context. A loader
 // must return an error or a valid object; it must never crash, hang or allocate unboundedly.
-// The first byte selects the loader; the rest is the object.
+// The first byte selects the loader. If its high bit is set, the rest is a payload that gets a
+// valid header and the context's params hash prepended (so that mutations explore the payload
+// parsers behind the hash check); otherwise the rest is the whole object.
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -25,9 +27,25 @@ const heal::ckks::Context& fuzz_context() {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 1) return 0;
   const auto& ctx = fuzz_context();
-  const std::span<const std::uint8_t> b(data + 1, size - 1);
   using namespace heal::ckks;
-  switch (data[0] % 12) {
+  static const heal::ObjectType kTypes[12] = {
+      heal::ObjectType::kCkksCiphertext, heal::ObjectType::kCkksSeededCiphertext, heal::ObjectType::kCkksPlaintext,
+      heal::ObjectType::kCkksSecretKey,  heal::ObjectType::kCkksPublicKey,        heal::ObjectType::kCkksRelinKey,
+      heal::ObjectType::kCkksGaloisKeys, heal::ObjectType::kCkksKeyShare,         heal::ObjectType::kCkksDecryptionShare,
+      heal::ObjectType::kCkksParams,     heal::ObjectType::kCkksCiphertext,       heal::ObjectType::kCkksParams};
+  const int which = (data[0] & 0x7f) % 12;
+  heal::Bytes framed;
+  std::span<const std::uint8_t> b(data + 1, size - 1);
+  if (data[0] & 0x80) {
+    heal::ByteWriter w;
+    const std::size_t start = heal::begin_object(w, kTypes[which], kCkksFormatVersion);
+    if (kTypes[which] != heal::ObjectType::kCkksParams) w.put_bytes(params_hash(ctx));
+    w.put_bytes(b);
+    heal::end_object(w, start);
+    framed = w.take();
+    b = framed;
+  }
+  switch (which) {
     case 0: (void)load_ciphertext(ctx, b); break;
     case 1: (void)load_seeded_ciphertext(ctx, b); break;
     case 2: (void)load_plaintext(ctx, b); break;
