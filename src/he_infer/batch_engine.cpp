@@ -29,9 +29,11 @@ BatchEngine::BatchEngine(Circuit circuit, ckks::ContextPtr ctx, int threads)
   for (std::size_t i = 0; i < circuit_.linears.size(); ++i) {
     const std::size_t lvl = i == 0 ? top : top + 1 - 2 * i;
     level_.push_back(lvl);
-    wres_.push_back(detail::weight_residues(circuit_.linears[i], *ctx_, lvl));
+    mac_.push_back(detail::make_mac_stage(circuit_.linears[i], *ctx_, lvl));
   }
 }
+
+BatchEngine::~BatchEngine() = default;
 
 std::vector<ckks::Ciphertext> BatchEngine::encrypt(std::span<const float> images, std::size_t count, ckks::Encryptor& enc) const {
   const std::size_t dim = circuit_.input.size();
@@ -60,7 +62,7 @@ std::vector<ckks::Ciphertext> BatchEngine::evaluate(std::vector<ckks::Ciphertext
       t0 = now_s();
     }
     HEAL_REQUIRE(x[0].level() == level_[i], "BatchEngine: stage " << i << " expected level " << level_[i] << ", got " << x[0].level());
-    std::vector<ckks::Ciphertext> y = detail::sparse_mac(*ctx_, lin, wres_[i], x, threads_);
+    std::vector<ckks::Ciphertext> y = detail::sparse_mac(*ctx_, mac_[i], x, threads_);
     x.clear();
     x.shrink_to_fit();
     const double prod_scale = y[0].scale();

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <thread>
 
 #include "heal/core/check.h"
@@ -59,72 +60,105 @@ std::vector<std::vector<u64>> weight_residues(const SparseLinear& lin, const ckk
   return w;
 }
 
+MacStage make_mac_stage(const SparseLinear& lin, const ckks::Context& ctx, std::size_t level) {
+  MacStage st;
+  st.in_dim = lin.in_dim;
+  st.out_dim = lin.out_dim;
+  st.level = level;
+  const auto res = weight_residues(lin, ctx, level);
+  std::map<std::vector<std::int32_t>, std::vector<std::int32_t>> by_cols;
+  for (int r = 0; r < lin.out_dim; ++r)
+    by_cols[std::vector<std::int32_t>(lin.cols.begin() + lin.row_ptr[r], lin.cols.begin() + lin.row_ptr[r + 1])].push_back(r);
+  for (auto& [cols, rows] : by_cols) {
+    for (std::size_t g0 = 0; g0 < rows.size(); g0 += MacGroup::kMaxGroupRows) {
+      MacGroup g;
+      g.cols = cols;
+      g.rows.assign(rows.begin() + static_cast<long>(g0), rows.begin() + static_cast<long>(std::min(rows.size(), g0 + MacGroup::kMaxGroupRows)));
+      const std::size_t G = g.rows.size(), K = cols.size();
+      g.w.assign(level + 1, std::vector<u64>(K * G));
+      for (std::size_t l = 0; l <= level; ++l)
+        for (std::size_t k = 0; k < K; ++k)
+          for (std::size_t j = 0; j < G; ++j) g.w[l][k * G + j] = res[l][static_cast<std::size_t>(lin.row_ptr[g.rows[j]]) + k];
+      st.groups.push_back(std::move(g));
+    }
+  }
+  return st;
+}
+
 namespace {
 
 constexpr std::size_t kBlock = 16;
 
 template <std::size_t P>
-void mac_block(const SparseLinear& lin, const u64* w, std::span<const ckks::Ciphertext> in, std::vector<ckks::Ciphertext>& out,
-               std::size_t limb, const math::Modulus& q, std::size_t chunk, std::size_t c0, std::size_t c1) {
-  alignas(64) u64 acc[P][kBlock];
+void mac_group(const MacGroup& grp, std::span<const ckks::Ciphertext> in, std::vector<ckks::Ciphertext>& out, std::size_t limb,
+               const math::Modulus& q, std::size_t chunk, std::size_t c0, std::size_t c1, u64* acc /* G*P*kBlock */) {
+  const std::size_t G = grp.rows.size(), K = grp.cols.size();
+  const u64* w = grp.w[limb].data();
   for (std::size_t cb = c0; cb < c1; cb += kBlock) {
-    for (int r = 0; r < lin.out_dim; ++r) {
-      for (std::size_t p = 0; p < P; ++p)
-        for (std::size_t t = 0; t < kBlock; ++t) acc[p][t] = 0;
-      std::size_t cnt = 0;
-      for (int e = lin.row_ptr[r]; e < lin.row_ptr[r + 1]; ++e) {
-        const u64 we = w[e];
-        const ckks::Ciphertext& x = in[lin.cols[e]];
-        for (std::size_t p = 0; p < P; ++p) {
-          const u64* xs = x[p].limb(limb) + cb;
-          for (std::size_t t = 0; t < kBlock; ++t) acc[p][t] += we * xs[t];
-        }
-        if (++cnt == chunk) {
-          for (std::size_t p = 0; p < P; ++p)
-            for (std::size_t t = 0; t < kBlock; ++t) acc[p][t] = q.reduce(acc[p][t]);
-          cnt = 0;
-        }
-      }
+    std::fill(acc, acc + G * P * kBlock, u64{0});
+    std::size_t cnt = 0;
+    for (std::size_t k = 0; k < K; ++k) {
+      const ckks::Ciphertext& x = in[static_cast<std::size_t>(grp.cols[k])];
+      alignas(64) u64 xv[P][kBlock];
       for (std::size_t p = 0; p < P; ++p) {
-        u64* o = out[r][p].limb(limb) + cb;
-        for (std::size_t t = 0; t < kBlock; ++t) o[t] = q.reduce(acc[p][t]);
+        const u64* xs = x[p].limb(limb) + cb;
+        for (std::size_t t = 0; t < kBlock; ++t) xv[p][t] = xs[t];
+      }
+      const u64* wk = w + k * G;
+      for (std::size_t j = 0; j < G; ++j) {
+        const u64 we = wk[j];
+        u64* a = acc + j * P * kBlock;
+        for (std::size_t p = 0; p < P; ++p)
+          for (std::size_t t = 0; t < kBlock; ++t) a[p * kBlock + t] += we * xv[p][t];
+      }
+      if (++cnt == chunk) {
+        for (std::size_t i = 0; i < G * P * kBlock; ++i) acc[i] = q.reduce(acc[i]);
+        cnt = 0;
       }
     }
+    for (std::size_t j = 0; j < G; ++j)
+      for (std::size_t p = 0; p < P; ++p) {
+        u64* o = out[static_cast<std::size_t>(grp.rows[j])][p].limb(limb) + cb;
+        const u64* a = acc + (j * P + p) * kBlock;
+        for (std::size_t t = 0; t < kBlock; ++t) o[t] = q.reduce(a[t]);
+      }
   }
 }
 
 }  // namespace
 
-std::vector<ckks::Ciphertext> sparse_mac(const ckks::Context& ctx, const SparseLinear& lin,
-                                         const std::vector<std::vector<u64>>& wres,
-                                         std::span<const ckks::Ciphertext> in, int threads) {
-  HEAL_REQUIRE(static_cast<int>(in.size()) == lin.in_dim, "sparse_mac: expected " << lin.in_dim << " ciphertexts, got " << in.size());
+std::vector<ckks::Ciphertext> sparse_mac(const ckks::Context& ctx, const MacStage& st, std::span<const ckks::Ciphertext> in, int threads) {
+  HEAL_REQUIRE(static_cast<int>(in.size()) == st.in_dim, "sparse_mac: expected " << st.in_dim << " ciphertexts, got " << in.size());
   const std::size_t np = in[0].size(), limbs = in[0].level() + 1, n = in[0].n();
   HEAL_REQUIRE(np == 2 || np == 3, "sparse_mac: ciphertexts must have 2 or 3 polynomials");
-  HEAL_REQUIRE(wres.size() == limbs, "sparse_mac: weights encoded for " << wres.size() << " limbs, ciphertexts have " << limbs);
+  HEAL_REQUIRE(st.level + 1 == limbs, "sparse_mac: weights encoded for level " << st.level << ", ciphertexts at level " << limbs - 1);
   for (const auto& c : in)
     HEAL_REQUIRE(c.size() == np && c.level() + 1 == limbs, "sparse_mac: inputs must share level and size");
   HEAL_REQUIRE(n % kBlock == 0, "sparse_mac: ring degree must be a multiple of " << kBlock);
-  std::vector<ckks::Ciphertext> out(lin.out_dim);
+  std::vector<ckks::Ciphertext> out(static_cast<std::size_t>(st.out_dim));
   for (auto& o : out) {
     std::vector<math::RnsPoly> polys;
     for (std::size_t p = 0; p < np; ++p) polys.push_back(math::RnsPoly::uninitialized(n, limbs, true));
     o = ckks::Ciphertext(std::move(polys), in[0].scale() * static_cast<double>(ctx.q(limbs - 1).value()), in[0].slots());
   }
+  std::vector<std::size_t> chunk(limbs);
   for (std::size_t l = 0; l < limbs; ++l) {
-    const math::Modulus& q = ctx.q(l);
-    const u64 qm1 = q.value() - 1;
-    HEAL_REQUIRE(q.value() < (u64{1} << 31), "sparse_mac: batch kernels need Q primes below 2^31 (plan with max_scale_bits <= 30)");
-    // acc <= chunk * (q-1)^2 + (q-1) must fit in 64 bits.
-    const std::size_t chunk = static_cast<std::size_t>((~u64{0} - qm1) / (qm1 * qm1));
-    const std::size_t blocks = n / kBlock;
-    parallel_for(blocks, threads, [&](std::size_t b0, std::size_t b1) {
-      if (np == 2)
-        mac_block<2>(lin, wres[l].data(), in, out, l, q, chunk, b0 * kBlock, b1 * kBlock);
-      else
-        mac_block<3>(lin, wres[l].data(), in, out, l, q, chunk, b0 * kBlock, b1 * kBlock);
-    });
+    const u64 qm1 = ctx.q(l).value() - 1;
+    HEAL_REQUIRE(ctx.q(l).value() < (u64{1} << 31), "sparse_mac: batch kernels need Q primes below 2^31 (plan with max_scale_bits <= 30)");
+    chunk[l] = static_cast<std::size_t>((~u64{0} - qm1) / (qm1 * qm1));  // chunk*(q-1)^2 + (q-1) < 2^64
   }
+  const std::size_t blocks = n / kBlock;
+  // Threads split the coefficient blocks; each walks every limb and group over its blocks.
+  parallel_for(blocks, threads, [&](std::size_t b0, std::size_t b1) {
+    std::vector<u64> acc(MacGroup::kMaxGroupRows * 3 * kBlock);
+    for (std::size_t l = 0; l < limbs; ++l)
+      for (const auto& grp : st.groups) {
+        if (np == 2)
+          mac_group<2>(grp, in, out, l, ctx.q(l), chunk[l], b0 * kBlock, b1 * kBlock, acc.data());
+        else
+          mac_group<3>(grp, in, out, l, ctx.q(l), chunk[l], b0 * kBlock, b1 * kBlock, acc.data());
+      }
+  });
   return out;
 }
 

@@ -23,11 +23,28 @@ std::vector<std::uint64_t> real_to_residues(double v, const ckks::Context& ctx, 
 /// Weight residues of a linear stage run at `level`: round(w * q_level) mod q_i, laid out [limb][entry].
 std::vector<std::vector<std::uint64_t>> weight_residues(const SparseLinear& lin, const ckks::Context& ctx, std::size_t level);
 
-/// out[r] = sum_e w[e] * in[col(e)] over every polynomial and limb, in NTT form, with lazy
-/// modular reduction (products of < 31-bit residues summed in 64-bit words). All inputs share
-/// level and size; out gets that level and size, scale in.scale * q_level, no bias.
-std::vector<ckks::Ciphertext> sparse_mac(const ckks::Context& ctx, const SparseLinear& lin,
-                                         const std::vector<std::vector<std::uint64_t>>& wres,
+/// Rows of a linear stage that read the same input columns (all rows of a dense layer; the output
+/// channels of one conv position), at most kMaxGroupRows per group, with their weight residues
+/// laid out [limb][k * rows + g] so the kernel loads each input word once per group.
+struct MacGroup {
+  static constexpr std::size_t kMaxGroupRows = 64;
+  std::vector<std::int32_t> rows, cols;
+  std::vector<std::vector<std::uint64_t>> w;
+};
+/// The grouped multiply-accumulate plan of one stage at `level`.
+struct MacStage {
+  int in_dim = 0, out_dim = 0;
+  std::size_t level = 0;
+  std::vector<MacGroup> groups;
+};
+MacStage make_mac_stage(const SparseLinear& lin, const ckks::Context& ctx, std::size_t level);
+
+/// out[r] = sum_k w[r,k] * in[col(r,k)] over every polynomial and limb, in NTT form, with lazy
+/// modular reduction (products of < 31-bit residues summed in 64-bit words). For each block of 16
+/// coefficients and each row group the input words are loaded once and multiplied into the
+/// accumulators of every row of the group (outer-product order, accumulators in L1).
+/// All inputs share level and size; out gets that level and size, scale in.scale * q_level, no bias.
+std::vector<ckks::Ciphertext> sparse_mac(const ckks::Context& ctx, const MacStage& st,
                                          std::span<const ckks::Ciphertext> in, int threads);
 
 }  // namespace heal::he_infer::detail

@@ -22,6 +22,10 @@
 
 namespace heal::he_infer {
 
+namespace detail {
+struct MacStage;
+}
+
 /// Wall-clock seconds per stage of one evaluation.
 struct StageTimes {
   std::vector<std::string> names;
@@ -38,6 +42,9 @@ class BatchEngine {
  public:
   /// Precomputes weight residues at each stage's level. `threads` >= 1.
   BatchEngine(Circuit circuit, ckks::ContextPtr ctx, int threads = 2);
+  ~BatchEngine();
+  BatchEngine(const BatchEngine&) = delete;
+  BatchEngine& operator=(const BatchEngine&) = delete;
 
   const Circuit& circuit() const { return circuit_; }
   /// Images per batch (N/2).
@@ -56,7 +63,7 @@ class BatchEngine {
   ckks::Encoder encoder_;
   int threads_;
   std::vector<std::size_t> level_;                               // level each linear stage runs at
-  std::vector<std::vector<std::vector<std::uint64_t>>> wres_;    // [stage][limb][entry]
+  std::vector<detail::MacStage> mac_;                            // grouped weights per stage
 };
 
 }  // namespace heal::he_infer
