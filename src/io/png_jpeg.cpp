@@ -7,6 +7,7 @@
 #include <cstdio>  // jpeglib.h needs size_t and FILE declared first
 
 #include <jpeglib.h>
+#include <jerror.h>
 #include <png.h>
 
 #include <algorithm>
@@ -120,6 +121,10 @@ void jpeg_on_error(j_common_ptr c) {
 }
 void jpeg_on_message(j_common_ptr c, int level) {
   if (level >= 0) return;  // trace messages
+  // Benign warnings that real files often carry; every other warning means damaged data that
+  // libjpeg would silently fill with grey (e.g. "Premature end of JPEG file").
+  const int code = c->err->msg_code;
+  if (code == JWRN_EXTRANEOUS_DATA || code == JWRN_JFIF_MAJOR || code == JWRN_ADOBE_XFORM) return;
   auto* e = reinterpret_cast<JpegErr*>(c->err);
   if (e->warnings++ == 0) (*c->err->format_message)(c, e->msg);  // keep the first warning
 }
