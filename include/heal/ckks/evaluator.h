@@ -84,6 +84,8 @@ class Evaluator {
   Ciphertext apply_galois(const Ciphertext& a, std::uint64_t galois_elt, const GaloisKeys& gk) const;
   /// Rotations of `a` by every step, sharing one ModUp decomposition of c1 (hoisting,
   /// Halevi-Shoup ePrint 2018/244; Bossuat et al. ePrint 2020/1203). Step 0 returns a copy.
+  /// When more than 4 digits are active it rotates one by one instead (faster there; same result
+  /// up to noise).
   std::vector<Ciphertext> rotate_hoisted(const Ciphertext& a, const std::vector<long>& steps, const GaloisKeys& gk) const;
   /// Slot i <- sum_{k < window} slot (i+k) (window a power of two <= slots; needs keys 1,2,4,..).
   Ciphertext rotate_and_sum(const Ciphertext& a, std::size_t window, const GaloisKeys& gk) const;
