@@ -1,0 +1,97 @@
+// Secure mode "he": threshold-CKKS secure aggregation (design, parameters and noise budget in
+// src/fl/README.md, "HE aggregation").
+//
+//   setup   each hospital i draws an additive CKKS secret s_i (never leaves it), Shamir-shares it
+//           t-of-n to the others (ePrint 2022/780) and contributes to the collective public key
+//           (ePrint 2020/304, protocol CKG).
+//   round r each hospital encrypts weight * update, coefficient-packed (N weights per ciphertext),
+//           as c0 = -a_{r,k} s_i + Delta m + e with a_{r,k} expanded from a public per-round,
+//           per-chunk seed: only c0 travels (bit-packed), a is never sent.
+//   anyone  sums the c0 of the contributors C: (sum c0, a) encrypts sum m under s_C = sum_{i in C} s_i.
+//   t of n  any t key holders jointly decrypt with flooded shares a * lambda_j S_C(x_j) + e_flood,
+//           where S_C(x_j) = sum_{i in C} f_i(x_j) (their Shamir shares of the contributors' secrets).
+//
+// A single hospital's material (s_j and its Shamir shares) decrypts no one else's update; a quorum
+// decrypts only sums over at least `min_aggregate_parties` contributors, one set per round.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <set>
+#include <vector>
+
+#include "heal/ckks/params.h"
+#include "heal/fl/secure_aggregator.h"
+
+namespace heal::fl {
+
+/// Parameters of the HE aggregator (defaults: N = 2^12, Q = 44 + 44 bits, 128-bit secure).
+struct HeAggregatorConfig {
+  int log_n = 12;                     ///< ring degree N = 2^log_n = weights per ciphertext
+  std::vector<int> q_bits{44, 44};    ///< Q primes: bits per encrypted weight = their sum
+  std::vector<int> p_bits{20};        ///< special prime (only the collective public key uses it)
+  std::uint32_t threshold = 0;        ///< t of t-of-n decryption (0: all parties)
+  double flooding_bits = 40;          ///< lambda, statistical security of flooded shares (>= 40)
+  std::uint64_t max_decryptions = 4096;  ///< flooded ciphertext decryptions per party and key epoch
+  double max_abs_update = 64;         ///< bound on |update_k| (larger updates are refused)
+  double max_total_weight = 1 << 20;  ///< bound on the sum of contribution weights (samples)
+  std::uint32_t min_aggregate_parties = 2;  ///< a quorum never decrypts a sum over fewer parties
+  std::uint64_t seed = 1;             ///< simulation only: derives every party's key material
+};
+
+/// The static parameter / noise budget of a configuration (printed by the CLI, in the README).
+struct HeBudget {
+  std::size_t n = 0;                 ///< weights per ciphertext
+  double log_q = 0;                  ///< bits per encrypted weight
+  double log_delta = 0;              ///< encoding scale 2^log_delta
+  double fresh_noise_bound = 0;      ///< B_ct: ||sum of contributors' e||_inf <= parties * 6 sigma
+  double log_flood_sigma = 0;        ///< per share
+  double log_noise_std = 0;          ///< combined noise std per coefficient (t flooded shares)
+  double abs_error_std = 0;          ///< predicted std of the error on each sum_i w_i u_i[k]
+  double upload_ratio = 0;           ///< contribution bits per weight / 32 (whole ciphertexts)
+};
+
+class HeAggregator final : public SecureAggregator {
+ public:
+  /// Runs the simulated setup for parties 0..num_parties-1 (ckks ids 1..num_parties): additive
+  /// secrets, Shamir re-sharing and the collective public key. Throws std::invalid_argument on a
+  /// bad configuration (insecure parameters, threshold out of range, scale without headroom).
+  HeAggregator(HeAggregatorConfig config, std::size_t num_parties);
+  ~HeAggregator() override;
+
+  AggregatorSetupInfo setup_info() const override;
+  Result<std::unique_ptr<AggregationParty>> party(PartyId party) override;
+  Result<Bytes> aggregate(std::span<const Bytes> contributions, std::size_t length, std::uint64_t round) override;
+  Result<std::vector<double>> finalize(std::span<const std::uint8_t> aggregate, std::span<const DecryptionShare> shares,
+                                       std::size_t length, std::uint64_t round) override;
+
+  /// The budget of this configuration.
+  const HeBudget& budget() const { return budget_; }
+  const ckks::ContextPtr& context() const;
+  /// Number of ciphertexts for `length` weights.
+  std::size_t chunks(std::size_t length) const;
+  /// Exact size in bytes of one party's contribution for `length` weights (encrypts zeros with a
+  /// throwaway party object).
+  std::size_t contribution_bytes(std::size_t length) const;
+
+  /// TESTING ONLY: decrypts chunk `chunk` of a contribution or aggregate of round `round` with an
+  /// arbitrary secret (NTT form over Q, flattened limbs) and decodes the coefficients: what a
+  /// holder of that secret alone would see.
+  Result<std::vector<double>> decrypt_with_for_testing(std::span<const std::uint8_t> bytes, std::uint64_t round,
+                                                       std::size_t length, std::size_t chunk,
+                                                       const std::vector<std::uint64_t>& secret_ntt) const;
+  /// TESTING ONLY: the additive secret of `p` (NTT form over Q, flattened limbs).
+  std::vector<std::uint64_t> secret_for_testing(PartyId p) const;
+  /// TESTING ONLY: p's Shamir share sum_i f_i(x_p) (NTT form over Q, flattened limbs).
+  std::vector<std::uint64_t> shamir_share_for_testing(PartyId p) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  HeBudget budget_;
+};
+
+/// The budget of `config` with `num_parties` parties (throws like the constructor).
+HeBudget he_budget(const HeAggregatorConfig& config, std::size_t num_parties);
+
+}  // namespace heal::fl

@@ -1,0 +1,286 @@
+// The public side of the HE aggregator: simulated setup (secrets, Shamir re-sharing, collective
+// public key), the noise budget, summing contributions and combining decryption shares.
+#include "heal/fl/he_aggregator.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <string>
+
+#include "he_internal.h"
+#include "heal/ckks/ciphertext.h"
+#include "heal/ckks/key_generator.h"
+#include "heal/ckks/multiparty/key_gen.h"
+#include "heal/ckks/multiparty/threshold.h"
+#include "heal/ckks/serialization.h"
+#include "heal/core/check.h"
+#include "heal/core/hash.h"
+#include "heal/core/serialization.h"
+#include "heal/math/sampler.h"
+
+namespace heal::fl {
+
+using math::RnsPoly;
+
+namespace {
+
+constexpr double kFreshNoiseBoundPerParty = 6.0 * math::kDefaultSigma;  // sample_gaussian truncates at 6 sigma
+
+Seed derive_seed(std::string_view label, std::uint64_t seed, std::uint64_t index) {
+  std::string buf(label);
+  for (int b = 0; b < 8; ++b) buf.push_back(static_cast<char>(seed >> (8 * b)));
+  for (int b = 0; b < 8; ++b) buf.push_back(static_cast<char>(index >> (8 * b)));
+  return blake2b_256(std::string_view(buf));
+}
+
+ckks::ContextPtr make_context(const HeAggregatorConfig& c) {
+  ckks::ParamsSpec spec;
+  spec.log_n = c.log_n;
+  spec.q_bits = c.q_bits;
+  spec.p_bits = c.p_bits;
+  spec.default_scale = 1.0;
+  return ckks::Context::create(spec);  // refuses < 128-bit security
+}
+
+void fill_budget(const he::Shared& sh, HeBudget& b) {
+  const auto& ctx = *sh.ctx;
+  b.n = ctx.n();
+  b.log_q = 0;
+  double packed_bits = 0;
+  for (std::size_t i = 0; i < ctx.q_count(); ++i) {
+    b.log_q += std::log2(static_cast<double>(ctx.q(i).value()));
+    packed_bits += ctx.q(i).bits();
+  }
+  b.log_delta = std::log2(sh.delta);
+  b.fresh_noise_bound = sh.flooding.ciphertext_noise_bound;
+  const double sigma = ckks::multiparty::flooding_sigma(ctx, sh.flooding);
+  b.log_flood_sigma = std::log2(sigma);
+  const double fresh_std = math::kDefaultSigma * std::sqrt(static_cast<double>(sh.parties));
+  const double std_total = std::sqrt(static_cast<double>(sh.threshold) * sigma * sigma + fresh_std * fresh_std);
+  b.log_noise_std = std::log2(std_total);
+  b.abs_error_std = std_total / sh.delta;
+  b.upload_ratio = packed_bits / 32.0;
+}
+
+std::shared_ptr<he::Shared> make_shared_state(const HeAggregatorConfig& config, std::size_t num_parties) {
+  HEAL_REQUIRE(num_parties >= 2, "HeAggregator: needs at least 2 parties, got " << num_parties);
+  HEAL_REQUIRE(config.max_abs_update > 0 && config.max_total_weight >= 1,
+               "HeAggregator: max_abs_update must be > 0 and max_total_weight >= 1");
+  auto sh = std::make_shared<he::Shared>();
+  sh->config = config;
+  sh->ctx = make_context(config);
+  sh->parties = num_parties;
+  sh->threshold = config.threshold == 0 ? static_cast<std::uint32_t>(num_parties) : config.threshold;
+  HEAL_REQUIRE(sh->threshold >= 1 && sh->threshold <= num_parties,
+               "HeAggregator: threshold " << sh->threshold << " must be in [1, " << num_parties << "]");
+  double log_q = 0;
+  for (std::size_t i = 0; i < sh->ctx->q_count(); ++i) log_q += std::log2(static_cast<double>(sh->ctx->q(i).value()));
+  HEAL_REQUIRE(log_q <= 120, "HeAggregator: Q must stay below 2^120 (128-bit CRT decoding), got 2^" << log_q);
+  // Headroom: |sum_i w_i u_i[k]| * Delta <= W * U * Delta <= Q / 8, leaving room for the sign and the noise.
+  const double log_delta = std::floor(log_q - 3 - std::log2(config.max_total_weight * config.max_abs_update));
+  sh->delta = std::exp2(log_delta);
+  sh->crs = derive_seed("HEAL-fl-he-crs", config.seed, 0);
+  sh->params_hash = ckks::params_hash(*sh->ctx);
+  sh->flooding.security_bits = config.flooding_bits;
+  sh->flooding.ciphertext_noise_bound = kFreshNoiseBoundPerParty * static_cast<double>(num_parties);
+  sh->flooding.max_decryptions = config.max_decryptions;
+  ckks::multiparty::validate(sh->flooding);  // lambda >= 40
+  HeBudget b;
+  fill_budget(*sh, b);
+  // The noise must stay well below the headroom left under Q/2 (12 sigma below 2^(log q - 2)).
+  HEAL_REQUIRE(b.log_noise_std + std::log2(12.0) < log_q - 2,
+               "HeAggregator: flooding noise 2^" << b.log_noise_std << " leaves no headroom in Q = 2^" << log_q);
+  HEAL_REQUIRE(log_delta >= 20, "HeAggregator: scale 2^" << log_delta << " too small; raise Q or lower the bounds");
+  return sh;
+}
+
+}  // namespace
+
+struct HeAggregator::Impl {
+  std::shared_ptr<he::Shared> sh;
+  std::vector<he::Material> material;  // index: fl party id
+};
+
+HeBudget he_budget(const HeAggregatorConfig& config, std::size_t num_parties) {
+  auto sh = make_shared_state(config, num_parties);
+  HeBudget b;
+  fill_budget(*sh, b);
+  return b;
+}
+
+HeAggregator::HeAggregator(HeAggregatorConfig config, std::size_t num_parties) : impl_(std::make_unique<Impl>()) {
+  impl_->sh = make_shared_state(config, num_parties);
+  auto& sh = *impl_->sh;
+  fill_budget(sh, budget_);
+  const auto& ctx = sh.ctx;
+  // Simulated setup. In a deployment each step below runs at its hospital; only the Shamir share
+  // addressed to party j (privately) and the public-key share leave hospital i.
+  std::vector<ckks::multiparty::PartyId> ids(num_parties);
+  std::iota(ids.begin(), ids.end(), 1u);
+  ckks::multiparty::ThresholdKeyGen tkg(ctx, sh.threshold, ids);
+  ckks::multiparty::CollectivePublicKeyGen cpkg(ctx, sh.crs);
+  impl_->material.resize(num_parties);
+  for (auto& m : impl_->material) m.received.resize(num_parties);
+  std::vector<ckks::multiparty::KeyShare> pk_shares;
+  for (std::size_t i = 0; i < num_parties; ++i) {
+    SeededRng rng(derive_seed("HEAL-fl-he-party", config.seed, i));
+    ckks::KeyGenerator kg(ctx, std::make_unique<SeededRng>(derive_seed("HEAL-fl-he-secret", config.seed, i)));
+    impl_->material[i].secret = kg.secret_key();
+    auto shamir = tkg.gen_share(ids[i], impl_->material[i].secret, rng);
+    for (std::size_t j = 0; j < num_parties; ++j) impl_->material[j].received[i] = std::move(shamir[j]);
+    pk_shares.push_back(cpkg.gen_share(ids[i], impl_->material[i].secret, rng));
+  }
+  const ckks::PublicKey cpk = cpkg.finalize(cpkg.aggregate_shares(pk_shares));
+  sh.cpk_hash = blake2b_256(ckks::save(*ctx, cpk));
+}
+
+HeAggregator::~HeAggregator() = default;
+
+const ckks::ContextPtr& HeAggregator::context() const { return impl_->sh->ctx; }
+
+std::size_t HeAggregator::chunks(std::size_t length) const { return he::chunk_count(*impl_->sh, length); }
+
+std::size_t HeAggregator::contribution_bytes(std::size_t length) const {
+  auto p = he::make_party(impl_->sh, 0, impl_->material[0]);
+  const std::vector<float> zeros(length, 0.0f);
+  SystemRng rng;
+  auto c = p->contribute(zeros, 0, 0, rng);
+  HEAL_REQUIRE(c.ok(), "HeAggregator::contribution_bytes: " << c.status().to_string());
+  return c->size();
+}
+
+AggregatorSetupInfo HeAggregator::setup_info() const {
+  const auto& sh = *impl_->sh;
+  return {"threshold-ckks", "fl-he/" + sh.ctx->describe(), sh.params_hash, sh.cpk_hash, sh.threshold};
+}
+
+Result<std::unique_ptr<AggregationParty>> HeAggregator::party(PartyId p) {
+  if (p >= impl_->material.size()) return Status::invalid_argument("party " + std::to_string(p) + " is not in the federation");
+  return he::make_party(impl_->sh, p, impl_->material[p]);
+}
+
+Result<Bytes> HeAggregator::aggregate(std::span<const Bytes> contributions, std::size_t length, std::uint64_t round) {
+  if (contributions.empty()) return Status::invalid_argument("nothing to aggregate");
+  const auto& sh = *impl_->sh;
+  const auto& ctx = *sh.ctx;
+  const std::size_t nchunks = he::chunk_count(sh, length);
+  std::vector<RnsPoly> sum(nchunks);
+  std::vector<PartyId> contributors;
+  for (std::size_t i = 0; i < contributions.size(); ++i) {
+    auto p = he::read_message(sh, contributions[i], he::kContribution, round, length);
+    if (!p.ok()) return p.status().with_context("contribution " + std::to_string(i));
+    if (p->ids.size() != 1) return Status::corruption("contribution " + std::to_string(i) + ": must name one party");
+    contributors.push_back(p->ids[0]);
+    for (std::size_t c = 0; c < nchunks; ++c) {
+      auto ct = ckks::load_seeded_ciphertext(ctx, p->chunks[c]);
+      if (!ct.ok()) return ct.status().with_context("contribution " + std::to_string(i));
+      if (ct->seed() != he::chunk_seed(sh.crs, round, c) || ct->level() != ctx.max_level() || ct->scale() != sh.delta) {
+        return Status::corruption("contribution " + std::to_string(i) + ": ciphertext not made for this round/chunk");
+      }
+      if (sum[c].empty()) {
+        sum[c] = std::move(ct->c0());
+      } else {
+        sum[c].add_inplace(ct->c0(), ctx.q_basis());
+      }
+    }
+  }
+  std::sort(contributors.begin(), contributors.end());
+  if (std::adjacent_find(contributors.begin(), contributors.end()) != contributors.end()) {
+    return Status::invalid_argument("two contributions from the same party");
+  }
+  std::vector<Bytes> chunks;
+  for (std::size_t c = 0; c < nchunks; ++c) {
+    chunks.push_back(ckks::save(ctx, ckks::SeededCiphertext(he::chunk_seed(sh.crs, round, c), std::move(sum[c]), sh.delta, 0)));
+  }
+  return he::write_message(sh, he::kAggregate, round, contributors, length, chunks);
+}
+
+Result<std::vector<double>> HeAggregator::finalize(std::span<const std::uint8_t> aggregate,
+                                                   std::span<const DecryptionShare> shares, std::size_t length,
+                                                   std::uint64_t round) {
+  const auto& sh = *impl_->sh;
+  const auto& ctx = *sh.ctx;
+  auto agg = he::read_message(sh, aggregate, he::kAggregate, round, length);
+  if (!agg.ok()) return agg.status().with_context("aggregate");
+  if (shares.size() < sh.threshold) {
+    return Status::invalid_argument("need " + std::to_string(sh.threshold) + " decryption shares, got " +
+                                    std::to_string(shares.size()));
+  }
+  std::vector<he::Parsed> parsed;
+  std::vector<PartyId> seen;
+  for (const auto& s : shares) {
+    auto p = he::read_message(sh, s.bytes, he::kShare, round, length);
+    if (!p.ok()) return p.status().with_context("decryption share of party " + std::to_string(s.party));
+    if (p->ids.size() != 1 || p->ids[0] != s.party) return Status::corruption("decryption share: producer mismatch");
+    seen.push_back(s.party);
+    parsed.push_back(std::move(*p));
+  }
+  std::sort(seen.begin(), seen.end());
+  if (std::adjacent_find(seen.begin(), seen.end()) != seen.end()) return Status::invalid_argument("duplicate decryption share");
+  std::vector<double> out(length);
+  const std::size_t n = ctx.n();
+  for (std::size_t c = 0; c < agg->chunks.size(); ++c) {
+    auto ct = ckks::load_seeded_ciphertext(ctx, agg->chunks[c]);
+    if (!ct.ok()) return ct.status().with_context("aggregate");
+    if (ct->seed() != he::chunk_seed(sh.crs, round, c) || ct->level() != ctx.max_level() || ct->scale() != sh.delta) {
+      return Status::corruption("aggregate: ciphertext not made for this round/chunk");
+    }
+    RnsPoly m = std::move(ct->c0());
+    for (const auto& p : parsed) {
+      auto h = ckks::load_decryption_share(ctx, p.chunks[c]);
+      if (!h.ok()) return h.status().with_context("decryption share");
+      if (h->h.num_limbs() != m.num_limbs() || !h->h.is_ntt()) return Status::corruption("decryption share: wrong level");
+      m.add_inplace(h->h, ctx.q_basis());
+    }
+    m.intt_inplace(ctx.q_basis());
+    const std::size_t begin = c * n, count = std::min(length - begin, n);
+    he::decode_coefficients(ctx, m, sh.delta, std::span<double>(out).subspan(begin, count));
+  }
+  for (double v : out) {
+    if (!std::isfinite(v)) return Status::corruption("decrypted aggregate holds a non-finite value");
+  }
+  return out;
+}
+
+std::vector<std::uint64_t> HeAggregator::secret_for_testing(PartyId p) const {
+  const auto& ctx = *impl_->sh->ctx;
+  const auto& s = impl_->material.at(p).secret.poly();
+  return std::vector<std::uint64_t>(s.data(), s.data() + ctx.q_count() * ctx.n());
+}
+
+std::vector<std::uint64_t> HeAggregator::shamir_share_for_testing(PartyId p) const {
+  const auto& ctx = *impl_->sh->ctx;
+  RnsPoly sum = impl_->material.at(p).received[0].polys[0];
+  for (std::size_t i = 1; i < impl_->material.size(); ++i) {
+    sum.add_inplace(impl_->material.at(p).received[i].polys[0], ctx.key_basis());
+  }
+  return std::vector<std::uint64_t>(sum.data(), sum.data() + ctx.q_count() * ctx.n());
+}
+
+Result<std::vector<double>> HeAggregator::decrypt_with_for_testing(std::span<const std::uint8_t> bytes,
+                                                                   std::uint64_t round, std::size_t length,
+                                                                   std::size_t chunk,
+                                                                   const std::vector<std::uint64_t>& secret_ntt) const {
+  const auto& sh = *impl_->sh;
+  const auto& ctx = *sh.ctx;
+  auto p = he::read_message(sh, bytes, he::kContribution, round, length);
+  if (!p.ok()) p = he::read_message(sh, bytes, he::kAggregate, round, length);
+  if (!p.ok()) return p.status();
+  if (chunk >= p->chunks.size() || secret_ntt.size() != ctx.q_count() * ctx.n()) {
+    return Status::invalid_argument("decrypt_with_for_testing: bad chunk or secret size");
+  }
+  auto ct = ckks::load_seeded_ciphertext(ctx, p->chunks[chunk]);
+  if (!ct.ok()) return ct.status();
+  const ckks::Ciphertext full = ct->expand(ctx);
+  RnsPoly s(ctx.n(), ctx.q_count(), true);
+  std::copy(secret_ntt.begin(), secret_ntt.end(), s.data());
+  RnsPoly m = full[1];
+  m.mul_inplace(s, ctx.q_basis());
+  m.add_inplace(full[0], ctx.q_basis());
+  m.intt_inplace(ctx.q_basis());
+  std::vector<double> out(std::min(ctx.n(), length - chunk * ctx.n()));
+  he::decode_coefficients(ctx, m, sh.delta, out);
+  return out;
+}
+
+}  // namespace heal::fl

@@ -1,0 +1,181 @@
+// The hospital side of the HE aggregator: encrypts weight * update under its own additive secret
+// with the round's public `a` polynomials (only c0 is sent), and produces flooded t-of-n
+// decryption shares for one contributor set per round. Design: src/fl/README.md "HE aggregation".
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <optional>
+
+#include "he_internal.h"
+#include "heal/ckks/ciphertext.h"
+#include "heal/ckks/multiparty/threshold.h"
+#include "heal/ckks/serialization.h"
+#include "heal/core/serialization.h"
+#include "heal/math/sampler.h"
+
+namespace heal::fl::he {
+
+namespace {
+
+using ckks::multiparty::KeyShare;
+using ckks::multiparty::ShareKind;
+using math::RnsPoly;
+using math::u64;
+
+class HeParty final : public AggregationParty {
+ public:
+  HeParty(std::shared_ptr<const Shared> sh, PartyId id, Material material)
+      : sh_(std::move(sh)), id_(id), m_(std::move(material)), decryptor_(sh_->ctx, sh_->flooding) {}
+
+  PartyId party() const override { return id_; }
+
+  Result<Bytes> contribute(std::span<const float> update, double weight, std::uint64_t round, Rng& rng) override {
+    // A second encryption with the same a_{r,k} would reveal the difference of the two messages.
+    if (last_contributed_ && round <= *last_contributed_) {
+      return Status::invalid_argument("he: party already contributed in round " + std::to_string(*last_contributed_) +
+                                      "; refusing to reuse the round's public polynomials");
+    }
+    if (!std::isfinite(weight) || weight < 0 || weight > sh_->config.max_total_weight) {
+      return Status::invalid_argument("he: contribution weight must be in [0, max_total_weight]");
+    }
+    for (float u : update) {
+      if (!std::isfinite(u) || std::fabs(u) > sh_->config.max_abs_update) {
+        return Status::invalid_argument("he: update coordinate outside [-max_abs_update, max_abs_update] (" +
+                                        std::to_string(u) + "); raise max_abs_update or clip");
+      }
+    }
+    const auto& ctx = *sh_->ctx;
+    const auto& qb = ctx.q_basis();
+    const std::size_t n = ctx.n(), limbs = ctx.q_count(), nchunks = chunk_count(*sh_, update.size());
+    std::vector<Bytes> chunks;
+    std::vector<double> vals;
+    for (std::size_t c = 0; c < nchunks; ++c) {
+      const std::size_t begin = c * n, end = std::min(update.size(), begin + n);
+      vals.assign(end - begin, 0.0);
+      for (std::size_t k = begin; k < end; ++k) vals[k - begin] = weight * static_cast<double>(update[k]);
+      RnsPoly c0 = encode_coefficients(ctx, vals, sh_->delta);
+      // + e (Gaussian sigma 3.2, truncated at 6 sigma), then to NTT form.
+      std::vector<std::int64_t> e = math::sample_gaussian(rng, n);
+      const RnsPoly ep = RnsPoly::from_signed(e, qb, limbs);
+      c0.add_inplace(ep, qb);
+      c0.ntt_inplace(qb);
+      // - a s_i
+      const Seed seed = chunk_seed(sh_->crs, round, c);
+      const RnsPoly a = math::expand_uniform_poly(seed, ckks::SeededCiphertext::kCiphertextStream, qb, limbs, true);
+      for (std::size_t i = 0; i < limbs; ++i) {
+        const math::Modulus& q = qb.modulus(i);
+        const u64 *ai = a.limb(i), *si = m_.secret.poly().limb(i);
+        u64* o = c0.limb(i);
+        for (std::size_t t = 0; t < n; ++t) o[t] = q.sub(o[t], q.mul(ai[t], si[t]));
+      }
+      ckks::SeededCiphertext ct(seed, std::move(c0), sh_->delta, 0);
+      chunks.push_back(ckks::save(ctx, ct));
+    }
+    last_contributed_ = round;
+    const PartyId ids[] = {id_};
+    return write_message(*sh_, kContribution, round, ids, update.size(), chunks);
+  }
+
+  Result<Bytes> decryption_share(std::span<const std::uint8_t> aggregate, std::span<const PartyId> quorum,
+                                 std::uint64_t round, Rng& rng) override {
+    const auto& ctx = *sh_->ctx;
+    // Only the header matters: the share is a_{r,k} * lambda S_C(x_j) + e_flood and never reads c0.
+    auto hdr = peek_length(aggregate);
+    if (!hdr.ok()) return hdr.status();
+    auto parsed = read_message(*sh_, aggregate, kAggregate, round, static_cast<std::size_t>(*hdr));
+    if (!parsed.ok()) return parsed.status().with_context("he decryption request");
+    const std::vector<PartyId>& contributors = parsed->ids;
+    if (contributors.size() < std::max<std::size_t>(2, sh_->config.min_aggregate_parties)) {
+      return Status::invalid_argument("he: refusing to decrypt a sum over " + std::to_string(contributors.size()) +
+                                      " contributor(s)");
+    }
+    if (last_shared_round_) {
+      if (round < *last_shared_round_) return Status::invalid_argument("he: decryption request for an earlier round");
+      if (round == *last_shared_round_ && contributors != last_shared_set_) {
+        return Status::invalid_argument("he: a different contributor set was already decrypted this round");
+      }
+    }
+    std::vector<PartyId> q;
+    for (PartyId p : quorum) {
+      if (p >= sh_->parties) return Status::invalid_argument("he: unknown quorum member " + std::to_string(p));
+      q.push_back(p + 1);  // ckks ids are Shamir points >= 1
+    }
+    if (q.size() < sh_->threshold || std::find(quorum.begin(), quorum.end(), id_) == quorum.end()) {
+      return Status::invalid_argument("he: quorum too small or without this party");
+    }
+    const std::size_t nchunks = parsed->chunks.size();
+    if (decryptor_.shares_generated() + nchunks > sh_->config.max_decryptions) {
+      return Status::invalid_argument("he: flooding budget of this key epoch exhausted; rotate keys");
+    }
+    // S_C(x_j) = sum over contributors of the Shamir shares received from them.
+    KeyShare sum;
+    sum.kind = ShareKind::kShamirSecret;
+    sum.recipient = id_ + 1;
+    for (PartyId c : contributors) {
+      const KeyShare& ks = m_.received.at(c);
+      if (sum.polys.empty()) {
+        sum.polys.push_back(ks.polys[0]);
+      } else {
+        sum.polys[0].add_inplace(ks.polys[0], ctx.key_basis());
+      }
+    }
+    ckks::multiparty::ThresholdSecret secret;
+    secret.party = id_ + 1;
+    secret.threshold = sh_->threshold;
+    secret.share = ckks::SecretKey(std::move(sum.polys[0]));
+    const auto& qb = ctx.q_basis();
+    std::vector<Bytes> chunks;
+    for (std::size_t c = 0; c < nchunks; ++c) {
+      std::vector<RnsPoly> polys;
+      polys.emplace_back(ctx.n(), ctx.q_count(), true);
+      polys.push_back(math::expand_uniform_poly(chunk_seed(sh_->crs, round, c),
+                                                ckks::SeededCiphertext::kCiphertextStream, qb, ctx.q_count(), true));
+      const ckks::Ciphertext ct(std::move(polys), sh_->delta, 0);
+      auto share = decryptor_.gen_share(secret, q, ct, rng);
+      chunks.push_back(ckks::save(ctx, share));
+    }
+    last_shared_round_ = round;
+    last_shared_set_ = contributors;
+    const PartyId ids[] = {id_};
+    return write_message(*sh_, kShare, round, ids, parsed->length, chunks);
+  }
+
+ private:
+  // The length field of a message, to validate the rest against it.
+  static Result<std::uint64_t> peek_length(std::span<const std::uint8_t> bytes) {
+    ByteReader r(bytes);
+    HEAL_ASSIGN_OR_RETURN(Header h, read_header(r, ObjectType::kFlUpdate, kWireVersion));
+    (void)h;
+    std::uint8_t kind = 0;
+    std::uint64_t round = 0;
+    std::span<const std::uint8_t> ph;
+    std::uint32_t count = 0;
+    HEAL_RETURN_IF_ERROR(r.get(&kind));
+    HEAL_RETURN_IF_ERROR(r.get(&round));
+    HEAL_RETURN_IF_ERROR(r.get_bytes(32, &ph));
+    HEAL_RETURN_IF_ERROR(r.get(&count));
+    if (count > 1u << 16) return Status::corruption("he update: too many parties");
+    std::span<const std::uint8_t> ids;
+    HEAL_RETURN_IF_ERROR(r.get_bytes(std::size_t{count} * 4, &ids));
+    std::uint64_t length = 0;
+    HEAL_RETURN_IF_ERROR(r.get(&length));
+    if (length > (std::uint64_t{1} << 34)) return Status::corruption("he update: implausible length");
+    return length;
+  }
+
+  std::shared_ptr<const Shared> sh_;
+  PartyId id_;
+  Material m_;
+  ckks::multiparty::ThresholdDecryptor decryptor_;
+  std::optional<std::uint64_t> last_contributed_;
+  std::optional<std::uint64_t> last_shared_round_;
+  std::vector<PartyId> last_shared_set_;
+};
+
+}  // namespace
+
+std::unique_ptr<AggregationParty> make_party(std::shared_ptr<const Shared> sh, PartyId id, Material material) {
+  return std::make_unique<HeParty>(std::move(sh), id, std::move(material));
+}
+
+}  // namespace heal::fl::he

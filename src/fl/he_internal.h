@@ -1,0 +1,79 @@
+// Internals of the HE aggregator: shared public state, per-party secret material, the wire
+// format of contributions / aggregates / decryption shares, and the coefficient codec.
+//
+// Wire format (HEAL header ObjectType::kFlUpdate, version 2; PlainAggregator uses version 1):
+//   u8 kind (3 contribution, 4 aggregate, 5 decryption share), u64 round, 32-byte parameter hash,
+//   u32 count + count u32 fl party ids (contribution: the contributor; aggregate: the sorted
+//   contributor set C; share: the producer), u64 length (weights), u32 chunks,
+//   then per chunk u64 size + a ckks object: kCkksSeededCiphertext (contribution, aggregate: the
+//   per-round chunk seed and the bit-packed c0) or kCkksDecryptionShare (share).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <vector>
+
+#include "heal/ckks/keys.h"
+#include "heal/ckks/multiparty/flooding.h"
+#include "heal/ckks/multiparty/shares.h"
+#include "heal/ckks/params.h"
+#include "heal/fl/he_aggregator.h"
+
+namespace heal::fl::he {
+
+constexpr std::uint16_t kWireVersion = 2;
+constexpr std::uint8_t kContribution = 3;
+constexpr std::uint8_t kAggregate = 4;
+constexpr std::uint8_t kShare = 5;
+
+/// Public state every party and the aggregator agree on at setup.
+struct Shared {
+  HeAggregatorConfig config;
+  ckks::ContextPtr ctx;
+  std::size_t parties = 0;
+  std::uint32_t threshold = 0;
+  Seed crs{};
+  double delta = 1;
+  Digest params_hash{};
+  Digest cpk_hash{};
+  ckks::multiparty::FloodingParams flooding;
+};
+
+/// One party's secret material (simulation: created at setup, handed to the party object).
+struct Material {
+  ckks::SecretKey secret;                             // additive secret s_i (key basis, NTT)
+  std::vector<ckks::multiparty::KeyShare> received;   // f_sender(x_i), indexed by sender fl id
+};
+
+/// Seed of a_{round, chunk}: BLAKE2b("HEAL-fl-he-a" || crs || round || chunk).
+Seed chunk_seed(const Seed& crs, std::uint64_t round, std::uint64_t chunk);
+
+/// Encodes values[0..count) * delta as integer coefficients of a polynomial over Q (coefficient
+/// form; remaining coefficients zero). |values * delta| must be < 2^126.
+math::RnsPoly encode_coefficients(const ckks::Context& ctx, std::span<const double> values, double delta);
+/// Centered CRT reconstruction of the first out.size() coefficients of `poly` (coefficient form,
+/// every Q limb) divided by delta.
+void decode_coefficients(const ckks::Context& ctx, const math::RnsPoly& poly, double delta, std::span<double> out);
+
+/// A parsed message (chunks as raw ckks object bytes, not yet loaded).
+struct Parsed {
+  std::uint8_t kind = 0;
+  std::uint64_t round = 0;
+  std::vector<PartyId> ids;
+  std::uint64_t length = 0;
+  std::vector<std::span<const std::uint8_t>> chunks;
+};
+
+Bytes write_message(const Shared& sh, std::uint8_t kind, std::uint64_t round, std::span<const PartyId> ids,
+                    std::uint64_t length, std::span<const Bytes> chunks);
+/// Validates header, kind, round, parameter hash, length and chunk count against `sh`.
+Result<Parsed> read_message(const Shared& sh, std::span<const std::uint8_t> bytes, std::uint8_t kind,
+                            std::uint64_t round, std::size_t length);
+
+/// Number of ciphertexts for `length` weights.
+inline std::size_t chunk_count(const Shared& sh, std::size_t length) { return (length + sh.ctx->n() - 1) / sh.ctx->n(); }
+
+/// The party object (he_aggregator_party.cpp).
+std::unique_ptr<AggregationParty> make_party(std::shared_ptr<const Shared> sh, PartyId id, Material material);
+
+}  // namespace heal::fl::he

@@ -1,0 +1,241 @@
+// Threshold-CKKS secure aggregation (secure mode "he"): exactness against plaintext FedAvg,
+// that no single party's key material decrypts an update, refusal rules, dropouts, bytes.
+#include "heal/fl/he_aggregator.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "fl/fl_fixture.h"
+
+namespace heal::fl {
+namespace {
+
+using namespace testing;
+
+struct Errors {
+  double rel_l2 = 0;   // ||dec - plain||_2 / ||plain||_2
+  double max_rel = 0;  // max |dec - plain| / max |plain|
+};
+
+Errors compare(const std::vector<double>& dec, const std::vector<double>& plain) {
+  double num = 0, den = 0, max_err = 0, max_abs = 0;
+  for (std::size_t i = 0; i < plain.size(); ++i) {
+    num += (dec[i] - plain[i]) * (dec[i] - plain[i]);
+    den += plain[i] * plain[i];
+    max_err = std::max(max_err, std::fabs(dec[i] - plain[i]));
+    max_abs = std::max(max_abs, std::fabs(plain[i]));
+  }
+  return {std::sqrt(num / den), max_err / max_abs};
+}
+
+// Updates with a realistic spread of magnitudes (1e-5 .. 1e-1).
+std::vector<float> random_update(std::size_t n, std::uint64_t seed) {
+  SeededRng rng(seed_from_u64(seed));
+  std::vector<float> u(n);
+  for (auto& x : u) {
+    const double mag = std::pow(10.0, -5 + 4 * rng.uniform_double());
+    x = static_cast<float>((rng.uniform_double() - 0.5) * 2 * mag);
+  }
+  return u;
+}
+
+struct Round {
+  std::vector<Bytes> contributions;
+  std::vector<double> plain;
+};
+
+Round contribute_all(HeAggregator& agg, std::vector<std::unique_ptr<AggregationParty>>& parties, std::size_t n,
+                     std::uint64_t round, std::vector<std::size_t> who) {
+  Round r;
+  r.plain.assign(n, 0.0);
+  const double weights[] = {1200, 800, 450, 999};
+  for (std::size_t i : who) {
+    const auto u = random_update(n, 100 * round + i);
+    SeededRng rng(seed_from_u64(7 + i));
+    auto c = parties[i]->contribute(u, weights[i], round, rng);
+    EXPECT_TRUE(c.ok()) << c.status().to_string();
+    r.contributions.push_back(*c);
+    for (std::size_t k = 0; k < n; ++k) r.plain[k] += weights[i] * static_cast<double>(u[k]);
+  }
+  (void)agg;
+  return r;
+}
+
+std::vector<std::unique_ptr<AggregationParty>> all_parties(HeAggregator& agg, std::size_t k) {
+  std::vector<std::unique_ptr<AggregationParty>> out;
+  for (std::size_t i = 0; i < k; ++i) out.push_back(std::move(agg.party(static_cast<PartyId>(i))).value());
+  return out;
+}
+
+HeAggregatorConfig small_config(std::uint32_t t) {
+  HeAggregatorConfig c;
+  c.threshold = t;
+  c.max_total_weight = 4096;
+  return c;
+}
+
+TEST(HeAggregator, DecryptedAggregateEqualsPlainFedAvgSum) {
+  const std::size_t n = 9000;  // 3 ciphertexts at N = 4096, last one partial
+  HeAggregator agg(small_config(2), 3);
+  auto parties = all_parties(agg, 3);
+  auto r = contribute_all(agg, parties, n, 1, {0, 1, 2});
+  auto sum = agg.aggregate(r.contributions, n, 1);
+  ASSERT_TRUE(sum.ok()) << sum.status().to_string();
+  const PartyId quorum[] = {0, 2};
+  std::vector<DecryptionShare> shares;
+  for (PartyId q : quorum) {
+    SeededRng rng(seed_from_u64(50 + q));
+    auto s = parties[q]->decryption_share(*sum, quorum, 1, rng);
+    ASSERT_TRUE(s.ok()) << s.status().to_string();
+    shares.push_back({q, *s});
+  }
+  auto dec = agg.finalize(*sum, shares, n, 1);
+  ASSERT_TRUE(dec.ok()) << dec.status().to_string();
+  const Errors e = compare(*dec, r.plain);
+  EXPECT_LE(e.rel_l2, 1e-6) << "max rel " << e.max_rel;
+  EXPECT_LE(e.max_rel, 1e-6);
+  // The budget predicted the error size (within a factor 4 either way; it is not trivially tiny).
+  double se = 0;
+  for (std::size_t i = 0; i < n; ++i) se += ((*dec)[i] - r.plain[i]) * ((*dec)[i] - r.plain[i]);
+  const double rms = std::sqrt(se / static_cast<double>(n));
+  EXPECT_GT(rms, agg.budget().abs_error_std / 4);
+  EXPECT_LT(rms, agg.budget().abs_error_std * 4);
+  // A wrong quorum's shares (shares made for {0, 2}, combined as if for another quorum) fail.
+  std::vector<DecryptionShare> one{shares[0]};
+  EXPECT_FALSE(agg.finalize(*sum, one, n, 1).ok());
+}
+
+TEST(HeAggregator, NoSinglePartysKeyMaterialDecryptsAnUpdate) {
+  const std::size_t n = 4096;
+  HeAggregator agg(small_config(2), 3);
+  auto parties = all_parties(agg, 3);
+  auto r = contribute_all(agg, parties, n, 1, {0, 1, 2});
+  const auto u0 = random_update(n, 100);
+  std::vector<double> plain0(n);
+  for (std::size_t k = 0; k < n; ++k) plain0[k] = 1200 * static_cast<double>(u0[k]);
+  // What a wrong key yields is uniform modulo Q: rms ~ Q / (sqrt(12) Delta), far above the data.
+  const double uniform_rms = std::exp2(agg.budget().log_q - agg.budget().log_delta) / std::sqrt(12.0);
+  auto expect_garbage = [&](const std::vector<double>& d, const std::vector<double>& truth, const char* what) {
+    const Errors e = compare(d, truth);
+    double ss = 0;
+    for (double v : d) ss += v * v;
+    const double rms = std::sqrt(ss / static_cast<double>(d.size()));
+    EXPECT_GT(e.rel_l2, 1e3) << what;
+    EXPECT_NEAR(rms / uniform_rms, 1.0, 0.1) << what;
+  };
+  // Party 0's contribution, decrypted with every key a single other party holds.
+  for (PartyId other : {1u, 2u}) {
+    auto d = agg.decrypt_with_for_testing(r.contributions[0], 1, n, 0, agg.secret_for_testing(other));
+    ASSERT_TRUE(d.ok());
+    expect_garbage(*d, plain0, "additive secret of another party");
+    d = agg.decrypt_with_for_testing(r.contributions[0], 1, n, 0, agg.shamir_share_for_testing(other));
+    ASSERT_TRUE(d.ok());
+    expect_garbage(*d, plain0, "Shamir share of another party");
+  }
+  // Sanity: the owner's own secret does decrypt it (so the checks above are meaningful).
+  auto own = agg.decrypt_with_for_testing(r.contributions[0], 1, n, 0, agg.secret_for_testing(0));
+  ASSERT_TRUE(own.ok());
+  EXPECT_LE(compare(*own, plain0).rel_l2, 1e-9);
+  // The aggregate under one party's key share: garbage too.
+  auto sum = agg.aggregate(r.contributions, n, 1);
+  ASSERT_TRUE(sum.ok());
+  for (PartyId p : {0u, 1u, 2u}) {
+    auto d = agg.decrypt_with_for_testing(*sum, 1, n, 0, agg.shamir_share_for_testing(p));
+    ASSERT_TRUE(d.ok());
+    expect_garbage(*d, r.plain, "aggregate under one Shamir share");
+  }
+}
+
+TEST(HeAggregator, QuorumRefusesSingleContributionsAndSecondSets) {
+  const std::size_t n = 100;
+  HeAggregator agg(small_config(2), 3);
+  auto parties = all_parties(agg, 3);
+  auto r = contribute_all(agg, parties, n, 1, {0, 1, 2});
+  const PartyId quorum[] = {1, 2};
+  SeededRng rng(seed_from_u64(3));
+  // An "aggregate" of party 0's contribution alone: no quorum member decrypts it.
+  auto alone = agg.aggregate(std::span<const Bytes>(r.contributions.data(), 1), n, 1);
+  ASSERT_TRUE(alone.ok());
+  EXPECT_FALSE(parties[1]->decryption_share(*alone, quorum, 1, rng).ok());
+  // One set per round: after sharing for {0, 1, 2}, the set {0, 1} is refused in round 1
+  // (the difference would be party 2's update).
+  auto all = agg.aggregate(r.contributions, n, 1);
+  ASSERT_TRUE(all.ok());
+  EXPECT_TRUE(parties[1]->decryption_share(*all, quorum, 1, rng).ok());
+  auto two = agg.aggregate(std::span<const Bytes>(r.contributions.data(), 2), n, 1);
+  ASSERT_TRUE(two.ok());
+  EXPECT_FALSE(parties[1]->decryption_share(*two, quorum, 1, rng).ok());
+  // A party never encrypts twice under the same round's public polynomials.
+  const std::vector<float> u(n, 0.5f);
+  EXPECT_FALSE(parties[0]->contribute(u, 1, 1, rng).ok());
+  EXPECT_TRUE(parties[0]->contribute(u, 1, 2, rng).ok());
+  // Out-of-bound inputs are refused, not wrapped around.
+  const std::vector<float> big(n, 1000.0f);
+  EXPECT_FALSE(parties[1]->contribute(big, 1, 3, rng).ok());
+}
+
+TEST(HeAggregator, CorruptInputsAreRejected) {
+  const std::size_t n = 100;
+  HeAggregator agg(small_config(2), 3);
+  auto parties = all_parties(agg, 3);
+  auto r = contribute_all(agg, parties, n, 1, {0, 1});
+  EXPECT_FALSE(agg.aggregate(r.contributions, n, 2).ok());      // wrong round
+  EXPECT_FALSE(agg.aggregate(r.contributions, n + 1, 1).ok());  // wrong length
+  Bytes cut(r.contributions[0].begin(), r.contributions[0].begin() + 200);
+  EXPECT_FALSE(agg.aggregate(std::vector<Bytes>{cut}, n, 1).ok());
+  Bytes flipped = r.contributions[0];
+  flipped[60] ^= 0x10;  // inside the parameter hash
+  EXPECT_FALSE(agg.aggregate(std::vector<Bytes>{flipped}, n, 1).ok());
+  std::vector<Bytes> dup{r.contributions[0], r.contributions[0]};
+  EXPECT_FALSE(agg.aggregate(dup, n, 1).ok());
+}
+
+TEST(HeAggregator, UploadIsBelowThreeTimesFloat32) {
+  HeAggregatorConfig c = small_config(2);
+  HeAggregator agg(c, 3);
+  auto parties = all_parties(agg, 3);
+  const std::size_t n = 4 * 4096;
+  SeededRng rng(seed_from_u64(1));
+  auto bytes = parties[0]->contribute(random_update(n, 1), 10, 1, rng);
+  ASSERT_TRUE(bytes.ok());
+  const double ratio = static_cast<double>(bytes->size()) / (4.0 * static_cast<double>(n));
+  EXPECT_LE(ratio, 3.0);
+  // Bit-packed c0 only: 88 bits per weight, plus small headers.
+  EXPECT_NEAR(ratio, agg.budget().upload_ratio, 0.01);
+  EXPECT_NEAR(agg.budget().upload_ratio, 88.0 / 32.0, 1e-9);
+}
+
+TEST(HeAggregator, FederationWithDropoutsMatchesPlainFedAvg) {
+  const std::vector<float> w_star{1, -2, 0.5f, 3};
+  auto trainers = [&] {
+    std::vector<std::unique_ptr<LocalTrainer>> t;
+    for (std::uint64_t i = 0; i < 3; ++i) t.push_back(std::make_unique<LinearRegressionTrainer>(w_star, 40 + 10 * i, i));
+    return t;
+  };
+  FederationConfig cfg;
+  cfg.rounds = 3;
+  cfg.min_contributors = 2;
+  // Hospital 2 is offline in round 1; hospital 0 crashes after submitting in round 2 (cannot decrypt).
+  cfg.dropouts = {{2, 1, DropPhase::kBeforeBroadcast, 1}, {0, 2, DropPhase::kAfterSubmit, 1}};
+  auto plain_ledger = memory_ledger();
+  Federation plain(cfg, trainers(), std::make_unique<PlainAggregator>(party_set(3)), *plain_ledger, {0, 0, 0, 0});
+  auto prep = plain.run();
+  ASSERT_TRUE(prep.ok()) << prep.status().to_string();
+  auto he_ledger = memory_ledger();
+  Federation he(cfg, trainers(), std::make_unique<HeAggregator>(small_config(2), 3), *he_ledger, {0, 0, 0, 0});
+  auto hrep = he.run();
+  ASSERT_TRUE(hrep.ok()) << hrep.status().to_string();
+  ASSERT_EQ(hrep->rounds.size(), 3u);
+  for (const auto& r : hrep->rounds) EXPECT_TRUE(r.completed) << r.round << ": " << r.failure_reason;
+  EXPECT_EQ(hrep->rounds[0].contributors, 2u);
+  EXPECT_EQ(hrep->rounds[1].contributors, 3u);  // 0 is in the sum though it cannot decrypt
+  EXPECT_EQ(hrep->secure_mode, "threshold-ckks");
+  EXPECT_TRUE(hrep->ledger_verified);
+  for (std::size_t j = 0; j < w_star.size(); ++j) EXPECT_NEAR(he.global_model()[j], plain.global_model()[j], 1e-5);
+  // Bytes: the HE upload per hospital exceeds the plain float64 one only by headers and padding.
+  EXPECT_GT(hrep->rounds[2].bytes_up, 0u);
+}
+
+}  // namespace
+}  // namespace heal::fl
