@@ -86,3 +86,20 @@ TEST(FlPlainAggregator, SumsWeightedUpdatesAndRejectsBadContributions) {
 
 }  // namespace
 }  // namespace heal::fl
+
+namespace heal::fl {
+namespace {
+
+TEST(FlSecureAggregation, FactoryKnowsItsModes) {
+  auto plain = make_secure_aggregator({"none", 0, 1}, 3);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ((*plain)->setup_info().secure_mode, "none");
+  EXPECT_TRUE((*plain)->party(2).ok());
+  EXPECT_FALSE((*plain)->party(3).ok());
+  EXPECT_EQ(make_secure_aggregator({"threshold-ckks", 2, 1}, 3).status().code(), StatusCode::kUnsupported);
+  EXPECT_EQ(make_secure_aggregator({"paillier", 0, 1}, 3).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_FALSE(make_secure_aggregator({"none", 0, 1}, 0).ok());
+}
+
+}  // namespace
+}  // namespace heal::fl

@@ -78,3 +78,20 @@ class SecureAggregator {
 };
 
 }  // namespace heal::fl
+
+namespace heal::fl {
+
+/// Which secure aggregator a federation uses (what `heal fl simulate --secure` selects).
+struct SecureAggregationConfig {
+  std::string mode = "none";        // "none" | "threshold-ckks"
+  std::uint32_t threshold = 0;      // t for threshold modes (0: all hospitals)
+  std::uint64_t seed = 1;           // simulation key generation
+};
+
+/// Builds the aggregator for `hospitals` parties (ids 0..hospitals-1). "none" gives a
+/// PlainAggregator; "threshold-ckks" is Unsupported until the CKKS adapter lands; anything else is
+/// InvalidArgument.
+Result<std::unique_ptr<SecureAggregator>> make_secure_aggregator(const SecureAggregationConfig& config,
+                                                                 std::size_t hospitals);
+
+}  // namespace heal::fl
