@@ -79,12 +79,17 @@ TEST(Multiparty, CollectivePublicKeyAndFloodedNofNDecryption) {
   const Vec out = m.encoder->decode(td.finalize(ct, td.aggregate_shares(shares)));
   const double stdev = flooded_slot_error_std(*m.ctx, m.flooding(), kParties, ct.scale());
   const double bits = precision_bits(single, out);
-  std::printf("[ n-of-n ] sigma_flood = 2^%.1f, predicted slot std 2^%.1f, threshold vs single-key: %.1f bits, vs message %.1f bits\n",
-              std::log2(td.sigma()), std::log2(stdev), bits, precision_bits(v, out));
+  std::printf("[ n-of-n ] sigma_flood = 2^%.1f, predicted slot std 2^%.1f, threshold vs single-key: %.1f bits, vs message "
+              "%.1f bits (single-key decryption: %.1f bits)\n",
+              std::log2(td.sigma()), std::log2(stdev), bits, precision_bits(v, out), precision_bits(v, single));
   // Within 8 predicted standard deviations of the single-key result, and the flooding is really there.
   EXPECT_GT(bits, -std::log2(8 * stdev));
   EXPECT_LT(bits, -std::log2(stdev / 64));
   EXPECT_GT(precision_bits(v, out), 10);
+  EXPECT_TRUE(check_flooding_precision(*m.ctx, m.flooding(), kParties, ct.scale(), 10).ok());
+  const Status too_much = check_flooding_precision(*m.ctx, m.flooding(), kParties, ct.scale(), 30);
+  EXPECT_EQ(too_much.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(too_much.message().find("decrypt at scale"), std::string::npos);
 
   // n-1 of n parties: garbage.
   const auto partial = td.aggregate_shares(std::span<const DecryptionShare>(shares.data(), kParties - 1));

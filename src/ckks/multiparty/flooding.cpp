@@ -32,4 +32,16 @@ double flooded_slot_error_std(const Context& ctx, const FloodingParams& p, std::
   return flooding_sigma(ctx, p) * std::sqrt(static_cast<double>(parties) * static_cast<double>(ctx.n())) / scale;
 }
 
+Status check_flooding_precision(const Context& ctx, const FloodingParams& p, std::size_t parties, double scale,
+                                double required_bits) {
+  const double err = 8 * flooded_slot_error_std(ctx, p, parties, scale);
+  const double bits = -std::log2(err);
+  if (bits >= required_bits) return {};
+  return Status::failed_precondition("noise flooding (lambda = " + std::to_string(p.security_bits) + ", D = " +
+                                     std::to_string(p.max_decryptions) + ") leaves about " + std::to_string(bits) +
+                                     " bits of precision at scale 2^" + std::to_string(std::log2(scale)) + ", " +
+                                     std::to_string(required_bits) + " requested: decrypt at scale >= 2^" +
+                                     std::to_string(std::log2(scale) + required_bits - bits));
+}
+
 }  // namespace heal::ckks::multiparty

@@ -18,6 +18,7 @@
 #include <cstdint>
 
 #include "heal/ckks/params.h"
+#include "heal/core/status.h"
 
 namespace heal::ckks::multiparty {
 
@@ -43,5 +44,11 @@ double fresh_noise_bound(const Context& ctx, std::size_t secret_parties);
 /// Predicted standard deviation of the slot error added by flooding when `parties` flooded
 /// shares are combined and the message has scale `scale` (sigma * sqrt(parties * N) / scale).
 double flooded_slot_error_std(const Context& ctx, const FloodingParams& p, std::size_t parties, double scale);
+
+/// Ok if 8 predicted standard deviations of the flooded slot error stay below 2^-required_bits
+/// (so the caller's precision need is met with overwhelming probability); FailedPrecondition
+/// naming the achievable bits and the scale that would be needed otherwise.
+Status check_flooding_precision(const Context& ctx, const FloodingParams& p, std::size_t parties, double scale,
+                                double required_bits);
 
 }  // namespace heal::ckks::multiparty
