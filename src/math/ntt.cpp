@@ -34,10 +34,12 @@ NttTables::NttTables(int log_n, const Modulus& q)
   psi_ = minimal_primitive_root(2 * n_, q);
   const u64 qv = q.value();
   const u64 psi_inv = q.inv(psi_);
-  roots_.resize(n_);
-  roots_shoup_.resize(n_);
-  inv_roots_.resize(n_);
-  inv_roots_shoup_.resize(n_);
+  // +8 words of padding: the SIMD kernels load whole 8-word vectors of twiddles for the short
+  // stages and use only the first few lanes (for n = 32 the last such load ends past n).
+  roots_.resize(n_ + 8);
+  roots_shoup_.resize(n_ + 8);
+  inv_roots_.resize(n_ + 8);
+  inv_roots_shoup_.resize(n_ + 8);
   // roots_[i] = psi^bitrev(i); the forward stage with m groups uses roots_[m + i].
   u64 power = 1;
   std::vector<u64> pows(n_), inv_pows(n_);
@@ -78,8 +80,8 @@ NttTables::NttTables(int log_n, const Modulus& q)
   }
   simd_ = simd_possible_;
   if (simd_possible_ == Simd::kIfma52) {
-    roots_shoup52_.resize(n_);
-    inv_roots_shoup52_.resize(n_);
+    roots_shoup52_.resize(n_ + 8);
+    inv_roots_shoup52_.resize(n_ + 8);
     for (std::size_t i = 0; i < n_; ++i) {
       roots_shoup52_[i] = shoup52(roots_[i], qv);
       inv_roots_shoup52_[i] = shoup52(inv_roots_[i], qv);
