@@ -1,7 +1,9 @@
 // heal infer: encrypted CNN inference (he_infer) on a dataset split, plus the cost model.
 //   heal infer --model m.heal --data PATH --encrypted [--mode batch|single] [--encrypt-weights] [--limit N] [--json]
 //   heal infer cost --model m.heal [--mode batch|single] [--encrypt-weights] [--calibrate]
+//   heal infer keygen|encrypt|eval|decrypt: the client/server split on files (he_infer/session.h)
 #include <sys/resource.h>
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -16,6 +18,7 @@
 #include "heal/core/progress.h"
 #include "heal/he_infer/batch_engine.h"
 #include "heal/he_infer/cost_model.h"
+#include "heal/he_infer/session.h"
 #include "heal/he_infer/single_engine.h"
 #include "heal/io/dataset.h"
 #include "heal/nn/forward.h"
@@ -41,6 +44,13 @@ T value_or_throw(Result<T> r) {
 }
 
 double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+// CPU seconds of all threads of this process (contention-independent cost of what ran).
+double cpu_now() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
 
 double peak_rss_mib() {
   rusage ru{};
@@ -136,7 +146,7 @@ void run_infer(const InferArgs& a) {
   std::vector<double> he(count * static_cast<std::size_t>(k));
   json timing;
   std::size_t input_bytes = 0, output_bytes = 0, galois_bytes = 0, galois_count = 0, weight_bytes = 0;
-  double eval_total = 0, enc_total = 0, dec_total = 0;
+  double eval_total = 0, enc_total = 0, dec_total = 0, eval_cpu = 0;
   std::vector<double> latencies;
   if (mode == hi::Mode::kBatch) {
     const hi::BatchEngine eng(c, ctx, a.threads);
@@ -150,7 +160,9 @@ void run_infer(const InferArgs& a) {
       input_bytes += cts.size() * ct_bytes(cts[0]);
       hi::StageTimes st;
       t0 = now_s();
+      double c0 = cpu_now();
       auto res = eng.evaluate(std::move(cts), rk, &st);
+      eval_cpu += cpu_now() - c0;
       const double te = now_s() - t0;
       eval_total += te;
       latencies.push_back(te);
@@ -193,7 +205,9 @@ void run_infer(const InferArgs& a) {
       if (i == 0) input_bytes = cts.size() * ct_bytes(cts[0]);
       hi::StageTimes st;
       t0 = now_s();
+      const double c0 = cpu_now();
       const auto res = eng.evaluate(std::move(cts), w, rk, gk, i == 0 ? &st : nullptr);
+      eval_cpu += cpu_now() - c0;
       const double te = now_s() - t0;
       eval_total += te;
       latencies.push_back(te);
@@ -220,6 +234,8 @@ void run_infer(const InferArgs& a) {
   timing["client_encrypt_s_total"] = enc_total;
   timing["client_decrypt_s_total"] = dec_total;
   timing["server_eval_s_total"] = eval_total;
+  timing["server_eval_cpu_s_total"] = eval_cpu;  // all threads; wall time on an idle machine >= cpu / threads
+  timing["server_eval_cpu_s_per_image"] = eval_cpu / static_cast<double>(count);
   timing["threads"] = a.threads;
 
   const auto encm = nn::compute_metrics(nn::softmax_rows(he, k), labels, k);
@@ -261,6 +277,8 @@ void run_infer(const InferArgs& a) {
             << (mode == hi::Mode::kBatch ? "; every image waits for its whole batch)" : ")") << "\n";
   std::cout << "  images/s           " << timing["images_per_s_actual"].get<double>() << " (actual)";
   if (mode == hi::Mode::kBatch) std::cout << ", " << timing["images_per_s_full_batch"].get<double>() << " at full batches of " << timing["capacity_per_batch"].get<std::size_t>();
+  std::cout << "\n  server CPU         " << eval_cpu << " s total over " << a.threads << " threads (" << eval_cpu / static_cast<double>(count)
+            << " s/image; the machine's other load inflates wall-clock time, not CPU time)";
   std::cout << "\n  client encrypt     " << enc_total << " s total, decrypt " << dec_total << " s total\n";
   std::cout << "  peak RSS           " << peak_rss_mib() << " MiB\n";
   std::cout << "  ciphertexts        input " << mib(input_bytes) << " MiB, output " << mib(output_bytes) << " MiB" << (mode == hi::Mode::kBatch ? " (all batches)" : " (per image)") << "\n";
@@ -268,6 +286,94 @@ void run_infer(const InferArgs& a) {
             << galois_count << " keys " << mib(galois_bytes) << " MiB\n";
   if (weight_bytes) std::cout << "  model weights      " << mib(weight_bytes) << " MiB (" << (a.encrypt_weights ? "ciphertexts" : "plaintexts") << ")\n";
   std::cout << "  parameters         " << plan.describe() << "\n";
+}
+
+
+struct SplitArgs {
+  std::string model, data, split = "test", mode = "batch", keys, in, out;
+  int limit = 0, threads = 2;
+};
+
+void check(const Status& s) {
+  if (!s.ok()) throw StatusError(s);
+}
+
+io::SplitData load_split(const SplitArgs& a, const nn::ModelIr& m) {
+  const std::string data_arg = a.data.empty() ? data_location() : a.data;
+  if (data_arg.empty()) throw StatusError(Status::invalid_argument("no dataset: pass --data PATH or set HEAL_DATA"));
+  io::Dataset ds = value_or_throw(io::load_dataset(value_or_throw(io::resolve_dataset_path(data_arg, data_location()))));
+  const io::Split s = a.split == "train" ? io::Split::kTrain : a.split == "val" ? io::Split::kVal : io::Split::kTest;
+  io::SplitData d = ds.split(s);
+  if (d.image_size() != m.input.size()) throw StatusError(Status::invalid_argument("model and dataset image sizes differ"));
+  return d;
+}
+
+void add_split_commands(CLI::App* infer) {
+  auto a = std::make_shared<SplitArgs>();
+  auto common = [&](CLI::App* c, bool needs_data) {
+    c->add_option("--model", a->model, "Model file (.heal): its architecture fixes the circuit")->required();
+    c->add_option("--keys", a->keys, "Key directory")->required();
+    if (needs_data) {
+      c->add_option("--data", a->data, "Dataset (default: global --data / $HEAL_DATA)");
+      c->add_option("--split", a->split, "train | val | test")->check(CLI::IsMember({"train", "val", "test"}));
+      c->add_option("--limit", a->limit, "Use only the first N images");
+    }
+  };
+  CLI::App* kg = infer->add_subcommand("keygen", "Client: plan parameters, generate keys; writes params, public/relin/Galois keys and secret.key");
+  common(kg, false);
+  kg->add_option("--mode", a->mode, "batch | single")->check(CLI::IsMember({"batch", "single"}));
+  kg->callback([a] {
+    const nn::ModelIr m = value_or_throw(nn::load_model(a->model));
+    check(hi::client_keygen(m, parse_mode(a->mode), a->keys));
+    std::cout << "keys written to " << a->keys << " (give the server params.heal, relin.key" << (a->mode == "single" ? ", galois.key" : "")
+              << "; keep secret.key)\n";
+  });
+  CLI::App* en = infer->add_subcommand("encrypt", "Client: encrypt images with public.key into a query file");
+  common(en, true);
+  en->add_option("--mode", a->mode, "batch | single")->check(CLI::IsMember({"batch", "single"}));
+  en->add_option("--out", a->out, "Query file")->required();
+  en->callback([a] {
+    const nn::ModelIr m = value_or_throw(nn::load_model(a->model));
+    const io::SplitData d = load_split(*a, m);
+    std::size_t count = d.size();
+    if (a->limit > 0) count = std::min(count, static_cast<std::size_t>(a->limit));
+    check(hi::client_encrypt(m, parse_mode(a->mode), a->keys, std::span<const float>(d.images.data(), count * d.image_size()), count, a->out));
+    std::cout << count << " images encrypted into " << a->out << "\n";
+  });
+  CLI::App* ev = infer->add_subcommand("eval", "Server: evaluate a query with params, relin and Galois keys only");
+  common(ev, false);
+  ev->add_option("--in", a->in, "Query file")->required();
+  ev->add_option("--out", a->out, "Result file")->required();
+  ev->add_option("--threads", a->threads, "Threads")->check(CLI::Range(1, 256));
+  ev->callback([a] {
+    const nn::ModelIr m = value_or_throw(nn::load_model(a->model));
+    const double t0 = now_s();
+    check(hi::server_eval(m, a->keys, a->in, a->out, a->threads));
+    std::cout << "evaluated " << a->in << " -> " << a->out << " in " << now_s() - t0 << " s\n";
+  });
+  CLI::App* de = infer->add_subcommand("decrypt", "Client: decrypt a result file; prints logits and metrics if --data is given");
+  common(de, true);
+  de->add_option("--in", a->in, "Result file")->required();
+  de->callback([a] {
+    const nn::ModelIr m = value_or_throw(nn::load_model(a->model));
+    const auto logits = value_or_throw(hi::client_decrypt(m, a->keys, a->in));
+    const std::size_t k = static_cast<std::size_t>(m.num_classes), count = logits.size() / k;
+    json out = {{"count", count}, {"logits", logits}};
+    if (!a->data.empty() || !data_location().empty()) {
+      const io::SplitData d = load_split(*a, m);
+      if (count <= d.size()) {
+        const std::vector<int> labels(d.labels.begin(), d.labels.begin() + static_cast<long>(count));
+        const auto ref = nn::forward(m, std::span<const float>(d.images.data(), count * d.image_size()), count);
+        std::size_t agree = 0;
+        for (std::size_t i = 0; i < count; ++i)
+          agree += (std::max_element(ref.begin() + static_cast<long>(i * k), ref.begin() + static_cast<long>((i + 1) * k)) - ref.begin()) ==
+                   (std::max_element(logits.begin() + static_cast<long>(i * k), logits.begin() + static_cast<long>((i + 1) * k)) - logits.begin());
+        out["encrypted"] = metrics_json(nn::compute_metrics(nn::softmax_rows(logits, m.num_classes), labels, m.num_classes));
+        out["argmax_agreement"] = static_cast<double>(agree) / static_cast<double>(count);
+      }
+    }
+    std::cout << out.dump(2) << "\n";
+  });
 }
 
 }  // namespace
@@ -303,6 +409,8 @@ void add_infer_commands(CLI::App& app) {
   cost->add_option("--log-n", ca->log_n, "Force the ring degree 2^k");
   cost->add_flag("--json", ca->json_out, "Print JSON");
   cost->callback([ca] { run_cost(*ca); });
+
+  add_split_commands(infer);
 
 }
 

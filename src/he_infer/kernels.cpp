@@ -89,38 +89,45 @@ namespace {
 
 constexpr std::size_t kBlock = 16;
 
+// Coefficient block length for a group: accumulators (G * P * B words) stay within ~24 KiB of L1,
+// so conv groups (few rows) take long blocks (fewer page/TLB visits per input word) and dense
+// groups (64 rows) short ones.
+std::size_t block_len(std::size_t G, std::size_t P, std::size_t n) {
+  std::size_t b = (3072 / (G * P)) / kBlock * kBlock;
+  b = std::max(kBlock, std::min<std::size_t>(b, 512));
+  while (n % b) b -= kBlock;
+  return b;
+}
+
 template <std::size_t P>
 void mac_group(const MacGroup& grp, std::span<const ckks::Ciphertext> in, std::vector<ckks::Ciphertext>& out, std::size_t limb,
-               const math::Modulus& q, std::size_t chunk, std::size_t c0, std::size_t c1, u64* acc /* G*P*kBlock */) {
+               const math::Modulus& q, std::size_t chunk, std::size_t c0, std::size_t c1, std::size_t B, u64* acc /* G*P*B */) {
   const std::size_t G = grp.rows.size(), K = grp.cols.size();
   const u64* w = grp.w[limb].data();
-  for (std::size_t cb = c0; cb < c1; cb += kBlock) {
-    std::fill(acc, acc + G * P * kBlock, u64{0});
+  for (std::size_t cb = c0; cb < c1; cb += B) {
+    std::fill(acc, acc + G * P * B, u64{0});
     std::size_t cnt = 0;
     for (std::size_t k = 0; k < K; ++k) {
       const ckks::Ciphertext& x = in[static_cast<std::size_t>(grp.cols[k])];
-      alignas(64) u64 xv[P][kBlock];
-      for (std::size_t p = 0; p < P; ++p) {
-        const u64* xs = x[p].limb(limb) + cb;
-        for (std::size_t t = 0; t < kBlock; ++t) xv[p][t] = xs[t];
-      }
       const u64* wk = w + k * G;
-      for (std::size_t j = 0; j < G; ++j) {
-        const u64 we = wk[j];
-        u64* a = acc + j * P * kBlock;
-        for (std::size_t p = 0; p < P; ++p)
-          for (std::size_t t = 0; t < kBlock; ++t) a[p * kBlock + t] += we * xv[p][t];
+      for (std::size_t p = 0; p < P; ++p) {
+        const u64* __restrict xs = x[p].limb(limb) + cb;
+        for (std::size_t j = 0; j < G; ++j) {
+          const u64 we = wk[j];
+          u64* __restrict a = acc + (j * P + p) * B;
+          for (std::size_t t = 0; t < B; ++t) a[t] += we * xs[t];
+        }
       }
       if (++cnt == chunk) {
-        for (std::size_t i = 0; i < G * P * kBlock; ++i) acc[i] = q.reduce(acc[i]);
+        for (std::size_t i = 0; i < G * P * B; ++i) acc[i] = q.reduce(acc[i]);
         cnt = 0;
       }
     }
     for (std::size_t j = 0; j < G; ++j)
       for (std::size_t p = 0; p < P; ++p) {
         u64* o = out[static_cast<std::size_t>(grp.rows[j])][p].limb(limb) + cb;
-        const u64* a = acc + (j * P + p) * kBlock;
-        for (std::size_t t = 0; t < kBlock; ++t) o[t] = q.reduce(a[t]);
+        const u64* a = acc + (j * P + p) * B;
+        for (std::size_t t = 0; t < B; ++t) o[t] = q.reduce(a[t]);
       }
   }
 }
@@ -147,16 +154,17 @@ std::vector<ckks::Ciphertext> sparse_mac(const ckks::Context& ctx, const MacStag
     HEAL_REQUIRE(ctx.q(l).value() < (u64{1} << 31), "sparse_mac: batch kernels need Q primes below 2^31 (plan with max_scale_bits <= 30)");
     chunk[l] = static_cast<std::size_t>((~u64{0} - qm1) / (qm1 * qm1));  // chunk*(q-1)^2 + (q-1) < 2^64
   }
-  const std::size_t blocks = n / kBlock;
-  // Threads split the coefficient blocks; each walks every limb and group over its blocks.
-  parallel_for(blocks, threads, [&](std::size_t b0, std::size_t b1) {
-    std::vector<u64> acc(MacGroup::kMaxGroupRows * 3 * kBlock);
+  // Threads split the ring coefficients (in multiples of 512 words); each walks every limb and group.
+  const std::size_t unit = std::min<std::size_t>(512, n), units = n / unit;
+  parallel_for(units, threads, [&](std::size_t u0, std::size_t u1) {
+    std::vector<u64> acc(3072 + MacGroup::kMaxGroupRows * 3 * kBlock);
     for (std::size_t l = 0; l < limbs; ++l)
       for (const auto& grp : st.groups) {
+        const std::size_t B = block_len(grp.rows.size(), np, unit);
         if (np == 2)
-          mac_group<2>(grp, in, out, l, ctx.q(l), chunk[l], b0 * kBlock, b1 * kBlock, acc.data());
+          mac_group<2>(grp, in, out, l, ctx.q(l), chunk[l], u0 * unit, u1 * unit, B, acc.data());
         else
-          mac_group<3>(grp, in, out, l, ctx.q(l), chunk[l], b0 * kBlock, b1 * kBlock, acc.data());
+          mac_group<3>(grp, in, out, l, ctx.q(l), chunk[l], u0 * unit, u1 * unit, B, acc.data());
       }
   });
   return out;

@@ -94,7 +94,9 @@ ckks::Ciphertext SingleEngine::evaluate(std::vector<ckks::Ciphertext> in, const 
     std::vector<ckks::Ciphertext> part(t);
     std::vector<char> has(t, 0);
     detail::parallel_for(n, static_cast<int>(t), [&](std::size_t b, std::size_t e) {
-      const std::size_t slot = b * t / n;
+      // parallel_for hands thread k the range starting at k*n/t: recover k from b.
+      std::size_t slot = 0;
+      while (slot + 1 < t && (slot + 1) * n / t <= b) ++slot;
       for (std::size_t k = b; k < e; ++k) {
         ckks::Ciphertext c = fn(k);
         if (!has[slot]) {
