@@ -69,7 +69,7 @@ struct RoundStats {
   Digest model_hash{};
   std::size_t contributors = 0;
   double train_loss = 0;                 // sample-weighted mean of the trainers' "loss" (NaN if none)
-  Metrics val_metrics;                   // sample-weighted mean over hospitals that evaluated
+  Metrics val_metrics;                   // plain mean over the hospitals that evaluated the new model
   double update_norm_mean = 0;           // mean pre-clip update norm over contributors
   std::size_t clipped = 0;               // contributors whose update was clipped
   double train_seconds = 0;              // slowest hospital (hospitals train in parallel)
