@@ -1,8 +1,39 @@
-// heal fl ... (not yet implemented: registers nothing until its issue lands)
+// heal fl simulate: a whole federation in one process (driver in fl_simulation.cpp).
+#include <memory>
+
 #include "commands.h"
+#include "fl_simulation.h"
 
 namespace heal::cli {
 
-void add_fl_commands(CLI::App& /*app*/) {}
+void add_fl_commands(CLI::App& app) {
+  auto* fl = app.add_subcommand("fl", "Federated learning with threshold-CKKS aggregation and a ledger");
+  fl->require_subcommand(1);
+  auto a = std::make_shared<SimArgs>();
+  auto* sim = fl->add_subcommand("simulate", "Run K hospitals in one process on a real dataset (libtorch training)");
+  sim->add_option("--hospitals", a->hospitals, "Number of hospitals K")->capture_default_str();
+  sim->add_option("--data", a->data, "Dataset file (default: global --data / $HEAL_DATA)");
+  sim->add_option("--partition", a->partition, "iid | dirichlet:ALPHA | quantity:ALPHA")->capture_default_str();
+  sim->add_option("--rounds", a->rounds, "Federated rounds")->capture_default_str();
+  sim->add_option("--secure", a->secure, "Secure aggregation: he (threshold CKKS) | none")->capture_default_str();
+  sim->add_option("--strategy", a->strategy, "fedavg | fedprox | fedadam | fedyogi")->capture_default_str();
+  sim->add_option("--local-epochs", a->local_epochs, "Local epochs per round")->capture_default_str();
+  sim->add_option("--model", a->model, "hecnn | hecnn-wide | capsnet | resnet")->capture_default_str();
+  sim->add_option("--threshold", a->threshold, "Decryption threshold t (default K-1 for K >= 3, else K)");
+  sim->add_option("--drop", a->drops, "HOSPITAL@ROUND[:after]: offline that round (after: crashes after submitting)");
+  sim->add_option("--ledger", a->ledger, "Ledger file (new; default OUT/ledger.db)");
+  sim->add_option("--out", a->out, "Output directory (report.json, accuracy.png, ledger.db)")->capture_default_str();
+  sim->add_option("--seed", a->seed, "Seed (partition, model init, simulated keys)")->capture_default_str();
+  sim->add_flag("--json", a->json, "Print the JSON report instead of the table");
+  sim->add_flag("--centralized", a->centralized, "Also train the same model on the pooled data for rounds x local-epochs epochs");
+  sim->add_option("--clip", a->clip, "L2 clip norm of updates (0: none)")->capture_default_str();
+  sim->add_option("--min-contributors", a->min_contributors, "Round quorum (0: all hospitals)");
+  sim->add_option("--threads", a->threads, "libtorch threads")->capture_default_str();
+  sim->add_option("--lr", a->lr, "Local learning rate (Adam)")->capture_default_str();
+  sim->add_option("--batch", a->batch, "Local batch size")->capture_default_str();
+  sim->add_option("--mu", a->mu, "FedProx mu")->capture_default_str();
+  sim->add_option("--server-lr", a->server_lr, "Server learning rate")->capture_default_str();
+  sim->callback([a] { (void)run_fl_simulation(*a); });
+}
 
 }  // namespace heal::cli

@@ -1,0 +1,54 @@
+// fl::LocalTrainer over nn::torch_backend::Trainer (see fl_torch_trainer.h).
+#include "fl_torch_trainer.h"
+
+#ifdef HEAL_HAVE_TORCH
+
+#include <exception>
+
+namespace heal::cli {
+
+namespace tb = nn::torch_backend;
+
+TorchLocalTrainer::TorchLocalTrainer(std::shared_ptr<const io::Dataset> data, std::vector<std::size_t> train_indices,
+                                     io::SplitData val, const tb::ModelSpec& spec, tb::TrainOptions options,
+                                     int local_epochs, std::uint64_t seed)
+    : data_(std::move(data)),
+      indices_(std::move(train_indices)),
+      val_(std::move(val)),
+      trainer_(spec, seed),
+      options_(std::move(options)),
+      epochs_(local_epochs) {}
+
+std::size_t TorchLocalTrainer::num_parameters() const { return trainer_.num_parameters(); }
+
+Result<fl::TrainResult> TorchLocalTrainer::train(std::span<const float> global, const fl::TrainConfig& config) {
+  try {
+    trainer_.set_weights(global);
+    tb::TrainOptions o = options_;
+    o.fedprox_mu = config.proximal_mu;
+    if (config.proximal_mu > 0) o.global_weights.assign(global.begin(), global.end());
+    const double loss = trainer_.train_epochs(data_->train, indices_, epochs_, o);
+    fl::TrainResult r;
+    r.update = trainer_.get_weights();
+    for (std::size_t i = 0; i < r.update.size(); ++i) r.update[i] -= global[i];
+    r.num_samples = indices_.size();
+    r.metrics["loss"] = loss;
+    return r;
+  } catch (const std::exception& e) {
+    return Status::internal(std::string("local training failed: ") + e.what());
+  }
+}
+
+Result<fl::Metrics> TorchLocalTrainer::evaluate(std::span<const float> weights) {
+  try {
+    trainer_.set_weights(weights);
+    const nn::ClassificationMetrics m = trainer_.evaluate(val_);
+    return fl::Metrics{{"accuracy", m.accuracy}, {"auc", m.auc}, {"loss", m.loss}};
+  } catch (const std::exception& e) {
+    return Status::internal(std::string("evaluation failed: ") + e.what());
+  }
+}
+
+}  // namespace heal::cli
+
+#endif  // HEAL_HAVE_TORCH

@@ -1,0 +1,38 @@
+// CLI wiring: adapts the libtorch Trainer (nn/torch) to fl::LocalTrainer, so that the fl layer
+// itself never depends on nn or torch. Only compiled into the `heal` binary with HEAL_HAVE_TORCH.
+#pragma once
+
+#ifdef HEAL_HAVE_TORCH
+
+#include <memory>
+#include <vector>
+
+#include "heal/fl/local_trainer.h"
+#include "heal/io/dataset.h"
+#include "heal/nn/torch/trainer.h"
+
+namespace heal::cli {
+
+/// One hospital: its partition of the shared training split (indices), its own validation
+/// subset, a model of the given spec and the local training options.
+class TorchLocalTrainer final : public fl::LocalTrainer {
+ public:
+  TorchLocalTrainer(std::shared_ptr<const io::Dataset> data, std::vector<std::size_t> train_indices,
+                    io::SplitData val, const nn::torch_backend::ModelSpec& spec,
+                    nn::torch_backend::TrainOptions options, int local_epochs, std::uint64_t seed);
+  std::size_t num_parameters() const override;
+  Result<fl::TrainResult> train(std::span<const float> global, const fl::TrainConfig& config) override;
+  Result<fl::Metrics> evaluate(std::span<const float> weights) override;
+
+ private:
+  std::shared_ptr<const io::Dataset> data_;
+  std::vector<std::size_t> indices_;
+  io::SplitData val_;
+  nn::torch_backend::Trainer trainer_;
+  nn::torch_backend::TrainOptions options_;
+  int epochs_;
+};
+
+}  // namespace heal::cli
+
+#endif  // HEAL_HAVE_TORCH
