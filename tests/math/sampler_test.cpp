@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
+
+#include <cmath>
 
 namespace heal::math {
 namespace {
@@ -35,21 +38,46 @@ TEST(Sampler, HammingWeightIsExact) {
   EXPECT_THROW(sample_ternary_hw(rng, 16, 17), std::invalid_argument);
 }
 
-TEST(Sampler, GaussianStatisticsAndBound) {
+TEST(Sampler, DiscreteGaussianMatchesExactPmf) {
+  // sigma = 3.2 goes through the CDT sampler: compare the histogram with the exact truncated
+  // D_{Z,sigma} probabilities, cell by cell (binomial standard deviations).
   SeededRng rng(seed_from_u64(22));
-  const std::size_t n = 1 << 16;
-  auto v = sample_gaussian(rng, n, 3.2);
-  double sum = 0, sq = 0;
-  std::int64_t mx = 0;
+  const std::size_t n = 1 << 17;
+  const double sigma = 3.2;
+  auto v = sample_gaussian(rng, n, sigma);
+  std::map<std::int64_t, std::size_t> hist;
+  double sq = 0;
   for (auto x : v) {
-    sum += static_cast<double>(x);
+    ASSERT_LE(std::llabs(x), 19) << "beyond 6 sigma";
+    hist[x]++;
     sq += static_cast<double>(x * x);
-    mx = std::max<std::int64_t>(mx, std::llabs(x));
   }
-  EXPECT_NEAR(sum / n, 0.0, 0.05);
-  // Rounding adds 1/12 to the variance.
-  EXPECT_NEAR(sq / n, 3.2 * 3.2 + 1.0 / 12, 0.25);
-  EXPECT_LE(mx, 19);  // 6 sigma = 19.2
+  double z = 0;
+  for (int k = -19; k <= 19; ++k) z += std::exp(-k * k / (2 * sigma * sigma));
+  for (int k = -12; k <= 12; ++k) {
+    const double p = std::exp(-k * k / (2 * sigma * sigma)) / z;
+    const double expect = p * static_cast<double>(n);
+    const double sd = std::sqrt(static_cast<double>(n) * p * (1 - p));
+    EXPECT_NEAR(static_cast<double>(hist[k]), expect, 5 * sd + 1) << "k = " << k;
+  }
+  // A discrete Gaussian with this sigma has variance sigma^2 (to ~1e-80), unlike a rounded
+  // continuous one (sigma^2 + 1/12).
+  EXPECT_NEAR(sq / static_cast<double>(n), sigma * sigma, 0.06);
+}
+
+TEST(Sampler, WideGaussianForFloodingStatisticsAndBound) {
+  SeededRng rng(seed_from_u64(25));
+  const std::size_t n = 1 << 16;
+  const double sigma = 1e6;
+  auto v = sample_gaussian(rng, n, sigma);
+  double sum = 0, sq = 0;
+  for (auto x : v) {
+    ASSERT_LE(std::fabs(static_cast<double>(x)), 6 * sigma);
+    sum += static_cast<double>(x);
+    sq += static_cast<double>(x) * static_cast<double>(x);
+  }
+  EXPECT_NEAR(sum / n / sigma, 0.0, 0.02);
+  EXPECT_NEAR(std::sqrt(sq / n) / sigma, 1.0, 0.02);
 }
 
 TEST(Sampler, UniformPolyIsDeterministicWhenSeededAndInRange) {

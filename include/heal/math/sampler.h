@@ -1,5 +1,6 @@
 // Samplers for RLWE: uniform mod q (rejection), ternary (uniform or fixed Hamming weight),
-// rounded Gaussian (sigma = 3.2, bounded at 6 sigma), and seed-expanded uniform polynomials.
+// discrete Gaussian (sigma = 3.2, truncated at 6 sigma; exact CDT), and seed-expanded uniform
+// polynomials.
 // All randomness comes from heal::Rng (SystemRng for secrets and noise, SeededRng(seed, stream)
 // for public `a` polynomials that are stored as their seed).
 #pragma once
@@ -26,7 +27,10 @@ RnsPoly expand_uniform_poly(const Seed& seed, std::uint64_t stream, const RnsBas
 std::vector<std::int64_t> sample_ternary(Rng& rng, std::size_t n);
 /// n coefficients in {-1, 0, 1} with exactly h nonzero entries (random positions and signs).
 std::vector<std::int64_t> sample_ternary_hw(Rng& rng, std::size_t n, std::size_t h);
-/// n coefficients round(N(0, sigma^2)), resampled when |x| > 6 sigma.
+/// n samples of the discrete Gaussian D_{Z,sigma} truncated to |x| <= 6 sigma. For sigma <= 64
+/// an exact cumulative-distribution table with 64-bit thresholds, scanned in full for every
+/// sample (no sample-dependent timing); for larger sigma (noise flooding) a rounded continuous
+/// Gaussian (Box-Muller), resampled when |x| > 6 sigma.
 std::vector<std::int64_t> sample_gaussian(Rng& rng, std::size_t n, double sigma = kDefaultSigma);
 
 }  // namespace heal::math
