@@ -259,7 +259,7 @@ struct CapsNet : HealNet {
     side = (side - 9) / 2 + 1;
     HEAL_REQUIRE(side >= 1, "capsnet: image too small");
     num_caps = types * side * side;
-    W = register_parameter("W", 0.05 * ::torch::randn({1, num_caps, classes, kClassDim, kPrimDim}));
+    W = register_parameter("W", 0.01 * ::torch::randn({1, num_caps, classes, kClassDim, kPrimDim}));
   }
   Tensor forward(const Tensor& input) override {
     Tensor x = ::torch::relu(bn1->forward(conv1->forward(input)));
@@ -268,12 +268,16 @@ struct CapsNet : HealNet {
     x = x.view({n, types, kPrimDim, x.size(2), x.size(3)}).permute({0, 1, 3, 4, 2}).reshape({n, num_caps, kPrimDim});
     Tensor u = squash(x);
     Tensor u_hat = ::torch::matmul(W, u.view({n, num_caps, 1, kPrimDim, 1})).squeeze(-1);  // (N, caps, C, 16)
+    // Routing iterations before the last use a detached copy of u_hat, so gradients flow only
+    // through the final weighted sum (as common implementations do; it stabilises training).
+    Tensor u_hat_d = u_hat.detach();
     Tensor logits_b = ::torch::zeros({n, num_caps, classes}, u_hat.options());
     Tensor v;
     for (int it = 0; it < kIters; ++it) {
       Tensor c = ::torch::softmax(logits_b, 2);
-      v = squash((c.unsqueeze(-1) * u_hat).sum(1));  // (N, C, 16)
-      if (it + 1 < kIters) logits_b = logits_b + (u_hat * v.unsqueeze(1)).sum(-1);
+      const bool last = it + 1 == kIters;
+      v = squash((c.unsqueeze(-1) * (last ? u_hat : u_hat_d)).sum(1));  // (N, C, 16)
+      if (!last) logits_b = logits_b + (u_hat_d * v.unsqueeze(1)).sum(-1);
     }
     return ::torch::sqrt(v.pow(2).sum(-1) + 1e-9);  // capsule lengths (N, C)
   }

@@ -13,6 +13,9 @@
 namespace heal::nn::torch_backend {
 namespace {
 
+// One intra-op thread: on the shared 2-core machine two OpenMP threads mostly spin at barriers.
+const bool kOneThread = (set_num_threads(1), true);
+
 TEST(PneumoniaSlow, HeCnnLearnsAndExportMatchesLibtorch) {
   HEAL_REQUIRE_SHARED_DATA(path, "pneumoniamnist.npz");
   auto ds = io::load_medmnist_npz(path);

@@ -13,6 +13,9 @@
 namespace heal::nn::torch_backend {
 namespace {
 
+// One intra-op thread: on the shared 2-core machine two OpenMP threads mostly spin at barriers.
+const bool kOneThread = (set_num_threads(1), true);
+
 // Label 1 when the left half is brighter than the right half, plus noise.
 io::SplitData synthetic(std::size_t n, int side, std::uint64_t seed) {
   io::SplitData d;
@@ -77,8 +80,8 @@ TEST_P(ExportMatches, IrForwardEqualsLibtorch) {
 
 INSTANTIATE_TEST_SUITE_P(Archs, ExportMatches,
                          ::testing::Values(Architecture::kHeCnn, Architecture::kHeCnnWide, Architecture::kResNet),
-                         [](const auto& info) {
-                           std::string n = architecture_name(info.param);
+                         [](const auto& p) {
+                           std::string n = architecture_name(p.param);
                            std::erase(n, '-');
                            return n;
                          });
