@@ -1,3 +1,6 @@
+#include <stdexcept>
+
+#include "heal/fl/he_aggregator.h"
 #include "heal/fl/plain_aggregator.h"
 #include "heal/fl/secure_aggregator.h"
 
@@ -11,10 +14,17 @@ Result<std::unique_ptr<SecureAggregator>> make_secure_aggregator(const SecureAgg
     for (std::size_t i = 0; i < hospitals; ++i) parties.insert(static_cast<PartyId>(i));
     return std::unique_ptr<SecureAggregator>(std::make_unique<PlainAggregator>(std::move(parties)));
   }
-  if (config.mode == "threshold-ckks") {
-    return Status::unsupported("secure mode 'threshold-ckks' needs the CKKS aggregator, which is not built yet");
+  if (config.mode == "he" || config.mode == "threshold-ckks") {
+    HeAggregatorConfig he;
+    he.threshold = config.threshold;
+    he.seed = config.seed;
+    try {
+      return std::unique_ptr<SecureAggregator>(std::make_unique<HeAggregator>(he, hospitals));
+    } catch (const std::invalid_argument& e) {
+      return Status::invalid_argument(std::string("secure mode '") + config.mode + "': " + e.what());
+    }
   }
-  return Status::invalid_argument("unknown secure mode '" + config.mode + "' (expected none or threshold-ckks)");
+  return Status::invalid_argument("unknown secure mode '" + config.mode + "' (expected none or he)");
 }
 
 }  // namespace heal::fl

@@ -96,7 +96,10 @@ TEST(FlSecureAggregation, FactoryKnowsItsModes) {
   EXPECT_EQ((*plain)->setup_info().secure_mode, "none");
   EXPECT_TRUE((*plain)->party(2).ok());
   EXPECT_FALSE((*plain)->party(3).ok());
-  EXPECT_EQ(make_secure_aggregator({"threshold-ckks", 2, 1}, 3).status().code(), StatusCode::kUnsupported);
+  auto he = make_secure_aggregator({"he", 2, 1}, 3);
+  ASSERT_TRUE(he.ok()) << he.status().to_string();
+  EXPECT_EQ((*he)->setup_info().decryption_threshold, 2u);
+  EXPECT_EQ(make_secure_aggregator({"he", 4, 1}, 3).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(make_secure_aggregator({"paillier", 0, 1}, 3).status().code(), StatusCode::kInvalidArgument);
   EXPECT_FALSE(make_secure_aggregator({"none", 0, 1}, 0).ok());
 }

@@ -83,14 +83,14 @@ namespace heal::fl {
 
 /// Which secure aggregator a federation uses (what `heal fl simulate --secure` selects).
 struct SecureAggregationConfig {
-  std::string mode = "none";        // "none" | "threshold-ckks"
+  std::string mode = "none";        // "none" | "he" (alias "threshold-ckks")
   std::uint32_t threshold = 0;      // t for threshold modes (0: all hospitals)
   std::uint64_t seed = 1;           // simulation key generation
 };
 
-/// Builds the aggregator for `hospitals` parties (ids 0..hospitals-1). "none" gives a
-/// PlainAggregator; "threshold-ckks" is Unsupported until the CKKS adapter lands; anything else is
-/// InvalidArgument.
+/// Builds the aggregator for `hospitals` parties (ids 0..hospitals-1): "none" gives a
+/// PlainAggregator, "he" a HeAggregator with default CKKS parameters (simulated key setup from
+/// `seed`); an unknown mode or a bad threshold is InvalidArgument.
 Result<std::unique_ptr<SecureAggregator>> make_secure_aggregator(const SecureAggregationConfig& config,
                                                                  std::size_t hospitals);
 
