@@ -110,6 +110,19 @@ void mac_group(const MacGroup& grp, std::span<const ckks::Ciphertext> in, std::v
     for (std::size_t k = 0; k < K; ++k) {
       const ckks::Ciphertext& x = in[static_cast<std::size_t>(grp.cols[k])];
       const u64* wk = w + k * G;
+      if (B == kBlock) {  // many rows (dense layers): keep the 16-word input slices in registers
+        alignas(64) u64 xv[P][kBlock];
+        for (std::size_t p = 0; p < P; ++p) {
+          const u64* xs = x[p].limb(limb) + cb;
+          for (std::size_t t = 0; t < kBlock; ++t) xv[p][t] = xs[t];
+        }
+        for (std::size_t j = 0; j < G; ++j) {
+          const u64 we = wk[j];
+          u64* a = acc + j * P * kBlock;
+          for (std::size_t p = 0; p < P; ++p)
+            for (std::size_t t = 0; t < kBlock; ++t) a[p * kBlock + t] += we * xv[p][t];
+        }
+      } else {
       for (std::size_t p = 0; p < P; ++p) {
         const u64* __restrict xs = x[p].limb(limb) + cb;
         for (std::size_t j = 0; j < G; ++j) {
@@ -117,6 +130,7 @@ void mac_group(const MacGroup& grp, std::span<const ckks::Ciphertext> in, std::v
           u64* __restrict a = acc + (j * P + p) * B;
           for (std::size_t t = 0; t < B; ++t) a[t] += we * xs[t];
         }
+      }
       }
       if (++cnt == chunk) {
         for (std::size_t i = 0; i < G * P * B; ++i) acc[i] = q.reduce(acc[i]);
