@@ -30,7 +30,7 @@ struct HealNet : ::torch::nn::Module {
   virtual ::torch::Tensor forward(const ::torch::Tensor& x) = 0;
   /// Loss of scores against labels with optional class weights (cross-entropy or margin loss).
   virtual ::torch::Tensor loss(const ::torch::Tensor& scores, const ::torch::Tensor& labels,
-                               const ::torch::Tensor& class_weights) const;
+                               const ::torch::Tensor& class_weights, double label_smoothing = 0) const;
   /// Scores -> probabilities.
   virtual ::torch::Tensor probabilities(const ::torch::Tensor& scores) const;
   /// Sum over polynomial activations of mean(relu(|x| - range)^2) for the last forward.

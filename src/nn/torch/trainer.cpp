@@ -42,7 +42,15 @@ Tensor labels_tensor(const io::SplitData& d) {
   return ::torch::tensor(y, ::torch::kLong);
 }
 
+double lr_base(const TrainOptions& o, int epoch, int total);
+
 double lr_at(const TrainOptions& o, int epoch, int total) {
+  const double lr = lr_base(o, epoch, total);
+  if (o.warmup_epochs > 0 && epoch < o.warmup_epochs) return lr * (epoch + 1) / static_cast<double>(o.warmup_epochs + 1);
+  return lr;
+}
+
+double lr_base(const TrainOptions& o, int epoch, int total) {
   switch (o.schedule) {
     case Schedule::kConstant: return o.learning_rate;
     case Schedule::kCosine:
@@ -134,8 +142,10 @@ struct Trainer::Impl {
 
   EpochStats run_epoch(const io::SplitData& data, const Tensor& X, const Tensor& Y, std::vector<std::size_t>& idx,
                        const TrainOptions& o, ::torch::optim::Optimizer& opt, const Tensor& cw,
-                       const std::vector<Tensor>& global) {
+                       const std::vector<Tensor>& global, std::vector<Tensor>* ema = nullptr,
+                       double ema_decay = 0) {
     (void)data;
+    const auto live_state = ema != nullptr ? state() : std::vector<Tensor>();
     SeededRng rng(seed, stream++);
     for (std::size_t i = idx.size(); i > 1; --i) std::swap(idx[i - 1], idx[rng.uniform(i)]);
     net->train();
@@ -153,7 +163,7 @@ struct Trainer::Impl {
       if (o.augment) xb = augment(xb, o, rng);
       opt.zero_grad();
       Tensor scores = net->forward(normalise(xb));
-      Tensor loss = net->loss(scores, yb, o.class_weighting ? cw : Tensor());
+      Tensor loss = net->loss(scores, yb, o.class_weighting ? cw : Tensor(), o.label_smoothing);
       Tensor total = loss;
       if (o.range_penalty > 0 && !net->polys.empty()) total = total + o.range_penalty * net->range_penalty();
       if (o.fedprox_mu > 0 && !global.empty()) {
@@ -163,6 +173,10 @@ struct Trainer::Impl {
       }
       total.backward();
       opt.step();
+      if (ema != nullptr) {
+        ::torch::NoGradGuard ng;
+        for (std::size_t k = 0; k < live_state.size(); ++k) (*ema)[k].mul_(ema_decay).add_(live_state[k].detach(), 1 - ema_decay);
+      }
       const auto nb = static_cast<std::size_t>(hi - lo);
       loss_sum += loss.item<double>() * static_cast<double>(nb);
       seen += nb;
@@ -307,13 +321,26 @@ FitResult Trainer::fit(const io::Dataset& ds, const FitOptions& o) {
   FitResult res;
   double best = -INFINITY;
   std::vector<float> best_w = get_weights();
+  const bool use_ema = o.ema_decay > 0;
+  HEAL_REQUIRE(o.ema_decay >= 0 && o.ema_decay < 1, "fit: ema_decay must be in [0, 1)");
+  std::vector<Tensor> ema;
+  if (use_ema) {
+    for (const auto& t : impl_->state()) ema.push_back(t.detach().clone());
+  }
   for (int e = 0; e < o.epochs; ++e) {
     const auto te = std::chrono::steady_clock::now();
     EpochRecord rec;
     rec.epoch = e;
     rec.lr = lr_at(o.train, e, o.epochs);
     for (auto& g : opt->param_groups()) g.options().set_lr(rec.lr);
-    const auto st = impl_->run_epoch(tr, X, Y, idx, o.train, *opt, cw, global);
+    const auto st = impl_->run_epoch(tr, X, Y, idx, o.train, *opt, cw, global, use_ema ? &ema : nullptr, o.ema_decay);
+    std::vector<float> live_w;
+    if (use_ema) {  // evaluate (and checkpoint) the averaged weights, then continue from the live ones
+      live_w = get_weights();
+      ::torch::NoGradGuard ng;
+      auto st_t = impl_->state();
+      for (std::size_t k = 0; k < st_t.size(); ++k) st_t[k].copy_(ema[k]);
+    }
     rec.train_loss = st.loss;
     rec.train_accuracy = st.accuracy;
     if (ds.val.size() > 0) {
@@ -334,9 +361,9 @@ FitResult Trainer::fit(const io::Dataset& ds, const FitOptions& o) {
       best = score;
       res.best_epoch = e;
       best_w = get_weights();
-    } else if (o.patience > 0 && e - res.best_epoch >= o.patience) {
-      break;
     }
+    if (use_ema) set_weights(live_w);
+    if (o.patience > 0 && e - res.best_epoch >= o.patience) break;
   }
   set_weights(best_w);
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -42,6 +42,9 @@ struct ModelSpec {
   int hidden = 0;        // hidden dense units (hecnn 64, wide 128)
   /// Degree-2 activation is fitted to ReLU on [-poly_range, poly_range] (HE CNNs only).
   double poly_range = 4.0;
+  /// Dropout probability before each dense layer of the HE CNNs (identity at inference, so the
+  /// exported IR is unchanged).
+  double dropout = 0.0;
 };
 
 enum class OptimizerKind { kAdam, kSgd };
@@ -65,6 +68,10 @@ struct TrainOptions {
   double max_rotation_deg = 10.0;
   /// Weight of the range penalty mean(relu(|x| - poly_range)^2) on pre-activations.
   double range_penalty = 0.1;
+  /// Label smoothing of the cross-entropy loss (CNNs only; 0 disables).
+  double label_smoothing = 0.0;
+  /// Linear learning-rate warmup over the first warmup_epochs epochs (0 disables).
+  int warmup_epochs = 0;
   /// FedProx proximal term (mu/2)||w - w_global||^2 over the trainable parameters
   /// (Li et al., arXiv:1812.06127). Disabled when mu == 0 or global_weights is empty.
   double fedprox_mu = 0;
@@ -93,6 +100,10 @@ struct FitOptions {
   int epochs = 30;
   int patience = 8;               // epochs without val improvement before stopping (0: never)
   std::string monitor = "auc";    // "auc", "accuracy" or "loss" on the validation split
+  /// Exponential moving average of the weights (and BN statistics) after every optimiser step,
+  /// decay per step; validation, checkpoint selection and the final weights use the average
+  /// (Polyak & Juditsky 1992). 0 disables.
+  double ema_decay = 0.0;
   /// Called after each epoch's validation with its record.
   std::function<void(const EpochRecord&)> on_epoch_end;
 };
