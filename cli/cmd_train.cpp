@@ -9,6 +9,7 @@
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "commands.h"
@@ -35,7 +36,11 @@ struct TrainArgs {
   int range_samples = 0;
   std::uint64_t seed = 1;
   double lr = 2e-3, weight_decay = 1e-4, range_penalty = 0.1, poly_range = 4.0;
+  double label_smoothing = 0.0, ema = 0.0, dropout = 0.0;
+  int warmup = 0;
   bool no_augment = false, no_class_weights = false, no_flip = false;
+  std::string recipe = "auto";
+  std::set<std::string> given;  // options set explicitly on the command line
 };
 
 struct EvalArgs {
@@ -133,11 +138,33 @@ void write_plots(const std::string& dir, const tb::FitResult& fit, const nn::Cla
   }
 }
 
-void run_train(const TrainArgs& a) {
+// The tuned training recipe of `--model hecnn` (selected on the validation splits, see
+// src/nn/README.md). Only options not given on the command line are changed.
+void apply_recipe(TrainArgs& a, const io::Dataset& ds) {
+  if (a.recipe == "none" || a.model != "hecnn") return;
+  auto set = [&](const char* opt, auto& field, auto value) {
+    if (!a.given.contains(opt)) field = value;
+  };
+  const bool small = ds.train.size() < 2000;  // BreastMNIST (546), COVID-CT (425)
+  set("--width", a.width, 16);
+  set("--hidden", a.hidden, 128);
+  set("--ema", a.ema, small ? 0.99 : 0.998);
+  set("--dropout", a.dropout, 0.2);
+  set("--label-smoothing", a.label_smoothing, 0.05);
+  set("--warmup", a.warmup, 2);
+  set("--weight-decay", a.weight_decay, 5e-4);
+  set("--epochs", a.epochs, small ? 80 : 40);
+  set("--patience", a.patience, small ? 25 : 15);
+  set("--threads", a.threads, 1);
+  tb::set_num_threads(a.threads);
+}
+
+void run_train(TrainArgs a) {
   tb::set_num_threads(a.threads);
   const std::string data_arg = a.data.empty() ? data_location() : a.data;
   if (data_arg.empty()) throw StatusError(Status::invalid_argument("no dataset: pass --data PATH or set HEAL_DATA"));
   io::Dataset ds = load_for(data_arg, a.size);
+  apply_recipe(a, ds);
   tb::ModelSpec spec;
   spec.arch = value_or_throw(tb::parse_architecture(a.model));
   spec.in_channels = ds.train.channels;
@@ -147,6 +174,7 @@ void run_train(const TrainArgs& a) {
   spec.depth = a.depth;
   spec.hidden = a.hidden;
   spec.poly_range = a.poly_range;
+  spec.dropout = a.dropout;
   if (ds.train.height != ds.train.width) throw StatusError(Status::unsupported("only square images are supported"));
   tb::Trainer trainer(spec, a.seed);
   const std::string out = a.out.empty() ? "runs/" + ds.name + "_" + a.model : a.out;
@@ -156,6 +184,7 @@ void run_train(const TrainArgs& a) {
   fo.epochs = a.epochs;
   fo.patience = a.patience;
   fo.monitor = a.monitor;
+  fo.ema_decay = a.ema;
   auto& t = fo.train;
   t.optimizer = a.optimizer == "sgd" ? tb::OptimizerKind::kSgd : tb::OptimizerKind::kAdam;
   t.schedule = a.schedule == "step" ? tb::Schedule::kStep : a.schedule == "const" ? tb::Schedule::kConstant : tb::Schedule::kCosine;
@@ -166,6 +195,8 @@ void run_train(const TrainArgs& a) {
   t.hflip = !a.no_flip;
   t.class_weighting = !a.no_class_weights;
   t.range_penalty = a.range_penalty;
+  t.label_smoothing = a.label_smoothing;
+  t.warmup_epochs = a.warmup;
   const std::size_t batches = (ds.train.size() + static_cast<std::size_t>(a.batch) - 1) / static_cast<std::size_t>(a.batch);
   std::cerr << "training " << a.model << " (" << trainer.num_trainable() << " parameters) on " << ds.name << ": "
             << ds.train.size() << " train / " << ds.val.size() << " val / " << ds.test.size() << " test, "
@@ -211,7 +242,9 @@ void run_train(const TrainArgs& a) {
                  {"options", {{"epochs", a.epochs}, {"patience", a.patience}, {"optimizer", a.optimizer},
                               {"schedule", a.schedule}, {"lr", a.lr}, {"batch", a.batch}, {"augment", !a.no_augment},
                               {"class_weighting", !a.no_class_weights}, {"range_penalty", a.range_penalty},
-                              {"threads", a.threads}}},
+                              {"threads", a.threads}, {"weight_decay", a.weight_decay},
+                              {"label_smoothing", a.label_smoothing}, {"warmup", a.warmup}, {"ema", a.ema},
+                              {"dropout", a.dropout}, {"recipe", a.recipe}}},
                  {"train_seconds", fit.seconds},
                  {"best_epoch", fit.best_epoch},
                  {"val", metrics_json(val_m)},
@@ -342,11 +375,27 @@ void add_train_commands(CLI::App& app) {
   train->add_option("--range-penalty", ta->range_penalty, "Weight of the pre-activation range penalty");
   train->add_option("--range-samples", ta->range_samples, "Training images used to record ranges (0: all)");
   train->add_option("--threads", ta->threads, "libtorch threads")->check(CLI::Range(1, 256));
+  train->add_option("--label-smoothing", ta->label_smoothing, "Label smoothing of the cross-entropy")
+      ->check(CLI::Range(0.0, 0.5));
+  train->add_option("--warmup", ta->warmup, "Linear learning-rate warmup epochs")->check(CLI::Range(0, 10000));
+  train->add_option("--ema", ta->ema, "EMA decay of the weights per step (0: off), used for validation and export")
+      ->check(CLI::Range(0.0, 0.99999));
+  train->add_option("--dropout", ta->dropout, "Dropout before the dense layers of hecnn (0: off)")
+      ->check(CLI::Range(0.0, 0.9));
   train->add_flag("--no-augment", ta->no_augment, "Disable flip/shift/rotation augmentation");
   train->add_flag("--no-flip", ta->no_flip, "Disable horizontal flips only");
   train->add_flag("--no-class-weights", ta->no_class_weights, "Plain (unweighted) loss");
 #ifdef HEAL_HAVE_TORCH
-  train->callback([ta] { run_train(*ta); });
+  train->add_option("--recipe", ta->recipe,
+                    "auto: tuned defaults for --model hecnn (options given explicitly win) | none: plain defaults")
+      ->check(CLI::IsMember({"auto", "none"}));
+  train->callback([ta, train] {
+    ta->given.clear();
+    for (const CLI::Option* o : train->get_options()) {
+      if (o->count() > 0) ta->given.insert(o->get_name());
+    }
+    run_train(*ta);
+  });
 #else
   train->callback([] {
     throw StatusError(Status::unsupported("this heal was built without libtorch (HEAL_WITH_TORCH=OFF): no training"));
