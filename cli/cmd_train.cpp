@@ -146,8 +146,10 @@ void apply_recipe(TrainArgs& a, const io::Dataset& ds) {
     if (!a.given.contains(opt)) field = value;
   };
   const bool small = ds.train.size() < 2000;  // BreastMNIST (546), COVID-CT (425)
-  set("--width", a.width, 16);
-  set("--hidden", a.hidden, 128);
+  // 28x28: width 16 / hidden 128; larger images keep the base 8 / 64 (fc1 grows with the area).
+  const bool large = ds.train.height > 32;
+  set("--width", a.width, large ? 8 : 16);
+  set("--hidden", a.hidden, large ? 64 : 128);
   set("--ema", a.ema, small ? 0.99 : 0.998);
   set("--dropout", a.dropout, 0.2);
   set("--label-smoothing", a.label_smoothing, 0.05);
