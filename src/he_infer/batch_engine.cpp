@@ -54,15 +54,10 @@ std::vector<ckks::Ciphertext> BatchEngine::evaluate(std::vector<ckks::Ciphertext
   for (std::size_t i = 0; i < circuit_.linears.size(); ++i) {
     const SparseLinear& lin = circuit_.linears[i];
     double t0 = now_s();
-    if (i > 0) {  // square the previous stage's outputs (lazy: no relinearization, no rescale)
-      detail::parallel_for(x.size(), threads_, [&](std::size_t b, std::size_t e) {
-        for (std::size_t j = b; j < e; ++j) ev.square_inplace(x[j]);
-      });
-      if (times) times->add("square " + std::to_string(i), now_s() - t0);
-      t0 = now_s();
-    }
     HEAL_REQUIRE(x[0].level() == level_[i], "BatchEngine: stage " << i << " expected level " << level_[i] << ", got " << x[0].level());
-    std::vector<ckks::Ciphertext> y = detail::sparse_mac(*ctx_, mac_[i], x, threads_);
+    // Stages after the first read the squares of the previous outputs (lazy: no relinearization, no
+    // rescale); the kernel squares each packed input tile on the fly instead of materialising them.
+    std::vector<ckks::Ciphertext> y = detail::sparse_mac(*ctx_, mac_[i], x, threads_, /*square_inputs=*/i > 0);
     x.clear();
     x.shrink_to_fit();
     const double prod_scale = y[0].scale();
@@ -82,7 +77,7 @@ std::vector<ckks::Ciphertext> BatchEngine::evaluate(std::vector<ckks::Ciphertext
       }
     });
     if (times) {
-      times->add("linear " + std::to_string(i) + " mac", t_mac);
+      times->add("linear " + std::to_string(i) + (i > 0 ? " square+mac" : " mac"), t_mac);
       times->add("linear " + std::to_string(i) + (i > 0 ? " relin+rescale" : " rescale"), now_s() - t0);
     }
     x = std::move(y);

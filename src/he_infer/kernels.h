@@ -40,11 +40,16 @@ struct MacStage {
 MacStage make_mac_stage(const SparseLinear& lin, const ckks::Context& ctx, std::size_t level);
 
 /// out[r] = sum_k w[r,k] * in[col(r,k)] over every polynomial and limb, in NTT form, with lazy
-/// modular reduction (products of < 31-bit residues summed in 64-bit words). For each block of 16
-/// coefficients and each row group the input words are loaded once and multiplied into the
-/// accumulators of every row of the group (outer-product order, accumulators in L1).
-/// All inputs share level and size; out gets that level and size, scale in.scale * q_level, no bias.
+/// modular reduction (products of < 31-bit residues summed in 64-bit words, one reduction per
+/// floor(2^64 / q^2) terms). GEMM-style blocking (mac_kernel.cpp): for each 16-coefficient tile the
+/// inputs are packed contiguously (L2-resident), then every row group runs a register-blocked
+/// micro-kernel (4 rows x P polys x 16 coefficients of accumulators in registers); with primes
+/// <= 2^26 it uses AVX-512 IFMA (vpmadd52luq: exact 52-bit products added to 64-bit lanes).
+/// With `square_inputs`, the 2-polynomial inputs are squared on the fly (tensor product
+/// (x0^2, 2 x0 x1, x1^2), not relinearized) and the MAC runs over the 3-polynomial squares.
+/// All inputs share level and size; out gets that level and size (3 when squaring), scale
+/// s * q_level with s = in.scale (in.scale^2 when squaring), no bias.
 std::vector<ckks::Ciphertext> sparse_mac(const ckks::Context& ctx, const MacStage& st,
-                                         std::span<const ckks::Ciphertext> in, int threads);
+                                         std::span<const ckks::Ciphertext> in, int threads, bool square_inputs = false);
 
 }  // namespace heal::he_infer::detail
