@@ -18,6 +18,8 @@
 #define HEAL_HE_INFER_IFMA 0
 #endif
 
+#include <sys/mman.h>
+
 #include "heal/core/check.h"
 #include "kernels.h"
 
@@ -76,7 +78,9 @@ struct VecMod {
 // x mod q: y = (x mod 2^52) + (x >> 52) * (2^52 mod q) < 2^53 is exact in a double, so
 // floor(y / q) is estimated in floating point (off by at most one) and corrected.
 inline __m512i reduce_vec(__m512i x, const VecMod& m) {
-  const __m512i y = _mm512_madd52lo_epu64(_mm512_and_si512(x, m.m52), _mm512_srli_epi64(x, 52), m.c52);
+  // (maskz form: GCC 12's header makes the unmasked _mm512_srli_epi64 trip -Wuninitialized)
+  const __m512i hi = _mm512_maskz_srli_epi64(static_cast<__mmask8>(0xFF), x, 52);
+  const __m512i y = _mm512_madd52lo_epu64(_mm512_and_si512(x, m.m52), hi, m.c52);
   const __m512i qe = _mm512_cvttpd_epu64(_mm512_mul_pd(_mm512_cvtepu64_pd(y), m.inv_q));
   __m512i r = _mm512_sub_epi64(y, _mm512_mullo_epi64(qe, m.q));
   r = _mm512_mask_add_epi64(r, _mm512_cmplt_epi64_mask(r, _mm512_setzero_si512()), r, m.q);
@@ -188,6 +192,29 @@ void pack_tile(std::span<const ckks::Ciphertext> in, std::size_t l, std::size_t 
   }
 }
 
+// Pre-faults the pages of freshly allocated output polynomials in one madvise call each
+// (MADV_POPULATE_WRITE, Linux >= 5.14) instead of one page fault per 4 KiB page on first store:
+// the conv stage writes > 1 GiB of new memory per batch and on this (paravirtualised) VM the
+// page-fault path cost more than the arithmetic. Best effort: ignored where unsupported.
+void prefault(std::vector<ckks::Ciphertext>& out, int threads) {
+#if defined(MADV_POPULATE_WRITE)
+  parallel_for(out.size(), threads, [&](std::size_t b, std::size_t e) {
+    const auto page = static_cast<std::uintptr_t>(4096);
+    for (std::size_t j = b; j < e; ++j)
+      for (std::size_t p = 0; p < out[j].size(); ++p) {
+        auto& poly = out[j][p];
+        const auto lo = reinterpret_cast<std::uintptr_t>(poly.data());
+        const auto hi = lo + poly.num_limbs() * poly.n() * sizeof(u64);
+        const std::uintptr_t a = (lo + page - 1) & ~(page - 1), z = hi & ~(page - 1);
+        if (z > a) (void)madvise(reinterpret_cast<void*>(a), z - a, MADV_POPULATE_WRITE);
+      }
+  });
+#else
+  (void)out;
+  (void)threads;
+#endif
+}
+
 }  // namespace
 
 std::vector<ckks::Ciphertext> sparse_mac(const ckks::Context& ctx, const MacStage& st, std::span<const ckks::Ciphertext> in, int threads,
@@ -208,6 +235,7 @@ std::vector<ckks::Ciphertext> sparse_mac(const ckks::Context& ctx, const MacStag
     for (std::size_t p = 0; p < P; ++p) polys.push_back(math::RnsPoly::uninitialized(n, limbs, true));
     o = ckks::Ciphertext(std::move(polys), in_scale * static_cast<double>(ctx.q(limbs - 1).value()), in[0].slots());
   }
+  prefault(out, threads);
   std::vector<std::size_t> chunk(limbs);
   bool ifma = HEAL_HE_INFER_IFMA != 0;
   for (std::size_t l = 0; l < limbs; ++l) {
