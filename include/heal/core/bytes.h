@@ -96,7 +96,7 @@ class ByteReader {
     }
     if (n > remaining() / sizeof(T)) return truncated(n * sizeof(T));
     v->resize(n);
-    std::memcpy(v->data(), in_.data() + pos_, n * sizeof(T));
+    if (n > 0) std::memcpy(v->data(), in_.data() + pos_, n * sizeof(T));  // data() may be null when empty
     pos_ += n * sizeof(T);
     return {};
   }
