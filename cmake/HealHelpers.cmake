@@ -36,13 +36,18 @@ function(heal_add_library layer)
   add_library(heal::${layer} ALIAS ${target})
 endfunction()
 
-# heal_add_tests(<layer> LIBS ...)
-# tests/<layer>/*_test.cpp -> heal_<layer>_tests (label "unit");
-# tests/<layer>/*_slow_test.cpp -> heal_<layer>_slow_tests (label "slow").
+# heal_add_tests(<name> [DIR <subdir>] LIBS ...)
+# <dir>/*_test.cpp -> heal_<name>_tests (label "unit");
+# <dir>/*_slow_test.cpp -> heal_<name>_slow_tests (label "slow").
+# <dir> is the current tests/<layer>/ folder, or its sub-folder DIR.
 function(heal_add_tests layer)
-  cmake_parse_arguments(ARG "" "" "LIBS" ${ARGN})
-  file(GLOB all CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*_test.cpp)
-  file(GLOB slow CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/*_slow_test.cpp)
+  cmake_parse_arguments(ARG "" "DIR" "LIBS" ${ARGN})
+  set(dir ${CMAKE_CURRENT_SOURCE_DIR})
+  if(ARG_DIR)
+    set(dir ${dir}/${ARG_DIR})
+  endif()
+  file(GLOB all CONFIGURE_DEPENDS ${dir}/*_test.cpp)
+  file(GLOB slow CONFIGURE_DEPENDS ${dir}/*_slow_test.cpp)
   set(unit ${all})
   if(slow)
     list(REMOVE_ITEM unit ${slow})

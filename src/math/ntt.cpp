@@ -103,32 +103,16 @@ void ntt_forward_lazy(u64* a, const NttTables& t) {
   const u64* ws = t.roots_shoup();
   std::size_t gap = n >> 1;
   for (std::size_t m = 1; m < n; m <<= 1, gap >>= 1) {
-    if (gap >= 4) {
-      for (std::size_t i = 0; i < m; ++i) {
-        const u64 W = w[m + i], Ws = ws[m + i];
-        u64* x = a + 2 * i * gap;
-        u64* y = x + gap;
-        for (std::size_t j = 0; j < gap; ++j) {
-          u64 X = x[j];
-          X = X >= two_q ? X - two_q : X;
-          const u64 T = mul_shoup_lazy(y[j], W, Ws, q);
-          x[j] = X + T;
-          y[j] = X - T + two_q;
-        }
-      }
-    } else {
-      // gap 2 or 1: many short groups.
-      for (std::size_t i = 0; i < m; ++i) {
-        const u64 W = w[m + i], Ws = ws[m + i];
-        u64* x = a + 2 * i * gap;
-        u64* y = x + gap;
-        for (std::size_t j = 0; j < gap; ++j) {
-          u64 X = x[j];
-          X = X >= two_q ? X - two_q : X;
-          const u64 T = mul_shoup_lazy(y[j], W, Ws, q);
-          x[j] = X + T;
-          y[j] = X - T + two_q;
-        }
+    for (std::size_t i = 0; i < m; ++i) {
+      const u64 W = w[m + i], Ws = ws[m + i];
+      u64* x = a + 2 * i * gap;
+      u64* y = x + gap;
+      for (std::size_t j = 0; j < gap; ++j) {
+        u64 X = x[j];
+        X = X >= two_q ? X - two_q : X;
+        const u64 T = mul_shoup_lazy(y[j], W, Ws, q);
+        x[j] = X + T;
+        y[j] = X - T + two_q;
       }
     }
   }
