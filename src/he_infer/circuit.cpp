@@ -113,8 +113,11 @@ SparseLinear conv_linear(const Layer& l, const Shape& in, const Shape& out) {
             for (int kx = 0; kx < k; ++kx) {
               const int ix = ox * l.stride - l.padding + kx;
               if (ix < 0 || ix >= in.w) continue;
+              // Exact zeros (e.g. the off-diagonal blocks of a merged ensemble) cost nothing.
+              const float w = l.weight[((static_cast<std::size_t>(oc) * in.c + ic) * k + ky) * k + kx];
+              if (w == 0.0f) continue;
               m.cols.push_back((ic * in.h + iy) * in.w + ix);
-              m.vals.push_back(l.weight[((static_cast<std::size_t>(oc) * in.c + ic) * k + ky) * k + kx]);
+              m.vals.push_back(w);
             }
           }
         m.row_ptr.push_back(static_cast<std::int32_t>(m.cols.size()));
@@ -131,8 +134,10 @@ SparseLinear dense_linear(const Layer& l) {
   m.row_ptr.push_back(0);
   for (int r = 0; r < m.out_dim; ++r) {
     for (int j = 0; j < m.in_dim; ++j) {
+      const float w = l.weight[static_cast<std::size_t>(r) * m.in_dim + j];
+      if (w == 0.0f) continue;  // structurally zero (block-diagonal ensembles)
       m.cols.push_back(j);
-      m.vals.push_back(l.weight[static_cast<std::size_t>(r) * m.in_dim + j]);
+      m.vals.push_back(w);
     }
     m.row_ptr.push_back(static_cast<std::int32_t>(m.cols.size()));
   }

@@ -61,6 +61,42 @@ std::vector<RocPoint> roc_curve(std::span<const double> scores, std::span<const 
   return curve;
 }
 
+double youden_threshold(std::span<const double> scores, std::span<const int> positive, double prefer) {
+  HEAL_REQUIRE(scores.size() == positive.size(), "youden_threshold: scores and labels differ in length");
+  const std::size_t n = scores.size();
+  std::vector<std::size_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return scores[a] > scores[b]; });
+  const auto n_pos = static_cast<double>(std::count_if(positive.begin(), positive.end(), [](int p) { return p != 0; }));
+  const double n_neg = static_cast<double>(n) - n_pos;
+  HEAL_REQUIRE(n_pos > 0 && n_neg > 0, "youden_threshold: both classes must be present");
+  // Threshold above every score: J = 0. Then lower it past one group of equal scores at a time.
+  double best_j = 0, best_t = scores[order[0]] + 1.0;
+  double tp = 0, fp = 0;
+  for (std::size_t i = 0; i < n;) {
+    std::size_t j = i;
+    while (j < n && scores[order[j]] == scores[order[i]]) {
+      (positive[order[j]] ? tp : fp) += 1;
+      ++j;
+    }
+    const double t = j < n ? 0.5 * (scores[order[i]] + scores[order[j]]) : scores[order[i]] - 1.0;
+    const double jv = tp / n_pos - fp / n_neg;
+    if (jv > best_j + 1e-12 || (std::abs(jv - best_j) <= 1e-12 && std::abs(t - prefer) < std::abs(best_t - prefer))) {
+      best_j = jv;
+      best_t = t;
+    }
+    i = j;
+  }
+  return best_t;
+}
+
+std::vector<double> binary_margins(std::span<const double> logits) {
+  HEAL_REQUIRE(logits.size() % 2 == 0, "binary_margins: logits are not n x 2");
+  std::vector<double> m(logits.size() / 2);
+  for (std::size_t i = 0; i < m.size(); ++i) m[i] = logits[2 * i + 1] - logits[2 * i];
+  return m;
+}
+
 std::vector<double> softmax_rows(std::span<const double> logits, int num_classes) {
   HEAL_REQUIRE(num_classes > 0 && logits.size() % static_cast<std::size_t>(num_classes) == 0,
                "softmax_rows: logits size is not a multiple of num_classes");

@@ -4,6 +4,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <limits>
+#include <string>
 #include <sstream>
 
 #include "heal/core/check.h"
@@ -83,6 +86,206 @@ ModelIr fold_batch_norm(const ModelIr& m) {
   }
   out.layers = std::move(kept);
   return out;
+}
+
+namespace {
+
+bool is_linear(OpKind k) { return k == OpKind::kConv2d || k == OpKind::kDense; }
+
+bool sequential(const ModelIr& m) {
+  for (std::size_t i = 0; i < m.layers.size(); ++i) {
+    const auto& ins = m.layers[i].inputs;
+    if (ins.empty()) continue;
+    if (ins.size() != 1 || ins[0] != static_cast<int>(i) - 1) return false;
+  }
+  return true;
+}
+
+// Adds the constant `delta` (the same value at every position of layer j's input) to the model
+// output by moving it into the bias of the first linear layer after j. Flatten and average
+// pooling (no padding) map a constant to the same constant.
+Status push_constant(ModelIr& m, std::size_t j, double delta) {
+  if (delta == 0) return Status();
+  for (std::size_t t = j + 1; t < m.layers.size(); ++t) {
+    Layer& l = m.layers[t];
+    if (l.kind == OpKind::kFlatten || l.kind == OpKind::kAvgPool) continue;
+    if (!is_linear(l.kind)) break;
+    if (l.kind == OpKind::kConv2d && l.padding != 0) {
+      return Status::unsupported("merge_ensemble: a poly_act constant cannot be moved through the zero-padded conv '" +
+                                 l.name + "'");
+    }
+    const auto out = static_cast<std::size_t>(l.out_channels);
+    const std::size_t per = l.weight.size() / out;
+    if (l.bias.empty()) l.bias.assign(out, 0.0f);
+    for (std::size_t o = 0; o < out; ++o) {
+      double sum = 0;
+      for (std::size_t k = 0; k < per; ++k) sum += l.weight[o * per + k];
+      l.bias[o] = static_cast<float>(l.bias[o] + delta * sum);
+    }
+    return Status();
+  }
+  return Status::unsupported("merge_ensemble: no linear layer after poly_act '" + m.layers[j].name +
+                             "' to take its constant");
+}
+
+// Rewrites member `m` so that every poly_act uses the coefficients of `ref` (see merge_ensemble).
+Status align_polys(ModelIr& m, const ModelIr& ref) {
+  for (std::size_t j = 0; j < m.layers.size(); ++j) {
+    Layer& p = m.layers[j];
+    if (p.kind != OpKind::kPolyAct) continue;
+    const Layer& q = ref.layers[j];
+    if (p.a == q.a && p.b == q.b && p.c == q.c) continue;
+    if (j == 0 || !is_linear(m.layers[j - 1].kind)) {
+      return Status::unsupported("merge_ensemble: poly_act '" + p.name + "' differs between members and does not follow a conv/dense layer");
+    }
+    if (p.a == 0 || q.a == 0 || (p.a > 0) != (q.a > 0)) {
+      return Status::unsupported("merge_ensemble: poly_act '" + p.name + "' has x^2 coefficients of different sign or zero across members");
+    }
+    // a_k x^2 + b_k x + c_k = a_0 (beta x + gamma)^2 + b_0 (beta x + gamma) + c_0 + delta.
+    const double beta = std::sqrt(p.a / q.a);
+    const double gamma = (p.b / beta - q.b) / (2 * q.a);
+    const double delta = p.c - (q.a * gamma * gamma + q.b * gamma + q.c);
+    Layer& lin = m.layers[j - 1];
+    const auto out = static_cast<std::size_t>(lin.out_channels);
+    const std::size_t per = lin.weight.size() / out;
+    if (lin.bias.empty()) lin.bias.assign(out, 0.0f);
+    for (std::size_t o = 0; o < out; ++o) {
+      for (std::size_t k = 0; k < per; ++k) lin.weight[o * per + k] = static_cast<float>(lin.weight[o * per + k] * beta);
+      lin.bias[o] = static_cast<float>(lin.bias[o] * beta + gamma);
+    }
+    p.a = q.a, p.b = q.b, p.c = q.c;
+    if (Status s = push_constant(m, j, delta); !s.ok()) return s;
+  }
+  return Status();
+}
+
+}  // namespace
+
+Result<ModelIr> merge_ensemble(std::span<const ModelIr> members) {
+  if (members.empty()) return Status::invalid_argument("merge_ensemble: no members");
+  std::vector<ModelIr> ms;
+  ms.reserve(members.size());
+  for (std::size_t k = 0; k < members.size(); ++k) {
+    if (Status s = members[k].validate(); !s.ok()) {
+      return Status::invalid_argument("merge_ensemble: member " + std::to_string(k) + " does not validate: " + s.to_string());
+    }
+    ms.push_back(fold_batch_norm(members[k]));
+  }
+  const ModelIr& m0 = ms[0];
+  const std::size_t n = m0.layers.size();
+  for (std::size_t k = 0; k < ms.size(); ++k) {
+    const ModelIr& m = ms[k];
+    const std::string who = "merge_ensemble: member " + std::to_string(k);
+    if (!sequential(m)) return Status::unsupported(who + " is not a sequential model");
+    if (!(m.input == m0.input) || m.num_classes != m0.num_classes || m.layers.size() != n ||
+        m.meta.norm_mean != m0.meta.norm_mean || m.meta.norm_std != m0.meta.norm_std) {
+      return Status::invalid_argument(who + " differs from member 0 in input, classes, normalisation or layer count");
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      const Layer& a = m.layers[i];
+      const Layer& b = m0.layers[i];
+      if (a.kind != b.kind || a.in_channels != b.in_channels || a.out_channels != b.out_channels ||
+          a.kernel != b.kernel || a.stride != b.stride || a.padding != b.padding) {
+        return Status::invalid_argument(who + " layer " + std::to_string(i) + " differs from member 0");
+      }
+      if (a.kind == OpKind::kBatchNorm) return Status::unsupported(who + ": batch norm '" + a.name + "' cannot be folded");
+      if (a.kind == OpKind::kAdd) return Status::unsupported(who + ": residual 'add' layers are not supported");
+    }
+  }
+  if (m0.layers.back().kind != OpKind::kDense) return Status::unsupported("merge_ensemble: the last layer must be dense");
+  for (std::size_t k = 1; k < ms.size(); ++k) {
+    if (Status s = align_polys(ms[k], m0); !s.ok()) return s;
+  }
+
+  const auto kk = ms.size();
+  const int ki = static_cast<int>(kk);
+  ModelIr out = m0;
+  bool replicated = false;  // the current value holds K member blocks
+  for (std::size_t i = 0; i < n; ++i) {
+    Layer& l = out.layers[i];
+    l.input_min = std::numeric_limits<double>::infinity();
+    l.input_max = -std::numeric_limits<double>::infinity();
+    if (!is_linear(l.kind)) continue;
+    const bool last = i + 1 == n;
+    const auto o = static_cast<std::size_t>(l.out_channels);
+    const std::size_t per = l.weight.size() / o;  // weights per output (in * k * k, or in)
+    const bool has_bias = std::any_of(ms.begin(), ms.end(), [&](const ModelIr& m) { return !m.layers[i].bias.empty(); });
+    auto bias_of = [&](std::size_t k, std::size_t c) {
+      const auto& b = ms[k].layers[i].bias;
+      return b.empty() ? 0.0 : static_cast<double>(b[c]);
+    };
+    if (last) {
+      // logits = (1/K) sum_k W_k x_k + mean_k b_k (x_k = member k's block, or the shared input).
+      const std::size_t cols = replicated ? per * kk : per;
+      std::vector<float> w(o * cols, 0.0f);
+      std::vector<float> b(o, 0.0f);
+      for (std::size_t c = 0; c < o; ++c) {
+        double bb = 0;
+        for (std::size_t k = 0; k < kk; ++k) bb += bias_of(k, c);
+        b[c] = static_cast<float>(bb / static_cast<double>(kk));
+        for (std::size_t t = 0; t < per; ++t) {
+          if (replicated) {
+            for (std::size_t k = 0; k < kk; ++k) {
+              w[c * cols + k * per + t] = static_cast<float>(ms[k].layers[i].weight[c * per + t] / static_cast<double>(kk));
+            }
+          } else {
+            double sum = 0;
+            for (std::size_t k = 0; k < kk; ++k) sum += ms[k].layers[i].weight[c * per + t];
+            w[c * cols + t] = static_cast<float>(sum / static_cast<double>(kk));
+          }
+        }
+      }
+      if (replicated) l.in_channels *= ki;
+      l.weight = std::move(w);
+      l.bias = std::move(b);
+      continue;
+    }
+    // Stacked outputs; block-diagonal if the input is already replicated.
+    const std::size_t in_n = static_cast<std::size_t>(l.in_channels);
+    const std::size_t kernel_area = per / in_n;  // k*k for conv, 1 for dense
+    const std::size_t new_per = replicated ? per * kk : per;
+    std::vector<float> w(o * kk * new_per, 0.0f);
+    std::vector<float> b;
+    if (has_bias) b.assign(o * kk, 0.0f);
+    for (std::size_t k = 0; k < kk; ++k) {
+      const auto& src = ms[k].layers[i].weight;
+      for (std::size_t c = 0; c < o; ++c) {
+        const std::size_t row = k * o + c;
+        for (std::size_t ic = 0; ic < in_n; ++ic) {
+          const std::size_t dst_ic = replicated ? k * in_n + ic : ic;
+          for (std::size_t t = 0; t < kernel_area; ++t) {
+            w[row * new_per + dst_ic * kernel_area + t] = src[c * per + ic * kernel_area + t];
+          }
+        }
+        if (has_bias) b[row] = static_cast<float>(bias_of(k, c));
+      }
+    }
+    if (replicated) l.in_channels *= ki;
+    l.out_channels *= ki;
+    l.weight = std::move(w);
+    l.bias = std::move(b);
+    replicated = true;
+  }
+  out.meta.notes["ensemble_members"] = std::to_string(kk);
+  if (Status s = out.validate(); !s.ok()) return Status::internal("merge_ensemble produced an invalid model: " + s.to_string());
+  return out;
+}
+
+Status shift_binary_decision(ModelIr& m, double margin) {
+  if (m.num_classes != 2 || m.layers.empty() || m.layers.back().kind != OpKind::kDense || m.layers.back().out_channels != 2) {
+    return Status::unsupported("shift_binary_decision: needs a binary model ending in a dense layer with 2 outputs");
+  }
+  if (!std::isfinite(margin)) return Status::invalid_argument("shift_binary_decision: margin must be finite");
+  Layer& l = m.layers.back();
+  if (l.bias.empty()) l.bias.assign(2, 0.0f);
+  l.bias[0] = static_cast<float>(l.bias[0] + margin / 2);
+  l.bias[1] = static_cast<float>(l.bias[1] - margin / 2);
+  double total = margin;  // shifts accumulate
+  if (auto it = m.meta.notes.find("decision_margin"); it != m.meta.notes.end()) total += std::strtod(it->second.c_str(), nullptr);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.9g", total);
+  m.meta.notes["decision_margin"] = buf;
+  return Status();
 }
 
 DepthReport depth_report(const ModelIr& m) {

@@ -106,5 +106,129 @@ TEST(DepthReport, ReluIsFlaggedAndSkipTakesMax) {
   EXPECT_FALSE(r.he_compatible);
 }
 
+// Mean of the members' logits, computed member by member.
+std::vector<double> mean_logits(const std::vector<ModelIr>& ms, const std::vector<float>& imgs, std::size_t n) {
+  std::vector<double> mean;
+  for (const auto& m : ms) {
+    const auto l = forward(m, imgs, n);
+    if (mean.empty()) mean.assign(l.size(), 0.0);
+    for (std::size_t i = 0; i < l.size(); ++i) mean[i] += l[i] / static_cast<double>(ms.size());
+  }
+  return mean;
+}
+
+double max_abs(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s = std::max(s, std::abs(x));
+  return s;
+}
+
+// Members with different weights AND different activation polynomials (learned coefficients).
+std::vector<ModelIr> hecnn_members(int k) {
+  std::vector<ModelIr> ms;
+  for (int i = 0; i < k; ++i) {
+    ModelIr m = testutil::small_hecnn(static_cast<std::uint64_t>(11 + i));
+    m.layers[2].a = 0.08 + 0.03 * i, m.layers[2].b = 0.5 - 0.1 * i, m.layers[2].c = 0.3 + 0.05 * i;
+    m.layers[6].a = 0.12 - 0.02 * i, m.layers[6].b = 0.4 + 0.2 * i, m.layers[6].c = -0.1 * i;
+    ms.push_back(m);
+  }
+  return ms;
+}
+
+TEST(MergeEnsemble, LogitsAreTheMeanOfTheMembers) {
+  for (int k : {1, 2, 3, 5}) {
+    const auto ms = hecnn_members(k);
+    const auto merged = merge_ensemble(ms);
+    ASSERT_TRUE(merged.ok()) << merged.status().to_string();
+    const ModelIr& e = merged.value();
+    const ModelIr folded = fold_batch_norm(ms[0]);
+    ASSERT_EQ(e.layers.size(), folded.layers.size());
+    for (std::size_t i = 0; i < e.layers.size(); ++i) {
+      EXPECT_EQ(e.layers[i].kind, folded.layers[i].kind) << i;
+      if (e.layers[i].kind == OpKind::kPolyAct) {  // shared: member 0's polynomial
+        EXPECT_EQ(e.layers[i].a, ms[0].layers[i + (i > 2 ? 2 : 1)].a);
+      }
+    }
+    EXPECT_EQ(e.layers[0].out_channels, 3 * k);
+    EXPECT_EQ(e.layers.back().out_channels, 2);
+    EXPECT_EQ(depth_report(e).total_absorbed, depth_report(folded).total_absorbed);
+    SeededRng rng(seed_from_u64(500 + static_cast<std::uint64_t>(k)));
+    const auto imgs = testutil::random_floats(rng, 16 * 144);
+    const auto want = mean_logits(ms, imgs, 16);
+    const auto got = forward(e, imgs, 16);
+    EXPECT_LT(max_abs_diff(want, got), 1e-5 * std::max(1.0, max_abs(want))) << "K = " << k;
+  }
+}
+
+TEST(MergeEnsemble, MergingChangesTheFunction) {
+  // The test above must be able to fail: dropping a member changes the logits.
+  const auto ms = hecnn_members(3);
+  const auto e3 = merge_ensemble(ms).value();
+  const std::vector<ModelIr> two(ms.begin(), ms.begin() + 2);
+  SeededRng rng(seed_from_u64(9));
+  const auto imgs = testutil::random_floats(rng, 8 * 144);
+  EXPECT_GT(max_abs_diff(forward(e3, imgs, 8), mean_logits(two, imgs, 8)), 1e-3);
+}
+
+// conv (no padding) -> poly -> conv -> poly -> avgpool -> flatten -> dense -> poly -> dense:
+// block-diagonal convolutions and a constant moved through pooling and flatten.
+TEST(MergeEnsemble, BlockDiagonalConvAndPooling) {
+  std::vector<ModelIr> ms;
+  for (int i = 0; i < 3; ++i) {
+    SeededRng rng(seed_from_u64(40 + static_cast<std::uint64_t>(i)));
+    ModelIr m;
+    m.input = {2, 10, 10};
+    m.num_classes = 3;
+    m.layers.push_back(testutil::conv(2, 4, 3, 1, 0, rng));  // 4x8x8
+    m.layers.push_back(testutil::poly(0.1 + 0.02 * i, 0.5, 0.2 * i));
+    m.layers.push_back(testutil::conv(4, 3, 3, 1, 0, rng));  // 3x6x6
+    m.layers.push_back(testutil::poly(0.2, 0.3 - 0.1 * i, 0.1));
+    Layer pool = testutil::simple(OpKind::kAvgPool);
+    pool.kernel = 2, pool.stride = 2;                          // 3x3x3
+    m.layers.push_back(pool);
+    m.layers.push_back(testutil::simple(OpKind::kFlatten));
+    m.layers.push_back(testutil::dense(27, 5, rng));
+    m.layers.push_back(testutil::poly(0.05, 1.0, -0.3 * i));
+    m.layers.push_back(testutil::dense(5, 3, rng));
+    ASSERT_TRUE(m.validate().ok());
+    ms.push_back(m);
+  }
+  const auto e = merge_ensemble(ms);
+  ASSERT_TRUE(e.ok()) << e.status().to_string();
+  EXPECT_EQ(e.value().layers[2].in_channels, 12);
+  EXPECT_EQ(e.value().layers[2].out_channels, 9);
+  SeededRng rng(seed_from_u64(3));
+  const auto imgs = testutil::random_floats(rng, 6 * 200);
+  const auto want = mean_logits(ms, imgs, 6);
+  EXPECT_LT(max_abs_diff(want, forward(e.value(), imgs, 6)), 1e-5 * std::max(1.0, max_abs(want)));
+}
+
+TEST(MergeEnsemble, RefusesWhatItCannotMergeExactly) {
+  EXPECT_EQ(merge_ensemble(std::vector<ModelIr>{}).status().code(), StatusCode::kInvalidArgument);
+  auto ms = hecnn_members(2);
+  ms[1].layers[6].a = -0.1;  // x^2 coefficients of opposite sign
+  EXPECT_EQ(merge_ensemble(ms).status().code(), StatusCode::kUnsupported);
+  ms = hecnn_members(2);
+  ms[1].input = {1, 13, 13};
+  EXPECT_EQ(merge_ensemble(ms).status().code(), StatusCode::kInvalidArgument);
+  // A constant cannot be moved through a zero-padded conv (it is not constant at the borders).
+  std::vector<ModelIr> padded;
+  for (int i = 0; i < 2; ++i) {
+    SeededRng rng(seed_from_u64(70 + static_cast<std::uint64_t>(i)));
+    ModelIr m;
+    m.input = {1, 6, 6};
+    m.num_classes = 2;
+    m.layers.push_back(testutil::conv(1, 2, 3, 1, 0, rng));
+    m.layers.push_back(testutil::poly(0.1, 0.5, 0.1 * i));
+    m.layers.push_back(testutil::conv(2, 2, 3, 1, 1, rng));
+    m.layers.push_back(testutil::simple(OpKind::kFlatten));
+    m.layers.push_back(testutil::dense(32, 2, rng));
+    padded.push_back(m);
+  }
+  EXPECT_EQ(merge_ensemble(padded).status().code(), StatusCode::kUnsupported);
+  padded[1].layers[1].c = padded[0].layers[1].c;  // same constant: nothing to move, merges
+  EXPECT_TRUE(merge_ensemble(padded).ok());
+}
+
 }  // namespace
 }  // namespace heal::nn

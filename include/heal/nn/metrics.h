@@ -36,6 +36,15 @@ double roc_auc(std::span<const double> scores, std::span<const int> positive);
 /// ROC curve over the distinct thresholds (ties form one step), from (0,0) to (1,1).
 std::vector<RocPoint> roc_curve(std::span<const double> scores, std::span<const int> positive);
 
+/// Decision threshold on `scores` (positive when score > threshold) that maximises Youden's
+/// J = sensitivity + specificity - 1 (Youden 1950) on a labelled split: the midpoint between two
+/// neighbouring distinct scores; among thresholds of equal J, the one closest to `prefer`.
+/// @throws std::invalid_argument if the sizes differ or one class is absent.
+double youden_threshold(std::span<const double> scores, std::span<const int> positive, double prefer = 0);
+
+/// Logit margins z[1] - z[0] of a binary model's row-major logits (n x 2).
+std::vector<double> binary_margins(std::span<const double> logits);
+
 /// Metrics from row-major probabilities (n x num_classes) and labels in [0, num_classes).
 /// For binary tasks `positive_class` (default 1) defines sensitivity/specificity/AUC.
 /// @throws std::invalid_argument on mismatched sizes or labels out of range.

@@ -33,6 +33,10 @@ Tensor HealNet::loss(const Tensor& scores, const Tensor& labels, const Tensor& c
 
 Tensor HealNet::probabilities(const Tensor& scores) const { return ::torch::softmax(scores, 1); }
 
+Result<std::vector<std::string>> HealNet::import_layers(const ModelIr&) {
+  return Status::unsupported("--init is implemented for hecnn models only");
+}
+
 Tensor HealNet::range_penalty() const {
   Tensor total = ::torch::zeros({1});
   for (const auto& p : polys) {
@@ -115,6 +119,39 @@ Layer simple_layer(OpKind k, const std::string& name) {
   return l;
 }
 
+// Copies IR weights into a conv/linear module when the shapes agree; false otherwise.
+bool copy_linear(const Layer& l, Tensor& weight, Tensor& bias) {
+  if (static_cast<std::size_t>(weight.numel()) != l.weight.size()) return false;
+  if (bias.defined() && static_cast<std::size_t>(bias.numel()) != l.bias.size()) return false;
+  ::torch::NoGradGuard ng;
+  weight.copy_(::torch::tensor(l.weight).reshape(weight.sizes()));
+  if (bias.defined()) bias.copy_(::torch::tensor(l.bias));
+  return true;
+}
+
+template <typename Bn>
+void reset_bn(Bn& bn) {
+  ::torch::NoGradGuard ng;
+  bn->weight.fill_(1.0);
+  bn->bias.fill_(0.0);
+  bn->running_mean.fill_(0.0);
+  bn->running_var.fill_(1.0);
+}
+
+const Layer* find_layer(const ModelIr& ir, const std::string& name, OpKind kind) {
+  for (const auto& l : ir.layers) {
+    if (l.name == name && l.kind == kind) return &l;
+  }
+  return nullptr;
+}
+
+void copy_poly(const Layer& l, PolyAct& p) {
+  ::torch::NoGradGuard ng;
+  p->a.fill_(l.a);
+  p->b.fill_(l.b);
+  p->c.fill_(l.c);
+}
+
 // conv -> BN -> poly blocks, then dense -> BN1d -> poly -> dense.
 struct HeCnn : HealNet {
   explicit HeCnn(const ModelSpec& s) : dropout(s.dropout) {
@@ -156,6 +193,31 @@ struct HeCnn : HealNet {
     emit(ir, poly_layer(polys.back(), "act_fc"), {static_cast<int>(ir.layers.size()) - 1});
     emit(ir, dense_layer(fc2, "fc2"), {static_cast<int>(ir.layers.size()) - 1});
     return {};
+  }
+  Result<std::vector<std::string>> import_layers(const ModelIr& ir) override {
+    if (ir.meta.architecture != "hecnn") return Status::invalid_argument("--init: model is a '" + ir.meta.architecture + "', not an hecnn");
+    if (ir.layers.size() != 2 * convs.size() + 4) return Status::invalid_argument("--init: model has another number of layers");
+    std::vector<std::string> taken;
+    for (std::size_t i = 0; i < convs.size(); ++i) {
+      const std::string n = std::to_string(i);
+      const Layer* c = find_layer(ir, "conv" + n, OpKind::kConv2d);
+      const Layer* p = find_layer(ir, "act" + n, OpKind::kPolyAct);
+      if (c == nullptr || p == nullptr) return Status::invalid_argument("--init: no conv" + n + "/act" + n + " in the model");
+      if (!copy_linear(*c, convs[i]->weight, convs[i]->bias)) return Status::invalid_argument("--init: conv" + n + " has another shape");
+      reset_bn(bns[i]);
+      copy_poly(*p, polys[i]);
+      taken.insert(taken.end(), {"conv" + n, "act" + n});
+    }
+    const Layer* f1 = find_layer(ir, "fc1", OpKind::kDense);
+    const Layer* pa = find_layer(ir, "act_fc", OpKind::kPolyAct);
+    const Layer* f2 = find_layer(ir, "fc2", OpKind::kDense);
+    if (f1 == nullptr || pa == nullptr || f2 == nullptr) return Status::invalid_argument("--init: no fc1/act_fc/fc2 in the model");
+    if (!copy_linear(*f1, fc1->weight, fc1->bias)) return Status::invalid_argument("--init: fc1 has another shape");
+    reset_bn(bn_fc);
+    copy_poly(*pa, polys.back());
+    taken.insert(taken.end(), {"fc1", "act_fc"});
+    if (copy_linear(*f2, fc2->weight, fc2->bias)) taken.push_back("fc2");
+    return taken;
   }
   std::vector<tnn::Conv2d> convs;
   std::vector<tnn::BatchNorm2d> bns;

@@ -37,6 +37,11 @@ struct HealNet : ::torch::nn::Module {
   ::torch::Tensor range_penalty() const;
   /// Appends the layers (batch norm not folded). Unsupported for capsnet.
   virtual Status export_layers(ModelIr& ir) const = 0;
+  /// Initialises the parameters from an exported (batch-norm folded) model of the same family:
+  /// layers are matched by name; batch norms start as the identity; a layer whose shape differs
+  /// (e.g. the classifier of a task with other classes) keeps its random initialisation.
+  /// Returns the names of the layers taken over. Unsupported for capsnet and resnet.
+  virtual Result<std::vector<std::string>> import_layers(const ModelIr& ir);
   std::vector<PolyAct> polys;
 };
 

@@ -11,6 +11,7 @@
 
 #include "heal/core/check.h"
 #include "heal/core/rng.h"
+#include "heal/io/partition.h"
 #include "heal/nn/passes.h"
 #include "models.h"
 
@@ -114,16 +115,29 @@ struct Trainer::Impl {
       const double sx = (o.hflip && rng.uniform_double() < 0.5) ? -1.0 : 1.0;
       const double tx = (2 * rng.uniform_double() - 1) * o.max_shift_px * 2.0 / static_cast<double>(x.size(3));
       const double ty = (2 * rng.uniform_double() - 1) * o.max_shift_px * 2.0 / static_cast<double>(x.size(2));
-      t[i][0][0] = static_cast<float>(sx * std::cos(ang));
-      t[i][0][1] = static_cast<float>(-std::sin(ang));
+      // theta maps output to input coordinates: zooming in by s samples a region 1/s as large.
+      const double inv_s = o.max_scale > 0 ? 1.0 / (1.0 + (2 * rng.uniform_double() - 1) * o.max_scale) : 1.0;
+      t[i][0][0] = static_cast<float>(inv_s * sx * std::cos(ang));
+      t[i][0][1] = static_cast<float>(-inv_s * std::sin(ang));
       t[i][0][2] = static_cast<float>(tx);
-      t[i][1][0] = static_cast<float>(sx * std::sin(ang));
-      t[i][1][1] = static_cast<float>(std::cos(ang));
+      t[i][1][0] = static_cast<float>(inv_s * sx * std::sin(ang));
+      t[i][1][1] = static_cast<float>(inv_s * std::cos(ang));
       t[i][1][2] = static_cast<float>(ty);
     }
     namespace F = ::torch::nn::functional;
     Tensor grid = F::affine_grid(theta, x.sizes(), false);
-    return F::grid_sample(x, grid, F::GridSampleFuncOptions().mode(::torch::kBilinear).padding_mode(::torch::kZeros).align_corners(false));
+    Tensor y = F::grid_sample(x, grid, F::GridSampleFuncOptions().mode(::torch::kBilinear).padding_mode(::torch::kZeros).align_corners(false));
+    if (o.max_brightness > 0 || o.max_contrast > 0) {
+      Tensor c = ::torch::ones({n, 1, 1, 1}), b = ::torch::zeros({n, 1, 1, 1});
+      auto ca = c.accessor<float, 4>();
+      auto ba = b.accessor<float, 4>();
+      for (long i = 0; i < n; ++i) {
+        if (o.max_contrast > 0) ca[i][0][0][0] = static_cast<float>(1 + (2 * rng.uniform_double() - 1) * o.max_contrast);
+        if (o.max_brightness > 0) ba[i][0][0][0] = static_cast<float>((2 * rng.uniform_double() - 1) * o.max_brightness);
+      }
+      y = ((y - 0.5) * c + 0.5 + b).clamp(0.0, 1.0);
+    }
+    return y;
   }
 
   Tensor class_weights(const std::vector<int>& labels, const std::vector<std::size_t>& idx) const {
@@ -161,9 +175,22 @@ struct Trainer::Impl {
       Tensor ti = ::torch::tensor(sel, ::torch::kLong);
       Tensor xb = X.index_select(0, ti), yb = Y.index_select(0, ti);
       if (o.augment) xb = augment(xb, o, rng);
+      double lam = 1.0;
+      Tensor yb2;
+      if (o.mixup_alpha > 0) {
+        const double g1 = io::sample_gamma(rng, o.mixup_alpha), g2 = io::sample_gamma(rng, o.mixup_alpha);
+        lam = g1 + g2 > 0 ? g1 / (g1 + g2) : 1.0;
+        std::vector<std::int64_t> perm(sel.size());
+        for (std::size_t k = 0; k < perm.size(); ++k) perm[k] = static_cast<std::int64_t>(k);
+        for (std::size_t k = perm.size(); k > 1; --k) std::swap(perm[k - 1], perm[rng.uniform(k)]);
+        Tensor tp = ::torch::tensor(perm, ::torch::kLong);
+        xb = lam * xb + (1 - lam) * xb.index_select(0, tp);
+        yb2 = yb.index_select(0, tp);
+      }
       opt.zero_grad();
       Tensor scores = net->forward(normalise(xb));
       Tensor loss = net->loss(scores, yb, o.class_weighting ? cw : Tensor(), o.label_smoothing);
+      if (yb2.defined()) loss = lam * loss + (1 - lam) * net->loss(scores, yb2, o.class_weighting ? cw : Tensor(), o.label_smoothing);
       Tensor total = loss;
       if (o.range_penalty > 0 && !net->polys.empty()) total = total + o.range_penalty * net->range_penalty();
       if (o.fedprox_mu > 0 && !global.empty()) {
@@ -387,6 +414,16 @@ ClassificationMetrics Trainer::evaluate(const io::SplitData& data) const {
 }
 
 bool Trainer::exportable() const { return impl_->spec.arch != Architecture::kCapsNet; }
+
+Result<std::vector<std::string>> Trainer::init_from(const ModelIr& ir) {
+  HEAL_RETURN_IF_ERROR(ir.validate());
+  if (ir.input.c != impl_->spec.in_channels || ir.input.h != impl_->spec.image_size) {
+    return Status::invalid_argument("--init: the model takes " + std::to_string(ir.input.c) + "x" + std::to_string(ir.input.h) +
+                                    " images, this training " + std::to_string(impl_->spec.in_channels) + "x" +
+                                    std::to_string(impl_->spec.image_size));
+  }
+  return impl_->net->import_layers(ir);
+}
 
 Result<ModelIr> Trainer::export_ir() const {
   ModelIr ir;

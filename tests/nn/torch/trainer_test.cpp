@@ -209,5 +209,83 @@ TEST(Trainer, FitWithEmaDropoutAndSmoothing) {
   EXPECT_THROW(t.fit(ds, fo), std::invalid_argument);
 }
 
+TEST(Trainer, ZoomIntensityAndMixupAreDeterministicAndLearn) {
+  const auto train = synthetic(256, 16, 21), test = synthetic(128, 16, 22);
+  TrainOptions o = quick();
+  o.augment = true;
+  o.hflip = false;  // a flip swaps the synthetic classes
+  o.max_scale = 0.1;
+  o.max_brightness = 0.1;
+  o.max_contrast = 0.2;
+  o.mixup_alpha = 0.4;
+  Trainer a(ModelSpec{.image_size = 16}, 8), b(ModelSpec{.image_size = 16}, 8), plain(ModelSpec{.image_size = 16}, 8);
+  const double la = a.train_epochs(train, {}, 4, o);
+  EXPECT_EQ(la, b.train_epochs(train, {}, 4, o));
+  EXPECT_EQ(a.get_weights(), b.get_weights());
+  TrainOptions p = quick();
+  p.augment = true;
+  p.hflip = false;
+  plain.train_epochs(train, {}, 4, p);
+  EXPECT_NE(a.get_weights(), plain.get_weights());  // the options change training
+  const auto m = a.evaluate(test);
+  EXPECT_GT(m.accuracy, 0.9);
+  EXPECT_GT(m.auc, 0.95);
+}
+
+// Two independently trained members merged into one ModelIr: its C++ forward pass is the mean of
+// the members' libtorch logits, with the activation polynomials each member learned.
+TEST(Trainer, MergedEnsembleMatchesMeanOfLibtorchLogits) {
+  const auto train = synthetic(192, 16, 31), test = synthetic(64, 16, 32);
+  std::vector<Trainer> members;
+  std::vector<ModelIr> irs;
+  for (std::uint64_t seed : {1u, 2u, 3u}) {
+    members.emplace_back(ModelSpec{.image_size = 16}, seed);
+    members.back().train_epochs(train, {}, 2, quick());
+    auto ir = members.back().export_ir();
+    ASSERT_TRUE(ir.ok()) << ir.status().to_string();
+    irs.push_back(*ir);
+  }
+  ASSERT_NE(irs[0].layers[1].a, irs[1].layers[1].a);  // learned polynomials differ
+  const auto merged = merge_ensemble(irs);
+  ASSERT_TRUE(merged.ok()) << merged.status().to_string();
+  std::vector<double> mean(test.size() * 2, 0.0);
+  for (const auto& t : members) {
+    const auto l = t.predict_logits(test);
+    for (std::size_t i = 0; i < l.size(); ++i) mean[i] += l[i] / 3.0;
+  }
+  const auto got = forward(*merged, test.images, test.size());
+  double d = 0;
+  for (std::size_t i = 0; i < got.size(); ++i) d = std::max(d, std::abs(got[i] - mean[i]));
+  EXPECT_LT(d, 1e-4);
+  EXPECT_EQ(depth_report(*merged).total_absorbed, depth_report(irs[0]).total_absorbed);
+}
+
+// Transfer learning: a new trainer initialised from an exported model computes (nearly) the same
+// function before any training (batch norms restart as the identity, eps aside).
+TEST(Trainer, InitFromExportedModel) {
+  const auto train = synthetic(128, 16, 41), test = synthetic(64, 16, 42);
+  Trainer src(ModelSpec{.image_size = 16}, 5);
+  src.train_epochs(train, {}, 2, quick());
+  const auto ir = src.export_ir();
+  ASSERT_TRUE(ir.ok());
+  Trainer dst(ModelSpec{.image_size = 16}, 6);
+  const auto before = max_logit_diff(dst, *ir, test);
+  const auto taken = dst.init_from(*ir);
+  ASSERT_TRUE(taken.ok()) << taken.status().to_string();
+  EXPECT_EQ(taken->size(), 5u);  // conv0, act0, fc1, act_fc, fc2
+  const auto after = max_logit_diff(dst, *ir, test);
+  EXPECT_GT(before, 1e-2);
+  EXPECT_LT(after, 1e-3);
+  // A classifier of another shape stays random; other shapes and families are refused.
+  Trainer three(ModelSpec{.image_size = 16, .num_classes = 3}, 6);
+  const auto t3 = three.init_from(*ir);
+  ASSERT_TRUE(t3.ok());
+  EXPECT_EQ(t3->size(), 4u);
+  Trainer wide(ModelSpec{.image_size = 16, .width = 4}, 6);
+  EXPECT_FALSE(wide.init_from(*ir).ok());
+  Trainer bigger(ModelSpec{.image_size = 20}, 6);
+  EXPECT_FALSE(bigger.init_from(*ir).ok());
+}
+
 }  // namespace
 }  // namespace heal::nn::torch_backend

@@ -66,6 +66,17 @@ struct TrainOptions {
   bool hflip = true;
   double max_shift_px = 2.0;
   double max_rotation_deg = 10.0;
+  /// Random zoom by a factor in [1 - max_scale, 1 + max_scale] (0: off).
+  double max_scale = 0.0;
+  /// Random intensity change per image: x' = clamp(c (x - 0.5) + 0.5 + b, 0, 1) with contrast c in
+  /// [1 - max_contrast, 1 + max_contrast] and brightness b in [-max_brightness, max_brightness]
+  /// (0: off). Random draws are only made for the augmentations that are on, so turning one on
+  /// does not change the others' streams.
+  double max_brightness = 0.0;
+  double max_contrast = 0.0;
+  /// Mixup (Zhang et al., arXiv:1710.09412): each batch is mixed with a shuffled copy of itself
+  /// with lambda ~ Beta(alpha, alpha), and the loss is mixed likewise (0: off).
+  double mixup_alpha = 0.0;
   /// Weight of the range penalty mean(relu(|x| - poly_range)^2) on pre-activations.
   double range_penalty = 0.1;
   /// Label smoothing of the cross-entropy loss (CNNs only; 0 disables).
@@ -159,6 +170,10 @@ class Trainer {
   /// The model as ModelIr with batch norm folded (Unsupported for kCapsNet). Pre-activation
   /// ranges are left empty; fill them with nn::record_ranges on training data.
   Result<ModelIr> export_ir() const;
+  /// Initialises from an exported model of the same family (transfer learning, e.g. a
+  /// PneumoniaMNIST model as the start for BreastMNIST): layers matched by name, batch norms reset
+  /// to the identity, a classifier of another shape left random. Returns the layers taken over.
+  Result<std::vector<std::string>> init_from(const ModelIr& ir);
 
  private:
   struct Impl;

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# CLI checks for `heal train --ensemble` and `heal merge` on BreastMNIST (issue 4), with one epoch
+# per member so that it stays a quick test: the members are exactly the single-model runs with
+# their seeds, and the merged model's logits are their mean (checked through `heal eval`).
+# Usage: train_ensemble_cli_test.sh HEAL_BINARY SHARED_DATA_DIR
+set -euo pipefail
+heal=$1
+data=$2
+fail() { echo "FAIL: $*"; exit 1; }
+if [ ! -f "$data/breastmnist.npz" ]; then echo "shared data not found at $data: skipping"; exit 0; fi
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+common=(--data "$data/breastmnist.npz" --model hecnn --epochs 1 --patience 0 --threads 1)
+
+"$heal" --quiet train "${common[@]}" --ensemble 2 --jobs 2 --seed 5 --out "$work/ens" > "$work/ens.txt"
+cat "$work/ens.txt"
+[ -f "$work/ens/model.heal" ] || fail "no merged model"
+[ -f "$work/ens/member_0/model.heal" ] && [ -f "$work/ens/member_1/model.heal" ] || fail "no member models"
+grep -q '"members"' "$work/ens/report.json" || fail "report without members"
+grep -Eq 'conv2d +conv0 +-> +32x' "$work/ens.txt" || fail "merged conv should have 2 x 16 channels"
+grep -q 'multiplicative depth (critical path): naive 7, absorbed 5' "$work/ens.txt" || fail "depth changed by merging"
+
+# Member 1 is the single-model run with seed 6 (the model files differ only in the recorded
+# training time, so compare what the models compute: full-precision metrics on val and test).
+"$heal" --quiet train "${common[@]}" --seed 6 --out "$work/single6" > /dev/null
+for split in val test; do
+  a=$("$heal" --quiet eval --json --split $split --model "$work/single6/model.heal" --data "$data/breastmnist.npz" | grep -v '"model"')
+  b=$("$heal" --quiet eval --json --split $split --model "$work/ens/member_1/model.heal" --data "$data/breastmnist.npz" | grep -v '"model"')
+  [ "$a" = "$b" ] || fail "member 1 differs from the seed-6 run on $split"
+done
+
+# heal merge of the two members gives the same model as the ensemble run, and heal eval on it
+# reproduces the ensemble's test metrics.
+"$heal" --quiet merge --data "$data/breastmnist.npz" --out "$work/merged.heal" \
+  "$work/ens/member_0/model.heal" "$work/ens/member_1/model.heal" > "$work/merge.txt"
+cmp -s "$work/merged.heal" "$work/ens/model.heal" || fail "heal merge differs from train --ensemble"
+acc_train=$(grep -E '^  accuracy' "$work/ens.txt" | awk '{print $2}')
+acc_eval=$("$heal" --quiet eval --model "$work/ens/model.heal" --data "$data/breastmnist.npz" | grep -E '^  accuracy' | awk '{print $2}')
+[ "$acc_train" = "$acc_eval" ] || fail "eval accuracy $acc_eval != ensemble report $acc_train"
+
+# Errors say what is wrong.
+if "$heal" --quiet merge --out "$work/x.heal" "$work/ens/member_0/model.heal" 2> "$work/err.txt"; then fail "merge of one model accepted"; fi
+grep -q "at least two" "$work/err.txt" || fail "merge error message"
+echo OK
