@@ -104,5 +104,20 @@ TEST(Plots, WritesPngFiles) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(Youden, PicksTheBestBalancedThreshold) {
+  // desc: 0.9 P, 0.8 P, 0.4 N, 0.35 P, 0.1 N -> J is 2/3 between 0.8 and 0.4.
+  const std::vector<double> s = {0.1, 0.4, 0.35, 0.8, 0.9};
+  const std::vector<int> p = {0, 0, 1, 1, 1};
+  EXPECT_DOUBLE_EQ(youden_threshold(s, p), 0.6);
+  // Equal J at 2.5 and 0.5: the one closest to `prefer` wins.
+  const std::vector<double> s2 = {0, 1, 2, 3};
+  const std::vector<int> p2 = {0, 1, 0, 1};
+  EXPECT_DOUBLE_EQ(youden_threshold(s2, p2, 0.0), 0.5);
+  EXPECT_DOUBLE_EQ(youden_threshold(s2, p2, 3.0), 2.5);
+  EXPECT_THROW(youden_threshold(s2, std::vector<int>{1, 1, 1, 1}), std::invalid_argument);
+  EXPECT_THROW(youden_threshold(s2, std::vector<int>{1, 0}), std::invalid_argument);
+  EXPECT_EQ(binary_margins(std::vector<double>{1, 3, 2, -1}), (std::vector<double>{2, -3}));
+}
+
 }  // namespace
 }  // namespace heal::nn

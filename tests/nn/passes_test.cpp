@@ -230,5 +230,21 @@ TEST(MergeEnsemble, RefusesWhatItCannotMergeExactly) {
   EXPECT_TRUE(merge_ensemble(padded).ok());
 }
 
+TEST(ShiftBinaryDecision, MovesTheMarginAndKeepsTheRanking) {
+  ModelIr m = fold_batch_norm(testutil::small_hecnn(3));
+  SeededRng rng(seed_from_u64(12));
+  const auto imgs = testutil::random_floats(rng, 10 * 144);
+  const auto before = forward(m, imgs, 10);
+  ASSERT_TRUE(shift_binary_decision(m, 0.75).ok());
+  ASSERT_TRUE(shift_binary_decision(m, -0.25).ok());
+  const auto after = forward(m, imgs, 10);
+  for (std::size_t i = 0; i < 10; ++i) {
+    EXPECT_NEAR((after[2 * i + 1] - after[2 * i]) - (before[2 * i + 1] - before[2 * i]), -0.5, 1e-5);
+  }
+  EXPECT_EQ(m.meta.notes.at("decision_margin"), "0.5");
+  m.num_classes = 3;
+  EXPECT_EQ(shift_binary_decision(m, 1.0).code(), StatusCode::kUnsupported);
+}
+
 }  // namespace
 }  // namespace heal::nn
