@@ -24,6 +24,7 @@
 
 #include "commands.h"
 #include "heal/core/progress.h"
+#include "heal/core/rng.h"
 #include "heal/io/dataset.h"
 #include "heal/nn/forward.h"
 #include "heal/nn/metrics.h"
@@ -51,7 +52,7 @@ struct TrainArgs {
   int warmup = 0;
   bool no_augment = false, no_class_weights = false, no_flip = false;
   std::string recipe = "auto";
-  int ensemble = 1, jobs = 2;
+  int ensemble = 1, jobs = 2, cv = 0;
   std::string calibrate = "none", init;
   std::set<std::string> given;  // options set explicitly on the command line
   /// The options given on the command line as (name, values, is_flag), to re-run members.
@@ -412,13 +413,8 @@ void run_train_ensemble(const TrainArgs& a) {
   std::cout << "model: " << model_path << "\nreport: " << out << "/report.json, plot: " << out << "/roc_test.png\n";
 }
 
-void run_train(TrainArgs a) {
-  if (a.ensemble > 1) return run_train_ensemble(a);
-  tb::set_num_threads(a.threads);
-  const std::string data_arg = a.data.empty() ? data_location() : a.data;
-  if (data_arg.empty()) throw StatusError(Status::invalid_argument("no dataset: pass --data PATH or set HEAL_DATA"));
-  io::Dataset ds = load_for(data_arg, a.size);
-  apply_recipe(a, ds);
+tb::ModelSpec make_spec(const TrainArgs& a, const io::Dataset& ds) {
+  if (ds.train.height != ds.train.width) throw StatusError(Status::unsupported("only square images are supported"));
   tb::ModelSpec spec;
   spec.arch = value_or_throw(tb::parse_architecture(a.model));
   spec.in_channels = ds.train.channels;
@@ -429,18 +425,10 @@ void run_train(TrainArgs a) {
   spec.hidden = a.hidden;
   spec.poly_range = a.poly_range;
   spec.dropout = a.dropout;
-  if (ds.train.height != ds.train.width) throw StatusError(Status::unsupported("only square images are supported"));
-  tb::Trainer trainer(spec, a.seed);
-  if (!a.init.empty()) {
-    const nn::ModelIr init = value_or_throw(nn::load_model(a.init));
-    const auto taken = value_or_throw(trainer.init_from(init));
-    std::string names;
-    for (const auto& n : taken) names += (names.empty() ? "" : ", ") + n;
-    std::cerr << "initialised from " << a.init << ": " << names << "\n";
-  }
-  const std::string out = a.out.empty() ? "runs/" + ds.name + "_" + a.model : a.out;
-  fs::create_directories(out);
+  return spec;
+}
 
+tb::FitOptions make_fit_options(const TrainArgs& a) {
   tb::FitOptions fo;
   fo.epochs = a.epochs;
   fo.patience = a.patience;
@@ -462,6 +450,105 @@ void run_train(TrainArgs a) {
   t.max_brightness = a.brightness;
   t.max_contrast = a.contrast;
   t.mixup_alpha = a.mixup;
+  return fo;
+}
+
+// `heal train --cv K`: stratified K-fold cross-validation on train + val (the test split is not
+// read), for choosing a configuration on small datasets whose validation split is too small to
+// separate configurations (BreastMNIST: 78 images). Folds come from a seeded shuffle per class
+// (fold seed = --seed); every fold trains one model with --seed. Prints and writes per-fold and
+// mean (sd) of the best-epoch validation ACC / AUC. No model is saved.
+void run_cv(TrainArgs a) {
+  tb::set_num_threads(a.threads);
+  const std::string data_arg = a.data.empty() ? data_location() : a.data;
+  if (data_arg.empty()) throw StatusError(Status::invalid_argument("no dataset: pass --data PATH or set HEAL_DATA"));
+  io::Dataset ds = load_for(data_arg, a.size);
+  apply_recipe(a, ds);
+  io::SplitData pool = ds.train;
+  pool.images.insert(pool.images.end(), ds.val.images.begin(), ds.val.images.end());
+  pool.labels.insert(pool.labels.end(), ds.val.labels.begin(), ds.val.labels.end());
+  const auto k = static_cast<std::size_t>(a.cv);
+  std::vector<std::vector<std::size_t>> folds(k);
+  SeededRng rng(seed_from_u64(a.seed), 0xC5);
+  for (int c = 0; c < ds.num_classes; ++c) {
+    std::vector<std::size_t> idx;
+    for (std::size_t i = 0; i < pool.size(); ++i) {
+      if (pool.labels[i] == c) idx.push_back(i);
+    }
+    for (std::size_t i = idx.size(); i > 1; --i) std::swap(idx[i - 1], idx[rng.uniform(i)]);
+    for (std::size_t i = 0; i < idx.size(); ++i) folds[i % k].push_back(idx[i]);
+  }
+  const std::string out = a.out.empty() ? "runs/" + ds.name + "_" + a.model + "_cv" + std::to_string(a.cv) : a.out;
+  fs::create_directories(out);
+  std::cerr << a.cv << "-fold cross-validation of " << a.model << " on " << ds.name << " train + val (" << pool.size()
+            << " images; the test split is not used)\n";
+  ProgressBar bar("cv " + a.model, k, !globals().quiet);
+  json jf = json::array();
+  std::vector<double> accs, aucs;
+  for (std::size_t f = 0; f < k; ++f) {
+    std::vector<std::size_t> tr;
+    for (std::size_t g = 0; g < k; ++g) {
+      if (g != f) tr.insert(tr.end(), folds[g].begin(), folds[g].end());
+    }
+    std::sort(tr.begin(), tr.end());
+    std::vector<std::size_t> va = folds[f];
+    std::sort(va.begin(), va.end());
+    io::Dataset fd;
+    fd.name = ds.name;
+    fd.num_classes = ds.num_classes;
+    fd.class_names = ds.class_names;
+    fd.train = io::subset(pool, tr);
+    fd.val = io::subset(pool, va);
+    tb::Trainer trainer(make_spec(a, fd), a.seed);
+    const tb::FitResult fit = trainer.fit(fd, make_fit_options(a));
+    const auto m = trainer.evaluate(fd.val);
+    accs.push_back(m.accuracy);
+    aucs.push_back(m.auc);
+    jf.push_back({{"fold", f}, {"train", fd.train.size()}, {"val", metrics_json(m)}, {"best_epoch", fit.best_epoch}, {"seconds", fit.seconds}});
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "fold %zu: val acc %.3f auc %.3f", f + 1, m.accuracy, m.auc);
+    bar.tick(1, buf);
+  }
+  bar.finish();
+  auto mean_sd = [](const std::vector<double>& v) {
+    double m = 0, q = 0;
+    for (double x : v) m += x / static_cast<double>(v.size());
+    for (double x : v) q += (x - m) * (x - m);
+    return std::pair{m, v.size() > 1 ? std::sqrt(q / static_cast<double>(v.size() - 1)) : 0.0};
+  };
+  const auto [macc, sacc] = mean_sd(accs);
+  const auto [mauc, sauc] = mean_sd(aucs);
+  json report = {{"dataset", ds.name}, {"model", a.model}, {"cv", a.cv}, {"seed", a.seed}, {"pool", pool.size()},
+                 {"folds", jf}, {"mean", {{"accuracy", macc}, {"auc", mauc}}}, {"sd", {{"accuracy", sacc}, {"auc", sauc}}}};
+  std::ofstream(out + "/cv.json") << report.dump(2) << "\n";
+  std::printf("fold  val_acc  val_auc\n");
+  for (std::size_t f = 0; f < k; ++f) std::printf("%4zu  %7.4f  %7.4f\n", f + 1, accs[f], aucs[f]);
+  std::printf("cross-validation (%d folds, %zu images): ACC %.4f (sd %.4f), AUC %.4f (sd %.4f)\nreport: %s/cv.json\n", a.cv,
+              pool.size(), macc, sacc, mauc, sauc, out.c_str());
+}
+
+void run_train(TrainArgs a) {
+  if (a.cv > 1) return run_cv(a);
+  if (a.ensemble > 1) return run_train_ensemble(a);
+  tb::set_num_threads(a.threads);
+  const std::string data_arg = a.data.empty() ? data_location() : a.data;
+  if (data_arg.empty()) throw StatusError(Status::invalid_argument("no dataset: pass --data PATH or set HEAL_DATA"));
+  io::Dataset ds = load_for(data_arg, a.size);
+  apply_recipe(a, ds);
+  const tb::ModelSpec spec = make_spec(a, ds);
+  tb::Trainer trainer(spec, a.seed);
+  if (!a.init.empty()) {
+    const nn::ModelIr init = value_or_throw(nn::load_model(a.init));
+    const auto taken = value_or_throw(trainer.init_from(init));
+    std::string names;
+    for (const auto& n : taken) names += (names.empty() ? "" : ", ") + n;
+    std::cerr << "initialised from " << a.init << ": " << names << "\n";
+  }
+  const std::string out = a.out.empty() ? "runs/" + ds.name + "_" + a.model : a.out;
+  fs::create_directories(out);
+
+  tb::FitOptions fo = make_fit_options(a);
+  auto& t = fo.train;
   const std::size_t batches = (ds.train.size() + static_cast<std::size_t>(a.batch) - 1) / static_cast<std::size_t>(a.batch);
   std::cerr << "training " << a.model << " (" << trainer.num_trainable() << " parameters) on " << ds.name << ": "
             << ds.train.size() << " train / " << ds.val.size() << " val / " << ds.test.size() << " test, "
@@ -699,6 +786,10 @@ void add_train_commands(CLI::App& app) {
   train->add_option("--init", ta->init,
                     "Start from the weights of an hecnn .heal model of the same shape (transfer learning; "
                     "batch norms restart, a classifier of another shape stays random)");
+  train->add_option("--cv", ta->cv,
+                    "K-fold cross-validation on train + val instead of training a model (choosing a configuration "
+                    "without the test split)")
+      ->check(CLI::Range(0, 20));
   train->add_option("--jobs", ta->jobs, "Ensemble members trained at once (processes)")->check(CLI::Range(1, 256));
 #ifdef HEAL_HAVE_TORCH
   train->add_option("--recipe", ta->recipe,
