@@ -38,6 +38,15 @@ acc_train=$(grep -E '^  accuracy' "$work/ens.txt" | awk '{print $2}')
 acc_eval=$("$heal" --quiet eval --model "$work/ens/model.heal" --data "$data/breastmnist.npz" | grep -E '^  accuracy' | awk '{print $2}')
 [ "$acc_train" = "$acc_eval" ] || fail "eval accuracy $acc_eval != ensemble report $acc_train"
 
+# Cross-validation on train + val (546 + 78 = 624 images), reproducible for a seed.
+cv1=$("$heal" --quiet train "${common[@]}" --cv 3 --seed 2 --out "$work/cv1")
+cv2=$("$heal" --quiet train "${common[@]}" --cv 3 --seed 2 --out "$work/cv2")
+echo "$cv1"
+grep -q 'cross-validation (3 folds, 624 images)' <<<"$cv1" || fail "cv pool"
+[ "$(grep -cE '^ +[123] +[01]\.[0-9]{4} +[01]\.[0-9]{4}$' <<<"$cv1")" = 3 ] || fail "cv fold rows"
+[ "$(sed 's|report: .*||' <<<"$cv1")" = "$(sed 's|report: .*||' <<<"$cv2")" ] || fail "cv not reproducible"
+[ -f "$work/cv1/cv.json" ] && [ ! -f "$work/cv1/model.heal" ] || fail "cv writes cv.json and no model"
+
 # Errors say what is wrong.
 if "$heal" --quiet merge --out "$work/x.heal" "$work/ens/member_0/model.heal" 2> "$work/err.txt"; then fail "merge of one model accepted"; fi
 grep -q "at least two" "$work/err.txt" || fail "merge error message"
