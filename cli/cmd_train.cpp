@@ -276,8 +276,8 @@ void apply_recipe(TrainArgs& a, const io::Dataset& ds) {
   set("--label-smoothing", a.label_smoothing, 0.05);
   set("--warmup", a.warmup, 2);
   set("--weight-decay", a.weight_decay, 5e-4);
-  set("--epochs", a.epochs, small ? 80 : 40);
-  set("--patience", a.patience, small ? 25 : 15);
+  set("--epochs", a.epochs, small ? 150 : 40);   // small: 5-fold CV stage 3 (src/nn/README.md)
+  set("--patience", a.patience, small ? 40 : 15);
   set("--threads", a.threads, 1);
   // Zoom and intensity jitter (exposure / contrast differ between acquisitions): on PneumoniaMNIST
   // test AUC 0.959-0.964 over 4 seeds against 0.944-0.950 without. Below 2000 training images,
@@ -460,7 +460,8 @@ tb::FitOptions make_fit_options(const TrainArgs& a) {
 // read), for choosing a configuration on small datasets whose validation split is too small to
 // separate configurations (BreastMNIST: 78 images). Folds come from a seeded shuffle per class
 // (fold seed = --seed); every fold trains one model with --seed. Prints and writes per-fold and
-// mean (sd) of the best-epoch validation ACC / AUC. No model is saved.
+// mean (sd) of the best-epoch validation ACC / AUC. With --ensemble M each fold trains M members
+// and scores their mean logits. No model is saved.
 void run_cv(TrainArgs a) {
   tb::set_num_threads(a.threads);
   const std::string data_arg = a.data.empty() ? data_location() : a.data;
@@ -502,12 +503,23 @@ void run_cv(TrainArgs a) {
     fd.class_names = ds.class_names;
     fd.train = io::subset(pool, tr);
     fd.val = io::subset(pool, va);
-    tb::Trainer trainer(make_spec(a, fd), a.seed);
-    const tb::FitResult fit = trainer.fit(fd, make_fit_options(a));
-    const auto m = trainer.evaluate(fd.val);
+    // With --ensemble M, M members (seeds seed..seed+M-1) whose logits are averaged: what the
+    // merged model computes.
+    std::vector<double> logits;
+    json members = json::array();
+    for (int e = 0; e < std::max(1, a.ensemble); ++e) {
+      tb::Trainer trainer(make_spec(a, fd), a.seed + static_cast<std::uint64_t>(e));
+      const tb::FitResult fit = trainer.fit(fd, make_fit_options(a));
+      const auto l = trainer.predict_logits(fd.val);
+      if (logits.empty()) logits.assign(l.size(), 0.0);
+      for (std::size_t i = 0; i < l.size(); ++i) logits[i] += l[i] / std::max(1, a.ensemble);
+      members.push_back({{"seed", a.seed + static_cast<std::uint64_t>(e)}, {"val", metrics_json(trainer.evaluate(fd.val))},
+                         {"best_epoch", fit.best_epoch}, {"seconds", fit.seconds}});
+    }
+    const auto m = nn::compute_metrics(nn::softmax_rows(logits, ds.num_classes), fd.val.labels, ds.num_classes);
     accs.push_back(m.accuracy);
     aucs.push_back(m.auc);
-    jf.push_back({{"fold", f}, {"train", fd.train.size()}, {"val", metrics_json(m)}, {"best_epoch", fit.best_epoch}, {"seconds", fit.seconds}});
+    jf.push_back({{"fold", f}, {"train", fd.train.size()}, {"val", metrics_json(m)}, {"members", members}});
     char buf[96];
     std::snprintf(buf, sizeof buf, "fold %zu: val acc %.3f auc %.3f", f + 1, m.accuracy, m.auc);
     bar.tick(1, buf);
@@ -521,7 +533,7 @@ void run_cv(TrainArgs a) {
   };
   const auto [macc, sacc] = mean_sd(accs);
   const auto [mauc, sauc] = mean_sd(aucs);
-  json report = {{"dataset", ds.name}, {"model", a.model}, {"cv", a.cv}, {"seed", a.seed}, {"pool", pool.size()},
+  json report = {{"dataset", ds.name}, {"model", a.model}, {"cv", a.cv}, {"ensemble", std::max(1, a.ensemble)}, {"seed", a.seed}, {"pool", pool.size()},
                  {"folds", jf}, {"mean", {{"accuracy", macc}, {"auc", mauc}}}, {"sd", {{"accuracy", sacc}, {"auc", sauc}}}};
   std::ofstream(out + "/cv.json") << report.dump(2) << "\n";
   std::printf("fold  val_acc  val_auc\n");

@@ -46,6 +46,10 @@ grep -q 'cross-validation (3 folds, 624 images)' <<<"$cv1" || fail "cv pool"
 [ "$(grep -cE '^ +[123] +[01]\.[0-9]{4} +[01]\.[0-9]{4}$' <<<"$cv1")" = 3 ] || fail "cv fold rows"
 [ "$(sed 's|report: .*||' <<<"$cv1")" = "$(sed 's|report: .*||' <<<"$cv2")" ] || fail "cv not reproducible"
 [ -f "$work/cv1/cv.json" ] && [ ! -f "$work/cv1/model.heal" ] || fail "cv writes cv.json and no model"
+# Cross-validation of a 2-member ensemble: other scores than one member (mean logits).
+cve=$("$heal" --quiet train "${common[@]}" --cv 3 --seed 2 --ensemble 2 --out "$work/cve")
+grep -q '"ensemble": 2' "$work/cve/cv.json" || fail "cv ensemble report"
+[ "$(grep -E '^ +[123] ' <<<"$cv1")" != "$(grep -E '^ +[123] ' <<<"$cve")" ] || fail "cv ensemble scores equal one member's"
 
 # Errors say what is wrong.
 if "$heal" --quiet merge --out "$work/x.heal" "$work/ens/member_0/model.heal" 2> "$work/err.txt"; then fail "merge of one model accepted"; fi
