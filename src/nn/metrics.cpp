@@ -63,29 +63,20 @@ std::vector<RocPoint> roc_curve(std::span<const double> scores, std::span<const 
 
 double youden_threshold(std::span<const double> scores, std::span<const int> positive, double prefer) {
   HEAL_REQUIRE(scores.size() == positive.size(), "youden_threshold: scores and labels differ in length");
-  const std::size_t n = scores.size();
-  std::vector<std::size_t> order(n);
-  std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return scores[a] > scores[b]; });
-  const auto n_pos = static_cast<double>(std::count_if(positive.begin(), positive.end(), [](int p) { return p != 0; }));
-  const double n_neg = static_cast<double>(n) - n_pos;
-  HEAL_REQUIRE(n_pos > 0 && n_neg > 0, "youden_threshold: both classes must be present");
-  // Threshold above every score: J = 0. Then lower it past one group of equal scores at a time.
-  double best_j = 0, best_t = scores[order[0]] + 1.0;
-  double tp = 0, fp = 0;
-  for (std::size_t i = 0; i < n;) {
-    std::size_t j = i;
-    while (j < n && scores[order[j]] == scores[order[i]]) {
-      (positive[order[j]] ? tp : fp) += 1;
-      ++j;
-    }
-    const double t = j < n ? 0.5 * (scores[order[i]] + scores[order[j]]) : scores[order[i]] - 1.0;
-    const double jv = tp / n_pos - fp / n_neg;
-    if (jv > best_j + 1e-12 || (std::abs(jv - best_j) <= 1e-12 && std::abs(t - prefer) < std::abs(best_t - prefer))) {
-      best_j = jv;
+  HEAL_REQUIRE(std::any_of(positive.begin(), positive.end(), [](int p) { return p != 0; }) &&
+                   std::any_of(positive.begin(), positive.end(), [](int p) { return p == 0; }),
+               "youden_threshold: both classes must be present");
+  // Point i of the ROC curve classifies as positive every score >= curve[i].threshold; the
+  // boundary lies halfway to the next lower distinct score (or 1 below the lowest).
+  const auto curve = roc_curve(scores, positive);
+  double best_j = 0, best_t = curve[1].threshold + 1.0;  // above every score: J = 0
+  for (std::size_t i = 1; i < curve.size(); ++i) {
+    const double t = i + 1 < curve.size() ? 0.5 * (curve[i].threshold + curve[i + 1].threshold) : curve[i].threshold - 1.0;
+    const double j = curve[i].tpr - curve[i].fpr;
+    if (j > best_j + 1e-12 || (std::abs(j - best_j) <= 1e-12 && std::abs(t - prefer) < std::abs(best_t - prefer))) {
+      best_j = j;
       best_t = t;
     }
-    i = j;
   }
   return best_t;
 }
