@@ -132,7 +132,24 @@ void run_infer(const InferArgs& a) {
   if (a.encrypt_weights && mode == hi::Mode::kBatch)
     throw StatusError(Status::invalid_argument("--encrypt-weights is implemented in single-image mode (--mode single)"));
   const hi::Circuit c = hi::compile(m);
-  const hi::ParamPlan plan = hi::plan_params(c.depth(), {.log_n = a.log_n});
+  hi::ParamPlan plan;
+  json planner;
+  if (mode == hi::Mode::kSingle && a.log_n == 0) {
+    // Single-image mode: the ring size with the lowest predicted latency on this machine.
+    const hi::PlanChoice choice = hi::choose_single_plan(c, a.encrypt_weights, a.threads);
+    plan = choice.plan;
+    for (const auto& r : choice.candidates) {
+      planner.push_back({{"log_n", r.log_n}, {"predicted_seconds", r.predicted_seconds}, {"weight_bytes", r.weight_bytes},
+                         {"galois_keys", r.galois_keys}});
+      if (!quiet) {
+        std::printf("planner: N=2^%d predicted %.3f s per image, %zu Galois keys, %.0f MiB of weights%s\n", r.log_n,
+                    r.predicted_seconds, r.galois_keys, static_cast<double>(r.weight_bytes) / (1024.0 * 1024.0),
+                    r.log_n == plan.spec.log_n ? "  <- chosen" : "");
+      }
+    }
+  } else {
+    plan = hi::plan_params(c.depth(), {.log_n = a.log_n});
+  }
   const auto ctx = ckks::Context::create(plan.spec);
   if (!quiet) std::cout << c.summary() << "parameters: " << plan.describe() << "\n";
 
@@ -253,6 +270,7 @@ void run_infer(const InferArgs& a) {
   out["mode"] = a.mode;
   out["encrypted_weights"] = a.encrypt_weights;
   out["params"] = plan.describe();
+  if (!planner.is_null()) out["planner"] = planner;
   out["argmax_agreement"] = agreement;
   out["max_logit_error"] = max_err;
   out["timing"] = timing;

@@ -2,11 +2,13 @@
 #include "heal/he_infer/cost_model.h"
 
 #include <chrono>
+#include <algorithm>
 #include <cmath>
 #include <set>
 #include <sstream>
 
 #include "heal/ckks/encoder.h"
+#include "heal/core/check.h"
 #include "heal/ckks/encryptor.h"
 #include "heal/ckks/evaluator.h"
 #include "heal/ckks/key_generator.h"
@@ -157,6 +159,24 @@ CostReport estimate_cost(const Circuit& c, const ParamPlan& plan, Mode mode, boo
   }
   r.predicted_seconds = t;
   return r;
+}
+
+PlanChoice choose_single_plan(const Circuit& c, bool encrypted_weights, int threads, int extra) {
+  HEAL_REQUIRE(extra >= 0, "choose_single_plan: extra must be >= 0");
+  PlanChoice out;
+  const ParamPlan first = plan_params(c.depth());
+  double best = 0;
+  for (int log_n = first.spec.log_n; log_n <= std::min(16, first.spec.log_n + extra); ++log_n) {
+    const ParamPlan p = log_n == first.spec.log_n ? first : plan_params(c.depth(), {.log_n = log_n});
+    const UnitCosts unit = calibrate(ckks::Context::create(p.spec), threads);
+    out.candidates.push_back(estimate_cost(c, p, Mode::kSingle, encrypted_weights, &unit));
+    const double t = out.candidates.back().predicted_seconds;
+    if (out.candidates.size() == 1 || t < best) {
+      best = t;
+      out.plan = p;
+    }
+  }
+  return out;
 }
 
 std::string CostReport::to_string() const {

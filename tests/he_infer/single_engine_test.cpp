@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "heal/ckks/key_generator.h"
+#include "heal/he_infer/cost_model.h"
 #include "heal/core/rng.h"
 #include "heal/nn/forward.h"
 #include "test_models.h"
@@ -65,6 +66,22 @@ TEST(SingleEngine, EncryptedWeightsMatchReference) {
   const double e = run(true, 1);
   std::printf("max logit error (encrypted weights) %.3g\n", e);
   EXPECT_LT(e, 1e-3);
+}
+
+// The planner costs the smallest secure N and the next one and keeps the faster prediction.
+TEST(SingleEngine, PlannerPicksTheCheapestPredictedRing) {
+  const Circuit c = compile(testing::tiny_cnn());
+  const PlanChoice choice = choose_single_plan(c, false, 1, 1);
+  ASSERT_EQ(choice.candidates.size(), 2u);
+  const int first = plan_params(c.depth()).spec.log_n;
+  EXPECT_EQ(choice.candidates[0].log_n, first);
+  EXPECT_EQ(choice.candidates[1].log_n, first + 1);
+  const auto& best = choice.candidates[0].predicted_seconds <= choice.candidates[1].predicted_seconds ? choice.candidates[0]
+                                                                                                      : choice.candidates[1];
+  EXPECT_GT(best.predicted_seconds, 0.0);
+  EXPECT_EQ(choice.plan.spec.log_n, best.log_n);
+  EXPECT_EQ(choice.plan.depth, c.depth());
+  EXPECT_EQ(choose_single_plan(c, false, 1, 0).candidates.size(), 1u);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "heal/ckks/params.h"
 #include "heal/he_infer/circuit.h"
@@ -44,5 +45,16 @@ struct CostReport {
 /// Counts for the circuit under `plan` in `mode`; predicted time from `unit` (zero if not given).
 CostReport estimate_cost(const Circuit& c, const ParamPlan& plan, Mode mode, bool encrypted_weights,
                          const UnitCosts* unit = nullptr);
+
+/// The single-image plan chosen by predicted time: the smallest 128-bit-secure N for the
+/// circuit's depth and the next `extra` ring sizes (up to 2^16) are each calibrated on this
+/// machine and costed; the fastest wins. A larger N can win because its wider slots let dense
+/// layers use the hybrid layout with far fewer rotations and plaintexts (about 1-3 s of
+/// calibration per candidate).
+struct PlanChoice {
+  ParamPlan plan;                       ///< the chosen one
+  std::vector<CostReport> candidates;   ///< in increasing N, predicted_seconds filled in
+};
+PlanChoice choose_single_plan(const Circuit& c, bool encrypted_weights, int threads, int extra = 1);
 
 }  // namespace heal::he_infer
