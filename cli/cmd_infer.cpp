@@ -383,6 +383,9 @@ void add_split_commands(CLI::App* infer) {
         const std::vector<int> labels(d.labels.begin(), d.labels.begin() + static_cast<long>(count));
         const auto ref = nn::forward(m, std::span<const float>(d.images.data(), count * d.image_size()), count);
         std::size_t agree = 0;
+        double max_err = 0;
+        for (std::size_t i = 0; i < logits.size(); ++i) max_err = std::max(max_err, std::abs(logits[i] - ref[i]));
+        out["max_logit_error"] = max_err;
         for (std::size_t i = 0; i < count; ++i)
           agree += (std::max_element(ref.begin() + static_cast<long>(i * k), ref.begin() + static_cast<long>((i + 1) * k)) - ref.begin()) ==
                    (std::max_element(logits.begin() + static_cast<long>(i * k), logits.begin() + static_cast<long>((i + 1) * k)) - logits.begin());

@@ -7,6 +7,7 @@
 #include "heal/ckks/serialization.h"
 #include "heal/core/bytes.h"
 #include "heal/he_infer/batch_engine.h"
+#include "heal/he_infer/cost_model.h"
 #include "heal/he_infer/single_engine.h"
 
 namespace heal::he_infer {
@@ -90,7 +91,9 @@ Result<ckks::ContextPtr> load_ctx(const std::string& dir) {
 
 Status client_keygen(const nn::ModelIr& model, Mode mode, const std::string& dir) {
   const Circuit c = compile(model);
-  const ParamPlan plan = plan_params(c.depth());
+  // Single-image mode: the ring size with the lowest predicted latency (see choose_single_plan);
+  // every later step reads params.heal, so client and server agree on it.
+  const ParamPlan plan = mode == Mode::kSingle ? choose_single_plan(c, false, 1).plan : plan_params(c.depth());
   const auto ctx = ckks::Context::create(plan.spec);
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
