@@ -42,11 +42,6 @@ double log_gamma_variate(Rng& rng, double shape) {
   }
 }
 
-template <typename T>
-void shuffle(std::vector<T>& v, Rng& rng) {  // Fisher-Yates
-  for (std::size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[rng.uniform(i)]);
-}
-
 // n split by proportions p (summing to 1) with largest-remainder rounding; sums exactly to n.
 std::vector<std::size_t> apportion(std::size_t n, const std::vector<double>& p) {
   std::vector<std::size_t> out(p.size());
@@ -137,7 +132,7 @@ Result<Partition> partition(const std::vector<int>& labels, int num_classes, con
   if (spec.scheme == PartitionScheme::kIid || spec.scheme == PartitionScheme::kQuantity) {
     std::vector<std::size_t> all(n);
     std::iota(all.begin(), all.end(), std::size_t{0});
-    shuffle(all, rng);
+    shuffle(std::span(all), rng);
     std::vector<std::size_t> sizes(ku, n / ku);
     for (std::size_t h = 0; h < n % ku; ++h) ++sizes[h];
     if (spec.scheme == PartitionScheme::kQuantity) {
@@ -155,7 +150,7 @@ Result<Partition> partition(const std::vector<int>& labels, int num_classes, con
     std::vector<std::vector<std::size_t>> by_class(static_cast<std::size_t>(num_classes));
     for (std::size_t i = 0; i < n; ++i) by_class[static_cast<std::size_t>(labels[i])].push_back(i);
     for (auto& idx : by_class) {
-      shuffle(idx, rng);
+      shuffle(std::span(idx), rng);
       const auto counts = apportion(idx.size(), sample_dirichlet(rng, spec.alpha, k));
       std::size_t pos = 0;
       for (std::size_t h = 0; h < ku; ++h) {

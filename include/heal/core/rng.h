@@ -5,9 +5,11 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <utility>
 
 namespace heal {
 
@@ -26,6 +28,13 @@ class Rng {
   /// Uniform double in [0, 1) with 53 random bits.
   double uniform_double();
 };
+
+/// Uniformly random permutation of `v` in place (Fisher-Yates, drawing rng.uniform(i) for
+/// i = size .. 2): the one shuffle used for data order, folds, partitions and mixup pairs.
+template <typename T>
+void shuffle(std::span<T> v, Rng& rng) {
+  for (std::size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[rng.uniform(i)]);
+}
 
 /// OS-seeded CSPRNG (libsodium randombytes_buf). Thread-safe.
 class SystemRng final : public Rng {

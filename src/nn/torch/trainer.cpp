@@ -161,7 +161,7 @@ struct Trainer::Impl {
     (void)data;
     const auto live_state = ema != nullptr ? state() : std::vector<Tensor>();
     SeededRng rng(seed, stream++);
-    for (std::size_t i = idx.size(); i > 1; --i) std::swap(idx[i - 1], idx[rng.uniform(i)]);
+    shuffle(std::span(idx), rng);
     net->train();
     const auto bs = static_cast<std::size_t>(std::max(2, o.batch_size));
     const std::size_t batches = (idx.size() + bs - 1) / bs;
@@ -182,7 +182,7 @@ struct Trainer::Impl {
         lam = g1 + g2 > 0 ? g1 / (g1 + g2) : 1.0;
         std::vector<std::int64_t> perm(sel.size());
         for (std::size_t k = 0; k < perm.size(); ++k) perm[k] = static_cast<std::int64_t>(k);
-        for (std::size_t k = perm.size(); k > 1; --k) std::swap(perm[k - 1], perm[rng.uniform(k)]);
+        shuffle(std::span(perm), rng);
         Tensor tp = ::torch::tensor(perm, ::torch::kLong);
         xb = lam * xb + (1 - lam) * xb.index_select(0, tp);
         yb2 = yb.index_select(0, tp);
