@@ -155,11 +155,34 @@ std::vector<double> ir_logits(const nn::ModelIr& m, const io::SplitData& d, Prog
   return logits;
 }
 
-nn::ClassificationMetrics ir_metrics(const nn::ModelIr& m, const io::SplitData& d, std::vector<double>* probs = nullptr) {
-  auto p = nn::softmax_rows(ir_logits(m, d), m.num_classes);
-  auto metrics = nn::compute_metrics(p, d.labels, m.num_classes);
+nn::ClassificationMetrics metrics_of(std::span<const double> logits, const io::SplitData& d, int num_classes,
+                                     std::vector<double>* probs = nullptr) {
+  auto p = nn::softmax_rows(logits, num_classes);
+  auto metrics = nn::compute_metrics(p, d.labels, num_classes);
   if (probs != nullptr) *probs = std::move(p);
   return metrics;
+}
+
+nn::ClassificationMetrics ir_metrics(const nn::ModelIr& m, const io::SplitData& d, std::vector<double>* probs = nullptr) {
+  return metrics_of(ir_logits(m, d), d, m.num_classes, probs);
+}
+
+// ROC curve of p(class 1) on a split, from row-major probabilities.
+std::vector<nn::RocPoint> positive_roc(const std::vector<double>& probs, const io::SplitData& d, int num_classes) {
+  std::vector<double> scores;
+  std::vector<int> pos;
+  for (std::size_t i = 0; i < d.size(); ++i) {
+    scores.push_back(probs[i * static_cast<std::size_t>(num_classes) + 1]);
+    pos.push_back(d.labels[i] == 1);
+  }
+  return nn::roc_curve(scores, pos);
+}
+
+// The dataset argument, else the global --data / $HEAL_DATA; an error that says what to do if neither.
+std::string require_data(const std::string& given) {
+  std::string d = given.empty() ? data_location() : given;
+  if (d.empty()) throw StatusError(Status::invalid_argument("no dataset: pass --data PATH or set HEAL_DATA"));
+  return d;
 }
 
 void check_compatible(const nn::ModelIr& m, const io::Dataset& ds) {
@@ -175,15 +198,17 @@ void check_compatible(const nn::ModelIr& m, const io::Dataset& ds) {
 
 // Youden calibration of a binary model's decision boundary on the validation split (the ranking,
 // hence AUC, is unchanged; nothing changes under encryption). Returns the report entry.
-json calibrate_youden(nn::ModelIr& ir, const io::Dataset& ds) {
+json calibrate_youden(nn::ModelIr& ir, const io::Dataset& ds, nn::ClassificationMetrics* val_after = nullptr) {
   if (ir.num_classes != 2) throw StatusError(Status::unsupported("--calibrate youden needs a binary task"));
-  const auto before = ir_metrics(ir, ds.val);
-  const auto margins = nn::binary_margins(ir_logits(ir, ds.val));
+  const auto logits = ir_logits(ir, ds.val);
+  const auto before = metrics_of(logits, ds.val, 2);
+  const auto margins = nn::binary_margins(logits);
   std::vector<int> pos;
   for (int y : ds.val.labels) pos.push_back(y == 1);
   const double t = nn::youden_threshold(margins, pos, 0.0);
   throw_if_error(nn::shift_binary_decision(ir, t));
   const auto after = ir_metrics(ir, ds.val);
+  if (val_after != nullptr) *val_after = after;
   std::printf("decision boundary calibrated on validation (Youden's J): logit margin %+.4f; val sensitivity %.4f -> %.4f, "
               "specificity %.4f -> %.4f\n",
               t, before.sensitivity, after.sensitivity, before.specificity, after.specificity);
@@ -198,17 +223,15 @@ nn::ModelIr finish_ensemble(const std::vector<nn::ModelIr>& members, const io::D
   nn::ModelIr ir = value_or_throw(nn::merge_ensemble(members));
   check_compatible(ir, ds);
   nn::record_ranges(ir, std::span<const float>(ds.train.images.data(), ds.train.images.size()), ds.train.size());
-  if (calibrate == "youden") report["calibration"] = calibrate_youden(ir, ds);
+  nn::ClassificationMetrics val_m;
+  if (calibrate == "youden") {
+    report["calibration"] = calibrate_youden(ir, ds, &val_m);
+  } else {
+    val_m = ir_metrics(ir, ds.val);
+  }
   std::vector<double> probs;
   test_m = ir_metrics(ir, ds.test, &probs);
-  const auto val_m = ir_metrics(ir, ds.val);
-  std::vector<double> pos_scores;
-  std::vector<int> pos;
-  for (std::size_t i = 0; i < ds.test.size(); ++i) {
-    pos_scores.push_back(probs[i * static_cast<std::size_t>(ds.num_classes) + 1]);
-    pos.push_back(ds.test.labels[i] == 1);
-  }
-  roc = nn::roc_curve(pos_scores, pos);
+  roc = positive_roc(probs, ds.test, ds.num_classes);
   ir.meta.dataset = ds.name;
   if (ir.meta.class_names.empty()) ir.meta.class_names = ds.class_names;
   ir.meta.metrics.clear();
@@ -295,8 +318,7 @@ void apply_recipe(TrainArgs& a, const io::Dataset& ds) {
 // with its seed), then merges them into one model whose logits are the members' mean.
 void run_train_ensemble(const TrainArgs& a) {
   const auto t0 = std::chrono::steady_clock::now();
-  const std::string data_arg = a.data.empty() ? data_location() : a.data;
-  if (data_arg.empty()) throw StatusError(Status::invalid_argument("no dataset: pass --data PATH or set HEAL_DATA"));
+  const std::string data_arg = require_data(a.data);
   io::Dataset ds = load_for(data_arg, a.size);
   TrainArgs resolved = a;  // the recipe's defaults (members apply the recipe themselves)
   apply_recipe(resolved, ds);
@@ -464,8 +486,7 @@ tb::FitOptions make_fit_options(const TrainArgs& a) {
 // and scores their mean logits. No model is saved.
 void run_cv(TrainArgs a) {
   tb::set_num_threads(a.threads);
-  const std::string data_arg = a.data.empty() ? data_location() : a.data;
-  if (data_arg.empty()) throw StatusError(Status::invalid_argument("no dataset: pass --data PATH or set HEAL_DATA"));
+  const std::string data_arg = require_data(a.data);
   io::Dataset ds = load_for(data_arg, a.size);
   apply_recipe(a, ds);
   io::SplitData pool = ds.train;
@@ -479,7 +500,7 @@ void run_cv(TrainArgs a) {
     for (std::size_t i = 0; i < pool.size(); ++i) {
       if (pool.labels[i] == c) idx.push_back(i);
     }
-    for (std::size_t i = idx.size(); i > 1; --i) std::swap(idx[i - 1], idx[rng.uniform(i)]);
+    shuffle(std::span(idx), rng);
     for (std::size_t i = 0; i < idx.size(); ++i) folds[i % k].push_back(idx[i]);
   }
   const std::string out = a.out.empty() ? "runs/" + ds.name + "_" + a.model + "_cv" + std::to_string(a.cv) : a.out;
@@ -546,8 +567,7 @@ void run_train(TrainArgs a) {
   if (a.cv > 1) return run_cv(a);
   if (a.ensemble > 1) return run_train_ensemble(a);
   tb::set_num_threads(a.threads);
-  const std::string data_arg = a.data.empty() ? data_location() : a.data;
-  if (data_arg.empty()) throw StatusError(Status::invalid_argument("no dataset: pass --data PATH or set HEAL_DATA"));
+  const std::string data_arg = require_data(a.data);
   io::Dataset ds = load_for(data_arg, a.size);
   apply_recipe(a, ds);
   const tb::ModelSpec spec = make_spec(a, ds);
@@ -589,14 +609,7 @@ void run_train(TrainArgs a) {
   const auto test_m = trainer.evaluate(ds.test);
   nn::ClassificationMetrics final_test = test_m;  // what the saved model does (calibrated if asked)
   const auto val_m = trainer.evaluate(ds.val);
-  const auto probs = trainer.predict_proba(ds.test);
-  std::vector<double> pos_scores;
-  std::vector<int> pos;
-  for (std::size_t i = 0; i < ds.test.size(); ++i) {
-    pos_scores.push_back(probs[i * static_cast<std::size_t>(ds.num_classes) + 1]);
-    pos.push_back(ds.test.labels[i] == 1);
-  }
-  const auto roc = nn::roc_curve(pos_scores, pos);
+  const auto roc = positive_roc(trainer.predict_proba(ds.test), ds.test, ds.num_classes);
 
   json report = {{"dataset", ds.name},
                  {"source", ds.source},
@@ -636,9 +649,14 @@ void run_train(TrainArgs a) {
     const auto torch_logits = trainer.predict_logits(ds.test);
     double max_diff = 0;
     for (std::size_t i = 0; i < logits.size(); ++i) max_diff = std::max(max_diff, std::abs(logits[i] - torch_logits[i]));
-    if (a.calibrate == "youden") report["calibration"] = calibrate_youden(ir, ds);
-    const auto ir_m = ir_metrics(ir, ds.test);
-    const auto ir_val = ir_metrics(ir, ds.val);
+    nn::ClassificationMetrics ir_m, ir_val;
+    if (a.calibrate == "youden") {
+      report["calibration"] = calibrate_youden(ir, ds, &ir_val);
+      ir_m = ir_metrics(ir, ds.test);
+    } else {
+      ir_m = metrics_of(logits, ds.test, ds.num_classes);
+      ir_val = ir_metrics(ir, ds.val);
+    }
     final_test = ir_m;
     ir.meta.dataset = ds.name;
     ir.meta.class_names = ds.class_names;
@@ -708,16 +726,16 @@ void run_merge(const MergeArgs& a) {
 
 void run_calibrate(const CalibrateArgs& a) {
   nn::ModelIr m = value_or_throw(nn::load_model(a.model));
-  const std::string data_arg = a.data.empty() ? data_location() : a.data;
-  if (data_arg.empty()) throw StatusError(Status::invalid_argument("no dataset: pass --data PATH or set HEAL_DATA"));
+  const std::string data_arg = require_data(a.data);
   io::Dataset ds = load_for(data_arg, m.input.h);
   check_compatible(m, ds);
-  calibrate_youden(m, ds);
+  nn::ClassificationMetrics val_after;
+  calibrate_youden(m, ds, &val_after);
   const auto test_m = ir_metrics(m, ds.test);
   m.meta.metrics["test.accuracy"] = test_m.accuracy;
   m.meta.metrics["test.sensitivity"] = test_m.sensitivity;
   m.meta.metrics["test.specificity"] = test_m.specificity;
-  m.meta.metrics["val.accuracy"] = ir_metrics(m, ds.val).accuracy;
+  m.meta.metrics["val.accuracy"] = val_after.accuracy;
   throw_if_error(nn::save_model(m, a.out));
   std::printf("\ntest split (%s, calibrated):\n", ds.name.c_str());
   std::cout << nn::format_metrics_table(test_m, ds.class_names) << "model: " << a.out << "\n";
@@ -726,8 +744,7 @@ void run_calibrate(const CalibrateArgs& a) {
 void run_eval(const EvalArgs& a) {
   const nn::ModelIr m = value_or_throw(nn::load_model(a.model));
   if (a.summary) std::cout << m.summary() << nn::depth_report(m).to_string();
-  const std::string data_arg = a.data.empty() ? data_location() : a.data;
-  if (data_arg.empty()) throw StatusError(Status::invalid_argument("no dataset: pass --data PATH or set HEAL_DATA"));
+  const std::string data_arg = require_data(a.data);
   io::Dataset ds = load_for(data_arg, m.input.h);
   const io::Split s = a.split == "train" ? io::Split::kTrain : a.split == "val" ? io::Split::kVal : io::Split::kTest;
   const io::SplitData& d = ds.split(s);
@@ -735,7 +752,7 @@ void run_eval(const EvalArgs& a) {
   ProgressBar bar("eval", d.size(), !globals().quiet && !a.json_out);
   const auto logits = ir_logits(m, d, &bar);
   bar.finish();
-  const auto metrics = nn::compute_metrics(nn::softmax_rows(logits, m.num_classes), d.labels, m.num_classes);
+  const auto metrics = metrics_of(logits, d, m.num_classes);
   if (a.json_out) {
     std::cout << json{{"model", a.model}, {"dataset", ds.name}, {"split", a.split}, {"metrics", metrics_json(metrics)}}.dump(2) << "\n";
     return;
