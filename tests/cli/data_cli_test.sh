@@ -1,11 +1,7 @@
 #!/usr/bin/env bash
 # CLI acceptance checks for `heal data` on the real datasets (issue 2).
 # Usage: data_cli_test.sh HEAL_BINARY SHARED_DATA_DIR
-set -euo pipefail
-heal=$1
-data=$2
-fail() { echo "FAIL: $*"; exit 1; }
-if [ ! -f "$data/pneumoniamnist.npz" ]; then echo "shared data not found at $data: skipping"; exit 0; fi
+source "$(dirname "$0")/lib.sh" "$@" pneumoniamnist.npz
 
 out=$("$heal" data info "$data/pneumoniamnist.npz")
 echo "$out"

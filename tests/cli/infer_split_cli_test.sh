@@ -4,13 +4,7 @@
 # evaluates, the client decrypts; predictions must agree with the plaintext reference.
 # A tiny model is trained for one epoch on BreastMNIST so that no trained model is needed.
 # Usage: infer_split_cli_test.sh HEAL_BINARY SHARED_DATA_DIR
-set -euo pipefail
-heal=$1
-data=$2
-fail() { echo "FAIL: $*"; exit 1; }
-if [ ! -f "$data/breastmnist.npz" ]; then echo "shared data not found at $data: skipping"; exit 0; fi
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+source "$(dirname "$0")/lib.sh" "$@" breastmnist.npz
 d="$data/breastmnist.npz"
 "$heal" --quiet train --data "$d" --model hecnn --epochs 1 --patience 0 --width 4 --hidden 16 --out "$work/train" > /dev/null
 m="$work/train/model.heal"
@@ -28,13 +22,13 @@ for mode in single batch; do
   echo "$mode: $(grep -E '"(count|argmax_agreement|max_logit_error)"' <<<"$out" | tr -d '\n ')"
   grep -q '"count": 6' <<<"$out" || fail "$mode: count"
   grep -q '"argmax_agreement": 1.0' <<<"$out" || fail "$mode: predictions differ from the plaintext model"
-  err=$(grep '"max_logit_error"' <<<"$out" | sed 's/.*: *//; s/,$//')
+  err=$(json_number max_logit_error <<<"$out")
   awk -v e="$err" 'BEGIN { exit !(e < 1e-2) }' || fail "$mode: max logit error $err"
   [ ! -f "$server/secret.key" ] || fail "$mode: secret key on the server"
 done
 # Another client's secret key (or parameters) does not decrypt: either refused, or garbage.
 if out=$("$heal" --quiet infer decrypt --model "$m" --keys "$work/client_batch" --in "$work/r_single.bin" --data "$d" --limit 6 2>/dev/null); then
-  err=$(grep '"max_logit_error"' <<<"$out" | sed 's/.*: *//; s/,$//')
+  err=$(json_number max_logit_error <<<"$out")
   awk -v e="$err" 'BEGIN { exit !(e > 1) }' || fail "another client's key decrypted the result (error $err)"
 fi
 echo OK

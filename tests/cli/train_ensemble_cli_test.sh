@@ -3,13 +3,7 @@
 # per member so that it stays a quick test: the members are exactly the single-model runs with
 # their seeds, and the merged model's logits are their mean (checked through `heal eval`).
 # Usage: train_ensemble_cli_test.sh HEAL_BINARY SHARED_DATA_DIR
-set -euo pipefail
-heal=$1
-data=$2
-fail() { echo "FAIL: $*"; exit 1; }
-if [ ! -f "$data/breastmnist.npz" ]; then echo "shared data not found at $data: skipping"; exit 0; fi
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+source "$(dirname "$0")/lib.sh" "$@" breastmnist.npz
 common=(--data "$data/breastmnist.npz" --model hecnn --epochs 1 --patience 0 --threads 1)
 
 "$heal" --quiet train "${common[@]}" --ensemble 2 --jobs 2 --seed 5 --out "$work/ens" > "$work/ens.txt"
