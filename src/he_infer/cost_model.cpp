@@ -1,17 +1,17 @@
 // Cost model (see cost_model.h).
 #include "heal/he_infer/cost_model.h"
 
-#include <chrono>
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <set>
 #include <sstream>
 
 #include "heal/ckks/encoder.h"
-#include "heal/core/check.h"
 #include "heal/ckks/encryptor.h"
 #include "heal/ckks/evaluator.h"
 #include "heal/ckks/key_generator.h"
+#include "heal/core/check.h"
 #include "heal/he_infer/single_engine.h"
 #include "kernels.h"
 
