@@ -122,10 +122,17 @@ Layer simple_layer(OpKind k, const std::string& name) {
 // Copies IR weights into a conv/linear module when the shapes agree; false otherwise.
 bool copy_linear(const Layer& l, Tensor& weight, Tensor& bias) {
   if (static_cast<std::size_t>(weight.numel()) != l.weight.size()) return false;
-  if (bias.defined() && static_cast<std::size_t>(bias.numel()) != l.bias.size()) return false;
+  // An empty IR bias means zero (model_ir.h).
+  if (bias.defined() && !l.bias.empty() && static_cast<std::size_t>(bias.numel()) != l.bias.size()) return false;
   ::torch::NoGradGuard ng;
   weight.copy_(::torch::tensor(l.weight).reshape(weight.sizes()));
-  if (bias.defined()) bias.copy_(::torch::tensor(l.bias));
+  if (bias.defined()) {
+    if (l.bias.empty()) {
+      bias.zero_();
+    } else {
+      bias.copy_(::torch::tensor(l.bias));
+    }
+  }
   return true;
 }
 

@@ -285,6 +285,14 @@ TEST(Trainer, InitFromExportedModel) {
   EXPECT_FALSE(wide.init_from(*ir).ok());
   Trainer bigger(ModelSpec{.image_size = 20}, 6);
   EXPECT_FALSE(bigger.init_from(*ir).ok());
+  // An empty bias in the IR means zero (valid IR), not a shape mismatch.
+  ModelIr no_bias = *ir;
+  for (auto& l : no_bias.layers) {
+    if (l.name == "fc1") l.bias.clear();
+  }
+  ASSERT_TRUE(no_bias.validate().ok());
+  Trainer nb(ModelSpec{.image_size = 16}, 6);
+  EXPECT_TRUE(nb.init_from(no_bias).ok());
 }
 
 }  // namespace
