@@ -53,6 +53,10 @@ struct TrainArgs {
   bool no_augment = false, no_class_weights = false, no_flip = false;
   std::string recipe = "auto";
   int ensemble = 1, jobs = 2, cv = 0;
+  double cv_inner_val = 0.125;  // --cv: inner validation fraction of each fold's training part
+  std::string distill;          // teacher architecture ("" = no distillation)
+  double distill_alpha = 0.5, distill_t = 4.0;
+  int distill_epochs = 0;  // 0: the student's --epochs
   std::string calibrate = "none", init;
   std::set<std::string> given;  // options set explicitly on the command line
   /// The options given on the command line as (name, values, is_flag), to re-run members.
@@ -478,12 +482,44 @@ tb::FitOptions make_fit_options(const TrainArgs& a) {
   return fo;
 }
 
+// `--distill ARCH`: the teacher is trained first, in the same run and on the same train / val
+// split as the student (inside each fold under --cv, so no held-out image is ever seen), with the
+// student's training options (after the recipe) but its own architecture at that architecture's
+// default size, --distill-epochs epochs (0: the student's) and seed --seed + 1000. Returns null
+// without --distill.
+std::unique_ptr<tb::Trainer> train_teacher(const TrainArgs& a, const io::Dataset& d, json* info) {
+  if (a.distill.empty()) return nullptr;
+  TrainArgs t = a;
+  t.model = a.distill;
+  t.width = t.depth = t.hidden = 0;
+  t.distill.clear();
+  if (a.distill_epochs > 0) t.epochs = a.distill_epochs;
+  auto teacher = std::make_unique<tb::Trainer>(make_spec(t, d), a.seed + 1000);
+  if (!teacher->exportable()) throw StatusError(Status::unsupported("--distill: the teacher must produce logits (hecnn, hecnn-wide, resnet)"));
+  const tb::FitResult fit = teacher->fit(d, make_fit_options(t));
+  if (info != nullptr) {
+    *info = {{"model", a.distill}, {"epochs", t.epochs}, {"best_epoch", fit.best_epoch}, {"seconds", fit.seconds},
+             {"val", metrics_json(teacher->evaluate(d.val))}};
+  }
+  return teacher;
+}
+
+void set_distillation(tb::FitOptions& fo, const TrainArgs& a, const tb::Trainer* teacher) {
+  fo.train.distill_teacher = teacher;
+  fo.train.distill_alpha = a.distill_alpha;
+  fo.train.distill_temperature = a.distill_t;
+}
+
 // `heal train --cv K`: stratified K-fold cross-validation on train + val (the test split is not
 // read), for choosing a configuration on small datasets whose validation split is too small to
 // separate configurations (BreastMNIST: 78 images). Folds come from a seeded shuffle per class
-// (fold seed = --seed); every fold trains one model with --seed. Prints and writes per-fold and
-// mean (sd) of the best-epoch validation ACC / AUC. With --ensemble M each fold trains M members
-// and scores their mean logits. No model is saved.
+// (fold seed = --seed); every fold trains one model with --seed. The held-out fold is only
+// scored: early stopping and checkpoint selection use an inner stratified validation split of the
+// fold's training part (--cv-inner-val, default 1/8 = the official val/(train+val) ratio), so the
+// estimate is not biased upwards by choosing the best epoch on the images it scores (nested
+// validation; Varma & Simon 2006, doi:10.1186/1471-2105-7-91). Prints and writes per-fold and
+// mean (sd) ACC / AUC of the held-out folds. With --ensemble M each fold trains M members and
+// scores their mean logits. No model is saved.
 void run_cv(TrainArgs a) {
   tb::set_num_threads(a.threads);
   const std::string data_arg = require_data(a.data);
@@ -515,34 +551,57 @@ void run_cv(TrainArgs a) {
     for (std::size_t g = 0; g < k; ++g) {
       if (g != f) tr.insert(tr.end(), folds[g].begin(), folds[g].end());
     }
-    std::sort(tr.begin(), tr.end());
-    std::vector<std::size_t> va = folds[f];
-    std::sort(va.begin(), va.end());
+    std::vector<std::size_t> held = folds[f];
+    std::sort(held.begin(), held.end());
+    // Inner validation split of the fold's training part, stratified, for early stopping only.
+    std::vector<std::size_t> inner_tr, inner_va;
+    SeededRng irng(seed_from_u64(a.seed), 0xC600 + f);
+    for (int c = 0; c < ds.num_classes; ++c) {
+      std::vector<std::size_t> idx;
+      for (auto i : tr) {
+        if (pool.labels[i] == c) idx.push_back(i);
+      }
+      shuffle(std::span(idx), irng);
+      const auto n_va = static_cast<std::size_t>(std::llround(a.cv_inner_val * static_cast<double>(idx.size())));
+      inner_va.insert(inner_va.end(), idx.begin(), idx.begin() + static_cast<long>(std::min(n_va, idx.size())));
+      inner_tr.insert(inner_tr.end(), idx.begin() + static_cast<long>(std::min(n_va, idx.size())), idx.end());
+    }
+    std::sort(inner_tr.begin(), inner_tr.end());
+    std::sort(inner_va.begin(), inner_va.end());
     io::Dataset fd;
     fd.name = ds.name;
     fd.num_classes = ds.num_classes;
     fd.class_names = ds.class_names;
-    fd.train = io::subset(pool, tr);
-    fd.val = io::subset(pool, va);
+    fd.train = io::subset(pool, inner_tr);
+    fd.val = io::subset(pool, inner_va);
+    const io::SplitData scored = io::subset(pool, held);
     // With --ensemble M, M members (seeds seed..seed+M-1) whose logits are averaged: what the
     // merged model computes.
     std::vector<double> logits;
     json members = json::array();
+    json teacher_info;
+    const auto teacher = train_teacher(a, fd, &teacher_info);
+    if (teacher) teacher_info["held_out"] = metrics_json(teacher->evaluate(scored));
     for (int e = 0; e < std::max(1, a.ensemble); ++e) {
       tb::Trainer trainer(make_spec(a, fd), a.seed + static_cast<std::uint64_t>(e));
-      const tb::FitResult fit = trainer.fit(fd, make_fit_options(a));
-      const auto l = trainer.predict_logits(fd.val);
+      tb::FitOptions fo = make_fit_options(a);
+      set_distillation(fo, a, teacher.get());
+      const tb::FitResult fit = trainer.fit(fd, fo);
+      const auto l = trainer.predict_logits(scored);
       if (logits.empty()) logits.assign(l.size(), 0.0);
       for (std::size_t i = 0; i < l.size(); ++i) logits[i] += l[i] / std::max(1, a.ensemble);
-      members.push_back({{"seed", a.seed + static_cast<std::uint64_t>(e)}, {"val", metrics_json(trainer.evaluate(fd.val))},
-                         {"best_epoch", fit.best_epoch}, {"seconds", fit.seconds}});
+      members.push_back({{"seed", a.seed + static_cast<std::uint64_t>(e)}, {"inner_val", metrics_json(trainer.evaluate(fd.val))},
+                         {"held_out", metrics_json(trainer.evaluate(scored))}, {"best_epoch", fit.best_epoch},
+                         {"seconds", fit.seconds}});
     }
-    const auto m = nn::compute_metrics(nn::softmax_rows(logits, ds.num_classes), fd.val.labels, ds.num_classes);
+    const auto m = nn::compute_metrics(nn::softmax_rows(logits, ds.num_classes), scored.labels, ds.num_classes);
     accs.push_back(m.accuracy);
     aucs.push_back(m.auc);
-    jf.push_back({{"fold", f}, {"train", fd.train.size()}, {"val", metrics_json(m)}, {"members", members}});
+    jf.push_back({{"fold", f}, {"train", fd.train.size()}, {"inner_val", fd.val.size()}, {"held_out", metrics_json(m)},
+                  {"members", members}});
+    if (teacher) jf.back()["teacher"] = teacher_info;
     char buf[96];
-    std::snprintf(buf, sizeof buf, "fold %zu: val acc %.3f auc %.3f", f + 1, m.accuracy, m.auc);
+    std::snprintf(buf, sizeof buf, "fold %zu: held-out acc %.3f auc %.3f", f + 1, m.accuracy, m.auc);
     bar.tick(1, buf);
   }
   bar.finish();
@@ -555,10 +614,10 @@ void run_cv(TrainArgs a) {
   const auto [macc, sacc] = mean_sd(accs);
   const auto [mauc, sauc] = mean_sd(aucs);
   json report = {{"dataset", ds.name}, {"model", a.model}, {"cv", a.cv}, {"ensemble", std::max(1, a.ensemble)}, {"seed", a.seed}, {"pool", pool.size()},
-                 {"folds", jf}, {"mean", {{"accuracy", macc}, {"auc", mauc}}}, {"sd", {{"accuracy", sacc}, {"auc", sauc}}}};
+                 {"inner_val_fraction", a.cv_inner_val}, {"folds", jf}, {"mean", {{"accuracy", macc}, {"auc", mauc}}}, {"sd", {{"accuracy", sacc}, {"auc", sauc}}}};
   std::ofstream(out + "/cv.json") << report.dump(2) << "\n";
-  std::printf("fold  val_acc  val_auc\n");
-  for (std::size_t f = 0; f < k; ++f) std::printf("%4zu  %7.4f  %7.4f\n", f + 1, accs[f], aucs[f]);
+  std::printf("fold  held_out_acc  held_out_auc\n");
+  for (std::size_t f = 0; f < k; ++f) std::printf("%4zu  %12.4f  %12.4f\n", f + 1, accs[f], aucs[f]);
   std::printf("cross-validation (%d folds, %zu images): ACC %.4f (sd %.4f), AUC %.4f (sd %.4f)\nreport: %s/cv.json\n", a.cv,
               pool.size(), macc, sacc, mauc, sauc, out.c_str());
 }
@@ -582,7 +641,16 @@ void run_train(TrainArgs a) {
   const std::string out = a.out.empty() ? "runs/" + ds.name + "_" + a.model : a.out;
   fs::create_directories(out);
 
+  json teacher_info;
+  if (!a.distill.empty()) std::cerr << "training the " << a.distill << " teacher for distillation ...\n";
+  const auto teacher = train_teacher(a, ds, &teacher_info);
+  if (teacher) {
+    teacher_info["test"] = metrics_json(teacher->evaluate(ds.test));
+    std::cerr << "teacher: val acc " << teacher_info["val"]["accuracy"].get<double>() << " auc "
+              << teacher_info["val"]["auc"].get<double>() << "\n";
+  }
   tb::FitOptions fo = make_fit_options(a);
+  set_distillation(fo, a, teacher.get());
   auto& t = fo.train;
   const std::size_t batches = (ds.train.size() + static_cast<std::size_t>(a.batch) - 1) / static_cast<std::size_t>(a.batch);
   std::cerr << "training " << a.model << " (" << trainer.num_trainable() << " parameters) on " << ds.name << ": "
@@ -638,6 +706,11 @@ void run_train(TrainArgs a) {
                     {"val_loss", h.val_loss}, {"val_accuracy", h.val_accuracy}, {"val_auc", h.val_auc}, {"seconds", h.seconds}});
   }
   report["history"] = hist;
+  if (teacher) {
+    teacher_info["alpha"] = a.distill_alpha;
+    teacher_info["temperature"] = a.distill_t;
+    report["distill"] = teacher_info;
+  }
 
   if (trainer.exportable()) {
     nn::ModelIr ir = value_or_throw(trainer.export_ir());
@@ -782,8 +855,10 @@ void add_train_commands(CLI::App& app) {
   train->add_option("--optimizer", ta->optimizer, "adam | sgd")->check(CLI::IsMember({"adam", "sgd"}));
   train->add_option("--schedule", ta->schedule, "cosine | step | const")->check(CLI::IsMember({"cosine", "step", "const"}));
   train->add_option("--patience", ta->patience, "Early stopping patience in epochs (0: off)");
-  train->add_option("--monitor", ta->monitor, "Validation metric for early stopping: auc | accuracy | loss")
-      ->check(CLI::IsMember({"auc", "accuracy", "loss"}));
+  train->add_option("--monitor", ta->monitor,
+                    "Validation metric for early stopping: auc | accuracy | loss | last (no selection: keep the final "
+                    "weights)")
+      ->check(CLI::IsMember({"auc", "accuracy", "loss", "last"}));
   train->add_option("--width", ta->width, "Channels of the first conv (0: architecture default)");
   train->add_option("--depth", ta->depth, "Conv blocks / ResNet stages / capsule types (0: default)");
   train->add_option("--hidden", ta->hidden, "Hidden dense units of hecnn (0: default)");
@@ -822,6 +897,19 @@ void add_train_commands(CLI::App& app) {
                     "K-fold cross-validation on train + val instead of training a model (choosing a configuration "
                     "without the test split)")
       ->check(CLI::Range(0, 20));
+  train->add_option("--cv-inner-val", ta->cv_inner_val,
+                    "With --cv: fraction of each fold's training part held out (stratified) for early stopping; the "
+                    "scored fold is never used for selection")
+      ->check(CLI::Range(0.05, 0.5));
+  train->add_option("--distill", ta->distill,
+                    "Knowledge distillation (Hinton et al., arXiv:1503.02531): first train a teacher of this "
+                    "architecture on the same split, then the model against its softened logits")
+      ->check(CLI::IsMember({"hecnn", "hecnn-wide", "resnet"}));
+  train->add_option("--distill-alpha", ta->distill_alpha, "Weight of the distillation term (the rest is cross-entropy)")
+      ->check(CLI::Range(0.0, 1.0));
+  train->add_option("--distill-t", ta->distill_t, "Distillation temperature")->check(CLI::Range(0.5, 50.0));
+  train->add_option("--distill-epochs", ta->distill_epochs, "Teacher's maximum epochs (0: the model's --epochs)")
+      ->check(CLI::Range(0, 10000));
   train->add_option("--jobs", ta->jobs, "Ensemble members trained at once (processes)")->check(CLI::Range(1, 256));
 #ifdef HEAL_HAVE_TORCH
   train->add_option("--recipe", ta->recipe,

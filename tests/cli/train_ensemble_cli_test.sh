@@ -40,6 +40,13 @@ grep -q 'cross-validation (3 folds, 624 images)' <<<"$cv1" || fail "cv pool"
 [ "$(grep -cE '^ +[123] +[01]\.[0-9]{4} +[01]\.[0-9]{4}$' <<<"$cv1")" = 3 ] || fail "cv fold rows"
 [ "$(sed 's|report: .*||' <<<"$cv1")" = "$(sed 's|report: .*||' <<<"$cv2")" ] || fail "cv not reproducible"
 [ -f "$work/cv1/cv.json" ] && [ ! -f "$work/cv1/model.heal" ] || fail "cv writes cv.json and no model"
+# Nested validation: per fold, inner train + inner val (early stopping, ~1/8) + held-out (scored)
+# partition the 624 images, and the held-out folds partition them too.
+awk '/^      "fold":/ {f++} /^        "n":/ {n[f] = $2 + 0} /^      "inner_val":/ {v[f] = $2 + 0}
+     /^      "train":/ {t[f] = $2 + 0}
+     END { if (f != 3) exit 1; s = 0
+           for (i = 1; i <= f; i++) { if (t[i] + v[i] + n[i] != 624) exit 1; r = v[i] / (t[i] + v[i]); if (r < 0.11 || r > 0.14) exit 1; s += n[i] }
+           exit s != 624 }' "$work/cv1/cv.json" || fail "cv folds are not nested partitions of train + val"
 # Cross-validation of a 2-member ensemble: other scores than one member (mean logits).
 cve=$("$heal" --quiet train "${common[@]}" --cv 3 --seed 2 --ensemble 2 --out "$work/cve")
 grep -q '"ensemble": 2' "$work/cve/cv.json" || fail "cv ensemble report"

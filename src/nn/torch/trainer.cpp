@@ -159,6 +159,10 @@ struct Trainer::Impl {
                        const std::vector<Tensor>& global, std::vector<Tensor>* ema = nullptr,
                        double ema_decay = 0) {
     (void)data;
+    HEAL_REQUIRE(o.distill_teacher == nullptr ||
+                     (spec.arch != Architecture::kCapsNet && o.distill_teacher->spec().arch != Architecture::kCapsNet &&
+                      o.distill_teacher->spec().num_classes == spec.num_classes),
+                 "distillation needs a logit-producing student and teacher (not capsnet) with the same classes");
     const auto live_state = ema != nullptr ? state() : std::vector<Tensor>();
     SeededRng rng(seed, stream++);
     shuffle(std::span(idx), rng);
@@ -191,6 +195,20 @@ struct Trainer::Impl {
       Tensor scores = net->forward(normalise(xb));
       Tensor loss = net->loss(scores, yb, o.class_weighting ? cw : Tensor(), o.label_smoothing);
       if (yb2.defined()) loss = lam * loss + (1 - lam) * net->loss(scores, yb2, o.class_weighting ? cw : Tensor(), o.label_smoothing);
+      if (o.distill_teacher != nullptr) {
+        // The teacher sees exactly the (augmented, mixed) batch the student sees.
+        Tensor t_scores;
+        {
+          ::torch::NoGradGuard ng;
+          o.distill_teacher->impl_->net->eval();
+          t_scores = o.distill_teacher->impl_->net->forward(normalise(xb));
+        }
+        const double T = o.distill_temperature;
+        Tensor kd = ::torch::kl_div(::torch::log_softmax(scores / T, 1), ::torch::log_softmax(t_scores / T, 1),
+                                    at::Reduction::Mean, /*log_target=*/true) *
+                    static_cast<double>(scores.size(1)) * T * T;  // kl_div's mean is over elements: x classes = per sample
+        loss = (1 - o.distill_alpha) * loss + o.distill_alpha * kd;
+      }
       Tensor total = loss;
       if (o.range_penalty > 0 && !net->polys.empty()) total = total + o.range_penalty * net->range_penalty();
       if (o.fedprox_mu > 0 && !global.empty()) {
@@ -333,8 +351,8 @@ double Trainer::train_epochs(const io::SplitData& data, std::span<const std::siz
 
 FitResult Trainer::fit(const io::Dataset& ds, const FitOptions& o) {
   HEAL_REQUIRE(o.epochs >= 1, "fit: epochs must be >= 1");
-  HEAL_REQUIRE(o.monitor == "auc" || o.monitor == "accuracy" || o.monitor == "loss",
-               "fit: monitor must be auc, accuracy or loss");
+  HEAL_REQUIRE(o.monitor == "auc" || o.monitor == "accuracy" || o.monitor == "loss" || o.monitor == "last",
+               "fit: monitor must be auc, accuracy, loss or last");
   const auto t0 = std::chrono::steady_clock::now();
   const io::SplitData& tr = ds.train;
   HEAL_REQUIRE(tr.channels == impl_->spec.in_channels && tr.height == impl_->spec.image_size,
@@ -380,7 +398,8 @@ FitResult Trainer::fit(const io::Dataset& ds, const FitOptions& o) {
     res.history.push_back(rec);
     if (o.train.on_epoch) o.train.on_epoch(e, rec.train_loss);
     if (o.on_epoch_end) o.on_epoch_end(rec);
-    const double score = ds.val.size() == 0 ? -rec.train_loss
+    const double score = o.monitor == "last"    ? static_cast<double>(e)  // no selection: the final weights
+                         : ds.val.size() == 0      ? -rec.train_loss
                          : o.monitor == "auc"      ? rec.val_auc + 1e-3 * rec.val_accuracy
                          : o.monitor == "accuracy" ? rec.val_accuracy + 1e-3 * rec.val_auc
                                                    : -rec.val_loss;

@@ -176,6 +176,33 @@ TEST(Trainer, FitRestoresBestEpoch) {
   EXPECT_NEAR(vm.auc, r.history[static_cast<std::size_t>(r.best_epoch)].val_auc, 1e-9);
 }
 
+// monitor "last": no checkpoint selection and no early stopping; the final weights are kept (the
+// same weights as the same training without validation-driven restore).
+TEST(Trainer, FitMonitorLastKeepsFinalWeights) {
+  io::Dataset ds;
+  ds.num_classes = 2;
+  ds.train = synthetic(192, 16, 9);
+  ds.val = synthetic(64, 16, 10);
+  Trainer t(ModelSpec{.image_size = 16}, 4), u(ModelSpec{.image_size = 16}, 4);
+  FitOptions fo;
+  fo.train = quick();
+  fo.epochs = 5;
+  fo.patience = 1;
+  fo.monitor = "last";
+  const auto r = t.fit(ds, fo);
+  EXPECT_EQ(r.history.size(), 5u);
+  EXPECT_EQ(r.best_epoch, 4);
+  const auto vm = t.evaluate(ds.val);
+  EXPECT_NEAR(vm.auc, r.history.back().val_auc, 1e-9);
+  TrainOptions o = quick();
+  o.on_epoch = nullptr;
+  // fit() sets the learning rate per epoch exactly as train_epochs() does: same final weights.
+  u.train_epochs(ds.train, {}, 5, o);
+  EXPECT_EQ(t.get_weights(), u.get_weights());
+  fo.monitor = "median";
+  EXPECT_THROW(t.fit(ds, fo), std::invalid_argument);
+}
+
 // With EMA, validation and checkpointing use the averaged weights: the restored weights must
 // reproduce the best epoch's validation AUC, differ from a run without EMA, and export exactly.
 TEST(Trainer, FitWithEmaDropoutAndSmoothing) {
@@ -230,6 +257,39 @@ TEST(Trainer, ZoomIntensityAndMixupAreDeterministicAndLearn) {
   const auto m = a.evaluate(test);
   EXPECT_GT(m.accuracy, 0.9);
   EXPECT_GT(m.auc, 0.95);
+}
+
+// Knowledge distillation: with random labels the cross-entropy alone cannot learn the task, the
+// distillation term alone (alpha = 1) learns the teacher's function; alpha = 0 is bit for bit the
+// training without a teacher (scoring the teacher draws nothing and changes no state).
+TEST(Trainer, DistillationLearnsTheTeachersFunction) {
+  const auto train = synthetic(256, 16, 51), test = synthetic(128, 16, 52);
+  Trainer teacher(ModelSpec{.arch = Architecture::kResNet, .image_size = 16}, 5);
+  teacher.train_epochs(train, {}, 3, quick());
+  ASSERT_GT(teacher.evaluate(test).accuracy, 0.9);
+  io::SplitData noisy = train;
+  SeededRng rng(seed_from_u64(53));
+  for (auto& y : noisy.labels) y = static_cast<int>(rng.uniform(2));
+  TrainOptions kd = quick();
+  kd.distill_teacher = &teacher;
+  kd.distill_alpha = 1.0;
+  kd.distill_temperature = 2.0;
+  Trainer student(ModelSpec{.image_size = 16}, 6), alone(ModelSpec{.image_size = 16}, 6);
+  student.train_epochs(noisy, {}, 4, kd);
+  alone.train_epochs(noisy, {}, 4, quick());
+  EXPECT_GT(student.evaluate(test).accuracy, 0.9);
+  EXPECT_LT(alone.evaluate(test).accuracy, 0.8);
+
+  TrainOptions zero = quick();
+  zero.distill_teacher = &teacher;
+  zero.distill_alpha = 0.0;
+  Trainer z(ModelSpec{.image_size = 16}, 7), plain(ModelSpec{.image_size = 16}, 7);
+  z.train_epochs(train, {}, 1, zero);
+  plain.train_epochs(train, {}, 1, quick());
+  EXPECT_EQ(z.get_weights(), plain.get_weights());
+
+  Trainer caps(ModelSpec{.arch = Architecture::kCapsNet, .image_size = 28}, 8);
+  EXPECT_THROW(caps.train_epochs(synthetic(32, 28, 54), {}, 1, kd), std::invalid_argument);
 }
 
 // Two independently trained members merged into one ModelIr: its C++ forward pass is the mean of

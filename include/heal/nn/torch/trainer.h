@@ -47,6 +47,8 @@ struct ModelSpec {
   double dropout = 0.0;
 };
 
+class Trainer;
+
 enum class OptimizerKind { kAdam, kSgd };
 enum class Schedule { kConstant, kCosine, kStep };
 
@@ -83,6 +85,13 @@ struct TrainOptions {
   double label_smoothing = 0.0;
   /// Linear learning-rate warmup over the first warmup_epochs epochs (0 disables).
   int warmup_epochs = 0;
+  /// Knowledge distillation (Hinton et al., arXiv:1503.02531): a trained teacher (not a capsule
+  /// network) scores the same augmented batch in evaluation mode and the loss becomes
+  /// (1 - alpha) * CE + alpha * T^2 * KL(softmax(teacher / T) || softmax(student / T)).
+  /// Null: off. The teacher must outlive the training call and is only read.
+  const Trainer* distill_teacher = nullptr;
+  double distill_alpha = 0.5;
+  double distill_temperature = 4.0;
   /// FedProx proximal term (mu/2)||w - w_global||^2 over the trainable parameters
   /// (Li et al., arXiv:1812.06127). Disabled when mu == 0 or global_weights is empty.
   double fedprox_mu = 0;
@@ -110,7 +119,9 @@ struct FitOptions {
   TrainOptions train;
   int epochs = 30;
   int patience = 8;               // epochs without val improvement before stopping (0: never)
-  std::string monitor = "auc";    // "auc", "accuracy" or "loss" on the validation split
+  /// "auc", "accuracy" or "loss" on the validation split, or "last": no checkpoint selection (the
+  /// final weights are kept; validation is still recorded; patience does not apply).
+  std::string monitor = "auc";
   /// Exponential moving average of the weights (and BN statistics) after every optimiser step,
   /// decay per step; validation, checkpoint selection and the final weights use the average
   /// (Polyak & Juditsky 1992). 0 disables.
