@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
+#include <map>
+#include <set>
 #include <string>
 #include <sstream>
 
@@ -101,6 +103,24 @@ bool sequential(const ModelIr& m) {
   return true;
 }
 
+// The first linear layer after layer j (flatten / average pooling in between), or n.
+std::size_t consumer_of(const ModelIr& m, std::size_t j) {
+  for (std::size_t t = j + 1; t < m.layers.size(); ++t) {
+    const OpKind k = m.layers[t].kind;
+    if (k == OpKind::kFlatten || k == OpKind::kAvgPool) continue;
+    return is_linear(k) ? t : m.layers.size();
+  }
+  return m.layers.size();
+}
+
+// True if the constant after poly_act j cannot become a bias: the next linear layer is a
+// zero-padded conv, whose border outputs see fewer copies of it (merge_ensemble then routes it
+// through a constant channel).
+bool constant_needs_channel(const ModelIr& m, std::size_t j) {
+  const std::size_t t = consumer_of(m, j);
+  return t < m.layers.size() && m.layers[t].kind == OpKind::kConv2d && m.layers[t].padding != 0;
+}
+
 // Adds the constant `delta` (the same value at every position of layer j's input) to the model
 // output by moving it into the bias of the first linear layer after j. Flatten and average
 // pooling (no padding) map a constant to the same constant.
@@ -111,8 +131,8 @@ Status push_constant(ModelIr& m, std::size_t j, double delta) {
     if (l.kind == OpKind::kFlatten || l.kind == OpKind::kAvgPool) continue;
     if (!is_linear(l.kind)) break;
     if (l.kind == OpKind::kConv2d && l.padding != 0) {
-      return Status::unsupported("merge_ensemble: a poly_act constant cannot be moved through the zero-padded conv '" +
-                                 l.name + "'");
+      return Status::internal("merge_ensemble: a poly_act constant cannot be moved through the zero-padded conv '" +
+                              l.name + "'");
     }
     const auto out = static_cast<std::size_t>(l.out_channels);
     const std::size_t per = l.weight.size() / out;
@@ -129,7 +149,9 @@ Status push_constant(ModelIr& m, std::size_t j, double delta) {
 }
 
 // Rewrites member `m` so that every poly_act uses the coefficients of `ref` (see merge_ensemble).
-Status align_polys(ModelIr& m, const ModelIr& ref) {
+// Constants that cannot become a bias (constant_needs_channel) are returned in `pending` (by
+// layer index) instead of being pushed.
+Status align_polys(ModelIr& m, const ModelIr& ref, std::map<std::size_t, double>& pending) {
   for (std::size_t j = 0; j < m.layers.size(); ++j) {
     Layer& p = m.layers[j];
     if (p.kind != OpKind::kPolyAct) continue;
@@ -154,7 +176,11 @@ Status align_polys(ModelIr& m, const ModelIr& ref) {
       lin.bias[o] = static_cast<float>(lin.bias[o] * beta + gamma);
     }
     p.a = q.a, p.b = q.b, p.c = q.c;
-    if (Status s = push_constant(m, j, delta); !s.ok()) return s;
+    if (constant_needs_channel(m, j)) {
+      if (delta != 0) pending[j] = delta;
+    } else if (Status s = push_constant(m, j, delta); !s.ok()) {
+      return s;
+    }
   }
   return Status();
 }
@@ -193,8 +219,9 @@ Result<ModelIr> merge_ensemble(std::span<const ModelIr> members) {
     }
   }
   if (m0.layers.back().kind != OpKind::kDense) return Status::unsupported("merge_ensemble: the last layer must be dense");
+  std::vector<std::map<std::size_t, double>> pending(ms.size());  // member -> poly index -> constant
   for (std::size_t k = 1; k < ms.size(); ++k) {
-    if (Status s = align_polys(ms[k], m0); !s.ok()) return s;
+    if (Status s = align_polys(ms[k], m0, pending[k]); !s.ok()) return s;
   }
 
   const auto kk = ms.size();
@@ -265,6 +292,59 @@ Result<ModelIr> merge_ensemble(std::span<const ModelIr> members) {
     l.weight = std::move(w);
     l.bias = std::move(b);
     replicated = true;
+  }
+  // Constants in front of zero-padded convs: member k computes conv(p_0(.) + delta_k) with the
+  // padding applied after the constant is added, so delta_k reaches border outputs through fewer
+  // taps and no bias can hold it. A constant channel reproduces it exactly: the linear layer before
+  // the poly_act gets one more output with zero weights and bias y* (the poly_act maps it to
+  // v = p_0(y*) at every position, and the conv pads it with zeros like the others), and the conv
+  // reads it with taps delta_k / v * (sum of the row's taps over its input channels).
+  std::set<std::size_t> poly_js;
+  for (const auto& pk : pending) {
+    for (const auto& [j, d] : pk) poly_js.insert(j);
+  }
+  for (std::size_t j : poly_js) {
+    Layer& prod = out.layers[j - 1];
+    const Layer& act = out.layers[j];
+    const std::size_t t = consumer_of(out, j);
+    if (t != j + 1 || prod.kind != OpKind::kConv2d) {
+      return Status::unsupported("merge_ensemble: poly_act '" + act.name +
+                                 "' needs a constant channel, supported only between two convs");
+    }
+    Layer& conv = out.layers[t];
+    // y* in [-1, 1] with the largest |p_0(y*)| (inside every fitted interval; v far from 0).
+    double y_star = 0, v = act.c;
+    for (double y : {-1.0, -0.5, 0.5, 1.0}) {
+      const double py = act.a * y * y + act.b * y + act.c;
+      if (std::abs(py) > std::abs(v)) y_star = y, v = py;
+    }
+    if (std::abs(v) < 1e-3) return Status::unsupported("merge_ensemble: poly_act '" + act.name + "' is ~0 on [-1, 1]");
+    const auto p_out = static_cast<std::size_t>(prod.out_channels);
+    const std::size_t p_per = prod.weight.size() / p_out;
+    prod.weight.resize(prod.weight.size() + p_per, 0.0f);
+    if (prod.bias.empty()) prod.bias.assign(p_out, 0.0f);
+    prod.bias.push_back(static_cast<float>(y_star));
+    prod.out_channels += 1;
+    const auto c_out = static_cast<std::size_t>(conv.out_channels);
+    const auto c_in = static_cast<std::size_t>(conv.in_channels);
+    const std::size_t area = static_cast<std::size_t>(conv.kernel) * static_cast<std::size_t>(conv.kernel);
+    const std::size_t rows_per_member = c_out / kk;
+    std::vector<float> w(c_out * (c_in + 1) * area, 0.0f);
+    for (std::size_t o = 0; o < c_out; ++o) {
+      const std::size_t k = o / rows_per_member;
+      auto it = pending[k].find(j);
+      const double delta = it == pending[k].end() ? 0.0 : it->second;
+      for (std::size_t ic = 0; ic < c_in; ++ic) {
+        for (std::size_t a = 0; a < area; ++a) w[(o * (c_in + 1) + ic) * area + a] = conv.weight[(o * c_in + ic) * area + a];
+      }
+      for (std::size_t a = 0; a < area; ++a) {
+        double sum = 0;
+        for (std::size_t ic = 0; ic < c_in; ++ic) sum += conv.weight[(o * c_in + ic) * area + a];
+        w[(o * (c_in + 1) + c_in) * area + a] = static_cast<float>(delta / v * sum);
+      }
+    }
+    conv.weight = std::move(w);
+    conv.in_channels += 1;
   }
   out.meta.notes["ensemble_members"] = std::to_string(kk);
   if (Status s = out.validate(); !s.ok()) return Status::internal("merge_ensemble produced an invalid model: " + s.to_string());

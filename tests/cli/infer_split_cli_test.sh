@@ -6,7 +6,7 @@
 # Usage: infer_split_cli_test.sh HEAL_BINARY SHARED_DATA_DIR
 source "$(dirname "$0")/lib.sh" "$@" breastmnist.npz
 d="$data/breastmnist.npz"
-"$heal" --quiet train --data "$d" --model hecnn --epochs 1 --patience 0 --width 4 --hidden 16 --out "$work/train" > /dev/null
+"$heal" --quiet train --data "$d" --model hecnn --epochs 1 --patience 0 --width 4 --hidden 16 --depth 1 --out "$work/train" > /dev/null
 m="$work/train/model.heal"
 
 for mode in single batch; do
