@@ -11,8 +11,11 @@ cat "$work/ens.txt"
 [ -f "$work/ens/model.heal" ] || fail "no merged model"
 [ -f "$work/ens/member_0/model.heal" ] && [ -f "$work/ens/member_1/model.heal" ] || fail "no member models"
 grep -q '"members"' "$work/ens/report.json" || fail "report without members"
-grep -Eq 'conv2d +conv0 +-> +32x' "$work/ens.txt" || fail "merged conv should have 2 x 16 channels"
-grep -q 'multiplicative depth (critical path): naive 7, absorbed 5' "$work/ens.txt" || fail "depth changed by merging"
+# The small-data recipe has two conv blocks: conv0 stacks 2 x 16 channels plus the constant
+# channel that carries member 1's activation constant into the zero-padded conv1 (2 x 32).
+grep -Eq 'conv2d +conv0 +-> +33x' "$work/ens.txt" || fail "merged conv0 should have 2 x 16 + 1 channels"
+grep -Eq 'conv2d +conv1 +-> +64x' "$work/ens.txt" || fail "merged conv1 should have 2 x 32 channels"
+grep -q 'multiplicative depth (critical path): naive 10, absorbed 7' "$work/ens.txt" || fail "depth changed by merging"
 
 # Member 1 is the single-model run with seed 6 (the model files differ only in the recorded
 # training time, so compare what the models compute: full-precision metrics on val and test).
