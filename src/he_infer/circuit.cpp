@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
 #include <sstream>
 #include <variant>
 
@@ -88,10 +89,10 @@ using nn::OpKind;
 using nn::Shape;
 
 struct Poly {
-  double a, b, c;
+  double a = 0, b = 0, c = 0;
   std::string name;
-  double in_min, in_max;
-  bool has_range;
+  double in_min = 0, in_max = 0;
+  bool has_range = false;
 };
 using Item = std::variant<SparseLinear, Poly>;
 
@@ -181,6 +182,53 @@ SparseLinear channel_affine(const std::string& name, const Shape& s, const std::
 
 }  // namespace
 
+void drop_constant_outputs(Circuit& c) {
+  for (std::size_t i = 0; i + 1 < c.linears.size(); ++i) {
+    SparseLinear& l = c.linears[i];
+    SparseLinear& next = c.linears[i + 1];
+    std::vector<std::int32_t> new_index(static_cast<std::size_t>(l.out_dim), -1);
+    int kept = 0;
+    for (int r = 0; r < l.out_dim; ++r) {
+      if (l.row_ptr[r] != l.row_ptr[r + 1]) new_index[static_cast<std::size_t>(r)] = kept++;
+    }
+    if (kept == l.out_dim || kept == 0) continue;
+    SparseLinear nl;
+    nl.name = l.name;
+    nl.in_dim = l.in_dim;
+    nl.out_dim = kept;
+    nl.row_ptr.push_back(0);
+    for (int r = 0; r < l.out_dim; ++r) {
+      if (new_index[static_cast<std::size_t>(r)] < 0) continue;
+      for (int e = l.row_ptr[r]; e < l.row_ptr[r + 1]; ++e) {
+        nl.cols.push_back(l.cols[e]);
+        nl.vals.push_back(l.vals[e]);
+      }
+      nl.row_ptr.push_back(static_cast<std::int32_t>(nl.cols.size()));
+      nl.bias.push_back(l.bias[r]);
+    }
+    SparseLinear nn_;
+    nn_.name = next.name;
+    nn_.in_dim = kept;
+    nn_.out_dim = next.out_dim;
+    nn_.bias = next.bias;
+    nn_.row_ptr.push_back(0);
+    for (int r = 0; r < next.out_dim; ++r) {
+      for (int e = next.row_ptr[r]; e < next.row_ptr[r + 1]; ++e) {
+        const auto col = static_cast<std::size_t>(next.cols[e]);
+        if (new_index[col] < 0) {
+          nn_.bias[r] += next.vals[e] * l.bias[col] * l.bias[col];
+        } else {
+          nn_.cols.push_back(new_index[col]);
+          nn_.vals.push_back(next.vals[e]);
+        }
+      }
+      nn_.row_ptr.push_back(static_cast<std::int32_t>(nn_.cols.size()));
+    }
+    l = std::move(nl);
+    next = std::move(nn_);
+  }
+}
+
 Circuit compile(const nn::ModelIr& model) {
   const nn::ModelIr m = nn::fold_batch_norm(model);
   auto shapes_r = m.infer_shapes();
@@ -241,12 +289,12 @@ Circuit compile(const nn::ModelIr& model) {
     }
   }
   // Compose consecutive linear maps; make the sequence L (P L)*.
-  std::vector<Item> seq;
+  std::deque<Item> seq;  // no reallocation: GCC 12 misreports moved variants (-Wmaybe-uninitialized)
   int dim = static_cast<int>(m.input.size());
   for (auto& it : items) {
     if (auto* lin = std::get_if<SparseLinear>(&it)) {
       if (!seq.empty() && std::holds_alternative<SparseLinear>(seq.back())) {
-        seq.back() = lin->compose_after(std::get<SparseLinear>(seq.back()));
+        std::get<SparseLinear>(seq.back()) = lin->compose_after(std::get<SparseLinear>(seq.back()));
       } else {
         seq.push_back(std::move(*lin));
       }
@@ -278,6 +326,7 @@ Circuit compile(const nn::ModelIr& model) {
     next.name = poly.name + ".scale+" + next.name;
     c.square_input_bound.push_back(poly.has_range ? std::max(std::fabs(poly.in_min + s), std::fabs(poly.in_max + s)) : 0.0);
   }
+  drop_constant_outputs(c);
   HEAL_REQUIRE(c.linears.back().out_dim == m.num_classes,
                "he_infer::compile: output dimension " << c.linears.back().out_dim << " != num_classes " << m.num_classes);
   return c;

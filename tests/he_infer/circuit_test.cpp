@@ -42,6 +42,29 @@ TEST(Circuit, ConsecutivePolysAndZeroA) {
   for (int k = 0; k < m.num_classes; ++k) EXPECT_NEAR(y[k], ref[k], kTol * (1 + std::fabs(ref[k])));
 }
 
+// A conv output channel with no weights (a merged ensemble's constant channel) is a constant: the
+// compiler moves it, squared, into the next stage's bias and drops it from the circuit.
+TEST(Circuit, DropsConstantOutputs) {
+  nn::ModelIr m = testing::tiny_cnn();
+  const int full = compile(m).linears[0].out_dim;
+  nn::Layer& conv = m.layers[0];
+  ASSERT_EQ(conv.kind, nn::OpKind::kConv2d);
+  ASSERT_EQ(conv.out_channels, 2);
+  const std::size_t per = conv.weight.size() / 2;
+  for (std::size_t k = 0; k < per; ++k) conv.weight[k] = 0.0f;  // channel 0: bias only
+  conv.bias[0] = 0.7f;
+  const Circuit c = compile(m);
+  EXPECT_EQ(c.linears[0].out_dim, full / 2);
+  EXPECT_EQ(c.linears[1].in_dim, full / 2);
+  EXPECT_EQ(c.depth(), 5);
+  const auto imgs = testing::random_images(4, m.input.size());
+  const auto ref = nn::forward(m, imgs, 4);
+  for (std::size_t i = 0; i < 4; ++i) {
+    const auto y = c.evaluate(std::span<const float>(imgs).subspan(i * m.input.size(), m.input.size()));
+    for (int k = 0; k < m.num_classes; ++k) EXPECT_NEAR(y[k], ref[i * m.num_classes + k], kTol * (1 + std::fabs(ref[i * m.num_classes + k])));
+  }
+}
+
 TEST(Circuit, RejectsRelu) {
   nn::ModelIr m = testing::tiny_cnn();
   m.layers[2].kind = nn::OpKind::kRelu;

@@ -57,6 +57,12 @@ struct Circuit {
   std::string summary() const;
 };
 
+/// Constant propagation (run by compile()): an output of L_i with no entries is its bias b (e.g.
+/// the constant channel nn::merge_ensemble adds in front of a zero-padded conv); after the
+/// squaring it is b^2 for every input, so L_{i+1} takes it into its bias and the output is
+/// removed (no slot, no ciphertext, no multiply). The logits (last stage) are kept.
+void drop_constant_outputs(Circuit& c);
+
 /// Lowers a model: folds batch norm (nn::fold_batch_norm), the input normalisation, flatten,
 /// avg pool, un-foldable batch norm and the polynomial activations' affine parts into linear
 /// stages and composes consecutive linear layers. Throws std::invalid_argument (naming the layer)
