@@ -307,15 +307,13 @@ void apply_recipe(TrainArgs& a, const io::Dataset& ds) {
   set("--patience", a.patience, small ? 40 : 15);  // no effect with --monitor last (small)
   set("--threads", a.threads, 1);
   // Zoom and intensity jitter (exposure / contrast differ between acquisitions): on PneumoniaMNIST
-  // test AUC 0.959-0.964 over 4 seeds against 0.944-0.950 without. Below 2000 training images,
-  // cross-validation on BreastMNIST train + val chose no jitter (stage 1: 0.833 against 0.778;
-  // nested, stage 4: 0.822 against 0.806 for the two-block model).
+  // test AUC 0.959-0.964 over 4 seeds against 0.944-0.950 without.
   // Below 2000 training images, nested 5-fold cross-validation on BreastMNIST train + val (stage 4
-  // in src/nn/README.md; the held-out fold never chooses the checkpoint) chose two conv blocks
-  // (multiplicative depth 7 after absorption instead of 5), the unweighted loss and no checkpoint
-  // selection on the tiny validation split (the final EMA weights): CV ACC 0.837 against 0.795 for
-  // the stage-3 recipe measured the same way. A merged ensemble of 3 scored 0.843 but needs more
-  // memory under encryption than a 24 GiB machine has (src/nn/README.md), so it stays an option.
+  // in src/nn/README.md; the held-out fold never chooses the checkpoint) chose no jitter, two conv
+  // blocks (multiplicative depth 7 after absorption instead of 5), the unweighted loss and no
+  // checkpoint selection on the tiny validation split (the final EMA weights): CV ACC 0.837
+  // against 0.795 for the stage-3 recipe measured the same way. A merged ensemble of 3 members
+  // scored 0.843; it is an option (--ensemble 3), not the default, for its 3x cost under CKKS.
   set("--depth", a.depth, small ? 2 : 0);
   set("--no-class-weights", a.no_class_weights, small);
   set("--scale", a.scale, small ? 0.0 : 0.1);
