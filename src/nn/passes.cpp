@@ -334,12 +334,13 @@ Result<ModelIr> merge_ensemble(std::span<const ModelIr> members) {
       const std::size_t k = o / rows_per_member;
       auto it = pending[k].find(j);
       const double delta = it == pending[k].end() ? 0.0 : it->second;
-      for (std::size_t ic = 0; ic < c_in; ++ic) {
-        for (std::size_t a = 0; a < area; ++a) w[(o * (c_in + 1) + ic) * area + a] = conv.weight[(o * c_in + ic) * area + a];
-      }
       for (std::size_t a = 0; a < area; ++a) {
-        double sum = 0;
-        for (std::size_t ic = 0; ic < c_in; ++ic) sum += conv.weight[(o * c_in + ic) * area + a];
+        double sum = 0;  // tap a of the row over its input channels
+        for (std::size_t ic = 0; ic < c_in; ++ic) {
+          const float x = conv.weight[(o * c_in + ic) * area + a];
+          w[(o * (c_in + 1) + ic) * area + a] = x;
+          sum += x;
+        }
         w[(o * (c_in + 1) + c_in) * area + a] = static_cast<float>(delta / v * sum);
       }
     }

@@ -16,17 +16,22 @@ namespace {
 // model only up to float rounding (~1e-7 relative).
 constexpr double kTol = 1e-6;
 
+// The circuit's plaintext evaluation equals the reference forward pass on `n` random images.
+void expect_matches_forward(const Circuit& c, const nn::ModelIr& m, std::size_t n) {
+  const auto imgs = testing::random_images(n, m.input.size());
+  const auto ref = nn::forward(m, imgs, n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto y = c.evaluate(std::span<const float>(imgs).subspan(i * m.input.size(), m.input.size()));
+    for (int k = 0; k < m.num_classes; ++k) EXPECT_NEAR(y[k], ref[i * m.num_classes + k], kTol * (1 + std::fabs(ref[i * m.num_classes + k])));
+  }
+}
+
 TEST(Circuit, MatchesReferenceForward) {
   const nn::ModelIr m = testing::tiny_cnn();
   const Circuit c = compile(m);
   EXPECT_EQ(c.linears.size(), 3u);
   EXPECT_EQ(c.depth(), 5);
-  const auto imgs = testing::random_images(5, m.input.size());
-  const auto ref = nn::forward(m, imgs, 5);
-  for (std::size_t i = 0; i < 5; ++i) {
-    const auto y = c.evaluate(std::span<const float>(imgs).subspan(i * m.input.size(), m.input.size()));
-    for (int k = 0; k < m.num_classes; ++k) EXPECT_NEAR(y[k], ref[i * m.num_classes + k], kTol * (1 + std::fabs(ref[i * m.num_classes + k])));
-  }
+  expect_matches_forward(c, m, 5);
 }
 
 TEST(Circuit, ConsecutivePolysAndZeroA) {
@@ -57,12 +62,7 @@ TEST(Circuit, DropsConstantOutputs) {
   EXPECT_EQ(c.linears[0].out_dim, full / 2);
   EXPECT_EQ(c.linears[1].in_dim, full / 2);
   EXPECT_EQ(c.depth(), 5);
-  const auto imgs = testing::random_images(4, m.input.size());
-  const auto ref = nn::forward(m, imgs, 4);
-  for (std::size_t i = 0; i < 4; ++i) {
-    const auto y = c.evaluate(std::span<const float>(imgs).subspan(i * m.input.size(), m.input.size()));
-    for (int k = 0; k < m.num_classes; ++k) EXPECT_NEAR(y[k], ref[i * m.num_classes + k], kTol * (1 + std::fabs(ref[i * m.num_classes + k])));
-  }
+  expect_matches_forward(c, m, 4);
 }
 
 TEST(Circuit, RejectsRelu) {
