@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Stage 4 of the small-data recipe choice (src/nn/README.md): nested 5-fold cross-validation on
+# BreastMNIST train + val (the test split is never read) of the 18 configurations that were fixed
+# before any of them was evaluated on test. Rule: highest mean CV accuracy; ties within 0.002 go to
+# the cheaper model under CKKS. Two runs at a time (2 cores, one libtorch thread each); about
+# 40 minutes in all, the distillation rows being the slowest.
+# Usage: scripts/cv_breast_stage4.sh [DATA_DIR (default ../shared/data or $HEAL_DATA)] [OUT_DIR (default runs/cv_stage4)]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+data=${1:-${HEAL_DATA:-$root/../shared/data}}
+out=${2:-runs/cv_stage4}
+heal=${HEAL_BIN:-$root/build/release/cli/heal}
+[ -x "$heal" ] || { echo "no heal binary at $heal: build first (cmake --preset release && cmake --build --preset release)"; exit 2; }
+[ -e "$data/breastmnist.npz" ] || { echo "missing $data/breastmnist.npz: pass the data directory (see README, Data)"; exit 2; }
+mkdir -p "$out"
+
+# The stage-3 small-data options written out (v5), without --monitor, and the same on two blocks.
+v5="--ema 0.99 --dropout 0.2 --label-smoothing 0.05 --warmup 2 --weight-decay 5e-4 --epochs 150 --patience 40 --threads 1 --recipe none --width 16 --hidden 128"
+two="--model hecnn --depth 2 $v5"
+names=(); flags=()
+add() { names+=("$1"); flags+=("$2"); }
+add v5                "--model hecnn $v5 --monitor accuracy"
+add v5_auc            "--model hecnn $v5 --monitor auc"
+add v5_loss           "--model hecnn $v5 --monitor loss"
+add v4                "--model hecnn $v5 --monitor accuracy --epochs 80 --patience 25"
+add v5_last           "--model hecnn $v5 --monitor last"
+add v5_kd_wide        "--model hecnn $v5 --monitor accuracy --distill hecnn-wide"
+add resnet            "--model resnet --threads 1 --monitor auc"
+add two               "$two --monitor accuracy"
+add two_last          "$two --monitor last"
+add two_loss          "$two --monitor loss"
+add two_jitter        "$two --monitor accuracy --scale 0.1 --brightness 0.1 --contrast 0.2"
+add two_kd_resnet     "$two --monitor accuracy --distill resnet"
+add two_kd_wide       "$two --monitor accuracy --distill hecnn-wide"
+add two_nocw          "$two --monitor accuracy --no-class-weights"
+add two_nocw_last     "$two --monitor last --no-class-weights"
+add two_nocw_loss     "$two --monitor loss --no-class-weights"
+add two_nocw_w32      "$two --monitor accuracy --no-class-weights --width 32 --hidden 256"
+add two_nocw_x3       "$two --monitor accuracy --no-class-weights --ensemble 3"
+
+for i in "${!names[@]}"; do
+  # shellcheck disable=SC2086
+  "$heal" --quiet train --data "$data/breastmnist.npz" --cv 5 ${flags[$i]} --out "$out/${names[$i]}" > "$out/${names[$i]}.log" 2>&1 &
+  if [ $((i % 2)) = 1 ]; then wait; fi
+done
+wait
+printf '%-16s %s\n' configuration "nested 5-fold CV"
+for n in "${names[@]}"; do printf '%-16s %s\n' "$n" "$(grep 'cross-validation (' "$out/$n.log" | sed 's/.*images): //')"; done
