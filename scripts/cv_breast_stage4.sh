@@ -14,29 +14,33 @@ heal=${HEAL_BIN:-$root/build/release/cli/heal}
 [ -e "$data/breastmnist.npz" ] || { echo "missing $data/breastmnist.npz: pass the data directory (see README, Data)"; exit 2; }
 mkdir -p "$out"
 
-# The stage-3 small-data options written out (v5), without --monitor, and the same on two blocks.
-v5="--ema 0.99 --dropout 0.2 --label-smoothing 0.05 --warmup 2 --weight-decay 5e-4 --epochs 150 --patience 40 --threads 1 --recipe none --width 16 --hidden 128"
-two="--model hecnn --depth 2 $v5"
+# The stage-3 small-data options written out (v5: one conv block), and the two-block model. Every
+# option appears once per command line (the CLI refuses repeated options).
+base="--ema 0.99 --dropout 0.2 --label-smoothing 0.05 --warmup 2 --weight-decay 5e-4 --threads 1 --recipe none"
+long="--epochs 150 --patience 40"
+w16="--width 16 --hidden 128"
+v5="--model hecnn $base $long $w16"
+two="--model hecnn --depth 2 $base $long"
 names=(); flags=()
 add() { names+=("$1"); flags+=("$2"); }
-add v5                "--model hecnn $v5 --monitor accuracy"
-add v5_auc            "--model hecnn $v5 --monitor auc"
-add v5_loss           "--model hecnn $v5 --monitor loss"
-add v4                "--model hecnn $v5 --monitor accuracy --epochs 80 --patience 25"
-add v5_last           "--model hecnn $v5 --monitor last"
-add v5_kd_wide        "--model hecnn $v5 --monitor accuracy --distill hecnn-wide"
+add v5                "$v5 --monitor accuracy"
+add v5_auc            "$v5 --monitor auc"
+add v5_loss           "$v5 --monitor loss"
+add v4                "--model hecnn $base --epochs 80 --patience 25 $w16 --monitor accuracy"
+add v5_last           "$v5 --monitor last"
+add v5_kd_wide        "$v5 --monitor accuracy --distill hecnn-wide"
 add resnet            "--model resnet --threads 1 --monitor auc"
-add two               "$two --monitor accuracy"
-add two_last          "$two --monitor last"
-add two_loss          "$two --monitor loss"
-add two_jitter        "$two --monitor accuracy --scale 0.1 --brightness 0.1 --contrast 0.2"
-add two_kd_resnet     "$two --monitor accuracy --distill resnet"
-add two_kd_wide       "$two --monitor accuracy --distill hecnn-wide"
-add two_nocw          "$two --monitor accuracy --no-class-weights"
-add two_nocw_last     "$two --monitor last --no-class-weights"
-add two_nocw_loss     "$two --monitor loss --no-class-weights"
-add two_nocw_w32      "$two --monitor accuracy --no-class-weights --width 32 --hidden 256"
-add two_nocw_x3       "$two --monitor accuracy --no-class-weights --ensemble 3"
+add two               "$two $w16 --monitor accuracy"
+add two_last          "$two $w16 --monitor last"
+add two_loss          "$two $w16 --monitor loss"
+add two_jitter        "$two $w16 --monitor accuracy --scale 0.1 --brightness 0.1 --contrast 0.2"
+add two_kd_resnet     "$two $w16 --monitor accuracy --distill resnet"
+add two_kd_wide       "$two $w16 --monitor accuracy --distill hecnn-wide"
+add two_nocw          "$two $w16 --monitor accuracy --no-class-weights"
+add two_nocw_last     "$two $w16 --monitor last --no-class-weights"
+add two_nocw_loss     "$two $w16 --monitor loss --no-class-weights"
+add two_nocw_w32      "$two --width 32 --hidden 256 --monitor accuracy --no-class-weights"
+add two_nocw_x3       "$two $w16 --monitor accuracy --no-class-weights --ensemble 3"
 
 for i in "${!names[@]}"; do
   # shellcheck disable=SC2086
