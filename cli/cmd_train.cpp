@@ -12,6 +12,7 @@
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <numeric>
 #include <set>
 #include <sstream>
 #include <tuple>
@@ -536,14 +537,21 @@ void run_cv(TrainArgs a) {
   pool.images.insert(pool.images.end(), ds.val.images.begin(), ds.val.images.end());
   pool.labels.insert(pool.labels.end(), ds.val.labels.begin(), ds.val.labels.end());
   const auto k = static_cast<std::size_t>(a.cv);
+  // The images of class c among `from`, in a seeded random order (both splits are stratified).
+  auto shuffled_class = [&](std::span<const std::size_t> from, int c, Rng& r) {
+    std::vector<std::size_t> idx;
+    for (auto i : from) {
+      if (pool.labels[i] == c) idx.push_back(i);
+    }
+    shuffle(std::span(idx), r);
+    return idx;
+  };
+  std::vector<std::size_t> all(pool.size());
+  std::iota(all.begin(), all.end(), std::size_t{0});
   std::vector<std::vector<std::size_t>> folds(k);
   SeededRng rng(seed_from_u64(a.seed), 0xC5);
   for (int c = 0; c < ds.num_classes; ++c) {
-    std::vector<std::size_t> idx;
-    for (std::size_t i = 0; i < pool.size(); ++i) {
-      if (pool.labels[i] == c) idx.push_back(i);
-    }
-    shuffle(std::span(idx), rng);
+    const auto idx = shuffled_class(all, c, rng);
     for (std::size_t i = 0; i < idx.size(); ++i) folds[i % k].push_back(idx[i]);
   }
   const std::string out = a.out.empty() ? "runs/" + ds.name + "_" + a.model + "_cv" + std::to_string(a.cv) : a.out;
@@ -564,14 +572,11 @@ void run_cv(TrainArgs a) {
     std::vector<std::size_t> inner_tr, inner_va;
     SeededRng irng(seed_from_u64(a.seed), 0xC600 + f);
     for (int c = 0; c < ds.num_classes; ++c) {
-      std::vector<std::size_t> idx;
-      for (auto i : tr) {
-        if (pool.labels[i] == c) idx.push_back(i);
-      }
-      shuffle(std::span(idx), irng);
-      const auto n_va = static_cast<std::size_t>(std::llround(a.cv_inner_val * static_cast<double>(idx.size())));
-      inner_va.insert(inner_va.end(), idx.begin(), idx.begin() + static_cast<long>(std::min(n_va, idx.size())));
-      inner_tr.insert(inner_tr.end(), idx.begin() + static_cast<long>(std::min(n_va, idx.size())), idx.end());
+      const auto idx = shuffled_class(tr, c, irng);
+      // --cv-inner-val <= 0.5, so the split point lies inside idx.
+      const auto cut = idx.begin() + std::llround(a.cv_inner_val * static_cast<double>(idx.size()));
+      inner_va.insert(inner_va.end(), idx.begin(), cut);
+      inner_tr.insert(inner_tr.end(), cut, idx.end());
     }
     std::sort(inner_tr.begin(), inner_tr.end());
     std::sort(inner_va.begin(), inner_va.end());

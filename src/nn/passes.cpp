@@ -108,7 +108,7 @@ std::size_t consumer_of(const ModelIr& m, std::size_t j) {
   for (std::size_t t = j + 1; t < m.layers.size(); ++t) {
     const OpKind k = m.layers[t].kind;
     if (k == OpKind::kFlatten || k == OpKind::kAvgPool) continue;
-    return is_linear(k) ? t : m.layers.size();
+    return is_linear(k) ? t : m.layers.size();  // e.g. another poly_act: no place for a constant
   }
   return m.layers.size();
 }
@@ -126,26 +126,25 @@ bool constant_needs_channel(const ModelIr& m, std::size_t j) {
 // pooling (no padding) map a constant to the same constant.
 Status push_constant(ModelIr& m, std::size_t j, double delta) {
   if (delta == 0) return Status();
-  for (std::size_t t = j + 1; t < m.layers.size(); ++t) {
-    Layer& l = m.layers[t];
-    if (l.kind == OpKind::kFlatten || l.kind == OpKind::kAvgPool) continue;
-    if (!is_linear(l.kind)) break;
-    if (l.kind == OpKind::kConv2d && l.padding != 0) {
-      return Status::internal("merge_ensemble: a poly_act constant cannot be moved through the zero-padded conv '" +
-                              l.name + "'");
-    }
-    const auto out = static_cast<std::size_t>(l.out_channels);
-    const std::size_t per = l.weight.size() / out;
-    if (l.bias.empty()) l.bias.assign(out, 0.0f);
-    for (std::size_t o = 0; o < out; ++o) {
-      double sum = 0;
-      for (std::size_t k = 0; k < per; ++k) sum += l.weight[o * per + k];
-      l.bias[o] = static_cast<float>(l.bias[o] + delta * sum);
-    }
-    return Status();
+  const std::size_t t = consumer_of(m, j);
+  if (t == m.layers.size()) {
+    return Status::unsupported("merge_ensemble: no linear layer after poly_act '" + m.layers[j].name +
+                               "' to take its constant");
   }
-  return Status::unsupported("merge_ensemble: no linear layer after poly_act '" + m.layers[j].name +
-                             "' to take its constant");
+  Layer& l = m.layers[t];
+  if (l.kind == OpKind::kConv2d && l.padding != 0) {  // constant_needs_channel: the caller's case
+    return Status::internal("merge_ensemble: a poly_act constant cannot be moved through the zero-padded conv '" +
+                            l.name + "'");
+  }
+  const auto out = static_cast<std::size_t>(l.out_channels);
+  const std::size_t per = l.weight.size() / out;
+  if (l.bias.empty()) l.bias.assign(out, 0.0f);
+  for (std::size_t o = 0; o < out; ++o) {
+    double sum = 0;
+    for (std::size_t k = 0; k < per; ++k) sum += l.weight[o * per + k];
+    l.bias[o] = static_cast<float>(l.bias[o] + delta * sum);
+  }
+  return Status();
 }
 
 // Rewrites member `m` so that every poly_act uses the coefficients of `ref` (see merge_ensemble).
