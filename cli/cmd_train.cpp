@@ -52,6 +52,7 @@ struct TrainArgs {
   double scale = 0.0, brightness = 0.0, contrast = 0.0, mixup = 0.0;
   int warmup = 0;
   bool no_augment = false, no_class_weights = false, no_flip = false;
+  bool train_on_val = false;  // the validation split joins the training data (needs --monitor last)
   std::string recipe = "auto";
   int ensemble = 1, jobs = 2, cv = 0;
   double cv_inner_val = 0.125;  // --cv: inner validation fraction of each fold's training part
@@ -172,6 +173,26 @@ nn::ClassificationMetrics ir_metrics(const nn::ModelIr& m, const io::SplitData& 
   return metrics_of(ir_logits(m, d), d, m.num_classes, probs);
 }
 
+// `--train-on-val`: the validation split joins the training data and is left empty. Only for
+// recipes that choose nothing on validation images (--monitor last: the final weights, fixed
+// epochs), where the held-back images would otherwise be wasted; cross-validation measures such a
+// recipe with --cv-inner-val 0. Binary calibration (Youden on val) and --cv are refused.
+void fold_val_into_train(const TrainArgs& a, io::Dataset& ds) {
+  if (!a.train_on_val) return;
+  if (a.monitor != "last") {
+    throw StatusError(Status::invalid_argument("--train-on-val leaves no validation images to choose a checkpoint on: add "
+                                               "--monitor last (the recipe's default below 2000 training images)"));
+  }
+  if (a.calibrate != "none") {
+    throw StatusError(Status::invalid_argument("--calibrate youden sets the decision boundary on the validation split, which "
+                                               "--train-on-val trains on: drop one of them"));
+  }
+  ds.train.images.insert(ds.train.images.end(), ds.val.images.begin(), ds.val.images.end());
+  ds.train.labels.insert(ds.train.labels.end(), ds.val.labels.begin(), ds.val.labels.end());
+  ds.val = io::subset(ds.val, {});
+  std::cerr << "--train-on-val: training on train + val (" << ds.train.size() << " images); no validation split\n";
+}
+
 // ROC curve of p(class 1) on a split, from row-major probabilities.
 std::vector<nn::RocPoint> positive_roc(const std::vector<double>& probs, const io::SplitData& d, int num_classes) {
   std::vector<double> scores;
@@ -229,9 +250,10 @@ nn::ModelIr finish_ensemble(const std::vector<nn::ModelIr>& members, const io::D
   check_compatible(ir, ds);
   nn::record_ranges(ir, std::span<const float>(ds.train.images.data(), ds.train.images.size()), ds.train.size());
   nn::ClassificationMetrics val_m;
+  const bool has_val = ds.val.size() > 0;  // empty with --train-on-val
   if (calibrate == "youden") {
     report["calibration"] = calibrate_youden(ir, ds, &val_m);
-  } else {
+  } else if (has_val) {
     val_m = ir_metrics(ir, ds.val);
   }
   std::vector<double> probs;
@@ -243,12 +265,12 @@ nn::ModelIr finish_ensemble(const std::vector<nn::ModelIr>& members, const io::D
   for (const auto& [k, v] : {std::pair{"test.accuracy", test_m.accuracy}, {"test.auc", test_m.auc},
                              {"test.sensitivity", test_m.sensitivity}, {"test.specificity", test_m.specificity},
                              {"val.accuracy", val_m.accuracy}, {"val.auc", val_m.auc}}) {
-    ir.meta.metrics[k] = v;
+    if (has_val || !std::string_view(k).starts_with("val.")) ir.meta.metrics[k] = v;
   }
   if (fs::path(model_path).has_parent_path()) fs::create_directories(fs::path(model_path).parent_path());
   throw_if_error(nn::save_model(ir, model_path));
   const auto depth = nn::depth_report(ir);
-  report["ensemble"] = {{"members", members.size()}, {"val", metrics_json(val_m)}, {"test", metrics_json(test_m)}};
+  report["ensemble"] = {{"members", members.size()}, {"val", has_val ? metrics_json(val_m) : json()}, {"test", metrics_json(test_m)}};
   report["ir"] = {{"path", model_path}, {"test", metrics_json(test_m)}, {"depth", depth_json(depth)},
                   {"ranges", ranges_json(ir)}, {"range_samples", ds.train.size()},
                   {"poly_inside", poly_inside_json(ir, ds.train, poly_range, 1000)}};
@@ -258,7 +280,7 @@ nn::ModelIr finish_ensemble(const std::vector<nn::ModelIr>& members, const io::D
                 e["name"].get<std::string>().c_str(), 100 * e["fraction_inside"].get<double>(), poly_range, poly_range,
                 e["abs_p99_9"].get<double>());
   }
-  std::printf("\nvalidation split: accuracy %.4f, ROC AUC %.4f\n", val_m.accuracy, val_m.auc);
+  if (has_val) std::printf("\nvalidation split: accuracy %.4f, ROC AUC %.4f\n", val_m.accuracy, val_m.auc);
   return ir;
 }
 
@@ -266,7 +288,7 @@ nn::ModelIr finish_ensemble(const std::vector<nn::ModelIr>& members, const io::D
 namespace tb = nn::torch_backend;
 
 void write_plots(const std::string& dir, const tb::FitResult& fit, const nn::ClassificationMetrics& test,
-                 const std::vector<nn::RocPoint>& roc, const std::string& title) {
+                 const std::vector<nn::RocPoint>& roc, const std::string& title, bool has_val) {
   nn::Series tl{"train loss", {}, {}}, vl{"val loss", {}, {}}, ta{"train acc", {}, {}}, va{"val acc", {}, {}},
       vauc{"val AUC", {}, {}};
   for (const auto& h : fit.history) {
@@ -278,9 +300,10 @@ void write_plots(const std::string& dir, const tb::FitResult& fit, const nn::Cla
     vauc.x.push_back(e), vauc.y.push_back(h.val_auc);
   }
   for (const auto& [file, st] :
-       {std::pair{"loss.png", nn::plot_lines(dir + "/loss.png", title + ": loss", "epoch", "loss", {tl, vl})},
-        std::pair{"accuracy.png",
-                  nn::plot_lines(dir + "/accuracy.png", title + ": accuracy / AUC", "epoch", "", {ta, va, vauc})},
+       {std::pair{"loss.png", nn::plot_lines(dir + "/loss.png", title + ": loss", "epoch", "loss",
+                                             has_val ? std::vector{tl, vl} : std::vector{tl})},
+        std::pair{"accuracy.png", nn::plot_lines(dir + "/accuracy.png", title + ": accuracy / AUC", "epoch", "",
+                                                 has_val ? std::vector{ta, va, vauc} : std::vector{ta})},
         std::pair{"roc_test.png", nn::plot_roc(dir + "/roc_test.png", roc, test.auc, title + ": test ROC")}}) {
     if (!st.ok()) std::cerr << "warning: plot " << file << ": " << st.to_string() << "\n";
   }
@@ -334,6 +357,7 @@ void run_train_ensemble(const TrainArgs& a) {
   io::Dataset ds = load_for(data_arg, a.size);
   TrainArgs resolved = a;  // the recipe's defaults (members apply the recipe themselves)
   apply_recipe(resolved, ds);
+  fold_val_into_train(resolved, ds);  // members fold it themselves; the merged model is scored the same way
   if (a.model != "hecnn" && a.model != "hecnn-wide") {
     throw StatusError(Status::unsupported("--ensemble needs a model that exports to ModelIr without residual layers (hecnn, hecnn-wide)"));
   }
@@ -441,7 +465,8 @@ void run_train_ensemble(const TrainArgs& a) {
   for (const auto& m : jm) {
     std::printf("%6d  %4llu  %10d  %7.4f  %7.4f  %8.4f  %8.4f\n", static_cast<int>(&m - &jm[0]),
                 static_cast<unsigned long long>(m["seed"].get<std::uint64_t>()), m["best_epoch"].get<int>() + 1,
-                m["val"]["accuracy"].get<double>(), m["val"]["auc"].get<double>(), m["test"]["accuracy"].get<double>(),
+                m["val"].is_null() ? NAN : m["val"]["accuracy"].get<double>(),  // null: --train-on-val
+                m["val"].is_null() ? NAN : m["val"]["auc"].get<double>(), m["test"]["accuracy"].get<double>(),
                 m["test"]["auc"].get<double>());
   }
   std::printf("\ntest split (%s, %s ensemble of %d merged into one model, %.1f s wall, %.1f CPU-s):\n", ds.name.c_str(),
@@ -507,7 +532,7 @@ std::unique_ptr<tb::Trainer> train_teacher(const TrainArgs& a, const io::Dataset
   const tb::FitResult fit = teacher->fit(d, make_fit_options(t));
   if (info != nullptr) {
     *info = {{"model", a.distill}, {"epochs", t.epochs}, {"best_epoch", fit.best_epoch}, {"seconds", fit.seconds},
-             {"val", metrics_json(teacher->evaluate(d.val))}};
+             {"val", d.val.size() > 0 ? metrics_json(teacher->evaluate(d.val)) : json()}};
   }
   return teacher;
 }
@@ -533,6 +558,11 @@ void run_cv(TrainArgs a) {
   const std::string data_arg = require_data(a.data);
   io::Dataset ds = load_for(data_arg, a.size);
   apply_recipe(a, ds);
+  if (a.train_on_val) throw StatusError(Status::invalid_argument("--train-on-val trains a final model: with --cv use --cv-inner-val 0"));
+  if (a.cv_inner_val == 0.0 && a.monitor != "last") {
+    throw StatusError(Status::invalid_argument("--cv-inner-val 0 leaves no images to choose a checkpoint on: add --monitor last "
+                                               "(no selection; the recipe's default below 2000 training images)"));
+  }
   io::SplitData pool = ds.train;
   pool.images.insert(pool.images.end(), ds.val.images.begin(), ds.val.images.end());
   pool.labels.insert(pool.labels.end(), ds.val.labels.begin(), ds.val.labels.end());
@@ -573,7 +603,7 @@ void run_cv(TrainArgs a) {
     SeededRng irng(seed_from_u64(a.seed), 0xC600 + f);
     for (int c = 0; c < ds.num_classes; ++c) {
       const auto idx = shuffled_class(tr, c, irng);
-      // --cv-inner-val <= 0.5, so the split point lies inside idx.
+      // 0 <= --cv-inner-val <= 0.5, so the split point lies inside idx (0: no inner split).
       const auto cut = idx.begin() + std::llround(a.cv_inner_val * static_cast<double>(idx.size()));
       inner_va.insert(inner_va.end(), idx.begin(), cut);
       inner_tr.insert(inner_tr.end(), cut, idx.end());
@@ -602,7 +632,7 @@ void run_cv(TrainArgs a) {
       const auto l = trainer.predict_logits(scored);
       if (logits.empty()) logits.assign(l.size(), 0.0);
       for (std::size_t i = 0; i < l.size(); ++i) logits[i] += l[i] / std::max(1, a.ensemble);
-      members.push_back({{"seed", a.seed + static_cast<std::uint64_t>(e)}, {"inner_val", metrics_json(trainer.evaluate(fd.val))},
+      members.push_back({{"seed", a.seed + static_cast<std::uint64_t>(e)}, {"inner_val", fd.val.size() > 0 ? metrics_json(trainer.evaluate(fd.val)) : json()},
                          {"held_out", metrics_json(trainer.evaluate(scored))}, {"best_epoch", fit.best_epoch},
                          {"seconds", fit.seconds}});
     }
@@ -641,6 +671,8 @@ void run_train(TrainArgs a) {
   const std::string data_arg = require_data(a.data);
   io::Dataset ds = load_for(data_arg, a.size);
   apply_recipe(a, ds);
+  fold_val_into_train(a, ds);
+  const bool has_val = ds.val.size() > 0;
   const tb::ModelSpec spec = make_spec(a, ds);
   tb::Trainer trainer(spec, a.seed);
   if (!a.init.empty()) {
@@ -658,8 +690,10 @@ void run_train(TrainArgs a) {
   const auto teacher = train_teacher(a, ds, &teacher_info);
   if (teacher) {
     teacher_info["test"] = metrics_json(teacher->evaluate(ds.test));
-    std::cerr << "teacher: val acc " << teacher_info["val"]["accuracy"].get<double>() << " auc "
-              << teacher_info["val"]["auc"].get<double>() << "\n";
+    if (has_val) {
+      std::cerr << "teacher: val acc " << teacher_info["val"]["accuracy"].get<double>() << " auc "
+                << teacher_info["val"]["auc"].get<double>() << "\n";
+    }
   }
   tb::FitOptions fo = make_fit_options(a);
   set_distillation(fo, a, teacher.get());
@@ -680,7 +714,7 @@ void run_train(TrainArgs a) {
   fo.on_epoch_end = [&](const tb::EpochRecord& h) {
     char buf[128];
     std::snprintf(buf, sizeof buf, " | val acc %.3f auc %.3f", h.val_accuracy, h.val_auc);
-    last_epoch = buf;
+    if (has_val) last_epoch = buf;
     bar.set_suffix("ep " + std::to_string(h.epoch + 1) + "/" + std::to_string(a.epochs) + last_epoch);
   };
   const tb::FitResult fit = trainer.fit(ds, fo);
@@ -688,7 +722,7 @@ void run_train(TrainArgs a) {
 
   const auto test_m = trainer.evaluate(ds.test);
   nn::ClassificationMetrics final_test = test_m;  // what the saved model does (calibrated if asked)
-  const auto val_m = trainer.evaluate(ds.val);
+  const auto val_m = has_val ? trainer.evaluate(ds.val) : nn::ClassificationMetrics{};
   const auto roc = positive_roc(trainer.predict_proba(ds.test), ds.test, ds.num_classes);
 
   json report = {{"dataset", ds.name},
@@ -710,12 +744,14 @@ void run_train(TrainArgs a) {
                               {"init", a.init}, {"calibrate", a.calibrate}}},
                  {"train_seconds", fit.seconds},
                  {"best_epoch", fit.best_epoch},
-                 {"val", metrics_json(val_m)},
+                 {"train_on_val", a.train_on_val},
+                 {"val", has_val ? metrics_json(val_m) : json()},
                  {"test", metrics_json(test_m)}};
   json hist = json::array();
   for (const auto& h : fit.history) {
     hist.push_back({{"epoch", h.epoch}, {"lr", h.lr}, {"train_loss", h.train_loss}, {"train_accuracy", h.train_accuracy},
-                    {"val_loss", h.val_loss}, {"val_accuracy", h.val_accuracy}, {"val_auc", h.val_auc}, {"seconds", h.seconds}});
+                    {"seconds", h.seconds}});
+    if (has_val) hist.back().update({{"val_loss", h.val_loss}, {"val_accuracy", h.val_accuracy}, {"val_auc", h.val_auc}});
   }
   report["history"] = hist;
   if (teacher) {
@@ -740,7 +776,7 @@ void run_train(TrainArgs a) {
       ir_m = ir_metrics(ir, ds.test);
     } else {
       ir_m = metrics_of(logits, ds.test, ds.num_classes);
-      ir_val = ir_metrics(ir, ds.val);
+      if (has_val) ir_val = ir_metrics(ir, ds.val);
     }
     final_test = ir_m;
     ir.meta.dataset = ds.name;
@@ -748,7 +784,7 @@ void run_train(TrainArgs a) {
     for (const auto& [k, v] : {std::pair{"test.accuracy", ir_m.accuracy}, {"test.auc", ir_m.auc},
                                {"test.sensitivity", ir_m.sensitivity}, {"test.specificity", ir_m.specificity},
                                {"val.accuracy", ir_val.accuracy}, {"val.auc", ir_val.auc}, {"train.seconds", fit.seconds}}) {
-      ir.meta.metrics[k] = v;
+      if (has_val || !std::string_view(k).starts_with("val.")) ir.meta.metrics[k] = v;
     }
     ir.meta.notes["seed"] = std::to_string(a.seed);
     ir.meta.notes["epochs"] = std::to_string(a.epochs);
@@ -771,15 +807,20 @@ void run_train(TrainArgs a) {
   } else {
     report["ir"] = {{"exported", false}, {"reason", "capsnet does not export to ModelIr"}};
   }
-  write_plots(out, fit, test_m, roc, ds.name + " " + a.model);
+  write_plots(out, fit, test_m, roc, ds.name + " " + a.model, has_val);
   {
     std::ofstream f(out + "/report.json");
     f << report.dump(2) << "\n";
   }
   std::printf("\nepoch  train_loss  train_acc  val_loss  val_acc  val_auc     secs\n");
   for (const auto& h : fit.history) {
-    std::printf("%5d  %10.4f  %9.4f  %8.4f  %7.4f  %7.4f  %7.1f%s\n", h.epoch + 1, h.train_loss, h.train_accuracy,
-                h.val_loss, h.val_accuracy, h.val_auc, h.seconds, h.epoch == fit.best_epoch ? "  *" : "");
+    if (has_val) {
+      std::printf("%5d  %10.4f  %9.4f  %8.4f  %7.4f  %7.4f  %7.1f%s\n", h.epoch + 1, h.train_loss, h.train_accuracy,
+                  h.val_loss, h.val_accuracy, h.val_auc, h.seconds, h.epoch == fit.best_epoch ? "  *" : "");
+    } else {
+      std::printf("%5d  %10.4f  %9.4f  %8s  %7s  %7s  %7.1f%s\n", h.epoch + 1, h.train_loss, h.train_accuracy, "-", "-", "-",
+                  h.seconds, h.epoch == fit.best_epoch ? "  *" : "");
+    }
   }
   std::printf("\ntest split (%s, %s, training %.1f s):\n", ds.name.c_str(), a.model.c_str(), fit.seconds);
   std::cout << nn::format_metrics_table(final_test, ds.class_names);
@@ -894,6 +935,9 @@ void add_train_commands(CLI::App& app) {
       ->check(CLI::Range(0.0, 0.9));
   train->add_option("--mixup", ta->mixup, "Mixup with lambda ~ Beta(A, A) (0: off)")->check(CLI::Range(0.0, 10.0));
   train->add_flag("--no-class-weights", ta->no_class_weights, "Plain (unweighted) loss");
+  train->add_flag("--train-on-val", ta->train_on_val,
+                  "Train on train + val (needs --monitor last: nothing is left to choose a checkpoint on); "
+                  "cross-validate such a recipe with --cv-inner-val 0");
   train->add_option("--ensemble", ta->ensemble,
                     "Train K members (seeds seed..seed+K-1) and merge them into one model averaging their logits "
                     "(same depth, K times the channels)")
@@ -911,8 +955,16 @@ void add_train_commands(CLI::App& app) {
       ->check(CLI::Range(0, 20));
   train->add_option("--cv-inner-val", ta->cv_inner_val,
                     "With --cv: fraction of each fold's training part held out (stratified) for early stopping; the "
-                    "scored fold is never used for selection")
-      ->check(CLI::Range(0.05, 0.5));
+                    "scored fold is never used for selection. 0 (only with --monitor last): no inner split, each fold "
+                    "trains on its whole training part, as --train-on-val does for the final model")
+      ->check([](const std::string& s) {
+        double v = -1;
+        try {
+          v = std::stod(s);
+        } catch (const std::exception&) {
+        }
+        return v == 0.0 || (v >= 0.05 && v <= 0.5) ? std::string() : "must be 0 or in [0.05, 0.5]";
+      });
   train->add_option("--distill", ta->distill,
                     "Knowledge distillation (Hinton et al., arXiv:1503.02531): first train a teacher of this "
                     "architecture on the same split, then the model against its softened logits")
@@ -933,7 +985,8 @@ void add_train_commands(CLI::App& app) {
     for (const CLI::Option* o : train->get_options()) {
       if (o->count() == 0) continue;
       ta->given.insert(o->get_name());
-      ta->raw.emplace_back(o->get_name(), o->results(), o->get_type_size() == 0);
+      // A flag takes no value (expected 0; its results() hold "true", which must not be passed on).
+      ta->raw.emplace_back(o->get_name(), o->results(), o->get_expected_max() == 0);
     }
     run_train(*ta);
   });

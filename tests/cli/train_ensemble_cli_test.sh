@@ -55,6 +55,35 @@ cve=$("$heal" --quiet train "${common[@]}" --cv 3 --seed 2 --ensemble 2 --out "$
 grep -q '"ensemble": 2' "$work/cve/cv.json" || fail "cv ensemble report"
 [ "$(grep -E '^ +[123] ' <<<"$cv1")" != "$(grep -E '^ +[123] ' <<<"$cve")" ] || fail "cv ensemble scores equal one member's"
 
+# Without an inner validation split (--cv-inner-val 0, for recipes that keep the final weights):
+# each fold trains on its whole training part; train + held-out partition the 624 images.
+"$heal" --quiet train "${common[@]}" --cv 3 --seed 2 --cv-inner-val 0 --out "$work/cv0" > /dev/null
+awk '/^      "fold":/ {f++} /^        "n":/ {n[f] = $2 + 0} /^      "inner_val":/ {v[f] = $2 + 0}
+     /^      "train":/ {t[f] = $2 + 0}
+     END { if (f != 3) exit 1; s = 0
+           for (i = 1; i <= f; i++) { if (v[i] != 0 || t[i] + n[i] != 624) exit 1; s += n[i] }
+           exit s != 624 }' "$work/cv0/cv.json" || fail "--cv-inner-val 0: folds do not train on the whole training part"
+if "$heal" --quiet train "${common[@]}" --cv 3 --cv-inner-val 0 --monitor auc 2> "$work/err.txt"; then fail "--cv-inner-val 0 with a monitor accepted"; fi
+grep -q "monitor last" "$work/err.txt" || fail "--cv-inner-val 0 error message"
+if "$heal" --quiet train "${common[@]}" --cv 3 --cv-inner-val 0.01 2> /dev/null; then fail "--cv-inner-val 0.01 accepted"; fi
+
+# --train-on-val: the 78 validation images join the 546 training images (the small-data recipe
+# keeps its final weights, so nothing is chosen on them); no validation metrics are reported.
+"$heal" --quiet train "${common[@]}" --train-on-val --seed 6 --out "$work/tov" > "$work/tov.txt" 2> "$work/tov.err"
+grep -q '624 train / 0 val / 156 test' "$work/tov.err" || fail "--train-on-val does not train on train + val"
+grep -q '"val": null' "$work/tov/report.json" && grep -q '"train_on_val": true' "$work/tov/report.json" ||
+  fail "--train-on-val report"
+a=$("$heal" --quiet eval --json --model "$work/single6/model.heal" --data "$data/breastmnist.npz" | grep -v '"model"')
+b=$("$heal" --quiet eval --json --model "$work/tov/model.heal" --data "$data/breastmnist.npz" | grep -v '"model"')
+[ "$a" != "$b" ] || fail "--train-on-val trained the same model as train only"
+if "$heal" --quiet train "${common[@]}" --train-on-val --monitor auc 2> "$work/err.txt"; then fail "--train-on-val with a monitor accepted"; fi
+grep -q "monitor last" "$work/err.txt" || fail "--train-on-val error message"
+if "$heal" --quiet train "${common[@]}" --train-on-val --calibrate youden 2> "$work/err.txt"; then fail "--train-on-val with youden accepted"; fi
+grep -q "validation split" "$work/err.txt" || fail "--train-on-val --calibrate error message"
+"$heal" --quiet train "${common[@]}" --train-on-val --ensemble 2 --out "$work/tove" > /dev/null 2> "$work/tove.err" ||
+  fail "--train-on-val --ensemble failed"
+grep -q '"val": null' "$work/tove/member_0/report.json" || fail "--train-on-val member report"
+
 # Errors say what is wrong.
 if "$heal" --quiet merge --out "$work/x.heal" "$work/ens/member_0/model.heal" 2> "$work/err.txt"; then fail "merge of one model accepted"; fi
 grep -q "at least two" "$work/err.txt" || fail "merge error message"
