@@ -173,26 +173,6 @@ nn::ClassificationMetrics ir_metrics(const nn::ModelIr& m, const io::SplitData& 
   return metrics_of(ir_logits(m, d), d, m.num_classes, probs);
 }
 
-// `--train-on-val`: the validation split joins the training data and is left empty. Only for
-// recipes that choose nothing on validation images (--monitor last: the final weights, fixed
-// epochs), where the held-back images would otherwise be wasted; cross-validation measures such a
-// recipe with --cv-inner-val 0. Binary calibration (Youden on val) and --cv are refused.
-void fold_val_into_train(const TrainArgs& a, io::Dataset& ds) {
-  if (!a.train_on_val) return;
-  if (a.monitor != "last") {
-    throw StatusError(Status::invalid_argument("--train-on-val leaves no validation images to choose a checkpoint on: add "
-                                               "--monitor last (the recipe's default below 2000 training images)"));
-  }
-  if (a.calibrate != "none") {
-    throw StatusError(Status::invalid_argument("--calibrate youden sets the decision boundary on the validation split, which "
-                                               "--train-on-val trains on: drop one of them"));
-  }
-  ds.train.images.insert(ds.train.images.end(), ds.val.images.begin(), ds.val.images.end());
-  ds.train.labels.insert(ds.train.labels.end(), ds.val.labels.begin(), ds.val.labels.end());
-  ds.val = io::subset(ds.val, {});
-  std::cerr << "--train-on-val: training on train + val (" << ds.train.size() << " images); no validation split\n";
-}
-
 // ROC curve of p(class 1) on a split, from row-major probabilities.
 std::vector<nn::RocPoint> positive_roc(const std::vector<double>& probs, const io::SplitData& d, int num_classes) {
   std::vector<double> scores;
@@ -287,6 +267,26 @@ nn::ModelIr finish_ensemble(const std::vector<nn::ModelIr>& members, const io::D
 #ifdef HEAL_HAVE_TORCH
 namespace tb = nn::torch_backend;
 
+// `--train-on-val`: the validation split joins the training data and is left empty. Only for
+// recipes that choose nothing on validation images (--monitor last: the final weights, fixed
+// epochs), where the held-back images would otherwise be wasted; cross-validation measures such a
+// recipe with --cv-inner-val 0. Binary calibration (Youden on val) and --cv are refused.
+void fold_val_into_train(const TrainArgs& a, io::Dataset& ds) {
+  if (!a.train_on_val) return;
+  if (a.monitor != "last") {
+    throw StatusError(Status::invalid_argument("--train-on-val leaves no validation images to choose a checkpoint on: add "
+                                               "--monitor last (the recipe's default below 2000 training images)"));
+  }
+  if (a.calibrate != "none") {
+    throw StatusError(Status::invalid_argument("--calibrate youden sets the decision boundary on the validation split, which "
+                                               "--train-on-val trains on: drop one of them"));
+  }
+  ds.train.images.insert(ds.train.images.end(), ds.val.images.begin(), ds.val.images.end());
+  ds.train.labels.insert(ds.train.labels.end(), ds.val.labels.begin(), ds.val.labels.end());
+  ds.val = io::subset(ds.val, {});
+  std::cerr << "--train-on-val: training on train + val (" << ds.train.size() << " images); no validation split\n";
+}
+
 void write_plots(const std::string& dir, const tb::FitResult& fit, const nn::ClassificationMetrics& test,
                  const std::vector<nn::RocPoint>& roc, const std::string& title, bool has_val) {
   nn::Series tl{"train loss", {}, {}}, vl{"val loss", {}, {}}, ta{"train acc", {}, {}}, va{"val acc", {}, {}},
@@ -338,7 +338,9 @@ void apply_recipe(TrainArgs& a, const io::Dataset& ds) {
   // checkpoint selection on the tiny validation split (the final EMA weights): CV ACC 0.837
   // against 0.795 for the stage-3 recipe measured the same way. A merged ensemble of 3 members
   // scored 0.843; it is an option (--ensemble 3), not the default, for its cost under CKKS
-  // (single mode: 2.78 s and 15 GiB per image against 1.13 s and 6.5 GiB).
+  // (single mode: 2.78 s and 15 GiB per image against 1.13 s and 6.5 GiB). Stage 5: with
+  // --train-on-val (val joins training; CV: --cv-inner-val 0) the ensemble of 3 scores 0.849 and
+  // the single model 0.825, so --train-on-val is not a default either.
   set("--depth", a.depth, small ? 2 : 0);
   set("--no-class-weights", a.no_class_weights, small);
   set("--scale", a.scale, small ? 0.0 : 0.1);
@@ -991,7 +993,9 @@ void add_train_commands(CLI::App& app) {
     run_train(*ta);
   });
 #else
-  train->callback([] {
+  // The callback owns the arguments the options write into (without it they would be freed when
+  // this function returns, and parsing would write into freed memory).
+  train->callback([ta] {
     throw StatusError(Status::unsupported("this heal was built without libtorch (HEAL_WITH_TORCH=OFF): no training"));
   });
 #endif
