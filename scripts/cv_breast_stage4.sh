@@ -5,14 +5,8 @@
 # the cheaper model under CKKS. Two runs at a time (2 cores, one libtorch thread each); about
 # 40 minutes in all, the distillation rows being the slowest.
 # Usage: scripts/cv_breast_stage4.sh [DATA_DIR (default ../shared/data or $HEAL_DATA)] [OUT_DIR (default runs/cv_stage4)]
-set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-data=${1:-${HEAL_DATA:-$root/../shared/data}}
-out=${2:-runs/cv_stage4}
-heal=${HEAL_BIN:-$root/build/release/cli/heal}
-[ -x "$heal" ] || { echo "no heal binary at $heal: build first (cmake --preset release && cmake --build --preset release)"; exit 2; }
-[ -e "$data/breastmnist.npz" ] || { echo "missing $data/breastmnist.npz: pass the data directory (see README, Data)"; exit 2; }
-mkdir -p "$out"
+# shellcheck source=scripts/lib/cv_rows.sh
+source "$(dirname "$0")/lib/cv_rows.sh" runs/cv_stage4 "$@"
 
 # The stage-3 small-data options written out (v5: one conv block), and the two-block model. Every
 # option appears once per command line (the CLI refuses repeated options).
@@ -21,8 +15,6 @@ long="--epochs 150 --patience 40"
 w16="--width 16 --hidden 128"
 v5="--model hecnn $base $long $w16"
 two="--model hecnn --depth 2 $base $long"
-names=(); flags=()
-add() { names+=("$1"); flags+=("$2"); }
 add v5                "$v5 --monitor accuracy"
 add v5_auc            "$v5 --monitor auc"
 add v5_loss           "$v5 --monitor loss"
@@ -42,11 +34,4 @@ add two_nocw_loss     "$two $w16 --monitor loss --no-class-weights"
 add two_nocw_w32      "$two --width 32 --hidden 256 --monitor accuracy --no-class-weights"
 add two_nocw_x3       "$two $w16 --monitor accuracy --no-class-weights --ensemble 3"
 
-for i in "${!names[@]}"; do
-  # shellcheck disable=SC2086
-  "$heal" --quiet train --data "$data/breastmnist.npz" --cv 5 ${flags[$i]} --out "$out/${names[$i]}" > "$out/${names[$i]}.log" 2>&1 &
-  if [ $((i % 2)) = 1 ]; then wait; fi
-done
-wait
-printf '%-16s %s\n' configuration "nested 5-fold CV"
-for n in "${names[@]}"; do printf '%-16s %s\n' "$n" "$(grep 'cross-validation (' "$out/$n.log" | sed 's/.*images): //')"; done
+run_rows

@@ -8,30 +8,15 @@
 # before any was run; the rule is stage 4's, over the stage 4 and stage 5 rows together: highest
 # mean CV accuracy, ties within 0.002 going to the cheaper model under CKKS.
 # Usage: scripts/cv_breast_stage5.sh [DATA_DIR (default ../shared/data or $HEAL_DATA)] [OUT_DIR (default runs/cv_stage5)]
-set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-data=${1:-${HEAL_DATA:-$root/../shared/data}}
-out=${2:-runs/cv_stage5}
-heal=${HEAL_BIN:-$root/build/release/cli/heal}
-[ -x "$heal" ] || { echo "no heal binary at $heal: build first (cmake --preset release && cmake --build --preset release)"; exit 2; }
-[ -e "$data/breastmnist.npz" ] || { echo "missing $data/breastmnist.npz: pass the data directory (see README, Data)"; exit 2; }
-mkdir -p "$out"
+# shellcheck source=scripts/lib/cv_rows.sh
+source "$(dirname "$0")/lib/cv_rows.sh" runs/cv_stage5 "$@"
 
 # v7 written out (stage 4's two_nocw_last), without an inner validation split.
 base="--ema 0.99 --dropout 0.2 --label-smoothing 0.05 --warmup 2 --weight-decay 5e-4 --threads 1 --recipe none"
 v7="--model hecnn --depth 2 --width 16 --hidden 128 --no-class-weights --monitor last --patience 40 $base"
-names=(); flags=()
-add() { names+=("$1"); flags+=("$2"); }
 add v7_full           "$v7 --epochs 150 --cv-inner-val 0"
 add v7_full_mixup     "$v7 --epochs 150 --cv-inner-val 0 --mixup 0.2"
 add v7_full_e300      "$v7 --epochs 300 --cv-inner-val 0"
 add v7_full_x3        "$v7 --epochs 150 --cv-inner-val 0 --ensemble 3"
 
-for i in "${!names[@]}"; do
-  # shellcheck disable=SC2086
-  "$heal" --quiet train --data "$data/breastmnist.npz" --cv 5 ${flags[$i]} --out "$out/${names[$i]}" > "$out/${names[$i]}.log" 2>&1 &
-  if [ $((i % 2)) = 1 ]; then wait; fi
-done
-wait
-printf '%-16s %s\n' configuration "nested 5-fold CV"
-for n in "${names[@]}"; do printf '%-16s %s\n' "$n" "$(grep 'cross-validation (' "$out/$n.log" | sed 's/.*images): //')"; done
+run_rows
