@@ -60,15 +60,17 @@ std::vector<std::vector<u64>> weight_residues(const SparseLinear& lin, const ckk
   return w;
 }
 
-MacStage make_mac_stage(const SparseLinear& lin, const ckks::Context& ctx, std::size_t level) {
+MacStage make_mac_stage(const SparseLinear& lin, const ckks::Context& ctx, std::size_t level, bool skip_empty_rows) {
   MacStage st;
   st.in_dim = lin.in_dim;
   st.out_dim = lin.out_dim;
   st.level = level;
   const auto res = weight_residues(lin, ctx, level);
   std::map<std::vector<std::int32_t>, std::vector<std::int32_t>> by_cols;
-  for (int r = 0; r < lin.out_dim; ++r)
+  for (int r = 0; r < lin.out_dim; ++r) {
+    if (skip_empty_rows && lin.row_ptr[r] == lin.row_ptr[r + 1]) continue;
     by_cols[std::vector<std::int32_t>(lin.cols.begin() + lin.row_ptr[r], lin.cols.begin() + lin.row_ptr[r + 1])].push_back(r);
+  }
   for (auto& [cols, rows] : by_cols) {
     for (std::size_t g0 = 0; g0 < rows.size(); g0 += MacGroup::kMaxGroupRows) {
       MacGroup g;

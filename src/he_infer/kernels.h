@@ -37,7 +37,16 @@ struct MacStage {
   std::size_t level = 0;
   std::vector<MacGroup> groups;
 };
-MacStage make_mac_stage(const SparseLinear& lin, const ckks::Context& ctx, std::size_t level);
+/// `skip_empty_rows`: rows without entries get no group (sparse_mac_accumulate leaves them as they
+/// are; sparse_mac needs every row, as it writes each output once).
+MacStage make_mac_stage(const SparseLinear& lin, const ckks::Context& ctx, std::size_t level, bool skip_empty_rows = false);
+
+/// One block of the fused first two stages of batch mode: `first` computes some outputs of L_0
+/// (with their `bias`), `second` reads exactly those (columns renumbered 0..) into L_1's rows.
+struct StreamBlock {
+  MacStage first, second;
+  std::vector<double> bias;
+};
 
 /// out[r] = sum_k w[r,k] * in[col(r,k)] over every polynomial and limb, in NTT form, with lazy
 /// modular reduction (products of < 31-bit residues summed in 64-bit words, one reduction per
@@ -51,5 +60,13 @@ MacStage make_mac_stage(const SparseLinear& lin, const ckks::Context& ctx, std::
 /// s * q_level with s = in.scale (in.scale^2 when squaring), no bias.
 std::vector<ckks::Ciphertext> sparse_mac(const ckks::Context& ctx, const MacStage& st,
                                          std::span<const ckks::Ciphertext> in, int threads, bool square_inputs = false);
+
+/// out[r] += sum_k w[r,k] * in[col(r,k)] (mod q) for the rows of st's groups, in place: the same
+/// kernel, each output word read once and written once. out has st.out_dim ciphertexts of the
+/// size, level and scale sparse_mac would give them. Used to stream one stage into the next
+/// (BatchEngine): since the sums are exact mod q, accumulating over column blocks gives exactly
+/// the residues of one sparse_mac over all columns.
+void sparse_mac_accumulate(const ckks::Context& ctx, const MacStage& st, std::span<const ckks::Ciphertext> in,
+                           std::vector<ckks::Ciphertext>& out, int threads, bool square_inputs = false);
 
 }  // namespace heal::he_infer::detail

@@ -9,6 +9,7 @@
 // into 64-bit lanes; one Barrett reduction per floor(2^64 / q^2) terms and per output word.
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <vector>
 
 #if defined(__AVX512IFMA__) && defined(__AVX512F__)
@@ -37,8 +38,9 @@ inline void reduce_words(u64* a, std::size_t n, const math::Modulus& q) {
   for (std::size_t i = 0; i < n; ++i) a[i] = q.reduce(a[i]);
 }
 
-// Portable micro-kernel: acc[r][p][t] += w[k, j0 + r] * buf[col(k)][p][t].
-template <std::size_t P, std::size_t R>
+// Portable micro-kernel: acc[r][p][t] += w[k, j0 + r] * buf[col(k)][p][t]; the output is acc mod q
+// (Acc: (out + acc) mod q; the accumulators stay below 2^64 - q, see sparse_mac's `chunk`).
+template <std::size_t P, std::size_t R, bool Acc>
 void micro_scalar(const u64* buf, const std::int32_t* cols, std::size_t K, const u64* w, std::size_t G, std::size_t j0,
                   std::size_t chunk, const math::Modulus& q, u64* const* outp) {
   alignas(64) u64 acc[R][P][kTile] = {};
@@ -59,7 +61,7 @@ void micro_scalar(const u64* buf, const std::int32_t* cols, std::size_t K, const
   for (std::size_t r = 0; r < R; ++r)
     for (std::size_t p = 0; p < P; ++p) {
       u64* o = outp[r * P + p];
-      for (std::size_t t = 0; t < kTile; ++t) o[t] = q.reduce(acc[r][p][t]);
+      for (std::size_t t = 0; t < kTile; ++t) o[t] = q.reduce(Acc ? acc[r][p][t] + o[t] : acc[r][p][t]);
     }
 }
 
@@ -88,7 +90,7 @@ inline __m512i reduce_vec(__m512i x, const VecMod& m) {
 }
 
 // IFMA micro-kernel (all residues and weights < 2^26, so each 52-bit product is exact).
-template <std::size_t P, std::size_t R>
+template <std::size_t P, std::size_t R, bool Acc>
 void micro_ifma(const u64* buf, const std::int32_t* cols, std::size_t K, const u64* w, std::size_t G, std::size_t j0,
                 std::size_t chunk, const math::Modulus& q, u64* const* outp) {
   const VecMod vm(q);
@@ -128,13 +130,21 @@ void micro_ifma(const u64* buf, const std::int32_t* cols, std::size_t K, const u
     }
   }
   // Output words are written once: stream them (no read-for-ownership; limbs are 64-byte aligned).
+  // Accumulating reads them, so those are plain stores.
 #pragma GCC unroll 16
   for (std::size_t r = 0; r < R; ++r)
 #pragma GCC unroll 16
     for (std::size_t p = 0; p < P; ++p) {
       u64* o = outp[r * P + p];
-      _mm512_stream_si512(reinterpret_cast<__m512i*>(o), reduce_vec(acc[r][p][0], vm));
-      _mm512_stream_si512(reinterpret_cast<__m512i*>(o + 8), reduce_vec(acc[r][p][1], vm));
+      if constexpr (Acc) {
+        auto* o0 = reinterpret_cast<__m512i*>(o);
+        auto* o1 = reinterpret_cast<__m512i*>(o + 8);
+        _mm512_store_si512(o0, reduce_vec(_mm512_add_epi64(acc[r][p][0], _mm512_load_si512(o0)), vm));
+        _mm512_store_si512(o1, reduce_vec(_mm512_add_epi64(acc[r][p][1], _mm512_load_si512(o1)), vm));
+      } else {
+        _mm512_stream_si512(reinterpret_cast<__m512i*>(o), reduce_vec(acc[r][p][0], vm));
+        _mm512_stream_si512(reinterpret_cast<__m512i*>(o + 8), reduce_vec(acc[r][p][1], vm));
+      }
     }
 }
 
@@ -154,14 +164,14 @@ inline void square_tile_ifma(const u64* x0, const u64* x1, u64* b, const VecMod&
 using MicroFn = void (*)(const u64*, const std::int32_t*, std::size_t, const u64*, std::size_t, std::size_t, std::size_t,
                          const math::Modulus&, u64* const*);
 
-template <std::size_t P>
+template <std::size_t P, bool Acc>
 std::array<MicroFn, kRows + 1> micro_table(bool ifma) {
 #if HEAL_HE_INFER_IFMA
-  if (ifma) return {nullptr, &micro_ifma<P, 1>, &micro_ifma<P, 2>, &micro_ifma<P, 3>, &micro_ifma<P, 4>};
+  if (ifma) return {nullptr, &micro_ifma<P, 1, Acc>, &micro_ifma<P, 2, Acc>, &micro_ifma<P, 3, Acc>, &micro_ifma<P, 4, Acc>};
 #else
   (void)ifma;
 #endif
-  return {nullptr, &micro_scalar<P, 1>, &micro_scalar<P, 2>, &micro_scalar<P, 3>, &micro_scalar<P, 4>};
+  return {nullptr, &micro_scalar<P, 1, Acc>, &micro_scalar<P, 2, Acc>, &micro_scalar<P, 3, Acc>, &micro_scalar<P, 4, Acc>};
 }
 
 // Packs tile [cb, cb + kTile) of limb l of every input into buf[k][p][t] (squared when P == 3 from 2 polys).
@@ -215,11 +225,10 @@ void prefault(std::vector<ckks::Ciphertext>& out, int threads) {
 #endif
 }
 
-}  // namespace
-
-std::vector<ckks::Ciphertext> sparse_mac(const ckks::Context& ctx, const MacStage& st, std::span<const ckks::Ciphertext> in, int threads,
-                                         bool square_inputs) {
-  HEAL_REQUIRE(static_cast<int>(in.size()) == st.in_dim, "sparse_mac: expected " << st.in_dim << " ciphertexts, got " << in.size());
+// Checks the inputs of a MAC stage; returns the number of polynomials of its outputs.
+std::size_t check_mac_inputs(const MacStage& st, std::span<const ckks::Ciphertext> in, bool square_inputs) {
+  HEAL_REQUIRE(static_cast<int>(in.size()) == st.in_dim && !in.empty(),
+               "sparse_mac: expected " << st.in_dim << " ciphertexts, got " << in.size());
   const std::size_t npi = in[0].size(), limbs = in[0].level() + 1, n = in[0].n();
   HEAL_REQUIRE(npi == 2 || (npi == 3 && !square_inputs),
                "sparse_mac: ciphertexts must have 2 polynomials (or 3 without square_inputs), got " << npi);
@@ -227,15 +236,14 @@ std::vector<ckks::Ciphertext> sparse_mac(const ckks::Context& ctx, const MacStag
   for (const auto& c : in)
     HEAL_REQUIRE(c.size() == npi && c.level() + 1 == limbs, "sparse_mac: inputs must share level and size");
   HEAL_REQUIRE(n % kTile == 0, "sparse_mac: ring degree must be a multiple of " << kTile);
-  const std::size_t P = square_inputs ? 3 : npi;
-  const double in_scale = square_inputs ? in[0].scale() * in[0].scale() : in[0].scale();
-  std::vector<ckks::Ciphertext> out(static_cast<std::size_t>(st.out_dim));
-  for (auto& o : out) {
-    std::vector<math::RnsPoly> polys;
-    for (std::size_t p = 0; p < P; ++p) polys.push_back(math::RnsPoly::uninitialized(n, limbs, true));
-    o = ckks::Ciphertext(std::move(polys), in_scale * static_cast<double>(ctx.q(limbs - 1).value()), in[0].slots());
-  }
-  prefault(out, threads);
+  return square_inputs ? 3 : npi;
+}
+
+// out[r] = (accumulate ? out[r] : 0) + sum_k w[r,k] in[col(r,k)] for the rows of st's groups.
+void run_mac(const ckks::Context& ctx, const MacStage& st, std::span<const ckks::Ciphertext> in, std::vector<ckks::Ciphertext>& out,
+             int threads, bool square_inputs, bool accumulate) {
+  const std::size_t P = check_mac_inputs(st, in, square_inputs);
+  const std::size_t limbs = in[0].level() + 1, n = in[0].n();
   std::vector<std::size_t> chunk(limbs);
   bool ifma = HEAL_HE_INFER_IFMA != 0;
   for (std::size_t l = 0; l < limbs; ++l) {
@@ -244,7 +252,8 @@ std::vector<ckks::Ciphertext> sparse_mac(const ckks::Context& ctx, const MacStag
     chunk[l] = static_cast<std::size_t>((~u64{0} - qm1) / (qm1 * qm1));  // chunk*(q-1)^2 + (q-1) < 2^64
     if (qv > (u64{1} << 26)) ifma = false;                              // (q-1)^2 must fit 52 bits
   }
-  const auto table = P == 2 ? micro_table<2>(ifma) : micro_table<3>(ifma);
+  const auto table = accumulate ? (P == 2 ? micro_table<2, true>(ifma) : micro_table<3, true>(ifma))
+                                : (P == 2 ? micro_table<2, false>(ifma) : micro_table<3, false>(ifma));
   const std::size_t tiles = n / kTile;
   // S consecutive tiles are packed together (<= ~768 KiB, L2) so that each output row is written
   // S * 128 contiguous bytes per visit (fewer TLB misses on the thousands of output polynomials).
@@ -282,7 +291,41 @@ std::vector<ckks::Ciphertext> sparse_mac(const ckks::Context& ctx, const MacStag
     _mm_sfence();  // make the streamed output stores visible before the threads join
 #endif
   });
+}
+
+}  // namespace
+
+std::vector<ckks::Ciphertext> sparse_mac(const ckks::Context& ctx, const MacStage& st, std::span<const ckks::Ciphertext> in, int threads,
+                                         bool square_inputs) {
+  const std::size_t P = check_mac_inputs(st, in, square_inputs);
+  const std::size_t limbs = in[0].level() + 1, n = in[0].n();
+  const double in_scale = square_inputs ? in[0].scale() * in[0].scale() : in[0].scale();
+  std::vector<ckks::Ciphertext> out(static_cast<std::size_t>(st.out_dim));
+  for (auto& o : out) {
+    std::vector<math::RnsPoly> polys;
+    for (std::size_t p = 0; p < P; ++p) polys.push_back(math::RnsPoly::uninitialized(n, limbs, true));
+    o = ckks::Ciphertext(std::move(polys), in_scale * static_cast<double>(ctx.q(limbs - 1).value()), in[0].slots());
+  }
+  prefault(out, threads);
+  run_mac(ctx, st, in, out, threads, square_inputs, /*accumulate=*/false);
   return out;
+}
+
+void sparse_mac_accumulate(const ckks::Context& ctx, const MacStage& st, std::span<const ckks::Ciphertext> in,
+                           std::vector<ckks::Ciphertext>& out, int threads, bool square_inputs) {
+  const std::size_t P = check_mac_inputs(st, in, square_inputs);
+  const double in_scale = square_inputs ? in[0].scale() * in[0].scale() : in[0].scale();
+  const double out_scale = in_scale * static_cast<double>(ctx.q(st.level).value());
+  HEAL_REQUIRE(out.size() == static_cast<std::size_t>(st.out_dim), "sparse_mac_accumulate: expected " << st.out_dim << " outputs");
+  for (const auto& grp : st.groups) {
+    for (const auto r : grp.rows) {
+      const auto& o = out[static_cast<std::size_t>(r)];
+      HEAL_REQUIRE(o.size() == P && o.level() == st.level && o.n() == in[0].n(),
+                   "sparse_mac_accumulate: output " << r << " has the wrong size or level");
+      HEAL_REQUIRE(std::fabs(o.scale() / out_scale - 1.0) < 1e-9, "sparse_mac_accumulate: output " << r << " has another scale");
+    }
+  }
+  run_mac(ctx, st, in, out, threads, square_inputs, /*accumulate=*/true);
 }
 
 }  // namespace heal::he_infer::detail

@@ -43,7 +43,8 @@ SparseLinear random_linear(int in_dim, SeededRng& rng) {
   return l;
 }
 
-void check_exact(int scale_bits, std::size_t np_in, bool square) {
+// accumulate: sparse_mac_accumulate into outputs holding random residues (reference: those + the sum).
+void check_exact(int scale_bits, std::size_t np_in, bool square, bool accumulate = false) {
   const ParamPlan plan = plan_params(3, {.min_scale_bits = scale_bits, .max_scale_bits = scale_bits, .log_n = 10, .allow_insecure = true});
   auto ctx = ckks::Context::create(plan.spec);
   SeededRng rng(seed_from_u64(7));
@@ -62,9 +63,27 @@ void check_exact(int scale_bits, std::size_t np_in, bool square) {
     c = ckks::Ciphertext(std::move(polys), 1024.0, n / 2);
   }
   const auto st = detail::make_mac_stage(lin, *ctx, level);
-  const auto out = detail::sparse_mac(*ctx, st, in, 2, square);
-  const auto w = detail::weight_residues(lin, *ctx, level);
   const std::size_t P = square ? 3 : np_in;
+  const double expect_scale = (square ? 1024.0 * 1024.0 : 1024.0) * static_cast<double>(ctx->q(level).value());
+  std::vector<ckks::Ciphertext> init;
+  std::vector<ckks::Ciphertext> out;
+  if (accumulate) {
+    for (int r = 0; r < lin.out_dim; ++r) {
+      std::vector<math::RnsPoly> polys;
+      for (std::size_t p = 0; p < P; ++p) {
+        auto poly = math::RnsPoly::uninitialized(n, limbs, true);
+        for (std::size_t l = 0; l < limbs; ++l)
+          for (std::size_t t = 0; t < n; ++t) poly.limb(l)[t] = rng.next_u64() % ctx->q(l).value();
+        polys.push_back(std::move(poly));
+      }
+      init.emplace_back(std::move(polys), expect_scale, n / 2);
+    }
+    out = init;
+    detail::sparse_mac_accumulate(*ctx, st, in, out, 2, square);
+  } else {
+    out = detail::sparse_mac(*ctx, st, in, 2, square);
+  }
+  const auto w = detail::weight_residues(lin, *ctx, level);
   ASSERT_EQ(out.size(), static_cast<std::size_t>(lin.out_dim));
   std::size_t mismatches = 0;
   for (int r = 0; r < lin.out_dim; ++r) {
@@ -73,7 +92,7 @@ void check_exact(int scale_bits, std::size_t np_in, bool square) {
       const math::Modulus& q = ctx->q(l);
       for (std::size_t t = 0; t < n; ++t)
         for (std::size_t p = 0; p < P; ++p) {
-          u64 ref = 0;
+          u64 ref = accumulate ? init[static_cast<std::size_t>(r)][p].limb(l)[t] : 0;
           for (auto e = static_cast<std::size_t>(lin.row_ptr[r]); e < static_cast<std::size_t>(lin.row_ptr[r + 1]); ++e) {
             const ckks::Ciphertext& x = in[static_cast<std::size_t>(lin.cols[e])];
             u64 v;
@@ -90,7 +109,6 @@ void check_exact(int scale_bits, std::size_t np_in, bool square) {
     }
   }
   EXPECT_EQ(mismatches, 0u);
-  const double expect_scale = (square ? 1024.0 * 1024.0 : 1024.0) * static_cast<double>(ctx->q(level).value());
   EXPECT_DOUBLE_EQ(out[0].scale(), expect_scale);
 }
 
@@ -99,6 +117,9 @@ TEST(MacKernel, Ifma26BitSquared) { check_exact(26, 2, true); }
 TEST(MacKernel, Ifma26BitThreePolys) { check_exact(26, 3, false); }
 TEST(MacKernel, Portable30BitPlain) { check_exact(30, 2, false); }
 TEST(MacKernel, Portable30BitSquared) { check_exact(30, 2, true); }
+TEST(MacKernel, Ifma26BitAccumulate) { check_exact(26, 2, false, true); }
+TEST(MacKernel, Ifma26BitSquaredAccumulate) { check_exact(26, 2, true, true); }
+TEST(MacKernel, Portable30BitSquaredAccumulate) { check_exact(30, 2, true, true); }
 
 TEST(MacKernel, RejectsSquaringThreePolys) {
   const ParamPlan plan = plan_params(3, {.min_scale_bits = 26, .max_scale_bits = 26, .log_n = 10, .allow_insecure = true});

@@ -7,6 +7,14 @@
 //   L_0:            MAC (weights encoded at q_l) + bias, rescale once.
 //   square:         x^2 (3 polynomials), neither relinearized nor rescaled.
 //   L_i (i >= 1):   MAC on the 3-polynomial squares, + bias, relinearize only the outputs, rescale twice.
+//
+// Memory: the first stage usually has the most outputs (a conv layer's channels x positions: 8112
+// ciphertexts for a merged 3-member BreastMNIST model, about 16 GiB at N = 2^14). With streaming
+// (the default) L_0 and L_1 run fused over blocks of L_0's outputs, grouped by the L_1 rows that
+// read them (for a conv: all channels at a few positions): each block is computed, rescaled,
+// squared on the fly and accumulated into L_1's outputs in place, then dropped. Only L_1's
+// accumulators and one block are held; the result is bit-for-bit that of stage-by-stage evaluation
+// (the sums are exact mod q).
 #pragma once
 
 #include <memory>
@@ -24,6 +32,7 @@ namespace heal::he_infer {
 
 namespace detail {
 struct MacStage;
+struct StreamBlock;
 }
 
 /// Wall-clock seconds per stage of one evaluation.
@@ -40,8 +49,11 @@ struct StageTimes {
 /// Batch-mode encrypted inference of one circuit under one parameter set.
 class BatchEngine {
  public:
-  /// Precomputes weight residues at each stage's level. `threads` >= 1.
-  BatchEngine(Circuit circuit, ckks::ContextPtr ctx, int threads = 2);
+  /// Precomputes weight residues at each stage's level. `threads` >= 1. `stream_rows` > 0 fuses
+  /// the first two linear stages over blocks of about that many first-stage outputs (bounded
+  /// memory, see above); 0 evaluates stage by stage, holding every first-stage output.
+  BatchEngine(Circuit circuit, ckks::ContextPtr ctx, int threads = 2, std::size_t stream_rows = kDefaultStreamRows);
+  static constexpr std::size_t kDefaultStreamRows = 512;
   ~BatchEngine();
   BatchEngine(const BatchEngine&) = delete;
   BatchEngine& operator=(const BatchEngine&) = delete;
@@ -64,6 +76,7 @@ class BatchEngine {
   int threads_;
   std::vector<std::size_t> level_;                               // level each linear stage runs at
   std::vector<detail::MacStage> mac_;                            // grouped weights per stage
+  std::vector<detail::StreamBlock> stream_;                      // fused L_0 -> L_1 blocks (empty: off)
 };
 
 }  // namespace heal::he_infer
