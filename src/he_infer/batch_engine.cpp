@@ -16,51 +16,10 @@ double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-// The rows `rows` of `lin` as a linear map of their own (bias included).
-SparseLinear take_rows(const SparseLinear& lin, const std::vector<std::int32_t>& rows) {
-  SparseLinear out;
-  out.name = lin.name;
-  out.in_dim = lin.in_dim;
-  out.out_dim = static_cast<int>(rows.size());
-  out.row_ptr.push_back(0);
-  for (const auto r : rows) {
-    for (auto e = lin.row_ptr[r]; e < lin.row_ptr[r + 1]; ++e) {
-      out.cols.push_back(lin.cols[e]);
-      out.vals.push_back(lin.vals[e]);
-    }
-    out.row_ptr.push_back(static_cast<std::int32_t>(out.cols.size()));
-    out.bias.push_back(lin.bias[r]);
-  }
-  return out;
-}
-
-// The columns `cols` of `lin` (renumbered 0..cols.size()-1; every row kept, bias zero).
-SparseLinear take_cols(const SparseLinear& lin, const std::vector<std::int32_t>& cols) {
-  std::vector<std::int32_t> local(static_cast<std::size_t>(lin.in_dim), -1);
-  for (std::size_t k = 0; k < cols.size(); ++k) local[static_cast<std::size_t>(cols[k])] = static_cast<std::int32_t>(k);
-  SparseLinear out;
-  out.name = lin.name;
-  out.in_dim = static_cast<int>(cols.size());
-  out.out_dim = lin.out_dim;
-  out.row_ptr.push_back(0);
-  for (int r = 0; r < lin.out_dim; ++r) {
-    for (auto e = lin.row_ptr[r]; e < lin.row_ptr[r + 1]; ++e) {
-      const auto k = local[static_cast<std::size_t>(lin.cols[e])];
-      if (k < 0) continue;
-      out.cols.push_back(k);
-      out.vals.push_back(lin.vals[e]);
-    }
-    out.row_ptr.push_back(static_cast<std::int32_t>(out.cols.size()));
-  }
-  out.bias.assign(static_cast<std::size_t>(lin.out_dim), 0.0);
-  return out;
-}
-
 // Blocks of about `rows` of L_0's outputs for the fused L_0 -> L_1 schedule, in the order of their
 // readers. Outputs read by the same L_1 rows (for a conv: every channel at one position) stay in
-// one block, so each L_1 row is accumulated into by few blocks, each with long rows (splitting
-// them measured 10 % more CPU time); only a group larger than `rows` (a dense L_1 reads every
-// output) is cut into blocks of `rows`.
+// one block, so each L_1 row is accumulated into by few blocks, each with long rows; only a group
+// larger than `rows` (a dense L_1 reads every output) is cut into blocks of `rows`.
 std::vector<std::vector<std::int32_t>> stream_partition(const SparseLinear& l0, const SparseLinear& l1, std::size_t rows) {
   std::vector<std::vector<std::int32_t>> readers(static_cast<std::size_t>(l0.out_dim));
   for (int r = 0; r < l1.out_dim; ++r)
@@ -104,9 +63,9 @@ BatchEngine::BatchEngine(Circuit circuit, ckks::ContextPtr ctx, int threads, std
   if (stream_rows > 0 && circuit_.linears.size() >= 2) {
     const SparseLinear &l0 = circuit_.linears[0], &l1 = circuit_.linears[1];
     for (const auto& rows : stream_partition(l0, l1, stream_rows)) {
-      const SparseLinear first = take_rows(l0, rows);
+      const SparseLinear first = l0.select_rows(rows);  // L_1's bias is added once, after all blocks
       stream_.push_back({detail::make_mac_stage(first, *ctx_, level_[0]),
-                         detail::make_mac_stage(take_cols(l1, rows), *ctx_, level_[1], /*skip_empty_rows=*/true), first.bias});
+                         detail::make_mac_stage(l1.select_columns(rows), *ctx_, level_[1], /*skip_empty_rows=*/true), first.bias});
     }
   }
 }

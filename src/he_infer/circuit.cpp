@@ -82,6 +82,48 @@ SparseLinear SparseLinear::compose_after(const SparseLinear& inner) const {
   return c;
 }
 
+SparseLinear SparseLinear::select_rows(std::span<const std::int32_t> rows) const {
+  SparseLinear out;
+  out.name = name;
+  out.in_dim = in_dim;
+  out.out_dim = static_cast<int>(rows.size());
+  out.row_ptr.push_back(0);
+  for (const auto r : rows) {
+    HEAL_REQUIRE(r >= 0 && r < out_dim, "SparseLinear::select_rows: row " << r << " out of range");
+    for (auto e = row_ptr[r]; e < row_ptr[r + 1]; ++e) {
+      out.cols.push_back(cols[e]);
+      out.vals.push_back(vals[e]);
+    }
+    out.row_ptr.push_back(static_cast<std::int32_t>(out.cols.size()));
+    out.bias.push_back(bias[r]);
+  }
+  return out;
+}
+
+SparseLinear SparseLinear::select_columns(std::span<const std::int32_t> keep) const {
+  std::vector<std::int32_t> local(static_cast<std::size_t>(in_dim), -1);
+  for (std::size_t k = 0; k < keep.size(); ++k) {
+    HEAL_REQUIRE(keep[k] >= 0 && keep[k] < in_dim, "SparseLinear::select_columns: column " << keep[k] << " out of range");
+    local[static_cast<std::size_t>(keep[k])] = static_cast<std::int32_t>(k);
+  }
+  SparseLinear out;
+  out.name = name;
+  out.in_dim = static_cast<int>(keep.size());
+  out.out_dim = out_dim;
+  out.bias = bias;
+  out.row_ptr.push_back(0);
+  for (int r = 0; r < out_dim; ++r) {
+    for (auto e = row_ptr[r]; e < row_ptr[r + 1]; ++e) {
+      const auto k = local[static_cast<std::size_t>(cols[e])];
+      if (k < 0) continue;
+      out.cols.push_back(k);
+      out.vals.push_back(vals[e]);
+    }
+    out.row_ptr.push_back(static_cast<std::int32_t>(out.cols.size()));
+  }
+  return out;
+}
+
 namespace {
 
 using nn::Layer;
@@ -186,46 +228,21 @@ void drop_constant_outputs(Circuit& c) {
   for (std::size_t i = 0; i + 1 < c.linears.size(); ++i) {
     SparseLinear& l = c.linears[i];
     SparseLinear& next = c.linears[i + 1];
-    std::vector<std::int32_t> new_index(static_cast<std::size_t>(l.out_dim), -1);
-    int kept = 0;
+    std::vector<std::int32_t> keep;
     for (int r = 0; r < l.out_dim; ++r) {
-      if (l.row_ptr[r] != l.row_ptr[r + 1]) new_index[static_cast<std::size_t>(r)] = kept++;
+      if (l.row_ptr[r] != l.row_ptr[r + 1]) keep.push_back(r);
     }
-    if (kept == l.out_dim || kept == 0) continue;
-    SparseLinear nl;
-    nl.name = l.name;
-    nl.in_dim = l.in_dim;
-    nl.out_dim = kept;
-    nl.row_ptr.push_back(0);
-    for (int r = 0; r < l.out_dim; ++r) {
-      if (new_index[static_cast<std::size_t>(r)] < 0) continue;
-      for (int e = l.row_ptr[r]; e < l.row_ptr[r + 1]; ++e) {
-        nl.cols.push_back(l.cols[e]);
-        nl.vals.push_back(l.vals[e]);
-      }
-      nl.row_ptr.push_back(static_cast<std::int32_t>(nl.cols.size()));
-      nl.bias.push_back(l.bias[r]);
-    }
-    SparseLinear nn_;
-    nn_.name = next.name;
-    nn_.in_dim = kept;
-    nn_.out_dim = next.out_dim;
-    nn_.bias = next.bias;
-    nn_.row_ptr.push_back(0);
+    if (static_cast<int>(keep.size()) == l.out_dim || keep.empty()) continue;
+    // The constant outputs (their bias) reach the next stage squared: fold them into its bias.
+    SparseLinear folded = next.select_columns(keep);
     for (int r = 0; r < next.out_dim; ++r) {
       for (int e = next.row_ptr[r]; e < next.row_ptr[r + 1]; ++e) {
         const auto col = static_cast<std::size_t>(next.cols[e]);
-        if (new_index[col] < 0) {
-          nn_.bias[r] += next.vals[e] * l.bias[col] * l.bias[col];
-        } else {
-          nn_.cols.push_back(new_index[col]);
-          nn_.vals.push_back(next.vals[e]);
-        }
+        if (l.row_ptr[col] == l.row_ptr[col + 1]) folded.bias[r] += next.vals[e] * l.bias[col] * l.bias[col];
       }
-      nn_.row_ptr.push_back(static_cast<std::int32_t>(nn_.cols.size()));
     }
-    l = std::move(nl);
-    next = std::move(nn_);
+    l = l.select_rows(keep);
+    next = std::move(folded);
   }
 }
 

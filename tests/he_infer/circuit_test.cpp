@@ -65,6 +65,34 @@ TEST(Circuit, DropsConstantOutputs) {
   expect_matches_forward(c, m, 4);
 }
 
+// Selecting rows / columns of a sparse map: y_rows(x) = rows of y(x); with columns `keep`, the map
+// of the kept inputs equals the full map applied to x with the other inputs zero.
+TEST(SparseLinear, SelectRowsAndColumns) {
+  const Circuit c = compile(testing::tiny_cnn());
+  const SparseLinear& l = c.linears[0];
+  std::vector<double> x(static_cast<std::size_t>(l.in_dim));
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.37 * static_cast<double>(i)) + 0.1;
+  const auto full = l.apply(x);
+  const std::vector<std::int32_t> rows = {static_cast<std::int32_t>(l.out_dim - 1), 0, 5, 5};
+  const auto sel = l.select_rows(rows).apply(x);
+  ASSERT_EQ(sel.size(), rows.size());
+  for (std::size_t k = 0; k < rows.size(); ++k) EXPECT_EQ(sel[k], full[static_cast<std::size_t>(rows[k])]);
+  std::vector<std::int32_t> keep;
+  std::vector<double> masked(x.size(), 0.0);
+  for (std::int32_t j = l.in_dim - 1; j >= 0; j -= 3) {
+    keep.push_back(j);
+    masked[static_cast<std::size_t>(j)] = x[static_cast<std::size_t>(j)];
+  }
+  std::vector<double> xk;
+  for (const auto j : keep) xk.push_back(x[static_cast<std::size_t>(j)]);
+  const SparseLinear cols = l.select_columns(keep);
+  EXPECT_EQ(cols.in_dim, static_cast<int>(keep.size()));
+  const auto a = cols.apply(xk), b = l.apply(masked);
+  for (std::size_t r = 0; r < a.size(); ++r) EXPECT_NEAR(a[r], b[r], 1e-12);
+  EXPECT_THROW((void)l.select_rows(std::vector<std::int32_t>{l.out_dim}), std::invalid_argument);
+  EXPECT_THROW((void)l.select_columns(std::vector<std::int32_t>{-1}), std::invalid_argument);
+}
+
 TEST(Circuit, RejectsRelu) {
   nn::ModelIr m = testing::tiny_cnn();
   m.layers[2].kind = nn::OpKind::kRelu;

@@ -37,6 +37,11 @@ struct SparseLinear {
   static SparseLinear identity(int n, std::string name);
   /// this o inner: x -> this(inner(x)) (structural entries of the product are kept).
   SparseLinear compose_after(const SparseLinear& inner) const;
+  /// The rows `rows` (in that order) as a map of their own, bias included.
+  SparseLinear select_rows(std::span<const std::int32_t> rows) const;
+  /// Only the entries of columns `cols`, renumbered 0..cols.size()-1 in that order (in_dim =
+  /// cols.size()); every row and the bias kept.
+  SparseLinear select_columns(std::span<const std::int32_t> cols) const;
 };
 
 /// The compiled model.
