@@ -43,6 +43,18 @@ SparseLinear random_linear(int in_dim, SeededRng& rng) {
   return l;
 }
 
+// A ciphertext of `np` polynomials with uniformly random residues at `limbs` limbs (NTT form).
+ckks::Ciphertext random_ciphertext(const ckks::Context& ctx, std::size_t np, std::size_t limbs, double scale, SeededRng& rng) {
+  std::vector<math::RnsPoly> polys;
+  for (std::size_t p = 0; p < np; ++p) {
+    auto poly = math::RnsPoly::uninitialized(ctx.n(), limbs, true);
+    for (std::size_t l = 0; l < limbs; ++l)
+      for (std::size_t t = 0; t < ctx.n(); ++t) poly.limb(l)[t] = rng.next_u64() % ctx.q(l).value();
+    polys.push_back(std::move(poly));
+  }
+  return ckks::Ciphertext(std::move(polys), scale, ctx.n() / 2);
+}
+
 // accumulate: sparse_mac_accumulate into outputs holding random residues (reference: those + the sum).
 void check_exact(int scale_bits, std::size_t np_in, bool square, bool accumulate = false) {
   const ParamPlan plan = plan_params(3, {.min_scale_bits = scale_bits, .max_scale_bits = scale_bits, .log_n = 10, .allow_insecure = true});
@@ -52,32 +64,14 @@ void check_exact(int scale_bits, std::size_t np_in, bool square, bool accumulate
   const SparseLinear lin = random_linear(in_dim, rng);
   const std::size_t level = 2, limbs = level + 1, n = ctx->n();
   std::vector<ckks::Ciphertext> in(static_cast<std::size_t>(in_dim));
-  for (auto& c : in) {
-    std::vector<math::RnsPoly> polys;
-    for (std::size_t p = 0; p < np_in; ++p) {
-      auto poly = math::RnsPoly::uninitialized(n, limbs, true);
-      for (std::size_t l = 0; l < limbs; ++l)
-        for (std::size_t t = 0; t < n; ++t) poly.limb(l)[t] = rng.next_u64() % ctx->q(l).value();
-      polys.push_back(std::move(poly));
-    }
-    c = ckks::Ciphertext(std::move(polys), 1024.0, n / 2);
-  }
+  for (auto& c : in) c = random_ciphertext(*ctx, np_in, limbs, 1024.0, rng);
   const auto st = detail::make_mac_stage(lin, *ctx, level);
   const std::size_t P = square ? 3 : np_in;
   const double expect_scale = (square ? 1024.0 * 1024.0 : 1024.0) * static_cast<double>(ctx->q(level).value());
   std::vector<ckks::Ciphertext> init;
   std::vector<ckks::Ciphertext> out;
   if (accumulate) {
-    for (int r = 0; r < lin.out_dim; ++r) {
-      std::vector<math::RnsPoly> polys;
-      for (std::size_t p = 0; p < P; ++p) {
-        auto poly = math::RnsPoly::uninitialized(n, limbs, true);
-        for (std::size_t l = 0; l < limbs; ++l)
-          for (std::size_t t = 0; t < n; ++t) poly.limb(l)[t] = rng.next_u64() % ctx->q(l).value();
-        polys.push_back(std::move(poly));
-      }
-      init.emplace_back(std::move(polys), expect_scale, n / 2);
-    }
+    for (int r = 0; r < lin.out_dim; ++r) init.push_back(random_ciphertext(*ctx, P, limbs, expect_scale, rng));
     out = init;
     detail::sparse_mac_accumulate(*ctx, st, in, out, 2, square);
   } else {
