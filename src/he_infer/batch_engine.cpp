@@ -111,7 +111,7 @@ std::vector<ckks::Ciphertext> BatchEngine::evaluate(std::vector<ckks::Ciphertext
     // Fused L_0 -> L_1: per block, its L_0 outputs (+ bias, rescaled), then their squares
     // accumulated into L_1's outputs in place.
     double t_first = 0, t_second = 0;
-    std::vector<ckks::Ciphertext> acc;
+    std::vector<ckks::Ciphertext> acc;  // L_1's outputs, created (zero) by the first block
     for (const auto& blk : stream_) {
       double t0 = now_s();
       std::vector<ckks::Ciphertext> y = detail::sparse_mac(*ctx_, blk.first, x, threads_);
@@ -119,22 +119,6 @@ std::vector<ckks::Ciphertext> BatchEngine::evaluate(std::vector<ckks::Ciphertext
       relin_rescale(y, false);
       t_first += now_s() - t0;
       t0 = now_s();
-      if (acc.empty()) {
-        const double scale = y[0].scale() * y[0].scale() * static_cast<double>(ctx_->q(level_[1]).value());
-        // Zeroed in parallel: the first touch of these GiBs of pages is the slow part.
-        acc.resize(static_cast<std::size_t>(circuit_.linears[1].out_dim));
-        detail::parallel_for(acc.size(), threads_, [&](std::size_t b, std::size_t e) {
-          for (std::size_t j = b; j < e; ++j) {
-            std::vector<math::RnsPoly> polys;
-            for (int p = 0; p < 3; ++p) {
-              auto poly = math::RnsPoly::uninitialized(y[0].n(), level_[1] + 1, true);
-              std::fill_n(poly.data(), poly.num_limbs() * poly.n(), math::u64{0});
-              polys.push_back(std::move(poly));
-            }
-            acc[j] = ckks::Ciphertext(std::move(polys), scale, y[0].slots());
-          }
-        });
-      }
       detail::sparse_mac_accumulate(*ctx_, blk.second, y, acc, threads_, /*square_inputs=*/true);
       t_second += now_s() - t0;
     }

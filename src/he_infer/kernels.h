@@ -63,7 +63,7 @@ std::vector<ckks::Ciphertext> sparse_mac(const ckks::Context& ctx, const MacStag
 
 /// out[r] += sum_k w[r,k] * in[col(r,k)] (mod q) for the rows of st's groups, in place: the same
 /// kernel, each output word read once and written once. out has st.out_dim ciphertexts of the
-/// size, level and scale sparse_mac would give them. Used to stream one stage into the next
+/// size, level and scale sparse_mac would give them; an empty out is first made of zero ones. Used to stream one stage into the next
 /// (BatchEngine): since the sums are exact mod q, accumulating over column blocks gives exactly
 /// the residues of one sparse_mac over all columns.
 void sparse_mac_accumulate(const ckks::Context& ctx, const MacStage& st, std::span<const ckks::Ciphertext> in,

@@ -293,20 +293,41 @@ void run_mac(const ckks::Context& ctx, const MacStage& st, std::span<const ckks:
   });
 }
 
+// Scale of a stage's outputs: the inputs' (squared) scale times q_level (weights are round(w q_level)).
+double output_scale(const ckks::Context& ctx, const MacStage& st, std::span<const ckks::Ciphertext> in, bool square_inputs) {
+  const double in_scale = square_inputs ? in[0].scale() * in[0].scale() : in[0].scale();
+  return in_scale * static_cast<double>(ctx.q(st.level).value());
+}
+
+// st.out_dim output ciphertexts of P polynomials at the inputs' level, pre-faulted, or zeroed (the
+// zeroing, in parallel, also faults the pages in).
+std::vector<ckks::Ciphertext> new_outputs(const ckks::Context& ctx, const MacStage& st, std::span<const ckks::Ciphertext> in,
+                                          std::size_t P, bool square_inputs, int threads, bool zero) {
+  const std::size_t limbs = in[0].level() + 1, n = in[0].n();
+  const double scale = output_scale(ctx, st, in, square_inputs);
+  std::vector<ckks::Ciphertext> out(static_cast<std::size_t>(st.out_dim));
+  for (auto& o : out) {
+    std::vector<math::RnsPoly> polys;
+    for (std::size_t p = 0; p < P; ++p) polys.push_back(math::RnsPoly::uninitialized(n, limbs, true));
+    o = ckks::Ciphertext(std::move(polys), scale, in[0].slots());
+  }
+  if (!zero) {
+    prefault(out, threads);
+    return out;
+  }
+  parallel_for(out.size(), threads, [&](std::size_t b, std::size_t e) {
+    for (std::size_t j = b; j < e; ++j)
+      for (std::size_t p = 0; p < P; ++p) std::fill_n(out[j][p].data(), limbs * n, u64{0});
+  });
+  return out;
+}
+
 }  // namespace
 
 std::vector<ckks::Ciphertext> sparse_mac(const ckks::Context& ctx, const MacStage& st, std::span<const ckks::Ciphertext> in, int threads,
                                          bool square_inputs) {
   const std::size_t P = check_mac_inputs(st, in, square_inputs);
-  const std::size_t limbs = in[0].level() + 1, n = in[0].n();
-  const double in_scale = square_inputs ? in[0].scale() * in[0].scale() : in[0].scale();
-  std::vector<ckks::Ciphertext> out(static_cast<std::size_t>(st.out_dim));
-  for (auto& o : out) {
-    std::vector<math::RnsPoly> polys;
-    for (std::size_t p = 0; p < P; ++p) polys.push_back(math::RnsPoly::uninitialized(n, limbs, true));
-    o = ckks::Ciphertext(std::move(polys), in_scale * static_cast<double>(ctx.q(limbs - 1).value()), in[0].slots());
-  }
-  prefault(out, threads);
+  std::vector<ckks::Ciphertext> out = new_outputs(ctx, st, in, P, square_inputs, threads, /*zero=*/false);
   run_mac(ctx, st, in, out, threads, square_inputs, /*accumulate=*/false);
   return out;
 }
@@ -314,15 +335,18 @@ std::vector<ckks::Ciphertext> sparse_mac(const ckks::Context& ctx, const MacStag
 void sparse_mac_accumulate(const ckks::Context& ctx, const MacStage& st, std::span<const ckks::Ciphertext> in,
                            std::vector<ckks::Ciphertext>& out, int threads, bool square_inputs) {
   const std::size_t P = check_mac_inputs(st, in, square_inputs);
-  const double in_scale = square_inputs ? in[0].scale() * in[0].scale() : in[0].scale();
-  const double out_scale = in_scale * static_cast<double>(ctx.q(st.level).value());
-  HEAL_REQUIRE(out.size() == static_cast<std::size_t>(st.out_dim), "sparse_mac_accumulate: expected " << st.out_dim << " outputs");
-  for (const auto& grp : st.groups) {
-    for (const auto r : grp.rows) {
-      const auto& o = out[static_cast<std::size_t>(r)];
-      HEAL_REQUIRE(o.size() == P && o.level() == st.level && o.n() == in[0].n(),
-                   "sparse_mac_accumulate: output " << r << " has the wrong size or level");
-      HEAL_REQUIRE(std::fabs(o.scale() / out_scale - 1.0) < 1e-9, "sparse_mac_accumulate: output " << r << " has another scale");
+  if (out.empty()) {
+    out = new_outputs(ctx, st, in, P, square_inputs, threads, /*zero=*/true);
+  } else {
+    const double out_scale = output_scale(ctx, st, in, square_inputs);
+    HEAL_REQUIRE(out.size() == static_cast<std::size_t>(st.out_dim), "sparse_mac_accumulate: expected " << st.out_dim << " outputs");
+    for (const auto& grp : st.groups) {
+      for (const auto r : grp.rows) {
+        const auto& o = out[static_cast<std::size_t>(r)];
+        HEAL_REQUIRE(o.size() == P && o.level() == st.level && o.n() == in[0].n(),
+                     "sparse_mac_accumulate: output " << r << " has the wrong size or level");
+        HEAL_REQUIRE(std::fabs(o.scale() / out_scale - 1.0) < 1e-9, "sparse_mac_accumulate: output " << r << " has another scale");
+      }
     }
   }
   run_mac(ctx, st, in, out, threads, square_inputs, /*accumulate=*/true);
