@@ -86,7 +86,10 @@ T value_or_throw(Result<T> r) {
   return std::move(r).value();
 }
 
+// Metrics of a split as JSON; null for a split without images (the validation split under
+// --train-on-val, an inner split under --cv-inner-val 0), whose metrics are not zeros but absent.
 json metrics_json(const nn::ClassificationMetrics& m) {
+  if (m.n == 0) return nullptr;
   return {{"n", m.n},           {"accuracy", m.accuracy},       {"auc", m.auc},
           {"sensitivity", m.sensitivity}, {"specificity", m.specificity}, {"loss", m.loss},
           {"confusion", m.confusion}};
@@ -233,7 +236,7 @@ nn::ModelIr finish_ensemble(const std::vector<nn::ModelIr>& members, const io::D
   const bool has_val = ds.val.size() > 0;  // empty with --train-on-val
   if (calibrate == "youden") {
     report["calibration"] = calibrate_youden(ir, ds, &val_m);
-  } else if (has_val) {
+  } else {
     val_m = ir_metrics(ir, ds.val);
   }
   std::vector<double> probs;
@@ -250,7 +253,7 @@ nn::ModelIr finish_ensemble(const std::vector<nn::ModelIr>& members, const io::D
   if (fs::path(model_path).has_parent_path()) fs::create_directories(fs::path(model_path).parent_path());
   throw_if_error(nn::save_model(ir, model_path));
   const auto depth = nn::depth_report(ir);
-  report["ensemble"] = {{"members", members.size()}, {"val", has_val ? metrics_json(val_m) : json()}, {"test", metrics_json(test_m)}};
+  report["ensemble"] = {{"members", members.size()}, {"val", metrics_json(val_m)}, {"test", metrics_json(test_m)}};
   report["ir"] = {{"path", model_path}, {"test", metrics_json(test_m)}, {"depth", depth_json(depth)},
                   {"ranges", ranges_json(ir)}, {"range_samples", ds.train.size()},
                   {"poly_inside", poly_inside_json(ir, ds.train, poly_range, 1000)}};
@@ -534,7 +537,7 @@ std::unique_ptr<tb::Trainer> train_teacher(const TrainArgs& a, const io::Dataset
   const tb::FitResult fit = teacher->fit(d, make_fit_options(t));
   if (info != nullptr) {
     *info = {{"model", a.distill}, {"epochs", t.epochs}, {"best_epoch", fit.best_epoch}, {"seconds", fit.seconds},
-             {"val", d.val.size() > 0 ? metrics_json(teacher->evaluate(d.val)) : json()}};
+             {"val", metrics_json(teacher->evaluate(d.val))}};
   }
   return teacher;
 }
@@ -634,7 +637,7 @@ void run_cv(TrainArgs a) {
       const auto l = trainer.predict_logits(scored);
       if (logits.empty()) logits.assign(l.size(), 0.0);
       for (std::size_t i = 0; i < l.size(); ++i) logits[i] += l[i] / std::max(1, a.ensemble);
-      members.push_back({{"seed", a.seed + static_cast<std::uint64_t>(e)}, {"inner_val", fd.val.size() > 0 ? metrics_json(trainer.evaluate(fd.val)) : json()},
+      members.push_back({{"seed", a.seed + static_cast<std::uint64_t>(e)}, {"inner_val", metrics_json(trainer.evaluate(fd.val))},
                          {"held_out", metrics_json(trainer.evaluate(scored))}, {"best_epoch", fit.best_epoch},
                          {"seconds", fit.seconds}});
     }
@@ -724,7 +727,7 @@ void run_train(TrainArgs a) {
 
   const auto test_m = trainer.evaluate(ds.test);
   nn::ClassificationMetrics final_test = test_m;  // what the saved model does (calibrated if asked)
-  const auto val_m = has_val ? trainer.evaluate(ds.val) : nn::ClassificationMetrics{};
+  const auto val_m = trainer.evaluate(ds.val);
   const auto roc = positive_roc(trainer.predict_proba(ds.test), ds.test, ds.num_classes);
 
   json report = {{"dataset", ds.name},
@@ -747,7 +750,7 @@ void run_train(TrainArgs a) {
                  {"train_seconds", fit.seconds},
                  {"best_epoch", fit.best_epoch},
                  {"train_on_val", a.train_on_val},
-                 {"val", has_val ? metrics_json(val_m) : json()},
+                 {"val", metrics_json(val_m)},
                  {"test", metrics_json(test_m)}};
   json hist = json::array();
   for (const auto& h : fit.history) {
@@ -778,7 +781,7 @@ void run_train(TrainArgs a) {
       ir_m = ir_metrics(ir, ds.test);
     } else {
       ir_m = metrics_of(logits, ds.test, ds.num_classes);
-      if (has_val) ir_val = ir_metrics(ir, ds.val);
+      ir_val = ir_metrics(ir, ds.val);
     }
     final_test = ir_m;
     ir.meta.dataset = ds.name;
