@@ -16,6 +16,8 @@ PACKAGES=(
   libcurl4-openssl-dev libssl-dev  # `heal data fetch` (HTTPS download, MD5 check)
   # nn/torch: training (CPU libtorch) and plots
   libtorch-dev libplplot-dev plplot-driver-cairo
+  # scripts: pooled tables of the cross-validation scripts
+  jq
 )
 
 SUDO=""
