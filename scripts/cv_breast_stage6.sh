@@ -39,7 +39,7 @@ for r in "${rows[@]}"; do
   files=("$out/${r}_s1/cv.json" "$out/${r}_s2/cv.json" "$out/${r}_s3/cv.json")
   for f in "${files[@]}"; do [ -s "$f" ] || { printf '%-10s missing %s (see its .log)\n' "$r" "$f"; continue 2; }; done
   jq -rs --arg r "$r" '
-    def stats(v): (v | add / length) as $m | [$m, ((v | map((. - $m) * (. - $m)) | add) / (length - 1) | sqrt)];
+    def stats(v): (v | length) as $n | (v | add / $n) as $m | [$m, ((v | map((. - $m) * (. - $m)) | add) / ($n - 1) | sqrt)];
     [.[].folds[].held_out] as $f
     | stats([$f[].accuracy]) as $a | stats([$f[].auc]) as $u
     | "\($r)\t\($a[0]*10000|round/10000) (\($a[1]*1000|round/1000))\t\($u[0]*10000|round/10000) (\($u[1]*1000|round/1000))\t\([.[].mean.accuracy*10000|round/10000])"' \
