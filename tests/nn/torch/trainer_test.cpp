@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "heal/core/rng.h"
@@ -292,14 +293,18 @@ TEST(Trainer, DistillationLearnsTheTeachersFunction) {
   EXPECT_THROW(caps.train_epochs(synthetic(32, 28, 54), {}, 1, kd), std::invalid_argument);
 }
 
-// Two independently trained members merged into one ModelIr: its C++ forward pass is the mean of
-// the members' libtorch logits, with the activation polynomials each member learned.
-TEST(Trainer, MergedEnsembleMatchesMeanOfLibtorchLogits) {
+// Three independently trained members merged into one ModelIr: its C++ forward pass is the mean of
+// the members' libtorch logits, with the activation polynomials each member learned. One, two and
+// three conv blocks (the recipes v5, v7/v8 and v9): from two on, every conv after the first is
+// zero-padded and reads its members' activation constants through the added constant channel.
+class MergedEnsemble : public ::testing::TestWithParam<int> {};
+
+TEST_P(MergedEnsemble, MatchesMeanOfLibtorchLogits) {
   const auto train = synthetic(192, 16, 31), test = synthetic(64, 16, 32);
   std::vector<Trainer> members;
   std::vector<ModelIr> irs;
   for (std::uint64_t seed : {1u, 2u, 3u}) {
-    members.emplace_back(ModelSpec{.image_size = 16}, seed);
+    members.emplace_back(ModelSpec{.image_size = 16, .depth = GetParam()}, seed);
     members.back().train_epochs(train, {}, 2, quick());
     auto ir = members.back().export_ir();
     ASSERT_TRUE(ir.ok()) << ir.status().to_string();
@@ -318,7 +323,11 @@ TEST(Trainer, MergedEnsembleMatchesMeanOfLibtorchLogits) {
   for (std::size_t i = 0; i < got.size(); ++i) d = std::max(d, std::abs(got[i] - mean[i]));
   EXPECT_LT(d, 1e-4);
   EXPECT_EQ(depth_report(*merged).total_absorbed, depth_report(irs[0]).total_absorbed);
+  EXPECT_EQ(std::count_if(merged->layers.begin(), merged->layers.end(), [](const auto& l) { return l.kind == OpKind::kConv2d; }),
+            GetParam());
 }
+INSTANTIATE_TEST_SUITE_P(Blocks, MergedEnsemble, ::testing::Values(1, 2, 3),
+                         [](const auto& p) { return "depth" + std::to_string(p.param); });
 
 // Transfer learning: a new trainer initialised from an exported model computes (nearly) the same
 // function before any training (batch norms restart as the identity, eps aside).
