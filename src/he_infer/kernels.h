@@ -43,9 +43,19 @@ MacStage make_mac_stage(const SparseLinear& lin, const ckks::Context& ctx, std::
 
 /// One block of the fused first two stages of batch mode: `first` computes some outputs of L_0
 /// (with their `bias`), `second` reads exactly those (columns renumbered 0..) into L_1's rows.
+/// `finish`: L_1's rows no later block reaches (for the last block also the rows none reaches),
+/// completed (bias, relinearization, rescales) right after this block.
 struct StreamBlock {
   MacStage first, second;
   std::vector<double> bias;
+  std::vector<std::int32_t> finish;
+};
+/// One block of a later streamed stage: the inputs `cols` (moved out of the previous stage's
+/// outputs and freed after the block) and `stage`, their entries (columns renumbered 0..).
+struct ColumnBlock {
+  MacStage stage;
+  std::vector<std::int32_t> cols;
+  std::vector<std::int32_t> finish;
 };
 
 /// out[r] = sum_k w[r,k] * in[col(r,k)] over every polynomial and limb, in NTT form, with lazy
@@ -62,11 +72,16 @@ std::vector<ckks::Ciphertext> sparse_mac(const ckks::Context& ctx, const MacStag
                                          std::span<const ckks::Ciphertext> in, int threads, bool square_inputs = false);
 
 /// out[r] += sum_k w[r,k] * in[col(r,k)] (mod q) for the rows of st's groups, in place: the same
-/// kernel, each output word read once and written once. out has st.out_dim ciphertexts of the
-/// size, level and scale sparse_mac would give them; an empty out is first made of zero ones. Used to stream one stage into the next
-/// (BatchEngine): since the sums are exact mod q, accumulating over column blocks gives exactly
-/// the residues of one sparse_mac over all columns.
+/// kernel, each output word read once and written once. out has st.out_dim entries (an empty out
+/// is resized); an entry that is still an empty Ciphertext is created here as zero, with the size,
+/// level and scale sparse_mac would give it, so rows cost memory only from the first block that
+/// reaches them. Used to stream one stage into the next (BatchEngine): since the sums are exact
+/// mod q, accumulating over column blocks gives exactly the residues of one sparse_mac over all
+/// columns.
 void sparse_mac_accumulate(const ckks::Context& ctx, const MacStage& st, std::span<const ckks::Ciphertext> in,
                            std::vector<ckks::Ciphertext>& out, int threads, bool square_inputs = false);
+/// A zero output of the stage as sparse_mac_accumulate creates it (for a row no block reaches).
+ckks::Ciphertext zero_accumulator(const ckks::Context& ctx, const MacStage& st, std::span<const ckks::Ciphertext> in,
+                                  bool square_inputs = false);
 
 }  // namespace heal::he_infer::detail

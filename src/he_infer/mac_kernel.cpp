@@ -301,24 +301,29 @@ double output_scale(const ckks::Context& ctx, const MacStage& st, std::span<cons
 
 // st.out_dim output ciphertexts of P polynomials at the inputs' level, pre-faulted, or zeroed (the
 // zeroing, in parallel, also faults the pages in).
+// An output ciphertext of the stage (P polynomials at the inputs' level, the products' scale),
+// its words not yet written.
+ckks::Ciphertext new_output(std::span<const ckks::Ciphertext> in, std::size_t P, double scale) {
+  std::vector<math::RnsPoly> polys;
+  for (std::size_t p = 0; p < P; ++p) polys.push_back(math::RnsPoly::uninitialized(in[0].n(), in[0].level() + 1, true));
+  return ckks::Ciphertext(std::move(polys), scale, in[0].slots());
+}
+
+void zero_fill(std::vector<ckks::Ciphertext>& out, std::span<const std::int32_t> rows, int threads) {
+  parallel_for(rows.size(), threads, [&](std::size_t b, std::size_t e) {
+    for (std::size_t j = b; j < e; ++j) {
+      auto& o = out[static_cast<std::size_t>(rows[j])];
+      for (std::size_t p = 0; p < o.size(); ++p) std::fill_n(o[p].data(), o[p].num_limbs() * o[p].n(), u64{0});
+    }
+  });
+}
+
 std::vector<ckks::Ciphertext> new_outputs(const ckks::Context& ctx, const MacStage& st, std::span<const ckks::Ciphertext> in,
-                                          std::size_t P, bool square_inputs, int threads, bool zero) {
-  const std::size_t limbs = in[0].level() + 1, n = in[0].n();
+                                          std::size_t P, bool square_inputs, int threads) {
   const double scale = output_scale(ctx, st, in, square_inputs);
   std::vector<ckks::Ciphertext> out(static_cast<std::size_t>(st.out_dim));
-  for (auto& o : out) {
-    std::vector<math::RnsPoly> polys;
-    for (std::size_t p = 0; p < P; ++p) polys.push_back(math::RnsPoly::uninitialized(n, limbs, true));
-    o = ckks::Ciphertext(std::move(polys), scale, in[0].slots());
-  }
-  if (!zero) {
-    prefault(out, threads);
-    return out;
-  }
-  parallel_for(out.size(), threads, [&](std::size_t b, std::size_t e) {
-    for (std::size_t j = b; j < e; ++j)
-      for (std::size_t p = 0; p < P; ++p) std::fill_n(out[j][p].data(), limbs * n, u64{0});
-  });
+  for (auto& o : out) o = new_output(in, P, scale);
+  prefault(out, threads);
   return out;
 }
 
@@ -327,28 +332,41 @@ std::vector<ckks::Ciphertext> new_outputs(const ckks::Context& ctx, const MacSta
 std::vector<ckks::Ciphertext> sparse_mac(const ckks::Context& ctx, const MacStage& st, std::span<const ckks::Ciphertext> in, int threads,
                                          bool square_inputs) {
   const std::size_t P = check_mac_inputs(st, in, square_inputs);
-  std::vector<ckks::Ciphertext> out = new_outputs(ctx, st, in, P, square_inputs, threads, /*zero=*/false);
+  std::vector<ckks::Ciphertext> out = new_outputs(ctx, st, in, P, square_inputs, threads);
   run_mac(ctx, st, in, out, threads, square_inputs, /*accumulate=*/false);
   return out;
+}
+
+ckks::Ciphertext zero_accumulator(const ckks::Context& ctx, const MacStage& st, std::span<const ckks::Ciphertext> in,
+                                  bool square_inputs) {
+  std::vector<ckks::Ciphertext> one(1);
+  one[0] = new_output(in, check_mac_inputs(st, in, square_inputs), output_scale(ctx, st, in, square_inputs));
+  const std::int32_t row = 0;
+  zero_fill(one, std::span<const std::int32_t>(&row, 1), 1);
+  return std::move(one[0]);
 }
 
 void sparse_mac_accumulate(const ckks::Context& ctx, const MacStage& st, std::span<const ckks::Ciphertext> in,
                            std::vector<ckks::Ciphertext>& out, int threads, bool square_inputs) {
   const std::size_t P = check_mac_inputs(st, in, square_inputs);
-  if (out.empty()) {
-    out = new_outputs(ctx, st, in, P, square_inputs, threads, /*zero=*/true);
-  } else {
-    const double out_scale = output_scale(ctx, st, in, square_inputs);
-    HEAL_REQUIRE(out.size() == static_cast<std::size_t>(st.out_dim), "sparse_mac_accumulate: expected " << st.out_dim << " outputs");
-    for (const auto& grp : st.groups) {
-      for (const auto r : grp.rows) {
-        const auto& o = out[static_cast<std::size_t>(r)];
-        HEAL_REQUIRE(o.size() == P && o.level() == st.level && o.n() == in[0].n(),
-                     "sparse_mac_accumulate: output " << r << " has the wrong size or level");
-        HEAL_REQUIRE(std::fabs(o.scale() / out_scale - 1.0) < 1e-9, "sparse_mac_accumulate: output " << r << " has another scale");
+  if (out.empty()) out.resize(static_cast<std::size_t>(st.out_dim));
+  HEAL_REQUIRE(out.size() == static_cast<std::size_t>(st.out_dim), "sparse_mac_accumulate: expected " << st.out_dim << " outputs");
+  const double out_scale = output_scale(ctx, st, in, square_inputs);
+  std::vector<std::int32_t> fresh;  // rows this call creates (zero)
+  for (const auto& grp : st.groups) {
+    for (const auto r : grp.rows) {
+      auto& o = out[static_cast<std::size_t>(r)];
+      if (o.size() == 0) {
+        o = new_output(in, P, out_scale);
+        fresh.push_back(r);
+        continue;
       }
+      HEAL_REQUIRE(o.size() == P && o.level() == st.level && o.n() == in[0].n(),
+                   "sparse_mac_accumulate: output " << r << " has the wrong size or level");
+      HEAL_REQUIRE(std::fabs(o.scale() / out_scale - 1.0) < 1e-9, "sparse_mac_accumulate: output " << r << " has another scale");
     }
   }
+  zero_fill(out, fresh, threads);
   run_mac(ctx, st, in, out, threads, square_inputs, /*accumulate=*/true);
 }
 

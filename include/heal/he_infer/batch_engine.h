@@ -12,9 +12,12 @@
 // ciphertexts for a merged 3-member BreastMNIST model, about 16 GiB at N = 2^14). With streaming
 // (the default) L_0 and L_1 run fused over blocks of L_0's outputs, grouped by the L_1 rows that
 // read them (for a conv: all channels at a few positions): each block is computed, rescaled,
-// squared on the fly and accumulated into L_1's outputs in place, then dropped. Only L_1's
-// accumulators and one block are held; the result is bit-for-bit that of stage-by-stage evaluation
-// (the sums are exact mod q).
+// squared on the fly and accumulated into L_1's outputs in place, then dropped. An L_1 output is
+// created at the first block that reaches it and completed (bias, relinearization, two rescales,
+// storage compacted) after the last one, so only the rows still being summed hold 3 polynomials
+// at L_1's level. Every later stage runs the same way by blocks of its inputs, which are freed
+// block by block. The result is bit-for-bit that of stage-by-stage evaluation (the sums are exact
+// mod q).
 #pragma once
 
 #include <memory>
@@ -33,6 +36,7 @@ namespace heal::he_infer {
 namespace detail {
 struct MacStage;
 struct StreamBlock;
+struct ColumnBlock;
 }
 
 /// Wall-clock seconds per stage of one evaluation.
@@ -77,6 +81,7 @@ class BatchEngine {
   std::vector<std::size_t> level_;                               // level each linear stage runs at
   std::vector<detail::MacStage> mac_;                            // grouped weights per stage
   std::vector<detail::StreamBlock> stream_;                      // fused L_0 -> L_1 blocks (empty: off)
+  std::vector<std::vector<detail::ColumnBlock>> column_blocks_;  // stage i >= 2 by input blocks (with streaming)
 };
 
 }  // namespace heal::he_infer
