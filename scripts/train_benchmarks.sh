@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Full training runs of issue 4 on the official test splits (benchmarks, not tests): the default
 # recipe of `heal train` on PneumoniaMNIST, BreastMNIST and COVID-CT (hecnn and capsnet), and the
-# BreastMNIST configuration chosen by nested CV stage 5 (3 members merged, trained on train + val),
-# then a table of test ACC / AUC next to the published baselines. Two runs at a time (2 cores, one
+# BreastMNIST configurations chosen by nested CV stages 5 (3 members merged, trained on train + val)
+# and 6 (the same with three conv blocks), then a table of test ACC / AUC next to the published baselines. Two runs at a time (2 cores, one
 # libtorch thread each).
 # Usage: scripts/train_benchmarks.sh [DATA_DIR (default ../shared/data or $HEAL_DATA)] [OUT_DIR (default runs/bench)]
 set -euo pipefail
@@ -29,6 +29,7 @@ wait
 run covid_capsnet train --data "$data/covid_ct" --size 64 --model capsnet --lr 1e-3 --epochs 30 --patience 12 --threads 1 &
 run breast_hecnn_x3 train --data "$data/breastmnist.npz" --model hecnn --ensemble 3 --train-on-val --jobs 1
 wait
+run breast_hecnn_d3_x3 train --data "$data/breastmnist.npz" --model hecnn --depth 3 --ensemble 3 --train-on-val --jobs 2
 
 metric() { grep -E "^  $2 " "$out/$1.log" | tail -1 | awk '{print $NF}'; }
 printf '\n| dataset | model | test ACC | test AUC | wall (s) | published baseline |\n|---|---|---:|---:|---:|---|\n'
@@ -36,6 +37,7 @@ row() { printf '| %s | %s | %s | %s | %s | %s |\n' "$2" "$3" "$(metric "$1" accu
 row pneumonia_hecnn PneumoniaMNIST hecnn "ResNet-18 (28): ACC 0.854, AUC 0.944"
 row breast_hecnn BreastMNIST hecnn "ResNet-18 (28): ACC 0.863, AUC 0.901"
 row breast_hecnn_x3 BreastMNIST "hecnn x3, --train-on-val" "ResNet-18 (28): ACC 0.863, AUC 0.901"
+row breast_hecnn_d3_x3 BreastMNIST "hecnn 3 blocks x3, --train-on-val" "ResNet-18 (28): ACC 0.863, AUC 0.901"
 row covid_hecnn "COVID-CT 64x64" hecnn "DenseNet-169: ACC 0.847, AUC 0.919"
 row covid_capsnet "COVID-CT 64x64" capsnet "DenseNet-169: ACC 0.847, AUC 0.919"
 echo "logs, reports and plots: $out/"
