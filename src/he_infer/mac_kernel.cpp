@@ -299,8 +299,6 @@ double output_scale(const ckks::Context& ctx, const MacStage& st, std::span<cons
   return in_scale * static_cast<double>(ctx.q(st.level).value());
 }
 
-// st.out_dim output ciphertexts of P polynomials at the inputs' level, pre-faulted, or zeroed (the
-// zeroing, in parallel, also faults the pages in).
 // An output ciphertext of the stage (P polynomials at the inputs' level, the products' scale),
 // its words not yet written.
 ckks::Ciphertext new_output(std::span<const ckks::Ciphertext> in, std::size_t P, double scale) {
@@ -309,15 +307,11 @@ ckks::Ciphertext new_output(std::span<const ckks::Ciphertext> in, std::size_t P,
   return ckks::Ciphertext(std::move(polys), scale, in[0].slots());
 }
 
-void zero_fill(std::vector<ckks::Ciphertext>& out, std::span<const std::int32_t> rows, int threads) {
-  parallel_for(rows.size(), threads, [&](std::size_t b, std::size_t e) {
-    for (std::size_t j = b; j < e; ++j) {
-      auto& o = out[static_cast<std::size_t>(rows[j])];
-      for (std::size_t p = 0; p < o.size(); ++p) std::fill_n(o[p].data(), o[p].num_limbs() * o[p].n(), u64{0});
-    }
-  });
+void set_zero(ckks::Ciphertext& c) {
+  for (std::size_t p = 0; p < c.size(); ++p) c[p].set_zero();
 }
 
+// st.out_dim output ciphertexts, pre-faulted.
 std::vector<ckks::Ciphertext> new_outputs(const ckks::Context& ctx, const MacStage& st, std::span<const ckks::Ciphertext> in,
                                           std::size_t P, bool square_inputs, int threads) {
   const double scale = output_scale(ctx, st, in, square_inputs);
@@ -339,11 +333,9 @@ std::vector<ckks::Ciphertext> sparse_mac(const ckks::Context& ctx, const MacStag
 
 ckks::Ciphertext zero_accumulator(const ckks::Context& ctx, const MacStage& st, std::span<const ckks::Ciphertext> in,
                                   bool square_inputs) {
-  std::vector<ckks::Ciphertext> one(1);
-  one[0] = new_output(in, check_mac_inputs(st, in, square_inputs), output_scale(ctx, st, in, square_inputs));
-  const std::int32_t row = 0;
-  zero_fill(one, std::span<const std::int32_t>(&row, 1), 1);
-  return std::move(one[0]);
+  ckks::Ciphertext c = new_output(in, check_mac_inputs(st, in, square_inputs), output_scale(ctx, st, in, square_inputs));
+  set_zero(c);
+  return c;
 }
 
 void sparse_mac_accumulate(const ckks::Context& ctx, const MacStage& st, std::span<const ckks::Ciphertext> in,
@@ -366,7 +358,10 @@ void sparse_mac_accumulate(const ckks::Context& ctx, const MacStage& st, std::sp
       HEAL_REQUIRE(std::fabs(o.scale() / out_scale - 1.0) < 1e-9, "sparse_mac_accumulate: output " << r << " has another scale");
     }
   }
-  zero_fill(out, fresh, threads);
+  // Zeroing in parallel also faults the new pages in.
+  parallel_for(fresh.size(), threads, [&](std::size_t b, std::size_t e) {
+    for (std::size_t j = b; j < e; ++j) set_zero(out[static_cast<std::size_t>(fresh[j])]);
+  });
   run_mac(ctx, st, in, out, threads, square_inputs, /*accumulate=*/true);
 }
 
