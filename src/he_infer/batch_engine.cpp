@@ -119,14 +119,13 @@ std::vector<ckks::Ciphertext> BatchEngine::encrypt(std::span<const float> images
 std::vector<ckks::Ciphertext> BatchEngine::evaluate(std::vector<ckks::Ciphertext> x, const ckks::RelinKey& rk, StageTimes* times) const {
   HEAL_REQUIRE(x.size() == circuit_.input.size(), "BatchEngine::evaluate: expected " << circuit_.input.size() << " ciphertexts");
   const ckks::Evaluator ev(ctx_);
-  // + bias (at the products' scale) on the rows of y.
+  // + bias (at the products' scale) on one output of a stage running at `level`.
+  auto add_bias_to = [&](ckks::Ciphertext& y, double bias, std::size_t level) {
+    if (bias == 0.0) return;
+    y[0].add_scalar_ntt_inplace(detail::real_to_residues(bias * y.scale(), *ctx_, level + 1), ctx_->q_basis());
+  };
   auto add_bias = [&](std::vector<ckks::Ciphertext>& y, std::span<const double> bias, std::size_t level) {
-    const double prod_scale = y[0].scale();
-    for (std::size_t r = 0; r < y.size(); ++r) {
-      if (bias[r] == 0.0) continue;
-      const auto c = detail::real_to_residues(bias[r] * prod_scale, *ctx_, level + 1);
-      y[r][0].add_scalar_ntt_inplace(c, ctx_->q_basis());
-    }
+    for (std::size_t r = 0; r < y.size(); ++r) add_bias_to(y[r], bias[r], level);
   };
   auto relin_rescale = [&](std::vector<ckks::Ciphertext>& y, bool twice) {
     detail::parallel_for(y.size(), threads_, [&](std::size_t b, std::size_t e) {
@@ -146,10 +145,7 @@ std::vector<ckks::Ciphertext> BatchEngine::evaluate(std::vector<ckks::Ciphertext
     for (const auto r : rows) {
       auto& a = acc[static_cast<std::size_t>(r)];
       if (a.size() == 0) a = detail::zero_accumulator(*ctx_, st, in, /*square_inputs=*/true);
-      if (bias[static_cast<std::size_t>(r)] != 0.0) {
-        const auto c = detail::real_to_residues(bias[static_cast<std::size_t>(r)] * a.scale(), *ctx_, level_[i] + 1);
-        a[0].add_scalar_ntt_inplace(c, ctx_->q_basis());
-      }
+      add_bias_to(a, bias[static_cast<std::size_t>(r)], level_[i]);
     }
     detail::parallel_for(rows.size(), threads_, [&](std::size_t b, std::size_t e) {
       for (std::size_t j = b; j < e; ++j) {

@@ -239,10 +239,10 @@ std::size_t check_mac_inputs(const MacStage& st, std::span<const ckks::Ciphertex
   return square_inputs ? 3 : npi;
 }
 
-// out[r] = (accumulate ? out[r] : 0) + sum_k w[r,k] in[col(r,k)] for the rows of st's groups.
+// out[r] = (accumulate ? out[r] : 0) + sum_k w[r,k] in[col(r,k)] for the rows of st's groups; the
+// inputs were checked by the caller (check_mac_inputs, which gave the P output polynomials).
 void run_mac(const ckks::Context& ctx, const MacStage& st, std::span<const ckks::Ciphertext> in, std::vector<ckks::Ciphertext>& out,
-             int threads, bool square_inputs, bool accumulate) {
-  const std::size_t P = check_mac_inputs(st, in, square_inputs);
+             int threads, bool square_inputs, bool accumulate, std::size_t P) {
   const std::size_t limbs = in[0].level() + 1, n = in[0].n();
   std::vector<std::size_t> chunk(limbs);
   bool ifma = HEAL_HE_INFER_IFMA != 0;
@@ -327,7 +327,7 @@ std::vector<ckks::Ciphertext> sparse_mac(const ckks::Context& ctx, const MacStag
                                          bool square_inputs) {
   const std::size_t P = check_mac_inputs(st, in, square_inputs);
   std::vector<ckks::Ciphertext> out = new_outputs(ctx, st, in, P, square_inputs, threads);
-  run_mac(ctx, st, in, out, threads, square_inputs, /*accumulate=*/false);
+  run_mac(ctx, st, in, out, threads, square_inputs, /*accumulate=*/false, P);
   return out;
 }
 
@@ -362,7 +362,7 @@ void sparse_mac_accumulate(const ckks::Context& ctx, const MacStage& st, std::sp
   parallel_for(fresh.size(), threads, [&](std::size_t b, std::size_t e) {
     for (std::size_t j = b; j < e; ++j) set_zero(out[static_cast<std::size_t>(fresh[j])]);
   });
-  run_mac(ctx, st, in, out, threads, square_inputs, /*accumulate=*/true);
+  run_mac(ctx, st, in, out, threads, square_inputs, /*accumulate=*/true, P);
 }
 
 }  // namespace heal::he_infer::detail
