@@ -9,6 +9,7 @@
 #include "heal/ckks/params.h"
 #include "heal/ckks/serialization.h"
 #include "heal/core/bytes.h"
+#include "heal/math/simd.h"
 
 namespace heal::cli {
 namespace {
@@ -117,7 +118,11 @@ void run_params(bool json_out) {
               << human(ksw_full) << "\n  ciphertext (top level) " << human(ct) << ", seeded symmetric " << human(ct_seeded)
               << "\n";
   }
-  if (json_out) std::cout << arr.dump(2) << "\n";
+  if (json_out) {
+    std::cout << arr.dump(2) << "\n";
+  } else {
+    std::cout << "SIMD kernels: " << math::simd_description() << " (HEAL_SIMD=scalar|avx2|avx512 lowers it)\n";
+  }
 }
 
 void run_info(const std::string& path, bool json_out) {

@@ -2,10 +2,12 @@
 #include <cstdlib>
 #include <exception>
 #include <iostream>
+#include <string>
 
 #include "commands.h"
 #include "heal/core/log.h"
 #include "heal/core/status.h"
+#include "heal/math/simd.h"
 
 namespace heal::cli {
 
@@ -28,7 +30,8 @@ int main(int argc, char** argv) {
       "HEAL: privacy-preserving medical imaging.\n"
       "Federated learning with threshold-CKKS aggregation, encrypted diagnosis, and an audit ledger."};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "heal 0.1.0");
+  // The SIMD level in use (HEAL_SIMD=scalar|avx2|avx512 lowers it) is part of the version line.
+  app.set_version_flag("--version", "heal 0.1.0, simd " + std::string(heal::math::simd_description()));
   auto& g = globals();
   app.add_option("--data", g.data, "Dataset file or directory (default: $HEAL_DATA)");
   app.add_flag("-q,--quiet", g.quiet, "No progress bars");

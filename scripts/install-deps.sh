@@ -18,6 +18,8 @@ PACKAGES=(
   libtorch-dev libplplot-dev plplot-driver-cairo
   # scripts: pooled tables of the cross-validation scripts
   jq
+  # portable-SIMD checks: emulated CPUs without AVX-512 / AVX (qemu-x86_64), object audit (objdump)
+  qemu-user binutils
 )
 
 SUDO=""

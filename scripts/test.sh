@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs dependencies, builds (Release), checks layering, runs the whole test suite, then the unit
-# tests again under ASan + UBSan (debug preset, without libtorch): the loaders of outside bytes, the
-# CKKS engine, he_infer's kernels and the CLI with sanitizers.
+# Installs dependencies, builds (Release, portable baseline), checks layering and that no AVX/AVX-512
+# instruction lies outside a dispatched kernel, runs the whole test suite, then the kernel layers'
+# unit tests at the lower SIMD levels and on emulated CPUs (qemu: AVX2 without AVX-512, and no AVX),
+# then the unit tests again under ASan + UBSan (debug preset, without libtorch): the loaders of
+# outside bytes, the CKKS engine, he_infer's kernels and the CLI with sanitizers.
 #   scripts/test.sh            # everything: unit + slow tests and examples, then the sanitizer run
 #   HEAL_TEST_LABEL=unit scripts/test.sh   # only the fast tests
 #   HEAL_SANITIZERS=0 scripts/test.sh      # skip the sanitizer run
@@ -14,9 +16,21 @@ tools/check_layering.sh
 cmake --preset release -G Ninja >/dev/null
 cmake --build --preset release -j "$JOBS"
 
+tools/check_simd_isolation.sh build/release
+
 args=(--preset release -j "$JOBS")
 if [ -n "${HEAL_TEST_LABEL:-}" ]; then args+=(-L "$HEAL_TEST_LABEL"); fi
 ctest "${args[@]}"
+
+# Portable SIMD: the kernel layers' unit tests again at each lower level (HEAL_SIMD may only lower
+# the level), then the binaries on emulated CPUs without AVX-512 and without AVX.
+for level in scalar avx2; do
+  for t in math ckks he_infer; do
+    echo "== HEAL_SIMD=$level heal_${t}_tests"
+    (HEAL_SHARED_DATA="$PWD/../shared/data" HEAL_SIMD=$level "build/release/tests/$t/heal_${t}_tests" --gtest_brief=1)
+  done
+done
+tests/cli/portable_simd_smoke.sh build/release "$PWD/../shared/data"
 
 if [ "${HEAL_SANITIZERS:-1}" != 0 ]; then
   cmake --preset debug -G Ninja >/dev/null

@@ -5,14 +5,10 @@
 #include <cstring>
 
 #include "heal/math/sampler.h"
+#include "heal/math/simd.h"
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512ifma,avx512vl,avx512dq")
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#if HEAL_X86_KERNELS
 #include <immintrin.h>
-#define HEAL_KS_IFMA 1
 #endif
 
 namespace heal::ckks {
@@ -106,12 +102,15 @@ inline void mac2_perm(u128* acc0, u128* acc1, const u64* src, const std::uint32_
 }
 
 
-#ifdef HEAL_KS_IFMA
+#if HEAL_X86_KERNELS
+// GCC 12 flags the deliberately undefined source operand inside some AVX-512 intrinsics.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 // 52-bit multiply-accumulate for target primes below 2^50: the low and high 52-bit halves of
 // each product are summed separately (no overflow for up to 2^11 digits) and combined at the end.
 // perm (may be null) reads src through an NTT-domain Galois permutation.
-void mac2_ifma(u64* lo0, u64* hi0, u64* lo1, u64* hi1, const u64* src, const std::uint32_t* perm, const u64* kb,
-               const u64* ka, std::size_t n, bool first) {
+HEAL_TARGET_IFMA void mac2_ifma(u64* lo0, u64* hi0, u64* lo1, u64* hi1, const u64* src, const std::uint32_t* perm,
+                                const u64* kb, const u64* ka, std::size_t n, bool first) {
   for (std::size_t i = 0; i < n; i += 8) {
     const __m512i s = perm ? _mm512_i32gather_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(perm + i)),
                                                     reinterpret_cast<const long long*>(src), 8)
@@ -131,16 +130,63 @@ void mac2_ifma(u64* lo0, u64* hi0, u64* lo1, u64* hi1, const u64* src, const std
     _mm512_storeu_si512(hi1 + i, h1);
   }
 }
+#pragma GCC diagnostic pop
+
+// AVX2 multiply-accumulate for target primes below 2^50, 4 coefficients at a time with every digit
+// summed in registers. With s = s1 2^32 + s0 and k = k1 2^32 + k0 (s1, k1 < 2^18), the product is
+// s0 k0 + (s0 k1 + s1 k0) 2^32 + s1 k1 2^64; vpmuludq forms each partial product exactly, and
+// three 64-bit sums A = sum lo32(s0 k0), B = sum (hi32(s0 k0) + s0 k1 + s1 k0), C = sum s1 k1 cannot
+// overflow for up to 2^11 digits (B < 2^11 (2^32 + 2^51)). The total A + B 2^32 + C 2^64 is then
+// reduced exactly, so the result equals the 128-bit scalar accumulation.
+HEAL_TARGET_AVX2 void inner_product_avx2(const math::Modulus& m, std::size_t digits, std::size_t n,
+                                         const u64* const* src, const std::uint32_t* perm, const u64* const* kb,
+                                         const u64* const* ka, u64* o0, u64* o1) {
+  const __m256i lo32 = _mm256_set1_epi64x(0xffffffffLL);
+  alignas(32) u64 t[6][4];
+  for (std::size_t i = 0; i < n; i += 4) {
+    __m256i a0 = _mm256_setzero_si256(), b0 = a0, c0 = a0, a1 = a0, b1 = a0, c1 = a0;
+    for (std::size_t j = 0; j < digits; ++j) {
+      const __m256i s =
+          perm ? _mm256_i32gather_epi64(reinterpret_cast<const long long*>(src[j]),
+                                        _mm_loadu_si128(reinterpret_cast<const __m128i*>(perm + i)), 8)
+               : _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src[j] + i));
+      const __m256i sh = _mm256_srli_epi64(s, 32);
+      const __m256i kbv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kb[j] + i));
+      const __m256i kav = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ka[j] + i));
+      const __m256i p00 = _mm256_mul_epu32(s, kbv), q00 = _mm256_mul_epu32(s, kav);
+      a0 = _mm256_add_epi64(a0, _mm256_and_si256(p00, lo32));
+      a1 = _mm256_add_epi64(a1, _mm256_and_si256(q00, lo32));
+      b0 = _mm256_add_epi64(b0, _mm256_add_epi64(_mm256_srli_epi64(p00, 32),
+                                                 _mm256_add_epi64(_mm256_mul_epu32(s, _mm256_srli_epi64(kbv, 32)),
+                                                                  _mm256_mul_epu32(sh, kbv))));
+      b1 = _mm256_add_epi64(b1, _mm256_add_epi64(_mm256_srli_epi64(q00, 32),
+                                                 _mm256_add_epi64(_mm256_mul_epu32(s, _mm256_srli_epi64(kav, 32)),
+                                                                  _mm256_mul_epu32(sh, kav))));
+      c0 = _mm256_add_epi64(c0, _mm256_mul_epu32(sh, _mm256_srli_epi64(kbv, 32)));
+      c1 = _mm256_add_epi64(c1, _mm256_mul_epu32(sh, _mm256_srli_epi64(kav, 32)));
+    }
+    _mm256_store_si256(reinterpret_cast<__m256i*>(t[0]), a0);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(t[1]), b0);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(t[2]), c0);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(t[3]), a1);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(t[4]), b1);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(t[5]), c1);
+    for (std::size_t l = 0; l < 4; ++l) {
+      o0[i + l] = m.reduce128((static_cast<u128>(t[2][l]) << 64) + (static_cast<u128>(t[1][l]) << 32) + t[0][l]);
+      o1[i + l] = m.reduce128((static_cast<u128>(t[5][l]) << 64) + (static_cast<u128>(t[4][l]) << 32) + t[3][l]);
+    }
+  }
+}
 #endif
 
-inline bool ifma_target(const math::Modulus& m, std::size_t n) {
-#ifdef HEAL_KS_IFMA
-  return m.value() < (u64{1} << 50) && n % 8 == 0 && math::cpu_has_ifma();
-#else
-  (void)m;
-  (void)n;
-  return false;
-#endif
+enum class MacPath { kScalar, kAvx2, kIfma };
+
+// Vector paths need target primes below 2^50, whole vectors and at most 2^11 digits.
+MacPath mac_path(const math::Modulus& m, std::size_t n, std::size_t digits) {
+  if (m.value() >= (u64{1} << 50) || n % 8 != 0 || digits > 2048) return MacPath::kScalar;
+  if (math::simd_ifma()) return MacPath::kIfma;
+  if (math::simd_level() >= math::SimdLevel::kAvx2) return MacPath::kAvx2;
+  return MacPath::kScalar;
 }
 
 // Accumulates sum_j src_j * kb_j and sum_j src_j * ka_j for one target limb into o0, o1.
@@ -148,8 +194,20 @@ template <class SrcFn>
 void inner_product_limb(const math::Modulus& m, std::size_t digits, std::size_t n, SrcFn&& src_of,
                         const std::uint32_t* perm, const KswKey& key, std::size_t kt, u64* acc_words, u64* o0,
                         u64* o1) {
-#ifdef HEAL_KS_IFMA
-  if (ifma_target(m, n)) {
+#if HEAL_X86_KERNELS
+  const MacPath path = mac_path(m, n, digits);
+  if (path == MacPath::kAvx2) {
+    // Pointers to every digit's source and key limbs (digits <= 2048).
+    std::vector<const u64*> ptrs(3 * digits);
+    for (std::size_t j = 0; j < digits; ++j) {
+      ptrs[j] = src_of(j);
+      ptrs[digits + j] = key.b(j).limb(kt);
+      ptrs[2 * digits + j] = key.a(j).limb(kt);
+    }
+    inner_product_avx2(m, digits, n, ptrs.data(), perm, ptrs.data() + digits, ptrs.data() + 2 * digits, o0, o1);
+    return;
+  }
+  if (path == MacPath::kIfma) {
     u64 *lo0 = acc_words, *hi0 = acc_words + n, *lo1 = acc_words + 2 * n, *hi1 = acc_words + 3 * n;
     for (std::size_t j = 0; j < digits; ++j) {
       mac2_ifma(lo0, hi0, lo1, hi1, src_of(j), perm, key.b(j).limb(kt), key.a(j).limb(kt), n, j == 0);
@@ -223,10 +281,11 @@ void key_switch(const Context& ctx, const RnsPoly& c, const KswKey& key, RnsPoly
   const std::size_t limbs = level + 1 + k, digits = ctx.digits_at(level);
   const DigitInputs y = digit_inputs(ctx, c, level);
   RnsPoly e0 = RnsPoly::uninitialized(n, limbs, true), e1 = RnsPoly::uninitialized(n, limbs, true);
-  U64Buffer acc(4 * n, false), tmp(n, false);
+  // One extension buffer per digit: the vector paths read every digit's limb at once.
+  U64Buffer acc(4 * n, false), tmp(n * digits, false);
   for (std::size_t t = 0; t < limbs; ++t) {
     const std::size_t kt = key_index(ctx, level, t);
-    auto src_of = [&](std::size_t j) { return digit_limb(ctx, c, y, level, j, t, tmp.data()); };
+    auto src_of = [&](std::size_t j) { return digit_limb(ctx, c, y, level, j, t, tmp.data() + j * n); };
     inner_product_limb(ctx.key_basis().modulus(kt), digits, n, src_of, nullptr, key, kt, acc.data(), e0.limb(t),
                        e1.limb(t));
   }
@@ -297,8 +356,3 @@ KswKey make_ksw_key(const Context& ctx, const RnsPoly& s_from, const RnsPoly& s_
 }
 
 }  // namespace heal::ckks
-
-#ifdef HEAL_KS_IFMA
-#pragma GCC diagnostic pop
-#pragma GCC pop_options
-#endif

@@ -63,7 +63,8 @@ struct ColumnBlock {
 /// floor(2^64 / q^2) terms). GEMM-style blocking (mac_kernel.cpp): for each 16-coefficient tile the
 /// inputs are packed contiguously (L2-resident), then every row group runs a register-blocked
 /// micro-kernel (4 rows x P polys x 16 coefficients of accumulators in registers); with primes
-/// <= 2^26 it uses AVX-512 IFMA (vpmadd52luq: exact 52-bit products added to 64-bit lanes).
+/// <= 2^26 it uses AVX-512 IFMA (vpmadd52luq: exact 52-bit products added to 64-bit lanes), with
+/// AVX2 vpmuludq (exact 62-bit products); chosen at run time (heal/math/simd.h), same words.
 /// With `square_inputs`, the 2-polynomial inputs are squared on the fly (tensor product
 /// (x0^2, 2 x0 x1, x1^2), not relinearized) and the MAC runs over the 3-polynomial squares.
 /// All inputs share level and size; out gets that level and size (3 when squaring), scale

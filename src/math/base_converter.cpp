@@ -1,17 +1,116 @@
 #include "heal/math/base_converter.h"
 
 #include "heal/math/ntt.h"
+#include "heal/math/simd.h"
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512dq,avx512vl")
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#if HEAL_X86_KERNELS
 #include <immintrin.h>
-#define HEAL_BC_AVX512 1
 #endif
 
 namespace heal::math {
+
+namespace {
+// Branch-free r - c mod p for r, c < p: v is data-dependent (about half the digits are centered
+// downwards).
+inline u64 sub_mod_p(u64 r, u64 c, u64 pv) {
+  const u64 d = r - c;
+  return d + (pv & (u64{0} - static_cast<u64>(r < c)));
+}
+
+#if HEAL_X86_KERNELS
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// k == 1: out = (y mod p) - v * (Q mod p) for v in {0, 1}, 8 lanes. y < 2^62: the quotient y/p
+// estimated in double precision is off by at most one.
+HEAL_TARGET_AVX512 void exact_single_avx512(const u64* y, const u64* v, const Modulus& p, u64 q_mod_p, u64* out,
+                                            std::size_t n, const u64* mult) {
+  const u64 pv = p.value();
+  const __m512i P = _mm512_set1_epi64(static_cast<long long>(pv));
+  const __m512i C = _mm512_set1_epi64(static_cast<long long>(q_mod_p));
+  const __m512d inv = _mm512_set1_pd(1.0 / static_cast<double>(pv));
+  const __m512i zero = _mm512_setzero_si512();
+  std::size_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    const __m512i x = _mm512_loadu_si512(y + j);
+    const __m512i qe = _mm512_cvttpd_epu64(_mm512_mul_pd(_mm512_cvtepu64_pd(x), inv));
+    __m512i r = _mm512_sub_epi64(x, _mm512_mullo_epi64(qe, P));  // in (-p, 2p)
+    r = _mm512_mask_add_epi64(r, _mm512_cmplt_epi64_mask(r, zero), r, P);
+    r = _mm512_min_epu64(r, _mm512_sub_epi64(r, P));
+    const __mmask8 m = _mm512_cmpneq_epu64_mask(_mm512_loadu_si512(v + j), zero);
+    const __m512i d = _mm512_sub_epi64(r, C);
+    const __m512i fixed = _mm512_mask_add_epi64(d, _mm512_cmplt_epu64_mask(r, C), d, P);
+    _mm512_storeu_si512(out + j, _mm512_mask_mov_epi64(r, m, fixed));
+  }
+  for (; j < n; ++j) out[j] = sub_mod_p(p.reduce(y[j]), mult[v[j]], pv);
+}
+#pragma GCC diagnostic pop
+
+// AVX2 k == 1, any primes below 2^60 (p >= 2^19): y is split into 32-bit halves whose exact
+// doubles give fl(y) (relative error <= 2^-53), so e = floor(fl(y) / p) is within one of
+// floor(y / p) (y / p < 2^41); y - e p is formed exactly in 64-bit lanes (three vpmuludq) and
+// corrected into [0, p); then v * (Q mod p) is subtracted mod p. Same words as the scalar code.
+HEAL_TARGET_AVX2 void exact_single_avx2(const u64* y, const u64* v, const Modulus& p, u64 q_mod_p, u64* out,
+                                        std::size_t n, const u64* mult) {
+  const u64 pv = p.value();
+  const __m256i P = _mm256_set1_epi64x(static_cast<long long>(pv));
+  const __m256i Pm1 = _mm256_set1_epi64x(static_cast<long long>(pv - 1));
+  const __m256i Ph = _mm256_set1_epi64x(static_cast<long long>(pv >> 32));
+  const __m256i C = _mm256_set1_epi64x(static_cast<long long>(q_mod_p));
+  const __m256i lo32 = _mm256_set1_epi64x(0xffffffffLL);
+  const __m256i magic_bits = _mm256_castpd_si256(_mm256_set1_pd(4503599627370496.0));
+  const __m256d magic = _mm256_set1_pd(4503599627370496.0), two32 = _mm256_set1_pd(4294967296.0);
+  const __m256d inv = _mm256_set1_pd(1.0 / static_cast<double>(pv));
+  const __m256i zero = _mm256_setzero_si256();
+  std::size_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y + j));
+    const __m256d hi = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(_mm256_srli_epi64(x, 32), magic_bits)), magic);
+    const __m256d lo = _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(_mm256_and_si256(x, lo32), magic_bits)), magic);
+    const __m256d e = _mm256_round_pd(_mm256_mul_pd(_mm256_fmadd_pd(hi, two32, lo), inv), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    const __m256i ei = _mm256_xor_si256(_mm256_castpd_si256(_mm256_add_pd(e, magic)), magic_bits);
+    const __m256i ep = _mm256_add_epi64(
+        _mm256_mul_epu32(ei, P),
+        _mm256_slli_epi64(_mm256_add_epi64(_mm256_mul_epu32(ei, Ph), _mm256_mul_epu32(_mm256_srli_epi64(ei, 32), P)), 32));
+    __m256i r = _mm256_sub_epi64(x, ep);  // in [-p, 2p)
+    r = _mm256_add_epi64(r, _mm256_and_si256(_mm256_cmpgt_epi64(zero, r), P));
+    r = _mm256_sub_epi64(r, _mm256_and_si256(_mm256_cmpgt_epi64(r, Pm1), P));
+    const __m256i vc = _mm256_andnot_si256(_mm256_cmpeq_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(v + j)), zero), C);
+    __m256i d = _mm256_sub_epi64(r, vc);
+    d = _mm256_add_epi64(d, _mm256_and_si256(_mm256_cmpgt_epi64(zero, d), P));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + j), d);
+  }
+  for (; j < n; ++j) out[j] = sub_mod_p(p.reduce(y[j]), mult[v[j]], pv);
+}
+
+// AVX2 sum_i y_i c_i mod p for source and destination primes below 2^50, every term summed in
+// registers: with y = y1 2^32 + y0 and c = c1 2^32 + c0 (y1, c1 < 2^18), A = sum lo32(y0 c0),
+// B = sum (hi32(y0 c0) + y0 c1 + y1 c0) and C = sum y1 c1 do not overflow for k <= 64 terms, and
+// A + B 2^32 + C 2^64 is the exact 128-bit sum, reduced as in the scalar code.
+HEAL_TARGET_AVX2 void convert_limb_avx2(const u64* y, const u64* c, std::size_t k, const Modulus& p, u64* out,
+                                        std::size_t n) {
+  const __m256i lo32 = _mm256_set1_epi64x(0xffffffffLL);
+  alignas(32) u64 t[3][4];
+  for (std::size_t j = 0; j < n; j += 4) {
+    __m256i a = _mm256_setzero_si256(), b = a, cc = a;
+    for (std::size_t i = 0; i < k; ++i) {
+      const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y + i * n + j));
+      const __m256i xh = _mm256_srli_epi64(x, 32);
+      const __m256i c0 = _mm256_set1_epi64x(static_cast<long long>(c[i])), c1 = _mm256_set1_epi64x(static_cast<long long>(c[i] >> 32));
+      const __m256i p00 = _mm256_mul_epu32(x, c0);
+      a = _mm256_add_epi64(a, _mm256_and_si256(p00, lo32));
+      b = _mm256_add_epi64(b, _mm256_add_epi64(_mm256_srli_epi64(p00, 32),
+                                               _mm256_add_epi64(_mm256_mul_epu32(x, c1), _mm256_mul_epu32(xh, c0))));
+      cc = _mm256_add_epi64(cc, _mm256_mul_epu32(xh, c1));
+    }
+    _mm256_store_si256(reinterpret_cast<__m256i*>(t[0]), a);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(t[1]), b);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(t[2]), cc);
+    for (std::size_t l = 0; l < 4; ++l)
+      out[j + l] = p.reduce128((static_cast<u128>(t[2][l]) << 64) + (static_cast<u128>(t[1][l]) << 32) + t[0][l]);
+  }
+}
+#endif
+}  // namespace
 
 BaseConverter::BaseConverter(const std::vector<Modulus>& src, const std::vector<Modulus>& dst)
     : src_(src), dst_(dst) {
@@ -24,7 +123,10 @@ BaseConverter::BaseConverter(const std::vector<Modulus>& src, const std::vector<
     }
     qhat_inv_.emplace_back(src[i].inv(prod), src[i].value());
   }
-  for (const auto& q : src) inv_src_.push_back(1.0 / static_cast<double>(q.value()));
+  for (const auto& q : src) {
+    inv_src_.push_back(1.0 / static_cast<double>(q.value()));
+    src_below50_ = src_below50_ && q.value() < (u64{1} << 50);
+  }
   for (const auto& t : dst) {
     u64 prod = 1;
     for (const auto& q : src) prod = t.mul(prod, t.reduce(q.value()));
@@ -61,6 +163,12 @@ void BaseConverter::convert_limb(const u64* y, std::size_t t, u64* out, std::siz
   const std::size_t k = src_.size();
   const Modulus& p = dst_[t];
   const u64* c = &qhat_mod_dst_[t * k];
+#if HEAL_X86_KERNELS
+  if (k > 1 && n % 4 == 0 && simd_level() >= SimdLevel::kAvx2 && p.value() < (u64{1} << 50) && src_below50_) {
+    convert_limb_avx2(y, c, k, p, out, n);
+    return;
+  }
+#endif
   if (k == 1) {
     // Q/q_0 = 1: the conversion is a plain reduction.
     for (std::size_t j = 0; j < n; ++j) out[j] = p.reduce(y[j]);
@@ -117,32 +225,14 @@ void BaseConverter::convert_limb_exact(const u64* y, const u64* v, std::size_t t
   const u64 pv = p.value();
   // v <= k: subtract the precomputed multiple v * (Q mod p_t).
   const u64* mult = &q_mult_dst_[t * (k + 1)];
-  // Branch-free: v is data-dependent (about half the digits are centered downwards).
-  auto sub_mod = [pv](u64 r, u64 c) {
-    const u64 d = r - c;
-    return d + (pv & (u64{0} - static_cast<u64>(r < c)));
-  };
-#ifdef HEAL_BC_AVX512
-  if (k == 1 && cpu_has_avx512dq()) {
-    // y < 2^62: the quotient y/p estimated in double precision is off by at most one.
-    const __m512i P = _mm512_set1_epi64(static_cast<long long>(pv));
-    const __m512i C = _mm512_set1_epi64(static_cast<long long>(mult[1]));
-    const __m512d inv = _mm512_set1_pd(1.0 / static_cast<double>(pv));
-    const __m512i zero = _mm512_setzero_si512();
-    std::size_t j = 0;
-    for (; j + 8 <= n; j += 8) {
-      const __m512i x = _mm512_loadu_si512(y + j);
-      const __m512i qe = _mm512_cvttpd_epu64(_mm512_mul_pd(_mm512_cvtepu64_pd(x), inv));
-      __m512i r = _mm512_sub_epi64(x, _mm512_mullo_epi64(qe, P));  // in (-p, 2p)
-      r = _mm512_mask_add_epi64(r, _mm512_cmplt_epi64_mask(r, zero), r, P);
-      r = _mm512_min_epu64(r, _mm512_sub_epi64(r, P));
-      // subtract v * (q mod p) for v in {0, 1}
-      const __mmask8 m = _mm512_cmpneq_epu64_mask(_mm512_loadu_si512(v + j), zero);
-      const __m512i d = _mm512_sub_epi64(r, C);
-      const __m512i fixed = _mm512_mask_add_epi64(d, _mm512_cmplt_epu64_mask(r, C), d, P);
-      _mm512_storeu_si512(out + j, _mm512_mask_mov_epi64(r, m, fixed));
-    }
-    for (; j < n; ++j) out[j] = sub_mod(p.reduce(y[j]), mult[v[j]]);
+  auto sub_mod = [pv](u64 r, u64 c) { return sub_mod_p(r, c, pv); };
+#if HEAL_X86_KERNELS
+  if (k == 1 && simd_level() == SimdLevel::kAvx512) {
+    exact_single_avx512(y, v, p, mult[1], out, n, mult);
+    return;
+  }
+  if (k == 1 && simd_level() == SimdLevel::kAvx2 && pv >= (u64{1} << 19)) {
+    exact_single_avx2(y, v, p, mult[1], out, n, mult);
     return;
   }
 #endif
@@ -166,8 +256,3 @@ void BaseConverter::convert(const u64* in, u64* out, std::size_t n, u64* scratch
 }
 
 }  // namespace heal::math
-
-#ifdef HEAL_BC_AVX512
-#pragma GCC diagnostic pop
-#pragma GCC pop_options
-#endif

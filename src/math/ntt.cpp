@@ -1,26 +1,8 @@
 #include "heal/math/ntt.h"
 
-#include "ntt_ifma.h"
+#include "ntt_simd.h"
 
 namespace heal::math {
-
-bool cpu_has_ifma() {
-#if defined(__x86_64__) && defined(__GNUC__)
-  static const bool has = __builtin_cpu_supports("avx512ifma") && __builtin_cpu_supports("avx512f");
-  return has;
-#else
-  return false;
-#endif
-}
-
-bool cpu_has_avx512dq() {
-#if defined(__x86_64__) && defined(__GNUC__)
-  static const bool has = __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512f");
-  return has;
-#else
-  return false;
-#endif
-}
 
 namespace {
 u64 shoup52(u64 w, u64 q) { return static_cast<u64>((static_cast<u128>(w) << 52) / q); }
@@ -71,15 +53,8 @@ NttTables::NttTables(int log_n, const Modulus& q)
   n_inv_ = ShoupConst(ninv, qv);
   // Last stage (h = 1) twiddle psi^-bitrev(1) = psi^-(n/2) times n^-1.
   n_inv_w_ = ShoupConst(q.mul(ninv, inv_pows[reverse_bits(1, log_n)]), qv);
-  if (kHaveIfmaKernels && n_ >= 32) {
-    if (qv < (u64{1} << 50) && cpu_has_ifma()) {
-      simd_possible_ = Simd::kIfma52;
-    } else if (cpu_has_avx512dq()) {
-      simd_possible_ = Simd::kAvx512x64;
-    }
-  }
-  simd_ = simd_possible_;
-  if (simd_possible_ == Simd::kIfma52) {
+  const bool below50 = qv < (u64{1} << 50);
+  if (below50 && n_ >= 32 && cpu_has_ifma52()) {
     roots_shoup52_.resize(n_ + 8);
     inv_roots_shoup52_.resize(n_ + 8);
     for (std::size_t i = 0; i < n_; ++i) {
@@ -89,13 +64,58 @@ NttTables::NttTables(int log_n, const Modulus& q)
     n_inv_shoup52_ = shoup52(n_inv_.value, qv);
     n_inv_w_shoup52_ = shoup52(n_inv_w_.value, qv);
   }
+  if (below50 && n_ >= 8 && cpu_simd_level() >= SimdLevel::kAvx2) {
+    roots_fp_.resize(n_ + 8);
+    inv_roots_fp_.resize(n_ + 8);
+    for (std::size_t i = 0; i < n_ + 8; ++i) {
+      roots_fp_[i] = static_cast<double>(roots_[i]);
+      inv_roots_fp_[i] = static_cast<double>(inv_roots_[i]);
+    }
+  }
 }
 
-void ntt_forward_lazy(u64* a, const NttTables& t) {
-  if (t.simd() != NttTables::Simd::kNone) {
-    ntt_forward_simd(a, t, false);
-    return;
+NttTables::Kernel NttTables::kernel() const {
+  const SimdLevel level = simd_level();
+  if (level == SimdLevel::kAvx512 && n_ >= 32) {
+    return has_shoup52() && simd_ifma() ? Kernel::kIfma52 : Kernel::kAvx512;
   }
+  if (level >= SimdLevel::kAvx2 && has_fp_roots()) return Kernel::kAvx2;
+  return Kernel::kScalar;
+}
+
+namespace {
+// Runs the vector kernel for the current level; false when the scalar code must run.
+bool forward_vec(u64* a, const NttTables& t, bool reduce) {
+#if HEAL_X86_KERNELS
+  switch (t.kernel()) {
+    case NttTables::Kernel::kIfma52: detail::ntt_forward_avx512(a, t, reduce, true); return true;
+    case NttTables::Kernel::kAvx512: detail::ntt_forward_avx512(a, t, reduce, false); return true;
+    case NttTables::Kernel::kAvx2: detail::ntt_forward_avx2(a, t); return true;
+    case NttTables::Kernel::kScalar: break;
+  }
+#else
+  (void)a, (void)t, (void)reduce;
+#endif
+  return false;
+}
+
+bool inverse_vec(u64* a, const NttTables& t) {
+#if HEAL_X86_KERNELS
+  switch (t.kernel()) {
+    case NttTables::Kernel::kIfma52: detail::ntt_inverse_avx512(a, t, true); return true;
+    case NttTables::Kernel::kAvx512: detail::ntt_inverse_avx512(a, t, false); return true;
+    case NttTables::Kernel::kAvx2: detail::ntt_inverse_avx2(a, t); return true;
+    case NttTables::Kernel::kScalar: break;
+  }
+#else
+  (void)a, (void)t;
+#endif
+  return false;
+}
+}  // namespace
+
+void ntt_forward_lazy(u64* a, const NttTables& t) {
+  if (forward_vec(a, t, false)) return;
   const std::size_t n = t.n();
   const u64 q = t.modulus().value();
   const u64 two_q = 2 * q;
@@ -119,10 +139,7 @@ void ntt_forward_lazy(u64* a, const NttTables& t) {
 }
 
 void ntt_forward(u64* a, const NttTables& t) {
-  if (t.simd() != NttTables::Simd::kNone) {
-    ntt_forward_simd(a, t, true);
-    return;
-  }
+  if (forward_vec(a, t, true)) return;
   ntt_forward_lazy(a, t);
   const std::size_t n = t.n();
   const u64 q = t.modulus().value();
@@ -135,10 +152,7 @@ void ntt_forward(u64* a, const NttTables& t) {
 }
 
 void ntt_inverse(u64* a, const NttTables& t) {
-  if (t.simd() != NttTables::Simd::kNone) {
-    ntt_inverse_simd(a, t);
-    return;
-  }
+  if (inverse_vec(a, t)) return;
   const std::size_t n = t.n();
   const u64 q = t.modulus().value();
   const u64 two_q = 2 * q;

@@ -1,24 +1,21 @@
 #include "heal/math/poly_kernels.h"
 
-#include "heal/math/ntt.h"
-
-#if defined(__x86_64__) && defined(__GNUC__)
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512dq,avx512vl")
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-#define HEAL_HAVE_AVX512_KERNELS 1
-#endif
+#include "avx2_fp.h"
+#include "heal/math/simd.h"
 
 namespace heal::math {
 
-#ifdef HEAL_HAVE_AVX512_KERNELS
+#if HEAL_X86_KERNELS
 namespace {
+
+// GCC 12 flags the deliberately undefined source operand inside some AVX-512 intrinsics.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 using V = __m512i;
 
 // a*b mod q for a, b < q < 2^50.
-inline V mul_mod8(V a, V b, V q, __m512d inv_q) {
+HEAL_TARGET_AVX512 inline V mul_mod8(V a, V b, V q, __m512d inv_q) {
   const __m512d prod = _mm512_mul_pd(_mm512_cvtepu64_pd(a), _mm512_cvtepu64_pd(b));
   const V qe = _mm512_cvttpd_epu64(_mm512_mul_pd(prod, inv_q));
   V r = _mm512_sub_epi64(_mm512_mullo_epi64(a, b), _mm512_mullo_epi64(qe, q));  // in [-q, 2q)
@@ -26,7 +23,8 @@ inline V mul_mod8(V a, V b, V q, __m512d inv_q) {
   return _mm512_min_epu64(r, _mm512_sub_epi64(r, q));
 }
 
-void mul_avx512(const u64* a, const u64* b, const u64* c, u64* out, std::size_t n, const Modulus& m) {
+HEAL_TARGET_AVX512 void mul_avx512(const u64* a, const u64* b, const u64* c, u64* out, std::size_t n,
+                                   const Modulus& m) {
   const V q = _mm512_set1_epi64(static_cast<long long>(m.value()));
   const __m512d inv = _mm512_set1_pd(1.0 / static_cast<double>(m.value()));
   std::size_t i = 0;
@@ -40,43 +38,60 @@ void mul_avx512(const u64* a, const u64* b, const u64* c, u64* out, std::size_t 
   }
   for (; i < n; ++i) out[i] = c ? m.add(m.mul(a[i], b[i]), c[i]) : m.mul(a[i], b[i]);
 }
-}  // namespace
-#endif
 
-namespace {
-inline bool use_vec(const Modulus& q) {
-#ifdef HEAL_HAVE_AVX512_KERNELS
-  return q.value() < (u64{1} << 50) && cpu_has_avx512dq();
-#else
-  (void)q;
-  return false;
-#endif
+#pragma GCC diagnostic pop
+
+// AVX2: the residues as exact doubles (detail::avx2fp; q < 2^50).
+HEAL_TARGET_AVX2 void mul_avx2(const u64* a, const u64* b, const u64* c, u64* out, std::size_t n, const Modulus& m) {
+  using namespace detail::avx2fp;  // NOLINT(google-build-using-namespace)
+  const Fp k = make_fp(m.value());
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const D x = to_fp(_mm256_loadu_si256(reinterpret_cast<const I*>(a + i)), k);
+    const D y = to_fp(_mm256_loadu_si256(reinterpret_cast<const I*>(b + i)), k);
+    D r = mul_mod(x, y, k);
+    if (c) r = add_mod(r, to_fp(_mm256_loadu_si256(reinterpret_cast<const I*>(c + i)), k), k);
+    _mm256_storeu_si256(reinterpret_cast<I*>(out + i), to_int(r, k));
+  }
+  for (; i < n; ++i) out[i] = c ? m.add(m.mul(a[i], b[i]), c[i]) : m.mul(a[i], b[i]);
 }
+
+// Which kernel runs for this prime at the current level (both need q < 2^50).
+enum class Path { kScalar, kAvx2, kAvx512 };
+Path path(const Modulus& q) {
+  if (q.value() >= (u64{1} << 50)) return Path::kScalar;
+  switch (simd_level()) {
+    case SimdLevel::kAvx512: return Path::kAvx512;
+    case SimdLevel::kAvx2: return Path::kAvx2;
+    case SimdLevel::kScalar: break;
+  }
+  return Path::kScalar;
+}
+
+bool mul_vec(const u64* a, const u64* b, const u64* c, u64* out, std::size_t n, const Modulus& q) {
+  switch (path(q)) {
+    case Path::kAvx512: mul_avx512(a, b, c, out, n, q); return true;
+    case Path::kAvx2: mul_avx2(a, b, c, out, n, q); return true;
+    case Path::kScalar: break;
+  }
+  return false;
+}
+
 }  // namespace
+#else
+namespace {
+bool mul_vec(const u64*, const u64*, const u64*, u64*, std::size_t, const Modulus&) { return false; }
+}  // namespace
+#endif
 
 void mul_mod_vec(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q) {
-#ifdef HEAL_HAVE_AVX512_KERNELS
-  if (use_vec(q)) {
-    mul_avx512(a, b, nullptr, out, n, q);
-    return;
-  }
-#endif
+  if (mul_vec(a, b, nullptr, out, n, q)) return;
   for (std::size_t i = 0; i < n; ++i) out[i] = q.mul(a[i], b[i]);
 }
 
 void mul_add_mod_vec(const u64* a, const u64* b, const u64* c, u64* out, std::size_t n, const Modulus& q) {
-#ifdef HEAL_HAVE_AVX512_KERNELS
-  if (use_vec(q)) {
-    mul_avx512(a, b, c, out, n, q);
-    return;
-  }
-#endif
+  if (mul_vec(a, b, c, out, n, q)) return;
   for (std::size_t i = 0; i < n; ++i) out[i] = q.add(q.mul(a[i], b[i]), c[i]);
 }
 
 }  // namespace heal::math
-
-#ifdef HEAL_HAVE_AVX512_KERNELS
-#pragma GCC diagnostic pop
-#pragma GCC pop_options
-#endif

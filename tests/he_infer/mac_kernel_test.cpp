@@ -7,6 +7,7 @@
 #include "../../src/he_infer/kernels.h"
 #include "heal/core/rng.h"
 #include "heal/he_infer/plan.h"
+#include "heal/math/simd.h"
 
 namespace heal::he_infer {
 namespace {
@@ -106,14 +107,26 @@ void check_exact(int scale_bits, std::size_t np_in, bool square, bool accumulate
   EXPECT_DOUBLE_EQ(out[0].scale(), expect_scale);
 }
 
-TEST(MacKernel, Ifma26BitPlain) { check_exact(26, 2, false); }
-TEST(MacKernel, Ifma26BitSquared) { check_exact(26, 2, true); }
-TEST(MacKernel, Ifma26BitThreePolys) { check_exact(26, 3, false); }
-TEST(MacKernel, Portable30BitPlain) { check_exact(30, 2, false); }
-TEST(MacKernel, Portable30BitSquared) { check_exact(30, 2, true); }
-TEST(MacKernel, Ifma26BitAccumulate) { check_exact(26, 2, false, true); }
-TEST(MacKernel, Ifma26BitSquaredAccumulate) { check_exact(26, 2, true, true); }
-TEST(MacKernel, Portable30BitSquaredAccumulate) { check_exact(30, 2, true, true); }
+// Every case runs at each SIMD level the CPU has (scalar, AVX2, AVX-512 with IFMA for primes
+// <= 2^26): each kernel must give the reference words exactly.
+void check_exact_all_levels(int scale_bits, std::size_t np_in, bool square, bool accumulate = false) {
+  for (math::SimdLevel level : {math::SimdLevel::kScalar, math::SimdLevel::kAvx2, math::SimdLevel::kAvx512}) {
+    if (level > math::cpu_simd_level()) continue;
+    SCOPED_TRACE(math::simd_level_name(level));
+    const math::ScopedSimdLevel scope(level);
+    check_exact(scale_bits, np_in, square, accumulate);
+  }
+}
+
+TEST(MacKernel, Ifma26BitPlain) { check_exact_all_levels(26, 2, false); }
+TEST(MacKernel, Ifma26BitSquared) { check_exact_all_levels(26, 2, true); }
+TEST(MacKernel, Ifma26BitThreePolys) { check_exact_all_levels(26, 3, false); }
+TEST(MacKernel, Portable30BitPlain) { check_exact_all_levels(30, 2, false); }
+TEST(MacKernel, Portable30BitSquared) { check_exact_all_levels(30, 2, true); }
+TEST(MacKernel, Portable30BitThreePolysAccumulate) { check_exact_all_levels(30, 3, false, true); }
+TEST(MacKernel, Ifma26BitAccumulate) { check_exact_all_levels(26, 2, false, true); }
+TEST(MacKernel, Ifma26BitSquaredAccumulate) { check_exact_all_levels(26, 2, true, true); }
+TEST(MacKernel, Portable30BitSquaredAccumulate) { check_exact_all_levels(30, 2, true, true); }
 
 TEST(MacKernel, RejectsSquaringThreePolys) {
   const ParamPlan plan = plan_params(3, {.min_scale_bits = 26, .max_scale_bits = 26, .log_n = 10, .allow_insecure = true});

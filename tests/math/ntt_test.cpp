@@ -1,4 +1,5 @@
 #include "heal/math/ntt.h"
+#include "heal/math/simd.h"
 
 #include <gtest/gtest.h>
 
@@ -107,32 +108,70 @@ TEST(Ntt, GaloisPermutationMatchesCoefficientAutomorphism) {
 namespace heal::math {
 namespace {
 
+// Every vector kernel the CPU supports gives exactly the scalar words, for primes below and
+// above 2^50 and every supported size (the AVX2 kernel runs for n >= 8, AVX-512 for n >= 32).
 TEST(Ntt, SimdKernelsMatchScalar) {
-  if (!cpu_has_ifma() || !cpu_has_avx512dq()) GTEST_SKIP() << "no AVX-512 IFMA/DQ on this CPU";
+  const SimdLevel top = cpu_simd_level();
+  if (top == SimdLevel::kScalar) GTEST_SKIP() << "no vector level on this CPU";
   SeededRng rng(seed_from_u64(6));
-  for (int log_n : {5, 6, 9, 12, 14}) {
+  int compared = 0;
+  for (int log_n : {3, 4, 5, 6, 9, 12, 14}) {
     const std::size_t n = std::size_t{1} << log_n;
-    for (int bits : {30, 40, 49, 51, 55, 60}) {
+    for (int bits : {20, 30, 40, 49, 50, 51, 55, 60}) {
       const Modulus q(generate_ntt_primes(bits, 1, n)[0]);
-      NttTables simd(log_n, q), scalar(log_n, q);
-      ASSERT_EQ(simd.simd(), q.value() < (u64{1} << 50) ? NttTables::Simd::kIfma52 : NttTables::Simd::kAvx512x64);
-      scalar.set_use_ifma(false);
-      ASSERT_FALSE(scalar.use_ifma());
+      const NttTables tab(log_n, q);
       auto a = random_vec(rng, n, q);
       for (std::size_t i = 0; i < n; i += 3) a[i] += q.value() * (i % 4);  // lazy inputs in [0, 4q)
-      auto b = a;
-      ntt_forward(a.data(), simd);
-      ntt_forward(b.data(), scalar);
-      ASSERT_EQ(a, b) << "forward log_n " << log_n << " bits " << bits;
-      ntt_inverse(a.data(), simd);
-      ntt_inverse(b.data(), scalar);
-      ASSERT_EQ(a, b) << "inverse log_n " << log_n << " bits " << bits;
-      auto c = a, d = a;
-      ntt_forward_lazy(c.data(), simd);
-      for (auto x : c) ASSERT_LT(x, 4 * q.value());
-      ntt_forward(d.data(), scalar);
-      for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(c[i] % q.value(), d[i]);
+      a[1] = 4 * q.value() - 1;
+      a[2] = 0;
+      std::vector<u64> ref_f = a, ref_i = a, ref_lazy = a;
+      for (std::size_t i = 0; i < n; ++i) ref_i[i] %= 2 * q.value();  // inverse inputs are in [0, 2q)
+      {
+        const ScopedSimdLevel scalar(SimdLevel::kScalar);
+        ASSERT_EQ(tab.kernel(), NttTables::Kernel::kScalar);
+        ntt_forward(ref_f.data(), tab);
+        ntt_inverse(ref_i.data(), tab);
+      }
+      for (SimdLevel level : {SimdLevel::kAvx2, SimdLevel::kAvx512}) {
+        if (level > top) continue;
+        const ScopedSimdLevel scope(level);
+        auto f = a, in = a, lz = a;
+        for (std::size_t i = 0; i < n; ++i) in[i] %= 2 * q.value();
+        ntt_forward(f.data(), tab);
+        ASSERT_EQ(f, ref_f) << simd_level_name(level) << " forward log_n " << log_n << " bits " << bits;
+        ntt_inverse(in.data(), tab);
+        ASSERT_EQ(in, ref_i) << simd_level_name(level) << " inverse log_n " << log_n << " bits " << bits;
+        ntt_forward_lazy(lz.data(), tab);
+        for (std::size_t i = 0; i < n; ++i) {
+          ASSERT_LT(lz[i], 4 * q.value());
+          ASSERT_EQ(lz[i] % q.value(), ref_f[i]);
+        }
+        if (tab.kernel() != NttTables::Kernel::kScalar) ++compared;
+      }
     }
+  }
+  EXPECT_GT(compared, 0) << "no vector kernel ran";
+}
+
+// The kernel chosen at each level: AVX2 for q < 2^50 and n >= 8, AVX-512 (IFMA for q < 2^50 when
+// the CPU has it) for n >= 32; the scalar code otherwise.
+TEST(Ntt, KernelSelectionFollowsTheLevel) {
+  const Modulus small(generate_ntt_primes(40, 1, 1 << 12)[0]), big(generate_ntt_primes(60, 1, 1 << 12)[0]);
+  const NttTables ts(12, small), tb(12, big);
+  {
+    const ScopedSimdLevel s(SimdLevel::kScalar);
+    EXPECT_EQ(ts.kernel(), NttTables::Kernel::kScalar);
+    EXPECT_EQ(tb.kernel(), NttTables::Kernel::kScalar);
+  }
+  if (cpu_simd_level() >= SimdLevel::kAvx2) {
+    const ScopedSimdLevel s(SimdLevel::kAvx2);
+    EXPECT_EQ(ts.kernel(), NttTables::Kernel::kAvx2);
+    EXPECT_EQ(tb.kernel(), NttTables::Kernel::kScalar);
+  }
+  if (cpu_simd_level() >= SimdLevel::kAvx512) {
+    const ScopedSimdLevel s(SimdLevel::kAvx512);
+    EXPECT_EQ(ts.kernel(), cpu_has_ifma52() ? NttTables::Kernel::kIfma52 : NttTables::Kernel::kAvx512);
+    EXPECT_EQ(tb.kernel(), NttTables::Kernel::kAvx512);
   }
 }
 

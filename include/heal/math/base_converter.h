@@ -42,6 +42,7 @@ class BaseConverter {
   std::vector<ShoupConst> qhat_inv_;   // per src i
   std::vector<u64> qhat_mod_dst_;      // [t * src + i] = (Q/q_i) mod p_t
   std::vector<u64> q_mod_dst_;         // Q mod p_t
+  bool src_below50_ = true;          // every source prime < 2^50 (AVX2 convert_limb)
   std::vector<u64> q_mult_dst_;        // [t * (src+1) + v] = v * Q mod p_t, v = 0..src
   std::vector<double> inv_src_;        // 1 / q_i
 };

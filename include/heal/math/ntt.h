@@ -34,18 +34,22 @@ class NttTables {
   const ShoupConst& n_inv() const { return n_inv_; }
   /// n^-1 * psi^-1 (last inverse stage, odd half).
   const ShoupConst& n_inv_w() const { return n_inv_w_; }
-  /// Which vector kernel the transforms use.
-  enum class Simd : std::uint8_t { kNone, kIfma52, kAvx512x64 };
-  Simd simd() const { return simd_; }
-  /// True when the AVX-512 IFMA kernels apply (q < 2^50, n >= 32, CPU support).
-  bool use_ifma() const { return simd_ == Simd::kIfma52; }
-  /// 52-bit Shoup quotients floor(w * 2^52 / q) for the IFMA kernels (empty unless use_ifma()).
+  /// The kernel the transforms use at the current simd_level() (heal/math/simd.h): IFMA for
+  /// q < 2^50 and n >= 32 on AVX-512 IFMA; 64-bit AVX-512 for n >= 32 otherwise; AVX2 for q < 2^50
+  /// and n >= 8; else scalar. Every kernel returns exactly the scalar result.
+  enum class Kernel : std::uint8_t { kScalar, kAvx2, kAvx512, kIfma52 };
+  Kernel kernel() const;
+  /// 52-bit Shoup quotients floor(w * 2^52 / q) for the IFMA kernels (empty unless the CPU has IFMA
+  /// and q < 2^50).
+  bool has_shoup52() const { return !roots_shoup52_.empty(); }
   const u64* roots_shoup52() const { return roots_shoup52_.data(); }
   const u64* inv_roots_shoup52() const { return inv_roots_shoup52_.data(); }
   u64 n_inv_shoup52() const { return n_inv_shoup52_; }
   u64 n_inv_w_shoup52() const { return n_inv_w_shoup52_; }
-  /// Enables/disables every SIMD kernel for this table (tests compare against the scalar path).
-  void set_use_ifma(bool v) { simd_ = v ? simd_possible_ : Simd::kNone; }
+  /// The twiddles as doubles for the AVX2 kernels (empty unless the CPU has AVX2 and q < 2^50).
+  bool has_fp_roots() const { return !roots_fp_.empty(); }
+  const double* roots_fp() const { return roots_fp_.data(); }
+  const double* inv_roots_fp() const { return inv_roots_fp_.data(); }
 
  private:
   std::size_t n_;
@@ -54,15 +58,10 @@ class NttTables {
   u64 psi_;
   std::vector<u64> roots_, roots_shoup_, inv_roots_, inv_roots_shoup_;
   ShoupConst n_inv_, n_inv_w_;
-  Simd simd_possible_ = Simd::kNone, simd_ = Simd::kNone;
   std::vector<u64> roots_shoup52_, inv_roots_shoup52_;
+  std::vector<double> roots_fp_, inv_roots_fp_;
   u64 n_inv_shoup52_ = 0, n_inv_w_shoup52_ = 0;
 };
-
-/// Whether this CPU has AVX-512 IFMA (runtime check).
-bool cpu_has_ifma();
-/// Whether this CPU has AVX-512 F+DQ (the 64-bit kernels for primes of 50..60 bits).
-bool cpu_has_avx512dq();
 
 /// In-place forward negacyclic NTT; input in [0, 4q) (lazy callers) or [0, q); output in [0, q).
 void ntt_forward(u64* a, const NttTables& t);

@@ -1,7 +1,9 @@
-// Element-wise modular kernels on word arrays (one limb). For primes below 2^50 on CPUs with
-// AVX-512 DQ they run 8 lanes wide: the quotient of a*b by q is estimated in double precision
-// (|error| < 1) and the remainder is computed exactly with 64-bit low products (vpmullq), then
-// corrected once in each direction. Otherwise they fall back to 128-bit Barrett reduction.
+// Element-wise modular kernels on word arrays (one limb). For primes below 2^50 they run vector
+// kernels chosen at run time (heal/math/simd.h): with AVX-512, 8 lanes, the quotient of a*b by q
+// estimated in double precision (|error| < 1) and the remainder computed exactly with 64-bit low
+// products (vpmullq); with AVX2, 4 lanes of exact doubles (the two-product split of
+// src/math/avx2_fp.h). Otherwise, and for larger primes, 128-bit Barrett reduction. All paths give
+// the same words.
 #pragma once
 
 #include <cstddef>
