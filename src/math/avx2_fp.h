@@ -44,19 +44,26 @@ K static inline D to_fp(I x, const Fp& c) {
 }
 
 // An integer-valued double in [0, 2^52) -> the integer.
-K static inline I to_int(D x, const Fp& c) {
+K static inline I to_int_(D x, const Fp& c) {
   return _mm256_xor_si256(_mm256_castpd_si256(_mm256_add_pd(x, c.magic)), c.magic_bits);
+}
+
+// x mod q in [0, q) for an integer-valued double 0 <= x < 2^52 (q >= 2^19): e = round(fl(x / q))
+// is within 1/2 + 2^-30 of x / q, so x - e q lies in (-q, q) and one fused multiply-add forms it
+// exactly; a negative remainder gets q added.
+K static inline D reduce_fp(D x, const Fp& c) {
+  const D e = _mm256_round_pd(_mm256_mul_pd(x, c.inv_q), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const D r = _mm256_fnmadd_pd(e, c.q, x);
+  return _mm256_blendv_pd(r, _mm256_add_pd(r, c.q), r);  // sign-bit select
 }
 
 // y * w mod q in [0, q) for y, w in [0, q) (see the top of the file).
 K static inline D mul_mod(D y, D w, const Fp& c) {
   const D h = _mm256_mul_pd(y, w);
   const D l = _mm256_fmsub_pd(y, w, h);
-  const D e = _mm256_round_pd(_mm256_mul_pd(h, c.inv_q), _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-  D r = _mm256_add_pd(_mm256_fnmadd_pd(e, c.q, h), l);  // in [-q, 2q), exact
-  r = _mm256_blendv_pd(r, _mm256_add_pd(r, c.q), r);     // r < 0: + q  (sign-bit select)
-  const D s = _mm256_sub_pd(r, c.q);
-  return _mm256_blendv_pd(s, r, s);                      // r - q < 0: keep r
+  const D e = _mm256_round_pd(_mm256_mul_pd(h, c.inv_q), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const D r = _mm256_add_pd(_mm256_fnmadd_pd(e, c.q, h), l);  // in (-q, q), exact
+  return _mm256_blendv_pd(r, _mm256_add_pd(r, c.q), r);        // r < 0: + q  (sign-bit select)
 }
 
 // (x + y) mod q and (x - y) mod q for x, y in [0, q).

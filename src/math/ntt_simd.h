@@ -22,6 +22,10 @@ void ntt_inverse_avx512(u64* a, const NttTables& t, bool ifma);
 void ntt_forward_avx2(u64* a, const NttTables& t);
 /// Inverse NTT, output in [0, q). Needs n >= 8, q < 2^50 and t.has_fp_roots().
 void ntt_inverse_avx2(u64* a, const NttTables& t);
+/// One limb of RnsPoly::rescale_inplace (NTT form): x = (x - NTT((last - half) mod q)) * ql_inv
+/// mod q, with last in [0, q_l), q_l < 2^50, half_mod = floor(q_l / 2) mod q, ql_inv = q_l^-1 mod q.
+/// scratch: n words. Same requirements as ntt_forward_avx2.
+void rescale_limb_avx2(u64* x, const u64* last, u64 half_mod, u64 ql_inv, const NttTables& t, u64* scratch);
 #endif
 
 }  // namespace heal::math::detail

@@ -51,7 +51,7 @@ HEAL_TARGET_AVX2 void mul_avx2(const u64* a, const u64* b, const u64* c, u64* ou
     const D y = to_fp(_mm256_loadu_si256(reinterpret_cast<const I*>(b + i)), k);
     D r = mul_mod(x, y, k);
     if (c) r = add_mod(r, to_fp(_mm256_loadu_si256(reinterpret_cast<const I*>(c + i)), k), k);
-    _mm256_storeu_si256(reinterpret_cast<I*>(out + i), to_int(r, k));
+    _mm256_storeu_si256(reinterpret_cast<I*>(out + i), to_int_(r, k));
   }
   for (; i < n; ++i) out[i] = c ? m.add(m.mul(a[i], b[i]), c[i]) : m.mul(a[i], b[i]);
 }

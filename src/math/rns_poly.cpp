@@ -1,5 +1,7 @@
 #include "heal/math/rns_poly.h"
 
+#include "ntt_simd.h"
+
 #include <algorithm>
 #include <cstring>
 
@@ -193,6 +195,12 @@ void RnsPoly::rescale_inplace(const RnsBasis& basis) {
     const u64 qv = qi.value();
     const u64 half_mod = qi.reduce(half);
     const ShoupConst inv(qi.inv(qi.reduce(qlv)), qv);
+#if HEAL_X86_KERNELS
+    if (ntt_ && qlv < (u64{1} << 50) && basis.ntt(i).kernel() == NttTables::Kernel::kAvx2) {
+      detail::rescale_limb_avx2(limb(i), last.data(), half_mod, inv.value, basis.ntt(i), tmp.data());
+      continue;
+    }
+#endif
     // tmp = (last - q_l/2) mod q_i
     for (std::size_t j = 0; j < n_; ++j) {
       const u64 r = qi.reduce(last[j]);
