@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "heal/math/poly_kernels.h"
 #include "heal/math/sampler.h"
 #include "heal/math/simd.h"
 
@@ -177,16 +178,67 @@ HEAL_TARGET_AVX2 void inner_product_avx2(const math::Modulus& m, std::size_t dig
     }
   }
 }
+
+// AVX2 multiply-accumulate for any key-basis prime (< 2^60, as the NTT requires) and at most 64
+// digits: with 32-bit halves s = s1 2^32 + s0, k = k1 2^32 + k0 (s1, k1 < 2^28), the partial
+// products are split at 32 bits too, so that A = sum lo32(s0 k0), B = sum hi32(s0 k0) + lo32(s0 k1)
+// + lo32(s1 k0) and C = sum s1 k1 + hi32(s0 k1) + hi32(s1 k0) (< 64 (2^56 + 2^29) < 2^63) cannot
+// overflow; the total
+// A + B 2^32 + C 2^64 is the exact 128-bit sum, reduced as in the scalar code.
+HEAL_TARGET_AVX2 void inner_product_avx2_wide(const math::Modulus& m, std::size_t digits, std::size_t n,
+                                              const u64* const* src, const std::uint32_t* perm, const u64* const* kb,
+                                              const u64* const* ka, u64* o0, u64* o1) {
+  const __m256i lo32 = _mm256_set1_epi64x(0xffffffffLL);
+  alignas(32) u64 t[6][4];
+  for (std::size_t i = 0; i < n; i += 4) {
+    __m256i a0 = _mm256_setzero_si256(), b0 = a0, c0 = a0, a1 = a0, b1 = a0, c1 = a0;
+    for (std::size_t j = 0; j < digits; ++j) {
+      const __m256i s =
+          perm ? _mm256_i32gather_epi64(reinterpret_cast<const long long*>(src[j]),
+                                        _mm_loadu_si128(reinterpret_cast<const __m128i*>(perm + i)), 8)
+               : _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src[j] + i));
+      const __m256i sh = _mm256_srli_epi64(s, 32);
+      const __m256i kbv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kb[j] + i));
+      const __m256i kav = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ka[j] + i));
+      const __m256i kbh = _mm256_srli_epi64(kbv, 32), kah = _mm256_srli_epi64(kav, 32);
+      const __m256i p00 = _mm256_mul_epu32(s, kbv), p01 = _mm256_mul_epu32(s, kbh), p10 = _mm256_mul_epu32(sh, kbv);
+      const __m256i q00 = _mm256_mul_epu32(s, kav), q01 = _mm256_mul_epu32(s, kah), q10 = _mm256_mul_epu32(sh, kav);
+      a0 = _mm256_add_epi64(a0, _mm256_and_si256(p00, lo32));
+      a1 = _mm256_add_epi64(a1, _mm256_and_si256(q00, lo32));
+      b0 = _mm256_add_epi64(b0, _mm256_add_epi64(_mm256_srli_epi64(p00, 32),
+                                                 _mm256_add_epi64(_mm256_and_si256(p01, lo32), _mm256_and_si256(p10, lo32))));
+      b1 = _mm256_add_epi64(b1, _mm256_add_epi64(_mm256_srli_epi64(q00, 32),
+                                                 _mm256_add_epi64(_mm256_and_si256(q01, lo32), _mm256_and_si256(q10, lo32))));
+      c0 = _mm256_add_epi64(c0, _mm256_add_epi64(_mm256_mul_epu32(sh, kbh),
+                                                 _mm256_add_epi64(_mm256_srli_epi64(p01, 32), _mm256_srli_epi64(p10, 32))));
+      c1 = _mm256_add_epi64(c1, _mm256_add_epi64(_mm256_mul_epu32(sh, kah),
+                                                 _mm256_add_epi64(_mm256_srli_epi64(q01, 32), _mm256_srli_epi64(q10, 32))));
+    }
+    _mm256_store_si256(reinterpret_cast<__m256i*>(t[0]), a0);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(t[1]), b0);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(t[2]), c0);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(t[3]), a1);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(t[4]), b1);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(t[5]), c1);
+    for (std::size_t l = 0; l < 4; ++l) {
+      o0[i + l] = m.reduce128((static_cast<u128>(t[2][l]) << 64) + (static_cast<u128>(t[1][l]) << 32) + t[0][l]);
+      o1[i + l] = m.reduce128((static_cast<u128>(t[5][l]) << 64) + (static_cast<u128>(t[4][l]) << 32) + t[3][l]);
+    }
+  }
+}
 #endif
 
-enum class MacPath { kScalar, kAvx2, kIfma };
+enum class MacPath { kScalar, kAvx2, kAvx2Wide, kIfma };
 
-// Vector paths need target primes below 2^50, whole vectors and at most 2^11 digits.
+// Vector paths need whole vectors; below 2^50 at most 2^11 digits (IFMA, or the AVX2 kernel with
+// 18-bit high halves), otherwise at most 64 digits (the AVX2 kernel with 32-bit splits).
 MacPath mac_path(const math::Modulus& m, std::size_t n, std::size_t digits) {
-  if (m.value() >= (u64{1} << 50) || n % 8 != 0 || digits > 2048) return MacPath::kScalar;
-  if (math::simd_ifma()) return MacPath::kIfma;
-  if (math::simd_level() >= math::SimdLevel::kAvx2) return MacPath::kAvx2;
-  return MacPath::kScalar;
+  if (n % 8 != 0) return MacPath::kScalar;
+  const bool small = m.value() < (u64{1} << 50);
+  if (small && digits <= 2048 && math::simd_ifma()) return MacPath::kIfma;
+  if (math::simd_level() < math::SimdLevel::kAvx2) return MacPath::kScalar;
+  if (small && digits <= 2048) return MacPath::kAvx2;
+  return digits <= 64 ? MacPath::kAvx2Wide : MacPath::kScalar;
 }
 
 // Accumulates sum_j src_j * kb_j and sum_j src_j * ka_j for one target limb into o0, o1.
@@ -196,7 +248,7 @@ void inner_product_limb(const math::Modulus& m, std::size_t digits, std::size_t 
                         u64* o1) {
 #if HEAL_X86_KERNELS
   const MacPath path = mac_path(m, n, digits);
-  if (path == MacPath::kAvx2) {
+  if (path == MacPath::kAvx2 || path == MacPath::kAvx2Wide) {
     // Pointers to every digit's source and key limbs (digits <= 2048).
     std::vector<const u64*> ptrs(3 * digits);
     for (std::size_t j = 0; j < digits; ++j) {
@@ -204,7 +256,8 @@ void inner_product_limb(const math::Modulus& m, std::size_t digits, std::size_t 
       ptrs[digits + j] = key.b(j).limb(kt);
       ptrs[2 * digits + j] = key.a(j).limb(kt);
     }
-    inner_product_avx2(m, digits, n, ptrs.data(), perm, ptrs.data() + digits, ptrs.data() + 2 * digits, o0, o1);
+    (path == MacPath::kAvx2 ? inner_product_avx2 : inner_product_avx2_wide)(m, digits, n, ptrs.data(), perm,
+                                                                           ptrs.data() + digits, ptrs.data() + 2 * digits, o0, o1);
     return;
   }
   if (path == MacPath::kIfma) {
@@ -262,13 +315,7 @@ RnsPoly mod_down(const Context& ctx, const RnsPoly& x, std::size_t level) {
     const u64 q = ctx.q(i).value(), h = ctx.half_p_mod(i);
     for (std::size_t j = 0; j < n; ++j) tmp[j] = tmp[j] >= h ? tmp[j] - h : tmp[j] + q - h;
     math::ntt_forward(tmp.data(), ctx.q_basis().ntt(i));
-    const math::ShoupConst pinv = ctx.p_inv_mod_q(i);
-    const u64* xi = x.limb(i);
-    u64* o = out.limb(i);
-    for (std::size_t j = 0; j < n; ++j) {
-      const u64 d = xi[j] + q - tmp[j];
-      o[j] = math::mul_shoup(d, pinv.value, pinv.shoup, q);
-    }
+    math::sub_mul_const_vec(x.limb(i), tmp.data(), ctx.p_inv_mod_q(i), out.limb(i), n, ctx.q(i));
   }
   return out;
 }

@@ -79,7 +79,7 @@ NttTables::Kernel NttTables::kernel() const {
   if (level == SimdLevel::kAvx512 && n_ >= 32) {
     return has_shoup52() && simd_ifma() ? Kernel::kIfma52 : Kernel::kAvx512;
   }
-  if (level >= SimdLevel::kAvx2 && has_fp_roots()) return Kernel::kAvx2;
+  if (level >= SimdLevel::kAvx2 && n_ >= 8) return has_fp_roots() ? Kernel::kAvx2 : Kernel::kAvx2x64;
   return Kernel::kScalar;
 }
 
@@ -91,6 +91,7 @@ bool forward_vec(u64* a, const NttTables& t, bool reduce) {
     case NttTables::Kernel::kIfma52: detail::ntt_forward_avx512(a, t, reduce, true); return true;
     case NttTables::Kernel::kAvx512: detail::ntt_forward_avx512(a, t, reduce, false); return true;
     case NttTables::Kernel::kAvx2: detail::ntt_forward_avx2(a, t); return true;
+    case NttTables::Kernel::kAvx2x64: detail::ntt_forward_avx2_x64(a, t, reduce); return true;
     case NttTables::Kernel::kScalar: break;
   }
 #else
@@ -105,6 +106,7 @@ bool inverse_vec(u64* a, const NttTables& t) {
     case NttTables::Kernel::kIfma52: detail::ntt_inverse_avx512(a, t, true); return true;
     case NttTables::Kernel::kAvx512: detail::ntt_inverse_avx512(a, t, false); return true;
     case NttTables::Kernel::kAvx2: detail::ntt_inverse_avx2(a, t); return true;
+    case NttTables::Kernel::kAvx2x64: detail::ntt_inverse_avx2_x64(a, t); return true;
     case NttTables::Kernel::kScalar: break;
   }
 #else

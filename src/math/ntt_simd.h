@@ -5,7 +5,9 @@
 //    emulated high product for larger primes.
 //  - AVX2 (ntt_avx2.cpp): for q < 2^50, residues held exactly in doubles on 4 lanes; the product
 //    y*w is split exactly into h + l with an FMA (Dekker's two-product), the quotient estimated in
-//    floating point, and the remainder formed exactly (see ntt_avx2.cpp).
+//    floating point, and the remainder formed exactly (see ntt_avx2.cpp); for 2^50 <= q < 2^60
+//    (ntt_avx2_x64.cpp) the scalar Harvey/Shoup algorithm on 4 integer lanes, the 64-bit products
+//    emulated with vpmuludq.
 #pragma once
 
 #include "heal/math/ntt.h"
@@ -22,6 +24,9 @@ void ntt_inverse_avx512(u64* a, const NttTables& t, bool ifma);
 void ntt_forward_avx2(u64* a, const NttTables& t);
 /// Inverse NTT, output in [0, q). Needs n >= 8, q < 2^50 and t.has_fp_roots().
 void ntt_inverse_avx2(u64* a, const NttTables& t);
+/// AVX2 NTT for 2^50 <= q < 2^60 (integer lanes, the scalar algorithm word for word). Needs n >= 8.
+void ntt_forward_avx2_x64(u64* a, const NttTables& t, bool reduce);
+void ntt_inverse_avx2_x64(u64* a, const NttTables& t);
 /// One limb of RnsPoly::rescale_inplace (NTT form): x = (x - NTT((last - half) mod q)) * ql_inv
 /// mod q, with last in [0, q_l), q_l < 2^50, half_mod = floor(q_l / 2) mod q, ql_inv = q_l^-1 mod q.
 /// scratch: n words. Same requirements as ntt_forward_avx2.

@@ -1,6 +1,7 @@
 #include "heal/math/poly_kernels.h"
 
 #include "avx2_fp.h"
+#include "avx2_x64.h"
 #include "heal/math/simd.h"
 
 namespace heal::math {
@@ -56,6 +57,31 @@ HEAL_TARGET_AVX2 void mul_avx2(const u64* a, const u64* b, const u64* c, u64* ou
   for (; i < n; ++i) out[i] = c ? m.add(m.mul(a[i], b[i]), c[i]) : m.mul(a[i], b[i]);
 }
 
+// (x - t) * c mod q on 4 lanes: exact doubles for q < 2^50, Shoup on emulated 64-bit lanes above.
+HEAL_TARGET_AVX2 void sub_mul_const_avx2(const u64* x, const u64* t, const ShoupConst& c, u64* out, std::size_t n,
+                                         const Modulus& m) {
+  std::size_t i = 0;
+  if (m.value() < (u64{1} << 50)) {
+    using namespace detail::avx2fp;  // NOLINT(google-build-using-namespace)
+    const Fp k = make_fp(m.value());
+    const D cd = _mm256_set1_pd(static_cast<double>(c.value));
+    for (; i + 4 <= n; i += 4) {
+      const D a = to_fp(_mm256_loadu_si256(reinterpret_cast<const I*>(x + i)), k);
+      const D b = to_fp(_mm256_loadu_si256(reinterpret_cast<const I*>(t + i)), k);
+      _mm256_storeu_si256(reinterpret_cast<I*>(out + i), to_int_(mul_mod(sub_mod(a, b, k), cd, k), k));
+    }
+  } else {
+    using namespace detail::avx2x64;  // NOLINT(google-build-using-namespace)
+    const C64 k = make_c64(m.value());
+    const Tw cw = tw_one(c.value, c.shoup);
+    for (; i + 4 <= n; i += 4) {
+      const I d = _mm256_sub_epi64(_mm256_add_epi64(ld(x + i), k.q), ld(t + i));  // in (0, 2q)
+      st(out + i, reduce_once(mul_shoup_lazy(d, cw, k), k.q));
+    }
+  }
+  for (; i < n; ++i) out[i] = mul_shoup(x[i] + m.value() - t[i], c.value, c.shoup, m.value());
+}
+
 // Which kernel runs for this prime at the current level (both need q < 2^50).
 enum class Path { kScalar, kAvx2, kAvx512 };
 Path path(const Modulus& q) {
@@ -83,6 +109,16 @@ namespace {
 bool mul_vec(const u64*, const u64*, const u64*, u64*, std::size_t, const Modulus&) { return false; }
 }  // namespace
 #endif
+
+void sub_mul_const_vec(const u64* x, const u64* t, const ShoupConst& c, u64* out, std::size_t n, const Modulus& q) {
+#if HEAL_X86_KERNELS
+  if (simd_level() >= SimdLevel::kAvx2) {
+    sub_mul_const_avx2(x, t, c, out, n, q);
+    return;
+  }
+#endif
+  for (std::size_t i = 0; i < n; ++i) out[i] = mul_shoup(x[i] + q.value() - t[i], c.value, c.shoup, q.value());
+}
 
 void mul_mod_vec(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q) {
   if (mul_vec(a, b, nullptr, out, n, q)) return;

@@ -120,28 +120,5 @@ TEST(RnsPoly, ArithmeticAndDropLimb) {
 namespace heal::math {
 namespace {
 
-TEST(PolyKernels, VectorModMulMatchesWideArithmetic) {
-  SeededRng rng(seed_from_u64(14));
-  for (int bits : {20, 30, 40, 49, 50, 60}) {
-    const Modulus q(generate_ntt_primes(bits, 1, 1024)[0]);
-    const std::size_t n = 1003;  // not a multiple of 8: exercises the tail
-    std::vector<u64> a(n), b(n), c(n), out(n), out2(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      a[i] = sample_uniform_mod(rng, q);
-      b[i] = sample_uniform_mod(rng, q);
-      c[i] = sample_uniform_mod(rng, q);
-    }
-    a[0] = b[0] = c[0] = q.value() - 1;  // extremes
-    a[1] = 0;
-    mul_mod_vec(a.data(), b.data(), out.data(), n, q);
-    mul_add_mod_vec(a.data(), b.data(), c.data(), out2.data(), n, q);
-    for (std::size_t i = 0; i < n; ++i) {
-      const u64 want = static_cast<u64>(static_cast<u128>(a[i]) * b[i] % q.value());
-      ASSERT_EQ(out[i], want) << "bits " << bits << " i " << i;
-      ASSERT_EQ(out2[i], (want + c[i]) % q.value()) << "bits " << bits << " i " << i;
-    }
-  }
-}
-
 }  // namespace
 }  // namespace heal::math

@@ -35,9 +35,10 @@ class NttTables {
   /// n^-1 * psi^-1 (last inverse stage, odd half).
   const ShoupConst& n_inv_w() const { return n_inv_w_; }
   /// The kernel the transforms use at the current simd_level() (heal/math/simd.h): IFMA for
-  /// q < 2^50 and n >= 32 on AVX-512 IFMA; 64-bit AVX-512 for n >= 32 otherwise; AVX2 for q < 2^50
-  /// and n >= 8; else scalar. Every kernel returns exactly the scalar result.
-  enum class Kernel : std::uint8_t { kScalar, kAvx2, kAvx512, kIfma52 };
+  /// q < 2^50 and n >= 32 on AVX-512 IFMA; 64-bit AVX-512 for n >= 32 otherwise; with AVX2 and
+  /// n >= 8, exact doubles for q < 2^50 (kAvx2) or emulated 64-bit lanes (kAvx2x64); else scalar.
+  /// Every kernel returns exactly the scalar result.
+  enum class Kernel : std::uint8_t { kScalar, kAvx2, kAvx2x64, kAvx512, kIfma52 };
   Kernel kernel() const;
   /// 52-bit Shoup quotients floor(w * 2^52 / q) for the IFMA kernels (empty unless the CPU has IFMA
   /// and q < 2^50).
