@@ -133,6 +133,22 @@ HEAL_TARGET_IFMA void mac2_ifma(u64* lo0, u64* hi0, u64* lo1, u64* hi1, const u6
 }
 #pragma GCC diagnostic pop
 
+// Digit limb src at coefficients i..i+3, read through the Galois permutation perm when given.
+HEAL_TARGET_AVX2 inline __m256i load_digit(const u64* src, const std::uint32_t* perm, std::size_t i) {
+  return perm ? _mm256_i32gather_epi64(reinterpret_cast<const long long*>(src),
+                                       _mm_loadu_si128(reinterpret_cast<const __m128i*>(perm + i)), 8)
+              : _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i));
+}
+
+// o[0..3] = (a + b 2^32 + c 2^64) mod m per lane (the three accumulators of the AVX2 kernels).
+HEAL_TARGET_AVX2 inline void store_reduced(const math::Modulus& m, __m256i a, __m256i b, __m256i c, u64* o) {
+  alignas(32) u64 t[3][4];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(t[0]), a);
+  _mm256_store_si256(reinterpret_cast<__m256i*>(t[1]), b);
+  _mm256_store_si256(reinterpret_cast<__m256i*>(t[2]), c);
+  for (std::size_t l = 0; l < 4; ++l) o[l] = m.reduce128((static_cast<u128>(t[2][l]) << 64) + (static_cast<u128>(t[1][l]) << 32) + t[0][l]);
+}
+
 // AVX2 multiply-accumulate for target primes below 2^50, 4 coefficients at a time with every digit
 // summed in registers. With s = s1 2^32 + s0 and k = k1 2^32 + k0 (s1, k1 < 2^18), the product is
 // s0 k0 + (s0 k1 + s1 k0) 2^32 + s1 k1 2^64; vpmuludq forms each partial product exactly, and
@@ -143,14 +159,10 @@ HEAL_TARGET_AVX2 void inner_product_avx2(const math::Modulus& m, std::size_t dig
                                          const u64* const* src, const std::uint32_t* perm, const u64* const* kb,
                                          const u64* const* ka, u64* o0, u64* o1) {
   const __m256i lo32 = _mm256_set1_epi64x(0xffffffffLL);
-  alignas(32) u64 t[6][4];
   for (std::size_t i = 0; i < n; i += 4) {
     __m256i a0 = _mm256_setzero_si256(), b0 = a0, c0 = a0, a1 = a0, b1 = a0, c1 = a0;
     for (std::size_t j = 0; j < digits; ++j) {
-      const __m256i s =
-          perm ? _mm256_i32gather_epi64(reinterpret_cast<const long long*>(src[j]),
-                                        _mm_loadu_si128(reinterpret_cast<const __m128i*>(perm + i)), 8)
-               : _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src[j] + i));
+      const __m256i s = load_digit(src[j], perm, i);
       const __m256i sh = _mm256_srli_epi64(s, 32);
       const __m256i kbv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kb[j] + i));
       const __m256i kav = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ka[j] + i));
@@ -166,16 +178,8 @@ HEAL_TARGET_AVX2 void inner_product_avx2(const math::Modulus& m, std::size_t dig
       c0 = _mm256_add_epi64(c0, _mm256_mul_epu32(sh, _mm256_srli_epi64(kbv, 32)));
       c1 = _mm256_add_epi64(c1, _mm256_mul_epu32(sh, _mm256_srli_epi64(kav, 32)));
     }
-    _mm256_store_si256(reinterpret_cast<__m256i*>(t[0]), a0);
-    _mm256_store_si256(reinterpret_cast<__m256i*>(t[1]), b0);
-    _mm256_store_si256(reinterpret_cast<__m256i*>(t[2]), c0);
-    _mm256_store_si256(reinterpret_cast<__m256i*>(t[3]), a1);
-    _mm256_store_si256(reinterpret_cast<__m256i*>(t[4]), b1);
-    _mm256_store_si256(reinterpret_cast<__m256i*>(t[5]), c1);
-    for (std::size_t l = 0; l < 4; ++l) {
-      o0[i + l] = m.reduce128((static_cast<u128>(t[2][l]) << 64) + (static_cast<u128>(t[1][l]) << 32) + t[0][l]);
-      o1[i + l] = m.reduce128((static_cast<u128>(t[5][l]) << 64) + (static_cast<u128>(t[4][l]) << 32) + t[3][l]);
-    }
+    store_reduced(m, a0, b0, c0, o0 + i);
+    store_reduced(m, a1, b1, c1, o1 + i);
   }
 }
 
@@ -189,14 +193,10 @@ HEAL_TARGET_AVX2 void inner_product_avx2_wide(const math::Modulus& m, std::size_
                                               const u64* const* src, const std::uint32_t* perm, const u64* const* kb,
                                               const u64* const* ka, u64* o0, u64* o1) {
   const __m256i lo32 = _mm256_set1_epi64x(0xffffffffLL);
-  alignas(32) u64 t[6][4];
   for (std::size_t i = 0; i < n; i += 4) {
     __m256i a0 = _mm256_setzero_si256(), b0 = a0, c0 = a0, a1 = a0, b1 = a0, c1 = a0;
     for (std::size_t j = 0; j < digits; ++j) {
-      const __m256i s =
-          perm ? _mm256_i32gather_epi64(reinterpret_cast<const long long*>(src[j]),
-                                        _mm_loadu_si128(reinterpret_cast<const __m128i*>(perm + i)), 8)
-               : _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src[j] + i));
+      const __m256i s = load_digit(src[j], perm, i);
       const __m256i sh = _mm256_srli_epi64(s, 32);
       const __m256i kbv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kb[j] + i));
       const __m256i kav = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ka[j] + i));
@@ -214,16 +214,8 @@ HEAL_TARGET_AVX2 void inner_product_avx2_wide(const math::Modulus& m, std::size_
       c1 = _mm256_add_epi64(c1, _mm256_add_epi64(_mm256_mul_epu32(sh, kah),
                                                  _mm256_add_epi64(_mm256_srli_epi64(q01, 32), _mm256_srli_epi64(q10, 32))));
     }
-    _mm256_store_si256(reinterpret_cast<__m256i*>(t[0]), a0);
-    _mm256_store_si256(reinterpret_cast<__m256i*>(t[1]), b0);
-    _mm256_store_si256(reinterpret_cast<__m256i*>(t[2]), c0);
-    _mm256_store_si256(reinterpret_cast<__m256i*>(t[3]), a1);
-    _mm256_store_si256(reinterpret_cast<__m256i*>(t[4]), b1);
-    _mm256_store_si256(reinterpret_cast<__m256i*>(t[5]), c1);
-    for (std::size_t l = 0; l < 4; ++l) {
-      o0[i + l] = m.reduce128((static_cast<u128>(t[2][l]) << 64) + (static_cast<u128>(t[1][l]) << 32) + t[0][l]);
-      o1[i + l] = m.reduce128((static_cast<u128>(t[5][l]) << 64) + (static_cast<u128>(t[4][l]) << 32) + t[3][l]);
-    }
+    store_reduced(m, a0, b0, c0, o0 + i);
+    store_reduced(m, a1, b1, c1, o1 + i);
   }
 }
 #endif
