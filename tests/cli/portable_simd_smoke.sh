@@ -3,9 +3,10 @@
 # what the build machine may have. qemu-x86_64 (Debian qemu-user, TCG) implements no AVX-512, so
 # any AVX-512 instruction outside a dispatched kernel faults with SIGILL here.
 #  1. EPYC-Milan (AMD Zen 3: AVX2, no AVX-512): `heal --version` reports avx2; the math and CKKS
-#     unit tests pass; `heal infer --encrypted` (batch and single mode) on BreastMNIST test images
-#     with a tiny model trained natively gives the plaintext argmax on every image, and the same
-#     logits as the native run at the AVX2 level.
+#     unit tests pass; `heal infer --encrypted --mode single` on a BreastMNIST test image with a
+#     tiny model trained natively gives the plaintext argmax, as the native run at the AVX2 level
+#     does. (Batch mode evaluates full ciphertexts whatever the image count: minutes under TCG.
+#     It runs natively at HEAL_SIMD=avx2 with the rest of the unit tests, cli.infer_split included.)
 #  2. Nehalem (x86-64-v2, no AVX at all): the baseline binary runs; the NTT and SIMD-level tests
 #     pass on the scalar path.
 # Usage: portable_simd_smoke.sh BUILD_DIR SHARED_DATA_DIR
@@ -39,21 +40,16 @@ if [ -e "$data/breastmnist.npz" ] && [ -x "$heal" ] && "$heal" train --help > /d
   d="$data/breastmnist.npz"
   "$heal" --quiet train --data "$d" --model hecnn --epochs 1 --patience 0 --width 4 --hidden 16 --depth 1 --out "$work/train" > /dev/null
   m="$work/train/model.heal"
-  for mode in batch single; do
-    limit=8
-    [ $mode = single ] && limit=2
-    emu EPYC-Milan "$heal" --quiet infer --model "$m" --data "$d" --encrypted --mode $mode --limit $limit --threads 2 --json > "$work/emu_$mode.json" \
-      || fail "heal infer --encrypted --mode $mode under EPYC-Milan"
-    HEAL_SIMD=avx2 "$heal" --quiet infer --model "$m" --data "$d" --encrypted --mode $mode --limit $limit --threads 2 --json > "$work/native_$mode.json"
-    grep -q '"argmax_agreement": 1.0' "$work/emu_$mode.json" || fail "$mode: emulated predictions differ from the plaintext model"
-    # Same logits as the native AVX2 run (the query randomness differs, so compare the predictions
-    # and the agreement, not the noisy decrypted values).
-    for k in count argmax_agreement; do
-      a=$(grep "\"$k\"" "$work/emu_$mode.json" | head -1) b=$(grep "\"$k\"" "$work/native_$mode.json" | head -1)
-      [ "$a" = "$b" ] || fail "$mode: $k differs: emulated $a, native $b"
-    done
-    echo "EPYC-Milan: heal infer --encrypted --mode $mode on $limit BreastMNIST images: $(grep -E '"(count|argmax_agreement|max_logit_error)"' "$work/emu_$mode.json" | tr -d '\n ')"
+  mode=single limit=1
+  emu EPYC-Milan "$heal" --quiet infer --model "$m" --data "$d" --encrypted --mode $mode --limit $limit --threads 2 --json > "$work/emu.json" \
+    || fail "heal infer --encrypted --mode $mode under EPYC-Milan"
+  HEAL_SIMD=avx2 "$heal" --quiet infer --model "$m" --data "$d" --encrypted --mode $mode --limit $limit --threads 2 --json > "$work/native.json"
+  grep -q '"argmax_agreement": 1.0' "$work/emu.json" || fail "emulated prediction differs from the plaintext model"
+  for k in images argmax_agreement accuracy params; do
+    a=$(grep "\"$k\"" "$work/emu.json" | head -1) b=$(grep "\"$k\"" "$work/native.json" | head -1)
+    [ "$a" = "$b" ] || fail "$k differs: emulated $a, native $b"
   done
+  echo "EPYC-Milan: heal infer --encrypted --mode $mode on $limit BreastMNIST image: $(grep -E '"(images|argmax_agreement|max_logit_error)"' "$work/emu.json" | tr -d '\n ')"
 else
   echo "EPYC-Milan: heal infer skipped (no BreastMNIST at $data or heal built without libtorch)"
 fi
