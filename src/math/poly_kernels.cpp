@@ -40,7 +40,39 @@ HEAL_TARGET_AVX512 void mul_avx512(const u64* a, const u64* b, const u64* c, u64
   for (; i < n; ++i) out[i] = c ? m.add(m.mul(a[i], b[i]), c[i]) : m.mul(a[i], b[i]);
 }
 
+// (a +- b) mod q, 8 lanes: the unsigned minimum picks the reduced representative.
+HEAL_TARGET_AVX512 void add_sub_avx512(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& m, bool sub) {
+  const V q = _mm512_set1_epi64(static_cast<long long>(m.value()));
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const V x = _mm512_loadu_si512(a + i), y = _mm512_loadu_si512(b + i);
+    const V r = sub ? _mm512_sub_epi64(x, y) : _mm512_add_epi64(x, y);
+    _mm512_storeu_si512(out + i, sub ? _mm512_min_epu64(r, _mm512_add_epi64(r, q)) : _mm512_min_epu64(r, _mm512_sub_epi64(r, q)));
+  }
+  for (; i < n; ++i) out[i] = sub ? m.sub(a[i], b[i]) : m.add(a[i], b[i]);
+}
+
 #pragma GCC diagnostic pop
+
+// (a +- b) mod q, 4 lanes (signed compares are exact: every value is below 2^62).
+HEAL_TARGET_AVX2 void add_sub_avx2(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& m, bool sub) {
+  const __m256i q = _mm256_set1_epi64x(static_cast<long long>(m.value()));
+  const __m256i qm1 = _mm256_set1_epi64x(static_cast<long long>(m.value() - 1));
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + i));
+    const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + i));
+    __m256i r;
+    if (sub) {
+      r = _mm256_add_epi64(_mm256_sub_epi64(x, y), _mm256_and_si256(_mm256_cmpgt_epi64(y, x), q));
+    } else {
+      const __m256i t = _mm256_add_epi64(x, y);
+      r = _mm256_sub_epi64(t, _mm256_and_si256(_mm256_cmpgt_epi64(t, qm1), q));
+    }
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), r);
+  }
+  for (; i < n; ++i) out[i] = sub ? m.sub(a[i], b[i]) : m.add(a[i], b[i]);
+}
 
 // AVX2: the residues as exact doubles (detail::avx2fp; q < 2^50).
 HEAL_TARGET_AVX2 void mul_avx2(const u64* a, const u64* b, const u64* c, u64* out, std::size_t n, const Modulus& m) {
@@ -109,6 +141,22 @@ namespace {
 bool mul_vec(const u64*, const u64*, const u64*, u64*, std::size_t, const Modulus&) { return false; }
 }  // namespace
 #endif
+
+namespace {
+void add_sub(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q, bool sub) {
+#if HEAL_X86_KERNELS
+  switch (simd_level()) {
+    case SimdLevel::kAvx512: add_sub_avx512(a, b, out, n, q, sub); return;
+    case SimdLevel::kAvx2: add_sub_avx2(a, b, out, n, q, sub); return;
+    case SimdLevel::kScalar: break;
+  }
+#endif
+  for (std::size_t i = 0; i < n; ++i) out[i] = sub ? q.sub(a[i], b[i]) : q.add(a[i], b[i]);
+}
+}  // namespace
+
+void add_mod_vec(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q) { add_sub(a, b, out, n, q, false); }
+void sub_mod_vec(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q) { add_sub(a, b, out, n, q, true); }
 
 void sub_mul_const_vec(const u64* x, const u64* t, const ShoupConst& c, u64* out, std::size_t n, const Modulus& q) {
 #if HEAL_X86_KERNELS

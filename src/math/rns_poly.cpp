@@ -66,28 +66,12 @@ void check_same_shape(const RnsPoly& a, const RnsPoly& b) {
 
 void RnsPoly::add_inplace(const RnsPoly& b, const RnsBasis& basis) {
   check_same_shape(*this, b);
-  for (std::size_t i = 0; i < limbs_; ++i) {
-    const u64 q = basis.modulus(i).value();
-    u64* x = limb(i);
-    const u64* y = b.limb(i);
-    for (std::size_t j = 0; j < n_; ++j) {
-      const u64 s = x[j] + y[j];
-      x[j] = s >= q ? s - q : s;
-    }
-  }
+  for (std::size_t i = 0; i < limbs_; ++i) add_mod_vec(limb(i), b.limb(i), limb(i), n_, basis.modulus(i));
 }
 
 void RnsPoly::sub_inplace(const RnsPoly& b, const RnsBasis& basis) {
   check_same_shape(*this, b);
-  for (std::size_t i = 0; i < limbs_; ++i) {
-    const u64 q = basis.modulus(i).value();
-    u64* x = limb(i);
-    const u64* y = b.limb(i);
-    for (std::size_t j = 0; j < n_; ++j) {
-      const u64 d = x[j] - y[j];
-      x[j] = x[j] >= y[j] ? d : d + q;
-    }
-  }
+  for (std::size_t i = 0; i < limbs_; ++i) sub_mod_vec(limb(i), b.limb(i), limb(i), n_, basis.modulus(i));
 }
 
 void RnsPoly::negate_inplace(const RnsBasis& basis) {

@@ -26,8 +26,10 @@ TEST(PolyKernels, EveryLevelGivesTheScalarWords) {
     const std::size_t n = 1027;  // not a multiple of 4 or 8: tails run the scalar code
     const auto a = draw(rng, n, q), b = draw(rng, n, q), c = draw(rng, n, q);
     const ShoupConst k(rng.next_u64() % q.value(), q.value());
-    std::vector<u64> mul(n), fma(n), smc(n);
+    std::vector<u64> mul(n), fma(n), smc(n), add(n), sub(n);
     for (std::size_t i = 0; i < n; ++i) {
+      add[i] = q.add(a[i], b[i]);
+      sub[i] = q.sub(a[i], b[i]);
       mul[i] = q.mul(a[i], b[i]);
       fma[i] = q.add(q.mul(a[i], b[i]), c[i]);
       smc[i] = q.mul(q.sub(a[i], b[i]), k.value);
@@ -40,6 +42,10 @@ TEST(PolyKernels, EveryLevelGivesTheScalarWords) {
       EXPECT_EQ(out, mul) << "mul_mod_vec " << bits << " bits, " << simd_level_name(level);
       mul_add_mod_vec(a.data(), b.data(), c.data(), out.data(), n, q);
       EXPECT_EQ(out, fma) << "mul_add_mod_vec " << bits << " bits, " << simd_level_name(level);
+      add_mod_vec(a.data(), b.data(), out.data(), n, q);
+      EXPECT_EQ(out, add) << "add_mod_vec " << bits << " bits, " << simd_level_name(level);
+      sub_mod_vec(a.data(), b.data(), out.data(), n, q);
+      EXPECT_EQ(out, sub) << "sub_mod_vec " << bits << " bits, " << simd_level_name(level);
       sub_mul_const_vec(a.data(), b.data(), k, out.data(), n, q);
       EXPECT_EQ(out, smc) << "sub_mul_const_vec " << bits << " bits, " << simd_level_name(level);
       vector_runs += level != SimdLevel::kScalar;

@@ -16,6 +16,10 @@ namespace heal::math {
 void mul_mod_vec(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q);
 /// out[i] = (a[i] * b[i] + c[i]) mod q (inputs reduced; out may alias any input).
 void mul_add_mod_vec(const u64* a, const u64* b, const u64* c, u64* out, std::size_t n, const Modulus& q);
+/// out[i] = (a[i] + b[i]) mod q and (a[i] - b[i]) mod q (inputs reduced; out may alias a or b).
+/// AVX2 / AVX-512 when the level allows.
+void add_mod_vec(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q);
+void sub_mod_vec(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q);
 /// out[i] = (x[i] - t[i]) * c mod q for reduced x, t and a constant c with its Shoup quotient
 /// (out may alias x or t). AVX2 for every prime (exact doubles below 2^50, emulated 64-bit lanes
 /// above).
