@@ -1,5 +1,6 @@
 // Evaluator: checks, additive operations, plaintext and constant operations.
 #include "heal/ckks/evaluator.h"
+#include "heal/math/poly_kernels.h"
 
 #include <cmath>
 
@@ -55,15 +56,7 @@ Ciphertext Evaluator::add(const Ciphertext& a, const Ciphertext& b) const {
   std::vector<RnsPoly> polys;
   for (std::size_t k = 0; k < a.size(); ++k) {
     RnsPoly p = RnsPoly::uninitialized(n, limbs, true);
-    for (std::size_t i = 0; i < limbs; ++i) {
-      const u64 q = qb.modulus(i).value();
-      const u64 *x = a[k].limb(i), *y = b[k].limb(i);
-      u64* o = p.limb(i);
-      for (std::size_t j = 0; j < n; ++j) {
-        const u64 s = x[j] + y[j];
-        o[j] = s >= q ? s - q : s;
-      }
-    }
+    for (std::size_t i = 0; i < limbs; ++i) math::add_mod_vec(a[k].limb(i), b[k].limb(i), p.limb(i), n, qb.modulus(i));
     polys.push_back(std::move(p));
   }
   return Ciphertext(std::move(polys), a.scale(), a.slots());
