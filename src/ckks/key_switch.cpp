@@ -2,6 +2,7 @@
 // fast base conversion of Halevi-Polyakov-Shoup (ePrint 2018/117) for ModUp and ModDown.
 #include "heal/ckks/key_switch.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "heal/math/poly_kernels.h"
@@ -133,6 +134,13 @@ HEAL_TARGET_IFMA void mac2_ifma(u64* lo0, u64* hi0, u64* lo1, u64* hi1, const u6
 }
 #pragma GCC diagnostic pop
 
+// The AVX2 / AVX-512 inner products below work on blocks of kBlock coefficients: for each block,
+// digit after digit, the digit's source and key limbs are streamed contiguously and the six
+// 64-bit accumulators per coefficient (A, B, C for kb and for ka) live in an L1-resident buffer.
+// (Looping over the digits inside each vector instead would read 3 x digits streams at once,
+// which defeats the prefetchers: 35 % of a 2^16 relinearization went there.)
+constexpr std::size_t kBlock = 256;
+
 // Digit limb src at coefficients i..i+3, read through the Galois permutation perm when given.
 HEAL_TARGET_AVX2 inline __m256i load_digit(const u64* src, const std::uint32_t* perm, std::size_t i) {
   return perm ? _mm256_i32gather_epi64(reinterpret_cast<const long long*>(src),
@@ -140,46 +148,48 @@ HEAL_TARGET_AVX2 inline __m256i load_digit(const u64* src, const std::uint32_t* 
               : _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + i));
 }
 
-// o[0..3] = (a + b 2^32 + c 2^64) mod m per lane (the three accumulators of the AVX2 kernels).
-HEAL_TARGET_AVX2 inline void store_reduced(const math::Modulus& m, __m256i a, __m256i b, __m256i c, u64* o) {
-  alignas(32) u64 t[3][4];
-  _mm256_store_si256(reinterpret_cast<__m256i*>(t[0]), a);
-  _mm256_store_si256(reinterpret_cast<__m256i*>(t[1]), b);
-  _mm256_store_si256(reinterpret_cast<__m256i*>(t[2]), c);
-  for (std::size_t l = 0; l < 4; ++l) o[l] = m.reduce128((static_cast<u128>(t[2][l]) << 64) + (static_cast<u128>(t[1][l]) << 32) + t[0][l]);
+// o[l] = (A + B 2^32 + C 2^64) mod m for the len coefficients of a block.
+inline void reduce_block(const math::Modulus& m, const u64* a, const u64* b, const u64* c, u64* o, std::size_t len) {
+  for (std::size_t l = 0; l < len; ++l) o[l] = m.reduce128((static_cast<u128>(c[l]) << 64) + (static_cast<u128>(b[l]) << 32) + a[l]);
 }
 
-// AVX2 multiply-accumulate for target primes below 2^50, 4 coefficients at a time with every digit
-// summed in registers. With s = s1 2^32 + s0 and k = k1 2^32 + k0 (s1, k1 < 2^18), the product is
-// s0 k0 + (s0 k1 + s1 k0) 2^32 + s1 k1 2^64; vpmuludq forms each partial product exactly, and
-// three 64-bit sums A = sum lo32(s0 k0), B = sum (hi32(s0 k0) + s0 k1 + s1 k0), C = sum s1 k1 cannot
-// overflow for up to 2^11 digits (B < 2^11 (2^32 + 2^51)). The total A + B 2^32 + C 2^64 is then
-// reduced exactly, so the result equals the 128-bit scalar accumulation.
+HEAL_TARGET_AVX2 inline __m256i ld4(const u64* p) { return _mm256_load_si256(reinterpret_cast<const __m256i*>(p)); }
+HEAL_TARGET_AVX2 inline void st4(u64* p, __m256i v) { _mm256_store_si256(reinterpret_cast<__m256i*>(p), v); }
+
+// AVX2 multiply-accumulate for target primes below 2^50. With s = s1 2^32 + s0 and
+// k = k1 2^32 + k0 (s1, k1 < 2^18), the product is s0 k0 + (s0 k1 + s1 k0) 2^32 + s1 k1 2^64;
+// vpmuludq forms each partial product exactly, and the three 64-bit sums A = sum lo32(s0 k0),
+// B = sum (hi32(s0 k0) + s0 k1 + s1 k0), C = sum s1 k1 cannot overflow for up to 2^11 digits
+// (B < 2^11 (2^32 + 2^51)). The total A + B 2^32 + C 2^64 is then reduced exactly, so the result
+// equals the 128-bit scalar accumulation.
 HEAL_TARGET_AVX2 void inner_product_avx2(const math::Modulus& m, std::size_t digits, std::size_t n,
                                          const u64* const* src, const std::uint32_t* perm, const u64* const* kb,
                                          const u64* const* ka, u64* o0, u64* o1) {
   const __m256i lo32 = _mm256_set1_epi64x(0xffffffffLL);
-  for (std::size_t i = 0; i < n; i += 4) {
-    __m256i a0 = _mm256_setzero_si256(), b0 = a0, c0 = a0, a1 = a0, b1 = a0, c1 = a0;
+  alignas(32) u64 acc[6][kBlock];
+  for (std::size_t i0 = 0; i0 < n; i0 += kBlock) {
+    const std::size_t len = std::min(kBlock, n - i0);
+    for (auto& row : acc) std::fill(row, row + len, u64{0});
     for (std::size_t j = 0; j < digits; ++j) {
-      const __m256i s = load_digit(src[j], perm, i);
-      const __m256i sh = _mm256_srli_epi64(s, 32);
-      const __m256i kbv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kb[j] + i));
-      const __m256i kav = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ka[j] + i));
-      const __m256i p00 = _mm256_mul_epu32(s, kbv), q00 = _mm256_mul_epu32(s, kav);
-      a0 = _mm256_add_epi64(a0, _mm256_and_si256(p00, lo32));
-      a1 = _mm256_add_epi64(a1, _mm256_and_si256(q00, lo32));
-      b0 = _mm256_add_epi64(b0, _mm256_add_epi64(_mm256_srli_epi64(p00, 32),
-                                                 _mm256_add_epi64(_mm256_mul_epu32(s, _mm256_srli_epi64(kbv, 32)),
-                                                                  _mm256_mul_epu32(sh, kbv))));
-      b1 = _mm256_add_epi64(b1, _mm256_add_epi64(_mm256_srli_epi64(q00, 32),
-                                                 _mm256_add_epi64(_mm256_mul_epu32(s, _mm256_srli_epi64(kav, 32)),
-                                                                  _mm256_mul_epu32(sh, kav))));
-      c0 = _mm256_add_epi64(c0, _mm256_mul_epu32(sh, _mm256_srli_epi64(kbv, 32)));
-      c1 = _mm256_add_epi64(c1, _mm256_mul_epu32(sh, _mm256_srli_epi64(kav, 32)));
+      for (std::size_t i = 0; i < len; i += 4) {
+        const __m256i s = load_digit(src[j], perm, i0 + i);
+        const __m256i sh = _mm256_srli_epi64(s, 32);
+        const __m256i keys[2] = {_mm256_loadu_si256(reinterpret_cast<const __m256i*>(kb[j] + i0 + i)),
+                                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ka[j] + i0 + i))};
+        for (int w = 0; w < 2; ++w) {
+          const __m256i k = keys[w];
+          const __m256i p00 = _mm256_mul_epu32(s, k);
+          u64 *A = acc[3 * w] + i, *B = acc[3 * w + 1] + i, *C = acc[3 * w + 2] + i;
+          st4(A, _mm256_add_epi64(ld4(A), _mm256_and_si256(p00, lo32)));
+          st4(B, _mm256_add_epi64(ld4(B), _mm256_add_epi64(_mm256_srli_epi64(p00, 32),
+                                                            _mm256_add_epi64(_mm256_mul_epu32(s, _mm256_srli_epi64(k, 32)),
+                                                                             _mm256_mul_epu32(sh, k)))));
+          st4(C, _mm256_add_epi64(ld4(C), _mm256_mul_epu32(sh, _mm256_srli_epi64(k, 32))));
+        }
+      }
     }
-    store_reduced(m, a0, b0, c0, o0 + i);
-    store_reduced(m, a1, b1, c1, o1 + i);
+    reduce_block(m, acc[0], acc[1], acc[2], o0 + i0, len);
+    reduce_block(m, acc[3], acc[4], acc[5], o1 + i0, len);
   }
 }
 
@@ -187,35 +197,37 @@ HEAL_TARGET_AVX2 void inner_product_avx2(const math::Modulus& m, std::size_t dig
 // digits: with 32-bit halves s = s1 2^32 + s0, k = k1 2^32 + k0 (s1, k1 < 2^28), the partial
 // products are split at 32 bits too, so that A = sum lo32(s0 k0), B = sum hi32(s0 k0) + lo32(s0 k1)
 // + lo32(s1 k0) and C = sum s1 k1 + hi32(s0 k1) + hi32(s1 k0) (< 64 (2^56 + 2^29) < 2^63) cannot
-// overflow; the total
-// A + B 2^32 + C 2^64 is the exact 128-bit sum, reduced as in the scalar code.
+// overflow; the total A + B 2^32 + C 2^64 is the exact 128-bit sum, reduced as in the scalar code.
 HEAL_TARGET_AVX2 void inner_product_avx2_wide(const math::Modulus& m, std::size_t digits, std::size_t n,
                                               const u64* const* src, const std::uint32_t* perm, const u64* const* kb,
                                               const u64* const* ka, u64* o0, u64* o1) {
   const __m256i lo32 = _mm256_set1_epi64x(0xffffffffLL);
-  for (std::size_t i = 0; i < n; i += 4) {
-    __m256i a0 = _mm256_setzero_si256(), b0 = a0, c0 = a0, a1 = a0, b1 = a0, c1 = a0;
+  alignas(32) u64 acc[6][kBlock];
+  for (std::size_t i0 = 0; i0 < n; i0 += kBlock) {
+    const std::size_t len = std::min(kBlock, n - i0);
+    for (auto& row : acc) std::fill(row, row + len, u64{0});
     for (std::size_t j = 0; j < digits; ++j) {
-      const __m256i s = load_digit(src[j], perm, i);
-      const __m256i sh = _mm256_srli_epi64(s, 32);
-      const __m256i kbv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kb[j] + i));
-      const __m256i kav = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ka[j] + i));
-      const __m256i kbh = _mm256_srli_epi64(kbv, 32), kah = _mm256_srli_epi64(kav, 32);
-      const __m256i p00 = _mm256_mul_epu32(s, kbv), p01 = _mm256_mul_epu32(s, kbh), p10 = _mm256_mul_epu32(sh, kbv);
-      const __m256i q00 = _mm256_mul_epu32(s, kav), q01 = _mm256_mul_epu32(s, kah), q10 = _mm256_mul_epu32(sh, kav);
-      a0 = _mm256_add_epi64(a0, _mm256_and_si256(p00, lo32));
-      a1 = _mm256_add_epi64(a1, _mm256_and_si256(q00, lo32));
-      b0 = _mm256_add_epi64(b0, _mm256_add_epi64(_mm256_srli_epi64(p00, 32),
-                                                 _mm256_add_epi64(_mm256_and_si256(p01, lo32), _mm256_and_si256(p10, lo32))));
-      b1 = _mm256_add_epi64(b1, _mm256_add_epi64(_mm256_srli_epi64(q00, 32),
-                                                 _mm256_add_epi64(_mm256_and_si256(q01, lo32), _mm256_and_si256(q10, lo32))));
-      c0 = _mm256_add_epi64(c0, _mm256_add_epi64(_mm256_mul_epu32(sh, kbh),
-                                                 _mm256_add_epi64(_mm256_srli_epi64(p01, 32), _mm256_srli_epi64(p10, 32))));
-      c1 = _mm256_add_epi64(c1, _mm256_add_epi64(_mm256_mul_epu32(sh, kah),
-                                                 _mm256_add_epi64(_mm256_srli_epi64(q01, 32), _mm256_srli_epi64(q10, 32))));
+      for (std::size_t i = 0; i < len; i += 4) {
+        const __m256i s = load_digit(src[j], perm, i0 + i);
+        const __m256i sh = _mm256_srli_epi64(s, 32);
+        const __m256i keys[2] = {_mm256_loadu_si256(reinterpret_cast<const __m256i*>(kb[j] + i0 + i)),
+                                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ka[j] + i0 + i))};
+        for (int w = 0; w < 2; ++w) {
+          const __m256i k = keys[w], kh = _mm256_srli_epi64(k, 32);
+          const __m256i p00 = _mm256_mul_epu32(s, k), p01 = _mm256_mul_epu32(s, kh), p10 = _mm256_mul_epu32(sh, k);
+          u64 *A = acc[3 * w] + i, *B = acc[3 * w + 1] + i, *C = acc[3 * w + 2] + i;
+          st4(A, _mm256_add_epi64(ld4(A), _mm256_and_si256(p00, lo32)));
+          st4(B, _mm256_add_epi64(ld4(B), _mm256_add_epi64(_mm256_srli_epi64(p00, 32),
+                                                            _mm256_add_epi64(_mm256_and_si256(p01, lo32),
+                                                                             _mm256_and_si256(p10, lo32)))));
+          st4(C, _mm256_add_epi64(ld4(C), _mm256_add_epi64(_mm256_mul_epu32(sh, kh),
+                                                            _mm256_add_epi64(_mm256_srli_epi64(p01, 32),
+                                                                             _mm256_srli_epi64(p10, 32)))));
+        }
+      }
     }
-    store_reduced(m, a0, b0, c0, o0 + i);
-    store_reduced(m, a1, b1, c1, o1 + i);
+    reduce_block(m, acc[0], acc[1], acc[2], o0 + i0, len);
+    reduce_block(m, acc[3], acc[4], acc[5], o1 + i0, len);
   }
 }
 
@@ -227,33 +239,35 @@ HEAL_TARGET_AVX512 void inner_product_avx512_wide(const math::Modulus& m, std::s
                                                   const u64* const* src, const std::uint32_t* perm, const u64* const* kb,
                                                   const u64* const* ka, u64* o0, u64* o1) {
   const __m512i lo32 = _mm512_set1_epi64(0xffffffffLL);
-  alignas(64) u64 t[6][8];
-  for (std::size_t i = 0; i < n; i += 8) {
-    __m512i acc[6];
-    for (auto& a : acc) a = _mm512_setzero_si512();
+  alignas(64) u64 acc[6][kBlock];
+  for (std::size_t i0 = 0; i0 < n; i0 += kBlock) {
+    const std::size_t len = std::min(kBlock, n - i0);
+    for (auto& row : acc) std::fill(row, row + len, u64{0});
     for (std::size_t j = 0; j < digits; ++j) {
-      const __m512i s = perm ? _mm512_i32gather_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(perm + i)),
-                                                      reinterpret_cast<const long long*>(src[j]), 8)
-                             : _mm512_loadu_si512(src[j] + i);
-      const __m512i sh = _mm512_srli_epi64(s, 32);
-      const __m512i keys[2] = {_mm512_loadu_si512(kb[j] + i), _mm512_loadu_si512(ka[j] + i)};
-      for (int w = 0; w < 2; ++w) {
-        const __m512i k = keys[w], kh = _mm512_srli_epi64(k, 32);
-        const __m512i p00 = _mm512_mul_epu32(s, k), p01 = _mm512_mul_epu32(s, kh), p10 = _mm512_mul_epu32(sh, k);
-        acc[3 * w] = _mm512_add_epi64(acc[3 * w], _mm512_and_si512(p00, lo32));
-        acc[3 * w + 1] = _mm512_add_epi64(
-            acc[3 * w + 1], _mm512_add_epi64(_mm512_srli_epi64(p00, 32),
-                                             _mm512_add_epi64(_mm512_and_si512(p01, lo32), _mm512_and_si512(p10, lo32))));
-        acc[3 * w + 2] = _mm512_add_epi64(
-            acc[3 * w + 2], _mm512_add_epi64(_mm512_mul_epu32(sh, kh),
-                                             _mm512_add_epi64(_mm512_srli_epi64(p01, 32), _mm512_srli_epi64(p10, 32))));
+      for (std::size_t i = 0; i < len; i += 8) {
+        const __m512i s = perm ? _mm512_i32gather_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(perm + i0 + i)),
+                                                        reinterpret_cast<const long long*>(src[j]), 8)
+                               : _mm512_loadu_si512(src[j] + i0 + i);
+        const __m512i sh = _mm512_srli_epi64(s, 32);
+        const __m512i keys[2] = {_mm512_loadu_si512(kb[j] + i0 + i), _mm512_loadu_si512(ka[j] + i0 + i)};
+        for (int w = 0; w < 2; ++w) {
+          const __m512i k = keys[w], kh = _mm512_srli_epi64(k, 32);
+          const __m512i p00 = _mm512_mul_epu32(s, k), p01 = _mm512_mul_epu32(s, kh), p10 = _mm512_mul_epu32(sh, k);
+          u64 *A = acc[3 * w] + i, *B = acc[3 * w + 1] + i, *C = acc[3 * w + 2] + i;
+          _mm512_store_si512(A, _mm512_add_epi64(_mm512_load_si512(A), _mm512_and_si512(p00, lo32)));
+          _mm512_store_si512(B, _mm512_add_epi64(_mm512_load_si512(B),
+                                                 _mm512_add_epi64(_mm512_srli_epi64(p00, 32),
+                                                                  _mm512_add_epi64(_mm512_and_si512(p01, lo32),
+                                                                                   _mm512_and_si512(p10, lo32)))));
+          _mm512_store_si512(C, _mm512_add_epi64(_mm512_load_si512(C),
+                                                 _mm512_add_epi64(_mm512_mul_epu32(sh, kh),
+                                                                  _mm512_add_epi64(_mm512_srli_epi64(p01, 32),
+                                                                                   _mm512_srli_epi64(p10, 32)))));
+        }
       }
     }
-    for (int a = 0; a < 6; ++a) _mm512_store_si512(t[a], acc[a]);
-    for (std::size_t l = 0; l < 8; ++l) {
-      o0[i + l] = m.reduce128((static_cast<u128>(t[2][l]) << 64) + (static_cast<u128>(t[1][l]) << 32) + t[0][l]);
-      o1[i + l] = m.reduce128((static_cast<u128>(t[5][l]) << 64) + (static_cast<u128>(t[4][l]) << 32) + t[3][l]);
-    }
+    reduce_block(m, acc[0], acc[1], acc[2], o0 + i0, len);
+    reduce_block(m, acc[3], acc[4], acc[5], o1 + i0, len);
   }
 }
 #pragma GCC diagnostic pop
