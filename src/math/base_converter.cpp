@@ -22,11 +22,11 @@ inline u64 sub_mod_p(u64 r, u64 c, u64 pv) {
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 // k == 1: out = (y mod p) - v * (Q mod p) for v in {0, 1}, 8 lanes. y < 2^62: the quotient y/p
 // estimated in double precision is off by at most one.
-HEAL_TARGET_AVX512 void exact_single_avx512(const u64* y, const u64* v, const Modulus& p, u64 q_mod_p, u64* out,
+HEAL_TARGET_AVX512 void exact_single_avx512(const u64* y, const u64* v, const Modulus& p, u64* out,
                                             std::size_t n, const u64* mult) {
   const u64 pv = p.value();
   const __m512i P = _mm512_set1_epi64(static_cast<long long>(pv));
-  const __m512i C = _mm512_set1_epi64(static_cast<long long>(q_mod_p));
+  const __m512i C = _mm512_set1_epi64(static_cast<long long>(mult[1]));
   const __m512d inv = _mm512_set1_pd(1.0 / static_cast<double>(pv));
   const __m512i zero = _mm512_setzero_si512();
   std::size_t j = 0;
@@ -49,13 +49,13 @@ HEAL_TARGET_AVX512 void exact_single_avx512(const u64* y, const u64* v, const Mo
 // doubles give fl(y) (relative error <= 2^-53), so e = floor(fl(y) / p) is within one of
 // floor(y / p) (y / p < 2^41); y - e p is formed exactly in 64-bit lanes (three vpmuludq) and
 // corrected into [0, p); then v * (Q mod p) is subtracted mod p. Same words as the scalar code.
-HEAL_TARGET_AVX2 void exact_single_avx2(const u64* y, const u64* v, const Modulus& p, u64 q_mod_p, u64* out,
+HEAL_TARGET_AVX2 void exact_single_avx2(const u64* y, const u64* v, const Modulus& p, u64* out,
                                         std::size_t n, const u64* mult) {
   const u64 pv = p.value();
   const __m256i P = _mm256_set1_epi64x(static_cast<long long>(pv));
   const __m256i Pm1 = _mm256_set1_epi64x(static_cast<long long>(pv - 1));
   const __m256i Ph = _mm256_set1_epi64x(static_cast<long long>(pv >> 32));
-  const __m256i C = _mm256_set1_epi64x(static_cast<long long>(q_mod_p));
+  const __m256i C = _mm256_set1_epi64x(static_cast<long long>(mult[1]));
   const __m256i lo32 = _mm256_set1_epi64x(0xffffffffLL);
   const __m256i magic_bits = _mm256_castpd_si256(_mm256_set1_pd(4503599627370496.0));
   const __m256d magic = _mm256_set1_pd(4503599627370496.0), two32 = _mm256_set1_pd(4294967296.0);
@@ -228,11 +228,11 @@ void BaseConverter::convert_limb_exact(const u64* y, const u64* v, std::size_t t
   auto sub_mod = [pv](u64 r, u64 c) { return sub_mod_p(r, c, pv); };
 #if HEAL_X86_KERNELS
   if (k == 1 && simd_level() == SimdLevel::kAvx512) {
-    exact_single_avx512(y, v, p, mult[1], out, n, mult);
+    exact_single_avx512(y, v, p, out, n, mult);
     return;
   }
   if (k == 1 && simd_level() == SimdLevel::kAvx2 && pv >= (u64{1} << 19)) {
-    exact_single_avx2(y, v, p, mult[1], out, n, mult);
+    exact_single_avx2(y, v, p, out, n, mult);
     return;
   }
 #endif

@@ -114,10 +114,9 @@ bool inverse_vec(u64* a, const NttTables& t) {
 #endif
   return false;
 }
-}  // namespace
 
-void ntt_forward_lazy(u64* a, const NttTables& t) {
-  if (forward_vec(a, t, false)) return;
+// The scalar Harvey transform, outputs in [0, 4q).
+void forward_lazy_scalar(u64* a, const NttTables& t) {
   const std::size_t n = t.n();
   const u64 q = t.modulus().value();
   const u64 two_q = 2 * q;
@@ -140,9 +139,15 @@ void ntt_forward_lazy(u64* a, const NttTables& t) {
   }
 }
 
+}  // namespace
+
+void ntt_forward_lazy(u64* a, const NttTables& t) {
+  if (!forward_vec(a, t, false)) forward_lazy_scalar(a, t);
+}
+
 void ntt_forward(u64* a, const NttTables& t) {
   if (forward_vec(a, t, true)) return;
-  ntt_forward_lazy(a, t);
+  forward_lazy_scalar(a, t);
   const std::size_t n = t.n();
   const u64 q = t.modulus().value();
   const u64 two_q = 2 * q;
