@@ -347,11 +347,7 @@ RnsPoly mod_down(const Context& ctx, const RnsPoly& x, std::size_t level) {
   for (std::size_t i = 0; i < k; ++i) {
     u64* yi = y.data() + i * n;
     math::ntt_inverse(yi, ctx.p_basis().ntt(i));
-    const u64 p = ctx.p_basis().modulus(i).value(), h = ctx.half_p_mod(qc + i);
-    for (std::size_t j = 0; j < n; ++j) {
-      const u64 s = yi[j] + h;
-      yi[j] = s >= p ? s - p : s;
-    }
+    math::add_const_mod_vec(yi, ctx.half_p_mod(qc + i), yi, n, ctx.p_basis().modulus(i));
   }
   const math::BaseConverter& conv = ctx.p_to_q_converter();
   conv.scale_inputs(y.data(), y.data(), n);
@@ -360,8 +356,8 @@ RnsPoly mod_down(const Context& ctx, const RnsPoly& x, std::size_t level) {
   U64Buffer tmp(n, false);
   for (std::size_t i = 0; i <= level; ++i) {
     conv.convert_limb_exact(y.data(), v.data(), i, tmp.data(), n);
-    const u64 q = ctx.q(i).value(), h = ctx.half_p_mod(i);
-    for (std::size_t j = 0; j < n; ++j) tmp[j] = tmp[j] >= h ? tmp[j] - h : tmp[j] + q - h;
+    const u64 h = ctx.half_p_mod(i);
+    math::add_const_mod_vec(tmp.data(), h == 0 ? 0 : ctx.q(i).value() - h, tmp.data(), n, ctx.q(i));  // - h
     math::ntt_forward(tmp.data(), ctx.q_basis().ntt(i));
     math::sub_mul_const_vec(x.limb(i), tmp.data(), ctx.p_inv_mod_q(i), out.limb(i), n, ctx.q(i));
   }

@@ -52,7 +52,67 @@ HEAL_TARGET_AVX512 void add_sub_avx512(const u64* a, const u64* b, u64* out, std
   for (; i < n; ++i) out[i] = sub ? m.sub(a[i], b[i]) : m.add(a[i], b[i]);
 }
 
+// (x - t) * c mod q, 8 lanes, q < 2^50: the difference reduced first, then mul_mod8.
+HEAL_TARGET_AVX512 void sub_mul_const_avx512(const u64* x, const u64* t, const ShoupConst& c, u64* out,
+                                             std::size_t n, const Modulus& m) {
+  const V q = _mm512_set1_epi64(static_cast<long long>(m.value()));
+  const V cv = _mm512_set1_epi64(static_cast<long long>(c.value));
+  const __m512d inv = _mm512_set1_pd(1.0 / static_cast<double>(m.value()));
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const V d = _mm512_sub_epi64(_mm512_loadu_si512(x + i), _mm512_loadu_si512(t + i));
+    _mm512_storeu_si512(out + i, mul_mod8(_mm512_min_epu64(d, _mm512_add_epi64(d, q)), cv, q, inv));
+  }
+  for (; i < n; ++i) out[i] = mul_shoup(x[i] + m.value() - t[i], c.value, c.shoup, m.value());
+}
+
+// (a + c) mod q and signed lifts, 8 lanes (the unsigned minimum picks the reduced value).
+HEAL_TARGET_AVX512 void add_const_avx512(const u64* a, u64 c, u64* out, std::size_t n, const Modulus& m) {
+  const V q = _mm512_set1_epi64(static_cast<long long>(m.value()));
+  const V cv = _mm512_set1_epi64(static_cast<long long>(c));
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const V r = _mm512_add_epi64(_mm512_loadu_si512(a + i), cv);
+    _mm512_storeu_si512(out + i, _mm512_min_epu64(r, _mm512_sub_epi64(r, q)));
+  }
+  for (; i < n; ++i) out[i] = m.add(a[i], c);
+}
+HEAL_TARGET_AVX512 void lift_signed_avx512(const std::int64_t* s, u64* out, std::size_t n, const Modulus& m) {
+  const V q = _mm512_set1_epi64(static_cast<long long>(m.value()));
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const V r = _mm512_loadu_si512(s + i);
+    _mm512_storeu_si512(out + i, _mm512_add_epi64(r, _mm512_and_si512(_mm512_srai_epi64(r, 63), q)));
+  }
+  for (; i < n; ++i) out[i] = m.from_signed(s[i]);
+}
+
 #pragma GCC diagnostic pop
+
+// (a + c) mod q and signed lifts, 4 lanes (signed compares are exact below 2^62).
+HEAL_TARGET_AVX2 void add_const_avx2(const u64* a, u64 c, u64* out, std::size_t n, const Modulus& m) {
+  const __m256i qm1 = _mm256_set1_epi64x(static_cast<long long>(m.value() - 1));
+  const __m256i q = _mm256_set1_epi64x(static_cast<long long>(m.value()));
+  const __m256i cv = _mm256_set1_epi64x(static_cast<long long>(c));
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const __m256i t = _mm256_add_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + i)), cv);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i),
+                        _mm256_sub_epi64(t, _mm256_and_si256(_mm256_cmpgt_epi64(t, qm1), q)));
+  }
+  for (; i < n; ++i) out[i] = m.add(a[i], c);
+}
+HEAL_TARGET_AVX2 void lift_signed_avx2(const std::int64_t* s, u64* out, std::size_t n, const Modulus& m) {
+  const __m256i q = _mm256_set1_epi64x(static_cast<long long>(m.value()));
+  const __m256i zero = _mm256_setzero_si256();
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const __m256i r = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + i));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i),
+                        _mm256_add_epi64(r, _mm256_and_si256(_mm256_cmpgt_epi64(zero, r), q)));
+  }
+  for (; i < n; ++i) out[i] = m.from_signed(s[i]);
+}
 
 // (a +- b) mod q, 4 lanes (signed compares are exact: every value is below 2^62).
 HEAL_TARGET_AVX2 void add_sub_avx2(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& m, bool sub) {
@@ -160,12 +220,39 @@ void sub_mod_vec(const u64* a, const u64* b, u64* out, std::size_t n, const Modu
 
 void sub_mul_const_vec(const u64* x, const u64* t, const ShoupConst& c, u64* out, std::size_t n, const Modulus& q) {
 #if HEAL_X86_KERNELS
+  if (simd_level() == SimdLevel::kAvx512 && q.value() < (u64{1} << 50)) {
+    sub_mul_const_avx512(x, t, c, out, n, q);
+    return;
+  }
   if (simd_level() >= SimdLevel::kAvx2) {
     sub_mul_const_avx2(x, t, c, out, n, q);
     return;
   }
 #endif
   for (std::size_t i = 0; i < n; ++i) out[i] = mul_shoup(x[i] + q.value() - t[i], c.value, c.shoup, q.value());
+}
+
+void add_const_mod_vec(const u64* a, u64 c, u64* out, std::size_t n, const Modulus& q) {
+  HEAL_DCHECK(c < q.value());
+#if HEAL_X86_KERNELS
+  switch (simd_level()) {
+    case SimdLevel::kAvx512: add_const_avx512(a, c, out, n, q); return;
+    case SimdLevel::kAvx2: add_const_avx2(a, c, out, n, q); return;
+    case SimdLevel::kScalar: break;
+  }
+#endif
+  for (std::size_t i = 0; i < n; ++i) out[i] = q.add(a[i], c);
+}
+
+void lift_signed_vec(const std::int64_t* s, u64* out, std::size_t n, const Modulus& q) {
+#if HEAL_X86_KERNELS
+  switch (simd_level()) {
+    case SimdLevel::kAvx512: lift_signed_avx512(s, out, n, q); return;
+    case SimdLevel::kAvx2: lift_signed_avx2(s, out, n, q); return;
+    case SimdLevel::kScalar: break;
+  }
+#endif
+  for (std::size_t i = 0; i < n; ++i) out[i] = q.from_signed(s[i]);
 }
 
 void mul_mod_vec(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q) {

@@ -31,11 +31,7 @@ RnsPoly RnsPoly::from_signed(std::span<const std::int64_t> coeffs, const RnsBasi
     const Modulus& q = basis.modulus(i);
     u64* d = p.limb(i);
     if (small && q.value() > (u64{1} << 31)) {
-      const u64 qv = q.value();
-      for (std::size_t j = 0; j < n; ++j) {
-        const std::int64_t c = coeffs[j];
-        d[j] = static_cast<u64>(c) + (qv & static_cast<u64>(c >> 63));
-      }
+      lift_signed_vec(coeffs.data(), d, n, q);
     } else {
       for (std::size_t j = 0; j < n; ++j) d[j] = q.from_signed(coeffs[j]);
     }

@@ -1,10 +1,17 @@
 #include "heal/math/sampler.h"
 
 #include <bit>
+#include <array>
 #include <cmath>
 #include <memory>
 #include <numbers>
 #include <vector>
+
+#include "heal/math/simd.h"
+
+#if HEAL_X86_KERNELS
+#include <immintrin.h>
+#endif
 
 namespace heal::math {
 
@@ -13,6 +20,9 @@ namespace {
 class WordStream {
  public:
   explicit WordStream(Rng& rng) : rng_(rng) {}
+  WordStream(const WordStream&) = delete;
+  WordStream& operator=(const WordStream&) = delete;
+  ~WordStream() { secure_wipe(buf_, sizeof(buf_)); }  // the words may have made secrets or errors
   u64 next() {
     if (pos_ == kWords) {
       rng_.fill({reinterpret_cast<std::uint8_t*>(buf_), sizeof(buf_)});
@@ -95,6 +105,71 @@ std::vector<std::int64_t> sample_ternary_hw(Rng& rng, std::size_t n, std::size_t
 
 namespace {
 
+// Signed samples from pairs of uniform words: words[2i] gives |X| by counting the CDT thresholds
+// not above it, words[2i+1]'s low bit gives the sign (applied without a branch). Every kernel
+// scans the whole table for every sample (no data-dependent exit or index), so the time does not
+// depend on the samples, and every kernel returns the scalar kernel's words.
+void cdt_block_scalar(const u64* words, std::size_t count, const u64* thr, std::size_t nt, std::int64_t* out) {
+  for (std::size_t i = 0; i < count; ++i) {
+    const u64 u = words[2 * i];
+    std::int64_t k = 0;
+    for (std::size_t j = 0; j < nt; ++j) k += static_cast<std::int64_t>(u >= thr[j]);
+    const std::int64_t neg = -static_cast<std::int64_t>(words[2 * i + 1] & 1);
+    out[i] = (k ^ neg) - neg;
+  }
+}
+
+#if HEAL_X86_KERNELS
+// 8 samples per step: unsigned compare masks (AVX-512F) counted into 64-bit lanes.
+HEAL_TARGET_AVX512 void cdt_block_avx512(const u64* words, std::size_t count, const u64* thr, std::size_t nt,
+                                         std::int64_t* out) {
+  const __m512i even = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
+  const __m512i odd = _mm512_setr_epi64(1, 3, 5, 7, 9, 11, 13, 15);
+  const __m512i one = _mm512_set1_epi64(1);
+  std::size_t i = 0;
+  for (; i + 8 <= count; i += 8) {
+    const __m512i lo = _mm512_loadu_si512(words + 2 * i);
+    const __m512i hi = _mm512_loadu_si512(words + 2 * i + 8);
+    const __m512i u = _mm512_permutex2var_epi64(lo, even, hi);
+    const __m512i s = _mm512_permutex2var_epi64(lo, odd, hi);
+    __m512i k = _mm512_setzero_si512();
+    for (std::size_t j = 0; j < nt; ++j) {
+      const __mmask8 ge = _mm512_cmpge_epu64_mask(u, _mm512_set1_epi64(static_cast<long long>(thr[j])));
+      k = _mm512_mask_add_epi64(k, ge, k, one);
+    }
+    const __m512i neg = _mm512_sub_epi64(_mm512_setzero_si512(), _mm512_and_si512(s, one));
+    _mm512_storeu_si512(out + i, _mm512_sub_epi64(_mm512_xor_si512(k, neg), neg));
+  }
+  cdt_block_scalar(words + 2 * i, count - i, thr, nt, out + i);
+}
+
+// 4 samples per step. AVX2 has only a signed 64-bit compare, so both sides are offset by 2^63:
+// u >= t  <=>  !(t' > u'), and k = nt + sum over thresholds of the (0 / -1) mask of t' > u'.
+HEAL_TARGET_AVX2 void cdt_block_avx2(const u64* words, std::size_t count, const u64* thr, std::size_t nt,
+                                     std::int64_t* out) {
+  const __m256i bias = _mm256_set1_epi64x(static_cast<long long>(u64{1} << 63));
+  const __m256i one = _mm256_set1_epi64x(1);
+  const __m256i total = _mm256_set1_epi64x(static_cast<long long>(nt));
+  std::size_t i = 0;
+  for (; i + 4 <= count; i += 4) {
+    const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(words + 2 * i));      // u0 s0 u1 s1
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(words + 2 * i + 4));  // u2 s2 u3 s3
+    // unpacklo/hi work per 128-bit half: (u0 u2 | u1 u3) and (s0 s2 | s1 s3); fix the order last.
+    const __m256i u = _mm256_xor_si256(_mm256_unpacklo_epi64(a, b), bias);
+    const __m256i s = _mm256_unpackhi_epi64(a, b);
+    __m256i k = total;
+    for (std::size_t j = 0; j < nt; ++j) {
+      const __m256i t = _mm256_set1_epi64x(static_cast<long long>(thr[j] ^ (u64{1} << 63)));
+      k = _mm256_add_epi64(k, _mm256_cmpgt_epi64(t, u));
+    }
+    const __m256i neg = _mm256_sub_epi64(_mm256_setzero_si256(), _mm256_and_si256(s, one));
+    const __m256i r = _mm256_sub_epi64(_mm256_xor_si256(k, neg), neg);                     // r0 r2 r1 r3
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm256_permute4x64_epi64(r, 0xD8));  // r0 r1 r2 r3
+  }
+  cdt_block_scalar(words + 2 * i, count - i, thr, nt, out + i);
+}
+#endif
+
 // Cumulative distribution table of |X| for the discrete Gaussian D_{Z,sigma} truncated to
 // [-6 sigma, 6 sigma]: thresholds[k] = floor(2^64 * P(|X| <= k)). The mass of |X| = k > 0 counts
 // both signs. 64-bit thresholds put the table within ~2^-60 statistical distance of the exact
@@ -119,12 +194,19 @@ class GaussianCdt {
   }
   double sigma() const { return sigma_; }
 
-  /// |X| from one 64-bit uniform word: the number of thresholds not above u, computed over the
-  /// whole table (no data-dependent early exit, so timing does not depend on the sample).
-  std::int64_t magnitude(u64 u) const {
-    std::int64_t k = 0;
-    for (u64 t : thresholds_) k += static_cast<std::int64_t>(u >= t);
-    return k;
+  /// Signed samples from 2 * count uniform words (see cdt_block_scalar), with the vector kernel
+  /// of the current SIMD level.
+  void sample(const u64* words, std::size_t count, std::int64_t* out) const {
+    const u64* t = thresholds_.data();
+    const std::size_t nt = thresholds_.size();
+#if HEAL_X86_KERNELS
+    switch (simd_level()) {
+      case SimdLevel::kAvx512: cdt_block_avx512(words, count, t, nt, out); return;
+      case SimdLevel::kAvx2: cdt_block_avx2(words, count, t, nt, out); return;
+      case SimdLevel::kScalar: break;
+    }
+#endif
+    cdt_block_scalar(words, count, t, nt, out);
   }
 
  private:
@@ -146,12 +228,15 @@ std::vector<std::int64_t> sample_gaussian(Rng& rng, std::size_t n, double sigma)
   if (sigma <= kCdtMaxSigma) {
     static thread_local std::unique_ptr<GaussianCdt> cdt;
     if (!cdt || cdt->sigma() != sigma) cdt = std::make_unique<GaussianCdt>(sigma);
-    for (std::size_t i = 0; i < n; ++i) {
-      const std::int64_t mag = cdt->magnitude(ws.next());
-      // Random sign from a separate word; the mask is 0 or -1, applied without a branch.
-      const std::int64_t neg = -static_cast<std::int64_t>(ws.next() & 1);
-      out[i] = (mag ^ neg) - neg;
+    // Sample i takes words 2i (magnitude) and 2i + 1 (sign) of the stream, in blocks.
+    constexpr std::size_t kBlock = 256;
+    std::array<u64, 2 * kBlock> words;
+    for (std::size_t i = 0; i < n; i += kBlock) {
+      const std::size_t count = std::min(kBlock, n - i);
+      for (std::size_t j = 0; j < 2 * count; ++j) words[j] = ws.next();
+      cdt->sample(words.data(), count, out.data() + i);
     }
+    secure_wipe(words.data(), sizeof(words));  // the words determine the (secret) error
     return out;
   }
   const double bound = 6.0 * sigma;

@@ -26,8 +26,14 @@ TEST(PolyKernels, EveryLevelGivesTheScalarWords) {
     const std::size_t n = 1027;  // not a multiple of 4 or 8: tails run the scalar code
     const auto a = draw(rng, n, q), b = draw(rng, n, q), c = draw(rng, n, q);
     const ShoupConst k(rng.next_u64() % q.value(), q.value());
-    std::vector<u64> mul(n), fma(n), smc(n), add(n), sub(n);
+    std::vector<u64> mul(n), fma(n), smc(n), add(n), sub(n), addc(n), lift(n);
+    const u64 cst = rng.next_u64() % q.value();
+    std::vector<std::int64_t> small(n);
     for (std::size_t i = 0; i < n; ++i) {
+      // Small signed values of both signs, |s| < q.
+      small[i] = static_cast<std::int64_t>(c[i]) - static_cast<std::int64_t>(a[i]);
+      lift[i] = q.from_signed(small[i]);
+      addc[i] = q.add(a[i], cst);
       add[i] = q.add(a[i], b[i]);
       sub[i] = q.sub(a[i], b[i]);
       mul[i] = q.mul(a[i], b[i]);
@@ -48,6 +54,12 @@ TEST(PolyKernels, EveryLevelGivesTheScalarWords) {
       EXPECT_EQ(out, sub) << "sub_mod_vec " << bits << " bits, " << simd_level_name(level);
       sub_mul_const_vec(a.data(), b.data(), k, out.data(), n, q);
       EXPECT_EQ(out, smc) << "sub_mul_const_vec " << bits << " bits, " << simd_level_name(level);
+      add_const_mod_vec(a.data(), cst, out.data(), n, q);
+      EXPECT_EQ(out, addc) << "add_const_mod_vec " << bits << " bits, " << simd_level_name(level);
+      add_const_mod_vec(b.data(), q.value() - 1, out.data(), n, q);
+      for (std::size_t i = 0; i < n; ++i) ASSERT_EQ(out[i], q.sub(b[i], 1)) << "add_const_mod_vec(q - 1) " << i;
+      lift_signed_vec(small.data(), out.data(), n, q);
+      EXPECT_EQ(out, lift) << "lift_signed_vec " << bits << " bits, " << simd_level_name(level);
       vector_runs += level != SimdLevel::kScalar;
     }
   }

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <map>
 
-#include <cmath>
+#include "heal/math/simd.h"
 
 namespace heal::math {
 namespace {
@@ -103,6 +103,30 @@ TEST(Sampler, SeededNoiseIsReproducible) {
   SeededRng a(seed_from_u64(24)), b(seed_from_u64(24));
   EXPECT_EQ(sample_gaussian(a, 100), sample_gaussian(b, 100));
   EXPECT_EQ(sample_ternary(a, 100), sample_ternary(b, 100));
+}
+
+// The CDT sampler has a vector kernel per SIMD level; each must return the scalar kernel's samples
+// word for word: same seed, same output, for lengths that leave every possible tail.
+TEST(Sampler, GaussianIsIdenticalAtEverySimdLevel) {
+  if (cpu_simd_level() == SimdLevel::kScalar) GTEST_SKIP() << "only the scalar level on this CPU";
+  for (double sigma : {3.2, 1.0, 12.5}) {
+    for (std::size_t n : {std::size_t{1}, std::size_t{3}, std::size_t{7}, std::size_t{9}, std::size_t{255},
+                          std::size_t{257}, std::size_t{4099}}) {
+      std::vector<std::int64_t> ref;
+      {
+        const ScopedSimdLevel scope(SimdLevel::kScalar);
+        SeededRng rng(seed_from_u64(31 + n));
+        ref = sample_gaussian(rng, n, sigma);
+      }
+      for (SimdLevel level : {SimdLevel::kAvx2, SimdLevel::kAvx512}) {
+        if (level > cpu_simd_level()) continue;
+        const ScopedSimdLevel scope(level);
+        SeededRng rng(seed_from_u64(31 + n));
+        EXPECT_EQ(sample_gaussian(rng, n, sigma), ref) << "sigma " << sigma << ", n " << n << ", level "
+                                                       << static_cast<int>(level);
+      }
+    }
+  }
 }
 
 }  // namespace

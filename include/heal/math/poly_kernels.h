@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "heal/math/modulus.h"
 
@@ -22,7 +23,12 @@ void add_mod_vec(const u64* a, const u64* b, u64* out, std::size_t n, const Modu
 void sub_mod_vec(const u64* a, const u64* b, u64* out, std::size_t n, const Modulus& q);
 /// out[i] = (x[i] - t[i]) * c mod q for reduced x, t and a constant c with its Shoup quotient
 /// (out may alias x or t). AVX2 for every prime (exact doubles below 2^50, emulated 64-bit lanes
-/// above).
+/// above; AVX-512 below 2^50).
 void sub_mul_const_vec(const u64* x, const u64* t, const ShoupConst& c, u64* out, std::size_t n, const Modulus& q);
+/// out[i] = (a[i] + c) mod q for reduced a and c < q (out may alias a). AVX2 / AVX-512 for every
+/// prime below 2^62.
+void add_const_mod_vec(const u64* a, u64 c, u64* out, std::size_t n, const Modulus& q);
+/// out[i] = s[i] mod q for small signed s: |s[i]| < q (noise, secrets). AVX2 / AVX-512.
+void lift_signed_vec(const std::int64_t* s, u64* out, std::size_t n, const Modulus& q);
 
 }  // namespace heal::math
