@@ -82,6 +82,31 @@ HEAL_TARGET_AVX2 void exact_single_avx2(const u64* y, const u64* v, const Modulu
   for (; j < n; ++j) out[j] = sub_mod_p(p.reduce(y[j]), mult[v[j]], pv);
 }
 
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// IFMA sum_i y_i c_i mod p for source and destination primes below 2^50, 8 lanes: with y, c < 2^50
+// each product splits into its low 52 bits and the rest (< 2^48), summed separately by
+// vpmadd52luq / vpmadd52huq. For k <= 64 terms neither sum overflows (< 2^58 and < 2^54), and
+// lo + hi 2^52 is the exact 128-bit sum, reduced as in the scalar code.
+HEAL_TARGET_IFMA void convert_limb_ifma(const u64* y, const u64* c, std::size_t k, const Modulus& p, u64* out,
+                                        std::size_t n) {
+  alignas(64) u64 lo[8], hi[8];
+  for (std::size_t j = 0; j < n; j += 8) {
+    __m512i a = _mm512_setzero_si512(), b = a;
+    for (std::size_t i = 0; i < k; ++i) {
+      const __m512i x = _mm512_loadu_si512(y + i * n + j);
+      const __m512i ci = _mm512_set1_epi64(static_cast<long long>(c[i]));
+      a = _mm512_madd52lo_epu64(a, x, ci);
+      b = _mm512_madd52hi_epu64(b, x, ci);
+    }
+    _mm512_store_si512(lo, a);
+    _mm512_store_si512(hi, b);
+    for (std::size_t l = 0; l < 8; ++l) out[j + l] = p.reduce128((static_cast<u128>(hi[l]) << 52) + lo[l]);
+  }
+}
+
+#pragma GCC diagnostic pop
+
 // AVX2 sum_i y_i c_i mod p for source and destination primes below 2^50, every term summed in
 // registers: with y = y1 2^32 + y0 and c = c1 2^32 + c0 (y1, c1 < 2^18), A = sum lo32(y0 c0),
 // B = sum (hi32(y0 c0) + y0 c1 + y1 c0) and C = sum y1 c1 do not overflow for k <= 64 terms, and
@@ -164,9 +189,15 @@ void BaseConverter::convert_limb(const u64* y, std::size_t t, u64* out, std::siz
   const Modulus& p = dst_[t];
   const u64* c = &qhat_mod_dst_[t * k];
 #if HEAL_X86_KERNELS
-  if (k > 1 && n % 4 == 0 && simd_level() >= SimdLevel::kAvx2 && p.value() < (u64{1} << 50) && src_below50_) {
-    convert_limb_avx2(y, c, k, p, out, n);
-    return;
+  if (k > 1 && p.value() < (u64{1} << 50) && src_below50_) {
+    if (n % 8 == 0 && simd_ifma()) {
+      convert_limb_ifma(y, c, k, p, out, n);
+      return;
+    }
+    if (n % 4 == 0 && simd_level() >= SimdLevel::kAvx2) {
+      convert_limb_avx2(y, c, k, p, out, n);
+      return;
+    }
   }
 #endif
   if (k == 1) {
