@@ -52,7 +52,7 @@ int max_secure_log_qp(const ParamsSpec& spec) {
 std::string security_violation(const ParamsSpec& spec, double log_qp) {
   std::ostringstream os;
   if (spec.log_n < 12 || spec.log_n > 16) {
-    os << "ring degree N = 2^" << spec.log_n << " is below 128-bit security (secure N are 2^12..2^16)";
+    os << "ring degree N = 2^" << spec.log_n << " has no 128-bit bound (secure N are 2^12..2^16)";
     return os.str();
   }
   const bool sparse = spec.secret == SecretDistribution::kTernaryHamming;

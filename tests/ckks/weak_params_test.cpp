@@ -149,10 +149,13 @@ TEST(WeakParams, EveryCorpusFileIsRefusedWithAClearMessage) {
     const Bytes b = read_all(file);
     ASSERT_FALSE(b.empty()) << file;
     const auto loaded = load_params(b);
-    ASSERT_FALSE(loaded.ok()) << f.name << " was accepted: " << (*loaded)->describe();
+    ++checked;
+    if (loaded.ok()) {
+      ADD_FAILURE() << f.name << " was accepted: " << (*loaded)->describe();
+      continue;
+    }
     EXPECT_NE(loaded.status().message().find(f.expect), std::string::npos)
         << f.name << ": message \"" << loaded.status().message() << "\" lacks \"" << f.expect << "\"";
-    ++checked;
   }
   EXPECT_EQ(checked, corpus().size());
 }
