@@ -33,12 +33,13 @@ std::vector<Preset> presets() {
   return out;
 }
 
-// HomomorphicEncryption.org standard (ternary secret, classical attacks): max log2(QP) for
-// 128/192/256-bit security, N = 2^10..2^15; 2^16 extrapolated (128: ckks::max_secure_log_qp).
+// Max log2(QP) for 128/192/256-bit classical security, uniform ternary secret, N = 2^10..2^16:
+// Bossuat et al., ePrint 2024/463, Table 5.2 (0: that level is out of reach at this N). The 128-bit
+// column is ckks::max_secure_log_qp, which Context::create enforces.
 int table_bound(int log_n, int level) {
-  static const int kTable[6][3] = {{27, 19, 14}, {54, 37, 29}, {109, 75, 58}, {218, 152, 118}, {438, 305, 237}, {881, 611, 476}};
-  if (log_n >= 10 && log_n <= 15) return kTable[log_n - 10][level];
-  if (log_n == 16) return level == 0 ? ckks::max_secure_log_qp(16) : 2 * kTable[5][level];
+  static const int kTable[7][3] = {{26, 0, 0},      {53, 36, 27},     {106, 73, 56},    {214, 147, 114},
+                                   {430, 297, 230}, {868, 597, 462}, {1747, 1199, 929}};
+  if (log_n >= 10 && log_n <= 16) return kTable[log_n - 10][level];
   return 0;
 }
 
@@ -112,7 +113,7 @@ void run_params(bool json_out) {
     std::cout << p.name << ": N = 2^" << p.spec.log_n << ", log Q*P = " << z.log_q << " + " << z.log_p << " = "
               << z.log_q + z.log_p << ", " << z.levels << " levels, " << z.slots << " slots, dnum " << z.dnum << ", "
               << (z.security ? std::to_string(z.security) + "-bit secure" : std::string("INSECURE (< 128 bits, tests only)"))
-              << (p.spec.log_n == 16 ? " (2^16 bound extrapolated)" : "") << "\n"
+              << "\n"
               << "  public key " << human(pk_seeded) << " seeded / " << human(pk_full) << " expanded; relin key "
               << human(ksw_seeded) << " / " << human(ksw_full) << "; Galois key (each) " << human(ksw_seeded) << " / "
               << human(ksw_full) << "\n  ciphertext (top level) " << human(ct) << ", seeded symmetric " << human(ct_seeded)

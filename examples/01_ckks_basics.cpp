@@ -17,7 +17,7 @@ int main() {
   spec.log_n = 12;
   spec.q_bits = {60, 40, 40};
   spec.p_bits = {60};
-  spec.allow_insecure = true;  // N = 2^12 with log QP = 200 exceeds the 128-bit bound of 109
+  spec.allow_insecure = true;  // N = 2^12 with log QP = 200 exceeds the 128-bit bound of 106
   const ContextPtr ctx = Context::create(spec);
   std::printf("%s\n", ctx->describe().c_str());
 

@@ -58,9 +58,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     case 9: (void)load_params_spec(b); break;
     case 10: (void)inspect(b); break;
     case 11: {
-      // Building a context is costly: only for small specs.
-      auto spec = load_params_spec(b);
-      if (spec.ok() && spec->log_n <= 6 && spec->q_bits.size() + spec->p_bits.size() <= 6) (void)load_params(b);
+      // Without the caller's opt-in, insecure sets are refused before any table is built (seeds:
+      // fuzz/corpus/gen_ckks_params_corpus.py OUT, from tests/ckks/weak_params). Building a context
+      // is costly: the opted-in load only for small specs.
+      bool marked = false;
+      auto spec = load_params_spec(b, &marked);
+      if (spec.ok() && spec->log_n <= 13 && spec->q_bits.size() + spec->p_bits.size() <= 6) {
+        auto strict = load_params(b);
+        if (strict.ok() && (marked || !(*strict)->meets_security_bound())) __builtin_trap();  // never accepted
+        if (spec->log_n <= 6) (void)load_params(b, {.allow_insecure = true});
+      }
       break;
     }
   }

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <mutex>
@@ -15,15 +16,69 @@ struct Context::Impl {
 Context::Context() : impl_(std::make_unique<Impl>()) {}
 Context::~Context() = default;
 
+// Bossuat et al., ePrint 2024/463, Table 5.2: 128-bit classical security, uniform ternary secret.
 int max_secure_log_qp(int log_n) {
   switch (log_n) {
-    case 12: return 109;
-    case 13: return 218;
-    case 14: return 438;
-    case 15: return 881;
-    case 16: return 1760;
+    case 12: return 106;
+    case 13: return 214;
+    case 14: return 430;
+    case 15: return 868;
+    case 16: return 1747;
     default: return 0;
   }
+}
+
+namespace {
+// Sparse ternary secrets, 128-bit classical (lattice-estimator runs of the ePrint 2024/463 companion
+// scripts, sparse-tables.py: Hamming weight 128 and 256, N = 2^14..2^16). No entry below 2^14.
+int sparse_log_qp_bound(int log_n, std::size_t hamming_weight) {
+  const bool h256 = hamming_weight >= 256;
+  switch (log_n) {
+    case 14: return h256 ? 413 : 361;
+    case 15: return h256 ? 818 : 718;
+    case 16: return h256 ? 1637 : 1450;
+    default: return 0;
+  }
+}
+}  // namespace
+
+int max_secure_log_qp(const ParamsSpec& spec) {
+  const int uniform = max_secure_log_qp(spec.log_n);
+  if (spec.secret != SecretDistribution::kTernaryHamming) return uniform;
+  if (spec.hamming_weight < kMinSparseHammingWeight) return 0;
+  return std::min(uniform, sparse_log_qp_bound(spec.log_n, spec.hamming_weight));
+}
+
+std::string security_violation(const ParamsSpec& spec, double log_qp) {
+  std::ostringstream os;
+  if (spec.log_n < 12 || spec.log_n > 16) {
+    os << "ring degree N = 2^" << spec.log_n << " has no 128-bit bound (secure N are 2^12..2^16)";
+    return os.str();
+  }
+  const bool sparse = spec.secret == SecretDistribution::kTernaryHamming;
+  if (sparse && spec.hamming_weight < kMinSparseHammingWeight) {
+    os << "sparse secret Hamming weight " << spec.hamming_weight << " is below the minimum of "
+       << kMinSparseHammingWeight << " for 128-bit security (hybrid attacks, ePrint 2019/1019, 2019/1114)";
+    return os.str();
+  }
+  const int bound = max_secure_log_qp(spec);
+  if (bound == 0) {
+    os << "no 128-bit estimate for a sparse secret (Hamming weight " << spec.hamming_weight << ") at N = 2^"
+       << spec.log_n << "; sparse secrets need N >= 2^14";
+    return os.str();
+  }
+  if (log_qp > bound) {
+    os << "log2(Q*P) = " << log_qp << " bits exceeds the 128-bit security bound of " << bound << " bits for N = 2^"
+       << spec.log_n;
+    if (sparse) {
+      os << " with a sparse secret of Hamming weight " << spec.hamming_weight
+         << " (lattice-estimator, ePrint 2024/463 companion tables)";
+    } else {
+      os << " (ePrint 2024/463 Table 5.2, ternary secret)";
+    }
+    os << "; use fewer/smaller primes or a larger N";
+  }
+  return os.str();
 }
 
 namespace {
@@ -41,9 +96,11 @@ std::vector<u64> choose_primes(const std::vector<int>& bits, std::size_t n) {
 }  // namespace
 
 std::shared_ptr<const Context> Context::create(const ParamsSpec& spec) {
-  const int lo = spec.allow_insecure ? 2 : 12;
-  HEAL_REQUIRE(spec.log_n >= lo && spec.log_n <= 16,
-               "ParamsSpec: log_n must be in [12, 16] (>= 2 with allow_insecure), got " << spec.log_n);
+  HEAL_REQUIRE(spec.log_n >= 2 && spec.log_n <= 16, "ParamsSpec: log_n must be in [2, 16], got " << spec.log_n);
+  HEAL_REQUIRE(spec.allow_insecure || spec.log_n >= 12,
+               "ParamsSpec: log_n must be in [12, 16] for 128-bit security (smaller only with allow_insecure, "
+               "set by the calling code), got "
+                   << spec.log_n);
   HEAL_REQUIRE(!spec.q_bits.empty(), "ParamsSpec: need at least one Q prime");
   HEAL_REQUIRE(!spec.p_bits.empty(), "ParamsSpec: need at least one special (P) prime for key switching");
   HEAL_REQUIRE(spec.q_bits.size() + spec.p_bits.size() <= 64, "ParamsSpec: at most 64 primes in total");
@@ -56,26 +113,24 @@ std::shared_ptr<const Context> Context::create(const ParamsSpec& spec) {
                "ParamsSpec: hamming_weight must be in [1, N]");
   HEAL_REQUIRE(spec.dnum <= spec.q_bits.size(), "ParamsSpec: dnum must be <= number of Q primes (" << spec.q_bits.size() << ")");
 
-  std::shared_ptr<Context> ctx(new Context());
-  ctx->spec_ = spec;
-  ctx->n_ = n;
-  ctx->q_count_ = spec.q_bits.size();
-  ctx->p_count_ = spec.p_bits.size();
   std::vector<int> all_bits = spec.q_bits;
   all_bits.insert(all_bits.end(), spec.p_bits.begin(), spec.p_bits.end());
   const std::vector<u64> primes = choose_primes(all_bits, n);
+  // The security check runs on the primes alone, before any table is built (cheap refusal).
+  double log_qp = 0;
+  for (u64 p : primes) log_qp += std::log2(static_cast<double>(p));
+  const std::string violation = security_violation(spec, log_qp);
+  HEAL_REQUIRE(spec.allow_insecure || violation.empty(), "ParamsSpec: " << violation);
+
+  std::shared_ptr<Context> ctx(new Context());
+  ctx->spec_ = spec;
+  ctx->n_ = n;
+  ctx->secure_ = violation.empty();
+  ctx->q_count_ = spec.q_bits.size();
+  ctx->p_count_ = spec.p_bits.size();
   ctx->key_basis_ = math::RnsBasis(spec.log_n, primes);
   ctx->q_basis_ = ctx->key_basis_.slice(0, ctx->q_count_);
   ctx->p_basis_ = ctx->key_basis_.slice(ctx->q_count_, primes.size());
-
-  const double log_qp = ctx->key_basis_.log2_product();
-  if (!spec.allow_insecure) {
-    const int bound = max_secure_log_qp(spec.log_n);
-    HEAL_REQUIRE(log_qp <= bound, "ParamsSpec: log2(Q*P) = " << log_qp << " bits exceeds the 128-bit security bound of "
-                                                           << bound << " bits for N = 2^" << spec.log_n
-                                                           << " (HomomorphicEncryption.org table, ternary secret); "
-                                                              "use fewer/smaller primes, a larger N, or allow_insecure");
-  }
 
   for (std::size_t l = 0; l < ctx->q_count_; ++l) {
     ctx->qp_bases_.push_back(ctx->q_basis_.slice(0, l + 1).concat(ctx->p_basis_));
@@ -155,7 +210,7 @@ ParamsSpec anchor_params(int log_n) {
   switch (log_n) {
     case 13: levels = 2; break;
     case 14: levels = 7; break;
-    case 15: levels = 19; break;
+    case 15: levels = 18; break;  // the baseline's 19 (880 bits) exceeds the 2024 bound of 868
     case 16: levels = 40; break;
     default: HEAL_REQUIRE(false, "anchor_params: anchors exist for log_n 13..16, got " << log_n);
   }
@@ -181,7 +236,7 @@ ParamsSpec preset_for_depth(std::size_t depth) {
       return s;
     }
   }
-  HEAL_REQUIRE(false, "preset_for_depth: depth " << depth << " needs more than 1760 bits (N = 2^16 limit)");
+  HEAL_REQUIRE(false, "preset_for_depth: depth " << depth << " needs more than 1747 bits (N = 2^16 limit)");
   return {};
 }
 

@@ -38,13 +38,17 @@ Result<ObjectInfo> inspect(std::span<const std::uint8_t> bytes) {
     return {};
   };
   if (type == ObjectType::kCkksParams) {
-    HEAL_ASSIGN_OR_RETURN(ParamsSpec s, load_params_spec(bytes));
+    bool marked = false;
+    HEAL_ASSIGN_OR_RETURN(ParamsSpec s, load_params_spec(bytes, &marked));
     int qb = 0, pb = 0;
     for (int b : s.q_bits) qb += b;
     for (int b : s.p_bits) pb += b;
+    // Primes of b bits lie just below 2^b, so the bit sum is log QP rounded up.
+    const bool weak = marked || !security_violation(s, qb + pb).empty();
     os << "N = 2^" << s.log_n << ", " << s.q_bits.size() << " Q primes (" << qb << " bits), " << s.p_bits.size()
        << " P primes (" << pb << " bits), log QP ~ " << qb + pb << ", default scale 2^" << std::log2(s.default_scale)
-       << (s.allow_insecure ? ", INSECURE (tests only)" : "");
+       << (s.secret == SecretDistribution::kTernaryHamming ? ", sparse secret h = " + std::to_string(s.hamming_weight) : "")
+       << (weak ? ", INSECURE (below 128 bits; loads only with an explicit opt-in)" : "");
     std::memcpy(info.params_hash.data(), bytes.data() + bytes.size() - 32, 32);  // the hash ends the object
   } else {
     HEAL_RETURN_IF_ERROR(read_hash());

@@ -153,7 +153,7 @@ Bytes save_params(const Context& ctx) {
   w.put<std::uint8_t>(static_cast<std::uint8_t>(s.secret));
   w.put<std::uint32_t>(static_cast<std::uint32_t>(s.hamming_weight));
   w.put<std::uint32_t>(static_cast<std::uint32_t>(s.dnum));
-  w.put<std::uint8_t>(s.allow_insecure ? 1 : 0);
+  w.put<std::uint8_t>(ctx.meets_security_bound() ? 0 : 1);  // informational marker, never honoured
   for (u64 p : ctx.key_basis().primes()) w.put<u64>(p);
   ser::put_hash(w, ctx);
   end_object(w, start);
@@ -161,8 +161,8 @@ Bytes save_params(const Context& ctx) {
 }
 
 namespace {
-Status read_spec(ByteReader& r, ParamsSpec* s, std::size_t* prime_count) {
-  std::uint8_t log_n = 0, nq = 0, np = 0, secret = 0, insecure = 0;
+Status read_spec(ByteReader& r, ParamsSpec* s, std::size_t* prime_count, bool* marked_insecure) {
+  std::uint8_t log_n = 0, nq = 0, np = 0, secret = 0, marker = 0;
   HEAL_RETURN_IF_ERROR(r.get(&log_n));
   if (log_n < 1 || log_n > 17) return Status::corruption("log N = " + std::to_string(log_n) + " out of range [1, 17]");
   HEAL_RETURN_IF_ERROR(r.get(&nq));
@@ -190,39 +190,49 @@ Status read_spec(ByteReader& r, ParamsSpec* s, std::size_t* prime_count) {
   s->secret = static_cast<SecretDistribution>(secret);
   HEAL_RETURN_IF_ERROR(r.get(&hw));
   HEAL_RETURN_IF_ERROR(r.get(&dnum));
-  HEAL_RETURN_IF_ERROR(r.get(&insecure));
-  if (insecure > 1) return Status::corruption("allow_insecure flag must be 0 or 1");
+  HEAL_RETURN_IF_ERROR(r.get(&marker));
+  if (marker > 1) return Status::corruption("insecure marker must be 0 or 1, got " + std::to_string(marker));
   s->hamming_weight = hw;
   s->dnum = dnum;
-  s->allow_insecure = insecure == 1;
+  s->allow_insecure = false;  // only the calling code can opt in (ParamsLoadOptions)
+  *marked_insecure = marker == 1;
   *prime_count = std::size_t{nq} + np;
   return {};
 }
 }  // namespace
 
-Result<ParamsSpec> load_params_spec(std::span<const std::uint8_t> bytes) {
+Result<ParamsSpec> load_params_spec(std::span<const std::uint8_t> bytes, bool* marked_insecure) {
   HEAL_ASSIGN_OR_RETURN(ByteReader r, ser::open(bytes, ObjectType::kCkksParams));
   ParamsSpec s;
   std::size_t primes = 0;
-  HEAL_RETURN_IF_ERROR(read_spec(r, &s, &primes));
+  bool marked = false;
+  HEAL_RETURN_IF_ERROR(read_spec(r, &s, &primes, &marked));
+  if (marked_insecure != nullptr) *marked_insecure = marked;
   return s;
 }
 
-Result<ContextPtr> load_params(std::span<const std::uint8_t> bytes) {
+Result<ContextPtr> load_params(std::span<const std::uint8_t> bytes, const ParamsLoadOptions& options) {
   HEAL_ASSIGN_OR_RETURN(ByteReader r, ser::open(bytes, ObjectType::kCkksParams));
   ParamsSpec s;
   std::size_t count = 0;
-  HEAL_RETURN_IF_ERROR(read_spec(r, &s, &count));
+  bool marked = false;
+  HEAL_RETURN_IF_ERROR(read_spec(r, &s, &count, &marked));
   std::vector<u64> primes(count);
   for (auto& p : primes) HEAL_RETURN_IF_ERROR(r.get(&p));
   std::span<const std::uint8_t> hash;
   HEAL_RETURN_IF_ERROR(r.get_bytes(32, &hash));
   HEAL_RETURN_IF_ERROR(ser::close(r, ObjectType::kCkksParams));
+  if (marked && !options.allow_insecure) {
+    return Status::failed_precondition(
+        "refusing CKKS parameters marked insecure (below 128-bit security, for tests only); only the calling code "
+        "can accept them (ParamsLoadOptions::allow_insecure)");
+  }
+  s.allow_insecure = options.allow_insecure;
   ContextPtr ctx;
   try {
     ctx = Context::create(s);
   } catch (const std::exception& e) {
-    return Status::invalid_argument(std::string("stored CKKS parameters are not acceptable: ") + e.what());
+    return Status::invalid_argument(std::string("refusing stored CKKS parameters: ") + e.what());
   }
   if (ctx->key_basis().primes() != primes) return Status::corruption("stored primes differ from the ones the parameters generate");
   const Digest d = ser::hash_of(*ctx);

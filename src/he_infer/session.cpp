@@ -84,7 +84,7 @@ Result<T> load_obj(const std::string& path, Result<T> (*fn)(const ckks::Context&
 Result<ckks::ContextPtr> load_ctx(const std::string& dir) {
   auto b = read_file(path_in(dir, "params.heal"));
   if (!b.ok()) return b.status();
-  return ckks::load_params(*b);
+  return ckks::load_params(*b);  // no opt-in: a weak or insecure-marked params.heal is refused
 }
 
 }  // namespace

@@ -52,7 +52,7 @@ Ser& sx() {
 TEST(Serialization, ParamsRoundTripAndHash) {
   auto& s = sx();
   const Bytes b = save_params(*s.ctx);
-  auto ctx2 = load_params(b);
+  auto ctx2 = load_params(b, {.allow_insecure = true});  // N = 2^11 test parameters: explicit opt-in
   ASSERT_TRUE(ctx2.ok()) << ctx2.status().to_string();
   EXPECT_EQ(params_hash(**ctx2), params_hash(*s.ctx));
   EXPECT_EQ(params_id(**ctx2), params_id(*s.ctx));
@@ -62,7 +62,46 @@ TEST(Serialization, ParamsRoundTripAndHash) {
   EXPECT_EQ(spec->q_bits, s.ctx->spec().q_bits);
   Bytes tampered = b;
   tampered[tampered.size() - 40] ^= 1;  // a stored prime
-  EXPECT_FALSE(load_params(tampered).ok());
+  EXPECT_FALSE(load_params(tampered, {.allow_insecure = true}).ok());
+}
+
+// Offset of the stored "insecure" marker byte (docs/formats/ckks.md, tag 1).
+std::size_t marker_offset(const ParamsSpec& s) {
+  return kHeaderSize + 1 + 1 + s.q_bits.size() + 1 + s.p_bits.size() + 8 + 1 + 4 + 4;
+}
+
+// Issue 14: the file used to carry an honoured allow_insecure flag outside the params hash. Now
+// only the calling code can opt in: the N = 2^11 test set is refused by default (marked or not),
+// and a secure set loads without any opt-in.
+TEST(Serialization, ParamsFileCannotSwitchOffTheSecurityCheck) {
+  auto& s = sx();
+  Bytes b = save_params(*s.ctx);
+  const std::size_t at = marker_offset(s.ctx->spec());
+  EXPECT_EQ(b[at], 1) << "insecure parameters are marked";
+  auto marked = load_params(b);
+  ASSERT_FALSE(marked.ok());
+  EXPECT_NE(marked.status().message().find("marked insecure"), std::string::npos) << marked.status().to_string();
+  b[at] = 0;  // a tampered file claiming to be fine
+  auto cleared = load_params(b);
+  ASSERT_FALSE(cleared.ok());
+  EXPECT_NE(cleared.status().message().find("log_n must be in [12, 16]"), std::string::npos)
+      << cleared.status().to_string();
+  auto spec = load_params_spec(b);
+  ASSERT_TRUE(spec.ok());
+  EXPECT_FALSE(spec->allow_insecure);
+
+  ParamsSpec secure;
+  secure.log_n = 12;
+  secure.q_bits = {40, 30};
+  secure.p_bits = {30};
+  const auto sctx = Context::create(secure);
+  EXPECT_TRUE(sctx->meets_security_bound());
+  const Bytes sb = save_params(*sctx);
+  EXPECT_EQ(sb[marker_offset(secure)], 0);
+  auto loaded = load_params(sb);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().to_string();
+  EXPECT_EQ(params_hash(**loaded), params_hash(*sctx));
+  EXPECT_FALSE((*loaded)->spec().allow_insecure);
 }
 
 TEST(Serialization, CiphertextPlaintextRoundTripCompact) {

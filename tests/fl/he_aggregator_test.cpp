@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 
 #include "fl/fl_fixture.h"
 
@@ -201,9 +202,26 @@ TEST(HeAggregator, UploadIsBelowThreeTimesFloat32) {
   ASSERT_TRUE(bytes.ok());
   const double ratio = static_cast<double>(bytes->size()) / (4.0 * static_cast<double>(n));
   EXPECT_LE(ratio, 3.0);
-  // Bit-packed c0 only: 88 bits per weight, plus small headers.
+  // Bit-packed c0 only: 86 bits per weight, plus small headers.
   EXPECT_NEAR(ratio, agg.budget().upload_ratio, 0.01);
-  EXPECT_NEAR(agg.budget().upload_ratio, 88.0 / 32.0, 1e-9);
+  EXPECT_NEAR(agg.budget().upload_ratio, 86.0 / 32.0, 1e-9);  // Q = 43 + 43 bits (issue 14 re-plan)
+}
+
+// Issue 14: the default preset sat at log QP = 107.98 (N = 2^12), between the 2024 bound of 106
+// (ePrint 2024/463 Table 5.2) and the 2018 one of 109. Re-planned to Q = 43 + 43, P = 20.
+TEST(HeAggregator, DefaultPresetMeetsThe2024SecurityTable) {
+  HeAggregator agg(HeAggregatorConfig{}, 3);
+  const auto& ctx = agg.context();
+  EXPECT_EQ(ctx->log_n(), 12);
+  EXPECT_LE(ctx->log_qp(), 106.0);
+  EXPECT_TRUE(ctx->meets_security_bound());
+  EXPECT_NEAR(agg.budget().log_q, 86.0, 0.01);
+  const std::size_t hecnn_weights = 87224;  // PneumoniaMNIST hecnn, src/fl/README.md
+  const std::size_t bytes = agg.contribution_bytes(hecnn_weights);
+  EXPECT_LE(static_cast<double>(bytes), 3.0 * 4.0 * static_cast<double>(hecnn_weights));
+  std::printf("[ he ] default preset: %s; log2 Delta = %.0f, abs error std %.3g; hecnn upload %.1f KiB = %.3fx float32\n",
+              ctx->describe().c_str(), agg.budget().log_delta, agg.budget().abs_error_std,
+              static_cast<double>(bytes) / 1024.0, static_cast<double>(bytes) / (4.0 * static_cast<double>(hecnn_weights)));
 }
 
 TEST(HeAggregator, FederationWithDropoutsMatchesPlainFedAvg) {

@@ -99,13 +99,27 @@ TEST(Circuit, RejectsRelu) {
   EXPECT_THROW(compile(m), std::invalid_argument);
 }
 
+// Re-planned for the 2024 bounds (ePrint 2024/463 Table 5.2; issue 14): depth 5 (the hecnn)
+// keeps N = 2^13 with 25-bit scales (Q = 7 x 25, P = 33, log QP = 208 <= 214); under the 2018
+// table (218) it had 26-bit scales and log QP = 216, which the 2024 bound refuses.
 TEST(Plan, SecureChoices) {
   const ParamPlan p5 = plan_params(5);
   EXPECT_EQ(p5.spec.log_n, 13);
-  EXPECT_EQ(p5.scale_bits, 26);
-  EXPECT_LE(7 * 26 + p5.spec.p_bits[0], 218);
+  EXPECT_EQ(p5.scale_bits, 25);
+  EXPECT_LE(7 * 25 + p5.spec.p_bits[0], 214);
+  const auto ctx5 = ckks::Context::create(p5.spec);
+  EXPECT_LE(ctx5->log_qp(), 214);
+  EXPECT_TRUE(ctx5->meets_security_bound());
   const ParamPlan p7 = plan_params(7);
   EXPECT_EQ(p7.spec.log_n, 14);
+  // Every depth the planner accepts gives a set Context::create accepts without allow_insecure.
+  for (int depth = 1; depth <= 30; ++depth) {
+    const ParamPlan p = plan_params(depth);
+    int bits = p.spec.p_bits[0];
+    for (int b : p.spec.q_bits) bits += b;
+    EXPECT_LE(bits, ckks::max_secure_log_qp(p.spec.log_n)) << p.describe();
+    EXPECT_GE(p.scale_bits, 25) << p.describe();
+  }
   EXPECT_THROW(plan_params(5, {.min_scale_bits = 25, .max_scale_bits = 30, .log_n = 12, .allow_insecure = false}), std::invalid_argument);
 }
 

@@ -33,13 +33,37 @@ struct ParamsSpec {
   std::size_t dnum = 0;                 ///< digits for hybrid key switching; 0 = one per Q prime. With
                                         ///< fewer digits, P should be at least the largest digit's product
                                         ///< (key-switching noise ~ N * sigma * digit / P)
-  bool allow_insecure = false;          ///< skip the 128-bit security check (unit tests only)
+  bool allow_insecure = false;          ///< skip the 128-bit security check (unit tests only). Set
+                                        ///< by calling code only: loaders never take it from bytes
 };
 
-/// Largest log2(Q*P) for 128-bit classical security with a ternary secret (HomomorphicEncryption.org
-/// standard table: 109/218/438/881 for N = 2^12..2^15; 1760 for 2^16 extrapolated by doubling the
-/// 2^15 value, just below twice 881, the figure SEAL also uses). Returns 0 for other N.
+/// Largest log2(Q*P) for 128-bit classical security with a uniform ternary secret, per the 2024
+/// guidelines (Bossuat et al., "Security Guidelines for Implementing Homomorphic Encryption",
+/// ePrint 2024/463, Table 5.2, lattice-estimator, error sigma = 3.19): 106 / 214 / 430 / 868 / 1747
+/// for N = 2^12..2^16 (the 2^16 entry is in that table; nothing is extrapolated). They replace the
+/// 2018 HomomorphicEncryption.org bounds 109 / 218 / 438 / 881. Returns 0 for other N.
 int max_secure_log_qp(int log_n);
+
+/// Smallest Hamming weight accepted for a kTernaryHamming (sparse) secret without allow_insecure.
+/// Sparse secrets are open to hybrid / combinatorial attacks (Son-Cheon, ePrint 2019/1019;
+/// Curtis-Player, ePrint 2019/1114): very small weights are refused outright.
+inline constexpr std::size_t kMinSparseHammingWeight = 128;
+
+/// Largest log2(Q*P) for 128-bit classical security of `spec`'s ring degree and secret
+/// distribution; 0 if no secure setting exists (N outside 2^12..2^16, or a sparse secret below
+/// kMinSparseHammingWeight or with N < 2^14). Sparse secrets (lattice-estimator, classical cost
+/// model, sigma = 3.19, from the sparse-secret tables of the ePrint 2024/463 companion scripts,
+/// github.com/gong-cr/FHE-Security-Guidelines sparse-tables.py):
+///   Hamming weight >= 128: 361 / 718 / 1450 for N = 2^14 / 2^15 / 2^16,
+///   Hamming weight >= 256: 413 / 818 / 1637,
+/// i.e. a weight in [128, 256) gets the h = 128 row, a larger weight the h = 256 row (security
+/// grows with the weight, so this is conservative); never more than the uniform-ternary bound.
+int max_secure_log_qp(const ParamsSpec& spec);
+
+/// Empty if `spec` with log2(Q*P) = `log_qp` meets 128-bit security (ring degree, secret
+/// distribution, modulus size); otherwise a message naming the violated bound. Ignores
+/// spec.allow_insecure.
+std::string security_violation(const ParamsSpec& spec, double log_qp);
 
 /// The validated, immutable parameter set and its precomputations. Always held by shared_ptr.
 class Context {
@@ -59,6 +83,9 @@ class Context {
   std::size_t p_count() const { return p_count_; }
   /// log2(Q * P).
   double log_qp() const { return key_basis_.log2_product(); }
+  /// Whether the parameters meet 128-bit security (security_violation() is empty), whatever
+  /// spec().allow_insecure says.
+  bool meets_security_bound() const { return secure_; }
 
   /// All primes: q_0..q_L then p_0..p_{k-1} (the key level).
   const math::RnsBasis& key_basis() const { return key_basis_; }
@@ -108,6 +135,7 @@ class Context {
   Context();
   ParamsSpec spec_;
   std::size_t n_ = 0, q_count_ = 0, p_count_ = 0, dnum_ = 0, alpha_ = 0;
+  bool secure_ = false;
   math::RnsBasis key_basis_, q_basis_, p_basis_;
   std::vector<math::RnsBasis> qp_bases_;
   std::vector<std::vector<math::BaseConverter>> digit_conv_;  // [j][active primes - 1]
@@ -121,10 +149,13 @@ class Context {
 using ContextPtr = std::shared_ptr<const Context>;
 
 /// Anchor parameter sets of ../shared/anchors/he-baseline.md: Q = 60 + levels x 40 bits, one
-/// 60-bit special prime, scale 2^40 (N=2^13 L=2, 2^14 L=7, 2^15 L=19, 2^16 L=40).
+/// 60-bit special prime, scale 2^40 (N=2^13 L=2, 2^14 L=7, 2^15 L=18, 2^16 L=40). The baseline's
+/// 2^15 set has L=19 (log QP = 880, within the 2018 bound of 881); it exceeds the 2024 bound of
+/// 868, so the anchor here has one level less (log QP = 840).
 ParamsSpec anchor_params(int log_n);
 /// Smallest 128-bit-secure N supporting `depth` rescalings with 40-bit scaling primes, a 60-bit
-/// base prime and one 60-bit special prime (dnum = #Q). Throws if depth exceeds 2^16 limits.
+/// base prime and one 60-bit special prime (dnum = #Q). Throws if depth exceeds 2^16 limits
+/// (depth <= 40 at 2^16, 1747 bits).
 ParamsSpec preset_for_depth(std::size_t depth);
 
 }  // namespace heal::ckks

@@ -30,12 +30,26 @@ Digest params_hash(const Context& ctx);
 /// Short human-readable id, e.g. "ckks-n14-q8-p1-3f2a9c1e" (last part: hash prefix).
 std::string params_id(const Context& ctx);
 
-/// Parameter set (ParamsSpec plus the generated primes and the hash, for verification).
+/// Parameter set (ParamsSpec plus the generated primes and the hash, for verification). The
+/// stored "insecure" marker byte is 1 when the parameters miss 128-bit security
+/// (!ctx.meets_security_bound()); it is informational: readers never honour it.
 Bytes save_params(const Context& ctx);
-/// Parses the ParamsSpec without building a context.
-Result<ParamsSpec> load_params_spec(std::span<const std::uint8_t> bytes);
-/// Parses, builds the Context and checks that its primes and hash match the stored ones.
-Result<ContextPtr> load_params(std::span<const std::uint8_t> bytes);
+
+/// What the *calling code* allows when loading a parameter set. Nothing here is read from the
+/// bytes: a file can never switch off the security check.
+struct ParamsLoadOptions {
+  /// Accept parameters below 128-bit security (unit tests, examples). Without it, a file that is
+  /// marked insecure or whose parameters fail the security validation is refused.
+  bool allow_insecure = false;
+};
+
+/// Parses the ParamsSpec without building a context. The returned spec's allow_insecure is
+/// always false; `marked_insecure`, if given, receives the stored marker byte.
+Result<ParamsSpec> load_params_spec(std::span<const std::uint8_t> bytes, bool* marked_insecure = nullptr);
+/// Parses, builds the Context (which re-validates security unless `options` allow insecure
+/// parameters) and checks that its primes and hash match the stored ones. A file marked insecure
+/// is refused (FailedPrecondition) unless options.allow_insecure.
+Result<ContextPtr> load_params(std::span<const std::uint8_t> bytes, const ParamsLoadOptions& options = {});
 
 /// Object writers (the context supplies the parameter hash and bit widths).
 Bytes save(const Context& ctx, const SecretKey& sk);

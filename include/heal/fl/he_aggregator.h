@@ -25,10 +25,11 @@
 
 namespace heal::fl {
 
-/// Parameters of the HE aggregator (defaults: N = 2^12, Q = 44 + 44 bits, 128-bit secure).
+/// Parameters of the HE aggregator (defaults: N = 2^12, Q = 43 + 43 bits, P = 20 bits: log QP < 106,
+/// 128-bit secure under ePrint 2024/463 Table 5.2; the 2018 table's 109 allowed Q = 44 + 44).
 struct HeAggregatorConfig {
   int log_n = 12;                     ///< ring degree N = 2^log_n = weights per ciphertext
-  std::vector<int> q_bits{44, 44};    ///< Q primes: bits per encrypted weight = their sum
+  std::vector<int> q_bits{43, 43};    ///< Q primes: bits per encrypted weight = their sum
   std::vector<int> p_bits{20};        ///< special prime (only the collective public key uses it)
   std::uint32_t threshold = 0;        ///< t of t-of-n decryption (0: all parties)
   double flooding_bits = 40;          ///< lambda, statistical security of flooded shares (>= 40)

@@ -2,8 +2,8 @@
 // All Q primes have the scale's size (so every rescale keeps the scale near 2^scale_bits), one
 // extra Q prime keeps the logits at level 1 (headroom for |logit| * scale), and one special prime
 // of scale_bits + 8 bits serves hybrid key switching with one digit per Q prime.
-// The ring degree is the smallest N whose HomomorphicEncryption.org bound (ckks::max_secure_log_qp)
-// leaves at least min_scale_bits per prime; ckks::Context::create refuses insecure sets.
+// The ring degree is the smallest N whose 128-bit bound (ckks::max_secure_log_qp: ePrint 2024/463
+// Table 5.2) leaves at least min_scale_bits per prime; ckks::Context::create refuses insecure sets.
 #pragma once
 
 #include <string>
