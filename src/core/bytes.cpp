@@ -76,7 +76,9 @@ Status write_atomically(const std::string& path, std::span<const std::uint8_t> d
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
   if (fd < 0) return Status::io_error("cannot create " + tmp + ": " + errno_text());
   Status st;
-  if (exact_mode && ::fchmod(fd, mode) != 0) st = Status::io_error("cannot set the mode of " + tmp + ": " + errno_text());
+  if (exact_mode && ::fchmod(fd, mode) != 0) {
+    st = Status::io_error("cannot set the mode of " + tmp + ": " + errno_text());
+  }
   if (st.ok()) st = write_all(fd, data, tmp);
   if (st.ok() && ::fsync(fd) != 0) st = Status::io_error("fsync failed on " + tmp + ": " + errno_text());
   if (::close(fd) != 0 && st.ok()) st = Status::io_error("close failed on " + tmp + ": " + errno_text());
@@ -101,7 +103,9 @@ Status write_file(const std::string& path, std::span<const std::uint8_t> data) {
 Status write_secret_file(const std::string& path, std::span<const std::uint8_t> data) {
   struct stat st{};
   if (::lstat(path.c_str(), &st) == 0) {
-    if (S_ISLNK(st.st_mode)) return Status::failed_precondition(path + " is a symbolic link; refusing to write a secret through it");
+    if (S_ISLNK(st.st_mode)) {
+      return Status::failed_precondition(path + " is a symbolic link; refusing to write a secret through it");
+    }
     if (!S_ISREG(st.st_mode)) return Status::failed_precondition(path + " exists and is not a regular file");
   } else if (errno != ENOENT) {
     return Status::io_error("cannot stat " + path + ": " + errno_text());
@@ -113,7 +117,9 @@ Result<SecretBytes> read_secret_file(const std::string& path, std::size_t max_si
   const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return Status::not_found("no such file: " + path);
-    if (errno == ELOOP) return Status::failed_precondition(path + " is a symbolic link; refusing to read a secret through it");
+    if (errno == ELOOP) {
+      return Status::failed_precondition(path + " is a symbolic link; refusing to read a secret through it");
+    }
     return Status::io_error("cannot open " + path + ": " + errno_text());
   }
   struct stat st{};

@@ -75,7 +75,9 @@ TEST(SecretFile, WriteFileDoesNotWriteThroughSymlinksAtTheOldTmpPathOrTheDestina
   EXPECT_EQ(slurp(path), "secret");
   // No temporary file is left behind.
   std::size_t files = 0;
-  for (const auto& e : fs::directory_iterator(fs::path(path).parent_path())) files += e.path().filename() != "out.bin.tmp";
+  for (const auto& e : fs::directory_iterator(fs::path(path).parent_path())) {
+    files += e.path().filename() != "out.bin.tmp";
+  }
   EXPECT_EQ(files, 2u);  // victim, out.bin
 }
 

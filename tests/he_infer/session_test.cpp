@@ -58,7 +58,8 @@ TEST(Session, SecretKeyIs0600AndNeverWrittenThroughASymlink) {
   EXPECT_TRUE(S_ISREG(sb.st_mode));
   EXPECT_EQ(sb.st_mode & 0777, 0600u);
   // The key reads back (decryption then fails only on the missing result file).
-  EXPECT_EQ(client_decrypt(model, keys.string(), (t.path / "none.bin").string()).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(client_decrypt(model, keys.string(), (t.path / "none.bin").string()).status().code(),
+            StatusCode::kNotFound);
 
   // A symlink in place of secret.key is neither written through by keygen nor read through.
   fs::remove(keys / "secret.key");

@@ -38,8 +38,9 @@ void validate(const Context& ctx, const FloodingParams& p) {
   }
   const double derived = derived_noise_bound(ctx, p);
   HEAL_REQUIRE(b == 0 || b >= derived, "FloodingParams: ciphertext_noise_bound (B_ct) 2^"
-                                           << std::log2(b) << " understates the noise of a sum of " << p.fresh_encryptions
-                                           << " fresh encryptions (bound 2^" << std::log2(derived) << ")");
+                                           << std::log2(b) << " understates the noise of a sum of "
+                                           << p.fresh_encryptions << " fresh encryptions (bound 2^"
+                                           << std::log2(derived) << ")");
 }
 
 double effective_noise_bound(const Context& ctx, const FloodingParams& p) {
@@ -49,7 +50,8 @@ double effective_noise_bound(const Context& ctx, const FloodingParams& p) {
 double flooding_sigma(const Context& ctx, const FloodingParams& p) {
   validate(ctx, p);
   return std::exp2(p.security_bits / 2) *
-         std::sqrt(static_cast<double>(ctx.n()) * static_cast<double>(p.max_decryptions)) * effective_noise_bound(ctx, p);
+         std::sqrt(static_cast<double>(ctx.n()) * static_cast<double>(p.max_decryptions)) *
+         effective_noise_bound(ctx, p);
 }
 
 double fresh_noise_bound(const Context& ctx, std::size_t secret_parties) {
@@ -75,12 +77,11 @@ Status check_flooding_precision(const Context& ctx, const FloodingParams& p, std
       slots == 0 ? flooded_coeff_error_std(ctx, p, parties, scale) : flooded_slot_error_std(ctx, p, parties, scale);
   const double bits = -std::log2(8 * std_err);
   if (bits >= required_bits) return {};
-  return Status::failed_precondition("noise flooding (lambda = " + std::to_string(p.security_bits) + ", D = " +
-                                     std::to_string(p.max_decryptions) + ", " + std::to_string(parties) +
-                                     " shares) leaves about " + std::to_string(bits) + " bits of precision at scale 2^" +
-                                     std::to_string(std::log2(scale)) + ", " + std::to_string(required_bits) +
-                                     " requested: decrypt at scale >= 2^" +
-                                     std::to_string(std::log2(scale) + required_bits - bits));
+  return Status::failed_precondition(
+      "noise flooding (lambda = " + std::to_string(p.security_bits) + ", D = " + std::to_string(p.max_decryptions) +
+      ", " + std::to_string(parties) + " shares) leaves about " + std::to_string(bits) +
+      " bits of precision at scale 2^" + std::to_string(std::log2(scale)) + ", " + std::to_string(required_bits) +
+      " requested: decrypt at scale >= 2^" + std::to_string(std::log2(scale) + required_bits - bits));
 }
 
 }  // namespace heal::ckks::multiparty

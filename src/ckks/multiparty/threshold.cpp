@@ -96,8 +96,8 @@ Status ThresholdDecryptor::check_share(const Ciphertext& ct, std::size_t shares)
   return {};
 }
 
-DecryptionShare ThresholdDecryptor::share_with(PartyId party, const Ciphertext& ct, std::size_t shares, const RnsPoly& s,
-                                               Rng& noise_rng) {
+DecryptionShare ThresholdDecryptor::share_with(PartyId party, const Ciphertext& ct, std::size_t shares,
+                                               const RnsPoly& s, Rng& noise_rng) {
   HEAL_REQUIRE(ct.size() == 2, "ThresholdDecryptor::gen_share: relinearize first (ciphertext has " << ct.size() << " polynomials)");
   HEAL_REQUIRE(ct[0].n() == ctx_->n() && ct[1].n() == ctx_->n() && ct[0].num_limbs() == ct[1].num_limbs() &&
                    ct[1].num_limbs() >= 1 && ct[1].num_limbs() <= ctx_->q_count() && ct[1].is_ntt(),
