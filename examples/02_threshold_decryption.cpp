@@ -49,10 +49,16 @@ int main() {
 
   // Threshold decryption: flooding sized for the sum of 3 fresh ciphertexts, lambda = 40, at most
   // 16 decryptions under this key. Check first that the flooding leaves the precision we need.
+  // The decryptor derives B_ct = 3 * fresh_noise_bound(ctx, 3) itself from what it is told about
+  // the ciphertext (a sum of 3 fresh public-key encryptions) and refuses to share if the flooding
+  // leaves fewer than required_bits.
   FloodingParams flood;
-  flood.ciphertext_noise_bound = double(parties) * fresh_noise_bound(*ctx, parties);
   flood.max_decryptions = 16;
-  const Status enough = check_flooding_precision(*ctx, flood, parties, sum.scale(), 10);
+  flood.parties = parties;
+  flood.secret_parties = parties;
+  flood.fresh_encryptions = parties;
+  flood.required_bits = 10;
+  const Status enough = check_flooding_precision(*ctx, flood, parties, sum.scale(), flood.required_bits);
   if (!enough.ok()) {
     std::printf("%s\n", enough.to_string().c_str());
     return 1;

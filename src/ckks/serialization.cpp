@@ -61,13 +61,22 @@ void check_poly(const Context& ctx, const RnsPoly& p, std::size_t limbs, const c
 
 // ---------------------------------------------------------------- writers
 
-Bytes save(const Context& ctx, const SecretKey& sk) {
+SecretBytes save(const Context& ctx, const SecretKey& sk) {
   check_poly(ctx, sk.poly(), ctx.key_basis().size(), "secret key");
-  return write_object(ctx, ObjectType::kCkksSecretKey, [&](ByteWriter& w) {
-    w.put<std::uint8_t>(kEncodingResidues);
-    w.put<std::uint8_t>(sk.poly().is_ntt() ? 1 : 0);
-    ser::put_poly(w, sk.poly(), ctx.key_basis());
-  });
+  // The output is reserved up front (header + parameter hash + 2 flag bytes + packed residues) so
+  // that the writer never reallocates and leaves a partial copy of the key in freed memory.
+  Bytes out;
+  out.reserve(kHeaderSize + 64 + 2 + ser::packed_size(ctx.key_basis(), ctx.key_basis().size()));
+  [[maybe_unused]] const std::uint8_t* const buffer = out.data();
+  ByteWriter w(&out);
+  const std::size_t start = begin_object(w, ObjectType::kCkksSecretKey, kCkksFormatVersion);
+  ser::put_hash(w, ctx);
+  w.put<std::uint8_t>(kEncodingResidues);
+  w.put<std::uint8_t>(sk.poly().is_ntt() ? 1 : 0);
+  ser::put_poly(w, sk.poly(), ctx.key_basis());
+  end_object(w, start);
+  HEAL_DCHECK(out.data() == buffer);  // never reallocated
+  return SecretBytes(std::move(out));
 }
 
 Bytes save(const Context& ctx, const PublicKey& pk) {

@@ -21,7 +21,10 @@ std::size_t packed_size(const math::RnsBasis& basis, std::size_t limbs) {
 
 void put_poly(ByteWriter& w, const math::RnsPoly& p, const math::RnsBasis& basis) {
   HEAL_REQUIRE(p.num_limbs() <= basis.size() && p.n() == basis.n(), "serialize: polynomial does not fit the basis");
+  // One staging buffer, sized once (no reallocation leaves a copy behind) and wiped at the end:
+  // p may be a secret key.
   Bytes buf;
+  buf.reserve((p.n() * 64 + 7) / 8);
   for (std::size_t i = 0; i < p.num_limbs(); ++i) {
     const int bits = residue_bits(basis.modulus(i));
     const std::size_t bytes = (p.n() * static_cast<std::size_t>(bits) + 7) / 8;
@@ -42,6 +45,7 @@ void put_poly(ByteWriter& w, const math::RnsPoly& p, const math::RnsBasis& basis
     if (have > 0) buf[pos++] = static_cast<std::uint8_t>(acc);
     w.put_bytes(buf);
   }
+  secure_wipe(buf);
 }
 
 Status get_poly(ByteReader& r, const math::RnsBasis& basis, std::size_t limbs, bool ntt, math::RnsPoly* out) {

@@ -24,8 +24,6 @@ using math::RnsPoly;
 
 namespace {
 
-constexpr double kFreshNoiseBoundPerParty = 6.0 * math::kDefaultSigma;  // sample_gaussian truncates at 6 sigma
-
 Seed derive_seed(std::string_view label, std::uint64_t seed, std::uint64_t index) {
   std::string buf(label);
   for (int b = 0; b < 8; ++b) buf.push_back(static_cast<char>(seed >> (8 * b)));
@@ -52,7 +50,7 @@ void fill_budget(const he::Shared& sh, HeBudget& b) {
     packed_bits += ctx.q(i).bits();
   }
   b.log_delta = std::log2(sh.delta);
-  b.fresh_noise_bound = sh.flooding.ciphertext_noise_bound;
+  b.fresh_noise_bound = ckks::multiparty::effective_noise_bound(ctx, sh.flooding);
   const double sigma = ckks::multiparty::flooding_sigma(ctx, sh.flooding);
   b.log_flood_sigma = std::log2(sigma);
   const double fresh_std = math::kDefaultSigma * std::sqrt(static_cast<double>(sh.parties));
@@ -82,15 +80,28 @@ std::shared_ptr<he::Shared> make_shared_state(const HeAggregatorConfig& config, 
   sh->crs = derive_seed("HEAL-fl-he-crs", config.seed, 0);
   sh->params_hash = ckks::params_hash(*sh->ctx);
   sh->flooding.security_bits = config.flooding_bits;
-  sh->flooding.ciphertext_noise_bound = kFreshNoiseBoundPerParty * static_cast<double>(num_parties);
   sh->flooding.max_decryptions = config.max_decryptions;
-  ckks::multiparty::validate(sh->flooding);  // lambda >= 40
+  // What every party checks before a share leaves it (ThresholdDecryptor): B_ct is derived, not
+  // trusted. An aggregate is the sum of the c0 of at most `num_parties` fresh symmetric encryptions
+  // (distinct contributors, checked by read_message), each with noise <= 6 sigma (sample_gaussian
+  // truncates); the weights multiply the message before encryption, not the noise.
+  sh->flooding.fresh_kind = ckks::multiparty::FreshEncryption::kSymmetric;
+  sh->flooding.fresh_encryptions = num_parties;
+  sh->flooding.secret_parties = num_parties;
+  sh->flooding.parties = sh->threshold;
+  sh->flooding.required_bits = config.min_precision_bits;
+  ckks::multiparty::validate(*sh->ctx, sh->flooding);  // lambda >= 40, the derived B_ct
   HeBudget b;
   fill_budget(*sh, b);
   // The noise must stay well below the headroom left under Q/2 (12 sigma below 2^(log q - 2)).
   HEAL_REQUIRE(b.log_noise_std + std::log2(12.0) < log_q - 2,
                "HeAggregator: flooding noise 2^" << b.log_noise_std << " leaves no headroom in Q = 2^" << log_q);
   HEAL_REQUIRE(log_delta >= 20, "HeAggregator: scale 2^" << log_delta << " too small; raise Q or lower the bounds");
+  // The same precision check every party makes before sharing, for the largest quorum (all parties;
+  // coefficient encoding): refuse the configuration now rather than every decryption later.
+  const Status precise = ckks::multiparty::check_flooding_precision(*sh->ctx, sh->flooding, num_parties, sh->delta,
+                                                                    config.min_precision_bits, 0);
+  HEAL_REQUIRE(precise.ok(), "HeAggregator: " << precise.message());
   return sh;
 }
 

@@ -103,6 +103,11 @@ class HeParty final : public AggregationParty {
     if (q.size() < sh_->threshold || std::find(quorum.begin(), quorum.end(), id_) == quorum.end()) {
       return Status::invalid_argument("he: quorum too small or without this party");
     }
+    // The flooding is sized for sums of at most flooding.fresh_encryptions fresh encryptions: one
+    // per distinct contributor (read_message refused repeated or unknown ids).
+    if (contributors.size() > sh_->flooding.fresh_encryptions) {
+      return Status::invalid_argument("he: aggregate over more contributors than the flooding noise is sized for");
+    }
     const std::size_t nchunks = parsed->chunks.size();
     if (decryptor_.shares_generated() + nchunks > sh_->config.max_decryptions) {
       return Status::invalid_argument("he: flooding budget of this key epoch exhausted; rotate keys");
@@ -131,6 +136,7 @@ class HeParty final : public AggregationParty {
       polys.push_back(math::expand_uniform_poly(chunk_seed(sh_->crs, round, c),
                                                 ckks::SeededCiphertext::kCiphertextStream, qb, ctx.q_count(), true));
       const ckks::Ciphertext ct(std::move(polys), sh_->delta, 0);
+      if (Status st = decryptor_.check_share(ct, q.size()); !st.ok()) return st.with_context("he decryption request");
       auto share = decryptor_.gen_share(secret, q, ct, rng);
       chunks.push_back(ckks::save(ctx, share));
     }

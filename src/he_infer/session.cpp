@@ -100,9 +100,12 @@ Status client_keygen(const nn::ModelIr& model, Mode mode, const std::string& dir
   if (ec) return Status::io_error("cannot create " + dir + ": " + ec.message());
   ckks::KeyGenerator kg(ctx);
   HEAL_RETURN_IF_ERROR(write_file(path_in(dir, "params.heal"), ckks::save_params(*ctx)));
-  HEAL_RETURN_IF_ERROR(write_file(path_in(dir, "secret.key"), ckks::save(*ctx, kg.secret_key())));
-  std::filesystem::permissions(path_in(dir, "secret.key"), std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
-                               std::filesystem::perm_options::replace, ec);
+  // Mode 0600 from creation (never readable by others, whatever the umask), never through a
+  // symlink; the serialized key is wiped when `sk` goes out of scope.
+  {
+    const SecretBytes sk = ckks::save(*ctx, kg.secret_key());
+    HEAL_RETURN_IF_ERROR(write_secret_file(path_in(dir, "secret.key"), sk));
+  }
   HEAL_RETURN_IF_ERROR(write_file(path_in(dir, "public.key"), ckks::save(*ctx, kg.create_public_key())));
   HEAL_RETURN_IF_ERROR(write_file(path_in(dir, "relin.key"), ckks::save(*ctx, kg.create_relin_key())));
   if (mode == Mode::kSingle) {
@@ -171,8 +174,10 @@ Status server_eval(const nn::ModelIr& model, const std::string& dir, const std::
 Result<std::vector<double>> client_decrypt(const nn::ModelIr& model, const std::string& dir, const std::string& in_path) {
   auto ctx = load_ctx(dir);
   if (!ctx.ok()) return ctx.status();
-  auto sk = load_obj<ckks::SecretKey>(path_in(dir, "secret.key"), &ckks::load_secret_key, **ctx);
-  if (!sk.ok()) return sk.status();
+  auto sk_bytes = read_secret_file(path_in(dir, "secret.key"));  // wiped when it goes out of scope
+  if (!sk_bytes.ok()) return sk_bytes.status();
+  auto sk = ckks::load_secret_key(**ctx, *sk_bytes);
+  if (!sk.ok()) return sk.status().with_context(path_in(dir, "secret.key"));
   auto q = read_query(**ctx, in_path);
   if (!q.ok()) return q.status();
   const ckks::Decryptor dec(*ctx, *sk);

@@ -6,6 +6,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "heal/core/rng.h"
+
 namespace heal::math::pool {
 namespace {
 
@@ -54,6 +56,10 @@ void* allocate(std::size_t bytes) {
 void release(void* p, std::size_t bytes) {
   if (!p) return;
   const std::size_t b = round_up(bytes);
+  // Zero the whole block before it is recycled or freed: blocks of secret-derived polynomials
+  // (s^2, c1 * s_i, Shamir shares, encryption randomness) must not reach the next user of the
+  // bucket or linger in the heap. secure_wipe: a memset before free() may be elided.
+  secure_wipe(p, b);
   Pool& pl = instance();
   {
     std::lock_guard<std::mutex> lock(pl.mu);
@@ -83,3 +89,12 @@ void trim() {
 }
 
 }  // namespace heal::math::pool
+
+namespace heal::math {
+
+void U64Buffer::wipe() {
+  if (p_) secure_wipe(p_, cap_ * sizeof(std::uint64_t));
+  reset();
+}
+
+}  // namespace heal::math

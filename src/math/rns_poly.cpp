@@ -201,8 +201,7 @@ void RnsPoly::set_zero() {
 }
 
 void RnsPoly::wipe() {
-  if (data_.size()) secure_wipe(data_.data(), data_.size() * sizeof(u64));
-  data_.reset();
+  data_.wipe();  // the whole capacity: limbs dropped by drop_limbs / rescale still hold old residues
   limbs_ = 0;
 }
 

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <limits>
 
 #include "ckks_test_util.h"
 #include "heal/ckks/encoder.h"
@@ -10,6 +11,7 @@
 #include "heal/ckks/key_generator.h"
 #include "heal/ckks/multiparty/key_gen.h"
 #include "heal/ckks/multiparty/threshold.h"
+#include "heal/math/sampler.h"
 
 namespace heal::ckks::multiparty {
 namespace {
@@ -49,6 +51,10 @@ struct Mp {
     FloodingParams f;
     f.ciphertext_noise_bound = static_cast<double>(cts) * fresh_noise_bound(*ctx, kParties);
     f.max_decryptions = 16;
+    f.parties = kParties;
+    f.secret_parties = kParties;
+    f.fresh_encryptions = cts;
+    f.required_bits = 10;
     return f;
   }
   ContextPtr ctx;
@@ -108,6 +114,7 @@ TEST(Multiparty, FloodingParametersAndDecryptionBudget) {
   EXPECT_THROW(ThresholdDecryptor(m.ctx, f), std::invalid_argument);
   f = m.flooding();
   f.ciphertext_noise_bound = 0;
+  f.fresh_encryptions = 0;  // no bound at all: neither derived nor vouched for
   EXPECT_THROW(ThresholdDecryptor(m.ctx, f), std::invalid_argument);
   f = m.flooding();
   f.max_decryptions = 2;
@@ -119,6 +126,90 @@ TEST(Multiparty, FloodingParametersAndDecryptionBudget) {
   (void)td.gen_share(1, ct, m.secrets[0], rng);
   (void)td.gen_share(1, ct, m.secrets[0], rng);
   EXPECT_THROW(td.gen_share(1, ct, m.secrets[0], rng), std::invalid_argument);
+}
+
+// The party bounds B_ct itself: a caller's B_ct below the bound of a sum of the stated fresh
+// encryptions is refused, as is a decryptor with no bound it can check (unless explicitly vouched).
+TEST(Multiparty, DecryptorRefusesUnderstatedNoiseBound) {
+  auto& m = mp();
+  FloodingParams f = m.flooding(3);
+  const double derived = derived_noise_bound(*m.ctx, f);
+  EXPECT_DOUBLE_EQ(derived, 3 * fresh_noise_bound(*m.ctx, kParties));
+  f.ciphertext_noise_bound = derived / 2;  // understated
+  try {
+    ThresholdDecryptor td(m.ctx, f);
+    ADD_FAILURE() << "an understated B_ct was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("understates"), std::string::npos) << e.what();
+  }
+  // B_ct = 0: the derived bound is used, the flooding is the same as with the exact claim.
+  f.ciphertext_noise_bound = 0;
+  const ThresholdDecryptor derived_td(m.ctx, f);
+  f.ciphertext_noise_bound = derived;
+  EXPECT_DOUBLE_EQ(derived_td.sigma(), ThresholdDecryptor(m.ctx, f).sigma());
+  // A larger claim only floods more.
+  f.ciphertext_noise_bound = 2 * derived;
+  EXPECT_GT(ThresholdDecryptor(m.ctx, f).sigma(), derived_td.sigma());
+  // Symmetric fresh encryptions: 6 sigma each.
+  f.fresh_kind = FreshEncryption::kSymmetric;
+  f.ciphertext_noise_bound = 0;
+  EXPECT_DOUBLE_EQ(derived_noise_bound(*m.ctx, f), 3 * 6 * math::kDefaultSigma);
+  // Other circuits: only with the explicit opt-in and a positive B_ct.
+  f = m.flooding();
+  f.fresh_encryptions = 0;
+  EXPECT_THROW(ThresholdDecryptor(m.ctx, f), std::invalid_argument);
+  f.caller_vouches_for_noise_bound = true;
+  EXPECT_NO_THROW(ThresholdDecryptor(m.ctx, f));
+  f.ciphertext_noise_bound = 0;
+  EXPECT_THROW(ThresholdDecryptor(m.ctx, f), std::invalid_argument);
+  // The party count and the precision need must be stated.
+  f = m.flooding();
+  f.parties = 0;
+  EXPECT_THROW(ThresholdDecryptor(m.ctx, f), std::invalid_argument);
+  f = m.flooding();
+  f.required_bits = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_THROW(ThresholdDecryptor(m.ctx, f), std::invalid_argument);
+}
+
+// check_flooding_precision runs before every share: a decryption the flood would swamp at the
+// requested precision gets no share at all (n-of-n and t-of-n), and the budget is not consumed.
+TEST(Multiparty, DecryptorRefusesShareThatFloodingWouldSwamp) {
+  auto& m = mp();
+  const Ciphertext ct = m.encryptor->encrypt(m.encoder->encode(random_vec(m.ctx->slots(), 13)));
+  FloodingParams f = m.flooding();
+  ASSERT_TRUE(check_flooding_precision(*m.ctx, f, kParties, ct.scale(), 10).ok());
+  ASSERT_FALSE(check_flooding_precision(*m.ctx, f, kParties, ct.scale(), 30).ok());
+  f.required_bits = 30;
+  ThresholdDecryptor td(m.ctx, f);  // the scale is only known per ciphertext
+  const Status st = td.check_share(ct, kParties);
+  EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(st.message().find("refusing to produce a share"), std::string::npos) << st.message();
+  SeededRng rng(seed_from_u64(14));
+  EXPECT_THROW(td.gen_share(1, ct, m.secrets[0], rng), std::invalid_argument);
+  ThresholdSecret ts;
+  ts.party = 1;
+  ts.threshold = 1;
+  ts.share = m.secrets[0];
+  const std::vector<PartyId> quorum{1};
+  EXPECT_THROW(td.gen_share(ts, quorum, ct, rng), std::invalid_argument);
+  EXPECT_EQ(td.shares_generated(), 0u);
+  // A lower scale fails even the 10 bits the default test parameters meet at 2^55.
+  f.required_bits = 10;
+  ThresholdDecryptor td10(m.ctx, f);
+  EXPECT_TRUE(td10.check_share(ct, kParties).ok());
+  Ciphertext low = ct;
+  low.set_scale(0x1p40);
+  EXPECT_FALSE(td10.check_share(low, kParties).ok());
+  // More shares combined than stated: the larger count is checked.
+  const double bits3 = -std::log2(8 * flooded_slot_error_std(*m.ctx, f, kParties, ct.scale()));
+  f.required_bits = bits3 - 0.01;
+  ThresholdDecryptor tight(m.ctx, f);
+  EXPECT_TRUE(tight.check_share(ct, kParties).ok());
+  EXPECT_FALSE(tight.check_share(ct, 64 * kParties).ok());
+  // Coefficient encoding (slots == 0) has no decoding FFT: sqrt(N) less error.
+  EXPECT_NEAR(flooded_slot_error_std(*m.ctx, f, kParties, ct.scale()) /
+                  flooded_coeff_error_std(*m.ctx, f, kParties, ct.scale()),
+              std::sqrt(static_cast<double>(m.ctx->n())), 1e-9);
 }
 
 TEST(Multiparty, CollectiveRelinKeyMultiplies) {
@@ -152,7 +243,10 @@ TEST(Multiparty, CollectiveRelinKeyMultiplies) {
   double noise = 0;
   for (double x : m.encoder->decode_coeffs(diff)) noise = std::max(noise, std::fabs(x) * c.scale());
   FloodingParams f = m.flooding();
+  f.fresh_encryptions = 0;  // a product: the party cannot bound it, the test vouches for its measurement
+  f.caller_vouches_for_noise_bound = true;
   f.ciphertext_noise_bound = 4 * noise;
+  f.required_bits = 5;
   ThresholdDecryptor td(m.ctx, f);
   std::vector<DecryptionShare> shares;
   for (std::size_t i = 0; i < kParties; ++i) shares.push_back(td.gen_share(PartyId(i + 1), c, m.secrets[i], rng));
@@ -212,7 +306,10 @@ TEST(Multiparty, ThresholdTofNAnySubsetDecryptsSmallerCannot) {
   const Vec v = random_vec(m.ctx->slots(), 5);
   const Ciphertext ct = enc.encrypt(m.encoder->encode(v));
   FloodingParams f;
-  f.ciphertext_noise_bound = fresh_noise_bound(*m.ctx, ids.size());
+  f.fresh_encryptions = 1;  // B_ct derived: fresh_noise_bound(ctx, 5)
+  f.secret_parties = ids.size();
+  f.parties = t;
+  f.required_bits = 10;
   f.max_decryptions = 64;
   ThresholdDecryptor td(m.ctx, f);
   double worst = 1e9;

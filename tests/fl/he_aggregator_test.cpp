@@ -176,6 +176,21 @@ TEST(HeAggregator, QuorumRefusesSingleContributionsAndSecondSets) {
   EXPECT_FALSE(parties[1]->contribute(big, 1, 3, rng).ok());
 }
 
+// The flooding noise is sized from what each party knows (B_ct = parties * 6 sigma, derived, not
+// configured) and its precision is checked at setup and before each share.
+TEST(HeAggregator, FloodingBoundIsDerivedAndPrecisionChecked) {
+  HeAggregator agg(small_config(2), 3);
+  EXPECT_DOUBLE_EQ(agg.budget().fresh_noise_bound, 3 * 6 * 3.2);
+  HeAggregatorConfig c = small_config(2);
+  c.min_precision_bits = 40;  // more than the flooding leaves at this scale
+  try {
+    HeAggregator bad(c, 3);
+    ADD_FAILURE() << "a configuration whose flooding swamps the requested precision was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("bits of precision"), std::string::npos) << e.what();
+  }
+}
+
 TEST(HeAggregator, CorruptInputsAreRejected) {
   const std::size_t n = 100;
   HeAggregator agg(small_config(2), 3);

@@ -52,7 +52,8 @@ Result<ParamsSpec> load_params_spec(std::span<const std::uint8_t> bytes, bool* m
 Result<ContextPtr> load_params(std::span<const std::uint8_t> bytes, const ParamsLoadOptions& options = {});
 
 /// Object writers (the context supplies the parameter hash and bit widths).
-Bytes save(const Context& ctx, const SecretKey& sk);
+/// The secret key, in wiped-on-destruction memory (write it with write_secret_file).
+SecretBytes save(const Context& ctx, const SecretKey& sk);
 Bytes save(const Context& ctx, const PublicKey& pk);
 Bytes save(const Context& ctx, const RelinKey& rk);
 Bytes save(const Context& ctx, const GaloisKeys& gk);

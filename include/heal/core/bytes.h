@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "heal/core/status.h"
@@ -114,10 +115,54 @@ class ByteReader {
   std::size_t pos_ = 0;
 };
 
+/// Overwrites the whole allocation of `b` (its capacity, not only its size) in a way the compiler
+/// may not elide (secure_wipe) and leaves `b` empty. For buffers that held secret material.
+void secure_wipe(Bytes& b);
+
+/// Bytes that hold secret material (a serialized secret key, a key file read back). Move-only;
+/// wiped over the whole allocation (secure_wipe(Bytes&)) on destruction and on assignment.
+class SecretBytes {
+ public:
+  SecretBytes() = default;
+  /// Takes ownership of `b` (no copy of the secret is made).
+  explicit SecretBytes(Bytes&& b) noexcept : b_(std::move(b)) {}
+  ~SecretBytes() { secure_wipe(b_); }
+  SecretBytes(SecretBytes&& o) noexcept : b_(std::move(o.b_)) {}
+  SecretBytes& operator=(SecretBytes&& o) noexcept {
+    if (this != &o) {
+      secure_wipe(b_);
+      b_ = std::move(o.b_);
+    }
+    return *this;
+  }
+  SecretBytes(const SecretBytes&) = delete;
+  SecretBytes& operator=(const SecretBytes&) = delete;
+
+  const std::uint8_t* data() const { return b_.data(); }
+  std::size_t size() const { return b_.size(); }
+  bool empty() const { return b_.empty(); }
+  std::span<const std::uint8_t> span() const { return b_; }
+  operator std::span<const std::uint8_t>() const { return b_; }  // NOLINT: reads like Bytes
+
+ private:
+  Bytes b_;
+};
+
 /// Reads a whole file. NotFound / IoError with the path in the message.
 Result<Bytes> read_file(const std::string& path, std::size_t max_size = std::size_t{1} << 34);
-/// Writes a whole file atomically (temp file + rename).
+/// Writes a whole file atomically: the data goes to a temporary file with an unpredictable name in
+/// the same directory, created with O_CREAT | O_EXCL | O_NOFOLLOW (mode 0666 & ~umask), is
+/// fsync'ed and renamed over `path` (a symlink at `path` is replaced, never written through).
+/// IoError on any failure; the temporary file is then removed.
 Status write_file(const std::string& path, std::span<const std::uint8_t> data);
+/// write_file for secret material (key files): the file has mode 0600 whatever the umask (the
+/// temporary file is created 0600, so no other user can open it at any time), and a symlink or
+/// anything but a regular file at `path` is refused (FailedPrecondition) instead of replaced.
+Status write_secret_file(const std::string& path, std::span<const std::uint8_t> data);
+/// Reads a file holding secret material into wiped-on-destruction memory. Refuses a symlink
+/// (O_NOFOLLOW) or a non-regular file (FailedPrecondition); NotFound / IoError / OutOfRange like
+/// read_file.
+Result<SecretBytes> read_secret_file(const std::string& path, std::size_t max_size = std::size_t{1} << 30);
 
 /// Lower-case hex of bytes.
 std::string to_hex(std::span<const std::uint8_t> b);

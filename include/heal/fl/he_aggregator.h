@@ -37,6 +37,9 @@ struct HeAggregatorConfig {
   double max_abs_update = 64;         ///< bound on |update_k| (larger updates are refused)
   double max_total_weight = 1 << 20;  ///< bound on the sum of contribution weights (samples)
   std::uint32_t min_aggregate_parties = 2;  ///< a quorum never decrypts a sum over fewer parties
+  /// Every party refuses to share unless 8 predicted standard deviations of the flooding error on
+  /// each decrypted weighted sum stay below 2^-min_precision_bits (checked at setup too).
+  double min_precision_bits = 8;
   std::uint64_t seed = 1;             ///< simulation only: derives every party's key material
 };
 
@@ -45,7 +48,7 @@ struct HeBudget {
   std::size_t n = 0;                 ///< weights per ciphertext
   double log_q = 0;                  ///< bits per encrypted weight
   double log_delta = 0;              ///< encoding scale 2^log_delta
-  double fresh_noise_bound = 0;      ///< B_ct: ||sum of contributors' e||_inf <= parties * 6 sigma
+  double fresh_noise_bound = 0;      ///< B_ct, derived: ||sum of contributors' e||_inf <= parties * 6 sigma
   double log_flood_sigma = 0;        ///< per share
   double log_noise_std = 0;          ///< combined noise std per coefficient (t flooded shares)
   double abs_error_std = 0;          ///< predicted std of the error on each sum_i w_i u_i[k]

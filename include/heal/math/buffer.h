@@ -14,7 +14,8 @@ namespace heal::math {
 namespace pool {
 /// Returns a 64-byte aligned block of `bytes` (recycled when possible). Thread-safe.
 void* allocate(std::size_t bytes);
-/// Gives a block back to the pool (or frees it when the pool is full).
+/// Zeroes the whole block (every byte of the 64-byte rounded size, with secure_wipe) and gives it
+/// back to the pool, or frees it when the pool is full: a recycled block never carries data over.
 void release(void* p, std::size_t bytes);
 /// Bytes currently cached in the pool (for tests and diagnostics).
 std::size_t cached_bytes();
@@ -58,12 +59,16 @@ class U64Buffer {
   std::uint64_t* data() { return p_; }
   const std::uint64_t* data() const { return p_; }
   std::size_t size() const { return n_; }
+  /// Words allocated (>= size(); shrink() keeps them).
+  std::size_t capacity() const { return cap_; }
   std::uint64_t& operator[](std::size_t i) { return p_[i]; }
   const std::uint64_t& operator[](std::size_t i) const { return p_[i]; }
   /// Shrinks the logical size without reallocating (the block keeps its capacity).
   void shrink(std::size_t n) {
     if (n < n_) n_ = n;
   }
+  /// Wipes every allocated word (the whole capacity, not only size()) and releases the block.
+  void wipe();
   void reset() {
     if (p_) pool::release(p_, cap_ * sizeof(std::uint64_t));
     p_ = nullptr;

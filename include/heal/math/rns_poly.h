@@ -69,7 +69,8 @@ class RnsPoly {
 
   /// Sets every word to zero.
   void set_zero();
-  /// Wipes the memory (for secret material) and leaves an empty polynomial.
+  /// Wipes the memory (for secret material; the whole allocated block, including limbs dropped by
+  /// drop_limbs / rescale) and leaves an empty polynomial.
   void wipe();
 
   friend bool operator==(const RnsPoly& a, const RnsPoly& b);

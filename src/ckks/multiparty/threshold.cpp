@@ -86,11 +86,24 @@ ThresholdDecryptor::ThresholdDecryptor(ContextPtr ctx, FloodingParams flooding)
                                                                        << " is too large (B_ct or max_decryptions too big)");
 }
 
-DecryptionShare ThresholdDecryptor::share_with(PartyId party, const Ciphertext& ct, const RnsPoly& s, Rng& noise_rng) {
+Status ThresholdDecryptor::check_share(const Ciphertext& ct, std::size_t shares) const {
+  if (!(ct.scale() > 0) || !std::isfinite(ct.scale())) {
+    return Status::invalid_argument("ThresholdDecryptor: ciphertext scale must be positive");
+  }
+  const Status st = check_flooding_precision(*ctx_, flood_, std::max(shares, flood_.parties), ct.scale(),
+                                             flood_.required_bits, ct.slots());
+  if (!st.ok()) return st.with_context("ThresholdDecryptor: refusing to produce a share");
+  return {};
+}
+
+DecryptionShare ThresholdDecryptor::share_with(PartyId party, const Ciphertext& ct, std::size_t shares,
+                                               const RnsPoly& s, Rng& noise_rng) {
   HEAL_REQUIRE(ct.size() == 2, "ThresholdDecryptor::gen_share: relinearize first (ciphertext has " << ct.size() << " polynomials)");
   HEAL_REQUIRE(ct[0].n() == ctx_->n() && ct[1].n() == ctx_->n() && ct[0].num_limbs() == ct[1].num_limbs() &&
                    ct[1].num_limbs() >= 1 && ct[1].num_limbs() <= ctx_->q_count() && ct[1].is_ntt(),
                "ThresholdDecryptor::gen_share: ciphertext does not match the context");
+  const Status ok = check_share(ct, shares);
+  HEAL_REQUIRE(ok.ok(), ok.message());
   HEAL_REQUIRE(generated_ < flood_.max_decryptions,
                "ThresholdDecryptor: " << flood_.max_decryptions
                                       << " decryptions already shared under this flooding bound; rotate keys (new epoch)");
@@ -112,7 +125,7 @@ DecryptionShare ThresholdDecryptor::share_with(PartyId party, const Ciphertext& 
 
 DecryptionShare ThresholdDecryptor::gen_share(PartyId party, const Ciphertext& ct, const SecretKey& s_i, Rng& noise_rng) {
   detail::check_secret(*ctx_, s_i.poly(), "ThresholdDecryptor::gen_share");
-  return share_with(party, ct, s_i.poly(), noise_rng);
+  return share_with(party, ct, flood_.parties, s_i.poly(), noise_rng);
 }
 
 DecryptionShare ThresholdDecryptor::gen_share(const ThresholdSecret& secret, std::span<const PartyId> quorum,
@@ -130,7 +143,7 @@ DecryptionShare ThresholdDecryptor::gen_share(const ThresholdSecret& secret, std
   std::memcpy(sq.data(), secret.share.poly().data(), qc * ctx_->n() * sizeof(u64));
   RnsPoly additive = math::lagrange_scale_poly(sq, xs, index, ctx_->q_basis());
   sq.wipe();
-  DecryptionShare sh = share_with(secret.party, ct, additive, noise_rng);
+  DecryptionShare sh = share_with(secret.party, ct, quorum.size(), additive, noise_rng);
   additive.wipe();
   return sh;
 }

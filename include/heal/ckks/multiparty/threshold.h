@@ -48,12 +48,23 @@ class ThresholdKeyGen {
   std::vector<PartyId> parties_;
 };
 
-/// Flooded threshold decryption. A decryptor object counts the shares it produced and refuses
-/// more than FloodingParams::max_decryptions (the flooding bound assumes at most that many).
+/// Flooded threshold decryption. Before any share leaves the party, the decryptor checks
+///  - at construction, validate(ctx, flooding): B_ct is not below the bound the party derives
+///    itself from FloodingParams::fresh_encryptions (unless the caller explicitly vouches for it);
+///  - for every share, check_share: check_flooding_precision passes for the shares combined and the
+///    ciphertext's scale and encoding, at FloodingParams::required_bits;
+///  - that it has produced fewer than FloodingParams::max_decryptions shares (the flooding bound
+///    assumes at most that many).
 class ThresholdDecryptor {
  public:
+  /// Throws std::invalid_argument if validate(*ctx, flooding) fails or sigma exceeds 2^55.
   ThresholdDecryptor(ContextPtr ctx, FloodingParams flooding);
-  /// n-of-n party step: h_i = c1 * s_i + e_flood (s_i: the party's additive secret).
+  /// Ok if a share of `ct` combined with others into `shares` shares (FloodingParams::parties
+  /// when larger) keeps FloodingParams::required_bits; FailedPrecondition otherwise. gen_share
+  /// throws std::invalid_argument with the same message instead of producing such a share.
+  Status check_share(const Ciphertext& ct, std::size_t shares) const;
+  /// n-of-n party step: h_i = c1 * s_i + e_flood (s_i: the party's additive secret); checked for
+  /// FloodingParams::parties shares.
   DecryptionShare gen_share(PartyId party, const Ciphertext& ct, const SecretKey& s_i, Rng& noise_rng);
   /// t-of-n party step for quorum `quorum` (must contain the party, |quorum| >= threshold):
   /// h_j = c1 * lambda_j^T S(x_j) + e_flood.
@@ -69,7 +80,8 @@ class ThresholdDecryptor {
   std::uint64_t shares_generated() const { return generated_; }
 
  private:
-  DecryptionShare share_with(PartyId party, const Ciphertext& ct, const math::RnsPoly& s, Rng& noise_rng);
+  DecryptionShare share_with(PartyId party, const Ciphertext& ct, std::size_t shares, const math::RnsPoly& s,
+                             Rng& noise_rng);
   ContextPtr ctx_;
   FloodingParams flood_;
   double sigma_;
