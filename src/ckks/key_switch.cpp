@@ -337,7 +337,11 @@ void inner_product_limb(const math::Modulus& m, std::size_t digits, std::size_t 
 
 }  // namespace
 
-RnsPoly mod_down(const Context& ctx, const RnsPoly& x, std::size_t level) {
+namespace {
+// Key switching only ever sees ciphertext words and evaluation keys: its scratch blocks hold public
+// data and skip the pool's release-time wipe (math::U64Buffer::mark_public). `public_data` is
+// false for mod_down's other callers (encryption, whose inputs depend on the ephemeral secret).
+RnsPoly mod_down_impl(const Context& ctx, const RnsPoly& x, std::size_t level, bool public_data) {
   const std::size_t n = ctx.n(), k = ctx.p_count(), qc = ctx.q_count();
   HEAL_REQUIRE(x.num_limbs() == level + 1 + k && x.is_ntt(), "mod_down: expected " << level + 1 + k << " NTT limbs");
   // round(x / P) = (x + floor(P/2) - [x + floor(P/2)]_P) / P, with the exact P -> Q conversion
@@ -361,8 +365,28 @@ RnsPoly mod_down(const Context& ctx, const RnsPoly& x, std::size_t level) {
     math::ntt_forward(tmp.data(), ctx.q_basis().ntt(i));
     math::sub_mul_const_vec(x.limb(i), tmp.data(), ctx.p_inv_mod_q(i), out.limb(i), n, ctx.q(i));
   }
+  if (public_data) {
+    y.mark_public();
+    v.mark_public();
+    tmp.mark_public();
+  }
   return out;
 }
+
+void mark_public(DigitInputs& in) {
+  in.y.mark_public();
+  in.v.mark_public();
+}
+
+// d = round(e / P) for both halves of a key switch, every block involved marked public.
+void finish_key_switch(const Context& ctx, RnsPoly& e0, RnsPoly& e1, std::size_t level, RnsPoly& d0, RnsPoly& d1) {
+  d0 = mod_down_impl(ctx, e0, level, true);
+  d1 = mod_down_impl(ctx, e1, level, true);
+  for (RnsPoly* p : {&e0, &e1, &d0, &d1}) p->mark_public();
+}
+}  // namespace
+
+RnsPoly mod_down(const Context& ctx, const RnsPoly& x, std::size_t level) { return mod_down_impl(ctx, x, level, false); }
 
 void key_switch(const Context& ctx, const RnsPoly& c, const KswKey& key, RnsPoly& d0, RnsPoly& d1) {
   HEAL_REQUIRE(c.is_ntt() && c.n() == ctx.n() && c.num_limbs() >= 1 && c.num_limbs() <= ctx.q_count(),
@@ -370,7 +394,7 @@ void key_switch(const Context& ctx, const RnsPoly& c, const KswKey& key, RnsPoly
   check_key(ctx, key);
   const std::size_t n = ctx.n(), level = c.num_limbs() - 1, k = ctx.p_count();
   const std::size_t limbs = level + 1 + k, digits = ctx.digits_at(level);
-  const DigitInputs y = digit_inputs(ctx, c, level);
+  DigitInputs y = digit_inputs(ctx, c, level);
   RnsPoly e0 = RnsPoly::uninitialized(n, limbs, true), e1 = RnsPoly::uninitialized(n, limbs, true);
   // One extension buffer per digit: the vector paths read every digit's limb at once.
   U64Buffer acc(4 * n, false), tmp(n * digits, false);
@@ -380,15 +404,17 @@ void key_switch(const Context& ctx, const RnsPoly& c, const KswKey& key, RnsPoly
     inner_product_limb(ctx.key_basis().modulus(kt), digits, n, src_of, nullptr, key, kt, acc.data(), e0.limb(t),
                        e1.limb(t));
   }
-  d0 = mod_down(ctx, e0, level);
-  d1 = mod_down(ctx, e1, level);
+  acc.mark_public();
+  tmp.mark_public();
+  mark_public(y);
+  finish_key_switch(ctx, e0, e1, level, d0, d1);
 }
 
 KeySwitchDecomposition decompose(const Context& ctx, const RnsPoly& c) {
   HEAL_REQUIRE(c.is_ntt() && c.n() == ctx.n() && c.num_limbs() >= 1 && c.num_limbs() <= ctx.q_count(),
                "decompose: input must be an NTT-form polynomial over q_0..q_l");
   const std::size_t n = ctx.n(), level = c.num_limbs() - 1, limbs = level + 1 + ctx.p_count();
-  const DigitInputs y = digit_inputs(ctx, c, level);
+  DigitInputs y = digit_inputs(ctx, c, level);
   KeySwitchDecomposition dec;
   dec.level = level;
   for (std::size_t j = 0; j < ctx.digits_at(level); ++j) {
@@ -397,8 +423,10 @@ KeySwitchDecomposition decompose(const Context& ctx, const RnsPoly& c) {
       const u64* src = digit_limb(ctx, c, y, level, j, t, e.limb(t));
       if (src != e.limb(t)) std::memcpy(e.limb(t), src, n * sizeof(u64));
     }
+    e.mark_public();
     dec.ext.push_back(std::move(e));
   }
+  mark_public(y);
   return dec;
 }
 
@@ -415,8 +443,8 @@ void key_switch_decomposed(const Context& ctx, const KeySwitchDecomposition& dec
     inner_product_limb(ctx.key_basis().modulus(kt), dec.ext.size(), n, src_of, perm ? perm->data() : nullptr, key,
                        kt, acc.data(), e0.limb(t), e1.limb(t));
   }
-  d0 = mod_down(ctx, e0, level);
-  d1 = mod_down(ctx, e1, level);
+  acc.mark_public();
+  finish_key_switch(ctx, e0, e1, level, d0, d1);
 }
 
 KswKey make_ksw_key(const Context& ctx, const RnsPoly& s_from, const RnsPoly& s_to, const Seed& seed, Rng& noise_rng) {

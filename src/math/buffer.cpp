@@ -53,13 +53,14 @@ void* allocate(std::size_t bytes) {
   return p;
 }
 
-void release(void* p, std::size_t bytes) {
+void release(void* p, std::size_t bytes, bool wipe) {
   if (!p) return;
   const std::size_t b = round_up(bytes);
   // Zero the whole block before it is recycled or freed: blocks of secret-derived polynomials
   // (s^2, c1 * s_i, Shamir shares, encryption randomness) must not reach the next user of the
   // bucket or linger in the heap. secure_wipe: a memset before free() may be elided.
-  secure_wipe(p, b);
+  // Blocks declared public (ciphertexts) skip it.
+  if (wipe) secure_wipe(p, b);
   Pool& pl = instance();
   {
     std::lock_guard<std::mutex> lock(pl.mu);

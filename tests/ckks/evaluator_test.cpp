@@ -49,6 +49,47 @@ Fixture& fx() {
   return f;
 }
 
+// Ciphertext blocks go back to the pool unwiped (their words are public); a decrypted plaintext's
+// block, and a copy of a ciphertext polynomial taken out of it, are wiped.
+TEST(Encryption, OnlyCiphertextBlocksSkipTheWipe) {
+  auto& f = fx();
+  const Vec v = random_vec(f.ctx->slots(), 7);
+  const std::size_t bytes = f.ctx->n() * f.ctx->q_count() * sizeof(math::u64);
+  auto zero_bytes = [](const void* p, std::size_t n) {
+    const volatile std::uint8_t* b = static_cast<const volatile std::uint8_t*>(p);
+    std::size_t z = 0;
+    for (std::size_t i = 0; i < n; ++i) z += b[i] == 0;
+    return z;
+  };
+  Ciphertext ct = f.enc(v);
+  const void* pt_block = nullptr;
+  {
+    const Plaintext pt = f.decryptor->decrypt(ct);
+    pt_block = pt.poly().data();
+  }
+  void* again = math::pool::allocate(bytes);
+  ASSERT_EQ(again, pt_block);
+  EXPECT_EQ(zero_bytes(again, bytes), bytes) << "the decrypted plaintext's block was recycled with its words";
+  math::pool::release(again, bytes);
+  {
+    math::RnsPoly c1 = ct[1];  // a copy out of a ciphertext starts out secret
+    pt_block = c1.data();
+  }
+  again = math::pool::allocate(bytes);
+  ASSERT_EQ(again, pt_block);
+  EXPECT_EQ(zero_bytes(again, bytes), bytes);
+  math::pool::release(again, bytes);
+  const void* ct_blocks[2] = {ct[0].data(), ct[1].data()};
+  ct = Ciphertext();  // the old polynomials are public: no wipe
+  void* a = math::pool::allocate(bytes);
+  void* b = math::pool::allocate(bytes);
+  EXPECT_TRUE((a == ct_blocks[0] && b == ct_blocks[1]) || (a == ct_blocks[1] && b == ct_blocks[0]));
+  EXPECT_LT(zero_bytes(a, bytes), bytes);
+  EXPECT_LT(zero_bytes(b, bytes), bytes);
+  math::pool::release(a, bytes);
+  math::pool::release(b, bytes);
+}
+
 TEST(Encryption, PublicKeySymmetricAndSeeded) {
   auto& f = fx();
   const Vec v = random_vec(f.ctx->slots(), 1);

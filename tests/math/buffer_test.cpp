@@ -55,5 +55,43 @@ TEST(RnsPoly, WipeCoversDroppedLimbs) {
   pool::release(q, kN * kLimbs * 8);
 }
 
+// A block declared public skips the wipe; a copy of it is a new block that starts out secret.
+TEST(Pool, CopyOfAPublicBlockIsWipedOnRelease) {
+  constexpr std::size_t kWords = 1019;
+  U64Buffer pub(kWords);
+  for (std::size_t i = 0; i < kWords; ++i) pub[i] = 0xc1 + i;
+  pub.mark_public();
+  const std::uint64_t* seen = nullptr;
+  {
+    U64Buffer copy = pub;
+    EXPECT_FALSE(copy.is_public());
+    for (std::size_t i = 0; i < kWords; ++i) copy[i] = 0x5ec2e7 + i;  // e.g. decryption in place
+    seen = copy.data();
+  }
+  U64Buffer next(kWords, /*zero=*/false);
+  ASSERT_EQ(next.data(), seen);
+  EXPECT_EQ(nonzero_bytes(next.data(), kWords * 8), 0u);
+  // Copy-assigning secret words into a public block makes it secret again.
+  U64Buffer secret(kWords);
+  for (std::size_t i = 0; i < kWords; ++i) secret[i] = 0x5ec2e7 + i;
+  pub = secret;
+  EXPECT_FALSE(pub.is_public());
+}
+
+TEST(Pool, PublicBlockIsRecycledWithoutTheWipe) {
+  constexpr std::size_t kWords = 1009;
+  const std::uint64_t* seen = nullptr;
+  {
+    U64Buffer pub(kWords);
+    for (std::size_t i = 0; i < kWords; ++i) pub[i] = 0xc1 + i;
+    pub.mark_public();
+    seen = pub.data();
+  }
+  U64Buffer next(kWords, /*zero=*/false);
+  ASSERT_EQ(next.data(), seen);
+  EXPECT_EQ(next[5], 0xc1u + 5);  // kept: the words were public
+  EXPECT_FALSE(next.is_public());
+}
+
 }  // namespace
 }  // namespace heal::math

@@ -18,6 +18,31 @@ class Ciphertext {
   Ciphertext() = default;
   Ciphertext(std::vector<math::RnsPoly> polys, double scale, std::size_t slots)
       : polys_(std::move(polys)), scale_(scale), slots_(slots) {}
+  // A ciphertext's words are public: the polynomials it still holds when it is destroyed or
+  // overwritten go back to the pool without the wipe that secret blocks get (see
+  // math::U64Buffer::mark_public). Polynomials moved out, and copies, stay secret until then.
+  // Never write secret-dependent values into a ciphertext's polynomials in place.
+  Ciphertext(const Ciphertext&) = default;
+  Ciphertext(Ciphertext&&) noexcept = default;
+  Ciphertext& operator=(const Ciphertext& o) {
+    if (this != &o) {
+      mark_public();
+      polys_ = o.polys_;
+      scale_ = o.scale_;
+      slots_ = o.slots_;
+    }
+    return *this;
+  }
+  Ciphertext& operator=(Ciphertext&& o) noexcept {
+    if (this != &o) {
+      mark_public();
+      polys_ = std::move(o.polys_);
+      scale_ = o.scale_;
+      slots_ = o.slots_;
+    }
+    return *this;
+  }
+  ~Ciphertext() { mark_public(); }
 
   /// Number of polynomials (2, or 3 after a multiplication without relinearization).
   std::size_t size() const { return polys_.size(); }
@@ -35,6 +60,9 @@ class Ciphertext {
   std::vector<math::RnsPoly>& polys() { return polys_; }
 
  private:
+  void mark_public() noexcept {
+    for (auto& p : polys_) p.mark_public();
+  }
   std::vector<math::RnsPoly> polys_;
   double scale_ = 1.0;
   std::size_t slots_ = 0;

@@ -72,6 +72,9 @@ class RnsPoly {
   /// Wipes the memory (for secret material; the whole allocated block, including limbs dropped by
   /// drop_limbs / rescale) and leaves an empty polynomial.
   void wipe();
+  /// Declares the current contents public (see U64Buffer::mark_public): released without a wipe.
+  void mark_public() { data_.mark_public(); }
+  bool is_public() const { return data_.is_public(); }
 
   friend bool operator==(const RnsPoly& a, const RnsPoly& b);
 
