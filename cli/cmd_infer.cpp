@@ -363,7 +363,7 @@ void add_split_commands(CLI::App* infer) {
     check(hi::client_encrypt(m, parse_mode(a->mode), a->keys, std::span<const float>(d.images.data(), count * d.image_size()), count, a->out));
     std::cout << count << " images encrypted into " << a->out << "\n";
   });
-  CLI::App* ev = infer->add_subcommand("eval", "Server: evaluate a query with params, relin and Galois keys only");
+  CLI::App* ev = infer->add_subcommand("eval", "Server: evaluate a query with params, public (output flood), relin and Galois keys only; refuses result files");
   common(ev, false);
   ev->add_option("--in", a->in, "Query file")->required();
   ev->add_option("--out", a->out, "Result file")->required();
@@ -374,7 +374,7 @@ void add_split_commands(CLI::App* infer) {
     check(hi::server_eval(m, a->keys, a->in, a->out, a->threads));
     std::cout << "evaluated " << a->in << " -> " << a->out << " in " << now_s() - t0 << " s\n";
   });
-  CLI::App* de = infer->add_subcommand("decrypt", "Client: decrypt a result file; prints logits and metrics if --data is given");
+  CLI::App* de = infer->add_subcommand("decrypt", "Client: decrypt a result file; prints logits and metrics if --data is given (local only: never send them back to the server)");
   common(de, true);
   de->add_option("--in", a->in, "Result file")->required();
   de->callback([a] {

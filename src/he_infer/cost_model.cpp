@@ -183,6 +183,7 @@ PlanChoice choose_single_plan(const Circuit& c, bool encrypted_weights, int thre
   double best = 0;
   for (int log_n = first.spec.log_n; log_n <= std::min(16, first.spec.log_n + extra); ++log_n) {
     const ParamPlan p = log_n == first.spec.log_n ? first : plan_params(c.depth(), {.log_n = log_n});
+    if (!single_flood_fits(c, p)) continue;  // a larger N can have less room (more flood, same primes)
     const UnitCosts unit = calibrate(ckks::Context::create(p.spec), threads);
     out.candidates.push_back(estimate_cost(c, p, Mode::kSingle, encrypted_weights, &unit));
     const double t = out.candidates.back().predicted_seconds;
