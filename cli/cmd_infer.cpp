@@ -83,12 +83,17 @@ json cost_json(const hi::CostReport& r) {
 void run_cost(const InferArgs& a) {
   const nn::ModelIr m = value_or_throw(nn::load_model(a.model));
   const hi::Circuit c = hi::compile(m);
-  const hi::ParamPlan plan = hi::plan_params(c.depth(), {.log_n = a.log_n});
-  std::unique_ptr<hi::UnitCosts> unit;
-  if (a.calibrate) unit = std::make_unique<hi::UnitCosts>(hi::calibrate(ckks::Context::create(plan.spec), a.threads));
+  const hi::ParamPlan batch_plan = hi::plan_params(c.depth(), {.log_n = a.log_n});
+  // Single mode: without --log-n, the smallest N whose levels hold the output flood (he_infer/privacy.h).
+  hi::ParamPlan single_plan = batch_plan;
+  while (a.log_n == 0 && single_plan.spec.log_n < 16 && !hi::single_flood_fits(c, single_plan))
+    single_plan = hi::plan_params(c.depth(), {.log_n = single_plan.spec.log_n + 1});
   json all = json::array();
   for (const std::string mode : {"batch", "single"}) {
     if (!a.mode.empty() && a.mode != "all" && a.mode != mode) continue;
+    const hi::ParamPlan& plan = mode == "batch" ? batch_plan : single_plan;
+    std::unique_ptr<hi::UnitCosts> unit;
+    if (a.calibrate) unit = std::make_unique<hi::UnitCosts>(hi::calibrate(ckks::Context::create(plan.spec), a.threads));
     for (bool enc : {false, true}) {
       if (enc && mode == "batch") continue;
       if (enc && !a.encrypt_weights) continue;
@@ -178,7 +183,7 @@ void run_infer(const InferArgs& a) {
       hi::StageTimes st;
       t0 = now_s();
       double c0 = cpu_now();
-      auto res = eng.evaluate(std::move(cts), rk, &st);
+      auto res = eng.evaluate(std::move(cts), rk, pk, &st);
       eval_cpu += cpu_now() - c0;
       const double te = now_s() - t0;
       eval_total += te;
@@ -223,7 +228,7 @@ void run_infer(const InferArgs& a) {
       hi::StageTimes st;
       t0 = now_s();
       const double c0 = cpu_now();
-      const auto res = eng.evaluate(std::move(cts), w, rk, gk, i == 0 ? &st : nullptr);
+      const auto res = eng.evaluate(std::move(cts), w, rk, gk, pk, i == 0 ? &st : nullptr);
       eval_cpu += cpu_now() - c0;
       const double te = now_s() - t0;
       eval_total += te;
@@ -358,7 +363,7 @@ void add_split_commands(CLI::App* infer) {
     check(hi::client_encrypt(m, parse_mode(a->mode), a->keys, std::span<const float>(d.images.data(), count * d.image_size()), count, a->out));
     std::cout << count << " images encrypted into " << a->out << "\n";
   });
-  CLI::App* ev = infer->add_subcommand("eval", "Server: evaluate a query with params, relin and Galois keys only");
+  CLI::App* ev = infer->add_subcommand("eval", "Server: evaluate a query with params, public (output flood), relin and Galois keys only; refuses result files");
   common(ev, false);
   ev->add_option("--in", a->in, "Query file")->required();
   ev->add_option("--out", a->out, "Result file")->required();
@@ -369,7 +374,7 @@ void add_split_commands(CLI::App* infer) {
     check(hi::server_eval(m, a->keys, a->in, a->out, a->threads));
     std::cout << "evaluated " << a->in << " -> " << a->out << " in " << now_s() - t0 << " s\n";
   });
-  CLI::App* de = infer->add_subcommand("decrypt", "Client: decrypt a result file; prints logits and metrics if --data is given");
+  CLI::App* de = infer->add_subcommand("decrypt", "Client: decrypt a result file; prints logits and metrics if --data is given (local only: never send them back to the server)");
   common(de, true);
   de->add_option("--in", a->in, "Result file")->required();
   de->callback([a] {

@@ -59,7 +59,7 @@ void BM_BatchEndToEnd(benchmark::State& state) {
     auto cts = eng.encrypt(imgs, n, enc);
     st = {};
     state.ResumeTiming();
-    auto out = eng.evaluate(std::move(cts), s.rk, &st);
+    auto out = eng.evaluate(std::move(cts), s.rk, s.pk, &st);
     benchmark::DoNotOptimize(out);
   }
   report(state, st);
@@ -91,7 +91,7 @@ void single(benchmark::State& state, bool encrypted_weights) {
     auto cts = eng.encrypt(img, enc);
     st = {};
     state.ResumeTiming();
-    auto out = eng.evaluate(std::move(cts), w, s.rk, gk, &st);
+    auto out = eng.evaluate(std::move(cts), w, s.rk, gk, s.pk, &st);
     benchmark::DoNotOptimize(out);
   }
   report(state, st);

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <map>
 
+#include "heal/ckks/encryptor.h"
 #include "heal/ckks/evaluator.h"
 #include "heal/core/check.h"
 #include "kernels.h"
@@ -77,6 +78,21 @@ BatchEngine::BatchEngine(Circuit circuit, ckks::ContextPtr ctx, int threads, std
     // With streaming, every stage lives in its blocks only.
     if (!streaming) mac_.push_back(detail::make_mac_stage(circuit_.linears[i], *ctx_, lvl));
   }
+  // Output flood (privacy.h), added to each logit ciphertext after its relinearization and before
+  // its rescale(s), where the logits have scale s^2 q_l: B covers the relinearization's key switch.
+  double s = ctx_->default_scale(), s_pre = 0;
+  for (std::size_t i = 0; i < level_.size(); ++i) {
+    const double q = static_cast<double>(ctx_->q(level_[i]).value());
+    s_pre = i == 0 ? s * q : s * s * q;
+    s = i == 0 ? s_pre / q : s_pre / q / static_cast<double>(ctx_->q(level_[i] - 1).value());
+  }
+  flood_.noise_bound = key_switch_noise_bound(*ctx_, 1);
+  flood_.sigma = flood_sigma(*ctx_, flood_.noise_bound);
+  flood_.scale = s_pre;
+  flood_.level = level_.back();
+  HEAL_REQUIRE(flood_.slot_std(*ctx_) <= std::exp2(-kFloodPrecisionBits),
+               "BatchEngine: the circuit-privacy flood would cost " << flood_.slot_std(*ctx_) << " per slot at N = " << ctx_->n()
+                                                                   << " (use a larger N or scale)");
   if (!streaming) return;
   const SparseLinear &l0 = circuit_.linears[0], &l1 = circuit_.linears[1];
   for (const auto& rows : stream_partition(l1, stream_rows)) {
@@ -116,9 +132,24 @@ std::vector<ckks::Ciphertext> BatchEngine::encrypt(std::span<const float> images
   return cts;
 }
 
-std::vector<ckks::Ciphertext> BatchEngine::evaluate(std::vector<ckks::Ciphertext> x, const ckks::RelinKey& rk, StageTimes* times) const {
+std::vector<ckks::Ciphertext> BatchEngine::evaluate(std::vector<ckks::Ciphertext> x, const ckks::RelinKey& rk, const ckks::PublicKey& pk,
+                                                    StageTimes* times, const Seed* flood_seed) const {
   HEAL_REQUIRE(x.size() == circuit_.input.size(), "BatchEngine::evaluate: expected " << circuit_.input.size() << " ciphertexts");
   const ckks::Evaluator ev(ctx_);
+  const std::size_t last = circuit_.linears.size() - 1;
+  // The flood's encryptions of zero (privacy.h), one per logit, drawn before the parallel completion.
+  std::vector<ckks::Ciphertext> zeros;
+  auto make_zeros = [&] {
+    if (!zeros.empty()) return;
+    ckks::Encryptor enc(ctx_, pk);
+    std::unique_ptr<Rng> rng;  // tests only: reproducible floods (else the CSPRNG)
+    if (flood_seed) {
+      enc.set_rng(std::make_unique<SeededRng>(*flood_seed, 1));
+      rng = std::make_unique<SeededRng>(*flood_seed, 2);
+    }
+    for (int c = 0; c < circuit_.num_classes; ++c)
+      zeros.push_back(flooding_encryption(*ctx_, flood_, 1.0, ctx_->slots(), enc, rng.get()));
+  };
   // + bias (at the products' scale) on one output of a stage running at `level`.
   auto add_bias_to = [&](ckks::Ciphertext& y, double bias, std::size_t level) {
     if (bias == 0.0) return;
@@ -127,10 +158,12 @@ std::vector<ckks::Ciphertext> BatchEngine::evaluate(std::vector<ckks::Ciphertext
   auto add_bias = [&](std::vector<ckks::Ciphertext>& y, std::span<const double> bias, std::size_t level) {
     for (std::size_t r = 0; r < y.size(); ++r) add_bias_to(y[r], bias[r], level);
   };
-  auto relin_rescale = [&](std::vector<ckks::Ciphertext>& y, bool twice) {
+  auto relin_rescale = [&](std::vector<ckks::Ciphertext>& y, bool twice, bool is_last) {
+    if (is_last) make_zeros();
     detail::parallel_for(y.size(), threads_, [&](std::size_t b, std::size_t e) {
       for (std::size_t j = b; j < e; ++j) {
         ev.relinearize_inplace(y[j], rk);
+        if (is_last) add_flood_inplace(*ctx_, flood_, y[j], zeros[j]);
         ev.rescale_inplace(y[j]);
         if (twice) ev.rescale_inplace(y[j]);
       }
@@ -147,10 +180,12 @@ std::vector<ckks::Ciphertext> BatchEngine::evaluate(std::vector<ckks::Ciphertext
       if (a.size() == 0) a = detail::zero_accumulator(*ctx_, st, in, /*square_inputs=*/true);
       add_bias_to(a, bias[static_cast<std::size_t>(r)], level_[i]);
     }
+    if (i == last) make_zeros();
     detail::parallel_for(rows.size(), threads_, [&](std::size_t b, std::size_t e) {
       for (std::size_t j = b; j < e; ++j) {
         auto& a = acc[static_cast<std::size_t>(rows[j])];
         ev.relinearize_inplace(a, rk);
+        if (i == last) add_flood_inplace(*ctx_, flood_, a, zeros[static_cast<std::size_t>(rows[j])]);
         ev.rescale_inplace(a);
         ev.rescale_inplace(a);
         compact(a);
@@ -170,7 +205,7 @@ std::vector<ckks::Ciphertext> BatchEngine::evaluate(std::vector<ckks::Ciphertext
       add_bias(y, lin.bias, level_[i]);
       const double t_mac = now_s() - t0;
       t0 = now_s();
-      relin_rescale(y, i > 0);
+      relin_rescale(y, i > 0, i == last);
       if (times) {
         times->add("linear " + std::to_string(i) + (i > 0 ? " square+mac" : " mac"), t_mac);
         times->add("linear " + std::to_string(i) + (i > 0 ? " relin+rescale" : " rescale"), now_s() - t0);
@@ -187,7 +222,7 @@ std::vector<ckks::Ciphertext> BatchEngine::evaluate(std::vector<ckks::Ciphertext
     double t0 = now_s();
     std::vector<ckks::Ciphertext> y = detail::sparse_mac(*ctx_, blk.first, x, threads_);
     add_bias(y, blk.bias, level_[0]);
-    relin_rescale(y, false);
+    relin_rescale(y, false, false);
     t_first += now_s() - t0;
     t0 = now_s();
     detail::sparse_mac_accumulate(*ctx_, blk.second, y, acc, threads_, /*square_inputs=*/true);

@@ -161,13 +161,29 @@ CostReport estimate_cost(const Circuit& c, const ParamPlan& plan, Mode mode, boo
   return r;
 }
 
+bool single_flood_fits(const Circuit& c, const ParamPlan& plan) {
+  try {
+    const SingleEngine eng(c, ckks::Context::create(plan.spec), 1);
+    return true;
+  } catch (const std::invalid_argument&) {
+    return false;
+  }
+}
+
 PlanChoice choose_single_plan(const Circuit& c, bool encrypted_weights, int threads, int extra) {
   HEAL_REQUIRE(extra >= 0, "choose_single_plan: extra must be >= 0");
   PlanChoice out;
-  const ParamPlan first = plan_params(c.depth());
+  // The smallest secure N whose levels leave room for the output flood (privacy.h): the single
+  // engine refuses a plan without it (e.g. depth 5 at N = 2^13 with 26-bit primes).
+  ParamPlan first = plan_params(c.depth());
+  while (!single_flood_fits(c, first)) {
+    HEAL_REQUIRE(first.spec.log_n < 16, "choose_single_plan: no N <= 2^16 leaves room for the circuit-privacy flood");
+    first = plan_params(c.depth(), {.log_n = first.spec.log_n + 1});
+  }
   double best = 0;
   for (int log_n = first.spec.log_n; log_n <= std::min(16, first.spec.log_n + extra); ++log_n) {
     const ParamPlan p = log_n == first.spec.log_n ? first : plan_params(c.depth(), {.log_n = log_n});
+    if (!single_flood_fits(c, p)) continue;  // a larger N can have less room (more flood, same primes)
     const UnitCosts unit = calibrate(ckks::Context::create(p.spec), threads);
     out.candidates.push_back(estimate_cost(c, p, Mode::kSingle, encrypted_weights, &unit));
     const double t = out.candidates.back().predicted_seconds;

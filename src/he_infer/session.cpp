@@ -14,7 +14,8 @@ namespace heal::he_infer {
 
 namespace {
 
-constexpr std::uint32_t kMagic = 0x51494548;  // "HEIQ"
+constexpr std::uint32_t kQueryMagic = 0x51494548;   // "HEIQ": client -> server
+constexpr std::uint32_t kResultMagic = 0x52494548;  // "HEIR": server -> client, decrypted by the client only
 constexpr std::uint16_t kVersion = 1;
 constexpr std::uint32_t kMaxCiphertexts = 1u << 20;
 
@@ -26,10 +27,10 @@ struct Query {
   std::vector<ckks::Ciphertext> cts;
 };
 
-Status write_query(const ckks::Context& ctx, const Query& q, const std::string& path) {
+Status write_query(const ckks::Context& ctx, const Query& q, const std::string& path, std::uint32_t magic) {
   Bytes b;
   ByteWriter w(&b);
-  w.put<std::uint32_t>(kMagic);
+  w.put<std::uint32_t>(magic);
   w.put<std::uint16_t>(kVersion);
   w.put<std::uint8_t>(q.mode == Mode::kBatch ? 0 : 1);
   w.put<std::uint64_t>(q.count);
@@ -42,7 +43,9 @@ Status write_query(const ckks::Context& ctx, const Query& q, const std::string& 
   return write_file(path, b);
 }
 
-Result<Query> read_query(const ckks::Context& ctx, const std::string& path) {
+// `magic`: the kind expected. A result (logits under the client's key) is never accepted as a
+// query: the server must not be handed anything derived from a decryption (IND-CPA^D, privacy.h).
+Result<Query> read_query(const ckks::Context& ctx, const std::string& path, std::uint32_t expected) {
   auto bytes = read_file(path);
   if (!bytes.ok()) return bytes.status();
   ByteReader r(*bytes);
@@ -51,7 +54,10 @@ Result<Query> read_query(const ckks::Context& ctx, const std::string& path) {
   std::uint8_t mode = 0;
   Query q;
   HEAL_RETURN_IF_ERROR(r.get(&magic));
-  if (magic != kMagic) return Status::corruption(path + ": not a he_infer query/result file");
+  if (magic == kResultMagic && expected == kQueryMagic)
+    return Status::invalid_argument(path + ": is a result file; results are decrypted by the client and never sent back to the server");
+  if (magic == kQueryMagic && expected == kResultMagic) return Status::invalid_argument(path + ": is a query, not a result file");
+  if (magic != expected) return Status::corruption(path + ": not a he_infer query/result file");
   HEAL_RETURN_IF_ERROR(r.get(&ver));
   if (ver != kVersion) return Status::corruption(path + ": unsupported version " + std::to_string(ver));
   HEAL_RETURN_IF_ERROR(r.get(&mode));
@@ -137,7 +143,7 @@ Status client_encrypt(const nn::ModelIr& model, Mode mode, const std::string& di
       for (auto& ct : cts) q.cts.push_back(std::move(ct));
     }
   }
-  return write_query(**ctx, q, out_path);
+  return write_query(**ctx, q, out_path, kQueryMagic);
 }
 
 Status server_eval(const nn::ModelIr& model, const std::string& dir, const std::string& in_path, const std::string& out_path, int threads) {
@@ -145,7 +151,9 @@ Status server_eval(const nn::ModelIr& model, const std::string& dir, const std::
   if (!ctx.ok()) return ctx.status();
   auto rk = load_obj<ckks::RelinKey>(path_in(dir, "relin.key"), &ckks::load_relin_key, **ctx);
   if (!rk.ok()) return rk.status();
-  auto q = read_query(**ctx, in_path);
+  auto pk = load_obj<ckks::PublicKey>(path_in(dir, "public.key"), &ckks::load_public_key, **ctx);
+  if (!pk.ok()) return pk.status();
+  auto q = read_query(**ctx, in_path, kQueryMagic);
   if (!q.ok()) return q.status();
   const Circuit c = compile(model);
   Query res;
@@ -154,7 +162,7 @@ Status server_eval(const nn::ModelIr& model, const std::string& dir, const std::
   if (q->mode == Mode::kBatch) {
     const BatchEngine eng(c, *ctx, threads);
     if (q->cts.size() != c.input.size()) return Status::invalid_argument("query does not match the model's input size");
-    res.cts = eng.evaluate(std::move(q->cts), *rk);
+    res.cts = eng.evaluate(std::move(q->cts), *rk, *pk);
   } else {
     auto gk = load_obj<ckks::GaloisKeys>(path_in(dir, "galois.key"), &ckks::load_galois_keys, **ctx);
     if (!gk.ok()) return gk.status();
@@ -165,10 +173,10 @@ Status server_eval(const nn::ModelIr& model, const std::string& dir, const std::
     for (std::size_t i = 0; i < q->count; ++i) {
       std::vector<ckks::Ciphertext> in(std::make_move_iterator(q->cts.begin() + static_cast<long>(i * t)),
                                        std::make_move_iterator(q->cts.begin() + static_cast<long>((i + 1) * t)));
-      res.cts.push_back(eng.evaluate(std::move(in), w, *rk, *gk));
+      res.cts.push_back(eng.evaluate(std::move(in), w, *rk, *gk, *pk));
     }
   }
-  return write_query(**ctx, res, out_path);
+  return write_query(**ctx, res, out_path, kResultMagic);
 }
 
 Result<std::vector<double>> client_decrypt(const nn::ModelIr& model, const std::string& dir, const std::string& in_path) {
@@ -178,7 +186,7 @@ Result<std::vector<double>> client_decrypt(const nn::ModelIr& model, const std::
   if (!sk_bytes.ok()) return sk_bytes.status();
   auto sk = ckks::load_secret_key(**ctx, *sk_bytes);
   if (!sk.ok()) return sk.status().with_context(path_in(dir, "secret.key"));
-  auto q = read_query(**ctx, in_path);
+  auto q = read_query(**ctx, in_path, kResultMagic);
   if (!q.ok()) return q.status();
   const ckks::Decryptor dec(*ctx, *sk);
   const Circuit c = compile(model);

@@ -133,7 +133,8 @@ SingleEngine::SingleEngine(Circuit circuit, ckks::ContextPtr ctx, int threads)
       HEAL_REQUIRE(l.in_dim <= S, "SingleEngine: stage " << i << " has " << l.in_dim << " inputs, more than " << S << " slots");
       const Dense d = densify(l);
       int n_pad = 0;
-      if (clean && l.out_dim <= l.in_dim) {
+      // Not for the last stage: hybrid leaves partial sums of W x after the logits (privacy.h).
+      if (clean && l.out_dim <= l.in_dim && i + 1 < circuit_.linears.size()) {
         int np = l.out_dim;
         while (np < l.in_dim) np *= 2;
         if (2 * np <= S) n_pad = np;
@@ -166,6 +167,41 @@ SingleEngine::SingleEngine(Circuit circuit, ckks::ContextPtr ctx, int threads)
     plan_.push_back(std::move(p));
     --level;  // the stage's rescale (scale unchanged: weights are encoded at q_level)
   }
+  // Output flood (privacy.h), added before the last rescale. B: the key switches after the last
+  // products (giant or block rotations, and with encrypted weights one relinearization per group)
+  // plus the encrypted bias. The weights of the last stage are encoded 2^boost larger so that the
+  // flood costs at most 2^-kFloodPrecisionBits per slot; the levels must hold the larger logits.
+  const StagePlan& last = plan_.back();
+  const std::size_t groups = last.kind == StageKind::kGather ? static_cast<std::size_t>(last.g) : last.giants.size();
+  flood_.noise_bound = key_switch_noise_bound(*ctx_, 2 * groups + 1);
+  flood_.sigma = flood_sigma(*ctx_, flood_.noise_bound);
+  flood_.level = last.level;
+  const double q_last = static_cast<double>(ctx_->q(last.level).value());
+  const double s0 = last.scale_in * q_last;
+  const double need = std::log2(flood_.sigma * std::sqrt(static_cast<double>(ctx_->n()) / 2)) + kFloodPrecisionBits - std::log2(s0);
+  double log_q = 0;  // log2 Q_(level - 1)
+  for (std::size_t j = 0; j < last.level; ++j) log_q += std::log2(static_cast<double>(ctx_->q(j).value()));
+  // Room: Q_level > 2^headroom * s0 * 2^boost and Q_(level-1) > 2^headroom * scale_in * 2^boost.
+  const double room = std::min(log_q + std::log2(q_last) - std::log2(s0), log_q - std::log2(last.scale_in)) - 1 - kLogitHeadroomBits;
+  boost_bits_ = std::max(0, static_cast<int>(std::ceil(need)));
+  HEAL_REQUIRE(boost_bits_ <= room, "SingleEngine: no room for the circuit-privacy flood at N = " << ctx_->n() << ": the last stage needs "
+                                        << boost_bits_ << " more bits of scale, the modulus leaves " << std::floor(room)
+                                        << " (use a larger N)");
+  flood_.scale = s0 * std::ldexp(1.0, boost_bits_);
+}
+
+double SingleEngine::weight_scale(std::size_t stage) const {
+  const double q = static_cast<double>(ctx_->q(plan_[stage].level).value());
+  return stage + 1 == plan_.size() ? q * std::ldexp(1.0, boost_bits_) : q;
+}
+double SingleEngine::bias_scale(std::size_t stage) const {
+  const StagePlan& p = plan_[stage];
+  const double q = static_cast<double>(ctx_->q(p.level).value());
+  if (stage + 1 == plan_.size()) return p.scale_in * q * std::ldexp(1.0, boost_bits_);  // before the rescale
+  return p.scale_in * q / q;  // after the stage's rescale, computed as the evaluator does
+}
+std::size_t SingleEngine::bias_level(std::size_t stage) const {
+  return stage + 1 == plan_.size() ? plan_[stage].level : plan_[stage].level - 1;
 }
 
 std::size_t SingleEngine::input_ciphertexts() const {
@@ -204,9 +240,11 @@ OpCounts SingleEngine::op_counts(bool enc) const {
     const std::size_t w = p.num_weights();
     (enc ? c.ct_ct_mul : c.ct_pt_mul) += w;
     c.add += w + 1;
+    const bool last = i + 1 == plan_.size();  // one rescale after the flood instead of one per group
+    if (last) ++c.add;                         // the flood
     if (p.kind == StageKind::kGather) {
       c.rotations += static_cast<std::size_t>(p.g - 1);
-      c.rescale += static_cast<std::size_t>(p.g);
+      c.rescale += last ? 1 : static_cast<std::size_t>(p.g);
       if (enc) c.relin += static_cast<std::size_t>(p.g);
       continue;
     }
@@ -217,7 +255,7 @@ OpCounts SingleEngine::op_counts(bool enc) const {
     c.hoisted_rotations += rs.size();
     for (int gi : p.giants)
       if (gi) ++c.rotations;
-    c.rescale += p.giants.size();
+    c.rescale += last ? 1 : p.giants.size();
     if (enc) c.relin += p.giants.size();
     if (p.kind == StageKind::kHybrid) {
       ++c.rotations;

@@ -1,6 +1,7 @@
 // Single-image encrypted inference: weights, client packing and the server evaluation.
 #include <chrono>
 
+#include "heal/ckks/encryptor.h"
 #include "heal/ckks/evaluator.h"
 #include "heal/core/check.h"
 #include "heal/he_infer/single_engine.h"
@@ -12,24 +13,18 @@ namespace {
 double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
-// Scale of a stage's output after its rescale (weights encoded at q_level): computed the same way
-// by the model owner (to encode/encrypt biases) and by the evaluator.
-double out_scale(const ckks::Context& ctx, const StagePlan& p) {
-  const double q = static_cast<double>(ctx.q(p.level).value());
-  return p.scale_in * q / q;
-}
 }  // namespace
 
 WeightSet SingleEngine::plain_weights() const {
   WeightSet w;
   for (std::size_t i = 0; i < plan_.size(); ++i) {
     const StagePlan& p = plan_[i];
-    const double q = static_cast<double>(ctx_->q(p.level).value());
+    const double q = weight_scale(i);
     std::vector<Operand> ops;
     for (const auto& v : weight_vectors(i)) ops.push_back({false, encoder_.encode(std::span<const double>(v), q, p.level), {}});
     w.weights.push_back(std::move(ops));
     const auto b = bias_vector(i);
-    w.bias.push_back({false, encoder_.encode(std::span<const double>(b), out_scale(*ctx_, p), p.level - 1), {}});
+    w.bias.push_back({false, encoder_.encode(std::span<const double>(b), bias_scale(i), bias_level(i)), {}});
   }
   return w;
 }
@@ -39,13 +34,13 @@ WeightSet SingleEngine::encrypt_weights(ckks::Encryptor& enc) const {
   w.encrypted = true;
   for (std::size_t i = 0; i < plan_.size(); ++i) {
     const StagePlan& p = plan_[i];
-    const double q = static_cast<double>(ctx_->q(p.level).value());
+    const double q = weight_scale(i);
     std::vector<Operand> ops;
     for (const auto& v : weight_vectors(i))
       ops.push_back({true, {}, enc.encrypt(encoder_.encode(std::span<const double>(v), q, p.level))});
     w.weights.push_back(std::move(ops));
     const auto b = bias_vector(i);
-    w.bias.push_back({true, {}, enc.encrypt(encoder_.encode(std::span<const double>(b), out_scale(*ctx_, p), p.level - 1))});
+    w.bias.push_back({true, {}, enc.encrypt(encoder_.encode(std::span<const double>(b), bias_scale(i), bias_level(i)))});
   }
   return w;
 }
@@ -75,7 +70,7 @@ std::vector<ckks::Ciphertext> SingleEngine::encrypt(std::span<const float> image
 }
 
 ckks::Ciphertext SingleEngine::evaluate(std::vector<ckks::Ciphertext> in, const WeightSet& w, const ckks::RelinKey& rk,
-                                        const ckks::GaloisKeys& gk, StageTimes* times) const {
+                                        const ckks::GaloisKeys& gk, const ckks::PublicKey& pk, StageTimes* times) const {
   HEAL_REQUIRE(in.size() == input_ciphertexts(), "SingleEngine::evaluate: expected " << input_ciphertexts() << " input ciphertexts");
   HEAL_REQUIRE(w.weights.size() == plan_.size() && w.bias.size() == plan_.size(), "SingleEngine::evaluate: weight set does not match the plan");
   const ckks::Evaluator ev(ctx_);
@@ -124,6 +119,7 @@ ckks::Ciphertext SingleEngine::evaluate(std::vector<ckks::Ciphertext> in, const 
   std::vector<ckks::Ciphertext> x = std::move(in);
   for (std::size_t i = 0; i < plan_.size(); ++i) {
     const StagePlan& p = plan_[i];
+    const bool last = i + 1 == plan_.size();  // no rescale before the flood (privacy.h)
     const auto& ops = w.weights[i];
     HEAL_REQUIRE(ops.size() == p.num_weights(), "SingleEngine::evaluate: stage " << i << " expects " << p.num_weights() << " weights");
     double t0 = now_s();
@@ -147,7 +143,7 @@ ckks::Ciphertext SingleEngine::evaluate(std::vector<ckks::Ciphertext> in, const 
             ev.add_inplace(z, prod);
         }
         ev.relinearize_inplace(z, rk);
-        ev.rescale_inplace(z);
+        if (!last) ev.rescale_inplace(z);
         if (b) ev.rotate_inplace(z, static_cast<long>(b) * p.out_dim, gk);
         return z;
       });
@@ -175,7 +171,7 @@ ckks::Ciphertext SingleEngine::evaluate(std::vector<ckks::Ciphertext> in, const 
             ev.add_inplace(inner, prod);
         }
         ev.relinearize_inplace(inner, rk);
-        ev.rescale_inplace(inner);
+        if (!last) ev.rescale_inplace(inner);
         if (p.giants[k]) ev.rotate_inplace(inner, static_cast<long>(p.giants[k]) * p.bs, gk);
         return inner;
       });
@@ -183,6 +179,11 @@ ckks::Ciphertext SingleEngine::evaluate(std::vector<ckks::Ciphertext> in, const 
         for (long s = p.out_dim; s < p.n_pad; s *= 2) ev.add_inplace(y, ev.rotate(y, s, gk));
     }
     add_b(y, w.bias[i]);
+    if (last) {
+      ckks::Encryptor enc(ctx_, pk);
+      flood_inplace(*ctx_, flood_, y, enc);
+      ev.rescale_inplace(y);
+    }
     if (times) times->add(std::string("linear ") + std::to_string(i) + " (" + stage_kind_name(p.kind) + ")", now_s() - t0);
     x.clear();
     x.push_back(std::move(y));

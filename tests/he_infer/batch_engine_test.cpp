@@ -21,7 +21,8 @@ TEST(BatchEngine, MatchesReferenceForward) {
   const ParamPlan plan = plan_params(c.depth(), {.min_scale_bits = 25, .max_scale_bits = 30, .log_n = 11, .allow_insecure = true});
   auto ctx = ckks::Context::create(plan.spec);
   ckks::KeyGenerator kg(ctx, std::make_unique<SeededRng>(seed_from_u64(1)));
-  ckks::Encryptor enc(ctx, kg.create_public_key());
+  const ckks::PublicKey pk = kg.create_public_key();
+  ckks::Encryptor enc(ctx, pk);
   enc.set_rng(std::make_unique<SeededRng>(seed_from_u64(2)));
   ckks::Decryptor dec(ctx, kg.secret_key());
   const auto rk = kg.create_relin_key();
@@ -29,7 +30,7 @@ TEST(BatchEngine, MatchesReferenceForward) {
   const std::size_t count = 37;
   const auto imgs = testing::random_images(count, m.input.size());
   const auto ref = nn::forward(m, imgs, count);
-  auto out = eng.evaluate(eng.encrypt(imgs, count, enc), rk);
+  auto out = eng.evaluate(eng.encrypt(imgs, count, enc), rk, pk);
   ASSERT_EQ(out.size(), 3u);
   EXPECT_EQ(out[0].level(), 1u);
   const auto got = eng.decrypt(out, count, dec);
@@ -71,7 +72,8 @@ TEST(BatchEngine, StreamedFirstStagesEqualStageByStage) {
   const ParamPlan plan = plan_params(full.depth(), {.min_scale_bits = 25, .max_scale_bits = 30, .log_n = 11, .allow_insecure = true});
   auto ctx = ckks::Context::create(plan.spec);
   ckks::KeyGenerator kg(ctx, std::make_unique<SeededRng>(seed_from_u64(1)));
-  ckks::Encryptor enc(ctx, kg.create_public_key());
+  const ckks::PublicKey pk = kg.create_public_key();
+  ckks::Encryptor enc(ctx, pk);
   enc.set_rng(std::make_unique<SeededRng>(seed_from_u64(2)));
   const auto rk = kg.create_relin_key();
   const std::size_t count = 19;
@@ -79,11 +81,12 @@ TEST(BatchEngine, StreamedFirstStagesEqualStageByStage) {
   for (const Circuit* c : std::initializer_list<const Circuit*>{&full, &holes}) {
     const BatchEngine plain(*c, ctx, 2, /*stream_rows=*/0);
     const auto in = plain.encrypt(imgs, count, enc);
-    const auto want = plain.evaluate(in, rk);
+    const Seed flood_seed = seed_from_u64(3);  // the same flood for both (it is random otherwise)
+    const auto want = plain.evaluate(in, rk, pk, nullptr, &flood_seed);
     for (const std::size_t rows : {std::size_t{1}, std::size_t{7}, std::size_t{64}, static_cast<std::size_t>(c->linears[0].out_dim) + 1}) {
       const BatchEngine streamed(*c, ctx, 2, rows);
       StageTimes times;
-      const auto got = streamed.evaluate(in, rk, &times);
+      const auto got = streamed.evaluate(in, rk, pk, &times, &flood_seed);
       ASSERT_EQ(got.size(), want.size());
       EXPECT_NE(times.names[0].find("streamed"), std::string::npos) << times.names[0];
       for (std::size_t j = 0; j < got.size(); ++j) {

@@ -27,7 +27,8 @@ struct Fixture {
 double run(bool encrypted_weights, int threads) {
   Fixture f;
   SingleEngine eng(f.c, f.ctx, threads);
-  ckks::Encryptor enc(f.ctx, f.kg.create_public_key());
+  const ckks::PublicKey pk = f.kg.create_public_key();
+  ckks::Encryptor enc(f.ctx, pk);
   enc.set_rng(std::make_unique<SeededRng>(seed_from_u64(2)));
   ckks::Decryptor dec(f.ctx, f.kg.secret_key());
   const auto rk = f.kg.create_relin_key();
@@ -38,7 +39,7 @@ double run(bool encrypted_weights, int threads) {
   double max_err = 0;
   for (std::size_t i = 0; i < 3; ++i) {
     const auto img = std::span<const float>(imgs).subspan(i * f.m.input.size(), f.m.input.size());
-    const auto out = eng.evaluate(eng.encrypt(img, enc), w, rk, gk);
+    const auto out = eng.evaluate(eng.encrypt(img, enc), w, rk, gk, pk);
     EXPECT_EQ(out.level(), 1u);
     const auto got = eng.decrypt(out, dec);
     for (int k = 0; k < f.m.num_classes; ++k) max_err = std::max(max_err, std::fabs(got[k] - ref[i * f.m.num_classes + k]));
@@ -73,7 +74,9 @@ TEST(SingleEngine, PlannerPicksTheCheapestPredictedRing) {
   const Circuit c = compile(testing::tiny_cnn());
   const PlanChoice choice = choose_single_plan(c, false, 1, 1);
   ASSERT_EQ(choice.candidates.size(), 2u);
-  const int first = plan_params(c.depth()).spec.log_n;
+  // The smallest secure N whose levels hold the circuit-privacy flood (privacy.h).
+  int first = plan_params(c.depth()).spec.log_n;
+  while (!single_flood_fits(c, plan_params(c.depth(), {.log_n = first}))) ++first;
   EXPECT_EQ(choice.candidates[0].log_n, first);
   EXPECT_EQ(choice.candidates[1].log_n, first + 1);
   const auto& best = choice.candidates[0].predicted_seconds <= choice.candidates[1].predicted_seconds ? choice.candidates[0]

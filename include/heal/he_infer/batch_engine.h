@@ -7,6 +7,8 @@
 //   L_0:            MAC (weights encoded at q_l) + bias, rescale once.
 //   square:         x^2 (3 polynomials), neither relinearized nor rescaled.
 //   L_i (i >= 1):   MAC on the 3-polynomial squares, + bias, relinearize only the outputs, rescale twice.
+//   logits:         after the relinearization and before the rescale(s), + a flooded encryption of
+//                   zero under the client's public key (circuit privacy, privacy.h).
 //
 // Memory: the first stage usually has the most outputs (a conv layer's channels x positions: 8112
 // ciphertexts for a merged 3-member BreastMNIST model, about 16 GiB at N = 2^14). With streaming
@@ -30,6 +32,7 @@
 #include "heal/ckks/keys.h"
 #include "heal/he_infer/circuit.h"
 #include "heal/he_infer/plan.h"
+#include "heal/he_infer/privacy.h"
 
 namespace heal::he_infer {
 
@@ -67,9 +70,14 @@ class BatchEngine {
   std::size_t capacity() const { return ctx_->slots(); }
   /// Client: one ciphertext per input pixel; slot s holds image s (count <= capacity()).
   std::vector<ckks::Ciphertext> encrypt(std::span<const float> images, std::size_t count, ckks::Encryptor& enc) const;
-  /// Server: runs the circuit; needs only the relinearization key. Consumes `inputs`.
+  /// Server: runs the circuit; needs the relinearization key and the client's public key `pk`
+  /// (each logit ciphertext is flooded with an encryption of zero before its last rescales,
+  /// privacy.h). Consumes `inputs`.
   std::vector<ckks::Ciphertext> evaluate(std::vector<ckks::Ciphertext> inputs, const ckks::RelinKey& rk,
-                                         StageTimes* times = nullptr) const;
+                                         const ckks::PublicKey& pk, StageTimes* times = nullptr,
+                                         const Seed* flood_seed_for_tests = nullptr) const;
+  /// The output flood (public numbers).
+  const OutputFlood& output_flood() const { return flood_; }
   /// Client: logits, count x num_classes row-major.
   std::vector<double> decrypt(const std::vector<ckks::Ciphertext>& logits, std::size_t count, const ckks::Decryptor& dec) const;
 
@@ -82,6 +90,7 @@ class BatchEngine {
   std::vector<detail::MacStage> mac_;                            // grouped weights per stage
   std::vector<detail::StreamBlock> stream_;                      // fused L_0 -> L_1 blocks (empty: off)
   std::vector<std::vector<detail::ColumnBlock>> column_blocks_;  // stage i >= 2 by input blocks (with streaming)
+  OutputFlood flood_;
 };
 
 }  // namespace heal::he_infer

@@ -55,6 +55,10 @@ struct PlanChoice {
   ParamPlan plan;                       ///< the chosen one
   std::vector<CostReport> candidates;   ///< in increasing N, predicted_seconds filled in
 };
+/// Candidates start at the smallest secure N that also leaves room for the output flood (privacy.h);
+/// a later candidate without that room is skipped.
 PlanChoice choose_single_plan(const Circuit& c, bool encrypted_weights, int threads, int extra = 1);
+/// Whether the single engine accepts `plan` for c (levels hold the flooded, boosted logits).
+bool single_flood_fits(const Circuit& c, const ParamPlan& plan);
 
 }  // namespace heal::he_infer

@@ -15,6 +15,10 @@
 //      - "diagonal": the plain cyclic diagonal method restricted to valid rows/columns (masks any
 //        garbage the previous stage left outside [0, n)); its output is clean.
 //  * Squares: square, relinearize, rescale (rotations need 2-polynomial ciphertexts).
+//  * Circuit privacy (privacy.h): the last stage is never hybrid (its partial sums would sit in
+//    the slots after the logits); it runs without the per-group rescales, with weights and bias
+//    encoded 2^boost larger, the output is flooded with a fresh encryption of zero under the
+//    client's public key and rescaled once, so only the logit slots are non-zero.
 //
 // Weights live in a WeightSet: plaintexts (the server knows the model) or ciphertexts encrypted by
 // the model owner under the client's public key (encrypted model: ct x ct products). Evaluation
@@ -33,6 +37,7 @@
 #include "heal/ckks/plaintext.h"
 #include "heal/he_infer/batch_engine.h"
 #include "heal/he_infer/circuit.h"
+#include "heal/he_infer/privacy.h"
 
 namespace heal::he_infer {
 
@@ -98,20 +103,32 @@ class SingleEngine {
   WeightSet encrypt_weights(ckks::Encryptor& enc) const;
   /// Client: the image packed and encrypted (input_ciphertexts() ciphertexts).
   std::vector<ckks::Ciphertext> encrypt(std::span<const float> image, ckks::Encryptor& enc) const;
-  /// Server: the logits ciphertext (slots [0, num_classes)). Reads weights only from `w`.
+  /// Server: the logits ciphertext (slots [0, num_classes), every other slot zero), flooded with
+  /// an encryption of zero under the client's public key `pk` (privacy.h). Reads weights only from `w`.
   ckks::Ciphertext evaluate(std::vector<ckks::Ciphertext> inputs, const WeightSet& w, const ckks::RelinKey& rk,
-                            const ckks::GaloisKeys& gk, StageTimes* times = nullptr) const;
+                            const ckks::GaloisKeys& gk, const ckks::PublicKey& pk, StageTimes* times = nullptr) const;
+  /// The output flood (public numbers: bound, width, scale and level where it is added).
+  const OutputFlood& output_flood() const { return flood_; }
+  /// log2 of the factor the last stage's weights and bias are encoded larger by (room for the flood).
+  int output_boost_bits() const { return boost_bits_; }
   /// Client: the logits.
   std::vector<double> decrypt(const ckks::Ciphertext& logits, const ckks::Decryptor& dec) const;
 
  private:
   std::vector<std::vector<double>> weight_vectors(std::size_t stage) const;
   std::vector<double> bias_vector(std::size_t stage) const;
+  /// Scale and level at which stage i's weights / bias are encoded (the last stage's are boosted
+  /// and its bias is added before the rescale).
+  double weight_scale(std::size_t stage) const;
+  double bias_scale(std::size_t stage) const;
+  std::size_t bias_level(std::size_t stage) const;
   Circuit circuit_;
   ckks::ContextPtr ctx_;
   ckks::Encoder encoder_;
   int threads_;
   std::vector<StagePlan> plan_;
+  int boost_bits_ = 0;
+  OutputFlood flood_;
 };
 
 }  // namespace heal::he_infer
