@@ -20,6 +20,7 @@ Ciphertext Evaluator::apply_galois(const Ciphertext& a, std::uint64_t galois_elt
   RnsPoly c1 = a[1].automorphism(galois_elt, qb, &perm);
   RnsPoly d0, d1;
   key_switch(*ctx_, c1, gk.get(galois_elt), d0, d1);
+  c1.mark_public();  // sigma(c1): ciphertext words, released without the wipe
   c0.add_inplace(d0, qb);
   std::vector<RnsPoly> polys;
   polys.push_back(std::move(c0));

@@ -165,10 +165,7 @@ void RnsPoly::rescale_inplace(const RnsBasis& basis) {
   U64Buffer last(n_, false);
   std::memcpy(last.data(), limb(l), n_ * sizeof(u64));
   if (ntt_) ntt_inverse(last.data(), basis.ntt(l));
-  for (std::size_t j = 0; j < n_; ++j) {
-    const u64 s = last[j] + half;
-    last[j] = s >= qlv ? s - qlv : s;
-  }
+  add_const_mod_vec(last.data(), half, last.data(), n_, ql);
   U64Buffer tmp(n_, false);
   for (std::size_t i = 0; i < l; ++i) {
     const Modulus& qi = basis.modulus(i);
@@ -187,11 +184,7 @@ void RnsPoly::rescale_inplace(const RnsBasis& basis) {
       tmp[j] = r >= half_mod ? r - half_mod : r + qv - half_mod;
     }
     if (ntt_) ntt_forward(tmp.data(), basis.ntt(i));
-    u64* x = limb(i);
-    for (std::size_t j = 0; j < n_; ++j) {
-      const u64 d = x[j] >= tmp[j] ? x[j] - tmp[j] : x[j] + qv - tmp[j];
-      x[j] = mul_shoup(d, inv.value, inv.shoup, qv);
-    }
+    sub_mul_const_vec(limb(i), tmp.data(), inv, limb(i), n_, qi);  // (x - tmp) / q_l mod q_i
   }
   drop_limbs(1);
 }
