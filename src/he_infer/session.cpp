@@ -9,38 +9,20 @@
 #include "heal/he_infer/batch_engine.h"
 #include "heal/he_infer/cost_model.h"
 #include "heal/he_infer/single_engine.h"
+#include "query.h"
 
 namespace heal::he_infer {
 
 namespace {
 
-constexpr std::uint32_t kQueryMagic = 0x51494548;   // "HEIQ": client -> server
-constexpr std::uint32_t kResultMagic = 0x52494548;  // "HEIR": server -> client, decrypted by the client only
-constexpr std::uint16_t kVersion = 1;
-constexpr std::uint32_t kMaxCiphertexts = 1u << 20;
+using internal::kQueryMagic;
+using internal::kResultMagic;
+using internal::Query;
 
 std::string path_in(const std::string& dir, const char* name) { return (std::filesystem::path(dir) / name).string(); }
 
-struct Query {
-  Mode mode = Mode::kBatch;
-  std::uint64_t count = 0;
-  std::vector<ckks::Ciphertext> cts;
-};
-
 Status write_query(const ckks::Context& ctx, const Query& q, const std::string& path, std::uint32_t magic) {
-  Bytes b;
-  ByteWriter w(&b);
-  w.put<std::uint32_t>(magic);
-  w.put<std::uint16_t>(kVersion);
-  w.put<std::uint8_t>(q.mode == Mode::kBatch ? 0 : 1);
-  w.put<std::uint64_t>(q.count);
-  w.put<std::uint32_t>(static_cast<std::uint32_t>(q.cts.size()));
-  for (const auto& c : q.cts) {
-    const Bytes cb = ckks::save(ctx, c);
-    w.put<std::uint64_t>(cb.size());
-    w.put_bytes(cb);
-  }
-  return write_file(path, b);
+  return write_file(path, internal::encode_query(ctx, q, magic));
 }
 
 // `magic`: the kind expected. A result (logits under the client's key) is never accepted as a
@@ -48,35 +30,8 @@ Status write_query(const ckks::Context& ctx, const Query& q, const std::string& 
 Result<Query> read_query(const ckks::Context& ctx, const std::string& path, std::uint32_t expected) {
   auto bytes = read_file(path);
   if (!bytes.ok()) return bytes.status();
-  ByteReader r(*bytes);
-  std::uint32_t magic = 0, n = 0;
-  std::uint16_t ver = 0;
-  std::uint8_t mode = 0;
-  Query q;
-  HEAL_RETURN_IF_ERROR(r.get(&magic));
-  if (magic == kResultMagic && expected == kQueryMagic)
-    return Status::invalid_argument(path + ": is a result file; results are decrypted by the client and never sent back to the server");
-  if (magic == kQueryMagic && expected == kResultMagic) return Status::invalid_argument(path + ": is a query, not a result file");
-  if (magic != expected) return Status::corruption(path + ": not a he_infer query/result file");
-  HEAL_RETURN_IF_ERROR(r.get(&ver));
-  if (ver != kVersion) return Status::corruption(path + ": unsupported version " + std::to_string(ver));
-  HEAL_RETURN_IF_ERROR(r.get(&mode));
-  if (mode > 1) return Status::corruption(path + ": bad mode");
-  q.mode = mode == 0 ? Mode::kBatch : Mode::kSingle;
-  HEAL_RETURN_IF_ERROR(r.get(&q.count));
-  HEAL_RETURN_IF_ERROR(r.get(&n));
-  if (n > kMaxCiphertexts) return Status::corruption(path + ": too many ciphertexts");
-  for (std::uint32_t i = 0; i < n; ++i) {
-    std::uint64_t len = 0;
-    HEAL_RETURN_IF_ERROR(r.get(&len));
-    if (len > r.remaining()) return Status::corruption(path + ": truncated ciphertext");
-    std::span<const std::uint8_t> cb;
-    HEAL_RETURN_IF_ERROR(r.get_bytes(static_cast<std::size_t>(len), &cb));
-    auto ct = ckks::load_ciphertext(ctx, cb);
-    if (!ct.ok()) return ct.status();
-    q.cts.push_back(std::move(ct).value());
-  }
-  if (!r.at_end()) return Status::corruption(path + ": trailing bytes");
+  auto q = internal::decode_query(ctx, *bytes, expected);
+  if (!q.ok()) return q.status().with_context(path);
   return q;
 }
 

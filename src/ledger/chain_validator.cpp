@@ -176,6 +176,15 @@ Status ChainValidator::check_record(const Record& r, const std::vector<RecordSig
         if (x->contributions[j].party_id == c.party_id) return fail("party " + std::to_string(c.party_id) + " contributes twice");
       }
     }
+    // Each decryptor counts once towards the threshold: a repeated id would let fewer than t key
+    // holders pass for a quorum.
+    for (std::size_t i = 0; i < x->decryptors.size(); ++i) {
+      for (std::size_t j = 0; j < i; ++j) {
+        if (x->decryptors[j] == x->decryptors[i]) {
+          return fail("decryptor " + std::to_string(x->decryptors[i]) + " listed twice");
+        }
+      }
+    }
     if (x->status == RoundStatus::kFailed) {
       if (x->model_version_out != x->model_version_in || x->model_hash_out != x->model_hash_in) {
         return fail("failed round changes the model");

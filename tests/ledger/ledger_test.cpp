@@ -115,6 +115,31 @@ TEST(Ledger, FailedRoundsKeepTheModel) {
   EXPECT_EQ(l->verify().counts.rounds_failed, 1u);
 }
 
+TEST(Ledger, RoundResultWithDuplicateDecryptorsIsRefused) {
+  Federation f;
+  auto l = memory_ledger();
+  ASSERT_TRUE(l->append(f.signed_setup()).ok());
+  ASSERT_TRUE(l->append(f.by(*f.coordinator, f.model(0))).ok());
+  for (std::uint32_t p = 0; p < 2; ++p) ASSERT_TRUE(l->append(f.by(*f.hospitals[p], f.commitment(1, p))).ok());
+  ASSERT_TRUE(l->append(f.by(*f.coordinator, f.model(1))).ok());
+  // One key holder listed twice must not pass for the 2-of-3 decryption threshold.
+  RoundResult x = f.round_result(1, {0, 1});
+  x.decryptors = {0, 0};
+  auto res = l->append(f.by(*f.coordinator, x));
+  ASSERT_FALSE(res.ok());
+  EXPECT_NE(res.status().message().find("decryptor 0 listed twice"), std::string::npos) << res.status().to_string();
+  // A failed round's decryptors are held to the same rule.
+  x.status = RoundStatus::kFailed;
+  x.failure_reason = "non-finite model";
+  x.model_version_out = 0;
+  x.model_hash_out = Federation::model_hash(0);
+  x.decryptors = {1, 2, 1};
+  EXPECT_FALSE(l->append(f.by(*f.coordinator, x)).ok());
+  x.decryptors = {1, 2};
+  ASSERT_TRUE(l->append(f.by(*f.coordinator, x)).ok());
+  EXPECT_TRUE(l->verify().ok);
+}
+
 TEST(Ledger, CheckModelDetectsInconsistentModels) {
   Federation f;
   auto l = memory_ledger();

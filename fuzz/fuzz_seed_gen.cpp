@@ -1,0 +1,155 @@
+// Writes the seed corpora of the fl / he_infer fuzz targets: real, valid messages serialised with
+// the small test parameters of fuzz_fixtures.h. Every seed is checked with the reader it seeds.
+//   build/fuzz/fuzz/fuzz_seed_gen fuzz/corpus
+// writes fuzz/corpus/{fl_update,fl_aggregate,fl_he_message,he_infer_query}/seed_*.
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "fl/messages.h"
+#include "fuzz_fixtures.h"
+#include "he_infer/query.h"
+#include "heal/core/hash.h"
+#include "heal/ledger/block.h"
+
+namespace {
+
+using namespace heal;
+
+void check(bool ok, const std::string& what) {
+  if (!ok) {
+    std::fprintf(stderr, "fuzz_seed_gen: %s does not pass its reader\n", what.c_str());
+    std::exit(1);
+  }
+}
+
+void write(const std::filesystem::path& dir, const std::string& name, const Bytes& b) {
+  std::filesystem::create_directories(dir);
+  const Status s = write_file((dir / name).string(), b);
+  check(s.ok(), name + " (write: " + s.message() + ")");
+}
+
+// A polynomial over the first `limbs` Q primes with small pseudo-random residues (a stand-in for
+// ciphertext data: the readers check shape and ranges, not meaning).
+math::RnsPoly poly(const ckks::Context& ctx, std::size_t limbs, bool ntt, std::uint64_t salt) {
+  math::RnsPoly p(ctx.n(), limbs, ntt);
+  for (std::size_t i = 0; i < limbs; ++i) {
+    for (std::size_t k = 0; k < ctx.n(); ++k) {
+      p.limb(i)[k] = (salt * 1000003 + i * 7919 + k * 104729) % ctx.q(i).value();
+    }
+  }
+  return p;
+}
+
+Bytes with_selector(std::uint8_t selector, const Bytes& msg) {
+  Bytes b{selector};
+  b.insert(b.end(), msg.begin(), msg.end());
+  return b;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: %s <corpus dir>\n", argv[0]);
+    return 2;
+  }
+  const std::filesystem::path root(argv[1]);
+  const fl::he::Shared& sh = fuzz::he_shared();
+  const ckks::Context& ctx = *sh.ctx;
+
+  // fl_he_message: contribution, aggregate and decryption share, for each expected length.
+  Bytes aggregate_msg;
+  for (std::uint8_t li = 0; li < 4; ++li) {
+    const std::size_t length = fuzz::kHeLengths[li];
+    const std::size_t nchunks = fl::he::chunk_count(sh, length);
+    std::vector<Bytes> cts, shares;
+    for (std::size_t c = 0; c < nchunks; ++c) {
+      const ckks::SeededCiphertext ct(fl::he::chunk_seed(sh.crs, fuzz::kHeRound, c),
+                                      poly(ctx, ctx.q_count(), false, c + li), sh.delta, 0);
+      cts.push_back(ckks::save(ctx, ct));
+      ckks::multiparty::DecryptionShare share;
+      share.party = 2;
+      share.parties = {1, 2};
+      share.h = poly(ctx, ctx.q_count(), true, 100 + c);
+      shares.push_back(ckks::save(ctx, share));
+    }
+    const fl::PartyId one[] = {1}, set[] = {0, 1, 3};
+    const Bytes msgs[3] = {fl::he::write_message(sh, fl::he::kContribution, fuzz::kHeRound, one, length, cts),
+                           fl::he::write_message(sh, fl::he::kAggregate, fuzz::kHeRound, set, length, cts),
+                           fl::he::write_message(sh, fl::he::kShare, fuzz::kHeRound, one, length, shares)};
+    const std::uint8_t kinds[3] = {fl::he::kContribution, fl::he::kAggregate, fl::he::kShare};
+    for (std::uint8_t k = 0; k < 3; ++k) {
+      auto p = fl::he::read_message(sh, msgs[k], kinds[k], fuzz::kHeRound, length);
+      check(p.ok(), "he message");
+      for (const auto& chunk : p->chunks) {
+        check(k == 2 ? ckks::load_decryption_share(ctx, chunk).ok() : ckks::load_seeded_ciphertext(ctx, chunk).ok(),
+              "he message chunk");
+      }
+      const std::uint8_t selector = static_cast<std::uint8_t>(k | (li << 2));
+      write(root / "fl_he_message", "seed_k" + std::to_string(kinds[k]) + "_len" + std::to_string(length),
+            with_selector(selector, msgs[k]));
+    }
+    if (li == 2) aggregate_msg = msgs[1];
+  }
+
+  // fl_aggregate: the coordinator's request for decryption shares.
+  {
+    fl::internal::AggregateMsg m{aggregate_msg, {0, 1, 3}, {1, 3}};
+    const Bytes b = fl::internal::encode_aggregate(m);
+    check(fl::internal::decode_aggregate(b).ok(), "aggregate");
+    write(root / "fl_aggregate", "seed_he", b);
+    m = {Bytes(40, 0x5a), {0, 1, 2, 3}, {0, 1, 2}};
+    write(root / "fl_aggregate", "seed_plain", fl::internal::encode_aggregate(m));
+  }
+
+  // fl_update: a hospital's update with its signed commitment record.
+  {
+    const auto signer = ledger::Ed25519Signer::from_seed(Seed{1, 2, 3});
+    fl::internal::UpdateMsg u;
+    u.num_samples = 120;
+    u.metrics = {{"train_loss", 0.25}, {"train_acc", 0.9}};
+    u.contribution = aggregate_msg;
+    ledger::UpdateCommitment c;
+    c.round = fuzz::kHeRound;
+    c.party_id = 1;
+    c.model_version = 3;
+    c.model_hash = blake2b_256(Bytes{1, 2, 3});
+    c.contribution_hash = blake2b_256(u.contribution);
+    c.num_samples = u.num_samples;
+    c.clip_norm = 1.5;
+    const ledger::Record rec{"fuzz-federation", 1700000000000, c};
+    const ledger::Signer* signers[] = {signer.get()};
+    u.commitment = ledger::sign_record(rec, signers);
+    const Bytes b = fl::internal::encode_update(u);
+    check(fl::internal::decode_update(b).ok(), "update");
+    write(root / "fl_update", "seed_he", b);
+    u.metrics.clear();
+    u.contribution = Bytes(24, 0x11);
+    write(root / "fl_update", "seed_small", fl::internal::encode_update(u));
+  }
+
+  // he_infer_query: a batch query and a single-mode result.
+  {
+    he_infer::internal::Query q;
+    q.count = 3;
+    for (std::uint64_t i = 0; i < 2; ++i) {
+      std::vector<math::RnsPoly> polys;
+      polys.push_back(poly(ctx, ctx.q_count() - i, true, 10 + i));
+      polys.push_back(poly(ctx, ctx.q_count() - i, true, 20 + i));
+      q.cts.emplace_back(std::move(polys), 0x1p30, ctx.n() / 2);
+    }
+    Bytes b = he_infer::internal::encode_query(ctx, q);
+    check(he_infer::internal::decode_query(ctx, b).ok(), "batch query");
+    write(root / "he_infer_query", "seed_batch", b);
+    q.mode = he_infer::Mode::kSingle;
+    q.count = 1;
+    q.cts.resize(1);
+    b = he_infer::internal::encode_query(ctx, q);
+    check(he_infer::internal::decode_query(ctx, b).ok(), "single result");
+    write(root / "he_infer_query", "seed_single", b);
+  }
+  std::printf("seeds written under %s\n", root.string().c_str());
+  return 0;
+}
