@@ -147,8 +147,11 @@ int main(int argc, char** argv) {
     q.count = 1;
     q.cts.resize(1);
     b = he_infer::internal::encode_query(ctx, q);
-    check(he_infer::internal::decode_query(ctx, b).ok(), "single result");
+    check(he_infer::internal::decode_query(ctx, b).ok(), "single query");
     write(root / "he_infer_query", "seed_single", b);
+    b = he_infer::internal::encode_query(ctx, q, he_infer::internal::kResultMagic);
+    check(he_infer::internal::decode_query(ctx, b, he_infer::internal::kResultMagic).ok(), "single result");
+    write(root / "he_infer_query", "seed_result", b);
   }
   std::printf("seeds written under %s\n", root.string().c_str());
   return 0;
