@@ -2,6 +2,7 @@
 #include "heal/ledger/chain_validator.h"
 
 #include <algorithm>
+#include <optional>
 
 namespace heal::ledger {
 
@@ -177,14 +178,17 @@ Status ChainValidator::check_record(const Record& r, const std::vector<RecordSig
       }
     }
     // Each decryptor counts once towards the threshold: a repeated id would let fewer than t key
-    // holders pass for a quorum.
-    for (std::size_t i = 0; i < x->decryptors.size(); ++i) {
-      for (std::size_t j = 0; j < i; ++j) {
-        if (x->decryptors[j] == x->decryptors[i]) {
-          return fail("decryptor " + std::to_string(x->decryptors[i]) + " listed twice");
+    // holders pass for a quorum. A hospital is selected at most once.
+    auto first_repeat = [](const std::vector<std::uint32_t>& ids) -> std::optional<std::uint32_t> {
+      for (std::size_t i = 0; i < ids.size(); ++i) {
+        for (std::size_t j = 0; j < i; ++j) {
+          if (ids[j] == ids[i]) return ids[i];
         }
       }
-    }
+      return std::nullopt;
+    };
+    if (auto d = first_repeat(x->decryptors)) return fail("decryptor " + std::to_string(*d) + " listed twice");
+    if (auto s = first_repeat(x->selected)) return fail("hospital " + std::to_string(*s) + " selected twice");
     if (x->status == RoundStatus::kFailed) {
       if (x->model_version_out != x->model_version_in || x->model_hash_out != x->model_hash_in) {
         return fail("failed round changes the model");

@@ -136,6 +136,11 @@ TEST(Ledger, RoundResultWithDuplicateDecryptorsIsRefused) {
   x.decryptors = {1, 2, 1};
   EXPECT_FALSE(l->append(f.by(*f.coordinator, x)).ok());
   x.decryptors = {1, 2};
+  x.selected = {0, 1, 0};  // and a hospital selected twice
+  res = l->append(f.by(*f.coordinator, x));
+  ASSERT_FALSE(res.ok());
+  EXPECT_NE(res.status().message().find("hospital 0 selected twice"), std::string::npos) << res.status().to_string();
+  x.selected = {0, 1, 2};
   ASSERT_TRUE(l->append(f.by(*f.coordinator, x)).ok());
   EXPECT_TRUE(l->verify().ok);
 }
