@@ -94,7 +94,7 @@ void trim() {
 namespace heal::math {
 
 void U64Buffer::wipe() {
-  if (p_) secure_wipe(p_, cap_ * sizeof(std::uint64_t));
+  public_ = false;  // release() then wipes the whole block (>= capacity) before recycling it
   reset();
 }
 

@@ -1,7 +1,6 @@
 #include "heal/math/sampler.h"
 
 #include <bit>
-#include <array>
 #include <cmath>
 #include <memory>
 #include <numbers>
@@ -30,9 +29,21 @@ class WordStream {
     }
     return buf_[pos_++];
   }
+  /// The next k <= kWords words as one contiguous run. When fewer than k remain, the rest of the
+  /// buffer is dropped and it is refilled; callers that take whole buffers (or a last partial
+  /// run) from an empty stream see exactly the words next() would give.
+  const u64* take(std::size_t k) {
+    if (kWords - pos_ < k) {
+      rng_.fill({reinterpret_cast<std::uint8_t*>(buf_), sizeof(buf_)});
+      pos_ = 0;
+    }
+    const u64* p = buf_ + pos_;
+    pos_ += k;
+    return p;
+  }
+  static constexpr std::size_t kWords = 512;
 
  private:
-  static constexpr std::size_t kWords = 512;
   Rng& rng_;
   u64 buf_[kWords];
   std::size_t pos_ = kWords;
@@ -228,15 +239,13 @@ std::vector<std::int64_t> sample_gaussian(Rng& rng, std::size_t n, double sigma)
   if (sigma <= kCdtMaxSigma) {
     static thread_local std::unique_ptr<GaussianCdt> cdt;
     if (!cdt || cdt->sigma() != sigma) cdt = std::make_unique<GaussianCdt>(sigma);
-    // Sample i takes words 2i (magnitude) and 2i + 1 (sign) of the stream, in blocks.
-    constexpr std::size_t kBlock = 256;
-    std::array<u64, 2 * kBlock> words;
+    // Sample i takes words 2i (magnitude) and 2i + 1 (sign) of the stream, a buffer at a time
+    // (the stream wipes its buffer when it goes).
+    constexpr std::size_t kBlock = WordStream::kWords / 2;
     for (std::size_t i = 0; i < n; i += kBlock) {
       const std::size_t count = std::min(kBlock, n - i);
-      for (std::size_t j = 0; j < 2 * count; ++j) words[j] = ws.next();
-      cdt->sample(words.data(), count, out.data() + i);
+      cdt->sample(ws.take(2 * count), count, out.data() + i);
     }
-    secure_wipe(words.data(), sizeof(words));  // the words determine the (secret) error
     return out;
   }
   const double bound = 6.0 * sigma;
