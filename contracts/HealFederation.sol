@@ -28,6 +28,13 @@ contract HealFederation {
         uint8 role;
     }
 
+    /// What the contract knows about a member address, in one storage slot.
+    struct MemberInfo {
+        uint8 role; // 0 = not a member
+        uint32 partyId;
+        uint32 slot; // index into `members` plus one
+    }
+
     struct Model {
         uint64 round;
         bytes32 modelHash;
@@ -70,14 +77,10 @@ contract HealFederation {
     bytes32 public immutable federationId;
 
     Member[] internal members;
-    /// Role of an address (0 = not a member).
-    mapping(address => uint8) public roleOf;
-    /// Party id of a member address (0 for non-members: check roleOf first).
-    mapping(address => uint32) public partyOf;
+    /// Role, party id and list position of each member address.
+    mapping(address => MemberInfo) internal memberOf;
     /// Role of a party id (0 = not a member).
     mapping(uint32 => uint8) internal roleOfParty;
-    /// Index into `members` plus one (0 = not a member); used to count distinct governance signers.
-    mapping(address => uint256) internal memberSlot;
 
     /// committed[round][partyId] = the hospital's update hash for the round (zero = not committed).
     mapping(uint64 => mapping(uint32 => bytes32)) public committed;
@@ -146,14 +149,14 @@ contract HealFederation {
     // ----------------------------------------------------------------------------------------------------------
 
     modifier onlyCoordinator() {
-        uint8 role = roleOf[msg.sender];
+        uint8 role = memberOf[msg.sender].role;
         if (role == ROLE_NONE) revert NotMember();
         if (role != ROLE_COORDINATOR) revert NotCoordinator();
         _;
     }
 
     modifier onlyHospital() {
-        uint8 role = roleOf[msg.sender];
+        uint8 role = memberOf[msg.sender].role;
         if (role == ROLE_NONE) revert NotMember();
         if (role != ROLE_HOSPITAL) revert NotHospital();
         _;
@@ -192,14 +195,13 @@ contract HealFederation {
     ) internal {
         uint256 n = partyIds.length;
         if (addrs.length != n || roles.length != n) revert LengthMismatch();
+        if (n > type(uint32).max) revert LengthMismatch();
 
         // Forget the current members (a loop over members).
         uint256 old = members.length;
         for (uint256 i = 0; i < old; ++i) {
             Member storage m = members[i];
-            delete roleOf[m.addr];
-            delete partyOf[m.addr];
-            delete memberSlot[m.addr];
+            delete memberOf[m.addr];
             delete roleOfParty[m.partyId];
         }
         delete members;
@@ -211,13 +213,11 @@ contract HealFederation {
             uint8 role = roles[i];
             if (role != ROLE_HOSPITAL && role != ROLE_COORDINATOR) revert BadRole();
             if (a == address(0)) revert BadAddress();
-            if (roleOf[a] != ROLE_NONE) revert DuplicateAddress();
+            if (memberOf[a].role != ROLE_NONE) revert DuplicateAddress();
             if (roleOfParty[pid] != ROLE_NONE) revert DuplicateParty();
-            roleOf[a] = role;
-            partyOf[a] = pid;
+            memberOf[a] = MemberInfo({role: role, partyId: pid, slot: uint32(i + 1)});
             roleOfParty[pid] = role;
             members.push(Member({partyId: pid, addr: a, role: role}));
-            memberSlot[a] = i + 1;
             if (role == ROLE_HOSPITAL) ++hospitals;
         }
         if (hospitals == 0) revert NoHospital();
@@ -260,9 +260,9 @@ contract HealFederation {
         bool[] memory seen = new bool[](members.length);
         uint256 approvals = 0;
         for (uint256 i = 0; i < signatures.length; ++i) {
-            address signer = _recover(message, signatures[i]);
-            if (roleOf[signer] != ROLE_HOSPITAL) revert SignerNotHospital();
-            uint256 slot = memberSlot[signer] - 1;
+            MemberInfo storage signer = memberOf[_recover(message, signatures[i])];
+            if (signer.role != ROLE_HOSPITAL) revert SignerNotHospital();
+            uint256 slot = signer.slot - 1;
             if (seen[slot]) revert DuplicateSigner();
             seen[slot] = true;
             ++approvals;
@@ -361,7 +361,7 @@ contract HealFederation {
         _requireOpen(round);
         if (rounds[round].contributorsPosted) revert ContributorSetExists();
         if (updateHash == bytes32(0)) revert ZeroHash();
-        uint32 pid = partyOf[msg.sender];
+        uint32 pid = memberOf[msg.sender].partyId;
         if (committed[round][pid] != bytes32(0)) revert AlreadyCommitted();
         committed[round][pid] = updateHash;
         emit Committed(round, pid, updateHash);
@@ -455,6 +455,16 @@ contract HealFederation {
     // ----------------------------------------------------------------------------------------------------------
     // Views
     // ----------------------------------------------------------------------------------------------------------
+
+    /// Role of an address: 1 hospital, 2 coordinator, 0 not a member.
+    function roleOf(address a) external view returns (uint8) {
+        return memberOf[a].role;
+    }
+
+    /// Party id of a member address (0 for non-members: check roleOf first).
+    function partyOf(address a) external view returns (uint32) {
+        return memberOf[a].partyId;
+    }
 
     function memberCount() external view returns (uint256) {
         return members.length;

@@ -75,7 +75,8 @@ function startAnvil({ anvil = DEFAULT_ANVIL, accounts = 20, timeoutMs = 20000 } 
 
 class RpcError extends Error {
   constructor(method, error) {
-    super(`${method}: ${error.message} (code ${error.code}${error.data ? `, data ${JSON.stringify(error.data)}` : ''})`);
+    const data = error.data ? `, data ${JSON.stringify(error.data)}` : '';
+    super(`${method}: ${error.message} (code ${error.code}${data})`);
     this.code = error.code;
     this.data = error.data;
   }
