@@ -13,6 +13,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # core: CLI, JSON, formatting, logging, crypto randomness/hashing/signatures, storage
   libcli11-dev nlohmann-json3-dev libfmt-dev libspdlog-dev libsodium-dev libsqlite3-dev
+  # ledger: secp256k1 identities; EVM backend: keccak-256, scrypt, AES-CTR (Crypto++), JSON-RPC (libcurl)
+  libsecp256k1-dev libcrypto++-dev
   # io: MedMNIST .npz, PNG/JPEG, DICOM, NIfTI
   zlib1g-dev libzip-dev libpng-dev libjpeg62-turbo-dev libdcmtk-dev libnifti2-dev
   libcurl4-openssl-dev libssl-dev  # `heal data fetch` (HTTPS download, MD5 check)

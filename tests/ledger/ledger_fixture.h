@@ -19,13 +19,17 @@ namespace heal::ledger::testing {
 inline Digest digest_of(const std::string& s) { return blake2b_256(s); }
 
 struct Federation {
-  std::vector<std::unique_ptr<Ed25519Signer>> hospitals;
-  std::unique_ptr<Ed25519Signer> coordinator;
+  std::vector<std::unique_ptr<Signer>> hospitals;
+  std::unique_ptr<Signer> coordinator;
   std::string id = "fed-test";
 
-  Federation() {
-    for (std::uint64_t i = 0; i < 3; ++i) hospitals.push_back(Ed25519Signer::from_seed(seed_from_u64(100 + i)));
-    coordinator = Ed25519Signer::from_seed(seed_from_u64(999));
+  explicit Federation(SignatureScheme scheme = SignatureScheme::kEd25519) {
+    auto make = [scheme](std::uint64_t i) -> std::unique_ptr<Signer> {
+      if (scheme == SignatureScheme::kSecp256k1) return Secp256k1Signer::from_seed(seed_from_u64(i));
+      return Ed25519Signer::from_seed(seed_from_u64(i));
+    };
+    for (std::uint64_t i = 0; i < 3; ++i) hospitals.push_back(make(100 + i));
+    coordinator = make(999);
   }
 
   Record wrap(RecordBody body) const { return Record{id, 1700000000000ull, std::move(body)}; }
