@@ -9,7 +9,7 @@
 #include "fl_simulation.h"
 #include "heal/core/hash.h"
 #include "heal/io/dataset.h"
-#include "heal/ledger/backends/sqlite_ledger.h"
+#include "heal/ledger/open.h"
 
 namespace heal::cli {
 
@@ -31,7 +31,7 @@ void run_demo(SimArgs a) {
   const SimOutcome out = run_fl_simulation(a);
 
   std::cout << "\nauditing the ledger (" << out.ledger_path << ")\n";
-  auto l = ledger::SqliteLedger::open_read_only(out.ledger_path);
+  auto l = ledger::open(out.ledger_path, ledger::OpenMode::kReadOnly);
   if (!l.ok()) throw StatusError(l.status());
   const ledger::VerifyReport rep = (*l)->verify();
   std::cout << "  " << rep.summary() << "\n";

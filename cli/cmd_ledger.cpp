@@ -6,7 +6,8 @@
 #include <sstream>
 
 #include "commands.h"
-#include "heal/ledger/backends/sqlite_ledger.h"
+#include "heal/ledger/open.h"
+#include "heal/ledger/uri.h"
 #include "heal/ledger/ledger.h"
 
 namespace heal::cli {
@@ -21,9 +22,12 @@ struct LedgerArgs {
   std::uint64_t height = 0;
 };
 
-std::unique_ptr<ledger::SqliteLedger> open_ledger(const std::string& path) {
-  auto l = ledger::SqliteLedger::open_read_only(path);
-  if (!l.ok()) throw StatusError(l.status().with_context("opening ledger '" + path + "'"));
+std::unique_ptr<ledger::Ledger> open_ledger(const std::string& uri) {
+  auto l = ledger::open(uri, ledger::OpenMode::kReadOnly);
+  if (!l.ok()) {
+    auto parsed = ledger::parse_ledger_uri(uri);
+    throw StatusError(l.status().with_context("opening ledger '" + (parsed.ok() ? parsed->redacted() : uri) + "'"));
+  }
   return std::move(l).value();
 }
 
@@ -60,6 +64,8 @@ void run_verify(const LedgerArgs& a) {
               {"rounds_completed", rep.counts.rounds_completed},
               {"rounds_failed", rep.counts.rounds_failed},
               {"model_versions", rep.counts.model_versions},
+              {"rounds_opened", rep.counts.rounds_opened},
+              {"contributor_sets", rep.counts.contributor_sets},
               {"head", digest_hex(rep.head_hash)}};
     if (!rep.ok) {
       j["bad_height"] = rep.bad_height ? json(*rep.bad_height) : json(nullptr);
@@ -133,6 +139,16 @@ json record_json(const ledger::Record& r) {
     j.update({{"version", m->version}, {"round", m->round}, {"parent_version", m->parent_version},
               {"model_hash", digest_hex(m->model_hash)}, {"num_parameters", m->num_parameters},
               {"metrics", metrics(m->metrics_json)}});
+  } else if (const auto* o = std::get_if<RoundOpen>(&r.body)) {
+    j.update({{"round", o->round}, {"key_epoch", o->key_epoch}, {"params_hash", digest_hex(o->params_hash)},
+              {"model_version", o->model_version}, {"model_hash", digest_hex(o->model_hash)},
+              {"selected", o->selected}});
+  } else if (const auto* cs = std::get_if<ContributorSet>(&r.body)) {
+    json contribs = json::array();
+    for (const auto& ct : cs->contributions) {
+      contribs.push_back({{"party", ct.party_id}, {"hash", digest_hex(ct.contribution_hash)}, {"num_samples", ct.num_samples}});
+    }
+    j.update({{"round", cs->round}, {"contributions", contribs}, {"aggregate_hash", digest_hex(cs->aggregate_hash)}});
   }
   return j;
 }
@@ -160,24 +176,28 @@ void run_show(const LedgerArgs& a) {
 
 }  // namespace
 
+constexpr const char* kLedgerUriHelp =
+    "Ledger URI: a SQLite file (path.db or sqlite:///path.db) or a contract on an EVM chain "
+    "(evm://host:port?contract=0x...)";
+
 void add_ledger_commands(CLI::App& app) {
   auto args = std::make_shared<LedgerArgs>();
   auto* ledger = app.add_subcommand("ledger", "Audit a federation's ledger (hash chain + signatures)");
   ledger->require_subcommand(1);
 
   auto* verify = ledger->add_subcommand("verify", "Check every block, hash link and signature; name the first bad block");
-  verify->add_option("--ledger", args->path, "Ledger file (SQLite)")->required()->check(CLI::ExistingFile);
+  verify->add_option("--ledger", args->path, kLedgerUriHelp)->required();
   verify->add_option("--head", args->expected_head, "Expected head block hash (hex), detects truncation");
   verify->add_flag("--json", args->json_out, "Print JSON");
   verify->callback([args] { run_verify(*args); });
 
   auto* log = ledger->add_subcommand("log", "Model version history: version, round, participants, model hash, metrics");
-  log->add_option("--ledger", args->path, "Ledger file (SQLite)")->required()->check(CLI::ExistingFile);
+  log->add_option("--ledger", args->path, kLedgerUriHelp)->required();
   log->add_flag("--json", args->json_out, "Print JSON");
   log->callback([args] { run_log(*args); });
 
   auto* show = ledger->add_subcommand("show", "Print one block and its record");
-  show->add_option("--ledger", args->path, "Ledger file (SQLite)")->required()->check(CLI::ExistingFile);
+  show->add_option("--ledger", args->path, kLedgerUriHelp)->required();
   show->add_option("--height", args->height, "Block height")->required();
   show->add_flag("--json", args->json_out, "Print JSON");
   show->callback([args] { run_show(*args); });

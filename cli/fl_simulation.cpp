@@ -22,7 +22,8 @@
 #include "heal/fl/plain_aggregator.h"
 #include "heal/io/dataset.h"
 #include "heal/io/partition.h"
-#include "heal/ledger/backends/sqlite_ledger.h"
+#include "heal/ledger/open.h"
+#include "heal/ledger/uri.h"
 #include "heal/nn/plots.h"
 
 namespace heal::cli {
@@ -185,14 +186,15 @@ SimOutcome run_fl_simulation(const SimArgs& a) {
 
   SimOutcome out;
   out.ledger_path = a.ledger.empty() ? (fs::path(a.out) / "ledger.db").string() : a.ledger;
-  if (fs::exists(out.ledger_path)) {
+  const ledger::LedgerUri uri = value_or_throw(ledger::parse_ledger_uri(out.ledger_path));
+  if (uri.scheme == "sqlite" && fs::exists(uri.path)) {
     if (a.ledger.empty()) {
-      fs::remove(out.ledger_path);
+      fs::remove(uri.path);
     } else {
       throw std::invalid_argument("--ledger " + out.ledger_path + " exists; a federation starts a new ledger");
     }
   }
-  auto ledger = value_or_throw(ledger::SqliteLedger::open(out.ledger_path));
+  auto ledger = value_or_throw(ledger::open(out.ledger_path, ledger::OpenMode::kReadWrite));
 
   if (!a.json) {
     std::cout << "federation: " << a.hospitals << " hospitals, " << ds->name << " (" << ds->train.size()

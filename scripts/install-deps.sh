@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs every Debian package HEAL needs to build, test, benchmark and fuzz.
+# Installs every Debian package HEAL needs to build, test, benchmark and fuzz, then the pinned npm packages of
+# the EVM ledger (package-lock.json: solc-js and anvil) into node_modules/ with `npm ci`.
 # Non-interactive and idempotent: safe to run again. Nothing else is downloaded at build time.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 PACKAGES=(
   # toolchain
@@ -22,6 +24,8 @@ PACKAGES=(
   jq
   # portable-SIMD checks: emulated CPUs without AVX-512 / AVX (qemu-x86_64), object audit (objdump)
   qemu-user binutils
+  # EVM ledger: solc-js compiles contracts/ and anvil is the dev chain of the tests (npm ci, below)
+  nodejs npm
 )
 
 SUDO=""
@@ -29,6 +33,8 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
+  # A nodejs build that bundles npm (e.g. NodeSource's, which conflicts with Debian's npm) satisfies `npm`.
+  if [ "$p" = npm ] && command -v npm > /dev/null; then continue; fi
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
   fi
@@ -36,10 +42,21 @@ done
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#PACKAGES[@]} packages already installed"
-  exit 0
+else
+  echo "install-deps: installing ${#missing[@]} package(s): ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-echo "install-deps: installing ${#missing[@]} package(s): ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -q
-$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+# npm packages, exactly as pinned in package-lock.json; reinstalled only when node_modules/ is missing or the
+# lockfile changed since the last install (its hash is kept in node_modules/.heal-lock.sha256).
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+stamp=node_modules/.heal-lock.sha256
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$lock_hash" ]; then
+  echo "install-deps: npm packages already installed (package-lock.json unchanged)"
+else
+  echo "install-deps: npm ci (package-lock.json)"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_hash" > "$stamp"
+fi

@@ -24,6 +24,7 @@ Result<RoundStats> Federation::run_round() {
     w.parties[h->id()].party = h->id();
   }
   apply_dropouts(w.round, DropPhase::kBeforeBroadcast);
+  HEAL_RETURN_IF_ERROR(open_round(w));
   HEAL_RETURN_IF_ERROR(broadcast(w));
   HEAL_RETURN_IF_ERROR(collect_updates(w));
   apply_dropouts(w.round, DropPhase::kAfterSubmit);
@@ -36,6 +37,18 @@ Result<RoundStats> Federation::run_round() {
   HEAL_RETURN_IF_ERROR(record(w));
   history_.push_back(w.stats);
   return w.stats;
+}
+
+Status Federation::open_round(RoundWork& w) {
+  ledger::RoundOpen o;
+  o.round = w.round;
+  o.key_epoch = 1;
+  o.params_hash = aggregator_->setup_info().params_hash;
+  o.model_version = w.version_in;
+  o.model_hash = w.hash_in;
+  for (const auto& h : hospitals_) o.selected.push_back(h->id());
+  const ledger::Signer* coord[] = {coordinator_.get()};
+  return ledger_.append(ledger::sign_record({config_.federation_id, ledger::now_ms(), o}, coord)).status();
 }
 
 Status Federation::broadcast(RoundWork& w) {
@@ -83,9 +96,18 @@ Status Federation::collect_updates(RoundWork& w) {
       reject("the commitment does not match the update");
       continue;
     }
-    // The ledger checks the hospital's signature and the federation rules.
-    auto appended = ledger_.append(u->commitment);
-    if (!appended.ok()) { reject("ledger refused the commitment: " + appended.status().message()); continue; }
+    // The hospital wrote its signed commitment to the ledger (which checked signature and rules);
+    // the update counts only if that commitment is there, with this contribution's hash.
+    auto on_ledger = ledger_.commitment(w.round, m->from);
+    if (!on_ledger.ok()) {
+      if (on_ledger.status().code() != StatusCode::kNotFound) return on_ledger.status();
+      reject("its commitment is not on the ledger");
+      continue;
+    }
+    if (*on_ledger != *c) {
+      reject("the update's commitment differs from the one on the ledger");
+      continue;
+    }
     p.status = "submitted";
     p.in_aggregate = true;
     p.num_samples = u->num_samples;
@@ -108,6 +130,25 @@ Status Federation::decrypt_and_update(RoundWork& w) {
     return {};
   }
   w.aggregate_hash = blake2b_256(*agg);
+
+  // The round's one contributor set goes on the ledger before any decryption share is asked for;
+  // key holders decrypt nothing else this round.
+  {
+    ledger::ContributorSet cs;
+    cs.round = w.round;
+    for (std::size_t i = 0; i < w.contributors.size(); ++i) {
+      cs.contributions.push_back({w.contributors[i], blake2b_256(w.contributions[i]), w.samples[i]});
+    }
+    std::sort(cs.contributions.begin(), cs.contributions.end(),
+              [](const ledger::Contribution& a, const ledger::Contribution& b) { return a.party_id < b.party_id; });
+    cs.aggregate_hash = w.aggregate_hash;
+    const ledger::Signer* coord[] = {coordinator_.get()};
+    auto posted = ledger_.append(ledger::sign_record({config_.federation_id, ledger::now_ms(), cs}, coord));
+    if (!posted.ok()) {
+      w.fail("the ledger refused the contributor set: " + posted.status().message());
+      return {};
+    }
+  }
 
   // Joint decryption by a quorum of t key holders (any hospital, contributor or not). t-of-n shares
   // depend on the quorum, so the coordinator names it; members that do not answer are replaced

@@ -16,7 +16,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }  // namespace
 
 Hospital::Hospital(PartyId id, std::string name, std::unique_ptr<LocalTrainer> trainer,
-                   std::unique_ptr<ledger::Signer> signer, const ledger::Ledger& ledger, Transport& transport,
+                   std::unique_ptr<ledger::Signer> signer, ledger::Ledger& ledger, Transport& transport,
                    std::unique_ptr<Rng> rng)
     : id_(id),
       name_(std::move(name)),
@@ -99,6 +99,13 @@ void Hospital::on_model(const Message& m) {
   const ledger::Signer* signers[] = {signer_.get()};
   internal::UpdateMsg u{tr->num_samples, tr->metrics, std::move(*contribution),
                         ledger::sign_record(ledger::Record{federation_id_, ledger::now_ms(), c}, signers)};
+  // The hospital writes its commitment to the ledger itself: the coordinator can neither forge nor
+  // drop it, and the ledger refuses a second one, one for a round that is not open, or one after the
+  // round's contributor set.
+  if (auto appended = ledger_.append(u.commitment); !appended.ok()) {
+    log_.status = "failed";
+    return refuse(m, "the ledger refused the commitment: " + appended.status().message());
+  }
   log_.status = "submitted";
   (void)transport_.send({id_, kCoordinatorId, MessageKind::kUpdate, m.round, internal::encode_update(u)});
 }
@@ -122,15 +129,15 @@ void Hospital::on_aggregate(const Message& m) {
       !std::binary_search(agg->quorum.begin(), agg->quorum.end(), id_)) {
     return;
   }
-  auto committed = ledger_.commitments(m.round);
-  auto setup = ledger_.current_setup();
-  if (!committed.ok() || !setup.ok()) return;
-  std::set<std::uint32_t> distinct;
-  for (auto p : agg->contributors) {
-    if (!committed->count(p)) return;
-    distinct.insert(p);
-  }
-  if (distinct.size() != agg->contributors.size() || distinct.size() < setup->min_contributors) return;
+  // Only the aggregate of the round's one contributor set, posted on the ledger before any share is
+  // asked for (the ledger checked that its contributors committed and meet the quorum).
+  auto posted = ledger_.contributor_set(m.round);
+  if (!posted.ok() || posted->aggregate_hash != agg_hash) return;
+  std::vector<std::uint32_t> listed(agg->contributors.begin(), agg->contributors.end());
+  std::sort(listed.begin(), listed.end());
+  std::vector<std::uint32_t> on_ledger;
+  for (const auto& c : posted->contributions) on_ledger.push_back(c.party_id);
+  if (listed != on_ledger) return;
   if (!decrypted_round_ || *decrypted_round_ != m.round) shares_in_round_ = 0;
   decrypted_round_ = m.round;
   decrypted_hash_ = agg_hash;

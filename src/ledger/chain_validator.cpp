@@ -24,6 +24,18 @@ const Participant* find_by_id(const RoundSetup& s, std::uint32_t party) {
 
 Status fail(const std::string& why) { return Status::corruption(why); }
 
+std::string str(std::uint64_t v) { return std::to_string(v); }
+
+// The first id listed twice, if any.
+std::optional<std::uint32_t> first_repeat(const std::vector<std::uint32_t>& ids) {
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    for (std::size_t j = 0; j < i; ++j) {
+      if (ids[j] == ids[i]) return ids[i];
+    }
+  }
+  return std::nullopt;
+}
+
 Status check_setup_shape(const RoundSetup& s) {
   if (s.participants.empty()) return fail("setup lists no participants");
   std::size_t hospitals = 0;
@@ -58,9 +70,21 @@ std::optional<Digest> ChainValidator::model_hash(std::uint64_t version) const {
 std::map<std::uint32_t, Digest> ChainValidator::commitments(std::uint64_t round) const {
   std::map<std::uint32_t, Digest> out;
   for (auto it = commitments_.lower_bound({round, 0}); it != commitments_.end() && it->first.first == round; ++it) {
-    out[it->first.second] = it->second;
+    out[it->first.second] = it->second.contribution_hash;
   }
   return out;
+}
+
+std::optional<UpdateCommitment> ChainValidator::commitment(std::uint64_t round, std::uint32_t party) const {
+  auto it = commitments_.find({round, party});
+  if (it == commitments_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<ContributorSet> ChainValidator::contributor_set(std::uint64_t round) const {
+  auto it = contributor_sets_.find(round);
+  if (it == contributor_sets_.end()) return std::nullopt;
+  return it->second;
 }
 
 std::optional<std::uint64_t> ChainValidator::latest_model_version() const {
@@ -159,42 +183,87 @@ Status ChainValidator::check_record(const Record& r, const std::vector<RecordSig
     if (std::none_of(signers.begin(), signers.end(), [&](const Participant* s) { return s == p; })) {
       return fail("commitment of party " + std::to_string(c->party_id) + " is not signed by that party");
     }
-    if (last_round_ && c->round <= *last_round_) return fail("commitment for round " + std::to_string(c->round) + " after that round closed");
-    if (commitments_.count({c->round, c->party_id})) return fail("second commitment of party " + std::to_string(c->party_id) + " in round " + std::to_string(c->round));
+    if (!open_ || open_->round != c->round) return fail("commitment for round " + str(c->round) + ", which is not open");
+    if (commitments_.count({c->round, c->party_id})) return fail("second commitment of party " + str(c->party_id) + " in round " + str(c->round));
+    if (contributor_sets_.count(c->round)) return fail("commitment for round " + str(c->round) + " after its contributor set");
+    if (std::find(open_->selected.begin(), open_->selected.end(), c->party_id) == open_->selected.end()) {
+      return fail("commitment of party " + str(c->party_id) + ", which round " + str(c->round) + " did not select");
+    }
+    if (c->model_version != open_->model_version || c->model_hash != open_->model_hash) {
+      return fail("commitment trained on another model than round " + str(c->round) + " broadcast");
+    }
     return model_matches(c->model_version, c->model_hash, "committed");
+  }
+  if (const auto* o = std::get_if<RoundOpen>(&r.body)) {
+    if (!signed_by_coordinator) return fail("round opening not signed by a coordinator");
+    if (open_) return fail("round " + str(o->round) + " opened while round " + str(open_->round) + " is still open");
+    const std::uint64_t expected = last_round_ ? *last_round_ + 1 : 1;
+    if (o->round != expected) return fail("round " + str(o->round) + " opened where round " + str(expected) + " is next");
+    if (o->key_epoch != members->key_epoch) return fail("round key epoch differs from the setup's");
+    if (o->params_hash != members->params_hash) return fail("round parameters hash differs from the setup's");
+    HEAL_RETURN_IF_ERROR(model_matches(o->model_version, o->model_hash, "broadcast"));
+    if (o->model_version != *latest_model_version()) return fail("round " + str(o->round) + " does not train the latest model");
+    if (o->selected.empty()) return fail("round " + str(o->round) + " selects no hospital");
+    if (auto d = first_repeat(o->selected)) return fail("hospital " + str(*d) + " selected twice");
+    for (auto id : o->selected) {
+      const Participant* p = find_by_id(*members, id);
+      if (!p || p->role != Role::kHospital) return fail("round selects party " + str(id) + ", not a hospital");
+    }
+    return {};
+  }
+  if (const auto* cs = std::get_if<ContributorSet>(&r.body)) {
+    if (!signed_by_coordinator) return fail("contributor set not signed by a coordinator");
+    if (!open_ || open_->round != cs->round) return fail("contributor set for round " + str(cs->round) + ", which is not open");
+    if (contributor_sets_.count(cs->round)) return fail("second contributor set for round " + str(cs->round));
+    for (std::size_t i = 0; i < cs->contributions.size(); ++i) {
+      const auto& c = cs->contributions[i];
+      if (i > 0 && cs->contributions[i - 1].party_id >= c.party_id) {
+        return fail("contributor set is not sorted by party id or lists party " + str(c.party_id) + " twice");
+      }
+      auto it = commitments_.find({cs->round, c.party_id});
+      if (it == commitments_.end()) return fail("contributor " + str(c.party_id) + " never committed in round " + str(cs->round));
+      if (it->second.contribution_hash != c.contribution_hash) return fail("contribution of party " + str(c.party_id) + " differs from its commitment");
+    }
+    if (cs->contributions.size() < members->min_contributors) {
+      return fail("contributor set of " + str(cs->contributions.size()) + " below the quorum of " + str(members->min_contributors));
+    }
+    return {};
   }
   if (const auto* x = std::get_if<RoundResult>(&r.body)) {
     if (!signed_by_coordinator) return fail("round result not signed by a coordinator");
-    if (last_round_ && x->round <= *last_round_) return fail("round " + std::to_string(x->round) + " does not increase");
+    if (!open_ || open_->round != x->round) return fail("result for round " + str(x->round) + ", which is not open");
     if (x->key_epoch != members->key_epoch) return fail("round key epoch differs from the setup's");
     HEAL_RETURN_IF_ERROR(model_matches(x->model_version_in, x->model_hash_in, "input"));
     for (std::size_t i = 0; i < x->contributions.size(); ++i) {
       const auto& c = x->contributions[i];
       auto it = commitments_.find({x->round, c.party_id});
       if (it == commitments_.end()) return fail("contribution of party " + std::to_string(c.party_id) + " was never committed");
-      if (it->second != c.contribution_hash) return fail("contribution of party " + std::to_string(c.party_id) + " differs from its commitment");
+      if (it->second.contribution_hash != c.contribution_hash) return fail("contribution of party " + std::to_string(c.party_id) + " differs from its commitment");
       for (std::size_t j = 0; j < i; ++j) {
         if (x->contributions[j].party_id == c.party_id) return fail("party " + std::to_string(c.party_id) + " contributes twice");
       }
     }
     // Each decryptor counts once towards the threshold: a repeated id would let fewer than t key
     // holders pass for a quorum. A hospital is selected at most once.
-    auto first_repeat = [](const std::vector<std::uint32_t>& ids) -> std::optional<std::uint32_t> {
-      for (std::size_t i = 0; i < ids.size(); ++i) {
-        for (std::size_t j = 0; j < i; ++j) {
-          if (ids[j] == ids[i]) return ids[i];
-        }
-      }
-      return std::nullopt;
-    };
     if (auto d = first_repeat(x->decryptors)) return fail("decryptor " + std::to_string(*d) + " listed twice");
     if (auto s = first_repeat(x->selected)) return fail("hospital " + std::to_string(*s) + " selected twice");
+    if (x->selected != open_->selected) return fail("round result selects other hospitals than the round's opening");
+    if (x->model_version_in != open_->model_version || x->model_hash_in != open_->model_hash) {
+      return fail("round result names another input model than the round's opening");
+    }
     if (x->status == RoundStatus::kFailed) {
       if (x->model_version_out != x->model_version_in || x->model_hash_out != x->model_hash_in) {
         return fail("failed round changes the model");
       }
       return {};
     }
+    // Completed: exactly the contributor set posted before decryption, and its aggregate.
+    auto set = contributor_sets_.find(x->round);
+    if (set == contributor_sets_.end()) return fail("completed round " + str(x->round) + " has no contributor set");
+    if (set->second.aggregate_hash != x->aggregate_hash) return fail("round result names another aggregate than its contributor set");
+    std::vector<Contribution> sorted = x->contributions;
+    std::sort(sorted.begin(), sorted.end(), [](const Contribution& a, const Contribution& b) { return a.party_id < b.party_id; });
+    if (sorted != set->second.contributions) return fail("round result lists other contributions than its contributor set");
     if (x->contributions.size() < members->min_contributors) return fail("completed round below the contributor quorum");
     if (x->decryptors.size() < members->decryption_threshold) return fail("completed round below the decryption threshold");
     for (auto d : x->decryptors) {
@@ -206,6 +275,8 @@ Status ChainValidator::check_record(const Record& r, const std::vector<RecordSig
   if (!signed_by_coordinator) return fail("model version not signed by a coordinator");
   if (models_.count(m.version)) return fail("model v" + std::to_string(m.version) + " recorded twice");
   if (!models_.empty()) {
+    if (!open_ || open_->round != m.round) return fail("model v" + str(m.version) + " for round " + str(m.round) + ", which is not open");
+    if (!contributor_sets_.count(m.round)) return fail("model v" + str(m.version) + " before round " + str(m.round) + "'s contributor set");
     if (m.version < models_.rbegin()->first) return fail("model version " + std::to_string(m.version) + " goes backwards");
     if (!models_.count(m.parent_version)) return fail("parent model v" + std::to_string(m.parent_version) + " is not on the ledger");
   } else if (m.parent_version != m.version) {
@@ -221,14 +292,21 @@ void ChainValidator::apply(const Record& r, std::size_t num_signatures) {
     setup_ = *s;
     ++counts_.setups;
   } else if (const auto* c = std::get_if<UpdateCommitment>(&r.body)) {
-    commitments_[{c->round, c->party_id}] = c->contribution_hash;
+    commitments_[{c->round, c->party_id}] = *c;
     ++counts_.commitments;
   } else if (const auto* x = std::get_if<RoundResult>(&r.body)) {
     last_round_ = x->round;
+    open_.reset();
     ++(x->status == RoundStatus::kCompleted ? counts_.rounds_completed : counts_.rounds_failed);
   } else if (const auto* m = std::get_if<ModelVersion>(&r.body)) {
     models_[m->version] = m->model_hash;
     ++counts_.model_versions;
+  } else if (const auto* o = std::get_if<RoundOpen>(&r.body)) {
+    open_ = *o;
+    ++counts_.rounds_opened;
+  } else if (const auto* cs = std::get_if<ContributorSet>(&r.body)) {
+    contributor_sets_[cs->round] = *cs;
+    ++counts_.contributor_sets;
   }
 }
 

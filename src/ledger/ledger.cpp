@@ -116,6 +116,26 @@ Result<std::map<std::uint32_t, Digest>> Ledger::commitments(std::uint64_t round)
   return validator_.commitments(round);
 }
 
+Result<UpdateCommitment> Ledger::commitment(std::uint64_t round, std::uint32_t party) const {
+  HEAL_RETURN_IF_ERROR(catch_up());
+  auto c = validator_.commitment(round, party);
+  if (!c) return Status::not_found("no commitment of party " + std::to_string(party) + " in round " + std::to_string(round));
+  return *c;
+}
+
+Result<ContributorSet> Ledger::contributor_set(std::uint64_t round) const {
+  HEAL_RETURN_IF_ERROR(catch_up());
+  auto cs = validator_.contributor_set(round);
+  if (!cs) return Status::not_found("no contributor set for round " + std::to_string(round) + " on the ledger");
+  return *cs;
+}
+
+Result<RoundOpen> Ledger::open_round() const {
+  HEAL_RETURN_IF_ERROR(catch_up());
+  if (!validator_.open_round()) return Status::not_found("no round is open on the ledger");
+  return *validator_.open_round();
+}
+
 Result<RoundSetup> Ledger::current_setup() const {
   HEAL_RETURN_IF_ERROR(catch_up());
   if (!validator_.setup()) return Status::not_found("the ledger has no setup record");

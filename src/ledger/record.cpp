@@ -30,6 +30,9 @@ Status get_u32_list(ByteReader& r, std::vector<std::uint32_t>* v, const char* wh
   return {};
 }
 
+void put_contributions(ByteWriter& w, const std::vector<Contribution>& v);
+Status get_contributions(ByteReader& r, std::vector<Contribution>* v);
+
 void encode_body(ByteWriter& w, const RoundSetup& s) {
   w.put<std::uint32_t>(s.key_epoch);
   w.put_string(s.secure_mode);
@@ -102,12 +105,7 @@ void encode_body(ByteWriter& w, const RoundResult& x) {
   w.put<std::uint8_t>(static_cast<std::uint8_t>(x.status));
   w.put_string(x.failure_reason);
   put_u32_list(w, x.selected);
-  w.put<std::uint32_t>(static_cast<std::uint32_t>(x.contributions.size()));
-  for (const auto& c : x.contributions) {
-    w.put<std::uint32_t>(c.party_id);
-    put_digest(w, c.contribution_hash);
-    w.put<std::uint64_t>(c.num_samples);
-  }
+  put_contributions(w, x.contributions);
   put_u32_list(w, x.decryptors);
   put_digest(w, x.aggregate_hash);
   w.put<std::uint64_t>(x.model_version_in);
@@ -128,14 +126,7 @@ Status decode_body(ByteReader& r, RoundResult* x) {
   x->status = static_cast<RoundStatus>(status);
   HEAL_RETURN_IF_ERROR(r.get_string(&x->failure_reason, kMaxMetricsBytes));
   HEAL_RETURN_IF_ERROR(get_u32_list(r, &x->selected, "selected party"));
-  std::uint32_t n = 0;
-  HEAL_RETURN_IF_ERROR(get_count(r, &n, kMaxParticipants, kContributionBytes, "contribution"));
-  x->contributions.resize(n);
-  for (auto& c : x->contributions) {
-    HEAL_RETURN_IF_ERROR(r.get(&c.party_id));
-    HEAL_RETURN_IF_ERROR(get_digest(r, &c.contribution_hash));
-    HEAL_RETURN_IF_ERROR(r.get(&c.num_samples));
-  }
+  HEAL_RETURN_IF_ERROR(get_contributions(r, &x->contributions));
   HEAL_RETURN_IF_ERROR(get_u32_list(r, &x->decryptors, "decryptor"));
   HEAL_RETURN_IF_ERROR(get_digest(r, &x->aggregate_hash));
   HEAL_RETURN_IF_ERROR(r.get(&x->model_version_in));
@@ -165,6 +156,57 @@ Status decode_body(ByteReader& r, ModelVersion* m) {
   return r.get_string(&m->metrics_json, kMaxMetricsBytes);
 }
 
+void put_contributions(ByteWriter& w, const std::vector<Contribution>& v) {
+  w.put<std::uint32_t>(static_cast<std::uint32_t>(v.size()));
+  for (const auto& c : v) {
+    w.put<std::uint32_t>(c.party_id);
+    put_digest(w, c.contribution_hash);
+    w.put<std::uint64_t>(c.num_samples);
+  }
+}
+
+Status get_contributions(ByteReader& r, std::vector<Contribution>* v) {
+  std::uint32_t n = 0;
+  HEAL_RETURN_IF_ERROR(get_count(r, &n, kMaxParticipants, kContributionBytes, "contribution"));
+  v->resize(n);
+  for (auto& c : *v) {
+    HEAL_RETURN_IF_ERROR(r.get(&c.party_id));
+    HEAL_RETURN_IF_ERROR(get_digest(r, &c.contribution_hash));
+    HEAL_RETURN_IF_ERROR(r.get(&c.num_samples));
+  }
+  return {};
+}
+
+void encode_body(ByteWriter& w, const RoundOpen& o) {
+  w.put<std::uint64_t>(o.round);
+  w.put<std::uint32_t>(o.key_epoch);
+  put_digest(w, o.params_hash);
+  w.put<std::uint64_t>(o.model_version);
+  put_digest(w, o.model_hash);
+  put_u32_list(w, o.selected);
+}
+
+Status decode_body(ByteReader& r, RoundOpen* o) {
+  HEAL_RETURN_IF_ERROR(r.get(&o->round));
+  HEAL_RETURN_IF_ERROR(r.get(&o->key_epoch));
+  HEAL_RETURN_IF_ERROR(get_digest(r, &o->params_hash));
+  HEAL_RETURN_IF_ERROR(r.get(&o->model_version));
+  HEAL_RETURN_IF_ERROR(get_digest(r, &o->model_hash));
+  return get_u32_list(r, &o->selected, "selected party");
+}
+
+void encode_body(ByteWriter& w, const ContributorSet& c) {
+  w.put<std::uint64_t>(c.round);
+  put_contributions(w, c.contributions);
+  put_digest(w, c.aggregate_hash);
+}
+
+Status decode_body(ByteReader& r, ContributorSet* c) {
+  HEAL_RETURN_IF_ERROR(r.get(&c->round));
+  HEAL_RETURN_IF_ERROR(get_contributions(r, &c->contributions));
+  return get_digest(r, &c->aggregate_hash);
+}
+
 template <typename T>
 Status decode_into(ByteReader& r, Record* rec) {
   T body;
@@ -181,6 +223,8 @@ std::string_view record_type_name(RecordType t) {
     case RecordType::kUpdateCommitment: return "commitment";
     case RecordType::kRoundResult: return "round";
     case RecordType::kModelVersion: return "model";
+    case RecordType::kRoundOpen: return "open";
+    case RecordType::kContributorSet: return "contributors";
   }
   return "unknown";
 }
@@ -226,6 +270,8 @@ Result<Record> decode_record(std::span<const std::uint8_t> bytes) {
     case RecordType::kUpdateCommitment: HEAL_RETURN_IF_ERROR(decode_into<UpdateCommitment>(r, &rec)); break;
     case RecordType::kRoundResult: HEAL_RETURN_IF_ERROR(decode_into<RoundResult>(r, &rec)); break;
     case RecordType::kModelVersion: HEAL_RETURN_IF_ERROR(decode_into<ModelVersion>(r, &rec)); break;
+    case RecordType::kRoundOpen: HEAL_RETURN_IF_ERROR(decode_into<RoundOpen>(r, &rec)); break;
+    case RecordType::kContributorSet: HEAL_RETURN_IF_ERROR(decode_into<ContributorSet>(r, &rec)); break;
     default: return Status::corruption("unknown record type " + std::to_string(type));
   }
   if (!r.at_end()) return Status::corruption(std::to_string(r.remaining()) + " trailing bytes after the record");
@@ -259,6 +305,14 @@ std::string describe(const Record& r) {
     std::string operator()(const ModelVersion& m) const {
       return "model v" + std::to_string(m.version) + " (round " + std::to_string(m.round) + ") " +
              digest_hex(m.model_hash).substr(0, 16);
+    }
+    std::string operator()(const RoundOpen& o) const {
+      return "round " + std::to_string(o.round) + " opened: model v" + std::to_string(o.model_version) + ", " +
+             std::to_string(o.selected.size()) + " hospitals selected";
+    }
+    std::string operator()(const ContributorSet& c) const {
+      return "round " + std::to_string(c.round) + " contributor set: " + std::to_string(c.contributions.size()) +
+             " contributions, aggregate " + digest_hex(c.aggregate_hash).substr(0, 16);
     }
   };
   return std::visit(V{}, r.body);

@@ -108,7 +108,7 @@ TEST(FederationSecurity, ForgedCommitmentIsRefusedByTheLedger) {
   auto r = fed.run_round();
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(party(*r, 1).status, "rejected");
-  EXPECT_NE(party(*r, 1).reason.find("ledger refused"), std::string::npos) << party(*r, 1).reason;
+  EXPECT_NE(party(*r, 1).reason.find("differs from the one on the ledger"), std::string::npos) << party(*r, 1).reason;
   EXPECT_EQ(r->contributors, 1u);
 }
 

@@ -58,6 +58,8 @@ TEST(Federation, LedgerRecordsEveryRoundAndVerifies) {
   EXPECT_EQ(counts[ledger::RecordType::kUpdateCommitment], 9);
   EXPECT_EQ(counts[ledger::RecordType::kRoundResult], 3);
   EXPECT_EQ(counts[ledger::RecordType::kModelVersion], 4);
+  EXPECT_EQ(counts[ledger::RecordType::kRoundOpen], 3);
+  EXPECT_EQ(counts[ledger::RecordType::kContributorSet], 3);
   auto results = round_results(*ledger);
   ASSERT_EQ(results.size(), 3u);
   for (std::size_t r = 0; r < 3; ++r) {

@@ -75,6 +75,21 @@ struct Federation {
                             digest_of("update-" + std::to_string(round) + "-" + std::to_string(party)), 10 + party, 1.5};
   }
 
+  RoundOpen open(std::uint64_t round) const {
+    return RoundOpen{round, 1, digest_of("params"), round - 1, model_hash(round - 1), {0, 1, 2}};
+  }
+
+  ContributorSet contributors(std::uint64_t round, const std::vector<std::uint32_t>& parties) const {
+    ContributorSet cs;
+    cs.round = round;
+    for (auto p : parties) {
+      auto c = commitment(round, p);
+      cs.contributions.push_back({p, c.contribution_hash, c.num_samples});
+    }
+    cs.aggregate_hash = digest_of("aggregate-" + std::to_string(round));
+    return cs;
+  }
+
   RoundResult round_result(std::uint64_t round, const std::vector<std::uint32_t>& contributors) const {
     RoundResult r;
     r.round = round;
@@ -96,15 +111,18 @@ struct Federation {
     return r;
   }
 
-  /// setup, model v0, then `rounds` rounds of (3 commitments, model v_r, round result r).
+  /// setup, model v0, then `rounds` rounds of (opening, 3 commitments, contributor set, model v_r,
+  /// round result r).
   void write_chain(Ledger& l, int rounds) const {
     ASSERT_TRUE(l.append(signed_setup()).ok());
     ASSERT_TRUE(l.append(by(*coordinator, model(0))).ok());
     for (std::uint64_t r = 1; r <= static_cast<std::uint64_t>(rounds); ++r) {
+      ASSERT_TRUE(l.append(by(*coordinator, open(r))).ok());
       for (std::uint32_t p = 0; p < 3; ++p) {
         auto res = l.append(by(*hospitals[p], commitment(r, p)));
         ASSERT_TRUE(res.ok()) << res.status().to_string();
       }
+      ASSERT_TRUE(l.append(by(*coordinator, contributors(r, {0, 1, 2}))).ok());
       ASSERT_TRUE(l.append(by(*coordinator, model(r))).ok());
       auto res = l.append(by(*coordinator, round_result(r, {0, 1, 2})));
       ASSERT_TRUE(res.ok()) << res.status().to_string();

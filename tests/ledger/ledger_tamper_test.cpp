@@ -22,8 +22,8 @@ TEST(LedgerTamper, EveryByteOfASmallRecordIsDetectedAtItsHeight) {
   RawDb raw(file.path);
   raw.drop_triggers();
   raw.exec("PRAGMA synchronous=OFF");
-  // Height 5 holds model v1, the smallest record of the chain.
-  const std::uint64_t h = 5;
+  // Height 7 holds model v1, the smallest record of the chain.
+  const std::uint64_t h = 7;
   ASSERT_EQ(decode_record(l->block(h)->record)->type(), RecordType::kModelVersion);
   testing::expect_every_flip_detected(*l, raw, "record", h, 1);
 }
@@ -52,7 +52,7 @@ TEST(LedgerTamper, RehashingTheChainDoesNotHideAnEditedRecord) {
   raw.drop_triggers();
   // Change the metrics of round 1's result and recompute every block hash from there on, so
   // the chain links are consistent again: only the signatures can tell.
-  const std::uint64_t target = 6;
+  const std::uint64_t target = 8;
   Record rec = *decode_record(l->block(target)->record);
   ASSERT_EQ(rec.type(), RecordType::kRoundResult);
   std::get<RoundResult>(rec.body).metrics_json = R"({"train_loss":0.01})";
@@ -80,7 +80,7 @@ TEST(LedgerTamper, ResignedByAStrangerIsDetected) {
   raw.drop_triggers();
   // Replace model v1 by another model, properly signed and hashed, but by a key outside the setup.
   auto stranger = Ed25519Signer::from_seed(seed_from_u64(31337));
-  const std::uint64_t target = 5;
+  const std::uint64_t target = 7;
   Record rec = *decode_record(l->block(target)->record);
   std::get<ModelVersion>(rec.body).model_hash = testing::digest_of("backdoored");
   const Signer* signers[] = {stranger.get()};

@@ -24,11 +24,13 @@ TEST(Ledger, ChainVerifiesWithCounts) {
   f.write_chain(*l, 2);
   VerifyReport rep = l->verify();
   EXPECT_TRUE(rep.ok) << rep.summary();
-  EXPECT_EQ(rep.counts.blocks, 2u + 2 * 5);
+  EXPECT_EQ(rep.counts.blocks, 2u + 2 * 7);  // setup, model v0; per round: open, 3 commits, set, model, result
   EXPECT_EQ(rep.counts.commitments, 6u);
+  EXPECT_EQ(rep.counts.rounds_opened, 2u);
+  EXPECT_EQ(rep.counts.contributor_sets, 2u);
   EXPECT_EQ(rep.counts.rounds_completed, 2u);
   EXPECT_EQ(rep.counts.model_versions, 3u);
-  EXPECT_EQ(rep.counts.signatures, 4u + 1 + 2 * 5);
+  EXPECT_EQ(rep.counts.signatures, 4u + 1 + 2 * 7);
   EXPECT_EQ(rep.head_hash, l->head()->hash);
   EXPECT_TRUE(l->verify(rep.head_hash).ok);
   EXPECT_FALSE(l->verify(Digest{}).ok);
@@ -65,6 +67,12 @@ TEST(Ledger, AppendRefusesRecordsThatBreakTheRules) {
   // Model versions are written by a coordinator, not a hospital.
   EXPECT_FALSE(l->append(f.by(*f.hospitals[0], f.model(0))).ok());
   ASSERT_TRUE(l->append(f.by(*f.coordinator, f.model(0))).ok());
+  // Commitments need an open round; rounds are opened by a coordinator, in order.
+  EXPECT_FALSE(l->append(f.by(*f.hospitals[0], f.commitment(1, 0))).ok());
+  EXPECT_FALSE(l->append(f.by(*f.hospitals[0], f.open(1))).ok());
+  EXPECT_FALSE(l->append(f.by(*f.coordinator, f.open(2))).ok());
+  ASSERT_TRUE(l->append(f.by(*f.coordinator, f.open(1))).ok());
+  EXPECT_FALSE(l->append(f.by(*f.coordinator, f.open(1))).ok());  // already open
   // A stranger's key is refused.
   auto stranger = Ed25519Signer::from_seed(seed_from_u64(4242));
   EXPECT_FALSE(l->append(f.by(*stranger, f.commitment(1, 0))).ok());
@@ -85,10 +93,23 @@ TEST(Ledger, AppendRefusesRecordsThatBreakTheRules) {
   ModelVersion dup = f.model(0);
   dup.model_hash = testing::digest_of("evil");
   EXPECT_FALSE(l->append(f.by(*f.coordinator, dup)).ok());
+  // The next model version and a completed result need the round's contributor set first.
+  EXPECT_FALSE(l->append(f.by(*f.coordinator, f.model(1))).ok());
+  // A contributor set may list only committed contributions, and needs the quorum.
+  EXPECT_FALSE(l->append(f.by(*f.coordinator, f.contributors(1, {0, 1, 2}))).ok());
+  EXPECT_FALSE(l->append(f.by(*f.coordinator, f.contributors(1, {0}))).ok());
+  EXPECT_FALSE(l->append(f.by(*f.coordinator, f.contributors(1, {1, 0}))).ok());  // unsorted
+  EXPECT_FALSE(l->append(f.by(*f.hospitals[0], f.contributors(1, {0, 1}))).ok());  // not a coordinator
+  ASSERT_TRUE(l->append(f.by(*f.coordinator, f.contributors(1, {0, 1}))).ok());
+  // Exactly one contributor set per round, and no commitment after it.
+  EXPECT_FALSE(l->append(f.by(*f.coordinator, f.contributors(1, {0, 1}))).ok());
+  EXPECT_FALSE(l->append(f.by(*f.hospitals[2], f.commitment(1, 2))).ok());
   ASSERT_TRUE(l->append(f.by(*f.coordinator, f.model(1))).ok());
-  // A round may include only committed contributions, and needs the quorum.
-  EXPECT_FALSE(l->append(f.by(*f.coordinator, f.round_result(1, {0, 1, 2}))).ok());
+  // The result must match the contributor set.
   EXPECT_FALSE(l->append(f.by(*f.coordinator, f.round_result(1, {0}))).ok());
+  RoundResult other_agg = f.round_result(1, {0, 1});
+  other_agg.aggregate_hash = testing::digest_of("another aggregate");
+  EXPECT_FALSE(l->append(f.by(*f.coordinator, other_agg)).ok());
   ASSERT_TRUE(l->append(f.by(*f.coordinator, f.round_result(1, {0, 1}))).ok());
   // Rounds only increase.
   EXPECT_FALSE(l->append(f.by(*f.coordinator, f.round_result(1, {0, 1}))).ok());
@@ -105,6 +126,7 @@ TEST(Ledger, FailedRoundsKeepTheModel) {
   auto l = memory_ledger();
   ASSERT_TRUE(l->append(f.signed_setup()).ok());
   ASSERT_TRUE(l->append(f.by(*f.coordinator, f.model(0))).ok());
+  ASSERT_TRUE(l->append(f.by(*f.coordinator, f.open(1))).ok());
   RoundResult x = f.round_result(1, {});
   x.status = RoundStatus::kFailed;
   x.failure_reason = "1 of 2 contributions";
@@ -120,7 +142,9 @@ TEST(Ledger, RoundResultWithDuplicateDecryptorsIsRefused) {
   auto l = memory_ledger();
   ASSERT_TRUE(l->append(f.signed_setup()).ok());
   ASSERT_TRUE(l->append(f.by(*f.coordinator, f.model(0))).ok());
+  ASSERT_TRUE(l->append(f.by(*f.coordinator, f.open(1))).ok());
   for (std::uint32_t p = 0; p < 2; ++p) ASSERT_TRUE(l->append(f.by(*f.hospitals[p], f.commitment(1, p))).ok());
+  ASSERT_TRUE(l->append(f.by(*f.coordinator, f.contributors(1, {0, 1}))).ok());
   ASSERT_TRUE(l->append(f.by(*f.coordinator, f.model(1))).ok());
   // One key holder listed twice must not pass for the 2-of-3 decryption threshold.
   RoundResult x = f.round_result(1, {0, 1});
@@ -199,7 +223,7 @@ TEST(Ledger, DeletionsAreDetected) {
   const Digest head = l->head()->hash;
   RawDb raw(file.path);
   raw.drop_triggers();
-  ASSERT_EQ(raw.exec("DELETE FROM blocks WHERE height = 6"), SQLITE_OK);  // the last block
+  ASSERT_EQ(raw.exec("DELETE FROM blocks WHERE height = 8"), SQLITE_OK);  // the last block
   VerifyReport rep = l->verify(head);
   EXPECT_FALSE(rep.ok);
   ASSERT_EQ(raw.exec("DELETE FROM blocks WHERE height = 3"), SQLITE_OK);  // a middle block

@@ -127,6 +127,7 @@ class Federation {
 
  private:
   struct RoundWork;
+  Status open_round(RoundWork& w);
   Status broadcast(RoundWork& w);
   Status collect_updates(RoundWork& w);
   Status decrypt_and_update(RoundWork& w);

@@ -32,9 +32,10 @@ struct HospitalRoundLog {
 
 class Hospital {
  public:
-  /// `ledger` is this hospital's replica of the federation ledger (read only here).
+  /// `ledger` is this hospital's handle on the federation ledger: it checks models against it and
+  /// writes its own signed commitments to it (on a chain, from its own account).
   Hospital(PartyId id, std::string name, std::unique_ptr<LocalTrainer> trainer, std::unique_ptr<ledger::Signer> signer,
-           const ledger::Ledger& ledger, Transport& transport, std::unique_ptr<Rng> rng);
+           ledger::Ledger& ledger, Transport& transport, std::unique_ptr<Rng> rng);
 
   PartyId id() const { return id_; }
   const std::string& name() const { return name_; }
@@ -63,7 +64,7 @@ class Hospital {
   std::string name_;
   std::unique_ptr<LocalTrainer> trainer_;
   std::unique_ptr<ledger::Signer> signer_;
-  const ledger::Ledger& ledger_;
+  ledger::Ledger& ledger_;
   Transport& transport_;
   std::unique_ptr<Rng> rng_;
   std::unique_ptr<AggregationParty> party_;

@@ -23,6 +23,8 @@ struct ChainCounts {
   std::uint64_t rounds_completed = 0;
   std::uint64_t rounds_failed = 0;
   std::uint64_t model_versions = 0;
+  std::uint64_t rounds_opened = 0;
+  std::uint64_t contributor_sets = 0;
   std::uint64_t signatures = 0;
 };
 
@@ -45,8 +47,14 @@ class ChainValidator {
   const std::optional<RoundSetup>& setup() const { return setup_; }
   /// Commitments accepted for `round`: party -> contribution hash.
   std::map<std::uint32_t, Digest> commitments(std::uint64_t round) const;
+  /// The commitment accepted for (`round`, `party`), if any.
+  std::optional<UpdateCommitment> commitment(std::uint64_t round, std::uint32_t party) const;
   /// Highest model version accepted so far (nullopt if none).
   std::optional<std::uint64_t> latest_model_version() const;
+  /// The round currently open (opened, no result yet), if any.
+  const std::optional<RoundOpen>& open_round() const { return open_; }
+  /// The contributor set posted for `round`, if any.
+  std::optional<ContributorSet> contributor_set(std::uint64_t round) const;
 
  private:
   Status check_record(const Record& r, const std::vector<RecordSignature>& sigs) const;
@@ -57,9 +65,11 @@ class ChainValidator {
   bool broken_ = false;
   std::optional<RoundSetup> setup_;
   std::string federation_id_;
-  std::optional<std::uint64_t> last_round_;
+  std::optional<std::uint64_t> last_round_;  // last closed round
+  std::optional<RoundOpen> open_;
+  std::map<std::uint64_t, ContributorSet> contributor_sets_;
   std::map<std::uint64_t, Digest> models_;
-  std::map<std::pair<std::uint64_t, std::uint32_t>, Digest> commitments_;  // (round, party) -> hash
+  std::map<std::pair<std::uint64_t, std::uint32_t>, UpdateCommitment> commitments_;  // (round, party) ->
   ChainCounts counts_;
 };
 

@@ -75,6 +75,12 @@ class Ledger {
   Result<std::vector<ModelHistoryEntry>> model_history() const;
   /// Verified commitments of `round`: party -> contribution hash.
   Result<std::map<std::uint32_t, Digest>> commitments(std::uint64_t round) const;
+  /// The commitment of `party` in `round` (NotFound if none).
+  Result<UpdateCommitment> commitment(std::uint64_t round, std::uint32_t party) const;
+  /// The contributor set posted for `round` (NotFound if none).
+  Result<ContributorSet> contributor_set(std::uint64_t round) const;
+  /// The round currently open (NotFound if none).
+  Result<RoundOpen> open_round() const;
   /// The setup currently in force (after catching up on unverified blocks).
   Result<RoundSetup> current_setup() const;
 

@@ -30,6 +30,8 @@ enum class RecordType : std::uint8_t {
   kUpdateCommitment = 2,
   kRoundResult = 3,
   kModelVersion = 4,
+  kRoundOpen = 5,
+  kContributorSet = 6,
 };
 std::string_view record_type_name(RecordType t);
 
@@ -119,7 +121,31 @@ struct ModelVersion {
   friend bool operator==(const ModelVersion&, const ModelVersion&) = default;
 };
 
-using RecordBody = std::variant<RoundSetup, UpdateCommitment, RoundResult, ModelVersion>;
+/// The opening of a round, written by a coordinator before the model is broadcast: which model
+/// the round trains, under which HE parameters, and which hospitals are asked. Commitments are
+/// accepted only while their round is open.
+struct RoundOpen {
+  std::uint64_t round = 0;             // the last closed round + 1 (rounds start at 1)
+  std::uint32_t key_epoch = 0;         // the setup in force
+  Digest params_hash{};                // the setup's HE parameter hash (zeros if none)
+  std::uint64_t model_version = 0;     // the latest model version on the ledger
+  Digest model_hash{};
+  std::vector<std::uint32_t> selected;  // hospitals asked to train (distinct)
+  friend bool operator==(const RoundOpen&, const RoundOpen&) = default;
+};
+
+/// The one contributor set of a round, written by a coordinator after aggregating and BEFORE any
+/// decryption share is requested. Key holders decrypt only the aggregate named here, so a
+/// coordinator cannot have two different subsets decrypted in one round (whose difference would be
+/// one hospital's update). Contributions are sorted by party id, each committed in the round.
+struct ContributorSet {
+  std::uint64_t round = 0;
+  std::vector<Contribution> contributions;
+  Digest aggregate_hash{};  // BLAKE2b-256 of the aggregate bytes the quorum is asked to decrypt
+  friend bool operator==(const ContributorSet&, const ContributorSet&) = default;
+};
+
+using RecordBody = std::variant<RoundSetup, UpdateCommitment, RoundResult, ModelVersion, RoundOpen, ContributorSet>;
 
 /// A record with the fields every record carries.
 struct Record {
