@@ -44,21 +44,30 @@ while IFS= read -r hit; do
   bad=1
 done < <(grep -rnE '#include[[:space:]]*[<"]sqlite3\.h' include src --include='*.h' --include='*.cpp' | grep -vE '^src/ledger/backends/')
 
-# The EVM backend (heal_ledger_evm) is quarantined like libtorch: only the CLI (and a node) include or
-# link it, besides its own folder, its tests and fuzz targets; fl and every other layer see only the
-# Ledger interface.
-evm_users='^(src/ledger/backends/evm/|include/heal/ledger/backends/evm|cli/|src/node/|node/|tests/|fuzz/)'
+# The EVM backend (heal_ledger_evm) is quarantined like libtorch: besides its own folder, only the
+# URI opener (src/ledger/open, heal_ledger_open, itself linked only by front ends), the CLI, a node,
+# tests and fuzz targets include or link it; fl and every other layer see only the Ledger interface.
+front_ends='cli/|src/node/|node/|tests/|fuzz/|examples/'
+evm_users="^(src/ledger/backends/evm/|include/heal/ledger/backends/evm|src/ledger/open/|$front_ends)"
 while IFS= read -r hit; do
-  echo "layering: $hit: the EVM backend may only be included by cli (or a node), its tests and fuzz targets"
+  echo "layering: $hit: the EVM backend may only be included by ledger/open, cli (or a node), tests and fuzz targets"
   bad=1
 done < <(grep -rnE '#include[[:space:]]*[<"](heal/)?ledger/backends/evm' include src cli tests fuzz \
            --include='*.h' --include='*.cpp' 2>/dev/null | grep -vE "$evm_users")
+# Who links a quarantined target (CMake comments ignored).
+cmake_links() {
+  grep -rnE "$1" --include=CMakeLists.txt --include='*.cmake' --exclude-dir=build --exclude-dir=node_modules \
+    --exclude-dir=.git . 2>/dev/null | sed 's|^\./||' | grep -vE '^[^:]+:[0-9]+:[[:space:]]*#'
+}
 while IFS= read -r hit; do
-  echo "layering: $hit: only cli (or a node), tests and fuzz targets may link heal_ledger_evm"
+  echo "layering: $hit: only ledger/open, cli (or a node), tests and fuzz targets may link heal_ledger_evm"
   bad=1
-done < <(grep -rnE 'heal_ledger_evm|heal::ledger_evm' --include=CMakeLists.txt --include='*.cmake' \
-           --exclude-dir=build --exclude-dir=node_modules --exclude-dir=.git . 2>/dev/null | sed 's|^\./||' \
-           | grep -vE '^[^:]+:[0-9]+:[[:space:]]*#' | grep -vE '^(src/ledger/backends/evm/|cli/|src/node/|node/|tests/|fuzz/)')
+done < <(cmake_links 'heal_ledger_evm|heal::ledger_evm' \
+           | grep -vE "^(src/ledger/backends/evm/|src/ledger/open/|$front_ends)")
+while IFS= read -r hit; do
+  echo "layering: $hit: heal_ledger_open links every backend: only front ends (cli, a node, tests) may link it"
+  bad=1
+done < <(cmake_links 'heal_ledger_open|heal::ledger_open' | grep -vE "^(src/ledger/open/|$front_ends)")
 
 # Crypto++ only in the EVM backend; libsecp256k1 only in ledger identities and the EVM backend.
 while IFS= read -r hit; do
