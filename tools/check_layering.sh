@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fails when a header or source includes a HEAL layer its layer may not use (docs/architecture.md),
-# or when a quarantined dependency (libtorch, SQLite) leaks outside its folder.
+# or when a quarantined dependency (libtorch, SQLite, the EVM backend and its libraries) leaks outside
+# its folder.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,6 +43,43 @@ while IFS= read -r hit; do
   echo "layering: $hit: sqlite3.h may only be included under src/ledger/backends"
   bad=1
 done < <(grep -rnE '#include[[:space:]]*[<"]sqlite3\.h' include src --include='*.h' --include='*.cpp' | grep -vE '^src/ledger/backends/')
+
+# The EVM backend (heal_ledger_evm) is quarantined like libtorch: besides its own folder, only the
+# URI opener (src/ledger/open, heal_ledger_open, itself linked only by front ends), the CLI, a node,
+# tests and fuzz targets include or link it; fl and every other layer see only the Ledger interface.
+front_ends='cli/|src/node/|node/|tests/|fuzz/|examples/'
+evm_users="^(src/ledger/backends/evm/|include/heal/ledger/backends/evm|src/ledger/open/|$front_ends)"
+while IFS= read -r hit; do
+  echo "layering: $hit: the EVM backend may only be included by ledger/open, cli (or a node), tests and fuzz targets"
+  bad=1
+done < <(grep -rnE '#include[[:space:]]*[<"](heal/)?ledger/backends/evm' include src cli tests fuzz \
+           --include='*.h' --include='*.cpp' 2>/dev/null | grep -vE "$evm_users")
+# Who links a quarantined target (CMake comments ignored).
+cmake_links() {
+  grep -rnE "$1" --include=CMakeLists.txt --include='*.cmake' --exclude-dir=build --exclude-dir=node_modules \
+    --exclude-dir=.git . 2>/dev/null | sed 's|^\./||' | grep -vE '^[^:]+:[0-9]+:[[:space:]]*#'
+}
+while IFS= read -r hit; do
+  echo "layering: $hit: only ledger/open, cli (or a node), tests and fuzz targets may link heal_ledger_evm"
+  bad=1
+done < <(cmake_links 'heal_ledger_evm|heal::ledger_evm' \
+           | grep -vE "^(src/ledger/backends/evm/|src/ledger/open/|$front_ends)")
+while IFS= read -r hit; do
+  echo "layering: $hit: heal_ledger_open links every backend: only front ends (cli, a node, tests) may link it"
+  bad=1
+done < <(cmake_links 'heal_ledger_open|heal::ledger_open' | grep -vE "^(src/ledger/open/|$front_ends)")
+
+# Crypto++ only in the EVM backend; libsecp256k1 only in ledger identities and the EVM backend.
+while IFS= read -r hit; do
+  echo "layering: $hit: Crypto++ may only be included under src/ledger/backends/evm"
+  bad=1
+done < <(grep -rnE '#include[[:space:]]*[<"]cryptopp/' include src cli --include='*.h' --include='*.cpp' \
+           | grep -vE '^src/ledger/backends/evm/')
+while IFS= read -r hit; do
+  echo "layering: $hit: libsecp256k1 may only be included by src/ledger/identity.cpp and src/ledger/backends/evm"
+  bad=1
+done < <(grep -rnE '#include[[:space:]]*[<"]secp256k1' include src cli --include='*.h' --include='*.cpp' \
+           | grep -vE '^(src/ledger/identity\.cpp|src/ledger/backends/evm/)')
 
 if [ $bad -ne 0 ]; then
   echo "layering check FAILED"

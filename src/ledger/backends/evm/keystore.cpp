@@ -20,7 +20,8 @@ namespace heal::ledger::evm {
 namespace {
 
 using nlohmann::json;
-constexpr std::uint64_t kMinWork = std::uint64_t{1} << 20;
+constexpr std::uint64_t kMinWork = std::uint64_t{1} << 20;         // scrypt N * r * p
+constexpr std::uint64_t kMinPbkdf2Rounds = std::uint64_t{1} << 18;  // geth's and the spec's c = 262144
 
 Status scrypt_params_ok(std::uint64_t n, std::uint64_t r, std::uint64_t p, bool allow_weak, std::uint64_t max_mem) {
   if (n < 2 || (n & (n - 1)) != 0 || n > (std::uint64_t{1} << 24)) {
@@ -186,8 +187,8 @@ Result<std::unique_ptr<Secp256k1Signer>> decrypt_keystore(std::string_view text,
       if (prf != "hmac-sha256") return Status::unsupported("keystore pbkdf2 prf '" + prf + "' (only hmac-sha256)");
       HEAL_ASSIGN_OR_RETURN(const std::uint64_t c, uint_field(*kp, "c", kpath));
       if (c < 1 || c > (std::uint64_t{1} << 24)) return missing(kpath + "c", "is not in [1, 2^24]");
-      if (!o.allow_weak_kdf && c < kMinWork) {
-        return Status::corruption("keystore: pbkdf2 c = " + std::to_string(c) + " is below 2^20 (weak; opt in explicitly)");
+      if (!o.allow_weak_kdf && c < kMinPbkdf2Rounds) {
+        return Status::corruption("keystore: pbkdf2 c = " + std::to_string(c) + " is below 2^18 (weak; opt in explicitly)");
       }
       CryptoPP::PKCS5_PBKDF2_HMAC<CryptoPP::SHA256>().DeriveKey(dk.data(), dk.size(), 0, pw, password.size(),
                                                                  salt.data(), salt.size(),

@@ -29,7 +29,7 @@ struct KeystoreOptions {
 };
 
 struct KeystoreReadOptions {
-  /// Accept files whose KDF work N * r * p (scrypt) or c (PBKDF2) is below 2^20 (e.g. geth --lightkdf).
+  /// Accept files whose KDF work is below N * r * p = 2^20 (scrypt) or c = 2^18 (PBKDF2), e.g. geth --lightkdf.
   bool allow_weak_kdf = false;
   /// scrypt memory (128 * N * r bytes) above this is refused rather than allocated.
   std::uint64_t max_scrypt_memory = std::uint64_t{1} << 30;
