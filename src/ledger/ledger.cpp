@@ -11,8 +11,9 @@ std::string VerifyReport::summary() const {
            " (" + std::to_string(counts.blocks) + " blocks before it verified)";
   }
   return "OK: " + std::to_string(counts.blocks) + " blocks, " + std::to_string(counts.signatures) + " signatures, " +
-         std::to_string(counts.setups) + " setups, " + std::to_string(counts.commitments) + " commitments, " +
-         std::to_string(counts.rounds_completed) + " rounds completed, " + std::to_string(counts.rounds_failed) +
+         std::to_string(counts.setups) + " setups, " + std::to_string(counts.rounds_opened) + " rounds opened, " +
+         std::to_string(counts.commitments) + " commitments, " + std::to_string(counts.contributor_sets) +
+         " contributor sets, " + std::to_string(counts.rounds_completed) + " rounds completed, " + std::to_string(counts.rounds_failed) +
          " failed, " + std::to_string(counts.model_versions) + " model versions; head " + digest_hex(head_hash);
 }
 
