@@ -150,7 +150,9 @@ Result<Address> recover_address(const Hash32& digest, std::span<const std::uint8
 }
 
 Hash32 eip191_digest(const Hash32& message_hash) {
-  static constexpr std::string_view kPrefix = "\x19" "Ethereum Signed Message:\n32";
+  static constexpr std::string_view kPrefix =
+      "\x19"
+      "Ethereum Signed Message:\n32";
   Bytes buf(kPrefix.begin(), kPrefix.end());
   buf.insert(buf.end(), message_hash.begin(), message_hash.end());
   return keccak256(buf);
