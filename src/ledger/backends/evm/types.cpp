@@ -167,7 +167,7 @@ U256 U256::from_u64(std::uint64_t v) {
 Result<U256> U256::from_be_bytes(std::span<const std::uint8_t> b) {
   if (b.size() > 32) return Status::out_of_range("integer of " + std::to_string(b.size()) + " bytes exceeds 256 bits");
   U256 u;
-  std::memcpy(u.be.data() + 32 - b.size(), b.data(), b.size());
+  if (!b.empty()) std::memcpy(u.be.data() + 32 - b.size(), b.data(), b.size());  // data() may be null when empty
   return u;
 }
 
