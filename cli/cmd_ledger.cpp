@@ -8,6 +8,9 @@
 #include "commands.h"
 #include "heal/ledger/open.h"
 #include "heal/ledger/uri.h"
+#ifdef HEAL_HAVE_EVM
+#include "heal/ledger/backends/evm_ledger.h"
+#endif
 #include "heal/ledger/ledger.h"
 
 namespace heal::cli {
@@ -174,6 +177,45 @@ void run_show(const LedgerArgs& a) {
   }
 }
 
+struct DeployArgs {
+  std::string chain;
+  std::string consortium;
+  bool json_out = false;
+};
+
+void run_deploy(const DeployArgs& a) {
+#ifdef HEAL_HAVE_EVM
+  auto text = read_file(a.consortium, 1 << 20);
+  if (!text.ok()) throw StatusError(text.status().with_context("reading the consortium file"));
+  auto cons = ledger::evm::parse_consortium(std::string(text->begin(), text->end()));
+  if (!cons.ok()) throw StatusError(cons.status());
+  auto uri = ledger::parse_ledger_uri(a.chain);
+  if (!uri.ok()) throw StatusError(uri.status());
+  if (uri->scheme == "sqlite") {
+    throw StatusError(Status::invalid_argument("a SQLite ledger needs no deployment; --chain takes evm://host:port?key=…"));
+  }
+  auto l = ledger::evm::EvmLedger::open(*uri, /*read_only=*/false);
+  if (!l.ok()) throw StatusError(l.status());
+  auto addr = (*l)->deploy(*cons);
+  if (!addr.ok()) throw StatusError(addr.status().with_context("deploying HealFederation"));
+  const auto st = (*l)->stats();
+  if (a.json_out) {
+    std::cout << json{{"contract", *addr}, {"from_block", (*l)->from_block()}, {"uri", (*l)->audit_uri()},
+                      {"gas_used", st.gas_used}, {"members", cons->members.size()}}
+                     .dump(2)
+              << "\n";
+  } else {
+    std::cout << "HealFederation deployed at " << *addr << " (block " << (*l)->from_block() << ", " << st.gas_used
+              << " gas) for " << cons->members.size() << " members, t = " << cons->threshold
+              << ", min contributors = " << cons->min_contributors << "\nledger URI: " << (*l)->audit_uri() << "\n";
+  }
+#else
+  (void)a;
+  throw StatusError(Status::unsupported("this build has no EVM backend (configure with -DHEAL_WITH_EVM=ON after "
+                                        "scripts/install-deps.sh)"));
+#endif
+}
+
 }  // namespace
 
 constexpr const char* kLedgerUriHelp =
@@ -201,6 +243,17 @@ void add_ledger_commands(CLI::App& app) {
   show->add_option("--height", args->height, "Block height")->required();
   show->add_flag("--json", args->json_out, "Print JSON");
   show->callback([args] { run_show(*args); });
+
+  auto dargs = std::make_shared<DeployArgs>();
+  auto* deploy = ledger->add_subcommand("deploy", "Deploy the HealFederation contract for a consortium file (members, t)");
+  deploy->add_option("--chain", dargs->chain, "EVM node and deployer key: evm://host:port?key=env:VAR (or keystore=PATH)")
+      ->required();
+  deploy->add_option("--consortium", dargs->consortium, "Consortium JSON (federation_id, threshold, min_contributors, "
+                                                        "members: party_id, role, name, address)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  deploy->add_flag("--json", dargs->json_out, "Print JSON");
+  deploy->callback([dargs] { run_deploy(*dargs); });
 }
 
 }  // namespace heal::cli

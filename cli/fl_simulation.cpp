@@ -24,6 +24,9 @@
 #include "heal/io/partition.h"
 #include "heal/ledger/open.h"
 #include "heal/ledger/uri.h"
+#ifdef HEAL_HAVE_EVM
+#include "heal/ledger/backends/evm_ledger.h"
+#endif
 #include "heal/nn/plots.h"
 
 namespace heal::cli {
@@ -187,6 +190,15 @@ SimOutcome run_fl_simulation(const SimArgs& a) {
   SimOutcome out;
   out.ledger_path = a.ledger.empty() ? (fs::path(a.out) / "ledger.db").string() : a.ledger;
   const ledger::LedgerUri uri = value_or_throw(ledger::parse_ledger_uri(out.ledger_path));
+  const bool on_chain = uri.scheme != "sqlite";
+  if (on_chain) {
+    if (a.secure != "he") {
+      throw std::invalid_argument("--ledger " + uri.redacted() + " needs --secure he: the contract requires a "
+                                  "decryption threshold t >= 1");
+    }
+    // One secp256k1 key per party: it signs the records and is the party's chain account.
+    cfg.signature_scheme = ledger::SignatureScheme::kSecp256k1;
+  }
   if (uri.scheme == "sqlite" && fs::exists(uri.path)) {
     if (a.ledger.empty()) {
       fs::remove(uri.path);
@@ -194,7 +206,17 @@ SimOutcome run_fl_simulation(const SimArgs& a) {
       throw std::invalid_argument("--ledger " + out.ledger_path + " exists; a federation starts a new ledger");
     }
   }
-  auto ledger = value_or_throw(ledger::open(out.ledger_path, ledger::OpenMode::kReadWrite));
+  std::unique_ptr<ledger::Ledger> ledger;
+#ifdef HEAL_HAVE_EVM
+  ledger::evm::EvmLedger* evm = nullptr;
+  if (on_chain) {
+    auto e = value_or_throw(ledger::evm::EvmLedger::open(uri, /*read_only=*/false));
+    evm = e.get();
+    ledger = std::move(e);
+  }
+#endif
+  if (!ledger) ledger = value_or_throw(ledger::open(out.ledger_path, ledger::OpenMode::kReadWrite));
+  const std::uint32_t decryption_threshold = he_json.is_null() ? 0 : he_json["threshold"].get<std::uint32_t>();
 
   if (!a.json) {
     std::cout << "federation: " << a.hospitals << " hospitals, " << ds->name << " (" << ds->train.size()
@@ -217,6 +239,26 @@ SimOutcome run_fl_simulation(const SimArgs& a) {
   }
 
   fl::Federation fed(cfg, std::move(trainers), std::move(aggregator), *ledger, initial);
+#ifdef HEAL_HAVE_EVM
+  if (evm && evm->contract_address().empty()) {
+    // A fresh contract for this simulated consortium, deployed from the URI's key, which also pays
+    // the parties' gas on a dev chain (a QBFT network runs with zero gas price instead).
+    const auto cons = value_or_throw(ledger::evm::consortium_of(
+        cfg.federation_id, fed.participants(), decryption_threshold,
+        cfg.min_contributors != 0 ? cfg.min_contributors : static_cast<std::uint32_t>(k)));
+    std::vector<std::string> accounts;
+    for (const auto& m : cons.members) accounts.push_back(m.address);
+    if (Status s = evm->fund(accounts, 1'000'000'000'000'000'000ull); !s.ok()) throw StatusError(s);
+    const std::string contract = value_or_throw(evm->deploy(cons));
+    if (!a.json) std::cout << "ledger: HealFederation deployed at " << contract << " (" << evm->audit_uri() << ")\n";
+  }
+  if (evm) out.ledger_path = evm->audit_uri();
+#endif
+  if (Status s = fed.setup(); !s.ok()) throw StatusError(s.with_context("federation setup"));
+  const ledger::LedgerTiming ledger_after_setup = ledger->timing();
+#ifdef HEAL_HAVE_EVM
+  const ledger::evm::TxStats chain_after_setup = evm ? evm->stats() : ledger::evm::TxStats{};
+#endif
   const auto t_fl = std::chrono::steady_clock::now();
   fl::FederationReport rep = value_or_throw(fed.run(!globals().quiet && !a.json));
   const double fl_seconds = seconds_since(t_fl);
@@ -314,6 +356,31 @@ SimOutcome run_fl_simulation(const SimArgs& a) {
                  {"he_percent_deployment", he_pct_total},
                  {"he_percent_simulation", he_pct_sim},
                  {"note", "shared 2-core machine: timings are pessimistic"}};
+  {
+    // What the ledger adds: every append (validation + write; on a chain: transaction + receipt)
+    // and every catch-up, over the rounds (setup and deployment excluded).
+    const ledger::LedgerTiming& lt = ledger->timing();
+    const double ledger_s = (lt.append_seconds - ledger_after_setup.append_seconds) +
+                            (lt.read_seconds - ledger_after_setup.read_seconds);
+    const double nr = static_cast<double>(std::max<std::size_t>(rep.rounds.size(), 1));
+    json lj = {{"backend", uri.scheme == "sqlite" ? "sqlite" : "evm"},
+               {"uri", out.ledger_path},
+               {"appends_per_round", static_cast<double>(lt.appends - ledger_after_setup.appends) / nr},
+               {"seconds_per_round", ledger_s / nr},
+               {"percent_of_federation_time", fl_seconds > 0 ? 100 * ledger_s / fl_seconds : 0}};
+#ifdef HEAL_HAVE_EVM
+    if (evm) {
+      const ledger::evm::TxStats st = evm->stats();
+      lj["transactions_per_round"] = static_cast<double>(st.transactions - chain_after_setup.transactions) / nr;
+      lj["gas_per_round"] = static_cast<double>(st.gas_used - chain_after_setup.gas_used) / nr;
+      lj["calldata_bytes_per_round"] = static_cast<double>(st.calldata_bytes - chain_after_setup.calldata_bytes) / nr;
+      lj["calldata_bytes_per_hospital_per_round"] =
+          static_cast<double>(st.calldata_bytes - chain_after_setup.calldata_bytes) / nr / static_cast<double>(k);
+      lj["setup_gas_including_deployment"] = chain_after_setup.gas_used;
+    }
+#endif
+    j["ledger"] = lj;
+  }
   out.report_path = (fs::path(a.out) / "report.json").string();
   std::ofstream(out.report_path) << j.dump(2) << "\n";
 
@@ -334,7 +401,14 @@ SimOutcome run_fl_simulation(const SimArgs& a) {
             << "% of round time with hospitals in parallel; " << he_pct_sim
             << "% of this sequential simulation's wall time\n";
   std::cout << "ledger " << out.ledger_path << ": " << (rep.ledger_verified ? "verified" : "NOT verified") << ", head "
-            << digest_hex(rep.ledger_head).substr(0, 16) << "\n";
+            << digest_hex(rep.ledger_head).substr(0, 16) << "; " << std::setprecision(3)
+            << j["ledger"]["seconds_per_round"].get<double>() << " s per round ("
+            << j["ledger"]["percent_of_federation_time"].get<double>() << "% of the federation's time)";
+  if (j["ledger"].contains("gas_per_round")) {
+    std::cout << ", " << std::setprecision(6) << j["ledger"]["gas_per_round"].get<double>() << " gas and "
+              << j["ledger"]["calldata_bytes_per_round"].get<double>() << " calldata bytes per round";
+  }
+  std::cout << "\n";
   std::cout << "report " << out.report_path << (plot.ok() ? ", plot " + png : ", plot failed: " + plot.to_string())
             << "\n";
   return out;

@@ -13,6 +13,12 @@ namespace {
 // Stream ids separating the simulation's uses of the one seed.
 constexpr std::uint64_t kSignerStream = 1'000'000;
 constexpr std::uint64_t kProtocolStream = 2'000'000;
+
+std::unique_ptr<ledger::Signer> make_signer(ledger::SignatureScheme scheme, Rng& rng) {
+  if (scheme == ledger::SignatureScheme::kSecp256k1) return ledger::Secp256k1Signer::from_rng(rng);
+  HEAL_REQUIRE(scheme == ledger::SignatureScheme::kEd25519, "unknown signature scheme");
+  return ledger::Ed25519Signer::from_rng(rng);
+}
 }  // namespace
 
 Federation::Federation(FederationConfig config, std::vector<std::unique_ptr<LocalTrainer>> trainers,
@@ -31,8 +37,9 @@ Federation::Federation(FederationConfig config, std::vector<std::unique_ptr<Loca
   const Seed seed = seed_from_u64(config_.seed);
   {
     SeededRng rng(seed, kSignerStream + kCoordinatorId);
-    coordinator_ = ledger::Ed25519Signer::from_rng(rng);
+    coordinator_ = make_signer(config_.signature_scheme, rng);
   }
+  ledger_.add_local_signer(*coordinator_);
   for (std::size_t i = 0; i < trainers.size(); ++i) {
     HEAL_REQUIRE(trainers[i] != nullptr, "trainer " << i << " is null");
     HEAL_REQUIRE(trainers[i]->num_parameters() == global_.size(),
@@ -41,12 +48,13 @@ Federation::Federation(FederationConfig config, std::vector<std::unique_ptr<Loca
     const auto id = static_cast<PartyId>(i);
     SeededRng key_rng(seed, kSignerStream + id);
     auto h = std::make_unique<Hospital>(id, "hospital-" + std::to_string(i), std::move(trainers[i]),
-                                        ledger::Ed25519Signer::from_rng(key_rng), ledger_, transport_,
+                                        make_signer(config_.signature_scheme, key_rng), ledger_, transport_,
                                         std::make_unique<SeededRng>(seed, kProtocolStream + id));
     h->set_federation(config_.federation_id, config_.clip_norm, strategy_->proximal_mu());
     auto party = aggregator_->party(id);
     HEAL_REQUIRE(party.ok(), "aggregator has no key share for hospital " << i << ": " << party.status().to_string());
     h->set_aggregation_party(std::move(party).value());
+    ledger_.add_local_signer(h->signer());  // the simulation holds every party's key
     hospitals_.push_back(std::move(h));
   }
 }
@@ -56,6 +64,13 @@ Federation::~Federation() = default;
 Hospital& Federation::hospital(PartyId id) {
   HEAL_REQUIRE(id < hospitals_.size(), "no hospital " << id);
   return *hospitals_[id];
+}
+
+std::vector<ledger::Participant> Federation::participants() const {
+  std::vector<ledger::Participant> out;
+  for (const auto& h : hospitals_) out.push_back({h->id(), ledger::Role::kHospital, h->name(), h->identity()});
+  out.push_back({kCoordinatorId, ledger::Role::kCoordinator, "coordinator", coordinator_->identity()});
+  return out;
 }
 
 Status Federation::setup() {
@@ -73,12 +88,9 @@ Status Federation::setup() {
   s.decryption_threshold = info.decryption_threshold;
   s.strategy = strategy_->describe();
   s.clip_norm = config_.clip_norm;
+  s.participants = participants();
   std::vector<const ledger::Signer*> signers;
-  for (const auto& h : hospitals_) {
-    s.participants.push_back({h->id(), ledger::Role::kHospital, h->name(), h->identity()});
-    signers.push_back(&h->signer());
-  }
-  s.participants.push_back({kCoordinatorId, ledger::Role::kCoordinator, "coordinator", coordinator_->identity()});
+  for (const auto& h : hospitals_) signers.push_back(&h->signer());
   signers.push_back(coordinator_.get());
   // In a deployment every hospital signs the setup after checking it; the simulation holds all keys.
   HEAL_RETURN_IF_ERROR(

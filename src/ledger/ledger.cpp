@@ -1,5 +1,6 @@
 #include "heal/ledger/ledger.h"
 
+#include <chrono>
 #include <map>
 
 namespace heal::ledger {
@@ -15,7 +16,25 @@ std::string VerifyReport::summary() const {
          " failed, " + std::to_string(counts.model_versions) + " model versions; head " + digest_hex(head_hash);
 }
 
+namespace {
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+}  // namespace
+
 Result<Block> Ledger::append(const SignedRecord& sr) {
+  const auto t0 = std::chrono::steady_clock::now();
+  struct Timer {
+    LedgerTiming& t;
+    std::chrono::steady_clock::time_point t0;
+    bool& inside;
+    ~Timer() {
+      ++t.appends;
+      t.append_seconds += seconds_since(t0);
+      inside = false;
+    }
+  } timer{timing_, t0, in_append_};
+  in_append_ = true;
   HEAL_RETURN_IF_ERROR(catch_up());
   HEAL_RETURN_IF_ERROR(validator_.check_candidate(sr));
   Block b;
@@ -78,6 +97,15 @@ VerifyReport Ledger::verify(const std::optional<Digest>& expected_head) const {
 }
 
 Status Ledger::catch_up() const {
+  const auto t0 = std::chrono::steady_clock::now();
+  struct Timer {
+    double& s;
+    std::chrono::steady_clock::time_point t0;
+    bool counted;
+    ~Timer() {
+      if (counted) s += seconds_since(t0);
+    }
+  } timer{timing_.read_seconds, t0, !in_append_};
   HEAL_ASSIGN_OR_RETURN(std::uint64_t n, size());
   if (validator_.broken()) return Status::failed_precondition("the ledger failed verification");
   if (n < validator_.next_height()) {

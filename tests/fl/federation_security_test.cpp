@@ -112,6 +112,35 @@ TEST(FederationSecurity, ForgedCommitmentIsRefusedByTheLedger) {
   EXPECT_EQ(r->contributors, 1u);
 }
 
+TEST(FederationSecurity, KeyHoldersDecryptOnlyTheContributorSetOnTheLedger) {
+  // Two-subsets attack: the ledger's contributor set names {0, 1, 2}, but the coordinator asks the
+  // quorum to decrypt the aggregate of {0, 1} only (whose difference with the full set would be
+  // hospital 2's update), or an aggregate other than the one the set names. No key holder answers.
+  for (int variant = 0; variant < 2; ++variant) {
+    auto ledger = memory_ledger();
+    FederationConfig cfg;
+    cfg.min_contributors = 2;
+    auto agg = std::make_unique<FakeThresholdAggregator>(party_set(3), 2);
+    auto* fake = agg.get();
+    Federation fed(cfg, ones(3), std::move(agg), *ledger, {0, 0});
+    fed.transport().set_interceptor([&](Message& m) {
+      if (m.kind != MessageKind::kAggregate) return;
+      auto a = internal::decode_aggregate(m.payload).value();
+      if (variant == 0) {
+        a.contributors = {0, 1};
+      } else {
+        a.aggregate.push_back(0);
+      }
+      m.payload = internal::encode_aggregate(a);
+    });
+    auto r = fed.run_round();
+    ASSERT_TRUE(r.ok());
+    EXPECT_FALSE(r->completed) << "variant " << variant;
+    EXPECT_EQ(fake->shares_made, 0) << "variant " << variant;
+    EXPECT_EQ(ledger->contributor_set(1)->contributions.size(), 3u);
+  }
+}
+
 TEST(FederationSecurity, HospitalsDecryptOnlyQuorumAggregatesOncePerRound) {
   auto ledger = memory_ledger();
   FederationConfig cfg;

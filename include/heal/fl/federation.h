@@ -42,6 +42,9 @@ struct FederationConfig {
   std::uint64_t seed = 1;              // keys, training seeds and protocol randomness (simulation)
   bool evaluate = true;                // hospitals evaluate each new global model
   std::vector<DropoutEvent> dropouts;
+  /// Ledger keys of the parties: Ed25519, or secp256k1 (one key per party for the record signatures
+  /// and its EVM account; an EVM ledger needs it).
+  ledger::SignatureScheme signature_scheme = ledger::SignatureScheme::kEd25519;
 };
 
 /// One hospital's part in one round.
@@ -121,6 +124,9 @@ class Federation {
   std::size_t num_hospitals() const { return hospitals_.size(); }
   const Strategy& strategy() const { return *strategy_; }
   const ledger::Signer& coordinator_signer() const { return *coordinator_; }
+  /// The parties as the setup record lists them (hospitals 0..K-1, then the coordinator): what a
+  /// chain deployment fixes as the consortium's members.
+  std::vector<ledger::Participant> participants() const;
   const FederationConfig& config() const { return config_; }
   /// Report of the rounds run so far (without re-verifying the ledger).
   FederationReport report() const;

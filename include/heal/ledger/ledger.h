@@ -41,6 +41,14 @@ struct ModelHistoryEntry {
   std::uint64_t issued_at_ms = 0;
 };
 
+/// Time this handle spent on the ledger (appends include their catch-up, validation and the
+/// backend's write; reads are the other catch-ups, e.g. a hospital checking a model). Measures what a ledger adds to a round.
+struct LedgerTiming {
+  std::uint64_t appends = 0;
+  double append_seconds = 0;
+  double read_seconds = 0;
+};
+
 class Ledger {
  public:
   virtual ~Ledger() = default;
@@ -84,6 +92,14 @@ class Ledger {
   /// The setup currently in force (after catching up on unverified blocks).
   Result<RoundSetup> current_setup() const;
 
+  /// Tells the backend that this process holds `signer`'s key (the object must outlive the ledger).
+  /// A backend that authenticates writers itself (an EVM chain: a block is a transaction from its
+  /// signer's account) sends a record from the key of its signer; SQLite needs no key and ignores it.
+  virtual void add_local_signer(const Signer& signer) { (void)signer; }
+
+  /// Time spent in append() and in catching up so far.
+  const LedgerTiming& timing() const { return timing_; }
+
  protected:
   /// Stores `b` (already validated) as the next block.
   virtual Status store(const Block& b) = 0;
@@ -92,6 +108,8 @@ class Ledger {
   /// Brings `validator_` up to the stored head.
   Status catch_up() const;
   mutable ChainValidator validator_;
+  mutable LedgerTiming timing_;
+  bool in_append_ = false;  // catch-ups inside append() count as append time
 };
 
 }  // namespace heal::ledger

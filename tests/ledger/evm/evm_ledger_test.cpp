@@ -1,0 +1,219 @@
+// The EVM ledger backend on a private anvil chain: a whole federation (threshold CKKS, 3 hospitals)
+// runs on the HealFederation contract and produces exactly the model versions and hashes of the same
+// run on SQLite; the chain is re-read from its events by a fresh read-only handle (catch-up after a
+// restart) and verifies; a block whose sender is not one of its signers is refused by every reader;
+// the contract's refusal of a rule-breaking transaction reaches the caller with the error's name.
+#include <gtest/gtest.h>
+
+#include "fl/fl_fixture.h"
+#include "heal/fl/he_aggregator.h"
+#include "heal/ledger/backends/evm_ledger.h"
+#include "heal/ledger/backends/sqlite_ledger.h"
+#include "heal/ledger/open.h"
+#include "ledger/backends/evm/abi.h"
+#include "ledger/backends/evm/rpc_client.h"
+#include "ledger/backends/evm/transaction.h"
+#include "ledger/evm/anvil_fixture.h"
+
+namespace heal::ledger::evm {
+namespace {
+
+using fl::testing::LinearRegressionTrainer;
+
+constexpr std::size_t kHospitals = 3;
+constexpr std::uint64_t kRounds = 3;
+
+std::vector<std::unique_ptr<fl::LocalTrainer>> trainers() {
+  std::vector<std::unique_ptr<fl::LocalTrainer>> out;
+  const std::vector<float> w_star = {0.5f, -1.0f, 2.0f, 0.25f};
+  for (std::size_t i = 0; i < kHospitals; ++i) {
+    out.push_back(std::make_unique<LinearRegressionTrainer>(w_star, 40, 10 + i, 0.1f * static_cast<float>(i)));
+  }
+  return out;
+}
+
+std::unique_ptr<fl::HeAggregator> aggregator() {
+  fl::HeAggregatorConfig c;
+  c.threshold = 2;
+  c.max_total_weight = 4096;
+  c.seed = 7;
+  return std::make_unique<fl::HeAggregator>(c, kHospitals);
+}
+
+fl::FederationConfig config() {
+  fl::FederationConfig cfg;
+  cfg.federation_id = "evm-test";
+  cfg.rounds = kRounds;
+  cfg.min_contributors = 2;
+  cfg.seed = 3;
+  cfg.signature_scheme = SignatureScheme::kSecp256k1;
+  return cfg;
+}
+
+std::vector<std::pair<std::uint64_t, Digest>> history(const Ledger& l) {
+  std::vector<std::pair<std::uint64_t, Digest>> out;
+  auto h = l.model_history();
+  EXPECT_TRUE(h.ok()) << h.status().to_string();
+  if (h.ok()) {
+    for (const auto& e : *h) out.emplace_back(e.version, e.model_hash);
+  }
+  return out;
+}
+
+class EvmLedgerTest : public testing::AnvilFixture {
+ protected:
+  // evm://127.0.0.1:<port>?key=<dev key 0>
+  std::string chain_uri() const {
+    const std::string hostport = url().substr(std::string("http://").size());
+    return "evm://" + hostport + "?key=" + dev_private_keys_hex()[0];
+  }
+
+  // A federation on a fresh contract deployed for its participants (as `heal fl simulate` does).
+  void deployed(fl::Federation& fed, EvmLedger& l) {
+    auto cons = consortium_of("evm-test", fed.participants(), 2, 2);
+    EXPECT_TRUE(cons.ok()) << cons.status().to_string();
+    std::vector<std::string> accounts;
+    for (const auto& m : cons->members) accounts.push_back(m.address);
+    EXPECT_TRUE(l.fund(accounts, 1'000'000'000'000'000'000ull).ok());
+    auto addr = l.deploy(*cons);
+    ASSERT_TRUE(addr.ok()) << addr.status().to_string();
+  }
+};
+
+TEST_F(EvmLedgerTest, FederationOnChainMatchesSqliteAndVerifiesAfterRestart) {
+  // The same federation on SQLite ...
+  auto sqlite = SqliteLedger::open(":memory:").value();
+  fl::Federation on_sqlite(config(), trainers(), aggregator(), *sqlite, {0, 0, 0, 0});
+  auto rep_sqlite = on_sqlite.run();
+  ASSERT_TRUE(rep_sqlite.ok()) << rep_sqlite.status().to_string();
+
+  // ... and on the chain.
+  auto uri = parse_ledger_uri(chain_uri());
+  ASSERT_TRUE(uri.ok());
+  auto chain = EvmLedger::open(*uri, /*read_only=*/false);
+  ASSERT_TRUE(chain.ok()) << chain.status().to_string();
+  fl::Federation on_chain(config(), trainers(), aggregator(), **chain, {0, 0, 0, 0});
+  deployed(on_chain, **chain);
+  auto rep_chain = on_chain.run();
+  ASSERT_TRUE(rep_chain.ok()) << rep_chain.status().to_string();
+  ASSERT_TRUE(rep_chain->ledger_verified);
+
+  // Same model versions and hashes, every round completed on both.
+  const auto h_sqlite = history(*sqlite), h_chain = history(**chain);
+  ASSERT_EQ(h_sqlite.size(), kRounds + 1);
+  EXPECT_EQ(h_sqlite, h_chain);
+  EXPECT_EQ(on_sqlite.global_model(), on_chain.global_model());
+  const VerifyReport v = (*chain)->verify();
+  EXPECT_TRUE(v.ok) << v.summary();
+  EXPECT_EQ(v.counts.rounds_completed, kRounds);
+  EXPECT_EQ(v.counts.contributor_sets, kRounds);
+  // Each completed round: open, 3 commitments, contributor set, model, result = 7 transactions.
+  EXPECT_EQ(v.counts.blocks, 2 + 7 * kRounds);
+  EXPECT_GT((*chain)->stats().gas_used, 0u);
+
+  // A restarted node (fresh handle, read-only, no key) catches up from the contract's events.
+  auto reader = ledger::open((*chain)->audit_uri(), OpenMode::kReadOnly);
+  ASSERT_TRUE(reader.ok()) << reader.status().to_string();
+  const VerifyReport rv = (*reader)->verify(v.head_hash);
+  EXPECT_TRUE(rv.ok) << rv.summary();
+  EXPECT_EQ(history(**reader), h_chain);
+  // An audit needs no key, and refuses one.
+  EXPECT_FALSE(ledger::open(chain_uri() + "&contract=" + (*chain)->contract_address(), OpenMode::kReadOnly).ok());
+}
+
+TEST_F(EvmLedgerTest, BlockSentByANonSignerIsRefusedByReaders) {
+  auto uri = parse_ledger_uri(chain_uri());
+  auto chain = EvmLedger::open(*uri, false).value();
+  fl::FederationConfig cfg = config();
+  cfg.rounds = 1;
+  fl::Federation fed(cfg, trainers(), aggregator(), *chain, {0, 0, 0, 0});
+  deployed(fed, *chain);
+  ASSERT_TRUE(fed.setup().ok());
+  // Open round 1 honestly, so commitments are accepted on chain.
+  ASSERT_TRUE(chain->verify().ok);
+
+  // Hospital 0 sends (from its own account, which the contract accepts as a member) a commitment
+  // record signed by hospital 1: the chain cannot read HEAL signatures, the readers can.
+  RoundOpen o{1, 1, chain->current_setup()->params_hash, 0, chain->model_history()->at(0).model_hash, {0, 1, 2}};
+  const Signer* coord[] = {&fed.coordinator_signer()};
+  ASSERT_TRUE(chain->append(sign_record({"evm-test", now_ms(), o}, coord)).ok());
+  UpdateCommitment c{1, 1, 0, o.model_hash, blake2b_256(std::string("forged")), 10, 0};
+  const Signer* h1[] = {&fed.hospital(1).signer()};
+  SignedRecord sr = sign_record({"evm-test", now_ms(), c}, h1);
+  const auto& h0 = dynamic_cast<const Secp256k1Signer&>(fed.hospital(0).signer());
+  auto data = abi::encode_call("commit(uint64,bytes32,bytes,bytes)",
+                               {abi::Value::uint(1), abi::Value::bytes32(keccak256(std::string("x"))),
+                                abi::Value::bytes(sr.record), abi::Value::bytes(encode_signatures(sr.signatures))});
+  ASSERT_TRUE(data.ok());
+  RpcClient rpc(url());
+  Eip1559Tx tx;
+  tx.chain_id = kChainId;
+  tx.nonce = *rpc.get_transaction_count(*address_of(h0.identity()), "pending");
+  auto fees = rpc.suggest_eip1559_fees().value();
+  tx.max_priority_fee_per_gas = fees.first;
+  tx.max_fee_per_gas = fees.second;
+  tx.gas_limit = 500'000;
+  tx.to = *Address::from_hex(chain->contract_address());
+  tx.data = *data;
+  const SignedTx s = sign(tx, h0);
+  auto sent = rpc.send_raw_transaction(s.raw);
+  ASSERT_TRUE(sent.ok()) << sent.status().to_string();
+  auto receipt = rpc.wait_for_receipt(*sent);
+  ASSERT_TRUE(receipt.ok() && receipt->status) << "the contract accepts a member's commit whatever its record says";
+
+  auto reader = ledger::open(chain->audit_uri(), OpenMode::kReadOnly).value();
+  const VerifyReport v = reader->verify();
+  EXPECT_FALSE(v.ok);
+  ASSERT_TRUE(v.bad_height.has_value());
+  EXPECT_EQ(*v.bad_height, 3u);  // setup, model v0, round opening, then the forged block
+  EXPECT_NE(v.reason.find("not one of its signers"), std::string::npos) << v.reason;
+}
+
+TEST_F(EvmLedgerTest, ContractRefusalsReachTheCallerByName) {
+  auto uri = parse_ledger_uri(chain_uri());
+  auto chain = EvmLedger::open(*uri, false).value();
+  fl::Federation fed(config(), trainers(), aggregator(), *chain, {0, 0, 0, 0});
+  // Before deployment nothing can be appended.
+  EXPECT_FALSE(fed.setup().ok());
+  deployed(fed, *chain);
+  // The setup alone (the federation's own setup() would also write model v0).
+  RoundSetup s;
+  s.key_epoch = 1;
+  s.secure_mode = "threshold-ckks";
+  s.min_contributors = 2;
+  s.decryption_threshold = 2;
+  s.participants = fed.participants();
+  std::vector<const Signer*> all;
+  for (fl::PartyId i = 0; i < kHospitals; ++i) all.push_back(&fed.hospital(i).signer());
+  all.push_back(&fed.coordinator_signer());
+  ASSERT_TRUE(chain->append(sign_record({"evm-test", now_ms(), s}, all)).ok());
+  // A zero model hash passes the off-chain rules but not the contract: its custom error is named.
+  const Signer* coord[] = {&fed.coordinator_signer()};
+  auto r = chain->append(sign_record({"evm-test", now_ms(), ModelVersion{0, 0, 0, Digest{}, 4, ""}}, coord));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("ZeroHash()"), std::string::npos) << r.status().to_string();
+  // Nothing was mined for it, and the ledger still verifies.
+  EXPECT_EQ(*chain->size(), 1u);
+  EXPECT_TRUE(chain->verify().ok);
+}
+
+TEST_F(EvmLedgerTest, UrisAreCheckedBeforeAnyTransaction) {
+  const std::string hostport = url().substr(std::string("http://").size());
+  EXPECT_EQ(EvmLedger::open(*parse_ledger_uri("evm://" + hostport + "?nonsense=1"), false).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(EvmLedger::open(*parse_ledger_uri("evm://" + hostport + "?key=0x1234"), false).status().code(),
+            StatusCode::kInvalidArgument);
+  // A contract address with nothing deployed there.
+  EXPECT_EQ(EvmLedger::open(*parse_ledger_uri("evm://" + hostport + "?contract=0x" + std::string(40, '1')), true)
+                .status()
+                .code(),
+            StatusCode::kNotFound);
+  // A port nobody listens on.
+  EXPECT_EQ(EvmLedger::open(*parse_ledger_uri("evm://127.0.0.1:1?contract=0x" + std::string(40, '1')), true)
+                .status()
+                .code(),
+            StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace heal::ledger::evm
