@@ -16,9 +16,9 @@ namespace {
 Bytes msg(std::string_view s) { return Bytes(s.begin(), s.end()); }
 
 // Group order n of secp256k1 (SEC 2, section 2.4.1), big-endian.
-constexpr std::array<std::uint8_t, 32> kOrder = {
-    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFE,
-    0xBA, 0xAE, 0xDC, 0xE6, 0xAF, 0x48, 0xA0, 0x3B, 0xBF, 0xD2, 0x5E, 0x8C, 0xD0, 0x36, 0x41, 0x41};
+constexpr std::array<std::uint8_t, 32> kOrder = {0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+                                                 0xFF, 0xFF, 0xFF, 0xFF, 0xFE, 0xBA, 0xAE, 0xDC, 0xE6, 0xAF, 0x48,
+                                                 0xA0, 0x3B, 0xBF, 0xD2, 0x5E, 0x8C, 0xD0, 0x36, 0x41, 0x41};
 
 // s' = n - s (big-endian, s < n): the other valid signature of the same message (ECDSA malleability).
 Bytes negate_s(const Bytes& sig) {
@@ -156,8 +156,7 @@ TEST(Secp256k1, KnownKeyHasKnownPublicKey) {
   one[31] = 1;
   auto s = Secp256k1Signer::from_secret(one);
   ASSERT_TRUE(s.ok());
-  EXPECT_EQ(to_hex((*s)->identity().public_key),
-            "0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798");
+  EXPECT_EQ(to_hex((*s)->identity().public_key), "0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798");
 }
 
 TEST(Secp256k1, RecoverableSignatureHasLowSAndParity) {

@@ -31,21 +31,22 @@ TEST(EvmAbi, SpecExampleBaz) {
 }
 
 TEST(EvmAbi, SpecExampleSam) {
-  auto call = encode_call("sam(bytes,bool,uint256[])",
-                          {Value::bytes({'d', 'a', 'v', 'e'}), Value::boolean(true),
-                           Value::array({Value::uint(1), Value::uint(2), Value::uint(3)})});
+  auto call =
+      encode_call("sam(bytes,bool,uint256[])", {Value::bytes({'d', 'a', 'v', 'e'}), Value::boolean(true),
+                                                Value::array({Value::uint(1), Value::uint(2), Value::uint(3)})});
   ASSERT_TRUE(call.ok());
   const std::string dave = "6461766500000000000000000000000000000000000000000000000000000000";
-  EXPECT_EQ(hex(*call), "a5643bf2" + word(0x60) + word(1) + word(0xa0) + word(4) + dave + word(3) + word(1) + word(2) +
-                            word(3));
+  EXPECT_EQ(hex(*call),
+            "a5643bf2" + word(0x60) + word(1) + word(0xa0) + word(4) + dave + word(3) + word(1) + word(2) + word(3));
 }
 
 TEST(EvmAbi, SpecExampleDynamicTypes) {
   // f(uint256,uint32[],bytes10,bytes) with (0x123, [0x456, 0x789], "1234567890", "Hello, world!").
   const std::string s10 = "1234567890", hello = "Hello, world!";
-  auto call = encode_call("f(uint256,uint32[],bytes10,bytes)",
-                          {Value::uint(0x123), Value::array({Value::uint(0x456), Value::uint(0x789)}),
-                           Value::bytes(Bytes(s10.begin(), s10.end())), Value::bytes(Bytes(hello.begin(), hello.end()))});
+  auto call =
+      encode_call("f(uint256,uint32[],bytes10,bytes)",
+                  {Value::uint(0x123), Value::array({Value::uint(0x456), Value::uint(0x789)}),
+                   Value::bytes(Bytes(s10.begin(), s10.end())), Value::bytes(Bytes(hello.begin(), hello.end()))});
   ASSERT_TRUE(call.ok()) << call.status().to_string();
   EXPECT_EQ(hex(*call), "8be65246" + word(0x123) + word(0x80) +
                             "3132333435363738393000000000000000000000000000000000000000000000" + word(0xe0) + word(2) +
@@ -70,13 +71,21 @@ TEST(EvmAbi, EveryTypeRoundTrips) {
   h[31] = 0x55;
   U256 big;
   big.be.fill(0xFF);
-  const auto ts = types("uint8,uint32,uint64,uint256,bool,address,bytes32,bytes,string,uint32[],address[],uint8[],bytes[]");
-  const std::vector<Value> vals = {
-      Value::uint(255), Value::uint(0xFFFFFFFFu), Value::uint(~std::uint64_t{0}), Value::uint(big),
-      Value::boolean(false), Value::address(a1), Value::bytes32(h), Value::bytes(Bytes(33, 7)),
-      Value::string("héllo"), Value::array({Value::uint(1), Value::uint(2)}),
-      Value::array({Value::address(a1), Value::address(a2)}), Value::array({}),
-      Value::array({Value::bytes({}), Value::bytes(Bytes(64, 1)), Value::bytes({9})})};
+  const auto ts =
+      types("uint8,uint32,uint64,uint256,bool,address,bytes32,bytes,string,uint32[],address[],uint8[],bytes[]");
+  const std::vector<Value> vals = {Value::uint(255),
+                                   Value::uint(0xFFFFFFFFu),
+                                   Value::uint(~std::uint64_t{0}),
+                                   Value::uint(big),
+                                   Value::boolean(false),
+                                   Value::address(a1),
+                                   Value::bytes32(h),
+                                   Value::bytes(Bytes(33, 7)),
+                                   Value::string("héllo"),
+                                   Value::array({Value::uint(1), Value::uint(2)}),
+                                   Value::array({Value::address(a1), Value::address(a2)}),
+                                   Value::array({}),
+                                   Value::array({Value::bytes({}), Value::bytes(Bytes(64, 1)), Value::bytes({9})})};
   auto enc = encode(ts, vals);
   ASSERT_TRUE(enc.ok()) << enc.status().to_string();
   EXPECT_EQ(enc->size() % 32, 0u);

@@ -100,10 +100,12 @@ TEST_F(EvmAnvil, ContractCreationLogsAndRevertSelector) {
   runtime_a.insert(runtime_a.end(), {0x60, 0x20, 0x60, 0x00, 0xa1, 0x00});
   // Runtime B: revert with the 4-byte custom error selector of NotMember().
   const auto sel = abi::selector("NotMember()");
-  Bytes runtime_b = {0x63, sel[0], sel[1], sel[2], sel[3], 0x60, 0xe0, 0x1b, 0x60, 0x00, 0x52, 0x60, 0x04, 0x60, 0x00, 0xfd};
+  Bytes runtime_b = {0x63, sel[0], sel[1], sel[2], sel[3], 0x60, 0xe0, 0x1b,
+                     0x60, 0x00,   0x52,   0x60,   0x04,   0x60, 0x00, 0xfd};
   // Init code: codecopy(0, 11, len); return(0, len); followed by the runtime.
   auto deployer = [](const Bytes& runtime) {
-    Bytes init = {0x60, static_cast<std::uint8_t>(runtime.size()), 0x80, 0x60, 0x0b, 0x60, 0x00, 0x39, 0x60, 0x00, 0xf3};
+    Bytes init = {0x60, static_cast<std::uint8_t>(runtime.size()), 0x80, 0x60, 0x0b, 0x60, 0x00, 0x39, 0x60, 0x00,
+                  0xf3};
     init.insert(init.end(), runtime.begin(), runtime.end());
     return init;
   };

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -66,17 +67,19 @@ void AnvilFixture::SetUp() {
   std::vector<char*> envp;
   for (auto& e : env_strings) envp.push_back(e.data());
   envp.push_back(nullptr);
+  const pid_t parent = ::getpid();
   pid_ = ::fork();
   ASSERT_GE(pid_, 0);
   if (pid_ == 0) {
     // Child: own process group, HOME in the temporary directory, output to the log file.
     ::setpgid(0, 0);
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive a crashed test binary
+    if (::getppid() != parent) ::_exit(127);
     const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) ::_exit(127);
     ::dup2(fd, 1);
     ::dup2(fd, 2);
-    ::execle(bin.c_str(), bin.c_str(), "--host", "127.0.0.1", "--port", "0", static_cast<char*>(nullptr),
-             envp.data());
+    ::execle(bin.c_str(), bin.c_str(), "--host", "127.0.0.1", "--port", "0", static_cast<char*>(nullptr), envp.data());
     ::_exit(127);
   }
   // Parent: wait (up to 20 s) for "Listening on 127.0.0.1:<port>".

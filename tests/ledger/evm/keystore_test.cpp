@@ -137,15 +137,21 @@ TEST(EvmKeystore, EveryFieldIsValidated) {
       {"n negative", [](J& j) { j["crypto"]["kdfparams"]["n"] = -1; }, StatusCode::kCorruption},
       {"n not pow2", [](J& j) { j["crypto"]["kdfparams"]["n"] = 1000; }, StatusCode::kCorruption},
       {"r zero", [](J& j) { j["crypto"]["kdfparams"]["r"] = 0; }, StatusCode::kCorruption},
-      {"memory bomb", [](J& j) { j["crypto"]["kdfparams"]["n"] = 1 << 24; j["crypto"]["kdfparams"]["r"] = 64; },
+      {"memory bomb",
+       [](J& j) {
+         j["crypto"]["kdfparams"]["n"] = 1 << 24;
+         j["crypto"]["kdfparams"]["r"] = 64;
+       },
        StatusCode::kOutOfRange},
       {"salt short", [](J& j) { j["crypto"]["kdfparams"]["salt"] = "00"; }, StatusCode::kCorruption},
       {"address", [](J& j) { j["address"] = std::string(40, '1'); }, StatusCode::kCorruption},
-      {"mac flipped", [](J& j) {
+      {"mac flipped",
+       [](J& j) {
          std::string m = j["crypto"]["mac"];
          m[0] = m[0] == '0' ? '1' : '0';
          j["crypto"]["mac"] = m;
-       }, StatusCode::kCorruption},
+       },
+       StatusCode::kCorruption},
   };
   for (const auto& c : cases) {
     J j = J::parse(good);

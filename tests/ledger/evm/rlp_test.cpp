@@ -33,9 +33,11 @@ TEST(EvmRlp, EncodesTheSpecExamples) {
 
 TEST(EvmRlp, DecodeRoundTrips) {
   const Bytes e = rlp::list({});
-  const std::vector<Bytes> cases = {rlp::bytes(str("dog")), rlp::list({rlp::bytes(str("cat")), rlp::uint(1024)}),
+  const std::vector<Bytes> cases = {rlp::bytes(str("dog")),
+                                    rlp::list({rlp::bytes(str("cat")), rlp::uint(1024)}),
                                     rlp::list({e, rlp::list({e}), rlp::list({e, rlp::list({e})})}),
-                                    rlp::bytes(Bytes(300, 0xAB)), rlp::list(std::vector<Bytes>(100, rlp::uint(7))),
+                                    rlp::bytes(Bytes(300, 0xAB)),
+                                    rlp::list(std::vector<Bytes>(100, rlp::uint(7))),
                                     rlp::uint(0)};
   for (const auto& c : cases) {
     auto item = rlp::decode(c);
@@ -49,18 +51,18 @@ TEST(EvmRlp, DecodeRoundTrips) {
 
 TEST(EvmRlp, DecoderRefusesNonCanonicalAndTruncatedInput) {
   for (const char* bad : {
-           "",                  // nothing
-           "8100",              // single byte < 0x80 wrapped
-           "817f",              // same
-           "b800",              // long form for a short string
-           "b80100",            // long form, length 1
-           "b90000",            // length with leading zero
-           "83646f",            // truncated string
-           "c883636174",        // list shorter than announced
-           "83646f6700",        // trailing byte
-           "c0c0",              // two items
+           "",                    // nothing
+           "8100",                // single byte < 0x80 wrapped
+           "817f",                // same
+           "b800",                // long form for a short string
+           "b80100",              // long form, length 1
+           "b90000",              // length with leading zero
+           "83646f",              // truncated string
+           "c883636174",          // list shorter than announced
+           "83646f6700",          // trailing byte
+           "c0c0",                // two items
            "bf0000000000000001",  // 8-byte length far beyond the input
-           "f9",                // truncated length of a list
+           "f9",                  // truncated length of a list
        }) {
     EXPECT_FALSE(rlp::decode(*from_hex(bad)).ok()) << bad;
   }

@@ -73,7 +73,8 @@ class ScriptedServer {
         if (at != std::string::npos && !r.is_discarded()) body.replace(at, 4, r["id"].dump());
       }
       const std::string resp = "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Type: application/json\r\n" +
-                               "Content-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+                               "Content-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" +
+                               body;
       ::send(c, resp.data(), resp.size(), MSG_NOSIGNAL);
       ::close(c);
     }
@@ -147,15 +148,15 @@ TEST(EvmRpc, JsonRpcErrorsAreNotRetriedAndCarryRevertData) {
 
 TEST(EvmRpc, MalformedResponsesAreRefused) {
   for (const std::string& body : {
-           std::string(R"({"jsonrpc":"2.0","id":999999,"result":"0x1"})"),           // wrong id
-           std::string(R"({"id":{id},"result":"0x1"})"),                              // no jsonrpc
-           std::string(R"({"jsonrpc":"1.0","id":{id},"result":"0x1"})"),             // wrong version
-           std::string(R"({"jsonrpc":"2.0","id":{id}})"),                            // neither
+           std::string(R"({"jsonrpc":"2.0","id":999999,"result":"0x1"})"),  // wrong id
+           std::string(R"({"id":{id},"result":"0x1"})"),                    // no jsonrpc
+           std::string(R"({"jsonrpc":"1.0","id":{id},"result":"0x1"})"),    // wrong version
+           std::string(R"({"jsonrpc":"2.0","id":{id}})"),                   // neither
            std::string(R"({"jsonrpc":"2.0","id":{id},"result":"0x1","error":{"code":1,"message":"x"}})"),  // both
-           std::string(R"({"jsonrpc":"2.0","id":{id},"error":{"code":"x","message":"x"}})"),  // bad error
+           std::string(R"({"jsonrpc":"2.0","id":{id},"error":{"code":"x","message":"x"}})"),               // bad error
            std::string("not json"), std::string("[1,2]"),
-           std::string(R"({"jsonrpc":"2.0","id":{id},"result":"0x01"})"),            // non-canonical quantity
-           std::string(R"({"jsonrpc":"2.0","id":{id},"result":7})"),                 // not a string
+           std::string(R"({"jsonrpc":"2.0","id":{id},"result":"0x01"})"),  // non-canonical quantity
+           std::string(R"({"jsonrpc":"2.0","id":{id},"result":7})"),       // not a string
        }) {
     ScriptedServer s({{200, body}});
     RpcClient c(s.url(), fast());
@@ -181,6 +182,16 @@ TEST(EvmRpc, ClientErrorsAreNotRetried) {
   EXPECT_EQ(s.requests(), 1);
 }
 
+TEST(EvmRpc, JsonRpcErrorWithHttp400IsReadAsSuch) {
+  ScriptedServer s({{400, R"({"jsonrpc":"2.0","id":{id},"error":{"code":-32602,"message":"Invalid params"}})"}});
+  RpcClient c(s.url(), fast());
+  RpcError err;
+  auto r = c.call("eth_getBalance", json::array({"0x0"}), &err);
+  EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition) << r.status().to_string();
+  EXPECT_EQ(err.code, -32602);
+  EXPECT_EQ(s.requests(), 1);
+}
+
 TEST(EvmRpc, PriorityFeeFallsBackToGasPrice) {
   ScriptedServer s({{200, R"({"jsonrpc":"2.0","id":{id},"error":{"code":-32601,"message":"method not found"}})"},
                     {200, R"({"jsonrpc":"2.0","id":{id},"result":"0x3b9aca00"})"}});
@@ -193,12 +204,14 @@ TEST(EvmRpc, PriorityFeeFallsBackToGasPrice) {
 
 TEST(EvmRpc, ReceiptAndLogParsingIsStrict) {
   const json good = json::parse(R"({
-    "transactionHash":"0x)" + std::string(64, '1') + R"(","blockNumber":"0x5","blockHash":"0x)" + std::string(64, '2') +
+    "transactionHash":"0x)" + std::string(64, '1') +
+                                R"(","blockNumber":"0x5","blockHash":"0x)" + std::string(64, '2') +
                                 R"(","status":"0x1","from":"0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266","to":null,
     "contractAddress":"0x5fbdb2315678afecb367f032d93f642f64180aa3","gasUsed":"0x5208","effectiveGasPrice":"0x1",
-    "logs":[{"address":"0x5fbdb2315678afecb367f032d93f642f64180aa3","topics":["0x)" + std::string(64, '3') +
-                                R"("],"data":"0x00","blockNumber":"0x5","blockHash":"0x)" + std::string(64, '2') +
-                                R"(","transactionHash":"0x)" + std::string(64, '1') + R"(","logIndex":"0x0","removed":false}]})");
+    "logs":[{"address":"0x5fbdb2315678afecb367f032d93f642f64180aa3","topics":["0x)" +
+                                std::string(64, '3') + R"("],"data":"0x00","blockNumber":"0x5","blockHash":"0x)" +
+                                std::string(64, '2') + R"(","transactionHash":"0x)" + std::string(64, '1') +
+                                R"(","logIndex":"0x0","removed":false}]})");
   auto r = parse_receipt(good);
   ASSERT_TRUE(r.ok()) << r.status().to_string();
   EXPECT_TRUE(r->status);

@@ -51,9 +51,9 @@ TEST(EvmTransaction, Eip1559SignsDecodesAndRecovers) {
   const SignedTx s = sign(tx, *key);
   ASSERT_EQ(s.raw[0], 0x02);
   // The signing payload is 0x02 || rlp of the nine fields (access list empty).
-  const Bytes body = rlp::list({rlp::uint(31337), rlp::uint(3), rlp::uint(1000000000), rlp::uint(3000000000),
-                                rlp::uint(100000), rlp::bytes(tx.to->bytes), rlp::uint(tx.value),
-                                rlp::bytes(tx.data), rlp::list({})});
+  const Bytes body =
+      rlp::list({rlp::uint(31337), rlp::uint(3), rlp::uint(1000000000), rlp::uint(3000000000), rlp::uint(100000),
+                 rlp::bytes(tx.to->bytes), rlp::uint(tx.value), rlp::bytes(tx.data), rlp::list({})});
   Bytes payload{0x02};
   payload.insert(payload.end(), body.begin(), body.end());
   EXPECT_EQ(signing_hash(tx), keccak256(payload));

@@ -42,10 +42,10 @@ TEST(EvmTypes, AddressParsingIsStrict) {
   // One letter's case flipped: checksum fails.
   EXPECT_EQ(Address::from_hex("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD").status().code(),
             StatusCode::kInvalidArgument);
-  EXPECT_FALSE(Address::from_hex("5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed").ok());     // no 0x
-  EXPECT_FALSE(Address::from_hex("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeA").ok());     // short
-  EXPECT_FALSE(Address::from_hex("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed00").ok()); // long
-  EXPECT_FALSE(Address::from_hex("0xzaaeb6053f3e94c9b9a09f33669435e7ef1beaed").ok());   // non-hex
+  EXPECT_FALSE(Address::from_hex("5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed").ok());      // no 0x
+  EXPECT_FALSE(Address::from_hex("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeA").ok());      // short
+  EXPECT_FALSE(Address::from_hex("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed00").ok());  // long
+  EXPECT_FALSE(Address::from_hex("0xzaaeb6053f3e94c9b9a09f33669435e7ef1beaed").ok());    // non-hex
   EXPECT_FALSE(Address::from_hex("").ok());
   EXPECT_TRUE(Address::from_hex("0x0000000000000000000000000000000000000000")->is_zero());
 }
@@ -100,7 +100,9 @@ TEST(EvmTypes, RecoverableSignatureRecoversTheSigner) {
   EXPECT_EQ(recover_address(d, high).status().code(), StatusCode::kCorruption);
   // EIP-191: the personal_sign prefix changes the digest.
   EXPECT_NE(eip191_digest(d), d);
-  std::string pre = "\x19" "Ethereum Signed Message:\n32";
+  std::string pre =
+      "\x19"
+      "Ethereum Signed Message:\n32";
   pre.append(reinterpret_cast<const char*>(d.data()), d.size());
   EXPECT_EQ(eip191_digest(d), keccak256(pre));
 }
@@ -121,7 +123,8 @@ TEST(EvmTypes, QuantitiesAreStrict) {
   EXPECT_FALSE(big->fits_u64());
   EXPECT_EQ(big->to_quantity(), "0x21e19e0c9bab2400000");
   EXPECT_FALSE(U256::from_quantity("0x1" + std::string(64, '0')).ok());  // 2^256
-  EXPECT_EQ(*U256::add(U256::from_u64(~std::uint64_t{0}), U256::from_u64(1)), *U256::from_quantity("0x10000000000000000"));
+  EXPECT_EQ(*U256::add(U256::from_u64(~std::uint64_t{0}), U256::from_u64(1)),
+            *U256::from_quantity("0x10000000000000000"));
   U256 max;
   max.be.fill(0xFF);
   EXPECT_EQ(U256::add(max, U256::from_u64(1)).status().code(), StatusCode::kOutOfRange);

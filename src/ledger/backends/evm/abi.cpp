@@ -55,7 +55,8 @@ Status encode_static(Bytes& out, const Type& t, const Value& v) {
       out.insert(out.end(), kWord - b.size(), 0);
       return {};
     }
-    default: return Status::internal("ABI: encode_static on a dynamic type");
+    default:
+      return Status::internal("ABI: encode_static on a dynamic type");
   }
 }
 
@@ -165,7 +166,8 @@ struct Decoder {
         }
         return Value::bytes(Bytes(u.be.begin(), u.be.begin() + t.size));
       }
-      default: return Status::internal("ABI: from_word on a dynamic type");
+      default:
+        return Status::internal("ABI: from_word on a dynamic type");
     }
   }
 
@@ -174,7 +176,8 @@ struct Decoder {
     HEAL_RETURN_IF_ERROR(spend(kWord, at));
     const std::size_t body = at + kWord;
     if (t.kind == Kind::kBytes || t.kind == Kind::kString) {
-      if (data.size() - body < padded(n)) return bad(t.name() + " of " + std::to_string(n) + " bytes runs past the data", at);
+      if (data.size() - body < padded(n))
+        return bad(t.name() + " of " + std::to_string(n) + " bytes runs past the data", at);
       HEAL_RETURN_IF_ERROR(spend(padded(n), at));
       for (std::size_t i = body + n; i < body + padded(n); ++i) {
         if (data[i] != 0) return bad(t.name() + " with non-zero padding", i);
@@ -184,7 +187,8 @@ struct Decoder {
       return Value::string(std::string(reinterpret_cast<const char*>(p), n));
     }
     // T[]: n heads of one word each must fit after the count.
-    if (n > (data.size() - body) / kWord) return bad("array of " + std::to_string(n) + " elements runs past the data", at);
+    if (n > (data.size() - body) / kWord)
+      return bad("array of " + std::to_string(n) + " elements runs past the data", at);
     std::vector<const Type*> ts(n, t.elem.get());
     HEAL_ASSIGN_OR_RETURN(std::vector<Value> elems, tuple(ts, body));
     return Value::array(std::move(elems));
@@ -222,13 +226,20 @@ std::vector<const Type*> pointers(const std::vector<Type>& types) {
 
 std::string Type::name() const {
   switch (kind) {
-    case Kind::kUint: return "uint" + std::to_string(size);
-    case Kind::kBool: return "bool";
-    case Kind::kAddress: return "address";
-    case Kind::kFixedBytes: return "bytes" + std::to_string(size);
-    case Kind::kBytes: return "bytes";
-    case Kind::kString: return "string";
-    case Kind::kArray: return elem->name() + "[]";
+    case Kind::kUint:
+      return "uint" + std::to_string(size);
+    case Kind::kBool:
+      return "bool";
+    case Kind::kAddress:
+      return "address";
+    case Kind::kFixedBytes:
+      return "bytes" + std::to_string(size);
+    case Kind::kBytes:
+      return "bytes";
+    case Kind::kString:
+      return "string";
+    case Kind::kArray:
+      return elem->name() + "[]";
   }
   return "?";
 }
@@ -236,7 +247,8 @@ std::string Type::name() const {
 Result<Type> parse_type(std::string_view name) {
   if (name.size() > 2 && name.substr(name.size() - 2) == "[]") {
     HEAL_ASSIGN_OR_RETURN(Type elem, parse_type(name.substr(0, name.size() - 2)));
-    if (elem.kind == Kind::kArray) return Status::unsupported("ABI: nested arrays are not supported: " + std::string(name));
+    if (elem.kind == Kind::kArray)
+      return Status::unsupported("ABI: nested arrays are not supported: " + std::string(name));
     Type t;
     t.kind = Kind::kArray;
     t.size = 0;

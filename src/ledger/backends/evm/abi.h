@@ -24,7 +24,7 @@ namespace heal::ledger::evm::abi {
 struct Type {
   enum class Kind : std::uint8_t { kUint, kBool, kAddress, kFixedBytes, kBytes, kString, kArray };
   Kind kind = Kind::kUint;
-  unsigned size = 256;                // bits of a uint, bytes of a bytesN
+  unsigned size = 256;               // bits of a uint, bytes of a bytesN
   std::shared_ptr<const Type> elem;  // element type of an array (never itself an array)
 
   bool is_dynamic() const { return kind == Kind::kBytes || kind == Kind::kString || kind == Kind::kArray; }
@@ -71,8 +71,7 @@ class Value {
 
  private:
   template <typename T>
-    requires(!std::is_same_v<std::decay_t<T>, Value>)
-  explicit Value(T&& v) : v_(std::forward<T>(v)) {}
+  requires(!std::is_same_v<std::decay_t<T>, Value>) explicit Value(T&& v) : v_(std::forward<T>(v)) {}
   Storage v_;
 };
 

@@ -20,7 +20,7 @@ namespace heal::ledger::evm {
 namespace {
 
 using nlohmann::json;
-constexpr std::uint64_t kMinWork = std::uint64_t{1} << 20;         // scrypt N * r * p
+constexpr std::uint64_t kMinWork = std::uint64_t{1} << 20;          // scrypt N * r * p
 constexpr std::uint64_t kMinPbkdf2Rounds = std::uint64_t{1} << 18;  // geth's and the spec's c = 262144
 
 Status scrypt_params_ok(std::uint64_t n, std::uint64_t r, std::uint64_t p, bool allow_weak, std::uint64_t max_mem) {
@@ -109,8 +109,7 @@ Result<std::string> string_field(const json& obj, const std::string& key, const 
 
 Result<std::string> encrypt_keystore(const Secp256k1Signer& signer, std::string_view password,
                                      const KeystoreOptions& o) {
-  HEAL_RETURN_IF_ERROR(
-      scrypt_params_ok(o.scrypt_n, o.scrypt_r, o.scrypt_p, o.allow_weak_kdf, std::uint64_t{1} << 32));
+  HEAL_RETURN_IF_ERROR(scrypt_params_ok(o.scrypt_n, o.scrypt_r, o.scrypt_p, o.allow_weak_kdf, std::uint64_t{1} << 32));
   std::uint8_t salt[32], iv[16];
   SystemRng rng;
   rng.fill(salt);
@@ -126,13 +125,13 @@ Result<std::string> encrypt_keystore(const Secp256k1Signer& signer, std::string_
     const Address addr = *address_of(signer.identity());
     json j;
     j["address"] = to_hex(addr.bytes);
-    j["crypto"] = {{"cipher", "aes-128-ctr"},
-                   {"cipherparams", {{"iv", to_hex(iv)}}},
-                   {"ciphertext", to_hex(ciphertext)},
-                   {"kdf", "scrypt"},
-                   {"kdfparams",
-                    {{"dklen", 32}, {"n", o.scrypt_n}, {"r", o.scrypt_r}, {"p", o.scrypt_p}, {"salt", to_hex(salt)}}},
-                   {"mac", to_hex(mac)}};
+    j["crypto"] = {
+        {"cipher", "aes-128-ctr"},
+        {"cipherparams", {{"iv", to_hex(iv)}}},
+        {"ciphertext", to_hex(ciphertext)},
+        {"kdf", "scrypt"},
+        {"kdfparams", {{"dklen", 32}, {"n", o.scrypt_n}, {"r", o.scrypt_r}, {"p", o.scrypt_p}, {"salt", to_hex(salt)}}},
+        {"mac", to_hex(mac)}};
     j["id"] = uuid_v4();
     j["version"] = 3;
     return j.dump(2) + "\n";
@@ -146,7 +145,8 @@ Result<std::unique_ptr<Secp256k1Signer>> decrypt_keystore(std::string_view text,
   const json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) return Status::corruption("keystore is not a JSON object");
   HEAL_ASSIGN_OR_RETURN(const std::uint64_t version, uint_field(j, "version", ""));
-  if (version != 3) return Status::unsupported("keystore version " + std::to_string(version) + " (only 3 is supported)");
+  if (version != 3)
+    return Status::unsupported("keystore version " + std::to_string(version) + " (only 3 is supported)");
   // geth writes "crypto", some older tools "Crypto".
   const json* crypto = nullptr;
   if (j.contains("crypto")) {
@@ -179,8 +179,9 @@ Result<std::unique_ptr<Secp256k1Signer>> decrypt_keystore(std::string_view text,
       HEAL_ASSIGN_OR_RETURN(const std::uint64_t r, uint_field(*kp, "r", kpath));
       HEAL_ASSIGN_OR_RETURN(const std::uint64_t p, uint_field(*kp, "p", kpath));
       Status st = scrypt_params_ok(n, r, p, o.allow_weak_kdf, o.max_scrypt_memory);
-      if (!st.ok()) return Status(st.code() == StatusCode::kOutOfRange ? st.code() : StatusCode::kCorruption,
-                                  "keystore: " + st.message());
+      if (!st.ok())
+        return Status(st.code() == StatusCode::kOutOfRange ? st.code() : StatusCode::kCorruption,
+                      "keystore: " + st.message());
       CryptoPP::Scrypt().DeriveKey(dk.data(), dk.size(), pw, password.size(), salt.data(), salt.size(), n, r, p);
     } else if (kdf == "pbkdf2") {
       HEAL_ASSIGN_OR_RETURN(const std::string prf, string_field(*kp, "prf", kpath));
@@ -188,11 +189,11 @@ Result<std::unique_ptr<Secp256k1Signer>> decrypt_keystore(std::string_view text,
       HEAL_ASSIGN_OR_RETURN(const std::uint64_t c, uint_field(*kp, "c", kpath));
       if (c < 1 || c > (std::uint64_t{1} << 24)) return missing(kpath + "c", "is not in [1, 2^24]");
       if (!o.allow_weak_kdf && c < kMinPbkdf2Rounds) {
-        return Status::corruption("keystore: pbkdf2 c = " + std::to_string(c) + " is below 2^18 (weak; opt in explicitly)");
+        return Status::corruption("keystore: pbkdf2 c = " + std::to_string(c) +
+                                  " is below 2^18 (weak; opt in explicitly)");
       }
       CryptoPP::PKCS5_PBKDF2_HMAC<CryptoPP::SHA256>().DeriveKey(dk.data(), dk.size(), 0, pw, password.size(),
-                                                                 salt.data(), salt.size(),
-                                                                 static_cast<unsigned int>(c));
+                                                                salt.data(), salt.size(), static_cast<unsigned int>(c));
     } else {
       return Status::unsupported("keystore kdf '" + kdf + "' (scrypt or pbkdf2)");
     }

@@ -50,7 +50,8 @@ Status bad_response(const std::string& method, const std::string& what) {
 
 Result<std::string> get_string(const json& j, const char* key, const std::string& ctx) {
   auto it = j.find(key);
-  if (it == j.end() || !it->is_string()) return Status::corruption(ctx + ": field '" + key + "' missing or not a string");
+  if (it == j.end() || !it->is_string())
+    return Status::corruption(ctx + ": field '" + key + "' missing or not a string");
   return it->get<std::string>();
 }
 
@@ -68,9 +69,8 @@ Result<std::optional<Address>> optional_address(const json& j, const char* key, 
   HEAL_ASSIGN_OR_RETURN(const Address a, field<Address>(j, key, ctx, [](const std::string& s) {
                           // Nodes send lower-case addresses; accept any case here (no checksum intent).
                           std::string lower = s;
-                          std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) {
-                            return static_cast<char>(std::tolower(c));
-                          });
+                          std::transform(lower.begin(), lower.end(), lower.begin(),
+                                         [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
                           return Address::from_hex(lower);
                         }));
   return std::optional<Address>(a);
@@ -196,6 +196,7 @@ Result<json> RpcClient::call(const std::string& method, const json& params, RpcE
   std::chrono::milliseconds delay = options_.backoff_initial;
   Status last;
   std::string text;
+  long final_http = 0;
   bool got = false;
   for (int attempt = 0; attempt <= options_.max_retries; ++attempt) {
     if (attempt > 0) {
@@ -213,9 +214,7 @@ Result<json> RpcClient::call(const std::string& method, const json& params, RpcE
       last = Status::unavailable("JSON-RPC " + method + ": HTTP " + std::to_string(http) + " from " + shown_url_);
       continue;
     }
-    if (http != 200) {
-      return Status::unavailable("JSON-RPC " + method + ": HTTP " + std::to_string(http) + " from " + shown_url_);
-    }
+    final_http = http;
     text = std::move(r).value();
     got = true;
     break;
@@ -224,6 +223,11 @@ Result<json> RpcClient::call(const std::string& method, const json& params, RpcE
     return Status::unavailable(last.message() + " (after " + std::to_string(options_.max_retries + 1) + " attempts)");
   }
   const json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  // Some nodes answer a JSON-RPC error with HTTP 400; anything else that is not 200 and carries no
+  // JSON-RPC object is an HTTP failure (not retried: the request itself was refused).
+  if (final_http != 200 && (j.is_discarded() || !j.is_object() || !j.contains("jsonrpc"))) {
+    return Status::unavailable("JSON-RPC " + method + ": HTTP " + std::to_string(final_http) + " from " + shown_url_);
+  }
   if (j.is_discarded() || !j.is_object()) return bad_response(method, "response is not a JSON object");
   auto v = j.find("jsonrpc");
   if (v == j.end() || *v != "2.0") return bad_response(method, "response lacks jsonrpc \"2.0\"");
@@ -330,7 +334,8 @@ Result<std::optional<Receipt>> RpcClient::get_transaction_receipt(const Hash32& 
   if (r.is_null()) return std::optional<Receipt>{};
   auto rec = parse_receipt(r);
   if (!rec.ok()) return bad_response("eth_getTransactionReceipt", rec.status().message());
-  if (rec->transaction_hash != tx_hash) return bad_response("eth_getTransactionReceipt", "receipt of another transaction");
+  if (rec->transaction_hash != tx_hash)
+    return bad_response("eth_getTransactionReceipt", "receipt of another transaction");
   return std::optional<Receipt>(std::move(rec).value());
 }
 

@@ -8,11 +8,10 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "heal/core/bytes.h"
 #include "heal/core/status.h"
@@ -76,7 +75,7 @@ struct LogFilter {
   std::optional<Address> address;
   /// Per position: empty = any; otherwise one of these topics.
   std::vector<std::vector<Hash32>> topics;
-  std::string from_block = "0x0";   // quantity or "latest" / "earliest" / "pending" / "safe" / "finalized"
+  std::string from_block = "0x0";  // quantity or "latest" / "earliest" / "pending" / "safe" / "finalized"
   std::string to_block = "latest";
 };
 
@@ -84,6 +83,7 @@ struct LogFilter {
 Result<Log> parse_log(const nlohmann::json& j);
 Result<Receipt> parse_receipt(const nlohmann::json& j);
 
+/// One client per thread (it numbers its requests); libcurl handles are per call.
 class RpcClient {
  public:
   explicit RpcClient(std::string url, RpcOptions options = {});

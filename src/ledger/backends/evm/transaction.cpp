@@ -8,19 +8,17 @@
 namespace heal::ledger::evm {
 namespace {
 
-Bytes rlp_to(const std::optional<Address>& to) {
-  return to ? rlp::bytes(to->bytes) : rlp::bytes({});
-}
+Bytes rlp_to(const std::optional<Address>& to) { return to ? rlp::bytes(to->bytes) : rlp::bytes({}); }
 
 std::vector<Bytes> eip1559_fields(const Eip1559Tx& tx) {
-  return {rlp::uint(tx.chain_id),  rlp::uint(tx.nonce),  rlp::uint(tx.max_priority_fee_per_gas),
+  return {rlp::uint(tx.chain_id),        rlp::uint(tx.nonce),     rlp::uint(tx.max_priority_fee_per_gas),
           rlp::uint(tx.max_fee_per_gas), rlp::uint(tx.gas_limit), rlp_to(tx.to),
-          rlp::uint(tx.value),     rlp::bytes(tx.data), rlp::list({})};
+          rlp::uint(tx.value),           rlp::bytes(tx.data),     rlp::list({})};
 }
 
 std::vector<Bytes> legacy_fields(const LegacyTx& tx) {
-  return {rlp::uint(tx.nonce), rlp::uint(tx.gas_price), rlp::uint(tx.gas_limit), rlp_to(tx.to),
-          rlp::uint(tx.value), rlp::bytes(tx.data)};
+  return {rlp::uint(tx.nonce), rlp::uint(tx.gas_price), rlp::uint(tx.gas_limit),
+          rlp_to(tx.to),       rlp::uint(tx.value),     rlp::bytes(tx.data)};
 }
 
 // r and s as RLP integers (big-endian without leading zeros).
@@ -32,7 +30,8 @@ void append_rs(std::vector<Bytes>& fields, const Bytes& sig) {
 Result<std::optional<Address>> decode_to(const rlp::Item& it) {
   if (it.is_list) return Status::corruption("transaction 'to' is a list");
   if (it.str.empty()) return std::optional<Address>{};
-  if (it.str.size() != 20) return Status::corruption("transaction 'to' has " + std::to_string(it.str.size()) + " bytes");
+  if (it.str.size() != 20)
+    return Status::corruption("transaction 'to' has " + std::to_string(it.str.size()) + " bytes");
   Address a;
   std::memcpy(a.bytes.data(), it.str.data(), 20);
   return std::optional<Address>(a);
@@ -85,7 +84,8 @@ SignedTx sign(const Eip1559Tx& tx, const Secp256k1Signer& signer) {
 }
 
 SignedTx sign(const LegacyTx& tx, const Secp256k1Signer& signer) {
-  HEAL_REQUIRE(tx.chain_id <= (std::uint64_t{1} << 62), "LegacyTx: chain id " << tx.chain_id << " too large for EIP-155");
+  HEAL_REQUIRE(tx.chain_id <= (std::uint64_t{1} << 62),
+               "LegacyTx: chain id " << tx.chain_id << " too large for EIP-155");
   const Bytes sig = signer.sign_recoverable_keccak_digest(signing_hash(tx));
   auto fields = legacy_fields(tx);
   fields.push_back(rlp::uint(tx.chain_id * 2 + 35 + sig[64]));
@@ -134,7 +134,8 @@ Result<DecodedTx> decode_signed_transaction(std::span<const std::uint8_t> raw) {
   HEAL_ASSIGN_OR_RETURN(tx.value, rlp::as_u256(f[4]));
   HEAL_ASSIGN_OR_RETURN(tx.data, decode_str(f[5], "data"));
   HEAL_ASSIGN_OR_RETURN(const std::uint64_t v, rlp::as_u64(f[6]));
-  if (v < 37 || v > (std::uint64_t{1} << 63)) return Status::unsupported("legacy transaction without EIP-155 (v = " + std::to_string(v) + ")");
+  if (v < 37 || v > (std::uint64_t{1} << 63))
+    return Status::unsupported("legacy transaction without EIP-155 (v = " + std::to_string(v) + ")");
   tx.chain_id = (v - 35) / 2;
   HEAL_ASSIGN_OR_RETURN(const Bytes sig, rs_sig(f[7], f[8], static_cast<std::uint8_t>((v - 35) % 2)));
   HEAL_ASSIGN_OR_RETURN(d.from, recover_address(signing_hash(tx), sig));

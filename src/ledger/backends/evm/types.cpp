@@ -150,7 +150,9 @@ Result<Address> recover_address(const Hash32& digest, std::span<const std::uint8
 }
 
 Hash32 eip191_digest(const Hash32& message_hash) {
-  static constexpr std::string_view kPrefix = "\x19" "Ethereum Signed Message:\n32";
+  static constexpr std::string_view kPrefix =
+      "\x19"
+      "Ethereum Signed Message:\n32";
   Bytes buf(kPrefix.begin(), kPrefix.end());
   buf.insert(buf.end(), message_hash.begin(), message_hash.end());
   return keccak256(buf);
@@ -165,7 +167,7 @@ U256 U256::from_u64(std::uint64_t v) {
 Result<U256> U256::from_be_bytes(std::span<const std::uint8_t> b) {
   if (b.size() > 32) return Status::out_of_range("integer of " + std::to_string(b.size()) + " bytes exceeds 256 bits");
   U256 u;
-  std::memcpy(u.be.data() + 32 - b.size(), b.data(), b.size());
+  if (!b.empty()) std::memcpy(u.be.data() + 32 - b.size(), b.data(), b.size());  // data() may be null when empty
   return u;
 }
 
