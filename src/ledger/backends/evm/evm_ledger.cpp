@@ -147,6 +147,9 @@ struct EvmLedger::Impl {
   std::map<Address, const Secp256k1Signer*> local_keys;  // keys this process may send from
   std::map<Address, std::uint64_t> next_nonce;
   std::map<Address, Role> roles;                         // members, read from the contract
+  // EIP-1559 fee suggestion, reused for a few seconds (2 RPCs per transaction otherwise).
+  std::optional<std::pair<U256, U256>> fees;
+  Clock::time_point fees_at{};
   // Blocks read back from the contract's events, in height order.
   mutable std::vector<StoredBlock> blocks;
   mutable std::uint64_t scanned_to = 0;  // last chain block scanned (inclusive), valid if scanned_any
@@ -284,9 +287,15 @@ Result<Receipt> EvmLedger::Impl::send(const Secp256k1Signer& from, std::optional
       Eip1559Tx e;
       e.chain_id = chain_id;
       e.nonce = nit->second;
-      HEAL_ASSIGN_OR_RETURN(auto fees, rpc->suggest_eip1559_fees());
-      e.max_priority_fee_per_gas = fees.first;
-      e.max_fee_per_gas = fees.second;
+      // maxFee = 2 base fee + tip covers a base fee that doubles before inclusion; refresh it every
+      // few seconds, and at once after a refusal (`underpriced`).
+      if (!fees || attempt > 0 || Clock::now() - fees_at > std::chrono::seconds(5)) {
+        HEAL_ASSIGN_OR_RETURN(auto f, rpc->suggest_eip1559_fees());
+        fees = f;
+        fees_at = Clock::now();
+      }
+      e.max_priority_fee_per_gas = fees->first;
+      e.max_fee_per_gas = fees->second;
       e.gas_limit = gas_limit;
       e.to = to;
       e.value = value;

@@ -160,13 +160,20 @@ Result<Receipt> parse_receipt(const json& j) {
 RpcClient::RpcClient(std::string url, RpcOptions options)
     : url_(std::move(url)), shown_url_(shown(url_)), options_(options) {}
 
+void RpcClient::CurlDeleter::operator()(void* c) const { curl_easy_cleanup(static_cast<CURL*>(c)); }
+
 Result<std::string> RpcClient::post(const std::string& body, long* http_status) {
   ensure_curl();
-  CURL* c = curl_easy_init();
-  if (c == nullptr) return Status::internal("curl_easy_init failed");
+  if (!curl_) {
+    curl_.reset(curl_easy_init());
+    if (!curl_) return Status::internal("curl_easy_init failed");
+  }
+  CURL* c = static_cast<CURL*>(curl_.get());
+  curl_easy_reset(c);  // options back to defaults; the connection cache is kept
   Sink sink;
   sink.limit = options_.max_response_bytes;
   curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
+  headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip before a large body
   curl_easy_setopt(c, CURLOPT_URL, url_.c_str());
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -180,7 +187,7 @@ Result<std::string> RpcClient::post(const std::string& body, long* http_status) 
   *http_status = 0;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, http_status);
   curl_slist_free_all(headers);
-  curl_easy_cleanup(c);
+  if (rc != CURLE_OK) curl_.reset();  // never reuse a handle whose connection failed
   if (sink.overflow) {
     return Status::out_of_range("JSON-RPC response from " + shown_url_ + " exceeds " +
                                 std::to_string(options_.max_response_bytes) + " bytes");
