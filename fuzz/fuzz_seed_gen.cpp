@@ -1,7 +1,7 @@
 // Writes the seed corpora of the fl / he_infer fuzz targets: real, valid messages serialised with
 // the small test parameters of fuzz_fixtures.h. Every seed is checked with the reader it seeds.
 //   build/fuzz/fuzz/fuzz_seed_gen fuzz/corpus
-// writes fuzz/corpus/{fl_update,fl_aggregate,fl_he_message,he_infer_query}/seed_*.
+// writes fuzz/corpus/{fl_update,fl_aggregate,fl_he_message,ledger_record,he_infer_query}/seed_*.
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -128,6 +128,42 @@ int main(int argc, char** argv) {
     u.metrics.clear();
     u.contribution = Bytes(24, 0x11);
     write(root / "fl_update", "seed_small", fl::internal::encode_update(u));
+  }
+
+  // ledger_record: one record of each type, and signature lists of both schemes.
+  {
+    const auto ed = ledger::Ed25519Signer::from_seed(Seed{4, 5, 6});
+    const auto k1 = ledger::Secp256k1Signer::from_seed(Seed{7, 8, 9});
+    const Digest h = blake2b_256(Bytes{9, 9});
+    ledger::RoundSetup setup;
+    setup.key_epoch = 1;
+    setup.secure_mode = "threshold-ckks";
+    setup.min_contributors = 2;
+    setup.decryption_threshold = 2;
+    setup.participants = {{0, ledger::Role::kHospital, "a", ed->identity()},
+                          {100000, ledger::Role::kCoordinator, "c", k1->identity()}};
+    ledger::RoundResult res;
+    res.round = 2;
+    res.selected = {0, 1};
+    res.contributions = {{0, h, 10}, {1, h, 20}};
+    res.decryptors = {0, 1};
+    res.metrics_json = R"({"val_acc":0.9})";
+    const ledger::RecordBody bodies[] = {
+        setup,
+        ledger::UpdateCommitment{2, 1, 1, h, h, 10, 1.5},
+        res,
+        ledger::ModelVersion{2, 2, 1, h, 1000, "{}"},
+        ledger::RoundOpen{2, 1, h, 1, h, {0, 1, 2}},
+        ledger::ContributorSet{2, {{0, h, 10}, {2, h, 30}}, h}};
+    for (const auto& body : bodies) {
+      const ledger::Record rec{"fuzz-federation", 1700000000000, body};
+      const Bytes b = ledger::encode_record(rec);
+      check(ledger::decode_record(b).ok(), "ledger record");
+      write(root / "ledger_record", "seed_type" + std::to_string(static_cast<int>(rec.type())), b);
+    }
+    const ledger::Signer* both[] = {ed.get(), k1.get()};
+    const ledger::SignedRecord sr = ledger::sign_record({"fuzz-federation", 1, ledger::ModelVersion{}}, both);
+    write(root / "ledger_record", "seed_signatures", ledger::encode_signatures(sr.signatures));
   }
 
   // he_infer_query: a batch query and a single-mode result.
