@@ -191,14 +191,13 @@ SimOutcome run_fl_simulation(const SimArgs& a) {
   out.ledger_path = a.ledger.empty() ? (fs::path(a.out) / "ledger.db").string() : a.ledger;
   const ledger::LedgerUri uri = value_or_throw(ledger::parse_ledger_uri(out.ledger_path));
   const bool on_chain = uri.scheme != "sqlite";
-  if (on_chain) {
-    if (a.secure != "he") {
-      throw std::invalid_argument("--ledger " + uri.redacted() + " needs --secure he: the contract requires a "
-                                  "decryption threshold t >= 1");
-    }
-    // One secp256k1 key per party: it signs the records and is the party's chain account.
-    cfg.signature_scheme = ledger::SignatureScheme::kSecp256k1;
+  if (on_chain && a.secure != "he") {
+    throw std::invalid_argument("--ledger " + uri.redacted() + " needs --secure he: the contract requires a "
+                                "decryption threshold t >= 1");
   }
+  // One identity scheme on every backend: each party's secp256k1 key signs its ledger records and,
+  // on a chain, is its account.
+  cfg.signature_scheme = ledger::SignatureScheme::kSecp256k1;
   if (uri.scheme == "sqlite" && fs::exists(uri.path)) {
     if (a.ledger.empty()) {
       fs::remove(uri.path);

@@ -78,6 +78,13 @@ TEST(EvmKeystore, WriteReadRoundTripWithMode0600) {
   auto back = read_keystore(path, "pw", KeystoreReadOptions::insecure_fast_for_tests());
   ASSERT_TRUE(back.ok()) << back.status().to_string();
   EXPECT_EQ((*back)->identity(), key->identity());
+  // A key file others can read is refused (and accepted again once it is 0600).
+  ASSERT_EQ(::chmod(path.c_str(), 0644), 0);
+  auto open_to_all = read_keystore(path, "pw", KeystoreReadOptions::insecure_fast_for_tests());
+  EXPECT_EQ(open_to_all.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(open_to_all.status().message().find("chmod 600"), std::string::npos) << open_to_all.status().message();
+  ASSERT_EQ(::chmod(path.c_str(), 0600), 0);
+  EXPECT_TRUE(read_keystore(path, "pw", KeystoreReadOptions::insecure_fast_for_tests()).ok());
   // Without the opt-in, the weak file is refused on reading.
   auto weak = read_keystore(path, "pw");
   EXPECT_EQ(weak.status().code(), StatusCode::kCorruption);

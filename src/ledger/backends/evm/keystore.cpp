@@ -8,7 +8,10 @@
 #include <cryptopp/secblock.h>
 #include <cryptopp/sha.h>
 
+#include <sys/stat.h>
+
 #include <cctype>
+#include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
@@ -229,6 +232,14 @@ Status write_keystore(const std::string& path, const Secp256k1Signer& signer, st
 
 Result<std::unique_ptr<Secp256k1Signer>> read_keystore(const std::string& path, std::string_view password,
                                                        const KeystoreReadOptions& options) {
+  // Like ssh with a private key: a key file others can read is refused, not used.
+  struct stat sb {};
+  if (::stat(path.c_str(), &sb) == 0 && (sb.st_mode & 077) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(sb.st_mode & 0777));
+    return Status::failed_precondition("keystore " + path + " is readable or writable by others (mode " + mode +
+                                       "); run: chmod 600 " + path);
+  }
   HEAL_ASSIGN_OR_RETURN(const SecretBytes b, read_secret_file(path, std::size_t{1} << 16));
   auto r = decrypt_keystore(std::string_view(reinterpret_cast<const char*>(b.data()), b.size()), password, options);
   if (!r.ok()) return r.status().with_context(path);
