@@ -116,13 +116,19 @@ Status verify_signature(const Identity& signer, std::span<const std::uint8_t> me
 
 std::unique_ptr<Ed25519Signer> Ed25519Signer::generate() { return from_seed(random_seed()); }
 
-std::unique_ptr<Ed25519Signer> Ed25519Signer::from_rng(Rng& rng) {
+namespace {
+// A signer of type S from a seed drawn from `rng`; the seed is wiped.
+template <typename S>
+std::unique_ptr<S> signer_from_rng(Rng& rng) {
   Seed seed;
   rng.fill(seed);
-  auto s = from_seed(seed);
+  auto s = S::from_seed(seed);
   secure_wipe(seed.data(), seed.size());
   return s;
 }
+}  // namespace
+
+std::unique_ptr<Ed25519Signer> Ed25519Signer::from_rng(Rng& rng) { return signer_from_rng<Ed25519Signer>(rng); }
 
 std::unique_ptr<Ed25519Signer> Ed25519Signer::from_seed(const Seed& seed) {
   ensure_crypto_init();
@@ -147,13 +153,7 @@ std::unique_ptr<Secp256k1Signer> Secp256k1Signer::generate() {
   return from_rng(rng);
 }
 
-std::unique_ptr<Secp256k1Signer> Secp256k1Signer::from_rng(Rng& rng) {
-  Seed seed;
-  rng.fill(seed);
-  auto s = from_seed(seed);
-  secure_wipe(seed.data(), seed.size());
-  return s;
-}
+std::unique_ptr<Secp256k1Signer> Secp256k1Signer::from_rng(Rng& rng) { return signer_from_rng<Secp256k1Signer>(rng); }
 
 std::unique_ptr<Secp256k1Signer> Secp256k1Signer::from_seed(const Seed& seed) {
   Seed candidate = seed;
