@@ -155,12 +155,33 @@ Status ChainValidator::check_record(const Record& r, const std::vector<RecordSig
     if (setup_ && s->key_epoch <= setup_->key_epoch) {
       return fail("setup key epoch " + std::to_string(s->key_epoch) + " does not increase");
     }
-    bool continuity = !setup_;
     for (const auto& sig : sigs) {
       if (!find_by_identity(*s, sig.signer)) return fail("setup signer " + sig.signer.short_name() + " is not a participant");
-      if (setup_ && find_by_identity(*setup_, sig.signer)) continuity = true;
     }
-    if (!continuity) return fail("no signer of the new setup belongs to the previous setup");
+    if (!setup_) {
+      // Genesis: every participant consents to the federation it joins.
+      for (const auto& p : s->participants) {
+        if (std::none_of(sigs.begin(), sigs.end(), [&](const RecordSignature& g) { return g.signer == p.identity; })) {
+          return fail("genesis setup is not signed by participant " + std::to_string(p.party_id));
+        }
+      }
+      return {};
+    }
+    // A new key epoch (re-keying, membership, quorum rules) needs more than half of the current
+    // hospitals: no coordinator or single hospital can change them alone.
+    if (open_) return fail("setup while round " + str(open_->round) + " is open");
+    std::size_t hospitals = 0, signed_by = 0;
+    for (const auto& p : setup_->participants) {
+      if (p.role != Role::kHospital) continue;
+      ++hospitals;
+      if (std::any_of(sigs.begin(), sigs.end(), [&](const RecordSignature& g) { return g.signer == p.identity; })) {
+        ++signed_by;
+      }
+    }
+    if (2 * signed_by <= hospitals) {
+      return fail("new setup signed by " + str(signed_by) + " of the " + str(hospitals) +
+                  " current hospitals; more than half must sign");
+    }
     return {};
   }
   std::vector<const Participant*> signers;

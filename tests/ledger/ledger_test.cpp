@@ -169,6 +169,42 @@ TEST(Ledger, RoundResultWithDuplicateDecryptorsIsRefused) {
   EXPECT_TRUE(l->verify().ok);
 }
 
+TEST(Ledger, SetupsNeedEveryParticipantAtGenesisAndAHospitalMajorityAfter) {
+  Federation f;
+  auto l = memory_ledger();
+  // Genesis without hospital 2's signature: it did not consent.
+  const Signer* some[] = {f.hospitals[0].get(), f.hospitals[1].get(), f.coordinator.get()};
+  auto r = l->append(sign_record(f.wrap(f.setup()), some));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("not signed by participant 2"), std::string::npos) << r.status().to_string();
+  ASSERT_TRUE(l->append(f.signed_setup()).ok());
+  ASSERT_TRUE(l->append(f.by(*f.coordinator, f.model(0))).ok());
+  // A re-key that lowers the quorum rules, signed by the coordinator alone (or with one hospital).
+  RoundSetup weaker = f.setup(2);
+  weaker.min_contributors = 1;
+  weaker.decryption_threshold = 1;
+  r = l->append(f.by(*f.coordinator, weaker));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("more than half must sign"), std::string::npos) << r.status().to_string();
+  const Signer* one[] = {f.coordinator.get(), f.hospitals[0].get()};
+  EXPECT_FALSE(l->append(sign_record(f.wrap(weaker), one)).ok());
+  // Not while a round is open, even with a majority.
+  const Signer* majority[] = {f.hospitals[0].get(), f.hospitals[2].get()};
+  ASSERT_TRUE(l->append(f.by(*f.coordinator, f.open(1))).ok());
+  EXPECT_FALSE(l->append(sign_record(f.wrap(weaker), majority)).ok());
+  RoundResult x = f.round_result(1, {});
+  x.status = RoundStatus::kFailed;
+  x.failure_reason = "no contributions";
+  x.decryptors.clear();
+  x.model_version_out = 0;
+  x.model_hash_out = Federation::model_hash(0);
+  ASSERT_TRUE(l->append(f.by(*f.coordinator, x)).ok());
+  // Two of the three hospitals: accepted.
+  ASSERT_TRUE(l->append(sign_record(f.wrap(weaker), majority)).ok());
+  EXPECT_EQ(l->current_setup()->key_epoch, 2u);
+  EXPECT_TRUE(l->verify().ok);
+}
+
 TEST(Ledger, CheckModelDetectsInconsistentModels) {
   Federation f;
   auto l = memory_ledger();
