@@ -155,10 +155,12 @@ SimOutcome run_fl_simulation(const SimArgs& a) {
 
   std::unique_ptr<fl::SecureAggregator> aggregator;
   json he_json = nullptr;
+  std::uint32_t decryption_threshold = 0;  // t of the HE key (0: plaintext aggregation)
   const auto k = static_cast<std::size_t>(a.hospitals);
   if (a.secure == "he") {
     fl::HeAggregatorConfig hc;
     hc.threshold = a.threshold != 0 ? a.threshold : static_cast<std::uint32_t>(k >= 3 ? k - 1 : k);
+    decryption_threshold = hc.threshold;
     hc.seed = a.seed;
     hc.max_abs_update = a.max_abs_update;
     double total = 0;
@@ -215,7 +217,6 @@ SimOutcome run_fl_simulation(const SimArgs& a) {
   }
 #endif
   if (!ledger) ledger = value_or_throw(ledger::open(out.ledger_path, ledger::OpenMode::kReadWrite));
-  const std::uint32_t decryption_threshold = he_json.is_null() ? 0 : he_json["threshold"].get<std::uint32_t>();
 
   if (!a.json) {
     std::cout << "federation: " << a.hospitals << " hospitals, " << ds->name << " (" << ds->train.size()

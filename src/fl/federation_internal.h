@@ -18,6 +18,7 @@ struct Federation::RoundWork {
   std::vector<PartyId> contributors;  // accepted updates, in arrival order
   std::vector<Bytes> contributions;
   std::vector<std::uint64_t> samples;
+  std::vector<ledger::Contribution> entries;  // (party, committed hash, samples) of each accepted update
   std::vector<PartyId> decryptors;
   Digest aggregate_hash{};
   std::uint64_t version_in = 0;

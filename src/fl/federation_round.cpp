@@ -115,6 +115,7 @@ Status Federation::collect_updates(RoundWork& w) {
     w.contributors.push_back(m->from);
     w.contributions.push_back(std::move(u->contribution));
     w.samples.push_back(u->num_samples);
+    w.entries.push_back({m->from, c->contribution_hash, u->num_samples});  // hash checked against the bytes above
   }
   return {};
 }
@@ -136,9 +137,7 @@ Status Federation::decrypt_and_update(RoundWork& w) {
   {
     ledger::ContributorSet cs;
     cs.round = w.round;
-    for (std::size_t i = 0; i < w.contributors.size(); ++i) {
-      cs.contributions.push_back({w.contributors[i], blake2b_256(w.contributions[i]), w.samples[i]});
-    }
+    cs.contributions = w.entries;
     std::sort(cs.contributions.begin(), cs.contributions.end(),
               [](const ledger::Contribution& a, const ledger::Contribution& b) { return a.party_id < b.party_id; });
     cs.aggregate_hash = w.aggregate_hash;
@@ -287,9 +286,7 @@ Status Federation::record(RoundWork& w) {
   x.status = s.completed ? ledger::RoundStatus::kCompleted : ledger::RoundStatus::kFailed;
   x.failure_reason = w.failure;
   for (const auto& h : hospitals_) x.selected.push_back(h->id());
-  for (std::size_t i = 0; i < w.contributors.size(); ++i) {
-    x.contributions.push_back({w.contributors[i], blake2b_256(w.contributions[i]), w.samples[i]});
-  }
+  x.contributions = w.entries;
   x.decryptors = w.decryptors;
   x.aggregate_hash = w.aggregate_hash;
   x.model_version_in = w.version_in;

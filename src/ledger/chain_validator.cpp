@@ -43,8 +43,10 @@ Status check_setup_shape(const RoundSetup& s) {
     const auto& p = s.participants[i];
     if (p.role == Role::kHospital) ++hospitals;
     for (std::size_t j = 0; j < i; ++j) {
-      if (s.participants[j].party_id == p.party_id) return fail("setup lists party " + std::to_string(p.party_id) + " twice");
-      if (s.participants[j].identity == p.identity) return fail("setup lists key " + p.identity.short_name() + " twice");
+      if (s.participants[j].party_id == p.party_id)
+        return fail("setup lists party " + std::to_string(p.party_id) + " twice");
+      if (s.participants[j].identity == p.identity)
+        return fail("setup lists key " + p.identity.short_name() + " twice");
     }
   }
   if (hospitals == 0) return fail("setup lists no hospital");
@@ -156,7 +158,8 @@ Status ChainValidator::check_record(const Record& r, const std::vector<RecordSig
       return fail("setup key epoch " + std::to_string(s->key_epoch) + " does not increase");
     }
     for (const auto& sig : sigs) {
-      if (!find_by_identity(*s, sig.signer)) return fail("setup signer " + sig.signer.short_name() + " is not a participant");
+      if (!find_by_identity(*s, sig.signer))
+        return fail("setup signer " + sig.signer.short_name() + " is not a participant");
     }
     if (!setup_) {
       // Genesis: every participant consents to the federation it joins.
@@ -190,8 +193,8 @@ Status ChainValidator::check_record(const Record& r, const std::vector<RecordSig
     if (!p) return fail("signer " + sig.signer.short_name() + " is not a participant of the current setup");
     signers.push_back(p);
   }
-  auto signed_by_coordinator = std::any_of(signers.begin(), signers.end(),
-                                           [](const Participant* p) { return p->role == Role::kCoordinator; });
+  auto signed_by_coordinator =
+      std::any_of(signers.begin(), signers.end(), [](const Participant* p) { return p->role == Role::kCoordinator; });
   auto model_matches = [&](std::uint64_t v, const Digest& h, const char* what) -> Status {
     auto it = models_.find(v);
     if (it == models_.end()) return fail(std::string(what) + " model v" + std::to_string(v) + " is not on the ledger");
@@ -200,13 +203,17 @@ Status ChainValidator::check_record(const Record& r, const std::vector<RecordSig
   };
   if (const auto* c = std::get_if<UpdateCommitment>(&r.body)) {
     const Participant* p = find_by_id(*members, c->party_id);
-    if (!p || p->role != Role::kHospital) return fail("commitment names party " + std::to_string(c->party_id) + ", not a hospital");
+    if (!p || p->role != Role::kHospital)
+      return fail("commitment names party " + std::to_string(c->party_id) + ", not a hospital");
     if (std::none_of(signers.begin(), signers.end(), [&](const Participant* s) { return s == p; })) {
       return fail("commitment of party " + std::to_string(c->party_id) + " is not signed by that party");
     }
-    if (!open_ || open_->round != c->round) return fail("commitment for round " + str(c->round) + ", which is not open");
-    if (commitments_.count({c->round, c->party_id})) return fail("second commitment of party " + str(c->party_id) + " in round " + str(c->round));
-    if (contributor_sets_.count(c->round)) return fail("commitment for round " + str(c->round) + " after its contributor set");
+    if (!open_ || open_->round != c->round)
+      return fail("commitment for round " + str(c->round) + ", which is not open");
+    if (commitments_.count({c->round, c->party_id}))
+      return fail("second commitment of party " + str(c->party_id) + " in round " + str(c->round));
+    if (contributor_sets_.count(c->round))
+      return fail("commitment for round " + str(c->round) + " after its contributor set");
     if (std::find(open_->selected.begin(), open_->selected.end(), c->party_id) == open_->selected.end()) {
       return fail("commitment of party " + str(c->party_id) + ", which round " + str(c->round) + " did not select");
     }
@@ -219,11 +226,13 @@ Status ChainValidator::check_record(const Record& r, const std::vector<RecordSig
     if (!signed_by_coordinator) return fail("round opening not signed by a coordinator");
     if (open_) return fail("round " + str(o->round) + " opened while round " + str(open_->round) + " is still open");
     const std::uint64_t expected = last_round_ ? *last_round_ + 1 : 1;
-    if (o->round != expected) return fail("round " + str(o->round) + " opened where round " + str(expected) + " is next");
+    if (o->round != expected)
+      return fail("round " + str(o->round) + " opened where round " + str(expected) + " is next");
     if (o->key_epoch != members->key_epoch) return fail("round key epoch differs from the setup's");
     if (o->params_hash != members->params_hash) return fail("round parameters hash differs from the setup's");
     HEAL_RETURN_IF_ERROR(model_matches(o->model_version, o->model_hash, "broadcast"));
-    if (o->model_version != *latest_model_version()) return fail("round " + str(o->round) + " does not train the latest model");
+    if (o->model_version != *latest_model_version())
+      return fail("round " + str(o->round) + " does not train the latest model");
     if (o->selected.empty()) return fail("round " + str(o->round) + " selects no hospital");
     if (auto d = first_repeat(o->selected)) return fail("hospital " + str(*d) + " selected twice");
     for (auto id : o->selected) {
@@ -234,7 +243,8 @@ Status ChainValidator::check_record(const Record& r, const std::vector<RecordSig
   }
   if (const auto* cs = std::get_if<ContributorSet>(&r.body)) {
     if (!signed_by_coordinator) return fail("contributor set not signed by a coordinator");
-    if (!open_ || open_->round != cs->round) return fail("contributor set for round " + str(cs->round) + ", which is not open");
+    if (!open_ || open_->round != cs->round)
+      return fail("contributor set for round " + str(cs->round) + ", which is not open");
     if (contributor_sets_.count(cs->round)) return fail("second contributor set for round " + str(cs->round));
     for (std::size_t i = 0; i < cs->contributions.size(); ++i) {
       const auto& c = cs->contributions[i];
@@ -242,11 +252,14 @@ Status ChainValidator::check_record(const Record& r, const std::vector<RecordSig
         return fail("contributor set is not sorted by party id or lists party " + str(c.party_id) + " twice");
       }
       auto it = commitments_.find({cs->round, c.party_id});
-      if (it == commitments_.end()) return fail("contributor " + str(c.party_id) + " never committed in round " + str(cs->round));
-      if (it->second.contribution_hash != c.contribution_hash) return fail("contribution of party " + str(c.party_id) + " differs from its commitment");
+      if (it == commitments_.end())
+        return fail("contributor " + str(c.party_id) + " never committed in round " + str(cs->round));
+      if (it->second.contribution_hash != c.contribution_hash)
+        return fail("contribution of party " + str(c.party_id) + " differs from its commitment");
     }
     if (cs->contributions.size() < members->min_contributors) {
-      return fail("contributor set of " + str(cs->contributions.size()) + " below the quorum of " + str(members->min_contributors));
+      return fail("contributor set of " + str(cs->contributions.size()) + " below the quorum of " +
+                  str(members->min_contributors));
     }
     return {};
   }
@@ -258,10 +271,13 @@ Status ChainValidator::check_record(const Record& r, const std::vector<RecordSig
     for (std::size_t i = 0; i < x->contributions.size(); ++i) {
       const auto& c = x->contributions[i];
       auto it = commitments_.find({x->round, c.party_id});
-      if (it == commitments_.end()) return fail("contribution of party " + std::to_string(c.party_id) + " was never committed");
-      if (it->second.contribution_hash != c.contribution_hash) return fail("contribution of party " + std::to_string(c.party_id) + " differs from its commitment");
+      if (it == commitments_.end())
+        return fail("contribution of party " + std::to_string(c.party_id) + " was never committed");
+      if (it->second.contribution_hash != c.contribution_hash)
+        return fail("contribution of party " + std::to_string(c.party_id) + " differs from its commitment");
       for (std::size_t j = 0; j < i; ++j) {
-        if (x->contributions[j].party_id == c.party_id) return fail("party " + std::to_string(c.party_id) + " contributes twice");
+        if (x->contributions[j].party_id == c.party_id)
+          return fail("party " + std::to_string(c.party_id) + " contributes twice");
       }
     }
     // Each decryptor counts once towards the threshold: a repeated id would let fewer than t key
@@ -281,12 +297,17 @@ Status ChainValidator::check_record(const Record& r, const std::vector<RecordSig
     // Completed: exactly the contributor set posted before decryption, and its aggregate.
     auto set = contributor_sets_.find(x->round);
     if (set == contributor_sets_.end()) return fail("completed round " + str(x->round) + " has no contributor set");
-    if (set->second.aggregate_hash != x->aggregate_hash) return fail("round result names another aggregate than its contributor set");
+    if (set->second.aggregate_hash != x->aggregate_hash)
+      return fail("round result names another aggregate than its contributor set");
     std::vector<Contribution> sorted = x->contributions;
-    std::sort(sorted.begin(), sorted.end(), [](const Contribution& a, const Contribution& b) { return a.party_id < b.party_id; });
-    if (sorted != set->second.contributions) return fail("round result lists other contributions than its contributor set");
-    if (x->contributions.size() < members->min_contributors) return fail("completed round below the contributor quorum");
-    if (x->decryptors.size() < members->decryption_threshold) return fail("completed round below the decryption threshold");
+    std::sort(sorted.begin(), sorted.end(),
+              [](const Contribution& a, const Contribution& b) { return a.party_id < b.party_id; });
+    if (sorted != set->second.contributions)
+      return fail("round result lists other contributions than its contributor set");
+    if (x->contributions.size() < members->min_contributors)
+      return fail("completed round below the contributor quorum");
+    if (x->decryptors.size() < members->decryption_threshold)
+      return fail("completed round below the decryption threshold");
     for (auto d : x->decryptors) {
       if (!find_by_id(*members, d)) return fail("decryptor " + std::to_string(d) + " is not a participant");
     }
@@ -296,10 +317,14 @@ Status ChainValidator::check_record(const Record& r, const std::vector<RecordSig
   if (!signed_by_coordinator) return fail("model version not signed by a coordinator");
   if (models_.count(m.version)) return fail("model v" + std::to_string(m.version) + " recorded twice");
   if (!models_.empty()) {
-    if (!open_ || open_->round != m.round) return fail("model v" + str(m.version) + " for round " + str(m.round) + ", which is not open");
-    if (!contributor_sets_.count(m.round)) return fail("model v" + str(m.version) + " before round " + str(m.round) + "'s contributor set");
-    if (m.version < models_.rbegin()->first) return fail("model version " + std::to_string(m.version) + " goes backwards");
-    if (!models_.count(m.parent_version)) return fail("parent model v" + std::to_string(m.parent_version) + " is not on the ledger");
+    if (!open_ || open_->round != m.round)
+      return fail("model v" + str(m.version) + " for round " + str(m.round) + ", which is not open");
+    if (!contributor_sets_.count(m.round))
+      return fail("model v" + str(m.version) + " before round " + str(m.round) + "'s contributor set");
+    if (m.version < models_.rbegin()->first)
+      return fail("model version " + std::to_string(m.version) + " goes backwards");
+    if (!models_.count(m.parent_version))
+      return fail("parent model v" + std::to_string(m.parent_version) + " is not on the ledger");
   } else if (m.parent_version != m.version) {
     return fail("the first model version must be its own parent");
   }

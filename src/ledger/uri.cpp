@@ -8,8 +8,8 @@ namespace heal::ledger {
 namespace {
 
 bool uri_char(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("-._~:/?#[]@!$&'()*+,;=%").find(c) !=
-                                                              std::string_view::npos;
+  return std::isalnum(static_cast<unsigned char>(c)) ||
+         std::string_view("-._~:/?#[]@!$&'()*+,;=%").find(c) != std::string_view::npos;
 }
 
 Status bad(const std::string& uri, const std::string& why) {
@@ -66,7 +66,8 @@ Result<LedgerUri> parse_ledger_uri(const std::string& uri) {
       const auto amp = query.find('&', pos);
       const std::string kv = query.substr(pos, amp == std::string::npos ? std::string::npos : amp - pos);
       const auto eq = kv.find('=');
-      if (eq == std::string::npos || eq == 0 || eq + 1 == kv.size()) return bad(uri, "query item '" + kv + "' is not key=value");
+      if (eq == std::string::npos || eq == 0 || eq + 1 == kv.size())
+        return bad(uri, "query item '" + kv + "' is not key=value");
       const std::string k = kv.substr(0, eq);
       if (u.query.count(k)) return bad(uri, "query key '" + k + "' given twice");
       u.query[k] = kv.substr(eq + 1);

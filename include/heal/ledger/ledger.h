@@ -105,11 +105,14 @@ class Ledger {
   virtual Status store(const Block& b) = 0;
 
  private:
-  /// Brings `validator_` up to the stored head.
+  /// sync(), timed as a read (readers' catch-ups).
   Status catch_up() const;
+  /// Brings `validator_` up to the stored head.
+  Status sync() const;
+  /// append() without its timing.
+  Result<Block> append_block(const SignedRecord& sr);
   mutable ChainValidator validator_;
   mutable LedgerTiming timing_;
-  bool in_append_ = false;  // catch-ups inside append() count as append time
 };
 
 }  // namespace heal::ledger

@@ -30,6 +30,16 @@ using Clock = std::chrono::steady_clock;
 constexpr std::string_view kBlockEvent = "Block(uint64,address,bytes,bytes)";
 constexpr std::uint64_t kLogChunk = 10'000;  // chain blocks per eth_getLogs request
 
+// ABI types parsed once.
+const abi::Type& uint64_type() {
+  static const abi::Type t = *abi::parse_type("uint64");
+  return t;
+}
+const abi::Type& address_type() {
+  static const abi::Type t = *abi::parse_type("address");
+  return t;
+}
+
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 Hash32 to_hash32(const Digest& d) {
@@ -143,10 +153,10 @@ struct EvmLedger::Impl {
   std::string scheme, host;
   std::uint16_t port = 0;
   std::optional<Address> contract;
-  std::unique_ptr<Secp256k1Signer> own_key;             // the URI's key (deploys, funds)
+  std::unique_ptr<Secp256k1Signer> own_key;              // the URI's key (deploys, funds)
   std::map<Address, const Secp256k1Signer*> local_keys;  // keys this process may send from
   std::map<Address, std::uint64_t> next_nonce;
-  std::map<Address, Role> roles;                         // members, read from the contract
+  std::map<Address, Role> roles;  // members, read from the contract
   // EIP-1559 fee suggestion, reused for a few seconds (2 RPCs per transaction otherwise).
   std::optional<std::pair<U256, U256>> fees;
   Clock::time_point fees_at{};
@@ -168,13 +178,17 @@ EvmLedger::~EvmLedger() = default;
 
 Result<std::unique_ptr<EvmLedger>> EvmLedger::open(const LedgerUri& uri, bool read_only) {
   if (uri.scheme != "evm" && uri.scheme != "evms") return Status::invalid_argument("not an evm:// URI");
-  static const char* kKnown[] = {"contract", "key", "keystore", "password_env", "confirmations",
-                                 "from_block", "legacy", "timeout_ms"};
+  static const char* kKnown[] = {"contract",      "key",        "keystore", "password_env",
+                                 "confirmations", "from_block", "legacy",   "timeout_ms"};
   for (const auto& [k, v] : uri.query) {
     if (std::find(std::begin(kKnown), std::end(kKnown), k) == std::end(kKnown)) {
-      return Status::invalid_argument("unknown evm URI key '" + k + "' (known: contract, key, keystore, password_env, "
+      return Status::invalid_argument("unknown evm URI key '" + k +
+                                      "' (known: contract, key, keystore, password_env, "
                                       "confirmations, from_block, legacy, timeout_ms)");
     }
+  }
+  if (read_only && (uri.query.count("key") || uri.query.count("keystore"))) {
+    return Status::invalid_argument("an audit opens the ledger read-only and needs no key: drop key=/keystore=");
   }
   auto impl = std::make_unique<Impl>();
   impl->scheme = uri.scheme;
@@ -196,9 +210,6 @@ Result<std::unique_ptr<EvmLedger>> EvmLedger::open(const LedgerUri& uri, bool re
                                "); is the chain running? For a dev chain: node_modules/.bin/anvil");
   }
   impl->chain_id = *chain;
-  if (read_only && (uri.query.count("key") || uri.query.count("keystore"))) {
-    return Status::invalid_argument("an audit opens the ledger read-only and needs no key: drop key=/keystore=");
-  }
   if (!read_only) {
     HEAL_ASSIGN_OR_RETURN(impl->own_key, load_key(uri));
     if (impl->own_key) {
@@ -318,7 +329,8 @@ Result<Receipt> EvmLedger::Impl::send(const Secp256k1Signer& from, std::optional
     }
     ++nit->second;
     HEAL_ASSIGN_OR_RETURN(Receipt r, rpc->wait_for_receipt(tx.hash));
-    if (!r.status) return Status::failed_precondition(what + " was mined but reverted (transaction " + to_data_hex(tx.hash) + ")");
+    if (!r.status)
+      return Status::failed_precondition(what + " was mined but reverted (transaction " + to_data_hex(tx.hash) + ")");
     if (confirmations > 0) {
       const auto deadline = Clock::now() + std::chrono::minutes(5);
       for (;;) {
@@ -350,10 +362,10 @@ Result<std::string> EvmLedger::deploy(const Consortium& c) {
     roles.push_back(Value::uint(static_cast<std::uint64_t>(m.role)));
   }
   const Hash32 fed = keccak256(c.federation_id);
-  HEAL_ASSIGN_OR_RETURN(Bytes args, abi::encode(*abi::parse_types("bytes32,uint32[],address[],uint8[],uint32,uint32"),
-                                                {Value::bytes32(fed), Value::array(ids), Value::array(addrs),
-                                                 Value::array(roles), Value::uint(c.threshold),
-                                                 Value::uint(c.min_contributors)}));
+  HEAL_ASSIGN_OR_RETURN(Bytes args,
+                        abi::encode(*abi::parse_types("bytes32,uint32[],address[],uint8[],uint32,uint32"),
+                                    {Value::bytes32(fed), Value::array(ids), Value::array(addrs), Value::array(roles),
+                                     Value::uint(c.threshold), Value::uint(c.min_contributors)}));
   HEAL_ASSIGN_OR_RETURN(Bytes code, parse_data_hex("0x" + std::string(artifact::kBytecodeHex)));
   code.insert(code.end(), args.begin(), args.end());
   HEAL_ASSIGN_OR_RETURN(Receipt r, impl_->send(*impl_->own_key, std::nullopt, code, U256{}, "the deployment"));
@@ -382,7 +394,8 @@ std::uint64_t EvmLedger::from_block() const { return impl_->from_block; }
 
 std::string EvmLedger::audit_uri() const {
   std::string s = impl_->scheme + "://" + impl_->host + ":" + std::to_string(impl_->port);
-  if (impl_->contract) s += "?contract=" + impl_->contract->to_hex() + "&from_block=" + std::to_string(impl_->from_block);
+  if (impl_->contract)
+    s += "?contract=" + impl_->contract->to_hex() + "&from_block=" + std::to_string(impl_->from_block);
   return s;
 }
 
@@ -401,7 +414,8 @@ void EvmLedger::add_local_signer(const Signer& signer) {
 TxStats EvmLedger::stats() const { return impl_->stats; }
 
 Status EvmLedger::Impl::refresh() const {
-  if (!contract) return Status::failed_precondition("no contract attached (deploy first, or add contract=0x… to the URI)");
+  if (!contract)
+    return Status::failed_precondition("no contract attached (deploy first, or add contract=0x… to the URI)");
   HEAL_ASSIGN_OR_RETURN(std::uint64_t head, rpc->block_number());
   if (head < confirmations) return {};
   const std::uint64_t until = head - confirmations;
@@ -422,13 +436,13 @@ Status EvmLedger::Impl::refresh() const {
     for (const Log& l : logs) {
       if (l.removed) continue;
       if (l.topics.size() != 3 || l.address != *contract) return Status::corruption("malformed Block event");
-      HEAL_ASSIGN_OR_RETURN(Value hv, abi::decode_topic(*abi::parse_type("uint64"), l.topics[1]));
+      HEAL_ASSIGN_OR_RETURN(Value hv, abi::decode_topic(uint64_type(), l.topics[1]));
       HEAL_ASSIGN_OR_RETURN(std::uint64_t height, hv.as_u64());
       if (height != blocks.size()) {
         return Status::corruption("Block event of height " + std::to_string(height) + " where " +
                                   std::to_string(blocks.size()) + " was expected");
       }
-      HEAL_ASSIGN_OR_RETURN(Value sv, abi::decode_topic(*abi::parse_type("address"), l.topics[2]));
+      HEAL_ASSIGN_OR_RETURN(Value sv, abi::decode_topic(address_type(), l.topics[2]));
       HEAL_ASSIGN_OR_RETURN(auto dv, abi::decode(kDataTypes, l.data));
       StoredBlock b;
       b.record = dv[0].as_bytes();
@@ -437,8 +451,8 @@ Status EvmLedger::Impl::refresh() const {
       const Digest prev = blocks.empty() ? Digest{} : blocks.back().hash;
       b.hash = compute_block_hash(height, prev, b.record, b.signatures);
       // The chain authenticated the sender; the block counts only if the sender signed the record.
-      b.binding_error = "block " + std::to_string(height) + " was sent by " + b.sender.to_hex() +
-                        ", which is not one of its signers";
+      b.binding_error =
+          "block " + std::to_string(height) + " was sent by " + b.sender.to_hex() + ", which is not one of its signers";
       if (auto sigs = decode_signatures(b.signatures); sigs.ok()) {
         for (const auto& s : *sigs) {
           auto a = evm::address_of(s.signer);
@@ -554,7 +568,7 @@ Status EvmLedger::store(const Block& b) {
   const Hash32 topic = abi::event_topic(kBlockEvent);
   for (const Log& l : r.logs) {
     if (l.topics.size() == 3 && l.topics[0] == topic && l.address == *impl_->contract) {
-      HEAL_ASSIGN_OR_RETURN(Value hv, abi::decode_topic(*abi::parse_type("uint64"), l.topics[1]));
+      HEAL_ASSIGN_OR_RETURN(Value hv, abi::decode_topic(uint64_type(), l.topics[1]));
       HEAL_ASSIGN_OR_RETURN(std::uint64_t h, hv.as_u64());
       if (h != b.height) {
         return Status::failed_precondition("another writer appended first: the " + what + " landed at height " +
@@ -587,7 +601,9 @@ Result<Consortium> parse_consortium(std::string_view text) {
   const auto j = nlohmann::json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return Status::invalid_argument("consortium file: not a JSON object");
   Consortium c;
-  auto need = [&](const char* k) { return j.contains(k) ? Status{} : Status::invalid_argument(std::string("consortium file: missing \"") + k + "\""); };
+  auto need = [&](const char* k) {
+    return j.contains(k) ? Status{} : Status::invalid_argument(std::string("consortium file: missing \"") + k + "\"");
+  };
   HEAL_RETURN_IF_ERROR(need("federation_id"));
   HEAL_RETURN_IF_ERROR(need("threshold"));
   HEAL_RETURN_IF_ERROR(need("min_contributors"));
@@ -621,7 +637,8 @@ Result<Consortium> parse_consortium(std::string_view text) {
     cm.role = role == "hospital" ? Role::kHospital : Role::kCoordinator;
     cm.name = m.value("name", "");
     cm.address = m["address"].get<std::string>();
-    HEAL_RETURN_IF_ERROR(Address::from_hex(cm.address).status().with_context("consortium member " + std::to_string(cm.party_id)));
+    HEAL_RETURN_IF_ERROR(
+        Address::from_hex(cm.address).status().with_context("consortium member " + std::to_string(cm.party_id)));
     c.members.push_back(std::move(cm));
   }
   return c;
