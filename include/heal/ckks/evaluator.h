@@ -15,6 +15,8 @@
 
 namespace heal::ckks {
 
+class Bootstrapper;
+
 class Evaluator {
  public:
   explicit Evaluator(ContextPtr ctx);
@@ -92,6 +94,14 @@ class Evaluator {
   void rotate_and_sum_inplace(Ciphertext& a, std::size_t window, const GaloisKeys& gk) const;
   /// Sum of all slots of a (window = a.slots()), replicated in every slot.
   Ciphertext sum_slots(const Ciphertext& a, const GaloisKeys& gk) const;
+
+  // --- bootstrapping (heal/ckks/bootstrap.h) ---
+  /// Refreshes `a` to bs.output_level() (max level minus bs.depth()). Expects: 2 polynomials,
+  /// bs.config().slots slots, any level (it is switched down to 0), scale Delta <= q_0 / 2^10.
+  /// Returns the same slots at scale Delta up to the bootstrapping error (measured in
+  /// tests/ckks/bootstrap_test.cpp and `heal ckks bootstrap-bench`: about 2^-25 for the "full"
+  /// and "sparse" presets with values in [-1, 1]). Needs bs.galois_elements() keys and `rk`.
+  Ciphertext bootstrap(const Ciphertext& a, const Bootstrapper& bs, const RelinKey& rk, const GaloisKeys& gk) const;
 
  private:
   void check(const Ciphertext& a, const char* op) const;

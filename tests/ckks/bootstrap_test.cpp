@@ -1,0 +1,226 @@
+// CKKS bootstrapping at small, insecure parameters (presets "test" and "test-sparse", N = 2^12):
+// each step against its plaintext meaning, then the whole refresh, complex slots, repeated use,
+// and misuse. The 128-bit presets run in bootstrap_slow_test.cpp.
+#include "heal/ckks/bootstrap.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <bit>
+#include <cstdio>
+#include <numeric>
+
+#include "ckks_test_util.h"
+#include "heal/ckks/encoder.h"
+#include "heal/ckks/encryptor.h"
+#include "heal/ckks/evaluator.h"
+#include "heal/ckks/key_generator.h"
+
+namespace heal::ckks {
+namespace {
+
+using testing::precision_bits;
+using testing::Vec;
+
+struct Boot {
+  explicit Boot(const std::string& preset) : p(bootstrap_preset(preset)) {
+    ctx = Context::create(p.params);
+    keygen = std::make_unique<KeyGenerator>(ctx, std::make_unique<SeededRng>(seed_from_u64(77)));
+    encryptor = std::make_unique<Encryptor>(ctx, keygen->create_public_key());
+    decryptor = std::make_unique<Decryptor>(ctx, keygen->secret_key());
+    rk = keygen->create_relin_key();
+    bs = std::make_unique<Bootstrapper>(ctx, p.config);
+    gk = bs->create_galois_keys(*keygen);
+  }
+  Ciphertext encrypt(const Vec& v, std::size_t level = 0) const {
+    Encoder enc(ctx);
+    return encryptor->encrypt(enc.encode(v, ctx->default_scale(), level));
+  }
+  Vec decrypt(const Ciphertext& ct) const {
+    Encoder enc(ctx);
+    Vec v = enc.decode(decryptor->decrypt(ct));
+    v.resize(ct.slots());
+    return v;
+  }
+  BootstrapPreset p;
+  ContextPtr ctx;
+  std::unique_ptr<KeyGenerator> keygen;
+  std::unique_ptr<Encryptor> encryptor;
+  std::unique_ptr<Decryptor> decryptor;
+  RelinKey rk;
+  std::unique_ptr<Bootstrapper> bs;
+  GaloisKeys gk;
+};
+
+Boot& full() {
+  static Boot b("test");
+  return b;
+}
+Boot& sparse() {
+  static Boot b("test-sparse");
+  return b;
+}
+
+std::size_t bit_reverse(std::size_t x, std::size_t bits) {
+  std::size_t r = 0;
+  for (std::size_t i = 0; i < bits; ++i) r |= ((x >> i) & 1) << (bits - 1 - i);
+  return r;
+}
+
+Vec real_vec(std::size_t n, std::uint64_t seed) {
+  Vec v = testing::random_vec(n, seed);
+  for (auto& x : v) x = x.real();
+  return v;
+}
+
+// CoeffsToSlots must leave (t_k / q_0 - 1/4) / K in bit-reversed slot order, t = the raised
+// ciphertext's decryption (coefficients at multiples of N/(2n); real half then imaginary half).
+void check_coeffs_to_slots(Boot& b) {
+  const std::size_t n = b.p.config.slots, big_n = b.ctx->n();
+  const Ciphertext ct = b.encrypt(testing::random_vec(n, 5));
+  Evaluator ev(b.ctx);
+  Ciphertext raised = mod_raise(*b.ctx, ct);
+  ASSERT_EQ(raised.level(), b.ctx->max_level());
+  Ciphertext probe = raised;
+  probe.set_scale(static_cast<double>(b.ctx->q(0).value()));
+  Encoder enc(b.ctx);
+  const std::vector<double> t = enc.decode_coeffs(b.decryptor->decrypt(probe));  // t_k / q_0
+  // ModRaise adds q_0 I with I != 0 somewhere (else the test would not exercise EvalMod).
+  const double max_i = std::accumulate(t.begin(), t.end(), 0.0, [](double m, double x) { return std::max(m, std::fabs(x)); });
+  EXPECT_GT(max_i, 2.0);
+  EXPECT_LT(max_i, b.p.config.k_bound - 0.25);
+  const auto parts = b.bs->coeffs_to_slots(ev, raised, b.gk);
+  const std::size_t bits = static_cast<std::size_t>(std::countr_zero(n)), gap = big_n / (2 * n);
+  const double k = b.p.config.k_bound;
+  auto want = [&](std::size_t j, bool imag) { return (t[bit_reverse(j, bits) * gap + (imag ? big_n / 2 : 0)] - 0.25) / k; };
+  double worst = 0;
+  if (parts.size() == 2) {
+    for (std::size_t part = 0; part < 2; ++part) {
+      const Vec got = b.decrypt(parts[part]);
+      for (std::size_t j = 0; j < n; ++j) worst = std::max(worst, std::abs(got[j] - want(j, part == 1)));
+    }
+  } else {
+    ASSERT_EQ(parts.size(), 1u);
+    const Vec got = b.decrypt(parts[0]);
+    ASSERT_EQ(got.size(), 2 * n);
+    for (std::size_t j = 0; j < 2 * n; ++j) worst = std::max(worst, std::abs(got[j] - want(j % n, j >= n)));
+  }
+  std::printf("[ boot ] %zu slots: CoeffsToSlots error 2^%.1f (values up to %.1f / K)\n", n, std::log2(worst), max_i);
+  EXPECT_LT(worst, 0x1p-30);
+}
+
+TEST(Bootstrap, CoeffsToSlotsFullSlots) { check_coeffs_to_slots(full()); }
+TEST(Bootstrap, CoeffsToSlotsSparse) { check_coeffs_to_slots(sparse()); }
+
+double bootstrap_bits(Boot& b, const Vec& x, double* mean_bits = nullptr) {
+  Evaluator ev(b.ctx);
+  const Ciphertext ct = b.encrypt(x);
+  const Ciphertext out = ev.bootstrap(ct, *b.bs, b.rk, b.gk);
+  EXPECT_EQ(out.level(), b.bs->output_level());
+  EXPECT_NEAR(out.scale(), ct.scale(), 1e-9 * ct.scale());
+  EXPECT_EQ(out.slots(), ct.slots());
+  const Vec got = b.decrypt(out);
+  if (mean_bits) {
+    double s = 0;
+    for (std::size_t i = 0; i < x.size(); ++i) s += -std::log2(std::max(std::abs(got[i] - x[i]), 0x1p-60));
+    *mean_bits = s / static_cast<double>(x.size());
+  }
+  return precision_bits(x, got);
+}
+
+TEST(Bootstrap, FullSlotsRealAndComplex) {
+  auto& b = full();
+  double mean_r = 0, mean_c = 0;
+  const double real = bootstrap_bits(b, real_vec(b.p.config.slots, 11), &mean_r);
+  const double cplx = bootstrap_bits(b, testing::random_vec(b.p.config.slots, 12), &mean_c);
+  std::printf("[ boot ] %s: real slots worst %.1f / mean %.1f bits, complex worst %.1f / mean %.1f bits\n",
+              b.bs->describe().c_str(), real, mean_r, cplx, mean_c);
+  EXPECT_GT(mean_r, 20);
+  EXPECT_GT(mean_c, 20);
+  EXPECT_GT(real, 15);
+  EXPECT_GT(cplx, 15);
+}
+
+TEST(Bootstrap, SparseSlots) {
+  auto& b = sparse();
+  double mean = 0;
+  const double worst = bootstrap_bits(b, testing::random_vec(b.p.config.slots, 13), &mean);
+  std::printf("[ boot ] %s: worst %.1f / mean %.1f bits\n", b.bs->describe().c_str(), worst, mean);
+  EXPECT_GT(mean, 24);
+  EXPECT_GT(worst, 18);
+}
+
+// 20 rounds of bootstrap -> multiply -> rescale stay within 2^-15 of the same computation in the
+// clear (each round multiplies by unit-modulus complex values, so magnitudes stay near 1).
+TEST(Bootstrap, TwentyCyclesTrackThePlaintext) {
+  auto& b = full();
+  const std::size_t n = b.p.config.slots;
+  Evaluator ev(b.ctx);
+  Vec x = testing::random_vec(n, 21), u(n);
+  SeededRng r(seed_from_u64(22));
+  for (auto& v : u) v = std::polar(1.0, 2 * std::numbers::pi * r.uniform_double());
+  Ciphertext ct = b.encrypt(x);
+  Encoder enc(b.ctx);
+  double worst = 0;
+  for (int round = 0; round < 20; ++round) {
+    ct = ev.bootstrap(ct, *b.bs, b.rk, b.gk);
+    const Ciphertext uc = b.encryptor->encrypt(enc.encode(u, ct.scale(), ct.level()));
+    ct = ev.relinearize(ev.mul(ct, uc), b.rk);
+    ev.rescale_inplace(ct);
+    for (std::size_t i = 0; i < n; ++i) x[i] *= u[i];
+    worst = -precision_bits(x, b.decrypt(ct));
+  }
+  std::printf("[ boot ] 20 bootstrap-multiply-rescale cycles: error 2^%.1f\n", worst);
+  EXPECT_LT(worst, -15);
+}
+
+TEST(Bootstrap, KeysAreExactlyWhatItUses) {
+  auto& b = sparse();
+  // Drop one Galois key: bootstrapping must refuse, not produce garbage.
+  GaloisKeys partial;
+  for (const auto& [g, k] : b.gk.all()) {
+    if (g != b.bs->galois_elements().front()) partial.set(g, k);
+  }
+  Evaluator ev(b.ctx);
+  const Ciphertext ct = b.encrypt(testing::random_vec(b.p.config.slots, 3));
+  EXPECT_THROW(ev.bootstrap(ct, *b.bs, b.rk, partial), std::invalid_argument);
+  EXPECT_EQ(b.gk.size(), b.bs->galois_elements().size());
+}
+
+TEST(Bootstrap, Misuse) {
+  auto& b = sparse();
+  Evaluator ev(b.ctx);
+  Encoder enc(b.ctx);
+  // Wrong slot count.
+  const Ciphertext wide = b.encryptor->encrypt(enc.encode(testing::random_vec(64, 1), b.ctx->default_scale(), 0));
+  EXPECT_THROW(ev.bootstrap(wide, *b.bs, b.rk, b.gk), std::invalid_argument);
+  // Scale too close to q_0: the sine is no longer linear there.
+  const Ciphertext big = b.encryptor->encrypt(enc.encode(testing::random_vec(32, 1), 0x1p55, 0));
+  EXPECT_THROW(ev.bootstrap(big, *b.bs, b.rk, b.gk), std::invalid_argument);
+  // A bootstrapper of another context.
+  EXPECT_THROW(Evaluator(full().ctx).bootstrap(b.encrypt(testing::random_vec(32, 2)), *b.bs, b.rk, b.gk),
+               std::invalid_argument);
+  // Too deep for the chain.
+  BootstrapConfig deep = b.p.config;
+  deep.double_angle = 8;
+  EXPECT_THROW(Bootstrapper(b.ctx, deep), std::invalid_argument);
+  EXPECT_THROW(bootstrap_preset("nope"), std::invalid_argument);
+}
+
+TEST(Bootstrap, ModBoundFailureProbability) {
+  // Weight 256: sigma of t / q_0 = sqrt(257 / 12) = 4.6; K = 32 is 6.9 sigma, so one ModRaise
+  // over 2^16 coefficients fails with probability about 2^-20; K = 16 would fail often.
+  auto p = bootstrap_preset("full");
+  p.params.allow_insecure = true;
+  p.params.q_bits = {60, 40};
+  p.params.p_bits = {60};
+  p.params.dnum = 0;
+  const auto ctx = Context::create(p.params);
+  const double k32 = mod_bound_failure_log2(*ctx, 32), k16 = mod_bound_failure_log2(*ctx, 16);
+  std::printf("[ boot ] ModRaise |I| > K - 1/4: K=32: 2^%.1f, K=16: 2^%.1f per bootstrap (N = 2^16, h = 256)\n", k32, k16);
+  EXPECT_LT(k32, -20);
+  EXPECT_GT(k16, -5);
+}
+
+}  // namespace
+}  // namespace heal::ckks
