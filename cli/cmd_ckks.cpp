@@ -1,14 +1,18 @@
-// heal ckks params|info: CKKS parameter presets (sizes, security) and serialized-object inspection.
+// heal ckks params|info|bootstrap-bench: CKKS parameter presets (sizes, security), serialized-object
+// inspection, and bootstrapping precision and speed per preset.
 #include <cmath>
+#include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "commands.h"
+#include "heal/ckks/bootstrap.h"
 #include "heal/ckks/params.h"
 #include "heal/ckks/serialization.h"
 #include "heal/core/bytes.h"
+#include "heal/core/progress.h"
 #include "heal/math/simd.h"
 
 namespace heal::cli {
@@ -144,6 +148,103 @@ void run_info(const std::string& path, bool json_out) {
   }
 }
 
+// Peak resident set size of this process (VmHWM), 0 if unknown.
+std::size_t peak_rss_bytes() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return static_cast<std::size_t>(std::stoull(line.substr(6))) * 1024;
+  }
+  return 0;
+}
+
+struct BootBenchArgs {
+  std::string preset = "full";
+  std::size_t inputs = 3;
+  int threads = 1;
+  bool complex_values = false;
+  std::uint64_t seed = 1;
+  int message_ratio = 0;
+  std::string json_path;
+};
+
+void run_bootstrap_bench_cmd(const BootBenchArgs& a) {
+  ckks::BootstrapPreset preset = ckks::bootstrap_preset(a.preset);
+  if (a.message_ratio != 0) preset.config.message_ratio_log2 = a.message_ratio;
+  ckks::BootstrapBenchOptions opt;
+  opt.inputs = a.inputs;
+  opt.threads = a.threads;
+  opt.complex_values = a.complex_values;
+  opt.seed = a.seed;
+  const bool quiet = globals().quiet;
+  if (!quiet) std::cerr << "bootstrap-bench " << preset.name << ": " << preset.description << "\n";
+  std::unique_ptr<ProgressBar> bar;
+  const auto r = ckks::run_bootstrap_bench(preset, opt, [&](const std::string& stage, std::size_t done, std::size_t total) {
+    if (quiet) return;
+    if (stage != "bootstrap") {
+      std::cerr << (done == 0 ? "  " + stage + " ...\n" : "");
+      return;
+    }
+    if (!bar) bar = std::make_unique<ProgressBar>("bootstrap", total);
+    if (done == total) {
+      bar->finish();
+    } else if (done > 0) {
+      bar->tick();
+    }
+  });
+  const std::size_t rss = peak_rss_bytes();
+  json j = {{"preset", r.preset},
+            {"description", r.description},
+            {"circuit", r.circuit},
+            {"log_n", r.log_n},
+            {"slots", r.slots},
+            {"log_qp", r.log_qp},
+            {"secure_128", r.secure},
+            {"secret", r.secret},
+            {"hamming_weight", r.hamming_weight},
+            {"depth", r.depth},
+            {"levels_after", r.levels_after},
+            {"threads", a.threads},
+            {"inputs", r.inputs},
+            {"values", r.values},
+            {"complex_values", a.complex_values},
+            {"bits_min", r.bits_min},
+            {"bits_median", r.bits_median},
+            {"bits_mean", r.bits_mean},
+            {"bits_max", r.bits_max},
+            {"bits_of_mean_error", r.bits_of_mean_error},
+            {"seconds", r.seconds},
+            {"seconds_median", r.seconds_median},
+            {"seconds_min", r.seconds_min},
+            {"setup_seconds", r.setup_seconds},
+            {"keygen_seconds", r.keygen_seconds},
+            {"galois_keys", r.galois_keys},
+            {"key_bytes", r.key_bytes},
+            {"plaintext_bytes", r.plaintext_bytes},
+            {"peak_rss_bytes", rss},
+            {"mod_raise_failure_log2", r.failure_log2}};
+  if (!a.json_path.empty()) {
+    std::ofstream f(a.json_path);
+    if (!f) throw std::runtime_error("cannot write " + a.json_path + " (check the directory exists and is writable)");
+    f << j.dump(2) << "\n";
+  }
+  const double gib = 1024.0 * 1024.0 * 1024.0;
+  std::cout << std::fixed << std::setprecision(2);
+  std::cout << "preset            " << r.preset << (r.secure ? " (128-bit)" : " (INSECURE)") << "\n"
+            << "parameters        N=2^" << r.log_n << ", " << r.slots << " slots, log QP " << std::setprecision(0) << r.log_qp
+            << ", " << r.secret << (r.hamming_weight ? " h=" + std::to_string(r.hamming_weight) : "") << "\n"
+            << "circuit           " << r.circuit << "\n"
+            << std::setprecision(1) << "precision (bits)  min " << r.bits_min << "  median " << r.bits_median << "  mean "
+            << r.bits_mean << "  max " << r.bits_max << "  (-log2 mean error " << r.bits_of_mean_error << "; "
+            << r.values << " values from " << r.inputs << (a.complex_values ? " complex" : " real") << " inputs in [-1, 1])\n"
+            << std::setprecision(2) << "bootstrap         median " << r.seconds_median << " s, min " << r.seconds_min
+            << " s (" << a.threads << " thread" << (a.threads > 1 ? "s" : "") << ")\n"
+            << "setup / keygen    " << r.setup_seconds << " s / " << r.keygen_seconds << " s\n"
+            << "memory            keys " << static_cast<double>(r.key_bytes) / gib << " GiB (" << r.galois_keys << " Galois + relin), DFT plaintexts "
+            << static_cast<double>(r.plaintext_bytes) / gib << " GiB, peak RSS " << static_cast<double>(rss) / gib << " GiB\n"
+            << std::setprecision(1) << "ModRaise failure  2^" << r.failure_log2 << " per bootstrap (|I| > K - 1/4)\n";
+}
+
 }  // namespace
 
 void add_ckks_commands(CLI::App& app) {
@@ -159,6 +260,18 @@ void add_ckks_commands(CLI::App& app) {
   info->add_option("file", *path, "serialized object")->required();
   info->add_flag("--json", *info_json, "JSON output");
   info->callback([path, info_json] { run_info(*path, *info_json); });
+  auto bb = std::make_shared<BootBenchArgs>();
+  auto* boot = ckks->add_subcommand("bootstrap-bench", "Bootstrapping precision and time for a preset (full, sparse, test, test-sparse)");
+  boot->add_option("--preset", bb->preset, "full (N=2^16, 2^15 slots), sparse (N=2^16, 2^10 slots), test, test-sparse (insecure)")
+      ->check(CLI::IsMember(ckks::bootstrap_preset_names()));
+  boot->add_option("--inputs", bb->inputs, "random input vectors, one timed bootstrap each")->check(CLI::Range(1, 1000));
+  boot->add_option("--threads", bb->threads, "threads per bootstrap")->check(CLI::Range(1, 64));
+  boot->add_flag("--complex", bb->complex_values, "complex inputs (default real)");
+  boot->add_option("--seed", bb->seed, "seed of inputs and keys (benchmark only)");
+  boot->add_option("--message-ratio", bb->message_ratio, "log2(q0 / scale) inside bootstrapping (default: the preset's, 12)")
+      ->check(CLI::Range(6, 30));
+  boot->add_option("--json", bb->json_path, "also write the results as JSON to this file");
+  boot->callback([bb] { run_bootstrap_bench_cmd(*bb); });
 }
 
 }  // namespace heal::cli
