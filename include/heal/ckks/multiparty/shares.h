@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "heal/core/rng.h"
 #include "heal/math/rns_poly.h"
 
 namespace heal::ckks::multiparty {
@@ -47,6 +48,19 @@ struct DecryptionShare {
   PartyId party = 0;               ///< producer (0 for an aggregate)
   std::vector<PartyId> parties;    ///< every party whose share is included (sorted)
   math::RnsPoly h;
+};
+
+/// A party's (or an aggregated) collective-bootstrapping share (CollectiveBootstrapper):
+/// h0 = s_i c1 + M_i + e0_i over q_0..q_l (the input's level) and h1 = -s_i a' - M_i + e1_i over
+/// q_0..q_L, both NTT form. Each alone is masked; the mask M_i cancels only in the sum. Not
+/// serialized yet.
+struct RefreshShare {
+  PartyId party = 0;             ///< producer (0 for an aggregate)
+  std::vector<PartyId> parties;  ///< every party whose share is included (sorted)
+  std::vector<PartyId> quorum;   ///< t-of-n: the quorum the shares were made for (sorted); empty for n-of-n
+  std::uint64_t session = 0;     ///< the caller's session number, input of the a' seed
+  Seed seed{};                   ///< seed of a' (CollectiveBootstrapper::refresh_seed of the ciphertext)
+  math::RnsPoly h0, h1;
 };
 
 }  // namespace heal::ckks::multiparty
