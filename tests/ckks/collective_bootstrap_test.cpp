@@ -14,6 +14,7 @@
 #include "heal/ckks/multiparty/key_gen.h"
 #include "heal/ckks/multiparty/refresh.h"
 #include "heal/ckks/multiparty/threshold.h"
+#include "heal/ckks/serialization.h"
 #include "heal/math/sampler.h"
 
 namespace heal::ckks::multiparty {
@@ -287,6 +288,65 @@ TEST(CollectiveBootstrap, SharesCannotBeMixedAcrossCiphertextsOrSessions) {
       m.want, m.encoder->decode(m.ideal->decrypt(boots[0]->finalize(m.input, boots[0]->aggregate_shares(mixed)))));
   std::printf("[ refresh mixed ] share of another ciphertext relabelled: %.1f bits (garbage)\n", bad);
   EXPECT_LT(bad, -20);
+}
+
+// Shares travel as kCkksRefreshShare objects; the loader validates every field.
+TEST(CollectiveBootstrap, RefreshShareSerializationRoundTripAndValidation) {
+  auto& m = cb();
+  auto boots = bootstrappers(m, kParties, kParties);
+  SeededRng rng(seed_from_u64(90));
+  std::vector<RefreshShare> shares, loaded;
+  for (std::size_t i = 0; i < kParties; ++i) {
+    shares.push_back(boots[i]->gen_share(PartyId(i + 1), m.input, 11, m.secrets[i], rng));
+    auto r = load_refresh_share(*m.ctx, save(*m.ctx, shares.back()));
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    loaded.push_back(std::move(*r));
+  }
+  EXPECT_EQ(loaded[1].parties, std::vector<PartyId>{2});
+  EXPECT_EQ(loaded[1].session, 11u);
+  EXPECT_EQ(loaded[1].seed, shares[1].seed);
+  EXPECT_TRUE(loaded[1].h0 == shares[1].h0);
+  EXPECT_TRUE(loaded[1].h1 == shares[1].h1);
+  const Ciphertext a = boots[0]->finalize(m.input, boots[0]->aggregate_shares(shares));
+  const Ciphertext b = boots[0]->finalize(m.input, boots[0]->aggregate_shares(loaded));
+  EXPECT_TRUE(a[0] == b[0] && a[1] == b[1]);
+  // A t-of-n aggregate keeps its quorum.
+  RefreshShare q = boots[0]->aggregate_shares(shares);
+  q.quorum = {1, 2, 3};
+  const Bytes qb = save(*m.ctx, q);
+  auto q2 = load_refresh_share(*m.ctx, qb);
+  ASSERT_TRUE(q2.ok());
+  EXPECT_EQ(q2->quorum, q.quorum);
+  EXPECT_EQ(q2->parties, q.parties);
+  auto info = inspect(qb);
+  ASSERT_TRUE(info.ok()) << info.status().to_string();
+  EXPECT_NE(info->description.find("collective bootstrapping share covering 3 parties"), std::string::npos)
+      << info->description;
+  // Unsorted quorum, truncation, wrong type: clear errors, no crash.
+  q.quorum = {2, 1, 3};
+  auto bad = load_refresh_share(*m.ctx, save(*m.ctx, q));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("quorum must be sorted"), std::string::npos) << bad.status().message();
+  // Every truncation in the header and id lists, then every 1/64 of the polynomials, and one byte more.
+  for (std::size_t len = 0; len < qb.size(); len += len < 256 ? 1 : qb.size() / 64) {
+    EXPECT_FALSE(load_refresh_share(*m.ctx, std::span<const std::uint8_t>(qb.data(), len)).ok()) << "length " << len;
+  }
+  Bytes longer = qb;
+  longer.push_back(0);
+  EXPECT_FALSE(load_refresh_share(*m.ctx, longer).ok());
+  // Random byte flips: an error or a share whose residues are all in range.
+  SeededRng flips(seed_from_u64(91));
+  for (int trial = 0; trial < 200; ++trial) {
+    Bytes c = qb;
+    c[flips.uniform(c.size())] ^= static_cast<std::uint8_t>(1 + flips.uniform(255));
+    auto r = load_refresh_share(*m.ctx, c);
+    if (!r.ok()) continue;
+    for (const auto* p : {&r->h0, &r->h1})
+      for (std::size_t i = 0; i < p->num_limbs(); ++i)
+        for (std::size_t t = 0; t < p->n(); ++t) ASSERT_LT(p->limb(i)[t], m.ctx->q(i).value());
+  }
+  EXPECT_FALSE(load_decryption_share(*m.ctx, qb).ok());
+  EXPECT_FALSE(load_refresh_share(*m.ctx, save(*m.ctx, m.input)).ok());
 }
 
 }  // namespace
