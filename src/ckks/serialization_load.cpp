@@ -259,7 +259,8 @@ Result<mp::RefreshShare> load_refresh_share(const Context& ctx, std::span<const 
     std::uint32_t count = 0;
     HEAL_RETURN_IF_ERROR(r.get(&count));
     if ((!quorum && count == 0) || count > kMaxParties || count > r.remaining() / 4) {
-      return bad(std::string("refresh share lists ") + std::to_string(count) + (quorum ? " quorum members" : " parties"));
+      return bad(std::string("refresh share lists ") + std::to_string(count) +
+                 (quorum ? " quorum members" : " parties"));
     }
     ids->resize(count);
     for (auto& p : *ids) HEAL_RETURN_IF_ERROR(r.get(&p));

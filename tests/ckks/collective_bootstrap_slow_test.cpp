@@ -57,7 +57,8 @@ TEST(CollectiveBootstrapLarge, N14ThreePartiesTimeAndPrecision) {
     boots.push_back(std::make_unique<CollectiveBootstrapper>(ctx, seed_from_u64(141), p));
   std::vector<RefreshShare> shares;
   const auto t0 = std::chrono::steady_clock::now();
-  for (std::size_t i = 0; i < kParties; ++i) shares.push_back(boots[i]->gen_share(PartyId(i + 1), ct, 1, secrets[i], rng));
+  for (std::size_t i = 0; i < kParties; ++i)
+    shares.push_back(boots[i]->gen_share(PartyId(i + 1), ct, 1, secrets[i], rng));
   const auto t1 = std::chrono::steady_clock::now();
   const RefreshShare agg = boots[0]->aggregate_shares(shares);
   const auto t2 = std::chrono::steady_clock::now();
@@ -67,12 +68,13 @@ TEST(CollectiveBootstrapLarge, N14ThreePartiesTimeAndPrecision) {
   ASSERT_EQ(out.level(), ctx->max_level());
   const double stdev = flooded_slot_error_std(*ctx, p.flooding, kParties, ct.scale());
   const double bits = precision_bits(v, enc.decode(ideal.decrypt(out)));
-  std::printf("[ refresh N=2^14 ] level 1 -> %zu: %.1f ms per party share, aggregate %.1f ms, finalize %.1f ms; "
-              "mask 2^%d, combined 2^%.1f of Q_1 2^%.1f; sigma_flood 2^%.1f, predicted slot std 2^%.1f; "
-              "precision %.1f bits\n",
-              out.level(), ms(t0, t1) / kParties, ms(t1, t2), ms(t2, t3), boots[0]->mask_bits(ct),
-              boots[0]->combined_bound_bits(ct, kParties), ctx->q_basis().slice(0, 2).log2_product(),
-              std::log2(boots[0]->sigma()), std::log2(stdev), bits);
+  std::printf(
+      "[ refresh N=2^14 ] level 1 -> %zu: %.1f ms per party share, aggregate %.1f ms, finalize %.1f ms; "
+      "mask 2^%d, combined 2^%.1f of Q_1 2^%.1f; sigma_flood 2^%.1f, predicted slot std 2^%.1f; "
+      "precision %.1f bits\n",
+      out.level(), ms(t0, t1) / kParties, ms(t1, t2), ms(t2, t3), boots[0]->mask_bits(ct),
+      boots[0]->combined_bound_bits(ct, kParties), ctx->q_basis().slice(0, 2).log2_product(),
+      std::log2(boots[0]->sigma()), std::log2(stdev), bits);
   EXPECT_GT(bits, -std::log2(8 * stdev));
 }
 

@@ -66,8 +66,8 @@ struct Cb {
     b = random_vec(ctx->slots(), 2, kMag);
     want.resize(a.size());
     for (std::size_t i = 0; i < a.size(); ++i) want[i] = a[i] * b[i] * a[i] * b[i];
-    const Ciphertext ab = ev->rescale(ev->mul_relin(encryptor->encrypt(encoder->encode(a)),
-                                                    encryptor->encrypt(encoder->encode(b)), rk));
+    const Ciphertext ab =
+        ev->rescale(ev->mul_relin(encryptor->encrypt(encoder->encode(a)), encryptor->encrypt(encoder->encode(b)), rk));
     input = ev->rescale(ev->mul_relin(ab, ab, rk));
     Plaintext diff = ideal->decrypt(input);
     diff.poly().sub_inplace(encoder->encode(want, input.scale(), input.level()).poly(), ctx->q_basis());
@@ -111,7 +111,8 @@ Cb& cb() {
 }
 
 // One CollectiveBootstrapper per party (each keeps its own used-seed set and budget).
-std::vector<std::unique_ptr<CollectiveBootstrapper>> bootstrappers(const Cb& m, std::size_t count, std::size_t parties) {
+std::vector<std::unique_ptr<CollectiveBootstrapper>> bootstrappers(const Cb& m, std::size_t count,
+                                                                   std::size_t parties) {
   std::vector<std::unique_ptr<CollectiveBootstrapper>> out;
   for (std::size_t i = 0; i < count; ++i)
     out.push_back(std::make_unique<CollectiveBootstrapper>(m.ctx, seed_from_u64(41), m.params(parties)));
@@ -131,13 +132,14 @@ void check_refreshed(const Cb& m, const CollectiveBootstrapper& boot, const Ciph
   const double bound_bits = -std::log2(8 * stdev);
   const double vs_input = precision_bits(before, after);
   const double vs_message = precision_bits(m.want, after);
-  std::printf("[ refresh %s ] level %zu -> %zu, sigma_flood 2^%.1f, predicted slot std 2^%.1f (8 std: %.1f bits); "
-              "refreshed vs input %.1f bits, vs message %.1f bits (input vs message %.1f bits)\n",
-              what, m.input.level(), out.level(), std::log2(boot.sigma()), std::log2(stdev), bound_bits, vs_input,
-              vs_message, precision_bits(m.want, before));
+  std::printf(
+      "[ refresh %s ] level %zu -> %zu, sigma_flood 2^%.1f, predicted slot std 2^%.1f (8 std: %.1f bits); "
+      "refreshed vs input %.1f bits, vs message %.1f bits (input vs message %.1f bits)\n",
+      what, m.input.level(), out.level(), std::log2(boot.sigma()), std::log2(stdev), bound_bits, vs_input, vs_message,
+      precision_bits(m.want, before));
   EXPECT_GT(vs_input, bound_bits);
   EXPECT_LT(vs_input, -std::log2(stdev / 64));  // the flooding is really there
-  EXPECT_GT(vs_message, bound_bits - 0.5);       // the input's own error is far below the flooding
+  EXPECT_GT(vs_message, bound_bits - 0.5);      // the input's own error is far below the flooding
 
   // Further multiplications at the refreshed levels: x -> x^2 -> x^4 down to level 1.
   Ciphertext x2 = m.ev->rescale(m.ev->mul_relin(out, out, m.rk));
@@ -158,12 +160,14 @@ TEST(CollectiveBootstrap, ThreeOfThreeRefreshesLevelOneToTop) {
   SeededRng rng(seed_from_u64(50));
   std::vector<RefreshShare> shares;
   const auto t0 = std::chrono::steady_clock::now();
-  for (std::size_t i = 0; i < kParties; ++i) shares.push_back(boots[i]->gen_share(PartyId(i + 1), m.input, 7, m.secrets[i], rng));
+  for (std::size_t i = 0; i < kParties; ++i)
+    shares.push_back(boots[i]->gen_share(PartyId(i + 1), m.input, 7, m.secrets[i], rng));
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / kParties;
-  std::printf("[ refresh 3-of-3 ] N = %zu, level %zu -> %zu: %.2f ms per party share, mask 2^%d, combined 2^%.1f of "
-              "Q_l 2^%.1f\n",
-              m.ctx->n(), m.input.level(), m.ctx->max_level(), ms, boots[0]->mask_bits(m.input),
-              boots[0]->combined_bound_bits(m.input, kParties), m.ctx->q_basis().slice(0, 2).log2_product());
+  std::printf(
+      "[ refresh 3-of-3 ] N = %zu, level %zu -> %zu: %.2f ms per party share, mask 2^%d, combined 2^%.1f of "
+      "Q_l 2^%.1f\n",
+      m.ctx->n(), m.input.level(), m.ctx->max_level(), ms, boots[0]->mask_bits(m.input),
+      boots[0]->combined_bound_bits(m.input, kParties), m.ctx->q_basis().slice(0, 2).log2_product());
   EXPECT_EQ(shares[0].h0.num_limbs(), 2u);
   EXPECT_EQ(shares[0].h1.num_limbs(), m.ctx->q_count());
   EXPECT_EQ(boots[0]->shares_generated(), 1u);
@@ -172,7 +176,8 @@ TEST(CollectiveBootstrap, ThreeOfThreeRefreshesLevelOneToTop) {
   // What the aggregator sees, c0 + sum h0 = m + e + sum M_i + sum e0_i, is masked: nothing like the message.
   math::RnsPoly masked = m.input[0];
   for (const auto& s : shares) masked.add_inplace(s.h0, m.ctx->q_basis());
-  EXPECT_LT(precision_bits(m.want, m.encoder->decode(Plaintext(std::move(masked), m.input.scale(), m.input.slots()))), -20);
+  EXPECT_LT(precision_bits(m.want, m.encoder->decode(Plaintext(std::move(masked), m.input.scale(), m.input.slots()))),
+            -20);
   // n-1 shares: refused by finalize; forced through (a bootstrapper expecting 2), garbage.
   const RefreshShare two = boots[0]->aggregate_shares(std::span<const RefreshShare>(shares.data(), 2));
   EXPECT_THROW(boots[0]->finalize(m.input, two), std::invalid_argument);
@@ -261,8 +266,8 @@ TEST(CollectiveBootstrap, SharesCannotBeMixedAcrossCiphertextsOrSessions) {
   auto& m = cb();
   auto boots = bootstrappers(m, kParties, kParties);
   SeededRng rng(seed_from_u64(80));
-  const Ciphertext other = m.ev->mod_switch_to(
-      m.encryptor->encrypt(m.encoder->encode(random_vec(m.ctx->slots(), 3, kMag))), 1);
+  const Ciphertext other =
+      m.ev->mod_switch_to(m.encryptor->encrypt(m.encoder->encode(random_vec(m.ctx->slots(), 3, kMag))), 1);
   // Party 1 refreshes `other`, parties 2 and 3 the input, all in session 5: the a' seeds differ.
   std::vector<RefreshShare> mixed{boots[0]->gen_share(1, other, 5, m.secrets[0], rng),
                                   boots[1]->gen_share(2, m.input, 5, m.secrets[1], rng),

@@ -24,7 +24,7 @@ using math::u128;
 namespace {
 
 constexpr std::uint64_t kRefreshStream = 0x52465348;  // "RFSH": stream of a' under the refresh seed
-constexpr int kMaxMaskBits = 125;                      // masks are drawn as 128-bit words
+constexpr int kMaxMaskBits = 125;                     // masks are drawn as 128-bit words
 
 // Mask uniform in [-2^bits, 2^bits) over the first `limbs` primes of `basis`, NTT form.
 RnsPoly sample_mask(Rng& rng, const math::RnsBasis& basis, std::size_t limbs, int bits) {
@@ -98,8 +98,8 @@ CollectiveBootstrapper::CollectiveBootstrapper(ContextPtr ctx, const Seed& crs, 
                "CollectiveBootstrapper: message_bound (bound on |slot value| of the refreshed messages) must be "
                "stated (> 0, finite)");
   sigma_ = flooding_sigma(*ctx_, params_.flooding);
-  HEAL_REQUIRE(sigma_ <= 0x1p55, "CollectiveBootstrapper: flooding sigma 2^" << std::log2(sigma_)
-                                                                           << " is too large (B_ct or max_decryptions too big)");
+  HEAL_REQUIRE(sigma_ <= 0x1p55, "CollectiveBootstrapper: flooding sigma 2^"
+                                     << std::log2(sigma_) << " is too large (B_ct or max_decryptions too big)");
 }
 
 Seed CollectiveBootstrapper::refresh_seed(const Ciphertext& ct, std::uint64_t session) const {
@@ -161,10 +161,11 @@ Status CollectiveBootstrapper::check_share(const Ciphertext& ct, std::size_t sha
         "CollectiveBootstrapper: refusing to produce a share: the masks would wrap: Q_l = 2^" + std::to_string(have) +
         " at level " + std::to_string(ct.level()) + " is too small for " + std::to_string(k) + " masks of 2^" +
         std::to_string(mb) + " plus the message (sum 2^" + std::to_string(need) + ", must stay below Q_l / 4); " +
-        (any ? "refresh at level >= " + std::to_string(level) : std::string("no level of this context is large enough")));
+        (any ? "refresh at level >= " + std::to_string(level)
+             : std::string("no level of this context is large enough")));
   }
-  const Status st = check_flooding_precision(*ctx_, params_.flooding, k, ct.scale(), params_.flooding.required_bits,
-                                             ct.slots());
+  const Status st =
+      check_flooding_precision(*ctx_, params_.flooding, k, ct.scale(), params_.flooding.required_bits, ct.slots());
   if (!st.ok()) return st.with_context("CollectiveBootstrapper: refusing to produce a share");
   return {};
 }
@@ -173,9 +174,10 @@ RefreshShare CollectiveBootstrapper::share_with(PartyId party, const Ciphertext&
                                                 std::size_t shares, const RnsPoly& s, Rng& rng) {
   const Status ok = check_share(ct, shares);
   HEAL_REQUIRE(ok.ok(), ok.message());
-  HEAL_REQUIRE(generated_ < params_.flooding.max_decryptions,
-               "CollectiveBootstrapper: " << params_.flooding.max_decryptions
-                                          << " refreshes already shared under this flooding bound; rotate keys (new epoch)");
+  HEAL_REQUIRE(
+      generated_ < params_.flooding.max_decryptions,
+      "CollectiveBootstrapper: " << params_.flooding.max_decryptions
+                                 << " refreshes already shared under this flooding bound; rotate keys (new epoch)");
   const Seed seed = refresh_seed(ct, session);
   HEAL_REQUIRE(used_seeds_.count(seed) == 0,
                "CollectiveBootstrapper: this ciphertext was already refreshed in session "
@@ -225,10 +227,11 @@ RefreshShare CollectiveBootstrapper::gen_share(const ThresholdSecret& secret, st
   check_ciphertext(ct, "CollectiveBootstrapper::gen_share");
   HEAL_REQUIRE(secret.threshold >= 1 && quorum.size() >= secret.threshold,
                "CollectiveBootstrapper::gen_share: quorum of " << quorum.size() << " is below the threshold "
-                                                              << secret.threshold);
+                                                               << secret.threshold);
   const std::vector<PartyId> sorted = sorted_unique(quorum, "CollectiveBootstrapper::gen_share");
   const auto it = std::find(quorum.begin(), quorum.end(), secret.party);
-  HEAL_REQUIRE(it != quorum.end(), "CollectiveBootstrapper::gen_share: party " << secret.party << " is not in the quorum");
+  HEAL_REQUIRE(it != quorum.end(),
+               "CollectiveBootstrapper::gen_share: party " << secret.party << " is not in the quorum");
   std::vector<u64> xs(quorum.begin(), quorum.end());
   const std::size_t index = static_cast<std::size_t>(it - quorum.begin());
   // Only the Q limbs of the key-basis share are needed.
@@ -254,9 +257,11 @@ RefreshShare CollectiveBootstrapper::aggregate_shares(std::span<const RefreshSha
   out.h1 = first.h1;
   for (std::size_t k = 0; k < shares.size(); ++k) {
     const auto& s = shares[k];
-    HEAL_REQUIRE(s.seed == first.seed && s.session == first.session,
-                 "CollectiveBootstrapper::aggregate_shares: shares for different ciphertexts or sessions (a' seeds differ)");
-    HEAL_REQUIRE(s.quorum == first.quorum, "CollectiveBootstrapper::aggregate_shares: shares made for different quorums");
+    HEAL_REQUIRE(
+        s.seed == first.seed && s.session == first.session,
+        "CollectiveBootstrapper::aggregate_shares: shares for different ciphertexts or sessions (a' seeds differ)");
+    HEAL_REQUIRE(s.quorum == first.quorum,
+                 "CollectiveBootstrapper::aggregate_shares: shares made for different quorums");
     HEAL_REQUIRE(s.h0.n() == ctx_->n() && s.h0.num_limbs() == first.h0.num_limbs() && s.h0.num_limbs() >= 1 &&
                      s.h0.num_limbs() <= ctx_->q_count() && s.h0.is_ntt() && s.h1.n() == ctx_->n() &&
                      s.h1.num_limbs() == ctx_->q_count() && s.h1.is_ntt(),
@@ -278,23 +283,24 @@ Ciphertext CollectiveBootstrapper::finalize(const Ciphertext& ct, const RefreshS
   check_ciphertext(ct, "CollectiveBootstrapper::finalize");
   const auto& qb = ctx_->q_basis();
   const std::size_t all = ctx_->q_count();
-  HEAL_REQUIRE(aggregate.h0.num_limbs() == ct[0].num_limbs() && aggregate.h0.n() == ctx_->n() && aggregate.h0.is_ntt() &&
-                   aggregate.h1.num_limbs() == all && aggregate.h1.n() == ctx_->n() && aggregate.h1.is_ntt(),
+  HEAL_REQUIRE(aggregate.h0.num_limbs() == ct[0].num_limbs() && aggregate.h0.n() == ctx_->n() &&
+                   aggregate.h0.is_ntt() && aggregate.h1.num_limbs() == all && aggregate.h1.n() == ctx_->n() &&
+                   aggregate.h1.is_ntt(),
                "CollectiveBootstrapper::finalize: share level does not match the ciphertext");
   HEAL_REQUIRE(aggregate.seed == refresh_seed(ct, aggregate.session),
                "CollectiveBootstrapper::finalize: the shares were made for another ciphertext or session");
   if (!aggregate.quorum.empty()) {
-    HEAL_REQUIRE(aggregate.parties == aggregate.quorum, "CollectiveBootstrapper::finalize: "
-                                                            << aggregate.parties.size() << " of the "
-                                                            << aggregate.quorum.size() << " quorum members' shares");
+    HEAL_REQUIRE(aggregate.parties == aggregate.quorum,
+                 "CollectiveBootstrapper::finalize: " << aggregate.parties.size() << " of the "
+                                                      << aggregate.quorum.size() << " quorum members' shares");
   } else {
     HEAL_REQUIRE(aggregate.parties.size() >= params_.flooding.parties,
                  "CollectiveBootstrapper::finalize: " << aggregate.parties.size() << " shares, "
                                                       << params_.flooding.parties << " parties expected");
   }
-  HEAL_REQUIRE(combined_bound_bits(ct, aggregate.parties.size()) <= qb.slice(0, ct.level() + 1).log2_product() - 2,
-               "CollectiveBootstrapper::finalize: the masks of " << aggregate.parties.size()
-                                                                 << " shares could wrap mod Q_l");
+  HEAL_REQUIRE(
+      combined_bound_bits(ct, aggregate.parties.size()) <= qb.slice(0, ct.level() + 1).log2_product() - 2,
+      "CollectiveBootstrapper::finalize: the masks of " << aggregate.parties.size() << " shares could wrap mod Q_l");
   // c0' = c0 + sum h0 = m + e_ct + sum M + sum e0 (no wrap), lifted exactly to Q_L.
   RnsPoly c0 = ct[0];
   c0.add_inplace(aggregate.h0, qb);

@@ -56,8 +56,7 @@ class CollectiveBootstrapper {
   /// fits (mask_bits) and keeps the precision; FailedPrecondition naming the problem otherwise.
   Status check_share(const Ciphertext& ct, std::size_t shares) const;
   /// n-of-n party step with the party's additive secret s_i.
-  RefreshShare gen_share(PartyId party, const Ciphertext& ct, std::uint64_t session, const SecretKey& s_i,
-                         Rng& rng);
+  RefreshShare gen_share(PartyId party, const Ciphertext& ct, std::uint64_t session, const SecretKey& s_i, Rng& rng);
   /// t-of-n party step for `quorum` (contains the party, |quorum| >= threshold), with the
   /// additive share lambda_j^T S(x_j).
   RefreshShare gen_share(const ThresholdSecret& secret, std::span<const PartyId> quorum, const Ciphertext& ct,
