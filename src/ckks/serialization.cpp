@@ -166,4 +166,24 @@ Bytes save(const Context& ctx, const multiparty::DecryptionShare& share) {
   });
 }
 
+Bytes save(const Context& ctx, const multiparty::RefreshShare& share) {
+  const std::size_t limbs = share.h0.num_limbs();
+  HEAL_REQUIRE(limbs >= 1 && limbs <= ctx.q_count(), "serialize: refresh share level out of range");
+  check_poly(ctx, share.h0, limbs, "refresh share");
+  check_poly(ctx, share.h1, ctx.q_count(), "refresh share");
+  HEAL_REQUIRE(share.h0.is_ntt() && share.h1.is_ntt(), "serialize: refresh share polynomials must be in NTT form");
+  return write_object(ctx, ObjectType::kCkksRefreshShare, [&](ByteWriter& w) {
+    w.put<std::uint32_t>(share.party);
+    for (const auto* ids : {&share.parties, &share.quorum}) {
+      w.put<std::uint32_t>(static_cast<std::uint32_t>(ids->size()));
+      for (auto p : *ids) w.put<std::uint32_t>(p);
+    }
+    w.put<std::uint64_t>(share.session);
+    w.put_bytes(share.seed);
+    w.put<std::uint32_t>(static_cast<std::uint32_t>(limbs - 1));
+    ser::put_poly(w, share.h0, ctx.q_basis());
+    ser::put_poly(w, share.h1, ctx.q_basis());
+  });
+}
+
 }  // namespace heal::ckks

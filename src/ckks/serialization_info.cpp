@@ -12,7 +12,7 @@ Result<ObjectInfo> inspect(std::span<const std::uint8_t> bytes) {
   if (bytes.size() < kHeaderSize) return Status::corruption("too short for a HEAL object header");
   std::uint16_t tag = 0;
   std::memcpy(&tag, bytes.data() + 6, 2);
-  if (tag < 1 || tag > 10) return Status::unsupported("not a CKKS object (type tag " + std::to_string(tag) + ")");
+  if (tag < 1 || tag > 11) return Status::unsupported("not a CKKS object (type tag " + std::to_string(tag) + ")");
   const auto type = static_cast<ObjectType>(tag);
   HEAL_ASSIGN_OR_RETURN(ByteReader r, ser::open(bytes, type));
   ObjectInfo info;
@@ -97,6 +97,13 @@ Result<ObjectInfo> inspect(std::span<const std::uint8_t> bytes) {
         HEAL_RETURN_IF_ERROR(r.get(&party));
         HEAL_RETURN_IF_ERROR(r.get(&count));
         os << "partial decryption covering " << count << " part" << (count == 1 ? "y" : "ies");
+        break;
+      }
+      case ObjectType::kCkksRefreshShare: {
+        std::uint32_t party = 0, count = 0;
+        HEAL_RETURN_IF_ERROR(r.get(&party));
+        HEAL_RETURN_IF_ERROR(r.get(&count));
+        os << "collective bootstrapping share covering " << count << " part" << (count == 1 ? "y" : "ies");
         break;
       }
       default: break;

@@ -249,4 +249,34 @@ Result<mp::DecryptionShare> load_decryption_share(const Context& ctx, std::span<
   return s;
 }
 
+Result<mp::RefreshShare> load_refresh_share(const Context& ctx, std::span<const std::uint8_t> bytes) {
+  const ObjectType t = ObjectType::kCkksRefreshShare;
+  HEAL_ASSIGN_OR_RETURN(ByteReader r, open_for(ctx, bytes, t));
+  mp::RefreshShare s;
+  HEAL_RETURN_IF_ERROR(r.get(&s.party));
+  for (auto* ids : {&s.parties, &s.quorum}) {
+    const bool quorum = ids == &s.quorum;
+    std::uint32_t count = 0;
+    HEAL_RETURN_IF_ERROR(r.get(&count));
+    if ((!quorum && count == 0) || count > kMaxParties || count > r.remaining() / 4) {
+      return bad(std::string("refresh share lists ") + std::to_string(count) +
+                 (quorum ? " quorum members" : " parties"));
+    }
+    ids->resize(count);
+    for (auto& p : *ids) HEAL_RETURN_IF_ERROR(r.get(&p));
+    if (!std::is_sorted(ids->begin(), ids->end()) || std::adjacent_find(ids->begin(), ids->end()) != ids->end()) {
+      return bad(std::string("refresh share ") + (quorum ? "quorum" : "party list") + " must be sorted and distinct");
+    }
+  }
+  HEAL_RETURN_IF_ERROR(r.get(&s.session));
+  HEAL_RETURN_IF_ERROR(get_seed(r, &s.seed));
+  std::uint32_t level = 0;
+  HEAL_RETURN_IF_ERROR(r.get(&level));
+  if (level > ctx.max_level()) return bad("refresh share level " + std::to_string(level) + " above the maximum");
+  HEAL_RETURN_IF_ERROR(ser::get_poly(r, ctx.q_basis(), std::size_t{level} + 1, true, &s.h0));
+  HEAL_RETURN_IF_ERROR(ser::get_poly(r, ctx.q_basis(), ctx.q_count(), true, &s.h1));
+  HEAL_RETURN_IF_ERROR(ser::close(r, t));
+  return s;
+}
+
 }  // namespace heal::ckks

@@ -62,6 +62,7 @@ Bytes save(const Context& ctx, const Ciphertext& ct);
 Bytes save(const Context& ctx, const SeededCiphertext& ct);
 Bytes save(const Context& ctx, const multiparty::KeyShare& share);
 Bytes save(const Context& ctx, const multiparty::DecryptionShare& share);
+Bytes save(const Context& ctx, const multiparty::RefreshShare& share);
 
 /// Object readers: the whole buffer must be exactly one object of that type for `ctx`.
 Result<SecretKey> load_secret_key(const Context& ctx, std::span<const std::uint8_t> bytes);
@@ -73,6 +74,7 @@ Result<Ciphertext> load_ciphertext(const Context& ctx, std::span<const std::uint
 Result<SeededCiphertext> load_seeded_ciphertext(const Context& ctx, std::span<const std::uint8_t> bytes);
 Result<multiparty::KeyShare> load_key_share(const Context& ctx, std::span<const std::uint8_t> bytes);
 Result<multiparty::DecryptionShare> load_decryption_share(const Context& ctx, std::span<const std::uint8_t> bytes);
+Result<multiparty::RefreshShare> load_refresh_share(const Context& ctx, std::span<const std::uint8_t> bytes);
 
 /// What `heal ckks info` prints: the header and the leading fields, without a context.
 struct ObjectInfo {

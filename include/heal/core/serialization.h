@@ -33,6 +33,7 @@ enum class ObjectType : std::uint16_t {
   kCkksSeededCiphertext = 8,
   kCkksKeyShare = 9,            // multiparty protocol shares
   kCkksDecryptionShare = 10,
+  kCkksRefreshShare = 11,       // collective bootstrapping share
   kModelIr = 32,
   kLedgerRecord = 48,
   kFlUpdate = 64,

@@ -2,12 +2,14 @@
 // "Multiparty homomorphic encryption from ring-learning-with-errors", ePrint 2020/304).
 // Every protocol object has the same three verbs: gen_share (a party's local step),
 // aggregate_shares (anyone: sums shares) and finalize (anyone: builds the result). Shares are
-// serialized as ObjectType::kCkksKeyShare / kCkksDecryptionShare (heal/ckks/serialization.h).
+// serialized as ObjectType::kCkksKeyShare / kCkksDecryptionShare / kCkksRefreshShare
+// (heal/ckks/serialization.h).
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
+#include "heal/core/rng.h"
 #include "heal/math/rns_poly.h"
 
 namespace heal::ckks::multiparty {
@@ -47,6 +49,18 @@ struct DecryptionShare {
   PartyId party = 0;               ///< producer (0 for an aggregate)
   std::vector<PartyId> parties;    ///< every party whose share is included (sorted)
   math::RnsPoly h;
+};
+
+/// A party's (or an aggregated) collective-bootstrapping share (CollectiveBootstrapper):
+/// h0 = s_i c1 + M_i + e0_i over q_0..q_l (the input's level) and h1 = -s_i a' - M_i + e1_i over
+/// q_0..q_L, both NTT form. Each alone is masked; the mask M_i cancels only in the sum.
+struct RefreshShare {
+  PartyId party = 0;             ///< producer (0 for an aggregate)
+  std::vector<PartyId> parties;  ///< every party whose share is included (sorted)
+  std::vector<PartyId> quorum;   ///< t-of-n: the quorum the shares were made for (sorted); empty for n-of-n
+  std::uint64_t session = 0;     ///< the caller's session number, input of the a' seed
+  Seed seed{};                   ///< seed of a' (CollectiveBootstrapper::refresh_seed of the ciphertext)
+  math::RnsPoly h0, h1;
 };
 
 }  // namespace heal::ckks::multiparty
