@@ -58,6 +58,9 @@ struct Run {
   const Evaluator& ev;
   const RelinKey& rk;
   std::map<std::size_t, Ciphertext> pow2;  // 2^m -> T_{2^m}
+  // Leaves below this degree are evaluated from precomputed T_k (Paterson-Stockmeyer-style baby
+  // steps; Bossuat et al. ePrint 2020/1203 Alg. 2) where the level allows.
+  static constexpr std::size_t kBaby = 8;
 
   const Ciphertext& t_pow2(std::size_t m) {
     const std::size_t k = std::size_t{1} << m;
@@ -72,6 +75,34 @@ struct Run {
   }
 
   double q_at(std::size_t level) const { return static_cast<double>(ev.context().q(level).value()); }
+
+  // T_k for 2 < k < kBaby, not a power of two: 2 T_a T_b - T_c with a the largest power of two
+  // below k, b = k - a, c = a - b, at level top - ceil(log2 k) (depth-optimal). T_c is brought to
+  // the product's scale by a constant factor before the single rescale.
+  std::map<std::size_t, Ciphertext> baby;
+  std::size_t top = 0;
+  const Ciphertext& t_any(std::size_t k) {
+    if (std::has_single_bit(k)) return t_pow2(static_cast<std::size_t>(std::countr_zero(k)));
+    auto it = baby.find(k);
+    if (it != baby.end()) return it->second;
+    const std::size_t a = std::bit_floor(k), b = k - a, c = a - b;
+    const Ciphertext& ta = t_any(a);
+    const Ciphertext& tb = t_any(b);
+    const std::size_t lvl = std::min(ta.level(), tb.level());
+    Ciphertext prod = ev.relinearize(ev.mul(ev.mod_switch_to(ta, lvl), ev.mod_switch_to(tb, lvl)), rk);
+    ev.mul_integer_inplace(prod, 2);
+    const Ciphertext& tc = t_any(c);
+    Ciphertext cc = ev.mod_switch_to(tc, lvl);
+    ev.mul_const_inplace(cc, 1.0, prod.scale() / tc.scale());
+    cc.set_scale(prod.scale());
+    ev.sub_inplace(prod, cc);
+    ev.rescale_inplace(prod);
+    return baby.emplace(k, std::move(prod)).first->second;
+  }
+  // Level T_k ends at (T_1 = top, T_{2^m} = top - m, others top - ceil(log2 k)).
+  std::size_t level_of(std::size_t k) const {
+    return top - static_cast<std::size_t>(std::bit_width(k - 1));
+  }
 
   // sum_k c[k] T_k at exactly (level, scale).
   Ciphertext eval(const std::vector<double>& c, std::size_t level, double scale) {
@@ -89,6 +120,35 @@ struct Run {
       ev.rescale_inplace(x);
       x.set_scale(scale);  // equal to scale up to rounding of the division above
       return x;
+    }
+    // Small degree with room above: sum_k c_k T_k with the T_k precomputed (scalar products and
+    // one rescale), instead of further splitting (one ciphertext product per split).
+    if (deg < kBaby && level + 1 <= level_of(deg)) {
+      const double pre = scale * q_at(level + 1);
+      Ciphertext acc;
+      bool have = false;
+      for (std::size_t k = 1; k <= deg; ++k) {
+        if (c[k] == 0) continue;
+        const Ciphertext& tk = t_any(k);
+        Ciphertext term = ev.mod_switch_to(tk, level + 1);
+        ev.mul_const_inplace(term, c[k], pre / tk.scale());
+        term.set_scale(pre);
+        if (have) {
+          ev.add_inplace(acc, term);
+        } else {
+          acc = std::move(term);
+          have = true;
+        }
+      }
+      if (!have) {  // only a constant: c0 T_0 from T_1 * 0
+        acc = ev.mod_switch_to(pow2.at(1), level + 1);
+        ev.mul_const_inplace(acc, 0.0, pre / acc.scale());
+        acc.set_scale(pre);
+      }
+      if (c[0] != 0) ev.add_const_inplace(acc, c[0]);
+      ev.rescale_inplace(acc);
+      acc.set_scale(scale);
+      return acc;
     }
     const std::size_t m = static_cast<std::size_t>(std::bit_width(deg)) - 1, half = std::size_t{1} << m;
     std::vector<double> q(deg - half + 1, 0.0), r(half, 0.0);
@@ -128,7 +188,7 @@ Ciphertext PolynomialEvaluator::evaluate(const Ciphertext& x, const ChebyshevPol
                                                                << x.level());
   if (target_scale == 0) target_scale = x.scale();
   HEAL_REQUIRE(target_scale > 0 && std::isfinite(target_scale), "PolynomialEvaluator: bad target scale");
-  Run run{ev_, rk_, {}};
+  Run run{ev_, rk_, {}, {}, 0};
   if (unit_interval(p)) {
     run.pow2.emplace(1, x);
   } else {
@@ -139,6 +199,7 @@ Ciphertext PolynomialEvaluator::evaluate(const Ciphertext& x, const ChebyshevPol
     ev_.add_const_inplace(t, -(p.a + p.b) / (p.b - p.a));
     run.pow2.emplace(1, std::move(t));
   }
+  run.top = run.pow2.at(1).level();
   std::vector<double> c(p.coeffs.begin(), p.coeffs.begin() + static_cast<long>(p.degree() + 1));
   return run.eval(c, x.level() - d, target_scale);
 }

@@ -13,7 +13,7 @@ namespace {
 
 // Blocks are kept per exact byte size: HE code allocates a handful of distinct sizes
 // (N words times a limb count), so exact buckets hit well.
-constexpr std::size_t kMaxCachedBytes = std::size_t{1} << 30;
+constexpr std::size_t kMaxCachedBytes = std::size_t{4} << 30;
 
 struct Pool {
   std::mutex mu;

@@ -15,6 +15,8 @@
 #include "heal/ckks/encryptor.h"
 #include "heal/ckks/evaluator.h"
 #include "heal/ckks/key_generator.h"
+#include "heal/ckks/multiparty/refresh.h"
+#include "heal/math/sampler.h"
 
 namespace heal::ckks {
 namespace {
@@ -172,6 +174,56 @@ TEST(Bootstrap, TwentyCyclesTrackThePlaintext) {
   }
   std::printf("[ boot ] 20 bootstrap-multiply-rescale cycles: error 2^%.1f\n", worst);
   EXPECT_LT(worst, -15);
+}
+
+// Collective bootstrapping (ckks/multiparty/refresh.h) of a ciphertext under the same secret,
+// split additively over 3 parties (s = s_1 + s_2 + s_3, s_2 and s_3 uniform), gives the
+// single-key bootstrap's result within the flooding noise it adds, without any of the parties
+// holding s. (Fewer than t parties: tests/ckks/collective_bootstrap_test.cpp.)
+TEST(Bootstrap, CollectiveRefreshMatchesSingleKeyBootstrap) {
+  using namespace multiparty;
+  auto& b = full();
+  const auto& kb = b.ctx->key_basis();
+  std::vector<SecretKey> parts;
+  SecretKey rest = b.keygen->secret_key();
+  for (std::uint64_t i = 0; i < 2; ++i) {
+    math::RnsPoly r = math::expand_uniform_poly(seed_from_u64(900 + i), 1, kb, kb.size(), true);
+    rest.poly().sub_inplace(r, kb);
+    parts.emplace_back(std::move(r));
+  }
+  parts.insert(parts.begin(), rest);
+  // Scale q_0 / 2^12 (the largest bootstrap() takes) at level 2, where 3 masks fit.
+  const double scale = std::ldexp(static_cast<double>(b.ctx->q(0).value()), -12);
+  const Vec x = testing::random_vec(b.p.config.slots, 31);
+  Encoder enc(b.ctx);
+  const Ciphertext ct = b.encryptor->encrypt(enc.encode(x, scale, 2));
+  Evaluator ev(b.ctx);
+  const Vec single = b.decrypt(ev.bootstrap(ct, *b.bs, b.rk, b.gk));
+  RefreshParams rp;
+  rp.flooding.fresh_encryptions = 1;
+  rp.flooding.max_decryptions = 4;
+  rp.flooding.parties = 3;
+  rp.flooding.secret_parties = 1;
+  rp.flooding.required_bits = 4;
+  rp.message_bound = 2;
+  std::vector<RefreshShare> shares;
+  SeededRng rng(seed_from_u64(91));
+  std::vector<std::unique_ptr<CollectiveBootstrapper>> party;
+  for (std::size_t i = 0; i < 3; ++i) {
+    party.push_back(std::make_unique<CollectiveBootstrapper>(b.ctx, seed_from_u64(92), rp));
+    shares.push_back(party[i]->gen_share(PartyId(i + 1), ct, 1, parts[i], rng));
+  }
+  const Ciphertext refreshed = party[0]->finalize(ct, party[0]->aggregate_shares(shares));
+  EXPECT_EQ(refreshed.level(), b.ctx->max_level());
+  const Vec collective = b.decrypt(refreshed);
+  // Slot standard deviation of the flooding: sqrt(3 N (sigma^2 + 3.2^2)) / scale.
+  const double sd = std::sqrt(3.0 * static_cast<double>(b.ctx->n()) *
+                              (party[0]->sigma() * party[0]->sigma() + math::kDefaultSigma * math::kDefaultSigma)) / scale;
+  const double diff = -precision_bits(single, collective), boot_err = -precision_bits(x, single);
+  std::printf("[ boot ] collective refresh vs single-key bootstrap: differ by 2^%.1f; flooding slot std 2^%.1f, "
+              "bootstrap error 2^%.1f\n", diff, std::log2(sd), boot_err);
+  EXPECT_LT(std::exp2(diff), 8 * sd + std::exp2(boot_err));
+  EXPECT_GT(std::exp2(diff), sd / 64);  // the flooding is really there
 }
 
 TEST(Bootstrap, KeysAreExactlyWhatItUses) {

@@ -53,7 +53,7 @@ struct BootstrapConfig {
   /// scale Delta' = Delta 2^k is q_0 / 2^message_ratio_log2 (within a factor 2). Smaller ratios
   /// shrink the amplification of the CoeffsToSlots/EvalMod error (which is relative to q_0), larger
   /// ones the sine's nonlinearity ((2 pi |coefficient| / 2^ratio)^2 / 6 relative).
-  int message_ratio_log2 = 12;
+  int message_ratio_log2 = 11;
 };
 
 /// A parameter set with its bootstrapping circuit.
