@@ -216,6 +216,9 @@ void run_bootstrap_bench_cmd(const BootBenchArgs& a) {
             {"seconds", r.seconds},
             {"seconds_median", r.seconds_median},
             {"seconds_min", r.seconds_min},
+            {"seconds_coeffs_to_slots", r.steps.coeffs_to_slots / static_cast<double>(r.inputs)},
+            {"seconds_eval_mod", r.steps.eval_mod / static_cast<double>(r.inputs)},
+            {"seconds_slots_to_coeffs", r.steps.slots_to_coeffs / static_cast<double>(r.inputs)},
             {"setup_seconds", r.setup_seconds},
             {"keygen_seconds", r.keygen_seconds},
             {"galois_keys", r.galois_keys},
@@ -238,7 +241,10 @@ void run_bootstrap_bench_cmd(const BootBenchArgs& a) {
             << r.bits_mean << "  max " << r.bits_max << "  (-log2 mean error " << r.bits_of_mean_error << "; "
             << r.values << " values from " << r.inputs << (a.complex_values ? " complex" : " real") << " inputs in [-1, 1])\n"
             << std::setprecision(2) << "bootstrap         median " << r.seconds_median << " s, min " << r.seconds_min
-            << " s (" << a.threads << " thread" << (a.threads > 1 ? "s" : "") << ")\n"
+            << " s (" << a.threads << " thread" << (a.threads > 1 ? "s" : "") << "); per step: CoeffsToSlots "
+            << r.steps.coeffs_to_slots / static_cast<double>(r.inputs) << " s, EvalMod "
+            << r.steps.eval_mod / static_cast<double>(r.inputs) << " s, SlotsToCoeffs "
+            << r.steps.slots_to_coeffs / static_cast<double>(r.inputs) << " s\n"
             << "setup / keygen    " << r.setup_seconds << " s / " << r.keygen_seconds << " s\n"
             << "memory            keys " << static_cast<double>(r.key_bytes) / gib << " GiB (" << r.galois_keys << " Galois + relin), DFT plaintexts "
             << static_cast<double>(r.plaintext_bytes) / gib << " GiB, peak RSS " << static_cast<double>(rss) / gib << " GiB\n"

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <chrono>
 #include <cmath>
 #include <complex>
 #include <exception>
@@ -418,7 +419,14 @@ Ciphertext Bootstrapper::slots_to_coeffs(const Evaluator& ev, const std::vector<
 }
 
 Ciphertext Bootstrapper::bootstrap(const Evaluator& ev, const Ciphertext& ct, const RelinKey& rk, const GaloisKeys& gk,
-                                   double out_scale) const {
+                                   double out_scale, BootstrapTimings* timings) const {
+  using clock = std::chrono::steady_clock;
+  auto t0 = clock::now();
+  auto lap = [&](double* into) {
+    const auto t1 = clock::now();
+    if (timings) *into += std::chrono::duration<double>(t1 - t0).count();
+    t0 = t1;
+  };
   HEAL_REQUIRE(ct.size() == 2, "Bootstrapper::bootstrap: relinearize first");
   HEAL_REQUIRE(ct.slots() == cfg_.slots, "Bootstrapper::bootstrap: the ciphertext has " << ct.slots()
                                                                                          << " slots, this bootstrapper "
@@ -444,6 +452,7 @@ Ciphertext Bootstrapper::bootstrap(const Evaluator& ev, const Ciphertext& ct, co
   }
   const Ciphertext raised = mod_raise(*ctx_, low);
   std::vector<Ciphertext> parts = coeffs_to_slots(ev, raised, gk);
+  lap(timings ? &timings->coeffs_to_slots : nullptr);
   // EvalMod returns sin(2 pi t / q_0) ~ 2 pi m / q_0 at scale S: read at scale S', the slots are
   // m / delta_in when S = S' q_0 / (2 pi delta_in); SlotsToCoeffs then takes S' to out_scale.
   const double s_in = out_scale / impl_->stc_factor;
@@ -472,7 +481,9 @@ Ciphertext Bootstrapper::bootstrap(const Evaluator& ev, const Ciphertext& ct, co
   } else {
     for (auto& p : parts) refresh(p);
   }
+  lap(timings ? &timings->eval_mod : nullptr);
   Ciphertext out = slots_to_coeffs(ev, parts, gk);
+  lap(timings ? &timings->slots_to_coeffs : nullptr);
   out.set_scale(out_scale);  // equal up to floating-point rounding of the plaintext scales
   return out;
 }

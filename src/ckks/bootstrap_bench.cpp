@@ -82,7 +82,7 @@ BootstrapBenchResult run_bootstrap_bench(const BootstrapPreset& preset, const Bo
     }
     const Ciphertext ct = encryptor.encrypt(enc.encode(x, ctx->default_scale(), 0));
     t0 = std::chrono::steady_clock::now();
-    const Ciphertext out = ev.bootstrap(ct, bs, rk, gk);
+    const Ciphertext out = bs.bootstrap(ev, ct, rk, gk, 0, &r.steps);
     r.seconds.push_back(since(t0));
     std::vector<std::complex<double>> y = enc.decode(decryptor.decrypt(out));
     for (std::size_t k = 0; k < r.slots; ++k) {

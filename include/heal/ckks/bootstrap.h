@@ -16,8 +16,10 @@
 //  3. EvalMod: t/q_0 mod 1 through sin(2 pi y) / (2 pi) = cos(2 pi (y - 1/4)) / (2 pi): a Chebyshev
 //     interpolant of cos(2 pi K (x) / 2^r) on [-1, 1] (PolynomialEvaluator) followed by r
 //     double-angle steps cos(2a) = 2 cos(a)^2 - 1 (Han-Ki, ePrint 2019/688). The constants 1/q_0,
-//     1/K and the -1/4 shift are folded into CoeffsToSlots. No arcsine correction: with
-//     q_0 / scale >= 2^15 the error of sin(x) ~ x is below 2^-27 relative.
+//     1/K and the -1/4 shift are folded into CoeffsToSlots. No arcsine correction: the input is
+//     first multiplied by an exact power of two so that q_0 / scale = 2^message_ratio_log2
+//     (default 2^11); the sine then deviates from x by (2 pi c / 2^11)^2 / 6 relative for a message
+//     coefficient c (c ~ 2^-8 for uniform full-slot inputs: 2^-35; a constant vector, c = 1: 2^-19).
 //  4. SlotsToCoeffs: the forward special FFT, merged the same way into `stc_levels` matrices.
 //
 // The bit-reversal permutation of the FFT is never evaluated: CoeffsToSlots leaves the
@@ -54,6 +56,13 @@ struct BootstrapConfig {
   /// shrink the amplification of the CoeffsToSlots/EvalMod error (which is relative to q_0), larger
   /// ones the sine's nonlinearity ((2 pi |coefficient| / 2^ratio)^2 / 6 relative).
   int message_ratio_log2 = 11;
+};
+
+/// Seconds spent in each step of one bootstrap() call.
+struct BootstrapTimings {
+  double coeffs_to_slots = 0;  ///< ModRaise, subring trace, CoeffsToSlots, conjugation
+  double eval_mod = 0;
+  double slots_to_coeffs = 0;
 };
 
 /// A parameter set with its bootstrapping circuit.
@@ -114,12 +123,13 @@ class Bootstrapper {
   /// Level of bootstrap()'s output: max_level() - depth().
   std::size_t output_level() const { return ctx_->max_level() - depth_; }
 
-  /// Refreshes `ct` (2 polynomials, cfg.slots slots, any level, scale Delta with
-  /// Delta <= q_0 / 2^10 (q_0 / Delta >= 2^15 keeps the sine error below 2^-27), message values of
-  /// moderate size: |m| * Delta well below q_0 / 2). The output is at output_level() with scale
-  /// `out_scale` (0: the input's scale) and holds the same slots up to the bootstrapping error.
+  /// Refreshes `ct` (2 polynomials, cfg.slots slots, any level, scale Delta <= q_0 /
+  /// 2^message_ratio_log2, slot values of magnitude about 1 or less). The output is at
+  /// output_level() with scale `out_scale` (0: the input's scale) and holds the same slots up to
+  /// the bootstrapping error (docs/bootstrapping.md: about 2^-22 for "full", 2^-25 for "sparse",
+  /// mean over uniform inputs in [-1, 1]).
   Ciphertext bootstrap(const Evaluator& ev, const Ciphertext& ct, const RelinKey& rk, const GaloisKeys& gk,
-                       double out_scale = 0) const;
+                       double out_scale = 0, BootstrapTimings* timings = nullptr) const;
 
   /// Steps inside bootstrap(), public for tests and benchmarks. ModRaise + trace + CoeffsToSlots:
   /// one ciphertext (sparse) or two (full: real and imaginary coefficient halves), at the level
@@ -163,6 +173,7 @@ struct BootstrapBenchResult {
   double bits_min = 0, bits_median = 0, bits_mean = 0, bits_max = 0;
   double bits_of_mean_error = 0;  ///< -log2(mean |error|)
   std::vector<double> seconds;    ///< per bootstrap
+  BootstrapTimings steps;         ///< per step, summed over the inputs
   double seconds_min = 0, seconds_median = 0;
   double setup_seconds = 0;       ///< Bootstrapper construction (DFT plaintexts)
   double keygen_seconds = 0;      ///< relinearization + Galois keys

@@ -97,10 +97,10 @@ class Evaluator {
 
   // --- bootstrapping (heal/ckks/bootstrap.h) ---
   /// Refreshes `a` to bs.output_level() (max level minus bs.depth()). Expects: 2 polynomials,
-  /// bs.config().slots slots, any level (it is switched down to 0), scale Delta <= q_0 / 2^10.
-  /// Returns the same slots at scale Delta up to the bootstrapping error (measured in
-  /// tests/ckks/bootstrap_test.cpp and `heal ckks bootstrap-bench`: about 2^-25 for the "full"
-  /// and "sparse" presets with values in [-1, 1]). Needs bs.galois_elements() keys and `rk`.
+  /// bs.config().slots slots, any level (it is switched down to 0), scale Delta <= q_0 / 2^11
+  /// (BootstrapConfig::message_ratio_log2), slot values of magnitude about 1 or less. Returns the
+  /// same slots at scale Delta up to the bootstrapping error (docs/bootstrapping.md; measured by
+  /// `heal ckks bootstrap-bench`). Needs bs.galois_elements() keys and `rk`.
   Ciphertext bootstrap(const Ciphertext& a, const Bootstrapper& bs, const RelinKey& rk, const GaloisKeys& gk) const;
 
  private:
