@@ -28,12 +28,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size < 1) return 0;
   const auto& ctx = fuzz_context();
   using namespace heal::ckks;
-  static const heal::ObjectType kTypes[12] = {
+  static const heal::ObjectType kTypes[13] = {
       heal::ObjectType::kCkksCiphertext, heal::ObjectType::kCkksSeededCiphertext, heal::ObjectType::kCkksPlaintext,
       heal::ObjectType::kCkksSecretKey,  heal::ObjectType::kCkksPublicKey,        heal::ObjectType::kCkksRelinKey,
       heal::ObjectType::kCkksGaloisKeys, heal::ObjectType::kCkksKeyShare,         heal::ObjectType::kCkksDecryptionShare,
-      heal::ObjectType::kCkksParams,     heal::ObjectType::kCkksCiphertext,       heal::ObjectType::kCkksParams};
-  const int which = (data[0] & 0x7f) % 12;
+      heal::ObjectType::kCkksParams,     heal::ObjectType::kCkksCiphertext,       heal::ObjectType::kCkksParams,
+      heal::ObjectType::kCkksRefreshShare};
+  // Selectors below 12 keep the loader they had before the refresh share was added (seeds stay valid).
+  const int which = (data[0] & 0x7f) % 13;
   heal::Bytes framed;
   std::span<const std::uint8_t> b(data + 1, size - 1);
   if (data[0] & 0x80) {
@@ -56,6 +58,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     case 7: (void)load_key_share(ctx, b); break;
     case 8: (void)load_decryption_share(ctx, b); break;
     case 9: (void)load_params_spec(b); break;
+    case 12: (void)load_refresh_share(ctx, b); break;
     case 10: (void)inspect(b); break;
     case 11: {
       // Without the caller's opt-in, insecure sets are refused before any table is built (seeds:

@@ -18,7 +18,7 @@
 #   PRESETS       HEAL presets                          ("full sparse")
 #   THREADS       thread counts                         ("1"; e.g. "1 2")
 #   ROUNDS        interleaved rounds                    (2)
-#   RUNS          bootstraps per invocation (median)    (3)
+#   RUNS          OpenFHE bootstraps per invocation (median) (3); HEAL times each of its INPUTS
 #   INPUTS        HEAL --inputs                         (100)
 #   LEVEL_BUDGET  OpenFHE level budget "a b"            ("3 3")
 #   OPENFHE_SEC   OpenFHE security: notset or 128       (notset; 128 falls back to notset when
@@ -154,7 +154,7 @@ run_impl() {
   local pinning=()
   if ((t == 1)); then pinning=("${pin[@]}"); fi
   if [[ $impl == heal ]]; then
-    cmd=("$HEAL_BIN" ckks bootstrap-bench --preset "$preset" --runs "$RUNS" --inputs "$INPUTS" --json "$json")
+    cmd=("$HEAL_BIN" ckks bootstrap-bench --preset "$preset" --inputs "$INPUTS" --json "$json")
     if ((heal_has_threads)); then cmd+=(--threads "$t"); fi
     # shellcheck disable=SC2206  # HEAL_ARGS is a word list on purpose
     if [[ -n $HEAL_ARGS ]]; then cmd+=($HEAL_ARGS); fi

@@ -149,7 +149,7 @@ BootstrapPreset bootstrap_preset(const std::string& name) {
     s.log_n = 16;
     c.slots = std::size_t{1} << 10;
     layout(9, 2, 2);
-    s.p_bits.assign(6, 60);
+    s.p_bits.assign(7, 60);  // 4 key-switching digits of 6 primes (full has no room for a 7th P prime)
     p.description = "N=2^16, 2^10 slots (sparse packing), Hamming weight 256, 9 levels of 40 bits after bootstrapping";
   } else if (name == "test" || name == "test-sparse") {
     s.log_n = 12;
@@ -164,7 +164,7 @@ BootstrapPreset bootstrap_preset(const std::string& name) {
     HEAL_REQUIRE(false, "bootstrap_preset: unknown preset '" << name << "' (full, sparse, test, test-sparse)");
   }
   // Fewest key-switching digits with every digit's product 2^20 below P (key-switching noise about
-  // N sigma digit / P, Han-Ki ePrint 2019/688): 5 digits of 5 primes for "full" and "sparse".
+  // N sigma digit / P, Han-Ki ePrint 2019/688): "full" 5 digits of 5 primes, "sparse" 4 of 6.
   const int p_total = std::accumulate(s.p_bits.begin(), s.p_bits.end(), 0);
   const int q_max = *std::max_element(s.q_bits.begin(), s.q_bits.end());
   const std::size_t alpha = static_cast<std::size_t>((p_total - 20) / q_max);
