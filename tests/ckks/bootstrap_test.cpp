@@ -143,6 +143,20 @@ TEST(Bootstrap, FullSlotsRealAndComplex) {
   EXPECT_GT(cplx, 15);
 }
 
+// Two threads (split DFT rotations and giant steps, the two EvalMods in parallel) compute the same
+// circuit: same precision.
+TEST(Bootstrap, TwoThreads) {
+  auto& b = full();
+  b.bs->set_threads(2);
+  double mean = 0;
+  const double worst = bootstrap_bits(b, testing::random_vec(b.p.config.slots, 14), &mean);
+  b.bs->set_threads(1);
+  std::printf("[ boot ] 2 threads: worst %.1f / mean %.1f bits\n", worst, mean);
+  EXPECT_GT(mean, 20);
+  EXPECT_GT(worst, 15);
+  EXPECT_THROW(b.bs->set_threads(0), std::invalid_argument);
+}
+
 TEST(Bootstrap, SparseSlots) {
   auto& b = sparse();
   double mean = 0;
