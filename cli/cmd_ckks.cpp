@@ -148,16 +148,6 @@ void run_info(const std::string& path, bool json_out) {
   }
 }
 
-// Peak resident set size of this process (VmHWM), 0 if unknown.
-std::size_t peak_rss_bytes() {
-  std::ifstream f("/proc/self/status");
-  std::string line;
-  while (std::getline(f, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return static_cast<std::size_t>(std::stoull(line.substr(6))) * 1024;
-  }
-  return 0;
-}
-
 struct BootBenchArgs {
   std::string preset = "full";
   std::size_t inputs = 3;

@@ -2,7 +2,6 @@
 //   heal infer --model m.heal --data PATH --encrypted [--mode batch|single] [--encrypt-weights] [--limit N] [--json]
 //   heal infer cost --model m.heal [--mode batch|single] [--encrypt-weights] [--calibrate]
 //   heal infer keygen|encrypt|eval|decrypt: the client/server split on files (he_infer/session.h)
-#include <sys/resource.h>
 #include <time.h>
 
 #include <algorithm>
@@ -52,17 +51,8 @@ double cpu_now() {
   return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
-double peak_rss_mib() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return static_cast<double>(ru.ru_maxrss) / 1024.0;
-}
+double peak_rss_mib() { return static_cast<double>(peak_rss_bytes()) / (1024.0 * 1024.0); }
 
-std::size_t ksw_bytes(const ckks::KswKey& k) {
-  std::size_t b = 0;
-  for (std::size_t j = 0; j < k.digits(); ++j) b += (k.b(j).num_limbs() + k.a(j).num_limbs()) * k.b(j).n() * 8;
-  return b;
-}
 std::size_t ct_bytes(const ckks::Ciphertext& c) { return c.size() * (c.level() + 1) * c.n() * 8; }
 
 hi::Mode parse_mode(const std::string& m) { return m == "single" ? hi::Mode::kSingle : hi::Mode::kBatch; }
@@ -210,7 +200,7 @@ void run_infer(const InferArgs& a) {
   } else {
     const hi::SingleEngine eng(c, ctx, a.threads);
     const ckks::GaloisKeys gk = kg.create_galois_keys(eng.rotation_steps());
-    for (const auto& [g, key] : gk.all()) galois_bytes += ksw_bytes(key);
+    for (const auto& [g, key] : gk.all()) galois_bytes += key.memory_bytes();
     galois_count = gk.size();
     timing["keygen_s"] = now_s() - t0;
     // Model owner: plaintext weights (server knows the model) or weights encrypted under the client's pk.
@@ -281,7 +271,7 @@ void run_infer(const InferArgs& a) {
   out["timing"] = timing;
   out["peak_rss_mib"] = peak_rss_mib();
   out["sizes"] = {{"input_ciphertexts_bytes", input_bytes}, {"output_ciphertexts_bytes", output_bytes}, {"public_key_bytes", pk_bytes},
-                  {"relin_key_bytes", ksw_bytes(rk.key())}, {"galois_keys", galois_count}, {"galois_key_bytes", galois_bytes},
+                  {"relin_key_bytes", rk.key().memory_bytes()}, {"galois_keys", galois_count}, {"galois_key_bytes", galois_bytes},
                   {"weights_bytes", weight_bytes}};
   if (a.json_out) {
     std::cout << out.dump(2) << "\n";
@@ -305,7 +295,7 @@ void run_infer(const InferArgs& a) {
   std::cout << "\n  client encrypt     " << enc_total << " s total, decrypt " << dec_total << " s total\n";
   std::cout << "  peak RSS           " << peak_rss_mib() << " MiB\n";
   std::cout << "  ciphertexts        input " << mib(input_bytes) << " MiB, output " << mib(output_bytes) << " MiB" << (mode == hi::Mode::kBatch ? " (all batches)" : " (per image)") << "\n";
-  std::cout << "  keys               public " << mib(pk_bytes) << " MiB, relin " << mib(ksw_bytes(rk.key())) << " MiB, Galois "
+  std::cout << "  keys               public " << mib(pk_bytes) << " MiB, relin " << mib(rk.key().memory_bytes()) << " MiB, Galois "
             << galois_count << " keys " << mib(galois_bytes) << " MiB\n";
   if (weight_bytes) std::cout << "  model weights      " << mib(weight_bytes) << " MiB (" << (a.encrypt_weights ? "ciphertexts" : "plaintexts") << ")\n";
   std::cout << "  parameters         " << plan.describe() << "\n";

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <cstddef>
 #include <string>
 
 namespace heal::cli {
@@ -14,6 +15,9 @@ struct GlobalOptions {
 };
 
 GlobalOptions& globals();
+
+/// Peak resident set size of this process so far (getrusage ru_maxrss), in bytes.
+std::size_t peak_rss_bytes();
 
 /// Resolves the data location: --data, else $HEAL_DATA, else "" (callers explain what to do).
 std::string data_location();

@@ -1,4 +1,6 @@
 // heal: the single command-line entry point. Each subcommand family lives in cmd_*.cpp.
+#include <sys/resource.h>
+
 #include <cstdlib>
 #include <exception>
 #include <iostream>
@@ -10,6 +12,12 @@
 #include "heal/math/simd.h"
 
 namespace heal::cli {
+
+std::size_t peak_rss_bytes() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<std::size_t>(ru.ru_maxrss) * 1024;
+}
 
 GlobalOptions& globals() {
   static GlobalOptions g;

@@ -27,16 +27,6 @@ namespace {
 using cd = std::complex<double>;
 using Diagonals = std::map<std::size_t, std::vector<cd>>;
 
-// exp(2 pi i (5^j mod 4 len) / (4 len)): twiddle j of the special-FFT stage of length len (the
-// same roots as the encoder's, which evaluates slot j at zeta^(5^j)).
-cd twiddle(std::size_t len, std::size_t j) {
-  const std::uint64_t m = 4 * len;
-  std::uint64_t g = 1;
-  for (std::size_t k = 0; k < j; ++k) g = (g * 5) % m;
-  const double ang = 2.0 * std::numbers::pi * static_cast<double>(g) / static_cast<double>(m);
-  return {std::cos(ang), std::sin(ang)};
-}
-
 void add_diagonal(Diagonals& m, std::size_t offset, const std::vector<cd>& d) {
   auto& o = m[offset];
   if (o.empty()) o.assign(d.size(), 0);
@@ -49,8 +39,14 @@ void add_diagonal(Diagonals& m, std::size_t offset, const std::vector<cd>& d) {
 // v[k] + w v[k+h] | v[k-h] - w v[k], for k in the first | second half of its block of len.
 Diagonals fft_stage(std::size_t len, std::size_t n, std::size_t dim, bool inverse) {
   const std::size_t h = len / 2;
+  // Twiddle j = exp(2 pi i (5^j mod 4 len) / (4 len)): the encoder's roots (slot j is evaluated
+  // at zeta^(5^j)).
   std::vector<cd> tw(h);
-  for (std::size_t j = 0; j < h; ++j) tw[j] = twiddle(len, j);
+  const std::uint64_t m = 4 * len;
+  for (std::uint64_t j = 0, g = 1; j < h; ++j, g = (g * 5) % m) {
+    const double ang = 2.0 * std::numbers::pi * static_cast<double>(g) / static_cast<double>(m);
+    tw[j] = {std::cos(ang), std::sin(ang)};
+  }
   std::vector<cd> d0(dim), dp(dim, 0), dm(dim, 0);
   for (std::size_t k = 0; k < dim; ++k) {
     const std::size_t pos = (k % n) % len;
@@ -100,17 +96,6 @@ std::vector<std::size_t> split(std::size_t stages, std::size_t groups) {
   std::vector<std::size_t> out(groups, stages / groups);
   for (std::size_t i = 0; i < stages % groups; ++i) ++out[i];
   return out;
-}
-
-// b^e mod m for m <= 2^32 (Galois elements mod 2N).
-std::uint64_t pow_mod(std::uint64_t b, std::uint64_t e, std::uint64_t m) {
-  std::uint64_t r = 1;
-  b %= m;
-  for (; e; e >>= 1) {
-    if (e & 1) r = (r * b) % m;
-    b = (b * b) % m;
-  }
-  return r;
 }
 
 }  // namespace
@@ -196,22 +181,18 @@ Ciphertext mod_raise(const Context& ctx, const Ciphertext& ct) {
   const std::size_t n = ctx.n(), top = ctx.max_level();
   const u64 q0 = ctx.q(0).value(), half = q0 / 2;
   std::vector<math::RnsPoly> polys;
+  std::vector<std::int64_t> centred(n);
   for (std::size_t i = 0; i < 2; ++i) {
     math::RnsPoly low = ct[i];
     low.intt_inplace(qb);
-    math::RnsPoly up(n, top + 1, false);
     const u64* src = low.limb(0);
-    for (std::size_t j = 0; j <= top; ++j) {
-      const auto& qj = ctx.q(j);
-      u64* dst = up.limb(j);
-      for (std::size_t k = 0; k < n; ++k) {
-        const std::int64_t v = src[k] >= half ? static_cast<std::int64_t>(src[k]) - static_cast<std::int64_t>(q0)
-                                               : static_cast<std::int64_t>(src[k]);
-        dst[k] = qj.from_signed(v);
-      }
+    for (std::size_t k = 0; k < n; ++k) {
+      centred[k] = src[k] >= half ? static_cast<std::int64_t>(src[k]) - static_cast<std::int64_t>(q0)
+                                  : static_cast<std::int64_t>(src[k]);
     }
-    up.ntt_inplace(qb);
     low.mark_public();
+    math::RnsPoly up = math::RnsPoly::from_signed(centred, qb, top + 1);
+    up.ntt_inplace(qb);
     polys.push_back(std::move(up));
   }
   return Ciphertext(std::move(polys), ct.scale(), ct.slots());
@@ -269,8 +250,7 @@ Bootstrapper::Bootstrapper(ContextPtr ctx, BootstrapConfig cfg) : ctx_(std::move
                "Bootstrapper: q_0 / default scale must be at least 2^message_ratio_log2");
 
   // Subring trace for sparse packing: rotations by n, 2n, ..., N/4 (Galois elements 5^(n 2^i)).
-  const std::uint64_t two_n = 2 * ctx_->n();
-  for (std::size_t s = m.n; s < slots; s <<= 1) m.trace_elts.push_back(pow_mod(5, s, two_n));
+  for (std::size_t s = m.n; s < slots; s <<= 1) m.trace_elts.push_back(ctx_->galois_elt_for_step(static_cast<long>(s)));
 
   // CoeffsToSlots: stages len = n, n/2, .., 2 (first applied: len = n), times
   // em_scale / (2 n gap q_0 K) spread evenly over the levels; the sparse form scales rows n..2n-1

@@ -18,11 +18,6 @@ namespace {
 double since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
-std::size_t ksw_bytes(const KswKey& k) {
-  std::size_t b = 0;
-  for (std::size_t j = 0; j < k.digits(); ++j) b += (k.b(j).num_limbs() + k.a(j).num_limbs()) * k.b(j).n() * sizeof(u64);
-  return b;
-}
 }  // namespace
 
 BootstrapBenchResult run_bootstrap_bench(const BootstrapPreset& preset, const BootstrapBenchOptions& opt,
@@ -62,8 +57,8 @@ BootstrapBenchResult run_bootstrap_bench(const BootstrapPreset& preset, const Bo
   const GaloisKeys gk = bs.create_galois_keys(keygen);
   r.keygen_seconds = since(t0);
   r.galois_keys = gk.size();
-  r.key_bytes = ksw_bytes(rk.key());
-  for (const auto& [g, k] : gk.all()) r.key_bytes += ksw_bytes(k);
+  r.key_bytes = rk.key().memory_bytes();
+  for (const auto& [g, k] : gk.all()) r.key_bytes += k.memory_bytes();
   note("keygen", 1, 1);
 
   Encryptor encryptor(ctx, keygen.create_public_key());

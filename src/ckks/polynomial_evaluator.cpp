@@ -140,11 +140,7 @@ struct Run {
           have = true;
         }
       }
-      if (!have) {  // only a constant: c0 T_0 from T_1 * 0
-        acc = ev.mod_switch_to(pow2.at(1), level + 1);
-        ev.mul_const_inplace(acc, 0.0, pre / acc.scale());
-        acc.set_scale(pre);
-      }
+      HEAL_DCHECK(have);  // deg >= 2 and c[deg] != 0
       if (c[0] != 0) ev.add_const_inplace(acc, c[0]);
       ev.rescale_inplace(acc);
       acc.set_scale(scale);

@@ -67,6 +67,12 @@ class KswKey {
   std::vector<math::RnsPoly>& b_polys() { return b_; }
   std::vector<math::RnsPoly>& a_polys() { return a_; }
   bool empty() const { return b_.empty(); }
+  /// Bytes of the expanded polynomials held in memory (both components of every digit).
+  std::size_t memory_bytes() const {
+    std::size_t words = 0;
+    for (std::size_t j = 0; j < b_.size(); ++j) words += (b_[j].num_limbs() + a_[j].num_limbs()) * b_[j].n();
+    return words * sizeof(std::uint64_t);
+  }
 
  private:
   Seed seed_{};

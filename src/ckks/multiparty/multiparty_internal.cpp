@@ -1,5 +1,6 @@
 #include "multiparty_internal.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "heal/core/check.h"
@@ -45,6 +46,12 @@ void add_gadget(const Context& ctx, math::RnsPoly& b, std::size_t digit, const m
 void check_secret(const Context& ctx, const math::RnsPoly& s, const char* op) {
   HEAL_REQUIRE(s.n() == ctx.n() && s.num_limbs() == ctx.key_basis().size() && s.is_ntt(),
                op << ": secret must be NTT form over the key basis of the context (N = " << ctx.n() << ")");
+}
+
+void sort_unique_parties(std::vector<PartyId>& parties, const char* op) {
+  std::sort(parties.begin(), parties.end());
+  HEAL_REQUIRE(std::adjacent_find(parties.begin(), parties.end()) == parties.end(),
+               op << ": a party's share is included twice");
 }
 
 void check_key_share(const Context& ctx, const KeyShare& share, ShareKind kind, std::size_t count, const char* op) {

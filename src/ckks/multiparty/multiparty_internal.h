@@ -20,6 +20,9 @@ void add_gadget(const Context& ctx, math::RnsPoly& b, std::size_t digit, const m
 /// Checks a secret (NTT form over the key basis) against the context.
 void check_secret(const Context& ctx, const math::RnsPoly& s, const char* op);
 
+/// Sorts the party ids gathered from the shares of one aggregate in place and refuses a party
+/// included twice (op names the caller in the message).
+void sort_unique_parties(std::vector<PartyId>& parties, const char* op);
 /// Checks that every poly of `share` is NTT form over the full key basis and that there are `count`.
 void check_key_share(const Context& ctx, const KeyShare& share, ShareKind kind, std::size_t count, const char* op);
 

@@ -272,9 +272,7 @@ RefreshShare CollectiveBootstrapper::aggregate_shares(std::span<const RefreshSha
     }
     out.parties.insert(out.parties.end(), s.parties.begin(), s.parties.end());
   }
-  std::sort(out.parties.begin(), out.parties.end());
-  HEAL_REQUIRE(std::adjacent_find(out.parties.begin(), out.parties.end()) == out.parties.end(),
-               "CollectiveBootstrapper::aggregate_shares: a party's share is included twice");
+  detail::sort_unique_parties(out.parties, "CollectiveBootstrapper::aggregate_shares");
   out.party = out.parties.size() == 1 ? out.parties[0] : 0;
   return out;
 }

@@ -159,9 +159,7 @@ DecryptionShare ThresholdDecryptor::aggregate_shares(std::span<const DecryptionS
     if (k > 0) out.h.add_inplace(s.h, ctx_->q_basis());
     out.parties.insert(out.parties.end(), s.parties.begin(), s.parties.end());
   }
-  std::sort(out.parties.begin(), out.parties.end());
-  HEAL_REQUIRE(std::adjacent_find(out.parties.begin(), out.parties.end()) == out.parties.end(),
-               "ThresholdDecryptor::aggregate_shares: a party's share is included twice");
+  detail::sort_unique_parties(out.parties, "ThresholdDecryptor::aggregate_shares");
   out.party = out.parties.size() == 1 ? out.parties[0] : 0;
   return out;
 }
