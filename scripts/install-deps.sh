@@ -17,6 +17,9 @@ PACKAGES=(
   libsecp256k1-dev libcrypto++-dev
   # io: MedMNIST .npz, PNG/JPEG, DICOM, NIfTI
   zlib1g-dev libzip-dev libpng-dev libjpeg62-turbo-dev libdcmtk-dev libnifti2-dev
+  libopenjp2-7-dev libgdcm-dev     # JPEG 2000 in DICOM (OpenJPEG; GDCM is the reference decoder of the tests)
+  # DICOM test corpus and PACS: DCMTK's and GDCM's command-line tools, a real Orthanc with its DICOMweb plugin
+  dcmtk libgdcm-tools orthanc orthanc-dicomweb
   libcurl4-openssl-dev libssl-dev  # `heal data fetch` (HTTPS download, MD5 check)
   # nn/torch: training (CPU libtorch) and plots
   libtorch-dev libplplot-dev plplot-driver-cairo

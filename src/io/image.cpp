@@ -80,7 +80,7 @@ Result<Image> load_image(const std::string& path, const ImageOptions& opts) {
       img = fmt == ImageFormat::kPng ? decode_png(b) : decode_jpeg(b);
       break;
     }
-    case ImageFormat::kDicom: img = load_dicom(path); break;
+    case ImageFormat::kDicom: img = load_dicom(path, opts.dicom); break;
     case ImageFormat::kNifti:
     case ImageFormat::kNiftiGz: {
       HEAL_ASSIGN_OR_RETURN(std::int64_t nz, nifti_slice_count(path, 2));

@@ -33,11 +33,31 @@ ImageFormat detect_format(std::span<const std::uint8_t> head);
 /// Reads the first bytes of `path` and detects its format (NotFound / IoError on failure).
 Result<ImageFormat> detect_file_format(const std::string& path);
 
+/// How a DICOM image's stored values become [0, 1] pixels (see heal/io/dicom.h).
+struct DicomWindow {
+  enum class Kind {
+    kFile,     // the file's first VOI window (Window Center/Width) if it has one, else min/max
+    kMinMax,   // min/max of the frame's modality values (the old behaviour for files without a window)
+    kExplicit  // center/width in modality units (Hounsfield units for CT), e.g. a named preset
+  };
+  Kind kind = Kind::kFile;
+  double center = 0.0;
+  double width = 0.0;
+};
+
+/// DICOM-specific decoding options; ignored for other formats.
+struct DicomOptions {
+  DicomWindow window;
+  int frame = 0;            // frame of a multi-frame image (0-based)
+  double spacing_mm = 0.0;  // > 0: resample to this pixel spacing (mm) using Pixel Spacing; 0: native grid
+};
+
 /// Options applied after decoding.
 struct ImageOptions {
   int resize_width = 0;   // 0: keep the native size (both must be set to resize)
   int resize_height = 0;
   bool grayscale = false;  // colour -> one channel (Rec. 601 luma), alpha dropped
+  DicomOptions dicom;
 };
 
 /// Decodes PNG, JPEG, DICOM or NIfTI (middle slice along axis 2), dispatching on magic bytes.
@@ -47,9 +67,8 @@ Result<Image> load_image(const std::string& path, const ImageOptions& opts = {})
 Result<Image> decode_png(std::span<const std::uint8_t> bytes);
 /// JPEG from memory (libjpeg-turbo); a truncated or damaged stream is Corruption, not grey fill.
 Result<Image> decode_jpeg(std::span<const std::uint8_t> bytes);
-/// DICOM (DCMTK), first frame of a multi-frame file: modality rescale, first VOI window in the file else min/max, MONOCHROME1
-/// inverted so that higher output is brighter; Unsupported for compressed transfer syntaxes.
-Result<Image> load_dicom(const std::string& path);
+/// DICOM (DCMTK); see heal/io/dicom.h for the options and what is decoded.
+Result<Image> load_dicom(const std::string& path, const DicomOptions& opts = {});
 
 /// Writes an 8-bit PNG (1, 2, 3 or 4 channels) of the image clamped to [0, 1].
 Status save_png(const Image& img, const std::string& path);
