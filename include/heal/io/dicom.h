@@ -58,6 +58,11 @@ Result<DicomInfo> read_dicom_info_bytes(std::span<const std::uint8_t> bytes);
 /// Decodes a DICOM object held in memory (e.g. retrieved from a PACS), as load_dicom does a file.
 Result<Image> decode_dicom(std::span<const std::uint8_t> bytes, const DicomOptions& opts = {});
 
+/// Every frame of a (multi-frame) DICOM object, each rendered as load_dicom renders
+/// DicomOptions::frame (opts.frame is ignored; window and spacing apply to each frame).
+Result<std::vector<Image>> load_dicom_frames(const std::string& path, const DicomOptions& opts = {});
+Result<std::vector<Image>> decode_dicom_frames(std::span<const std::uint8_t> bytes, const DicomOptions& opts = {});
+
 /// One frame in modality units (rescale slope/intercept applied: Hounsfield units for CT), before
 /// any windowing; colour images as 3 planar channels of their RGB values. `frame` is 0-based.
 struct DicomValues {
@@ -66,6 +71,11 @@ struct DicomValues {
   int channels = 1;
   std::vector<float> values;
 };
+/// Monochrome: stored values (Bits Stored bits at High Bit, sign-extended for Pixel Representation 1)
+/// times Rescale Slope plus Rescale Intercept, in double then float. Colour: RGB after DCMTK's
+/// colour model (YBR_* to RGB, PALETTE COLOR looked up), 0..255 when Bits Stored <= 8, else 0..65535.
+/// Unsupported for a Modality LUT Sequence; InvalidArgument for a frame out of range.
 Result<DicomValues> load_dicom_values(const std::string& path, int frame = 0);
+Result<DicomValues> decode_dicom_values(std::span<const std::uint8_t> bytes, int frame = 0);
 
 }  // namespace heal::io
