@@ -159,7 +159,9 @@ Result<Dataset> load_items(std::vector<Item> items, std::vector<std::string> cla
   std::atomic<std::size_t> next{0};
   auto work = [&] {
     for (std::size_t i; (i = next.fetch_add(1)) < items.size();) {
-      auto img = load_image(items[i].path);
+      ImageOptions io;
+      io.dicom = opts.dicom;
+      auto img = load_image(items[i].path, io);
       if (!img.ok()) {
         errors[i] = img.status();
         continue;

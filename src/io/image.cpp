@@ -40,6 +40,24 @@ std::int32_t bswap32(std::int32_t v) {
   u = (u >> 24) | ((u >> 8) & 0xff00u) | ((u << 8) & 0xff0000u) | (u << 24);
   return static_cast<std::int32_t>(u);
 }
+
+// A DICOM data set written without the 128-byte preamble and meta header (PS3.10 7.1 not
+// followed, as some exports do): the first element is (0002,eeee) or (0008,eeee) little endian
+// (file meta or identifying group, e.g. Specific Character Set, Image Type, SOP Class UID), then an
+// explicit VR the group allows, or an implicit even length under 1024.
+bool is_headerless_dicom(std::span<const std::uint8_t> b) {
+  if (b.size() < 16) return false;
+  const unsigned group = b[0] | (b[1] << 8);
+  const unsigned elem = b[2] | (b[3] << 8);
+  if (!((group == 0x0002 && elem <= 0x0102) || (group == 0x0008 && elem <= 0x1250))) return false;
+  static const char* kVr[] = {"AE", "AS", "AT", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "OB", "PN",
+                              "SH", "SQ", "ST", "TM", "UI", "UL", "US", "UN", "UT", "UC", "UR"};
+  for (const char* vr : kVr) {
+    if (b[4] == static_cast<std::uint8_t>(vr[0]) && b[5] == static_cast<std::uint8_t>(vr[1])) return true;
+  }
+  const auto len = static_cast<std::uint32_t>(le32(b, 4));
+  return len < 1024 && len % 2 == 0;
+}
 }  // namespace
 
 ImageFormat detect_format(std::span<const std::uint8_t> b) {
@@ -58,6 +76,7 @@ ImageFormat detect_format(std::span<const std::uint8_t> b) {
       return ImageFormat::kNifti;
     }
   }
+  if (is_headerless_dicom(b)) return ImageFormat::kDicom;
   return ImageFormat::kUnknown;
 }
 

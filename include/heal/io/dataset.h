@@ -45,6 +45,7 @@ struct LoadOptions {
   int resize_to = 0;      // 0: keep the dataset's native size; else square side in pixels
   bool grayscale = true;  // folder datasets: convert colour images to one channel
   int threads = 0;        // folder datasets: decoding threads (0: hardware concurrency)
+  DicomOptions dicom;     // folder datasets: window, frame and pixel spacing of DICOM images
 };
 
 /// What a dataset path holds, as detected by load_dataset.

@@ -28,7 +28,8 @@ struct Image {
 enum class ImageFormat { kUnknown, kPng, kJpeg, kDicom, kNifti, kNiftiGz, kNpy, kZip };
 /// "PNG", "JPEG", "DICOM", "NIfTI", "NIfTI (gzip)", "npy", "zip/npz", "unknown".
 const char* image_format_name(ImageFormat f);
-/// Format from the first bytes of a file (at least 352 for NIfTI-1, 132 for DICOM).
+/// Format from the first bytes of a file (at least 352 for NIfTI-1, 132 for DICOM; a DICOM data set
+/// without preamble and meta header is recognised by its first element, see image.cpp).
 ImageFormat detect_format(std::span<const std::uint8_t> head);
 /// Reads the first bytes of `path` and detects its format (NotFound / IoError on failure).
 Result<ImageFormat> detect_file_format(const std::string& path);
