@@ -44,6 +44,7 @@ io::Dataset load(const std::string& path, io::DatasetKind kind, const DataArgs& 
   io::LoadOptions opts;
   opts.resize_to = a.size;
   opts.grayscale = !a.rgb;
+  opts.dicom = dicom_options();
   if (kind != io::DatasetKind::kNpz && opts.resize_to == 0) opts.resize_to = kDefaultFolderSize;
   *used_size = kind == io::DatasetKind::kNpz ? a.size : opts.resize_to;
   return value_or_throw(io::load_dataset(path, opts));
@@ -63,7 +64,9 @@ void info_image(const std::string& path, io::ImageFormat fmt, bool as_json) {
     j["datatype"] = ni.datatype;
     j["slices"] = {{"axis0", ni.dims[0]}, {"axis1", ni.dims[1]}, {"axis2", ni.dims[2]}};
   }
-  const io::Image img = value_or_throw(io::load_image(path));
+  io::ImageOptions image_opts;
+  image_opts.dicom = dicom_options();
+  const io::Image img = value_or_throw(io::load_image(path, image_opts));
   float lo = 1.0f, hi = 0.0f;
   double sum = 0.0;
   for (float v : img.pixels) {

@@ -5,6 +5,8 @@
 #include <cstddef>
 #include <string>
 
+#include "heal/io/image.h"
+
 namespace heal::cli {
 
 /// Options shared by every subcommand.
@@ -12,6 +14,9 @@ struct GlobalOptions {
   std::string data;        // --data or $HEAL_DATA: a dataset file or the directory holding datasets
   bool quiet = false;      // no progress bars
   std::string log_level = "info";
+  std::string window = "file";  // --window: DICOM VOI window (preset, file, minmax or C,W)
+  double spacing_mm = 0.0;      // --spacing: resample DICOM images to this pixel spacing (mm)
+  int frame = 0;                // --frame: frame of multi-frame DICOM images (0-based)
 };
 
 GlobalOptions& globals();
@@ -21,6 +26,9 @@ std::size_t peak_rss_bytes();
 
 /// Resolves the data location: --data, else $HEAL_DATA, else "" (callers explain what to do).
 std::string data_location();
+
+/// The DICOM options of --window / --spacing / --frame (InvalidArgument thrown for a bad window).
+io::DicomOptions dicom_options();
 
 void add_data_commands(CLI::App& app);    // heal data info|partition|fetch
 void add_ckks_commands(CLI::App& app);    // heal ckks params|...

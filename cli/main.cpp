@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "heal/core/log.h"
 #include "heal/core/status.h"
+#include "heal/io/dicom.h"
 #include "heal/math/simd.h"
 
 namespace heal::cli {
@@ -30,6 +31,16 @@ std::string data_location() {
   return {};
 }
 
+io::DicomOptions dicom_options() {
+  auto win = io::parse_dicom_window(globals().window);
+  if (!win.ok()) throw StatusError(win.status());
+  io::DicomOptions d;
+  d.window = *win;
+  d.spacing_mm = globals().spacing_mm;
+  d.frame = globals().frame;
+  return d;
+}
+
 }  // namespace heal::cli
 
 int main(int argc, char** argv) {
@@ -45,6 +56,22 @@ int main(int argc, char** argv) {
   app.add_flag("-q,--quiet", g.quiet, "No progress bars");
   app.add_option("--log-level", g.log_level, "debug|info|warn|error|off")
       ->check(CLI::IsMember({"debug", "info", "warn", "error", "off"}));
+  // DICOM decoding, wherever images or folder datasets are loaded (docs/dicom.md).
+  app.add_option("--window", g.window,
+                 "DICOM grey-level window: lung (-600,1500), mediastinum (50,350), bone (400,1800), "
+                 "brain (40,80), abdomen (40,400) in Hounsfield units; file (the file's own window, "
+                 "else min/max; default); minmax; or C,W (centre and width >= 1 in modality units)")
+      ->check([](const std::string& s) {
+        auto w = heal::io::parse_dicom_window(s);
+        return w.ok() ? std::string() : w.status().message();
+      });
+  app.add_option("--spacing", g.spacing_mm,
+                 "Resample DICOM images to this pixel spacing in mm using their Pixel Spacing "
+                 "(new size = round(size x spacing / MM)); a DICOM image without Pixel Spacing is an "
+                 "error. 0: native grid (default)")
+      ->check(CLI::Range(0.0, 1000.0));
+  app.add_option("--frame", g.frame, "Frame of multi-frame DICOM images, 0-based (default 0); out of range is an error")
+      ->check(CLI::NonNegativeNumber);
 
   add_data_commands(app);
   add_ckks_commands(app);
