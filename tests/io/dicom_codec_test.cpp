@@ -123,6 +123,11 @@ const Case kCases[] = {
     {"jpeg_baseline_m8.dcm", "m8.raw", 1, false, 1, 0, 1, 16, 0},  // measured 13
     // 4:2:2 chroma subsampling of the synthetic pattern's sharp colour edges: measured 104.
     {"jpeg_baseline_ybr422.dcm", "rgb.raw", 1, false, 1, 0, 1, 110, 0},
+    {"jpeg_baseline_ybr444.dcm", "rgb.raw", 1, false, 1, 0, 1, 42, 0},  // measured 39
+    // Uncompressed YBR_FULL (dcmdjpeg +cn of the 4:4:4 JPEG), planar 0 and 1: the JPEG's loss,
+    // measured 40 (DCMTK's YBR->RGB rounding differs from libjpeg's by one level).
+    {"native_ybr_full.dcm", "rgb.raw", 1, false, 1, 0, 1, 42, 0},
+    {"planar1_ybr_full.dcm", "rgb.raw", 1, false, 1, 0, 1, 42, 0},
     {"jpeg_extended_m12.dcm", "", 2, false, 1, 0, 1, -1, 0},
     {"jpeg_lossless_sv1_m16.dcm", "m16.raw", 2, false, 1, 0, 1, 0, 0},
     {"jpeg_lossless_sv1_s16.dcm", "s16.raw", 2, true, 1, -1024, 1, 0, 0},

@@ -7,7 +7,7 @@ set -euo pipefail
 out=${1:?usage: make_dicom_corpus.sh OUTDIR [W H]}
 W=${2:-40}
 H=${3:-32}
-for t in gdcmimg gdcmconv dcmconv dcmodify dcmcjpeg dcmcjpls dcmcrle dcmquant python3; do
+for t in gdcmimg gdcmconv dcmconv dcmodify dcmcjpeg dcmdjpeg dcmcjpls dcmcrle dcmquant python3; do
   if ! command -v "$t" >/dev/null 2>&1; then
     echo "make_dicom_corpus.sh: required tool '$t' is missing (install dcmtk and libgdcm-tools:" \
          "scripts/install-deps.sh)" >&2
@@ -58,6 +58,9 @@ q dcmquant -q base_rgb.dcm palette_rgb.dcm
 # Compressed syntaxes.
 q dcmcjpeg +eb base_m8.dcm jpeg_baseline_m8.dcm
 q dcmcjpeg +eb base_rgb.dcm jpeg_baseline_ybr422.dcm
+q dcmcjpeg +eb +s4 base_rgb.dcm jpeg_baseline_ybr444.dcm            # YBR_FULL, 4:4:4
+q dcmdjpeg +cn jpeg_baseline_ybr444.dcm native_ybr_full.dcm          # uncompressed YBR_FULL
+q gdcmconv --planar-configuration 1 native_ybr_full.dcm planar1_ybr_full.dcm
 q dcmcjpeg +ee base_m12.dcm jpeg_extended_m12.dcm
 q dcmcjpeg +e1 base_m16.dcm jpeg_lossless_sv1_m16.dcm
 q dcmcjpeg +el +sv 2 base_m12.dcm jpeg_lossless_sv2_m12.dcm
