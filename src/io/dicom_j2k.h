@@ -23,8 +23,8 @@ struct J2kExpect {
 
 /// Decodes one JPEG 2000 codestream (raw J2K or a JP2 box file) from memory into `out`, appending
 /// rows * columns * samples samples of bits_allocated bits, little-endian, interleaved (planar
-/// configuration 0). Corruption if the stream is damaged or disagrees with `expect` (size, components, sign; precision at
-/// most bits_allocated); samples are clamped to the Bits Stored range.
+/// configuration 0). Corruption if the stream is damaged or disagrees with `expect` (size,
+/// components, sign; precision at most bits_allocated); samples are clamped to the Bits Stored range.
 Status decode_j2k_frame(std::span<const std::uint8_t> stream, const J2kExpect& expect, std::vector<std::uint8_t>* out);
 
 }  // namespace heal::io::internal

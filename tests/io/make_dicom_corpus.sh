@@ -25,8 +25,10 @@ open('m8.raw', 'wb').write(bytes(((x * 6 + y * 3) ^ (x * y)) & 255 for x, y in p
 open('m12.raw', 'wb').write(b''.join(struct.pack('<H', (x * 97 + y * 61 + (x * y) % 50) % 4096) for x, y in px))
 open('m16.raw', 'wb').write(b''.join(struct.pack('<H', (x * 1601 + y * 977 + x * y * 7) % 65536) for x, y in px))
 open('s16.raw', 'wb').write(b''.join(struct.pack('<h', (x * 53 + y * 29 + (x * y) % 17) % 3000 - 1024) for x, y in px))
-open('rgb.raw', 'wb').write(bytes(v for x, y in px for v in ((x * 6) & 255, (y * 8) & 255, ((x + y) * 4 + x * y) & 255)))
-open('mf.raw', 'wb').write(b''.join(struct.pack('<H', (f * 700 + x * 37 + y * 11) % 4096) for f in range(3) for x, y in px))
+rgb = lambda x, y: ((x * 6) & 255, (y * 8) & 255, ((x + y) * 4 + x * y) & 255)
+open('rgb.raw', 'wb').write(bytes(v for x, y in px for v in rgb(x, y)))
+mf = [(f * 700 + x * 37 + y * 11) % 4096 for f in range(3) for x, y in px]
+open('mf.raw', 'wb').write(b''.join(struct.pack('<H', v) for v in mf))
 PY
 q() { "$@" >/dev/null 2>&1 || { echo "make_dicom_corpus.sh: failed: $*" >&2; exit 1; }; }
 q gdcmimg --size "$W,$H" --depth 8 --sign 0 -i m8.raw -o base_m8.dcm
