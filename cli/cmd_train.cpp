@@ -145,6 +145,7 @@ io::Dataset load_for(const std::string& arg, int size) {
   const io::DatasetKind kind = value_or_throw(io::detect_dataset_kind(path));
   io::LoadOptions opts;
   opts.resize_to = size;
+  opts.slices = slice_selection();
   if (kind != io::DatasetKind::kNpz && opts.resize_to == 0) opts.resize_to = 64;
   return value_or_throw(io::load_dataset(path, opts));
 }

@@ -5,6 +5,8 @@
 #include <cstddef>
 #include <string>
 
+#include "heal/io/volume.h"
+
 namespace heal::cli {
 
 /// Options shared by every subcommand.
@@ -12,6 +14,7 @@ struct GlobalOptions {
   std::string data;        // --data or $HEAL_DATA: a dataset file or the directory holding datasets
   bool quiet = false;      // no progress bars
   std::string log_level = "info";
+  std::string slices = "auto";  // --slices: which slices of volumes become images (heal::io::SliceSelection)
 };
 
 GlobalOptions& globals();
@@ -21,6 +24,9 @@ std::size_t peak_rss_bytes();
 
 /// Resolves the data location: --data, else $HEAL_DATA, else "" (callers explain what to do).
 std::string data_location();
+
+/// The --slices selection (validated when the command line is parsed), for io::LoadOptions::slices.
+io::SliceSelection slice_selection();
 
 void add_data_commands(CLI::App& app);    // heal data info|partition|fetch
 void add_ckks_commands(CLI::App& app);    // heal ckks params|...

@@ -30,6 +30,12 @@ std::string data_location() {
   return {};
 }
 
+io::SliceSelection slice_selection() {
+  auto sel = io::parse_slice_selection(globals().slices);
+  if (!sel.ok()) throw StatusError(sel.status());
+  return std::move(sel).value();
+}
+
 }  // namespace heal::cli
 
 int main(int argc, char** argv) {
@@ -45,6 +51,15 @@ int main(int argc, char** argv) {
   app.add_flag("-q,--quiet", g.quiet, "No progress bars");
   app.add_option("--log-level", g.log_level, "debug|info|warn|error|off")
       ->check(CLI::IsMember({"debug", "info", "warn", "error", "off"}));
+  app.add_option("--slices", g.slices,
+                 "Slices of volumes (NIfTI files, DICOM series folders) used as images: auto (NIfTI middle, "
+                 "series all), all, middle, every:K, mask:PATH (docs/dicom-series.md)")
+      ->check(CLI::Validator(
+          [](std::string& s) {
+            auto r = heal::io::parse_slice_selection(s);
+            return r.ok() ? std::string() : r.status().message();
+          },
+          "SLICES"));
 
   add_data_commands(app);
   add_ckks_commands(app);
