@@ -339,7 +339,9 @@ TEST(DicomSeries, HostileHeadersGiveClearErrors) {
       s.position = pos(0, 0, 2.0 * k);
       s.raw.assign(12, k);
       if (k == 2) c.spoil(s);
-      write_slice(dir.file("x" + std::to_string(k) + ".dcm"), s);
+      std::string name = "x";  // (not "x" + to_string: GCC 12 gives a false -Wrestrict there)
+      name += std::to_string(k);
+      write_slice(dir.file(name + ".dcm"), s);
     }
     auto scan = scan_dicom_series(dir.path().string());
     ASSERT_TRUE(scan.ok()) << c.name << ": " << scan.status().to_string();
