@@ -34,6 +34,7 @@ struct SliceSpec {
   std::optional<int> instance;
   std::string pixel_spacing = "0.8\\0.7";               // row spacing \ column spacing
   std::vector<int> raw;                                  // signed 16-bit stored values, rows * cols
+  int bits_stored = 16;                                  // high bit = bits_stored - 1
 };
 
 std::string pos(double x, double y, double z) {
@@ -59,8 +60,8 @@ void write_slice(const std::string& path, const SliceSpec& s) {
   ds->putAndInsertUint16(DCM_SamplesPerPixel, 1);
   ds->putAndInsertString(DCM_PhotometricInterpretation, "MONOCHROME2");
   ds->putAndInsertUint16(DCM_BitsAllocated, 16);
-  ds->putAndInsertUint16(DCM_BitsStored, 16);
-  ds->putAndInsertUint16(DCM_HighBit, 15);
+  ds->putAndInsertUint16(DCM_BitsStored, static_cast<Uint16>(s.bits_stored));
+  ds->putAndInsertUint16(DCM_HighBit, static_cast<Uint16>(s.bits_stored - 1));
   ds->putAndInsertUint16(DCM_PixelRepresentation, 1);
   ds->putAndInsertString(DCM_RescaleSlope, s.slope.c_str());
   ds->putAndInsertString(DCM_RescaleIntercept, s.intercept.c_str());
@@ -364,6 +365,33 @@ TEST(DicomSeries, HostileHeadersGiveClearErrors) {
   EXPECT_EQ(scan->series[0].slices(), 3u);
   EXPECT_EQ(scan->skipped.size(), 1u);
   EXPECT_EQ(scan_dicom_series(dir.file("none")).status().code(), StatusCode::kNotFound);
+}
+
+TEST(DicomSeries, StoredBitsAndShortPixelData) {
+  TempDir dir;
+  for (int k = 0; k < 2; ++k) {
+    SliceSpec s;
+    s.position = pos(0, 0, 1.0 * k);
+    s.bits_stored = 12;  // 12-bit two's complement; the 4 bits above High Bit carry garbage
+    s.raw = {0xAFFB, 0x07FF, 0x0800, 0x5000, 0, 1, 2, 3, 4, 5, 6, 7};
+    write_slice(dir.file("b" + std::to_string(k) + ".dcm"), s);
+  }
+  auto v = load_dicom_series_volume(dir.path().string());
+  ASSERT_TRUE(v.ok()) << v.status().to_string();
+  EXPECT_EQ(v->at(0, 0, 1), -5 - 1024);
+  EXPECT_EQ(v->at(1, 0, 1), 2047 - 1024);
+  EXPECT_EQ(v->at(2, 0, 1), -2048 - 1024);
+  EXPECT_EQ(v->at(3, 0, 1), 0 - 1024);
+  SliceSpec s;
+  s.position = pos(0, 0, 2.0);
+  s.raw.assign(6, 1);  // 6 values where Rows x Columns needs 12
+  write_slice(dir.file("b2.dcm"), s);
+  auto scan = scan_dicom_series(dir.path().string());
+  ASSERT_TRUE(scan.ok());
+  ASSERT_TRUE(scan->series.at(0).usable()) << scan->series[0].error;  // the header alone is fine
+  auto bad = load_dicom_volume(scan->series[0]);
+  EXPECT_EQ(bad.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(bad.status().message().find("shorter than Rows x Columns"), std::string::npos) << bad.status().message();
 }
 
 // ---- Windowing -------------------------------------------------------------------------------------
