@@ -101,6 +101,7 @@ void info_dataset(const std::string& path, io::DatasetKind kind, const DataArgs&
   json j = {{"path", path}, {"name", ds.name}, {"kind", io::dataset_kind_name(kind)}, {"num_classes", ds.num_classes},
             {"class_names", ds.class_names}};
   if (used_size > 0) j["resized_to"] = used_size;
+  if (kind != io::DatasetKind::kNpz) j["slices"] = io::slice_selection_name(slice_selection());  // volumes only
   std::size_t total = 0;
   for (io::Split s : {io::Split::kTrain, io::Split::kVal, io::Split::kTest}) {
     const io::SplitData& sd = ds.split(s);

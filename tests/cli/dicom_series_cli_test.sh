@@ -93,4 +93,5 @@ out=$("$heal" --slices every:3 data info "$work/ds" --size 8)
 grep -Eq 'train +8 +1x8x8 +4 .*/ 4 ' <<<"$out" || fail "every:3: slices 0 and 3 of each series"
 out=$("$heal" --slices middle data info "$work/ds" --size 8 --json)
 grep -q '"count": 4' <<<"$out" || fail "middle: one slice per series"
+grep -q '"slices": "middle"' <<<"$out" || fail "json slices spec of a dataset"
 echo "DICOM series CLI checks passed"
