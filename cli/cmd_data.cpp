@@ -163,7 +163,7 @@ void info_series(const std::string& path, const DataArgs& a, const Status& not_d
     const io::DicomSeries& s = scan.series[k];
     json js = {{"index", k + 1}, {"modality", s.modality}, {"slices", s.slices()}, {"rows", s.rows},
                {"columns", s.columns}, {"pixel_spacing_mm", {s.row_spacing_mm, s.column_spacing_mm}},
-               {"slice_spacing_mm", s.slice_spacing_mm}, {"order", io::series_order_name(s.order)},
+               {"slice_spacing_mm", s.slice_spacing_mm}, {"order", s.usable() ? io::series_order_name(s.order) : "-"},
                {"warnings", s.warnings}, {"usable", s.usable()}};
     if (!s.usable()) js["error"] = s.error;
     if (a.uids) js["uid"] = s.uid;

@@ -364,6 +364,18 @@ TEST(DicomSeries, HostileHeadersGiveClearErrors) {
   ASSERT_EQ(scan->series.size(), 1u);
   EXPECT_EQ(scan->series[0].slices(), 3u);
   EXPECT_EQ(scan->skipped.size(), 1u);
+  // Files with the DICOM magic followed by junk are skipped with a reason, never a crash.
+  for (int k = 0; k < 8; ++k) {
+    Bytes junk(128, 0);
+    for (char ch : std::string("DICM")) junk.push_back(static_cast<std::uint8_t>(ch));
+    for (int i = 0; i < 64 * (k + 1); ++i) junk.push_back(static_cast<std::uint8_t>((i * 131 + k * 17) ^ (i >> 3)));
+    testing::write_bytes(dir.file("junk" + std::to_string(k)), junk);
+  }
+  scan = scan_dicom_series(dir.path().string());
+  ASSERT_TRUE(scan.ok()) << scan.status().to_string();
+  EXPECT_EQ(scan->dicom_files, 12u);
+  EXPECT_EQ(scan->series.size(), 1u);
+  EXPECT_EQ(scan->skipped.size(), 9u);
   EXPECT_EQ(scan_dicom_series(dir.file("none")).status().code(), StatusCode::kNotFound);
 }
 
