@@ -1,8 +1,10 @@
 // heal data info|partition|fetch: inspect datasets, simulate hospital splits, download MedMNIST.
 #include <algorithm>
+#include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -11,6 +13,7 @@
 #include "heal/io/fetch.h"
 #include "heal/io/nifti.h"
 #include "heal/io/partition.h"
+#include "heal/io/volume.h"
 
 namespace heal::cli {
 namespace {
@@ -28,6 +31,7 @@ struct DataArgs {
   std::string split = "train";
   std::size_t min_per_hospital = 10;
   std::string source, name, dir;
+  bool uids = false;
 };
 
 // Folder datasets hold images of many sizes; loading them needs one common size.
@@ -45,6 +49,7 @@ io::Dataset load(const std::string& path, io::DatasetKind kind, const DataArgs& 
   opts.resize_to = a.size;
   opts.grayscale = !a.rgb;
   opts.dicom = dicom_options();
+  opts.slices = slice_selection();
   if (kind != io::DatasetKind::kNpz && opts.resize_to == 0) opts.resize_to = kDefaultFolderSize;
   *used_size = kind == io::DatasetKind::kNpz ? a.size : opts.resize_to;
   return value_or_throw(io::load_dataset(path, opts));
@@ -99,6 +104,7 @@ void info_dataset(const std::string& path, io::DatasetKind kind, const DataArgs&
   json j = {{"path", path}, {"name", ds.name}, {"kind", io::dataset_kind_name(kind)}, {"num_classes", ds.num_classes},
             {"class_names", ds.class_names}};
   if (used_size > 0) j["resized_to"] = used_size;
+  if (kind != io::DatasetKind::kNpz) j["slices"] = io::slice_selection_name(slice_selection());  // volumes only
   std::size_t total = 0;
   for (io::Split s : {io::Split::kTrain, io::Split::kVal, io::Split::kTest}) {
     const io::SplitData& sd = ds.split(s);
@@ -138,9 +144,83 @@ void info_dataset(const std::string& path, io::DatasetKind kind, const DataArgs&
   std::cout << "  total " << std::setw(8) << total << "\n";
 }
 
+// A folder that is no dataset but holds DICOM files: the series found in it (UIDs only with --uids).
+void info_series(const std::string& path, const DataArgs& a, const Status& not_dataset) {
+  const io::SeriesScan scan = value_or_throw(io::scan_dicom_series(path));
+  if (scan.series.empty()) {
+    throw StatusError(Status(not_dataset.code(), not_dataset.message() + "; it holds no DICOM series either (" +
+                                                     std::to_string(scan.dicom_files) + " DICOM files)"));
+  }
+  const io::SliceSelection sel = slice_selection();
+  std::optional<io::Volume> mask;
+  std::string mask_error;
+  if (sel.kind == io::SliceSelection::Kind::kMask) {
+    auto m = io::load_volume(sel.mask);
+    if (m.ok()) mask = std::move(m).value();
+    else mask_error = m.status().to_string();
+  }
+  json j = {{"path", path}, {"kind", "dicom-series"}, {"dicom_files", scan.dicom_files},
+            {"other_files", scan.other_files}, {"skipped", scan.skipped}, {"slices", io::slice_selection_name(sel)},
+            {"series", json::array()}};
+  for (std::size_t k = 0; k < scan.series.size(); ++k) {
+    const io::DicomSeries& s = scan.series[k];
+    json js = {{"index", k + 1}, {"modality", s.modality}, {"slices", s.slices()}, {"rows", s.rows},
+               {"columns", s.columns}, {"pixel_spacing_mm", {s.row_spacing_mm, s.column_spacing_mm}},
+               {"slice_spacing_mm", s.slice_spacing_mm}, {"order", s.usable() ? io::series_order_name(s.order) : "-"},
+               {"warnings", s.warnings}, {"usable", s.usable()}};
+    if (!s.usable()) js["error"] = s.error;
+    if (a.uids) js["uid"] = s.uid;
+    if (s.usable()) {
+      if (!mask_error.empty()) {
+        js["selection_error"] = mask_error;
+      } else {
+        auto z = io::select_slices(sel, {s.columns, s.rows, static_cast<int>(s.slices())}, mask ? &*mask : nullptr, true);
+        if (z.ok()) js["selected_slices"] = z->size();
+        else js["selection_error"] = z.status().message();
+      }
+    }
+    j["series"].push_back(js);
+  }
+  if (a.json_out) {
+    std::cout << j.dump(2) << "\n";
+    return;
+  }
+  std::cout << path << ": " << scan.series.size() << " DICOM series (" << scan.dicom_files << " DICOM files, "
+            << scan.other_files << " other files, " << scan.skipped.size() << " DICOM files skipped)\n"
+            << "  #  modality  slices  size (WxH)  pixel spacing (mm)  slice spacing (mm)  order            "
+            << "selected (--slices " << io::slice_selection_name(sel) << ")\n";
+  for (const auto& js : j["series"]) {
+    std::ostringstream size, px, sp;
+    size << js["columns"].get<int>() << "x" << js["rows"].get<int>();
+    px << js["pixel_spacing_mm"][0].get<double>() << " x " << js["pixel_spacing_mm"][1].get<double>();
+    const double ss = js["slice_spacing_mm"].get<double>();
+    if (ss > 0) sp << ss;
+    else sp << "unknown";
+    std::cout << "  " << std::left << std::setw(3) << js["index"].get<std::size_t>() << std::setw(10)
+              << js["modality"].get<std::string>() << std::right << std::setw(6) << js["slices"].get<std::size_t>()
+              << "  " << std::left << std::setw(12) << size.str() << std::setw(20) << px.str() << std::setw(20)
+              << sp.str() << std::setw(17) << js["order"].get<std::string>() << std::right;
+    if (js.contains("selected_slices")) std::cout << js["selected_slices"].get<std::size_t>();
+    else std::cout << "-";
+    std::cout << "\n";
+    if (a.uids) std::cout << "     uid: " << js["uid"].get<std::string>() << "\n";
+    for (const auto& w : js["warnings"]) std::cout << "     warning: " << w.get<std::string>() << "\n";
+    if (js.contains("error")) std::cout << "     refused: " << js["error"].get<std::string>() << "\n";
+    if (js.contains("selection_error")) std::cout << "     selection: " << js["selection_error"].get<std::string>() << "\n";
+  }
+  for (const auto& sk : scan.skipped) std::cout << "  skipped " << sk << "\n";
+}
+
 void run_info(const DataArgs& a) {
   const std::string path = value_or_throw(io::resolve_dataset_path(a.path, data_location()));
-  const io::DatasetKind kind = value_or_throw(io::detect_dataset_kind(path));
+  auto detected = io::detect_dataset_kind(path);
+  std::error_code ec;
+  if (!detected.ok() && detected.status().code() == StatusCode::kUnsupported &&
+      std::filesystem::is_directory(path, ec)) {
+    info_series(path, a, detected.status());
+    return;
+  }
+  const io::DatasetKind kind = value_or_throw(std::move(detected));
   if (kind == io::DatasetKind::kImageFile) {
     info_image(path, value_or_throw(io::detect_file_format(path)), a.json_out);
   } else {
@@ -203,11 +283,12 @@ void add_data_commands(CLI::App& app) {
 
   CLI::App* info = data->add_subcommand("info", "Splits, counts, shapes and class balance of a dataset or image");
   info->add_option("path", args->path,
-                   "MedMNIST .npz, dataset folder, CSV, or a PNG/JPEG/DICOM/NIfTI file (relative to --data/HEAL_DATA "
+                   "MedMNIST .npz, dataset folder, CSV, a folder of DICOM series, or a PNG/JPEG/DICOM/NIfTI file (relative to --data/HEAL_DATA "
                    "if not found as given; default: --data/HEAL_DATA itself)");
   info->add_flag("--json", args->json_out, "Print JSON");
   info->add_option("--size", args->size, "Resize images to NxN on loading (folder datasets default to 64)");
   info->add_flag("--rgb", args->rgb, "Keep three colour channels (folder datasets)");
+  info->add_flag("--uids", args->uids, "DICOM series folders: also print the Series Instance UIDs");
   info->callback([args] { run_info(*args); });
 
   CLI::App* part = data->add_subcommand("partition", "Split a dataset among simulated hospitals, print class table");

@@ -146,6 +146,7 @@ io::Dataset load_for(const std::string& arg, int size) {
   io::LoadOptions opts;
   opts.resize_to = size;
   opts.dicom = dicom_options();
+  opts.slices = slice_selection();
   if (kind != io::DatasetKind::kNpz && opts.resize_to == 0) opts.resize_to = 64;
   return value_or_throw(io::load_dataset(path, opts));
 }

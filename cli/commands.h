@@ -6,6 +6,7 @@
 #include <string>
 
 #include "heal/io/image.h"
+#include "heal/io/volume.h"
 
 namespace heal::cli {
 
@@ -17,6 +18,7 @@ struct GlobalOptions {
   std::string window = "file";  // --window: DICOM VOI window (preset, file, minmax or C,W)
   double spacing_mm = 0.0;      // --spacing: resample DICOM images to this pixel spacing (mm)
   int frame = 0;                // --frame: frame of multi-frame DICOM images (0-based)
+  std::string slices = "auto";  // --slices: which slices of volumes become images (heal::io::SliceSelection)
 };
 
 GlobalOptions& globals();
@@ -29,6 +31,8 @@ std::string data_location();
 
 /// The DICOM options of --window / --spacing / --frame (InvalidArgument thrown for a bad window).
 io::DicomOptions dicom_options();
+/// The --slices selection (validated when the command line is parsed), for io::LoadOptions::slices.
+io::SliceSelection slice_selection();
 
 void add_data_commands(CLI::App& app);    // heal data info|partition|fetch
 void add_ckks_commands(CLI::App& app);    // heal ckks params|...

@@ -108,6 +108,7 @@ SimOutcome run_fl_simulation(const SimArgs& a) {
   const std::string path = value_or_throw(io::resolve_dataset_path(data_arg, data_location()));
   io::LoadOptions lo;
   lo.dicom = dicom_options();
+  lo.slices = slice_selection();
   if (value_or_throw(io::detect_dataset_kind(path)) != io::DatasetKind::kNpz) lo.resize_to = 64;
   auto ds = std::make_shared<io::Dataset>(value_or_throw(io::load_dataset(path, lo)));
   fs::create_directories(a.out);

@@ -39,6 +39,10 @@ io::DicomOptions dicom_options() {
   d.spacing_mm = globals().spacing_mm;
   d.frame = globals().frame;
   return d;
+io::SliceSelection slice_selection() {
+  auto sel = io::parse_slice_selection(globals().slices);
+  if (!sel.ok()) throw StatusError(sel.status());
+  return std::move(sel).value();
 }
 
 }  // namespace heal::cli
@@ -72,6 +76,15 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 1000.0));
   app.add_option("--frame", g.frame, "Frame of multi-frame DICOM images, 0-based (default 0); out of range is an error")
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--slices", g.slices,
+                 "Slices of volumes (NIfTI files, DICOM series folders) used as images: auto (NIfTI middle, "
+                 "series all), all, middle, every:K, mask:PATH (docs/dicom-series.md)")
+      ->check(CLI::Validator(
+          [](std::string& s) {
+            auto r = heal::io::parse_slice_selection(s);
+            return r.ok() ? std::string() : r.status().message();
+          },
+          "SLICES"));
 
   add_data_commands(app);
   add_ckks_commands(app);

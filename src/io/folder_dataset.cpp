@@ -20,6 +20,7 @@ struct Item {
   std::string path;
   int label = 0;
   Split split = Split::kTrain;
+  std::string rel;  // path relative to the dataset root (finds a volume's mask under SliceSelection::mask)
 };
 
 std::string trim(std::string s) {
@@ -51,7 +52,7 @@ Result<std::vector<Item>> list_covid_ct(const fs::path& root, std::vector<std::s
       while (std::getline(in, line)) {
         line = trim(line);
         if (line.empty()) continue;
-        items.push_back({(root / ("CT_" + cls) / line).string(), label, s});
+        items.push_back({(root / ("CT_" + cls) / line).string(), label, s, {}});
       }
     }
   }
@@ -81,15 +82,24 @@ Result<std::vector<Item>> list_split_folders(const fs::path& root, std::vector<s
       if (!fs::is_directory(cdir, ec)) continue;
       std::vector<std::string> files;
       for (const auto& f : fs::directory_iterator(cdir, ec)) {
-        if (!f.is_regular_file() || f.path().filename().string()[0] == '.') continue;
+        if (f.path().filename().string()[0] == '.') continue;
+        if (f.is_directory()) {  // a volume: a folder holding a DICOM series
+          if (is_volume_path(f.path().string())) files.push_back(f.path().string());
+          continue;
+        }
+        if (!f.is_regular_file()) continue;
         auto fmt = detect_file_format(f.path().string());
         if (!fmt.ok()) continue;
-        if (*fmt == ImageFormat::kPng || *fmt == ImageFormat::kJpeg || *fmt == ImageFormat::kDicom) {
+        if (*fmt == ImageFormat::kPng || *fmt == ImageFormat::kJpeg || *fmt == ImageFormat::kDicom ||
+            *fmt == ImageFormat::kNifti || *fmt == ImageFormat::kNiftiGz) {
           files.push_back(f.path().string());
         }
       }
       std::sort(files.begin(), files.end());  // deterministic order
-      for (auto& f : files) items.push_back({std::move(f), static_cast<int>(label), split});
+      for (auto& f : files) {
+        std::string rel = fs::path(f).lexically_relative(root).string();
+        items.push_back({std::move(f), static_cast<int>(label), split, std::move(rel)});
+      }
     }
   }
   return items;
@@ -133,7 +143,7 @@ Result<std::vector<Item>> list_csv(const fs::path& csv, std::vector<std::string>
     HEAL_ASSIGN_OR_RETURN(Split s, parse_split(r.split));
     const int label = numeric ? std::stoi(r.label) : ids[r.label];
     const fs::path p = fs::path(r.path).is_absolute() ? fs::path(r.path) : csv.parent_path() / r.path;
-    items.push_back({p.string(), label, s});
+    items.push_back({p.string(), label, s, fs::path(r.path).is_absolute() ? std::string() : r.path});
   }
   return items;
 }
@@ -152,23 +162,51 @@ Image to_three_channels(const Image& img) {
   return out;
 }
 
+// The images of one item: a 2-D image, or the selected slices of a volume (NIfTI file or series folder).
+Result<std::vector<Image>> load_item(const Item& item, const LoadOptions& opts) {
+  std::vector<Image> raw;
+  if (is_volume_path(item.path)) {
+    std::string mask;
+    if (opts.slices.kind == SliceSelection::Kind::kMask) {
+      if (item.rel.empty()) {
+        return Status::invalid_argument("volume " + item.path + " has no path relative to the dataset, so no mask");
+      }
+      mask = (fs::path(opts.slices.mask) / item.rel).string();
+      std::error_code ec;
+      if (!fs::exists(mask, ec)) {
+        return Status::not_found("no mask for volume " + item.path + " (expected " + mask +
+                                 "; mask:DIR mirrors the dataset's layout)");
+      }
+    }
+    auto slices = load_volume_slices(item.path, opts.slices, opts.dicom.window, mask);
+    if (!slices.ok()) return slices.status().with_context(item.path);
+    raw = std::move(slices).value();
+  } else {
+    ImageOptions io;
+    io.dicom = opts.dicom;
+    HEAL_ASSIGN_OR_RETURN(Image img, load_image(item.path, io));
+    raw.push_back(std::move(img));
+  }
+  for (Image& img : raw) {
+    img = opts.grayscale ? to_grayscale(img) : to_three_channels(img);
+    if (opts.resize_to > 0) img = resize(img, opts.resize_to, opts.resize_to);
+  }
+  return raw;
+}
+
 Result<Dataset> load_items(std::vector<Item> items, std::vector<std::string> classes, const LoadOptions& opts) {
   if (items.empty()) return Status::corruption("the dataset lists no images");
-  std::vector<Image> images(items.size());
+  std::vector<std::vector<Image>> images(items.size());
   std::vector<Status> errors(items.size());
   std::atomic<std::size_t> next{0};
   auto work = [&] {
     for (std::size_t i; (i = next.fetch_add(1)) < items.size();) {
-      ImageOptions io;
-      io.dicom = opts.dicom;
-      auto img = load_image(items[i].path, io);
-      if (!img.ok()) {
-        errors[i] = img.status();
+      auto imgs = load_item(items[i], opts);
+      if (!imgs.ok()) {
+        errors[i] = imgs.status();
         continue;
       }
-      Image im = opts.grayscale ? to_grayscale(*img) : to_three_channels(*img);
-      if (opts.resize_to > 0) im = resize(im, opts.resize_to, opts.resize_to);
-      images[i] = std::move(im);
+      images[i] = std::move(imgs).value();
     }
   };
   unsigned n_threads = opts.threads > 0 ? static_cast<unsigned>(opts.threads) : std::max(1u, std::thread::hardware_concurrency());
@@ -180,23 +218,32 @@ Result<Dataset> load_items(std::vector<Item> items, std::vector<std::string> cla
   for (const auto& e : errors) {
     if (!e.ok()) return e;
   }
-  const Image& first = images.front();
+  const Image* first_ptr = nullptr;
+  for (const auto& v : images) {
+    if (!v.empty()) {
+      first_ptr = &v.front();
+      break;
+    }
+  }
+  if (first_ptr == nullptr) return Status::corruption("the dataset's volumes have no selected slices");
+  const Image& first = *first_ptr;
   Dataset ds;
   int max_label = static_cast<int>(classes.size()) - 1;
   for (std::size_t i = 0; i < items.size(); ++i) {
-    const Image& im = images[i];
-    if (im.width != first.width || im.height != first.height) {
-      return Status::invalid_argument("images have different sizes (" + std::to_string(first.width) + "x" +
-                                      std::to_string(first.height) + " and " + std::to_string(im.width) + "x" +
-                                      std::to_string(im.height) + " in " + items[i].path +
-                                      "); set a common size with LoadOptions::resize_to (CLI: --size)");
+    for (const Image& im : images[i]) {
+      if (im.width != first.width || im.height != first.height) {
+        return Status::invalid_argument("images have different sizes (" + std::to_string(first.width) + "x" +
+                                        std::to_string(first.height) + " and " + std::to_string(im.width) + "x" +
+                                        std::to_string(im.height) + " in " + items[i].path +
+                                        "); set a common size with LoadOptions::resize_to (CLI: --size)");
+      }
+      SplitData& s = ds.split(items[i].split);
+      s.channels = im.channels;
+      s.height = im.height;
+      s.width = im.width;
+      s.images.insert(s.images.end(), im.pixels.begin(), im.pixels.end());
+      s.labels.push_back(items[i].label);
     }
-    SplitData& s = ds.split(items[i].split);
-    s.channels = im.channels;
-    s.height = im.height;
-    s.width = im.width;
-    s.images.insert(s.images.end(), im.pixels.begin(), im.pixels.end());
-    s.labels.push_back(items[i].label);
     max_label = std::max(max_label, items[i].label);
   }
   for (Split sp : {Split::kTrain, Split::kVal, Split::kTest}) {  // empty splits still carry the shape

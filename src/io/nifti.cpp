@@ -1,5 +1,6 @@
 // NIfTI-1/2 via nifti2_io (which also reads .nii.gz through znzlib).
 #include "heal/io/nifti.h"
+#include "heal/io/volume.h"
 
 #include <nifti2_io.h>
 
@@ -152,6 +153,35 @@ Result<Image> load_nifti_slice(const std::string& path, int axis, std::int64_t i
     }
   }
   return img;
+}
+
+Result<Volume> load_nifti_volume(const std::string& path, std::int64_t volume) {
+  HEAL_ASSIGN_OR_RETURN(NimPtr nim, open_nifti(path, true));
+  const auto d4 = dims4(nim.get());
+  if (volume < 0 || volume >= d4[3]) {
+    return Status::out_of_range("volume " + std::to_string(volume) + " is outside 0.." + std::to_string(d4[3] - 1));
+  }
+  constexpr std::int64_t kMaxDim = std::numeric_limits<int>::max();
+  if (d4[0] > kMaxDim || d4[1] > kMaxDim || d4[2] > kMaxDim) return Status::out_of_range("NIfTI dimension too large");
+  const auto vox = static_cast<std::size_t>(d4[0] * d4[1] * d4[2]);
+  if (vox > kMaxVolumeBytes / sizeof(float)) {
+    return Status::out_of_range("NIfTI volume is larger than 2 GiB of floats; refusing to load it");
+  }
+  const double slope = (nim->scl_slope != 0.0 && std::isfinite(nim->scl_slope)) ? nim->scl_slope : 1.0;
+  const double inter = std::isfinite(nim->scl_inter) ? nim->scl_inter : 0.0;
+  Volume v;
+  v.nx = static_cast<int>(d4[0]);
+  v.ny = static_cast<int>(d4[1]);
+  v.nz = static_cast<int>(d4[2]);
+  const double pix[3] = {static_cast<double>(nim->dx), static_cast<double>(nim->dy), static_cast<double>(nim->dz)};
+  for (std::size_t a = 0; a < 3; ++a) v.spacing[a] = std::isfinite(pix[a]) ? std::abs(pix[a]) : 0.0;
+  v.values.resize(vox);
+  const std::size_t base = static_cast<std::size_t>(volume) * vox;
+  for (std::size_t i = 0; i < vox; ++i) {
+    HEAL_ASSIGN_OR_RETURN(double x, voxel(nim.get(), base + i));
+    v.values[i] = static_cast<float>(std::isfinite(x) ? x * slope + inter : std::numeric_limits<double>::quiet_NaN());
+  }
+  return v;
 }
 
 }  // namespace heal::io

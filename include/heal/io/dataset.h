@@ -8,6 +8,7 @@
 
 #include "heal/core/status.h"
 #include "heal/io/image.h"
+#include "heal/io/volume.h"
 
 namespace heal::io {
 
@@ -46,6 +47,11 @@ struct LoadOptions {
   bool grayscale = true;  // folder datasets: convert colour images to one channel
   int threads = 0;        // folder datasets: decoding threads (0: hardware concurrency)
   DicomOptions dicom;     // folder datasets: window, frame and pixel spacing of DICOM images
+  /// Folder datasets: which slices of a volume (NIfTI file, DICOM series folder) become images, each
+  /// labelled with the volume's class. Default kAuto: a NIfTI file's middle slice, every slice of a
+  /// series. kMask: SliceSelection::mask is a folder mirroring the dataset (the mask of
+  /// `<root>/<rel>` is `<mask>/<rel>`). See docs/dicom-series.md.
+  SliceSelection slices;
 };
 
 /// What a dataset path holds, as detected by load_dataset.
@@ -73,7 +79,9 @@ Result<Dataset> load_medmnist_members(const std::map<std::string, std::vector<st
 
 /// Folder dataset: COVID-CT (Data-split lists; class 0 = NonCOVID, 1 = COVID),
 /// `<root>/<split>/<class_name>/*.png|jpg|dcm` (classes numbered in sorted name order), or a CSV
-/// file `path,label,split` (paths relative to the CSV). Images are decoded in parallel.
+/// file `path,label,split` (paths relative to the CSV). Images are decoded in parallel. Class folders
+/// (and CSV paths) may also name volumes: NIfTI files and folders holding one DICOM series, which
+/// give one image per slice picked by LoadOptions::slices.
 Result<Dataset> load_folder_dataset(const std::string& path, const LoadOptions& opts = {});
 
 /// Finds a dataset named on the command line: `arg` as given if it exists, else relative to
