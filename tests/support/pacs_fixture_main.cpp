@@ -2,7 +2,7 @@
 // Starts Orthanc on loopback (tests/support/pacs_fixture.h), uploads STUDIES generated studies (2 images
 // each, labels alternating 0/1, canary PatientName), writes WORKDIR/labels.csv (StudyInstanceUID,label),
 // runs COMMAND with HEAL_TEST_DICOMWEB, HEAL_TEST_DIMSE, HEAL_TEST_LABELS and HEAL_TEST_CANARY set, stops
-// Orthanc (also when COMMAND fails) and exits with COMMAND's status.
+// Orthanc (also when COMMAND fails), removes WORKDIR and exits with COMMAND's status.
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   const std::string work = argv[1];
   const int studies = std::atoi(argv[2]);
   try {
+    std::filesystem::remove_all(work);  // a fresh PACS every run
     std::filesystem::create_directories(work);
     heal::testing::OrthancServer orthanc((std::filesystem::path(work) / "orthanc").string());
     const auto insts = heal::testing::make_studies(studies, 2);
@@ -49,6 +50,8 @@ int main(int argc, char** argv) {
     int st = 0;
     waitpid(pid, &st, 0);
     orthanc.stop();
+    std::error_code ec;
+    std::filesystem::remove_all(work, ec);  // the generated objects carry the canary identifiers
     return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
   } catch (const std::exception& e) {
     std::cerr << "heal_pacs_fixture: " << e.what() << "\n";
