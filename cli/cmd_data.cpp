@@ -278,8 +278,8 @@ void add_data_commands(CLI::App& app) {
   pull->add_option("--from", args->from,
                    "dicomweb://HOST:PORT/dicom-web[?FILTERS] | dicomwebs://... (https) | dimse://AET@HOST:PORT")
       ->required();
-  pull->add_option("--labels", args->labels, "CSV: StudyInstanceUID,label[,split] or SOPInstanceUID,label[,split]")
-      ->required();
+  pull->add_option("--labels", args->labels,
+                   "CSV: StudyInstanceUID,label[,split] or SOPInstanceUID,label[,split] (default: labels= in the URL)");
   pull->add_option("--out", args->out, "Output folder (DICOM files under dicom/, plus dataset.csv)")->required();
   pull->add_option("--filter", args->filters, "Matching key KEY=VALUE, repeatable (Modality=CT, StudyDate=A-B)");
   pull->add_option("--seed", args->seed, "Seed of the study-level split when the CSV has no split column");

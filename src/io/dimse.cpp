@@ -69,6 +69,25 @@ class GetScu final : public DcmSCU {
   }
 };
 
+// Stops a C-FIND once more than `cap` matches arrived (a hostile peer cannot fill memory); the caller
+// then aborts the association.
+class FindScu final : public DcmSCU {
+ public:
+  std::size_t cap = 0, count = 0;
+  bool over = false;
+
+ protected:
+  OFCondition handleFINDResponse(const T_ASC_PresentationContextID presID, QRResponse* response,
+                                 OFBool& wait_for_next) override {
+    const OFCondition c = DcmSCU::handleFINDResponse(presID, response, wait_for_next);
+    if (response != nullptr && response->m_dataset != nullptr && ++count > cap) {
+      over = true;
+      wait_for_next = OFFalse;
+    }
+    return c;
+  }
+};
+
 const char* kXfers[] = {UID_LittleEndianExplicitTransferSyntax, UID_LittleEndianImplicitTransferSyntax};
 
 class DimseClient final : public PacsClient {
@@ -81,7 +100,8 @@ class DimseClient final : public PacsClient {
   std::string endpoint() const override { return url_.endpoint(); }
 
   Result<std::vector<PacsInstance>> find_instances(const PacsFilters& filters) override {
-    DcmSCU scu;
+    FindScu scu;
+    scu.cap = limits_.max_matches;
     configure(scu);
     OFList<OFString> xf;
     for (const char* x : kXfers) xf.push_back(x);
@@ -132,6 +152,11 @@ class DimseClient final : public PacsClient {
       }
       return {};
     }();
+    if (scu.over) {
+      scu.abortAssociation();
+      return Status::out_of_range("C-FIND at " + endpoint() + ": more than " + std::to_string(limits_.max_matches) +
+                                  " matches; narrow the filters");
+    }
     scu.releaseAssociation();
     HEAL_RETURN_IF_ERROR(st);
     return out;
@@ -226,7 +251,7 @@ class DimseClient final : public PacsClient {
   }
 
   // One C-FIND at `level`; returns the values of `wanted` (UIDs validated) per matching record.
-  Result<std::vector<std::vector<std::string>>> find(DcmSCU& scu, T_ASC_PresentationContextID pc, const char* level,
+  Result<std::vector<std::vector<std::string>>> find(FindScu& scu, T_ASC_PresentationContextID pc, const char* level,
                                                      const std::vector<std::pair<DcmTagKey, std::string>>& keys,
                                                      const std::vector<DcmTagKey>& wanted) {
     DcmDataset q;
@@ -240,6 +265,7 @@ class DimseClient final : public PacsClient {
       if (!q.tagExists(w)) q.putAndInsertString(DcmTag(w), "");
     }
     OFList<QRResponse*> responses;
+    scu.count = 0;
     const OFCondition c = scu.sendFINDRequest(pc, &q, &responses);
     std::vector<std::vector<std::string>> out;
     Status st;
@@ -269,6 +295,7 @@ class DimseClient final : public PacsClient {
       final_status = r->m_status;
       delete r;
     }
+    if (scu.over) return Status::out_of_range("C-FIND: too many matches");
     if (c.bad()) return Status::unavailable("C-FIND at " + endpoint() + " failed: " + c.text());
     HEAL_RETURN_IF_ERROR(st);
     if (final_status != STATUS_Success) {

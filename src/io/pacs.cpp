@@ -399,8 +399,13 @@ Result<std::vector<std::uint8_t>> retrieve_checked(PacsClient& c, const PacsInst
 
 Result<PullReport> pull_pacs_dataset(const std::string& url, const PullOptions& opts) {
   if (opts.out_dir.empty()) return Status::invalid_argument("pull: no output directory (--out)");
-  if (opts.labels_csv.empty()) return Status::invalid_argument("pull: no labels CSV (--labels)");
-  HEAL_ASSIGN_OR_RETURN(Prepared p, prepare(url, opts.labels_csv, opts.filters, opts.split, opts.limits));
+  std::string labels_csv = opts.labels_csv;
+  if (labels_csv.empty()) {  // the URL's labels= then
+    HEAL_ASSIGN_OR_RETURN(PacsUrl u, parse_pacs_url(url));
+    labels_csv = u.labels;
+  }
+  if (labels_csv.empty()) return Status::invalid_argument("pull: no labels CSV (--labels or labels= in the URL)");
+  HEAL_ASSIGN_OR_RETURN(Prepared p, prepare(url, labels_csv, opts.filters, opts.split, opts.limits));
   PullReport rep;
   rep.found = p.found;
   rep.labelled = p.join.items.size();

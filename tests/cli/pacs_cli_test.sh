@@ -37,8 +37,8 @@ no_canary "$work/pull.txt" "$work/pull.err" "$work/pulled"
   > "$work/pull2.txt"
 grep -q 'retrieved 0 (0 bytes), 44 already present' "$work/pull2.txt" || fail "resume: $(cat "$work/pull2.txt")"
 
-# DIMSE C-FIND/C-GET gives the same files.
-"$heal" --quiet data pull --from "$HEAL_TEST_DIMSE" --labels "$HEAL_TEST_LABELS" --out "$work/dimse" > "$work/dimse.txt"
+# DIMSE C-FIND/C-GET gives the same files (labels given in the URL this time).
+"$heal" --quiet data pull --from "$HEAL_TEST_DIMSE?labels=$HEAL_TEST_LABELS" --out "$work/dimse" > "$work/dimse.txt"
 cmp -s "$work/dimse/dataset.csv" "$work/pulled/dataset.csv" || fail "DIMSE pull differs from the DICOMweb pull"
 no_canary "$work/dimse.txt" "$work/dimse"
 

@@ -594,6 +594,11 @@ TEST_F(PacsOrthanc, DimseFindGetRoundTripGivesTheUploadedPixels) {
     ASSERT_TRUE(bytes.ok()) << bytes.status().to_string();
     expect_same_pixels(*bytes, *g);
   }
+  // A cap on matches is enforced while the responses arrive.
+  PacsLimits few;
+  few.max_matches = 3;
+  auto capped = open_pacs(*parse_pacs_url(orthanc_->dimse_url()), few);
+  EXPECT_EQ((*capped)->find_instances({}).status().code(), StatusCode::kOutOfRange);
   // An AE title Orthanc does not know is refused with a clear message.
   auto stranger = open_pacs(*parse_pacs_url(orthanc_->dimse_url() + "?calling=STRANGER"));
   const Status st = (*stranger)->find_instances({}).status();

@@ -154,7 +154,7 @@ struct PacsProgress {
 };
 
 struct PullOptions {
-  std::string labels_csv;
+  std::string labels_csv;            // empty: the URL's labels=
   std::string out_dir;
   PacsFilters filters;               // added to the URL's filters
   SplitRule split;
