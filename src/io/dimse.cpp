@@ -37,7 +37,11 @@ class GetScu final : public DcmSCU {
       store_status = STATUS_STORE_Error_CannotUnderstand;
       return EC_IllegalParameter;
     }
-    // DcmSCU::handleCGETSession deletes `incoming` after this returns (DCMTK 3.6.7).
+    // Ownership of `incoming`: DCMTK up to 3.6.7 hands it over ("deletes it after processing", scu.h; ASan
+    // showed the leak), later releases delete it in handleCGETSession themselves.
+#if PACKAGE_VERSION_NUMBER <= 367
+    std::unique_ptr<DcmDataset> owned(incoming);
+#endif
     E_TransferSyntax xfer = incoming->getOriginalXfer();
     if (xfer == EXS_Unknown) xfer = EXS_LittleEndianExplicit;
     DcmFileFormat ff(incoming);  // copies the dataset and adds meta information on write
