@@ -1,4 +1,5 @@
-// heal data info|partition|fetch: inspect datasets, simulate hospital splits, download MedMNIST.
+// heal data info|partition|fetch|pull: inspect datasets, simulate hospital splits, download MedMNIST, copy
+// a labelled dataset from a PACS.
 #include <algorithm>
 #include <filesystem>
 #include <iomanip>
@@ -11,7 +12,9 @@
 #include "commands.h"
 #include "heal/io/dataset.h"
 #include "heal/io/fetch.h"
+#include "heal/core/progress.h"
 #include "heal/io/nifti.h"
+#include "heal/io/pacs.h"
 #include "heal/io/partition.h"
 #include "heal/io/volume.h"
 
@@ -32,6 +35,10 @@ struct DataArgs {
   std::size_t min_per_hospital = 10;
   std::string source, name, dir;
   bool uids = false;
+  // pull
+  std::string from, labels, out;
+  std::vector<std::string> filters;
+  double val = 0.1, test = 0.2;
 };
 
 // Folder datasets hold images of many sizes; loading them needs one common size.
@@ -274,11 +281,53 @@ void run_fetch(const DataArgs& a) {
   std::cout << "\nuse it with: heal --data " << dir << " data info " << a.name << "\n";
 }
 
+// heal data pull: the pipeline is io::pull_pacs_dataset; this only parses, reports progress and prints
+// counts (never a UID or anything else from the objects).
+void run_pull(const DataArgs& a) {
+  io::PullOptions o;
+  o.labels_csv = a.labels;
+  o.out_dir = a.out;
+  o.split = {a.seed, a.val, a.test};
+  for (const auto& f : a.filters) {
+    const auto eq = f.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      throw StatusError(Status::invalid_argument("--filter '" + f + "' is not KEY=VALUE (e.g. Modality=CT)"));
+    }
+    o.filters.emplace_back(f.substr(0, eq), f.substr(eq + 1));
+  }
+  std::unique_ptr<ProgressBar> bar;
+  o.progress = [&](const io::PacsProgress& p) {
+    if (!bar) bar = std::make_unique<ProgressBar>("pull", p.total, !globals().quiet && !a.json_out);
+    std::ostringstream s;
+    s << std::fixed << std::setprecision(1) << static_cast<double>(p.bytes) / (1024.0 * 1024.0) << " MiB";
+    bar->tick(1, s.str());
+  };
+  const io::PullReport r = value_or_throw(io::pull_pacs_dataset(a.from, o));
+  const double secs = bar ? bar->elapsed_seconds() : 0.0;
+  if (bar) bar->finish();
+  if (a.json_out) {
+    json j = {{"found", r.found},         {"labelled", r.labelled},   {"unlabelled_skipped", r.unlabelled},
+              {"studies", r.studies},     {"retrieved", r.retrieved}, {"already_present", r.already_present},
+              {"bytes", r.bytes},         {"seconds", secs},          {"dataset_csv", r.csv_path},
+              {"splits", {{"train", r.per_split[0]}, {"val", r.per_split[1]}, {"test", r.per_split[2]}}}};
+    std::cout << j.dump(2) << "\n";
+    return;
+  }
+  std::cout << "found " << r.found << " instances; " << r.labelled << " labelled in " << r.studies << " studies, "
+            << r.unlabelled << " without a label skipped\n"
+            << "retrieved " << r.retrieved << " (" << r.bytes << " bytes), " << r.already_present
+            << " already present\n"
+            << "splits by study: train " << r.per_split[0] << ", val " << r.per_split[1] << ", test " << r.per_split[2]
+            << " images\n"
+            << "ok: " << r.csv_path << "\nuse it with: heal train --data " << r.csv_path << "\n";
+}
+
 }  // namespace
 
 void add_data_commands(CLI::App& app) {
   auto args = std::make_shared<DataArgs>();
-  CLI::App* data = app.add_subcommand("data", "Datasets: inspect, partition among hospitals, download");
+  CLI::App* data =
+      app.add_subcommand("data", "Datasets: inspect, partition among hospitals, download, pull from a PACS");
   data->require_subcommand(1);
 
   CLI::App* info = data->add_subcommand("info", "Splits, counts, shapes and class balance of a dataset or image");
@@ -307,6 +356,21 @@ void add_data_commands(CLI::App& app) {
   fetch->add_option("name", args->name, "e.g. pneumoniamnist, breastmnist")->required();
   fetch->add_option("--dir", args->dir, "Target directory (default: --data/HEAL_DATA, else ./data)");
   fetch->callback([args] { run_fetch(*args); });
+
+  CLI::App* pull = data->add_subcommand("pull", "Copy a labelled dataset from a PACS (DICOMweb or DIMSE) into a "
+                                                "folder with dataset.csv (docs/pacs.md)");
+  pull->add_option("--from", args->from,
+                   "dicomweb://HOST:PORT/dicom-web[?FILTERS] | dicomwebs://... (https) | dimse://AET@HOST:PORT")
+      ->required();
+  pull->add_option("--labels", args->labels,
+                   "CSV: StudyInstanceUID,label[,split] or SOPInstanceUID,label[,split] (default: labels= in the URL)");
+  pull->add_option("--out", args->out, "Output folder (DICOM files under dicom/, plus dataset.csv)")->required();
+  pull->add_option("--filter", args->filters, "Matching key KEY=VALUE, repeatable (Modality=CT, StudyDate=A-B)");
+  pull->add_option("--seed", args->seed, "Seed of the study-level split when the CSV has no split column");
+  pull->add_option("--val", args->val, "Fraction of studies (per label) for val")->check(CLI::Range(0.0, 0.99));
+  pull->add_option("--test", args->test, "Fraction of studies (per label) for test")->check(CLI::Range(0.0, 0.99));
+  pull->add_flag("--json", args->json_out, "Print JSON");
+  pull->callback([args] { run_pull(*args); });
 }
 
 }  // namespace heal::cli

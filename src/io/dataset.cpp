@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "heal/core/check.h"
+#include "heal/io/pacs.h"
 
 namespace fs = std::filesystem;
 
@@ -56,11 +57,16 @@ const char* dataset_kind_name(DatasetKind k) {
     case DatasetKind::kSplitFolders: return "split-folders";
     case DatasetKind::kCsv: return "csv";
     case DatasetKind::kImageFile: return "image";
+    case DatasetKind::kPacs: return "pacs";
   }
   return "?";
 }
 
 Result<DatasetKind> detect_dataset_kind(const std::string& path) {
+  if (is_pacs_url(path)) {
+    HEAL_RETURN_IF_ERROR(parse_pacs_url(path).status());
+    return DatasetKind::kPacs;
+  }
   std::error_code ec;
   if (!fs::exists(path, ec)) return Status::not_found("'" + path + "' does not exist");
   if (fs::is_regular_file(path, ec)) {
@@ -90,6 +96,7 @@ Result<Dataset> load_dataset(const std::string& path, const LoadOptions& opts) {
   HEAL_ASSIGN_OR_RETURN(DatasetKind kind, detect_dataset_kind(path));
   switch (kind) {
     case DatasetKind::kNpz: return load_medmnist_npz(path, opts);
+    case DatasetKind::kPacs: return load_pacs_dataset(path, opts);
     case DatasetKind::kImageFile:
       return Status::invalid_argument("'" + path + "' is a single image, not a dataset (use load_image)");
     default: return load_folder_dataset(path, opts);
@@ -98,6 +105,14 @@ Result<Dataset> load_dataset(const std::string& path, const LoadOptions& opts) {
 
 Result<std::string> resolve_dataset_path(const std::string& arg, const std::string& data_location) {
   std::error_code ec;
+  if (is_pacs_url(arg)) {
+    HEAL_RETURN_IF_ERROR(parse_pacs_url(arg).status());
+    return arg;
+  }
+  if (arg.empty() && is_pacs_url(data_location)) {
+    HEAL_RETURN_IF_ERROR(parse_pacs_url(data_location).status());
+    return data_location;
+  }
   std::vector<std::string> tried;
   auto try_path = [&](const fs::path& p) {
     tried.push_back(p.string());

@@ -55,14 +55,16 @@ struct LoadOptions {
 };
 
 /// What a dataset path holds, as detected by load_dataset.
-enum class DatasetKind { kNpz, kCovidCt, kSplitFolders, kCsv, kImageFile };
-/// "npz", "covid-ct", "split-folders", "csv", "image".
+/// kPacs: a `dicomweb://`, `dicomwebs://` or `dimse://` URL with `?labels=CSV` (heal/io/pacs.h).
+enum class DatasetKind { kNpz, kCovidCt, kSplitFolders, kCsv, kImageFile, kPacs };
+/// "npz", "covid-ct", "split-folders", "csv", "image", "pacs".
 const char* dataset_kind_name(DatasetKind k);
 /// Detects the kind from the path's contents (magic bytes, folder layout); NotFound / Unsupported.
 Result<DatasetKind> detect_dataset_kind(const std::string& path);
 
-/// Loads any supported dataset from a path: a MedMNIST `.npz` file or a folder dataset
-/// (e.g. COVID-CT with its Data-split lists). A clear Status on anything malformed.
+/// Loads any supported dataset from a path: a MedMNIST `.npz` file, a folder dataset
+/// (e.g. COVID-CT with its Data-split lists) or a PACS URL (load_pacs_dataset, no local copy).
+/// A clear Status on anything malformed.
 Result<Dataset> load_dataset(const std::string& path, const LoadOptions& opts = {});
 
 /// MedMNIST `.npz` (zip of .npy arrays train/val/test_images and _labels).
