@@ -3,6 +3,8 @@
 // reversible mode must give the originals back to the key holder only.
 #include "dcmtk/config/osconfig.h"  // must come first
 #include "dcmtk/dcmdata/dctk.h"
+#include "dcmtk/dcmjpeg/djencode.h"
+#include "dcmtk/dcmjpeg/djrplol.h"
 
 #include <gtest/gtest.h>
 
@@ -272,6 +274,53 @@ TEST(Deid, ReversibleEncryptsOriginalsForTheKeyHolderOnly) {
   EXPECT_EQ(get(re.ds(), DCM_SOPInstanceUID), sop_uid(1));
   EXPECT_EQ(get(re.ds(), DCM_SeriesInstanceUID), kSeriesUid);
   EXPECT_FALSE(re.ds()->tagExists(DCM_EncryptedAttributesSequence));
+}
+
+TEST(Deid, TwoRunsCannotBeLinkedThroughTheirUids) {
+  // Within a run a series stays a series; a second run (e.g. for another recipient) draws new UIDs.
+  TempDir dir;
+  const std::string in = write_series(dir);
+  DeidOptions o;
+  o.mode = DeidMode::kIrreversible;
+  ASSERT_TRUE(deidentify(in, dir.file("a"), o).ok());
+  ASSERT_TRUE(deidentify(in, dir.file("b"), o).ok());
+  Output a, b;
+  load(a, dir.file("a/series/slice0.dcm"));
+  load(b, dir.file("b/series/slice0.dcm"));
+  EXPECT_NE(get(a.ds(), DCM_SeriesInstanceUID), get(b.ds(), DCM_SeriesInstanceUID));
+  EXPECT_NE(get(a.ds(), DCM_SOPInstanceUID), get(b.ds(), DCM_SOPInstanceUID));
+}
+
+// Bytes from the Pixel Data tag (the last element) to the end of the file.
+std::string pixel_bytes(const std::string& path) {
+  const std::string bytes = read_bytes(path);
+  const std::string tag("\xE0\x7F\x10\x00", 4);
+  const std::size_t at = bytes.rfind(tag);
+  return at == std::string::npos ? std::string() : bytes.substr(at);
+}
+
+TEST(Deid, CompressedPixelDataStaysByteForByte) {
+  TempDir dir;
+  fs::create_directories(dir.file("in"));
+  write_canary_ct(dir.file("plain.dcm"), 0);
+  DJEncoderRegistration::registerCodecs();
+  DcmFileFormat ff;
+  ASSERT_TRUE(ff.loadFile(dir.file("plain.dcm").c_str()).good());
+  const DJ_RPLossless lossless;
+  ASSERT_TRUE(ff.getDataset()->chooseRepresentation(EXS_JPEGProcess14SV1, &lossless).good());
+  ASSERT_TRUE(ff.saveFile(dir.file("in/jpeg.dcm").c_str(), EXS_JPEGProcess14SV1).good());
+  DJEncoderRegistration::cleanup();
+  DeidOptions o;
+  o.mode = DeidMode::kIrreversible;
+  auto r = deidentify(dir.file("in"), dir.file("out"), o);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  const std::string want = pixel_bytes(dir.file("in/jpeg.dcm"));
+  ASSERT_GT(want.size(), 16u);
+  EXPECT_EQ(pixel_bytes(dir.file("out/jpeg.dcm")), want) << "encapsulated pixel data changed";
+  EXPECT_EQ(canaries_in(dir.file("out/jpeg.dcm")), std::vector<std::string>{});
+  Output out;
+  load(out, dir.file("out/jpeg.dcm"));
+  EXPECT_EQ(get(out.ff.getMetaInfo(), DCM_TransferSyntaxUID), UID_JPEGProcess14SV1TransferSyntax);
 }
 
 TEST(Deid, NonDicomFilesAreSkippedAndCounted) {
