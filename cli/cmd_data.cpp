@@ -200,7 +200,10 @@ struct DeidArgs {
 
 // heal data deid: the library does the work (heal/deid); this prints counts and paths, never a value.
 void run_deid(const DeidArgs& a) {
-  if (a.certificate.empty() == !a.irreversible) {
+  if (!a.certificate.empty() && a.irreversible) {
+    throw StatusError(Status::invalid_argument("--certificate (reversible) and --irreversible exclude each other"));
+  }
+  if (a.certificate.empty() && !a.irreversible) {
     throw StatusError(Status::invalid_argument(
         "choose --certificate CERT.pem (reversible: originals encrypted for the holder of its private key) or "
         "--irreversible (originals discarded)"));

@@ -52,7 +52,7 @@ EOF
 # <root>/<split>/<class>/*.dcm, two classes.
 data="$work/canary_ds"
 for split in train val test; do
-  n=4; [ "$split" = train ] && n=12
+  n=6; [ "$split" = train ] && n=12
   for c in 0 1; do
     mkdir -p "$data/$split/class$c"
     for i in $(seq 1 "$n"); do write_dcm "$data/$split/class$c/img$i.dcm" "$i" "$c"; done
