@@ -281,7 +281,7 @@ Result<DeidReport> run(const fs::path& in, const fs::path& out_dir, const DeidOp
     if (!has_dicom_preamble(in_abs)) {
       return Status::invalid_argument(in_quotes(in) + " is not a DICOM Part 10 file (no 'DICM' at byte 128)");
     }
-    if (is_within(in_abs, out_abs)) return Status::invalid_argument("--out must not be the input's own folder");
+    if (is_within(in_abs, out_abs)) return Status::invalid_argument("--out must not contain the input file");
     jobs.emplace_back(in_abs, out_abs / in_abs.filename());
   }
 
