@@ -8,7 +8,6 @@
 #include "dcmtk/oflog/oflog.h"
 
 #include "gdcmAnonymizer.h"
-#include "gdcmCryptoFactory.h"
 #include "gdcmCryptographicMessageSyntax.h"
 #include "gdcmDataSetHelper.h"
 #include "gdcmDefs.h"
@@ -20,8 +19,16 @@
 #include "gdcmTrace.h"
 #include "gdcmWriter.h"
 
+#include <openssl/cms.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include <algorithm>
 #include <array>
+#include <climits>
+#include <cstring>
 #include <exception>
 #include <filesystem>
 #include <fstream>
@@ -133,6 +140,114 @@ class DiscardOriginals final : public gdcm::CryptographicMessageSyntax {
   CipherTypes GetCipherType() const override { return AES256_CIPHER; }
 };
 
+// Reversible mode: CMS (RFC 5652) EnvelopedData, RSA key transport to the certificate, AES-256-CBC
+// content encryption, DER, as PS3.15 E.1.1 step 4 asks and as GDCM's own OpenSSL provider writes it
+// (so `gdcmanon -d` re-identifies HEAL's output). HEAL's provider replaces GDCM's, which leaks the
+// certificate and its BIOs and prints OpenSSL errors to stderr; this one frees everything, refuses
+// non-RSA certificates and wipes decrypted originals from its buffers.
+class OpenSslCms final : public gdcm::CryptographicMessageSyntax {
+ public:
+  OpenSslCms() = default;
+  ~OpenSslCms() override {
+    EVP_PKEY_free(key_);
+    X509_free(cert_);
+  }
+  bool ParseCertificateFile(const char* path) override {
+    BIO* in = BIO_new_file(path, "r");
+    if (in == nullptr) return fail();
+    X509* x = PEM_read_bio_X509(in, nullptr, nullptr, nullptr);
+    BIO_free(in);
+    if (x == nullptr) return fail();
+    EVP_PKEY* pub = X509_get0_pubkey(x);
+    if (pub == nullptr || EVP_PKEY_base_id(pub) != EVP_PKEY_RSA) {
+      X509_free(x);
+      return fail();
+    }
+    X509_free(cert_);
+    cert_ = x;
+    return true;
+  }
+  bool ParseKeyFile(const char* path) override {
+    BIO* in = BIO_new_file(path, "r");
+    if (in == nullptr) return fail();
+    EVP_PKEY* k = PEM_read_bio_PrivateKey(in, nullptr, nullptr, nullptr);
+    BIO_free(in);
+    if (k == nullptr) return fail();
+    EVP_PKEY_free(key_);
+    key_ = k;
+    return true;
+  }
+  bool SetPassword(const char*, size_t) override { return false; }
+  bool Encrypt(char* output, size_t& outlen, const char* array, size_t len) const override {
+    const size_t room = outlen;
+    outlen = 0;
+    if (cert_ == nullptr || len > static_cast<size_t>(INT_MAX)) return false;
+    BIO* in = BIO_new_mem_buf(array, static_cast<int>(len));
+    BIO* out = BIO_new(BIO_s_mem());
+    STACK_OF(X509)* recipients = sk_X509_new_null();
+    CMS_ContentInfo* cms = nullptr;
+    bool ok = in != nullptr && out != nullptr && recipients != nullptr && sk_X509_push(recipients, cert_) > 0;
+    if (ok) cms = CMS_encrypt(recipients, in, cipher(), CMS_BINARY);
+    ok = ok && cms != nullptr && i2d_CMS_bio(out, cms) == 1;
+    BUF_MEM* mem = nullptr;
+    if (ok) BIO_get_mem_ptr(out, &mem);
+    ok = ok && mem != nullptr && mem->length <= room;
+    if (ok) {
+      std::memcpy(output, mem->data, mem->length);
+      outlen = mem->length;
+    }
+    CMS_ContentInfo_free(cms);
+    sk_X509_free(recipients);  // the certificate itself stays owned by this object
+    BIO_free(out);
+    BIO_free(in);
+    ERR_clear_error();
+    return ok;
+  }
+  bool Decrypt(char* output, size_t& outlen, const char* array, size_t len) const override {
+    const size_t room = outlen;
+    outlen = 0;
+    if (key_ == nullptr || cert_ == nullptr || len > static_cast<size_t>(INT_MAX)) return false;
+    if (X509_check_private_key(cert_, key_) != 1) return fail();
+    BIO* in = BIO_new_mem_buf(array, static_cast<int>(len));
+    BIO* out = BIO_new(BIO_s_mem());
+    CMS_ContentInfo* cms = in != nullptr ? d2i_CMS_bio(in, nullptr) : nullptr;
+    bool ok = out != nullptr && cms != nullptr && CMS_decrypt(cms, key_, cert_, nullptr, out, CMS_BINARY) == 1;
+    BUF_MEM* mem = nullptr;
+    if (out != nullptr) BIO_get_mem_ptr(out, &mem);
+    ok = ok && mem != nullptr && mem->length <= room;
+    if (ok) {
+      std::memcpy(output, mem->data, mem->length);
+      outlen = mem->length;
+    }
+    if (mem != nullptr && mem->data != nullptr) OPENSSL_cleanse(mem->data, mem->length);  // the originals
+    CMS_ContentInfo_free(cms);
+    BIO_free(out);
+    BIO_free(in);
+    ERR_clear_error();
+    return ok;
+  }
+  void SetCipherType(CipherTypes type) override { type_ = type; }
+  CipherTypes GetCipherType() const override { return type_; }
+
+ private:
+  static bool fail() {
+    ERR_clear_error();
+    return false;
+  }
+  const EVP_CIPHER* cipher() const {
+    switch (type_) {
+      case DES3_CIPHER: return EVP_des_ede3_cbc();
+      case AES128_CIPHER: return EVP_aes_128_cbc();
+      case AES192_CIPHER: return EVP_aes_192_cbc();
+      case AES256_CIPHER: break;
+    }
+    return EVP_aes_256_cbc();
+  }
+  X509* cert_ = nullptr;
+  EVP_PKEY* key_ = nullptr;
+  CipherTypes type_ = AES256_CIPHER;
+};
+
 // GDCM's anonymizer keeps its UID map in statics (not thread safe): one run at a time.
 std::mutex& gdcm_mutex() {
   static std::mutex m;
@@ -153,10 +268,23 @@ Status prepare_gdcm() {
   return Status::ok_status();
 }
 
-std::unique_ptr<gdcm::CryptographicMessageSyntax> openssl_cms() {
-  gdcm::CryptoFactory* f = gdcm::CryptoFactory::GetFactoryInstance(gdcm::CryptoFactory::OPENSSL);
-  if (f == nullptr) return nullptr;
-  return std::unique_ptr<gdcm::CryptographicMessageSyntax>(f->CreateCMSProvider());
+// Decrypts the first item of the Encrypted Attributes Sequence into a wiped scratch buffer: whether
+// GDCM's re-identification will succeed (GDCM leaks its buffers when decryption fails).
+bool can_decrypt(const gdcm::File& file, const OpenSslCms& cms) {
+  const gdcm::DataSet& ds = file.GetDataSet();
+  if (!ds.FindDataElement(kEncryptedAttributesSequence)) return false;
+  gdcm::SmartPointer<gdcm::SequenceOfItems> sq = ds.GetDataElement(kEncryptedAttributesSequence).GetValueAsSQ();
+  if (!sq || sq->GetNumberOfItems() < 1) return false;
+  const gdcm::DataSet& item = sq->GetItem(1).GetNestedDataSet();
+  const gdcm::Tag content(0x0400, 0x0520);
+  if (!item.FindDataElement(content)) return false;
+  const gdcm::ByteValue* bv = item.GetDataElement(content).GetByteValue();
+  if (bv == nullptr || bv->GetLength() == 0) return false;
+  std::vector<char> plain(bv->GetLength());
+  size_t n = plain.size();
+  const bool ok = cms.Decrypt(plain.data(), n, bv->GetPointer(), bv->GetLength());
+  OPENSSL_cleanse(plain.data(), plain.size());
+  return ok;
 }
 
 // "'path'" for messages (built by appending: GCC 12 warns falsely on "'" + std::string).
@@ -286,7 +414,7 @@ Result<DeidReport> run(const fs::path& in, const fs::path& out_dir, const DeidOp
   }
 
   DiscardOriginals discard;
-  std::unique_ptr<gdcm::CryptographicMessageSyntax> cms;
+  OpenSslCms cms;
   gdcm::Anonymizer anon;
   if (opts.mode == DeidMode::kReversible) {
     if (opts.certificate_pem.empty()) {
@@ -295,13 +423,11 @@ Result<DeidReport> run(const fs::path& in, const fs::path& out_dir, const DeidOp
     if (!fs::is_regular_file(opts.certificate_pem, ec)) {
       return Status::not_found("certificate '" + opts.certificate_pem + "' not found");
     }
-    cms = openssl_cms();
-    if (!cms) return Status::unsupported("GDCM was built without its OpenSSL CMS provider");
-    if (!cms->ParseCertificateFile(opts.certificate_pem.c_str())) {
+    if (!cms.ParseCertificateFile(opts.certificate_pem.c_str())) {
       return Status::invalid_argument(in_quotes(opts.certificate_pem) + " is not a PEM X.509 certificate (RSA key)");
     }
-    cms->SetCipherType(gdcm::CryptographicMessageSyntax::AES256_CIPHER);
-    anon.SetCryptographicMessageSyntax(cms.get());
+    cms.SetCipherType(gdcm::CryptographicMessageSyntax::AES256_CIPHER);
+    anon.SetCryptographicMessageSyntax(&cms);
   } else {
     if (!opts.certificate_pem.empty()) {
       return Status::invalid_argument("irreversible de-identification takes no certificate");
@@ -354,20 +480,19 @@ Status reidentify_dicom_file(const std::string& in, const std::string& out, cons
     return Status::invalid_argument("re-identification would overwrite its input");
   }
   try {
-    std::unique_ptr<gdcm::CryptographicMessageSyntax> cms = openssl_cms();
-    if (!cms) return Status::unsupported("GDCM was built without its OpenSSL CMS provider");
-    if (!cms->ParseKeyFile(private_key_pem.c_str())) return Status::invalid_argument("cannot read the private key");
-    if (!cms->ParseCertificateFile(certificate_pem.c_str())) {
-      return Status::invalid_argument("cannot read the certificate");
+    OpenSslCms cms;
+    if (!cms.ParseKeyFile(private_key_pem.c_str())) return Status::invalid_argument("cannot read the private key");
+    if (!cms.ParseCertificateFile(certificate_pem.c_str())) {
+      return Status::invalid_argument("cannot read the certificate (PEM X.509, RSA key)");
     }
     HEAL_RETURN_IF_ERROR(validate_with_dcmtk(in));
     gdcm::Reader reader;
     reader.SetFileName(in.c_str());
     if (!reader.Read()) return Status::corruption(in_quotes(in) + " is not a readable DICOM file");
     gdcm::Anonymizer anon;
-    anon.SetCryptographicMessageSyntax(cms.get());
+    anon.SetCryptographicMessageSyntax(&cms);
     anon.SetFile(reader.GetFile());
-    if (!anon.BasicApplicationLevelConfidentialityProfile(false)) {
+    if (!can_decrypt(reader.GetFile(), cms) || !anon.BasicApplicationLevelConfidentialityProfile(false)) {
       return Status::failed_precondition(in_quotes(in) + " cannot be re-identified with this key (no Encrypted "
                                          "Attributes Sequence, or encrypted for another recipient)");
     }

@@ -87,6 +87,11 @@ grep -q '"count": 24' "$out/deid_info.stdout" || fail "the de-identified dataset
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/key.pem" -out "$work/cert.pem" -days 1 \
   -subj /CN=heal-phi-test > /dev/null 2>&1 || fail "the openssl command is needed"
 run deid_rev      data deid --in "$data" --out "$out/deid_rev" --certificate "$work/cert.pem" --json
+# GDCM's own re-identifier (E.1.2) opens HEAL's reversible output with the key, and only with it.
+command -v gdcmanon > /dev/null || fail "GDCM's gdcmanon is needed (scripts/install-deps.sh installs libgdcm-tools)"
+gdcmanon -d -k "$work/key.pem" -c "$work/cert.pem" "$out/deid_rev/train/class1/img3.dcm" "$work/reid.dcm" \
+  || fail "gdcmanon could not re-identify HEAL's output"
+dcmdump "$work/reid.dcm" | grep -q 'PHICANARYNAME^LEAK' || fail "re-identification did not restore PatientName"
 
 if [ "$torch" = ON ]; then
   run train       --quiet train --data "$data" --model hecnn --epochs 1 --size 16 --batch 8 --out "$out/train"
