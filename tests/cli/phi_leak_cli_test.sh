@@ -18,7 +18,8 @@ trap 'rm -rf "$work"' EXIT
 canary_re='PHICANARY|19020304|19990909'
 write_dcm() {  # write_dcm PATH INDEX CLASS
   local path=$1 i=$2 c=$3 px
-  px=$(awk -v i="$i" -v c="$c" 'BEGIN { for (k = 0; k < 64; k++) printf "%s%02x", (k ? "\\" : ""), (k * (3 + c) + i) % 256 }')
+  px=$(awk -v i="$i" -v c="$c" \
+         'BEGIN { for (k = 0; k < 64; k++) printf "%s%02x", (k ? "\\" : ""), (k * (3 + c) + i) % 256 }')
   cat > "$work/dump.txt" <<EOF
 (0008,0016) UI =SecondaryCaptureImageStorage
 (0008,0018) UI [1.2.826.0.1.3680043.2.1125.88.$c.$i]
@@ -78,7 +79,9 @@ grep -q '"count": 24' "$out/info_json.stdout" || fail "the canary dataset did no
 # A broken file: its error message must not quote the header either.
 write_dcm "$work/broken.dcm" 1 0
 head -c 600 "$work/broken.dcm" > "$work/broken_short.dcm"
-"$heal" data info "$work/broken_short.dcm" > "$out/broken.stdout" 2> "$out/broken.stderr" && fail "truncated DICOM accepted"
+if "$heal" data info "$work/broken_short.dcm" > "$out/broken.stdout" 2> "$out/broken.stderr"; then
+  fail "truncated DICOM accepted"
+fi
 
 # De-identification: its output (and what HEAL says about it) carries no canary, and it still loads.
 run deid          data deid --in "$data" --out "$out/deid" --irreversible
@@ -114,7 +117,8 @@ echo "no canary in $nfiles files (stdout, stderr, outputs)"
 
 # Code-level check (a bonus, not a substitute): no HEAL source outside the de-identifier names a patient
 # or person attribute of the DICOM dictionary.
-if hits=$(grep -rnE 'DCM_(Patient(Name|ID|BirthDate|Address)|OtherPatient|InstitutionName|ReferringPhysician|AccessionNumber)|0x0010, *0x00(10|20|30)' \
+phi_attr='DCM_(Patient(Name|ID|BirthDate|Address)|OtherPatient|InstitutionName|ReferringPhysician|AccessionNumber)'
+if hits=$(grep -rnE "$phi_attr|0x0010, *0x00(10|20|30)" \
             "$src/src" "$src/cli" "$src/include" --include='*.cpp' --include='*.h' | grep -v '/deid/'); then
   echo "$hits"
   fail "HEAL code reads patient identifiers outside src/deid"
