@@ -396,7 +396,8 @@ Result<DeidReport> run(const fs::path& in, const fs::path& out_dir, const DeidOp
       return Status::invalid_argument("--out must lie outside the input folder (and not contain it)");
     }
     for (fs::recursive_directory_iterator it(in_abs, ec), end; !ec && it != end; it.increment(ec)) {
-      if (!it->is_regular_file(ec)) continue;
+      std::error_code fec;  // a dangling link is not a regular file: passed over, the walk goes on
+      if (!it->is_regular_file(fec)) continue;
       if (!has_dicom_preamble(it->path())) {
         ++report.skipped_not_dicom;
         continue;

@@ -328,6 +328,7 @@ TEST(Deid, NonDicomFilesAreSkippedAndCounted) {
   const std::string in = write_series(dir);
   { std::ofstream(in + "/notes.txt") << "CANARYNAME in a text file"; }
   { std::ofstream(in + "/series/image.png", std::ios::binary) << "\x89PNG\r\n\x1a\n not really"; }
+  fs::create_symlink(in + "/gone.dcm", in + "/dangling.dcm");  // a broken link does not stop the walk
   DeidOptions o;
   o.mode = DeidMode::kIrreversible;
   auto r = deidentify(in, dir.file("out"), o);
