@@ -94,7 +94,8 @@ run deid_rev      data deid --in "$data" --out "$out/deid_rev" --certificate "$w
 command -v gdcmanon > /dev/null || fail "GDCM's gdcmanon is needed (scripts/install-deps.sh installs libgdcm-tools)"
 gdcmanon -d -k "$work/key.pem" -c "$work/cert.pem" "$out/deid_rev/train/class1/img3.dcm" "$work/reid.dcm" \
   || fail "gdcmanon could not re-identify HEAL's output"
-dcmdump "$work/reid.dcm" | grep -q 'PHICANARYNAME^LEAK' || fail "re-identification did not restore PatientName"
+dcmdump "$work/reid.dcm" > "$work/reid.txt" || fail "dcmdump"  # not piped into grep -q (SIGPIPE + pipefail)
+grep -qF 'PHICANARYNAME^LEAK' "$work/reid.txt" || fail "re-identification did not restore PatientName"
 
 if [ "$torch" = ON ]; then
   run train       --quiet train --data "$data" --model hecnn --epochs 1 --size 16 --batch 8 --out "$out/train"
@@ -102,7 +103,7 @@ if [ "$torch" = ON ]; then
   run eval_j      --quiet eval --data "$data" --model "$out/train/model.heal" --json
   run fl          --quiet fl simulate --data "$data" --hospitals 2 --rounds 1 --local-epochs 1 --secure none \
                   --model hecnn --out "$out/fl"
-  ls "$out/fl" | grep -q ledger || fail "fl simulate wrote no ledger"
+  [ -s "$out/fl/ledger.db" ] || fail "fl simulate wrote no ledger database"
 else
   echo "(built without libtorch: train/eval/fl simulate not run)"
 fi
