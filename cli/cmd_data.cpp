@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "commands.h"
+#include "heal/deid/deid.h"
 #include "heal/io/dataset.h"
 #include "heal/io/fetch.h"
 #include "heal/core/progress.h"
@@ -322,6 +323,45 @@ void run_pull(const DataArgs& a) {
             << "ok: " << r.csv_path << "\nuse it with: heal train --data " << r.csv_path << "\n";
 }
 
+struct DeidArgs {
+  std::string in, out, certificate;
+  bool irreversible = false;
+  bool json_out = false;
+};
+
+// heal data deid: the library does the work (heal/deid); this prints counts and paths, never a value.
+void run_deid(const DeidArgs& a) {
+  if (!a.certificate.empty() && a.irreversible) {
+    throw StatusError(Status::invalid_argument("--certificate (reversible) and --irreversible exclude each other"));
+  }
+  if (a.certificate.empty() && !a.irreversible) {
+    throw StatusError(Status::invalid_argument(
+        "choose --certificate CERT.pem (reversible: originals encrypted for the holder of its private key) or "
+        "--irreversible (originals discarded)"));
+  }
+  deid::DeidOptions opts;
+  opts.mode = a.irreversible ? deid::DeidMode::kIrreversible : deid::DeidMode::kReversible;
+  opts.certificate_pem = a.certificate;
+  const deid::DeidReport r = value_or_throw(deid::deidentify(a.in, a.out, opts));
+  const std::string mode = a.irreversible ? "irreversible" : "reversible";
+  if (a.json_out) {
+    json j = {{"in", a.in},
+              {"out", a.out},
+              {"mode", mode},
+              {"deidentified", r.deidentified},
+              {"skipped_not_dicom", r.skipped_not_dicom},
+              {"skipped_dicomdir", r.skipped_dicomdir}};
+    std::cout << j.dump(2) << "\n";
+    return;
+  }
+  const std::string how =
+      a.irreversible ? "originals discarded" : "originals encrypted for the private key of " + a.certificate;
+  std::cout << "de-identified " << r.deidentified << " DICOM file(s) into " << a.out << " (" << mode << ": " << how
+            << ")\n";
+  if (r.skipped_not_dicom > 0) std::cout << "skipped " << r.skipped_not_dicom << " file(s) that are not DICOM\n";
+  if (r.skipped_dicomdir > 0) std::cout << "skipped " << r.skipped_dicomdir << " DICOMDIR index(es)\n";
+}
+
 }  // namespace
 
 void add_data_commands(CLI::App& app) {
@@ -371,6 +411,17 @@ void add_data_commands(CLI::App& app) {
   pull->add_option("--test", args->test, "Fraction of studies (per label) for test")->check(CLI::Range(0.0, 0.99));
   pull->add_flag("--json", args->json_out, "Print JSON");
   pull->callback([args] { run_pull(*args); });
+
+  auto dargs = std::make_shared<DeidArgs>();
+  CLI::App* deid_cmd = data->add_subcommand(
+      "deid", "De-identified copy of DICOM files (PS3.15 E.1.1 Basic Application Level Confidentiality Profile)");
+  deid_cmd->add_option("--in", dargs->in, "A DICOM file or a folder (walked recursively)")->required();
+  deid_cmd->add_option("--out", dargs->out, "Output folder (outside the input); relative paths are kept")->required();
+  deid_cmd->add_option("--certificate", dargs->certificate,
+                       "Recipient's X.509 certificate (PEM, RSA): originals encrypted for its private key");
+  deid_cmd->add_flag("--irreversible,--dumb", dargs->irreversible, "No certificate: originals discarded");
+  deid_cmd->add_flag("--json", dargs->json_out, "Print JSON");
+  deid_cmd->callback([dargs] { run_deid(*dargs); });
 }
 
 }  // namespace heal::cli

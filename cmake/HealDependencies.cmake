@@ -15,6 +15,9 @@ pkg_check_modules(SECP256K1 REQUIRED IMPORTED_TARGET libsecp256k1)  # ledger ide
 pkg_check_modules(LIBZIP REQUIRED IMPORTED_TARGET libzip)
 find_package(DCMTK REQUIRED)
 pkg_check_modules(OPENJP2 REQUIRED IMPORTED_TARGET libopenjp2)  # JPEG 2000 DICOM (DCMTK has no free J2K codec)
+# GDCM (libgdcm-dev) for DICOM de-identification only (heal_deid); its VTK bridge is not needed.
+set(GDCM_SKIP_USE_VTK ON)
+find_package(GDCM 3.0 REQUIRED CONFIG)
 find_package(CURL REQUIRED)
 find_package(OpenSSL REQUIRED)
 find_path(NIFTI2_INCLUDE_DIR nifti2_io.h PATH_SUFFIXES nifti REQUIRED)

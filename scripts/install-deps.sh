@@ -21,6 +21,7 @@ PACKAGES=(
   # DICOM test corpus and PACS: DCMTK's and GDCM's command-line tools, a real Orthanc with its DICOMweb plugin
   dcmtk libgdcm-tools orthanc orthanc-dicomweb
   libcurl4-openssl-dev libssl-dev  # `heal data fetch` (HTTPS download, MD5 check)
+  openssl                          # deid tests: throwaway RSA keys and certificates (`openssl req`)
   # nn/torch: training (CPU libtorch) and plots
   libtorch-dev libplplot-dev plplot-driver-cairo
   # scripts: pooled tables of the cross-validation scripts

@@ -10,6 +10,7 @@ declare -A allowed=(
   [math]="math core"
   [ckks]="ckks math core"
   [io]="io core"
+  [deid]="deid core"
   [nn]="nn io core"
   [he_infer]="he_infer ckks nn math core"
   [ledger]="ledger core"
@@ -68,6 +69,17 @@ while IFS= read -r hit; do
   echo "layering: $hit: heal_ledger_open links every backend: only front ends (cli, a node, tests) may link it"
   bad=1
 done < <(cmake_links 'heal_ledger_open|heal::ledger_open' | grep -vE "^(src/ledger/open/|$front_ends)")
+
+# GDCM (DICOM de-identification) only in src/deid; heal_deid linked only by front ends and its tests.
+while IFS= read -r hit; do
+  echo "layering: $hit: GDCM headers may only be included under src/deid"
+  bad=1
+done < <(grep -rnE '#include[[:space:]]*[<"]gdcm[A-Z]' include src cli --include='*.h' --include='*.cpp' \
+           | grep -vE '^src/deid/')
+while IFS= read -r hit; do
+  echo "layering: $hit: only cli (or a node), tests and fuzz targets may link heal_deid (GDCM)"
+  bad=1
+done < <(cmake_links 'heal_deid|heal::deid|gdcmMSFF' | grep -vE "^(src/deid/|$front_ends)")
 
 # Crypto++ only in the EVM backend; libsecp256k1 only in ledger identities and the EVM backend.
 while IFS= read -r hit; do
