@@ -39,6 +39,8 @@ io::DicomOptions dicom_options() {
   d.spacing_mm = globals().spacing_mm;
   d.frame = globals().frame;
   return d;
+}
+
 io::SliceSelection slice_selection() {
   auto sel = io::parse_slice_selection(globals().slices);
   if (!sel.ok()) throw StatusError(sel.status());
