@@ -137,6 +137,15 @@ bool get_double(DcmDataset* ds, const DcmTagKey& tag, unsigned long pos, double&
   return true;
 }
 
+// As stored, non-finite values included: geometry consumers (scan_dicom_series) refuse NaN/inf
+// positions instead of silently falling back to another slice order.
+bool get_double_raw(DcmDataset* ds, const DcmTagKey& tag, unsigned long pos, double& out) {
+  Float64 v = 0;
+  if (ds->findAndGetFloat64(tag, v, pos).bad()) return false;
+  out = v;
+  return true;
+}
+
 DicomInfo info_of(DcmFileFormat& ff) {
   DcmDataset* ds = ff.getDataset();
   DicomInfo info;
@@ -165,13 +174,14 @@ DicomInfo info_of(DcmFileFormat& ff) {
   get_double(ds, DCM_PixelSpacing, 0, info.row_spacing_mm);
   get_double(ds, DCM_PixelSpacing, 1, info.column_spacing_mm);
   std::array<double, 3> pos{};
-  if (get_double(ds, DCM_ImagePositionPatient, 0, pos[0]) && get_double(ds, DCM_ImagePositionPatient, 1, pos[1]) &&
-      get_double(ds, DCM_ImagePositionPatient, 2, pos[2])) {
+  if (get_double_raw(ds, DCM_ImagePositionPatient, 0, pos[0]) &&
+      get_double_raw(ds, DCM_ImagePositionPatient, 1, pos[1]) &&
+      get_double_raw(ds, DCM_ImagePositionPatient, 2, pos[2])) {
     info.image_position = pos;
   }
   std::array<double, 6> ori{};
   bool all = true;
-  for (unsigned long i = 0; i < 6 && all; ++i) all = get_double(ds, DCM_ImageOrientationPatient, i, ori[i]);
+  for (unsigned long i = 0; i < 6 && all; ++i) all = get_double_raw(ds, DCM_ImageOrientationPatient, i, ori[i]);
   if (all) info.image_orientation = ori;
   if (ds->tagExists(DCM_InstanceNumber)) info.instance_number = get_int(ds, DCM_InstanceNumber, 0);
   info.has_pixel_data = ds->tagExists(DCM_PixelData);

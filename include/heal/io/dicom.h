@@ -45,6 +45,7 @@ struct DicomInfo {
   std::vector<std::array<double, 2>> windows;      // (center, width) pairs in the file
   double row_spacing_mm = 0.0;                     // Pixel Spacing (0: absent)
   double column_spacing_mm = 0.0;
+  // Geometry as stored, possibly non-finite (callers check; series refuse NaN/inf positions).
   std::optional<std::array<double, 3>> image_position;     // Image Position (Patient)
   std::optional<std::array<double, 6>> image_orientation;  // Image Orientation (Patient)
   std::optional<int> instance_number;
