@@ -103,7 +103,7 @@ std::vector<std::size_t> split(std::size_t stages, std::size_t groups) {
 // ---------------------------------------------------------------------------------------------
 // Presets.
 
-std::vector<std::string> bootstrap_preset_names() { return {"full", "sparse", "test", "test-sparse"}; }
+std::vector<std::string> bootstrap_preset_names() { return {"full", "sparse", "train", "test", "test-sparse", "test-train"}; }
 
 BootstrapPreset bootstrap_preset(const std::string& name) {
   BootstrapPreset p;
@@ -136,6 +136,22 @@ BootstrapPreset bootstrap_preset(const std::string& name) {
     layout(9, 2, 2);
     s.p_bits.assign(7, 60);  // 4 key-switching digits of 6 primes (full has no room for a 7th P prime)
     p.description = "N=2^16, 2^10 slots (sparse packing), Hamming weight 256, 9 levels of 40 bits after bootstrapping";
+  } else if (name == "train") {
+    // "sparse" with one more user level (10): two iterations of he_train's encrypted NAG (5 levels
+    // each) fit between sparse bootstraps. log QP = 1584 + 40 = 1624 <= 1637 (weight-256 bound).
+    s.log_n = 16;
+    c.slots = std::size_t{1} << 10;
+    layout(10, 2, 2);
+    s.p_bits.assign(7, 60);
+    p.description = "N=2^16, 2^10 slots (sparse packing), Hamming weight 256, 10 levels of 40 bits after bootstrapping "
+                    "(encrypted training)";
+  } else if (name == "test-train") {
+    s.log_n = 12;
+    c.slots = 32;
+    layout(10, 2, 2);
+    s.p_bits.assign(3, 60);
+    s.allow_insecure = true;
+    p.description = "INSECURE (unit tests): N=2^12, 32 slots, Hamming weight 256, 10 levels after bootstrapping";
   } else if (name == "test" || name == "test-sparse") {
     s.log_n = 12;
     const bool sparse = name == "test-sparse";
@@ -146,7 +162,7 @@ BootstrapPreset bootstrap_preset(const std::string& name) {
     p.description = std::string("INSECURE (unit tests): N=2^12, ") + (sparse ? "32" : "2048") +
                     " slots, Hamming weight 256, 3 levels after bootstrapping";
   } else {
-    HEAL_REQUIRE(false, "bootstrap_preset: unknown preset '" << name << "' (full, sparse, test, test-sparse)");
+    HEAL_REQUIRE(false, "bootstrap_preset: unknown preset '" << name << "' (full, sparse, train, test, test-sparse, test-train)");
   }
   // Fewest key-switching digits with every digit's product 2^20 below P (key-switching noise about
   // N sigma digit / P, Han-Ki ePrint 2019/688): "full" 5 digits of 5 primes, "sparse" 4 of 6.

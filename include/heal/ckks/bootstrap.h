@@ -77,8 +77,11 @@ struct BootstrapPreset {
 ///  - "full": N = 2^16, 2^15 complex slots, secret of Hamming weight 256 (128-bit bound 1637 bits
 ///    for that weight), 9 levels of 40 bits left after bootstrapping;
 ///  - "sparse": N = 2^16, 2^10 slots (lighter: fewer rotations, shorter DFTs), 9 levels left;
+///  - "train": "sparse" with 10 levels left (encrypted training, he_train: two NAG iterations per
+///    bootstrap);
 ///  - "test": N = 2^12, 2^11 slots, insecure (allow_insecure), for fast unit tests;
-///  - "test-sparse": N = 2^12, 2^5 slots, insecure.
+///  - "test-sparse": N = 2^12, 2^5 slots, insecure;
+///  - "test-train": N = 2^12, 2^5 slots, 10 levels left, insecure.
 /// Throws std::invalid_argument for another name.
 BootstrapPreset bootstrap_preset(const std::string& name);
 /// Names accepted by bootstrap_preset().
