@@ -290,5 +290,24 @@ TEST(Bootstrap, ModBoundFailureProbability) {
   EXPECT_GT(k16, -5);
 }
 
+TEST(Bootstrap, TrainPresetsLeaveTenLevelsAndTrainIsSecure) {
+  // "train" is "sparse" plus one user level: it must still pass Context's 128-bit check (log QP =
+  // 1624 <= 1637 for Hamming weight 256), unlike one level more.
+  auto train = bootstrap_preset("train");
+  EXPECT_FALSE(train.params.allow_insecure);
+  const auto ctx = Context::create(train.params);
+  EXPECT_EQ(ctx->max_level() + 1, train.params.q_bits.size());
+  EXPECT_EQ(std::count(train.params.q_bits.begin(), train.params.q_bits.end(), 40), 10);
+  auto deeper = train;
+  deeper.params.q_bits.insert(deeper.params.q_bits.begin() + 1, 40);
+  EXPECT_THROW(Context::create(deeper.params), std::invalid_argument);
+  // The insecure twin has the same depth budget: 10 levels after bootstrapping.
+  auto tt = bootstrap_preset("test-train");
+  EXPECT_TRUE(tt.params.allow_insecure);
+  const Bootstrapper bs(Context::create(tt.params), tt.config);
+  EXPECT_EQ(bs.output_level(), 10u);
+  EXPECT_EQ(bs.config().slots, 32u);
+}
+
 }  // namespace
 }  // namespace heal::ckks
