@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 
+#include "heal/ckks/bootstrap.h"
 #include "heal/ckks/encoder.h"
 #include "heal/ckks/encryptor.h"
 #include "heal/ckks/evaluator.h"
@@ -144,6 +145,63 @@ void BM_Rotate8Sequential(benchmark::State& st) {
   }
 }
 
+
+// The bootstrapping presets' user levels (he_train's iteration runs at levels <= 10 of "train"):
+// one op on a ciphertext at `level`. Keys ~126 MiB each at N = 2^16 ("train": 23 Q + 7 P primes,
+// 4 digits). Only with HEAL_BENCH_PRESETS=1. Names: BM_TrainOp/op:1/level:10 (op: 0 rotate,
+// 1 relinearize, 2 conjugate, 3 ct x ct without relinearization, 4 ct x pt, 5 rescale).
+struct PresetSetup {
+  explicit PresetSetup(const std::string& preset) {
+    ctx = Context::create(bootstrap_preset(preset).params);
+    keygen = std::make_unique<KeyGenerator>(ctx, std::make_unique<heal::SeededRng>(heal::seed_from_u64(1)));
+    encoder = std::make_unique<Encoder>(ctx);
+    evaluator = std::make_unique<Evaluator>(ctx);
+    encryptor = std::make_unique<Encryptor>(ctx, keygen->create_public_key());
+    rk = keygen->create_relin_key();
+    gk = keygen->create_galois_keys({1}, true);
+    heal::SeededRng r(heal::seed_from_u64(2));
+    values.resize(ctx->slots());
+    for (auto& v : values) v = {2 * r.uniform_double() - 1, 2 * r.uniform_double() - 1};
+    top = encryptor->encrypt(encoder->encode(values));
+  }
+  ContextPtr ctx;
+  std::unique_ptr<KeyGenerator> keygen;
+  std::unique_ptr<Encoder> encoder;
+  std::unique_ptr<Evaluator> evaluator;
+  std::unique_ptr<Encryptor> encryptor;
+  RelinKey rk;
+  GaloisKeys gk;
+  Vec values;
+  Ciphertext top;
+};
+
+void BM_TrainOp(benchmark::State& st) {
+  static PresetSetup s("train");
+  const auto op = st.range(0);
+  const auto level = static_cast<std::size_t>(st.range(1));
+  const Ciphertext a = s.evaluator->mod_switch_to(s.top, level);
+  const Ciphertext sq = s.evaluator->mul(a, a);
+  const Plaintext pt = s.encoder->encode(s.values, s.ctx->spec().default_scale, level);
+  for (auto _ : st) {
+    switch (op) {
+      case 0: benchmark::DoNotOptimize(s.evaluator->rotate(a, 1, s.gk)); break;
+      case 1: benchmark::DoNotOptimize(s.evaluator->relinearize(sq, s.rk)); break;
+      case 2: benchmark::DoNotOptimize(s.evaluator->conjugate(a, s.gk)); break;
+      case 3: benchmark::DoNotOptimize(s.evaluator->mul(a, a)); break;
+      case 4: benchmark::DoNotOptimize(s.evaluator->mul_plain(a, pt)); break;
+      default: benchmark::DoNotOptimize(s.evaluator->rescale(a)); break;
+    }
+  }
+}
+void train_args(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"op", "level"});
+  if (std::getenv("HEAL_BENCH_PRESETS") == nullptr) return;
+  for (int op = 0; op < 6; ++op) {
+    for (int level : {10, 7, 5, 2}) b->Args({op, level});
+  }
+  b->Unit(benchmark::kMillisecond);
+}
+
 void plain_args(benchmark::internal::Benchmark* b) {
   b->ArgNames({"log_n"});
   for (int log_n : {13, 14, 15, 16}) b->Args({log_n});
@@ -177,3 +235,4 @@ BENCHMARK(BM_Relinearize)->Apply(ks_args);
 BENCHMARK(BM_Rotate)->Apply(ks_args);
 BENCHMARK(BM_RotateHoisted8)->Apply(ks_args);
 BENCHMARK(BM_Rotate8Sequential)->Apply(ks_args);
+BENCHMARK(BM_TrainOp)->Apply(train_args);
