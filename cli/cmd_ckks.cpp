@@ -257,8 +257,11 @@ void add_ckks_commands(CLI::App& app) {
   info->add_flag("--json", *info_json, "JSON output");
   info->callback([path, info_json] { run_info(*path, *info_json); });
   auto bb = std::make_shared<BootBenchArgs>();
-  auto* boot = ckks->add_subcommand("bootstrap-bench", "Bootstrapping precision and time for a preset (full, sparse, train, test, test-sparse, test-train)");
-  boot->add_option("--preset", bb->preset, "full (N=2^16, 2^15 slots), sparse (N=2^16, 2^10 slots), train (sparse + 1 level), test, test-sparse, test-train (insecure)")
+  auto* boot = ckks->add_subcommand(
+      "bootstrap-bench", "Bootstrapping precision and time for a preset (full, sparse, train, test, test-sparse, test-train)");
+  boot->add_option("--preset", bb->preset,
+                   "full (N=2^16, 2^15 slots), sparse (N=2^16, 2^10 slots), train (sparse + 1 level), "
+                   "test, test-sparse, test-train (insecure)")
       ->check(CLI::IsMember(ckks::bootstrap_preset_names()));
   boot->add_option("--inputs", bb->inputs, "random input vectors, one timed bootstrap each")->check(CLI::Range(1, 1000));
   boot->add_option("--threads", bb->threads, "threads per bootstrap")->check(CLI::Range(1, 64));

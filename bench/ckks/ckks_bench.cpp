@@ -19,17 +19,23 @@ namespace {
 using namespace heal::ckks;
 using Vec = std::vector<std::complex<double>>;
 
+ParamsSpec anchor_spec(int log_n, std::size_t dnum) {
+  ParamsSpec spec = anchor_params(log_n);
+  spec.dnum = dnum;
+  if (dnum != 0 && dnum < spec.q_bits.size()) {
+    // Like OpenFHE: enough 60-bit special primes to cover the largest digit.
+    const std::size_t alpha = (spec.q_bits.size() + dnum - 1) / dnum;
+    const std::size_t digit_bits = 60 + 40 * (alpha - 1);
+    spec.p_bits.assign((digit_bits + 59) / 60, 60);
+    spec.allow_insecure = true;  // more P primes exceed the bound at fixed N (as in the anchors)
+  }
+  return spec;
+}
+
 struct Setup {
-  Setup(int log_n, std::size_t dnum, bool with_keys, std::size_t rot_keys) {
-    ParamsSpec spec = anchor_params(log_n);
-    spec.dnum = dnum;
-    if (dnum != 0 && dnum < spec.q_bits.size()) {
-      // Like OpenFHE: enough 60-bit special primes to cover the largest digit.
-      const std::size_t alpha = (spec.q_bits.size() + dnum - 1) / dnum;
-      const std::size_t digit_bits = 60 + 40 * (alpha - 1);
-      spec.p_bits.assign((digit_bits + 59) / 60, 60);
-      spec.allow_insecure = true;  // more P primes exceed the bound at fixed N (as in the anchors)
-    }
+  Setup(int log_n, std::size_t dnum, bool with_keys, std::size_t rot_keys)
+      : Setup(anchor_spec(log_n, dnum), with_keys, rot_keys, false) {}
+  Setup(const ParamsSpec& spec, bool with_keys, std::size_t rot_keys, bool conjugate) {
     ctx = Context::create(spec);
     keygen = std::make_unique<KeyGenerator>(ctx, std::make_unique<heal::SeededRng>(heal::seed_from_u64(1)));
     encoder = std::make_unique<Encoder>(ctx);
@@ -47,7 +53,7 @@ struct Setup {
       rk = keygen->create_relin_key();
       std::vector<long> steps;
       for (std::size_t s = 1; s <= rot_keys; ++s) steps.push_back(static_cast<long>(s));
-      gk = keygen->create_galois_keys(steps);
+      gk = keygen->create_galois_keys(steps, conjugate);
     }
   }
   ContextPtr ctx;
@@ -145,41 +151,15 @@ void BM_Rotate8Sequential(benchmark::State& st) {
   }
 }
 
-
 // The bootstrapping presets' user levels (he_train's iteration runs at levels <= 10 of "train"):
 // one op on a ciphertext at `level`. Keys ~126 MiB each at N = 2^16 ("train": 23 Q + 7 P primes,
 // 4 digits). Only with HEAL_BENCH_PRESETS=1. Names: BM_TrainOp/op:1/level:10 (op: 0 rotate,
 // 1 relinearize, 2 conjugate, 3 ct x ct without relinearization, 4 ct x pt, 5 rescale).
-struct PresetSetup {
-  explicit PresetSetup(const std::string& preset) {
-    ctx = Context::create(bootstrap_preset(preset).params);
-    keygen = std::make_unique<KeyGenerator>(ctx, std::make_unique<heal::SeededRng>(heal::seed_from_u64(1)));
-    encoder = std::make_unique<Encoder>(ctx);
-    evaluator = std::make_unique<Evaluator>(ctx);
-    encryptor = std::make_unique<Encryptor>(ctx, keygen->create_public_key());
-    rk = keygen->create_relin_key();
-    gk = keygen->create_galois_keys({1}, true);
-    heal::SeededRng r(heal::seed_from_u64(2));
-    values.resize(ctx->slots());
-    for (auto& v : values) v = {2 * r.uniform_double() - 1, 2 * r.uniform_double() - 1};
-    top = encryptor->encrypt(encoder->encode(values));
-  }
-  ContextPtr ctx;
-  std::unique_ptr<KeyGenerator> keygen;
-  std::unique_ptr<Encoder> encoder;
-  std::unique_ptr<Evaluator> evaluator;
-  std::unique_ptr<Encryptor> encryptor;
-  RelinKey rk;
-  GaloisKeys gk;
-  Vec values;
-  Ciphertext top;
-};
-
 void BM_TrainOp(benchmark::State& st) {
-  static PresetSetup s("train");
+  static Setup s(bootstrap_preset("train").params, true, 1, true);
   const auto op = st.range(0);
   const auto level = static_cast<std::size_t>(st.range(1));
-  const Ciphertext a = s.evaluator->mod_switch_to(s.top, level);
+  const Ciphertext a = s.evaluator->mod_switch_to(s.ct, level);
   const Ciphertext sq = s.evaluator->mul(a, a);
   const Plaintext pt = s.encoder->encode(s.values, s.ctx->spec().default_scale, level);
   for (auto _ : st) {

@@ -103,7 +103,9 @@ std::vector<std::size_t> split(std::size_t stages, std::size_t groups) {
 // ---------------------------------------------------------------------------------------------
 // Presets.
 
-std::vector<std::string> bootstrap_preset_names() { return {"full", "sparse", "train", "test", "test-sparse", "test-train"}; }
+std::vector<std::string> bootstrap_preset_names() {
+  return {"full", "sparse", "train", "test", "test-sparse", "test-train"};
+}
 
 BootstrapPreset bootstrap_preset(const std::string& name) {
   BootstrapPreset p;
@@ -130,39 +132,30 @@ BootstrapPreset bootstrap_preset(const std::string& name) {
     layout(9, 3, 3);
     s.p_bits.assign(6, 60);
     p.description = "N=2^16, 2^15 complex slots, Hamming weight 256, 9 levels of 40 bits after bootstrapping";
-  } else if (name == "sparse") {
+  } else if (name == "sparse" || name == "train") {
+    // "train" is "sparse" with one more user level (10): two iterations of he_train's encrypted NAG
+    // (5 levels each) fit between sparse bootstraps. log QP = 1584 + 40 = 1624 <= 1637 (weight-256 bound).
+    const bool train = name == "train";
+    const std::size_t user_levels = train ? 10 : 9;
     s.log_n = 16;
     c.slots = std::size_t{1} << 10;
-    layout(9, 2, 2);
+    layout(user_levels, 2, 2);
     s.p_bits.assign(7, 60);  // 4 key-switching digits of 6 primes (full has no room for a 7th P prime)
-    p.description = "N=2^16, 2^10 slots (sparse packing), Hamming weight 256, 9 levels of 40 bits after bootstrapping";
-  } else if (name == "train") {
-    // "sparse" with one more user level (10): two iterations of he_train's encrypted NAG (5 levels
-    // each) fit between sparse bootstraps. log QP = 1584 + 40 = 1624 <= 1637 (weight-256 bound).
-    s.log_n = 16;
-    c.slots = std::size_t{1} << 10;
-    layout(10, 2, 2);
-    s.p_bits.assign(7, 60);
-    p.description = "N=2^16, 2^10 slots (sparse packing), Hamming weight 256, 10 levels of 40 bits after bootstrapping "
-                    "(encrypted training)";
-  } else if (name == "test-train") {
+    p.description = "N=2^16, 2^10 slots (sparse packing), Hamming weight 256, " + std::to_string(user_levels) +
+                    " levels of 40 bits after bootstrapping" + (train ? " (encrypted training)" : "");
+  } else if (name == "test" || name == "test-sparse" || name == "test-train") {
     s.log_n = 12;
-    c.slots = 32;
-    layout(10, 2, 2);
-    s.p_bits.assign(3, 60);
-    s.allow_insecure = true;
-    p.description = "INSECURE (unit tests): N=2^12, 32 slots, Hamming weight 256, 10 levels after bootstrapping";
-  } else if (name == "test" || name == "test-sparse") {
-    s.log_n = 12;
-    const bool sparse = name == "test-sparse";
+    const bool sparse = name != "test";
+    const std::size_t user_levels = name == "test-train" ? 10 : 3;
     c.slots = sparse ? 32 : 2048;
-    layout(3, sparse ? 2 : 3, sparse ? 2 : 3);
+    layout(user_levels, sparse ? 2 : 3, sparse ? 2 : 3);
     s.p_bits.assign(3, 60);
     s.allow_insecure = true;
     p.description = std::string("INSECURE (unit tests): N=2^12, ") + (sparse ? "32" : "2048") +
-                    " slots, Hamming weight 256, 3 levels after bootstrapping";
+                    " slots, Hamming weight 256, " + std::to_string(user_levels) + " levels after bootstrapping";
   } else {
-    HEAL_REQUIRE(false, "bootstrap_preset: unknown preset '" << name << "' (full, sparse, train, test, test-sparse, test-train)");
+    HEAL_REQUIRE(false, "bootstrap_preset: unknown preset '"
+                            << name << "' (full, sparse, train, test, test-sparse, test-train)");
   }
   // Fewest key-switching digits with every digit's product 2^20 below P (key-switching noise about
   // N sigma digit / P, Han-Ki ePrint 2019/688): "full" 5 digits of 5 primes, "sparse" 4 of 6.
