@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <numeric>
@@ -64,19 +65,31 @@ TEST(SigmoidPoly, RejectsBadDegreeAndBound) {
 }
 
 TEST(PlainNag, ConvergesOnSeparableToySet) {
-  const testing::Toy toy(256, 8, 1.0, 11);
+  // Features in [-0.5, 0.5]: after 30 iterations every margin is still inside [-8, 8], where the
+  // degree-3 polynomial follows sigma. (On separable data the weights keep growing; once margins
+  // leave [-B, B] the cubic's wrong sign makes the polynomial run diverge: the data-scaling contract
+  // of src/he_train/README.md.)
+  const testing::Toy toy(256, 8, 0.5, 11);
   for (bool exact : {false, true}) {
     PlainNag nag(toy.z(), toy.d, SigmoidPoly::fit(3), Schedule{1.0, Schedule::Rate::kConstant, true}, 64, exact);
     const double loss0 = mean_logistic_loss(nag.margins(nag.w()));
-    nag.run(100);
+    nag.run(30);
     const auto m = nag.margins(nag.w());
     std::size_t correct = 0;
-    for (double x : m) correct += x > 0;
+    double max_margin = 0;
+    for (double x : m) {
+      correct += x > 0;
+      max_margin = std::max(max_margin, std::abs(x));
+    }
     const double loss = mean_logistic_loss(m);
-    std::printf("exact=%d: loss %.4f -> %.4f, accuracy %.3f\n", exact, loss0, loss, double(correct) / 256);
+    std::printf("exact=%d: loss %.4f -> %.4f, accuracy %.3f, max |margin| %.2f\n", exact, loss0, loss,
+                double(correct) / 256, max_margin);
     EXPECT_NEAR(loss0, std::log(2.0), 1e-12);
-    EXPECT_LT(loss, 0.35);
+    EXPECT_LT(loss, 0.25);
     EXPECT_GE(correct, 240u);  // >= 93.75 %
+    if (!exact) {
+      EXPECT_LT(max_margin, 8.0);
+    }
   }
 }
 
