@@ -18,9 +18,9 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }
 }  // namespace
 
-EncryptedNag::EncryptedNag(ckks::ContextPtr ctx, const ckks::Evaluator& ev, const ckks::RelinKey& rk, const ckks::GaloisKeys& gk,
-                           const Refresher& refresher, Packing packing, SigmoidPoly poly, Schedule schedule,
-                           std::size_t n, std::size_t batch_rows)
+EncryptedNag::EncryptedNag(ckks::ContextPtr ctx, const ckks::Evaluator& ev, const ckks::RelinKey& rk,
+                           const ckks::GaloisKeys& gk, const Refresher& refresher, Packing packing, SigmoidPoly poly,
+                           Schedule schedule, std::size_t n, std::size_t batch_rows)
     : ctx_(std::move(ctx)),
       ev_(ev),
       rk_(rk),
@@ -36,11 +36,11 @@ EncryptedNag::EncryptedNag(ckks::ContextPtr ctx, const ckks::Evaluator& ev, cons
                "EncryptedNag: batch_rows (" << batch_rows << ") must be a multiple of the rows per ciphertext ("
                                             << packing_.rows_per_ct() << ")");
   HEAL_REQUIRE(refresher_.slots() == packing_.slots(), "EncryptedNag: the refresher works on "
-                                                            << refresher_.slots() << " slots, the packing on "
-                                                            << packing_.slots());
+                                                           << refresher_.slots() << " slots, the packing on "
+                                                           << packing_.slots());
   HEAL_REQUIRE(packing_.slots() <= ev_.context().slots(), "EncryptedNag: packing has more slots than the context");
-  ckks::ChebyshevPoly probe = ckks::ChebyshevPoly::interpolate([&](double u) { return poly_.eval_u(-u); }, -1, 1,
-                                                               poly_.degree());
+  ckks::ChebyshevPoly probe =
+      ckks::ChebyshevPoly::interpolate([&](double u) { return poly_.eval_u(-u); }, -1, 1, poly_.degree());
   poly_depth_ = ckks::PolynomialEvaluator::depth(probe);
   levels_ = 3 + poly_depth_;
   HEAL_REQUIRE(refresher_.output_level() >= levels_, "EncryptedNag: the refresher leaves "
@@ -90,18 +90,20 @@ ckks::Ciphertext EncryptedNag::inner_products(const ckks::Ciphertext& zk, const 
 ckks::Ciphertext EncryptedNag::iterate(const std::vector<ckks::Ciphertext>& z, const ckks::Ciphertext& state,
                                        std::size_t t) const {
   HEAL_REQUIRE(z.size() == packing_.ciphertexts(plan_.n), "EncryptedNag::iterate: " << z.size()
-                                                            << " data ciphertexts, expected "
-                                                            << packing_.ciphertexts(plan_.n));
-  HEAL_REQUIRE(state.size() == 2 && state.slots() == packing_.slots(),
-               "EncryptedNag::iterate: the state must be a relinearized ciphertext of " << packing_.slots() << " slots");
-  HEAL_REQUIRE(state.level() >= levels_, "EncryptedNag::iterate: state at level " << state.level() << ", an iteration needs "
-                                                                                   << levels_ << " (refresh first)");
+                                                                                    << " data ciphertexts, expected "
+                                                                                    << packing_.ciphertexts(plan_.n));
+  HEAL_REQUIRE(
+      state.size() == 2 && state.slots() == packing_.slots(),
+      "EncryptedNag::iterate: the state must be a relinearized ciphertext of " << packing_.slots() << " slots");
+  HEAL_REQUIRE(state.level() >= levels_, "EncryptedNag::iterate: state at level " << state.level()
+                                                                                  << ", an iteration needs " << levels_
+                                                                                  << " (refresh first)");
   const std::size_t b = plan_.batch_of(t), r = packing_.rows_per_ct();
   const std::size_t first = plan_.first_row(b) / r, last = (plan_.first_row(b) + plan_.rows_in(b) + r - 1) / r;
   for (std::size_t k = first; k < last; ++k)
     HEAL_REQUIRE(z[k].level() >= state.level() && z[k].slots() == packing_.slots(),
-                 "EncryptedNag::iterate: data ciphertext " << k << " at level " << z[k].level()
-                                                           << " below the state's " << state.level());
+                 "EncryptedNag::iterate: data ciphertext " << k << " at level " << z[k].level() << " below the state's "
+                                                           << state.level());
   const double alpha = schedule_.alpha(t), gamma = schedule_.gamma(t);
   const double scale_g = alpha / static_cast<double>(plan_.rows_in(b));
   const double bound = poly_.bound();
@@ -111,18 +113,20 @@ ckks::Ciphertext EncryptedNag::iterate(const std::vector<ckks::Ciphertext>& z, c
   const ckks::Ciphertext conj = ev_.conjugate(state, gk_);
   const ckks::Ciphertext a2v = ev_.add(state, conj);
   // f(t) = alpha / |I| * p(-B t) = alpha / |I| * sigma_p(-z.v), as a Chebyshev series on [-1, 1].
-  const ckks::ChebyshevPoly f = ckks::ChebyshevPoly::interpolate(
-      [&](double u) { return scale_g * poly_.eval_u(-u); }, -1, 1, poly_.degree());
+  const ckks::ChebyshevPoly f =
+      ckks::ChebyshevPoly::interpolate([&](double u) { return scale_g * poly_.eval_u(-u); }, -1, 1, poly_.degree());
   const ckks::PolynomialEvaluator pe(ev_, rk_);
   const std::size_t level_a = state.level() - 2 - poly_depth_;
   const double scale_a = static_cast<double>(ev_.context().q(level_a).value());  // a * Z rescales to the default scale
   ckks::Ciphertext acc;
   for (std::size_t k = first; k < last; ++k) {
     ckks::Ciphertext x = inner_products(z[k], a2v, 1.0 / (2 * bound));
-    for (std::size_t s = 1; s < packing_.row_width(); s <<= 1) ev_.add_inplace(x, ev_.rotate(x, -static_cast<long>(s), gk_));
+    for (std::size_t s = 1; s < packing_.row_width(); s <<= 1)
+      ev_.add_inplace(x, ev_.rotate(x, -static_cast<long>(s), gk_));
     const ckks::Ciphertext a = pe.evaluate(x, f, scale_a);
     HEAL_DCHECK(a.level() == level_a);
-    const ckks::Ciphertext zc = mul_const_to(ev_.mod_switch_to(z[k], level_a + 1), kappa, ev_.context().default_scale());
+    const ckks::Ciphertext zc =
+        mul_const_to(ev_.mod_switch_to(z[k], level_a + 1), kappa, ev_.context().default_scale());
     ckks::Ciphertext prod = ev_.mul(a, zc);
     if (k == first) {
       acc = std::move(prod);
@@ -133,7 +137,8 @@ ckks::Ciphertext EncryptedNag::iterate(const std::vector<ckks::Ciphertext>& z, c
   ev_.relinearize_inplace(acc, rk_);
   ev_.rescale_inplace(acc);
   acc.set_scale(ev_.context().default_scale());
-  for (std::size_t s = packing_.row_width(); s < packing_.slots(); s <<= 1) ev_.add_inplace(acc, ev_.rotate(acc, static_cast<long>(s), gk_));
+  for (std::size_t s = packing_.row_width(); s < packing_.slots(); s <<= 1)
+    ev_.add_inplace(acc, ev_.rotate(acc, static_cast<long>(s), gk_));
 
   // C' = c1 C + c2 conj C + kappa g: Re = (1 - gamma) w_{t+1} + gamma w_t, Im = v_t + g = w_{t+1}.
   const std::complex<double> c1 = (1 - gamma) * std::complex<double>(1, 1) / 2.0;

@@ -1,11 +1,12 @@
 // NAG schedule, least-squares sigmoid polynomial and the plaintext reference (Kim, Song, Kim, Lee,
 // Cheon, BMC Med Genomics 2018, IACR ePrint 2018/254).
+#include "heal/he_train/nag.h"
+
 #include <algorithm>
 #include <cmath>
 #include <utility>
 
 #include "heal/core/check.h"
-#include "heal/he_train/nag.h"
 
 namespace heal::he_train {
 
@@ -99,7 +100,7 @@ double SigmoidPoly::max_error(std::size_t points) const {
   double e = 0;
   for (std::size_t j = 0; j < points; ++j) {
     const double x = bound_ * (-1 + 2 * static_cast<double>(j) / static_cast<double>(points - 1));
-    e = std::max(e, std::abs((*this)(x) - sigmoid(x)));
+    e = std::max(e, std::abs((*this)(x)-sigmoid(x)));
   }
   return e;
 }

@@ -1,9 +1,10 @@
 // Row packing of Z and the complex-packed weights (include/heal/he_train/packing.h).
+#include "heal/he_train/packing.h"
+
 #include <bit>
 
 #include "heal/ckks/encoder.h"
 #include "heal/core/check.h"
-#include "heal/he_train/packing.h"
 
 namespace heal::he_train {
 
@@ -11,13 +12,13 @@ Packing::Packing(std::size_t d, std::size_t slots) : d_(d), width_(std::bit_ceil
   HEAL_REQUIRE(d > 0, "Packing: need at least one feature");
   HEAL_REQUIRE(slots > 0 && std::has_single_bit(slots), "Packing: slots must be a power of two, got " << slots);
   HEAL_REQUIRE(width_ <= slots, "Packing: a row needs " << width_ << " slots (d + 1 = " << d + 1
-                                                         << " rounded up to a power of two), only " << slots);
+                                                        << " rounded up to a power of two), only " << slots);
   rows_ = slots / width_;
 }
 
 std::vector<std::vector<double>> Packing::pack_rows(std::span<const double> z, std::size_t n) const {
-  HEAL_REQUIRE(n > 0 && z.size() == n * (d_ + 1), "Packing::pack_rows: z has " << z.size() << " values, expected "
-                                                                              << n << " rows x " << d_ + 1);
+  HEAL_REQUIRE(n > 0 && z.size() == n * (d_ + 1),
+               "Packing::pack_rows: z has " << z.size() << " values, expected " << n << " rows x " << d_ + 1);
   std::vector<std::vector<double>> out(ciphertexts(n), std::vector<double>(slots_, 0.0));
   for (std::size_t i = 0; i < n; ++i) {
     auto& v = out[i / rows_];
@@ -43,8 +44,8 @@ std::vector<double> Packing::row_start_mask() const {
 
 DataPacker::DataPacker(ckks::ContextPtr ctx, Packing packing) : ctx_(std::move(ctx)), packing_(packing) {
   HEAL_REQUIRE(ctx_ != nullptr, "DataPacker: null context");
-  HEAL_REQUIRE(packing_.slots() <= ctx_->slots(), "DataPacker: " << packing_.slots() << " slots, the context has "
-                                                                   << ctx_->slots());
+  HEAL_REQUIRE(packing_.slots() <= ctx_->slots(),
+               "DataPacker: " << packing_.slots() << " slots, the context has " << ctx_->slots());
 }
 
 std::vector<ckks::Ciphertext> DataPacker::encrypt_z(ckks::Encryptor& enc, std::span<const double> z, std::size_t n,
@@ -52,12 +53,13 @@ std::vector<ckks::Ciphertext> DataPacker::encrypt_z(ckks::Encryptor& enc, std::s
   HEAL_REQUIRE(level <= ctx_->max_level(), "DataPacker::encrypt_z: level " << level << " above the top");
   const ckks::Encoder encoder(ctx_);
   std::vector<ckks::Ciphertext> out;
-  for (const auto& v : packing_.pack_rows(z, n)) out.push_back(enc.encrypt(encoder.encode(v, ctx_->default_scale(), level)));
+  for (const auto& v : packing_.pack_rows(z, n))
+    out.push_back(enc.encrypt(encoder.encode(v, ctx_->default_scale(), level)));
   return out;
 }
 
-ckks::Ciphertext DataPacker::encrypt_weights(ckks::Encryptor& enc, std::span<const double> v,
-                                             std::span<const double> w, std::size_t level) const {
+ckks::Ciphertext DataPacker::encrypt_weights(ckks::Encryptor& enc, std::span<const double> v, std::span<const double> w,
+                                             std::size_t level) const {
   HEAL_REQUIRE(level <= ctx_->max_level(), "DataPacker::encrypt_weights: level " << level << " above the top");
   const ckks::Encoder encoder(ctx_);
   const auto vals = packing_.pack_weights(v, w);
@@ -66,11 +68,10 @@ ckks::Ciphertext DataPacker::encrypt_weights(ckks::Encryptor& enc, std::span<con
 
 void DataPacker::decrypt_weights(const ckks::Decryptor& dec, const ckks::Ciphertext& ct, std::vector<double>& v,
                                  std::vector<double>& w, std::size_t row) const {
-  HEAL_REQUIRE(ct.slots() == packing_.slots(), "DataPacker::decrypt_weights: ciphertext has " << ct.slots()
-                                                                                            << " slots, packing "
-                                                                                            << packing_.slots());
-  HEAL_REQUIRE(row < packing_.rows_per_ct(), "DataPacker::decrypt_weights: row " << row << " of "
-                                                                                 << packing_.rows_per_ct());
+  HEAL_REQUIRE(ct.slots() == packing_.slots(),
+               "DataPacker::decrypt_weights: ciphertext has " << ct.slots() << " slots, packing " << packing_.slots());
+  HEAL_REQUIRE(row < packing_.rows_per_ct(),
+               "DataPacker::decrypt_weights: row " << row << " of " << packing_.rows_per_ct());
   const ckks::Encoder encoder(ctx_);
   const auto vals = encoder.decode(dec.decrypt(ct));
   const std::size_t d1 = packing_.features() + 1, base = row * packing_.row_width();
@@ -82,11 +83,11 @@ void DataPacker::decrypt_weights(const ckks::Decryptor& dec, const ckks::Ciphert
   }
 }
 
-std::vector<double> DataPacker::decrypt_margins(const ckks::Decryptor& dec, const std::vector<ckks::Ciphertext>& margins,
-                                                std::size_t n) const {
-  HEAL_REQUIRE(margins.size() == packing_.ciphertexts(n), "DataPacker::decrypt_margins: " << margins.size()
-                                                            << " ciphertexts for " << n << " rows, expected "
-                                                            << packing_.ciphertexts(n));
+std::vector<double> DataPacker::decrypt_margins(const ckks::Decryptor& dec,
+                                                const std::vector<ckks::Ciphertext>& margins, std::size_t n) const {
+  HEAL_REQUIRE(margins.size() == packing_.ciphertexts(n),
+               "DataPacker::decrypt_margins: " << margins.size() << " ciphertexts for " << n << " rows, expected "
+                                               << packing_.ciphertexts(n));
   const ckks::Encoder encoder(ctx_);
   std::vector<double> out(n);
   for (std::size_t j = 0; j < margins.size(); ++j) {

@@ -1,8 +1,9 @@
 // Single-key refresh of the encrypted weights by CKKS bootstrapping.
+#include "heal/he_train/refresher.h"
+
 #include <cmath>
 
 #include "heal/core/check.h"
-#include "heal/he_train/refresher.h"
 
 namespace heal::he_train {
 
@@ -14,9 +15,8 @@ BootstrapRefresher::BootstrapRefresher(const ckks::Evaluator& ev, const ckks::Bo
 
 ckks::Ciphertext BootstrapRefresher::refresh(const ckks::Ciphertext& ct) const {
   HEAL_REQUIRE(ct.size() == 2, "BootstrapRefresher::refresh: relinearize first");
-  HEAL_REQUIRE(ct.slots() == slots(), "BootstrapRefresher::refresh: ciphertext has " << ct.slots()
-                                                                                  << " slots, the bootstrapper "
-                                                                                  << slots());
+  HEAL_REQUIRE(ct.slots() == slots(),
+               "BootstrapRefresher::refresh: ciphertext has " << ct.slots() << " slots, the bootstrapper " << slots());
   // Read the same words at scale * bound (values / bound), bootstrap them to scale delta * bound,
   // then read at delta: the values come back unchanged at the default scale.
   const double delta = bs_.context().default_scale();

@@ -42,10 +42,11 @@ TEST(EncryptedNagSlow, N4708MatchesPlainNag) {
   exact.run(6);
   std::size_t correct_exact = 0;
   for (double x : exact.margins(exact.w())) correct_exact += x > 0;
-  std::printf("n=4708: max |w err| %.3g, %zu refreshes, %.1f s (%.1f s refreshing), training accuracy %.3f "
-              "(exact sigmoid in plaintext: %.3f), loss %.4f\n",
-              err, res.refreshes, res.seconds, res.refresh_seconds, double(correct) / 4708,
-              double(correct_exact) / 4708, mean_logistic_loss(m));
+  std::printf(
+      "n=4708: max |w err| %.3g, %zu refreshes, %.1f s (%.1f s refreshing), training accuracy %.3f "
+      "(exact sigmoid in plaintext: %.3f), loss %.4f\n",
+      err, res.refreshes, res.seconds, res.refresh_seconds, double(correct) / 4708, double(correct_exact) / 4708,
+      mean_logistic_loss(m));
   EXPECT_LT(err, 1e-3);
   EXPECT_LT(testing::max_abs_diff(v, plain.v()), 1e-3);
   EXPECT_EQ(res.refreshes, 2u);

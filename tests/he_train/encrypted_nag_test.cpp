@@ -54,9 +54,10 @@ TEST(EncryptedNag, MatchesPlainNagWithTwoBootstraps) {
   const double ew = max_abs_diff(w, plain.w()), ev = max_abs_diff(v, plain.v());
   double wmax = 0;
   for (double x : plain.w()) wmax = std::max(wmax, std::abs(x));
-  std::printf("encrypted vs plain after 5 iterations: max |w err| %.3g, max |v err| %.3g (max |w| %.3f), %zu refreshes, "
-              "%.2f s (%.2f s refreshing)\n",
-              ew, ev, wmax, res.refreshes, res.seconds, res.refresh_seconds);
+  std::printf(
+      "encrypted vs plain after 5 iterations: max |w err| %.3g, max |v err| %.3g (max |w| %.3f), %zu refreshes, "
+      "%.2f s (%.2f s refreshing)\n",
+      ew, ev, wmax, res.refreshes, res.seconds, res.refresh_seconds);
   EXPECT_LT(ew, 1e-3);
   EXPECT_LT(ev, 1e-3);
   EXPECT_GT(wmax, 0.1);  // the weights moved
@@ -120,8 +121,8 @@ TEST(EncryptedNag, EarlyStopOnEncryptedValidationMargins) {
   TrainOptions all;
   all.iterations = 1;
   all.validation = &vc;
-  EXPECT_FALSE(nag.train(zc, packer.encrypt_weights(*s.encryptor, zero, zero, refresher.output_level()), all)
-                   .stopped_early);
+  EXPECT_FALSE(
+      nag.train(zc, packer.encrypt_weights(*s.encryptor, zero, zero, refresher.output_level()), all).stopped_early);
 }
 
 TEST(EncryptedNag, Degree7OneIterationPerBootstrap) {

@@ -22,7 +22,8 @@ struct Toy {
   std::size_t n, d;
   std::vector<double> x;
   std::vector<int> y;
-  Toy(std::size_t rows, std::size_t dims, double scale, std::uint64_t seed) : n(rows), d(dims), x(rows * dims), y(rows) {
+  Toy(std::size_t rows, std::size_t dims, double scale, std::uint64_t seed)
+      : n(rows), d(dims), x(rows * dims), y(rows) {
     SeededRng rng(seed_from_u64(seed));
     for (std::size_t i = 0; i < n; ++i) {
       double m = 0.1;

@@ -56,12 +56,12 @@ struct TrainOptions {
 };
 
 struct TrainResult {
-  ckks::Ciphertext weights;       ///< C = v + i w (decrypt with DataPacker::decrypt_weights)
-  std::size_t iterations = 0;     ///< iterations run
+  ckks::Ciphertext weights;    ///< C = v + i w (decrypt with DataPacker::decrypt_weights)
+  std::size_t iterations = 0;  ///< iterations run
   std::size_t refreshes = 0;
   std::size_t epochs_checked = 0;
   bool stopped_early = false;
-  double seconds = 0;             ///< total, refreshes included
+  double seconds = 0;  ///< total, refreshes included
   double refresh_seconds = 0;
 };
 
@@ -94,7 +94,8 @@ class EncryptedNag {
   TrainResult train(const std::vector<ckks::Ciphertext>& z, ckks::Ciphertext state, const TrainOptions& opt) const;
 
  private:
-  ckks::Ciphertext inner_products(const ckks::Ciphertext& zk, const ckks::Ciphertext& a, std::complex<double> factor) const;
+  ckks::Ciphertext inner_products(const ckks::Ciphertext& zk, const ckks::Ciphertext& a,
+                                  std::complex<double> factor) const;
   ckks::Ciphertext mul_const_to(const ckks::Ciphertext& ct, std::complex<double> c, double target_scale) const;
   ckks::ContextPtr ctx_;
   std::shared_ptr<const ckks::Encoder> encoder_;

@@ -28,9 +28,9 @@ namespace heal::he_train {
 /// gradient; Kim et al. index their iterations from 1, which is this reading.
 struct Schedule {
   enum class Rate { kConstant, kInverseTime };
-  double alpha0 = 1.0;            ///< base learning rate
-  Rate rate = Rate::kConstant;    ///< kInverseTime: alpha_t = alpha0 / (t + 1) (Kim et al. use 10 / (t + 1))
-  bool nesterov = true;           ///< false: gamma_t = 0 (plain mini-batch gradient ascent)
+  double alpha0 = 1.0;          ///< base learning rate
+  Rate rate = Rate::kConstant;  ///< kInverseTime: alpha_t = alpha0 / (t + 1) (Kim et al. use 10 / (t + 1))
+  bool nesterov = true;         ///< false: gamma_t = 0 (plain mini-batch gradient ascent)
 
   double alpha(std::size_t t) const;
   double gamma(std::size_t t) const;

@@ -24,8 +24,8 @@ class Packing {
   /// d features (so d + 1 values per row with the bias), `slots` slots per ciphertext (power of two).
   Packing(std::size_t d, std::size_t slots);
   std::size_t features() const { return d_; }
-  std::size_t row_width() const { return width_; }       ///< d'
-  std::size_t rows_per_ct() const { return rows_; }      ///< r
+  std::size_t row_width() const { return width_; }   ///< d'
+  std::size_t rows_per_ct() const { return rows_; }  ///< r
   std::size_t slots() const { return slots_; }
   /// Ciphertexts for n rows.
   std::size_t ciphertexts(std::size_t n) const { return (n + rows_ - 1) / rows_; }
