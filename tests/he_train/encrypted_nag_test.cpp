@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "he_train_test_util.h"
@@ -27,6 +28,44 @@ struct Run {
   TrainResult res;
   std::vector<IterationInfo> infos;
 };
+
+TEST(DataPacker, EncryptDecryptRoundTrip) {
+  auto& s = setup();
+  const DataPacker packer(s.ctx, kPacking);
+  const Toy toy(5, 8, 0.5, 20);
+  const auto z = toy.z();
+  const auto zc = packer.encrypt_z(*s.encryptor, z, 5, 10);
+  ASSERT_EQ(zc.size(), 3u);
+  EXPECT_EQ(zc[0].level(), 10u);
+  const ckks::Encoder enc(s.ctx);
+  for (std::size_t j = 0; j < zc.size(); ++j) {
+    const auto vals = enc.decode_real(s.decryptor->decrypt(zc[j]));
+    const auto want = kPacking.pack_rows(z, 5)[j];
+    for (std::size_t i = 0; i < 32; ++i) EXPECT_NEAR(vals[i], want[i], 1e-6) << "ciphertext " << j << " slot " << i;
+  }
+  const std::vector<double> v = {1, -2, 3, 0.5, 0, 0, 0.25, -1, 2}, w = {0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, -3};
+  const auto wc = packer.encrypt_weights(*s.encryptor, v, w, 10);
+  for (std::size_t row = 0; row < 2; ++row) {
+    std::vector<double> v2, w2;
+    packer.decrypt_weights(*s.decryptor, wc, v2, w2, row);
+    EXPECT_LT(max_abs_diff(v2, v), 1e-6);
+    EXPECT_LT(max_abs_diff(w2, w), 1e-6);
+  }
+  // Margins are read from the first slot of every row: here z itself, so the bias entries y'_i.
+  const auto m = packer.decrypt_margins(*s.decryptor, zc, 5);
+  for (std::size_t i = 0; i < 5; ++i) EXPECT_NEAR(m[i], z[i * 9], 1e-6);
+  // A refresh keeps the values (bound 8 > the largest |v + i w| here).
+  const BootstrapRefresher refresher(*s.ev, *s.bs, s.rk, s.gk, 8.0);
+  const auto fresh = refresher.refresh(s.ev->mod_switch_to(wc, 0));
+  EXPECT_EQ(fresh.level(), refresher.output_level());
+  EXPECT_DOUBLE_EQ(fresh.scale(), s.ctx->default_scale());
+  std::vector<double> v3, w3;
+  packer.decrypt_weights(*s.decryptor, fresh, v3, w3);
+  std::printf("refresh of |values| <= 3 with bound 8: max error %.3g\n",
+              std::max(max_abs_diff(v3, v), max_abs_diff(w3, w)));
+  EXPECT_LT(max_abs_diff(v3, v), 1e-4);
+  EXPECT_LT(max_abs_diff(w3, w), 1e-4);
+}
 
 TEST(EncryptedNag, MatchesPlainNagWithTwoBootstraps) {
   auto& s = setup();
