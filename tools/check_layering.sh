@@ -13,6 +13,7 @@ declare -A allowed=(
   [deid]="deid core"
   [nn]="nn io core"
   [he_infer]="he_infer ckks nn math core"
+  [he_train]="he_train ckks math core"
   [ledger]="ledger core"
   [fl]="fl ckks math ledger core"
 )
