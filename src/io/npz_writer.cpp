@@ -102,9 +102,10 @@ Status check_name(std::string_view name) {
   if (name.empty()) return Status::invalid_argument("npz: an array needs a name");
   if (name.size() > kMaxNameBytes) return Status::invalid_argument("npz: array name longer than 200 bytes");
   for (char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-                    c == '.' || c == '-';
-    if (!ok) return Status::invalid_argument("npz: array name '" + std::string(name) + "' may hold only [A-Za-z0-9_.-]");
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+    if (!ok)
+      return Status::invalid_argument("npz: array name '" + std::string(name) + "' may hold only [A-Za-z0-9_.-]");
   }
   return Status::ok_status();
 }
@@ -139,13 +140,15 @@ Status NpzWriter::add(std::string_view name, std::span<const float> data, const 
   if (!npy.ok()) return npy.status().with_context("array " + std::string(name));
   return add_npy(name, std::move(npy).value());
 }
-Status NpzWriter::add(std::string_view name, std::span<const std::int64_t> data, const std::vector<std::uint64_t>& shape) {
+Status NpzWriter::add(std::string_view name, std::span<const std::int64_t> data,
+                      const std::vector<std::uint64_t>& shape) {
   HEAL_RETURN_IF_ERROR(check_name(name));
   auto npy = encode_npy(data, shape);
   if (!npy.ok()) return npy.status().with_context("array " + std::string(name));
   return add_npy(name, std::move(npy).value());
 }
-Status NpzWriter::add(std::string_view name, std::span<const std::uint8_t> data, const std::vector<std::uint64_t>& shape) {
+Status NpzWriter::add(std::string_view name, std::span<const std::uint8_t> data,
+                      const std::vector<std::uint64_t>& shape) {
   HEAL_RETURN_IF_ERROR(check_name(name));
   auto npy = encode_npy(data, shape);
   if (!npy.ok()) return npy.status().with_context("array " + std::string(name));
@@ -209,10 +212,10 @@ Result<Bytes> NpzWriter::to_bytes() const {
     put_le<std::uint32_t>(out, e.size);
     put_le<std::uint32_t>(out, e.size);
     put_le<std::uint16_t>(out, static_cast<std::uint16_t>(name.size()));
-    put_le<std::uint16_t>(out, 0);                // extra field length
-    put_le<std::uint16_t>(out, 0);                // comment length
-    put_le<std::uint16_t>(out, 0);                // disk number start
-    put_le<std::uint16_t>(out, 0);                // internal attributes
+    put_le<std::uint16_t>(out, 0);               // extra field length
+    put_le<std::uint16_t>(out, 0);               // comment length
+    put_le<std::uint16_t>(out, 0);               // disk number start
+    put_le<std::uint16_t>(out, 0);               // internal attributes
     put_le<std::uint32_t>(out, 0100644u << 16);  // external attributes: regular file, rw-r--r--
     put_le<std::uint32_t>(out, e.offset);
     out.insert(out.end(), name.begin(), name.end());
