@@ -10,6 +10,7 @@
 
 #include "heal/io/npy.h"
 #include "heal/nn/forward.h"
+#include "heal/nn/passes.h"
 #include "nn/nn_test_util.h"
 
 namespace heal::nn {
@@ -82,6 +83,52 @@ TEST(FeatureTap, PenultimateTimesLastDenseGivesTheLogits) {
     }
   }
   EXPECT_GT(max_logit, 1e-3);  // the check above compared something non-trivial
+}
+
+// The identity for the other exported shapes: a residual model like nn/torch's resnet export (add,
+// relu, global average pooling, flatten, dense, explicit inputs) and a merged ensemble.
+void expect_penultimate_gives_logits(const ModelIr& m, std::size_t want_layer, std::size_t want_dim) {
+  auto tap = resolve_feature_tap(m, "penultimate");
+  ASSERT_TRUE(tap.ok()) << tap.status().to_string();
+  EXPECT_EQ(tap->layer, want_layer);
+  EXPECT_EQ(tap->dim, want_dim);
+  const std::size_t n = 4;
+  const auto images = random_images(n, m.input.size(), 17);
+  const auto logits = forward(m, images, n);
+  const auto f = forward_to(m, tap->layer, images, n);
+  const auto nc = static_cast<std::size_t>(m.num_classes);
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto z = apply_dense(m.layers.back(), f.data() + i * tap->dim);
+    for (std::size_t c = 0; c < nc; ++c) EXPECT_NEAR(z[c], logits[i * nc + c], 1e-12 * (1 + std::abs(z[c])));
+  }
+}
+
+TEST(FeatureTap, ResidualModelAndMergedEnsemble) {
+  SeededRng rng(seed_from_u64(8));
+  ModelIr res;
+  res.input = {1, 8, 8};
+  res.num_classes = 3;
+  res.layers.push_back(testutil::conv(1, 2, 3, 1, 1, rng));  // 0: 2x8x8
+  res.layers.push_back(simple(OpKind::kRelu));               // 1
+  res.layers.push_back(testutil::conv(2, 2, 3, 1, 1, rng));  // 2
+  Layer add = simple(OpKind::kAdd);
+  add.inputs = {2, 1};
+  res.layers.push_back(add);                    // 3
+  res.layers.push_back(simple(OpKind::kRelu));  // 4
+  Layer gap = simple(OpKind::kAvgPool);
+  gap.kernel = 8;
+  res.layers.push_back(gap);                       // 5: 2x1x1
+  res.layers.push_back(simple(OpKind::kFlatten));  // 6
+  Layer fc = dense(2, 3, rng);
+  fc.inputs = {6};
+  res.layers.push_back(fc);  // 7
+  ASSERT_TRUE(res.validate().ok()) << res.validate().to_string();
+  expect_penultimate_gives_logits(res, 6, 2);
+
+  const std::vector<ModelIr> members = {small_hecnn(31), small_hecnn(32)};
+  auto merged = merge_ensemble(members);
+  ASSERT_TRUE(merged.ok()) << merged.status().to_string();
+  expect_penultimate_gives_logits(*merged, merged->layers.size() - 2, 12);  // both members' 6 hidden units
 }
 
 TEST(FeatureTap, IndexNameAndLastLayer) {
