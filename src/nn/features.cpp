@@ -68,10 +68,9 @@ Result<FeatureTap> resolve_feature_tap(const ModelIr& m, std::string_view spec) 
       }
     }
     if (j == count) {
-      return Status::invalid_argument(
-          "layer 'penultimate' is the input of the last dense layer, and this model has "
-          "no dense layer; choose " +
-          choices(m));
+      const std::string what =
+          "layer 'penultimate' is the input of the last dense layer; this model has no dense layer";
+      return Status::invalid_argument(what + "; choose " + choices(m));
     }
     const int src = first_input(m, j);
     if (src == kInputValue) {
