@@ -140,16 +140,7 @@ json poly_inside_json(const nn::ModelIr& m, const io::SplitData& d, double r, st
   return out;
 }
 
-io::Dataset load_for(const std::string& arg, int size) {
-  const std::string path = value_or_throw(io::resolve_dataset_path(arg, data_location()));
-  const io::DatasetKind kind = value_or_throw(io::detect_dataset_kind(path));
-  io::LoadOptions opts;
-  opts.resize_to = size;
-  opts.dicom = dicom_options();
-  opts.slices = slice_selection();
-  if (kind != io::DatasetKind::kNpz && opts.resize_to == 0) opts.resize_to = 64;
-  return value_or_throw(io::load_dataset(path, opts));
-}
+io::Dataset load_for(const std::string& arg, int size) { return load_dataset_arg(arg, size); }
 
 
 // Logits of a ModelIr on a split with the reference forward pass (double precision).
@@ -190,11 +181,7 @@ std::vector<nn::RocPoint> positive_roc(const std::vector<double>& probs, const i
 }
 
 // The dataset argument, else the global --data / $HEAL_DATA; an error that says what to do if neither.
-std::string require_data(const std::string& given) {
-  std::string d = given.empty() ? data_location() : given;
-  if (d.empty()) throw StatusError(Status::invalid_argument("no dataset: pass --data PATH or set HEAL_DATA"));
-  return d;
-}
+std::string require_data(const std::string& given) { return require_data_arg(given); }
 
 void check_compatible(const nn::ModelIr& m, const io::Dataset& ds) {
   const io::SplitData& d = ds.train;

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <string>
 
+#include "heal/io/dataset.h"
 #include "heal/io/image.h"
 #include "heal/io/volume.h"
 
@@ -34,6 +35,14 @@ io::DicomOptions dicom_options();
 /// The --slices selection (validated when the command line is parsed), for io::LoadOptions::slices.
 io::SliceSelection slice_selection();
 
+/// The dataset argument of a command, else the global --data / $HEAL_DATA; InvalidArgument (thrown)
+/// saying what to do if neither is given.
+std::string require_data_arg(const std::string& given);
+/// Loads a dataset named on the command line (a file, a folder, a name under the data location, a
+/// PACS URL) as train / eval / features do: folder datasets resized to `size` (0: 64), MedMNIST
+/// `.npz` files to `size` if non-zero; the global DICOM and slice options apply. Throws StatusError.
+io::Dataset load_dataset_arg(const std::string& arg, int size);
+
 void add_data_commands(CLI::App& app);    // heal data info|partition|fetch
 void add_ckks_commands(CLI::App& app);    // heal ckks params|...
 void add_train_commands(CLI::App& app);   // heal train, heal eval
@@ -41,5 +50,6 @@ void add_infer_commands(CLI::App& app);   // heal infer ...
 void add_fl_commands(CLI::App& app);      // heal fl simulate
 void add_ledger_commands(CLI::App& app);  // heal ledger verify|log
 void add_demo_command(CLI::App& app);     // heal demo
+void add_features_command(CLI::App& app);  // heal features
 
 }  // namespace heal::cli

@@ -95,6 +95,7 @@ int main(int argc, char** argv) {
   add_fl_commands(app);
   add_ledger_commands(app);
   add_demo_command(app);
+  add_features_command(app);
 
   app.parse_complete_callback([&] {
     using L = heal::log::Level;

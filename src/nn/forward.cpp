@@ -79,9 +79,10 @@ void avg_pool(const Layer& l, const Shape& s, const Shape& o, const Tensor& x, T
   }
 }
 
-// Runs one image; `values[i]` receives layer i's output. Optionally widens per-layer input ranges.
-void run_one(const ModelIr& m, const std::vector<Shape>& shapes, const float* image,
-             std::vector<Tensor>& values, std::vector<double>* mins, std::vector<double>* maxs) {
+// Runs one image through layers 0..last; `values[i]` receives layer i's output. Optionally widens
+// per-layer input ranges.
+void run_one(const ModelIr& m, const std::vector<Shape>& shapes, const float* image, std::vector<Tensor>& values,
+             std::vector<double>* mins, std::vector<double>* maxs, std::size_t last) {
   Tensor in(m.input.size());
   const std::size_t plane = static_cast<std::size_t>(m.input.h) * m.input.w;
   for (std::size_t i = 0; i < in.size(); ++i) {
@@ -93,7 +94,7 @@ void run_one(const ModelIr& m, const std::vector<Shape>& shapes, const float* im
     in[i] = v;
   }
   values.resize(m.layers.size());
-  for (std::size_t i = 0; i < m.layers.size(); ++i) {
+  for (std::size_t i = 0; i <= last; ++i) {
     const Layer& l = m.layers[i];
     auto value_of = [&](int v) -> const Tensor& { return v == kInputValue ? in : values[static_cast<std::size_t>(v)]; };
     auto shape_of = [&](int v) -> const Shape& { return v == kInputValue ? m.input : shapes[static_cast<std::size_t>(v)]; };
@@ -147,17 +148,33 @@ std::vector<double> forward(const ModelIr& m, std::span<const float> images, std
   std::vector<double> logits(n * nc);
   std::vector<Tensor> values;
   for (std::size_t i = 0; i < n; ++i) {
-    run_one(m, shapes, images.data() + i * m.input.size(), values, nullptr, nullptr);
+    run_one(m, shapes, images.data() + i * m.input.size(), values, nullptr, nullptr, m.layers.size() - 1);
     std::copy(values.back().begin(), values.back().end(), logits.begin() + static_cast<std::ptrdiff_t>(i * nc));
   }
   return logits;
+}
+
+std::vector<double> forward_to(const ModelIr& m, std::size_t layer, std::span<const float> images, std::size_t n) {
+  const auto shapes = checked_shapes(m);
+  HEAL_REQUIRE(layer < m.layers.size(),
+               "forward_to: layer " << layer << " of a model with " << m.layers.size() << " layers");
+  HEAL_REQUIRE(images.size() == n * m.input.size(),
+               "forward_to: expected " << n << " images of " << m.input.size() << " values, got " << images.size());
+  const std::size_t dim = shapes[layer].size();
+  std::vector<double> out(n * dim);
+  std::vector<Tensor> values;
+  for (std::size_t i = 0; i < n; ++i) {
+    run_one(m, shapes, images.data() + i * m.input.size(), values, nullptr, nullptr, layer);
+    std::copy(values[layer].begin(), values[layer].end(), out.begin() + static_cast<std::ptrdiff_t>(i * dim));
+  }
+  return out;
 }
 
 std::vector<std::vector<double>> forward_trace(const ModelIr& m, std::span<const float> image) {
   const auto shapes = checked_shapes(m);
   HEAL_REQUIRE(image.size() == m.input.size(), "forward_trace: expected " << m.input.size() << " values");
   std::vector<Tensor> values;
-  run_one(m, shapes, image.data(), values, nullptr, nullptr);
+  run_one(m, shapes, image.data(), values, nullptr, nullptr, m.layers.size() - 1);
   return values;
 }
 
@@ -166,7 +183,9 @@ void record_ranges(ModelIr& m, std::span<const float> images, std::size_t n) {
   HEAL_REQUIRE(images.size() == n * m.input.size(), "record_ranges: image buffer size mismatch");
   std::vector<double> mins(m.layers.size(), INFINITY), maxs(m.layers.size(), -INFINITY);
   std::vector<Tensor> values;
-  for (std::size_t i = 0; i < n; ++i) run_one(m, shapes, images.data() + i * m.input.size(), values, &mins, &maxs);
+  for (std::size_t i = 0; i < n; ++i) {
+    run_one(m, shapes, images.data() + i * m.input.size(), values, &mins, &maxs, m.layers.size() - 1);
+  }
   for (std::size_t i = 0; i < m.layers.size(); ++i) {
     m.layers[i].input_min = mins[i];
     m.layers[i].input_max = maxs[i];

@@ -6,6 +6,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "heal/core/bytes.h"
@@ -70,6 +71,43 @@ class NpzArchive {
   explicit NpzArchive(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
   std::vector<std::string> names_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+/// Encodes one `.npy` v1.0 array: little-endian `descr` ("<f4", "<i8" or "|u1" as written by the
+/// overloads below), C order, `shape` (empty = a scalar). InvalidArgument if the product of
+/// `shape` differs from the element count of `data` (`data.size() / item_size`) or `shape` has more
+/// than 32 dimensions.
+Result<Bytes> encode_npy(std::span<const float> data, const std::vector<std::uint64_t>& shape);
+Result<Bytes> encode_npy(std::span<const std::int64_t> data, const std::vector<std::uint64_t>& shape);
+Result<Bytes> encode_npy(std::span<const std::uint8_t> data, const std::vector<std::uint64_t>& shape);
+
+/// Builds a `.npz` archive (what `np.savez` writes: one stored, uncompressed `NAME.npy` member per
+/// array) and writes it atomically (core write_file: temporary file, fsync, rename). Members keep
+/// the order they were added in; the archive bytes are deterministic (fixed 1980-01-01 timestamps).
+/// Plain zip without ZIP64: Unsupported if a member or the archive reaches 4 GiB, or above 65535
+/// members.
+class NpzWriter {
+ public:
+  /// Adds array `name` (member `name.npy`). InvalidArgument if the name is empty, longer than 200
+  /// bytes, not made of [A-Za-z0-9_.-], already added, or the shape does not match the data.
+  Status add(std::string_view name, std::span<const float> data, const std::vector<std::uint64_t>& shape);
+  Status add(std::string_view name, std::span<const std::int64_t> data, const std::vector<std::uint64_t>& shape);
+  Status add(std::string_view name, std::span<const std::uint8_t> data, const std::vector<std::uint64_t>& shape);
+  /// Adds a member whose `.npy` bytes are already encoded (encode_npy); the name is checked as above.
+  Status add_npy(std::string_view name, Bytes npy);
+
+  /// Array names in order (without ".npy").
+  std::vector<std::string> names() const;
+  /// The zip archive.
+  Result<Bytes> to_bytes() const;
+  /// to_bytes, then an atomic write to `path`; the path is in any error message.
+  Status write(const std::string& path) const;
+
+ private:
+  std::vector<std::pair<std::string, Bytes>> members_;  // (member file name, npy bytes)
 };
 
 }  // namespace heal::io

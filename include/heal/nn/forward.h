@@ -16,6 +16,12 @@ namespace heal::nn {
 /// @throws std::invalid_argument if the model does not validate or images.size() != n * input.
 std::vector<double> forward(const ModelIr& m, std::span<const float> images, std::size_t n);
 
+/// The output of layer `layer` (flattened, channel-major) for n images: n x shapes[layer].size(),
+/// row-major. Only layers 0..layer run. The metadata normalisation is applied first.
+/// @throws std::invalid_argument if the model does not validate, `layer` is out of range or
+/// images.size() != n * input.
+std::vector<double> forward_to(const ModelIr& m, std::size_t layer, std::span<const float> images, std::size_t n);
+
 /// The output of every layer for one image (index i = output of layer i), for debugging
 /// encrypted inference layer by layer. Element 0 of the result is layer 0's output.
 std::vector<std::vector<double>> forward_trace(const ModelIr& m, std::span<const float> image);
