@@ -51,5 +51,6 @@ void add_fl_commands(CLI::App& app);      // heal fl simulate
 void add_ledger_commands(CLI::App& app);  // heal ledger verify|log
 void add_demo_command(CLI::App& app);     // heal demo
 void add_features_command(CLI::App& app);  // heal features
+void add_train_encrypted_commands(CLI::App& app);  // heal train-encrypted client-encrypt|server-train|client-decrypt
 
 }  // namespace heal::cli

@@ -92,6 +92,7 @@ int main(int argc, char** argv) {
   add_ckks_commands(app);
   add_train_commands(app);
   add_infer_commands(app);
+  add_train_encrypted_commands(app);
   add_fl_commands(app);
   add_ledger_commands(app);
   add_demo_command(app);
