@@ -1,8 +1,10 @@
 // Encrypted NAG training: one iteration (BM_Iteration) and one refresh of the weights
-// (BM_Refresh, single-key bootstrapping) on one thread.
+// (BM_Refresh, single-key bootstrapping).
 //   HEAL_TRAIN_PRESET  bootstrap preset (default "test-train"; "train" is the 128-bit one)
 //   HEAL_TRAIN_D       features d (default 8; rows of bit_ceil(d + 1) slots)
 //   HEAL_TRAIN_BATCH   rows per mini-batch (default 32); n = one batch
+//   HEAL_TRAIN_THREADS threads for the data ciphertexts of a batch (default 1; 1 or 2)
+// Data ciphertexts use all N/2 slots, the weights the bootstrapper's (sparse) slots.
 // Keys come from a seeded RNG (a benchmark, not a deployment).
 #include <benchmark/benchmark.h>
 
@@ -33,7 +35,8 @@ struct Setup {
       : preset(ckks::bootstrap_preset(env_or("HEAL_TRAIN_PRESET", "test-train"))),
         d(std::stoul(env_or("HEAL_TRAIN_D", "8"))),
         batch(std::stoul(env_or("HEAL_TRAIN_BATCH", "32"))),
-        packing(d, preset.config.slots) {
+        threads(std::stoi(env_or("HEAL_TRAIN_THREADS", "1"))),
+        packing(d, std::size_t{1} << (preset.params.log_n - 1), preset.config.slots) {
     ctx = ckks::Context::create(preset.params);
     keygen = std::make_unique<ckks::KeyGenerator>(ctx, std::make_unique<SeededRng>(seed_from_u64(3)));
     encryptor = std::make_unique<ckks::Encryptor>(ctx, keygen->create_public_key());
@@ -46,6 +49,7 @@ struct Setup {
     refresher = std::make_unique<BootstrapRefresher>(*ev, *bs, rk, gk, 8.0);
     nag = std::make_unique<EncryptedNag>(ctx, *ev, rk, gk, *refresher, packing, SigmoidPoly::fit(3), Schedule{}, batch,
                                          batch);
+    nag->set_threads(threads);
     SeededRng rng(seed_from_u64(4));
     std::vector<double> z(batch * (d + 1));
     for (auto& x : z) x = 0.2 * (2 * rng.uniform_double() - 1);
@@ -56,6 +60,7 @@ struct Setup {
   }
   ckks::BootstrapPreset preset;
   std::size_t d, batch;
+  int threads;
   Packing packing;
   ckks::ContextPtr ctx;
   std::unique_ptr<ckks::KeyGenerator> keygen;
@@ -77,7 +82,7 @@ Setup& setup() {
 
 void label(benchmark::State& st, const Setup& s) {
   st.SetLabel(s.preset.name + " d=" + std::to_string(s.d) + " d'=" + std::to_string(s.packing.row_width()) +
-              " batch=" + std::to_string(s.batch) + " cts/batch=" + std::to_string(s.zc.size()));
+              " batch=" + std::to_string(s.batch) + " cts/batch=" + std::to_string(s.zc.size()) + " threads=" + std::to_string(s.threads));
 }
 
 void BM_Iteration(benchmark::State& st) {

@@ -3,7 +3,10 @@
 // 2403.14111). Level and key-switch accounting: src/he_train/README.md.
 #include "heal/he_train/encrypted_nag.h"
 
+#include <algorithm>
 #include <chrono>
+#include <exception>
+#include <thread>
 #include <utility>
 
 #include "heal/ckks/encoder.h"
@@ -32,13 +35,11 @@ EncryptedNag::EncryptedNag(ckks::ContextPtr ctx, const ckks::Evaluator& ev, cons
       plan_(n, batch_rows) {
   HEAL_REQUIRE(ctx_ != nullptr && ctx_.get() == &ev_.context(), "EncryptedNag: the evaluator must work on ctx");
   encoder_ = std::make_shared<const ckks::Encoder>(ctx_);
-  HEAL_REQUIRE(batch_rows % packing_.rows_per_ct() == 0,
-               "EncryptedNag: batch_rows (" << batch_rows << ") must be a multiple of the rows per ciphertext ("
-                                            << packing_.rows_per_ct() << ")");
-  HEAL_REQUIRE(refresher_.slots() == packing_.slots(), "EncryptedNag: the refresher works on "
-                                                           << refresher_.slots() << " slots, the packing on "
-                                                           << packing_.slots());
-  HEAL_REQUIRE(packing_.slots() <= ev_.context().slots(), "EncryptedNag: packing has more slots than the context");
+  HEAL_REQUIRE(refresher_.slots() == packing_.weight_slots(), "EncryptedNag: the refresher works on "
+                                                                  << refresher_.slots() << " slots, the weights on "
+                                                                  << packing_.weight_slots());
+  HEAL_REQUIRE(packing_.data_slots() <= ev_.context().slots(),
+               "EncryptedNag: packing has more data slots than the context");
   ckks::ChebyshevPoly probe =
       ckks::ChebyshevPoly::interpolate([&](double u) { return poly_.eval_u(-u); }, -1, 1, poly_.degree());
   poly_depth_ = ckks::PolynomialEvaluator::depth(probe);
@@ -55,8 +56,35 @@ std::vector<long> EncryptedNag::rotation_steps(const Packing& packing) {
     steps.push_back(static_cast<long>(s));   // rotate-and-sum within a row
     steps.push_back(-static_cast<long>(s));  // replicate the row's first slot
   }
-  for (std::size_t s = packing.row_width(); s < packing.slots(); s <<= 1) steps.push_back(static_cast<long>(s));
+  // Sum over the rows of a data ciphertext (full ring when data_slots = N/2).
+  for (std::size_t s = packing.row_width(); s < packing.data_slots(); s <<= 1) steps.push_back(static_cast<long>(s));
   return steps;
+}
+
+void EncryptedNag::set_threads(int threads) {
+  HEAL_REQUIRE(threads >= 1, "EncryptedNag::set_threads: threads must be >= 1, got " << threads);
+  threads_ = threads;
+}
+
+ckks::Ciphertext EncryptedNag::times_kappa(const ckks::Ciphertext& zk, std::size_t k, std::size_t level,
+                                           std::complex<double> kappa, std::size_t row_begin,
+                                           std::size_t row_end) const {
+  // kappa Z_k at `level` - 1 and the default scale. Rows of Z_k outside the batch [row_begin,
+  // row_end) (a batch smaller than, or not aligned to, a ciphertext) are zeroed by a plaintext mask
+  // instead of the constant: same level, so they add nothing to the gradient.
+  const std::size_t r = packing_.rows_per_ct(), w = packing_.row_width();
+  const std::size_t lo = k * r, hi = std::min((k + 1) * r, plan_.n);  // rows of Z_k that hold data
+  const ckks::Ciphertext zl = ev_.mod_switch_to(zk, level);
+  const double target = ev_.context().default_scale();
+  if (lo >= row_begin && hi <= row_end) return mul_const_to(zl, kappa, target);
+  std::vector<std::complex<double>> m(packing_.data_slots(), 0.0);
+  for (std::size_t i = std::max(lo, row_begin); i < std::min(hi, row_end); ++i)
+    std::fill_n(m.begin() + static_cast<std::ptrdiff_t>((i - lo) * w), w, kappa);
+  const double q = static_cast<double>(ev_.context().q(level).value());
+  ckks::Ciphertext out = ev_.mul_plain(zl, encoder_->encode(m, target * q / zl.scale(), level));
+  ev_.rescale_inplace(out);
+  out.set_scale(target);
+  return out;
 }
 
 ckks::Ciphertext EncryptedNag::mul_const_to(const ckks::Ciphertext& ct, std::complex<double> c,
@@ -92,53 +120,87 @@ ckks::Ciphertext EncryptedNag::iterate(const std::vector<ckks::Ciphertext>& z, c
   HEAL_REQUIRE(z.size() == packing_.ciphertexts(plan_.n), "EncryptedNag::iterate: " << z.size()
                                                                                     << " data ciphertexts, expected "
                                                                                     << packing_.ciphertexts(plan_.n));
-  HEAL_REQUIRE(
-      state.size() == 2 && state.slots() == packing_.slots(),
-      "EncryptedNag::iterate: the state must be a relinearized ciphertext of " << packing_.slots() << " slots");
+  HEAL_REQUIRE(state.size() == 2 && state.slots() == packing_.weight_slots(),
+               "EncryptedNag::iterate: the state must be a relinearized ciphertext of " << packing_.weight_slots()
+                                                                                        << " slots");
   HEAL_REQUIRE(state.level() >= levels_, "EncryptedNag::iterate: state at level " << state.level()
                                                                                   << ", an iteration needs " << levels_
                                                                                   << " (refresh first)");
   const std::size_t b = plan_.batch_of(t), r = packing_.rows_per_ct();
-  const std::size_t first = plan_.first_row(b) / r, last = (plan_.first_row(b) + plan_.rows_in(b) + r - 1) / r;
+  const std::size_t row_begin = plan_.first_row(b), row_end = row_begin + plan_.rows_in(b);
+  const std::size_t first = row_begin / r, last = (row_end + r - 1) / r;
   for (std::size_t k = first; k < last; ++k)
-    HEAL_REQUIRE(z[k].level() >= state.level() && z[k].slots() == packing_.slots(),
-                 "EncryptedNag::iterate: data ciphertext " << k << " at level " << z[k].level() << " below the state's "
-                                                           << state.level());
+    HEAL_REQUIRE(z[k].level() >= state.level() && z[k].slots() == packing_.data_slots(),
+                 "EncryptedNag::iterate: data ciphertext " << k << " at level " << z[k].level() << " with "
+                                                           << z[k].slots() << " slots (state at level " << state.level()
+                                                           << ", data slots " << packing_.data_slots() << ")");
   const double alpha = schedule_.alpha(t), gamma = schedule_.gamma(t);
   const double scale_g = alpha / static_cast<double>(plan_.rows_in(b));
   const double bound = poly_.bound();
   const std::complex<double> kappa(1 - gamma, 1);
 
-  // v = (C + conj C) / 2: the 1/2 and 1/B go into the mask, so t = z.v / B.
+  // v = (C + conj C) / 2: the 1/2 and 1/B go into the mask, so t = z.v / B. C is sparse (weight
+  // slots); widened, its rows repeat over all data slots.
   const ckks::Ciphertext conj = ev_.conjugate(state, gk_);
-  const ckks::Ciphertext a2v = ev_.add(state, conj);
+  const ckks::Ciphertext a2v = widen_slots(ev_.add(state, conj), packing_.data_slots());
   // f(t) = alpha / |I| * p(-B t) = alpha / |I| * sigma_p(-z.v), as a Chebyshev series on [-1, 1].
   const ckks::ChebyshevPoly f =
       ckks::ChebyshevPoly::interpolate([&](double u) { return scale_g * poly_.eval_u(-u); }, -1, 1, poly_.degree());
-  const ckks::PolynomialEvaluator pe(ev_, rk_);
   const std::size_t level_a = state.level() - 2 - poly_depth_;
   const double scale_a = static_cast<double>(ev_.context().q(level_a).value());  // a * Z rescales to the default scale
-  ckks::Ciphertext acc;
-  for (std::size_t k = first; k < last; ++k) {
-    ckks::Ciphertext x = inner_products(z[k], a2v, 1.0 / (2 * bound));
-    for (std::size_t s = 1; s < packing_.row_width(); s <<= 1)
-      ev_.add_inplace(x, ev_.rotate(x, -static_cast<long>(s), gk_));
-    const ckks::Ciphertext a = pe.evaluate(x, f, scale_a);
-    HEAL_DCHECK(a.level() == level_a);
-    const ckks::Ciphertext zc =
-        mul_const_to(ev_.mod_switch_to(z[k], level_a + 1), kappa, ev_.context().default_scale());
-    ckks::Ciphertext prod = ev_.mul(a, zc);
-    if (k == first) {
-      acc = std::move(prod);
-    } else {
-      ev_.add_inplace(acc, prod);
+  // Sum over data ciphertexts [k0, k1) of a_k * (kappa Z_k), unrelinearized (3 polynomials).
+  auto partial = [&](std::size_t k0, std::size_t k1) {
+    const ckks::PolynomialEvaluator pe(ev_, rk_);
+    ckks::Ciphertext acc;
+    for (std::size_t k = k0; k < k1; ++k) {
+      ckks::Ciphertext x = inner_products(z[k], a2v, 1.0 / (2 * bound));
+      for (std::size_t s = 1; s < packing_.row_width(); s <<= 1)
+        ev_.add_inplace(x, ev_.rotate(x, -static_cast<long>(s), gk_));
+      const ckks::Ciphertext a = pe.evaluate(x, f, scale_a);
+      HEAL_DCHECK(a.level() == level_a);
+      ckks::Ciphertext prod = ev_.mul(a, times_kappa(z[k], k, level_a + 1, kappa, row_begin, row_end));
+      if (k == k0) {
+        acc = std::move(prod);
+      } else {
+        ev_.add_inplace(acc, prod);
+      }
     }
+    return acc;
+  };
+  ckks::Ciphertext acc;
+  if (threads_ >= 2 && last - first >= 2) {
+    // Two halves of the batch on two threads (Evaluator's const methods share no mutable state;
+    // the RnsPoly buffer pool and the Galois permutation cache are mutex-protected).
+    const std::size_t mid = first + (last - first) / 2;
+    ckks::Ciphertext other;
+    std::exception_ptr err;
+    std::thread worker([&] {
+      try {
+        other = partial(mid, last);
+      } catch (...) {
+        err = std::current_exception();
+      }
+    });
+    try {
+      acc = partial(first, mid);
+    } catch (...) {
+      worker.join();
+      throw;
+    }
+    worker.join();
+    if (err) std::rethrow_exception(err);
+    ev_.add_inplace(acc, other);
+  } else {
+    acc = partial(first, last);
   }
   ev_.relinearize_inplace(acc, rk_);
   ev_.rescale_inplace(acc);
   acc.set_scale(ev_.context().default_scale());
-  for (std::size_t s = packing_.row_width(); s < packing_.slots(); s <<= 1)
+  // Sum over all rows of the data ciphertext (full ring): every row then holds kappa g, so the slot
+  // vector is periodic with period d' (hence S) and reads as the S-slot weights layout.
+  for (std::size_t s = packing_.row_width(); s < packing_.data_slots(); s <<= 1)
     ev_.add_inplace(acc, ev_.rotate(acc, static_cast<long>(s), gk_));
+  acc = narrow_slots(std::move(acc), packing_.weight_slots());
 
   // C' = c1 C + c2 conj C + kappa g: Re = (1 - gamma) w_{t+1} + gamma w_t, Im = v_t + g = w_{t+1}.
   const std::complex<double> c1 = (1 - gamma) * std::complex<double>(1, 1) / 2.0;
@@ -152,14 +214,15 @@ ckks::Ciphertext EncryptedNag::iterate(const std::vector<ckks::Ciphertext>& z, c
 
 std::vector<ckks::Ciphertext> EncryptedNag::validation_margins(const std::vector<ckks::Ciphertext>& val,
                                                                const ckks::Ciphertext& state) const {
-  HEAL_REQUIRE(state.size() == 2 && state.slots() == packing_.slots() && state.level() >= 2,
-               "EncryptedNag::validation_margins: the state needs 2 levels (at " << state.level() << ")");
-  // w = (C - conj C) / (2i): the factor -i/2 goes into the mask.
-  const ckks::Ciphertext b2iw = ev_.sub(state, ev_.conjugate(state, gk_));
+  HEAL_REQUIRE(state.size() == 2 && state.slots() == packing_.weight_slots() && state.level() >= 2,
+               "EncryptedNag::validation_margins: the state needs 2 levels (at " << state.level() << ") and "
+                                                                                 << packing_.weight_slots() << " slots");
+  // w = (C - conj C) / (2i): the factor -i/2 goes into the mask; widened to the data slots.
+  const ckks::Ciphertext b2iw = widen_slots(ev_.sub(state, ev_.conjugate(state, gk_)), packing_.data_slots());
   std::vector<ckks::Ciphertext> out;
   out.reserve(val.size());
   for (const auto& zk : val) {
-    HEAL_REQUIRE(zk.level() >= state.level() && zk.slots() == packing_.slots(),
+    HEAL_REQUIRE(zk.level() >= state.level() && zk.slots() == packing_.data_slots(),
                  "EncryptedNag::validation_margins: validation ciphertext below the state's level or of other slots");
     out.push_back(inner_products(zk, b2iw, std::complex<double>(0, -0.5)));
   }

@@ -1,6 +1,7 @@
-// Encrypted NAG at a realistic row count (n = 4708) on the insecure "test-train" preset. Its 32
-// slots fit rows of d' = 8 (d = 7 features, 4 rows per ciphertext: 1177 ciphertexts, about 0.85 GB
-// at level 10); d = 32 would need 64-slot rows, more than test-train has.
+// Encrypted NAG at a realistic row count (n = 4708) on the insecure "test-train" preset: data in all
+// 2048 slots (d = 7 features, d' = 8, 256 rows per ciphertext: 19 ciphertexts, 4 per batch of
+// 1024), weights in the bootstrapper's 32 sparse slots (4 replicated rows). d = 32 would need
+// 64-slot rows, more than test-train's 32 weight slots.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -12,7 +13,7 @@ namespace heal::he_train {
 namespace {
 
 TEST(EncryptedNagSlow, N4708MatchesPlainNag) {
-  const Packing packing(7, 32);
+  const Packing packing(7, 2048, 32);
   testing::HeSetup s("test-train", packing);
   const testing::Toy toy(4708, 7, 0.4, 31);
   const auto z = toy.z();

@@ -166,6 +166,31 @@ TEST(Packing, LayoutAndMisuse) {
   EXPECT_THROW(Packing(0, 32), std::invalid_argument);
   EXPECT_THROW(Packing(32, 32), std::invalid_argument);  // 33 -> 64 slots per row
   EXPECT_THROW(Packing(3, 24), std::invalid_argument);
+  EXPECT_EQ(p.data_slots(), 32u);
+  EXPECT_EQ(p.weight_slots(), 32u);
+  EXPECT_EQ(p.weight_rows(), 2u);
+  // Data in 128 slots (8 rows per ciphertext), weights in 32 (2 replicated rows).
+  const Packing q(8, 128, 32);
+  EXPECT_EQ(q.rows_per_ct(), 8u);
+  EXPECT_EQ(q.weight_rows(), 2u);
+  EXPECT_EQ(q.ciphertexts(9), 2u);
+  const auto qp = q.pack_rows(z, 5);
+  ASSERT_EQ(qp.size(), 1u);
+  ASSERT_EQ(qp[0].size(), 128u);
+  EXPECT_EQ(qp[0][2 * 16], 19.0);  // row 2
+  EXPECT_EQ(qp[0][4 * 16], 37.0);  // row 4
+  EXPECT_EQ(qp[0][5 * 16], 0.0);   // padded row
+  const auto qm = q.row_start_mask();
+  ASSERT_EQ(qm.size(), 128u);
+  EXPECT_EQ(std::accumulate(qm.begin(), qm.end(), 0.0), 8.0);
+  EXPECT_EQ(qm[7 * 16], 1.0);
+  const auto qw = q.pack_weights(std::vector<double>(9, 1.0), std::vector<double>(9, 2.0));
+  ASSERT_EQ(qw.size(), 32u);
+  EXPECT_EQ(qw[16 + 8], std::complex<double>(1.0, 2.0));
+  EXPECT_EQ(qw[16 + 9], std::complex<double>(0.0, 0.0));
+  EXPECT_THROW(Packing(8, 16, 32), std::invalid_argument);  // data slots below the weight slots
+  EXPECT_THROW(Packing(8, 96, 32), std::invalid_argument);
+  EXPECT_THROW(Packing(8, 128, 8), std::invalid_argument);  // a row does not fit the weights
   EXPECT_THROW(p.pack_rows(z, 4), std::invalid_argument);
   EXPECT_THROW(p.pack_weights(std::vector<double>(9), std::vector<double>(8)), std::invalid_argument);
 }

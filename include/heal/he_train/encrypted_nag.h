@@ -4,13 +4,13 @@
 // key. Inner products are the DiagABT-style row reductions of HETAL (Lee et al., ICML 2023,
 // arXiv 2403.14111) specialised to one weight vector: Z * w slot-wise, rotate-and-sum within rows.
 //
-// One iteration on state C = v + i w (level l, one ciphertext; src/he_train/README.md):
-//   D = conj(C); A = C + D = 2v                                     1 key switch
-//   per data ciphertext Z_k of the batch:
+// One iteration on state C = v + i w (level l, one sparse ciphertext of S slots; src/he_train/README.md):
+//   D = conj(C); A = C + D = 2v, widened to the data slots (N/2)    1 key switch
+//   per data ciphertext Z_k of the batch (N/2 slots, r = N/(2d') rows):
 //     t = mask(rotsum_{d'}(Z_k * A)) / (2B), replicated in its row    l -> l-2; 1 relin + 2 log2 d'
 //     a = f_t(t) = alpha_t / |I| * p(-B t) (Chebyshev, PolynomialEvaluator)   depth 2 (deg 3) / 3
 //     acc += a * (kappa Z_k), kappa = (1 - gamma_t) + i               no relin (3 polynomials)
-//   G = rowsum(relin(acc)): sum over the r rows                       1 relin + log2 r rotations
+//   G = rowsum(relin(acc)): sum over the r rows, narrowed to S slots   1 relin + log2 r rotations
 //   C' = c1 C + c2 D + G with c1 = (1-gamma)(1+i)/2, c2 = ((1-gamma) + i(1+gamma))/2
 // so Re C' = (1 - gamma) w_{t+1} + gamma w_t = v_{t+1} and Im C' = v_t + g = w_{t+1}.
 // Levels per iteration: 3 + depth(poly) (5 for degree 3: two iterations per bootstrap with 10
@@ -67,8 +67,9 @@ struct TrainResult {
 
 class EncryptedNag {
  public:
-  /// Keeps references to ev, rk, gk and refresher (ev works on ctx). n: rows of Z; batch_rows: a multiple of
-  /// packing.rows_per_ct(). The polynomial is evaluated on t = z.v / B in [-1, 1]: |z.v| <= B is
+  /// Keeps references to ev, rk, gk and refresher (ev works on ctx; the refresher works on
+  /// packing.weight_slots()). n: rows of Z; batch_rows: any (rows of a data ciphertext outside the
+  /// batch are masked out of the gradient). The polynomial is evaluated on t = z.v / B in [-1, 1]: |z.v| <= B is
   /// the caller's data-scaling contract (outside it the polynomial diverges from sigma).
   EncryptedNag(ckks::ContextPtr ctx, const ckks::Evaluator& ev, const ckks::RelinKey& rk, const ckks::GaloisKeys& gk,
                const Refresher& refresher, Packing packing, SigmoidPoly poly, Schedule schedule, std::size_t n,
@@ -81,12 +82,16 @@ class EncryptedNag {
   std::size_t levels_per_iteration() const { return levels_; }
   const BatchPlan& plan() const { return plan_; }
   const Packing& packing() const { return packing_; }
+  /// Threads for the data ciphertexts of a batch in iterate (1 or 2; default 1): the batch is split
+  /// in two halves whose unrelinearized gradient sums are added.
+  void set_threads(int threads);
+  int threads() const { return threads_; }
 
-  /// One iteration t on state C (level >= levels_per_iteration()); z: every data ciphertext (at a
-  /// level >= C's). Returns the new state, levels_per_iteration() lower.
+  /// One iteration t on state C (weight_slots, level >= levels_per_iteration()); z: every data
+  /// ciphertext (data_slots, at a level >= C's). Returns the new state, levels_per_iteration() lower.
   ckks::Ciphertext iterate(const std::vector<ckks::Ciphertext>& z, const ckks::Ciphertext& state, std::size_t t) const;
   /// Encrypted margins z_i . w for every validation ciphertext (state level >= 2): slot k d' of
-  /// ciphertext j holds row j r + k's margin (real part).
+  /// ciphertext j (data_slots) holds row j r + k's margin (real part).
   std::vector<ckks::Ciphertext> validation_margins(const std::vector<ckks::Ciphertext>& val,
                                                    const ckks::Ciphertext& state) const;
   /// Runs opt.iterations iterations from `state` (refreshing whenever the level is below
@@ -96,6 +101,8 @@ class EncryptedNag {
  private:
   ckks::Ciphertext inner_products(const ckks::Ciphertext& zk, const ckks::Ciphertext& a,
                                   std::complex<double> factor) const;
+  ckks::Ciphertext times_kappa(const ckks::Ciphertext& zk, std::size_t k, std::size_t level, std::complex<double> kappa,
+                               std::size_t row_begin, std::size_t row_end) const;
   ckks::Ciphertext mul_const_to(const ckks::Ciphertext& ct, std::complex<double> c, double target_scale) const;
   ckks::ContextPtr ctx_;
   std::shared_ptr<const ckks::Encoder> encoder_;
@@ -108,6 +115,7 @@ class EncryptedNag {
   Schedule schedule_;
   BatchPlan plan_;
   std::size_t levels_ = 0, poly_depth_ = 0;
+  int threads_ = 1;
   std::vector<double> mask_;
 };
 
