@@ -177,7 +177,7 @@ void add_train_encrypted_commands(CLI::App& app) {
   enc->add_option("--epochs", ea->o.job.epochs, "epochs (the owner picks the best one afterwards)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
-  enc->add_option("--batch", ea->o.job.batch_rows, "rows per mini-batch (rounded up to whole ciphertexts)")
+  enc->add_option("--batch", ea->o.job.batch_rows, "rows per mini-batch")
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 24));
   enc->add_option("--lr", ea->o.job.alpha, "learning rate alpha")->capture_default_str()->check(CLI::Range(1e-6, 100.0));
@@ -200,7 +200,7 @@ void add_train_encrypted_commands(CLI::App& app) {
                                  "Untrusted server: train on the ciphertexts of a server directory (no secret key needed)");
   srv->add_option("--server", sa->o.server_dir, "directory from client-encrypt")->required();
   srv->add_option("--out", sa->o.out_dir, "directory for the encrypted per-epoch checkpoints")->required();
-  srv->add_option("--threads", sa->o.threads, "bootstrapping threads")->capture_default_str()->check(CLI::Range(1, 64));
+  srv->add_option("--threads", sa->o.threads, "threads (bootstrapping; 2: the batch's data ciphertexts in two halves)")->capture_default_str()->check(CLI::Range(1, 64));
   srv->add_flag("--allow-insecure", sa->o.allow_insecure, "accept insecure parameters (test presets only)");
   srv->add_flag("--json", sa->json_out, "JSON output");
   sa->o.threads = 2;

@@ -326,11 +326,9 @@ Result<EncryptReport> client_encrypt(const EncryptOptions& opt) {
   const auto ctx = ckks::Context::create(preset.params);
   ckks::KeyGenerator keygen(ctx, std::make_unique<SystemRng>());
   const ckks::Bootstrapper bs(ctx, preset.config);
-  const ht::Packing packing(job.d, bs.config().slots);
-  const std::size_t r = packing.rows_per_ct();
+  const ht::Packing packing(job.d, ctx->slots(), bs.config().slots);
   if (job.batch_rows == 0) job.batch_rows = 1024;
   job.batch_rows = std::min(job.batch_rows, train.n);
-  job.batch_rows = (job.batch_rows + r - 1) / r * r;  // whole ciphertexts per batch
   HEAL_RETURN_IF_ERROR(job_from_json(job_to_json(job)).status());  // the server will validate the same way
 
   HEAL_RETURN_IF_ERROR(make_dir(opt.owner_dir));
@@ -390,7 +388,7 @@ Result<EncryptReport> client_encrypt(const EncryptOptions& opt) {
   rep.n_val = val.n;
   rep.d = job.d;
   rep.row_width = packing.row_width();
-  rep.rows_per_ct = r;
+  rep.rows_per_ct = packing.rows_per_ct();
   rep.train_ciphertexts = ct_train.size();
   rep.val_ciphertexts = ct_val.size();
   for (const char* f : {"params.heal", "relin.key", "galois.key", "job.json"})
@@ -416,10 +414,7 @@ Result<ServerReport> server_train(const ServerOptions& opt) {
   HEAL_ASSIGN_OR_RETURN(auto gk, load_key(in_dir(opt.server_dir, "galois.key"), *ctx, &ckks::load_galois_keys));
   ckks::Bootstrapper bs(ctx, preset.config);
   bs.set_threads(std::max(1, opt.threads));
-  const ht::Packing packing(job.d, bs.config().slots);
-  if (job.batch_rows % packing.rows_per_ct() != 0) {
-    return Status::invalid_argument("job.json: batch_rows must be a multiple of " + std::to_string(packing.rows_per_ct()));
-  }
+  const ht::Packing packing(job.d, ctx->slots(), bs.config().slots);
   for (auto s : ht::EncryptedNag::rotation_steps(packing)) {
     if (!gk.has(ctx->galois_elt_for_step(s))) return Status::invalid_argument("galois.key lacks the rotation by " + std::to_string(s));
   }
@@ -427,7 +422,8 @@ Result<ServerReport> server_train(const ServerOptions& opt) {
   for (auto g : bs.galois_elements()) {
     if (!gk.has(g)) return Status::invalid_argument("galois.key lacks a bootstrapping key (Galois element " + std::to_string(g) + ")");
   }
-  auto read_cts = [&](const char* name, std::size_t expect) -> Result<std::vector<ckks::Ciphertext>> {
+  auto read_cts = [&](const char* name, std::size_t expect,
+                      std::size_t slots) -> Result<std::vector<ckks::Ciphertext>> {
     const std::string path = in_dir(opt.server_dir, name);
     HEAL_ASSIGN_OR_RETURN(Bytes b, read_file(path));
     auto cts = internal::decode_ciphertexts(*ctx, b);
@@ -437,20 +433,22 @@ Result<ServerReport> server_train(const ServerOptions& opt) {
                                       std::to_string(expect));
     }
     for (const auto& c : *cts) {
-      if (c.size() != 2 || c.slots() != packing.slots() || c.level() < bs.output_level()) {
-        return Status::invalid_argument(path + ": a ciphertext is not a fresh " + std::to_string(packing.slots()) +
+      if (c.size() != 2 || c.slots() != slots || c.level() < bs.output_level()) {
+        return Status::invalid_argument(path + ": a ciphertext is not a fresh " + std::to_string(slots) +
                                         "-slot ciphertext at level >= " + std::to_string(bs.output_level()));
       }
     }
     return cts;
   };
-  HEAL_ASSIGN_OR_RETURN(auto z, read_cts("train.cts", packing.ciphertexts(job.n_train)));
-  HEAL_ASSIGN_OR_RETURN(auto zv, read_cts("val.cts", job.n_val == 0 ? 0 : packing.ciphertexts(job.n_val)));
-  HEAL_ASSIGN_OR_RETURN(auto w0v, read_cts("weights0.cts", 1));
+  HEAL_ASSIGN_OR_RETURN(auto z, read_cts("train.cts", packing.ciphertexts(job.n_train), packing.data_slots()));
+  HEAL_ASSIGN_OR_RETURN(auto zv, read_cts("val.cts", job.n_val == 0 ? 0 : packing.ciphertexts(job.n_val),
+                                          packing.data_slots()));
+  HEAL_ASSIGN_OR_RETURN(auto w0v, read_cts("weights0.cts", 1, packing.weight_slots()));
   const ckks::Evaluator ev(ctx);
   const ht::BootstrapRefresher refresher(ev, bs, rk, gk, job.bound);
-  const ht::EncryptedNag nag(ctx, ev, rk, gk, refresher, packing, ht::SigmoidPoly::fit(job.degree, job.bound),
+  ht::EncryptedNag nag(ctx, ev, rk, gk, refresher, packing, ht::SigmoidPoly::fit(job.degree, job.bound),
                              schedule_of(job), job.n_train, job.batch_rows);
+  nag.set_threads(opt.threads >= 2 ? 2 : 1);
   HEAL_RETURN_IF_ERROR(make_dir(opt.out_dir));
   ServerReport rep;
   rep.load_seconds = seconds_since(t_load);
@@ -555,7 +553,7 @@ Result<DecryptReport> client_decrypt(const DecryptOptions& opt) {
   norm.apply(val);
   norm.apply(test);
 
-  const ht::Packing packing(job.d, preset.config.slots);
+  const ht::Packing packing(job.d, ctx->slots(), preset.config.slots);
   const ht::DataPacker packer(ctx, packing);
   DecryptReport rep;
   rep.n_test = test.n;
@@ -567,7 +565,7 @@ Result<DecryptReport> client_decrypt(const DecryptOptions& opt) {
     HEAL_ASSIGN_OR_RETURN(Bytes wb, read_file(wpath));
     auto wc = internal::decode_ciphertexts(*ctx, wb);
     if (!wc.ok()) return wc.status().with_context(wpath);
-    if (wc->size() != 1 || (*wc)[0].slots() != packing.slots()) {
+    if (wc->size() != 1 || (*wc)[0].slots() != packing.weight_slots()) {
       return Status::invalid_argument(wpath + ": not a weights ciphertext of this job");
     }
     std::vector<double> v, w;
@@ -580,7 +578,7 @@ Result<DecryptReport> client_decrypt(const DecryptOptions& opt) {
       if (!mc.ok()) return mc.status().with_context(mpath);
       if (mc->size() != packing.ciphertexts(job.n_val)) return Status::invalid_argument(mpath + ": wrong ciphertext count");
       for (const auto& c : *mc) {
-        if (c.slots() != packing.slots()) return Status::invalid_argument(mpath + ": wrong slot count");
+        if (c.slots() != packing.data_slots()) return Status::invalid_argument(mpath + ": wrong slot count");
       }
       rep.val_loss.push_back(ht::mean_logistic_loss(packer.decrypt_margins(dec, *mc, job.n_val)));
     }

@@ -52,7 +52,7 @@ struct Job {
   std::string preset = "train";  ///< a ckks bootstrap preset ("train", or "test-train" for tests)
   std::size_t d = 0;             ///< features (d + 1 values per row with the bias)
   std::size_t n_train = 0, n_val = 0;
-  std::size_t batch_rows = 0;    ///< rows per mini-batch (a multiple of the rows per ciphertext)
+  std::size_t batch_rows = 0;    ///< rows per mini-batch
   std::size_t epochs = 0;
   std::size_t degree = 3;        ///< sigmoid polynomial degree (3, 5 or 7)
   double bound = 8;              ///< its domain [-B, B]
@@ -88,7 +88,7 @@ struct ServerOptions {
   std::string server_dir;
   std::string out_dir;           ///< created: epoch_NNN.weights, epoch_NNN.margins, train_log.json
   bool allow_insecure = false;   ///< accept parameters below 128 bits (only for the test presets)
-  int threads = 1;               ///< bootstrapping threads
+  int threads = 1;               ///< bootstrapping threads; >= 2 also splits each batch in two halves
   std::function<void(const heal::he_train::IterationInfo&)> on_iteration;
 };
 struct ServerReport {
