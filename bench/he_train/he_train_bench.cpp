@@ -82,7 +82,8 @@ Setup& setup() {
 
 void label(benchmark::State& st, const Setup& s) {
   st.SetLabel(s.preset.name + " d=" + std::to_string(s.d) + " d'=" + std::to_string(s.packing.row_width()) +
-              " batch=" + std::to_string(s.batch) + " cts/batch=" + std::to_string(s.zc.size()) + " threads=" + std::to_string(s.threads));
+              " batch=" + std::to_string(s.batch) + " cts/batch=" + std::to_string(s.zc.size()) +
+              " threads=" + std::to_string(s.threads));
 }
 
 void BM_Iteration(benchmark::State& st) {

@@ -120,9 +120,9 @@ ckks::Ciphertext EncryptedNag::iterate(const std::vector<ckks::Ciphertext>& z, c
   HEAL_REQUIRE(z.size() == packing_.ciphertexts(plan_.n), "EncryptedNag::iterate: " << z.size()
                                                                                     << " data ciphertexts, expected "
                                                                                     << packing_.ciphertexts(plan_.n));
-  HEAL_REQUIRE(state.size() == 2 && state.slots() == packing_.weight_slots(),
-               "EncryptedNag::iterate: the state must be a relinearized ciphertext of " << packing_.weight_slots()
-                                                                                        << " slots");
+  HEAL_REQUIRE(
+      state.size() == 2 && state.slots() == packing_.weight_slots(),
+      "EncryptedNag::iterate: the state must be a relinearized ciphertext of " << packing_.weight_slots() << " slots");
   HEAL_REQUIRE(state.level() >= levels_, "EncryptedNag::iterate: state at level " << state.level()
                                                                                   << ", an iteration needs " << levels_
                                                                                   << " (refresh first)");
@@ -215,8 +215,8 @@ ckks::Ciphertext EncryptedNag::iterate(const std::vector<ckks::Ciphertext>& z, c
 std::vector<ckks::Ciphertext> EncryptedNag::validation_margins(const std::vector<ckks::Ciphertext>& val,
                                                                const ckks::Ciphertext& state) const {
   HEAL_REQUIRE(state.size() == 2 && state.slots() == packing_.weight_slots() && state.level() >= 2,
-               "EncryptedNag::validation_margins: the state needs 2 levels (at " << state.level() << ") and "
-                                                                                 << packing_.weight_slots() << " slots");
+               "EncryptedNag::validation_margins: the state needs 2 levels (at "
+                   << state.level() << ") and " << packing_.weight_slots() << " slots");
   // w = (C - conj C) / (2i): the factor -i/2 goes into the mask; widened to the data slots.
   const ckks::Ciphertext b2iw = widen_slots(ev_.sub(state, ev_.conjugate(state, gk_)), packing_.data_slots());
   std::vector<ckks::Ciphertext> out;

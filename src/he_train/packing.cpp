@@ -13,9 +13,9 @@ Packing::Packing(std::size_t d, std::size_t data_slots, std::size_t weight_slots
   HEAL_REQUIRE(d > 0, "Packing: need at least one feature");
   HEAL_REQUIRE(weight_slots > 0 && std::has_single_bit(weight_slots),
                "Packing: weight slots must be a power of two, got " << weight_slots);
-  HEAL_REQUIRE(data_slots >= weight_slots && std::has_single_bit(data_slots),
-               "Packing: data slots must be a power of two >= the weight slots (" << weight_slots << "), got "
-                                                                                  << data_slots);
+  HEAL_REQUIRE(
+      data_slots >= weight_slots && std::has_single_bit(data_slots),
+      "Packing: data slots must be a power of two >= the weight slots (" << weight_slots << "), got " << data_slots);
   HEAL_REQUIRE(width_ <= weight_slots, "Packing: a row needs " << width_ << " slots (d + 1 = " << d + 1
                                                                << " rounded up to a power of two), only "
                                                                << weight_slots);
@@ -89,7 +89,8 @@ ckks::Ciphertext DataPacker::encrypt_weights(ckks::Encryptor& enc, std::span<con
 void DataPacker::decrypt_weights(const ckks::Decryptor& dec, const ckks::Ciphertext& ct, std::vector<double>& v,
                                  std::vector<double>& w, std::size_t row) const {
   HEAL_REQUIRE(ct.slots() == packing_.weight_slots(), "DataPacker::decrypt_weights: ciphertext has "
-                                                          << ct.slots() << " slots, packing " << packing_.weight_slots());
+                                                          << ct.slots() << " slots, packing "
+                                                          << packing_.weight_slots());
   HEAL_REQUIRE(row < packing_.weight_rows(),
                "DataPacker::decrypt_weights: row " << row << " of " << packing_.weight_rows());
   const ckks::Encoder encoder(ctx_);
@@ -111,9 +112,9 @@ std::vector<double> DataPacker::decrypt_margins(const ckks::Decryptor& dec,
   const ckks::Encoder encoder(ctx_);
   std::vector<double> out(n);
   for (std::size_t j = 0; j < margins.size(); ++j) {
-    HEAL_REQUIRE(margins[j].slots() == packing_.data_slots(),
-                 "DataPacker::decrypt_margins: ciphertext " << j << " has " << margins[j].slots() << " slots, expected "
-                                                            << packing_.data_slots());
+    HEAL_REQUIRE(margins[j].slots() == packing_.data_slots(), "DataPacker::decrypt_margins: ciphertext "
+                                                                  << j << " has " << margins[j].slots()
+                                                                  << " slots, expected " << packing_.data_slots());
     const auto vals = encoder.decode_real(dec.decrypt(margins[j]));
     for (std::size_t k = 0; k < packing_.rows_per_ct() && j * packing_.rows_per_ct() + k < n; ++k)
       out[j * packing_.rows_per_ct() + k] = vals[k * packing_.row_width()];

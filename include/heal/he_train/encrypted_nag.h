@@ -82,8 +82,8 @@ class EncryptedNag {
   std::size_t levels_per_iteration() const { return levels_; }
   const BatchPlan& plan() const { return plan_; }
   const Packing& packing() const { return packing_; }
-  /// Threads for the data ciphertexts of a batch in iterate (1 or 2; default 1): the batch is split
-  /// in two halves whose unrelinearized gradient sums are added.
+  /// Threads for the data ciphertexts of a batch in iterate (>= 1; default 1; 2 or more use two
+  /// std::threads): the batch is split in two halves whose unrelinearized gradient sums are added.
   void set_threads(int threads);
   int threads() const { return threads_; }
 
