@@ -26,6 +26,7 @@ PACKAGES=(
   libtorch-dev libplplot-dev plplot-driver-cairo
   # scripts: pooled tables of the cross-validation scripts
   jq
+  python3-numpy                    # tests/cli/features_cli_test.sh reads the written .npz back with NumPy
   # portable-SIMD checks: emulated CPUs without AVX-512 / AVX (qemu-x86_64), object audit (objdump)
   qemu-user binutils
   # EVM ledger: solc-js compiles contracts/ and anvil is the dev chain of the tests (npm ci, below)

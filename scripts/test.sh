@@ -24,11 +24,16 @@ args=(--preset release -j "$JOBS")
 if [ -n "${HEAL_TEST_LABEL:-}" ]; then args+=(-L "$HEAL_TEST_LABEL"); fi
 ctest "${args[@]}"
 
-# Portable SIMD: the unit tests again at each lower level (HEAL_SIMD may only lower the level),
-# then the binaries on emulated CPUs without AVX-512 and without AVX.
+# Portable SIMD: the unit tests of the layers that run dispatched kernels (math's NTTs, everything
+# on top of them in ckks, he_infer's MAC kernels, he_train and fl's HE aggregation) again at each
+# lower level (HEAL_SIMD may only lower the level), then the binaries on emulated CPUs without
+# AVX-512 and without AVX (portable_simd_smoke.sh).
+export HEAL_SHARED_DATA="$PWD/../shared/data"
 for level in avx2 scalar; do
-  echo "== unit tests with HEAL_SIMD=$level"
-  HEAL_SIMD=$level ctest --preset release -j "$JOBS" -L unit
+  for layer in math ckks he_infer he_train fl; do
+    echo "== $layer unit tests with HEAL_SIMD=$level"
+    HEAL_SIMD=$level "build/release/tests/$layer/heal_${layer}_tests" --gtest_brief=1
+  done
 done
 tests/cli/portable_simd_smoke.sh build/release "$PWD/../shared/data"
 
