@@ -566,7 +566,8 @@ std::unique_ptr<tb::Trainer> train_teacher(const TrainArgs& a, const io::Dataset
 std::unique_ptr<nn::ModelIr> load_teacher(const TrainArgs& a, const io::Dataset& ds) {
   if (a.teacher.empty()) return nullptr;
   if (!a.distill.empty()) {
-    throw StatusError(Status::invalid_argument("--teacher (hard labels) and --distill (soft logits) exclude each other"));
+    throw StatusError(
+        Status::invalid_argument("--teacher (hard labels) and --distill (soft logits) exclude each other"));
   }
   auto t = std::make_unique<nn::ModelIr>(value_or_throw(nn::load_model(a.teacher)));
   check_compatible(*t, ds);

@@ -208,13 +208,19 @@ void run_one(const ModelIr& m, const std::vector<Shape>& shapes, const float* im
         for (std::size_t k = 0; k < x.size(); ++k) y[k] = x[k] + x2[k];
         break;
       }
-      case OpKind::kTokens: tokens(l, s, shapes[i], x, y); break;
-      case OpKind::kLayerNorm: layer_norm(l, s, x, y); break;
+      case OpKind::kTokens:
+        tokens(l, s, shapes[i], x, y);
+        break;
+      case OpKind::kLayerNorm:
+        layer_norm(l, s, x, y);
+        break;
       case OpKind::kTokenDense:
         token_linear(l.weight.data(), l.bias.empty() ? nullptr : l.bias.data(), static_cast<std::size_t>(l.in_channels),
                      static_cast<std::size_t>(l.out_channels), static_cast<std::size_t>(s.c), x, y);
         break;
-      case OpKind::kSelfAttention: self_attention(l, s, x, y); break;
+      case OpKind::kSelfAttention:
+        self_attention(l, s, x, y);
+        break;
       case OpKind::kGelu:
         y.resize(x.size());
         for (std::size_t k = 0; k < x.size(); ++k) y[k] = 0.5 * x[k] * (1.0 + std::erf(x[k] / std::numbers::sqrt2));

@@ -18,12 +18,18 @@ const char* op_name(OpKind k) {
     case OpKind::kPolyAct: return "poly_act";
     case OpKind::kRelu: return "relu";
     case OpKind::kAdd: return "add";
-    case OpKind::kTokens: return "tokens";
-    case OpKind::kLayerNorm: return "layer_norm";
-    case OpKind::kTokenDense: return "token_dense";
-    case OpKind::kSelfAttention: return "self_attention";
-    case OpKind::kGelu: return "gelu";
-    case OpKind::kSelectTokens: return "select_tokens";
+    case OpKind::kTokens:
+      return "tokens";
+    case OpKind::kLayerNorm:
+      return "layer_norm";
+    case OpKind::kTokenDense:
+      return "token_dense";
+    case OpKind::kSelfAttention:
+      return "self_attention";
+    case OpKind::kGelu:
+      return "gelu";
+    case OpKind::kSelectTokens:
+      return "select_tokens";
   }
   return "unknown";
 }
@@ -182,10 +188,12 @@ Result<std::vector<Shape>> ModelIr::infer_shapes() const {
       case OpKind::kAdd:
         if (!(in_shapes[0] == in_shapes[1])) return layer_error(i, l, "operand shapes differ");
         break;
-      case OpKind::kGelu: break;
+      case OpKind::kGelu:
+        break;
       case OpKind::kTokens: {
         if (l.in_channels != s.c) return layer_error(i, l, "in_channels does not match the input channels");
-        if (l.out_channels < 0 || l.out_channels > kMaxDim) return layer_error(i, l, "learned token count out of range");
+        if (l.out_channels < 0 || l.out_channels > kMaxDim)
+          return layer_error(i, l, "learned token count out of range");
         const std::size_t tokens = static_cast<std::size_t>(l.out_channels) + static_cast<std::size_t>(s.h) * s.w;
         if (tokens > static_cast<std::size_t>(kMaxDim)) return layer_error(i, l, "too many tokens");
         const auto d = static_cast<std::size_t>(s.c);
@@ -199,14 +207,15 @@ Result<std::vector<Shape>> ModelIr::infer_shapes() const {
         break;
       }
       case OpKind::kLayerNorm:
-        if (static_cast<std::size_t>(l.in_channels) != feat) return layer_error(i, l, "features do not match the input");
+        if (static_cast<std::size_t>(l.in_channels) != feat)
+          return layer_error(i, l, "features do not match the input");
         if (l.gamma.size() != feat || l.beta.size() != feat) return layer_error(i, l, "gamma/beta sizes do not match");
         if (!(l.eps > 0) || !std::isfinite(l.eps)) return layer_error(i, l, "eps must be positive");
         break;
       case OpKind::kTokenDense: {
         if (static_cast<std::size_t>(l.in_channels) != feat) {
-          return layer_error(i, l, "in_features " + std::to_string(l.in_channels) + " != token features " +
-                                       std::to_string(feat));
+          return layer_error(
+              i, l, "in_features " + std::to_string(l.in_channels) + " != token features " + std::to_string(feat));
         }
         if (!dim_ok(l.out_channels)) return layer_error(i, l, "out_features out of range");
         if (l.weight.size() != mul_sat(static_cast<std::size_t>(l.out_channels), feat)) {
@@ -219,7 +228,8 @@ Result<std::vector<Shape>> ModelIr::infer_shapes() const {
         break;
       }
       case OpKind::kSelfAttention:
-        if (static_cast<std::size_t>(l.in_channels) != feat) return layer_error(i, l, "features do not match the input");
+        if (static_cast<std::size_t>(l.in_channels) != feat)
+          return layer_error(i, l, "features do not match the input");
         if (!dim_ok(l.out_channels) || s.w % l.out_channels != 0) {
           return layer_error(i, l, "heads must divide the features");
         }

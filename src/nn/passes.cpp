@@ -215,7 +215,8 @@ Result<ModelIr> merge_ensemble(std::span<const ModelIr> members) {
       }
       if (a.kind == OpKind::kBatchNorm) return Status::unsupported(who + ": batch norm '" + a.name + "' cannot be folded");
       if (a.kind == OpKind::kAdd) return Status::unsupported(who + ": residual 'add' layers are not supported");
-      if (op_min_version(a.kind) > 1) return Status::unsupported(who + ": transformer op '" + a.name + "' is not supported");
+      if (op_min_version(a.kind) > 1)
+        return Status::unsupported(who + ": transformer op '" + a.name + "' is not supported");
     }
   }
   if (m0.layers.back().kind != OpKind::kDense) return Status::unsupported("merge_ensemble: the last layer must be dense");
@@ -419,8 +420,11 @@ DepthReport depth_report(const ModelIr& m) {
       case OpKind::kFlatten:
       case OpKind::kAdd:
       case OpKind::kSelectTokens:
-      case OpKind::kTokens: break;  // data movement (+ constants for tokens)
-      case OpKind::kTokenDense: cn = ca = 1; break;
+      case OpKind::kTokens:
+        break;  // data movement (+ constants for tokens)
+      case OpKind::kTokenDense:
+        cn = ca = 1;
+        break;
       case OpKind::kLayerNorm:
       case OpKind::kSelfAttention:
       case OpKind::kGelu:

@@ -34,17 +34,17 @@ enum class OpKind : std::uint8_t {
   kAdd = 8,        // elementwise sum of two values of equal shape (residual connections)
   // Format version 2: transformer ops on token sequences (T, 1, D). Plaintext only: he_infer
   // refuses them (softmax attention, layer norm and GELU are not evaluated under CKKS).
-  kTokens = 9,         // (D, H, W) -> (k + H*W, 1, D): the H*W positions as tokens (row-major), after
-                       // k learned tokens `weight` (k x D, k = out_channels), plus the position
-                       // embedding `bias` ((k + H*W) x D, may be empty); in_channels = D
-  kLayerNorm = 10,     // per token over D: gamma * (x - mean) / sqrt(var + eps) + beta (biased var)
-  kTokenDense = 11,    // per token: weight (out, in) row-major, bias (out); (T, 1, in) -> (T, 1, out)
-  kSelfAttention = 12, // multi-head self-attention without output projection: weight (3D x D) =
-                       // [W_q; W_k; W_v], bias (3D) or empty, out_channels = heads (D % heads == 0);
-                       // head h uses features [h*D/H, (h+1)*D/H) of q, k, v:
-                       // softmax(q k^T / sqrt(D/H)) v, heads concatenated -> (T, 1, D)
-  kGelu = 13,          // 0.5 x (1 + erf(x / sqrt(2))), elementwise
-  kSelectTokens = 14,  // (T, 1, D) -> (k*D, 1, 1): the first k = out_channels tokens, concatenated
+  kTokens = 9,          // (D, H, W) -> (k + H*W, 1, D): the H*W positions as tokens (row-major), after
+                        // k learned tokens `weight` (k x D, k = out_channels), plus the position
+                        // embedding `bias` ((k + H*W) x D, may be empty); in_channels = D
+  kLayerNorm = 10,      // per token over D: gamma * (x - mean) / sqrt(var + eps) + beta (biased var)
+  kTokenDense = 11,     // per token: weight (out, in) row-major, bias (out); (T, 1, in) -> (T, 1, out)
+  kSelfAttention = 12,  // multi-head self-attention without output projection: weight (3D x D) =
+                        // [W_q; W_k; W_v], bias (3D) or empty, out_channels = heads (D % heads == 0);
+                        // head h uses features [h*D/H, (h+1)*D/H) of q, k, v:
+                        // softmax(q k^T / sqrt(D/H)) v, heads concatenated -> (T, 1, D)
+  kGelu = 13,           // 0.5 x (1 + erf(x / sqrt(2))), elementwise
+  kSelectTokens = 14,   // (T, 1, D) -> (k*D, 1, 1): the first k = out_channels tokens, concatenated
 };
 
 /// First format version that may hold op `k` (1 for the CNN ops, 2 for the transformer ops).

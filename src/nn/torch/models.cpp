@@ -420,12 +420,13 @@ Layer token_dense_layer(const tnn::Linear& m, const std::string& name) {
 
 struct DeiT : HealNet {
   explicit DeiT(const ModelSpec& s) : dim(s.width), heads(s.heads), classes(s.num_classes) {
-    HEAL_REQUIRE(dim >= 1 && heads >= 1 && dim % heads == 0, "deit: heads (" << heads << ") must divide the width (" << dim << ")");
+    HEAL_REQUIRE(dim >= 1 && heads >= 1 && dim % heads == 0,
+                 "deit: heads (" << heads << ") must divide the width (" << dim << ")");
     HEAL_REQUIRE(s.patch >= 1 && s.patch <= s.image_size, "deit: patch size out of range");
     HEAL_REQUIRE(s.depth >= 1 && s.hidden >= 1, "deit: need depth >= 1 and hidden >= 1");
     grid = (s.image_size - s.patch) / s.patch + 1;
-    embed = register_module("patch_embed",
-                            tnn::Conv2d(tnn::Conv2dOptions(s.in_channels, dim, s.patch).stride(s.patch)));
+    embed =
+        register_module("patch_embed", tnn::Conv2d(tnn::Conv2dOptions(s.in_channels, dim, s.patch).stride(s.patch)));
     cls_token = register_parameter("cls_token", ::torch::zeros({1, 1, dim}));
     dist_token = register_parameter("dist_token", ::torch::zeros({1, 1, dim}));
     pos_embed = register_parameter("pos_embed", ::torch::zeros({1, 2 + grid * grid, dim}));
@@ -557,8 +558,8 @@ std::shared_ptr<HealNet> make_network(ModelSpec& s) {
       if (s.depth == 0) s.depth = 8;   // primary capsule types
       return std::make_shared<CapsNet>(s);
     case Architecture::kDeiT:
-      if (s.width == 0) s.width = 120;  // embedding dimension
-      if (s.depth == 0) s.depth = 4;    // encoder blocks
+      if (s.width == 0) s.width = 120;            // embedding dimension
+      if (s.depth == 0) s.depth = 4;              // encoder blocks
       if (s.hidden == 0) s.hidden = 2 * s.width;  // MLP ratio 2
       if (s.heads == 0) s.heads = 4;
       if (s.patch == 0) s.patch = std::max(1, (s.image_size + 3) / 7);  // a 7x7 grid (4 px at 28)

@@ -71,7 +71,8 @@ const char* architecture_name(Architecture a) {
     case Architecture::kHeCnnWide: return "hecnn-wide";
     case Architecture::kCapsNet: return "capsnet";
     case Architecture::kResNet: return "resnet";
-    case Architecture::kDeiT: return "deit";
+    case Architecture::kDeiT:
+      return "deit";
   }
   return "unknown";
 }
@@ -226,7 +227,8 @@ struct Trainer::Impl {
       if (net->last_dist.defined()) {
         // DeiT (arXiv:2012.12877, eq. for hard distillation): 0.5 CE(class head, y) +
         // 0.5 CE(distillation head, argmax teacher); without a teacher both heads learn y.
-        Tensor dist = teacher_labels.defined() ? net->loss(net->last_dist, teacher_labels, weights, 0.0) : ce(net->last_dist);
+        Tensor dist =
+            teacher_labels.defined() ? net->loss(net->last_dist, teacher_labels, weights, 0.0) : ce(net->last_dist);
         loss = 0.5 * ce(net->last_cls) + 0.5 * dist;
         net->last_cls = net->last_dist = Tensor();
       } else {

@@ -54,8 +54,14 @@ TrainOptions quick() {
 }
 
 ModelSpec small_deit(int channels = 1) {
-  return ModelSpec{.arch = Architecture::kDeiT, .in_channels = channels, .image_size = 16, .width = 24, .depth = 2,
-                   .hidden = 48, .patch = 4, .heads = 4};
+  return ModelSpec{.arch = Architecture::kDeiT,
+                   .in_channels = channels,
+                   .image_size = 16,
+                   .width = 24,
+                   .depth = 2,
+                   .hidden = 48,
+                   .patch = 4,
+                   .heads = 4};
 }
 
 // Reported by the test (ctest output) and quoted in src/nn/README.md.
@@ -104,7 +110,7 @@ TEST(DeiT, DefaultSizeAndParameterCount) {
   auto ir = t.export_ir();
   ASSERT_TRUE(ir.ok()) << ir.status().to_string();
   EXPECT_EQ(ir->layers.size(), 2u + 4u * 9u + 3u);  // patch conv, tokens, blocks, norm, features, head
-  EXPECT_EQ(ir->num_parameters(), 475204u - 2u);  // the two heads become one dense layer
+  EXPECT_EQ(ir->num_parameters(), 475204u - 2u);    // the two heads become one dense layer
   const auto shapes = ir->infer_shapes();
   ASSERT_TRUE(shapes.ok());
   EXPECT_EQ((*shapes)[1], (Shape{51, 1, 120}));
@@ -154,7 +160,8 @@ TEST(DeiT, HardDistillationFromAModelIrTeacher) {
   student.train_epochs(noisy, {}, 5, kd);
   alone.train_epochs(noisy, {}, 5, quick());
   const double acc_kd = student.evaluate(test).accuracy, acc_alone = alone.evaluate(test).accuracy;
-  std::printf("deit on task-independent labels: test accuracy %.3f with the teacher, %.3f without\n", acc_kd, acc_alone);
+  std::printf("deit on task-independent labels: test accuracy %.3f with the teacher, %.3f without\n", acc_kd,
+              acc_alone);
   EXPECT_GT(acc_kd, 0.85);
   EXPECT_LT(acc_alone, 0.75);
 

@@ -41,9 +41,9 @@ struct ModelSpec {
   int in_channels = 1;
   int image_size = 28;   // square input side
   int num_classes = 2;
-  int width = 0;         // channels of the first conv (hecnn default 8, wide 16; resnet 16); deit: embed dim 120
-  int depth = 0;         // conv blocks (hecnn 1, wide 2; resnet stages 3); deit: encoder blocks 4
-  int hidden = 0;        // hidden dense units (hecnn 64, wide 128); deit: MLP hidden units (2 x width)
+  int width = 0;   // channels of the first conv (hecnn default 8, wide 16; resnet 16); deit: embed dim 120
+  int depth = 0;   // conv blocks (hecnn 1, wide 2; resnet stages 3); deit: encoder blocks 4
+  int hidden = 0;  // hidden dense units (hecnn 64, wide 128); deit: MLP hidden units (2 x width)
   /// Degree-2 activation is fitted to ReLU on [-poly_range, poly_range] (HE CNNs only).
   double poly_range = 4.0;
   /// Dropout probability before each dense layer of the HE CNNs (identity at inference, so the
