@@ -18,18 +18,12 @@ const char* op_name(OpKind k) {
     case OpKind::kPolyAct: return "poly_act";
     case OpKind::kRelu: return "relu";
     case OpKind::kAdd: return "add";
-    case OpKind::kTokens:
-      return "tokens";
-    case OpKind::kLayerNorm:
-      return "layer_norm";
-    case OpKind::kTokenDense:
-      return "token_dense";
-    case OpKind::kSelfAttention:
-      return "self_attention";
-    case OpKind::kGelu:
-      return "gelu";
-    case OpKind::kSelectTokens:
-      return "select_tokens";
+    case OpKind::kTokens: return "tokens";
+    case OpKind::kLayerNorm: return "layer_norm";
+    case OpKind::kTokenDense: return "token_dense";
+    case OpKind::kSelfAttention: return "self_attention";
+    case OpKind::kGelu: return "gelu";
+    case OpKind::kSelectTokens: return "select_tokens";
   }
   return "unknown";
 }
@@ -188,8 +182,7 @@ Result<std::vector<Shape>> ModelIr::infer_shapes() const {
       case OpKind::kAdd:
         if (!(in_shapes[0] == in_shapes[1])) return layer_error(i, l, "operand shapes differ");
         break;
-      case OpKind::kGelu:
-        break;
+      case OpKind::kGelu: break;
       case OpKind::kTokens: {
         if (l.in_channels != s.c) return layer_error(i, l, "in_channels does not match the input channels");
         if (l.out_channels < 0 || l.out_channels > kMaxDim)
