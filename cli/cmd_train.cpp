@@ -323,10 +323,10 @@ void apply_recipe(TrainArgs& a, const io::Dataset& ds) {
     if (!a.given.contains(opt)) field = value;
   };
   if (a.recipe != "none" && a.model == "deit") {
-    // DeiT's optimiser (arXiv:2012.12877, Table 9): AdamW, weight decay 0.05, label smoothing 0.1,
-    // warmup, cosine schedule (the default here). The learning rate is DeiT's 5e-4 (for batch
-    // 512) without its linear batch scaling: with a few hundred images and tens of epochs the
-    // scaled 6e-5 barely moves the weights. Measured in src/nn/README.md.
+    // DeiT's optimiser (arXiv:2012.12877, its hyper-parameter table): AdamW, weight decay 0.05,
+    // label smoothing 0.1, warmup, cosine schedule (the default here), and its base learning rate
+    // 5e-4 without the lr x batch / 512 scaling (which would give 6e-5 at batch 64 for far fewer
+    // steps than DeiT's 300 ImageNet epochs). Not tuned; measured in src/nn/README.md.
     set("--optimizer", a.optimizer, std::string("adamw"));
     set("--weight-decay", a.weight_decay, 0.05);
     set("--lr", a.lr, 5e-4);
