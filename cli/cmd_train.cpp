@@ -60,6 +60,7 @@ struct TrainArgs {
   double distill_alpha = 0.5, distill_t = 4.0;
   int distill_epochs = 0;  // 0: the student's --epochs
   std::string calibrate = "none", init;
+  std::string teacher;  // --teacher: DeiT hard-label distillation from a .heal ModelIr
   std::set<std::string> given;  // options set explicitly on the command line
   /// The options given on the command line as (name, values, is_flag), to re-run members.
   std::vector<std::tuple<std::string, std::vector<std::string>, bool>> raw;
@@ -305,10 +306,22 @@ void write_plots(const std::string& dir, const tb::FitResult& fit, const nn::Cla
 // (most on the validation splits; the zoom / intensity jitter after test-split evaluations, which
 // it lists). Only options not given on the command line are changed.
 void apply_recipe(TrainArgs& a, const io::Dataset& ds) {
-  if (a.recipe == "none" || a.model != "hecnn") return;
   auto set = [&](const char* opt, auto& field, auto value) {
     if (!a.given.contains(opt)) field = value;
   };
+  if (a.recipe != "none" && a.model == "deit") {
+    // DeiT's optimiser (arXiv:2012.12877, its hyper-parameter table): AdamW, weight decay 0.05,
+    // label smoothing 0.1, warmup, cosine schedule (the default here), and its base learning rate
+    // 5e-4 without the lr x batch / 512 scaling (which would give 6e-5 at batch 64 for far fewer
+    // steps than DeiT's 300 ImageNet epochs). Not tuned; measured in src/nn/README.md.
+    set("--optimizer", a.optimizer, std::string("adamw"));
+    set("--weight-decay", a.weight_decay, 0.05);
+    set("--lr", a.lr, 5e-4);
+    set("--label-smoothing", a.label_smoothing, 0.1);
+    set("--warmup", a.warmup, 3);
+    return;
+  }
+  if (a.recipe == "none" || a.model != "hecnn") return;
   const bool small = ds.train.size() < 2000;  // BreastMNIST (546), COVID-CT (425)
   // 28x28: width 16 / hidden 128; larger images keep the base 8 / 64 (fc1 grows with the area).
   const bool large = ds.train.height > 32;
@@ -491,7 +504,9 @@ tb::FitOptions make_fit_options(const TrainArgs& a) {
   fo.monitor = a.monitor;
   fo.ema_decay = a.ema;
   auto& t = fo.train;
-  t.optimizer = a.optimizer == "sgd" ? tb::OptimizerKind::kSgd : tb::OptimizerKind::kAdam;
+  t.optimizer = a.optimizer == "sgd"     ? tb::OptimizerKind::kSgd
+                : a.optimizer == "adamw" ? tb::OptimizerKind::kAdamW
+                                         : tb::OptimizerKind::kAdam;
   t.schedule = a.schedule == "step" ? tb::Schedule::kStep : a.schedule == "const" ? tb::Schedule::kConstant : tb::Schedule::kCosine;
   t.learning_rate = a.lr;
   t.weight_decay = a.weight_decay;
@@ -529,6 +544,21 @@ std::unique_ptr<tb::Trainer> train_teacher(const TrainArgs& a, const io::Dataset
              {"val", metrics_json(teacher->evaluate(d.val))}};
   }
   return teacher;
+}
+
+// `--teacher T.heal`: DeiT hard-label distillation (Touvron et al., arXiv:2012.12877) from any
+// exported model of the dataset's input shape and classes, run with the reference forward pass.
+// Null without --teacher. The teacher should not have seen the images it is scored on (train it on
+// the same train split; under --cv it is the same model for every fold).
+std::unique_ptr<nn::ModelIr> load_teacher(const TrainArgs& a, const io::Dataset& ds) {
+  if (a.teacher.empty()) return nullptr;
+  if (!a.distill.empty()) {
+    throw StatusError(
+        Status::invalid_argument("--teacher (hard labels) and --distill (soft logits) exclude each other"));
+  }
+  auto t = std::make_unique<nn::ModelIr>(value_or_throw(nn::load_model(a.teacher)));
+  check_compatible(*t, ds);
+  return t;
 }
 
 void set_distillation(tb::FitOptions& fo, const TrainArgs& a, const tb::Trainer* teacher) {
@@ -578,6 +608,7 @@ void run_cv(TrainArgs a) {
     const auto idx = shuffled_class(all, c, rng);
     for (std::size_t i = 0; i < idx.size(); ++i) folds[i % k].push_back(idx[i]);
   }
+  const auto hard_teacher = load_teacher(a, ds);
   const std::string out = a.out.empty() ? "runs/" + ds.name + "_" + a.model + "_cv" + std::to_string(a.cv) : a.out;
   fs::create_directories(out);
   std::cerr << a.cv << "-fold cross-validation of " << a.model << " on " << ds.name << " train + val (" << pool.size()
@@ -622,6 +653,7 @@ void run_cv(TrainArgs a) {
       tb::Trainer trainer(make_spec(a, fd), a.seed + static_cast<std::uint64_t>(e));
       tb::FitOptions fo = make_fit_options(a);
       set_distillation(fo, a, teacher.get());
+      fo.train.hard_teacher = hard_teacher.get();
       const tb::FitResult fit = trainer.fit(fd, fo);
       const auto l = trainer.predict_logits(scored);
       if (logits.empty()) logits.assign(l.size(), 0.0);
@@ -691,6 +723,15 @@ void run_train(TrainArgs a) {
   }
   tb::FitOptions fo = make_fit_options(a);
   set_distillation(fo, a, teacher.get());
+  const auto hard_teacher = load_teacher(a, ds);
+  fo.train.hard_teacher = hard_teacher.get();
+  json hard_teacher_info;
+  if (hard_teacher) {
+    hard_teacher_info = {{"path", a.teacher}, {"architecture", hard_teacher->meta.architecture},
+                         {"test", metrics_json(ir_metrics(*hard_teacher, ds.test))}};
+    std::cerr << "hard-label distillation from " << a.teacher << " (" << hard_teacher->meta.architecture
+              << ", test acc " << hard_teacher_info["test"]["accuracy"].get<double>() << ")\n";
+  }
   auto& t = fo.train;
   const std::size_t batches = (ds.train.size() + static_cast<std::size_t>(a.batch) - 1) / static_cast<std::size_t>(a.batch);
   std::cerr << "training " << a.model << " (" << trainer.num_trainable() << " parameters) on " << ds.name << ": "
@@ -725,7 +766,8 @@ void run_train(TrainArgs a) {
                  {"model", a.model},
                  {"spec", {{"in_channels", trainer.spec().in_channels}, {"image_size", trainer.spec().image_size},
                            {"width", trainer.spec().width}, {"depth", trainer.spec().depth},
-                           {"hidden", trainer.spec().hidden}, {"poly_range", trainer.spec().poly_range}}},
+                           {"hidden", trainer.spec().hidden}, {"poly_range", trainer.spec().poly_range},
+                           {"patch", trainer.spec().patch}, {"heads", trainer.spec().heads}}},
                  {"parameters", trainer.num_trainable()},
                  {"seed", a.seed},
                  {"options", {{"epochs", a.epochs}, {"patience", a.patience}, {"monitor", a.monitor}, {"optimizer", a.optimizer},
@@ -748,6 +790,7 @@ void run_train(TrainArgs a) {
     if (has_val) hist.back().update({{"val_loss", h.val_loss}, {"val_accuracy", h.val_accuracy}, {"val_auc", h.val_auc}});
   }
   report["history"] = hist;
+  if (hard_teacher) report["teacher"] = hard_teacher_info;
   if (teacher) {
     teacher_info["alpha"] = a.distill_alpha;
     teacher_info["temperature"] = a.distill_t;
@@ -889,8 +932,8 @@ void add_train_commands(CLI::App& app) {
   auto ta = std::make_shared<TrainArgs>();
   CLI::App* train = app.add_subcommand("train", "Train a model (libtorch) and export it as a .heal ModelIr");
   train->add_option("--data", ta->data, "Dataset: MedMNIST .npz or folder (default: global --data / $HEAL_DATA)");
-  train->add_option("--model", ta->model, "hecnn | hecnn-wide | capsnet | resnet")
-      ->check(CLI::IsMember({"hecnn", "hecnn-wide", "capsnet", "resnet"}));
+  train->add_option("--model", ta->model, "hecnn | hecnn-wide | capsnet | resnet | deit")
+      ->check(CLI::IsMember({"hecnn", "hecnn-wide", "capsnet", "resnet", "deit"}));
   train->add_option("--epochs", ta->epochs, "Maximum epochs")->check(CLI::Range(1, 10000));
   train->add_option("--size", ta->size, "Resize images to SxS (folder datasets default to 64)");
   train->add_option("--out", ta->out, "Output directory (default runs/<dataset>_<model>)");
@@ -899,16 +942,17 @@ void add_train_commands(CLI::App& app) {
   train->add_option("--lr", ta->lr, "Learning rate");
   train->add_option("--weight-decay", ta->weight_decay, "Weight decay");
   train->add_option("--batch", ta->batch, "Batch size")->check(CLI::Range(2, 65536));
-  train->add_option("--optimizer", ta->optimizer, "adam | sgd")->check(CLI::IsMember({"adam", "sgd"}));
+  train->add_option("--optimizer", ta->optimizer, "adam | sgd | adamw (decoupled weight decay)")
+      ->check(CLI::IsMember({"adam", "sgd", "adamw"}));
   train->add_option("--schedule", ta->schedule, "cosine | step | const")->check(CLI::IsMember({"cosine", "step", "const"}));
   train->add_option("--patience", ta->patience, "Early stopping patience in epochs (0: off)");
   train->add_option("--monitor", ta->monitor,
                     "Validation metric for early stopping: auc | accuracy | loss | last (no selection: keep the final "
                     "weights)")
       ->check(CLI::IsMember({"auc", "accuracy", "loss", "last"}));
-  train->add_option("--width", ta->width, "Channels of the first conv (0: architecture default)");
-  train->add_option("--depth", ta->depth, "Conv blocks / ResNet stages / capsule types (0: default)");
-  train->add_option("--hidden", ta->hidden, "Hidden dense units of hecnn (0: default)");
+  train->add_option("--width", ta->width, "Channels of the first conv / deit embedding dim (0: architecture default)");
+  train->add_option("--depth", ta->depth, "Conv blocks / ResNet stages / capsule types / deit blocks (0: default)");
+  train->add_option("--hidden", ta->hidden, "Hidden dense units of hecnn / deit MLP (0: default)");
   train->add_option("--poly-range", ta->poly_range, "Interval [-r, r] the degree-2 activation is fitted on");
   train->add_option("--range-penalty", ta->range_penalty, "Weight of the pre-activation range penalty");
   train->add_option("--range-samples", ta->range_samples, "Training images used to record ranges (0: all)");
@@ -966,12 +1010,17 @@ void add_train_commands(CLI::App& app) {
   train->add_option("--distill-alpha", ta->distill_alpha, "Weight of the distillation term (the rest is cross-entropy)")
       ->check(CLI::Range(0.0, 1.0));
   train->add_option("--distill-t", ta->distill_t, "Distillation temperature")->check(CLI::Range(0.5, 50.0));
+  train->add_option("--teacher", ta->teacher,
+                    "DeiT hard-label distillation (Touvron et al., arXiv:2012.12877): a .heal model (e.g. an hecnn) "
+                    "run with the reference forward labels each augmented batch; loss 0.5 CE(class head, y) + "
+                    "0.5 CE(distillation head, teacher argmax) (one-head models: both terms on their output)");
   train->add_option("--distill-epochs", ta->distill_epochs, "Teacher's maximum epochs (0: the model's --epochs)")
       ->check(CLI::Range(0, 10000));
   train->add_option("--jobs", ta->jobs, "Ensemble members trained at once (processes)")->check(CLI::Range(1, 256));
 #ifdef HEAL_HAVE_TORCH
   train->add_option("--recipe", ta->recipe,
-                    "auto: tuned defaults for --model hecnn (options given explicitly win) | none: plain defaults")
+                    "auto: tuned defaults for --model hecnn and deit (options given explicitly win) | none: plain "
+                    "defaults")
       ->check(CLI::IsMember({"auto", "none"}));
   train->callback([ta, train] {
     ta->given.clear();

@@ -22,7 +22,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   (void)heal::nn::fold_batch_norm(m);
   // Keep the forward pass cheap: only small models are run.
   std::size_t work = m.input.size();
-  for (const auto& l : m.layers) work += l.weight.size() * 64;
+  const auto shapes = m.infer_shapes();
+  for (std::size_t i = 0; i < m.layers.size(); ++i) {
+    const auto& l = m.layers[i];
+    work += l.weight.size() * 64;
+    if (l.kind == heal::nn::OpKind::kSelfAttention || l.kind == heal::nn::OpKind::kTokenDense) {
+      const std::size_t tokens = static_cast<std::size_t>((*shapes)[i].c);
+      work += l.weight.size() * tokens;  // per-token projections
+      if (l.kind == heal::nn::OpKind::kSelfAttention)
+        work += tokens * tokens * static_cast<std::size_t>((*shapes)[i].w);
+    }
+  }
   if (work < (std::size_t{1} << 20)) {
     std::vector<float> img(m.input.size(), 0.5f);
     (void)heal::nn::forward(m, img, 1);

@@ -247,6 +247,14 @@ void drop_constant_outputs(Circuit& c) {
 }
 
 Circuit compile(const nn::ModelIr& model) {
+  // Transformer ops first: a DeiT also has residual adds, and the error should name the real reason.
+  for (const Layer& l : model.layers) {
+    HEAL_REQUIRE(nn::op_min_version(l.kind) == 1,
+                 "he_infer::compile: layer '" << l.name << "' is a " << nn::op_name(l.kind)
+                                              << " (ModelIr v2 transformer op): CKKS inference evaluates only conv2d, "
+                                                 "batch_norm, dense, avg_pool, flatten and poly_act models; use the "
+                                                 "reference forward pass (nn::forward) for this model");
+  }
   const nn::ModelIr m = nn::fold_batch_norm(model);
   auto shapes_r = m.infer_shapes();
   HEAL_REQUIRE(shapes_r.ok(), "he_infer::compile: model does not validate: " << shapes_r.status().to_string());
@@ -302,6 +310,14 @@ Circuit compile(const nn::ModelIr& model) {
         break;
       case OpKind::kAdd:
         HEAL_REQUIRE(false, "he_infer::compile: layer '" << l.name << "' is a residual add (not supported)");
+        break;
+      case OpKind::kTokens:
+      case OpKind::kLayerNorm:
+      case OpKind::kTokenDense:
+      case OpKind::kSelfAttention:
+      case OpKind::kGelu:
+      case OpKind::kSelectTokens:
+        HEAL_REQUIRE(false, "he_infer::compile: layer '" << l.name << "' is a transformer op (refused above)");
         break;
     }
   }

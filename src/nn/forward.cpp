@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numbers>
 
 #include "heal/core/check.h"
 
@@ -79,6 +80,86 @@ void avg_pool(const Layer& l, const Shape& s, const Shape& o, const Tensor& x, T
   }
 }
 
+// Token ops (format version 2). A token sequence (T, 1, D) is stored token-major: x[t * D + d].
+
+// (D, H, W) -> (k + H*W) tokens: k learned tokens, then position p = y*W + x with feature d at
+// x[d * H*W + p]; plus the position embedding.
+void tokens(const Layer& l, const Shape& s, const Shape& o, const Tensor& x, Tensor& y) {
+  const auto d = static_cast<std::size_t>(s.c), plane = static_cast<std::size_t>(s.h) * s.w;
+  const auto k = static_cast<std::size_t>(l.out_channels), t_all = static_cast<std::size_t>(o.c);
+  y.assign(t_all * d, 0.0);
+  for (std::size_t t = 0; t < t_all; ++t) {
+    for (std::size_t f = 0; f < d; ++f) {
+      double v = t < k ? static_cast<double>(l.weight[t * d + f]) : x[f * plane + (t - k)];
+      if (!l.bias.empty()) v += l.bias[t * d + f];
+      y[t * d + f] = v;
+    }
+  }
+}
+
+void layer_norm(const Layer& l, const Shape& s, const Tensor& x, Tensor& y) {
+  const auto d = static_cast<std::size_t>(s.w);
+  y.resize(x.size());
+  for (std::size_t t = 0; t < static_cast<std::size_t>(s.c); ++t) {
+    const double* xt = x.data() + t * d;
+    double mean = 0, var = 0;
+    for (std::size_t f = 0; f < d; ++f) mean += xt[f];
+    mean /= static_cast<double>(d);
+    for (std::size_t f = 0; f < d; ++f) var += (xt[f] - mean) * (xt[f] - mean);
+    var /= static_cast<double>(d);
+    const double inv = 1.0 / std::sqrt(var + static_cast<double>(l.eps));
+    for (std::size_t f = 0; f < d; ++f) y[t * d + f] = (xt[f] - mean) * inv * l.gamma[f] + l.beta[f];
+  }
+}
+
+// y_t = W x_t + b for each of n tokens (W: out x in, row-major; b may be null).
+void token_linear(const float* w, const float* b, std::size_t in, std::size_t out, std::size_t n, const Tensor& x,
+                  Tensor& y) {
+  y.assign(n * out, 0.0);
+  for (std::size_t t = 0; t < n; ++t) {
+    const double* xt = x.data() + t * in;
+    for (std::size_t o = 0; o < out; ++o) {
+      double acc = b == nullptr ? 0.0 : b[o];
+      const float* wo = w + o * in;
+      for (std::size_t i = 0; i < in; ++i) acc += static_cast<double>(wo[i]) * xt[i];
+      y[t * out + o] = acc;
+    }
+  }
+}
+
+// Multi-head scaled dot-product self-attention (Vaswani et al., arXiv:1706.03762) without the
+// output projection: q, k, v = x W_{q,k,v}^T + b; per head softmax(q k^T / sqrt(dh)) v.
+void self_attention(const Layer& l, const Shape& s, const Tensor& x, Tensor& y) {
+  const auto d = static_cast<std::size_t>(s.w), n = static_cast<std::size_t>(s.c);
+  const auto heads = static_cast<std::size_t>(l.out_channels), dh = d / heads;
+  Tensor qkv;  // (T, 3D): [q | k | v] per token
+  token_linear(l.weight.data(), l.bias.empty() ? nullptr : l.bias.data(), d, 3 * d, n, x, qkv);
+  y.assign(n * d, 0.0);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(dh));
+  std::vector<double> score(n);
+  for (std::size_t h = 0; h < heads; ++h) {
+    for (std::size_t i = 0; i < n; ++i) {
+      const double* q = qkv.data() + i * 3 * d + h * dh;
+      double mx = -INFINITY;
+      for (std::size_t j = 0; j < n; ++j) {
+        const double* kj = qkv.data() + j * 3 * d + d + h * dh;
+        double dot = 0;
+        for (std::size_t f = 0; f < dh; ++f) dot += q[f] * kj[f];
+        score[j] = dot * scale;
+        mx = std::max(mx, score[j]);
+      }
+      double sum = 0;
+      for (std::size_t j = 0; j < n; ++j) sum += (score[j] = std::exp(score[j] - mx));
+      double* yi = y.data() + i * d + h * dh;
+      for (std::size_t j = 0; j < n; ++j) {
+        const double a = score[j] / sum;
+        const double* vj = qkv.data() + j * 3 * d + 2 * d + h * dh;
+        for (std::size_t f = 0; f < dh; ++f) yi[f] += a * vj[f];
+      }
+    }
+  }
+}
+
 // Runs one image through layers 0..last; `values[i]` receives layer i's output. Optionally widens
 // per-layer input ranges.
 void run_one(const ModelIr& m, const std::vector<Shape>& shapes, const float* image, std::vector<Tensor>& values,
@@ -128,6 +209,26 @@ void run_one(const ModelIr& m, const std::vector<Shape>& shapes, const float* im
         for (std::size_t k = 0; k < x.size(); ++k) y[k] = x[k] + x2[k];
         break;
       }
+      case OpKind::kTokens:
+        tokens(l, s, shapes[i], x, y);
+        break;
+      case OpKind::kLayerNorm:
+        layer_norm(l, s, x, y);
+        break;
+      case OpKind::kTokenDense:
+        token_linear(l.weight.data(), l.bias.empty() ? nullptr : l.bias.data(), static_cast<std::size_t>(l.in_channels),
+                     static_cast<std::size_t>(l.out_channels), static_cast<std::size_t>(s.c), x, y);
+        break;
+      case OpKind::kSelfAttention:
+        self_attention(l, s, x, y);
+        break;
+      case OpKind::kGelu:
+        y.resize(x.size());
+        for (std::size_t k = 0; k < x.size(); ++k) y[k] = 0.5 * x[k] * (1.0 + std::erf(x[k] / std::numbers::sqrt2));
+        break;
+      case OpKind::kSelectTokens:
+        y.assign(x.begin(), x.begin() + static_cast<std::ptrdiff_t>(shapes[i].size()));
+        break;
     }
   }
 }

@@ -1,6 +1,7 @@
 // ModelIr validation (shape inference) and summaries.
 #include "heal/nn/model_ir.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <sstream>
@@ -17,8 +18,22 @@ const char* op_name(OpKind k) {
     case OpKind::kPolyAct: return "poly_act";
     case OpKind::kRelu: return "relu";
     case OpKind::kAdd: return "add";
+    case OpKind::kTokens: return "tokens";
+    case OpKind::kLayerNorm: return "layer_norm";
+    case OpKind::kTokenDense: return "token_dense";
+    case OpKind::kSelfAttention: return "self_attention";
+    case OpKind::kGelu: return "gelu";
+    case OpKind::kSelectTokens: return "select_tokens";
   }
   return "unknown";
+}
+
+std::uint16_t op_min_version(OpKind k) { return static_cast<unsigned>(k) >= 9 ? 2 : 1; }
+
+std::uint16_t model_format_version(const ModelIr& m) {
+  std::uint16_t v = 1;
+  for (const auto& l : m.layers) v = std::max(v, op_min_version(l.kind));
+  return v;
 }
 
 namespace {
@@ -43,7 +58,7 @@ Status layer_error(std::size_t i, const Layer& l, const std::string& what) {
 
 bool valid_kind(OpKind k) {
   const auto v = static_cast<unsigned>(k);
-  return v >= 1 && v <= 8;
+  return v >= 1 && v <= 14;
 }
 
 }  // namespace
@@ -93,12 +108,20 @@ Result<std::vector<Shape>> ModelIr::infer_shapes() const {
       if (v->size() > kMaxParams) return layer_error(i, l, "parameter array too large");
       if (!all_finite(*v)) return layer_error(i, l, "non-finite parameter (NaN or Inf)");
     }
-    const bool uses_wb = l.kind == OpKind::kConv2d || l.kind == OpKind::kDense;
+    const bool uses_wb = l.kind == OpKind::kConv2d || l.kind == OpKind::kDense || l.kind == OpKind::kTokens ||
+                         l.kind == OpKind::kTokenDense || l.kind == OpKind::kSelfAttention;
     const bool uses_bn = l.kind == OpKind::kBatchNorm;
+    const bool uses_ln = l.kind == OpKind::kLayerNorm;
     if (!uses_wb && (!l.weight.empty() || !l.bias.empty())) return layer_error(i, l, "unexpected weights");
-    if (!uses_bn && (!l.gamma.empty() || !l.beta.empty() || !l.running_mean.empty() || !l.running_var.empty())) {
+    if ((!uses_bn && !uses_ln && (!l.gamma.empty() || !l.beta.empty())) ||
+        (!uses_bn && (!l.running_mean.empty() || !l.running_var.empty()))) {
       return layer_error(i, l, "unexpected batch-norm parameters");
     }
+    // Token ops read a token sequence (T, 1, D).
+    const bool token_input = l.kind == OpKind::kLayerNorm || l.kind == OpKind::kTokenDense ||
+                             l.kind == OpKind::kSelfAttention || l.kind == OpKind::kSelectTokens;
+    if (token_input && s.h != 1) return layer_error(i, l, "input is not a token sequence (T, 1, D)");
+    const auto feat = static_cast<std::size_t>(s.w);
     Shape o = s;
     switch (l.kind) {
       case OpKind::kConv2d: {
@@ -159,6 +182,58 @@ Result<std::vector<Shape>> ModelIr::infer_shapes() const {
       case OpKind::kAdd:
         if (!(in_shapes[0] == in_shapes[1])) return layer_error(i, l, "operand shapes differ");
         break;
+      case OpKind::kGelu: break;
+      case OpKind::kTokens: {
+        if (l.in_channels != s.c) return layer_error(i, l, "in_channels does not match the input channels");
+        if (l.out_channels < 0 || l.out_channels > kMaxDim)
+          return layer_error(i, l, "learned token count out of range");
+        const std::size_t tokens = static_cast<std::size_t>(l.out_channels) + static_cast<std::size_t>(s.h) * s.w;
+        if (tokens > static_cast<std::size_t>(kMaxDim)) return layer_error(i, l, "too many tokens");
+        const auto d = static_cast<std::size_t>(s.c);
+        if (l.weight.size() != mul_sat(static_cast<std::size_t>(l.out_channels), d)) {
+          return layer_error(i, l, "weight size does not match tokens*features");
+        }
+        if (!l.bias.empty() && l.bias.size() != mul_sat(tokens, d)) {
+          return layer_error(i, l, "position embedding size does not match (tokens + positions)*features");
+        }
+        o = {static_cast<int>(tokens), 1, s.c};
+        break;
+      }
+      case OpKind::kLayerNorm:
+        if (static_cast<std::size_t>(l.in_channels) != feat)
+          return layer_error(i, l, "features do not match the input");
+        if (l.gamma.size() != feat || l.beta.size() != feat) return layer_error(i, l, "gamma/beta sizes do not match");
+        if (!(l.eps > 0) || !std::isfinite(l.eps)) return layer_error(i, l, "eps must be positive");
+        break;
+      case OpKind::kTokenDense: {
+        if (static_cast<std::size_t>(l.in_channels) != feat) {
+          return layer_error(
+              i, l, "in_features " + std::to_string(l.in_channels) + " != token features " + std::to_string(feat));
+        }
+        if (!dim_ok(l.out_channels)) return layer_error(i, l, "out_features out of range");
+        if (l.weight.size() != mul_sat(static_cast<std::size_t>(l.out_channels), feat)) {
+          return layer_error(i, l, "weight size does not match out*in");
+        }
+        if (!l.bias.empty() && l.bias.size() != static_cast<std::size_t>(l.out_channels)) {
+          return layer_error(i, l, "bias size does not match out_features");
+        }
+        o = {s.c, 1, l.out_channels};
+        break;
+      }
+      case OpKind::kSelfAttention:
+        if (static_cast<std::size_t>(l.in_channels) != feat)
+          return layer_error(i, l, "features do not match the input");
+        if (!dim_ok(l.out_channels) || s.w % l.out_channels != 0) {
+          return layer_error(i, l, "heads must divide the features");
+        }
+        if (l.weight.size() != mul_sat(3 * feat, feat)) return layer_error(i, l, "weight size does not match 3D*D");
+        if (!l.bias.empty() && l.bias.size() != 3 * feat) return layer_error(i, l, "bias size does not match 3D");
+        break;
+      case OpKind::kSelectTokens:
+        if (l.out_channels < 1 || l.out_channels > s.c) return layer_error(i, l, "token count out of range");
+        o = {static_cast<int>(mul_sat(static_cast<std::size_t>(l.out_channels), feat)), 1, 1};
+        if (static_cast<std::size_t>(o.c) > kMaxTensor) return layer_error(i, l, "output tensor too large");
+        break;
     }
     if (o.size() > kMaxTensor || o.c > kMaxDim) return layer_error(i, l, "output tensor too large");
     out[i] = o;
@@ -199,6 +274,8 @@ std::string ModelIr::summary() const {
                   s.h, s.w);
     os << buf;
     if (l.kind == OpKind::kConv2d) os << "  k" << l.kernel << " s" << l.stride << " p" << l.padding;
+    if (l.kind == OpKind::kSelfAttention) os << "  heads " << l.out_channels;
+    if (l.kind == OpKind::kTokens) os << "  learned " << l.out_channels;
     if (l.kind == OpKind::kPolyAct) {
       std::snprintf(buf, sizeof buf, "  %.4g*x^2%+.4g*x%+.4g", l.a, l.b, l.c);
       os << buf;

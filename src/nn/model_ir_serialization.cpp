@@ -118,7 +118,7 @@ Bytes serialize_model(const ModelIr& m) {
   const Status valid = m.validate();
   HEAL_REQUIRE(valid.ok(), "serialize_model: model does not validate: " << valid.to_string());
   ByteWriter w;
-  const std::size_t start = begin_object(w, ObjectType::kModelIr, kModelIrVersion);
+  const std::size_t start = begin_object(w, ObjectType::kModelIr, model_format_version(m));
   for (int d : {m.input.c, m.input.h, m.input.w, m.num_classes}) w.put<std::int32_t>(d);
   w.put_string(m.meta.architecture);
   w.put_string(m.meta.dataset);
@@ -153,6 +153,20 @@ Result<ModelIr> deserialize_model(std::span<const std::uint8_t> bytes) {
   Status s = read_payload(r, &m);
   if (!s.ok()) return s.with_context("model IR");
   if (!r.at_end()) return Status::corruption("model IR: payload length disagrees with its contents");
+  // A version-1 file cannot hold the version-2 ops; a version-2 file without one is not what a writer
+  // produces (the bytes would not re-serialise identically).
+  for (std::size_t i = 0; i < m.layers.size(); ++i) {
+    const OpKind k = m.layers[i].kind;
+    if (static_cast<unsigned>(k) >= 1 && static_cast<unsigned>(k) <= 14 && op_min_version(k) > h.version) {
+      return Status::corruption("model IR: layer " + std::to_string(i) + " is a " + op_name(k) +
+                                ", which needs format version " + std::to_string(op_min_version(k)) +
+                                " (file is version " + std::to_string(h.version) + ")");
+    }
+  }
+  if (model_format_version(m) < h.version) {
+    return Status::corruption("model IR: format version " + std::to_string(h.version) +
+                              " without an op that needs it (writers use the lowest version that holds the model)");
+  }
   s = m.validate();
   if (!s.ok()) return s.with_context("model IR");
   return m;

@@ -215,6 +215,8 @@ Result<ModelIr> merge_ensemble(std::span<const ModelIr> members) {
       }
       if (a.kind == OpKind::kBatchNorm) return Status::unsupported(who + ": batch norm '" + a.name + "' cannot be folded");
       if (a.kind == OpKind::kAdd) return Status::unsupported(who + ": residual 'add' layers are not supported");
+      if (op_min_version(a.kind) > 1)
+        return Status::unsupported(who + ": transformer op '" + a.name + "' is not supported");
     }
   }
   if (m0.layers.back().kind != OpKind::kDense) return Status::unsupported("merge_ensemble: the last layer must be dense");
@@ -416,7 +418,22 @@ DepthReport depth_report(const ModelIr& m) {
         r.reason = "layer " + std::to_string(i) + " is a ReLU (not evaluable under CKKS without a polynomial)";
         break;
       case OpKind::kFlatten:
-      case OpKind::kAdd: break;
+      case OpKind::kAdd:
+      case OpKind::kSelectTokens:
+      case OpKind::kTokens:
+        break;  // data movement (+ constants for tokens)
+      case OpKind::kTokenDense:
+        cn = ca = 1;
+        break;
+      case OpKind::kLayerNorm:
+      case OpKind::kSelfAttention:
+      case OpKind::kGelu:
+        if (r.he_compatible) {
+          r.he_compatible = false;
+          r.reason = "layer " + std::to_string(i) + " is a " + op_name(l.kind) +
+                     " (transformer op; softmax / normalisation / erf are not evaluated under CKKS)";
+        }
+        break;
     }
     naive[i] = dn + cn;
     absorbed[i] = da + ca;

@@ -7,6 +7,7 @@
 
 #include "heal/he_infer/plan.h"
 #include "heal/nn/forward.h"
+#include "nn/nn_test_util.h"
 #include "test_models.h"
 
 namespace heal::he_infer {
@@ -97,6 +98,29 @@ TEST(Circuit, RejectsRelu) {
   nn::ModelIr m = testing::tiny_cnn();
   m.layers[2].kind = nn::OpKind::kRelu;
   EXPECT_THROW(compile(m), std::invalid_argument);
+}
+
+// ModelIr v2 transformer ops have no CKKS evaluation here: compile names the op and the reason,
+// before the residual adds of a DeiT could give a misleading "not sequential" error.
+TEST(Circuit, RejectsTransformerOpsClearly) {
+  auto message = [](const nn::ModelIr& m) {
+    try {
+      (void)compile(m);
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string("compiled");
+  };
+  const std::string deit = message(nn::testutil::small_deit(1));
+  EXPECT_NE(deit.find("'tokens' is a tokens (ModelIr v2 transformer op)"), std::string::npos) << deit;
+  EXPECT_NE(deit.find("reference forward"), std::string::npos) << deit;
+  nn::ModelIr m = testing::tiny_cnn();
+  m.layers[2] = nn::Layer{};
+  m.layers[2].kind = nn::OpKind::kGelu;  // sequential CNN with a GELU in place of its activation
+  m.layers[2].name = "act";
+  ASSERT_TRUE(m.validate().ok());
+  const std::string gelu = message(m);
+  EXPECT_NE(gelu.find("'act' is a gelu"), std::string::npos) << gelu;
 }
 
 // Re-planned for the 2024 bounds (ePrint 2024/463 Table 5.2; issue 14): depth 5 (the hecnn)

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "nn_test_util.h"
 
 namespace heal::nn {
@@ -138,6 +140,100 @@ TEST(Forward, RejectsWrongInputSize) {
   ModelIr m = testutil::small_hecnn(5);
   std::vector<float> img(10);
   EXPECT_THROW(forward(m, img, 1), std::invalid_argument);
+}
+
+// Transformer ops (format version 2), each against a hand computation.
+
+TEST(ForwardV2, GeluByHand) {
+  ModelIr m;
+  m.input = {1, 1, 3};
+  m.num_classes = 3;
+  m.layers.push_back(simple(OpKind::kGelu));
+  const auto out = forward(m, std::vector<float>{-1, 0, 1}, 1);
+  EXPECT_NEAR(out[0], -0.15865525393145707, 1e-15);  // x * Phi(x)
+  EXPECT_EQ(out[1], 0.0);
+  EXPECT_NEAR(out[2], 0.8413447460685429, 1e-15);
+}
+
+TEST(ForwardV2, TokensTransposeAndPrepend) {
+  ModelIr m;
+  m.input = {2, 1, 2};  // D = 2 channels on a 1x2 grid: channel 0 = [a, b], channel 1 = [c, d]
+  m.num_classes = 6;
+  Layer t = simple(OpKind::kTokens);
+  t.in_channels = 2;
+  t.out_channels = 1;
+  t.weight = {9, 8};
+  t.bias = {0, 0, 0.5f, 0, 0, -1};
+  m.layers.push_back(t);
+  const auto out = forward(m, std::vector<float>{1, 2, 3, 4}, 1);
+  EXPECT_EQ(out, (std::vector<double>{9, 8, 1.5, 3, 2, 3}));  // [learned] (a, c) (b, d) + position
+}
+
+TEST(ForwardV2, LayerNormByHand) {
+  ModelIr m;
+  m.input = {2, 1, 4};  // two tokens
+  m.num_classes = 8;
+  Layer l = simple(OpKind::kLayerNorm);
+  l.in_channels = 4;
+  l.gamma = {1, 1, 1, 2};
+  l.beta = {0, 0, 0, 1};
+  l.eps = 1e-6f;
+  m.layers.push_back(l);
+  const auto out = forward(m, std::vector<float>{1, 2, 3, 4, 5, 5, 5, 5}, 1);
+  const double sd = std::sqrt(1.25 + static_cast<double>(1e-6f));  // mean 2.5, biased variance 1.25
+  EXPECT_NEAR(out[0], -1.5 / sd, 1e-12);
+  EXPECT_NEAR(out[3], 2 * 1.5 / sd + 1, 1e-12);
+  EXPECT_NEAR(out[4], 0.0, 1e-12);  // constant token: zero after centring
+  EXPECT_NEAR(out[7], 1.0, 1e-12);
+}
+
+TEST(ForwardV2, SelfAttentionByHand) {
+  // One head, D = 1, q = k = v = x: token i gets sum_j softmax_j(x_i x_j) x_j.
+  ModelIr m;
+  m.input = {2, 1, 1};
+  m.num_classes = 2;
+  Layer a = simple(OpKind::kSelfAttention);
+  a.in_channels = 1;
+  a.out_channels = 1;
+  a.weight = {1, 1, 1};
+  m.layers.push_back(a);
+  const auto out = forward(m, std::vector<float>{1, 2}, 1);
+  const double e1 = std::exp(1.0), e2 = std::exp(2.0), e4 = std::exp(4.0);
+  EXPECT_NEAR(out[0], (e1 + 2 * e2) / (e1 + e2), 1e-12);
+  EXPECT_NEAR(out[1], (e2 + 2 * e4) / (e2 + e4), 1e-12);
+
+  // Two heads on D = 2: zero queries and keys make each head average its value feature over the
+  // tokens; the value bias shifts it, the query bias cannot change uniform attention.
+  ModelIr h;
+  h.input = {3, 1, 2};
+  h.num_classes = 6;
+  Layer b = simple(OpKind::kSelfAttention);
+  b.in_channels = 2;
+  b.out_channels = 2;
+  b.weight = {0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 2};  // W_q = W_k = 0, W_v = diag(1, 2)
+  b.bias = {3, -1, 0, 0, 0.5f, 0};
+  h.layers.push_back(b);
+  const auto o2 = forward(h, std::vector<float>{1, 10, 2, 20, 6, 60}, 1);
+  for (int t = 0; t < 3; ++t) {
+    EXPECT_NEAR(o2[2 * t], 3 + 0.5, 1e-12);
+    EXPECT_NEAR(o2[2 * t + 1], 2 * 30, 1e-12);
+  }
+}
+
+TEST(ForwardV2, TokenDenseAndSelect) {
+  ModelIr m;
+  m.input = {3, 1, 2};
+  m.num_classes = 2;
+  Layer d = simple(OpKind::kTokenDense);
+  d.in_channels = 2;
+  d.out_channels = 1;
+  d.weight = {1, -1};
+  d.bias = {0.5f};
+  m.layers.push_back(d);  // per token x0 - x1 + 0.5: (3, 1, 1)
+  Layer s = simple(OpKind::kSelectTokens);
+  s.out_channels = 2;
+  m.layers.push_back(s);
+  EXPECT_EQ(forward(m, std::vector<float>{4, 1, 2, 5, 7, 7}, 1), (std::vector<double>{3.5, -2.5}));
 }
 
 }  // namespace

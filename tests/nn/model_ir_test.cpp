@@ -110,7 +110,7 @@ TEST(Serialization, SpecificErrors) {
   }
   {  // future version
     Bytes c = good;
-    c[4] = 2;
+    c[4] = 3;
     EXPECT_EQ(deserialize_model(c).status().code(), StatusCode::kUnsupported);
   }
   {  // trailing garbage
@@ -153,6 +153,99 @@ TEST(Serialization, SpecificErrors) {
     ASSERT_FALSE(r.ok());
     EXPECT_NE(r.status().message().find("layer count"), std::string::npos) << r.status().to_string();
   }
+}
+
+// Format version 2: the transformer ops.
+
+TEST(ModelIrV2, TransformerValidatesAndInfersShapes) {
+  const ModelIr m = testutil::small_deit(1);
+  auto shapes = m.infer_shapes();
+  ASSERT_TRUE(shapes.ok()) << shapes.status().to_string();
+  EXPECT_EQ((*shapes)[0], (Shape{6, 2, 2}));   // patch conv
+  EXPECT_EQ((*shapes)[1], (Shape{6, 1, 6}));   // 2 learned + 4 patch tokens of 6 features
+  EXPECT_EQ((*shapes)[7], (Shape{6, 1, 12}));  // fc1
+  EXPECT_EQ((*shapes)[12], (Shape{12, 1, 1}));  // class + distillation token
+  EXPECT_EQ(shapes->back(), (Shape{2, 1, 1}));
+  EXPECT_EQ(model_format_version(m), 2);
+  EXPECT_EQ(model_format_version(testutil::small_hecnn(1)), 1);
+  const std::string sum = m.summary();
+  for (const char* op : {"tokens", "layer_norm", "self_attention", "token_dense", "gelu", "select_tokens"}) {
+    EXPECT_NE(sum.find(op), std::string::npos) << op;
+  }
+}
+
+TEST(ModelIrV2, RejectsInconsistentTransformers) {
+  auto expect_bad = [](ModelIr m, const std::string& fragment) {
+    const Status s = m.validate();
+    EXPECT_FALSE(s.ok()) << fragment;
+    EXPECT_NE(s.message().find(fragment), std::string::npos) << s.to_string();
+  };
+  const ModelIr m = testutil::small_deit(2);
+  { auto b = m; b.layers[1].bias.pop_back(); expect_bad(b, "position embedding"); }
+  { auto b = m; b.layers[1].weight.pop_back(); expect_bad(b, "tokens*features"); }
+  { auto b = m; b.layers[1].in_channels = 5; expect_bad(b, "in_channels"); }
+  { auto b = m; b.layers[3].out_channels = 4; expect_bad(b, "heads must divide"); }
+  { auto b = m; b.layers[3].out_channels = 0; expect_bad(b, "heads must divide"); }
+  { auto b = m; b.layers[3].weight.pop_back(); expect_bad(b, "3D*D"); }
+  { auto b = m; b.layers[2].gamma.pop_back(); expect_bad(b, "gamma/beta"); }
+  { auto b = m; b.layers[2].eps = 0; expect_bad(b, "eps"); }
+  { auto b = m; b.layers[2].running_var = {1, 1, 1, 1, 1, 1}; expect_bad(b, "batch-norm parameters"); }
+  { auto b = m; b.layers[4].in_channels = 5; expect_bad(b, "in_features"); }
+  { auto b = m; b.layers[12].out_channels = 7; expect_bad(b, "token count"); }
+  { auto b = m; b.layers[8].weight = {1.0f}; expect_bad(b, "unexpected weights"); }  // gelu
+  { auto b = m; b.layers[2].inputs = {0}; expect_bad(b, "token sequence"); }  // layer norm on the conv output
+  { auto b = m; b.layers[3].weight[5] = std::numeric_limits<float>::infinity(); expect_bad(b, "non-finite"); }
+}
+
+TEST(ModelIrV2, SerialisationRoundTripAndVersions) {
+  ModelIr m = testutil::small_deit(3);
+  SeededRng rng(seed_from_u64(4));
+  auto imgs = testutil::random_floats(rng, 3 * 64);
+  for (auto& v : imgs) v = 0.5f + 0.5f * v;
+  record_ranges(m, imgs, 3);
+  const Bytes b = serialize_model(m);
+  EXPECT_EQ(b[4], 2);  // version (u16 little-endian after the magic)
+  EXPECT_EQ(b[5], 0);
+  auto back = deserialize_model(b);
+  ASSERT_TRUE(back.ok()) << back.status().to_string();
+  EXPECT_EQ(serialize_model(*back), b);
+  EXPECT_EQ(forward(*back, imgs, 3), forward(m, imgs, 3));
+  EXPECT_EQ(back->layers[3].out_channels, 2);
+  EXPECT_EQ(back->layers[1].bias, m.layers[1].bias);
+
+  // CNN files keep format version 1.
+  const Bytes cnn = serialize_model(testutil::small_hecnn(3));
+  EXPECT_EQ(cnn[4], 1);
+  EXPECT_EQ(cnn[5], 0);
+  {  // a version-1 header on a transformer: the op needs version 2
+    Bytes c = b;
+    c[4] = 1;
+    auto r = deserialize_model(c);
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.status().message().find("needs format version 2"), std::string::npos) << r.status().to_string();
+  }
+  {  // a version-2 header on a CNN is not what a writer produces
+    Bytes c = cnn;
+    c[4] = 2;
+    auto r = deserialize_model(c);
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.status().message().find("without an op that needs it"), std::string::npos) << r.status().to_string();
+  }
+  for (std::size_t n = 0; n < b.size(); n += 7) {
+    ASSERT_FALSE(deserialize_model(std::span<const std::uint8_t>(b.data(), n)).ok()) << "prefix " << n;
+  }
+  int rejected = 0;
+  for (int trial = 0; trial < 1000; ++trial) {
+    Bytes c = b;
+    c[rng.uniform(c.size())] ^= static_cast<std::uint8_t>(1 + rng.uniform(255));
+    auto r = deserialize_model(c);
+    if (!r.ok()) {
+      ++rejected;
+    } else {
+      EXPECT_TRUE(r->validate().ok());
+    }
+  }
+  EXPECT_GT(rejected, 100);
 }
 
 }  // namespace

@@ -92,4 +92,65 @@ inline ModelIr small_hecnn(std::uint64_t seed) {
   return m;
 }
 
+/// A tiny DeiT-style transformer (format version 2) on 1x8x8: patch conv 4x4 (D = 6, 2x2 grid),
+/// class + distillation tokens with position embedding, one pre-norm block (2 heads, MLP 12,
+/// GELU), final layer norm, the two tokens concatenated (12) -> dense 2.
+inline ModelIr small_deit(std::uint64_t seed) {
+  SeededRng rng(seed_from_u64(seed));
+  constexpr int d = 6, t = 6, hidden = 12;
+  ModelIr m;
+  m.input = {1, 8, 8};
+  m.num_classes = 2;
+  auto emit = [&m](Layer l, std::vector<int> ins) {
+    l.inputs = std::move(ins);
+    m.layers.push_back(std::move(l));
+    return static_cast<int>(m.layers.size()) - 1;
+  };
+  auto ln = [&rng](const char* name) {
+    Layer l = simple(OpKind::kLayerNorm);
+    l.name = name;
+    l.in_channels = d;
+    l.gamma = random_floats(rng, d, 1.0);
+    l.beta = random_floats(rng, d, 0.3);
+    l.eps = 1e-6f;
+    return l;
+  };
+  auto token_dense = [&rng](int in, int out, const char* name) {
+    Layer l = dense(in, out, rng);
+    l.kind = OpKind::kTokenDense;
+    l.name = name;
+    return l;
+  };
+  int x = emit(conv(1, d, 4, 4, 0, rng), {kInputValue});
+  Layer tok = simple(OpKind::kTokens);
+  tok.in_channels = d;
+  tok.out_channels = 2;
+  tok.weight = random_floats(rng, 2 * d, 0.5);
+  tok.bias = random_floats(rng, t * d, 0.2);
+  x = emit(tok, {x});
+  int h = emit(ln("ln1"), {x});
+  Layer at = simple(OpKind::kSelfAttention);
+  at.in_channels = d;
+  at.out_channels = 2;
+  at.weight = random_floats(rng, 3 * d * d, 0.6);
+  at.bias = random_floats(rng, 3 * d, 0.2);
+  h = emit(at, {h});
+  h = emit(token_dense(d, d, "proj"), {h});
+  x = emit(simple(OpKind::kAdd), {x, h});
+  h = emit(ln("ln2"), {x});
+  h = emit(token_dense(d, hidden, "fc1"), {h});
+  h = emit(simple(OpKind::kGelu), {h});
+  h = emit(token_dense(hidden, d, "fc2"), {h});
+  x = emit(simple(OpKind::kAdd), {x, h});
+  x = emit(ln("norm"), {x});
+  Layer sel = simple(OpKind::kSelectTokens);
+  sel.out_channels = 2;
+  x = emit(sel, {x});
+  emit(dense(2 * d, 2, rng), {x});
+  m.meta.architecture = "deit";
+  m.meta.norm_mean = {0.5f};
+  m.meta.norm_std = {0.25f};
+  return m;
+}
+
 }  // namespace heal::nn::testutil

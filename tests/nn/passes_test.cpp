@@ -269,5 +269,22 @@ TEST(ShiftBinaryDecision, MovesTheMarginAndKeepsTheRanking) {
   EXPECT_EQ(shift_binary_decision(m, 1.0).code(), StatusCode::kUnsupported);
 }
 
+TEST(TransformerPasses, DepthReportFoldAndMerge) {
+  const ModelIr m = testutil::small_deit(9);
+  const DepthReport r = depth_report(m);
+  EXPECT_FALSE(r.he_compatible);
+  EXPECT_NE(r.reason.find("layer_norm"), std::string::npos) << r.reason;  // the first one, layer 2
+  EXPECT_NE(r.to_string().find("not HE-compatible"), std::string::npos);
+  // Nothing to fold: same layers, same function.
+  const ModelIr f = fold_batch_norm(m);
+  EXPECT_EQ(f.layers.size(), m.layers.size());
+  const std::vector<float> img(64, 0.3f);
+  EXPECT_EQ(forward(f, img, 1), forward(m, img, 1));
+  const std::vector<ModelIr> two = {m, testutil::small_deit(10)};
+  auto merged = merge_ensemble(two);
+  ASSERT_FALSE(merged.ok());
+  EXPECT_EQ(merged.status().code(), StatusCode::kUnsupported);
+}
+
 }  // namespace
 }  // namespace heal::nn

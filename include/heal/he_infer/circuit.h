@@ -71,7 +71,9 @@ void drop_constant_outputs(Circuit& c);
 /// Lowers a model: folds batch norm (nn::fold_batch_norm), the input normalisation, flatten,
 /// avg pool, un-foldable batch norm and the polynomial activations' affine parts into linear
 /// stages and composes consecutive linear layers. Throws std::invalid_argument (naming the layer)
-/// for models CKKS cannot evaluate this way: ReLU, residual adds, or non-sequential graphs.
+/// for models CKKS cannot evaluate this way: ReLU, residual adds, non-sequential graphs, and the
+/// ModelIr v2 transformer ops (tokens, layer_norm, token_dense, self_attention, gelu,
+/// select_tokens: softmax attention has no CKKS evaluation here), which are refused first.
 Circuit compile(const nn::ModelIr& model);
 
 }  // namespace heal::he_infer

@@ -1,11 +1,13 @@
-// ModelIr: a libtorch-free description of a trained CNN, the contract between training (nn/torch),
+// ModelIr: a libtorch-free description of a trained network, the contract between training (nn/torch),
 // the plaintext reference forward pass (the oracle) and encrypted inference (he_infer).
 //
 // A model is a list of layers in topological order. Each layer reads one value (two for kAdd):
 // by default the output of the previous layer (the model input for layer 0); `inputs` may name
 // earlier layers explicitly (kInputValue = the model input) for skip connections.
 // Tensors are one image, channel-major: (channels, height, width); dense layers see the
-// flattened C*H*W vector. The format on disk is docs/formats/model_ir.md.
+// flattened C*H*W vector. Token sequences (transformer ops, format version 2) are tensors
+// (T, 1, D): T tokens of D features, token-major (value t*D + d).
+// The format on disk is docs/formats/model_ir.md.
 #pragma once
 
 #include <cstdint>
@@ -30,7 +32,23 @@ enum class OpKind : std::uint8_t {
   kPolyAct = 6,    // a*x^2 + b*x + c, elementwise
   kRelu = 7,       // max(x, 0); plaintext only (not evaluable under CKKS)
   kAdd = 8,        // elementwise sum of two values of equal shape (residual connections)
+  // Format version 2: transformer ops on token sequences (T, 1, D). Plaintext only: he_infer
+  // refuses them (softmax attention, layer norm and GELU are not evaluated under CKKS).
+  kTokens = 9,          // (D, H, W) -> (k + H*W, 1, D): the H*W positions as tokens (row-major), after
+                        // k learned tokens `weight` (k x D, k = out_channels), plus the position
+                        // embedding `bias` ((k + H*W) x D, may be empty); in_channels = D
+  kLayerNorm = 10,      // per token over D: gamma * (x - mean) / sqrt(var + eps) + beta (biased var)
+  kTokenDense = 11,     // per token: weight (out, in) row-major, bias (out); (T, 1, in) -> (T, 1, out)
+  kSelfAttention = 12,  // multi-head self-attention without output projection: weight (3D x D) =
+                        // [W_q; W_k; W_v], bias (3D) or empty, out_channels = heads (D % heads == 0);
+                        // head h uses features [h*D/H, (h+1)*D/H) of q, k, v:
+                        // softmax(q k^T / sqrt(D/H)) v, heads concatenated -> (T, 1, D)
+  kGelu = 13,           // 0.5 x (1 + erf(x / sqrt(2))), elementwise
+  kSelectTokens = 14,   // (T, 1, D) -> (k*D, 1, 1): the first k = out_channels tokens, concatenated
 };
+
+/// First format version that may hold op `k` (1 for the CNN ops, 2 for the transformer ops).
+std::uint16_t op_min_version(OpKind k);
 
 /// "conv2d", "batch_norm", ...
 const char* op_name(OpKind k);
@@ -52,17 +70,17 @@ struct Layer {
   /// Values read: empty = the previous layer's output; else layer indices or kInputValue.
   std::vector<int> inputs;
 
-  // kConv2d / kDense / kBatchNorm dimensions.
+  // kConv2d / kDense / kBatchNorm dimensions (transformer ops: see OpKind).
   int in_channels = 0;    // conv: input channels; dense: input features; bn: channels
   int out_channels = 0;   // conv: output channels; dense: output features
   int kernel = 0;         // conv / avgpool: square kernel side
   int stride = 1;         // conv / avgpool
   int padding = 0;        // conv only, zero padding on every side
 
-  std::vector<float> weight;  // conv (out*in*k*k) or dense (out*in)
+  std::vector<float> weight;  // conv (out*in*k*k) or dense (out*in); tokens, token_dense, attention
   std::vector<float> bias;    // conv / dense (out); may be empty = zero bias
 
-  // kBatchNorm.
+  // kBatchNorm (kLayerNorm: gamma, beta and eps only).
   std::vector<float> gamma, beta, running_mean, running_var;
   float eps = 1e-5f;
 
@@ -111,13 +129,19 @@ inline constexpr int kMaxDim = 1 << 16;                        // any channel / 
 inline constexpr std::size_t kMaxTensor = std::size_t{1} << 26;  // elements of one tensor
 inline constexpr std::size_t kMaxParams = std::size_t{1} << 28;  // parameters per layer
 
-/// Current format version of ObjectType::kModelIr.
-inline constexpr std::uint16_t kModelIrVersion = 1;
+/// Current (highest) format version of ObjectType::kModelIr. Version 2 adds the transformer ops
+/// (OpKind 9-14); the layer record is unchanged.
+inline constexpr std::uint16_t kModelIrVersion = 2;
 
-/// Serialises with the core header (ObjectType::kModelIr, version 1).
+/// The version a model is written with: the lowest that holds all its ops (1 for CNNs, so their
+/// files stay byte-identical to those of version-1 writers; 2 with a transformer op).
+std::uint16_t model_format_version(const ModelIr& m);
+
+/// Serialises with the core header (ObjectType::kModelIr, version model_format_version(m)).
 /// @throws std::invalid_argument if the model does not validate.
 Bytes serialize_model(const ModelIr& m);
-/// Parses and validates; never crashes on malformed bytes.
+/// Parses and validates; never crashes on malformed bytes. Refuses a version-1 file with a
+/// version-2 op and a version-2 file without one (not what a writer produces).
 Result<ModelIr> deserialize_model(std::span<const std::uint8_t> bytes);
 /// Writes a `.heal` model file (atomically).
 Status save_model(const ModelIr& m, const std::string& path);

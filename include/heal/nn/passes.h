@@ -56,11 +56,13 @@ struct DepthEntry {
 ///            layer's bias and a, the constant into the next linear layer, so it costs 1 level;
 ///            a batch norm directly after conv/dense and an avg pool directly before a linear
 ///            layer cost 0.
+/// Transformer ops (format version 2): token_dense 1 level, tokens / select_tokens 0; layer_norm,
+/// self_attention and gelu make the model not HE-compatible (cost 0 in the report).
 struct DepthReport {
   std::vector<DepthEntry> layers;
   int total_naive = 0;
   int total_absorbed = 0;
-  bool he_compatible = true;  // false if the model contains kRelu
+  bool he_compatible = true;  // false if the model contains kRelu, layer_norm, self_attention or gelu
   std::string reason;         // why not HE-compatible
   /// A table, one row per layer.
   std::string to_string() const;

@@ -1,7 +1,9 @@
-// The model families: HE-friendly CNN (LoLa/CryptoNets style), a small ResNet, and a capsule
-// network with dynamic routing (Sabour, Frosst, Hinton, arXiv:1710.09829), plus ModelIr export.
+// The model families: HE-friendly CNN (LoLa/CryptoNets style), a small ResNet, a capsule
+// network with dynamic routing (Sabour, Frosst, Hinton, arXiv:1710.09829) and a small DeiT
+// (Touvron et al., arXiv:2012.12877), plus ModelIr export.
 #include "models.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -385,6 +387,154 @@ struct CapsNet : HealNet {
   Tensor W;
 };
 
+// Data-efficient image transformer (DeiT; Touvron et al., arXiv:2012.12877) on top of ViT
+// (Dosovitskiy et al., arXiv:2010.11929): non-overlapping patch embedding (a conv with
+// kernel = stride = patch), a class and a distillation token, learned position embeddings,
+// pre-norm encoder blocks x + Attn(LN(x)), x + MLP(LN(x)) with GELU, a final layer norm, and two
+// linear heads reading the class and the distillation token. forward() returns the mean of the
+// two heads' logits (DeiT's inference); in training mode it also keeps each head's logits for the
+// hard-label distillation loss (trainer.cpp). No dropout or stochastic depth.
+struct DeiTBlock {
+  tnn::LayerNorm ln1{nullptr}, ln2{nullptr};
+  tnn::Linear qkv{nullptr}, proj{nullptr}, fc1{nullptr}, fc2{nullptr};
+};
+
+tnn::LayerNorm layer_norm_module(int dim) { return tnn::LayerNorm(tnn::LayerNormOptions({dim}).eps(1e-6)); }
+
+Layer layer_norm_layer(const tnn::LayerNorm& m, const std::string& name) {
+  Layer l;
+  l.kind = OpKind::kLayerNorm;
+  l.name = name;
+  l.in_channels = static_cast<int>(m->options.normalized_shape()[0]);
+  l.gamma = to_vec(m->weight);
+  l.beta = to_vec(m->bias);
+  l.eps = static_cast<float>(m->options.eps());
+  return l;
+}
+
+Layer token_dense_layer(const tnn::Linear& m, const std::string& name) {
+  Layer l = dense_layer(m, name);
+  l.kind = OpKind::kTokenDense;
+  return l;
+}
+
+struct DeiT : HealNet {
+  explicit DeiT(const ModelSpec& s) : dim(s.width), heads(s.heads), classes(s.num_classes) {
+    HEAL_REQUIRE(dim >= 1 && heads >= 1 && dim % heads == 0,
+                 "deit: heads (" << heads << ") must divide the width (" << dim << ")");
+    HEAL_REQUIRE(s.patch >= 1 && s.patch <= s.image_size, "deit: patch size out of range");
+    HEAL_REQUIRE(s.depth >= 1 && s.hidden >= 1, "deit: need depth >= 1 and hidden >= 1");
+    grid = (s.image_size - s.patch) / s.patch + 1;
+    embed =
+        register_module("patch_embed", tnn::Conv2d(tnn::Conv2dOptions(s.in_channels, dim, s.patch).stride(s.patch)));
+    cls_token = register_parameter("cls_token", ::torch::zeros({1, 1, dim}));
+    dist_token = register_parameter("dist_token", ::torch::zeros({1, 1, dim}));
+    pos_embed = register_parameter("pos_embed", ::torch::zeros({1, 2 + grid * grid, dim}));
+    for (int i = 0; i < s.depth; ++i) {
+      const std::string n = "b" + std::to_string(i);
+      DeiTBlock b;
+      b.ln1 = register_module(n + "_ln1", layer_norm_module(dim));
+      b.qkv = register_module(n + "_qkv", tnn::Linear(dim, 3 * dim));
+      b.proj = register_module(n + "_proj", tnn::Linear(dim, dim));
+      b.ln2 = register_module(n + "_ln2", layer_norm_module(dim));
+      b.fc1 = register_module(n + "_fc1", tnn::Linear(dim, s.hidden));
+      b.fc2 = register_module(n + "_fc2", tnn::Linear(s.hidden, dim));
+      blocks.push_back(b);
+    }
+    norm = register_module("norm", layer_norm_module(dim));
+    head = register_module("head", tnn::Linear(dim, s.num_classes));
+    head_dist = register_module("head_dist", tnn::Linear(dim, s.num_classes));
+    // DeiT / timm initialisation: truncated normal(0, 0.02) for tokens, position embeddings and
+    // linear weights (here: normal clipped at +-2 sigma), zero biases; layer norms start at identity.
+    ::torch::NoGradGuard ng;
+    auto trunc = [](Tensor& t) { t.normal_(0.0, 0.02).clamp_(-0.04, 0.04); };
+    trunc(cls_token);
+    trunc(dist_token);
+    trunc(pos_embed);
+    for (auto& m : modules(/*include_self=*/false)) {
+      if (auto* lin = m->as<tnn::Linear>()) {
+        trunc(lin->weight);
+        lin->bias.zero_();
+      }
+    }
+  }
+  // Multi-head self-attention: in-projection rows [W_q; W_k; W_v], head h uses features
+  // [h*dh, (h+1)*dh) of each (the layout of OpKind::kSelfAttention).
+  Tensor attention(DeiTBlock& b, const Tensor& x) {
+    const auto n = x.size(0), t = x.size(1);
+    const long dh = dim / heads;
+    Tensor qkv = b.qkv->forward(x).reshape({n, t, 3, heads, dh}).permute({2, 0, 3, 1, 4});  // (3, N, H, T, dh)
+    Tensor q = qkv[0], k = qkv[1], v = qkv[2];
+    Tensor att = ::torch::softmax(::torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(dh)), -1);
+    return ::torch::matmul(att, v).transpose(1, 2).reshape({n, t, dim});
+  }
+  Tensor forward(const Tensor& input) override {
+    Tensor x = embed->forward(input).flatten(2).transpose(1, 2);  // (N, P, D), position p = y * grid + x
+    const auto n = x.size(0);
+    x = ::torch::cat({cls_token.expand({n, -1, -1}), dist_token.expand({n, -1, -1}), x}, 1) + pos_embed;
+    for (auto& b : blocks) {
+      x = x + b.proj->forward(attention(b, b.ln1->forward(x)));
+      x = x + b.fc2->forward(::torch::gelu(b.fc1->forward(b.ln2->forward(x))));
+    }
+    x = norm->forward(x);
+    Tensor c = head->forward(x.select(1, 0)), d = head_dist->forward(x.select(1, 1));
+    if (is_training()) {
+      last_cls = c;
+      last_dist = d;
+    }
+    return (c + d) * 0.5;
+  }
+  Status export_layers(ModelIr& ir) const override {
+    int cur = emit(ir, conv_layer(embed, "patch_embed"), {kInputValue});
+    Layer tok;
+    tok.kind = OpKind::kTokens;
+    tok.name = "tokens";
+    tok.in_channels = dim;
+    tok.out_channels = 2;
+    tok.weight = to_vec(::torch::cat({cls_token, dist_token}, 1));
+    tok.bias = to_vec(pos_embed);
+    cur = emit(ir, tok, {cur});
+    for (std::size_t i = 0; i < blocks.size(); ++i) {
+      const auto& b = blocks[i];
+      const std::string n = "b" + std::to_string(i);
+      int h = emit(ir, layer_norm_layer(b.ln1, n + "_ln1"), {cur});
+      Layer at = dense_layer(b.qkv, n + "_attn");
+      at.kind = OpKind::kSelfAttention;
+      at.in_channels = dim;
+      at.out_channels = heads;
+      h = emit(ir, at, {h});
+      h = emit(ir, token_dense_layer(b.proj, n + "_proj"), {h});
+      cur = emit(ir, simple_layer(OpKind::kAdd, n + "_add1"), {cur, h});
+      h = emit(ir, layer_norm_layer(b.ln2, n + "_ln2"), {cur});
+      h = emit(ir, token_dense_layer(b.fc1, n + "_fc1"), {h});
+      h = emit(ir, simple_layer(OpKind::kGelu, n + "_gelu"), {h});
+      h = emit(ir, token_dense_layer(b.fc2, n + "_fc2"), {h});
+      cur = emit(ir, simple_layer(OpKind::kAdd, n + "_add2"), {cur, h});
+    }
+    cur = emit(ir, layer_norm_layer(norm, "norm"), {cur});
+    // Features: the class and distillation tokens concatenated (2 x width). The mean of the two
+    // heads is one dense layer on them: 0.5 [W_cls | W_dist], bias 0.5 (b_cls + b_dist).
+    Layer sel = simple_layer(OpKind::kSelectTokens, "features");
+    sel.out_channels = 2;
+    cur = emit(ir, sel, {cur});
+    Layer hd;
+    hd.kind = OpKind::kDense;
+    hd.name = "head";
+    hd.in_channels = 2 * dim;
+    hd.out_channels = classes;
+    hd.weight = to_vec(::torch::cat({head->weight, head_dist->weight}, 1) * 0.5);
+    hd.bias = to_vec((head->bias + head_dist->bias) * 0.5);
+    emit(ir, hd, {cur});
+    return {};
+  }
+  int dim, heads, classes, grid = 0;
+  tnn::Conv2d embed{nullptr};
+  Tensor cls_token, dist_token, pos_embed;
+  std::vector<DeiTBlock> blocks;
+  tnn::LayerNorm norm{nullptr};
+  tnn::Linear head{nullptr}, head_dist{nullptr};
+};
+
 }  // namespace
 
 std::shared_ptr<HealNet> make_network(ModelSpec& s) {
@@ -407,6 +557,13 @@ std::shared_ptr<HealNet> make_network(ModelSpec& s) {
       if (s.width == 0) s.width = 32;  // conv1 channels
       if (s.depth == 0) s.depth = 8;   // primary capsule types
       return std::make_shared<CapsNet>(s);
+    case Architecture::kDeiT:
+      if (s.width == 0) s.width = 120;            // embedding dimension
+      if (s.depth == 0) s.depth = 4;              // encoder blocks
+      if (s.hidden == 0) s.hidden = 2 * s.width;  // MLP ratio 2
+      if (s.heads == 0) s.heads = 4;
+      if (s.patch == 0) s.patch = std::max(1, (s.image_size + 3) / 7);  // a 7x7 grid (4 px at 28)
+      return std::make_shared<DeiT>(s);
   }
   HEAL_REQUIRE(false, "model spec: unknown architecture");
   return nullptr;

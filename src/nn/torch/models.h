@@ -43,6 +43,10 @@ struct HealNet : ::torch::nn::Module {
   /// Returns the names of the layers taken over. Unsupported for capsnet and resnet.
   virtual Result<std::vector<std::string>> import_layers(const ModelIr& ir);
   std::vector<PolyAct> polys;
+  /// Networks with a DeiT distillation head (forward returns the mean of the two heads): the
+  /// class-head and distillation-head logits of the last training-mode forward. Undefined for
+  /// the others.
+  ::torch::Tensor last_cls, last_dist;
 };
 
 /// Builds the network of a spec with defaults resolved (spec is updated in place).

@@ -12,6 +12,7 @@
 #include "heal/core/check.h"
 #include "heal/core/rng.h"
 #include "heal/io/partition.h"
+#include "heal/nn/forward.h"
 #include "heal/nn/passes.h"
 #include "models.h"
 
@@ -70,15 +71,18 @@ const char* architecture_name(Architecture a) {
     case Architecture::kHeCnnWide: return "hecnn-wide";
     case Architecture::kCapsNet: return "capsnet";
     case Architecture::kResNet: return "resnet";
+    case Architecture::kDeiT:
+      return "deit";
   }
   return "unknown";
 }
 
 Result<Architecture> parse_architecture(const std::string& name) {
-  for (auto a : {Architecture::kHeCnn, Architecture::kHeCnnWide, Architecture::kCapsNet, Architecture::kResNet}) {
+  for (auto a : {Architecture::kHeCnn, Architecture::kHeCnnWide, Architecture::kCapsNet, Architecture::kResNet,
+                 Architecture::kDeiT}) {
     if (name == architecture_name(a)) return a;
   }
-  return Status::invalid_argument("unknown model '" + name + "' (expected hecnn, hecnn-wide, capsnet or resnet)");
+  return Status::invalid_argument("unknown model '" + name + "' (expected hecnn, hecnn-wide, capsnet, resnet or deit)");
 }
 
 void set_num_threads(int n) {
@@ -163,6 +167,11 @@ struct Trainer::Impl {
                      (spec.arch != Architecture::kCapsNet && o.distill_teacher->spec().arch != Architecture::kCapsNet &&
                       o.distill_teacher->spec().num_classes == spec.num_classes),
                  "distillation needs a logit-producing student and teacher (not capsnet) with the same classes");
+    const ModelIr* hard = o.hard_teacher;
+    HEAL_REQUIRE(hard == nullptr || (spec.arch != Architecture::kCapsNet && hard->num_classes == spec.num_classes &&
+                                     hard->input == (Shape{spec.in_channels, spec.image_size, spec.image_size})),
+                 "hard-label distillation needs a logit-producing student (not capsnet) and a teacher model with its "
+                 "input shape and classes");
     const auto live_state = ema != nullptr ? state() : std::vector<Tensor>();
     SeededRng rng(seed, stream++);
     shuffle(std::span(idx), rng);
@@ -191,10 +200,41 @@ struct Trainer::Impl {
         xb = lam * xb + (1 - lam) * xb.index_select(0, tp);
         yb2 = yb.index_select(0, tp);
       }
+      // DeiT hard-label distillation: the teacher ModelIr (reference forward, its own input
+      // normalisation) labels the raw batch the student sees.
+      Tensor teacher_labels;
+      if (hard != nullptr) {
+        Tensor raw = xb.contiguous();
+        const auto nb = static_cast<std::size_t>(raw.size(0));
+        const auto logits = heal::nn::forward(*hard, std::span<const float>(raw.data_ptr<float>(), raw.numel()), nb);
+        std::vector<std::int64_t> lab(nb);
+        const auto nc = static_cast<std::size_t>(hard->num_classes);
+        for (std::size_t i = 0; i < nb; ++i) {
+          const auto row = logits.begin() + static_cast<std::ptrdiff_t>(i * nc);
+          lab[i] = std::max_element(row, row + static_cast<std::ptrdiff_t>(nc)) - row;
+        }
+        teacher_labels = ::torch::tensor(lab, ::torch::kLong);
+      }
       opt.zero_grad();
       Tensor scores = net->forward(normalise(xb));
-      Tensor loss = net->loss(scores, yb, o.class_weighting ? cw : Tensor(), o.label_smoothing);
-      if (yb2.defined()) loss = lam * loss + (1 - lam) * net->loss(scores, yb2, o.class_weighting ? cw : Tensor(), o.label_smoothing);
+      const Tensor weights = o.class_weighting ? cw : Tensor();
+      auto ce = [&](const Tensor& s) {  // cross-entropy against y (mixed with the partner's y under mixup)
+        Tensor l = net->loss(s, yb, weights, o.label_smoothing);
+        if (yb2.defined()) l = lam * l + (1 - lam) * net->loss(s, yb2, weights, o.label_smoothing);
+        return l;
+      };
+      Tensor loss;
+      if (net->last_dist.defined()) {
+        // DeiT (arXiv:2012.12877, eq. for hard distillation): 0.5 CE(class head, y) +
+        // 0.5 CE(distillation head, argmax teacher); without a teacher both heads learn y.
+        Tensor dist =
+            teacher_labels.defined() ? net->loss(net->last_dist, teacher_labels, weights, 0.0) : ce(net->last_dist);
+        loss = 0.5 * ce(net->last_cls) + 0.5 * dist;
+        net->last_cls = net->last_dist = Tensor();
+      } else {
+        loss = ce(scores);
+        if (teacher_labels.defined()) loss = 0.5 * loss + 0.5 * net->loss(scores, teacher_labels, weights, 0.0);
+      }
       if (o.distill_teacher != nullptr) {
         // The teacher sees exactly the (augmented, mixed) batch the student sees.
         Tensor t_scores;
@@ -229,6 +269,7 @@ struct Trainer::Impl {
       if (o.on_batch) o.on_batch(b + 1, batches, loss_sum / static_cast<double>(seen));
     }
     for (auto& p : net->polys) p->last_input = Tensor();
+    net->last_cls = net->last_dist = Tensor();
     EpochStats s;
     if (seen > 0) {
       s.loss = loss_sum / static_cast<double>(seen);
@@ -241,6 +282,21 @@ struct Trainer::Impl {
     if (o.optimizer == OptimizerKind::kSgd) {
       return std::make_unique<::torch::optim::SGD>(
           params(), ::torch::optim::SGDOptions(o.learning_rate).momentum(o.momentum).weight_decay(o.weight_decay).nesterov(o.momentum > 0));
+    }
+    if (o.optimizer == OptimizerKind::kAdamW) {
+      // Decoupled weight decay on weight matrices / kernels only; biases, norms, polynomial
+      // coefficients, tokens and position embeddings are not decayed (DeiT / timm's choice).
+      std::vector<Tensor> decay, no_decay;
+      for (const auto& kv : net->named_parameters()) {
+        const bool skip = kv.value().dim() <= 1 || kv.key().ends_with("_token") || kv.key() == "pos_embed";
+        (skip ? no_decay : decay).push_back(kv.value());
+      }
+      const auto opts = ::torch::optim::AdamWOptions(o.learning_rate).weight_decay(o.weight_decay);
+      std::vector<::torch::optim::OptimizerParamGroup> groups;
+      groups.emplace_back(decay, std::make_unique<::torch::optim::AdamWOptions>(opts));
+      groups.emplace_back(no_decay, std::make_unique<::torch::optim::AdamWOptions>(
+                                        ::torch::optim::AdamWOptions(o.learning_rate).weight_decay(0.0)));
+      return std::make_unique<::torch::optim::AdamW>(std::move(groups), opts);
     }
     return std::make_unique<::torch::optim::Adam>(params(),
                                                   ::torch::optim::AdamOptions(o.learning_rate).weight_decay(o.weight_decay));

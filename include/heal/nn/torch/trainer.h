@@ -7,6 +7,10 @@
 //  - kHeCnnWide: two conv blocks and a wider dense layer (more accurate, deeper).
 //  - kCapsNet:   capsule network with dynamic routing (Sabour et al., arXiv:1710.09829).
 //  - kResNet:    a small ResNet with ReLU (plaintext ceiling).
+//  - kDeiT:      a small data-efficient image transformer (Touvron et al., arXiv:2012.12877):
+//                patch embedding, class + distillation tokens, pre-norm encoder blocks, two heads
+//                whose logits are averaged at inference. Exports to ModelIr format version 2
+//                (plaintext reference forward only; not HE-evaluable).
 #pragma once
 
 #include <cstddef>
@@ -24,9 +28,9 @@
 
 namespace heal::nn::torch_backend {
 
-enum class Architecture { kHeCnn, kHeCnnWide, kCapsNet, kResNet };
+enum class Architecture { kHeCnn, kHeCnnWide, kCapsNet, kResNet, kDeiT };
 
-/// "hecnn", "hecnn-wide", "capsnet", "resnet".
+/// "hecnn", "hecnn-wide", "capsnet", "resnet", "deit".
 const char* architecture_name(Architecture a);
 /// Parses a name accepted by architecture_name(); InvalidArgument otherwise.
 Result<Architecture> parse_architecture(const std::string& name);
@@ -37,19 +41,24 @@ struct ModelSpec {
   int in_channels = 1;
   int image_size = 28;   // square input side
   int num_classes = 2;
-  int width = 0;         // channels of the first conv (hecnn default 8, wide 16; resnet 16)
-  int depth = 0;         // conv blocks (hecnn 1, wide 2; resnet stages 3)
-  int hidden = 0;        // hidden dense units (hecnn 64, wide 128)
+  int width = 0;   // channels of the first conv (hecnn default 8, wide 16; resnet 16); deit: embed dim 120
+  int depth = 0;   // conv blocks (hecnn 1, wide 2; resnet stages 3); deit: encoder blocks 4
+  int hidden = 0;  // hidden dense units (hecnn 64, wide 128); deit: MLP hidden units (2 x width)
   /// Degree-2 activation is fitted to ReLU on [-poly_range, poly_range] (HE CNNs only).
   double poly_range = 4.0;
   /// Dropout probability before each dense layer of the HE CNNs (identity at inference, so the
   /// exported IR is unchanged).
   double dropout = 0.0;
+  /// deit only: patch side (0: max(1, (image_size + 3) / 7), a 7x7 grid: 4 at 28 px) and attention
+  /// heads (0: 4; must divide width).
+  int patch = 0;
+  int heads = 0;
 };
 
 class Trainer;
 
-enum class OptimizerKind { kAdam, kSgd };
+/// kAdamW: Adam with decoupled weight decay (Loshchilov & Hutter, arXiv:1711.05101), as DeiT uses.
+enum class OptimizerKind { kAdam, kSgd, kAdamW };
 enum class Schedule { kConstant, kCosine, kStep };
 
 /// Per-call training options.
@@ -92,6 +101,13 @@ struct TrainOptions {
   const Trainer* distill_teacher = nullptr;
   double distill_alpha = 0.5;
   double distill_temperature = 4.0;
+  /// DeiT hard-label distillation (Touvron et al., arXiv:2012.12877, sec. 5.2): a teacher ModelIr
+  /// (e.g. an exported hecnn), run with the plaintext reference forward pass (nn::forward) on the
+  /// same augmented raw batch; its argmax labels the distillation head:
+  /// loss = 0.5 CE(class head, y) + 0.5 CE(distillation head, argmax teacher). A student without a
+  /// distillation head (the CNNs) gets both terms on its single output. Without a teacher the
+  /// deit distillation head trains on y. Null: off. Must outlive the training call.
+  const ModelIr* hard_teacher = nullptr;
   /// FedProx proximal term (mu/2)||w - w_global||^2 over the trainable parameters
   /// (Li et al., arXiv:1812.06127). Disabled when mu == 0 or global_weights is empty.
   double fedprox_mu = 0;
