@@ -137,6 +137,7 @@ void run_decrypt(DecryptArgs& a) {
                       {"val_loss", r.val_loss},
                       {"plain_val_loss", r.plain_val_loss},
                       {"max_weight_error", r.max_weight_error},
+                      {"plain_train_seconds", r.plain_train_seconds},
                       {"n_test", r.n_test},
                       {"rows", rows}}
                      .dump(2)
@@ -155,7 +156,8 @@ void run_decrypt(DecryptArgs& a) {
               << "\n";
   if (a.o.compare_plain) {
     std::cout << "\nmax |w_encrypted - w_plaintext| at epoch " << r.chosen_epoch << ": " << std::scientific
-              << std::setprecision(2) << r.max_weight_error << " (" << r.n_test << " test images)\n";
+              << std::setprecision(2) << r.max_weight_error << " (" << r.n_test << " test images); plaintext training "
+              << std::fixed << std::setprecision(3) << r.plain_train_seconds << " s\n";
   }
 }
 

@@ -600,7 +600,9 @@ Result<DecryptReport> client_decrypt(const DecryptOptions& opt) {
       std::vector<double> pl;
       const std::size_t batches = plain.plan().batches();
       for (std::size_t e = 0; e < rep.epochs; ++e) {
+        const auto tp = Clock::now();
         plain.run(batches);
+        if (!exact) rep.plain_train_seconds += seconds_since(tp);
         pw.push_back(plain.w());
         if (!zv.empty()) {
           // margins of the validation rows: z_i . w

@@ -115,6 +115,7 @@ struct DecryptReport {
   std::vector<double> val_loss;              ///< per epoch, from the decrypted margins
   std::vector<double> plain_val_loss;        ///< per epoch, PlainNag (same polynomial)
   double max_weight_error = 0;               ///< max |w_encrypted - w_plain| at the chosen epoch
+  double plain_train_seconds = 0;            ///< PlainNag (same polynomial), every epoch, one thread
   std::vector<EvalRow> rows;
   std::size_t n_test = 0;
 };
