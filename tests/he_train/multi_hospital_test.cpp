@@ -287,6 +287,49 @@ TEST(MultiHospital, RefreshShareReuseRefused) {
   EXPECT_THROW(party.gen_share(f.hospitals[0].ts, q1, ct, 901, *f.hospitals[0].rng), std::invalid_argument);
 }
 
+// One refresh on its own: level 2 -> 7, same scale and values (within the flooding); a source
+// answering with shares of another session, or too few quorum members, is refused.
+TEST(MultiHospital, CollectiveRefresherRoundTripAndMisuse) {
+  auto& f = fed();
+  const DataPacker packer(f.ctx, kPacking);
+  const std::vector<double> v = {1, -2, 3, 0.5, 0, 0, 0.25, -1, 2}, w = {0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, -3};
+  const auto ct = f.ev->mod_switch_to(packer.encrypt_weights(*f.encryptor, v, w, f.ctx->max_level()), 2);
+  QuorumSource source(f, {1, 3});
+  const CollectiveRefresher refresher(f.ctx, kRefreshCrs, refresh_params(), source, kPacking.weight_slots(), 500);
+  const auto fresh = refresher.refresh(ct);
+  EXPECT_EQ(fresh.level(), 7u);
+  EXPECT_EQ(fresh.scale(), ct.scale());
+  EXPECT_EQ(refresher.next_session(), 501u);
+  const auto vals = f.encoder->decode(f.threshold_decrypt(fresh, {1, 2}));
+  double err = 0;
+  for (std::size_t j = 0; j < 9; ++j)
+    err = std::max({err, std::abs(vals[j].real() - v[j]), std::abs(vals[j].imag() - w[j])});
+  std::printf("one collective refresh (2-of-3) + 2-of-3 decryption: max error %.3g\n", err);
+  EXPECT_LT(err, 1e-3);
+
+  struct WrongSession final : RefreshShareSource {
+    QuorumSource& inner;
+    explicit WrongSession(QuorumSource& q) : inner(q) {}
+    std::vector<RefreshShare> refresh_shares(const ckks::Ciphertext& c, std::uint64_t session) override {
+      return inner.refresh_shares(c, session + 1000);
+    }
+  } wrong(source);
+  const CollectiveRefresher bad(f.ctx, kRefreshCrs, refresh_params(), wrong, kPacking.weight_slots(), 600);
+  EXPECT_THROW(bad.refresh(ct), std::invalid_argument);
+  struct OneParty final : RefreshShareSource {
+    Federation& fd;
+    explicit OneParty(Federation& x) : fd(x) {}
+    std::vector<RefreshShare> refresh_shares(const ckks::Ciphertext& c, std::uint64_t session) override {
+      const std::vector<PartyId> q = {1, 2};
+      Hospital& h = fd.hospitals[0];
+      return {h.cb->gen_share(h.ts, q, c, session, *h.rng)};  // hospital 2 never answers
+    }
+  } lone(f);
+  const CollectiveRefresher short_quorum(f.ctx, kRefreshCrs, refresh_params(), lone, kPacking.weight_slots(), 700);
+  EXPECT_THROW(short_quorum.refresh(ct), std::invalid_argument);
+  EXPECT_THROW(refresher.refresh(f.ev->rescale(f.ev->mul_relin(ct, ct, f.rk))), std::invalid_argument);  // scale
+}
+
 // Why the single-key bootstrapping circuit is not used under the collective key: EvalMod is
 // accurate for |I| < K - 1/4, and I's standard deviation is sqrt((||s||^2 + 1) / 12). The ideal
 // secret s = s_1 + s_2 + s_3 of three Hamming-weight-256 secrets has E||s||^2 = 768, three times
