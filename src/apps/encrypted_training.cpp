@@ -8,6 +8,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <numeric>
+#include <optional>
 
 #include "ciphertext_file.h"
 #include "heal/ckks/bootstrap.h"
@@ -453,48 +454,30 @@ Result<ServerReport> server_train(const ServerOptions& opt) {
   ServerReport rep;
   rep.load_seconds = seconds_since(t_load);
 
-  const auto t0 = Clock::now();
-  ckks::Ciphertext state = std::move(w0v[0]);
-  const std::size_t batches = nag.plan().batches();
-  const std::size_t total = job.epochs * batches;
-  for (std::size_t t = 0; t < total; ++t) {
-    ht::IterationInfo info;
-    info.iteration = t;
-    info.iterations = total;
-    info.batch = t % batches;
-    info.epoch = t / batches;
-    if (state.level() < nag.levels_per_iteration()) {
-      const auto tr = Clock::now();
-      state = refresher.refresh(state);
-      info.refreshed = true;
-      info.refresh_seconds = seconds_since(tr);
-      rep.refresh_seconds += info.refresh_seconds;
-      ++rep.refreshes;
-    }
-    const auto ti = Clock::now();
-    state = nag.iterate(z, state, t);
-    info.seconds = seconds_since(ti);
-    info.level = state.level();
-    rep.iterations = t + 1;
-    if (opt.on_iteration) opt.on_iteration(info);
-    if ((t + 1) % batches == 0) {
-      const std::size_t epoch = (t + 1) / batches;
-      HEAL_RETURN_IF_ERROR(
-          write_file(in_dir(opt.out_dir, epoch_name(epoch, "weights")), internal::encode_ciphertexts(*ctx, {state})));
-      if (!zv.empty()) {
-        if (state.level() < 2) {
-          const auto tr = Clock::now();
-          state = refresher.refresh(state);
-          rep.refresh_seconds += seconds_since(tr);
-          ++rep.refreshes;
-        }
-        HEAL_RETURN_IF_ERROR(write_file(in_dir(opt.out_dir, epoch_name(epoch, "margins")),
-                                        internal::encode_ciphertexts(*ctx, nag.validation_margins(zv, state))));
-      }
-      rep.epochs = epoch;
-    }
+  // One loop for every caller (EncryptedNag::train): the callbacks write the per-epoch checkpoints.
+  Status io;
+  ht::TrainOptions topt;
+  topt.iterations = job.iterations();
+  topt.on_iteration = opt.on_iteration;
+  topt.on_checkpoint = [&](std::size_t epoch, const ckks::Ciphertext& state) {
+    io = write_file(in_dir(opt.out_dir, epoch_name(epoch + 1, "weights")), internal::encode_ciphertexts(*ctx, {state}));
+    if (io.ok()) rep.epochs = epoch + 1;
+    return !io.ok();
+  };
+  if (!zv.empty()) {
+    topt.validation = &zv;
+    topt.on_epoch = [&](std::size_t epoch, const std::vector<ckks::Ciphertext>& margins) {
+      io = write_file(in_dir(opt.out_dir, epoch_name(epoch + 1, "margins")),
+                      internal::encode_ciphertexts(*ctx, margins));
+      return !io.ok();
+    };
   }
-  rep.seconds = seconds_since(t0);
+  const auto res = nag.train(z, std::move(w0v[0]), topt);
+  HEAL_RETURN_IF_ERROR(io);
+  rep.iterations = res.iterations;
+  rep.refreshes = res.refreshes;
+  rep.refresh_seconds = res.refresh_seconds;
+  rep.seconds = res.seconds;
   rep.seconds_per_iteration = rep.iterations ? rep.seconds / static_cast<double>(rep.iterations) : 0;
   rep.seconds_per_epoch = rep.epochs ? rep.seconds / static_cast<double>(rep.epochs) : 0;
   nlohmann::json log;
@@ -594,6 +577,8 @@ Result<DecryptReport> client_decrypt(const DecryptOptions& opt) {
   if (opt.compare_plain) {
     const auto zt = ht::make_z(train.x, train.y, train.d);
     const auto poly = ht::SigmoidPoly::fit(job.degree, job.bound);
+    std::optional<ht::PlainNag> val_rows;  // only for PlainNag::margins of the validation rows
+    if (!zv.empty()) val_rows.emplace(zv, job.d, poly, schedule_of(job), val.n);
     for (const bool exact : {false, true}) {
       ht::PlainNag plain(zt, job.d, poly, schedule_of(job), job.batch_rows, exact);
       std::vector<std::vector<double>> pw;
@@ -604,16 +589,7 @@ Result<DecryptReport> client_decrypt(const DecryptOptions& opt) {
         plain.run(batches);
         if (!exact) rep.plain_train_seconds += seconds_since(tp);
         pw.push_back(plain.w());
-        if (!zv.empty()) {
-          // margins of the validation rows: z_i . w
-          std::vector<double> m(val.n);
-          for (std::size_t i = 0; i < val.n; ++i) {
-            double s = 0;
-            for (std::size_t j = 0; j <= job.d; ++j) s += zv[i * (job.d + 1) + j] * plain.w()[j];
-            m[i] = s;
-          }
-          pl.push_back(ht::mean_logistic_loss(m));
-        }
+        if (val_rows) pl.push_back(ht::mean_logistic_loss(val_rows->margins(plain.w())));
       }
       const std::size_t ce = pl.empty() ? rep.epochs : choose_epoch(pl, opt.patience);
       const auto mp = evaluate(test, pw[ce - 1]);

@@ -258,6 +258,10 @@ TrainResult EncryptedNag::train(const std::vector<ckks::Ciphertext>& z, ckks::Ci
     res.iterations = t + 1;
     if (opt.on_iteration) opt.on_iteration(info);
     const bool epoch_end = (t + 1) % plan_.batches() == 0;
+    if (epoch_end && opt.on_checkpoint && opt.on_checkpoint(info.epoch, state)) {
+      res.stopped_early = true;
+      break;
+    }
     if (epoch_end && opt.validation != nullptr && !opt.validation->empty() && opt.on_epoch) {
       if (state.level() < 2) refresh(nullptr);
       const auto margins = validation_margins(*opt.validation, state);

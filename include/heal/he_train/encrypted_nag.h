@@ -53,6 +53,9 @@ struct TrainOptions {
   /// owner decrypts them (DataPacker::decrypt_margins) and returns true to stop.
   const std::vector<ckks::Ciphertext>* validation = nullptr;
   std::function<bool(std::size_t epoch, const std::vector<ckks::Ciphertext>& margins)> on_epoch;
+  /// Called after every epoch with the weights state, before the validation margins (checkpoints
+  /// of a run on files); returns true to stop (e.g. a checkpoint could not be written).
+  std::function<bool(std::size_t epoch, const ckks::Ciphertext& state)> on_checkpoint;
 };
 
 struct TrainResult {
