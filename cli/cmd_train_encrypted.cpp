@@ -3,6 +3,7 @@
 //   heal train-encrypted client-encrypt --features F.npz --owner OWNER --server SERVER [--preset train] ...
 //   heal train-encrypted server-train --server SERVER --out MODEL [--threads 2]
 //   heal train-encrypted client-decrypt --owner OWNER --model MODEL --features F.npz [--json]
+//   heal train-encrypted multi-hospital --features F.npz [--hospitals 3 --threshold 2] ...
 #include <cstdio>
 #include <iomanip>
 #include <iostream>
@@ -12,6 +13,7 @@
 
 #include "commands.h"
 #include "heal/apps/encrypted_training.h"
+#include "heal/apps/multi_hospital_training.h"
 #include "heal/core/progress.h"
 
 namespace heal::cli {
@@ -43,6 +45,10 @@ struct ServerArgs {
 };
 struct DecryptArgs {
   et::DecryptOptions o;
+  bool json_out = false;
+};
+struct MultiArgs {
+  et::MultiHospitalOptions o;
   bool json_out = false;
 };
 
@@ -161,6 +167,104 @@ void run_decrypt(DecryptArgs& a) {
   }
 }
 
+
+void run_multi(MultiArgs& a) {
+  std::unique_ptr<ProgressBar> bar;
+  std::string stage;
+  std::uint64_t done = 0;
+  a.o.progress = [&](const et::CollectiveProgress& p) {
+    if (p.stage == "train" && !p.iteration) return;  // the bar starts with the first iteration (its count)
+    if (p.stage != stage) {
+      if (bar) bar->finish();
+      stage = p.stage;
+      done = 0;
+      const char* title = p.stage == "keys"         ? "collective keys (public, relinearization, Galois, 2-of-n shares)"
+                          : p.stage == "statistics" ? "normalisation statistics (encrypted sums)"
+                          : p.stage == "encrypt"    ? "hospitals encrypt their rows"
+                          : p.stage == "train"      ? "encrypted NAG (collective refresh)"
+                                                    : "quorum decrypts the weights";
+      bar = std::make_unique<ProgressBar>(title, p.stage == "train" && p.iteration ? p.iteration->iterations : 1000,
+                                          !globals().quiet);
+    }
+    if (p.stage == "train" && p.iteration) {
+      std::ostringstream s;
+      s << "epoch " << p.iteration->epoch + 1 << " level " << p.iteration->level
+        << (p.iteration->refreshed ? " (refreshed by the quorum)" : "");
+      bar->tick(1, s.str());
+      return;
+    }
+    const auto target = static_cast<std::uint64_t>(p.fraction * 1000);
+    if (target > done) {
+      bar->tick(target - done);
+      done = target;
+    }
+  };
+  const auto r = value_or_throw(et::run_multi_hospital(a.o));
+  if (bar) bar->finish();
+  const auto& s = r.server;
+  if (a.json_out) {
+    json rows = json::array();
+    for (const auto& row : r.rows)
+      rows.push_back({{"name", row.name}, {"epoch", row.epoch}, {"test_accuracy", row.test_acc}, {"test_auc", row.test_auc}});
+    json traffic = json::array();
+    for (std::size_t p = 0; p < r.traffic.size(); ++p)
+      traffic.push_back({{"party", p == 0 ? std::string("server") : "hospital " + std::to_string(p)},
+                         {"bytes_sent", r.traffic[p].sent},
+                         {"bytes_received", r.traffic[p].received},
+                         {"messages_sent", r.traffic[p].messages_sent}});
+    std::cout << json{{"hospitals", a.o.job.hospitals},
+                      {"threshold", a.o.job.threshold},
+                      {"rows_per_hospital", s.rows_per_hospital},
+                      {"n_train", s.n_train},
+                      {"d", s.d},
+                      {"rows_per_ciphertext", s.rows_per_ct},
+                      {"train_ciphertexts", s.train_ciphertexts},
+                      {"galois_keys", s.galois_keys},
+                      {"iterations", s.iterations},
+                      {"refreshes", s.refreshes},
+                      {"keygen_seconds", s.keygen_seconds},
+                      {"statistics_seconds", s.statistics_seconds},
+                      {"encrypt_seconds", s.encrypt_seconds},
+                      {"train_seconds", s.train_seconds},
+                      {"refresh_seconds", s.refresh_seconds},
+                      {"seconds_per_iteration", s.seconds_per_iteration},
+                      {"decrypt_seconds", s.decrypt_seconds},
+                      {"predicted_refresh_error_std", s.predicted_refresh_error_std},
+                      {"hospitals_agree", r.hospitals_agree},
+                      {"max_weight_error", r.max_weight_error},
+                      {"max_normalizer_error", r.max_normalizer_error},
+                      {"n_test", r.n_test},
+                      {"traffic", traffic},
+                      {"rows", rows}}
+                     .dump(2)
+              << "\n";
+    return;
+  }
+  std::cout << std::fixed << std::setprecision(1) << a.o.job.hospitals << " hospitals (";
+  for (std::size_t i = 0; i < s.rows_per_hospital.size(); ++i) std::cout << (i ? " / " : "") << s.rows_per_hospital[i];
+  std::cout << " rows), " << a.o.job.threshold << "-of-" << a.o.job.hospitals << " threshold key; " << s.iterations
+            << " iterations, " << s.refreshes << " collective refreshes\n"
+            << "keys " << s.keygen_seconds << " s, statistics " << s.statistics_seconds << " s, encryption "
+            << s.encrypt_seconds << " s, training " << s.train_seconds << " s (" << std::setprecision(2)
+            << s.seconds_per_iteration << " s per iteration; refreshes " << s.refresh_seconds << " s), decryption "
+            << s.decrypt_seconds << " s\n";
+  for (std::size_t p = 1; p < r.traffic.size(); ++p)
+    std::cout << "hospital " << p << " sent " << mib(r.traffic[p].sent) << ", received " << mib(r.traffic[p].received)
+              << "\n";
+  std::cout << "\n"
+            << std::left << std::setw(30) << "classifier" << std::right << std::setw(10) << "test ACC" << std::setw(10)
+            << "test AUC" << "\n";
+  for (const auto& row : r.rows)
+    std::cout << std::left << std::setw(30) << row.name << std::right << std::setw(10) << std::setprecision(4)
+              << row.test_acc << std::setw(10) << row.test_auc << "\n";
+  std::cout << "\nhospitals decrypted the same weights: " << (r.hospitals_agree ? "yes" : "NO") << "\n";
+  if (a.o.compare_plain) {
+    std::cout << "max |w_encrypted - w_plaintext|: " << std::scientific << std::setprecision(2) << r.max_weight_error
+              << " (predicted flooding error per refresh " << s.predicted_refresh_error_std
+              << "); normaliser from encrypted sums vs clear: " << r.max_normalizer_error << "\n";
+  }
+}
+
 }  // namespace
 
 void add_train_encrypted_commands(CLI::App& app) {
@@ -221,6 +325,34 @@ void add_train_encrypted_commands(CLI::App& app) {
   dec->add_flag("--allow-insecure", da->o.allow_insecure, "accept the insecure test presets (tests only)");
   dec->add_flag("--json", da->json_out, "JSON output");
   dec->callback([da] { run_decrypt(*da); });
+
+  auto ma = std::make_shared<MultiArgs>();
+  auto* mh = te->add_subcommand(
+      "multi-hospital",
+      "Several hospitals train one head on the union of their encrypted features under a collective t-of-n key "
+      "(simulated in one process; the server never holds a key)");
+  mh->add_option("--features", ma->o.features, ".npz from `heal features`; its training split is divided among the hospitals")
+      ->required();
+  mh->add_option("--hospitals", ma->o.job.hospitals, "number of hospitals")->capture_default_str()->check(CLI::Range(2, 16));
+  mh->add_option("--threshold", ma->o.job.threshold, "hospitals needed to refresh or decrypt (> hospitals / 2)")
+      ->capture_default_str()
+      ->check(CLI::Range(2, 16));
+  mh->add_option("--preset", ma->o.job.preset, "collective (secure), test-collective (insecure)")->capture_default_str();
+  mh->add_option("--epochs", ma->o.job.epochs, "epochs (fixed: choose them on validation with the single-owner roles)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+  mh->add_option("--batch", ma->o.job.batch_rows, "rows per mini-batch")->capture_default_str()->check(CLI::Range(1, 1 << 24));
+  mh->add_option("--lr", ma->o.job.alpha, "learning rate alpha")->capture_default_str()->check(CLI::Range(1e-6, 100.0));
+  mh->add_option("--degree", ma->o.job.degree, "sigmoid polynomial degree")->capture_default_str()->check(CLI::IsMember({3}));
+  mh->add_option("--bound", ma->o.job.bound, "the polynomial's domain [-B, B]")->capture_default_str()->check(CLI::Range(1.0, 64.0));
+  mh->add_option("--norm-c", ma->o.job.norm_c, "row scaling c")->capture_default_str()->check(CLI::Range(0.01, 100.0));
+  mh->add_option("--max-train", ma->o.max_train, "use only the first N training rows (0: all)")->capture_default_str();
+  mh->add_option("--threads", ma->o.threads, "server threads")->capture_default_str()->check(CLI::Range(1, 64));
+  mh->add_flag("!--no-plain", ma->o.compare_plain, "skip the plaintext reference runs");
+  mh->add_flag("--allow-insecure", ma->o.job.allow_insecure, "accept the insecure test preset (every hospital and the server)");
+  mh->add_flag("--json", ma->json_out, "JSON output");
+  ma->o.threads = 2;
+  mh->callback([ma] { run_multi(*ma); });
 }
 
 }  // namespace heal::cli

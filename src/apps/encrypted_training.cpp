@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "ciphertext_file.h"
+#include "he_train_internal.h"
 #include "heal/ckks/bootstrap.h"
 #include "heal/ckks/encryptor.h"
 #include "heal/ckks/evaluator.h"
@@ -97,27 +98,9 @@ std::uint64_t file_size_or_zero(const std::string& path) {
   return ec ? 0 : s;
 }
 
-ht::Schedule schedule_of(const Job& job) {
-  return ht::Schedule{job.alpha, job.inverse_time ? ht::Schedule::Rate::kInverseTime : ht::Schedule::Rate::kConstant,
-                      job.nesterov};
-}
+ht::Schedule schedule_of(const Job& job) { return internal::schedule(job.alpha, job.inverse_time, job.nesterov); }
 
-struct Metrics {
-  double acc = 0, auc = 0;
-};
-// Binary metrics of the weights w (d + 1 values, bias first) on normalised rows x.
-Metrics evaluate(const FeatureSplit& s, std::span<const double> w) {
-  std::vector<double> probs(2 * s.n);
-  for (std::size_t i = 0; i < s.n; ++i) {
-    double m = w[0];
-    for (std::size_t j = 0; j < s.d; ++j) m += w[j + 1] * s.x[i * s.d + j];
-    const double p = ht::sigmoid(m);
-    probs[2 * i] = 1 - p;
-    probs[2 * i + 1] = p;
-  }
-  const auto cm = nn::compute_metrics(probs, s.y, 2, 1);
-  return {cm.accuracy, cm.auc};
-}
+using internal::evaluate;
 
 // Epoch chosen by early stopping: the first epoch after which `patience` epochs brought no lower
 // validation loss (else the best of all). 1-based.
@@ -135,6 +118,27 @@ std::size_t choose_epoch(const std::vector<double>& loss, std::size_t patience) 
 }
 
 }  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Shared with the multi-hospital pipeline (he_train_internal.h).
+
+ht::Schedule internal::schedule(double alpha, bool inverse_time, bool nesterov) {
+  return ht::Schedule{alpha, inverse_time ? ht::Schedule::Rate::kInverseTime : ht::Schedule::Rate::kConstant, nesterov};
+}
+
+internal::Metrics internal::evaluate(const FeatureSplit& s, std::span<const double> w) {
+  std::vector<double> probs(2 * s.n);
+  for (std::size_t i = 0; i < s.n; ++i) {
+    double m = w[0];
+    for (std::size_t j = 0; j < s.d; ++j) m += w[j + 1] * s.x[i * s.d + j];
+    const double p = ht::sigmoid(m);
+    probs[2 * i] = 1 - p;
+    probs[2 * i + 1] = p;
+  }
+  const auto cm = nn::compute_metrics(probs, s.y, 2, 1);
+  return {cm.accuracy, cm.auc};
+}
+
 
 // ---------------------------------------------------------------------------------------------
 // Features and normalisation.
@@ -196,6 +200,23 @@ Normalizer Normalizer::fit(const FeatureSplit& train, double c) {
     z.inv_std[j] = sd > 1e-12 ? 1.0 / sd : 0.0;  // a constant feature carries nothing
   }
   z.row_scale = 1.0 / (c * std::sqrt(static_cast<double>(train.d + 1)));
+  return z;
+}
+
+Normalizer Normalizer::from_moments(std::vector<double> mean, std::span<const double> mean_sq, std::size_t d, double c,
+                                    double min_std) {
+  HEAL_REQUIRE(d > 0 && mean.size() == d && mean_sq.size() == d && c > 0,
+               "Normalizer::from_moments: " << mean.size() << " means and " << mean_sq.size() << " second moments for d = "
+                                            << d);
+  Normalizer z;
+  z.mean = std::move(mean);
+  z.inv_std.assign(d, 0.0);
+  for (std::size_t j = 0; j < d; ++j) {
+    const double var = mean_sq[j] - z.mean[j] * z.mean[j];
+    const double sd = var > 0 ? std::sqrt(var) : 0.0;
+    z.inv_std[j] = sd > min_std ? 1.0 / sd : 0.0;
+  }
+  z.row_scale = 1.0 / (c * std::sqrt(static_cast<double>(d + 1)));
   return z;
 }
 
