@@ -42,4 +42,16 @@ grep -q "^encrypted " <<<"$table" && grep -q "^plaintext (same polynomial)" <<<"
 if out=$("$heal" --quiet train-encrypted client-decrypt --owner "$work/owner" --model "$work/none" \
          --features "$work/f.npz" --allow-insecure 2>&1); then fail "missing model accepted"; fi
 grep -q "server-train" <<<"$out" || fail "unhelpful error: $out"
+# multi-hospital: three hospitals under a 2-of-3 collective key (insecure test-collective preset).
+mh=(train-encrypted multi-hospital --features "$work/f.npz" --preset test-collective --max-train 96 --batch 48
+    --epochs 2 --lr 2)
+if out=$("$heal" --quiet "${mh[@]}" 2>&1); then fail "multi-hospital accepted the insecure preset without opt-in"; fi
+grep -q -- "--allow-insecure" <<<"$out" || fail "the refusal does not say how to opt in: $out"
+if "$heal" --quiet "${mh[@]}" --allow-insecure --threshold 1 2>/dev/null; then fail "threshold 1 accepted"; fi
+"$heal" --quiet "${mh[@]}" --allow-insecure --json > "$work/mh.json"
+cat "$work/mh.json"
+[ "$(json_number iterations < "$work/mh.json")" = 4 ] || fail "multi-hospital iterations (2 epochs x 2 batches)"
+grep -q '"hospitals_agree": true' "$work/mh.json" || fail "the hospitals decrypted different weights"
+err=$(json_number max_weight_error < "$work/mh.json")
+awk -v e="$err" 'BEGIN { exit !(e < 1e-3) }' || fail "multi-hospital vs plaintext weights differ by $err"
 echo "train-encrypted CLI checks passed"
