@@ -222,6 +222,7 @@ void run_multi(MultiArgs& a) {
                       {"galois_keys", s.galois_keys},
                       {"iterations", s.iterations},
                       {"refreshes", s.refreshes},
+                      {"max_refreshes", s.max_refreshes},
                       {"keygen_seconds", s.keygen_seconds},
                       {"statistics_seconds", s.statistics_seconds},
                       {"encrypt_seconds", s.encrypt_seconds},
@@ -233,6 +234,7 @@ void run_multi(MultiArgs& a) {
                       {"hospitals_agree", r.hospitals_agree},
                       {"max_weight_error", r.max_weight_error},
                       {"max_normalizer_error", r.max_normalizer_error},
+                      {"near_constant_features", r.near_constant_features},
                       {"n_test", r.n_test},
                       {"traffic", traffic},
                       {"rows", rows}}

@@ -717,9 +717,11 @@ Result<CollectiveServerReport> CollectiveServer::run(const std::function<void(co
     if (progress) progress(CollectiveProgress{stage, f, it});
   };
   const std::size_t H = job_.hospitals;
-  {  // the same checks the hospitals make
+  {  // the same checks the hospitals make (max_refreshes 0 is filled in below)
+    CollectiveJob check = job_;
+    check.max_refreshes = std::max<std::size_t>(check.max_refreshes, 1);
     Bytes b;
-    put_job(b, job_);
+    put_job(b, check);
     ByteReader r(b);
     HEAL_RETURN_IF_ERROR(get_job(r).status());
   }
@@ -749,6 +751,11 @@ Result<CollectiveServerReport> CollectiveServer::run(const std::function<void(co
     }
     rep.n_train = n_total;
     rep.d = d;
+    if (job_.max_refreshes == 0) {  // auto: one refresh per two iterations, plus one
+      const std::size_t batch = std::min(job_.batch_rows, n_total);
+      job_.max_refreshes = job_.epochs * ((n_total + batch - 1) / batch) / 2 + 1;
+    }
+    rep.max_refreshes = job_.max_refreshes;
     Bytes setup = message(Kind::kSetup);
     put_job(setup, job_);
     HEAL_RETURN_IF_ERROR(broadcast(net_, H, setup));
@@ -979,10 +986,14 @@ Result<MultiHospitalReport> run_multi_hospital(const MultiHospitalOptions& opt) 
   const Normalizer& norm = hospitals[0]->normalizer();
   const Normalizer clear = Normalizer::fit(train, job.norm_c);
   for (std::size_t j = 0; j < train.d; ++j) {
+    // Features with a standard deviation below 0.01 are left out: the decrypted moments carry an
+    // absolute error of about 1e-3, so such features may count as constant (inv_std 0) on one side.
+    if (!(clear.inv_std[j] > 0 && clear.inv_std[j] < 100)) {
+      ++rep.near_constant_features;
+      continue;
+    }
     rep.max_normalizer_error = std::max(rep.max_normalizer_error, std::abs(norm.mean[j] - clear.mean[j]) * clear.inv_std[j]);
-    if (clear.inv_std[j] > 0)
-      rep.max_normalizer_error =
-          std::max(rep.max_normalizer_error, std::abs(norm.inv_std[j] / clear.inv_std[j] - 1));
+    rep.max_normalizer_error = std::max(rep.max_normalizer_error, std::abs(norm.inv_std[j] / clear.inv_std[j] - 1));
   }
   FeatureSplit test_h = test;
   norm.apply(test_h);

@@ -99,7 +99,8 @@ struct CollectiveJob {
   std::size_t batch_rows = 1024, epochs = 5, degree = 3;
   double bound = 8, alpha = 1, norm_c = 1;
   bool inverse_time = false, nesterov = true;
-  std::size_t max_refreshes = 16;  ///< D of the refresh flooding (refreshes per key epoch)
+  /// D of the refresh flooding (refreshes per key epoch); 0: the server sets epochs * batches / 2 + 1
+  std::size_t max_refreshes = 0;
   double required_bits = 4;        ///< precision each flooded refresh / decryption must keep (8 sigma)
   Seed crs{};                      ///< common reference string (public; the server draws it)
 };
@@ -135,7 +136,7 @@ struct CollectiveProgress {
 
 struct CollectiveServerReport {
   std::size_t n_train = 0, d = 0, row_width = 0, rows_per_ct = 0, train_ciphertexts = 0, galois_keys = 0;
-  std::size_t iterations = 0, refreshes = 0;
+  std::size_t iterations = 0, refreshes = 0, max_refreshes = 0;
   std::vector<std::size_t> rows_per_hospital;
   double keygen_seconds = 0, statistics_seconds = 0, encrypt_seconds = 0, train_seconds = 0, refresh_seconds = 0,
          decrypt_seconds = 0, seconds_per_iteration = 0;
@@ -173,7 +174,10 @@ struct MultiHospitalReport {
   bool hospitals_agree = false;  ///< every hospital decrypted the same weights (within 1e-9)
   std::vector<double> weights;   ///< hospital 1's
   double max_weight_error = 0;   ///< vs plaintext NAG (same polynomial) on the union
-  double max_normalizer_error = 0;  ///< securely aggregated vs. fitted in the clear on the union
+  /// Securely aggregated vs. fitted in the clear on the union: max over features of |mean error| / sd
+  /// and |inv_std ratio - 1|, over features with sd >= 0.01 (near_constant_features the others).
+  double max_normalizer_error = 0;
+  std::size_t near_constant_features = 0;
   std::vector<EvalRow> rows;     ///< "encrypted (3 hospitals)", plaintext rows
   std::size_t n_test = 0;
 };
