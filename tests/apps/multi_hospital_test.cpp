@@ -44,7 +44,7 @@ TEST(MultiHospital, TrainsOnTheUnionAndMatchesPlaintextNag) {
   EXPECT_EQ(rep->server.iterations, 4u);  // 2 epochs of 2 batches
   EXPECT_EQ(rep->server.refreshes, 1u);   // 12 -> 7 -> 2, refresh, 12 -> 7 -> 2
   EXPECT_TRUE(rep->hospitals_agree);
-  EXPECT_LT(rep->max_normalizer_error, 1e-3);
+  EXPECT_LT(rep->max_normalizer_error, 1e-9);  // moments encrypted at scale 2^100
   EXPECT_LT(rep->max_weight_error, 1e-3) << "encrypted weights vs plaintext NAG on the union";
   ASSERT_EQ(rep->rows.size(), 3u);
   std::printf("weights vs plaintext NAG: %.2e (predicted refresh error std %.2e); normaliser %.2e; test ACC %.4f vs %.4f\n",

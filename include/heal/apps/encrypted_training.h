@@ -47,9 +47,10 @@ struct Normalizer {
   static Normalizer fit(const FeatureSplit& train, double c = 1.0);
   /// From the union's per-feature mean and mean of squares (the multi-hospital pipeline decrypts
   /// them from encrypted sums): standard deviation sqrt(E[x^2] - mean^2); a feature whose standard
-  /// deviation is below min_std (the decryption's precision) counts as constant (inv_std 0).
+  /// deviation is below min_std (the decryption's precision, about 1e-7 for moments up to 100) counts as
+  /// constant (inv_std 0).
   static Normalizer from_moments(std::vector<double> mean, std::span<const double> mean_sq, std::size_t d,
-                                 double c = 1.0, double min_std = 1e-3);
+                                 double c = 1.0, double min_std = 1e-6);
   void apply(FeatureSplit& s) const;
 };
 

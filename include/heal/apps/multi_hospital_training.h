@@ -175,7 +175,8 @@ struct MultiHospitalReport {
   std::vector<double> weights;   ///< hospital 1's
   double max_weight_error = 0;   ///< vs plaintext NAG (same polynomial) on the union
   /// Securely aggregated vs. fitted in the clear on the union: max over features of |mean error| / sd
-  /// and |inv_std ratio - 1|, over features with sd >= 0.01 (near_constant_features the others).
+  /// and |inv_std ratio - 1|, over the features the clear fit does not call constant
+  /// (near_constant_features counts those).
   double max_normalizer_error = 0;
   std::size_t near_constant_features = 0;
   std::vector<EvalRow> rows;     ///< "encrypted (3 hospitals)", plaintext rows
