@@ -1,0 +1,190 @@
+// Segmentation networks (seg_models.h): SegCaps (arXiv 1804.04241) and U-Net (arXiv 1505.04597).
+#include "seg_models.h"
+
+#include <stdexcept>
+#include <vector>
+
+namespace heal::nn::torch_backend {
+
+namespace tnn = ::torch::nn;
+using ::torch::Tensor;
+
+Tensor squash(const Tensor& s, std::int64_t dim) {
+  const Tensor sq = s.pow(2).sum(dim, true);
+  return s * (sq / (1 + sq)) / ::torch::sqrt(sq + 1e-9);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Convolutional capsules.
+
+ConvCapsulesImpl::ConvCapsulesImpl(int in_t, int in_a, int out_t, int out_a, int kernel, int stride, int r,
+                                   bool transp)
+    : in_types(in_t), in_atoms(in_a), out_types(out_t), out_atoms(out_a), routings(r), transposed(transp) {
+  if (in_t < 1 || in_a < 1 || out_t < 1 || out_a < 1 || r < 1) throw std::invalid_argument("ConvCapsules: bad sizes");
+  // One transformation per child type (groups = T_in), producing T_out * A_out vote channels.
+  if (transposed) {
+    deconv = register_module("deconv", tnn::ConvTranspose2d(tnn::ConvTranspose2dOptions(in_t * in_a, in_t * out_t * out_a, 4)
+                                                                .stride(2)
+                                                                .padding(1)
+                                                                .groups(in_t)
+                                                                .bias(false)));
+  } else {
+    if (kernel % 2 != 1 || (stride != 1 && stride != 2)) throw std::invalid_argument("ConvCapsules: odd kernel, stride 1 or 2");
+    conv = register_module("conv", tnn::Conv2d(tnn::Conv2dOptions(in_t * in_a, in_t * out_t * out_a, kernel)
+                                                   .stride(stride)
+                                                   .padding(kernel / 2)
+                                                   .groups(in_t)
+                                                   .bias(false)));
+  }
+  bias = register_parameter("bias", ::torch::full({1, out_t, out_a, 1, 1}, 0.1));
+}
+
+Tensor ConvCapsulesImpl::forward(const Tensor& x) {
+  TORCH_CHECK(x.dim() == 5 && x.size(1) == in_types && x.size(2) == in_atoms, "ConvCapsules: expected (N, ", in_types,
+              ", ", in_atoms, ", H, W)");
+  const auto n = x.size(0);
+  const Tensor flat = x.reshape({n, in_types * in_atoms, x.size(3), x.size(4)});
+  const Tensor v = transposed ? deconv->forward(flat) : conv->forward(flat);
+  const Tensor votes = v.view({n, in_types, out_types, out_atoms, v.size(2), v.size(3)});  // u_{i->j}
+  Tensor b = ::torch::zeros({n, in_types, out_types, v.size(2), v.size(3)}, votes.options());
+  Tensor out;
+  for (int it = 0; it < routings; ++it) {
+    const Tensor c = ::torch::softmax(b, 2);  // over parent types, per child type and position
+    out = squash((c.unsqueeze(3) * votes).sum(1) + bias, 2);
+    if (it + 1 < routings) b = b + (votes * out.unsqueeze(1)).sum(3);
+    if (it + 1 == routings) last_coupling = c.detach();
+  }
+  return out;
+}
+
+namespace {
+
+Tensor bce_dice(const Tensor& probs, const Tensor& mask) {
+  const Tensor p = probs.clamp(1e-6, 1 - 1e-6);
+  return ::torch::binary_cross_entropy(p, mask) + soft_dice_loss(p, mask);
+}
+
+// ---------------------------------------------------------------------------------------------
+// SegCaps R3 (arXiv 1804.04241, Fig. 2): capsule types x atoms per layer as in the paper.
+struct SegCaps : SegNet {
+  explicit SegCaps(const SegNetSpec& s) : recon_weight(s.recon_weight), in_channels(s.in_channels) {
+    const int w = s.width;
+    conv1 = register_module("conv1", tnn::Conv2d(tnn::Conv2dOptions(s.in_channels, w, 5).padding(2)));
+    primary = register_module("primary", ConvCapsules(1, w, 2, 16, 5, 2, 1));
+    c21 = register_module("c21", ConvCapsules(2, 16, 4, 16, 5, 1, 3));
+    c22 = register_module("c22", ConvCapsules(4, 16, 4, 32, 5, 2, 3));
+    c31 = register_module("c31", ConvCapsules(4, 32, 8, 32, 5, 1, 3));
+    c32 = register_module("c32", ConvCapsules(8, 32, 8, 64, 5, 2, 3));
+    c41 = register_module("c41", ConvCapsules(8, 64, 8, 32, 5, 1, 3));
+    d11 = register_module("d11", ConvCapsules(8, 32, 8, 32, 4, 2, 3, true));
+    d12 = register_module("d12", ConvCapsules(16, 32, 4, 32, 5, 1, 3));
+    d21 = register_module("d21", ConvCapsules(4, 32, 4, 16, 4, 2, 3, true));
+    d22 = register_module("d22", ConvCapsules(8, 16, 4, 16, 5, 1, 3));
+    d31 = register_module("d31", ConvCapsules(4, 16, 2, 16, 4, 2, 3, true));
+    seg = register_module("seg", ConvCapsules(2 + 1, 16, 1, 16, 1, 1, 3));
+    // The stem's w atoms join d31's 16 only when w == 16 (the paper's value).
+    if (w != 16) throw std::invalid_argument("segcaps: the stem width must be 16 (its capsules join the last layer)");
+    r1 = register_module("r1", tnn::Conv2d(tnn::Conv2dOptions(16, 64, 1)));
+    r2 = register_module("r2", tnn::Conv2d(tnn::Conv2dOptions(64, 128, 1)));
+    r3 = register_module("r3", tnn::Conv2d(tnn::Conv2dOptions(128, s.in_channels, 1)));
+  }
+  Tensor forward(const Tensor& x) override {
+    TORCH_CHECK(x.size(2) % 8 == 0 && x.size(3) % 8 == 0, "segcaps: height and width must be multiples of 8");
+    const auto n = x.size(0);
+    const Tensor stem = ::torch::relu(conv1->forward(x));
+    const Tensor caps0 = stem.unsqueeze(1);  // (N, 1, 16, H, W)
+    const Tensor p = primary->forward(caps0);
+    const Tensor a21 = c21->forward(p), a22 = c22->forward(a21);
+    const Tensor a31 = c31->forward(a22), a32 = c32->forward(a31);
+    const Tensor a41 = c41->forward(a32);
+    const Tensor u1 = d12->forward(::torch::cat({d11->forward(a41), a31}, 1));
+    const Tensor u2 = d22->forward(::torch::cat({d21->forward(u1), a21}, 1));
+    last_caps = seg->forward(::torch::cat({d31->forward(u2), caps0}, 1)).squeeze(1);  // (N, 16, H, W)
+    (void)n;
+    return ::torch::sqrt(last_caps.pow(2).sum(1, true) + 1e-9);  // capsule length (N, 1, H, W)
+  }
+  Tensor probabilities(const Tensor& scores) const override { return scores.clamp(0, 1); }
+  // Segmentation loss + recon_weight * MSE of the reconstruction of the input inside the mask
+  // (the final capsules masked by the ground truth, as in the paper).
+  Tensor loss(const Tensor& x, const Tensor& scores, const Tensor& mask) override {
+    Tensor l = bce_dice(scores, mask);
+    if (recon_weight > 0 && last_caps.defined()) {
+      const Tensor masked = last_caps * mask;
+      const Tensor rec = r3->forward(::torch::relu(r2->forward(::torch::relu(r1->forward(masked)))));
+      l = l + recon_weight * ::torch::mse_loss(rec, x * mask);
+    }
+    return l;
+  }
+  double recon_weight;
+  int in_channels;
+  tnn::Conv2d conv1{nullptr}, r1{nullptr}, r2{nullptr}, r3{nullptr};
+  ConvCapsules primary{nullptr}, c21{nullptr}, c22{nullptr}, c31{nullptr}, c32{nullptr}, c41{nullptr}, d11{nullptr},
+      d12{nullptr}, d21{nullptr}, d22{nullptr}, d31{nullptr}, seg{nullptr};
+  Tensor last_caps;
+};
+
+// ---------------------------------------------------------------------------------------------
+// U-Net (arXiv 1505.04597) with 3 down-sampling steps, padded 3x3 convolutions, batch norm.
+struct DoubleConvImpl : tnn::Module {
+  DoubleConvImpl(int in, int out) {
+    seq = register_module("seq", tnn::Sequential(tnn::Conv2d(tnn::Conv2dOptions(in, out, 3).padding(1).bias(false)),
+                                                 tnn::BatchNorm2d(out), tnn::ReLU(),
+                                                 tnn::Conv2d(tnn::Conv2dOptions(out, out, 3).padding(1).bias(false)),
+                                                 tnn::BatchNorm2d(out), tnn::ReLU()));
+  }
+  Tensor forward(const Tensor& x) { return seq->forward(x); }
+  tnn::Sequential seq{nullptr};
+};
+TORCH_MODULE(DoubleConv);
+
+struct UNet : SegNet {
+  explicit UNet(const SegNetSpec& s) {
+    const int c = s.width;
+    e1 = register_module("e1", DoubleConv(s.in_channels, c));
+    e2 = register_module("e2", DoubleConv(c, 2 * c));
+    e3 = register_module("e3", DoubleConv(2 * c, 4 * c));
+    mid = register_module("mid", DoubleConv(4 * c, 8 * c));
+    u3 = register_module("u3", tnn::ConvTranspose2d(tnn::ConvTranspose2dOptions(8 * c, 4 * c, 2).stride(2)));
+    d3 = register_module("d3", DoubleConv(8 * c, 4 * c));
+    u2 = register_module("u2", tnn::ConvTranspose2d(tnn::ConvTranspose2dOptions(4 * c, 2 * c, 2).stride(2)));
+    d2 = register_module("d2", DoubleConv(4 * c, 2 * c));
+    u1 = register_module("u1", tnn::ConvTranspose2d(tnn::ConvTranspose2dOptions(2 * c, c, 2).stride(2)));
+    d1 = register_module("d1", DoubleConv(2 * c, c));
+    out = register_module("out", tnn::Conv2d(tnn::Conv2dOptions(c, 1, 1)));
+  }
+  Tensor forward(const Tensor& x) override {
+    TORCH_CHECK(x.size(2) % 8 == 0 && x.size(3) % 8 == 0, "unet: height and width must be multiples of 8");
+    const Tensor a1 = e1->forward(x);
+    const Tensor a2 = e2->forward(::torch::max_pool2d(a1, 2));
+    const Tensor a3 = e3->forward(::torch::max_pool2d(a2, 2));
+    const Tensor m = mid->forward(::torch::max_pool2d(a3, 2));
+    const Tensor b3 = d3->forward(::torch::cat({u3->forward(m), a3}, 1));
+    const Tensor b2 = d2->forward(::torch::cat({u2->forward(b3), a2}, 1));
+    const Tensor b1 = d1->forward(::torch::cat({u1->forward(b2), a1}, 1));
+    return out->forward(b1);  // logits
+  }
+  Tensor probabilities(const Tensor& scores) const override { return ::torch::sigmoid(scores); }
+  Tensor loss(const Tensor&, const Tensor& scores, const Tensor& mask) override {
+    return ::torch::binary_cross_entropy_with_logits(scores, mask) + soft_dice_loss(::torch::sigmoid(scores), mask);
+  }
+  DoubleConv e1{nullptr}, e2{nullptr}, e3{nullptr}, mid{nullptr}, d3{nullptr}, d2{nullptr}, d1{nullptr};
+  tnn::ConvTranspose2d u3{nullptr}, u2{nullptr}, u1{nullptr};
+  tnn::Conv2d out{nullptr};
+};
+
+}  // namespace
+
+Tensor soft_dice_loss(const Tensor& probs, const Tensor& mask) {
+  const Tensor p = probs.flatten(1), m = mask.flatten(1);
+  const Tensor dice = (2 * (p * m).sum(1) + 1) / (p.sum(1) + m.sum(1) + 1);
+  return 1 - dice.mean();
+}
+
+std::shared_ptr<SegNet> make_seg_network(const SegNetSpec& spec) {
+  if (spec.in_channels < 1 || spec.width < 1) throw std::invalid_argument("segmentation network: bad channels or width");
+  if (spec.arch == "segcaps") return std::make_shared<SegCaps>(spec);
+  if (spec.arch == "unet") return std::make_shared<UNet>(spec);
+  throw std::invalid_argument("unknown segmentation network '" + spec.arch + "' (segcaps, unet)");
+}
+
+}  // namespace heal::nn::torch_backend

@@ -1,0 +1,73 @@
+// Segmentation networks in libtorch (private to nn/torch; issue 20): a capsule network that
+// segments (SegCaps, LaLonde and Bagci, arXiv 1804.04241) and the U-Net baseline (Ronneberger,
+// Fischer, Brox, arXiv 1505.04597), with the losses used to train them. Both map a normalised
+// batch (N, C, H, W), H and W multiples of 8, to a foreground probability map (N, 1, H, W).
+//
+// SegCaps' "convolutional capsules with locally-constrained dynamic routing": a layer's input is a
+// grid of child capsules (N, T_in, A_in, H, W): T_in capsule types of A_in atoms at every pixel.
+// Each child type i has one transformation, a k x k convolution shared over the grid (weight
+// sharing within a type), that turns its capsules into votes u_{i->j} for every parent type j
+// (T_out types of A_out atoms) at the parent positions inside the kernel window. Routing by
+// agreement (Sabour, Frosst, Hinton, arXiv 1710.09829) runs per parent position over the child
+// types only: c_ij = softmax_j(b_ij), s_j = sum_i c_ij u_{i->j} + bias_j, v_j = squash(s_j),
+// b_ij += u_{i->j} . v_j. Deconvolutional capsules use a transposed convolution for the votes.
+// The segmentation output is the length of the single final capsule type at each pixel; a
+// reconstruction head (three 1x1 convolutions) rebuilds the input inside the lesion from the
+// final capsules, masked by the ground truth in training, as the paper's regulariser.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace heal::nn::torch_backend {
+
+/// v = |s|^2 / (1 + |s|^2) * s / |s| along `dim` (Sabour et al., eq. 1).
+::torch::Tensor squash(const ::torch::Tensor& s, std::int64_t dim);
+
+/// A layer of convolutional (or, with `transposed`, deconvolutional x2) capsules.
+struct ConvCapsulesImpl : ::torch::nn::Module {
+  /// kernel: odd for convolutional capsules (padding k/2, stride 1 or 2); transposed capsules use
+  /// a 4x4 kernel with stride 2 (output twice the input size). routings >= 1 (1: no agreement
+  /// step, the plain average of the votes, as the paper's primary capsules).
+  ConvCapsulesImpl(int in_types, int in_atoms, int out_types, int out_atoms, int kernel, int stride, int routings,
+                   bool transposed = false);
+  /// (N, T_in, A_in, H, W) -> (N, T_out, A_out, H', W').
+  ::torch::Tensor forward(const ::torch::Tensor& x);
+  /// Routing coefficients c of the last forward, (N, T_in, T_out, H', W') (tests: sum to 1 over T_out).
+  ::torch::Tensor last_coupling;
+  int in_types, in_atoms, out_types, out_atoms, routings;
+  bool transposed;
+  ::torch::nn::Conv2d conv{nullptr};
+  ::torch::nn::ConvTranspose2d deconv{nullptr};
+  ::torch::Tensor bias;
+};
+TORCH_MODULE(ConvCapsules);
+
+/// Common interface of the segmentation networks.
+struct SegNet : ::torch::nn::Module {
+  /// Foreground scores (N, 1, H, W): probabilities for SegCaps (capsule lengths), logits for U-Net.
+  virtual ::torch::Tensor forward(const ::torch::Tensor& x) = 0;
+  /// Scores -> probabilities in [0, 1].
+  virtual ::torch::Tensor probabilities(const ::torch::Tensor& scores) const = 0;
+  /// Training loss of scores against a {0, 1} mask (N, 1, H, W) for input x: BCE + soft Dice, plus
+  /// the reconstruction regulariser for SegCaps.
+  virtual ::torch::Tensor loss(const ::torch::Tensor& x, const ::torch::Tensor& scores, const ::torch::Tensor& mask) = 0;
+};
+
+struct SegNetSpec {
+  std::string arch = "segcaps";  ///< "segcaps" or "unet"
+  int in_channels = 1;
+  int width = 16;                ///< U-Net: channels of the first level (doubling per level); SegCaps: stem filters
+  double recon_weight = 0.1;     ///< SegCaps: weight of the reconstruction MSE
+};
+
+/// Builds the network; throws std::invalid_argument on an unknown architecture.
+std::shared_ptr<SegNet> make_seg_network(const SegNetSpec& spec);
+
+/// Soft Dice loss 1 - (2 sum p m + 1) / (sum p + sum m + 1), per image, then the mean.
+::torch::Tensor soft_dice_loss(const ::torch::Tensor& probs, const ::torch::Tensor& mask);
+
+}  // namespace heal::nn::torch_backend
