@@ -13,6 +13,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <numeric>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <tuple>
@@ -699,14 +700,35 @@ void run_train(TrainArgs a) {
   apply_recipe(a, ds);
   fold_val_into_train(a, ds);
   const bool has_val = ds.val.size() > 0;
-  const tb::ModelSpec spec = make_spec(a, ds);
-  tb::Trainer trainer(spec, a.seed);
+  tb::ModelSpec spec = make_spec(a, ds);
+  std::optional<nn::ModelIr> init;
   if (!a.init.empty()) {
-    const nn::ModelIr init = value_or_throw(nn::load_model(a.init));
-    const auto taken = value_or_throw(trainer.init_from(init));
+    // Fine-tuning: the network is the init model's (its depth / widths), not this dataset's recipe.
+    init = value_or_throw(nn::load_model(a.init));
+    const tb::ModelSpec recipe = spec;
+    spec = value_or_throw(tb::spec_from_ir(*init, spec));
+    auto shape = [](const tb::ModelSpec& s) {
+      auto opt = [](int v) { return v == 0 ? std::string("default") : std::to_string(v); };
+      return std::string(tb::architecture_name(s.arch)) + " width " + opt(s.width) + " depth " + opt(s.depth) +
+             " hidden " + opt(s.hidden);
+    };
+    std::cerr << "--init " << a.init << ": architecture " << shape(spec) << ", poly range " << spec.poly_range
+              << " (taken from the model; the recipe for " << ds.name << " would build " << shape(recipe) << ")\n";
+    for (const char* o : {"--width", "--depth", "--hidden", "--poly-range"}) {
+      if (a.given.contains(o)) std::cerr << "warning: " << o << " is ignored with --init (the model fixes it)\n";
+    }
+  }
+  tb::Trainer trainer(spec, a.seed);
+  if (init) {
+    const auto taken = value_or_throw(trainer.init_from(*init));
     std::string names;
     for (const auto& n : taken) names += (names.empty() ? "" : ", ") + n;
-    std::cerr << "initialised from " << a.init << ": " << names << "\n";
+    std::cerr << "initialised from " << a.init << ": " << names
+              << " (batch norms restart as the identity; training data " << ds.name << ")\n";
+    if (init->num_classes != ds.num_classes) {
+      std::cerr << "classifier fc2 re-initialised at random: the model has " << init->num_classes << " classes, "
+                << ds.name << " " << ds.num_classes << "\n";
+    }
   }
   const std::string out = a.out.empty() ? "runs/" + ds.name + "_" + a.model : a.out;
   fs::create_directories(out);
@@ -985,8 +1007,9 @@ void add_train_commands(CLI::App& app) {
                     "on the validation split; AUC unchanged)")
       ->check(CLI::IsMember({"none", "youden"}));
   train->add_option("--init", ta->init,
-                    "Start from the weights of an hecnn .heal model of the same shape (transfer learning; "
-                    "batch norms restart, a classifier of another shape stays random)");
+                    "Fine-tune an hecnn .heal model (e.g. trained on another dataset): the network takes the "
+                    "model's architecture (depth, widths; not this dataset's recipe) and every weight; batch "
+                    "norms restart, a classifier for another number of classes starts random");
   train->add_option("--cv", ta->cv,
                     "K-fold cross-validation on train + val instead of training a model (choosing a configuration "
                     "without the test split)")

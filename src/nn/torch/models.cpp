@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <string>
 
 #include "heal/core/check.h"
@@ -204,7 +205,9 @@ struct HeCnn : HealNet {
     return {};
   }
   Result<std::vector<std::string>> import_layers(const ModelIr& ir) override {
-    if (ir.meta.architecture != "hecnn") return Status::invalid_argument("--init: model is a '" + ir.meta.architecture + "', not an hecnn");
+    if (ir.meta.architecture != "hecnn" && ir.meta.architecture != "hecnn-wide") {
+      return Status::invalid_argument("--init: model is a '" + ir.meta.architecture + "', not an hecnn");
+    }
     if (ir.layers.size() != 2 * convs.size() + 4) return Status::invalid_argument("--init: model has another number of layers");
     std::vector<std::string> taken;
     for (std::size_t i = 0; i < convs.size(); ++i) {
@@ -536,6 +539,65 @@ struct DeiT : HealNet {
 };
 
 }  // namespace
+
+Result<ModelSpec> hecnn_spec_from_ir(const ModelIr& ir, const ModelSpec& target) {
+  using std::to_string;
+  if (target.arch != Architecture::kHeCnn && target.arch != Architecture::kHeCnnWide) {
+    return Status::invalid_argument(std::string("--init: takes hecnn models; this training builds a ") +
+                                    architecture_name(target.arch));
+  }
+  if (ir.meta.architecture != "hecnn" && ir.meta.architecture != "hecnn-wide") {
+    return Status::invalid_argument("--init: model is a '" + ir.meta.architecture + "', not an hecnn");
+  }
+  if (ir.input.c != target.in_channels || ir.input.h != target.image_size || ir.input.w != target.image_size) {
+    return Status::invalid_argument("--init: the model takes " + to_string(ir.input.c) + "x" + to_string(ir.input.h) +
+                                    "x" + to_string(ir.input.w) + " images, this training " +
+                                    to_string(target.in_channels) + "x" + to_string(target.image_size) + "x" +
+                                    to_string(target.image_size));
+  }
+  // The layer chain HeCnn::export_layers writes (batch norms folded): conv<i>, act<i> for each
+  // block, then flatten, fc1, act_fc, fc2.
+  const auto& L = ir.layers;
+  auto bad = [&](std::size_t i, const std::string& want) {
+    return Status::invalid_argument("--init: layer " + to_string(i) + " ('" + (i < L.size() ? L[i].name : "<none>") +
+                                    "') is not the " + want + " of an hecnn layer chain");
+  };
+  auto is = [&](std::size_t i, OpKind k, const std::string& name) {
+    return i < L.size() && L[i].kind == k && L[i].name == name && L[i].inputs.empty();
+  };
+  int depth = 0;
+  while (is(2 * static_cast<std::size_t>(depth), OpKind::kConv2d, "conv" + to_string(depth))) ++depth;
+  if (depth == 0) return bad(0, "conv0");
+  const int width = L[0].out_channels;
+  for (int i = 0; i < depth; ++i) {
+    const Layer& c = L[2 * static_cast<std::size_t>(i)];
+    const int k = i == 0 ? 5 : 3;
+    if (c.kernel != k || c.stride != 2 || c.padding != 1 || c.out_channels != (width << i)) {
+      return bad(2 * static_cast<std::size_t>(i), "conv" + to_string(i) + " (kernel " + to_string(k) +
+                                                      ", stride 2, padding 1, " + to_string(width << i) + " channels)");
+    }
+    if (!is(2 * static_cast<std::size_t>(i) + 1, OpKind::kPolyAct, "act" + to_string(i))) {
+      return bad(2 * static_cast<std::size_t>(i) + 1, "act" + to_string(i));
+    }
+  }
+  const std::size_t f = 2 * static_cast<std::size_t>(depth);
+  if (!is(f, OpKind::kFlatten, "flatten")) return bad(f, "flatten");
+  if (!is(f + 1, OpKind::kDense, "fc1")) return bad(f + 1, "fc1");
+  if (!is(f + 2, OpKind::kPolyAct, "act_fc")) return bad(f + 2, "act_fc");
+  if (!is(f + 3, OpKind::kDense, "fc2") || L[f + 3].in_channels != L[f + 1].out_channels) return bad(f + 3, "fc2");
+  if (L.size() != f + 4) return bad(f + 4, "end");
+  ModelSpec s = target;
+  s.arch = ir.meta.architecture == "hecnn" ? Architecture::kHeCnn : Architecture::kHeCnnWide;
+  s.width = width;
+  s.depth = depth;
+  s.hidden = L[f + 1].out_channels;
+  if (const auto it = ir.meta.notes.find("poly_range"); it != ir.meta.notes.end()) {
+    char* end = nullptr;
+    const double r = std::strtod(it->second.c_str(), &end);
+    if (end != it->second.c_str() && std::isfinite(r) && r > 0) s.poly_range = r;
+  }
+  return s;
+}
 
 std::shared_ptr<HealNet> make_network(ModelSpec& s) {
   HEAL_REQUIRE(s.in_channels >= 1 && s.image_size >= 8 && s.num_classes >= 2,

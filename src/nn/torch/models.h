@@ -49,6 +49,10 @@ struct HealNet : ::torch::nn::Module {
   ::torch::Tensor last_cls, last_dist;
 };
 
+/// The hecnn spec of an exported hecnn layer chain (see spec_from_ir in trainer.h); `target`
+/// gives the input, the class count and dropout.
+Result<ModelSpec> hecnn_spec_from_ir(const ModelIr& ir, const ModelSpec& target);
+
 /// Builds the network of a spec with defaults resolved (spec is updated in place).
 std::shared_ptr<HealNet> make_network(ModelSpec& spec);
 

@@ -490,6 +490,11 @@ ClassificationMetrics Trainer::evaluate(const io::SplitData& data) const {
 
 bool Trainer::exportable() const { return impl_->spec.arch != Architecture::kCapsNet; }
 
+Result<ModelSpec> spec_from_ir(const ModelIr& ir, const ModelSpec& target) {
+  HEAL_RETURN_IF_ERROR(ir.validate());
+  return hecnn_spec_from_ir(ir, target);
+}
+
 Result<std::vector<std::string>> Trainer::init_from(const ModelIr& ir) {
   HEAL_RETURN_IF_ERROR(ir.validate());
   if (ir.input.c != impl_->spec.in_channels || ir.input.h != impl_->spec.image_size) {

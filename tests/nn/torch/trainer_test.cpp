@@ -364,5 +364,97 @@ TEST(Trainer, InitFromExportedModel) {
   EXPECT_TRUE(nb.init_from(no_bias).ok());
 }
 
+// Fine-tuning a backbone trained under another recipe: the network is built from the model's
+// layer list (here 2 conv blocks and other widths, where the target spec would build 1 block),
+// every layer is taken, and the first forward before any step is the model's reference forward.
+TEST(Trainer, FineTuneFromModelOfAnotherDepth) {
+  const auto train = synthetic(128, 16, 51), test = synthetic(64, 16, 52);
+  for (const int src_depth : {2, 1}) {
+    SCOPED_TRACE("source depth " + std::to_string(src_depth));
+    Trainer src(ModelSpec{.image_size = 16, .width = 4, .depth = src_depth, .hidden = 24, .poly_range = 3.0}, 5);
+    src.train_epochs(train, {}, 2, quick());
+    const auto ir = src.export_ir();
+    ASSERT_TRUE(ir.ok()) << ir.status().to_string();
+    // The target's own recipe: another depth, default widths, dropout that the IR cannot know.
+    const ModelSpec target{.image_size = 16, .depth = 3 - src_depth, .dropout = 0.2};
+    Trainer by_recipe(target, 6);
+    const auto refused = by_recipe.init_from(*ir);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_NE(refused.status().to_string().find("another number of layers"), std::string::npos);
+
+    const auto spec = spec_from_ir(*ir, target);
+    ASSERT_TRUE(spec.ok()) << spec.status().to_string();
+    EXPECT_EQ(spec->arch, Architecture::kHeCnn);
+    EXPECT_EQ(spec->depth, src_depth);
+    EXPECT_EQ(spec->width, 4);
+    EXPECT_EQ(spec->hidden, 24);
+    EXPECT_DOUBLE_EQ(spec->poly_range, 3.0);
+    EXPECT_DOUBLE_EQ(spec->dropout, 0.2);  // the target's
+    EXPECT_EQ(spec->num_classes, 2);
+    Trainer dst(*spec, 6);
+    EXPECT_EQ(dst.num_trainable(), src.num_trainable());
+    const double before = max_logit_diff(dst, *ir, test);
+    const auto taken = dst.init_from(*ir);
+    ASSERT_TRUE(taken.ok()) << taken.status().to_string();
+    EXPECT_EQ(taken->size(), 2u * static_cast<std::size_t>(src_depth) + 3);  // conv/act per block, fc1, act_fc, fc2
+    EXPECT_EQ(taken->back(), "fc2");
+    EXPECT_GT(before, 1e-2);
+    EXPECT_LT(max_logit_diff(dst, *ir, test), 1e-3);
+    // End-to-end fine-tuning moves every block, and the result keeps the model's layer list.
+    dst.train_epochs(train, {}, 1, quick());
+    const auto tuned = dst.export_ir();
+    ASSERT_TRUE(tuned.ok());
+    ASSERT_EQ(tuned->layers.size(), ir->layers.size());
+    for (std::size_t i = 0; i < ir->layers.size(); ++i) {
+      EXPECT_EQ(tuned->layers[i].name, ir->layers[i].name);
+      if (ir->layers[i].kind == OpKind::kConv2d || ir->layers[i].kind == OpKind::kDense) {
+        EXPECT_NE(tuned->layers[i].weight, ir->layers[i].weight) << ir->layers[i].name;
+      }
+    }
+    // Another class count: the architecture still comes from the model, only fc2 starts random.
+    ModelSpec three = target;
+    three.num_classes = 3;
+    const auto spec3 = spec_from_ir(*ir, three);
+    ASSERT_TRUE(spec3.ok());
+    EXPECT_EQ(spec3->num_classes, 3);
+    Trainer t3(*spec3, 6);
+    const auto taken3 = t3.init_from(*ir);
+    ASSERT_TRUE(taken3.ok());
+    EXPECT_EQ(taken3->size(), 2u * static_cast<std::size_t>(src_depth) + 2);
+    EXPECT_EQ(std::count(taken3->begin(), taken3->end(), "fc2"), 0);
+  }
+}
+
+// What cannot be fine-tuned is still refused, with the reason.
+TEST(Trainer, FineTuneRefusesIncompatibleModels) {
+  const auto train = synthetic(64, 16, 61);
+  Trainer src(ModelSpec{.image_size = 16, .depth = 2}, 5);
+  src.train_epochs(train, {}, 1, quick());
+  const auto ir = src.export_ir();
+  ASSERT_TRUE(ir.ok());
+  auto message = [](const Result<ModelSpec>& r) { return r.ok() ? std::string("ok") : r.status().to_string(); };
+  // Another input size or channel count.
+  const auto other_size = spec_from_ir(*ir, ModelSpec{.image_size = 20});
+  EXPECT_NE(message(other_size).find("takes 1x16x16 images, this training 1x20x20"), std::string::npos)
+      << message(other_size);
+  const auto other_channels = spec_from_ir(*ir, ModelSpec{.in_channels = 3, .image_size = 16});
+  EXPECT_NE(message(other_channels).find("this training 3x16x16"), std::string::npos) << message(other_channels);
+  // Another family, on either side.
+  const auto resnet_target = spec_from_ir(*ir, ModelSpec{.arch = Architecture::kResNet, .image_size = 16});
+  EXPECT_NE(message(resnet_target).find("builds a resnet"), std::string::npos) << message(resnet_target);
+  Trainer res(ModelSpec{.arch = Architecture::kResNet, .image_size = 16, .width = 4, .depth = 1}, 5);
+  const auto res_ir = res.export_ir();
+  ASSERT_TRUE(res_ir.ok());
+  const auto from_resnet = spec_from_ir(*res_ir, ModelSpec{.image_size = 16});
+  EXPECT_NE(message(from_resnet).find("not an hecnn"), std::string::npos) << message(from_resnet);
+  // An hecnn-labelled model whose layers are not an hecnn chain (a second conv of kernel 5).
+  ModelIr odd = *ir;
+  for (auto& l : odd.layers) {
+    if (l.name == "conv1") l.name = "convX";
+  }
+  const auto renamed = spec_from_ir(odd, ModelSpec{.image_size = 16});
+  EXPECT_NE(message(renamed).find("layer 2 ('convX') is not the flatten"), std::string::npos) << message(renamed);
+}
+
 }  // namespace
 }  // namespace heal::nn::torch_backend

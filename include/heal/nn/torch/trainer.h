@@ -55,6 +55,15 @@ struct ModelSpec {
   int heads = 0;
 };
 
+/// The network an exported hecnn `ir` is, to be trained on data shaped like `target` (fine-tuning
+/// a backbone trained on another dataset, whose recipe may build another depth or width): arch,
+/// width, depth, hidden units and poly_range (when the model records it) come from the IR;
+/// in_channels, image_size, num_classes and dropout stay the target's (a class count that differs
+/// only leaves the classifier random in Trainer::init_from). InvalidArgument naming the reason
+/// when target is not an hecnn, the IR is not an hecnn layer chain (conv/act blocks, flatten, fc1,
+/// act_fc, fc2), or its input shape differs from the target's.
+Result<ModelSpec> spec_from_ir(const ModelIr& ir, const ModelSpec& target);
+
 class Trainer;
 
 /// kAdamW: Adam with decoupled weight decay (Loshchilov & Hutter, arXiv:1711.05101), as DeiT uses.
@@ -200,6 +209,8 @@ class Trainer {
   /// Initialises from an exported model of the same family (transfer learning, e.g. a
   /// PneumoniaMNIST model as the start for BreastMNIST): layers matched by name, batch norms reset
   /// to the identity, a classifier of another shape left random. Returns the layers taken over.
+  /// The network must have the model's layer list: build it from spec_from_ir(ir, ...) when the
+  /// model may come from another recipe (InvalidArgument otherwise).
   Result<std::vector<std::string>> init_from(const ModelIr& ir);
 
  private:

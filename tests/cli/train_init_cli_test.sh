@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# CLI check for `heal train --init` across datasets (issue 19's fine-tuning ceiling): a BreastMNIST
+# hecnn (its recipe: 2 conv blocks) fine-tunes on PneumoniaMNIST (recipe: 1 block) with the
+# model's architecture and every layer taken; another input size is refused with the reason.
+# One epoch each so that it stays quick.
+# Usage: train_init_cli_test.sh HEAL_BINARY SHARED_DATA_DIR
+source "$(dirname "$0")/lib.sh" "$@" pneumoniamnist.npz
+[ -e "$data/breastmnist.npz" ] || { echo "breastmnist.npz not found: skipping"; exit 0; }
+common=(--model hecnn --epochs 1 --patience 0 --threads 1)
+
+"$heal" --quiet train --data "$data/breastmnist.npz" "${common[@]}" --out "$work/src" > /dev/null
+"$heal" --quiet train --data "$data/pneumoniamnist.npz" "${common[@]}" --init "$work/src/model.heal" \
+  --out "$work/ft" > "$work/ft.txt" 2> "$work/ft.err"
+cat "$work/ft.err"
+grep -q 'architecture hecnn width 16 depth 2 hidden 128' "$work/ft.err" || fail "architecture not taken from the model"
+grep -q 'recipe for pneumoniamnist would build hecnn width 16 depth default hidden 128' "$work/ft.err" ||
+  fail "the recipe's architecture is not reported"
+grep -q 'model.heal: conv0, act0, conv1, act1, fc1, act_fc, fc2 (' "$work/ft.err" || fail "not every layer taken"
+grep -q 're-initialised' "$work/ft.err" && fail "2-class head reported as re-initialised"
+grep -Eq 'conv2d +conv1 ' "$work/ft.txt" || fail "fine-tuned model lost the second conv block"
+grep -q '"init"' "$work/ft/report.json" || fail "report without init"
+
+# Another input size (--size 32 resizes the images) is refused, naming both shapes.
+if "$heal" --quiet train --data "$data/breastmnist.npz" "${common[@]}" --size 32 --init "$work/src/model.heal" \
+  --out "$work/bad" > /dev/null 2> "$work/bad.err"; then
+  fail "an init model for 28x28 images was accepted for 32x32 training"
+fi
+cat "$work/bad.err"
+grep -q 'the model takes 1x28x28 images, this training 1x32x32' "$work/bad.err" || fail "unclear refusal"
+echo "OK"
