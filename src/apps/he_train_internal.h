@@ -2,12 +2,18 @@
 // pipelines share.
 #pragma once
 
+#include <chrono>
 #include <span>
 
 #include "heal/apps/encrypted_training.h"
 #include "heal/he_train/nag.h"
 
 namespace heal::apps::he_train::internal {
+
+using Clock = std::chrono::steady_clock;
+inline double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
 
 heal::he_train::Schedule schedule(double alpha, bool inverse_time, bool nesterov);
 

@@ -38,8 +38,8 @@ namespace mp = ckks::multiparty;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+using internal::Clock;
+using internal::seconds_since;
 
 // ---------------------------------------------------------------------------------------------
 // Messages: u8 kind, then the kind's fields (ByteWriter little-endian). Every reader validates.
@@ -87,6 +87,14 @@ Status expect_end(const ByteReader& r, const char* what) {
   return Status::ok_status();
 }
 
+std::vector<Party> quorum_of(const CollectiveJob& j) {
+  std::vector<Party> q = j.quorum;
+  if (q.empty())
+    for (Party p = 1; p <= j.threshold; ++p) q.push_back(p);
+  std::sort(q.begin(), q.end());
+  return q;
+}
+
 void put_job(Bytes& out, const CollectiveJob& j) {
   ByteWriter w(&out);
   w.put_string(j.preset);
@@ -117,10 +125,7 @@ Result<CollectiveJob> get_job(ByteReader& r) {
   }
   j.hospitals = h;
   j.threshold = t;
-  std::vector<Party> q = j.quorum;
-  if (q.empty())
-    for (Party p = 1; p <= t; ++p) q.push_back(p);  // the default quorum (quorum_of)
-  std::sort(q.begin(), q.end());
+  std::vector<Party> q = quorum_of(j);
   if (q.size() < t || std::adjacent_find(q.begin(), q.end()) != q.end() || q.front() < 1 || q.back() > h) {
     return Status::invalid_argument("job: the quorum must name at least threshold distinct hospitals in 1..n");
   }
@@ -131,14 +136,6 @@ Result<CollectiveJob> get_job(ByteReader& r) {
   }
   if (!std::isfinite(j.norm_c) || j.norm_c <= 0 || j.norm_c > 1e3) return Status::invalid_argument("job: bad norm_c");
   return j;
-}
-
-std::vector<Party> quorum_of(const CollectiveJob& j) {
-  std::vector<Party> q = j.quorum;
-  if (q.empty())
-    for (Party p = 1; p <= j.threshold; ++p) q.push_back(p);
-  std::sort(q.begin(), q.end());
-  return q;
 }
 
 // Flooding of refresh shares and of the weights' decryption shares (the parties' word on B_ct:
@@ -302,6 +299,12 @@ struct CollectiveHospital::Impl {
     return std::find(q.begin(), q.end(), id) != q.end();
   }
   Bytes reply_share(const mp::KeyShare& share) const { return ckks::save(*ctx, share); }
+  // t-of-n over every hospital of the job (ids 1..n are the Shamir points).
+  mp::ThresholdKeyGen threshold_keygen() const {
+    std::vector<Party> everyone;
+    for (Party p = 1; p <= job->hospitals; ++p) everyone.push_back(p);
+    return mp::ThresholdKeyGen(ctx, job->threshold, std::move(everyone));
+  }
 
   Result<Bytes> setup(ByteReader& r) {
     if (ctx) return Status::failed_precondition("hospital " + std::to_string(id) + ": job already set up");
@@ -330,10 +333,7 @@ struct CollectiveHospital::Impl {
 
   Result<Bytes> deal() {
     if (dealt) return Status::failed_precondition("deal: already dealt");
-    std::vector<Party> everyone;
-    for (Party p = 1; p <= job->hospitals; ++p) everyone.push_back(p);
-    const mp::ThresholdKeyGen tkg(ctx, job->threshold, everyone);
-    auto shares = tkg.gen_share(id, s, rng);
+    auto shares = threshold_keygen().gen_share(id, s, rng);
     dealt = true;
     for (auto& sh : shares) {
       if (sh.recipient == id) {
@@ -367,9 +367,7 @@ struct CollectiveHospital::Impl {
       return Status::failed_precondition("threshold: " + std::to_string(shamir_inbox.size()) + " Shamir shares of " +
                                          std::to_string(job->hospitals));
     }
-    std::vector<Party> everyone;
-    for (Party p = 1; p <= job->hospitals; ++p) everyone.push_back(p);
-    const mp::ThresholdKeyGen tkg(ctx, job->threshold, everyone);
+    const mp::ThresholdKeyGen tkg = threshold_keygen();
     ts = tkg.finalize(tkg.aggregate_shares(id, shamir_inbox));
     shamir_inbox.clear();
     return Bytes{};
@@ -514,10 +512,9 @@ struct CollectiveHospital::Impl {
     auto& dec = purpose == Purpose::kStatistics ? *stats_dec : *weights_dec;
     // finalize refuses shares made for another ciphertext level; aggregate refuses duplicates.
     const ckks::Plaintext pt = dec.finalize(it->second, dec.aggregate_shares(shares));
-    const ckks::Encoder enc(ctx);
-    const auto vals = enc.decode(pt);
     const std::size_t d = train.d;
     if (purpose == Purpose::kStatistics) {
+      const auto vals = ckks::Encoder(ctx).decode(pt);
       std::vector<double> mean(d), msq(d);
       for (std::size_t j = 0; j < d; ++j) {
         mean[j] = vals[j].real();
@@ -525,8 +522,8 @@ struct CollectiveHospital::Impl {
       }
       normalizer = Normalizer::from_moments(std::move(mean), msq, d, job->norm_c);
     } else {
-      weights.assign(d + 1, 0.0);
-      for (std::size_t j = 0; j <= d; ++j) weights[j] = vals[j].imag();  // w: imaginary parts (packing.h)
+      std::vector<double> v;
+      ht::DataPacker(ctx, ht::Packing(d, ctx->slots(), preset->weight_slots)).decode_weights(pt, v, weights);
     }
     finished[purpose] = true;
     return Bytes{};
@@ -899,13 +896,10 @@ Result<CollectiveServerReport> CollectiveServer::run(const std::function<void(co
 
     // Training with the quorum's collective refresh.
     NetworkRefreshSource source(net_, ctx, quorum_of(job_));
-    const ht::CollectiveRefresher refresher(ctx, derive_seed(job_.crs, "refresh"), refresh_params(pre, job_, kWeightBound),
-                                            source, packing.weight_slots());
-    {
-      const mp::RefreshParams rp = refresh_params(pre, job_, kWeightBound);
-      rep.predicted_refresh_error_std =
-          mp::flooded_slot_error_std(*ctx, rp.flooding, quorum_of(job_).size(), ctx->default_scale());
-    }
+    const mp::RefreshParams rp = refresh_params(pre, job_, kWeightBound);
+    const ht::CollectiveRefresher refresher(ctx, derive_seed(job_.crs, "refresh"), rp, source, packing.weight_slots());
+    rep.predicted_refresh_error_std =
+        mp::flooded_slot_error_std(*ctx, rp.flooding, quorum_of(job_).size(), ctx->default_scale());
     const auto poly = ht::SigmoidPoly::fit(job_.degree, job_.bound);
     const auto sched = internal::schedule(job_.alpha, job_.inverse_time, job_.nesterov);
     const std::size_t batch = std::min(job_.batch_rows, n_total);

@@ -91,10 +91,18 @@ void DataPacker::decrypt_weights(const ckks::Decryptor& dec, const ckks::Ciphert
   HEAL_REQUIRE(ct.slots() == packing_.weight_slots(), "DataPacker::decrypt_weights: ciphertext has "
                                                           << ct.slots() << " slots, packing "
                                                           << packing_.weight_slots());
+  decode_weights(dec.decrypt(ct), v, w, row);
+}
+
+void DataPacker::decode_weights(const ckks::Plaintext& pt, std::vector<double>& v, std::vector<double>& w,
+                                std::size_t row) const {
+  HEAL_REQUIRE(pt.slots() == packing_.weight_slots(), "DataPacker::decode_weights: plaintext has "
+                                                          << pt.slots() << " slots, packing "
+                                                          << packing_.weight_slots());
   HEAL_REQUIRE(row < packing_.weight_rows(),
-               "DataPacker::decrypt_weights: row " << row << " of " << packing_.weight_rows());
+               "DataPacker::decode_weights: row " << row << " of " << packing_.weight_rows());
   const ckks::Encoder encoder(ctx_);
-  const auto vals = encoder.decode(dec.decrypt(ct));
+  const auto vals = encoder.decode(pt);
   const std::size_t d1 = packing_.features() + 1, base = row * packing_.row_width();
   v.resize(d1);
   w.resize(d1);

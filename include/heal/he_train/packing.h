@@ -25,6 +25,7 @@
 #include "heal/ckks/ciphertext.h"
 #include "heal/ckks/encryptor.h"
 #include "heal/ckks/params.h"
+#include "heal/ckks/plaintext.h"
 
 namespace heal::he_train {
 
@@ -80,6 +81,9 @@ class DataPacker {
   /// (< weight_rows()).
   void decrypt_weights(const ckks::Decryptor& dec, const ckks::Ciphertext& ct, std::vector<double>& v,
                        std::vector<double>& w, std::size_t row = 0) const;
+  /// The same from an already decrypted weights plaintext (e.g. a threshold decryption).
+  void decode_weights(const ckks::Plaintext& pt, std::vector<double>& v, std::vector<double>& w,
+                      std::size_t row = 0) const;
   /// Margins z_i . w from EncryptedNag::validation_margins() (data_slots ciphertexts): n values.
   std::vector<double> decrypt_margins(const ckks::Decryptor& dec, const std::vector<ckks::Ciphertext>& margins,
                                       std::size_t n) const;

@@ -90,7 +90,6 @@ struct SegCaps : SegNet {
   }
   Tensor forward(const Tensor& x) override {
     TORCH_CHECK(x.size(2) % 8 == 0 && x.size(3) % 8 == 0, "segcaps: height and width must be multiples of 8");
-    const auto n = x.size(0);
     const Tensor stem = ::torch::relu(conv1->forward(x));
     const Tensor caps0 = stem.unsqueeze(1);  // (N, 1, 16, H, W)
     const Tensor p = primary->forward(caps0);
@@ -100,7 +99,6 @@ struct SegCaps : SegNet {
     const Tensor u1 = d12->forward(::torch::cat({d11->forward(a41), a31}, 1));
     const Tensor u2 = d22->forward(::torch::cat({d21->forward(u1), a21}, 1));
     last_caps = seg->forward(::torch::cat({d31->forward(u2), caps0}, 1)).squeeze(1);  // (N, 16, H, W)
-    (void)n;
     return ::torch::sqrt(last_caps.pow(2).sum(1, true) + 1e-9);  // capsule length (N, 1, H, W)
   }
   Tensor probabilities(const Tensor& scores) const override { return scores.clamp(0, 1); }
