@@ -452,7 +452,8 @@ Result<std::vector<std::pair<std::uint32_t, Bytes>>> SecAggServer::route_shares(
     SharesForClientMsg m{cfg_.session, v, {}};
     for (const auto& [u, sm] : shares_) {
       if (u == v) continue;
-      const auto it = std::find_if(sm.shares.begin(), sm.shares.end(), [&](const auto& e) { return e.peer == v; });
+      const auto it =
+          std::find_if(sm.shares.begin(), sm.shares.end(), [rcpt = v](const auto& e) { return e.peer == rcpt; });
       EncryptedShare routed = *it;  // present: receive_shares checked all of U1 is addressed
       routed.peer = u;
       m.shares.push_back(routed);

@@ -10,7 +10,7 @@
 
 #include "heal/smpc/secagg.h"
 
-namespace heal::smpc::testing {
+namespace heal::smpc::test_support {
 
 struct Recorded {
   std::vector<Bytes> adverts, share_keys, masked, sigs, unmasks;  // client -> server
@@ -108,4 +108,4 @@ class SecAggNet {
   SeededRng rng_;
 };
 
-}  // namespace heal::smpc::testing
+}  // namespace heal::smpc::test_support

@@ -12,7 +12,7 @@
 namespace heal::smpc {
 namespace {
 
-using testing::SecAggNet;
+using test_support::SecAggNet;
 
 std::vector<std::vector<double>> random_inputs(std::size_t n, std::size_t len, std::uint64_t seed) {
   SeededRng rng(seed_from_u64(seed));
@@ -31,7 +31,7 @@ std::vector<std::vector<std::uint64_t>> encode_all(const std::vector<std::vector
 // Decoded secure sum vs the plaintext sum of the clients in `members` (1-based ids).
 void expect_sum(const std::vector<std::uint64_t>& sum, const std::vector<std::vector<double>>& x,
                 const std::vector<std::uint32_t>& members) {
-  const double tol = members.size() * std::ldexp(1.0, -(kDefaultFracBits + 1)) + 1e-9;
+  const double tol = static_cast<double>(members.size()) * std::ldexp(1.0, -(kDefaultFracBits + 1)) + 1e-9;
   const auto dec = fixed_decode(sum);
   double worst = 0;
   for (std::size_t i = 0; i < dec.size(); ++i) {
@@ -232,7 +232,9 @@ TEST(SecAgg, MutatedAndTruncatedMessagesGiveErrors) {
   const Bytes surv = *net.server->survivors();
   for (int i = 0; i < kTrials; ++i) {  // may decode to another valid list; must not crash
     auto d = decode_survivors(mutate(surv));
-    if (d.ok()) EXPECT_NE(encode(*d), surv);
+    if (d.ok()) {
+      EXPECT_NE(encode(*d), surv);
+    }
   }
   std::vector<Bytes> sigs;
   for (auto& c : net.clients) sigs.push_back(*c->sign_survivors(surv));
