@@ -1,6 +1,6 @@
 // What a coalition sees must look uniform: (a) t-1 Shamir shares of a fixed secret, (b) a single
 // masked input y_u of a fixed input. Chi-square tests on 256 bins (df = 255: mean 255, sd 22.6)
-// with the threshold 255 + 7 sd = 413 (a false alarm has probability < 1e-9), plus per-bit
+// with the threshold 255 + 7 sd = 413 (a false alarm has probability ~1e-9, Wilson-Hilferty), plus per-bit
 // frequency tests at 6 sd, plus two-sample tests between two different fixed secrets/inputs.
 // Negative controls run the same statistics on views that do leak and must fail them.
 #include <gtest/gtest.h>

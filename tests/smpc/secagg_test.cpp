@@ -91,7 +91,7 @@ TEST(SecAgg, FewerThanThresholdIsACleanError) {
   }
   {
     SecAggNet net(5, 3, 100, 13);
-    auto r = net.run(x, {5, 5, 5, 4, 4});  // 5 masked inputs, only 3 signatures... then 3 unmaskings: fine
+    auto r = net.run(x, {5, 5, 5, 4, 4});  // 5 signers, only 3 unmask: exactly t, fine
     ASSERT_TRUE(r.ok());
   }
   {
@@ -299,6 +299,8 @@ TEST(SecAgg, CostForFiveClientsAndOneHundredThousandValues) {
   expect_sum(*sum, x, {1, 2, 3, 4});
   std::printf("secagg n=5 t=3 len=%zu (client 5 drops after round 1): %.3f s total (all roles, one thread)\n", len,
               secs);
+  std::printf("  all clients: %.3f s (%.3f s per client), server: %.3f s\n", net.client_secs, net.client_secs / 5,
+              net.server_secs);
   for (std::size_t u = 0; u < 5; ++u)
     std::printf("  client %zu: sent %zu bytes, received %zu bytes\n", u + 1, net.up[u], net.down[u]);
   EXPECT_LT(net.up[0], 8 * len + 4096);  // the masked input dominates: ~8 bytes per value

@@ -2,7 +2,7 @@
 // ring that additive sharing and secure aggregation (heal/smpc/additive.h, heal/smpc/secagg.h) sum in.
 //
 // Encoding: x -> round(x * 2^f) as a two's-complement 64-bit word (round half away from zero,
-// std::llround). Decoding reads the word as a signed int64 and divides by 2^f.
+// std::round). Decoding reads the word as a signed int64 and divides by 2^f.
 //  - f (frac_bits) is in [0, 52]; the default kDefaultFracBits = 16 gives a resolution of
 //    2^-16 ~ 1.5e-5, ample for model updates and statistics, and leaves 47 integer bits.
 //  - Range: encode() requires |x| < 2^(63-f) (2^47 ~ 1.4e14 for f = 16), else HEAL_REQUIRE throws.
