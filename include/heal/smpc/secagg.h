@@ -37,9 +37,10 @@
 // Security model (see src/smpc/README.md for the full statement):
 //  - threshold: t > n/2 is required (HEAL_REQUIRE); with a semi-honest server, any coalition of the
 //    server and fewer than t clients learns only the sum of the inputs of a set of >= t clients
-//    (Bonawitz et al. Thm. 6.3); against an active server, the consistency round and signatures give
-//    the guarantee of their Thm. 6.5 when t exceeds the bound stated there (about 2n/3 with < n/3
-//    corrupt clients).
+//    (Bonawitz et al., Sec. 6, honest-but-curious analysis); against an active server, the
+//    consistency round and signatures give their active-adversary guarantee (the server learns at
+//    most a sum over >= t clients) only when t exceeds the bound of their analysis (roughly 2n/3
+//    with fewer than n/3 corrupt clients; not re-derived here, and not enforced: only t > n/2 is).
 //  - detected: forged or modified client messages (signatures); a server substituting public keys
 //    (signed advertisements); tampered share ciphertexts (AEAD); a server showing different survivor
 //    sets to different clients in round 4 (signatures on U3; a client that signed U3 refuses any other
