@@ -63,6 +63,23 @@ void add_prg(std::span<std::uint64_t> acc, const Key32& key, bool subtract) {
   sodium_memzero(buf.data(), sizeof buf);
 }
 
+// The commitment to a self-mask seed, sent in round 1 and checked by the server after reconstruction:
+// a wrong unmasking share then gives an error instead of a wrong sum, even with exactly t shares.
+// (b is 256 uniform bits: its hash reveals nothing the server can use; BLAKE2b as a random oracle.)
+Key32 seed_commitment(const Seed& session, std::uint32_t id, std::span<const std::uint8_t> seed) {
+  constexpr std::string_view kLabel = "heal-secagg-v1-commit";
+  crypto_generichash_state st;
+  crypto_generichash_init(&st, nullptr, 0, 32);
+  crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(kLabel.data()), kLabel.size());
+  crypto_generichash_update(&st, session.data(), session.size());
+  crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(&id), 4);
+  crypto_generichash_update(&st, seed.data(), seed.size());
+  Key32 out;
+  crypto_generichash_final(&st, out.data(), out.size());
+  sodium_memzero(&st, sizeof st);
+  return out;
+}
+
 bool verify_sig(const PublicKey& vk, const Signature& sig, std::span<const std::uint8_t> msg) {
   return crypto_sign_verify_detached(sig.data(), msg.data(), msg.size(), vk.data()) == 0;
 }
@@ -200,7 +217,7 @@ Result<Bytes> SecAggClient::share_keys(std::span<const std::uint8_t> key_list) {
   rng_.fill(self_seed_);
   auto key_shares = shamir_share_bytes(mask_sk_, xs, cfg_.threshold, rng_);
   auto seed_shares = shamir_share_bytes(self_seed_, xs, cfg_.threshold, rng_);
-  ShareKeysMsg out{cfg_.session, id_, {}, {}};
+  ShareKeysMsg out{cfg_.session, id_, seed_commitment(cfg_.session, id_, self_seed_), {}, {}};
   for (std::size_t j = 0; j < xs.size(); ++j) {
     const auto v = static_cast<std::uint32_t>(xs[j]);
     HeldShare h;
@@ -554,6 +571,11 @@ Result<std::vector<std::uint64_t>> SecAggServer::finish() {
     Key32 key;
     std::copy(secret->span().begin(), secret->span().end(), key.begin());
     if (contains(u3_, v)) {
+      if (seed_commitment(cfg_.session, v, key) != shares_.at(v).seed_commitment) {
+        sodium_memzero(key.data(), key.size());
+        return Status::corruption("secagg: reconstructed self-mask seed of " + id_str(v) +
+                                  " does not match its commitment (a wrong unmasking share)");
+      }
       add_prg(sum, key, true);  // remove PRG(b_v)
     } else {
       PublicKey pk;

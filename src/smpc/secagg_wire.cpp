@@ -149,6 +149,7 @@ Bytes encode(const ShareKeysMsg& m) {
   ByteWriter w;
   put_header(w, MsgType::kShareKeys, m.session);
   w.put<std::uint32_t>(m.sender);
+  w.put_bytes(m.seed_commitment);
   put_shares(w, m.shares);
   w.put_bytes(m.sig);
   return w.take();
@@ -244,6 +245,7 @@ Result<ShareKeysMsg> decode_share_keys(std::span<const std::uint8_t> in) {
   ShareKeysMsg m;
   HEAL_RETURN_IF_ERROR(read_header(r, MsgType::kShareKeys, &m.session));
   HEAL_RETURN_IF_ERROR(get_id(r, &m.sender));
+  HEAL_RETURN_IF_ERROR(get_fixed(r, &m.seed_commitment));
   HEAL_RETURN_IF_ERROR(get_shares(r, &m.shares));
   HEAL_RETURN_IF_ERROR(get_fixed(r, &m.sig));
   HEAL_RETURN_IF_ERROR(finish(r));

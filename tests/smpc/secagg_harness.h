@@ -38,6 +38,7 @@ class SecAggNet {
     for (std::uint32_t u = 0; u < n; ++u) {
       ids.push_back(make_secagg_identity(rng_));
       verify_keys.push_back(ids.back().verify_key);
+      sign_keys.emplace_back(ids.back().sign_key.span().begin(), ids.back().sign_key.span().end());
     }
     for (std::uint32_t u = 0; u < n; ++u)
       clients.push_back(std::make_unique<SecAggClient>(cfg, u + 1, std::move(ids[u]), verify_keys, rng_));
@@ -102,6 +103,7 @@ class SecAggNet {
 
   SecAggConfig cfg;
   std::vector<PublicKey> verify_keys;
+  std::vector<Bytes> sign_keys;  // copies, so tests can play a malicious client
   std::vector<std::unique_ptr<SecAggClient>> clients;
   std::unique_ptr<SecAggServer> server;
   Recorded rec;

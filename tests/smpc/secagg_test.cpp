@@ -1,11 +1,13 @@
 #include "heal/smpc/secagg.h"
 
 #include <gtest/gtest.h>
+#include <sodium.h>
 
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 
+#include "heal/smpc/additive.h"
 #include "heal/smpc/fixed_point.h"
 #include "secagg_harness.h"
 
@@ -161,6 +163,36 @@ TEST(SecAgg, ClientChecksTheSurvivorSetAndItsSignatures) {
   EXPECT_EQ(c4.unmask(encode(bad)).status().code(), StatusCode::kFailedPrecondition);
   // The genuine request is still answered.
   EXPECT_TRUE(c4.unmask(net.rec.unmask_request).ok());
+}
+
+// A malicious client that signed U3 answers the unmasking round with one altered share: the server
+// gets exactly t answers, so the Shamir consistency check cannot help, but the reconstructed seed
+// fails its commitment (self-mask seed) or the advertised public key (masking key): an error, not a
+// wrong sum.
+TEST(SecAgg, AWrongUnmaskingShareIsDetectedWithExactlyTAnswers) {
+  for (ShareKind kind : {ShareKind::kSelfMaskSeed, ShareKind::kMaskingKey}) {
+    // Client 5 drops after round 1 (its masking key is rebuilt); clients 3 and 4 sign but stay silent.
+    SecAggNet net(5, 3, 30, 23);
+    const auto x = encode_all(random_inputs(5, 30, 24));
+    auto first = net.run(x, {5, 5, 4, 4, 2});
+    ASSERT_FALSE(first.ok());  // 2 < t answers so far
+    EXPECT_EQ(first.status().code(), StatusCode::kFailedPrecondition);
+    auto genuine = net.clients[2]->unmask(net.rec.unmask_request);
+    ASSERT_TRUE(genuine.ok());
+    auto m = decode_unmask_response(*genuine);
+    ASSERT_TRUE(m.ok());
+    const std::uint32_t owner = kind == ShareKind::kSelfMaskSeed ? 1 : 5;
+    auto& share = m->shares[owner - 1];
+    ASSERT_EQ(share.kind, kind);
+    share.limbs[2] = (share.limbs[2] + 1) % kShamirPrime;
+    Bytes forged = encode(*m);
+    crypto_sign_detached(forged.data() + forged.size() - 64, nullptr, forged.data(), forged.size() - 64,
+                         net.sign_keys[2].data());
+    ASSERT_TRUE(net.server->receive_unmask(forged).ok());  // well-formed and signed by client 3
+    auto sum = net.server->finish();
+    ASSERT_FALSE(sum.ok());
+    EXPECT_EQ(sum.status().code(), StatusCode::kCorruption) << sum.status().to_string();
+  }
 }
 
 // Every single-byte change of a signed client message is rejected by the server, every strict

@@ -17,7 +17,8 @@
 //  1 share keys: u checks every signature, draws a self-mask seed b_u (32 bytes), Shamir-shares
 //    b_u and its masking secret key s_u^SK with threshold t over U1 (additive.h, GF(2^61-1)),
 //    and encrypts v's two shares with XChaCha20-Poly1305 under BLAKE2b(X25519(c_u^SK, c_v^PK))
-//    (associated data: session, u, v). The server routes the ciphertexts (U2 = who sent them).
+//    (associated data: session, u, v), and sends them with a commitment BLAKE2b(session, u, b_u).
+//    The server routes the ciphertexts (U2 = who sent them).
 //  2 masked input: with s_uv = BLAKE2b(X25519(s_u^SK, s_v^PK)) and PRG(k) = ChaCha20 keystream of
 //    key k read as u64 words, u sends
 //        y_u = x_u + PRG(b_u) + sum_{v in U2, v > u} PRG(s_uv) - sum_{v in U2, v < u} PRG(s_uv)  mod 2^64.
@@ -29,7 +30,8 @@
 //    in U3 or of s_v^SK if v dropped (U2 \ U3) -- never both for one v: a client records what it
 //    revealed for each peer and refuses a request that would reveal the other secret. The server
 //    reconstructs, removes PRG(b_v) for v in U3 and the pairwise masks of dropped clients, and
-//    outputs sum_{u in U3} x_u.
+//    outputs sum_{u in U3} x_u, after checking every reconstructed b_v against its commitment and every
+//    s_v^SK against s_v^PK.
 // Every message is bytes (secagg_wire.h); a role never reads another's memory. Every received byte
 // string is parsed by a decoder returning Status/Result; a client's messages are signed with its
 // identity key, so the server rejects modified or forged client messages.
@@ -44,14 +46,17 @@
 //  - detected: forged or modified client messages (signatures); a server substituting public keys
 //    (signed advertisements); tampered share ciphertexts (AEAD); a server showing different survivor
 //    sets to different clients in round 4 (signatures on U3; a client that signed U3 refuses any other
-//    set); requests to reveal both secrets of one client; a wrong reconstructed masking key (it must
-//    match the advertised s_v^PK); inconsistent unmasking shares when more than t arrive.
+//    set); requests to reveal both secrets of one client; a reconstructed masking key that does not
+//    match the advertised s_v^PK, or a self-mask seed that does not match its round-1 commitment: a
+//    wrong unmasking share or an inconsistent dealing that would change the sum is caught even with
+//    exactly t answers (the round then fails: detected, not corrected); inconsistent unmasking
+//    shares when more than t arrive.
 //  - NOT detected: a malicious client's wrong input x_u (any value in Z_2^64; range checks need
-//    zero-knowledge proofs); a malicious client sending inconsistent Shamir shares of b_u when
-//    exactly t responses arrive (the output is then wrong, not leaked); a server that drops honest
-//    clients at will (it can make the round fail or aggregate fewer clients, never below t); a server
-//    giving different U2 to different clients (the sum is then garbage, not a leak). Timing and message
-//    sizes are not hidden. No input is authenticated to the other clients.
+//    zero-knowledge proofs); which client sent a wrong share (so one malicious client can make the
+//    round fail); a server that drops honest clients at will (it can make the round fail or
+//    aggregate fewer clients, never fewer than t); a server giving different U2 to different clients
+//    (the sum is then garbage, not a leak). Timing and message sizes are not hidden. No input is
+//    authenticated to the other clients.
 #pragma once
 
 #include <cstdint>

@@ -15,7 +15,8 @@
 // separates the signed statements of different rounds).
 //   kAdvertise       u32 id | 32 enc_pk (X25519) | 32 mask_pk (X25519) | 64 sig
 //   kKeyList         u32 count | count x (u32 id | 32 enc_pk | 32 mask_pk | 64 sig of that advertisement)
-//   kShareKeys       u32 sender | u32 count | count x (u32 recipient | 128 ciphertext) | 64 sig
+//   kShareKeys       u32 sender | 32 seed commitment | u32 count | count x (u32 recipient | 128 ciphertext)
+//                    | 64 sig   (commitment: BLAKE2b-256("heal-secagg-v1-commit" | session | u32 sender | b))
 //   kSharesForClient u32 recipient | u32 count | count x (u32 sender | 128 ciphertext)
 //   kMaskedInput     u32 id | u64 len | len x u64 | 64 sig
 //   kSurvivors       u32 count | count x u32 id                    (the set U3, what clients sign)
@@ -79,6 +80,7 @@ struct EncryptedShare {
 struct ShareKeysMsg {
   Seed session{};
   std::uint32_t sender = 0;
+  std::array<std::uint8_t, 32> seed_commitment{};  // hash of the self-mask seed b_sender
   std::vector<EncryptedShare> shares;
   Signature sig{};
 };
