@@ -60,6 +60,25 @@ TEST(SecAgg, SumEqualsPlaintextSumWithoutDropouts) {
   }
 }
 
+TEST(SecAgg, WeightedMeanThroughIntegerWeights) {
+  // Each hospital scales its encoded update by its sample count before masking; the mean is the
+  // decoded sum divided by the (public) total count.
+  const std::vector<std::uint64_t> counts{120, 45, 300, 7, 64};
+  SecAggNet net(5, 3, 200, 25);
+  const auto x = random_inputs(5, 200, 26);
+  auto enc = encode_all(x);
+  for (std::size_t u = 0; u < 5; ++u) scale_in_place(enc[u], counts[u]);
+  auto sum = net.run(enc, std::vector<int>(5, 5));
+  ASSERT_TRUE(sum.ok());
+  const double total = 536.0;
+  const auto dec = fixed_decode(*sum);
+  for (std::size_t i = 0; i < dec.size(); ++i) {
+    double plain = 0;
+    for (std::size_t u = 0; u < 5; ++u) plain += static_cast<double>(counts[u]) * x[u][i];
+    EXPECT_NEAR(dec[i] / total, plain / total, std::ldexp(1.0, -(kDefaultFracBits + 1)));
+  }
+}
+
 TEST(SecAgg, SurvivesOneDropBeforeAndOneAfterTheMaskedInput) {
   // n = 5, t = 3. Client 2 shares its keys (round 1) but never sends its masked input: its pairwise
   // masks are removed with its reconstructed masking key. Client 4 sends its masked input and then
