@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 declare -A allowed=(
   [core]="core"
   [math]="math core"
+  [smpc]="smpc math core"
   [ckks]="ckks math core"
   [io]="io core"
   [deid]="deid core"

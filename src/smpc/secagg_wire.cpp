@@ -1,0 +1,339 @@
+#include "heal/smpc/secagg_wire.h"
+
+#include <string>
+
+namespace heal::smpc {
+
+namespace {
+
+constexpr std::uint8_t kMagic[4] = {'H', 'S', 'A', 'G'};
+
+void put_header(ByteWriter& w, MsgType type, const Seed& session) {
+  w.put_bytes(kMagic);
+  w.put<std::uint8_t>(kSecAggVersion);
+  w.put<std::uint8_t>(static_cast<std::uint8_t>(type));
+  w.put_bytes(session);
+}
+
+template <std::size_t N>
+Status get_fixed(ByteReader& r, std::array<std::uint8_t, N>* out) {
+  std::span<const std::uint8_t> b;
+  HEAL_RETURN_IF_ERROR(r.get_bytes(N, &b));
+  std::copy(b.begin(), b.end(), out->begin());
+  return {};
+}
+
+Status read_header(ByteReader& r, MsgType expected, Seed* session) {
+  std::span<const std::uint8_t> magic;
+  HEAL_RETURN_IF_ERROR(r.get_bytes(4, &magic));
+  if (!std::equal(magic.begin(), magic.end(), kMagic)) return Status::corruption("secagg: bad magic");
+  std::uint8_t version = 0, type = 0;
+  HEAL_RETURN_IF_ERROR(r.get(&version));
+  HEAL_RETURN_IF_ERROR(r.get(&type));
+  if (version != kSecAggVersion) return Status::unsupported("secagg: unsupported version " + std::to_string(version));
+  if (type != static_cast<std::uint8_t>(expected)) {
+    return Status::corruption("secagg: message type " + std::to_string(type) + ", expected " +
+                              std::to_string(static_cast<int>(expected)));
+  }
+  return get_fixed(r, session);
+}
+
+Status get_id(ByteReader& r, std::uint32_t* id) {
+  HEAL_RETURN_IF_ERROR(r.get(id));
+  if (*id == 0 || *id > kSecAggMaxClients) return Status::corruption("secagg: party id out of range");
+  return {};
+}
+
+// A count of entries of at least `min_entry_bytes` each: bounded by the limit and the remaining bytes.
+Status get_count(ByteReader& r, std::size_t min_entry_bytes, std::uint32_t* n) {
+  HEAL_RETURN_IF_ERROR(r.get(n));
+  if (*n > kSecAggMaxClients) return Status::corruption("secagg: list longer than the party limit");
+  if (*n > r.remaining() / min_entry_bytes) return Status::corruption("secagg: list longer than the message");
+  return {};
+}
+
+Status check_increasing(std::uint32_t prev, std::uint32_t id) {
+  if (id <= prev) return Status::corruption("secagg: party ids not strictly increasing");
+  return {};
+}
+
+Status finish(const ByteReader& r) {
+  if (!r.at_end()) return Status::corruption("secagg: trailing bytes after the message");
+  return {};
+}
+
+void put_advert_body(ByteWriter& w, const AdvertiseMsg& m) {
+  w.put<std::uint32_t>(m.id);
+  w.put_bytes(m.enc_pk);
+  w.put_bytes(m.mask_pk);
+  w.put_bytes(m.sig);
+}
+
+Status get_advert_body(ByteReader& r, AdvertiseMsg* m) {
+  HEAL_RETURN_IF_ERROR(get_id(r, &m->id));
+  HEAL_RETURN_IF_ERROR(get_fixed(r, &m->enc_pk));
+  HEAL_RETURN_IF_ERROR(get_fixed(r, &m->mask_pk));
+  return get_fixed(r, &m->sig);
+}
+
+void put_shares(ByteWriter& w, const std::vector<EncryptedShare>& shares) {
+  w.put<std::uint32_t>(static_cast<std::uint32_t>(shares.size()));
+  for (const auto& s : shares) {
+    w.put<std::uint32_t>(s.peer);
+    w.put_bytes(s.ct);
+  }
+}
+
+Status get_shares(ByteReader& r, std::vector<EncryptedShare>* shares) {
+  std::uint32_t n = 0;
+  HEAL_RETURN_IF_ERROR(get_count(r, 4 + kShareCiphertextBytes, &n));
+  shares->resize(n);
+  std::uint32_t prev = 0;
+  for (auto& s : *shares) {
+    HEAL_RETURN_IF_ERROR(get_id(r, &s.peer));
+    HEAL_RETURN_IF_ERROR(check_increasing(prev, s.peer));
+    prev = s.peer;
+    HEAL_RETURN_IF_ERROR(get_fixed(r, &s.ct));
+  }
+  return {};
+}
+
+void put_ids(ByteWriter& w, const std::vector<std::uint32_t>& ids) {
+  w.put<std::uint32_t>(static_cast<std::uint32_t>(ids.size()));
+  for (auto id : ids) w.put<std::uint32_t>(id);
+}
+
+Status get_ids(ByteReader& r, std::vector<std::uint32_t>* ids) {
+  std::uint32_t n = 0;
+  HEAL_RETURN_IF_ERROR(get_count(r, 4, &n));
+  ids->resize(n);
+  std::uint32_t prev = 0;
+  for (auto& id : *ids) {
+    HEAL_RETURN_IF_ERROR(get_id(r, &id));
+    HEAL_RETURN_IF_ERROR(check_increasing(prev, id));
+    prev = id;
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<MsgType> peek_type(std::span<const std::uint8_t> in) {
+  if (in.size() < kSecAggHeaderSize) return Status::corruption("secagg: message shorter than its header");
+  if (!std::equal(kMagic, kMagic + 4, in.begin())) return Status::corruption("secagg: bad magic");
+  if (in[4] != kSecAggVersion) return Status::unsupported("secagg: unsupported version");
+  if (in[5] < 1 || in[5] > 9) return Status::corruption("secagg: unknown message type");
+  return static_cast<MsgType>(in[5]);
+}
+
+std::span<const std::uint8_t> signed_prefix(std::span<const std::uint8_t> message) {
+  return message.first(message.size() >= 64 ? message.size() - 64 : 0);
+}
+
+Bytes encode(const AdvertiseMsg& m) {
+  ByteWriter w;
+  put_header(w, MsgType::kAdvertise, m.session);
+  put_advert_body(w, m);
+  return w.take();
+}
+
+Bytes encode(const KeyListMsg& m) {
+  ByteWriter w;
+  put_header(w, MsgType::kKeyList, m.session);
+  w.put<std::uint32_t>(static_cast<std::uint32_t>(m.entries.size()));
+  for (const auto& e : m.entries) put_advert_body(w, e);
+  return w.take();
+}
+
+Bytes encode(const ShareKeysMsg& m) {
+  ByteWriter w;
+  put_header(w, MsgType::kShareKeys, m.session);
+  w.put<std::uint32_t>(m.sender);
+  w.put_bytes(m.seed_commitment);
+  put_shares(w, m.shares);
+  w.put_bytes(m.sig);
+  return w.take();
+}
+
+Bytes encode(const SharesForClientMsg& m) {
+  ByteWriter w;
+  put_header(w, MsgType::kSharesForClient, m.session);
+  w.put<std::uint32_t>(m.recipient);
+  put_shares(w, m.shares);
+  return w.take();
+}
+
+Bytes encode(const MaskedInputMsg& m) {
+  ByteWriter w;
+  put_header(w, MsgType::kMaskedInput, m.session);
+  w.put<std::uint32_t>(m.id);
+  w.put_array<std::uint64_t>(m.y);
+  w.put_bytes(m.sig);
+  return w.take();
+}
+
+Bytes encode(const SurvivorsMsg& m) {
+  ByteWriter w;
+  put_header(w, MsgType::kSurvivors, m.session);
+  put_ids(w, m.ids);
+  return w.take();
+}
+
+Bytes encode(const SurvivorSigMsg& m) {
+  ByteWriter w;
+  put_header(w, MsgType::kSurvivorSig, m.session);
+  w.put<std::uint32_t>(m.id);
+  w.put_bytes(m.sig);
+  return w.take();
+}
+
+Bytes encode(const UnmaskRequestMsg& m) {
+  ByteWriter w;
+  put_header(w, MsgType::kUnmaskRequest, m.session);
+  put_ids(w, m.survivors);
+  w.put<std::uint32_t>(static_cast<std::uint32_t>(m.sigs.size()));
+  for (const auto& s : m.sigs) {
+    w.put<std::uint32_t>(s.id);
+    w.put_bytes(s.sig);
+  }
+  return w.take();
+}
+
+Bytes encode(const UnmaskResponseMsg& m) {
+  ByteWriter w;
+  put_header(w, MsgType::kUnmaskResponse, m.session);
+  w.put<std::uint32_t>(m.id);
+  w.put<std::uint32_t>(static_cast<std::uint32_t>(m.shares.size()));
+  for (const auto& s : m.shares) {
+    w.put<std::uint32_t>(s.owner);
+    w.put<std::uint8_t>(static_cast<std::uint8_t>(s.kind));
+    for (auto v : s.limbs) w.put<std::uint64_t>(v);
+  }
+  w.put_bytes(m.sig);
+  return w.take();
+}
+
+Result<AdvertiseMsg> decode_advertise(std::span<const std::uint8_t> in) {
+  ByteReader r(in);
+  AdvertiseMsg m;
+  HEAL_RETURN_IF_ERROR(read_header(r, MsgType::kAdvertise, &m.session));
+  HEAL_RETURN_IF_ERROR(get_advert_body(r, &m));
+  HEAL_RETURN_IF_ERROR(finish(r));
+  return m;
+}
+
+Result<KeyListMsg> decode_key_list(std::span<const std::uint8_t> in) {
+  ByteReader r(in);
+  KeyListMsg m;
+  HEAL_RETURN_IF_ERROR(read_header(r, MsgType::kKeyList, &m.session));
+  std::uint32_t n = 0;
+  HEAL_RETURN_IF_ERROR(get_count(r, 4 + 32 + 32 + 64, &n));
+  m.entries.resize(n);
+  std::uint32_t prev = 0;
+  for (auto& e : m.entries) {
+    e.session = m.session;
+    HEAL_RETURN_IF_ERROR(get_advert_body(r, &e));
+    HEAL_RETURN_IF_ERROR(check_increasing(prev, e.id));
+    prev = e.id;
+  }
+  HEAL_RETURN_IF_ERROR(finish(r));
+  return m;
+}
+
+Result<ShareKeysMsg> decode_share_keys(std::span<const std::uint8_t> in) {
+  ByteReader r(in);
+  ShareKeysMsg m;
+  HEAL_RETURN_IF_ERROR(read_header(r, MsgType::kShareKeys, &m.session));
+  HEAL_RETURN_IF_ERROR(get_id(r, &m.sender));
+  HEAL_RETURN_IF_ERROR(get_fixed(r, &m.seed_commitment));
+  HEAL_RETURN_IF_ERROR(get_shares(r, &m.shares));
+  HEAL_RETURN_IF_ERROR(get_fixed(r, &m.sig));
+  HEAL_RETURN_IF_ERROR(finish(r));
+  return m;
+}
+
+Result<SharesForClientMsg> decode_shares_for_client(std::span<const std::uint8_t> in) {
+  ByteReader r(in);
+  SharesForClientMsg m;
+  HEAL_RETURN_IF_ERROR(read_header(r, MsgType::kSharesForClient, &m.session));
+  HEAL_RETURN_IF_ERROR(get_id(r, &m.recipient));
+  HEAL_RETURN_IF_ERROR(get_shares(r, &m.shares));
+  HEAL_RETURN_IF_ERROR(finish(r));
+  return m;
+}
+
+Result<MaskedInputMsg> decode_masked_input(std::span<const std::uint8_t> in) {
+  ByteReader r(in);
+  MaskedInputMsg m;
+  HEAL_RETURN_IF_ERROR(read_header(r, MsgType::kMaskedInput, &m.session));
+  HEAL_RETURN_IF_ERROR(get_id(r, &m.id));
+  HEAL_RETURN_IF_ERROR(r.get_array(&m.y, kSecAggMaxVectorLen));
+  HEAL_RETURN_IF_ERROR(get_fixed(r, &m.sig));
+  HEAL_RETURN_IF_ERROR(finish(r));
+  return m;
+}
+
+Result<SurvivorsMsg> decode_survivors(std::span<const std::uint8_t> in) {
+  ByteReader r(in);
+  SurvivorsMsg m;
+  HEAL_RETURN_IF_ERROR(read_header(r, MsgType::kSurvivors, &m.session));
+  HEAL_RETURN_IF_ERROR(get_ids(r, &m.ids));
+  HEAL_RETURN_IF_ERROR(finish(r));
+  return m;
+}
+
+Result<SurvivorSigMsg> decode_survivor_sig(std::span<const std::uint8_t> in) {
+  ByteReader r(in);
+  SurvivorSigMsg m;
+  HEAL_RETURN_IF_ERROR(read_header(r, MsgType::kSurvivorSig, &m.session));
+  HEAL_RETURN_IF_ERROR(get_id(r, &m.id));
+  HEAL_RETURN_IF_ERROR(get_fixed(r, &m.sig));
+  HEAL_RETURN_IF_ERROR(finish(r));
+  return m;
+}
+
+Result<UnmaskRequestMsg> decode_unmask_request(std::span<const std::uint8_t> in) {
+  ByteReader r(in);
+  UnmaskRequestMsg m;
+  HEAL_RETURN_IF_ERROR(read_header(r, MsgType::kUnmaskRequest, &m.session));
+  HEAL_RETURN_IF_ERROR(get_ids(r, &m.survivors));
+  std::uint32_t n = 0;
+  HEAL_RETURN_IF_ERROR(get_count(r, 4 + 64, &n));
+  m.sigs.resize(n);
+  std::uint32_t prev = 0;
+  for (auto& s : m.sigs) {
+    s.session = m.session;
+    HEAL_RETURN_IF_ERROR(get_id(r, &s.id));
+    HEAL_RETURN_IF_ERROR(check_increasing(prev, s.id));
+    prev = s.id;
+    HEAL_RETURN_IF_ERROR(get_fixed(r, &s.sig));
+  }
+  HEAL_RETURN_IF_ERROR(finish(r));
+  return m;
+}
+
+Result<UnmaskResponseMsg> decode_unmask_response(std::span<const std::uint8_t> in) {
+  ByteReader r(in);
+  UnmaskResponseMsg m;
+  HEAL_RETURN_IF_ERROR(read_header(r, MsgType::kUnmaskResponse, &m.session));
+  HEAL_RETURN_IF_ERROR(get_id(r, &m.id));
+  std::uint32_t n = 0;
+  HEAL_RETURN_IF_ERROR(get_count(r, 4 + 1 + 8 * kSeedLimbs, &n));
+  m.shares.resize(n);
+  std::uint32_t prev = 0;
+  for (auto& s : m.shares) {
+    HEAL_RETURN_IF_ERROR(get_id(r, &s.owner));
+    HEAL_RETURN_IF_ERROR(check_increasing(prev, s.owner));
+    prev = s.owner;
+    std::uint8_t kind = 0;
+    HEAL_RETURN_IF_ERROR(r.get(&kind));
+    if (kind > 1) return Status::corruption("secagg: unknown share kind");
+    s.kind = static_cast<ShareKind>(kind);
+    for (auto& v : s.limbs) HEAL_RETURN_IF_ERROR(r.get(&v));
+  }
+  HEAL_RETURN_IF_ERROR(get_fixed(r, &m.sig));
+  HEAL_RETURN_IF_ERROR(finish(r));
+  return m;
+}
+
+}  // namespace heal::smpc
