@@ -45,11 +45,6 @@ struct DataArgs {
 // Folder datasets hold images of many sizes; loading them needs one common size.
 constexpr int kDefaultFolderSize = 64;
 
-template <typename T>
-T value_or_throw(Result<T> r) {
-  if (!r.ok()) throw StatusError(r.status());
-  return std::move(r).value();
-}
 
 // Loads a dataset; returns the size actually used for folder datasets (0 for npz).
 io::Dataset load(const std::string& path, io::DatasetKind kind, const DataArgs& a, int* used_size) {

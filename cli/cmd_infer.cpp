@@ -36,11 +36,6 @@ struct InferArgs {
   int limit = 0, threads = 2, log_n = 0;
 };
 
-template <typename T>
-T value_or_throw(Result<T> r) {
-  if (!r.ok()) throw StatusError(r.status());
-  return std::move(r).value();
-}
 
 double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 

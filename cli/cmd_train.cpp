@@ -63,6 +63,11 @@ struct TrainArgs {
   std::string calibrate = "none", init;
   std::string teacher;  // --teacher: DeiT hard-label distillation from a .heal ModelIr
   std::set<std::string> given;  // options set explicitly on the command line
+  // --task segment (cmd_segment.cpp)
+  std::string task = "classify", normalize = "zscore";
+  double recon_weight = 0.1;
+  int holdout = 0, overlays = 12;
+  bool multiclass = false;
   /// The options given on the command line as (name, values, is_flag), to re-run members.
   std::vector<std::tuple<std::string, std::vector<std::string>, bool>> raw;
 };
@@ -82,11 +87,6 @@ struct EvalArgs {
   bool json_out = false, summary = false;
 };
 
-template <typename T>
-T value_or_throw(Result<T> r) {
-  if (!r.ok()) throw StatusError(r.status());
-  return std::move(r).value();
-}
 
 // Metrics of a split as JSON; null for a split without images (the validation split under
 // --train-on-val, an inner split under --cv-inner-val 0), whose metrics are not zeros but absent.
@@ -691,7 +691,41 @@ void run_cv(TrainArgs a) {
               pool.size(), macc, sacc, mauc, sauc, out.c_str());
 }
 
+// heal train --task segment: the segmentation defaults where an option was not given.
+void run_segment_task(const TrainArgs& a) {
+  SegTrainCli c;
+  const auto pick = [&a](const char* opt, auto given, auto dflt) { return a.given.contains(opt) ? given : dflt; };
+  c.data = a.data;
+  c.model = pick("--model", a.model, std::string("segcaps"));
+  if (c.model != "segcaps" && c.model != "unet") {
+    throw StatusError(Status::invalid_argument("--task segment takes --model segcaps or unet, not '" + c.model + "'"));
+  }
+  c.out = a.out;
+  c.save = a.save;
+  c.normalize = a.normalize;
+  c.epochs = pick("--epochs", a.epochs, 60);
+  c.size = a.size > 0 ? a.size : 128;
+  c.batch = pick("--batch", a.batch, 4);
+  c.width = a.width > 0 ? a.width : 16;
+  c.threads = a.threads;
+  c.patience = pick("--patience", a.patience, 0);
+  c.holdout = a.holdout;
+  c.overlays = a.overlays;
+  c.seed = a.seed;
+  c.lr = pick("--lr", a.lr, 1e-3);
+  c.weight_decay = pick("--weight-decay", a.weight_decay, 1e-5);
+  c.recon_weight = a.recon_weight;
+  c.augment = !a.no_augment;
+  c.flip = !a.no_flip;
+  c.multiclass = a.multiclass;
+  run_train_segment(c);
+}
+
 void run_train(TrainArgs a) {
+  if (a.task == "segment") return run_segment_task(a);
+  if (a.model == "segcaps" || a.model == "unet") {
+    throw StatusError(Status::invalid_argument("--model " + a.model + " segments: add --task segment"));
+  }
   if (a.cv > 1) return run_cv(a);
   if (a.ensemble > 1) return run_train_ensemble(a);
   tb::set_num_threads(a.threads);
@@ -927,6 +961,7 @@ void run_calibrate(const CalibrateArgs& a) {
 }
 
 void run_eval(const EvalArgs& a) {
+  if (run_eval_segment_if_seg_model(a.model, a.data, a.split, a.json_out)) return;
   const nn::ModelIr m = value_or_throw(nn::load_model(a.model));
   if (a.summary) std::cout << m.summary() << nn::depth_report(m).to_string();
   const std::string data_arg = require_data(a.data);
@@ -954,8 +989,21 @@ void add_train_commands(CLI::App& app) {
   auto ta = std::make_shared<TrainArgs>();
   CLI::App* train = app.add_subcommand("train", "Train a model (libtorch) and export it as a .heal ModelIr");
   train->add_option("--data", ta->data, "Dataset: MedMNIST .npz or folder (default: global --data / $HEAL_DATA)");
-  train->add_option("--model", ta->model, "hecnn | hecnn-wide | capsnet | resnet | deit")
-      ->check(CLI::IsMember({"hecnn", "hecnn-wide", "capsnet", "resnet", "deit"}));
+  train->add_option("--task", ta->task, "classify (default) | segment: image/mask folders, --model segcaps | unet")
+      ->check(CLI::IsMember({"classify", "segment"}));
+  train->add_option("--normalize", ta->normalize,
+                    "segment: intensity normalisation none | zscore (per image, default) | histogram (Nyul-Udupa)")
+      ->check(CLI::IsMember({"none", "zscore", "histogram"}));
+  train->add_option("--recon-weight", ta->recon_weight, "segment, segcaps: weight of the reconstruction regulariser")
+      ->check(CLI::Range(0.0, 100.0));
+  train->add_option("--holdout", ta->holdout,
+                    "segment: training images held out for validation/early stopping when the data has no val split")
+      ->check(CLI::Range(0, 100000));
+  train->add_option("--overlays", ta->overlays, "segment: test overlays in the report figure (0: none)")
+      ->check(CLI::Range(0, 10000));
+  train->add_flag("--multiclass", ta->multiclass, "segment: covid_seg's multi-class masks (foreground = any class)");
+  train->add_option("--model", ta->model, "hecnn | hecnn-wide | capsnet | resnet | deit; with --task segment: segcaps | unet")
+      ->check(CLI::IsMember({"hecnn", "hecnn-wide", "capsnet", "resnet", "deit", "segcaps", "unet"}));
   train->add_option("--epochs", ta->epochs, "Maximum epochs")->check(CLI::Range(1, 10000));
   train->add_option("--size", ta->size, "Resize images to SxS (folder datasets default to 64)");
   train->add_option("--out", ta->out, "Output directory (default runs/<dataset>_<model>)");

@@ -23,11 +23,6 @@ namespace {
 namespace et = apps::he_train;
 using nlohmann::json;
 
-template <typename T>
-T value_or_throw(Result<T> r) {
-  if (!r.ok()) throw StatusError(r.status());
-  return std::move(r).value();
-}
 
 std::string mib(std::uint64_t b) {
   std::ostringstream s;

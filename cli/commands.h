@@ -3,8 +3,10 @@
 
 #include <CLI/CLI.hpp>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
+#include "heal/core/status.h"
 #include "heal/io/dataset.h"
 #include "heal/io/image.h"
 #include "heal/io/volume.h"
@@ -23,6 +25,26 @@ struct GlobalOptions {
 };
 
 GlobalOptions& globals();
+
+/// The value of a Result, or its Status thrown as StatusError (main prints it and exits non-zero).
+template <typename T>
+T value_or_throw(Result<T> r) {
+  if (!r.ok()) throw StatusError(r.status());
+  return std::move(r).value();
+}
+
+/// `heal train --task segment` (cmd_segment.cpp; Unsupported without libtorch).
+struct SegTrainCli {
+  std::string data, model = "segcaps", out, save, normalize = "zscore";
+  int epochs = 60, size = 128, batch = 4, width = 16, threads = 2, patience = 0, holdout = 0, overlays = 12;
+  std::uint64_t seed = 1;
+  double lr = 1e-3, weight_decay = 1e-5, recon_weight = 0.1;
+  bool augment = true, flip = true, multiclass = false, json = false;
+};
+void run_train_segment(const SegTrainCli& a);
+/// `heal eval` of a segmentation model file (.healseg): true if `model` is one (and it was run).
+bool run_eval_segment_if_seg_model(const std::string& model, const std::string& data, const std::string& split,
+                                   bool json);
 
 /// Peak resident set size of this process so far (getrusage ru_maxrss), in bytes.
 std::size_t peak_rss_bytes();
@@ -51,6 +73,7 @@ void add_fl_commands(CLI::App& app);      // heal fl simulate
 void add_ledger_commands(CLI::App& app);  // heal ledger verify|log
 void add_demo_command(CLI::App& app);     // heal demo
 void add_features_command(CLI::App& app);  // heal features
-void add_train_encrypted_commands(CLI::App& app);  // heal train-encrypted client-encrypt|server-train|client-decrypt
+void add_train_encrypted_commands(CLI::App& app);
+void add_segment_command(CLI::App& app);  // heal segment  // heal train-encrypted client-encrypt|server-train|client-decrypt
 
 }  // namespace heal::cli

@@ -46,11 +46,6 @@ namespace {
 
 namespace tb = nn::torch_backend;
 
-template <typename T>
-T value_or_throw(Result<T> r) {
-  if (!r.ok()) throw StatusError(r.status());
-  return std::move(r).value();
-}
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

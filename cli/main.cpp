@@ -97,6 +97,7 @@ int main(int argc, char** argv) {
   add_ledger_commands(app);
   add_demo_command(app);
   add_features_command(app);
+  add_segment_command(app);
 
   app.parse_complete_callback([&] {
     using L = heal::log::Level;

@@ -52,6 +52,8 @@ struct PngState {
   std::vector<png_bytep> rows;
   png_uint_32 width = 0, height = 0;
   int channels = 0, bit_depth = 0;
+  bool labels = false;  // keep palette indices (label maps) instead of expanding to RGB
+  int color_type = 0;   // of the file, before any transformation
 };
 
 void png_on_error(png_structp png, png_const_charp msg) {
@@ -85,7 +87,17 @@ bool png_decode_into(PngState* st) {
   png_set_user_limits(png, 1u << 16, 1u << 16);
   png_set_chunk_malloc_max(png, 64u << 20);
   png_read_info(png, info);
-  png_set_expand(png);  // palette -> RGB, grey < 8 bits -> 8 bits, tRNS -> alpha
+  st->color_type = png_get_color_type(png, info);
+  if (st->labels) {
+    // Label map: palette indices or grey values as they are, one byte per pixel.
+    if (st->color_type != PNG_COLOR_TYPE_PALETTE && st->color_type != PNG_COLOR_TYPE_GRAY) {
+      png_error(png, "a label map must be a palette or greyscale PNG");
+    }
+    if (png_get_bit_depth(png, info) == 16) png_error(png, "a label map must have at most 8 bits per pixel");
+    if (png_get_bit_depth(png, info) < 8) png_set_packing(png);  // indices/values kept, one per byte
+  } else {
+    png_set_expand(png);  // palette -> RGB, grey < 8 bits -> 8 bits, tRNS -> alpha
+  }
   png_set_interlace_handling(png);
   png_read_update_info(png, info);
   st->width = png_get_image_width(png, info);
@@ -195,6 +207,24 @@ Result<Image> decode_png(std::span<const std::uint8_t> bytes) {
   const int bps = st->bit_depth == 16 ? 2 : 1;
   return planar_from_interleaved(st->buf.data(), static_cast<int>(st->width), static_cast<int>(st->height),
                                  st->channels, bps);
+}
+
+Result<LabelMap> decode_png_labels(std::span<const std::uint8_t> bytes) {
+  if (bytes.size() < 8 || png_sig_cmp(bytes.data(), 0, 8) != 0) return Status::corruption("not a PNG (bad signature)");
+  auto st = std::make_unique<PngState>();
+  st->in = bytes;
+  st->labels = true;
+  if (!png_decode_into(st.get())) {
+    return Status::corruption(std::string("PNG label map decoding failed: ") + (st->msg[0] ? st->msg : "out of memory"));
+  }
+  if (st->channels != 1) return Status::corruption("PNG label map: expected one channel");
+  LabelMap m;
+  m.width = static_cast<int>(st->width);
+  m.height = static_cast<int>(st->height);
+  m.palette = st->color_type == PNG_COLOR_TYPE_PALETTE;
+  m.labels = std::move(st->buf);
+  m.labels.resize(static_cast<std::size_t>(m.width) * m.height);  // rows are packed: rowbytes == width
+  return m;
 }
 
 Result<Image> decode_jpeg(std::span<const std::uint8_t> bytes) {

@@ -66,6 +66,16 @@ struct ImageOptions {
 Result<Image> load_image(const std::string& path, const ImageOptions& opts = {});
 /// PNG from memory (classic libpng with setjmp; 1/2/3/4 channels, 8 or 16 bits, no gamma change).
 Result<Image> decode_png(std::span<const std::uint8_t> bytes);
+/// A label map: one byte per pixel, row-major (segmentation masks).
+struct LabelMap {
+  int width = 0;
+  int height = 0;
+  bool palette = false;  ///< values are palette indices (else grey levels)
+  std::vector<std::uint8_t> labels;
+};
+/// A palette or 8-bit (or less) greyscale PNG as stored: palette indices or grey values, not
+/// expanded to colours (Corruption for colour or 16-bit PNGs, or a damaged stream).
+Result<LabelMap> decode_png_labels(std::span<const std::uint8_t> bytes);
 /// JPEG from memory (libjpeg-turbo); a truncated or damaged stream is Corruption, not grey fill.
 Result<Image> decode_jpeg(std::span<const std::uint8_t> bytes);
 /// DICOM (DCMTK); see heal/io/dicom.h for the options and what is decoded.

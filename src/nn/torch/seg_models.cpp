@@ -21,20 +21,15 @@ ConvCapsulesImpl::ConvCapsulesImpl(int in_t, int in_a, int out_t, int out_a, int
                                    bool transp)
     : in_types(in_t), in_atoms(in_a), out_types(out_t), out_atoms(out_a), routings(r), transposed(transp) {
   if (in_t < 1 || in_a < 1 || out_t < 1 || out_a < 1 || r < 1) throw std::invalid_argument("ConvCapsules: bad sizes");
-  // One transformation per child type (groups = T_in), producing T_out * A_out vote channels.
+  // One transformation shared by every child type, as in the authors' implementation (the child
+  // types are folded into the batch): A_in -> T_out * A_out vote channels over a k x k window.
   if (transposed) {
-    deconv = register_module("deconv", tnn::ConvTranspose2d(tnn::ConvTranspose2dOptions(in_t * in_a, in_t * out_t * out_a, 4)
-                                                                .stride(2)
-                                                                .padding(1)
-                                                                .groups(in_t)
-                                                                .bias(false)));
+    deconv = register_module(
+        "deconv", tnn::ConvTranspose2d(tnn::ConvTranspose2dOptions(in_a, out_t * out_a, 4).stride(2).padding(1).bias(false)));
   } else {
     if (kernel % 2 != 1 || (stride != 1 && stride != 2)) throw std::invalid_argument("ConvCapsules: odd kernel, stride 1 or 2");
-    conv = register_module("conv", tnn::Conv2d(tnn::Conv2dOptions(in_t * in_a, in_t * out_t * out_a, kernel)
-                                                   .stride(stride)
-                                                   .padding(kernel / 2)
-                                                   .groups(in_t)
-                                                   .bias(false)));
+    conv = register_module(
+        "conv", tnn::Conv2d(tnn::Conv2dOptions(in_a, out_t * out_a, kernel).stride(stride).padding(kernel / 2).bias(false)));
   }
   bias = register_parameter("bias", ::torch::full({1, out_t, out_a, 1, 1}, 0.1));
 }
@@ -43,7 +38,7 @@ Tensor ConvCapsulesImpl::forward(const Tensor& x) {
   TORCH_CHECK(x.dim() == 5 && x.size(1) == in_types && x.size(2) == in_atoms, "ConvCapsules: expected (N, ", in_types,
               ", ", in_atoms, ", H, W)");
   const auto n = x.size(0);
-  const Tensor flat = x.reshape({n, in_types * in_atoms, x.size(3), x.size(4)});
+  const Tensor flat = x.reshape({n * in_types, in_atoms, x.size(3), x.size(4)});
   const Tensor v = transposed ? deconv->forward(flat) : conv->forward(flat);
   const Tensor votes = v.view({n, in_types, out_types, out_atoms, v.size(2), v.size(3)});  // u_{i->j}
   Tensor b = ::torch::zeros({n, in_types, out_types, v.size(2), v.size(3)}, votes.options());

@@ -5,9 +5,10 @@
 //
 // SegCaps' "convolutional capsules with locally-constrained dynamic routing": a layer's input is a
 // grid of child capsules (N, T_in, A_in, H, W): T_in capsule types of A_in atoms at every pixel.
-// Each child type i has one transformation, a k x k convolution shared over the grid (weight
-// sharing within a type), that turns its capsules into votes u_{i->j} for every parent type j
-// (T_out types of A_out atoms) at the parent positions inside the kernel window. Routing by
+// One transformation, a k x k convolution shared over the grid and, as in the authors'
+// implementation (which folds the child types into the batch), over the child types, turns every
+// child capsule into votes u_{i->j} for every parent type j (T_out types of A_out atoms) at the
+// parent positions inside the kernel window; this keeps SegCaps R3 at the paper's 1.4 M parameters. Routing by
 // agreement (Sabour, Frosst, Hinton, arXiv 1710.09829) runs per parent position over the child
 // types only: c_ij = softmax_j(b_ij), s_j = sum_i c_ij u_{i->j} + bias_j, v_j = squash(s_j),
 // b_ij += u_{i->j} . v_j. Deconvolutional capsules use a transposed convolution for the votes.
@@ -17,6 +18,9 @@
 #pragma once
 
 #include <torch/torch.h>
+
+#include "heal/core/rng.h"
+#include "heal/nn/torch/seg_trainer.h"
 
 #include <cstdint>
 #include <memory>
@@ -66,6 +70,12 @@ struct SegNetSpec {
 
 /// Builds the network; throws std::invalid_argument on an unknown architecture.
 std::shared_ptr<SegNet> make_seg_network(const SegNetSpec& spec);
+
+/// One random affine map (rotation, zoom, shift, horizontal flip; SegTrainOptions' ranges) per
+/// image of the batch x (N, 1, H, W), applied with the same sampling grid to the image (bilinear,
+/// border values) and its {0, 1} mask m (bilinear, then >= 0.5), so the two stay aligned; then a
+/// random contrast and brightness on the image only. Defined in seg_trainer.cpp.
+void augment_aligned(::torch::Tensor& x, ::torch::Tensor& m, const SegTrainOptions& o, Rng& rng);
 
 /// Soft Dice loss 1 - (2 sum p m + 1) / (sum p + sum m + 1), per image, then the mean.
 ::torch::Tensor soft_dice_loss(const ::torch::Tensor& probs, const ::torch::Tensor& mask);

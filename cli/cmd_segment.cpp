@@ -1,0 +1,163 @@
+// heal train --task segment, heal segment, and heal eval of segmentation models (issue 20). The
+// pipelines live in nn/torch/seg_pipeline.h; this file parses and prints.
+#include <filesystem>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "heal/core/progress.h"
+#ifdef HEAL_HAVE_TORCH
+#include "heal/nn/torch/seg_pipeline.h"
+#include "heal/nn/torch/trainer.h"
+#endif
+
+namespace heal::cli {
+
+namespace fs = std::filesystem;
+
+#ifdef HEAL_HAVE_TORCH
+namespace tb = nn::torch_backend;
+
+void run_train_segment(const SegTrainCli& a) {
+  tb::set_num_threads(a.threads);
+  tb::SegRunConfig cfg;
+  cfg.data = require_data_arg(a.data);
+  if (!io::is_seg_dataset(cfg.data)) {
+    throw StatusError(Status::invalid_argument(
+        "'" + cfg.data + "' is no segmentation dataset: give covid_seg's folder (TrainingSet/, TestingSet/) or a "
+        "folder with train/{images,masks} (and test/{images,masks})"));
+  }
+  cfg.load.multiclass = a.multiclass;
+  cfg.model.arch = a.model;
+  cfg.model.width = a.width;
+  cfg.model.image_size = a.size;
+  cfg.model.recon_weight = a.recon_weight;
+  cfg.model.normalizer.mode = value_or_throw(io::parse_intensity_mode(a.normalize));
+  auto& t = cfg.fit.train;
+  t.epochs = a.epochs;
+  t.batch_size = a.batch;
+  t.learning_rate = a.lr;
+  t.weight_decay = a.weight_decay;
+  t.augment = a.augment;
+  t.hflip = a.flip;
+  cfg.fit.patience = a.patience;
+  cfg.seed = a.seed;
+  cfg.holdout = a.holdout;
+  cfg.overlays = a.overlays;
+  cfg.out_dir = a.out.empty() ? "runs/" + fs::path(cfg.data).filename().string() + "_" + a.model : a.out;
+  cfg.model_path = a.save;
+  const bool show = !globals().quiet && !a.json;
+  ProgressBar bar("train " + a.model, static_cast<std::uint64_t>(a.epochs), show);
+  cfg.fit.on_epoch_end = [&bar](const tb::SegEpochRecord& e) {
+    char s[96];
+    if (e.val_dice >= 0) std::snprintf(s, sizeof s, "loss %.4f val Dice %.4f", e.train_loss, e.val_dice);
+    else std::snprintf(s, sizeof s, "loss %.4f", e.train_loss);
+    bar.tick(1, s);
+  };
+  if (show) {
+    std::cerr << "segmentation: " << a.model << " " << a.size << "x" << a.size << ", normalisation " << a.normalize
+              << ", " << a.epochs << " epochs\n";
+  }
+  const tb::SegRunReport r = value_or_throw(tb::run_segmentation_training(cfg));
+  bar.finish();
+  if (a.json) {
+    std::cout << tb::seg_report_json(cfg, r) << "\n";
+    return;
+  }
+  std::cout << r.dataset << ": " << r.train_images << " training, " << r.val_images << " validation, " << r.test_images
+            << " test images; " << a.model << " with " << r.parameters << " parameters, trained in "
+            << format_duration(r.fit.seconds) << (r.val_images > 0 ? " (best epoch " + std::to_string(r.fit.best_epoch + 1) + ")" : "")
+            << "\n";
+  std::cout << "test split, Inf-Net metrics (per image at native resolution, threshold 0.5):\n"
+            << nn::format_seg_table(r.test);
+  std::cout << "model  " << r.model_path << "\nreport " << r.report_path << "\n";
+  if (!r.figure_path.empty()) std::cout << "figure " << r.figure_path << " (prediction red, ground truth green)\n";
+}
+
+bool run_eval_segment_if_seg_model(const std::string& model, const std::string& data, const std::string& split,
+                                   bool json) {
+  if (!tb::is_seg_model_file(model)) return false;
+  const tb::SegTrainer m = value_or_throw(tb::SegTrainer::load(model));
+  const std::string path = require_data_arg(data);
+  io::SegLoadOptions lo;
+  const io::SegDataset ds = value_or_throw(io::load_seg_dataset(path, lo));
+  const auto& samples = split == "train" ? ds.train : split == "val" ? ds.val : ds.test;
+  if (samples.empty()) throw StatusError(Status::invalid_argument("the " + split + " split of '" + path + "' is empty"));
+  const nn::SegMetrics r = m.evaluate(samples);
+  if (json) {
+    nlohmann::json per = nlohmann::json::array();
+    for (const auto& i : r.images) per.push_back({{"id", i.id}, {"dice", i.dice}, {"iou", i.iou}, {"sensitivity", i.sensitivity},
+                                                  {"specificity", i.specificity}, {"mae", i.mae}});
+    std::cout << nlohmann::json{{"model", model}, {"dataset", ds.name}, {"split", split}, {"dice", r.dice},
+                                {"dice_sd", r.dice_sd}, {"iou", r.iou}, {"sensitivity", r.sensitivity},
+                                {"specificity", r.specificity}, {"mae", r.mae}, {"per_image", per}}
+                     .dump(2)
+              << "\n";
+    return true;
+  }
+  std::cout << "segmentation model " << model << " (" << m.spec().arch << ", " << m.spec().image_size << "x"
+            << m.spec().image_size << ") on " << ds.name << " " << split << " split:\n"
+            << nn::format_seg_table(r, true);
+  return true;
+}
+
+namespace {
+struct SegmentArgs {
+  std::string model, out = ".", truth;
+  std::vector<std::string> images;
+  bool json = false;
+};
+
+void run_segment(const SegmentArgs& a) {
+  const tb::SegTrainer m = value_or_throw(tb::SegTrainer::load(a.model));
+  if (!a.truth.empty() && a.images.size() != 1) {
+    throw StatusError(Status::invalid_argument("--truth goes with exactly one image"));
+  }
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& img : a.images) {
+    const tb::SegmentFileResult r = value_or_throw(tb::segment_file(m, img, a.out, a.truth));
+    nlohmann::json j = {{"image", r.input}, {"width", r.width}, {"height", r.height},
+                        {"foreground_fraction", r.foreground_fraction}, {"mask", r.mask_path},
+                        {"overlay", r.overlay_path}};
+    if (r.has_truth) j["dice"] = r.metrics.dice, j["iou"] = r.metrics.iou;
+    out.push_back(j);
+    if (!a.json) {
+      std::cout << r.input << ": " << r.width << "x" << r.height << ", infection " << 100.0 * r.foreground_fraction
+                << " % of the image";
+      if (r.has_truth) std::cout << ", Dice " << r.metrics.dice << " IoU " << r.metrics.iou;
+      std::cout << "\n  mask " << r.mask_path << "\n  overlay " << r.overlay_path << " (prediction red"
+                << (r.has_truth ? ", ground truth green" : "") << ")\n";
+    }
+  }
+  if (a.json) std::cout << out.dump(2) << "\n";
+}
+}  // namespace
+
+#else
+void run_train_segment(const SegTrainCli&) {
+  throw StatusError(Status::unsupported("this heal was built without libtorch (HEAL_WITH_TORCH=OFF): no segmentation"));
+}
+bool run_eval_segment_if_seg_model(const std::string&, const std::string&, const std::string&, bool) { return false; }
+#endif
+
+void add_segment_command(CLI::App& app) {
+#ifdef HEAL_HAVE_TORCH
+  auto a = std::make_shared<SegmentArgs>();
+  CLI::App* c = app.add_subcommand("segment", "Segment images with a segmentation model (.healseg): mask + overlay PNG");
+  c->add_option("--model", a->model, "Segmentation model file (from heal train --task segment)")->required();
+  c->add_option("images", a->images, "Image files (PNG, JPEG, DICOM, NIfTI)")->required();
+  c->add_option("--out", a->out, "Output folder for <stem>_mask.png and <stem>_overlay.png (default .)");
+  c->add_option("--truth", a->truth, "Ground-truth mask PNG of the (single) image: its contour is drawn, Dice printed");
+  c->add_flag("--json", a->json, "Print JSON");
+  c->callback([a] { run_segment(*a); });
+#else
+  CLI::App* c = app.add_subcommand("segment", "Segment images (needs a heal built with libtorch)");
+  c->allow_extras();
+  c->callback([] {
+    throw StatusError(Status::unsupported("this heal was built without libtorch (HEAL_WITH_TORCH=OFF): no segmentation"));
+  });
+#endif
+}
+
+}  // namespace heal::cli

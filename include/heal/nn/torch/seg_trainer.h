@@ -1,0 +1,115 @@
+// Training and running segmentation networks (issue 20): SegCaps (LaLonde and Bagci,
+// arXiv 1804.04241) and the U-Net baseline, on io::SegDataset. Images are normalised
+// (io::IntensityNormalizer), resized to image_size x image_size for the network, and the probability
+// map is resized back to each image's own size for prediction and metrics (as the Inf-Net
+// evaluation does). Augmentation moves the image and its mask together.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "heal/core/status.h"
+#include "heal/io/intensity.h"
+#include "heal/io/segmentation.h"
+#include "heal/nn/seg_metrics.h"
+
+namespace heal::nn::torch_backend {
+
+struct SegModelSpec {
+  std::string arch = "segcaps";  ///< "segcaps" or "unet"
+  int width = 16;                ///< U-Net: channels of the first level; SegCaps: stem filters
+  int image_size = 128;          ///< network input side (multiple of 8)
+  double recon_weight = 0.1;     ///< SegCaps' reconstruction regulariser (0: off)
+  io::IntensityNormalizer normalizer;  ///< its standard scale is fitted on the training images by fit()
+};
+
+struct SegTrainOptions {
+  int epochs = 60;
+  int batch_size = 4;
+  double learning_rate = 1e-3;  ///< Adam, cosine decay to 0 over the epochs
+  double weight_decay = 1e-5;
+  // Augmentation: one random affine map (and flip) applied to the image and its mask together.
+  bool augment = true;
+  bool hflip = true;
+  double max_rotation_deg = 15;
+  double max_scale = 0.15;  ///< zoom factor in [1 - s, 1 + s]
+  double max_shift = 0.08;  ///< fraction of the side
+  double max_brightness = 0.1, max_contrast = 0.1;  ///< on normalised values
+  std::uint64_t seed = 1;
+  /// Called after each epoch with (epoch from 0, mean training loss).
+  std::function<void(int, double)> on_epoch;
+  /// Called after each mini-batch with (batches done, batches total, running loss).
+  std::function<void(std::size_t, std::size_t, double)> on_batch;
+};
+
+struct SegEpochRecord {
+  int epoch = 0;
+  double lr = 0, train_loss = 0, val_dice = -1, seconds = 0;  ///< val_dice -1: no validation split
+};
+
+struct SegFitOptions {
+  SegTrainOptions train;
+  /// Early stopping on the validation Dice (at the network's resolution) when a validation split is
+  /// given; 0: never. Without one, the last epoch's weights are kept.
+  int patience = 0;
+  std::function<void(const SegEpochRecord&)> on_epoch_end;
+};
+
+struct SegFitResult {
+  std::vector<SegEpochRecord> history;
+  int best_epoch = -1;
+  double seconds = 0;
+};
+
+class SegTrainer {
+ public:
+  /// @throws std::invalid_argument on a bad spec (unknown architecture, size not a multiple of 8).
+  SegTrainer(const SegModelSpec& spec, std::uint64_t seed);
+  ~SegTrainer();
+  SegTrainer(SegTrainer&&) noexcept;
+  SegTrainer& operator=(SegTrainer&&) noexcept;
+
+  const SegModelSpec& spec() const;
+  /// Sets the normaliser's standard scale (histogram mode) from these images (FL: each hospital's
+  /// own; centrally: the training split). fit() calls it on its training split.
+  void fit_normalizer(const std::vector<io::SegSample>& samples);
+
+  /// Trainable parameters, then batch-norm running statistics (all averaged by FL).
+  std::size_t num_parameters() const;
+  std::vector<float> get_weights() const;
+  void set_weights(std::span<const float> weights);
+
+  /// `epochs` passes over samples[indices] (all if empty) with a fresh optimiser at
+  /// learning_rate (no schedule); returns the last epoch's mean loss. For FL rounds.
+  double train_epochs(const std::vector<io::SegSample>& samples, std::span<const std::size_t> indices, int epochs,
+                      const SegTrainOptions& opts);
+
+  /// Full training with a cosine schedule; validation on `val` when not empty.
+  SegFitResult fit(const std::vector<io::SegSample>& train, const std::vector<io::SegSample>& val,
+                   const SegFitOptions& opts);
+
+  /// Foreground probability map at the image's own size (row-major height x width).
+  std::vector<float> predict(const io::Image& image) const;
+  /// Metrics of every sample (at its own resolution) and their means.
+  SegMetrics evaluate(const std::vector<io::SegSample>& samples) const;
+
+  /// Model file: magic "HEALSEG1", the spec as JSON, the weights (float32). Mode 0644.
+  Status save(const std::string& path) const;
+  /// Validates everything it reads (Corruption with the reason; never crashes on bad bytes).
+  static Result<SegTrainer> load(const std::string& path);
+  static Result<SegTrainer> from_bytes(std::span<const std::uint8_t> bytes);
+  std::vector<std::uint8_t> to_bytes() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// True when the file starts with the segmentation model magic.
+bool is_seg_model_file(const std::string& path);
+
+}  // namespace heal::nn::torch_backend

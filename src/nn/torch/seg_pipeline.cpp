@@ -1,0 +1,163 @@
+// Segmentation pipelines (see heal/nn/torch/seg_pipeline.h).
+#include "heal/nn/torch/seg_pipeline.h"
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include "heal/core/rng.h"
+
+namespace fs = std::filesystem;
+
+namespace heal::nn::torch_backend {
+namespace {
+
+nlohmann::json metrics_json(const SegImageMetrics& m) {
+  return {{"id", m.id},           {"dice", m.dice},         {"iou", m.iou},
+          {"sensitivity", m.sensitivity}, {"specificity", m.specificity}, {"mae", m.mae},
+          {"truth_pixels", m.truth_pixels}, {"predicted_pixels", m.predicted_pixels}};
+}
+
+Status make_dir(const std::string& d) {
+  std::error_code ec;
+  fs::create_directories(d, ec);
+  if (ec) return Status::io_error("cannot create '" + d + "': " + ec.message());
+  return {};
+}
+
+std::vector<std::uint8_t> threshold(const std::vector<float>& p) {
+  std::vector<std::uint8_t> m(p.size());
+  for (std::size_t i = 0; i < p.size(); ++i) m[i] = p[i] > 0.5f ? 1 : 0;
+  return m;
+}
+
+}  // namespace
+
+Result<std::vector<io::Image>> write_overlays(const SegTrainer& model, const std::vector<io::SegSample>& samples,
+                                              const std::string& dir) {
+  HEAL_RETURN_IF_ERROR(make_dir(dir));
+  std::vector<io::Image> out;
+  for (const auto& s : samples) {
+    io::Image ov = overlay_contours(s.image, threshold(model.predict(s.image)), s.mask);
+    HEAL_RETURN_IF_ERROR(io::save_png(ov, (fs::path(dir) / (s.id + "_overlay.png")).string()));
+    out.push_back(std::move(ov));
+  }
+  return out;
+}
+
+std::string seg_report_json(const SegRunConfig& cfg, const SegRunReport& r) {
+  nlohmann::json hist = nlohmann::json::array();
+  for (const auto& e : r.fit.history) {
+    hist.push_back({{"epoch", e.epoch}, {"lr", e.lr}, {"train_loss", e.train_loss}, {"val_dice", e.val_dice},
+                    {"seconds", e.seconds}});
+  }
+  nlohmann::json per = nlohmann::json::array();
+  for (const auto& m : r.test.images) per.push_back(metrics_json(m));
+  const auto& m = cfg.model;
+  const auto& t = cfg.fit.train;
+  nlohmann::json j = {
+      {"task", "segment"},
+      {"dataset", r.dataset},
+      {"data", cfg.data},
+      {"model",
+       {{"arch", m.arch}, {"width", m.width}, {"image_size", m.image_size}, {"recon_weight", m.recon_weight},
+        {"normalization", io::intensity_mode_name(m.normalizer.mode)}, {"parameters", r.parameters}}},
+      {"training",
+       {{"epochs", t.epochs}, {"batch", t.batch_size}, {"lr", t.learning_rate}, {"weight_decay", t.weight_decay},
+        {"augment", t.augment}, {"seed", cfg.seed}, {"holdout", cfg.holdout}, {"patience", cfg.fit.patience},
+        {"train_images", r.train_images}, {"val_images", r.val_images}, {"best_epoch", r.fit.best_epoch},
+        {"seconds", r.fit.seconds}}},
+      {"history", hist},
+      {"test",
+       {{"images", r.test_images}, {"dice", r.test.dice}, {"dice_sd", r.test.dice_sd}, {"iou", r.test.iou},
+        {"sensitivity", r.test.sensitivity}, {"specificity", r.test.specificity}, {"mae", r.test.mae},
+        {"per_image", per}}},
+      {"metric_definition", "Inf-Net (arXiv 2004.14133): per image at native resolution, threshold 0.5, mean over images"},
+      {"model_path", r.model_path},
+      {"figure", r.figure_path}};
+  return j.dump(2);
+}
+
+Result<SegRunReport> run_segmentation_training(const SegRunConfig& cfg) {
+  HEAL_ASSIGN_OR_RETURN(io::SegDataset ds, io::load_seg_dataset(cfg.data, cfg.load));
+  if (ds.test.empty()) return Status::invalid_argument("segmentation dataset '" + cfg.data + "' has no test split");
+  std::vector<io::SegSample> train = std::move(ds.train), val = std::move(ds.val);
+  if (val.empty() && cfg.holdout > 0) {
+    if (static_cast<std::size_t>(cfg.holdout) >= train.size()) {
+      return Status::invalid_argument("--holdout must leave training images (" + std::to_string(train.size()) + " in all)");
+    }
+    std::vector<std::size_t> order(train.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    SeededRng rng(seed_from_u64(cfg.seed), 77);
+    shuffle(std::span(order), rng);
+    std::vector<io::SegSample> tr;
+    for (std::size_t k = 0; k < order.size(); ++k) {
+      (k < static_cast<std::size_t>(cfg.holdout) ? val : tr).push_back(std::move(train[order[k]]));
+    }
+    train = std::move(tr);
+  }
+  HEAL_RETURN_IF_ERROR(make_dir(cfg.out_dir));
+  SegRunReport r;
+  r.dataset = ds.name;
+  r.train_images = train.size();
+  r.val_images = val.size();
+  r.test_images = ds.test.size();
+  SegTrainer model(cfg.model, cfg.seed);
+  r.parameters = model.num_parameters();
+  SegFitOptions fo = cfg.fit;
+  fo.train.seed = cfg.seed;
+  r.fit = model.fit(train, val, fo);
+  r.test = model.evaluate(ds.test);
+  r.model_path = cfg.model_path.empty() ? (fs::path(cfg.out_dir) / "model.healseg").string() : cfg.model_path;
+  HEAL_RETURN_IF_ERROR(model.save(r.model_path));
+  if (cfg.overlays > 0) {
+    HEAL_ASSIGN_OR_RETURN(auto ovs, write_overlays(model, ds.test, (fs::path(cfg.out_dir) / "overlays").string()));
+    ovs.resize(std::min<std::size_t>(ovs.size(), static_cast<std::size_t>(cfg.overlays)));
+    r.figure_path = (fs::path(cfg.out_dir) / "test_overlays.png").string();
+    HEAL_RETURN_IF_ERROR(io::save_png(tile_images(ovs, 4, 256), r.figure_path));
+  }
+  r.report_path = (fs::path(cfg.out_dir) / "report.json").string();
+  std::ofstream f(r.report_path);
+  f << seg_report_json(cfg, r) << "\n";
+  if (!f) return Status::io_error("cannot write '" + r.report_path + "'");
+  return r;
+}
+
+Result<SegmentFileResult> segment_file(const SegTrainer& model, const std::string& image_path, const std::string& out_dir,
+                                       const std::string& truth_path) {
+  io::ImageOptions io_opts;
+  io_opts.grayscale = true;
+  auto img = io::load_image(image_path, io_opts);
+  if (!img.ok()) return Status(img.status().code(), "'" + image_path + "': " + img.status().message());
+  SegmentFileResult r;
+  r.input = image_path;
+  r.width = img->width;
+  r.height = img->height;
+  const std::vector<float> p = model.predict(*img);
+  const std::vector<std::uint8_t> pred = threshold(p);
+  std::vector<std::uint8_t> truth;
+  if (!truth_path.empty()) {
+    HEAL_ASSIGN_OR_RETURN(truth, io::load_mask(truth_path, img->width, img->height, 255));
+    r.has_truth = true;
+    r.metrics = segmentation_metrics(p, truth);
+    r.metrics.id = fs::path(image_path).stem().string();
+  }
+  std::size_t fg = 0;
+  for (auto v : pred) fg += v;
+  r.foreground_fraction = static_cast<double>(fg) / static_cast<double>(pred.size());
+  HEAL_RETURN_IF_ERROR(make_dir(out_dir));
+  const std::string stem = fs::path(image_path).stem().string();
+  io::Image mask;
+  mask.width = mask.original_width = img->width;
+  mask.height = mask.original_height = img->height;
+  mask.pixels.resize(pred.size());
+  for (std::size_t i = 0; i < pred.size(); ++i) mask.pixels[i] = pred[i] ? 1.0f : 0.0f;
+  r.mask_path = (fs::path(out_dir) / (stem + "_mask.png")).string();
+  r.overlay_path = (fs::path(out_dir) / (stem + "_overlay.png")).string();
+  HEAL_RETURN_IF_ERROR(io::save_png(mask, r.mask_path));
+  HEAL_RETURN_IF_ERROR(io::save_png(overlay_contours(*img, pred, truth), r.overlay_path));
+  return r;
+}
+
+}  // namespace heal::nn::torch_backend

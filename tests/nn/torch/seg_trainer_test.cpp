@@ -1,0 +1,199 @@
+// SegTrainer: aligned augmentation, training on tiny images, native-resolution prediction, model
+// files (issue 20). Tiny U-Nets only; the real covid_seg runs are benchmark scripts.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "heal/nn/torch/seg_pipeline.h"
+#include "heal/nn/torch/seg_trainer.h"
+#include "nn/torch/seg_models.h"
+
+namespace heal::nn::torch_backend {
+namespace {
+
+namespace fs = std::filesystem;
+
+// An image with a bright textured disk (the "lesion") on a darker noisy background, its mask, at a
+// non-square native size.
+io::SegSample disk_sample(int w, int h, std::uint64_t seed, const std::string& id) {
+  SeededRng rng(seed_from_u64(seed), 0);
+  io::SegSample s;
+  s.id = id;
+  s.image.width = s.image.original_width = w;
+  s.image.height = s.image.original_height = h;
+  s.image.pixels.resize(static_cast<std::size_t>(w) * h);
+  s.mask.resize(s.image.pixels.size());
+  const double cx = w * (0.3 + 0.4 * rng.uniform_double()), cy = h * (0.3 + 0.4 * rng.uniform_double());
+  const double r = std::min(w, h) * (0.12 + 0.1 * rng.uniform_double());
+  for (int y = 0; y < h; ++y) {
+    for (int x = 0; x < w; ++x) {
+      const std::size_t i = static_cast<std::size_t>(y) * w + x;
+      const bool in = (x - cx) * (x - cx) + (y - cy) * (y - cy) < r * r;
+      s.mask[i] = in ? 1 : 0;
+      s.image.pixels[i] = static_cast<float>((in ? 0.7 : 0.3) + 0.1 * (rng.uniform_double() - 0.5));
+    }
+  }
+  return s;
+}
+
+std::vector<io::SegSample> disks(int n, std::uint64_t seed) {
+  std::vector<io::SegSample> v;
+  for (int i = 0; i < n; ++i) v.push_back(disk_sample(40 + 3 * (i % 4), 36 + 2 * (i % 3), seed + i, std::to_string(i)));
+  return v;
+}
+
+SegModelSpec tiny_unet() {
+  SegModelSpec s;
+  s.arch = "unet";
+  s.width = 4;
+  s.image_size = 32;
+  return s;
+}
+
+TEST(SegAugment, ImageAndMaskStayAligned) {
+  // The image is its own mask (0/1 values): after augmentation without intensity changes the
+  // image thresholded at 0.5 must still be the mask, whatever the rotation, zoom, shift and flip.
+  auto gen = ::torch::make_generator<::torch::CPUGeneratorImpl>(5);
+  ::torch::Tensor m = (::torch::rand({8, 1, 32, 32}, gen) > 0.7f).to(::torch::kFloat);
+  m = (::torch::avg_pool2d(m, 5, 1, 2) > 0.3f).to(::torch::kFloat);  // blobs, not salt
+  ::torch::Tensor x = m.clone();
+  SegTrainOptions o;
+  o.max_rotation_deg = 30;
+  o.max_scale = 0.2;
+  o.max_brightness = 0;
+  o.max_contrast = 0;
+  SeededRng rng(seed_from_u64(9), 1);
+  ::torch::Tensor x0 = x.clone();
+  augment_aligned(x, m, o, rng);
+  EXPECT_GT((x - x0).abs().sum().item<double>(), 10.0) << "the augmentation must change the batch";
+  const double disagree = ((x >= 0.5f).to(::torch::kFloat) - m).abs().mean().item<double>();
+  EXPECT_LT(disagree, 0.01) << "image and mask moved differently";
+  // Negative control: a second, independent draw for the mask does not stay aligned.
+  ::torch::Tensor x2 = x0.clone(), m2 = x0.clone(), junk = x0.clone(), mj = x0.clone();
+  SeededRng r1(seed_from_u64(9), 1), r2(seed_from_u64(10), 1);
+  augment_aligned(x2, junk, o, r1);
+  augment_aligned(m2, mj, o, r2);
+  EXPECT_GT(((x2 >= 0.5f).to(::torch::kFloat) - (m2 >= 0.5f).to(::torch::kFloat)).abs().mean().item<double>(), 0.05);
+}
+
+TEST(SegTrainer, LearnsDisksAndPredictsAtNativeSize) {
+  const auto train = disks(24, 100), test = disks(8, 500);
+  SegTrainer t(tiny_unet(), 3);
+  const SegMetrics before = t.evaluate(test);
+  SegFitOptions fo;
+  fo.train.epochs = 25;
+  fo.train.batch_size = 8;
+  fo.train.learning_rate = 1e-2;
+  const SegFitResult r = t.fit(train, {}, fo);
+  EXPECT_EQ(r.history.size(), 25u);
+  const SegMetrics after = t.evaluate(test);
+  std::printf("tiny U-Net on disks: Dice %.3f before, %.3f after (%.1f s)\n", before.dice, after.dice, r.seconds);
+  EXPECT_GT(after.dice, 0.8);
+  EXPECT_GT(after.dice, before.dice + 0.2);
+  ASSERT_EQ(after.images.size(), 8u);
+  const auto p = t.predict(test[0].image);
+  EXPECT_EQ(p.size(), test[0].mask.size());  // native resolution, not the network's 32 x 32
+  for (float v : p) ASSERT_TRUE(v >= 0 && v <= 1);
+}
+
+TEST(SegTrainer, ValidationSelectsTheBestEpochAndStopsEarly) {
+  const auto train = disks(12, 100), val = disks(4, 900);
+  SegTrainer t(tiny_unet(), 4);
+  SegFitOptions fo;
+  fo.train.epochs = 40;
+  fo.train.batch_size = 4;
+  fo.train.learning_rate = 1e-2;
+  fo.patience = 3;
+  const SegFitResult r = t.fit(train, val, fo);
+  ASSERT_GE(r.best_epoch, 0);
+  double best = -1;
+  for (const auto& e : r.history) best = std::max(best, e.val_dice);
+  EXPECT_DOUBLE_EQ(r.history[static_cast<std::size_t>(r.best_epoch)].val_dice, best);
+  if (r.history.size() < 40u) EXPECT_EQ(static_cast<int>(r.history.size()) - 1 - r.best_epoch, 3);
+}
+
+TEST(SegTrainer, ModelFileRoundTripAndRejectsDamage) {
+  SegModelSpec spec = tiny_unet();
+  spec.normalizer.mode = io::IntensityMode::kHistogram;
+  SegTrainer t(spec, 7);
+  const auto data = disks(4, 1);
+  t.fit_normalizer(data);
+  SegTrainOptions o;
+  o.epochs = 1;
+  t.train_epochs(data, {}, 1, o);
+  const auto bytes = t.to_bytes();
+  auto back = SegTrainer::from_bytes(bytes);
+  ASSERT_TRUE(back.ok()) << back.status().to_string();
+  EXPECT_EQ(back->spec().arch, "unet");
+  EXPECT_EQ(back->spec().normalizer.mode, io::IntensityMode::kHistogram);
+  EXPECT_EQ(back->spec().normalizer.standard, t.spec().normalizer.standard);
+  EXPECT_EQ(back->get_weights(), t.get_weights());
+  EXPECT_EQ(back->predict(data[0].image), t.predict(data[0].image));
+  // Damage: every truncation point in the header, then random flips; never a crash.
+  for (std::size_t n = 0; n < 200; ++n) EXPECT_FALSE(SegTrainer::from_bytes(std::span(bytes).first(n)).ok());
+  std::uint64_t st = 99;
+  auto next = [&st] { return st = st * 6364136223846793005ull + 1442695040888963407ull, st >> 33; };
+  int rejected = 0;
+  for (int trial = 0; trial < 300; ++trial) {
+    auto b = bytes;
+    const std::size_t pos = trial % 2 == 0 ? next() % 200 : next() % b.size();  // header or weights
+    b[pos] ^= static_cast<std::uint8_t>(1 + next() % 255);
+    rejected += !SegTrainer::from_bytes(b).ok();
+  }
+  EXPECT_GT(rejected, 0);
+  auto wrong = bytes;
+  wrong.resize(wrong.size() - 4);
+  EXPECT_FALSE(SegTrainer::from_bytes(wrong).ok());
+}
+
+TEST(SegPipeline, TrainReportOverlaysAndSegmentFile) {
+  const fs::path root = fs::temp_directory_path() / ("heal_segpipe_" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  for (const char* split : {"train", "test"}) {
+    fs::create_directories(root / "data" / split / "images");
+    fs::create_directories(root / "data" / split / "masks");
+    const auto samples = disks(std::string(split) == "train" ? 8 : 3, std::string(split) == "train" ? 10 : 70);
+    for (const auto& s : samples) {
+      ASSERT_TRUE(io::save_png(s.image, (root / "data" / split / "images" / (s.id + ".png")).string()).ok());
+      io::Image m = s.image;
+      for (std::size_t i = 0; i < m.pixels.size(); ++i) m.pixels[i] = s.mask[i] ? 1.0f : 0.0f;
+      ASSERT_TRUE(io::save_png(m, (root / "data" / split / "masks" / (s.id + ".png")).string()).ok());
+    }
+  }
+  SegRunConfig cfg;
+  cfg.data = (root / "data").string();
+  cfg.model = tiny_unet();
+  cfg.fit.train.epochs = 2;
+  cfg.holdout = 2;
+  cfg.out_dir = (root / "out").string();
+  cfg.overlays = 2;
+  auto r = run_segmentation_training(cfg);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->train_images, 6u);
+  EXPECT_EQ(r->val_images, 2u);
+  EXPECT_EQ(r->test_images, 3u);
+  EXPECT_TRUE(fs::exists(r->model_path));
+  EXPECT_TRUE(fs::exists(r->report_path));
+  EXPECT_TRUE(fs::exists(r->figure_path));
+  EXPECT_TRUE(fs::exists(root / "out" / "overlays" / "0_overlay.png"));
+  auto model = SegTrainer::load(r->model_path);
+  ASSERT_TRUE(model.ok());
+  auto f = segment_file(*model, (root / "data/test/images/1.png").string(), (root / "seg").string(),
+                        (root / "data/test/masks/1.png").string());
+  ASSERT_TRUE(f.ok()) << f.status().to_string();
+  EXPECT_TRUE(f->has_truth);
+  EXPECT_TRUE(fs::exists(f->mask_path));
+  EXPECT_TRUE(fs::exists(f->overlay_path));
+  // The pipeline's metrics of that image equal the file path's.
+  for (const auto& m : r->test.images) {
+    if (m.id == "1") EXPECT_NEAR(m.dice, f->metrics.dice, 1e-12);
+  }
+  EXPECT_FALSE(segment_file(*model, (root / "missing.png").string(), (root / "seg").string()).ok());
+  cfg.holdout = 8;  // no training image left
+  EXPECT_FALSE(run_segmentation_training(cfg).ok());
+  fs::remove_all(root);
+}
+
+}  // namespace
+}  // namespace heal::nn::torch_backend
