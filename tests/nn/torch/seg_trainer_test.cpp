@@ -110,7 +110,9 @@ TEST(SegTrainer, ValidationSelectsTheBestEpochAndStopsEarly) {
   double best = -1;
   for (const auto& e : r.history) best = std::max(best, e.val_dice);
   EXPECT_DOUBLE_EQ(r.history[static_cast<std::size_t>(r.best_epoch)].val_dice, best);
-  if (r.history.size() < 40u) EXPECT_EQ(static_cast<int>(r.history.size()) - 1 - r.best_epoch, 3);
+  if (r.history.size() < 40u) {
+    EXPECT_EQ(static_cast<int>(r.history.size()) - 1 - r.best_epoch, 3);
+  }
 }
 
 TEST(SegTrainer, ModelFileRoundTripAndRejectsDamage) {
@@ -187,7 +189,9 @@ TEST(SegPipeline, TrainReportOverlaysAndSegmentFile) {
   EXPECT_TRUE(fs::exists(f->overlay_path));
   // The pipeline's metrics of that image equal the file path's.
   for (const auto& m : r->test.images) {
-    if (m.id == "1") EXPECT_NEAR(m.dice, f->metrics.dice, 1e-12);
+    if (m.id == "1") {
+      EXPECT_NEAR(m.dice, f->metrics.dice, 1e-12);
+    }
   }
   EXPECT_FALSE(segment_file(*model, (root / "missing.png").string(), (root / "seg").string()).ok());
   cfg.holdout = 8;  // no training image left
