@@ -22,7 +22,8 @@ grep -Eq '^  kappa +-?[0-9.]+$' <<<"$out" || fail "kappa line"
 grep -Eq '^  quadratic-weighted kappa \(ordinal labels\) +-?[0-9.]+$' <<<"$out" || fail "quadratic kappa line"
 grep -q '^  per class (one-vs-rest)$' <<<"$out" || fail "per-class table header"
 for k in 0 1 2; do
-  grep -Eq "^    class$k +20 +[0-9.]+ +[0-9.]+ +([0-9.]+|nan) +([0-9.]+|nan) +[0-9.]+$" <<<"$out" || fail "row of class$k"
+  row="^    class$k +20 +[0-9.]+ +[0-9.]+ +([0-9.]+|nan) +([0-9.]+|nan) +[0-9.]+$"  # n, sens, spec, prec, F1, AUC
+  grep -Eq "$row" <<<"$out" || fail "row of class$k"
 done
 grep -Eq '^    macro +60 ' <<<"$out" || fail "macro row"
 
@@ -59,7 +60,8 @@ fi
 
 # Training (libtorch builds only): report.json per_class and the multi-class ROC plot.
 if "$heal" --quiet train --help | grep -q -- '--recipe'; then
-  "$heal" --quiet train --data "$work/three.npz" --model hecnn --epochs 2 --threads 2 --out "$work/run" > "$work/train.txt" ||
+  "$heal" --quiet train --data "$work/three.npz" --model hecnn --epochs 2 --threads 2 --out "$work/run" \
+    > "$work/train.txt" ||
     { cat "$work/train.txt"; fail "heal train on the 3-class dataset"; }
   grep -q '^  per class (one-vs-rest)$' "$work/train.txt" || fail "train table without the per-class rows"
   [ "$(head -c 4 "$work/run/roc_test.png" | tail -c 3)" = "PNG" ] || fail "roc_test.png missing or not a PNG"
