@@ -22,6 +22,7 @@
 #include "heal/io/dataset.h"
 #include "heal/nn/forward.h"
 #include "heal/nn/metrics.h"
+#include "metrics_json.h"
 
 namespace heal::cli {
 
@@ -51,10 +52,6 @@ double peak_rss_mib() { return static_cast<double>(peak_rss_bytes()) / (1024.0 *
 std::size_t ct_bytes(const ckks::Ciphertext& c) { return c.size() * (c.level() + 1) * c.n() * 8; }
 
 hi::Mode parse_mode(const std::string& m) { return m == "single" ? hi::Mode::kSingle : hi::Mode::kBatch; }
-
-json metrics_json(const nn::ClassificationMetrics& m) {
-  return {{"n", m.n}, {"accuracy", m.accuracy}, {"auc", m.auc}, {"sensitivity", m.sensitivity}, {"specificity", m.specificity}};
-}
 
 json cost_json(const hi::CostReport& r) {
   return {{"mode", hi::mode_name(r.mode)}, {"encrypted_weights", r.encrypted_weights}, {"params", r.params}, {"log_n", r.log_n},
@@ -112,7 +109,11 @@ void run_infer(const InferArgs& a) {
 
   const auto ref = nn::forward(m, images, count);
   const auto plain = nn::compute_metrics(nn::softmax_rows(ref, k), labels, k);
-  json out = {{"model", a.model}, {"dataset", ds.name}, {"split", a.split}, {"images", count}, {"plaintext", metrics_json(plain)}};
+  json out = {{"model", a.model},
+              {"dataset", ds.name},
+              {"split", a.split},
+              {"images", count},
+              {"plaintext", classification_metrics_json(plain, ds.class_names)}};
   if (!a.encrypted) {
     if (a.json_out) std::cout << out.dump(2) << "\n";
     else std::cout << "plaintext reference forward pass (no --encrypted):\n" << nn::format_metrics_table(plain, ds.class_names);
@@ -256,7 +257,7 @@ void run_infer(const InferArgs& a) {
   }
   const double agreement = static_cast<double>(agree) / static_cast<double>(count);
   const std::size_t pk_bytes = (pk.b().num_limbs() + pk.a().num_limbs()) * pk.b().n() * 8;
-  out["encrypted"] = metrics_json(encm);
+  out["encrypted"] = classification_metrics_json(encm, ds.class_names);
   out["mode"] = a.mode;
   out["encrypted_weights"] = a.encrypt_weights;
   out["params"] = plan.describe();
@@ -379,7 +380,8 @@ void add_split_commands(CLI::App* infer) {
         for (std::size_t i = 0; i < count; ++i)
           agree += (std::max_element(ref.begin() + static_cast<long>(i * k), ref.begin() + static_cast<long>((i + 1) * k)) - ref.begin()) ==
                    (std::max_element(logits.begin() + static_cast<long>(i * k), logits.begin() + static_cast<long>((i + 1) * k)) - logits.begin());
-        out["encrypted"] = metrics_json(nn::compute_metrics(nn::softmax_rows(logits, m.num_classes), labels, m.num_classes));
+        out["encrypted"] = classification_metrics_json(
+            nn::compute_metrics(nn::softmax_rows(logits, m.num_classes), labels, m.num_classes), m.meta.class_names);
         out["argmax_agreement"] = static_cast<double>(agree) / static_cast<double>(count);
       }
     }

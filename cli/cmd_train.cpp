@@ -33,6 +33,7 @@
 #include "heal/nn/model_ir.h"
 #include "heal/nn/passes.h"
 #include "heal/nn/plots.h"
+#include "metrics_json.h"
 #ifdef HEAL_HAVE_TORCH
 #include "heal/nn/torch/trainer.h"
 #endif
@@ -90,11 +91,10 @@ struct EvalArgs {
 
 // Metrics of a split as JSON; null for a split without images (the validation split under
 // --train-on-val, an inner split under --cv-inner-val 0), whose metrics are not zeros but absent.
-json metrics_json(const nn::ClassificationMetrics& m) {
+// Per-class entries and kappa: classification_metrics_json (metrics_json.h).
+json metrics_json(const nn::ClassificationMetrics& m, const std::vector<std::string>& class_names = {}) {
   if (m.n == 0) return nullptr;
-  return {{"n", m.n},           {"accuracy", m.accuracy},       {"auc", m.auc},
-          {"sensitivity", m.sensitivity}, {"specificity", m.specificity}, {"loss", m.loss},
-          {"confusion", m.confusion}};
+  return classification_metrics_json(m, class_names);
 }
 
 json depth_json(const nn::DepthReport& r) {
@@ -171,15 +171,11 @@ nn::ClassificationMetrics ir_metrics(const nn::ModelIr& m, const io::SplitData& 
   return metrics_of(ir_logits(m, d), d, m.num_classes, probs);
 }
 
-// ROC curve of p(class 1) on a split, from row-major probabilities.
-std::vector<nn::RocPoint> positive_roc(const std::vector<double>& probs, const io::SplitData& d, int num_classes) {
-  std::vector<double> scores;
-  std::vector<int> pos;
-  for (std::size_t i = 0; i < d.size(); ++i) {
-    scores.push_back(probs[i * static_cast<std::size_t>(num_classes) + 1]);
-    pos.push_back(d.labels[i] == 1);
-  }
-  return nn::roc_curve(scores, pos);
+// One-vs-rest ROC curves of every class on a split, from row-major probabilities
+// (nn::plot_roc_one_vs_rest draws the positive class's for binary tasks, all of them otherwise).
+using RocCurves = std::vector<std::vector<nn::RocPoint>>;
+RocCurves split_roc(const std::vector<double>& probs, const io::SplitData& d, int num_classes) {
+  return nn::roc_curves_one_vs_rest(probs, d.labels, num_classes);
 }
 
 // The dataset argument, else the global --data / $HEAL_DATA; an error that says what to do if neither.
@@ -217,9 +213,9 @@ json calibrate_youden(nn::ModelIr& ir, const io::Dataset& ds, nn::Classification
 
 // Merges the members into one model (nn::merge_ensemble), records its pre-activation ranges on the
 // training split and evaluates it on val and test. Fills `report` and saves the model.
-nn::ModelIr finish_ensemble(const std::vector<nn::ModelIr>& members, const io::Dataset& ds, const std::string& model_path,
-                            double poly_range, const std::string& calibrate, json& report,
-                            nn::ClassificationMetrics& test_m, std::vector<nn::RocPoint>& roc) {
+nn::ModelIr finish_ensemble(const std::vector<nn::ModelIr>& members, const io::Dataset& ds,
+                            const std::string& model_path, double poly_range, const std::string& calibrate,
+                            json& report, nn::ClassificationMetrics& test_m, RocCurves& roc) {
   nn::ModelIr ir = value_or_throw(nn::merge_ensemble(members));
   check_compatible(ir, ds);
   nn::record_ranges(ir, std::span<const float>(ds.train.images.data(), ds.train.images.size()), ds.train.size());
@@ -232,7 +228,7 @@ nn::ModelIr finish_ensemble(const std::vector<nn::ModelIr>& members, const io::D
   }
   std::vector<double> probs;
   test_m = ir_metrics(ir, ds.test, &probs);
-  roc = positive_roc(probs, ds.test, ds.num_classes);
+  roc = split_roc(probs, ds.test, ds.num_classes);
   ir.meta.dataset = ds.name;
   if (ir.meta.class_names.empty()) ir.meta.class_names = ds.class_names;
   ir.meta.metrics.clear();
@@ -282,7 +278,8 @@ void fold_val_into_train(const TrainArgs& a, io::Dataset& ds) {
 }
 
 void write_plots(const std::string& dir, const tb::FitResult& fit, const nn::ClassificationMetrics& test,
-                 const std::vector<nn::RocPoint>& roc, const std::string& title, bool has_val) {
+                 const RocCurves& roc, const std::vector<std::string>& class_names, const std::string& title,
+                 bool has_val) {
   nn::Series tl{"train loss", {}, {}}, vl{"val loss", {}, {}}, ta{"train acc", {}, {}}, va{"val acc", {}, {}},
       vauc{"val AUC", {}, {}};
   for (const auto& h : fit.history) {
@@ -298,7 +295,8 @@ void write_plots(const std::string& dir, const tb::FitResult& fit, const nn::Cla
                                              has_val ? std::vector{tl, vl} : std::vector{tl})},
         std::pair{"accuracy.png", nn::plot_lines(dir + "/accuracy.png", title + ": accuracy / AUC", "epoch", "",
                                                  has_val ? std::vector{ta, va, vauc} : std::vector{ta})},
-        std::pair{"roc_test.png", nn::plot_roc(dir + "/roc_test.png", roc, test.auc, title + ": test ROC")}}) {
+        std::pair{"roc_test.png",
+                  nn::plot_roc_one_vs_rest(dir + "/roc_test.png", roc, test, class_names, title + ": test ROC")}}) {
     if (!st.ok()) std::cerr << "warning: plot " << file << ": " << st.to_string() << "\n";
   }
 }
@@ -456,12 +454,13 @@ void run_train_ensemble(const TrainArgs& a) {
                  {"member_command", base}, {"members", jm}};
   const std::string model_path = a.save.empty() ? out + "/model.heal" : a.save;
   nn::ClassificationMetrics test_m;
-  std::vector<nn::RocPoint> roc;
+  RocCurves roc;
   finish_ensemble(members, ds, model_path, a.poly_range, resolved.calibrate, report, test_m, roc);
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   report["wall_seconds"] = wall;
   report["cpu_seconds"] = cpu_seconds;
-  if (Status st = nn::plot_roc(out + "/roc_test.png", roc, test_m.auc, ds.name + " " + a.model + " x" + std::to_string(k_members) + ": test ROC");
+  if (Status st = nn::plot_roc_one_vs_rest(out + "/roc_test.png", roc, test_m, ds.class_names,
+                                           ds.name + " " + a.model + " x" + std::to_string(k_members) + ": test ROC");
       !st.ok()) {
     std::cerr << "warning: plot roc_test.png: " << st.to_string() << "\n";
   }
@@ -814,7 +813,7 @@ void run_train(TrainArgs a) {
   const auto test_m = trainer.evaluate(ds.test);
   nn::ClassificationMetrics final_test = test_m;  // what the saved model does (calibrated if asked)
   const auto val_m = trainer.evaluate(ds.val);
-  const auto roc = positive_roc(trainer.predict_proba(ds.test), ds.test, ds.num_classes);
+  const auto roc = split_roc(trainer.predict_proba(ds.test), ds.test, ds.num_classes);
 
   json report = {{"dataset", ds.name},
                  {"source", ds.source},
@@ -900,7 +899,7 @@ void run_train(TrainArgs a) {
   } else {
     report["ir"] = {{"exported", false}, {"reason", "capsnet does not export to ModelIr"}};
   }
-  write_plots(out, fit, test_m, roc, ds.name + " " + a.model, has_val);
+  write_plots(out, fit, test_m, roc, ds.class_names, ds.name + " " + a.model, has_val);
   {
     std::ofstream f(out + "/report.json");
     f << report.dump(2) << "\n";
@@ -937,7 +936,7 @@ void run_merge(const MergeArgs& a) {
   io::Dataset ds = load_for(data_arg, members[0].input.h);
   json report;
   nn::ClassificationMetrics test_m;
-  std::vector<nn::RocPoint> roc;
+  RocCurves roc;
   finish_ensemble(members, ds, a.out, a.poly_range, a.calibrate, report, test_m, roc);
   std::printf("\ntest split (%s, %zu models merged):\n", ds.name.c_str(), members.size());
   std::cout << nn::format_metrics_table(test_m, ds.class_names) << "model: " << a.out << "\n";
@@ -974,7 +973,13 @@ void run_eval(const EvalArgs& a) {
   bar.finish();
   const auto metrics = metrics_of(logits, d, m.num_classes);
   if (a.json_out) {
-    std::cout << json{{"model", a.model}, {"dataset", ds.name}, {"split", a.split}, {"metrics", metrics_json(metrics)}}.dump(2) << "\n";
+    const auto& names = m.meta.class_names.empty() ? ds.class_names : m.meta.class_names;
+    std::cout << json{{"model", a.model},
+                      {"dataset", ds.name},
+                      {"split", a.split},
+                      {"metrics", metrics_json(metrics, names)}}
+                     .dump(2)
+              << "\n";
     return;
   }
   std::cout << "model " << a.model << " (" << m.meta.architecture << ", trained on "

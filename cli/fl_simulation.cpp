@@ -24,6 +24,7 @@
 #include "heal/io/partition.h"
 #include "heal/ledger/open.h"
 #include "heal/ledger/uri.h"
+#include "metrics_json.h"
 #ifdef HEAL_HAVE_EVM
 #include "heal/ledger/backends/evm_ledger.h"
 #endif
@@ -345,7 +346,7 @@ SimOutcome run_fl_simulation(const SimArgs& a) {
   j["model"] = a.model;
   j["local_epochs"] = a.local_epochs;
   j["he"] = he_json;
-  j["test"] = {{"accuracy", test.accuracy}, {"auc", test.auc}, {"n", test.n}};
+  j["test"] = classification_metrics_json(test, ds->class_names);  // accuracy, auc, n, kappa, per_class, ...
   j["centralized"] = central;
   j["rounds_extra"] = rounds_extra;
   j["timing"] = {{"federation_seconds", fl_seconds},

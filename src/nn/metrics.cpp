@@ -103,22 +103,120 @@ std::vector<double> softmax_rows(std::span<const double> logits, int num_classes
   return p;
 }
 
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+double ratio(double num, double den) { return den > 0 ? num / den : kNaN; }
+
+// Mean over the values that are not NaN; NaN if there are none.
+double nan_mean(const std::vector<double>& v) {
+  double sum = 0;
+  std::size_t k = 0;
+  for (double x : v) {
+    if (!std::isnan(x)) sum += x, ++k;
+  }
+  return k > 0 ? sum / static_cast<double>(k) : kNaN;
+}
+
+void check_probs(std::span<const double> probs, std::span<const int> labels, int num_classes, const char* fn) {
+  HEAL_REQUIRE(num_classes >= 2, fn << ": need at least 2 classes");
+  HEAL_REQUIRE(probs.size() == labels.size() * static_cast<std::size_t>(num_classes),
+               fn << ": expected " << labels.size() << " x " << num_classes << " probabilities");
+  for (int y : labels) HEAL_REQUIRE(y >= 0 && y < num_classes, fn << ": label " << y << " out of range");
+}
+
+// p(class k) of every row and the one-vs-rest positives (label == k).
+void one_vs_rest(std::span<const double> probs, std::span<const int> labels, std::size_t c, std::size_t k,
+                 std::vector<double>& scores, std::vector<int>& positive) {
+  scores.resize(labels.size());
+  positive.resize(labels.size());
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    scores[i] = probs[i * c + k];
+    positive[i] = labels[i] == static_cast<int>(k);
+  }
+}
+
+// Row sums, column sums and total of a square matrix.
+void marginals(const std::vector<std::vector<std::size_t>>& o, std::vector<double>& rows, std::vector<double>& cols,
+               double& n, const char* fn) {
+  const std::size_t c = o.size();
+  rows.assign(c, 0);
+  cols.assign(c, 0);
+  n = 0;
+  for (std::size_t i = 0; i < c; ++i) {
+    HEAL_REQUIRE(o[i].size() == c, fn << ": the confusion matrix is not square");
+    for (std::size_t j = 0; j < c; ++j) {
+      const auto v = static_cast<double>(o[i][j]);
+      rows[i] += v;
+      cols[j] += v;
+      n += v;
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<std::vector<RocPoint>> roc_curves_one_vs_rest(std::span<const double> probs, std::span<const int> labels,
+                                                          int num_classes) {
+  check_probs(probs, labels, num_classes, "roc_curves_one_vs_rest");
+  const auto c = static_cast<std::size_t>(num_classes);
+  std::vector<std::vector<RocPoint>> curves;
+  std::vector<double> s;
+  std::vector<int> pos;
+  for (std::size_t k = 0; k < c; ++k) {
+    one_vs_rest(probs, labels, c, k, s, pos);
+    curves.push_back(roc_curve(s, pos));
+  }
+  return curves;
+}
+
+double cohen_kappa(const std::vector<std::vector<std::size_t>>& confusion) {
+  std::vector<double> rows, cols;
+  double n = 0;
+  marginals(confusion, rows, cols, n, "cohen_kappa");
+  if (n == 0) return kNaN;
+  double po = 0, pe = 0;
+  for (std::size_t k = 0; k < confusion.size(); ++k) {
+    po += static_cast<double>(confusion[k][k]) / n;
+    pe += (rows[k] / n) * (cols[k] / n);
+  }
+  return 1 - pe > 0 ? (po - pe) / (1 - pe) : kNaN;
+}
+
+double quadratic_kappa(const std::vector<std::vector<std::size_t>>& confusion) {
+  std::vector<double> rows, cols;
+  double n = 0;
+  marginals(confusion, rows, cols, n, "quadratic_kappa");
+  const std::size_t c = confusion.size();
+  if (n == 0 || c < 2) return kNaN;
+  const double scale = static_cast<double>((c - 1) * (c - 1));
+  double observed = 0, expected = 0;
+  for (std::size_t i = 0; i < c; ++i) {
+    for (std::size_t j = 0; j < c; ++j) {
+      const double d = static_cast<double>(i) - static_cast<double>(j);
+      const double w = d * d / scale;
+      observed += w * static_cast<double>(confusion[i][j]);
+      expected += w * rows[i] * cols[j] / n;
+    }
+  }
+  return expected > 0 ? 1 - observed / expected : kNaN;
+}
+
 ClassificationMetrics compute_metrics(std::span<const double> probs, std::span<const int> labels, int num_classes,
                                       int positive_class) {
-  HEAL_REQUIRE(num_classes >= 2, "compute_metrics: need at least 2 classes");
-  const auto c = static_cast<std::size_t>(num_classes);
-  HEAL_REQUIRE(probs.size() == labels.size() * c, "compute_metrics: expected " << labels.size() << " x "
-                                                                               << num_classes << " probabilities");
+  check_probs(probs, labels, num_classes, "compute_metrics");
   HEAL_REQUIRE(positive_class >= 0 && positive_class < num_classes, "compute_metrics: positive_class out of range");
+  const auto c = static_cast<std::size_t>(num_classes);
   ClassificationMetrics m;
   m.n = labels.size();
   m.num_classes = num_classes;
+  m.positive_class = positive_class;
   m.confusion.assign(c, std::vector<std::size_t>(c, 0));
   double loss = 0;
   std::size_t correct = 0;
   for (std::size_t i = 0; i < m.n; ++i) {
     const int y = labels[i];
-    HEAL_REQUIRE(y >= 0 && y < num_classes, "compute_metrics: label " << y << " out of range");
     const double* p = probs.data() + i * c;
     const auto pred = static_cast<std::size_t>(std::max_element(p, p + c) - p);
     ++m.confusion[static_cast<std::size_t>(y)][pred];
@@ -128,8 +226,10 @@ ClassificationMetrics compute_metrics(std::span<const double> probs, std::span<c
   if (m.n == 0) return m;
   m.loss = loss / static_cast<double>(m.n);
   m.accuracy = static_cast<double>(correct) / static_cast<double>(m.n);
-  // Per-class one-vs-rest recall, specificity, AUC.
-  auto class_stats = [&](std::size_t k, double* sens, double* spec, double* auc) {
+  // Per-class one-vs-rest counts from the confusion matrix; AUC from p(class k).
+  std::vector<double> s;
+  std::vector<int> pos;
+  for (std::size_t k = 0; k < c; ++k) {
     double tp = 0, fn = 0, fp = 0, tn = 0;
     for (std::size_t t = 0; t < c; ++t) {
       for (std::size_t q = 0; q < c; ++q) {
@@ -138,45 +238,77 @@ ClassificationMetrics compute_metrics(std::span<const double> probs, std::span<c
         else (q == k ? fp : tn) += cnt;
       }
     }
-    *sens = tp + fn > 0 ? tp / (tp + fn) : std::numeric_limits<double>::quiet_NaN();
-    *spec = tn + fp > 0 ? tn / (tn + fp) : std::numeric_limits<double>::quiet_NaN();
-    std::vector<double> s(m.n);
-    std::vector<int> pos(m.n);
-    for (std::size_t i = 0; i < m.n; ++i) {
-      s[i] = probs[i * c + k];
-      pos[i] = labels[i] == static_cast<int>(k);
-    }
-    *auc = roc_auc(s, pos);
-  };
-  if (num_classes == 2) {
-    class_stats(static_cast<std::size_t>(positive_class), &m.sensitivity, &m.specificity, &m.auc);
-  } else {
-    double ss = 0, sp = 0, au = 0;
-    for (std::size_t k = 0; k < c; ++k) {
-      double a = 0, b = 0, d = 0;
-      class_stats(k, &a, &b, &d);
-      ss += a;
-      sp += b;
-      au += d;
-    }
-    m.sensitivity = ss / static_cast<double>(c);
-    m.specificity = sp / static_cast<double>(c);
-    m.auc = au / static_cast<double>(c);
+    ClassMetrics cm;
+    cm.support = static_cast<std::size_t>(tp + fn);
+    cm.sensitivity = ratio(tp, tp + fn);
+    cm.specificity = ratio(tn, tn + fp);
+    cm.precision = ratio(tp, tp + fp);
+    cm.f1 = ratio(2 * tp, 2 * tp + fp + fn);
+    one_vs_rest(probs, labels, c, k, s, pos);
+    cm.auc = roc_auc(s, pos);
+    m.per_class.push_back(cm);
   }
+  std::vector<double> sens, spec, f1, auc;
+  for (const auto& cm : m.per_class) {
+    sens.push_back(cm.sensitivity);
+    spec.push_back(cm.specificity);
+    f1.push_back(cm.f1);
+    auc.push_back(cm.auc);
+  }
+  m.macro_f1 = nan_mean(f1);
+  if (num_classes == 2) {
+    const auto& pc = m.per_class[static_cast<std::size_t>(positive_class)];
+    m.sensitivity = pc.sensitivity;
+    m.specificity = pc.specificity;
+    m.auc = pc.auc;
+  } else {
+    m.sensitivity = nan_mean(sens);
+    m.specificity = nan_mean(spec);
+    m.auc = nan_mean(auc);
+  }
+  m.kappa = cohen_kappa(m.confusion);
+  m.quadratic_kappa = quadratic_kappa(m.confusion);
   return m;
 }
 
 std::string format_metrics_table(const ClassificationMetrics& m, const std::vector<std::string>& class_names) {
   std::ostringstream os;
   char buf[200];
+  auto name = [&](std::size_t k) {
+    return k < class_names.size() ? class_names[k].substr(0, 12) : "class " + std::to_string(k);
+  };
+  // Every "  <metric>  <value>" line ends with its value (scripts/train_benchmarks.sh reads the last field).
   std::snprintf(buf, sizeof buf,
                 "  n            %zu\n  accuracy     %.4f\n  ROC AUC      %.4f\n  sensitivity  %.4f\n"
                 "  specificity  %.4f\n  loss         %.4f\n",
                 m.n, m.accuracy, m.auc, m.sensitivity, m.specificity, m.loss);
-  os << buf << "  confusion (rows: true, columns: predicted)\n";
-  auto name = [&](std::size_t k) {
-    return k < class_names.size() ? class_names[k].substr(0, 12) : "class " + std::to_string(k);
-  };
+  os << buf;
+  const bool per_class = m.num_classes > 2 && m.per_class.size() == static_cast<std::size_t>(m.num_classes);
+  if (m.num_classes == 2) {
+    os << "  (ROC AUC, sensitivity and specificity of the positive class "
+       << name(static_cast<std::size_t>(m.positive_class)) << ")\n";
+  } else if (per_class) {
+    std::snprintf(buf, sizeof buf,
+                  "  macro F1     %.4f\n  kappa        %.4f\n  quadratic-weighted kappa (ordinal labels)  %.4f\n"
+                  "  (ROC AUC, sensitivity, specificity: macro means of the one-vs-rest values below)\n",
+                  m.macro_f1, m.kappa, m.quadratic_kappa);
+    os << buf << "  per class (one-vs-rest)\n";
+    std::snprintf(buf, sizeof buf, "    %-12s %8s %12s %12s %10s %8s %8s\n", "class", "n", "sensitivity", "specificity",
+                  "precision", "F1", "AUC");
+    os << buf;
+    for (std::size_t k = 0; k < m.per_class.size(); ++k) {
+      const auto& c = m.per_class[k];
+      std::snprintf(buf, sizeof buf, "    %-12s %8zu %12.4f %12.4f %10.4f %8.4f %8.4f\n", name(k).c_str(), c.support,
+                    c.sensitivity, c.specificity, c.precision, c.f1, c.auc);
+      os << buf;
+    }
+    std::vector<double> precision;
+    for (const auto& c : m.per_class) precision.push_back(c.precision);
+    std::snprintf(buf, sizeof buf, "    %-12s %8zu %12.4f %12.4f %10.4f %8.4f %8.4f\n", "macro", m.n, m.sensitivity,
+                  m.specificity, nan_mean(precision), m.macro_f1, m.auc);
+    os << buf;
+  }
+  os << "  confusion (rows: true, columns: predicted)\n";
   std::snprintf(buf, sizeof buf, "    %-12s", "");
   os << buf;
   for (std::size_t q = 0; q < m.confusion.size(); ++q) {

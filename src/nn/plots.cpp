@@ -46,7 +46,8 @@ Status plot_lines(const std::string& path, const std::string& title, const std::
   pls.col0(1);
   pls.env(xmin, xmax, ymin, ymax, 0, 0);
   pls.lab(xlabel.c_str(), ylabel.c_str(), title.c_str());
-  const int palette[][3] = {{31, 119, 180}, {214, 39, 40}, {44, 160, 44}, {255, 127, 14}, {148, 103, 189}, {140, 86, 75}};
+  const int palette[][3] = {{31, 119, 180}, {214, 39, 40},   {44, 160, 44},   {255, 127, 14}, {148, 103, 189},
+                            {140, 86, 75},  {227, 119, 194}, {127, 127, 127}, {188, 189, 34}, {23, 190, 207}};
   const int np = static_cast<int>(std::size(palette));
   std::vector<PLINT> opts, colors, styles;
   std::vector<PLFLT> widths;
@@ -97,6 +98,44 @@ Status plot_roc(const std::string& path, const std::vector<RocPoint>& curve, dou
   char buf[64];
   std::snprintf(buf, sizeof buf, " (AUC %.4f)", auc);
   return plot_lines(path, title + buf, "false positive rate", "true positive rate", {roc, diag});
+}
+
+Status plot_roc_curves(const std::string& path, const std::vector<RocSeries>& curves, const std::string& title) {
+  std::vector<Series> series;
+  for (const auto& c : curves) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, " (AUC %.4f)", c.auc);
+    Series s{c.label + buf, {}, {}};
+    for (const auto& p : c.curve) {
+      s.x.push_back(p.fpr);
+      s.y.push_back(p.tpr);
+    }
+    series.push_back(std::move(s));
+  }
+  series.push_back({"chance", {0, 1}, {0, 1}});
+  return plot_lines(path, title, "false positive rate", "true positive rate", series);
+}
+
+Status plot_roc_one_vs_rest(const std::string& path, const std::vector<std::vector<RocPoint>>& curves,
+                            const ClassificationMetrics& m, const std::vector<std::string>& class_names,
+                            const std::string& title) {
+  if (curves.size() != static_cast<std::size_t>(m.num_classes) || m.per_class.size() != curves.size()) {
+    return Status::invalid_argument("plot '" + title + "': " + std::to_string(curves.size()) + " ROC curves for " +
+                                    std::to_string(m.num_classes) + " classes");
+  }
+  if (m.num_classes == 2) {
+    const auto k = static_cast<std::size_t>(m.positive_class);
+    return plot_roc(path, curves[k], m.auc, title);
+  }
+  std::vector<RocSeries> rocs;
+  for (std::size_t k = 0; k < curves.size(); ++k) {
+    if (m.per_class[k].support == 0) continue;  // no positives: no curve, AUC undefined
+    rocs.push_back(
+        {k < class_names.size() ? class_names[k] : "class " + std::to_string(k), curves[k], m.per_class[k].auc});
+  }
+  char buf[64];
+  std::snprintf(buf, sizeof buf, " (one-vs-rest, macro AUC %.4f)", m.auc);
+  return plot_roc_curves(path, rocs, title + buf);
 }
 
 }  // namespace heal::nn

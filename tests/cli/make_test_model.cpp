@@ -2,9 +2,11 @@
 // debug / sanitizer build has none): 1x28x28 -> conv0 (1->4, 5x5, stride 2, pad 1) -> bn0 -> act0
 // (degree-2 polynomial) -> flatten (676) -> fc1 (676->16) -> act1 -> fc2 (16->2). Weights are
 // random from a fixed seed (SeededRng), so the file is the same on every run.
-// Usage: heal_make_test_model OUT.heal
+// Usage: heal_make_test_model OUT.heal [NUM_CLASSES]   (default 2: fc2 16->2; more classes widen fc2)
 #include <cmath>
+#include <cstdlib>
 #include <iostream>
+#include <string>
 
 #include "heal/core/rng.h"
 #include "heal/nn/model_ir.h"
@@ -30,14 +32,16 @@ Layer named(OpKind k, const char* name) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::cerr << "usage: heal_make_test_model OUT.heal\n";
+  const int classes = argc == 3 ? std::atoi(argv[2]) : 2;
+  if ((argc != 2 && argc != 3) || classes < 2 || classes > 100) {
+    std::cerr << "usage: heal_make_test_model OUT.heal [NUM_CLASSES (2..100, default 2)]\n";
     return 2;
   }
+  const auto nc = static_cast<std::size_t>(classes);
   heal::SeededRng rng(heal::seed_from_u64(20261204));
   heal::nn::ModelIr m;
   m.input = {1, 28, 28};
-  m.num_classes = 2;
+  m.num_classes = classes;
   Layer conv = named(OpKind::kConv2d, "conv0");
   conv.in_channels = 1;
   conv.out_channels = 4;
@@ -71,13 +75,13 @@ int main(int argc, char** argv) {
   m.layers.push_back(act1);
   Layer fc2 = named(OpKind::kDense, "fc2");
   fc2.in_channels = 16;
-  fc2.out_channels = 2;
-  fc2.weight = uniform(rng, 2 * 16, 0.25);
-  fc2.bias = {0.0f, 0.0f};
+  fc2.out_channels = classes;
+  fc2.weight = uniform(rng, nc * 16, 0.25);
+  fc2.bias.assign(nc, 0.0f);
   m.layers.push_back(fc2);
   m.meta.architecture = "test-hecnn";
   m.meta.dataset = "none (random weights)";
-  m.meta.class_names = {"class0", "class1"};
+  for (int k = 0; k < classes; ++k) m.meta.class_names.push_back("class" + std::to_string(k));
   m.meta.norm_mean = {0.5f};
   m.meta.norm_std = {0.25f};
   const heal::Status st = heal::nn::save_model(m, argv[1]);
