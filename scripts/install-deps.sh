@@ -23,7 +23,9 @@ PACKAGES=(
   libcurl4-openssl-dev libssl-dev  # `heal data fetch` (HTTPS download, MD5 check)
   openssl                          # deid tests: throwaway RSA keys and certificates (`openssl req`)
   # nn/torch: training (CPU libtorch) and plots
-  libtorch-dev libplplot-dev plplot-driver-cairo
+  # libopenblas0-openmp: an optimised BLAS for libtorch's CPU matrix products (Debian's libtorch otherwise
+  # resolves libblas.so.3 to the unoptimised reference BLAS; OpenMP, like libtorch, so threads do not nest)
+  libtorch-dev libopenblas0-openmp libplplot-dev plplot-driver-cairo
   # scripts: pooled tables of the cross-validation scripts
   jq
   python3-numpy                    # tests/cli/features_cli_test.sh reads the written .npz back with NumPy

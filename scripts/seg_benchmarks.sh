@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Segmentation runs of issue 20 on covid_seg (benchmarks, not tests): U-Net and SegCaps trained by
+# the same code and recipe over seeds, plus the intensity-normalisation ablation, then a table of
+# the test split's mean Dice (Inf-Net metrics) next to the published baselines.
+# Usage: scripts/seg_benchmarks.sh [DATA_DIR (default ../shared/data or $HEAL_DATA)] [OUT_DIR (default runs/seg)]
+# Environment: SEEDS (default "1 2 3"), SIZE (128), UNET_EPOCHS (60), CAPS_EPOCHS (40), MODELS ("unet segcaps"),
+# NORMS (ablation on U-Net seed 1, default "none histogram"; zscore is the default recipe).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+data=${1:-${HEAL_DATA:-$root/../shared/data}}
+out=${2:-runs/seg}
+heal=${HEAL_BIN:-$root/build/release/cli/heal}
+seeds=${SEEDS:-1 2 3}
+size=${SIZE:-128}
+models=${MODELS:-unet segcaps}
+norms=${NORMS:-none histogram}
+[ -x "$heal" ] || { echo "no heal binary at $heal: build first (cmake --preset release && cmake --build --preset release)"; exit 2; }
+[ -d "$data/covid_seg" ] || { echo "missing $data/covid_seg: pass the data directory (see README, Data)"; exit 2; }
+mkdir -p "$out"
+
+run() {  # name, then heal arguments
+  local name=$1; shift
+  [ -f "$out/$name/report.json" ] && return 0  # resumable
+  "$heal" --quiet train --task segment --data "$data/covid_seg" --size "$size" "$@" --out "$out/$name" > "$out/$name.log" 2>&1
+}
+for m in $models; do
+  epochs=${UNET_EPOCHS:-60}
+  [ "$m" = segcaps ] && epochs=${CAPS_EPOCHS:-40}
+  for s in $seeds; do run "${m}_s$s" --model "$m" --epochs "$epochs" --seed "$s"; done
+done
+for n in $norms; do run "unet_norm_${n}_s1" --model unet --epochs "${UNET_EPOCHS:-60}" --seed 1 --normalize "$n"; done
+
+python3 - "$out" <<'PY'
+import json, os, statistics, sys
+out = sys.argv[1]
+rows = {}
+for d in sorted(os.listdir(out)):
+    p = os.path.join(out, d, "report.json")
+    if not os.path.isfile(p):
+        continue
+    r = json.load(open(p))
+    key = d.rsplit("_s", 1)[0]
+    rows.setdefault(key, []).append(r)
+print("covid_seg test split (48 slices), Inf-Net metrics (per image at native resolution, mean over images)")
+print(f"{'run':<22} {'seeds':>5} {'Dice':>15} {'IoU':>7} {'Sen':>7} {'Spec':>7} {'MAE':>7} {'params':>9} {'train s':>8}")
+for k, rs in rows.items():
+    d = [r["test"]["dice"] for r in rs]
+    m = lambda f: statistics.mean(r["test"][f] for r in rs)
+    sd = statistics.stdev(d) if len(d) > 1 else 0.0
+    print(f"{k:<22} {len(rs):>5} {statistics.mean(d):>8.4f} +- {sd:.3f} {m('iou'):>7.4f} {m('sensitivity'):>7.4f} "
+          f"{m('specificity'):>7.4f} {m('mae'):>7.4f} {rs[0]['model']['parameters']:>9} "
+          f"{statistics.mean(r['training']['seconds'] for r in rs):>8.0f}")
+print("published (Inf-Net Table II): U-Net 0.439, Dense-UNet 0.515, U-Net++ 0.581, Attention-UNet 0.583, "
+      "Gated-UNet 0.623, Inf-Net 0.682, Semi-Inf-Net 0.739")
+PY

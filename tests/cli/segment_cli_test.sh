@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# CLI check for segmentation (issue 20): `heal train --task segment` on covid_seg with a tiny U-Net
+# (3 epochs at 32x32, quick), then `heal eval` of the .healseg model (same metrics as the report),
+# `heal segment` with a ground-truth mask (mask + overlay PNGs, Dice), and clear refusals.
+# Usage: segment_cli_test.sh HEAL_BINARY SHARED_DATA_DIR
+source "$(dirname "$0")/lib.sh" "$@" covid_seg
+seg=$data/covid_seg
+"$heal" --quiet train --task segment --data "$seg" --model unet --width 4 --size 32 --epochs 3 --lr 0.01 --overlays 2 \
+  --threads 1 --out "$work/run" > "$work/train.txt"
+cat "$work/train.txt"
+grep -q 'covid_seg: 50 training, 0 validation, 48 test images; unet' "$work/train.txt" || fail "split sizes"
+grep -Eq '^mean +[0-9.]+ +[0-9.]+' "$work/train.txt" || fail "no metrics table"
+for f in model.healseg report.json test_overlays.png overlays/6_overlay.png; do
+  [ -s "$work/run/$f" ] || fail "missing $f"
+done
+grep -q '"metric_definition"' "$work/run/report.json" || fail "report without the metric definition"
+
+# heal eval gives the report's mean Dice.
+"$heal" eval --model "$work/run/model.healseg" --data "$seg" --json > "$work/eval.json"
+report_dice=$(jq -r '.test.dice' "$work/run/report.json")
+eval_dice=$(jq -r '.dice' "$work/eval.json")
+[ "$report_dice" = "$eval_dice" ] || fail "eval Dice $eval_dice differs from the report's $report_dice"
+
+# heal segment: mask and overlay, Dice against the given truth.
+img=$seg/TestingSet/LungInfection-Test/Imgs/6.jpg
+"$heal" segment --model "$work/run/model.healseg" --out "$work/seg" --truth \
+  "$seg/TestingSet/LungInfection-Test/GT/6.png" "$img" > "$work/segment.txt"
+cat "$work/segment.txt"
+grep -q 'Dice' "$work/segment.txt" || fail "no Dice with --truth"
+[ -s "$work/seg/6_mask.png" ] && [ -s "$work/seg/6_overlay.png" ] || fail "mask or overlay not written"
+
+# Refusals that say what to do.
+if "$heal" --quiet train --data "$seg" --model segcaps --epochs 1 --out "$work/bad" 2> "$work/bad.err"; then
+  fail "segcaps accepted without --task segment"
+fi
+grep -q 'add --task segment' "$work/bad.err" || fail "unclear refusal: $(cat "$work/bad.err")"
+if "$heal" --quiet train --task segment --data "$data" --out "$work/bad2" 2> "$work/bad2.err"; then
+  fail "a folder without masks accepted"
+fi
+grep -q 'is no segmentation dataset' "$work/bad2.err" || fail "unclear refusal: $(cat "$work/bad2.err")"
+echo "OK"
