@@ -18,7 +18,12 @@ void add_fl_commands(CLI::App& app) {
   sim->add_option("--secure", a->secure, "Secure aggregation: he (threshold CKKS) | none")->capture_default_str();
   sim->add_option("--strategy", a->strategy, "fedavg | fedprox | fedadam | fedyogi")->capture_default_str();
   sim->add_option("--local-epochs", a->local_epochs, "Local epochs per round")->capture_default_str();
-  sim->add_option("--model", a->model, "hecnn | hecnn-wide | capsnet | resnet")->capture_default_str();
+  sim->add_option("--model", a->model, "hecnn | hecnn-wide | capsnet | resnet; with --task segment: segcaps | unet")
+      ->capture_default_str();
+  sim->add_option("--task", a->task, "classify | segment (a segmentation dataset, e.g. covid_seg)")
+      ->check(CLI::IsMember({"classify", "segment"}))
+      ->capture_default_str();
+  sim->add_option("--size", a->size, "segment: network input side (multiple of 8)")->capture_default_str();
   sim->add_option("--threshold", a->threshold, "Decryption threshold t (default K-1 for K >= 3, else K)");
   sim->add_option("--drop", a->drops, "HOSPITAL@ROUND[:after]: offline that round (after: crashes after submitting)");
   sim->add_option("--ledger", a->ledger, "Ledger file (new; default OUT/ledger.db)");
@@ -33,7 +38,14 @@ void add_fl_commands(CLI::App& app) {
   sim->add_option("--batch", a->batch, "Local batch size")->capture_default_str();
   sim->add_option("--mu", a->mu, "FedProx mu")->capture_default_str();
   sim->add_option("--server-lr", a->server_lr, "Server learning rate")->capture_default_str();
-  sim->callback([a] { (void)run_fl_simulation(*a); });
+  sim->callback([a, sim] {
+    if (a->task == "segment") {  // the segmentation recipe's defaults where not given
+      if (sim->get_option("--model")->count() == 0) a->model = "unet";
+      if (sim->get_option("--lr")->count() == 0) a->lr = 1e-3;
+      if (sim->get_option("--batch")->count() == 0) a->batch = 4;
+    }
+    (void)run_fl_simulation(*a);
+  });
 }
 
 }  // namespace heal::cli

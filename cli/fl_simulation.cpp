@@ -2,6 +2,8 @@
 #include "fl_simulation.h"
 
 #include <algorithm>
+#include <array>
+#include <functional>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -22,6 +24,7 @@
 #include "heal/fl/plain_aggregator.h"
 #include "heal/io/dataset.h"
 #include "heal/io/partition.h"
+#include "heal/io/segmentation.h"
 #include "heal/ledger/open.h"
 #include "heal/ledger/uri.h"
 #include "metrics_json.h"
@@ -90,30 +93,33 @@ double metric(const fl::Metrics& m, const char* k) {
   return it == m.end() ? std::nan("") : it->second;
 }
 
-}  // namespace
+// What the final global model scores on the test split.
+struct TestResult {
+  double accuracy = 0, auc = 0;  // classification (SimOutcome)
+  json report;                   // report.json's "test"
+  std::string line;              // the summary line
+};
 
-SimOutcome run_fl_simulation(const SimArgs& a) {
-  if (a.hospitals < 2) throw std::invalid_argument("--hospitals must be >= 2");
-  if (a.secure != "he" && a.secure != "none") throw std::invalid_argument("--secure must be 'he' or 'none'");
-  tb::set_num_threads(a.threads);
-  const std::string data_arg = a.data.empty() ? data_location() : a.data;
-  if (data_arg.empty()) {
-    throw StatusError(Status::invalid_argument(
-        "no dataset: pass --data PATH (e.g. pneumoniamnist.npz) or set HEAL_DATA (see `heal data fetch`)"));
-  }
-  const std::string path = value_or_throw(io::resolve_dataset_path(data_arg, data_location()));
+// The task-specific half of a simulation: data, hospitals' trainers, initial weights, evaluation.
+// The federation, aggregation, ledger and reporting around it are the same for every task.
+struct Workload {
+  std::string name, summary, partition_table, plot_title;
+  std::vector<std::unique_ptr<fl::LocalTrainer>> trainers;
+  std::vector<float> initial;
+  double total_train = 0;                   // training samples over all hospitals (HE weight bound)
+  std::array<const char*, 2> val_keys{}, val_titles{};
+  std::function<TestResult(const std::vector<float>&)> test;
+  std::function<json(nn::Series&)> centralized;  // the same model trained on the pooled data
+  std::function<std::string(const json&, const TestResult&)> central_line;
+};
+
+Workload classification_workload(const SimArgs& a, const std::string& path, const io::PartitionSpec& ps) {
   io::LoadOptions lo;
   lo.dicom = dicom_options();
   lo.slices = slice_selection();
   if (value_or_throw(io::detect_dataset_kind(path)) != io::DatasetKind::kNpz) lo.resize_to = 64;
   auto ds = std::make_shared<io::Dataset>(value_or_throw(io::load_dataset(path, lo)));
-  fs::create_directories(a.out);
-
   // Partition train and validation among the hospitals.
-  io::PartitionSpec ps;
-  if (Status st = io::parse_partition_scheme(a.partition, &ps); !st.ok()) throw StatusError(st);
-  ps.hospitals = a.hospitals;
-  ps.seed = a.seed;
   const io::Partition train_part = value_or_throw(io::partition(ds->train.labels, ds->num_classes, ps));
   io::PartitionSpec vs = ps;
   vs.min_per_hospital = 5;
@@ -129,19 +135,163 @@ SimOutcome run_fl_simulation(const SimArgs& a) {
   topt.batch_size = a.batch;
   topt.schedule = tb::Schedule::kConstant;
 
-  std::vector<std::unique_ptr<fl::LocalTrainer>> trainers;
+  Workload w;
+  w.name = ds->name;
+  w.summary = ds->name + " (" + std::to_string(ds->train.size()) + " train / " + std::to_string(ds->val.size()) +
+              " val / " + std::to_string(ds->test.size()) + " test)";
+  w.partition_table = io::format_partition_table(
+      io::partition_class_counts(train_part, ds->train.labels, ds->num_classes), ds->class_names);
+  w.plot_title = "validation accuracy per round";
+  w.val_keys = {"accuracy", "auc"};
+  w.val_titles = {"val ACC", "val AUC"};
   for (int h = 0; h < a.hospitals; ++h) {
     const auto hu = static_cast<std::size_t>(h);
-    trainers.push_back(std::make_unique<TorchLocalTrainer>(ds, train_part.hospitals[hu],
-                                                           io::subset(ds->val, val_part.hospitals[hu]), spec, topt,
-                                                           a.local_epochs, a.seed + 1000 + hu));
+    w.trainers.push_back(std::make_unique<TorchLocalTrainer>(ds, train_part.hospitals[hu],
+                                                             io::subset(ds->val, val_part.hospitals[hu]), spec, topt,
+                                                             a.local_epochs, a.seed + 1000 + hu));
+    w.total_train += static_cast<double>(train_part.hospitals[hu].size());
   }
-  tb::Trainer init(spec, a.seed);
-  std::vector<float> initial = init.get_weights();
-  const std::size_t params = initial.size();
+  auto init = std::make_shared<tb::Trainer>(spec, a.seed);
+  w.initial = init->get_weights();
+  w.test = [ds, init](const std::vector<float>& weights) {
+    init->set_weights(weights);
+    const nn::ClassificationMetrics m = init->evaluate(ds->test);
+    std::ostringstream line;
+    line << std::setprecision(4) << "test ACC " << m.accuracy << ", AUC " << m.auc << " (" << m.n << " images)";
+    // accuracy, auc, n, kappa, per_class, ...
+    return TestResult{m.accuracy, m.auc, classification_metrics_json(m, ds->class_names), line.str()};
+  };
+  w.centralized = [ds, spec, topt, a](nn::Series& c_acc) {
+    tb::Trainer c(spec, a.seed);
+    const auto t0 = std::chrono::steady_clock::now();
+    json hist = json::array();
+    for (std::uint64_t r = 1; r <= a.rounds; ++r) {
+      c.train_epochs(ds->train, {}, a.local_epochs, topt);
+      const auto vm = c.evaluate(ds->val);
+      c_acc.x.push_back(static_cast<double>(r));
+      c_acc.y.push_back(vm.accuracy);
+      hist.push_back({{"epochs", r * static_cast<std::uint64_t>(a.local_epochs)}, {"val_accuracy", vm.accuracy}, {"val_auc", vm.auc}});
+    }
+    const auto tm = c.evaluate(ds->test);
+    return json{{"epochs", a.rounds * static_cast<std::uint64_t>(a.local_epochs)}, {"test_accuracy", tm.accuracy},
+                {"test_auc", tm.auc}, {"seconds", seconds_since(t0)}, {"history", hist}};
+  };
+  w.central_line = [](const json& central, const TestResult& test) {
+    std::ostringstream os;
+    os << std::setprecision(4) << "centralized, same model and " << central["epochs"] << " epochs: test ACC "
+       << central["test_accuracy"].get<double>() << ", AUC " << central["test_auc"].get<double>() << "  (gap "
+       << std::setprecision(3) << 100 * (central["test_accuracy"].get<double>() - test.accuracy) << " points)";
+    return os.str();
+  };
+  return w;
+}
+
+json seg_metrics_json(const nn::SegMetrics& m) {
+  return {{"images", m.images.size()}, {"dice", m.dice}, {"dice_sd", m.dice_sd}, {"iou", m.iou},
+          {"sensitivity", m.sensitivity}, {"specificity", m.specificity}, {"mae", m.mae}};
+}
+
+// Federated segmentation (issue 20): the training slices are partitioned over the hospitals (the
+// partition schemes see one class), each trains a SegTrainer; the test split is scored with the
+// Inf-Net metrics.
+Workload segmentation_workload(const SimArgs& a, const std::string& path, const io::PartitionSpec& ps) {
+  if (!io::is_seg_dataset(path)) {
+    throw StatusError(Status::invalid_argument("--task segment: '" + path + "' is no segmentation dataset"));
+  }
+  if (a.model != "segcaps" && a.model != "unet") {
+    throw std::invalid_argument("--task segment takes --model segcaps or unet");
+  }
+  auto ds = std::make_shared<io::SegDataset>(value_or_throw(io::load_seg_dataset(path)));
+  const std::vector<int> labels(ds->train.size(), 0);
+  const io::Partition part = value_or_throw(io::partition(labels, 1, ps));
+  tb::SegModelSpec spec;
+  spec.arch = a.model;
+  spec.image_size = a.size;
+  tb::SegTrainOptions topt;
+  topt.learning_rate = a.lr;
+  topt.batch_size = a.batch;
+  Workload w;
+  w.name = ds->name;
+  w.summary = ds->name + " (" + std::to_string(ds->train.size()) + " train / " + std::to_string(ds->val.size()) +
+              " val / " + std::to_string(ds->test.size()) + " test slices, " + std::to_string(a.size) + "x" +
+              std::to_string(a.size) + ")";
+  std::ostringstream pt;
+  pt << "training slices per hospital:";
+  for (const auto& h : part.hospitals) pt << " " << h.size();
+  pt << "\n";
+  w.partition_table = pt.str();
+  const bool has_val = !ds->val.empty();
+  w.plot_title = has_val ? "validation Dice per round" : "Dice on the hospitals' own training slices per round";
+  w.val_keys = {has_val ? "dice" : "train_dice", "iou"};
+  w.val_titles = {has_val ? "val Dice" : "trn Dice", has_val ? "val IoU" : "trn IoU"};
+  for (int h = 0; h < a.hospitals; ++h) {
+    const auto hu = static_cast<std::size_t>(h);
+    std::vector<io::SegSample> val;
+    w.trainers.push_back(std::make_unique<SegLocalTrainer>(ds, part.hospitals[hu], std::move(val), spec, topt,
+                                                           a.local_epochs, a.seed + 1000 + hu));
+    w.total_train += static_cast<double>(part.hospitals[hu].size());
+  }
+  auto init = std::make_shared<tb::SegTrainer>(spec, a.seed);
+  w.initial = init->get_weights();
+  w.test = [ds, init](const std::vector<float>& weights) {
+    init->set_weights(weights);
+    const nn::SegMetrics m = init->evaluate(ds->test);
+    std::ostringstream line;
+    line << std::setprecision(4) << "test Dice " << m.dice << " (sd " << m.dice_sd << "), IoU " << m.iou << ", Sen "
+         << m.sensitivity << ", Spec " << m.specificity << ", MAE " << m.mae << " (" << m.images.size()
+         << " slices, Inf-Net metrics)";
+    return TestResult{0, 0, seg_metrics_json(m), line.str()};
+  };
+  w.centralized = [ds, spec, topt, a](nn::Series& c_acc) {
+    tb::SegTrainer c(spec, a.seed);
+    const auto t0 = std::chrono::steady_clock::now();
+    json hist = json::array();
+    for (std::uint64_t r = 1; r <= a.rounds; ++r) {
+      c.train_epochs(ds->train, {}, a.local_epochs, topt);
+      const nn::SegMetrics tr = c.evaluate(ds->val.empty() ? ds->train : ds->val);
+      c_acc.x.push_back(static_cast<double>(r));
+      c_acc.y.push_back(tr.dice);
+      hist.push_back({{"epochs", r * static_cast<std::uint64_t>(a.local_epochs)}, {"dice", tr.dice}});
+    }
+    const nn::SegMetrics tm = c.evaluate(ds->test);
+    json j = seg_metrics_json(tm);
+    j["epochs"] = a.rounds * static_cast<std::uint64_t>(a.local_epochs);
+    j["seconds"] = seconds_since(t0);
+    j["history"] = hist;
+    return j;
+  };
+  w.central_line = [](const json& central, const TestResult& test) {
+    std::ostringstream os;
+    os << std::setprecision(4) << "centralized, same model and " << central["epochs"] << " epochs: test Dice "
+       << central["dice"].get<double>() << "  (gap " << std::setprecision(3)
+       << central["dice"].get<double>() - test.report["dice"].get<double>() << ")";
+    return os.str();
+  };
+  return w;
+}
+
+}  // namespace
+
+SimOutcome run_fl_simulation(const SimArgs& a) {
+  if (a.hospitals < 2) throw std::invalid_argument("--hospitals must be >= 2");
+  if (a.secure != "he" && a.secure != "none") throw std::invalid_argument("--secure must be 'he' or 'none'");
+  tb::set_num_threads(a.threads);
+  const std::string data_arg = a.data.empty() ? data_location() : a.data;
+  if (data_arg.empty()) {
+    throw StatusError(Status::invalid_argument(
+        "no dataset: pass --data PATH (e.g. pneumoniamnist.npz) or set HEAL_DATA (see `heal data fetch`)"));
+  }
+  const std::string path = value_or_throw(io::resolve_dataset_path(data_arg, data_location()));
+  fs::create_directories(a.out);
+  io::PartitionSpec ps;
+  if (Status st = io::parse_partition_scheme(a.partition, &ps); !st.ok()) throw StatusError(st);
+  ps.hospitals = a.hospitals;
+  ps.seed = a.seed;
+  Workload w = a.task == "segment" ? segmentation_workload(a, path, ps) : classification_workload(a, path, ps);
+  const std::size_t params = w.initial.size();
 
   fl::FederationConfig cfg;
-  cfg.federation_id = "heal-sim-" + ds->name;
+  cfg.federation_id = "heal-sim-" + w.name;
   cfg.rounds = a.rounds;
   cfg.strategy.name = a.strategy;
   cfg.strategy.proximal_mu = a.mu;
@@ -161,8 +311,7 @@ SimOutcome run_fl_simulation(const SimArgs& a) {
     decryption_threshold = hc.threshold;
     hc.seed = a.seed;
     hc.max_abs_update = a.max_abs_update;
-    double total = 0;
-    for (const auto& p : train_part.hospitals) total += static_cast<double>(p.size());
+    const double total = w.total_train;
     hc.max_total_weight = std::exp2(std::ceil(std::log2(std::max(total, 2.0))));
     auto he = std::make_unique<fl::HeAggregator>(hc, k);
     const fl::HeBudget& b = he->budget();
@@ -217,14 +366,12 @@ SimOutcome run_fl_simulation(const SimArgs& a) {
   if (!ledger) ledger = value_or_throw(ledger::open(out.ledger_path, ledger::OpenMode::kReadWrite));
 
   if (!a.json) {
-    std::cout << "federation: " << a.hospitals << " hospitals, " << ds->name << " (" << ds->train.size()
-              << " train / " << ds->val.size() << " val / " << ds->test.size() << " test), partition "
+    std::cout << "federation: " << a.hospitals << " hospitals, " << w.summary << ", partition "
               << io::partition_scheme_name(ps) << ", model " << a.model << " (" << params << " parameters)\n"
               << "            " << a.rounds << " rounds x " << a.local_epochs << " local epoch(s), strategy "
               << a.strategy << ", secure aggregation: " << (a.secure == "he" ? "threshold CKKS" : "none (plaintext)")
               << "\n";
-    std::cout << io::format_partition_table(io::partition_class_counts(train_part, ds->train.labels, ds->num_classes),
-                                            ds->class_names);
+    std::cout << w.partition_table;
     if (!he_json.is_null()) {
       std::cout << "HE: " << he_json["params"].get<std::string>() << ", t = " << he_json["threshold"] << " of "
                 << k << ", scale 2^" << he_json["log_delta"] << ", flooding lambda = 40 (sigma 2^" << std::setprecision(3)
@@ -236,7 +383,7 @@ SimOutcome run_fl_simulation(const SimArgs& a) {
     }
   }
 
-  fl::Federation fed(cfg, std::move(trainers), std::move(aggregator), *ledger, initial);
+  fl::Federation fed(cfg, std::move(w.trainers), std::move(aggregator), *ledger, w.initial);
 #ifdef HEAL_HAVE_EVM
   if (evm && evm->contract_address().empty()) {
     // A fresh contract for this simulated consortium, deployed from the URI's key, which also pays
@@ -263,8 +410,7 @@ SimOutcome run_fl_simulation(const SimArgs& a) {
   out.final_model = fed.global_model();
 
   // Final global model on the test split.
-  init.set_weights(out.final_model);
-  const nn::ClassificationMetrics test = init.evaluate(ds->test);
+  const TestResult test = w.test(out.final_model);
   out.test_accuracy = test.accuracy;
   out.test_auc = test.auc;
 
@@ -273,7 +419,7 @@ SimOutcome run_fl_simulation(const SimArgs& a) {
   double he_sum = 0, round_sum = 0, train_sum = 0, he_seq_sum = 0;
   std::ostringstream table;
   table << std::left << std::setw(6) << "round" << std::setw(6) << "ok" << std::setw(7) << "contr" << std::setw(9)
-        << "loss" << std::setw(9) << "val ACC" << std::setw(9) << "val AUC" << std::setw(12) << "up/hosp"
+        << "loss" << std::setw(9) << w.val_titles[0] << std::setw(9) << w.val_titles[1] << std::setw(12) << "up/hosp"
         << std::setw(12) << "down/hosp" << std::setw(9) << "train s" << std::setw(9) << "enc s" << std::setw(9)
         << "agg s" << std::setw(9) << "dec s" << std::setw(9) << "round s" << "HE %\n";
   for (const auto& r : rep.rounds) {
@@ -300,8 +446,8 @@ SimOutcome run_fl_simulation(const SimArgs& a) {
     he_seq_sum += enc_seq + r.aggregate_seconds + dec_seq;
     table << std::left << std::setw(6) << r.round << std::setw(6) << (r.completed ? "yes" : "FAIL") << std::setw(7)
           << r.contributors << std::setw(9) << std::setprecision(4) << r.train_loss << std::setw(9)
-          << std::setprecision(4) << metric(r.val_metrics, "accuracy") << std::setw(9)
-          << metric(r.val_metrics, "auc") << std::setw(12) << human_bytes(up) << std::setw(12) << human_bytes(down)
+          << std::setprecision(4) << metric(r.val_metrics, w.val_keys[0]) << std::setw(9)
+          << metric(r.val_metrics, w.val_keys[1]) << std::setw(12) << human_bytes(up) << std::setw(12) << human_bytes(down)
           << std::setw(9) << std::setprecision(3) << r.train_seconds << std::setw(9) << r.encrypt_seconds
           << std::setw(9) << r.aggregate_seconds << std::setw(9) << r.decrypt_seconds << std::setw(9)
           << r.round_seconds << std::setprecision(3) << he_pct << "\n";
@@ -317,36 +463,23 @@ SimOutcome run_fl_simulation(const SimArgs& a) {
   nn::Series fl_acc{"federated (val)", {}, {}}, c_acc{"centralized (val)", {}, {}};
   for (const auto& r : rep.rounds) {
     fl_acc.x.push_back(static_cast<double>(r.round));
-    fl_acc.y.push_back(metric(r.val_metrics, "accuracy"));
+    fl_acc.y.push_back(metric(r.val_metrics, w.val_keys[0]));
   }
-  if (a.centralized) {
-    tb::Trainer c(spec, a.seed);
-    const auto t0 = std::chrono::steady_clock::now();
-    json hist = json::array();
-    for (std::uint64_t r = 1; r <= a.rounds; ++r) {
-      c.train_epochs(ds->train, {}, a.local_epochs, topt);
-      const auto vm = c.evaluate(ds->val);
-      c_acc.x.push_back(static_cast<double>(r));
-      c_acc.y.push_back(vm.accuracy);
-      hist.push_back({{"epochs", r * static_cast<std::uint64_t>(a.local_epochs)}, {"val_accuracy", vm.accuracy}, {"val_auc", vm.auc}});
-    }
-    const auto tm = c.evaluate(ds->test);
-    central = {{"epochs", a.rounds * static_cast<std::uint64_t>(a.local_epochs)}, {"test_accuracy", tm.accuracy},
-               {"test_auc", tm.auc}, {"seconds", seconds_since(t0)}, {"history", hist}};
-  }
+  if (a.centralized) central = w.centralized(c_acc);
 
   std::vector<nn::Series> series{fl_acc};
   if (a.centralized) series.push_back(c_acc);
   const std::string png = (fs::path(a.out) / "accuracy.png").string();
-  const Status plot = nn::plot_lines(png, "validation accuracy per round", "round", "accuracy", series);
+  const Status plot = nn::plot_lines(png, w.plot_title, "round", w.val_titles[0], series);
 
   json j = json::parse(rep.to_json());
-  j["dataset"] = ds->name;
+  j["task"] = a.task;
+  j["dataset"] = w.name;
   j["partition"] = io::partition_scheme_name(ps);
   j["model"] = a.model;
   j["local_epochs"] = a.local_epochs;
   j["he"] = he_json;
-  j["test"] = classification_metrics_json(test, ds->class_names);  // accuracy, auc, n, kappa, per_class, ...
+  j["test"] = test.report;
   j["centralized"] = central;
   j["rounds_extra"] = rounds_extra;
   j["timing"] = {{"federation_seconds", fl_seconds},
@@ -387,14 +520,8 @@ SimOutcome run_fl_simulation(const SimArgs& a) {
     return out;
   }
   std::cout << "\n" << table.str();
-  std::cout << std::setprecision(4) << "\nfinal global model (v" << fed.model_version() << "): test ACC " << test.accuracy
-            << ", AUC " << test.auc << " (" << test.n << " images)\n";
-  if (a.centralized) {
-    std::cout << "centralized, same model and " << central["epochs"] << " epochs: test ACC "
-              << central["test_accuracy"].get<double>() << ", AUC " << central["test_auc"].get<double>()
-              << "  (gap " << std::setprecision(3) << 100 * (central["test_accuracy"].get<double>() - test.accuracy)
-              << " points)\n";
-  }
+  std::cout << std::setprecision(4) << "\nfinal global model (v" << fed.model_version() << "): " << test.line << "\n";
+  if (a.centralized) std::cout << w.central_line(central, test) << "\n";
   std::cout << std::setprecision(3) << "HE overhead (encrypt + aggregate + decrypt): " << he_sum << " s = " << he_pct_total
             << "% of round time with hospitals in parallel; " << he_pct_sim
             << "% of this sequential simulation's wall time\n";

@@ -18,6 +18,8 @@ struct SimArgs {
   std::string strategy = "fedavg";
   int local_epochs = 1;
   std::string model = "hecnn";
+  std::string task = "classify";         // classify | segment (segmentation datasets; --model segcaps | unet)
+  int size = 128;                        // segment: network input side
   std::uint32_t threshold = 0;           // 0: K - 1 for K >= 3, else K
   std::vector<std::string> drops;        // HOSPITAL@ROUND[:after]
   std::string ledger;                    // default OUT/ledger.db

@@ -49,6 +49,49 @@ Result<fl::Metrics> TorchLocalTrainer::evaluate(std::span<const float> weights) 
   }
 }
 
+SegLocalTrainer::SegLocalTrainer(std::shared_ptr<const io::SegDataset> data, std::vector<std::size_t> train_indices,
+                                 std::vector<io::SegSample> val, const tb::SegModelSpec& spec,
+                                 tb::SegTrainOptions options, int local_epochs, std::uint64_t seed)
+    : data_(std::move(data)),
+      indices_(std::move(train_indices)),
+      val_(std::move(val)),
+      own_train_as_val_(val_.empty()),
+      trainer_(spec, seed),
+      options_(std::move(options)),
+      epochs_(local_epochs) {
+  if (own_train_as_val_) {
+    for (std::size_t i : indices_) val_.push_back(data_->train[i]);
+  }
+}
+
+std::size_t SegLocalTrainer::num_parameters() const { return trainer_.num_parameters(); }
+
+Result<fl::TrainResult> SegLocalTrainer::train(std::span<const float> global, const fl::TrainConfig& config) {
+  if (config.proximal_mu > 0) return Status::unsupported("FedProx is not implemented for segmentation models");
+  try {
+    trainer_.set_weights(global);
+    const double loss = trainer_.train_epochs(data_->train, indices_, epochs_, options_);
+    fl::TrainResult r;
+    r.update = trainer_.get_weights();
+    for (std::size_t i = 0; i < r.update.size(); ++i) r.update[i] -= global[i];
+    r.num_samples = indices_.size();
+    r.metrics["loss"] = loss;
+    return r;
+  } catch (const std::exception& e) {
+    return Status::internal(std::string("local training failed: ") + e.what());
+  }
+}
+
+Result<fl::Metrics> SegLocalTrainer::evaluate(std::span<const float> weights) {
+  try {
+    trainer_.set_weights(weights);
+    const nn::SegMetrics m = trainer_.evaluate(val_);
+    return fl::Metrics{{own_train_as_val_ ? "train_dice" : "dice", m.dice}, {"iou", m.iou}};
+  } catch (const std::exception& e) {
+    return Status::internal(std::string("evaluation failed: ") + e.what());
+  }
+}
+
 }  // namespace heal::cli
 
 #endif  // HEAL_HAVE_TORCH

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CLI check for segmentation (issue 20): `heal train --task segment` on covid_seg with a tiny U-Net
 # (3 epochs at 32x32, quick), then `heal eval` of the .healseg model (same metrics as the report),
-# `heal segment` with a ground-truth mask (mask + overlay PNGs, Dice), and clear refusals.
+# `heal segment` with a ground-truth mask (mask + overlay PNGs, Dice), one round of federated
+# segmentation under threshold CKKS (`heal fl simulate --task segment`), and clear refusals.
 # Usage: segment_cli_test.sh HEAL_BINARY SHARED_DATA_DIR
 source "$(dirname "$0")/lib.sh" "$@" covid_seg
 seg=$data/covid_seg
@@ -28,6 +29,16 @@ img=$seg/TestingSet/LungInfection-Test/Imgs/6.jpg
 cat "$work/segment.txt"
 grep -q 'Dice' "$work/segment.txt" || fail "no Dice with --truth"
 [ -s "$work/seg/6_mask.png" ] && [ -s "$work/seg/6_overlay.png" ] || fail "mask or overlay not written"
+
+# Federated segmentation: 3 hospitals, threshold-CKKS aggregation, ledger verified, Inf-Net test metrics.
+"$heal" --quiet fl simulate --task segment --data "$seg" --hospitals 3 --partition iid --rounds 1 --size 32 \
+  --threads 1 --secure he --out "$work/fl" > "$work/fl.txt"
+cat "$work/fl.txt"
+grep -q 'training slices per hospital: 17 17 16' "$work/fl.txt" || fail "slices not split over 3 hospitals"
+grep -Eq 'final global model \(v1\): test Dice [0-9.]+' "$work/fl.txt" || fail "no federated test Dice"
+grep -Eq 'ledger .*: verified' "$work/fl.txt" || fail "ledger not verified"
+[ "$(jq -r '.task' "$work/fl/report.json")" = segment ] || fail "report without the task"
+jq -e '.test.dice >= 0' "$work/fl/report.json" > /dev/null || fail "report without test Dice"
 
 # Refusals that say what to do.
 if "$heal" --quiet train --data "$seg" --model segcaps --epochs 1 --out "$work/bad" 2> "$work/bad.err"; then

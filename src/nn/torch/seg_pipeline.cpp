@@ -106,7 +106,6 @@ Result<SegRunReport> run_segmentation_training(const SegRunConfig& cfg) {
   SegTrainer model(cfg.model, cfg.seed);
   r.parameters = model.num_parameters();
   SegFitOptions fo = cfg.fit;
-  fo.train.seed = cfg.seed;
   r.fit = model.fit(train, val, fo);
   r.test = model.evaluate(ds.test);
   r.model_path = cfg.model_path.empty() ? (fs::path(cfg.out_dir) / "model.healseg").string() : cfg.model_path;

@@ -39,7 +39,6 @@ struct SegTrainOptions {
   double max_scale = 0.15;  ///< zoom factor in [1 - s, 1 + s]
   double max_shift = 0.08;  ///< fraction of the side
   double max_brightness = 0.1, max_contrast = 0.1;  ///< on normalised values
-  std::uint64_t seed = 1;
   /// Called after each epoch with (epoch from 0, mean training loss).
   std::function<void(int, double)> on_epoch;
   /// Called after each mini-batch with (batches done, batches total, running loss).
