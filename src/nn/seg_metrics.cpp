@@ -28,7 +28,7 @@ SegImageMetrics segmentation_metrics(std::span<const float> probability, std::sp
   m.pixels = truth.size();
   m.truth_pixels = tp + fn;
   m.predicted_pixels = tp + fp;
-  const auto ratio = [](std::size_t a, std::size_t b, double empty) { return b == 0 ? empty : static_cast<double>(a) / b; };
+  const auto ratio = [](std::size_t a, std::size_t b, double empty) { return b == 0 ? empty : static_cast<double>(a) / static_cast<double>(b); };
   m.dice = ratio(2 * tp, 2 * tp + fp + fn, 1.0);
   m.iou = ratio(tp, tp + fp + fn, 1.0);
   m.sensitivity = ratio(tp, tp + fn, 1.0);
