@@ -15,6 +15,7 @@
 #include "heal/core/bytes.h"
 #include "heal/core/check.h"
 #include "heal/core/rng.h"
+#include "nn/torch/flat_state.h"
 #include "nn/torch/seg_models.h"
 
 namespace heal::nn::torch_backend {
@@ -107,14 +108,7 @@ struct SegTrainer::Impl {
   Seed seed{};
   std::uint64_t stream = 0;
 
-  std::vector<Tensor> state() const {
-    std::vector<Tensor> s = net->parameters();
-    for (const auto& kv : net->named_buffers()) {
-      const std::string& k = kv.key();
-      if (k.ends_with("running_mean") || k.ends_with("running_var")) s.push_back(kv.value());
-    }
-    return s;
-  }
+  std::vector<Tensor> state() const { return module_state(*net); }
 
   void prepare(const std::vector<io::SegSample>& samples, std::span<const std::size_t> idx, Tensor& x, Tensor& m) const {
     std::vector<Tensor> xs, ms;
@@ -187,31 +181,11 @@ void SegTrainer::fit_normalizer(const std::vector<io::SegSample>& samples) {
   impl_->spec.normalizer.fit(imgs);
 }
 
-std::size_t SegTrainer::num_parameters() const {
-  std::size_t n = 0;
-  for (const auto& t : impl_->state()) n += static_cast<std::size_t>(t.numel());
-  return n;
-}
+std::size_t SegTrainer::num_parameters() const { return state_size(impl_->state()); }
 
-std::vector<float> SegTrainer::get_weights() const {
-  std::vector<float> w;
-  for (const auto& t : impl_->state()) {
-    const Tensor c = t.detach().contiguous();
-    w.insert(w.end(), c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
-  }
-  return w;
-}
+std::vector<float> SegTrainer::get_weights() const { return flatten_state(impl_->state()); }
 
-void SegTrainer::set_weights(std::span<const float> weights) {
-  HEAL_REQUIRE(weights.size() == num_parameters(),
-               "set_weights: expected " << num_parameters() << " values, got " << weights.size());
-  ::torch::NoGradGuard ng;
-  std::size_t off = 0;
-  for (auto& t : impl_->state()) {
-    t.copy_(::torch::from_blob(const_cast<float*>(weights.data() + off), t.sizes(), ::torch::kFloat));
-    off += static_cast<std::size_t>(t.numel());
-  }
-}
+void SegTrainer::set_weights(std::span<const float> weights) { load_state(impl_->state(), weights); }
 
 double SegTrainer::train_epochs(const std::vector<io::SegSample>& samples, std::span<const std::size_t> indices,
                                 int epochs, const SegTrainOptions& opts) {

@@ -14,6 +14,7 @@
 #include "heal/io/partition.h"
 #include "heal/nn/forward.h"
 #include "heal/nn/passes.h"
+#include "flat_state.h"
 #include "models.h"
 
 namespace heal::nn::torch_backend {
@@ -98,14 +99,7 @@ struct Trainer::Impl {
   std::uint64_t stream = 1;  // next SeededRng stream for shuffling / augmentation
 
   std::vector<Tensor> params() const { return net->parameters(); }
-  std::vector<Tensor> state() const {
-    std::vector<Tensor> s = net->parameters();
-    for (const auto& kv : net->named_buffers()) {
-      const std::string& k = kv.key();
-      if (k.ends_with("running_mean") || k.ends_with("running_var")) s.push_back(kv.value());
-    }
-    return s;
-  }
+  std::vector<Tensor> state() const { return module_state(*net); }
 
   Tensor normalise(const Tensor& x) const { return (x - kNormMean) / kNormStd; }
 
@@ -345,11 +339,7 @@ Trainer& Trainer::operator=(Trainer&&) noexcept = default;
 
 const ModelSpec& Trainer::spec() const { return impl_->spec; }
 
-std::size_t Trainer::num_parameters() const {
-  std::size_t n = 0;
-  for (const auto& t : impl_->state()) n += static_cast<std::size_t>(t.numel());
-  return n;
-}
+std::size_t Trainer::num_parameters() const { return state_size(impl_->state()); }
 
 std::size_t Trainer::num_trainable() const {
   std::size_t n = 0;
@@ -357,28 +347,9 @@ std::size_t Trainer::num_trainable() const {
   return n;
 }
 
-std::vector<float> Trainer::get_weights() const {
-  std::vector<float> w;
-  w.reserve(num_parameters());
-  for (const auto& t : impl_->state()) {
-    Tensor c = t.detach().contiguous();
-    const float* p = c.data_ptr<float>();
-    w.insert(w.end(), p, p + c.numel());
-  }
-  return w;
-}
+std::vector<float> Trainer::get_weights() const { return flatten_state(impl_->state()); }
 
-void Trainer::set_weights(std::span<const float> weights) {
-  HEAL_REQUIRE(weights.size() == num_parameters(),
-               "set_weights: expected " << num_parameters() << " values, got " << weights.size());
-  ::torch::NoGradGuard ng;
-  std::size_t off = 0;
-  for (auto& t : impl_->state()) {
-    const auto n = static_cast<std::size_t>(t.numel());
-    t.copy_(::torch::from_blob(const_cast<float*>(weights.data() + off), t.sizes(), ::torch::kFloat));
-    off += n;
-  }
-}
+void Trainer::set_weights(std::span<const float> weights) { load_state(impl_->state(), weights); }
 
 double Trainer::train_epochs(const io::SplitData& data, std::span<const std::size_t> indices, int epochs,
                              const TrainOptions& opts) {
