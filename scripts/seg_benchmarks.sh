@@ -39,6 +39,8 @@ for d in sorted(os.listdir(out)):
     if not os.path.isfile(p):
         continue
     r = json.load(open(p))
+    if "training" not in r:  # e.g. a federated run's report in the same folder
+        continue
     key = d.rsplit("_s", 1)[0]
     rows.setdefault(key, []).append(r)
 print("covid_seg test split (48 slices), Inf-Net metrics (per image at native resolution, mean over images)")
