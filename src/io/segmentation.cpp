@@ -159,11 +159,11 @@ Result<SegDataset> load_seg_dataset(const std::string& path, const SegLoadOption
   ds.source = path;
   ds.num_classes = l.num_classes;
   ds.class_names = l.class_names;
-  // Decode all pairs with a small thread pool; the first error (in file order) wins.
-  std::vector<std::pair<const Pair*, std::vector<SegSample>*>> jobs;
-  for (auto [pairs, dst] : {std::pair{&l.train, &ds.train}, std::pair{&l.val, &ds.val}, std::pair{&l.test, &ds.test}}) {
-    dst->resize(pairs->size());
-    for (const Pair& p : *pairs) jobs.emplace_back(&p, dst);
+  // Decode all pairs (train, val, test in order) with a small thread pool; the first error in file
+  // order wins.
+  std::vector<const Pair*> jobs;
+  for (const auto* pairs : {&l.train, &l.val, &l.test}) {
+    for (const Pair& p : *pairs) jobs.push_back(&p);
   }
   std::vector<Status> errors(jobs.size());
   std::vector<SegSample> decoded(jobs.size());
@@ -173,7 +173,7 @@ Result<SegDataset> load_seg_dataset(const std::string& path, const SegLoadOption
                                                                  : std::max(1u, std::thread::hardware_concurrency()));
   auto work = [&] {
     for (std::size_t i; (i = next.fetch_add(1)) < jobs.size();) {
-      auto s = load_pair(*jobs[i].first, ds.num_classes);
+      auto s = load_pair(*jobs[i], ds.num_classes);
       if (s.ok()) decoded[i] = std::move(*s);
       else errors[i] = s.status();
     }
@@ -183,9 +183,11 @@ Result<SegDataset> load_seg_dataset(const std::string& path, const SegLoadOption
   work();
   for (auto& t : pool) t.join();
   for (const Status& s : errors) HEAL_RETURN_IF_ERROR(s);
-  std::size_t k = 0;
-  for (auto* dst : {&ds.train, &ds.val, &ds.test}) {
-    for (auto& s : *dst) s = std::move(decoded[k++]);
+  auto next_sample = decoded.begin();
+  for (auto [dst, n] : {std::pair{&ds.train, l.train.size()}, std::pair{&ds.val, l.val.size()},
+                        std::pair{&ds.test, l.test.size()}}) {
+    dst->assign(std::make_move_iterator(next_sample), std::make_move_iterator(next_sample + static_cast<long>(n)));
+    next_sample += static_cast<long>(n);
   }
   return ds;
 }

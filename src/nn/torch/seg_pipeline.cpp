@@ -34,12 +34,15 @@ std::vector<std::uint8_t> threshold(const std::vector<float>& p) {
 
 }  // namespace
 
-Result<std::vector<io::Image>> write_overlays(const SegTrainer& model, const std::vector<io::SegSample>& samples,
+Result<std::vector<io::Image>> write_overlays(const std::vector<io::SegSample>& samples,
+                                              const std::vector<std::vector<float>>& probabilities,
                                               const std::string& dir) {
+  if (probabilities.size() != samples.size()) return Status::invalid_argument("write_overlays: one map per sample");
   HEAL_RETURN_IF_ERROR(make_dir(dir));
   std::vector<io::Image> out;
-  for (const auto& s : samples) {
-    io::Image ov = overlay_contours(s.image, threshold(model.predict(s.image)), s.mask);
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    const io::SegSample& s = samples[i];
+    io::Image ov = overlay_contours(s.image, threshold(probabilities[i]), s.mask);
     HEAL_RETURN_IF_ERROR(io::save_png(ov, (fs::path(dir) / (s.id + "_overlay.png")).string()));
     out.push_back(std::move(ov));
   }
@@ -105,13 +108,20 @@ Result<SegRunReport> run_segmentation_training(const SegRunConfig& cfg) {
   r.test_images = ds.test.size();
   SegTrainer model(cfg.model, cfg.seed);
   r.parameters = model.num_parameters();
-  SegFitOptions fo = cfg.fit;
-  r.fit = model.fit(train, val, fo);
-  r.test = model.evaluate(ds.test);
+  r.fit = model.fit(train, val, cfg.fit);
+  // One prediction per test slice serves the metrics (SegTrainer::evaluate's) and the overlays.
+  std::vector<std::vector<float>> probs;
+  std::vector<SegImageMetrics> per;
+  for (const auto& s : ds.test) {
+    probs.push_back(model.predict(s.image));
+    per.push_back(segmentation_metrics(probs.back(), s.mask));
+    per.back().id = s.id;
+  }
+  r.test = summarize(std::move(per));
   r.model_path = cfg.model_path.empty() ? (fs::path(cfg.out_dir) / "model.healseg").string() : cfg.model_path;
   HEAL_RETURN_IF_ERROR(model.save(r.model_path));
   if (cfg.overlays > 0) {
-    HEAL_ASSIGN_OR_RETURN(auto ovs, write_overlays(model, ds.test, (fs::path(cfg.out_dir) / "overlays").string()));
+    HEAL_ASSIGN_OR_RETURN(auto ovs, write_overlays(ds.test, probs, (fs::path(cfg.out_dir) / "overlays").string()));
     ovs.resize(std::min<std::size_t>(ovs.size(), static_cast<std::size_t>(cfg.overlays)));
     r.figure_path = (fs::path(cfg.out_dir) / "test_overlays.png").string();
     HEAL_RETURN_IF_ERROR(io::save_png(tile_images(ovs, 4, 256), r.figure_path));

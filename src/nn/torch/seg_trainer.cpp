@@ -46,8 +46,9 @@ void check_spec(const SegModelSpec& s) {
 // One image as the network sees it: normalised, resized to side x side, (1, side, side).
 Tensor image_input(const io::Image& img, const io::IntensityNormalizer& norm, int side) {
   const std::size_t plane = static_cast<std::size_t>(img.width) * img.height;
-  io::Image n = img;
-  n.channels = 1;
+  io::Image n;  // the first channel only, normalised
+  n.width = n.original_width = img.width;
+  n.height = n.original_height = img.height;
   n.pixels = norm.apply(std::span<const float>(img.pixels.data(), plane));
   const io::Image r = io::resize(n, side, side);
   return ::torch::from_blob(const_cast<float*>(r.pixels.data()), {1, side, side}, ::torch::kFloat).clone();
@@ -285,49 +286,35 @@ SegMetrics SegTrainer::evaluate(const std::vector<io::SegSample>& samples) const
 
 std::vector<std::uint8_t> SegTrainer::to_bytes() const {
   const SegModelSpec& s = impl_->spec;
-  nlohmann::json j = {{"arch", s.arch},
-                      {"width", s.width},
-                      {"image_size", s.image_size},
-                      {"recon_weight", s.recon_weight},
-                      {"normalization", io::intensity_mode_name(s.normalizer.mode)},
-                      {"standard", s.normalizer.standard}};
+  const nlohmann::json j = {{"arch", s.arch},
+                            {"width", s.width},
+                            {"image_size", s.image_size},
+                            {"recon_weight", s.recon_weight},
+                            {"normalization", io::intensity_mode_name(s.normalizer.mode)},
+                            {"standard", s.normalizer.standard}};
   const std::string js = j.dump();
   const std::vector<float> w = get_weights();
-  std::vector<std::uint8_t> out(kMagic, kMagic + 8);
-  const auto put_u64 = [&out](std::uint64_t v) {
-    for (int i = 0; i < 8; ++i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
-  };
-  put_u64(js.size());
-  out.insert(out.end(), js.begin(), js.end());
-  put_u64(w.size());
-  const std::size_t off = out.size();
-  out.resize(off + w.size() * 4);
-  for (std::size_t i = 0; i < w.size(); ++i) {
-    std::uint32_t u;
-    std::memcpy(&u, &w[i], 4);
-    for (int b = 0; b < 4; ++b) out[off + 4 * i + b] = static_cast<std::uint8_t>(u >> (8 * b));
-  }
-  return out;
+  Bytes bytes(kMagic, kMagic + 8);
+  ByteWriter out(&bytes);
+  out.put<std::uint64_t>(js.size());
+  out.put_bytes(std::span(reinterpret_cast<const std::uint8_t*>(js.data()), js.size()));
+  out.put_array<float>(w);  // u64 count + little-endian float32
+  return bytes;
 }
 
 Result<SegTrainer> SegTrainer::from_bytes(std::span<const std::uint8_t> bytes) {
-  std::size_t pos = 0;
-  const auto get_u64 = [&](std::uint64_t& v) {
-    if (bytes.size() - pos < 8) return false;
-    v = 0;
-    for (int i = 0; i < 8; ++i) v |= std::uint64_t{bytes[pos + i]} << (8 * i);
-    pos += 8;
-    return true;
-  };
-  if (bytes.size() < 8 || std::memcmp(bytes.data(), kMagic, 8) != 0) {
+  ByteReader in(bytes);
+  std::span<const std::uint8_t> magic, header;
+  if (!in.get_bytes(8, &magic).ok() || std::memcmp(magic.data(), kMagic, 8) != 0) {
     return Status::corruption("not a HEAL segmentation model (bad magic)");
   }
-  pos = 8;
   std::uint64_t jlen = 0;
-  if (!get_u64(jlen) || jlen > (1u << 20) || jlen > bytes.size() - pos) return Status::corruption("segmentation model: bad header length");
+  if (!in.get(&jlen).ok() || jlen > (1u << 20) || !in.get_bytes(jlen, &header).ok()) {
+    return Status::corruption("segmentation model: bad header length");
+  }
   SegModelSpec s;
   try {
-    const auto j = nlohmann::json::parse(bytes.begin() + static_cast<long>(pos), bytes.begin() + static_cast<long>(pos + jlen));
+    const auto j = nlohmann::json::parse(header.begin(), header.end());
     s.arch = j.at("arch").get<std::string>();
     s.width = j.at("width").get<int>();
     s.image_size = j.at("image_size").get<int>();
@@ -348,19 +335,21 @@ Result<SegTrainer> SegTrainer::from_bytes(std::span<const std::uint8_t> bytes) {
   for (std::size_t i = 0; i < st.size(); ++i) {
     if (!std::isfinite(st[i]) || (i > 0 && st[i] < st[i - 1])) return Status::corruption("segmentation model: bad intensity scale");
   }
-  pos += jlen;
+  // The weight count must match the file size before the (possibly large) network is built.
   std::uint64_t n = 0;
-  if (!get_u64(n) || n != (bytes.size() - pos) / 4 || (bytes.size() - pos) % 4 != 0) {
-    return Status::corruption("segmentation model: weight count does not match the file size");
+  {
+    ByteReader peek(bytes.subspan(in.position()));
+    if (!peek.get(&n).ok() || n != peek.remaining() / 4 || peek.remaining() % 4 != 0) {
+      return Status::corruption("segmentation model: weight count does not match the file size");
+    }
   }
   SegTrainer t(s, 1);
-  if (n != t.num_parameters()) return Status::corruption("segmentation model: weight count does not match the architecture");
-  std::vector<float> w(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    std::uint32_t u = 0;
-    for (int b = 0; b < 4; ++b) u |= std::uint32_t{bytes[pos + 4 * i + b]} << (8 * b);
-    std::memcpy(&w[i], &u, 4);
-    if (!std::isfinite(w[i])) return Status::corruption("segmentation model: non-finite weight");
+  std::vector<float> w;
+  if (n != t.num_parameters() || !in.get_array(&w, n).ok() || !in.at_end()) {
+    return Status::corruption("segmentation model: weight count does not match the architecture");
+  }
+  for (float v : w) {
+    if (!std::isfinite(v)) return Status::corruption("segmentation model: non-finite weight");
   }
   t.set_weights(w);
   return t;

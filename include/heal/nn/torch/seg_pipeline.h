@@ -44,8 +44,10 @@ Result<SegRunReport> run_segmentation_training(const SegRunConfig& cfg);
 /// The report as JSON text (config, history, per-image and mean metrics).
 std::string seg_report_json(const SegRunConfig& cfg, const SegRunReport& r);
 
-/// Writes `<dir>/<id>_overlay.png` for each sample (prediction red, truth green) and returns them.
-Result<std::vector<io::Image>> write_overlays(const SegTrainer& model, const std::vector<io::SegSample>& samples,
+/// Writes `<dir>/<id>_overlay.png` for each sample (its probability map, from SegTrainer::predict,
+/// thresholded at 0.5, in red; the truth in green) and returns the overlays.
+Result<std::vector<io::Image>> write_overlays(const std::vector<io::SegSample>& samples,
+                                              const std::vector<std::vector<float>>& probabilities,
                                               const std::string& dir);
 
 struct SegmentFileResult {
