@@ -36,6 +36,10 @@ Tensor HealNet::loss(const Tensor& scores, const Tensor& labels, const Tensor& c
 
 Tensor HealNet::probabilities(const Tensor& scores) const { return ::torch::softmax(scores, 1); }
 
+Tensor HealNet::soft_loss(const Tensor& scores, const Tensor& q) const {
+  return -(q * ::torch::log_softmax(scores, 1)).sum(1).mean();
+}
+
 Result<std::vector<std::string>> HealNet::import_layers(const ModelIr&) {
   return Status::unsupported("--init is implemented for hecnn models only");
 }
@@ -380,6 +384,11 @@ struct CapsNet : HealNet {
     return per.mean();
   }
   Tensor probabilities(const Tensor& len) const override { return len / len.sum(1, true); }
+  // Margin loss (Sabour et al., eq. 4) with the soft target q in place of T_k.
+  Tensor soft_loss(const Tensor& len, const Tensor& q) const override {
+    Tensor l = q * ::torch::relu(0.9 - len).pow(2) + 0.5 * (1 - q) * ::torch::relu(len - 0.1).pow(2);
+    return l.sum(1).mean();
+  }
   Status export_layers(ModelIr&) const override {
     return Status::unsupported("capsnet does not export to ModelIr (dynamic routing is not a feed-forward op)");
   }

@@ -33,6 +33,10 @@ struct HealNet : ::torch::nn::Module {
                                const ::torch::Tensor& class_weights, double label_smoothing = 0) const;
   /// Scores -> probabilities.
   virtual ::torch::Tensor probabilities(const ::torch::Tensor& scores) const;
+  /// Loss of scores against soft targets q (N x classes, rows summing to 1), for federated
+  /// distillation: cross-entropy -sum_k q_k log softmax(s)_k (the KL divergence to q up to a constant);
+  /// capsnet: the margin loss with q in place of the one-hot target.
+  virtual ::torch::Tensor soft_loss(const ::torch::Tensor& scores, const ::torch::Tensor& q) const;
   /// Sum over polynomial activations of mean(relu(|x| - range)^2) for the last forward.
   ::torch::Tensor range_penalty() const;
   /// Appends the layers (batch norm not folded). Unsupported for capsnet.

@@ -376,6 +376,58 @@ double Trainer::train_epochs(const io::SplitData& data, std::span<const std::siz
   return last;
 }
 
+double Trainer::distill_epochs(const io::SplitData& ref, std::span<const double> targets, int epochs,
+                               const TrainOptions& opts) {
+  auto& im = *impl_;
+  const auto C = static_cast<std::size_t>(im.spec.num_classes);
+  HEAL_REQUIRE(epochs >= 1, "distill_epochs: epochs must be >= 1");
+  HEAL_REQUIRE(ref.channels == im.spec.in_channels && ref.height == im.spec.image_size &&
+                   ref.width == im.spec.image_size,
+               "distill_epochs: reference images do not match the model spec");
+  HEAL_REQUIRE(ref.images.size() == ref.size() * ref.image_size(), "distill_epochs: reference image buffer size");
+  HEAL_REQUIRE(targets.size() == ref.size() * C, "distill_epochs: targets must be reference.size() x num_classes ("
+                                                     << ref.size() * C << " values), got " << targets.size());
+  for (double q : targets) HEAL_REQUIRE(q >= 0 && q <= 1, "distill_epochs: a target is outside [0, 1]");
+  Tensor X = images_tensor(ref);
+  std::vector<float> qf(targets.begin(), targets.end());
+  Tensor Q = ::torch::tensor(qf).reshape({static_cast<long>(ref.size()), static_cast<long>(C)});
+  std::vector<std::size_t> idx(ref.size());
+  for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+  auto opt = im.make_optimizer(opts);
+  const auto bs = static_cast<std::size_t>(std::max(2, opts.batch_size));
+  double last = 0;
+  for (int e = 0; e < epochs; ++e) {
+    for (auto& g : opt->param_groups()) g.options().set_lr(lr_at(opts, e, epochs));
+    SeededRng rng(im.seed, im.stream++);
+    shuffle(std::span(idx), rng);
+    im.net->train();
+    double loss_sum = 0;
+    std::size_t seen = 0;
+    for (std::size_t lo = 0; lo < idx.size(); lo += bs) {
+      const std::size_t hi = std::min(idx.size(), lo + bs);
+      if (hi - lo < 2) continue;  // batch norm needs two samples
+      std::vector<std::int64_t> sel(idx.begin() + static_cast<long>(lo), idx.begin() + static_cast<long>(hi));
+      Tensor ti = ::torch::tensor(sel, ::torch::kLong);
+      Tensor xb = X.index_select(0, ti), qb = Q.index_select(0, ti);
+      if (opts.augment) xb = im.augment(xb, opts, rng);
+      opt->zero_grad();
+      Tensor scores = im.net->forward(im.normalise(xb));
+      Tensor loss = im.net->soft_loss(scores, qb);
+      Tensor total = loss;
+      if (opts.range_penalty > 0 && !im.net->polys.empty()) total = total + opts.range_penalty * im.net->range_penalty();
+      total.backward();
+      opt->step();
+      im.net->last_cls = im.net->last_dist = Tensor();
+      loss_sum += loss.item<double>() * static_cast<double>(hi - lo);
+      seen += hi - lo;
+    }
+    for (auto& p : im.net->polys) p->last_input = Tensor();
+    last = seen > 0 ? loss_sum / static_cast<double>(seen) : 0.0;
+    if (opts.on_epoch) opts.on_epoch(e, last);
+  }
+  return last;
+}
+
 FitResult Trainer::fit(const io::Dataset& ds, const FitOptions& o) {
   HEAL_REQUIRE(o.epochs >= 1, "fit: epochs must be >= 1");
   HEAL_REQUIRE(o.monitor == "auc" || o.monitor == "accuracy" || o.monitor == "loss" || o.monitor == "last",

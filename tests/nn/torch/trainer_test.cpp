@@ -293,6 +293,44 @@ TEST(Trainer, DistillationLearnsTheTeachersFunction) {
   EXPECT_THROW(caps.train_epochs(synthetic(32, 28, 54), {}, 1, kd), std::invalid_argument);
 }
 
+// Federated distillation's digest step: students of other architectures trained only on the
+// teacher's soft predictions on unlabelled reference images learn its function; the negative control
+// (targets of a shuffled reference, i.e. unrelated to the images) does not.
+TEST(Trainer, DistillEpochsLearnsFromSoftTargetsOnly) {
+  const auto ref = synthetic(256, 16, 61), test = synthetic(128, 16, 62);
+  Trainer teacher(ModelSpec{.arch = Architecture::kResNet, .image_size = 16}, 9);
+  teacher.train_epochs(synthetic(256, 16, 63), {}, 3, quick());
+  ASSERT_GT(teacher.evaluate(test).accuracy, 0.9);
+  const auto q = teacher.predict_proba(ref);
+  std::vector<double> shuffled(q.size());
+  SeededRng rng(seed_from_u64(64));
+  for (std::size_t i = 0; i < ref.size(); ++i) {
+    const std::size_t j = rng.uniform(ref.size());
+    shuffled[2 * i] = q[2 * j];
+    shuffled[2 * i + 1] = q[2 * j + 1];
+  }
+  Trainer student(ModelSpec{.image_size = 16}, 10), control(ModelSpec{.image_size = 16}, 10);
+  student.distill_epochs(ref, q, 4, quick());
+  control.distill_epochs(ref, shuffled, 4, quick());
+  EXPECT_GT(student.evaluate(test).accuracy, 0.9);
+  EXPECT_LT(control.evaluate(test).accuracy, 0.75);
+  // capsnet (28 px): its soft margin loss follows the targets too.
+  const auto ref28 = synthetic(192, 28, 65), test28 = synthetic(96, 28, 66);
+  Trainer t28(ModelSpec{.arch = Architecture::kResNet, .image_size = 28}, 11);
+  t28.train_epochs(synthetic(192, 28, 67), {}, 3, quick());
+  ASSERT_GT(t28.evaluate(test28).accuracy, 0.9);
+  Trainer caps(ModelSpec{.arch = Architecture::kCapsNet, .image_size = 28}, 12);
+  caps.distill_epochs(ref28, t28.predict_proba(ref28), 3, quick());
+  EXPECT_GT(caps.evaluate(test28).accuracy, 0.85);
+
+  Trainer bad(ModelSpec{.image_size = 16}, 13);
+  EXPECT_THROW(bad.distill_epochs(ref, std::span<const double>(q).subspan(2), 1, quick()), std::invalid_argument);
+  auto out_of_range = q;
+  out_of_range[0] = 1.5;
+  EXPECT_THROW(bad.distill_epochs(ref, out_of_range, 1, quick()), std::invalid_argument);
+  EXPECT_THROW(bad.distill_epochs(ref28, t28.predict_proba(ref28), 1, quick()), std::invalid_argument);
+}
+
 // Three independently trained members merged into one ModelIr: its C++ forward pass is the mean of
 // the members' libtorch logits, with the activation polynomials each member learned. One, two and
 // three conv blocks (the recipes v5, v7/v8 and v9): from two on, every conv after the first is

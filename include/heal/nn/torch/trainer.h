@@ -190,6 +190,17 @@ class Trainer {
   double train_epochs(const io::SplitData& data, std::span<const std::size_t> indices, int epochs,
                       const TrainOptions& opts);
 
+  /// Federated distillation (FedMD's "digest" step, Li & Wang, arXiv:1910.03581; FedDF, Lin et al.,
+  /// arXiv:2006.07242): trains `epochs` passes over the images of `reference` (its labels are not
+  /// used) towards the soft targets `targets` (reference.size() x num_classes, row-major, rows summing
+  /// to 1), with the loss of HealNet::soft_loss (soft cross-entropy; capsnet: soft margin loss). Uses
+  /// opts' optimiser, learning rate and schedule, batch size, augmentation and range penalty (the
+  /// same augmented image is scored against its target); the class weighting, mixup, label smoothing,
+  /// teachers and FedProx of opts do not apply. Fresh optimiser per call. Returns the mean loss of
+  /// the last epoch. @throws std::invalid_argument on a shape mismatch or targets outside [0, 1].
+  double distill_epochs(const io::SplitData& reference, std::span<const double> targets, int epochs,
+                        const TrainOptions& opts);
+
   /// Full training on dataset.train with validation on dataset.val, early stopping, and the best
   /// validation weights restored at the end.
   FitResult fit(const io::Dataset& dataset, const FitOptions& opts);
