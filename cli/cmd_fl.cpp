@@ -2,6 +2,7 @@
 #include <memory>
 
 #include "commands.h"
+#include "fl_ensemble_cli.h"
 #include "fl_simulation.h"
 
 namespace heal::cli {
@@ -46,6 +47,7 @@ void add_fl_commands(CLI::App& app) {
     }
     (void)run_fl_simulation(*a);
   });
+  add_fl_ensemble_commands(*fl);
 }
 
 }  // namespace heal::cli

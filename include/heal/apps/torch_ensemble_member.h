@@ -1,0 +1,65 @@
+// A hospital's libtorch model as an fl::ensemble::EnsembleMember (issue 17): its own architecture
+// (nn::torch_backend::ModelSpec), its private training indices into a shared training split, the
+// consortium's reference images (unlabelled for distillation) and the public labelled validation
+// split the ensemble weights are measured on. Part of the heal_apps_ensemble target, built only with
+// libtorch.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "heal/fl/ensemble/member.h"
+#include "heal/io/dataset.h"
+#include "heal/nn/torch/trainer.h"
+
+namespace heal::apps::ensemble {
+
+/// BLAKE2b-256 of a split's images (shape, then the floats in order); labels are not hashed.
+Digest images_hash(const io::SplitData& d);
+
+/// "hecnn(width=8,depth=1,hidden=64)" etc., with the architecture's defaults resolved.
+std::string describe_spec(const nn::torch_backend::ModelSpec& spec);
+
+struct TorchMemberOptions {
+  nn::torch_backend::TrainOptions train;    // private training each round
+  int local_epochs = 1;
+  nn::torch_backend::TrainOptions distill;  // the digest step (augment off by default)
+  int distill_epochs = 1;
+};
+
+class TorchEnsembleMember final : public fl::ensemble::EnsembleMember {
+ public:
+  /// `train` and `indices`: the member's private examples (train[indices]); `reference`: the
+  /// agreed reference images; `val`: the labelled split validate() scores on.
+  TorchEnsembleMember(std::shared_ptr<const io::SplitData> train, std::vector<std::size_t> indices,
+                      std::shared_ptr<const io::SplitData> reference, std::shared_ptr<const io::SplitData> val,
+                      const nn::torch_backend::ModelSpec& spec, TorchMemberOptions options, std::uint64_t seed);
+
+  fl::ensemble::MemberDescription describe() const override;
+  std::size_t num_classes() const override;
+  std::size_t num_reference() const override { return reference_->size(); }
+  Digest reference_hash() const override { return reference_hash_; }
+  std::uint64_t num_train_samples() const override { return indices_.size(); }
+  Result<fl::Metrics> train_local(const fl::TrainConfig& config) override;
+  Result<fl::Metrics> validate() override;
+  Result<std::vector<double>> predict_reference() override;
+  Result<fl::Metrics> distill(std::span<const double> consensus, const fl::TrainConfig& config) override;
+  std::vector<float> get_weights() const override { return trainer_.get_weights(); }
+  Status set_weights(std::span<const float> weights) override;
+  Bytes model_bytes() const override;
+
+  /// The model (for test-set evaluation by the launcher).
+  const nn::torch_backend::Trainer& trainer() const { return trainer_; }
+
+ private:
+  std::shared_ptr<const io::SplitData> train_;
+  std::vector<std::size_t> indices_;
+  std::shared_ptr<const io::SplitData> reference_, val_;
+  Digest reference_hash_{};
+  nn::torch_backend::Trainer trainer_;
+  TorchMemberOptions options_;
+};
+
+}  // namespace heal::apps::ensemble

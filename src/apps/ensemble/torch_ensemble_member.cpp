@@ -1,0 +1,110 @@
+#include "heal/apps/torch_ensemble_member.h"
+
+#include <exception>
+#include <sstream>
+
+#include "heal/core/bytes.h"
+#include "heal/core/hash.h"
+
+namespace heal::apps::ensemble {
+
+namespace tb = nn::torch_backend;
+
+Digest images_hash(const io::SplitData& d) {
+  Bytes b;
+  ByteWriter w(&b);
+  w.put<std::int32_t>(d.channels);
+  w.put<std::int32_t>(d.height);
+  w.put<std::int32_t>(d.width);
+  w.put_array<float>(d.images);
+  return blake2b_256(b);
+}
+
+std::string describe_spec(const tb::ModelSpec& s) {
+  std::ostringstream o;
+  o << tb::architecture_name(s.arch) << "(width=" << s.width << ",depth=" << s.depth << ",hidden=" << s.hidden
+    << ",classes=" << s.num_classes << ",input=" << s.in_channels << "x" << s.image_size << "x" << s.image_size
+    << ")";
+  return o.str();
+}
+
+TorchEnsembleMember::TorchEnsembleMember(std::shared_ptr<const io::SplitData> train, std::vector<std::size_t> indices,
+                                         std::shared_ptr<const io::SplitData> reference,
+                                         std::shared_ptr<const io::SplitData> val, const tb::ModelSpec& spec,
+                                         TorchMemberOptions options, std::uint64_t seed)
+    : train_(std::move(train)),
+      indices_(std::move(indices)),
+      reference_(std::move(reference)),
+      val_(std::move(val)),
+      reference_hash_(images_hash(*reference_)),
+      trainer_(spec, seed),
+      options_(std::move(options)) {}
+
+fl::ensemble::MemberDescription TorchEnsembleMember::describe() const {
+  return {describe_spec(trainer_.spec()), trainer_.num_parameters()};
+}
+
+std::size_t TorchEnsembleMember::num_classes() const {
+  return static_cast<std::size_t>(trainer_.spec().num_classes);
+}
+
+// libtorch reports failures as exceptions; the fl layer expects a Status (a failed member is a dropout).
+template <typename F>
+static auto guarded(const char* what, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    return Status::internal(std::string(what) + ": " + e.what());
+  }
+}
+
+Result<fl::Metrics> TorchEnsembleMember::train_local(const fl::TrainConfig&) {
+  return guarded("local training", [&]() -> Result<fl::Metrics> {
+    const double loss = trainer_.train_epochs(*train_, indices_, options_.local_epochs, options_.train);
+    return fl::Metrics{{"loss", loss}, {"num_samples", static_cast<double>(indices_.size())}};
+  });
+}
+
+Result<fl::Metrics> TorchEnsembleMember::validate() {
+  return guarded("validation", [&]() -> Result<fl::Metrics> {
+    const auto m = trainer_.evaluate(*val_);
+    return fl::Metrics{{"accuracy", m.accuracy}, {"auc", m.auc}, {"num_samples", static_cast<double>(val_->size())}};
+  });
+}
+
+Result<std::vector<double>> TorchEnsembleMember::predict_reference() {
+  return guarded("reference prediction", [&]() -> Result<std::vector<double>> {
+    return trainer_.predict_proba(*reference_);
+  });
+}
+
+Result<fl::Metrics> TorchEnsembleMember::distill(std::span<const double> consensus, const fl::TrainConfig&) {
+  if (consensus.size() != reference_->size() * num_classes()) {
+    return Status::invalid_argument("consensus has " + std::to_string(consensus.size()) + " values, expected " +
+                                    std::to_string(reference_->size() * num_classes()));
+  }
+  return guarded("distillation", [&]() -> Result<fl::Metrics> {
+    const double loss = trainer_.distill_epochs(*reference_, consensus, options_.distill_epochs, options_.distill);
+    return fl::Metrics{{"distill_loss", loss}};
+  });
+}
+
+Status TorchEnsembleMember::set_weights(std::span<const float> weights) {
+  if (weights.size() != trainer_.num_parameters()) {
+    return Status::invalid_argument("weights have " + std::to_string(weights.size()) + " values, the model " +
+                                    std::to_string(trainer_.num_parameters()));
+  }
+  trainer_.set_weights(weights);
+  return Status::ok_status();
+}
+
+Bytes TorchEnsembleMember::model_bytes() const {
+  Bytes b;
+  ByteWriter w(&b);
+  w.put_string(describe_spec(trainer_.spec()));
+  const auto weights = trainer_.get_weights();
+  w.put_array<float>(weights);
+  return b;
+}
+
+}  // namespace heal::apps::ensemble
