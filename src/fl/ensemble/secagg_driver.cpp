@@ -49,7 +49,38 @@ Status ServerDriver::receive(PartyId from, std::span<const std::uint8_t> msg) {
   if (!expected_.count(from) || got_.count(from))
     return Status::failed_precondition("party " + std::to_string(from) + " is not expected in this phase");
   HEAL_ASSIGN_OR_RETURN(MsgType t, smpc::peek_type(msg));
-  // The SecAgg messages carry their sender id, signed: it must be the transport sender's.
+  // The SecAgg messages carry their sender id, signed: it must be the transport sender's (else one
+  // party could replay another's message and be counted as having answered).
+  Result<std::uint32_t> claimed = [&]() -> Result<std::uint32_t> {
+    switch (t) {
+      case MsgType::kAdvertise: {
+        HEAL_ASSIGN_OR_RETURN(auto m, smpc::decode_advertise(msg));
+        return m.id;
+      }
+      case MsgType::kShareKeys: {
+        HEAL_ASSIGN_OR_RETURN(auto m, smpc::decode_share_keys(msg));
+        return m.sender;
+      }
+      case MsgType::kMaskedInput: {
+        HEAL_ASSIGN_OR_RETURN(auto m, smpc::decode_masked_input(msg));
+        return m.id;
+      }
+      case MsgType::kSurvivorSig: {
+        HEAL_ASSIGN_OR_RETURN(auto m, smpc::decode_survivor_sig(msg));
+        return m.id;
+      }
+      case MsgType::kUnmaskResponse: {
+        HEAL_ASSIGN_OR_RETURN(auto m, smpc::decode_unmask_response(msg));
+        return m.id;
+      }
+      default:
+        return Status::corruption("not a client message");
+    }
+  }();
+  if (!claimed.ok()) return claimed.status();
+  if (*claimed != *id)
+    return Status::corruption("SecAgg message of client " + std::to_string(*claimed) + " sent by party " +
+                              std::to_string(from));
   Status s;
   switch (phase_) {
     case 0:

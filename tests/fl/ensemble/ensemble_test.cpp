@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "fl/ensemble/fake_member.h"
+#include "fl/ensemble/internal.h"
 #include "heal/fl/ensemble/simulation.h"
 #include "heal/smpc/fixed_point.h"
 #include "ledger/ledger_fixture.h"
@@ -253,6 +254,32 @@ TEST(Ensemble, LedgerRecordsVerifyAndTamperingIsDetected) {
   ASSERT_TRUE(round_h && member_h);
   tamper(*round_h, [](ledger::Record& r) { std::get<ledger::EnsembleRound>(r.body).contributors[0].weight += 0.25; });
   tamper(*member_h, [](ledger::Record& r) { std::get<ledger::MemberVersion>(r.body).model_hash[0] ^= 1; });
+}
+
+TEST(EnsembleSecAgg, ServerDriverRefusesAMessageReplayedByAnotherParty) {
+  SeededRng rng(seed_from_u64(15));
+  SecAggGroup g;
+  g.parties = {11, 12, 13};
+  g.threshold = 2;
+  std::vector<smpc::SecAggIdentity> ids;
+  for (int i = 0; i < 3; ++i) {
+    ids.push_back(smpc::make_secagg_identity(rng));
+    g.verify_keys.push_back(ids.back().verify_key);
+  }
+  smpc::SecAggConfig c{3, 2, 4, {}};
+  rng.fill(c.session);
+  smpc::SecAggClient first(c, 1, std::move(ids[0]), g.verify_keys, rng);
+  internal::ServerDriver d(c, g);
+  const Bytes advert = first.advertise_keys();
+  EXPECT_FALSE(d.receive(12, advert).ok());  // client 1's advert, sent by party 12
+  EXPECT_FALSE(d.receive(99, advert).ok());  // a stranger
+  EXPECT_TRUE(d.receive(11, advert).ok());
+  EXPECT_FALSE(d.receive(11, advert).ok());  // once per phase
+  std::vector<std::pair<PartyId, Bytes>> out;
+  auto closed = d.maybe_close(false, &out);  // 12 and 13 have not answered
+  ASSERT_TRUE(closed.ok());
+  EXPECT_FALSE(*closed);
+  EXPECT_FALSE(d.maybe_close(true, &out).ok());  // a deadline with 1 < t adverts: the aggregation fails
 }
 
 TEST(EnsembleLedger, RecordsRoundTripCanonically) {
