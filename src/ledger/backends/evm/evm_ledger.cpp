@@ -559,10 +559,9 @@ Status EvmLedger::store(const Block& b) {
     }
     // Ensemble records (EnsembleSetup, MemberVersion, EnsembleRound): the contract has no entry
     // point for them yet.
-    template <typename T>
-    void operator()(const T&) {
-      fn.clear();
-    }
+    void operator()(const EnsembleSetup&) { fn.clear(); }
+    void operator()(const MemberVersion&) { fn.clear(); }
+    void operator()(const EnsembleRound&) { fn.clear(); }
   };
   std::visit(V{fn, args}, rec.body);
   if (fn.empty()) {
