@@ -98,12 +98,24 @@ Status EnsembleSimulation::setup() {
   return {};
 }
 
+TrafficCounters EnsembleSimulation::site_traffic(std::size_t k) const {
+  TrafficCounters t;
+  for (std::size_t s = 0; s < specs_[k].sites.size(); ++s) {
+    const TrafficCounters c = net_.link_counters(static_cast<PartyId>(1000 * (k + 1) + s), institution_id(k));
+    t.bytes_up += c.bytes_up;
+    t.bytes_down += c.bytes_down;
+  }
+  return t;
+}
+
 Result<EnsembleRoundReport> EnsembleSimulation::run_round() {
   const auto t0 = std::chrono::steady_clock::now();
   const std::uint64_t round = ++round_;
-  std::vector<TrafficCounters> before;
-  for (std::size_t k = 0; k < specs_.size(); ++k)
+  std::vector<TrafficCounters> before, sites_before;
+  for (std::size_t k = 0; k < specs_.size(); ++k) {
     before.push_back(net_.link_counters(institution_id(k), kCoordinatorId));
+    sites_before.push_back(site_traffic(k));
+  }
   HEAL_RETURN_IF_ERROR(roles_->coordinator->start_round(round));
   // Deliver until nothing moves; then let the nodes (their sites' deadlines) and only then the
   // coordinator close a phase with whoever answered.
@@ -159,6 +171,9 @@ Result<EnsembleRoundReport> EnsembleSimulation::run_round() {
     ir.bytes_up = after.bytes_up - before[k].bytes_up;
     ir.bytes_down = after.bytes_down - before[k].bytes_down;
     ir.plaintext_bytes = roles_->reference_size * roles_->num_classes * 8;
+    const TrafficCounters sites_after = site_traffic(k);
+    ir.site_bytes_up = sites_after.bytes_up - sites_before[k].bytes_up;
+    ir.site_bytes_down = sites_after.bytes_down - sites_before[k].bytes_down;
     rep.institutions.push_back(std::move(ir));
   }
   rep.round_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

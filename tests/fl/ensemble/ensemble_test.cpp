@@ -381,6 +381,11 @@ TEST(Ensemble, HierarchySiteFedAvgEqualsPlaintextWeightedAverage) {
   const double acc = (sites[0]->last_accuracy * 60 + sites[1]->last_accuracy * 30) / 90;
   EXPECT_NEAR(rep->institutions[0].val_accuracy, acc, 1e-9);
   EXPECT_TRUE(rep->institutions[0].distilled);
+  // The sites' traffic is the institution's inner SecAgg: at least the two masked weight vectors up.
+  const std::uint64_t vec_bytes = (w0.size() + 3) * 8;
+  EXPECT_GT(rep->institutions[0].site_bytes_up, 2 * vec_bytes);
+  EXPECT_GT(rep->institutions[0].site_bytes_down, 2 * w0.size() * 4);  // the model broadcast to the sites
+  EXPECT_EQ(rep->institutions[1].site_bytes_up, 0u);
   // Second round: the sites start from the distilled institution model.
   ASSERT_TRUE(sim.run_round().ok());
   EXPECT_TRUE(lf.ledger->verify().ok);

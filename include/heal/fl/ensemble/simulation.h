@@ -41,8 +41,9 @@ struct InstitutionRoundReport {
   bool contributed = false, distilled = false;
   std::string refusal;
   double val_accuracy = 0, weight = 0;
-  std::uint64_t bytes_up = 0, bytes_down = 0;  // this round, envelopes included
-  std::uint64_t plaintext_bytes = 0;           // sending its predictions in the clear: n_ref * C * 8
+  std::uint64_t bytes_up = 0, bytes_down = 0;            // this round, envelopes included
+  std::uint64_t plaintext_bytes = 0;                     // sending its predictions in the clear: n_ref * C * 8
+  std::uint64_t site_bytes_up = 0, site_bytes_down = 0;  // its sites -> it, it -> its sites (multi-site only)
   double train_seconds = 0, secagg_seconds = 0, distill_seconds = 0;
   std::uint64_t member_version = 0;
 };
@@ -77,6 +78,7 @@ class EnsembleSimulation {
 
  private:
   struct Roles;
+  TrafficCounters site_traffic(std::size_t k) const;
   std::vector<InstitutionSpec> specs_;
   SimulationOptions opt_;
   ledger::Ledger& ledger_;
