@@ -89,6 +89,12 @@ std::optional<ContributorSet> ChainValidator::contributor_set(std::uint64_t roun
   return it->second;
 }
 
+std::optional<EnsembleRound> ChainValidator::ensemble_round(std::uint64_t round) const {
+  auto it = ensemble_rounds_.find(round);
+  if (it == ensemble_rounds_.end()) return std::nullopt;
+  return it->second;
+}
+
 std::optional<std::uint64_t> ChainValidator::latest_model_version() const {
   if (models_.empty()) return std::nullopt;
   return models_.rbegin()->first;
@@ -420,6 +426,7 @@ void ChainValidator::apply(const Record& r, std::size_t num_signatures) {
     ++counts_.ensemble_records;
   } else if (const auto* er = std::get_if<EnsembleRound>(&r.body)) {
     last_ensemble_round_ = er->round;
+    ensemble_rounds_[er->round] = *er;
     ++counts_.ensemble_records;
   }
 }

@@ -207,6 +207,13 @@ Result<std::vector<MemberHistoryEntry>> Ledger::member_history(std::optional<std
   return out;
 }
 
+Result<EnsembleRound> Ledger::ensemble_round(std::uint64_t round) const {
+  HEAL_RETURN_IF_ERROR(catch_up());
+  auto r = validator_.ensemble_round(round);
+  if (!r) return Status::not_found("no ensemble round " + std::to_string(round) + " on the ledger");
+  return *r;
+}
+
 Result<std::vector<EnsembleRound>> Ledger::ensemble_rounds() const {
   HEAL_RETURN_IF_ERROR(catch_up());
   std::vector<EnsembleRound> out;

@@ -58,6 +58,8 @@ class ChainValidator {
   std::optional<ContributorSet> contributor_set(std::uint64_t round) const;
   /// The ensemble setup (fl/ensemble), if one has been accepted.
   const std::optional<EnsembleSetup>& ensemble_setup() const { return ensemble_; }
+  /// The EnsembleRound record of `round`, if accepted.
+  std::optional<EnsembleRound> ensemble_round(std::uint64_t round) const;
 
  private:
   Status check_record(const Record& r, const std::vector<RecordSignature>& sigs) const;
@@ -77,6 +79,7 @@ class ChainValidator {
   std::optional<EnsembleSetup> ensemble_;
   std::map<std::uint32_t, MemberVersion> member_versions_;  // latest per institution
   std::optional<std::uint64_t> last_ensemble_round_;
+  std::map<std::uint64_t, EnsembleRound> ensemble_rounds_;
 };
 
 }  // namespace heal::ledger

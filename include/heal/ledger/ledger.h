@@ -103,6 +103,9 @@ class Ledger {
   /// Every MemberVersion record in height order, optionally of one institution only (`heal ledger
   /// log` of an ensemble: the per-member version history).
   Result<std::vector<MemberHistoryEntry>> member_history(std::optional<std::uint32_t> institution = {}) const;
+  /// The EnsembleRound record of `round` (NotFound if none): what a node checks a received
+  /// consensus against.
+  Result<EnsembleRound> ensemble_round(std::uint64_t round) const;
   /// Every EnsembleRound record in height order.
   Result<std::vector<EnsembleRound>> ensemble_rounds() const;
 

@@ -1,4 +1,5 @@
 // An institution of the ensemble, and a site of a multi-site institution (roles.h).
+#include <algorithm>
 #include <cmath>
 
 #include "heal/core/check.h"
@@ -176,6 +177,22 @@ struct EnsembleNode::State {
 
   void on_consensus(const Message& m) {
     if (phase != Phase::kEnsemble || !rec.contributed) return;
+    // The consensus must be the one the coordinator recorded for this round, with this node among
+    // the contributors (a coordinator cannot send different consensus vectors to different members).
+    auto recorded = ledger.ensemble_round(m.round);
+    if (!recorded.ok()) {
+      rec.refusal = "consensus not on the ledger: " + recorded.status().message();
+      return;
+    }
+    if (recorded->consensus_hash != blake2b_256(m.payload)) {
+      rec.refusal = "the consensus received differs from the one on the ledger";
+      return;
+    }
+    if (std::none_of(recorded->contributors.begin(), recorded->contributors.end(),
+                     [&](const ledger::EnsembleContribution& c) { return c.institution == opt.id; })) {
+      rec.refusal = "the ledger does not list this institution among the round's contributors";
+      return;
+    }
     auto c = internal::decode_doubles(m.payload, agg_cfg.vector_len);
     if (!c.ok() || c->size() != agg_cfg.vector_len) return;
     TrainConfig tc = opt.train;

@@ -196,6 +196,24 @@ TEST(Ensemble, CoordinatorNeverSeesAnUnmaskedPredictionVector) {
   }
 }
 
+TEST(Ensemble, NodeRefusesAConsensusThatIsNotTheOneOnTheLedger) {
+  World w(3);
+  LedgerFile lf("ens_consensus_tamper");
+  SeededRng rng(seed_from_u64(16));
+  EnsembleSimulation sim(w.specs(), options(w), *lf.ledger, rng);
+  sim.transport().set_interceptor([](Message& m) {
+    if (m.kind == MessageKind::kEnsembleConsensus && m.to == 2) m.payload[20] ^= 1;  // one value, in flight
+  });
+  ASSERT_TRUE(sim.setup().ok());
+  auto rep = sim.run_round();
+  ASSERT_TRUE(rep.ok() && rep->completed);
+  EXPECT_TRUE(rep->institutions[0].distilled);
+  EXPECT_FALSE(rep->institutions[1].distilled);
+  EXPECT_NE(rep->institutions[1].refusal.find("differs from the one on the ledger"), std::string::npos);
+  EXPECT_TRUE(w.members[1]->last_consensus.empty());
+  EXPECT_TRUE(rep->institutions[2].distilled);
+}
+
 TEST(Ensemble, LedgerRecordsVerifyAndTamperingIsDetected) {
   World w(3);
   LedgerFile lf("ens_ledger");

@@ -24,7 +24,9 @@
 //     sends consensus = S / sum_{i in U3} w_i to the contributors (kEnsembleConsensus).
 //     Error bound: each encoding rounds by <= 2^-(f+1), so |consensus - plaintext weighted mean|
 //     <= |U3| * 2^-(f+1) / sum w <= 2^-(f+1) / 0.01 < 7.7e-4 per entry (typically ~1e-5).
-//  4. institution: distils the consensus into its model (multi-site: into the institution model,
+//  4. institution: checks the consensus against the EnsembleRound record on the ledger (its hash, and
+//     that it is listed as a contributor; the coordinator writes the record before sending), then
+//     distils the consensus into its model (multi-site: into the institution model,
 //     whose weights go to the sites with the next kSiteRound), and records a MemberVersion (model
 //     hash = BLAKE2b-256(model_bytes())) signed by itself; the coordinator records an EnsembleRound
 //     (weights, accuracies, hash of each masked-input message, contributors, consensus hash).
