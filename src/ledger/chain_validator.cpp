@@ -357,9 +357,17 @@ Status ChainValidator::check_record(const Record& r, const std::vector<RecordSig
     if (mv->version != expected)
       return fail("member " + str(mv->institution) + " version " + str(mv->version) + " where " + str(expected) +
                   " is next");
-    const std::uint64_t rounds_done = last_ensemble_round_.value_or(0);
-    if (mv->round > rounds_done + 1) return fail("member version for a future ensemble round");
     if (it != member_versions_.end() && mv->round < it->second.round) return fail("member version round goes back");
+    if (mv->round > 0) {
+      // A distilled version comes from a recorded round the institution contributed to.
+      auto er = ensemble_rounds_.find(mv->round);
+      if (er == ensemble_rounds_.end())
+        return fail("member version for ensemble round " + str(mv->round) + ", which is not on the ledger");
+      const auto& cs = er->second.contributors;
+      if (std::none_of(cs.begin(), cs.end(),
+                       [&](const EnsembleContribution& c) { return c.institution == mv->institution; }))
+        return fail("member version of " + str(mv->institution) + " for a round it did not contribute to");
+    }
     return {};
   }
   if (const auto* er = std::get_if<EnsembleRound>(&r.body)) {

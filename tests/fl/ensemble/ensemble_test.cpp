@@ -353,12 +353,18 @@ TEST(EnsembleLedger, ValidatorRulesOnEnsembleRecords) {
   EXPECT_FALSE(led.append(fed.by(*fed.coordinator, later)).ok());
   EXPECT_FALSE(led.append(fed.by(*fed.hospitals[0], er)).ok());
   ASSERT_TRUE(led.append(fed.by(*fed.coordinator, er)).ok());
+  ledger::MemberVersion v2{1, 1, "b", blake2b_256("m1"), 1, 10};
+  EXPECT_FALSE(led.append(fed.by(*fed.hospitals[1], v2)).ok());  // institution 1 did not contribute to round 1
+  ledger::MemberVersion v0r2{0, 2, "a", blake2b_256("m0b"), 2, 10};
+  EXPECT_FALSE(led.append(fed.by(*fed.hospitals[0], v0r2)).ok());  // round 2 is not on the ledger
+  v0r2.round = 1;
+  ASSERT_TRUE(led.append(fed.by(*fed.hospitals[0], v0r2)).ok());
   auto v = led.verify();
   EXPECT_TRUE(v.ok) << v.summary();
-  EXPECT_EQ(v.counts.ensemble_records, 3u);
+  EXPECT_EQ(v.counts.ensemble_records, 4u);
   auto h = led.member_history();
   ASSERT_TRUE(h.ok());
-  ASSERT_EQ(h->size(), 1u);
+  ASSERT_EQ(h->size(), 2u);
   EXPECT_EQ((*h)[0].version, mv);
 }
 
