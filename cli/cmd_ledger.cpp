@@ -106,6 +106,17 @@ void run_log(const LedgerArgs& a) {
               << std::setw(18) << (e.participants.empty() ? "-" : join(e.participants)) << std::setw(18)
               << short_hex(e.model_hash) << (e.metrics_json.empty() ? "-" : e.metrics_json) << "\n";
   }
+  // An SMPC ensemble ledger (fl/ensemble): the per-member version history.
+  auto members = l->member_history();
+  if (!members.ok()) throw StatusError(members.status().with_context("reading the ensemble member history"));
+  if (members->empty()) return;
+  std::cout << "\n" << std::setw(13) << "institution" << std::setw(9) << "version" << std::setw(7) << "round"
+            << std::setw(8) << "height" << std::setw(18) << "model hash" << "architecture\n";
+  for (const auto& e : *members) {
+    std::cout << std::left << std::setw(13) << e.version.institution << std::setw(9) << e.version.version
+              << std::setw(7) << e.version.round << std::setw(8) << e.height << std::setw(18)
+              << short_hex(e.version.model_hash) << e.version.architecture << "\n";
+  }
 }
 
 json record_json(const ledger::Record& r) {
@@ -152,6 +163,26 @@ json record_json(const ledger::Record& r) {
       contribs.push_back({{"party", ct.party_id}, {"hash", digest_hex(ct.contribution_hash)}, {"num_samples", ct.num_samples}});
     }
     j.update({{"round", cs->round}, {"contributions", contribs}, {"aggregate_hash", digest_hex(cs->aggregate_hash)}});
+  } else if (const auto* es = std::get_if<EnsembleSetup>(&r.body)) {
+    json members = json::array();
+    for (const auto& m : es->members) {
+      members.push_back({{"institution", m.institution}, {"architecture", m.architecture}, {"sites", m.num_sites}});
+    }
+    j.update({{"members", members}, {"reference_hash", digest_hex(es->reference_hash)},
+              {"reference_size", es->reference_size}, {"num_classes", es->num_classes},
+              {"secagg_threshold", es->secagg_threshold}, {"frac_bits", es->frac_bits},
+              {"weight_rule", es->weight_rule}});
+  } else if (const auto* mv = std::get_if<MemberVersion>(&r.body)) {
+    j.update({{"institution", mv->institution}, {"version", mv->version}, {"architecture", mv->architecture},
+              {"model_hash", digest_hex(mv->model_hash)}, {"round", mv->round},
+              {"num_parameters", mv->num_parameters}});
+  } else if (const auto* er = std::get_if<EnsembleRound>(&r.body)) {
+    json contribs = json::array();
+    for (const auto& c : er->contributors) {
+      contribs.push_back({{"institution", c.institution}, {"weight", c.weight}, {"val_accuracy", c.val_accuracy},
+                          {"masked_input_hash", digest_hex(c.masked_input_hash)}});
+    }
+    j.update({{"round", er->round}, {"contributors", contribs}, {"consensus_hash", digest_hex(er->consensus_hash)}});
   }
   return j;
 }

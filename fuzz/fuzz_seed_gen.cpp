@@ -154,7 +154,10 @@ int main(int argc, char** argv) {
         res,
         ledger::ModelVersion{2, 2, 1, h, 1000, "{}"},
         ledger::RoundOpen{2, 1, h, 1, h, {0, 1, 2}},
-        ledger::ContributorSet{2, {{0, h, 10}, {2, h, 30}}, h}};
+        ledger::ContributorSet{2, {{0, h, 10}, {2, h, 30}}, h},
+        ledger::EnsembleSetup{{{0, "logreg", 1}, {2, "hecnn(width=8)", 2}}, h, 100, 2, 2, 16, "max(acc-1/C,0.01)"},
+        ledger::MemberVersion{2, 3, "hecnn(width=8)", h, 2, 1000},
+        ledger::EnsembleRound{2, {{0, 0.4, 0.9, h}, {2, 0.3, 0.8, h}}, h}};
     for (const auto& body : bodies) {
       const ledger::Record rec{"fuzz-federation", 1700000000000, body};
       const Bytes b = ledger::encode_record(rec);

@@ -16,7 +16,7 @@ declare -A allowed=(
   [he_infer]="he_infer ckks nn math core"
   [he_train]="he_train ckks math core"
   [ledger]="ledger core"
-  [fl]="fl ckks math ledger core"
+  [fl]="fl smpc ckks math ledger core"
   [apps]="apps he_train he_infer fl ledger nn io ckks math core"
 )
 

@@ -17,6 +17,9 @@ Status InProcessTransport::send(Message m) {
     counters_[m.to].bytes_down += bytes;
     ++counters_[m.to].messages_down;
   }
+  auto& link = links_[{m.from, m.to}];
+  link.bytes_up += bytes;
+  ++link.messages_up;
   queues_[m.to].push_back(std::move(m));
   return {};
 }
@@ -40,6 +43,19 @@ void InProcessTransport::set_connected(PartyId party, bool connected) {
     lost_ += it->second.size();
     it->second.clear();
   }
+}
+
+TrafficCounters InProcessTransport::link_counters(PartyId party, PartyId peer) const {
+  TrafficCounters c;
+  if (auto it = links_.find({party, peer}); it != links_.end()) {
+    c.bytes_up = it->second.bytes_up;
+    c.messages_up = it->second.messages_up;
+  }
+  if (auto it = links_.find({peer, party}); it != links_.end()) {
+    c.bytes_down = it->second.bytes_up;
+    c.messages_down = it->second.messages_up;
+  }
+  return c;
 }
 
 TrafficCounters InProcessTransport::counters(PartyId party) const {

@@ -89,6 +89,12 @@ std::optional<ContributorSet> ChainValidator::contributor_set(std::uint64_t roun
   return it->second;
 }
 
+std::optional<EnsembleRound> ChainValidator::ensemble_round(std::uint64_t round) const {
+  auto it = ensemble_rounds_.find(round);
+  if (it == ensemble_rounds_.end()) return std::nullopt;
+  return it->second;
+}
+
 std::optional<std::uint64_t> ChainValidator::latest_model_version() const {
   if (models_.empty()) return std::nullopt;
   return models_.rbegin()->first;
@@ -313,6 +319,73 @@ Status ChainValidator::check_record(const Record& r, const std::vector<RecordSig
     }
     return model_matches(x->model_version_out, x->model_hash_out, "output");
   }
+  if (const auto* e = std::get_if<EnsembleSetup>(&r.body)) {
+    if (!signed_by_coordinator) return fail("ensemble setup not signed by a coordinator");
+    if (ensemble_) return fail("second ensemble setup");
+    if (e->members.size() < 2) return fail("ensemble setup lists fewer than 2 members");
+    for (std::size_t i = 0; i < e->members.size(); ++i) {
+      const auto& m = e->members[i];
+      if (i > 0 && e->members[i - 1].institution >= m.institution)
+        return fail("ensemble members not sorted by institution or listed twice");
+      const Participant* p = find_by_id(*members, m.institution);
+      if (!p || p->role != Role::kHospital) return fail("ensemble member " + str(m.institution) + " is not a hospital");
+      if (m.num_sites == 0) return fail("ensemble member " + str(m.institution) + " has no site");
+    }
+    const std::size_t n = e->members.size();
+    if (2 * std::size_t{e->secagg_threshold} <= n || e->secagg_threshold > n)
+      return fail("ensemble threshold " + str(e->secagg_threshold) + " not in (n/2, n] for n = " + str(n));
+    if (e->num_classes < 2 || e->reference_size == 0) return fail("ensemble setup with an empty reference task");
+    return {};
+  }
+  auto ensemble_member = [&](std::uint32_t inst) -> const EnsembleMemberInfo* {
+    if (!ensemble_) return nullptr;
+    for (const auto& m : ensemble_->members) {
+      if (m.institution == inst) return &m;
+    }
+    return nullptr;
+  };
+  if (const auto* mv = std::get_if<MemberVersion>(&r.body)) {
+    const EnsembleMemberInfo* info = ensemble_member(mv->institution);
+    if (!info) return fail("member version of " + str(mv->institution) + ", not an ensemble member");
+    const Participant* p = find_by_id(*members, mv->institution);
+    if (std::none_of(signers.begin(), signers.end(), [&](const Participant* s) { return s == p; }))
+      return fail("member version of " + str(mv->institution) + " not signed by that institution");
+    if (mv->architecture != info->architecture)
+      return fail("member version architecture differs from the ensemble setup's");
+    auto it = member_versions_.find(mv->institution);
+    const std::uint64_t expected = it == member_versions_.end() ? 1 : it->second.version + 1;
+    if (mv->version != expected)
+      return fail("member " + str(mv->institution) + " version " + str(mv->version) + " where " + str(expected) +
+                  " is next");
+    if (it != member_versions_.end() && mv->round < it->second.round) return fail("member version round goes back");
+    if (mv->round > 0) {
+      // A distilled version comes from a recorded round the institution contributed to.
+      auto er = ensemble_rounds_.find(mv->round);
+      if (er == ensemble_rounds_.end())
+        return fail("member version for ensemble round " + str(mv->round) + ", which is not on the ledger");
+      const auto& cs = er->second.contributors;
+      if (std::none_of(cs.begin(), cs.end(),
+                       [&](const EnsembleContribution& c) { return c.institution == mv->institution; }))
+        return fail("member version of " + str(mv->institution) + " for a round it did not contribute to");
+    }
+    return {};
+  }
+  if (const auto* er = std::get_if<EnsembleRound>(&r.body)) {
+    if (!signed_by_coordinator) return fail("ensemble round not signed by a coordinator");
+    if (!ensemble_) return fail("ensemble round before the ensemble setup");
+    const std::uint64_t expected = last_ensemble_round_.value_or(0) + 1;
+    if (er->round != expected) return fail("ensemble round " + str(er->round) + " where " + str(expected) + " is next");
+    if (er->contributors.size() < ensemble_->secagg_threshold)
+      return fail("ensemble round with fewer contributors than the threshold");
+    for (std::size_t i = 0; i < er->contributors.size(); ++i) {
+      const auto& c = er->contributors[i];
+      if (i > 0 && er->contributors[i - 1].institution >= c.institution)
+        return fail("ensemble contributors not sorted by institution or listed twice");
+      if (!ensemble_member(c.institution)) return fail("ensemble contributor " + str(c.institution) + " not a member");
+      if (!(c.weight > 0)) return fail("ensemble weight of " + str(c.institution) + " is not positive");
+    }
+    return {};
+  }
   const auto& m = std::get<ModelVersion>(r.body);
   if (!signed_by_coordinator) return fail("model version not signed by a coordinator");
   if (models_.count(m.version)) return fail("model v" + std::to_string(m.version) + " recorded twice");
@@ -353,6 +426,16 @@ void ChainValidator::apply(const Record& r, std::size_t num_signatures) {
   } else if (const auto* cs = std::get_if<ContributorSet>(&r.body)) {
     contributor_sets_[cs->round] = *cs;
     ++counts_.contributor_sets;
+  } else if (const auto* e = std::get_if<EnsembleSetup>(&r.body)) {
+    ensemble_ = *e;
+    ++counts_.ensemble_records;
+  } else if (const auto* mv = std::get_if<MemberVersion>(&r.body)) {
+    member_versions_[mv->institution] = *mv;
+    ++counts_.ensemble_records;
+  } else if (const auto* er = std::get_if<EnsembleRound>(&r.body)) {
+    last_ensemble_round_ = er->round;
+    ensemble_rounds_[er->round] = *er;
+    ++counts_.ensemble_records;
   }
 }
 

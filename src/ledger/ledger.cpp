@@ -188,4 +188,41 @@ Result<std::vector<ModelHistoryEntry>> Ledger::model_history() const {
   return out;
 }
 
+Result<EnsembleSetup> Ledger::ensemble_setup() const {
+  HEAL_RETURN_IF_ERROR(catch_up());
+  if (!validator_.ensemble_setup()) return Status::not_found("the ledger has no ensemble setup record");
+  return *validator_.ensemble_setup();
+}
+
+Result<std::vector<MemberHistoryEntry>> Ledger::member_history(std::optional<std::uint32_t> institution) const {
+  HEAL_RETURN_IF_ERROR(catch_up());
+  std::vector<MemberHistoryEntry> out;
+  HEAL_RETURN_IF_ERROR(for_each([&](const Block& b) -> Status {
+    HEAL_ASSIGN_OR_RETURN(Record r, decode_record(b.record));
+    if (const auto* m = std::get_if<MemberVersion>(&r.body)) {
+      if (!institution || *institution == m->institution) out.push_back({*m, b.height, r.issued_at_ms});
+    }
+    return {};
+  }));
+  return out;
+}
+
+Result<EnsembleRound> Ledger::ensemble_round(std::uint64_t round) const {
+  HEAL_RETURN_IF_ERROR(catch_up());
+  auto r = validator_.ensemble_round(round);
+  if (!r) return Status::not_found("no ensemble round " + std::to_string(round) + " on the ledger");
+  return *r;
+}
+
+Result<std::vector<EnsembleRound>> Ledger::ensemble_rounds() const {
+  HEAL_RETURN_IF_ERROR(catch_up());
+  std::vector<EnsembleRound> out;
+  HEAL_RETURN_IF_ERROR(for_each([&](const Block& b) -> Status {
+    HEAL_ASSIGN_OR_RETURN(Record r, decode_record(b.record));
+    if (const auto* x = std::get_if<EnsembleRound>(&r.body)) out.push_back(*x);
+    return {};
+  }));
+  return out;
+}
+
 }  // namespace heal::ledger

@@ -207,6 +207,84 @@ Status decode_body(ByteReader& r, ContributorSet* c) {
   return get_digest(r, &c->aggregate_hash);
 }
 
+void encode_body(ByteWriter& w, const EnsembleSetup& e) {
+  w.put<std::uint32_t>(static_cast<std::uint32_t>(e.members.size()));
+  for (const auto& m : e.members) {
+    w.put<std::uint32_t>(m.institution);
+    w.put_string(m.architecture);
+    w.put<std::uint32_t>(m.num_sites);
+  }
+  put_digest(w, e.reference_hash);
+  w.put<std::uint64_t>(e.reference_size);
+  w.put<std::uint32_t>(e.num_classes);
+  w.put<std::uint32_t>(e.secagg_threshold);
+  w.put<std::int32_t>(e.frac_bits);
+  w.put_string(e.weight_rule);
+}
+
+Status decode_body(ByteReader& r, EnsembleSetup* e) {
+  std::uint32_t n = 0;
+  HEAL_RETURN_IF_ERROR(get_count(r, &n, kMaxParticipants, 12, "ensemble member"));
+  e->members.resize(n);
+  for (auto& m : e->members) {
+    HEAL_RETURN_IF_ERROR(r.get(&m.institution));
+    HEAL_RETURN_IF_ERROR(r.get_string(&m.architecture, kMaxNameBytes));
+    HEAL_RETURN_IF_ERROR(r.get(&m.num_sites));
+  }
+  HEAL_RETURN_IF_ERROR(get_digest(r, &e->reference_hash));
+  HEAL_RETURN_IF_ERROR(r.get(&e->reference_size));
+  HEAL_RETURN_IF_ERROR(r.get(&e->num_classes));
+  HEAL_RETURN_IF_ERROR(r.get(&e->secagg_threshold));
+  HEAL_RETURN_IF_ERROR(r.get(&e->frac_bits));
+  if (e->frac_bits < 0 || e->frac_bits > 52) return Status::corruption("fixed-point fraction bits out of [0, 52]");
+  return r.get_string(&e->weight_rule, kMaxNameBytes);
+}
+
+void encode_body(ByteWriter& w, const MemberVersion& m) {
+  w.put<std::uint32_t>(m.institution);
+  w.put<std::uint64_t>(m.version);
+  w.put_string(m.architecture);
+  put_digest(w, m.model_hash);
+  w.put<std::uint64_t>(m.round);
+  w.put<std::uint64_t>(m.num_parameters);
+}
+
+Status decode_body(ByteReader& r, MemberVersion* m) {
+  HEAL_RETURN_IF_ERROR(r.get(&m->institution));
+  HEAL_RETURN_IF_ERROR(r.get(&m->version));
+  HEAL_RETURN_IF_ERROR(r.get_string(&m->architecture, kMaxNameBytes));
+  HEAL_RETURN_IF_ERROR(get_digest(r, &m->model_hash));
+  HEAL_RETURN_IF_ERROR(r.get(&m->round));
+  return r.get(&m->num_parameters);
+}
+
+void encode_body(ByteWriter& w, const EnsembleRound& x) {
+  w.put<std::uint64_t>(x.round);
+  w.put<std::uint32_t>(static_cast<std::uint32_t>(x.contributors.size()));
+  for (const auto& c : x.contributors) {
+    w.put<std::uint32_t>(c.institution);
+    w.put<double>(c.weight);
+    w.put<double>(c.val_accuracy);
+    put_digest(w, c.masked_input_hash);
+  }
+  put_digest(w, x.consensus_hash);
+}
+
+Status decode_body(ByteReader& r, EnsembleRound* x) {
+  HEAL_RETURN_IF_ERROR(r.get(&x->round));
+  std::uint32_t n = 0;
+  HEAL_RETURN_IF_ERROR(get_count(r, &n, kMaxParticipants, 4 + 8 + 8 + 32, "ensemble contributor"));
+  x->contributors.resize(n);
+  for (auto& c : x->contributors) {
+    HEAL_RETURN_IF_ERROR(r.get(&c.institution));
+    HEAL_RETURN_IF_ERROR(get_nonneg_double(r, &c.weight, "ensemble weight"));
+    HEAL_RETURN_IF_ERROR(get_nonneg_double(r, &c.val_accuracy, "validation accuracy"));
+    if (c.val_accuracy > 1) return Status::corruption("validation accuracy above 1");
+    HEAL_RETURN_IF_ERROR(get_digest(r, &c.masked_input_hash));
+  }
+  return get_digest(r, &x->consensus_hash);
+}
+
 template <typename T>
 Status decode_into(ByteReader& r, Record* rec) {
   T body;
@@ -225,6 +303,9 @@ std::string_view record_type_name(RecordType t) {
     case RecordType::kModelVersion: return "model";
     case RecordType::kRoundOpen: return "open";
     case RecordType::kContributorSet: return "contributors";
+    case RecordType::kEnsembleSetup: return "ensemble-setup";
+    case RecordType::kMemberVersion: return "member-version";
+    case RecordType::kEnsembleRound: return "ensemble-round";
   }
   return "unknown";
 }
@@ -272,6 +353,9 @@ Result<Record> decode_record(std::span<const std::uint8_t> bytes) {
     case RecordType::kModelVersion: HEAL_RETURN_IF_ERROR(decode_into<ModelVersion>(r, &rec)); break;
     case RecordType::kRoundOpen: HEAL_RETURN_IF_ERROR(decode_into<RoundOpen>(r, &rec)); break;
     case RecordType::kContributorSet: HEAL_RETURN_IF_ERROR(decode_into<ContributorSet>(r, &rec)); break;
+    case RecordType::kEnsembleSetup: HEAL_RETURN_IF_ERROR(decode_into<EnsembleSetup>(r, &rec)); break;
+    case RecordType::kMemberVersion: HEAL_RETURN_IF_ERROR(decode_into<MemberVersion>(r, &rec)); break;
+    case RecordType::kEnsembleRound: HEAL_RETURN_IF_ERROR(decode_into<EnsembleRound>(r, &rec)); break;
     default: return Status::corruption("unknown record type " + std::to_string(type));
   }
   if (!r.at_end()) return Status::corruption(std::to_string(r.remaining()) + " trailing bytes after the record");
@@ -313,6 +397,18 @@ std::string describe(const Record& r) {
     std::string operator()(const ContributorSet& c) const {
       return "round " + std::to_string(c.round) + " contributor set: " + std::to_string(c.contributions.size()) +
              " contributions, aggregate " + digest_hex(c.aggregate_hash).substr(0, 16);
+    }
+    std::string operator()(const EnsembleSetup& e) const {
+      return "ensemble setup: " + std::to_string(e.members.size()) + " members, t=" +
+             std::to_string(e.secagg_threshold) + ", reference " + digest_hex(e.reference_hash).substr(0, 16);
+    }
+    std::string operator()(const MemberVersion& m) const {
+      return "member " + std::to_string(m.institution) + " v" + std::to_string(m.version) + " (" + m.architecture +
+             ", round " + std::to_string(m.round) + ") " + digest_hex(m.model_hash).substr(0, 16);
+    }
+    std::string operator()(const EnsembleRound& x) const {
+      return "ensemble round " + std::to_string(x.round) + ": " + std::to_string(x.contributors.size()) +
+             " contributors, consensus " + digest_hex(x.consensus_hash).substr(0, 16);
     }
   };
   return std::visit(V{}, r.body);

@@ -42,7 +42,7 @@ TEST(LedgerRecord, EveryTruncationAndTrailingByteIsRejected) {
 TEST(LedgerRecord, RejectsUnknownTypeRoleStatusAndNonFiniteNumbers) {
   Federation f;
   Bytes b = encode_record(f.wrap(f.model(1)));
-  b[16] = 9;  // record type byte follows the 16-byte header
+  b[16] = 200;  // record type byte follows the 16-byte header (1-9 are known)
   EXPECT_EQ(decode_record(b).status().code(), StatusCode::kCorruption);
 
   RoundSetup s = f.setup();

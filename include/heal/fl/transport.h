@@ -23,6 +23,14 @@ enum class MessageKind : std::uint8_t {
   kRefusal = 3,          // hospital -> coordinator: will not train (e.g. model not on the ledger)
   kAggregate = 4,        // coordinator -> hospital: aggregate to partially decrypt
   kDecryptionShare = 5,  // hospital -> coordinator: partial decryption
+  // SMPC ensemble (fl/ensemble, src/fl/README.md "Ensemble"): values from 20 on.
+  kEnsembleRoundStart = 20,    // coordinator -> institution: round, SecAgg session and sizes
+  kEnsembleSecAgg = 21,        // SecAgg message between an institution and the coordinator
+  kEnsembleContribution = 22,  // institution -> coordinator: validation accuracy + SecAgg masked input
+  kEnsembleConsensus = 23,     // coordinator -> institution: the weighted-mean soft labels
+  kEnsembleRefusal = 24,       // institution -> coordinator: will not contribute this round
+  kSiteRound = 25,             // institution -> site: institution model, site SecAgg session
+  kSiteSecAgg = 26,            // SecAgg message between a site and its institution
 };
 
 struct Message {
@@ -65,12 +73,15 @@ class InProcessTransport final : public Transport {
   void set_interceptor(std::function<void(Message&)> fn) { interceptor_ = std::move(fn); }
   /// Counters of a hospital (traffic between it and the coordinator).
   TrafficCounters counters(PartyId party) const;
+  /// Traffic between two parties: up = what `party` sent to `peer`, down = what it received from it.
+  TrafficCounters link_counters(PartyId party, PartyId peer) const;
   /// Messages lost because an end was offline.
   std::uint64_t lost_messages() const { return lost_; }
 
  private:
   std::map<PartyId, std::deque<Message>> queues_;
   std::map<PartyId, TrafficCounters> counters_;
+  std::map<std::pair<PartyId, PartyId>, TrafficCounters> links_;  // (from, to): bytes_up/messages_up
   std::set<PartyId> offline_;
   std::function<void(Message&)> interceptor_;
   std::uint64_t lost_ = 0;

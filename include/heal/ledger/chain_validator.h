@@ -26,6 +26,7 @@ struct ChainCounts {
   std::uint64_t rounds_opened = 0;
   std::uint64_t contributor_sets = 0;
   std::uint64_t signatures = 0;
+  std::uint64_t ensemble_records = 0;  // ensemble setup, member versions, ensemble rounds
 };
 
 /// Feeds blocks in height order; the first one that breaks a rule returns its reason, after which
@@ -55,6 +56,10 @@ class ChainValidator {
   const std::optional<RoundOpen>& open_round() const { return open_; }
   /// The contributor set posted for `round`, if any.
   std::optional<ContributorSet> contributor_set(std::uint64_t round) const;
+  /// The ensemble setup (fl/ensemble), if one has been accepted.
+  const std::optional<EnsembleSetup>& ensemble_setup() const { return ensemble_; }
+  /// The EnsembleRound record of `round`, if accepted.
+  std::optional<EnsembleRound> ensemble_round(std::uint64_t round) const;
 
  private:
   Status check_record(const Record& r, const std::vector<RecordSignature>& sigs) const;
@@ -71,6 +76,10 @@ class ChainValidator {
   std::map<std::uint64_t, Digest> models_;
   std::map<std::pair<std::uint64_t, std::uint32_t>, UpdateCommitment> commitments_;  // (round, party) ->
   ChainCounts counts_;
+  std::optional<EnsembleSetup> ensemble_;
+  std::map<std::uint32_t, MemberVersion> member_versions_;  // latest per institution
+  std::optional<std::uint64_t> last_ensemble_round_;
+  std::map<std::uint64_t, EnsembleRound> ensemble_rounds_;
 };
 
 }  // namespace heal::ledger

@@ -41,6 +41,13 @@ struct ModelHistoryEntry {
   std::uint64_t issued_at_ms = 0;
 };
 
+/// One row of an ensemble member's version history.
+struct MemberHistoryEntry {
+  MemberVersion version;
+  std::uint64_t height = 0;
+  std::uint64_t issued_at_ms = 0;
+};
+
 /// Time this handle spent on the ledger (appends include their catch-up, validation and the
 /// backend's write; reads are the other catch-ups, e.g. a hospital checking a model). Measures what a ledger adds to a round.
 struct LedgerTiming {
@@ -91,6 +98,16 @@ class Ledger {
   Result<RoundOpen> open_round() const;
   /// The setup currently in force (after catching up on unverified blocks).
   Result<RoundSetup> current_setup() const;
+  /// The SMPC ensemble setup (fl/ensemble; NotFound if none).
+  Result<EnsembleSetup> ensemble_setup() const;
+  /// Every MemberVersion record in height order, optionally of one institution only (`heal ledger
+  /// log` of an ensemble: the per-member version history).
+  Result<std::vector<MemberHistoryEntry>> member_history(std::optional<std::uint32_t> institution = {}) const;
+  /// The EnsembleRound record of `round` (NotFound if none): what a node checks a received
+  /// consensus against.
+  Result<EnsembleRound> ensemble_round(std::uint64_t round) const;
+  /// Every EnsembleRound record in height order.
+  Result<std::vector<EnsembleRound>> ensemble_rounds() const;
 
   /// Tells the backend that this process holds `signer`'s key (the object must outlive the ledger).
   /// A backend that authenticates writers itself (an EVM chain: a block is a transaction from its

@@ -32,6 +32,9 @@ enum class RecordType : std::uint8_t {
   kModelVersion = 4,
   kRoundOpen = 5,
   kContributorSet = 6,
+  kEnsembleSetup = 7,
+  kMemberVersion = 8,
+  kEnsembleRound = 9,
 };
 std::string_view record_type_name(RecordType t);
 
@@ -145,7 +148,59 @@ struct ContributorSet {
   friend bool operator==(const ContributorSet&, const ContributorSet&) = default;
 };
 
-using RecordBody = std::variant<RoundSetup, UpdateCommitment, RoundResult, ModelVersion, RoundOpen, ContributorSet>;
+/// One institution of an SMPC ensemble (fl/ensemble): its architecture and how many sites it FedAvgs.
+struct EnsembleMemberInfo {
+  std::uint32_t institution = 0;  // a hospital of the setup
+  std::string architecture;       // e.g. "logreg(features=0-3)", "hecnn(width=8)"
+  std::uint32_t num_sites = 1;
+  friend bool operator==(const EnsembleMemberInfo&, const EnsembleMemberInfo&) = default;
+};
+
+/// The setup of an SMPC ensemble (written once by a coordinator): members sorted by institution,
+/// the hash of the reference set every member predicts on, the SecAgg threshold t (n/2 < t <= n).
+struct EnsembleSetup {
+  std::vector<EnsembleMemberInfo> members;
+  Digest reference_hash{};
+  std::uint64_t reference_size = 0;  // images in the reference set
+  std::uint32_t num_classes = 0;
+  std::uint32_t secagg_threshold = 0;
+  std::int32_t frac_bits = 16;  // fixed-point fraction bits of the secure aggregation
+  std::string weight_rule;      // e.g. "max(acc-1/C,0.01)"
+  friend bool operator==(const EnsembleSetup&, const EnsembleSetup&) = default;
+};
+
+/// A new version of one institution's model, signed by that institution: version 1, 2, ... per
+/// institution, model hash = BLAKE2b-256(model_bytes()).
+struct MemberVersion {
+  std::uint32_t institution = 0;
+  std::uint64_t version = 0;
+  std::string architecture;  // equal to the institution's entry in the ensemble setup
+  Digest model_hash{};
+  std::uint64_t round = 0;   // ensemble round after which the model was distilled (0: initial)
+  std::uint64_t num_parameters = 0;
+  friend bool operator==(const MemberVersion&, const MemberVersion&) = default;
+};
+
+/// One institution's contribution to an ensemble round (public by design: the weight is recorded).
+struct EnsembleContribution {
+  std::uint32_t institution = 0;
+  double weight = 0;          // ensemble weight w_i (> 0), from validation accuracy
+  double val_accuracy = 0;    // the accuracy it came from, in [0, 1]
+  Digest masked_input_hash{};  // BLAKE2b-256 of the SecAgg masked-input message bytes
+  friend bool operator==(const EnsembleContribution&, const EnsembleContribution&) = default;
+};
+
+/// The outcome of one ensemble round, written by a coordinator: contributors (the SecAgg survivor
+/// set U3, sorted by institution), their weights, the hash of the consensus broadcast.
+struct EnsembleRound {
+  std::uint64_t round = 0;  // 1, 2, ... (consecutive)
+  std::vector<EnsembleContribution> contributors;
+  Digest consensus_hash{};  // BLAKE2b-256 of the consensus message payload
+  friend bool operator==(const EnsembleRound&, const EnsembleRound&) = default;
+};
+
+using RecordBody = std::variant<RoundSetup, UpdateCommitment, RoundResult, ModelVersion, RoundOpen, ContributorSet,
+                                EnsembleSetup, MemberVersion, EnsembleRound>;
 
 /// A record with the fields every record carries.
 struct Record {

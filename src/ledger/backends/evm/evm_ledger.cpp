@@ -557,8 +557,17 @@ Status EvmLedger::store(const Block& b) {
            Value::bytes32(to_hash32(blake2b_256(x.strategy))),
            u32_array(dec)};
     }
+    // Ensemble records (EnsembleSetup, MemberVersion, EnsembleRound): the contract has no entry
+    // point for them yet.
+    void operator()(const EnsembleSetup&) { fn.clear(); }
+    void operator()(const MemberVersion&) { fn.clear(); }
+    void operator()(const EnsembleRound&) { fn.clear(); }
   };
   std::visit(V{fn, args}, rec.body);
+  if (fn.empty()) {
+    return Status::unsupported("the EVM backend does not store " + std::string(record_type_name(rec.type())) +
+                               " records yet (use the SQLite backend)");
+  }
   args.push_back(rv);
   args.push_back(sv);
   HEAL_ASSIGN_OR_RETURN(Bytes data, abi::encode_call(fn, args));

@@ -1,0 +1,184 @@
+// The ensemble coordinator: an untrusted SecAgg server that learns only the weighted sum (roles.h).
+#include <algorithm>
+
+#include "heal/core/check.h"
+#include "internal.h"
+
+namespace heal::fl::ensemble {
+
+using internal::ServerDriver;
+using internal::Stopwatch;
+
+struct EnsembleCoordinator::State {
+  std::uint64_t round = 0;
+  bool finished = false;
+  std::unique_ptr<ServerDriver> agg;
+  std::map<PartyId, double> accuracy;
+  std::map<PartyId, Digest> masked_hash;
+  std::vector<PartyId> refused;
+  double seconds = 0;
+};
+
+EnsembleCoordinator::EnsembleCoordinator(EnsembleConfig cfg, std::uint64_t reference_size, std::uint32_t num_classes,
+                                         Transport& net, ledger::Ledger& ledger, const ledger::Signer& signer, Rng& rng)
+    : cfg_(std::move(cfg)),
+      reference_size_(reference_size),
+      num_classes_(num_classes),
+      net_(net),
+      ledger_(ledger),
+      signer_(signer),
+      rng_(rng) {
+  HEAL_REQUIRE(std::is_sorted(cfg_.institutions.parties.begin(), cfg_.institutions.parties.end()),
+               "institutions must be sorted by party id");
+  smpc::SecAggConfig probe{static_cast<std::uint32_t>(cfg_.institutions.parties.size()),
+                           cfg_.institutions.threshold,
+                           reference_size * num_classes,
+                           {}};
+  smpc::validate(probe);
+  HEAL_REQUIRE(num_classes >= 2, "an ensemble needs at least 2 classes");
+}
+
+EnsembleCoordinator::~EnsembleCoordinator() = default;
+
+bool EnsembleCoordinator::round_finished() const { return !st_ || st_->finished; }
+
+Status EnsembleCoordinator::write_setup(std::vector<ledger::EnsembleMemberInfo> members, const Digest& reference_hash) {
+  std::sort(members.begin(), members.end(), [](const auto& a, const auto& b) { return a.institution < b.institution; });
+  ledger::EnsembleSetup s;
+  s.members = std::move(members);
+  s.reference_hash = reference_hash;
+  s.reference_size = reference_size_;
+  s.num_classes = num_classes_;
+  s.secagg_threshold = cfg_.institutions.threshold;
+  s.frac_bits = cfg_.frac_bits;
+  s.weight_rule = kWeightRule;
+  const ledger::Signer* signers[] = {&signer_};
+  return ledger_.append(ledger::sign_record({cfg_.federation_id, ledger::now_ms(), s}, signers)).status();
+}
+
+Status EnsembleCoordinator::start_round(std::uint64_t round) {
+  if (!round_finished()) return Status::failed_precondition("round " + std::to_string(st_->round) + " is running");
+  st_ = std::make_unique<State>();
+  st_->round = round;
+  smpc::SecAggConfig c;
+  c.num_clients = static_cast<std::uint32_t>(cfg_.institutions.parties.size());
+  c.threshold = cfg_.institutions.threshold;
+  c.vector_len = reference_size_ * num_classes_;
+  rng_.fill(c.session);
+  st_->agg = std::make_unique<ServerDriver>(c, cfg_.institutions);
+  ByteWriter w;
+  internal::put_session(w, c);
+  const Bytes payload = w.take();
+  for (PartyId p : cfg_.institutions.parties) {
+    // An unreachable institution simply never answers (a dropout).
+    (void)net_.send({kCoordinatorId, p, MessageKind::kEnsembleRoundStart, round, payload});
+  }
+  return {};
+}
+
+Status EnsembleCoordinator::handle(const Message& m) {
+  if (!st_ || st_->finished || m.round != st_->round) return Status::failed_precondition("no such round running");
+  switch (m.kind) {
+    case MessageKind::kEnsembleSecAgg:
+      return st_->agg->receive(m.from, m.payload);
+    case MessageKind::kEnsembleContribution: {
+      ByteReader r(m.payload);
+      double acc = 0;
+      HEAL_RETURN_IF_ERROR(r.get(&acc));
+      if (!(acc >= 0 && acc <= 1)) return Status::corruption("validation accuracy not in [0, 1]");
+      std::span<const std::uint8_t> rest;
+      HEAL_RETURN_IF_ERROR(r.get_bytes(r.remaining(), &rest));
+      HEAL_RETURN_IF_ERROR(st_->agg->receive(m.from, rest));
+      st_->accuracy[m.from] = acc;
+      st_->masked_hash[m.from] = blake2b_256(rest);
+      return {};
+    }
+    case MessageKind::kEnsembleRefusal:
+      st_->refused.push_back(m.from);
+      st_->agg->withdraw(m.from);
+      return {};
+    default:
+      return Status::invalid_argument("unexpected message kind at the coordinator");
+  }
+}
+
+Result<bool> EnsembleCoordinator::poll() {
+  bool any = false;
+  while (auto m = net_.receive(kCoordinatorId)) {
+    any = true;
+    // A rejected message (forged, out of phase, from a stranger) is dropped; the round goes on.
+    (void)handle(*m);
+  }
+  if (!round_finished()) HEAL_RETURN_IF_ERROR(advance(false));
+  return any;
+}
+
+Result<bool> EnsembleCoordinator::on_idle() {
+  if (round_finished()) return false;
+  HEAL_RETURN_IF_ERROR(advance(true));
+  return true;
+}
+
+void EnsembleCoordinator::fail_round(const std::string& why) {
+  last_ = CoordinatorRound{};
+  last_.round = st_->round;
+  last_.failure = why;
+  last_.refused = st_->refused;
+  last_.secagg_seconds = st_->agg->seconds();
+  st_->finished = true;
+}
+
+Status EnsembleCoordinator::advance(bool force) {
+  std::vector<std::pair<PartyId, Bytes>> out;
+  Result<bool> closed = st_->agg->maybe_close(force, &out);
+  if (!closed.ok()) {
+    fail_round(closed.status().message());
+    return {};
+  }
+  for (auto& [p, bytes] : out) {
+    (void)net_.send({kCoordinatorId, p, MessageKind::kEnsembleSecAgg, st_->round, std::move(bytes)});
+  }
+  if (st_->agg->finished()) return finish_round();
+  return {};
+}
+
+Status EnsembleCoordinator::finish_round() {
+  CoordinatorRound rep;
+  rep.round = st_->round;
+  rep.refused = st_->refused;
+  ledger::EnsembleRound rec;
+  rec.round = st_->round;
+  double total_weight = 0;
+  {
+    Stopwatch sw(st_->seconds);
+    rep.contributors = st_->agg->contributors();
+    for (PartyId p : rep.contributors) {
+      const double acc = st_->accuracy.at(p);
+      const double w = ensemble_weight(acc, num_classes_);
+      rep.accuracy[p] = acc;
+      rep.weight[p] = w;
+      total_weight += w;
+      rec.contributors.push_back({p, w, acc, st_->masked_hash.at(p)});
+    }
+    rep.consensus = smpc::fixed_decode(st_->agg->sum(), cfg_.frac_bits);
+    for (double& v : rep.consensus) v /= total_weight;
+  }
+  const Bytes payload = internal::encode_doubles(rep.consensus);
+  rec.consensus_hash = blake2b_256(payload);
+  const ledger::Signer* signers[] = {&signer_};
+  auto appended = ledger_.append(ledger::sign_record({cfg_.federation_id, ledger::now_ms(), rec}, signers));
+  if (!appended.ok()) {
+    fail_round("ledger: " + appended.status().message());
+    return appended.status();
+  }
+  for (PartyId p : rep.contributors) {
+    (void)net_.send({kCoordinatorId, p, MessageKind::kEnsembleConsensus, st_->round, payload});
+  }
+  rep.completed = true;
+  rep.secagg_seconds = st_->agg->seconds() + st_->seconds;
+  last_ = std::move(rep);
+  st_->finished = true;
+  return {};
+}
+
+}  // namespace heal::fl::ensemble

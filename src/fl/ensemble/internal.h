@@ -1,0 +1,73 @@
+// Shared pieces of the ensemble roles: the SecAgg server-side phase machine (used by the coordinator
+// among institutions and by an institution among its sites), the client step, payload codecs.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <utility>
+#include <vector>
+
+#include "heal/fl/ensemble/roles.h"
+#include "heal/smpc/fixed_point.h"
+
+namespace heal::fl::ensemble::internal {
+
+class Stopwatch {
+ public:
+  explicit Stopwatch(double& acc) : acc_(acc), t0_(std::chrono::steady_clock::now()) {}
+  ~Stopwatch() { acc_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count(); }
+
+ private:
+  double& acc_;
+  std::chrono::steady_clock::time_point t0_;
+};
+
+/// Server side of one SecAgg over a group: collects the client messages of the current phase and
+/// closes it when every expected client answered, or on demand (a deadline: `force`).
+class ServerDriver {
+ public:
+  ServerDriver(smpc::SecAggConfig cfg, const SecAggGroup& group);
+  /// A SecAgg message from `from` (rejected: wrong phase, unknown party, or the server refuses it).
+  Status receive(PartyId from, std::span<const std::uint8_t> msg);
+  /// `party` will not take part (a refusal): no longer expected.
+  void withdraw(PartyId party);
+  /// Closes the current phase if complete (or `force`); appends what to send to `out`. True if closed.
+  Result<bool> maybe_close(bool force, std::vector<std::pair<PartyId, Bytes>>* out);
+  bool finished() const { return phase_ == 5; }
+  /// The sum (valid when finished) and the parties it contains (U3).
+  const std::vector<std::uint64_t>& sum() const { return sum_; }
+  std::vector<PartyId> contributors() const;
+  double seconds() const { return seconds_; }
+
+ private:
+  PartyId party_of(std::uint32_t id) const { return group_.parties[id - 1]; }
+  std::optional<std::uint32_t> id_of(PartyId p) const;
+
+  smpc::SecAggConfig cfg_;
+  SecAggGroup group_;
+  smpc::SecAggServer server_;
+  int phase_ = 0;
+  std::set<PartyId> expected_, got_, withdrawn_;
+  std::vector<std::uint64_t> sum_;
+  double seconds_ = 0;
+};
+
+/// The client's answer to a server message (nullopt when it answers nothing). `x` is the input.
+Result<std::optional<Bytes>> client_step(smpc::SecAggClient& c, std::span<const std::uint8_t> msg,
+                                         std::span<const std::uint64_t> x, smpc::MsgType* type);
+
+/// A copy of an identity (a node needs one per round's SecAggClient).
+smpc::SecAggIdentity copy_identity(const smpc::SecAggIdentity& id);
+
+/// SecAgg session header of kEnsembleRoundStart / kSiteRound: session | u32 n | u32 t | u64 len.
+void put_session(ByteWriter& w, const smpc::SecAggConfig& c);
+Status get_session(ByteReader& r, smpc::SecAggConfig* c);
+
+/// u64 count | count doubles (finite) / floats.
+Bytes encode_doubles(std::span<const double> v);
+Result<std::vector<double>> decode_doubles(std::span<const std::uint8_t> in, std::uint64_t max_count);
+
+}  // namespace heal::fl::ensemble::internal

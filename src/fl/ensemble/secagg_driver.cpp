@@ -1,0 +1,227 @@
+// The SecAgg phase machine of an aggregator and the client step (roles.h).
+#include <cmath>
+
+#include "heal/core/check.h"
+#include "internal.h"
+
+namespace heal::fl::ensemble {
+
+double ensemble_weight(double accuracy, std::size_t num_classes) {
+  HEAL_REQUIRE(num_classes >= 2, "an ensemble needs at least 2 classes");
+  return std::max(accuracy - 1.0 / static_cast<double>(num_classes), kMinEnsembleWeight);
+}
+
+}  // namespace heal::fl::ensemble
+
+namespace heal::fl::ensemble::internal {
+
+using smpc::MsgType;
+
+ServerDriver::ServerDriver(smpc::SecAggConfig cfg, const SecAggGroup& group)
+    : cfg_(cfg), group_(group), server_(cfg, group.verify_keys) {
+  HEAL_REQUIRE(group.parties.size() == cfg.num_clients && group.verify_keys.size() == cfg.num_clients,
+               "SecAgg group size differs from the configuration");
+  expected_.insert(group.parties.begin(), group.parties.end());
+}
+
+std::optional<std::uint32_t> ServerDriver::id_of(PartyId p) const {
+  for (std::size_t i = 0; i < group_.parties.size(); ++i) {
+    if (group_.parties[i] == p) return static_cast<std::uint32_t>(i + 1);
+  }
+  return std::nullopt;
+}
+
+std::vector<PartyId> ServerDriver::contributors() const {
+  std::vector<PartyId> out;
+  for (auto id : server_.aggregated_clients()) out.push_back(party_of(id));
+  return out;
+}
+
+void ServerDriver::withdraw(PartyId party) {
+  withdrawn_.insert(party);
+  expected_.erase(party);
+}
+
+Status ServerDriver::receive(PartyId from, std::span<const std::uint8_t> msg) {
+  Stopwatch sw(seconds_);
+  auto id = id_of(from);
+  if (!id) return Status::invalid_argument("party " + std::to_string(from) + " is not in the SecAgg group");
+  if (!expected_.count(from) || got_.count(from))
+    return Status::failed_precondition("party " + std::to_string(from) + " is not expected in this phase");
+  HEAL_ASSIGN_OR_RETURN(MsgType t, smpc::peek_type(msg));
+  // The SecAgg messages carry their sender id, signed: it must be the transport sender's (else one
+  // party could replay another's message and be counted as having answered).
+  Result<std::uint32_t> claimed = [&]() -> Result<std::uint32_t> {
+    switch (t) {
+      case MsgType::kAdvertise: {
+        HEAL_ASSIGN_OR_RETURN(auto m, smpc::decode_advertise(msg));
+        return m.id;
+      }
+      case MsgType::kShareKeys: {
+        HEAL_ASSIGN_OR_RETURN(auto m, smpc::decode_share_keys(msg));
+        return m.sender;
+      }
+      case MsgType::kMaskedInput: {
+        HEAL_ASSIGN_OR_RETURN(auto m, smpc::decode_masked_input(msg));
+        return m.id;
+      }
+      case MsgType::kSurvivorSig: {
+        HEAL_ASSIGN_OR_RETURN(auto m, smpc::decode_survivor_sig(msg));
+        return m.id;
+      }
+      case MsgType::kUnmaskResponse: {
+        HEAL_ASSIGN_OR_RETURN(auto m, smpc::decode_unmask_response(msg));
+        return m.id;
+      }
+      default:
+        return Status::corruption("not a client message");
+    }
+  }();
+  if (!claimed.ok()) return claimed.status();
+  if (*claimed != *id)
+    return Status::corruption("SecAgg message of client " + std::to_string(*claimed) + " sent by party " +
+                              std::to_string(from));
+  Status s;
+  switch (phase_) {
+    case 0:
+      s = t == MsgType::kAdvertise ? server_.receive_advertise(msg) : Status::corruption("not an advert");
+      break;
+    case 1:
+      s = t == MsgType::kShareKeys ? server_.receive_shares(msg) : Status::corruption("not key shares");
+      break;
+    case 2:
+      s = t == MsgType::kMaskedInput ? server_.receive_masked_input(msg) : Status::corruption("not a masked input");
+      break;
+    case 3:
+      s = t == MsgType::kSurvivorSig ? server_.receive_survivor_signature(msg) : Status::corruption("not a signature");
+      break;
+    case 4:
+      s = t == MsgType::kUnmaskResponse ? server_.receive_unmask(msg) : Status::corruption("not an unmasking");
+      break;
+    default:
+      s = Status::failed_precondition("the aggregation is finished");
+  }
+  if (s.ok()) got_.insert(from);
+  return s;
+}
+
+Result<bool> ServerDriver::maybe_close(bool force, std::vector<std::pair<PartyId, Bytes>>* out) {
+  if (finished()) return false;
+  if (!force && got_ != expected_) return false;
+  Stopwatch sw(seconds_);
+  std::set<PartyId> next;
+  switch (phase_) {
+    case 0: {
+      HEAL_ASSIGN_OR_RETURN(Bytes list, server_.key_list());
+      for (PartyId p : got_) out->push_back({p, list});
+      next = got_;
+      break;
+    }
+    case 1: {
+      HEAL_ASSIGN_OR_RETURN(auto routed, server_.route_shares());
+      for (auto& [id, bytes] : routed) {
+        next.insert(party_of(id));
+        out->push_back({party_of(id), std::move(bytes)});
+      }
+      break;
+    }
+    case 2: {
+      HEAL_ASSIGN_OR_RETURN(Bytes survivors, server_.survivors());
+      for (auto id : server_.aggregated_clients()) {
+        next.insert(party_of(id));
+        out->push_back({party_of(id), survivors});
+      }
+      break;
+    }
+    case 3: {
+      HEAL_ASSIGN_OR_RETURN(Bytes request, server_.unmask_request());
+      for (PartyId p : got_) out->push_back({p, request});
+      next = got_;
+      break;
+    }
+    case 4: {
+      HEAL_ASSIGN_OR_RETURN(sum_, server_.finish());
+      break;
+    }
+  }
+  ++phase_;
+  for (PartyId p : withdrawn_) next.erase(p);
+  expected_ = std::move(next);
+  got_.clear();
+  return true;
+}
+
+Result<std::optional<Bytes>> client_step(smpc::SecAggClient& c, std::span<const std::uint8_t> msg,
+                                         std::span<const std::uint64_t> x, MsgType* type) {
+  HEAL_ASSIGN_OR_RETURN(*type, smpc::peek_type(msg));
+  switch (*type) {
+    case MsgType::kKeyList: {
+      HEAL_ASSIGN_OR_RETURN(Bytes b, c.share_keys(msg));
+      return std::optional<Bytes>(std::move(b));
+    }
+    case MsgType::kSharesForClient: {
+      HEAL_ASSIGN_OR_RETURN(Bytes b, c.masked_input(msg, x));
+      return std::optional<Bytes>(std::move(b));
+    }
+    case MsgType::kSurvivors: {
+      HEAL_ASSIGN_OR_RETURN(Bytes b, c.sign_survivors(msg));
+      return std::optional<Bytes>(std::move(b));
+    }
+    case MsgType::kUnmaskRequest: {
+      HEAL_ASSIGN_OR_RETURN(Bytes b, c.unmask(msg));
+      return std::optional<Bytes>(std::move(b));
+    }
+    default:
+      return Status::corruption("a client does not answer SecAgg message type " +
+                                std::to_string(static_cast<int>(*type)));
+  }
+}
+
+smpc::SecAggIdentity copy_identity(const smpc::SecAggIdentity& id) {
+  smpc::SecAggIdentity out;
+  out.verify_key = id.verify_key;
+  out.sign_key = SecretBytes(Bytes(id.sign_key.span().begin(), id.sign_key.span().end()));
+  return out;
+}
+
+void put_session(ByteWriter& w, const smpc::SecAggConfig& c) {
+  w.put_bytes(c.session);
+  w.put<std::uint32_t>(c.num_clients);
+  w.put<std::uint32_t>(c.threshold);
+  w.put<std::uint64_t>(c.vector_len);
+}
+
+Status get_session(ByteReader& r, smpc::SecAggConfig* c) {
+  std::span<const std::uint8_t> s;
+  HEAL_RETURN_IF_ERROR(r.get_bytes(c->session.size(), &s));
+  std::copy(s.begin(), s.end(), c->session.begin());
+  HEAL_RETURN_IF_ERROR(r.get(&c->num_clients));
+  HEAL_RETURN_IF_ERROR(r.get(&c->threshold));
+  HEAL_RETURN_IF_ERROR(r.get(&c->vector_len));
+  if (c->num_clients < 2 || c->num_clients > smpc::kSecAggMaxClients ||
+      2 * std::uint64_t{c->threshold} <= c->num_clients || c->threshold > c->num_clients || c->vector_len == 0 ||
+      c->vector_len > smpc::kSecAggMaxVectorLen) {
+    return Status::corruption("invalid SecAgg session parameters");
+  }
+  return {};
+}
+
+Bytes encode_doubles(std::span<const double> v) {
+  ByteWriter w;
+  w.put<std::uint64_t>(v.size());
+  for (double d : v) w.put<double>(d);
+  return w.take();
+}
+
+Result<std::vector<double>> decode_doubles(std::span<const std::uint8_t> in, std::uint64_t max_count) {
+  ByteReader r(in);
+  std::vector<double> v;
+  HEAL_RETURN_IF_ERROR(r.get_array(&v, max_count));
+  if (!r.at_end()) return Status::corruption("trailing bytes after a vector");
+  for (double d : v) {
+    if (!std::isfinite(d)) return Status::corruption("non-finite value");
+  }
+  return v;
+}
+
+}  // namespace heal::fl::ensemble::internal
