@@ -7,7 +7,9 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <sstream>
+#include <algorithm>
 
 #include "commands.h"
 #include "fl_ensemble_cli.h"
@@ -23,7 +25,7 @@ namespace {
 
 struct EnsembleArgs {
   std::string data, partition = "dirichlet:0.5", archs = "hecnn,resnet,capsnet", out = "heal-ensemble",
-                    central_arch = "hecnn";
+                    central_arch = "hecnn", config;
   int hospitals = 4, rounds = 10, local_epochs = 2, distill_epochs = 1, batch = 64, threads = 2, size = 0;
   double reference_fraction = 0.2, lr = 2e-3, distill_lr = 1e-3;
   std::uint64_t seed = 1;
@@ -38,6 +40,37 @@ std::string fmt3(double v) {
   return b;
 }
 
+// {"institutions": [{"name": "A", "arch": "hecnn", "sites": 2}, ...]}
+std::vector<apps::ensemble::InstitutionPlan> read_config(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw StatusError(Status::io_error("cannot read the ensemble config " + path));
+  const auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  const auto bad = [&](const std::string& why) {
+    return StatusError(Status::invalid_argument(
+        path + ": " + why +
+        " (expected {\"institutions\": [{\"name\": \"A\", \"arch\": \"hecnn\", \"sites\": 2}, ...]})"));
+  };
+  if (j.is_discarded() || !j.is_object() || !j.contains("institutions") || !j["institutions"].is_array()) {
+    throw bad("not a JSON object with an \"institutions\" array");
+  }
+  std::vector<apps::ensemble::InstitutionPlan> out;
+  for (const auto& e : j["institutions"]) {
+    if (!e.is_object() || !e.contains("name") || !e["name"].is_string() || !e.contains("arch") ||
+        !e["arch"].is_string()) {
+      throw bad("every institution needs a \"name\" and an \"arch\" string");
+    }
+    apps::ensemble::InstitutionPlan p{e["name"].get<std::string>(), e["arch"].get<std::string>(), 1};
+    if (e.contains("sites")) {
+      if (!e["sites"].is_number_integer() || e["sites"].get<int>() < 1 || e["sites"].get<int>() > 64) {
+        throw bad("\"sites\" of " + p.name + " must be an integer in 1..64");
+      }
+      p.sites = e["sites"].get<int>();
+    }
+    out.push_back(p);
+  }
+  return out;
+}
+
 void run(const EnsembleArgs& a) {
   namespace ae = apps::ensemble;
   nn::torch_backend::set_num_threads(a.threads);
@@ -50,6 +83,7 @@ void run(const EnsembleArgs& a) {
   for (std::string s; std::getline(ss, s, ',');) {
     if (!s.empty()) o.archs.push_back(s);
   }
+  if (!a.config.empty()) o.institutions = read_config(a.config);
   if (auto st = io::parse_partition_scheme(a.partition, &o.partition); !st.ok()) throw StatusError(st);
   o.reference_fraction = a.reference_fraction;
   o.rounds = a.rounds;
@@ -80,27 +114,30 @@ void run(const EnsembleArgs& a) {
   std::printf("Ensemble FL on %s: %zu hospitals, reference set %zu images (hash %.16s...)\n", rep.dataset.c_str(),
               rep.members.size(), rep.reference_size, rep.reference_hash.c_str());
   std::printf("\n%-6s", "round");
-  for (std::size_t i = 0; i < rep.members.size(); ++i) std::printf("  h%zu val  w   ", i + 1);
-  std::printf("  ensemble  secagg s  round s  bytes up/hosp  plain bytes\n");
+  for (const auto& m : rep.members) std::printf("  %-12.12s", m.institution.c_str());
+  std::printf("  ensemble  secagg s  round s  up/inst (B)  plain (B)\n%-6s", "");
+  for (std::size_t i = 0; i < rep.members.size(); ++i) std::printf("  %-12s", "val ACC  w");
+  std::printf("\n");
   for (const auto& row : rep.rounds) {
     std::printf("%-6d", row.round);
-    for (const auto& m : row.members) std::printf("  %s %.2f ", fmt3(m.val_accuracy).c_str(), m.weight);
-    const double up = row.bytes_up.empty() ? 0.0 : static_cast<double>(row.bytes_up.front());
-    std::printf("  %s     %8.2f  %7.1f  %13.0f  %11llu\n", fmt3(row.ensemble_val_accuracy).c_str(), row.secagg_seconds,
-                row.seconds, up, static_cast<unsigned long long>(row.plaintext_bytes));
+    for (const auto& m : row.members) std::printf("  %s %.2f  ", fmt3(m.val_accuracy).c_str(), m.weight);
+    std::uint64_t up = 0;
+    for (auto b : row.bytes_up) up = std::max(up, b);
+    std::printf("  %s     %8.2f  %7.1f  %11llu  %9llu\n", fmt3(row.ensemble_val_accuracy).c_str(), row.secagg_seconds,
+                row.seconds, static_cast<unsigned long long>(up), static_cast<unsigned long long>(row.plaintext_bytes));
   }
-  std::printf("\n%-10s %-58s %9s %9s %11s %9s\n", "hospital", "architecture", "test ACC", "test AUC", "local-only",
-              "gain");
-  for (std::size_t i = 0; i < rep.members.size(); ++i) {
-    const auto& m = rep.members[i];
-    std::printf("%-10zu %-58s %9s %9s %11s %+9.3f\n", i + 1, m.architecture.c_str(), fmt3(m.test_accuracy).c_str(),
-                fmt3(m.test_auc).c_str(), fmt3(m.local_test_accuracy).c_str(), m.test_accuracy - m.local_test_accuracy);
+  std::printf("\n%-12s %-5s %-58s %9s %9s %11s %7s\n", "institution", "sites", "architecture", "test ACC", "test AUC",
+              "local-only", "gain");
+  for (const auto& m : rep.members) {
+    std::printf("%-12.12s %-5d %-58s %9s %9s %11s %+7.3f\n", m.institution.c_str(), m.sites, m.architecture.c_str(),
+                fmt3(m.test_accuracy).c_str(), fmt3(m.test_auc).c_str(), fmt3(m.local_test_accuracy).c_str(),
+                m.test_accuracy - m.local_test_accuracy);
   }
-  std::printf("%-10s %-58s %9s %9s %11s\n", "ensemble", "weighted mean of the members' probabilities",
+  std::printf("%-12s %-5s %-58s %9s %9s %11s\n", "ensemble", "", "weighted mean of the members' probabilities",
               fmt3(rep.ensemble_test_accuracy).c_str(), fmt3(rep.ensemble_test_auc).c_str(),
               fmt3(rep.local_ensemble_test_accuracy).c_str());
   if (!a.no_central) {
-    std::printf("%-10s %-58s %9s %9s\n", "central", rep.central_architecture.c_str(),
+    std::printf("%-12s %-5s %-58s %9s %9s\n", "central", "", rep.central_architecture.c_str(),
                 fmt3(rep.central_test_accuracy).c_str(), fmt3(rep.central_test_auc).c_str());
   }
   std::printf("\nledger: %s; report: %s/report.json; plot: %s (%.0f s)\n",
@@ -117,7 +154,10 @@ void add_fl_ensemble_commands(CLI::App& fl) {
   auto a = std::make_shared<EnsembleArgs>();
   auto* sim = ens->add_subcommand("simulate", "Run K hospitals with their own architectures in one process");
   sim->add_option("--data", a->data, "Dataset (default: global --data / $HEAL_DATA)");
-  sim->add_option("--hospitals", a->hospitals, "Number of hospitals K")->capture_default_str();
+  sim->add_option("--hospitals", a->hospitals, "Number of hospitals K (one-site institutions)")->capture_default_str();
+  sim->add_option("--config", a->config,
+                  "JSON file of institutions, sites and architectures (hierarchical): "
+                  "{\"institutions\": [{\"name\": \"A\", \"arch\": \"hecnn\", \"sites\": 2}, ...]}");
   sim->add_option("--archs", a->archs,
                   "Architecture per hospital, cycled: hecnn, hecnn-wide, resnet, capsnet, deit, NAME:WIDTH")
       ->capture_default_str();

@@ -25,7 +25,18 @@
 
 namespace heal::apps::ensemble {
 
+/// One institution of a hierarchical consortium: `sites` sites (hospitals) that share one architecture
+/// and FedAvg inside the institution (secure aggregation among the sites) before the institutions
+/// form the ensemble.
+struct InstitutionPlan {
+  std::string name;
+  std::string arch = "hecnn";
+  int sites = 1;
+};
+
 struct EnsembleSimulationOptions {
+  /// Either institutions (hierarchical), or `hospitals` one-site institutions with `archs` cycled.
+  std::vector<InstitutionPlan> institutions;
   int hospitals = 4;
   /// Architecture of each hospital, cycled when shorter than `hospitals`: "hecnn", "hecnn-wide",
   /// "resnet", "capsnet", "deit", optionally with a width: "hecnn:4".
@@ -41,7 +52,7 @@ struct EnsembleSimulationOptions {
   std::string central_arch = "hecnn";
   int central_epochs = 0;
   std::uint64_t seed = 1;
-  /// Ledger of the run ("" = in memory).
+  /// Ledger of the run (a new SQLite file; required).
   std::string ledger_path;
   /// Progress: a line of text per event (round done, baseline done).
   std::function<void(const std::string&)> on_progress;
@@ -58,14 +69,18 @@ struct RoundRow {
   double ensemble_val_accuracy = 0;
   double seconds = 0;
   double secagg_seconds = 0;
-  std::vector<std::uint64_t> bytes_up, bytes_down;  // per hospital, this round
-  std::uint64_t plaintext_bytes = 0;                // one hospital's predictions in the clear
+  std::vector<std::uint64_t> bytes_up, bytes_down;  // per institution with the coordinator, this round
+  std::vector<std::uint64_t> site_bytes;            // per institution: its sites' traffic (up + down)
+  std::uint64_t plaintext_bytes = 0;                // one institution's predictions in the clear
+  std::vector<std::uint32_t> contributors;
 };
 
 struct MemberSummary {
+  std::string institution;
+  int sites = 1;
   std::string architecture;  // describe_spec()
   std::uint64_t num_parameters = 0;
-  std::vector<std::size_t> class_counts;
+  std::vector<std::size_t> class_counts;  // over its sites
   double test_accuracy = 0, test_auc = 0;              // after the federation
   double local_test_accuracy = 0, local_test_auc = 0;  // local-only baseline (NaN when not run)
   double weight = 0;                                   // final ensemble weight

@@ -31,7 +31,8 @@ struct TorchMemberOptions {
 
 class TorchEnsembleMember final : public fl::ensemble::EnsembleMember {
  public:
-  /// `train` and `indices`: the member's private examples (train[indices]); `reference`: the
+  /// `train` and `indices`: the member's private examples (train[indices]; empty for a model that
+  /// only holds an institution's FedAvg: train_local then fails); `reference`: the
   /// agreed reference images; `val`: the labelled split validate() scores on.
   TorchEnsembleMember(std::shared_ptr<const io::SplitData> train, std::vector<std::size_t> indices,
                       std::shared_ptr<const io::SplitData> reference, std::shared_ptr<const io::SplitData> val,

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -9,6 +10,8 @@
 #include <numeric>
 
 #include "heal/core/hash.h"
+#include "heal/fl/ensemble/simulation.h"
+#include "heal/ledger/backends/sqlite_ledger.h"
 #include "heal/core/rng.h"
 #include "heal/nn/metrics.h"
 #include "heal/nn/plots.h"
@@ -57,30 +60,35 @@ std::vector<double> weighted_mean(const std::vector<std::vector<double>>& probs,
 
 }  // namespace
 
-// Ensemble weight of a member from its accuracy on the public validation split: its margin over
-// chance, floored so a member at or below chance still counts a little (weights are public).
-double ensemble_weight(double val_accuracy, std::size_t num_classes) {
-  return std::max(val_accuracy - 1.0 / static_cast<double>(num_classes), 0.01);
-}
-
 Result<EnsembleSimulationReport> run_ensemble_simulation(const io::Dataset& data, const std::string& name,
                                                          const EnsembleSimulationOptions& o) {
+  namespace fe = fl::ensemble;
   const auto t0 = Clock::now();
   auto say = [&](const std::string& s) {
     if (o.on_progress) o.on_progress(s);
   };
-  if (o.hospitals < 2) return Status::invalid_argument("an ensemble needs at least 2 hospitals");
-  if (o.archs.empty()) return Status::invalid_argument("no architecture given");
+  std::vector<InstitutionPlan> plan = o.institutions;
+  if (plan.empty()) {
+    if (o.archs.empty()) return Status::invalid_argument("no architecture given");
+    for (int h = 0; h < o.hospitals; ++h) {
+      plan.push_back({"hospital" + std::to_string(h + 1), o.archs[static_cast<std::size_t>(h) % o.archs.size()], 1});
+    }
+  }
+  if (plan.size() < 2) return Status::invalid_argument("an ensemble needs at least 2 institutions");
   if (o.rounds < 1) return Status::invalid_argument("rounds must be >= 1");
   if (!(o.reference_fraction > 0 && o.reference_fraction < 0.9)) {
     return Status::invalid_argument("reference fraction must be in (0, 0.9)");
   }
+  if (o.ledger_path.empty()) return Status::invalid_argument("no ledger path given");
   if (data.val.size() == 0) return Status::invalid_argument("the dataset has no validation split (ensemble weights)");
   std::vector<tb::ModelSpec> specs;
-  for (int h = 0; h < o.hospitals; ++h) {
-    auto s = spec_for(o.archs[static_cast<std::size_t>(h) % o.archs.size()], data);
+  int total_sites = 0;
+  for (const auto& inst : plan) {
+    if (inst.sites < 1) return Status::invalid_argument("institution '" + inst.name + "' has no site");
+    auto s = spec_for(inst.arch, data);
     if (!s.ok()) return s.status();
     specs.push_back(*s);
+    total_sites += inst.sites;
   }
   const std::size_t C = static_cast<std::size_t>(data.num_classes);
 
@@ -99,83 +107,113 @@ Result<EnsembleSimulationReport> run_ensemble_simulation(const io::Dataset& data
   auto pool = std::make_shared<io::SplitData>(io::subset(data.train, rest));
   auto val = std::make_shared<io::SplitData>(data.val);
 
+  // Every site (hospital) gets a Dirichlet label-skewed share of the rest.
   io::PartitionSpec ps = o.partition;
-  ps.hospitals = o.hospitals;
+  ps.hospitals = total_sites;
   ps.seed = o.seed;
   auto part = io::partition(pool->labels, data.num_classes, ps);
   if (!part.ok()) return part.status();
-  const auto counts = io::partition_class_counts(*part, pool->labels, data.num_classes);
+  std::vector<std::vector<std::vector<std::size_t>>> site_idx(plan.size());  // [institution][site]
+  std::vector<std::vector<std::size_t>> inst_idx(plan.size());               // union of its sites
+  for (std::size_t k = 0, h = 0; k < plan.size(); ++k) {
+    for (int s = 0; s < plan[k].sites; ++s, ++h) {
+      site_idx[k].push_back(part->hospitals[h]);
+      inst_idx[k].insert(inst_idx[k].end(), part->hospitals[h].begin(), part->hospitals[h].end());
+    }
+    std::sort(inst_idx[k].begin(), inst_idx[k].end());
+  }
 
   EnsembleSimulationReport rep;
   rep.dataset = name;
   rep.reference_size = ref->size();
-  rep.reference_hash = digest_hex(images_hash(*ref));
+  const Digest ref_hash = images_hash(*ref);
+  rep.reference_hash = digest_hex(ref_hash);
+  auto member_seed = [&](std::size_t k, std::size_t site) { return o.seed * 1000 + 1 + 101 * k + 7 * site; };
 
-  auto make_members = [&](std::uint64_t seed_base) {
-    std::vector<std::unique_ptr<TorchEnsembleMember>> m;
-    for (int h = 0; h < o.hospitals; ++h) {
-      const auto hs = static_cast<std::size_t>(h);
-      m.push_back(std::make_unique<TorchEnsembleMember>(pool, part->hospitals[hs], ref, val, specs[hs], o.member,
-                                                        seed_base + 101 * static_cast<std::uint64_t>(h)));
+  // --- the federation: institutions (1-site: the member; multi-site: an institution model plus sites) ---
+  std::vector<std::unique_ptr<TorchEnsembleMember>> models;
+  std::vector<std::vector<std::unique_ptr<TorchEnsembleMember>>> sites(plan.size());
+  std::vector<fe::InstitutionSpec> inst_specs;
+  for (std::size_t k = 0; k < plan.size(); ++k) {
+    // A multi-site institution's model holds the FedAvg of its sites and has no data of its own.
+    models.push_back(std::make_unique<TorchEnsembleMember>(
+        pool, plan[k].sites == 1 ? site_idx[k][0] : std::vector<std::size_t>{}, ref, val, specs[k], o.member,
+        member_seed(k, 0)));
+    fe::InstitutionSpec is;
+    is.name = plan[k].name;
+    is.model = models.back().get();
+    if (plan[k].sites > 1) {
+      for (int s = 0; s < plan[k].sites; ++s) {
+        sites[k].push_back(std::make_unique<TorchEnsembleMember>(pool, site_idx[k][static_cast<std::size_t>(s)], ref,
+                                                                 val, specs[k], o.member,
+                                                                 member_seed(k, static_cast<std::size_t>(s) + 1)));
+        is.sites.push_back(sites[k].back().get());
+      }
     }
-    return m;
-  };
-
-  // --- the federation ---
-  auto members = make_members(o.seed * 1000 + 1);
-  std::vector<double> weights(members.size(), 1.0);
+    inst_specs.push_back(is);
+  }
+  auto lg = ledger::SqliteLedger::open(o.ledger_path);
+  if (!lg.ok()) return lg.status().with_context("opening the ledger " + o.ledger_path);
+  SystemRng sys;
+  fe::SimulationOptions so;
+  so.federation_id = "heal-ensemble-" + name;
+  so.reference_hash = ref_hash;
+  fe::EnsembleSimulation sim(inst_specs, so, **lg, sys);
+  if (auto st = sim.setup(); !st.ok()) return st.with_context("ensemble setup");
+  std::vector<double> weights(plan.size(), 1.0);
   for (int r = 0; r < o.rounds; ++r) {
-    const auto tr = Clock::now();
+    auto rr = sim.run_round();
+    if (!rr.ok()) return rr.status();
+    if (!rr->completed) return Status::unavailable("round " + std::to_string(r + 1) + " failed: " + rr->failure);
     RoundRow row;
     row.round = r + 1;
-    std::vector<std::vector<double>> preds;
-    for (std::size_t i = 0; i < members.size(); ++i) {
-      fl::TrainConfig cfg{.round = static_cast<std::uint64_t>(r), .seed = o.seed * 7919 + i};
-      auto tl = members[i]->train_local(cfg);
-      if (!tl.ok()) return tl.status();
-      auto v = members[i]->validate();
-      if (!v.ok()) return v.status();
-      weights[i] = ensemble_weight(v->at("accuracy"), C);
-      auto p = members[i]->predict_reference();
-      if (!p.ok()) return p.status();
-      preds.push_back(std::move(*p));
-    }
-    const auto ts = Clock::now();
-    const auto consensus = weighted_mean(preds, weights);
-    row.secagg_seconds = seconds_since(ts);
-    row.plaintext_bytes = static_cast<std::uint64_t>(ref->size() * C * sizeof(double));
+    row.seconds = rr->round_seconds;
+    row.secagg_seconds = rr->secagg_seconds;
+    row.contributors.assign(rr->contributors.begin(), rr->contributors.end());
     std::vector<std::vector<double>> val_probs;
-    for (std::size_t i = 0; i < members.size(); ++i) {
-      fl::TrainConfig cfg{.round = static_cast<std::uint64_t>(r), .seed = o.seed * 7919 + i};
-      auto d = members[i]->distill(consensus, cfg);
-      if (!d.ok()) return d.status();
-      val_probs.push_back(members[i]->trainer().predict_proba(*val));
-      row.members.push_back({nn::compute_metrics(val_probs.back(), val->labels, data.num_classes).accuracy,
-                             weights[i]});
+    for (std::size_t k = 0; k < plan.size(); ++k) {
+      const auto& ir = rr->institutions[k];
+      weights[k] = ir.weight;
+      row.bytes_up.push_back(ir.bytes_up);
+      row.bytes_down.push_back(ir.bytes_down);
+      row.site_bytes.push_back(ir.site_bytes_up + ir.site_bytes_down);
+      row.plaintext_bytes = ir.plaintext_bytes;
+      // The harness (not a protocol role) scores each distilled model on the public validation split.
+      val_probs.push_back(models[k]->trainer().predict_proba(*val));
+      row.members.push_back({nn::compute_metrics(val_probs.back(), val->labels, data.num_classes).accuracy, ir.weight});
     }
     row.ensemble_val_accuracy =
         nn::compute_metrics(weighted_mean(val_probs, weights), val->labels, data.num_classes).accuracy;
-    row.seconds = seconds_since(tr);
-    std::string line = "round " + std::to_string(r + 1) + "/" + std::to_string(o.rounds) + ": val ACC";
-    for (const auto& m : row.members) line += " " + std::to_string(m.val_accuracy).substr(0, 5);
-    line += " | ensemble " + std::to_string(row.ensemble_val_accuracy).substr(0, 5);
+    char line[256];
+    std::snprintf(line, sizeof line, "round %d/%d: ensemble val ACC %.3f, %.1f s (secure aggregation %.2f s)", r + 1,
+                  o.rounds, row.ensemble_val_accuracy, row.seconds, row.secagg_seconds);
     say(line);
     rep.rounds.push_back(std::move(row));
   }
-  // The diagnosis ensemble weighs the final members by their final validation accuracy (public split).
-  for (std::size_t i = 0; i < members.size(); ++i) weights[i] = ensemble_weight(rep.rounds.back().members[i].val_accuracy, C);
+  const auto verified = (*lg)->verify();
+  rep.ledger_verified = verified.ok;
+  if (!verified.ok) say("ledger verification FAILED: " + verified.summary());
+
+  // The diagnosis ensemble weighs the final models by their final validation accuracy (public split).
+  for (std::size_t k = 0; k < plan.size(); ++k) {
+    weights[k] = fe::ensemble_weight(rep.rounds.back().members[k].val_accuracy, C);
+  }
   std::vector<std::vector<double>> test_probs;
-  for (std::size_t i = 0; i < members.size(); ++i) {
+  for (std::size_t k = 0; k < plan.size(); ++k) {
     MemberSummary s;
-    s.architecture = describe_spec(members[i]->trainer().spec());
-    s.num_parameters = members[i]->trainer().num_parameters();
-    s.class_counts = counts[i];
-    test_probs.push_back(members[i]->trainer().predict_proba(data.test));
+    s.institution = plan[k].name;
+    s.sites = plan[k].sites;
+    s.architecture = describe_spec(models[k]->trainer().spec());
+    s.num_parameters = models[k]->trainer().num_parameters();
+    s.class_counts = pool->class_counts(data.num_classes);
+    std::fill(s.class_counts.begin(), s.class_counts.end(), 0);
+    for (auto i : inst_idx[k]) ++s.class_counts[static_cast<std::size_t>(pool->labels[i])];
+    test_probs.push_back(models[k]->trainer().predict_proba(data.test));
     const auto m = nn::compute_metrics(test_probs.back(), data.test.labels, data.num_classes);
     s.test_accuracy = m.accuracy;
     s.test_auc = m.auc;
     s.local_test_accuracy = s.local_test_auc = std::numeric_limits<double>::quiet_NaN();
-    s.weight = weights[i];
+    s.weight = weights[k];
     rep.members.push_back(s);
   }
   {
@@ -184,29 +222,31 @@ Result<EnsembleSimulationReport> run_ensemble_simulation(const io::Dataset& data
     rep.ensemble_test_auc = m.auc;
   }
 
-  // --- baseline: every member on its own data only, the same schedule ---
+  // --- baseline: every institution on its own data only (its sites pooled), the same schedule ---
   if (o.local_baseline) {
-    auto local = make_members(o.seed * 1000 + 1);  // the same initial weights as the federation's members
     std::vector<std::vector<double>> lp;
-    std::vector<double> lw(local.size());
-    for (std::size_t i = 0; i < local.size(); ++i) {
+    std::vector<double> lw(plan.size());
+    for (std::size_t k = 0; k < plan.size(); ++k) {
+      TorchEnsembleMember local(pool, inst_idx[k], ref, val, specs[k], o.member, member_seed(k, 0));
       for (int r = 0; r < o.rounds; ++r) {
-        fl::TrainConfig cfg{.round = static_cast<std::uint64_t>(r), .seed = o.seed * 7919 + i};
-        auto tl = local[i]->train_local(cfg);
+        auto tl = local.train_local(fl::TrainConfig{.round = static_cast<std::uint64_t>(r)});
         if (!tl.ok()) return tl.status();
       }
-      lw[i] = ensemble_weight(local[i]->trainer().evaluate(*val).accuracy, C);
-      lp.push_back(local[i]->trainer().predict_proba(data.test));
+      lw[k] = fe::ensemble_weight(local.trainer().evaluate(*val).accuracy, C);
+      lp.push_back(local.trainer().predict_proba(data.test));
       const auto m = nn::compute_metrics(lp.back(), data.test.labels, data.num_classes);
-      rep.members[i].local_test_accuracy = m.accuracy;
-      rep.members[i].local_test_auc = m.auc;
-      say("local-only " + rep.members[i].architecture + ": test ACC " + std::to_string(m.accuracy));
+      rep.members[k].local_test_accuracy = m.accuracy;
+      rep.members[k].local_test_auc = m.auc;
+      say("local-only " + plan[k].name + " " + plan[k].arch + ": test ACC " + std::to_string(m.accuracy).substr(0, 5));
     }
     rep.local_ensemble_test_accuracy =
         nn::compute_metrics(weighted_mean(lp, lw), data.test.labels, data.num_classes).accuracy;
+  } else {
+    rep.local_ensemble_test_accuracy = std::numeric_limits<double>::quiet_NaN();
   }
 
-  // --- baseline: one model on all the training data ---
+  // --- baseline: one model on all the training data (the reference set with its labels included) ---
+  rep.central_test_accuracy = rep.central_test_auc = std::numeric_limits<double>::quiet_NaN();
   if (o.central_baseline) {
     auto cs = spec_for(o.central_arch, data);
     if (!cs.ok()) return cs.status();
@@ -217,7 +257,7 @@ Result<EnsembleSimulationReport> run_ensemble_simulation(const io::Dataset& data
     rep.central_test_accuracy = m.accuracy;
     rep.central_test_auc = m.auc;
     rep.central_architecture = describe_spec(central.spec());
-    say("central " + rep.central_architecture + ": test ACC " + std::to_string(m.accuracy));
+    say("central " + o.central_arch + ": test ACC " + std::to_string(m.accuracy).substr(0, 5));
   }
   rep.seconds = seconds_since(t0);
   return rep;
@@ -231,7 +271,9 @@ std::string ensemble_report_json(const EnsembleSimulationReport& r) {
   j["reference"] = {{"size", r.reference_size}, {"hash", r.reference_hash}};
   j["members"] = json::array();
   for (const auto& m : r.members) {
-    j["members"].push_back({{"architecture", m.architecture},
+    j["members"].push_back({{"institution", m.institution},
+                            {"sites", m.sites},
+                            {"architecture", m.architecture},
                             {"num_parameters", m.num_parameters},
                             {"class_counts", m.class_counts},
                             {"test_accuracy", num(m.test_accuracy)},
@@ -249,6 +291,8 @@ std::string ensemble_report_json(const EnsembleSimulationReport& r) {
             {"secagg_seconds", row.secagg_seconds},
             {"bytes_up", row.bytes_up},
             {"bytes_down", row.bytes_down},
+            {"site_bytes", row.site_bytes},
+            {"contributors", row.contributors},
             {"plaintext_bytes", row.plaintext_bytes}};
     jr["members"] = json::array();
     for (const auto& m : row.members) jr["members"].push_back({{"val_accuracy", m.val_accuracy}, {"weight", m.weight}});
@@ -268,7 +312,7 @@ Status plot_ensemble_report(const EnsembleSimulationReport& r, const std::string
   std::vector<nn::Series> series;
   for (std::size_t i = 0; i < r.members.size(); ++i) {
     nn::Series s;
-    s.label = "hospital " + std::to_string(i + 1) + " " + r.members[i].architecture.substr(0, r.members[i].architecture.find('('));
+    s.label = r.members[i].institution + " " + r.members[i].architecture.substr(0, r.members[i].architecture.find('('));
     for (const auto& row : r.rounds) {
       s.x.push_back(row.round);
       s.y.push_back(row.members[i].val_accuracy);

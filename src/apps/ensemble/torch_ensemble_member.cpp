@@ -59,6 +59,7 @@ static auto guarded(const char* what, F&& f) -> decltype(f()) {
 }
 
 Result<fl::Metrics> TorchEnsembleMember::train_local(const fl::TrainConfig&) {
+  if (indices_.empty()) return Status::failed_precondition("this member holds no training data");
   return guarded("local training", [&]() -> Result<fl::Metrics> {
     const double loss = trainer_.train_epochs(*train_, indices_, options_.local_epochs, options_.train);
     return fl::Metrics{{"loss", loss}, {"num_samples", static_cast<double>(indices_.size())}};
