@@ -515,7 +515,8 @@ Status HeAggregator::add(std::span<const std::uint8_t> member_output) {
       if (a.level() != b.level() || std::fabs(a.scale() / b.scale() - 1.0) > 1e-12)
         return Status::invalid_argument("member output: level " + std::to_string(b.level()) + " / scale 2^" +
                                         std::to_string(std::log2(b.scale())) + " differ from the others' (level " +
-                                        std::to_string(a.level()) + ", scale 2^" + std::to_string(std::log2(a.scale())) +
+                                        std::to_string(a.level()) + ", scale 2^" +
+                                        std::to_string(std::log2(a.scale())) +
                                         "): members must share depth and weight precision");
     }
     for (std::size_t c = 0; c < l.cts.size(); ++c) ev.add_inplace(st_->sum.cts[c], l.cts[c]);
@@ -558,6 +559,8 @@ Result<EnsembleOutput> he_diagnose(const std::vector<HeMemberSpec>& members, std
   const Bytes query = q.encrypt_query(images, count);
   st.querier_seconds += since(t0);
   st.setup_bytes = bundle.size();
+  st.params = q.plan().describe();
+  st.capacity = q.capacity();
   HeAggregator agg;
   HEAL_RETURN_IF_ERROR(agg.load_keys(bundle, insecure));
   for (std::size_t i = 0; i < n; ++i) {

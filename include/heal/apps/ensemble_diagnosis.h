@@ -54,6 +54,7 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "heal/ckks/params.h"
@@ -141,6 +142,8 @@ struct RunStats {
   std::size_t setup_bytes = 0;  ///< HE mode: the key bundle, per member (reusable across queries)
   double seconds = 0, querier_seconds = 0, member_seconds = 0;  ///< wall; querier; all members
   std::vector<Bytes> querier_inbox;  ///< every message the querier received (SMPC mode), in order
+  std::string params;                ///< HE mode: the querier's parameter plan (ParamPlan::describe)
+  std::size_t capacity = 0;          ///< HE mode: images one query can hold (N/2)
 };
 
 /// One SMPC-mode member as the driver takes it.
