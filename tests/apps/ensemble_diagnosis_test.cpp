@@ -237,6 +237,51 @@ TEST(EnsembleDiagnosisHe, PiecesExchangeBytesOnly) {
   EXPECT_FALSE(q.decrypt_result(cut, n).ok());
 }
 
+// Outside bytes never crash a role: every byte of the headers and a spread of payload bytes of a
+// member output (aggregator) and of a query (member) flipped, and every truncation length class.
+TEST(EnsembleDiagnosisHe, RolesSurviveMutatedMessages) {
+  const auto ms = tiny_members();
+  HeQuerier q({he_member_info(ms[0]), he_member_info(ms[1])}, {.plan = test_plan()},
+              std::make_unique<SeededRng>(seed_from_u64(34)));
+  HeMember a(ms[0], 0.5);
+  ASSERT_TRUE(a.load_keys(q.key_bundle(), true).ok());
+  const auto x = he_infer::random_images(1, ms[0].input.size(), 2);
+  const Bytes query = q.encrypt_query(x, 1);
+  auto oa = a.evaluate(query);
+  ASSERT_TRUE(oa.ok());
+  std::vector<std::size_t> pos;
+  for (std::size_t i = 0; i < 96; ++i) pos.push_back(i);
+  for (std::size_t i = 96; i < oa->size(); i += oa->size() / 40) pos.push_back(i);
+  std::size_t refused = 0;
+  for (std::size_t p : pos) {
+    Bytes m = *oa;
+    m[p] ^= 0x5a;
+    HeAggregator agg;
+    ASSERT_TRUE(agg.load_keys(q.key_bundle(), true).ok());
+    Status s;
+    EXPECT_NO_THROW(s = agg.add(m)) << "byte " << p;
+    refused += !s.ok();
+    if (s.ok()) {
+      auto r = agg.result();
+      ASSERT_TRUE(r.ok());
+      EXPECT_NO_THROW((void)q.decrypt_result(*r, 1)) << "byte " << p;
+    }
+  }
+  EXPECT_GT(refused, 20u);  // the framing and object headers are checked
+  for (std::size_t len : {std::size_t{0}, std::size_t{5}, std::size_t{17}, oa->size() / 3, oa->size() - 1}) {
+    HeAggregator agg;
+    ASSERT_TRUE(agg.load_keys(q.key_bundle(), true).ok());
+    EXPECT_FALSE(agg.add(std::span<const std::uint8_t>(oa->data(), len)).ok()) << "length " << len;
+  }
+  for (std::size_t p : {0, 4, 6, 10, 14, 18, 26, 40, 60}) {
+    Bytes m = query;
+    m[p] ^= 0xff;
+    Result<Bytes> r = Status::internal("not run");
+    EXPECT_NO_THROW(r = a.evaluate(m)) << "query byte " << p;
+  }
+  EXPECT_FALSE(a.evaluate(std::span<const std::uint8_t>(query.data(), query.size() / 2)).ok());
+}
+
 TEST(EnsembleDiagnosisHe, RefusesMemberThatIsNotHeEvaluable) {
   auto ms = tiny_members();
   nn::ModelIr relu = ms[1];
