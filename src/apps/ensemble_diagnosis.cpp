@@ -60,8 +60,8 @@ SmpcMember::SmpcMember(SmpcSessionConfig cfg, std::uint32_t id, smpc::SecAggIden
 }
 
 Result<Bytes> SmpcMember::masked_input(std::span<const std::uint8_t> shares_for_me, std::span<const float> images) {
-  HEAL_REQUIRE(images.size() % cfg_.count == 0, "SmpcMember: " << images.size() << " floats for " << cfg_.count
-                                                               << " images");
+  HEAL_REQUIRE(images.size() % cfg_.count == 0,
+               "SmpcMember: " << images.size() << " floats for " << cfg_.count << " images");
   const std::vector<double> p = predict_(images, cfg_.count);
   HEAL_REQUIRE(p.size() == cfg_.count * cfg_.num_classes,
                "SmpcMember: the model returned " << p.size() << " values, expected " << cfg_.count * cfg_.num_classes);
@@ -339,13 +339,16 @@ HeQuerier::HeQuerier(const std::vector<HeMemberInfo>& members, const HeQuerierOp
   const HeMemberInfo& m0 = members[0];
   for (std::size_t i = 1; i < members.size(); ++i) {
     const HeMemberInfo& m = members[i];
-    HEAL_REQUIRE(m.input == m0.input, "ensemble HE mode: member " << i + 1 << " takes a " << m.input.c << "x"
-                                          << m.input.h << "x" << m.input.w << " input, member 1 a " << m0.input.c
-                                          << "x" << m0.input.h << "x" << m0.input.w << " one");
+    HEAL_REQUIRE(m.input == m0.input, "ensemble HE mode: member "
+                                          << i + 1 << " takes a " << m.input.c << "x" << m.input.h << "x" << m.input.w
+                                          << " input, member 1 a " << m0.input.c << "x" << m0.input.h << "x"
+                                          << m0.input.w << " one");
     HEAL_REQUIRE(m.num_classes == m0.num_classes, "ensemble HE mode: member " << i + 1 << " has " << m.num_classes
-                                                      << " classes, member 1 " << m0.num_classes);
+                                                                              << " classes, member 1 "
+                                                                              << m0.num_classes);
     HEAL_REQUIRE(m.depth == m0.depth,
-                 "ensemble HE mode: member " << i + 1 << " has circuit depth " << m.depth << ", member 1 " << m0.depth
+                 "ensemble HE mode: member "
+                     << i + 1 << " has circuit depth " << m.depth << ", member 1 " << m0.depth
                      << ": the logits would come out at different levels and scales and cannot be added; "
                         "all HE members must have the same number of polynomial activations");
   }
@@ -469,9 +472,9 @@ Result<Bytes> HeMember::evaluate(std::span<const std::uint8_t> query) {
   const std::size_t lvl = logits[0].level();
   double log_q = 0;
   for (std::size_t i = 0; i <= lvl; ++i) log_q += std::log2(static_cast<double>(ctx.q(i).value()));
-  const int bits = std::min(kMaxWeightBits,
-                            static_cast<int>(std::floor(log_q - std::log2(logits[0].scale()))) -
-                                he_infer::kLogitHeadroomBits - static_cast<int>(std::ceil(std::log2(k.members))) - 1);
+  const int bits = std::min(kMaxWeightBits, static_cast<int>(std::floor(log_q - std::log2(logits[0].scale()))) -
+                                                he_infer::kLogitHeadroomBits -
+                                                static_cast<int>(std::ceil(std::log2(k.members))) - 1);
   if (bits < kMinWeightBits)
     return Status::failed_precondition("ensemble HE mode: no room for the weight in the logits' modulus (" +
                                        std::to_string(bits) + " bits)");
@@ -497,8 +500,8 @@ Status HeAggregator::add(std::span<const std::uint8_t> member_output) {
   if (!st_) return Status::failed_precondition("HeAggregator: load_keys first");
   const auto& ctx = *st_->keys.ctx;
   if (added_ >= st_->keys.members) return Status::invalid_argument("HeAggregator: more outputs than members");
-  HEAL_ASSIGN_OR_RETURN(CtList l, decode_cts(ctx, member_output, kShareMagic, "member output", st_->keys.classes,
-                                             false));
+  HEAL_ASSIGN_OR_RETURN(CtList l,
+                        decode_cts(ctx, member_output, kShareMagic, "member output", st_->keys.classes, false));
   for (const auto& ct : l.cts) {
     if (ct.size() != 2) return Status::invalid_argument("member output: ciphertexts must be relinearized");
   }
@@ -513,11 +516,10 @@ Status HeAggregator::add(std::span<const std::uint8_t> member_output) {
       const auto& a = st_->sum.cts[c];
       const auto& b = l.cts[c];
       if (a.level() != b.level() || std::fabs(a.scale() / b.scale() - 1.0) > 1e-12)
-        return Status::invalid_argument("member output: level " + std::to_string(b.level()) + " / scale 2^" +
-                                        std::to_string(std::log2(b.scale())) + " differ from the others' (level " +
-                                        std::to_string(a.level()) + ", scale 2^" +
-                                        std::to_string(std::log2(a.scale())) +
-                                        "): members must share depth and weight precision");
+        return Status::invalid_argument(
+            "member output: level " + std::to_string(b.level()) + " / scale 2^" + std::to_string(std::log2(b.scale())) +
+            " differ from the others' (level " + std::to_string(a.level()) + ", scale 2^" +
+            std::to_string(std::log2(a.scale())) + "): members must share depth and weight precision");
     }
     for (std::size_t c = 0; c < l.cts.size(); ++c) ev.add_inplace(st_->sum.cts[c], l.cts[c]);
   }

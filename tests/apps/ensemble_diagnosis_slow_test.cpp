@@ -29,10 +29,11 @@ void print(const char* mode, std::size_t count, const RunStats& st) {
   std::printf("%s, 3 members, %zu image(s) of 28x28: %.4f s wall (querier %.4f s, members %.4f s in all)\n", mode,
               count, st.seconds, st.querier_seconds, st.member_seconds);
   if (!st.params.empty()) std::printf("  parameters: %s; up to %zu images per query\n", st.params.c_str(), st.capacity);
-  std::printf("  querier sent %.3f MiB, received %.3f MiB; members sent %.3f MiB, received %.3f MiB in all; "
-              "aggregator received %.3f MiB, sent %.3f MiB; key bundle %.3f MiB per member (once per key set)\n",
-              mib(st.querier_sent), mib(st.querier_received), mib(up), mib(down), mib(st.aggregator_received),
-              mib(st.aggregator_sent), mib(st.setup_bytes));
+  std::printf(
+      "  querier sent %.3f MiB, received %.3f MiB; members sent %.3f MiB, received %.3f MiB in all; "
+      "aggregator received %.3f MiB, sent %.3f MiB; key bundle %.3f MiB per member (once per key set)\n",
+      mib(st.querier_sent), mib(st.querier_received), mib(up), mib(down), mib(st.aggregator_received),
+      mib(st.aggregator_sent), mib(st.setup_bytes));
 }
 
 TEST(EnsembleDiagnosisCost, SmpcThreeMembers28) {

@@ -46,8 +46,8 @@ ProbabilityFn prob_fn(const nn::ModelIr& m) {
 
 // sum_{i in ids} w_i p_i and its weighted mean, in the clear.
 void plain_ensemble(const std::vector<nn::ModelIr>& ms, const std::vector<double>& w,
-                    const std::vector<std::uint32_t>& ids,
-                    std::span<const float> x, std::size_t n, std::vector<double>* sum, std::vector<double>* mean) {
+                    const std::vector<std::uint32_t>& ids, std::span<const float> x, std::size_t n,
+                    std::vector<double>* sum, std::vector<double>* mean) {
   sum->assign(n * kClasses, 0.0);
   double ws = 0;
   for (std::uint32_t id : ids) {

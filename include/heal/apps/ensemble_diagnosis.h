@@ -84,10 +84,10 @@ struct SmpcSessionConfig {
   std::uint32_t num_members = 0;  ///< member ids are 1..num_members
   std::uint32_t threshold = 0;    ///< SecAgg's t: num_members/2 < t <= num_members
   std::size_t num_classes = 0;
-  std::size_t count = 0;          ///< queries in the batch
-  std::vector<double> weights;    ///< w_i (public, finite, > 0, <= 1e6), one per member
+  std::size_t count = 0;        ///< queries in the batch
+  std::vector<double> weights;  ///< w_i (public, finite, > 0, <= 1e6), one per member
   int frac_bits = smpc::kDefaultFracBits;
-  Seed session{};                 ///< fresh random per batch
+  Seed session{};  ///< fresh random per batch
   smpc::SecAggConfig secagg() const;
 };
 
@@ -116,8 +116,8 @@ class SmpcMember {
 /// The ensemble's answer.
 struct EnsembleOutput {
   std::size_t count = 0, num_classes = 0;
-  std::vector<double> weighted_sum;  ///< count x classes: sum_{i in members} w_i * out_i
-  std::vector<double> mean;          ///< weighted_sum / sum_{i in members} w_i
+  std::vector<double> weighted_sum;    ///< count x classes: sum_{i in members} w_i * out_i
+  std::vector<double> mean;            ///< weighted_sum / sum_{i in members} w_i
   std::vector<std::uint32_t> members;  ///< ids of the members whose outputs the sum holds
 };
 
@@ -136,8 +136,8 @@ class SmpcQuerier {
 
 /// Traffic and time of one in-process run (bytes are what would travel between machines).
 struct RunStats {
-  std::size_t querier_sent = 0, querier_received = 0;  ///< bytes
-  std::vector<std::size_t> member_sent, member_received;  ///< per member (query images included)
+  std::size_t querier_sent = 0, querier_received = 0;        ///< bytes
+  std::vector<std::size_t> member_sent, member_received;     ///< per member (query images included)
   std::size_t aggregator_sent = 0, aggregator_received = 0;  ///< HE mode only
   std::size_t setup_bytes = 0;  ///< HE mode: the key bundle, per member (reusable across queries)
   double seconds = 0, querier_seconds = 0, member_seconds = 0;  ///< wall; querier; all members
@@ -157,9 +157,8 @@ struct SmpcMemberSpec {
 /// drop_at[i]: the first SecAgg round (0..4) member i no longer answers; 5 (or an empty vector) = never.
 /// images: count * dim floats (sent to every member in the clear).
 Result<EnsembleOutput> smpc_diagnose(const std::vector<SmpcMemberSpec>& members, std::span<const float> images,
-                                     std::size_t count, std::size_t num_classes, Rng& rng,
-                                     std::uint32_t threshold = 0, const std::vector<int>& drop_at = {},
-                                     RunStats* stats = nullptr);
+                                     std::size_t count, std::size_t num_classes, Rng& rng, std::uint32_t threshold = 0,
+                                     const std::vector<int>& drop_at = {}, RunStats* stats = nullptr);
 
 // ----------------------------------------------------------------------------------------------
 // HE mode
