@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "heal/fl/federation.h"
+#include "messages.h"
 
 namespace heal::fl {
 
@@ -20,6 +21,7 @@ struct Federation::RoundWork {
   std::vector<std::uint64_t> samples;
   std::vector<ledger::Contribution> entries;  // (party, committed hash, samples) of each accepted update
   std::vector<PartyId> decryptors;
+  std::map<PartyId, internal::HospitalStats> reported;  // what each accepted update's sender reported
   Digest aggregate_hash{};
   std::uint64_t version_in = 0;
   Digest hash_in{};

@@ -68,12 +68,17 @@ Status Federation::collect_updates(RoundWork& w) {
   while (auto m = transport_.receive(kCoordinatorId)) {
     if (m->round != w.round || m->from >= hospitals_.size()) continue;
     PartyRoundStats& p = w.parties[m->from];
-    const HospitalRoundLog& log = hospitals_[m->from]->last_round();
-    p.train_seconds = log.train_seconds;
-    p.encrypt_seconds = log.encrypt_seconds;
     if (m->kind == MessageKind::kRefusal) {
-      p.status = log.status == "failed" ? "failed" : "refused";
-      p.reason = internal::decode_reason(m->payload);
+      auto refusal = internal::decode_refusal(m->payload);
+      if (!refusal.ok()) {
+        p.status = "refused";
+        p.reason = "malformed refusal: " + refusal.status().message();
+        continue;
+      }
+      p.status = std::string(internal::refusal_status(refusal->code));
+      p.reason = std::move(refusal->reason);
+      p.train_seconds = refusal->train_seconds;
+      p.encrypt_seconds = refusal->encrypt_seconds;
       continue;
     }
     if (m->kind != MessageKind::kUpdate) continue;
@@ -83,6 +88,8 @@ Status Federation::collect_updates(RoundWork& w) {
     };
     auto u = internal::decode_update(m->payload);
     if (!u.ok()) { reject("malformed update: " + u.status().message()); continue; }
+    p.train_seconds = u->stats.train_seconds;
+    p.encrypt_seconds = u->stats.encrypt_seconds;
     if (std::find(w.contributors.begin(), w.contributors.end(), m->from) != w.contributors.end()) {
       reject("second update in the round");
       continue;
@@ -112,6 +119,7 @@ Status Federation::collect_updates(RoundWork& w) {
     p.in_aggregate = true;
     p.num_samples = u->num_samples;
     p.train_metrics = u->metrics;
+    w.reported[m->from] = u->stats;
     w.contributors.push_back(m->from);
     w.contributions.push_back(std::move(u->contribution));
     w.samples.push_back(u->num_samples);
@@ -158,6 +166,7 @@ Status Federation::decrypt_and_update(RoundWork& w) {
   if (t > 0) {
     constexpr int kMaxQuorumAttempts = 3;
     std::set<PartyId> unresponsive;
+    std::map<PartyId, std::uint64_t> exhausted;  // key holder -> its flooding budget D
     bool done = false;
     for (int attempt = 0; attempt < kMaxQuorumAttempts && !done; ++attempt) {
       std::vector<PartyId> quorum;
@@ -171,11 +180,18 @@ Status Federation::decrypt_and_update(RoundWork& w) {
           hospitals_[q]->step();
         }
       }
-      std::map<PartyId, Bytes> got;
+      std::map<PartyId, internal::ShareMsg> got;
       while (auto m = transport_.receive(kCoordinatorId)) {
-        if (m->kind != MessageKind::kDecryptionShare || m->round != w.round) continue;
-        if (!std::binary_search(quorum.begin(), quorum.end(), m->from) || got.count(m->from)) continue;
-        auto share = internal::decode_blob(m->payload);
+        if (m->round != w.round || !std::binary_search(quorum.begin(), quorum.end(), m->from)) continue;
+        if (m->kind == MessageKind::kRefusal) {
+          auto refusal = internal::decode_refusal(m->payload);
+          if (refusal.ok() && refusal->code == internal::RefusalCode::kFloodingBudgetExhausted) {
+            exhausted[m->from] = refusal->budget;
+          }
+          continue;
+        }
+        if (m->kind != MessageKind::kDecryptionShare || got.count(m->from)) continue;
+        auto share = internal::decode_share(m->payload);
         if (share.ok()) got[m->from] = std::move(*share);
       }
       shares.clear();
@@ -185,12 +201,22 @@ Status Federation::decrypt_and_update(RoundWork& w) {
           unresponsive.insert(q);
           continue;
         }
-        shares.push_back({q, std::move(it->second)});
-        const double secs = hospitals_[q]->last_round().decrypt_seconds;
+        shares.push_back({q, std::move(it->second.share)});
+        const double secs = it->second.decrypt_seconds;
         slowest_share = std::max(slowest_share, secs);
         w.parties[q].decrypt_seconds += secs;
       }
       done = shares.size() == t;
+    }
+    if (!done && !exhausted.empty()) {
+      // Say which key holders ran out of noise-flooding budget: rotating keys is the remedy, not waiting.
+      std::string why;
+      for (const auto& [q, d] : exhausted) {
+        why += (why.empty() ? "" : "; ") + std::string("flooding budget exhausted at hospital ") + std::to_string(q) +
+               " (" + std::to_string(d) + " decryptions)";
+      }
+      w.fail("could not gather the " + std::to_string(t) + " decryption shares required: " + why);
+      return {};
     }
     if (!done) {
       w.fail("could not gather the " + std::to_string(t) + " decryption shares required (" +
@@ -257,9 +283,9 @@ Status Federation::record(RoundWork& w) {
     s.train_seconds = std::max(s.train_seconds, p.train_seconds);
     s.encrypt_seconds = std::max(s.encrypt_seconds, p.encrypt_seconds);
     if (p.in_aggregate) {
-      const HospitalRoundLog& log = hospitals_[id]->last_round();
-      norms += log.clip.norm_before;
-      s.clipped += log.clip.clipped ? 1 : 0;
+      const internal::HospitalStats& reported = w.reported[id];
+      norms += reported.norm_before_clip;
+      s.clipped += reported.clipped ? 1 : 0;
       if (auto it = p.train_metrics.find("loss"); it != p.train_metrics.end()) {
         loss += it->second * static_cast<double>(p.num_samples);
         weight += static_cast<double>(p.num_samples);
