@@ -1,8 +1,9 @@
 // libFuzzer target: the readers of the round protocol's other payloads (src/fl/messages.h): the
-// model broadcast (hospital side), and a hospital's decryption share and refusal (coordinator
-// side). The first byte selects the reader (0 model, 1 share, 2 refusal, 3 model), the rest is the
-// payload. Nothing may crash; each encoding is canonical, so whatever decodes must re-encode to
-// the same bytes.
+// model broadcast / evaluation request (hospital side), and a hospital's decryption share, refusal
+// and evaluation (coordinator side). The first byte selects the reader (0 model, 1 share, 2 refusal,
+// 3 evaluation), the rest is the payload. Nothing may crash; model, share and refusal encodings are
+// canonical, so whatever decodes must re-encode to the same bytes; an evaluation (a map: repeated
+// names collapse) must re-encode to bytes that decode to as many metrics.
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
@@ -32,6 +33,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (m->reason.size() > kMaxReasonBytes || static_cast<std::uint8_t>(m->code) > kMaxRefusalCode) std::abort();
       (void)refusal_status(m->code);
       expect_same(encode_refusal(*m), in);
+      break;
+    }
+    case 3: {
+      auto m = decode_evaluation(in);
+      if (!m.ok()) break;
+      auto again = decode_evaluation(encode_evaluation(*m));
+      if (!again.ok() || again->size() != m->size()) std::abort();
       break;
     }
     default: {

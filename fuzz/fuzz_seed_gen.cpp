@@ -132,7 +132,7 @@ int main(int argc, char** argv) {
   }
 
   // fl_messages: the other payloads of the round protocol, behind a selector byte (0 model,
-  // 1 decryption share, 2 refusal).
+  // 1 decryption share, 2 refusal, 3 evaluation).
   {
     Bytes b = fl::internal::encode_model({7, {0.5f, -1.25f, 3.0f}});
     check(fl::internal::decode_model(b).ok(), "model");
@@ -146,6 +146,9 @@ int main(int argc, char** argv) {
     write(root / "fl_messages", "seed_refusal_budget", with_selector(2, b));
     b = fl::internal::encode_refusal({fl::internal::RefusalCode::kTrainingFailed, "local training failed", 0, 2.5, 0});
     write(root / "fl_messages", "seed_refusal_failed", with_selector(2, b));
+    b = fl::internal::encode_evaluation({{"acc", 0.75}, {"loss", 0.5}});
+    check(fl::internal::decode_evaluation(b).ok(), "evaluation");
+    write(root / "fl_messages", "seed_evaluation", with_selector(3, b));
   }
 
   // ledger_record: one record of each type, and signature lists of both schemes.

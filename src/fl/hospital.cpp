@@ -41,6 +41,8 @@ void Hospital::step() {
       on_model(*m);
     } else if (m->kind == MessageKind::kAggregate) {
       on_aggregate(*m);
+    } else if (m->kind == MessageKind::kEvaluate) {
+      on_evaluate(*m);
     }
   }
 }
@@ -119,6 +121,16 @@ void Hospital::on_model(const Message& m) {
   }
   log_.status = "submitted";
   (void)transport_.send({id_, kCoordinatorId, MessageKind::kUpdate, m.round, internal::encode_update(u)});
+}
+
+void Hospital::on_evaluate(const Message& m) {
+  // Metrics of a candidate model on this hospital's validation data (no training, no key use).
+  auto model = internal::decode_model(m.payload);
+  if (!model.ok() || model->weights.size() != trainer_->num_parameters()) return;
+  auto metrics = trainer_->evaluate(model->weights);
+  if (!metrics.ok()) return;
+  (void)transport_.send(
+      {id_, kCoordinatorId, MessageKind::kEvaluation, m.round, internal::encode_evaluation(*metrics)});
 }
 
 void Hospital::on_aggregate(const Message& m) {

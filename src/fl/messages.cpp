@@ -56,6 +56,32 @@ Status get_stats(ByteReader& r, HospitalStats* s) {
   return {};
 }
 
+void put_metrics(ByteWriter& w, const Metrics& metrics) {
+  w.put<std::uint32_t>(static_cast<std::uint32_t>(metrics.size()));
+  for (const auto& [k, v] : metrics) {
+    w.put_string(k);
+    w.put<double>(v);
+  }
+}
+
+/// `finite_only`: refuse NaN / infinite values (a diverged model's validation loss may be NaN).
+Status get_metrics(ByteReader& r, Metrics* out, const char* what, bool finite_only) {
+  std::uint32_t n = 0;
+  HEAL_RETURN_IF_ERROR(r.get(&n));
+  if (n > 256) {
+    return Status::corruption(std::string(what) + " message has " + std::to_string(n) + " metrics (limit 256)");
+  }
+  for (std::uint32_t i = 0; i < n; ++i) {
+    std::string k;
+    double v = 0;
+    HEAL_RETURN_IF_ERROR(r.get_string(&k, 256));
+    HEAL_RETURN_IF_ERROR(r.get(&v));
+    if (finite_only && !std::isfinite(v)) return Status::corruption("metric '" + k + "' is not finite");
+    (*out)[k] = v;
+  }
+  return {};
+}
+
 }  // namespace
 
 std::string_view refusal_status(RefusalCode code) {
@@ -89,11 +115,7 @@ Result<ModelMsg> decode_model(std::span<const std::uint8_t> b) {
 Bytes encode_update(const UpdateMsg& m) {
   ByteWriter w = start();
   w.put<std::uint64_t>(m.num_samples);
-  w.put<std::uint32_t>(static_cast<std::uint32_t>(m.metrics.size()));
-  for (const auto& [k, v] : m.metrics) {
-    w.put_string(k);
-    w.put<double>(v);
-  }
+  put_metrics(w, m.metrics);
   put_stats(w, m.stats);
   put_blob(w, m.contribution);
   put_blob(w, m.commitment.record);
@@ -106,17 +128,7 @@ Result<UpdateMsg> decode_update(std::span<const std::uint8_t> b) {
   UpdateMsg m;
   HEAL_RETURN_IF_ERROR(expect_version(r, "update"));
   HEAL_RETURN_IF_ERROR(r.get(&m.num_samples));
-  std::uint32_t n = 0;
-  HEAL_RETURN_IF_ERROR(r.get(&n));
-  if (n > 256) return Status::corruption("update message has " + std::to_string(n) + " metrics (limit 256)");
-  for (std::uint32_t i = 0; i < n; ++i) {
-    std::string k;
-    double v = 0;
-    HEAL_RETURN_IF_ERROR(r.get_string(&k, 256));
-    HEAL_RETURN_IF_ERROR(r.get(&v));
-    if (!std::isfinite(v)) return Status::corruption("metric '" + k + "' is not finite");
-    m.metrics[k] = v;
-  }
+  HEAL_RETURN_IF_ERROR(get_metrics(r, &m.metrics, "update", true));
   HEAL_RETURN_IF_ERROR(get_stats(r, &m.stats));
   HEAL_RETURN_IF_ERROR(get_blob(r, &m.contribution));
   HEAL_RETURN_IF_ERROR(get_blob(r, &m.commitment.record));
@@ -187,6 +199,21 @@ Result<RefusalMsg> decode_refusal(std::span<const std::uint8_t> b) {
   HEAL_RETURN_IF_ERROR(get_nonnegative(r, &m.train_seconds, "train seconds"));
   HEAL_RETURN_IF_ERROR(get_nonnegative(r, &m.encrypt_seconds, "encrypt seconds"));
   HEAL_RETURN_IF_ERROR(expect_end(r, "refusal"));
+  return m;
+}
+
+Bytes encode_evaluation(const Metrics& m) {
+  ByteWriter w = start();
+  put_metrics(w, m);
+  return w.take();
+}
+
+Result<Metrics> decode_evaluation(std::span<const std::uint8_t> b) {
+  ByteReader r(b);
+  Metrics m;
+  HEAL_RETURN_IF_ERROR(expect_version(r, "evaluation"));
+  HEAL_RETURN_IF_ERROR(get_metrics(r, &m, "evaluation", false));
+  HEAL_RETURN_IF_ERROR(expect_end(r, "evaluation"));
   return m;
 }
 

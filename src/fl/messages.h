@@ -1,12 +1,13 @@
 // Payloads of the round protocol's messages (internal wire format; all parsed as outside bytes).
 // Every payload starts with a u8 format version (kWireVersion); a decoder refuses any other.
-//   model:      u64 version, u64 count + f32 weights
+//   model:      u64 version, u64 count + f32 weights (also the payload of an evaluation request)
 //   update:     u64 samples, u32 metric count + (string name, f64 value)..., stats,
 //               u64 len + contribution, u64 len + commitment record bytes, u64 len + signature list
 //   aggregate:  u64 len + aggregate bytes, u64 count + u32 contributing party ids,
 //               u64 count + u32 decryption quorum party ids
 //   share:      f64 decrypt seconds, u64 len + share bytes
 //   refusal:    u8 code, string reason, u64 budget, f64 train seconds, f64 encrypt seconds
+//   evaluation: u32 metric count + (string name, f64 value)...
 //   stats:      f64 train seconds, f64 encrypt seconds, f64 pre-clip L2 norm, u8 clipped (0/1)
 // What a hospital reports about its own work (timings, pre-clip norm, samples, refusals) travels in
 // these messages: the coordinator never reads a hospital's memory.
@@ -99,5 +100,8 @@ Bytes encode_share(const ShareMsg& m);
 Result<ShareMsg> decode_share(std::span<const std::uint8_t> b);
 Bytes encode_refusal(const RefusalMsg& m);
 Result<RefusalMsg> decode_refusal(std::span<const std::uint8_t> b);
+/// A hospital's metrics of a candidate model on its validation data (answer to kEvaluate).
+Bytes encode_evaluation(const Metrics& m);
+Result<Metrics> decode_evaluation(std::span<const std::uint8_t> b);
 
 }  // namespace heal::fl::internal

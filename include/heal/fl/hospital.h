@@ -62,6 +62,7 @@ class Hospital {
  private:
   void on_model(const Message& m);
   void on_aggregate(const Message& m);
+  void on_evaluate(const Message& m);
   /// Answers `m` with a kRefusal (code, reason, the flooding budget D if that is the reason).
   void refuse(const Message& m, internal::RefusalCode code, const std::string& reason, std::uint64_t budget = 0);
 

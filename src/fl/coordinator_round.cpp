@@ -6,65 +6,63 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "federation_internal.h"
-#include "heal/fl/federation.h"
+#include "coordinator_internal.h"
+#include "heal/fl/coordinator.h"
 #include "messages.h"
 
 namespace heal::fl {
 
-Result<RoundStats> Federation::run_round() {
-  if (!setup_done_) HEAL_RETURN_IF_ERROR(setup());
+Result<RoundStats> Coordinator::run_round() {
+  if (!setup_done_) return Status::failed_precondition("the coordinator has not written the setup yet");
   RoundWork w;
   w.round = ++round_;
   w.start = std::chrono::steady_clock::now();
   w.version_in = version_;
   w.hash_in = model_hash(global_);
   for (const auto& h : hospitals_) {
-    w.traffic_before[h->id()] = transport_.counters(h->id());
-    w.parties[h->id()].party = h->id();
+    w.traffic_before[h.party_id] = transport_.counters(h.party_id);
+    w.parties[h.party_id].party = h.party_id;
   }
-  apply_dropouts(w.round, DropPhase::kBeforeBroadcast);
   HEAL_RETURN_IF_ERROR(open_round(w));
   HEAL_RETURN_IF_ERROR(broadcast(w));
   HEAL_RETURN_IF_ERROR(collect_updates(w));
-  apply_dropouts(w.round, DropPhase::kAfterSubmit);
   if (!w.failed && w.contributors.size() < config_.min_contributors) {
     w.fail("only " + std::to_string(w.contributors.size()) + " of the " + std::to_string(config_.min_contributors) +
            " contributions required");
   }
   HEAL_RETURN_IF_ERROR(decrypt_and_update(w));
+  // The round's traffic is the protocol's; evaluation requests are not counted in it.
+  for (const auto& h : hospitals_) w.traffic_after[h.party_id] = transport_.counters(h.party_id);
   if (!w.failed && config_.evaluate) evaluate(w);
   HEAL_RETURN_IF_ERROR(record(w));
   history_.push_back(w.stats);
   return w.stats;
 }
 
-Status Federation::open_round(RoundWork& w) {
+Status Coordinator::open_round(RoundWork& w) {
   ledger::RoundOpen o;
   o.round = w.round;
   o.key_epoch = 1;
   o.params_hash = aggregator_->setup_info().params_hash;
   o.model_version = w.version_in;
   o.model_hash = w.hash_in;
-  for (const auto& h : hospitals_) o.selected.push_back(h->id());
-  const ledger::Signer* coord[] = {coordinator_.get()};
+  for (const auto& h : hospitals_) o.selected.push_back(h.party_id);
+  const ledger::Signer* coord[] = {signer_.get()};
   return ledger_.append(ledger::sign_record({config_.federation_id, ledger::now_ms(), o}, coord)).status();
 }
 
-Status Federation::broadcast(RoundWork& w) {
+Status Coordinator::broadcast(RoundWork& w) {
   const Bytes payload = internal::encode_model({version_, global_});
   for (const auto& h : hospitals_) {
-    Status s = transport_.send({kCoordinatorId, h->id(), MessageKind::kModel, w.round, payload});
-    w.parties[h->id()].status = s.ok() ? "selected" : "offline";
+    Status s = transport_.send({kCoordinatorId, h.party_id, MessageKind::kModel, w.round, payload});
+    w.parties[h.party_id].status = s.ok() ? "selected" : "offline";
   }
-  // In-process: every reachable hospital now handles its messages (trains, contributes, commits).
-  for (const auto& h : hospitals_) {
-    if (transport_.connected(h->id())) h->step();
-  }
+  // The hospitals train, contribute and commit; what has not arrived by the deadline is missing.
+  transport_.wait(kCoordinatorId, config_.response_timeout);
   return {};
 }
 
-Status Federation::collect_updates(RoundWork& w) {
+Status Coordinator::collect_updates(RoundWork& w) {
   while (auto m = transport_.receive(kCoordinatorId)) {
     if (m->round != w.round || m->from >= hospitals_.size()) continue;
     PartyRoundStats& p = w.parties[m->from];
@@ -128,7 +126,7 @@ Status Federation::collect_updates(RoundWork& w) {
   return {};
 }
 
-Status Federation::decrypt_and_update(RoundWork& w) {
+Status Coordinator::decrypt_and_update(RoundWork& w) {
   if (w.failed) return {};
   const std::size_t n = global_.size();
   auto t0 = std::chrono::steady_clock::now();
@@ -149,7 +147,7 @@ Status Federation::decrypt_and_update(RoundWork& w) {
     std::sort(cs.contributions.begin(), cs.contributions.end(),
               [](const ledger::Contribution& a, const ledger::Contribution& b) { return a.party_id < b.party_id; });
     cs.aggregate_hash = w.aggregate_hash;
-    const ledger::Signer* coord[] = {coordinator_.get()};
+    const ledger::Signer* coord[] = {signer_.get()};
     auto posted = ledger_.append(ledger::sign_record({config_.federation_id, ledger::now_ms(), cs}, coord));
     if (!posted.ok()) {
       w.fail("the ledger refused the contributor set: " + posted.status().message());
@@ -171,15 +169,12 @@ Status Federation::decrypt_and_update(RoundWork& w) {
     for (int attempt = 0; attempt < kMaxQuorumAttempts && !done; ++attempt) {
       std::vector<PartyId> quorum;
       for (const auto& h : hospitals_) {
-        if (quorum.size() < t && !unresponsive.count(h->id())) quorum.push_back(h->id());
+        if (quorum.size() < t && !unresponsive.count(h.party_id)) quorum.push_back(h.party_id);
       }
       if (quorum.size() < t) break;
       const Bytes payload = internal::encode_aggregate({*agg, w.contributors, quorum});
-      for (PartyId q : quorum) {
-        if (transport_.send({kCoordinatorId, q, MessageKind::kAggregate, w.round, payload}).ok()) {
-          hospitals_[q]->step();
-        }
-      }
+      for (PartyId q : quorum) (void)transport_.send({kCoordinatorId, q, MessageKind::kAggregate, w.round, payload});
+      transport_.wait(kCoordinatorId, config_.response_timeout);
       std::map<PartyId, internal::ShareMsg> got;
       while (auto m = transport_.receive(kCoordinatorId)) {
         if (m->round != w.round || !std::binary_search(quorum.begin(), quorum.end(), m->from)) continue;
@@ -250,14 +245,23 @@ Status Federation::decrypt_and_update(RoundWork& w) {
   return {};
 }
 
-void Federation::evaluate(RoundWork& w) {
-  std::map<std::string, std::pair<double, int>> acc;
+void Coordinator::evaluate(RoundWork& w) {
+  // Every reachable hospital evaluates the new model on its own validation data and reports the
+  // metrics; the round's value is their plain mean.
+  const Bytes payload = internal::encode_model({version_, global_});
   for (const auto& h : hospitals_) {
-    if (!transport_.connected(h->id())) continue;
-    auto m = h->trainer().evaluate(global_);
-    if (!m.ok()) continue;
-    w.parties[h->id()].val_metrics = *m;
-    for (const auto& [k, v] : *m) {
+    (void)transport_.send({kCoordinatorId, h.party_id, MessageKind::kEvaluate, w.round, payload});
+  }
+  transport_.wait(kCoordinatorId, config_.response_timeout);
+  std::map<std::string, std::pair<double, int>> acc;
+  std::set<PartyId> answered;
+  while (auto m = transport_.receive(kCoordinatorId)) {
+    if (m->kind != MessageKind::kEvaluation || m->round != w.round || !w.parties.count(m->from)) continue;
+    if (!answered.insert(m->from).second) continue;
+    auto metrics = internal::decode_evaluation(m->payload);
+    if (!metrics.ok()) continue;
+    w.parties[m->from].val_metrics = *metrics;
+    for (const auto& [k, v] : *metrics) {
       acc[k].first += v;
       acc[k].second += 1;
     }
@@ -265,7 +269,7 @@ void Federation::evaluate(RoundWork& w) {
   for (const auto& [k, sv] : acc) w.stats.val_metrics[k] = sv.first / sv.second;
 }
 
-Status Federation::record(RoundWork& w) {
+Status Coordinator::record(RoundWork& w) {
   RoundStats& s = w.stats;
   s.round = w.round;
   s.completed = !w.failed;
@@ -275,7 +279,7 @@ Status Federation::record(RoundWork& w) {
   s.contributors = w.contributors.size();
   double loss = 0, weight = 0, norms = 0;
   for (auto& [id, p] : w.parties) {
-    const TrafficCounters now = transport_.counters(id), before = w.traffic_before[id];
+    const TrafficCounters now = w.traffic_after[id], before = w.traffic_before[id];
     p.bytes_up = now.bytes_up - before.bytes_up;
     p.bytes_down = now.bytes_down - before.bytes_down;
     s.bytes_up += p.bytes_up;
@@ -301,7 +305,7 @@ Status Federation::record(RoundWork& w) {
   if (weight > 0) metrics["train_loss"] = s.train_loss;
   for (const auto& [k, v] : s.val_metrics) metrics["val_" + k] = v;
   metrics["contributors"] = s.contributors;
-  const ledger::Signer* coord[] = {coordinator_.get()};
+  const ledger::Signer* coord[] = {signer_.get()};
   if (s.completed) {
     ledger::ModelVersion mv{version_, w.round, w.version_in, s.model_hash, global_.size(), metrics.dump()};
     HEAL_RETURN_IF_ERROR(ledger_.append(ledger::sign_record({config_.federation_id, ledger::now_ms(), mv}, coord)).status());
@@ -311,7 +315,7 @@ Status Federation::record(RoundWork& w) {
   x.key_epoch = 1;
   x.status = s.completed ? ledger::RoundStatus::kCompleted : ledger::RoundStatus::kFailed;
   x.failure_reason = w.failure;
-  for (const auto& h : hospitals_) x.selected.push_back(h->id());
+  for (const auto& h : hospitals_) x.selected.push_back(h.party_id);
   x.contributions = w.entries;
   x.decryptors = w.decryptors;
   x.aggregate_hash = w.aggregate_hash;
