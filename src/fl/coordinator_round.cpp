@@ -165,6 +165,7 @@ Status Coordinator::decrypt_and_update(RoundWork& w) {
     constexpr int kMaxQuorumAttempts = 3;
     std::set<PartyId> unresponsive;
     std::map<PartyId, std::uint64_t> exhausted;  // key holder -> its flooding budget D
+    std::map<PartyId, std::string> refused;      // key holder -> why it refused otherwise
     bool done = false;
     for (int attempt = 0; attempt < kMaxQuorumAttempts && !done; ++attempt) {
       std::vector<PartyId> quorum;
@@ -180,8 +181,12 @@ Status Coordinator::decrypt_and_update(RoundWork& w) {
         if (m->round != w.round || !std::binary_search(quorum.begin(), quorum.end(), m->from)) continue;
         if (m->kind == MessageKind::kRefusal) {
           auto refusal = internal::decode_refusal(m->payload);
-          if (refusal.ok() && refusal->code == internal::RefusalCode::kFloodingBudgetExhausted) {
+          if (!refusal.ok()) {
+            refused[m->from] = "malformed refusal";
+          } else if (refusal->code == internal::RefusalCode::kFloodingBudgetExhausted) {
             exhausted[m->from] = refusal->budget;
+          } else {
+            refused[m->from] = refusal->reason;
           }
           continue;
         }
@@ -214,8 +219,15 @@ Status Coordinator::decrypt_and_update(RoundWork& w) {
       return {};
     }
     if (!done) {
-      w.fail("could not gather the " + std::to_string(t) + " decryption shares required (" +
-             std::to_string(unresponsive.size()) + " key holders unresponsive)");
+      std::size_t silent = unresponsive.size();
+      std::string refusals;
+      for (const auto& [q, reason] : refused) {
+        if (!unresponsive.count(q)) continue;
+        --silent;
+        refusals += "; hospital " + std::to_string(q) + " refused: " + reason;
+      }
+      const std::string why = std::to_string(silent) + " key holders unresponsive" + refusals;
+      w.fail("could not gather the " + std::to_string(t) + " decryption shares required (" + why + ")");
       return {};
     }
   }
