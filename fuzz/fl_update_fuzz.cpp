@@ -1,6 +1,6 @@
 // libFuzzer target: decode_update, the coordinator's reader of a hospital's update message
-// (src/fl/messages.h), followed by what the coordinator does with an accepted update: decode the
-// commitment record and hash the contribution. Nothing may crash; whatever decodes must re-encode
+// (src/fl/messages.h; it carries the hospital's reported statistics), followed by what the
+// coordinator does with an accepted update: decode the commitment record and hash the contribution. Nothing may crash; whatever decodes must re-encode
 // to bytes that decode to the same message (metrics are a map, so the encoding itself may differ).
 #include <cstdint>
 #include <cstdlib>
@@ -18,6 +18,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   (void)heal::blake2b_256(u->contribution);
   auto again = decode_update(encode_update(*u));
   if (!again.ok() || again->num_samples != u->num_samples || again->metrics != u->metrics ||
+      again->stats.train_seconds != u->stats.train_seconds ||
+      again->stats.encrypt_seconds != u->stats.encrypt_seconds ||
+      again->stats.norm_before_clip != u->stats.norm_before_clip || again->stats.clipped != u->stats.clipped ||
       again->contribution != u->contribution || again->commitment.record != u->commitment.record ||
       again->commitment.signatures != u->commitment.signatures) {
     std::abort();

@@ -110,6 +110,7 @@ int main(int argc, char** argv) {
     fl::internal::UpdateMsg u;
     u.num_samples = 120;
     u.metrics = {{"train_loss", 0.25}, {"train_acc", 0.9}};
+    u.stats = {1.5, 0.25, 3.75, true};
     u.contribution = aggregate_msg;
     ledger::UpdateCommitment c;
     c.round = fuzz::kHeRound;
@@ -128,6 +129,26 @@ int main(int argc, char** argv) {
     u.metrics.clear();
     u.contribution = Bytes(24, 0x11);
     write(root / "fl_update", "seed_small", fl::internal::encode_update(u));
+  }
+
+  // fl_messages: the other payloads of the round protocol, behind a selector byte (0 model,
+  // 1 decryption share, 2 refusal, 3 evaluation).
+  {
+    Bytes b = fl::internal::encode_model({7, {0.5f, -1.25f, 3.0f}});
+    check(fl::internal::decode_model(b).ok(), "model");
+    write(root / "fl_messages", "seed_model", with_selector(0, b));
+    b = fl::internal::encode_share({0.125, Bytes(48, 0x33)});
+    check(fl::internal::decode_share(b).ok(), "share");
+    write(root / "fl_messages", "seed_share", with_selector(1, b));
+    b = fl::internal::encode_refusal({fl::internal::RefusalCode::kFloodingBudgetExhausted,
+                                      "he: flooding budget of this key epoch exhausted; rotate keys", 4096, 0, 0});
+    check(fl::internal::decode_refusal(b).ok(), "refusal");
+    write(root / "fl_messages", "seed_refusal_budget", with_selector(2, b));
+    b = fl::internal::encode_refusal({fl::internal::RefusalCode::kTrainingFailed, "local training failed", 0, 2.5, 0});
+    write(root / "fl_messages", "seed_refusal_failed", with_selector(2, b));
+    b = fl::internal::encode_evaluation({{"acc", 0.75}, {"loss", 0.5}});
+    check(fl::internal::decode_evaluation(b).ok(), "evaluation");
+    write(root / "fl_messages", "seed_evaluation", with_selector(3, b));
   }
 
   // ledger_record: one record of each type, and signature lists of both schemes.

@@ -2,7 +2,6 @@
 
 #include <cmath>
 
-#include "federation_internal.h"
 #include "heal/core/check.h"
 #include "heal/core/progress.h"
 #include "heal/fl/model.h"
@@ -24,39 +23,53 @@ std::unique_ptr<ledger::Signer> make_signer(ledger::SignatureScheme scheme, Rng&
 Federation::Federation(FederationConfig config, std::vector<std::unique_ptr<LocalTrainer>> trainers,
                        std::unique_ptr<SecureAggregator> aggregator, ledger::Ledger& ledger,
                        std::vector<float> initial_model)
-    : config_(std::move(config)), aggregator_(std::move(aggregator)), ledger_(ledger), global_(std::move(initial_model)) {
+    : config_(std::move(config)), ledger_(ledger) {
   HEAL_REQUIRE(!trainers.empty(), "a federation needs at least one hospital");
-  HEAL_REQUIRE(aggregator_ != nullptr, "a federation needs a secure aggregator");
+  HEAL_REQUIRE(aggregator != nullptr, "a federation needs a secure aggregator");
   HEAL_REQUIRE(trainers.size() < kCoordinatorId, "too many hospitals");
   HEAL_REQUIRE(config_.min_contributors <= trainers.size(),
                "min_contributors " << config_.min_contributors << " exceeds " << trainers.size() << " hospitals");
   HEAL_REQUIRE(config_.clip_norm >= 0 && std::isfinite(config_.clip_norm), "clip_norm must be finite and >= 0");
   HEAL_REQUIRE(!config_.federation_id.empty(), "federation_id must not be empty");
   if (config_.min_contributors == 0) config_.min_contributors = static_cast<std::uint32_t>(trainers.size());
-  strategy_ = make_strategy(config_.strategy);
   const Seed seed = seed_from_u64(config_.seed);
+  std::unique_ptr<ledger::Signer> coordinator_signer;
   {
     SeededRng rng(seed, kSignerStream + kCoordinatorId);
-    coordinator_ = make_signer(config_.signature_scheme, rng);
+    coordinator_signer = make_signer(config_.signature_scheme, rng);
   }
-  ledger_.add_local_signer(*coordinator_);
+  ledger_.add_local_signer(*coordinator_signer);
+  const double proximal_mu = make_strategy(config_.strategy)->proximal_mu();
+  std::vector<ledger::Participant> members;
   for (std::size_t i = 0; i < trainers.size(); ++i) {
     HEAL_REQUIRE(trainers[i] != nullptr, "trainer " << i << " is null");
-    HEAL_REQUIRE(trainers[i]->num_parameters() == global_.size(),
+    HEAL_REQUIRE(trainers[i]->num_parameters() == initial_model.size(),
                  "trainer " << i << " expects " << trainers[i]->num_parameters() << " weights, the initial model has "
-                            << global_.size());
+                            << initial_model.size());
     const auto id = static_cast<PartyId>(i);
     SeededRng key_rng(seed, kSignerStream + id);
     auto h = std::make_unique<Hospital>(id, "hospital-" + std::to_string(i), std::move(trainers[i]),
                                         make_signer(config_.signature_scheme, key_rng), ledger_, transport_,
                                         std::make_unique<SeededRng>(seed, kProtocolStream + id));
-    h->set_federation(config_.federation_id, config_.clip_norm, strategy_->proximal_mu());
-    auto party = aggregator_->party(id);
+    h->set_federation(config_.federation_id, config_.clip_norm, proximal_mu);
+    // Simulation: the aggregator made every party's key material and hands each hospital its own.
+    auto party = aggregator->party(id);
     HEAL_REQUIRE(party.ok(), "aggregator has no key share for hospital " << i << ": " << party.status().to_string());
     h->set_aggregation_party(std::move(party).value());
     ledger_.add_local_signer(h->signer());  // the simulation holds every party's key
+    members.push_back({id, ledger::Role::kHospital, h->name(), h->identity()});
     hospitals_.push_back(std::move(h));
   }
+  CoordinatorConfig cc;
+  cc.federation_id = config_.federation_id;
+  cc.strategy = config_.strategy;
+  cc.clip_norm = config_.clip_norm;
+  cc.min_contributors = config_.min_contributors;
+  cc.evaluate = config_.evaluate;
+  coordinator_ = std::make_unique<Coordinator>(cc, std::move(members), std::move(aggregator),
+                                               std::move(coordinator_signer), ledger_, transport_,
+                                               std::move(initial_model));
+  transport_.set_delivery([this] { deliver(); });
 }
 
 Federation::~Federation() = default;
@@ -66,40 +79,23 @@ Hospital& Federation::hospital(PartyId id) {
   return *hospitals_[id];
 }
 
-std::vector<ledger::Participant> Federation::participants() const {
-  std::vector<ledger::Participant> out;
-  for (const auto& h : hospitals_) out.push_back({h->id(), ledger::Role::kHospital, h->name(), h->identity()});
-  out.push_back({kCoordinatorId, ledger::Role::kCoordinator, "coordinator", coordinator_->identity()});
-  return out;
+Status Federation::setup() {
+  std::vector<const ledger::Signer*> cosigners;
+  for (const auto& h : hospitals_) cosigners.push_back(&h->signer());
+  // In a deployment every hospital signs the setup after checking it; the simulation holds all keys.
+  return coordinator_->setup(cosigners);
 }
 
-Status Federation::setup() {
-  HEAL_REQUIRE(!setup_done_, "setup() already ran");
-  HEAL_ASSIGN_OR_RETURN(std::uint64_t blocks, ledger_.size());
-  if (blocks != 0) return Status::failed_precondition("the federation needs an empty ledger");
-  const AggregatorSetupInfo info = aggregator_->setup_info();
-  ledger::RoundSetup s;
-  s.key_epoch = 1;
-  s.secure_mode = info.secure_mode;
-  s.params_id = info.params_id;
-  s.params_hash = info.params_hash;
-  s.collective_public_key_hash = info.collective_public_key_hash;
-  s.min_contributors = config_.min_contributors;
-  s.decryption_threshold = info.decryption_threshold;
-  s.strategy = strategy_->describe();
-  s.clip_norm = config_.clip_norm;
-  s.participants = participants();
-  std::vector<const ledger::Signer*> signers;
-  for (const auto& h : hospitals_) signers.push_back(&h->signer());
-  signers.push_back(coordinator_.get());
-  // In a deployment every hospital signs the setup after checking it; the simulation holds all keys.
-  HEAL_RETURN_IF_ERROR(
-      ledger_.append(ledger::sign_record({config_.federation_id, ledger::now_ms(), s}, signers)).status());
-  ledger::ModelVersion v0{0, 0, 0, model_hash(global_), global_.size(), ""};
-  const ledger::Signer* coord[] = {coordinator_.get()};
-  HEAL_RETURN_IF_ERROR(ledger_.append(ledger::sign_record({config_.federation_id, ledger::now_ms(), v0}, coord)).status());
-  setup_done_ = true;
-  return {};
+void Federation::deliver() {
+  for (const auto& h : hospitals_) {
+    if (transport_.connected(h->id())) h->step();
+  }
+  // kAfterSubmit: the first delivery of a round is the model broadcast; once the hospitals have
+  // answered it, the scheduled ones go offline (their updates are already on the way).
+  if (!after_submit_applied_) {
+    after_submit_applied_ = true;
+    apply_dropouts(round_in_progress_, DropPhase::kAfterSubmit);
+  }
 }
 
 void Federation::apply_dropouts(std::uint64_t round, DropPhase phase) {
@@ -121,8 +117,16 @@ void Federation::apply_dropouts(std::uint64_t round, DropPhase phase) {
   }
 }
 
+Result<RoundStats> Federation::run_round() {
+  if (!coordinator_->setup_done()) HEAL_RETURN_IF_ERROR(setup());
+  round_in_progress_ = coordinator_->rounds_run() + 1;
+  apply_dropouts(round_in_progress_, DropPhase::kBeforeBroadcast);
+  after_submit_applied_ = false;  // deliver() applies kAfterSubmit once the broadcast is answered
+  return coordinator_->run_round();
+}
+
 Result<FederationReport> Federation::run(bool progress) {
-  if (!setup_done_) HEAL_RETURN_IF_ERROR(setup());
+  if (!coordinator_->setup_done()) HEAL_RETURN_IF_ERROR(setup());
   ProgressBar bar("fl rounds", config_.rounds, progress);
   for (std::uint64_t r = 0; r < config_.rounds; ++r) {
     HEAL_ASSIGN_OR_RETURN(RoundStats s, run_round());
@@ -135,17 +139,6 @@ Result<FederationReport> Federation::run(bool progress) {
   rep.ledger_verified = v.ok;
   rep.ledger_head = v.head_hash;
   if (!v.ok) return Status::corruption("ledger fails verification after the run: " + v.summary());
-  return rep;
-}
-
-FederationReport Federation::report() const {
-  FederationReport rep;
-  rep.federation_id = config_.federation_id;
-  rep.secure_mode = aggregator_->setup_info().secure_mode;
-  rep.strategy = strategy_->describe();
-  rep.hospitals = hospitals_.size();
-  rep.parameters = global_.size();
-  rep.rounds = history_;
   return rep;
 }
 

@@ -28,6 +28,7 @@ class HeParty final : public AggregationParty {
       : sh_(std::move(sh)), id_(id), m_(std::move(material)), decryptor_(sh_->ctx, sh_->flooding) {}
 
   PartyId party() const override { return id_; }
+  std::uint64_t decryption_budget() const override { return sh_->config.max_decryptions; }
 
   Result<Bytes> contribute(std::span<const float> update, double weight, std::uint64_t round, Rng& rng) override {
     // A second encryption with the same a_{r,k} would reveal the difference of the two messages.
@@ -110,7 +111,7 @@ class HeParty final : public AggregationParty {
     }
     const std::size_t nchunks = parsed->chunks.size();
     if (decryptor_.shares_generated() + nchunks > sh_->config.max_decryptions) {
-      return Status::invalid_argument("he: flooding budget of this key epoch exhausted; rotate keys");
+      return Status::out_of_range("he: flooding budget of this key epoch exhausted; rotate keys");
     }
     // S_C(x_j) = sum over contributors of the Shamir shares received from them.
     KeyShare sum;

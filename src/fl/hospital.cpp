@@ -41,48 +41,60 @@ void Hospital::step() {
       on_model(*m);
     } else if (m->kind == MessageKind::kAggregate) {
       on_aggregate(*m);
+    } else if (m->kind == MessageKind::kEvaluate) {
+      on_evaluate(*m);
     }
   }
 }
 
-void Hospital::refuse(const Message& m, const std::string& reason) {
-  log_.status = log_.status == "failed" ? "failed" : "refused";
-  log_.reason = reason;
-  (void)transport_.send({id_, kCoordinatorId, MessageKind::kRefusal, m.round, internal::encode_reason(reason)});
+void Hospital::refuse(const Message& m, internal::RefusalCode code, const std::string& reason, std::uint64_t budget) {
+  if (m.kind == MessageKind::kModel) {
+    log_.status = std::string(internal::refusal_status(code));
+    log_.reason = reason;
+  }
+  internal::RefusalMsg r{code, reason, budget, 0, 0};
+  if (m.kind == MessageKind::kModel) {
+    r.train_seconds = log_.train_seconds;
+    r.encrypt_seconds = log_.encrypt_seconds;
+  }
+  (void)transport_.send({id_, kCoordinatorId, MessageKind::kRefusal, m.round, internal::encode_refusal(r)});
 }
 
 void Hospital::on_model(const Message& m) {
   log_ = HospitalRoundLog{};
   log_.round = m.round;
   auto model = internal::decode_model(m.payload);
-  if (!model.ok()) return refuse(m, "malformed model message: " + model.status().message());
+  using internal::RefusalCode;
+  if (!model.ok()) {
+    return refuse(m, RefusalCode::kMalformedModel, "malformed model message: " + model.status().message());
+  }
   if (model->weights.size() != trainer_->num_parameters()) {
-    return refuse(m, "model has " + std::to_string(model->weights.size()) + " weights, expected " +
-                         std::to_string(trainer_->num_parameters()));
+    return refuse(m, RefusalCode::kMalformedModel,
+                  "model has " + std::to_string(model->weights.size()) + " weights, expected " +
+                      std::to_string(trainer_->num_parameters()));
   }
   // Model-consistency check (Pasquini et al., CCS'22): train only on the model the ledger records
   // for this version, and only on the latest version, so a coordinator cannot isolate a hospital
   // with a model of its own.
   const Digest hash = model_hash(model->weights);
-  if (Status s = ledger_.check_model(model->version, hash); !s.ok()) return refuse(m, s.message());
+  if (Status s = ledger_.check_model(model->version, hash); !s.ok()) {
+    return refuse(m, RefusalCode::kModelNotOnLedger, s.message());
+  }
   auto latest = ledger_.latest_model_version();
   if (!latest.ok() || *latest != model->version) {
-    return refuse(m, "model v" + std::to_string(model->version) + " is not the latest version on the ledger");
+    return refuse(m, RefusalCode::kStaleModel,
+                  "model v" + std::to_string(model->version) + " is not the latest version on the ledger");
   }
-  if (!party_) return refuse(m, "no secure-aggregation key share installed");
+  if (!party_) return refuse(m, RefusalCode::kNoKeyShare, "no secure-aggregation key share installed");
 
   TrainConfig tc{m.round, proximal_mu_, (m.round << 20) ^ id_};
   auto t0 = std::chrono::steady_clock::now();
   ++trainings_;
   Result<TrainResult> tr = trainer_->train(model->weights, tc);
   log_.train_seconds = seconds_since(t0);
-  if (!tr.ok()) {
-    log_.status = "failed";
-    return refuse(m, "local training failed: " + tr.status().message());
-  }
+  if (!tr.ok()) return refuse(m, RefusalCode::kTrainingFailed, "local training failed: " + tr.status().message());
   if (tr->update.size() != model->weights.size() || tr->num_samples == 0) {
-    log_.status = "failed";
-    return refuse(m, "trainer returned a malformed update");
+    return refuse(m, RefusalCode::kTrainingFailed, "trainer returned a malformed update");
   }
   log_.num_samples = tr->num_samples;
   log_.metrics = tr->metrics;
@@ -92,22 +104,33 @@ void Hospital::on_model(const Message& m) {
   auto contribution = party_->contribute(tr->update, static_cast<double>(tr->num_samples), m.round, *rng_);
   log_.encrypt_seconds = seconds_since(t0);
   if (!contribution.ok()) {
-    log_.status = "failed";
-    return refuse(m, "contribution failed: " + contribution.status().message());
+    return refuse(m, RefusalCode::kContributionFailed, "contribution failed: " + contribution.status().message());
   }
   ledger::UpdateCommitment c{m.round, id_, model->version, hash, blake2b_256(*contribution), tr->num_samples, clip_norm_};
   const ledger::Signer* signers[] = {signer_.get()};
-  internal::UpdateMsg u{tr->num_samples, tr->metrics, std::move(*contribution),
+  const internal::HospitalStats stats{log_.train_seconds, log_.encrypt_seconds, log_.clip.norm_before,
+                                      log_.clip.clipped};
+  internal::UpdateMsg u{tr->num_samples, tr->metrics, stats, std::move(*contribution),
                         ledger::sign_record(ledger::Record{federation_id_, ledger::now_ms(), c}, signers)};
   // The hospital writes its commitment to the ledger itself: the coordinator can neither forge nor
   // drop it, and the ledger refuses a second one, one for a round that is not open, or one after the
   // round's contributor set.
   if (auto appended = ledger_.append(u.commitment); !appended.ok()) {
-    log_.status = "failed";
-    return refuse(m, "the ledger refused the commitment: " + appended.status().message());
+    return refuse(m, RefusalCode::kCommitmentRefused,
+                  "the ledger refused the commitment: " + appended.status().message());
   }
   log_.status = "submitted";
   (void)transport_.send({id_, kCoordinatorId, MessageKind::kUpdate, m.round, internal::encode_update(u)});
+}
+
+void Hospital::on_evaluate(const Message& m) {
+  // Metrics of a candidate model on this hospital's validation data (no training, no key use).
+  auto model = internal::decode_model(m.payload);
+  if (!model.ok() || model->weights.size() != trainer_->num_parameters()) return;
+  auto metrics = trainer_->evaluate(model->weights);
+  if (!metrics.ok()) return;
+  (void)transport_.send(
+      {id_, kCoordinatorId, MessageKind::kEvaluation, m.round, internal::encode_evaluation(*metrics)});
 }
 
 void Hospital::on_aggregate(const Message& m) {
@@ -117,36 +140,59 @@ void Hospital::on_aggregate(const Message& m) {
   // never for an earlier round, and only an aggregate that claims at least the quorum of
   // contributions committed on the ledger for that round. (Checking that the aggregate really is
   // their sum needs the contribution bytes; see src/fl/README.md.)
+  using internal::RefusalCode;
   auto agg = internal::decode_aggregate(m.payload);
-  if (!agg.ok() || !party_) return;
+  if (!agg.ok()) return refuse(m, RefusalCode::kMalformedAggregate, "malformed aggregate: " + agg.status().message());
+  if (!party_) return refuse(m, RefusalCode::kNoKeyShare, "no secure-aggregation key share installed");
   const Digest agg_hash = blake2b_256(agg->aggregate);
   if (decrypted_round_) {
-    if (m.round < *decrypted_round_) return;
-    if (m.round == *decrypted_round_ && (agg_hash != decrypted_hash_ || shares_in_round_ >= kMaxSharesPerRound)) return;
+    if (m.round < *decrypted_round_) {
+      return refuse(m, RefusalCode::kDecryptionNotAllowed, "decryption request for an earlier round");
+    }
+    if (m.round == *decrypted_round_ && agg_hash != decrypted_hash_) {
+      return refuse(m, RefusalCode::kDecryptionNotAllowed, "a different aggregate was already decrypted this round");
+    }
+    if (m.round == *decrypted_round_ && shares_in_round_ >= kMaxSharesPerRound) {
+      return refuse(m, RefusalCode::kDecryptionNotAllowed,
+                    "already shared this round's aggregate " + std::to_string(kMaxSharesPerRound) + " times");
+    }
   }
   if (!std::is_sorted(agg->quorum.begin(), agg->quorum.end()) ||
       std::adjacent_find(agg->quorum.begin(), agg->quorum.end()) != agg->quorum.end() ||
       !std::binary_search(agg->quorum.begin(), agg->quorum.end(), id_)) {
-    return;
+    return refuse(m, RefusalCode::kDecryptionNotAllowed,
+                  "the quorum is not sorted, has repeats or lacks this hospital");
   }
   // Only the aggregate of the round's one contributor set, posted on the ledger before any share is
   // asked for (the ledger checked that its contributors committed and meet the quorum).
   auto posted = ledger_.contributor_set(m.round);
-  if (!posted.ok() || posted->aggregate_hash != agg_hash) return;
+  if (!posted.ok() || posted->aggregate_hash != agg_hash) {
+    return refuse(m, RefusalCode::kAggregateNotOnLedger, "the aggregate is not the one on the ledger for this round");
+  }
   std::vector<std::uint32_t> listed(agg->contributors.begin(), agg->contributors.end());
   std::sort(listed.begin(), listed.end());
   std::vector<std::uint32_t> on_ledger;
   for (const auto& c : posted->contributions) on_ledger.push_back(c.party_id);
-  if (listed != on_ledger) return;
+  if (listed != on_ledger) {
+    return refuse(m, RefusalCode::kAggregateNotOnLedger, "the contributors differ from the ledger's contributor set");
+  }
   if (!decrypted_round_ || *decrypted_round_ != m.round) shares_in_round_ = 0;
   decrypted_round_ = m.round;
   decrypted_hash_ = agg_hash;
   ++shares_in_round_;
   auto t0 = std::chrono::steady_clock::now();
   auto share = party_->decryption_share(agg->aggregate, agg->quorum, m.round, *rng_);
-  log_.decrypt_seconds = seconds_since(t0);
-  if (!share.ok()) return;
-  (void)transport_.send({id_, kCoordinatorId, MessageKind::kDecryptionShare, m.round, internal::encode_blob(*share)});
+  const double secs = seconds_since(t0);
+  log_.decrypt_seconds = secs;
+  if (!share.ok()) {
+    const std::uint64_t budget = party_->decryption_budget();
+    if (share.status().code() == StatusCode::kOutOfRange && budget > 0) {
+      return refuse(m, RefusalCode::kFloodingBudgetExhausted, share.status().message(), budget);
+    }
+    return refuse(m, RefusalCode::kDecryptionFailed, "decryption share failed: " + share.status().message());
+  }
+  (void)transport_.send({id_, kCoordinatorId, MessageKind::kDecryptionShare, m.round,
+                         internal::encode_share({secs, std::move(*share)})});
 }
 
 }  // namespace heal::fl

@@ -32,6 +32,10 @@ std::optional<Message> InProcessTransport::receive(PartyId party) {
   return m;
 }
 
+void InProcessTransport::wait(PartyId, std::chrono::milliseconds) {
+  if (delivery_) delivery_();
+}
+
 void InProcessTransport::set_connected(PartyId party, bool connected) {
   if (connected) {
     offline_.erase(party);

@@ -137,6 +137,8 @@ TEST(FederationSecurity, KeyHoldersDecryptOnlyTheContributorSetOnTheLedger) {
     ASSERT_TRUE(r.ok());
     EXPECT_FALSE(r->completed) << "variant " << variant;
     EXPECT_EQ(fake->shares_made, 0) << "variant " << variant;
+    // The key holders say why (their refusals travel as messages).
+    EXPECT_NE(r->failure_reason.find("refused: the "), std::string::npos) << r->failure_reason;
     EXPECT_EQ(ledger->contributor_set(1)->contributions.size(), 3u);
   }
 }

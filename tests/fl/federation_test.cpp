@@ -84,8 +84,8 @@ TEST(Federation, LedgerRecordsEveryRoundAndVerifies) {
   EXPECT_EQ(j["secure_mode"], "none");
   for (const auto& p : j["rounds"][0]["parties"]) {
     EXPECT_GT(p["bytes_up"].get<std::uint64_t>(), 0u);
-    // Model message: version u64 + count u64 + 2 floats, plus the envelope.
-    EXPECT_EQ(p["bytes_down"].get<std::uint64_t>(), 8u + 8 + 2 * 4 + InProcessTransport::kEnvelopeBytes);
+    // Model message: format version u8 + version u64 + count u64 + 2 floats, plus the envelope.
+    EXPECT_EQ(p["bytes_down"].get<std::uint64_t>(), 1u + 8 + 8 + 2 * 4 + InProcessTransport::kEnvelopeBytes);
   }
 }
 

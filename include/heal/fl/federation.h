@@ -1,6 +1,9 @@
-// A whole federation in one process: K hospitals with their trainers, the coordinator, an
-// in-process transport, a secure aggregator, a strategy and a ledger. The driver `heal fl
-// simulate` uses; tests use it with toy trainers. Dropout semantics: src/fl/README.md.
+// The in-process launcher of a federation: it owns an InProcessTransport, a Coordinator and K
+// Hospitals (with their trainers), and pumps messages: when the coordinator waits for answers, the
+// launcher lets every reachable hospital handle what the transport holds for it. The two roles
+// never call each other. It also plays the simulation's scheduled failures (DropoutEvent) and holds
+// every party's key (simulation only). The driver `heal fl simulate` uses; tests use it with toy
+// trainers. Dropout semantics: src/fl/README.md.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "heal/fl/coordinator.h"
 #include "heal/fl/hospital.h"
 #include "heal/fl/local_trainer.h"
 #include "heal/fl/secure_aggregator.h"
@@ -47,58 +51,6 @@ struct FederationConfig {
   ledger::SignatureScheme signature_scheme = ledger::SignatureScheme::kEd25519;
 };
 
-/// One hospital's part in one round.
-struct PartyRoundStats {
-  PartyId party = 0;
-  std::string status;  // submitted | refused | failed | offline
-  std::string reason;
-  bool in_aggregate = false;
-  bool decrypted = false;
-  std::uint64_t num_samples = 0;
-  Metrics train_metrics;
-  Metrics val_metrics;  // of the new global model (if evaluated)
-  std::uint64_t bytes_up = 0;
-  std::uint64_t bytes_down = 0;
-  double train_seconds = 0;
-  double encrypt_seconds = 0;
-  double decrypt_seconds = 0;
-};
-
-struct RoundStats {
-  std::uint64_t round = 0;
-  bool completed = false;
-  std::string failure_reason;
-  std::uint64_t model_version = 0;  // after the round
-  Digest model_hash{};
-  std::size_t contributors = 0;
-  double train_loss = 0;                 // sample-weighted mean of the trainers' "loss" (NaN if none)
-  Metrics val_metrics;                   // plain mean over the hospitals that evaluated the new model
-  double update_norm_mean = 0;           // mean pre-clip update norm over contributors
-  std::size_t clipped = 0;               // contributors whose update was clipped
-  double train_seconds = 0;              // slowest hospital (hospitals train in parallel)
-  double encrypt_seconds = 0;            // slowest hospital
-  double aggregate_seconds = 0;          // coordinator
-  double decrypt_seconds = 0;            // slowest share + combining
-  double round_seconds = 0;              // wall time of the simulated round
-  std::uint64_t bytes_up = 0;            // all hospitals
-  std::uint64_t bytes_down = 0;
-  std::uint64_t ledger_height = 0;       // blocks after the round
-  std::vector<PartyRoundStats> parties;
-};
-
-struct FederationReport {
-  std::string federation_id;
-  std::string secure_mode;
-  std::string strategy;
-  std::size_t hospitals = 0;
-  std::size_t parameters = 0;
-  std::vector<RoundStats> rounds;
-  Digest ledger_head{};
-  bool ledger_verified = false;
-  /// The whole report as pretty-printed JSON.
-  std::string to_json() const;
-};
-
 class Federation {
  public:
   /// One trainer per hospital (party ids 0..K-1). `ledger` must be empty; it receives the setup
@@ -110,49 +62,40 @@ class Federation {
 
   /// Writes the setup record (signed by every hospital and the coordinator) and model v0.
   Status setup();
-  /// Runs the next round. A round that misses its quorum is not an error: it is recorded as
-  /// failed and the model stays. Errors are ledger/IO failures.
+  /// Runs the next round (with this round's scheduled dropouts). A round that misses its quorum is
+  /// not an error: it is recorded as failed and the model stays. Errors are ledger/IO failures.
   Result<RoundStats> run_round();
   /// setup() (if not done) and all configured rounds, then a full ledger verification.
   Result<FederationReport> run(bool progress = false);
 
-  const std::vector<float>& global_model() const { return global_; }
-  std::uint64_t model_version() const { return version_; }
-  std::uint64_t rounds_run() const { return round_; }
+  const std::vector<float>& global_model() const { return coordinator_->global_model(); }
+  std::uint64_t model_version() const { return coordinator_->model_version(); }
+  std::uint64_t rounds_run() const { return coordinator_->rounds_run(); }
   InProcessTransport& transport() { return transport_; }
+  Coordinator& coordinator() { return *coordinator_; }
   Hospital& hospital(PartyId id);
   std::size_t num_hospitals() const { return hospitals_.size(); }
-  const Strategy& strategy() const { return *strategy_; }
-  const ledger::Signer& coordinator_signer() const { return *coordinator_; }
+  const Strategy& strategy() const { return coordinator_->strategy(); }
+  const ledger::Signer& coordinator_signer() const { return coordinator_->signer(); }
   /// The parties as the setup record lists them (hospitals 0..K-1, then the coordinator): what a
   /// chain deployment fixes as the consortium's members.
-  std::vector<ledger::Participant> participants() const;
+  std::vector<ledger::Participant> participants() const { return coordinator_->participants(); }
   const FederationConfig& config() const { return config_; }
   /// Report of the rounds run so far (without re-verifying the ledger).
-  FederationReport report() const;
+  FederationReport report() const { return coordinator_->report(); }
 
  private:
-  struct RoundWork;
-  Status open_round(RoundWork& w);
-  Status broadcast(RoundWork& w);
-  Status collect_updates(RoundWork& w);
-  Status decrypt_and_update(RoundWork& w);
-  Status record(RoundWork& w);
+  /// The transport's delivery hook: every reachable hospital handles its messages.
+  void deliver();
   void apply_dropouts(std::uint64_t round, DropPhase phase);
-  void evaluate(RoundWork& w);
 
   FederationConfig config_;
-  std::unique_ptr<SecureAggregator> aggregator_;
-  std::unique_ptr<Strategy> strategy_;
   ledger::Ledger& ledger_;
   InProcessTransport transport_;
-  std::unique_ptr<ledger::Signer> coordinator_;
   std::vector<std::unique_ptr<Hospital>> hospitals_;
-  std::vector<float> global_;
-  std::uint64_t version_ = 0;
-  std::uint64_t round_ = 0;
-  bool setup_done_ = false;
-  std::vector<RoundStats> history_;
+  std::unique_ptr<Coordinator> coordinator_;
+  std::uint64_t round_in_progress_ = 0;
+  bool after_submit_applied_ = true;
   std::map<PartyId, std::uint64_t> offline_until_;  // party -> first round it is back (0: never)
 };
 

@@ -17,6 +17,10 @@
 
 namespace heal::fl {
 
+namespace internal {
+enum class RefusalCode : std::uint8_t;  // src/fl/messages.h
+}
+
 /// What a hospital did in its latest round.
 struct HospitalRoundLog {
   std::uint64_t round = 0;
@@ -58,7 +62,9 @@ class Hospital {
  private:
   void on_model(const Message& m);
   void on_aggregate(const Message& m);
-  void refuse(const Message& m, const std::string& reason);
+  void on_evaluate(const Message& m);
+  /// Answers `m` with a kRefusal (code, reason, the flooding budget D if that is the reason).
+  void refuse(const Message& m, internal::RefusalCode code, const std::string& reason, std::uint64_t budget = 0);
 
   PartyId id_;
   std::string name_;

@@ -56,6 +56,9 @@ class AggregationParty {
   /// (IND-CPA^D, Li-Micciancio ePrint 2020/1533) and count it against the key epoch's budget.
   virtual Result<Bytes> decryption_share(std::span<const std::uint8_t> aggregate, std::span<const PartyId> quorum,
                                          std::uint64_t round, Rng& rng) = 0;
+  /// Flooded ciphertext decryptions this party may make per key epoch (its noise-flooding budget
+  /// D), 0 if unlimited. decryption_share() returns OutOfRange once the budget is spent.
+  virtual std::uint64_t decryption_budget() const { return 0; }
 };
 
 /// The public side: combines contributions and decryption shares. Holds no secret.

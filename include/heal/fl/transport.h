@@ -1,8 +1,12 @@
-// Message passing between the coordinator and hospitals. The round logic only sees `Transport`;
-// `InProcessTransport` runs a federation inside one process, can simulate parties that drop, lets
-// tests tamper with messages in flight, and counts bytes up/down per party.
+// Message passing between the coordinator and hospitals. Both roles only see `Transport`: the
+// coordinator sends, waits (with a deadline) and receives; a hospital answers what it receives.
+// `InProcessTransport` runs a federation inside one process: a launcher (fl::Federation) installs a
+// delivery hook that lets the hospitals handle their messages when the coordinator waits. It can
+// simulate parties that drop, lets tests tamper with messages in flight, and counts bytes up/down
+// per party.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -23,6 +27,9 @@ enum class MessageKind : std::uint8_t {
   kRefusal = 3,          // hospital -> coordinator: will not train (e.g. model not on the ledger)
   kAggregate = 4,        // coordinator -> hospital: aggregate to partially decrypt
   kDecryptionShare = 5,  // hospital -> coordinator: partial decryption
+  kEvaluate = 6,         // coordinator -> hospital: evaluate this candidate model on local validation data
+  kEvaluation = 7,       // hospital -> coordinator: the metrics of that evaluation
+  // 8..19 are free for the round protocol.
   // SMPC ensemble (fl/ensemble, src/fl/README.md "Ensemble"): values from 20 on.
   kEnsembleRoundStart = 20,    // coordinator -> institution: round, SecAgg session and sizes
   kEnsembleSecAgg = 21,        // SecAgg message between an institution and the coordinator
@@ -56,6 +63,11 @@ class Transport {
   virtual Status send(Message m) = 0;
   /// Next message addressed to `party`, if any.
   virtual std::optional<Message> receive(PartyId party) = 0;
+  /// Gives the other parties until `timeout` to answer `party`: returns once answers are waiting
+  /// (or, over a network, when the deadline passes). What did not arrive by then is missing.
+  virtual void wait(PartyId party, std::chrono::milliseconds timeout) = 0;
+  /// Bytes and messages between hospital `party` and the coordinator so far (zeros if not counted).
+  virtual TrafficCounters counters(PartyId party) const = 0;
 };
 
 class InProcessTransport final : public Transport {
@@ -65,6 +77,11 @@ class InProcessTransport final : public Transport {
 
   Status send(Message m) override;
   std::optional<Message> receive(PartyId party) override;
+  /// Runs the delivery hook once (in-process, every answer is queued when it returns).
+  void wait(PartyId party, std::chrono::milliseconds timeout) override;
+
+  /// The launcher's hook: let every reachable party handle what is waiting for it.
+  void set_delivery(std::function<void()> fn) { delivery_ = std::move(fn); }
 
   /// Disconnects (or reconnects) a party: messages to or from it are lost; queued ones are dropped.
   void set_connected(PartyId party, bool connected);
@@ -72,7 +89,7 @@ class InProcessTransport final : public Transport {
   /// Called on every message before delivery (tests use it to tamper with messages in flight).
   void set_interceptor(std::function<void(Message&)> fn) { interceptor_ = std::move(fn); }
   /// Counters of a hospital (traffic between it and the coordinator).
-  TrafficCounters counters(PartyId party) const;
+  TrafficCounters counters(PartyId party) const override;
   /// Traffic between two parties: up = what `party` sent to `peer`, down = what it received from it.
   TrafficCounters link_counters(PartyId party, PartyId peer) const;
   /// Messages lost because an end was offline.
@@ -84,6 +101,7 @@ class InProcessTransport final : public Transport {
   std::map<std::pair<PartyId, PartyId>, TrafficCounters> links_;  // (from, to): bytes_up/messages_up
   std::set<PartyId> offline_;
   std::function<void(Message&)> interceptor_;
+  std::function<void()> delivery_;
   std::uint64_t lost_ = 0;
 };
 

@@ -6,74 +6,77 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "federation_internal.h"
-#include "heal/fl/federation.h"
+#include "coordinator_internal.h"
+#include "heal/fl/coordinator.h"
 #include "messages.h"
 
 namespace heal::fl {
 
-Result<RoundStats> Federation::run_round() {
-  if (!setup_done_) HEAL_RETURN_IF_ERROR(setup());
+Result<RoundStats> Coordinator::run_round() {
+  if (!setup_done_) return Status::failed_precondition("the coordinator has not written the setup yet");
   RoundWork w;
   w.round = ++round_;
   w.start = std::chrono::steady_clock::now();
   w.version_in = version_;
   w.hash_in = model_hash(global_);
   for (const auto& h : hospitals_) {
-    w.traffic_before[h->id()] = transport_.counters(h->id());
-    w.parties[h->id()].party = h->id();
+    w.traffic_before[h.party_id] = transport_.counters(h.party_id);
+    w.parties[h.party_id].party = h.party_id;
   }
-  apply_dropouts(w.round, DropPhase::kBeforeBroadcast);
   HEAL_RETURN_IF_ERROR(open_round(w));
   HEAL_RETURN_IF_ERROR(broadcast(w));
   HEAL_RETURN_IF_ERROR(collect_updates(w));
-  apply_dropouts(w.round, DropPhase::kAfterSubmit);
   if (!w.failed && w.contributors.size() < config_.min_contributors) {
     w.fail("only " + std::to_string(w.contributors.size()) + " of the " + std::to_string(config_.min_contributors) +
            " contributions required");
   }
   HEAL_RETURN_IF_ERROR(decrypt_and_update(w));
+  // The round's traffic is the protocol's; evaluation requests are not counted in it.
+  for (const auto& h : hospitals_) w.traffic_after[h.party_id] = transport_.counters(h.party_id);
   if (!w.failed && config_.evaluate) evaluate(w);
   HEAL_RETURN_IF_ERROR(record(w));
   history_.push_back(w.stats);
   return w.stats;
 }
 
-Status Federation::open_round(RoundWork& w) {
+Status Coordinator::open_round(RoundWork& w) {
   ledger::RoundOpen o;
   o.round = w.round;
   o.key_epoch = 1;
   o.params_hash = aggregator_->setup_info().params_hash;
   o.model_version = w.version_in;
   o.model_hash = w.hash_in;
-  for (const auto& h : hospitals_) o.selected.push_back(h->id());
-  const ledger::Signer* coord[] = {coordinator_.get()};
+  for (const auto& h : hospitals_) o.selected.push_back(h.party_id);
+  const ledger::Signer* coord[] = {signer_.get()};
   return ledger_.append(ledger::sign_record({config_.federation_id, ledger::now_ms(), o}, coord)).status();
 }
 
-Status Federation::broadcast(RoundWork& w) {
+Status Coordinator::broadcast(RoundWork& w) {
   const Bytes payload = internal::encode_model({version_, global_});
   for (const auto& h : hospitals_) {
-    Status s = transport_.send({kCoordinatorId, h->id(), MessageKind::kModel, w.round, payload});
-    w.parties[h->id()].status = s.ok() ? "selected" : "offline";
+    Status s = transport_.send({kCoordinatorId, h.party_id, MessageKind::kModel, w.round, payload});
+    w.parties[h.party_id].status = s.ok() ? "selected" : "offline";
   }
-  // In-process: every reachable hospital now handles its messages (trains, contributes, commits).
-  for (const auto& h : hospitals_) {
-    if (transport_.connected(h->id())) h->step();
-  }
+  // The hospitals train, contribute and commit; what has not arrived by the deadline is missing.
+  transport_.wait(kCoordinatorId, config_.response_timeout);
   return {};
 }
 
-Status Federation::collect_updates(RoundWork& w) {
+Status Coordinator::collect_updates(RoundWork& w) {
   while (auto m = transport_.receive(kCoordinatorId)) {
     if (m->round != w.round || m->from >= hospitals_.size()) continue;
     PartyRoundStats& p = w.parties[m->from];
-    const HospitalRoundLog& log = hospitals_[m->from]->last_round();
-    p.train_seconds = log.train_seconds;
-    p.encrypt_seconds = log.encrypt_seconds;
     if (m->kind == MessageKind::kRefusal) {
-      p.status = log.status == "failed" ? "failed" : "refused";
-      p.reason = internal::decode_reason(m->payload);
+      auto refusal = internal::decode_refusal(m->payload);
+      if (!refusal.ok()) {
+        p.status = "refused";
+        p.reason = "malformed refusal: " + refusal.status().message();
+        continue;
+      }
+      p.status = std::string(internal::refusal_status(refusal->code));
+      p.reason = std::move(refusal->reason);
+      p.train_seconds = refusal->train_seconds;
+      p.encrypt_seconds = refusal->encrypt_seconds;
       continue;
     }
     if (m->kind != MessageKind::kUpdate) continue;
@@ -83,6 +86,8 @@ Status Federation::collect_updates(RoundWork& w) {
     };
     auto u = internal::decode_update(m->payload);
     if (!u.ok()) { reject("malformed update: " + u.status().message()); continue; }
+    p.train_seconds = u->stats.train_seconds;
+    p.encrypt_seconds = u->stats.encrypt_seconds;
     if (std::find(w.contributors.begin(), w.contributors.end(), m->from) != w.contributors.end()) {
       reject("second update in the round");
       continue;
@@ -112,6 +117,7 @@ Status Federation::collect_updates(RoundWork& w) {
     p.in_aggregate = true;
     p.num_samples = u->num_samples;
     p.train_metrics = u->metrics;
+    w.reported[m->from] = u->stats;
     w.contributors.push_back(m->from);
     w.contributions.push_back(std::move(u->contribution));
     w.samples.push_back(u->num_samples);
@@ -120,7 +126,7 @@ Status Federation::collect_updates(RoundWork& w) {
   return {};
 }
 
-Status Federation::decrypt_and_update(RoundWork& w) {
+Status Coordinator::decrypt_and_update(RoundWork& w) {
   if (w.failed) return {};
   const std::size_t n = global_.size();
   auto t0 = std::chrono::steady_clock::now();
@@ -141,7 +147,7 @@ Status Federation::decrypt_and_update(RoundWork& w) {
     std::sort(cs.contributions.begin(), cs.contributions.end(),
               [](const ledger::Contribution& a, const ledger::Contribution& b) { return a.party_id < b.party_id; });
     cs.aggregate_hash = w.aggregate_hash;
-    const ledger::Signer* coord[] = {coordinator_.get()};
+    const ledger::Signer* coord[] = {signer_.get()};
     auto posted = ledger_.append(ledger::sign_record({config_.federation_id, ledger::now_ms(), cs}, coord));
     if (!posted.ok()) {
       w.fail("the ledger refused the contributor set: " + posted.status().message());
@@ -158,24 +164,34 @@ Status Federation::decrypt_and_update(RoundWork& w) {
   if (t > 0) {
     constexpr int kMaxQuorumAttempts = 3;
     std::set<PartyId> unresponsive;
+    std::map<PartyId, std::uint64_t> exhausted;  // key holder -> its flooding budget D
+    std::map<PartyId, std::string> refused;      // key holder -> why it refused otherwise
     bool done = false;
     for (int attempt = 0; attempt < kMaxQuorumAttempts && !done; ++attempt) {
       std::vector<PartyId> quorum;
       for (const auto& h : hospitals_) {
-        if (quorum.size() < t && !unresponsive.count(h->id())) quorum.push_back(h->id());
+        if (quorum.size() < t && !unresponsive.count(h.party_id)) quorum.push_back(h.party_id);
       }
       if (quorum.size() < t) break;
       const Bytes payload = internal::encode_aggregate({*agg, w.contributors, quorum});
-      for (PartyId q : quorum) {
-        if (transport_.send({kCoordinatorId, q, MessageKind::kAggregate, w.round, payload}).ok()) {
-          hospitals_[q]->step();
-        }
-      }
-      std::map<PartyId, Bytes> got;
+      for (PartyId q : quorum) (void)transport_.send({kCoordinatorId, q, MessageKind::kAggregate, w.round, payload});
+      transport_.wait(kCoordinatorId, config_.response_timeout);
+      std::map<PartyId, internal::ShareMsg> got;
       while (auto m = transport_.receive(kCoordinatorId)) {
-        if (m->kind != MessageKind::kDecryptionShare || m->round != w.round) continue;
-        if (!std::binary_search(quorum.begin(), quorum.end(), m->from) || got.count(m->from)) continue;
-        auto share = internal::decode_blob(m->payload);
+        if (m->round != w.round || !std::binary_search(quorum.begin(), quorum.end(), m->from)) continue;
+        if (m->kind == MessageKind::kRefusal) {
+          auto refusal = internal::decode_refusal(m->payload);
+          if (!refusal.ok()) {
+            refused[m->from] = "malformed refusal";
+          } else if (refusal->code == internal::RefusalCode::kFloodingBudgetExhausted) {
+            exhausted[m->from] = refusal->budget;
+          } else {
+            refused[m->from] = refusal->reason;
+          }
+          continue;
+        }
+        if (m->kind != MessageKind::kDecryptionShare || got.count(m->from)) continue;
+        auto share = internal::decode_share(m->payload);
         if (share.ok()) got[m->from] = std::move(*share);
       }
       shares.clear();
@@ -185,16 +201,33 @@ Status Federation::decrypt_and_update(RoundWork& w) {
           unresponsive.insert(q);
           continue;
         }
-        shares.push_back({q, std::move(it->second)});
-        const double secs = hospitals_[q]->last_round().decrypt_seconds;
+        shares.push_back({q, std::move(it->second.share)});
+        const double secs = it->second.decrypt_seconds;
         slowest_share = std::max(slowest_share, secs);
         w.parties[q].decrypt_seconds += secs;
       }
       done = shares.size() == t;
     }
+    if (!done && !exhausted.empty()) {
+      // Say which key holders ran out of noise-flooding budget: rotating keys is the remedy, not waiting.
+      std::string why;
+      for (const auto& [q, d] : exhausted) {
+        why += (why.empty() ? "" : "; ") + std::string("flooding budget exhausted at hospital ") + std::to_string(q) +
+               " (" + std::to_string(d) + " decryptions)";
+      }
+      w.fail("could not gather the " + std::to_string(t) + " decryption shares required: " + why);
+      return {};
+    }
     if (!done) {
-      w.fail("could not gather the " + std::to_string(t) + " decryption shares required (" +
-             std::to_string(unresponsive.size()) + " key holders unresponsive)");
+      std::size_t silent = unresponsive.size();
+      std::string refusals;
+      for (const auto& [q, reason] : refused) {
+        if (!unresponsive.count(q)) continue;
+        --silent;
+        refusals += "; hospital " + std::to_string(q) + " refused: " + reason;
+      }
+      const std::string why = std::to_string(silent) + " key holders unresponsive" + refusals;
+      w.fail("could not gather the " + std::to_string(t) + " decryption shares required (" + why + ")");
       return {};
     }
   }
@@ -224,14 +257,23 @@ Status Federation::decrypt_and_update(RoundWork& w) {
   return {};
 }
 
-void Federation::evaluate(RoundWork& w) {
-  std::map<std::string, std::pair<double, int>> acc;
+void Coordinator::evaluate(RoundWork& w) {
+  // Every reachable hospital evaluates the new model on its own validation data and reports the
+  // metrics; the round's value is their plain mean.
+  const Bytes payload = internal::encode_model({version_, global_});
   for (const auto& h : hospitals_) {
-    if (!transport_.connected(h->id())) continue;
-    auto m = h->trainer().evaluate(global_);
-    if (!m.ok()) continue;
-    w.parties[h->id()].val_metrics = *m;
-    for (const auto& [k, v] : *m) {
+    (void)transport_.send({kCoordinatorId, h.party_id, MessageKind::kEvaluate, w.round, payload});
+  }
+  transport_.wait(kCoordinatorId, config_.response_timeout);
+  std::map<std::string, std::pair<double, int>> acc;
+  std::set<PartyId> answered;
+  while (auto m = transport_.receive(kCoordinatorId)) {
+    if (m->kind != MessageKind::kEvaluation || m->round != w.round || !w.parties.count(m->from)) continue;
+    if (!answered.insert(m->from).second) continue;
+    auto metrics = internal::decode_evaluation(m->payload);
+    if (!metrics.ok()) continue;
+    w.parties[m->from].val_metrics = *metrics;
+    for (const auto& [k, v] : *metrics) {
       acc[k].first += v;
       acc[k].second += 1;
     }
@@ -239,7 +281,7 @@ void Federation::evaluate(RoundWork& w) {
   for (const auto& [k, sv] : acc) w.stats.val_metrics[k] = sv.first / sv.second;
 }
 
-Status Federation::record(RoundWork& w) {
+Status Coordinator::record(RoundWork& w) {
   RoundStats& s = w.stats;
   s.round = w.round;
   s.completed = !w.failed;
@@ -249,7 +291,7 @@ Status Federation::record(RoundWork& w) {
   s.contributors = w.contributors.size();
   double loss = 0, weight = 0, norms = 0;
   for (auto& [id, p] : w.parties) {
-    const TrafficCounters now = transport_.counters(id), before = w.traffic_before[id];
+    const TrafficCounters now = w.traffic_after[id], before = w.traffic_before[id];
     p.bytes_up = now.bytes_up - before.bytes_up;
     p.bytes_down = now.bytes_down - before.bytes_down;
     s.bytes_up += p.bytes_up;
@@ -257,9 +299,9 @@ Status Federation::record(RoundWork& w) {
     s.train_seconds = std::max(s.train_seconds, p.train_seconds);
     s.encrypt_seconds = std::max(s.encrypt_seconds, p.encrypt_seconds);
     if (p.in_aggregate) {
-      const HospitalRoundLog& log = hospitals_[id]->last_round();
-      norms += log.clip.norm_before;
-      s.clipped += log.clip.clipped ? 1 : 0;
+      const internal::HospitalStats& reported = w.reported[id];
+      norms += reported.norm_before_clip;
+      s.clipped += reported.clipped ? 1 : 0;
       if (auto it = p.train_metrics.find("loss"); it != p.train_metrics.end()) {
         loss += it->second * static_cast<double>(p.num_samples);
         weight += static_cast<double>(p.num_samples);
@@ -275,7 +317,7 @@ Status Federation::record(RoundWork& w) {
   if (weight > 0) metrics["train_loss"] = s.train_loss;
   for (const auto& [k, v] : s.val_metrics) metrics["val_" + k] = v;
   metrics["contributors"] = s.contributors;
-  const ledger::Signer* coord[] = {coordinator_.get()};
+  const ledger::Signer* coord[] = {signer_.get()};
   if (s.completed) {
     ledger::ModelVersion mv{version_, w.round, w.version_in, s.model_hash, global_.size(), metrics.dump()};
     HEAL_RETURN_IF_ERROR(ledger_.append(ledger::sign_record({config_.federation_id, ledger::now_ms(), mv}, coord)).status());
@@ -285,7 +327,7 @@ Status Federation::record(RoundWork& w) {
   x.key_epoch = 1;
   x.status = s.completed ? ledger::RoundStatus::kCompleted : ledger::RoundStatus::kFailed;
   x.failure_reason = w.failure;
-  for (const auto& h : hospitals_) x.selected.push_back(h->id());
+  for (const auto& h : hospitals_) x.selected.push_back(h.party_id);
   x.contributions = w.entries;
   x.decryptors = w.decryptors;
   x.aggregate_hash = w.aggregate_hash;
