@@ -123,7 +123,7 @@ void run(const EnsembleArgs& a) {
     for (const auto& m : row.members) std::printf("  %s %.2f  ", fmt3(m.val_accuracy).c_str(), m.weight);
     std::uint64_t up = 0;
     for (auto b : row.bytes_up) up = std::max(up, b);
-    std::printf("  %s     %8.2f  %7.1f  %11llu  %9llu\n", fmt3(row.ensemble_val_accuracy).c_str(), row.secagg_seconds,
+    std::printf("  %s     %8.3f  %7.1f  %11llu  %9llu\n", fmt3(row.ensemble_val_accuracy).c_str(), row.secagg_seconds,
                 row.seconds, static_cast<unsigned long long>(up), static_cast<unsigned long long>(row.plaintext_bytes));
   }
   std::printf("\n%-12s %-5s %-58s %9s %9s %11s %7s\n", "institution", "sites", "architecture", "test ACC", "test AUC",

@@ -40,8 +40,8 @@ for r in j["rounds"]:
 assert j["ledger_verified"] is True
 assert 0 <= j["ensemble"]["test_accuracy"] <= 1 and 0 <= j["central"]["test_accuracy"] <= 1
 PY
-"$heal" ledger verify "$work/run/ledger.db" || fail "heal ledger verify"
-log=$("$heal" ledger log "$work/run/ledger.db")
+"$heal" ledger verify --ledger "$work/run/ledger.db" || fail "heal ledger verify"
+log=$("$heal" ledger log --ledger "$work/run/ledger.db")
 echo "$log"
 for a in hecnn resnet capsnet; do grep -q "$a" <<<"$log" || fail "ledger log lacks the $a member's history"; done
 

@@ -10,7 +10,9 @@
 // hospital and used WITHOUT its labels (the consortium's public unlabelled images); the hospitals
 // partition the rest. The ensemble weights are measured on the dataset's validation split, a public
 // labelled set every member scores (a hospital's own label-skewed validation data would reward a
-// member that predicts its majority class). The test split is only scored at the end.
+// member that predicts its majority class). Every model is early-stopped on it (the federation's
+// institutions, the local-only members and the central model alike: the weights of the best
+// validation round are the ones tested). The test split is only scored at the end.
 #pragma once
 
 #include <cstdint>

@@ -161,6 +161,10 @@ Result<EnsembleSimulationReport> run_ensemble_simulation(const io::Dataset& data
   fe::EnsembleSimulation sim(inst_specs, so, **lg, sys);
   if (auto st = sim.setup(); !st.ok()) return st.with_context("ensemble setup");
   std::vector<double> weights(plan.size(), 1.0);
+  // Early stopping on the public validation split, as for one model: each institution deploys the
+  // weights of its best validation round (the local-only baseline gets the same rule).
+  std::vector<double> best_val(plan.size(), -1.0);
+  std::vector<std::vector<float>> best_w(plan.size());
   for (int r = 0; r < o.rounds; ++r) {
     auto rr = sim.run_round();
     if (!rr.ok()) return rr.status();
@@ -181,6 +185,10 @@ Result<EnsembleSimulationReport> run_ensemble_simulation(const io::Dataset& data
       // The harness (not a protocol role) scores each distilled model on the public validation split.
       val_probs.push_back(models[k]->trainer().predict_proba(*val));
       row.members.push_back({nn::compute_metrics(val_probs.back(), val->labels, data.num_classes).accuracy, ir.weight});
+      if (row.members.back().val_accuracy > best_val[k]) {
+        best_val[k] = row.members.back().val_accuracy;
+        best_w[k] = models[k]->get_weights();
+      }
     }
     row.ensemble_val_accuracy =
         nn::compute_metrics(weighted_mean(val_probs, weights), val->labels, data.num_classes).accuracy;
@@ -194,9 +202,10 @@ Result<EnsembleSimulationReport> run_ensemble_simulation(const io::Dataset& data
   rep.ledger_verified = verified.ok;
   if (!verified.ok) say("ledger verification FAILED: " + verified.summary());
 
-  // The diagnosis ensemble weighs the final models by their final validation accuracy (public split).
+  // The diagnosis ensemble: each institution's best-validation weights, weighed by that accuracy.
   for (std::size_t k = 0; k < plan.size(); ++k) {
-    weights[k] = fe::ensemble_weight(rep.rounds.back().members[k].val_accuracy, C);
+    if (auto st = models[k]->set_weights(best_w[k]); !st.ok()) return st;
+    weights[k] = fe::ensemble_weight(best_val[k], C);
   }
   std::vector<std::vector<double>> test_probs;
   for (std::size_t k = 0; k < plan.size(); ++k) {
@@ -228,11 +237,19 @@ Result<EnsembleSimulationReport> run_ensemble_simulation(const io::Dataset& data
     std::vector<double> lw(plan.size());
     for (std::size_t k = 0; k < plan.size(); ++k) {
       TorchEnsembleMember local(pool, inst_idx[k], ref, val, specs[k], o.member, member_seed(k, 0));
+      double best = -1;
+      std::vector<float> bw;
       for (int r = 0; r < o.rounds; ++r) {
         auto tl = local.train_local(fl::TrainConfig{.round = static_cast<std::uint64_t>(r)});
         if (!tl.ok()) return tl.status();
+        const double acc = local.trainer().evaluate(*val).accuracy;
+        if (acc > best) {
+          best = acc;
+          bw = local.get_weights();
+        }
       }
-      lw[k] = fe::ensemble_weight(local.trainer().evaluate(*val).accuracy, C);
+      if (auto st = local.set_weights(bw); !st.ok()) return st;
+      lw[k] = fe::ensemble_weight(best, C);
       lp.push_back(local.trainer().predict_proba(data.test));
       const auto m = nn::compute_metrics(lp.back(), data.test.labels, data.num_classes);
       rep.members[k].local_test_accuracy = m.accuracy;
@@ -252,7 +269,18 @@ Result<EnsembleSimulationReport> run_ensemble_simulation(const io::Dataset& data
     if (!cs.ok()) return cs.status();
     tb::Trainer central(*cs, o.seed * 1000 + 999);
     const int epochs = o.central_epochs > 0 ? o.central_epochs : o.rounds * o.member.local_epochs;
-    central.train_epochs(data.train, {}, epochs, o.member.train);
+    // The same schedule as a member (local_epochs per call) and the same early stopping on validation.
+    double best = -1;
+    std::vector<float> bw;
+    for (int e = 0; e < epochs; e += o.member.local_epochs) {
+      central.train_epochs(data.train, {}, o.member.local_epochs, o.member.train);
+      const double acc = central.evaluate(*val).accuracy;
+      if (acc > best) {
+        best = acc;
+        bw = central.get_weights();
+      }
+    }
+    central.set_weights(bw);
     const auto m = central.evaluate(data.test);
     rep.central_test_accuracy = m.accuracy;
     rep.central_test_auc = m.auc;
