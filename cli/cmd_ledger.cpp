@@ -69,6 +69,7 @@ void run_verify(const LedgerArgs& a) {
               {"model_versions", rep.counts.model_versions},
               {"rounds_opened", rep.counts.rounds_opened},
               {"contributor_sets", rep.counts.contributor_sets},
+              {"ensemble_records", rep.counts.ensemble_records},
               {"head", digest_hex(rep.head_hash)}};
     if (!rep.ok) {
       j["bad_height"] = rep.bad_height ? json(*rep.bad_height) : json(nullptr);

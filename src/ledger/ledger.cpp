@@ -14,7 +14,9 @@ std::string VerifyReport::summary() const {
          std::to_string(counts.setups) + " setups, " + std::to_string(counts.rounds_opened) + " rounds opened, " +
          std::to_string(counts.commitments) + " commitments, " + std::to_string(counts.contributor_sets) +
          " contributor sets, " + std::to_string(counts.rounds_completed) + " rounds completed, " +
-         std::to_string(counts.rounds_failed) + " failed, " + std::to_string(counts.model_versions) + " model versions; head " + digest_hex(head_hash);
+         std::to_string(counts.rounds_failed) + " failed, " + std::to_string(counts.model_versions) + " model versions" +
+         (counts.ensemble_records ? ", " + std::to_string(counts.ensemble_records) + " ensemble records" : std::string()) +
+         "; head " + digest_hex(head_hash);
 }
 
 namespace {

@@ -20,6 +20,7 @@ grep -Eq '^1 +' <<<"$out" || fail "round 1 row"
 grep -Eq '^2 +' <<<"$out" || fail "round 2 row"
 grep -Eq '^ensemble +weighted mean' <<<"$out" || fail "ensemble row"
 grep -Eq '^central +hecnn' <<<"$out" || fail "central row"
+grep -Eq '^secure +the same ensemble by secure diagnosis' <<<"$out" || fail "secure diagnosis row"
 grep -q 'ledger: verified' <<<"$out" || fail "ledger not verified"
 [ -s "$work/run/accuracy.png" ] || fail "no accuracy.png"
 python3 - "$work/run/report.json" <<'PY' || fail "report.json"
@@ -38,6 +39,9 @@ for r in j["rounds"]:
     assert r["plaintext_bytes"] == j["reference"]["size"] * 3 * 8, r
     assert 0 <= r["secagg_seconds"] <= r["seconds"], r
 assert j["ledger_verified"] is True
+sd = j["secure_diagnosis"]
+assert sd["max_abs_diff_from_plaintext"] < 1e-3 and sd["querier_bytes_received"] > 0, sd
+assert abs(sd["test_accuracy"] - j["ensemble"]["test_accuracy"]) <= 1 / 60 + 1e-12, sd
 assert 0 <= j["ensemble"]["test_accuracy"] <= 1 and 0 <= j["central"]["test_accuracy"] <= 1
 PY
 "$heal" ledger verify --ledger "$work/run/ledger.db" || fail "heal ledger verify"

@@ -86,6 +86,7 @@ struct MemberSummary {
   double test_accuracy = 0, test_auc = 0;              // after the federation
   double local_test_accuracy = 0, local_test_auc = 0;  // local-only baseline (NaN when not run)
   double weight = 0;                                   // final ensemble weight
+  double best_val_accuracy = 0, local_best_val_accuracy = 0;  // the early-stopping scores (validation split)
 };
 
 struct EnsembleSimulationReport {
@@ -94,7 +95,13 @@ struct EnsembleSimulationReport {
   std::vector<RoundRow> rounds;
   double ensemble_test_accuracy = 0, ensemble_test_auc = 0;
   double local_ensemble_test_accuracy = 0;  // the same weighted ensemble of the local-only members
-  double central_test_accuracy = 0, central_test_auc = 0;
+  double central_test_accuracy = 0, central_test_auc = 0, central_best_val_accuracy = 0;
+  double ensemble_val_accuracy = 0;  // the deployed ensemble (best checkpoints, final weights) on validation
+  /// The test split answered by secure ensemble diagnosis (apps/ensemble_diagnosis.h, SMPC mode: the
+  /// querier learns only the weighted mean): its accuracy, the largest difference from the plaintext
+  /// weighted mean (fixed-point error), its bytes and time.
+  double secure_test_accuracy = 0, secure_max_abs_diff = 0, secure_seconds = 0;
+  std::uint64_t secure_querier_bytes_received = 0;
   std::string central_architecture;
   std::size_t reference_size = 0;
   std::string reference_hash;  // hex

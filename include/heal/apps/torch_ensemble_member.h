@@ -25,8 +25,11 @@ std::string describe_spec(const nn::torch_backend::ModelSpec& spec);
 struct TorchMemberOptions {
   nn::torch_backend::TrainOptions train;    // private training each round
   int local_epochs = 1;
-  nn::torch_backend::TrainOptions distill;  // the digest step (augment off by default)
+  nn::torch_backend::TrainOptions distill;  // the digest step
   int distill_epochs = 1;
+  /// Sharpening of the consensus before distillation, q_k ∝ c_k^(1/T) (entropy reduction, as DS-FL's
+  /// ERA, Itahara et al., arXiv:2008.06180); 1 leaves it as it is.
+  double sharpen_temperature = 1.0;
 };
 
 class TorchEnsembleMember final : public fl::ensemble::EnsembleMember {
@@ -53,6 +56,10 @@ class TorchEnsembleMember final : public fl::ensemble::EnsembleMember {
 
   /// The model (for test-set evaluation by the launcher).
   const nn::torch_backend::Trainer& trainer() const { return trainer_; }
+  /// Early stopping: the best validation accuracy this member has seen (after private training, in
+  /// validate(), and after each distillation) and those weights (empty before the first).
+  double best_val_accuracy() const { return best_val_; }
+  const std::vector<float>& best_weights() const { return best_weights_; }
 
  private:
   std::shared_ptr<const io::SplitData> train_;
@@ -61,6 +68,9 @@ class TorchEnsembleMember final : public fl::ensemble::EnsembleMember {
   Digest reference_hash_{};
   nn::torch_backend::Trainer trainer_;
   TorchMemberOptions options_;
+  double best_val_ = -1;
+  std::vector<float> best_weights_;
+  void track(double val_accuracy);
 };
 
 }  // namespace heal::apps::ensemble

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 
+#include "heal/apps/ensemble_diagnosis.h"
 #include "heal/core/hash.h"
 #include "heal/fl/ensemble/simulation.h"
 #include "heal/ledger/backends/sqlite_ledger.h"
@@ -202,8 +203,14 @@ Result<EnsembleSimulationReport> run_ensemble_simulation(const io::Dataset& data
   rep.ledger_verified = verified.ok;
   if (!verified.ok) say("ledger verification FAILED: " + verified.summary());
 
-  // The diagnosis ensemble: each institution's best-validation weights, weighed by that accuracy.
+  // The diagnosis ensemble: each institution's best-validation weights, weighed by that accuracy. A
+  // one-site institution's member tracked its best over both states of every round (after private
+  // training and after distillation); a multi-site institution's model over the rounds' ends.
   for (std::size_t k = 0; k < plan.size(); ++k) {
+    if (plan[k].sites == 1 && models[k]->best_val_accuracy() > best_val[k]) {
+      best_val[k] = models[k]->best_val_accuracy();
+      best_w[k] = models[k]->best_weights();
+    }
     if (auto st = models[k]->set_weights(best_w[k]); !st.ok()) return st;
     weights[k] = fe::ensemble_weight(best_val[k], C);
   }
@@ -223,12 +230,47 @@ Result<EnsembleSimulationReport> run_ensemble_simulation(const io::Dataset& data
     s.test_auc = m.auc;
     s.local_test_accuracy = s.local_test_auc = std::numeric_limits<double>::quiet_NaN();
     s.weight = weights[k];
+    s.best_val_accuracy = best_val[k];
+    s.local_best_val_accuracy = std::numeric_limits<double>::quiet_NaN();
     rep.members.push_back(s);
   }
   {
+    std::vector<std::vector<double>> vp;
+    for (const auto& m : models) vp.push_back(m->trainer().predict_proba(*val));
+    rep.ensemble_val_accuracy = nn::compute_metrics(weighted_mean(vp, weights), val->labels, data.num_classes).accuracy;
     const auto m = nn::compute_metrics(weighted_mean(test_probs, weights), data.test.labels, data.num_classes);
     rep.ensemble_test_accuracy = m.accuracy;
     rep.ensemble_test_auc = m.auc;
+  }
+
+  // The same test split answered by secure ensemble diagnosis (SMPC mode), one batch.
+  {
+    std::vector<SmpcMemberSpec> sm;
+    for (std::size_t k = 0; k < plan.size(); ++k) {
+      const TorchEnsembleMember* m = models[k].get();
+      const io::SplitData& t = data.test;
+      sm.push_back({weights[k], [m, &t](std::span<const float> images, std::size_t count) {
+                      io::SplitData q;
+                      q.channels = t.channels;
+                      q.height = t.height;
+                      q.width = t.width;
+                      q.images.assign(images.begin(), images.end());
+                      q.labels.assign(count, 0);
+                      return m->trainer().predict_proba(q);
+                    }});
+    }
+    RunStats stats;
+    auto out = smpc_diagnose(sm, data.test.images, data.test.size(), C, sys, 0, {}, &stats);
+    if (!out.ok()) return out.status().with_context("secure ensemble diagnosis of the test split");
+    const auto plain = weighted_mean(test_probs, weights);
+    for (std::size_t i = 0; i < plain.size(); ++i) {
+      rep.secure_max_abs_diff = std::max(rep.secure_max_abs_diff, std::abs(plain[i] - out->mean[i]));
+    }
+    rep.secure_test_accuracy = nn::compute_metrics(out->mean, data.test.labels, data.num_classes).accuracy;
+    rep.secure_seconds = stats.seconds;
+    rep.secure_querier_bytes_received = stats.querier_received;
+    say("secure ensemble diagnosis of the test split: ACC " + std::to_string(rep.secure_test_accuracy).substr(0, 5) +
+        ", max |secure - plaintext| " + std::to_string(rep.secure_max_abs_diff));
   }
 
   // --- baseline: every institution on its own data only (its sites pooled), the same schedule ---
@@ -250,6 +292,7 @@ Result<EnsembleSimulationReport> run_ensemble_simulation(const io::Dataset& data
       }
       if (auto st = local.set_weights(bw); !st.ok()) return st;
       lw[k] = fe::ensemble_weight(best, C);
+      rep.members[k].local_best_val_accuracy = best;
       lp.push_back(local.trainer().predict_proba(data.test));
       const auto m = nn::compute_metrics(lp.back(), data.test.labels, data.num_classes);
       rep.members[k].local_test_accuracy = m.accuracy;
@@ -281,6 +324,7 @@ Result<EnsembleSimulationReport> run_ensemble_simulation(const io::Dataset& data
       }
     }
     central.set_weights(bw);
+    rep.central_best_val_accuracy = best;
     const auto m = central.evaluate(data.test);
     rep.central_test_accuracy = m.accuracy;
     rep.central_test_auc = m.auc;
@@ -309,7 +353,9 @@ std::string ensemble_report_json(const EnsembleSimulationReport& r) {
                             {"local_only_test_accuracy", num(m.local_test_accuracy)},
                             {"local_only_test_auc", num(m.local_test_auc)},
                             {"gain_over_local_only", num(m.test_accuracy - m.local_test_accuracy)},
-                            {"weight", m.weight}});
+                            {"weight", m.weight},
+                            {"best_val_accuracy", num(m.best_val_accuracy)},
+                            {"local_only_best_val_accuracy", num(m.local_best_val_accuracy)}});
   }
   j["rounds"] = json::array();
   for (const auto& row : r.rounds) {
@@ -326,11 +372,18 @@ std::string ensemble_report_json(const EnsembleSimulationReport& r) {
     for (const auto& m : row.members) jr["members"].push_back({{"val_accuracy", m.val_accuracy}, {"weight", m.weight}});
     j["rounds"].push_back(jr);
   }
-  j["ensemble"] = {{"test_accuracy", r.ensemble_test_accuracy}, {"test_auc", r.ensemble_test_auc}};
+  j["secure_diagnosis"] = {{"test_accuracy", r.secure_test_accuracy},
+                           {"max_abs_diff_from_plaintext", r.secure_max_abs_diff},
+                           {"seconds", r.secure_seconds},
+                           {"querier_bytes_received", r.secure_querier_bytes_received}};
+  j["ensemble"] = {{"test_accuracy", r.ensemble_test_accuracy},
+                   {"test_auc", r.ensemble_test_auc},
+                   {"val_accuracy", r.ensemble_val_accuracy}};
   j["local_only_ensemble_test_accuracy"] = num(r.local_ensemble_test_accuracy);
   j["central"] = {{"architecture", r.central_architecture},
                   {"test_accuracy", num(r.central_test_accuracy)},
-                  {"test_auc", num(r.central_test_auc)}};
+                  {"test_auc", num(r.central_test_auc)},
+                  {"best_val_accuracy", num(r.central_best_val_accuracy)}};
   j["ledger_verified"] = r.ledger_verified;
   j["seconds"] = r.seconds;
   return j.dump(2);

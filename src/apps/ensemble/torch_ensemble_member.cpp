@@ -1,9 +1,12 @@
 #include "heal/apps/torch_ensemble_member.h"
 
+#include <algorithm>
+#include <cmath>
 #include <exception>
 #include <sstream>
 
 #include "heal/core/bytes.h"
+#include "heal/core/check.h"
 #include "heal/core/hash.h"
 
 namespace heal::apps::ensemble {
@@ -66,9 +69,17 @@ Result<fl::Metrics> TorchEnsembleMember::train_local(const fl::TrainConfig&) {
   });
 }
 
+void TorchEnsembleMember::track(double val_accuracy) {
+  if (val_accuracy > best_val_) {
+    best_val_ = val_accuracy;
+    best_weights_ = trainer_.get_weights();
+  }
+}
+
 Result<fl::Metrics> TorchEnsembleMember::validate() {
   return guarded("validation", [&]() -> Result<fl::Metrics> {
     const auto m = trainer_.evaluate(*val_);
+    track(m.accuracy);
     return fl::Metrics{{"accuracy", m.accuracy}, {"auc", m.auc}, {"num_samples", static_cast<double>(val_->size())}};
   });
 }
@@ -85,7 +96,21 @@ Result<fl::Metrics> TorchEnsembleMember::distill(std::span<const double> consens
                                     std::to_string(reference_->size() * num_classes()));
   }
   return guarded("distillation", [&]() -> Result<fl::Metrics> {
-    const double loss = trainer_.distill_epochs(*reference_, consensus, options_.distill_epochs, options_.distill);
+    std::vector<double> q(consensus.begin(), consensus.end());
+    const double T = options_.sharpen_temperature;
+    if (T != 1.0) {
+      HEAL_REQUIRE(T > 0, "sharpen_temperature must be > 0");
+      const std::size_t C = num_classes();
+      for (std::size_t i = 0; i < q.size(); i += C) {
+        double z = 0;
+        for (std::size_t k = 0; k < C; ++k) z += (q[i + k] = std::pow(std::max(q[i + k], 0.0), 1.0 / T));
+        for (std::size_t k = 0; k < C; ++k) q[i + k] = z > 0 ? q[i + k] / z : 1.0 / static_cast<double>(C);
+      }
+    } else {
+      for (auto& v : q) v = std::clamp(v, 0.0, 1.0);  // fixed-point rounding may step just outside [0, 1]
+    }
+    const double loss = trainer_.distill_epochs(*reference_, q, options_.distill_epochs, options_.distill);
+    track(trainer_.evaluate(*val_).accuracy);
     return fl::Metrics{{"distill_loss", loss}};
   });
 }

@@ -1,0 +1,48 @@
+#!/usr/bin/env python3
+"""Summary of `heal fl ensemble simulate` reports (issue 17 acceptance): per dataset, each hospital's
+test ACC with the federation and with local training only (gain, mean over seeds), the ensemble's
+test ACC against its best member and the central model, and the cost of the secure aggregation.
+Usage: ensemble_summary.py REPORT.json..."""
+import collections
+import json
+import statistics
+import sys
+
+runs = collections.defaultdict(list)
+for path in sys.argv[1:]:
+    j = json.load(open(path))
+    runs[j["dataset"]].append(j)
+
+for ds, rs in sorted(runs.items()):
+    print(f"\n## {ds}: {len(rs)} seeds")
+    print("| hospital | architecture | federated test ACC (per seed) | local-only (per seed) | mean gain |")
+    print("|---|---|---|---|---:|")
+    for h in range(len(rs[0]["members"])):
+        fed = [r["members"][h]["test_accuracy"] for r in rs]
+        loc = [r["members"][h]["local_only_test_accuracy"] for r in rs]
+        arch = rs[0]["members"][h]["architecture"].split("(")[0]
+        gains = [f - l for f, l in zip(fed, loc)]
+        print(f"| {h + 1} | {arch} | {' / '.join(f'{v:.3f}' for v in fed)} | {' / '.join(f'{v:.3f}' for v in loc)} "
+              f"| {statistics.mean(gains):+.3f} |")
+    ens = [r["ensemble"]["test_accuracy"] for r in rs]
+    best = [max(m["test_accuracy"] for m in r["members"]) for r in rs]
+    cen = [r["central"]["test_accuracy"] for r in rs]
+    lens = [r["local_only_ensemble_test_accuracy"] for r in rs]
+    print()
+    print("| | per seed | mean |")
+    print("|---|---|---:|")
+    for name, v in (("secure ensemble", ens), ("best member", best), ("central (hecnn, all data)", cen),
+                    ("ensemble of local-only members", lens)):
+        print(f"| {name} | {' / '.join(f'{x:.3f}' for x in v)} | {statistics.mean(v):.3f} |")
+    print(f"| ensemble - central (points) | {' / '.join(f'{100 * (e - c):+.1f}' for e, c in zip(ens, cen))} "
+          f"| {100 * statistics.mean(e - c for e, c in zip(ens, cen)):+.1f} |")
+    up, plain, share = [], [], []
+    for r in rs:
+        for row in r["rounds"]:
+            up.append(max(row["bytes_up"]))
+            plain.append(row["plaintext_bytes"])
+            share.append(row["secagg_seconds"] / row["seconds"])
+    print(f"\nsecure aggregation: upload per institution per round {statistics.mean(up):.0f} B vs "
+          f"{statistics.mean(plain):.0f} B in the clear ({statistics.mean(up) / statistics.mean(plain):.2f}x); "
+          f"{100 * statistics.mean(share):.2f} % of round time (max {100 * max(share):.2f} %); "
+          f"ledger verified in {sum(r['ledger_verified'] for r in rs)}/{len(rs)} runs")
