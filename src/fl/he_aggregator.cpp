@@ -9,6 +9,7 @@
 
 #include "he_internal.h"
 #include "heal/ckks/ciphertext.h"
+#include "heal/ckks/encoder.h"
 #include "heal/ckks/key_generator.h"
 #include "heal/ckks/multiparty/key_gen.h"
 #include "heal/ckks/multiparty/threshold.h"
@@ -67,6 +68,7 @@ std::shared_ptr<he::Shared> make_shared_state(const HeAggregatorConfig& config, 
   auto sh = std::make_shared<he::Shared>();
   sh->config = config;
   sh->ctx = make_context(config);
+  sh->encoder = std::make_shared<const ckks::Encoder>(sh->ctx);
   sh->parties = num_parties;
   sh->threshold = config.threshold == 0 ? static_cast<std::uint32_t>(num_parties) : config.threshold;
   HEAL_REQUIRE(sh->threshold >= 1 && sh->threshold <= num_parties,
@@ -236,16 +238,18 @@ Result<std::vector<double>> HeAggregator::finalize(std::span<const std::uint8_t>
     if (ct->seed() != he::chunk_seed(sh.crs, round, c) || ct->level() != ctx.max_level() || ct->scale() != sh.delta) {
       return Status::corruption("aggregate: ciphertext not made for this round/chunk");
     }
-    RnsPoly m = std::move(ct->c0());
+    std::vector<ckks::multiparty::DecryptionShare> hs;
     for (const auto& p : parsed) {
       auto h = ckks::load_decryption_share(ctx, p.chunks[c]);
       if (!h.ok()) return h.status().with_context("decryption share");
-      if (h->h.num_limbs() != m.num_limbs() || !h->h.is_ntt()) return Status::corruption("decryption share: wrong level");
-      m.add_inplace(h->h, ctx.q_basis());
+      hs.push_back(std::move(*h));
     }
-    m.intt_inplace(ctx.q_basis());
+    // m = c0 + sum_j h_j (ckks), then centred CRT decoding of the coefficients divided by delta.
+    auto m = ckks::multiparty::combine_decryption_shares(ctx, *ct, hs);
+    if (!m.ok()) return m.status().with_context("decryption shares");
+    const std::vector<double> coeffs = sh.encoder->decode_coeffs(*m);
     const std::size_t begin = c * n, count = std::min(length - begin, n);
-    he::decode_coefficients(ctx, m, sh.delta, std::span<double>(out).subspan(begin, count));
+    std::copy_n(coeffs.begin(), count, out.begin() + static_cast<std::ptrdiff_t>(begin));
   }
   for (double v : out) {
     if (!std::isfinite(v)) return Status::corruption("decrypted aggregate holds a non-finite value");
@@ -288,10 +292,9 @@ Result<std::vector<double>> HeAggregator::decrypt_with_for_testing(std::span<con
   RnsPoly m = full[1];
   m.mul_inplace(s, ctx.q_basis());
   m.add_inplace(full[0], ctx.q_basis());
-  m.intt_inplace(ctx.q_basis());
-  std::vector<double> out(std::min(ctx.n(), length - chunk * ctx.n()));
-  he::decode_coefficients(ctx, m, sh.delta, out);
-  return out;
+  const std::vector<double> coeffs = sh.encoder->decode_coeffs(ckks::Plaintext(std::move(m), sh.delta, 0));
+  return std::vector<double>(coeffs.begin(),
+                             coeffs.begin() + static_cast<std::ptrdiff_t>(std::min(ctx.n(), length - chunk * ctx.n())));
 }
 
 }  // namespace heal::fl
