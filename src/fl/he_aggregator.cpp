@@ -177,34 +177,39 @@ Result<Bytes> HeAggregator::aggregate(std::span<const Bytes> contributions, std:
   const auto& sh = *impl_->sh;
   const auto& ctx = *sh.ctx;
   const std::size_t nchunks = he::chunk_count(sh, length);
-  std::vector<RnsPoly> sum(nchunks);
+  std::vector<he::Parsed> parsed;
   std::vector<PartyId> contributors;
   for (std::size_t i = 0; i < contributions.size(); ++i) {
     auto p = he::read_message(sh, contributions[i], he::kContribution, round, length);
     if (!p.ok()) return p.status().with_context("contribution " + std::to_string(i));
     if (p->ids.size() != 1) return Status::corruption("contribution " + std::to_string(i) + ": must name one party");
     contributors.push_back(p->ids[0]);
-    for (std::size_t c = 0; c < nchunks; ++c) {
-      auto ct = ckks::load_seeded_ciphertext(ctx, p->chunks[c]);
+    parsed.push_back(std::move(*p));
+  }
+  std::vector<PartyId> sorted = contributors;
+  std::sort(sorted.begin(), sorted.end());
+  if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
+    return Status::invalid_argument("two contributions from the same party");
+  }
+  // Chunk by chunk: the contributors' encryptions under the common a_{r,k} add up (ckks) to an
+  // encryption of the weighted sum under s_C.
+  std::vector<Bytes> chunks;
+  std::vector<ckks::SeededCiphertext> cts;
+  for (std::size_t c = 0; c < nchunks; ++c) {
+    cts.clear();
+    for (std::size_t i = 0; i < parsed.size(); ++i) {
+      auto ct = ckks::load_seeded_ciphertext(ctx, parsed[i].chunks[c]);
       if (!ct.ok()) return ct.status().with_context("contribution " + std::to_string(i));
       if (ct->seed() != he::chunk_seed(sh.crs, round, c) || ct->level() != ctx.max_level() || ct->scale() != sh.delta) {
         return Status::corruption("contribution " + std::to_string(i) + ": ciphertext not made for this round/chunk");
       }
-      if (sum[c].empty()) {
-        sum[c] = std::move(ct->c0());
-      } else {
-        sum[c].add_inplace(ct->c0(), ctx.q_basis());
-      }
+      cts.push_back(std::move(*ct));
     }
+    auto sum = ckks::multiparty::sum_seeded_ciphertexts(ctx, cts);
+    if (!sum.ok()) return sum.status().with_context("aggregate");
+    chunks.push_back(ckks::save(ctx, *sum));
   }
-  std::sort(contributors.begin(), contributors.end());
-  if (std::adjacent_find(contributors.begin(), contributors.end()) != contributors.end()) {
-    return Status::invalid_argument("two contributions from the same party");
-  }
-  std::vector<Bytes> chunks;
-  for (std::size_t c = 0; c < nchunks; ++c) {
-    chunks.push_back(ckks::save(ctx, ckks::SeededCiphertext(he::chunk_seed(sh.crs, round, c), std::move(sum[c]), sh.delta, 0)));
-  }
+  contributors = std::move(sorted);
   return he::write_message(sh, he::kAggregate, round, contributors, length, chunks);
 }
 

@@ -110,14 +110,12 @@ class HeParty final : public AggregationParty {
     secret.party = id_ + 1;
     secret.threshold = sh_->threshold;
     secret.share = ckks::SecretKey(std::move(sum.polys[0]));
-    const auto& qb = ctx.q_basis();
     std::vector<Bytes> chunks;
     for (std::size_t c = 0; c < nchunks; ++c) {
-      std::vector<RnsPoly> polys;
-      polys.emplace_back(ctx.n(), ctx.q_count(), true);
-      polys.push_back(math::expand_uniform_poly(chunk_seed(sh_->crs, round, c),
-                                                ckks::SeededCiphertext::kCiphertextStream, qb, ctx.q_count(), true));
-      const ckks::Ciphertext ct(std::move(polys), sh_->delta, 0);
+      // The share reads only c1 = a_{r,k}: the seeded ciphertext (c0 = 0, a) of the chunk seed.
+      const ckks::Ciphertext ct =
+          ckks::SeededCiphertext(chunk_seed(sh_->crs, round, c), RnsPoly(ctx.n(), ctx.q_count(), true), sh_->delta, 0)
+              .expand(ctx);
       if (Status st = decryptor_.check_share(ct, q.size()); !st.ok()) return st.with_context("he decryption request");
       auto share = decryptor_.gen_share(secret, q, ct, rng);
       chunks.push_back(ckks::save(ctx, share));

@@ -148,7 +148,7 @@ TEST(SeededEncryption, GivenSeedIsUsedAndSumsDecryptUnderSumOfSecrets) {
   EXPECT_THROW(pk_enc.encrypt_seeded(enc.encode_coeffs(m1, scale, ctx->max_level()), a, n3), std::invalid_argument);
 }
 
-TEST(CombineDecryptionShares, ThresholdQuorumEqualsSingleKeyDecryption) {
+TEST(CombineDecryptionShares, SumUnderOneAThenThresholdQuorumEqualsSingleKeyDecryption) {
   using namespace multiparty;
   const auto ctx = ring();
   Encoder enc(ctx);
@@ -174,18 +174,30 @@ TEST(CombineDecryptionShares, ThresholdQuorumEqualsSingleKeyDecryption) {
   const Seed a = seed_from_u64(5);
   std::vector<double> expect(300, 0.0);
   math::RnsPoly c0;
+  std::vector<SeededCiphertext> cts;
   for (std::size_t i = 0; i < 3; ++i) {
     const auto m = random_values(expect.size(), 40 + i, 50.0);
     for (std::size_t k = 0; k < m.size(); ++k) expect[k] += m[k];
     Encryptor e(ctx, s[i]);
-    const SeededCiphertext c = e.encrypt_seeded(enc.encode_coeffs(m, scale, ctx->max_level()), a, rng);
+    cts.push_back(e.encrypt_seeded(enc.encode_coeffs(m, scale, ctx->max_level()), a, rng));
     if (i == 0) {
-      c0 = c.c0();
+      c0 = cts.back().c0();
     } else {
-      c0.add_inplace(c.c0(), ctx->q_basis());
+      c0.add_inplace(cts.back().c0(), ctx->q_basis());
     }
   }
-  const SeededCiphertext agg(a, c0, scale, 0);
+  auto summed = sum_seeded_ciphertexts(*ctx, cts);
+  ASSERT_TRUE(summed.ok()) << summed.status().to_string();
+  EXPECT_TRUE(summed->c0() == c0);
+  EXPECT_EQ(summed->seed(), a);
+  EXPECT_EQ(summed->scale(), scale);
+  const SeededCiphertext agg = std::move(*summed);
+  // Outside bytes: an empty set, or a ciphertext under another a, is an error, not a throw.
+  EXPECT_EQ(sum_seeded_ciphertexts(*ctx, {}).status().code(), StatusCode::kInvalidArgument);
+  std::vector<SeededCiphertext> mixed{cts[0], SeededCiphertext(seed_from_u64(6), cts[1].c0(), scale, 0)};
+  EXPECT_EQ(sum_seeded_ciphertexts(*ctx, mixed).status().code(), StatusCode::kCorruption);
+  mixed[1] = SeededCiphertext(a, cts[1].c0(), 2 * scale, 0);
+  EXPECT_EQ(sum_seeded_ciphertexts(*ctx, mixed).status().code(), StatusCode::kCorruption);
   const Ciphertext full = agg.expand(*ctx);
 
   FloodingParams f;

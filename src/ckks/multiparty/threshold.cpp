@@ -205,6 +205,30 @@ Result<Plaintext> combine_c0(const Context& ctx, const RnsPoly& c0, double scale
 
 }  // namespace
 
+Result<SeededCiphertext> sum_seeded_ciphertexts(const Context& ctx, std::span<const SeededCiphertext> cts) {
+  if (cts.empty()) return Status::invalid_argument("sum_seeded_ciphertexts: no ciphertexts");
+  const SeededCiphertext& first = cts[0];
+  RnsPoly sum;
+  for (std::size_t k = 0; k < cts.size(); ++k) {
+    const SeededCiphertext& ct = cts[k];
+    const RnsPoly& c0 = ct.c0();
+    if (c0.n() != ctx.n() || !c0.is_ntt() || c0.num_limbs() < 1 || c0.num_limbs() > ctx.q_count()) {
+      return Status::corruption("sum_seeded_ciphertexts: ciphertext " + std::to_string(k) + " does not match the context");
+    }
+    if (ct.seed() != first.seed() || c0.num_limbs() != first.c0().num_limbs() || ct.scale() != first.scale() ||
+        ct.slots() != first.slots()) {
+      return Status::corruption("sum_seeded_ciphertexts: ciphertext " + std::to_string(k) +
+                                " has another seed, level, scale or slot count than the first");
+    }
+    if (k == 0) {
+      sum = c0;
+    } else {
+      sum.add_inplace(c0, ctx.q_basis());
+    }
+  }
+  return SeededCiphertext(first.seed(), std::move(sum), first.scale(), first.slots());
+}
+
 Result<Plaintext> combine_decryption_shares(const Context& ctx, const Ciphertext& ct,
                                             std::span<const DecryptionShare> shares) {
   HEAL_REQUIRE(ct.size() == 2, "combine_decryption_shares: expects a 2-polynomial ciphertext");

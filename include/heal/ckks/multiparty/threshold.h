@@ -89,6 +89,14 @@ class ThresholdDecryptor {
   std::uint64_t generated_ = 0;
 };
 
+/// Sums compact symmetric encryptions made under ONE public `a` (the same seed) by different
+/// parties, each under its own additive secret s_i (Encryptor::encrypt_seeded(pt, seed, rng)):
+/// (sum_i c0_i, a) encrypts sum_i m_i under s_C = sum_i s_i, which a quorum decrypts with
+/// threshold shares of s_C (the fl layer's aggregation). The inputs are outside bytes, hence
+/// Status: InvalidArgument when `cts` is empty; Corruption when seeds, levels, scales or slot
+/// counts differ or a c0 does not match the context.
+Result<SeededCiphertext> sum_seeded_ciphertexts(const Context& ctx, std::span<const SeededCiphertext> cts);
+
 /// Combines decryption shares received from other parties (outside bytes, hence Status rather
 /// than HEAL_REQUIRE): m = c0 + sum_i h_i, the plaintext in NTT form at ct's level, scale and
 /// slots. Equals ThresholdDecryptor::finalize(ct, aggregate_shares(shares)) and, for a complete
