@@ -10,6 +10,7 @@
 #include "he_internal.h"
 #include "heal/ckks/ciphertext.h"
 #include "heal/ckks/encoder.h"
+#include "heal/ckks/encryptor.h"
 #include "heal/ckks/key_generator.h"
 #include "heal/ckks/multiparty/key_gen.h"
 #include "heal/ckks/multiparty/threshold.h"
@@ -270,11 +271,8 @@ std::vector<std::uint64_t> HeAggregator::secret_for_testing(PartyId p) const {
 
 std::vector<std::uint64_t> HeAggregator::shamir_share_for_testing(PartyId p) const {
   const auto& ctx = *impl_->sh->ctx;
-  RnsPoly sum = impl_->material.at(p).received[0].polys[0];
-  for (std::size_t i = 1; i < impl_->material.size(); ++i) {
-    sum.add_inplace(impl_->material.at(p).received[i].polys[0], ctx.key_basis());
-  }
-  return std::vector<std::uint64_t>(sum.data(), sum.data() + ctx.q_count() * ctx.n());
+  const ckks::multiparty::KeyShare sum = ckks::multiparty::sum_key_shares(ctx, impl_->material.at(p).received);
+  return std::vector<std::uint64_t>(sum.polys[0].data(), sum.polys[0].data() + ctx.q_count() * ctx.n());
 }
 
 Result<std::vector<double>> HeAggregator::decrypt_with_for_testing(std::span<const std::uint8_t> bytes,
@@ -291,13 +289,12 @@ Result<std::vector<double>> HeAggregator::decrypt_with_for_testing(std::span<con
   }
   auto ct = ckks::load_seeded_ciphertext(ctx, p->chunks[chunk]);
   if (!ct.ok()) return ct.status();
-  const ckks::Ciphertext full = ct->expand(ctx);
-  RnsPoly s(ctx.n(), ctx.q_count(), true);
+  // A key-basis secret whose Q limbs are the given ones; the P limbs stay zero (Decryptor reads
+  // only the ciphertext's Q limbs).
+  RnsPoly s(ctx.n(), ctx.key_basis().size(), true);
   std::copy(secret_ntt.begin(), secret_ntt.end(), s.data());
-  RnsPoly m = full[1];
-  m.mul_inplace(s, ctx.q_basis());
-  m.add_inplace(full[0], ctx.q_basis());
-  const std::vector<double> coeffs = sh.encoder->decode_coeffs(ckks::Plaintext(std::move(m), sh.delta, 0));
+  const ckks::Decryptor dec(sh.ctx, ckks::SecretKey(std::move(s)));
+  const std::vector<double> coeffs = sh.encoder->decode_coeffs(dec.decrypt(ct->expand(ctx)));
   return std::vector<double>(coeffs.begin(),
                              coeffs.begin() + static_cast<std::ptrdiff_t>(std::min(ctx.n(), length - chunk * ctx.n())));
 }
