@@ -13,7 +13,6 @@
 #include "heal/ckks/multiparty/threshold.h"
 #include "heal/ckks/serialization.h"
 #include "heal/core/serialization.h"
-#include "heal/math/sampler.h"
 
 namespace heal::fl::he {
 
