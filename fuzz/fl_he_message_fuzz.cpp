@@ -1,12 +1,14 @@
 // libFuzzer target: read_message, the reader of the HE aggregator's wire messages (contribution,
 // aggregate, decryption share; src/fl/he_internal.h), followed by what its callers do with each
-// chunk (load the seeded ciphertext or decryption share, check it belongs to the round, expand it).
+// chunk (load the seeded ciphertext or decryption share, sum ciphertexts under one a / combine
+// shares through the ckks API, check it belongs to the round, expand it).
 // The first byte selects the expected kind (bits 0-1: contribution, aggregate, share, share) and
 // the expected length (bits 2-3: kHeLengths), the rest is the message. Nothing may crash.
 #include <cstdint>
 #include <span>
 
 #include "fuzz_fixtures.h"
+#include "heal/ckks/multiparty/threshold.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace heal;
@@ -20,16 +22,23 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto p = fl::he::read_message(sh, std::span<const std::uint8_t>(data + 1, size - 1), kind, fuzz::kHeRound, length);
   if (!p.ok()) return 0;
   for (std::size_t c = 0; c < p->chunks.size(); ++c) {
+    const Seed seed = fl::he::chunk_seed(sh.crs, fuzz::kHeRound, c);
     if (kind == fl::he::kShare) {
-      (void)ckks::load_decryption_share(ctx, p->chunks[c]);
+      auto h = ckks::load_decryption_share(ctx, p->chunks[c]);
+      if (!h.ok()) continue;
+      // What HeAggregator::finalize does with loaded shares (ckks; Status on a bad share).
+      const ckks::SeededCiphertext zero(seed, math::RnsPoly(ctx.n(), ctx.q_count(), true), sh.delta, 0);
+      const ckks::multiparty::DecryptionShare twice[2] = {*h, *h};
+      (void)ckks::multiparty::combine_decryption_shares(ctx, zero, std::span(twice, 1));
+      (void)ckks::multiparty::combine_decryption_shares(ctx, zero, twice);
       continue;
     }
     auto ct = ckks::load_seeded_ciphertext(ctx, p->chunks[c]);
     if (!ct.ok()) continue;
-    if (ct->seed() != fl::he::chunk_seed(sh.crs, fuzz::kHeRound, c) || ct->level() != ctx.max_level() ||
-        ct->scale() != sh.delta) {
-      continue;
-    }
+    // What HeAggregator::aggregate does: sum under one a (ckks; Status on a mismatch).
+    const ckks::SeededCiphertext pair[2] = {*ct, *ct};
+    (void)ckks::multiparty::sum_seeded_ciphertexts(ctx, pair);
+    if (ct->seed() != seed || ct->level() != ctx.max_level() || ct->scale() != sh.delta) continue;
     (void)ct->expand(ctx);
   }
   return 0;

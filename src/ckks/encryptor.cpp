@@ -82,14 +82,20 @@ Ciphertext Encryptor::encrypt(const Plaintext& pt) {
 SeededCiphertext Encryptor::encrypt_seeded(const Plaintext& pt) {
   HEAL_REQUIRE(!has_pk_, "Encryptor::encrypt_seeded: needs a secret-key (symmetric) encryptor");
   check_plaintext(*ctx_, pt);
-  const auto& qb = ctx_->q_basis();
-  const std::size_t n = ctx_->n(), limbs = pt.poly().num_limbs();
   std::unique_ptr<Rng> local;
   Rng& rng = noise_rng(local);
   Seed seed;
   rng.fill(seed);
-  const RnsPoly a = math::expand_uniform_poly(seed, SeededCiphertext::kCiphertextStream, qb, limbs, true);
-  RnsPoly c0 = gaussian_ntt(rng, qb, limbs);
+  return encrypt_seeded(pt, seed, rng);
+}
+
+SeededCiphertext Encryptor::encrypt_seeded(const Plaintext& pt, const Seed& a_seed, Rng& noise_rng) {
+  HEAL_REQUIRE(!has_pk_, "Encryptor::encrypt_seeded: needs a secret-key (symmetric) encryptor");
+  check_plaintext(*ctx_, pt);
+  const auto& qb = ctx_->q_basis();
+  const std::size_t n = ctx_->n(), limbs = pt.poly().num_limbs();
+  const RnsPoly a = math::expand_uniform_poly(a_seed, SeededCiphertext::kCiphertextStream, qb, limbs, true);
+  RnsPoly c0 = gaussian_ntt(noise_rng, qb, limbs);
   for (std::size_t i = 0; i < limbs; ++i) {
     const math::Modulus& q = qb.modulus(i);
     const u64 qv = q.value();
@@ -101,7 +107,7 @@ SeededCiphertext Encryptor::encrypt_seeded(const Plaintext& pt) {
       o[t] = q.sub(v, q.mul(ai[t], si[t]));
     }
   }
-  return SeededCiphertext(seed, std::move(c0), pt.scale(), pt.slots());
+  return SeededCiphertext(a_seed, std::move(c0), pt.scale(), pt.slots());
 }
 
 Ciphertext Encryptor::encrypt_zero(std::size_t level, double scale) {

@@ -9,6 +9,8 @@
 
 #include "he_internal.h"
 #include "heal/ckks/ciphertext.h"
+#include "heal/ckks/encoder.h"
+#include "heal/ckks/encryptor.h"
 #include "heal/ckks/key_generator.h"
 #include "heal/ckks/multiparty/key_gen.h"
 #include "heal/ckks/multiparty/threshold.h"
@@ -67,6 +69,7 @@ std::shared_ptr<he::Shared> make_shared_state(const HeAggregatorConfig& config, 
   auto sh = std::make_shared<he::Shared>();
   sh->config = config;
   sh->ctx = make_context(config);
+  sh->encoder = std::make_shared<const ckks::Encoder>(sh->ctx);
   sh->parties = num_parties;
   sh->threshold = config.threshold == 0 ? static_cast<std::uint32_t>(num_parties) : config.threshold;
   HEAL_REQUIRE(sh->threshold >= 1 && sh->threshold <= num_parties,
@@ -175,34 +178,39 @@ Result<Bytes> HeAggregator::aggregate(std::span<const Bytes> contributions, std:
   const auto& sh = *impl_->sh;
   const auto& ctx = *sh.ctx;
   const std::size_t nchunks = he::chunk_count(sh, length);
-  std::vector<RnsPoly> sum(nchunks);
+  std::vector<he::Parsed> parsed;
   std::vector<PartyId> contributors;
   for (std::size_t i = 0; i < contributions.size(); ++i) {
     auto p = he::read_message(sh, contributions[i], he::kContribution, round, length);
     if (!p.ok()) return p.status().with_context("contribution " + std::to_string(i));
     if (p->ids.size() != 1) return Status::corruption("contribution " + std::to_string(i) + ": must name one party");
     contributors.push_back(p->ids[0]);
-    for (std::size_t c = 0; c < nchunks; ++c) {
-      auto ct = ckks::load_seeded_ciphertext(ctx, p->chunks[c]);
+    parsed.push_back(std::move(*p));
+  }
+  std::vector<PartyId> sorted = contributors;
+  std::sort(sorted.begin(), sorted.end());
+  if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) {
+    return Status::invalid_argument("two contributions from the same party");
+  }
+  // Chunk by chunk: the contributors' encryptions under the common a_{r,k} add up (ckks) to an
+  // encryption of the weighted sum under s_C.
+  std::vector<Bytes> chunks;
+  std::vector<ckks::SeededCiphertext> cts;
+  for (std::size_t c = 0; c < nchunks; ++c) {
+    cts.clear();
+    for (std::size_t i = 0; i < parsed.size(); ++i) {
+      auto ct = ckks::load_seeded_ciphertext(ctx, parsed[i].chunks[c]);
       if (!ct.ok()) return ct.status().with_context("contribution " + std::to_string(i));
       if (ct->seed() != he::chunk_seed(sh.crs, round, c) || ct->level() != ctx.max_level() || ct->scale() != sh.delta) {
         return Status::corruption("contribution " + std::to_string(i) + ": ciphertext not made for this round/chunk");
       }
-      if (sum[c].empty()) {
-        sum[c] = std::move(ct->c0());
-      } else {
-        sum[c].add_inplace(ct->c0(), ctx.q_basis());
-      }
+      cts.push_back(std::move(*ct));
     }
+    auto sum = ckks::multiparty::sum_seeded_ciphertexts(ctx, cts);
+    if (!sum.ok()) return sum.status().with_context("aggregate");
+    chunks.push_back(ckks::save(ctx, *sum));
   }
-  std::sort(contributors.begin(), contributors.end());
-  if (std::adjacent_find(contributors.begin(), contributors.end()) != contributors.end()) {
-    return Status::invalid_argument("two contributions from the same party");
-  }
-  std::vector<Bytes> chunks;
-  for (std::size_t c = 0; c < nchunks; ++c) {
-    chunks.push_back(ckks::save(ctx, ckks::SeededCiphertext(he::chunk_seed(sh.crs, round, c), std::move(sum[c]), sh.delta, 0)));
-  }
+  contributors = std::move(sorted);
   return he::write_message(sh, he::kAggregate, round, contributors, length, chunks);
 }
 
@@ -236,16 +244,18 @@ Result<std::vector<double>> HeAggregator::finalize(std::span<const std::uint8_t>
     if (ct->seed() != he::chunk_seed(sh.crs, round, c) || ct->level() != ctx.max_level() || ct->scale() != sh.delta) {
       return Status::corruption("aggregate: ciphertext not made for this round/chunk");
     }
-    RnsPoly m = std::move(ct->c0());
+    std::vector<ckks::multiparty::DecryptionShare> hs;
     for (const auto& p : parsed) {
       auto h = ckks::load_decryption_share(ctx, p.chunks[c]);
       if (!h.ok()) return h.status().with_context("decryption share");
-      if (h->h.num_limbs() != m.num_limbs() || !h->h.is_ntt()) return Status::corruption("decryption share: wrong level");
-      m.add_inplace(h->h, ctx.q_basis());
+      hs.push_back(std::move(*h));
     }
-    m.intt_inplace(ctx.q_basis());
+    // m = c0 + sum_j h_j (ckks), then centred CRT decoding of the coefficients divided by delta.
+    auto m = ckks::multiparty::combine_decryption_shares(ctx, *ct, hs);
+    if (!m.ok()) return m.status().with_context("decryption shares");
+    const std::vector<double> coeffs = sh.encoder->decode_coeffs(*m);
     const std::size_t begin = c * n, count = std::min(length - begin, n);
-    he::decode_coefficients(ctx, m, sh.delta, std::span<double>(out).subspan(begin, count));
+    std::copy_n(coeffs.begin(), count, out.begin() + static_cast<std::ptrdiff_t>(begin));
   }
   for (double v : out) {
     if (!std::isfinite(v)) return Status::corruption("decrypted aggregate holds a non-finite value");
@@ -261,11 +271,8 @@ std::vector<std::uint64_t> HeAggregator::secret_for_testing(PartyId p) const {
 
 std::vector<std::uint64_t> HeAggregator::shamir_share_for_testing(PartyId p) const {
   const auto& ctx = *impl_->sh->ctx;
-  RnsPoly sum = impl_->material.at(p).received[0].polys[0];
-  for (std::size_t i = 1; i < impl_->material.size(); ++i) {
-    sum.add_inplace(impl_->material.at(p).received[i].polys[0], ctx.key_basis());
-  }
-  return std::vector<std::uint64_t>(sum.data(), sum.data() + ctx.q_count() * ctx.n());
+  const ckks::multiparty::KeyShare sum = ckks::multiparty::sum_key_shares(ctx, impl_->material.at(p).received);
+  return std::vector<std::uint64_t>(sum.polys[0].data(), sum.polys[0].data() + ctx.q_count() * ctx.n());
 }
 
 Result<std::vector<double>> HeAggregator::decrypt_with_for_testing(std::span<const std::uint8_t> bytes,
@@ -282,16 +289,14 @@ Result<std::vector<double>> HeAggregator::decrypt_with_for_testing(std::span<con
   }
   auto ct = ckks::load_seeded_ciphertext(ctx, p->chunks[chunk]);
   if (!ct.ok()) return ct.status();
-  const ckks::Ciphertext full = ct->expand(ctx);
-  RnsPoly s(ctx.n(), ctx.q_count(), true);
+  // A key-basis secret whose Q limbs are the given ones; the P limbs stay zero (Decryptor reads
+  // only the ciphertext's Q limbs).
+  RnsPoly s(ctx.n(), ctx.key_basis().size(), true);
   std::copy(secret_ntt.begin(), secret_ntt.end(), s.data());
-  RnsPoly m = full[1];
-  m.mul_inplace(s, ctx.q_basis());
-  m.add_inplace(full[0], ctx.q_basis());
-  m.intt_inplace(ctx.q_basis());
-  std::vector<double> out(std::min(ctx.n(), length - chunk * ctx.n()));
-  he::decode_coefficients(ctx, m, sh.delta, out);
-  return out;
+  const ckks::Decryptor dec(sh.ctx, ckks::SecretKey(std::move(s)));
+  const std::vector<double> coeffs = sh.encoder->decode_coeffs(dec.decrypt(ct->expand(ctx)));
+  return std::vector<double>(coeffs.begin(),
+                             coeffs.begin() + static_cast<std::ptrdiff_t>(std::min(ctx.n(), length - chunk * ctx.n())));
 }
 
 }  // namespace heal::fl

@@ -8,19 +8,18 @@
 
 #include "he_internal.h"
 #include "heal/ckks/ciphertext.h"
+#include "heal/ckks/encryptor.h"
+#include "heal/ckks/multiparty/key_gen.h"
 #include "heal/ckks/multiparty/threshold.h"
 #include "heal/ckks/serialization.h"
 #include "heal/core/serialization.h"
-#include "heal/math/sampler.h"
 
 namespace heal::fl::he {
 
 namespace {
 
 using ckks::multiparty::KeyShare;
-using ckks::multiparty::ShareKind;
 using math::RnsPoly;
-using math::u64;
 
 class HeParty final : public AggregationParty {
  public:
@@ -46,31 +45,19 @@ class HeParty final : public AggregationParty {
       }
     }
     const auto& ctx = *sh_->ctx;
-    const auto& qb = ctx.q_basis();
-    const std::size_t n = ctx.n(), limbs = ctx.q_count(), nchunks = chunk_count(*sh_, update.size());
+    const std::size_t n = ctx.n(), nchunks = chunk_count(*sh_, update.size());
+    // Symmetric encryption under the party's additive secret s_i with the round's public
+    // a_{r,k}: c0 = -a s_i + e + round(weight * update * delta) (coefficient encoding); only c0
+    // travels, and the sum of the contributors' c0 decrypts under the sum of their secrets.
+    ckks::Encryptor encryptor(sh_->ctx, m_.secret);
     std::vector<Bytes> chunks;
     std::vector<double> vals;
     for (std::size_t c = 0; c < nchunks; ++c) {
       const std::size_t begin = c * n, end = std::min(update.size(), begin + n);
       vals.assign(end - begin, 0.0);
       for (std::size_t k = begin; k < end; ++k) vals[k - begin] = weight * static_cast<double>(update[k]);
-      RnsPoly c0 = encode_coefficients(ctx, vals, sh_->delta);
-      // + e (Gaussian sigma 3.2, truncated at 6 sigma), then to NTT form.
-      std::vector<std::int64_t> e = math::sample_gaussian(rng, n);
-      const RnsPoly ep = RnsPoly::from_signed(e, qb, limbs);
-      c0.add_inplace(ep, qb);
-      c0.ntt_inplace(qb);
-      // - a s_i
-      const Seed seed = chunk_seed(sh_->crs, round, c);
-      const RnsPoly a = math::expand_uniform_poly(seed, ckks::SeededCiphertext::kCiphertextStream, qb, limbs, true);
-      for (std::size_t i = 0; i < limbs; ++i) {
-        const math::Modulus& q = qb.modulus(i);
-        const u64 *ai = a.limb(i), *si = m_.secret.poly().limb(i);
-        u64* o = c0.limb(i);
-        for (std::size_t t = 0; t < n; ++t) o[t] = q.sub(o[t], q.mul(ai[t], si[t]));
-      }
-      ckks::SeededCiphertext ct(seed, std::move(c0), sh_->delta, 0);
-      chunks.push_back(ckks::save(ctx, ct));
+      const ckks::Plaintext pt = sh_->encoder->encode_coeffs(vals, sh_->delta, ctx.max_level());
+      chunks.push_back(ckks::save(ctx, encryptor.encrypt_seeded(pt, chunk_seed(sh_->crs, round, c), rng)));
     }
     last_contributed_ = round;
     const PartyId ids[] = {id_};
@@ -113,30 +100,21 @@ class HeParty final : public AggregationParty {
     if (decryptor_.shares_generated() + nchunks > sh_->config.max_decryptions) {
       return Status::out_of_range("he: flooding budget of this key epoch exhausted; rotate keys");
     }
-    // S_C(x_j) = sum over contributors of the Shamir shares received from them.
-    KeyShare sum;
-    sum.kind = ShareKind::kShamirSecret;
-    sum.recipient = id_ + 1;
-    for (PartyId c : contributors) {
-      const KeyShare& ks = m_.received.at(c);
-      if (sum.polys.empty()) {
-        sum.polys.push_back(ks.polys[0]);
-      } else {
-        sum.polys[0].add_inplace(ks.polys[0], ctx.key_basis());
-      }
-    }
+    // S_C(x_j) = sum over contributors of the Shamir shares received from them: party j's share
+    // of sum_{i in C} s_i, the secret the aggregate of C decrypts under.
+    std::vector<KeyShare> from_contributors;
+    for (PartyId c : contributors) from_contributors.push_back(m_.received.at(c));
+    KeyShare sum = ckks::multiparty::sum_key_shares(ctx, from_contributors);
     ckks::multiparty::ThresholdSecret secret;
     secret.party = id_ + 1;
     secret.threshold = sh_->threshold;
     secret.share = ckks::SecretKey(std::move(sum.polys[0]));
-    const auto& qb = ctx.q_basis();
     std::vector<Bytes> chunks;
     for (std::size_t c = 0; c < nchunks; ++c) {
-      std::vector<RnsPoly> polys;
-      polys.emplace_back(ctx.n(), ctx.q_count(), true);
-      polys.push_back(math::expand_uniform_poly(chunk_seed(sh_->crs, round, c),
-                                                ckks::SeededCiphertext::kCiphertextStream, qb, ctx.q_count(), true));
-      const ckks::Ciphertext ct(std::move(polys), sh_->delta, 0);
+      // The share reads only c1 = a_{r,k}: the seeded ciphertext (c0 = 0, a) of the chunk seed.
+      const ckks::Ciphertext ct =
+          ckks::SeededCiphertext(chunk_seed(sh_->crs, round, c), RnsPoly(ctx.n(), ctx.q_count(), true), sh_->delta, 0)
+              .expand(ctx);
       if (Status st = decryptor_.check_share(ct, q.size()); !st.ok()) return st.with_context("he decryption request");
       auto share = decryptor_.gen_share(secret, q, ct, rng);
       chunks.push_back(ckks::save(ctx, share));

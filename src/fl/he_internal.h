@@ -1,5 +1,7 @@
-// Internals of the HE aggregator: shared public state, per-party secret material, the wire
-// format of contributions / aggregates / decryption shares, and the coefficient codec.
+// Internals of the HE aggregator: shared public state, per-party secret material and the wire
+// format of contributions / aggregates / decryption shares (he_wire.cpp). Encoding, encryption
+// and share combination are the ckks layer's (ckks::Encoder, ckks::Encryptor,
+// ckks::multiparty::combine_decryption_shares).
 //
 // Wire format (HEAL header ObjectType::kFlUpdate, version 2; PlainAggregator uses version 1):
 //   u8 kind (3 contribution, 4 aggregate, 5 decryption share), u64 round, 32-byte parameter hash,
@@ -13,6 +15,7 @@
 #include <map>
 #include <vector>
 
+#include "heal/ckks/encoder.h"
 #include "heal/ckks/keys.h"
 #include "heal/ckks/multiparty/flooding.h"
 #include "heal/ckks/multiparty/shares.h"
@@ -30,6 +33,7 @@ constexpr std::uint8_t kShare = 5;
 struct Shared {
   HeAggregatorConfig config;
   ckks::ContextPtr ctx;
+  std::shared_ptr<const ckks::Encoder> encoder;  // coefficient encoding at scale delta
   std::size_t parties = 0;
   std::uint32_t threshold = 0;
   Seed crs{};
@@ -47,13 +51,6 @@ struct Material {
 
 /// Seed of a_{round, chunk}: BLAKE2b("HEAL-fl-he-a" || crs || round || chunk).
 Seed chunk_seed(const Seed& crs, std::uint64_t round, std::uint64_t chunk);
-
-/// Encodes values[0..count) * delta as integer coefficients of a polynomial over Q (coefficient
-/// form; remaining coefficients zero). |values * delta| must be < 2^126.
-math::RnsPoly encode_coefficients(const ckks::Context& ctx, std::span<const double> values, double delta);
-/// Centered CRT reconstruction of the first out.size() coefficients of `poly` (coefficient form,
-/// every Q limb) divided by delta.
-void decode_coefficients(const ckks::Context& ctx, const math::RnsPoly& poly, double delta, std::span<double> out);
 
 /// A parsed message (chunks as raw ckks object bytes, not yet loaded).
 struct Parsed {

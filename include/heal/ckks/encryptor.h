@@ -27,6 +27,14 @@ class Encryptor {
   Ciphertext encrypt(const Plaintext& pt);
   /// Symmetric encryption whose c1 is derived from a fresh seed (requires a secret key).
   SeededCiphertext encrypt_seeded(const Plaintext& pt);
+  /// Symmetric encryption under a GIVEN public `a`: c1 = a expanded from `a_seed` (stream
+  /// SeededCiphertext::kCiphertextStream over q_0..q_level), c0 = -a s + e + m with e Gaussian
+  /// from `noise_rng` (sample_gaussian; this encryptor's own rng is not used). Protocols where
+  /// several parties encrypt under one common `a` (e.g. the fl layer's additive aggregation:
+  /// summing the c0 gives an encryption of the sum under the sum of the secrets) derive the seed
+  /// from public data. The caller must never encrypt twice under the same seed with the same
+  /// key: the difference of the two c0 is the difference of the messages plus small noise.
+  SeededCiphertext encrypt_seeded(const Plaintext& pt, const Seed& a_seed, Rng& noise_rng);
   /// Encryption of zero at `level` with the given scale.
   Ciphertext encrypt_zero(std::size_t level, double scale);
 

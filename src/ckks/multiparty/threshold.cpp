@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <string>
 
 #include "heal/core/check.h"
 #include "heal/math/shamir.h"
@@ -171,6 +172,72 @@ Plaintext ThresholdDecryptor::finalize(const Ciphertext& ct, const DecryptionSha
   RnsPoly m = ct[0];
   m.add_inplace(aggregate.h, ctx_->q_basis());
   return Plaintext(std::move(m), ct.scale(), ct.slots());
+}
+
+namespace {
+
+Result<Plaintext> combine_c0(const Context& ctx, const RnsPoly& c0, double scale, std::size_t slots,
+                             std::span<const DecryptionShare> shares) {
+  if (shares.empty()) return Status::invalid_argument("combine_decryption_shares: no shares");
+  HEAL_REQUIRE(c0.n() == ctx.n() && c0.is_ntt() && c0.num_limbs() >= 1 && c0.num_limbs() <= ctx.q_count(),
+               "combine_decryption_shares: ciphertext does not match the context");
+  std::vector<PartyId> seen;
+  RnsPoly m = c0;
+  for (const auto& s : shares) {
+    if (s.h.n() != ctx.n() || s.h.num_limbs() != c0.num_limbs() || !s.h.is_ntt()) {
+      return Status::corruption("combine_decryption_shares: share of party " + std::to_string(s.party) +
+                                " is not at the ciphertext's level (NTT form)");
+    }
+    if (s.parties.empty()) {
+      seen.push_back(s.party);
+    } else {
+      seen.insert(seen.end(), s.parties.begin(), s.parties.end());
+    }
+    m.add_inplace(s.h, ctx.q_basis());
+  }
+  std::sort(seen.begin(), seen.end());
+  if (std::adjacent_find(seen.begin(), seen.end()) != seen.end()) {
+    m.wipe();
+    return Status::invalid_argument("combine_decryption_shares: two shares from the same party");
+  }
+  return Plaintext(std::move(m), scale, slots);
+}
+
+}  // namespace
+
+Result<SeededCiphertext> sum_seeded_ciphertexts(const Context& ctx, std::span<const SeededCiphertext> cts) {
+  if (cts.empty()) return Status::invalid_argument("sum_seeded_ciphertexts: no ciphertexts");
+  const SeededCiphertext& first = cts[0];
+  RnsPoly sum;
+  for (std::size_t k = 0; k < cts.size(); ++k) {
+    const SeededCiphertext& ct = cts[k];
+    const RnsPoly& c0 = ct.c0();
+    if (c0.n() != ctx.n() || !c0.is_ntt() || c0.num_limbs() < 1 || c0.num_limbs() > ctx.q_count()) {
+      return Status::corruption("sum_seeded_ciphertexts: ciphertext " + std::to_string(k) + " does not match the context");
+    }
+    if (ct.seed() != first.seed() || c0.num_limbs() != first.c0().num_limbs() || ct.scale() != first.scale() ||
+        ct.slots() != first.slots()) {
+      return Status::corruption("sum_seeded_ciphertexts: ciphertext " + std::to_string(k) +
+                                " has another seed, level, scale or slot count than the first");
+    }
+    if (k == 0) {
+      sum = c0;
+    } else {
+      sum.add_inplace(c0, ctx.q_basis());
+    }
+  }
+  return SeededCiphertext(first.seed(), std::move(sum), first.scale(), first.slots());
+}
+
+Result<Plaintext> combine_decryption_shares(const Context& ctx, const Ciphertext& ct,
+                                            std::span<const DecryptionShare> shares) {
+  HEAL_REQUIRE(ct.size() == 2, "combine_decryption_shares: expects a 2-polynomial ciphertext");
+  return combine_c0(ctx, ct[0], ct.scale(), ct.slots(), shares);
+}
+
+Result<Plaintext> combine_decryption_shares(const Context& ctx, const SeededCiphertext& ct,
+                                            std::span<const DecryptionShare> shares) {
+  return combine_c0(ctx, ct.c0(), ct.scale(), ct.slots(), shares);
 }
 
 }  // namespace heal::ckks::multiparty

@@ -16,6 +16,7 @@
 #include "heal/ckks/multiparty/flooding.h"
 #include "heal/ckks/multiparty/shares.h"
 #include "heal/ckks/plaintext.h"
+#include "heal/core/status.h"
 
 namespace heal::ckks::multiparty {
 
@@ -87,5 +88,25 @@ class ThresholdDecryptor {
   double sigma_;
   std::uint64_t generated_ = 0;
 };
+
+/// Sums compact symmetric encryptions made under ONE public `a` (the same seed) by different
+/// parties, each under its own additive secret s_i (Encryptor::encrypt_seeded(pt, seed, rng)):
+/// (sum_i c0_i, a) encrypts sum_i m_i under s_C = sum_i s_i, which a quorum decrypts with
+/// threshold shares of s_C (the fl layer's aggregation). The inputs are outside bytes, hence
+/// Status: InvalidArgument when `cts` is empty; Corruption when seeds, levels, scales or slot
+/// counts differ or a c0 does not match the context.
+Result<SeededCiphertext> sum_seeded_ciphertexts(const Context& ctx, std::span<const SeededCiphertext> cts);
+
+/// Combines decryption shares received from other parties (outside bytes, hence Status rather
+/// than HEAL_REQUIRE): m = c0 + sum_i h_i, the plaintext in NTT form at ct's level, scale and
+/// slots. Equals ThresholdDecryptor::finalize(ct, aggregate_shares(shares)) and, for a complete
+/// set of n-of-n shares or a quorum of t-of-n shares, the single-key decryption c0 + c1 s up to
+/// the flooding noise. InvalidArgument when `shares` is empty or two shares name the same party;
+/// Corruption when a share is not an NTT-form polynomial at ct's level over the context's ring.
+Result<Plaintext> combine_decryption_shares(const Context& ctx, const Ciphertext& ct,
+                                            std::span<const DecryptionShare> shares);
+/// The same for a compact seeded ciphertext (its c1 is implied by the seed; only c0 is read).
+Result<Plaintext> combine_decryption_shares(const Context& ctx, const SeededCiphertext& ct,
+                                            std::span<const DecryptionShare> shares);
 
 }  // namespace heal::ckks::multiparty

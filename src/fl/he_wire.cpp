@@ -1,7 +1,8 @@
-// HE aggregator internals: per-chunk seeds, coefficient encoding (exact integer residues of
-// round(value * delta)) with centered CRT decoding, and the wire format (he_internal.h).
+// HE aggregator internals: the per-round, per-chunk seeds of the public `a` polynomials and the
+// wire format of fl messages (he_internal.h). The cryptography (coefficient encoding, seeded
+// encryption under a given `a`, combining decryption shares) is the ckks layer's: Encoder,
+// Encryptor::encrypt_seeded(pt, seed, rng), multiparty::combine_decryption_shares.
 #include <array>
-#include <cmath>
 #include <cstring>
 
 #include "he_internal.h"
@@ -9,12 +10,8 @@
 #include "heal/core/check.h"
 #include "heal/core/hash.h"
 #include "heal/core/serialization.h"
-#include "heal/math/modulus.h"
 
 namespace heal::fl::he {
-
-using math::u64;
-using math::u128;
 
 Seed chunk_seed(const Seed& crs, std::uint64_t round, std::uint64_t chunk) {
   // "HEAL-fl-he-a" (12 bytes) || crs || u64 round || u64 chunk, little-endian.
@@ -26,65 +23,6 @@ Seed chunk_seed(const Seed& crs, std::uint64_t round, std::uint64_t chunk) {
     buf[52 + static_cast<std::size_t>(b)] = static_cast<std::uint8_t>(chunk >> (8 * b));
   }
   return blake2b_256(std::span<const std::uint8_t>(buf));
-}
-
-namespace {
-
-// |x| as an exact 128-bit integer (x is integer-valued, |x| < 2^126).
-u128 to_u128(double x) {
-  const double a = std::fabs(x);
-  if (a < 0x1p63) return static_cast<u128>(static_cast<u64>(a));
-  int e = 0;
-  const double m = std::frexp(a, &e);  // a = m * 2^e, m in [0.5, 1)
-  const u64 mant = static_cast<u64>(std::ldexp(m, 53));
-  return static_cast<u128>(mant) << (e - 53);
-}
-
-}  // namespace
-
-math::RnsPoly encode_coefficients(const ckks::Context& ctx, std::span<const double> values, double delta) {
-  const std::size_t n = ctx.n(), limbs = ctx.q_count();
-  HEAL_REQUIRE(values.size() <= n, "encode_coefficients: " << values.size() << " values for " << n << " coefficients");
-  math::RnsPoly p(n, limbs, false);
-  for (std::size_t k = 0; k < values.size(); ++k) {
-    const double v = std::nearbyint(values[k] * delta);
-    HEAL_DCHECK(std::fabs(v) < 0x1p126);
-    const u128 mag = to_u128(v);
-    for (std::size_t i = 0; i < limbs; ++i) {
-      const math::Modulus& q = ctx.q(i);
-      const u64 r = q.reduce128(mag);
-      p.limb(i)[k] = v < 0 ? q.sub(0, r) : r;
-    }
-  }
-  return p;
-}
-
-void decode_coefficients(const ckks::Context& ctx, const math::RnsPoly& poly, double delta, std::span<double> out) {
-  const std::size_t limbs = ctx.q_count();
-  HEAL_REQUIRE(!poly.is_ntt() && poly.num_limbs() == limbs && out.size() <= ctx.n(),
-               "decode_coefficients: expects a coefficient-form polynomial over every Q prime");
-  // Garner mixed radix: x = r0 + q0 (x1 + q1 (x2 + ...)), exact in 128 bits (Q < 2^126 checked at setup).
-  std::vector<u64> qv(limbs);
-  for (std::size_t i = 0; i < limbs; ++i) qv[i] = ctx.q(i).value();
-  std::vector<std::vector<u64>> inv(limbs, std::vector<u64>(limbs, 0));  // inv[i][j] = q_j^-1 mod q_i
-  for (std::size_t i = 1; i < limbs; ++i)
-    for (std::size_t j = 0; j < i; ++j) inv[i][j] = ctx.q(i).inv(ctx.q(i).reduce(qv[j]));
-  u128 big_q = 1;
-  for (u64 q : qv) big_q *= q;
-  const u128 half = big_q / 2;
-  std::vector<u64> digit(limbs);
-  for (std::size_t k = 0; k < out.size(); ++k) {
-    for (std::size_t i = 0; i < limbs; ++i) {
-      const math::Modulus& qi = ctx.q(i);
-      u64 x = poly.limb(i)[k];
-      for (std::size_t j = 0; j < i; ++j) x = qi.mul(qi.sub(x, qi.reduce(digit[j])), inv[i][j]);
-      digit[i] = x;
-    }
-    u128 v = 0;
-    for (std::size_t i = limbs; i-- > 0;) v = v * qv[i] + digit[i];
-    const double mag = v > half ? -static_cast<double>(big_q - v) : static_cast<double>(v);
-    out[k] = mag / delta;
-  }
 }
 
 Bytes write_message(const Shared& sh, std::uint8_t kind, std::uint64_t round, std::span<const PartyId> ids,
