@@ -115,8 +115,9 @@ Result<EnsembleSimulationReport> run_ensemble_simulation(const io::Dataset& data
 
 /// The report as JSON text (per-round table, members, baselines).
 std::string ensemble_report_json(const EnsembleSimulationReport& r);
-/// Accuracy per round, per member and for the ensemble (with the central and local-only levels as
-/// reference lines) as a PNG. Unsupported when built without PLplot.
+/// Validation accuracy per round, per member (after its distillation) and for the ensemble, with the
+/// central model's best validation accuracy as a reference line, as a PNG. Unsupported when built
+/// without PLplot.
 Status plot_ensemble_report(const EnsembleSimulationReport& r, const std::string& png_path);
 
 }  // namespace heal::apps::ensemble

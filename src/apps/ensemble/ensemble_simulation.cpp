@@ -407,6 +407,10 @@ Status plot_ensemble_report(const EnsembleSimulationReport& r, const std::string
     e.y.push_back(row.ensemble_val_accuracy);
   }
   series.push_back(std::move(e));
+  if (std::isfinite(r.central_best_val_accuracy) && !r.rounds.empty()) {
+    series.push_back({"central model (best)", {1.0, static_cast<double>(r.rounds.back().round)},
+                      {r.central_best_val_accuracy, r.central_best_val_accuracy}});
+  }
   return nn::plot_lines(png, "Ensemble FL on " + r.dataset + ": validation accuracy per round", "round",
                         "validation accuracy", series);
 }
