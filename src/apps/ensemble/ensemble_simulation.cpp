@@ -306,7 +306,8 @@ Result<EnsembleSimulationReport> run_ensemble_simulation(const io::Dataset& data
   }
 
   // --- baseline: one model on all the training data (the reference set with its labels included) ---
-  rep.central_test_accuracy = rep.central_test_auc = std::numeric_limits<double>::quiet_NaN();
+  rep.central_test_accuracy = rep.central_test_auc = rep.central_best_val_accuracy =
+      std::numeric_limits<double>::quiet_NaN();
   if (o.central_baseline) {
     auto cs = spec_for(o.central_arch, data);
     if (!cs.ok()) return cs.status();
