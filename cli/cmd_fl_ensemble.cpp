@@ -112,8 +112,10 @@ void run(const EnsembleArgs& a) {
     std::cout << json << "\n";
     return;
   }
-  std::printf("Ensemble FL on %s: %zu hospitals, reference set %zu images (hash %.16s...)\n", rep.dataset.c_str(),
-              rep.members.size(), rep.reference_size, rep.reference_hash.c_str());
+  int sites = 0;
+  for (const auto& m : rep.members) sites += m.sites;
+  std::printf("Ensemble FL on %s: %zu institutions (%d sites), reference set %zu images (hash %.16s...)\n",
+              rep.dataset.c_str(), rep.members.size(), sites, rep.reference_size, rep.reference_hash.c_str());
   std::printf("\n%-6s", "round");
   for (const auto& m : rep.members) std::printf("  %-12.12s", m.institution.c_str());
   std::printf("  ensemble  secagg s  round s  up/inst (B)  plain (B)\n%-6s", "");
