@@ -39,6 +39,15 @@ for ds, rs in sorted(runs.items()):
           f"| {100 * statistics.mean(e - b for e, b in zip(ens, best)):+.1f} |")
     print(f"| ensemble - central (points) | {' / '.join(f'{100 * (e - c):+.1f}' for e, c in zip(ens, cen))} "
           f"| {100 * statistics.mean(e - c for e, c in zip(ens, cen)):+.1f} |")
+    ea = [r["ensemble"]["test_auc"] for r in rs]
+    ca = [r["central"]["test_auc"] for r in rs]
+    ba = [max(m["test_auc"] for m in r["members"]) for r in rs]
+    print(f"\ntest AUC (threshold-free): secure ensemble {' / '.join(f'{x:.3f}' for x in ea)} (mean "
+          f"{statistics.mean(ea):.3f}), best member {statistics.mean(ba):.3f}, central {' / '.join(f'{x:.3f}' for x in ca)} "
+          f"(mean {statistics.mean(ca):.3f})")
+    ev = [r["ensemble"]["val_accuracy"] for r in rs]
+    cv = [r["central"]["best_val_accuracy"] for r in rs]
+    print(f"validation ACC: ensemble {' / '.join(f'{x:.3f}' for x in ev)}, central {' / '.join(f'{x:.3f}' for x in cv)}")
     up, plain, share = [], [], []
     for r in rs:
         for row in r["rounds"]:
