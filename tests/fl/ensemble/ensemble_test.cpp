@@ -214,6 +214,57 @@ TEST(Ensemble, NodeRefusesAConsensusThatIsNotTheOneOnTheLedger) {
   EXPECT_TRUE(rep->institutions[2].distilled);
 }
 
+// Regression (fuzz_fl_ensemble): an institution sending its masked input bare (kEnsembleSecAgg, no
+// accuracy) instead of in a kEnsembleContribution made it a contributor without an accuracy, and the
+// coordinator threw std::out_of_range when it finished the round. Now the bare masked input is
+// refused: that institution is a dropout, the round completes with the others.
+TEST(Ensemble, CoordinatorRefusesAMaskedInputWithoutItsAccuracy) {
+  World w(3);
+  LedgerFile lf("ens_bare_masked_input");
+  SeededRng rng(seed_from_u64(17));
+  EnsembleSimulation sim(w.specs(), options(w), *lf.ledger, rng);
+  int rewritten = 0;
+  sim.transport().set_interceptor([&](Message& m) {
+    if (m.kind == MessageKind::kEnsembleContribution && m.from == 2) {
+      m.kind = MessageKind::kEnsembleSecAgg;
+      m.payload.erase(m.payload.begin(), m.payload.begin() + 8);  // the accuracy
+      ++rewritten;
+    }
+  });
+  ASSERT_TRUE(sim.setup().ok());
+  auto rep = sim.run_round();
+  ASSERT_EQ(rewritten, 1);
+  ASSERT_TRUE(rep.ok()) << rep.status().to_string();
+  ASSERT_TRUE(rep->completed) << rep->failure;
+  EXPECT_EQ(rep->contributors, (std::vector<PartyId>{1, 3}));
+  expect_consensus_matches(*rep, {w.members[0].get(), w.members[2].get()});
+}
+
+// And a contribution must carry a masked input (not, say, a key advertisement with an accuracy).
+TEST(Ensemble, CoordinatorRefusesAContributionWithoutAMaskedInput) {
+  World w(3);
+  LedgerFile lf("ens_contribution_kind");
+  SeededRng rng(seed_from_u64(18));
+  EnsembleSimulation sim(w.specs(), options(w), *lf.ledger, rng);
+  sim.transport().set_interceptor([&](Message& m) {
+    if (m.kind == MessageKind::kEnsembleSecAgg && m.from == 2 && m.to == kCoordinatorId) {
+      auto t = smpc::peek_type(m.payload);
+      if (t.ok() && *t == smpc::MsgType::kAdvertise) {
+        ByteWriter bw;
+        bw.put<double>(0.9);
+        bw.put_bytes(m.payload);
+        m.kind = MessageKind::kEnsembleContribution;
+        m.payload = bw.take();
+      }
+    }
+  });
+  ASSERT_TRUE(sim.setup().ok());
+  auto rep = sim.run_round();
+  ASSERT_TRUE(rep.ok()) << rep.status().to_string();
+  ASSERT_TRUE(rep->completed) << rep->failure;
+  EXPECT_EQ(rep->contributors, (std::vector<PartyId>{1, 3}));
+}
+
 TEST(Ensemble, LedgerRecordsVerifyAndTamperingIsDetected) {
   World w(3);
   LedgerFile lf("ens_ledger");
