@@ -81,7 +81,7 @@ Status EnsembleCoordinator::handle(const Message& m) {
   switch (m.kind) {
     case MessageKind::kEnsembleSecAgg: {
       // A masked input comes only in a kEnsembleContribution (with the accuracy that weights it):
-      // accepted bare, its sender would be a contributor without an accuracy (found by fuzz_fl_ensemble).
+      // accepted bare, its sender would be a contributor without an accuracy (seen while writing fuzz_fl_ensemble).
       auto t = smpc::peek_type(m.payload);
       if (t.ok() && *t == smpc::MsgType::kMaskedInput)
         return Status::corruption("a masked input must come as an ensemble contribution");

@@ -214,7 +214,7 @@ TEST(Ensemble, NodeRefusesAConsensusThatIsNotTheOneOnTheLedger) {
   EXPECT_TRUE(rep->institutions[2].distilled);
 }
 
-// Regression (fuzz_fl_ensemble): an institution sending its masked input bare (kEnsembleSecAgg, no
+// Regression (seen while writing fuzz_fl_ensemble): an institution sending its masked input bare (kEnsembleSecAgg, no
 // accuracy) instead of in a kEnsembleContribution made it a contributor without an accuracy, and the
 // coordinator threw std::out_of_range when it finished the round. Now the bare masked input is
 // refused: that institution is a dropout, the round completes with the others.
