@@ -419,6 +419,48 @@ TEST(EnsembleLedger, ValidatorRulesOnEnsembleRecords) {
   EXPECT_EQ((*h)[0].version, mv);
 }
 
+// Regression (fuzz_fl_ensemble crash): a kSiteRound whose weights are finite floats but too large for
+// the fixed-point encoding (1e30) made a site's fixed_encode throw. Now the site drops out: with both
+// sites out, institution 1 refuses the round and the others complete it.
+TEST(Ensemble, SitesDropOutOnUnencodableInstitutionWeights) {
+  World w(3);
+  BlobSource src(12);
+  std::vector<std::unique_ptr<FakeMember>> sites;
+  for (int s = 0; s < 2; ++s) {
+    sites.push_back(std::make_unique<FakeMember>(std::vector<std::size_t>{0, 1, 2, 3}, src.draw({20, 20, 20}),
+                                                 src.draw({10, 10, 10}), w.reference));
+  }
+  FakeMember institution_model({0, 1, 2, 3}, Dataset{}, Dataset{}, w.reference);
+  auto specs = w.specs();
+  specs[0].model = &institution_model;
+  specs[0].sites = {sites[0].get(), sites[1].get()};
+  LedgerFile lf("ens_site_huge");
+  SeededRng rng(seed_from_u64(19));
+  EnsembleSimulation sim(specs, options(w), *lf.ledger, rng);
+  int rewritten = 0;
+  sim.transport().set_interceptor([&](Message& m) {
+    if (m.kind != MessageKind::kSiteRound) return;
+    ByteReader r(m.payload);
+    smpc::SecAggConfig c;
+    std::vector<float> wts;
+    ASSERT_TRUE(internal::get_session(r, &c).ok());
+    ASSERT_TRUE(r.get_array(&wts, smpc::kSecAggMaxVectorLen).ok());
+    for (float& f : wts) f = 1e30f;
+    ByteWriter bw;
+    internal::put_session(bw, c);
+    bw.put_array(std::span<const float>(wts));
+    m.payload = bw.take();
+    ++rewritten;
+  });
+  ASSERT_TRUE(sim.setup().ok());
+  auto rep = sim.run_round();
+  EXPECT_EQ(rewritten, 2);
+  ASSERT_TRUE(rep.ok()) << rep.status().to_string();
+  ASSERT_TRUE(rep->completed) << rep->failure;
+  EXPECT_EQ(rep->contributors, (std::vector<PartyId>{2, 3}));
+  EXPECT_FALSE(rep->institutions[0].contributed);
+}
+
 TEST(Ensemble, HierarchySiteFedAvgEqualsPlaintextWeightedAverage) {
   World w(3);
   BlobSource src(11);
