@@ -1,13 +1,17 @@
 // Writes the seed corpora of the fl / he_infer fuzz targets: real, valid messages serialised with
 // the small test parameters of fuzz_fixtures.h. Every seed is checked with the reader it seeds.
 //   build/fuzz/fuzz/fuzz_seed_gen fuzz/corpus
-// writes fuzz/corpus/{fl_update,fl_aggregate,fl_he_message,ledger_record,he_infer_query}/seed_*.
+// writes fuzz/corpus/{fl_update,fl_aggregate,fl_he_message,ledger_record,he_infer_query,fl_ensemble}/seed_*.
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
+#include <optional>
 #include <string>
 
 #include "fl/messages.h"
+#include "fl_ensemble_world.h"
 #include "fuzz_fixtures.h"
 #include "he_infer/query.h"
 #include "heal/core/hash.h"
@@ -46,6 +50,75 @@ Bytes with_selector(std::uint8_t selector, const Bytes& msg) {
   Bytes b{selector};
   b.insert(b.end(), msg.begin(), msg.end());
   return b;
+}
+
+// Records what every party receives (fl_ensemble seeds).
+class RecordingTransport final : public fl::Transport {
+ public:
+  Status send(fl::Message m) override { return net_.send(std::move(m)); }
+  std::optional<fl::Message> receive(fl::PartyId party) override {
+    auto m = net_.receive(party);
+    if (m) inbox[party].push_back(*m);
+    return m;
+  }
+  void wait(fl::PartyId party, std::chrono::milliseconds t) override { net_.wait(party, t); }
+  fl::TrafficCounters counters(fl::PartyId party) const override { return net_.counters(party); }
+  std::map<fl::PartyId, std::vector<fl::Message>> inbox;
+
+ private:
+  fl::InProcessTransport net_;
+};
+
+// One real round of the fuzz world (fl_ensemble_world.h); per role, the frames it received: the
+// whole sequence (selector | frames) and each message alone.
+void ensemble_seeds(const std::filesystem::path& dir) {
+  namespace fz = heal::fuzz::ensemble;
+  fz::World world;
+  RecordingTransport net;
+  fz::Roles roles(world, net);
+  check(roles.coordinator->start_round(1).ok(), "ensemble round start");
+  for (int guard = 0; !roles.coordinator->round_finished(); ++guard) {
+    check(guard < 10000, "ensemble round terminates");
+    bool moved = false;
+    auto c = roles.coordinator->poll();
+    check(c.ok(), "coordinator poll");
+    moved = moved || *c;
+    for (auto& s : roles.sites) moved = (*s->poll()) || moved;
+    for (auto& n : roles.nodes) {
+      auto r = n->poll();
+      check(r.ok(), "node poll");
+      moved = moved || *r;
+    }
+    if (!moved) {
+      for (auto& n : roles.nodes) (void)n->on_idle();
+      (void)roles.coordinator->on_idle();
+    }
+  }
+  for (int i = 0; i < 8; ++i) {  // the consensus, the nodes' distillation
+    for (auto& n : roles.nodes) (void)n->poll();
+  }
+  check(roles.coordinator->last_round().completed, "ensemble round completes");
+  check(roles.nodes[0]->last_round().distilled, "institution 1 distils the consensus");
+  const std::pair<std::uint8_t, fl::PartyId> targets[] = {{0, fl::kCoordinatorId}, {1, 1}, {2, 3}, {3, 3000}};
+  for (const auto& [sel, id] : targets) {
+    const auto& msgs = net.inbox[id];
+    check(!msgs.empty(), "ensemble role " + std::to_string(id) + " received messages");
+    Bytes all{sel};
+    for (std::size_t i = 0; i < msgs.size(); ++i) {
+      fz::put_frame(all, msgs[i]);
+      Bytes one{sel};
+      fz::put_frame(one, msgs[i]);
+      write(dir, "seed_" + std::to_string(sel) + "_msg" + std::to_string(i), one);
+    }
+    write(dir, "seed_" + std::to_string(sel) + "_round", all);
+  }
+  // The consensus (decode_doubles) and a round start header (get_session).
+  const auto& consensus = net.inbox[1].back();
+  check(consensus.kind == fl::MessageKind::kEnsembleConsensus, "institution 1's last message is the consensus");
+  check(fl::ensemble::internal::decode_doubles(consensus.payload, smpc::kSecAggMaxVectorLen).ok(), "consensus");
+  write(dir, "seed_4_consensus", with_selector(4, consensus.payload));
+  write(dir, "seed_5_round_start", with_selector(5, net.inbox[1].front().payload));
+  write(dir, "seed_5_site_round", with_selector(5, net.inbox[3000].front().payload));
 }
 
 }  // namespace
@@ -213,6 +286,7 @@ int main(int argc, char** argv) {
     check(he_infer::internal::decode_query(ctx, b, he_infer::internal::kResultMagic).ok(), "single result");
     write(root / "he_infer_query", "seed_result", b);
   }
+  ensemble_seeds(root / "fl_ensemble");
   std::printf("seeds written under %s\n", root.string().c_str());
   return 0;
 }

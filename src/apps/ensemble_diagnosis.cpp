@@ -162,8 +162,10 @@ Result<EnsembleOutput> smpc_diagnose(const std::vector<SmpcMemberSpec>& members,
     HEAL_RETURN_IF_ERROR(up(u, m, [&](auto b) { return srv.receive_shares(b); }));
   }
   HEAL_ASSIGN_OR_RETURN(const auto routed, timed(qs, [&] { return srv.route_shares(); }));
-  for (const auto& [v, bytes] : routed) {
-    const std::size_t u = v - 1;
+  for (const auto& entry : routed) {
+    // Not a structured binding: clang < 16 cannot capture one in the lambda below (fuzz preset).
+    const std::size_t u = entry.first - 1;
+    const auto& bytes = entry.second;
     if (!alive(u, 2)) continue;
     down(u, bytes.size() + images.size_bytes());  // the routed shares and the query images, in the clear
     HEAL_ASSIGN_OR_RETURN(const Bytes m, timed(ms, [&] { return mem[u]->masked_input(bytes, images); }));

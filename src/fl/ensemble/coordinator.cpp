@@ -79,8 +79,14 @@ Status EnsembleCoordinator::start_round(std::uint64_t round) {
 Status EnsembleCoordinator::handle(const Message& m) {
   if (!st_ || st_->finished || m.round != st_->round) return Status::failed_precondition("no such round running");
   switch (m.kind) {
-    case MessageKind::kEnsembleSecAgg:
+    case MessageKind::kEnsembleSecAgg: {
+      // A masked input comes only in a kEnsembleContribution (with the accuracy that weights it):
+      // accepted bare, its sender would be a contributor without an accuracy (seen while writing fuzz_fl_ensemble).
+      auto t = smpc::peek_type(m.payload);
+      if (t.ok() && *t == smpc::MsgType::kMaskedInput)
+        return Status::corruption("a masked input must come as an ensemble contribution");
       return st_->agg->receive(m.from, m.payload);
+    }
     case MessageKind::kEnsembleContribution: {
       ByteReader r(m.payload);
       double acc = 0;
@@ -88,6 +94,9 @@ Status EnsembleCoordinator::handle(const Message& m) {
       if (!(acc >= 0 && acc <= 1)) return Status::corruption("validation accuracy not in [0, 1]");
       std::span<const std::uint8_t> rest;
       HEAL_RETURN_IF_ERROR(r.get_bytes(r.remaining(), &rest));
+      auto t = smpc::peek_type(rest);
+      if (!t.ok() || *t != smpc::MsgType::kMaskedInput)
+        return Status::corruption("an ensemble contribution must carry a SecAgg masked input");
       HEAL_RETURN_IF_ERROR(st_->agg->receive(m.from, rest));
       st_->accuracy[m.from] = acc;
       st_->masked_hash[m.from] = blake2b_256(rest);
@@ -153,6 +162,10 @@ Status EnsembleCoordinator::finish_round() {
     Stopwatch sw(st_->seconds);
     rep.contributors = st_->agg->contributors();
     for (PartyId p : rep.contributors) {
+      if (!st_->accuracy.count(p) || !st_->masked_hash.count(p)) {
+        fail_round("contributor " + std::to_string(p) + " sent no accuracy");  // unreachable: handle() checks
+        return {};
+      }
       const double acc = st_->accuracy.at(p);
       const double w = ensemble_weight(acc, num_classes_);
       rep.accuracy[p] = acc;

@@ -322,6 +322,11 @@ struct EnsembleSite::State {
     std::vector<float> w;
     if (!internal::get_session(r, &c).ok() || !r.get_array(&w, smpc::kSecAggMaxVectorLen).ok() || !r.at_end()) return;
     if (c.num_clients != group.parties.size() || c.threshold != group.threshold || c.vector_len != w.size() + 3) return;
+    // The institution's weights are outside bytes: finite and encodable, else the site drops out.
+    const double limit = smpc::fixed_point_limit();
+    for (float f : w) {
+      if (!std::isfinite(f) || std::fabs(f) >= limit) return;
+    }
     if (!member->set_weights(w).ok()) return;
     TrainConfig tc = train;
     tc.round = m.round;
@@ -335,6 +340,12 @@ struct EnsembleSite::State {
     // exactly (mod 2^64), so the sum decodes to sum n_s w_s within n_sites * n_s * 2^-17.
     const std::vector<float> trained = member->get_weights();
     if (trained.size() != w.size()) return;
+    // n_s * w_s must stay encodable (fixed_encode throws otherwise; found by fuzz_fl_ensemble: huge
+    // weights in a kSiteRound): a site whose training diverged that far drops out.
+    const double bound = limit / static_cast<double>(n);
+    for (float f : trained) {
+      if (!std::isfinite(f) || std::fabs(f) >= bound) return;
+    }
     std::vector<double> wd(trained.begin(), trained.end());
     x = smpc::fixed_encode(wd);
     smpc::scale_in_place(x, n);

@@ -214,6 +214,57 @@ TEST(Ensemble, NodeRefusesAConsensusThatIsNotTheOneOnTheLedger) {
   EXPECT_TRUE(rep->institutions[2].distilled);
 }
 
+// Regression (seen while writing fuzz_fl_ensemble): an institution sending its masked input bare (kEnsembleSecAgg, no
+// accuracy) instead of in a kEnsembleContribution made it a contributor without an accuracy, and the
+// coordinator threw std::out_of_range when it finished the round. Now the bare masked input is
+// refused: that institution is a dropout, the round completes with the others.
+TEST(Ensemble, CoordinatorRefusesAMaskedInputWithoutItsAccuracy) {
+  World w(3);
+  LedgerFile lf("ens_bare_masked_input");
+  SeededRng rng(seed_from_u64(17));
+  EnsembleSimulation sim(w.specs(), options(w), *lf.ledger, rng);
+  int rewritten = 0;
+  sim.transport().set_interceptor([&](Message& m) {
+    if (m.kind == MessageKind::kEnsembleContribution && m.from == 2) {
+      m.kind = MessageKind::kEnsembleSecAgg;
+      m.payload.erase(m.payload.begin(), m.payload.begin() + 8);  // the accuracy
+      ++rewritten;
+    }
+  });
+  ASSERT_TRUE(sim.setup().ok());
+  auto rep = sim.run_round();
+  ASSERT_EQ(rewritten, 1);
+  ASSERT_TRUE(rep.ok()) << rep.status().to_string();
+  ASSERT_TRUE(rep->completed) << rep->failure;
+  EXPECT_EQ(rep->contributors, (std::vector<PartyId>{1, 3}));
+  expect_consensus_matches(*rep, {w.members[0].get(), w.members[2].get()});
+}
+
+// And a contribution must carry a masked input (not, say, a key advertisement with an accuracy).
+TEST(Ensemble, CoordinatorRefusesAContributionWithoutAMaskedInput) {
+  World w(3);
+  LedgerFile lf("ens_contribution_kind");
+  SeededRng rng(seed_from_u64(18));
+  EnsembleSimulation sim(w.specs(), options(w), *lf.ledger, rng);
+  sim.transport().set_interceptor([&](Message& m) {
+    if (m.kind == MessageKind::kEnsembleSecAgg && m.from == 2 && m.to == kCoordinatorId) {
+      auto t = smpc::peek_type(m.payload);
+      if (t.ok() && *t == smpc::MsgType::kAdvertise) {
+        ByteWriter bw;
+        bw.put<double>(0.9);
+        bw.put_bytes(m.payload);
+        m.kind = MessageKind::kEnsembleContribution;
+        m.payload = bw.take();
+      }
+    }
+  });
+  ASSERT_TRUE(sim.setup().ok());
+  auto rep = sim.run_round();
+  ASSERT_TRUE(rep.ok()) << rep.status().to_string();
+  ASSERT_TRUE(rep->completed) << rep->failure;
+  EXPECT_EQ(rep->contributors, (std::vector<PartyId>{1, 3}));
+}
+
 TEST(Ensemble, LedgerRecordsVerifyAndTamperingIsDetected) {
   World w(3);
   LedgerFile lf("ens_ledger");
@@ -366,6 +417,48 @@ TEST(EnsembleLedger, ValidatorRulesOnEnsembleRecords) {
   ASSERT_TRUE(h.ok());
   ASSERT_EQ(h->size(), 2u);
   EXPECT_EQ((*h)[0].version, mv);
+}
+
+// Regression (fuzz_fl_ensemble crash): a kSiteRound whose weights are finite floats but too large for
+// the fixed-point encoding (1e30) made a site's fixed_encode throw. Now the site drops out: with both
+// sites out, institution 1 refuses the round and the others complete it.
+TEST(Ensemble, SitesDropOutOnUnencodableInstitutionWeights) {
+  World w(3);
+  BlobSource src(12);
+  std::vector<std::unique_ptr<FakeMember>> sites;
+  for (int s = 0; s < 2; ++s) {
+    sites.push_back(std::make_unique<FakeMember>(std::vector<std::size_t>{0, 1, 2, 3}, src.draw({20, 20, 20}),
+                                                 src.draw({10, 10, 10}), w.reference));
+  }
+  FakeMember institution_model({0, 1, 2, 3}, Dataset{}, Dataset{}, w.reference);
+  auto specs = w.specs();
+  specs[0].model = &institution_model;
+  specs[0].sites = {sites[0].get(), sites[1].get()};
+  LedgerFile lf("ens_site_huge");
+  SeededRng rng(seed_from_u64(19));
+  EnsembleSimulation sim(specs, options(w), *lf.ledger, rng);
+  int rewritten = 0;
+  sim.transport().set_interceptor([&](Message& m) {
+    if (m.kind != MessageKind::kSiteRound) return;
+    ByteReader r(m.payload);
+    smpc::SecAggConfig c;
+    std::vector<float> wts;
+    ASSERT_TRUE(internal::get_session(r, &c).ok());
+    ASSERT_TRUE(r.get_array(&wts, smpc::kSecAggMaxVectorLen).ok());
+    for (float& f : wts) f = 1e30f;
+    ByteWriter bw;
+    internal::put_session(bw, c);
+    bw.put_array(std::span<const float>(wts));
+    m.payload = bw.take();
+    ++rewritten;
+  });
+  ASSERT_TRUE(sim.setup().ok());
+  auto rep = sim.run_round();
+  EXPECT_EQ(rewritten, 2);
+  ASSERT_TRUE(rep.ok()) << rep.status().to_string();
+  ASSERT_TRUE(rep->completed) << rep->failure;
+  EXPECT_EQ(rep->contributors, (std::vector<PartyId>{2, 3}));
+  EXPECT_FALSE(rep->institutions[0].contributed);
 }
 
 TEST(Ensemble, HierarchySiteFedAvgEqualsPlaintextWeightedAverage) {
