@@ -109,11 +109,12 @@ void run_ensemble(const EnsembleArgs& a) {
   try {
     r = value_or_throw(ens::diagnose_with_models(ptrs, images, count, o, rng));
   } catch (const std::invalid_argument& e) {
-    if (o.mode != ens::DiagnosisMode::kHe) throw;
+    const std::string msg = e.what();
+    const bool member_problem = msg.find("HE-evaluable") != std::string::npos || msg.find("depth") != std::string::npos;
+    if (o.mode != ens::DiagnosisMode::kHe || !member_problem) throw StatusError(Status::invalid_argument(msg));
     throw StatusError(
-        Status::invalid_argument(std::string(e.what()) +
-                                 "; HE mode needs HE-evaluable members (polynomial activations, no "
-                                 "ReLU / residual / transformer ops) of the same depth: use --mode smpc"));
+        Status::invalid_argument(msg + "; HE mode needs HE-evaluable members (polynomial activations, no "
+                                       "ReLU / residual / transformer ops) of the same depth: use --mode smpc"));
   }
 
   const bool he = o.mode == ens::DiagnosisMode::kHe;
