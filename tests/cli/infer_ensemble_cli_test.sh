@@ -58,12 +58,14 @@ python3 - "$work/same.json" "$work/eval.json" <<'PY' || fail "ensemble of copies
 import json, sys
 e, v = json.load(open(sys.argv[1]))["metrics"], json.load(open(sys.argv[2]))["metrics"]
 assert e["accuracy"] == v["accuracy"], (e["accuracy"], v["accuracy"])
-assert abs(e["auc"] - v["auc"]) < 1e-3, (e["auc"], v["auc"])
+# Fixed point (2^-17) can tie or untie two scores closer than that: each such pair moves the AUC by
+# 0.5 / (20 * 20) = 0.00125. Up to 4 such pairs are tolerated; a wrong ensemble moves it far more.
+assert abs(e["auc"] - v["auc"]) < 0.0055, (e["auc"], v["auc"])
 print("copies of m1: ACC %.4f = heal eval %.4f, AUC %.4f vs %.4f" % (e["accuracy"], v["accuracy"], e["auc"], v["auc"]))
 PY
 
 # HE, 2 images, explicit insecure test ring (the CLI's tests-only opt-in).
-he="--mode he --log-n 12 --allow-insecure --limit 2 --threads 2"
+he="--mode he --log-n 11 --allow-insecure --limit 2 --threads 2"
 # shellcheck disable=SC2086
 "$heal" --quiet infer ensemble $members --weights 0.5,0.3,0.2 --data "$d" $he --check-plaintext --json > "$work/he.json"
 err=$(json_number max_abs_diff_plaintext < "$work/he.json")
