@@ -196,7 +196,9 @@ void add_infer_ensemble_command(CLI::App& infer) {
   CLI::App* c = infer.add_subcommand(
       "ensemble", "Secure ensemble diagnosis: the querier learns only the weighted ensemble's output (SMPC or HE)");
   c->add_option("images", a->images, "Image files (PNG, JPEG, DICOM, NIfTI), resized to the models' input");
-  c->add_option("--model", a->models, "A member's model (.heal); repeat for every member")->required();
+  c->add_option("--model", a->models, "A member's model (.heal); repeat for every member")
+      ->required()
+      ->allow_extra_args(false);
   c->add_option("--weights", a->weights, "Comma-separated member weights (default equal; normalised to sum 1)");
   c->add_option("--mode", a->mode, "smpc (any model; members see the images) | he (HE-friendly models; they do not)");
   c->add_option("--data", a->data, "Dataset instead of image files (default: global --data / $HEAL_DATA)");

@@ -85,6 +85,25 @@ print("HE: predictions", hp, "= SMPC; %.2f s; querier sent %d received %d" % (h[
 PY
 echo "HE: max |decrypted - plain weighted logits| = $err"
 
+# Image files (PNG, one of them resized from 56x56) after repeated --model options.
+python3 - "$work" <<'PY'
+import struct, sys, zlib
+def png(path, w, h, px):
+    raw = b"".join(b"\x00" + bytes(px[y * w:(y + 1) * w]) for y in range(h))
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
+    hdr = chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
+    open(path, "wb").write(b"\x89PNG\r\n\x1a\n" + hdr + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+png(sys.argv[1] + "/a.png", 56, 56, [(x * 4) % 256 for x in range(56 * 56)])
+png(sys.argv[1] + "/b.png", 28, 28, [200] * 784)
+PY
+# shellcheck disable=SC2086
+"$heal" --quiet infer ensemble $members "$work/a.png" "$work/b.png" --check-plaintext --json > "$work/png.json" ||
+  fail "image files"
+grep -q '"images": 2' "$work/png.json" || fail "image files: count"
+err=$(json_number max_abs_diff_plaintext < "$work/png.json")
+awk -v e="$err" 'BEGIN { exit !(e < 3 * 2^-17) }' || fail "image files: SMPC differs from plaintext by $err"
+
 # Failures with a message.
 # shellcheck disable=SC2086
 if msg=$("$heal" --quiet infer ensemble $members --mode nonsense --data "$d" 2>&1); then
