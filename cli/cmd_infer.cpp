@@ -22,6 +22,7 @@
 #include "heal/io/dataset.h"
 #include "heal/nn/forward.h"
 #include "heal/nn/metrics.h"
+#include "infer_ensemble_cli.h"
 #include "metrics_json.h"
 
 namespace heal::cli {
@@ -424,6 +425,7 @@ void add_infer_commands(CLI::App& app) {
   cost->callback([ca] { run_cost(*ca); });
 
   add_split_commands(infer);
+  add_infer_ensemble_command(*infer);
 
 }
 

@@ -20,6 +20,8 @@
 #include "heal/he_infer/batch_engine.h"
 #include "heal/he_infer/circuit.h"
 #include "heal/he_infer/privacy.h"
+#include "heal/nn/forward.h"
+#include "heal/nn/metrics.h"
 
 namespace heal::apps::ensemble {
 
@@ -596,6 +598,82 @@ Result<EnsembleOutput> he_diagnose(const std::vector<HeMemberSpec>& members, std
   for (std::size_t i = 0; i < n; ++i) out.members.push_back(static_cast<std::uint32_t>(i + 1));
   st.seconds = since(t_start);
   return out;
+}
+
+Result<ModelDiagnosis> diagnose_with_models(const std::vector<const nn::ModelIr*>& models,
+                                            std::span<const float> images, std::size_t count,
+                                            const ModelDiagnosisOptions& opts, Rng& rng, std::unique_ptr<Rng> he_rng) {
+  if (models.empty()) return Status::invalid_argument("ensemble diagnosis: no member model");
+  for (const auto* m : models) HEAL_REQUIRE(m != nullptr, "diagnose_with_models: null model");
+  const std::size_t n = models.size();
+  const std::size_t dim = models[0]->input.size();
+  const int k = models[0]->num_classes;
+  for (std::size_t i = 1; i < n; ++i) {
+    if (models[i]->input.size() != dim)
+      return Status::invalid_argument("ensemble diagnosis: member " + std::to_string(i + 1) + " takes " +
+                                      std::to_string(models[i]->input.size()) + " inputs, member 1 takes " +
+                                      std::to_string(dim));
+    if (models[i]->num_classes != k)
+      return Status::invalid_argument("ensemble diagnosis: member " + std::to_string(i + 1) + " has " +
+                                      std::to_string(models[i]->num_classes) + " classes, member 1 has " +
+                                      std::to_string(k));
+  }
+  if (count == 0) return Status::invalid_argument("ensemble diagnosis: no image");
+  if (images.size() != count * dim)
+    return Status::invalid_argument("ensemble diagnosis: " + std::to_string(images.size()) + " floats for " +
+                                    std::to_string(count) + " images of " + std::to_string(dim));
+  if (opts.mode == DiagnosisMode::kSmpc && n < 2)
+    return Status::invalid_argument("ensemble diagnosis: SMPC mode needs at least 2 members (secure aggregation)");
+  std::vector<double> w = opts.weights;
+  if (w.empty()) w.assign(n, 1.0);
+  if (w.size() != n)
+    return Status::invalid_argument("ensemble diagnosis: " + std::to_string(w.size()) + " weights for " +
+                                    std::to_string(n) + " members");
+  double ws = 0;
+  for (double v : w) {
+    if (!std::isfinite(v) || v <= 0)
+      return Status::invalid_argument("ensemble diagnosis: weights must be finite and > 0");
+    ws += v;
+  }
+  for (double& v : w) v /= ws;
+
+  ModelDiagnosis r;
+  r.mode = opts.mode;
+  r.weights = w;
+  const auto kc = static_cast<std::size_t>(k);
+  auto probs = [k](const nn::ModelIr& m, std::span<const float> x, std::size_t c) {
+    return nn::softmax_rows(nn::forward(m, x, c), k);
+  };
+  if (opts.mode == DiagnosisMode::kSmpc) {
+    std::vector<SmpcMemberSpec> specs;
+    for (std::size_t i = 0; i < n; ++i) {
+      const nn::ModelIr* m = models[i];
+      specs.push_back({w[i], [m, probs](std::span<const float> x, std::size_t c) { return probs(*m, x, c); }});
+    }
+    HEAL_ASSIGN_OR_RETURN(r.secure, smpc_diagnose(specs, images, count, kc, rng, 0, {}, &r.stats));
+    r.probabilities = r.secure.mean;
+  } else {
+    std::vector<HeMemberSpec> specs;
+    for (std::size_t i = 0; i < n; ++i) specs.push_back({models[i], w[i]});
+    HEAL_ASSIGN_OR_RETURN(r.secure,
+                          he_diagnose(specs, images, count, opts.he, std::move(he_rng), opts.threads, &r.stats));
+    r.probabilities = nn::softmax_rows(r.secure.mean, k);
+  }
+  for (std::size_t i = 0; i < count; ++i) {
+    const auto row = r.probabilities.begin() + static_cast<std::ptrdiff_t>(i * kc);
+    r.predicted.push_back(static_cast<int>(std::max_element(row, row + static_cast<std::ptrdiff_t>(kc)) - row));
+  }
+  if (opts.plaintext_reference) {
+    r.plaintext.assign(count * kc, 0.0);
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto z =
+          opts.mode == DiagnosisMode::kSmpc ? probs(*models[i], images, count) : nn::forward(*models[i], images, count);
+      for (std::size_t j = 0; j < z.size(); ++j) r.plaintext[j] += w[i] * z[j];
+    }
+    for (std::size_t j = 0; j < r.plaintext.size(); ++j)
+      r.max_abs_diff = std::max(r.max_abs_diff, std::fabs(r.secure.mean[j] - r.plaintext[j]));
+  }
+  return r;
 }
 
 }  // namespace heal::apps::ensemble

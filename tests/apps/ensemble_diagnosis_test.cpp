@@ -332,5 +332,53 @@ TEST(EnsembleDiagnosisHe, RefusesMembersWithDifferentOutputLayouts) {
   EXPECT_NE(s.to_string().find("classes"), std::string::npos) << s.to_string();
 }
 
+// The model-file pipeline (heal infer ensemble): weights normalised, SMPC output and HE logit mean
+// equal to the plaintext ensemble computed here independently, predictions its argmax, bad input refused.
+TEST(EnsembleDiagnosisModels, SmpcAndHeMatchPlaintextEnsemble) {
+  const auto ms = tiny_members();
+  const std::vector<const nn::ModelIr*> ptrs = {&ms[0], &ms[1], &ms[2]};
+  const std::size_t n = 4;
+  const auto x = he_infer::random_images(n, ms[0].input.size(), 4);
+  SeededRng rng(seed_from_u64(41));
+  ModelDiagnosisOptions o;
+  o.weights = {4, 3, 3};  // -> 0.4, 0.3, 0.3
+  o.plaintext_reference = true;
+  auto r = diagnose_with_models(ptrs, x, n, o, rng);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_NEAR(r->weights[0], 0.4, 1e-12);
+  std::vector<double> sum, mean;
+  plain_ensemble(ms, {0.4, 0.3, 0.3}, {1, 2, 3}, x, n, &sum, &mean);
+  EXPECT_LT(max_abs_diff(r->probabilities, mean), 3 * std::ldexp(1.0, -16));
+  EXPECT_LT(max_abs_diff(r->plaintext, mean), 1e-12);
+  EXPECT_LT(r->max_abs_diff, 3 * std::ldexp(1.0, -16));
+  ASSERT_EQ(r->predicted.size(), n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto row = mean.begin() + static_cast<long>(i * kClasses);
+    EXPECT_EQ(r->predicted[i], std::max_element(row, row + kClasses) - row);
+  }
+  EXPECT_EQ(r->stats.member_sent.size(), 3u);
+
+  o.mode = DiagnosisMode::kHe;
+  o.he = {.plan = test_plan()};
+  auto h = diagnose_with_models(ptrs, x, n, o, rng, std::make_unique<SeededRng>(seed_from_u64(42)));
+  ASSERT_TRUE(h.ok()) << h.status().to_string();
+  std::vector<double> logits(n * kClasses, 0.0);
+  for (std::size_t i = 0; i < ms.size(); ++i) {
+    const auto z = nn::forward(ms[i], x, n);
+    for (std::size_t k = 0; k < z.size(); ++k) logits[k] += o.weights[i] / 10 * z[k];
+  }
+  EXPECT_LT(max_abs_diff(h->secure.mean, logits), 1e-3);
+  EXPECT_LT(max_abs_diff(h->plaintext, logits), 1e-12);
+  EXPECT_LT(max_abs_diff(h->probabilities, softmax_rows(logits, kClasses)), 1e-3);
+
+  o.mode = DiagnosisMode::kSmpc;
+  o.weights = {1, 1};
+  EXPECT_FALSE(diagnose_with_models(ptrs, x, n, o, rng).ok());  // 2 weights for 3 members
+  o.weights = {};
+  EXPECT_FALSE(diagnose_with_models(ptrs, x, n - 1, o, rng).ok());  // wrong image count
+  const auto other = tiny_members(8, 2);
+  EXPECT_FALSE(diagnose_with_models({&ms[0], &other[1]}, x, n, o, rng).ok());  // 3 vs 2 classes
+}
+
 }  // namespace
 }  // namespace heal::apps::ensemble

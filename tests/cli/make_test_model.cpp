@@ -2,8 +2,10 @@
 // debug / sanitizer build has none): 1x28x28 -> conv0 (1->4, 5x5, stride 2, pad 1) -> bn0 -> act0
 // (degree-2 polynomial) -> flatten (676) -> fc1 (676->16) -> act1 -> fc2 (16->2). Weights are
 // random from a fixed seed (SeededRng), so the file is the same on every run.
-// Usage: heal_make_test_model OUT.heal [NUM_CLASSES]   (default 2: fc2 16->2; more classes widen fc2)
+// Usage: heal_make_test_model OUT.heal [NUM_CLASSES [SEED [relu]]]   (default 2: fc2 16->2; more classes widen
+// fc2; SEED: other random weights, same architecture; relu: act0 becomes a ReLU, a model HE cannot evaluate)
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -32,13 +34,15 @@ Layer named(OpKind k, const char* name) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int classes = argc == 3 ? std::atoi(argv[2]) : 2;
-  if ((argc != 2 && argc != 3) || classes < 2 || classes > 100) {
-    std::cerr << "usage: heal_make_test_model OUT.heal [NUM_CLASSES (2..100, default 2)]\n";
+  const int classes = argc >= 3 ? std::atoi(argv[2]) : 2;
+  const bool relu = argc == 5 && std::string(argv[4]) == "relu";
+  if (argc < 2 || argc > 5 || classes < 2 || classes > 100 || (argc == 5 && !relu)) {
+    std::cerr << "usage: heal_make_test_model OUT.heal [NUM_CLASSES (2..100, default 2) [SEED [relu]]]\n";
     return 2;
   }
   const auto nc = static_cast<std::size_t>(classes);
-  heal::SeededRng rng(heal::seed_from_u64(20261204));
+  const std::uint64_t seed = argc >= 4 ? std::strtoull(argv[3], nullptr, 10) : 20261204;
+  heal::SeededRng rng(heal::seed_from_u64(seed));
   heal::nn::ModelIr m;
   m.input = {1, 28, 28};
   m.num_classes = classes;
@@ -62,7 +66,9 @@ int main(int argc, char** argv) {
   act0.a = 0.1;
   act0.b = 0.5;
   act0.c = 0.2;
-  m.layers.push_back(act0);
+  Layer act0_out = act0;
+  if (relu) act0_out.kind = OpKind::kRelu;
+  m.layers.push_back(act0_out);
   m.layers.push_back(named(OpKind::kFlatten, "flatten"));
   Layer fc1 = named(OpKind::kDense, "fc1");
   fc1.in_channels = 676;
@@ -79,7 +85,7 @@ int main(int argc, char** argv) {
   fc2.weight = uniform(rng, nc * 16, 0.25);
   fc2.bias.assign(nc, 0.0f);
   m.layers.push_back(fc2);
-  m.meta.architecture = "test-hecnn";
+  m.meta.architecture = relu ? "test-relu-cnn" : "test-hecnn";
   m.meta.dataset = "none (random weights)";
   for (int k = 0; k < classes; ++k) m.meta.class_names.push_back("class" + std::to_string(k));
   m.meta.norm_mean = {0.5f};

@@ -266,4 +266,46 @@ Result<EnsembleOutput> he_diagnose(const std::vector<HeMemberSpec>& members, std
                                    std::unique_ptr<Rng> querier_rng = nullptr, int threads = 1,
                                    RunStats* stats = nullptr);
 
+// ----------------------------------------------------------------------------------------------
+// Members given as model files (the pipeline of `heal infer ensemble`)
+// ----------------------------------------------------------------------------------------------
+
+enum class DiagnosisMode { kSmpc, kHe };
+
+struct ModelDiagnosisOptions {
+  DiagnosisMode mode = DiagnosisMode::kSmpc;
+  std::vector<double> weights;  ///< one per model, finite and > 0; empty = equal. Normalised to sum 1.
+  HeQuerierOptions he{};        ///< HE mode: the querier's parameter plan (secure by default)
+  int threads = 1;              ///< HE mode: threads per member
+  bool plaintext_reference = false;  ///< also compute the same quantity in the clear (a check, not a protocol step)
+};
+
+struct ModelDiagnosis {
+  DiagnosisMode mode = DiagnosisMode::kSmpc;
+  std::vector<double> weights;  ///< normalised (sum 1)
+  /// count x classes. SMPC: the ensemble's probabilities sum_i w_i softmax(z_i); HE: the weighted logit
+  /// mean sum_i w_i z_i (weights sum to 1, so EnsembleOutput::mean == weighted_sum).
+  EnsembleOutput secure;
+  /// plaintext_reference: the same quantity from nn::forward on every model in one place (empty otherwise),
+  /// and max |secure - plaintext|.
+  std::vector<double> plaintext;
+  double max_abs_diff = 0;
+  /// count x classes probabilities for the metrics: SMPC the output itself, HE softmax of the logit mean.
+  std::vector<double> probabilities;
+  std::vector<int> predicted;  ///< argmax per image
+  RunStats stats;
+};
+
+/// Runs the secure ensemble diagnosis with the members' nn::ModelIr: SMPC mode with each member's
+/// ProbabilityFn = softmax(nn::forward) of its model (members see the images), HE mode with he_diagnose
+/// (members see ciphertexts only). Checks that the models agree on input size and classes and that
+/// images holds count * input size floats (InvalidArgument otherwise). HE mode throws
+/// std::invalid_argument (from he_diagnose) for a member that is not HE-evaluable or a depth mismatch.
+/// `rng`: SMPC identities and session (SystemRng in production). HE mode: the querier's keys come from
+/// `he_rng` (null = SystemRng).
+Result<ModelDiagnosis> diagnose_with_models(const std::vector<const nn::ModelIr*>& models,
+                                            std::span<const float> images, std::size_t count,
+                                            const ModelDiagnosisOptions& opts, Rng& rng,
+                                            std::unique_ptr<Rng> he_rng = nullptr);
+
 }  // namespace heal::apps::ensemble
