@@ -60,6 +60,8 @@ class TorchEnsembleMember final : public fl::ensemble::EnsembleMember {
   /// validate(), and after each distillation) and those weights (empty before the first).
   double best_val_accuracy() const { return best_val_; }
   const std::vector<float>& best_weights() const { return best_weights_; }
+  /// Class probabilities on the validation split after the latest distill() (empty before one).
+  const std::vector<double>& last_distilled_val_probabilities() const { return distilled_val_probs_; }
 
  private:
   std::shared_ptr<const io::SplitData> train_;
@@ -70,6 +72,7 @@ class TorchEnsembleMember final : public fl::ensemble::EnsembleMember {
   TorchMemberOptions options_;
   double best_val_ = -1;
   std::vector<float> best_weights_;
+  std::vector<double> distilled_val_probs_;
   void track(double val_accuracy);
 };
 

@@ -183,8 +183,10 @@ Result<EnsembleSimulationReport> run_ensemble_simulation(const io::Dataset& data
       row.bytes_down.push_back(ir.bytes_down);
       row.site_bytes.push_back(ir.site_bytes_up + ir.site_bytes_down);
       row.plaintext_bytes = ir.plaintext_bytes;
-      // The harness (not a protocol role) scores each distilled model on the public validation split.
-      val_probs.push_back(models[k]->trainer().predict_proba(*val));
+      // The harness (not a protocol role) reads each distilled model's score on the public validation
+      // split, which the member computed for its own early stopping.
+      val_probs.push_back(ir.distilled ? models[k]->last_distilled_val_probabilities()
+                                       : models[k]->trainer().predict_proba(*val));
       row.members.push_back({nn::compute_metrics(val_probs.back(), val->labels, data.num_classes).accuracy, ir.weight});
       if (row.members.back().val_accuracy > best_val[k]) {
         best_val[k] = row.members.back().val_accuracy;

@@ -8,6 +8,7 @@
 #include "heal/core/bytes.h"
 #include "heal/core/check.h"
 #include "heal/core/hash.h"
+#include "heal/nn/metrics.h"
 
 namespace heal::apps::ensemble {
 
@@ -110,7 +111,8 @@ Result<fl::Metrics> TorchEnsembleMember::distill(std::span<const double> consens
       for (auto& v : q) v = std::clamp(v, 0.0, 1.0);  // fixed-point rounding may step just outside [0, 1]
     }
     const double loss = trainer_.distill_epochs(*reference_, q, options_.distill_epochs, options_.distill);
-    track(trainer_.evaluate(*val_).accuracy);
+    distilled_val_probs_ = trainer_.predict_proba(*val_);
+    track(nn::compute_metrics(distilled_val_probs_, val_->labels, trainer_.spec().num_classes).accuracy);
     return fl::Metrics{{"distill_loss", loss}};
   });
 }
