@@ -23,7 +23,7 @@
 #include "heal/nn/forward.h"
 #include "heal/nn/metrics.h"
 #include "infer_ensemble_cli.h"
-#include "metrics_json.h"
+#include "heal/apps/metrics_json.h"
 
 namespace heal::cli {
 
@@ -114,7 +114,7 @@ void run_infer(const InferArgs& a) {
               {"dataset", ds.name},
               {"split", a.split},
               {"images", count},
-              {"plaintext", classification_metrics_json(plain, ds.class_names)}};
+              {"plaintext", apps::classification_metrics_json(plain, ds.class_names)}};
   if (!a.encrypted) {
     if (a.json_out) std::cout << out.dump(2) << "\n";
     else std::cout << "plaintext reference forward pass (no --encrypted):\n" << nn::format_metrics_table(plain, ds.class_names);
@@ -258,7 +258,7 @@ void run_infer(const InferArgs& a) {
   }
   const double agreement = static_cast<double>(agree) / static_cast<double>(count);
   const std::size_t pk_bytes = (pk.b().num_limbs() + pk.a().num_limbs()) * pk.b().n() * 8;
-  out["encrypted"] = classification_metrics_json(encm, ds.class_names);
+  out["encrypted"] = apps::classification_metrics_json(encm, ds.class_names);
   out["mode"] = a.mode;
   out["encrypted_weights"] = a.encrypt_weights;
   out["params"] = plan.describe();
@@ -381,7 +381,7 @@ void add_split_commands(CLI::App* infer) {
         for (std::size_t i = 0; i < count; ++i)
           agree += (std::max_element(ref.begin() + static_cast<long>(i * k), ref.begin() + static_cast<long>((i + 1) * k)) - ref.begin()) ==
                    (std::max_element(logits.begin() + static_cast<long>(i * k), logits.begin() + static_cast<long>((i + 1) * k)) - logits.begin());
-        out["encrypted"] = classification_metrics_json(
+        out["encrypted"] = apps::classification_metrics_json(
             nn::compute_metrics(nn::softmax_rows(logits, m.num_classes), labels, m.num_classes), m.meta.class_names);
         out["argmax_agreement"] = static_cast<double>(agree) / static_cast<double>(count);
       }

@@ -17,7 +17,7 @@
 #include "heal/io/image.h"
 #include "heal/nn/metrics.h"
 #include "infer_ensemble_cli.h"
-#include "metrics_json.h"
+#include "heal/apps/metrics_json.h"
 
 namespace heal::cli {
 
@@ -155,7 +155,7 @@ void run_ensemble(const EnsembleArgs& a) {
   nn::ClassificationMetrics metrics;
   if (!labels.empty()) {
     metrics = nn::compute_metrics(r.probabilities, labels, static_cast<int>(k));
-    out["metrics"] = classification_metrics_json(metrics, class_names);
+    out["metrics"] = apps::classification_metrics_json(metrics, class_names);
   }
   if (a.check_plaintext) {
     out["plaintext"] = r.plaintext;

@@ -33,7 +33,7 @@
 #include "heal/nn/model_ir.h"
 #include "heal/nn/passes.h"
 #include "heal/nn/plots.h"
-#include "metrics_json.h"
+#include "heal/apps/metrics_json.h"
 #ifdef HEAL_HAVE_TORCH
 #include "heal/nn/torch/trainer.h"
 #endif
@@ -91,10 +91,10 @@ struct EvalArgs {
 
 // Metrics of a split as JSON; null for a split without images (the validation split under
 // --train-on-val, an inner split under --cv-inner-val 0), whose metrics are not zeros but absent.
-// Per-class entries and kappa: classification_metrics_json (metrics_json.h).
+// Per-class entries and kappa: apps::classification_metrics_json (heal/apps/metrics_json.h).
 json metrics_json(const nn::ClassificationMetrics& m, const std::vector<std::string>& class_names = {}) {
   if (m.n == 0) return nullptr;
-  return classification_metrics_json(m, class_names);
+  return apps::classification_metrics_json(m, class_names);
 }
 
 json depth_json(const nn::DepthReport& r) {

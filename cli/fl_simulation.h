@@ -1,5 +1,5 @@
-// `heal fl simulate` and `heal demo`: a whole federation in one process on a real dataset
-// (libtorch training per hospital, threshold-CKKS or plain aggregation, a SQLite ledger).
+// `heal fl simulate` and `heal demo`: the flags of a simulated federation, handed to the pipeline
+// apps::run_fl_simulation (heal/apps/fl_simulation.h), whose tables and report this prints.
 #pragma once
 
 #include <cstdint>
@@ -45,8 +45,8 @@ struct SimOutcome {
   double test_accuracy = 0, test_auc = 0;
 };
 
-/// Runs the simulation, prints the per-round table and summary (or JSON), writes OUT/report.json
-/// and OUT/accuracy.png. Throws StatusError / std::invalid_argument on bad input or missing data.
+/// Runs apps::run_fl_simulation and prints its setup, per-round table and summary (or the JSON
+/// report). Throws StatusError on bad input or missing data (the CLI's error handler prints it).
 SimOutcome run_fl_simulation(const SimArgs& args);
 
 }  // namespace heal::cli

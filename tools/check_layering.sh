@@ -52,7 +52,11 @@ done < <(grep -rnE '#include[[:space:]]*[<"]sqlite3\.h' include src --include='*
 # URI opener (src/ledger/open, heal_ledger_open, itself linked only by front ends), the CLI, a node,
 # tests and fuzz targets include or link it; fl and every other layer see only the Ledger interface.
 front_ends='cli/|src/node/|node/|tests/|fuzz/|examples/'
-evm_users="^(src/ledger/backends/evm/|include/heal/ledger/backends/evm|src/ledger/open/|$front_ends)"
+# heal_apps_fl (src/apps/fl: the simulated federation behind `heal fl simulate` and `heal demo`) opens
+# ledgers by URI and deploys the contract, so it counts as a front end; in turn, only front ends may
+# link it (checked below), which keeps the EVM client and the opener quarantined.
+fe_pipelines='src/apps/fl/'
+evm_users="^(src/ledger/backends/evm/|include/heal/ledger/backends/evm|src/ledger/open/|$front_ends|$fe_pipelines)"
 while IFS= read -r hit; do
   echo "layering: $hit: the EVM backend may only be included by ledger/open, cli (or a node), tests and fuzz targets"
   bad=1
@@ -67,11 +71,15 @@ while IFS= read -r hit; do
   echo "layering: $hit: only ledger/open, cli (or a node), tests and fuzz targets may link heal_ledger_evm"
   bad=1
 done < <(cmake_links 'heal_ledger_evm|heal::ledger_evm' \
-           | grep -vE "^(src/ledger/backends/evm/|src/ledger/open/|$front_ends)")
+           | grep -vE "^(src/ledger/backends/evm/|src/ledger/open/|$front_ends|$fe_pipelines)")
 while IFS= read -r hit; do
   echo "layering: $hit: heal_ledger_open links every backend: only front ends (cli, a node, tests) may link it"
   bad=1
-done < <(cmake_links 'heal_ledger_open|heal::ledger_open' | grep -vE "^(src/ledger/open/|$front_ends)")
+done < <(cmake_links 'heal_ledger_open|heal::ledger_open' | grep -vE "^(src/ledger/open/|$front_ends|$fe_pipelines)")
+while IFS= read -r hit; do
+  echo "layering: $hit: heal_apps_fl opens ledgers by URI (EVM client included): only front ends may link it"
+  bad=1
+done < <(cmake_links 'heal_apps_fl|heal::apps_fl' | grep -vE "^($front_ends|$fe_pipelines)")
 
 # GDCM (DICOM de-identification) only in src/deid; heal_deid linked only by front ends and its tests.
 while IFS= read -r hit; do

@@ -1,6 +1,6 @@
-#include "metrics_json.h"
+#include "heal/apps/metrics_json.h"
 
-namespace heal::cli {
+namespace heal::apps {
 
 nlohmann::json classification_metrics_json(const nn::ClassificationMetrics& m,
                                            const std::vector<std::string>& class_names) {
@@ -32,4 +32,4 @@ nlohmann::json classification_metrics_json(const nn::ClassificationMetrics& m,
   return j;
 }
 
-}  // namespace heal::cli
+}  // namespace heal::apps

@@ -1,4 +1,4 @@
-// JSON form of nn::ClassificationMetrics, shared by the commands that write metrics (train, eval,
+// JSON form of nn::ClassificationMetrics, shared by the pipelines and commands that write metrics (train, eval,
 // infer, fl simulate).
 #pragma once
 
@@ -8,7 +8,7 @@
 
 #include "heal/nn/metrics.h"
 
-namespace heal::cli {
+namespace heal::apps {
 
 /// {"n", "accuracy", "auc", "sensitivity", "specificity", "loss", "confusion"} as before, plus
 /// "macro_f1", "kappa", "quadratic_kappa", "positive_class" (binary tasks: the class that auc /
@@ -19,4 +19,4 @@ namespace heal::cli {
 nlohmann::json classification_metrics_json(const nn::ClassificationMetrics& m,
                                            const std::vector<std::string>& class_names = {});
 
-}  // namespace heal::cli
+}  // namespace heal::apps

@@ -1,8 +1,6 @@
-// CLI wiring: adapts the libtorch Trainer (nn/torch) to fl::LocalTrainer, so that the fl layer
-// itself never depends on nn or torch. Only compiled into the `heal` binary with HEAL_HAVE_TORCH.
+// Adapts the libtorch Trainer (nn/torch) to fl::LocalTrainer, so that the fl layer
+// itself never depends on nn or torch. Part of heal_apps_fl, which only exists with libtorch.
 #pragma once
-
-#ifdef HEAL_HAVE_TORCH
 
 #include <memory>
 #include <vector>
@@ -13,15 +11,15 @@
 #include "heal/nn/torch/seg_trainer.h"
 #include "heal/nn/torch/trainer.h"
 
-namespace heal::cli {
+namespace heal::apps {
 
 /// One hospital: its partition of the shared training split (indices), its own validation
 /// subset, a model of the given spec and the local training options.
 class TorchLocalTrainer final : public fl::LocalTrainer {
  public:
-  TorchLocalTrainer(std::shared_ptr<const io::Dataset> data, std::vector<std::size_t> train_indices,
-                    io::SplitData val, const nn::torch_backend::ModelSpec& spec,
-                    nn::torch_backend::TrainOptions options, int local_epochs, std::uint64_t seed);
+  TorchLocalTrainer(std::shared_ptr<const io::Dataset> data, std::vector<std::size_t> train_indices, io::SplitData val,
+                    const nn::torch_backend::ModelSpec& spec, nn::torch_backend::TrainOptions options, int local_epochs,
+                    std::uint64_t seed);
   std::size_t num_parameters() const override;
   Result<fl::TrainResult> train(std::span<const float> global, const fl::TrainConfig& config) override;
   Result<fl::Metrics> evaluate(std::span<const float> weights) override;
@@ -57,6 +55,4 @@ class SegLocalTrainer final : public fl::LocalTrainer {
   int epochs_;
 };
 
-}  // namespace heal::cli
-
-#endif  // HEAL_HAVE_TORCH
+}  // namespace heal::apps

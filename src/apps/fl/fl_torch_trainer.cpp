@@ -1,11 +1,9 @@
-// fl::LocalTrainer over nn::torch_backend::Trainer (see fl_torch_trainer.h).
-#include "fl_torch_trainer.h"
-
-#ifdef HEAL_HAVE_TORCH
+// fl::LocalTrainer over nn::torch_backend::Trainer (see heal/apps/fl_torch_trainer.h).
+#include "heal/apps/fl_torch_trainer.h"
 
 #include <exception>
 
-namespace heal::cli {
+namespace heal::apps {
 
 namespace tb = nn::torch_backend;
 
@@ -92,6 +90,4 @@ Result<fl::Metrics> SegLocalTrainer::evaluate(std::span<const float> weights) {
   }
 }
 
-}  // namespace heal::cli
-
-#endif  // HEAL_HAVE_TORCH
+}  // namespace heal::apps
