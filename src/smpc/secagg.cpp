@@ -112,6 +112,7 @@ void validate(const SecAggConfig& cfg) {
                "secagg: threshold " << cfg.threshold << " must satisfy n/2 < t <= n (n = " << cfg.num_clients << ")");
   HEAL_REQUIRE(cfg.vector_len >= 1 && cfg.vector_len <= kSecAggMaxVectorLen,
                "secagg: vector_len " << cfg.vector_len << " not in [1, 2^28]");
+  HEAL_REQUIRE(cfg.word_bytes >= 2 && cfg.word_bytes <= 8, "secagg: word_bytes " << cfg.word_bytes << " not in [2, 8]");
 }
 
 SecAggIdentity make_secagg_identity(Rng& rng) {
@@ -259,6 +260,17 @@ Result<Bytes> SecAggClient::masked_input(std::span<const std::uint8_t> shares_fo
                                          std::span<const std::uint64_t> x) {
   HEAL_REQUIRE(x.size() == cfg_.vector_len, "secagg: input has " << x.size() << " words, expected " << cfg_.vector_len);
   if (round_ != 2) return Status::failed_precondition("secagg: masked_input out of order");
+  if (cfg_.word_bytes < 8) {
+    const unsigned bits = 8 * cfg_.word_bytes;
+    for (std::uint64_t v : x) {
+      const auto s = static_cast<std::int64_t>(v);
+      if (s < -(std::int64_t{1} << (bits - 1)) || s >= (std::int64_t{1} << (bits - 1))) {
+        return Status::invalid_argument("secagg: input word " + std::to_string(s) + " does not fit " +
+                                        std::to_string(bits) + "-bit words (word_bytes " +
+                                        std::to_string(cfg_.word_bytes) + ")");
+      }
+    }
+  }
   HEAL_ASSIGN_OR_RETURN(SharesForClientMsg m, decode_shares_for_client(shares_for_me));
   HEAL_RETURN_IF_ERROR(check_session(m.session));
   if (m.recipient != id_) return Status::corruption("secagg: shares addressed to " + id_str(m.recipient));
@@ -321,6 +333,13 @@ Result<Bytes> SecAggClient::masked_input(std::span<const std::uint8_t> shares_fo
   }
   for (auto& [v, h] : received) held_[v] = h;
   u2_ = std::move(u2);
+  out.word_bytes = static_cast<std::uint8_t>(cfg_.word_bytes);
+  if (cfg_.word_bytes < 8) {
+    // Reduction mod 2^(8w) is a ring homomorphism from Z_2^64: the server's sum of the reduced words
+    // minus the reduced masks is the sum of the inputs mod 2^(8w).
+    const std::uint64_t low = (std::uint64_t{1} << (8 * cfg_.word_bytes)) - 1;
+    for (auto& v : out.y) v &= low;
+  }
   Bytes bytes = encode(out);
   const Signature sig = sign(signed_prefix(bytes));
   std::copy(sig.begin(), sig.end(), bytes.end() - 64);
@@ -488,6 +507,10 @@ Status SecAggServer::receive_masked_input(std::span<const std::uint8_t> msg) {
   if (!shares_.count(m.id)) return Status::failed_precondition("secagg: masked input from outside U2");
   if (masked_.count(m.id)) return Status::failed_precondition("secagg: second masked input of " + id_str(m.id));
   if (m.y.size() != cfg_.vector_len) return Status::corruption("secagg: masked input of the wrong length");
+  if (m.word_bytes != cfg_.word_bytes) {
+    return Status::corruption("secagg: masked input of " + std::to_string(m.word_bytes) +
+                              "-byte words, the session uses " + std::to_string(cfg_.word_bytes));
+  }
   HEAL_RETURN_IF_ERROR(verify(m.id, msg));
   masked_[m.id] = std::move(m.y);
   return {};
@@ -598,6 +621,14 @@ Result<std::vector<std::uint64_t>> SecAggServer::finish() {
       }
     }
     sodium_memzero(key.data(), key.size());
+  }
+  if (cfg_.word_bytes < 8) {
+    // The sum mod 2^(8w), sign-extended (two's complement) to 64 bits.
+    const unsigned bits = 8 * cfg_.word_bytes;
+    for (auto& v : sum) {
+      v &= (std::uint64_t{1} << bits) - 1;
+      if (v >> (bits - 1)) v |= ~std::uint64_t{0} << bits;
+    }
   }
   round_ = 5;
   return sum;

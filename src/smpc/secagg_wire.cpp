@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "heal/core/check.h"
+
 namespace heal::smpc {
 
 namespace {
@@ -122,7 +124,7 @@ Result<MsgType> peek_type(std::span<const std::uint8_t> in) {
   if (in.size() < kSecAggHeaderSize) return Status::corruption("secagg: message shorter than its header");
   if (!std::equal(kMagic, kMagic + 4, in.begin())) return Status::corruption("secagg: bad magic");
   if (in[4] != kSecAggVersion) return Status::unsupported("secagg: unsupported version");
-  if (in[5] < 1 || in[5] > 9) return Status::corruption("secagg: unknown message type");
+  if (in[5] < 1 || in[5] > 10) return Status::corruption("secagg: unknown message type");
   return static_cast<MsgType>(in[5]);
 }
 
@@ -164,10 +166,24 @@ Bytes encode(const SharesForClientMsg& m) {
 }
 
 Bytes encode(const MaskedInputMsg& m) {
+  HEAL_REQUIRE(m.word_bytes >= 2 && m.word_bytes <= 8, "secagg: word_bytes " << int{m.word_bytes} << " not in [2, 8]");
   ByteWriter w;
-  put_header(w, MsgType::kMaskedInput, m.session);
-  w.put<std::uint32_t>(m.id);
-  w.put_array<std::uint64_t>(m.y);
+  if (m.word_bytes == 8) {
+    put_header(w, MsgType::kMaskedInput, m.session);
+    w.put<std::uint32_t>(m.id);
+    w.put_array<std::uint64_t>(m.y);
+  } else {
+    put_header(w, MsgType::kMaskedInputPacked, m.session);
+    w.put<std::uint32_t>(m.id);
+    w.put<std::uint8_t>(m.word_bytes);
+    w.put<std::uint64_t>(m.y.size());
+    std::uint8_t le[8];
+    for (std::uint64_t v : m.y) {
+      HEAL_REQUIRE((v >> (8 * m.word_bytes)) == 0, "secagg: packed word out of range");
+      for (int b = 0; b < 8; ++b) le[b] = static_cast<std::uint8_t>(v >> (8 * b));
+      w.put_bytes(std::span<const std::uint8_t>(le, m.word_bytes));
+    }
+  }
   w.put_bytes(m.sig);
   return w.take();
 }
@@ -263,11 +279,35 @@ Result<SharesForClientMsg> decode_shares_for_client(std::span<const std::uint8_t
 }
 
 Result<MaskedInputMsg> decode_masked_input(std::span<const std::uint8_t> in) {
+  // The type byte (offset 5) tells the two layouts apart; read_header checks it again.
+  const bool packed = in.size() > 5 && in[5] == static_cast<std::uint8_t>(MsgType::kMaskedInputPacked);
   ByteReader r(in);
   MaskedInputMsg m;
-  HEAL_RETURN_IF_ERROR(read_header(r, MsgType::kMaskedInput, &m.session));
+  HEAL_RETURN_IF_ERROR(read_header(r, packed ? MsgType::kMaskedInputPacked : MsgType::kMaskedInput, &m.session));
   HEAL_RETURN_IF_ERROR(get_id(r, &m.id));
-  HEAL_RETURN_IF_ERROR(r.get_array(&m.y, kSecAggMaxVectorLen));
+  if (!packed) {
+    HEAL_RETURN_IF_ERROR(r.get_array(&m.y, kSecAggMaxVectorLen));
+  } else {
+    std::uint8_t wb = 0;
+    std::uint64_t len = 0;
+    HEAL_RETURN_IF_ERROR(r.get(&wb));
+    if (wb < 2 || wb > 7)
+      return Status::corruption("secagg: packed word size " + std::to_string(wb) + " not in [2, 7]");
+    HEAL_RETURN_IF_ERROR(r.get(&len));
+    // Checked against what is left before allocating: never more than the input holds.
+    if (len > kSecAggMaxVectorLen || len > r.remaining() / wb) {
+      return Status::corruption("secagg: packed masked input longer than the message");
+    }
+    m.word_bytes = wb;
+    m.y.resize(len);
+    std::span<const std::uint8_t> words;
+    HEAL_RETURN_IF_ERROR(r.get_bytes(static_cast<std::size_t>(len) * wb, &words));
+    for (std::size_t i = 0; i < m.y.size(); ++i) {
+      std::uint64_t v = 0;
+      for (int b = wb - 1; b >= 0; --b) v = (v << 8) | words[i * wb + static_cast<std::size_t>(b)];
+      m.y[i] = v;
+    }
+  }
   HEAL_RETURN_IF_ERROR(get_fixed(r, &m.sig));
   HEAL_RETURN_IF_ERROR(finish(r));
   return m;

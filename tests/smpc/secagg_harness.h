@@ -29,10 +29,12 @@ class SecAggNet {
     return r;
   }
 
-  SecAggNet(std::uint32_t n, std::uint32_t t, std::uint64_t len, std::uint64_t seed) : rng_(seed_from_u64(seed)) {
+  SecAggNet(std::uint32_t n, std::uint32_t t, std::uint64_t len, std::uint64_t seed, std::uint32_t word_bytes = 8)
+      : rng_(seed_from_u64(seed)) {
     cfg.num_clients = n;
     cfg.threshold = t;
     cfg.vector_len = len;
+    cfg.word_bytes = word_bytes;
     rng_.fill(cfg.session);
     std::vector<SecAggIdentity> ids;
     for (std::uint32_t u = 0; u < n; ++u) {

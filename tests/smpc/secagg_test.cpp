@@ -79,6 +79,70 @@ TEST(SecAgg, WeightedMeanThroughIntegerWeights) {
   }
 }
 
+TEST(SecAgg, PackedWordsSumExactlyWithADropoutAndShrinkTheMaskedInput) {
+  // 3-byte words: inputs in [-4, 4] at f = 16 fraction bits; five of them sum to at most 20 in
+  // magnitude, 20 * 2^16 < 2^21, which a signed 24-bit word holds.
+  const std::size_t n = 5, len = 500;
+  SeededRng rng(seed_from_u64(31));
+  std::vector<std::vector<double>> x(n, std::vector<double>(len));
+  for (auto& v : x)
+    for (auto& e : v) e = 8.0 * rng.uniform_double() - 4.0;
+  SecAggNet packed(5, 3, len, 32, /*word_bytes=*/3);
+  auto sum = packed.run(encode_all(x), {5, 2, 5, 3, 5});  // client 2 drops before its masked input
+  ASSERT_TRUE(sum.ok()) << sum.status().to_string();
+  EXPECT_EQ(packed.server->aggregated_clients(), (std::vector<std::uint32_t>{1, 3, 4, 5}));
+  expect_sum(*sum, x, {1, 3, 4, 5});
+  // The masked input carries 3 bytes per word instead of 8 (same header, id and signature).
+  SecAggNet wide(5, 3, len, 32);
+  ASSERT_TRUE(wide.run(encode_all(x), {5, 2, 5, 3, 5}).ok());
+  ASSERT_FALSE(packed.rec.masked.empty());
+  EXPECT_EQ(wide.rec.masked[0].size() - packed.rec.masked[0].size(), len * 5 - 1);  // 8-3 per word, +1 size byte
+  // The packed masked words still look uniform over 2^24 (top byte of each word), and every word
+  // fits in 24 bits.
+  auto m = decode_masked_input(packed.rec.masked[0]);
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->word_bytes, 3);
+  std::array<double, 256> hist{};
+  for (std::uint64_t v : m->y) {
+    EXPECT_EQ(v >> 24, 0u);
+    hist[(v >> 16) & 0xff] += 1;
+  }
+  double chi2 = 0;
+  const double expected = static_cast<double>(len) / 256.0;
+  for (double h : hist) chi2 += (h - expected) * (h - expected) / expected;
+  EXPECT_LT(chi2, 400.0);  // 255 degrees of freedom: mean 255, sd 22.6
+}
+
+TEST(SecAgg, PackedWordsRefuseInputsOutOfRangeAndAnotherWordSize) {
+  SecAggNet net(4, 3, 8, 33, /*word_bytes=*/2);
+  // 1.0 at f = 16 is 2^16: does not fit a signed 16-bit word.
+  std::vector<std::vector<std::uint64_t>> big(4, fixed_encode(std::vector<double>(8, 1.0)));
+  auto r = net.run(big, std::vector<int>(4, 5));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("does not fit"), std::string::npos);
+  // A server expecting 8-byte words refuses a 2-byte one, and the reverse.
+  SecAggNet small(4, 3, 8, 34, 2), wide(4, 3, 8, 34, 8);
+  std::vector<std::vector<std::uint64_t>> tiny(4, fixed_encode(std::vector<double>(8, 0.01)));
+  ASSERT_TRUE(small.run(tiny, std::vector<int>(4, 5)).ok());
+  ASSERT_TRUE(wide.run(tiny, std::vector<int>(4, 5)).ok());
+  auto m = decode_masked_input(small.rec.masked[0]);
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ(m->y.size(), 8u);
+  SecAggConfig c2 = wide.cfg;
+  c2.word_bytes = 2;
+  EXPECT_NE(wide.cfg.word_bytes, c2.word_bytes);
+  // Replaying the same session's traffic into a server of the other word size fails at round 2.
+  SecAggServer s2(c2, wide.verify_keys);
+  for (const auto& a : wide.rec.adverts) ASSERT_TRUE(s2.receive_advertise(a).ok());
+  ASSERT_TRUE(s2.key_list().ok());
+  for (const auto& sk : wide.rec.share_keys) ASSERT_TRUE(s2.receive_shares(sk).ok());
+  ASSERT_TRUE(s2.route_shares().ok());
+  const Status st = s2.receive_masked_input(wide.rec.masked[0]);
+  EXPECT_EQ(st.code(), StatusCode::kCorruption);
+  EXPECT_NE(st.message().find("8-byte words"), std::string::npos) << st.to_string();
+}
+
 TEST(SecAgg, SurvivesOneDropBeforeAndOneAfterTheMaskedInput) {
   // n = 5, t = 3. Client 2 shares its keys (round 1) but never sends its masked input: its pairwise
   // masks are removed with its reconstructed masking key. Client 4 sends its masked input and then

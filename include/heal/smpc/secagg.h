@@ -78,9 +78,16 @@ struct SecAggConfig {
   std::uint32_t threshold = 0;    // t: n/2 < t <= n
   std::uint64_t vector_len = 0;   // words per input
   Seed session{};                 // fresh random per aggregation (binds every message to it)
+  /// Bytes per masked word on the wire, 2..8: the sum is computed mod 2^(8 word_bytes) and returned
+  /// sign-extended to 64 bits, so it is exact when every input and the sum, read as signed
+  /// integers, lie in [-2^(8 word_bytes - 1), 2^(8 word_bytes - 1)). Reducing a Z_2^64 mask mod
+  /// 2^(8w) leaves it uniform, so a smaller word costs no security; it saves upload bytes when the
+  /// caller knows the range (e.g. fixed-point probabilities). Every party must use the same value.
+  std::uint32_t word_bytes = 8;
 };
 
-/// Throws (HEAL_REQUIRE) unless 2 <= n <= kSecAggMaxClients, n/2 < t <= n, 1 <= len <= kSecAggMaxVectorLen.
+/// Throws (HEAL_REQUIRE) unless 2 <= n <= kSecAggMaxClients, n/2 < t <= n, 1 <= len <= kSecAggMaxVectorLen,
+/// 2 <= word_bytes <= 8.
 void validate(const SecAggConfig& cfg);
 
 /// A client's long-term Ed25519 identity: verify key (public, known to all) and signing key.

@@ -19,6 +19,8 @@
 //                    | 64 sig   (commitment: BLAKE2b-256("heal-secagg-v1-commit" | session | u32 sender | b))
 //   kSharesForClient u32 recipient | u32 count | count x (u32 sender | 128 ciphertext)
 //   kMaskedInput     u32 id | u64 len | len x u64 | 64 sig
+//   kMaskedInputPacked  u32 id | u8 w | u64 len | len x w-byte words | 64 sig   (2 <= w <= 7: the
+//                    low 8w bits of each masked word; the sum is then computed mod 2^(8w))
 //   kSurvivors       u32 count | count x u32 id                    (the set U3, what clients sign)
 //   kSurvivorSig     u32 id | 64 sig over the kSurvivors message
 //   kUnmaskRequest   u32 count | count x u32 (U3) | u32 nsig | nsig x (u32 id | 64 sig)
@@ -60,7 +62,11 @@ enum class MsgType : std::uint8_t {
   kSurvivorSig = 7,
   kUnmaskRequest = 8,
   kUnmaskResponse = 9,
+  kMaskedInputPacked = 10,
 };
+
+/// A masked input in either layout (8-byte words, or packed words).
+inline bool is_masked_input(MsgType t) { return t == MsgType::kMaskedInput || t == MsgType::kMaskedInputPacked; }
 
 struct AdvertiseMsg {
   Seed session{};
@@ -92,8 +98,9 @@ struct SharesForClientMsg {
 struct MaskedInputMsg {
   Seed session{};
   std::uint32_t id = 0;
-  std::vector<std::uint64_t> y;
+  std::vector<std::uint64_t> y;  // each < 2^(8 word_bytes)
   Signature sig{};
+  std::uint8_t word_bytes = 8;  // 8: kMaskedInput; 2..7: kMaskedInputPacked
 };
 struct SurvivorsMsg {
   Seed session{};

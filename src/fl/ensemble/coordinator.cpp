@@ -64,6 +64,7 @@ Status EnsembleCoordinator::start_round(std::uint64_t round) {
   c.num_clients = static_cast<std::uint32_t>(cfg_.institutions.parties.size());
   c.threshold = cfg_.institutions.threshold;
   c.vector_len = reference_size_ * num_classes_;
+  c.word_bytes = internal::ensemble_word_bytes(cfg_.institutions.parties.size(), cfg_.frac_bits);
   rng_.fill(c.session);
   st_->agg = std::make_unique<ServerDriver>(c, cfg_.institutions);
   ByteWriter w;
@@ -83,7 +84,7 @@ Status EnsembleCoordinator::handle(const Message& m) {
       // A masked input comes only in a kEnsembleContribution (with the accuracy that weights it):
       // accepted bare, its sender would be a contributor without an accuracy (seen while writing fuzz_fl_ensemble).
       auto t = smpc::peek_type(m.payload);
-      if (t.ok() && *t == smpc::MsgType::kMaskedInput)
+      if (t.ok() && smpc::is_masked_input(*t))
         return Status::corruption("a masked input must come as an ensemble contribution");
       return st_->agg->receive(m.from, m.payload);
     }
@@ -95,7 +96,7 @@ Status EnsembleCoordinator::handle(const Message& m) {
       std::span<const std::uint8_t> rest;
       HEAL_RETURN_IF_ERROR(r.get_bytes(r.remaining(), &rest));
       auto t = smpc::peek_type(rest);
-      if (!t.ok() || *t != smpc::MsgType::kMaskedInput)
+      if (!t.ok() || !smpc::is_masked_input(*t))
         return Status::corruption("an ensemble contribution must carry a SecAgg masked input");
       HEAL_RETURN_IF_ERROR(st_->agg->receive(m.from, rest));
       st_->accuracy[m.from] = acc;

@@ -59,10 +59,17 @@ class ServerDriver {
 Result<std::optional<Bytes>> client_step(smpc::SecAggClient& c, std::span<const std::uint8_t> msg,
                                          std::span<const std::uint64_t> x, smpc::MsgType* type);
 
+/// Bytes per SecAgg word for the consensus of `institutions` members: each input w_i p_i(x) is in
+/// [0, 1] (weights and probabilities are at most 1), so the sum is at most `institutions` and needs
+/// frac_bits + ceil(log2(institutions + 1)) + 1 signed bits; 3 bytes for up to 63 members at f = 16
+/// (instead of 8: the masked upload shrinks by 5/8).
+std::uint32_t ensemble_word_bytes(std::size_t institutions, int frac_bits);
+
 /// A copy of an identity (a node needs one per round's SecAggClient).
 smpc::SecAggIdentity copy_identity(const smpc::SecAggIdentity& id);
 
-/// SecAgg session header of kEnsembleRoundStart / kSiteRound: session | u32 n | u32 t | u64 len.
+/// SecAgg session header of kEnsembleRoundStart / kSiteRound: session | u32 n | u32 t | u64 len |
+/// u8 word bytes.
 void put_session(ByteWriter& w, const smpc::SecAggConfig& c);
 Status get_session(ByteReader& r, smpc::SecAggConfig* c);
 

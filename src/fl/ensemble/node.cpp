@@ -80,7 +80,8 @@ struct EnsembleNode::State {
     Status s = internal::get_session(r, &agg_cfg);
     if (s.ok() && !r.at_end()) s = Status::corruption("trailing bytes");
     if (!s.ok()) return refuse("bad round start: " + s.message());
-    if (agg_cfg.num_clients != cfg.institutions.parties.size() || agg_cfg.threshold != cfg.institutions.threshold) {
+    if (agg_cfg.num_clients != cfg.institutions.parties.size() || agg_cfg.threshold != cfg.institutions.threshold ||
+        agg_cfg.word_bytes != internal::ensemble_word_bytes(cfg.institutions.parties.size(), cfg.frac_bits)) {
       return refuse("round start does not match the ensemble's group");
     }
     // The reference set: this institution's copy must be the one the consortium put on the ledger.
@@ -321,7 +322,10 @@ struct EnsembleSite::State {
     ByteReader r(m.payload);
     std::vector<float> w;
     if (!internal::get_session(r, &c).ok() || !r.get_array(&w, smpc::kSecAggMaxVectorLen).ok() || !r.at_end()) return;
-    if (c.num_clients != group.parties.size() || c.threshold != group.threshold || c.vector_len != w.size() + 3) return;
+    if (c.num_clients != group.parties.size() || c.threshold != group.threshold || c.vector_len != w.size() + 3 ||
+        c.word_bytes != 8) {
+      return;
+    }
     // The institution's weights are outside bytes: finite and encodable, else the site drops out.
     const double limit = smpc::fixed_point_limit();
     for (float f : w) {

@@ -1,4 +1,5 @@
 // The SecAgg phase machine of an aggregator and the client step (roles.h).
+#include <algorithm>
 #include <cmath>
 
 #include "heal/core/check.h"
@@ -61,7 +62,8 @@ Status ServerDriver::receive(PartyId from, std::span<const std::uint8_t> msg) {
         HEAL_ASSIGN_OR_RETURN(auto m, smpc::decode_share_keys(msg));
         return m.sender;
       }
-      case MsgType::kMaskedInput: {
+      case MsgType::kMaskedInput:
+      case MsgType::kMaskedInputPacked: {
         HEAL_ASSIGN_OR_RETURN(auto m, smpc::decode_masked_input(msg));
         return m.id;
       }
@@ -90,7 +92,7 @@ Status ServerDriver::receive(PartyId from, std::span<const std::uint8_t> msg) {
       s = t == MsgType::kShareKeys ? server_.receive_shares(msg) : Status::corruption("not key shares");
       break;
     case 2:
-      s = t == MsgType::kMaskedInput ? server_.receive_masked_input(msg) : Status::corruption("not a masked input");
+      s = smpc::is_masked_input(t) ? server_.receive_masked_input(msg) : Status::corruption("not a masked input");
       break;
     case 3:
       s = t == MsgType::kSurvivorSig ? server_.receive_survivor_signature(msg) : Status::corruption("not a signature");
@@ -189,6 +191,13 @@ void put_session(ByteWriter& w, const smpc::SecAggConfig& c) {
   w.put<std::uint32_t>(c.num_clients);
   w.put<std::uint32_t>(c.threshold);
   w.put<std::uint64_t>(c.vector_len);
+  w.put<std::uint8_t>(static_cast<std::uint8_t>(c.word_bytes));
+}
+
+std::uint32_t ensemble_word_bytes(std::size_t institutions, int frac_bits) {
+  int bits = frac_bits + 1;  // the sign
+  while ((std::uint64_t{1} << (bits - frac_bits - 1)) < institutions + 1) ++bits;
+  return static_cast<std::uint32_t>(std::clamp((bits + 7) / 8, 2, 8));
 }
 
 Status get_session(ByteReader& r, smpc::SecAggConfig* c) {
@@ -198,6 +207,10 @@ Status get_session(ByteReader& r, smpc::SecAggConfig* c) {
   HEAL_RETURN_IF_ERROR(r.get(&c->num_clients));
   HEAL_RETURN_IF_ERROR(r.get(&c->threshold));
   HEAL_RETURN_IF_ERROR(r.get(&c->vector_len));
+  std::uint8_t wb = 0;
+  HEAL_RETURN_IF_ERROR(r.get(&wb));
+  c->word_bytes = wb;
+  if (c->word_bytes < 2 || c->word_bytes > 8) return Status::corruption("invalid SecAgg word size");
   if (c->num_clients < 2 || c->num_clients > smpc::kSecAggMaxClients ||
       2 * std::uint64_t{c->threshold} <= c->num_clients || c->threshold > c->num_clients || c->vector_len == 0 ||
       c->vector_len > smpc::kSecAggMaxVectorLen) {

@@ -170,7 +170,7 @@ Result<EnsembleRoundReport> EnsembleSimulation::run_round() {
     const TrafficCounters after = net_.link_counters(institution_id(k), kCoordinatorId);
     ir.bytes_up = after.bytes_up - before[k].bytes_up;
     ir.bytes_down = after.bytes_down - before[k].bytes_down;
-    ir.plaintext_bytes = roles_->reference_size * roles_->num_classes * 8;
+    ir.plaintext_bytes = roles_->reference_size * roles_->num_classes * 4;
     const TrafficCounters sites_after = site_traffic(k);
     ir.site_bytes_up = sites_after.bytes_up - sites_before[k].bytes_up;
     ir.site_bytes_down = sites_after.bytes_down - sites_before[k].bytes_down;

@@ -42,7 +42,7 @@ struct InstitutionRoundReport {
   std::string refusal;
   double val_accuracy = 0, weight = 0;
   std::uint64_t bytes_up = 0, bytes_down = 0;            // this round, envelopes included
-  std::uint64_t plaintext_bytes = 0;                     // sending its predictions in the clear: n_ref * C * 8
+  std::uint64_t plaintext_bytes = 0;                     // its predictions in the clear, float32: n_ref * C * 4
   std::uint64_t site_bytes_up = 0, site_bytes_down = 0;  // its sites -> it, it -> its sites (multi-site only)
   double train_seconds = 0, secagg_seconds = 0, distill_seconds = 0;
   std::uint64_t member_version = 0;
