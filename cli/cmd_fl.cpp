@@ -25,7 +25,8 @@ void add_fl_commands(CLI::App& app) {
       ->check(CLI::IsMember({"classify", "segment"}))
       ->capture_default_str();
   sim->add_option("--size", a->size, "segment: network input side (multiple of 8)")->capture_default_str();
-  sim->add_option("--threshold", a->threshold, "Decryption threshold t (default K-1 for K >= 3, else K)");
+  sim->add_option("--threshold", a->threshold,
+                  "Decryption threshold t: t >= 2 and t > K/2 (default K/2 + 1); HE needs K >= 3");
   sim->add_option("--drop", a->drops, "HOSPITAL@ROUND[:after]: offline that round (after: crashes after submitting)");
   sim->add_option("--ledger", a->ledger, "Ledger file (new; default OUT/ledger.db)");
   sim->add_option("--out", a->out, "Output directory (report.json, accuracy.png, ledger.db)")->capture_default_str();
