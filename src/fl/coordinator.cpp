@@ -35,9 +35,9 @@ Coordinator::Coordinator(CoordinatorConfig config, std::vector<ledger::Participa
   const AggregatorSetupInfo info = aggregator_->setup_info();
   HEAL_REQUIRE(info.decryption_threshold != 1,
                "decryption threshold t = 1 refused: every key holder would decrypt any contribution alone");
-  HEAL_REQUIRE(info.decryption_threshold <= hospitals_.size(),
-               "decryption threshold " << info.decryption_threshold << " exceeds " << hospitals_.size()
-                                       << " hospitals");
+  HEAL_REQUIRE(info.decryption_threshold <= hospitals_.size(), "decryption threshold "
+                                                                   << info.decryption_threshold << " exceeds "
+                                                                   << hospitals_.size() << " hospitals");
   HEAL_REQUIRE(config_.min_contributors >= info.min_contributors,
                "min_contributors " << config_.min_contributors << " is below the aggregator's floor of "
                                    << info.min_contributors << " contributions per decrypted sum");

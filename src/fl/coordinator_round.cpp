@@ -95,7 +95,10 @@ Status Coordinator::collect_updates(RoundWork& w) {
     // A contribution's party id is bound to its authenticated sender: a hospital cannot pass off
     // a contribution labelled as another's (the aggregate would then name the wrong set).
     auto labelled = aggregator_->contributor(u->contribution, global_.size(), w.round);
-    if (!labelled.ok()) { reject("malformed contribution: " + labelled.status().message()); continue; }
+    if (!labelled.ok()) {
+      reject("malformed contribution: " + labelled.status().message());
+      continue;
+    }
     if (labelled->has_value() && **labelled != m->from) {
       reject("the contribution is labelled as hospital " + std::to_string(**labelled) + ", not its sender");
       continue;

@@ -68,15 +68,16 @@ void apply_threshold_rules(const HeAggregatorConfig& config, std::size_t num_par
   sh.threshold = config.threshold == 0 ? n / 2 + 1 : config.threshold;
   const std::uint32_t t = sh.threshold;
   // t = 1 is Shamir degree 0: every hospital's share of every secret is the secret itself.
-  HEAL_REQUIRE(t >= 2, "HeAggregator: threshold t = " << t << " refused: t must be >= 2 (with t = 1 every hospital "
-                       "holds every other hospital's secret and decrypts any contribution alone)");
+  HEAL_REQUIRE(t >= 2, "HeAggregator: threshold t = "
+                           << t << " refused: t must be >= 2 (with t = 1 every hospital holds every secret)");
   HEAL_REQUIRE(t <= n, "HeAggregator: threshold t = " << t << " exceeds the " << n << " parties");
   // t > n/2: any two quorums intersect, and every member shares for one contributor set per round,
   // so no two different sets are decrypted in one round (their difference would isolate an update).
-  HEAL_REQUIRE(2 * t > n || config.allow_non_majority_threshold,
-               "HeAggregator: threshold t = " << t << " of n = " << n << " refused: t must exceed n/2 (two disjoint "
-                   "quorums could decrypt two contributor sets in one round); set allow_non_majority_threshold to "
-                   "opt in explicitly");
+  HEAL_REQUIRE(
+      2 * t > n || config.allow_non_majority_threshold,
+      "HeAggregator: threshold t = " << t << " of n = " << n
+                                     << " refused: t must exceed n/2 (two disjoint quorums could decrypt two "
+                                        "contributor sets in one round); opt in: allow_non_majority_threshold");
   sh.colluders = config.colluders_tolerated.value_or(t - 1);
   HEAL_REQUIRE(sh.colluders <= t - 1, "HeAggregator: colluders_tolerated " << sh.colluders << " exceeds t - 1 = "
                                                                            << t - 1 << " (t colluders decrypt alone)");
@@ -85,11 +86,12 @@ void apply_threshold_rules(const HeAggregatorConfig& config, std::size_t num_par
   // with 2, either contributor subtracts its own update from the decrypted sum and reads the other.
   const std::uint32_t floor = std::max<std::uint32_t>(3, sh.colluders + 2);
   sh.min_parties = config.min_aggregate_parties == 0 ? floor : config.min_aggregate_parties;
-  HEAL_REQUIRE(sh.min_parties >= floor, "HeAggregator: min_aggregate_parties " << sh.min_parties << " is below "
-                                            << floor << " = max(3, colluders tolerated " << sh.colluders << " + 2)");
-  HEAL_REQUIRE(sh.min_parties <= n, "HeAggregator: a sum needs at least " << sh.min_parties << " contributors (max(3, "
-                                        "colluders tolerated " << sh.colluders << " + 2)) but there are only " << n
-                                        << " parties; lower t or set colluders_tolerated");
+  HEAL_REQUIRE(sh.min_parties >= floor, "HeAggregator: min_aggregate_parties "
+                                            << sh.min_parties << " is below " << floor
+                                            << " = max(3, colluders tolerated " << sh.colluders << " + 2)");
+  HEAL_REQUIRE(sh.min_parties <= n, "HeAggregator: a sum needs at least "
+                                        << sh.min_parties << " contributors but there are only " << n
+                                        << " parties; lower t or set colluders_tolerated (now " << sh.colluders << ")");
 }
 
 std::shared_ptr<he::Shared> make_shared_state(const HeAggregatorConfig& config, std::size_t num_parties) {
@@ -193,16 +195,15 @@ std::size_t HeAggregator::contribution_bytes(std::size_t length) const {
 
 AggregatorSetupInfo HeAggregator::setup_info() const {
   const auto& sh = *impl_->sh;
-  return {"threshold-ckks", "fl-he/" + sh.ctx->describe(), sh.params_hash, sh.cpk_hash, sh.threshold,
-          sh.min_parties};
+  return {"threshold-ckks", "fl-he/" + sh.ctx->describe(), sh.params_hash, sh.cpk_hash, sh.threshold, sh.min_parties};
 }
 
 std::uint32_t HeAggregator::threshold() const { return impl_->sh->threshold; }
 std::uint32_t HeAggregator::colluders_tolerated() const { return impl_->sh->colluders; }
 std::uint32_t HeAggregator::min_aggregate_parties() const { return impl_->sh->min_parties; }
 
-Result<std::optional<PartyId>> HeAggregator::contributor(std::span<const std::uint8_t> contribution,
-                                                         std::size_t length, std::uint64_t round) const {
+Result<std::optional<PartyId>> HeAggregator::contributor(std::span<const std::uint8_t> contribution, std::size_t length,
+                                                         std::uint64_t round) const {
   auto p = he::read_message(*impl_->sh, contribution, he::kContribution, round, length);
   if (!p.ok()) return p.status();
   if (p->ids.size() != 1) return Status::corruption("contribution must name one party");

@@ -299,8 +299,8 @@ TEST(HeAggregator, ThresholdRules) {
   refused(small_config(2), 4, "t must exceed n/2");
   refused(small_config(3), 6, "t must exceed n/2");
   refused(small_config(5), 4, "exceeds the 4 parties");
-  refused(small_config(2), 2, "only 2 parties");           // HE needs 3 contributors per sum
-  refused(small_config(4), 4, "only 4 parties");           // colluders 3 would need 5 contributions
+  refused(small_config(2), 2, "only 2 parties");  // HE needs 3 contributors per sum
+  refused(small_config(4), 4, "only 4 parties");  // colluders 3 would need 5 contributions
   HeAggregatorConfig low = small_config(2);
   low.min_aggregate_parties = 2;
   refused(low, 3, "min_aggregate_parties 2 is below 3");
