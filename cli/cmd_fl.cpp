@@ -25,7 +25,8 @@ void add_fl_commands(CLI::App& app) {
       ->check(CLI::IsMember({"classify", "segment"}))
       ->capture_default_str();
   sim->add_option("--size", a->size, "segment: network input side (multiple of 8)")->capture_default_str();
-  sim->add_option("--threshold", a->threshold, "Decryption threshold t (default K-1 for K >= 3, else K)");
+  sim->add_option("--threshold", a->threshold,
+                  "Decryption threshold t: t >= 2 and t > K/2 (default K/2 + 1); HE needs K >= 3");
   sim->add_option("--drop", a->drops, "HOSPITAL@ROUND[:after]: offline that round (after: crashes after submitting)");
   sim->add_option("--ledger", a->ledger, "Ledger file (new; default OUT/ledger.db)");
   sim->add_option("--out", a->out, "Output directory (report.json, accuracy.png, ledger.db)")->capture_default_str();
@@ -33,7 +34,8 @@ void add_fl_commands(CLI::App& app) {
   sim->add_flag("--json", a->json, "Print the JSON report instead of the table");
   sim->add_flag("--centralized", a->centralized, "Also train the same model on the pooled data for rounds x local-epochs epochs");
   sim->add_option("--clip", a->clip, "L2 clip norm of updates (0: none)")->capture_default_str();
-  sim->add_option("--min-contributors", a->min_contributors, "Round quorum (0: all hospitals)");
+  sim->add_option("--min-contributors", a->min_contributors,
+                  "Round quorum (0: all hospitals; with HE at least max(3, t + 1))");
   sim->add_option("--threads", a->threads, "libtorch threads")->capture_default_str();
   sim->add_option("--lr", a->lr, "Local learning rate (Adam)")->capture_default_str();
   sim->add_option("--batch", a->batch, "Local batch size")->capture_default_str();

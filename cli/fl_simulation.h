@@ -20,7 +20,7 @@ struct SimArgs {
   std::string model = "hecnn";
   std::string task = "classify";         // classify | segment (segmentation datasets; --model segcaps | unet)
   int size = 128;                        // segment: network input side
-  std::uint32_t threshold = 0;           // 0: K - 1 for K >= 3, else K
+  std::uint32_t threshold = 0;           // 0: a majority, K / 2 + 1 (t >= 2 and t > K / 2 enforced)
   std::vector<std::string> drops;        // HOSPITAL@ROUND[:after]
   std::string ledger;                    // default OUT/ledger.db
   std::string out = "heal-fl-out";

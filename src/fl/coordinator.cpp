@@ -30,6 +30,17 @@ Coordinator::Coordinator(CoordinatorConfig config, std::vector<ledger::Participa
   HEAL_REQUIRE(config_.clip_norm >= 0 && std::isfinite(config_.clip_norm), "clip_norm must be finite and >= 0");
   HEAL_REQUIRE(!config_.federation_id.empty(), "federation_id must not be empty");
   if (config_.min_contributors == 0) config_.min_contributors = static_cast<std::uint32_t>(hospitals_.size());
+  // Threshold rules (src/fl/README.md): the aggregator enforces its own (t >= 2, t > n/2 unless
+  // opted in, its contributor floor); a round quorum below that floor could never be decrypted.
+  const AggregatorSetupInfo info = aggregator_->setup_info();
+  HEAL_REQUIRE(info.decryption_threshold != 1,
+               "decryption threshold t = 1 refused: every key holder would decrypt any contribution alone");
+  HEAL_REQUIRE(info.decryption_threshold <= hospitals_.size(), "decryption threshold "
+                                                                   << info.decryption_threshold << " exceeds "
+                                                                   << hospitals_.size() << " hospitals");
+  HEAL_REQUIRE(config_.min_contributors >= info.min_contributors,
+               "min_contributors " << config_.min_contributors << " is below the aggregator's floor of "
+                                   << info.min_contributors << " contributions per decrypted sum");
   strategy_ = make_strategy(config_.strategy);
 }
 

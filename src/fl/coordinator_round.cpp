@@ -92,6 +92,17 @@ Status Coordinator::collect_updates(RoundWork& w) {
       reject("second update in the round");
       continue;
     }
+    // A contribution's party id is bound to its authenticated sender: a hospital cannot pass off
+    // a contribution labelled as another's (the aggregate would then name the wrong set).
+    auto labelled = aggregator_->contributor(u->contribution, global_.size(), w.round);
+    if (!labelled.ok()) {
+      reject("malformed contribution: " + labelled.status().message());
+      continue;
+    }
+    if (labelled->has_value() && **labelled != m->from) {
+      reject("the contribution is labelled as hospital " + std::to_string(**labelled) + ", not its sender");
+      continue;
+    }
     auto rec = ledger::decode_record(u->commitment.record);
     const auto* c = rec.ok() ? std::get_if<ledger::UpdateCommitment>(&rec->body) : nullptr;
     if (!c) { reject("the commitment is not a commitment record"); continue; }
@@ -244,6 +255,15 @@ Status Coordinator::decrypt_and_update(RoundWork& w) {
   }
   double total = 0;
   for (auto s : w.samples) total += static_cast<double>(s);
+  // Range check: an honest sum has |x| <= W * U (+ the decryption noise bound) in every
+  // coordinate. A corrupt decryption share (or a contribution encrypting an out-of-range update)
+  // decrypts to values spread over the whole modulus, far outside it: the round fails, the
+  // model stays.
+  const double bound = aggregator_->sum_bound(total);
+  if (std::any_of(sum->begin(), sum->end(), [&](double x) { return !(std::fabs(x) <= bound); })) {
+    w.fail("decrypted aggregate out of range: a decryption share or contribution is corrupt");
+    return {};
+  }
   std::vector<double> mean(n);
   for (std::size_t i = 0; i < n; ++i) mean[i] = (*sum)[i] / total;
   std::vector<float> next = global_;

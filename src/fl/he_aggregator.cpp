@@ -62,6 +62,38 @@ void fill_budget(const he::Shared& sh, HeBudget& b) {
   b.upload_ratio = packed_bits / 32.0;
 }
 
+// Threshold rules (src/fl/README.md "Threshold rules"; configuration, not outside bytes: misuse throws).
+void apply_threshold_rules(const HeAggregatorConfig& config, std::size_t num_parties, he::Shared& sh) {
+  const auto n = static_cast<std::uint32_t>(num_parties);
+  sh.threshold = config.threshold == 0 ? n / 2 + 1 : config.threshold;
+  const std::uint32_t t = sh.threshold;
+  // t = 1 is Shamir degree 0: every hospital's share of every secret is the secret itself.
+  HEAL_REQUIRE(t >= 2, "HeAggregator: threshold t = "
+                           << t << " refused: t must be >= 2 (with t = 1 every hospital holds every secret)");
+  HEAL_REQUIRE(t <= n, "HeAggregator: threshold t = " << t << " exceeds the " << n << " parties");
+  // t > n/2: any two quorums intersect, and every member shares for one contributor set per round,
+  // so no two different sets are decrypted in one round (their difference would isolate an update).
+  HEAL_REQUIRE(
+      2 * t > n || config.allow_non_majority_threshold,
+      "HeAggregator: threshold t = " << t << " of n = " << n
+                                     << " refused: t must exceed n/2 (two disjoint quorums could decrypt two "
+                                        "contributor sets in one round); opt in: allow_non_majority_threshold");
+  sh.colluders = config.colluders_tolerated.value_or(t - 1);
+  HEAL_REQUIRE(sh.colluders <= t - 1, "HeAggregator: colluders_tolerated " << sh.colluders << " exceeds t - 1 = "
+                                                                           << t - 1 << " (t colluders decrypt alone)");
+  // A sum of m contributions, c of them colluding, reveals the sum of the m - c others to the
+  // colluders: m >= c + 2 keeps that a sum of at least two. And at least 3 contributions with HE:
+  // with 2, either contributor subtracts its own update from the decrypted sum and reads the other.
+  const std::uint32_t floor = std::max<std::uint32_t>(3, sh.colluders + 2);
+  sh.min_parties = config.min_aggregate_parties == 0 ? floor : config.min_aggregate_parties;
+  HEAL_REQUIRE(sh.min_parties >= floor, "HeAggregator: min_aggregate_parties "
+                                            << sh.min_parties << " is below " << floor
+                                            << " = max(3, colluders tolerated " << sh.colluders << " + 2)");
+  HEAL_REQUIRE(sh.min_parties <= n, "HeAggregator: a sum needs at least "
+                                        << sh.min_parties << " contributors but there are only " << n
+                                        << " parties; lower t or set colluders_tolerated (now " << sh.colluders << ")");
+}
+
 std::shared_ptr<he::Shared> make_shared_state(const HeAggregatorConfig& config, std::size_t num_parties) {
   HEAL_REQUIRE(num_parties >= 2, "HeAggregator: needs at least 2 parties, got " << num_parties);
   HEAL_REQUIRE(config.max_abs_update > 0 && config.max_total_weight >= 1,
@@ -71,9 +103,7 @@ std::shared_ptr<he::Shared> make_shared_state(const HeAggregatorConfig& config, 
   sh->ctx = make_context(config);
   sh->encoder = std::make_shared<const ckks::Encoder>(sh->ctx);
   sh->parties = num_parties;
-  sh->threshold = config.threshold == 0 ? static_cast<std::uint32_t>(num_parties) : config.threshold;
-  HEAL_REQUIRE(sh->threshold >= 1 && sh->threshold <= num_parties,
-               "HeAggregator: threshold " << sh->threshold << " must be in [1, " << num_parties << "]");
+  apply_threshold_rules(config, num_parties, *sh);
   double log_q = 0;
   for (std::size_t i = 0; i < sh->ctx->q_count(); ++i) log_q += std::log2(static_cast<double>(sh->ctx->q(i).value()));
   HEAL_REQUIRE(log_q <= 120, "HeAggregator: Q must stay below 2^120 (128-bit CRT decoding), got 2^" << log_q);
@@ -165,7 +195,26 @@ std::size_t HeAggregator::contribution_bytes(std::size_t length) const {
 
 AggregatorSetupInfo HeAggregator::setup_info() const {
   const auto& sh = *impl_->sh;
-  return {"threshold-ckks", "fl-he/" + sh.ctx->describe(), sh.params_hash, sh.cpk_hash, sh.threshold};
+  return {"threshold-ckks", "fl-he/" + sh.ctx->describe(), sh.params_hash, sh.cpk_hash, sh.threshold, sh.min_parties};
+}
+
+std::uint32_t HeAggregator::threshold() const { return impl_->sh->threshold; }
+std::uint32_t HeAggregator::colluders_tolerated() const { return impl_->sh->colluders; }
+std::uint32_t HeAggregator::min_aggregate_parties() const { return impl_->sh->min_parties; }
+
+Result<std::optional<PartyId>> HeAggregator::contributor(std::span<const std::uint8_t> contribution, std::size_t length,
+                                                         std::uint64_t round) const {
+  auto p = he::read_message(*impl_->sh, contribution, he::kContribution, round, length);
+  if (!p.ok()) return p.status();
+  if (p->ids.size() != 1) return Status::corruption("contribution must name one party");
+  return std::optional<PartyId>(p->ids[0]);
+}
+
+double HeAggregator::sum_bound(double total_weight) const {
+  const auto& c = impl_->sh->config;
+  // The key holders refuse to share unless 8 std of the error stay below 2^-min_precision_bits.
+  const double noise = std::max(8 * budget_.abs_error_std, std::exp2(-c.min_precision_bits));
+  return total_weight * c.max_abs_update + noise;
 }
 
 Result<std::unique_ptr<AggregationParty>> HeAggregator::party(PartyId p) {

@@ -65,7 +65,7 @@ class HeParty final : public AggregationParty {
   }
 
   Result<Bytes> decryption_share(std::span<const std::uint8_t> aggregate, std::span<const PartyId> quorum,
-                                 std::uint64_t round, Rng& rng) override {
+                                 std::span<const PartyId> expected, std::uint64_t round, Rng& rng) override {
     const auto& ctx = *sh_->ctx;
     // Only the header matters: the share is a_{r,k} * lambda S_C(x_j) + e_flood and never reads c0.
     auto hdr = peek_length(aggregate);
@@ -73,7 +73,11 @@ class HeParty final : public AggregationParty {
     auto parsed = read_message(*sh_, aggregate, kAggregate, round, static_cast<std::size_t>(*hdr));
     if (!parsed.ok()) return parsed.status().with_context("he decryption request");
     const std::vector<PartyId>& contributors = parsed->ids;
-    if (contributors.size() < std::max<std::size_t>(2, sh_->config.min_aggregate_parties)) {
+    // The share is built from the ids inside the aggregate bytes: they must be the ledger's set.
+    if (!std::equal(contributors.begin(), contributors.end(), expected.begin(), expected.end())) {
+      return Status::invalid_argument("he: the aggregate's contributors differ from the round's contributor set");
+    }
+    if (contributors.size() < std::max<std::size_t>(3, sh_->min_parties)) {
       return Status::invalid_argument("he: refusing to decrypt a sum over " + std::to_string(contributors.size()) +
                                       " contributor(s)");
     }

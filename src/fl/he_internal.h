@@ -36,6 +36,8 @@ struct Shared {
   std::shared_ptr<const ckks::Encoder> encoder;  // coefficient encoding at scale delta
   std::size_t parties = 0;
   std::uint32_t threshold = 0;
+  std::uint32_t colluders = 0;    // colluders tolerated (threshold rules, he_aggregator.cpp)
+  std::uint32_t min_parties = 0;  // the fewest contributors a key holder decrypts a sum over
   Seed crs{};
   double delta = 1;
   Digest params_hash{};

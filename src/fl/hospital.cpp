@@ -173,6 +173,7 @@ void Hospital::on_aggregate(const Message& m) {
   std::sort(listed.begin(), listed.end());
   std::vector<std::uint32_t> on_ledger;
   for (const auto& c : posted->contributions) on_ledger.push_back(c.party_id);
+  std::sort(on_ledger.begin(), on_ledger.end());
   if (listed != on_ledger) {
     return refuse(m, RefusalCode::kAggregateNotOnLedger, "the contributors differ from the ledger's contributor set");
   }
@@ -181,7 +182,7 @@ void Hospital::on_aggregate(const Message& m) {
   decrypted_hash_ = agg_hash;
   ++shares_in_round_;
   auto t0 = std::chrono::steady_clock::now();
-  auto share = party_->decryption_share(agg->aggregate, agg->quorum, m.round, *rng_);
+  auto share = party_->decryption_share(agg->aggregate, agg->quorum, on_ledger, m.round, *rng_);
   const double secs = seconds_since(t0);
   log_.decrypt_seconds = secs;
   if (!share.ok()) {

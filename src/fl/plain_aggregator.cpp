@@ -59,8 +59,8 @@ class PlainParty final : public AggregationParty {
     for (std::size_t i = 0; i < v.size(); ++i) v[i] = weight * static_cast<double>(update[i]);
     return encode(kContribution, round, v);
   }
-  Result<Bytes> decryption_share(std::span<const std::uint8_t>, std::span<const PartyId>, std::uint64_t,
-                                 Rng&) override {
+  Result<Bytes> decryption_share(std::span<const std::uint8_t>, std::span<const PartyId>, std::span<const PartyId>,
+                                 std::uint64_t, Rng&) override {
     return Bytes{};
   }
 

@@ -54,6 +54,9 @@ Status check_setup_shape(const RoundSetup& s) {
     return fail("setup min_contributors " + std::to_string(s.min_contributors) + " not in [1, " +
                 std::to_string(hospitals) + "]");
   }
+  if (s.decryption_threshold == 1) {
+    return fail("setup decryption threshold 1 refused: a 1-of-n key gives every key holder every secret");
+  }
   if (s.decryption_threshold > hospitals) {
     return fail("setup decryption threshold " + std::to_string(s.decryption_threshold) + " exceeds " +
                 std::to_string(hospitals) + " hospitals");

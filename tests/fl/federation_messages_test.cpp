@@ -119,7 +119,7 @@ TEST(FlMessages, ExhaustedFloodingBudgetIsNamedInTheRoundFailure) {
   auto ledger = memory_ledger();
   FederationConfig cfg;
   cfg.rounds = 2;
-  cfg.min_contributors = 2;
+  cfg.min_contributors = 3;  // HE decrypts sums over >= 3 contributions
   std::vector<std::unique_ptr<LocalTrainer>> t;
   for (int i = 0; i < 3; ++i) t.push_back(std::make_unique<FixedUpdateTrainer>(std::vector<float>{0.5f, -0.25f}, 4));
   Federation fed(cfg, std::move(t), std::make_unique<HeAggregator>(c, 3), *ledger, {0, 0});

@@ -143,8 +143,8 @@ class FakeThresholdAggregator final : public SecureAggregator {
     Result<Bytes> contribute(std::span<const float> u, double w, std::uint64_t r, Rng& rng) override {
       return inner_->contribute(u, w, r, rng);
     }
-    Result<Bytes> decryption_share(std::span<const std::uint8_t> agg, std::span<const PartyId> quorum, std::uint64_t r,
-                                   Rng&) override {
+    Result<Bytes> decryption_share(std::span<const std::uint8_t> agg, std::span<const PartyId> quorum,
+                                   std::span<const PartyId>, std::uint64_t r, Rng&) override {
       ++owner_->shares_made;
       if (quorum.size() != owner_->t_) return Status::invalid_argument("quorum size differs from t");
       return token(party(), agg, r);

@@ -41,7 +41,9 @@ TEST(HeAggregatorSlow, ModelSizedUpdatesFiveHospitalsThreeOfFive) {
     std::vector<DecryptionShare> shares;
     for (PartyId q : quorum) {
       SeededRng rng(seed_from_u64(99 + q));
-      auto s = parties[q]->decryption_share(*sum, quorum, round, rng);
+      std::vector<PartyId> set{0, 1, 2, 3};
+      if (round != 2) set.push_back(4);
+      auto s = parties[q]->decryption_share(*sum, quorum, set, round, rng);
       ASSERT_TRUE(s.ok()) << s.status().to_string();
       shares.push_back({q, *s});
     }
@@ -61,19 +63,22 @@ TEST(HeAggregatorSlow, PartyRefusesBeyondTheFloodingBudget) {
   cfg.threshold = 2;
   cfg.max_decryptions = 5;  // ciphertext decryptions per key epoch
   cfg.max_total_weight = 64;
-  HeAggregator agg(cfg, 2);
+  HeAggregator agg(cfg, 3);
   auto p0 = std::move(agg.party(0)).value();
   auto p1 = std::move(agg.party(1)).value();
+  auto p2 = std::move(agg.party(2)).value();
   const std::size_t n = 2 * 4096;  // 2 ciphertexts per round
   const PartyId quorum[] = {0, 1};
+  const PartyId set[] = {0, 1, 2};
   int ok_rounds = 0;
   for (std::uint64_t round = 1; round <= 4; ++round) {
     SeededRng rng(seed_from_u64(round));
     std::vector<float> u(n, 0.25f);
-    std::vector<Bytes> c{*p0->contribute(u, 1, round, rng), *p1->contribute(u, 1, round, rng)};
+    std::vector<Bytes> c{*p0->contribute(u, 1, round, rng), *p1->contribute(u, 1, round, rng),
+                         *p2->contribute(u, 1, round, rng)};
     auto sum = agg.aggregate(c, n, round);
     ASSERT_TRUE(sum.ok());
-    if (p0->decryption_share(*sum, quorum, round, rng).ok()) ++ok_rounds;
+    if (p0->decryption_share(*sum, quorum, set, round, rng).ok()) ++ok_rounds;
   }
   EXPECT_EQ(ok_rounds, 2);  // 2 + 2 ciphertexts fit in 5, a third round's 2 do not
 }

@@ -87,7 +87,8 @@ TEST(HeAggregator, DecryptedAggregateEqualsPlainFedAvgSum) {
   std::vector<DecryptionShare> shares;
   for (PartyId q : quorum) {
     SeededRng rng(seed_from_u64(50 + q));
-    auto s = parties[q]->decryption_share(*sum, quorum, 1, rng);
+    const PartyId all[] = {0, 1, 2};
+    auto s = parties[q]->decryption_share(*sum, quorum, all, 1, rng);
     ASSERT_TRUE(s.ok()) << s.status().to_string();
     shares.push_back({q, *s});
   }
@@ -155,18 +156,27 @@ TEST(HeAggregator, QuorumRefusesSingleContributionsAndSecondSets) {
   auto r = contribute_all(agg, parties, n, 1, {0, 1, 2});
   const PartyId quorum[] = {1, 2};
   SeededRng rng(seed_from_u64(3));
-  // An "aggregate" of party 0's contribution alone: no quorum member decrypts it.
+  // An "aggregate" of party 0's contribution alone, or of two contributions (either contributor
+  // would read the other's update from the sum): no quorum member decrypts it, even when the
+  // contributor set it is asked for matches.
+  const PartyId set0[] = {0}, set01[] = {0, 1}, set012[] = {0, 1, 2};
   auto alone = agg.aggregate(std::span<const Bytes>(r.contributions.data(), 1), n, 1);
   ASSERT_TRUE(alone.ok());
-  EXPECT_FALSE(parties[1]->decryption_share(*alone, quorum, 1, rng).ok());
-  // One set per round: after sharing for {0, 1, 2}, the set {0, 1} is refused in round 1
-  // (the difference would be party 2's update).
-  auto all = agg.aggregate(r.contributions, n, 1);
-  ASSERT_TRUE(all.ok());
-  EXPECT_TRUE(parties[1]->decryption_share(*all, quorum, 1, rng).ok());
+  EXPECT_FALSE(parties[1]->decryption_share(*alone, quorum, set0, 1, rng).ok());
   auto two = agg.aggregate(std::span<const Bytes>(r.contributions.data(), 2), n, 1);
   ASSERT_TRUE(two.ok());
-  EXPECT_FALSE(parties[1]->decryption_share(*two, quorum, 1, rng).ok());
+  auto refused = parties[1]->decryption_share(*two, quorum, set01, 1, rng);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("2 contributor(s)"), std::string::npos) << refused.status().to_string();
+  // The subset trick: the ledger lists {0, 1, 2}, the aggregate holds {0, 1}: refused for the mismatch.
+  refused = parties[1]->decryption_share(*two, quorum, set012, 1, rng);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("differ from the round's contributor set"), std::string::npos)
+      << refused.status().to_string();
+  auto all = agg.aggregate(r.contributions, n, 1);
+  ASSERT_TRUE(all.ok());
+  EXPECT_FALSE(parties[1]->decryption_share(*all, quorum, set01, 1, rng).ok());  // listed {0, 1}, holds {0, 1, 2}
+  EXPECT_TRUE(parties[1]->decryption_share(*all, quorum, set012, 1, rng).ok());
   // A party never encrypts twice under the same round's public polynomials.
   const std::vector<float> u(n, 0.5f);
   EXPECT_FALSE(parties[0]->contribute(u, 1, 1, rng).ok());
@@ -243,31 +253,99 @@ TEST(HeAggregator, FederationWithDropoutsMatchesPlainFedAvg) {
   const std::vector<float> w_star{1, -2, 0.5f, 3};
   auto trainers = [&] {
     std::vector<std::unique_ptr<LocalTrainer>> t;
-    for (std::uint64_t i = 0; i < 3; ++i) t.push_back(std::make_unique<LinearRegressionTrainer>(w_star, 40 + 10 * i, i));
+    for (std::uint64_t i = 0; i < 4; ++i) {
+      t.push_back(std::make_unique<LinearRegressionTrainer>(w_star, 40 + 10 * i, i));
+    }
     return t;
   };
   FederationConfig cfg;
   cfg.rounds = 3;
-  cfg.min_contributors = 2;
-  // Hospital 2 is offline in round 1; hospital 0 crashes after submitting in round 2 (cannot decrypt).
-  cfg.dropouts = {{2, 1, DropPhase::kBeforeBroadcast, 1}, {0, 2, DropPhase::kAfterSubmit, 1}};
+  cfg.min_contributors = 3;  // the HE floor: max(3, colluders tolerated + 2)
+  // Hospital 3 is offline in round 1; hospital 0 crashes after submitting in round 2 (cannot decrypt).
+  cfg.dropouts = {{3, 1, DropPhase::kBeforeBroadcast, 1}, {0, 2, DropPhase::kAfterSubmit, 1}};
   auto plain_ledger = memory_ledger();
-  Federation plain(cfg, trainers(), std::make_unique<PlainAggregator>(party_set(3)), *plain_ledger, {0, 0, 0, 0});
+  Federation plain(cfg, trainers(), std::make_unique<PlainAggregator>(party_set(4)), *plain_ledger, {0, 0, 0, 0});
   auto prep = plain.run();
   ASSERT_TRUE(prep.ok()) << prep.status().to_string();
   auto he_ledger = memory_ledger();
-  Federation he(cfg, trainers(), std::make_unique<HeAggregator>(small_config(2), 3), *he_ledger, {0, 0, 0, 0});
+  HeAggregatorConfig hc = small_config(3);  // t = 3 of 4 (> n/2)
+  hc.colluders_tolerated = 1;               // so 3 contributions suffice (default t - 1 = 2 would need 4)
+  Federation he(cfg, trainers(), std::make_unique<HeAggregator>(hc, 4), *he_ledger, {0, 0, 0, 0});
   auto hrep = he.run();
   ASSERT_TRUE(hrep.ok()) << hrep.status().to_string();
   ASSERT_EQ(hrep->rounds.size(), 3u);
   for (const auto& r : hrep->rounds) EXPECT_TRUE(r.completed) << r.round << ": " << r.failure_reason;
-  EXPECT_EQ(hrep->rounds[0].contributors, 2u);
-  EXPECT_EQ(hrep->rounds[1].contributors, 3u);  // 0 is in the sum though it cannot decrypt
+  EXPECT_EQ(hrep->rounds[0].contributors, 3u);
+  EXPECT_EQ(hrep->rounds[1].contributors, 4u);  // 0 is in the sum though it cannot decrypt
   EXPECT_EQ(hrep->secure_mode, "threshold-ckks");
   EXPECT_TRUE(hrep->ledger_verified);
   for (std::size_t j = 0; j < w_star.size(); ++j) EXPECT_NEAR(he.global_model()[j], plain.global_model()[j], 1e-5);
   // Bytes: the HE upload per hospital exceeds the plain float64 one only by headers and padding.
   EXPECT_GT(hrep->rounds[2].bytes_up, 0u);
+}
+
+// Threshold rules (src/fl/README.md): t >= 2 always; t > n/2 unless explicitly opted in; sums over
+// at least max(3, colluders tolerated + 2) contributions; colluders tolerated <= t - 1.
+TEST(HeAggregator, ThresholdRules) {
+  auto refused = [](HeAggregatorConfig c, std::size_t n, const char* why) {
+    try {
+      HeAggregator agg(c, n);
+      ADD_FAILURE() << "accepted: t = " << c.threshold << ", n = " << n;
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find(why), std::string::npos) << e.what();
+    }
+  };
+  refused(small_config(1), 3, "t must be >= 2");
+  refused(small_config(2), 4, "t must exceed n/2");
+  refused(small_config(3), 6, "t must exceed n/2");
+  refused(small_config(5), 4, "exceeds the 4 parties");
+  refused(small_config(2), 2, "only 2 parties");  // HE needs 3 contributors per sum
+  refused(small_config(4), 4, "only 4 parties");  // colluders 3 would need 5 contributions
+  HeAggregatorConfig low = small_config(2);
+  low.min_aggregate_parties = 2;
+  refused(low, 3, "min_aggregate_parties 2 is below 3");
+  HeAggregatorConfig many = small_config(2);
+  many.colluders_tolerated = 2;
+  refused(many, 3, "exceeds t - 1");
+  HeAggregatorConfig opt = small_config(1);
+  opt.allow_non_majority_threshold = true;  // the opt-in never lifts t >= 2
+  refused(opt, 4, "t must be >= 2");
+  // Accepted: the default (a majority), the opt-in, an explicit colluder bound.
+  HeAggregator def(small_config(0), 5);
+  EXPECT_EQ(def.threshold(), 3u);
+  EXPECT_EQ(def.colluders_tolerated(), 2u);
+  EXPECT_EQ(def.min_aggregate_parties(), 4u);
+  EXPECT_EQ(def.setup_info().min_contributors, 4u);
+  opt.threshold = 2;
+  HeAggregator weak(opt, 4);
+  EXPECT_EQ(weak.min_aggregate_parties(), 3u);
+  HeAggregatorConfig all = small_config(4);
+  all.colluders_tolerated = 2;
+  HeAggregator n_of_n(all, 4);
+  EXPECT_EQ(n_of_n.min_aggregate_parties(), 4u);
+  // The coordinator refuses a round quorum below the aggregator's floor.
+  auto ledger = memory_ledger();
+  std::vector<std::unique_ptr<LocalTrainer>> t;
+  for (int i = 0; i < 5; ++i) t.push_back(std::make_unique<FixedUpdateTrainer>(std::vector<float>{1, 1}, 1));
+  FederationConfig cfg;
+  cfg.min_contributors = 3;
+  EXPECT_THROW(Federation(cfg, std::move(t), std::make_unique<HeAggregator>(small_config(0), 5), *ledger, {0, 0}),
+               std::invalid_argument);
+}
+
+TEST(HeAggregator, ContributorLabelAndSumBound) {
+  HeAggregator agg(small_config(2), 3);
+  auto parties = all_parties(agg, 3);
+  auto r = contribute_all(agg, parties, 10, 1, {0, 1, 2});
+  for (PartyId p = 0; p < 3; ++p) {
+    auto id = agg.contributor(r.contributions[p], 10, 1);
+    ASSERT_TRUE(id.ok() && id->has_value()) << id.status().to_string();
+    EXPECT_EQ(**id, p);
+  }
+  EXPECT_FALSE(agg.contributor(r.contributions[0], 10, 2).ok());  // another round
+  // W * U plus the noise bound (which is tiny next to it).
+  EXPECT_GE(agg.sum_bound(100), 100 * 64.0);
+  EXPECT_LT(agg.sum_bound(100), 100 * 64.0 + 1);
 }
 
 }  // namespace

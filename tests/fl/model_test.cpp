@@ -100,6 +100,12 @@ TEST(FlSecureAggregation, FactoryKnowsItsModes) {
   ASSERT_TRUE(he.ok()) << he.status().to_string();
   EXPECT_EQ((*he)->setup_info().decryption_threshold, 2u);
   EXPECT_EQ(make_secure_aggregator({"he", 4, 1}, 3).status().code(), StatusCode::kInvalidArgument);
+  // Threshold rules: t = 1 and t <= n/2 are refused (no opt-in reachable from this config).
+  EXPECT_EQ(make_secure_aggregator({"he", 1, 1}, 3).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(make_secure_aggregator({"he", 2, 1}, 4).status().code(), StatusCode::kInvalidArgument);
+  auto majority = make_secure_aggregator({"he", 0, 1}, 4);
+  ASSERT_TRUE(majority.ok()) << majority.status().to_string();
+  EXPECT_EQ((*majority)->setup_info().decryption_threshold, 3u);
   EXPECT_EQ(make_secure_aggregator({"paillier", 0, 1}, 3).status().code(), StatusCode::kInvalidArgument);
   EXPECT_FALSE(make_secure_aggregator({"none", 0, 1}, 0).ok());
 }

@@ -169,6 +169,21 @@ TEST(Ledger, RoundResultWithDuplicateDecryptorsIsRefused) {
   EXPECT_TRUE(l->verify().ok);
 }
 
+TEST(Ledger, SetupWithAOneOfNKeyIsRefusedEvenWhenEverySignerAgrees) {
+  // t = 1 is Shamir degree 0: every key holder would decrypt any contribution alone.
+  Federation f;
+  auto l = memory_ledger();
+  RoundSetup s = f.setup();
+  s.decryption_threshold = 1;
+  const Signer* all[] = {f.hospitals[0].get(), f.hospitals[1].get(), f.hospitals[2].get(), f.coordinator.get()};
+  auto r = l->append(sign_record(f.wrap(s), all));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("decryption threshold 1 refused"), std::string::npos) << r.status().to_string();
+  s.decryption_threshold = 0;  // no threshold decryption (plaintext mode): allowed
+  s.secure_mode = "none";
+  EXPECT_TRUE(l->append(sign_record(f.wrap(s), all)).ok());
+}
+
 TEST(Ledger, SetupsNeedEveryParticipantAtGenesisAndAHospitalMajorityAfter) {
   Federation f;
   auto l = memory_ledger();
@@ -182,7 +197,6 @@ TEST(Ledger, SetupsNeedEveryParticipantAtGenesisAndAHospitalMajorityAfter) {
   // A re-key that lowers the quorum rules, signed by the coordinator alone (or with one hospital).
   RoundSetup weaker = f.setup(2);
   weaker.min_contributors = 1;
-  weaker.decryption_threshold = 1;
   r = l->append(f.by(*f.coordinator, weaker));
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("more than half must sign"), std::string::npos) << r.status().to_string();

@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -31,12 +32,26 @@ struct HeAggregatorConfig {
   int log_n = 12;                     ///< ring degree N = 2^log_n = weights per ciphertext
   std::vector<int> q_bits{43, 43};    ///< Q primes: bits per encrypted weight = their sum
   std::vector<int> p_bits{20};        ///< special prime (only the collective public key uses it)
-  std::uint32_t threshold = 0;        ///< t of t-of-n decryption (0: all parties)
+  /// t of t-of-n decryption (0: a majority, n / 2 + 1). Rules (src/fl/README.md "Threshold rules"):
+  /// t >= 2 always (t = 1 is Shamir degree 0: every hospital would hold every secret), and
+  /// t > n / 2 unless allow_non_majority_threshold: two quorums then always share a member, and a
+  /// member shares for one contributor set per round, so no two sets are decrypted in one round.
+  std::uint32_t threshold = 0;
+  /// EXPLICIT OPT-IN, for experiments and legacy configurations only: accept 2 <= t <= n / 2. Two
+  /// disjoint quorums can then each decrypt a different contributor set in the same round, and the
+  /// difference of the two sums is one hospital's update. Never set from outside bytes.
+  bool allow_non_majority_threshold = false;
+  /// Colluding hospitals the contributor floor tolerates (unset: t - 1, the most that cannot
+  /// decrypt alone; at most t - 1). c colluders inside a sum subtract their own updates from it,
+  /// so the sum must hold at least c + 2 contributions for the rest to stay a sum of >= 2.
+  std::optional<std::uint32_t> colluders_tolerated;
   double flooding_bits = 40;          ///< lambda, statistical security of flooded shares (>= 40)
   std::uint64_t max_decryptions = 4096;  ///< flooded ciphertext decryptions per party and key epoch
   double max_abs_update = 64;         ///< bound on |update_k| (larger updates are refused)
   double max_total_weight = 1 << 20;  ///< bound on the sum of contribution weights (samples)
-  std::uint32_t min_aggregate_parties = 2;  ///< a quorum never decrypts a sum over fewer parties
+  /// A quorum never decrypts a sum over fewer parties (0: max(3, colluders tolerated + 2); an
+  /// explicit value below that, or above the number of parties, is refused).
+  std::uint32_t min_aggregate_parties = 0;
   /// Every party refuses to share unless 8 predicted standard deviations of the flooding error on
   /// each decrypted weighted sum stay below 2^-min_precision_bits (checked at setup too).
   double min_precision_bits = 8;
@@ -68,6 +83,15 @@ class HeAggregator final : public SecureAggregator {
   Result<Bytes> aggregate(std::span<const Bytes> contributions, std::size_t length, std::uint64_t round) override;
   Result<std::vector<double>> finalize(std::span<const std::uint8_t> aggregate, std::span<const DecryptionShare> shares,
                                        std::size_t length, std::uint64_t round) override;
+  Result<std::optional<PartyId>> contributor(std::span<const std::uint8_t> contribution, std::size_t length,
+                                             std::uint64_t round) const override;
+  /// W * max_abs_update + 8 predicted standard deviations of the decryption error (at least
+  /// 2^-min_precision_bits, the precision every key holder checks before sharing).
+  double sum_bound(double total_weight) const override;
+  /// The threshold t, colluders tolerated and the contributor floor after the rules above.
+  std::uint32_t threshold() const;
+  std::uint32_t colluders_tolerated() const;
+  std::uint32_t min_aggregate_parties() const;
 
   /// The budget of this configuration.
   const HeBudget& budget() const { return budget_; }

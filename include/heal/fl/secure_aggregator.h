@@ -4,7 +4,7 @@
 //
 //   each hospital:   contribution = party.contribute(update, weight)      (opaque bytes)
 //   anyone:          aggregate    = aggregator.aggregate(contributions)    (opaque bytes)
-//   quorum of t:     share_i      = party_i.decryption_share(aggregate, quorum)  (opaque bytes)
+//   quorum of t:     share_i      = party_i.decryption_share(aggregate, quorum, contributors)  (opaque bytes)
 //   anyone:          sum          = aggregator.finalize(aggregate, shares) = sum_i weight_i * update_i
 //
 // Contribution and aggregate bytes are hashed onto the ledger (UpdateCommitment, RoundResult).
@@ -12,7 +12,9 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>
@@ -33,6 +35,9 @@ struct AggregatorSetupInfo {
   Digest params_hash{};                // hash of the serialized parameters (zeros if none)
   Digest collective_public_key_hash{}; // hash of the collective public key (zeros if none)
   std::uint32_t decryption_threshold = 0;  // shares needed by finalize (0: none)
+  /// The fewest contributions the key holders decrypt a sum over (0: no floor). A round quorum
+  /// (CoordinatorConfig::min_contributors) below it is refused: such rounds could never decrypt.
+  std::uint32_t min_contributors = 0;
 };
 
 /// One decryption share and who produced it.
@@ -52,10 +57,13 @@ class AggregationParty {
   /// This party's share for decrypting `aggregate` together with the other members of `quorum`
   /// (sorted distinct party ids including this party, exactly setup_info().decryption_threshold
   /// of them: t-of-n shares depend on the quorum through Lagrange coefficients, ePrint 2022/780).
+  /// `contributors` is the round's contributor set as the ledger records it (sorted); an
+  /// implementation whose aggregate names its contributors refuses one that names another set
+  /// (the coordinator could otherwise list {0,1,2} on the ledger and have {0,1} decrypted).
   /// Empty bytes if the mode needs none. HE implementations flood the share with noise
   /// (IND-CPA^D, Li-Micciancio ePrint 2020/1533) and count it against the key epoch's budget.
   virtual Result<Bytes> decryption_share(std::span<const std::uint8_t> aggregate, std::span<const PartyId> quorum,
-                                         std::uint64_t round, Rng& rng) = 0;
+                                         std::span<const PartyId> contributors, std::uint64_t round, Rng& rng) = 0;
   /// Flooded ciphertext decryptions this party may make per key epoch (its noise-flooding budget
   /// D), 0 if unlimited. decryption_share() returns OutOfRange once the budget is spent.
   virtual std::uint64_t decryption_budget() const { return 0; }
@@ -73,6 +81,21 @@ class SecureAggregator {
   virtual Result<std::unique_ptr<AggregationParty>> party(PartyId party) = 0;
   /// Sums contributions (at least one) of `length` values each for round `round`.
   virtual Result<Bytes> aggregate(std::span<const Bytes> contributions, std::size_t length, std::uint64_t round) = 0;
+  /// The party id a contribution names inside its bytes, if its format carries one (nullopt if
+  /// not); an error if the bytes are malformed. The coordinator rejects a contribution whose id
+  /// differs from its authenticated sender.
+  virtual Result<std::optional<PartyId>> contributor(std::span<const std::uint8_t> contribution, std::size_t length,
+                                                     std::uint64_t round) const {
+    (void)contribution, (void)length, (void)round;
+    return std::optional<PartyId>{};
+  }
+  /// A bound on |x| for every coordinate x of the decrypted sum of an honest round whose
+  /// contribution weights add up to `total_weight` (W * U plus the decryption noise bound);
+  /// infinity if none is known. The coordinator fails a round whose decrypted sum exceeds it.
+  virtual double sum_bound(double total_weight) const {
+    (void)total_weight;
+    return std::numeric_limits<double>::infinity();
+  }
   /// Recovers sum_i weight_i * update_i from the aggregate and the shares of one quorum (every
   /// member's share, made for that quorum; ignored when the threshold is 0).
   virtual Result<std::vector<double>> finalize(std::span<const std::uint8_t> aggregate,

@@ -44,7 +44,7 @@ fl::FederationConfig config() {
   fl::FederationConfig cfg;
   cfg.federation_id = "evm-test";
   cfg.rounds = kRounds;
-  cfg.min_contributors = 2;
+  cfg.min_contributors = 3;  // HE decrypts sums over >= 3 contributions
   cfg.seed = 3;
   cfg.signature_scheme = SignatureScheme::kSecp256k1;
   return cfg;
@@ -70,7 +70,7 @@ class EvmLedgerTest : public testing::AnvilFixture {
 
   // A federation on a fresh contract deployed for its participants (as `heal fl simulate` does).
   void deployed(fl::Federation& fed, EvmLedger& l) {
-    auto cons = consortium_of("evm-test", fed.participants(), 2, 2);
+    auto cons = consortium_of("evm-test", fed.participants(), 2, 3);
     EXPECT_TRUE(cons.ok()) << cons.status().to_string();
     std::vector<std::string> accounts;
     for (const auto& m : cons->members) accounts.push_back(m.address);
@@ -180,7 +180,7 @@ TEST_F(EvmLedgerTest, ContractRefusalsReachTheCallerByName) {
   RoundSetup s;
   s.key_epoch = 1;
   s.secure_mode = "threshold-ckks";
-  s.min_contributors = 2;
+  s.min_contributors = 3;
   s.decryption_threshold = 2;
   s.participants = fed.participants();
   std::vector<const Signer*> all;
