@@ -66,24 +66,30 @@ Result<VaultKey> VaultKey::derive(std::string_view passphrase, const VaultKdf& k
   k.kdf_ = kdf;
   SystemRng().fill(k.salt_);
   HEAL_RETURN_IF_ERROR(derive_key(passphrase, kdf, k.salt_.data(), k.key_.data()));
+  k.valid_ = true;
   return k;
 }
 
-VaultKey::VaultKey(VaultKey&& o) noexcept : kdf_(o.kdf_), salt_(o.salt_), key_(o.key_) { o.wipe(); }
+VaultKey::VaultKey(VaultKey&& o) noexcept : kdf_(o.kdf_), salt_(o.salt_), key_(o.key_), valid_(o.valid_) { o.wipe(); }
 VaultKey& VaultKey::operator=(VaultKey&& o) noexcept {
   if (this != &o) {
     kdf_ = o.kdf_;
     salt_ = o.salt_;
     key_ = o.key_;
+    valid_ = o.valid_;
     o.wipe();
   }
   return *this;
 }
 VaultKey::~VaultKey() { wipe(); }
-void VaultKey::wipe() { secure_wipe(key_.data(), key_.size()); }
+void VaultKey::wipe() {
+  secure_wipe(key_.data(), key_.size());
+  valid_ = false;
+}
 
 Bytes vault_seal(const VaultKey& key, std::span<const std::uint8_t> plaintext) {
   HEAL_REQUIRE(ensure_sodium(), "vault: libsodium failed to initialise");
+  HEAL_REQUIRE(!key.empty(), "vault_seal: empty VaultKey (derive one or receive it from vault_open)");
   std::uint8_t nonce[kNonceSize];
   SystemRng().fill(nonce);
   ByteWriter w;
@@ -154,6 +160,7 @@ Result<SecretBytes> vault_open(std::span<const std::uint8_t> bytes, std::string_
   key.kdf_ = kdf;
   std::memcpy(key.salt_.data(), salt.data(), kSaltSize);
   HEAL_RETURN_IF_ERROR(derive_key(passphrase, kdf, key.salt_.data(), key.key_.data()));
+  key.valid_ = true;
   const std::size_t ad_len = bytes.size() - ct.size();
   Bytes plain(ct.size() - kTagSize);
   unsigned long long plen = 0;

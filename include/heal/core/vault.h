@@ -54,6 +54,8 @@ class VaultKey {
   /// Derives a key from `passphrase` with a fresh random salt. InvalidArgument for an empty
   /// passphrase or a cost outside libsodium's limits; Internal if Argon2id fails (out of memory).
   static Result<VaultKey> derive(std::string_view passphrase, const VaultKdf& kdf);
+  /// An empty key, only to receive one from vault_open / read_vault_file (sealing with it throws).
+  VaultKey() = default;
 
   VaultKey(VaultKey&& o) noexcept;
   VaultKey& operator=(VaultKey&& o) noexcept;
@@ -62,17 +64,18 @@ class VaultKey {
   ~VaultKey();
 
   const VaultKdf& kdf() const { return kdf_; }
+  bool empty() const { return !valid_; }
 
  private:
   friend Bytes vault_seal(const VaultKey& key, std::span<const std::uint8_t> plaintext);
   friend Result<SecretBytes> vault_open(std::span<const std::uint8_t> bytes, std::string_view passphrase,
                                         const VaultOpenOptions& options, VaultKey* key_out);
-  VaultKey() = default;
   void wipe();
 
   VaultKdf kdf_;
   std::array<std::uint8_t, 16> salt_{};
   std::array<std::uint8_t, 32> key_{};
+  bool valid_ = false;
 };
 
 /// Encrypts `plaintext` under `key` with a fresh random nonce: the whole vault file's bytes.
