@@ -46,8 +46,8 @@ struct Shared {
 
 /// One party's secret material (simulation: created at setup, handed to the party object).
 struct Material {
-  ckks::SecretKey secret;                            // additive secret s_i (key basis, NTT)
-  std::vector<ckks::multiparty::KeyShare> received;  // f_sender(x_i), indexed by sender fl id
+  ckks::SecretKey secret;                             // additive secret s_i (key basis, NTT)
+  std::vector<ckks::multiparty::KeyShare> received;   // f_sender(x_i), indexed by sender fl id
 };
 
 /// Seed of a_{round, chunk}: BLAKE2b("HEAL-fl-he-a" || crs || round || chunk).
@@ -69,18 +69,12 @@ Result<Parsed> read_message(const Shared& sh, std::span<const std::uint8_t> byte
                             std::uint64_t round, std::size_t length);
 
 /// Number of ciphertexts for `length` weights.
-inline std::size_t chunk_count(const Shared& sh, std::size_t length) {
-  return (length + sh.ctx->n() - 1) / sh.ctx->n();
-}
+inline std::size_t chunk_count(const Shared& sh, std::size_t length) { return (length + sh.ctx->n() - 1) / sh.ctx->n(); }
 
 /// The party object (he_aggregator_party.cpp). With a `store`, it records every contribution and
 /// decryption share there before making it and refuses what the store refuses (node_store.h).
 std::unique_ptr<AggregationParty> make_party(std::shared_ptr<const Shared> sh, PartyId id, Material material,
                                              std::shared_ptr<NodeStore> store = nullptr);
-
-}  // namespace heal::fl::he
-
-namespace heal::fl::he {
 
 /// Party `id`'s material as the secret bytes of its node store (he_material.cpp): u16 version 1,
 /// u32 party, u64 length + ckks secret key, u32 count, then per sender u64 length + ckks key share.
