@@ -12,8 +12,10 @@
 #include <memory>
 #include <string>
 
+#include "fl/fl_fixture.h"
 #include "heal/core/rng.h"
 #include "heal/core/vault.h"
+#include "heal/fl/federation.h"
 #include "heal/fl/he_aggregator.h"
 
 namespace heal::fl {
@@ -314,6 +316,53 @@ TEST(NodeStore, NoContributionWhenTheStateCannotBeWritten) {
   EXPECT_NE(c.status().message().find("refusing to act"), std::string::npos) << c.status().message();
   // The stricter state is kept in memory: round 1 stays used in this process.
   EXPECT_FALSE(p0->contribute(update(1), 100, 1, rng).ok());
+}
+
+// End to end: the golden HE federation (tests/fl/federation_golden_test.cpp) with every hospital's
+// party built from its own store ends with the same model bytes, and the stores hold what was done.
+TEST(NodeStore, GoldenFederationWithStoresIsUnchanged) {
+  TempDir dir;
+  const std::vector<float> w_star{1, -2, 0.5f, 3, -0.75f};
+  std::vector<std::unique_ptr<LocalTrainer>> trainers;
+  for (std::uint64_t i = 0; i < 4; ++i) {
+    trainers.push_back(
+        std::make_unique<testing::LinearRegressionTrainer>(w_star, 30 + 7 * i, 100 + i, 0.1f * static_cast<float>(i)));
+  }
+  FederationConfig cfg;
+  cfg.rounds = 4;
+  cfg.min_contributors = 2;
+  cfg.clip_norm = 0.5;
+  cfg.strategy.name = "fedadam";
+  cfg.dropouts = {{3, 2, DropPhase::kBeforeBroadcast, 1}, {0, 3, DropPhase::kAfterSubmit, 1}};
+  HeAggregatorConfig c;
+  c.threshold = 2;
+  c.max_total_weight = 4096;
+  auto he = std::make_unique<HeAggregator>(c, 4);
+  HeAggregator* agg = he.get();
+  auto ledger = testing::memory_ledger();
+  Federation fed(cfg, std::move(trainers), std::move(he), *ledger, std::vector<float>(5, 0.0f));
+  for (PartyId p = 0; p < 4; ++p) {
+    auto store = agg->create_party_store(p, dir / ("h" + std::to_string(p)), kPass, VaultKdf::min_for_testing());
+    ASSERT_TRUE(store.ok()) << store.status().to_string();
+    auto party = agg->party_from_store(std::shared_ptr<NodeStore>(std::move(*store)));
+    ASSERT_TRUE(party.ok());
+    fed.hospital(p).set_aggregation_party(std::move(*party));
+  }
+  auto rep = fed.run();
+  ASSERT_TRUE(rep.ok()) << rep.status().to_string();
+  for (const auto& r : rep->rounds) EXPECT_TRUE(r.completed) << r.round << ": " << r.failure_reason;
+  EXPECT_EQ(digest_hex(model_hash(fed.global_model())),
+            "b3a9320aa76eb1f688e5cb83496f4ca4c84926c9f4f70f552f76899ba6c62000");
+  std::uint64_t decryptions = 0;
+  for (PartyId p = 0; p < 4; ++p) {
+    auto store = NodeStore::open(dir / ("h" + std::to_string(p)), kPass, test_open());
+    ASSERT_TRUE(store.ok());
+    const auto& g = (*store)->safeguards();
+    ASSERT_TRUE(g.contributed_round.has_value()) << p;
+    EXPECT_EQ(*g.contributed_round, 4u) << p;  // every hospital took part in the last round
+    decryptions += g.decryptions_used;
+  }
+  EXPECT_GE(decryptions, 4u * 2);  // at least a quorum of 2 shares in each of the 4 rounds
 }
 
 TEST(NodeStore, StateRoundTripsAndParserRefusesGarbage) {
