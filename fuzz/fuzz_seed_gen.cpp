@@ -1,7 +1,8 @@
 // Writes the seed corpora of the fl / he_infer fuzz targets: real, valid messages serialised with
 // the small test parameters of fuzz_fixtures.h. Every seed is checked with the reader it seeds.
 //   build/fuzz/fuzz/fuzz_seed_gen fuzz/corpus
-// writes fuzz/corpus/{fl_update,fl_aggregate,fl_he_message,fl_node_store,ledger_record,he_infer_query,fl_ensemble}/seed_*.
+// writes fuzz/corpus/{fl_update,fl_aggregate,fl_he_message,fl_node_store,ledger_record,he_infer_query,
+// fl_ensemble}/seed_*.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>

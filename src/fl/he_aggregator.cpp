@@ -176,7 +176,9 @@ Result<std::unique_ptr<AggregationParty>> HeAggregator::party(PartyId p) {
 Result<std::unique_ptr<NodeStore>> HeAggregator::create_party_store(PartyId p, const std::string& path,
                                                                     std::string_view passphrase,
                                                                     const VaultKdf& kdf) const {
-  if (p >= impl_->material.size()) return Status::invalid_argument("party " + std::to_string(p) + " is not in the federation");
+  if (p >= impl_->material.size()) {
+    return Status::invalid_argument("party " + std::to_string(p) + " is not in the federation");
+  }
   const auto& sh = *impl_->sh;
   return NodeStore::create(path, passphrase, p, sh.cpk_hash, sh.config.max_decryptions,
                            he::save_material(sh, p, impl_->material[p]), kdf);
@@ -186,7 +188,9 @@ Result<std::unique_ptr<AggregationParty>> HeAggregator::party_from_store(std::sh
   HEAL_REQUIRE(store != nullptr, "HeAggregator::party_from_store: null store");
   const auto& sh = *impl_->sh;
   const PartySafeguards& g = store->safeguards();
-  if (g.party >= sh.parties) return Status::invalid_argument("the store's party " + std::to_string(g.party) + " is not in the federation");
+  if (g.party >= sh.parties) {
+    return Status::invalid_argument("the store's party " + std::to_string(g.party) + " is not in the federation");
+  }
   if (g.key_epoch != sh.cpk_hash) {
     return Status::failed_precondition("the node store belongs to another key epoch (collective public key)");
   }
