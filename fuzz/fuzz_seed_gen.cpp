@@ -1,7 +1,8 @@
 // Writes the seed corpora of the fl / he_infer fuzz targets: real, valid messages serialised with
 // the small test parameters of fuzz_fixtures.h. Every seed is checked with the reader it seeds.
 //   build/fuzz/fuzz/fuzz_seed_gen fuzz/corpus
-// writes fuzz/corpus/{fl_update,fl_aggregate,fl_he_message,ledger_record,he_infer_query,fl_ensemble}/seed_*.
+// writes fuzz/corpus/{fl_update,fl_aggregate,fl_he_message,fl_node_store,ledger_record,he_infer_query,
+// fl_ensemble}/seed_*.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -15,6 +16,8 @@
 #include "fuzz_fixtures.h"
 #include "he_infer/query.h"
 #include "heal/core/hash.h"
+#include "heal/core/vault.h"
+#include "heal/fl/node_store.h"
 #include "heal/ledger/block.h"
 
 namespace {
@@ -175,6 +178,29 @@ int main(int argc, char** argv) {
     write(root / "fl_aggregate", "seed_he", b);
     m = {Bytes(40, 0x5a), {0, 1, 2, 3}, {0, 1, 2}};
     write(root / "fl_aggregate", "seed_plain", fl::internal::encode_aggregate(m));
+  }
+
+  // fl_node_store: a node state (selector 0) and a test-strength vault holding it (selector 1).
+  {
+    fl::NodeState st;
+    st.safeguards.party = 1;
+    st.safeguards.decryption_budget = 4096;
+    st.safeguards.decryptions_used = 3;
+    st.safeguards.contributed_round = fuzz::kHeRound;
+    st.safeguards.decrypted_round = fuzz::kHeRound;
+    st.safeguards.decrypted_aggregate = blake2b_256(aggregate_msg);
+    st.material = SecretBytes(Bytes(64, 0x42));
+    const SecretBytes enc = fl::encode_node_state(st);
+    const Bytes plain(enc.span().begin(), enc.span().end());
+    check(fl::decode_node_state(plain).ok(), "node state");
+    write(root / "fl_node_store", "seed_state", with_selector(0, plain));
+    auto key = VaultKey::derive("fuzz", VaultKdf::min_for_testing());
+    check(key.ok(), "vault key");
+    const Bytes vault = vault_seal(*key, plain);
+    VaultOpenOptions o;
+    o.allow_weak_kdf = true;
+    check(vault_open(vault, "fuzz", o).ok(), "vault");
+    write(root / "fl_node_store", "seed_vault", with_selector(1, vault));
   }
 
   // fl_update: a hospital's update with its signed commitment record.

@@ -21,6 +21,8 @@ std::string_view object_type_name(ObjectType t) {
     case ObjectType::kModelIr: return "nn.model_ir";
     case ObjectType::kLedgerRecord: return "ledger.record";
     case ObjectType::kFlUpdate: return "fl.update";
+    case ObjectType::kVault: return "core.vault";
+    case ObjectType::kFlNodeState: return "fl.node_state";
   }
   return "unknown";
 }

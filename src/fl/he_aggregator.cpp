@@ -222,6 +222,36 @@ Result<std::unique_ptr<AggregationParty>> HeAggregator::party(PartyId p) {
   return he::make_party(impl_->sh, p, impl_->material[p]);
 }
 
+Result<std::unique_ptr<NodeStore>> HeAggregator::create_party_store(PartyId p, const std::string& path,
+                                                                    std::string_view passphrase,
+                                                                    const VaultKdf& kdf) const {
+  if (p >= impl_->material.size()) {
+    return Status::invalid_argument("party " + std::to_string(p) + " is not in the federation");
+  }
+  const auto& sh = *impl_->sh;
+  return NodeStore::create(path, passphrase, p, sh.cpk_hash, sh.config.max_decryptions,
+                           he::save_material(sh, p, impl_->material[p]), kdf);
+}
+
+Result<std::unique_ptr<AggregationParty>> HeAggregator::party_from_store(std::shared_ptr<NodeStore> store) {
+  HEAL_REQUIRE(store != nullptr, "HeAggregator::party_from_store: null store");
+  const auto& sh = *impl_->sh;
+  const PartySafeguards& g = store->safeguards();
+  if (g.party >= sh.parties) {
+    return Status::invalid_argument("the store's party " + std::to_string(g.party) + " is not in the federation");
+  }
+  if (g.key_epoch != sh.cpk_hash) {
+    return Status::failed_precondition("the node store belongs to another key epoch (collective public key)");
+  }
+  if (g.decryption_budget != sh.config.max_decryptions) {
+    return Status::failed_precondition("the node store's flooding budget " + std::to_string(g.decryption_budget) +
+                                       " differs from this federation's max_decryptions");
+  }
+  auto m = he::load_material(sh, g.party, store->material());
+  if (!m.ok()) return m.status().with_context(store->path());
+  return he::make_party(impl_->sh, g.party, std::move(*m), std::move(store));
+}
+
 Result<Bytes> HeAggregator::aggregate(std::span<const Bytes> contributions, std::size_t length, std::uint64_t round) {
   if (contributions.empty()) return Status::invalid_argument("nothing to aggregate");
   const auto& sh = *impl_->sh;

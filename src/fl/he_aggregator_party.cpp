@@ -13,6 +13,7 @@
 #include "heal/ckks/multiparty/threshold.h"
 #include "heal/ckks/serialization.h"
 #include "heal/core/serialization.h"
+#include "heal/fl/node_store.h"
 
 namespace heal::fl::he {
 
@@ -23,8 +24,12 @@ using math::RnsPoly;
 
 class HeParty final : public AggregationParty {
  public:
-  HeParty(std::shared_ptr<const Shared> sh, PartyId id, Material material)
-      : sh_(std::move(sh)), id_(id), m_(std::move(material)), decryptor_(sh_->ctx, sh_->flooding) {}
+  HeParty(std::shared_ptr<const Shared> sh, PartyId id, Material material, std::shared_ptr<NodeStore> store)
+      : sh_(std::move(sh)),
+        id_(id),
+        m_(std::move(material)),
+        decryptor_(sh_->ctx, sh_->flooding),
+        store_(std::move(store)) {}
 
   PartyId party() const override { return id_; }
   std::uint64_t decryption_budget() const override { return sh_->config.max_decryptions; }
@@ -44,6 +49,8 @@ class HeParty final : public AggregationParty {
                                         std::to_string(u) + "); raise max_abs_update or clip");
       }
     }
+    // Write-ahead: the round is on disk before anything is encrypted under its a (node_store.h).
+    if (store_) HEAL_RETURN_IF_ERROR(store_->record_contribution(round));
     const auto& ctx = *sh_->ctx;
     const std::size_t n = ctx.n(), nchunks = chunk_count(*sh_, update.size());
     // Symmetric encryption under the party's additive secret s_i with the round's public
@@ -104,6 +111,8 @@ class HeParty final : public AggregationParty {
     if (decryptor_.shares_generated() + nchunks > sh_->config.max_decryptions) {
       return Status::out_of_range("he: flooding budget of this key epoch exhausted; rotate keys");
     }
+    // Write-ahead: round, aggregate and spent budget are on disk before a share is made.
+    if (store_) HEAL_RETURN_IF_ERROR(store_->record_decryption(round, blake2b_256(aggregate), nchunks));
     // S_C(x_j) = sum over contributors of the Shamir shares received from them: party j's share
     // of sum_{i in C} s_i, the secret the aggregate of C decrypts under.
     std::vector<KeyShare> from_contributors;
@@ -159,12 +168,14 @@ class HeParty final : public AggregationParty {
   std::optional<std::uint64_t> last_contributed_;
   std::optional<std::uint64_t> last_shared_round_;
   std::vector<PartyId> last_shared_set_;
+  std::shared_ptr<NodeStore> store_;  // optional: safeguards that survive a restart
 };
 
 }  // namespace
 
-std::unique_ptr<AggregationParty> make_party(std::shared_ptr<const Shared> sh, PartyId id, Material material) {
-  return std::make_unique<HeParty>(std::move(sh), id, std::move(material));
+std::unique_ptr<AggregationParty> make_party(std::shared_ptr<const Shared> sh, PartyId id, Material material,
+                                             std::shared_ptr<NodeStore> store) {
+  return std::make_unique<HeParty>(std::move(sh), id, std::move(material), std::move(store));
 }
 
 }  // namespace heal::fl::he

@@ -21,6 +21,7 @@
 #include "heal/ckks/multiparty/shares.h"
 #include "heal/ckks/params.h"
 #include "heal/fl/he_aggregator.h"
+#include "heal/fl/node_store.h"
 
 namespace heal::fl::he {
 
@@ -72,7 +73,15 @@ Result<Parsed> read_message(const Shared& sh, std::span<const std::uint8_t> byte
 /// Number of ciphertexts for `length` weights.
 inline std::size_t chunk_count(const Shared& sh, std::size_t length) { return (length + sh.ctx->n() - 1) / sh.ctx->n(); }
 
-/// The party object (he_aggregator_party.cpp).
-std::unique_ptr<AggregationParty> make_party(std::shared_ptr<const Shared> sh, PartyId id, Material material);
+/// The party object (he_aggregator_party.cpp). With a `store`, it records every contribution and
+/// decryption share there before making it and refuses what the store refuses (node_store.h).
+std::unique_ptr<AggregationParty> make_party(std::shared_ptr<const Shared> sh, PartyId id, Material material,
+                                             std::shared_ptr<NodeStore> store = nullptr);
+
+/// Party `id`'s material as the secret bytes of its node store (he_material.cpp): u16 version 1,
+/// u32 party, u64 length + ckks secret key, u32 count, then per sender u64 length + ckks key share.
+SecretBytes save_material(const Shared& sh, PartyId id, const Material& material);
+/// Parses and checks material read back from a store (party, share count, ckks objects).
+Result<Material> load_material(const Shared& sh, PartyId id, std::span<const std::uint8_t> bytes);
 
 }  // namespace heal::fl::he

@@ -32,7 +32,7 @@ struct FlSimulationOptions {
   std::string model = "hecnn";
   std::string task = "classify";   // classify | segment (segmentation datasets; model segcaps | unet)
   int size = 128;                  // segment: network input side
-  std::uint32_t threshold = 0;     // t of the HE key; 0: K - 1 for K >= 3, else K
+  std::uint32_t threshold = 0;     // t of the HE key; 0: a majority, K / 2 + 1 (t >= 2, t > K / 2 enforced)
   std::vector<std::string> drops;  // HOSPITAL@ROUND[:before|after]
   std::string ledger;              // ledger path or URI; default OUT/ledger.db
   std::string out = "heal-fl-out";

@@ -34,9 +34,11 @@ enum class ObjectType : std::uint16_t {
   kCkksKeyShare = 9,            // multiparty protocol shares
   kCkksDecryptionShare = 10,
   kCkksRefreshShare = 11,       // collective bootstrapping share
+  kVault = 16,                  // passphrase-encrypted file (heal/core/vault.h)
   kModelIr = 32,
   kLedgerRecord = 48,
   kFlUpdate = 64,
+  kFlNodeState = 65,            // a node's key material and safeguards (inside a vault)
 };
 
 std::string_view object_type_name(ObjectType t);

@@ -22,6 +22,8 @@
 #include <vector>
 
 #include "heal/ckks/params.h"
+#include "heal/core/vault.h"
+#include "heal/fl/node_store.h"
 #include "heal/fl/secure_aggregator.h"
 
 namespace heal::fl {
@@ -80,6 +82,16 @@ class HeAggregator final : public SecureAggregator {
 
   AggregatorSetupInfo setup_info() const override;
   Result<std::unique_ptr<AggregationParty>> party(PartyId party) override;
+  /// Writes party `p`'s key material and fresh safeguards (epoch: the collective public key hash,
+  /// budget: max_decryptions) to a new node store at `path` (simulation: in a deployment each
+  /// hospital writes its own store when it generates its keys). Fails if `path` exists.
+  Result<std::unique_ptr<NodeStore>> create_party_store(PartyId p, const std::string& path,
+                                                        std::string_view passphrase,
+                                                        const VaultKdf& kdf = VaultKdf::moderate()) const;
+  /// The party object of the store's party, built from the store's material (not the
+  /// aggregator's), that consults and records the store's safeguards before it contributes or
+  /// shares. FailedPrecondition if the store belongs to another key epoch or budget.
+  Result<std::unique_ptr<AggregationParty>> party_from_store(std::shared_ptr<NodeStore> store);
   Result<Bytes> aggregate(std::span<const Bytes> contributions, std::size_t length, std::uint64_t round) override;
   Result<std::vector<double>> finalize(std::span<const std::uint8_t> aggregate, std::span<const DecryptionShare> shares,
                                        std::size_t length, std::uint64_t round) override;

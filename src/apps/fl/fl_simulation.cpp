@@ -313,19 +313,21 @@ FlSimulationResult simulate(const FlSimulationOptions& a) {
   const auto k = static_cast<std::size_t>(a.hospitals);
   if (a.secure == "he") {
     fl::HeAggregatorConfig hc;
-    hc.threshold = a.threshold != 0 ? a.threshold : static_cast<std::uint32_t>(k >= 3 ? k - 1 : k);
-    decryption_threshold = hc.threshold;
+    hc.threshold = a.threshold;  // 0: a majority, K / 2 + 1 (rules: src/fl/README.md "Threshold rules")
     hc.seed = a.seed;
     hc.max_abs_update = a.max_abs_update;
     const double total = w.total_train;
     hc.max_total_weight = std::exp2(std::ceil(std::log2(std::max(total, 2.0))));
     auto he = std::make_unique<fl::HeAggregator>(hc, k);
+    decryption_threshold = he->threshold();
     const fl::HeBudget& b = he->budget();
     const std::size_t cbytes = he->contribution_bytes(params);
     he_json = {{"n", b.n},
                {"log_q", b.log_q},
                {"log_delta", b.log_delta},
-               {"threshold", hc.threshold},
+               {"threshold", he->threshold()},
+               {"colluders_tolerated", he->colluders_tolerated()},
+               {"min_aggregate_parties", he->min_aggregate_parties()},
                {"flooding_bits", hc.flooding_bits},
                {"log_flood_sigma", b.log_flood_sigma},
                {"log_noise_std", b.log_noise_std},
