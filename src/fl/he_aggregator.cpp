@@ -62,7 +62,9 @@ void fill_budget(const he::Shared& sh, HeBudget& b) {
   b.upload_ratio = packed_bits / 32.0;
 }
 
-std::shared_ptr<he::Shared> make_shared_state(const HeAggregatorConfig& config, std::size_t num_parties) {
+}  // namespace
+
+std::shared_ptr<he::Shared> he::make_shared_state(const HeAggregatorConfig& config, std::size_t num_parties) {
   HEAL_REQUIRE(num_parties >= 2, "HeAggregator: needs at least 2 parties, got " << num_parties);
   HEAL_REQUIRE(config.max_abs_update > 0 && config.max_total_weight >= 1,
                "HeAggregator: max_abs_update must be > 0 and max_total_weight >= 1");
@@ -108,22 +110,20 @@ std::shared_ptr<he::Shared> make_shared_state(const HeAggregatorConfig& config, 
   return sh;
 }
 
-}  // namespace
-
 struct HeAggregator::Impl {
   std::shared_ptr<he::Shared> sh;
   std::vector<he::Material> material;  // index: fl party id
 };
 
 HeBudget he_budget(const HeAggregatorConfig& config, std::size_t num_parties) {
-  auto sh = make_shared_state(config, num_parties);
+  auto sh = he::make_shared_state(config, num_parties);
   HeBudget b;
   fill_budget(*sh, b);
   return b;
 }
 
 HeAggregator::HeAggregator(HeAggregatorConfig config, std::size_t num_parties) : impl_(std::make_unique<Impl>()) {
-  impl_->sh = make_shared_state(config, num_parties);
+  impl_->sh = he::make_shared_state(config, num_parties);
   auto& sh = *impl_->sh;
   fill_budget(sh, budget_);
   const auto& ctx = sh.ctx;
@@ -148,6 +148,13 @@ HeAggregator::HeAggregator(HeAggregatorConfig config, std::size_t num_parties) :
   sh.cpk_hash = blake2b_256(ckks::save(*ctx, cpk));
 }
 
+HeAggregator::HeAggregator(const HePublicSetup& setup) : impl_(std::make_unique<Impl>()) {
+  impl_->sh = he::make_shared_state(setup.config, setup.num_parties);
+  impl_->sh->crs = setup.crs;
+  impl_->sh->cpk_hash = setup.cpk_hash;
+  fill_budget(*impl_->sh, budget_);
+}
+
 HeAggregator::~HeAggregator() = default;
 
 const ckks::ContextPtr& HeAggregator::context() const { return impl_->sh->ctx; }
@@ -155,7 +162,14 @@ const ckks::ContextPtr& HeAggregator::context() const { return impl_->sh->ctx; }
 std::size_t HeAggregator::chunks(std::size_t length) const { return he::chunk_count(*impl_->sh, length); }
 
 std::size_t HeAggregator::contribution_bytes(std::size_t length) const {
-  auto p = he::make_party(impl_->sh, 0, impl_->material[0]);
+  // A throwaway party: the size does not depend on the secret (public side: a fresh one).
+  he::Material throwaway;
+  if (impl_->material.empty()) {
+    throwaway.secret = ckks::KeyGenerator(impl_->sh->ctx).secret_key();
+  } else {
+    throwaway = impl_->material[0];
+  }
+  auto p = he::make_party(impl_->sh, 0, std::move(throwaway));
   const std::vector<float> zeros(length, 0.0f);
   SystemRng rng;
   auto c = p->contribute(zeros, 0, 0, rng);
@@ -169,6 +183,10 @@ AggregatorSetupInfo HeAggregator::setup_info() const {
 }
 
 Result<std::unique_ptr<AggregationParty>> HeAggregator::party(PartyId p) {
+  if (impl_->material.empty()) {
+    return Status::failed_precondition("HeAggregator: public side of a dealer-free setup holds no party's keys; "
+                                       "build the party from its own HeKeyMaterial");
+  }
   if (p >= impl_->material.size()) return Status::invalid_argument("party " + std::to_string(p) + " is not in the federation");
   return he::make_party(impl_->sh, p, impl_->material[p]);
 }
