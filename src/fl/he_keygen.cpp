@@ -322,9 +322,6 @@ Result<HeKeyMaterial> HeKeyGenParty::round2(std::span<const Bytes> public_shares
   if (public_shares.size() == sh.parties && public_shares[m.id] != m.own_public_share) {
     return Status::invalid_argument("he keygen: the public share listed for this party is not the one it made");
   }
-  auto cpk = collective_key(sh, m.setup, public_shares);
-  if (!cpk.ok()) return cpk.status();
-
   he::Material material;
   material.secret = m.secret;
   material.received.resize(sh.parties);
@@ -376,6 +373,8 @@ Result<HeKeyMaterial> HeKeyGenParty::round2(std::span<const Bytes> public_shares
     }
     material.received[i] = std::move(*share);
   }
+  auto cpk = collective_key(sh, m.setup, public_shares);
+  if (!cpk.ok()) return cpk.status();
 
   auto impl = std::make_unique<HeKeyMaterial::Impl>();
   impl->sh = m.sh;
