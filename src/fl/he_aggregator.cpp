@@ -159,6 +159,8 @@ HeAggregator::~HeAggregator() = default;
 
 const ckks::ContextPtr& HeAggregator::context() const { return impl_->sh->ctx; }
 
+const HeAggregatorConfig& HeAggregator::config() const { return impl_->sh->config; }
+
 std::size_t HeAggregator::chunks(std::size_t length) const { return he::chunk_count(*impl_->sh, length); }
 
 std::size_t HeAggregator::contribution_bytes(std::size_t length) const {

@@ -82,6 +82,8 @@ class HeAggregator final : public SecureAggregator {
   Result<std::vector<double>> finalize(std::span<const std::uint8_t> aggregate, std::span<const DecryptionShare> shares,
                                        std::size_t length, std::uint64_t round) override;
 
+  /// The configuration (for a dealer-free setup: the same for every party).
+  const HeAggregatorConfig& config() const;
   /// The budget of this configuration.
   const HeBudget& budget() const { return budget_; }
   const ckks::ContextPtr& context() const;
