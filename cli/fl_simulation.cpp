@@ -275,6 +275,7 @@ Workload segmentation_workload(const SimArgs& a, const std::string& path, const 
 SimOutcome run_fl_simulation(const SimArgs& a) {
   if (a.hospitals < 2) throw std::invalid_argument("--hospitals must be >= 2");
   if (a.secure != "he" && a.secure != "none") throw std::invalid_argument("--secure must be 'he' or 'none'");
+  if (a.keygen == "distributed" && a.secure != "he") throw std::invalid_argument("--keygen distributed needs --secure he");
   tb::set_num_threads(a.threads);
   const std::string data_arg = a.data.empty() ? data_location() : a.data;
   if (data_arg.empty()) {
@@ -299,6 +300,7 @@ SimOutcome run_fl_simulation(const SimArgs& a) {
   cfg.clip_norm = a.clip;
   cfg.min_contributors = a.min_contributors;
   cfg.seed = a.seed;
+  cfg.keygen = a.keygen;
   for (const auto& d : a.drops) cfg.dropouts.push_back(parse_drop(d));
 
   std::unique_ptr<fl::SecureAggregator> aggregator;
@@ -320,6 +322,7 @@ SimOutcome run_fl_simulation(const SimArgs& a) {
                {"log_q", b.log_q},
                {"log_delta", b.log_delta},
                {"threshold", hc.threshold},
+               {"keygen", a.keygen},
                {"flooding_bits", hc.flooding_bits},
                {"log_flood_sigma", b.log_flood_sigma},
                {"log_noise_std", b.log_noise_std},
