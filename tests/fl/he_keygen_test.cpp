@@ -170,7 +170,7 @@ void distributed_round_trip(std::size_t n, std::uint32_t t) {
   }
 
   // The threshold shares are shares of s = sum_i s_i: any t reconstruct it exactly, t - 1 do not,
-  // and decrypting the aggregate with the t - 1 combination gives garbage.
+  // and decrypting the aggregate (chunk 0) with a t - 1 combination gives garbage.
   const auto& ctx = *agg.context();
   std::vector<std::uint64_t> s_sum(ctx.q_count() * ctx.n(), 0);
   for (const auto& m : s.material) {
@@ -182,23 +182,29 @@ void distributed_round_trip(std::size_t n, std::uint32_t t) {
       }
     }
   }
-  std::vector<std::size_t> quorum_t, quorum_t1;
-  for (std::size_t k = 0; k < t; ++k) quorum_t.push_back(n - 1 - k);
-  quorum_t1.assign(quorum_t.begin(), quorum_t.end() - 1);
-  EXPECT_EQ(combine(ctx, s, quorum_t), s_sum);
-  const auto bad = combine(ctx, s, quorum_t1);
-  EXPECT_NE(bad, s_sum);
-  auto good_dec = agg.decrypt_with_for_testing(*sum, 1, len, 0, combine(ctx, s, quorum_t));
-  auto bad_dec = agg.decrypt_with_for_testing(*sum, 1, len, 0, bad);
-  ASSERT_TRUE(good_dec.ok() && bad_dec.ok());
-  double good_err = 0, bad_err = 0, max_plain = 0;
-  for (std::size_t k = 0; k < ctx.n(); ++k) {
-    good_err = std::max(good_err, std::fabs((*good_dec)[k] - plain[k]));
-    bad_err = std::max(bad_err, std::fabs((*bad_dec)[k] - plain[k]));
-    max_plain = std::max(max_plain, std::fabs(plain[k]));
+  double max_plain = 0;
+  for (std::size_t k = 0; k < ctx.n(); ++k) max_plain = std::max(max_plain, std::fabs(plain[k]));
+  // Every subset of t parties reconstructs s and decrypts; every subset of t - 1 does neither.
+  for (std::uint32_t mask = 1; mask < (1u << n); ++mask) {
+    std::vector<std::size_t> who;
+    for (std::size_t p = 0; p < n; ++p) {
+      if (mask & (1u << p)) who.push_back(p);
+    }
+    if (who.size() != t && who.size() + 1 != t) continue;
+    if (who.empty()) continue;  // t = 1 has no t - 1 parties to test
+    const auto combined = combine(ctx, s, who);
+    auto dec = agg.decrypt_with_for_testing(*sum, 1, len, 0, combined);
+    ASSERT_TRUE(dec.ok()) << dec.status().to_string();
+    double err = 0;
+    for (std::size_t k = 0; k < ctx.n(); ++k) err = std::max(err, std::fabs((*dec)[k] - plain[k]));
+    if (who.size() == t) {
+      EXPECT_EQ(combined, s_sum) << "subset mask " << mask;
+      EXPECT_LT(err, 1e-6 * max_plain) << "subset mask " << mask;
+    } else {
+      EXPECT_NE(combined, s_sum) << "subset mask " << mask;
+      EXPECT_GT(err, 1000 * max_plain) << "t-1 shares must not decrypt (subset mask " << mask << ")";
+    }
   }
-  EXPECT_LT(good_err, 1e-6 * max_plain);
-  EXPECT_GT(bad_err, 1000 * max_plain) << "t-1 shares must not decrypt";
 }
 
 TEST(HeKeyGen, ThreePartiesTwoOfThree) { distributed_round_trip(3, 2); }
