@@ -300,7 +300,7 @@ SimOutcome run_fl_simulation(const SimArgs& a) {
   cfg.clip_norm = a.clip;
   cfg.min_contributors = a.min_contributors;
   cfg.seed = a.seed;
-  cfg.keygen = a.keygen;
+  cfg.keygen = a.keygen == "distributed" ? fl::KeyGen::kDistributed : fl::KeyGen::kSimulated;
   for (const auto& d : a.drops) cfg.dropouts.push_back(parse_drop(d));
 
   std::unique_ptr<fl::SecureAggregator> aggregator;

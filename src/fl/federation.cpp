@@ -31,9 +31,8 @@ Federation::Federation(FederationConfig config, std::vector<std::unique_ptr<Loca
                "min_contributors " << config_.min_contributors << " exceeds " << trainers.size() << " hospitals");
   HEAL_REQUIRE(config_.clip_norm >= 0 && std::isfinite(config_.clip_norm), "clip_norm must be finite and >= 0");
   HEAL_REQUIRE(!config_.federation_id.empty(), "federation_id must not be empty");
-  HEAL_REQUIRE(config_.keygen == "simulated" || config_.keygen == "distributed",
-               "keygen must be \"simulated\" or \"distributed\", got \"" << config_.keygen << "\"");
-  const bool distributed = config_.keygen == "distributed";
+  HEAL_REQUIRE(config_.keygen == KeyGen::kSimulated || config_.keygen == KeyGen::kDistributed, "unknown keygen");
+  const bool distributed = config_.keygen == KeyGen::kDistributed;
   if (config_.min_contributors == 0) config_.min_contributors = static_cast<std::uint32_t>(trainers.size());
   const Seed seed = seed_from_u64(config_.seed);
   std::unique_ptr<ledger::Signer> coordinator_signer;

@@ -1,4 +1,4 @@
-// Federation with keygen = "distributed": the dealer-free HE key setup (heal/fl/he_keygen.h, design in
+// Federation with keygen = KeyGen::kDistributed: the dealer-free HE key setup (heal/fl/he_keygen.h, design in
 // src/fl/README.md "Dealer-free key setup") run between the hospitals over the transport, before
 // the first round. Each hospital's HeKeyGenParty sees only the bytes addressed to it; the
 // coordinator receives only the public shares and builds the secret-free public HeAggregator.
@@ -30,7 +30,7 @@ std::map<std::pair<MessageKind, PartyId>, Bytes> drain(InProcessTransport& t, Pa
 
 std::unique_ptr<SecureAggregator> Federation::distributed_keygen(const SecureAggregator& aggregator) {
   const auto* he = dynamic_cast<const HeAggregator*>(&aggregator);
-  HEAL_REQUIRE(he != nullptr, "keygen = \"distributed\" needs secure mode he (an HeAggregator)");
+  HEAL_REQUIRE(he != nullptr, "KeyGen::kDistributed needs secure mode he (an HeAggregator)");
   const HeAggregatorConfig hc = he->config();
   const std::size_t n = hospitals_.size();
   const Bytes federation(config_.federation_id.begin(), config_.federation_id.end());

@@ -1,4 +1,4 @@
-// Federation with keygen = "distributed": the dealer-free HE key setup runs over the transport, the
+// Federation with keygen = KeyGen::kDistributed: the dealer-free HE key setup runs over the transport, the
 // coordinator holds only the public side, and two rounds train to the plaintext FedAvg model.
 #include <gtest/gtest.h>
 
@@ -23,7 +23,7 @@ std::vector<std::unique_ptr<LocalTrainer>> trainers(std::size_t k) {
   return t;
 }
 
-FederationConfig config(const std::string& keygen) {
+FederationConfig config(KeyGen keygen) {
   FederationConfig cfg;
   cfg.federation_id = "keygen-test-federation";
   cfg.rounds = 2;
@@ -41,7 +41,7 @@ HeAggregatorConfig he_config() {
 
 TEST(FederationKeyGen, DistributedSetupTrainsTwoRoundsLikePlaintext) {
   auto ledger = memory_ledger();
-  Federation fed(config("distributed"), trainers(3), std::make_unique<HeAggregator>(he_config(), 3), *ledger,
+  Federation fed(config(KeyGen::kDistributed), trainers(3), std::make_unique<HeAggregator>(he_config(), 3), *ledger,
                  std::vector<float>(5, 0.0f));
   // The key setup crossed the transport: box keys, public and sealed shares between hospitals.
   for (PartyId i = 0; i < 3; ++i) {
@@ -69,7 +69,7 @@ TEST(FederationKeyGen, DistributedSetupTrainsTwoRoundsLikePlaintext) {
 
   // The same federation in plaintext: the models agree up to the HE error.
   auto plain_ledger = memory_ledger();
-  Federation plain(config("simulated"), trainers(3), std::make_unique<PlainAggregator>(party_set(3)), *plain_ledger,
+  Federation plain(config(KeyGen::kSimulated), trainers(3), std::make_unique<PlainAggregator>(party_set(3)), *plain_ledger,
                    std::vector<float>(5, 0.0f));
   ASSERT_TRUE(plain.run().ok());
   ASSERT_EQ(fed.global_model().size(), plain.global_model().size());
@@ -83,11 +83,11 @@ TEST(FederationKeyGen, DistributedSetupTrainsTwoRoundsLikePlaintext) {
 
 TEST(FederationKeyGen, RejectsUnknownModeAndNonHeAggregator) {
   auto ledger = memory_ledger();
-  EXPECT_THROW(Federation(config("dealer"), trainers(2), std::make_unique<PlainAggregator>(party_set(2)), *ledger,
+  EXPECT_THROW(Federation(config(static_cast<KeyGen>(7)), trainers(2), std::make_unique<PlainAggregator>(party_set(2)), *ledger,
                           std::vector<float>(5, 0.0f)),
                std::invalid_argument);
   auto ledger2 = memory_ledger();
-  EXPECT_THROW(Federation(config("distributed"), trainers(2), std::make_unique<PlainAggregator>(party_set(2)),
+  EXPECT_THROW(Federation(config(KeyGen::kDistributed), trainers(2), std::make_unique<PlainAggregator>(party_set(2)),
                           *ledger2, std::vector<float>(5, 0.0f)),
                std::invalid_argument);
 }
