@@ -275,7 +275,9 @@ Workload segmentation_workload(const SimArgs& a, const std::string& path, const 
 SimOutcome run_fl_simulation(const SimArgs& a) {
   if (a.hospitals < 2) throw std::invalid_argument("--hospitals must be >= 2");
   if (a.secure != "he" && a.secure != "none") throw std::invalid_argument("--secure must be 'he' or 'none'");
-  if (a.keygen == "distributed" && a.secure != "he") throw std::invalid_argument("--keygen distributed needs --secure he");
+  if (a.keygen == "distributed" && a.secure != "he") {
+    throw std::invalid_argument("--keygen distributed needs --secure he");
+  }
   tb::set_num_threads(a.threads);
   const std::string data_arg = a.data.empty() ? data_location() : a.data;
   if (data_arg.empty()) {

@@ -45,8 +45,8 @@ std::unique_ptr<SecureAggregator> Federation::distributed_keygen(const SecureAgg
     const BoxPublicKey& pk = kg[i]->box_public_key();
     for (std::size_t j = 0; j < n; ++j) {
       if (j == i) continue;
-      const Status st = transport_.send({static_cast<PartyId>(i), static_cast<PartyId>(j), MessageKind::kKeyGenBoxKey, 0,
-                                         Bytes(pk.begin(), pk.end())});
+      const Status st = transport_.send({static_cast<PartyId>(i), static_cast<PartyId>(j), MessageKind::kKeyGenBoxKey,
+                                         0, Bytes(pk.begin(), pk.end())});
       HEAL_REQUIRE(st.ok(), "key setup: " << st.to_string());
     }
   }
@@ -79,9 +79,10 @@ std::unique_ptr<SecureAggregator> Federation::distributed_keygen(const SecureAgg
     for (std::size_t j = 0; j < n; ++j) {
       if (j == i) continue;
       const auto to = static_cast<PartyId>(j);
-      HEAL_REQUIRE(transport_.send({id, to, MessageKind::kKeyGenPublicShare, 0, pub}).ok() &&
-                       transport_.send({id, to, MessageKind::kKeyGenSealedShare, 0, std::move(round1[i].sealed[j])}).ok(),
-                   "key setup: hospital " << j << " unreachable");
+      HEAL_REQUIRE(
+          transport_.send({id, to, MessageKind::kKeyGenPublicShare, 0, pub}).ok() &&
+              transport_.send({id, to, MessageKind::kKeyGenSealedShare, 0, std::move(round1[i].sealed[j])}).ok(),
+          "key setup: hospital " << j << " unreachable");
     }
   }
   // Round 2 at every hospital: open the shares addressed to it, derive the collective key.
@@ -105,7 +106,9 @@ std::unique_ptr<SecureAggregator> Federation::distributed_keygen(const SecureAgg
   // The coordinator: the public side from the public shares alone.
   auto in = drain(transport_, kCoordinatorId);
   std::vector<Bytes> pubs(n);
-  for (std::size_t i = 0; i < n; ++i) pubs[i] = std::move(in[{MessageKind::kKeyGenPublicShare, static_cast<PartyId>(i)}]);
+  for (std::size_t i = 0; i < n; ++i) {
+    pubs[i] = std::move(in[{MessageKind::kKeyGenPublicShare, static_cast<PartyId>(i)}]);
+  }
   auto pub = he_public_setup(hc, n, federation, pubs);
   HEAL_REQUIRE(pub.ok(), "key setup, coordinator: " << pub.status().to_string());
   // Every hospital derived the key the setup record will hold (in a deployment each compares its

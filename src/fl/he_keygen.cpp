@@ -79,7 +79,9 @@ Result<KeyShare> read_public_share(const he::Shared& sh, const Digest& setup, st
   std::uint32_t who = 0;
   std::uint64_t size = 0;
   HEAL_RETURN_IF_ERROR(r.get(&kind));
-  if (kind != kPublicShareKind) return Status::corruption("he keygen public share: unexpected kind " + std::to_string(kind));
+  if (kind != kPublicShareKind) {
+    return Status::corruption("he keygen public share: unexpected kind " + std::to_string(kind));
+  }
   HEAL_RETURN_IF_ERROR(r.get_bytes(32, &digest));
   if (std::memcmp(digest.data(), setup.data(), 32) != 0) {
     return Status::corruption("he keygen public share: made for another setup (federation, parameters or parties)");
@@ -141,7 +143,9 @@ Result<HeSealedEnvelope> he_parse_sealed_share(std::span<const std::uint8_t> byt
   std::span<const std::uint8_t> digest;
   std::uint64_t size = 0;
   HEAL_RETURN_IF_ERROR(r.get(&kind));
-  if (kind != kSealedShareKind) return Status::corruption("he keygen sealed share: unexpected kind " + std::to_string(kind));
+  if (kind != kSealedShareKind) {
+    return Status::corruption("he keygen sealed share: unexpected kind " + std::to_string(kind));
+  }
   HEAL_RETURN_IF_ERROR(r.get_bytes(32, &digest));
   std::memcpy(e.setup.data(), digest.data(), 32);
   HEAL_RETURN_IF_ERROR(r.get(&e.sender));
@@ -252,7 +256,9 @@ Result<HeKeyGenRound1> HeKeyGenParty::round1(std::span<const BoxPublicKey> box_k
     return Status::invalid_argument("he keygen: need " + std::to_string(sh.parties) + " box public keys, got " +
                                     std::to_string(box_keys.size()));
   }
-  if (box_keys[m.id] != m.box_pk) return Status::invalid_argument("he keygen: box key list does not hold this party's key");
+  if (box_keys[m.id] != m.box_pk) {
+    return Status::invalid_argument("he keygen: box key list does not hold this party's key");
+  }
   std::vector<ckks::multiparty::PartyId> ids(sh.parties);
   std::iota(ids.begin(), ids.end(), 1u);
   const ckks::multiparty::ThresholdKeyGen tkg(sh.ctx, sh.threshold, ids);
@@ -344,8 +350,9 @@ Result<HeKeyMaterial> HeKeyGenParty::round2(std::span<const Bytes> public_shares
     }
     Bytes plain(env->box.size() - crypto_box_SEALBYTES);
     if (crypto_box_seal_open(plain.data(), env->box.data(), env->box.size(), m.box_pk.data(), m.box_sk.data()) != 0) {
-      return Status::corruption(from(i) + "sealed share does not open with this party's box key "
-                                          "(sealed to another recipient, or altered)");
+      return Status::corruption(from(i) +
+                                "sealed share does not open with this party's box key "
+                                "(sealed to another recipient, or altered)");
     }
     const SecretBytes guard(std::move(plain));  // wiped on every return below
     const std::span<const std::uint8_t> pt(guard.data(), guard.size());

@@ -69,8 +69,8 @@ TEST(FederationKeyGen, DistributedSetupTrainsTwoRoundsLikePlaintext) {
 
   // The same federation in plaintext: the models agree up to the HE error.
   auto plain_ledger = memory_ledger();
-  Federation plain(config(KeyGen::kSimulated), trainers(3), std::make_unique<PlainAggregator>(party_set(3)), *plain_ledger,
-                   std::vector<float>(5, 0.0f));
+  Federation plain(config(KeyGen::kSimulated), trainers(3), std::make_unique<PlainAggregator>(party_set(3)),
+                   *plain_ledger, std::vector<float>(5, 0.0f));
   ASSERT_TRUE(plain.run().ok());
   ASSERT_EQ(fed.global_model().size(), plain.global_model().size());
   double max_diff = 0;
@@ -83,8 +83,8 @@ TEST(FederationKeyGen, DistributedSetupTrainsTwoRoundsLikePlaintext) {
 
 TEST(FederationKeyGen, RejectsUnknownModeAndNonHeAggregator) {
   auto ledger = memory_ledger();
-  EXPECT_THROW(Federation(config(static_cast<KeyGen>(7)), trainers(2), std::make_unique<PlainAggregator>(party_set(2)), *ledger,
-                          std::vector<float>(5, 0.0f)),
+  EXPECT_THROW(Federation(config(static_cast<KeyGen>(7)), trainers(2), std::make_unique<PlainAggregator>(party_set(2)),
+                          *ledger, std::vector<float>(5, 0.0f)),
                std::invalid_argument);
   auto ledger2 = memory_ledger();
   EXPECT_THROW(Federation(config(KeyGen::kDistributed), trainers(2), std::make_unique<PlainAggregator>(party_set(2)),

@@ -41,7 +41,8 @@ struct KeySetup {
 };
 
 // Party i draws its secret and box key from `secret_seeds[i]`, its round-1 randomness from another seed.
-KeySetup run_round1(const HeAggregatorConfig& c, const Bytes& federation, const std::vector<std::uint64_t>& secret_seeds) {
+KeySetup run_round1(const HeAggregatorConfig& c, const Bytes& federation,
+                    const std::vector<std::uint64_t>& secret_seeds) {
   KeySetup s;
   const std::size_t n = secret_seeds.size();
   for (std::size_t i = 0; i < n; ++i) {
@@ -207,6 +208,7 @@ void distributed_round_trip(std::size_t n, std::uint32_t t) {
   }
 }
 
+TEST(HeKeyGen, TwoPartiesTwoOfTwo) { distributed_round_trip(2, 2); }
 TEST(HeKeyGen, ThreePartiesTwoOfThree) { distributed_round_trip(3, 2); }
 TEST(HeKeyGen, FivePartiesThreeOfFive) { distributed_round_trip(5, 3); }
 
