@@ -17,6 +17,11 @@ void add_fl_commands(CLI::App& app) {
   sim->add_option("--partition", a->partition, "iid | dirichlet:ALPHA | quantity:ALPHA")->capture_default_str();
   sim->add_option("--rounds", a->rounds, "Federated rounds")->capture_default_str();
   sim->add_option("--secure", a->secure, "Secure aggregation: he (threshold CKKS) | none")->capture_default_str();
+  sim->add_option("--keygen", a->keygen,
+                  "HE key setup: simulated (keys from --seed by one dealer) | distributed (each hospital "
+                  "draws its own secret; Shamir shares in sealed boxes over the transport)")
+      ->check(CLI::IsMember({"simulated", "distributed"}))
+      ->capture_default_str();
   sim->add_option("--strategy", a->strategy, "fedavg | fedprox | fedadam | fedyogi")->capture_default_str();
   sim->add_option("--local-epochs", a->local_epochs, "Local epochs per round")->capture_default_str();
   sim->add_option("--model", a->model, "hecnn | hecnn-wide | capsnet | resnet; with --task segment: segcaps | unet")

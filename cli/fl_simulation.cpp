@@ -33,6 +33,7 @@ SimOutcome run_fl_simulation(const SimArgs& a) {
   o.partition = a.partition;
   o.rounds = a.rounds;
   o.secure = a.secure;
+  o.keygen = a.keygen;
   o.strategy = a.strategy;
   o.local_epochs = a.local_epochs;
   o.model = a.model;

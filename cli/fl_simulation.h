@@ -15,6 +15,7 @@ struct SimArgs {
   std::string partition = "dirichlet:0.5";
   std::uint64_t rounds = 5;
   std::string secure = "he";             // he | none
+  std::string keygen = "simulated";      // he key setup: simulated (one seeded dealer) | distributed
   std::string strategy = "fedavg";
   int local_epochs = 1;
   std::string model = "hecnn";

@@ -31,6 +31,8 @@ Federation::Federation(FederationConfig config, std::vector<std::unique_ptr<Loca
                "min_contributors " << config_.min_contributors << " exceeds " << trainers.size() << " hospitals");
   HEAL_REQUIRE(config_.clip_norm >= 0 && std::isfinite(config_.clip_norm), "clip_norm must be finite and >= 0");
   HEAL_REQUIRE(!config_.federation_id.empty(), "federation_id must not be empty");
+  HEAL_REQUIRE(config_.keygen == KeyGen::kSimulated || config_.keygen == KeyGen::kDistributed, "unknown keygen");
+  const bool distributed = config_.keygen == KeyGen::kDistributed;
   if (config_.min_contributors == 0) config_.min_contributors = static_cast<std::uint32_t>(trainers.size());
   const Seed seed = seed_from_u64(config_.seed);
   std::unique_ptr<ledger::Signer> coordinator_signer;
@@ -52,14 +54,17 @@ Federation::Federation(FederationConfig config, std::vector<std::unique_ptr<Loca
                                         make_signer(config_.signature_scheme, key_rng), ledger_, transport_,
                                         std::make_unique<SeededRng>(seed, kProtocolStream + id));
     h->set_federation(config_.federation_id, config_.clip_norm, proximal_mu);
-    // Simulation: the aggregator made every party's key material and hands each hospital its own.
-    auto party = aggregator->party(id);
-    HEAL_REQUIRE(party.ok(), "aggregator has no key share for hospital " << i << ": " << party.status().to_string());
-    h->set_aggregation_party(std::move(party).value());
+    if (!distributed) {
+      // Simulation: the aggregator made every party's key material and hands each hospital its own.
+      auto party = aggregator->party(id);
+      HEAL_REQUIRE(party.ok(), "aggregator has no key share for hospital " << i << ": " << party.status().to_string());
+      h->set_aggregation_party(std::move(party).value());
+    }
     ledger_.add_local_signer(h->signer());  // the simulation holds every party's key
     members.push_back({id, ledger::Role::kHospital, h->name(), h->identity()});
     hospitals_.push_back(std::move(h));
   }
+  if (distributed) aggregator = distributed_keygen(*aggregator);
   CoordinatorConfig cc;
   cc.federation_id = config_.federation_id;
   cc.strategy = config_.strategy;

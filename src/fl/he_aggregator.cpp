@@ -94,7 +94,9 @@ void apply_threshold_rules(const HeAggregatorConfig& config, std::size_t num_par
                                         << " parties; lower t or set colluders_tolerated (now " << sh.colluders << ")");
 }
 
-std::shared_ptr<he::Shared> make_shared_state(const HeAggregatorConfig& config, std::size_t num_parties) {
+}  // namespace
+
+std::shared_ptr<he::Shared> he::make_shared_state(const HeAggregatorConfig& config, std::size_t num_parties) {
   HEAL_REQUIRE(num_parties >= 2, "HeAggregator: needs at least 2 parties, got " << num_parties);
   HEAL_REQUIRE(config.max_abs_update > 0 && config.max_total_weight >= 1,
                "HeAggregator: max_abs_update must be > 0 and max_total_weight >= 1");
@@ -138,22 +140,20 @@ std::shared_ptr<he::Shared> make_shared_state(const HeAggregatorConfig& config, 
   return sh;
 }
 
-}  // namespace
-
 struct HeAggregator::Impl {
   std::shared_ptr<he::Shared> sh;
   std::vector<he::Material> material;  // index: fl party id
 };
 
 HeBudget he_budget(const HeAggregatorConfig& config, std::size_t num_parties) {
-  auto sh = make_shared_state(config, num_parties);
+  auto sh = he::make_shared_state(config, num_parties);
   HeBudget b;
   fill_budget(*sh, b);
   return b;
 }
 
 HeAggregator::HeAggregator(HeAggregatorConfig config, std::size_t num_parties) : impl_(std::make_unique<Impl>()) {
-  impl_->sh = make_shared_state(config, num_parties);
+  impl_->sh = he::make_shared_state(config, num_parties);
   auto& sh = *impl_->sh;
   fill_budget(sh, budget_);
   const auto& ctx = sh.ctx;
@@ -178,14 +178,30 @@ HeAggregator::HeAggregator(HeAggregatorConfig config, std::size_t num_parties) :
   sh.cpk_hash = blake2b_256(ckks::save(*ctx, cpk));
 }
 
+HeAggregator::HeAggregator(const HePublicSetup& setup) : impl_(std::make_unique<Impl>()) {
+  impl_->sh = he::make_shared_state(setup.config, setup.num_parties);
+  impl_->sh->crs = setup.crs;
+  impl_->sh->cpk_hash = setup.cpk_hash;
+  fill_budget(*impl_->sh, budget_);
+}
+
 HeAggregator::~HeAggregator() = default;
 
 const ckks::ContextPtr& HeAggregator::context() const { return impl_->sh->ctx; }
 
+const HeAggregatorConfig& HeAggregator::config() const { return impl_->sh->config; }
+
 std::size_t HeAggregator::chunks(std::size_t length) const { return he::chunk_count(*impl_->sh, length); }
 
 std::size_t HeAggregator::contribution_bytes(std::size_t length) const {
-  auto p = he::make_party(impl_->sh, 0, impl_->material[0]);
+  // A throwaway party: the size does not depend on the secret (public side: a fresh one).
+  he::Material throwaway;
+  if (impl_->material.empty()) {
+    throwaway.secret = ckks::KeyGenerator(impl_->sh->ctx).secret_key();
+  } else {
+    throwaway = impl_->material[0];
+  }
+  auto p = he::make_party(impl_->sh, 0, std::move(throwaway));
   const std::vector<float> zeros(length, 0.0f);
   SystemRng rng;
   auto c = p->contribute(zeros, 0, 0, rng);
@@ -218,7 +234,13 @@ double HeAggregator::sum_bound(double total_weight) const {
 }
 
 Result<std::unique_ptr<AggregationParty>> HeAggregator::party(PartyId p) {
-  if (p >= impl_->material.size()) return Status::invalid_argument("party " + std::to_string(p) + " is not in the federation");
+  if (impl_->material.empty()) {
+    return Status::failed_precondition(
+        "HeAggregator: public side of a dealer-free setup holds no party's keys; "
+        "build the party from its own HeKeyMaterial");
+  }
+  if (p >= impl_->material.size())
+    return Status::invalid_argument("party " + std::to_string(p) + " is not in the federation");
   return he::make_party(impl_->sh, p, impl_->material[p]);
 }
 
@@ -314,7 +336,8 @@ Result<std::vector<double>> HeAggregator::finalize(std::span<const std::uint8_t>
     parsed.push_back(std::move(*p));
   }
   std::sort(seen.begin(), seen.end());
-  if (std::adjacent_find(seen.begin(), seen.end()) != seen.end()) return Status::invalid_argument("duplicate decryption share");
+  if (std::adjacent_find(seen.begin(), seen.end()) != seen.end())
+    return Status::invalid_argument("duplicate decryption share");
   std::vector<double> out(length);
   const std::size_t n = ctx.n();
   for (std::size_t c = 0; c < agg->chunks.size(); ++c) {

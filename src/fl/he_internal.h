@@ -52,6 +52,10 @@ struct Material {
   std::vector<ckks::multiparty::KeyShare> received;   // f_sender(x_i), indexed by sender fl id
 };
 
+/// The public state of `config` with `num_parties` parties, CRS derived from config.seed (the
+/// simulation's); the dealer-free setup overwrites crs. Throws std::invalid_argument on a bad config.
+std::shared_ptr<Shared> make_shared_state(const HeAggregatorConfig& config, std::size_t num_parties);
+
 /// Seed of a_{round, chunk}: BLAKE2b("HEAL-fl-he-a" || crs || round || chunk).
 Seed chunk_seed(const Seed& crs, std::uint64_t round, std::uint64_t chunk);
 

@@ -26,7 +26,8 @@ struct FlSimulationOptions {
   io::SliceSelection slices;  // which slices of a volume are used (classification)
   std::string partition = "dirichlet:0.5";
   std::uint64_t rounds = 5;
-  std::string secure = "he";  // he | none
+  std::string secure = "he";         // he | none
+  std::string keygen = "simulated";  // HE key setup: simulated (one seeded dealer) | distributed
   std::string strategy = "fedavg";
   int local_epochs = 1;
   std::string model = "hecnn";

@@ -37,6 +37,12 @@ struct DropoutEvent {
   std::uint64_t rounds_offline = 1;
 };
 
+/// How the keys of secure mode he are made.
+enum class KeyGen : std::uint8_t {
+  kSimulated,    // the aggregator passed in made every party's keys (one seeded dealer; simulation)
+  kDistributed,  // no dealer: each hospital runs HeKeyGenParty (heal/fl/he_keygen.h) over the transport
+};
+
 struct FederationConfig {
   std::string federation_id = "heal-sim";
   std::uint64_t rounds = 5;
@@ -49,6 +55,10 @@ struct FederationConfig {
   /// Ledger keys of the parties: Ed25519, or secp256k1 (one key per party for the record signatures
   /// and its EVM account; an EVM ledger needs it).
   ledger::SignatureScheme signature_scheme = ledger::SignatureScheme::kEd25519;
+  /// Key setup of secure mode he. kDistributed: the messages go through the transport; the
+  /// aggregator passed in must be an HeAggregator, of which only the configuration is used; the
+  /// coordinator gets the secret-free public side (HeAggregator(HePublicSetup)).
+  KeyGen keygen = KeyGen::kSimulated;
 };
 
 class Federation {
@@ -88,6 +98,9 @@ class Federation {
   /// The transport's delivery hook: every reachable hospital handles its messages.
   void deliver();
   void apply_dropouts(std::uint64_t round, DropPhase phase);
+  /// KeyGen::kDistributed: runs the dealer-free setup over the transport, gives every hospital
+  /// the party made from its own key material and returns the coordinator's public aggregator.
+  std::unique_ptr<SecureAggregator> distributed_keygen(const SecureAggregator& aggregator);
 
   FederationConfig config_;
   ledger::Ledger& ledger_;

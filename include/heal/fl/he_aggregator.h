@@ -22,6 +22,8 @@
 #include <vector>
 
 #include "heal/ckks/params.h"
+#include "heal/core/hash.h"
+#include "heal/core/rng.h"
 #include "heal/core/vault.h"
 #include "heal/fl/node_store.h"
 #include "heal/fl/secure_aggregator.h"
@@ -72,12 +74,23 @@ struct HeBudget {
   double upload_ratio = 0;           ///< contribution bits per weight / 32 (whole ciphertexts)
 };
 
+/// The public outcome of a dealer-free setup (heal/fl/he_keygen.h): all the aggregator needs, no secret.
+struct HePublicSetup {
+  HeAggregatorConfig config;  ///< `seed` unused
+  std::size_t num_parties = 0;
+  Seed crs{};                 ///< he_crs_from_federation(federation id)
+  Digest cpk_hash{};          ///< BLAKE2b-256 of the serialized collective public key
+};
+
 class HeAggregator final : public SecureAggregator {
  public:
   /// Runs the simulated setup for parties 0..num_parties-1 (ckks ids 1..num_parties): additive
   /// secrets, Shamir re-sharing and the collective public key. Throws std::invalid_argument on a
   /// bad configuration (insecure parameters, threshold out of range, scale without headroom).
   HeAggregator(HeAggregatorConfig config, std::size_t num_parties);
+  /// The public side of a dealer-free setup: holds no secret, so party() refuses (each hospital
+  /// builds its own party from its HeKeyMaterial); aggregate/finalize are byte-compatible with it.
+  explicit HeAggregator(const HePublicSetup& setup);
   ~HeAggregator() override;
 
   AggregatorSetupInfo setup_info() const override;
@@ -105,6 +118,8 @@ class HeAggregator final : public SecureAggregator {
   std::uint32_t colluders_tolerated() const;
   std::uint32_t min_aggregate_parties() const;
 
+  /// The configuration (for a dealer-free setup: the same for every party).
+  const HeAggregatorConfig& config() const;
   /// The budget of this configuration.
   const HeBudget& budget() const { return budget_; }
   const ckks::ContextPtr& context() const;

@@ -29,7 +29,11 @@ enum class MessageKind : std::uint8_t {
   kDecryptionShare = 5,  // hospital -> coordinator: partial decryption
   kEvaluate = 6,         // coordinator -> hospital: evaluate this candidate model on local validation data
   kEvaluation = 7,       // hospital -> coordinator: the metrics of that evaluation
-  // 8..19 are free for the round protocol.
+  // Dealer-free HE key setup (FederationConfig::keygen = KeyGen::kDistributed; heal/fl/he_keygen.h).
+  kKeyGenBoxKey = 8,       // hospital -> hospital: its X25519 box public key (32 bytes)
+  kKeyGenPublicShare = 9,  // hospital -> hospitals and coordinator: its CKG public-key share
+  kKeyGenSealedShare = 10, // hospital -> hospital: a Shamir share sealed to the recipient
+  // 11..19 are free for the round protocol.
   // SMPC ensemble (fl/ensemble, src/fl/README.md "Ensemble"): values from 20 on.
   kEnsembleRoundStart = 20,    // coordinator -> institution: round, SecAgg session and sizes
   kEnsembleSecAgg = 21,        // SecAgg message between an institution and the coordinator

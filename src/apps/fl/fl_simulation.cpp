@@ -282,6 +282,11 @@ Workload segmentation_workload(const FlSimulationOptions& a, const std::string& 
 FlSimulationResult simulate(const FlSimulationOptions& a) {
   if (a.hospitals < 2) throw std::invalid_argument("--hospitals must be >= 2");
   if (a.secure != "he" && a.secure != "none") throw std::invalid_argument("--secure must be 'he' or 'none'");
+  if (a.keygen != "simulated" && a.keygen != "distributed") {
+    throw std::invalid_argument("--keygen must be 'simulated' or 'distributed'");
+  }
+  if (a.keygen == "distributed" && a.secure != "he")
+    throw std::invalid_argument("--keygen distributed needs --secure he");
   tb::set_num_threads(a.threads);
   if (a.data_path.empty()) {
     throw StatusError(Status::invalid_argument(
@@ -305,6 +310,7 @@ FlSimulationResult simulate(const FlSimulationOptions& a) {
   cfg.clip_norm = a.clip;
   cfg.min_contributors = a.min_contributors;
   cfg.seed = a.seed;
+  cfg.keygen = a.keygen == "distributed" ? fl::KeyGen::kDistributed : fl::KeyGen::kSimulated;
   for (const auto& d : a.drops) cfg.dropouts.push_back(parse_drop(d));
 
   std::unique_ptr<fl::SecureAggregator> aggregator;
@@ -326,6 +332,7 @@ FlSimulationResult simulate(const FlSimulationOptions& a) {
                {"log_q", b.log_q},
                {"log_delta", b.log_delta},
                {"threshold", he->threshold()},
+               {"keygen", a.keygen},
                {"colluders_tolerated", he->colluders_tolerated()},
                {"min_aggregate_parties", he->min_aggregate_parties()},
                {"flooding_bits", hc.flooding_bits},
