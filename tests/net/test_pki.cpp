@@ -20,9 +20,15 @@ void check(bool ok, const char* what) {
   if (!ok) throw std::runtime_error(std::string("test PKI: ") + what);
 }
 
-EVP_PKEY* new_p256_key() {
-  EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
-  check(key != nullptr, "P-256 key generation");
+// Ed25519 (RFC 8032) from a 32-byte seed drawn with heal's SystemRng; signing is deterministic, so the
+// PKI uses no randomness of OpenSSL's own.
+EVP_PKEY* new_ed25519_key() {
+  Bytes seed(32);
+  SystemRng rng;
+  rng.fill(seed);
+  EVP_PKEY* key = EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, seed.data(), seed.size());
+  secure_wipe(seed);
+  check(key != nullptr, "Ed25519 key");
   return key;
 }
 
@@ -88,7 +94,7 @@ X509* make_cert(EVP_PKEY* key, const std::string& cn, X509* issuer, EVP_PKEY* is
     add_ext(cert, signer, NID_ext_key_usage, "serverAuth,clientAuth");
     add_ext(cert, signer, NID_subject_alt_name, ("DNS:" + cn).c_str());
   }
-  check(X509_sign(cert, issuer_key, EVP_sha256()) > 0, "signing a certificate");
+  check(X509_sign(cert, issuer_key, nullptr) > 0, "signing a certificate");
   return cert;
 }
 
@@ -111,7 +117,7 @@ struct TestCa::Keys {
 };
 
 TestCa::TestCa(const std::string& dir, const std::string& name) : keys_(std::make_unique<Keys>()), dir_(dir), name_(name) {
-  keys_->key = new_p256_key();
+  keys_->key = new_ed25519_key();
   keys_->cert = make_cert(keys_->key, name + " CA", nullptr, keys_->key);
   cert_path_ = dir_ + "/" + name_ + ".crt";
   write_text(cert_path_, cert_pem(keys_->cert), false);
@@ -120,7 +126,7 @@ TestCa::TestCa(const std::string& dir, const std::string& name) : keys_(std::mak
 TestCa::~TestCa() = default;
 
 PartyPki TestCa::issue(const std::string& cn) {
-  EVP_PKEY* key = new_p256_key();
+  EVP_PKEY* key = new_ed25519_key();
   X509* cert = make_cert(key, cn, keys_->cert, keys_->key);
   PartyPki out{cert_path_, dir_ + "/" + name_ + "-" + cn + ".crt", dir_ + "/" + name_ + "-" + cn + ".key"};
   write_text(out.cert_path, cert_pem(cert), false);

@@ -1,4 +1,4 @@
-// A throwaway consortium PKI for tests: a CA (ECDSA P-256, self-signed) and party certificates it
+// A throwaway consortium PKI for tests: a CA (Ed25519, self-signed) and party certificates it
 // signs (CN and subjectAltName DNS `party-<id>`, serverAuth + clientAuth), written as PEM files into a
 // directory; key files have mode 0600. Built with OpenSSL's C API (no `openssl` command needed).
 #pragma once
