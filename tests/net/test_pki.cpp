@@ -136,4 +136,24 @@ PartyPki TestCa::issue(const std::string& cn) {
   return out;
 }
 
+std::string TestCa::sign_csr(const std::string& csr_path) {
+  auto pem = read_file(csr_path);
+  check(pem.ok(), "reading the CSR");
+  BIO* bio = BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size()));
+  X509_REQ* req = PEM_read_bio_X509_REQ(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  check(req != nullptr, "parsing the CSR");
+  EVP_PKEY* pub = X509_REQ_get0_pubkey(req);
+  check(pub != nullptr && X509_REQ_verify(req, pub) == 1, "the CSR's signature");
+  char cn[256] = {};
+  const int n = X509_NAME_get_text_by_NID(X509_REQ_get_subject_name(req), NID_commonName, cn, sizeof cn);
+  check(n > 0, "the CSR has no CN");
+  X509* cert = make_cert(pub, std::string(cn, static_cast<std::size_t>(n)), keys_->cert, keys_->key);
+  const std::string path = dir_ + "/" + name_ + "-" + std::string(cn, static_cast<std::size_t>(n)) + ".crt";
+  write_text(path, cert_pem(cert), false);
+  X509_free(cert);
+  X509_REQ_free(req);
+  return path;
+}
+
 }  // namespace heal::testing

@@ -26,6 +26,10 @@ class TestCa {
   /// Issues `<dir>/<name>-<cn>.crt` and `<dir>/<name>-<cn>.key` (0600) for the common name `cn`
   /// (e.g. "party-2"; the subjectAltName DNS is the same name).
   PartyPki issue(const std::string& cn);
+  /// Signs the PKCS#10 request at `csr_path` as a CA would after checking it: the request's own
+  /// signature must verify and its CN is the certificate's name. Writes `<dir>/<name>-<cn>.crt` and
+  /// returns its path (throws on a bad request).
+  std::string sign_csr(const std::string& csr_path);
   const std::string& cert_path() const { return cert_path_; }
 
  private:
