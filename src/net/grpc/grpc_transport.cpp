@@ -165,7 +165,8 @@ struct GrpcTransport::Impl final : public v1::PartyTransport::Service {
     m.to = chunk.to();
     m.kind = static_cast<fl::MessageKind>(chunk.kind());
     m.round = chunk.round();
-    m.payload.reserve(static_cast<std::size_t>(size));
+    // Grows with what arrives: a declared size alone does not allocate more than 64 MiB.
+    m.payload.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(size, std::uint64_t{64} << 20)));
     do {
       const std::string& data = chunk.data();
       if (m.payload.size() + data.size() > size) {
