@@ -51,8 +51,8 @@ class GrpcRawClientTest : public ::testing::Test {
     }
     grpc::ChannelArguments args;
     args.SetSslTargetNameOverride("party-1");
-    auto channel = grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(server_->port()),
-                                             grpc::SslCredentials(opts), args);
+    auto channel =
+        grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(server_->port()), grpc::SslCredentials(opts), args);
     return v1::PartyTransport::NewStub(channel);
   }
 

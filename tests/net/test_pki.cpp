@@ -116,7 +116,8 @@ struct TestCa::Keys {
   }
 };
 
-TestCa::TestCa(const std::string& dir, const std::string& name) : keys_(std::make_unique<Keys>()), dir_(dir), name_(name) {
+TestCa::TestCa(const std::string& dir, const std::string& name)
+    : keys_(std::make_unique<Keys>()), dir_(dir), name_(name) {
   keys_->key = new_ed25519_key();
   keys_->cert = make_cert(keys_->key, name + " CA", nullptr, keys_->key);
   cert_path_ = dir_ + "/" + name_ + ".crt";

@@ -32,8 +32,8 @@ namespace heal::net {
 
 /// PEM text of a party's TLS identity. The key stays in memory for the transport's lifetime.
 struct TlsIdentity {
-  std::string ca_cert_pem;    // the consortium CA (trust anchor for peers)
-  std::string cert_chain_pem; // this party's certificate (CN=party-<id>), then any intermediates
+  std::string ca_cert_pem;     // the consortium CA (trust anchor for peers)
+  std::string cert_chain_pem;  // this party's certificate (CN=party-<id>), then any intermediates
   std::string private_key_pem;
 };
 

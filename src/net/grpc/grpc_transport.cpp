@@ -116,7 +116,7 @@ struct GrpcTransport::Impl final : public v1::PartyTransport::Service {
   std::mutex peers_mu;
   std::map<fl::PartyId, Peer> peers;
 
-  mutable std::mutex mu;  // queue, counters, stopping
+  mutable std::mutex mu;               // queue, counters, stopping
   std::condition_variable message_cv;  // a message was queued (or the transport stops)
   std::condition_variable space_cv;    // the queue shrank (or the transport stops)
   std::deque<fl::Message> queue;
@@ -175,8 +175,9 @@ struct GrpcTransport::Impl final : public v1::PartyTransport::Service {
       m.payload.insert(m.payload.end(), data.begin(), data.end());
     } while (reader->Read(&chunk));
     if (m.payload.size() != size) {
-      return refuse(rejected, *ctx, grpc::StatusCode::INVALID_ARGUMENT,
-                    "stream ended after " + std::to_string(m.payload.size()) + " of " + std::to_string(size) + " bytes");
+      return refuse(
+          rejected, *ctx, grpc::StatusCode::INVALID_ARGUMENT,
+          "stream ended after " + std::to_string(m.payload.size()) + " of " + std::to_string(size) + " bytes");
     }
     // Bounded queue: hold the call (and so the sender) until there is room.
     std::unique_lock lock(mu);

@@ -55,8 +55,8 @@ Result<NodeIdentityFiles> init_node_identity(fl::PartyId id, const std::string& 
                                  reinterpret_cast<const unsigned char*>(organisation.c_str()), -1, -1, 0) != 1) {
     return Status::invalid_argument("organisation name refused by X.509: " + organisation);
   }
-  if (X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(name.c_str()),
-                                 -1, -1, 0) != 1 ||
+  if (X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(name.c_str()), -1,
+                                 -1, 0) != 1 ||
       X509_REQ_set_pubkey(req.get(), key.get()) != 1) {
     return Status::internal("building the CSR subject");
   }
