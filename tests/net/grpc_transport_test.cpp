@@ -148,7 +148,11 @@ TEST_F(GrpcTransportTest, FortyMegabytePayloadArrivesIntact) {
   ASSERT_TRUE(m.has_value());
   EXPECT_EQ(m->payload.size(), big.size());
   EXPECT_TRUE(m->payload == big);
-  EXPECT_EQ(b->counters(1).bytes_down, big.size() + kEnvelope);
+  // Both ends account the update to hospital 1's upload (fl::Transport counts from the hospital's end).
+  EXPECT_EQ(a->counters(100000).bytes_up, big.size() + kEnvelope);
+  EXPECT_EQ(b->counters(1).bytes_up, big.size() + kEnvelope);
+  EXPECT_EQ(b->counters(1).messages_up, 1u);
+  EXPECT_EQ(b->counters(1).bytes_down, 0u);
   std::printf("40 MB over gRPC + mutual TLS on loopback: %.3f s\n", s);
 }
 
@@ -180,7 +184,10 @@ TEST_F(GrpcTransportTest, ClaimedSenderMustMatchCertificate) {
   EXPECT_EQ(coordinator->rejected_messages(), 1u);
   coordinator->wait(100000, 200ms);
   EXPECT_FALSE(coordinator->receive(100000).has_value());
-  EXPECT_EQ(coordinator->counters(1).messages_down + coordinator->counters(2).messages_down, 0u);
+  for (fl::PartyId p : {1u, 2u}) {
+    const auto c = coordinator->counters(p);
+    EXPECT_EQ(c.messages_up + c.messages_down + c.bytes_up + c.bytes_down, 0u);
+  }
   // The sender checks the server's name too: party 100000's server listed as party 3's address is
   // refused in the handshake (its certificate is not for party-3), so the message is never sent.
   auto honest = party(2, ca_->issue("party-2"));

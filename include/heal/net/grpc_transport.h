@@ -83,8 +83,11 @@ class GrpcTransport final : public fl::Transport {
   std::optional<fl::Message> receive(fl::PartyId party) override;
   /// Blocks until a message is queued for this party or `timeout` passes.
   void wait(fl::PartyId party, std::chrono::milliseconds timeout) override;
-  /// Traffic between this party and `peer`: up = sent to it, down = received from it (payload plus
-  /// fl::InProcessTransport::kEnvelopeBytes per message, so both transports count alike).
+  /// Traffic between this party and `peer` (payload plus fl::InProcessTransport::kEnvelopeBytes per
+  /// message, so both transports count alike). As fl::Transport defines it, traffic is seen from the
+  /// hospital's end: on the coordinator's transport counters(h) has up = received from hospital h and
+  /// down = sent to it (what the coordinator's round report expects); on any other party's transport
+  /// up = sent to `peer` and down = received from it.
   fl::TrafficCounters counters(fl::PartyId peer) const override;
 
   /// Adds or replaces a peer's address (its channel is opened on the next send).

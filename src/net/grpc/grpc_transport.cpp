@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <utility>
 
 #include "heal/core/bytes.h"
 #include "heal/core/check.h"
@@ -350,7 +351,12 @@ void GrpcTransport::wait(fl::PartyId party, std::chrono::milliseconds timeout) {
 fl::TrafficCounters GrpcTransport::counters(fl::PartyId peer) const {
   std::lock_guard lock(impl_->mu);
   auto it = impl_->traffic.find(peer);
-  return it == impl_->traffic.end() ? fl::TrafficCounters{} : it->second;
+  fl::TrafficCounters c = it == impl_->traffic.end() ? fl::TrafficCounters{} : it->second;
+  if (impl_->cfg.self == fl::kCoordinatorId) {  // the hospital's end: up = hospital -> coordinator
+    std::swap(c.bytes_up, c.bytes_down);
+    std::swap(c.messages_up, c.messages_down);
+  }
+  return c;
 }
 
 }  // namespace heal::net
