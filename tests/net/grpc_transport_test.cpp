@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <thread>
 
 #include "heal/core/rng.h"
@@ -228,6 +229,47 @@ TEST_F(GrpcTransportTest, WaitReturnsEarlyWhenAMessageArrives) {
   sender.join();
   EXPECT_LT(ms.count(), 5000);
   EXPECT_TRUE(a->receive(1).has_value());
+}
+
+TEST_F(GrpcTransportTest, ConcurrentHospitalsReachTheCoordinatorInOrder) {
+  constexpr int kHospitals = 4;
+  constexpr int kMessages = 5;
+  auto coordinator = party(fl::kCoordinatorId, ca_->issue("party-100000"));
+  std::vector<std::unique_ptr<GrpcTransport>> hospitals;
+  for (int h = 0; h < kHospitals; ++h) {
+    hospitals.push_back(party(static_cast<fl::PartyId>(h), ca_->issue("party-" + std::to_string(h))));
+    link(*hospitals.back(), *coordinator);
+  }
+  std::vector<std::thread> senders;
+  for (int h = 0; h < kHospitals; ++h) {
+    senders.emplace_back([&, h] {
+      for (int r = 1; r <= kMessages; ++r) {
+        const auto id = static_cast<fl::PartyId>(h);
+        Bytes payload = random_bytes(100'000, 100 * static_cast<std::uint64_t>(h) + static_cast<std::uint64_t>(r));
+        EXPECT_TRUE(hospitals[h]->send({id, fl::kCoordinatorId, MessageKind::kUpdate, std::uint64_t(r), payload}).ok());
+      }
+    });
+  }
+  std::map<fl::PartyId, std::uint64_t> last_round;
+  int got = 0;
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (got < kHospitals * kMessages && std::chrono::steady_clock::now() < deadline) {
+    coordinator->wait(fl::kCoordinatorId, 1s);
+    while (auto m = coordinator->receive(fl::kCoordinatorId)) {
+      ++got;
+      EXPECT_EQ(m->round, last_round[m->from] + 1) << "party " << m->from;  // each sender's order is kept
+      last_round[m->from] = m->round;
+      EXPECT_EQ(m->payload, random_bytes(100'000, 100 * std::uint64_t{m->from} + m->round));
+    }
+  }
+  for (auto& t : senders) t.join();
+  EXPECT_EQ(got, kHospitals * kMessages);
+  for (int h = 0; h < kHospitals; ++h) {
+    const auto c = coordinator->counters(static_cast<fl::PartyId>(h));
+    EXPECT_EQ(c.messages_up, std::uint64_t{kMessages});
+    EXPECT_EQ(c.bytes_up, kMessages * (100'000 + kEnvelope));
+    EXPECT_EQ(hospitals[h]->counters(fl::kCoordinatorId).bytes_up, c.bytes_up);
+  }
 }
 
 TEST_F(GrpcTransportTest, FullQueueHoldsTheSender) {
