@@ -231,6 +231,31 @@ TEST_F(GrpcTransportTest, WaitReturnsEarlyWhenAMessageArrives) {
   EXPECT_TRUE(a->receive(1).has_value());
 }
 
+TEST_F(GrpcTransportTest, WaitUntilDeadlineCollectsEveryAnswer) {
+  GrpcTransportConfig whole;
+  whole.wait_until_deadline = true;
+  auto coordinator = party(fl::kCoordinatorId, ca_->issue("party-100000"), whole);
+  auto h0 = party(0, ca_->issue("party-0"));
+  auto h1 = party(1, ca_->issue("party-1"));
+  link(*h0, *coordinator);
+  link(*h1, *coordinator);
+  std::thread early([&] { EXPECT_TRUE(h0->send({0, fl::kCoordinatorId, MessageKind::kUpdate, 1, {}}).ok()); });
+  std::thread late([&] {
+    std::this_thread::sleep_for(300ms);
+    EXPECT_TRUE(h1->send({1, fl::kCoordinatorId, MessageKind::kUpdate, 1, {}}).ok());
+  });
+  const auto t0 = std::chrono::steady_clock::now();
+  coordinator->wait(fl::kCoordinatorId, 1500ms);
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+  early.join();
+  late.join();
+  EXPECT_GE(ms.count(), 1495);
+  EXPECT_LT(ms.count(), 3000);
+  int answers = 0;
+  while (coordinator->receive(fl::kCoordinatorId)) ++answers;
+  EXPECT_EQ(answers, 2);  // the late answer is there too
+}
+
 TEST_F(GrpcTransportTest, ConcurrentHospitalsReachTheCoordinatorInOrder) {
   constexpr int kHospitals = 4;
   constexpr int kMessages = 5;

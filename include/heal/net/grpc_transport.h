@@ -64,6 +64,10 @@ struct GrpcTransportConfig {
   std::size_t max_queued_bytes = std::size_t{1} << 30;
   /// Deadline of one send (connect, stream, queue admission); past it the message is lost (Unavailable).
   std::chrono::milliseconds send_timeout{60'000};
+  /// false: wait() returns as soon as a message is queued. true: wait() always gives the peers the
+  /// whole timeout. fl::Coordinator calls wait() once per protocol phase and then takes what is
+  /// queued, so a coordinator on the network needs true, or it would miss every answer after the first.
+  bool wait_until_deadline = false;
 };
 
 class GrpcTransport final : public fl::Transport {
@@ -81,7 +85,8 @@ class GrpcTransport final : public fl::Transport {
   Status send(fl::Message m) override;
   /// Next message queued for this party (`party` must be this party).
   std::optional<fl::Message> receive(fl::PartyId party) override;
-  /// Blocks until a message is queued for this party or `timeout` passes.
+  /// Blocks until a message is queued for this party or `timeout` passes (with wait_until_deadline,
+  /// until `timeout` passes).
   void wait(fl::PartyId party, std::chrono::milliseconds timeout) override;
   /// Traffic between this party and `peer` (payload plus fl::InProcessTransport::kEnvelopeBytes per
   /// message, so both transports count alike). As fl::Transport defines it, traffic is seen from the

@@ -345,7 +345,8 @@ std::optional<fl::Message> GrpcTransport::receive(fl::PartyId party) {
 void GrpcTransport::wait(fl::PartyId party, std::chrono::milliseconds timeout) {
   HEAL_REQUIRE(party == impl_->cfg.self, "GrpcTransport::wait: a transport waits for its own party only");
   std::unique_lock lock(impl_->mu);
-  impl_->message_cv.wait_for(lock, timeout, [&] { return !impl_->queue.empty() || impl_->stopping; });
+  const bool whole = impl_->cfg.wait_until_deadline;
+  impl_->message_cv.wait_for(lock, timeout, [&] { return impl_->stopping || (!whole && !impl_->queue.empty()); });
 }
 
 fl::TrafficCounters GrpcTransport::counters(fl::PartyId peer) const {
