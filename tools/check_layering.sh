@@ -17,7 +17,7 @@ declare -A allowed=(
   [he_train]="he_train ckks math core"
   [ledger]="ledger core"
   [fl]="fl smpc ckks math ledger core"
-  [net]="net fl smpc ckks math ledger core"
+  [net]="net fl core"
   [apps]="apps he_train he_infer smpc fl ledger nn io ckks math core"
 )
 
