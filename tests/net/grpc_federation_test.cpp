@@ -116,7 +116,7 @@ TEST(GrpcFederation, RoundsOverMutualTlsMatchTheInProcessFederation) {
   SeededRng coordinator_rng(seed_from_u64(7), fl::kCoordinatorId);
   fl::CoordinatorConfig cc;
   cc.federation_id = fcfg.federation_id;
-  cc.response_timeout = 700ms;  // each phase waits this long (the coordinator's transport waits it out)
+  cc.response_timeout = 1200ms;  // each phase waits this long (the coordinator's transport waits it out)
   fl::Coordinator coordinator(cc, members, std::move(aggregator), ledger::Ed25519Signer::from_rng(coordinator_rng),
                               coordinator_ledger, *coordinator_net, kInitial);
   ASSERT_TRUE(coordinator.setup(cosigners).ok());
