@@ -15,6 +15,8 @@ PACKAGES=(
   libcli11-dev nlohmann-json3-dev libfmt-dev libspdlog-dev libsodium-dev libsqlite3-dev
   # ledger: secp256k1 identities; EVM backend: keccak-256, scrypt, AES-CTR (Crypto++), JSON-RPC (libcurl)
   libsecp256k1-dev libcrypto++-dev
+  # net: the federation's network transport (gRPC over mutual TLS; protoc + grpc_cpp_plugin generate its code)
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   # io: MedMNIST .npz, PNG/JPEG, DICOM, NIfTI
   zlib1g-dev libzip-dev libpng-dev libjpeg62-turbo-dev libdcmtk-dev libnifti2-dev
   libopenjp2-7-dev libgdcm-dev     # JPEG 2000 in DICOM (OpenJPEG; GDCM is the reference decoder of the tests)

@@ -17,6 +17,7 @@ declare -A allowed=(
   [he_train]="he_train ckks math core"
   [ledger]="ledger core"
   [fl]="fl smpc ckks math ledger core"
+  [net]="net fl core"
   [apps]="apps he_train he_infer smpc fl ledger nn io ckks math core"
 )
 
@@ -103,6 +104,19 @@ while IFS= read -r hit; do
   bad=1
 done < <(grep -rnE '#include[[:space:]]*[<"]secp256k1' include src cli --include='*.h' --include='*.cpp' \
            | grep -vE '^(src/ledger/identity\.cpp|src/ledger/backends/evm/)')
+
+# gRPC and protobuf only in the network transport (src/net/grpc, heal_net_grpc), which front ends (cli, a
+# node), tests and fuzz targets link; fl and every other layer see only fl::Transport.
+while IFS= read -r hit; do
+  echo "layering: $hit: gRPC / protobuf headers may only be included under src/net/grpc (and tests)"
+  bad=1
+done < <(grep -rnE '#include[[:space:]]*[<"](grpc|grpcpp|google/protobuf)/|#include[[:space:]]*[<"][a-z_]+\.(grpc\.)?pb\.h' \
+           include src cli --include='*.h' --include='*.cpp' | grep -vE '^src/net/grpc/')
+while IFS= read -r hit; do
+  echo "layering: $hit: only cli (or a node), tests and fuzz targets may link heal_net_grpc (gRPC)"
+  bad=1
+done < <(cmake_links 'heal_net_grpc|heal::net_grpc|gRPC::|protobuf::' \
+           | grep -vE "^(CMakeLists\.txt:[0-9]+:.*(option|TARGET gRPC|heal_net_grpc\))|src/net/grpc/|$front_ends)")
 
 if [ $bad -ne 0 ]; then
   echo "layering check FAILED"
