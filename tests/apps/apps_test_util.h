@@ -12,21 +12,15 @@
 
 #include "heal/core/rng.h"
 #include "heal/io/npy.h"
+#include "testing/temp_dir.h"
 
 namespace heal::apps::he_train {
 
 namespace fs = std::filesystem;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path = fs::temp_directory_path() / (std::string("heal_apps_") + info->name() + "_" + std::to_string(::getpid()));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string operator/(const std::string& s) const { return (path / s).string(); }
+// A per-test temporary directory (tests/testing/temp_dir.h).
+struct TempDir : ::heal::testing::TempDir {
+  TempDir() : ::heal::testing::TempDir("heal-apps-test") {}
 };
 
 // Features of a linearly separable problem with a margin (label 1 iff w* . x > 0), split three ways.

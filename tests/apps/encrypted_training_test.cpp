@@ -58,7 +58,7 @@ TEST(TrainEncrypted, ThreeRolesMatchPlaintextNagAndServerHoldsNoSecret) {
     return p;
   }());
   std::size_t server_files = 0;
-  for (const auto& f : fs::directory_iterator(dir.path / "server")) {
+  for (const auto& f : fs::directory_iterator(dir.path() / "server")) {
     ++server_files;
     const auto b = read_file(f.path().string());
     ASSERT_TRUE(b.ok());

@@ -11,6 +11,7 @@
 
 #include "heal/core/bytes.h"
 #include "heal/core/rng.h"
+#include "testing/temp_dir.h"
 
 namespace heal {
 namespace {
@@ -18,22 +19,8 @@ namespace {
 namespace fs = std::filesystem;
 
 // A fresh directory under the system temp dir, removed at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::uint8_t r[8];
-    SystemRng().fill(r);
-    path_ = fs::temp_directory_path() / ("heal-secret-file-test-" + to_hex(r));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
+struct TempDir : ::heal::testing::TempDir {
+  TempDir() : ::heal::testing::TempDir("heal-secret-file-test") {}
 };
 
 std::string slurp(const std::string& path) {

@@ -12,28 +12,16 @@
 
 #include "heal/core/rng.h"
 #include "heal/core/serialization.h"
+#include "testing/temp_dir.h"
 
 namespace heal {
 namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    std::uint8_t r[8];
-    SystemRng().fill(r);
-    path_ = fs::temp_directory_path() / ("heal-vault-test-" + to_hex(r));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
+// A per-test temporary directory (tests/testing/temp_dir.h).
+struct TempDir : ::heal::testing::TempDir {
+  TempDir() : ::heal::testing::TempDir("heal-vault-test") {}
 };
 
 VaultOpenOptions test_options() {

@@ -19,29 +19,16 @@
 #include <vector>
 
 #include "heal/deid/deid.h"
+#include "testing/temp_dir.h"
 
 namespace heal::deid {
 namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = fs::temp_directory_path() / ("heal_deid_test_" + std::to_string(rd()) + std::to_string(rd()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
+// A per-test temporary directory (tests/testing/temp_dir.h).
+struct TempDir : ::heal::testing::TempDir {
+  TempDir() : ::heal::testing::TempDir("heal-deid-test") {}
 };
 
 constexpr const char* kOrigRoot = "1.2.826.0.1.3680043.2.1125.77.";

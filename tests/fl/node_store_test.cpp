@@ -17,29 +17,16 @@
 #include "heal/core/vault.h"
 #include "heal/fl/federation.h"
 #include "heal/fl/he_aggregator.h"
+#include "testing/temp_dir.h"
 
 namespace heal::fl {
 namespace {
 
 namespace fs = std::filesystem;
 
-class TempDir {
- public:
-  TempDir() {
-    std::uint8_t r[8];
-    SystemRng().fill(r);
-    path_ = fs::temp_directory_path() / ("heal-node-store-test-" + to_hex(r));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
+// A per-test temporary directory (tests/testing/temp_dir.h).
+struct TempDir : ::heal::testing::TempDir {
+  TempDir() : ::heal::testing::TempDir("heal-node-store-test") {}
 };
 
 constexpr std::string_view kPass = "hospital-0 passphrase";

@@ -11,24 +11,16 @@
 #include "heal/core/bytes.h"
 #include "heal/core/rng.h"
 #include "test_models.h"
+#include "testing/temp_dir.h"
 
 namespace heal::he_infer {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct TempDir {
-  TempDir() {
-    std::uint8_t r[8];
-    SystemRng().fill(r);
-    path = fs::temp_directory_path() / ("heal-session-test-" + to_hex(r));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  fs::path path;
+// A per-test temporary directory (tests/testing/temp_dir.h).
+struct TempDir : ::heal::testing::TempDir {
+  TempDir() : ::heal::testing::TempDir("heal-session-test") {}
 };
 
 std::string slurp(const fs::path& p) {
@@ -45,7 +37,7 @@ struct UmaskGuard {
 TEST(Session, SecretKeyIs0600AndNeverWrittenThroughASymlink) {
   const nn::ModelIr model = testing::tiny_cnn();
   TempDir t;
-  const fs::path keys = t.path / "keys", victim = t.path / "victim";
+  const fs::path keys = t.path() / "keys", victim = t.path() / "victim";
   fs::create_directories(keys);
   std::ofstream(victim) << "untouched";
   fs::create_symlink(victim, keys / "secret.key.tmp");  // the predictable temporary path of old
@@ -58,7 +50,7 @@ TEST(Session, SecretKeyIs0600AndNeverWrittenThroughASymlink) {
   EXPECT_TRUE(S_ISREG(sb.st_mode));
   EXPECT_EQ(sb.st_mode & 0777, 0600u);
   // The key reads back (decryption then fails only on the missing result file).
-  EXPECT_EQ(client_decrypt(model, keys.string(), (t.path / "none.bin").string()).status().code(),
+  EXPECT_EQ(client_decrypt(model, keys.string(), (t.path() / "none.bin").string()).status().code(),
             StatusCode::kNotFound);
 
   // A symlink in place of secret.key is neither written through by keygen nor read through.
@@ -66,7 +58,7 @@ TEST(Session, SecretKeyIs0600AndNeverWrittenThroughASymlink) {
   fs::create_symlink(victim, keys / "secret.key");
   EXPECT_EQ(client_keygen(model, Mode::kBatch, keys.string()).code(), StatusCode::kFailedPrecondition);
   EXPECT_EQ(slurp(victim), "untouched");
-  EXPECT_EQ(client_decrypt(model, keys.string(), (t.path / "none.bin").string()).status().code(),
+  EXPECT_EQ(client_decrypt(model, keys.string(), (t.path() / "none.bin").string()).status().code(),
             StatusCode::kFailedPrecondition);
 }
 

@@ -18,28 +18,13 @@
 #include <jpeglib.h>
 
 #include "heal/core/bytes.h"
+#include "testing/temp_dir.h"
 
 namespace heal::io::testing {
 
 /// A fresh directory under the system temp dir, removed on destruction.
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() / ("heal_io_test_" + std::to_string(rd()) + std::to_string(rd()));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
+struct TempDir : ::heal::testing::TempDir {
+  TempDir() : ::heal::testing::TempDir("heal-io-test") {}
 };
 
 /// A .npy file: magic, version, padded header dict, payload.
