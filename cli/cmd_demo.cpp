@@ -23,7 +23,8 @@ void run_demo(SimArgs a) {
   if (!path.ok()) {
     throw StatusError(Status::not_found(
         "heal demo needs PneumoniaMNIST (pneumoniamnist.npz). Pass --data DIR_OR_FILE or set HEAL_DATA; `heal data "
-        "fetch` downloads it. (" + path.status().message() + ")"));
+        "fetch` downloads it. (" +
+        path.status().message() + ")"));
   }
   a.data = *path;
   std::cout << "HEAL demo: 3 hospitals, PneumoniaMNIST, Dirichlet(0.5) label skew, threshold-CKKS (2-of-3) "
@@ -38,7 +39,8 @@ void run_demo(SimArgs a) {
   auto hist = (*l)->model_history();
   if (!hist.ok()) throw StatusError(hist.status());
   std::cout << "  model version history:\n  " << std::left << std::setw(9) << "version" << std::setw(7) << "round"
-            << std::setw(18) << "model hash" << "metrics\n";
+            << std::setw(18) << "model hash"
+            << "metrics\n";
   for (const auto& e : *hist) {
     std::cout << "  " << std::setw(9) << e.version << std::setw(7) << e.round << std::setw(18)
               << digest_hex(e.model_hash).substr(0, 16) << (e.metrics_json.empty() ? "-" : e.metrics_json) << "\n";
@@ -50,15 +52,16 @@ void run_demo(SimArgs a) {
 }  // namespace
 
 void add_demo_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("demo", "Federated HE-secured training on PneumoniaMNIST (3 hospitals) + ledger audit");
+  auto* cmd =
+      app.add_subcommand("demo", "Federated HE-secured training on PneumoniaMNIST (3 hospitals) + ledger audit");
   auto a = std::make_shared<SimArgs>();
-  a->out = "heal-demo-out";
-  a->rounds = 5;
-  a->centralized = false;
+  a->sim.out = "heal-demo-out";
+  a->sim.rounds = 5;
+  a->sim.centralized = false;
   cmd->add_option("--data", a->data, "pneumoniamnist.npz or its directory (default: global --data / $HEAL_DATA)");
-  cmd->add_option("--rounds", a->rounds, "Federated rounds")->capture_default_str();
-  cmd->add_option("--out", a->out, "Output directory")->capture_default_str();
-  cmd->add_flag("--centralized", a->centralized, "Also train the centralized baseline for comparison");
+  cmd->add_option("--rounds", a->sim.rounds, "Federated rounds")->capture_default_str();
+  cmd->add_option("--out", a->sim.out, "Output directory")->capture_default_str();
+  cmd->add_flag("--centralized", a->sim.centralized, "Also train the centralized baseline for comparison");
   cmd->callback([a] { run_demo(*a); });
 }
 

@@ -12,45 +12,48 @@ void add_fl_commands(CLI::App& app) {
   fl->require_subcommand(1);
   auto a = std::make_shared<SimArgs>();
   auto* sim = fl->add_subcommand("simulate", "Run K hospitals in one process on a real dataset (libtorch training)");
-  sim->add_option("--hospitals", a->hospitals, "Number of hospitals K")->capture_default_str();
+  sim->add_option("--hospitals", a->sim.hospitals, "Number of hospitals K")->capture_default_str();
   sim->add_option("--data", a->data, "Dataset file (default: global --data / $HEAL_DATA)");
-  sim->add_option("--partition", a->partition, "iid | dirichlet:ALPHA | quantity:ALPHA")->capture_default_str();
-  sim->add_option("--rounds", a->rounds, "Federated rounds")->capture_default_str();
-  sim->add_option("--secure", a->secure, "Secure aggregation: he (threshold CKKS) | none")->capture_default_str();
-  sim->add_option("--keygen", a->keygen,
+  sim->add_option("--partition", a->sim.partition, "iid | dirichlet:ALPHA | quantity:ALPHA")->capture_default_str();
+  sim->add_option("--rounds", a->sim.rounds, "Federated rounds")->capture_default_str();
+  sim->add_option("--secure", a->sim.secure, "Secure aggregation: he (threshold CKKS) | none")->capture_default_str();
+  sim->add_option("--keygen", a->sim.keygen,
                   "HE key setup: simulated (keys from --seed by one dealer) | distributed (each hospital "
                   "draws its own secret; Shamir shares in sealed boxes over the transport)")
       ->check(CLI::IsMember({"simulated", "distributed"}))
       ->capture_default_str();
-  sim->add_option("--strategy", a->strategy, "fedavg | fedprox | fedadam | fedyogi")->capture_default_str();
-  sim->add_option("--local-epochs", a->local_epochs, "Local epochs per round")->capture_default_str();
-  sim->add_option("--model", a->model, "hecnn | hecnn-wide | capsnet | resnet; with --task segment: segcaps | unet")
+  sim->add_option("--strategy", a->sim.strategy, "fedavg | fedprox | fedadam | fedyogi")->capture_default_str();
+  sim->add_option("--local-epochs", a->sim.local_epochs, "Local epochs per round")->capture_default_str();
+  sim->add_option("--model", a->sim.model, "hecnn | hecnn-wide | capsnet | resnet; with --task segment: segcaps | unet")
       ->capture_default_str();
-  sim->add_option("--task", a->task, "classify | segment (a segmentation dataset, e.g. covid_seg)")
+  sim->add_option("--task", a->sim.task, "classify | segment (a segmentation dataset, e.g. covid_seg)")
       ->check(CLI::IsMember({"classify", "segment"}))
       ->capture_default_str();
-  sim->add_option("--size", a->size, "segment: network input side (multiple of 8)")->capture_default_str();
-  sim->add_option("--threshold", a->threshold,
+  sim->add_option("--size", a->sim.size, "segment: network input side (multiple of 8)")->capture_default_str();
+  sim->add_option("--threshold", a->sim.threshold,
                   "Decryption threshold t: t >= 2 and t > K/2 (default K/2 + 1); HE needs K >= 3");
-  sim->add_option("--drop", a->drops, "HOSPITAL@ROUND[:after]: offline that round (after: crashes after submitting)");
-  sim->add_option("--ledger", a->ledger, "Ledger file (new; default OUT/ledger.db)");
-  sim->add_option("--out", a->out, "Output directory (report.json, accuracy.png, ledger.db)")->capture_default_str();
-  sim->add_option("--seed", a->seed, "Seed (partition, model init, simulated keys)")->capture_default_str();
+  sim->add_option("--drop", a->sim.drops,
+                  "HOSPITAL@ROUND[:after]: offline that round (after: crashes after submitting)");
+  sim->add_option("--ledger", a->sim.ledger, "Ledger file (new; default OUT/ledger.db)");
+  sim->add_option("--out", a->sim.out, "Output directory (report.json, accuracy.png, ledger.db)")
+      ->capture_default_str();
+  sim->add_option("--seed", a->sim.seed, "Seed (partition, model init, simulated keys)")->capture_default_str();
   sim->add_flag("--json", a->json, "Print the JSON report instead of the table");
-  sim->add_flag("--centralized", a->centralized, "Also train the same model on the pooled data for rounds x local-epochs epochs");
-  sim->add_option("--clip", a->clip, "L2 clip norm of updates (0: none)")->capture_default_str();
-  sim->add_option("--min-contributors", a->min_contributors,
+  sim->add_flag("--centralized", a->sim.centralized,
+                "Also train the same model on the pooled data for rounds x local-epochs epochs");
+  sim->add_option("--clip", a->sim.clip, "L2 clip norm of updates (0: none)")->capture_default_str();
+  sim->add_option("--min-contributors", a->sim.min_contributors,
                   "Round quorum (0: all hospitals; with HE at least max(3, t + 1))");
-  sim->add_option("--threads", a->threads, "libtorch threads")->capture_default_str();
-  sim->add_option("--lr", a->lr, "Local learning rate (Adam)")->capture_default_str();
-  sim->add_option("--batch", a->batch, "Local batch size")->capture_default_str();
-  sim->add_option("--mu", a->mu, "FedProx mu")->capture_default_str();
-  sim->add_option("--server-lr", a->server_lr, "Server learning rate")->capture_default_str();
+  sim->add_option("--threads", a->sim.threads, "libtorch threads")->capture_default_str();
+  sim->add_option("--lr", a->sim.lr, "Local learning rate (Adam)")->capture_default_str();
+  sim->add_option("--batch", a->sim.batch, "Local batch size")->capture_default_str();
+  sim->add_option("--mu", a->sim.mu, "FedProx mu")->capture_default_str();
+  sim->add_option("--server-lr", a->sim.server_lr, "Server learning rate")->capture_default_str();
   sim->callback([a, sim] {
-    if (a->task == "segment") {  // the segmentation recipe's defaults where not given
-      if (sim->get_option("--model")->count() == 0) a->model = "unet";
-      if (sim->get_option("--lr")->count() == 0) a->lr = 1e-3;
-      if (sim->get_option("--batch")->count() == 0) a->batch = 4;
+    if (a->sim.task == "segment") {  // the segmentation recipe's defaults where not given
+      if (sim->get_option("--model")->count() == 0) a->sim.model = "unet";
+      if (sim->get_option("--lr")->count() == 0) a->sim.lr = 1e-3;
+      if (sim->get_option("--batch")->count() == 0) a->sim.batch = 4;
     }
     (void)run_fl_simulation(*a);
   });

@@ -5,9 +5,6 @@
 
 #include "commands.h"
 #include "heal/core/status.h"
-#ifdef HEAL_HAVE_TORCH
-#include "heal/apps/fl_simulation.h"
-#endif
 
 namespace heal::cli {
 
@@ -25,34 +22,10 @@ SimOutcome run_fl_simulation(const SimArgs& a) {
     throw StatusError(Status::invalid_argument(
         "no dataset: pass --data PATH (e.g. pneumoniamnist.npz) or set HEAL_DATA (see `heal data fetch`)"));
   }
-  apps::FlSimulationOptions o;
+  apps::FlSimulationOptions o = a.sim;
   o.data_path = value_or_throw(io::resolve_dataset_path(data_arg, data_location()));
   o.dicom = dicom_options();
   o.slices = slice_selection();
-  o.hospitals = a.hospitals;
-  o.partition = a.partition;
-  o.rounds = a.rounds;
-  o.secure = a.secure;
-  o.keygen = a.keygen;
-  o.strategy = a.strategy;
-  o.local_epochs = a.local_epochs;
-  o.model = a.model;
-  o.task = a.task;
-  o.size = a.size;
-  o.threshold = a.threshold;
-  o.drops = a.drops;
-  o.ledger = a.ledger;
-  o.out = a.out;
-  o.seed = a.seed;
-  o.centralized = a.centralized;
-  o.clip = a.clip;
-  o.min_contributors = a.min_contributors;
-  o.threads = a.threads;
-  o.lr = a.lr;
-  o.batch = a.batch;
-  o.mu = a.mu;
-  o.server_lr = a.server_lr;
-  o.max_abs_update = a.max_abs_update;
   o.progress = !globals().quiet && !a.json;
   if (!a.json) o.on_setup = [](const std::string& text) { std::cout << text << std::flush; };
 

@@ -6,36 +6,15 @@
 #include <string>
 #include <vector>
 
+#include "heal/apps/fl_simulation.h"
+
 namespace heal::cli {
 
-/// Options of a simulation (the CLI flags of `heal fl simulate`).
+/// The flags of `heal fl simulate` / `heal demo`: the pipeline's options plus what only the CLI knows.
 struct SimArgs {
-  int hospitals = 3;
-  std::string data;                      // dataset path or name (else --data / HEAL_DATA)
-  std::string partition = "dirichlet:0.5";
-  std::uint64_t rounds = 5;
-  std::string secure = "he";             // he | none
-  std::string keygen = "simulated";      // he key setup: simulated (one seeded dealer) | distributed
-  std::string strategy = "fedavg";
-  int local_epochs = 1;
-  std::string model = "hecnn";
-  std::string task = "classify";         // classify | segment (segmentation datasets; --model segcaps | unet)
-  int size = 128;                        // segment: network input side
-  std::uint32_t threshold = 0;           // 0: a majority, K / 2 + 1 (t >= 2 and t > K / 2 enforced)
-  std::vector<std::string> drops;        // HOSPITAL@ROUND[:after]
-  std::string ledger;                    // default OUT/ledger.db
-  std::string out = "heal-fl-out";
-  std::uint64_t seed = 1;
-  bool json = false;
-  bool centralized = false;              // also train the same model on the pooled data
-  double clip = 0;
-  std::uint32_t min_contributors = 0;
-  int threads = 2;
-  double lr = 2e-3;
-  int batch = 64;
-  double mu = 0.01;                      // FedProx
-  double server_lr = 1.0;
-  double max_abs_update = 256;           // HE encoding bound on |update_k|
+  apps::FlSimulationOptions sim;  // bound to the flags; data_path, dicom, slices and progress set by the CLI
+  std::string data;               // dataset path or name (else --data / HEAL_DATA)
+  bool json = false;              // print the JSON report instead of the tables
 };
 
 /// What the caller may still want after the run (the demo verifies the ledger).
