@@ -7,6 +7,21 @@ namespace heal::apps {
 
 namespace tb = nn::torch_backend;
 
+namespace {
+
+// The update a hospital sends: its weights after local training minus the global ones.
+fl::TrainResult update_of(std::vector<float> trained, std::span<const float> global, std::size_t samples,
+                          double loss) {
+  fl::TrainResult r;
+  r.update = std::move(trained);
+  for (std::size_t i = 0; i < r.update.size(); ++i) r.update[i] -= global[i];
+  r.num_samples = samples;
+  r.metrics["loss"] = loss;
+  return r;
+}
+
+}  // namespace
+
 TorchLocalTrainer::TorchLocalTrainer(std::shared_ptr<const io::Dataset> data, std::vector<std::size_t> train_indices,
                                      io::SplitData val, const tb::ModelSpec& spec, tb::TrainOptions options,
                                      int local_epochs, std::uint64_t seed)
@@ -26,12 +41,7 @@ Result<fl::TrainResult> TorchLocalTrainer::train(std::span<const float> global, 
     o.fedprox_mu = config.proximal_mu;
     if (config.proximal_mu > 0) o.global_weights.assign(global.begin(), global.end());
     const double loss = trainer_.train_epochs(data_->train, indices_, epochs_, o);
-    fl::TrainResult r;
-    r.update = trainer_.get_weights();
-    for (std::size_t i = 0; i < r.update.size(); ++i) r.update[i] -= global[i];
-    r.num_samples = indices_.size();
-    r.metrics["loss"] = loss;
-    return r;
+    return update_of(trainer_.get_weights(), global, indices_.size(), loss);
   } catch (const std::exception& e) {
     return Status::internal(std::string("local training failed: ") + e.what());
   }
@@ -69,12 +79,7 @@ Result<fl::TrainResult> SegLocalTrainer::train(std::span<const float> global, co
   try {
     trainer_.set_weights(global);
     const double loss = trainer_.train_epochs(data_->train, indices_, epochs_, options_);
-    fl::TrainResult r;
-    r.update = trainer_.get_weights();
-    for (std::size_t i = 0; i < r.update.size(); ++i) r.update[i] -= global[i];
-    r.num_samples = indices_.size();
-    r.metrics["loss"] = loss;
-    return r;
+    return update_of(trainer_.get_weights(), global, indices_.size(), loss);
   } catch (const std::exception& e) {
     return Status::internal(std::string("local training failed: ") + e.what());
   }
