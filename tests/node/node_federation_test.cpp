@@ -56,7 +56,7 @@ struct Cluster {
   std::vector<std::string> configs;  // hospitals 0..K-1, then the coordinator
 };
 
-Cluster make_cluster(const std::string& name) {
+Cluster make_cluster(const std::string& name, int response_timeout_ms = 20000) {
   Cluster c;
   c.dir = (std::filesystem::temp_directory_path() / ("heal_node_" + name + "_XXXXXX")).string();
   if (::mkdtemp(c.dir.data()) == nullptr) throw std::runtime_error("mkdtemp");
@@ -87,7 +87,7 @@ Cluster make_cluster(const std::string& name) {
       j["node_store"] = {{"path", "hospital-" + std::to_string(i) + ".store"},
                          {"passphrase_env", "HEAL_TEST_NODE_PASSPHRASE"}};
     }
-    j["response_timeout_ms"] = 20000;
+    j["response_timeout_ms"] = response_timeout_ms;
     j["setup_timeout_ms"] = 60000;
     const std::string path = c.dir + "/" + (coordinator ? std::string("coordinator") : "hospital-" + std::to_string(i)) + ".json";
     std::ofstream(path) << j.dump(2);
@@ -102,15 +102,33 @@ NodeOptions test_options() {
   return o;
 }
 
-// Child: a hospital node; exit code 0 on a clean stop.
-[[noreturn]] void hospital_child(const std::string& config, int i) {
+// A trainer that dies (SIGKILL to its own process) when asked to train in round `round`.
+class DiesInRound final : public fl::LocalTrainer {
+ public:
+  DiesInRound(std::unique_ptr<fl::LocalTrainer> inner, std::uint64_t round) : inner_(std::move(inner)), round_(round) {}
+  std::size_t num_parameters() const override { return inner_->num_parameters(); }
+  Result<fl::TrainResult> train(std::span<const float> w, const fl::TrainConfig& c) override {
+    if (c.round == round_) ::kill(::getpid(), SIGKILL);
+    return inner_->train(w, c);
+  }
+  Result<fl::Metrics> evaluate(std::span<const float> w) override { return inner_->evaluate(w); }
+
+ private:
+  std::unique_ptr<fl::LocalTrainer> inner_;
+  std::uint64_t round_;
+};
+
+// Child: a hospital node; exit code 0 on a clean stop. die_in_round > 0: killed in that round.
+[[noreturn]] void hospital_child(const std::string& config, int i, std::uint64_t die_in_round = 0) {
   ::setenv("HEAL_TEST_NODE_PASSPHRASE", ("passphrase of hospital " + std::to_string(i)).c_str(), 1);
   auto c = load_node_config(config);
   if (!c.ok()) {
     std::fprintf(stderr, "hospital %d: %s\n", i, c.status().to_string().c_str());
     ::_exit(2);
   }
-  Status s = run_hospital_node(*c, trainer(i), test_options());
+  std::unique_ptr<fl::LocalTrainer> t = trainer(i);
+  if (die_in_round > 0) t = std::make_unique<DiesInRound>(std::move(t), die_in_round);
+  Status s = run_hospital_node(*c, std::move(t), test_options());
   if (!s.ok()) std::fprintf(stderr, "hospital %d: %s\n", i, s.to_string().c_str());
   ::_exit(s.ok() ? 0 : 1);
 }
@@ -137,12 +155,12 @@ int wait_exit(pid_t pid) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-std::vector<float> plaintext_fedavg() {
+std::vector<float> plaintext_fedavg(int rounds = kRounds) {
   auto ledger = fl::testing::memory_ledger();
   std::vector<std::unique_ptr<fl::LocalTrainer>> trainers;
   for (int i = 0; i < kHospitals; ++i) trainers.push_back(trainer(i));
   fl::FederationConfig cfg;
-  cfg.rounds = kRounds;
+  cfg.rounds = rounds;
   fl::Federation f(cfg, std::move(trainers), std::make_unique<fl::PlainAggregator>(fl::testing::party_set(kHospitals)),
                    *ledger, std::vector<float>(kWStar.size(), 0.0f));
   EXPECT_TRUE(f.run().ok());
@@ -191,6 +209,52 @@ TEST(NodeFederation, OneCoordinatorAndThreeHospitalProcessesMatchPlaintextFedAvg
   ASSERT_EQ(rounds.size(), std::size_t{kRounds});
   const auto model = out["model"].get<std::vector<float>>();
   const auto want = plaintext_fedavg();
+  ASSERT_EQ(model.size(), want.size());
+  for (std::size_t k = 0; k < want.size(); ++k) EXPECT_NEAR(model[k], want[k], 1e-3) << "weight " << k;
+  std::filesystem::remove_all(cl.dir);
+}
+
+TEST(NodeFederation, AHospitalKilledMidRoundFailsThatRoundAndRejoinsAfterARestart) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Cluster cl = make_cluster("sigkill", 3000);
+  std::vector<pid_t> pids;
+  for (int i = 0; i < kHospitals; ++i) {
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) hospital_child(cl.configs[i], i, i == 2 ? 2 : 0);  // hospital 2 dies training round 2
+    pids.push_back(pid);
+  }
+  const pid_t coordinator = ::fork();
+  ASSERT_GE(coordinator, 0);
+  if (coordinator == 0) coordinator_child(cl);
+  // Hospital 2 is killed by SIGKILL in round 2; it restarts at once from its node store and ledger key
+  // (while the coordinator still waits for round 2's updates) and takes part in round 3.
+  EXPECT_EQ(wait_exit(pids[2]), 128 + SIGKILL);
+  pids[2] = ::fork();
+  ASSERT_GE(pids[2], 0);
+  if (pids[2] == 0) hospital_child(cl.configs[2], 2);
+  EXPECT_EQ(wait_exit(coordinator), 0);
+  for (int i = 0; i < kHospitals; ++i) EXPECT_EQ(wait_exit(pids[i]), 0) << "hospital " << i;
+  std::printf("[ timing ] kill + restart, %d rounds: %.1f s\n", kRounds,
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+
+  auto ledger = ledger::SqliteLedger::open(cl.dir + "/ledger.sqlite").value();
+  EXPECT_TRUE(ledger->verify().ok);
+  const auto results = fl::testing::round_results(*ledger);
+  ASSERT_EQ(results.size(), std::size_t{kRounds});
+  EXPECT_EQ(results[0].status, ledger::RoundStatus::kCompleted) << results[0].failure_reason;
+  // Round 2: two contributions of the three required; recorded as failed, the model stays.
+  EXPECT_EQ(results[1].status, ledger::RoundStatus::kFailed);
+  EXPECT_NE(results[1].failure_reason.find("only 2 of the 3"), std::string::npos) << results[1].failure_reason;
+  EXPECT_EQ(results[1].model_version_out, results[1].model_version_in);
+  EXPECT_EQ(results[2].status, ledger::RoundStatus::kCompleted) << results[2].failure_reason;
+  EXPECT_EQ(results[2].contributions.size(), std::size_t{kHospitals});
+
+  std::ifstream in(cl.dir + "/result.json");
+  ASSERT_TRUE(in.good());
+  nlohmann::json out = nlohmann::json::parse(in);
+  const auto model = out["model"].get<std::vector<float>>();
+  const auto want = plaintext_fedavg(2);  // two completed rounds
   ASSERT_EQ(model.size(), want.size());
   for (std::size_t k = 0; k < want.size(); ++k) EXPECT_NEAR(model[k], want[k], 1e-3) << "weight " << k;
   std::filesystem::remove_all(cl.dir);
