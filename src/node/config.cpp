@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <algorithm>
 #include <set>
 #include <sstream>
 
@@ -192,12 +193,27 @@ Result<NodeConfig> parse_node_config(std::string_view text, const std::string& b
     HEAL_ASSIGN_OR_RETURN(std::uint64_t mp, get_uint(*he, "he.", "min_aggregate_parties", 0, c.hospitals,
                                                      std::uint64_t{0}));
     c.he.min_aggregate_parties = static_cast<std::uint32_t>(mp);
+    // Threshold rules (src/fl/README.md): t >= 2 and t > n / 2 (no opt-out from a file); a sum is
+    // decrypted only over max(3, t + 1) contributions, which needs that many hospitals.
+    if (c.he.threshold == 1) return bad("he.threshold", "t = 1 would let every key holder decrypt alone");
+    if (c.he.threshold != 0 && c.he.threshold <= c.hospitals / 2) {
+      return bad("he.threshold", "t must be a majority (> " + std::to_string(c.hospitals / 2) + ")");
+    }
     if (auto it = he->find("max_abs_update"); it != he->end()) {
       if (!it->is_number() || !(it->get<double>() > 0) || it->get<double>() > 1e6) {
         return bad("he.max_abs_update", "a number in (0, 1e6]");
       }
       c.he.max_abs_update = it->get<double>();
     }
+  }
+  const std::uint32_t t = c.he.threshold != 0 ? c.he.threshold : c.hospitals / 2 + 1;
+  const std::uint32_t floor = std::max<std::uint32_t>({3, t + 1, c.he.min_aggregate_parties});
+  if (c.hospitals < floor) {
+    return bad("hospitals", "secure mode he decrypts sums of at least " + std::to_string(floor) +
+                                " contributions: at least that many hospitals are needed");
+  }
+  if (c.min_contributors != 0 && c.min_contributors < floor) {
+    return bad("min_contributors", "below the aggregator's floor of " + std::to_string(floor) + " contributions");
   }
   return c;
 }

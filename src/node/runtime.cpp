@@ -1,13 +1,12 @@
 // The node runtime (heal/node/runtime.h): a coordinator or a hospital in its own process.
 #include "heal/node/runtime.h"
 
-#include <sys/stat.h>
-
 #include <chrono>
 #include <cstring>
 #include <deque>
 #include <filesystem>
 #include <optional>
+#include <stdexcept>
 #include <string>
 
 #include "heal/core/bytes.h"
@@ -167,8 +166,13 @@ Status check_setup_record(const NodeConfig& c, const ledger::Identity& me, const
     if (p.party_id == c.party_id) listed = p.role == ledger::Role::kHospital && p.identity == me;
   }
   if (!listed) return Status::invalid_argument("the setup record does not list this hospital with its identity");
-  if (c.min_contributors != 0 && s->min_contributors != c.min_contributors) {
+  const std::uint32_t quorum = c.min_contributors != 0 ? c.min_contributors : c.hospitals;
+  if (s->min_contributors != quorum) {
     return Status::invalid_argument("the setup record's quorum differs from this hospital's configuration");
+  }
+  const std::uint32_t t = c.he.threshold != 0 ? c.he.threshold : c.hospitals / 2 + 1;
+  if (s->decryption_threshold != t) {
+    return Status::invalid_argument("the setup record's decryption threshold differs from this hospital's");
   }
   return {};
 }
@@ -240,9 +244,14 @@ Status run_hospital_node(const NodeConfig& c, std::unique_ptr<fl::LocalTrainer> 
         if (store) continue;  // keys exist: the coordinator learnt it from the hello
         const Bytes fid(c.federation_id.begin(), c.federation_id.end());
         SystemRng rng;
-        fl::HeKeyGenParty kg(c.he, c.hospitals, self, fid, rng);
+        std::unique_ptr<fl::HeKeyGenParty> kg;
+        try {
+          kg = std::make_unique<fl::HeKeyGenParty>(c.he, c.hospitals, self, fid, rng);
+        } catch (const std::invalid_argument& e) {
+          return Status::invalid_argument(std::string("node config: he: ") + e.what());
+        }
         HEAL_ASSIGN_OR_RETURN(fl::HeKeyMaterial material,
-                              fl::run_hospital_keygen(*net, kg, c.hospitals, rng, c.setup_timeout,
+                              fl::run_hospital_keygen(*net, *kg, c.hospitals, rng, c.setup_timeout,
                                                       [&](fl::Message x) { node_msgs.push_back(std::move(x)); },
                                                       std::move(early)));
         HEAL_ASSIGN_OR_RETURN(std::unique_ptr<fl::NodeStore> s,
@@ -363,8 +372,15 @@ Result<CoordinatorNodeResult> run_coordinator_node(const NodeConfig& c, std::vec
   cc.strategy = strategy;
   cc.min_contributors = c.min_contributors;
   cc.response_timeout = c.response_timeout;
-  fl::Coordinator coordinator(cc, members, std::make_unique<fl::HeAggregator>(pub), ledger::Ed25519Signer::generate(),
-                              *ledger, *net, std::move(initial_model));
+  std::unique_ptr<fl::Coordinator> made;
+  try {
+    made = std::make_unique<fl::Coordinator>(cc, members, std::make_unique<fl::HeAggregator>(pub),
+                                             ledger::Ed25519Signer::generate(), *ledger, *net, std::move(initial_model));
+  } catch (const std::invalid_argument& e) {
+    stop_all(*net, n);
+    return Status::invalid_argument(std::string("node config: ") + e.what());
+  }
+  fl::Coordinator& coordinator = *made;
   Status st = coordinator.setup(cosigners);
   if (!st.ok()) {
     stop_all(*net, n);

@@ -107,6 +107,17 @@ TEST(NodeConfig, RefusesBadFields) {
   j["he"]["q_bits"] = {43, 99};
   refused(j, "he.q_bits");
   j = hospital();
+  j["he"]["threshold"] = 1;
+  refused(j, "he.threshold");
+  j = hospital();
+  j["hospitals"] = 5;  // t = 2 of 5 is not a majority
+  j["peers"]["3"] = "127.0.0.1:7004";
+  j["peers"]["4"] = "127.0.0.1:7005";
+  refused(j, "he.threshold");
+  j = hospital();
+  j["min_contributors"] = 2;  // below the floor of 3 contributions per decrypted sum
+  refused(j, "min_contributors");
+  j = hospital();
   j["rounds"] = 0;
   refused(j, "rounds");
   j = hospital();
