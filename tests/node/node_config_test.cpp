@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "heal/core/rng.h"
 #include "heal/node/config.h"
 
 namespace heal::node {
@@ -126,6 +127,37 @@ TEST(NodeConfig, RefusesBadFields) {
   j = hospital();
   j["federation_id"] = "";
   refused(j, "federation_id");
+}
+
+TEST(NodeConfig, MutatedFilesAreRefusedOrConsistent) {
+  // Byte flips, truncations and insertions of a valid file: a Status or a configuration that keeps
+  // the parser's promises, never a crash (fuzz/node_config_fuzz.cpp does this at scale).
+  const std::string good = hospital().dump();
+  SeededRng rng(seed_from_u64(5));
+  int accepted = 0;
+  for (int i = 0; i < 3000; ++i) {
+    std::string t = good;
+    const int edits = 1 + static_cast<int>(rng.uniform(3));
+    for (int e = 0; e < edits && !t.empty(); ++e) {
+      const std::size_t at = rng.uniform(t.size());
+      switch (rng.uniform(3)) {
+        case 0: t[at] = static_cast<char>(rng.uniform(256)); break;
+        case 1: t.erase(at, 1 + rng.uniform(8)); break;
+        default: t.insert(at, 1, "0123456789:,{}[]\"-"[rng.uniform(17)]);
+      }
+    }
+    auto c = parse_node_config(t);
+    if (!c.ok()) continue;
+    ++accepted;
+    EXPECT_LT(c->party_id, c->hospitals) << t;
+    EXPECT_TRUE(c->peers.count(fl::kCoordinatorId)) << t;
+    for (fl::PartyId h = 0; h < c->hospitals; ++h) {
+      if (h != c->party_id) {
+        EXPECT_TRUE(c->peers.count(h)) << t;
+      }
+    }
+  }
+  EXPECT_GT(accepted, 0);  // some edits (inside strings, digits) keep a valid file
 }
 
 TEST(NodeConfig, PassphraseComesFromTheNamedVariable) {
