@@ -16,6 +16,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "fl/fl_fixture.h"
@@ -108,7 +109,13 @@ class DiesInRound final : public fl::LocalTrainer {
   DiesInRound(std::unique_ptr<fl::LocalTrainer> inner, std::uint64_t round) : inner_(std::move(inner)), round_(round) {}
   std::size_t num_parameters() const override { return inner_->num_parameters(); }
   Result<fl::TrainResult> train(std::span<const float> w, const fl::TrainConfig& c) override {
-    if (c.round == round_) ::kill(::getpid(), SIGKILL);
+    if (c.round == round_) {
+      // Training takes a while: the coordinator's send of the model has been acknowledged by then
+      // (dying within the send would show the hospital as offline at once, and round 2 would end
+      // before the restarted process listens).
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      ::kill(::getpid(), SIGKILL);
+    }
     return inner_->train(w, c);
   }
   Result<fl::Metrics> evaluate(std::span<const float> w) override { return inner_->evaluate(w); }
