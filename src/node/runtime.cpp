@@ -1,6 +1,8 @@
 // The node runtime (heal/node/runtime.h): a coordinator or a hospital in its own process.
 #include "heal/node/runtime.h"
 
+#include "runtime_internal.h"
+
 #include <chrono>
 #include <cstring>
 #include <deque>
@@ -145,6 +147,10 @@ Result<std::unique_ptr<ledger::Signer>> hospital_ledger_key(const NodeConfig& c,
   return std::unique_ptr<ledger::Signer>(std::move(signer));
 }
 
+}  // namespace
+
+namespace internal {
+
 // A hospital co-signs the setup record only if it is this federation's, lists it with its own
 // identity and holds the collective public key its own key setup derived.
 Status check_setup_record(const NodeConfig& c, const ledger::Identity& me, const Digest& cpk,
@@ -177,7 +183,9 @@ Status check_setup_record(const NodeConfig& c, const ledger::Identity& me, const
   return {};
 }
 
-}  // namespace
+}  // namespace internal
+
+using internal::check_setup_record;
 
 Status run_hospital_node(const NodeConfig& c, std::unique_ptr<fl::LocalTrainer> trainer, const NodeOptions& o) {
   HEAL_REQUIRE(c.role == NodeRole::kHospital, "run_hospital_node needs a hospital configuration");
