@@ -24,7 +24,8 @@ struct NodeInitArgs {
 // "coordinator" or a hospital's decimal id.
 fl::PartyId parse_party(const std::string& s) {
   if (s == "coordinator") return fl::kCoordinatorId;
-  if (s.empty() || s.size() > 9 || s.find_first_not_of("0123456789") != std::string::npos || (s.size() > 1 && s[0] == '0')) {
+  if (s.empty() || s.size() > 9 || s.find_first_not_of("0123456789") != std::string::npos ||
+      (s.size() > 1 && s[0] == '0')) {
     throw StatusError(Status::invalid_argument("--id: \"coordinator\" or a hospital's decimal id, not \"" + s + "\""));
   }
   const auto id = static_cast<fl::PartyId>(std::stoul(s));

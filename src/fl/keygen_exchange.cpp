@@ -24,7 +24,8 @@ Status HospitalKeyGenExchange::send_box_keys(Transport& transport) const {
   const PartyId self = party_.party();
   for (std::size_t j = 0; j < n_; ++j) {
     if (j == self) continue;
-    Status st = transport.send({self, static_cast<PartyId>(j), MessageKind::kKeyGenBoxKey, 0, Bytes(pk.begin(), pk.end())});
+    Status st =
+        transport.send({self, static_cast<PartyId>(j), MessageKind::kKeyGenBoxKey, 0, Bytes(pk.begin(), pk.end())});
     if (!st.ok()) return st.with_context("key setup: box key to hospital " + std::to_string(j));
   }
   return {};
@@ -70,8 +71,8 @@ Status HospitalKeyGenExchange::send_round1(Transport& transport, Rng& rng) {
     }
     const Bytes* k = find(MessageKind::kKeyGenBoxKey, static_cast<PartyId>(j));
     if (!k || k->size() != keys[j].size()) {
-      return Status::invalid_argument("key setup: hospital " + std::to_string(self) + " has no valid box key of hospital " +
-                                      std::to_string(j));
+      return Status::invalid_argument("key setup: hospital " + std::to_string(self) +
+                                      " has no valid box key of hospital " + std::to_string(j));
     }
     std::copy(k->begin(), k->end(), keys[j].begin());
   }
@@ -131,8 +132,8 @@ std::chrono::milliseconds left(Clock::time_point deadline) {
 }  // namespace
 
 Result<HeKeyMaterial> run_hospital_keygen(Transport& transport, HeKeyGenParty& party, std::size_t num_parties, Rng& rng,
-                                          std::chrono::milliseconds timeout,
-                                          const std::function<void(Message)>& other, std::vector<Message> received) {
+                                          std::chrono::milliseconds timeout, const std::function<void(Message)>& other,
+                                          std::vector<Message> received) {
   const auto deadline = Clock::now() + timeout;
   const PartyId self = party.party();
   HospitalKeyGenExchange ex(party, num_parties);
@@ -148,7 +149,7 @@ Result<HeKeyMaterial> run_hospital_keygen(Transport& transport, HeKeyGenParty& p
     if (ex.round1_sent() && ex.has_round1_messages()) return ex.finish();
     if (Clock::now() >= deadline) {
       return Status::unavailable("key setup: hospital " + std::to_string(self) +
-                                       " did not hear from every hospital in time");
+                                 " did not hear from every hospital in time");
     }
     transport.wait(self, left(deadline));
   }

@@ -1,11 +1,11 @@
 // NodeConfig from JSON (heal/node/config.h): outside bytes, checked field by field.
 #include "heal/node/config.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <algorithm>
 #include <set>
 #include <sstream>
 
@@ -87,9 +87,10 @@ Result<NodeConfig> parse_node_config(std::string_view text, const std::string& b
   json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return Status::invalid_argument("node config: not valid JSON");
   if (!j.is_object()) return Status::invalid_argument("node config: the top level must be an object");
-  HEAL_RETURN_IF_ERROR(only_keys(j, "", {"role", "party_id", "listen", "peers", "tls", "ledger", "federation_id",
-                                         "hospitals", "rounds", "min_contributors", "he", "node_store",
-                                         "response_timeout_ms", "setup_timeout_ms"}));
+  HEAL_RETURN_IF_ERROR(
+      only_keys(j, "",
+                {"role", "party_id", "listen", "peers", "tls", "ledger", "federation_id", "hospitals", "rounds",
+                 "min_contributors", "he", "node_store", "response_timeout_ms", "setup_timeout_ms"}));
   NodeConfig c;
   HEAL_ASSIGN_OR_RETURN(std::string role, get_string(j, "", "role"));
   if (role == "coordinator") {
@@ -114,7 +115,8 @@ Result<NodeConfig> parse_node_config(std::string_view text, const std::string& b
   HEAL_ASSIGN_OR_RETURN(c.rounds, get_uint(j, "", "rounds", 1, 1'000'000, std::uint64_t{1}));
   HEAL_ASSIGN_OR_RETURN(std::uint64_t q, get_uint(j, "", "min_contributors", 0, c.hospitals, std::uint64_t{0}));
   c.min_contributors = static_cast<std::uint32_t>(q);
-  HEAL_ASSIGN_OR_RETURN(std::uint64_t rt, get_uint(j, "", "response_timeout_ms", 1, 86'400'000, std::uint64_t{120'000}));
+  HEAL_ASSIGN_OR_RETURN(std::uint64_t rt,
+                        get_uint(j, "", "response_timeout_ms", 1, 86'400'000, std::uint64_t{120'000}));
   c.response_timeout = std::chrono::milliseconds(rt);
   HEAL_ASSIGN_OR_RETURN(std::uint64_t st, get_uint(j, "", "setup_timeout_ms", 1, 86'400'000, std::uint64_t{120'000}));
   c.setup_timeout = std::chrono::milliseconds(st);
@@ -134,7 +136,8 @@ Result<NodeConfig> parse_node_config(std::string_view text, const std::string& b
   for (fl::PartyId h = 0; h < c.hospitals; ++h) {
     if (h != c.party_id && !c.peers.count(h)) return bad("peers", "hospital " + std::to_string(h) + " is missing");
   }
-  if (c.role == NodeRole::kHospital && !c.peers.count(fl::kCoordinatorId)) return bad("peers", "coordinator is missing");
+  if (c.role == NodeRole::kHospital && !c.peers.count(fl::kCoordinatorId))
+    return bad("peers", "coordinator is missing");
 
   // TLS files.
   auto tls = j.find("tls");
@@ -169,14 +172,16 @@ Result<NodeConfig> parse_node_config(std::string_view text, const std::string& b
   auto he = j.find("he");
   if (he != j.end()) {
     if (!he->is_object()) return bad("he", "must be an object");
-    HEAL_RETURN_IF_ERROR(only_keys(*he, "he.", {"log_n", "q_bits", "p_bits", "threshold", "max_decryptions",
-                                                "max_abs_update", "min_aggregate_parties"}));
+    HEAL_RETURN_IF_ERROR(only_keys(
+        *he, "he.",
+        {"log_n", "q_bits", "p_bits", "threshold", "max_decryptions", "max_abs_update", "min_aggregate_parties"}));
     HEAL_ASSIGN_OR_RETURN(std::uint64_t log_n, get_uint(*he, "he.", "log_n", 10, 16, std::uint64_t(c.he.log_n)));
     c.he.log_n = static_cast<int>(log_n);
     for (const char* key : {"q_bits", "p_bits"}) {
       auto it = he->find(key);
       if (it == he->end()) continue;
-      if (!it->is_array() || it->empty() || it->size() > 32) return bad(std::string("he.") + key, "a list of prime sizes");
+      if (!it->is_array() || it->empty() || it->size() > 32)
+        return bad(std::string("he.") + key, "a list of prime sizes");
       std::vector<int> bits;
       for (const auto& b : *it) {
         if (!b.is_number_integer() || b.get<std::int64_t>() < 20 || b.get<std::int64_t>() > 60) {
@@ -190,8 +195,8 @@ Result<NodeConfig> parse_node_config(std::string_view text, const std::string& b
     c.he.threshold = static_cast<std::uint32_t>(t);
     HEAL_ASSIGN_OR_RETURN(c.he.max_decryptions,
                           get_uint(*he, "he.", "max_decryptions", 1, 1ull << 40, c.he.max_decryptions));
-    HEAL_ASSIGN_OR_RETURN(std::uint64_t mp, get_uint(*he, "he.", "min_aggregate_parties", 0, c.hospitals,
-                                                     std::uint64_t{0}));
+    HEAL_ASSIGN_OR_RETURN(std::uint64_t mp,
+                          get_uint(*he, "he.", "min_aggregate_parties", 0, c.hospitals, std::uint64_t{0}));
     c.he.min_aggregate_parties = static_cast<std::uint32_t>(mp);
     // Threshold rules (src/fl/README.md): t >= 2 and t > n / 2 (no opt-out from a file); a sum is
     // decrypted only over max(3, t + 1) contributions, which needs that many hospitals.

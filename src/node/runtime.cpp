@@ -1,8 +1,6 @@
 // The node runtime (heal/node/runtime.h): a coordinator or a hospital in its own process.
 #include "heal/node/runtime.h"
 
-#include "runtime_internal.h"
-
 #include <chrono>
 #include <cstring>
 #include <deque>
@@ -23,6 +21,7 @@
 #include "heal/ledger/identity.h"
 #include "heal/ledger/record.h"
 #include "heal/net/grpc_transport.h"
+#include "runtime_internal.h"
 
 namespace heal::node {
 
@@ -44,7 +43,8 @@ bool is_node_message(fl::MessageKind k) {
 // to the runtime, the round protocol's pass through.
 class NodeTransport final : public fl::Transport {
  public:
-  NodeTransport(fl::Transport& net, std::function<void(fl::Message)> on_node) : net_(net), on_node_(std::move(on_node)) {}
+  NodeTransport(fl::Transport& net, std::function<void(fl::Message)> on_node)
+      : net_(net), on_node_(std::move(on_node)) {}
   Status send(fl::Message m) override { return net_.send(std::move(m)); }
   std::optional<fl::Message> receive(fl::PartyId party) override {
     while (auto m = net_.receive(party)) {
@@ -128,8 +128,8 @@ Result<std::unique_ptr<ledger::Signer>> hospital_ledger_key(const NodeConfig& c,
                                                             const NodeOptions& o) {
   const std::string path = c.node_store_path + ".ledger-key";
   VaultOpenOptions open;
-  open.allow_weak_kdf = o.kdf.opslimit < VaultKdf::interactive().opslimit ||
-                        o.kdf.memlimit < VaultKdf::interactive().memlimit;
+  open.allow_weak_kdf =
+      o.kdf.opslimit < VaultKdf::interactive().opslimit || o.kdf.memlimit < VaultKdf::interactive().memlimit;
   if (std::filesystem::exists(path)) {
     HEAL_ASSIGN_OR_RETURN(SecretBytes seed_bytes, read_vault_file(path, passphrase, open));
     if (seed_bytes.span().size() != 32) return Status::corruption(path + ": not a ledger key");
@@ -197,15 +197,16 @@ Status run_hospital_node(const NodeConfig& c, std::unique_ptr<fl::LocalTrainer> 
   const ledger::Identity me = signer->identity();
   const fl::PartyId self = c.party_id;
   VaultOpenOptions open;
-  open.allow_weak_kdf = o.kdf.opslimit < VaultKdf::interactive().opslimit ||
-                        o.kdf.memlimit < VaultKdf::interactive().memlimit;
+  open.allow_weak_kdf =
+      o.kdf.opslimit < VaultKdf::interactive().opslimit || o.kdf.memlimit < VaultKdf::interactive().memlimit;
 
   // Key material: reopened from the node store, or made by the key setup when the coordinator asks.
   std::shared_ptr<fl::NodeStore> store;
   std::unique_ptr<fl::HeAggregator> pub;  // the public side the party is built against
   if (std::filesystem::exists(c.node_store_path)) {
     HEAL_ASSIGN_OR_RETURN(std::unique_ptr<fl::NodeStore> s, fl::NodeStore::open(c.node_store_path, passphrase, open));
-    if (s->safeguards().party != self) return Status::failed_precondition(c.node_store_path + " is another party's store");
+    if (s->safeguards().party != self)
+      return Status::failed_precondition(c.node_store_path + " is another party's store");
     store = std::move(s);
   }
 
@@ -259,9 +260,9 @@ Status run_hospital_node(const NodeConfig& c, std::unique_ptr<fl::LocalTrainer> 
           return Status::invalid_argument(std::string("node config: he: ") + e.what());
         }
         HEAL_ASSIGN_OR_RETURN(fl::HeKeyMaterial material,
-                              fl::run_hospital_keygen(*net, *kg, c.hospitals, rng, c.setup_timeout,
-                                                      [&](fl::Message x) { node_msgs.push_back(std::move(x)); },
-                                                      std::move(early)));
+                              fl::run_hospital_keygen(
+                                  *net, *kg, c.hospitals, rng, c.setup_timeout,
+                                  [&](fl::Message x) { node_msgs.push_back(std::move(x)); }, std::move(early)));
         HEAL_ASSIGN_OR_RETURN(std::unique_ptr<fl::NodeStore> s,
                               material.create_store(c.node_store_path, passphrase, o.kdf));
         store = std::move(s);
@@ -316,13 +317,14 @@ void stop_all(fl::Transport& net, std::uint32_t hospitals) {
 }  // namespace
 
 Result<CoordinatorNodeResult> run_coordinator_node(const NodeConfig& c, std::vector<float> initial_model,
-                                                  const fl::StrategyConfig& strategy, const NodeOptions& o) {
+                                                   const fl::StrategyConfig& strategy, const NodeOptions& o) {
   HEAL_REQUIRE(c.role == NodeRole::kCoordinator, "run_coordinator_node needs a coordinator configuration");
   HEAL_ASSIGN_OR_RETURN(auto net, start_transport(c));
   HEAL_ASSIGN_OR_RETURN(auto ledger, ledger::SqliteLedger::open(c.ledger_path));
   HEAL_ASSIGN_OR_RETURN(std::uint64_t blocks, ledger->size());
   if (blocks != 0) {
-    return Status::failed_precondition("the coordinator needs an empty ledger (resuming a federation is not supported)");
+    return Status::failed_precondition(
+        "the coordinator needs an empty ledger (resuming a federation is not supported)");
   }
   const std::uint32_t n = c.hospitals;
   const auto setup_deadline = Clock::now() + c.setup_timeout;
@@ -382,8 +384,9 @@ Result<CoordinatorNodeResult> run_coordinator_node(const NodeConfig& c, std::vec
   cc.response_timeout = c.response_timeout;
   std::unique_ptr<fl::Coordinator> made;
   try {
-    made = std::make_unique<fl::Coordinator>(cc, members, std::make_unique<fl::HeAggregator>(pub),
-                                             ledger::Ed25519Signer::generate(), *ledger, *net, std::move(initial_model));
+    made =
+        std::make_unique<fl::Coordinator>(cc, members, std::make_unique<fl::HeAggregator>(pub),
+                                          ledger::Ed25519Signer::generate(), *ledger, *net, std::move(initial_model));
   } catch (const std::invalid_argument& e) {
     stop_all(*net, n);
     return Status::invalid_argument(std::string("node config: ") + e.what());

@@ -141,9 +141,14 @@ TEST(NodeConfig, MutatedFilesAreRefusedOrConsistent) {
     for (int e = 0; e < edits && !t.empty(); ++e) {
       const std::size_t at = rng.uniform(t.size());
       switch (rng.uniform(3)) {
-        case 0: t[at] = static_cast<char>(rng.uniform(256)); break;
-        case 1: t.erase(at, 1 + rng.uniform(8)); break;
-        default: t.insert(at, 1, "0123456789:,{}[]\"-"[rng.uniform(17)]);
+        case 0:
+          t[at] = static_cast<char>(rng.uniform(256));
+          break;
+        case 1:
+          t.erase(at, 1 + rng.uniform(8));
+          break;
+        default:
+          t.insert(at, 1, "0123456789:,{}[]\"-"[rng.uniform(17)]);
       }
     }
     auto c = parse_node_config(t);

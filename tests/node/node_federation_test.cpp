@@ -16,8 +16,8 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <thread>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "fl/fl_fixture.h"
 #include "heal/fl/federation.h"
@@ -90,7 +90,8 @@ Cluster make_cluster(const std::string& name, int response_timeout_ms = 20000) {
     }
     j["response_timeout_ms"] = response_timeout_ms;
     j["setup_timeout_ms"] = 60000;
-    const std::string path = c.dir + "/" + (coordinator ? std::string("coordinator") : "hospital-" + std::to_string(i)) + ".json";
+    const std::string path =
+        c.dir + "/" + (coordinator ? std::string("coordinator") : "hospital-" + std::to_string(i)) + ".json";
     std::ofstream(path) << j.dump(2);
     c.configs.push_back(path);
   }
@@ -206,8 +207,8 @@ TEST(NodeFederation, OneCoordinatorAndThreeHospitalProcessesMatchPlaintextFedAvg
   for (int i = 0; i < kHospitals; ++i) {
     const auto p = std::filesystem::path(cl.dir) / ("hospital-" + std::to_string(i) + ".store");
     ASSERT_TRUE(std::filesystem::exists(p));
-    EXPECT_EQ(std::filesystem::status(p).permissions() & std::filesystem::perms::all, std::filesystem::perms::owner_read |
-                                                                                         std::filesystem::perms::owner_write);
+    EXPECT_EQ(std::filesystem::status(p).permissions() & std::filesystem::perms::all,
+              std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   }
   std::ifstream in(cl.dir + "/result.json");
   ASSERT_TRUE(in.good());

@@ -76,14 +76,14 @@ class CoordinatorKeyGenExchange {
 /// as `self`) until done or `timeout` passes (DeadlineExceeded). Messages of other kinds that arrive
 /// meanwhile are handed to `other` (may be empty: they are dropped). `received`: messages the caller
 /// took from the transport before (a peer's box key may come before the order to start).
-Result<HeKeyMaterial> run_hospital_keygen(Transport& transport, HeKeyGenParty& party, std::size_t num_parties,
-                                          Rng& rng, std::chrono::milliseconds timeout,
+Result<HeKeyMaterial> run_hospital_keygen(Transport& transport, HeKeyGenParty& party, std::size_t num_parties, Rng& rng,
+                                          std::chrono::milliseconds timeout,
                                           const std::function<void(Message)>& other = {},
                                           std::vector<Message> received = {});
 Result<HePublicSetup> run_coordinator_keygen(Transport& transport, const HeAggregatorConfig& config,
                                              std::size_t num_parties, std::span<const std::uint8_t> federation_id,
                                              std::chrono::milliseconds timeout,
                                              const std::function<void(Message)>& other = {},
-                                          std::vector<Message> received = {});
+                                             std::vector<Message> received = {});
 
 }  // namespace heal::fl

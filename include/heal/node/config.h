@@ -22,17 +22,17 @@ struct NodeConfig {
   NodeRole role = NodeRole::kHospital;
   /// The party's fl id: 0..hospitals-1 for a hospital, fl::kCoordinatorId for the coordinator.
   fl::PartyId party_id = 0;
-  std::string listen_address;                  ///< host:port of this node's gRPC server
-  std::map<fl::PartyId, std::string> peers;    ///< party id -> host:port (the coordinator as kCoordinatorId)
+  std::string listen_address;                     ///< host:port of this node's gRPC server
+  std::map<fl::PartyId, std::string> peers;       ///< party id -> host:port (the coordinator as kCoordinatorId)
   std::string ca_cert_path, cert_path, key_path;  ///< consortium CA, own certificate, own key (mode 0600)
-  std::string ledger_path;                     ///< SQLite ledger file shared by the nodes of one host
+  std::string ledger_path;                        ///< SQLite ledger file shared by the nodes of one host
   std::string federation_id;
-  std::uint32_t hospitals = 0;                 ///< K
+  std::uint32_t hospitals = 0;  ///< K
   std::uint64_t rounds = 1;
-  fl::HeAggregatorConfig he;                   ///< log_n, q_bits, threshold, max_decryptions, ...
-  std::uint32_t min_contributors = 0;          ///< round quorum (0: all hospitals)
-  std::string node_store_path;                 ///< hospitals: the encrypted key store
-  std::string passphrase_env;                  ///< hospitals: the environment variable holding its passphrase
+  fl::HeAggregatorConfig he;           ///< log_n, q_bits, threshold, max_decryptions, ...
+  std::uint32_t min_contributors = 0;  ///< round quorum (0: all hospitals)
+  std::string node_store_path;         ///< hospitals: the encrypted key store
+  std::string passphrase_env;          ///< hospitals: the environment variable holding its passphrase
   std::chrono::milliseconds response_timeout{std::chrono::minutes(2)};
   std::chrono::milliseconds setup_timeout{std::chrono::minutes(2)};  ///< reaching the peers + key setup
 };

@@ -54,7 +54,7 @@ struct CoordinatorNodeResult {
 /// rounds (a round that misses its quorum is recorded as failed and the next one runs), then tells
 /// the hospitals to stop and verifies the ledger. The ledger must be empty.
 Result<CoordinatorNodeResult> run_coordinator_node(const NodeConfig& config, std::vector<float> initial_model,
-                                                  const fl::StrategyConfig& strategy = {},
-                                                  const NodeOptions& options = {});
+                                                   const fl::StrategyConfig& strategy = {},
+                                                   const NodeOptions& options = {});
 
 }  // namespace heal::node
