@@ -71,6 +71,7 @@ void add_train_commands(CLI::App& app);   // heal train, heal eval
 void add_infer_commands(CLI::App& app);   // heal infer ...
 void add_fl_commands(CLI::App& app);      // heal fl simulate
 void add_ledger_commands(CLI::App& app);  // heal ledger verify|log
+void add_node_commands(CLI::App& app);    // heal node init
 void add_demo_command(CLI::App& app);     // heal demo
 void add_features_command(CLI::App& app);  // heal features
 void add_train_encrypted_commands(CLI::App& app);

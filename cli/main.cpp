@@ -95,6 +95,7 @@ int main(int argc, char** argv) {
   add_train_encrypted_commands(app);
   add_fl_commands(app);
   add_ledger_commands(app);
+  add_node_commands(app);
   add_demo_command(app);
   add_features_command(app);
   add_segment_command(app);

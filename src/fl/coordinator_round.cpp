@@ -12,6 +12,26 @@
 
 namespace heal::fl {
 
+namespace {
+using Clock = std::chrono::steady_clock;
+
+// Each phase of a round collects answers until every party it asked has answered or the phase's
+// deadline passes. A transport's wait() may return at the first answer (over a network it does),
+// so the phase waits again with the time left; it stops early when a wait brought nothing (the
+// deadline passed, or in-process: every reachable party has already answered).
+struct PhaseDeadline {
+  explicit PhaseDeadline(std::chrono::milliseconds timeout) : at(Clock::now() + timeout) {}
+  std::chrono::milliseconds left() const {
+    const auto d = std::chrono::duration_cast<std::chrono::milliseconds>(at - Clock::now());
+    return d.count() > 0 ? d : std::chrono::milliseconds(0);
+  }
+  bool passed() const { return Clock::now() >= at; }
+  /// Whether to wait again after a pass that received `got` messages with `awaiting` parties left.
+  bool wait_again(std::size_t got, std::size_t awaiting) const { return got > 0 && awaiting > 0 && !passed(); }
+  Clock::time_point at;
+};
+}  // namespace
+
 Result<RoundStats> Coordinator::run_round() {
   if (!setup_done_) return Status::failed_precondition("the coordinator has not written the setup yet");
   RoundWork w;
@@ -57,60 +77,79 @@ Status Coordinator::broadcast(RoundWork& w) {
     Status s = transport_.send({kCoordinatorId, h.party_id, MessageKind::kModel, w.round, payload});
     w.parties[h.party_id].status = s.ok() ? "selected" : "offline";
   }
-  // The hospitals train, contribute and commit; what has not arrived by the deadline is missing.
-  transport_.wait(kCoordinatorId, config_.response_timeout);
   return {};
 }
 
 Status Coordinator::collect_updates(RoundWork& w) {
-  while (auto m = transport_.receive(kCoordinatorId)) {
-    if (m->round != w.round || m->from >= hospitals_.size()) continue;
+  // The hospitals train, contribute and commit; what has not arrived by the deadline is missing.
+  std::set<PartyId> awaiting;
+  for (const auto& [id, p] : w.parties) {
+    if (p.status == "selected") awaiting.insert(id);
+  }
+  const PhaseDeadline deadline(config_.response_timeout);
+  for (bool more = true; more;) {
+    transport_.wait(kCoordinatorId, deadline.left());
+    std::size_t got = 0;
+    while (auto m = transport_.receive(kCoordinatorId)) {
+      ++got;
+      if (m->round != w.round || m->from >= hospitals_.size()) continue;
+      if (m->kind == MessageKind::kRefusal || m->kind == MessageKind::kUpdate) awaiting.erase(m->from);
+      HEAL_RETURN_IF_ERROR(take_update(w, *m));
+    }
+    more = deadline.wait_again(got, awaiting.size());
+  }
+  return {};
+}
+
+Status Coordinator::take_update(RoundWork& w, const Message& msg) {
+  const Message* m = &msg;  // (the body of the former receive loop, one message)
+  {
     PartyRoundStats& p = w.parties[m->from];
     if (m->kind == MessageKind::kRefusal) {
       auto refusal = internal::decode_refusal(m->payload);
       if (!refusal.ok()) {
         p.status = "refused";
         p.reason = "malformed refusal: " + refusal.status().message();
-        continue;
+        return {};
       }
       p.status = std::string(internal::refusal_status(refusal->code));
       p.reason = std::move(refusal->reason);
       p.train_seconds = refusal->train_seconds;
       p.encrypt_seconds = refusal->encrypt_seconds;
-      continue;
+      return {};
     }
-    if (m->kind != MessageKind::kUpdate) continue;
+    if (m->kind != MessageKind::kUpdate) return {};
     auto reject = [&](const std::string& why) {
       p.status = "rejected";
       p.reason = why;
     };
     auto u = internal::decode_update(m->payload);
-    if (!u.ok()) { reject("malformed update: " + u.status().message()); continue; }
+    if (!u.ok()) { reject("malformed update: " + u.status().message()); return {}; }
     p.train_seconds = u->stats.train_seconds;
     p.encrypt_seconds = u->stats.encrypt_seconds;
     if (std::find(w.contributors.begin(), w.contributors.end(), m->from) != w.contributors.end()) {
       reject("second update in the round");
-      continue;
+      return {};
     }
     // A contribution's party id is bound to its authenticated sender: a hospital cannot pass off
     // a contribution labelled as another's (the aggregate would then name the wrong set).
     auto labelled = aggregator_->contributor(u->contribution, global_.size(), w.round);
     if (!labelled.ok()) {
       reject("malformed contribution: " + labelled.status().message());
-      continue;
+      return {};
     }
     if (labelled->has_value() && **labelled != m->from) {
       reject("the contribution is labelled as hospital " + std::to_string(**labelled) + ", not its sender");
-      continue;
+      return {};
     }
     auto rec = ledger::decode_record(u->commitment.record);
     const auto* c = rec.ok() ? std::get_if<ledger::UpdateCommitment>(&rec->body) : nullptr;
-    if (!c) { reject("the commitment is not a commitment record"); continue; }
+    if (!c) { reject("the commitment is not a commitment record"); return {}; }
     if (c->party_id != m->from || c->round != w.round || c->model_version != version_ || c->model_hash != w.hash_in ||
         c->contribution_hash != blake2b_256(u->contribution) || c->num_samples != u->num_samples ||
         u->num_samples == 0) {
       reject("the commitment does not match the update");
-      continue;
+      return {};
     }
     // The hospital wrote its signed commitment to the ledger (which checked signature and rules);
     // the update counts only if that commitment is there, with this contribution's hash.
@@ -118,11 +157,11 @@ Status Coordinator::collect_updates(RoundWork& w) {
     if (!on_ledger.ok()) {
       if (on_ledger.status().code() != StatusCode::kNotFound) return on_ledger.status();
       reject("its commitment is not on the ledger");
-      continue;
+      return {};
     }
     if (*on_ledger != *c) {
       reject("the update's commitment differs from the one on the ledger");
-      continue;
+      return {};
     }
     p.status = "submitted";
     p.in_aggregate = true;
@@ -185,25 +224,35 @@ Status Coordinator::decrypt_and_update(RoundWork& w) {
       }
       if (quorum.size() < t) break;
       const Bytes payload = internal::encode_aggregate({*agg, w.contributors, quorum});
-      for (PartyId q : quorum) (void)transport_.send({kCoordinatorId, q, MessageKind::kAggregate, w.round, payload});
-      transport_.wait(kCoordinatorId, config_.response_timeout);
+      std::set<PartyId> awaiting;
+      for (PartyId q : quorum) {
+        if (transport_.send({kCoordinatorId, q, MessageKind::kAggregate, w.round, payload}).ok()) awaiting.insert(q);
+      }
       std::map<PartyId, internal::ShareMsg> got;
-      while (auto m = transport_.receive(kCoordinatorId)) {
-        if (m->round != w.round || !std::binary_search(quorum.begin(), quorum.end(), m->from)) continue;
-        if (m->kind == MessageKind::kRefusal) {
-          auto refusal = internal::decode_refusal(m->payload);
-          if (!refusal.ok()) {
-            refused[m->from] = "malformed refusal";
-          } else if (refusal->code == internal::RefusalCode::kFloodingBudgetExhausted) {
-            exhausted[m->from] = refusal->budget;
-          } else {
-            refused[m->from] = refusal->reason;
+      const PhaseDeadline deadline(config_.response_timeout);
+      for (bool more = true; more;) {
+        transport_.wait(kCoordinatorId, deadline.left());
+        std::size_t received = 0;
+        while (auto m = transport_.receive(kCoordinatorId)) {
+          ++received;
+          if (m->round != w.round || !std::binary_search(quorum.begin(), quorum.end(), m->from)) continue;
+          if (m->kind == MessageKind::kRefusal || m->kind == MessageKind::kDecryptionShare) awaiting.erase(m->from);
+          if (m->kind == MessageKind::kRefusal) {
+            auto refusal = internal::decode_refusal(m->payload);
+            if (!refusal.ok()) {
+              refused[m->from] = "malformed refusal";
+            } else if (refusal->code == internal::RefusalCode::kFloodingBudgetExhausted) {
+              exhausted[m->from] = refusal->budget;
+            } else {
+              refused[m->from] = refusal->reason;
+            }
+            continue;
           }
-          continue;
+          if (m->kind != MessageKind::kDecryptionShare || got.count(m->from)) continue;
+          auto share = internal::decode_share(m->payload);
+          if (share.ok()) got[m->from] = std::move(*share);
         }
-        if (m->kind != MessageKind::kDecryptionShare || got.count(m->from)) continue;
-        auto share = internal::decode_share(m->payload);
-        if (share.ok()) got[m->from] = std::move(*share);
+        more = deadline.wait_again(received, awaiting.size());
       }
       shares.clear();
       for (PartyId q : quorum) {
@@ -281,22 +330,32 @@ void Coordinator::evaluate(RoundWork& w) {
   // Every reachable hospital evaluates the new model on its own validation data and reports the
   // metrics; the round's value is their plain mean.
   const Bytes payload = internal::encode_model({version_, global_});
+  std::set<PartyId> awaiting;
   for (const auto& h : hospitals_) {
-    (void)transport_.send({kCoordinatorId, h.party_id, MessageKind::kEvaluate, w.round, payload});
+    if (transport_.send({kCoordinatorId, h.party_id, MessageKind::kEvaluate, w.round, payload}).ok()) {
+      awaiting.insert(h.party_id);
+    }
   }
-  transport_.wait(kCoordinatorId, config_.response_timeout);
   std::map<std::string, std::pair<double, int>> acc;
   std::set<PartyId> answered;
-  while (auto m = transport_.receive(kCoordinatorId)) {
-    if (m->kind != MessageKind::kEvaluation || m->round != w.round || !w.parties.count(m->from)) continue;
-    if (!answered.insert(m->from).second) continue;
-    auto metrics = internal::decode_evaluation(m->payload);
-    if (!metrics.ok()) continue;
-    w.parties[m->from].val_metrics = *metrics;
-    for (const auto& [k, v] : *metrics) {
-      acc[k].first += v;
-      acc[k].second += 1;
+  const PhaseDeadline deadline(config_.response_timeout);
+  for (bool more = true; more;) {
+    transport_.wait(kCoordinatorId, deadline.left());
+    std::size_t got = 0;
+    while (auto m = transport_.receive(kCoordinatorId)) {
+      ++got;
+      if (m->kind != MessageKind::kEvaluation || m->round != w.round || !w.parties.count(m->from)) continue;
+      awaiting.erase(m->from);
+      if (!answered.insert(m->from).second) continue;
+      auto metrics = internal::decode_evaluation(m->payload);
+      if (!metrics.ok()) continue;
+      w.parties[m->from].val_metrics = *metrics;
+      for (const auto& [k, v] : *metrics) {
+        acc[k].first += v;
+        acc[k].second += 1;
+      }
     }
+    more = deadline.wait_again(got, awaiting.size());
   }
   for (const auto& [k, sv] : acc) w.stats.val_metrics[k] = sv.first / sv.second;
 }

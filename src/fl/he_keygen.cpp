@@ -194,6 +194,13 @@ std::unique_ptr<AggregationParty> HeKeyMaterial::make_party() const {
   return he::make_party(impl_->sh, impl_->id, impl_->material);
 }
 
+Result<std::unique_ptr<NodeStore>> HeKeyMaterial::create_store(const std::string& path, std::string_view passphrase,
+                                                               const VaultKdf& kdf) const {
+  const auto& sh = *impl_->sh;
+  return NodeStore::create(path, passphrase, impl_->id, sh.cpk_hash, sh.config.max_decryptions,
+                           he::save_material(sh, impl_->id, impl_->material), kdf);
+}
+
 std::vector<std::uint64_t> HeKeyMaterial::secret_for_testing() const {
   const auto& ctx = *impl_->sh->ctx;
   const auto& s = impl_->material.secret.poly();

@@ -34,17 +34,28 @@ Result<Block> Ledger::append(const SignedRecord& sr) {
 }
 
 Result<Block> Ledger::append_block(const SignedRecord& sr) {
-  HEAL_RETURN_IF_ERROR(sync());
-  HEAL_RETURN_IF_ERROR(validator_.check_candidate(sr));
-  Block b;
-  b.height = validator_.next_height();
-  b.prev_hash = validator_.head_hash();
-  b.record = sr.record;
-  b.signatures = encode_signatures(sr.signatures);
-  b.hash = compute_block_hash(b.height, b.prev_hash, b.record, b.signatures);
-  HEAL_RETURN_IF_ERROR(store(b));
-  HEAL_RETURN_IF_ERROR(validator_.accept(b).with_context("appended block"));
-  return b;
+  // Several writers may share one ledger (node processes on one host share a SQLite file): when the
+  // store refuses a block because another writer took its height meanwhile, catch up and check the
+  // record again against the longer chain, a bounded number of times.
+  constexpr int kMaxAttempts = 16;
+  for (int attempt = 1;; ++attempt) {
+    HEAL_RETURN_IF_ERROR(sync());
+    HEAL_RETURN_IF_ERROR(validator_.check_candidate(sr));
+    Block b;
+    b.height = validator_.next_height();
+    b.prev_hash = validator_.head_hash();
+    b.record = sr.record;
+    b.signatures = encode_signatures(sr.signatures);
+    b.hash = compute_block_hash(b.height, b.prev_hash, b.record, b.signatures);
+    Status stored = store(b);
+    if (!stored.ok()) {
+      Result<std::uint64_t> n = size();
+      if (attempt < kMaxAttempts && n.ok() && *n > b.height) continue;  // another writer's block is there
+      return stored;
+    }
+    HEAL_RETURN_IF_ERROR(validator_.accept(b).with_context("appended block"));
+    return b;
+  }
 }
 
 Result<Block> Ledger::head() const {

@@ -82,7 +82,9 @@ struct CoordinatorConfig {
   double clip_norm = 0;                // L2 bound on each update (0 = no clipping), recorded on the ledger
   std::uint32_t min_contributors = 0;  // round quorum; 0 = all hospitals
   bool evaluate = true;                // hospitals evaluate each new global model
-  /// How long the coordinator waits for the hospitals' answers in each phase of a round.
+  /// How long the coordinator waits for the hospitals' answers in each phase of a round (updates,
+  /// decryption shares, evaluations): a phase ends when every hospital asked has answered or this
+  /// much time has passed since it began, whatever the transport's wait() does.
   std::chrono::milliseconds response_timeout{std::chrono::minutes(10)};
 };
 
@@ -121,6 +123,7 @@ class Coordinator {
   Status open_round(RoundWork& w);
   Status broadcast(RoundWork& w);
   Status collect_updates(RoundWork& w);
+  Status take_update(RoundWork& w, const Message& m);
   Status decrypt_and_update(RoundWork& w);
   Status record(RoundWork& w);
   void evaluate(RoundWork& w);

@@ -31,6 +31,7 @@
 #include "heal/core/rng.h"
 #include "heal/core/status.h"
 #include "heal/fl/he_aggregator.h"
+#include "heal/fl/node_store.h"
 
 namespace heal::fl {
 
@@ -69,6 +70,12 @@ class HeKeyMaterial {
   /// The party object (contributions and decryption shares, byte-compatible with HeAggregator);
   /// copies the key material, so this object may be destroyed afterwards.
   std::unique_ptr<AggregationParty> make_party() const;
+  /// Writes this party's key material and fresh safeguards (epoch: the collective public key hash,
+  /// budget: config.max_decryptions) to a new node store at `path` (refuses an existing file). A
+  /// deployed hospital then acts only through HeAggregator(public_setup()).party_from_store(store),
+  /// which records its safeguards write-ahead.
+  Result<std::unique_ptr<NodeStore>> create_store(const std::string& path, std::string_view passphrase,
+                                                  const VaultKdf& kdf = VaultKdf::moderate()) const;
 
   /// TESTING ONLY: the additive secret s_i (NTT form over Q, flattened limbs).
   std::vector<std::uint64_t> secret_for_testing() const;

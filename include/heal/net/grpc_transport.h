@@ -65,8 +65,8 @@ struct GrpcTransportConfig {
   /// Deadline of one send (connect, stream, queue admission); past it the message is lost (Unavailable).
   std::chrono::milliseconds send_timeout{60'000};
   /// false: wait() returns as soon as a message is queued. true: wait() always gives the peers the
-  /// whole timeout. fl::Coordinator calls wait() once per protocol phase and then takes what is
-  /// queued, so a coordinator on the network needs true, or it would miss every answer after the first.
+  /// whole timeout. fl::Coordinator does not need true: each phase waits again with the time left
+  /// until every party asked has answered (kept for callers that want a fixed collection window).
   bool wait_until_deadline = false;
 };
 

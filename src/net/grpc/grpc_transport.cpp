@@ -277,6 +277,9 @@ Status GrpcTransport::send(fl::Message m) {
       // The server must present a CA-signed certificate for party-<to>.
       grpc::ChannelArguments args;
       args.SetSslTargetNameOverride(party_cert_name(m.to));
+      // Its own subchannel: a channel made after a failure (below) starts without the old one's
+      // reconnect backoff, so a peer that restarted is reached on the next send.
+      args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
       p.stub = v1::PartyTransport::NewStub(grpc::CreateCustomChannel(p.address, impl_->client_creds, args));
     }
     stub = p.stub;  // shared: set_peer may replace it while this send runs
@@ -318,8 +321,13 @@ Status GrpcTransport::send(fl::Message m) {
       case grpc::StatusCode::INVALID_ARGUMENT:
       case grpc::StatusCode::RESOURCE_EXHAUSTED:
         return Status::failed_precondition("party " + to + " refused the message: " + st.error_message());
-      default:
+      default: {
+        // Drop the channel: the next send opens a new one instead of failing fast while this one
+        // backs off (a hospital process that was killed and restarted listens again at once).
+        std::lock_guard lock(impl_->peers_mu);
+        if (auto it = impl_->peers.find(m.to); it != impl_->peers.end() && it->second.stub == stub) it->second.stub.reset();
         return Status::unavailable("party " + to + " unreachable: " + st.error_message());
+      }
     }
   }
   if (!streamed || ack.payload_bytes() != size) return Status::unavailable("party " + to + " did not take the message");

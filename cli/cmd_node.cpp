@@ -1,0 +1,69 @@
+// heal node: a federation party in its own process (docs/deployment.md, "Running the nodes").
+//   heal node init --id N --out DIR   the node's TLS key (0600) and a CSR for `party-N`, for the
+//                                     consortium CA to sign (net::init_node_identity).
+// `heal node run` (a hospital or coordinator process with a libtorch trainer) is next: the runtime is
+// heal_node (run_hospital_node / run_coordinator_node), tested with toy trainers in tests/node.
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "commands.h"
+#include "heal/fl/model.h"
+#ifdef HEAL_HAVE_GRPC
+#include "heal/net/node_identity.h"
+#endif
+
+namespace heal::cli {
+namespace {
+
+struct NodeInitArgs {
+  std::string id, out, organisation;
+};
+
+// "coordinator" or a hospital's decimal id.
+fl::PartyId parse_party(const std::string& s) {
+  if (s == "coordinator") return fl::kCoordinatorId;
+  if (s.empty() || s.size() > 9 || s.find_first_not_of("0123456789") != std::string::npos ||
+      (s.size() > 1 && s[0] == '0')) {
+    throw StatusError(Status::invalid_argument("--id: \"coordinator\" or a hospital's decimal id, not \"" + s + "\""));
+  }
+  const auto id = static_cast<fl::PartyId>(std::stoul(s));
+  if (id >= fl::kCoordinatorId) throw StatusError(Status::invalid_argument("--id: hospital ids are below 100000"));
+  return id;
+}
+
+void run_node_init(const NodeInitArgs& a) {
+  const fl::PartyId id = parse_party(a.id);
+#ifdef HEAL_HAVE_GRPC
+  std::error_code ec;
+  if (!std::filesystem::exists(a.out, ec)) {
+    std::filesystem::create_directories(a.out, ec);
+    if (!ec) std::filesystem::permissions(a.out, std::filesystem::perms::owner_all, ec);  // 0700
+    if (ec) throw StatusError(Status::io_error("--out " + a.out + ": " + ec.message()));
+  }
+  auto files = value_or_throw(net::init_node_identity(id, a.out, a.organisation));
+  std::cout << "node identity of party-" << id << (id == fl::kCoordinatorId ? " (the coordinator)" : "") << "\n"
+            << "  private key: " << files.key_path << " (mode 0600; never leaves this node)\n"
+            << "  CSR:         " << files.csr_path << " (send it to the consortium CA; install the signed\n"
+            << "               certificate next to the key and name both in the node's configuration)\n";
+#else
+  (void)id;
+  throw StatusError(Status::unsupported("heal node init needs a build with -DHEAL_WITH_GRPC=ON"));
+#endif
+}
+
+}  // namespace
+
+void add_node_commands(CLI::App& app) {
+  auto* node = app.add_subcommand("node", "A federation party in its own process (gRPC with mutual TLS)");
+  node->require_subcommand(1);
+  auto args = std::make_shared<NodeInitArgs>();
+  auto* init = node->add_subcommand("init", "Create this node's TLS key (0600) and a CSR for party-<id>");
+  init->add_option("--id", args->id, "Party id: a hospital's number (0, 1, ...) or \"coordinator\"")->required();
+  init->add_option("--out", args->out, "Directory for <party>.key and <party>.csr (created if missing)")->required();
+  init->add_option("--org", args->organisation, "Organisation name (O=) in the CSR");
+  init->callback([args] { run_node_init(*args); });
+}
+
+}  // namespace heal::cli

@@ -1,0 +1,246 @@
+// NodeConfig from JSON (heal/node/config.h): outside bytes, checked field by field.
+#include "heal/node/config.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+namespace heal::node {
+
+namespace {
+
+using json = nlohmann::json;
+
+Status bad(const std::string& field, const std::string& why) {
+  return Status::invalid_argument("node config: " + field + ": " + why);
+}
+
+Status only_keys(const json& obj, const std::string& where, std::initializer_list<const char*> allowed) {
+  const std::set<std::string> ok(allowed.begin(), allowed.end());
+  for (auto it = obj.begin(); it != obj.end(); ++it) {
+    if (!ok.count(it.key())) return bad(where + it.key(), "unknown key");
+  }
+  return {};
+}
+
+Result<std::string> get_string(const json& obj, const std::string& where, const char* key, bool required = true) {
+  auto it = obj.find(key);
+  if (it == obj.end()) {
+    if (required) return bad(where + key, "missing");
+    return std::string();
+  }
+  if (!it->is_string() || it->get<std::string>().empty()) return bad(where + key, "must be a non-empty string");
+  return it->get<std::string>();
+}
+
+Result<std::uint64_t> get_uint(const json& obj, const std::string& where, const char* key, std::uint64_t lo,
+                               std::uint64_t hi, std::optional<std::uint64_t> dflt) {
+  auto it = obj.find(key);
+  if (it == obj.end()) {
+    if (dflt) return *dflt;
+    return bad(where + key, "missing");
+  }
+  if (!it->is_number_unsigned() && !(it->is_number_integer() && it->get<std::int64_t>() >= 0)) {
+    return bad(where + key, "must be a non-negative integer");
+  }
+  const auto v = it->get<std::uint64_t>();
+  if (v < lo || v > hi) {
+    return bad(where + key, std::to_string(v) + " is outside [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  }
+  return v;
+}
+
+// host:port with a non-empty host and a port in 1..65535 (0 allowed for listening: pick a free one).
+Status check_address(const std::string& field, const std::string& a, bool allow_port0) {
+  const auto colon = a.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == a.size()) return bad(field, "expected host:port");
+  const std::string port = a.substr(colon + 1);
+  if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) return bad(field, "bad port");
+  const int p = std::stoi(port);
+  if (p > 65535 || (p == 0 && !allow_port0)) return bad(field, "port out of range");
+  return {};
+}
+
+std::string resolve(const std::string& base, const std::string& p) {
+  if (p.empty() || std::filesystem::path(p).is_absolute()) return p;
+  return (std::filesystem::path(base) / p).lexically_normal().string();
+}
+
+Result<fl::PartyId> peer_id(const std::string& key, std::uint32_t hospitals) {
+  if (key == "coordinator") return fl::kCoordinatorId;
+  if (key.empty() || key.size() > 9 || key.find_first_not_of("0123456789") != std::string::npos ||
+      (key.size() > 1 && key[0] == '0')) {
+    return bad("peers." + key, "a peer is \"coordinator\" or a hospital's decimal id");
+  }
+  const auto id = static_cast<fl::PartyId>(std::stoul(key));
+  if (id >= hospitals) return bad("peers." + key, "no such hospital (hospitals = " + std::to_string(hospitals) + ")");
+  return id;
+}
+
+}  // namespace
+
+Result<NodeConfig> parse_node_config(std::string_view text, const std::string& base_dir) {
+  json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return Status::invalid_argument("node config: not valid JSON");
+  if (!j.is_object()) return Status::invalid_argument("node config: the top level must be an object");
+  HEAL_RETURN_IF_ERROR(
+      only_keys(j, "",
+                {"role", "party_id", "listen", "peers", "tls", "ledger", "federation_id", "hospitals", "rounds",
+                 "min_contributors", "he", "node_store", "response_timeout_ms", "setup_timeout_ms"}));
+  NodeConfig c;
+  HEAL_ASSIGN_OR_RETURN(std::string role, get_string(j, "", "role"));
+  if (role == "coordinator") {
+    c.role = NodeRole::kCoordinator;
+  } else if (role == "hospital") {
+    c.role = NodeRole::kHospital;
+  } else {
+    return bad("role", "\"" + role + "\" is neither \"coordinator\" nor \"hospital\"");
+  }
+  HEAL_ASSIGN_OR_RETURN(std::uint64_t k, get_uint(j, "", "hospitals", 1, 1000, std::nullopt));
+  c.hospitals = static_cast<std::uint32_t>(k);
+  if (c.role == NodeRole::kHospital) {
+    HEAL_ASSIGN_OR_RETURN(std::uint64_t id, get_uint(j, "", "party_id", 0, c.hospitals - 1, std::nullopt));
+    c.party_id = static_cast<fl::PartyId>(id);
+  } else {
+    if (j.contains("party_id")) return bad("party_id", "the coordinator has no party_id (its id is fixed)");
+    c.party_id = fl::kCoordinatorId;
+  }
+  HEAL_ASSIGN_OR_RETURN(c.listen_address, get_string(j, "", "listen"));
+  HEAL_RETURN_IF_ERROR(check_address("listen", c.listen_address, true));
+  HEAL_ASSIGN_OR_RETURN(c.federation_id, get_string(j, "", "federation_id"));
+  HEAL_ASSIGN_OR_RETURN(c.rounds, get_uint(j, "", "rounds", 1, 1'000'000, std::uint64_t{1}));
+  HEAL_ASSIGN_OR_RETURN(std::uint64_t q, get_uint(j, "", "min_contributors", 0, c.hospitals, std::uint64_t{0}));
+  c.min_contributors = static_cast<std::uint32_t>(q);
+  HEAL_ASSIGN_OR_RETURN(std::uint64_t rt,
+                        get_uint(j, "", "response_timeout_ms", 1, 86'400'000, std::uint64_t{120'000}));
+  c.response_timeout = std::chrono::milliseconds(rt);
+  HEAL_ASSIGN_OR_RETURN(std::uint64_t st, get_uint(j, "", "setup_timeout_ms", 1, 86'400'000, std::uint64_t{120'000}));
+  c.setup_timeout = std::chrono::milliseconds(st);
+
+  // Peers.
+  auto peers = j.find("peers");
+  if (peers == j.end() || !peers->is_object()) return bad("peers", "missing or not an object");
+  for (auto it = peers->begin(); it != peers->end(); ++it) {
+    HEAL_ASSIGN_OR_RETURN(fl::PartyId id, peer_id(it.key(), c.hospitals));
+    if (id == c.party_id) return bad("peers." + it.key(), "a node is not its own peer");
+    if (!it->is_string()) return bad("peers." + it.key(), "must be a host:port string");
+    HEAL_RETURN_IF_ERROR(check_address("peers." + it.key(), it->get<std::string>(), false));
+    c.peers[id] = it->get<std::string>();
+  }
+  // A hospital talks to the coordinator and (key setup) every other hospital; the coordinator to
+  // every hospital.
+  for (fl::PartyId h = 0; h < c.hospitals; ++h) {
+    if (h != c.party_id && !c.peers.count(h)) return bad("peers", "hospital " + std::to_string(h) + " is missing");
+  }
+  if (c.role == NodeRole::kHospital && !c.peers.count(fl::kCoordinatorId))
+    return bad("peers", "coordinator is missing");
+
+  // TLS files.
+  auto tls = j.find("tls");
+  if (tls == j.end() || !tls->is_object()) return bad("tls", "missing or not an object");
+  HEAL_RETURN_IF_ERROR(only_keys(*tls, "tls.", {"ca_cert", "cert", "key"}));
+  HEAL_ASSIGN_OR_RETURN(c.ca_cert_path, get_string(*tls, "tls.", "ca_cert"));
+  HEAL_ASSIGN_OR_RETURN(c.cert_path, get_string(*tls, "tls.", "cert"));
+  HEAL_ASSIGN_OR_RETURN(c.key_path, get_string(*tls, "tls.", "key"));
+  c.ca_cert_path = resolve(base_dir, c.ca_cert_path);
+  c.cert_path = resolve(base_dir, c.cert_path);
+  c.key_path = resolve(base_dir, c.key_path);
+  HEAL_ASSIGN_OR_RETURN(c.ledger_path, get_string(j, "", "ledger"));
+  c.ledger_path = resolve(base_dir, c.ledger_path);
+
+  // Node store (hospitals only: the coordinator holds no secret key material).
+  auto store = j.find("node_store");
+  if (c.role == NodeRole::kHospital) {
+    if (store == j.end() || !store->is_object()) return bad("node_store", "missing or not an object");
+    HEAL_RETURN_IF_ERROR(only_keys(*store, "node_store.", {"path", "passphrase_env"}));
+    HEAL_ASSIGN_OR_RETURN(c.node_store_path, get_string(*store, "node_store.", "path"));
+    c.node_store_path = resolve(base_dir, c.node_store_path);
+    HEAL_ASSIGN_OR_RETURN(c.passphrase_env, get_string(*store, "node_store.", "passphrase_env"));
+    if (c.passphrase_env.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") !=
+        std::string::npos) {
+      return bad("node_store.passphrase_env", "must be an environment variable name (letters, digits, _)");
+    }
+  } else if (store != j.end()) {
+    return bad("node_store", "the coordinator holds no key material");
+  }
+
+  // HE configuration (secure mode he; the same on every node: it is in the setup record).
+  auto he = j.find("he");
+  if (he != j.end()) {
+    if (!he->is_object()) return bad("he", "must be an object");
+    HEAL_RETURN_IF_ERROR(only_keys(
+        *he, "he.",
+        {"log_n", "q_bits", "p_bits", "threshold", "max_decryptions", "max_abs_update", "min_aggregate_parties"}));
+    HEAL_ASSIGN_OR_RETURN(std::uint64_t log_n, get_uint(*he, "he.", "log_n", 10, 16, std::uint64_t(c.he.log_n)));
+    c.he.log_n = static_cast<int>(log_n);
+    for (const char* key : {"q_bits", "p_bits"}) {
+      auto it = he->find(key);
+      if (it == he->end()) continue;
+      if (!it->is_array() || it->empty() || it->size() > 32)
+        return bad(std::string("he.") + key, "a list of prime sizes");
+      std::vector<int> bits;
+      for (const auto& b : *it) {
+        if (!b.is_number_integer() || b.get<std::int64_t>() < 20 || b.get<std::int64_t>() > 60) {
+          return bad(std::string("he.") + key, "prime sizes are integers in [20, 60]");
+        }
+        bits.push_back(b.get<int>());
+      }
+      (std::string(key) == "q_bits" ? c.he.q_bits : c.he.p_bits) = bits;
+    }
+    HEAL_ASSIGN_OR_RETURN(std::uint64_t t, get_uint(*he, "he.", "threshold", 0, c.hospitals, std::uint64_t{0}));
+    c.he.threshold = static_cast<std::uint32_t>(t);
+    HEAL_ASSIGN_OR_RETURN(c.he.max_decryptions,
+                          get_uint(*he, "he.", "max_decryptions", 1, 1ull << 40, c.he.max_decryptions));
+    HEAL_ASSIGN_OR_RETURN(std::uint64_t mp,
+                          get_uint(*he, "he.", "min_aggregate_parties", 0, c.hospitals, std::uint64_t{0}));
+    c.he.min_aggregate_parties = static_cast<std::uint32_t>(mp);
+    // Threshold rules (src/fl/README.md): t >= 2 and t > n / 2 (no opt-out from a file); a sum is
+    // decrypted only over max(3, t + 1) contributions, which needs that many hospitals.
+    if (c.he.threshold == 1) return bad("he.threshold", "t = 1 would let every key holder decrypt alone");
+    if (c.he.threshold != 0 && c.he.threshold <= c.hospitals / 2) {
+      return bad("he.threshold", "t must be a majority (> " + std::to_string(c.hospitals / 2) + ")");
+    }
+    if (auto it = he->find("max_abs_update"); it != he->end()) {
+      if (!it->is_number() || !(it->get<double>() > 0) || it->get<double>() > 1e6) {
+        return bad("he.max_abs_update", "a number in (0, 1e6]");
+      }
+      c.he.max_abs_update = it->get<double>();
+    }
+  }
+  const std::uint32_t t = c.he.threshold != 0 ? c.he.threshold : c.hospitals / 2 + 1;
+  const std::uint32_t floor = std::max<std::uint32_t>({3, t + 1, c.he.min_aggregate_parties});
+  if (c.hospitals < floor) {
+    return bad("hospitals", "secure mode he decrypts sums of at least " + std::to_string(floor) +
+                                " contributions: at least that many hospitals are needed");
+  }
+  if (c.min_contributors != 0 && c.min_contributors < floor) {
+    return bad("min_contributors", "below the aggregator's floor of " + std::to_string(floor) + " contributions");
+  }
+  return c;
+}
+
+Result<NodeConfig> load_node_config(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return Status::io_error("cannot read node config " + path);
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  auto c = parse_node_config(ss.str(), dir.empty() ? "." : dir);
+  if (!c.ok()) return c.status().with_context(path);
+  return c;
+}
+
+Result<std::string> node_passphrase(const NodeConfig& config) {
+  if (config.passphrase_env.empty()) return Status::failed_precondition("node config names no passphrase variable");
+  const char* v = std::getenv(config.passphrase_env.c_str());
+  if (v == nullptr || *v == '\0') {
+    return Status::failed_precondition("the node store passphrase variable " + config.passphrase_env + " is unset");
+  }
+  return std::string(v);
+}
+
+}  // namespace heal::node

@@ -1,0 +1,419 @@
+// The node runtime (heal/node/runtime.h): a coordinator or a hospital in its own process.
+#include "heal/node/runtime.h"
+
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+#include "heal/core/bytes.h"
+#include "heal/core/rng.h"
+#include "heal/fl/he_aggregator.h"
+#include "heal/fl/he_keygen.h"
+#include "heal/fl/hospital.h"
+#include "heal/fl/keygen_exchange.h"
+#include "heal/fl/node_store.h"
+#include "heal/ledger/backends/sqlite_ledger.h"
+#include "heal/ledger/block.h"
+#include "heal/ledger/identity.h"
+#include "heal/ledger/record.h"
+#include "heal/net/grpc_transport.h"
+#include "runtime_internal.h"
+
+namespace heal::node {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+std::chrono::milliseconds left(Clock::time_point deadline) {
+  const auto d = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  return d.count() > 0 ? d : 0ms;
+}
+
+bool is_node_message(fl::MessageKind k) {
+  return k == kNodeHello || k == kNodeKeyGen || k == kNodeCosign || k == kNodeStop;
+}
+
+// The transport the protocol roles see: node-level messages are taken out of the stream and handed
+// to the runtime, the round protocol's pass through.
+class NodeTransport final : public fl::Transport {
+ public:
+  NodeTransport(fl::Transport& net, std::function<void(fl::Message)> on_node)
+      : net_(net), on_node_(std::move(on_node)) {}
+  Status send(fl::Message m) override { return net_.send(std::move(m)); }
+  std::optional<fl::Message> receive(fl::PartyId party) override {
+    while (auto m = net_.receive(party)) {
+      if (!is_node_message(m->kind)) return m;
+      on_node_(std::move(*m));
+    }
+    return std::nullopt;
+  }
+  void wait(fl::PartyId party, std::chrono::milliseconds timeout) override { net_.wait(party, timeout); }
+  fl::TrafficCounters counters(fl::PartyId party) const override { return net_.counters(party); }
+
+ private:
+  fl::Transport& net_;
+  std::function<void(fl::Message)> on_node_;
+};
+
+Result<std::unique_ptr<net::GrpcTransport>> start_transport(const NodeConfig& c) {
+  HEAL_ASSIGN_OR_RETURN(net::TlsIdentity tls, net::load_tls_identity(c.ca_cert_path, c.cert_path, c.key_path));
+  net::GrpcTransportConfig t;
+  t.self = c.party_id;
+  t.listen_address = c.listen_address;
+  t.peers = c.peers;
+  t.tls = std::move(tls);
+  return net::GrpcTransport::start(std::move(t));
+}
+
+// Hello answer: u8 has_keys, u8 scheme, u32 key length, key bytes, 32-byte collective key hash.
+Bytes encode_hello(const ledger::Identity& id, const std::optional<Digest>& keys) {
+  ByteWriter w;
+  w.put<std::uint8_t>(keys ? 1 : 0);
+  w.put<std::uint8_t>(static_cast<std::uint8_t>(id.scheme));
+  w.put<std::uint32_t>(static_cast<std::uint32_t>(id.public_key.size()));
+  w.put_bytes(id.public_key);
+  const Digest d = keys.value_or(Digest{});
+  w.put_bytes(d);
+  return w.take();
+}
+
+struct Hello {
+  ledger::Identity identity;
+  std::optional<Digest> keys;
+};
+
+Result<Hello> decode_hello(std::span<const std::uint8_t> b) {
+  ByteReader r(b);
+  std::uint8_t has = 0, scheme = 0;
+  std::uint32_t len = 0;
+  HEAL_RETURN_IF_ERROR(r.get(&has));
+  HEAL_RETURN_IF_ERROR(r.get(&scheme));
+  HEAL_RETURN_IF_ERROR(r.get(&len));
+  if (len > 128 || has > 1) return Status::corruption("malformed hello");
+  std::span<const std::uint8_t> key, digest;
+  HEAL_RETURN_IF_ERROR(r.get_bytes(len, &key));
+  HEAL_RETURN_IF_ERROR(r.get_bytes(32, &digest));
+  if (r.remaining() != 0) return Status::corruption("trailing bytes in hello");
+  Hello h;
+  h.identity.scheme = static_cast<ledger::SignatureScheme>(scheme);
+  h.identity.public_key.assign(key.begin(), key.end());
+  HEAL_RETURN_IF_ERROR(ledger::validate_identity(h.identity));
+  if (has) {
+    Digest d;
+    std::memcpy(d.data(), digest.data(), 32);
+    h.keys = d;
+  }
+  return h;
+}
+
+fl::HePublicSetup public_setup(const NodeConfig& c, const Digest& cpk_hash) {
+  fl::HePublicSetup s;
+  s.config = c.he;
+  s.num_parties = c.hospitals;
+  const Bytes fid(c.federation_id.begin(), c.federation_id.end());
+  s.crs = fl::he_crs_from_federation(fid);
+  s.cpk_hash = cpk_hash;
+  return s;
+}
+
+// The hospital's ledger key: an Ed25519 seed in a vault next to its node store (same passphrase),
+// made on first start.
+Result<std::unique_ptr<ledger::Signer>> hospital_ledger_key(const NodeConfig& c, const std::string& passphrase,
+                                                            const NodeOptions& o) {
+  const std::string path = c.node_store_path + ".ledger-key";
+  VaultOpenOptions open;
+  open.allow_weak_kdf =
+      o.kdf.opslimit < VaultKdf::interactive().opslimit || o.kdf.memlimit < VaultKdf::interactive().memlimit;
+  if (std::filesystem::exists(path)) {
+    HEAL_ASSIGN_OR_RETURN(SecretBytes seed_bytes, read_vault_file(path, passphrase, open));
+    if (seed_bytes.span().size() != 32) return Status::corruption(path + ": not a ledger key");
+    Seed seed;
+    std::memcpy(seed.data(), seed_bytes.span().data(), 32);
+    return std::unique_ptr<ledger::Signer>(ledger::Ed25519Signer::from_seed(seed));
+  }
+  Seed seed;
+  SystemRng rng;
+  rng.fill(seed);
+  HEAL_ASSIGN_OR_RETURN(VaultKey key, VaultKey::derive(passphrase, o.kdf));
+  HEAL_RETURN_IF_ERROR(write_vault_file(path, key, seed));
+  auto signer = ledger::Ed25519Signer::from_seed(seed);
+  std::memset(seed.data(), 0, seed.size());
+  return std::unique_ptr<ledger::Signer>(std::move(signer));
+}
+
+}  // namespace
+
+namespace internal {
+
+// A hospital co-signs the setup record only if it is this federation's, lists it with its own
+// identity and holds the collective public key its own key setup derived.
+Status check_setup_record(const NodeConfig& c, const ledger::Identity& me, const Digest& cpk,
+                          std::span<const std::uint8_t> message) {
+  const Bytes prefix = ledger::signing_message({});
+  if (message.size() < prefix.size() || !std::equal(prefix.begin(), prefix.end(), message.begin())) {
+    return Status::invalid_argument("not a ledger signing message");
+  }
+  HEAL_ASSIGN_OR_RETURN(ledger::Record rec, ledger::decode_record(message.subspan(prefix.size())));
+  const auto* s = std::get_if<ledger::RoundSetup>(&rec.body);
+  if (!s) return Status::invalid_argument("asked to co-sign something other than the setup record");
+  if (rec.federation_id != c.federation_id) return Status::invalid_argument("setup record of another federation");
+  if (s->collective_public_key_hash != cpk) {
+    return Status::invalid_argument("the setup record's collective public key is not the one this hospital derived");
+  }
+  if (s->participants.size() != c.hospitals + 1) return Status::invalid_argument("wrong number of participants");
+  bool listed = false;
+  for (const auto& p : s->participants) {
+    if (p.party_id == c.party_id) listed = p.role == ledger::Role::kHospital && p.identity == me;
+  }
+  if (!listed) return Status::invalid_argument("the setup record does not list this hospital with its identity");
+  const std::uint32_t quorum = c.min_contributors != 0 ? c.min_contributors : c.hospitals;
+  if (s->min_contributors != quorum) {
+    return Status::invalid_argument("the setup record's quorum differs from this hospital's configuration");
+  }
+  const std::uint32_t t = c.he.threshold != 0 ? c.he.threshold : c.hospitals / 2 + 1;
+  if (s->decryption_threshold != t) {
+    return Status::invalid_argument("the setup record's decryption threshold differs from this hospital's");
+  }
+  return {};
+}
+
+}  // namespace internal
+
+using internal::check_setup_record;
+
+Status run_hospital_node(const NodeConfig& c, std::unique_ptr<fl::LocalTrainer> trainer, const NodeOptions& o) {
+  HEAL_REQUIRE(c.role == NodeRole::kHospital, "run_hospital_node needs a hospital configuration");
+  HEAL_REQUIRE(trainer != nullptr, "run_hospital_node needs a trainer");
+  HEAL_ASSIGN_OR_RETURN(std::string passphrase, node_passphrase(c));
+  HEAL_ASSIGN_OR_RETURN(auto net, start_transport(c));
+  HEAL_ASSIGN_OR_RETURN(auto ledger, ledger::SqliteLedger::open(c.ledger_path));
+  HEAL_ASSIGN_OR_RETURN(auto signer, hospital_ledger_key(c, passphrase, o));
+  const ledger::Identity me = signer->identity();
+  const fl::PartyId self = c.party_id;
+  VaultOpenOptions open;
+  open.allow_weak_kdf =
+      o.kdf.opslimit < VaultKdf::interactive().opslimit || o.kdf.memlimit < VaultKdf::interactive().memlimit;
+
+  // Key material: reopened from the node store, or made by the key setup when the coordinator asks.
+  std::shared_ptr<fl::NodeStore> store;
+  std::unique_ptr<fl::HeAggregator> pub;  // the public side the party is built against
+  if (std::filesystem::exists(c.node_store_path)) {
+    HEAL_ASSIGN_OR_RETURN(std::unique_ptr<fl::NodeStore> s, fl::NodeStore::open(c.node_store_path, passphrase, open));
+    if (s->safeguards().party != self)
+      return Status::failed_precondition(c.node_store_path + " is another party's store");
+    store = std::move(s);
+  }
+
+  std::deque<fl::Message> node_msgs;
+  NodeTransport transport(*net, [&](fl::Message m) { node_msgs.push_back(std::move(m)); });
+  std::unique_ptr<fl::Hospital> hospital;
+  auto build = [&]() -> Status {
+    pub = std::make_unique<fl::HeAggregator>(public_setup(c, store->safeguards().key_epoch));
+    HEAL_ASSIGN_OR_RETURN(auto party, pub->party_from_store(store));
+    hospital = std::make_unique<fl::Hospital>(self, "hospital-" + std::to_string(self), std::move(trainer),
+                                              std::move(signer), *ledger, transport, std::make_unique<SystemRng>());
+    hospital->set_federation(c.federation_id, 0, 0);
+    hospital->set_aggregation_party(std::move(party));
+    return {};
+  };
+  if (store) HEAL_RETURN_IF_ERROR(build());
+
+  std::vector<fl::Message> early;  // key setup messages of faster peers, before the order to start
+  const auto idle_limit = c.setup_timeout + 4 * c.response_timeout;
+  auto last_heard = Clock::now();
+  std::uint64_t heard = 0;  // messages received from the coordinator so far
+  while (true) {
+    if (hospital) {
+      hospital->step();
+    } else {
+      while (auto m = transport.receive(self)) {
+        if (fl::is_keygen_message(m->kind)) early.push_back(std::move(*m));
+      }
+    }
+    if (const auto n = net->counters(fl::kCoordinatorId).messages_down; n != heard) {
+      heard = n;
+      last_heard = Clock::now();
+    }
+    while (!node_msgs.empty()) {
+      fl::Message m = std::move(node_msgs.front());
+      node_msgs.pop_front();
+      if (m.from != fl::kCoordinatorId) continue;
+      if (m.kind == kNodeStop) return {};
+      if (m.kind == kNodeHello) {
+        std::optional<Digest> keys;
+        if (store) keys = store->safeguards().key_epoch;
+        (void)net->send({self, fl::kCoordinatorId, kNodeHello, 0, encode_hello(me, keys)});
+      } else if (m.kind == kNodeKeyGen) {
+        if (store) continue;  // keys exist: the coordinator learnt it from the hello
+        const Bytes fid(c.federation_id.begin(), c.federation_id.end());
+        SystemRng rng;
+        std::unique_ptr<fl::HeKeyGenParty> kg;
+        try {
+          kg = std::make_unique<fl::HeKeyGenParty>(c.he, c.hospitals, self, fid, rng);
+        } catch (const std::invalid_argument& e) {
+          return Status::invalid_argument(std::string("node config: he: ") + e.what());
+        }
+        HEAL_ASSIGN_OR_RETURN(fl::HeKeyMaterial material,
+                              fl::run_hospital_keygen(
+                                  *net, *kg, c.hospitals, rng, c.setup_timeout,
+                                  [&](fl::Message x) { node_msgs.push_back(std::move(x)); }, std::move(early)));
+        HEAL_ASSIGN_OR_RETURN(std::unique_ptr<fl::NodeStore> s,
+                              material.create_store(c.node_store_path, passphrase, o.kdf));
+        store = std::move(s);
+        HEAL_RETURN_IF_ERROR(build());
+      } else if (m.kind == kNodeCosign) {
+        if (!store) continue;
+        Status ok = check_setup_record(c, me, store->safeguards().key_epoch, m.payload);
+        if (!ok.ok()) return ok.with_context("hospital " + std::to_string(self) + " refuses to co-sign the setup");
+        (void)net->send({self, fl::kCoordinatorId, kNodeCosign, 0, hospital->signer().sign(m.payload)});
+      }
+    }
+    if (Clock::now() - last_heard > idle_limit) {
+      return Status::unavailable("hospital " + std::to_string(self) + ": nothing from the coordinator for too long");
+    }
+    transport.wait(self, 200ms);
+  }
+}
+
+namespace {
+
+// The coordinator's view of a hospital's ledger key for the setup record: sign() asks the hospital
+// over the transport (it checks the record first) and waits for its signature. An empty signature
+// (no answer, a refusal) makes the ledger refuse the record, so the setup fails.
+class RemoteCosigner final : public ledger::Signer {
+ public:
+  RemoteCosigner(fl::Transport& net, fl::PartyId party, ledger::Identity identity, std::chrono::milliseconds timeout)
+      : net_(net), party_(party), identity_(std::move(identity)), timeout_(timeout) {}
+  const ledger::Identity& identity() const override { return identity_; }
+  Bytes sign(std::span<const std::uint8_t> message) const override {
+    if (!net_.send({fl::kCoordinatorId, party_, kNodeCosign, 0, Bytes(message.begin(), message.end())}).ok()) return {};
+    const auto deadline = Clock::now() + timeout_;
+    while (true) {
+      while (auto m = net_.receive(fl::kCoordinatorId)) {
+        if (m->kind == kNodeCosign && m->from == party_) return std::move(m->payload);
+      }
+      if (Clock::now() >= deadline) return {};
+      net_.wait(fl::kCoordinatorId, left(deadline));
+    }
+  }
+
+ private:
+  fl::Transport& net_;
+  fl::PartyId party_;
+  ledger::Identity identity_;
+  std::chrono::milliseconds timeout_;
+};
+
+void stop_all(fl::Transport& net, std::uint32_t hospitals) {
+  for (fl::PartyId h = 0; h < hospitals; ++h) (void)net.send({fl::kCoordinatorId, h, kNodeStop, 0, {}});
+}
+
+}  // namespace
+
+Result<CoordinatorNodeResult> run_coordinator_node(const NodeConfig& c, std::vector<float> initial_model,
+                                                   const fl::StrategyConfig& strategy, const NodeOptions& o) {
+  HEAL_REQUIRE(c.role == NodeRole::kCoordinator, "run_coordinator_node needs a coordinator configuration");
+  HEAL_ASSIGN_OR_RETURN(auto net, start_transport(c));
+  HEAL_ASSIGN_OR_RETURN(auto ledger, ledger::SqliteLedger::open(c.ledger_path));
+  HEAL_ASSIGN_OR_RETURN(std::uint64_t blocks, ledger->size());
+  if (blocks != 0) {
+    return Status::failed_precondition(
+        "the coordinator needs an empty ledger (resuming a federation is not supported)");
+  }
+  const std::uint32_t n = c.hospitals;
+  const auto setup_deadline = Clock::now() + c.setup_timeout;
+
+  // 1. Who is there: every hospital's ledger identity and whether it already holds keys. A hospital
+  // that is not up yet is asked again.
+  std::map<fl::PartyId, Hello> hellos;
+  auto last_ask = Clock::now() - 1h;
+  while (hellos.size() < n) {
+    if (Clock::now() - last_ask > 500ms) {
+      for (fl::PartyId h = 0; h < n; ++h) {
+        if (!hellos.count(h)) (void)net->send({fl::kCoordinatorId, h, kNodeHello, 0, {}});
+      }
+      last_ask = Clock::now();
+    }
+    while (auto m = net->receive(fl::kCoordinatorId)) {
+      if (m->kind != kNodeHello || m->from >= n) continue;
+      auto h = decode_hello(m->payload);
+      if (!h.ok()) return h.status().with_context("hello of hospital " + std::to_string(m->from));
+      hellos[m->from] = std::move(*h);
+    }
+    if (Clock::now() >= setup_deadline) {
+      return Status::unavailable("only " + std::to_string(hellos.size()) + " of " + std::to_string(n) +
+                                 " hospitals answered before the setup deadline");
+    }
+    net->wait(fl::kCoordinatorId, std::min<std::chrono::milliseconds>(left(setup_deadline), 500ms));
+  }
+  for (const auto& [id, h] : hellos) {
+    if (h.keys) {
+      return Status::failed_precondition("hospital " + std::to_string(id) +
+                                         " already holds key material, but the ledger is empty: a new federation "
+                                         "needs new node stores");
+    }
+  }
+
+  // 2. Dealer-free key setup between the hospitals; the coordinator receives the public shares only.
+  for (fl::PartyId h = 0; h < n; ++h) {
+    Status st = net->send({fl::kCoordinatorId, h, kNodeKeyGen, 0, {}});
+    if (!st.ok()) return st.with_context("ordering the key setup");
+  }
+  const Bytes fid(c.federation_id.begin(), c.federation_id.end());
+  HEAL_ASSIGN_OR_RETURN(fl::HePublicSetup pub, fl::run_coordinator_keygen(*net, c.he, n, fid, left(setup_deadline)));
+
+  // 3. The setup record, checked and co-signed by every hospital, and model v0.
+  std::vector<ledger::Participant> members;
+  std::vector<std::unique_ptr<RemoteCosigner>> remote;
+  std::vector<const ledger::Signer*> cosigners;
+  for (fl::PartyId h = 0; h < n; ++h) {
+    members.push_back({h, ledger::Role::kHospital, "hospital-" + std::to_string(h), hellos[h].identity});
+    remote.push_back(std::make_unique<RemoteCosigner>(*net, h, hellos[h].identity, c.setup_timeout));
+    cosigners.push_back(remote.back().get());
+  }
+  fl::CoordinatorConfig cc;
+  cc.federation_id = c.federation_id;
+  cc.strategy = strategy;
+  cc.min_contributors = c.min_contributors;
+  cc.response_timeout = c.response_timeout;
+  std::unique_ptr<fl::Coordinator> made;
+  try {
+    made =
+        std::make_unique<fl::Coordinator>(cc, members, std::make_unique<fl::HeAggregator>(pub),
+                                          ledger::Ed25519Signer::generate(), *ledger, *net, std::move(initial_model));
+  } catch (const std::invalid_argument& e) {
+    stop_all(*net, n);
+    return Status::invalid_argument(std::string("node config: ") + e.what());
+  }
+  fl::Coordinator& coordinator = *made;
+  Status st = coordinator.setup(cosigners);
+  if (!st.ok()) {
+    stop_all(*net, n);
+    return st.with_context("setup record");
+  }
+
+  // 4. The rounds.
+  for (std::uint64_t r = 0; r < c.rounds; ++r) {
+    auto s = coordinator.run_round();
+    if (!s.ok()) {
+      stop_all(*net, n);
+      return s.status();
+    }
+    if (o.on_round) o.on_round(*s);
+  }
+  stop_all(*net, n);
+  CoordinatorNodeResult out{coordinator.report(), coordinator.global_model()};
+  ledger::VerifyReport v = ledger->verify();
+  out.report.ledger_verified = v.ok;
+  out.report.ledger_head = v.head_hash;
+  if (!v.ok) return Status::corruption("ledger fails verification after the run: " + v.summary());
+  return out;
+}
+
+}  // namespace heal::node

@@ -1,0 +1,178 @@
+// NodeConfig from JSON: outside bytes, every field checked.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <nlohmann/json.hpp>
+
+#include "heal/core/rng.h"
+#include "heal/node/config.h"
+
+namespace heal::node {
+namespace {
+
+nlohmann::json hospital() {
+  return nlohmann::json::parse(R"({
+    "role": "hospital", "party_id": 1, "hospitals": 3, "listen": "127.0.0.1:7001",
+    "peers": {"coordinator": "127.0.0.1:7000", "0": "127.0.0.1:7002", "2": "10.0.0.3:7003"},
+    "tls": {"ca_cert": "ca.crt", "cert": "h1.crt", "key": "/etc/heal/h1.key"},
+    "ledger": "ledger.sqlite", "federation_id": "fed-1", "rounds": 3,
+    "he": {"threshold": 2, "max_decryptions": 100, "log_n": 12, "q_bits": [43, 43]},
+    "node_store": {"path": "h1.store", "passphrase_env": "HEAL_H1_PASSPHRASE"},
+    "response_timeout_ms": 5000
+  })");
+}
+
+TEST(NodeConfig, ParsesAHospital) {
+  auto c = parse_node_config(hospital().dump(), "/srv/heal");
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  EXPECT_EQ(c->role, NodeRole::kHospital);
+  EXPECT_EQ(c->party_id, 1u);
+  EXPECT_EQ(c->hospitals, 3u);
+  EXPECT_EQ(c->peers.at(fl::kCoordinatorId), "127.0.0.1:7000");
+  EXPECT_EQ(c->peers.at(2), "10.0.0.3:7003");
+  EXPECT_EQ(c->ca_cert_path, "/srv/heal/ca.crt");  // relative to the file's directory
+  EXPECT_EQ(c->key_path, "/etc/heal/h1.key");
+  EXPECT_EQ(c->node_store_path, "/srv/heal/h1.store");
+  EXPECT_EQ(c->passphrase_env, "HEAL_H1_PASSPHRASE");
+  EXPECT_EQ(c->he.threshold, 2u);
+  EXPECT_EQ(c->he.max_decryptions, 100u);
+  EXPECT_EQ(c->rounds, 3u);
+  EXPECT_EQ(c->response_timeout, std::chrono::milliseconds(5000));
+}
+
+TEST(NodeConfig, ParsesACoordinator) {
+  auto j = hospital();
+  j["role"] = "coordinator";
+  j.erase("party_id");
+  j.erase("node_store");
+  j["peers"] = {{"0", "127.0.0.1:7001"}, {"1", "127.0.0.1:7002"}, {"2", "127.0.0.1:7003"}};
+  auto c = parse_node_config(j.dump());
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  EXPECT_EQ(c->party_id, fl::kCoordinatorId);
+  EXPECT_EQ(c->peers.size(), 3u);
+}
+
+TEST(NodeConfig, RefusesBadFields) {
+  auto refused = [](nlohmann::json j, const std::string& field) {
+    auto c = parse_node_config(j.dump());
+    EXPECT_FALSE(c.ok()) << "accepted with a bad " << field;
+    if (!c.ok()) {
+      EXPECT_NE(c.status().message().find(field), std::string::npos) << c.status().to_string();
+    }
+  };
+  EXPECT_FALSE(parse_node_config("{not json").ok());
+  EXPECT_FALSE(parse_node_config("[1]").ok());
+  auto j = hospital();
+  j["role"] = "dealer";
+  refused(j, "role");
+  j = hospital();
+  j["party_id"] = 3;  // only 3 hospitals: 0..2
+  refused(j, "party_id");
+  j = hospital();
+  j["party_id"] = -1;
+  refused(j, "party_id");
+  j = hospital();
+  j["listen"] = "127.0.0.1";
+  refused(j, "listen");
+  j = hospital();
+  j["peers"]["0"] = "127.0.0.1:99999";
+  refused(j, "peers.0");
+  j = hospital();
+  j["peers"].erase("2");
+  refused(j, "hospital 2");
+  j = hospital();
+  j["peers"].erase("coordinator");
+  refused(j, "coordinator");
+  j = hospital();
+  j["peers"]["1"] = "127.0.0.1:7009";
+  refused(j, "peers.1");  // itself
+  j = hospital();
+  j["peers"]["07"] = "127.0.0.1:7009";
+  refused(j, "peers.07");
+  j = hospital();
+  j["node_store"]["passphrase"] = "hunter2";  // never the passphrase itself
+  refused(j, "node_store.passphrase");
+  j = hospital();
+  j["node_store"]["passphrase_env"] = "A B";
+  refused(j, "passphrase_env");
+  j = hospital();
+  j.erase("node_store");
+  refused(j, "node_store");
+  j = hospital();
+  j["tls"].erase("key");
+  refused(j, "tls.key");
+  j = hospital();
+  j["he"]["threshold"] = 4;
+  refused(j, "he.threshold");
+  j = hospital();
+  j["he"]["q_bits"] = {43, 99};
+  refused(j, "he.q_bits");
+  j = hospital();
+  j["he"]["threshold"] = 1;
+  refused(j, "he.threshold");
+  j = hospital();
+  j["hospitals"] = 5;  // t = 2 of 5 is not a majority
+  j["peers"]["3"] = "127.0.0.1:7004";
+  j["peers"]["4"] = "127.0.0.1:7005";
+  refused(j, "he.threshold");
+  j = hospital();
+  j["min_contributors"] = 2;  // below the floor of 3 contributions per decrypted sum
+  refused(j, "min_contributors");
+  j = hospital();
+  j["rounds"] = 0;
+  refused(j, "rounds");
+  j = hospital();
+  j["colour"] = "blue";
+  refused(j, "colour");
+  j = hospital();
+  j["federation_id"] = "";
+  refused(j, "federation_id");
+}
+
+TEST(NodeConfig, MutatedFilesAreRefusedOrConsistent) {
+  // Byte flips, truncations and insertions of a valid file: a Status or a configuration that keeps
+  // the parser's promises, never a crash (fuzz/node_config_fuzz.cpp does this at scale).
+  const std::string good = hospital().dump();
+  SeededRng rng(seed_from_u64(5));
+  int accepted = 0;
+  for (int i = 0; i < 3000; ++i) {
+    std::string t = good;
+    const int edits = 1 + static_cast<int>(rng.uniform(3));
+    for (int e = 0; e < edits && !t.empty(); ++e) {
+      const std::size_t at = rng.uniform(t.size());
+      switch (rng.uniform(3)) {
+        case 0:
+          t[at] = static_cast<char>(rng.uniform(256));
+          break;
+        case 1:
+          t.erase(at, 1 + rng.uniform(8));
+          break;
+        default:
+          t.insert(at, 1, "0123456789:,{}[]\"-"[rng.uniform(17)]);
+      }
+    }
+    auto c = parse_node_config(t);
+    if (!c.ok()) continue;
+    ++accepted;
+    EXPECT_LT(c->party_id, c->hospitals) << t;
+    EXPECT_TRUE(c->peers.count(fl::kCoordinatorId)) << t;
+    for (fl::PartyId h = 0; h < c->hospitals; ++h) {
+      if (h != c->party_id) {
+        EXPECT_TRUE(c->peers.count(h)) << t;
+      }
+    }
+  }
+  EXPECT_GT(accepted, 0);  // some edits (inside strings, digits) keep a valid file
+}
+
+TEST(NodeConfig, PassphraseComesFromTheNamedVariable) {
+  auto c = parse_node_config(hospital().dump()).value();
+  ::unsetenv("HEAL_H1_PASSPHRASE");
+  EXPECT_EQ(node_passphrase(c).status().code(), StatusCode::kFailedPrecondition);
+  ::setenv("HEAL_H1_PASSPHRASE", "correct horse", 1);
+  EXPECT_EQ(node_passphrase(c).value(), "correct horse");
+  ::unsetenv("HEAL_H1_PASSPHRASE");
+}
+
+}  // namespace
+}  // namespace heal::node
