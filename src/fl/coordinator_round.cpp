@@ -32,6 +32,20 @@ struct PhaseDeadline {
 };
 }  // namespace
 
+Status Coordinator::collect(std::set<PartyId>& awaiting, const std::function<Status(const Message&)>& handle) {
+  const PhaseDeadline deadline(config_.response_timeout);
+  for (bool more = true; more;) {
+    transport_.wait(kCoordinatorId, deadline.left());
+    std::size_t got = 0;
+    while (auto m = transport_.receive(kCoordinatorId)) {
+      ++got;
+      HEAL_RETURN_IF_ERROR(handle(*m));
+    }
+    more = deadline.wait_again(got, awaiting.size());
+  }
+  return {};
+}
+
 Result<RoundStats> Coordinator::run_round() {
   if (!setup_done_) return Status::failed_precondition("the coordinator has not written the setup yet");
   RoundWork w;
@@ -86,19 +100,11 @@ Status Coordinator::collect_updates(RoundWork& w) {
   for (const auto& [id, p] : w.parties) {
     if (p.status == "selected") awaiting.insert(id);
   }
-  const PhaseDeadline deadline(config_.response_timeout);
-  for (bool more = true; more;) {
-    transport_.wait(kCoordinatorId, deadline.left());
-    std::size_t got = 0;
-    while (auto m = transport_.receive(kCoordinatorId)) {
-      ++got;
-      if (m->round != w.round || m->from >= hospitals_.size()) continue;
-      if (m->kind == MessageKind::kRefusal || m->kind == MessageKind::kUpdate) awaiting.erase(m->from);
-      HEAL_RETURN_IF_ERROR(take_update(w, *m));
-    }
-    more = deadline.wait_again(got, awaiting.size());
-  }
-  return {};
+  return collect(awaiting, [&](const Message& m) -> Status {
+    if (m.round != w.round || m.from >= hospitals_.size()) return {};
+    if (m.kind == MessageKind::kRefusal || m.kind == MessageKind::kUpdate) awaiting.erase(m.from);
+    return take_update(w, m);
+  });
 }
 
 Status Coordinator::take_update(RoundWork& w, const Message& msg) {
@@ -124,7 +130,10 @@ Status Coordinator::take_update(RoundWork& w, const Message& msg) {
       p.reason = why;
     };
     auto u = internal::decode_update(m->payload);
-    if (!u.ok()) { reject("malformed update: " + u.status().message()); return {}; }
+    if (!u.ok()) {
+      reject("malformed update: " + u.status().message());
+      return {};
+    }
     p.train_seconds = u->stats.train_seconds;
     p.encrypt_seconds = u->stats.encrypt_seconds;
     if (std::find(w.contributors.begin(), w.contributors.end(), m->from) != w.contributors.end()) {
@@ -144,7 +153,10 @@ Status Coordinator::take_update(RoundWork& w, const Message& msg) {
     }
     auto rec = ledger::decode_record(u->commitment.record);
     const auto* c = rec.ok() ? std::get_if<ledger::UpdateCommitment>(&rec->body) : nullptr;
-    if (!c) { reject("the commitment is not a commitment record"); return {}; }
+    if (!c) {
+      reject("the commitment is not a commitment record");
+      return {};
+    }
     if (c->party_id != m->from || c->round != w.round || c->model_version != version_ || c->model_hash != w.hash_in ||
         c->contribution_hash != blake2b_256(u->contribution) || c->num_samples != u->num_samples ||
         u->num_samples == 0) {
@@ -229,31 +241,25 @@ Status Coordinator::decrypt_and_update(RoundWork& w) {
         if (transport_.send({kCoordinatorId, q, MessageKind::kAggregate, w.round, payload}).ok()) awaiting.insert(q);
       }
       std::map<PartyId, internal::ShareMsg> got;
-      const PhaseDeadline deadline(config_.response_timeout);
-      for (bool more = true; more;) {
-        transport_.wait(kCoordinatorId, deadline.left());
-        std::size_t received = 0;
-        while (auto m = transport_.receive(kCoordinatorId)) {
-          ++received;
-          if (m->round != w.round || !std::binary_search(quorum.begin(), quorum.end(), m->from)) continue;
-          if (m->kind == MessageKind::kRefusal || m->kind == MessageKind::kDecryptionShare) awaiting.erase(m->from);
-          if (m->kind == MessageKind::kRefusal) {
-            auto refusal = internal::decode_refusal(m->payload);
-            if (!refusal.ok()) {
-              refused[m->from] = "malformed refusal";
-            } else if (refusal->code == internal::RefusalCode::kFloodingBudgetExhausted) {
-              exhausted[m->from] = refusal->budget;
-            } else {
-              refused[m->from] = refusal->reason;
-            }
-            continue;
+      HEAL_RETURN_IF_ERROR(collect(awaiting, [&](const Message& m) -> Status {
+        if (m.round != w.round || !std::binary_search(quorum.begin(), quorum.end(), m.from)) return {};
+        if (m.kind == MessageKind::kRefusal || m.kind == MessageKind::kDecryptionShare) awaiting.erase(m.from);
+        if (m.kind == MessageKind::kRefusal) {
+          auto refusal = internal::decode_refusal(m.payload);
+          if (!refusal.ok()) {
+            refused[m.from] = "malformed refusal";
+          } else if (refusal->code == internal::RefusalCode::kFloodingBudgetExhausted) {
+            exhausted[m.from] = refusal->budget;
+          } else {
+            refused[m.from] = refusal->reason;
           }
-          if (m->kind != MessageKind::kDecryptionShare || got.count(m->from)) continue;
-          auto share = internal::decode_share(m->payload);
-          if (share.ok()) got[m->from] = std::move(*share);
+          return {};
         }
-        more = deadline.wait_again(received, awaiting.size());
-      }
+        if (m.kind != MessageKind::kDecryptionShare || got.count(m.from)) return {};
+        auto share = internal::decode_share(m.payload);
+        if (share.ok()) got[m.from] = std::move(*share);
+        return {};
+      }));
       shares.clear();
       for (PartyId q : quorum) {
         auto it = got.find(q);
@@ -338,25 +344,19 @@ void Coordinator::evaluate(RoundWork& w) {
   }
   std::map<std::string, std::pair<double, int>> acc;
   std::set<PartyId> answered;
-  const PhaseDeadline deadline(config_.response_timeout);
-  for (bool more = true; more;) {
-    transport_.wait(kCoordinatorId, deadline.left());
-    std::size_t got = 0;
-    while (auto m = transport_.receive(kCoordinatorId)) {
-      ++got;
-      if (m->kind != MessageKind::kEvaluation || m->round != w.round || !w.parties.count(m->from)) continue;
-      awaiting.erase(m->from);
-      if (!answered.insert(m->from).second) continue;
-      auto metrics = internal::decode_evaluation(m->payload);
-      if (!metrics.ok()) continue;
-      w.parties[m->from].val_metrics = *metrics;
-      for (const auto& [k, v] : *metrics) {
-        acc[k].first += v;
-        acc[k].second += 1;
-      }
+  (void)collect(awaiting, [&](const Message& m) -> Status {
+    if (m.kind != MessageKind::kEvaluation || m.round != w.round || !w.parties.count(m.from)) return {};
+    awaiting.erase(m.from);
+    if (!answered.insert(m.from).second) return {};
+    auto metrics = internal::decode_evaluation(m.payload);
+    if (!metrics.ok()) return {};
+    w.parties[m.from].val_metrics = *metrics;
+    for (const auto& [k, v] : *metrics) {
+      acc[k].first += v;
+      acc[k].second += 1;
     }
-    more = deadline.wait_again(got, awaiting.size());
-  }
+    return {};
+  });
   for (const auto& [k, sv] : acc) w.stats.val_metrics[k] = sv.first / sv.second;
 }
 
@@ -399,7 +399,8 @@ Status Coordinator::record(RoundWork& w) {
   const ledger::Signer* coord[] = {signer_.get()};
   if (s.completed) {
     ledger::ModelVersion mv{version_, w.round, w.version_in, s.model_hash, global_.size(), metrics.dump()};
-    HEAL_RETURN_IF_ERROR(ledger_.append(ledger::sign_record({config_.federation_id, ledger::now_ms(), mv}, coord)).status());
+    HEAL_RETURN_IF_ERROR(
+        ledger_.append(ledger::sign_record({config_.federation_id, ledger::now_ms(), mv}, coord)).status());
   }
   ledger::RoundResult x;
   x.round = w.round;
@@ -417,7 +418,8 @@ Status Coordinator::record(RoundWork& w) {
   x.strategy = strategy_->describe();
   x.clip_norm = config_.clip_norm;
   x.metrics_json = metrics.dump();
-  HEAL_RETURN_IF_ERROR(ledger_.append(ledger::sign_record({config_.federation_id, ledger::now_ms(), x}, coord)).status());
+  HEAL_RETURN_IF_ERROR(
+      ledger_.append(ledger::sign_record({config_.federation_id, ledger::now_ms(), x}, coord)).status());
   HEAL_ASSIGN_OR_RETURN(s.ledger_height, ledger_.size());
   s.round_seconds = seconds_since(w.start);
   return {};

@@ -9,7 +9,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -123,6 +125,9 @@ class Coordinator {
   Status open_round(RoundWork& w);
   Status broadcast(RoundWork& w);
   Status collect_updates(RoundWork& w);
+  /// One phase: waits and hands every received message to `handle` until each party in `awaiting`
+  /// has answered (`handle` erases it) or the response timeout passes; stops at handle's first error.
+  Status collect(std::set<PartyId>& awaiting, const std::function<Status(const Message&)>& handle);
   Status take_update(RoundWork& w, const Message& m);
   Status decrypt_and_update(RoundWork& w);
   Status record(RoundWork& w);
