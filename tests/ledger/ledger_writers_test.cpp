@@ -45,13 +45,18 @@ class Replica final : public Ledger {
   SharedChain& chain_;
 };
 
+// Setup, initial model and the opening of round 1, written through `w`.
+void open_round_one(Federation& f, Replica& w) {
+  ASSERT_TRUE(w.append(f.signed_setup()).ok());
+  ASSERT_TRUE(w.append(f.by(*f.coordinator, f.model(0))).ok());
+  ASSERT_TRUE(w.append(f.by(*f.coordinator, f.open(1))).ok());
+}
+
 TEST(LedgerWriters, AnAppendRacedByAnotherWriterIsRetriedOnTheLongerChain) {
   Federation f;
   SharedChain chain;
   Replica a(chain), b(chain);
-  ASSERT_TRUE(a.append(f.signed_setup()).ok());
-  ASSERT_TRUE(a.append(f.by(*f.coordinator, f.model(0))).ok());
-  ASSERT_TRUE(a.append(f.by(*f.coordinator, f.open(1))).ok());
+  open_round_one(f, a);
   // Hospital 0's writer has caught up and hashed its block for height 3; hospital 1's lands first.
   a.before_store = [&] { ASSERT_TRUE(b.append(f.by(*f.hospitals[1], f.commitment(1, 1))).ok()); };
   auto mine = a.append(f.by(*f.hospitals[0], f.commitment(1, 0)));
@@ -69,9 +74,7 @@ TEST(LedgerWriters, ARaceThatMakesTheRecordInvalidIsNotRetriedIntoTheChain) {
   Federation f;
   SharedChain chain;
   Replica a(chain), b(chain);
-  ASSERT_TRUE(a.append(f.signed_setup()).ok());
-  ASSERT_TRUE(a.append(f.by(*f.coordinator, f.model(0))).ok());
-  ASSERT_TRUE(a.append(f.by(*f.coordinator, f.open(1))).ok());
+  open_round_one(f, a);
   // The other writer appends the same party's commitment first: the retry checks again and refuses
   // the duplicate (one commitment per party and round).
   a.before_store = [&] { ASSERT_TRUE(b.append(f.by(*f.hospitals[0], f.commitment(1, 0))).ok()); };
