@@ -44,12 +44,6 @@ namespace {
 
 namespace tb = nn::torch_backend;
 
-template <typename T>
-T value_or_throw(Result<T> r) {
-  if (!r.ok()) throw StatusError(r.status());
-  return std::move(*r);
-}
-
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -116,16 +110,16 @@ Workload classification_workload(const FlSimulationOptions& a, const std::string
   io::LoadOptions lo;
   lo.dicom = a.dicom;
   lo.slices = a.slices;
-  if (value_or_throw(io::detect_dataset_kind(path)) != io::DatasetKind::kNpz) lo.resize_to = 64;
-  auto ds = std::make_shared<io::Dataset>(value_or_throw(io::load_dataset(path, lo)));
+  if (io::detect_dataset_kind(path).value() != io::DatasetKind::kNpz) lo.resize_to = 64;
+  auto ds = std::make_shared<io::Dataset>(io::load_dataset(path, lo).value());
   // Partition train and validation among the hospitals.
-  const io::Partition train_part = value_or_throw(io::partition(ds->train.labels, ds->num_classes, ps));
+  const io::Partition train_part = io::partition(ds->train.labels, ds->num_classes, ps).value();
   io::PartitionSpec vs = ps;
   vs.min_per_hospital = 5;
-  const io::Partition val_part = value_or_throw(io::partition(ds->val.labels, ds->num_classes, vs));
+  const io::Partition val_part = io::partition(ds->val.labels, ds->num_classes, vs).value();
 
   tb::ModelSpec spec;
-  spec.arch = value_or_throw(tb::parse_architecture(a.model));
+  spec.arch = tb::parse_architecture(a.model).value();
   spec.in_channels = ds->train.channels;
   spec.image_size = ds->train.height;
   spec.num_classes = ds->num_classes;
@@ -210,9 +204,9 @@ Workload segmentation_workload(const FlSimulationOptions& a, const std::string& 
   if (a.model != "segcaps" && a.model != "unet") {
     throw std::invalid_argument("--task segment takes --model segcaps or unet");
   }
-  auto ds = std::make_shared<io::SegDataset>(value_or_throw(io::load_seg_dataset(path)));
+  auto ds = std::make_shared<io::SegDataset>(io::load_seg_dataset(path).value());
   const std::vector<int> labels(ds->train.size(), 0);
-  const io::Partition part = value_or_throw(io::partition(labels, 1, ps));
+  const io::Partition part = io::partition(labels, 1, ps).value();
   tb::SegModelSpec spec;
   spec.arch = a.model;
   spec.image_size = a.size;
@@ -353,7 +347,7 @@ FlSimulationResult simulate(const FlSimulationOptions& a) {
 
   FlSimulationResult out;
   out.ledger_path = a.ledger.empty() ? (fs::path(a.out) / "ledger.db").string() : a.ledger;
-  const ledger::LedgerUri uri = value_or_throw(ledger::parse_ledger_uri(out.ledger_path));
+  const ledger::LedgerUri uri = ledger::parse_ledger_uri(out.ledger_path).value();
   const bool on_chain = uri.scheme != "sqlite";
   if (on_chain && a.secure != "he") {
     throw std::invalid_argument("--ledger " + uri.redacted() +
@@ -374,12 +368,12 @@ FlSimulationResult simulate(const FlSimulationOptions& a) {
 #ifdef HEAL_HAVE_EVM
   ledger::evm::EvmLedger* evm = nullptr;
   if (on_chain) {
-    auto e = value_or_throw(ledger::evm::EvmLedger::open(uri, /*read_only=*/false));
+    auto e = ledger::evm::EvmLedger::open(uri, /*read_only=*/false).value();
     evm = e.get();
     ledger = std::move(e);
   }
 #endif
-  if (!ledger) ledger = value_or_throw(ledger::open(out.ledger_path, ledger::OpenMode::kReadWrite));
+  if (!ledger) ledger = ledger::open(out.ledger_path, ledger::OpenMode::kReadWrite).value();
 
   std::ostringstream setup_text;
   {
@@ -405,13 +399,14 @@ FlSimulationResult simulate(const FlSimulationOptions& a) {
   if (evm && evm->contract_address().empty()) {
     // A fresh contract for this simulated consortium, deployed from the URI's key, which also pays
     // the parties' gas on a dev chain (a QBFT network runs with zero gas price instead).
-    const auto cons = value_or_throw(
+    const auto cons =
         ledger::evm::consortium_of(cfg.federation_id, fed.participants(), decryption_threshold,
-                                   cfg.min_contributors != 0 ? cfg.min_contributors : static_cast<std::uint32_t>(k)));
+                                   cfg.min_contributors != 0 ? cfg.min_contributors : static_cast<std::uint32_t>(k))
+            .value();
     std::vector<std::string> accounts;
     for (const auto& m : cons.members) accounts.push_back(m.address);
     if (Status s = evm->fund(accounts, 1'000'000'000'000'000'000ull); !s.ok()) throw StatusError(s);
-    const std::string contract = value_or_throw(evm->deploy(cons));
+    const std::string contract = evm->deploy(cons).value();
     setup_text << "ledger: HealFederation deployed at " << contract << " (" << evm->audit_uri() << ")\n";
   }
   if (evm) out.ledger_path = evm->audit_uri();
@@ -423,7 +418,7 @@ FlSimulationResult simulate(const FlSimulationOptions& a) {
   const ledger::evm::TxStats chain_after_setup = evm ? evm->stats() : ledger::evm::TxStats{};
 #endif
   const auto t_fl = std::chrono::steady_clock::now();
-  fl::FederationReport rep = value_or_throw(fed.run(a.progress));
+  fl::FederationReport rep = fed.run(a.progress).value();
   const double fl_seconds = seconds_since(t_fl);
   out.final_model = fed.global_model();
 
