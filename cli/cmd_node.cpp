@@ -1,8 +1,9 @@
 // heal node: a federation party in its own process (docs/deployment.md, "Running the nodes").
 //   heal node init --id N --out DIR   the node's TLS key (0600) and a CSR for `party-N`, for the
 //                                     consortium CA to sign (net::init_node_identity).
-// `heal node run` (a hospital or coordinator process with a libtorch trainer) is next: the runtime is
-// heal_node (run_hospital_node / run_coordinator_node), tested with toy trainers in tests/node.
+//   heal node run --config node.json  a hospital or the coordinator of a federation of libtorch
+//                                     trainers (node::run_fl_node; the config's "training" section
+//                                     names the dataset, partition and model).
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -12,6 +13,10 @@
 #include "heal/fl/model.h"
 #ifdef HEAL_HAVE_GRPC
 #include "heal/net/node_identity.h"
+#include "heal/node/config.h"
+#endif
+#if defined(HEAL_HAVE_TORCH) && defined(HEAL_HAVE_GRPC)
+#include "heal/node/fl_run.h"
 #endif
 
 namespace heal::cli {
@@ -53,6 +58,44 @@ void run_node_init(const NodeInitArgs& a) {
 #endif
 }
 
+struct NodeRunArgs {
+  std::string config, out = "heal-node-out";
+  bool json = false, quiet = false;
+};
+
+void run_node_run(const NodeRunArgs& a) {
+#if defined(HEAL_HAVE_TORCH) && defined(HEAL_HAVE_GRPC)
+  node::NodeConfig config = value_or_throw(node::load_node_config(a.config));
+  const std::string who = config.role == node::NodeRole::kCoordinator ? std::string("coordinator")
+                                                                      : "hospital " + std::to_string(config.party_id);
+  node::FlNodeRunOptions o;
+  o.out = a.out;
+  if (!a.quiet) {
+    o.on_text = [](const std::string& s) {
+      std::cout << s;
+      std::cout.flush();
+    };
+  }
+  node::FlNodeRunResult r = value_or_throw(node::run_fl_node(std::move(config), o));
+  if (!r.coordinator) {
+    if (!a.quiet) std::cout << who << ": the coordinator ended the federation\n";
+    return;
+  }
+  if (a.json) {
+    std::cout << r.report_json << "\n";
+    return;
+  }
+  std::cout << "\n"
+            << r.round_table << "\n"
+            << r.summary << "report: " << r.report_path << ", plot: " << r.plot_path << "\n";
+  if (!r.ledger_verified) throw StatusError(Status::corruption("the ledger does not verify"));
+#else
+  (void)a;
+  throw StatusError(Status::unsupported(
+      "heal node run needs a build with libtorch and gRPC (-DHEAL_WITH_TORCH=ON -DHEAL_WITH_GRPC=ON)"));
+#endif
+}
+
 }  // namespace
 
 void add_node_commands(CLI::App& app) {
@@ -64,6 +107,18 @@ void add_node_commands(CLI::App& app) {
   init->add_option("--out", args->out, "Directory for <party>.key and <party>.csr (created if missing)")->required();
   init->add_option("--org", args->organisation, "Organisation name (O=) in the CSR");
   init->callback([args] { run_node_init(*args); });
+
+  auto rargs = std::make_shared<NodeRunArgs>();
+  auto* run = node->add_subcommand(
+      "run", "Run this node (hospital or coordinator) as its configuration says, until the federation ends");
+  run->add_option("--config", rargs->config, "Node configuration (JSON; docs/deployment.md section 11)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  run->add_option("--out", rargs->out, "Coordinator: directory for report.json and accuracy.png")
+      ->capture_default_str();
+  run->add_flag("--json", rargs->json, "Coordinator: print the JSON report instead of the tables");
+  run->add_flag("--quiet", rargs->quiet, "Print only the final table (coordinator) or nothing (hospital)");
+  run->callback([rargs] { run_node_run(*rargs); });
 }
 
 }  // namespace heal::cli

@@ -81,6 +81,59 @@ Result<fl::PartyId> peer_id(const std::string& key, std::uint32_t hospitals) {
   return id;
 }
 
+Result<double> get_number(const json& obj, const std::string& where, const char* key, double lo, double hi,
+                          double dflt) {
+  auto it = obj.find(key);
+  if (it == obj.end()) return dflt;
+  if (!it->is_number()) return bad(where + key, "must be a number");
+  const double v = it->get<double>();
+  if (!(v >= lo && v <= hi))
+    return bad(where + key, "outside [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  return v;
+}
+
+// A name: lower-case letters, digits, '_', '-', ':' and '.' (architectures, strategies, partition schemes).
+Status check_name(const std::string& field, const std::string& v) {
+  if (v.size() > 64 || v.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_-:.") != std::string::npos) {
+    return bad(field, "\"" + v.substr(0, 64) + "\" is not a valid name");
+  }
+  return {};
+}
+
+Result<NodeTraining> parse_training(const json& t, const std::string& base_dir) {
+  if (!t.is_object()) return bad("training", "must be an object");
+  HEAL_RETURN_IF_ERROR(only_keys(t, "training.",
+                                 {"data", "task", "model", "partition", "seed", "lr", "batch", "local_epochs", "size",
+                                  "threads", "strategy", "server_lr", "mu", "clip"}));
+  NodeTraining n;
+  HEAL_ASSIGN_OR_RETURN(n.data_path, get_string(t, "training.", "data"));
+  n.data_path = resolve(base_dir, n.data_path);
+  for (auto [key, dst] : {std::pair<const char*, std::string*>{"task", &n.task},
+                          {"model", &n.model},
+                          {"partition", &n.partition},
+                          {"strategy", &n.strategy}}) {
+    HEAL_ASSIGN_OR_RETURN(std::string v, get_string(t, "training.", key, /*required=*/false));
+    if (v.empty()) continue;
+    HEAL_RETURN_IF_ERROR(check_name(std::string("training.") + key, v));
+    *dst = v;
+  }
+  if (n.task != "classify" && n.task != "segment") return bad("training.task", "\"classify\" or \"segment\"");
+  HEAL_ASSIGN_OR_RETURN(n.seed, get_uint(t, "training.", "seed", 0, ~std::uint64_t{0}, std::uint64_t{1}));
+  HEAL_ASSIGN_OR_RETURN(n.learning_rate, get_number(t, "training.", "lr", 1e-9, 10, n.learning_rate));
+  HEAL_ASSIGN_OR_RETURN(std::uint64_t b, get_uint(t, "training.", "batch", 1, 65536, std::uint64_t{n.batch_size}));
+  n.batch_size = static_cast<std::uint32_t>(b);
+  HEAL_ASSIGN_OR_RETURN(std::uint64_t e, get_uint(t, "training.", "local_epochs", 1, 1000, std::uint64_t{1}));
+  n.local_epochs = static_cast<std::uint32_t>(e);
+  HEAL_ASSIGN_OR_RETURN(std::uint64_t sz, get_uint(t, "training.", "size", 16, 1024, std::uint64_t{n.image_size}));
+  n.image_size = static_cast<std::uint32_t>(sz);
+  HEAL_ASSIGN_OR_RETURN(std::uint64_t th, get_uint(t, "training.", "threads", 1, 256, std::uint64_t{1}));
+  n.threads = static_cast<std::uint32_t>(th);
+  HEAL_ASSIGN_OR_RETURN(n.server_lr, get_number(t, "training.", "server_lr", 1e-9, 100, n.server_lr));
+  HEAL_ASSIGN_OR_RETURN(n.proximal_mu, get_number(t, "training.", "mu", 0, 100, n.proximal_mu));
+  HEAL_ASSIGN_OR_RETURN(n.clip_norm, get_number(t, "training.", "clip", 0, 1e9, n.clip_norm));
+  return n;
+}
+
 }  // namespace
 
 Result<NodeConfig> parse_node_config(std::string_view text, const std::string& base_dir) {
@@ -90,7 +143,7 @@ Result<NodeConfig> parse_node_config(std::string_view text, const std::string& b
   HEAL_RETURN_IF_ERROR(
       only_keys(j, "",
                 {"role", "party_id", "listen", "peers", "tls", "ledger", "federation_id", "hospitals", "rounds",
-                 "min_contributors", "he", "node_store", "response_timeout_ms", "setup_timeout_ms"}));
+                 "min_contributors", "he", "node_store", "response_timeout_ms", "setup_timeout_ms", "training"}));
   NodeConfig c;
   HEAL_ASSIGN_OR_RETURN(std::string role, get_string(j, "", "role"));
   if (role == "coordinator") {
@@ -210,6 +263,10 @@ Result<NodeConfig> parse_node_config(std::string_view text, const std::string& b
       }
       c.he.max_abs_update = it->get<double>();
     }
+  }
+  if (auto tr = j.find("training"); tr != j.end()) {
+    HEAL_ASSIGN_OR_RETURN(NodeTraining training, parse_training(*tr, base_dir));
+    c.training = std::move(training);
   }
   const std::uint32_t t = c.he.threshold != 0 ? c.he.threshold : c.hospitals / 2 + 1;
   const std::uint32_t floor = std::max<std::uint32_t>({3, t + 1, c.he.min_aggregate_parties});

@@ -380,6 +380,7 @@ Result<CoordinatorNodeResult> run_coordinator_node(const NodeConfig& c, std::vec
   fl::CoordinatorConfig cc;
   cc.federation_id = c.federation_id;
   cc.strategy = strategy;
+  if (c.training) cc.clip_norm = c.training->clip_norm;
   cc.min_contributors = c.min_contributors;
   cc.response_timeout = c.response_timeout;
   std::unique_ptr<fl::Coordinator> made;

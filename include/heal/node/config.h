@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -17,6 +18,29 @@
 namespace heal::node {
 
 enum class NodeRole : std::uint8_t { kCoordinator, kHospital };
+
+/// What a node trains and evaluates (the "training" section; read by the libtorch front end,
+/// apps::run_fl_node). Every node of a federation names the same dataset, partition and seed: a
+/// hospital trains on its own partition of the training split (the partition is a function of the
+/// labels, the scheme and the seed), the coordinator only makes model v0 and scores the test split.
+/// In a deployment each hospital's `data` is its own data; the shared-dataset split is how a
+/// benchmark federation reproduces the in-process simulation.
+struct NodeTraining {
+  std::string data_path;          ///< dataset file or directory (relative to the config file)
+  std::string task = "classify";  ///< classify | segment
+  std::string model = "hecnn";    ///< architecture (nn/torch names)
+  std::string partition = "dirichlet:0.5";
+  std::uint64_t seed = 1;  ///< model init, partition and per-hospital training seeds
+  double learning_rate = 2e-3;
+  std::uint32_t batch_size = 64;
+  std::uint32_t local_epochs = 1;
+  std::uint32_t image_size = 128;   ///< segment: network input side
+  std::uint32_t threads = 1;        ///< libtorch intra-op threads of this process
+  std::string strategy = "fedavg";  ///< coordinator: fedavg | fedprox | fedadam | fedyogi
+  double server_lr = 1.0;
+  double proximal_mu = 0.01;
+  double clip_norm = 0;  ///< hospitals: clip the update's L2 norm (0: off)
+};
 
 struct NodeConfig {
   NodeRole role = NodeRole::kHospital;
@@ -35,6 +59,7 @@ struct NodeConfig {
   std::string passphrase_env;          ///< hospitals: the environment variable holding its passphrase
   std::chrono::milliseconds response_timeout{std::chrono::minutes(2)};
   std::chrono::milliseconds setup_timeout{std::chrono::minutes(2)};  ///< reaching the peers + key setup
+  std::optional<NodeTraining> training;  ///< what `heal node run` trains (absent: the caller supplies a trainer)
 };
 
 /// Parses a configuration (JSON text). Relative paths are taken relative to `base_dir`. Checks

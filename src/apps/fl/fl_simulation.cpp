@@ -17,6 +17,7 @@
 #include <stdexcept>
 
 #include "heal/apps/fl_torch_trainer.h"
+#include "heal/apps/fl_workload.h"
 #include "heal/apps/metrics_json.h"
 #include "heal/core/hash.h"
 #include "heal/core/status.h"
@@ -43,10 +44,12 @@ using nlohmann::json;
 namespace {
 
 namespace tb = nn::torch_backend;
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
+using fl_workload::human_bytes;
+using fl_workload::make_workload;
+using fl_workload::metric;
+using fl_workload::seconds_since;
+using fl_workload::TestResult;
+using fl_workload::Workload;
 
 fl::DropoutEvent parse_drop(const std::string& s) {
   // HOSPITAL@ROUND or HOSPITAL@ROUND:after (crash after submitting: in the sum, cannot decrypt)
@@ -68,211 +71,6 @@ fl::DropoutEvent parse_drop(const std::string& s) {
   return e;
 }
 
-std::string human_bytes(double b) {
-  std::ostringstream os;
-  os << std::fixed << std::setprecision(1);
-  if (b >= 1 << 20) {
-    os << b / (1 << 20) << " MiB";
-  } else if (b >= 1 << 10) {
-    os << b / (1 << 10) << " KiB";
-  } else {
-    os << b << " B";
-  }
-  return os.str();
-}
-
-double metric(const fl::Metrics& m, const char* k) {
-  auto it = m.find(k);
-  return it == m.end() ? std::nan("") : it->second;
-}
-
-// What the final global model scores on the test split.
-struct TestResult {
-  double accuracy = 0, auc = 0;  // classification (FlSimulationResult)
-  json report;                   // report.json's "test"
-  std::string line;              // the summary line
-};
-
-// The task-specific half of a simulation: data, hospitals' trainers, initial weights, evaluation.
-// The federation, aggregation, ledger and reporting around it are the same for every task.
-struct Workload {
-  std::string name, summary, partition_table, plot_title;
-  std::vector<std::unique_ptr<fl::LocalTrainer>> trainers;
-  std::vector<float> initial;
-  double total_train = 0;  // training samples over all hospitals (HE weight bound)
-  std::array<const char*, 2> val_keys{}, val_titles{};
-  std::function<TestResult(const std::vector<float>&)> test;
-  std::function<json(nn::Series&)> centralized;  // the same model trained on the pooled data
-  std::function<std::string(const json&, const TestResult&)> central_line;
-};
-
-Workload classification_workload(const FlSimulationOptions& a, const std::string& path, const io::PartitionSpec& ps) {
-  io::LoadOptions lo;
-  lo.dicom = a.dicom;
-  lo.slices = a.slices;
-  if (io::detect_dataset_kind(path).value() != io::DatasetKind::kNpz) lo.resize_to = 64;
-  auto ds = std::make_shared<io::Dataset>(io::load_dataset(path, lo).value());
-  // Partition train and validation among the hospitals.
-  const io::Partition train_part = io::partition(ds->train.labels, ds->num_classes, ps).value();
-  io::PartitionSpec vs = ps;
-  vs.min_per_hospital = 5;
-  const io::Partition val_part = io::partition(ds->val.labels, ds->num_classes, vs).value();
-
-  tb::ModelSpec spec;
-  spec.arch = tb::parse_architecture(a.model).value();
-  spec.in_channels = ds->train.channels;
-  spec.image_size = ds->train.height;
-  spec.num_classes = ds->num_classes;
-  tb::TrainOptions topt;
-  topt.learning_rate = a.lr;
-  topt.batch_size = a.batch;
-  topt.schedule = tb::Schedule::kConstant;
-
-  Workload w;
-  w.name = ds->name;
-  w.summary = ds->name + " (" + std::to_string(ds->train.size()) + " train / " + std::to_string(ds->val.size()) +
-              " val / " + std::to_string(ds->test.size()) + " test)";
-  w.partition_table = io::format_partition_table(
-      io::partition_class_counts(train_part, ds->train.labels, ds->num_classes), ds->class_names);
-  w.plot_title = "validation accuracy per round";
-  w.val_keys = {"accuracy", "auc"};
-  w.val_titles = {"val ACC", "val AUC"};
-  for (int h = 0; h < a.hospitals; ++h) {
-    const auto hu = static_cast<std::size_t>(h);
-    w.trainers.push_back(std::make_unique<TorchLocalTrainer>(ds, train_part.hospitals[hu],
-                                                             io::subset(ds->val, val_part.hospitals[hu]), spec, topt,
-                                                             a.local_epochs, a.seed + 1000 + hu));
-    w.total_train += static_cast<double>(train_part.hospitals[hu].size());
-  }
-  auto init = std::make_shared<tb::Trainer>(spec, a.seed);
-  w.initial = init->get_weights();
-  w.test = [ds, init](const std::vector<float>& weights) {
-    init->set_weights(weights);
-    const nn::ClassificationMetrics m = init->evaluate(ds->test);
-    std::ostringstream line;
-    line << std::setprecision(4) << "test ACC " << m.accuracy << ", AUC " << m.auc << " (" << m.n << " images)";
-    // accuracy, auc, n, kappa, per_class, ...
-    return TestResult{m.accuracy, m.auc, classification_metrics_json(m, ds->class_names), line.str()};
-  };
-  w.centralized = [ds, spec, topt, a](nn::Series& c_acc) {
-    tb::Trainer c(spec, a.seed);
-    const auto t0 = std::chrono::steady_clock::now();
-    json hist = json::array();
-    for (std::uint64_t r = 1; r <= a.rounds; ++r) {
-      c.train_epochs(ds->train, {}, a.local_epochs, topt);
-      const auto vm = c.evaluate(ds->val);
-      c_acc.x.push_back(static_cast<double>(r));
-      c_acc.y.push_back(vm.accuracy);
-      hist.push_back({{"epochs", r * static_cast<std::uint64_t>(a.local_epochs)},
-                      {"val_accuracy", vm.accuracy},
-                      {"val_auc", vm.auc}});
-    }
-    const auto tm = c.evaluate(ds->test);
-    return json{{"epochs", a.rounds * static_cast<std::uint64_t>(a.local_epochs)},
-                {"test_accuracy", tm.accuracy},
-                {"test_auc", tm.auc},
-                {"seconds", seconds_since(t0)},
-                {"history", hist}};
-  };
-  w.central_line = [](const json& central, const TestResult& test) {
-    std::ostringstream os;
-    os << std::setprecision(4) << "centralized, same model and " << central["epochs"] << " epochs: test ACC "
-       << central["test_accuracy"].get<double>() << ", AUC " << central["test_auc"].get<double>() << "  (gap "
-       << std::setprecision(3) << 100 * (central["test_accuracy"].get<double>() - test.accuracy) << " points)";
-    return os.str();
-  };
-  return w;
-}
-
-json seg_metrics_json(const nn::SegMetrics& m) {
-  return {{"images", m.images.size()},
-          {"dice", m.dice},
-          {"dice_sd", m.dice_sd},
-          {"iou", m.iou},
-          {"sensitivity", m.sensitivity},
-          {"specificity", m.specificity},
-          {"mae", m.mae}};
-}
-
-// Federated segmentation (issue 20): the training slices are partitioned over the hospitals (the
-// partition schemes see one class), each trains a SegTrainer; the test split is scored with the
-// Inf-Net metrics.
-Workload segmentation_workload(const FlSimulationOptions& a, const std::string& path, const io::PartitionSpec& ps) {
-  if (!io::is_seg_dataset(path)) {
-    throw StatusError(Status::invalid_argument("--task segment: '" + path + "' is no segmentation dataset"));
-  }
-  if (a.model != "segcaps" && a.model != "unet") {
-    throw std::invalid_argument("--task segment takes --model segcaps or unet");
-  }
-  auto ds = std::make_shared<io::SegDataset>(io::load_seg_dataset(path).value());
-  const std::vector<int> labels(ds->train.size(), 0);
-  const io::Partition part = io::partition(labels, 1, ps).value();
-  tb::SegModelSpec spec;
-  spec.arch = a.model;
-  spec.image_size = a.size;
-  tb::SegTrainOptions topt;
-  topt.learning_rate = a.lr;
-  topt.batch_size = a.batch;
-  Workload w;
-  w.name = ds->name;
-  w.summary = ds->name + " (" + std::to_string(ds->train.size()) + " train / " + std::to_string(ds->val.size()) +
-              " val / " + std::to_string(ds->test.size()) + " test slices, " + std::to_string(a.size) + "x" +
-              std::to_string(a.size) + ")";
-  std::ostringstream pt;
-  pt << "training slices per hospital:";
-  for (const auto& h : part.hospitals) pt << " " << h.size();
-  pt << "\n";
-  w.partition_table = pt.str();
-  const bool has_val = !ds->val.empty();
-  w.plot_title = has_val ? "validation Dice per round" : "Dice on the hospitals' own training slices per round";
-  w.val_keys = {has_val ? "dice" : "train_dice", "iou"};
-  w.val_titles = {has_val ? "val Dice" : "trn Dice", has_val ? "val IoU" : "trn IoU"};
-  for (int h = 0; h < a.hospitals; ++h) {
-    const auto hu = static_cast<std::size_t>(h);
-    std::vector<io::SegSample> val;
-    w.trainers.push_back(std::make_unique<SegLocalTrainer>(ds, part.hospitals[hu], std::move(val), spec, topt,
-                                                           a.local_epochs, a.seed + 1000 + hu));
-    w.total_train += static_cast<double>(part.hospitals[hu].size());
-  }
-  auto init = std::make_shared<tb::SegTrainer>(spec, a.seed);
-  w.initial = init->get_weights();
-  w.test = [ds, init](const std::vector<float>& weights) {
-    init->set_weights(weights);
-    const nn::SegMetrics m = init->evaluate(ds->test);
-    std::ostringstream line;
-    line << std::setprecision(4) << "test Dice " << m.dice << " (sd " << m.dice_sd << "), IoU " << m.iou << ", Sen "
-         << m.sensitivity << ", Spec " << m.specificity << ", MAE " << m.mae << " (" << m.images.size()
-         << " slices, Inf-Net metrics)";
-    return TestResult{0, 0, seg_metrics_json(m), line.str()};
-  };
-  w.centralized = [ds, spec, topt, a](nn::Series& c_acc) {
-    tb::SegTrainer c(spec, a.seed);
-    const auto t0 = std::chrono::steady_clock::now();
-    json hist = json::array();
-    for (std::uint64_t r = 1; r <= a.rounds; ++r) {
-      c.train_epochs(ds->train, {}, a.local_epochs, topt);
-      const nn::SegMetrics tr = c.evaluate(ds->val.empty() ? ds->train : ds->val);
-      c_acc.x.push_back(static_cast<double>(r));
-      c_acc.y.push_back(tr.dice);
-      hist.push_back({{"epochs", r * static_cast<std::uint64_t>(a.local_epochs)}, {"dice", tr.dice}});
-    }
-    const nn::SegMetrics tm = c.evaluate(ds->test);
-    json j = seg_metrics_json(tm);
-    j["epochs"] = a.rounds * static_cast<std::uint64_t>(a.local_epochs);
-    j["seconds"] = seconds_since(t0);
-    j["history"] = hist;
-    return j;
-  };
-  w.central_line = [](const json& central, const TestResult& test) {
-    std::ostringstream os;
-    os << std::setprecision(4) << "centralized, same model and " << central["epochs"] << " epochs: test Dice "
-       << central["dice"].get<double>() << "  (gap " << std::setprecision(3)
-       << central["dice"].get<double>() - test.report["dice"].get<double>() << ")";
-    return os.str();
-  };
-  return w;
-}
-
 FlSimulationResult simulate(const FlSimulationOptions& a) {
   if (a.hospitals < 2) throw std::invalid_argument("--hospitals must be >= 2");
   if (a.secure != "he" && a.secure != "none") throw std::invalid_argument("--secure must be 'he' or 'none'");
@@ -292,7 +90,9 @@ FlSimulationResult simulate(const FlSimulationOptions& a) {
   if (Status st = io::parse_partition_scheme(a.partition, &ps); !st.ok()) throw StatusError(st);
   ps.hospitals = a.hospitals;
   ps.seed = a.seed;
-  Workload w = a.task == "segment" ? segmentation_workload(a, path, ps) : classification_workload(a, path, ps);
+  std::vector<int> all(static_cast<std::size_t>(a.hospitals));
+  for (int h = 0; h < a.hospitals; ++h) all[static_cast<std::size_t>(h)] = h;
+  Workload w = make_workload(a, path, ps, all);
   const std::size_t params = w.initial.size();
 
   fl::FederationConfig cfg;
@@ -316,8 +116,7 @@ FlSimulationResult simulate(const FlSimulationOptions& a) {
     hc.threshold = a.threshold;  // 0: a majority, K / 2 + 1 (rules: src/fl/README.md "Threshold rules")
     hc.seed = a.seed;
     hc.max_abs_update = a.max_abs_update;
-    const double total = w.total_train;
-    hc.max_total_weight = std::exp2(std::ceil(std::log2(std::max(total, 2.0))));
+    hc.max_total_weight = fl_workload::max_total_weight(w.total_train);
     auto he = std::make_unique<fl::HeAggregator>(hc, k);
     decryption_threshold = he->threshold();
     const fl::HeBudget& b = he->budget();
@@ -428,50 +227,9 @@ FlSimulationResult simulate(const FlSimulationOptions& a) {
   out.test_auc = test.auc;
 
   // Per-round table and HE overhead.
-  json rounds_extra = json::array();
-  double he_sum = 0, round_sum = 0, train_sum = 0, he_seq_sum = 0;
-  std::ostringstream table;
-  table << std::left << std::setw(6) << "round" << std::setw(6) << "ok" << std::setw(7) << "contr" << std::setw(9)
-        << "loss" << std::setw(9) << w.val_titles[0] << std::setw(9) << w.val_titles[1] << std::setw(12) << "up/hosp"
-        << std::setw(12) << "down/hosp" << std::setw(9) << "train s" << std::setw(9) << "enc s" << std::setw(9)
-        << "agg s" << std::setw(9) << "dec s" << std::setw(9) << "round s"
-        << "HE %\n";
-  for (const auto& r : rep.rounds) {
-    double up = 0, down = 0;
-    std::size_t online = 0;
-    double enc_seq = 0, dec_seq = 0;
-    for (const auto& p : r.parties) {
-      if (p.bytes_up + p.bytes_down == 0) continue;
-      ++online;
-      up += static_cast<double>(p.bytes_up);
-      down += static_cast<double>(p.bytes_down);
-      enc_seq += p.encrypt_seconds;
-      dec_seq += p.decrypt_seconds;
-    }
-    up /= static_cast<double>(std::max<std::size_t>(online, 1));
-    down /= static_cast<double>(std::max<std::size_t>(online, 1));
-    const double he = r.encrypt_seconds + r.aggregate_seconds + r.decrypt_seconds;
-    // Deployment round time: hospitals train and encrypt in parallel (slowest counts).
-    const double deploy_round = r.train_seconds + he;
-    const double he_pct = deploy_round > 0 ? 100 * he / deploy_round : 0;
-    he_sum += he;
-    train_sum += r.train_seconds;
-    round_sum += r.round_seconds;
-    he_seq_sum += enc_seq + r.aggregate_seconds + dec_seq;
-    table << std::left << std::setw(6) << r.round << std::setw(6) << (r.completed ? "yes" : "FAIL") << std::setw(7)
-          << r.contributors << std::setw(9) << std::setprecision(4) << r.train_loss << std::setw(9)
-          << std::setprecision(4) << metric(r.val_metrics, w.val_keys[0]) << std::setw(9)
-          << metric(r.val_metrics, w.val_keys[1]) << std::setw(12) << human_bytes(up) << std::setw(12)
-          << human_bytes(down) << std::setw(9) << std::setprecision(3) << r.train_seconds << std::setw(9)
-          << r.encrypt_seconds << std::setw(9) << r.aggregate_seconds << std::setw(9) << r.decrypt_seconds
-          << std::setw(9) << r.round_seconds << std::setprecision(3) << he_pct << "\n";
-    if (!r.completed) table << "      failed: " << r.failure_reason << "\n";
-    rounds_extra.push_back({{"round", r.round},
-                            {"he_seconds", he},
-                            {"he_percent_of_round", he_pct},
-                            {"bytes_up_per_hospital", up},
-                            {"bytes_down_per_hospital", down}});
-  }
+  const fl_workload::RoundTable rt = fl_workload::format_round_table(rep, w);
+  const double he_sum = rt.he_seconds, train_sum = rt.train_seconds, round_sum = rt.round_seconds,
+               he_seq_sum = rt.he_sequential_seconds;
   const double he_pct_total = train_sum + he_sum > 0 ? 100 * he_sum / (train_sum + he_sum) : 0;
   const double he_pct_sim = round_sum > 0 ? 100 * he_seq_sum / round_sum : 0;
 
@@ -498,7 +256,7 @@ FlSimulationResult simulate(const FlSimulationOptions& a) {
   j["he"] = he_json;
   j["test"] = test.report;
   j["centralized"] = central;
-  j["rounds_extra"] = rounds_extra;
+  j["rounds_extra"] = rt.extra;
   j["timing"] = {{"federation_seconds", fl_seconds},
                  {"he_seconds", he_sum},
                  {"he_percent_deployment", he_pct_total},
@@ -537,7 +295,7 @@ FlSimulationResult simulate(const FlSimulationOptions& a) {
   out.model_version = fed.model_version();
   out.ledger_verified = rep.ledger_verified;
   out.ledger_head = rep.ledger_head;
-  out.round_table = table.str();
+  out.round_table = rt.text;
 
   std::ostringstream sum;
   sum << std::setprecision(4) << "final global model (v" << fed.model_version() << "): " << test.line << "\n";

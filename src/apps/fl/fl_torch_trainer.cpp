@@ -10,8 +10,7 @@ namespace tb = nn::torch_backend;
 namespace {
 
 // The update a hospital sends: its weights after local training minus the global ones.
-fl::TrainResult update_of(std::vector<float> trained, std::span<const float> global, std::size_t samples,
-                          double loss) {
+fl::TrainResult update_of(std::vector<float> trained, std::span<const float> global, std::size_t samples, double loss) {
   fl::TrainResult r;
   r.update = std::move(trained);
   for (std::size_t i = 0; i < r.update.size(); ++i) r.update[i] -= global[i];

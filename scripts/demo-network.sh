@@ -1,0 +1,225 @@
+#!/usr/bin/env bash
+# A federation of separate processes on this host (docs/deployment.md, section 11): a consortium CA,
+# one coordinator and N hospital processes (`heal node run`), each with its own TLS key and
+# certificate (mutual TLS over gRPC on 127.0.0.1), its own HE key material from the dealer-free key
+# setup (in its encrypted node store) and its own ledger key; the rounds are recorded on a shared
+# SQLite ledger, which is audited at the end.
+#
+#   scripts/demo-network.sh [--hospitals 3] [--rounds 5] [--data PATH] [--out DIR] [--model hecnn]
+#                           [--partition dirichlet:0.5] [--seed 1] [--netns]
+#
+# --netns puts every process in its own network namespace, joined by veth pairs to a bridge
+# (10.77.0.0/24), so that the nodes really talk over a network link and the bytes each hospital
+# sends and receives are counted by its interface (needs root and `ip`; the script says so otherwise).
+#
+# Prints each process's output under OUT/logs, the coordinator's per-round table and summary, and
+# `heal ledger audit` of the ledger. Exit status 0 only if the federation completed, the ledger
+# verifies and every process exited cleanly.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+HEAL="${HEAL:-$here/build/release/cli/heal}"
+hospitals=3
+rounds=5
+data="${HEAL_DATA:-}"
+out=""
+model=hecnn
+partition="dirichlet:0.5"
+seed=1
+netns=0
+threads=1
+lr=0.002
+timeout_ms=600000
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --hospitals) hospitals="$2"; shift 2 ;;
+    --rounds) rounds="$2"; shift 2 ;;
+    --data) data="$2"; shift 2 ;;
+    --out) out="$2"; shift 2 ;;
+    --model) model="$2"; shift 2 ;;
+    --partition) partition="$2"; shift 2 ;;
+    --seed) seed="$2"; shift 2 ;;
+    --threads) threads="$2"; shift 2 ;;
+    --lr) lr="$2"; shift 2 ;;
+    --timeout-ms) timeout_ms="$2"; shift 2 ;;
+    --netns) netns=1; shift ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    *) echo "demo-network: unknown argument $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+if [ -z "$data" ]; then
+  for d in "$here/../shared/data/pneumoniamnist.npz" "$here/data/pneumoniamnist.npz"; do
+    [ -f "$d" ] && data="$d" && break
+  done
+fi
+[ -n "$data" ] && [ -e "$data" ] || { echo "demo-network: no dataset: pass --data PATH or set HEAL_DATA" >&2; exit 2; }
+data="$(cd "$(dirname "$data")" && pwd)/$(basename "$data")"
+case "$HEAL" in /*) ;; *) HEAL="$(pwd)/$HEAL" ;; esac
+[ -x "$HEAL" ] || { echo "demo-network: $HEAL is not built (cmake --build build/release --target heal), or set HEAL" >&2; exit 2; }
+command -v openssl >/dev/null || { echo "demo-network: needs the openssl command (the consortium CA)" >&2; exit 2; }
+if [ "$netns" = 1 ]; then
+  if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null; then
+    echo "demo-network: --netns needs root and the ip command" >&2; exit 2
+  fi
+fi
+[ -n "$out" ] || out="$(mktemp -d /tmp/heal-network.XXXXXX)"
+mkdir -p "$out"
+out="$(cd "$out" && pwd)"
+[ -e "$out/ledger.sqlite" ] && { echo "demo-network: $out already holds a federation; use a new --out" >&2; exit 2; }
+mkdir -p "$out/pki" "$out/logs"
+chmod 700 "$out/pki"
+
+# --- The consortium CA and one certificate per party (party-<id>, serverAuth + clientAuth). ---
+openssl genpkey -algorithm ed25519 -out "$out/pki/ca.key" 2>/dev/null
+chmod 600 "$out/pki/ca.key"
+openssl req -x509 -key "$out/pki/ca.key" -subj "/O=HEAL demo consortium/CN=HEAL demo CA" -days 2 \
+  -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+  -out "$out/pki/ca.crt" 2>/dev/null
+printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\n' \
+  > "$out/pki/leaf.ext"
+parties=(coordinator)
+for ((h = 0; h < hospitals; h++)); do parties+=("$h"); done
+for p in "${parties[@]}"; do
+  "$HEAL" node init --id "$p" --out "$out/pki" --org "HEAL demo" >/dev/null
+done
+for f in "$out"/pki/party-*.csr; do
+  openssl x509 -req -in "$f" -CA "$out/pki/ca.crt" -CAkey "$out/pki/ca.key" -CAcreateserial -days 2 \
+    -copy_extensions copy -extfile "$out/pki/leaf.ext" -out "${f%.csr}.crt" 2>/dev/null
+done
+coord_cn="party-100000"  # fl::kCoordinatorId
+
+# --- Addresses: loopback ports, or one namespace per process on a bridge. ---
+declare -A addr listen
+base=$((20000 + RANDOM % 20000))
+i=0
+for p in "${parties[@]}"; do
+  if [ "$netns" = 1 ]; then
+    addr[$p]="10.77.0.$((10 + i)):7000"
+    listen[$p]="10.77.0.$((10 + i)):7000"
+  else
+    addr[$p]="127.0.0.1:$((base + i))"
+    listen[$p]="127.0.0.1:$((base + i))"
+  fi
+  i=$((i + 1))
+done
+
+ns_cleanup() {
+  [ "$netns" = 1 ] || return 0
+  for p in "${parties[@]}"; do ip netns del "healdemo-$p" 2>/dev/null || true; done
+  ip link del healdemo-br 2>/dev/null || true
+}
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  ns_cleanup
+}
+trap cleanup EXIT
+
+if [ "$netns" = 1 ]; then
+  ns_cleanup
+  ip link add healdemo-br type bridge
+  ip link set healdemo-br up
+  i=0
+  for p in "${parties[@]}"; do
+    ns="healdemo-$p"
+    ip netns add "$ns"
+    ip link add "hd$i" type veth peer name "hdp$i"
+    ip link set "hdp$i" netns "$ns"
+    ip link set "hd$i" master healdemo-br up
+    ip -n "$ns" addr add "10.77.0.$((10 + i))/24" dev "hdp$i"
+    ip -n "$ns" link set "hdp$i" up
+    ip -n "$ns" link set lo up
+    i=$((i + 1))
+  done
+fi
+
+# --- One configuration per node. ---
+fid="heal-network-demo-$(date +%s)"
+write_config() {  # party
+  local p="$1" role key cert peers="" sep=""
+  for q in "${parties[@]}"; do
+    [ "$q" = "$p" ] && continue
+    peers+="$sep\"$q\": \"${addr[$q]}\""
+    sep=", "
+  done
+  if [ "$p" = coordinator ]; then
+    role='"role": "coordinator"'
+    cert="$out/pki/$coord_cn"
+  else
+    role="\"role\": \"hospital\", \"party_id\": $p"
+    cert="$out/pki/party-$p"
+  fi
+  cat > "$out/node-$p.json" <<EOF
+{
+  $role, "hospitals": $hospitals, "rounds": $rounds,
+  "listen": "${listen[$p]}",
+  "peers": {$peers},
+  "tls": {"ca_cert": "pki/ca.crt", "cert": "$cert.crt", "key": "$cert.key"},
+  "ledger": "ledger.sqlite", "federation_id": "$fid",
+  "response_timeout_ms": $timeout_ms, "setup_timeout_ms": 120000,
+  "he": {"max_abs_update": 256},
+$( [ "$p" = coordinator ] || echo "  \"node_store\": {\"path\": \"hospital-$p.store\", \"passphrase_env\": \"HEAL_NODE_PASSPHRASE\"},")
+  "training": {"data": "$data", "model": "$model", "partition": "$partition", "seed": $seed,
+               "lr": $lr, "threads": $threads}
+}
+EOF
+}
+for p in "${parties[@]}"; do write_config "$p"; done
+
+run_in() {  # party, then the command
+  local p="$1"
+  shift
+  if [ "$netns" = 1 ]; then ip netns exec "healdemo-$p" "$@"; else "$@"; fi
+}
+
+echo "federation $fid: $hospitals hospital processes + 1 coordinator, $rounds rounds, $(basename "$data"), model $model"
+echo "work dir: $out (configs node-*.json, certificates pki/, logs logs/)"
+[ "$netns" = 1 ] && echo "network: one namespace per process, veth pairs on bridge healdemo-br (10.77.0.0/24)"
+t0=$(date +%s.%N)
+for ((h = 0; h < hospitals; h++)); do
+  # The passphrase of each hospital's node store: from its own environment, never from a file. A
+  # demo draws a random one per hospital.
+  HEAL_NODE_PASSPHRASE="$(openssl rand -hex 24)" run_in "$h" "$HEAL" node run --config "$out/node-$h.json" \
+    > "$out/logs/hospital-$h.log" 2>&1 &
+  pids+=($!)
+done
+set +e
+(cd "$out" && run_in coordinator "$HEAL" node run --config "$out/node-coordinator.json" --out "$out/report") \
+  2>&1 | tee "$out/logs/coordinator.log"
+coord_rc=${PIPESTATUS[0]}
+fail=0
+for pid in "${pids[@]}"; do
+  wait "$pid" || fail=1
+done
+set -e
+pids=()
+t1=$(date +%s.%N)
+if [ "$netns" = 1 ]; then
+  echo
+  echo "bytes on the wire per process (veth counters, TLS and TCP included):"
+  i=0
+  for p in "${parties[@]}"; do
+    rx=$(ip -n "healdemo-$p" -s -j link show "hdp$i" | sed -n 's/.*"rx":{"bytes":\([0-9]*\).*/\1/p')
+    tx=$(ip -n "healdemo-$p" -s -j link show "hdp$i" | sed -n 's/.*"tx":{"bytes":\([0-9]*\).*/\1/p')
+    printf '  %-12s sent %12s B   received %12s B\n' "$p" "$tx" "$rx"
+    echo "{\"party\": \"$p\", \"tx_bytes\": $tx, \"rx_bytes\": $rx}" >> "$out/report/wire_bytes.jsonl"
+    i=$((i + 1))
+  done
+fi
+echo
+echo "ledger audit (heal ledger verify / log):"
+"$HEAL" ledger verify --ledger "$out/ledger.sqlite" || fail=1
+"$HEAL" ledger log --ledger "$out/ledger.sqlite" || fail=1
+awk -v a="$t0" -v b="$t1" 'BEGIN { printf "wall time %.1f s\n", b - a }'
+for ((h = 0; h < hospitals; h++)); do
+  if ! grep -q "ended the federation" "$out/logs/hospital-$h.log"; then
+    echo "hospital $h did not end cleanly: see $out/logs/hospital-$h.log" >&2
+    tail -n 5 "$out/logs/hospital-$h.log" >&2
+    fail=1
+  fi
+done
+if [ "$coord_rc" != 0 ] || [ "$fail" != 0 ]; then
+  echo "demo-network: FAILED (coordinator exit $coord_rc)" >&2
+  exit 1
+fi
+echo "demo-network: OK"
