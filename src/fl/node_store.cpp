@@ -2,13 +2,20 @@
 // state at rest").
 #include "heal/fl/node_store.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
+#include <variant>
 
 #include "heal/core/serialization.h"
+#include "heal/ledger/ledger.h"
+#include "heal/ledger/record.h"
 
 namespace heal::fl {
 
@@ -16,7 +23,75 @@ namespace {
 constexpr std::uint8_t kContributedFlag = 1;
 constexpr std::uint8_t kDecryptedFlag = 2;
 constexpr std::uint64_t kMaxMaterial = std::uint64_t{1} << 30;
+
+// The process lock: an exclusive flock on `<path>.lock`, a file of its own because the store file
+// is replaced on every write (rename) and a lock on it would stay with the old inode. flock locks
+// belong to the open file description, so a second NodeStore in the same process conflicts too,
+// and the kernel drops the lock when the holder exits or is killed. The lock file is never removed
+// (removing it would let a waiter and a newcomer lock two different files).
+class LockFd {
+ public:
+  explicit LockFd(int fd = -1) : fd_(fd) {}
+  ~LockFd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  LockFd(const LockFd&) = delete;
+  LockFd& operator=(const LockFd&) = delete;
+  int release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
+};
+
+Result<int> lock_store(const std::string& path) {
+  const std::string lock_path = path + ".lock";
+  const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return Status::io_error("cannot open the node store lock " + lock_path + ": " + std::strerror(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int e = errno;
+    ::close(fd);
+    if (e == EWOULDBLOCK) {
+      return Status::failed_precondition("node store " + path + " is in use by another process (" + lock_path +
+                                         " is locked); two parties acting on one store could repeat an action");
+    }
+    return Status::io_error("cannot lock " + lock_path + ": " + std::strerror(e));
+  }
+  return fd;
+}
+
+std::string round_text(const std::optional<std::uint64_t>& r) { return r ? "round " + std::to_string(*r) : "none"; }
 }  // namespace
+
+Result<LedgerActivity> ledger_activity(const ledger::Ledger& ledger, PartyId party, const Digest& key_epoch) {
+  LedgerActivity out;
+  // Only verified blocks are read: the height is taken first, then current_setup() verifies up to
+  // the head (at least that height).
+  HEAL_ASSIGN_OR_RETURN(std::uint64_t height, ledger.size());
+  if (auto setup = ledger.current_setup(); !setup.ok()) {
+    if (setup.status().code() == StatusCode::kNotFound) return out;  // no setup yet: nothing done under it
+    return setup.status().with_context("reading the ledger for this party's rounds");
+  }
+  bool in_epoch = false;  // the records since the last setup belong to its key epoch
+  auto raise = [](std::optional<std::uint64_t>& r, std::uint64_t round) {
+    if (!r || round > *r) r = round;
+  };
+  for (std::uint64_t h = 0; h < height; ++h) {
+    HEAL_ASSIGN_OR_RETURN(ledger::Block b, ledger.block(h));
+    HEAL_ASSIGN_OR_RETURN(ledger::Record rec, ledger::decode_record(b.record));
+    if (const auto* setup = std::get_if<ledger::RoundSetup>(&rec.body)) {
+      in_epoch = setup->collective_public_key_hash == key_epoch;
+    } else if (!in_epoch) {
+      continue;
+    } else if (const auto* c = std::get_if<ledger::UpdateCommitment>(&rec.body)) {
+      if (c->party_id == party) raise(out.contributed_round, c->round);
+    } else if (const auto* r = std::get_if<ledger::RoundResult>(&rec.body)) {
+      if (std::find(r->decryptors.begin(), r->decryptors.end(), party) != r->decryptors.end()) {
+        raise(out.decrypted_round, r->round);
+      }
+    }
+  }
+  return out;
+}
 
 SecretBytes encode_node_state(const NodeState& state) {
   const PartySafeguards& s = state.safeguards;
@@ -85,13 +160,19 @@ Result<NodeState> decode_node_state(std::span<const std::uint8_t> bytes) {
   return st;
 }
 
-NodeStore::NodeStore(std::string path, VaultKey key, NodeState state)
-    : path_(std::move(path)), key_(std::move(key)), state_(std::move(state)) {}
+NodeStore::NodeStore(std::string path, VaultKey key, NodeState state, int lock_fd)
+    : path_(std::move(path)), key_(std::move(key)), state_(std::move(state)), lock_fd_(lock_fd) {}
+
+NodeStore::~NodeStore() {
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
+}
 
 Result<std::unique_ptr<NodeStore>> NodeStore::create(const std::string& path, std::string_view passphrase,
                                                      PartyId party, const Digest& key_epoch,
                                                      std::uint64_t decryption_budget, SecretBytes material,
                                                      const VaultKdf& kdf) {
+  HEAL_ASSIGN_OR_RETURN(int fd, lock_store(path));
+  LockFd lock(fd);
   struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) {
     return Status::failed_precondition(path +
@@ -106,19 +187,21 @@ Result<std::unique_ptr<NodeStore>> NodeStore::create(const std::string& path, st
   state.safeguards.key_epoch = key_epoch;
   state.safeguards.decryption_budget = decryption_budget;
   state.material = std::move(material);
-  std::unique_ptr<NodeStore> store(new NodeStore(path, std::move(*key), std::move(state)));
+  std::unique_ptr<NodeStore> store(new NodeStore(path, std::move(*key), std::move(state), lock.release()));
   HEAL_RETURN_IF_ERROR(store->persist());
   return store;
 }
 
 Result<std::unique_ptr<NodeStore>> NodeStore::open(const std::string& path, std::string_view passphrase,
                                                    const VaultOpenOptions& options) {
+  HEAL_ASSIGN_OR_RETURN(int fd, lock_store(path));  // before reading: the state read is the one this object owns
+  LockFd lock(fd);
   VaultKey key;
   auto plain = read_vault_file(path, passphrase, options, &key);
   if (!plain.ok()) return plain.status();
   auto state = decode_node_state(plain->span());
   if (!state.ok()) return state.status().with_context(path);
-  return std::unique_ptr<NodeStore>(new NodeStore(path, std::move(key), std::move(*state)));
+  return std::unique_ptr<NodeStore>(new NodeStore(path, std::move(key), std::move(*state), lock.release()));
 }
 
 Status NodeStore::persist() {
@@ -140,8 +223,37 @@ Status NodeStore::check_contribution(std::uint64_t round) const {
   return {};
 }
 
+Status NodeStore::check_ledger(const ledger::Ledger& ledger) const {
+  const auto& s = state_.safeguards;
+  HEAL_ASSIGN_OR_RETURN(LedgerActivity seen, ledger_activity(ledger, s.party, s.key_epoch));
+  auto later = [](const std::optional<std::uint64_t>& ledger_round, const std::optional<std::uint64_t>& store_round) {
+    return ledger_round && (!store_round || *ledger_round > *store_round);
+  };
+  std::string what;
+  if (later(seen.contributed_round, s.contributed_round)) {
+    what = "the ledger holds this party's update commitment for round " + std::to_string(*seen.contributed_round) +
+           ", the store's last contribution is " + round_text(s.contributed_round);
+  } else if (later(seen.decrypted_round, s.decrypted_round)) {
+    what = "the ledger lists this party as a decryptor in round " + std::to_string(*seen.decrypted_round) +
+           ", the store's last decryption is " + round_text(s.decrypted_round);
+  } else {
+    return {};
+  }
+  return Status::failed_precondition(
+      "node store is older than the ledger: possible rollback; " + what + " (party " + std::to_string(s.party) + ", " +
+      path_ + "). Refusing to act: put back the newest copy of the store, or start a new key epoch");
+}
+
+Status NodeStore::bind_ledger(const ledger::Ledger& ledger) {
+  ledger_ = &ledger;
+  return check_ledger(ledger);
+}
+
+Status NodeStore::check_bound_ledger() const { return ledger_ ? check_ledger(*ledger_) : Status{}; }
+
 Status NodeStore::record_contribution(std::uint64_t round) {
   HEAL_RETURN_IF_ERROR(check_contribution(round));
+  HEAL_RETURN_IF_ERROR(check_bound_ledger());
   state_.safeguards.contributed_round = round;  // kept even if the write fails: stricter, never looser
   return persist();
 }
@@ -176,6 +288,7 @@ Status NodeStore::check_decryption(std::uint64_t round, const Digest& aggregate,
 Status NodeStore::record_decryption(std::uint64_t round, const Digest& aggregate, std::uint64_t ciphertexts,
                                     std::uint32_t max_shares_in_round) {
   HEAL_RETURN_IF_ERROR(check_decryption(round, aggregate, ciphertexts, max_shares_in_round));
+  HEAL_RETURN_IF_ERROR(check_bound_ledger());
   auto& s = state_.safeguards;
   if (!s.decrypted_round || *s.decrypted_round != round) s.shares_in_round = 0;
   s.decrypted_round = round;

@@ -207,6 +207,9 @@ Status run_hospital_node(const NodeConfig& c, std::unique_ptr<fl::LocalTrainer> 
     HEAL_ASSIGN_OR_RETURN(std::unique_ptr<fl::NodeStore> s, fl::NodeStore::open(c.node_store_path, passphrase, open));
     if (s->safeguards().party != self)
       return Status::failed_precondition(c.node_store_path + " is another party's store");
+    // Rollback detection: a store older than what the ledger shows this party did is refused now
+    // and before every round (fl/node_store.h).
+    HEAL_RETURN_IF_ERROR(s->bind_ledger(*ledger).with_context("hospital " + std::to_string(self)));
     store = std::move(s);
   }
 
@@ -265,6 +268,7 @@ Status run_hospital_node(const NodeConfig& c, std::unique_ptr<fl::LocalTrainer> 
                                   [&](fl::Message x) { node_msgs.push_back(std::move(x)); }, std::move(early)));
         HEAL_ASSIGN_OR_RETURN(std::unique_ptr<fl::NodeStore> s,
                               material.create_store(c.node_store_path, passphrase, o.kdf));
+        HEAL_RETURN_IF_ERROR(s->bind_ledger(*ledger).with_context("hospital " + std::to_string(self)));
         store = std::move(s);
         HEAL_RETURN_IF_ERROR(build());
       } else if (m.kind == kNodeCosign) {

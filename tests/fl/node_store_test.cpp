@@ -5,7 +5,10 @@
 #include "heal/fl/node_store.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -105,6 +108,7 @@ TEST(NodeStore, PartyRebuiltFromItsStoreDecryptsCorrectly) {
   const auto cs = contributions(agg, *p0, 1, &expect0);
   auto aggregate = agg.aggregate(cs, kN, 1);
   ASSERT_TRUE(aggregate.ok());
+  p0.reset();                           // the process ends: the store is closed
   p0 = restart(agg, dir / "p0.vault");  // material read back from the encrypted file
   const PartyId quorum[] = {0, 1, 2};
   SeededRng rng(seed_from_u64(9));
@@ -141,6 +145,7 @@ TEST(NodeStoreAttack, ReplayedRoundAfterRestartIsRefused) {
       << replay.status().message();
   EXPECT_FALSE(p0->contribute(update(2), 100, 4, rng).ok());
   EXPECT_TRUE(p0->contribute(update(2), 100, 6, rng).ok());
+  p0.reset();  // the process ends (and releases the store's lock)
   EXPECT_FALSE(restart(agg, path)->contribute(update(3), 100, 6, rng).ok());
 }
 
@@ -171,6 +176,7 @@ TEST(NodeStoreAttack, SecondAggregateForADecryptedRoundAfterRestartIsRefused) {
   // Re-sharing the same aggregate (another quorum after a dropout) is still allowed; earlier rounds are not.
   const PartyId other_quorum[] = {0, 2, 3};
   EXPECT_TRUE(p0->decryption_share(all, other_quorum, kAll, 3, rng).ok());
+  p0.reset();
   auto p0b = restart(agg, path);
   EXPECT_FALSE(p0b->decryption_share(subset, quorum, kFirstThree, 3, rng).ok());
   // An aggregate of an earlier round (parties 1 to 3 in round 2) is refused after the restart too.
@@ -226,8 +232,11 @@ TEST(NodeStoreAttack, StoreFileIs0600AndA0644StoreIsRefused) {
   struct stat st {};
   ASSERT_EQ(::stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0600u);
-  // No temporary file is left behind.
-  EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()), 1);
+  // No temporary file is left behind: the directory holds the store and its lock file only.
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir.path())) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"p0.vault", "p0.vault.lock"}));
   ASSERT_EQ(::chmod(path.c_str(), 0644), 0);
   auto r = NodeStore::open(path, kPass, test_open());
   ASSERT_FALSE(r.ok());
@@ -338,19 +347,22 @@ TEST(NodeStore, GoldenFederationWithStoresIsUnchanged) {
   auto he = std::make_unique<HeAggregator>(c, 4);
   HeAggregator* agg = he.get();
   auto ledger = testing::memory_ledger();
-  Federation fed(cfg, std::move(trainers), std::move(he), *ledger, std::vector<float>(5, 0.0f));
+  auto fed =
+      std::make_unique<Federation>(cfg, std::move(trainers), std::move(he), *ledger, std::vector<float>(5, 0.0f));
   for (PartyId p = 0; p < 4; ++p) {
     auto store = agg->create_party_store(p, dir / ("h" + std::to_string(p)), kPass, VaultKdf::min_for_testing());
     ASSERT_TRUE(store.ok()) << store.status().to_string();
+    ASSERT_TRUE((*store)->bind_ledger(*ledger).ok());  // rollback detection on: no false alarm in 4 rounds
     auto party = agg->party_from_store(std::shared_ptr<NodeStore>(std::move(*store)));
     ASSERT_TRUE(party.ok());
-    fed.hospital(p).set_aggregation_party(std::move(*party));
+    fed->hospital(p).set_aggregation_party(std::move(*party));
   }
-  auto rep = fed.run();
+  auto rep = fed->run();
   ASSERT_TRUE(rep.ok()) << rep.status().to_string();
   for (const auto& r : rep->rounds) EXPECT_TRUE(r.completed) << r.round << ": " << r.failure_reason;
-  EXPECT_EQ(digest_hex(model_hash(fed.global_model())),
+  EXPECT_EQ(digest_hex(model_hash(fed->global_model())),
             "b3a9320aa76eb1f688e5cb83496f4ca4c84926c9f4f70f552f76899ba6c62000");
+  fed.reset();  // the hospitals stop: their stores are closed (and unlocked)
   std::uint64_t decryptions = 0;
   for (PartyId p = 0; p < 4; ++p) {
     auto store = NodeStore::open(dir / ("h" + std::to_string(p)), kPass, test_open());
@@ -393,6 +405,166 @@ TEST(NodeStore, StateRoundTripsAndParserRefusesGarbage) {
   ASSERT_TRUE(decode_node_state(odd).ok());
   odd[16 + 4 + 32 + 8 + 8 + 1] = 1;  // contributed round = 1 with the "contributed" flag clear
   EXPECT_FALSE(decode_node_state(odd).ok());
+}
+
+// (g) Rollback: an older valid copy of the store put back after round 2 (an attacker, a backup
+// restore) forgets that party 0 contributed in round 2, and the party would encrypt a different
+// update under round 2's public polynomials again. The ledger holds party 0's signed commitment for
+// round 2, so a store bound to the ledger refuses: at the restart and before each round.
+TEST(NodeStoreAttack, RolledBackStoreIsRefusedAgainstTheLedger) {
+  TempDir dir;
+  const std::string path = dir / "h0";
+  const std::vector<float> w_star{1, -2, 0.5f, 3, -0.75f};
+  std::vector<std::unique_ptr<LocalTrainer>> trainers;
+  for (std::uint64_t i = 0; i < 4; ++i) {
+    trainers.push_back(std::make_unique<testing::LinearRegressionTrainer>(w_star, 30 + 7 * i, 100 + i, 0.0f));
+  }
+  FederationConfig cfg;
+  cfg.rounds = 3;
+  cfg.min_contributors = 3;
+  cfg.evaluate = false;
+  auto he = std::make_unique<HeAggregator>(config(), 4);
+  HeAggregator* agg = he.get();
+  auto ledger = testing::memory_ledger();
+  Federation fed(cfg, std::move(trainers), std::move(he), *ledger, std::vector<float>(5, 0.0f));
+  std::shared_ptr<NodeStore> store;
+  {
+    auto created = agg->create_party_store(0, path, kPass, VaultKdf::min_for_testing());
+    ASSERT_TRUE(created.ok()) << created.status().to_string();
+    store = std::move(*created);
+  }
+  ASSERT_TRUE(store->bind_ledger(*ledger).ok());  // empty ledger: nothing to compare yet
+  auto bound_party = agg->party_from_store(store);
+  ASSERT_TRUE(bound_party.ok());
+  fed.hospital(0).set_aggregation_party(std::move(*bound_party));
+  ASSERT_TRUE(fed.setup().ok());
+  auto r1 = fed.run_round();
+  ASSERT_TRUE(r1.ok() && r1->completed) << (r1.ok() ? r1->failure_reason : r1.status().to_string());
+  const Bytes after_round1 = *read_file(path);  // the copy that will be put back
+  auto r2 = fed.run_round();
+  ASSERT_TRUE(r2.ok() && r2->completed) << (r2.ok() ? r2->failure_reason : r2.status().to_string());
+  ASSERT_EQ(store->safeguards().contributed_round, std::optional<std::uint64_t>(2));
+  const Digest epoch = store->safeguards().key_epoch;
+  auto seen = ledger_activity(*ledger, 0, epoch);
+  ASSERT_TRUE(seen.ok()) << seen.status().to_string();
+  EXPECT_EQ(seen->contributed_round, std::optional<std::uint64_t>(2));
+  const auto results = testing::round_results(*ledger);
+  ASSERT_EQ(results.size(), 2u);
+  std::optional<std::uint64_t> decrypted;  // the last round whose result lists party 0 as a decryptor
+  for (const auto& r : results) {
+    if (std::count(r.decryptors.begin(), r.decryptors.end(), 0u) == 1) decrypted = r.round;
+  }
+  ASSERT_TRUE(decrypted.has_value());  // the coordinator asks the first t = 3 of the 4 for shares
+  EXPECT_EQ(seen->decrypted_round, decrypted);
+  EXPECT_EQ(store->safeguards().decrypted_round, decrypted);
+  {
+    // A copy made between party 0's contribution and its share of that round (same contribution
+    // round as the ledger, an older decryption) is caught by the decryptor list.
+    auto between = agg->create_party_store(0, dir / "between", kPass, VaultKdf::min_for_testing());
+    ASSERT_TRUE(between.ok());
+    ASSERT_TRUE((*between)->record_contribution(2).ok());
+    const Status st = (*between)->check_ledger(*ledger);
+    EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition);
+    EXPECT_NE(st.message().find("as a decryptor in round " + std::to_string(*decrypted) +
+                                ", the store's last decryption is none"),
+              std::string::npos)
+        << st.message();
+  }
+  // Records of another key epoch are not this store's business.
+  EXPECT_EQ(*ledger_activity(*ledger, 0, Digest{}), LedgerActivity{});
+
+  // Party 0's process ends (its store is closed) and the round-1 copy is put back.
+  auto storeless = agg->party(0);
+  ASSERT_TRUE(storeless.ok());
+  fed.hospital(0).set_aggregation_party(std::move(*storeless));
+  store.reset();
+  ASSERT_TRUE(write_secret_file(path, after_round1).ok());
+  const std::vector<float> other_update(5, 0.25f);  // not the update committed in round 2
+  SeededRng rng(seed_from_u64(7));
+  {
+    // Without the check (a store not bound to the ledger, as before issue 16's rollback check) the
+    // replay of round 2 is accepted: the attack.
+    auto old = NodeStore::open(path, kPass, test_open());
+    ASSERT_TRUE(old.ok()) << old.status().to_string();
+    EXPECT_EQ((*old)->safeguards().contributed_round, std::optional<std::uint64_t>(1));  // round 2 forgotten
+    auto party = agg->party_from_store(std::shared_ptr<NodeStore>(std::move(*old)));
+    ASSERT_TRUE(party.ok());
+    EXPECT_TRUE((*party)->contribute(other_update, 100, 2, rng).ok());
+  }
+  ASSERT_TRUE(write_secret_file(path, after_round1).ok());  // the attack wrote round 2: put the old copy back again
+
+  // With the check: the restart is refused, and so is every round while the store stays behind.
+  auto old = NodeStore::open(path, kPass, test_open());  // the file itself is valid
+  ASSERT_TRUE(old.ok()) << old.status().to_string();
+  store = std::move(*old);
+  const Status bound = store->bind_ledger(*ledger);
+  ASSERT_FALSE(bound.ok());
+  EXPECT_EQ(bound.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(bound.message().find("node store is older than the ledger: possible rollback"), std::string::npos)
+      << bound.message();
+  EXPECT_NE(bound.message().find("update commitment for round 2"), std::string::npos) << bound.message();
+  EXPECT_NE(bound.message().find("last contribution is round 1"), std::string::npos) << bound.message();
+  auto party = agg->party_from_store(store);
+  ASSERT_TRUE(party.ok());
+  for (std::uint64_t round : {2u, 3u}) {
+    auto replay = (*party)->contribute(other_update, 100, round, rng);
+    ASSERT_FALSE(replay.ok()) << "round " << round;
+    EXPECT_EQ(replay.status().code(), StatusCode::kFailedPrecondition);
+    EXPECT_NE(replay.status().message().find("older than the ledger"), std::string::npos) << replay.status().message();
+  }
+  EXPECT_EQ(store->safeguards().contributed_round, std::optional<std::uint64_t>(1));  // nothing recorded
+  EXPECT_EQ(*read_file(path), after_round1);                                          // nor written
+  // The hospital with the rolled-back store refuses round 3; the three others complete it.
+  fed.hospital(0).set_aggregation_party(std::move(*party));
+  auto r3 = fed.run_round();
+  ASSERT_TRUE(r3.ok()) << r3.status().to_string();
+  EXPECT_TRUE(r3->completed) << r3->failure_reason;
+  EXPECT_EQ(r3->contributors, 3u);
+  EXPECT_FALSE(ledger->commitment(3, 0).ok());
+}
+
+// Two processes on one store: the second open fails while the first holds it, and succeeds once
+// the holder is gone (killed: the kernel drops an flock with its holder).
+TEST(NodeStore, ASecondProcessCannotOpenAStoreInUse) {
+  TempDir dir;
+  const std::string path = dir / "p0.vault";
+  HeAggregator agg(config(), 4);
+  ASSERT_TRUE(agg.create_party_store(0, path, kPass, VaultKdf::min_for_testing()).ok());
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(ready[0]);
+    auto held = NodeStore::open(path, kPass, test_open());
+    const char c = held.ok() ? 'y' : 'n';
+    (void)!::write(ready[1], &c, 1);
+    while (true) ::pause();  // holds the store until killed
+  }
+  ::close(ready[1]);
+  char c = 0;
+  ASSERT_EQ(::read(ready[0], &c, 1), 1);
+  ::close(ready[0]);
+  EXPECT_EQ(c, 'y');
+  auto second = NodeStore::open(path, kPass, test_open());
+  EXPECT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(second.status().message().find("node store " + path + " is in use by another process"), std::string::npos)
+      << second.status().message();
+  // A fresh store cannot be created over it either (the lock is checked first).
+  auto created = agg.create_party_store(0, path, kPass, VaultKdf::min_for_testing());
+  EXPECT_NE(created.status().message().find("in use by another process"), std::string::npos)
+      << created.status().message();
+  ASSERT_EQ(::kill(child, SIGKILL), 0);
+  int wstatus = 0;
+  ASSERT_EQ(::waitpid(child, &wstatus, 0), child);
+  EXPECT_TRUE(WIFSIGNALED(wstatus));
+  auto after = NodeStore::open(path, kPass, test_open());
+  ASSERT_TRUE(after.ok()) << after.status().to_string();
+  // Two objects in one process are two holders as well.
+  EXPECT_EQ(NodeStore::open(path, kPass, test_open()).status().code(), StatusCode::kFailedPrecondition);
+  after->reset();
+  EXPECT_TRUE(NodeStore::open(path, kPass, test_open()).ok());
 }
 
 }  // namespace

@@ -3,7 +3,7 @@
 // over GrpcTransport (mutual TLS on 127.0.0.1) and the shared SQLite ledger file. HE with the default
 // threshold rules (t = 2 of 3, 3 contributions per sum), dealer-free key setup, 3 rounds of FedAvg:
 // the final model equals plaintext FedAvg of the same trainers within the HE noise, and the ledger
-// verifies.
+// verifies; a hospital restarted from an older copy of its node store is refused (rollback).
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -21,6 +21,7 @@
 
 #include "fl/fl_fixture.h"
 #include "heal/fl/federation.h"
+#include "heal/fl/node_store.h"
 #include "heal/fl/plain_aggregator.h"
 #include "heal/ledger/backends/sqlite_ledger.h"
 #include "heal/net/grpc_transport.h"
@@ -219,6 +220,39 @@ TEST(NodeFederation, OneCoordinatorAndThreeHospitalProcessesMatchPlaintextFedAvg
   const auto want = plaintext_fedavg();
   ASSERT_EQ(model.size(), want.size());
   for (std::size_t k = 0; k < want.size(); ++k) EXPECT_NEAR(model[k], want[k], 1e-3) << "weight " << k;
+
+  // A restart from an older copy of a store is refused: hospital 0's store as its key setup wrote
+  // it (same keys and epoch, no round recorded) is put back after the 3 rounds, and the hospital
+  // process exits at once, naming the rollback (the ledger holds its commitments of rounds 1-3).
+  const std::string store_path = cl.dir + "/hospital-0.store";
+  const std::string pass = "passphrase of hospital 0";
+  {
+    auto now = fl::NodeStore::open(store_path, pass);
+    ASSERT_TRUE(now.ok()) << now.status().to_string();
+    const auto g = (*now)->safeguards();
+    EXPECT_EQ(g.contributed_round, std::optional<std::uint64_t>(kRounds));
+    const auto m = (*now)->material();
+    SecretBytes material(Bytes(m.begin(), m.end()));
+    now->reset();
+    auto old = fl::NodeStore::create(cl.dir + "/old.store", pass, g.party, g.key_epoch, g.decryption_budget,
+                                     std::move(material), VaultKdf::interactive());
+    ASSERT_TRUE(old.ok()) << old.status().to_string();
+  }
+  std::filesystem::rename(cl.dir + "/old.store", store_path);
+  const pid_t restarted = ::fork();
+  ASSERT_GE(restarted, 0);
+  if (restarted == 0) {
+    if (std::freopen((cl.dir + "/hospital-0.err").c_str(), "w", stderr) == nullptr) ::_exit(3);
+    std::setvbuf(stderr, nullptr, _IONBF, 0);  // hospital_child leaves by _exit: nothing may stay buffered
+    hospital_child(cl.configs[0], 0);
+  }
+  EXPECT_EQ(wait_exit(restarted), 1);
+  std::ifstream err(cl.dir + "/hospital-0.err");
+  const std::string message((std::istreambuf_iterator<char>(err)), std::istreambuf_iterator<char>());
+  EXPECT_NE(message.find("node store is older than the ledger: possible rollback; the ledger holds this party's "
+                         "update commitment for round 3, the store's last contribution is none"),
+            std::string::npos)
+      << message;
   std::filesystem::remove_all(cl.dir);
 }
 

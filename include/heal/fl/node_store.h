@@ -12,6 +12,15 @@
 // Each record_* call checks, then writes the new state durably (write + fsync + rename + fsync of
 // the directory) BEFORE returning OK, and only then may the caller act (write-ahead): a crash
 // after the record and before the message leaves costs a round or some budget, never a repeat.
+//
+// Two more ways to lose the safeguards are closed here:
+//   - rollback: an older valid copy of the file put back (an attacker, a backup restore) forgets
+//     rounds. The ledger is append-only and signed, and records what the party did (its update
+//     commitments, the rounds whose result lists it as a decryptor), always AFTER the store
+//     recorded it (write-ahead), so "the ledger shows more than the store" means a rolled-back
+//     store: check_ledger() / bind_ledger() refuse to act (src/fl/README.md, "Rollback").
+//   - two processes on one store: each NodeStore holds an exclusive flock on `<path>.lock` for its
+//     lifetime; a second open or create of the same path fails (FailedPrecondition, "in use").
 #pragma once
 
 #include <cstdint>
@@ -26,6 +35,10 @@
 #include "heal/core/status.h"
 #include "heal/core/vault.h"
 #include "heal/fl/model.h"
+
+namespace heal::ledger {
+class Ledger;
+}  // namespace heal::ledger
 
 namespace heal::fl {
 
@@ -58,17 +71,33 @@ SecretBytes encode_node_state(const NodeState& state);
 /// Parses outside bytes (fuzzed): Corruption / Unsupported / InvalidArgument, never a crash.
 Result<NodeState> decode_node_state(std::span<const std::uint8_t> bytes);
 
+/// What the ledger records that `party` did under one key epoch: the records after the setup whose
+/// collective public key hash is `key_epoch` (other epochs are ignored; a new epoch has a new store).
+struct LedgerActivity {
+  std::optional<std::uint64_t> contributed_round;  ///< highest round with the party's signed commitment
+  std::optional<std::uint64_t> decrypted_round;    ///< highest round whose result lists it as a decryptor
+  bool operator==(const LedgerActivity&) const = default;
+};
+/// Reads `ledger` (verifying the blocks it has not verified yet). Errors: the ledger's own.
+Result<LedgerActivity> ledger_activity(const ledger::Ledger& ledger, PartyId party, const Digest& key_epoch);
+
 class NodeStore {
  public:
   /// Creates the store file at `path` (refuses to replace an existing file: AlreadyExists-like
-  /// FailedPrecondition) holding `material` and fresh safeguards for (party, key_epoch, budget).
+  /// FailedPrecondition; FailedPrecondition "in use by another process" when `<path>.lock` is held) holding `material`
+  /// and fresh safeguards for (party, key_epoch, budget).
   static Result<std::unique_ptr<NodeStore>> create(const std::string& path, std::string_view passphrase, PartyId party,
                                                    const Digest& key_epoch, std::uint64_t decryption_budget,
                                                    SecretBytes material, const VaultKdf& kdf = VaultKdf::moderate());
   /// Opens an existing store (read_vault_file: refuses a group/world-accessible file, a wrong
-  /// passphrase, a tampered or truncated file, another version).
+  /// passphrase, a tampered or truncated file, another version). Takes the lock first:
+  /// FailedPrecondition "node store <path> is in use by another process" while another NodeStore
+  /// (in any process) holds it. The lock file `<path>.lock` (0600, empty) is left in place.
   static Result<std::unique_ptr<NodeStore>> open(const std::string& path, std::string_view passphrase,
                                                  const VaultOpenOptions& options = {});
+  ~NodeStore();
+  NodeStore(const NodeStore&) = delete;
+  NodeStore& operator=(const NodeStore&) = delete;
 
   const std::string& path() const { return path_; }
   const PartySafeguards& safeguards() const { return state_.safeguards; }
@@ -93,13 +122,27 @@ class NodeStore {
   Status record_decryption(std::uint64_t round, const Digest& aggregate, std::uint64_t ciphertexts,
                            std::uint32_t max_shares_in_round = 0);
 
+  /// Rollback detection: FailedPrecondition "node store is older than the ledger: possible
+  /// rollback; ..." when `ledger` shows this party (under this key epoch) committed an update or
+  /// took part in a decryption in a later round than the store records. The store never knows less
+  /// than the ledger otherwise: it records before the party acts, the ledger after.
+  Status check_ledger(const ledger::Ledger& ledger) const;
+  /// Binds the store to the ledger its party acts on (`ledger` must outlive the store): runs
+  /// check_ledger now and again in every record_* before anything is written or done, so the party
+  /// refuses every round while the ledger shows more than the store. Returns the first check; the
+  /// store stays bound when it fails.
+  Status bind_ledger(const ledger::Ledger& ledger);
+
  private:
-  NodeStore(std::string path, VaultKey key, NodeState state);
+  NodeStore(std::string path, VaultKey key, NodeState state, int lock_fd);
   Status persist();
+  Status check_bound_ledger() const;
 
   std::string path_;
   VaultKey key_;
   NodeState state_;
+  int lock_fd_ = -1;                        // flock(LOCK_EX) on <path>.lock, released by the destructor
+  const ledger::Ledger* ledger_ = nullptr;  // bind_ledger
 };
 
 }  // namespace heal::fl
