@@ -32,6 +32,15 @@ struct PhaseDeadline {
 };
 }  // namespace
 
+std::string Rejection::to_string() const {
+  return "rejected " + message_kind_name(kind) + " from hospital " + std::to_string(from) + " (message round " +
+         std::to_string(message_round) + ", round " + std::to_string(round) + "): " + reason;
+}
+
+void Coordinator::reject(const RoundWork& w, const Message& m, std::string reason) const {
+  if (config_.on_reject) config_.on_reject({m.from, m.kind, m.round, w.round, std::move(reason)});
+}
+
 Status Coordinator::collect(std::set<PartyId>& awaiting, const std::function<Status(const Message&)>& handle) {
   const PhaseDeadline deadline(config_.response_timeout);
   for (bool more = true; more;) {
@@ -101,7 +110,9 @@ Status Coordinator::collect_updates(RoundWork& w) {
     if (p.status == "selected") awaiting.insert(id);
   }
   return collect(awaiting, [&](const Message& m) -> Status {
-    if (m.round != w.round || m.from >= hospitals_.size()) return {};
+    if (m.from >= hospitals_.size()) return reject(w, m, "not from a hospital of the federation"), Status{};
+    // A late answer of an earlier round (or a replayed one) never counts in this one.
+    if (m.round != w.round) return reject(w, m, "not of this round (late or replayed)"), Status{};
     if (m.kind == MessageKind::kRefusal || m.kind == MessageKind::kUpdate) awaiting.erase(m.from);
     return take_update(w, m);
   });
@@ -124,10 +135,14 @@ Status Coordinator::take_update(RoundWork& w, const Message& msg) {
       p.encrypt_seconds = refusal->encrypt_seconds;
       return {};
     }
-    if (m->kind != MessageKind::kUpdate) return {};
+    if (m->kind != MessageKind::kUpdate) {
+      reject(w, *m, "unexpected while collecting updates");
+      return {};
+    }
     auto reject = [&](const std::string& why) {
       p.status = "rejected";
       p.reason = why;
+      this->reject(w, *m, why);
     };
     auto u = internal::decode_update(m->payload);
     if (!u.ok()) {
@@ -242,7 +257,12 @@ Status Coordinator::decrypt_and_update(RoundWork& w) {
       }
       std::map<PartyId, internal::ShareMsg> got;
       HEAL_RETURN_IF_ERROR(collect(awaiting, [&](const Message& m) -> Status {
-        if (m.round != w.round || !std::binary_search(quorum.begin(), quorum.end(), m.from)) return {};
+        if (m.round != w.round) return reject(w, m, "not of this round (late or replayed)"), Status{};
+        if (m.kind == MessageKind::kUpdate) return reject(w, m, "after the deadline for updates"), Status{};
+        if (!std::binary_search(quorum.begin(), quorum.end(), m.from)) {
+          if (m.kind == MessageKind::kDecryptionShare) reject(w, m, "the sender is not in the decryption quorum");
+          return {};
+        }
         if (m.kind == MessageKind::kRefusal || m.kind == MessageKind::kDecryptionShare) awaiting.erase(m.from);
         if (m.kind == MessageKind::kRefusal) {
           auto refusal = internal::decode_refusal(m.payload);
@@ -255,9 +275,17 @@ Status Coordinator::decrypt_and_update(RoundWork& w) {
           }
           return {};
         }
-        if (m.kind != MessageKind::kDecryptionShare || got.count(m.from)) return {};
+        if (m.kind != MessageKind::kDecryptionShare) return {};
+        if (got.count(m.from)) return reject(w, m, "second decryption share for this quorum"), Status{};
+        // A share that does not parse, or was not made by its sender for this round's aggregate, is
+        // rejected here (its sender counts as unresponsive and the quorum is asked again) rather
+        // than failing the decryption of the whole quorum.
         auto share = internal::decode_share(m.payload);
-        if (share.ok()) got[m.from] = std::move(*share);
+        if (!share.ok()) return reject(w, m, "malformed decryption share: " + share.status().message()), Status{};
+        if (Status ok = aggregator_->check_share(share->share, m.from, n, w.round); !ok.ok()) {
+          return reject(w, m, "bad decryption share: " + ok.message()), Status{};
+        }
+        got[m.from] = std::move(*share);
         return {};
       }));
       shares.clear();
@@ -345,11 +373,15 @@ void Coordinator::evaluate(RoundWork& w) {
   std::map<std::string, std::pair<double, int>> acc;
   std::set<PartyId> answered;
   (void)collect(awaiting, [&](const Message& m) -> Status {
-    if (m.kind != MessageKind::kEvaluation || m.round != w.round || !w.parties.count(m.from)) return {};
+    if (m.round != w.round) return reject(w, m, "not of this round (late or replayed)"), Status{};
+    if (m.kind == MessageKind::kUpdate || m.kind == MessageKind::kDecryptionShare || m.kind == MessageKind::kRefusal) {
+      return reject(w, m, "after the deadline of its phase"), Status{};
+    }
+    if (m.kind != MessageKind::kEvaluation || !w.parties.count(m.from)) return {};
     awaiting.erase(m.from);
-    if (!answered.insert(m.from).second) return {};
+    if (!answered.insert(m.from).second) return reject(w, m, "second evaluation in the round"), Status{};
     auto metrics = internal::decode_evaluation(m.payload);
-    if (!metrics.ok()) return {};
+    if (!metrics.ok()) return reject(w, m, "malformed evaluation: " + metrics.status().message()), Status{};
     w.parties[m.from].val_metrics = *metrics;
     for (const auto& [k, v] : *metrics) {
       acc[k].first += v;

@@ -71,6 +71,7 @@ Federation::Federation(FederationConfig config, std::vector<std::unique_ptr<Loca
   cc.clip_norm = config_.clip_norm;
   cc.min_contributors = config_.min_contributors;
   cc.evaluate = config_.evaluate;
+  cc.on_reject = config_.on_reject;
   coordinator_ = std::make_unique<Coordinator>(cc, std::move(members), std::move(aggregator),
                                                std::move(coordinator_signer), ledger_, transport_,
                                                std::move(initial_model));

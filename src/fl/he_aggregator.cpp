@@ -226,6 +226,15 @@ Result<std::optional<PartyId>> HeAggregator::contributor(std::span<const std::ui
   return std::optional<PartyId>(p->ids[0]);
 }
 
+Status HeAggregator::check_share(std::span<const std::uint8_t> share, PartyId party, std::size_t length,
+                                 std::uint64_t round) const {
+  // The same checks as finalize() makes of each share, one share at a time.
+  auto p = he::read_message(*impl_->sh, share, he::kShare, round, length);
+  if (!p.ok()) return p.status();
+  if (p->ids.size() != 1 || p->ids[0] != party) return Status::corruption("decryption share: producer mismatch");
+  return {};
+}
+
 double HeAggregator::sum_bound(double total_weight) const {
   const auto& c = impl_->sh->config;
   // The key holders refuse to share unless 8 std of the error stay below 2^-min_precision_bits.

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "heal/core/check.h"
+#include "heal/core/log.h"
 #include "messages.h"
 
 namespace heal::fl {
@@ -52,6 +53,9 @@ void Hospital::refuse(const Message& m, internal::RefusalCode code, const std::s
     log_.status = std::string(internal::refusal_status(code));
     log_.reason = reason;
   }
+  // Visible at the hospital too: what it refused, of which round, and why.
+  log::warn(name_ + " refuses the " + message_kind_name(m.kind) + " of round " + std::to_string(m.round) + ": " +
+            reason);
   internal::RefusalMsg r{code, reason, budget, 0, 0};
   if (m.kind == MessageKind::kModel) {
     r.train_seconds = log_.train_seconds;

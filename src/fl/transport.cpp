@@ -67,4 +67,25 @@ TrafficCounters InProcessTransport::counters(PartyId party) const {
   return it == counters_.end() ? TrafficCounters{} : it->second;
 }
 
+std::string message_kind_name(MessageKind kind) {
+  switch (kind) {
+    case MessageKind::kModel:
+      return "model";
+    case MessageKind::kUpdate:
+      return "update";
+    case MessageKind::kRefusal:
+      return "refusal";
+    case MessageKind::kAggregate:
+      return "aggregate";
+    case MessageKind::kDecryptionShare:
+      return "decryption share";
+    case MessageKind::kEvaluate:
+      return "evaluation request";
+    case MessageKind::kEvaluation:
+      return "evaluation";
+    default:
+      return "kind " + std::to_string(static_cast<int>(kind));
+  }
+}
+
 }  // namespace heal::fl

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "heal/core/bytes.h"
+#include "heal/core/log.h"
 #include "heal/core/rng.h"
 #include "heal/fl/he_aggregator.h"
 #include "heal/fl/he_keygen.h"
@@ -387,6 +388,7 @@ Result<CoordinatorNodeResult> run_coordinator_node(const NodeConfig& c, std::vec
   if (c.training) cc.clip_norm = c.training->clip_norm;
   cc.min_contributors = c.min_contributors;
   cc.response_timeout = c.response_timeout;
+  cc.on_reject = o.on_reject ? o.on_reject : [](const fl::Rejection& r) { log::warn("coordinator: " + r.to_string()); };
   std::unique_ptr<fl::Coordinator> made;
   try {
     made =

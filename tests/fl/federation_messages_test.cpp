@@ -134,5 +134,42 @@ TEST(FlMessages, ExhaustedFloodingBudgetIsNamedInTheRoundFailure) {
   EXPECT_EQ(why.find("unresponsive"), std::string::npos) << why;
 }
 
+TEST(FlMessages, AReplayedDecryptionShareIsRejectedOnReceiptAndAnotherQuorumDecrypts) {
+  // Hospital 0's round-2 decryption share is replaced in flight by its round-1 share (relabelled as
+  // round 2's). The coordinator used to take it, and the whole round failed in finalize(); now the
+  // share is checked on receipt, rejected and logged, hospital 0 counts as unresponsive and the
+  // quorum {1, 2} decrypts.
+  HeAggregatorConfig c;
+  c.threshold = 2;
+  c.max_total_weight = 4096;
+  auto ledger = memory_ledger();
+  FederationConfig cfg;
+  cfg.rounds = 2;
+  cfg.min_contributors = 3;
+  std::vector<Rejection> rejections;
+  cfg.on_reject = [&](const Rejection& r) { rejections.push_back(r); };
+  std::vector<std::unique_ptr<LocalTrainer>> t;
+  for (int i = 0; i < 3; ++i) t.push_back(std::make_unique<FixedUpdateTrainer>(std::vector<float>{0.5f, -0.25f}, 4));
+  Federation fed(cfg, std::move(t), std::make_unique<HeAggregator>(c, 3), *ledger, {0, 0});
+  Bytes round1_share;
+  fed.transport().set_interceptor([&](Message& m) {
+    if (m.kind != MessageKind::kDecryptionShare || m.from != 0) return;
+    if (m.round == 1) round1_share = m.payload;
+    if (m.round == 2) m.payload = round1_share;
+  });
+  auto rep = fed.run();
+  ASSERT_TRUE(rep.ok()) << rep.status().to_string();
+  ASSERT_EQ(rep->rounds.size(), 2u);
+  EXPECT_TRUE(rep->rounds[0].completed) << rep->rounds[0].failure_reason;
+  const RoundStats& r2 = rep->rounds[1];
+  EXPECT_TRUE(r2.completed) << r2.failure_reason;
+  EXPECT_FALSE(r2.parties[0].decrypted);
+  EXPECT_TRUE(r2.parties[1].decrypted && r2.parties[2].decrypted);
+  ASSERT_EQ(rejections.size(), 1u);
+  EXPECT_EQ(rejections[0].to_string(),
+            "rejected decryption share from hospital 0 (message round 2, round 2): bad decryption share: he update is "
+            "for round 1, expected 2");
+}
+
 }  // namespace
 }  // namespace heal::fl

@@ -58,28 +58,30 @@ struct Cluster {
   std::vector<std::string> configs;  // hospitals 0..K-1, then the coordinator
 };
 
-Cluster make_cluster(const std::string& name, int response_timeout_ms = 20000) {
+// `extra`: configuration keys that differ from the defaults (merged into every node's configuration).
+Cluster make_cluster(const std::string& name, int response_timeout_ms = 20000, int hospitals = kHospitals,
+                     const nlohmann::json& extra = nlohmann::json::object()) {
   Cluster c;
   c.dir = (std::filesystem::temp_directory_path() / ("heal_node_" + name + "_XXXXXX")).string();
   if (::mkdtemp(c.dir.data()) == nullptr) throw std::runtime_error("mkdtemp");
   testing::TestCa ca(c.dir, "consortium");
   std::vector<int> ports;
-  for (int i = 0; i <= kHospitals; ++i) ports.push_back(free_port());
+  for (int i = 0; i <= hospitals; ++i) ports.push_back(free_port());
   auto addr = [&](int i) { return "127.0.0.1:" + std::to_string(ports[i]); };
-  for (int i = 0; i <= kHospitals; ++i) {
-    const bool coordinator = i == kHospitals;
+  for (int i = 0; i <= hospitals; ++i) {
+    const bool coordinator = i == hospitals;
     const fl::PartyId id = coordinator ? fl::kCoordinatorId : static_cast<fl::PartyId>(i);
     const auto pki = ca.issue(net::party_cert_name(id));
     nlohmann::json j;
     j["role"] = coordinator ? "coordinator" : "hospital";
     if (!coordinator) j["party_id"] = i;
-    j["hospitals"] = kHospitals;
+    j["hospitals"] = hospitals;
     j["listen"] = addr(i);
     j["peers"] = nlohmann::json::object();
-    for (int p = 0; p < kHospitals; ++p) {
+    for (int p = 0; p < hospitals; ++p) {
       if (p != i) j["peers"][std::to_string(p)] = addr(p);
     }
-    if (!coordinator) j["peers"]["coordinator"] = addr(kHospitals);
+    if (!coordinator) j["peers"]["coordinator"] = addr(hospitals);
     j["tls"] = {{"ca_cert", pki.ca_cert_path}, {"cert", pki.cert_path}, {"key", pki.key_path}};
     j["ledger"] = "ledger.sqlite";  // relative to the configuration's directory
     j["federation_id"] = "node-test-" + name;
@@ -91,6 +93,7 @@ Cluster make_cluster(const std::string& name, int response_timeout_ms = 20000) {
     }
     j["response_timeout_ms"] = response_timeout_ms;
     j["setup_timeout_ms"] = 60000;
+    j.merge_patch(extra);
     const std::string path =
         c.dir + "/" + (coordinator ? std::string("coordinator") : "hospital-" + std::to_string(i)) + ".json";
     std::ofstream(path) << j.dump(2);
@@ -127,8 +130,29 @@ class DiesInRound final : public fl::LocalTrainer {
   std::uint64_t round_;
 };
 
+// A trainer that takes `delay` to train in round `round` (a slow node), and no time otherwise.
+class SlowInRound final : public fl::LocalTrainer {
+ public:
+  SlowInRound(std::unique_ptr<fl::LocalTrainer> inner, std::uint64_t round, std::chrono::milliseconds delay)
+      : inner_(std::move(inner)), round_(round), delay_(delay) {}
+  std::size_t num_parameters() const override { return inner_->num_parameters(); }
+  Result<fl::TrainResult> train(std::span<const float> w, const fl::TrainConfig& c) override {
+    if (c.round == round_) std::this_thread::sleep_for(delay_);
+    return inner_->train(w, c);
+  }
+  Result<fl::Metrics> evaluate(std::span<const float> w) override { return inner_->evaluate(w); }
+
+ private:
+  std::unique_ptr<fl::LocalTrainer> inner_;
+  std::uint64_t round_;
+  std::chrono::milliseconds delay_;
+};
+
 // Child: a hospital node; exit code 0 on a clean stop. die_in_round > 0: killed in that round.
-[[noreturn]] void hospital_child(const std::string& config, int i, std::uint64_t die_in_round = 0) {
+// slow_round > 0: training in that round takes slow_delay.
+[[noreturn]] void hospital_child(const std::string& config, int i, std::uint64_t die_in_round = 0,
+                                 std::uint64_t slow_round = 0,
+                                 std::chrono::milliseconds slow_delay = std::chrono::milliseconds(0)) {
   ::setenv("HEAL_TEST_NODE_PASSPHRASE", ("passphrase of hospital " + std::to_string(i)).c_str(), 1);
   auto c = load_node_config(config);
   if (!c.ok()) {
@@ -137,16 +161,27 @@ class DiesInRound final : public fl::LocalTrainer {
   }
   std::unique_ptr<fl::LocalTrainer> t = trainer(i);
   if (die_in_round > 0) t = std::make_unique<DiesInRound>(std::move(t), die_in_round);
+  if (slow_round > 0) t = std::make_unique<SlowInRound>(std::move(t), slow_round, slow_delay);
   Status s = run_hospital_node(*c, std::move(t), test_options());
   if (!s.ok()) std::fprintf(stderr, "hospital %d: %s\n", i, s.to_string().c_str());
   ::_exit(s.ok() ? 0 : 1);
 }
 
-// Child: the coordinator; writes the final model and the report to <dir>/result.json.
+// Child: the coordinator; writes the final model, the report and the rejections it logged to
+// <dir>/result.json.
 [[noreturn]] void coordinator_child(const Cluster& cl) {
   auto c = load_node_config(cl.configs.back());
   if (!c.ok()) ::_exit(2);
-  auto rep = run_coordinator_node(*c, std::vector<float>(kWStar.size(), 0.0f), {}, test_options());
+  NodeOptions o = test_options();
+  nlohmann::json rejections = nlohmann::json::array();
+  o.on_reject = [&](const fl::Rejection& r) {
+    rejections.push_back({{"from", r.from},
+                          {"kind", static_cast<int>(r.kind)},
+                          {"message_round", r.message_round},
+                          {"round", r.round},
+                          {"line", r.to_string()}});
+  };
+  auto rep = run_coordinator_node(*c, std::vector<float>(kWStar.size(), 0.0f), {}, o);
   if (!rep.ok()) {
     std::fprintf(stderr, "coordinator: %s\n", rep.status().to_string().c_str());
     ::_exit(1);
@@ -154,6 +189,7 @@ class DiesInRound final : public fl::LocalTrainer {
   nlohmann::json out;
   out["report"] = nlohmann::json::parse(rep->report.to_json());
   out["model"] = rep->model;
+  out["rejections"] = rejections;
   std::ofstream(cl.dir + "/result.json") << out.dump();
   ::_exit(0);
 }
@@ -299,6 +335,76 @@ TEST(NodeFederation, AHospitalKilledMidRoundFailsThatRoundAndRejoinsAfterARestar
   const auto want = plaintext_fedavg(2);  // two completed rounds
   ASSERT_EQ(model.size(), want.size());
   for (std::size_t k = 0; k < want.size(); ++k) EXPECT_NEAR(model[k], want[k], 1e-3) << "weight " << k;
+  std::filesystem::remove_all(cl.dir);
+}
+
+TEST(NodeFederation, ASlowHospitalIsDroppedAtTheDeadlineAndContributesInTheNextRound) {
+  // 5 hospitals, t = 3, 4 contributions required (the aggregator's floor for t = 3: c = 2 colluders
+  // tolerated, sums over >= c + 2), 1.5 s response timeout. Hospital 4 takes 4 s to train in round 1:
+  // the round completes with the other four at the update deadline, hospital 4 is
+  // recorded as not responding, and what it sends late (the ledger refuses its round-1 commitment once
+  // the contributor set is posted, so a refusal; then its round-1 evaluation) is rejected and logged
+  // (on an idle machine it arrives in round 2). In round 2 it is fast again and contributes.
+  constexpr int kSlowHospitals = 5;
+  constexpr int kSlowRounds = 2;
+  const auto t0 = std::chrono::steady_clock::now();
+  Cluster cl = make_cluster("slow", 1500, kSlowHospitals,
+                            {{"rounds", kSlowRounds}, {"min_contributors", 4}, {"he", {{"threshold", 3}}}});
+  std::vector<pid_t> pids;
+  for (int i = 0; i < kSlowHospitals; ++i) {
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) hospital_child(cl.configs[i], i, 0, i == 4 ? 1 : 0, std::chrono::milliseconds(4000));
+    pids.push_back(pid);
+  }
+  const pid_t coordinator = ::fork();
+  ASSERT_GE(coordinator, 0);
+  if (coordinator == 0) coordinator_child(cl);
+  EXPECT_EQ(wait_exit(coordinator), 0);
+  for (int i = 0; i < kSlowHospitals; ++i) EXPECT_EQ(wait_exit(pids[i]), 0) << "hospital " << i;
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("[ timing ] slow node, %d processes, key setup + %d rounds: %.1f s\n", kSlowHospitals + 1, kSlowRounds,
+              wall);
+
+  auto ledger = ledger::SqliteLedger::open(cl.dir + "/ledger.sqlite").value();
+  EXPECT_TRUE(ledger->verify().ok);
+  const auto results = fl::testing::round_results(*ledger);
+  ASSERT_EQ(results.size(), std::size_t{kSlowRounds});
+  EXPECT_EQ(results[0].status, ledger::RoundStatus::kCompleted) << results[0].failure_reason;
+  ASSERT_EQ(results[0].contributions.size(), 4u);
+  for (const auto& c : results[0].contributions) EXPECT_NE(c.party_id, 4u);
+  EXPECT_EQ(results[1].status, ledger::RoundStatus::kCompleted) << results[1].failure_reason;
+  EXPECT_EQ(results[1].contributions.size(), 5u);
+  // Hospital 4's round-1 commitment never reached the ledger (the round's contributor set came first).
+  auto late = ledger->commitment(1, 4);
+  EXPECT_FALSE(late.ok());
+
+  std::ifstream in(cl.dir + "/result.json");
+  ASSERT_TRUE(in.good());
+  nlohmann::json out = nlohmann::json::parse(in);
+  const auto& rounds = out["report"]["rounds"];
+  ASSERT_EQ(rounds.size(), std::size_t{kSlowRounds});
+  // Round 1 did not wait for hospital 4 (it would have contributed): updates until the 1.5 s deadline,
+  // the decryption, and the evaluation phase, which waits for hospital 4 up to the deadline again.
+  EXPECT_EQ(rounds[0]["parties"][4]["status"], "no response") << rounds[0]["parties"][4].dump();
+  EXPECT_FALSE(rounds[0]["parties"][4]["in_aggregate"].get<bool>());
+  std::printf("[ timing ] round 1 (slow node dropped): %.2f s, round 2: %.2f s\n",
+              rounds[0]["seconds"]["round"].get<double>(), rounds[1]["seconds"]["round"].get<double>());
+  EXPECT_LT(rounds[0]["seconds"]["round"].get<double>(), 4.5);
+  EXPECT_EQ(rounds[1]["parties"][4]["status"], "submitted") << rounds[1]["parties"][4].dump();
+  EXPECT_TRUE(rounds[1]["parties"][4]["in_aggregate"].get<bool>());
+  // The late round-1 messages of hospital 4 were rejected and logged.
+  int late_logged = 0;
+  for (const auto& r : out["rejections"]) {
+    if (r["from"] == 4 && r["message_round"] == 1) ++late_logged;
+  }
+  EXPECT_GE(late_logged, 1) << out["rejections"].dump(2);
+  std::printf("%s\n", out["rejections"].dump(2).c_str());
+  for (const auto& r : out["rejections"]) {
+    EXPECT_EQ(r["from"], 4) << r.dump();  // the others sent nothing bad
+    EXPECT_NE(r["line"].get<std::string>().find("hospital 4"), std::string::npos);
+  }
+  EXPECT_LT(wall, 15.0);
   std::filesystem::remove_all(cl.dir);
 }
 

@@ -77,6 +77,18 @@ struct FederationReport {
   std::string to_json() const;
 };
 
+/// A message the coordinator rejected or ignored: a contribution that does not match its commitment,
+/// a malformed or foreign decryption share, an answer for another round (a late or replayed one), ...
+struct Rejection {
+  PartyId from = 0;
+  MessageKind kind = MessageKind::kModel;
+  std::uint64_t message_round = 0;  // the round the message names
+  std::uint64_t round = 0;          // the round the coordinator was running
+  std::string reason;
+  /// One line: "rejected <kind> from hospital <from> (message round <r>, round <r'>): <reason>".
+  std::string to_string() const;
+};
+
 /// The coordinator's rules (a FederationConfig without the simulation's parts).
 struct CoordinatorConfig {
   std::string federation_id = "heal-sim";
@@ -88,6 +100,9 @@ struct CoordinatorConfig {
   /// decryption shares, evaluations): a phase ends when every hospital asked has answered or this
   /// much time has passed since it began, whatever the transport's wait() does.
   std::chrono::milliseconds response_timeout{std::chrono::minutes(10)};
+  /// Called for every message rejected or ignored during a round (the node runtime logs them; the
+  /// rejected updates also appear in RoundStats::parties). May be empty.
+  std::function<void(const Rejection&)> on_reject;
 };
 
 class Coordinator {
@@ -131,6 +146,7 @@ class Coordinator {
   Status take_update(RoundWork& w, const Message& m);
   Status decrypt_and_update(RoundWork& w);
   Status record(RoundWork& w);
+  void reject(const RoundWork& w, const Message& m, std::string reason) const;
   void evaluate(RoundWork& w);
 
   CoordinatorConfig config_;

@@ -51,6 +51,8 @@ struct FederationConfig {
   std::uint32_t min_contributors = 0;  // round quorum; 0 = all hospitals
   std::uint64_t seed = 1;              // keys, training seeds and protocol randomness (simulation)
   bool evaluate = true;                // hospitals evaluate each new global model
+  /// The coordinator's log of rejected messages (CoordinatorConfig::on_reject); may be empty.
+  std::function<void(const Rejection&)> on_reject;
   std::vector<DropoutEvent> dropouts;
   /// Ledger keys of the parties: Ed25519, or secp256k1 (one key per party for the record signatures
   /// and its EVM account; an EVM ledger needs it).

@@ -108,6 +108,8 @@ class HeAggregator final : public SecureAggregator {
   Result<Bytes> aggregate(std::span<const Bytes> contributions, std::size_t length, std::uint64_t round) override;
   Result<std::vector<double>> finalize(std::span<const std::uint8_t> aggregate, std::span<const DecryptionShare> shares,
                                        std::size_t length, std::uint64_t round) override;
+  Status check_share(std::span<const std::uint8_t> share, PartyId party, std::size_t length,
+                     std::uint64_t round) const override;
   Result<std::optional<PartyId>> contributor(std::span<const std::uint8_t> contribution, std::size_t length,
                                              std::uint64_t round) const override;
   /// W * max_abs_update + 8 predicted standard deviations of the decryption error (at least

@@ -89,6 +89,13 @@ class SecureAggregator {
     (void)contribution, (void)length, (void)round;
     return std::optional<PartyId>{};
   }
+  /// Whether `share` parses as a decryption share made by `party` for round `round` (a share of
+  /// another round, another producer or truncated bytes is refused); OK if the format carries none.
+  virtual Status check_share(std::span<const std::uint8_t> share, PartyId party, std::size_t length,
+                             std::uint64_t round) const {
+    (void)share, (void)party, (void)length, (void)round;
+    return {};
+  }
   /// A bound on |x| for every coordinate x of the decrypted sum of an honest round whose
   /// contribution weights add up to `total_weight` (W * U plus the decryption noise bound);
   /// infinity if none is known. The coordinator fails a round whose decrypted sum exceeds it.

@@ -13,6 +13,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <string>
 
 #include "heal/core/bytes.h"
 #include "heal/core/status.h"
@@ -43,6 +44,9 @@ enum class MessageKind : std::uint8_t {
   kSiteRound = 25,             // institution -> site: institution model, site SecAgg session
   kSiteSecAgg = 26,            // SecAgg message between a site and its institution
 };
+
+/// Name of a message kind ("update", "decryption share", ...; "kind <n>" for others).
+std::string message_kind_name(MessageKind kind);
 
 struct Message {
   PartyId from = 0;

@@ -36,6 +36,10 @@ struct NodeOptions {
   VaultKdf kdf = VaultKdf::moderate();
   /// Called by the coordinator after each round (progress output; may be empty).
   std::function<void(const fl::RoundStats&)> on_round;
+  /// Called by the coordinator for every message it rejects or ignores during a round (a contribution
+  /// that does not match its commitment, a replayed or late answer, a malformed decryption share...).
+  /// Empty: each is logged as a warning (heal/core/log.h) with Rejection::to_string().
+  std::function<void(const fl::Rejection&)> on_reject;
 };
 
 /// Runs a hospital until the coordinator says the federation is over (OK), or an error: bad files,
