@@ -6,7 +6,7 @@
 # SQLite ledger, which is audited at the end.
 #
 #   scripts/demo-network.sh [--hospitals 3] [--rounds 5] [--data PATH] [--out DIR] [--model hecnn]
-#                           [--partition dirichlet:0.5] [--seed 1] [--netns]
+#                           [--partition dirichlet:0.5] [--seed 1] [--local-epochs 1] [--netns]
 #
 # --netns puts every process in its own network namespace, joined by veth pairs to a bridge
 # (10.77.0.0/24), so that the nodes really talk over a network link and the bytes each hospital
@@ -29,6 +29,7 @@ seed=1
 netns=0
 threads=1
 lr=0.002
+local_epochs=1
 timeout_ms=600000
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -41,6 +42,7 @@ while [ $# -gt 0 ]; do
     --seed) seed="$2"; shift 2 ;;
     --threads) threads="$2"; shift 2 ;;
     --lr) lr="$2"; shift 2 ;;
+    --local-epochs) local_epochs="$2"; shift 2 ;;
     --timeout-ms) timeout_ms="$2"; shift 2 ;;
     --netns) netns=1; shift ;;
     -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
@@ -160,7 +162,7 @@ write_config() {  # party
   "he": {"max_abs_update": 256},
 $( [ "$p" = coordinator ] || echo "  \"node_store\": {\"path\": \"hospital-$p.store\", \"passphrase_env\": \"HEAL_NODE_PASSPHRASE\"},")
   "training": {"data": "$data", "model": "$model", "partition": "$partition", "seed": $seed,
-               "lr": $lr, "threads": $threads}
+               "lr": $lr, "local_epochs": $local_epochs, "threads": $threads}
 }
 EOF
 }
