@@ -617,7 +617,10 @@ Status check_consortium(const Consortium& c) {
   const std::string tn = "t = " + std::to_string(t) + " of n = " + std::to_string(n) + " hospitals";
   if (n == 0) return refuse("NoHospital", "no member is a hospital");
   if (t < 2) {
-    return refuse("ThresholdBelowTwo", tn + ": t >= 2 always (a 1-of-n key gives every hospital every secret)");
+    return refuse("ThresholdBelowTwo", tn + ": t >= 2 always (" +
+                                           (t == 0 ? std::string("the contract needs a threshold decryption key")
+                                                   : std::string("a 1-of-n key gives every hospital every secret")) +
+                                           ")");
   }
   if (t > n) return refuse("BadThreshold", tn + ": t above n (no t hospitals could ever decrypt)");
   if (2 * t <= n) {
