@@ -4,7 +4,8 @@ pragma solidity ^0.8.24;
 /// @title HealFederation: the on-chain rules of one HEAL federation (issue 15, docs: contracts/README.md).
 /// @notice Stores the federation's HEAL ledger as an ordered list of blocks (one per state-changing call,
 ///         emitted as `Block` events) and enforces the rules that must hold on every node:
-///         fixed membership (changed only by a majority of hospitals), strictly sequential rounds, at most
+///         fixed membership (changed only by a majority of hospitals) with the library's default threshold
+///         rules (t >= 2, t > n/2, minContributors >= max(3, t + 1)), strictly sequential rounds, at most
 ///         one commitment per hospital per round, exactly one contributor set per round posted before the
 ///         result, and an append-only model-version history that anyone can read.
 /// @dev The HEAL record and its signature list are opaque bytes here; their BLAKE2b hash chain is computed off
@@ -117,8 +118,18 @@ contract HealFederation {
     error DuplicateAddress();
     error BadRole();
     error NoHospital();
+    /// t > number of hospitals (no t hospitals could ever decrypt).
     error BadThreshold();
+    /// t < 2: a 1-of-n key is Shamir degree 0, every hospital would hold every secret (t = 0 is no key at all).
+    error ThresholdBelowTwo();
+    /// 2 t <= number of hospitals: two disjoint quorums could then each decrypt a different contributor set in
+    /// one round, and the difference of the two sums is one hospital's update.
+    error ThresholdNotMajority();
+    /// minContributors > number of hospitals (no round could ever complete).
     error BadMinContributors();
+    /// minContributors < max(3, t + 1): the t - 1 colluders the key tolerates could subtract their own updates
+    /// from a decrypted sum and read what is left (a sum must keep >= 2 honest contributions, and >= 3 in all).
+    error MinContributorsBelowFloor();
     error BadKeyEpoch();
     error RoundIsOpen();
     error NoSetup();
@@ -184,8 +195,11 @@ contract HealFederation {
     }
 
     /// Replaces the member list, t and minContributors. Validation: equal lengths, distinct party ids, distinct
-    /// non-zero addresses, roles in {1, 2}, at least one hospital, 1 <= t <= #hospitals and
-    /// 1 <= minContributors <= #hospitals.
+    /// non-zero addresses, roles in {1, 2}, at least one hospital, and with n = #hospitals the threshold rules
+    /// of the HEAL library's defaults (src/fl/README.md "Threshold rules", HeAggregator):
+    ///   2 <= t <= n and 2 t > n (a majority: any two decryption quorums share a member), and
+    ///   max(3, t + 1) <= minContributors <= n (the floor tolerates t - 1 colluders inside a sum).
+    /// Together they need n >= 3 hospitals (n = 3: t = 2, minContributors = 3).
     function _setMembers(
         uint32[] memory partyIds,
         address[] memory addrs,
@@ -221,8 +235,12 @@ contract HealFederation {
             if (role == ROLE_HOSPITAL) ++hospitals;
         }
         if (hospitals == 0) revert NoHospital();
-        if (t == 0 || t > hospitals) revert BadThreshold();
-        if (minContributors_ == 0 || minContributors_ > hospitals) revert BadMinContributors();
+        if (t < 2) revert ThresholdBelowTwo();
+        if (t > hospitals) revert BadThreshold();
+        if (2 * uint256(t) <= hospitals) revert ThresholdNotMajority();
+        if (minContributors_ > hospitals) revert BadMinContributors();
+        // Colluders tolerated c = t - 1; floor = max(3, c + 2) = max(3, t + 1) (t >= 2 here, so t + 1 >= 3).
+        if (minContributors_ < uint256(t) + 1) revert MinContributorsBelowFloor();
         hospitalCount = hospitals;
         threshold = t;
         minContributors = minContributors_;
@@ -241,9 +259,10 @@ contract HealFederation {
         return keccak256(abi.encode(address(this), block.chainid, nonce, partyIds, addrs, roles, t, minContributors_));
     }
 
-    /// Replaces the membership, t and minContributors. Anyone may submit; it needs 65-byte signatures
-    /// (r || s || v, v in {27, 28}, low s) of more than half of the current hospitals, each distinct, over the
-    /// EIP-191 personal_sign message of membershipDigest(governanceNonce, ...). Only while no round is open.
+    /// Replaces the membership, t and minContributors (under the same rules as the constructor: _setMembers).
+    /// Anyone may submit; it needs 65-byte signatures (r || s || v, v in {27, 28}, low s) of more than half of the
+    /// current hospitals, each distinct, over the EIP-191 personal_sign message of
+    /// membershipDigest(governanceNonce, ...). Only while no round is open.
     function changeMembership(
         uint32[] calldata partyIds,
         address[] calldata addrs,

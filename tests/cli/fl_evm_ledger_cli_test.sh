@@ -46,12 +46,14 @@ jq -e '.ledger.calldata_bytes_per_hospital_per_round < 2048' "$work/evm.json" >/
 "$heal" ledger show --ledger "$uri" --height 6 --json | jq -e '.record.type == "contributors"' > /dev/null \
   || fail "block 6 is not round 1's contributor set"
 
-# heal ledger deploy for a consortium file (two hospitals and a coordinator: anvil's accounts 1..3).
+# heal ledger deploy for a consortium file (three hospitals, t = 2, min_contributors = 3, and a
+# coordinator: anvil's accounts 1..4).
 cat > "$work/consortium.json" <<JSON
-{"federation_id": "cli-test", "threshold": 2, "min_contributors": 2, "members": [
+{"federation_id": "cli-test", "threshold": 2, "min_contributors": 3, "members": [
   {"party_id": 0, "role": "hospital", "name": "a", "address": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"},
   {"party_id": 1, "role": "hospital", "name": "b", "address": "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"},
-  {"party_id": 100000, "role": "coordinator", "name": "c", "address": "0x90F79bf6EB2c4f870365E785982E1f101E93b906"}]}
+  {"party_id": 2, "role": "hospital", "name": "d", "address": "0x90F79bf6EB2c4f870365E785982E1f101E93b906"},
+  {"party_id": 100000, "role": "coordinator", "name": "c", "address": "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65"}]}
 JSON
 out=$("$heal" ledger deploy --chain "evm://127.0.0.1:$port?key=env:HEAL_DEV_KEY" --consortium "$work/consortium.json" --json)
 echo "$out"
@@ -59,9 +61,13 @@ jq -e '.contract | test("^0x[0-9a-fA-F]{40}$")' <<<"$out" > /dev/null || fail "d
 # The new contract is reachable by its URI and holds no block yet (verify reports an empty ledger).
 v=$("$heal" ledger verify --ledger "$(jq -r .uri <<<"$out")" 2>&1 || true)
 grep -q 'the ledger is empty' <<<"$v" || fail "fresh contract: $v"
-# threshold above the hospitals: the contract's constructor refuses it, and the CLI says why.
-sed 's/"threshold": 2/"threshold": 3/' "$work/consortium.json" > "$work/bad.json"
-err=$("$heal" ledger deploy --chain "evm://127.0.0.1:$port?key=env:HEAL_DEV_KEY" --consortium "$work/bad.json" 2>&1) \
-  && fail "a threshold above the hospitals was deployed"
-grep -q 'BadThreshold' <<<"$err" || fail "the refusal does not name the error: $err"
+# A consortium the contract's constructor would revert is refused before any transaction, and the
+# CLI names the contract's error: t above the hospitals, t = 1, min_contributors below max(3, t + 1).
+for bad in 's/"threshold": 2/"threshold": 4/ BadThreshold' 's/"threshold": 2/"threshold": 1/ ThresholdBelowTwo' \
+           's/"min_contributors": 3/"min_contributors": 2/ MinContributorsBelowFloor'; do
+  sed "${bad% *}" "$work/consortium.json" > "$work/bad.json"
+  err=$("$heal" ledger deploy --chain "evm://127.0.0.1:$port?key=env:HEAL_DEV_KEY" --consortium "$work/bad.json" 2>&1) \
+    && fail "an invalid consortium was deployed (${bad% *})"
+  grep -q "${bad##* }" <<<"$err" || fail "the refusal does not name ${bad##* }: $err"
+done
 echo "OK"

@@ -55,8 +55,9 @@ test.after(async () => {
 // helpers
 // ---------------------------------------------------------------------------------------------------------------
 
-/// A fresh federation: 5 hospitals (parties 1..5), one coordinator (party 100), t = 3, minContributors = 3.
-async function deployFederation({ t = 3, minContributors = 3 } = {}) {
+/// A fresh federation: 5 hospitals (parties 1..5), one coordinator (party 100), t = 3, minContributors = 4 (the
+/// library's defaults for 5 hospitals: t = n/2 + 1, floor max(3, t + 1)).
+async function deployFederation({ t = 3, minContributors = 4 } = {}) {
   const ids = [...HOSPITAL_IDS, COORD_ID];
   const addrs = [...HOSP, COORD];
   const roles = [1, 1, 1, 1, 1, 2];
@@ -115,33 +116,63 @@ function resultArgs(round, agg, version, modelHash, decryptors) {
 // tests
 // ---------------------------------------------------------------------------------------------------------------
 
+/// n hospitals (parties 1..n, dev accounts 1..n) and no coordinator: [ids, addrs, roles].
+function hospitals(n) {
+  return [Array.from({ length: n }, (_, i) => i + 1), A.slice(1, n + 1), Array(n).fill(1)];
+}
+
 test('constructor validates the membership (each invalid deployment is reverted)', async () => {
+  const [ids3, addrs3, roles3] = hospitals(3); // the smallest valid consortium: 3 hospitals, t = 2, 3 contributors
   const cases = [
-    [[1, 1], [HOSP[0], HOSP[1]], [1, 1], 1, 1, 'DuplicateParty'],
-    [[1, 2], [HOSP[0], HOSP[0]], [1, 1], 1, 1, 'DuplicateAddress'],
-    [[1, 2], [HOSP[0], '0x' + '00'.repeat(20)], [1, 1], 1, 1, 'BadAddress'],
-    [[1, 2], [HOSP[0], HOSP[1]], [1, 3], 1, 1, 'BadRole'],
-    [[1, 2], [HOSP[0], HOSP[1]], [2, 2], 1, 1, 'NoHospital'],
-    [[1, 2], [HOSP[0], HOSP[1]], [1, 1], 0, 1, 'BadThreshold'],
-    [[1, 2], [HOSP[0], HOSP[1]], [1, 1], 3, 1, 'BadThreshold'],
-    [[1, 2], [HOSP[0], HOSP[1]], [1, 1], 1, 0, 'BadMinContributors'],
-    [[1, 2, 9], [HOSP[0], HOSP[1], COORD], [1, 1, 2], 1, 3, 'BadMinContributors'],
-    [[1, 2], [HOSP[0]], [1, 1], 1, 1, 'LengthMismatch'],
+    [[1, 1, 2], addrs3, roles3, 2, 3, 'DuplicateParty'],
+    [ids3, [HOSP[0], HOSP[0], HOSP[2]], roles3, 2, 3, 'DuplicateAddress'],
+    [ids3, [HOSP[0], '0x' + '00'.repeat(20), HOSP[2]], roles3, 2, 3, 'BadAddress'],
+    [ids3, addrs3, [1, 3, 1], 2, 3, 'BadRole'],
+    [ids3, addrs3, [2, 2, 2], 2, 3, 'NoHospital'],
+    [ids3, addrs3.slice(0, 2), roles3, 2, 3, 'LengthMismatch'],
+    // t >= 2 always (t = 1 is Shamir degree 0), t <= n.
+    [ids3, addrs3, roles3, 0, 3, 'ThresholdBelowTwo'],
+    [ids3, addrs3, roles3, 1, 3, 'ThresholdBelowTwo'],
+    [...hospitals(5), 1, 5, 'ThresholdBelowTwo'],
+    [ids3, addrs3, roles3, 4, 3, 'BadThreshold'],
+    // t > n/2: t = n/2 (n even) and t < n/2 are refused, with an otherwise valid floor.
+    [...hospitals(4), 2, 3, 'ThresholdNotMajority'],
+    [...hospitals(5), 2, 3, 'ThresholdNotMajority'],
+    // minContributors >= max(3, t + 1): 3 even for t = 2, and t + 1 above (5 hospitals, t = 3: floor 4).
+    [ids3, addrs3, roles3, 2, 2, 'MinContributorsBelowFloor'],
+    [ids3, addrs3, roles3, 2, 0, 'MinContributorsBelowFloor'],
+    [...hospitals(5), 3, 3, 'MinContributorsBelowFloor'],
+    [...hospitals(4), 3, 3, 'MinContributorsBelowFloor'],
+    // t = n leaves no room for the floor n + 1 (the library's default colluders t - 1): t <= n - 1.
+    [ids3, addrs3, roles3, 3, 3, 'MinContributorsBelowFloor'],
+    // Two hospitals can never meet the floor of 3 (so HE needs n >= 3).
+    [...hospitals(2), 2, 2, 'MinContributorsBelowFloor'],
+    [...hospitals(2), 2, 3, 'BadMinContributors'],
+    // minContributors <= #hospitals: the coordinator does not count.
+    [[...ids3, 9], [...addrs3, COORD], [...roles3, 2], 2, 4, 'BadMinContributors'],
   ];
   for (const [ids, addrs, roles, t, m, err] of cases) {
     const data = chain.deployData([H('fed'), ids, addrs, roles, t, m]);
     const sim = await chain.tryCall(COORD, null, data);
-    assert.equal(sim.ok, false, `deployment should revert with ${err}`);
-    assert.equal(sim.error, err);
+    assert.equal(sim.ok, false, `deployment (t = ${t}, minContributors = ${m}) should revert with ${err}`);
+    assert.equal(sim.error, err, `deployment (t = ${t}, minContributors = ${m}): revert reason`);
     const r = await chain.send(COORD, null, data, 8000000);
     assert.equal(r.status, '0x0', `${err}: deployment must be reverted`);
+  }
+  // The boundary of each rule is accepted: n = 3, 4, 5, 6 with t = n/2 + 1 and minContributors = max(3, t + 1),
+  // and the largest t = n - 1 with minContributors = n.
+  for (const [n, t, m] of [[3, 2, 3], [4, 3, 4], [5, 3, 4], [6, 4, 5], [5, 4, 5], [6, 5, 6]]) {
+    const { address } = await chain.deploy(COORD, [H('fed'), ...hospitals(n), t, m]);
+    assert.equal((await chain.view(address, 'threshold', []))[0], BigInt(t));
+    assert.equal((await chain.view(address, 'minContributors', []))[0], BigInt(m));
+    assert.equal((await chain.view(address, 'hospitalCount', []))[0], BigInt(n));
   }
   const c = await deployFederation();
   assert.equal(Number((await chain.view(c, 'memberCount', []))[0]), 6);
   assert.deepEqual(await chain.view(c, 'memberAt', [5]), [BigInt(COORD_ID), COORD.toLowerCase(), 2n]);
   assert.deepEqual(await chain.view(c, 'federationId', []), [H('fed')]);
   assert.equal((await chain.view(c, 'threshold', []))[0], 3n);
-  assert.equal((await chain.view(c, 'minContributors', []))[0], 3n);
+  assert.equal((await chain.view(c, 'minContributors', []))[0], 4n);
   assert.equal((await chain.view(c, 'roleOf', [HOSP[2]]))[0], 1n);
   assert.equal((await chain.view(c, 'partyOf', [HOSP[2]]))[0], 3n);
   assert.equal((await chain.view(c, 'roleOf', [OUTSIDER]))[0], 0n);
@@ -199,39 +230,43 @@ test('one commitment per hospital per round, only in the open round and before t
   await refused(HOSP[0], c, 'commit', [1, H('u1'), rec(145), rec(110)], 'AlreadyCommitted');
   await refused(HOSP[0], c, 'commit', [1, H('another'), rec(145), rec(110)], 'AlreadyCommitted');
   assert.deepEqual(await chain.view(c, 'committed', [1, 1]), [H('u1')]);
-  await commitAll(c, 1, [2, 3]);
-  await ok(COORD, c, 'postContributors', [1, [1, 2, 3], H('agg'), rec(250), rec(110)]);
-  await refused(HOSP[3], c, 'commit', [1, H('late'), rec(145), rec(110)], 'ContributorSetExists');
-  assert.deepEqual(await chain.view(c, 'committed', [1, 4]), [ZERO32]);
+  await commitAll(c, 1, [2, 3, 4]);
+  await ok(COORD, c, 'postContributors', [1, [1, 2, 3, 4], H('agg'), rec(250), rec(110)]);
+  await refused(HOSP[4], c, 'commit', [1, H('late'), rec(145), rec(110)], 'ContributorSetExists');
+  assert.deepEqual(await chain.view(c, 'committed', [1, 5]), [ZERO32]);
 });
 
 test('exactly one contributor set per round, of >= minContributors committed hospitals', async () => {
   const c = await deployFederation();
   await openFirstRound(c);
   await commitAll(c, 1, [1, 2, 3, 4]);
-  await refused(COORD, c, 'postContributors', [1, [1, 2], H('agg'), rec(250), rec(110)], 'TooFewContributors');
-  await refused(COORD, c, 'postContributors', [1, [], H('agg'), rec(250), rec(110)], 'TooFewContributors');
-  await refused(COORD, c, 'postContributors', [1, [1, 2, 5], H('agg'), rec(250), rec(110)], 'NotCommitted');
-  await refused(COORD, c, 'postContributors', [1, [1, 2, 100], H('agg'), rec(250), rec(110)], 'NotCommitted');
-  await refused(COORD, c, 'postContributors', [1, [2, 1, 3], H('agg'), rec(250), rec(110)], 'NotStrictlyIncreasing');
-  await refused(COORD, c, 'postContributors', [1, [1, 1, 2], H('agg'), rec(250), rec(110)], 'NotStrictlyIncreasing');
-  await refused(COORD, c, 'postContributors', [2, [1, 2, 3], H('agg'), rec(250), rec(110)], 'BadRound');
+  const post = (ids, agg = H('agg'), round = 1) => [round, ids, agg, rec(250), rec(110)];
+  await refused(COORD, c, 'postContributors', post([1, 2, 3]), 'TooFewContributors');
+  await refused(COORD, c, 'postContributors', post([1, 2]), 'TooFewContributors');
+  await refused(COORD, c, 'postContributors', post([]), 'TooFewContributors');
+  await refused(COORD, c, 'postContributors', post([1, 2, 3, 5]), 'NotCommitted');
+  await refused(COORD, c, 'postContributors', post([1, 2, 3, 100]), 'NotCommitted');
+  await refused(COORD, c, 'postContributors', post([2, 1, 3, 4]), 'NotStrictlyIncreasing');
+  await refused(COORD, c, 'postContributors', post([1, 1, 2, 3]), 'NotStrictlyIncreasing');
+  await refused(COORD, c, 'postContributors', post([1, 2, 3, 4], H('agg'), 2), 'BadRound');
   assert.deepEqual(await chain.view(c, 'contributorSetOf', [1]), [false, ZERO32, []]);
-  await ok(COORD, c, 'postContributors', [1, [1, 2, 4], H('agg'), rec(250), rec(110)]);
-  assert.deepEqual(await chain.view(c, 'contributorSetOf', [1]), [true, H('agg'), [1n, 2n, 4n]]);
-  await refused(COORD, c, 'postContributors', [1, [1, 2, 3], H('agg2'), rec(250), rec(110)], 'ContributorSetExists');
-  await refused(COORD, c, 'postContributors', [1, [1, 2, 4], H('agg'), rec(250), rec(110)], 'ContributorSetExists');
+  // Any minContributors of the committed hospitals (here a strict subset of the five).
+  await commitAll(c, 1, [5]);
+  await ok(COORD, c, 'postContributors', post([1, 2, 4, 5]));
+  assert.deepEqual(await chain.view(c, 'contributorSetOf', [1]), [true, H('agg'), [1n, 2n, 4n, 5n]]);
+  await refused(COORD, c, 'postContributors', post([1, 2, 3, 4], H('agg2')), 'ContributorSetExists');
+  await refused(COORD, c, 'postContributors', post([1, 2, 4, 5]), 'ContributorSetExists');
 });
 
 test('a completed result comes after the contributor set and matches it; decryptors are >= t distinct hospitals',
   async () => {
     const c = await deployFederation();
     await openFirstRound(c);
-    await commitAll(c, 1, [1, 2, 3]);
+    await commitAll(c, 1, [1, 2, 3, 4]);
     // No result and no model version before the contributor set.
     await refused(COORD, c, 'postResult', resultArgs(1, H('agg'), 1, H('m1'), [1, 2, 3]), 'NoContributorSet');
     await refused(COORD, c, 'postModel', [1, 1, H('m1'), rec(260), rec(110)], 'NoContributorSet');
-    await ok(COORD, c, 'postContributors', [1, [1, 2, 3], H('agg'), rec(250), rec(110)]);
+    await ok(COORD, c, 'postContributors', [1, [1, 2, 3, 4], H('agg'), rec(250), rec(110)]);
     // Model versions strictly in order.
     await refused(COORD, c, 'postModel', [2, 1, H('m1'), rec(260), rec(110)], 'BadModelVersion');
     await refused(COORD, c, 'postModel', [0, 1, H('m1'), rec(260), rec(110)], 'BadModelVersion');
@@ -269,8 +304,8 @@ test('a failed round closes with or without a contributor set, never with decryp
   await ok(COORD, c, 'postResult', failed(1, []));
   assert.deepEqual(await chain.view(c, 'resultOf', [1]), [true, false, 0n]);
   await ok(COORD, c, 'openRound', [2, H('p'), rec(150), rec(110)]);
-  await commitAll(c, 2, [1, 2, 3]);
-  await ok(COORD, c, 'postContributors', [2, [1, 2, 3], H('agg'), rec(250), rec(110)]);
+  await commitAll(c, 2, [1, 2, 3, 4]);
+  await ok(COORD, c, 'postContributors', [2, [1, 2, 3, 4], H('agg'), rec(250), rec(110)]);
   await ok(COORD, c, 'postResult', failed(2, []));
   await ok(COORD, c, 'openRound', [3, H('p'), rec(150), rec(110)]);
 });
@@ -280,8 +315,8 @@ test('the model-version history is readable by anyone, in order', async () => {
   await openFirstRound(c);
   for (let round = 1; round <= 2; ++round) {
     if (round > 1) await ok(COORD, c, 'openRound', [round, H('p'), rec(150), rec(110)]);
-    await commitAll(c, round, [1, 3, 5]);
-    await ok(COORD, c, 'postContributors', [round, [1, 3, 5], H(`agg${round}`), rec(250), rec(110)]);
+    await commitAll(c, round, [1, 3, 4, 5]);
+    await ok(COORD, c, 'postContributors', [round, [1, 3, 4, 5], H(`agg${round}`), rec(250), rec(110)]);
     const r = await ok(COORD, c, 'postModel', [round, round, H(`m${round}`), rec(260), rec(110)]);
     assert.equal(r.logs.length, 2, 'ModelRecorded + Block');
     await ok(COORD, c, 'postResult', resultArgs(round, H(`agg${round}`), round, H(`m${round}`), [1, 3, 5]));
@@ -307,7 +342,8 @@ test('every block-storing call emits Block(height, sender, record, sigs) with co
     [HOSP[0], 'commit', (r, s) => [1, H('a'), r, s]],
     [HOSP[1], 'commit', (r, s) => [1, H('b'), r, s]],
     [HOSP[2], 'commit', (r, s) => [1, H('c'), r, s]],
-    [COORD, 'postContributors', (r, s) => [1, [1, 2, 3], H('agg'), r, s]],
+    [HOSP[3], 'commit', (r, s) => [1, H('d'), r, s]],
+    [COORD, 'postContributors', (r, s) => [1, [1, 2, 3, 4], H('agg'), r, s]],
     [COORD, 'postModel', (r, s) => [1, 1, H('m1'), r, s]],
     [COORD, 'postResult', (r, s) => resultArgs(1, H('agg'), 1, H('m1'), [1, 2, 3]).slice(0, 9).concat([r, s])],
   ];
@@ -351,16 +387,16 @@ test('membership, t and minContributors change only with distinct signatures of 
   async () => {
     const c = await deployFederation();
     const NEW = A[10];
-    // New membership: hospitals 1..5 plus a sixth (party 6), t = 4, minContributors = 4.
+    // New membership: hospitals 1..5 plus a sixth (party 6), t = 4, minContributors = 5 (the defaults for 6).
     const m = {
       ids: [...HOSPITAL_IDS, 6, COORD_ID],
       addrs: [...HOSP, NEW, COORD],
       roles: [1, 1, 1, 1, 1, 1, 2],
       t: 4,
-      minContributors: 4,
+      minContributors: 5,
     };
     const digest = await membershipDigest(c, 0, m);
-    assert.deepEqual(await chain.view(c, 'membershipDigest', [0, m.ids, m.addrs, m.roles, 4, 4]), [digest]);
+    assert.deepEqual(await chain.view(c, 'membershipDigest', [0, m.ids, m.addrs, m.roles, 4, 5]), [digest]);
     const s = await Promise.all(HOSP.map((h) => sign(h, digest)));
     const coordSig = await sign(COORD, digest);
     const outsiderSig = await sign(OUTSIDER, digest);
@@ -390,11 +426,24 @@ test('membership, t and minContributors change only with distinct signatures of 
     await commitAll(c, 1, [1, 2, 3]);
     await ok(COORD, c, 'postResult', [1, false, ZERO32, 0, H('model0'), ZERO32, 0, ZERO32, [], rec(300), rec(110)]);
 
-    // An invalid new membership is refused even with a quorum.
-    const bad = { ...m, t: 7 };
-    const badDigest = await membershipDigest(c, 0, bad);
-    const sb = await Promise.all(HOSP.slice(0, 3).map((h) => sign(h, badDigest)));
-    await refused(COORD, c, 'changeMembership', changeArgs(bad, sb), 'BadThreshold');
+    // An invalid new membership is refused even with a quorum: the constructor's rules hold for every change
+    // (6 hospitals: t in [4, 6], minContributors in [max(3, t + 1), 6]).
+    for (const [t, minContributors, err] of [
+      [7, 7, 'BadThreshold'],
+      [1, 5, 'ThresholdBelowTwo'],
+      [0, 5, 'ThresholdBelowTwo'],
+      [3, 5, 'ThresholdNotMajority'], // t = n/2
+      [2, 3, 'ThresholdNotMajority'],
+      [4, 4, 'MinContributorsBelowFloor'], // floor max(3, t + 1) = 5
+      [5, 5, 'MinContributorsBelowFloor'], // floor 6
+      [4, 7, 'BadMinContributors'],
+    ]) {
+      const bad = { ...m, t, minContributors };
+      const badDigest = await membershipDigest(c, 0, bad);
+      const sb = await Promise.all(HOSP.slice(0, 3).map((h) => sign(h, badDigest)));
+      await refused(COORD, c, 'changeMembership', changeArgs(bad, sb), err);
+    }
+    assert.deepEqual(await chain.view(c, 'governanceNonce', []), [0n]);
 
     // Three of five distinct hospitals (submitted by an outsider, in any order): accepted.
     const r = await ok(OUTSIDER, c, 'changeMembership', changeArgs(m, [s[4], s[0], s[2]]), { stores: false });
@@ -403,7 +452,7 @@ test('membership, t and minContributors change only with distinct signatures of 
     assert.deepEqual(await chain.view(c, 'governanceNonce', []), [1n]);
     assert.deepEqual(await chain.view(c, 'memberCount', []), [7n]);
     assert.deepEqual(await chain.view(c, 'threshold', []), [4n]);
-    assert.deepEqual(await chain.view(c, 'minContributors', []), [4n]);
+    assert.deepEqual(await chain.view(c, 'minContributors', []), [5n]);
     assert.deepEqual(await chain.view(c, 'roleOf', [NEW]), [1n]);
     assert.deepEqual(await chain.view(c, 'partyOf', [NEW]), [6n]);
 
@@ -411,14 +460,21 @@ test('membership, t and minContributors change only with distinct signatures of 
     await refused(COORD, c, 'changeMembership', changeArgs(m, [s[4], s[0], s[2]]), 'SignerNotHospital');
 
     // Now six hospitals: three is no longer more than half, four is; removed members lose their role.
+    // Four hospitals remain: t = 3, minContributors = 4 (t = 2 would be n/2).
     const m2 = { ids: [1, 2, 3, 6, COORD_ID], addrs: [HOSP[0], HOSP[1], HOSP[2], NEW, COORD], roles: [1, 1, 1, 1, 2],
-      t: 2, minContributors: 2 };
+      t: 3, minContributors: 4 };
     const d2 = await membershipDigest(c, 1, m2);
     const s2 = await Promise.all([HOSP[0], HOSP[1], HOSP[2], NEW].map((h) => sign(h, d2)));
     await refused(COORD, c, 'changeMembership', changeArgs(m2, s2.slice(0, 3)), 'QuorumNotMet');
+    const m2weak = { ...m2, t: 2, minContributors: 3 };
+    const d2weak = await membershipDigest(c, 1, m2weak);
+    const s2weak = await Promise.all([HOSP[0], HOSP[1], HOSP[2], NEW].map((h) => sign(h, d2weak)));
+    await refused(COORD, c, 'changeMembership', changeArgs(m2weak, s2weak), 'ThresholdNotMajority');
     await ok(COORD, c, 'changeMembership', changeArgs(m2, s2), { stores: false });
     assert.deepEqual(await chain.view(c, 'roleOf', [HOSP[3]]), [0n]);
     assert.deepEqual(await chain.view(c, 'hospitalCount', []), [4n]);
+    assert.deepEqual(await chain.view(c, 'threshold', []), [3n]);
+    assert.deepEqual(await chain.view(c, 'minContributors', []), [4n]);
     await ok(COORD, c, 'openRound', [2, H('p'), rec(150), rec(110)]);
     await refused(HOSP[3], c, 'commit', [2, H('u'), rec(145), rec(110)], 'NotMember');
     await ok(NEW, c, 'commit', [2, H('u'), rec(145), rec(110)]);

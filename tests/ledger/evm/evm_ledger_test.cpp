@@ -10,6 +10,7 @@
 #include "heal/ledger/backends/evm_ledger.h"
 #include "heal/ledger/backends/sqlite_ledger.h"
 #include "heal/ledger/open.h"
+#include "heal_federation_artifact.h"
 #include "ledger/backends/evm/abi.h"
 #include "ledger/backends/evm/rpc_client.h"
 #include "ledger/backends/evm/transaction.h"
@@ -195,6 +196,166 @@ TEST_F(EvmLedgerTest, ContractRefusalsReachTheCallerByName) {
   // Nothing was mined for it, and the ledger still verifies.
   EXPECT_EQ(*chain->size(), 1u);
   EXPECT_TRUE(chain->verify().ok);
+}
+
+// n hospitals (parties 0..n-1) and a coordinator (party 100), with distinct made-up addresses.
+Consortium consortium(std::uint32_t n, std::uint32_t t, std::uint32_t min_contributors) {
+  Consortium c;
+  c.federation_id = "rules";
+  c.threshold = t;
+  c.min_contributors = min_contributors;
+  auto addr = [](unsigned i) {  // i < 256
+    const char* hex = "0123456789abcdef";
+    std::string a = "0x" + std::string(38, '0');
+    a.push_back(hex[(i >> 4) & 15]);
+    a.push_back(hex[i & 15]);
+    return a;
+  };
+  for (std::uint32_t i = 0; i < n; ++i) c.members.push_back({i, Role::kHospital, "h" + std::to_string(i), addr(i + 1)});
+  c.members.push_back({100, Role::kCoordinator, "c", addr(0xff)});
+  return c;
+}
+
+// The refusal names the contract's custom error (InvalidArgument), or "" when accepted.
+std::string refusal(const Consortium& c) {
+  const Status s = check_consortium(c);
+  if (s.ok()) return "";
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.to_string();
+  for (const char* e :
+       {"ThresholdBelowTwo", "BadThreshold", "ThresholdNotMajority", "BadMinContributors", "MinContributorsBelowFloor",
+        "NoHospital", "DuplicateParty", "DuplicateAddress", "BadAddress"}) {
+    if (s.message().find(std::string("revert ") + e + ")") != std::string::npos) return e;
+  }
+  return s.message();
+}
+
+TEST(ConsortiumRules, TheContractsThresholdRulesAreCheckedOffChain) {
+  // Accepted: t = n/2 + 1 with the floor max(3, t + 1), and the largest t = n - 1 with min_contributors = n.
+  for (auto [n, t, m] :
+       {std::array<std::uint32_t, 3>{3, 2, 3}, {4, 3, 4}, {5, 3, 4}, {6, 4, 5}, {5, 4, 5}, {6, 5, 6}, {10, 6, 7}}) {
+    EXPECT_EQ(refusal(consortium(n, t, m)), "") << n << " " << t << " " << m;
+  }
+  // t >= 2 always; t <= n.
+  EXPECT_EQ(refusal(consortium(3, 1, 3)), "ThresholdBelowTwo");
+  EXPECT_EQ(refusal(consortium(3, 0, 3)), "ThresholdBelowTwo");
+  EXPECT_EQ(refusal(consortium(5, 1, 5)), "ThresholdBelowTwo");
+  EXPECT_EQ(refusal(consortium(3, 4, 3)), "BadThreshold");
+  // t > n/2: t = n/2 and below are refused.
+  EXPECT_EQ(refusal(consortium(4, 2, 3)), "ThresholdNotMajority");
+  EXPECT_EQ(refusal(consortium(6, 3, 4)), "ThresholdNotMajority");
+  EXPECT_EQ(refusal(consortium(5, 2, 3)), "ThresholdNotMajority");
+  // min_contributors >= max(3, t + 1), <= n (so t = n and two hospitals never pass).
+  EXPECT_EQ(refusal(consortium(3, 2, 2)), "MinContributorsBelowFloor");
+  EXPECT_EQ(refusal(consortium(3, 2, 0)), "MinContributorsBelowFloor");
+  EXPECT_EQ(refusal(consortium(5, 3, 3)), "MinContributorsBelowFloor");
+  EXPECT_EQ(refusal(consortium(3, 3, 3)), "MinContributorsBelowFloor");
+  EXPECT_EQ(refusal(consortium(2, 2, 2)), "MinContributorsBelowFloor");
+  EXPECT_EQ(refusal(consortium(3, 2, 4)), "BadMinContributors");
+  // The membership itself.
+  EXPECT_EQ(refusal(consortium(0, 2, 3)), "NoHospital");
+  Consortium dup_party = consortium(3, 2, 3);
+  dup_party.members[1].party_id = 0;
+  EXPECT_EQ(refusal(dup_party), "DuplicateParty");
+  Consortium dup_addr = consortium(3, 2, 3);
+  dup_addr.members[3].address = dup_addr.members[0].address;
+  EXPECT_EQ(refusal(dup_addr), "DuplicateAddress");
+  Consortium zero = consortium(3, 2, 3);
+  zero.members[2].address = "0x" + std::string(40, '0');
+  EXPECT_EQ(refusal(zero), "BadAddress");
+
+  // A consortium file passes the same check.
+  const std::string file = R"({"federation_id": "f", "threshold": T, "min_contributors": 3, "members": [
+    {"party_id": 0, "role": "hospital", "address": "0x0000000000000000000000000000000000000001"},
+    {"party_id": 1, "role": "hospital", "address": "0x0000000000000000000000000000000000000002"},
+    {"party_id": 2, "role": "hospital", "address": "0x0000000000000000000000000000000000000003"},
+    {"party_id": 9, "role": "coordinator", "address": "0x0000000000000000000000000000000000000009"}]})";
+  auto with_t = [&](const char* t) { return std::string(file).replace(file.find('T'), 1, t); };
+  EXPECT_TRUE(parse_consortium(with_t("2")).ok()) << parse_consortium(with_t("2")).status().to_string();
+  const auto t1 = parse_consortium(with_t("1"));
+  ASSERT_FALSE(t1.ok());
+  EXPECT_EQ(t1.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(t1.status().message().find("ThresholdBelowTwo"), std::string::npos) << t1.status().to_string();
+  const auto t3 = parse_consortium(with_t("3"));
+  ASSERT_FALSE(t3.ok());
+  EXPECT_NE(t3.status().message().find("MinContributorsBelowFloor"), std::string::npos) << t3.status().to_string();
+}
+
+TEST_F(EvmLedgerTest, InvalidConsortiumIsRefusedBeforeAnyTransaction) {
+  auto chain = EvmLedger::open(*parse_ledger_uri(chain_uri()), false).value();
+  fl::Federation fed(config(), trainers(), aggregator(), *chain, {0, 0, 0, 0});
+  // consortium_of refuses what the contract would revert (3 hospitals: only t = 2, min_contributors = 3 pass).
+  for (auto [t, m] : {std::pair<std::uint32_t, std::uint32_t>{1, 3}, {2, 2}, {3, 3}, {0, 3}, {2, 4}}) {
+    auto c = consortium_of("evm-test", fed.participants(), t, m);
+    EXPECT_FALSE(c.ok()) << "t = " << t << ", min_contributors = " << m;
+    EXPECT_EQ(c.status().code(), StatusCode::kInvalidArgument) << c.status().to_string();
+  }
+  const auto t1 = consortium_of("evm-test", fed.participants(), 1, 3);
+  EXPECT_NE(t1.status().message().find("ThresholdBelowTwo"), std::string::npos) << t1.status().to_string();
+  ASSERT_TRUE(consortium_of("evm-test", fed.participants(), 2, 3).ok());
+
+  // deploy() sends nothing for an invalid consortium: the deployer's nonce does not move.
+  RpcClient rpc(url());
+  const Address deployer = *address_of(dev_signer(0)->identity());
+  const std::uint64_t nonce = *rpc.get_transaction_count(deployer, "pending");
+  Consortium bad = consortium_of("evm-test", fed.participants(), 2, 3).value();
+  bad.threshold = 1;
+  auto r = chain->deploy(bad);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("ThresholdBelowTwo"), std::string::npos) << r.status().to_string();
+  bad.threshold = 2;
+  bad.min_contributors = 2;
+  EXPECT_NE(chain->deploy(bad).status().message().find("MinContributorsBelowFloor"), std::string::npos);
+  EXPECT_EQ(*rpc.get_transaction_count(deployer, "pending"), nonce);
+  EXPECT_EQ(chain->stats().transactions, 0u);
+  EXPECT_EQ(chain->contract_address(), "");
+  // The valid one deploys.
+  bad.min_contributors = 3;
+  ASSERT_TRUE(chain->deploy(bad).ok());
+  EXPECT_EQ(*rpc.get_transaction_count(deployer, "pending"), nonce + 1);
+}
+
+TEST_F(EvmLedgerTest, OffChainConsortiumCheckAgreesWithTheContractsConstructor) {
+  // Every n <= 6 hospitals, t <= 7, min_contributors <= 7: the constructor (simulated with eth_call, nothing
+  // mined) reverts exactly when check_consortium refuses, with the custom error the refusal names.
+  RpcClient rpc(url());
+  const Address from = *address_of(dev_signer(0)->identity());
+  const Bytes code = *parse_data_hex("0x" + std::string(artifact::kBytecodeHex));
+  const auto types = *abi::parse_types("bytes32,uint32[],address[],uint8[],uint32,uint32");
+  int accepted = 0, refused = 0;
+  for (std::uint32_t n = 1; n <= 6; ++n) {
+    for (std::uint32_t t = 0; t <= 7; ++t) {
+      for (std::uint32_t m = 0; m <= 7; ++m) {
+        const Consortium c = consortium(n, t, m);
+        std::vector<abi::Value> ids, addrs, roles;
+        for (const auto& mem : c.members) {
+          ids.push_back(abi::Value::uint(mem.party_id));
+          addrs.push_back(abi::Value::address(*Address::from_hex(mem.address)));
+          roles.push_back(abi::Value::uint(static_cast<std::uint64_t>(mem.role)));
+        }
+        Bytes data = code;
+        const Bytes args = *abi::encode(
+            types, {abi::Value::bytes32(keccak256(c.federation_id)), abi::Value::array(ids), abi::Value::array(addrs),
+                    abi::Value::array(roles), abi::Value::uint(t), abi::Value::uint(m)});
+        data.insert(data.end(), args.begin(), args.end());
+        CallRequest req;
+        req.from = from;
+        req.data = std::move(data);
+        RpcError err;
+        const bool on_chain = rpc.eth_call(req, "latest", &err).ok();
+        const std::string off_chain = refusal(c);
+        SCOPED_TRACE("n = " + std::to_string(n) + ", t = " + std::to_string(t) + ", m = " + std::to_string(m));
+        EXPECT_EQ(on_chain, off_chain.empty()) << off_chain;
+        if (!on_chain) {
+          ASSERT_TRUE(err.selector().has_value()) << err.message;
+          EXPECT_EQ(*err.selector(), abi::selector(off_chain + "()"));
+        }
+        ++(on_chain ? accepted : refused);
+      }
+    }
+  }
+  EXPECT_EQ(accepted, 8);  // n = 3: (2, 3); 4: (3, 4); 5: (3, 4), (3, 5), (4, 5); 6: (4, 5), (4, 6), (5, 6)
+  EXPECT_EQ(accepted + refused, 6 * 8 * 8);
 }
 
 TEST_F(EvmLedgerTest, UrisAreCheckedBeforeAnyTransaction) {

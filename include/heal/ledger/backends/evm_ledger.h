@@ -37,17 +37,27 @@ struct ConsortiumMember {
 /// What `heal ledger deploy` deploys: the consortium file (docs/deployment.md).
 struct Consortium {
   std::string federation_id;
-  std::uint32_t threshold = 0;         // decryption threshold t (>= 1)
-  std::uint32_t min_contributors = 0;  // contributions a round needs (>= 1)
+  std::uint32_t threshold = 0;         // decryption threshold t (check_consortium: 2 <= t, n/2 < t)
+  std::uint32_t min_contributors = 0;  // contributions a round needs (>= max(3, t + 1), <= n)
   std::vector<ConsortiumMember> members;
 };
 
-/// The consortium of a federation's participants (their secp256k1 identities give the addresses).
+/// The rules HealFederation's constructor and changeMembership enforce, checked off chain so that an
+/// invalid consortium is refused before any transaction (InvalidArgument; the message names the
+/// contract's error). With n = number of hospitals, the HEAL library's default threshold rules
+/// (src/fl/README.md "Threshold rules"): 2 <= t <= n and 2t > n, and
+/// max(3, t + 1) <= min_contributors <= n (so n >= 3 and t <= n - 1); besides, at least one
+/// hospital, distinct party ids, distinct non-zero valid addresses.
+Status check_consortium(const Consortium& c);
+
+/// The consortium of a federation's participants (their secp256k1 identities give the addresses);
+/// refused (InvalidArgument) unless check_consortium accepts it.
 Result<Consortium> consortium_of(std::string federation_id, const std::vector<Participant>& participants,
                                  std::uint32_t threshold, std::uint32_t min_contributors);
 
 /// Strict JSON parser of a consortium file: {"federation_id", "threshold", "min_contributors",
-/// "members": [{"party_id", "role": "hospital"|"coordinator", "name", "address"}]}.
+/// "members": [{"party_id", "role": "hospital"|"coordinator", "name", "address"}]}; the result
+/// passes check_consortium.
 Result<Consortium> parse_consortium(std::string_view json);
 
 /// Gas, calldata and time spent by one ledger handle's transactions (measurements).
@@ -78,7 +88,7 @@ class EvmLedger final : public Ledger {
   EvmLedger& operator=(const EvmLedger&) = delete;
 
   /// Deploys HealFederation for `c` from this handle's key (the URI's) and attaches to it.
-  /// Returns the contract address.
+  /// Returns the contract address. A consortium check_consortium refuses is never sent.
   Result<std::string> deploy(const Consortium& c);
   /// Sends `wei` from this handle's key to each address whose balance is below it (dev chains:
   /// anvil's accounts are funded, fresh party keys are not; a QBFT network runs with zero gas price).

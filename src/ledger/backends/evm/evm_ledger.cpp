@@ -354,6 +354,7 @@ Result<Receipt> EvmLedger::Impl::send(const Secp256k1Signer& from, std::optional
 Result<std::string> EvmLedger::deploy(const Consortium& c) {
   if (!impl_->own_key) return Status::invalid_argument("deploying needs a key: add key=… or keystore=… to the URI");
   if (impl_->contract) return Status::failed_precondition("this handle is already attached to a contract");
+  HEAL_RETURN_IF_ERROR(check_consortium(c));
   std::vector<Value> ids, addrs, roles;
   for (const auto& m : c.members) {
     HEAL_ASSIGN_OR_RETURN(Address a, Address::from_hex(m.address));
@@ -589,6 +590,57 @@ Status EvmLedger::store(const Block& b) {
   return Status::corruption("the " + what + " transaction emitted no Block event");
 }
 
+Status check_consortium(const Consortium& c) {
+  auto refuse = [](const std::string& error, const std::string& why) {
+    return Status::invalid_argument("consortium refused (the contract would revert " + error + "): " + why);
+  };
+  std::uint64_t n = 0;  // hospitals
+  for (std::size_t i = 0; i < c.members.size(); ++i) {
+    const ConsortiumMember& m = c.members[i];
+    if (m.role != Role::kHospital && m.role != Role::kCoordinator) {
+      return refuse("BadRole", "member " + std::to_string(m.party_id) + " is neither hospital nor coordinator");
+    }
+    auto a = Address::from_hex(m.address);
+    if (!a.ok()) return a.status().with_context("consortium member " + std::to_string(m.party_id));
+    if (a->is_zero()) return refuse("BadAddress", "member " + std::to_string(m.party_id) + " has the zero address");
+    for (std::size_t j = 0; j < i; ++j) {
+      if (c.members[j].party_id == m.party_id) {
+        return refuse("DuplicateParty", "party " + std::to_string(m.party_id) + " is listed twice");
+      }
+      if (auto b = Address::from_hex(c.members[j].address); b.ok() && *b == *a) {
+        return refuse("DuplicateAddress", "address " + a->to_hex() + " is listed twice");
+      }
+    }
+    if (m.role == Role::kHospital) ++n;
+  }
+  const std::uint64_t t = c.threshold, m = c.min_contributors;
+  const std::string tn = "t = " + std::to_string(t) + " of n = " + std::to_string(n) + " hospitals";
+  if (n == 0) return refuse("NoHospital", "no member is a hospital");
+  if (t < 2) {
+    return refuse("ThresholdBelowTwo", tn + ": t >= 2 always (" +
+                                           (t == 0 ? std::string("the contract needs a threshold decryption key")
+                                                   : std::string("a 1-of-n key gives every hospital every secret")) +
+                                           ")");
+  }
+  if (t > n) return refuse("BadThreshold", tn + ": t above n (no t hospitals could ever decrypt)");
+  if (2 * t <= n) {
+    return refuse("ThresholdNotMajority", tn + ": t > n/2 is needed (two disjoint quorums could decrypt two "
+                                               "contributor sets in one round, whose difference is one update)");
+  }
+  if (m > n) {
+    return refuse("BadMinContributors",
+                  "min_contributors " + std::to_string(m) + " above n = " + std::to_string(n) + " hospitals");
+  }
+  // Colluders tolerated c = t - 1, floor max(3, c + 2) (HeAggregator's default).
+  const std::uint64_t floor = std::max<std::uint64_t>(3, t + 1);
+  if (m < floor) {
+    return refuse("MinContributorsBelowFloor",
+                  "min_contributors " + std::to_string(m) + " below max(3, t + 1) = " + std::to_string(floor) +
+                      " for " + tn + " (t - 1 colluders inside a sum must leave >= 2 honest contributions)");
+  }
+  return {};
+}
+
 Result<Consortium> consortium_of(std::string federation_id, const std::vector<Participant>& participants,
                                  std::uint32_t threshold, std::uint32_t min_contributors) {
   Consortium c;
@@ -603,6 +655,7 @@ Result<Consortium> consortium_of(std::string federation_id, const std::vector<Pa
     }
     c.members.push_back({p.party_id, p.role, p.name, a->to_hex()});
   }
+  HEAL_RETURN_IF_ERROR(check_consortium(c));
   return c;
 }
 
@@ -650,6 +703,7 @@ Result<Consortium> parse_consortium(std::string_view text) {
         Address::from_hex(cm.address).status().with_context("consortium member " + std::to_string(cm.party_id)));
     c.members.push_back(std::move(cm));
   }
+  HEAL_RETURN_IF_ERROR(check_consortium(c).with_context("consortium file"));
   return c;
 }
 
