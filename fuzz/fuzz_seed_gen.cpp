@@ -172,7 +172,7 @@ int main(int argc, char** argv) {
 
   // fl_aggregate: the coordinator's request for decryption shares.
   {
-    fl::internal::AggregateMsg m{aggregate_msg, {0, 1, 3}, {1, 3}};
+    fl::internal::AggregateMsg m{aggregate_msg, {0, 1, 3}, {1, 3}, {}};
     const Bytes b = fl::internal::encode_aggregate(m);
     check(fl::internal::decode_aggregate(b).ok(), "aggregate");
     write(root / "fl_aggregate", "seed_he", b);

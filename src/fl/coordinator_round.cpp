@@ -250,7 +250,9 @@ Status Coordinator::decrypt_and_update(RoundWork& w) {
         if (quorum.size() < t && !unresponsive.count(h.party_id)) quorum.push_back(h.party_id);
       }
       if (quorum.size() < t) break;
-      const Bytes payload = internal::encode_aggregate({*agg, w.contributors, quorum});
+      internal::AggregateMsg request{*agg, w.contributors, quorum, {}};
+      if (config_.attach_contributions) request.contributions = w.contributions;
+      const Bytes payload = internal::encode_aggregate(request);
       std::set<PartyId> awaiting;
       for (PartyId q : quorum) {
         if (transport_.send({kCoordinatorId, q, MessageKind::kAggregate, w.round, payload}).ok()) awaiting.insert(q);

@@ -181,6 +181,29 @@ void Hospital::on_aggregate(const Message& m) {
   if (listed != on_ledger) {
     return refuse(m, RefusalCode::kAggregateNotOnLedger, "the contributors differ from the ledger's contributor set");
   }
+  if (aggregate_check_) {
+    // Trust no one with the sum: every contribution must be the one its hospital committed to on
+    // the ledger, and their sum, recomputed here, must be the aggregate asked for.
+    if (agg->contributions.size() != agg->contributors.size()) {
+      return refuse(m, RefusalCode::kAggregateNotVerified,
+                    "the decryption request does not carry the contributions to recompute the aggregate");
+    }
+    for (std::size_t i = 0; i < agg->contributors.size(); ++i) {
+      const auto it = std::find_if(posted->contributions.begin(), posted->contributions.end(),
+                                   [&](const ledger::Contribution& c) { return c.party_id == agg->contributors[i]; });
+      if (it == posted->contributions.end() || it->contribution_hash != blake2b_256(agg->contributions[i])) {
+        return refuse(m, RefusalCode::kAggregateNotVerified,
+                      "the contribution of hospital " + std::to_string(agg->contributors[i]) +
+                          " is not the one committed on the ledger");
+      }
+    }
+    auto mine = aggregate_check_(agg->contributions, trainer_->num_parameters(), m.round);
+    if (!mine.ok() || blake2b_256(*mine) != agg_hash) {
+      return refuse(m, RefusalCode::kAggregateNotVerified,
+                    "the aggregate is not the sum of the committed contributions" +
+                        (mine.ok() ? std::string() : ": " + mine.status().message()));
+    }
+  }
   if (!decrypted_round_ || *decrypted_round_ != m.round) shares_in_round_ = 0;
   decrypted_round_ = m.round;
   decrypted_hash_ = agg_hash;

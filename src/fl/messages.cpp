@@ -144,6 +144,8 @@ Bytes encode_aggregate(const AggregateMsg& m) {
   put_blob(w, m.aggregate);
   w.put_array<std::uint32_t>(m.contributors);
   w.put_array<std::uint32_t>(m.quorum);
+  w.put<std::uint32_t>(static_cast<std::uint32_t>(m.contributions.size()));
+  for (const auto& c : m.contributions) put_blob(w, c);
   return w.take();
 }
 
@@ -154,6 +156,14 @@ Result<AggregateMsg> decode_aggregate(std::span<const std::uint8_t> b) {
   HEAL_RETURN_IF_ERROR(get_blob(r, &m.aggregate));
   HEAL_RETURN_IF_ERROR(r.get_array(&m.contributors, 1u << 16));
   HEAL_RETURN_IF_ERROR(r.get_array(&m.quorum, 1u << 16));
+  std::uint32_t count = 0;
+  HEAL_RETURN_IF_ERROR(r.get(&count));
+  if (count != 0 && count != m.contributors.size()) {
+    return Status::corruption("aggregate message: " + std::to_string(count) + " contributions for " +
+                              std::to_string(m.contributors.size()) + " contributors");
+  }
+  m.contributions.resize(count);
+  for (auto& c : m.contributions) HEAL_RETURN_IF_ERROR(get_blob(r, &c));
   HEAL_RETURN_IF_ERROR(expect_end(r, "aggregate"));
   return m;
 }

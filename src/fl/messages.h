@@ -55,6 +55,10 @@ struct AggregateMsg {
   Bytes aggregate;
   std::vector<std::uint32_t> contributors;
   std::vector<std::uint32_t> quorum;
+  /// The contributions the aggregate sums, in the order of `contributors`, when the coordinator
+  /// attaches them (CoordinatorConfig::attach_contributions) so that each quorum member recomputes
+  /// the aggregate; empty otherwise.
+  std::vector<Bytes> contributions;
 };
 
 struct ShareMsg {
@@ -76,8 +80,9 @@ enum class RefusalCode : std::uint8_t {
   kAggregateNotOnLedger = 10,     // the aggregate or its contributors differ from the ledger's set
   kFloodingBudgetExhausted = 11,  // the key epoch's noise-flooding budget D is spent
   kDecryptionFailed = 12,         // producing the share failed otherwise
+  kAggregateNotVerified = 13,     // recomputed from the committed contributions, the aggregate differs
 };
-inline constexpr std::uint8_t kMaxRefusalCode = 12;
+inline constexpr std::uint8_t kMaxRefusalCode = 13;
 
 /// "failed" for codes that mean the hospital broke down (training, encryption, ledger), else "refused".
 std::string_view refusal_status(RefusalCode code);

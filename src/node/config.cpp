@@ -143,7 +143,7 @@ Result<NodeConfig> parse_node_config(std::string_view text, const std::string& b
   HEAL_RETURN_IF_ERROR(
       only_keys(j, "",
                 {"role", "party_id", "listen", "peers", "tls", "ledger", "federation_id", "hospitals", "rounds",
-                 "min_contributors", "he", "node_store", "response_timeout_ms", "setup_timeout_ms", "training"}));
+                 "min_contributors", "he", "node_store", "response_timeout_ms", "setup_timeout_ms", "training", "verify_aggregate"}));
   NodeConfig c;
   HEAL_ASSIGN_OR_RETURN(std::string role, get_string(j, "", "role"));
   if (role == "coordinator") {
@@ -263,6 +263,10 @@ Result<NodeConfig> parse_node_config(std::string_view text, const std::string& b
       }
       c.he.max_abs_update = it->get<double>();
     }
+  }
+  if (auto va = j.find("verify_aggregate"); va != j.end()) {
+    if (!va->is_boolean()) return bad("verify_aggregate", "must be true or false");
+    c.verify_aggregate = va->get<bool>();
   }
   if (auto tr = j.find("training"); tr != j.end()) {
     HEAL_ASSIGN_OR_RETURN(NodeTraining training, parse_training(*tr, base_dir));

@@ -224,6 +224,13 @@ Status run_hospital_node(const NodeConfig& c, std::unique_ptr<fl::LocalTrainer> 
                                               std::move(signer), *ledger, transport, std::make_unique<SystemRng>());
     hospital->set_federation(c.federation_id, 0, 0);
     hospital->set_aggregation_party(std::move(party));
+    if (c.verify_aggregate) {
+      // This hospital's own public side recomputes every aggregate it is asked to decrypt.
+      hospital->set_aggregate_check([agg = pub.get()](std::span<const Bytes> contributions, std::size_t length,
+                                                      std::uint64_t round) {
+        return agg->aggregate(contributions, length, round);
+      });
+    }
     return {};
   };
   if (store) HEAL_RETURN_IF_ERROR(build());
@@ -388,6 +395,7 @@ Result<CoordinatorNodeResult> run_coordinator_node(const NodeConfig& c, std::vec
   if (c.training) cc.clip_norm = c.training->clip_norm;
   cc.min_contributors = c.min_contributors;
   cc.response_timeout = c.response_timeout;
+  cc.attach_contributions = c.verify_aggregate;
   cc.on_reject = o.on_reject ? o.on_reject : [](const fl::Rejection& r) { log::warn("coordinator: " + r.to_string()); };
   std::unique_ptr<fl::Coordinator> made;
   try {

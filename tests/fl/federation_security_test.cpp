@@ -163,13 +163,13 @@ TEST(FederationSecurity, HospitalsDecryptOnlyQuorumAggregatesOncePerRound) {
   EXPECT_EQ(honest_shares, 2);  // the quorum {0, 1}
   // A second decryption request in the same round (e.g. of one hospital's contribution) is ignored.
   InProcessTransport& t = fed.transport();
-  ASSERT_TRUE(t.send({kCoordinatorId, 0, MessageKind::kAggregate, 1, internal::encode_aggregate({Bytes(8, 1), {0, 1, 2}, {0, 1}})}).ok());
+  ASSERT_TRUE(t.send({kCoordinatorId, 0, MessageKind::kAggregate, 1, internal::encode_aggregate({Bytes(8, 1), {0, 1, 2}, {0, 1}, {}})}).ok());
   fed.hospital(0).step();
   EXPECT_EQ(fake->shares_made, honest_shares);
   // In a new round, an "aggregate" of fewer contributions than the quorum, or of contributions
   // never committed, is not decrypted either.
-  ASSERT_TRUE(t.send({kCoordinatorId, 1, MessageKind::kAggregate, 7, internal::encode_aggregate({Bytes(8, 1), {0}, {1, 2}})}).ok());
-  ASSERT_TRUE(t.send({kCoordinatorId, 1, MessageKind::kAggregate, 7, internal::encode_aggregate({Bytes(8, 1), {0, 1, 2}, {1, 2}})}).ok());
+  ASSERT_TRUE(t.send({kCoordinatorId, 1, MessageKind::kAggregate, 7, internal::encode_aggregate({Bytes(8, 1), {0}, {1, 2}, {}})}).ok());
+  ASSERT_TRUE(t.send({kCoordinatorId, 1, MessageKind::kAggregate, 7, internal::encode_aggregate({Bytes(8, 1), {0, 1, 2}, {1, 2}, {}})}).ok());
   fed.hospital(1).step();
   EXPECT_EQ(fake->shares_made, honest_shares);
   while (t.receive(kCoordinatorId)) {

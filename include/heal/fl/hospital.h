@@ -4,8 +4,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "heal/core/rng.h"
@@ -49,6 +51,13 @@ class Hospital {
 
   /// Installs this hospital's side of the secure aggregation protocol (its key share).
   void set_aggregation_party(std::unique_ptr<AggregationParty> party) { party_ = std::move(party); }
+  /// The public-side sum of contributions (SecureAggregator::aggregate of this hospital's own
+  /// public setup). When set, the hospital shares only for an aggregate it recomputed itself from
+  /// contributions that the decryption request carries and whose hashes the ledger's contributor
+  /// set commits to; a request without them, or whose aggregate differs, is refused.
+  using AggregateCheck =
+      std::function<Result<Bytes>(std::span<const Bytes> contributions, std::size_t length, std::uint64_t round)>;
+  void set_aggregate_check(AggregateCheck check) { aggregate_check_ = std::move(check); }
   /// Federation rules the hospital applies to every update it sends.
   void set_federation(std::string federation_id, double clip_norm, double proximal_mu);
 
@@ -74,6 +83,7 @@ class Hospital {
   Transport& transport_;
   std::unique_ptr<Rng> rng_;
   std::unique_ptr<AggregationParty> party_;
+  AggregateCheck aggregate_check_;
   std::string federation_id_;
   double clip_norm_ = 0;
   double proximal_mu_ = 0;

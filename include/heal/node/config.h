@@ -59,6 +59,10 @@ struct NodeConfig {
   std::string passphrase_env;          ///< hospitals: the environment variable holding its passphrase
   std::chrono::milliseconds response_timeout{std::chrono::minutes(2)};
   std::chrono::milliseconds setup_timeout{std::chrono::minutes(2)};  ///< reaching the peers + key setup
+  /// Quorum members recompute each aggregate from the contributions (which the coordinator then
+  /// sends them) before they share: the coordinator is not trusted with the sum. Every node of a
+  /// federation must agree (a hospital that verifies refuses a request without the contributions).
+  bool verify_aggregate = true;
   std::optional<NodeTraining> training;  ///< what `heal node run` trains (absent: the caller supplies a trainer)
 };
 
