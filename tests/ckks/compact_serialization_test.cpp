@@ -129,6 +129,11 @@ TEST(CompactSerialization, SeededCiphertextDecryptsWithinTheRoundingError) {
     if (k == 0) {
       EXPECT_EQ(back->c0(), ct.c0());
     }
+    auto info = inspect(b);
+    ASSERT_TRUE(info.ok()) << info.status().to_string();
+    EXPECT_EQ(info->type, ObjectType::kCkksCompactSeededCiphertext);
+    EXPECT_NE(info->description.find("without its " + std::to_string(k) + " low bits"), std::string::npos)
+        << info->description;
     // k = 0: ceil(log2 Q) bits against sum ceil(log2 q_i), plus the k byte; k = 20: 20 bits less.
     EXPECT_EQ(b.size() + static_cast<std::size_t>(k) * ctx->n() / 8, save(*ctx, ct).size() + 1);
   }
