@@ -28,14 +28,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size < 1) return 0;
   const auto& ctx = fuzz_context();
   using namespace heal::ckks;
-  static const heal::ObjectType kTypes[13] = {
+  static const heal::ObjectType kTypes[15] = {
       heal::ObjectType::kCkksCiphertext, heal::ObjectType::kCkksSeededCiphertext, heal::ObjectType::kCkksPlaintext,
       heal::ObjectType::kCkksSecretKey,  heal::ObjectType::kCkksPublicKey,        heal::ObjectType::kCkksRelinKey,
       heal::ObjectType::kCkksGaloisKeys, heal::ObjectType::kCkksKeyShare,         heal::ObjectType::kCkksDecryptionShare,
       heal::ObjectType::kCkksParams,     heal::ObjectType::kCkksCiphertext,       heal::ObjectType::kCkksParams,
-      heal::ObjectType::kCkksRefreshShare};
-  // Selectors below 12 keep the loader they had before the refresh share was added (seeds stay valid).
-  const int which = (data[0] & 0x7f) % 13;
+      heal::ObjectType::kCkksRefreshShare, heal::ObjectType::kCkksCompactSeededCiphertext,
+      heal::ObjectType::kCkksCompactDecryptionShare};
+  // Selector bytes below 12 keep the loader they had before the refresh share was added, and below
+  // 13 the one they had before the compact (lossy) objects (13, 14) were added.
+  const int which = (data[0] & 0x7f) % 15;
   heal::Bytes framed;
   std::span<const std::uint8_t> b(data + 1, size - 1);
   if (data[0] & 0x80) {
@@ -59,6 +61,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     case 8: (void)load_decryption_share(ctx, b); break;
     case 9: (void)load_params_spec(b); break;
     case 12: (void)load_refresh_share(ctx, b); break;
+    case 13: (void)load_compact_seeded_ciphertext(ctx, b); break;
+    case 14: (void)load_compact_decryption_share(ctx, b); break;
     case 10: (void)inspect(b); break;
     case 11: {
       // Without the caller's opt-in, insecure sets are refused before any table is built (seeds:

@@ -1,6 +1,7 @@
 // libFuzzer target: read_message, the reader of the HE aggregator's wire messages (contribution,
 // aggregate, decryption share; src/fl/he_internal.h), followed by what its callers do with each
-// chunk (load the seeded ciphertext or decryption share, sum ciphertexts under one a / combine
+// chunk (load the compact contribution / exact aggregate ciphertext or compact decryption share
+// with the agreed drop_bits, he::load_contribution_chunk / load_share_chunk, sum ciphertexts under one a / combine
 // shares through the ckks API, check it belongs to the round, expand it).
 // The first byte selects the expected kind (bits 0-1: contribution, aggregate, share, share) and
 // the expected length (bits 2-3: kHeLengths), the rest is the message. Nothing may crash.
@@ -24,7 +25,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (std::size_t c = 0; c < p->chunks.size(); ++c) {
     const Seed seed = fl::he::chunk_seed(sh.crs, fuzz::kHeRound, c);
     if (kind == fl::he::kShare) {
-      auto h = ckks::load_decryption_share(ctx, p->chunks[c]);
+      auto h = fl::he::load_share_chunk(sh, p->chunks[c]);
       if (!h.ok()) continue;
       // What HeAggregator::finalize does with loaded shares (ckks; Status on a bad share).
       const ckks::SeededCiphertext zero(seed, math::RnsPoly(ctx.n(), ctx.q_count(), true), sh.delta, 0);
@@ -33,7 +34,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       (void)ckks::multiparty::combine_decryption_shares(ctx, zero, twice);
       continue;
     }
-    auto ct = ckks::load_seeded_ciphertext(ctx, p->chunks[c]);
+    auto ct = kind == fl::he::kContribution ? fl::he::load_contribution_chunk(sh, p->chunks[c])
+                                            : ckks::load_seeded_ciphertext(ctx, p->chunks[c]);
     if (!ct.ok()) continue;
     // What HeAggregator::aggregate does: sum under one a (ckks; Status on a mismatch).
     const ckks::SeededCiphertext pair[2] = {*ct, *ct};

@@ -34,6 +34,7 @@ inline const fl::he::Shared& he_shared() {
     for (std::size_t i = 0; i < s->crs.size(); ++i) s->crs[i] = static_cast<std::uint8_t>(i);
     s->delta = 0x1p30;
     s->params_hash = ckks::params_hash(*s->ctx);
+    s->drop_bits = 20;  // contributions and shares in the compact form, 2^19 error << delta
     return s;
   }();
   return *sh;

@@ -140,19 +140,20 @@ int main(int argc, char** argv) {
   for (std::uint8_t li = 0; li < 4; ++li) {
     const std::size_t length = fuzz::kHeLengths[li];
     const std::size_t nchunks = fl::he::chunk_count(sh, length);
-    std::vector<Bytes> cts, shares;
+    std::vector<Bytes> cts, compact_cts, shares;
     for (std::size_t c = 0; c < nchunks; ++c) {
       const ckks::SeededCiphertext ct(fl::he::chunk_seed(sh.crs, fuzz::kHeRound, c),
                                       poly(ctx, ctx.q_count(), false, c + li), sh.delta, 0);
       cts.push_back(ckks::save(ctx, ct));
+      compact_cts.push_back(ckks::save_compact(ctx, ct, sh.drop_bits));
       ckks::multiparty::DecryptionShare share;
       share.party = 2;
       share.parties = {1, 2};
       share.h = poly(ctx, ctx.q_count(), true, 100 + c);
-      shares.push_back(ckks::save(ctx, share));
+      shares.push_back(ckks::save_compact(ctx, share, sh.drop_bits));
     }
     const fl::PartyId one[] = {1}, set[] = {0, 1, 3};
-    const Bytes msgs[3] = {fl::he::write_message(sh, fl::he::kContribution, fuzz::kHeRound, one, length, cts),
+    const Bytes msgs[3] = {fl::he::write_message(sh, fl::he::kContribution, fuzz::kHeRound, one, length, compact_cts),
                            fl::he::write_message(sh, fl::he::kAggregate, fuzz::kHeRound, set, length, cts),
                            fl::he::write_message(sh, fl::he::kShare, fuzz::kHeRound, one, length, shares)};
     const std::uint8_t kinds[3] = {fl::he::kContribution, fl::he::kAggregate, fl::he::kShare};
@@ -160,7 +161,9 @@ int main(int argc, char** argv) {
       auto p = fl::he::read_message(sh, msgs[k], kinds[k], fuzz::kHeRound, length);
       check(p.ok(), "he message");
       for (const auto& chunk : p->chunks) {
-        check(k == 2 ? ckks::load_decryption_share(ctx, chunk).ok() : ckks::load_seeded_ciphertext(ctx, chunk).ok(),
+        check(k == 2   ? fl::he::load_share_chunk(sh, chunk).ok()
+              : k == 0 ? fl::he::load_contribution_chunk(sh, chunk).ok()
+                       : ckks::load_seeded_ciphertext(ctx, chunk).ok(),
               "he message chunk");
       }
       const std::uint8_t selector = static_cast<std::uint8_t>(k | (li << 2));

@@ -166,6 +166,37 @@ Bytes save(const Context& ctx, const multiparty::DecryptionShare& share) {
   });
 }
 
+Bytes save_compact(const Context& ctx, const SeededCiphertext& ct, int drop_bits) {
+  const std::size_t limbs = ct.c0().num_limbs();
+  HEAL_REQUIRE(limbs >= 1 && limbs <= ctx.q_count(), "serialize: seeded ciphertext level out of range");
+  check_poly(ctx, ct.c0(), limbs, "seeded ciphertext");
+  return write_object(ctx, ObjectType::kCkksCompactSeededCiphertext, [&](ByteWriter& w) {
+    put_meta(w, ct.level(), ct.scale(), ct.slots());
+    w.put_bytes(ct.seed());
+    w.put<std::uint8_t>(static_cast<std::uint8_t>(drop_bits));
+    ser::put_compact_poly(w, ct.c0(), ctx.q_basis(), drop_bits);
+  });
+}
+
+Bytes save_compact(const Context& ctx, const multiparty::DecryptionShare& share, int drop_bits) {
+  const std::size_t limbs = share.h.num_limbs();
+  HEAL_REQUIRE(limbs >= 1 && limbs <= ctx.q_count(), "serialize: decryption share level out of range");
+  check_poly(ctx, share.h, limbs, "decryption share");
+  return write_object(ctx, ObjectType::kCkksCompactDecryptionShare, [&](ByteWriter& w) {
+    w.put<std::uint32_t>(share.party);
+    w.put<std::uint32_t>(static_cast<std::uint32_t>(share.parties.size()));
+    for (auto p : share.parties) w.put<std::uint32_t>(p);
+    w.put<std::uint32_t>(static_cast<std::uint32_t>(limbs - 1));
+    w.put<std::uint8_t>(static_cast<std::uint8_t>(drop_bits));
+    ser::put_compact_poly(w, share.h, ctx.q_basis(), drop_bits);
+  });
+}
+
+Result<int> compact_coefficient_bits(const Context& ctx, std::size_t level, int drop_bits) {
+  if (level > ctx.max_level()) return Status::invalid_argument("compact_coefficient_bits: level above the maximum");
+  return ser::compact_bits(ctx.q_basis(), level + 1, drop_bits);
+}
+
 Bytes save(const Context& ctx, const multiparty::RefreshShare& share) {
   const std::size_t limbs = share.h0.num_limbs();
   HEAL_REQUIRE(limbs >= 1 && limbs <= ctx.q_count(), "serialize: refresh share level out of range");

@@ -12,7 +12,7 @@ Result<ObjectInfo> inspect(std::span<const std::uint8_t> bytes) {
   if (bytes.size() < kHeaderSize) return Status::corruption("too short for a HEAL object header");
   std::uint16_t tag = 0;
   std::memcpy(&tag, bytes.data() + 6, 2);
-  if (tag < 1 || tag > 11) return Status::unsupported("not a CKKS object (type tag " + std::to_string(tag) + ")");
+  if (tag < 1 || tag > 13) return Status::unsupported("not a CKKS object (type tag " + std::to_string(tag) + ")");
   const auto type = static_cast<ObjectType>(tag);
   HEAL_ASSIGN_OR_RETURN(ByteReader r, ser::open(bytes, type));
   ObjectInfo info;
@@ -83,6 +83,15 @@ Result<ObjectInfo> inspect(std::span<const std::uint8_t> bytes) {
         break;
       }
       case ObjectType::kCkksSeededCiphertext: HEAL_RETURN_IF_ERROR(meta()); os << ", c1 from a seed"; break;
+      case ObjectType::kCkksCompactSeededCiphertext: {
+        HEAL_RETURN_IF_ERROR(meta());
+        std::span<const std::uint8_t> seed;
+        std::uint8_t k = 0;
+        HEAL_RETURN_IF_ERROR(r.get_bytes(32, &seed));
+        HEAL_RETURN_IF_ERROR(r.get(&k));
+        os << ", c1 from a seed, c0 without its " << int{k} << " low bits (lossy)";
+        break;
+      }
       case ObjectType::kCkksKeyShare: {
         std::uint8_t kind = 0;
         std::uint32_t party = 0;
@@ -92,6 +101,7 @@ Result<ObjectInfo> inspect(std::span<const std::uint8_t> bytes) {
         os << (kind <= 5 ? kNames[kind] : "unknown kind") << " share from party " << party;
         break;
       }
+      case ObjectType::kCkksCompactDecryptionShare:
       case ObjectType::kCkksDecryptionShare: {
         std::uint32_t party = 0, count = 0;
         HEAL_RETURN_IF_ERROR(r.get(&party));

@@ -195,6 +195,24 @@ Result<SeededCiphertext> load_seeded_ciphertext(const Context& ctx, std::span<co
   return SeededCiphertext(seed, std::move(c0), scale, slots);
 }
 
+Result<SeededCiphertext> load_compact_seeded_ciphertext(const Context& ctx, std::span<const std::uint8_t> bytes,
+                                                        int* drop_bits) {
+  const ObjectType t = ObjectType::kCkksCompactSeededCiphertext;
+  HEAL_ASSIGN_OR_RETURN(ByteReader r, open_for(ctx, bytes, t));
+  std::size_t level = 0, slots = 0;
+  double scale = 0;
+  HEAL_RETURN_IF_ERROR(get_meta(r, ctx, &level, &scale, &slots));
+  Seed seed{};
+  HEAL_RETURN_IF_ERROR(get_seed(r, &seed));
+  std::uint8_t k = 0;
+  HEAL_RETURN_IF_ERROR(r.get(&k));
+  RnsPoly c0;
+  HEAL_RETURN_IF_ERROR(ser::get_compact_poly(r, ctx.q_basis(), level + 1, k, true, &c0));
+  HEAL_RETURN_IF_ERROR(ser::close(r, t));
+  if (drop_bits != nullptr) *drop_bits = k;
+  return SeededCiphertext(seed, std::move(c0), scale, slots);
+}
+
 Result<mp::KeyShare> load_key_share(const Context& ctx, std::span<const std::uint8_t> bytes) {
   const ObjectType t = ObjectType::kCkksKeyShare;
   HEAL_ASSIGN_OR_RETURN(ByteReader r, open_for(ctx, bytes, t));
@@ -246,6 +264,33 @@ Result<mp::DecryptionShare> load_decryption_share(const Context& ctx, std::span<
   if (level > ctx.max_level()) return bad("decryption share level " + std::to_string(level) + " above the maximum");
   HEAL_RETURN_IF_ERROR(ser::get_poly(r, ctx.q_basis(), std::size_t{level} + 1, true, &s.h));
   HEAL_RETURN_IF_ERROR(ser::close(r, t));
+  return s;
+}
+
+Result<mp::DecryptionShare> load_compact_decryption_share(const Context& ctx, std::span<const std::uint8_t> bytes,
+                                                          int* drop_bits) {
+  const ObjectType t = ObjectType::kCkksCompactDecryptionShare;
+  HEAL_ASSIGN_OR_RETURN(ByteReader r, open_for(ctx, bytes, t));
+  mp::DecryptionShare s;
+  std::uint32_t count = 0, level = 0;
+  HEAL_RETURN_IF_ERROR(r.get(&s.party));
+  HEAL_RETURN_IF_ERROR(r.get(&count));
+  if (count == 0 || count > kMaxParties || count > r.remaining() / 4) {
+    return bad("decryption share lists " + std::to_string(count) + " parties");
+  }
+  s.parties.resize(count);
+  for (auto& p : s.parties) HEAL_RETURN_IF_ERROR(r.get(&p));
+  if (!std::is_sorted(s.parties.begin(), s.parties.end()) ||
+      std::adjacent_find(s.parties.begin(), s.parties.end()) != s.parties.end()) {
+    return bad("decryption share party list must be sorted and distinct");
+  }
+  HEAL_RETURN_IF_ERROR(r.get(&level));
+  if (level > ctx.max_level()) return bad("decryption share level " + std::to_string(level) + " above the maximum");
+  std::uint8_t k = 0;
+  HEAL_RETURN_IF_ERROR(r.get(&k));
+  HEAL_RETURN_IF_ERROR(ser::get_compact_poly(r, ctx.q_basis(), std::size_t{level} + 1, k, true, &s.h));
+  HEAL_RETURN_IF_ERROR(ser::close(r, t));
+  if (drop_bits != nullptr) *drop_bits = k;
   return s;
 }
 

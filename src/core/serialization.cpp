@@ -18,6 +18,8 @@ std::string_view object_type_name(ObjectType t) {
     case ObjectType::kCkksKeyShare: return "ckks.key_share";
     case ObjectType::kCkksDecryptionShare: return "ckks.decryption_share";
     case ObjectType::kCkksRefreshShare: return "ckks.refresh_share";
+    case ObjectType::kCkksCompactSeededCiphertext: return "ckks.compact_seeded_ciphertext";
+    case ObjectType::kCkksCompactDecryptionShare: return "ckks.compact_decryption_share";
     case ObjectType::kModelIr: return "nn.model_ir";
     case ObjectType::kLedgerRecord: return "ledger.record";
     case ObjectType::kFlUpdate: return "fl.update";

@@ -42,24 +42,51 @@ ckks::ContextPtr make_context(const HeAggregatorConfig& c) {
   return ckks::Context::create(spec);  // refuses < 128-bit security
 }
 
+// Std of the noise on a decrypted coefficient before compression: t flooded shares and the
+// contributors' fresh encryption noise.
+double unrounded_noise_std(const he::Shared& sh) {
+  const double sigma = ckks::multiparty::flooding_sigma(*sh.ctx, sh.flooding);
+  const double fresh_std = math::kDefaultSigma * std::sqrt(static_cast<double>(sh.parties));
+  return std::sqrt(static_cast<double>(sh.threshold) * sigma * sigma + fresh_std * fresh_std);
+}
+
+// Low bits dropped from every contribution's c0 and every decryption share (ckks::save_compact):
+// each rounding adds an independent error, uniform on (-2^(k-1), 2^(k-1)] (std 2^k / sqrt 12), to
+// the decrypted coefficient. At most n contributions and n shares (a quorum may exceed t) add
+// up; k is the largest value with sqrt(2n) * 2^k / sqrt(12) <= std / 16, so the total error std
+// grows by a factor <= sqrt(1 + 1/256). Public parameters only: every party and the aggregator
+// derive the same k (and the readers refuse chunks compressed with another one).
+int compute_drop_bits(const he::Shared& sh) {
+  const double bound =
+      unrounded_noise_std(sh) * std::sqrt(12.0) / (16.0 * std::sqrt(2.0 * static_cast<double>(sh.parties)));
+  const int k = bound < 1 ? 0 : static_cast<int>(std::floor(std::log2(bound)));
+  return std::max(0, k);
+}
+
+double rounding_std(const he::Shared& sh, std::size_t roundings) {
+  if (sh.drop_bits == 0) return 0;  // exact
+  return std::exp2(sh.drop_bits) / std::sqrt(12.0) * std::sqrt(static_cast<double>(roundings));
+}
+
 void fill_budget(const he::Shared& sh, HeBudget& b) {
   const auto& ctx = *sh.ctx;
   b.n = ctx.n();
   b.log_q = 0;
-  double packed_bits = 0;
-  for (std::size_t i = 0; i < ctx.q_count(); ++i) {
-    b.log_q += std::log2(static_cast<double>(ctx.q(i).value()));
-    packed_bits += ctx.q(i).bits();
-  }
+  for (std::size_t i = 0; i < ctx.q_count(); ++i) b.log_q += std::log2(static_cast<double>(ctx.q(i).value()));
   b.log_delta = std::log2(sh.delta);
   b.fresh_noise_bound = ckks::multiparty::effective_noise_bound(ctx, sh.flooding);
-  const double sigma = ckks::multiparty::flooding_sigma(ctx, sh.flooding);
-  b.log_flood_sigma = std::log2(sigma);
-  const double fresh_std = math::kDefaultSigma * std::sqrt(static_cast<double>(sh.parties));
-  const double std_total = std::sqrt(static_cast<double>(sh.threshold) * sigma * sigma + fresh_std * fresh_std);
-  b.log_noise_std = std::log2(std_total);
-  b.abs_error_std = std_total / sh.delta;
-  b.upload_ratio = packed_bits / 32.0;
+  b.log_flood_sigma = std::log2(ckks::multiparty::flooding_sigma(ctx, sh.flooding));
+  const double std_unrounded = unrounded_noise_std(sh);
+  b.log_noise_std = std::log2(std_unrounded);
+  b.drop_bits = sh.drop_bits;
+  // The error of a decryption with t shares of a sum of all parties' contributions.
+  b.rounding_std = rounding_std(sh, sh.parties + sh.threshold) / sh.delta;
+  b.abs_error_std_unrounded = std_unrounded / sh.delta;
+  b.abs_error_std = std::hypot(b.abs_error_std_unrounded, b.rounding_std);
+  const auto bits = ckks::compact_coefficient_bits(ctx, ctx.max_level(), sh.drop_bits);
+  HEAL_REQUIRE(bits.ok(), "HeAggregator: " << bits.status().message());
+  b.upload_ratio = *bits / 32.0;
+  b.share_ratio = *bits / 32.0;
 }
 
 // Threshold rules (src/fl/README.md "Threshold rules"; configuration, not outside bytes: misuse throws).
@@ -126,6 +153,7 @@ std::shared_ptr<he::Shared> he::make_shared_state(const HeAggregatorConfig& conf
   sh->flooding.parties = sh->threshold;
   sh->flooding.required_bits = config.min_precision_bits;
   ckks::multiparty::validate(*sh->ctx, sh->flooding);  // lambda >= 40, the derived B_ct
+  sh->drop_bits = compute_drop_bits(*sh);
   HeBudget b;
   fill_budget(*sh, b);
   // The noise must stay well below the headroom left under Q/2 (12 sigma below 2^(log q - 2)).
@@ -309,7 +337,7 @@ Result<Bytes> HeAggregator::aggregate(std::span<const Bytes> contributions, std:
   for (std::size_t c = 0; c < nchunks; ++c) {
     cts.clear();
     for (std::size_t i = 0; i < parsed.size(); ++i) {
-      auto ct = ckks::load_seeded_ciphertext(ctx, parsed[i].chunks[c]);
+      auto ct = he::load_contribution_chunk(sh, parsed[i].chunks[c]);
       if (!ct.ok()) return ct.status().with_context("contribution " + std::to_string(i));
       if (ct->seed() != he::chunk_seed(sh.crs, round, c) || ct->level() != ctx.max_level() || ct->scale() != sh.delta) {
         return Status::corruption("contribution " + std::to_string(i) + ": ciphertext not made for this round/chunk");
@@ -357,7 +385,7 @@ Result<std::vector<double>> HeAggregator::finalize(std::span<const std::uint8_t>
     }
     std::vector<ckks::multiparty::DecryptionShare> hs;
     for (const auto& p : parsed) {
-      auto h = ckks::load_decryption_share(ctx, p.chunks[c]);
+      auto h = he::load_share_chunk(sh, p.chunks[c]);
       if (!h.ok()) return h.status().with_context("decryption share");
       hs.push_back(std::move(*h));
     }
@@ -393,12 +421,14 @@ Result<std::vector<double>> HeAggregator::decrypt_with_for_testing(std::span<con
   const auto& sh = *impl_->sh;
   const auto& ctx = *sh.ctx;
   auto p = he::read_message(sh, bytes, he::kContribution, round, length);
+  const bool contribution = p.ok();
   if (!p.ok()) p = he::read_message(sh, bytes, he::kAggregate, round, length);
   if (!p.ok()) return p.status();
   if (chunk >= p->chunks.size() || secret_ntt.size() != ctx.q_count() * ctx.n()) {
     return Status::invalid_argument("decrypt_with_for_testing: bad chunk or secret size");
   }
-  auto ct = ckks::load_seeded_ciphertext(ctx, p->chunks[chunk]);
+  auto ct = contribution ? he::load_contribution_chunk(sh, p->chunks[chunk])
+                         : ckks::load_seeded_ciphertext(ctx, p->chunks[chunk]);
   if (!ct.ok()) return ct.status();
   // A key-basis secret whose Q limbs are the given ones; the P limbs stay zero (Decryptor reads
   // only the ciphertext's Q limbs).

@@ -64,7 +64,10 @@ class HeParty final : public AggregationParty {
       vals.assign(end - begin, 0.0);
       for (std::size_t k = begin; k < end; ++k) vals[k - begin] = weight * static_cast<double>(update[k]);
       const ckks::Plaintext pt = sh_->encoder->encode_coeffs(vals, sh_->delta, ctx.max_level());
-      chunks.push_back(ckks::save(ctx, encryptor.encrypt_seeded(pt, chunk_seed(sh_->crs, round, c), rng)));
+      // Only c0's high bits travel: rounding adds |e| <= 2^(drop_bits-1), far below the noise
+      // (he_aggregator.cpp compute_drop_bits).
+      chunks.push_back(
+          ckks::save_compact(ctx, encryptor.encrypt_seeded(pt, chunk_seed(sh_->crs, round, c), rng), sh_->drop_bits));
     }
     last_contributed_ = round;
     const PartyId ids[] = {id_};
@@ -130,7 +133,7 @@ class HeParty final : public AggregationParty {
               .expand(ctx);
       if (Status st = decryptor_.check_share(ct, q.size()); !st.ok()) return st.with_context("he decryption request");
       auto share = decryptor_.gen_share(secret, q, ct, rng);
-      chunks.push_back(ckks::save(ctx, share));
+      chunks.push_back(ckks::save_compact(ctx, share, sh_->drop_bits));  // rounded below the flooding noise
     }
     last_shared_round_ = round;
     last_shared_set_ = contributors;
@@ -142,7 +145,7 @@ class HeParty final : public AggregationParty {
   // The length field of a message, to validate the rest against it.
   static Result<std::uint64_t> peek_length(std::span<const std::uint8_t> bytes) {
     ByteReader r(bytes);
-    HEAL_ASSIGN_OR_RETURN(Header h, read_header(r, ObjectType::kFlUpdate, kWireVersion));
+    HEAL_ASSIGN_OR_RETURN(Header h, read_header(r, ObjectType::kFlUpdate, kRoundWireVersion));
     (void)h;
     std::uint8_t kind = 0;
     std::uint64_t round = 0;

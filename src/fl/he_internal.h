@@ -3,18 +3,24 @@
 // and share combination are the ckks layer's (ckks::Encoder, ckks::Encryptor,
 // ckks::multiparty::combine_decryption_shares).
 //
-// Wire format (HEAL header ObjectType::kFlUpdate, version 2; PlainAggregator uses version 1):
+// Wire format (HEAL header ObjectType::kFlUpdate, version 3 = kRoundWireVersion; PlainAggregator
+// uses version 1, the setup messages of he_keygen.cpp version 2; version-2 round messages, whose
+// chunks were uncompressed, are refused):
 //   u8 kind (3 contribution, 4 aggregate, 5 decryption share), u64 round, 32-byte parameter hash,
 //   u32 count + count u32 fl party ids (contribution: the contributor; aggregate: the sorted
 //   contributor set C; share: the producer), u64 length (weights), u32 chunks,
-//   then per chunk u64 size + a ckks object: kCkksSeededCiphertext (contribution, aggregate: the
-//   per-round chunk seed and the bit-packed c0) or kCkksDecryptionShare (share).
+//   then per chunk u64 size + a ckks object: kCkksCompactSeededCiphertext (contribution: the
+//   per-round chunk seed and c0 without its Shared::drop_bits low bits), kCkksSeededCiphertext
+//   (aggregate: the exact sum, bit-packed residues) or kCkksCompactDecryptionShare (share, also
+//   without drop_bits low bits). drop_bits is derived from the public parameters (he_aggregator.cpp
+//   compute_drop_bits) and every reader refuses chunks compressed with another value.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <vector>
 
+#include "heal/ckks/ciphertext.h"
 #include "heal/ckks/encoder.h"
 #include "heal/ckks/keys.h"
 #include "heal/ckks/multiparty/flooding.h"
@@ -25,7 +31,8 @@
 
 namespace heal::fl::he {
 
-constexpr std::uint16_t kWireVersion = 2;
+constexpr std::uint16_t kWireVersion = 2;       // setup messages (he_keygen.cpp)
+constexpr std::uint16_t kRoundWireVersion = 3;  // contributions, aggregates, decryption shares
 constexpr std::uint8_t kContribution = 3;
 constexpr std::uint8_t kAggregate = 4;
 constexpr std::uint8_t kShare = 5;
@@ -44,7 +51,13 @@ struct Shared {
   Digest params_hash{};
   Digest cpk_hash{};
   ckks::multiparty::FloodingParams flooding;
+  /// Low bits dropped from contributions (c0) and decryption shares (ckks::save_compact).
+  int drop_bits = 0;
 };
+
+/// A contribution's chunk (compact, drop_bits checked) and an aggregate's chunk (exact).
+Result<ckks::SeededCiphertext> load_contribution_chunk(const Shared& sh, std::span<const std::uint8_t> bytes);
+Result<ckks::multiparty::DecryptionShare> load_share_chunk(const Shared& sh, std::span<const std::uint8_t> bytes);
 
 /// One party's secret material (simulation: created at setup, handed to the party object).
 struct Material {

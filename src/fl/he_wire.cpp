@@ -28,7 +28,7 @@ Seed chunk_seed(const Seed& crs, std::uint64_t round, std::uint64_t chunk) {
 Bytes write_message(const Shared& sh, std::uint8_t kind, std::uint64_t round, std::span<const PartyId> ids,
                     std::uint64_t length, std::span<const Bytes> chunks) {
   ByteWriter w;
-  const std::size_t start = begin_object(w, ObjectType::kFlUpdate, kWireVersion);
+  const std::size_t start = begin_object(w, ObjectType::kFlUpdate, kRoundWireVersion);
   w.put<std::uint8_t>(kind);
   w.put<std::uint64_t>(round);
   w.put_bytes(sh.params_hash);
@@ -47,8 +47,12 @@ Bytes write_message(const Shared& sh, std::uint8_t kind, std::uint64_t round, st
 Result<Parsed> read_message(const Shared& sh, std::span<const std::uint8_t> bytes, std::uint8_t kind,
                             std::uint64_t round, std::size_t length) {
   ByteReader r(bytes);
-  HEAL_ASSIGN_OR_RETURN(Header h, read_header(r, ObjectType::kFlUpdate, kWireVersion));
-  if (h.version != kWireVersion) return Status::corruption("he update: not an HE (version 2) message");
+  HEAL_ASSIGN_OR_RETURN(Header h, read_header(r, ObjectType::kFlUpdate, kRoundWireVersion));
+  if (h.version != kRoundWireVersion) {
+    return Status::corruption("he update: version " + std::to_string(h.version) +
+                              " is not an HE round message (version " + std::to_string(kRoundWireVersion) +
+                              ", compressed chunks)");
+  }
   if (h.payload_size != r.remaining()) return Status::corruption("he update: payload length mismatch");
   Parsed p;
   HEAL_RETURN_IF_ERROR(r.get(&p.kind));
@@ -87,6 +91,28 @@ Result<Parsed> read_message(const Shared& sh, std::span<const std::uint8_t> byte
   }
   if (!r.at_end()) return Status::corruption("he update: trailing bytes");
   return p;
+}
+
+Result<ckks::SeededCiphertext> load_contribution_chunk(const Shared& sh, std::span<const std::uint8_t> bytes) {
+  int k = -1;
+  auto ct = ckks::load_compact_seeded_ciphertext(*sh.ctx, bytes, &k);
+  if (!ct.ok()) return ct.status();
+  if (k != sh.drop_bits) {
+    return Status::corruption("he contribution compressed with " + std::to_string(k) + " dropped bits, expected " +
+                              std::to_string(sh.drop_bits));
+  }
+  return ct;
+}
+
+Result<ckks::multiparty::DecryptionShare> load_share_chunk(const Shared& sh, std::span<const std::uint8_t> bytes) {
+  int k = -1;
+  auto s = ckks::load_compact_decryption_share(*sh.ctx, bytes, &k);
+  if (!s.ok()) return s.status();
+  if (k != sh.drop_bits) {
+    return Status::corruption("he decryption share compressed with " + std::to_string(k) + " dropped bits, expected " +
+                              std::to_string(sh.drop_bits));
+  }
+  return s;
 }
 
 }  // namespace heal::fl::he

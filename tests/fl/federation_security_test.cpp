@@ -402,6 +402,7 @@ TEST(FederationSecurity, GarbageDecryptionShareFailsTheRoundCleanlyAndTheNextRou
   sh.ctx = agg->context();
   sh.parties = 3;
   sh.params_hash = ckks::params_hash(*sh.ctx);
+  sh.drop_bits = agg->budget().drop_bits;  // the compact shares' k
   Federation fed(cfg, std::move(t), std::move(agg), *ledger, {0, 0});
   int tampered = 0;
   SeededRng garbage(seed_from_u64(99));
@@ -411,11 +412,11 @@ TEST(FederationSecurity, GarbageDecryptionShareFailsTheRoundCleanlyAndTheNextRou
     auto parsed = he::read_message(sh, msg.share, he::kShare, 1, 2).value();
     std::vector<Bytes> chunks;
     for (auto chunk : parsed.chunks) {
-      auto share = ckks::load_decryption_share(*sh.ctx, chunk).value();
+      auto share = he::load_share_chunk(sh, chunk).value();
       for (std::size_t i = 0; i < share.h.num_limbs(); ++i) {
         for (auto& x : share.h.limb_span(i)) x = math::sample_uniform_mod(garbage, sh.ctx->q(i));
       }
-      chunks.push_back(ckks::save(*sh.ctx, share));
+      chunks.push_back(ckks::save_compact(*sh.ctx, share, sh.drop_bits));  // a well-formed (compact) share
     }
     msg.share = he::write_message(sh, he::kShare, 1, parsed.ids, parsed.length, chunks);
     m.payload = internal::encode_share(msg);

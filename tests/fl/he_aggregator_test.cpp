@@ -217,19 +217,60 @@ TEST(HeAggregator, CorruptInputsAreRejected) {
   EXPECT_FALSE(agg.aggregate(dup, n, 1).ok());
 }
 
-TEST(HeAggregator, UploadIsBelowThreeTimesFloat32) {
+// Issue 16: contributions (c0) and decryption shares travel without their k low bits (ckks
+// compact forms), k derived from the budget: at most 2x float32 each, for a negligible error.
+TEST(HeAggregator, UploadAndSharesAreAtMostTwiceFloat32) {
   HeAggregatorConfig c = small_config(2);
   HeAggregator agg(c, 3);
   auto parties = all_parties(agg, 3);
   const std::size_t n = 4 * 4096;
-  SeededRng rng(seed_from_u64(1));
-  auto bytes = parties[0]->contribute(random_update(n, 1), 10, 1, rng);
+  std::vector<Bytes> contributions;
+  for (PartyId p = 0; p < 3; ++p) {
+    SeededRng rng(seed_from_u64(1 + p));
+    auto bytes = parties[p]->contribute(random_update(n, 1 + p), 10, 1, rng);
+    ASSERT_TRUE(bytes.ok());
+    contributions.push_back(*bytes);
+  }
+  const double ratio = static_cast<double>(contributions[0].size()) / (4.0 * static_cast<double>(n));
+  EXPECT_LE(ratio, 2.0);
+  EXPECT_EQ(contributions[0].size(), agg.contribution_bytes(n));
+  const HeBudget& b = agg.budget();
+  // Bit-packed rounded c0 only: ceil(log2 Q) - k (+ 1) bits per weight, plus small headers.
+  EXPECT_NEAR(ratio, b.upload_ratio, 0.01);
+  EXPECT_GE(b.drop_bits, 20);
+  EXPECT_GE(b.upload_ratio * 32, 86.0 - b.drop_bits);
+  EXPECT_LE(b.upload_ratio * 32, 87.0 - b.drop_bits);
+  auto sum = agg.aggregate(contributions, n, 1);
+  ASSERT_TRUE(sum.ok()) << sum.status().to_string();
+  const PartyId quorum[] = {0, 1}, all[] = {0, 1, 2};
+  SeededRng rng(seed_from_u64(9));
+  auto share = parties[0]->decryption_share(*sum, quorum, all, 1, rng);
+  ASSERT_TRUE(share.ok()) << share.status().to_string();
+  const double share_ratio = static_cast<double>(share->size()) / (4.0 * static_cast<double>(n));
+  EXPECT_LE(share_ratio, 2.0);
+  EXPECT_NEAR(share_ratio, b.share_ratio, 0.01);
+  // The rounding stays below 1/16 of the noise std, so the predicted error grows by < 0.2%.
+  EXPECT_GT(b.rounding_std, 0);
+  EXPECT_LE(b.rounding_std, b.abs_error_std_unrounded / 16);
+  EXPECT_NEAR(b.abs_error_std, std::hypot(b.abs_error_std_unrounded, b.rounding_std), 1e-18);
+  EXPECT_LE(b.abs_error_std, b.abs_error_std_unrounded * std::sqrt(1.0 + 1.0 / 256));
+  std::printf("[ he ] drop %d bits: contribution %.3fx, share %.3fx float32; error std %.4g -> %.4g\n", b.drop_bits,
+              ratio, share_ratio, b.abs_error_std_unrounded, b.abs_error_std);
+}
+
+TEST(HeAggregator, VersionTwoRoundMessagesAreRefused) {
+  HeAggregator agg(small_config(2), 3);
+  auto parties = all_parties(agg, 3);
+  SeededRng rng(seed_from_u64(3));
+  auto bytes = parties[0]->contribute(random_update(100, 1), 10, 1, rng);
   ASSERT_TRUE(bytes.ok());
-  const double ratio = static_cast<double>(bytes->size()) / (4.0 * static_cast<double>(n));
-  EXPECT_LE(ratio, 3.0);
-  // Bit-packed c0 only: 86 bits per weight, plus small headers.
-  EXPECT_NEAR(ratio, agg.budget().upload_ratio, 0.01);
-  EXPECT_NEAR(agg.budget().upload_ratio, 86.0 / 32.0, 1e-9);  // Q = 43 + 43 bits (issue 14 re-plan)
+  Bytes old = *bytes;
+  ASSERT_EQ(old[4], 3);  // u16 version after the 4-byte magic
+  old[4] = 2;            // an uncompressed (version 2) round message
+  auto r = agg.aggregate(std::vector<Bytes>{old}, 100, 1);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("version 2"), std::string::npos) << r.status().to_string();
+  EXPECT_FALSE(agg.contributor(old, 100, 1).ok());
 }
 
 // Issue 14: the default preset sat at log QP = 107.98 (N = 2^12), between the 2024 bound of 106
@@ -243,10 +284,15 @@ TEST(HeAggregator, DefaultPresetMeetsThe2024SecurityTable) {
   EXPECT_NEAR(agg.budget().log_q, 86.0, 0.01);
   const std::size_t hecnn_weights = 87224;  // PneumoniaMNIST hecnn, src/fl/README.md
   const std::size_t bytes = agg.contribution_bytes(hecnn_weights);
-  EXPECT_LE(static_cast<double>(bytes), 3.0 * 4.0 * static_cast<double>(hecnn_weights));
-  std::printf("[ he ] default preset: %s; log2 Delta = %.0f, abs error std %.3g; hecnn upload %.1f KiB = %.3fx float32\n",
-              ctx->describe().c_str(), agg.budget().log_delta, agg.budget().abs_error_std,
-              static_cast<double>(bytes) / 1024.0, static_cast<double>(bytes) / (4.0 * static_cast<double>(hecnn_weights)));
+  // Issue 16 acceptance: the encrypted update is at most 2x its float32 size.
+  EXPECT_LE(bytes, 2 * 4 * hecnn_weights);
+  const HeBudget& b = agg.budget();
+  std::printf(
+      "[ he ] default preset: %s; log2 Delta = %.0f, drop %d bits, abs error std %.4g (unrounded %.4g); hecnn upload "
+      "%.1f KiB = %.3fx float32, shares %.3fx\n",
+      ctx->describe().c_str(), b.log_delta, b.drop_bits, b.abs_error_std, b.abs_error_std_unrounded,
+      static_cast<double>(bytes) / 1024.0, static_cast<double>(bytes) / (4.0 * static_cast<double>(hecnn_weights)),
+      b.share_ratio);
 }
 
 TEST(HeAggregator, FederationWithDropoutsMatchesPlainFedAvg) {

@@ -5,8 +5,13 @@
 // ckks::Encryptor::encrypt_seeded(pt, seed, rng) and ckks::multiparty::combine_decryption_shares).
 // The expected hashes were computed with the fl code of commit 4c2893c (before the change). The
 // ledger records hashes of these bytes, so they must not change silently.
+// Updated deliberately for issue 16 (wire version 3): contributions and decryption shares travel
+// in the ckks compact (lossy) form without their k = drop_bits low bits, so all four hashes
+// changed; the decrypted sum still matches the plaintext sum within 8 predicted standard
+// deviations (checked below), and the HE federation golden model is unchanged.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 
 #include "fl/fl_fixture.h"
@@ -53,13 +58,25 @@ TEST(HeWireGolden, ContributionAggregateShareAndSumBytesAreUnchanged) {
   }
   auto out = agg.finalize(*sum, shares, n, round);
   ASSERT_TRUE(out.ok()) << out.status().to_string();
+  // The rounding is far below the noise: the sum matches the plaintext within the predicted bound.
+  double max_err = 0;
+  const std::vector<float> u[3] = {update(n, 10), update(n, 11), update(n, 12)};
+  for (std::size_t k = 0; k < n; ++k) {
+    double plain = 0;
+    for (std::size_t i = 0; i < 3; ++i) plain += weights[i] * static_cast<double>(u[i][k]);
+    max_err = std::max(max_err, std::fabs((*out)[k] - plain));
+  }
+  EXPECT_GT(agg.budget().drop_bits, 0);
+  EXPECT_LE(max_err, 8 * agg.budget().abs_error_std);
   Bytes out_bytes(out->size() * sizeof(double));
   std::memcpy(out_bytes.data(), out->data(), out_bytes.size());
 
-  EXPECT_EQ(digest_hex(blake2b_256(contributions[1])), "d189a6299dd42341f58264850bd0f7373004f12302c52a0e4ab497b3ee510c55");
-  EXPECT_EQ(digest_hex(blake2b_256(*sum)), "933b7c4e62d68e8862a0cdbe25d9a37716aeeee1657572d8d8080c4d8000e9c4");
-  EXPECT_EQ(digest_hex(blake2b_256(shares[1].bytes)), "846dfcec49ce1f1678a1bd242a926794090d70ae91307f21896f40fcf0885867");
-  EXPECT_EQ(digest_hex(blake2b_256(out_bytes)), "620322c0180c1586d035aca3d731db79cb73c40d8f973b641a986d96118f715d");
+  EXPECT_EQ(digest_hex(blake2b_256(contributions[1])),
+            "370fe87552d272e6581e94ffa60caff43df366a4d4853f1e1f5442b619d92684");
+  EXPECT_EQ(digest_hex(blake2b_256(*sum)), "ae72376682f4d1cc6f11457510a09f546e82ddfbc3fb253652d9ba3d0cbae72c");
+  EXPECT_EQ(digest_hex(blake2b_256(shares[1].bytes)),
+            "f27795c94b436ac572285cff1e397272dcb3268a3af0ad6088bbf8bbac27beca");
+  EXPECT_EQ(digest_hex(blake2b_256(out_bytes)), "618d5e7264d60327976258efa2a14183b6f97e1974ecc3445bda0d59734da44e");
 }
 
 }  // namespace

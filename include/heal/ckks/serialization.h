@@ -76,6 +76,25 @@ Result<multiparty::KeyShare> load_key_share(const Context& ctx, std::span<const 
 Result<multiparty::DecryptionShare> load_decryption_share(const Context& ctx, std::span<const std::uint8_t> bytes);
 Result<multiparty::RefreshShare> load_refresh_share(const Context& ctx, std::span<const std::uint8_t> bytes);
 
+/// LOSSY compact forms of a seeded ciphertext's c0 and of a decryption share (ObjectType
+/// kCkksCompactSeededCiphertext / kCkksCompactDecryptionShare): each coefficient's CRT integer
+/// mod Q_l is rounded to a multiple of 2^drop_bits and only the high bits are stored (Kyber-style
+/// compression, ePrint 2017/634; src/ckks/serialization_compact.cpp). The loaded polynomial
+/// differs from the saved one by an integer error |e| <= 2^(drop_bits-1) per coefficient (none
+/// for drop_bits = 0): choose drop_bits so that this stays far below the noise the value already
+/// carries. Needs Q_l < 2^126 and 0 <= drop_bits < log2 Q_l (writers: HEAL_REQUIRE; readers:
+/// Status). The stored drop_bits is returned through `drop_bits` if given; callers that agreed
+/// on a value must compare it.
+Bytes save_compact(const Context& ctx, const SeededCiphertext& ct, int drop_bits);
+Bytes save_compact(const Context& ctx, const multiparty::DecryptionShare& share, int drop_bits);
+Result<SeededCiphertext> load_compact_seeded_ciphertext(const Context& ctx, std::span<const std::uint8_t> bytes,
+                                                        int* drop_bits = nullptr);
+Result<multiparty::DecryptionShare> load_compact_decryption_share(const Context& ctx,
+                                                                  std::span<const std::uint8_t> bytes,
+                                                                  int* drop_bits = nullptr);
+/// Bits per coefficient of a compact polynomial at `level` (InvalidArgument when unsupported).
+Result<int> compact_coefficient_bits(const Context& ctx, std::size_t level, int drop_bits);
+
 /// What `heal ckks info` prints: the header and the leading fields, without a context.
 struct ObjectInfo {
   ObjectType type{};

@@ -33,8 +33,10 @@ enum class ObjectType : std::uint16_t {
   kCkksSeededCiphertext = 8,
   kCkksKeyShare = 9,            // multiparty protocol shares
   kCkksDecryptionShare = 10,
-  kCkksRefreshShare = 11,       // collective bootstrapping share
-  kVault = 16,                  // passphrase-encrypted file (heal/core/vault.h)
+  kCkksRefreshShare = 11,             // collective bootstrapping share
+  kCkksCompactSeededCiphertext = 12,  // lossy: c0 without its low bits (heal/ckks/serialization.h)
+  kCkksCompactDecryptionShare = 13,   // lossy: share without its low bits
+  kVault = 16,                        // passphrase-encrypted file (heal/core/vault.h)
   kModelIr = 32,
   kLedgerRecord = 48,
   kFlUpdate = 64,

@@ -64,14 +64,18 @@ struct HeAggregatorConfig {
 
 /// The static parameter / noise budget of a configuration (printed by the CLI, in the README).
 struct HeBudget {
-  std::size_t n = 0;                 ///< weights per ciphertext
-  double log_q = 0;                  ///< bits per encrypted weight
-  double log_delta = 0;              ///< encoding scale 2^log_delta
-  double fresh_noise_bound = 0;      ///< B_ct, derived: ||sum of contributors' e||_inf <= parties * 6 sigma
-  double log_flood_sigma = 0;        ///< per share
-  double log_noise_std = 0;          ///< combined noise std per coefficient (t flooded shares)
-  double abs_error_std = 0;          ///< predicted std of the error on each sum_i w_i u_i[k]
-  double upload_ratio = 0;           ///< contribution bits per weight / 32 (whole ciphertexts)
+  std::size_t n = 0;                   ///< weights per ciphertext
+  double log_q = 0;                    ///< bits per encrypted weight
+  double log_delta = 0;                ///< encoding scale 2^log_delta
+  double fresh_noise_bound = 0;        ///< B_ct, derived: ||sum of contributors' e||_inf <= parties * 6 sigma
+  double log_flood_sigma = 0;          ///< per share
+  double log_noise_std = 0;            ///< combined noise std per coefficient (t flooded shares), before rounding
+  int drop_bits = 0;                   ///< k: low bits dropped from each c0 and each share (ckks::save_compact)
+  double rounding_std = 0;             ///< std of the rounding error on each sum (n contributions + t shares) / delta
+  double abs_error_std_unrounded = 0;  ///< what abs_error_std would be without the compression
+  double abs_error_std = 0;            ///< predicted std of the error on each sum_i w_i u_i[k] (rounding included)
+  double upload_ratio = 0;             ///< contribution bits per weight / 32 (whole ciphertexts, compact c0)
+  double share_ratio = 0;              ///< decryption share bits per weight / 32 (compact)
 };
 
 /// The public outcome of a dealer-free setup (heal/fl/he_keygen.h): all the aggregator needs, no secret.
