@@ -107,6 +107,7 @@ class EvmLedger final : public Ledger {
 
  protected:
   Status store(const Block& b) override;
+  bool assigns_heights() const override { return true; }
 
  private:
   explicit EvmLedger(std::unique_ptr<Impl> impl);
