@@ -5,6 +5,8 @@
 #include <cstring>
 #include <deque>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -291,7 +293,23 @@ Status run_hospital_node(const NodeConfig& c, std::unique_ptr<fl::LocalTrainer> 
   };
   if (store) HEAL_RETURN_IF_ERROR(build());
 #ifdef HEAL_HAVE_EVM
+  // The contract the coordinator named (public: address and deployment block), kept next to the
+  // node store so that a restarted hospital reattaches to it and answers the next round.
+  const std::string contract_path = c.node_store_path + ".contract";
   ledger::evm::EvmLedger* evm = nullptr;
+  auto attach = [&](std::span<const std::uint8_t> named) -> Status {
+    auto e = open_contract(uri, named);
+    if (!e.ok()) return e.status().with_context("hospital " + std::to_string(self) + ": the federation's contract");
+    evm = e->get();
+    evm->add_local_signer(*my_key);  // this hospital's records are sent from its own account
+    ledger = std::move(*e);
+    return store && !hospital ? build() : Status{};
+  };
+  if (chain && store && std::filesystem::exists(contract_path)) {
+    std::ifstream in(contract_path, std::ios::binary);
+    const Bytes named((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    HEAL_RETURN_IF_ERROR(attach(named));
+  }
 #endif
 
   std::vector<fl::Message> early;  // key setup messages of faster peers, before the order to start
@@ -322,12 +340,9 @@ Status run_hospital_node(const NodeConfig& c, std::unique_ptr<fl::LocalTrainer> 
       } else if (m.kind == kNodeLedger) {
 #ifdef HEAL_HAVE_EVM
         if (!chain || ledger) continue;  // a SQLite ledger, or told already
-        auto e = open_contract(uri, m.payload);
-        if (!e.ok()) return e.status().with_context("hospital " + std::to_string(self) + ": the federation's contract");
-        evm = e->get();
-        evm->add_local_signer(*my_key);  // this hospital's records are sent from its own account
-        ledger = std::move(*e);
-        if (store && !hospital) HEAL_RETURN_IF_ERROR(build());
+        HEAL_RETURN_IF_ERROR(attach(m.payload));
+        std::ofstream(contract_path, std::ios::binary | std::ios::trunc)
+            .write(reinterpret_cast<const char*>(m.payload.data()), static_cast<std::streamsize>(m.payload.size()));
 #endif
       } else if (m.kind == kNodeKeyGen) {
         if (store) continue;  // keys exist: the coordinator learnt it from the hello
