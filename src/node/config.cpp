@@ -9,6 +9,8 @@
 #include <set>
 #include <sstream>
 
+#include "heal/ledger/uri.h"
+
 namespace heal::node {
 
 namespace {
@@ -203,7 +205,13 @@ Result<NodeConfig> parse_node_config(std::string_view text, const std::string& b
   c.cert_path = resolve(base_dir, c.cert_path);
   c.key_path = resolve(base_dir, c.key_path);
   HEAL_ASSIGN_OR_RETURN(c.ledger_path, get_string(j, "", "ledger"));
-  c.ledger_path = resolve(base_dir, c.ledger_path);
+  // A file path is relative to the configuration; a URI (evm://…, sqlite://…) is taken as it is.
+  if (c.ledger_path.find("://") == std::string::npos) c.ledger_path = resolve(base_dir, c.ledger_path);
+  if (auto u = ledger::parse_ledger_uri(c.ledger_path); !u.ok()) {
+    return u.status().with_context("node config: ledger");
+  } else if (u->query.count("contract")) {
+    return Status::invalid_argument("node config: ledger: the coordinator deploys the contract; drop contract=");
+  }
 
   // Node store (hospitals only: the coordinator holds no secret key material).
   auto store = j.find("node_store");

@@ -5,6 +5,8 @@
 #include <cstring>
 #include <deque>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -21,6 +23,10 @@
 #include "heal/ledger/block.h"
 #include "heal/ledger/identity.h"
 #include "heal/ledger/record.h"
+#include "heal/ledger/uri.h"
+#ifdef HEAL_HAVE_EVM
+#include "heal/ledger/backends/evm_ledger.h"
+#endif
 #include "heal/net/grpc_transport.h"
 #include "runtime_internal.h"
 
@@ -37,7 +43,7 @@ std::chrono::milliseconds left(Clock::time_point deadline) {
 }
 
 bool is_node_message(fl::MessageKind k) {
-  return k == kNodeHello || k == kNodeKeyGen || k == kNodeCosign || k == kNodeStop;
+  return k == kNodeHello || k == kNodeKeyGen || k == kNodeCosign || k == kNodeStop || k == kNodeLedger;
 }
 
 // The transport the protocol roles see: node-level messages are taken out of the stream and handed
@@ -123,11 +129,18 @@ fl::HePublicSetup public_setup(const NodeConfig& c, const Digest& cpk_hash) {
   return s;
 }
 
-// The hospital's ledger key: an Ed25519 seed in a vault next to its node store (same passphrase),
-// made on first start.
+bool on_chain(const ledger::LedgerUri& u) { return u.scheme == "evm" || u.scheme == "evms"; }
+
+// The hospital's ledger key: a 32-byte seed in a vault next to its node store (same passphrase, mode
+// 0600), made on first start: Ed25519 for a SQLite ledger (<store>.ledger-key), secp256k1 for an EVM
+// ledger (<store>.chain-key: the key is the hospital's chain account).
 Result<std::unique_ptr<ledger::Signer>> hospital_ledger_key(const NodeConfig& c, const std::string& passphrase,
-                                                            const NodeOptions& o) {
-  const std::string path = c.node_store_path + ".ledger-key";
+                                                            const NodeOptions& o, bool secp256k1) {
+  const std::string path = c.node_store_path + (secp256k1 ? ".chain-key" : ".ledger-key");
+  auto from_seed = [&](const Seed& seed) -> std::unique_ptr<ledger::Signer> {
+    if (secp256k1) return ledger::Secp256k1Signer::from_seed(seed);
+    return ledger::Ed25519Signer::from_seed(seed);
+  };
   VaultOpenOptions open;
   open.allow_weak_kdf =
       o.kdf.opslimit < VaultKdf::interactive().opslimit || o.kdf.memlimit < VaultKdf::interactive().memlimit;
@@ -136,17 +149,64 @@ Result<std::unique_ptr<ledger::Signer>> hospital_ledger_key(const NodeConfig& c,
     if (seed_bytes.span().size() != 32) return Status::corruption(path + ": not a ledger key");
     Seed seed;
     std::memcpy(seed.data(), seed_bytes.span().data(), 32);
-    return std::unique_ptr<ledger::Signer>(ledger::Ed25519Signer::from_seed(seed));
+    auto signer = from_seed(seed);
+    std::memset(seed.data(), 0, seed.size());
+    return signer;
   }
   Seed seed;
   SystemRng rng;
   rng.fill(seed);
   HEAL_ASSIGN_OR_RETURN(VaultKey key, VaultKey::derive(passphrase, o.kdf));
   HEAL_RETURN_IF_ERROR(write_vault_file(path, key, seed));
-  auto signer = ledger::Ed25519Signer::from_seed(seed);
+  auto signer = from_seed(seed);
   std::memset(seed.data(), 0, seed.size());
-  return std::unique_ptr<ledger::Signer>(std::move(signer));
+  return signer;
 }
+
+// The setup record's quorum and decryption threshold under this node's configuration.
+std::uint32_t quorum_of(const NodeConfig& c) { return c.min_contributors != 0 ? c.min_contributors : c.hospitals; }
+std::uint32_t threshold_of(const NodeConfig& c) { return c.he.threshold != 0 ? c.he.threshold : c.hospitals / 2 + 1; }
+
+Result<std::unique_ptr<ledger::Ledger>> open_sqlite(const ledger::LedgerUri& u) {
+  HEAL_ASSIGN_OR_RETURN(auto l, ledger::SqliteLedger::open(u.path));
+  return std::unique_ptr<ledger::Ledger>(std::move(l));
+}
+
+#ifdef HEAL_HAVE_EVM
+// kNodeLedger payload: u64 first chain block to scan, then the contract's 0x address.
+Bytes encode_contract(const std::string& address, std::uint64_t from_block) {
+  ByteWriter w;
+  w.put<std::uint64_t>(from_block);
+  w.put_bytes(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(address.data()), address.size()));
+  return w.take();
+}
+
+// A hospital attaches to the contract the coordinator names, on the chain of its own URI.
+Result<std::unique_ptr<ledger::evm::EvmLedger>> open_contract(ledger::LedgerUri u, std::span<const std::uint8_t> b) {
+  ByteReader r(b);
+  std::uint64_t from_block = 0;
+  HEAL_RETURN_IF_ERROR(r.get(&from_block));
+  if (r.remaining() != 42) return Status::corruption("malformed contract message");
+  std::span<const std::uint8_t> addr;
+  HEAL_RETURN_IF_ERROR(r.get_bytes(42, &addr));
+  u.query["contract"] = std::string(addr.begin(), addr.end());
+  u.query["from_block"] = std::to_string(from_block);
+  return ledger::evm::EvmLedger::open(u, /*read_only=*/false);
+}
+
+// Before co-signing on a chain: the contract must be the one for the record's consortium (its
+// participants' accounts, this node's threshold and quorum), read back from the chain.
+Status check_contract(const NodeConfig& c, const ledger::evm::EvmLedger& chain, std::span<const std::uint8_t> msg) {
+  const Bytes prefix = ledger::signing_message({});
+  if (msg.size() < prefix.size()) return Status::invalid_argument("not a ledger signing message");
+  HEAL_ASSIGN_OR_RETURN(ledger::Record rec, ledger::decode_record(msg.subspan(prefix.size())));
+  const auto* s = std::get_if<ledger::RoundSetup>(&rec.body);
+  if (!s) return Status::invalid_argument("asked to co-sign something other than the setup record");
+  HEAL_ASSIGN_OR_RETURN(ledger::evm::Consortium want,
+                        ledger::evm::consortium_of(c.federation_id, s->participants, threshold_of(c), quorum_of(c)));
+  return chain.check_consortium(want);
+}
+#endif
 
 }  // namespace
 
@@ -173,12 +233,10 @@ Status check_setup_record(const NodeConfig& c, const ledger::Identity& me, const
     if (p.party_id == c.party_id) listed = p.role == ledger::Role::kHospital && p.identity == me;
   }
   if (!listed) return Status::invalid_argument("the setup record does not list this hospital with its identity");
-  const std::uint32_t quorum = c.min_contributors != 0 ? c.min_contributors : c.hospitals;
-  if (s->min_contributors != quorum) {
+  if (s->min_contributors != quorum_of(c)) {
     return Status::invalid_argument("the setup record's quorum differs from this hospital's configuration");
   }
-  const std::uint32_t t = c.he.threshold != 0 ? c.he.threshold : c.hospitals / 2 + 1;
-  if (s->decryption_threshold != t) {
+  if (s->decryption_threshold != threshold_of(c)) {
     return Status::invalid_argument("the setup record's decryption threshold differs from this hospital's");
   }
   return {};
@@ -192,10 +250,20 @@ Status run_hospital_node(const NodeConfig& c, std::unique_ptr<fl::LocalTrainer> 
   HEAL_REQUIRE(c.role == NodeRole::kHospital, "run_hospital_node needs a hospital configuration");
   HEAL_REQUIRE(trainer != nullptr, "run_hospital_node needs a trainer");
   HEAL_ASSIGN_OR_RETURN(std::string passphrase, node_passphrase(c));
+  HEAL_ASSIGN_OR_RETURN(ledger::LedgerUri uri, ledger::parse_ledger_uri(c.ledger_path));
+  const bool chain = on_chain(uri);
+#ifndef HEAL_HAVE_EVM
+  if (chain) return Status::unsupported("node config: ledger " + uri.redacted() + ": built without the EVM backend");
+#endif
   HEAL_ASSIGN_OR_RETURN(auto net, start_transport(c));
-  HEAL_ASSIGN_OR_RETURN(auto ledger, ledger::SqliteLedger::open(c.ledger_path));
-  HEAL_ASSIGN_OR_RETURN(auto signer, hospital_ledger_key(c, passphrase, o));
+  // SQLite: opened now. EVM: opened when the coordinator names the contract (kNodeLedger).
+  std::unique_ptr<ledger::Ledger> ledger;
+  if (!chain) {
+    HEAL_ASSIGN_OR_RETURN(ledger, open_sqlite(uri));
+  }
+  HEAL_ASSIGN_OR_RETURN(auto signer, hospital_ledger_key(c, passphrase, o, chain));
   const ledger::Identity me = signer->identity();
+  [[maybe_unused]] const ledger::Signer* my_key = signer.get();  // owned by the fl::Hospital once built
   const fl::PartyId self = c.party_id;
   VaultOpenOptions open;
   open.allow_weak_kdf =
@@ -218,6 +286,7 @@ Status run_hospital_node(const NodeConfig& c, std::unique_ptr<fl::LocalTrainer> 
   NodeTransport transport(*net, [&](fl::Message m) { node_msgs.push_back(std::move(m)); });
   std::unique_ptr<fl::Hospital> hospital;
   auto build = [&]() -> Status {
+    if (!ledger) return {};  // built once the contract is known
     pub = std::make_unique<fl::HeAggregator>(public_setup(c, store->safeguards().key_epoch));
     HEAL_ASSIGN_OR_RETURN(auto party, pub->party_from_store(store));
     hospital = std::make_unique<fl::Hospital>(self, "hospital-" + std::to_string(self), std::move(trainer),
@@ -234,6 +303,25 @@ Status run_hospital_node(const NodeConfig& c, std::unique_ptr<fl::LocalTrainer> 
     return {};
   };
   if (store) HEAL_RETURN_IF_ERROR(build());
+#ifdef HEAL_HAVE_EVM
+  // The contract the coordinator named (public: address and deployment block), kept next to the
+  // node store so that a restarted hospital reattaches to it and answers the next round.
+  const std::string contract_path = c.node_store_path + ".contract";
+  ledger::evm::EvmLedger* evm = nullptr;
+  auto attach = [&](std::span<const std::uint8_t> named) -> Status {
+    auto e = open_contract(uri, named);
+    if (!e.ok()) return e.status().with_context("hospital " + std::to_string(self) + ": the federation's contract");
+    evm = e->get();
+    evm->add_local_signer(*my_key);  // this hospital's records are sent from its own account
+    ledger = std::move(*e);
+    return store && !hospital ? build() : Status{};
+  };
+  if (chain && store && std::filesystem::exists(contract_path)) {
+    std::ifstream in(contract_path, std::ios::binary);
+    const Bytes named((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    HEAL_RETURN_IF_ERROR(attach(named));
+  }
+#endif
 
   std::vector<fl::Message> early;  // key setup messages of faster peers, before the order to start
   const auto idle_limit = c.setup_timeout + 4 * c.response_timeout;
@@ -260,6 +348,13 @@ Status run_hospital_node(const NodeConfig& c, std::unique_ptr<fl::LocalTrainer> 
         std::optional<Digest> keys;
         if (store) keys = store->safeguards().key_epoch;
         (void)net->send({self, fl::kCoordinatorId, kNodeHello, 0, encode_hello(me, keys)});
+      } else if (m.kind == kNodeLedger) {
+#ifdef HEAL_HAVE_EVM
+        if (!chain || ledger) continue;  // a SQLite ledger, or told already
+        HEAL_RETURN_IF_ERROR(attach(m.payload));
+        std::ofstream(contract_path, std::ios::binary | std::ios::trunc)
+            .write(reinterpret_cast<const char*>(m.payload.data()), static_cast<std::streamsize>(m.payload.size()));
+#endif
       } else if (m.kind == kNodeKeyGen) {
         if (store) continue;  // keys exist: the coordinator learnt it from the hello
         const Bytes fid(c.federation_id.begin(), c.federation_id.end());
@@ -282,6 +377,12 @@ Status run_hospital_node(const NodeConfig& c, std::unique_ptr<fl::LocalTrainer> 
       } else if (m.kind == kNodeCosign) {
         if (!store) continue;
         Status ok = check_setup_record(c, me, store->safeguards().key_epoch, m.payload);
+#ifdef HEAL_HAVE_EVM
+        if (ok.ok() && chain) {
+          ok = evm ? check_contract(c, *evm, m.payload)
+                   : Status::failed_precondition("the coordinator has not named the federation's contract");
+        }
+#endif
         if (!ok.ok()) return ok.with_context("hospital " + std::to_string(self) + " refuses to co-sign the setup");
         (void)net->send({self, fl::kCoordinatorId, kNodeCosign, 0, hospital->signer().sign(m.payload)});
       }
@@ -331,12 +432,29 @@ void stop_all(fl::Transport& net, std::uint32_t hospitals) {
 Result<CoordinatorNodeResult> run_coordinator_node(const NodeConfig& c, std::vector<float> initial_model,
                                                    const fl::StrategyConfig& strategy, const NodeOptions& o) {
   HEAL_REQUIRE(c.role == NodeRole::kCoordinator, "run_coordinator_node needs a coordinator configuration");
+  HEAL_ASSIGN_OR_RETURN(ledger::LedgerUri uri, ledger::parse_ledger_uri(c.ledger_path));
+  const bool chain = on_chain(uri);
+#ifndef HEAL_HAVE_EVM
+  if (chain) return Status::unsupported("node config: ledger " + uri.redacted() + ": built without the EVM backend");
+#endif
   HEAL_ASSIGN_OR_RETURN(auto net, start_transport(c));
-  HEAL_ASSIGN_OR_RETURN(auto ledger, ledger::SqliteLedger::open(c.ledger_path));
-  HEAL_ASSIGN_OR_RETURN(std::uint64_t blocks, ledger->size());
-  if (blocks != 0) {
-    return Status::failed_precondition(
-        "the coordinator needs an empty ledger (resuming a federation is not supported)");
+  std::unique_ptr<ledger::Ledger> ledger;
+#ifdef HEAL_HAVE_EVM
+  ledger::evm::EvmLedger* evm = nullptr;
+  if (chain) {
+    // Deploys a new contract below (from the URI's key), so the ledger starts empty.
+    HEAL_ASSIGN_OR_RETURN(auto e, ledger::evm::EvmLedger::open(uri, /*read_only=*/false));
+    evm = e.get();
+    ledger = std::move(e);
+  }
+#endif
+  if (!chain) {
+    HEAL_ASSIGN_OR_RETURN(ledger, open_sqlite(uri));
+    HEAL_ASSIGN_OR_RETURN(std::uint64_t blocks, ledger->size());
+    if (blocks != 0) {
+      return Status::failed_precondition(
+          "the coordinator needs an empty ledger (resuming a federation is not supported)");
+    }
   }
   const std::uint32_t n = c.hospitals;
   const auto setup_deadline = Clock::now() + c.setup_timeout;
@@ -372,6 +490,46 @@ Result<CoordinatorNodeResult> run_coordinator_node(const NodeConfig& c, std::vec
     }
   }
 
+  // The coordinator's own ledger key: Ed25519 on SQLite; on a chain a secp256k1 account.
+  std::unique_ptr<ledger::Signer> coordinator_key;
+  if (chain) {
+    coordinator_key = ledger::Secp256k1Signer::generate();
+  } else {
+    coordinator_key = ledger::Ed25519Signer::generate();
+  }
+  [[maybe_unused]] const ledger::Signer* coordinator_key_ptr = coordinator_key.get();
+
+#ifdef HEAL_HAVE_EVM
+  // On a chain: the contract for the consortium of the hellos' accounts and this coordinator's, with
+  // the configured threshold and quorum, deployed (and the accounts funded: dev chains) from the
+  // URI's key; the hospitals are told its address and check it before co-signing the setup record.
+  if (evm) {
+    std::vector<ledger::Participant> parts;
+    for (fl::PartyId h = 0; h < n; ++h) {
+      parts.push_back({h, ledger::Role::kHospital, "hospital-" + std::to_string(h), hellos[h].identity});
+    }
+    parts.push_back({fl::kCoordinatorId, ledger::Role::kCoordinator, "coordinator", coordinator_key->identity()});
+    HEAL_ASSIGN_OR_RETURN(ledger::evm::Consortium cons,
+                          ledger::evm::consortium_of(c.federation_id, parts, threshold_of(c), quorum_of(c)));
+    std::vector<std::string> accounts;
+    for (const auto& m : cons.members) accounts.push_back(m.address);
+    if (Status s = evm->fund(accounts, 1'000'000'000'000'000'000ull); !s.ok()) {
+      stop_all(*net, n);
+      return s.with_context("funding the parties' accounts");
+    }
+    auto contract = evm->deploy(cons);
+    if (!contract.ok()) {
+      stop_all(*net, n);
+      return contract.status().with_context("deploying the federation's contract");
+    }
+    evm->add_local_signer(*coordinator_key_ptr);
+    for (fl::PartyId h = 0; h < n; ++h) {
+      Status st = net->send({fl::kCoordinatorId, h, kNodeLedger, 0, encode_contract(*contract, evm->from_block())});
+      if (!st.ok()) return st.with_context("naming the contract");
+    }
+  }
+#endif
+
   // 2. Dealer-free key setup between the hospitals; the coordinator receives the public shares only.
   for (fl::PartyId h = 0; h < n; ++h) {
     Status st = net->send({fl::kCoordinatorId, h, kNodeKeyGen, 0, {}});
@@ -399,9 +557,8 @@ Result<CoordinatorNodeResult> run_coordinator_node(const NodeConfig& c, std::vec
   cc.on_reject = o.on_reject ? o.on_reject : [](const fl::Rejection& r) { log::warn("coordinator: " + r.to_string()); };
   std::unique_ptr<fl::Coordinator> made;
   try {
-    made =
-        std::make_unique<fl::Coordinator>(cc, members, std::make_unique<fl::HeAggregator>(pub),
-                                          ledger::Ed25519Signer::generate(), *ledger, *net, std::move(initial_model));
+    made = std::make_unique<fl::Coordinator>(cc, members, std::make_unique<fl::HeAggregator>(pub),
+                                             std::move(coordinator_key), *ledger, *net, std::move(initial_model));
   } catch (const std::invalid_argument& e) {
     stop_all(*net, n);
     return Status::invalid_argument(std::string("node config: ") + e.what());
@@ -423,7 +580,10 @@ Result<CoordinatorNodeResult> run_coordinator_node(const NodeConfig& c, std::vec
     if (o.on_round) o.on_round(*s);
   }
   stop_all(*net, n);
-  CoordinatorNodeResult out{coordinator.report(), coordinator.global_model()};
+  CoordinatorNodeResult out{coordinator.report(), coordinator.global_model(), uri.path};
+#ifdef HEAL_HAVE_EVM
+  if (evm) out.ledger = evm->audit_uri();
+#endif
   ledger::VerifyReport v = ledger->verify();
   out.report.ledger_verified = v.ok;
   out.report.ledger_head = v.head_hash;

@@ -26,13 +26,23 @@ class Replica final : public Ledger {
   }
   std::function<void()> before_store;  // runs once, just before the next store
   bool fail_stores = false;            // every store fails (without the chain growing)
+  bool assigns = false;                // like the EVM contract: a stale block lands at the next height, then fails
   int stores = 0;
 
  protected:
+  bool assigns_heights() const override { return assigns; }
   Status store(const Block& b) override {
     ++stores;
     if (fail_stores) return Status::io_error("disk full");
     if (auto hook = std::exchange(before_store, nullptr)) hook();
+    if (assigns && b.height != chain_.blocks.size()) {
+      Block landed = b;
+      landed.height = chain_.blocks.size();
+      landed.prev_hash = chain_.blocks.back().hash;
+      landed.hash = compute_block_hash(landed.height, landed.prev_hash, landed.record, landed.signatures);
+      chain_.blocks.push_back(landed);
+      return Status::failed_precondition("another writer appended first: landed at another height");
+    }
     if (b.height != chain_.blocks.size()) {
       ++chain_.refused;
       return Status::io_error("a block must be appended at the next height");
@@ -82,6 +92,30 @@ TEST(LedgerWriters, ARaceThatMakesTheRecordInvalidIsNotRetriedIntoTheChain) {
   EXPECT_FALSE(dup.ok());
   EXPECT_EQ(chain.blocks.size(), 4u);
   EXPECT_TRUE(a.verify().ok);
+}
+
+TEST(LedgerWriters, ABlockABackendLandedAtALaterHeightIsFoundNotAppendedTwice) {
+  Federation f;
+  SharedChain chain;
+  Replica a(chain), b(chain);
+  a.assigns = true;
+  open_round_one(f, a);
+  // Hospital 1's commitment lands first; the backend then orders hospital 0's after it and reports
+  // the stale height: the append finds its block at height 4 instead of sending it again.
+  a.before_store = [&] { ASSERT_TRUE(b.append(f.by(*f.hospitals[1], f.commitment(1, 1))).ok()); };
+  auto mine = a.append(f.by(*f.hospitals[0], f.commitment(1, 0)));
+  ASSERT_TRUE(mine.ok()) << mine.status().to_string();
+  EXPECT_EQ(mine->height, 4u);
+  EXPECT_EQ(a.stores, 4);  // 3 for round one's opening, one for the commitment
+  EXPECT_EQ(chain.blocks.size(), 5u);
+  EXPECT_TRUE(a.verify().ok);
+  EXPECT_TRUE(a.commitment(1, 0).ok());
+  // Without the backend's height assignment, the same race on an identical record is refused.
+  SharedChain other;
+  Replica c(other), d(other);
+  open_round_one(f, c);
+  c.before_store = [&] { ASSERT_TRUE(d.append(f.by(*f.hospitals[0], f.commitment(1, 0))).ok()); };
+  EXPECT_FALSE(c.append(f.by(*f.hospitals[0], f.commitment(1, 0))).ok());
 }
 
 TEST(LedgerWriters, AStoreErrorWithoutAnotherWriterIsReturnedAtOnce) {

@@ -52,6 +52,22 @@ TEST(NodeConfig, ParsesACoordinator) {
   EXPECT_EQ(c->peers.size(), 3u);
 }
 
+TEST(NodeConfig, ALedgerIsAFileRelativeToTheConfigurationOrAUriTakenAsItIs) {
+  auto j = hospital();
+  EXPECT_EQ(parse_node_config(j.dump(), "/srv/heal").value().ledger_path, "/srv/heal/ledger.sqlite");
+  j["ledger"] = "evm://10.0.0.9:8545?confirmations=1";
+  EXPECT_EQ(parse_node_config(j.dump(), "/srv/heal").value().ledger_path, "evm://10.0.0.9:8545?confirmations=1");
+  // The coordinator deploys the contract: a node naming one is refused, as is a malformed URI.
+  j["ledger"] = "evm://10.0.0.9:8545?contract=0x" + std::string(40, '1');
+  auto c = parse_node_config(j.dump());
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("drop contract="), std::string::npos) << c.status().to_string();
+  j["ledger"] = "evm://10.0.0.9:notaport";
+  c = parse_node_config(j.dump());
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("ledger"), std::string::npos) << c.status().to_string();
+}
+
 TEST(NodeConfig, RefusesBadFields) {
   auto refused = [](nlohmann::json j, const std::string& field) {
     auto c = parse_node_config(j.dump());

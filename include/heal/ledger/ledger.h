@@ -120,6 +120,10 @@ class Ledger {
  protected:
   /// Stores `b` (already validated) as the next block.
   virtual Status store(const Block& b) = 0;
+  /// True for a backend whose store() may land `b` at a later height than b.height and then fail
+  /// (EVM: the contract orders concurrent writers' transactions): append() then looks for the block
+  /// after catching up instead of appending it again.
+  virtual bool assigns_heights() const { return false; }
 
  private:
   /// sync(), timed as a read (readers' catch-ups).

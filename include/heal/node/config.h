@@ -49,7 +49,9 @@ struct NodeConfig {
   std::string listen_address;                     ///< host:port of this node's gRPC server
   std::map<fl::PartyId, std::string> peers;       ///< party id -> host:port (the coordinator as kCoordinatorId)
   std::string ca_cert_path, cert_path, key_path;  ///< consortium CA, own certificate, own key (mode 0600)
-  std::string ledger_path;                        ///< SQLite ledger file shared by the nodes of one host
+  /// SQLite ledger file shared by the nodes of one host, or an evm:// / evms:// URI (heal/ledger/uri.h:
+  /// the coordinator's carries key=… to deploy; no node's may name contract=…)
+  std::string ledger_path;
   std::string federation_id;
   std::uint32_t hospitals = 0;  ///< K
   std::uint64_t rounds = 1;

@@ -9,10 +9,19 @@
 // node store and acts only through it from then on (safeguards recorded write-ahead); the hospitals
 // check and co-sign the setup record; then fl::Coordinator runs the rounds with fl::Hospital on each
 // node. A hospital that restarts reopens its node store and answers the next round.
+//
+// Ledger: a SQLite file shared by the nodes of one host, or (when `ledger` is an evm:// or evms://
+// URI, heal/ledger/uri.h) a HealFederation contract on an EVM chain, which works across hosts. On a
+// chain every party's ledger key is a secp256k1 key (its account); the coordinator deploys the
+// contract for the consortium of the hellos' addresses from the URI's key (and funds the accounts
+// from it: dev chains), tells the hospitals its address (kNodeLedger), and each hospital, before it
+// co-signs the setup record, reads the contract's members, threshold and quorum back from the chain
+// and refuses one that differs from the record.
 #pragma once
 
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "heal/core/status.h"
@@ -29,6 +38,7 @@ inline constexpr fl::MessageKind kNodeHello = static_cast<fl::MessageKind>(11); 
 inline constexpr fl::MessageKind kNodeKeyGen = static_cast<fl::MessageKind>(12);  // start the key setup
 inline constexpr fl::MessageKind kNodeCosign = static_cast<fl::MessageKind>(13);  // sign the setup record / signature
 inline constexpr fl::MessageKind kNodeStop = static_cast<fl::MessageKind>(14);    // the federation is over
+inline constexpr fl::MessageKind kNodeLedger = static_cast<fl::MessageKind>(15);  // the contract (EVM ledger)
 
 struct NodeOptions {
   /// Argon2id cost of a new node store and of the hospital's ledger key vault (tests pass
@@ -52,6 +62,7 @@ Status run_hospital_node(const NodeConfig& config, std::unique_ptr<fl::LocalTrai
 struct CoordinatorNodeResult {
   fl::FederationReport report;  ///< with ledger_verified / ledger_head
   std::vector<float> model;     ///< the final global model
+  std::string ledger;           ///< the SQLite file, or the contract's audit URI (evm://host:port?contract=…)
 };
 
 /// Runs the coordinator: setup (hellos, key setup, co-signed setup record, model v0), config.rounds

@@ -3,11 +3,12 @@
 // run on SQLite; the chain is re-read from its events by a fresh read-only handle (catch-up after a
 // restart) and verifies; a block whose sender is not one of its signers is refused by every reader;
 // the contract's refusal of a rule-breaking transaction reaches the caller with the error's name.
+#include "heal/ledger/backends/evm_ledger.h"
+
 #include <gtest/gtest.h>
 
 #include "fl/fl_fixture.h"
 #include "heal/fl/he_aggregator.h"
-#include "heal/ledger/backends/evm_ledger.h"
 #include "heal/ledger/backends/sqlite_ledger.h"
 #include "heal/ledger/open.h"
 #include "heal_federation_artifact.h"
@@ -120,6 +121,41 @@ TEST_F(EvmLedgerTest, FederationOnChainMatchesSqliteAndVerifiesAfterRestart) {
   EXPECT_EQ(history(**reader), h_chain);
   // An audit needs no key, and refuses one.
   EXPECT_FALSE(ledger::open(chain_uri() + "&contract=" + (*chain)->contract_address(), OpenMode::kReadOnly).ok());
+}
+
+// What a node checks before co-signing: the contract it is told, read back from the chain, against
+// the consortium it expects; any difference in federation, threshold, quorum or members is named.
+TEST_F(EvmLedgerTest, CheckConsortiumReadsTheContractBackAndNamesADifference) {
+  auto chain = EvmLedger::open(*parse_ledger_uri(chain_uri()), /*read_only=*/false);
+  ASSERT_TRUE(chain.ok()) << chain.status().to_string();
+  fl::Federation fed(config(), trainers(), aggregator(), **chain, {0, 0, 0, 0});
+  deployed(fed, **chain);
+  const Consortium want = consortium_of("evm-test", fed.participants(), 2, 3).value();
+  auto reader = EvmLedger::open(*parse_ledger_uri((*chain)->audit_uri()), /*read_only=*/true).value();
+  EXPECT_TRUE(reader->check_consortium(want).ok()) << reader->check_consortium(want).to_string();
+  auto refused = [&](Consortium c, const std::string& says) {
+    const Status s = reader->check_consortium(c);
+    EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition) << says;
+    EXPECT_NE(s.message().find(says), std::string::npos) << s.message();
+  };
+  Consortium c = want;
+  c.federation_id = "another";
+  refused(c, "another federation");
+  c = want;
+  c.threshold = 3;
+  refused(c, "decryption threshold 2, not 3");
+  c = want;
+  c.min_contributors = 4;
+  refused(c, "quorum 3, not 4");
+  c = want;
+  c.members.pop_back();
+  refused(c, "members, not");
+  c = want;
+  std::swap(c.members[0].address, c.members[1].address);
+  refused(c, "is not in the expected consortium");
+  c = want;
+  c.members[0].role = Role::kCoordinator;
+  refused(c, "is not in the expected consortium");
 }
 
 TEST_F(EvmLedgerTest, BlockSentByANonSignerIsRefusedByReaders) {
@@ -370,10 +406,9 @@ TEST_F(EvmLedgerTest, UrisAreCheckedBeforeAnyTransaction) {
                 .code(),
             StatusCode::kNotFound);
   // A port nobody listens on.
-  EXPECT_EQ(EvmLedger::open(*parse_ledger_uri("evm://127.0.0.1:1?contract=0x" + std::string(40, '1')), true)
-                .status()
-                .code(),
-            StatusCode::kUnavailable);
+  EXPECT_EQ(
+      EvmLedger::open(*parse_ledger_uri("evm://127.0.0.1:1?contract=0x" + std::string(40, '1')), true).status().code(),
+      StatusCode::kUnavailable);
 }
 
 }  // namespace

@@ -93,6 +93,10 @@ class EvmLedger final : public Ledger {
   /// Sends `wei` from this handle's key to each address whose balance is below it (dev chains:
   /// anvil's accounts are funded, fresh party keys are not; a QBFT network runs with zero gas price).
   Status fund(const std::vector<std::string>& addresses, std::uint64_t wei);
+  /// Reads the attached contract's federation id (its keccak256), threshold, quorum and members
+  /// (party id, address, role) back from the chain and compares them with `c` (names are not on
+  /// chain). FailedPrecondition naming the first difference; a node checks a contract it is told.
+  Status check_consortium(const Consortium& c) const;
   /// The attached contract ("" before deploy()).
   std::string contract_address() const;
   /// The chain block the contract was deployed in (or the URI's from_block).
@@ -113,6 +117,7 @@ class EvmLedger final : public Ledger {
 
  protected:
   Status store(const Block& b) override;
+  bool assigns_heights() const override { return true; }
 
  private:
   explicit EvmLedger(std::unique_ptr<Impl> impl);

@@ -390,6 +390,54 @@ Status EvmLedger::fund(const std::vector<std::string>& addresses, std::uint64_t 
   return {};
 }
 
+Status EvmLedger::check_consortium(const Consortium& c) const {
+  if (!impl_->contract) return Status::failed_precondition("no contract attached");
+  const std::string at = "the contract at " + impl_->contract->to_hex();
+  auto u64_view = [&](const char* sig) -> Result<std::uint64_t> {
+    HEAL_ASSIGN_OR_RETURN(Bytes raw, impl_->view(sig, {}));
+    HEAL_ASSIGN_OR_RETURN(auto v, abi::decode(*abi::parse_types("uint256"), raw));
+    return v[0].as_u64();
+  };
+  HEAL_ASSIGN_OR_RETURN(Bytes fed_raw, impl_->view("federationId()", {}));
+  HEAL_ASSIGN_OR_RETURN(auto fed, abi::decode(*abi::parse_types("bytes32"), fed_raw));
+  if (fed[0].as_bytes32() != keccak256(c.federation_id)) {
+    return Status::failed_precondition(at + " belongs to another federation than '" + c.federation_id + "'");
+  }
+  HEAL_ASSIGN_OR_RETURN(std::uint64_t t, u64_view("threshold()"));
+  if (t != c.threshold) {
+    return Status::failed_precondition(at + " has decryption threshold " + std::to_string(t) + ", not " +
+                                       std::to_string(c.threshold));
+  }
+  HEAL_ASSIGN_OR_RETURN(std::uint64_t q, u64_view("minContributors()"));
+  if (q != c.min_contributors) {
+    return Status::failed_precondition(at + " has quorum " + std::to_string(q) + ", not " +
+                                       std::to_string(c.min_contributors));
+  }
+  HEAL_ASSIGN_OR_RETURN(std::uint64_t n, u64_view("memberCount()"));
+  if (n != c.members.size()) {
+    return Status::failed_precondition(at + " has " + std::to_string(n) + " members, not " +
+                                       std::to_string(c.members.size()));
+  }
+  std::map<std::uint32_t, std::pair<Address, std::uint64_t>> want;
+  for (const auto& m : c.members) {
+    HEAL_ASSIGN_OR_RETURN(Address a, Address::from_hex(m.address));
+    want[m.party_id] = {a, static_cast<std::uint64_t>(m.role)};
+  }
+  for (std::uint64_t i = 0; i < n; ++i) {
+    HEAL_ASSIGN_OR_RETURN(Bytes raw, impl_->view("memberAt(uint256)", {Value::uint(i)}));
+    HEAL_ASSIGN_OR_RETURN(auto m, abi::decode(*abi::parse_types("uint32,address,uint8"), raw));
+    HEAL_ASSIGN_OR_RETURN(std::uint64_t id, m[0].as_u64());
+    HEAL_ASSIGN_OR_RETURN(std::uint64_t role, m[2].as_u64());
+    auto it = want.find(static_cast<std::uint32_t>(id));
+    if (id > 0xffffffffu || it == want.end() || !(it->second.first == m[1].as_address()) || it->second.second != role) {
+      return Status::failed_precondition(at + ": member " + std::to_string(id) + " (" + m[1].as_address().to_hex() +
+                                         ") is not in the expected consortium");
+    }
+    want.erase(it);
+  }
+  return {};
+}
+
 std::string EvmLedger::contract_address() const { return impl_->contract ? impl_->contract->to_hex() : ""; }
 std::uint64_t EvmLedger::from_block() const { return impl_->from_block; }
 
