@@ -204,7 +204,7 @@ Status check_contract(const NodeConfig& c, const ledger::evm::EvmLedger& chain, 
   if (!s) return Status::invalid_argument("asked to co-sign something other than the setup record");
   HEAL_ASSIGN_OR_RETURN(ledger::evm::Consortium want,
                         ledger::evm::consortium_of(c.federation_id, s->participants, threshold_of(c), quorum_of(c)));
-  return chain.check_consortium(want);
+  return chain.check_deployed_consortium(want);
 }
 #endif
 
@@ -276,9 +276,6 @@ Status run_hospital_node(const NodeConfig& c, std::unique_ptr<fl::LocalTrainer> 
     HEAL_ASSIGN_OR_RETURN(std::unique_ptr<fl::NodeStore> s, fl::NodeStore::open(c.node_store_path, passphrase, open));
     if (s->safeguards().party != self)
       return Status::failed_precondition(c.node_store_path + " is another party's store");
-    // Rollback detection: a store older than what the ledger shows this party did is refused now
-    // and before every round (fl/node_store.h).
-    HEAL_RETURN_IF_ERROR(s->bind_ledger(*ledger).with_context("hospital " + std::to_string(self)));
     store = std::move(s);
   }
 
@@ -287,6 +284,9 @@ Status run_hospital_node(const NodeConfig& c, std::unique_ptr<fl::LocalTrainer> 
   std::unique_ptr<fl::Hospital> hospital;
   auto build = [&]() -> Status {
     if (!ledger) return {};  // built once the contract is known
+    // Rollback detection: a store older than what the ledger shows this party did is refused now
+    // and before every round (fl/node_store.h). On a chain the ledger is known once attached.
+    HEAL_RETURN_IF_ERROR(store->bind_ledger(*ledger).with_context("hospital " + std::to_string(self)));
     pub = std::make_unique<fl::HeAggregator>(public_setup(c, store->safeguards().key_epoch));
     HEAL_ASSIGN_OR_RETURN(auto party, pub->party_from_store(store));
     hospital = std::make_unique<fl::Hospital>(self, "hospital-" + std::to_string(self), std::move(trainer),
@@ -295,10 +295,10 @@ Status run_hospital_node(const NodeConfig& c, std::unique_ptr<fl::LocalTrainer> 
     hospital->set_aggregation_party(std::move(party));
     if (c.verify_aggregate) {
       // This hospital's own public side recomputes every aggregate it is asked to decrypt.
-      hospital->set_aggregate_check([agg = pub.get()](std::span<const Bytes> contributions, std::size_t length,
-                                                      std::uint64_t round) {
-        return agg->aggregate(contributions, length, round);
-      });
+      hospital->set_aggregate_check(
+          [agg = pub.get()](std::span<const Bytes> contributions, std::size_t length, std::uint64_t round) {
+            return agg->aggregate(contributions, length, round);
+          });
     }
     return {};
   };
@@ -371,7 +371,6 @@ Status run_hospital_node(const NodeConfig& c, std::unique_ptr<fl::LocalTrainer> 
                                   [&](fl::Message x) { node_msgs.push_back(std::move(x)); }, std::move(early)));
         HEAL_ASSIGN_OR_RETURN(std::unique_ptr<fl::NodeStore> s,
                               material.create_store(c.node_store_path, passphrase, o.kdf));
-        HEAL_RETURN_IF_ERROR(s->bind_ledger(*ledger).with_context("hospital " + std::to_string(self)));
         store = std::move(s);
         HEAL_RETURN_IF_ERROR(build());
       } else if (m.kind == kNodeCosign) {

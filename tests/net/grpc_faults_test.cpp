@@ -253,13 +253,19 @@ TEST(GrpcFaults, AContributionAndADecryptionShareOfAnEarlierRoundReplayedAreReje
 }
 
 TEST(GrpcFaults, TruncatedAndBitFlippedMessagesAreRejectedAndLogged) {
-  // Hospital 1: its round-1 update loses its last byte; its round-1 decryption share has 64 bytes
-  // flipped inside its polynomial and its round-2 share is cut in half.
+  // Hospital 1: its round-1 update loses its last byte; its round-1 decryption share has the bits of
+  // a used coefficient flipped and its round-2 share is cut in half.
   auto out = run_with_fault(1, [](fl::Message m) {
     if (m.kind == fl::MessageKind::kUpdate && m.round == 1) m.payload.pop_back();
     if (m.kind == fl::MessageKind::kDecryptionShare && m.round == 1) {
       auto s = fl::internal::decode_share(m.payload).value();
-      for (std::size_t k = 0; k < 64; ++k) s.share[s.share.size() / 2 + k] ^= 0xff;  // inside its polynomial
+      // The share's polynomial ends the message, coefficient by coefficient in the compact form:
+      // N = 4096 coefficients of b bits take 512 b bytes, after a header of fewer than 512 bytes.
+      // Flip the low 48 bits of coefficient 0, i.e. of weight 0 (a flip in the coefficients beyond
+      // the model's 2 weights would change nothing that is used).
+      const std::size_t poly_bytes = s.share.size() / 512 * 512;
+      if (poly_bytes < 512 * 40 || poly_bytes > s.share.size()) std::abort();  // not the layout described
+      for (std::size_t k = 0; k < 6; ++k) s.share[s.share.size() - poly_bytes + k] ^= 0xff;
       m.payload = fl::internal::encode_share(s);
     }
     if (m.kind == fl::MessageKind::kDecryptionShare && m.round == 2) m.payload.resize(m.payload.size() / 2);
@@ -273,7 +279,7 @@ TEST(GrpcFaults, TruncatedAndBitFlippedMessagesAreRejectedAndLogged) {
   EXPECT_EQ(r1.contributors, 3u);
   // A flipped bit inside the share's ciphertext parses: the decrypted sum leaves its range, and the round
   // fails cleanly (recorded, the model stays) instead of publishing a corrupt model.
-  EXPECT_FALSE(r1.completed);
+  EXPECT_FALSE(r1.completed) << all(out) << " decrypted by 1: " << r1.parties[1].decrypted;
   EXPECT_NE(r1.failure_reason.find("out of range"), std::string::npos) << r1.failure_reason;
   EXPECT_EQ(r1.model_version, 0u);
   // Round 2: the truncated share is rejected on receipt and another quorum decrypts.

@@ -132,9 +132,9 @@ TEST_F(EvmLedgerTest, CheckConsortiumReadsTheContractBackAndNamesADifference) {
   deployed(fed, **chain);
   const Consortium want = consortium_of("evm-test", fed.participants(), 2, 3).value();
   auto reader = EvmLedger::open(*parse_ledger_uri((*chain)->audit_uri()), /*read_only=*/true).value();
-  EXPECT_TRUE(reader->check_consortium(want).ok()) << reader->check_consortium(want).to_string();
+  EXPECT_TRUE(reader->check_deployed_consortium(want).ok()) << reader->check_deployed_consortium(want).to_string();
   auto refused = [&](Consortium c, const std::string& says) {
-    const Status s = reader->check_consortium(c);
+    const Status s = reader->check_deployed_consortium(c);
     EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition) << says;
     EXPECT_NE(s.message().find(says), std::string::npos) << s.message();
   };

@@ -96,7 +96,7 @@ class EvmLedger final : public Ledger {
   /// Reads the attached contract's federation id (its keccak256), threshold, quorum and members
   /// (party id, address, role) back from the chain and compares them with `c` (names are not on
   /// chain). FailedPrecondition naming the first difference; a node checks a contract it is told.
-  Status check_consortium(const Consortium& c) const;
+  Status check_deployed_consortium(const Consortium& c) const;
   /// The attached contract ("" before deploy()).
   std::string contract_address() const;
   /// The chain block the contract was deployed in (or the URI's from_block).

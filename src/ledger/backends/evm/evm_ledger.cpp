@@ -390,7 +390,7 @@ Status EvmLedger::fund(const std::vector<std::string>& addresses, std::uint64_t 
   return {};
 }
 
-Status EvmLedger::check_consortium(const Consortium& c) const {
+Status EvmLedger::check_deployed_consortium(const Consortium& c) const {
   if (!impl_->contract) return Status::failed_precondition("no contract attached");
   const std::string at = "the contract at " + impl_->contract->to_hex();
   auto u64_view = [&](const char* sig) -> Result<std::uint64_t> {
