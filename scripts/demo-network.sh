@@ -3,14 +3,19 @@
 # one coordinator and N hospital processes (`heal node run`), each with its own TLS key and
 # certificate (mutual TLS over gRPC on 127.0.0.1), its own HE key material from the dealer-free key
 # setup (in its encrypted node store) and its own ledger key; the rounds are recorded on a shared
-# SQLite ledger, which is audited at the end.
+# SQLite ledger or (--chain) on the HealFederation contract on a private dev chain (anvil on
+# loopback, started and stopped here), which is audited at the end.
 #
 #   scripts/demo-network.sh [--hospitals 3] [--rounds 5] [--data PATH] [--out DIR] [--model hecnn]
-#                           [--partition dirichlet:0.5] [--seed 1] [--local-epochs 1] [--netns]
+#                           [--partition dirichlet:0.5] [--seed 1] [--local-epochs 1] [--netns | --chain]
 #
 # --netns puts every process in its own network namespace, joined by veth pairs to a bridge
 # (10.77.0.0/24), so that the nodes really talk over a network link and the bytes each hospital
 # sends and receives are counted by its interface (needs root and `ip`; the script says so otherwise).
+#
+# --chain starts anvil (node_modules, from scripts/install-deps.sh; or $ANVIL): the coordinator deploys
+# the contract from anvil's dev key and funds the hospitals' fresh secp256k1 accounts; every party
+# sends its own records from its own account.
 #
 # Prints each process's output under OUT/logs, the coordinator's per-round table and summary, and
 # `heal ledger audit` of the ledger. Exit status 0 only if the federation completed, the ledger
@@ -27,6 +32,7 @@ model=hecnn
 partition="dirichlet:0.5"
 seed=1
 netns=0
+chain=0
 threads=1
 lr=0.002
 local_epochs=1
@@ -45,6 +51,7 @@ while [ $# -gt 0 ]; do
     --local-epochs) local_epochs="$2"; shift 2 ;;
     --timeout-ms) timeout_ms="$2"; shift 2 ;;
     --netns) netns=1; shift ;;
+    --chain) chain=1; shift ;;
     -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "demo-network: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -63,6 +70,11 @@ if [ "$netns" = 1 ]; then
   if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null; then
     echo "demo-network: --netns needs root and the ip command" >&2; exit 2
   fi
+fi
+if [ "$chain" = 1 ]; then
+  [ "$netns" = 0 ] || { echo "demo-network: --chain and --netns together are not supported" >&2; exit 2; }
+  ANVIL="${ANVIL:-$here/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil}"
+  [ -x "$ANVIL" ] || { echo "demo-network: --chain needs anvil at $ANVIL (scripts/install-deps.sh), or set ANVIL" >&2; exit 2; }
 fi
 [ -n "$out" ] || out="$(mktemp -d /tmp/heal-network.XXXXXX)"
 mkdir -p "$out"
@@ -111,11 +123,35 @@ ns_cleanup() {
   ip link del healdemo-br 2>/dev/null || true
 }
 pids=()
+anvil_pid=""
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  [ -z "$anvil_pid" ] || { kill "$anvil_pid" 2>/dev/null; wait "$anvil_pid" 2>/dev/null || true; }
   ns_cleanup
 }
 trap cleanup EXIT
+
+# --- The ledger: a SQLite file next to the configurations, or a contract on a dev chain. ---
+ledger_hospital="ledger.sqlite"
+ledger_coordinator="ledger.sqlite"
+if [ "$chain" = 1 ]; then
+  mkdir -p "$out/anvil-home"
+  HOME="$out/anvil-home" "$ANVIL" --port 0 > "$out/logs/anvil.log" 2>&1 &
+  anvil_pid=$!
+  port=""
+  for _ in $(seq 1 100); do
+    port=$(grep -o 'Listening on 127.0.0.1:[0-9]*' "$out/logs/anvil.log" | sed 's/.*://' || true)
+    [ -n "$port" ] && break
+    sleep 0.1
+  done
+  [ -n "$port" ] || { echo "demo-network: anvil did not start: $(cat "$out/logs/anvil.log")" >&2; exit 1; }
+  # anvil's first dev key deploys the contract and pays gas on this throwaway chain: it reaches the
+  # coordinator through its environment only.
+  HEAL_DEV_KEY=$(grep -A3 'Private Keys' "$out/logs/anvil.log" | grep -o '0x[0-9a-f]\{64\}' | head -1)
+  [ -n "$HEAL_DEV_KEY" ] || { echo "demo-network: no dev key in anvil's output" >&2; exit 1; }
+  ledger_hospital="evm://127.0.0.1:$port"
+  ledger_coordinator="evm://127.0.0.1:$port?key=env:HEAL_DEV_KEY"
+fi
 
 if [ "$netns" = 1 ]; then
   ns_cleanup
@@ -147,9 +183,11 @@ write_config() {  # party
   if [ "$p" = coordinator ]; then
     role='"role": "coordinator"'
     cert="$out/pki/$coord_cn"
+    ledger="$ledger_coordinator"
   else
     role="\"role\": \"hospital\", \"party_id\": $p"
     cert="$out/pki/party-$p"
+    ledger="$ledger_hospital"
   fi
   cat > "$out/node-$p.json" <<EOF
 {
@@ -157,7 +195,7 @@ write_config() {  # party
   "listen": "${listen[$p]}",
   "peers": {$peers},
   "tls": {"ca_cert": "pki/ca.crt", "cert": "$cert.crt", "key": "$cert.key"},
-  "ledger": "ledger.sqlite", "federation_id": "$fid",
+  "ledger": "$ledger", "federation_id": "$fid",
   "response_timeout_ms": $timeout_ms, "setup_timeout_ms": 120000,
   "he": {"max_abs_update": 256},
 $( [ "$p" = coordinator ] || echo "  \"node_store\": {\"path\": \"hospital-$p.store\", \"passphrase_env\": \"HEAL_NODE_PASSPHRASE\"},")
@@ -186,7 +224,7 @@ for ((h = 0; h < hospitals; h++)); do
   pids+=($!)
 done
 set +e
-(cd "$out" && run_in coordinator "$HEAL" node run --config "$out/node-coordinator.json" --out "$out/report") \
+(cd "$out" && HEAL_DEV_KEY="${HEAL_DEV_KEY:-}" run_in coordinator "$HEAL" node run --config "$out/node-coordinator.json" --out "$out/report") \
   2>&1 | tee "$out/logs/coordinator.log"
 coord_rc=${PIPESTATUS[0]}
 fail=0
@@ -209,9 +247,19 @@ if [ "$netns" = 1 ]; then
   done
 fi
 echo
-echo "ledger audit (heal ledger verify / log):"
-"$HEAL" ledger verify --ledger "$out/ledger.sqlite" || fail=1
-"$HEAL" ledger log --ledger "$out/ledger.sqlite" || fail=1
+audit="$out/ledger.sqlite"
+if [ "$chain" = 1 ]; then
+  audit=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ledger"]["uri"])' "$out/report/report.json" \
+          2>/dev/null || true)
+fi
+echo "ledger audit (heal ledger verify / log --ledger $audit):"
+if [ -n "$audit" ]; then
+  "$HEAL" ledger verify --ledger "$audit" || fail=1
+  "$HEAL" ledger log --ledger "$audit" || fail=1
+else
+  echo "no ledger to audit (the coordinator wrote no report)" >&2
+  fail=1
+fi
 awk -v a="$t0" -v b="$t1" 'BEGIN { printf "wall time %.1f s\n", b - a }'
 for ((h = 0; h < hospitals; h++)); do
   if ! grep -q "ended the federation" "$out/logs/hospital-$h.log"; then

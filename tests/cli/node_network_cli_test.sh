@@ -2,8 +2,9 @@
 # scripts/demo-network.sh end to end: a consortium CA, 1 coordinator and 3 hospital processes
 # (`heal node run`, mutual TLS, dealer-free keys, threshold CKKS), 2 rounds of PneumoniaMNIST, the
 # ledger verified. With "netns" as the third argument every process runs in its own network namespace
-# (veth pairs on a bridge); the test is skipped (exit 77) where the machine does not allow it.
-#   node_network_cli_test.sh HEAL SHARED_DATA_DIR [netns]
+# (veth pairs on a bridge); the test is skipped (exit 77) where the machine does not allow it. With
+# "chain" the ledger is the HealFederation contract on a private anvil chain ($ANVIL).
+#   node_network_cli_test.sh HEAL SHARED_DATA_DIR [netns|chain]
 set -euo pipefail
 heal="$1"
 data="$2/pneumoniamnist.npz"
@@ -11,6 +12,9 @@ mode="${3:-loopback}"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 [ -f "$data" ] || { echo "SKIP: $data is missing"; exit 77; }
 extra=()
+if [ "$mode" = chain ]; then
+  grep -q '^ledger evm://127.0.0.1:[0-9]*?contract=0x[0-9a-fA-F]*: verified' "$work/out.txt" || fail "no verified contract ledger"
+fi
 if [ "$mode" = netns ]; then
   if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null || ! ip netns add heal-probe-$$ 2>/dev/null; then
     echo "SKIP: network namespaces need root and the ip command"
@@ -18,6 +22,9 @@ if [ "$mode" = netns ]; then
   fi
   ip netns del heal-probe-$$
   extra=(--netns)
+elif [ "$mode" = chain ]; then
+  [ -x "${ANVIL:-}" ] || { echo "SKIP: no anvil (ANVIL=${ANVIL:-unset})"; exit 77; }
+  extra=(--chain)
 fi
 work="$(mktemp -d /tmp/heal-node-network-test.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
@@ -47,7 +54,9 @@ print("report ok: test ACC %.4f, up %.0f B, down %.0f B per hospital per round" 
       (acc, net["bytes_up_per_hospital_per_round"], net["bytes_down_per_hospital_per_round"]))
 PY
 # Every hospital's store and ledger key are 0600.
-for f in "$work"/run/hospital-*.store "$work"/run/hospital-*.store.ledger-key; do
+key_suffix=ledger-key
+[ "$mode" = chain ] && key_suffix=chain-key
+for f in "$work"/run/hospital-*.store "$work"/run/hospital-*.store.$key_suffix; do
   [ "$(stat -c %a "$f")" = 600 ] || fail "$f is not 0600"
 done
 if [ "$mode" = netns ]; then

@@ -20,6 +20,7 @@
 #include "heal/fl/hospital.h"
 #include "heal/ledger/identity.h"
 #include "heal/net/grpc_transport.h"
+#include "net/replica_ledger.h"
 #include "net/test_pki.h"
 
 namespace heal::net {
@@ -29,35 +30,8 @@ using namespace std::chrono_literals;
 
 constexpr std::size_t kHospitals = 4;
 
-struct SharedChain {
-  std::mutex mu;
-  std::vector<ledger::Block> blocks;
-};
-
-class ReplicaLedger final : public ledger::Ledger {
- public:
-  explicit ReplicaLedger(SharedChain& chain) : chain_(chain) {}
-  Result<std::uint64_t> size() const override {
-    std::lock_guard lock(chain_.mu);
-    return std::uint64_t{chain_.blocks.size()};
-  }
-  Result<ledger::Block> block(std::uint64_t height) const override {
-    std::lock_guard lock(chain_.mu);
-    if (height >= chain_.blocks.size()) return Status::not_found("no block " + std::to_string(height));
-    return chain_.blocks[height];
-  }
-
- protected:
-  Status store(const ledger::Block& b) override {
-    std::lock_guard lock(chain_.mu);
-    if (b.height != chain_.blocks.size()) return Status::failed_precondition("append on a stale head");
-    chain_.blocks.push_back(b);
-    return {};
-  }
-
- private:
-  SharedChain& chain_;
-};
+using testing::ReplicaLedger;
+using testing::SharedChain;
 
 // Test-only decorator: every message the hospital sends passes through `fault`, which may alter it and
 // returns the messages to put on the wire instead (none, the altered one, or more: a replay).

@@ -16,6 +16,7 @@
 #include "heal/fl/plain_aggregator.h"
 #include "heal/ledger/identity.h"
 #include "heal/net/grpc_transport.h"
+#include "net/replica_ledger.h"
 #include "net/test_pki.h"
 
 namespace heal::net {
@@ -23,37 +24,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// One chain in memory that every party's replica reads and appends to; an append on a stale head is
-// refused (so two writers racing would fail the test rather than fork the chain).
-struct SharedChain {
-  std::mutex mu;
-  std::vector<ledger::Block> blocks;
-};
-
-class ReplicaLedger final : public ledger::Ledger {
- public:
-  explicit ReplicaLedger(SharedChain& chain) : chain_(chain) {}
-  Result<std::uint64_t> size() const override {
-    std::lock_guard lock(chain_.mu);
-    return std::uint64_t{chain_.blocks.size()};
-  }
-  Result<ledger::Block> block(std::uint64_t height) const override {
-    std::lock_guard lock(chain_.mu);
-    if (height >= chain_.blocks.size()) return Status::not_found("no block " + std::to_string(height));
-    return chain_.blocks[height];
-  }
-
- protected:
-  Status store(const ledger::Block& b) override {
-    std::lock_guard lock(chain_.mu);
-    if (b.height != chain_.blocks.size()) return Status::failed_precondition("append on a stale head");
-    chain_.blocks.push_back(b);
-    return {};
-  }
-
- private:
-  SharedChain& chain_;
-};
+using testing::ReplicaLedger;
+using testing::SharedChain;
 
 const std::vector<std::vector<float>> kUpdates = {{1, 2}, {3, 4}, {5, 6}};
 const std::vector<std::uint64_t> kSamples = {2, 2, 4};

@@ -31,6 +31,7 @@ struct FlNodeRunResult {
   std::vector<float> final_model;
   bool ledger_verified = false;
   Digest ledger_head{};
+  std::string ledger;  ///< the SQLite file, or the contract's audit URI (evm://host:port?contract=...)
 };
 
 /// Runs the node until the federation ends. InvalidArgument when the configuration has no

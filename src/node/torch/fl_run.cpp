@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
+#include <utility>
 
 #include "heal/apps/fl_workload.h"
 #include "heal/io/partition.h"
@@ -39,7 +40,8 @@ apps::FlSimulationOptions workload_options(const NodeConfig& c) {
   return a;
 }
 
-std::string round_row(const fl::RoundStats& r, const apps::fl_workload::Workload& w) {
+// Mean bytes sent and received per hospital that took part in the round (any traffic).
+std::pair<double, double> bytes_per_hospital(const fl::RoundStats& r) {
   double up = 0, down = 0;
   std::size_t online = 0;
   for (const auto& p : r.parties) {
@@ -49,11 +51,16 @@ std::string round_row(const fl::RoundStats& r, const apps::fl_workload::Workload
     down += static_cast<double>(p.bytes_down);
   }
   const double n = static_cast<double>(std::max<std::size_t>(online, 1));
+  return {up / n, down / n};
+}
+
+std::string round_row(const fl::RoundStats& r, const apps::fl_workload::Workload& w) {
+  const auto [up, down] = bytes_per_hospital(r);
   std::ostringstream os;
   os << std::setprecision(4) << "round " << r.round << (r.completed ? "" : " FAILED") << ": " << r.contributors
      << " contributions, " << w.val_titles[0] << " " << apps::fl_workload::metric(r.val_metrics, w.val_keys[0]) << ", "
-     << std::setprecision(3) << r.round_seconds << " s, up " << apps::fl_workload::human_bytes(up / n) << " / down "
-     << apps::fl_workload::human_bytes(down / n) << " per hospital";
+     << std::setprecision(3) << r.round_seconds << " s, up " << apps::fl_workload::human_bytes(up) << " / down "
+     << apps::fl_workload::human_bytes(down) << " per hospital";
   if (!r.completed) os << " (" << r.failure_reason << ")";
   os << "\n";
   return os.str();
@@ -117,6 +124,7 @@ FlNodeRunResult run(NodeConfig c, const FlNodeRunOptions& o) {
   const apps::fl_workload::RoundTable rt = apps::fl_workload::format_round_table(rep, w);
   out.round_table = rt.text;
   out.ledger_verified = rep.ledger_verified;
+  out.ledger = res.ledger.empty() ? c.ledger_path : res.ledger;
   out.ledger_head = rep.ledger_head;
 
   // Where a round's wall time goes, over the network: the slowest hospital's training, the HE work
@@ -130,16 +138,9 @@ FlNodeRunResult run(NodeConfig c, const FlNodeRunOptions& o) {
     round_sum += r.round_seconds;
     train_sum += r.train_seconds;
     he_sum += r.encrypt_seconds + r.aggregate_seconds + r.decrypt_seconds;
-    double up = 0, down = 0;
-    std::size_t online = 0;
-    for (const auto& p : r.parties) {
-      if (p.bytes_up + p.bytes_down == 0) continue;
-      ++online;
-      up += static_cast<double>(p.bytes_up);
-      down += static_cast<double>(p.bytes_down);
-    }
-    up_sum += up / static_cast<double>(std::max<std::size_t>(online, 1));
-    down_sum += down / static_cast<double>(std::max<std::size_t>(online, 1));
+    const auto [up, down] = bytes_per_hospital(r);
+    up_sum += up;
+    down_sum += down;
   }
   const double nc = static_cast<double>(std::max<std::size_t>(completed, 1));
   const double other = std::max(0.0, round_sum - train_sum - he_sum);
@@ -154,6 +155,7 @@ FlNodeRunResult run(NodeConfig c, const FlNodeRunOptions& o) {
   j["local_epochs"] = a.local_epochs;
   j["test"] = test.report;
   j["rounds_extra"] = rt.extra;
+  j["ledger"] = {{"uri", res.ledger.empty() ? c.ledger_path : res.ledger}, {"verified", rep.ledger_verified}};
   j["network"] = {{"completed_rounds", completed},
                   {"bytes_up_per_hospital_per_round", up_sum / nc},
                   {"bytes_down_per_hospital_per_round", down_sum / nc},
@@ -189,7 +191,7 @@ FlNodeRunResult run(NodeConfig c, const FlNodeRunOptions& o) {
       << "bytes per hospital per round: up " << apps::fl_workload::human_bytes(up_sum / nc) << " ("
       << up_sum / nc / (4.0 * static_cast<double>(params)) << "x float32), down "
       << apps::fl_workload::human_bytes(down_sum / nc) << "\n"
-      << "ledger " << c.ledger_path << ": " << (rep.ledger_verified ? "verified" : "NOT verified") << ", head "
+      << "ledger " << out.ledger << ": " << (rep.ledger_verified ? "verified" : "NOT verified") << ", head "
       << digest_hex(rep.ledger_head).substr(0, 16) << "\n";
   out.summary = sum.str();
   return out;
