@@ -250,7 +250,9 @@ Status Coordinator::decrypt_and_update(RoundWork& w) {
         if (quorum.size() < t && !unresponsive.count(h.party_id)) quorum.push_back(h.party_id);
       }
       if (quorum.size() < t) break;
-      internal::AggregateMsg request{*agg, w.contributors, quorum, {}};
+      // With attach_contributions each member makes the sum itself from the committed contributions
+      // (and checks it against the ledger's aggregate hash), so the sum is not sent as well.
+      internal::AggregateMsg request{config_.attach_contributions ? Bytes{} : *agg, w.contributors, quorum, {}};
       if (config_.attach_contributions) request.contributions = w.contributions;
       const Bytes payload = internal::encode_aggregate(request);
       std::set<PartyId> awaiting;

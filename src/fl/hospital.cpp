@@ -110,7 +110,8 @@ void Hospital::on_model(const Message& m) {
   if (!contribution.ok()) {
     return refuse(m, RefusalCode::kContributionFailed, "contribution failed: " + contribution.status().message());
   }
-  ledger::UpdateCommitment c{m.round, id_, model->version, hash, blake2b_256(*contribution), tr->num_samples, clip_norm_};
+  ledger::UpdateCommitment c{m.round,         id_,       model->version, hash, blake2b_256(*contribution),
+                             tr->num_samples, clip_norm_};
   const ledger::Signer* signers[] = {signer_.get()};
   const internal::HospitalStats stats{log_.train_seconds, log_.encrypt_seconds, log_.clip.norm_before,
                                       log_.clip.clipped};
@@ -142,12 +143,41 @@ void Hospital::on_aggregate(const Message& m) {
   // hospital's contribution would learn that update. So a hospital decrypts only one aggregate
   // per round (re-sharing it for at most kMaxSharesPerRound quorums when decryptors drop out),
   // never for an earlier round, and only an aggregate that claims at least the quorum of
-  // contributions committed on the ledger for that round. (Checking that the aggregate really is
-  // their sum needs the contribution bytes; see src/fl/README.md.)
+  // contributions committed on the ledger for that round. With an aggregate check the request
+  // carries the contributions instead of their sum, and the hospital decrypts the sum it made.
   using internal::RefusalCode;
   auto agg = internal::decode_aggregate(m.payload);
   if (!agg.ok()) return refuse(m, RefusalCode::kMalformedAggregate, "malformed aggregate: " + agg.status().message());
   if (!party_) return refuse(m, RefusalCode::kNoKeyShare, "no secure-aggregation key share installed");
+  if (aggregate_check_) {
+    // Trust no one with the sum: every contribution must be the one its hospital committed to on
+    // the ledger, and their sum, made here, must be the aggregate the ledger names for the round.
+    if (agg->contributions.empty() || agg->contributions.size() != agg->contributors.size()) {
+      return refuse(m, RefusalCode::kAggregateNotVerified,
+                    "the decryption request does not carry the contributions to recompute the aggregate");
+    }
+    auto committed = ledger_.contributor_set(m.round);
+    if (!committed.ok()) {
+      return refuse(m, RefusalCode::kAggregateNotOnLedger, "no contributor set on the ledger for this round");
+    }
+    for (std::size_t i = 0; i < agg->contributors.size(); ++i) {
+      const auto it = std::find_if(committed->contributions.begin(), committed->contributions.end(),
+                                   [&](const ledger::Contribution& c) { return c.party_id == agg->contributors[i]; });
+      if (it == committed->contributions.end() || it->contribution_hash != blake2b_256(agg->contributions[i])) {
+        return refuse(m, RefusalCode::kAggregateNotVerified,
+                      "the contribution of hospital " + std::to_string(agg->contributors[i]) +
+                          " is not the one committed on the ledger");
+      }
+    }
+    auto mine = aggregate_check_(agg->contributions, trainer_->num_parameters(), m.round);
+    if (!mine.ok() || blake2b_256(*mine) != committed->aggregate_hash) {
+      return refuse(m, RefusalCode::kAggregateNotVerified,
+                    "the aggregate is not the sum of the committed contributions" +
+                        (mine.ok() ? std::string() : ": " + mine.status().message()));
+    }
+    agg->aggregate = std::move(*mine);
+    agg->contributions.clear();
+  }
   const Digest agg_hash = blake2b_256(agg->aggregate);
   if (decrypted_round_) {
     if (m.round < *decrypted_round_) {
@@ -181,29 +211,6 @@ void Hospital::on_aggregate(const Message& m) {
   if (listed != on_ledger) {
     return refuse(m, RefusalCode::kAggregateNotOnLedger, "the contributors differ from the ledger's contributor set");
   }
-  if (aggregate_check_) {
-    // Trust no one with the sum: every contribution must be the one its hospital committed to on
-    // the ledger, and their sum, recomputed here, must be the aggregate asked for.
-    if (agg->contributions.size() != agg->contributors.size()) {
-      return refuse(m, RefusalCode::kAggregateNotVerified,
-                    "the decryption request does not carry the contributions to recompute the aggregate");
-    }
-    for (std::size_t i = 0; i < agg->contributors.size(); ++i) {
-      const auto it = std::find_if(posted->contributions.begin(), posted->contributions.end(),
-                                   [&](const ledger::Contribution& c) { return c.party_id == agg->contributors[i]; });
-      if (it == posted->contributions.end() || it->contribution_hash != blake2b_256(agg->contributions[i])) {
-        return refuse(m, RefusalCode::kAggregateNotVerified,
-                      "the contribution of hospital " + std::to_string(agg->contributors[i]) +
-                          " is not the one committed on the ledger");
-      }
-    }
-    auto mine = aggregate_check_(agg->contributions, trainer_->num_parameters(), m.round);
-    if (!mine.ok() || blake2b_256(*mine) != agg_hash) {
-      return refuse(m, RefusalCode::kAggregateNotVerified,
-                    "the aggregate is not the sum of the committed contributions" +
-                        (mine.ok() ? std::string() : ": " + mine.status().message()));
-    }
-  }
   if (!decrypted_round_ || *decrypted_round_ != m.round) shares_in_round_ = 0;
   decrypted_round_ = m.round;
   decrypted_hash_ = agg_hash;
@@ -219,8 +226,8 @@ void Hospital::on_aggregate(const Message& m) {
     }
     return refuse(m, RefusalCode::kDecryptionFailed, "decryption share failed: " + share.status().message());
   }
-  (void)transport_.send({id_, kCoordinatorId, MessageKind::kDecryptionShare, m.round,
-                         internal::encode_share({secs, std::move(*share)})});
+  (void)transport_.send(
+      {id_, kCoordinatorId, MessageKind::kDecryptionShare, m.round, internal::encode_share({secs, std::move(*share)})});
 }
 
 }  // namespace heal::fl

@@ -110,7 +110,7 @@ Outcome run_attack(bool hospitals_check) {
   ledger->add_local_signer(*coordinator_signer);
   CoordinatorConfig cc;
   cc.response_timeout = 5s;
-  cc.attach_contributions = true;
+  cc.attach_contributions = hospitals_check;  // members without a check need the sum itself
   Coordinator coordinator(cc, members, std::move(swapping), std::move(coordinator_signer), *ledger, net,
                           std::vector<float>{0, 0});
   EXPECT_TRUE(coordinator.setup(cosigners).ok());

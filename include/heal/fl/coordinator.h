@@ -96,10 +96,10 @@ struct CoordinatorConfig {
   double clip_norm = 0;                // L2 bound on each update (0 = no clipping), recorded on the ledger
   std::uint32_t min_contributors = 0;  // round quorum; 0 = all hospitals
   bool evaluate = true;                // hospitals evaluate each new global model
-  /// Send each decryption quorum member the round's contributions with the aggregate, so that it
-  /// recomputes the sum itself and checks every contribution against its hash on the ledger before
-  /// it shares (Hospital::set_aggregate_check): the coordinator is then not trusted with the sum.
-  /// Costs each quorum member the download of every contribution.
+  /// Send each decryption quorum member the round's contributions instead of their sum, so that it
+  /// makes the sum itself, checks every contribution and the sum against their hashes on the ledger,
+  /// and decrypts only that (Hospital::set_aggregate_check; every member must have one): the
+  /// coordinator is then not trusted with the sum. Costs each member the download of every contribution.
   bool attach_contributions = false;
   /// How long the coordinator waits for the hospitals' answers in each phase of a round (updates,
   /// decryption shares, evaluations): a phase ends when every hospital asked has answered or this

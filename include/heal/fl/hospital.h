@@ -52,9 +52,9 @@ class Hospital {
   /// Installs this hospital's side of the secure aggregation protocol (its key share).
   void set_aggregation_party(std::unique_ptr<AggregationParty> party) { party_ = std::move(party); }
   /// The public-side sum of contributions (SecureAggregator::aggregate of this hospital's own
-  /// public setup). When set, the hospital shares only for an aggregate it recomputed itself from
-  /// contributions that the decryption request carries and whose hashes the ledger's contributor
-  /// set commits to; a request without them, or whose aggregate differs, is refused.
+  /// public setup). When set, the hospital shares only for an aggregate it made itself from the
+  /// contributions the decryption request carries (CoordinatorConfig::attach_contributions), whose
+  /// hashes, and whose sum's hash, the ledger's contributor set commits to; otherwise it refuses.
   using AggregateCheck =
       std::function<Result<Bytes>(std::span<const Bytes> contributions, std::size_t length, std::uint64_t round)>;
   void set_aggregate_check(AggregateCheck check) { aggregate_check_ = std::move(check); }
