@@ -33,7 +33,8 @@ Status get_ksw(ByteReader& r, const Context& ctx, KswKey* out) {
   std::uint8_t seeded = 0;
   HEAL_RETURN_IF_ERROR(r.get(&digits));
   if (digits != ctx.dnum()) {
-    return bad("key-switching key has " + std::to_string(digits) + " digits, context expects " + std::to_string(ctx.dnum()));
+    return bad("key-switching key has " + std::to_string(digits) + " digits, context expects " +
+               std::to_string(ctx.dnum()));
   }
   HEAL_RETURN_IF_ERROR(r.get(&seeded));
   if (seeded > 1) return bad("seeded flag must be 0 or 1");
@@ -59,7 +60,8 @@ Status get_meta(ByteReader& r, const Context& ctx, std::size_t* level, double* s
   std::uint32_t l = 0;
   std::uint64_t s = 0;
   HEAL_RETURN_IF_ERROR(r.get(&l));
-  if (l > ctx.max_level()) return bad("level " + std::to_string(l) + " above the context's maximum " + std::to_string(ctx.max_level()));
+  if (l > ctx.max_level())
+    return bad("level " + std::to_string(l) + " above the context's maximum " + std::to_string(ctx.max_level()));
   HEAL_RETURN_IF_ERROR(r.get(scale));
   if (!std::isfinite(*scale) || *scale <= 0) return bad("scale is not a positive finite number");
   HEAL_RETURN_IF_ERROR(r.get(&s));
@@ -93,7 +95,8 @@ Result<SecretKey> load_secret_key(const Context& ctx, std::span<const std::uint8
   HEAL_ASSIGN_OR_RETURN(ByteReader r, open_for(ctx, bytes, t));
   std::uint8_t enc = 0;
   HEAL_RETURN_IF_ERROR(r.get(&enc));
-  if (enc != kEncodingResidues) return Status::unsupported("secret-key encoding " + std::to_string(enc) + " is not supported");
+  if (enc != kEncodingResidues)
+    return Status::unsupported("secret-key encoding " + std::to_string(enc) + " is not supported");
   bool ntt = false;
   HEAL_RETURN_IF_ERROR(get_flag(r, &ntt, "NTT"));
   if (!ntt) return bad("secret key must be stored in NTT form");
@@ -226,16 +229,28 @@ Result<mp::KeyShare> load_key_share(const Context& ctx, std::span<const std::uin
   HEAL_RETURN_IF_ERROR(r.get(&count));
   std::size_t expect = 0;
   switch (kind) {
-    case 1: expect = 1; break;
+    case 1:
+      expect = 1;
+      break;
     case 2:
-    case 3: expect = 2 * ctx.dnum(); break;
-    case 4: expect = ctx.dnum(); break;
-    case 5: expect = 1; break;
-    default: return bad("unknown key-share kind " + std::to_string(kind));
+    case 3:
+      expect = 2 * ctx.dnum();
+      break;
+    case 4:
+      expect = ctx.dnum();
+      break;
+    case 5:
+      expect = 1;
+      break;
+    default:
+      return bad("unknown key-share kind " + std::to_string(kind));
   }
   s.kind = static_cast<mp::ShareKind>(kind);
-  if (count != expect) return bad("key share of kind " + std::to_string(kind) + " has " + std::to_string(count) + " polynomials, expected " + std::to_string(expect));
-  if (s.kind == mp::ShareKind::kGaloisKey && (s.galois_elt % 2 == 0 || s.galois_elt >= 2 * ctx.n() || s.galois_elt == 1)) {
+  if (count != expect)
+    return bad("key share of kind " + std::to_string(kind) + " has " + std::to_string(count) +
+               " polynomials, expected " + std::to_string(expect));
+  if (s.kind == mp::ShareKind::kGaloisKey &&
+      (s.galois_elt % 2 == 0 || s.galois_elt >= 2 * ctx.n() || s.galois_elt == 1)) {
     return bad("invalid Galois element " + std::to_string(s.galois_elt));
   }
   const auto& kb = ctx.key_basis();
@@ -246,22 +261,31 @@ Result<mp::KeyShare> load_key_share(const Context& ctx, std::span<const std::uin
   return s;
 }
 
-Result<mp::DecryptionShare> load_decryption_share(const Context& ctx, std::span<const std::uint8_t> bytes) {
-  const ObjectType t = ObjectType::kCkksDecryptionShare;
-  HEAL_ASSIGN_OR_RETURN(ByteReader r, open_for(ctx, bytes, t));
-  mp::DecryptionShare s;
+// A decryption share's header, the same in the full and the compact form: producer, sorted distinct
+// quorum, level. Returns the level.
+static Result<std::uint32_t> get_share_header(const Context& ctx, ByteReader& r, mp::DecryptionShare* s) {
   std::uint32_t count = 0, level = 0;
-  HEAL_RETURN_IF_ERROR(r.get(&s.party));
+  HEAL_RETURN_IF_ERROR(r.get(&s->party));
   HEAL_RETURN_IF_ERROR(r.get(&count));
-  if (count == 0 || count > kMaxParties || count > r.remaining() / 4) return bad("decryption share lists " + std::to_string(count) + " parties");
-  s.parties.resize(count);
-  for (auto& p : s.parties) HEAL_RETURN_IF_ERROR(r.get(&p));
-  if (!std::is_sorted(s.parties.begin(), s.parties.end()) ||
-      std::adjacent_find(s.parties.begin(), s.parties.end()) != s.parties.end()) {
+  if (count == 0 || count > kMaxParties || count > r.remaining() / 4) {
+    return bad("decryption share lists " + std::to_string(count) + " parties");
+  }
+  s->parties.resize(count);
+  for (auto& p : s->parties) HEAL_RETURN_IF_ERROR(r.get(&p));
+  if (!std::is_sorted(s->parties.begin(), s->parties.end()) ||
+      std::adjacent_find(s->parties.begin(), s->parties.end()) != s->parties.end()) {
     return bad("decryption share party list must be sorted and distinct");
   }
   HEAL_RETURN_IF_ERROR(r.get(&level));
   if (level > ctx.max_level()) return bad("decryption share level " + std::to_string(level) + " above the maximum");
+  return level;
+}
+
+Result<mp::DecryptionShare> load_decryption_share(const Context& ctx, std::span<const std::uint8_t> bytes) {
+  const ObjectType t = ObjectType::kCkksDecryptionShare;
+  HEAL_ASSIGN_OR_RETURN(ByteReader r, open_for(ctx, bytes, t));
+  mp::DecryptionShare s;
+  HEAL_ASSIGN_OR_RETURN(std::uint32_t level, get_share_header(ctx, r, &s));
   HEAL_RETURN_IF_ERROR(ser::get_poly(r, ctx.q_basis(), std::size_t{level} + 1, true, &s.h));
   HEAL_RETURN_IF_ERROR(ser::close(r, t));
   return s;
@@ -272,20 +296,7 @@ Result<mp::DecryptionShare> load_compact_decryption_share(const Context& ctx, st
   const ObjectType t = ObjectType::kCkksCompactDecryptionShare;
   HEAL_ASSIGN_OR_RETURN(ByteReader r, open_for(ctx, bytes, t));
   mp::DecryptionShare s;
-  std::uint32_t count = 0, level = 0;
-  HEAL_RETURN_IF_ERROR(r.get(&s.party));
-  HEAL_RETURN_IF_ERROR(r.get(&count));
-  if (count == 0 || count > kMaxParties || count > r.remaining() / 4) {
-    return bad("decryption share lists " + std::to_string(count) + " parties");
-  }
-  s.parties.resize(count);
-  for (auto& p : s.parties) HEAL_RETURN_IF_ERROR(r.get(&p));
-  if (!std::is_sorted(s.parties.begin(), s.parties.end()) ||
-      std::adjacent_find(s.parties.begin(), s.parties.end()) != s.parties.end()) {
-    return bad("decryption share party list must be sorted and distinct");
-  }
-  HEAL_RETURN_IF_ERROR(r.get(&level));
-  if (level > ctx.max_level()) return bad("decryption share level " + std::to_string(level) + " above the maximum");
+  HEAL_ASSIGN_OR_RETURN(std::uint32_t level, get_share_header(ctx, r, &s));
   std::uint8_t k = 0;
   HEAL_RETURN_IF_ERROR(r.get(&k));
   HEAL_RETURN_IF_ERROR(ser::get_compact_poly(r, ctx.q_basis(), std::size_t{level} + 1, k, true, &s.h));
