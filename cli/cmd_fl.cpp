@@ -46,6 +46,10 @@ void add_fl_commands(CLI::App& app) {
                   "Round quorum (0: all hospitals; with HE at least max(3, t + 1))");
   sim->add_option("--threads", a->sim.threads, "libtorch threads")->capture_default_str();
   sim->add_option("--lr", a->sim.lr, "Local learning rate (Adam)")->capture_default_str();
+  sim->add_option("--lr-schedule", a->sim.lr_schedule,
+                  "Local learning rate per round: constant | cosine (decays to 0 over --rounds)")
+      ->check(CLI::IsMember({"constant", "cosine"}))
+      ->capture_default_str();
   sim->add_option("--batch", a->sim.batch, "Local batch size")->capture_default_str();
   sim->add_option("--mu", a->sim.mu, "FedProx mu")->capture_default_str();
   sim->add_option("--server-lr", a->sim.server_lr, "Server learning rate")->capture_default_str();

@@ -106,7 +106,7 @@ Result<NodeTraining> parse_training(const json& t, const std::string& base_dir) 
   if (!t.is_object()) return bad("training", "must be an object");
   HEAL_RETURN_IF_ERROR(only_keys(t, "training.",
                                  {"data", "task", "model", "partition", "seed", "lr", "batch", "local_epochs", "size",
-                                  "threads", "strategy", "server_lr", "mu", "clip"}));
+                                  "threads", "strategy", "server_lr", "mu", "clip", "lr_schedule"}));
   NodeTraining n;
   HEAL_ASSIGN_OR_RETURN(n.data_path, get_string(t, "training.", "data"));
   n.data_path = resolve(base_dir, n.data_path);
@@ -120,6 +120,11 @@ Result<NodeTraining> parse_training(const json& t, const std::string& base_dir) 
     *dst = v;
   }
   if (n.task != "classify" && n.task != "segment") return bad("training.task", "\"classify\" or \"segment\"");
+  HEAL_ASSIGN_OR_RETURN(std::string sched, get_string(t, "training.", "lr_schedule", /*required=*/false));
+  if (!sched.empty()) {
+    if (sched != "constant" && sched != "cosine") return bad("training.lr_schedule", "\"constant\" or \"cosine\"");
+    n.lr_schedule = sched;
+  }
   HEAL_ASSIGN_OR_RETURN(n.seed, get_uint(t, "training.", "seed", 0, ~std::uint64_t{0}, std::uint64_t{1}));
   HEAL_ASSIGN_OR_RETURN(n.learning_rate, get_number(t, "training.", "lr", 1e-9, 10, n.learning_rate));
   HEAL_ASSIGN_OR_RETURN(std::uint64_t b, get_uint(t, "training.", "batch", 1, 65536, std::uint64_t{n.batch_size}));
@@ -142,10 +147,10 @@ Result<NodeConfig> parse_node_config(std::string_view text, const std::string& b
   json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return Status::invalid_argument("node config: not valid JSON");
   if (!j.is_object()) return Status::invalid_argument("node config: the top level must be an object");
-  HEAL_RETURN_IF_ERROR(
-      only_keys(j, "",
-                {"role", "party_id", "listen", "peers", "tls", "ledger", "federation_id", "hospitals", "rounds",
-                 "min_contributors", "he", "node_store", "response_timeout_ms", "setup_timeout_ms", "training", "verify_aggregate"}));
+  HEAL_RETURN_IF_ERROR(only_keys(j, "",
+                                 {"role", "party_id", "listen", "peers", "tls", "ledger", "federation_id", "hospitals",
+                                  "rounds", "min_contributors", "he", "node_store", "response_timeout_ms",
+                                  "setup_timeout_ms", "training", "verify_aggregate"}));
   NodeConfig c;
   HEAL_ASSIGN_OR_RETURN(std::string role, get_string(j, "", "role"));
   if (role == "coordinator") {

@@ -31,16 +31,26 @@ grep -q 'Dice' "$work/segment.txt" || fail "no Dice with --truth"
 [ -s "$work/seg/6_mask.png" ] && [ -s "$work/seg/6_overlay.png" ] || fail "mask or overlay not written"
 
 # Federated segmentation: 3 hospitals, threshold-CKKS aggregation, ledger verified, Inf-Net test metrics.
-"$heal" --quiet fl simulate --task segment --data "$seg" --hospitals 3 --partition iid --rounds 1 --size 32 \
-  --threads 1 --secure he --out "$work/fl" > "$work/fl.txt"
+# Cosine learning rate over the rounds; the centralised model trains with the same recipe as `heal train`.
+"$heal" --quiet fl simulate --task segment --data "$seg" --hospitals 3 --partition iid --rounds 2 --size 32 \
+  --threads 1 --secure he --lr-schedule cosine --centralized --out "$work/fl" > "$work/fl.txt"
 cat "$work/fl.txt"
 grep -q 'training slices per hospital: 17 17 16' "$work/fl.txt" || fail "slices not split over 3 hospitals"
-grep -Eq 'final global model \(v1\): test Dice [0-9.]+' "$work/fl.txt" || fail "no federated test Dice"
+grep -Eq 'final global model \(v2\): test Dice [0-9.]+' "$work/fl.txt" || fail "no federated test Dice"
+grep -q 'centralized, same model and 2 epochs: test Dice' "$work/fl.txt" || fail "no centralised line"
+[ "$(jq -r '.lr_schedule' "$work/fl/report.json")" = cosine ] || fail "report without the schedule"
+jq -e '.centralized.recipe | test("cosine")' "$work/fl/report.json" > /dev/null || fail "centralised recipe not recorded"
+jq -e '.centralized.history | length == 2' "$work/fl/report.json" > /dev/null || fail "centralised history per round"
 grep -Eq 'ledger .*: verified' "$work/fl.txt" || fail "ledger not verified"
 [ "$(jq -r '.task' "$work/fl/report.json")" = segment ] || fail "report without the task"
 jq -e '.test.dice >= 0' "$work/fl/report.json" > /dev/null || fail "report without test Dice"
 
 # Refusals that say what to do.
+if "$heal" --quiet fl simulate --task segment --data "$seg" --rounds 1 --lr-schedule linear --out "$work/bad" \
+  2> "$work/bad.err"; then
+  fail "an unknown learning-rate schedule was accepted"
+fi
+grep -q 'lr-schedule' "$work/bad.err" || fail "the refusal does not name --lr-schedule"
 if "$heal" --quiet train --data "$seg" --model segcaps --epochs 1 --out "$work/bad" 2> "$work/bad.err"; then
   fail "segcaps accepted without --task segment"
 fi

@@ -145,6 +145,31 @@ TEST(NodeConfig, RefusesBadFields) {
   refused(j, "federation_id");
 }
 
+TEST(NodeConfig, TrainingSectionIsParsedAndChecked) {
+  auto j = hospital();
+  j["training"] = {{"data", "data/pneumoniamnist.npz"}, {"task", "segment"}, {"model", "unet"}, {"lr", 0.001},
+                   {"lr_schedule", "cosine"},           {"local_epochs", 2}};
+  auto c = parse_node_config(j.dump(), "/srv/heal");
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  ASSERT_TRUE(c->training.has_value());
+  EXPECT_EQ(c->training->data_path, "/srv/heal/data/pneumoniamnist.npz");
+  EXPECT_EQ(c->training->task, "segment");
+  EXPECT_EQ(c->training->lr_schedule, "cosine");
+  EXPECT_EQ(c->training->local_epochs, 2u);
+  j["training"].erase("lr_schedule");
+  c = parse_node_config(j.dump(), "/srv/heal");
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  EXPECT_EQ(c->training->lr_schedule, "constant");  // the default
+  for (const char* bad : {"linear", "", "COSINE"}) {
+    j["training"]["lr_schedule"] = bad;
+    c = parse_node_config(j.dump(), "/srv/heal");
+    EXPECT_FALSE(c.ok()) << bad;
+    EXPECT_NE(c.status().message().find("lr_schedule"), std::string::npos) << c.status().message();
+  }
+  j["training"]["lr_schedule"] = 3;
+  EXPECT_FALSE(parse_node_config(j.dump(), "/srv/heal").ok());
+}
+
 TEST(NodeConfig, MutatedFilesAreRefusedOrConsistent) {
   // Byte flips, truncations and insertions of a valid file: a Status or a configuration that keeps
   // the parser's promises, never a crash (fuzz/node_config_fuzz.cpp does this at scale).

@@ -43,6 +43,7 @@ struct FlSimulationOptions {
   std::uint32_t min_contributors = 0;
   int threads = 2;
   double lr = 2e-3;
+  std::string lr_schedule = "constant";  // the hospitals' rate per round: constant | cosine (fl_torch_trainer.h)
   int batch = 64;
   double mu = 0.01;  // FedProx
   double server_lr = 1.0;

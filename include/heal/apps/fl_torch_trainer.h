@@ -2,9 +2,12 @@
 // itself never depends on nn or torch. Part of heal_apps_fl, which only exists with libtorch.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
+#include "heal/core/status.h"
 #include "heal/fl/local_trainer.h"
 #include "heal/io/dataset.h"
 #include "heal/io/segmentation.h"
@@ -12,6 +15,19 @@
 #include "heal/nn/torch/trainer.h"
 
 namespace heal::apps {
+
+/// The hospitals' learning rate per round. Each round's local training starts a fresh optimiser,
+/// so a schedule over the whole federation is a function of the round number: "constant" keeps
+/// the base rate, "cosine" decays it over `rounds` rounds as lr_r = lr (1 + cos(pi (r - 1) / R)) / 2
+/// (SGDR without restarts, Loshchilov and Hutter, arXiv:1608.03983), rounds past R keep the last rate.
+struct RoundSchedule {
+  bool cosine = false;
+  std::uint64_t rounds = 1;
+};
+/// "constant" or "cosine" over `rounds` (>= 1); InvalidArgument otherwise.
+Result<RoundSchedule> parse_round_schedule(const std::string& name, std::uint64_t rounds);
+/// The learning rate of round `round` (1-based).
+double round_learning_rate(double base, const RoundSchedule& s, std::uint64_t round);
 
 /// One hospital: its partition of the shared training split (indices), its own validation
 /// subset, a model of the given spec and the local training options.
@@ -23,6 +39,8 @@ class TorchLocalTrainer final : public fl::LocalTrainer {
   std::size_t num_parameters() const override;
   Result<fl::TrainResult> train(std::span<const float> global, const fl::TrainConfig& config) override;
   Result<fl::Metrics> evaluate(std::span<const float> weights) override;
+  /// The learning rate per round (default: constant, the options' rate).
+  void set_round_schedule(const RoundSchedule& s) { schedule_ = s; }
 
  private:
   std::shared_ptr<const io::Dataset> data_;
@@ -31,6 +49,7 @@ class TorchLocalTrainer final : public fl::LocalTrainer {
   nn::torch_backend::Trainer trainer_;
   nn::torch_backend::TrainOptions options_;
   int epochs_;
+  RoundSchedule schedule_;
 };
 
 /// One hospital of a federated segmentation (issue 20): its slices of the shared training split,
@@ -44,6 +63,8 @@ class SegLocalTrainer final : public fl::LocalTrainer {
   std::size_t num_parameters() const override;
   Result<fl::TrainResult> train(std::span<const float> global, const fl::TrainConfig& config) override;
   Result<fl::Metrics> evaluate(std::span<const float> weights) override;
+  /// The learning rate per round (default: constant, the options' rate).
+  void set_round_schedule(const RoundSchedule& s) { schedule_ = s; }
 
  private:
   std::shared_ptr<const io::SegDataset> data_;
@@ -53,6 +74,7 @@ class SegLocalTrainer final : public fl::LocalTrainer {
   nn::torch_backend::SegTrainer trainer_;
   nn::torch_backend::SegTrainOptions options_;
   int epochs_;
+  RoundSchedule schedule_;
 };
 
 }  // namespace heal::apps

@@ -32,6 +32,7 @@ struct NodeTraining {
   std::string partition = "dirichlet:0.5";
   std::uint64_t seed = 1;  ///< model init, partition and per-hospital training seeds
   double learning_rate = 2e-3;
+  std::string lr_schedule = "constant";  ///< the rate per round: constant | cosine (over the run's rounds)
   std::uint32_t batch_size = 64;
   std::uint32_t local_epochs = 1;
   std::uint32_t image_size = 128;   ///< segment: network input side

@@ -181,9 +181,9 @@ FlSimulationResult simulate(const FlSimulationOptions& a) {
   {
     setup_text << "federation: " << a.hospitals << " hospitals, " << w.summary << ", partition "
                << io::partition_scheme_name(ps) << ", model " << a.model << " (" << params << " parameters)\n"
-               << "            " << a.rounds << " rounds x " << a.local_epochs << " local epoch(s), strategy "
-               << a.strategy << ", secure aggregation: " << (a.secure == "he" ? "threshold CKKS" : "none (plaintext)")
-               << "\n";
+               << "            " << a.rounds << " rounds x " << a.local_epochs << " local epoch(s), lr " << a.lr << " ("
+               << a.lr_schedule << "), strategy " << a.strategy
+               << ", secure aggregation: " << (a.secure == "he" ? "threshold CKKS" : "none (plaintext)") << "\n";
     setup_text << w.partition_table;
     if (!he_json.is_null()) {
       setup_text << "HE: " << he_json["params"].get<std::string>() << ", t = " << he_json["threshold"] << " of " << k
@@ -256,6 +256,8 @@ FlSimulationResult simulate(const FlSimulationOptions& a) {
   j["partition"] = io::partition_scheme_name(ps);
   j["model"] = a.model;
   j["local_epochs"] = a.local_epochs;
+  j["lr"] = a.lr;
+  j["lr_schedule"] = a.lr_schedule;
   j["he"] = he_json;
   j["test"] = test.report;
   j["centralized"] = central;

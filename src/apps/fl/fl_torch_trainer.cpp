@@ -1,7 +1,10 @@
 // fl::LocalTrainer over nn::torch_backend::Trainer (see heal/apps/fl_torch_trainer.h).
 #include "heal/apps/fl_torch_trainer.h"
 
+#include <algorithm>
+#include <cmath>
 #include <exception>
+#include <numbers>
 
 namespace heal::apps {
 
@@ -21,6 +24,20 @@ fl::TrainResult update_of(std::vector<float> trained, std::span<const float> glo
 
 }  // namespace
 
+Result<RoundSchedule> parse_round_schedule(const std::string& name, std::uint64_t rounds) {
+  if (rounds < 1) return Status::invalid_argument("learning-rate schedule: rounds must be >= 1");
+  if (name == "constant") return RoundSchedule{false, rounds};
+  if (name == "cosine") return RoundSchedule{true, rounds};
+  return Status::invalid_argument("unknown learning-rate schedule '" + name + "' (constant, cosine)");
+}
+
+double round_learning_rate(double base, const RoundSchedule& s, std::uint64_t round) {
+  if (!s.cosine) return base;
+  const std::uint64_t r = std::clamp<std::uint64_t>(round, 1, s.rounds);
+  const double progress = static_cast<double>(r - 1) / static_cast<double>(s.rounds);
+  return base * 0.5 * (1 + std::cos(std::numbers::pi * progress));
+}
+
 TorchLocalTrainer::TorchLocalTrainer(std::shared_ptr<const io::Dataset> data, std::vector<std::size_t> train_indices,
                                      io::SplitData val, const tb::ModelSpec& spec, tb::TrainOptions options,
                                      int local_epochs, std::uint64_t seed)
@@ -37,6 +54,7 @@ Result<fl::TrainResult> TorchLocalTrainer::train(std::span<const float> global, 
   try {
     trainer_.set_weights(global);
     tb::TrainOptions o = options_;
+    o.learning_rate = round_learning_rate(options_.learning_rate, schedule_, config.round);
     o.fedprox_mu = config.proximal_mu;
     if (config.proximal_mu > 0) o.global_weights.assign(global.begin(), global.end());
     const double loss = trainer_.train_epochs(data_->train, indices_, epochs_, o);
@@ -77,7 +95,9 @@ Result<fl::TrainResult> SegLocalTrainer::train(std::span<const float> global, co
   if (config.proximal_mu > 0) return Status::unsupported("FedProx is not implemented for segmentation models");
   try {
     trainer_.set_weights(global);
-    const double loss = trainer_.train_epochs(data_->train, indices_, epochs_, options_);
+    tb::SegTrainOptions o = options_;
+    o.learning_rate = round_learning_rate(options_.learning_rate, schedule_, config.round);
+    const double loss = trainer_.train_epochs(data_->train, indices_, epochs_, o);
     return update_of(trainer_.get_weights(), global, indices_.size(), loss);
   } catch (const std::exception& e) {
     return Status::internal(std::string("local training failed: ") + e.what());

@@ -79,11 +79,14 @@ Workload classification_workload(const FlSimulationOptions& a, const std::string
   w.val_keys = {"accuracy", "auc"};
   w.val_titles = {"val ACC", "val AUC"};
   for (const auto& h : train_part.hospitals) w.total_train += static_cast<double>(h.size());
+  const RoundSchedule sched = parse_round_schedule(a.lr_schedule, a.rounds).value();
   for (int h : only) {
     const auto hu = static_cast<std::size_t>(h);
-    w.trainers.push_back(std::make_unique<TorchLocalTrainer>(ds, train_part.hospitals.at(hu),
-                                                             io::subset(ds->val, val_part.hospitals.at(hu)), spec, topt,
-                                                             a.local_epochs, a.seed + 1000 + hu));
+    auto t = std::make_unique<TorchLocalTrainer>(ds, train_part.hospitals.at(hu),
+                                                 io::subset(ds->val, val_part.hospitals.at(hu)), spec, topt,
+                                                 a.local_epochs, a.seed + 1000 + hu);
+    t->set_round_schedule(sched);
+    w.trainers.push_back(std::move(t));
   }
   auto init = std::make_shared<tb::Trainer>(spec, a.seed);
   w.initial = init->get_weights();
@@ -95,12 +98,15 @@ Workload classification_workload(const FlSimulationOptions& a, const std::string
     // accuracy, auc, n, kappa, per_class, ...
     return TestResult{m.accuracy, m.auc, classification_metrics_json(m, ds->class_names), line.str()};
   };
-  w.centralized = [ds, spec, topt, a](nn::Series& c_acc) {
+  // The same schedule as the federation: per round of local_epochs, a fresh optimiser at that round's rate.
+  w.centralized = [ds, spec, topt, a, sched](nn::Series& c_acc) {
     tb::Trainer c(spec, a.seed);
     const auto t0 = std::chrono::steady_clock::now();
     json hist = json::array();
     for (std::uint64_t r = 1; r <= a.rounds; ++r) {
-      c.train_epochs(ds->train, {}, a.local_epochs, topt);
+      tb::TrainOptions o = topt;
+      o.learning_rate = round_learning_rate(a.lr, sched, r);
+      c.train_epochs(ds->train, {}, a.local_epochs, o);
       const auto vm = c.evaluate(ds->val);
       c_acc.x.push_back(static_cast<double>(r));
       c_acc.y.push_back(vm.accuracy);
@@ -170,11 +176,14 @@ Workload segmentation_workload(const FlSimulationOptions& a, const std::string& 
   w.val_keys = {has_val ? "dice" : "train_dice", "iou"};
   w.val_titles = {has_val ? "val Dice" : "trn Dice", has_val ? "val IoU" : "trn IoU"};
   for (const auto& h : part.hospitals) w.total_train += static_cast<double>(h.size());
+  const RoundSchedule sched = parse_round_schedule(a.lr_schedule, a.rounds).value();
   for (int h : only) {
     const auto hu = static_cast<std::size_t>(h);
     std::vector<io::SegSample> val;
-    w.trainers.push_back(std::make_unique<SegLocalTrainer>(ds, part.hospitals.at(hu), std::move(val), spec, topt,
-                                                           a.local_epochs, a.seed + 1000 + hu));
+    auto t = std::make_unique<SegLocalTrainer>(ds, part.hospitals.at(hu), std::move(val), spec, topt, a.local_epochs,
+                                               a.seed + 1000 + hu);
+    t->set_round_schedule(sched);
+    w.trainers.push_back(std::move(t));
   }
   auto init = std::make_shared<tb::SegTrainer>(spec, a.seed);
   w.initial = init->get_weights();
@@ -187,20 +196,39 @@ Workload segmentation_workload(const FlSimulationOptions& a, const std::string& 
          << " slices, Inf-Net metrics)";
     return TestResult{0, 0, seg_metrics_json(m), line.str()};
   };
-  w.centralized = [ds, spec, topt, a](nn::Series& c_acc) {
+  // Constant schedule: the federation's schedule (per round, a fresh optimiser at the base rate).
+  // Cosine: the central recipe of `heal train --task segment` (SegTrainer::fit: one optimiser, the
+  // cosine decay per epoch over rounds x local_epochs epochs, the last epoch's weights), the
+  // strongest centralised model for that many epochs, which the federation is compared with.
+  w.centralized = [ds, spec, topt, a, sched](nn::Series& c_acc) {
     tb::SegTrainer c(spec, a.seed);
     const auto t0 = std::chrono::steady_clock::now();
     json hist = json::array();
-    for (std::uint64_t r = 1; r <= a.rounds; ++r) {
-      c.train_epochs(ds->train, {}, a.local_epochs, topt);
-      const nn::SegMetrics tr = c.evaluate(ds->val.empty() ? ds->train : ds->val);
+    const std::vector<io::SegSample>& mon = ds->val.empty() ? ds->train : ds->val;
+    const auto record = [&](std::uint64_t r) {
+      const nn::SegMetrics tr = c.evaluate(mon);
       c_acc.x.push_back(static_cast<double>(r));
       c_acc.y.push_back(tr.dice);
       hist.push_back({{"epochs", r * static_cast<std::uint64_t>(a.local_epochs)}, {"dice", tr.dice}});
+    };
+    if (sched.cosine) {
+      tb::SegFitOptions fo;
+      fo.train = topt;
+      fo.train.epochs = static_cast<int>(a.rounds) * a.local_epochs;
+      fo.on_epoch_end = [&](const tb::SegEpochRecord& e) {
+        if ((e.epoch + 1) % a.local_epochs == 0) record(static_cast<std::uint64_t>((e.epoch + 1) / a.local_epochs));
+      };
+      c.fit(ds->train, {}, fo);
+    } else {
+      for (std::uint64_t r = 1; r <= a.rounds; ++r) {
+        c.train_epochs(ds->train, {}, a.local_epochs, topt);
+        record(r);
+      }
     }
     const nn::SegMetrics tm = c.evaluate(ds->test);
     json j = seg_metrics_json(tm);
     j["epochs"] = a.rounds * static_cast<std::uint64_t>(a.local_epochs);
+    j["recipe"] = sched.cosine ? "fit: one optimiser, cosine per epoch" : "per round: fresh optimiser, constant rate";
     j["seconds"] = seconds_since(t0);
     j["history"] = hist;
     return j;

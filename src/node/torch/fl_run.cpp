@@ -32,6 +32,7 @@ apps::FlSimulationOptions workload_options(const NodeConfig& c) {
   a.partition = t.partition;
   a.seed = t.seed;
   a.lr = t.learning_rate;
+  a.lr_schedule = t.lr_schedule;
   a.batch = static_cast<int>(t.batch_size);
   a.local_epochs = static_cast<int>(t.local_epochs);
   a.size = static_cast<int>(t.image_size);
