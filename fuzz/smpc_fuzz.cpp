@@ -58,7 +58,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   round_trip(in, [](auto s) { return decode_m_unmask_response(s); });
   if (auto m = decode_m_unmask_response(in); m.ok() && !m->shares.empty()) {
     std::vector<ByteShare> shares;
-    for (const auto& r : m->shares) shares.push_back(ByteShare{r.owner, {r.limbs.begin(), r.limbs.end()}});
+    // Points 1..count (the response lists one share per member of U2, owners implied).
+    for (std::size_t i = 0; i < m->shares.size(); ++i)
+      shares.push_back(ByteShare{i + 1, {m->shares[i].begin(), m->shares[i].end()}});
     const std::size_t t = 1 + (m->id % shares.size());
     (void)shamir_reconstruct_bytes(shares, t, kMultiSecretBytes);
   }

@@ -64,8 +64,11 @@ PublicKey mask_pk_of(std::span<const std::uint8_t> seed) {
 Key32 self_key(const Seed& session, std::uint32_t u, std::uint32_t r, std::span<const std::uint8_t> b) {
   return Hash("heal-secagg-v2-self").add(session).add_u32(u).add_u32(r).add(b).out();
 }
-Key32 commitment(const Seed& session, std::uint32_t u, std::uint32_t r, std::span<const std::uint8_t> b) {
-  return Hash("heal-secagg-v2-commit").add(session).add_u32(u).add_u32(r).add(b).out();
+MultiCommitment commitment(const Seed& session, std::uint32_t u, std::uint32_t r, std::span<const std::uint8_t> b) {
+  const Key32 h = Hash("heal-secagg-v2-commit").add(session).add_u32(u).add_u32(r).add(b).out();
+  MultiCommitment c;
+  std::copy(h.begin(), h.begin() + c.size(), c.begin());
+  return c;
 }
 // Directed: the key of the one ciphertext `from` sends `to`.
 Key32 enc_key(const Seed& session, const Key32& shared, std::uint32_t from, std::uint32_t to) {
@@ -391,16 +394,13 @@ Result<Bytes> SecAggMultiClient::unmask(std::span<const std::uint8_t> unmask_req
   MUnmaskResponseMsg out{round_, id_, {}, {}};
   for (auto v : u2_) {
     const HeldShare& h = held_.at(v)[round_ - 1];
-    MRevealedShare r;
-    r.owner = v;
-    r.kind = contains(u3_, v) ? ShareKind::kSelfMaskSeed : ShareKind::kMaskingKey;
-    r.limbs = r.kind == ShareKind::kSelfMaskSeed ? h.self_seed : h.mask_seed;
-    revealed_[v] = r.kind;
-    out.shares.push_back(r);
+    const ShareKind kind = contains(u3_, v) ? ShareKind::kSelfMaskSeed : ShareKind::kMaskingKey;
+    out.shares.push_back(kind == ShareKind::kSelfMaskSeed ? h.self_seed : h.mask_seed);
+    revealed_[v] = kind;
   }
   step_ = 3;
   Bytes bytes = sign_message(encode(out));
-  for (auto& r : out.shares) secure_wipe(r.limbs.data(), sizeof r.limbs);
+  for (auto& r : out.shares) secure_wipe(r.data(), sizeof r);
   return bytes;
 }
 
@@ -472,7 +472,8 @@ Result<std::vector<std::pair<std::uint32_t, Bytes>>> SecAggMultiServer::route_sh
     MSharesForClientMsg m{v, cfg_.rounds, {}};
     for (const auto& [u, sm] : shares_) {
       if (u == v) continue;
-      const auto it = std::find_if(sm.shares.begin(), sm.shares.end(), [v](const auto& e) { return e.peer == v; });
+      const auto it =
+          std::find_if(sm.shares.begin(), sm.shares.end(), [rcpt = v](const auto& e) { return e.peer == rcpt; });
       m.shares.push_back(MEncryptedShares{u, it->ct});
     }
     out.emplace_back(v, encode(m));
@@ -493,7 +494,7 @@ Status SecAggMultiServer::begin_round(std::uint32_t round) {
   u3_.clear();
   u3_sigs_.clear();
   for (auto& [u, list] : unmask_)
-    for (auto& r : list) secure_wipe(r.limbs.data(), sizeof r.limbs);
+    for (auto& r : list) secure_wipe(r.data(), sizeof r);
   unmask_.clear();
   return {};
 }
@@ -556,13 +557,8 @@ Status SecAggMultiServer::receive_unmask(std::span<const std::uint8_t> msg) {
   if (!u3_sigs_.count(m.id)) return Status::failed_precondition("secagg: unmasking shares from outside U4");
   if (unmask_.count(m.id)) return Status::failed_precondition("secagg: second unmasking message of " + id_str(m.id));
   HEAL_RETURN_IF_ERROR(verify(m.id, msg));
+  // One share per member of U2, in id order; which secret each is of follows from U3.
   if (m.shares.size() != u2_.size()) return Status::corruption("secagg: unmasking shares do not cover U2");
-  for (std::size_t j = 0; j < u2_.size(); ++j) {
-    const ShareKind want = contains(u3_, u2_[j]) ? ShareKind::kSelfMaskSeed : ShareKind::kMaskingKey;
-    if (m.shares[j].owner != u2_[j] || m.shares[j].kind != want) {
-      return Status::corruption("secagg: unmasking shares do not match U2 / U3");
-    }
-  }
   unmask_[m.id] = std::move(m.shares);
   return {};
 }
@@ -577,7 +573,7 @@ Result<std::vector<std::uint64_t>> SecAggMultiServer::finish() {
   for (std::size_t j = 0; j < u2_.size(); ++j) {
     const std::uint32_t v = u2_[j];
     std::vector<ByteShare> shares;
-    for (const auto& [w, list] : unmask_) shares.push_back(ByteShare{w, {list[j].limbs.begin(), list[j].limbs.end()}});
+    for (const auto& [w, list] : unmask_) shares.push_back(ByteShare{w, {list[j].begin(), list[j].end()}});
     auto secret = shamir_reconstruct_bytes(shares, b.threshold, kMultiSecretBytes);
     for (auto& s : shares) secure_wipe(s.limbs.data(), s.limbs.size() * 8);
     if (!secret.ok()) return secret.status().with_context("secagg: reconstructing the secret of " + id_str(v));

@@ -212,7 +212,9 @@ Result<MShareKeysMsg> decode_m_share_keys(std::span<const std::uint8_t> in) {
   MShareKeysMsg m;
   HEAL_RETURN_IF_ERROR(get_id(r, &m.sender));
   HEAL_RETURN_IF_ERROR(get_rounds(r, &rounds));
-  if (r.remaining() / 32 < rounds) return Status::corruption("secagg: more commitments than the message holds");
+  if (r.remaining() / kMultiCommitmentBytes < rounds) {
+    return Status::corruption("secagg: more commitments than the message holds");
+  }
   m.commitments.resize(rounds);
   for (auto& c : m.commitments) HEAL_RETURN_IF_ERROR(get_fixed(r, &c));
   HEAL_RETURN_IF_ERROR(get_shares(r, rounds, &m.shares));
@@ -248,7 +250,7 @@ Bytes encode(const MMaskedInputMsg& m) {
   put_header(w, MultiMsgType::kMMaskedInput, m.round);
   w.put<std::uint32_t>(m.id);
   w.put<std::uint8_t>(m.word_bytes);
-  w.put<std::uint32_t>(static_cast<std::uint32_t>(m.y.size()));
+  HEAL_REQUIRE(!m.y.empty(), "secagg: empty masked input");
   for (std::uint64_t v : m.y) {
     HEAL_REQUIRE(m.word_bytes == 8 || (v >> (8 * m.word_bytes)) == 0, "secagg: packed word out of range");
     std::uint8_t le[8];
@@ -266,10 +268,11 @@ Result<MMaskedInputMsg> decode_m_masked_input(std::span<const std::uint8_t> in) 
   HEAL_RETURN_IF_ERROR(get_id(r, &m.id));
   HEAL_RETURN_IF_ERROR(r.get(&m.word_bytes));
   if (m.word_bytes < 2 || m.word_bytes > 8) return Status::corruption("secagg: word size out of range");
-  std::uint32_t len = 0;
-  HEAL_RETURN_IF_ERROR(r.get(&len));
-  if (len == 0 || len > kSecAggMaxVectorLen) return Status::corruption("secagg: vector length out of range");
-  if (len > r.remaining() / m.word_bytes) return Status::corruption("secagg: vector longer than the message");
+  if (r.remaining() < 64 + std::size_t{m.word_bytes} || (r.remaining() - 64) % m.word_bytes != 0) {
+    return Status::corruption("secagg: masked input is not a whole number of words and a signature");
+  }
+  const std::size_t len = (r.remaining() - 64) / m.word_bytes;
+  if (len > kSecAggMaxVectorLen) return Status::corruption("secagg: vector length out of range");
   m.y.resize(len);
   for (auto& v : m.y) {
     std::span<const std::uint8_t> b;
@@ -350,11 +353,8 @@ Bytes encode(const MUnmaskResponseMsg& m) {
   put_header(w, MultiMsgType::kMUnmaskResponse, m.round);
   w.put<std::uint32_t>(m.id);
   w.put<std::uint32_t>(static_cast<std::uint32_t>(m.shares.size()));
-  for (const auto& s : m.shares) {
-    w.put<std::uint32_t>(s.owner);
-    w.put<std::uint8_t>(static_cast<std::uint8_t>(s.kind));
-    for (auto l : s.limbs) w.put<std::uint64_t>(l);
-  }
+  for (const auto& s : m.shares)
+    for (auto l : s) w.put<std::uint64_t>(l);
   w.put_bytes(m.sig);
   return w.take();
 }
@@ -365,17 +365,10 @@ Result<MUnmaskResponseMsg> decode_m_unmask_response(std::span<const std::uint8_t
   HEAL_RETURN_IF_ERROR(read_header(r, MultiMsgType::kMUnmaskResponse, false, &m.round));
   HEAL_RETURN_IF_ERROR(get_id(r, &m.id));
   std::uint32_t n = 0;
-  HEAL_RETURN_IF_ERROR(get_count(r, 4 + 1 + 8 * kMultiLimbs, &n));
+  HEAL_RETURN_IF_ERROR(get_count(r, 8 * kMultiLimbs, &n));
   m.shares.resize(n);
-  std::uint32_t prev = 0;
-  for (auto& s : m.shares) {
-    HEAL_RETURN_IF_ERROR(get_increasing_id(r, &prev, &s.owner));
-    std::uint8_t kind = 0;
-    HEAL_RETURN_IF_ERROR(r.get(&kind));
-    if (kind > 1) return Status::corruption("secagg: unknown share kind");
-    s.kind = static_cast<ShareKind>(kind);
-    for (auto& l : s.limbs) HEAL_RETURN_IF_ERROR(r.get(&l));
-  }
+  for (auto& s : m.shares)
+    for (auto& l : s) HEAL_RETURN_IF_ERROR(r.get(&l));
   HEAL_RETURN_IF_ERROR(get_fixed(r, &m.sig));
   HEAL_RETURN_IF_ERROR(finish(r));
   return m;

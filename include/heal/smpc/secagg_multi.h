@@ -16,9 +16,9 @@
 //     sharings), and sends every v in U1 ONE ChaCha20-Poly1305 ciphertext holding v's 2R shares under
 //     k_{u->v} = BLAKE2b("heal-secagg-v2-enc" | session | X25519(c_u^SK, c_v^PK) | u | v) (ordered
 //     pair: each key encrypts exactly one message, so the zero nonce is never reused; associated data
-//     session | u | v | R), plus the commitments C_{u,r} = BLAKE2b-256("heal-secagg-v2-commit" | session
-//     | u | r | b_{u,r}), signed. The server routes the ciphertexts; U2 = the senders (>= t). A client
-//     keeps only the shares of senders whose ciphertext authenticates.
+//     session | u | v | R), plus the commitments C_{u,r} = the first 16 bytes of
+//     BLAKE2b-256("heal-secagg-v2-commit" | session | u | r | b_{u,r}), signed. The server routes the ciphertexts; U2 =
+//     the senders (>= t). A client keeps only the shares of senders whose ciphertext authenticates.
 // Round r (1 <= r <= R, increasing; a round may be skipped by a client, or by all):
 //  2 y_u = x_u + PRG(B_{u,r}) + sum_{v in U2, v > u} PRG(s_{uv,r}) - sum_{v in U2, v < u} PRG(s_{uv,r})
 //    with B_{u,r} = BLAKE2b("heal-secagg-v2-self" | session | u | r | b_{u,r}) and s_{uv,r} =
@@ -164,7 +164,7 @@ class SecAggMultiServer {
   std::map<std::uint32_t, std::vector<std::uint64_t>> masked_;
   std::vector<std::uint32_t> u3_;
   std::map<std::uint32_t, Signature> u3_sigs_;
-  std::map<std::uint32_t, std::vector<MRevealedShare>> unmask_;
+  std::map<std::uint32_t, std::vector<std::array<std::uint64_t, kMultiLimbs>>> unmask_;
 };
 
 }  // namespace heal::smpc

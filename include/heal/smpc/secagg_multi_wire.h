@@ -15,17 +15,23 @@
 // Integers are little-endian; lists of parties are strictly increasing in id; ids are nonzero.
 //   kMAdvertise       u32 id | u32 R | 32 enc_pk | R x 32 mask_pk | 64 sig
 //   kMKeyList         u32 R | u32 count | count x (u32 id | 32 enc_pk | R x 32 mask_pk | 64 sig)
-//   kMShareKeys       u32 sender | u32 R | R x 32 seed commitments | u32 count
+//   kMShareKeys       u32 sender | u32 R | R x 16 seed commitments | u32 count
 //                     | count x (u32 recipient | ct) | 64 sig
 //   kMSharesForClient u32 recipient | u32 R | u32 count | count x (u32 sender | ct)
-//   kMMaskedInput     u32 id | u8 w | u32 len | len x w-byte words | 64 sig     (2 <= w <= 8)
+//   kMMaskedInput     u32 id | u8 w | len x w-byte words | 64 sig  (2 <= w <= 8; len = the rest / w,
+//                     at least 1: the caller checks it against the session's vector length)
 //   kMSurvivors       u32 count | count x u32 id                 (U3 of the round; what clients sign)
 //   kMSurvivorSig     u32 id | 64 sig over session | the kMSurvivors message
 //   kMUnmaskRequest   u32 count | count x u32 (U3) | u32 nsig | nsig x (u32 id | 64 sig)
-//   kMUnmaskResponse  u32 id | u32 count | count x (u32 owner | u8 kind | 3 x u64 limbs) | 64 sig
+//   kMUnmaskResponse  u32 id | u32 count | count x (3 x u64 limbs) | 64 sig
+//                     (one share per member v of U2 in increasing id order: of b_{v,r} if v is in the
+//                     round's signed U3, else of m_{v,r}; owner and kind are implied, not sent)
 // ct (per recipient) is the ChaCha20-Poly1305 (IETF) encryption, zero nonce, of R x (3 x u64 share
 // of the masking-key seed m_{u,r} | 3 x u64 share of the self-mask seed b_{u,r}), i.e. 48 R + 16
-// bytes; its key is used for that one message only (see secagg_multi.h).
+// bytes; its key is used for that one message only (see secagg_multi.h). Seed commitments are
+// BLAKE2b truncated to 16 bytes: only second-preimage resistance matters (a party other than the
+// dealer must not find another seed matching an honest dealer's commitment; the dealer itself can
+// change the sum through its input anyway), and 128 bits give that at the 128-bit level.
 #pragma once
 
 #include <array>
@@ -45,6 +51,8 @@ inline constexpr std::uint32_t kSecAggMaxRounds = 1024;
 inline constexpr std::size_t kMultiSecretBytes = 16;  // m_{u,r} and b_{u,r}: 128-bit seeds
 inline constexpr std::size_t kMultiLimbs = 3;         // shamir_limbs(16)
 inline constexpr std::size_t kMultiRoundShareBytes = 2 * 8 * kMultiLimbs;
+inline constexpr std::size_t kMultiCommitmentBytes = 16;
+using MultiCommitment = std::array<std::uint8_t, kMultiCommitmentBytes>;
 /// Ciphertext bytes of one recipient's shares of R rounds.
 constexpr std::size_t multi_share_ct_bytes(std::uint32_t rounds) { return kMultiRoundShareBytes * rounds + 16; }
 
@@ -76,7 +84,7 @@ struct MEncryptedShares {
 };
 struct MShareKeysMsg {
   std::uint32_t sender = 0;
-  std::vector<std::array<std::uint8_t, 32>> commitments;  // one per round: of b_{sender,r}
+  std::vector<MultiCommitment> commitments;  // one per round: of b_{sender,r}
   std::vector<MEncryptedShares> shares;
   Signature sig{};
 };
@@ -106,15 +114,10 @@ struct MUnmaskRequestMsg {
   std::vector<std::uint32_t> survivors;
   std::vector<std::pair<std::uint32_t, Signature>> sigs;
 };
-struct MRevealedShare {
-  std::uint32_t owner = 0;
-  ShareKind kind = ShareKind::kSelfMaskSeed;
-  std::array<std::uint64_t, kMultiLimbs> limbs{};
-};
 struct MUnmaskResponseMsg {
   std::uint32_t round = 0;
   std::uint32_t id = 0;
-  std::vector<MRevealedShare> shares;
+  std::vector<std::array<std::uint64_t, kMultiLimbs>> shares;  // in U2 order (owner and kind implied)
   Signature sig{};
 };
 
