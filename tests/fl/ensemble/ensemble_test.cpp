@@ -355,6 +355,35 @@ TEST(EnsembleSecAgg, ServerDriverRefusesAMessageReplayedByAnotherParty) {
   EXPECT_FALSE(d.maybe_close(true, &out).ok());  // a deadline with 1 < t adverts: the aggregation fails
 }
 
+TEST(EnsembleSecAgg, MultiServerDriverRefusesAMessageReplayedByAnotherParty) {
+  SeededRng rng(seed_from_u64(25));
+  SecAggGroup g;
+  g.parties = {11, 12, 13};
+  g.threshold = 2;
+  std::vector<smpc::SecAggIdentity> ids;
+  for (int i = 0; i < 3; ++i) {
+    ids.push_back(smpc::make_secagg_identity(rng));
+    g.verify_keys.push_back(ids.back().verify_key);
+  }
+  smpc::SecAggMultiConfig c{smpc::SecAggConfig{3, 2, 4, {}, 3}, 5};
+  rng.fill(c.base.session);
+  smpc::SecAggMultiClient first(c, 1, std::move(ids[0]), g.verify_keys, rng);
+  smpc::SecAggMultiServer server(c, g.verify_keys);
+  internal::MultiServerDriver d(server, g, 1, true);
+  ASSERT_TRUE(d.start().ok());
+  const Bytes advert = first.advertise_keys();
+  EXPECT_FALSE(d.receive(12, advert).ok());  // client 1's advert, sent by party 12
+  EXPECT_FALSE(d.receive(99, advert).ok());  // a stranger
+  EXPECT_TRUE(d.receive(11, advert).ok());
+  EXPECT_FALSE(d.receive(11, advert).ok());  // once per phase
+  std::vector<std::pair<PartyId, Bytes>> out;
+  auto closed = d.maybe_close(false, &out);  // 12 and 13 have not answered
+  ASSERT_TRUE(closed.ok());
+  EXPECT_FALSE(*closed);
+  EXPECT_FALSE(d.maybe_close(true, &out).ok());  // a deadline with 1 < t adverts: the aggregation fails
+  EXPECT_FALSE(d.setup_complete());
+}
+
 TEST(EnsembleLedger, RecordsRoundTripCanonically) {
   ledger::EnsembleSetup es{{{1, "a", 1}, {2, "b", 3}}, blake2b_256("ref"), 120, 3, 2, 16, kWeightRule};
   ledger::MemberVersion mv{2, 4, "b", blake2b_256("m"), 3, 15};
