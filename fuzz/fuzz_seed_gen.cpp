@@ -2,12 +2,13 @@
 // the small test parameters of fuzz_fixtures.h. Every seed is checked with the reader it seeds.
 //   build/fuzz/fuzz/fuzz_seed_gen fuzz/corpus
 // writes fuzz/corpus/{fl_update,fl_aggregate,fl_he_message,fl_node_store,ledger_record,he_infer_query,
-// fl_ensemble}/seed_*.
+// fl_ensemble,smpc}/seed_* (smpc: the multi-round secure aggregation messages of one setup and round).
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -19,6 +20,7 @@
 #include "heal/core/vault.h"
 #include "heal/fl/node_store.h"
 #include "heal/ledger/block.h"
+#include "heal/smpc/secagg_multi.h"
 
 namespace {
 
@@ -124,6 +126,67 @@ void ensemble_seeds(const std::filesystem::path& dir) {
   write(dir, "seed_5_site_round", with_selector(5, net.inbox[3000].front().payload));
 }
 
+// smpc: every message kind of multi-round secure aggregation (4 clients, t = 3, R = 2), from one
+// setup and one round in which client 4 drops before its input (so masking-key shares appear too).
+void smpc_multi_seeds(const std::filesystem::path& dir) {
+  using namespace heal::smpc;
+  SeededRng rng(seed_from_u64(17));
+  SecAggMultiConfig cfg;
+  cfg.base = SecAggConfig{4, 3, 5, {}, 3};
+  cfg.rounds = 2;
+  rng.fill(cfg.base.session);
+  std::vector<SecAggIdentity> ids;
+  std::vector<PublicKey> vks;
+  for (int i = 0; i < 4; ++i) {
+    ids.push_back(make_secagg_identity(rng));
+    vks.push_back(ids.back().verify_key);
+  }
+  std::vector<std::unique_ptr<SecAggMultiClient>> cs;
+  for (std::uint32_t u = 0; u < 4; ++u)
+    cs.push_back(std::make_unique<SecAggMultiClient>(cfg, u + 1, std::move(ids[u]), vks, rng));
+  SecAggMultiServer server(cfg, vks);
+  std::vector<std::pair<std::string, Bytes>> out;
+  auto ok = [](const auto& r, const char* what) {
+    check(r.ok(), std::string("smpc ") + what);
+    return *r;
+  };
+  for (auto& c : cs) {
+    out.emplace_back("advertise", c->advertise_keys());
+    check(server.receive_advertise(out.back().second).ok(), "smpc advertise");
+  }
+  const Bytes list = ok(server.key_list(), "key list");
+  out.emplace_back("key_list", list);
+  for (auto& c : cs) {
+    out.emplace_back("share_keys", ok(c->share_keys(list), "share keys"));
+    check(server.receive_shares(out.back().second).ok(), "smpc share keys");
+  }
+  for (auto& [v, b] : ok(server.route_shares(), "route")) {
+    out.emplace_back("shares_for_client", b);
+    check(cs[v - 1]->receive_shares(b).ok(), "smpc receive shares");
+  }
+  check(server.begin_round(1).ok(), "smpc begin round");
+  const std::vector<std::uint64_t> x = {1, 2, 3, static_cast<std::uint64_t>(-4), 5};
+  for (std::size_t u = 0; u < 3; ++u) {
+    out.emplace_back("masked_input", ok(cs[u]->masked_input(1, x), "masked input"));
+    check(server.receive_masked_input(out.back().second).ok(), "smpc masked input");
+  }
+  const Bytes surv = ok(server.survivors(), "survivors");
+  out.emplace_back("survivors", surv);
+  for (std::size_t u = 0; u < 3; ++u) {
+    out.emplace_back("survivor_sig", ok(cs[u]->sign_survivors(surv), "signature"));
+    check(server.receive_survivor_signature(out.back().second).ok(), "smpc signature");
+  }
+  const Bytes req = ok(server.unmask_request(), "unmask request");
+  out.emplace_back("unmask_request", req);
+  for (std::size_t u = 0; u < 3; ++u) {
+    out.emplace_back("unmask_response", ok(cs[u]->unmask(req), "unmask"));
+    check(server.receive_unmask(out.back().second).ok(), "smpc unmask");
+  }
+  check(server.finish().ok(), "smpc finish");
+  for (std::size_t i = 0; i < out.size(); ++i)
+    write(dir, "seed_v2_" + out[i].first + "_" + std::to_string(i), out[i].second);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -132,6 +195,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::filesystem::path root(argv[1]);
+  smpc_multi_seeds(root / "smpc");
   const fl::he::Shared& sh = fuzz::he_shared();
   const ckks::Context& ctx = *sh.ctx;
 

@@ -9,22 +9,18 @@
 
 #include "heal/core/check.h"
 #include "heal/smpc/additive.h"
+#include "secagg_internal.h"
 
 namespace heal::smpc {
 
 namespace {
 
-using Key32 = std::array<std::uint8_t, 32>;
+using detail::add_prg;
+using detail::Key32;
+using detail::verify_sig;
+using detail::x25519;
 
 std::string id_str(std::uint32_t id) { return "client " + std::to_string(id); }
-
-// X25519(sk, pk); libsodium refuses (returns -1) a low-order pk, whose shared secret is all zeros.
-Status x25519(const Key32& sk, const PublicKey& pk, Key32* out) {
-  if (crypto_scalarmult(out->data(), sk.data(), pk.data()) != 0) {
-    return Status::corruption("secagg: public key of low order");
-  }
-  return {};
-}
 
 // BLAKE2b-256(label | session | shared | min(a, b) | max(a, b)): the key of a pair (a, b), the same
 // on both sides.
@@ -43,26 +39,6 @@ Key32 derive(std::string_view label, const Seed& session, const Key32& shared, s
   return out;
 }
 
-// acc += sign * PRG(key), PRG = ChaCha20 keystream (libsodium crypto_stream_chacha20, zero nonce;
-// every key is used for one stream only) read as little-endian u64 words.
-void add_prg(std::span<std::uint64_t> acc, const Key32& key, bool subtract) {
-  constexpr std::size_t kChunk = 4096;  // words; 512 ChaCha20 blocks
-  std::array<std::uint64_t, kChunk> buf;
-  const std::uint8_t nonce[crypto_stream_chacha20_NONCEBYTES] = {};
-  for (std::size_t off = 0; off < acc.size(); off += kChunk) {
-    const std::size_t n = std::min(kChunk, acc.size() - off);
-    std::memset(buf.data(), 0, n * 8);
-    auto* p = reinterpret_cast<std::uint8_t*>(buf.data());
-    crypto_stream_chacha20_xor_ic(p, p, n * 8, nonce, off / 8, key.data());
-    if (subtract) {
-      for (std::size_t i = 0; i < n; ++i) acc[off + i] -= buf[i];
-    } else {
-      for (std::size_t i = 0; i < n; ++i) acc[off + i] += buf[i];
-    }
-  }
-  sodium_memzero(buf.data(), sizeof buf);
-}
-
 // The commitment to a self-mask seed, sent in round 1 and checked by the server after reconstruction:
 // a wrong unmasking share then gives an error instead of a wrong sum, even with exactly t shares.
 // (b is 256 uniform bits: its hash reveals nothing the server can use; BLAKE2b as a random oracle.)
@@ -78,10 +54,6 @@ Key32 seed_commitment(const Seed& session, std::uint32_t id, std::span<const std
   crypto_generichash_final(&st, out.data(), out.size());
   sodium_memzero(&st, sizeof st);
   return out;
-}
-
-bool verify_sig(const PublicKey& vk, const Signature& sig, std::span<const std::uint8_t> msg) {
-  return crypto_sign_verify_detached(sig.data(), msg.data(), msg.size(), vk.data()) == 0;
 }
 
 void put_u32(std::uint8_t* p, std::uint32_t v) { std::memcpy(p, &v, 4); }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # heal fl ensemble simulate end to end on a synthetic 3-class dataset (fast): 3 hospitals with three
-# architectures, 2 rounds; checks the per-round table, report.json (members, rounds, bytes, baselines),
+# architectures, 2 rounds; checks the per-round table, report.json (members, rounds, bytes with the SecAgg
+# setup amortised over the rounds it serves, baselines),
 # the plot, the ledger (verified by `heal ledger verify`, per-member history in `heal ledger log`), and
 # that a bad option fails with a message saying what to do.
 # Usage: fl_ensemble_cli_test.sh HEAL_BINARY MAKE_TEST_DATASET_BINARY
@@ -38,6 +39,13 @@ for r in j["rounds"]:
     assert all(b > 0 for b in r["bytes_up"]), r
     assert r["plaintext_bytes"] == j["reference"]["size"] * 3 * 4, r  # float32 predictions in the clear
     assert 0 <= r["secagg_seconds"] <= r["seconds"], r
+# One SecAgg key setup serves both rounds (min(20, --rounds)): it travels in round 1 only, and the
+# amortised upload spreads it over the two rounds (same total).
+r1, r2 = j["rounds"]
+assert all(s > 0 for s in r1["setup_bytes_up"]) and all(s == 0 for s in r2["setup_bytes_up"]), (r1, r2)
+for k in range(3):
+    assert abs(r1["amortised_bytes_up"][k] + r2["amortised_bytes_up"][k] - r1["bytes_up"][k] - r2["bytes_up"][k]) < 1e-6
+    assert r1["amortised_bytes_up"][k] < r1["bytes_up"][k] and r2["amortised_bytes_up"][k] > r2["bytes_up"][k]
 assert j["ledger_verified"] is True
 sd = j["secure_diagnosis"]
 assert sd["max_abs_diff_from_plaintext"] < 1e-3 and sd["querier_bytes_received"] > 0, sd

@@ -14,6 +14,7 @@
 #include "heal/smpc/additive.h"
 #include "heal/smpc/fixed_point.h"
 #include "secagg_harness.h"
+#include "secagg_multi_harness.h"
 
 namespace heal::smpc {
 namespace {
@@ -155,6 +156,56 @@ TEST(Distribution, AMaskedInputLooksUniform) {
   std::vector<std::uint64_t> weak(y.size());
   for (std::size_t i = 0; i < y.size(); ++i) weak[i] = x[i] + ((y[i] - x[i]) >> 16);
   EXPECT_GT(chi2_uniform(top_byte_hist(weak)), 100 * kChi2Threshold);
+}
+
+// Multi-round SecAgg (3-byte words): client 1's masked inputs of rounds 1 and 2 of one setup, with
+// the same fixed input in both rounds. Each must look uniform on its 24 bits, and so must their
+// difference: the rounds' masks are independent (a reused or related mask would cancel).
+struct MultiView {
+  std::vector<std::uint64_t> y1, y2;
+};
+MultiView multi_masked_view(double value, std::uint64_t seed) {
+  const std::size_t len = 40000;
+  test_support::SecAggMultiNet net(3, 2, len, 4, seed, 3);
+  EXPECT_TRUE(net.setup().ok());
+  std::vector<std::vector<std::uint64_t>> x(3, std::vector<std::uint64_t>(len, fixed_encode(value)));
+  MultiView v;
+  for (std::uint32_t r = 1; r <= 2; ++r) {
+    EXPECT_TRUE(net.round(r, x).ok());
+    auto m = decode_m_masked_input(net.rec.masked[r][0]);
+    EXPECT_TRUE(m.ok());
+    EXPECT_EQ(m->id, 1u);
+    (r == 1 ? v.y1 : v.y2) = m->y;
+  }
+  return v;
+}
+Hist bits16_to_23_hist(const std::vector<std::uint64_t>& v) {
+  Hist h{};
+  for (auto x : v) h[(x >> 16) & 0xff] += 1;
+  return h;
+}
+
+TEST(Distribution, MultiRoundMaskedInputsLookUniformAndIndependentAcrossRounds) {
+  const auto a = multi_masked_view(3.5, 70), b = multi_masked_view(-0.25, 71);
+  std::vector<std::uint64_t> diff(a.y1.size());
+  for (std::size_t i = 0; i < diff.size(); ++i) diff[i] = (a.y2[i] - a.y1[i]) & 0xffffff;
+  const std::vector<std::uint64_t>* views[] = {&a.y1, &a.y2, &b.y1, &diff};
+  for (const auto* y : views) {
+    EXPECT_LT(chi2_uniform(bits16_to_23_hist(*y)), kChi2Threshold);
+    EXPECT_LT(worst_bit_sigma(*y, 24), 6.0);
+  }
+  EXPECT_LT(chi2_two_sample(bits16_to_23_hist(a.y2), bits16_to_23_hist(b.y2)), kChi2Threshold);
+  // Negative controls: the packed input itself, and the difference of two rounds had the mask been
+  // reused (x + m - (x + m) = 0) or shifted by a short word, fail.
+  const std::vector<std::uint64_t> x(a.y1.size(), fixed_encode(3.5) & 0xffffff);
+  EXPECT_GT(chi2_uniform(bits16_to_23_hist(x)), 100 * kChi2Threshold);
+  std::vector<std::uint64_t> reused(a.y1.size()), short_mask(a.y1.size());
+  for (std::size_t i = 0; i < reused.size(); ++i) {
+    reused[i] = (a.y1[i] - a.y1[i]) & 0xffffff;
+    short_mask[i] = (diff[i] & 0xffff);  // a mask difference confined to 16 bits
+  }
+  EXPECT_GT(chi2_uniform(bits16_to_23_hist(reused)), 100 * kChi2Threshold);
+  EXPECT_GT(chi2_uniform(bits16_to_23_hist(short_mask)), 100 * kChi2Threshold);
 }
 
 }  // namespace

@@ -72,8 +72,12 @@ struct RoundRow {
   double seconds = 0;
   double secagg_seconds = 0;
   std::vector<std::uint64_t> bytes_up, bytes_down;  // per institution with the coordinator, this round
-  std::vector<std::uint64_t> site_bytes;            // per institution: its sites' traffic (up + down)
-  std::uint64_t plaintext_bytes = 0;                // one institution's predictions in the clear
+  /// Per institution: of bytes_up, the SecAgg key setup (first round of a SecAgg session only), and
+  /// the upload with that setup spread over the rounds it serves (fl::ensemble::InstitutionRoundReport).
+  std::vector<std::uint64_t> setup_bytes_up;
+  std::vector<double> amortised_bytes_up;
+  std::vector<std::uint64_t> site_bytes;  // per institution: its sites' traffic (up + down)
+  std::uint64_t plaintext_bytes = 0;      // one institution's predictions in the clear
   std::vector<std::uint32_t> contributors;
 };
 
@@ -82,10 +86,10 @@ struct MemberSummary {
   int sites = 1;
   std::string architecture;  // describe_spec()
   std::uint64_t num_parameters = 0;
-  std::vector<std::size_t> class_counts;  // over its sites
-  double test_accuracy = 0, test_auc = 0;              // after the federation
-  double local_test_accuracy = 0, local_test_auc = 0;  // local-only baseline (NaN when not run)
-  double weight = 0;                                   // final ensemble weight
+  std::vector<std::size_t> class_counts;                      // over its sites
+  double test_accuracy = 0, test_auc = 0;                     // after the federation
+  double local_test_accuracy = 0, local_test_auc = 0;         // local-only baseline (NaN when not run)
+  double weight = 0;                                          // final ensemble weight
   double best_val_accuracy = 0, local_best_val_accuracy = 0;  // the early-stopping scores (validation split)
 };
 

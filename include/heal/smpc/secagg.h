@@ -32,6 +32,9 @@
 //    reconstructs, removes PRG(b_v) for v in U3 and the pairwise masks of dropped clients, and
 //    outputs sum_{u in U3} x_u, after checking every reconstructed b_v against its commitment and every
 //    s_v^SK against s_v^PK.
+// For an aggregation repeated every round, secagg_multi.h runs rounds 0-1 (the key setup) once for
+// R rounds with independent per-round secrets; this one-shot version stays for single aggregations
+// (e.g. apps/ensemble_diagnosis, the site FedAvg of fl::ensemble).
 // Every message is bytes (secagg_wire.h); a role never reads another's memory. Every received byte
 // string is parsed by a decoder returning Status/Result; a client's messages are signed with its
 // identity key, so the server rejects modified or forged client messages.

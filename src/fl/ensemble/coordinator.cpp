@@ -6,13 +6,21 @@
 
 namespace heal::fl::ensemble {
 
-using internal::ServerDriver;
+using internal::MultiServerDriver;
 using internal::Stopwatch;
+
+// One multi-round SecAgg session: its setup serves cfg.rounds ensemble rounds (secagg_multi.h).
+struct EnsembleCoordinator::Session {
+  smpc::SecAggMultiConfig cfg;
+  std::unique_ptr<smpc::SecAggMultiServer> server;
+  std::uint32_t next = 1;     // its next round
+  bool setup_failed = false;  // the setup did not complete: a new session runs the next round
+};
 
 struct EnsembleCoordinator::State {
   std::uint64_t round = 0;
   bool finished = false;
-  std::unique_ptr<ServerDriver> agg;
+  std::unique_ptr<MultiServerDriver> agg;
   std::map<PartyId, double> accuracy;
   std::map<PartyId, Digest> masked_hash;
   std::vector<PartyId> refused;
@@ -35,6 +43,8 @@ EnsembleCoordinator::EnsembleCoordinator(EnsembleConfig cfg, std::uint64_t refer
                            reference_size * num_classes,
                            {}};
   smpc::validate(probe);
+  HEAL_REQUIRE(cfg_.secagg_rounds_per_setup >= 1 && cfg_.secagg_rounds_per_setup <= smpc::kSecAggMaxRounds,
+               "secagg_rounds_per_setup not in [1, " << smpc::kSecAggMaxRounds << "]");
   HEAL_REQUIRE(num_classes >= 2, "an ensemble needs at least 2 classes");
 }
 
@@ -58,17 +68,28 @@ Status EnsembleCoordinator::write_setup(std::vector<ledger::EnsembleMemberInfo> 
 
 Status EnsembleCoordinator::start_round(std::uint64_t round) {
   if (!round_finished()) return Status::failed_precondition("round " + std::to_string(st_->round) + " is running");
+  if (!session_ || session_->setup_failed || session_->next > session_->cfg.rounds) {
+    // A new SecAgg session: fresh id, one setup for the next secagg_rounds_per_setup rounds.
+    auto s = std::make_unique<Session>();
+    smpc::SecAggConfig& c = s->cfg.base;
+    c.num_clients = static_cast<std::uint32_t>(cfg_.institutions.parties.size());
+    c.threshold = cfg_.institutions.threshold;
+    c.vector_len = reference_size_ * num_classes_;
+    c.word_bytes = internal::ensemble_word_bytes(cfg_.institutions.parties.size(), cfg_.frac_bits);
+    rng_.fill(c.session);
+    s->cfg.rounds = cfg_.secagg_rounds_per_setup;
+    s->server = std::make_unique<smpc::SecAggMultiServer>(s->cfg, cfg_.institutions.verify_keys);
+    session_ = std::move(s);
+  }
   st_ = std::make_unique<State>();
   st_->round = round;
-  smpc::SecAggConfig c;
-  c.num_clients = static_cast<std::uint32_t>(cfg_.institutions.parties.size());
-  c.threshold = cfg_.institutions.threshold;
-  c.vector_len = reference_size_ * num_classes_;
-  c.word_bytes = internal::ensemble_word_bytes(cfg_.institutions.parties.size(), cfg_.frac_bits);
-  rng_.fill(c.session);
-  st_->agg = std::make_unique<ServerDriver>(c, cfg_.institutions);
+  const std::uint32_t r = session_->next++;
+  st_->agg = std::make_unique<MultiServerDriver>(*session_->server, cfg_.institutions, r, r == 1);
+  HEAL_RETURN_IF_ERROR(st_->agg->start());
   ByteWriter w;
-  internal::put_session(w, c);
+  internal::put_session(w, session_->cfg.base);
+  w.put<std::uint32_t>(session_->cfg.rounds);
+  w.put<std::uint32_t>(r);
   const Bytes payload = w.take();
   for (PartyId p : cfg_.institutions.parties) {
     // An unreachable institution simply never answers (a dropout).
@@ -83,8 +104,8 @@ Status EnsembleCoordinator::handle(const Message& m) {
     case MessageKind::kEnsembleSecAgg: {
       // A masked input comes only in a kEnsembleContribution (with the accuracy that weights it):
       // accepted bare, its sender would be a contributor without an accuracy (seen while writing fuzz_fl_ensemble).
-      auto t = smpc::peek_type(m.payload);
-      if (t.ok() && smpc::is_masked_input(*t))
+      auto t = smpc::peek_multi(m.payload);
+      if (t.ok() && t->first == smpc::MultiMsgType::kMMaskedInput)
         return Status::corruption("a masked input must come as an ensemble contribution");
       return st_->agg->receive(m.from, m.payload);
     }
@@ -95,8 +116,8 @@ Status EnsembleCoordinator::handle(const Message& m) {
       if (!(acc >= 0 && acc <= 1)) return Status::corruption("validation accuracy not in [0, 1]");
       std::span<const std::uint8_t> rest;
       HEAL_RETURN_IF_ERROR(r.get_bytes(r.remaining(), &rest));
-      auto t = smpc::peek_type(rest);
-      if (!t.ok() || !smpc::is_masked_input(*t))
+      auto t = smpc::peek_multi(rest);
+      if (!t.ok() || t->first != smpc::MultiMsgType::kMMaskedInput)
         return Status::corruption("an ensemble contribution must carry a SecAgg masked input");
       HEAL_RETURN_IF_ERROR(st_->agg->receive(m.from, rest));
       st_->accuracy[m.from] = acc;
@@ -135,6 +156,7 @@ void EnsembleCoordinator::fail_round(const std::string& why) {
   last_.failure = why;
   last_.refused = st_->refused;
   last_.secagg_seconds = st_->agg->seconds();
+  if (!st_->agg->setup_complete()) session_->setup_failed = true;
   st_->finished = true;
 }
 

@@ -12,6 +12,7 @@
 
 #include "heal/fl/ensemble/roles.h"
 #include "heal/smpc/fixed_point.h"
+#include "heal/smpc/secagg_multi.h"
 
 namespace heal::fl::ensemble::internal {
 
@@ -55,9 +56,48 @@ class ServerDriver {
   double seconds_ = 0;
 };
 
+/// Server side of one round of a multi-round SecAgg session (heal/smpc/secagg_multi.h) over a
+/// group: the session's server lives across rounds (in the caller); a round either starts with the
+/// session's setup (`with_setup`: phases 0 adverts, 1 shares, then the round) or directly with the
+/// masked inputs of the setup's members (U2). Same receive / withdraw / maybe_close contract as
+/// ServerDriver.
+class MultiServerDriver {
+ public:
+  MultiServerDriver(smpc::SecAggMultiServer& server, const SecAggGroup& group, std::uint32_t round, bool with_setup);
+  /// Opens the round (begin_round) when it has no setup; call once before the first receive.
+  Status start();
+  Status receive(PartyId from, std::span<const std::uint8_t> msg);
+  void withdraw(PartyId party);
+  Result<bool> maybe_close(bool force, std::vector<std::pair<PartyId, Bytes>>* out);
+  bool finished() const { return phase_ == 5; }
+  /// The setup completed (the session can serve later rounds).
+  bool setup_complete() const { return phase_ >= 2; }
+  const std::vector<std::uint64_t>& sum() const { return sum_; }
+  std::vector<PartyId> contributors() const;
+  double seconds() const { return seconds_; }
+
+ private:
+  PartyId party_of(std::uint32_t id) const { return group_.parties[id - 1]; }
+  std::optional<std::uint32_t> id_of(PartyId p) const;
+
+  smpc::SecAggMultiServer& server_;
+  SecAggGroup group_;
+  std::uint32_t round_;
+  int phase_ = 0;
+  std::set<PartyId> expected_, got_, withdrawn_;
+  std::vector<std::uint64_t> sum_;
+  double seconds_ = 0;
+};
+
 /// The client's answer to a server message (nullopt when it answers nothing). `x` is the input.
 Result<std::optional<Bytes>> client_step(smpc::SecAggClient& c, std::span<const std::uint8_t> msg,
                                          std::span<const std::uint64_t> x, smpc::MsgType* type);
+
+/// Multi-round client step: the answer to a server message of round `round` (a routed-shares
+/// message ends the setup and is answered with the masked input of `round`).
+Result<std::optional<Bytes>> multi_client_step(smpc::SecAggMultiClient& c, std::span<const std::uint8_t> msg,
+                                               std::uint32_t round, std::span<const std::uint64_t> x,
+                                               smpc::MultiMsgType* type);
 
 /// Bytes per SecAgg word for the consensus of `institutions` members: each input w_i p_i(x) is in
 /// [0, 1] (weights and probabilities are at most 1), so the sum is at most `institutions` and needs
@@ -69,7 +109,8 @@ std::uint32_t ensemble_word_bytes(std::size_t institutions, int frac_bits);
 smpc::SecAggIdentity copy_identity(const smpc::SecAggIdentity& id);
 
 /// SecAgg session header of kEnsembleRoundStart / kSiteRound: session | u32 n | u32 t | u64 len |
-/// u8 word bytes.
+/// u8 word bytes. (kEnsembleRoundStart follows it with u32 R | u32 r: the multi-round session
+/// serves R rounds, this is its round r; r = 1 runs the session's setup.)
 void put_session(ByteWriter& w, const smpc::SecAggConfig& c);
 Status get_session(ByteReader& r, smpc::SecAggConfig* c);
 

@@ -40,7 +40,10 @@ struct EnsembleNode::State {
   Phase phase = Phase::kIdle;
   NodeRound rec;
   smpc::SecAggConfig agg_cfg;
-  std::unique_ptr<smpc::SecAggClient> client;
+  // The multi-round SecAgg session (kept across rounds: its setup serves sa_rounds rounds).
+  std::unique_ptr<smpc::SecAggMultiClient> client;
+  Seed client_session{};
+  std::uint32_t sa_rounds = 0, sa_round = 0;  // R of the round start, and r (this round in the session)
   std::vector<std::uint64_t> x;
   std::unique_ptr<ServerDriver> sites;
 
@@ -74,12 +77,22 @@ struct EnsembleNode::State {
   void on_round_start(const Message& m) {
     rec = NodeRound{};
     rec.round = m.round;
-    client.reset();
     sites.reset();
     ByteReader r(m.payload);
     Status s = internal::get_session(r, &agg_cfg);
+    if (s.ok()) s = r.get(&sa_rounds);
+    if (s.ok()) s = r.get(&sa_round);
     if (s.ok() && !r.at_end()) s = Status::corruption("trailing bytes");
+    if (s.ok() && (sa_rounds == 0 || sa_rounds > smpc::kSecAggMaxRounds || sa_round == 0 || sa_round > sa_rounds))
+      s = Status::corruption("SecAgg round not in [1, R]");
     if (!s.ok()) return refuse("bad round start: " + s.message());
+    rec.secagg_round = sa_round;
+    rec.secagg_rounds_per_setup = sa_rounds;
+    if (sa_round == 1) {
+      client.reset();  // a new session: its setup runs in this round
+    } else if (!client || client_session != agg_cfg.session) {
+      return refuse("not a member of this SecAgg session (missed its setup); back at the next setup");
+    }
     if (agg_cfg.num_clients != cfg.institutions.parties.size() || agg_cfg.threshold != cfg.institutions.threshold ||
         agg_cfg.word_bytes != internal::ensemble_word_bytes(cfg.institutions.parties.size(), cfg.frac_bits)) {
       return refuse("round start does not match the ensemble's group");
@@ -145,32 +158,57 @@ struct EnsembleNode::State {
       v *= rec.weight;
     }
     x = smpc::fixed_encode(p, cfg.frac_bits);
-    client = std::make_unique<smpc::SecAggClient>(agg_cfg, secagg_id, internal::copy_identity(opt.identity),
-                                                  cfg.institutions.verify_keys, rng);
     phase = Phase::kEnsemble;
-    send(MessageKind::kEnsembleSecAgg, client->advertise_keys());
+    if (sa_round == 1) {
+      client = std::make_unique<smpc::SecAggMultiClient>(smpc::SecAggMultiConfig{agg_cfg, sa_rounds}, secagg_id,
+                                                         internal::copy_identity(opt.identity),
+                                                         cfg.institutions.verify_keys, rng);
+      client_session = agg_cfg.session;
+      send_setup(client->advertise_keys());
+      return;
+    }
+    // The session's setup is done: the masked input of round sa_round goes up at once.
+    if (opt.crash == CrashPoint::kBeforeMaskedInput) {
+      crashed = true;
+      return;
+    }
+    auto y = client->masked_input(sa_round, x);
+    if (!y.ok()) return refuse("SecAgg: " + y.status().message());
+    send_contribution(*y);
+  }
+
+  void send_setup(Bytes b) {
+    rec.secagg_setup_payload_bytes += b.size();
+    ++rec.secagg_setup_messages;
+    send(MessageKind::kEnsembleSecAgg, std::move(b));
+  }
+
+  void send_contribution(const Bytes& masked) {
+    ByteWriter w;
+    w.put<double>(rec.val_accuracy);
+    w.put_bytes(masked);
+    rec.contributed = true;
+    send(MessageKind::kEnsembleContribution, w.take());
   }
 
   void on_secagg(const Message& m) {
     if (phase != Phase::kEnsemble || !client) return;
-    smpc::MsgType type{};
-    if (auto t = smpc::peek_type(m.payload); t.ok()) type = *t;
-    if ((type == smpc::MsgType::kSharesForClient && opt.crash == CrashPoint::kBeforeMaskedInput) ||
-        (type == smpc::MsgType::kUnmaskRequest && opt.crash == CrashPoint::kBeforeUnmask)) {
+    smpc::MultiMsgType type{};
+    if (auto t = smpc::peek_multi(m.payload); t.ok()) type = t->first;
+    if ((type == smpc::MultiMsgType::kMSharesForClient && opt.crash == CrashPoint::kBeforeMaskedInput) ||
+        (type == smpc::MultiMsgType::kMUnmaskRequest && opt.crash == CrashPoint::kBeforeUnmask)) {
       crashed = true;
       return;
     }
     Result<std::optional<Bytes>> reply = [&] {
       Stopwatch sw(rec.secagg_seconds);
-      return internal::client_step(*client, m.payload, x, &type);
+      return internal::multi_client_step(*client, m.payload, sa_round, x, &type);
     }();
     if (!reply.ok() || !*reply) return;  // a refused server message: this node drops out of the round
-    if (type == smpc::MsgType::kSharesForClient) {
-      ByteWriter w;
-      w.put<double>(rec.val_accuracy);
-      w.put_bytes(**reply);
-      rec.contributed = true;
-      send(MessageKind::kEnsembleContribution, w.take());
+    if (type == smpc::MultiMsgType::kMSharesForClient) {
+      send_contribution(**reply);
+    } else if (type == smpc::MultiMsgType::kMKeyList) {
+      send_setup(std::move(**reply));
     } else {
       send(MessageKind::kEnsembleSecAgg, std::move(**reply));
     }

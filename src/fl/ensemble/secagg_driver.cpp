@@ -153,6 +153,182 @@ Result<bool> ServerDriver::maybe_close(bool force, std::vector<std::pair<PartyId
   return true;
 }
 
+MultiServerDriver::MultiServerDriver(smpc::SecAggMultiServer& server, const SecAggGroup& group, std::uint32_t round,
+                                     bool with_setup)
+    : server_(server), group_(group), round_(round), phase_(with_setup ? 0 : 2) {
+  if (with_setup) {
+    expected_.insert(group.parties.begin(), group.parties.end());
+  } else {
+    for (auto id : server_.setup_clients()) expected_.insert(party_of(id));
+  }
+}
+
+Status MultiServerDriver::start() {
+  if (phase_ != 2) return {};
+  Stopwatch sw(seconds_);
+  return server_.begin_round(round_);
+}
+
+std::optional<std::uint32_t> MultiServerDriver::id_of(PartyId p) const {
+  for (std::size_t i = 0; i < group_.parties.size(); ++i) {
+    if (group_.parties[i] == p) return static_cast<std::uint32_t>(i + 1);
+  }
+  return std::nullopt;
+}
+
+std::vector<PartyId> MultiServerDriver::contributors() const {
+  std::vector<PartyId> out;
+  for (auto id : server_.aggregated_clients()) out.push_back(party_of(id));
+  return out;
+}
+
+void MultiServerDriver::withdraw(PartyId party) {
+  withdrawn_.insert(party);
+  expected_.erase(party);
+}
+
+Status MultiServerDriver::receive(PartyId from, std::span<const std::uint8_t> msg) {
+  using smpc::MultiMsgType;
+  Stopwatch sw(seconds_);
+  auto id = id_of(from);
+  if (!id) return Status::invalid_argument("party " + std::to_string(from) + " is not in the SecAgg group");
+  if (!expected_.count(from) || got_.count(from))
+    return Status::failed_precondition("party " + std::to_string(from) + " is not expected in this phase");
+  HEAL_ASSIGN_OR_RETURN(auto head, smpc::peek_multi(msg));
+  const MultiMsgType t = head.first;
+  // The sender id inside (signed) must be the transport sender's.
+  Result<std::uint32_t> claimed = [&]() -> Result<std::uint32_t> {
+    switch (t) {
+      case MultiMsgType::kMAdvertise: {
+        HEAL_ASSIGN_OR_RETURN(auto m, smpc::decode_m_advertise(msg));
+        return m.id;
+      }
+      case MultiMsgType::kMShareKeys: {
+        HEAL_ASSIGN_OR_RETURN(auto m, smpc::decode_m_share_keys(msg));
+        return m.sender;
+      }
+      case MultiMsgType::kMMaskedInput: {
+        HEAL_ASSIGN_OR_RETURN(auto m, smpc::decode_m_masked_input(msg));
+        return m.id;
+      }
+      case MultiMsgType::kMSurvivorSig: {
+        HEAL_ASSIGN_OR_RETURN(auto m, smpc::decode_m_survivor_sig(msg));
+        return m.id;
+      }
+      case MultiMsgType::kMUnmaskResponse: {
+        HEAL_ASSIGN_OR_RETURN(auto m, smpc::decode_m_unmask_response(msg));
+        return m.id;
+      }
+      default:
+        return Status::corruption("not a client message");
+    }
+  }();
+  if (!claimed.ok()) return claimed.status();
+  if (*claimed != *id)
+    return Status::corruption("SecAgg message of client " + std::to_string(*claimed) + " sent by party " +
+                              std::to_string(from));
+  const MultiMsgType want[] = {MultiMsgType::kMAdvertise, MultiMsgType::kMShareKeys, MultiMsgType::kMMaskedInput,
+                               MultiMsgType::kMSurvivorSig, MultiMsgType::kMUnmaskResponse};
+  if (phase_ > 4) return Status::failed_precondition("the aggregation is finished");
+  if (t != want[phase_]) return Status::corruption("SecAgg message of the wrong kind for this phase");
+  Status s;
+  switch (phase_) {
+    case 0:
+      s = server_.receive_advertise(msg);
+      break;
+    case 1:
+      s = server_.receive_shares(msg);
+      break;
+    case 2:
+      s = server_.receive_masked_input(msg);
+      break;
+    case 3:
+      s = server_.receive_survivor_signature(msg);
+      break;
+    default:
+      s = server_.receive_unmask(msg);
+  }
+  if (s.ok()) got_.insert(from);
+  return s;
+}
+
+Result<bool> MultiServerDriver::maybe_close(bool force, std::vector<std::pair<PartyId, Bytes>>* out) {
+  if (finished()) return false;
+  if (!force && got_ != expected_) return false;
+  Stopwatch sw(seconds_);
+  std::set<PartyId> next;
+  switch (phase_) {
+    case 0: {
+      HEAL_ASSIGN_OR_RETURN(Bytes list, server_.key_list());
+      for (PartyId p : got_) out->push_back({p, list});
+      next = got_;
+      break;
+    }
+    case 1: {
+      HEAL_ASSIGN_OR_RETURN(auto routed, server_.route_shares());
+      HEAL_RETURN_IF_ERROR(server_.begin_round(round_));
+      for (auto& [id, bytes] : routed) {
+        next.insert(party_of(id));
+        out->push_back({party_of(id), std::move(bytes)});
+      }
+      break;
+    }
+    case 2: {
+      HEAL_ASSIGN_OR_RETURN(Bytes survivors, server_.survivors());
+      for (auto id : server_.aggregated_clients()) {
+        next.insert(party_of(id));
+        out->push_back({party_of(id), survivors});
+      }
+      break;
+    }
+    case 3: {
+      HEAL_ASSIGN_OR_RETURN(Bytes request, server_.unmask_request());
+      for (PartyId p : got_) out->push_back({p, request});
+      next = got_;
+      break;
+    }
+    case 4: {
+      HEAL_ASSIGN_OR_RETURN(sum_, server_.finish());
+      break;
+    }
+  }
+  ++phase_;
+  for (PartyId p : withdrawn_) next.erase(p);
+  expected_ = std::move(next);
+  got_.clear();
+  return true;
+}
+
+Result<std::optional<Bytes>> multi_client_step(smpc::SecAggMultiClient& c, std::span<const std::uint8_t> msg,
+                                               std::uint32_t round, std::span<const std::uint64_t> x,
+                                               smpc::MultiMsgType* type) {
+  using smpc::MultiMsgType;
+  HEAL_ASSIGN_OR_RETURN(auto head, smpc::peek_multi(msg));
+  *type = head.first;
+  switch (*type) {
+    case MultiMsgType::kMKeyList: {
+      HEAL_ASSIGN_OR_RETURN(Bytes b, c.share_keys(msg));
+      return std::optional<Bytes>(std::move(b));
+    }
+    case MultiMsgType::kMSharesForClient: {
+      HEAL_RETURN_IF_ERROR(c.receive_shares(msg));
+      HEAL_ASSIGN_OR_RETURN(Bytes b, c.masked_input(round, x));
+      return std::optional<Bytes>(std::move(b));
+    }
+    case MultiMsgType::kMSurvivors: {
+      HEAL_ASSIGN_OR_RETURN(Bytes b, c.sign_survivors(msg));
+      return std::optional<Bytes>(std::move(b));
+    }
+    case MultiMsgType::kMUnmaskRequest: {
+      HEAL_ASSIGN_OR_RETURN(Bytes b, c.unmask(msg));
+      return std::optional<Bytes>(std::move(b));
+    }
+    default:
+      return Status::corruption("a client does not answer SecAgg message type " +
+                                std::to_string(static_cast<int>(*type)));
+  }
+}
+
 Result<std::optional<Bytes>> client_step(smpc::SecAggClient& c, std::span<const std::uint8_t> msg,
                                          std::span<const std::uint64_t> x, MsgType* type) {
   HEAL_ASSIGN_OR_RETURN(*type, smpc::peek_type(msg));

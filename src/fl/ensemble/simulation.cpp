@@ -34,6 +34,8 @@ EnsembleSimulation::EnsembleSimulation(std::vector<InstitutionSpec> institutions
   EnsembleConfig cfg;
   cfg.federation_id = opt_.federation_id;
   cfg.institutions.threshold = opt_.threshold;
+  cfg.secagg_rounds_per_setup = opt_.secagg_rounds_per_setup;
+  session_setup_up_.assign(n, 0);
   std::vector<smpc::SecAggIdentity> ids;
   for (std::size_t k = 0; k < n; ++k) {
     cfg.institutions.parties.push_back(institution_id(k));
@@ -170,6 +172,14 @@ Result<EnsembleRoundReport> EnsembleSimulation::run_round() {
     const TrafficCounters after = net_.link_counters(institution_id(k), kCoordinatorId);
     ir.bytes_up = after.bytes_up - before[k].bytes_up;
     ir.bytes_down = after.bytes_down - before[k].bytes_down;
+    if (nr.round == round && nr.secagg_round == 1) {
+      ir.setup_bytes_up = nr.secagg_setup_payload_bytes + nr.secagg_setup_messages * InProcessTransport::kEnvelopeBytes;
+      session_setup_up_[k] = ir.setup_bytes_up;
+    }
+    const std::uint32_t served =
+        nr.round == round && nr.secagg_rounds_per_setup > 0 ? nr.secagg_rounds_per_setup : opt_.secagg_rounds_per_setup;
+    ir.amortised_bytes_up = static_cast<double>(ir.bytes_up - ir.setup_bytes_up) +
+                            static_cast<double>(session_setup_up_[k]) / static_cast<double>(served);
     ir.plaintext_bytes = roles_->reference_size * roles_->num_classes * 4;
     const TrafficCounters sites_after = site_traffic(k);
     ir.site_bytes_up = sites_after.bytes_up - sites_before[k].bytes_up;

@@ -8,7 +8,8 @@
 // the parties that answered (in a deployment: a deadline). simulation.h is one such launcher.
 //
 // One round (federated distillation after FedMD, arXiv:1910.03581, and FedDF, arXiv:2006.07242):
-//  1. coordinator -> every institution: kEnsembleRoundStart (a fresh SecAgg session, n, t, length).
+//  1. coordinator -> every institution: kEnsembleRoundStart (the SecAgg session, n, t, length, and
+//     R, r: the session's setup serves R rounds and this is its round r; r = 1 runs the setup).
 //  2. institution: checks its reference-set hash against the ledger's ensemble setup (refuses with
 //     kEnsembleRefusal otherwise); trains: a 1-site institution calls train_local + validate on its
 //     member; a multi-site institution sends kSiteRound (its model's weights) to its sites, each site
@@ -18,7 +19,8 @@
 //        w_i = ensemble_weight(acc_i, C) = max(acc_i - 1/C, 0.01)
 //     (accuracy above chance; public by design: the coordinator needs it to normalise, and it is
 //     recorded on the ledger per round).
-//  3. SecAgg (Bonawitz et al., ePrint 2017/281; heal/smpc/secagg.h) among the institutions with the
+//  3. SecAgg (Bonawitz et al., ePrint 2017/281; multi-round: heal/smpc/secagg_multi.h, one key
+//     setup per R rounds, run in the first round of each session) among the institutions with the
 //     coordinator as untrusted server, input x_i = encode_f(w_i * p_i), p_i the n_ref x C soft
 //     predictions, f = 16 fraction bits. The coordinator learns S = sum_{i in U3} x_i only, and
 //     sends consensus = S / sum_{i in U3} w_i to the contributors (kEnsembleConsensus).
@@ -70,6 +72,9 @@ struct EnsembleConfig {
   std::string federation_id;
   SecAggGroup institutions;  // parties sorted ascending
   int frac_bits = smpc::kDefaultFracBits;
+  /// R: ensemble rounds served by one SecAgg setup (secagg_multi.h); after R rounds, or when a
+  /// setup fails, the next round starts a new session with a new setup.
+  std::uint32_t secagg_rounds_per_setup = 20;
 };
 
 /// The coordinator's view of one finished round.
@@ -84,7 +89,8 @@ struct CoordinatorRound {
   double secagg_seconds = 0;                   // time in SecAggServer calls and decoding
 };
 
-/// The untrusted aggregator: runs one SecAggServer per round, learns only the weighted sum.
+/// The untrusted aggregator: runs a multi-round SecAgg server (one setup for R rounds), learns
+/// only the weighted sum of each round.
 class EnsembleCoordinator {
  public:
   /// `reference_size` x `num_classes` is the SecAgg vector length. The Rng draws session ids.
@@ -106,6 +112,7 @@ class EnsembleCoordinator {
 
  private:
   struct State;
+  struct Session;
   Status handle(const Message& m);
   Status advance(bool force);
   Status finish_round();
@@ -118,6 +125,7 @@ class EnsembleCoordinator {
   ledger::Ledger& ledger_;
   const ledger::Signer& signer_;
   Rng& rng_;
+  std::unique_ptr<Session> session_;  // declared before st_: the round's driver refers to its server
   std::unique_ptr<State> st_;
   CoordinatorRound last_;
 };
@@ -133,7 +141,11 @@ struct NodeRound {
   double train_seconds = 0;   // local training + validation + prediction (all sites, institution model)
   double secagg_seconds = 0;  // SecAgg client calls + encoding (and the sites' aggregation, as server)
   double distill_seconds = 0;
-  std::uint64_t member_version = 0;  // after this round
+  std::uint32_t secagg_round = 0;                // r: this round's index in its SecAgg session (1: with setup)
+  std::uint32_t secagg_rounds_per_setup = 0;     // R of that session
+  std::uint64_t secagg_setup_payload_bytes = 0;  // payload bytes of the setup messages sent this round
+  std::uint32_t secagg_setup_messages = 0;       // how many (2 when this node took part in a setup)
+  std::uint64_t member_version = 0;              // after this round
 };
 
 /// Test seams: a node that crashes at a given point of a round (stops answering for good).
@@ -152,7 +164,7 @@ struct NodeOptions {
   CrashPoint crash = CrashPoint::kNever;
 };
 
-/// One institution: holds its model, a SecAggClient per round, its identities.
+/// One institution: holds its model, the SecAggMultiClient of the current session, its identities.
 class EnsembleNode {
  public:
   EnsembleNode(EnsembleConfig cfg, NodeOptions opt, Transport& net, ledger::Ledger& ledger,

@@ -32,6 +32,8 @@ struct SimulationOptions {
   std::uint32_t threshold = 0;  // SecAgg t among institutions; 0: floor(n/2) + 1
   Digest reference_hash{};      // the consortium's reference set (required)
   TrainConfig train;
+  /// Rounds served by one SecAgg key setup (EnsembleConfig::secagg_rounds_per_setup).
+  std::uint32_t secagg_rounds_per_setup = 20;
 };
 
 /// Per institution and round (bytes are the institution's traffic with the coordinator only).
@@ -41,7 +43,13 @@ struct InstitutionRoundReport {
   bool contributed = false, distilled = false;
   std::string refusal;
   double val_accuracy = 0, weight = 0;
-  std::uint64_t bytes_up = 0, bytes_down = 0;            // this round, envelopes included
+  std::uint64_t bytes_up = 0, bytes_down = 0;  // this round, envelopes included
+  /// Of bytes_up: the SecAgg setup (advertisement and shares, envelopes included), sent in the
+  /// first round of each SecAgg session only.
+  std::uint64_t setup_bytes_up = 0;
+  /// The upload with the setup spread over the R rounds it serves: bytes_up - setup_bytes_up +
+  /// (this institution's upload in its session's setup) / R. The figure to compare across rounds.
+  double amortised_bytes_up = 0;
   std::uint64_t plaintext_bytes = 0;                     // its predictions in the clear, float32: n_ref * C * 4
   std::uint64_t site_bytes_up = 0, site_bytes_down = 0;  // its sites -> it, it -> its sites (multi-site only)
   double train_seconds = 0, secagg_seconds = 0, distill_seconds = 0;
@@ -86,6 +94,7 @@ class EnsembleSimulation {
   InProcessTransport net_;
   std::unique_ptr<Roles> roles_;
   std::uint64_t round_ = 0;
+  std::vector<std::uint64_t> session_setup_up_;  // per institution: its upload in the current session's setup
 };
 
 }  // namespace heal::fl::ensemble
