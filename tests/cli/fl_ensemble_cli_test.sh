@@ -23,6 +23,8 @@ grep -Eq '^ensemble +weighted mean' <<<"$out" || fail "ensemble row"
 grep -Eq '^central +hecnn' <<<"$out" || fail "central row"
 grep -Eq '^secure +the same ensemble by secure diagnosis' <<<"$out" || fail "secure diagnosis row"
 grep -q 'ledger: verified' <<<"$out" || fail "ledger not verified"
+grep -Eq '^upload per institution per round: [0-9]+ B with secure aggregation .* [0-9]+ B as float32 in the clear \([0-9.]+x\)' \
+  <<<"$out" || fail "no upload line"
 [ -s "$work/run/accuracy.png" ] || fail "no accuracy.png"
 python3 - "$work/run/report.json" <<'PY' || fail "report.json"
 import json, math, sys

@@ -106,6 +106,9 @@ struct EnsembleSimulationReport {
   /// weighted mean (fixed-point error), its bytes and time.
   double secure_test_accuracy = 0, secure_max_abs_diff = 0, secure_seconds = 0;
   std::uint64_t secure_querier_bytes_received = 0;
+  /// Institution 1's upload per round over the run, its SecAgg setups spread over the rounds they
+  /// serve, and the same predictions as float32 in the clear (bytes).
+  double amortised_upload_per_round = 0, plaintext_upload_per_round = 0;
   std::string central_architecture;
   std::size_t reference_size = 0;
   std::string reference_hash;  // hex

@@ -211,6 +211,8 @@ Result<EnsembleSimulationReport> run_ensemble_simulation(const io::Dataset& data
     for (const auto& row : rep.rounds) up += row.amortised_bytes_up.empty() ? 0.0 : row.amortised_bytes_up[0];
     up /= static_cast<double>(rep.rounds.size());
     const double plain = static_cast<double>(rep.rounds[0].plaintext_bytes);
+    rep.amortised_upload_per_round = up;
+    rep.plaintext_upload_per_round = plain;
     char line[256];
     std::snprintf(line, sizeof line,
                   "institution 1 upload per round (SecAgg setup amortised over its %d rounds): %.0f B, "
