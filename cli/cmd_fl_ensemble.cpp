@@ -25,7 +25,7 @@ namespace {
 
 struct EnsembleArgs {
   std::string data, partition = "dirichlet:0.5", archs = "hecnn,resnet,capsnet", out = "heal-ensemble",
-                    central_arch = "hecnn", config;
+                    central_arch = "hecnn", config, lr_schedule = "constant";
   int hospitals = 4, rounds = 10, local_epochs = 2, distill_epochs = 1, batch = 64, threads = 2, size = 0;
   double reference_fraction = 0.2, lr = 2e-3, distill_lr = 1e-3, sharpen = 1.0;
   std::uint64_t seed = 1;
@@ -95,6 +95,7 @@ void run(const EnsembleArgs& a) {
   o.member.distill.learning_rate = a.distill_lr;
   o.member.distill.schedule = nn::torch_backend::Schedule::kConstant;
   o.member.sharpen_temperature = a.sharpen;
+  o.member.schedule = apps::parse_round_schedule(a.lr_schedule, static_cast<std::uint64_t>(a.rounds)).value();
   o.local_baseline = !a.no_local;
   o.central_baseline = !a.no_central;
   o.central_arch = a.central_arch;
@@ -185,6 +186,11 @@ void add_fl_ensemble_commands(CLI::App& fl) {
       ->capture_default_str();
   sim->add_option("--lr", a->lr, "Private training learning rate (Adam)")->capture_default_str();
   sim->add_option("--distill-lr", a->distill_lr, "Distillation learning rate (Adam, constant)")->capture_default_str();
+  sim->add_option("--lr-schedule", a->lr_schedule,
+                  "Both learning rates per round: constant | cosine (decays over --rounds; the central baseline "
+                  "follows it per block of --local-epochs)")
+      ->check(CLI::IsMember({"constant", "cosine"}))
+      ->capture_default_str();
   sim->add_option("--sharpen", a->sharpen, "Sharpen the consensus as c^(1/T) before distilling (1: off)")
       ->check(CLI::Range(0.05, 1.0))
       ->capture_default_str();

@@ -63,4 +63,8 @@ if msg=$("$heal" --quiet fl ensemble simulate --data "$work/three.npz" --archs h
   fail "an unknown architecture was accepted"
 fi
 grep -q "unknown model 'vgg'" <<<"$msg" || fail "unclear error: $msg"
+if msg=$("$heal" --quiet fl ensemble simulate --data "$work/three.npz" --lr-schedule linear --out "$work/bad" 2>&1); then
+  fail "an unknown learning-rate schedule was accepted"
+fi
+grep -q "lr-schedule" <<<"$msg" || fail "the refusal does not name --lr-schedule: $msg"
 echo "PASS"

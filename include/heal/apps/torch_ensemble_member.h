@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "heal/apps/round_schedule.h"
 #include "heal/fl/ensemble/member.h"
 #include "heal/io/dataset.h"
 #include "heal/nn/torch/trainer.h"
@@ -23,13 +24,16 @@ Digest images_hash(const io::SplitData& d);
 std::string describe_spec(const nn::torch_backend::ModelSpec& spec);
 
 struct TorchMemberOptions {
-  nn::torch_backend::TrainOptions train;    // private training each round
+  nn::torch_backend::TrainOptions train;  // private training each round
   int local_epochs = 1;
   nn::torch_backend::TrainOptions distill;  // the digest step
   int distill_epochs = 1;
   /// Sharpening of the consensus before distillation, q_k ∝ c_k^(1/T) (entropy reduction, as DS-FL's
   /// ERA, Itahara et al., arXiv:2008.06180); 1 leaves it as it is.
   double sharpen_temperature = 1.0;
+  /// Both learning rates (private training and distillation) per round (round_schedule.h);
+  /// default constant.
+  RoundSchedule schedule;
 };
 
 class TorchEnsembleMember final : public fl::ensemble::EnsembleMember {

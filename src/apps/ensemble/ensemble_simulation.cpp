@@ -303,7 +303,7 @@ Result<EnsembleSimulationReport> run_ensemble_simulation(const io::Dataset& data
       double best = -1;
       std::vector<float> bw;
       for (int r = 0; r < o.rounds; ++r) {
-        auto tl = local.train_local(fl::TrainConfig{.round = static_cast<std::uint64_t>(r)});
+        auto tl = local.train_local(fl::TrainConfig{.round = static_cast<std::uint64_t>(r + 1)});
         if (!tl.ok()) return tl.status();
         const double acc = local.trainer().evaluate(*val).accuracy;
         if (acc > best) {
@@ -338,7 +338,10 @@ Result<EnsembleSimulationReport> run_ensemble_simulation(const io::Dataset& data
     double best = -1;
     std::vector<float> bw;
     for (int e = 0; e < epochs; e += o.member.local_epochs) {
-      central.train_epochs(data.train, {}, o.member.local_epochs, o.member.train);
+      tb::TrainOptions to = o.member.train;
+      to.learning_rate = round_learning_rate(to.learning_rate, o.member.schedule,
+                                             static_cast<std::uint64_t>(e / o.member.local_epochs + 1));
+      central.train_epochs(data.train, {}, o.member.local_epochs, to);
       const double acc = central.evaluate(*val).accuracy;
       if (acc > best) {
         best = acc;

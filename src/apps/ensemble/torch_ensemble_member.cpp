@@ -27,8 +27,7 @@ Digest images_hash(const io::SplitData& d) {
 std::string describe_spec(const tb::ModelSpec& s) {
   std::ostringstream o;
   o << tb::architecture_name(s.arch) << "(width=" << s.width << ",depth=" << s.depth << ",hidden=" << s.hidden
-    << ",classes=" << s.num_classes << ",input=" << s.in_channels << "x" << s.image_size << "x" << s.image_size
-    << ")";
+    << ",classes=" << s.num_classes << ",input=" << s.in_channels << "x" << s.image_size << "x" << s.image_size << ")";
   return o.str();
 }
 
@@ -48,9 +47,7 @@ fl::ensemble::MemberDescription TorchEnsembleMember::describe() const {
   return {describe_spec(trainer_.spec()), trainer_.num_parameters()};
 }
 
-std::size_t TorchEnsembleMember::num_classes() const {
-  return static_cast<std::size_t>(trainer_.spec().num_classes);
-}
+std::size_t TorchEnsembleMember::num_classes() const { return static_cast<std::size_t>(trainer_.spec().num_classes); }
 
 // libtorch reports failures as exceptions; the fl layer expects a Status (a failed member is a dropout).
 template <typename F>
@@ -62,10 +59,12 @@ static auto guarded(const char* what, F&& f) -> decltype(f()) {
   }
 }
 
-Result<fl::Metrics> TorchEnsembleMember::train_local(const fl::TrainConfig&) {
+Result<fl::Metrics> TorchEnsembleMember::train_local(const fl::TrainConfig& config) {
   if (indices_.empty()) return Status::failed_precondition("this member holds no training data");
   return guarded("local training", [&]() -> Result<fl::Metrics> {
-    const double loss = trainer_.train_epochs(*train_, indices_, options_.local_epochs, options_.train);
+    tb::TrainOptions o = options_.train;
+    o.learning_rate = round_learning_rate(o.learning_rate, options_.schedule, config.round);
+    const double loss = trainer_.train_epochs(*train_, indices_, options_.local_epochs, o);
     return fl::Metrics{{"loss", loss}, {"num_samples", static_cast<double>(indices_.size())}};
   });
 }
@@ -86,12 +85,11 @@ Result<fl::Metrics> TorchEnsembleMember::validate() {
 }
 
 Result<std::vector<double>> TorchEnsembleMember::predict_reference() {
-  return guarded("reference prediction", [&]() -> Result<std::vector<double>> {
-    return trainer_.predict_proba(*reference_);
-  });
+  return guarded("reference prediction",
+                 [&]() -> Result<std::vector<double>> { return trainer_.predict_proba(*reference_); });
 }
 
-Result<fl::Metrics> TorchEnsembleMember::distill(std::span<const double> consensus, const fl::TrainConfig&) {
+Result<fl::Metrics> TorchEnsembleMember::distill(std::span<const double> consensus, const fl::TrainConfig& config) {
   if (consensus.size() != reference_->size() * num_classes()) {
     return Status::invalid_argument("consensus has " + std::to_string(consensus.size()) + " values, expected " +
                                     std::to_string(reference_->size() * num_classes()));
@@ -110,7 +108,9 @@ Result<fl::Metrics> TorchEnsembleMember::distill(std::span<const double> consens
     } else {
       for (auto& v : q) v = std::clamp(v, 0.0, 1.0);  // fixed-point rounding may step just outside [0, 1]
     }
-    const double loss = trainer_.distill_epochs(*reference_, q, options_.distill_epochs, options_.distill);
+    tb::TrainOptions o = options_.distill;
+    o.learning_rate = round_learning_rate(o.learning_rate, options_.schedule, config.round);
+    const double loss = trainer_.distill_epochs(*reference_, q, options_.distill_epochs, o);
     distilled_val_probs_ = trainer_.predict_proba(*val_);
     track(nn::compute_metrics(distilled_val_probs_, val_->labels, trainer_.spec().num_classes).accuracy);
     return fl::Metrics{{"distill_loss", loss}};

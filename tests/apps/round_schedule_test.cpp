@@ -1,10 +1,10 @@
-// The hospitals' learning rate per federated round (heal/apps/fl_torch_trainer.h).
+// The members' learning rate per federated round (heal/apps/round_schedule.h).
+#include "heal/apps/round_schedule.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <numbers>
-
-#include "heal/apps/fl_torch_trainer.h"
 
 namespace heal::apps {
 namespace {
