@@ -27,6 +27,13 @@ struct ClientMsg {
   std::uint32_t sender;
 };
 
+// The message `m` (or its decoding error) of phase `phase`, with its sender id field.
+template <class M>
+Result<ClientMsg> sent(int phase, Result<M> m, std::uint32_t M::*sender) {
+  if (!m.ok()) return m.status();
+  return ClientMsg{phase, (*m).*sender};
+}
+
 // The wire of each server kind: reads a client message, and says why one of the wrong kind is refused.
 template <class Server>
 struct Wire;
@@ -36,27 +43,17 @@ struct Wire<smpc::SecAggServer> {
   static Result<ClientMsg> read(std::span<const std::uint8_t> msg) {
     HEAL_ASSIGN_OR_RETURN(MsgType t, smpc::peek_type(msg));
     switch (t) {
-      case MsgType::kAdvertise: {
-        HEAL_ASSIGN_OR_RETURN(auto m, smpc::decode_advertise(msg));
-        return ClientMsg{0, m.id};
-      }
-      case MsgType::kShareKeys: {
-        HEAL_ASSIGN_OR_RETURN(auto m, smpc::decode_share_keys(msg));
-        return ClientMsg{1, m.sender};
-      }
+      case MsgType::kAdvertise:
+        return sent(0, smpc::decode_advertise(msg), &smpc::AdvertiseMsg::id);
+      case MsgType::kShareKeys:
+        return sent(1, smpc::decode_share_keys(msg), &smpc::ShareKeysMsg::sender);
       case MsgType::kMaskedInput:
-      case MsgType::kMaskedInputPacked: {
-        HEAL_ASSIGN_OR_RETURN(auto m, smpc::decode_masked_input(msg));
-        return ClientMsg{2, m.id};
-      }
-      case MsgType::kSurvivorSig: {
-        HEAL_ASSIGN_OR_RETURN(auto m, smpc::decode_survivor_sig(msg));
-        return ClientMsg{3, m.id};
-      }
-      case MsgType::kUnmaskResponse: {
-        HEAL_ASSIGN_OR_RETURN(auto m, smpc::decode_unmask_response(msg));
-        return ClientMsg{4, m.id};
-      }
+      case MsgType::kMaskedInputPacked:
+        return sent(2, smpc::decode_masked_input(msg), &smpc::MaskedInputMsg::id);
+      case MsgType::kSurvivorSig:
+        return sent(3, smpc::decode_survivor_sig(msg), &smpc::SurvivorSigMsg::id);
+      case MsgType::kUnmaskResponse:
+        return sent(4, smpc::decode_unmask_response(msg), &smpc::UnmaskResponseMsg::id);
       default:
         return Status::corruption("not a client message");
     }
@@ -73,26 +70,16 @@ struct Wire<smpc::SecAggMultiServer> {
   static Result<ClientMsg> read(std::span<const std::uint8_t> msg) {
     HEAL_ASSIGN_OR_RETURN(auto head, smpc::peek_multi(msg));
     switch (head.first) {
-      case MultiMsgType::kMAdvertise: {
-        HEAL_ASSIGN_OR_RETURN(auto m, smpc::decode_m_advertise(msg));
-        return ClientMsg{0, m.id};
-      }
-      case MultiMsgType::kMShareKeys: {
-        HEAL_ASSIGN_OR_RETURN(auto m, smpc::decode_m_share_keys(msg));
-        return ClientMsg{1, m.sender};
-      }
-      case MultiMsgType::kMMaskedInput: {
-        HEAL_ASSIGN_OR_RETURN(auto m, smpc::decode_m_masked_input(msg));
-        return ClientMsg{2, m.id};
-      }
-      case MultiMsgType::kMSurvivorSig: {
-        HEAL_ASSIGN_OR_RETURN(auto m, smpc::decode_m_survivor_sig(msg));
-        return ClientMsg{3, m.id};
-      }
-      case MultiMsgType::kMUnmaskResponse: {
-        HEAL_ASSIGN_OR_RETURN(auto m, smpc::decode_m_unmask_response(msg));
-        return ClientMsg{4, m.id};
-      }
+      case MultiMsgType::kMAdvertise:
+        return sent(0, smpc::decode_m_advertise(msg), &smpc::MAdvertiseMsg::id);
+      case MultiMsgType::kMShareKeys:
+        return sent(1, smpc::decode_m_share_keys(msg), &smpc::MShareKeysMsg::sender);
+      case MultiMsgType::kMMaskedInput:
+        return sent(2, smpc::decode_m_masked_input(msg), &smpc::MMaskedInputMsg::id);
+      case MultiMsgType::kMSurvivorSig:
+        return sent(3, smpc::decode_m_survivor_sig(msg), &smpc::MSurvivorSigMsg::id);
+      case MultiMsgType::kMUnmaskResponse:
+        return sent(4, smpc::decode_m_unmask_response(msg), &smpc::MUnmaskResponseMsg::id);
       default:
         return Status::corruption("not a client message");
     }
