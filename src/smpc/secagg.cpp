@@ -15,12 +15,7 @@ namespace heal::smpc {
 
 namespace {
 
-using detail::add_prg;
-using detail::Key32;
-using detail::verify_sig;
-using detail::x25519;
-
-std::string id_str(std::uint32_t id) { return "client " + std::to_string(id); }
+using namespace detail;  // secagg_internal.h: the primitives shared with the other SecAgg
 
 // BLAKE2b-256(label | session | shared | min(a, b) | max(a, b)): the key of a pair (a, b), the same
 // on both sides.
@@ -69,10 +64,6 @@ std::array<std::uint8_t, 40> share_ad(const Seed& session, std::uint32_t from, s
   put_u32(ad.data() + 32, from);
   put_u32(ad.data() + 36, to);
   return ad;
-}
-
-bool contains(const std::vector<std::uint32_t>& sorted, std::uint32_t id) {
-  return std::binary_search(sorted.begin(), sorted.end(), id);
 }
 
 }  // namespace
@@ -232,17 +223,7 @@ Result<Bytes> SecAggClient::masked_input(std::span<const std::uint8_t> shares_fo
                                          std::span<const std::uint64_t> x) {
   HEAL_REQUIRE(x.size() == cfg_.vector_len, "secagg: input has " << x.size() << " words, expected " << cfg_.vector_len);
   if (round_ != 2) return Status::failed_precondition("secagg: masked_input out of order");
-  if (cfg_.word_bytes < 8) {
-    const unsigned bits = 8 * cfg_.word_bytes;
-    for (std::uint64_t v : x) {
-      const auto s = static_cast<std::int64_t>(v);
-      if (s < -(std::int64_t{1} << (bits - 1)) || s >= (std::int64_t{1} << (bits - 1))) {
-        return Status::invalid_argument("secagg: input word " + std::to_string(s) + " does not fit " +
-                                        std::to_string(bits) + "-bit words (word_bytes " +
-                                        std::to_string(cfg_.word_bytes) + ")");
-      }
-    }
-  }
+  HEAL_RETURN_IF_ERROR(check_input_words(x, cfg_.word_bytes, " (word_bytes " + std::to_string(cfg_.word_bytes) + ")"));
   HEAL_ASSIGN_OR_RETURN(SharesForClientMsg m, decode_shares_for_client(shares_for_me));
   HEAL_RETURN_IF_ERROR(check_session(m.session));
   if (m.recipient != id_) return Status::corruption("secagg: shares addressed to " + id_str(m.recipient));
@@ -294,24 +275,15 @@ Result<Bytes> SecAggClient::masked_input(std::span<const std::uint8_t> shares_fo
   // y = x + PRG(b_u) + sum_{v > u} PRG(s_uv) - sum_{v < u} PRG(s_uv)   (mod 2^64)
   MaskedInputMsg out{cfg_.session, id_, std::vector<std::uint64_t>(x.begin(), x.end()), {}};
   add_prg(out.y, self_seed_, false);
-  for (std::uint32_t v : u2) {
-    if (v == id_) continue;
-    Key32 shared;
-    HEAL_RETURN_IF_ERROR(x25519(mask_sk_, u1_.at(v).mask_pk, &shared));
-    Key32 s_uv = derive("heal-secagg-v1-mask", cfg_.session, shared, id_, v);
-    add_prg(out.y, s_uv, v < id_);
-    sodium_memzero(shared.data(), shared.size());
-    sodium_memzero(s_uv.data(), s_uv.size());
-  }
+  HEAL_RETURN_IF_ERROR(add_pair_masks(
+      out.y, mask_sk_, id_, u2, [&](std::uint32_t v) -> const PublicKey& { return u1_.at(v).mask_pk; },
+      [&](const Key32& shared, std::uint32_t v) {
+        return derive("heal-secagg-v1-mask", cfg_.session, shared, id_, v);
+      }));
   for (auto& [v, h] : received) held_[v] = h;
   u2_ = std::move(u2);
   out.word_bytes = static_cast<std::uint8_t>(cfg_.word_bytes);
-  if (cfg_.word_bytes < 8) {
-    // Reduction mod 2^(8w) is a ring homomorphism from Z_2^64: the server's sum of the reduced words
-    // minus the reduced masks is the sum of the inputs mod 2^(8w).
-    const std::uint64_t low = (std::uint64_t{1} << (8 * cfg_.word_bytes)) - 1;
-    for (auto& v : out.y) v &= low;
-  }
+  reduce_words(out.y, cfg_.word_bytes);
   Bytes bytes = encode(out);
   const Signature sig = sign(signed_prefix(bytes));
   std::copy(sig.begin(), sig.end(), bytes.end() - 64);
@@ -325,12 +297,8 @@ Result<Bytes> SecAggClient::sign_survivors(std::span<const std::uint8_t> survivo
   }
   HEAL_ASSIGN_OR_RETURN(SurvivorsMsg m, decode_survivors(survivors));
   HEAL_RETURN_IF_ERROR(check_session(m.session));
-  if (m.ids.size() < cfg_.threshold) {
-    return Status::failed_precondition("secagg: " + std::to_string(m.ids.size()) + " survivors, threshold is " +
-                                       std::to_string(cfg_.threshold));
-  }
-  for (auto v : m.ids)
-    if (!contains(u2_, v)) return Status::corruption("secagg: survivor " + id_str(v) + " is not in U2");
+  HEAL_RETURN_IF_ERROR(at_least(m.ids.size(), cfg_.threshold, "survivors"));
+  HEAL_RETURN_IF_ERROR(survivors_in_u2(m.ids, u2_));
   if (!contains(m.ids, id_)) return Status::failed_precondition("secagg: survivor set without this client");
   u3_ = m.ids;
   SurvivorSigMsg out{cfg_.session, id_, sign(encode(m))};
@@ -342,22 +310,11 @@ Result<Bytes> SecAggClient::unmask(std::span<const std::uint8_t> unmask_request)
   if (round_ != 4 && round_ != 5) return Status::failed_precondition("secagg: unmask out of order");
   HEAL_ASSIGN_OR_RETURN(UnmaskRequestMsg m, decode_unmask_request(unmask_request));
   HEAL_RETURN_IF_ERROR(check_session(m.session));
-  for (auto v : m.survivors)
-    if (!contains(u2_, v)) return Status::corruption("secagg: survivor " + id_str(v) + " is not in U2");
+  HEAL_RETURN_IF_ERROR(survivors_in_u2(m.survivors, u2_));
   // Never reveal both secrets of one client: b_v (v survived) and s_v^SK (v dropped).
-  for (auto v : u2_) {
-    const ShareKind want = contains(m.survivors, v) ? ShareKind::kSelfMaskSeed : ShareKind::kMaskingKey;
-    const auto it = revealed_.find(v);
-    if (it != revealed_.end() && it->second != want) {
-      return Status::failed_precondition("secagg: refusing to reveal both the self-mask seed and the masking key of " +
-                                         id_str(v));
-    }
-  }
+  HEAL_RETURN_IF_ERROR(check_single_reveal(u2_, m.survivors, revealed_, ""));
   if (m.survivors != u3_) return Status::failed_precondition("secagg: survivor set differs from the one signed");
-  if (m.sigs.size() < cfg_.threshold) {
-    return Status::failed_precondition("secagg: " + std::to_string(m.sigs.size()) +
-                                       " consistency signatures, threshold is " + std::to_string(cfg_.threshold));
-  }
+  HEAL_RETURN_IF_ERROR(at_least(m.sigs.size(), cfg_.threshold, "consistency signatures"));
   const Bytes statement = encode(SurvivorsMsg{cfg_.session, u3_});
   for (const auto& s : m.sigs) {
     if (!contains(u3_, s.id)) return Status::corruption("secagg: consistency signature of a non-survivor");
@@ -420,10 +377,7 @@ Status SecAggServer::receive_advertise(std::span<const std::uint8_t> msg) {
 
 Result<Bytes> SecAggServer::key_list() {
   if (round_ != 0) return Status::failed_precondition("secagg: key_list out of order");
-  if (adverts_.size() < cfg_.threshold) {
-    return Status::failed_precondition("secagg: " + std::to_string(adverts_.size()) +
-                                       " clients advertised keys, threshold is " + std::to_string(cfg_.threshold));
-  }
+  HEAL_RETURN_IF_ERROR(at_least(adverts_.size(), cfg_.threshold, "clients advertised keys"));
   KeyListMsg out{cfg_.session, {}};
   for (const auto& [id, a] : adverts_) out.entries.push_back(a);
   round_ = 1;
@@ -439,22 +393,14 @@ Status SecAggServer::receive_shares(std::span<const std::uint8_t> msg) {
     return Status::failed_precondition("secagg: second share message of " + id_str(m.sender));
   HEAL_RETURN_IF_ERROR(verify(m.sender, msg));
   // Exactly one ciphertext for every other member of U1.
-  if (m.shares.size() + 1 != adverts_.size()) return Status::corruption("secagg: shares not addressed to all of U1");
-  std::size_t j = 0;
-  for (const auto& [id, a] : adverts_) {
-    if (id == m.sender) continue;
-    if (m.shares[j++].peer != id) return Status::corruption("secagg: shares not addressed to all of U1");
-  }
+  HEAL_RETURN_IF_ERROR(addressed_to_u1(adverts_, m.sender, m.shares));
   shares_[m.sender] = std::move(m);
   return {};
 }
 
 Result<std::vector<std::pair<std::uint32_t, Bytes>>> SecAggServer::route_shares() {
   if (round_ != 1) return Status::failed_precondition("secagg: route_shares out of order");
-  if (shares_.size() < cfg_.threshold) {
-    return Status::failed_precondition("secagg: " + std::to_string(shares_.size()) +
-                                       " clients shared keys, threshold is " + std::to_string(cfg_.threshold));
-  }
+  HEAL_RETURN_IF_ERROR(at_least(shares_.size(), cfg_.threshold, "clients shared keys"));
   std::vector<std::pair<std::uint32_t, Bytes>> out;
   for (const auto& [v, unused] : shares_) {
     SharesForClientMsg m{cfg_.session, v, {}};
@@ -490,10 +436,7 @@ Status SecAggServer::receive_masked_input(std::span<const std::uint8_t> msg) {
 
 Result<Bytes> SecAggServer::survivors() {
   if (round_ != 2) return Status::failed_precondition("secagg: survivors out of order");
-  if (masked_.size() < cfg_.threshold) {
-    return Status::failed_precondition("secagg: " + std::to_string(masked_.size()) + " masked inputs, threshold is " +
-                                       std::to_string(cfg_.threshold));
-  }
+  HEAL_RETURN_IF_ERROR(at_least(masked_.size(), cfg_.threshold, "masked inputs"));
   u3_.clear();
   for (const auto& [id, y] : masked_) u3_.push_back(id);
   round_ = 3;
@@ -515,10 +458,7 @@ Status SecAggServer::receive_survivor_signature(std::span<const std::uint8_t> ms
 
 Result<Bytes> SecAggServer::unmask_request() {
   if (round_ != 3) return Status::failed_precondition("secagg: unmask_request out of order");
-  if (u3_sigs_.size() < cfg_.threshold) {
-    return Status::failed_precondition("secagg: " + std::to_string(u3_sigs_.size()) +
-                                       " consistency signatures, threshold is " + std::to_string(cfg_.threshold));
-  }
+  HEAL_RETURN_IF_ERROR(at_least(u3_sigs_.size(), cfg_.threshold, "consistency signatures"));
   UnmaskRequestMsg m{cfg_.session, u3_, {}};
   for (const auto& [id, sig] : u3_sigs_) m.sigs.push_back(SurvivorSigMsg{cfg_.session, id, sig});
   round_ = 4;
@@ -546,22 +486,13 @@ Status SecAggServer::receive_unmask(std::span<const std::uint8_t> msg) {
 
 Result<std::vector<std::uint64_t>> SecAggServer::finish() {
   if (round_ != 4) return Status::failed_precondition("secagg: finish out of order");
-  if (unmask_.size() < cfg_.threshold) {
-    return Status::failed_precondition("secagg: " + std::to_string(unmask_.size()) +
-                                       " clients sent unmasking shares, threshold is " +
-                                       std::to_string(cfg_.threshold));
-  }
-  std::vector<std::uint64_t> sum(cfg_.vector_len, 0);
-  for (const auto& [u, y] : masked_)
-    for (std::size_t i = 0; i < sum.size(); ++i) sum[i] += y[i];
+  HEAL_RETURN_IF_ERROR(at_least(unmask_.size(), cfg_.threshold, "clients sent unmasking shares"));
+  std::vector<std::uint64_t> sum = sum_masked(masked_, cfg_.vector_len);
 
   std::size_t j = 0;
   for (const auto& [v, unused] : shares_) {
-    std::vector<ByteShare> shares;
-    for (const auto& [w, list] : unmask_) shares.push_back(ByteShare{w, {list[j].limbs.begin(), list[j].limbs.end()}});
-    ++j;
-    auto secret = shamir_reconstruct_bytes(shares, cfg_.threshold, 32);
-    for (auto& s : shares) secure_wipe(s.limbs.data(), s.limbs.size() * 8);
+    auto secret = reconstruct_secret(
+        unmask_, j++, [](const RevealedShare& r) -> const auto& { return r.limbs; }, cfg_.threshold, 32);
     if (!secret.ok()) return secret.status().with_context("secagg: reconstructing the secret of " + id_str(v));
     Key32 key;
     std::copy(secret->span().begin(), secret->span().end(), key.begin());
@@ -580,28 +511,19 @@ Result<std::vector<std::uint64_t>> SecAggServer::finish() {
         return Status::corruption("secagg: reconstructed masking key of " + id_str(v) + " does not match its keys");
       }
       // Survivor u added PRG(s_uv) if v > u and subtracted it if v < u: undo that.
-      for (std::uint32_t u : u3_) {
-        Key32 shared;
-        if (Status s = x25519(key, adverts_.at(u).mask_pk, &shared); !s.ok()) {
-          sodium_memzero(key.data(), key.size());
-          return s;
-        }
-        Key32 s_uv = derive("heal-secagg-v1-mask", cfg_.session, shared, u, v);
-        add_prg(sum, s_uv, v > u);
-        sodium_memzero(shared.data(), shared.size());
-        sodium_memzero(s_uv.data(), s_uv.size());
+      if (Status s = add_pair_masks(
+              sum, key, v, u3_, [&](std::uint32_t u) -> const PublicKey& { return adverts_.at(u).mask_pk; },
+              [&](const Key32& shared, std::uint32_t u) {
+                return derive("heal-secagg-v1-mask", cfg_.session, shared, u, v);
+              });
+          !s.ok()) {
+        sodium_memzero(key.data(), key.size());
+        return s;
       }
     }
     sodium_memzero(key.data(), key.size());
   }
-  if (cfg_.word_bytes < 8) {
-    // The sum mod 2^(8w), sign-extended (two's complement) to 64 bits.
-    const unsigned bits = 8 * cfg_.word_bytes;
-    for (auto& v : sum) {
-      v &= (std::uint64_t{1} << bits) - 1;
-      if (v >> (bits - 1)) v |= ~std::uint64_t{0} << bits;
-    }
-  }
+  sign_extend_words(sum, cfg_.word_bytes);
   round_ = 5;
   return sum;
 }

@@ -17,17 +17,9 @@ namespace heal::smpc {
 
 namespace {
 
-using detail::add_prg;
-using detail::Key32;
-using detail::verify_sig;
-using detail::x25519;
+using namespace detail;  // secagg_internal.h: the primitives shared with the other SecAgg
 
-std::string id_str(std::uint32_t id) { return "client " + std::to_string(id); }
 std::string round_str(std::uint32_t r) { return "round " + std::to_string(r); }
-
-bool contains(const std::vector<std::uint32_t>& sorted, std::uint32_t id) {
-  return std::binary_search(sorted.begin(), sorted.end(), id);
-}
 
 class Hash {
  public:
@@ -97,14 +89,6 @@ Bytes signed_statement(const Seed& session, std::span<const std::uint8_t> msg_wi
   Bytes s(session.begin(), session.end());
   s.insert(s.end(), msg_without_sig.begin(), msg_without_sig.end());
   return s;
-}
-
-Status at_least(std::size_t have, std::uint32_t t, const std::string& what) {
-  if (have < t) {
-    return Status::failed_precondition("secagg: " + std::to_string(have) + " " + what + ", threshold is " +
-                                       std::to_string(t));
-  }
-  return {};
 }
 
 }  // namespace
@@ -304,39 +288,19 @@ Result<Bytes> SecAggMultiClient::masked_input(std::uint32_t round, std::span<con
     return Status::failed_precondition("secagg: " + round_str(round) + " is not after the last round taken part in (" +
                                        std::to_string(round_) + ")");
   }
-  if (b.word_bytes < 8) {
-    const unsigned bits = 8 * b.word_bytes;
-    for (std::uint64_t v : x) {
-      const auto s = static_cast<std::int64_t>(v);
-      if (s < -(std::int64_t{1} << (bits - 1)) || s >= (std::int64_t{1} << (bits - 1))) {
-        return Status::invalid_argument("secagg: input word " + std::to_string(s) + " does not fit " +
-                                        std::to_string(bits) + "-bit words");
-      }
-    }
-  }
+  HEAL_RETURN_IF_ERROR(check_input_words(x, b.word_bytes, ""));
   const RoundSecrets& s = own_[round - 1];
   MMaskedInputMsg out{round, id_, static_cast<std::uint8_t>(b.word_bytes), {x.begin(), x.end()}, {}};
   Key32 k = self_key(b.session, id_, round, s.self_seed);
   add_prg(out.y, k, false);
   sodium_memzero(k.data(), k.size());
   Key32 sk = mask_sk(s.mask_seed);
-  for (std::uint32_t v : u2_) {
-    if (v == id_) continue;
-    Key32 shared;
-    if (Status st = x25519(sk, u1_.at(v).mask_pks[round - 1], &shared); !st.ok()) {
-      sodium_memzero(sk.data(), sk.size());
-      return st;
-    }
-    Key32 s_uv = pair_mask_key(b.session, shared, id_, v, round);
-    add_prg(out.y, s_uv, v < id_);
-    sodium_memzero(shared.data(), shared.size());
-    sodium_memzero(s_uv.data(), s_uv.size());
-  }
+  const Status masked = add_pair_masks(
+      out.y, sk, id_, u2_, [&](std::uint32_t v) -> const PublicKey& { return u1_.at(v).mask_pks[round - 1]; },
+      [&](const Key32& shared, std::uint32_t v) { return pair_mask_key(b.session, shared, id_, v, round); });
   sodium_memzero(sk.data(), sk.size());
-  if (b.word_bytes < 8) {
-    const std::uint64_t low = (std::uint64_t{1} << (8 * b.word_bytes)) - 1;
-    for (auto& v : out.y) v &= low;
-  }
+  HEAL_RETURN_IF_ERROR(masked);
+  reduce_words(out.y, b.word_bytes);
   // Entering round `round`: earlier rounds are left for good (never answered again).
   round_ = round;
   step_ = 1;
@@ -353,8 +317,7 @@ Result<Bytes> SecAggMultiClient::sign_survivors(std::span<const std::uint8_t> su
   }
   if (step_ != 1) return Status::failed_precondition("secagg: a client signs one survivor set per round");
   HEAL_RETURN_IF_ERROR(at_least(m.ids.size(), cfg_.base.threshold, "survivors"));
-  for (auto v : m.ids)
-    if (!contains(u2_, v)) return Status::corruption("secagg: survivor " + id_str(v) + " is not in U2");
+  HEAL_RETURN_IF_ERROR(survivors_in_u2(m.ids, u2_));
   if (!contains(m.ids, id_)) return Status::failed_precondition("secagg: survivor set without this client");
   u3_ = m.ids;
   step_ = 2;
@@ -371,17 +334,9 @@ Result<Bytes> SecAggMultiClient::unmask(std::span<const std::uint8_t> unmask_req
                                        ", the survivor set this client signed is of " + round_str(round_));
   }
   if (step_ != 2 && step_ != 3) return Status::failed_precondition("secagg: unmask before signing the survivors");
-  for (auto v : m.survivors)
-    if (!contains(u2_, v)) return Status::corruption("secagg: survivor " + id_str(v) + " is not in U2");
+  HEAL_RETURN_IF_ERROR(survivors_in_u2(m.survivors, u2_));
   // Never reveal both secrets of one client in one round: b_{v,r} (v survived) and m_{v,r} (v dropped).
-  for (auto v : u2_) {
-    const ShareKind want = contains(m.survivors, v) ? ShareKind::kSelfMaskSeed : ShareKind::kMaskingKey;
-    const auto it = revealed_.find(v);
-    if (it != revealed_.end() && it->second != want) {
-      return Status::failed_precondition("secagg: refusing to reveal both the self-mask seed and the masking key of " +
-                                         id_str(v) + " in " + round_str(round_));
-    }
-  }
+  HEAL_RETURN_IF_ERROR(check_single_reveal(u2_, m.survivors, revealed_, " in " + round_str(round_)));
   if (m.survivors != u3_) return Status::failed_precondition("secagg: survivor set differs from the one signed");
   HEAL_RETURN_IF_ERROR(at_least(m.sigs.size(), cfg_.base.threshold, "consistency signatures"));
   const Bytes st = signed_statement(cfg_.base.session, encode(MSurvivorsMsg{round_, u3_}));
@@ -452,12 +407,7 @@ Status SecAggMultiServer::receive_shares(std::span<const std::uint8_t> msg) {
   if (shares_.count(m.sender))
     return Status::failed_precondition("secagg: second share message of " + id_str(m.sender));
   if (m.commitments.size() != cfg_.rounds) return Status::corruption("secagg: shares for another round count");
-  if (m.shares.size() + 1 != adverts_.size()) return Status::corruption("secagg: shares not addressed to all of U1");
-  std::size_t j = 0;
-  for (const auto& [id, a] : adverts_) {
-    if (id == m.sender) continue;
-    if (m.shares[j++].peer != id) return Status::corruption("secagg: shares not addressed to all of U1");
-  }
+  HEAL_RETURN_IF_ERROR(addressed_to_u1(adverts_, m.sender, m.shares));
   shares_[m.sender] = std::move(m);
   return {};
 }
@@ -567,15 +517,11 @@ Result<std::vector<std::uint64_t>> SecAggMultiServer::finish() {
   if (round_ == 0 || step_ != 3) return Status::failed_precondition("secagg: finish out of order");
   HEAL_RETURN_IF_ERROR(at_least(unmask_.size(), cfg_.base.threshold, "clients sent unmasking shares"));
   const auto& b = cfg_.base;
-  std::vector<std::uint64_t> sum(b.vector_len, 0);
-  for (const auto& [u, y] : masked_)
-    for (std::size_t i = 0; i < sum.size(); ++i) sum[i] += y[i];
+  std::vector<std::uint64_t> sum = sum_masked(masked_, b.vector_len);
   for (std::size_t j = 0; j < u2_.size(); ++j) {
     const std::uint32_t v = u2_[j];
-    std::vector<ByteShare> shares;
-    for (const auto& [w, list] : unmask_) shares.push_back(ByteShare{w, {list[j].begin(), list[j].end()}});
-    auto secret = shamir_reconstruct_bytes(shares, b.threshold, kMultiSecretBytes);
-    for (auto& s : shares) secure_wipe(s.limbs.data(), s.limbs.size() * 8);
+    auto secret = reconstruct_secret(
+        unmask_, j, [](const auto& limbs) -> const auto& { return limbs; }, b.threshold, kMultiSecretBytes);
     if (!secret.ok()) return secret.status().with_context("secagg: reconstructing the secret of " + id_str(v));
     const auto seed = secret->span();
     if (contains(u3_, v)) {
@@ -595,27 +541,14 @@ Result<std::vector<std::uint64_t>> SecAggMultiServer::finish() {
         return Status::corruption("secagg: reconstructed masking key of " + id_str(v) + " in " + round_str(round_) +
                                   " does not match its keys");
       }
-      for (std::uint32_t u : u3_) {
-        Key32 shared;
-        if (Status s = x25519(sk, adverts_.at(u).mask_pks[round_ - 1], &shared); !s.ok()) {
-          sodium_memzero(sk.data(), sk.size());
-          return s;
-        }
-        Key32 s_uv = pair_mask_key(b.session, shared, u, v, round_);
-        add_prg(sum, s_uv, v > u);
-        sodium_memzero(shared.data(), shared.size());
-        sodium_memzero(s_uv.data(), s_uv.size());
-      }
+      const Status removed = add_pair_masks(
+          sum, sk, v, u3_, [&](std::uint32_t u) -> const PublicKey& { return adverts_.at(u).mask_pks[round_ - 1]; },
+          [&](const Key32& shared, std::uint32_t u) { return pair_mask_key(b.session, shared, u, v, round_); });
       sodium_memzero(sk.data(), sk.size());
+      HEAL_RETURN_IF_ERROR(removed);
     }
   }
-  if (b.word_bytes < 8) {
-    const unsigned bits = 8 * b.word_bytes;
-    for (auto& v : sum) {
-      v &= (std::uint64_t{1} << bits) - 1;
-      if (v >> (bits - 1)) v |= ~std::uint64_t{0} << bits;
-    }
-  }
+  sign_extend_words(sum, b.word_bytes);
   step_ = 4;
   return sum;
 }

@@ -3,43 +3,22 @@
 #include <string>
 
 #include "heal/core/check.h"
+#include "secagg_wire_internal.h"
 
 namespace heal::smpc {
 
 namespace {
 
-constexpr std::uint8_t kMagic[4] = {'H', 'S', 'A', 'G'};
+using namespace wire;  // secagg_wire_internal.h: the pieces shared with the one-shot wire
 
 void put_header(ByteWriter& w, MultiMsgType type, std::uint32_t round) {
-  w.put_bytes(kMagic);
-  w.put<std::uint8_t>(kSecAggMultiVersion);
-  w.put<std::uint8_t>(static_cast<std::uint8_t>(type));
+  put_prefix(w, kSecAggMultiVersion, static_cast<std::uint8_t>(type));
   w.put<std::uint32_t>(round);
-}
-
-template <std::size_t N>
-Status get_fixed(ByteReader& r, std::array<std::uint8_t, N>* out) {
-  std::span<const std::uint8_t> b;
-  HEAL_RETURN_IF_ERROR(r.get_bytes(N, &b));
-  std::copy(b.begin(), b.end(), out->begin());
-  return {};
 }
 
 // Setup messages must carry round 0, round messages a round in [1, kSecAggMaxRounds].
 Status read_header(ByteReader& r, MultiMsgType expected, bool setup, std::uint32_t* round) {
-  std::span<const std::uint8_t> magic;
-  HEAL_RETURN_IF_ERROR(r.get_bytes(4, &magic));
-  if (!std::equal(magic.begin(), magic.end(), kMagic)) return Status::corruption("secagg: bad magic");
-  std::uint8_t version = 0, type = 0;
-  HEAL_RETURN_IF_ERROR(r.get(&version));
-  HEAL_RETURN_IF_ERROR(r.get(&type));
-  if (version != kSecAggMultiVersion) {
-    return Status::unsupported("secagg: unsupported version " + std::to_string(version));
-  }
-  if (type != static_cast<std::uint8_t>(expected)) {
-    return Status::corruption("secagg: message type " + std::to_string(type) + ", expected " +
-                              std::to_string(static_cast<int>(expected)));
-  }
+  HEAL_RETURN_IF_ERROR(read_prefix(r, kSecAggMultiVersion, static_cast<std::uint8_t>(expected)));
   HEAL_RETURN_IF_ERROR(r.get(round));
   if (setup ? *round != 0 : (*round == 0 || *round > kSecAggMaxRounds)) {
     return Status::corruption("secagg: round " + std::to_string(*round) + " not valid for this message type");
@@ -47,34 +26,9 @@ Status read_header(ByteReader& r, MultiMsgType expected, bool setup, std::uint32
   return {};
 }
 
-Status get_id(ByteReader& r, std::uint32_t* id) {
-  HEAL_RETURN_IF_ERROR(r.get(id));
-  if (*id == 0 || *id > kSecAggMaxClients) return Status::corruption("secagg: party id out of range");
-  return {};
-}
-
 Status get_rounds(ByteReader& r, std::uint32_t* rounds) {
   HEAL_RETURN_IF_ERROR(r.get(rounds));
   if (*rounds == 0 || *rounds > kSecAggMaxRounds) return Status::corruption("secagg: round count out of range");
-  return {};
-}
-
-Status get_count(ByteReader& r, std::size_t min_entry_bytes, std::uint32_t* n) {
-  HEAL_RETURN_IF_ERROR(r.get(n));
-  if (*n > kSecAggMaxClients) return Status::corruption("secagg: list longer than the party limit");
-  if (*n > r.remaining() / min_entry_bytes) return Status::corruption("secagg: list longer than the message");
-  return {};
-}
-
-Status get_increasing_id(ByteReader& r, std::uint32_t* prev, std::uint32_t* id) {
-  HEAL_RETURN_IF_ERROR(get_id(r, id));
-  if (*id <= *prev) return Status::corruption("secagg: party ids not strictly increasing");
-  *prev = *id;
-  return {};
-}
-
-Status finish(const ByteReader& r) {
-  if (!r.at_end()) return Status::corruption("secagg: trailing bytes after the message");
   return {};
 }
 
@@ -118,30 +72,13 @@ Status get_shares(ByteReader& r, std::uint32_t rounds, std::vector<MEncryptedSha
   return {};
 }
 
-void put_ids(ByteWriter& w, const std::vector<std::uint32_t>& ids) {
-  w.put<std::uint32_t>(static_cast<std::uint32_t>(ids.size()));
-  for (auto id : ids) w.put<std::uint32_t>(id);
-}
-
-Status get_ids(ByteReader& r, std::vector<std::uint32_t>* ids) {
-  std::uint32_t n = 0;
-  HEAL_RETURN_IF_ERROR(get_count(r, 4, &n));
-  ids->resize(n);
-  std::uint32_t prev = 0;
-  for (auto& id : *ids) HEAL_RETURN_IF_ERROR(get_increasing_id(r, &prev, &id));
-  return {};
-}
-
 }  // namespace
 
 Result<std::pair<MultiMsgType, std::uint32_t>> peek_multi(std::span<const std::uint8_t> in) {
-  if (in.size() < kSecAggMultiHeaderSize) return Status::corruption("secagg: message shorter than its header");
-  if (!std::equal(kMagic, kMagic + 4, in.begin())) return Status::corruption("secagg: bad magic");
-  if (in[4] != kSecAggMultiVersion) return Status::unsupported("secagg: unsupported version");
-  if (in[5] < 1 || in[5] > 9) return Status::corruption("secagg: unknown message type");
+  HEAL_ASSIGN_OR_RETURN(std::uint8_t type, peek_prefix(in, kSecAggMultiHeaderSize, kSecAggMultiVersion, 9));
   std::uint32_t round;
   std::memcpy(&round, in.data() + 6, 4);
-  return std::make_pair(static_cast<MultiMsgType>(in[5]), round);
+  return std::make_pair(static_cast<MultiMsgType>(type), round);
 }
 
 Bytes encode(const MAdvertiseMsg& m) {

@@ -3,65 +3,22 @@
 #include <string>
 
 #include "heal/core/check.h"
+#include "secagg_wire_internal.h"
 
 namespace heal::smpc {
 
 namespace {
 
-constexpr std::uint8_t kMagic[4] = {'H', 'S', 'A', 'G'};
+using namespace wire;  // secagg_wire_internal.h: the pieces shared with the multi-round wire
 
 void put_header(ByteWriter& w, MsgType type, const Seed& session) {
-  w.put_bytes(kMagic);
-  w.put<std::uint8_t>(kSecAggVersion);
-  w.put<std::uint8_t>(static_cast<std::uint8_t>(type));
+  put_prefix(w, kSecAggVersion, static_cast<std::uint8_t>(type));
   w.put_bytes(session);
 }
 
-template <std::size_t N>
-Status get_fixed(ByteReader& r, std::array<std::uint8_t, N>* out) {
-  std::span<const std::uint8_t> b;
-  HEAL_RETURN_IF_ERROR(r.get_bytes(N, &b));
-  std::copy(b.begin(), b.end(), out->begin());
-  return {};
-}
-
 Status read_header(ByteReader& r, MsgType expected, Seed* session) {
-  std::span<const std::uint8_t> magic;
-  HEAL_RETURN_IF_ERROR(r.get_bytes(4, &magic));
-  if (!std::equal(magic.begin(), magic.end(), kMagic)) return Status::corruption("secagg: bad magic");
-  std::uint8_t version = 0, type = 0;
-  HEAL_RETURN_IF_ERROR(r.get(&version));
-  HEAL_RETURN_IF_ERROR(r.get(&type));
-  if (version != kSecAggVersion) return Status::unsupported("secagg: unsupported version " + std::to_string(version));
-  if (type != static_cast<std::uint8_t>(expected)) {
-    return Status::corruption("secagg: message type " + std::to_string(type) + ", expected " +
-                              std::to_string(static_cast<int>(expected)));
-  }
+  HEAL_RETURN_IF_ERROR(read_prefix(r, kSecAggVersion, static_cast<std::uint8_t>(expected)));
   return get_fixed(r, session);
-}
-
-Status get_id(ByteReader& r, std::uint32_t* id) {
-  HEAL_RETURN_IF_ERROR(r.get(id));
-  if (*id == 0 || *id > kSecAggMaxClients) return Status::corruption("secagg: party id out of range");
-  return {};
-}
-
-// A count of entries of at least `min_entry_bytes` each: bounded by the limit and the remaining bytes.
-Status get_count(ByteReader& r, std::size_t min_entry_bytes, std::uint32_t* n) {
-  HEAL_RETURN_IF_ERROR(r.get(n));
-  if (*n > kSecAggMaxClients) return Status::corruption("secagg: list longer than the party limit");
-  if (*n > r.remaining() / min_entry_bytes) return Status::corruption("secagg: list longer than the message");
-  return {};
-}
-
-Status check_increasing(std::uint32_t prev, std::uint32_t id) {
-  if (id <= prev) return Status::corruption("secagg: party ids not strictly increasing");
-  return {};
-}
-
-Status finish(const ByteReader& r) {
-  if (!r.at_end()) return Status::corruption("secagg: trailing bytes after the message");
-  return {};
 }
 
 void put_advert_body(ByteWriter& w, const AdvertiseMsg& m) {
@@ -92,28 +49,8 @@ Status get_shares(ByteReader& r, std::vector<EncryptedShare>* shares) {
   shares->resize(n);
   std::uint32_t prev = 0;
   for (auto& s : *shares) {
-    HEAL_RETURN_IF_ERROR(get_id(r, &s.peer));
-    HEAL_RETURN_IF_ERROR(check_increasing(prev, s.peer));
-    prev = s.peer;
+    HEAL_RETURN_IF_ERROR(get_increasing_id(r, &prev, &s.peer));
     HEAL_RETURN_IF_ERROR(get_fixed(r, &s.ct));
-  }
-  return {};
-}
-
-void put_ids(ByteWriter& w, const std::vector<std::uint32_t>& ids) {
-  w.put<std::uint32_t>(static_cast<std::uint32_t>(ids.size()));
-  for (auto id : ids) w.put<std::uint32_t>(id);
-}
-
-Status get_ids(ByteReader& r, std::vector<std::uint32_t>* ids) {
-  std::uint32_t n = 0;
-  HEAL_RETURN_IF_ERROR(get_count(r, 4, &n));
-  ids->resize(n);
-  std::uint32_t prev = 0;
-  for (auto& id : *ids) {
-    HEAL_RETURN_IF_ERROR(get_id(r, &id));
-    HEAL_RETURN_IF_ERROR(check_increasing(prev, id));
-    prev = id;
   }
   return {};
 }
@@ -121,11 +58,8 @@ Status get_ids(ByteReader& r, std::vector<std::uint32_t>* ids) {
 }  // namespace
 
 Result<MsgType> peek_type(std::span<const std::uint8_t> in) {
-  if (in.size() < kSecAggHeaderSize) return Status::corruption("secagg: message shorter than its header");
-  if (!std::equal(kMagic, kMagic + 4, in.begin())) return Status::corruption("secagg: bad magic");
-  if (in[4] != kSecAggVersion) return Status::unsupported("secagg: unsupported version");
-  if (in[5] < 1 || in[5] > 10) return Status::corruption("secagg: unknown message type");
-  return static_cast<MsgType>(in[5]);
+  HEAL_ASSIGN_OR_RETURN(std::uint8_t type, peek_prefix(in, kSecAggHeaderSize, kSecAggVersion, 10));
+  return static_cast<MsgType>(type);
 }
 
 std::span<const std::uint8_t> signed_prefix(std::span<const std::uint8_t> message) {
@@ -343,9 +277,7 @@ Result<UnmaskRequestMsg> decode_unmask_request(std::span<const std::uint8_t> in)
   std::uint32_t prev = 0;
   for (auto& s : m.sigs) {
     s.session = m.session;
-    HEAL_RETURN_IF_ERROR(get_id(r, &s.id));
-    HEAL_RETURN_IF_ERROR(check_increasing(prev, s.id));
-    prev = s.id;
+    HEAL_RETURN_IF_ERROR(get_increasing_id(r, &prev, &s.id));
     HEAL_RETURN_IF_ERROR(get_fixed(r, &s.sig));
   }
   HEAL_RETURN_IF_ERROR(finish(r));
@@ -362,9 +294,7 @@ Result<UnmaskResponseMsg> decode_unmask_response(std::span<const std::uint8_t> i
   m.shares.resize(n);
   std::uint32_t prev = 0;
   for (auto& s : m.shares) {
-    HEAL_RETURN_IF_ERROR(get_id(r, &s.owner));
-    HEAL_RETURN_IF_ERROR(check_increasing(prev, s.owner));
-    prev = s.owner;
+    HEAL_RETURN_IF_ERROR(get_increasing_id(r, &prev, &s.owner));
     std::uint8_t kind = 0;
     HEAL_RETURN_IF_ERROR(r.get(&kind));
     if (kind > 1) return Status::corruption("secagg: unknown share kind");

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "heal/smpc/secagg.h"
+#include "secagg_parties.h"
 
 namespace heal::smpc::test_support {
 
@@ -36,15 +37,7 @@ class SecAggNet {
     cfg.vector_len = len;
     cfg.word_bytes = word_bytes;
     rng_.fill(cfg.session);
-    std::vector<SecAggIdentity> ids;
-    for (std::uint32_t u = 0; u < n; ++u) {
-      ids.push_back(make_secagg_identity(rng_));
-      verify_keys.push_back(ids.back().verify_key);
-      sign_keys.emplace_back(ids.back().sign_key.span().begin(), ids.back().sign_key.span().end());
-    }
-    for (std::uint32_t u = 0; u < n; ++u)
-      clients.push_back(std::make_unique<SecAggClient>(cfg, u + 1, std::move(ids[u]), verify_keys, rng_));
-    server = std::make_unique<SecAggServer>(cfg, verify_keys);
+    make_parties(cfg, n, rng_, &verify_keys, &sign_keys, &clients, &server);
     up.assign(n, 0);
     down.assign(n, 0);
   }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "heal/smpc/secagg_multi.h"
+#include "secagg_parties.h"
 
 namespace heal::smpc::test_support {
 
@@ -37,15 +38,7 @@ class SecAggMultiNet {
     cfg.base.word_bytes = word_bytes;
     cfg.rounds = rounds;
     rng_.fill(cfg.base.session);
-    std::vector<SecAggIdentity> ids;
-    for (std::uint32_t u = 0; u < n; ++u) {
-      ids.push_back(make_secagg_identity(rng_));
-      verify_keys.push_back(ids.back().verify_key);
-      sign_keys.emplace_back(ids.back().sign_key.span().begin(), ids.back().sign_key.span().end());
-    }
-    for (std::uint32_t u = 0; u < n; ++u)
-      clients.push_back(std::make_unique<SecAggMultiClient>(cfg, u + 1, std::move(ids[u]), verify_keys, rng_));
-    server = std::make_unique<SecAggMultiServer>(cfg, verify_keys);
+    make_parties(cfg, n, rng_, &verify_keys, &sign_keys, &clients, &server);
     setup_up.assign(n, 0);
     round_up.assign(n, 0);
   }

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -26,11 +27,17 @@ class Stopwatch {
   std::chrono::steady_clock::time_point t0_;
 };
 
-/// Server side of one SecAgg over a group: collects the client messages of the current phase and
-/// closes it when every expected client answered, or on demand (a deadline: `force`).
-class ServerDriver {
+/// The server-side phase machine of one SecAgg over a group (phases 0 adverts, 1 key shares, 2 masked
+/// inputs, 3 survivor signatures, 4 unmasking, 5 finished), shared by the one-shot driver (ServerDriver)
+/// and the multi-round one (MultiServerDriver): collects the client messages of the current phase and
+/// closes it when every expected client answered, or on demand (a deadline: `force`). `Stored` is the
+/// server (owned) or a reference to it (held by the caller).
+template <class Stored>
+class PhaseDriver {
  public:
-  ServerDriver(smpc::SecAggConfig cfg, const SecAggGroup& group);
+  using Server = std::remove_reference_t<Stored>;
+  virtual ~PhaseDriver() = default;
+
   /// A SecAgg message from `from` (rejected: wrong phase, unknown party, or the server refuses it).
   Status receive(PartyId from, std::span<const std::uint8_t> msg);
   /// `party` will not take part (a refusal): no longer expected.
@@ -43,17 +50,29 @@ class ServerDriver {
   std::vector<PartyId> contributors() const;
   double seconds() const { return seconds_; }
 
- private:
+ protected:
+  template <class... ServerArgs>
+  PhaseDriver(const SecAggGroup& group, int first_phase, ServerArgs&&... server_args)
+      : server_(std::forward<ServerArgs>(server_args)...), group_(group), phase_(first_phase) {}
+  /// Runs when the setup closes (phase 1: the shares are routed), before the routed shares go out.
+  virtual Status setup_closed() { return {}; }
   PartyId party_of(std::uint32_t id) const { return group_.parties[id - 1]; }
-  std::optional<std::uint32_t> id_of(PartyId p) const;
 
-  smpc::SecAggConfig cfg_;
+  Stored server_;
   SecAggGroup group_;
-  smpc::SecAggServer server_;
-  int phase_ = 0;
+  int phase_;
   std::set<PartyId> expected_, got_, withdrawn_;
   std::vector<std::uint64_t> sum_;
   double seconds_ = 0;
+
+ private:
+  std::optional<std::uint32_t> id_of(PartyId p) const;
+};
+
+/// Server side of one SecAgg over a group (the server is owned).
+class ServerDriver : public PhaseDriver<smpc::SecAggServer> {
+ public:
+  ServerDriver(smpc::SecAggConfig cfg, const SecAggGroup& group);
 };
 
 /// Server side of one round of a multi-round SecAgg session (heal/smpc/secagg_multi.h) over a
@@ -61,32 +80,18 @@ class ServerDriver {
 /// session's setup (`with_setup`: phases 0 adverts, 1 shares, then the round) or directly with the
 /// masked inputs of the setup's members (U2). Same receive / withdraw / maybe_close contract as
 /// ServerDriver.
-class MultiServerDriver {
+class MultiServerDriver : public PhaseDriver<smpc::SecAggMultiServer&> {
  public:
   MultiServerDriver(smpc::SecAggMultiServer& server, const SecAggGroup& group, std::uint32_t round, bool with_setup);
   /// Opens the round (begin_round) when it has no setup; call once before the first receive.
   Status start();
-  Status receive(PartyId from, std::span<const std::uint8_t> msg);
-  void withdraw(PartyId party);
-  Result<bool> maybe_close(bool force, std::vector<std::pair<PartyId, Bytes>>* out);
-  bool finished() const { return phase_ == 5; }
   /// The setup completed (the session can serve later rounds).
   bool setup_complete() const { return phase_ >= 2; }
-  const std::vector<std::uint64_t>& sum() const { return sum_; }
-  std::vector<PartyId> contributors() const;
-  double seconds() const { return seconds_; }
 
  private:
-  PartyId party_of(std::uint32_t id) const { return group_.parties[id - 1]; }
-  std::optional<std::uint32_t> id_of(PartyId p) const;
+  Status setup_closed() override;  // opens the round
 
-  smpc::SecAggMultiServer& server_;
-  SecAggGroup group_;
   std::uint32_t round_;
-  int phase_ = 0;
-  std::set<PartyId> expected_, got_, withdrawn_;
-  std::vector<std::uint64_t> sum_;
-  double seconds_ = 0;
 };
 
 /// The client's answer to a server message (nullopt when it answers nothing). `x` is the input.

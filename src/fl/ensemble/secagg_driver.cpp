@@ -17,220 +17,114 @@ double ensemble_weight(double accuracy, std::size_t num_classes) {
 namespace heal::fl::ensemble::internal {
 
 using smpc::MsgType;
+using smpc::MultiMsgType;
 
-ServerDriver::ServerDriver(smpc::SecAggConfig cfg, const SecAggGroup& group)
-    : cfg_(cfg), group_(group), server_(cfg, group.verify_keys) {
-  HEAL_REQUIRE(group.parties.size() == cfg.num_clients && group.verify_keys.size() == cfg.num_clients,
-               "SecAgg group size differs from the configuration");
-  expected_.insert(group.parties.begin(), group.parties.end());
+namespace {
+
+// A client message: the phase it belongs to (0-4) and the sender id it carries, signed.
+struct ClientMsg {
+  int phase;
+  std::uint32_t sender;
+};
+
+// The message `m` (or its decoding error) of phase `phase`, with its sender id field.
+template <class M>
+Result<ClientMsg> sent(int phase, Result<M> m, std::uint32_t M::*sender) {
+  if (!m.ok()) return m.status();
+  return ClientMsg{phase, (*m).*sender};
 }
 
-std::optional<std::uint32_t> ServerDriver::id_of(PartyId p) const {
+// The wire of each server kind: reads a client message, and says why one of the wrong kind is refused.
+template <class Server>
+struct Wire;
+
+template <>
+struct Wire<smpc::SecAggServer> {
+  static Result<ClientMsg> read(std::span<const std::uint8_t> msg) {
+    HEAL_ASSIGN_OR_RETURN(MsgType t, smpc::peek_type(msg));
+    switch (t) {
+      case MsgType::kAdvertise:
+        return sent(0, smpc::decode_advertise(msg), &smpc::AdvertiseMsg::id);
+      case MsgType::kShareKeys:
+        return sent(1, smpc::decode_share_keys(msg), &smpc::ShareKeysMsg::sender);
+      case MsgType::kMaskedInput:
+      case MsgType::kMaskedInputPacked:
+        return sent(2, smpc::decode_masked_input(msg), &smpc::MaskedInputMsg::id);
+      case MsgType::kSurvivorSig:
+        return sent(3, smpc::decode_survivor_sig(msg), &smpc::SurvivorSigMsg::id);
+      case MsgType::kUnmaskResponse:
+        return sent(4, smpc::decode_unmask_response(msg), &smpc::UnmaskResponseMsg::id);
+      default:
+        return Status::corruption("not a client message");
+    }
+  }
+  static const char* wrong_kind(int phase) {
+    static constexpr const char* kWant[] = {"not an advert", "not key shares", "not a masked input", "not a signature",
+                                            "not an unmasking"};
+    return kWant[phase];
+  }
+};
+
+template <>
+struct Wire<smpc::SecAggMultiServer> {
+  static Result<ClientMsg> read(std::span<const std::uint8_t> msg) {
+    HEAL_ASSIGN_OR_RETURN(auto head, smpc::peek_multi(msg));
+    switch (head.first) {
+      case MultiMsgType::kMAdvertise:
+        return sent(0, smpc::decode_m_advertise(msg), &smpc::MAdvertiseMsg::id);
+      case MultiMsgType::kMShareKeys:
+        return sent(1, smpc::decode_m_share_keys(msg), &smpc::MShareKeysMsg::sender);
+      case MultiMsgType::kMMaskedInput:
+        return sent(2, smpc::decode_m_masked_input(msg), &smpc::MMaskedInputMsg::id);
+      case MultiMsgType::kMSurvivorSig:
+        return sent(3, smpc::decode_m_survivor_sig(msg), &smpc::MSurvivorSigMsg::id);
+      case MultiMsgType::kMUnmaskResponse:
+        return sent(4, smpc::decode_m_unmask_response(msg), &smpc::MUnmaskResponseMsg::id);
+      default:
+        return Status::corruption("not a client message");
+    }
+  }
+  static const char* wrong_kind(int) { return "SecAgg message of the wrong kind for this phase"; }
+};
+
+}  // namespace
+
+template <class Stored>
+std::optional<std::uint32_t> PhaseDriver<Stored>::id_of(PartyId p) const {
   for (std::size_t i = 0; i < group_.parties.size(); ++i) {
     if (group_.parties[i] == p) return static_cast<std::uint32_t>(i + 1);
   }
   return std::nullopt;
 }
 
-std::vector<PartyId> ServerDriver::contributors() const {
+template <class Stored>
+std::vector<PartyId> PhaseDriver<Stored>::contributors() const {
   std::vector<PartyId> out;
   for (auto id : server_.aggregated_clients()) out.push_back(party_of(id));
   return out;
 }
 
-void ServerDriver::withdraw(PartyId party) {
+template <class Stored>
+void PhaseDriver<Stored>::withdraw(PartyId party) {
   withdrawn_.insert(party);
   expected_.erase(party);
 }
 
-Status ServerDriver::receive(PartyId from, std::span<const std::uint8_t> msg) {
+template <class Stored>
+Status PhaseDriver<Stored>::receive(PartyId from, std::span<const std::uint8_t> msg) {
   Stopwatch sw(seconds_);
   auto id = id_of(from);
   if (!id) return Status::invalid_argument("party " + std::to_string(from) + " is not in the SecAgg group");
   if (!expected_.count(from) || got_.count(from))
     return Status::failed_precondition("party " + std::to_string(from) + " is not expected in this phase");
-  HEAL_ASSIGN_OR_RETURN(MsgType t, smpc::peek_type(msg));
   // The SecAgg messages carry their sender id, signed: it must be the transport sender's (else one
   // party could replay another's message and be counted as having answered).
-  Result<std::uint32_t> claimed = [&]() -> Result<std::uint32_t> {
-    switch (t) {
-      case MsgType::kAdvertise: {
-        HEAL_ASSIGN_OR_RETURN(auto m, smpc::decode_advertise(msg));
-        return m.id;
-      }
-      case MsgType::kShareKeys: {
-        HEAL_ASSIGN_OR_RETURN(auto m, smpc::decode_share_keys(msg));
-        return m.sender;
-      }
-      case MsgType::kMaskedInput:
-      case MsgType::kMaskedInputPacked: {
-        HEAL_ASSIGN_OR_RETURN(auto m, smpc::decode_masked_input(msg));
-        return m.id;
-      }
-      case MsgType::kSurvivorSig: {
-        HEAL_ASSIGN_OR_RETURN(auto m, smpc::decode_survivor_sig(msg));
-        return m.id;
-      }
-      case MsgType::kUnmaskResponse: {
-        HEAL_ASSIGN_OR_RETURN(auto m, smpc::decode_unmask_response(msg));
-        return m.id;
-      }
-      default:
-        return Status::corruption("not a client message");
-    }
-  }();
-  if (!claimed.ok()) return claimed.status();
-  if (*claimed != *id)
-    return Status::corruption("SecAgg message of client " + std::to_string(*claimed) + " sent by party " +
+  HEAL_ASSIGN_OR_RETURN(ClientMsg m, Wire<Server>::read(msg));
+  if (m.sender != *id)
+    return Status::corruption("SecAgg message of client " + std::to_string(m.sender) + " sent by party " +
                               std::to_string(from));
-  Status s;
-  switch (phase_) {
-    case 0:
-      s = t == MsgType::kAdvertise ? server_.receive_advertise(msg) : Status::corruption("not an advert");
-      break;
-    case 1:
-      s = t == MsgType::kShareKeys ? server_.receive_shares(msg) : Status::corruption("not key shares");
-      break;
-    case 2:
-      s = smpc::is_masked_input(t) ? server_.receive_masked_input(msg) : Status::corruption("not a masked input");
-      break;
-    case 3:
-      s = t == MsgType::kSurvivorSig ? server_.receive_survivor_signature(msg) : Status::corruption("not a signature");
-      break;
-    case 4:
-      s = t == MsgType::kUnmaskResponse ? server_.receive_unmask(msg) : Status::corruption("not an unmasking");
-      break;
-    default:
-      s = Status::failed_precondition("the aggregation is finished");
-  }
-  if (s.ok()) got_.insert(from);
-  return s;
-}
-
-Result<bool> ServerDriver::maybe_close(bool force, std::vector<std::pair<PartyId, Bytes>>* out) {
-  if (finished()) return false;
-  if (!force && got_ != expected_) return false;
-  Stopwatch sw(seconds_);
-  std::set<PartyId> next;
-  switch (phase_) {
-    case 0: {
-      HEAL_ASSIGN_OR_RETURN(Bytes list, server_.key_list());
-      for (PartyId p : got_) out->push_back({p, list});
-      next = got_;
-      break;
-    }
-    case 1: {
-      HEAL_ASSIGN_OR_RETURN(auto routed, server_.route_shares());
-      for (auto& [id, bytes] : routed) {
-        next.insert(party_of(id));
-        out->push_back({party_of(id), std::move(bytes)});
-      }
-      break;
-    }
-    case 2: {
-      HEAL_ASSIGN_OR_RETURN(Bytes survivors, server_.survivors());
-      for (auto id : server_.aggregated_clients()) {
-        next.insert(party_of(id));
-        out->push_back({party_of(id), survivors});
-      }
-      break;
-    }
-    case 3: {
-      HEAL_ASSIGN_OR_RETURN(Bytes request, server_.unmask_request());
-      for (PartyId p : got_) out->push_back({p, request});
-      next = got_;
-      break;
-    }
-    case 4: {
-      HEAL_ASSIGN_OR_RETURN(sum_, server_.finish());
-      break;
-    }
-  }
-  ++phase_;
-  for (PartyId p : withdrawn_) next.erase(p);
-  expected_ = std::move(next);
-  got_.clear();
-  return true;
-}
-
-MultiServerDriver::MultiServerDriver(smpc::SecAggMultiServer& server, const SecAggGroup& group, std::uint32_t round,
-                                     bool with_setup)
-    : server_(server), group_(group), round_(round), phase_(with_setup ? 0 : 2) {
-  if (with_setup) {
-    expected_.insert(group.parties.begin(), group.parties.end());
-  } else {
-    for (auto id : server_.setup_clients()) expected_.insert(party_of(id));
-  }
-}
-
-Status MultiServerDriver::start() {
-  if (phase_ != 2) return {};
-  Stopwatch sw(seconds_);
-  return server_.begin_round(round_);
-}
-
-std::optional<std::uint32_t> MultiServerDriver::id_of(PartyId p) const {
-  for (std::size_t i = 0; i < group_.parties.size(); ++i) {
-    if (group_.parties[i] == p) return static_cast<std::uint32_t>(i + 1);
-  }
-  return std::nullopt;
-}
-
-std::vector<PartyId> MultiServerDriver::contributors() const {
-  std::vector<PartyId> out;
-  for (auto id : server_.aggregated_clients()) out.push_back(party_of(id));
-  return out;
-}
-
-void MultiServerDriver::withdraw(PartyId party) {
-  withdrawn_.insert(party);
-  expected_.erase(party);
-}
-
-Status MultiServerDriver::receive(PartyId from, std::span<const std::uint8_t> msg) {
-  using smpc::MultiMsgType;
-  Stopwatch sw(seconds_);
-  auto id = id_of(from);
-  if (!id) return Status::invalid_argument("party " + std::to_string(from) + " is not in the SecAgg group");
-  if (!expected_.count(from) || got_.count(from))
-    return Status::failed_precondition("party " + std::to_string(from) + " is not expected in this phase");
-  HEAL_ASSIGN_OR_RETURN(auto head, smpc::peek_multi(msg));
-  const MultiMsgType t = head.first;
-  // The sender id inside (signed) must be the transport sender's.
-  Result<std::uint32_t> claimed = [&]() -> Result<std::uint32_t> {
-    switch (t) {
-      case MultiMsgType::kMAdvertise: {
-        HEAL_ASSIGN_OR_RETURN(auto m, smpc::decode_m_advertise(msg));
-        return m.id;
-      }
-      case MultiMsgType::kMShareKeys: {
-        HEAL_ASSIGN_OR_RETURN(auto m, smpc::decode_m_share_keys(msg));
-        return m.sender;
-      }
-      case MultiMsgType::kMMaskedInput: {
-        HEAL_ASSIGN_OR_RETURN(auto m, smpc::decode_m_masked_input(msg));
-        return m.id;
-      }
-      case MultiMsgType::kMSurvivorSig: {
-        HEAL_ASSIGN_OR_RETURN(auto m, smpc::decode_m_survivor_sig(msg));
-        return m.id;
-      }
-      case MultiMsgType::kMUnmaskResponse: {
-        HEAL_ASSIGN_OR_RETURN(auto m, smpc::decode_m_unmask_response(msg));
-        return m.id;
-      }
-      default:
-        return Status::corruption("not a client message");
-    }
-  }();
-  if (!claimed.ok()) return claimed.status();
-  if (*claimed != *id)
-    return Status::corruption("SecAgg message of client " + std::to_string(*claimed) + " sent by party " +
-                              std::to_string(from));
-  const MultiMsgType want[] = {MultiMsgType::kMAdvertise, MultiMsgType::kMShareKeys, MultiMsgType::kMMaskedInput,
-                               MultiMsgType::kMSurvivorSig, MultiMsgType::kMUnmaskResponse};
   if (phase_ > 4) return Status::failed_precondition("the aggregation is finished");
-  if (t != want[phase_]) return Status::corruption("SecAgg message of the wrong kind for this phase");
+  if (m.phase != phase_) return Status::corruption(Wire<Server>::wrong_kind(phase_));
   Status s;
   switch (phase_) {
     case 0:
@@ -252,7 +146,8 @@ Status MultiServerDriver::receive(PartyId from, std::span<const std::uint8_t> ms
   return s;
 }
 
-Result<bool> MultiServerDriver::maybe_close(bool force, std::vector<std::pair<PartyId, Bytes>>* out) {
+template <class Stored>
+Result<bool> PhaseDriver<Stored>::maybe_close(bool force, std::vector<std::pair<PartyId, Bytes>>* out) {
   if (finished()) return false;
   if (!force && got_ != expected_) return false;
   Stopwatch sw(seconds_);
@@ -266,7 +161,7 @@ Result<bool> MultiServerDriver::maybe_close(bool force, std::vector<std::pair<Pa
     }
     case 1: {
       HEAL_ASSIGN_OR_RETURN(auto routed, server_.route_shares());
-      HEAL_RETURN_IF_ERROR(server_.begin_round(round_));
+      HEAL_RETURN_IF_ERROR(setup_closed());
       for (auto& [id, bytes] : routed) {
         next.insert(party_of(id));
         out->push_back({party_of(id), std::move(bytes)});
@@ -299,33 +194,65 @@ Result<bool> MultiServerDriver::maybe_close(bool force, std::vector<std::pair<Pa
   return true;
 }
 
+template class PhaseDriver<smpc::SecAggServer>;
+template class PhaseDriver<smpc::SecAggMultiServer&>;
+
+ServerDriver::ServerDriver(smpc::SecAggConfig cfg, const SecAggGroup& group)
+    : PhaseDriver(group, 0, cfg, group.verify_keys) {
+  HEAL_REQUIRE(group.parties.size() == cfg.num_clients && group.verify_keys.size() == cfg.num_clients,
+               "SecAgg group size differs from the configuration");
+  expected_.insert(group.parties.begin(), group.parties.end());
+}
+
+MultiServerDriver::MultiServerDriver(smpc::SecAggMultiServer& server, const SecAggGroup& group, std::uint32_t round,
+                                     bool with_setup)
+    : PhaseDriver(group, with_setup ? 0 : 2, server), round_(round) {
+  if (with_setup) {
+    expected_.insert(group.parties.begin(), group.parties.end());
+  } else {
+    for (auto id : server_.setup_clients()) expected_.insert(party_of(id));
+  }
+}
+
+Status MultiServerDriver::start() {
+  if (phase_ != 2) return {};
+  Stopwatch sw(seconds_);
+  return server_.begin_round(round_);
+}
+
+Status MultiServerDriver::setup_closed() { return server_.begin_round(round_); }
+
+namespace {
+
+// A client's answer (or its error) as a step result.
+Result<std::optional<Bytes>> answer(Result<Bytes> reply) {
+  if (!reply.ok()) return reply.status();
+  return std::optional<Bytes>(std::move(*reply));
+}
+
+Status not_answered(int type) {
+  return Status::corruption("a client does not answer SecAgg message type " + std::to_string(type));
+}
+
+}  // namespace
+
 Result<std::optional<Bytes>> multi_client_step(smpc::SecAggMultiClient& c, std::span<const std::uint8_t> msg,
                                                std::uint32_t round, std::span<const std::uint64_t> x,
-                                               smpc::MultiMsgType* type) {
-  using smpc::MultiMsgType;
+                                               MultiMsgType* type) {
   HEAL_ASSIGN_OR_RETURN(auto head, smpc::peek_multi(msg));
   *type = head.first;
   switch (*type) {
-    case MultiMsgType::kMKeyList: {
-      HEAL_ASSIGN_OR_RETURN(Bytes b, c.share_keys(msg));
-      return std::optional<Bytes>(std::move(b));
-    }
-    case MultiMsgType::kMSharesForClient: {
+    case MultiMsgType::kMKeyList:
+      return answer(c.share_keys(msg));
+    case MultiMsgType::kMSharesForClient:
       HEAL_RETURN_IF_ERROR(c.receive_shares(msg));
-      HEAL_ASSIGN_OR_RETURN(Bytes b, c.masked_input(round, x));
-      return std::optional<Bytes>(std::move(b));
-    }
-    case MultiMsgType::kMSurvivors: {
-      HEAL_ASSIGN_OR_RETURN(Bytes b, c.sign_survivors(msg));
-      return std::optional<Bytes>(std::move(b));
-    }
-    case MultiMsgType::kMUnmaskRequest: {
-      HEAL_ASSIGN_OR_RETURN(Bytes b, c.unmask(msg));
-      return std::optional<Bytes>(std::move(b));
-    }
+      return answer(c.masked_input(round, x));
+    case MultiMsgType::kMSurvivors:
+      return answer(c.sign_survivors(msg));
+    case MultiMsgType::kMUnmaskRequest:
+      return answer(c.unmask(msg));
     default:
-      return Status::corruption("a client does not answer SecAgg message type " +
-                                std::to_string(static_cast<int>(*type)));
+      return not_answered(static_cast<int>(*type));
   }
 }
 
@@ -333,25 +260,16 @@ Result<std::optional<Bytes>> client_step(smpc::SecAggClient& c, std::span<const 
                                          std::span<const std::uint64_t> x, MsgType* type) {
   HEAL_ASSIGN_OR_RETURN(*type, smpc::peek_type(msg));
   switch (*type) {
-    case MsgType::kKeyList: {
-      HEAL_ASSIGN_OR_RETURN(Bytes b, c.share_keys(msg));
-      return std::optional<Bytes>(std::move(b));
-    }
-    case MsgType::kSharesForClient: {
-      HEAL_ASSIGN_OR_RETURN(Bytes b, c.masked_input(msg, x));
-      return std::optional<Bytes>(std::move(b));
-    }
-    case MsgType::kSurvivors: {
-      HEAL_ASSIGN_OR_RETURN(Bytes b, c.sign_survivors(msg));
-      return std::optional<Bytes>(std::move(b));
-    }
-    case MsgType::kUnmaskRequest: {
-      HEAL_ASSIGN_OR_RETURN(Bytes b, c.unmask(msg));
-      return std::optional<Bytes>(std::move(b));
-    }
+    case MsgType::kKeyList:
+      return answer(c.share_keys(msg));
+    case MsgType::kSharesForClient:
+      return answer(c.masked_input(msg, x));
+    case MsgType::kSurvivors:
+      return answer(c.sign_survivors(msg));
+    case MsgType::kUnmaskRequest:
+      return answer(c.unmask(msg));
     default:
-      return Status::corruption("a client does not answer SecAgg message type " +
-                                std::to_string(static_cast<int>(*type)));
+      return not_answered(static_cast<int>(*type));
   }
 }
 

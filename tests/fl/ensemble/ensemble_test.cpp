@@ -329,21 +329,21 @@ TEST(Ensemble, LedgerRecordsVerifyAndTamperingIsDetected) {
   tamper(*member_h, [](ledger::Record& r) { std::get<ledger::MemberVersion>(r.body).model_hash[0] ^= 1; });
 }
 
-TEST(EnsembleSecAgg, ServerDriverRefusesAMessageReplayedByAnotherParty) {
-  SeededRng rng(seed_from_u64(15));
+// Parties 11, 12, 13 (t = 2) with fresh identities (their verify keys in the group).
+SecAggGroup three_parties(Rng& rng, std::vector<smpc::SecAggIdentity>* ids) {
   SecAggGroup g;
   g.parties = {11, 12, 13};
   g.threshold = 2;
-  std::vector<smpc::SecAggIdentity> ids;
   for (int i = 0; i < 3; ++i) {
-    ids.push_back(smpc::make_secagg_identity(rng));
-    g.verify_keys.push_back(ids.back().verify_key);
+    ids->push_back(smpc::make_secagg_identity(rng));
+    g.verify_keys.push_back(ids->back().verify_key);
   }
-  smpc::SecAggConfig c{3, 2, 4, {}};
-  rng.fill(c.session);
-  smpc::SecAggClient first(c, 1, std::move(ids[0]), g.verify_keys, rng);
-  internal::ServerDriver d(c, g);
-  const Bytes advert = first.advertise_keys();
+  return g;
+}
+
+// `advert` is client 1's (party 11's) advertisement to a driver over three_parties().
+template <class Driver>
+void expect_replay_refused(Driver& d, const Bytes& advert) {
   EXPECT_FALSE(d.receive(12, advert).ok());  // client 1's advert, sent by party 12
   EXPECT_FALSE(d.receive(99, advert).ok());  // a stranger
   EXPECT_TRUE(d.receive(11, advert).ok());
@@ -355,32 +355,28 @@ TEST(EnsembleSecAgg, ServerDriverRefusesAMessageReplayedByAnotherParty) {
   EXPECT_FALSE(d.maybe_close(true, &out).ok());  // a deadline with 1 < t adverts: the aggregation fails
 }
 
+TEST(EnsembleSecAgg, ServerDriverRefusesAMessageReplayedByAnotherParty) {
+  SeededRng rng(seed_from_u64(15));
+  std::vector<smpc::SecAggIdentity> ids;
+  const SecAggGroup g = three_parties(rng, &ids);
+  smpc::SecAggConfig c{3, 2, 4, {}};
+  rng.fill(c.session);
+  smpc::SecAggClient first(c, 1, std::move(ids[0]), g.verify_keys, rng);
+  internal::ServerDriver d(c, g);
+  expect_replay_refused(d, first.advertise_keys());
+}
+
 TEST(EnsembleSecAgg, MultiServerDriverRefusesAMessageReplayedByAnotherParty) {
   SeededRng rng(seed_from_u64(25));
-  SecAggGroup g;
-  g.parties = {11, 12, 13};
-  g.threshold = 2;
   std::vector<smpc::SecAggIdentity> ids;
-  for (int i = 0; i < 3; ++i) {
-    ids.push_back(smpc::make_secagg_identity(rng));
-    g.verify_keys.push_back(ids.back().verify_key);
-  }
+  const SecAggGroup g = three_parties(rng, &ids);
   smpc::SecAggMultiConfig c{smpc::SecAggConfig{3, 2, 4, {}, 3}, 5};
   rng.fill(c.base.session);
   smpc::SecAggMultiClient first(c, 1, std::move(ids[0]), g.verify_keys, rng);
   smpc::SecAggMultiServer server(c, g.verify_keys);
   internal::MultiServerDriver d(server, g, 1, true);
   ASSERT_TRUE(d.start().ok());
-  const Bytes advert = first.advertise_keys();
-  EXPECT_FALSE(d.receive(12, advert).ok());  // client 1's advert, sent by party 12
-  EXPECT_FALSE(d.receive(99, advert).ok());  // a stranger
-  EXPECT_TRUE(d.receive(11, advert).ok());
-  EXPECT_FALSE(d.receive(11, advert).ok());  // once per phase
-  std::vector<std::pair<PartyId, Bytes>> out;
-  auto closed = d.maybe_close(false, &out);  // 12 and 13 have not answered
-  ASSERT_TRUE(closed.ok());
-  EXPECT_FALSE(*closed);
-  EXPECT_FALSE(d.maybe_close(true, &out).ok());  // a deadline with 1 < t adverts: the aggregation fails
+  expect_replay_refused(d, first.advertise_keys());
   EXPECT_FALSE(d.setup_complete());
 }
 
