@@ -53,6 +53,11 @@ void add_fl_commands(CLI::App& app) {
   sim->add_option("--batch", a->sim.batch, "Local batch size")->capture_default_str();
   sim->add_option("--mu", a->sim.mu, "FedProx mu")->capture_default_str();
   sim->add_option("--server-lr", a->sim.server_lr, "Server learning rate")->capture_default_str();
+  sim->add_option("--max-decryptions", a->sim.max_decryptions,
+                  "HE flooding budget: flooded decryptions per key holder and key epoch (the noise grows as its "
+                  "square root; the setup refuses a budget whose noise breaks the precision)")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 40))
+      ->capture_default_str();
   sim->callback([a, sim] {
     if (a->sim.task == "segment") {  // the segmentation recipe's defaults where not given
       if (sim->get_option("--model")->count() == 0) a->sim.model = "unet";

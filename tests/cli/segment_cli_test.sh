@@ -45,6 +45,17 @@ grep -Eq 'ledger .*: verified' "$work/fl.txt" || fail "ledger not verified"
 [ "$(jq -r '.task' "$work/fl/report.json")" = segment ] || fail "report without the task"
 jq -e '.test.dice >= 0' "$work/fl/report.json" > /dev/null || fail "report without test Dice"
 
+# The flooding budget: 119 decryptions per key holder cover one round of this U-Net (119 ciphertexts);
+# the setup says so, and round 2 fails naming the budget, leaving model v1.
+"$heal" --quiet fl simulate --task segment --data "$seg" --hospitals 3 --partition iid --rounds 2 --size 32 \
+  --threads 1 --secure he --max-decryptions 119 --out "$work/budget" > "$work/budget.txt" 2> "$work/budget.err"
+grep -q 'flooding budget 119 decryptions per key holder = 1 rounds of this model; WARNING: --rounds 2 exceeds it' \
+  "$work/budget.txt" || fail "the setup does not state the flooding budget"
+grep -Eq '^2 +FAIL' "$work/budget.txt" || fail "round 2 did not fail past the budget"
+grep -q 'flooding budget exhausted at hospital' "$work/budget.txt" || fail "the failure does not name the budget"
+grep -Eq 'final global model \(v1\)' "$work/budget.txt" || fail "the model changed in the failed round"
+[ "$(jq -r '.he.rounds_per_key' "$work/budget/report.json")" = 1 ] || fail "report without rounds_per_key"
+
 # Refusals that say what to do.
 if "$heal" --quiet fl simulate --task segment --data "$seg" --rounds 1 --lr-schedule linear --out "$work/bad" \
   2> "$work/bad.err"; then

@@ -48,7 +48,10 @@ struct FlSimulationOptions {
   double mu = 0.01;  // FedProx
   double server_lr = 1.0;
   double max_abs_update = 256;  // HE encoding bound on |update_k|
-  bool progress = false;        // a progress bar with ETA on stderr during the rounds
+  /// HE flooding budget: flooded decryptions per key holder and key epoch (the flooding noise grows
+  /// as its square root; the setup checks the precision still holds).
+  std::uint64_t max_decryptions = 4096;
+  bool progress = false;  // a progress bar with ETA on stderr during the rounds
   /// Called once the federation is set up, before the rounds, with the setup description (dataset,
   /// partition table, HE parameters, ledger contract); may be empty.
   std::function<void(const std::string&)> on_setup;

@@ -43,6 +43,20 @@ using nlohmann::json;
 
 namespace {
 
+// "N decryptions per key holder and key epoch = R rounds of this model", with a warning when the run
+// asks for more rounds (a key holder then refuses to share: the round fails and keys must rotate).
+std::string hc_budget_line(const json& he, std::uint64_t rounds) {
+  const auto per_key = he["rounds_per_key"].get<std::uint64_t>();
+  std::string line = std::to_string(he["max_decryptions"].get<std::uint64_t>()) +
+                     " decryptions per key holder = " + std::to_string(per_key) + " rounds of this model";
+  if (rounds > per_key) {
+    line += "; WARNING: --rounds " + std::to_string(rounds) +
+            " exceeds it, so a key holder that decrypts every round refuses from round " + std::to_string(per_key + 1) +
+            " on (raise --max-decryptions: the flooding noise grows as its square root)";
+  }
+  return line;
+}
+
 namespace tb = nn::torch_backend;
 using fl_workload::human_bytes;
 using fl_workload::make_workload;
@@ -116,6 +130,7 @@ FlSimulationResult simulate(const FlSimulationOptions& a) {
     hc.threshold = a.threshold;  // 0: a majority, K / 2 + 1 (rules: src/fl/README.md "Threshold rules")
     hc.seed = a.seed;
     hc.max_abs_update = a.max_abs_update;
+    hc.max_decryptions = a.max_decryptions;
     hc.max_total_weight = fl_workload::max_total_weight(w.total_train);
     auto he = std::make_unique<fl::HeAggregator>(hc, k);
     decryption_threshold = he->threshold();
@@ -136,6 +151,8 @@ FlSimulationResult simulate(const FlSimulationOptions& a) {
                {"dropped_low_bits", b.drop_bits},
                {"share_ratio_vs_float32", b.share_ratio},
                {"ciphertexts_per_update", he->chunks(params)},
+               {"max_decryptions", hc.max_decryptions},
+               {"rounds_per_key", hc.max_decryptions / std::max<std::size_t>(1, he->chunks(params))},
                {"contribution_bytes", cbytes},
                {"float32_bytes", 4 * params},
                {"upload_ratio_vs_float32", static_cast<double>(cbytes) / (4.0 * static_cast<double>(params))},
@@ -192,7 +209,8 @@ FlSimulationResult simulate(const FlSimulationOptions& a) {
                  << he_json["predicted_abs_error_std"].get<double>() << "\n    encrypted update "
                  << human_bytes(he_json["contribution_bytes"].get<double>()) << " = " << std::setprecision(3)
                  << he_json["upload_ratio_vs_float32"].get<double>() << "x float32 ("
-                 << he_json["ciphertexts_per_update"] << " ciphertexts of " << he_json["n"] << " weights)\n";
+                 << he_json["ciphertexts_per_update"] << " ciphertexts of " << he_json["n"] << " weights)\n"
+                 << "    flooding budget " << hc_budget_line(he_json, a.rounds) << "\n";
     }
   }
 
