@@ -605,8 +605,12 @@ TEST(Ensemble, OneSecAggSetupServesRRoundsThenANewSessionStarts) {
         EXPECT_GT(ir.setup_bytes_up, 0u);  // round 1, and round 3 (a new session)
       }
       // Round 1 pays the setup, round 2 carries half of it in the amortised figure (R = 2).
-      if (r == 1) EXPECT_LT(ir.amortised_bytes_up, static_cast<double>(ir.bytes_up));
-      if (r == 2) EXPECT_GT(ir.amortised_bytes_up, static_cast<double>(ir.bytes_up));
+      if (r == 1) {
+        EXPECT_LT(ir.amortised_bytes_up, static_cast<double>(ir.bytes_up));
+      }
+      if (r == 2) {
+        EXPECT_GT(ir.amortised_bytes_up, static_cast<double>(ir.bytes_up));
+      }
     }
   }
 }
