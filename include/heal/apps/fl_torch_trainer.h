@@ -2,13 +2,10 @@
 // itself never depends on nn or torch. Part of heal_apps_fl, which only exists with libtorch.
 #pragma once
 
-#include <cstdint>
 #include <memory>
-#include <string>
 #include <vector>
 
 #include "heal/apps/round_schedule.h"
-#include "heal/core/status.h"
 #include "heal/fl/local_trainer.h"
 #include "heal/io/dataset.h"
 #include "heal/io/segmentation.h"

@@ -45,10 +45,9 @@ namespace {
 
 // "N decryptions per key holder and key epoch = R rounds of this model", with a warning when the run
 // asks for more rounds (a key holder then refuses to share: the round fails and keys must rotate).
-std::string hc_budget_line(const json& he, std::uint64_t rounds) {
-  const auto per_key = he["rounds_per_key"].get<std::uint64_t>();
-  std::string line = std::to_string(he["max_decryptions"].get<std::uint64_t>()) +
-                     " decryptions per key holder = " + std::to_string(per_key) + " rounds of this model";
+std::string budget_line(std::uint64_t max_decryptions, std::uint64_t per_key, std::uint64_t rounds) {
+  std::string line = std::to_string(max_decryptions) + " decryptions per key holder = " + std::to_string(per_key) +
+                     " rounds of this model";
   if (rounds > per_key) {
     line += "; WARNING: --rounds " + std::to_string(rounds) +
             " exceeds it, so a key holder that decrypts every round refuses from round " + std::to_string(per_key + 1) +
@@ -210,7 +209,8 @@ FlSimulationResult simulate(const FlSimulationOptions& a) {
                  << human_bytes(he_json["contribution_bytes"].get<double>()) << " = " << std::setprecision(3)
                  << he_json["upload_ratio_vs_float32"].get<double>() << "x float32 ("
                  << he_json["ciphertexts_per_update"] << " ciphertexts of " << he_json["n"] << " weights)\n"
-                 << "    flooding budget " << hc_budget_line(he_json, a.rounds) << "\n";
+                 << "    flooding budget "
+                 << budget_line(he_json["max_decryptions"], he_json["rounds_per_key"], a.rounds) << "\n";
     }
   }
 

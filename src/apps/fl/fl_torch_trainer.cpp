@@ -1,10 +1,7 @@
 // fl::LocalTrainer over nn::torch_backend::Trainer (see heal/apps/fl_torch_trainer.h).
 #include "heal/apps/fl_torch_trainer.h"
 
-#include <algorithm>
-#include <cmath>
 #include <exception>
-#include <numbers>
 
 namespace heal::apps {
 
