@@ -301,7 +301,12 @@ Result<Bytes> SecAggMultiClient::masked_input(std::uint32_t round, std::span<con
   sodium_memzero(sk.data(), sk.size());
   HEAL_RETURN_IF_ERROR(masked);
   reduce_words(out.y, b.word_bytes);
-  // Entering round `round`: earlier rounds are left for good (never answered again).
+  // Entering round `round`: earlier rounds are left for good (never answered again), so their held
+  // shares go, and this client's own secrets up to this round are spent (its own shares sit in held_).
+  for (std::uint32_t r = 0; r < round; ++r) secure_wipe(&own_[r], sizeof own_[r]);
+  for (auto& [v, list] : held_) {
+    for (std::uint32_t r = 0; r + 1 < round; ++r) secure_wipe(&list[r], sizeof list[r]);
+  }
   round_ = round;
   step_ = 1;
   u3_.clear();
