@@ -35,6 +35,8 @@
 #include "heal/nn/plots.h"
 #include "heal/apps/metrics_json.h"
 #ifdef HEAL_HAVE_TORCH
+#include "heal/io/intensity.h"
+#include "heal/nn/torch/seg_prior.h"
 #include "heal/nn/torch/trainer.h"
 #endif
 
@@ -63,6 +65,7 @@ struct TrainArgs {
   int distill_epochs = 0;  // 0: the student's --epochs
   std::string calibrate = "none", init;
   std::string teacher;  // --teacher: DeiT hard-label distillation from a .heal ModelIr
+  std::string seg_prior;  // --seg-prior: a .healseg model whose infection map becomes a second channel
   std::set<std::string> given;  // options set explicitly on the command line
   // --task segment (cmd_segment.cpp)
   std::string task = "classify", normalize = "zscore";
@@ -187,7 +190,11 @@ void check_compatible(const nn::ModelIr& m, const io::Dataset& ds) {
     throw StatusError(Status::invalid_argument("model expects " + std::to_string(m.input.c) + "x" + std::to_string(m.input.h) +
                                                "x" + std::to_string(m.input.w) + " images, dataset has " +
                                                std::to_string(d.channels) + "x" + std::to_string(d.height) + "x" +
-                                               std::to_string(d.width)));
+                                               std::to_string(d.width) +
+                                               (m.input.c == d.channels + 1
+                                                    ? " (a model trained with --seg-prior takes the infection map as a second channel: "
+                                                      "its report.json names the segmentation model; heal train reports its test split)"
+                                                    : "")));
   }
   if (ds.num_classes != m.num_classes) throw StatusError(Status::invalid_argument("model and dataset disagree on the number of classes"));
 }
@@ -357,6 +364,10 @@ void apply_recipe(TrainArgs& a, const io::Dataset& ds) {
 // `heal train --ensemble K`: trains K members (seeds seed .. seed+K-1, otherwise the same command)
 // as child `heal train` processes, `--jobs` at a time (each member is exactly the single-model run
 // with its seed), then merges them into one model whose logits are the members' mean.
+json add_seg_prior(const TrainArgs& a, io::Dataset& ds);
+io::IntensityNormalizer classify_normalizer(const TrainArgs& a);
+json normalize_splits(io::IntensityNormalizer n, const io::SplitData& fit_on, std::initializer_list<io::SplitData*> splits);
+
 void run_train_ensemble(const TrainArgs& a) {
   const auto t0 = std::chrono::steady_clock::now();
   const std::string data_arg = require_data(a.data);
@@ -364,6 +375,9 @@ void run_train_ensemble(const TrainArgs& a) {
   TrainArgs resolved = a;  // the recipe's defaults (members apply the recipe themselves)
   apply_recipe(resolved, ds);
   fold_val_into_train(resolved, ds);  // members fold it themselves; the merged model is scored the same way
+  // The members prepare their data the same way (the options are passed on).
+  add_seg_prior(a, ds);
+  normalize_splits(classify_normalizer(a), ds.train, {&ds.train, &ds.val, &ds.test});
   if (a.model != "hecnn" && a.model != "hecnn-wide") {
     throw StatusError(Status::unsupported("--ensemble needs a model that exports to ModelIr without residual layers (hecnn, hecnn-wide)"));
   }
@@ -567,6 +581,40 @@ void set_distillation(tb::FitOptions& fo, const TrainArgs& a, const tb::Trainer*
   fo.train.distill_temperature = a.distill_t;
 }
 
+// Classification with --normalize: the scanner normalisation (default none for classification;
+// zscore is segmentation's default).
+io::IntensityNormalizer classify_normalizer(const TrainArgs& a) {
+  io::IntensityNormalizer n;
+  n.mode = a.given.contains("--normalize") ? value_or_throw(io::parse_intensity_mode(a.normalize)) : io::IntensityMode::kNone;
+  return n;
+}
+
+// Fits the normaliser on `fit_on`'s grey channel and normalises channel 0 of each split (the
+// segmentation prior channel, if any, stays a probability).
+json normalize_splits(io::IntensityNormalizer n, const io::SplitData& fit_on, std::initializer_list<io::SplitData*> splits) {
+  if (n.mode == io::IntensityMode::kNone) return {{"mode", "none"}};
+  io::fit_on_split(n, fit_on, 0);
+  for (io::SplitData* s : splits) {
+    if (s->size() > 0) io::normalize_split(n, *s, 0);
+  }
+  json j = {{"mode", io::intensity_mode_name(n.mode)}, {"fitted_on_images", fit_on.size()}};
+  if (!n.standard.empty()) j["standard_scale"] = n.standard;
+  return j;
+}
+
+// --seg-prior: appends the segmentation model's infection probability map as a channel of every
+// image (label-free and frozen, so computed once for every split, before any normalisation).
+json add_seg_prior(const TrainArgs& a, io::Dataset& ds) {
+  if (a.seg_prior.empty()) return nullptr;
+  const tb::SegTrainer seg = value_or_throw(tb::SegTrainer::load(a.seg_prior));
+  std::cerr << "segmentation prior: " << seg.spec().arch << " " << a.seg_prior << " on " << ds.train.size() + ds.val.size() + ds.test.size()
+            << " images ...\n";
+  const auto st = tb::append_segmentation_channel(seg, ds);
+  std::fprintf(stderr, "segmentation prior: %.1f s, mean predicted infection %.2f %% of each image\n", st.seconds,
+               100.0 * st.mean_foreground);
+  return {{"model", a.seg_prior}, {"arch", seg.spec().arch}, {"seconds", st.seconds}, {"mean_foreground", st.mean_foreground}};
+}
+
 // `heal train --cv K`: stratified K-fold cross-validation on train + val (the test split is not
 // read), for choosing a configuration on small datasets whose validation split is too small to
 // separate configurations (BreastMNIST: 78 images). Folds come from a seeded shuffle per class
@@ -582,6 +630,7 @@ void run_cv(TrainArgs a) {
   const std::string data_arg = require_data(a.data);
   io::Dataset ds = load_for(data_arg, a.size);
   apply_recipe(a, ds);
+  const json seg_prior = add_seg_prior(a, ds);
   if (a.train_on_val) throw StatusError(Status::invalid_argument("--train-on-val trains a final model: with --cv use --cv-inner-val 0"));
   if (a.cv_inner_val == 0.0 && a.monitor != "last") {
     throw StatusError(Status::invalid_argument("--cv-inner-val 0 leaves no images to choose a checkpoint on: add --monitor last "
@@ -641,7 +690,9 @@ void run_cv(TrainArgs a) {
     fd.class_names = ds.class_names;
     fd.train = io::subset(pool, inner_tr);
     fd.val = io::subset(pool, inner_va);
-    const io::SplitData scored = io::subset(pool, held);
+    io::SplitData scored = io::subset(pool, held);
+    // The histogram scale is learned from the fold's training part only.
+    const json norm = normalize_splits(classify_normalizer(a), fd.train, {&fd.train, &fd.val, &scored});
     // With --ensemble M, M members (seeds seed..seed+M-1) whose logits are averaged: what the
     // merged model computes.
     std::vector<double> logits;
@@ -666,7 +717,7 @@ void run_cv(TrainArgs a) {
     accs.push_back(m.accuracy);
     aucs.push_back(m.auc);
     jf.push_back({{"fold", f}, {"train", fd.train.size()}, {"inner_val", fd.val.size()}, {"held_out", metrics_json(m)},
-                  {"members", members}});
+                  {"members", members}, {"normalize", norm}});
     if (teacher) jf.back()["teacher"] = teacher_info;
     char buf[96];
     std::snprintf(buf, sizeof buf, "fold %zu: held-out acc %.3f auc %.3f", f + 1, m.accuracy, m.auc);
@@ -682,7 +733,8 @@ void run_cv(TrainArgs a) {
   const auto [macc, sacc] = mean_sd(accs);
   const auto [mauc, sauc] = mean_sd(aucs);
   json report = {{"dataset", ds.name}, {"model", a.model}, {"cv", a.cv}, {"ensemble", std::max(1, a.ensemble)}, {"seed", a.seed}, {"pool", pool.size()},
-                 {"inner_val_fraction", a.cv_inner_val}, {"folds", jf}, {"mean", {{"accuracy", macc}, {"auc", mauc}}}, {"sd", {{"accuracy", sacc}, {"auc", sauc}}}};
+                 {"inner_val_fraction", a.cv_inner_val}, {"size", ds.train.height}, {"channels", ds.train.channels},
+                 {"normalize", io::intensity_mode_name(classify_normalizer(a).mode)}, {"seg_prior", seg_prior}, {"folds", jf}, {"mean", {{"accuracy", macc}, {"auc", mauc}}}, {"sd", {{"accuracy", sacc}, {"auc", sauc}}}};
   std::ofstream(out + "/cv.json") << report.dump(2) << "\n";
   std::printf("fold  held_out_acc  held_out_auc\n");
   for (std::size_t f = 0; f < k; ++f) std::printf("%4zu  %12.4f  %12.4f\n", f + 1, accs[f], aucs[f]);
@@ -731,7 +783,9 @@ void run_train(TrainArgs a) {
   const std::string data_arg = require_data(a.data);
   io::Dataset ds = load_for(data_arg, a.size);
   apply_recipe(a, ds);
+  const json seg_prior = add_seg_prior(a, ds);
   fold_val_into_train(a, ds);
+  const json norm = normalize_splits(classify_normalizer(a), ds.train, {&ds.train, &ds.val, &ds.test});
   const bool has_val = ds.val.size() > 0;
   tb::ModelSpec spec = make_spec(a, ds);
   std::optional<nn::ModelIr> init;
@@ -836,6 +890,8 @@ void run_train(TrainArgs a) {
                  {"train_seconds", fit.seconds},
                  {"best_epoch", fit.best_epoch},
                  {"train_on_val", a.train_on_val},
+                 {"normalize", norm},
+                 {"seg_prior", seg_prior},
                  {"val", metrics_json(val_m)},
                  {"test", metrics_json(test_m)}};
   json hist = json::array();
@@ -997,8 +1053,14 @@ void add_train_commands(CLI::App& app) {
   train->add_option("--task", ta->task, "classify (default) | segment: image/mask folders, --model segcaps | unet")
       ->check(CLI::IsMember({"classify", "segment"}));
   train->add_option("--normalize", ta->normalize,
-                    "segment: intensity normalisation none | zscore (per image, default) | histogram (Nyul-Udupa)")
+                    "Intensity (scanner) normalisation none | zscore (per image) | histogram (Nyul-Udupa, scale learned on the "
+                    "training images). segment: default zscore; classify: default none, the grey channel is normalised "
+                    "and mapped back to [0, 1]")
       ->check(CLI::IsMember({"none", "zscore", "histogram"}));
+  train->add_option("--seg-prior", ta->seg_prior,
+                    "classify: segment-then-classify. A segmentation model (.healseg, e.g. a U-Net from heal train --task "
+                    "segment on covid_seg) maps every image to its infection probability, added as a second input channel")
+      ->check(CLI::ExistingFile);
   train->add_option("--recon-weight", ta->recon_weight, "segment, segcaps: weight of the reconstruction regulariser")
       ->check(CLI::Range(0.0, 100.0));
   train->add_option("--holdout", ta->holdout,

@@ -107,4 +107,31 @@ std::vector<float> IntensityNormalizer::apply(std::span<const float> pixels) con
   return out;
 }
 
+void fit_on_split(IntensityNormalizer& n, const SplitData& split, int channel) {
+  if (channel < 0 || channel >= split.channels) throw std::invalid_argument("fit_on_split: no such channel");
+  if (n.mode != IntensityMode::kHistogram) return;
+  const std::size_t plane = static_cast<std::size_t>(split.height) * split.width;
+  std::vector<Image> planes(split.size());
+  std::vector<const Image*> ptrs;
+  for (std::size_t i = 0; i < split.size(); ++i) {
+    const float* p = split.image(i) + static_cast<std::size_t>(channel) * plane;
+    planes[i].width = split.width;
+    planes[i].height = split.height;
+    planes[i].pixels.assign(p, p + plane);
+    ptrs.push_back(&planes[i]);
+  }
+  n.fit(ptrs);
+}
+
+void normalize_split(const IntensityNormalizer& n, SplitData& split, int channel) {
+  if (channel < 0 || channel >= split.channels) throw std::invalid_argument("normalize_split: no such channel");
+  if (n.mode == IntensityMode::kNone) return;  // exactly the identity (no float round trip)
+  const std::size_t plane = static_cast<std::size_t>(split.height) * split.width;
+  for (std::size_t i = 0; i < split.size(); ++i) {
+    float* p = split.images.data() + i * split.image_size() + static_cast<std::size_t>(channel) * plane;
+    const auto z = n.apply(std::span<const float>(p, plane));
+    for (std::size_t j = 0; j < plane; ++j) p[j] = std::clamp(z[j] * kFixedStd + kFixedMean, 0.0f, 1.0f);
+  }
+}
+
 }  // namespace heal::io

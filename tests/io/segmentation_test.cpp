@@ -208,6 +208,49 @@ TEST(Intensity, HistogramModeNeedsFitAndIsMonotone) {
   EXPECT_EQ(*parse_intensity_mode("nyul"), IntensityMode::kHistogram);
 }
 
+// Classification splits (COVID-CT's scanner-normalisation ablation): an affine exposure change
+// between two "scanners" disappears from the grey channel, the result stays in [0, 1], none is the
+// identity, and a second channel (a segmentation prior) is never touched.
+TEST(Intensity, NormalizeSplitRemovesExposureAndLeavesOtherChannels) {
+  const Image a = gradient(20, 20), b = gradient(20, 20, 0.5f, 0.3f);
+  SplitData sd;
+  sd.channels = 2;
+  sd.height = sd.width = 20;
+  for (const Image* im : {&a, &b}) {
+    sd.images.insert(sd.images.end(), im->pixels.begin(), im->pixels.end());
+    for (std::size_t i = 0; i < im->pixels.size(); ++i) sd.images.push_back(0.25f);  // prior channel
+    sd.labels.push_back(0);
+  }
+  const std::size_t plane = 400;
+  for (IntensityMode mode : {IntensityMode::kNone, IntensityMode::kZScore, IntensityMode::kHistogram}) {
+    SplitData s = sd;
+    IntensityNormalizer n;
+    n.mode = mode;
+    fit_on_split(n, s, 0);
+    normalize_split(n, s, 0);
+    double diff = 0;
+    for (std::size_t j = 0; j < plane; ++j) {
+      const float x0 = s.image(0)[j], x1 = s.image(1)[j];
+      ASSERT_TRUE(x0 >= 0.0f && x0 <= 1.0f && x1 >= 0.0f && x1 <= 1.0f);
+      diff = std::max(diff, double(std::fabs(x0 - x1)));
+      ASSERT_EQ(s.image(0)[plane + j], 0.25f);
+      ASSERT_EQ(s.image(1)[plane + j], 0.25f);
+    }
+    if (mode == IntensityMode::kNone) {
+      EXPECT_EQ(s.images, sd.images) << "none must be the identity";
+    } else {
+      // zscore clamps beyond +-2 sd; the gradient spans about +-1.7 sd, so nothing is clipped.
+      EXPECT_LT(diff, 1e-3) << intensity_mode_name(mode);
+    }
+  }
+  IntensityNormalizer h;
+  h.mode = IntensityMode::kHistogram;
+  SplitData s = sd;
+  EXPECT_THROW(normalize_split(h, s, 0), std::logic_error) << "histogram needs its scale";
+  EXPECT_THROW(normalize_split(h, s, 2), std::invalid_argument);
+  EXPECT_THROW(fit_on_split(h, s, -1), std::invalid_argument);
+}
+
 // The shared covid_seg data, when present: 50 + 48 binary pairs, 3-class masks whose union is
 // mostly the binary infection mask.
 TEST(SegDataset, CovidSegWhenPresent) {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "heal/core/status.h"
+#include "heal/io/dataset.h"
 #include "heal/io/image.h"
 
 namespace heal::io {
@@ -42,5 +43,18 @@ struct IntensityNormalizer {
   /// Normalised copy of one channel's pixels. @throws std::logic_error for kHistogram before fit().
   std::vector<float> apply(std::span<const float> pixels) const;
 };
+
+/// Classification data (issue 20's scanner-normalisation ablation on COVID-CT): learns the
+/// standard scale (kHistogram) from channel `channel` of the images of `split`; no-op for the
+/// other modes. Labels are not read. @throws std::invalid_argument when kHistogram gets no image.
+void fit_on_split(IntensityNormalizer& n, const SplitData& split, int channel = 0);
+
+/// Normalises channel `channel` of every image of `split` in place with `n`, then maps the result
+/// back into [0, 1] by the inverse of the fixed (x - 0.5) / 0.25, clamped, so that a classifier's
+/// own input scaling and its intensity augmentation see the range they expect (kNone is then the
+/// identity; kZScore keeps mean +- 2 sd). Other channels (e.g. a segmentation prior) are untouched.
+/// @throws std::invalid_argument for a channel outside the images; std::logic_error for kHistogram
+/// before fitting.
+void normalize_split(const IntensityNormalizer& n, SplitData& split, int channel = 0);
 
 }  // namespace heal::io

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "heal/nn/torch/seg_pipeline.h"
+#include "heal/nn/torch/seg_prior.h"
 #include "heal/nn/torch/seg_trainer.h"
 #include "nn/torch/seg_models.h"
 
@@ -95,6 +96,48 @@ TEST(SegTrainer, LearnsDisksAndPredictsAtNativeSize) {
   const auto p = t.predict(test[0].image);
   EXPECT_EQ(p.size(), test[0].mask.size());  // native resolution, not the network's 32 x 32
   for (float v : p) ASSERT_TRUE(v >= 0 && v <= 1);
+}
+
+// Segment-then-classify: the prior channel is the model's own prediction for the grey channel,
+// which stays as it was; empty splits keep the channel count consistent.
+TEST(SegPrior, AppendsThePredictedMapAsASecondChannel) {
+  const auto train = disks(16, 100);
+  SegTrainer t(tiny_unet(), 3);
+  SegFitOptions fo;
+  fo.train.epochs = 15;
+  fo.train.batch_size = 8;
+  fo.train.learning_rate = 1e-2;
+  t.fit(train, {}, fo);
+  io::Dataset ds;
+  ds.num_classes = 2;
+  for (io::SplitData* s : {&ds.train, &ds.test, &ds.val}) s->height = s->width = 24;
+  const auto src = disks(5, 900);
+  for (std::size_t i = 0; i < src.size(); ++i) {
+    const io::Image small = io::resize(src[i].image, 24, 24);
+    io::SplitData& s = i < 3 ? ds.train : ds.test;
+    s.images.insert(s.images.end(), small.pixels.begin(), small.pixels.end());
+    s.labels.push_back(static_cast<int>(i % 2));
+  }
+  const io::Dataset before = ds;
+  const SegPriorStats st = append_segmentation_channel(t, ds);
+  EXPECT_EQ(st.images, 5u);
+  EXPECT_GT(st.mean_foreground, 0.02) << "the trained model finds the disks";
+  EXPECT_LT(st.mean_foreground, 0.6);
+  for (const auto& [b, a] : {std::pair{&before.train, &ds.train}, std::pair{&before.test, &ds.test}}) {
+    ASSERT_EQ(a->channels, 2);
+    for (std::size_t i = 0; i < a->size(); ++i) {
+      io::Image g;
+      g.width = g.original_width = g.height = g.original_height = 24;
+      g.pixels.assign(b->image(i), b->image(i) + 576);
+      const auto expect = t.predict(g);
+      for (std::size_t j = 0; j < 576; ++j) {
+        ASSERT_EQ(a->image(i)[j], b->image(i)[j]);
+        ASSERT_FLOAT_EQ(a->image(i)[576 + j], expect[j]);
+      }
+    }
+  }
+  EXPECT_EQ(ds.val.channels, 2);
+  EXPECT_EQ(ds.val.size(), 0u);
 }
 
 TEST(SegTrainer, ValidationSelectsTheBestEpochAndStopsEarly) {
