@@ -36,6 +36,7 @@
 #include "heal/apps/metrics_json.h"
 #ifdef HEAL_HAVE_TORCH
 #include "heal/io/intensity.h"
+#include "heal/io/partition.h"
 #include "heal/nn/torch/seg_prior.h"
 #include "heal/nn/torch/trainer.h"
 #endif
@@ -60,6 +61,7 @@ struct TrainArgs {
   std::string recipe = "auto";
   int ensemble = 1, jobs = 2, cv = 0;
   double cv_inner_val = 0.125;  // --cv: inner validation fraction of each fold's training part
+  std::string cv_groups = "auto";  // --cv-groups: patient-grouped folds when the dataset names patients
   std::string distill;          // teacher architecture ("" = no distillation)
   double distill_alpha = 0.5, distill_t = 4.0;
   int distill_epochs = 0;  // 0: the student's --epochs
@@ -280,6 +282,8 @@ void fold_val_into_train(const TrainArgs& a, io::Dataset& ds) {
   }
   ds.train.images.insert(ds.train.images.end(), ds.val.images.begin(), ds.val.images.end());
   ds.train.labels.insert(ds.train.labels.end(), ds.val.labels.begin(), ds.val.labels.end());
+  if (ds.train.groups.empty() || ds.val.groups.empty()) ds.train.groups.clear();
+  else ds.train.groups.insert(ds.train.groups.end(), ds.val.groups.begin(), ds.val.groups.end());
   ds.val = io::subset(ds.val, {});
   std::cerr << "--train-on-val: training on train + val (" << ds.train.size() << " images); no validation split\n";
 }
@@ -639,29 +643,28 @@ void run_cv(TrainArgs a) {
   io::SplitData pool = ds.train;
   pool.images.insert(pool.images.end(), ds.val.images.begin(), ds.val.images.end());
   pool.labels.insert(pool.labels.end(), ds.val.labels.begin(), ds.val.labels.end());
-  const auto k = static_cast<std::size_t>(a.cv);
-  // The images of class c among `from`, in a seeded random order (both splits are stratified).
-  auto shuffled_class = [&](std::span<const std::size_t> from, int c, Rng& r) {
-    std::vector<std::size_t> idx;
-    for (auto i : from) {
-      if (pool.labels[i] == c) idx.push_back(i);
-    }
-    shuffle(std::span(idx), r);
-    return idx;
-  };
-  std::vector<std::size_t> all(pool.size());
-  std::iota(all.begin(), all.end(), std::size_t{0});
-  std::vector<std::vector<std::size_t>> folds(k);
-  SeededRng rng(seed_from_u64(a.seed), 0xC5);
-  for (int c = 0; c < ds.num_classes; ++c) {
-    const auto idx = shuffled_class(all, c, rng);
-    for (std::size_t i = 0; i < idx.size(); ++i) folds[i % k].push_back(idx[i]);
+  if (ds.train.groups.size() == ds.train.size() && ds.val.groups.size() == ds.val.size() && a.cv_groups == "auto") {
+    pool.groups.insert(pool.groups.end(), ds.val.groups.begin(), ds.val.groups.end());
+  } else {
+    pool.groups.clear();
   }
+  // Patient-grouped folds when the dataset names patients (COVID-CT's metadata): a patient's slices
+  // in both the training part and the scored fold would inflate the estimate.
+  const bool grouped = io::has_shared_groups(pool.groups);
+  std::size_t n_groups = pool.size();
+  if (grouped) {
+    std::set<std::string> distinct(pool.groups.begin(), pool.groups.end());
+    n_groups = distinct.size();
+  }
+  const auto k = static_cast<std::size_t>(a.cv);
+  SeededRng rng(seed_from_u64(a.seed), 0xC5);
+  const auto folds = io::cv_folds(pool.labels, pool.groups, ds.num_classes, k, rng);
   const auto hard_teacher = load_teacher(a, ds);
   const std::string out = a.out.empty() ? "runs/" + ds.name + "_" + a.model + "_cv" + std::to_string(a.cv) : a.out;
   fs::create_directories(out);
   std::cerr << a.cv << "-fold cross-validation of " << a.model << " on " << ds.name << " train + val (" << pool.size()
-            << " images; the test split is not used)\n";
+            << " images" << (grouped ? ", " + std::to_string(n_groups) + " patients, folds grouped by patient" : std::string())
+            << "; the test split is not used)\n";
   ProgressBar bar("cv " + a.model, k, !globals().quiet);
   json jf = json::array();
   std::vector<double> accs, aucs;
@@ -672,18 +675,10 @@ void run_cv(TrainArgs a) {
     }
     std::vector<std::size_t> held = folds[f];
     std::sort(held.begin(), held.end());
-    // Inner validation split of the fold's training part, stratified, for early stopping only.
-    std::vector<std::size_t> inner_tr, inner_va;
+    // Inner validation split of the fold's training part, stratified (and grouped), for early
+    // stopping only; 0 <= --cv-inner-val <= 0.5 (0: no inner split).
     SeededRng irng(seed_from_u64(a.seed), 0xC600 + f);
-    for (int c = 0; c < ds.num_classes; ++c) {
-      const auto idx = shuffled_class(tr, c, irng);
-      // 0 <= --cv-inner-val <= 0.5, so the split point lies inside idx (0: no inner split).
-      const auto cut = idx.begin() + std::llround(a.cv_inner_val * static_cast<double>(idx.size()));
-      inner_va.insert(inner_va.end(), idx.begin(), cut);
-      inner_tr.insert(inner_tr.end(), cut, idx.end());
-    }
-    std::sort(inner_tr.begin(), inner_tr.end());
-    std::sort(inner_va.begin(), inner_va.end());
+    const auto [inner_tr, inner_va] = io::holdout_split(pool.labels, pool.groups, tr, ds.num_classes, a.cv_inner_val, irng);
     io::Dataset fd;
     fd.name = ds.name;
     fd.num_classes = ds.num_classes;
@@ -733,7 +728,7 @@ void run_cv(TrainArgs a) {
   const auto [macc, sacc] = mean_sd(accs);
   const auto [mauc, sauc] = mean_sd(aucs);
   json report = {{"dataset", ds.name}, {"model", a.model}, {"cv", a.cv}, {"ensemble", std::max(1, a.ensemble)}, {"seed", a.seed}, {"pool", pool.size()},
-                 {"inner_val_fraction", a.cv_inner_val}, {"size", ds.train.height}, {"channels", ds.train.channels},
+                 {"inner_val_fraction", a.cv_inner_val}, {"grouped_by_patient", grouped}, {"groups", n_groups}, {"size", ds.train.height}, {"channels", ds.train.channels},
                  {"normalize", io::intensity_mode_name(classify_normalizer(a).mode)}, {"seg_prior", seg_prior}, {"folds", jf}, {"mean", {{"accuracy", macc}, {"auc", mauc}}}, {"sd", {{"accuracy", sacc}, {"auc", sauc}}}};
   std::ofstream(out + "/cv.json") << report.dump(2) << "\n";
   std::printf("fold  held_out_acc  held_out_auc\n");
@@ -1129,6 +1124,11 @@ void add_train_commands(CLI::App& app) {
                     "K-fold cross-validation on train + val instead of training a model (choosing a configuration "
                     "without the test split)")
       ->check(CLI::Range(0, 20));
+  train->add_option("--cv-groups", ta->cv_groups,
+                    "With --cv: auto (default) keeps each patient's images in one fold when the dataset names patients "
+                    "(COVID-CT's metadata CSVs; all slices of one volume), so no patient is both trained on and scored; "
+                    "none: folds over images")
+      ->check(CLI::IsMember({"auto", "none"}));
   train->add_option("--cv-inner-val", ta->cv_inner_val,
                     "With --cv: fraction of each fold's training part held out (stratified) for early stopping; the "
                     "scored fold is never used for selection. 0 (only with --monitor last): no inner split, each fold "

@@ -47,6 +47,11 @@ SplitData subset(const SplitData& split, const std::vector<std::size_t>& indices
     std::copy(split.image(i), split.image(i) + sz, out.images.begin() + static_cast<std::ptrdiff_t>(k * sz));
     out.labels[k] = split.labels[i];
   }
+  if (!split.groups.empty()) {
+    HEAL_REQUIRE(split.groups.size() == split.size(), "subset: " << split.groups.size() << " groups for " << split.size() << " images");
+    out.groups.reserve(indices.size());
+    for (auto i : indices) out.groups.push_back(split.groups[i]);
+  }
   return out;
 }
 

@@ -1,6 +1,8 @@
 // Folder datasets: COVID-CT (official Data-split lists), <root>/<split>/<class>/*, CSV path,label,split.
 #include <algorithm>
 #include <atomic>
+#include <cctype>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -21,6 +23,7 @@ struct Item {
   int label = 0;
   Split split = Split::kTrain;
   std::string rel;  // path relative to the dataset root (finds a volume's mask under SliceSelection::mask)
+  std::string group;  // patient (COVID-CT metadata); empty: the file or volume itself
 };
 
 std::string trim(std::string s) {
@@ -39,11 +42,30 @@ Result<Split> parse_split(const std::string& s) {
 
 // COVID-CT (arXiv:2003.13865): Data-split/{COVID,NonCOVID}/{train,val,test}CT_{COVID,NonCOVID}.txt name
 // files in CT_COVID/ and CT_NonCOVID/. File names contain literal '%' and are used verbatim.
+// The patients of one class from its metadata CSV when the file is there (an absent file leaves
+// every image its own group; a malformed one is an error).
+Result<std::map<std::string, std::string>> covid_ct_patients(const fs::path& root, const std::string& cls) {
+  const bool covid = cls == "COVID";
+  const fs::path csv = root / (covid ? "COVID-CT-MetaInfo.csv" : "NonCOVID-CT-MetaInfo.csv");
+  std::error_code ec;
+  if (!fs::exists(csv, ec)) return std::map<std::string, std::string>{};
+  std::ifstream in(csv, std::ios::binary);
+  if (!in) return Status::io_error("cannot open '" + csv.string() + "'");
+  std::string text(1u << 20, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (in.peek() != std::char_traits<char>::eof()) return Status::corruption(csv.string() + ": larger than 1 MiB");
+  auto m = parse_patient_csv(text, covid ? "File name" : "image name", covid ? "Patient ID" : "patient id");
+  if (!m.ok()) return m.status().with_context(csv.string());
+  return m;
+}
+
 Result<std::vector<Item>> list_covid_ct(const fs::path& root, std::vector<std::string>* classes) {
   *classes = {"NonCOVID", "COVID"};  // label 0 = NonCOVID, 1 = COVID
   std::vector<Item> items;
   for (int label = 0; label < 2; ++label) {
     const std::string cls = (*classes)[static_cast<std::size_t>(label)];
+    HEAL_ASSIGN_OR_RETURN(const auto patients, covid_ct_patients(root, cls));
     for (Split s : {Split::kTrain, Split::kVal, Split::kTest}) {
       const fs::path list = root / "Data-split" / cls / (std::string(split_name(s)) + "CT_" + cls + ".txt");
       std::ifstream in(list);
@@ -52,7 +74,9 @@ Result<std::vector<Item>> list_covid_ct(const fs::path& root, std::vector<std::s
       while (std::getline(in, line)) {
         line = trim(line);
         if (line.empty()) continue;
-        items.push_back({(root / ("CT_" + cls) / line).string(), label, s, {}});
+        const auto p = patients.find(line);
+        items.push_back({(root / ("CT_" + cls) / line).string(), label, s, {},
+                         p == patients.end() ? std::string() : cls + "/" + p->second});
       }
     }
   }
@@ -243,6 +267,7 @@ Result<Dataset> load_items(std::vector<Item> items, std::vector<std::string> cla
       s.width = im.width;
       s.images.insert(s.images.end(), im.pixels.begin(), im.pixels.end());
       s.labels.push_back(items[i].label);
+      s.groups.push_back(items[i].group.empty() ? items[i].path : items[i].group);
     }
     max_label = std::max(max_label, items[i].label);
   }
@@ -283,6 +308,95 @@ Result<Dataset> load_folder_dataset(const std::string& path, const LoadOptions& 
   ds->name = name;
   ds->source = path;
   return ds;
+}
+
+namespace {
+
+std::string lower_trim(std::string_view v) {
+  std::string s = trim(std::string(v));
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+}  // namespace
+
+Result<std::map<std::string, std::string>> parse_patient_csv(std::string_view text, std::string_view file_column,
+                                                             std::string_view patient_column) {
+  if (text.size() > (1u << 20)) return Status::corruption("patient CSV larger than 1 MiB");
+  // RFC 4180 records: fields separated by ',', records by '\n' (a preceding '\r' is dropped);
+  // a field starting with '"' runs to the next lone '"', with "" standing for one quote.
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::size_t> row_line;  // 1-based line where each record starts
+  std::vector<std::string> row;
+  std::string field;
+  std::size_t line = 1, start_line = 1;
+  bool quoted = false, was_quoted = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (quoted) {
+      if (c == '"') {
+        if (i + 1 < text.size() && text[i + 1] == '"') {
+          field += '"';
+          ++i;
+        } else {
+          quoted = false;
+        }
+      } else {
+        if (c == '\n') ++line;
+        field += c;
+      }
+      continue;
+    }
+    if (c == '"' && field.empty() && !was_quoted) {
+      quoted = was_quoted = true;
+    } else if (c == ',') {
+      row.push_back(std::move(field));
+      field.clear();
+      was_quoted = false;
+    } else if (c == '\n') {
+      if (!field.empty() && field.back() == '\r' && !was_quoted) field.pop_back();
+      row.push_back(std::move(field));
+      field.clear();
+      was_quoted = false;
+      rows.push_back(std::move(row));
+      row.clear();
+      row_line.push_back(start_line);
+      start_line = ++line;
+    } else if (was_quoted && c != '\r') {
+      return Status::corruption("line " + std::to_string(line) + ": text after a closing quote");
+    } else {
+      if (!was_quoted) field += c;
+    }
+  }
+  if (quoted) return Status::corruption("line " + std::to_string(start_line) + ": unterminated quoted field");
+  if (!field.empty() || !row.empty() || was_quoted) {
+    row.push_back(std::move(field));
+    rows.push_back(std::move(row));
+    row_line.push_back(start_line);
+  }
+  if (rows.empty()) return Status::corruption("empty patient CSV");
+  const std::string want_file = lower_trim(file_column), want_patient = lower_trim(patient_column);
+  std::size_t fcol = SIZE_MAX, pcol = SIZE_MAX;
+  for (std::size_t k = 0; k < rows[0].size(); ++k) {
+    const std::string h = lower_trim(rows[0][k]);
+    if (h == want_file && fcol == SIZE_MAX) fcol = k;
+    if (h == want_patient && pcol == SIZE_MAX) pcol = k;
+  }
+  if (fcol == SIZE_MAX || pcol == SIZE_MAX) {
+    return Status::corruption("the header has no column '" + std::string(fcol == SIZE_MAX ? file_column : patient_column) + "'");
+  }
+  std::map<std::string, std::string> out;
+  for (std::size_t r = 1; r < rows.size(); ++r) {
+    const auto& f = rows[r];
+    const std::string at = "line " + std::to_string(row_line[r]) + ": ";
+    if (f.size() == 1 && trim(f[0]).empty()) continue;  // blank line
+    if (f.size() <= std::max(fcol, pcol)) return Status::corruption(at + "too few fields");
+    std::string file = trim(f[fcol]), patient = trim(f[pcol]);
+    if (file.empty() || patient.empty()) return Status::corruption(at + "empty file name or patient ID");
+    const auto [it, fresh] = out.emplace(file, patient);
+    if (!fresh && it->second != patient) return Status::corruption(at + "'" + file + "' is listed with two patients");
+  }
+  return out;
 }
 
 }  // namespace heal::io

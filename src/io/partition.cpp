@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 #include <iomanip>
+#include <map>
+#include <stdexcept>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <sstream>
@@ -231,6 +233,136 @@ std::string format_partition_json(const std::vector<std::vector<std::size_t>>& c
   }
   j["total"] = total;
   return j.dump(2);
+}
+
+namespace {
+
+// Index lists of the groups among `from` (in first-seen order), with each group's class.
+struct GroupList {
+  std::vector<std::vector<std::size_t>> members;
+  std::vector<int> label;
+};
+
+GroupList collect_groups(const std::vector<int>& labels, const std::vector<std::string>& groups,
+                         std::span<const std::size_t> from, int num_classes) {
+  GroupList g;
+  std::map<std::string, std::size_t> id;
+  for (auto i : from) {
+    const auto [it, fresh] = id.emplace(groups[i], g.members.size());
+    if (fresh) g.members.emplace_back();
+    g.members[it->second].push_back(i);
+  }
+  for (const auto& m : g.members) {
+    std::vector<std::size_t> cnt(static_cast<std::size_t>(num_classes), 0);
+    for (auto i : m) ++cnt[static_cast<std::size_t>(labels[i])];
+    g.label.push_back(static_cast<int>(std::max_element(cnt.begin(), cnt.end()) - cnt.begin()));
+  }
+  return g;
+}
+
+void check_cv_inputs(const std::vector<int>& labels, const std::vector<std::string>& groups, int num_classes) {
+  if (!groups.empty() && groups.size() != labels.size()) {
+    throw std::invalid_argument("cross-validation: " + std::to_string(groups.size()) + " groups for " +
+                                std::to_string(labels.size()) + " images");
+  }
+  for (int l : labels) {
+    if (l < 0 || l >= num_classes) throw std::invalid_argument("cross-validation: label outside the classes");
+  }
+}
+
+}  // namespace
+
+bool has_shared_groups(const std::vector<std::string>& groups) {
+  std::vector<std::string> g = groups;
+  std::sort(g.begin(), g.end());
+  return std::adjacent_find(g.begin(), g.end()) != g.end();
+}
+
+std::vector<std::vector<std::size_t>> cv_folds(const std::vector<int>& labels, const std::vector<std::string>& groups,
+                                               int num_classes, std::size_t k, Rng& rng) {
+  if (k < 2) throw std::invalid_argument("cross-validation needs at least 2 folds");
+  check_cv_inputs(labels, groups, num_classes);
+  std::vector<std::vector<std::size_t>> folds(k);
+  std::vector<std::size_t> all(labels.size());
+  std::iota(all.begin(), all.end(), std::size_t{0});
+  if (!has_shared_groups(groups)) {
+    for (int c = 0; c < num_classes; ++c) {
+      std::vector<std::size_t> idx;
+      for (auto i : all) {
+        if (labels[i] == c) idx.push_back(i);
+      }
+      shuffle(std::span(idx), rng);
+      for (std::size_t i = 0; i < idx.size(); ++i) folds[i % k].push_back(idx[i]);
+    }
+  } else {
+    const GroupList g = collect_groups(labels, groups, all, num_classes);
+    for (int c = 0; c < num_classes; ++c) {
+      std::vector<std::size_t> order;
+      for (std::size_t j = 0; j < g.members.size(); ++j) {
+        if (g.label[j] == c) order.push_back(j);
+      }
+      shuffle(std::span(order), rng);
+      std::vector<std::size_t> filled(k, 0);
+      for (auto j : order) {
+        const auto f = static_cast<std::size_t>(std::min_element(filled.begin(), filled.end()) - filled.begin());
+        for (auto i : g.members[j]) {
+          folds[f].push_back(i);
+          filled[f] += labels[i] == c ? 1 : 0;
+        }
+      }
+    }
+  }
+  for (auto& f : folds) std::sort(f.begin(), f.end());
+  return folds;
+}
+
+std::pair<std::vector<std::size_t>, std::vector<std::size_t>> holdout_split(const std::vector<int>& labels,
+                                                                            const std::vector<std::string>& groups,
+                                                                            std::span<const std::size_t> from,
+                                                                            int num_classes, double fraction, Rng& rng) {
+  if (!(fraction >= 0.0 && fraction < 1.0)) throw std::invalid_argument("holdout_split: fraction outside [0, 1)");
+  check_cv_inputs(labels, groups, num_classes);
+  std::vector<std::size_t> keep, held;
+  std::vector<std::string> sub;
+  if (!groups.empty()) {
+    for (auto i : from) sub.push_back(groups[i]);
+  }
+  if (!has_shared_groups(sub)) {
+    for (int c = 0; c < num_classes; ++c) {
+      std::vector<std::size_t> idx;
+      for (auto i : from) {
+        if (labels[i] == c) idx.push_back(i);
+      }
+      shuffle(std::span(idx), rng);
+      const auto cut = idx.begin() + std::llround(fraction * static_cast<double>(idx.size()));
+      held.insert(held.end(), idx.begin(), cut);
+      keep.insert(keep.end(), cut, idx.end());
+    }
+  } else {
+    const GroupList g = collect_groups(labels, groups, from, num_classes);
+    for (int c = 0; c < num_classes; ++c) {
+      std::vector<std::size_t> order;
+      std::size_t n = 0;
+      for (std::size_t j = 0; j < g.members.size(); ++j) {
+        if (g.label[j] != c) continue;
+        order.push_back(j);
+        for (auto i : g.members[j]) n += labels[i] == c ? 1 : 0;
+      }
+      shuffle(std::span(order), rng);
+      const auto want = static_cast<std::size_t>(std::llround(fraction * static_cast<double>(n)));
+      std::size_t got = 0;
+      for (auto j : order) {
+        auto& dst = got < want ? held : keep;
+        for (auto i : g.members[j]) {
+          dst.push_back(i);
+          if (&dst == &held) got += labels[i] == c ? 1 : 0;
+        }
+      }
+    }
+  }
+  std::sort(keep.begin(), keep.end());
+  std::sort(held.begin(), held.end());
+  return {keep, held};
 }
 
 }  // namespace heal::io

@@ -2,6 +2,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <map>
+#include <set>
+#include <string>
 
 #include "heal/io/dataset.h"
 #include "heal/io/fetch.h"
@@ -31,6 +34,23 @@ TEST(RealDataSlow, CovidCtOfficialSplit) {
     EXPECT_EQ(ds->train.width, size);
     EXPECT_EQ(ds->train.channels, 1);
     for (float v : ds->test.images) ASSERT_TRUE(v >= 0.0f && v <= 1.0f);
+    // Patients from the metadata CSVs: 213 COVID and 171 non-COVID patients (data README), each in
+    // one official split only.
+    std::map<std::string, std::set<std::string>> splits_of;
+    for (Split sp : {Split::kTrain, Split::kVal, Split::kTest}) {
+      const SplitData& d = ds->split(sp);
+      ASSERT_EQ(d.groups.size(), d.size());
+      for (const auto& g : d.groups) splits_of[g].insert(split_name(sp));
+    }
+    std::size_t covid = 0, straddle = 0;
+    for (const auto& [g, s] : splits_of) {
+      covid += g.starts_with("COVID/") ? 1 : 0;
+      straddle += s.size() > 1 ? 1 : 0;
+      ASSERT_TRUE(g.starts_with("COVID/") || g.starts_with("NonCOVID/")) << g << " has no patient from the metadata";
+    }
+    EXPECT_EQ(covid, 213u);
+    EXPECT_EQ(splits_of.size() - covid, 171u);
+    EXPECT_EQ(straddle, 0u);
   }
 }
 

@@ -1,8 +1,12 @@
 #include "heal/io/partition.h"
+#include "heal/io/dataset.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <map>
+#include <string>
 #include <numeric>
 #include <set>
 
@@ -159,6 +163,97 @@ TEST(Partition, ParseSchemeAndFormat) {
   const std::string json = format_partition_json(counts);
   EXPECT_NE(json.find("\"class_counts\""), std::string::npos);
   EXPECT_NE(json.find("\"total\""), std::string::npos);
+}
+
+}  // namespace
+}  // namespace heal::io
+
+namespace heal::io {
+namespace {
+
+// Cross-validation folds: stratified, disjoint, covering; with patient groups no patient straddles
+// two folds (or the inner hold-out), and singleton groups give exactly the ungrouped folds.
+TEST(CvFolds, GroupedFoldsKeepPatientsTogetherAndStayStratified) {
+  std::vector<int> labels;
+  std::vector<std::string> groups;
+  for (int p = 0; p < 60; ++p) {  // 60 patients with 1..5 images each, class by patient
+    for (int j = 0; j <= p % 5; ++j) {
+      labels.push_back(p % 3 == 0 ? 1 : 0);
+      groups.push_back("patient " + std::to_string(p));
+    }
+  }
+  const double overall = static_cast<double>(std::count(labels.begin(), labels.end(), 1)) / static_cast<double>(labels.size());
+  SeededRng rng(seed_from_u64(7), 1);
+  const auto folds = cv_folds(labels, groups, 2, 5, rng);
+  ASSERT_EQ(folds.size(), 5u);
+  std::map<std::string, std::set<std::size_t>> fold_of;
+  std::vector<int> seen(labels.size(), 0);
+  for (std::size_t f = 0; f < 5; ++f) {
+    std::size_t pos = 0;
+    for (auto i : folds[f]) {
+      ++seen[i];
+      fold_of[groups[i]].insert(f);
+      pos += labels[i] == 1 ? 1 : 0;
+    }
+    const double frac = static_cast<double>(pos) / static_cast<double>(folds[f].size());
+    EXPECT_NEAR(frac, overall, 0.08) << "fold " << f << " is not stratified";
+    EXPECT_TRUE(std::is_sorted(folds[f].begin(), folds[f].end()));
+  }
+  for (int v : seen) ASSERT_EQ(v, 1) << "folds must partition the images";
+  for (const auto& [g, fs] : fold_of) EXPECT_EQ(fs.size(), 1u) << g << " straddles folds";
+  // Negative control: the ungrouped folds split patients.
+  SeededRng r2(seed_from_u64(7), 1);
+  const auto plain = cv_folds(labels, {}, 2, 5, r2);
+  std::map<std::string, std::set<std::size_t>> plain_of;
+  for (std::size_t f = 0; f < 5; ++f) {
+    for (auto i : plain[f]) plain_of[groups[i]].insert(f);
+  }
+  std::size_t split_patients = 0;
+  for (const auto& [g, fs] : plain_of) split_patients += fs.size() > 1 ? 1 : 0;
+  EXPECT_GT(split_patients, 10u);
+  // Singleton groups: identical to no groups.
+  std::vector<std::string> single;
+  for (std::size_t i = 0; i < labels.size(); ++i) single.push_back(std::to_string(i));
+  SeededRng r3(seed_from_u64(7), 1);
+  EXPECT_EQ(cv_folds(labels, single, 2, 5, r3), plain);
+  // The inner hold-out is grouped too and about the asked size.
+  std::vector<std::size_t> tr;
+  for (std::size_t f = 1; f < 5; ++f) tr.insert(tr.end(), folds[f].begin(), folds[f].end());
+  SeededRng r4(seed_from_u64(7), 2);
+  const auto [keep, held] = holdout_split(labels, groups, tr, 2, 0.125, r4);
+  EXPECT_EQ(keep.size() + held.size(), tr.size());
+  EXPECT_NEAR(static_cast<double>(held.size()), 0.125 * static_cast<double>(tr.size()), 6.0);
+  std::set<std::string> kg, hg;
+  for (auto i : keep) kg.insert(groups[i]);
+  for (auto i : held) hg.insert(groups[i]);
+  for (const auto& g : hg) EXPECT_FALSE(kg.contains(g)) << g << " is in both parts";
+  EXPECT_THROW(cv_folds(labels, {"a"}, 2, 5, rng), std::invalid_argument);
+  EXPECT_THROW(cv_folds(labels, groups, 2, 1, rng), std::invalid_argument);
+}
+
+TEST(PatientCsv, ParsesQuotedFieldsAndRejectsMalformedFiles) {
+  const std::string ok =
+      "File name,Patient ID,Caption\n"
+      "a.png,Patient 1,\"Figure 1, a \"\"quoted\"\" word\nover two lines\"\r\n"
+      "b.png, Patient 2 ,x\n"
+      "\n"
+      "a.png,Patient 1,again\n";
+  auto m = parse_patient_csv(ok, "file name", "PATIENT ID");
+  ASSERT_TRUE(m.ok()) << m.status().to_string();
+  EXPECT_EQ(m->size(), 2u);
+  EXPECT_EQ(m->at("a.png"), "Patient 1");
+  EXPECT_EQ(m->at("b.png"), "Patient 2");
+  // The NonCOVID layout: an unnamed index column first.
+  auto n = parse_patient_csv(",image name,patient id\n0,0.jpg,crawled_patient_0\n1,1%0.jpg,crawled_patient_1", "image name",
+                             "patient id");
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(n->at("1%0.jpg"), "crawled_patient_1");
+  for (const char* bad : {"File name,Patient ID\na.png,\"unterminated\n", "File name,Other\na.png,1\n",
+                          "File name,Patient ID\na.png,1\na.png,2\n", "File name,Patient ID\na.png\n",
+                          "File name,Patient ID\n,1\n", "File name,Patient ID\n\"a.png\"x,1\n", ""}) {
+    EXPECT_FALSE(parse_patient_csv(bad, "File name", "Patient ID").ok()) << bad;
+  }
+  EXPECT_FALSE(parse_patient_csv(std::string((1u << 20) + 1, 'a'), "a", "b").ok());
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "heal/core/status.h"
@@ -23,6 +24,11 @@ struct SplitData {
   /// N * channels * height * width floats in [0, 1], image-major, planar channels.
   std::vector<float> images;
   std::vector<int> labels;
+  /// Optional: the group (patient) of each image, for cross-validation that keeps a patient's
+  /// images in one fold. Empty when the source does not say (MedMNIST); otherwise one per image.
+  /// Folder datasets: COVID-CT's patient IDs from its metadata CSVs, else the source file or
+  /// volume (all slices of one volume share it).
+  std::vector<std::string> groups;
 
   std::size_t size() const { return labels.size(); }
   std::size_t image_size() const { return static_cast<std::size_t>(channels) * height * width; }
@@ -90,6 +96,15 @@ Result<Dataset> load_folder_dataset(const std::string& path, const LoadOptions& 
 /// `data_location` (a directory; `name` and `name.npz` are tried), else NotFound with a message
 /// saying how to get the data and point HEAL at it (--data / HEAL_DATA / `heal data fetch`).
 Result<std::string> resolve_dataset_path(const std::string& arg, const std::string& data_location);
+
+/// Patient IDs of a metadata CSV (RFC 4180: quoted fields may hold commas, doubled quotes and line
+/// breaks): the columns named `file_column` and `patient_column` in the header row (names compared
+/// case-insensitively, surrounding blanks ignored) give file name -> patient ID. COVID-CT ships two:
+/// COVID-CT-MetaInfo.csv ("File name", "Patient ID") and NonCOVID-CT-MetaInfo.csv ("image name",
+/// "patient id"). Corruption naming the line for an unterminated quote, a missing column, an empty
+/// file name or patient ID, or a file listed twice with different patients; at most 1 MiB of text.
+Result<std::map<std::string, std::string>> parse_patient_csv(std::string_view text, std::string_view file_column,
+                                                             std::string_view patient_column);
 
 /// The rows of `split` at `indices`, in that order (e.g. one hospital's share).
 SplitData subset(const SplitData& split, const std::vector<std::size_t>& indices);

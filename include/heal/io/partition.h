@@ -2,7 +2,9 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "heal/core/rng.h"
@@ -60,5 +62,27 @@ std::string format_partition_json(const std::vector<std::vector<std::size_t>>& c
 double sample_gamma(Rng& rng, double shape);
 /// Dirichlet(alpha, ..., alpha) of dimension k from normalised Gamma(alpha) variates.
 std::vector<double> sample_dirichlet(Rng& rng, double alpha, int k);
+
+/// Stratified K-fold cross-validation folds over `labels` (num_classes classes), each fold's
+/// indices sorted. Without groups, or when every group holds one image, each class's images are
+/// dealt round-robin to the folds in an order shuffled by `rng`. With `groups` (one per label, e.g.
+/// patients), every group lies in one fold only, so no patient straddles the training and the
+/// scored part: the groups of each class (a group's class is its most frequent label, ties to the
+/// smaller) are taken in an order shuffled by `rng` and each goes to the fold holding the fewest
+/// images of that class so far (ties to the lower fold). @throws std::invalid_argument on k < 2,
+/// a label outside [0, num_classes) or a groups vector of another length.
+std::vector<std::vector<std::size_t>> cv_folds(const std::vector<int>& labels, const std::vector<std::string>& groups,
+                                               int num_classes, std::size_t k, Rng& rng);
+
+/// A stratified hold-out split of `from` (indices into labels): per class, in an order shuffled by
+/// `rng`, round(fraction x that class's images) go to the second part (without groups), or whole
+/// groups until that many images are reached (with groups). Both parts sorted. fraction in [0, 1).
+std::pair<std::vector<std::size_t>, std::vector<std::size_t>> holdout_split(const std::vector<int>& labels,
+                                                                            const std::vector<std::string>& groups,
+                                                                            std::span<const std::size_t> from,
+                                                                            int num_classes, double fraction, Rng& rng);
+
+/// True when some group holds more than one image (grouping changes the folds).
+bool has_shared_groups(const std::vector<std::string>& groups);
 
 }  // namespace heal::io
