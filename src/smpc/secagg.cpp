@@ -513,8 +513,8 @@ Result<std::vector<std::uint64_t>> SecAggServer::finish() {
       // Survivor u added PRG(s_uv) if v > u and subtracted it if v < u: undo that.
       if (Status s = add_pair_masks(
               sum, key, v, u3_, [&](std::uint32_t u) -> const PublicKey& { return adverts_.at(u).mask_pk; },
-              [&](const Key32& shared, std::uint32_t u) {
-                return derive("heal-secagg-v1-mask", cfg_.session, shared, u, v);
+              [&, dropped = v](const Key32& shared, std::uint32_t u) {  // clang < 16: no binding capture
+                return derive("heal-secagg-v1-mask", cfg_.session, shared, u, dropped);
               });
           !s.ok()) {
         sodium_memzero(key.data(), key.size());
