@@ -2,7 +2,8 @@
 # CLI check for segmentation (issue 20): `heal train --task segment` on covid_seg with a tiny U-Net
 # (3 epochs at 32x32, quick), then `heal eval` of the .healseg model (same metrics as the report),
 # `heal segment` with a ground-truth mask (mask + overlay PNGs, Dice), one round of federated
-# segmentation under threshold CKKS (`heal fl simulate --task segment`), and clear refusals.
+# segmentation under threshold CKKS (`heal fl simulate --task segment`), segment-then-classify on COVID-CT
+# (patient-grouped CV with the infection map as a channel), and clear refusals.
 # Usage: segment_cli_test.sh HEAL_BINARY SHARED_DATA_DIR
 source "$(dirname "$0")/lib.sh" "$@" covid_seg
 seg=$data/covid_seg
@@ -55,6 +56,24 @@ grep -Eq '^2 +FAIL' "$work/budget.txt" || fail "round 2 did not fail past the bu
 grep -q 'flooding budget exhausted at hospital' "$work/budget.txt" || fail "the failure does not name the budget"
 grep -Eq 'final global model \(v1\)' "$work/budget.txt" || fail "the model changed in the failed round"
 [ "$(jq -r '.he.rounds_per_key' "$work/budget/report.json")" = 1 ] || fail "report without rounds_per_key"
+
+# Segment-then-classify on COVID-CT (when present): the U-Net's infection map as a second channel,
+# histogram normalisation per fold, patient-grouped 2-fold CV (1 epoch at 32x32, quick).
+if [ -d "$data/covid_ct" ]; then
+  "$heal" --quiet train --data "$data/covid_ct" --size 32 --cv 2 --epochs 1 --threads 1 \
+    --seg-prior "$work/run/model.healseg" --normalize histogram --out "$work/cct" > "$work/cct.txt" 2> "$work/cct.err"
+  cat "$work/cct.txt"
+  grep -q 'folds grouped by patient' "$work/cct.err" || fail "COVID-CT folds not grouped by patient"
+  grep -q 'segmentation prior: .* mean predicted infection' "$work/cct.err" || fail "no segmentation prior line"
+  jq -e '.grouped_by_patient == true and .channels == 2 and .normalize == "histogram" and .groups > 200' \
+    "$work/cct/cv.json" > /dev/null || fail "cv.json does not record the grouping, the prior channel or the normalisation"
+  jq -e '.folds[0].normalize.standard_scale | length == 11' "$work/cct/cv.json" > /dev/null ||
+    fail "the per-fold histogram scale is not recorded"
+  "$heal" --quiet train --data "$data/covid_ct" --size 32 --cv 2 --cv-groups none --epochs 1 --threads 1 \
+    --out "$work/cct_img" > /dev/null 2> "$work/cct_img.err"
+  jq -e '.grouped_by_patient == false and .channels == 1' "$work/cct_img/cv.json" > /dev/null ||
+    fail "--cv-groups none still grouped"
+fi
 
 # Refusals that say what to do.
 if "$heal" --quiet fl simulate --task segment --data "$seg" --rounds 1 --lr-schedule linear --out "$work/bad" \
