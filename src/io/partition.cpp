@@ -260,6 +260,16 @@ GroupList collect_groups(const std::vector<int>& labels, const std::vector<std::
   return g;
 }
 
+// The images of class c among `from`, in an order shuffled by rng.
+std::vector<std::size_t> shuffled_class(const std::vector<int>& labels, std::span<const std::size_t> from, int c, Rng& rng) {
+  std::vector<std::size_t> idx;
+  for (auto i : from) {
+    if (labels[i] == c) idx.push_back(i);
+  }
+  shuffle(std::span(idx), rng);
+  return idx;
+}
+
 void check_cv_inputs(const std::vector<int>& labels, const std::vector<std::string>& groups, int num_classes) {
   if (!groups.empty() && groups.size() != labels.size()) {
     throw std::invalid_argument("cross-validation: " + std::to_string(groups.size()) + " groups for " +
@@ -287,11 +297,7 @@ std::vector<std::vector<std::size_t>> cv_folds(const std::vector<int>& labels, c
   std::iota(all.begin(), all.end(), std::size_t{0});
   if (!has_shared_groups(groups)) {
     for (int c = 0; c < num_classes; ++c) {
-      std::vector<std::size_t> idx;
-      for (auto i : all) {
-        if (labels[i] == c) idx.push_back(i);
-      }
-      shuffle(std::span(idx), rng);
+      const auto idx = shuffled_class(labels, all, c, rng);
       for (std::size_t i = 0; i < idx.size(); ++i) folds[i % k].push_back(idx[i]);
     }
   } else {
@@ -329,11 +335,7 @@ std::pair<std::vector<std::size_t>, std::vector<std::size_t>> holdout_split(cons
   }
   if (!has_shared_groups(sub)) {
     for (int c = 0; c < num_classes; ++c) {
-      std::vector<std::size_t> idx;
-      for (auto i : from) {
-        if (labels[i] == c) idx.push_back(i);
-      }
-      shuffle(std::span(idx), rng);
+      const auto idx = shuffled_class(labels, from, c, rng);
       const auto cut = idx.begin() + std::llround(fraction * static_cast<double>(idx.size()));
       held.insert(held.end(), idx.begin(), cut);
       keep.insert(keep.end(), cut, idx.end());
