@@ -317,8 +317,8 @@ std::vector<std::vector<std::size_t>> cv_folds(const std::vector<int>& labels, c
         }
       }
     }
+    for (auto& f : folds) std::sort(f.begin(), f.end());
   }
-  for (auto& f : folds) std::sort(f.begin(), f.end());
   return folds;
 }
 

@@ -197,7 +197,7 @@ TEST(CvFolds, GroupedFoldsKeepPatientsTogetherAndStayStratified) {
     }
     const double frac = static_cast<double>(pos) / static_cast<double>(folds[f].size());
     EXPECT_NEAR(frac, overall, 0.08) << "fold " << f << " is not stratified";
-    EXPECT_TRUE(std::is_sorted(folds[f].begin(), folds[f].end()));
+    EXPECT_TRUE(std::is_sorted(folds[f].begin(), folds[f].end()));  // grouped folds are sorted
   }
   for (int v : seen) ASSERT_EQ(v, 1) << "folds must partition the images";
   for (const auto& [g, fs] : fold_of) EXPECT_EQ(fs.size(), 1u) << g << " straddles folds";

@@ -63,9 +63,11 @@ double sample_gamma(Rng& rng, double shape);
 /// Dirichlet(alpha, ..., alpha) of dimension k from normalised Gamma(alpha) variates.
 std::vector<double> sample_dirichlet(Rng& rng, double alpha, int k);
 
-/// Stratified K-fold cross-validation folds over `labels` (num_classes classes), each fold's
-/// indices sorted. Without groups, or when every group holds one image, each class's images are
-/// dealt round-robin to the folds in an order shuffled by `rng`. With `groups` (one per label, e.g.
+/// Stratified K-fold cross-validation folds over `labels` (num_classes classes). Without groups,
+/// or when every group holds one image, each class's images are dealt round-robin to the folds in
+/// an order shuffled by `rng`, and each fold keeps that dealt order (callers shuffle inner splits
+/// in it, so the folds and inner splits of `heal train --cv` before groups existed reproduce).
+/// With groups each fold is sorted. With `groups` (one per label, e.g.
 /// patients), every group lies in one fold only, so no patient straddles the training and the
 /// scored part: the groups of each class (a group's class is its most frequent label, ties to the
 /// smaller) are taken in an order shuffled by `rng` and each goes to the fold holding the fewest
