@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "heal/core/bytes.h"
 #include "heal/io/dataset.h"
 
 namespace fs = std::filesystem;
@@ -40,26 +41,22 @@ Result<Split> parse_split(const std::string& s) {
   return Status::corruption("unknown split '" + s + "' (expected train, val or test)");
 }
 
-// COVID-CT (arXiv:2003.13865): Data-split/{COVID,NonCOVID}/{train,val,test}CT_{COVID,NonCOVID}.txt name
-// files in CT_COVID/ and CT_NonCOVID/. File names contain literal '%' and are used verbatim.
-// The patients of one class from its metadata CSV when the file is there (an absent file leaves
-// every image its own group; a malformed one is an error).
+// The patients of one COVID-CT class from its metadata CSV when the file is there (an absent file
+// leaves every image its own group; a malformed or oversized one is an error).
 Result<std::map<std::string, std::string>> covid_ct_patients(const fs::path& root, const std::string& cls) {
   const bool covid = cls == "COVID";
   const fs::path csv = root / (covid ? "COVID-CT-MetaInfo.csv" : "NonCOVID-CT-MetaInfo.csv");
   std::error_code ec;
   if (!fs::exists(csv, ec)) return std::map<std::string, std::string>{};
-  std::ifstream in(csv, std::ios::binary);
-  if (!in) return Status::io_error("cannot open '" + csv.string() + "'");
-  std::string text(1u << 20, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<std::size_t>(in.gcount()));
-  if (in.peek() != std::char_traits<char>::eof()) return Status::corruption(csv.string() + ": larger than 1 MiB");
-  auto m = parse_patient_csv(text, covid ? "File name" : "image name", covid ? "Patient ID" : "patient id");
+  HEAL_ASSIGN_OR_RETURN(const Bytes text, read_file(csv.string(), std::size_t{1} << 20));
+  auto m = parse_patient_csv(std::string_view(reinterpret_cast<const char*>(text.data()), text.size()),
+                             covid ? "File name" : "image name", covid ? "Patient ID" : "patient id");
   if (!m.ok()) return m.status().with_context(csv.string());
   return m;
 }
 
+// COVID-CT (arXiv:2003.13865): Data-split/{COVID,NonCOVID}/{train,val,test}CT_{COVID,NonCOVID}.txt name
+// files in CT_COVID/ and CT_NonCOVID/. File names contain literal '%' and are used verbatim.
 Result<std::vector<Item>> list_covid_ct(const fs::path& root, std::vector<std::string>* classes) {
   *classes = {"NonCOVID", "COVID"};  // label 0 = NonCOVID, 1 = COVID
   std::vector<Item> items;
