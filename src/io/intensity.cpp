@@ -56,14 +56,21 @@ std::vector<double> histogram_landmarks(std::span<const float> pixels) {
 }
 
 void IntensityNormalizer::fit(const std::vector<const Image*>& images) {
+  std::vector<std::span<const float>> planes;
+  planes.reserve(images.size());
+  for (const Image* img : images) planes.emplace_back(img->pixels.data(), static_cast<std::size_t>(img->width) * img->height);
+  fit_planes(planes);
+}
+
+void IntensityNormalizer::fit_planes(std::span<const std::span<const float>> planes) {
   if (mode != IntensityMode::kHistogram) return;
-  if (images.empty()) throw std::invalid_argument("IntensityNormalizer::fit: no training image");
+  if (planes.empty()) throw std::invalid_argument("IntensityNormalizer::fit: no training image");
   const std::size_t k = histogram_landmark_percentiles().size();
   standard.assign(k, 0.0);
-  for (const Image* img : images) {
-    const auto lm = histogram_landmarks(std::span<const float>(img->pixels.data(), static_cast<std::size_t>(img->width) * img->height));
+  for (const auto& px : planes) {
+    const auto lm = histogram_landmarks(px);
     const double lo = lm.front(), span = std::max(1e-6, lm.back() - lo);
-    for (std::size_t i = 0; i < k; ++i) standard[i] += (lm[i] - lo) / span / static_cast<double>(images.size());
+    for (std::size_t i = 0; i < k; ++i) standard[i] += (lm[i] - lo) / span / static_cast<double>(planes.size());
   }
 }
 
@@ -111,16 +118,10 @@ void fit_on_split(IntensityNormalizer& n, const SplitData& split, int channel) {
   if (channel < 0 || channel >= split.channels) throw std::invalid_argument("fit_on_split: no such channel");
   if (n.mode != IntensityMode::kHistogram) return;
   const std::size_t plane = static_cast<std::size_t>(split.height) * split.width;
-  std::vector<Image> planes(split.size());
-  std::vector<const Image*> ptrs;
-  for (std::size_t i = 0; i < split.size(); ++i) {
-    const float* p = split.image(i) + static_cast<std::size_t>(channel) * plane;
-    planes[i].width = split.width;
-    planes[i].height = split.height;
-    planes[i].pixels.assign(p, p + plane);
-    ptrs.push_back(&planes[i]);
-  }
-  n.fit(ptrs);
+  std::vector<std::span<const float>> planes;
+  planes.reserve(split.size());
+  for (std::size_t i = 0; i < split.size(); ++i) planes.emplace_back(split.image(i) + static_cast<std::size_t>(channel) * plane, plane);
+  n.fit_planes(planes);
 }
 
 void normalize_split(const IntensityNormalizer& n, SplitData& split, int channel) {

@@ -40,6 +40,8 @@ struct IntensityNormalizer {
   /// Learns the standard scale from training images (kHistogram; a no-op for the other modes).
   /// @throws std::invalid_argument when kHistogram gets no image.
   void fit(const std::vector<const Image*>& images);
+  /// The same on bare pixel planes (one image's channel each), without copying them.
+  void fit_planes(std::span<const std::span<const float>> planes);
   /// Normalised copy of one channel's pixels. @throws std::logic_error for kHistogram before fit().
   std::vector<float> apply(std::span<const float> pixels) const;
 };
