@@ -634,12 +634,12 @@ void run_cv(TrainArgs a) {
   const std::string data_arg = require_data(a.data);
   io::Dataset ds = load_for(data_arg, a.size);
   apply_recipe(a, ds);
-  const json seg_prior = add_seg_prior(a, ds);
   if (a.train_on_val) throw StatusError(Status::invalid_argument("--train-on-val trains a final model: with --cv use --cv-inner-val 0"));
   if (a.cv_inner_val == 0.0 && a.monitor != "last") {
     throw StatusError(Status::invalid_argument("--cv-inner-val 0 leaves no images to choose a checkpoint on: add --monitor last "
                                                "(no selection; the recipe's default below 2000 training images)"));
   }
+  const json seg_prior = add_seg_prior(a, ds);  // after the checks: it runs the segmentation model on every image
   io::SplitData pool = ds.train;
   pool.images.insert(pool.images.end(), ds.val.images.begin(), ds.val.images.end());
   pool.labels.insert(pool.labels.end(), ds.val.labels.begin(), ds.val.labels.end());
@@ -650,12 +650,8 @@ void run_cv(TrainArgs a) {
   }
   // Patient-grouped folds when the dataset names patients (COVID-CT's metadata): a patient's slices
   // in both the training part and the scored fold would inflate the estimate.
-  const bool grouped = io::has_shared_groups(pool.groups);
-  std::size_t n_groups = pool.size();
-  if (grouped) {
-    std::set<std::string> distinct(pool.groups.begin(), pool.groups.end());
-    n_groups = distinct.size();
-  }
+  const std::size_t n_groups = pool.groups.empty() ? pool.size() : io::count_groups(pool.groups);
+  const bool grouped = n_groups < pool.size();
   const auto k = static_cast<std::size_t>(a.cv);
   SeededRng rng(seed_from_u64(a.seed), 0xC5);
   const auto folds = io::cv_folds(pool.labels, pool.groups, ds.num_classes, k, rng);

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <iomanip>
 #include <map>
+#include <set>
+#include <string_view>
 #include <stdexcept>
 #include <nlohmann/json.hpp>
 #include <numeric>
@@ -282,10 +284,8 @@ void check_cv_inputs(const std::vector<int>& labels, const std::vector<std::stri
 
 }  // namespace
 
-bool has_shared_groups(const std::vector<std::string>& groups) {
-  std::vector<std::string> g = groups;
-  std::sort(g.begin(), g.end());
-  return std::adjacent_find(g.begin(), g.end()) != g.end();
+std::size_t count_groups(const std::vector<std::string>& groups) {
+  return std::set<std::string_view>(groups.begin(), groups.end()).size();
 }
 
 std::vector<std::vector<std::size_t>> cv_folds(const std::vector<int>& labels, const std::vector<std::string>& groups,
@@ -295,13 +295,13 @@ std::vector<std::vector<std::size_t>> cv_folds(const std::vector<int>& labels, c
   std::vector<std::vector<std::size_t>> folds(k);
   std::vector<std::size_t> all(labels.size());
   std::iota(all.begin(), all.end(), std::size_t{0});
-  if (!has_shared_groups(groups)) {
+  const GroupList g = groups.empty() ? GroupList{} : collect_groups(labels, groups, all, num_classes);
+  if (groups.empty() || g.members.size() == labels.size()) {  // no patient with two images
     for (int c = 0; c < num_classes; ++c) {
       const auto idx = shuffled_class(labels, all, c, rng);
       for (std::size_t i = 0; i < idx.size(); ++i) folds[i % k].push_back(idx[i]);
     }
   } else {
-    const GroupList g = collect_groups(labels, groups, all, num_classes);
     for (int c = 0; c < num_classes; ++c) {
       std::vector<std::size_t> order;
       for (std::size_t j = 0; j < g.members.size(); ++j) {
@@ -329,11 +329,8 @@ std::pair<std::vector<std::size_t>, std::vector<std::size_t>> holdout_split(cons
   if (!(fraction >= 0.0 && fraction < 1.0)) throw std::invalid_argument("holdout_split: fraction outside [0, 1)");
   check_cv_inputs(labels, groups, num_classes);
   std::vector<std::size_t> keep, held;
-  std::vector<std::string> sub;
-  if (!groups.empty()) {
-    for (auto i : from) sub.push_back(groups[i]);
-  }
-  if (!has_shared_groups(sub)) {
+  const GroupList g = groups.empty() ? GroupList{} : collect_groups(labels, groups, from, num_classes);
+  if (groups.empty() || g.members.size() == from.size()) {  // no patient with two images
     for (int c = 0; c < num_classes; ++c) {
       const auto idx = shuffled_class(labels, from, c, rng);
       const auto cut = idx.begin() + std::llround(fraction * static_cast<double>(idx.size()));
@@ -341,7 +338,6 @@ std::pair<std::vector<std::size_t>, std::vector<std::size_t>> holdout_split(cons
       keep.insert(keep.end(), cut, idx.end());
     }
   } else {
-    const GroupList g = collect_groups(labels, groups, from, num_classes);
     for (int c = 0; c < num_classes; ++c) {
       std::vector<std::size_t> order;
       std::size_t n = 0;

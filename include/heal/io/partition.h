@@ -63,16 +63,18 @@ double sample_gamma(Rng& rng, double shape);
 /// Dirichlet(alpha, ..., alpha) of dimension k from normalised Gamma(alpha) variates.
 std::vector<double> sample_dirichlet(Rng& rng, double alpha, int k);
 
-/// Stratified K-fold cross-validation folds over `labels` (num_classes classes). Without groups,
-/// or when every group holds one image, each class's images are dealt round-robin to the folds in
-/// an order shuffled by `rng`, and each fold keeps that dealt order (callers shuffle inner splits
-/// in it, so the folds and inner splits of `heal train --cv` before groups existed reproduce).
-/// With groups each fold is sorted. With `groups` (one per label, e.g.
-/// patients), every group lies in one fold only, so no patient straddles the training and the
-/// scored part: the groups of each class (a group's class is its most frequent label, ties to the
-/// smaller) are taken in an order shuffled by `rng` and each goes to the fold holding the fewest
-/// images of that class so far (ties to the lower fold). @throws std::invalid_argument on k < 2,
-/// a label outside [0, num_classes) or a groups vector of another length.
+/// Stratified K-fold cross-validation folds over `labels` (num_classes classes).
+///  - Without groups, or when every group holds one image: each class's images are dealt
+///    round-robin to the folds in an order shuffled by `rng`, and each fold keeps that dealt order
+///    (callers shuffle inner splits in it, so `heal train --cv` reproduces its folds and inner
+///    splits from before groups existed).
+///  - With `groups` (one per label, e.g. patients): every group lies in one fold only, so no
+///    patient straddles the training and the scored part. The groups of each class (a group's
+///    class is its most frequent label, ties to the smaller) are taken in an order shuffled by
+///    `rng`, each to the fold holding the fewest images of that class so far (ties to the lower
+///    fold). Each fold is sorted.
+/// @throws std::invalid_argument on k < 2, a label outside [0, num_classes) or a groups vector of
+/// another length.
 std::vector<std::vector<std::size_t>> cv_folds(const std::vector<int>& labels, const std::vector<std::string>& groups,
                                                int num_classes, std::size_t k, Rng& rng);
 
@@ -84,7 +86,7 @@ std::pair<std::vector<std::size_t>, std::vector<std::size_t>> holdout_split(cons
                                                                             std::span<const std::size_t> from,
                                                                             int num_classes, double fraction, Rng& rng);
 
-/// True when some group holds more than one image (grouping changes the folds).
-bool has_shared_groups(const std::vector<std::string>& groups);
+/// Distinct groups (0 for none); fewer than groups.size() means grouping changes the folds.
+std::size_t count_groups(const std::vector<std::string>& groups);
 
 }  // namespace heal::io
