@@ -33,6 +33,7 @@
 #include "heal/nn/model_ir.h"
 #include "heal/nn/passes.h"
 #include "heal/nn/plots.h"
+#include "heal/apps/cross_validation.h"
 #include "heal/apps/metrics_json.h"
 #ifdef HEAL_HAVE_TORCH
 #include "heal/io/intensity.h"
@@ -370,7 +371,6 @@ void apply_recipe(TrainArgs& a, const io::Dataset& ds) {
 // with its seed), then merges them into one model whose logits are the members' mean.
 json add_seg_prior(const TrainArgs& a, io::Dataset& ds);
 io::IntensityNormalizer classify_normalizer(const TrainArgs& a);
-json normalize_splits(io::IntensityNormalizer n, const io::SplitData& fit_on, std::initializer_list<io::SplitData*> splits);
 
 void run_train_ensemble(const TrainArgs& a) {
   const auto t0 = std::chrono::steady_clock::now();
@@ -381,7 +381,7 @@ void run_train_ensemble(const TrainArgs& a) {
   fold_val_into_train(resolved, ds);  // members fold it themselves; the merged model is scored the same way
   // The members prepare their data the same way (the options are passed on).
   add_seg_prior(a, ds);
-  normalize_splits(classify_normalizer(a), ds.train, {&ds.train, &ds.val, &ds.test});
+  value_or_throw(apps::normalize_splits(classify_normalizer(a), ds.train, {&ds.train, &ds.val, &ds.test}));
   if (a.model != "hecnn" && a.model != "hecnn-wide") {
     throw StatusError(Status::unsupported("--ensemble needs a model that exports to ModelIr without residual layers (hecnn, hecnn-wide)"));
   }
@@ -593,19 +593,6 @@ io::IntensityNormalizer classify_normalizer(const TrainArgs& a) {
   return n;
 }
 
-// Fits the normaliser on `fit_on`'s grey channel and normalises channel 0 of each split (the
-// segmentation prior channel, if any, stays a probability).
-json normalize_splits(io::IntensityNormalizer n, const io::SplitData& fit_on, std::initializer_list<io::SplitData*> splits) {
-  if (n.mode == io::IntensityMode::kNone) return {{"mode", "none"}};
-  io::fit_on_split(n, fit_on, 0);
-  for (io::SplitData* s : splits) {
-    if (s->size() > 0) io::normalize_split(n, *s, 0);
-  }
-  json j = {{"mode", io::intensity_mode_name(n.mode)}, {"fitted_on_images", fit_on.size()}};
-  if (!n.standard.empty()) j["standard_scale"] = n.standard;
-  return j;
-}
-
 // --seg-prior: appends the segmentation model's infection probability map as a channel of every
 // image (label-free and frozen, so computed once for every split, before any normalisation).
 json add_seg_prior(const TrainArgs& a, io::Dataset& ds) {
@@ -621,14 +608,11 @@ json add_seg_prior(const TrainArgs& a, io::Dataset& ds) {
 
 // `heal train --cv K`: stratified K-fold cross-validation on train + val (the test split is not
 // read), for choosing a configuration on small datasets whose validation split is too small to
-// separate configurations (BreastMNIST: 78 images). Folds come from a seeded shuffle per class
-// (fold seed = --seed); every fold trains one model with --seed. The held-out fold is only
-// scored: early stopping and checkpoint selection use an inner stratified validation split of the
-// fold's training part (--cv-inner-val, default 1/8 = the official val/(train+val) ratio), so the
-// estimate is not biased upwards by choosing the best epoch on the images it scores (nested
-// validation; Varma & Simon 2006, doi:10.1186/1471-2105-7-91). Prints and writes per-fold and
-// mean (sd) ACC / AUC of the held-out folds. With --ensemble M each fold trains M members and
-// scores their mean logits. No model is saved.
+// separate configurations (BreastMNIST: 78 images). The protocol (folds grouped by patient, the
+// inner validation split that early-stops each fold, normalisation fitted per fold) is
+// apps::cross_validate; this front end trains a fold with the recipe (--ensemble M: M members,
+// seeds seed..seed+M-1, whose mean logits are scored, as the merged model computes), prints the
+// table and writes cv.json. No model is saved.
 void run_cv(TrainArgs a) {
   tb::set_num_threads(a.threads);
   const std::string data_arg = require_data(a.data);
@@ -639,98 +623,69 @@ void run_cv(TrainArgs a) {
     throw StatusError(Status::invalid_argument("--cv-inner-val 0 leaves no images to choose a checkpoint on: add --monitor last "
                                                "(no selection; the recipe's default below 2000 training images)"));
   }
+  if (a.cv_inner_val < 0.0 || a.cv_inner_val > 0.5) throw StatusError(Status::invalid_argument("--cv-inner-val must lie in [0, 0.5]"));
   const json seg_prior = add_seg_prior(a, ds);  // after the checks: it runs the segmentation model on every image
-  io::SplitData pool = ds.train;
-  pool.images.insert(pool.images.end(), ds.val.images.begin(), ds.val.images.end());
-  pool.labels.insert(pool.labels.end(), ds.val.labels.begin(), ds.val.labels.end());
-  if (ds.train.groups.size() == ds.train.size() && ds.val.groups.size() == ds.val.size() && a.cv_groups == "auto") {
-    pool.groups.insert(pool.groups.end(), ds.val.groups.begin(), ds.val.groups.end());
-  } else {
-    pool.groups.clear();
-  }
-  // Patient-grouped folds when the dataset names patients (COVID-CT's metadata): a patient's slices
-  // in both the training part and the scored fold would inflate the estimate.
-  const std::size_t n_groups = pool.groups.empty() ? pool.size() : io::count_groups(pool.groups);
-  const bool grouped = n_groups < pool.size();
-  const auto k = static_cast<std::size_t>(a.cv);
-  SeededRng rng(seed_from_u64(a.seed), 0xC5);
-  const auto folds = io::cv_folds(pool.labels, pool.groups, ds.num_classes, k, rng);
   const auto hard_teacher = load_teacher(a, ds);
   const std::string out = a.out.empty() ? "runs/" + ds.name + "_" + a.model + "_cv" + std::to_string(a.cv) : a.out;
   fs::create_directories(out);
-  std::cerr << a.cv << "-fold cross-validation of " << a.model << " on " << ds.name << " train + val (" << pool.size()
-            << " images" << (grouped ? ", " + std::to_string(n_groups) + " patients, folds grouped by patient" : std::string())
-            << "; the test split is not used)\n";
-  ProgressBar bar("cv " + a.model, k, !globals().quiet);
-  json jf = json::array();
-  std::vector<double> accs, aucs;
-  for (std::size_t f = 0; f < k; ++f) {
-    std::vector<std::size_t> tr;
-    for (std::size_t g = 0; g < k; ++g) {
-      if (g != f) tr.insert(tr.end(), folds[g].begin(), folds[g].end());
-    }
-    std::vector<std::size_t> held = folds[f];
-    std::sort(held.begin(), held.end());
-    // Inner validation split of the fold's training part, stratified (and grouped), for early
-    // stopping only; 0 <= --cv-inner-val <= 0.5 (0: no inner split).
-    SeededRng irng(seed_from_u64(a.seed), 0xC600 + f);
-    const auto [inner_tr, inner_va] = io::holdout_split(pool.labels, pool.groups, tr, ds.num_classes, a.cv_inner_val, irng);
-    io::Dataset fd;
-    fd.name = ds.name;
-    fd.num_classes = ds.num_classes;
-    fd.class_names = ds.class_names;
-    fd.train = io::subset(pool, inner_tr);
-    fd.val = io::subset(pool, inner_va);
-    io::SplitData scored = io::subset(pool, held);
-    // The histogram scale is learned from the fold's training part only.
-    const json norm = normalize_splits(classify_normalizer(a), fd.train, {&fd.train, &fd.val, &scored});
-    // With --ensemble M, M members (seeds seed..seed+M-1) whose logits are averaged: what the
-    // merged model computes.
-    std::vector<double> logits;
-    json members = json::array();
-    json teacher_info;
-    const auto teacher = train_teacher(a, fd, &teacher_info);
-    if (teacher) teacher_info["held_out"] = metrics_json(teacher->evaluate(scored));
-    for (int e = 0; e < std::max(1, a.ensemble); ++e) {
-      tb::Trainer trainer(make_spec(a, fd), a.seed + static_cast<std::uint64_t>(e));
-      tb::FitOptions fo = make_fit_options(a);
-      set_distillation(fo, a, teacher.get());
-      fo.train.hard_teacher = hard_teacher.get();
-      const tb::FitResult fit = trainer.fit(fd, fo);
-      const auto l = trainer.predict_logits(scored);
-      if (logits.empty()) logits.assign(l.size(), 0.0);
-      for (std::size_t i = 0; i < l.size(); ++i) logits[i] += l[i] / std::max(1, a.ensemble);
-      members.push_back({{"seed", a.seed + static_cast<std::uint64_t>(e)}, {"inner_val", metrics_json(trainer.evaluate(fd.val))},
-                         {"held_out", metrics_json(trainer.evaluate(scored))}, {"best_epoch", fit.best_epoch},
-                         {"seconds", fit.seconds}});
-    }
-    const auto m = nn::compute_metrics(nn::softmax_rows(logits, ds.num_classes), scored.labels, ds.num_classes);
-    accs.push_back(m.accuracy);
-    aucs.push_back(m.auc);
-    jf.push_back({{"fold", f}, {"train", fd.train.size()}, {"inner_val", fd.val.size()}, {"held_out", metrics_json(m)},
-                  {"members", members}, {"normalize", norm}});
-    if (teacher) jf.back()["teacher"] = teacher_info;
+
+  apps::CvOptions o;
+  o.folds = static_cast<std::size_t>(a.cv);
+  o.inner_val = a.cv_inner_val;
+  o.group = a.cv_groups == "auto";
+  o.seed = a.seed;
+  o.normalizer = classify_normalizer(a);
+  const int members = std::max(1, a.ensemble);
+  ProgressBar bar("cv " + a.model, o.folds, !globals().quiet);
+  o.on_fold = [&bar](std::size_t f, const nn::ClassificationMetrics& m) {
     char buf[96];
     std::snprintf(buf, sizeof buf, "fold %zu: held-out acc %.3f auc %.3f", f + 1, m.accuracy, m.auc);
     bar.tick(1, buf);
-  }
-  bar.finish();
-  auto mean_sd = [](const std::vector<double>& v) {
-    double m = 0, q = 0;
-    for (double x : v) m += x / static_cast<double>(v.size());
-    for (double x : v) q += (x - m) * (x - m);
-    return std::pair{m, v.size() > 1 ? std::sqrt(q / static_cast<double>(v.size() - 1)) : 0.0};
   };
-  const auto [macc, sacc] = mean_sd(accs);
-  const auto [mauc, sauc] = mean_sd(aucs);
-  json report = {{"dataset", ds.name}, {"model", a.model}, {"cv", a.cv}, {"ensemble", std::max(1, a.ensemble)}, {"seed", a.seed}, {"pool", pool.size()},
-                 {"inner_val_fraction", a.cv_inner_val}, {"grouped_by_patient", grouped}, {"groups", n_groups}, {"size", ds.train.height}, {"channels", ds.train.channels},
-                 {"normalize", io::intensity_mode_name(classify_normalizer(a).mode)}, {"seg_prior", seg_prior}, {"folds", jf}, {"mean", {{"accuracy", macc}, {"auc", mauc}}}, {"sd", {{"accuracy", sacc}, {"auc", sauc}}}};
+  const apps::CvFoldTrainer train_fold = [&](const apps::CvFold& fold, json& record) -> Result<std::vector<double>> {
+    json teacher_info;
+    const auto teacher = train_teacher(a, fold.data, &teacher_info);
+    if (teacher) {
+      teacher_info["held_out"] = metrics_json(teacher->evaluate(fold.held_out));
+      record["teacher"] = teacher_info;
+    }
+    std::vector<double> logits;
+    json jm = json::array();
+    for (int e = 0; e < members; ++e) {
+      tb::Trainer trainer(make_spec(a, fold.data), a.seed + static_cast<std::uint64_t>(e));
+      tb::FitOptions fo = make_fit_options(a);
+      set_distillation(fo, a, teacher.get());
+      fo.train.hard_teacher = hard_teacher.get();
+      const tb::FitResult fit = trainer.fit(fold.data, fo);
+      const auto l = trainer.predict_logits(fold.held_out);
+      if (logits.empty()) logits.assign(l.size(), 0.0);
+      for (std::size_t i = 0; i < l.size(); ++i) logits[i] += l[i] / members;
+      jm.push_back({{"seed", a.seed + static_cast<std::uint64_t>(e)}, {"inner_val", metrics_json(trainer.evaluate(fold.data.val))},
+                    {"held_out", metrics_json(trainer.evaluate(fold.held_out))}, {"best_epoch", fit.best_epoch},
+                    {"seconds", fit.seconds}});
+    }
+    record["members"] = jm;
+    return logits;
+  };
+  std::cerr << a.cv << "-fold cross-validation of " << a.model << " on " << ds.name << " train + val ("
+            << ds.train.size() + ds.val.size() << " images; the test split is not used)\n";
+  const apps::CvResult r = value_or_throw(apps::cross_validate(ds, o, train_fold));
+  bar.finish();
+  if (r.grouped) std::cerr << "folds grouped by patient: " << r.groups << " patients\n";
+
+  json report = apps::cv_result_json(r, o, ds.class_names);
+  report["dataset"] = ds.name;
+  report["model"] = a.model;
+  report["ensemble"] = members;
+  report["size"] = ds.train.height;
+  report["channels"] = ds.train.channels;
+  report["seg_prior"] = seg_prior;
   std::ofstream(out + "/cv.json") << report.dump(2) << "\n";
   std::printf("fold  held_out_acc  held_out_auc\n");
-  for (std::size_t f = 0; f < k; ++f) std::printf("%4zu  %12.4f  %12.4f\n", f + 1, accs[f], aucs[f]);
-  std::printf("cross-validation (%d folds, %zu images): ACC %.4f (sd %.4f), AUC %.4f (sd %.4f)\nreport: %s/cv.json\n", a.cv,
-              pool.size(), macc, sacc, mauc, sauc, out.c_str());
+  for (std::size_t f = 0; f < r.folds.size(); ++f) std::printf("%4zu  %12.4f  %12.4f\n", f + 1, r.folds[f].metrics.accuracy, r.folds[f].metrics.auc);
+  std::printf("cross-validation (%d folds, %zu images%s): ACC %.4f (sd %.4f), AUC %.4f (sd %.4f)\nreport: %s/cv.json\n", a.cv, r.pool,
+              r.grouped ? (", " + std::to_string(r.groups) + " patients").c_str() : "", r.mean_accuracy, r.sd_accuracy, r.mean_auc,
+              r.sd_auc, out.c_str());
 }
 
 // heal train --task segment: the segmentation defaults where an option was not given.
@@ -776,7 +731,7 @@ void run_train(TrainArgs a) {
   apply_recipe(a, ds);
   const json seg_prior = add_seg_prior(a, ds);
   fold_val_into_train(a, ds);
-  const json norm = normalize_splits(classify_normalizer(a), ds.train, {&ds.train, &ds.val, &ds.test});
+  const json norm = value_or_throw(apps::normalize_splits(classify_normalizer(a), ds.train, {&ds.train, &ds.val, &ds.test}));
   const bool has_val = ds.val.size() > 0;
   tb::ModelSpec spec = make_spec(a, ds);
   std::optional<nn::ModelIr> init;

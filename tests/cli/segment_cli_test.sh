@@ -73,6 +73,20 @@ if [ -d "$data/covid_ct" ]; then
     --out "$work/cct_img" > /dev/null 2> "$work/cct_img.err"
   jq -e '.grouped_by_patient == false and .channels == 1' "$work/cct_img/cv.json" > /dev/null ||
     fail "--cv-groups none still grouped"
+  # A final model with the prior (not --cv): 2 input channels, the prior named in the report, and
+  # heal eval on the 1-channel images refuses it, saying why.
+  "$heal" --quiet train --data "$data/covid_ct" --size 32 --epochs 1 --threads 1 \
+    --seg-prior "$work/run/model.healseg" --out "$work/cct_run" > "$work/cct_run.txt" 2> "$work/cct_run.err" ||
+    fail "training with --seg-prior failed: $(tail -3 "$work/cct_run.err")"
+  jq -e '.spec.in_channels == 2 and (.seg_prior.model | endswith("model.healseg")) and .seg_prior.arch == "unet"
+         and .test.n == 203' "$work/cct_run/report.json" > /dev/null ||
+    fail "the --seg-prior model's report lacks its 2 channels, its prior or its test split"
+  if "$heal" --quiet eval --model "$work/cct_run/model.heal" --data "$data/covid_ct" \
+    > /dev/null 2> "$work/cct_eval.err"; then
+    fail "heal eval scored a --seg-prior model on images without the infection channel"
+  fi
+  grep -q 'trained with --seg-prior takes the infection map as a second channel' "$work/cct_eval.err" ||
+    fail "unclear refusal of a --seg-prior model: $(cat "$work/cct_eval.err")"
 fi
 
 # Refusals that say what to do.
