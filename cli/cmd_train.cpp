@@ -694,8 +694,9 @@ void run_segment_task(const TrainArgs& a) {
   const auto pick = [&a](const char* opt, auto given, auto dflt) { return a.given.contains(opt) ? given : dflt; };
   c.data = a.data;
   c.model = pick("--model", a.model, std::string("segcaps"));
-  if (c.model != "segcaps" && c.model != "unet") {
-    throw StatusError(Status::invalid_argument("--task segment takes --model segcaps or unet, not '" + c.model + "'"));
+  if (!tb::is_segmentation_arch(c.model)) {
+    throw StatusError(Status::invalid_argument(std::string("--task segment takes --model ") + tb::kSegmentationArchs + ", not '" +
+                                               c.model + "'"));
   }
   c.out = a.out;
   c.save = a.save;
@@ -720,7 +721,7 @@ void run_segment_task(const TrainArgs& a) {
 
 void run_train(TrainArgs a) {
   if (a.task == "segment") return run_segment_task(a);
-  if (a.model == "segcaps" || a.model == "unet") {
+  if (tb::is_segmentation_arch(a.model)) {
     throw StatusError(Status::invalid_argument("--model " + a.model + " segments: add --task segment"));
   }
   if (a.cv > 1) return run_cv(a);
@@ -996,7 +997,7 @@ void add_train_commands(CLI::App& app) {
   auto ta = std::make_shared<TrainArgs>();
   CLI::App* train = app.add_subcommand("train", "Train a model (libtorch) and export it as a .heal ModelIr");
   train->add_option("--data", ta->data, "Dataset: MedMNIST .npz or folder (default: global --data / $HEAL_DATA)");
-  train->add_option("--task", ta->task, "classify (default) | segment: image/mask folders, --model segcaps | unet")
+  train->add_option("--task", ta->task, "classify (default) | segment: image/mask folders, --model segcaps | ucaps | unet")
       ->check(CLI::IsMember({"classify", "segment"}));
   train->add_option("--normalize", ta->normalize,
                     "Intensity (scanner) normalisation none | zscore (per image) | histogram (Nyul-Udupa, scale learned on the "
@@ -1015,8 +1016,8 @@ void add_train_commands(CLI::App& app) {
   train->add_option("--overlays", ta->overlays, "segment: test overlays in the report figure (0: none)")
       ->check(CLI::Range(0, 10000));
   train->add_flag("--multiclass", ta->multiclass, "segment: covid_seg's multi-class masks (foreground = any class)");
-  train->add_option("--model", ta->model, "hecnn | hecnn-wide | capsnet | resnet | deit; with --task segment: segcaps | unet")
-      ->check(CLI::IsMember({"hecnn", "hecnn-wide", "capsnet", "resnet", "deit", "segcaps", "unet"}));
+  train->add_option("--model", ta->model, "hecnn | hecnn-wide | capsnet | resnet | deit; with --task segment: segcaps | ucaps | unet")
+      ->check(CLI::IsMember({"hecnn", "hecnn-wide", "capsnet", "resnet", "deit", "segcaps", "ucaps", "unet"}));
   train->add_option("--epochs", ta->epochs, "Maximum epochs")->check(CLI::Range(1, 10000));
   train->add_option("--size", ta->size, "Resize images to SxS (folder datasets default to 64)");
   train->add_option("--out", ta->out, "Output directory (default runs/<dataset>_<model>)");

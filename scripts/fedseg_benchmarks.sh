@@ -5,10 +5,12 @@
 # with `heal train --task segment`'s recipe for R x E epochs. Then a table of test Dice per seed.
 # Resumable: a finished run (its report.json) is not repeated.
 # Usage: scripts/fedseg_benchmarks.sh [HEAL_BINARY] [OUT_DIR]
-# Env: SEEDS ("1 2 3"), MODEL (unet | segcaps), ROUNDS (30), LOCAL_EPOCHS (2), SIZE (128), THREADS (2),
-#      DATA (../shared/data)
-# The key's flooding budget (4096 decryptions per key epoch) bounds ROUNDS x ciphertexts per update:
-# U-Net (483,857 weights, 119 ciphertexts) supports 34 rounds, SegCaps (1.43 M weights) about 11.
+# Env: SEEDS ("1 2 3"), MODEL (unet | ucaps | segcaps), ROUNDS (30), LOCAL_EPOCHS (2), SIZE (128),
+#      THREADS (2), DATA (../shared/data), MAX_DECRYPTIONS (the key's flooding budget; default 4096)
+# The key's flooding budget (decryptions per key epoch) bounds ROUNDS x ciphertexts per update:
+# with 4096, U-Net (483,857 weights, 119 ciphertexts) supports 34 rounds, SegCaps (1.43 M weights)
+# about 11; the setup line of each run states it. MAX_DECRYPTIONS=16384 (one more bit of flooding
+# noise) gives the capsule networks 30 rounds and more.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 heal=${1:-build/release/cli/heal}
@@ -23,7 +25,7 @@ for seed in ${SEEDS:-1 2 3}; do
   "$heal" --quiet fl simulate --task segment --data "$data/covid_seg" --hospitals 3 --partition iid \
     --rounds "${ROUNDS:-30}" --local-epochs "${LOCAL_EPOCHS:-2}" --lr 1e-3 --lr-schedule cosine --batch 4 \
     --size "${SIZE:-128}" --model "$model" --secure he --centralized --threads "${THREADS:-2}" --seed "$seed" \
-    --out "$dir" > "$dir.txt.tmp"
+    --max-decryptions "${MAX_DECRYPTIONS:-4096}" --out "$dir" > "$dir.txt.tmp"
   mv "$dir.txt.tmp" "$dir.txt"
   grep -E "final global model|centralized" "$dir.txt"
 done

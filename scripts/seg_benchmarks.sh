@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Segmentation runs of issue 20 on covid_seg (benchmarks, not tests): U-Net and SegCaps trained by
+# Segmentation runs of issue 20 on covid_seg (benchmarks, not tests): U-Net, UCaps and SegCaps trained by
 # the same code and recipe over seeds, plus the intensity-normalisation ablation, then a table of
 # the test split's mean Dice (Inf-Net metrics) next to the published baselines.
 # Usage: scripts/seg_benchmarks.sh [DATA_DIR (default ../shared/data or $HEAL_DATA)] [OUT_DIR (default runs/seg)]
-# Environment: SEEDS (default "1 2 3"), SIZE (128), UNET_EPOCHS (60), CAPS_EPOCHS (40), MODELS ("unet segcaps"),
+# Environment: SEEDS (default "1 2 3"), SIZE (128), UNET_EPOCHS (60, also UCaps), CAPS_EPOCHS (40, SegCaps), MODELS ("unet ucaps segcaps"),
 # NORMS (ablation on U-Net seed 1, default "none histogram"; zscore is the default recipe).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -12,7 +12,7 @@ out=${2:-runs/seg}
 heal=${HEAL_BIN:-$root/build/release/cli/heal}
 seeds=${SEEDS:-1 2 3}
 size=${SIZE:-128}
-models=${MODELS:-unet segcaps}
+models=${MODELS:-unet ucaps segcaps}
 norms=${NORMS:-none histogram}
 [ -x "$heal" ] || { echo "no heal binary at $heal: build first (cmake --preset release && cmake --build --preset release)"; exit 2; }
 [ -d "$data/covid_seg" ] || { echo "missing $data/covid_seg: pass the data directory (see README, Data)"; exit 2; }

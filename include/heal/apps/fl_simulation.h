@@ -31,7 +31,7 @@ struct FlSimulationOptions {
   std::string strategy = "fedavg";
   int local_epochs = 1;
   std::string model = "hecnn";
-  std::string task = "classify";   // classify | segment (segmentation datasets; model segcaps | unet)
+  std::string task = "classify";   // classify | segment (segmentation datasets; model segcaps | ucaps | unet)
   int size = 128;                  // segment: network input side
   std::uint32_t threshold = 0;     // t of the HE key; 0: a majority, K / 2 + 1 (t >= 2, t > K / 2 enforced)
   std::vector<std::string> drops;  // HOSPITAL@ROUND[:before|after]

@@ -149,8 +149,8 @@ Workload segmentation_workload(const FlSimulationOptions& a, const std::string& 
   if (!io::is_seg_dataset(path)) {
     throw StatusError(Status::invalid_argument("--task segment: '" + path + "' is no segmentation dataset"));
   }
-  if (a.model != "segcaps" && a.model != "unet") {
-    throw std::invalid_argument("--task segment takes --model segcaps or unet");
+  if (!tb::is_segmentation_arch(a.model)) {
+    throw std::invalid_argument(std::string("--task segment takes --model ") + tb::kSegmentationArchs);
   }
   auto ds = std::make_shared<io::SegDataset>(io::load_seg_dataset(path).value());
   const std::vector<int> labels(ds->train.size(), 0);

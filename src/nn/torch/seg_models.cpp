@@ -1,4 +1,5 @@
-// Segmentation networks (seg_models.h): SegCaps (arXiv 1804.04241) and U-Net (arXiv 1505.04597).
+// Segmentation networks (seg_models.h): SegCaps (arXiv 1804.04241), UCaps (capsule encoder, CNN decoder;
+// arXiv 2203.08965) and U-Net (arXiv 1505.04597).
 #include "seg_models.h"
 
 #include <stdexcept>
@@ -57,6 +58,11 @@ namespace {
 Tensor bce_dice(const Tensor& probs, const Tensor& mask) {
   const Tensor p = probs.clamp(1e-6, 1 - 1e-6);
   return ::torch::binary_cross_entropy(p, mask) + soft_dice_loss(p, mask);
+}
+
+// BCE + soft Dice of logits (the U-Net and UCaps heads).
+Tensor logit_bce_dice(const Tensor& logits, const Tensor& mask) {
+  return ::torch::binary_cross_entropy_with_logits(logits, mask) + soft_dice_loss(::torch::sigmoid(logits), mask);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -157,10 +163,57 @@ struct UNet : SegNet {
     return out->forward(b1);  // logits
   }
   Tensor probabilities(const Tensor& scores) const override { return ::torch::sigmoid(scores); }
-  Tensor loss(const Tensor&, const Tensor& scores, const Tensor& mask) override {
-    return ::torch::binary_cross_entropy_with_logits(scores, mask) + soft_dice_loss(::torch::sigmoid(scores), mask);
-  }
+  Tensor loss(const Tensor&, const Tensor& scores, const Tensor& mask) override { return logit_bce_dice(scores, mask); }
   DoubleConv e1{nullptr}, e2{nullptr}, e3{nullptr}, mid{nullptr}, d3{nullptr}, d2{nullptr}, d1{nullptr};
+  tnn::ConvTranspose2d u3{nullptr}, u2{nullptr}, u1{nullptr};
+  tnn::Conv2d out{nullptr};
+};
+
+// ---------------------------------------------------------------------------------------------
+// Capsule encoder, CNN decoder: the 2D form of 3D-UCaps (Nguyen, Hua, Le, arXiv 2203.08965) and
+// 3DConvCaps (Tran, Vo-Ho, Le, arXiv 2205.09299). A convolutional feature extractor at full
+// resolution, then SegCaps' capsule encoder (primary capsules and convolutional capsules with
+// locally-constrained routing, strided instead of pooled), then a U-Net decoder of transposed and
+// plain convolutions whose skips are the capsule layers (types x atoms as channels) and the
+// extractor. The capsules keep the part-whole routing; the CNN decoder is what those papers found
+// trains reliably where SegCaps' capsule decoder does not. Output: logits, BCE + soft Dice (no
+// reconstruction regulariser: the decoder's features are not capsules).
+struct UCaps : SegNet {
+  explicit UCaps(const SegNetSpec& s) {
+    const int w = s.width;
+    stem = register_module("stem", DoubleConv(s.in_channels, w));
+    primary = register_module("primary", ConvCapsules(1, w, 2, 16, 5, 2, 1));  // H/2
+    c21 = register_module("c21", ConvCapsules(2, 16, 4, 16, 5, 1, 3));
+    c22 = register_module("c22", ConvCapsules(4, 16, 4, 32, 5, 2, 3));  // H/4
+    c31 = register_module("c31", ConvCapsules(4, 32, 8, 32, 5, 1, 3));
+    c32 = register_module("c32", ConvCapsules(8, 32, 8, 32, 5, 2, 3));  // H/8
+    c41 = register_module("c41", ConvCapsules(8, 32, 8, 32, 5, 1, 3));
+    u3 = register_module("u3", tnn::ConvTranspose2d(tnn::ConvTranspose2dOptions(256, 128, 2).stride(2)));
+    d3 = register_module("d3", DoubleConv(128 + 256, 128));
+    u2 = register_module("u2", tnn::ConvTranspose2d(tnn::ConvTranspose2dOptions(128, 64, 2).stride(2)));
+    d2 = register_module("d2", DoubleConv(64 + 64, 64));
+    u1 = register_module("u1", tnn::ConvTranspose2d(tnn::ConvTranspose2dOptions(64, 32, 2).stride(2)));
+    d1 = register_module("d1", DoubleConv(32 + w, 32));
+    out = register_module("out", tnn::Conv2d(tnn::Conv2dOptions(32, 1, 1)));
+  }
+  static Tensor channels(const Tensor& caps) {  // (N, T, A, H, W) -> (N, T * A, H, W)
+    return caps.flatten(1, 2);
+  }
+  Tensor forward(const Tensor& x) override {
+    TORCH_CHECK(x.size(2) % 8 == 0 && x.size(3) % 8 == 0, "ucaps: height and width must be multiples of 8");
+    const Tensor f = stem->forward(x);                                   // (N, w, H, W)
+    const Tensor a21 = c21->forward(primary->forward(f.unsqueeze(1)));  // (N, 4, 16, H/2, W/2)
+    const Tensor a31 = c31->forward(c22->forward(a21));                 // (N, 8, 32, H/4, W/4)
+    const Tensor a41 = c41->forward(c32->forward(a31));                 // (N, 8, 32, H/8, W/8)
+    const Tensor b3 = d3->forward(::torch::cat({u3->forward(channels(a41)), channels(a31)}, 1));
+    const Tensor b2 = d2->forward(::torch::cat({u2->forward(b3), channels(a21)}, 1));
+    const Tensor b1 = d1->forward(::torch::cat({u1->forward(b2), f}, 1));
+    return out->forward(b1);  // logits
+  }
+  Tensor probabilities(const Tensor& scores) const override { return ::torch::sigmoid(scores); }
+  Tensor loss(const Tensor&, const Tensor& scores, const Tensor& mask) override { return logit_bce_dice(scores, mask); }
+  DoubleConv stem{nullptr}, d3{nullptr}, d2{nullptr}, d1{nullptr};
+  ConvCapsules primary{nullptr}, c21{nullptr}, c22{nullptr}, c31{nullptr}, c32{nullptr}, c41{nullptr};
   tnn::ConvTranspose2d u3{nullptr}, u2{nullptr}, u1{nullptr};
   tnn::Conv2d out{nullptr};
 };
@@ -177,7 +230,8 @@ std::shared_ptr<SegNet> make_seg_network(const SegNetSpec& spec) {
   if (spec.in_channels < 1 || spec.width < 1) throw std::invalid_argument("segmentation network: bad channels or width");
   if (spec.arch == "segcaps") return std::make_shared<SegCaps>(spec);
   if (spec.arch == "unet") return std::make_shared<UNet>(spec);
-  throw std::invalid_argument("unknown segmentation network '" + spec.arch + "' (segcaps, unet)");
+  if (spec.arch == "ucaps") return std::make_shared<UCaps>(spec);
+  throw std::invalid_argument("unknown segmentation network '" + spec.arch + "' (segcaps, ucaps, unet)");
 }
 
 }  // namespace heal::nn::torch_backend

@@ -62,7 +62,7 @@ struct SegNet : ::torch::nn::Module {
 };
 
 struct SegNetSpec {
-  std::string arch = "segcaps";  ///< "segcaps" or "unet"
+  std::string arch = "segcaps";  ///< "segcaps", "ucaps" or "unet"
   int in_channels = 1;
   int width = 16;                ///< U-Net: channels of the first level (doubling per level); SegCaps: stem filters
   double recon_weight = 0.1;     ///< SegCaps: weight of the reconstruction MSE

@@ -34,8 +34,16 @@ SegNetSpec net_spec(const SegModelSpec& s) {
   return n;
 }
 
+}  // namespace
+
+bool is_segmentation_arch(const std::string& arch) { return arch == "segcaps" || arch == "ucaps" || arch == "unet"; }
+
+namespace {
+
 void check_spec(const SegModelSpec& s) {
-  if (s.arch != "segcaps" && s.arch != "unet") throw std::invalid_argument("segmentation model: arch must be segcaps or unet");
+  if (!is_segmentation_arch(s.arch)) {
+    throw std::invalid_argument(std::string("segmentation model: arch must be ") + kSegmentationArchs);
+  }
   if (s.image_size < 8 || s.image_size > 1024 || s.image_size % 8 != 0) {
     throw std::invalid_argument("segmentation model: image size must be a multiple of 8 in [8, 1024]");
   }

@@ -41,6 +41,33 @@ TEST(SegCapsules, SquashKeepsDirectionAndBoundsLength) {
 
 TEST(SegNetworks, UNetLearnsTexturedLesions) { EXPECT_GT(train_and_score("unet", 60, 32), 0.8); }
 
+// About 5 s on one core (SegCaps' slower capsule decoder is in the slow tests).
+TEST(SegNetworks, UCapsLearnsTexturedLesions) { EXPECT_GT(train_and_score("ucaps", 60, 16), 0.7); }
+
+// UCaps: one logit per pixel, and the loss reaches every capsule layer's votes and the decoder.
+TEST(SegNetworks, UCapsMapsToOneLogitPerPixelAndTrainsItsCapsules) {
+  ::torch::manual_seed(1);
+  SegNetSpec s;
+  s.arch = "ucaps";
+  s.width = 8;
+  auto net = make_seg_network(s);
+  const auto x = ::torch::randn({2, 1, 16, 24});
+  const auto scores = net->forward(x);
+  EXPECT_EQ(scores.sizes(), (std::vector<std::int64_t>{2, 1, 16, 24}));
+  const auto p = net->probabilities(scores);
+  EXPECT_GE(p.min().item<float>(), 0.0f);
+  EXPECT_LE(p.max().item<float>(), 1.0f);
+  const auto mask = (::torch::rand({2, 1, 16, 24}) > 0.8).to(::torch::kFloat);
+  net->loss(x, scores, mask).backward();
+  int capsule_layers = 0;
+  for (const auto& item : net->named_parameters()) {
+    ASSERT_TRUE(item.value().grad().defined()) << item.key();
+    EXPECT_GT(item.value().grad().abs().sum().item<double>(), 0.0) << item.key() << " gets no gradient";
+    capsule_layers += item.key().ends_with(".conv.weight") && item.key().rfind("c", 0) == 0;
+  }
+  EXPECT_EQ(capsule_layers, 5);  // c21, c22, c31, c32, c41 (votes by convolution)
+}
+
 
 TEST(SegNetworks, RejectsBadSpecsAndSizes) {
   SegNetSpec s;
@@ -52,6 +79,8 @@ TEST(SegNetworks, RejectsBadSpecsAndSizes) {
   s.arch = "unet";
   auto net = make_seg_network(s);
   EXPECT_ANY_THROW(net->forward(::torch::zeros({1, 1, 20, 20})));
+  s.arch = "ucaps";
+  EXPECT_ANY_THROW(make_seg_network(s)->forward(::torch::zeros({1, 1, 20, 20})));
 }
 
 }  // namespace

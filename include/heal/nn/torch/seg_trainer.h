@@ -19,9 +19,14 @@
 
 namespace heal::nn::torch_backend {
 
+/// The segmentation architectures, as `heal train --task segment --model` names them.
+inline constexpr const char* kSegmentationArchs = "segcaps | ucaps | unet";
+/// True for "segcaps" (SegCaps), "ucaps" (capsule encoder, CNN decoder) and "unet".
+bool is_segmentation_arch(const std::string& arch);
+
 struct SegModelSpec {
-  std::string arch = "segcaps";  ///< "segcaps" or "unet"
-  int width = 16;                ///< U-Net: channels of the first level; SegCaps: stem filters
+  std::string arch = "segcaps";  ///< is_segmentation_arch
+  int width = 16;                ///< U-Net: channels of the first level; SegCaps, UCaps: stem filters (SegCaps: 16 only)
   int image_size = 128;          ///< network input side (multiple of 8)
   double recon_weight = 0.1;     ///< SegCaps' reconstruction regulariser (0: off)
   io::IntensityNormalizer normalizer;  ///< its standard scale is fitted on the training images by fit()
