@@ -379,12 +379,13 @@ void run_train_ensemble(const TrainArgs& a) {
   TrainArgs resolved = a;  // the recipe's defaults (members apply the recipe themselves)
   apply_recipe(resolved, ds);
   fold_val_into_train(resolved, ds);  // members fold it themselves; the merged model is scored the same way
-  // The members prepare their data the same way (the options are passed on).
-  add_seg_prior(a, ds);
-  value_or_throw(apps::normalize_splits(classify_normalizer(a), ds.train, {&ds.train, &ds.val, &ds.test}));
   if (a.model != "hecnn" && a.model != "hecnn-wide") {
     throw StatusError(Status::unsupported("--ensemble needs a model that exports to ModelIr without residual layers (hecnn, hecnn-wide)"));
   }
+  // The members prepare their data the same way (the options are passed on); the merged model is
+  // scored on the same inputs.
+  const json seg_prior = add_seg_prior(a, ds);
+  const json norm = value_or_throw(apps::normalize_splits(classify_normalizer(a), ds.train, {&ds.train, &ds.val, &ds.test}));
   const std::string out = a.out.empty() ? "runs/" + ds.name + "_" + a.model + "_x" + std::to_string(a.ensemble) : a.out;
   fs::create_directories(out);
   std::error_code ec;
@@ -469,7 +470,7 @@ void run_train_ensemble(const TrainArgs& a) {
   }
   json report = {{"dataset", ds.name}, {"source", ds.source}, {"class_names", ds.class_names},
                  {"model", a.model}, {"ensemble", a.ensemble}, {"jobs", a.jobs}, {"seed", a.seed},
-                 {"member_command", base}, {"members", jm}};
+                 {"member_command", base}, {"members", jm}, {"seg_prior", seg_prior}, {"normalize", norm}};
   const std::string model_path = a.save.empty() ? out + "/model.heal" : a.save;
   nn::ClassificationMetrics test_m;
   RocCurves roc;

@@ -87,6 +87,18 @@ if [ -d "$data/covid_ct" ]; then
   fi
   grep -q 'trained with --seg-prior takes the infection map as a second channel' "$work/cct_eval.err" ||
     fail "unclear refusal of a --seg-prior model: $(cat "$work/cct_eval.err")"
+  # --ensemble with the prior: every member process and the merged model see the 2-channel input.
+  "$heal" --quiet train --data "$data/covid_ct" --size 32 --epochs 1 --threads 1 --ensemble 2 --jobs 2 \
+    --seg-prior "$work/run/model.healseg" --out "$work/cct_ens" > /dev/null 2> "$work/cct_ens.err" ||
+    fail "--ensemble with --seg-prior failed: $(tail -3 "$work/cct_ens.err")"
+  jq -e '.seg_prior.arch == "unet" and (.members | length == 2)' "$work/cct_ens/report.json" > /dev/null ||
+    fail "the ensemble report does not name its prior"
+  for k in 0 1; do
+    jq -e '.spec.in_channels == 2' "$work/cct_ens/member_$k/report.json" > /dev/null || fail "member $k trained without the prior"
+  done
+  "$heal" --quiet eval --model "$work/cct_ens/model.heal" --data "$data/covid_ct" > /dev/null 2> "$work/cct_ens_eval.err" &&
+    fail "the merged --seg-prior model was scored on 1-channel images"
+  grep -q 'model expects 2x32x32 images' "$work/cct_ens_eval.err" || fail "the merged model is not 2-channel"
 fi
 
 # Refusals that say what to do.
