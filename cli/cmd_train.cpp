@@ -95,13 +95,7 @@ struct EvalArgs {
 };
 
 
-// Metrics of a split as JSON; null for a split without images (the validation split under
-// --train-on-val, an inner split under --cv-inner-val 0), whose metrics are not zeros but absent.
-// Per-class entries and kappa: apps::classification_metrics_json (heal/apps/metrics_json.h).
-json metrics_json(const nn::ClassificationMetrics& m, const std::vector<std::string>& class_names = {}) {
-  if (m.n == 0) return nullptr;
-  return apps::classification_metrics_json(m, class_names);
-}
+using apps::split_metrics_json;
 
 json depth_json(const nn::DepthReport& r) {
   json layers = json::array();
@@ -218,7 +212,7 @@ json calibrate_youden(nn::ModelIr& ir, const io::Dataset& ds, nn::Classification
   std::printf("decision boundary calibrated on validation (Youden's J): logit margin %+.4f; val sensitivity %.4f -> %.4f, "
               "specificity %.4f -> %.4f\n",
               t, before.sensitivity, after.sensitivity, before.specificity, after.specificity);
-  return {{"method", "youden"}, {"split", "val"}, {"margin", t}, {"val_before", metrics_json(before)}, {"val_after", metrics_json(after)}};
+  return {{"method", "youden"}, {"split", "val"}, {"margin", t}, {"val_before", split_metrics_json(before)}, {"val_after", split_metrics_json(after)}};
 }
 
 // Merges the members into one model (nn::merge_ensemble), records its pre-activation ranges on the
@@ -250,8 +244,8 @@ nn::ModelIr finish_ensemble(const std::vector<nn::ModelIr>& members, const io::D
   if (fs::path(model_path).has_parent_path()) fs::create_directories(fs::path(model_path).parent_path());
   throw_if_error(nn::save_model(ir, model_path));
   const auto depth = nn::depth_report(ir);
-  report["ensemble"] = {{"members", members.size()}, {"val", metrics_json(val_m)}, {"test", metrics_json(test_m)}};
-  report["ir"] = {{"path", model_path}, {"test", metrics_json(test_m)}, {"depth", depth_json(depth)},
+  report["ensemble"] = {{"members", members.size()}, {"val", split_metrics_json(val_m)}, {"test", split_metrics_json(test_m)}};
+  report["ir"] = {{"path", model_path}, {"test", split_metrics_json(test_m)}, {"depth", depth_json(depth)},
                   {"ranges", ranges_json(ir)}, {"range_samples", ds.train.size()},
                   {"poly_inside", poly_inside_json(ir, ds.train, poly_range, 1000)}};
   std::cout << ir.summary() << depth.to_string();
@@ -560,7 +554,7 @@ std::unique_ptr<tb::Trainer> train_teacher(const TrainArgs& a, const io::Dataset
   const tb::FitResult fit = teacher->fit(d, make_fit_options(t));
   if (info != nullptr) {
     *info = {{"model", a.distill}, {"epochs", t.epochs}, {"best_epoch", fit.best_epoch}, {"seconds", fit.seconds},
-             {"val", metrics_json(teacher->evaluate(d.val))}};
+             {"val", split_metrics_json(teacher->evaluate(d.val))}};
   }
   return teacher;
 }
@@ -624,7 +618,6 @@ void run_cv(TrainArgs a) {
     throw StatusError(Status::invalid_argument("--cv-inner-val 0 leaves no images to choose a checkpoint on: add --monitor last "
                                                "(no selection; the recipe's default below 2000 training images)"));
   }
-  if (a.cv_inner_val < 0.0 || a.cv_inner_val > 0.5) throw StatusError(Status::invalid_argument("--cv-inner-val must lie in [0, 0.5]"));
   const json seg_prior = add_seg_prior(a, ds);  // after the checks: it runs the segmentation model on every image
   const auto hard_teacher = load_teacher(a, ds);
   const std::string out = a.out.empty() ? "runs/" + ds.name + "_" + a.model + "_cv" + std::to_string(a.cv) : a.out;
@@ -647,7 +640,7 @@ void run_cv(TrainArgs a) {
     json teacher_info;
     const auto teacher = train_teacher(a, fold.data, &teacher_info);
     if (teacher) {
-      teacher_info["held_out"] = metrics_json(teacher->evaluate(fold.held_out));
+      teacher_info["held_out"] = split_metrics_json(teacher->evaluate(fold.held_out));
       record["teacher"] = teacher_info;
     }
     std::vector<double> logits;
@@ -661,8 +654,8 @@ void run_cv(TrainArgs a) {
       const auto l = trainer.predict_logits(fold.held_out);
       if (logits.empty()) logits.assign(l.size(), 0.0);
       for (std::size_t i = 0; i < l.size(); ++i) logits[i] += l[i] / members;
-      jm.push_back({{"seed", a.seed + static_cast<std::uint64_t>(e)}, {"inner_val", metrics_json(trainer.evaluate(fold.data.val))},
-                    {"held_out", metrics_json(trainer.evaluate(fold.held_out))}, {"best_epoch", fit.best_epoch},
+      jm.push_back({{"seed", a.seed + static_cast<std::uint64_t>(e)}, {"inner_val", split_metrics_json(trainer.evaluate(fold.data.val))},
+                    {"held_out", split_metrics_json(trainer.evaluate(fold.held_out))}, {"best_epoch", fit.best_epoch},
                     {"seconds", fit.seconds}});
     }
     record["members"] = jm;
@@ -772,7 +765,7 @@ void run_train(TrainArgs a) {
   if (!a.distill.empty()) std::cerr << "training the " << a.distill << " teacher for distillation ...\n";
   const auto teacher = train_teacher(a, ds, &teacher_info);
   if (teacher) {
-    teacher_info["test"] = metrics_json(teacher->evaluate(ds.test));
+    teacher_info["test"] = split_metrics_json(teacher->evaluate(ds.test));
     if (has_val) {
       std::cerr << "teacher: val acc " << teacher_info["val"]["accuracy"].get<double>() << " auc "
                 << teacher_info["val"]["auc"].get<double>() << "\n";
@@ -785,7 +778,7 @@ void run_train(TrainArgs a) {
   json hard_teacher_info;
   if (hard_teacher) {
     hard_teacher_info = {{"path", a.teacher}, {"architecture", hard_teacher->meta.architecture},
-                         {"test", metrics_json(ir_metrics(*hard_teacher, ds.test))}};
+                         {"test", split_metrics_json(ir_metrics(*hard_teacher, ds.test))}};
     std::cerr << "hard-label distillation from " << a.teacher << " (" << hard_teacher->meta.architecture
               << ", test acc " << hard_teacher_info["test"]["accuracy"].get<double>() << ")\n";
   }
@@ -840,8 +833,8 @@ void run_train(TrainArgs a) {
                  {"train_on_val", a.train_on_val},
                  {"normalize", norm},
                  {"seg_prior", seg_prior},
-                 {"val", metrics_json(val_m)},
-                 {"test", metrics_json(test_m)}};
+                 {"val", split_metrics_json(val_m)},
+                 {"test", split_metrics_json(test_m)}};
   json hist = json::array();
   for (const auto& h : fit.history) {
     hist.push_back({{"epoch", h.epoch}, {"lr", h.lr}, {"train_loss", h.train_loss}, {"train_accuracy", h.train_accuracy},
@@ -889,7 +882,7 @@ void run_train(TrainArgs a) {
     if (fs::path(model_path).has_parent_path()) fs::create_directories(fs::path(model_path).parent_path());
     throw_if_error(nn::save_model(ir, model_path));
     const auto depth = nn::depth_report(ir);
-    report["ir"] = {{"path", model_path}, {"test", metrics_json(ir_m)}, {"max_abs_logit_diff_vs_torch", max_diff},
+    report["ir"] = {{"path", model_path}, {"test", split_metrics_json(ir_m)}, {"max_abs_logit_diff_vs_torch", max_diff},
                     {"depth", depth_json(depth)}, {"ranges", ranges_json(ir)}, {"range_samples", n_rng},
                     {"poly_inside", poly_inside_json(ir, ds.train, trainer.spec().poly_range, 1000)}};
     std::cout << ir.summary() << depth.to_string();
@@ -981,7 +974,7 @@ void run_eval(const EvalArgs& a) {
     std::cout << json{{"model", a.model},
                       {"dataset", ds.name},
                       {"split", a.split},
-                      {"metrics", metrics_json(metrics, names)}}
+                      {"metrics", split_metrics_json(metrics, names)}}
                      .dump(2)
               << "\n";
     return;

@@ -22,16 +22,13 @@ namespace {
 constexpr std::uint64_t kFoldStream = 0xC5;
 constexpr std::uint64_t kInnerStream = 0xC600;
 
-std::pair<double, double> mean_sd(const std::vector<double>& v) {
+// Mean and sample sd over the folds of one metric.
+std::pair<double, double> mean_sd(const std::vector<CvFoldResult>& folds, double nn::ClassificationMetrics::*metric) {
+  const auto n = static_cast<double>(folds.size());
   double m = 0, q = 0;
-  for (double x : v) m += x / static_cast<double>(v.size());
-  for (double x : v) q += (x - m) * (x - m);
-  return {m, v.size() > 1 ? std::sqrt(q / static_cast<double>(v.size() - 1)) : 0.0};
-}
-
-json metrics_or_null(const nn::ClassificationMetrics& m, const std::vector<std::string>& class_names) {
-  if (m.n == 0) return nullptr;
-  return classification_metrics_json(m, class_names);
+  for (const auto& f : folds) m += f.metrics.*metric / n;
+  for (const auto& f : folds) q += (f.metrics.*metric - m) * (f.metrics.*metric - m);
+  return {m, folds.size() > 1 ? std::sqrt(q / (n - 1)) : 0.0};
 }
 
 }  // namespace
@@ -90,7 +87,6 @@ Result<CvResult> cross_validate(const io::Dataset& ds, const CvOptions& o, const
     return Status::invalid_argument(std::string("cross-validation folds: ") + e.what());
   }
 
-  std::vector<double> accs, aucs;
   for (std::size_t f = 0; f < o.folds; ++f) {
     std::vector<std::size_t> tr;
     for (std::size_t g = 0; g < o.folds; ++g) {
@@ -128,13 +124,11 @@ Result<CvResult> cross_validate(const io::Dataset& ds, const CvOptions& o, const
                                       " scores for " + std::to_string(want));
     }
     fr.metrics = nn::compute_metrics(nn::softmax_rows(scores.value(), ds.num_classes), fold.held_out.labels, ds.num_classes);
-    accs.push_back(fr.metrics.accuracy);
-    aucs.push_back(fr.metrics.auc);
     if (o.on_fold) o.on_fold(f, fr.metrics);
     r.folds.push_back(std::move(fr));
   }
-  std::tie(r.mean_accuracy, r.sd_accuracy) = mean_sd(accs);
-  std::tie(r.mean_auc, r.sd_auc) = mean_sd(aucs);
+  std::tie(r.mean_accuracy, r.sd_accuracy) = mean_sd(r.folds, &nn::ClassificationMetrics::accuracy);
+  std::tie(r.mean_auc, r.sd_auc) = mean_sd(r.folds, &nn::ClassificationMetrics::auc);
   return r;
 }
 
@@ -145,7 +139,7 @@ json cv_result_json(const CvResult& r, const CvOptions& o, const std::vector<std
     json j = {{"fold", f},
               {"train", fr.train},
               {"inner_val", fr.inner_val},
-              {"held_out", metrics_or_null(fr.metrics, class_names)},
+              {"held_out", split_metrics_json(fr.metrics, class_names)},
               {"normalize", fr.normalize}};
     for (const auto& [key, value] : fr.record.items()) j[key] = value;
     folds.push_back(std::move(j));

@@ -32,4 +32,9 @@ nlohmann::json classification_metrics_json(const nn::ClassificationMetrics& m,
   return j;
 }
 
+nlohmann::json split_metrics_json(const nn::ClassificationMetrics& m, const std::vector<std::string>& class_names) {
+  if (m.n == 0) return nullptr;
+  return classification_metrics_json(m, class_names);
+}
+
 }  // namespace heal::apps

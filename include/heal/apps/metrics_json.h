@@ -19,4 +19,8 @@ namespace heal::apps {
 nlohmann::json classification_metrics_json(const nn::ClassificationMetrics& m,
                                            const std::vector<std::string>& class_names = {});
 
+/// The same for the metrics of a split, or null for a split without images (a validation split
+/// under --train-on-val, an inner split under --cv-inner-val 0): absent, not zeros.
+nlohmann::json split_metrics_json(const nn::ClassificationMetrics& m, const std::vector<std::string>& class_names = {});
+
 }  // namespace heal::apps

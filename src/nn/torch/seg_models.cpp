@@ -188,17 +188,17 @@ struct UCaps : SegNet {
     c31 = register_module("c31", ConvCapsules(4, 32, 8, 32, 5, 1, 3));
     c32 = register_module("c32", ConvCapsules(8, 32, 8, 32, 5, 2, 3));  // H/8
     c41 = register_module("c41", ConvCapsules(8, 32, 8, 32, 5, 1, 3));
-    u3 = register_module("u3", tnn::ConvTranspose2d(tnn::ConvTranspose2dOptions(256, 128, 2).stride(2)));
-    d3 = register_module("d3", DoubleConv(128 + 256, 128));
+    u3 = register_module("u3", tnn::ConvTranspose2d(tnn::ConvTranspose2dOptions(channels_of(c41), 128, 2).stride(2)));
+    d3 = register_module("d3", DoubleConv(128 + channels_of(c31), 128));
     u2 = register_module("u2", tnn::ConvTranspose2d(tnn::ConvTranspose2dOptions(128, 64, 2).stride(2)));
-    d2 = register_module("d2", DoubleConv(64 + 64, 64));
+    d2 = register_module("d2", DoubleConv(64 + channels_of(c21), 64));
     u1 = register_module("u1", tnn::ConvTranspose2d(tnn::ConvTranspose2dOptions(64, 32, 2).stride(2)));
     d1 = register_module("d1", DoubleConv(32 + w, 32));
     out = register_module("out", tnn::Conv2d(tnn::Conv2dOptions(32, 1, 1)));
   }
-  static Tensor channels(const Tensor& caps) {  // (N, T, A, H, W) -> (N, T * A, H, W)
-    return caps.flatten(1, 2);
-  }
+  // A capsule layer's output as decoder channels: (N, T, A, H, W) -> (N, T * A, H, W).
+  static int channels_of(const ConvCapsules& l) { return l->out_types * l->out_atoms; }
+  static Tensor channels(const Tensor& caps) { return caps.flatten(1, 2); }
   Tensor forward(const Tensor& x) override {
     TORCH_CHECK(x.size(2) % 8 == 0 && x.size(3) % 8 == 0, "ucaps: height and width must be multiples of 8");
     const Tensor f = stem->forward(x);                                   // (N, w, H, W)

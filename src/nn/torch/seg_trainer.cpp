@@ -22,6 +22,8 @@ namespace heal::nn::torch_backend {
 
 using ::torch::Tensor;
 
+bool is_segmentation_arch(const std::string& arch) { return arch == "segcaps" || arch == "ucaps" || arch == "unet"; }
+
 namespace {
 
 constexpr char kMagic[8] = {'H', 'E', 'A', 'L', 'S', 'E', 'G', '1'};
@@ -33,12 +35,6 @@ SegNetSpec net_spec(const SegModelSpec& s) {
   n.recon_weight = s.recon_weight;
   return n;
 }
-
-}  // namespace
-
-bool is_segmentation_arch(const std::string& arch) { return arch == "segcaps" || arch == "ucaps" || arch == "unet"; }
-
-namespace {
 
 void check_spec(const SegModelSpec& s) {
   if (!is_segmentation_arch(s.arch)) {
