@@ -2,11 +2,68 @@
 """Summary of `heal fl ensemble simulate` reports (issue 17 acceptance): per dataset, each hospital's
 test ACC with the federation and with local training only (gain, mean over seeds), the ensemble's
 test ACC against its best member and the central model, and the cost of the secure aggregation.
-Usage: ensemble_summary.py REPORT.json..."""
+With per-image test probabilities in the reports (since 2026-12-05), each difference also gets a 95 %
+confidence interval from a paired bootstrap over the test images (Efron and Tibshirani 1993, ch. 13;
+the same resampled images for every seed, whose differences are averaged; the seeds themselves are
+not resampled, so the interval covers the test-set sampling, not the training randomness).
+Usage: ensemble_summary.py REPORT.json...   |   ensemble_summary.py --self-test"""
 import collections
 import json
+import random
 import statistics
 import sys
+
+
+def correct(probs, labels):
+    """Per image, 1 when the argmax of its row (first maximum on ties, as nn::compute_metrics) is the label."""
+    c = len(probs) // len(labels)
+    out = []
+    for i, y in enumerate(labels):
+        row = probs[i * c:(i + 1) * c]
+        out.append(1 if row.index(max(row)) == y else 0)
+    return out
+
+
+def paired_bootstrap(a, b, resamples=4000, seed=20261205, level=0.95):
+    """a, b: per seed, per-image correctness (0/1) of two models on the same test images. Returns the
+    mean over seeds of ACC(a) - ACC(b) and its percentile interval, resampling the images."""
+    assert len(a) == len(b) and a and all(len(x) == len(y) == len(a[0]) for x, y in zip(a, b)), "shapes differ"
+    n, s = len(a[0]), len(a)
+    d = [sum(x[i] - y[i] for x, y in zip(a, b)) / s for i in range(n)]
+    rng = random.Random(seed)
+    means = sorted(sum(rng.choices(d, k=n)) / n for _ in range(resamples))
+    lo = means[int((1 - level) / 2 * resamples)]
+    hi = means[min(resamples - 1, int((1 + level) / 2 * resamples))]
+    return sum(d) / n, lo, hi
+
+
+def self_test():
+    rng = random.Random(7)
+    labels = [rng.randrange(2) for _ in range(400)]
+    truth = [[1.0 - y, float(y)] for y in labels]
+    flat = [v for row in truth for v in row]
+    assert correct(flat, labels) == [1] * 400
+    assert correct([0.5, 0.5] * 400, labels) == [1 if y == 0 else 0 for y in labels]  # ties: first class
+    same = [[rng.randrange(2) for _ in range(400)] for _ in range(3)]
+    assert paired_bootstrap(same, same) == (0, 0, 0)
+    # b is a with 40 of 400 images turned wrong in every seed: the difference is exactly +0.10 and
+    # the interval, about +-0.03 wide, excludes zero and contains 0.10.
+    a = [[1] * 400 for _ in range(3)]
+    b = [[0 if i < 40 else 1 for i in range(400)] for _ in range(3)]
+    m, lo, hi = paired_bootstrap(a, b)
+    assert abs(m - 0.10) < 1e-12 and 0.06 < lo < 0.10 < hi < 0.14, (m, lo, hi)
+    # Independent coin flips of equal accuracy: the interval covers zero, and its width is near the
+    # normal theory's 2 x 1.96 x sqrt(0.5 / 3 / 400) = 0.080.
+    a = [[rng.randrange(2) for _ in range(400)] for _ in range(3)]
+    b = [[rng.randrange(2) for _ in range(400)] for _ in range(3)]
+    m, lo, hi = paired_bootstrap(a, b)
+    assert lo < 0 < hi and 0.065 < hi - lo < 0.095, (m, lo, hi)
+    print("ensemble_summary self-test: PASS")
+
+
+if len(sys.argv) > 1 and sys.argv[1] == "--self-test":
+    self_test()
+    sys.exit(0)
 
 runs = collections.defaultdict(list)
 for path in sys.argv[1:]:
@@ -59,3 +116,39 @@ for ds, rs in sorted(runs.items()):
           f"{100 * statistics.mean(share):.2f} % of round time (max {100 * max(share):.2f} %); "
           f"ledger verified in {sum(r['ledger_verified'] for r in rs)}/{len(rs)} runs; "
           f"max |secure - plaintext| ensemble probability {diff:.1e}")
+
+    # Paired bootstrap over the test images (reports that carry per-image probabilities).
+    if all("test_labels" in r for r in rs):
+        def acc_check(cor, reported, what):
+            got = sum(cor) / len(cor)
+            assert abs(got - reported) < 1e-9, f"{what}: per-image ACC {got} != reported {reported}"
+            return cor
+
+        ens_c, cen_c, best_c, vbest_c = [], [], [], []
+        mem_c = [[] for _ in rs[0]["members"]]
+        loc_c = [[] for _ in rs[0]["members"]]
+        for r in rs:
+            y = r["test_labels"]
+            ens_c.append(acc_check(correct(r["ensemble"]["test_probabilities"], y), r["ensemble"]["test_accuracy"], "ensemble"))
+            cen_c.append(acc_check(correct(r["central"]["test_probabilities"], y), r["central"]["test_accuracy"], "central"))
+            for h, m in enumerate(r["members"]):
+                mem_c[h].append(acc_check(correct(m["test_probabilities"], y), m["test_accuracy"], m["institution"]))
+                loc_c[h].append(acc_check(correct(m["local_only_test_probabilities"], y), m["local_only_test_accuracy"],
+                                          m["institution"] + " local-only"))
+            best = max(range(len(r["members"])), key=lambda h: r["members"][h]["test_accuracy"])
+            vbest = max(range(len(r["members"])), key=lambda h: r["members"][h]["best_val_accuracy"])
+            best_c.append(mem_c[best][-1])
+            vbest_c.append(mem_c[vbest][-1])
+        n = len(rs[0]["test_labels"])
+        print(f"\npaired bootstrap over the {n} test images (4000 resamples, the same images for every seed; "
+              f"mean of {len(rs)} seeds, in points, 95 % interval):")
+        print("| difference | mean | 95 % interval |")
+        print("|---|---:|---|")
+        rows = [(f"member {h + 1} ({rs[0]['members'][h]['architecture'].split('(')[0]}): federated - local-only",
+                 mem_c[h], loc_c[h]) for h in range(len(mem_c))]
+        rows += [("ensemble - best member (best on test, per seed)", ens_c, best_c),
+                 ("ensemble - best member on validation", ens_c, vbest_c),
+                 ("ensemble - central", ens_c, cen_c)]
+        for name, a, b in rows:
+            m, lo, hi = paired_bootstrap(a, b)
+            print(f"| {name} | {100 * m:+.1f} | [{100 * lo:+.1f}, {100 * hi:+.1f}] |")

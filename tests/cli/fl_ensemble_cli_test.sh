@@ -53,7 +53,27 @@ sd = j["secure_diagnosis"]
 assert sd["max_abs_diff_from_plaintext"] < 1e-3 and sd["querier_bytes_received"] > 0, sd
 assert abs(sd["test_accuracy"] - j["ensemble"]["test_accuracy"]) <= 1 / 60 + 1e-12, sd
 assert 0 <= j["ensemble"]["test_accuracy"] <= 1 and 0 <= j["central"]["test_accuracy"] <= 1
+# Per-image test probabilities (for paired confidence intervals): one row of 3 per test image, rows
+# summing to 1, and their argmax reproduces every reported accuracy.
+y = j["test_labels"]
+assert len(y) == 60 and set(y) <= {0, 1, 2}, y
+def acc(p):
+    assert len(p) == 3 * len(y) and all(abs(sum(p[3 * i:3 * i + 3]) - 1) < 1e-6 for i in range(len(y))), len(p)
+    return sum(p[3 * i:3 * i + 3].index(max(p[3 * i:3 * i + 3])) == t for i, t in enumerate(y)) / len(y)
+assert abs(acc(j["ensemble"]["test_probabilities"]) - j["ensemble"]["test_accuracy"]) < 1e-12
+assert abs(acc(j["central"]["test_probabilities"]) - j["central"]["test_accuracy"]) < 1e-12
+for e in m:
+    assert abs(acc(e["test_probabilities"]) - e["test_accuracy"]) < 1e-12, e["institution"]
+    assert abs(acc(e["local_only_test_probabilities"]) - e["local_only_test_accuracy"]) < 1e-12, e["institution"]
 PY
+# The benchmark summary reads the per-image probabilities: its bootstrap self-test, then the table
+# with the paired intervals for this one run.
+root=$(cd "$(dirname "$0")/../.." && pwd)
+python3 "$root/scripts/ensemble_summary.py" --self-test || fail "ensemble_summary self-test"
+summary=$(python3 "$root/scripts/ensemble_summary.py" "$work/run/report.json") || fail "ensemble_summary.py"
+echo "$summary"
+grep -Eq '^\| ensemble - central \| [-+][0-9.]+ \| \[[-+][0-9.]+, [-+][0-9.]+\] \|$' <<<"$summary" \
+  || fail "no paired interval for ensemble - central"
 "$heal" ledger verify --ledger "$work/run/ledger.db" || fail "heal ledger verify"
 log=$("$heal" ledger log --ledger "$work/run/ledger.db")
 echo "$log"

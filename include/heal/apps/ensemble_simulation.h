@@ -91,6 +91,9 @@ struct MemberSummary {
   double local_test_accuracy = 0, local_test_auc = 0;         // local-only baseline (NaN when not run)
   double weight = 0;                                          // final ensemble weight
   double best_val_accuracy = 0, local_best_val_accuracy = 0;  // the early-stopping scores (validation split)
+  /// Per test image, row-major (test size x classes): after the federation, and with local training
+  /// only (empty when that baseline was not run).
+  std::vector<double> test_probabilities, local_test_probabilities;
 };
 
 struct EnsembleSimulationReport {
@@ -114,6 +117,11 @@ struct EnsembleSimulationReport {
   std::string reference_hash;  // hex
   bool ledger_verified = false;
   double seconds = 0;
+  /// The test split per image, for paired comparisons (scripts/ensemble_summary.py resamples the test
+  /// images to put confidence intervals on the differences): its labels, and the plaintext ensemble's
+  /// and the central model's probabilities (row-major, test size x classes; central empty when not run).
+  std::vector<int> test_labels;
+  std::vector<double> ensemble_test_probabilities, central_test_probabilities;
 };
 
 /// Runs the simulation. InvalidArgument on bad options (unknown architecture, too few samples).

@@ -242,6 +242,7 @@ Result<EnsembleSimulationReport> run_ensemble_simulation(const io::Dataset& data
     const auto m = nn::compute_metrics(test_probs.back(), data.test.labels, data.num_classes);
     s.test_accuracy = m.accuracy;
     s.test_auc = m.auc;
+    s.test_probabilities = test_probs.back();
     s.local_test_accuracy = s.local_test_auc = std::numeric_limits<double>::quiet_NaN();
     s.weight = weights[k];
     s.best_val_accuracy = best_val[k];
@@ -252,7 +253,9 @@ Result<EnsembleSimulationReport> run_ensemble_simulation(const io::Dataset& data
     std::vector<std::vector<double>> vp;
     for (const auto& m : models) vp.push_back(m->trainer().predict_proba(*val));
     rep.ensemble_val_accuracy = nn::compute_metrics(weighted_mean(vp, weights), val->labels, data.num_classes).accuracy;
-    const auto m = nn::compute_metrics(weighted_mean(test_probs, weights), data.test.labels, data.num_classes);
+    rep.test_labels = data.test.labels;
+    rep.ensemble_test_probabilities = weighted_mean(test_probs, weights);
+    const auto m = nn::compute_metrics(rep.ensemble_test_probabilities, data.test.labels, data.num_classes);
     rep.ensemble_test_accuracy = m.accuracy;
     rep.ensemble_test_auc = m.auc;
   }
@@ -311,6 +314,7 @@ Result<EnsembleSimulationReport> run_ensemble_simulation(const io::Dataset& data
       const auto m = nn::compute_metrics(lp.back(), data.test.labels, data.num_classes);
       rep.members[k].local_test_accuracy = m.accuracy;
       rep.members[k].local_test_auc = m.auc;
+      rep.members[k].local_test_probabilities = lp.back();
       say("local-only " + plan[k].name + " " + plan[k].arch + ": test ACC " + std::to_string(m.accuracy).substr(0, 5));
     }
     rep.local_ensemble_test_accuracy =
@@ -343,7 +347,8 @@ Result<EnsembleSimulationReport> run_ensemble_simulation(const io::Dataset& data
     }
     central.set_weights(bw);
     rep.central_best_val_accuracy = best;
-    const auto m = central.evaluate(data.test);
+    rep.central_test_probabilities = central.predict_proba(data.test);
+    const auto m = nn::compute_metrics(rep.central_test_probabilities, data.test.labels, data.num_classes);
     rep.central_test_accuracy = m.accuracy;
     rep.central_test_auc = m.auc;
     rep.central_architecture = describe_spec(central.spec());
@@ -356,6 +361,8 @@ Result<EnsembleSimulationReport> run_ensemble_simulation(const io::Dataset& data
 std::string ensemble_report_json(const EnsembleSimulationReport& r) {
   using nlohmann::json;
   auto num = [](double v) { return std::isfinite(v) ? json(v) : json(nullptr); };
+  // Per-image probabilities at full precision, so that their argmax reproduces the reported accuracy.
+  auto probs = [](const std::vector<double>& p) { return json(p); };
   json j;
   j["dataset"] = r.dataset;
   j["reference"] = {{"size", r.reference_size}, {"hash", r.reference_hash}};
@@ -373,7 +380,9 @@ std::string ensemble_report_json(const EnsembleSimulationReport& r) {
                             {"gain_over_local_only", num(m.test_accuracy - m.local_test_accuracy)},
                             {"weight", m.weight},
                             {"best_val_accuracy", num(m.best_val_accuracy)},
-                            {"local_only_best_val_accuracy", num(m.local_best_val_accuracy)}});
+                            {"local_only_best_val_accuracy", num(m.local_best_val_accuracy)},
+                            {"test_probabilities", probs(m.test_probabilities)},
+                            {"local_only_test_probabilities", probs(m.local_test_probabilities)}});
   }
   j["rounds"] = json::array();
   for (const auto& row : r.rounds) {
@@ -398,12 +407,15 @@ std::string ensemble_report_json(const EnsembleSimulationReport& r) {
                            {"querier_bytes_received", r.secure_querier_bytes_received}};
   j["ensemble"] = {{"test_accuracy", r.ensemble_test_accuracy},
                    {"test_auc", r.ensemble_test_auc},
-                   {"val_accuracy", r.ensemble_val_accuracy}};
+                   {"val_accuracy", r.ensemble_val_accuracy},
+                   {"test_probabilities", probs(r.ensemble_test_probabilities)}};
+  j["test_labels"] = r.test_labels;
   j["local_only_ensemble_test_accuracy"] = num(r.local_ensemble_test_accuracy);
   j["central"] = {{"architecture", r.central_architecture},
                   {"test_accuracy", num(r.central_test_accuracy)},
                   {"test_auc", num(r.central_test_auc)},
-                  {"best_val_accuracy", num(r.central_best_val_accuracy)}};
+                  {"best_val_accuracy", num(r.central_best_val_accuracy)},
+                  {"test_probabilities", probs(r.central_test_probabilities)}};
   j["ledger_verified"] = r.ledger_verified;
   j["seconds"] = r.seconds;
   return j.dump(2);
