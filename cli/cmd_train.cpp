@@ -630,11 +630,16 @@ void run_cv(TrainArgs a) {
   o.seed = a.seed;
   o.normalizer = classify_normalizer(a);
   const int members = std::max(1, a.ensemble);
-  ProgressBar bar("cv " + a.model, o.folds, !globals().quiet);
+  // The bar starts once the folds are dealt, after the line that says how they are grouped.
+  std::optional<ProgressBar> bar;
+  o.on_start = [&](std::size_t, std::size_t groups, bool grouped) {
+    if (grouped) std::cerr << "folds grouped by patient: " << groups << " patients\n";
+    bar.emplace("cv " + a.model, o.folds, !globals().quiet);
+  };
   o.on_fold = [&bar](std::size_t f, const nn::ClassificationMetrics& m) {
     char buf[96];
     std::snprintf(buf, sizeof buf, "fold %zu: held-out acc %.3f auc %.3f", f + 1, m.accuracy, m.auc);
-    bar.tick(1, buf);
+    if (bar) bar->tick(1, buf);
   };
   const apps::CvFoldTrainer train_fold = [&](const apps::CvFold& fold, json& record) -> Result<std::vector<double>> {
     json teacher_info;
@@ -664,8 +669,7 @@ void run_cv(TrainArgs a) {
   std::cerr << a.cv << "-fold cross-validation of " << a.model << " on " << ds.name << " train + val ("
             << ds.train.size() + ds.val.size() << " images; the test split is not used)\n";
   const apps::CvResult r = value_or_throw(apps::cross_validate(ds, o, train_fold));
-  bar.finish();
-  if (r.grouped) std::cerr << "folds grouped by patient: " << r.groups << " patients\n";
+  if (bar) bar->finish();
 
   json report = apps::cv_result_json(r, o, ds.class_names);
   report["dataset"] = ds.name;

@@ -86,6 +86,7 @@ Result<CvResult> cross_validate(const io::Dataset& ds, const CvOptions& o, const
   } catch (const std::exception& e) {
     return Status::invalid_argument(std::string("cross-validation folds: ") + e.what());
   }
+  if (o.on_start) o.on_start(r.pool, r.groups, r.grouped);
 
   for (std::size_t f = 0; f < o.folds; ++f) {
     std::vector<std::size_t> tr;

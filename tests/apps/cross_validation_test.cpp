@@ -96,11 +96,24 @@ TEST(CrossValidation, HeldOutFoldsPartitionThePoolAndNeverReachTraining) {
   o.folds = 5;
   o.inner_val = 0.125;
   Seen seen;
-  std::size_t progress = 0;
-  o.on_fold = [&progress](std::size_t f, const nn::ClassificationMetrics&) { EXPECT_EQ(f, progress++); };
+  std::size_t progress = 0, starts = 0, start_groups = 0;
+  // on_start runs once, before the first fold, with the grouping the result then reports.
+  o.on_start = [&](std::size_t pool, std::size_t groups, bool grouped) {
+    EXPECT_EQ(progress, 0u);
+    EXPECT_EQ(pool, 190u);
+    EXPECT_TRUE(grouped);
+    start_groups = groups;
+    ++starts;
+  };
+  o.on_fold = [&](std::size_t f, const nn::ClassificationMetrics&) {
+    EXPECT_EQ(starts, 1u);
+    EXPECT_EQ(f, progress++);
+  };
   const CvResult r = cross_validate(ds, o, recording_trainer(seen, true)).value();
   ASSERT_EQ(r.folds.size(), 5u);
   EXPECT_EQ(progress, 5u);
+  EXPECT_EQ(starts, 1u);
+  EXPECT_EQ(start_groups, r.groups);
   EXPECT_EQ(r.pool, 190u);
   EXPECT_TRUE(r.grouped);
   EXPECT_LT(r.groups, 190u);

@@ -49,6 +49,9 @@ struct CvOptions {
     n.mode = io::IntensityMode::kNone;
     return n;
   }();
+  /// Called once the folds are dealt, before any trains (pool size, distinct groups, whether the folds
+  /// are grouped by patient), so that a front end can say so up front; may be empty.
+  std::function<void(std::size_t pool, std::size_t groups, bool grouped)> on_start;
   /// Called after each fold (progress); may be empty.
   std::function<void(std::size_t fold, const nn::ClassificationMetrics& held_out)> on_fold;
 };
