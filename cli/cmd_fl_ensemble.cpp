@@ -27,7 +27,7 @@ struct EnsembleArgs {
   std::string data, partition = "dirichlet:0.5", archs = "hecnn,resnet,capsnet", out = "heal-ensemble",
                     central_arch = "hecnn", config, lr_schedule = "constant";
   int hospitals = 4, rounds = 10, local_epochs = 2, distill_epochs = 1, batch = 64, threads = 2, size = 0;
-  double reference_fraction = 0.2, lr = 2e-3, distill_lr = 1e-3, sharpen = 1.0;
+  double reference_fraction = 0.2, lr = 2e-3, distill_lr = 1e-3, sharpen = 1.0, joint_distill = 0.0;
   std::uint64_t seed = 1;
   bool json = false, no_local = false, no_central = false;
 };
@@ -95,6 +95,7 @@ void run(const EnsembleArgs& a) {
   o.member.distill.learning_rate = a.distill_lr;
   o.member.distill.schedule = nn::torch_backend::Schedule::kConstant;
   o.member.sharpen_temperature = a.sharpen;
+  o.member.joint_distill_weight = a.joint_distill;
   o.member.schedule = apps::parse_round_schedule(a.lr_schedule, static_cast<std::uint64_t>(a.rounds)).value();
   o.local_baseline = !a.no_local;
   o.central_baseline = !a.no_central;
@@ -193,6 +194,11 @@ void add_fl_ensemble_commands(CLI::App& fl) {
       ->capture_default_str();
   sim->add_option("--sharpen", a->sharpen, "Sharpen the consensus as c^(1/T) before distilling (1: off)")
       ->check(CLI::Range(0.05, 1.0))
+      ->capture_default_str();
+  sim->add_option("--joint-distill", a->joint_distill,
+                  "Weight of the consensus term in every private step from round 2 on (private training and the "
+                  "latest consensus together; 0: off, distillation only in the digest step)")
+      ->check(CLI::Range(0.0, 10.0))
       ->capture_default_str();
   sim->add_option("--batch", a->batch, "Batch size")->capture_default_str();
   sim->add_option("--size", a->size, "Resize images to SIZE (0: the dataset's)")->capture_default_str();

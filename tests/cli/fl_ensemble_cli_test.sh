@@ -49,6 +49,10 @@ for k in range(3):
     assert abs(r1["amortised_bytes_up"][k] + r2["amortised_bytes_up"][k] - r1["bytes_up"][k] - r2["bytes_up"][k]) < 1e-6
     assert r1["amortised_bytes_up"][k] < r1["bytes_up"][k] and r2["amortised_bytes_up"][k] > r2["bytes_up"][k]
 assert j["ledger_verified"] is True
+rc = j["recipe"]  # the settings of this run, as given on the command line
+assert (rc["rounds"], rc["local_epochs"], rc["distill_epochs"], rc["partition"], rc["reference_fraction"]) == \
+    (2, 2, 1, "dirichlet:0.5", 0.25), rc
+assert rc["joint_distill"] == 0 and rc["sharpen"] == 1 and rc["lr_schedule"] == "constant", rc
 sd = j["secure_diagnosis"]
 assert sd["max_abs_diff_from_plaintext"] < 1e-3 and sd["querier_bytes_received"] > 0, sd
 assert abs(sd["test_accuracy"] - j["ensemble"]["test_accuracy"]) <= 1 / 60 + 1e-12, sd
@@ -78,6 +82,18 @@ grep -Eq '^\| ensemble - central \| [-+][0-9.]+ \| \[[-+][0-9.]+, [-+][0-9.]+\] 
 log=$("$heal" ledger log --ledger "$work/run/ledger.db")
 echo "$log"
 for a in hecnn resnet capsnet; do grep -q "$a" <<<"$log" || fail "ledger log lacks the $a member's history"; done
+
+# Joint distillation: round 2's private training also fits round 1's consensus (all three
+# architectures, capsnet's margin loss included).
+out=$("$heal" --quiet fl ensemble simulate --data "$work/three.npz" --hospitals 3 --archs hecnn,resnet,capsnet \
+  --rounds 2 --reference-fraction 0.25 --batch 16 --joint-distill 1 --no-local-baseline --no-central \
+  --out "$work/joint" 2>&1) || { echo "$out"; fail "simulate --joint-distill failed"; }
+grep -q 'ledger: verified' <<<"$out" || fail "ledger not verified with --joint-distill"
+[ "$(jq -r '.recipe.joint_distill' "$work/joint/report.json")" = 1 ] || fail "the report does not record --joint-distill"
+if msg=$("$heal" --quiet fl ensemble simulate --data "$work/three.npz" --joint-distill -1 --out "$work/bad" 2>&1); then
+  fail "a negative --joint-distill was accepted"
+fi
+grep -q "joint-distill" <<<"$msg" || fail "the refusal does not name --joint-distill: $msg"
 
 if msg=$("$heal" --quiet fl ensemble simulate --data "$work/three.npz" --archs hecnn,vgg --out "$work/bad" 2>&1); then
   fail "an unknown architecture was accepted"

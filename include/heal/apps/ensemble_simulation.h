@@ -96,8 +96,21 @@ struct MemberSummary {
   std::vector<double> test_probabilities, local_test_probabilities;
 };
 
+/// The recipe a report came from (written into its JSON, so that a number can be traced to its
+/// settings).
+struct EnsembleRecipe {
+  std::string partition;  // io::partition_scheme_name
+  double reference_fraction = 0;
+  int rounds = 0, local_epochs = 0, distill_epochs = 0;
+  double lr = 0, distill_lr = 0, sharpen_temperature = 1, joint_distill_weight = 0;
+  bool cosine = false;
+  std::string central_arch;
+  std::uint64_t seed = 0;
+};
+
 struct EnsembleSimulationReport {
   std::string dataset;
+  EnsembleRecipe recipe;
   std::vector<MemberSummary> members;
   std::vector<RoundRow> rounds;
   double ensemble_test_accuracy = 0, ensemble_test_auc = 0;

@@ -34,6 +34,11 @@ struct TorchMemberOptions {
   /// Both learning rates (private training and distillation) per round (round_schedule.h);
   /// default constant.
   RoundSchedule schedule;
+  /// Joint distillation (TrainOptions::consensus_weight): from the second round on, private training
+  /// also fits the latest (sharpened) consensus on the reference images with this weight, so that
+  /// private epochs on label-skewed data do not undo the digest step. 0: off (FedMD's alternation
+  /// only).
+  double joint_distill_weight = 0;
 };
 
 class TorchEnsembleMember final : public fl::ensemble::EnsembleMember {
@@ -77,6 +82,7 @@ class TorchEnsembleMember final : public fl::ensemble::EnsembleMember {
   double best_val_ = -1;
   std::vector<float> best_weights_;
   std::vector<double> distilled_val_probs_;
+  std::vector<double> consensus_;  // the latest (sharpened) consensus, for joint distillation
   void track(double val_accuracy);
 };
 

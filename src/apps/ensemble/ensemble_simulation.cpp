@@ -126,6 +126,18 @@ Result<EnsembleSimulationReport> run_ensemble_simulation(const io::Dataset& data
 
   EnsembleSimulationReport rep;
   rep.dataset = name;
+  rep.recipe = {.partition = io::partition_scheme_name(o.partition),
+                .reference_fraction = o.reference_fraction,
+                .rounds = o.rounds,
+                .local_epochs = o.member.local_epochs,
+                .distill_epochs = o.member.distill_epochs,
+                .lr = o.member.train.learning_rate,
+                .distill_lr = o.member.distill.learning_rate,
+                .sharpen_temperature = o.member.sharpen_temperature,
+                .joint_distill_weight = o.member.joint_distill_weight,
+                .cosine = o.member.schedule.cosine,
+                .central_arch = o.central_arch,
+                .seed = o.seed};
   rep.reference_size = ref->size();
   const Digest ref_hash = images_hash(*ref);
   rep.reference_hash = digest_hex(ref_hash);
@@ -365,6 +377,19 @@ std::string ensemble_report_json(const EnsembleSimulationReport& r) {
   auto probs = [](const std::vector<double>& p) { return json(p); };
   json j;
   j["dataset"] = r.dataset;
+  const EnsembleRecipe& rc = r.recipe;
+  j["recipe"] = {{"partition", rc.partition},
+                 {"reference_fraction", rc.reference_fraction},
+                 {"rounds", rc.rounds},
+                 {"local_epochs", rc.local_epochs},
+                 {"distill_epochs", rc.distill_epochs},
+                 {"lr", rc.lr},
+                 {"distill_lr", rc.distill_lr},
+                 {"sharpen", rc.sharpen_temperature},
+                 {"joint_distill", rc.joint_distill_weight},
+                 {"lr_schedule", rc.cosine ? "cosine" : "constant"},
+                 {"central_arch", rc.central_arch},
+                 {"seed", rc.seed}};
   j["reference"] = {{"size", r.reference_size}, {"hash", r.reference_hash}};
   j["members"] = json::array();
   for (const auto& m : r.members) {

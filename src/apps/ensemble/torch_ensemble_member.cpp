@@ -64,6 +64,11 @@ Result<fl::Metrics> TorchEnsembleMember::train_local(const fl::TrainConfig& conf
   return guarded("local training", [&]() -> Result<fl::Metrics> {
     tb::TrainOptions o = options_.train;
     o.learning_rate = round_learning_rate(o.learning_rate, options_.schedule, config.round);
+    if (options_.joint_distill_weight > 0 && !consensus_.empty()) {
+      o.consensus_images = reference_.get();
+      o.consensus_targets = consensus_;
+      o.consensus_weight = options_.joint_distill_weight;
+    }
     const double loss = trainer_.train_epochs(*train_, indices_, options_.local_epochs, o);
     return fl::Metrics{{"loss", loss}, {"num_samples", static_cast<double>(indices_.size())}};
   });
@@ -111,6 +116,7 @@ Result<fl::Metrics> TorchEnsembleMember::distill(std::span<const double> consens
     tb::TrainOptions o = options_.distill;
     o.learning_rate = round_learning_rate(o.learning_rate, options_.schedule, config.round);
     const double loss = trainer_.distill_epochs(*reference_, q, options_.distill_epochs, o);
+    if (options_.joint_distill_weight > 0) consensus_ = q;
     distilled_val_probs_ = trainer_.predict_proba(*val_);
     track(nn::compute_metrics(distilled_val_probs_, val_->labels, trainer_.spec().num_classes).accuracy);
     return fl::Metrics{{"distill_loss", loss}};

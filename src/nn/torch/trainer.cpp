@@ -169,6 +169,28 @@ struct Trainer::Impl {
     const auto live_state = ema != nullptr ? state() : std::vector<Tensor>();
     SeededRng rng(seed, stream++);
     shuffle(std::span(idx), rng);
+    // Joint distillation towards the consortium's consensus on its reference images.
+    const bool joint = o.consensus_images != nullptr && o.consensus_weight > 0;
+    Tensor XR, QR;
+    std::vector<std::size_t> ridx;
+    std::size_t rpos = 0;
+    if (joint) {
+      const io::SplitData& r = *o.consensus_images;
+      const auto C = static_cast<std::size_t>(spec.num_classes);
+      HEAL_REQUIRE(r.channels == spec.in_channels && r.height == spec.image_size && r.width == spec.image_size &&
+                       r.size() >= 2 && r.images.size() == r.size() * r.image_size(),
+                   "joint distillation: the consensus images do not match the model spec (or fewer than 2)");
+      HEAL_REQUIRE(o.consensus_targets.size() == r.size() * C,
+                   "joint distillation: consensus_targets must be " << r.size() * C << " values, got "
+                                                                    << o.consensus_targets.size());
+      for (double q : o.consensus_targets) HEAL_REQUIRE(q >= 0 && q <= 1, "joint distillation: a target is outside [0, 1]");
+      XR = images_tensor(r);
+      std::vector<float> qf(o.consensus_targets.begin(), o.consensus_targets.end());
+      QR = ::torch::tensor(qf).reshape({static_cast<long>(r.size()), static_cast<long>(C)});
+      ridx.resize(r.size());
+      for (std::size_t i = 0; i < ridx.size(); ++i) ridx[i] = i;
+      shuffle(std::span(ridx), rng);
+    }
     net->train();
     const auto bs = static_cast<std::size_t>(std::max(2, o.batch_size));
     const std::size_t batches = (idx.size() + bs - 1) / bs;
@@ -249,6 +271,25 @@ struct Trainer::Impl {
         Tensor prox = ::torch::zeros({});
         for (std::size_t k = 0; k < global.size(); ++k) prox = prox + (params_list[k] - global[k]).pow(2).sum();
         total = total + 0.5 * o.fedprox_mu * prox;
+      }
+      if (joint) {
+        // The next reference mini-batch (as many images as this private batch, at least 2).
+        const std::size_t nr = std::min(ridx.size(), std::max<std::size_t>(2, hi - lo));
+        std::vector<std::int64_t> rsel;
+        for (std::size_t k = 0; k < nr; ++k) {
+          if (rpos == ridx.size()) {
+            shuffle(std::span(ridx), rng);
+            rpos = 0;
+          }
+          rsel.push_back(static_cast<std::int64_t>(ridx[rpos++]));
+        }
+        Tensor rt = ::torch::tensor(rsel, ::torch::kLong);
+        Tensor xr = XR.index_select(0, rt), qr = QR.index_select(0, rt);
+        if (o.augment) xr = augment(xr, o, rng);
+        Tensor r_scores = net->forward(normalise(xr));
+        total = total + o.consensus_weight * net->soft_loss(r_scores, qr);
+        if (o.range_penalty > 0 && !net->polys.empty()) total = total + o.range_penalty * net->range_penalty();
+        net->last_cls = net->last_dist = Tensor();
       }
       total.backward();
       opt.step();

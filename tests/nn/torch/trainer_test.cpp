@@ -331,6 +331,63 @@ TEST(Trainer, DistillEpochsLearnsFromSoftTargetsOnly) {
   EXPECT_THROW(bad.distill_epochs(ref28, t28.predict_proba(ref28), 1, quick()), std::invalid_argument);
 }
 
+// Joint distillation (TrainOptions::consensus_*): a member whose private data holds one class only
+// learns the other from the consortium's consensus on unlabelled reference images, because every
+// private step also fits the consensus. The same private training without it predicts one class,
+// and a consensus unrelated to the images (targets of a shuffled reference) teaches nothing.
+TEST(Trainer, JointDistillationTeachesTheClassAHospitalNeverSaw) {
+  const auto ref = synthetic(256, 16, 71), test = synthetic(128, 16, 72);
+  Trainer teacher(ModelSpec{.arch = Architecture::kResNet, .image_size = 16}, 14);
+  teacher.train_epochs(synthetic(256, 16, 73), {}, 3, quick());
+  ASSERT_GT(teacher.evaluate(test).accuracy, 0.9);
+  const auto q = teacher.predict_proba(ref);
+  std::vector<double> shuffled(q.size());
+  SeededRng rng(seed_from_u64(74));
+  for (std::size_t i = 0; i < ref.size(); ++i) {
+    const std::size_t j = rng.uniform(ref.size());
+    shuffled[2 * i] = q[2 * j];
+    shuffled[2 * i + 1] = q[2 * j + 1];
+  }
+  const auto all = synthetic(256, 16, 75);
+  std::vector<std::size_t> only0;  // the label-skewed hospital: class 0 only
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    if (all.labels[i] == 0) only0.push_back(i);
+  }
+  TrainOptions o = quick();
+  o.class_weighting = false;
+  TrainOptions joint = o, unrelated = o;
+  joint.consensus_images = unrelated.consensus_images = &ref;
+  joint.consensus_targets = q;
+  unrelated.consensus_targets = shuffled;
+  joint.consensus_weight = unrelated.consensus_weight = 1.0;
+  Trainer a(ModelSpec{.image_size = 16}, 15), b(ModelSpec{.image_size = 16}, 15), c(ModelSpec{.image_size = 16}, 15);
+  a.train_epochs(all, only0, 4, joint);
+  b.train_epochs(all, only0, 4, o);
+  c.train_epochs(all, only0, 4, unrelated);
+  EXPECT_GT(a.evaluate(test).accuracy, 0.85);
+  EXPECT_LT(b.evaluate(test).accuracy, 0.65);
+  EXPECT_LT(c.evaluate(test).accuracy, 0.75);
+  // Weight 0 is off: the same weights as private training alone.
+  TrainOptions zero = joint;
+  zero.consensus_weight = 0;
+  Trainer z(ModelSpec{.image_size = 16}, 15);
+  z.train_epochs(all, only0, 4, zero);
+  EXPECT_EQ(z.get_weights(), b.get_weights());
+  // Bad consensus shapes and values are refused.
+  Trainer bad(ModelSpec{.image_size = 16}, 16);
+  TrainOptions short_q = joint;
+  short_q.consensus_targets.resize(q.size() - 2);
+  EXPECT_THROW(bad.train_epochs(all, only0, 1, short_q), std::invalid_argument);
+  TrainOptions out_of_range = joint;
+  out_of_range.consensus_targets[0] = 1.5;
+  EXPECT_THROW(bad.train_epochs(all, only0, 1, out_of_range), std::invalid_argument);
+  const auto ref28 = synthetic(16, 28, 76);
+  TrainOptions wrong_size = joint;
+  wrong_size.consensus_images = &ref28;
+  wrong_size.consensus_targets.assign(ref28.size() * 2, 0.5);
+  EXPECT_THROW(bad.train_epochs(all, only0, 1, wrong_size), std::invalid_argument);
+}
+
 // Three independently trained members merged into one ModelIr: its C++ forward pass is the mean of
 // the members' libtorch logits, with the activation polynomials each member learned. One, two and
 // three conv blocks (the recipes v5, v7/v8 and v9): from two on, every conv after the first is

@@ -121,6 +121,17 @@ struct TrainOptions {
   /// (Li et al., arXiv:1812.06127). Disabled when mu == 0 or global_weights is empty.
   double fedprox_mu = 0;
   std::vector<float> global_weights;  // layout of Trainer::get_weights()
+  /// Joint federated distillation: each mini-batch of private data is paired with the next
+  /// mini-batch of `consensus_images` (cycled, reshuffled per pass, augmented like the private batch)
+  /// and the loss gains consensus_weight * soft_loss(model(those images), their rows of
+  /// consensus_targets). The consortium's consensus then constrains every private step instead of
+  /// one digest step that the next private epochs can undo (online co-distillation, Anil et al.,
+  /// arXiv:1804.03235; FedMD's digest and revisit, arXiv:1910.03581, done together). Off when the
+  /// images are null or the weight is 0. The images must outlive the training call; targets are
+  /// consensus_images->size() x num_classes, row-major, in [0, 1].
+  const io::SplitData* consensus_images = nullptr;
+  std::vector<double> consensus_targets;
+  double consensus_weight = 0;
   /// Called after each epoch with (epoch index from 0, mean training loss).
   std::function<void(int, double)> on_epoch;
   /// Called after each mini-batch with (batches done, batches total, running loss).
