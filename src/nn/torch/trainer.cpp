@@ -183,7 +183,9 @@ struct Trainer::Impl {
       HEAL_REQUIRE(o.consensus_targets.size() == r.size() * C,
                    "joint distillation: consensus_targets must be " << r.size() * C << " values, got "
                                                                     << o.consensus_targets.size());
-      for (double q : o.consensus_targets) HEAL_REQUIRE(q >= 0 && q <= 1, "joint distillation: a target is outside [0, 1]");
+      for (double q : o.consensus_targets) {
+        HEAL_REQUIRE(q >= 0 && q <= 1, "joint distillation: a target is outside [0, 1]");
+      }
       XR = images_tensor(r);
       std::vector<float> qf(o.consensus_targets.begin(), o.consensus_targets.end());
       QR = ::torch::tensor(qf).reshape({static_cast<long>(r.size()), static_cast<long>(C)});
