@@ -293,22 +293,42 @@ TEST(Trainer, DistillationLearnsTheTeachersFunction) {
   EXPECT_THROW(caps.train_epochs(synthetic(32, 28, 54), {}, 1, kd), std::invalid_argument);
 }
 
+// Binary soft targets of randomly drawn other rows (with replacement): targets unrelated to the
+// images they are paired with, the negative control of the distillation tests.
+std::vector<double> shuffled_targets(const std::vector<double>& q, std::uint64_t seed) {
+  const std::size_t n = q.size() / 2;
+  std::vector<double> out(q.size());
+  SeededRng rng(seed_from_u64(seed));
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t j = rng.uniform(n);
+    out[2 * i] = q[2 * j];
+    out[2 * i + 1] = q[2 * j + 1];
+  }
+  return out;
+}
+
+// A ResNet teacher trained on the synthetic task (its test ACC checked), the unlabelled reference
+// images (seed), a test split (seed + 1), the teacher's soft targets on the reference, and the
+// shuffled control targets.
+struct TeacherTargets {
+  io::SplitData ref, test;
+  std::vector<double> q, shuffled;
+};
+TeacherTargets teacher_targets(std::uint64_t seed, std::uint64_t teacher_seed) {
+  TeacherTargets t{synthetic(256, 16, seed), synthetic(128, 16, seed + 1), {}, {}};
+  Trainer teacher(ModelSpec{.arch = Architecture::kResNet, .image_size = 16}, teacher_seed);
+  teacher.train_epochs(synthetic(256, 16, seed + 2), {}, 3, quick());
+  EXPECT_GT(teacher.evaluate(t.test).accuracy, 0.9);
+  t.q = teacher.predict_proba(t.ref);
+  t.shuffled = shuffled_targets(t.q, seed + 3);
+  return t;
+}
+
 // Federated distillation's digest step: students of other architectures trained only on the
 // teacher's soft predictions on unlabelled reference images learn its function; the negative control
 // (targets of a shuffled reference, i.e. unrelated to the images) does not.
 TEST(Trainer, DistillEpochsLearnsFromSoftTargetsOnly) {
-  const auto ref = synthetic(256, 16, 61), test = synthetic(128, 16, 62);
-  Trainer teacher(ModelSpec{.arch = Architecture::kResNet, .image_size = 16}, 9);
-  teacher.train_epochs(synthetic(256, 16, 63), {}, 3, quick());
-  ASSERT_GT(teacher.evaluate(test).accuracy, 0.9);
-  const auto q = teacher.predict_proba(ref);
-  std::vector<double> shuffled(q.size());
-  SeededRng rng(seed_from_u64(64));
-  for (std::size_t i = 0; i < ref.size(); ++i) {
-    const std::size_t j = rng.uniform(ref.size());
-    shuffled[2 * i] = q[2 * j];
-    shuffled[2 * i + 1] = q[2 * j + 1];
-  }
+  const auto [ref, test, q, shuffled] = teacher_targets(61, 9);
   Trainer student(ModelSpec{.image_size = 16}, 10), control(ModelSpec{.image_size = 16}, 10);
   student.distill_epochs(ref, q, 4, quick());
   control.distill_epochs(ref, shuffled, 4, quick());
@@ -336,18 +356,7 @@ TEST(Trainer, DistillEpochsLearnsFromSoftTargetsOnly) {
 // private step also fits the consensus. The same private training without it predicts one class,
 // and a consensus unrelated to the images (targets of a shuffled reference) teaches nothing.
 TEST(Trainer, JointDistillationTeachesTheClassAHospitalNeverSaw) {
-  const auto ref = synthetic(256, 16, 71), test = synthetic(128, 16, 72);
-  Trainer teacher(ModelSpec{.arch = Architecture::kResNet, .image_size = 16}, 14);
-  teacher.train_epochs(synthetic(256, 16, 73), {}, 3, quick());
-  ASSERT_GT(teacher.evaluate(test).accuracy, 0.9);
-  const auto q = teacher.predict_proba(ref);
-  std::vector<double> shuffled(q.size());
-  SeededRng rng(seed_from_u64(74));
-  for (std::size_t i = 0; i < ref.size(); ++i) {
-    const std::size_t j = rng.uniform(ref.size());
-    shuffled[2 * i] = q[2 * j];
-    shuffled[2 * i + 1] = q[2 * j + 1];
-  }
+  const auto [ref, test, q, shuffled] = teacher_targets(71, 14);
   const auto all = synthetic(256, 16, 75);
   std::vector<std::size_t> only0;  // the label-skewed hospital: class 0 only
   for (std::size_t i = 0; i < all.size(); ++i) {
