@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <string_view>
 
 #include "dcmtk/config/osconfig.h"  // must come first
 #include "dcmtk/dcmdata/dctk.h"
@@ -148,8 +149,7 @@ TEST(DicomDecode, HeaderlessDataSetIsDetectedAndDecoded) {
 // Preamble + a minimal meta header (explicit VR little endian).
 Bytes preamble_and_meta() {
   Bytes b(128, 0);
-  const char* dicm = "DICM";
-  b.insert(b.end(), dicm, dicm + 4);
+  for (char c : std::string_view("DICM")) b.push_back(static_cast<std::uint8_t>(c));
   const std::string ts = "1.2.840.10008.1.2.1";  // 19 chars + NUL pad
   const std::uint8_t el[] = {0x02, 0x00, 0x10, 0x00, 'U', 'I', 20, 0};
   b.insert(b.end(), el, el + sizeof(el));

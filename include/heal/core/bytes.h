@@ -26,9 +26,12 @@ class ByteWriter {
   template <typename T>
     requires std::is_arithmetic_v<T>
   void put(T v) {
-    std::uint8_t buf[sizeof(T)];
-    std::memcpy(buf, &v, sizeof(T));  // host is little-endian (x86-64, aarch64); checked in tests
-    out().insert(out().end(), buf, buf + sizeof(T));
+    // Grow, then copy into the new tail (an insert from a small stack buffer trips GCC 12's
+    // -Warray-bounds false positive). Host is little-endian (x86-64, aarch64); checked in tests.
+    Bytes& o = out();
+    const std::size_t at = o.size();
+    o.resize(at + sizeof(T));
+    std::memcpy(o.data() + at, &v, sizeof(T));
   }
   void put_bytes(std::span<const std::uint8_t> b) { out().insert(out().end(), b.begin(), b.end()); }
   /// u32 length + bytes.
