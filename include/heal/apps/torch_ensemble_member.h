@@ -37,7 +37,9 @@ struct TorchMemberOptions {
   /// Joint distillation (TrainOptions::consensus_weight): from the second round on, private training
   /// also fits the latest (sharpened) consensus on the reference images with this weight, so that
   /// private epochs on label-skewed data do not undo the digest step. 0: off (FedMD's alternation
-  /// only).
+  /// only). It acts where distill() and train_local() run on the same member: a one-site
+  /// institution. The sites of a multi-site institution receive its distilled weights, not the
+  /// consensus, and train on their own data only.
   double joint_distill_weight = 0;
 };
 
