@@ -166,8 +166,8 @@ json record_json(const ledger::Record& r) {
     j.update({{"round", cs->round}, {"contributions", contribs}, {"aggregate_hash", digest_hex(cs->aggregate_hash)}});
   } else if (const auto* es = std::get_if<EnsembleSetup>(&r.body)) {
     json members = json::array();
-    for (const auto& m : es->members) {
-      members.push_back({{"institution", m.institution}, {"architecture", m.architecture}, {"sites", m.num_sites}});
+    for (const auto& em : es->members) {
+      members.push_back({{"institution", em.institution}, {"architecture", em.architecture}, {"sites", em.num_sites}});
     }
     j.update({{"members", members}, {"reference_hash", digest_hex(es->reference_hash)},
               {"reference_size", es->reference_size}, {"num_classes", es->num_classes},
@@ -179,9 +179,9 @@ json record_json(const ledger::Record& r) {
               {"num_parameters", mv->num_parameters}});
   } else if (const auto* er = std::get_if<EnsembleRound>(&r.body)) {
     json contribs = json::array();
-    for (const auto& c : er->contributors) {
-      contribs.push_back({{"institution", c.institution}, {"weight", c.weight}, {"val_accuracy", c.val_accuracy},
-                          {"masked_input_hash", digest_hex(c.masked_input_hash)}});
+    for (const auto& ec : er->contributors) {
+      contribs.push_back({{"institution", ec.institution}, {"weight", ec.weight}, {"val_accuracy", ec.val_accuracy},
+                          {"masked_input_hash", digest_hex(ec.masked_input_hash)}});
     }
     j.update({{"round", er->round}, {"contributors", contribs}, {"consensus_hash", digest_hex(er->consensus_hash)}});
   }

@@ -119,7 +119,7 @@ Result<std::vector<Item>> list_split_folders(const fs::path& root, std::vector<s
       std::sort(files.begin(), files.end());  // deterministic order
       for (auto& f : files) {
         std::string rel = fs::path(f).lexically_relative(root).string();
-        items.push_back({std::move(f), static_cast<int>(label), split, std::move(rel)});
+        items.push_back({std::move(f), static_cast<int>(label), split, std::move(rel), {}});
       }
     }
   }
@@ -164,7 +164,7 @@ Result<std::vector<Item>> list_csv(const fs::path& csv, std::vector<std::string>
     HEAL_ASSIGN_OR_RETURN(Split s, parse_split(r.split));
     const int label = numeric ? std::stoi(r.label) : ids[r.label];
     const fs::path p = fs::path(r.path).is_absolute() ? fs::path(r.path) : csv.parent_path() / r.path;
-    items.push_back({p.string(), label, s, fs::path(r.path).is_absolute() ? std::string() : r.path});
+    items.push_back({p.string(), label, s, fs::path(r.path).is_absolute() ? std::string() : r.path, {}});
   }
   return items;
 }

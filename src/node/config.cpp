@@ -97,7 +97,9 @@ Result<double> get_number(const json& obj, const std::string& where, const char*
 // A name: lower-case letters, digits, '_', '-', ':' and '.' (architectures, strategies, partition schemes).
 Status check_name(const std::string& field, const std::string& v) {
   if (v.size() > 64 || v.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_-:.") != std::string::npos) {
-    return bad(field, "\"" + v.substr(0, 64) + "\" is not a valid name");
+    std::string shown = "\"";  // built by appending: GCC 12's -Wrestrict misfires on "lit" + substr(...)
+    shown.append(v, 0, 64).append("\" is not a valid name");
+    return bad(field, shown);
   }
   return {};
 }
