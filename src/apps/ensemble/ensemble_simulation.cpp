@@ -291,7 +291,7 @@ Result<EnsembleSimulationReport> run_ensemble_simulation(const io::Dataset& data
     RunStats stats;
     auto out = smpc_diagnose(sm, data.test.images, data.test.size(), C, sys, 0, {}, &stats);
     if (!out.ok()) return out.status().with_context("secure ensemble diagnosis of the test split");
-    const auto plain = weighted_mean(test_probs, weights);
+    const auto& plain = rep.ensemble_test_probabilities;
     for (std::size_t i = 0; i < plain.size(); ++i) {
       rep.secure_max_abs_diff = std::max(rep.secure_max_abs_diff, std::abs(plain[i] - out->mean[i]));
     }
@@ -373,8 +373,6 @@ Result<EnsembleSimulationReport> run_ensemble_simulation(const io::Dataset& data
 std::string ensemble_report_json(const EnsembleSimulationReport& r) {
   using nlohmann::json;
   auto num = [](double v) { return std::isfinite(v) ? json(v) : json(nullptr); };
-  // Per-image probabilities at full precision, so that their argmax reproduces the reported accuracy.
-  auto probs = [](const std::vector<double>& p) { return json(p); };
   json j;
   j["dataset"] = r.dataset;
   const EnsembleRecipe& rc = r.recipe;
@@ -406,8 +404,9 @@ std::string ensemble_report_json(const EnsembleSimulationReport& r) {
                             {"weight", m.weight},
                             {"best_val_accuracy", num(m.best_val_accuracy)},
                             {"local_only_best_val_accuracy", num(m.local_best_val_accuracy)},
-                            {"test_probabilities", probs(m.test_probabilities)},
-                            {"local_only_test_probabilities", probs(m.local_test_probabilities)}});
+                            // per image, at full double precision: their argmax reproduces the accuracies
+                            {"test_probabilities", m.test_probabilities},
+                            {"local_only_test_probabilities", m.local_test_probabilities}});
   }
   j["rounds"] = json::array();
   for (const auto& row : r.rounds) {
@@ -433,14 +432,14 @@ std::string ensemble_report_json(const EnsembleSimulationReport& r) {
   j["ensemble"] = {{"test_accuracy", r.ensemble_test_accuracy},
                    {"test_auc", r.ensemble_test_auc},
                    {"val_accuracy", r.ensemble_val_accuracy},
-                   {"test_probabilities", probs(r.ensemble_test_probabilities)}};
+                   {"test_probabilities", r.ensemble_test_probabilities}};
   j["test_labels"] = r.test_labels;
   j["local_only_ensemble_test_accuracy"] = num(r.local_ensemble_test_accuracy);
   j["central"] = {{"architecture", r.central_architecture},
                   {"test_accuracy", num(r.central_test_accuracy)},
                   {"test_auc", num(r.central_test_auc)},
                   {"best_val_accuracy", num(r.central_best_val_accuracy)},
-                  {"test_probabilities", probs(r.central_test_probabilities)}};
+                  {"test_probabilities", r.central_test_probabilities}};
   j["ledger_verified"] = r.ledger_verified;
   j["seconds"] = r.seconds;
   return j.dump(2);

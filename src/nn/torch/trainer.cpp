@@ -8,6 +8,7 @@
 #include <cmath>
 #include <mutex>
 #include <numbers>
+#include <tuple>
 
 #include "heal/core/check.h"
 #include "heal/core/rng.h"
@@ -38,6 +39,24 @@ void default_threads() {
 Tensor images_tensor(const io::SplitData& d) {
   return ::torch::from_blob(const_cast<float*>(d.images.data()),
                             {static_cast<long>(d.size()), d.channels, d.height, d.width}, ::torch::kFloat);
+}
+
+// Unlabelled images and their soft targets (images.size() x num_classes, row-major, in [0, 1]) as
+// tensors, after the checks that the digest step (distill_epochs) and joint distillation share;
+// `what` names the caller in the error.
+std::pair<Tensor, Tensor> soft_target_tensors(const ModelSpec& spec, const io::SplitData& images,
+                                              std::span<const double> targets, const char* what) {
+  const auto C = static_cast<std::size_t>(spec.num_classes);
+  HEAL_REQUIRE(images.channels == spec.in_channels && images.height == spec.image_size &&
+                   images.width == spec.image_size,
+               what << ": reference images do not match the model spec");
+  HEAL_REQUIRE(images.images.size() == images.size() * images.image_size(), what << ": reference image buffer size");
+  HEAL_REQUIRE(targets.size() == images.size() * C, what << ": targets must be reference.size() x num_classes ("
+                                                         << images.size() * C << " values), got " << targets.size());
+  for (double q : targets) HEAL_REQUIRE(q >= 0 && q <= 1, what << ": a target is outside [0, 1]");
+  std::vector<float> qf(targets.begin(), targets.end());
+  return {images_tensor(images),
+          ::torch::tensor(qf).reshape({static_cast<long>(images.size()), static_cast<long>(C)})};
 }
 
 Tensor labels_tensor(const io::SplitData& d) {
@@ -176,19 +195,8 @@ struct Trainer::Impl {
     std::size_t rpos = 0;
     if (joint) {
       const io::SplitData& r = *o.consensus_images;
-      const auto C = static_cast<std::size_t>(spec.num_classes);
-      HEAL_REQUIRE(r.channels == spec.in_channels && r.height == spec.image_size && r.width == spec.image_size &&
-                       r.size() >= 2 && r.images.size() == r.size() * r.image_size(),
-                   "joint distillation: the consensus images do not match the model spec (or fewer than 2)");
-      HEAL_REQUIRE(o.consensus_targets.size() == r.size() * C,
-                   "joint distillation: consensus_targets must be " << r.size() * C << " values, got "
-                                                                    << o.consensus_targets.size());
-      for (double q : o.consensus_targets) {
-        HEAL_REQUIRE(q >= 0 && q <= 1, "joint distillation: a target is outside [0, 1]");
-      }
-      XR = images_tensor(r);
-      std::vector<float> qf(o.consensus_targets.begin(), o.consensus_targets.end());
-      QR = ::torch::tensor(qf).reshape({static_cast<long>(r.size()), static_cast<long>(C)});
+      HEAL_REQUIRE(r.size() >= 2, "joint distillation: fewer than 2 consensus images");
+      std::tie(XR, QR) = soft_target_tensors(spec, r, o.consensus_targets, "joint distillation");
       ridx.resize(r.size());
       for (std::size_t i = 0; i < ridx.size(); ++i) ridx[i] = i;
       shuffle(std::span(ridx), rng);
@@ -422,18 +430,8 @@ double Trainer::train_epochs(const io::SplitData& data, std::span<const std::siz
 double Trainer::distill_epochs(const io::SplitData& ref, std::span<const double> targets, int epochs,
                                const TrainOptions& opts) {
   auto& im = *impl_;
-  const auto C = static_cast<std::size_t>(im.spec.num_classes);
   HEAL_REQUIRE(epochs >= 1, "distill_epochs: epochs must be >= 1");
-  HEAL_REQUIRE(ref.channels == im.spec.in_channels && ref.height == im.spec.image_size &&
-                   ref.width == im.spec.image_size,
-               "distill_epochs: reference images do not match the model spec");
-  HEAL_REQUIRE(ref.images.size() == ref.size() * ref.image_size(), "distill_epochs: reference image buffer size");
-  HEAL_REQUIRE(targets.size() == ref.size() * C, "distill_epochs: targets must be reference.size() x num_classes ("
-                                                     << ref.size() * C << " values), got " << targets.size());
-  for (double q : targets) HEAL_REQUIRE(q >= 0 && q <= 1, "distill_epochs: a target is outside [0, 1]");
-  Tensor X = images_tensor(ref);
-  std::vector<float> qf(targets.begin(), targets.end());
-  Tensor Q = ::torch::tensor(qf).reshape({static_cast<long>(ref.size()), static_cast<long>(C)});
+  const auto [X, Q] = soft_target_tensors(im.spec, ref, targets, "distill_epochs");
   std::vector<std::size_t> idx(ref.size());
   for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
   auto opt = im.make_optimizer(opts);
