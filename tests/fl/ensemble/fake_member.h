@@ -66,7 +66,10 @@ class FakeMember final : public EnsembleMember {
 
   MemberDescription describe() const override {
     std::string a = "logreg(features=";
-    for (std::size_t i = 0; i < features_.size(); ++i) a += (i ? "," : "") + std::to_string(features_[i]);
+    for (std::size_t i = 0; i < features_.size(); ++i) {
+      if (i) a += ',';
+      a += std::to_string(features_[i]);
+    }
     return {a + ")", w_.size()};
   }
   std::size_t num_classes() const override { return kClasses; }

@@ -247,7 +247,11 @@ Consortium consortium(std::uint32_t n, std::uint32_t t, std::uint32_t min_contri
     a.push_back(hex[i & 15]);
     return a;
   };
-  for (std::uint32_t i = 0; i < n; ++i) c.members.push_back({i, Role::kHospital, "h" + std::to_string(i), addr(i + 1)});
+  for (std::uint32_t i = 0; i < n; ++i) {
+    std::string name = "h";
+    name += std::to_string(i);  // appended, not "h" + ...: GCC 12 warns -Wrestrict on that (a false positive)
+    c.members.push_back({i, Role::kHospital, name, addr(i + 1)});
+  }
   c.members.push_back({100, Role::kCoordinator, "c", addr(0xff)});
   return c;
 }
