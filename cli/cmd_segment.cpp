@@ -69,7 +69,7 @@ void run_train_segment(const SegTrainCli& a) {
             << " test images; " << a.model << " with " << r.parameters << " parameters, trained in "
             << format_duration(r.fit.seconds) << (r.val_images > 0 ? " (best epoch " + std::to_string(r.fit.best_epoch + 1) + ")" : "")
             << "\n";
-  std::cout << "test split, Inf-Net metrics (per image at native resolution, threshold 0.5):\n"
+  std::cout << "test split, per image at native resolution, threshold 0.5, mean over images:\n"
             << nn::format_seg_table(r.test);
   std::cout << "model  " << r.model_path << "\nreport " << r.report_path << "\n";
   if (!r.figure_path.empty()) std::cout << "figure " << r.figure_path << " (prediction red, ground truth green)\n";
@@ -86,12 +86,18 @@ bool run_eval_segment_if_seg_model(const std::string& model, const std::string& 
   if (samples.empty()) throw StatusError(Status::invalid_argument("the " + split + " split of '" + path + "' is empty"));
   const nn::SegMetrics r = m.evaluate(samples);
   if (json) {
+    const auto infnet = [](const nn::InfNetMetrics& x) {
+      nlohmann::json j = nlohmann::json::object();
+      for (const auto& [k, v] : nn::infnet_fields(x)) j[k] = v;
+      return j;
+    };
     nlohmann::json per = nlohmann::json::array();
     for (const auto& i : r.images) per.push_back({{"id", i.id}, {"dice", i.dice}, {"iou", i.iou}, {"sensitivity", i.sensitivity},
-                                                  {"specificity", i.specificity}, {"mae", i.mae}});
+                                                  {"specificity", i.specificity}, {"mae", i.mae}, {"infnet", infnet(i.infnet)}});
     std::cout << nlohmann::json{{"model", model}, {"dataset", ds.name}, {"split", split}, {"dice", r.dice},
                                 {"dice_sd", r.dice_sd}, {"iou", r.iou}, {"sensitivity", r.sensitivity},
-                                {"specificity", r.specificity}, {"mae", r.mae}, {"per_image", per}}
+                                {"specificity", r.specificity}, {"mae", r.mae}, {"infnet", infnet(r.infnet)},
+                                {"per_image", per}}
                      .dump(2)
               << "\n";
     return true;

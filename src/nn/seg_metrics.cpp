@@ -37,17 +37,219 @@ SegImageMetrics segmentation_metrics(std::span<const float> probability, std::sp
   return m;
 }
 
+namespace {
+
+constexpr double kMatlabEps = 2.220446049250313e-16;  // the toolbox's `eps`
+
+// Object similarity of the S-measure: 2 x / (x^2 + 1 + sigma_x + eps) over the selected pixels'
+// values (mean x, sample standard deviation sigma_x; 0 for one value); 0 when none is selected.
+double object_similarity(const std::vector<double>& v) {
+  if (v.empty()) return 0.0;
+  double mean = 0;
+  for (double x : v) mean += x;
+  mean /= static_cast<double>(v.size());
+  double ss = 0;
+  for (double x : v) ss += (x - mean) * (x - mean);
+  const double sd = v.size() > 1 ? std::sqrt(ss / static_cast<double>(v.size() - 1)) : 0.0;
+  return 2.0 * mean / (mean * mean + 1.0 + sd + kMatlabEps);
+}
+
+// The S-measure's SSIM-like score of one quadrant (rows [y0, y1), columns [x0, x1)).
+double quadrant_similarity(const std::vector<double>& r, std::span<const std::uint8_t> g, int width, int x0, int x1,
+                           int y0, int y1) {
+  const double n = static_cast<double>(x1 - x0) * static_cast<double>(y1 - y0);
+  if (n <= 0) return 0.0;
+  double mx = 0, my = 0;
+  for (int y = y0; y < y1; ++y) {
+    for (int x = x0; x < x1; ++x) {
+      const std::size_t i = static_cast<std::size_t>(y) * width + x;
+      mx += r[i];
+      my += g[i] != 0 ? 1.0 : 0.0;
+    }
+  }
+  mx /= n;
+  my /= n;
+  double sxx = 0, syy = 0, sxy = 0;
+  for (int y = y0; y < y1; ++y) {
+    for (int x = x0; x < x1; ++x) {
+      const std::size_t i = static_cast<std::size_t>(y) * width + x;
+      const double dx = r[i] - mx, dy = (g[i] != 0 ? 1.0 : 0.0) - my;
+      sxx += dx * dx;
+      syy += dy * dy;
+      sxy += dx * dy;
+    }
+  }
+  const double d = n - 1.0 + kMatlabEps;
+  sxx /= d;
+  syy /= d;
+  sxy /= d;
+  const double alpha = 4.0 * mx * my * sxy;
+  const double beta = (mx * mx + my * my) * (sxx + syy);
+  if (alpha != 0.0) return alpha / (beta + kMatlabEps);
+  return beta == 0.0 ? 1.0 : 0.0;
+}
+
+// S-alpha (Fan et al., ICCV 2017) of a map r in [0, 1] against the truth, alpha = 0.5.
+double structure_measure(const std::vector<double>& r, std::span<const std::uint8_t> g, int width, int height) {
+  const std::size_t n = r.size();
+  std::size_t fg = 0;
+  double sum_r = 0, sum_col = 0, sum_row = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    sum_r += r[i];
+    if (g[i] != 0) {
+      ++fg;
+      sum_col += static_cast<double>(i % width + 1);  // 1-based, as the toolbox's centroid
+      sum_row += static_cast<double>(i / width + 1);
+    }
+  }
+  if (fg == 0) return 1.0 - sum_r / static_cast<double>(n);
+  if (fg == n) return sum_r / static_cast<double>(n);
+  std::vector<double> in_fg, in_bg;
+  in_fg.reserve(fg);
+  in_bg.reserve(n - fg);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (g[i] != 0) {
+      in_fg.push_back(r[i]);
+    } else {
+      in_bg.push_back(1.0 - r[i]);
+    }
+  }
+  const double u = static_cast<double>(fg) / static_cast<double>(n);
+  const double s_object = u * object_similarity(in_fg) + (1.0 - u) * object_similarity(in_bg);
+  // Region part: four quadrants split at the truth's centroid (X columns and Y rows in the first ones).
+  const int cx = static_cast<int>(std::round(sum_col / static_cast<double>(fg)));
+  const int cy = static_cast<int>(std::round(sum_row / static_cast<double>(fg)));
+  const double area = static_cast<double>(width) * static_cast<double>(height);
+  const double w1 = static_cast<double>(cx) * cy / area, w2 = static_cast<double>(width - cx) * cy / area,
+               w3 = static_cast<double>(cx) * (height - cy) / area;
+  const double w4 = 1.0 - w1 - w2 - w3;
+  const double s_region = w1 * quadrant_similarity(r, g, width, 0, cx, 0, cy) +
+                          w2 * quadrant_similarity(r, g, width, cx, width, 0, cy) +
+                          w3 * quadrant_similarity(r, g, width, 0, cx, cy, height) +
+                          w4 * quadrant_similarity(r, g, width, cx, width, cy, height);
+  return std::max(0.0, 0.5 * s_object + 0.5 * s_region);
+}
+
+// E-phi (Fan et al., IJCAI 2018) of a binary map with `predicted` pixels, `tp` of them on the truth's
+// `truth` pixels, out of n: the enhanced alignment takes one value per (prediction, truth) pair.
+double enhanced_alignment(double n, double truth, double predicted, double tp) {
+  if (truth == 0) return (n - predicted) / (n - 1.0 + kMatlabEps);
+  if (truth == n) return predicted / (n - 1.0 + kMatlabEps);
+  const double mu_f = predicted / n, mu_g = truth / n;
+  const auto enhanced = [&](double f, double gv) {
+    const double af = f - mu_f, ag = gv - mu_g;
+    const double align = 2.0 * ag * af / (ag * ag + af * af + kMatlabEps);
+    return (align + 1.0) * (align + 1.0) / 4.0;
+  };
+  const double fp = predicted - tp, fn = truth - tp, tn = n - predicted - fn;
+  const double sum = tp * enhanced(1, 1) + fp * enhanced(1, 0) + fn * enhanced(0, 1) + tn * enhanced(0, 0);
+  return sum / (n - 1.0 + kMatlabEps);
+}
+
+}  // namespace
+
+InfNetMetrics infnet_metrics(std::span<const float> probability, std::span<const std::uint8_t> truth, int width,
+                             int height) {
+  if (width < 1 || height < 1 || probability.size() != truth.size() ||
+      truth.size() != static_cast<std::size_t>(width) * static_cast<std::size_t>(height)) {
+    throw std::invalid_argument("infnet_metrics: the probability map and the truth must both be width x height");
+  }
+  const std::size_t n = truth.size();
+  // Inf-Net's test script: stretch to [0, 1] and save as 8 bits.
+  double pmin = probability[0], pmax = probability[0];
+  for (float p : probability) {
+    pmin = std::min(pmin, static_cast<double>(p));
+    pmax = std::max(pmax, static_cast<double>(p));
+  }
+  std::vector<int> q(n);
+  int qmin = 255, qmax = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double v = (static_cast<double>(probability[i]) - pmin) / (pmax - pmin + 1e-8);
+    q[i] = static_cast<int>(std::lround(std::clamp(v, 0.0, 1.0) * 255.0));
+    qmin = std::min(qmin, q[i]);
+    qmax = std::max(qmax, q[i]);
+  }
+  // The toolbox: read back as q / 255 and stretched again (mapminmax) when not constant.
+  const auto level = [&](int v) {
+    return qmax > qmin ? static_cast<double>(v - qmin) / static_cast<double>(qmax - qmin) : v / 255.0;
+  };
+  std::vector<double> r(n);
+  std::vector<double> fg_at(256, 0.0), all_at(256, 0.0);
+  double mae = 0, truth_count = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    r[i] = level(q[i]);
+    const bool g = truth[i] != 0;
+    mae += std::fabs(r[i] - (g ? 1.0 : 0.0));
+    all_at[static_cast<std::size_t>(q[i])] += 1;
+    if (g) {
+      fg_at[static_cast<std::size_t>(q[i])] += 1;
+      truth_count += 1;
+    }
+  }
+  InfNetMetrics m;
+  const double dn = static_cast<double>(n);
+  for (int k = 0; k < 256; ++k) {
+    const double t = 1.0 - k / 255.0;
+    double predicted = 0, tp = 0;
+    for (int v = 0; v < 256; ++v) {
+      if (all_at[static_cast<std::size_t>(v)] > 0 && level(v) >= t - 1e-12) {
+        predicted += all_at[static_cast<std::size_t>(v)];
+        tp += fg_at[static_cast<std::size_t>(v)];
+      }
+    }
+    if (tp > 0) {
+      const double fp = predicted - tp, tn = dn - predicted - (truth_count - tp);
+      m.dice += 2.0 * tp / (truth_count + predicted);
+      m.sensitivity += tp / truth_count;
+      m.specificity += tn / (tn + fp);
+    }
+    m.e_phi += enhanced_alignment(dn, truth_count, predicted, tp);
+  }
+  m.dice /= 256.0;
+  m.sensitivity /= 256.0;
+  m.specificity /= 256.0;
+  m.e_phi /= 256.0;
+  m.s_alpha = structure_measure(r, truth, width, height);
+  m.mae = mae / dn;
+  m.computed = true;
+  return m;
+}
+
+std::vector<std::pair<std::string, double>> infnet_fields(const InfNetMetrics& m) {
+  return {{"dice", m.dice},
+          {"sensitivity", m.sensitivity},
+          {"specificity", m.specificity},
+          {"s_alpha", m.s_alpha},
+          {"e_phi", m.e_phi},
+          {"mae", m.mae}};
+}
+
+SegImageMetrics segmentation_metrics(std::span<const float> probability, std::span<const std::uint8_t> truth, int width,
+                                     int height) {
+  SegImageMetrics m = segmentation_metrics(probability, truth);
+  m.infnet = infnet_metrics(probability, truth, width, height);
+  return m;
+}
+
 SegMetrics summarize(std::vector<SegImageMetrics> images) {
   SegMetrics s;
   s.images = std::move(images);
   const double n = static_cast<double>(s.images.size());
   if (s.images.empty()) return s;
+  s.infnet.computed = true;
   for (const auto& m : s.images) {
+    s.infnet.computed = s.infnet.computed && m.infnet.computed;
     s.dice += m.dice / n;
     s.iou += m.iou / n;
     s.sensitivity += m.sensitivity / n;
     s.specificity += m.specificity / n;
     s.mae += m.mae / n;
+    s.infnet.dice += m.infnet.dice / n;
+    s.infnet.sensitivity += m.infnet.sensitivity / n;
+    s.infnet.specificity += m.infnet.specificity / n;
+    s.infnet.e_phi += m.infnet.e_phi / n;
+    s.infnet.s_alpha += m.infnet.s_alpha / n;
+    s.infnet.mae += m.infnet.mae / n;
   }
   if (s.images.size() > 1) {
     double ss = 0;
@@ -72,6 +274,13 @@ std::string format_seg_table(const SegMetrics& m, bool per_image) {
   std::snprintf(line, sizeof line, "%-10s %7.4f %7.4f %7.4f %7.4f %7.4f   (%zu images; Dice sd %.4f)\n", "mean", m.dice,
                 m.iou, m.sensitivity, m.specificity, m.mae, m.images.size(), m.dice_sd);
   out += line;
+  if (m.infnet.computed) {
+    out += "Inf-Net toolbox protocol (8-bit map stretched to [0, 1], mean over 256 thresholds):\n";
+    std::snprintf(line, sizeof line, "  Dice %.4f  Sen %.4f  Spec %.4f  S-alpha %.4f  E-phi %.4f  MAE %.4f\n",
+                  m.infnet.dice, m.infnet.sensitivity, m.infnet.specificity, m.infnet.s_alpha, m.infnet.e_phi,
+                  m.infnet.mae);
+    out += line;
+  }
   return out;
 }
 

@@ -1,7 +1,10 @@
 // Segmentation metrics (Inf-Net definitions) and overlays (issue 20).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 
 #include "heal/nn/seg_metrics.h"
 
@@ -55,6 +58,148 @@ TEST(SegMetrics, MeansArePerImageNotPooled) {
   const std::string t = format_seg_table(s, true);
   EXPECT_NE(t.find("mean"), std::string::npos);
   EXPECT_NE(t.find("2 images"), std::string::npos);
+}
+
+// A direct, per-threshold transcription of the Inf-Net toolbox (Fmeasure_calu, Enhancedmeasure) on
+// an already stretched map r, for comparison with infnet_metrics' histogram form.
+InfNetMetrics brute_force_thresholds(const std::vector<double>& r, const std::vector<std::uint8_t>& g) {
+  const double eps = 2.220446049250313e-16;
+  const double n = static_cast<double>(r.size());
+  double truth = 0;
+  for (auto v : g) truth += v != 0;
+  InfNetMetrics m;
+  for (int k = 0; k < 256; ++k) {
+    const double t = 1.0 - k / 255.0;
+    std::vector<double> fm(r.size());
+    double tp = 0, pred = 0;
+    for (std::size_t i = 0; i < r.size(); ++i) {
+      fm[i] = r[i] >= t - 1e-12 ? 1.0 : 0.0;
+      pred += fm[i];
+      tp += fm[i] * (g[i] != 0);
+    }
+    if (tp > 0) {
+      const double fn = truth - tp, fp = pred - tp, tn = n - pred - fn;
+      m.dice += 2 * tp / (truth + pred) / 256;
+      m.sensitivity += tp / truth / 256;
+      m.specificity += tn / (tn + fp) / 256;
+    }
+    double sum = 0;
+    const double mf = pred / n, mg = truth / n;
+    for (std::size_t i = 0; i < r.size(); ++i) {
+      const double af = fm[i] - mf, ag = (g[i] != 0 ? 1.0 : 0.0) - mg;
+      const double align = truth == 0 ? 0 : 2 * ag * af / (ag * ag + af * af + eps);
+      sum += truth == 0 ? 1 - fm[i] : (align + 1) * (align + 1) / 4;
+    }
+    m.e_phi += sum / (n - 1 + eps) / 256;
+  }
+  return m;
+}
+
+TEST(SegMetricsInfNet, ThresholdAveragesMatchADirectTranscription) {
+  // 12 x 10 map: a soft blob partly over a rectangular lesion; values on the 8-bit grid already
+  // spanning [0, 1], so the toolbox's stretches leave them as they are.
+  const int w = 12, h = 10;
+  std::vector<float> p(w * h);
+  std::vector<std::uint8_t> g(w * h, 0);
+  std::vector<double> r(w * h);
+  for (int y = 0; y < h; ++y) {
+    for (int x = 0; x < w; ++x) {
+      const int i = y * w + x;
+      g[i] = x >= 3 && x < 8 && y >= 2 && y < 6;
+      const int q = std::max(0, 255 - 30 * (std::abs(x - 6) + std::abs(y - 4)));
+      p[i] = static_cast<float>(q / 255.0);
+      r[i] = q / 255.0;
+    }
+  }
+  const InfNetMetrics got = infnet_metrics(p, g, w, h);
+  const InfNetMetrics want = brute_force_thresholds(r, g);
+  EXPECT_TRUE(got.computed);
+  EXPECT_NEAR(got.dice, want.dice, 1e-12);
+  EXPECT_NEAR(got.sensitivity, want.sensitivity, 1e-12);
+  EXPECT_NEAR(got.specificity, want.specificity, 1e-12);
+  EXPECT_NEAR(got.e_phi, want.e_phi, 1e-12);
+  double mae = 0;
+  for (int i = 0; i < w * h; ++i) mae += std::fabs(r[i] - g[i]) / (w * h);
+  EXPECT_NEAR(got.mae, mae, 1e-12);
+  // Only the order of the values matters (up to 8-bit rounding): a map rescaled into [0.2, 0.6]
+  // (0.4 p + 0.2 keeps these values on a grid the stretch maps back exactly) scores the same.
+  std::vector<float> squeezed(p.size());
+  for (std::size_t i = 0; i < p.size(); ++i) squeezed[i] = 0.2f + 0.4f * p[i];
+  const InfNetMetrics again = infnet_metrics(squeezed, g, w, h);
+  EXPECT_NEAR(again.dice, got.dice, 1e-9);
+  EXPECT_NEAR(again.s_alpha, got.s_alpha, 1e-6);
+  // And it is not the threshold-0.5 Dice.
+  EXPECT_GT(std::fabs(got.dice - segmentation_metrics(p, g).dice), 0.01);
+}
+
+TEST(SegMetricsInfNet, PerfectAndConstantMapsByHand) {
+  // 4 x 4, truth = the 2 x 2 top-left block (4 of 16 pixels).
+  const int w = 4, h = 4;
+  std::vector<std::uint8_t> g(16, 0);
+  g[0] = g[1] = g[4] = g[5] = 1;
+  std::vector<float> perfect(16);
+  for (int i = 0; i < 16; ++i) perfect[i] = g[i] ? 0.9f : 0.1f;  // stretched to exactly {0, 1}
+  const InfNetMetrics m = infnet_metrics(perfect, g, w, h);
+  // Every threshold above 0 predicts the truth exactly (Dice 1); threshold 0 predicts all 16
+  // pixels: Dice 2*4/(4+16), sensitivity 1, specificity 0.
+  EXPECT_NEAR(m.dice, (255.0 + 8.0 / 20.0) / 256.0, 1e-12);
+  EXPECT_NEAR(m.sensitivity, 1.0, 1e-12);
+  EXPECT_NEAR(m.specificity, 255.0 / 256.0, 1e-12);
+  // E-phi: aligned maps give 1 per pixel, divided by N - 1 (the toolbox's normaliser); an all-ones
+  // map has zero alignment, 1/4 per pixel.
+  EXPECT_NEAR(m.e_phi, (255.0 * 16.0 / 15.0 + 0.25 * 16.0 / 15.0) / 256.0, 1e-9);
+  EXPECT_NEAR(m.s_alpha, 1.0, 1e-9);
+  EXPECT_NEAR(m.mae, 0.0, 1e-12);
+
+  // A constant map stays 0 after the stretch: only threshold 0 predicts anything.
+  const std::vector<float> flat(16, 0.3f);
+  const InfNetMetrics c = infnet_metrics(flat, g, w, h);
+  EXPECT_NEAR(c.dice, (8.0 / 20.0) / 256.0, 1e-12);
+  EXPECT_NEAR(c.sensitivity, 1.0 / 256.0, 1e-12);
+  EXPECT_NEAR(c.specificity, 0.0, 1e-12);
+  EXPECT_NEAR(c.mae, 4.0 / 16.0, 1e-12);
+  // S-alpha by hand. Object part: foreground mean 0 -> 0; background (1 - 0 = 1 everywhere) ->
+  // 2 / (1 + 1 + 0) = 1; weighted by the truth's area, 4/16: S_object = 12/16. Region part: the
+  // centroid (1-based) is column round(1.5) = 2, row 2, so the top-left quadrant is exactly the
+  // truth (weight 4/16: x = 0, y = 1, no variance: alpha = beta = 0 -> 1) and the other three hold
+  // background only (x = y = 0 -> 1): S_region = 1. S = (0.75 + 1) / 2.
+  EXPECT_NEAR(c.s_alpha, 0.875, 1e-12);
+
+  EXPECT_THROW(infnet_metrics(flat, g, 3, 4), std::invalid_argument);
+  EXPECT_THROW(infnet_metrics({}, {}, 0, 0), std::invalid_argument);
+}
+
+TEST(SegMetricsInfNet, StructureMeasureOfAMisplacedPrediction) {
+  // 4 x 1 strip: truth on the first two pixels; the map marks the last two. Stretched map
+  // r = {0, 0, 1, 1}. Object part: foreground values {0, 0} -> 0; background values 1 - r over the
+  // last two = {0, 0} -> 0: S_object = 0. Region part: centroid column round(1.5) = 2, row
+  // round(1) = 1: the top-left quadrant is pixels 1-2 (r = 0, g = 1: x = 0 -> alpha 0, beta =
+  // (0 + 1)(0 + 0) = 0 -> 1!), the top-right pixels 3-4 (r = 1, g = 0: alpha 0, beta 0 -> 1), the
+  // bottom quadrants are empty. S_region = 2/4 * 1 + 2/4 * 1 = 1, S = 0.5: the region part's
+  // variance-free quadrants score as "structurally identical", a known property of the measure.
+  const std::vector<std::uint8_t> g = {1, 1, 0, 0};
+  const std::vector<float> p = {0.0f, 0.0f, 1.0f, 1.0f};
+  EXPECT_NEAR(infnet_metrics(p, g, 4, 1).s_alpha, 0.5, 1e-12);
+  // Dice at every threshold > 0 is 0 (no truth pixel predicted); at 0, 2*2/(2+4).
+  EXPECT_NEAR(infnet_metrics(p, g, 4, 1).dice, (4.0 / 6.0) / 256.0, 1e-12);
+}
+
+TEST(SegMetricsInfNet, SummaryAveragesAndTableLine) {
+  const std::vector<std::uint8_t> g = {1, 1, 0, 0};
+  const std::vector<float> p = {0.0f, 0.0f, 1.0f, 1.0f}, q = {1.0f, 1.0f, 0.0f, 0.0f};
+  SegImageMetrics a = segmentation_metrics(p, g, 4, 1), b = segmentation_metrics(q, g, 4, 1);
+  const SegMetrics s = summarize({a, b});
+  EXPECT_TRUE(s.infnet.computed);
+  EXPECT_NEAR(s.infnet.dice, (a.infnet.dice + b.infnet.dice) / 2, 1e-12);
+  const std::string table = format_seg_table(s);
+  EXPECT_NE(table.find("Inf-Net toolbox"), std::string::npos);
+  char mae[32];
+  std::snprintf(mae, sizeof mae, "MAE %.4f\n", s.infnet.mae);  // the whole line, not cut short
+  EXPECT_NE(table.find(mae), std::string::npos) << table;
+  // Without width and height nothing is claimed.
+  const SegMetrics plain = summarize({segmentation_metrics(p, g)});
+  EXPECT_FALSE(plain.infnet.computed);
+  EXPECT_EQ(format_seg_table(plain).find("Inf-Net toolbox"), std::string::npos);
 }
 
 TEST(SegOverlay, ContoursInTheRightColours) {

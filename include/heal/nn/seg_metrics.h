@@ -9,11 +9,20 @@
 //  - MAE = mean |p - g| of the probability map (not thresholded) against the {0, 1} truth.
 // Conventions for empty sets (the 48 covid_seg test images all have infection): Dice and IoU are 1
 // when both P and G are empty, sensitivity is 1 when G is empty, specificity 1 when G covers all.
+//
+// Inf-Net's Table II was not computed at threshold 0.5. Its released evaluation toolbox (Eval/main.m
+// of the Inf-Net repository) reads each prediction as an 8-bit map, stretches it to [0, 1] (min-max),
+// and averages Dice, sensitivity and specificity over the 256 thresholds 1, 254/255, ..., 0; it also
+// reports the structure measure S-alpha (Fan et al., ICCV 2017, arXiv 1708.00786), the mean
+// enhanced-alignment measure E-phi (Fan et al., IJCAI 2018, arXiv 1805.10421) and the MAE of the
+// stretched map. `infnet_metrics` implements that protocol (InfNetMetrics says how, quirks included),
+// so HEAL's numbers can be set beside the paper's; the threshold-0.5 metrics stay the primary ones.
 #pragma once
 
 #include <cstdint>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "heal/core/status.h"
@@ -21,22 +30,55 @@
 
 namespace heal::nn {
 
+/// One image under the Inf-Net toolbox's protocol:
+///  - the map is stretched to [0, 1] (min-max, + 1e-8 in the denominator, as Inf-Net's test script
+///    does before saving), rounded to 8 bits (as the saved PNG), and stretched again from its 8-bit
+///    range (as the toolbox does after reading it; a constant map is left as it is);
+///  - for each threshold t in 1, 254/255, ..., 1/255, 0 the prediction is {map >= t}; Dice, sensitivity
+///    and specificity at t are 0 when no truth pixel is predicted (the toolbox's rule, specificity
+///    included), and E-phi at t is the enhanced-alignment score of that binary map; each is averaged
+///    over the 256 thresholds (per image; the mean over images of these is the toolbox's "mean" value);
+///  - S-alpha (alpha = 0.5: object-aware and region-aware parts, the region split at the truth's
+///    centroid) and MAE are computed on the stretched map. A quadrant with no pixel adds nothing
+///    (its weight is 0; the toolbox would return NaN there).
+struct InfNetMetrics {
+  double dice = 0, sensitivity = 0, specificity = 0, e_phi = 0;  ///< means over the 256 thresholds
+  double s_alpha = 0, mae = 0;
+  bool computed = false;  ///< false: not computed (e.g. a caller without the image's width and height)
+};
+
 struct SegImageMetrics {
   std::string id;
   double dice = 0, iou = 0, sensitivity = 0, specificity = 0, mae = 0;
   std::size_t truth_pixels = 0, predicted_pixels = 0, pixels = 0;
+  InfNetMetrics infnet;  ///< filled by infnet_metrics (all 0 when the caller did not compute it)
 };
 
 struct SegMetrics {
   std::vector<SegImageMetrics> images;
   double dice = 0, iou = 0, sensitivity = 0, specificity = 0, mae = 0;  ///< means over images
-  double dice_sd = 0;  ///< sample standard deviation of the per-image Dice
+  double dice_sd = 0;    ///< sample standard deviation of the per-image Dice
+  InfNetMetrics infnet;  ///< means over images of the per-image Inf-Net-protocol values
 };
 
 /// Metrics of one probability map against a {0, 1} (any nonzero = 1) truth of the same size.
 /// @throws std::invalid_argument if the sizes differ or are zero.
 SegImageMetrics segmentation_metrics(std::span<const float> probability, std::span<const std::uint8_t> truth,
                                      double threshold = 0.5);
+
+/// The Inf-Net toolbox's metrics of one probability map (width x height, row-major) against a
+/// {0, 1} (any nonzero = 1) truth of the same size.
+/// @throws std::invalid_argument if the sizes differ from width x height or are zero.
+InfNetMetrics infnet_metrics(std::span<const float> probability, std::span<const std::uint8_t> truth, int width,
+                             int height);
+
+/// Named values of `m` for reports ("dice", "sensitivity", "specificity", "s_alpha", "e_phi", "mae"),
+/// so every JSON writer names them alike.
+std::vector<std::pair<std::string, double>> infnet_fields(const InfNetMetrics& m);
+
+/// Both: the threshold-0.5 metrics and, in `infnet`, the Inf-Net toolbox's.
+SegImageMetrics segmentation_metrics(std::span<const float> probability, std::span<const std::uint8_t> truth, int width,
+                                     int height);
 
 /// Means (and the Dice standard deviation) over images.
 SegMetrics summarize(std::vector<SegImageMetrics> images);

@@ -132,13 +132,19 @@ Workload classification_workload(const FlSimulationOptions& a, const std::string
 }
 
 json seg_metrics_json(const nn::SegMetrics& m) {
-  return {{"images", m.images.size()},
-          {"dice", m.dice},
-          {"dice_sd", m.dice_sd},
-          {"iou", m.iou},
-          {"sensitivity", m.sensitivity},
-          {"specificity", m.specificity},
-          {"mae", m.mae}};
+  json j = {{"images", m.images.size()},
+            {"dice", m.dice},
+            {"dice_sd", m.dice_sd},
+            {"iou", m.iou},
+            {"sensitivity", m.sensitivity},
+            {"specificity", m.specificity},
+            {"mae", m.mae}};
+  if (m.infnet.computed) {
+    json inf = json::object();
+    for (const auto& [k, v] : nn::infnet_fields(m.infnet)) inf[k] = v;
+    j["infnet"] = inf;
+  }
+  return j;
 }
 
 // Federated segmentation (issue 20): the training slices are partitioned over the hospitals (the
@@ -193,7 +199,7 @@ Workload segmentation_workload(const FlSimulationOptions& a, const std::string& 
     std::ostringstream line;
     line << std::setprecision(4) << "test Dice " << m.dice << " (sd " << m.dice_sd << "), IoU " << m.iou << ", Sen "
          << m.sensitivity << ", Spec " << m.specificity << ", MAE " << m.mae << " (" << m.images.size()
-         << " slices, Inf-Net metrics)";
+         << " slices, threshold 0.5); Inf-Net toolbox Dice " << m.infnet.dice << ", S-alpha " << m.infnet.s_alpha;
     return TestResult{0, 0, seg_metrics_json(m), line.str()};
   };
   // Constant schedule: the federation's schedule (per round, a fresh optimiser at the base rate).

@@ -281,7 +281,7 @@ std::vector<float> SegTrainer::predict(const io::Image& image) const {
 SegMetrics SegTrainer::evaluate(const std::vector<io::SegSample>& samples) const {
   std::vector<SegImageMetrics> per;
   for (const auto& s : samples) {
-    SegImageMetrics m = segmentation_metrics(predict(s.image), s.mask);
+    SegImageMetrics m = segmentation_metrics(predict(s.image), s.mask, s.image.width, s.image.height);
     m.id = s.id;
     per.push_back(std::move(m));
   }
