@@ -155,6 +155,11 @@ InfNetMetrics infnet_metrics(std::span<const float> probability, std::span<const
     throw std::invalid_argument("infnet_metrics: the probability map and the truth must both be width x height");
   }
   const std::size_t n = truth.size();
+  // A map with NaN or infinity (a diverged model) has no ranking to score: nothing is claimed
+  // (computed stays false) rather than a number made up from it.
+  for (float p : probability) {
+    if (!std::isfinite(p)) return {};
+  }
   // Inf-Net's test script: stretch to [0, 1] and save as 8 bits.
   double pmin = probability[0], pmax = probability[0];
   for (float p : probability) {

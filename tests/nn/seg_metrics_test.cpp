@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 
 #include "heal/nn/seg_metrics.h"
 
@@ -164,6 +165,14 @@ TEST(SegMetricsInfNet, PerfectAndConstantMapsByHand) {
   // truth (weight 4/16: x = 0, y = 1, no variance: alpha = beta = 0 -> 1) and the other three hold
   // background only (x = y = 0 -> 1): S_region = 1. S = (0.75 + 1) / 2.
   EXPECT_NEAR(c.s_alpha, 0.875, 1e-12);
+
+  // A diverged model's map (NaN, infinity) is not scored, and does not crash the 8-bit histogram.
+  std::vector<float> broken = perfect;
+  broken[3] = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_FALSE(infnet_metrics(broken, g, w, h).computed);
+  broken[3] = std::numeric_limits<float>::infinity();
+  EXPECT_FALSE(infnet_metrics(broken, g, w, h).computed);
+  EXPECT_FALSE(summarize({segmentation_metrics(broken, g, w, h)}).infnet.computed);
 
   EXPECT_THROW(infnet_metrics(flat, g, 3, 4), std::invalid_argument);
   EXPECT_THROW(infnet_metrics({}, {}, 0, 0), std::invalid_argument);

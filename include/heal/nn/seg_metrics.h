@@ -68,6 +68,7 @@ SegImageMetrics segmentation_metrics(std::span<const float> probability, std::sp
 
 /// The Inf-Net toolbox's metrics of one probability map (width x height, row-major) against a
 /// {0, 1} (any nonzero = 1) truth of the same size.
+/// A map holding NaN or infinity gives InfNetMetrics{} (computed == false).
 /// @throws std::invalid_argument if the sizes differ from width x height or are zero.
 InfNetMetrics infnet_metrics(std::span<const float> probability, std::span<const std::uint8_t> truth, int width,
                              int height);
