@@ -221,6 +221,7 @@ InfNetMetrics infnet_metrics(std::span<const float> probability, std::span<const
 }
 
 std::vector<std::pair<std::string, double>> infnet_fields(const InfNetMetrics& m) {
+  if (!m.computed) return {};
   return {{"dice", m.dice},
           {"sensitivity", m.sensitivity},
           {"specificity", m.specificity},

@@ -208,6 +208,8 @@ TEST(SegMetricsInfNet, SummaryAveragesAndTableLine) {
   // Without width and height nothing is claimed.
   const SegMetrics plain = summarize({segmentation_metrics(p, g)});
   EXPECT_FALSE(plain.infnet.computed);
+  EXPECT_TRUE(infnet_fields(plain.infnet).empty());
+  EXPECT_EQ(infnet_fields(s.infnet).size(), 6u);
   EXPECT_EQ(format_seg_table(plain).find("Inf-Net toolbox"), std::string::npos);
 }
 

@@ -74,7 +74,7 @@ InfNetMetrics infnet_metrics(std::span<const float> probability, std::span<const
                              int height);
 
 /// Named values of `m` for reports ("dice", "sensitivity", "specificity", "s_alpha", "e_phi", "mae"),
-/// so every JSON writer names them alike.
+/// so every JSON writer names them alike; none when `m` was not computed (nothing is claimed).
 std::vector<std::pair<std::string, double>> infnet_fields(const InfNetMetrics& m);
 
 /// Both: the threshold-0.5 metrics and, in `infnet`, the Inf-Net toolbox's.

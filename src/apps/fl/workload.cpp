@@ -199,7 +199,8 @@ Workload segmentation_workload(const FlSimulationOptions& a, const std::string& 
     std::ostringstream line;
     line << std::setprecision(4) << "test Dice " << m.dice << " (sd " << m.dice_sd << "), IoU " << m.iou << ", Sen "
          << m.sensitivity << ", Spec " << m.specificity << ", MAE " << m.mae << " (" << m.images.size()
-         << " slices, threshold 0.5); Inf-Net toolbox Dice " << m.infnet.dice << ", S-alpha " << m.infnet.s_alpha;
+         << " slices, threshold 0.5)";
+    if (m.infnet.computed) line << "; Inf-Net toolbox Dice " << m.infnet.dice << ", S-alpha " << m.infnet.s_alpha;
     return TestResult{0, 0, seg_metrics_json(m), line.str()};
   };
   // Constant schedule: the federation's schedule (per round, a fresh optimiser at the base rate).

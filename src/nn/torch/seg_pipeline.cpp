@@ -15,7 +15,6 @@ namespace {
 
 nlohmann::json infnet_json(const InfNetMetrics& m) {
   nlohmann::json j = nlohmann::json::object();
-  if (!m.computed) return j;
   for (const auto& [k, v] : infnet_fields(m)) j[k] = v;
   return j;
 }
