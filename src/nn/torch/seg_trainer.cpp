@@ -15,6 +15,7 @@
 #include "heal/core/bytes.h"
 #include "heal/core/check.h"
 #include "heal/core/rng.h"
+#include "heal/nn/torch/trainer.h"
 #include "nn/torch/flat_state.h"
 #include "nn/torch/seg_models.h"
 
@@ -169,6 +170,7 @@ struct SegTrainer::Impl {
 
 SegTrainer::SegTrainer(const SegModelSpec& spec, std::uint64_t seed) : impl_(std::make_unique<Impl>()) {
   check_spec(spec);
+  tune_cpu_allocator();  // segmentation activations are far above glibc's mmap ceiling
   impl_->spec = spec;
   impl_->seed = seed_from_u64(seed);
   ::torch::manual_seed(seed);

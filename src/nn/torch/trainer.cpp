@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <limits>
 #include <mutex>
 #include <numbers>
 #include <tuple>
@@ -17,6 +19,10 @@
 #include "heal/nn/passes.h"
 #include "flat_state.h"
 #include "models.h"
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 namespace heal::nn::torch_backend {
 
@@ -34,6 +40,7 @@ void default_threads() {
   std::call_once(g_threads_once, [] {
     if (!g_threads_set) at::set_num_threads(2);
   });
+  tune_cpu_allocator();
 }
 
 Tensor images_tensor(const io::SplitData& d) {
@@ -109,6 +116,22 @@ void set_num_threads(int n) {
   HEAL_REQUIRE(n >= 1, "set_num_threads: need n >= 1");
   g_threads_set = true;
   at::set_num_threads(n);
+  tune_cpu_allocator();
+}
+
+bool tune_cpu_allocator() {
+#if defined(__GLIBC__)
+  static const bool applied = [] {
+    if (std::getenv("MALLOC_MMAP_MAX_") != nullptr || std::getenv("MALLOC_TRIM_THRESHOLD_") != nullptr) return false;
+    // Order matters: with trimming off first, no freed block is returned while mmap is turned off.
+    const bool trim = mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max()) == 1;
+    const bool mmap_off = mallopt(M_MMAP_MAX, 0) == 1;
+    return trim && mmap_off;
+  }();
+  return applied;
+#else
+  return false;
+#endif
 }
 
 struct Trainer::Impl {

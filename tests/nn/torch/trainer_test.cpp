@@ -6,6 +6,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <torch/torch.h>
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include "heal/core/rng.h"
 #include "heal/nn/forward.h"
@@ -86,6 +93,37 @@ INSTANTIATE_TEST_SUITE_P(Archs, ExportMatches,
                            std::erase(n, '-');
                            return n;
                          });
+
+// The allocator tuning (tune_cpu_allocator): a 64 MiB tensor, twice glibc's mmap ceiling, must come
+// from the heap, not from a fresh mapping, and the heap must keep it after the tensor is freed.
+// Without the tuning glibc maps it (hblks + 1) and unmaps it on free.
+TEST(Trainer, LargeTensorsStayInTheHeapAfterAllocatorTuning) {
+#if !defined(__GLIBC__) || defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "glibc's allocator only (a sanitizer replaces it)";
+#else
+  if (std::getenv("MALLOC_MMAP_MAX_") != nullptr || std::getenv("MALLOC_TRIM_THRESHOLD_") != nullptr)
+    GTEST_SKIP() << "the user's MALLOC_ settings win";
+  ASSERT_TRUE(tune_cpu_allocator());
+  EXPECT_TRUE(tune_cpu_allocator());  // idempotent
+  const struct mallinfo2 before = mallinfo2();
+  {
+    auto t = ::torch::ones({16 << 20}, ::torch::kFloat);  // 64 MiB, touched
+    const struct mallinfo2 during = mallinfo2();
+    EXPECT_EQ(during.hblks, before.hblks) << "the tensor was given its own mapping";
+    EXPECT_EQ(during.hblkhd, before.hblkhd);
+    EXPECT_DOUBLE_EQ(t.sum().item<double>(), static_cast<double>(16 << 20));
+  }
+  // Trimming: a block larger than any free one comes from the top of the heap, and stays in the
+  // heap after it is freed (nothing is allocated after it).
+  constexpr std::size_t kBytes = std::size_t{256} << 20;
+  void* p = std::malloc(kBytes);
+  ASSERT_NE(p, nullptr);
+  std::memset(p, 1, kBytes);
+  const std::size_t heap_during = mallinfo2().arena;
+  std::free(p);
+  EXPECT_GE(mallinfo2().arena, heap_during) << "the heap was trimmed after the block was freed";
+#endif
+}
 
 TEST(Trainer, DefaultHeCnnIsShallowUnderCkks) {
   ModelSpec spec;  // hecnn at 28x28

@@ -240,7 +240,17 @@ class Trainer {
   std::unique_ptr<Impl> impl_;
 };
 
-/// Sets libtorch's intra-op threads (default 2 in HEAL: the machines are shared).
+/// Sets libtorch's intra-op threads (default 2 in HEAL: the machines are shared). Also applies
+/// tune_cpu_allocator() once.
 void set_num_threads(int n);
+
+/// Keeps libtorch's large tensors in the process heap instead of fresh anonymous mappings (glibc:
+/// mmap off, no trimming), once per process. Without it every activation above glibc's 32 MiB mmap
+/// ceiling is mapped, page-faulted and zeroed by the kernel on each use, then unmapped: UCaps at
+/// 256 x 256 spent 39 % of its time in the kernel and ran 3.4x slower (docs/segmentation.md).
+/// The cost: the heap keeps its peak size until exit (2.1 -> 3.0 GB peak RSS in that run).
+/// Returns false, changing nothing, when the C library is not glibc or the user set
+/// MALLOC_MMAP_MAX_ or MALLOC_TRIM_THRESHOLD_ (their choice wins). Idempotent.
+bool tune_cpu_allocator();
 
 }  // namespace heal::nn::torch_backend
