@@ -39,8 +39,8 @@ bool g_threads_set = false;
 void default_threads() {
   std::call_once(g_threads_once, [] {
     if (!g_threads_set) at::set_num_threads(2);
+    tune_cpu_allocator();
   });
-  tune_cpu_allocator();
 }
 
 Tensor images_tensor(const io::SplitData& d) {
@@ -123,7 +123,8 @@ bool tune_cpu_allocator() {
 #if defined(__GLIBC__)
   static const bool applied = [] {
     if (std::getenv("MALLOC_MMAP_MAX_") != nullptr || std::getenv("MALLOC_TRIM_THRESHOLD_") != nullptr) return false;
-    // Order matters: with trimming off first, no freed block is returned while mmap is turned off.
+    // No trimming: a freed block stays in the heap for the next tensor. No mmap: a large block comes
+    // from the heap instead of a fresh mapping that the kernel faults in and zeroes on each use.
     const bool trim = mallopt(M_TRIM_THRESHOLD, std::numeric_limits<int>::max()) == 1;
     const bool mmap_off = mallopt(M_MMAP_MAX, 0) == 1;
     return trim && mmap_off;
