@@ -19,6 +19,42 @@ namespace fs = std::filesystem;
 #ifdef HEAL_HAVE_TORCH
 namespace tb = nn::torch_backend;
 
+namespace {
+
+// --cv K: K-fold cross-validation on the training split; a table per fold and cv.json.
+void run_segment_cv(tb::SegRunConfig& cfg, const SegTrainCli& a, bool show) {
+  ProgressBar bar("cv " + a.model, static_cast<std::uint64_t>(a.cv) * static_cast<std::uint64_t>(a.epochs), show);
+  cfg.fit.on_epoch_end = [&bar](const tb::SegEpochRecord& e) {
+    char s[64];
+    std::snprintf(s, sizeof s, "loss %.4f", e.train_loss);
+    bar.tick(1, s);
+  };
+  if (show) {
+    std::cerr << "segmentation cross-validation: " << a.cv << " folds of the training split, " << a.model << " "
+              << a.size << "x" << a.size << ", loss " << a.loss << ", " << a.epochs
+              << " epochs per fold (the test split is not used)\n";
+  }
+  const tb::SegCvReport r = value_or_throw(tb::run_segmentation_cv(cfg, a.cv));
+  bar.finish();
+  const std::string& path = r.report_path;
+  if (a.json) {
+    std::cout << tb::seg_cv_json(cfg, r) << "\n";
+    return;
+  }
+  std::printf("fold  images  dice@0.5  toolbox_dice\n");
+  for (std::size_t f = 0; f < r.fold_metrics.size(); ++f) {
+    std::printf("%4zu  %6zu  %8.4f  %12.4f\n", f + 1, r.fold_metrics[f].images.size(), r.fold_metrics[f].dice,
+                r.fold_metrics[f].infnet.dice);
+  }
+  std::printf(
+      "cross-validation (%d folds, %zu training images, %s): Dice@0.5 %.4f (sd %.4f), toolbox Dice %.4f (sd %.4f)\n",
+      r.folds, r.pool, format_duration(r.seconds).c_str(), r.mean_dice, r.sd_dice, r.mean_toolbox_dice,
+      r.sd_toolbox_dice);
+  std::printf("report: %s\n", path.c_str());
+}
+
+}  // namespace
+
 void run_train_segment(const SegTrainCli& a) {
   tb::set_num_threads(a.threads);
   tb::SegRunConfig cfg;
@@ -39,6 +75,7 @@ void run_train_segment(const SegTrainCli& a) {
   t.batch_size = a.batch;
   t.learning_rate = a.lr;
   t.weight_decay = a.weight_decay;
+  t.loss = value_or_throw(tb::parse_seg_loss(a.loss));
   t.augment = a.augment;
   t.hflip = a.flip;
   cfg.fit.patience = a.patience;
@@ -48,6 +85,7 @@ void run_train_segment(const SegTrainCli& a) {
   cfg.out_dir = a.out.empty() ? "runs/" + fs::path(cfg.data).filename().string() + "_" + a.model : a.out;
   cfg.model_path = a.save;
   const bool show = !globals().quiet && !a.json;
+  if (a.cv > 1) return run_segment_cv(cfg, a, show);
   ProgressBar bar("train " + a.model, static_cast<std::uint64_t>(a.epochs), show);
   cfg.fit.on_epoch_end = [&bar](const tb::SegEpochRecord& e) {
     char s[96];

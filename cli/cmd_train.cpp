@@ -75,6 +75,7 @@ struct TrainArgs {
   double recon_weight = 0.1;
   int holdout = 0, overlays = 12;
   bool multiclass = false;
+  std::string seg_loss = "bce-dice";
   /// The options given on the command line as (name, values, is_flag), to re-run members.
   std::vector<std::tuple<std::string, std::vector<std::string>, bool>> raw;
 };
@@ -714,6 +715,8 @@ void run_segment_task(const TrainArgs& a) {
   c.augment = !a.no_augment;
   c.flip = !a.no_flip;
   c.multiclass = a.multiclass;
+  c.loss = a.seg_loss;
+  c.cv = a.cv;
   run_train_segment(c);
 }
 
@@ -1013,6 +1016,9 @@ void add_train_commands(CLI::App& app) {
       ->check(CLI::Range(0, 100000));
   train->add_option("--overlays", ta->overlays, "segment: test overlays in the report figure (0: none)")
       ->check(CLI::Range(0, 10000));
+  train->add_option("--loss", ta->seg_loss,
+                    "segment: bce-dice (default) | structure (F3Net's boundary-weighted BCE + IoU, as Inf-Net trains)")
+      ->check(CLI::IsMember({"bce-dice", "structure"}));
   train->add_flag("--multiclass", ta->multiclass, "segment: covid_seg's multi-class masks (foreground = any class)");
   train->add_option("--model", ta->model, "hecnn | hecnn-wide | capsnet | resnet | deit; with --task segment: segcaps | ucaps | unet")
       ->check(CLI::IsMember({"hecnn", "hecnn-wide", "capsnet", "resnet", "deit", "segcaps", "ucaps", "unet"}));

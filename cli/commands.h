@@ -35,8 +35,9 @@ T value_or_throw(Result<T> r) {
 
 /// `heal train --task segment` (cmd_segment.cpp; Unsupported without libtorch).
 struct SegTrainCli {
-  std::string data, model = "segcaps", out, save, normalize = "zscore";
+  std::string data, model = "segcaps", out, save, normalize = "zscore", loss = "bce-dice";
   int epochs = 60, size = 128, batch = 4, width = 16, threads = 2, patience = 0, holdout = 0, overlays = 12;
+  int cv = 0;  ///< > 1: K-fold cross-validation on the training split instead of a test run
   std::uint64_t seed = 1;
   double lr = 1e-3, weight_decay = 1e-5, recon_weight = 0.1;
   bool augment = true, flip = true, multiclass = false, json = false;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CLI check for segmentation (issue 20): `heal train --task segment` on covid_seg with a tiny U-Net
-# (3 epochs at 32x32, quick), then `heal eval` of the .healseg model (same metrics as the report),
+# (3 epochs at 32x32, quick), 2-fold cross-validation on the training slices, then `heal eval` of the .healseg model (same metrics as the report),
 # `heal segment` with a ground-truth mask (mask + overlay PNGs, Dice), one round of federated
 # segmentation under threshold CKKS (`heal fl simulate --task segment`), segment-then-classify on COVID-CT
 # (patient-grouped CV with the infection map as a channel), and clear refusals.
@@ -22,6 +22,20 @@ grep -q '"metric_definition"' "$work/run/report.json" || fail "report without th
 report_dice=$(jq -r '.test.dice' "$work/run/report.json")
 eval_dice=$(jq -r '.dice' "$work/eval.json")
 [ "$report_dice" = "$eval_dice" ] || fail "eval Dice $eval_dice differs from the report's $report_dice"
+
+# --cv: K-fold cross-validation on the 50 training slices only (the recipe chosen without the test
+# split), here with the structure loss; each slice is held out once.
+"$heal" --quiet train --task segment --data "$seg" --model unet --width 4 --size 32 --epochs 1 --lr 0.01 --threads 1 \
+  --cv 2 --loss structure --out "$work/cv" > "$work/cv.txt"
+cat "$work/cv.txt"
+grep -Eq '^cross-validation \(2 folds, 50 training images' "$work/cv.txt" || fail "no cross-validation summary"
+jq -e '.pool_images == 50 and .training.loss == "structure" and ([.per_fold[].images] | add) == 50' \
+  "$work/cv/cv.json" > /dev/null || fail "cv.json: pool, loss or fold sizes wrong"
+jq -e '[.per_fold[].per_image[].id] | unique | length == 50' "$work/cv/cv.json" > /dev/null ||
+  fail "a training slice was held out twice or never"
+[ ! -e "$work/cv/model.healseg" ] || fail "--cv wrote a model"
+"$heal" --quiet train --task segment --data "$seg" --loss dice --epochs 1 --out "$work/bad" 2> "$work/bad_loss.err" &&
+  fail "an unknown loss was accepted"
 
 # heal segment: mask and overlay, Dice against the given truth.
 img=$seg/TestingSet/LungInfection-Test/Imgs/6.jpg

@@ -2,6 +2,7 @@
 // arXiv 2203.08965) and U-Net (arXiv 1505.04597).
 #include "seg_models.h"
 
+#include <cmath>
 #include <stdexcept>
 #include <vector>
 
@@ -55,16 +56,6 @@ Tensor ConvCapsulesImpl::forward(const Tensor& x) {
 
 namespace {
 
-Tensor bce_dice(const Tensor& probs, const Tensor& mask) {
-  const Tensor p = probs.clamp(1e-6, 1 - 1e-6);
-  return ::torch::binary_cross_entropy(p, mask) + soft_dice_loss(p, mask);
-}
-
-// BCE + soft Dice of logits (the U-Net and UCaps heads).
-Tensor logit_bce_dice(const Tensor& logits, const Tensor& mask) {
-  return ::torch::binary_cross_entropy_with_logits(logits, mask) + soft_dice_loss(::torch::sigmoid(logits), mask);
-}
-
 // ---------------------------------------------------------------------------------------------
 // SegCaps R3 (arXiv 1804.04241, Fig. 2): capsule types x atoms per layer as in the paper.
 struct SegCaps : SegNet {
@@ -105,8 +96,8 @@ struct SegCaps : SegNet {
   Tensor probabilities(const Tensor& scores) const override { return scores.clamp(0, 1); }
   // Segmentation loss + recon_weight * MSE of the reconstruction of the input inside the mask
   // (the final capsules masked by the ground truth, as in the paper).
-  Tensor loss(const Tensor& x, const Tensor& scores, const Tensor& mask) override {
-    Tensor l = bce_dice(scores, mask);
+  Tensor loss(const Tensor& x, const Tensor& scores, const Tensor& mask, SegLoss kind) override {
+    Tensor l = seg_head_loss(scores, mask, kind, false);
     if (recon_weight > 0 && last_caps.defined()) {
       const Tensor masked = last_caps * mask;
       const Tensor rec = r3->forward(::torch::relu(r2->forward(::torch::relu(r1->forward(masked)))));
@@ -163,7 +154,9 @@ struct UNet : SegNet {
     return out->forward(b1);  // logits
   }
   Tensor probabilities(const Tensor& scores) const override { return ::torch::sigmoid(scores); }
-  Tensor loss(const Tensor&, const Tensor& scores, const Tensor& mask) override { return logit_bce_dice(scores, mask); }
+  Tensor loss(const Tensor&, const Tensor& scores, const Tensor& mask, SegLoss kind) override {
+    return seg_head_loss(scores, mask, kind, true);
+  }
   DoubleConv e1{nullptr}, e2{nullptr}, e3{nullptr}, mid{nullptr}, d3{nullptr}, d2{nullptr}, d1{nullptr};
   tnn::ConvTranspose2d u3{nullptr}, u2{nullptr}, u1{nullptr};
   tnn::Conv2d out{nullptr};
@@ -211,7 +204,9 @@ struct UCaps : SegNet {
     return out->forward(b1);  // logits
   }
   Tensor probabilities(const Tensor& scores) const override { return ::torch::sigmoid(scores); }
-  Tensor loss(const Tensor&, const Tensor& scores, const Tensor& mask) override { return logit_bce_dice(scores, mask); }
+  Tensor loss(const Tensor&, const Tensor& scores, const Tensor& mask, SegLoss kind) override {
+    return seg_head_loss(scores, mask, kind, true);
+  }
   DoubleConv stem{nullptr}, d3{nullptr}, d2{nullptr}, d1{nullptr};
   ConvCapsules primary{nullptr}, c21{nullptr}, c22{nullptr}, c31{nullptr}, c32{nullptr}, c41{nullptr};
   tnn::ConvTranspose2d u3{nullptr}, u2{nullptr}, u1{nullptr};
@@ -224,6 +219,32 @@ Tensor soft_dice_loss(const Tensor& probs, const Tensor& mask) {
   const Tensor p = probs.flatten(1), m = mask.flatten(1);
   const Tensor dice = (2 * (p * m).sum(1) + 1) / (p.sum(1) + m.sum(1) + 1);
   return 1 - dice.mean();
+}
+
+Tensor structure_weights(const Tensor& mask) {
+  const auto side = mask.size(-1);
+  const long half = std::lround(15.0 * static_cast<double>(side) / 352.0);
+  const long k = 2 * half + 1;
+  const Tensor local = ::torch::avg_pool2d(mask, {k, k}, {1, 1}, {half, half}, false, true);
+  return 1 + 5 * (local - mask).abs();
+}
+
+Tensor seg_head_loss(const Tensor& scores, const Tensor& mask, SegLoss kind, bool logits) {
+  const Tensor p = logits ? ::torch::sigmoid(scores) : scores.clamp(1e-6, 1 - 1e-6);
+  if (kind == SegLoss::kBceDice) {
+    const Tensor bce =
+        logits ? ::torch::binary_cross_entropy_with_logits(scores, mask) : ::torch::binary_cross_entropy(p, mask);
+    return bce + soft_dice_loss(p, mask);
+  }
+  const Tensor w = structure_weights(mask);
+  const Tensor bce = logits ? ::torch::binary_cross_entropy_with_logits(scores, mask, {}, {}, at::Reduction::None)
+                            : ::torch::binary_cross_entropy(p, mask, {}, at::Reduction::None);
+  const std::vector<long> hw{2, 3};
+  const Tensor wbce = (w * bce).sum(hw) / w.sum(hw);
+  const Tensor inter = (w * p * mask).sum(hw);
+  const Tensor uni = (w * (p + mask)).sum(hw);
+  const Tensor wiou = 1 - (inter + 1) / (uni - inter + 1);
+  return (wbce + wiou).mean();
 }
 
 std::shared_ptr<SegNet> make_seg_network(const SegNetSpec& spec) {

@@ -56,9 +56,10 @@ struct SegNet : ::torch::nn::Module {
   virtual ::torch::Tensor forward(const ::torch::Tensor& x) = 0;
   /// Scores -> probabilities in [0, 1].
   virtual ::torch::Tensor probabilities(const ::torch::Tensor& scores) const = 0;
-  /// Training loss of scores against a {0, 1} mask (N, 1, H, W) for input x: BCE + soft Dice, plus
-  /// the reconstruction regulariser for SegCaps.
-  virtual ::torch::Tensor loss(const ::torch::Tensor& x, const ::torch::Tensor& scores, const ::torch::Tensor& mask) = 0;
+  /// Training loss of scores against a {0, 1} mask (N, 1, H, W) for input x: the head loss `kind`
+  /// (seg_head_loss), plus the reconstruction regulariser for SegCaps.
+  virtual ::torch::Tensor loss(const ::torch::Tensor& x, const ::torch::Tensor& scores, const ::torch::Tensor& mask,
+                               SegLoss kind) = 0;
 };
 
 struct SegNetSpec {
@@ -79,5 +80,16 @@ void augment_aligned(::torch::Tensor& x, ::torch::Tensor& m, const SegTrainOptio
 
 /// Soft Dice loss 1 - (2 sum p m + 1) / (sum p + sum m + 1), per image, then the mean.
 ::torch::Tensor soft_dice_loss(const ::torch::Tensor& probs, const ::torch::Tensor& mask);
+
+/// F3Net's pixel weights for a {0, 1} mask (N, 1, H, W): 1 + 5 |avg_pool(mask) - mask| with a box of
+/// side 2 round(15 W / 352) + 1 (31 at 352, F3Net's size), stride 1, zero padding counted.
+::torch::Tensor structure_weights(const ::torch::Tensor& mask);
+
+/// The segmentation head's loss of scores (logits when `logits`, else probabilities in [0, 1])
+/// against a {0, 1} mask (N, 1, H, W):
+/// - kBceDice: mean BCE + soft_dice_loss;
+/// - kStructure: per image, sum(w BCE) / sum(w) + 1 - (sum(w p m) + 1) / (sum(w (p + m)) - sum(w p m) + 1)
+///   with w = structure_weights(mask), then the mean over images.
+::torch::Tensor seg_head_loss(const ::torch::Tensor& scores, const ::torch::Tensor& mask, SegLoss kind, bool logits);
 
 }  // namespace heal::nn::torch_backend

@@ -3,6 +3,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -74,7 +76,8 @@ std::string seg_report_json(const SegRunConfig& cfg, const SegRunReport& r) {
         {"normalization", io::intensity_mode_name(m.normalizer.mode)}, {"parameters", r.parameters}}},
       {"training",
        {{"epochs", t.epochs}, {"batch", t.batch_size}, {"lr", t.learning_rate}, {"weight_decay", t.weight_decay},
-        {"augment", t.augment}, {"seed", cfg.seed}, {"holdout", cfg.holdout}, {"patience", cfg.fit.patience},
+        {"loss", seg_loss_name(t.loss)}, {"augment", t.augment}, {"seed", cfg.seed}, {"holdout", cfg.holdout},
+        {"patience", cfg.fit.patience},
         {"train_images", r.train_images}, {"val_images", r.val_images}, {"best_epoch", r.fit.best_epoch},
         {"seconds", r.fit.seconds}}},
       {"history", hist},
@@ -140,6 +143,104 @@ Result<SegRunReport> run_segmentation_training(const SegRunConfig& cfg) {
   f << seg_report_json(cfg, r) << "\n";
   if (!f) return Status::io_error("cannot write '" + r.report_path + "'");
   return r;
+}
+
+Result<SegCvReport> run_segmentation_cv(const SegRunConfig& cfg, int folds,
+                                        const std::function<void(int, const SegMetrics&)>& on_fold) {
+  if (folds < 2) return Status::invalid_argument("cross-validation needs at least 2 folds");
+  HEAL_ASSIGN_OR_RETURN(io::SegDataset ds, io::load_seg_dataset(cfg.data, cfg.load));
+  std::vector<io::SegSample> pool = std::move(ds.train);
+  for (auto& s : ds.val) pool.push_back(std::move(s));
+  if (static_cast<std::size_t>(folds) > pool.size()) {
+    return Status::invalid_argument(std::to_string(folds) + " folds but only " + std::to_string(pool.size()) +
+                                    " training images");
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  SegCvReport r;
+  r.folds = folds;
+  r.pool = pool.size();
+  r.fold_of.assign(pool.size(), 0);
+  std::vector<std::size_t> order(pool.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  SeededRng rng(seed_from_u64(cfg.seed), 78);
+  shuffle(std::span(order), rng);
+  for (std::size_t k = 0; k < order.size(); ++k) {
+    r.fold_of[order[k]] = static_cast<int>(k % static_cast<std::size_t>(folds));
+  }
+  std::vector<SegImageMetrics> all;
+  for (int f = 0; f < folds; ++f) {
+    std::vector<io::SegSample> train, held;
+    for (std::size_t i = 0; i < pool.size(); ++i) (r.fold_of[i] == f ? held : train).push_back(pool[i]);
+    SegTrainer model(cfg.model, cfg.seed);
+    model.fit(train, {}, cfg.fit);
+    std::vector<SegImageMetrics> per;
+    for (const auto& s : held) {
+      per.push_back(segmentation_metrics(model.predict(s.image), s.mask, s.image.width, s.image.height));
+      per.back().id = s.id;
+    }
+    all.insert(all.end(), per.begin(), per.end());
+    r.fold_metrics.push_back(summarize(std::move(per)));
+    if (on_fold) on_fold(f, r.fold_metrics.back());
+  }
+  r.pooled = summarize(std::move(all));
+  std::vector<double> dice, toolbox;
+  for (const auto& m : r.fold_metrics) {
+    dice.push_back(m.dice);
+    toolbox.push_back(m.infnet.dice);
+  }
+  const auto mean_sd = [](const std::vector<double>& v, double& mean, double& sd) {
+    mean = 0;
+    for (double x : v) mean += x;
+    mean /= static_cast<double>(v.size());
+    double ss = 0;
+    for (double x : v) ss += (x - mean) * (x - mean);
+    sd = v.size() > 1 ? std::sqrt(ss / static_cast<double>(v.size() - 1)) : 0;
+  };
+  mean_sd(dice, r.mean_dice, r.sd_dice);
+  mean_sd(toolbox, r.mean_toolbox_dice, r.sd_toolbox_dice);
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  HEAL_RETURN_IF_ERROR(make_dir(cfg.out_dir));
+  r.report_path = (fs::path(cfg.out_dir) / "cv.json").string();
+  std::ofstream f(r.report_path);
+  f << seg_cv_json(cfg, r) << "\n";
+  if (!f) return Status::io_error("cannot write '" + r.report_path + "'");
+  return r;
+}
+
+std::string seg_cv_json(const SegRunConfig& cfg, const SegCvReport& r) {
+  const auto& m = cfg.model;
+  const auto& t = cfg.fit.train;
+  nlohmann::json folds = nlohmann::json::array();
+  for (std::size_t f = 0; f < r.fold_metrics.size(); ++f) {
+    const auto& fm = r.fold_metrics[f];
+    nlohmann::json per = nlohmann::json::array();
+    for (const auto& im : fm.images) per.push_back(metrics_json(im));
+    folds.push_back({{"fold", f + 1}, {"images", fm.images.size()}, {"dice", fm.dice}, {"iou", fm.iou},
+                     {"infnet", infnet_json(fm.infnet)}, {"per_image", per}});
+  }
+  nlohmann::json j = {
+      {"task", "segment-cv"},
+      {"data", cfg.data},
+      {"model",
+       {{"arch", m.arch}, {"width", m.width}, {"image_size", m.image_size}, {"recon_weight", m.recon_weight},
+        {"normalization", io::intensity_mode_name(m.normalizer.mode)}}},
+      {"training",
+       {{"epochs", t.epochs}, {"batch", t.batch_size}, {"lr", t.learning_rate}, {"weight_decay", t.weight_decay},
+        {"loss", seg_loss_name(t.loss)}, {"augment", t.augment}, {"seed", cfg.seed}}},
+      {"folds", r.folds},
+      {"pool_images", r.pool},
+      {"mean_dice", r.mean_dice},
+      {"sd_dice", r.sd_dice},
+      {"mean_toolbox_dice", r.mean_toolbox_dice},
+      {"sd_toolbox_dice", r.sd_toolbox_dice},
+      {"pooled",
+       {{"dice", r.pooled.dice}, {"iou", r.pooled.iou}, {"sensitivity", r.pooled.sensitivity},
+        {"specificity", r.pooled.specificity}, {"infnet", infnet_json(r.pooled.infnet)}}},
+      {"per_fold", folds},
+      {"seconds", r.seconds},
+      {"note", "the training split only (train + val pooled); the test split is not read. Means and sd are over "
+               "folds; pooled: every held-out image once"}};
+  return j.dump(2);
 }
 
 Result<SegmentFileResult> segment_file(const SegTrainer& model, const std::string& image_path, const std::string& out_dir,

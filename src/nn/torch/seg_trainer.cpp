@@ -25,6 +25,14 @@ using ::torch::Tensor;
 
 bool is_segmentation_arch(const std::string& arch) { return arch == "segcaps" || arch == "ucaps" || arch == "unet"; }
 
+Result<SegLoss> parse_seg_loss(const std::string& name) {
+  if (name == "bce-dice") return SegLoss::kBceDice;
+  if (name == "structure") return SegLoss::kStructure;
+  return Status::invalid_argument("segmentation loss '" + name + "': use " + kSegLosses);
+}
+
+const char* seg_loss_name(SegLoss loss) { return loss == SegLoss::kStructure ? "structure" : "bce-dice"; }
+
 namespace {
 
 constexpr char kMagic[8] = {'H', 'E', 'A', 'L', 'S', 'E', 'G', '1'};
@@ -144,7 +152,7 @@ struct SegTrainer::Impl {
       Tensor x = X.index_select(0, sel), m = M.index_select(0, sel);
       if (o.augment) augment_aligned(x, m, o, rng);
       opt.zero_grad();
-      const Tensor loss = net->loss(x, net->forward(x), m);
+      const Tensor loss = net->loss(x, net->forward(x), m, o.loss);
       loss.backward();
       opt.step();
       loss_sum += loss.item<double>();

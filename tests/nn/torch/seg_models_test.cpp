@@ -39,6 +39,64 @@ TEST(SegCapsules, SquashKeepsDirectionAndBoundsLength) {
   EXPECT_NEAR(v.pow(2).sum().sqrt().item<double>(), 25.0 / 26.0, 1e-6);  // |s|^2 / (1 + |s|^2) with |s| = 5
 }
 
+// F3Net's box: side 31 at 352 x 352 (arXiv 1911.11445), 11 at 128 x 128. A vertical edge between
+// columns half - 1 (mask 1) and half (mask 0): a background pixel's weight is 1 + 5 x (the box's
+// share of mask columns), so it is > 1 exactly up to `box / 2` columns past the edge.
+TEST(SegLosses, StructureWeightsUseF3NetsBoxScaledToTheInput) {
+  for (const auto& [side, box] : {std::pair{352, 31}, std::pair{128, 11}}) {
+    auto m = ::torch::zeros({1, 1, side, side});
+    m.slice(3, 0, side / 2).fill_(1);
+    const auto w = structure_weights(m);
+    const int row = side / 2, edge = side / 2, r = box / 2;
+    const auto at = [&](int c) { return w[0][0][row][c].item<double>(); };
+    EXPECT_NEAR(at(edge), 1 + 5.0 * r / box, 1e-5) << side;      // first background column
+    EXPECT_NEAR(at(edge - 1), 1 + 5.0 * r / box, 1e-5) << side;  // last foreground column
+    EXPECT_NEAR(at(edge + r - 1), 1 + 5.0 / box, 1e-5) << side;
+    EXPECT_NEAR(at(edge + r), 1.0, 1e-6) << side;  // the box no longer reaches the mask
+    EXPECT_NEAR(at(edge - r - 1), 1.0, 1e-6) << side;
+    EXPECT_LE(w.max().item<double>(), 6.0 + 1e-6);
+  }
+}
+
+// With a 1-pixel box (inputs under 12 pixels) every weight is 1: the loss is the mean BCE plus
+// 1 - IoU with +1 smoothing, per image, averaged. Probabilities (SegCaps) and logits agree.
+TEST(SegLosses, StructureLossIsBcePlusIouWhenUnweighted) {
+  ::torch::manual_seed(5);
+  const auto logits = ::torch::randn({3, 1, 8, 8}) * 2;
+  const auto mask = (::torch::rand({3, 1, 8, 8}) > 0.6).to(::torch::kFloat);
+  const auto p = ::torch::sigmoid(logits);
+  double want = 0;
+  for (int i = 0; i < 3; ++i) {
+    const auto pi = p[i], mi = mask[i];
+    const double bce = ::torch::binary_cross_entropy(pi, mi).item<double>();
+    const double inter = (pi * mi).sum().item<double>(), uni = (pi + mi).sum().item<double>();
+    want += (bce + 1 - (inter + 1) / (uni - inter + 1)) / 3;
+  }
+  EXPECT_NEAR(seg_head_loss(logits, mask, SegLoss::kStructure, true).item<double>(), want, 1e-5);
+  EXPECT_NEAR(seg_head_loss(p, mask, SegLoss::kStructure, false).item<double>(), want, 1e-4);
+  // The default loss is unchanged: mean BCE + soft Dice.
+  const double bd =
+      ::torch::binary_cross_entropy_with_logits(logits, mask).item<double>() + soft_dice_loss(p, mask).item<double>();
+  EXPECT_NEAR(seg_head_loss(logits, mask, SegLoss::kBceDice, true).item<double>(), bd, 1e-6);
+}
+
+// The point of the weights: one wrong pixel on the lesion's boundary costs more than one wrong
+// pixel far from it (under the unweighted loss the two cost the same BCE).
+TEST(SegLosses, StructureLossPunishesBoundaryErrorsMore) {
+  const int side = 64;
+  auto mask = ::torch::zeros({1, 1, side, side});
+  mask.slice(2, 24, 40).slice(3, 24, 40).fill_(1);
+  const auto good = (mask * 2 - 1) * 4;  // confident and right everywhere
+  auto boundary = good.clone(), far = good.clone();
+  boundary[0][0][24][32] = -4;  // a foreground pixel on the top edge, called background
+  far[0][0][4][4] = 4;          // a background pixel in the corner, called foreground
+  const auto loss = [&](const ::torch::Tensor& s) {
+    return seg_head_loss(s, mask, SegLoss::kStructure, true).item<double>();
+  };
+  EXPECT_LT(loss(good), loss(far));
+  EXPECT_GT(loss(boundary) - loss(good), 1.5 * (loss(far) - loss(good)));
+}
+
 TEST(SegNetworks, UNetLearnsTexturedLesions) { EXPECT_GT(train_and_score("unet", 60, 32), 0.8); }
 
 // About 5 s on one core (SegCaps' slower capsule decoder is in the slow tests).
@@ -58,7 +116,7 @@ TEST(SegNetworks, UCapsMapsToOneLogitPerPixelAndTrainsItsCapsules) {
   EXPECT_GE(p.min().item<float>(), 0.0f);
   EXPECT_LE(p.max().item<float>(), 1.0f);
   const auto mask = (::torch::rand({2, 1, 16, 24}) > 0.8).to(::torch::kFloat);
-  net->loss(x, scores, mask).backward();
+  net->loss(x, scores, mask, SegLoss::kBceDice).backward();
   int capsule_layers = 0;
   for (const auto& item : net->named_parameters()) {
     ASSERT_TRUE(item.value().grad().defined()) << item.key();

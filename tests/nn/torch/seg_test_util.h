@@ -49,7 +49,7 @@ inline double train_and_score(const std::string& arch, int steps, int side) {
     const auto idx = ::torch::arange((s * 8) % 32, (s * 8) % 32 + 8);
     const auto xb = x.index_select(0, idx), mb = m.index_select(0, idx);
     opt.zero_grad();
-    const auto loss = net->loss(xb, net->forward(xb), mb);
+    const auto loss = net->loss(xb, net->forward(xb), mb, SegLoss::kBceDice);
     loss.backward();
     opt.step();
   }

@@ -2,7 +2,9 @@
 // files (issue 20). Tiny U-Nets only; the real covid_seg runs are benchmark scripts.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <map>
 #include <filesystem>
 
 #include "heal/nn/torch/seg_pipeline.h"
@@ -240,6 +242,61 @@ TEST(SegPipeline, TrainReportOverlaysAndSegmentFile) {
   cfg.holdout = 8;  // no training image left
   EXPECT_FALSE(run_segmentation_training(cfg).ok());
   fs::remove_all(root);
+}
+
+TEST(SegPipeline, CrossValidationHoldsEachTrainingImageOutOnce) {
+  const fs::path root = fs::temp_directory_path() / ("heal_segcv_" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  fs::create_directories(root / "data" / "train" / "images");
+  fs::create_directories(root / "data" / "train" / "masks");
+  for (const auto& s : disks(8, 10)) {  // no test split: cross-validation never needs one
+    ASSERT_TRUE(io::save_png(s.image, (root / "data/train/images" / (s.id + ".png")).string()).ok());
+    io::Image m = s.image;
+    for (std::size_t i = 0; i < m.pixels.size(); ++i) m.pixels[i] = s.mask[i] ? 1.0f : 0.0f;
+    ASSERT_TRUE(io::save_png(m, (root / "data/train/masks" / (s.id + ".png")).string()).ok());
+  }
+  SegRunConfig cfg;
+  cfg.data = (root / "data").string();
+  cfg.model = tiny_unet();
+  cfg.fit.train.epochs = 2;
+  cfg.fit.train.loss = SegLoss::kStructure;
+  cfg.out_dir = (root / "out").string();
+  int calls = 0;
+  auto r = run_segmentation_cv(cfg, 3, [&calls](int f, const SegMetrics&) { EXPECT_EQ(f, calls++); });
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(calls, 3);
+  EXPECT_EQ(r->pool, 8u);
+  ASSERT_EQ(r->fold_metrics.size(), 3u);
+  std::map<std::string, int> seen;
+  std::size_t sizes[3] = {0, 0, 0};
+  for (int f = 0; f < 3; ++f) {
+    sizes[f] = r->fold_metrics[f].images.size();
+    for (const auto& m : r->fold_metrics[f].images) seen[m.id] += 1;
+  }
+  EXPECT_EQ(seen.size(), 8u);
+  for (const auto& [id, n] : seen) EXPECT_EQ(n, 1) << id;
+  EXPECT_EQ(sizes[0] + sizes[1] + sizes[2], 8u);
+  EXPECT_EQ(std::count(r->fold_of.begin(), r->fold_of.end(), 0), static_cast<long>(sizes[0]));
+  EXPECT_EQ(r->pooled.images.size(), 8u);
+  double mean = 0;
+  for (const auto& m : r->fold_metrics) mean += m.dice / 3;
+  EXPECT_NEAR(r->mean_dice, mean, 1e-12);
+  EXPECT_TRUE(fs::exists(r->report_path));
+  // The same seed gives the same folds and the same scores.
+  auto again = run_segmentation_cv(cfg, 3);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->fold_of, r->fold_of);
+  EXPECT_DOUBLE_EQ(again->mean_dice, r->mean_dice);
+  EXPECT_FALSE(run_segmentation_cv(cfg, 1).ok());
+  EXPECT_FALSE(run_segmentation_cv(cfg, 9).ok());
+  fs::remove_all(root);
+}
+
+TEST(SegTrainer, LossNamesParse) {
+  EXPECT_EQ(*parse_seg_loss("structure"), SegLoss::kStructure);
+  EXPECT_EQ(*parse_seg_loss("bce-dice"), SegLoss::kBceDice);
+  EXPECT_STREQ(seg_loss_name(SegLoss::kStructure), "structure");
+  EXPECT_FALSE(parse_seg_loss("dice").ok());
 }
 
 }  // namespace

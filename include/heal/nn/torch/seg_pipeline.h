@@ -44,6 +44,30 @@ Result<SegRunReport> run_segmentation_training(const SegRunConfig& cfg);
 /// The report as JSON text (config, history, per-image and mean metrics).
 std::string seg_report_json(const SegRunConfig& cfg, const SegRunReport& r);
 
+struct SegCvReport {
+  int folds = 0;
+  std::size_t pool = 0;                               ///< training images (train + val pooled)
+  std::vector<int> fold_of;                           ///< each pooled image's fold (from 0)
+  std::vector<SegMetrics> fold_metrics;               ///< held-out metrics of each fold's model
+  SegMetrics pooled;                                  ///< every held-out image once
+  double mean_dice = 0, sd_dice = 0;                  ///< threshold 0.5, mean and sample sd over folds
+  double mean_toolbox_dice = 0, sd_toolbox_dice = 0;  ///< Inf-Net toolbox Dice, over folds
+  double seconds = 0;
+  std::string report_path;  ///< <cfg.out_dir>/cv.json (seg_cv_json)
+};
+
+/// K-fold cross-validation on the training split (train + val pooled; the test split is never
+/// used), for choosing a recipe without looking at the test slices. Folds come from a shuffle seeded
+/// by cfg.seed; each fold's model is trained from cfg.model and cfg.fit with no validation split
+/// (the last epoch is kept, as the recipe does with holdout 0) and scored on its held-out images at
+/// native resolution; writes <cfg.out_dir>/cv.json. on_fold (optional) is called after each fold
+/// with (fold from 0, its metrics).
+Result<SegCvReport> run_segmentation_cv(const SegRunConfig& cfg, int folds,
+                                        const std::function<void(int, const SegMetrics&)>& on_fold = {});
+
+/// The cross-validation report as JSON text.
+std::string seg_cv_json(const SegRunConfig& cfg, const SegCvReport& r);
+
 /// Writes `<dir>/<id>_overlay.png` for each sample (its probability map, from SegTrainer::predict,
 /// thresholded at 0.5, in red; the truth in green) and returns the overlays.
 Result<std::vector<io::Image>> write_overlays(const std::vector<io::SegSample>& samples,

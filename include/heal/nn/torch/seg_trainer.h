@@ -24,6 +24,19 @@ inline constexpr const char* kSegmentationArchs = "segcaps | ucaps | unet";
 /// True for "segcaps" (SegCaps), "ucaps" (capsule encoder, CNN decoder) and "unet".
 bool is_segmentation_arch(const std::string& arch);
 
+/// Training loss of the segmentation head.
+enum class SegLoss {
+  kBceDice,    ///< "bce-dice": BCE + soft Dice, both unweighted (the default)
+  kStructure,  ///< "structure": F3Net's structure loss as Inf-Net trains with it (Wei, Wang, Huang, arXiv
+               ///< 1911.11445): BCE + IoU, each pixel weighted by 1 + 5 |local mean of the mask - mask|
+               ///< (box side 31 at 352 x 352, scaled with the input side), so boundaries weigh up to 6x
+};
+/// "bce-dice" | "structure".
+inline constexpr const char* kSegLosses = "bce-dice | structure";
+/// The loss named as in kSegLosses; InvalidArgument otherwise.
+Result<SegLoss> parse_seg_loss(const std::string& name);
+const char* seg_loss_name(SegLoss loss);
+
 struct SegModelSpec {
   std::string arch = "segcaps";  ///< is_segmentation_arch
   int width = 16;                ///< U-Net: channels of the first level; SegCaps, UCaps: stem filters (SegCaps: 16 only)
@@ -37,6 +50,7 @@ struct SegTrainOptions {
   int batch_size = 4;
   double learning_rate = 1e-3;  ///< Adam, cosine decay to 0 over the epochs
   double weight_decay = 1e-5;
+  SegLoss loss = SegLoss::kBceDice;
   // Augmentation: one random affine map (and flip) applied to the image and its mask together.
   bool augment = true;
   bool hflip = true;
