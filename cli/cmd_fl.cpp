@@ -30,6 +30,9 @@ void add_fl_commands(CLI::App& app) {
       ->check(CLI::IsMember({"classify", "segment"}))
       ->capture_default_str();
   sim->add_option("--size", a->sim.size, "segment: network input side (multiple of 8)")->capture_default_str();
+  sim->add_option("--loss", a->sim.seg_loss, "segment: bce-dice | structure (as heal train --task segment --loss)")
+      ->check(CLI::IsMember({"bce-dice", "structure"}))
+      ->capture_default_str();
   sim->add_option("--threshold", a->sim.threshold,
                   "Decryption threshold t: t >= 2 and t > K/2 (default K/2 + 1); HE needs K >= 3");
   sim->add_option("--drop", a->sim.drops,

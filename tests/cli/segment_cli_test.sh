@@ -48,12 +48,13 @@ grep -q 'Dice' "$work/segment.txt" || fail "no Dice with --truth"
 # Federated segmentation: 3 hospitals, threshold-CKKS aggregation, ledger verified, Inf-Net test metrics.
 # Cosine learning rate over the rounds; the centralised model trains with the same recipe as `heal train`.
 "$heal" --quiet fl simulate --task segment --data "$seg" --hospitals 3 --partition iid --rounds 2 --size 32 \
-  --threads 1 --secure he --lr-schedule cosine --centralized --out "$work/fl" > "$work/fl.txt"
+  --threads 1 --secure he --lr-schedule cosine --loss structure --centralized --out "$work/fl" > "$work/fl.txt"
 cat "$work/fl.txt"
 grep -q 'training slices per hospital: 17 17 16' "$work/fl.txt" || fail "slices not split over 3 hospitals"
 grep -Eq 'final global model \(v2\): test Dice [0-9.]+' "$work/fl.txt" || fail "no federated test Dice"
 grep -q 'centralized, same model and 2 epochs: test Dice' "$work/fl.txt" || fail "no centralised line"
 [ "$(jq -r '.lr_schedule' "$work/fl/report.json")" = cosine ] || fail "report without the schedule"
+[ "$(jq -r '.loss' "$work/fl/report.json")" = structure ] || fail "report without the loss"
 jq -e '.centralized.recipe | test("cosine")' "$work/fl/report.json" > /dev/null || fail "centralised recipe not recorded"
 jq -e '.centralized.history | length == 2' "$work/fl/report.json" > /dev/null || fail "centralised history per round"
 grep -Eq 'ledger .*: verified' "$work/fl.txt" || fail "ledger not verified"

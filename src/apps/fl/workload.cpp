@@ -167,6 +167,7 @@ Workload segmentation_workload(const FlSimulationOptions& a, const std::string& 
   tb::SegTrainOptions topt;
   topt.learning_rate = a.lr;
   topt.batch_size = a.batch;
+  topt.loss = tb::parse_seg_loss(a.seg_loss).value();
   Workload w;
   w.name = ds->name;
   w.summary = ds->name + " (" + std::to_string(ds->train.size()) + " train / " + std::to_string(ds->val.size()) +
