@@ -24,7 +24,7 @@ void add_fl_commands(CLI::App& app) {
       ->capture_default_str();
   sim->add_option("--strategy", a->sim.strategy, "fedavg | fedprox | fedadam | fedyogi")->capture_default_str();
   sim->add_option("--local-epochs", a->sim.local_epochs, "Local epochs per round")->capture_default_str();
-  sim->add_option("--model", a->sim.model, "hecnn | hecnn-wide | capsnet | resnet; with --task segment: segcaps | ucaps | unet")
+  sim->add_option("--model", a->sim.model, "hecnn | hecnn-wide | capsnet | resnet; with --task segment: segcaps | ucaps | ucaps-ag | unet | unet-ag")
       ->capture_default_str();
   sim->add_option("--task", a->sim.task, "classify | segment (a segmentation dataset, e.g. covid_seg)")
       ->check(CLI::IsMember({"classify", "segment"}))

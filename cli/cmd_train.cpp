@@ -998,7 +998,7 @@ void add_train_commands(CLI::App& app) {
   auto ta = std::make_shared<TrainArgs>();
   CLI::App* train = app.add_subcommand("train", "Train a model (libtorch) and export it as a .heal ModelIr");
   train->add_option("--data", ta->data, "Dataset: MedMNIST .npz or folder (default: global --data / $HEAL_DATA)");
-  train->add_option("--task", ta->task, "classify (default) | segment: image/mask folders, --model segcaps | ucaps | unet")
+  train->add_option("--task", ta->task, "classify (default) | segment: image/mask folders, --model segcaps | ucaps | ucaps-ag | unet | unet-ag")
       ->check(CLI::IsMember({"classify", "segment"}));
   train->add_option("--normalize", ta->normalize,
                     "Intensity (scanner) normalisation none | zscore (per image) | histogram (Nyul-Udupa, scale learned on the "
@@ -1020,8 +1020,8 @@ void add_train_commands(CLI::App& app) {
                     "segment: bce-dice (default) | structure (F3Net's boundary-weighted BCE + IoU, as Inf-Net trains)")
       ->check(CLI::IsMember({"bce-dice", "structure"}));
   train->add_flag("--multiclass", ta->multiclass, "segment: covid_seg's multi-class masks (foreground = any class)");
-  train->add_option("--model", ta->model, "hecnn | hecnn-wide | capsnet | resnet | deit; with --task segment: segcaps | ucaps | unet")
-      ->check(CLI::IsMember({"hecnn", "hecnn-wide", "capsnet", "resnet", "deit", "segcaps", "ucaps", "unet"}));
+  train->add_option("--model", ta->model, "hecnn | hecnn-wide | capsnet | resnet | deit; with --task segment: segcaps | ucaps | ucaps-ag | unet | unet-ag")
+      ->check(CLI::IsMember({"hecnn", "hecnn-wide", "capsnet", "resnet", "deit", "segcaps", "ucaps", "ucaps-ag", "unet", "unet-ag"}));
   train->add_option("--epochs", ta->epochs, "Maximum epochs")->check(CLI::Range(1, 10000));
   train->add_option("--size", ta->size, "Resize images to SxS (folder datasets default to 64)");
   train->add_option("--out", ta->out, "Output directory (default runs/<dataset>_<model>)");

@@ -24,12 +24,12 @@ eval_dice=$(jq -r '.dice' "$work/eval.json")
 [ "$report_dice" = "$eval_dice" ] || fail "eval Dice $eval_dice differs from the report's $report_dice"
 
 # --cv: K-fold cross-validation on the 50 training slices only (the recipe chosen without the test
-# split), here with the structure loss; each slice is held out once.
-"$heal" --quiet train --task segment --data "$seg" --model unet --width 4 --size 32 --epochs 1 --lr 0.01 --threads 1 \
+# split), here with the attention-gated U-Net and the structure loss; each slice is held out once.
+"$heal" --quiet train --task segment --data "$seg" --model unet-ag --width 4 --size 32 --epochs 1 --lr 0.01 --threads 1 \
   --cv 2 --loss structure --out "$work/cv" > "$work/cv.txt"
 cat "$work/cv.txt"
 grep -Eq '^cross-validation \(2 folds, 50 training images' "$work/cv.txt" || fail "no cross-validation summary"
-jq -e '.pool_images == 50 and .training.loss == "structure" and ([.per_fold[].images] | add) == 50' \
+jq -e '.pool_images == 50 and .model.arch == "unet-ag" and .training.loss == "structure" and ([.per_fold[].images] | add) == 50' \
   "$work/cv/cv.json" > /dev/null || fail "cv.json: pool, loss or fold sizes wrong"
 jq -e '[.per_fold[].per_image[].id] | unique | length == 50' "$work/cv/cv.json" > /dev/null ||
   fail "a training slice was held out twice or never"

@@ -2,6 +2,7 @@
 // arXiv 2203.08965) and U-Net (arXiv 1505.04597).
 #include "seg_models.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <vector>
@@ -114,6 +115,9 @@ struct SegCaps : SegNet {
 };
 
 // ---------------------------------------------------------------------------------------------
+// A skip connection, through its attention gate when the network has one.
+Tensor gate(AttentionGate& g, const Tensor& skip, const Tensor& up) { return g ? g->forward(skip, up) : skip; }
+
 // U-Net (arXiv 1505.04597) with 3 down-sampling steps, padded 3x3 convolutions, batch norm.
 struct DoubleConvImpl : tnn::Module {
   DoubleConvImpl(int in, int out) {
@@ -126,6 +130,7 @@ struct DoubleConvImpl : tnn::Module {
   tnn::Sequential seq{nullptr};
 };
 TORCH_MODULE(DoubleConv);
+
 
 struct UNet : SegNet {
   explicit UNet(const SegNetSpec& s) {
@@ -141,16 +146,25 @@ struct UNet : SegNet {
     u1 = register_module("u1", tnn::ConvTranspose2d(tnn::ConvTranspose2dOptions(2 * c, c, 2).stride(2)));
     d1 = register_module("d1", DoubleConv(2 * c, c));
     out = register_module("out", tnn::Conv2d(tnn::Conv2dOptions(c, 1, 1)));
+    if (s.arch == "unet-ag") {
+      g3 = register_module("g3", AttentionGate(4 * c, 4 * c));
+      g2 = register_module("g2", AttentionGate(2 * c, 2 * c));
+      g1 = register_module("g1", AttentionGate(c, c));
+    }
   }
+  // The skip, through its attention gate when the network has them.
   Tensor forward(const Tensor& x) override {
     TORCH_CHECK(x.size(2) % 8 == 0 && x.size(3) % 8 == 0, "unet: height and width must be multiples of 8");
     const Tensor a1 = e1->forward(x);
     const Tensor a2 = e2->forward(::torch::max_pool2d(a1, 2));
     const Tensor a3 = e3->forward(::torch::max_pool2d(a2, 2));
     const Tensor m = mid->forward(::torch::max_pool2d(a3, 2));
-    const Tensor b3 = d3->forward(::torch::cat({u3->forward(m), a3}, 1));
-    const Tensor b2 = d2->forward(::torch::cat({u2->forward(b3), a2}, 1));
-    const Tensor b1 = d1->forward(::torch::cat({u1->forward(b2), a1}, 1));
+    const Tensor v3 = u3->forward(m);
+    const Tensor b3 = d3->forward(::torch::cat({v3, gate(g3, a3, v3)}, 1));
+    const Tensor v2 = u2->forward(b3);
+    const Tensor b2 = d2->forward(::torch::cat({v2, gate(g2, a2, v2)}, 1));
+    const Tensor v1 = u1->forward(b2);
+    const Tensor b1 = d1->forward(::torch::cat({v1, gate(g1, a1, v1)}, 1));
     return out->forward(b1);  // logits
   }
   Tensor probabilities(const Tensor& scores) const override { return ::torch::sigmoid(scores); }
@@ -160,6 +174,7 @@ struct UNet : SegNet {
   DoubleConv e1{nullptr}, e2{nullptr}, e3{nullptr}, mid{nullptr}, d3{nullptr}, d2{nullptr}, d1{nullptr};
   tnn::ConvTranspose2d u3{nullptr}, u2{nullptr}, u1{nullptr};
   tnn::Conv2d out{nullptr};
+  AttentionGate g3{nullptr}, g2{nullptr}, g1{nullptr};  ///< "unet-ag" only
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -188,6 +203,11 @@ struct UCaps : SegNet {
     u1 = register_module("u1", tnn::ConvTranspose2d(tnn::ConvTranspose2dOptions(64, 32, 2).stride(2)));
     d1 = register_module("d1", DoubleConv(32 + w, 32));
     out = register_module("out", tnn::Conv2d(tnn::Conv2dOptions(32, 1, 1)));
+    if (s.arch == "ucaps-ag") {
+      g3 = register_module("g3", AttentionGate(channels_of(c31), 128));
+      g2 = register_module("g2", AttentionGate(channels_of(c21), 64));
+      g1 = register_module("g1", AttentionGate(w, 32));
+    }
   }
   // A capsule layer's output as decoder channels: (N, T, A, H, W) -> (N, T * A, H, W).
   static int channels_of(const ConvCapsules& l) { return l->out_types * l->out_atoms; }
@@ -198,9 +218,12 @@ struct UCaps : SegNet {
     const Tensor a21 = c21->forward(primary->forward(f.unsqueeze(1)));  // (N, 4, 16, H/2, W/2)
     const Tensor a31 = c31->forward(c22->forward(a21));                 // (N, 8, 32, H/4, W/4)
     const Tensor a41 = c41->forward(c32->forward(a31));                 // (N, 8, 32, H/8, W/8)
-    const Tensor b3 = d3->forward(::torch::cat({u3->forward(channels(a41)), channels(a31)}, 1));
-    const Tensor b2 = d2->forward(::torch::cat({u2->forward(b3), channels(a21)}, 1));
-    const Tensor b1 = d1->forward(::torch::cat({u1->forward(b2), f}, 1));
+    const Tensor v3 = u3->forward(channels(a41));
+    const Tensor b3 = d3->forward(::torch::cat({v3, gate(g3, channels(a31), v3)}, 1));
+    const Tensor v2 = u2->forward(b3);
+    const Tensor b2 = d2->forward(::torch::cat({v2, gate(g2, channels(a21), v2)}, 1));
+    const Tensor v1 = u1->forward(b2);
+    const Tensor b1 = d1->forward(::torch::cat({v1, gate(g1, f, v1)}, 1));
     return out->forward(b1);  // logits
   }
   Tensor probabilities(const Tensor& scores) const override { return ::torch::sigmoid(scores); }
@@ -211,9 +234,25 @@ struct UCaps : SegNet {
   ConvCapsules primary{nullptr}, c21{nullptr}, c22{nullptr}, c31{nullptr}, c32{nullptr}, c41{nullptr};
   tnn::ConvTranspose2d u3{nullptr}, u2{nullptr}, u1{nullptr};
   tnn::Conv2d out{nullptr};
+  AttentionGate g3{nullptr}, g2{nullptr}, g1{nullptr};  ///< "ucaps-ag" only
 };
 
 }  // namespace
+
+AttentionGateImpl::AttentionGateImpl(int x_ch, int g_ch) {
+  const int mid = std::max(1, x_ch / 2);
+  wx = register_module(
+      "wx", tnn::Sequential(tnn::Conv2d(tnn::Conv2dOptions(x_ch, mid, 1).bias(false)), tnn::BatchNorm2d(mid)));
+  wg = register_module(
+      "wg", tnn::Sequential(tnn::Conv2d(tnn::Conv2dOptions(g_ch, mid, 1).bias(false)), tnn::BatchNorm2d(mid)));
+  psi = register_module(
+      "psi", tnn::Sequential(tnn::Conv2d(tnn::Conv2dOptions(mid, 1, 1).bias(false)), tnn::BatchNorm2d(1)));
+}
+
+Tensor AttentionGateImpl::forward(const Tensor& x, const Tensor& g) {
+  last_alpha = ::torch::sigmoid(psi->forward(::torch::relu(wx->forward(x) + wg->forward(g))));
+  return x * last_alpha;
+}
 
 Tensor soft_dice_loss(const Tensor& probs, const Tensor& mask) {
   const Tensor p = probs.flatten(1), m = mask.flatten(1);
@@ -250,9 +289,9 @@ Tensor seg_head_loss(const Tensor& scores, const Tensor& mask, SegLoss kind, boo
 std::shared_ptr<SegNet> make_seg_network(const SegNetSpec& spec) {
   if (spec.in_channels < 1 || spec.width < 1) throw std::invalid_argument("segmentation network: bad channels or width");
   if (spec.arch == "segcaps") return std::make_shared<SegCaps>(spec);
-  if (spec.arch == "unet") return std::make_shared<UNet>(spec);
-  if (spec.arch == "ucaps") return std::make_shared<UCaps>(spec);
-  throw std::invalid_argument("unknown segmentation network '" + spec.arch + "' (segcaps, ucaps, unet)");
+  if (spec.arch == "unet" || spec.arch == "unet-ag") return std::make_shared<UNet>(spec);
+  if (spec.arch == "ucaps" || spec.arch == "ucaps-ag") return std::make_shared<UCaps>(spec);
+  throw std::invalid_argument("unknown segmentation network '" + spec.arch + "' (segcaps, ucaps, ucaps-ag, unet, unet-ag)");
 }
 
 }  // namespace heal::nn::torch_backend

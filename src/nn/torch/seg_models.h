@@ -50,6 +50,19 @@ struct ConvCapsulesImpl : ::torch::nn::Module {
 };
 TORCH_MODULE(ConvCapsules);
 
+/// Additive attention gate on a skip connection (Oktay et al., "Attention U-Net", arXiv 1804.03999;
+/// Schlemper et al., arXiv 1808.08114, the Gated-UNet of Inf-Net's table). The gating signal g is the
+/// decoder's up-sampled feature at the skip's resolution: alpha = sigmoid(psi(relu(W_x x + W_g g))),
+/// one coefficient in [0, 1] per pixel (1x1 convolutions with batch norm, x_ch / 2 channels inside),
+/// and the skip becomes alpha * x, so the decoder can suppress encoder responses outside the lesion.
+struct AttentionGateImpl : ::torch::nn::Module {
+  AttentionGateImpl(int x_ch, int g_ch);
+  ::torch::Tensor forward(const ::torch::Tensor& x, const ::torch::Tensor& g);
+  ::torch::nn::Sequential wx{nullptr}, wg{nullptr}, psi{nullptr};
+  ::torch::Tensor last_alpha;  ///< (N, 1, H, W) of the last forward (tests)
+};
+TORCH_MODULE(AttentionGate);
+
 /// Common interface of the segmentation networks.
 struct SegNet : ::torch::nn::Module {
   /// Foreground scores (N, 1, H, W): probabilities for SegCaps (capsule lengths), logits for U-Net.
@@ -63,7 +76,7 @@ struct SegNet : ::torch::nn::Module {
 };
 
 struct SegNetSpec {
-  std::string arch = "segcaps";  ///< "segcaps", "ucaps" or "unet"
+  std::string arch = "segcaps";  ///< "segcaps", "ucaps", "ucaps-ag", "unet" or "unet-ag" (-ag: attention-gated skips)
   int in_channels = 1;
   int width = 16;                ///< U-Net: channels of the first level (doubling per level); SegCaps: stem filters
   double recon_weight = 0.1;     ///< SegCaps: weight of the reconstruction MSE

@@ -23,7 +23,9 @@ namespace heal::nn::torch_backend {
 
 using ::torch::Tensor;
 
-bool is_segmentation_arch(const std::string& arch) { return arch == "segcaps" || arch == "ucaps" || arch == "unet"; }
+bool is_segmentation_arch(const std::string& arch) {
+  return arch == "segcaps" || arch == "ucaps" || arch == "ucaps-ag" || arch == "unet" || arch == "unet-ag";
+}
 
 Result<SegLoss> parse_seg_loss(const std::string& name) {
   if (name == "bce-dice") return SegLoss::kBceDice;

@@ -102,6 +102,47 @@ TEST(SegNetworks, UNetLearnsTexturedLesions) { EXPECT_GT(train_and_score("unet",
 // About 5 s on one core (SegCaps' slower capsule decoder is in the slow tests).
 TEST(SegNetworks, UCapsLearnsTexturedLesions) { EXPECT_GT(train_and_score("ucaps", 60, 16), 0.7); }
 
+// Attention-gated skips (unet-ag, ucaps-ag): the same output shape, a gate per skip whose
+// coefficients lie in [0, 1] at the skip's resolution, and every gate parameter gets a gradient.
+TEST(SegNetworks, AttentionGatedVariantsGateEverySkip) {
+  for (const char* arch : {"unet-ag", "ucaps-ag"}) {
+    ::torch::manual_seed(2);
+    SegNetSpec s;
+    s.arch = arch;
+    s.width = 8;
+    auto net = make_seg_network(s);
+    SegNetSpec plain = s;
+    plain.arch = std::string(arch).substr(0, std::string(arch).size() - 3);
+    std::size_t n_gated = 0, n_plain = 0;
+    for (const auto& p : net->parameters()) n_gated += static_cast<std::size_t>(p.numel());
+    for (const auto& p : make_seg_network(plain)->parameters()) n_plain += static_cast<std::size_t>(p.numel());
+    EXPECT_GT(n_gated, n_plain) << arch;
+    const auto x = ::torch::randn({2, 1, 16, 24});
+    const auto scores = net->forward(x);
+    EXPECT_EQ(scores.sizes(), (std::vector<std::int64_t>{2, 1, 16, 24})) << arch;
+    int gates = 0;
+    for (const auto& child : net->named_children()) {
+      const auto* g = dynamic_cast<const AttentionGateImpl*>(child.value().get());
+      if (g == nullptr) continue;
+      ++gates;
+      ASSERT_TRUE(g->last_alpha.defined()) << arch << " " << child.key();
+      EXPECT_EQ(g->last_alpha.size(1), 1);
+      EXPECT_GE(g->last_alpha.min().item<double>(), 0.0);
+      EXPECT_LE(g->last_alpha.max().item<double>(), 1.0);
+    }
+    EXPECT_EQ(gates, 3) << arch;
+    const auto mask = (::torch::rand({2, 1, 16, 24}) > 0.8).to(::torch::kFloat);
+    net->loss(x, scores, mask, SegLoss::kBceDice).backward();
+    for (const auto& item : net->named_parameters()) {
+      if (item.key().rfind("g", 0) != 0) continue;
+      ASSERT_TRUE(item.value().grad().defined()) << arch << " " << item.key();
+      EXPECT_GT(item.value().grad().abs().sum().item<double>(), 0.0) << arch << " " << item.key() << " gets no gradient";
+    }
+  }
+}
+
+TEST(SegNetworks, AttentionUNetLearnsTexturedLesions) { EXPECT_GT(train_and_score("unet-ag", 60, 32), 0.8); }
+
 // UCaps: one logit per pixel, and the loss reaches every capsule layer's votes and the decoder.
 TEST(SegNetworks, UCapsMapsToOneLogitPerPixelAndTrainsItsCapsules) {
   ::torch::manual_seed(1);

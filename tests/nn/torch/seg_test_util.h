@@ -36,12 +36,13 @@ inline double train_and_score(const std::string& arch, int steps, int side) {
   ::torch::manual_seed(3);
   SegNetSpec spec;
   spec.arch = arch;
-  spec.width = arch == "unet" ? 8 : 16;
+  const bool unet = arch.rfind("unet", 0) == 0;  // unet, unet-ag
+  spec.width = unet ? 8 : 16;
   auto net = make_seg_network(spec);
   ::torch::Tensor x, m, xt, mt;
   blobs(32, side, 11, x, m);
   blobs(16, side, 12, xt, mt);
-  ::torch::optim::Adam opt(net->parameters(), ::torch::optim::AdamOptions(arch == "unet" ? 1e-2 : 3e-3));
+  ::torch::optim::Adam opt(net->parameters(), ::torch::optim::AdamOptions(unet ? 1e-2 : 3e-3));
   net->eval();
   const double before = dice(net->probabilities(net->forward(xt)), mt);
   for (int s = 0; s < steps; ++s) {

@@ -20,8 +20,9 @@
 namespace heal::nn::torch_backend {
 
 /// The segmentation architectures, as `heal train --task segment --model` names them.
-inline constexpr const char* kSegmentationArchs = "segcaps | ucaps | unet";
-/// True for "segcaps" (SegCaps), "ucaps" (capsule encoder, CNN decoder) and "unet".
+inline constexpr const char* kSegmentationArchs = "segcaps | ucaps | ucaps-ag | unet | unet-ag";
+/// True for "segcaps" (SegCaps), "ucaps" (capsule encoder, CNN decoder), "unet", and "ucaps-ag" /
+/// "unet-ag": the same with attention gates on the skip connections (Attention U-Net).
 bool is_segmentation_arch(const std::string& arch);
 
 /// Training loss of the segmentation head.
