@@ -291,7 +291,8 @@ std::shared_ptr<SegNet> make_seg_network(const SegNetSpec& spec) {
   if (spec.arch == "segcaps") return std::make_shared<SegCaps>(spec);
   if (spec.arch == "unet" || spec.arch == "unet-ag") return std::make_shared<UNet>(spec);
   if (spec.arch == "ucaps" || spec.arch == "ucaps-ag") return std::make_shared<UCaps>(spec);
-  throw std::invalid_argument("unknown segmentation network '" + spec.arch + "' (segcaps, ucaps, ucaps-ag, unet, unet-ag)");
+  throw std::invalid_argument("unknown segmentation network '" + spec.arch +
+                              "' (segcaps, ucaps, ucaps-ag, unet, unet-ag)");
 }
 
 }  // namespace heal::nn::torch_backend

@@ -136,7 +136,8 @@ TEST(SegNetworks, AttentionGatedVariantsGateEverySkip) {
     for (const auto& item : net->named_parameters()) {
       if (item.key().rfind("g", 0) != 0) continue;
       ASSERT_TRUE(item.value().grad().defined()) << arch << " " << item.key();
-      EXPECT_GT(item.value().grad().abs().sum().item<double>(), 0.0) << arch << " " << item.key() << " gets no gradient";
+      EXPECT_GT(item.value().grad().abs().sum().item<double>(), 0.0)
+          << arch << " " << item.key() << " gets no gradient";
     }
   }
 }
