@@ -36,7 +36,6 @@ void run_segment_cv(tb::SegRunConfig& cfg, const SegTrainCli& a, bool show) {
   }
   const tb::SegCvReport r = value_or_throw(tb::run_segmentation_cv(cfg, a.cv));
   bar.finish();
-  const std::string& path = r.report_path;
   if (a.json) {
     std::cout << tb::seg_cv_json(cfg, r) << "\n";
     return;
@@ -50,7 +49,7 @@ void run_segment_cv(tb::SegRunConfig& cfg, const SegTrainCli& a, bool show) {
       "cross-validation (%d folds, %zu training images, %s): Dice@0.5 %.4f (sd %.4f), toolbox Dice %.4f (sd %.4f)\n",
       r.folds, r.pool, format_duration(r.seconds).c_str(), r.mean_dice, r.sd_dice, r.mean_toolbox_dice,
       r.sd_toolbox_dice);
-  std::printf("report: %s\n", path.c_str());
+  std::printf("report: %s\n", r.report_path.c_str());
 }
 
 }  // namespace

@@ -115,9 +115,6 @@ struct SegCaps : SegNet {
 };
 
 // ---------------------------------------------------------------------------------------------
-// A skip connection, through its attention gate when the network has one.
-Tensor gate(AttentionGate& g, const Tensor& skip, const Tensor& up) { return g ? g->forward(skip, up) : skip; }
-
 // U-Net (arXiv 1505.04597) with 3 down-sampling steps, padded 3x3 convolutions, batch norm.
 struct DoubleConvImpl : tnn::Module {
   DoubleConvImpl(int in, int out) {
@@ -131,6 +128,8 @@ struct DoubleConvImpl : tnn::Module {
 };
 TORCH_MODULE(DoubleConv);
 
+// A skip connection, through its attention gate when the network has one (unet-ag, ucaps-ag).
+Tensor gate(AttentionGate& g, const Tensor& skip, const Tensor& up) { return g ? g->forward(skip, up) : skip; }
 
 struct UNet : SegNet {
   explicit UNet(const SegNetSpec& s) {
@@ -152,7 +151,6 @@ struct UNet : SegNet {
       g1 = register_module("g1", AttentionGate(c, c));
     }
   }
-  // The skip, through its attention gate when the network has them.
   Tensor forward(const Tensor& x) override {
     TORCH_CHECK(x.size(2) % 8 == 0 && x.size(3) % 8 == 0, "unet: height and width must be multiples of 8");
     const Tensor a1 = e1->forward(x);

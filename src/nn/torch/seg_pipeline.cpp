@@ -7,8 +7,11 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <tuple>
+#include <utility>
 
 #include "heal/core/rng.h"
+#include "heal/io/partition.h"
 
 namespace fs = std::filesystem;
 
@@ -160,12 +163,12 @@ Result<SegCvReport> run_segmentation_cv(const SegRunConfig& cfg, int folds,
   r.folds = folds;
   r.pool = pool.size();
   r.fold_of.assign(pool.size(), 0);
-  std::vector<std::size_t> order(pool.size());
-  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-  SeededRng rng(seed_from_u64(cfg.seed), 78);
-  shuffle(std::span(order), rng);
-  for (std::size_t k = 0; k < order.size(); ++k) {
-    r.fold_of[order[k]] = static_cast<int>(k % static_cast<std::size_t>(folds));
+  {  // io's folds with a single class: the slices in a seeded shuffle, dealt round-robin
+    SeededRng rng(seed_from_u64(cfg.seed), 78);
+    const auto sets = io::cv_folds(std::vector<int>(pool.size(), 0), {}, 1, static_cast<std::size_t>(folds), rng);
+    for (std::size_t f = 0; f < sets.size(); ++f) {
+      for (std::size_t i : sets[f]) r.fold_of[i] = static_cast<int>(f);
+    }
   }
   std::vector<SegImageMetrics> all;
   for (int f = 0; f < folds; ++f) {
@@ -183,21 +186,16 @@ Result<SegCvReport> run_segmentation_cv(const SegRunConfig& cfg, int folds,
     if (on_fold) on_fold(f, r.fold_metrics.back());
   }
   r.pooled = summarize(std::move(all));
-  std::vector<double> dice, toolbox;
-  for (const auto& m : r.fold_metrics) {
-    dice.push_back(m.dice);
-    toolbox.push_back(m.infnet.dice);
-  }
-  const auto mean_sd = [](const std::vector<double>& v, double& mean, double& sd) {
-    mean = 0;
-    for (double x : v) mean += x;
-    mean /= static_cast<double>(v.size());
-    double ss = 0;
-    for (double x : v) ss += (x - mean) * (x - mean);
-    sd = v.size() > 1 ? std::sqrt(ss / static_cast<double>(v.size() - 1)) : 0;
+  // Mean and sample sd over the folds (folds >= 2) of one of their Dice values.
+  const auto mean_sd = [&r](auto dice_of) {
+    const auto n = static_cast<double>(r.fold_metrics.size());
+    double mean = 0, ss = 0;
+    for (const auto& m : r.fold_metrics) mean += dice_of(m) / n;
+    for (const auto& m : r.fold_metrics) ss += (dice_of(m) - mean) * (dice_of(m) - mean);
+    return std::pair{mean, std::sqrt(ss / (n - 1))};
   };
-  mean_sd(dice, r.mean_dice, r.sd_dice);
-  mean_sd(toolbox, r.mean_toolbox_dice, r.sd_toolbox_dice);
+  std::tie(r.mean_dice, r.sd_dice) = mean_sd([](const SegMetrics& m) { return m.dice; });
+  std::tie(r.mean_toolbox_dice, r.sd_toolbox_dice) = mean_sd([](const SegMetrics& m) { return m.infnet.dice; });
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   HEAL_RETURN_IF_ERROR(make_dir(cfg.out_dir));
   r.report_path = (fs::path(cfg.out_dir) / "cv.json").string();
