@@ -154,6 +154,7 @@ std::vector<std::uint8_t> resize_mask_nearest(const std::vector<std::uint8_t>& m
 Result<SegDataset> load_seg_dataset(const std::string& path, const SegLoadOptions& opts) {
   HEAL_ASSIGN_OR_RETURN(Layout l, find_layout(fs::path(path), opts.multiclass));
   if (l.train.empty()) return Status::corruption("segmentation dataset '" + path + "' has no training images");
+  if (opts.skip_test) l.test.clear();
   SegDataset ds;
   ds.name = l.name;
   ds.source = path;

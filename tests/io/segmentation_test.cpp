@@ -112,6 +112,29 @@ TEST(SegDataset, ErrorsNameTheFile) {
   fs::remove_all(root);
 }
 
+// skip_test leaves the test split undecoded: a broken test mask fails the full load, not this one.
+TEST(SegDataset, SkipTestDoesNotDecodeTheTestSplit) {
+  const fs::path root = temp_dir("skiptest");
+  for (const char* split : {"train", "test"}) {
+    fs::create_directories(root / split / "images");
+    fs::create_directories(root / split / "masks");
+    ASSERT_TRUE(save_png(gradient(8, 8), (root / split / "images/a.png").string()).ok());
+    write_grey_mask(root / split / "masks/a.png", 8, 8, 1, 3);
+  }
+  {
+    std::ofstream f(root / "test/masks/a.png", std::ios::binary | std::ios::trunc);
+    f << "not a png at all";
+  }
+  EXPECT_FALSE(load_seg_dataset(root).ok());
+  SegLoadOptions o;
+  o.skip_test = true;
+  auto ds = load_seg_dataset(root, o);
+  ASSERT_TRUE(ds.ok()) << ds.status().to_string();
+  EXPECT_EQ(ds->train.size(), 1u);
+  EXPECT_TRUE(ds->test.empty());
+  fs::remove_all(root);
+}
+
 TEST(SegDataset, PaletteMasksKeepClassIndices) {
   const fs::path root = temp_dir("pal");
   const int w = 6, h = 4;

@@ -39,6 +39,9 @@ struct SegLoadOptions {
   /// covid_seg: the multi-class masks (3 classes) instead of the binary infection masks.
   bool multiclass = false;
   int threads = 0;  ///< decoding threads (0: hardware concurrency)
+  /// Leave the test split unread (SegDataset::test stays empty): for choosing a recipe on the
+  /// training split, where no test image may even be decoded.
+  bool skip_test = false;
 };
 
 /// True when `path` looks like a segmentation dataset of one of the two layouts.

@@ -151,7 +151,9 @@ Result<SegRunReport> run_segmentation_training(const SegRunConfig& cfg) {
 Result<SegCvReport> run_segmentation_cv(const SegRunConfig& cfg, int folds,
                                         const std::function<void(int, const SegMetrics&)>& on_fold) {
   if (folds < 2) return Status::invalid_argument("cross-validation needs at least 2 folds");
-  HEAL_ASSIGN_OR_RETURN(io::SegDataset ds, io::load_seg_dataset(cfg.data, cfg.load));
+  io::SegLoadOptions load = cfg.load;
+  load.skip_test = true;
+  HEAL_ASSIGN_OR_RETURN(io::SegDataset ds, io::load_seg_dataset(cfg.data, load));
   std::vector<io::SegSample> pool = std::move(ds.train);
   for (auto& s : ds.val) pool.push_back(std::move(s));
   if (static_cast<std::size_t>(folds) > pool.size()) {

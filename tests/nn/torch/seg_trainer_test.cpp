@@ -6,6 +6,7 @@
 #include <cmath>
 #include <map>
 #include <filesystem>
+#include <fstream>
 
 #include "heal/nn/torch/seg_pipeline.h"
 #include "heal/nn/torch/seg_prior.h"
@@ -249,12 +250,17 @@ TEST(SegPipeline, CrossValidationHoldsEachTrainingImageOutOnce) {
   fs::remove_all(root);
   fs::create_directories(root / "data" / "train" / "images");
   fs::create_directories(root / "data" / "train" / "masks");
-  for (const auto& s : disks(8, 10)) {  // no test split: cross-validation never needs one
+  for (const auto& s : disks(8, 10)) {
     ASSERT_TRUE(io::save_png(s.image, (root / "data/train/images" / (s.id + ".png")).string()).ok());
     io::Image m = s.image;
     for (std::size_t i = 0; i < m.pixels.size(); ++i) m.pixels[i] = s.mask[i] ? 1.0f : 0.0f;
     ASSERT_TRUE(io::save_png(m, (root / "data/train/masks" / (s.id + ".png")).string()).ok());
   }
+  // A test split that does not even decode: cross-validation must never read it.
+  fs::create_directories(root / "data" / "test" / "images");
+  fs::create_directories(root / "data" / "test" / "masks");
+  ASSERT_TRUE(io::save_png(disks(1, 99)[0].image, (root / "data/test/images/t.png").string()).ok());
+  std::ofstream(root / "data/test/masks/t.png") << "not a png";
   SegRunConfig cfg;
   cfg.data = (root / "data").string();
   cfg.model = tiny_unet();
