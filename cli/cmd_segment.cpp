@@ -49,6 +49,10 @@ void run_segment_cv(tb::SegRunConfig& cfg, const SegTrainCli& a, bool show) {
       "cross-validation (%d folds, %zu training images, %s): Dice@0.5 %.4f (sd %.4f), toolbox Dice %.4f (sd %.4f)\n",
       r.folds, r.pool, format_duration(r.seconds).c_str(), r.mean_dice, r.sd_dice, r.mean_toolbox_dice,
       r.sd_toolbox_dice);
+  if (!r.pooled_classes.empty()) {
+    std::cout << "per lesion class, every held-out image once (one-vs-rest):\n"
+              << nn::format_class_table(r.class_names, r.pooled_classes);
+  }
   std::printf("report: %s\n", r.report_path.c_str());
 }
 
@@ -106,10 +110,20 @@ void run_train_segment(const SegTrainCli& a) {
             << " test images; " << a.model << " with " << r.parameters << " parameters, trained in "
             << format_duration(r.fit.seconds) << (r.val_images > 0 ? " (best epoch " + std::to_string(r.fit.best_epoch + 1) + ")" : "")
             << "\n";
-  std::cout << "test split, per image at native resolution, threshold 0.5, mean over images:\n"
+  std::cout << "test split, per image at native resolution, threshold 0.5, mean over images"
+            << (r.test_classes.empty() ? "" : " (foreground: any lesion class)") << ":\n"
             << nn::format_seg_table(r.test);
+  if (!r.test_classes.empty()) {
+    std::cout << "per lesion class (P(class) against its mask, one-vs-rest):\n"
+              << nn::format_class_table(r.class_names, r.test_classes);
+  }
   std::cout << "model  " << r.model_path << "\nreport " << r.report_path << "\n";
-  if (!r.figure_path.empty()) std::cout << "figure " << r.figure_path << " (prediction red, ground truth green)\n";
+  if (!r.figure_path.empty()) {
+    std::cout << "figure " << r.figure_path
+              << (r.test_classes.empty()
+                      ? " (prediction red, ground truth green)\n"
+                      : " (prediction: class 1 red, class 2 magenta; truth: class 1 green, class 2 cyan)\n");
+  }
 }
 
 bool run_eval_segment_if_seg_model(const std::string& model, const std::string& data, const std::string& split,
@@ -118,10 +132,19 @@ bool run_eval_segment_if_seg_model(const std::string& model, const std::string& 
   const tb::SegTrainer m = value_or_throw(tb::SegTrainer::load(model));
   const std::string path = require_data_arg(data);
   io::SegLoadOptions lo;
+  lo.multiclass = m.spec().classes > 2;  // a multi-class model is scored on the class masks
   const io::SegDataset ds = value_or_throw(io::load_seg_dataset(path, lo));
+  if (lo.multiclass && ds.num_classes != m.spec().classes) {
+    throw StatusError(Status::invalid_argument("the model segments " + std::to_string(m.spec().classes) +
+                                               " classes but '" + path + "' has " + std::to_string(ds.num_classes)));
+  }
   const auto& samples = split == "train" ? ds.train : split == "val" ? ds.val : ds.test;
   if (samples.empty()) throw StatusError(Status::invalid_argument("the " + split + " split of '" + path + "' is empty"));
   const nn::SegMetrics r = m.evaluate(samples);
+  const std::vector<nn::SegMetrics> rc = m.evaluate_classes(samples);
+  std::vector<std::string> names;
+  for (std::size_t k = 1; k < ds.class_names.size() && names.size() < rc.size(); ++k)
+    names.push_back(ds.class_names[k]);
   if (json) {
     const auto infnet = [](const nn::InfNetMetrics& x) {
       nlohmann::json j = nlohmann::json::object();
@@ -131,9 +154,28 @@ bool run_eval_segment_if_seg_model(const std::string& model, const std::string& 
     nlohmann::json per = nlohmann::json::array();
     for (const auto& i : r.images) per.push_back({{"id", i.id}, {"dice", i.dice}, {"iou", i.iou}, {"sensitivity", i.sensitivity},
                                                   {"specificity", i.specificity}, {"mae", i.mae}, {"infnet", infnet(i.infnet)}});
-    std::cout << nlohmann::json{{"model", model}, {"dataset", ds.name}, {"split", split}, {"dice", r.dice},
-                                {"dice_sd", r.dice_sd}, {"iou", r.iou}, {"sensitivity", r.sensitivity},
-                                {"specificity", r.specificity}, {"mae", r.mae}, {"infnet", infnet(r.infnet)},
+    nlohmann::json classes = nlohmann::json::array();
+    for (std::size_t k = 0; k < rc.size(); ++k) {
+      classes.push_back({{"class", k + 1},
+                         {"name", k < names.size() ? names[k] : ""},
+                         {"dice", rc[k].dice},
+                         {"iou", rc[k].iou},
+                         {"sensitivity", rc[k].sensitivity},
+                         {"specificity", rc[k].specificity},
+                         {"mae", rc[k].mae},
+                         {"infnet", infnet(rc[k].infnet)}});
+    }
+    std::cout << nlohmann::json{{"model", model},
+                                {"dataset", ds.name},
+                                {"split", split},
+                                {"dice", r.dice},
+                                {"dice_sd", r.dice_sd},
+                                {"iou", r.iou},
+                                {"sensitivity", r.sensitivity},
+                                {"specificity", r.specificity},
+                                {"mae", r.mae},
+                                {"infnet", infnet(r.infnet)},
+                                {"per_class", classes},
                                 {"per_image", per}}
                      .dump(2)
               << "\n";
@@ -142,6 +184,7 @@ bool run_eval_segment_if_seg_model(const std::string& model, const std::string& 
   std::cout << "segmentation model " << model << " (" << m.spec().arch << ", " << m.spec().image_size << "x"
             << m.spec().image_size << ") on " << ds.name << " " << split << " split:\n"
             << nn::format_seg_table(r, true);
+  if (!rc.empty()) std::cout << "per lesion class (one-vs-rest):\n" << nn::format_class_table(names, rc);
   return true;
 }
 
@@ -164,13 +207,30 @@ void run_segment(const SegmentArgs& a) {
                         {"foreground_fraction", r.foreground_fraction}, {"mask", r.mask_path},
                         {"overlay", r.overlay_path}};
     if (r.has_truth) j["dice"] = r.metrics.dice, j["iou"] = r.metrics.iou;
+    if (!r.class_fractions.empty()) {
+      j["class_fractions"] = r.class_fractions;
+      if (r.has_truth) {
+        std::vector<double> d;
+        for (const auto& c : r.class_metrics) d.push_back(c.dice);
+        j["class_dice"] = d;
+      }
+    }
     out.push_back(j);
     if (!a.json) {
       std::cout << r.input << ": " << r.width << "x" << r.height << ", infection " << 100.0 * r.foreground_fraction
                 << " % of the image";
+      for (std::size_t k = 0; k < r.class_fractions.size(); ++k) {
+        std::cout << (k == 0 ? " (" : ", ") << "class " << k + 1 << " " << 100.0 * r.class_fractions[k] << " %"
+                  << (k + 1 == r.class_fractions.size() ? ")" : "");
+      }
       if (r.has_truth) std::cout << ", Dice " << r.metrics.dice << " IoU " << r.metrics.iou;
-      std::cout << "\n  mask " << r.mask_path << "\n  overlay " << r.overlay_path << " (prediction red"
-                << (r.has_truth ? ", ground truth green" : "") << ")\n";
+      for (std::size_t k = 0; k < r.class_metrics.size(); ++k)
+        std::cout << ", class " << k + 1 << " Dice " << r.class_metrics[k].dice;
+      const bool multi = !r.class_fractions.empty();
+      std::cout << "\n  mask " << r.mask_path << "\n  overlay " << r.overlay_path
+                << (multi ? " (prediction: class 1 red, class 2 magenta" : " (prediction red")
+                << (r.has_truth ? (multi ? "; truth: class 1 green, class 2 cyan" : ", ground truth green") : "")
+                << ")\n";
     }
   }
   if (a.json) std::cout << out.dump(2) << "\n";

@@ -1019,7 +1019,9 @@ void add_train_commands(CLI::App& app) {
   train->add_option("--loss", ta->seg_loss,
                     "segment: bce-dice (default) | structure (F3Net's boundary-weighted BCE + IoU, as Inf-Net trains)")
       ->check(CLI::IsMember({"bce-dice", "structure"}));
-  train->add_flag("--multiclass", ta->multiclass, "segment: covid_seg's multi-class masks (foreground = any class)");
+  train->add_flag("--multiclass", ta->multiclass,
+                  "segment: covid_seg's multi-class masks; the model segments each lesion class (ground-glass opacity, "
+                  "consolidation; softmax, cross-entropy + per-class Dice) and reports per-class metrics");
   train->add_option("--model", ta->model, "hecnn | hecnn-wide | capsnet | resnet | deit; with --task segment: segcaps | ucaps | ucaps-ag | unet | unet-ag")
       ->check(CLI::IsMember({"hecnn", "hecnn-wide", "capsnet", "resnet", "deit", "segcaps", "ucaps", "ucaps-ag", "unet", "unet-ag"}));
   train->add_option("--epochs", ta->epochs, "Maximum epochs")->check(CLI::Range(1, 10000));

@@ -290,6 +290,22 @@ std::string format_seg_table(const SegMetrics& m, bool per_image) {
   return out;
 }
 
+std::string format_class_table(const std::vector<std::string>& names, const std::vector<SegMetrics>& per_class) {
+  std::string out;
+  char line[200];
+  std::snprintf(line, sizeof line, "%-22s %7s %7s %7s %7s %7s %12s\n", "class", "Dice", "IoU", "Sen", "Spec", "MAE",
+                "toolbox Dice");
+  out += line;
+  for (std::size_t k = 0; k < per_class.size(); ++k) {
+    const SegMetrics& m = per_class[k];
+    const std::string name = k < names.size() ? names[k] : "class " + std::to_string(k + 1);
+    std::snprintf(line, sizeof line, "%-22.22s %7.4f %7.4f %7.4f %7.4f %7.4f %12.4f\n", name.c_str(), m.dice, m.iou,
+                  m.sensitivity, m.specificity, m.mae, m.infnet.dice);
+    out += line;
+  }
+  return out;
+}
+
 namespace {
 
 // A pixel of `mask` on the region's border: set, with a 4-neighbour unset or outside the image.
@@ -327,6 +343,48 @@ io::Image overlay_contours(const io::Image& gray, std::span<const std::uint8_t> 
       out.pixels[i] = r;
       out.pixels[plane + i] = g;
       out.pixels[2 * plane + i] = b;
+    }
+  }
+  return out;
+}
+
+io::Image overlay_label_contours(const io::Image& gray, std::span<const std::uint8_t> predicted,
+                                 std::span<const std::uint8_t> truth) {
+  const int w = gray.width, h = gray.height;
+  const std::size_t plane = static_cast<std::size_t>(w) * h;
+  if (gray.channels < 1 || predicted.size() != plane || (!truth.empty() && truth.size() != plane)) {
+    throw std::invalid_argument("overlay_label_contours: the label maps must have the image's size");
+  }
+  // Prediction: class 1 red, 2 magenta, 3+ orange; truth: class 1 green, 2 cyan, 3+ yellow-green.
+  static constexpr float kPred[3][3] = {{1, 0.1f, 0.1f}, {1, 0.1f, 1}, {1, 0.55f, 0}};
+  static constexpr float kTruth[3][3] = {{0.1f, 1, 0.1f}, {0.1f, 0.9f, 1}, {0.7f, 1, 0.2f}};
+  // A pixel of class c (> 0) on its region's border: a 4-neighbour of another class, or the image edge.
+  const auto border = [w, h](std::span<const std::uint8_t> m, int x, int y) {
+    const auto at = [&](int xx, int yy) { return m[static_cast<std::size_t>(yy) * w + xx]; };
+    const std::uint8_t c = at(x, y);
+    if (c == 0) return false;
+    return x == 0 || y == 0 || x == w - 1 || y == h - 1 || at(x - 1, y) != c || at(x + 1, y) != c ||
+           at(x, y - 1) != c || at(x, y + 1) != c;
+  };
+  io::Image out;
+  out.width = out.original_width = w;
+  out.height = out.original_height = h;
+  out.channels = 3;
+  out.pixels.resize(3 * plane);
+  for (int y = 0; y < h; ++y) {
+    for (int x = 0; x < w; ++x) {
+      const std::size_t i = static_cast<std::size_t>(y) * w + x;
+      const float v = gray.pixels[i];
+      float rgb[3] = {v, v, v};
+      if (predicted[i] != 0) {
+        const float* col = kPred[std::min(predicted[i], std::uint8_t{3}) - 1];
+        for (int c = 0; c < 3; ++c) rgb[c] = 0.75f * rgb[c] + 0.25f * col[c];
+      }
+      const float* line = nullptr;
+      if (!truth.empty() && border(truth, x, y)) line = kTruth[std::min(truth[i], std::uint8_t{3}) - 1];
+      if (border(predicted, x, y)) line = kPred[std::min(predicted[i], std::uint8_t{3}) - 1];
+      if (line != nullptr) std::copy(line, line + 3, rgb);
+      for (int c = 0; c < 3; ++c) out.pixels[static_cast<std::size_t>(c) * plane + i] = rgb[c];
     }
   }
   return out;

@@ -45,6 +45,40 @@ cat "$work/segment.txt"
 grep -q 'Dice' "$work/segment.txt" || fail "no Dice with --truth"
 [ -s "$work/seg/6_mask.png" ] && [ -s "$work/seg/6_overlay.png" ] || fail "mask or overlay not written"
 
+# --multiclass: ground-glass opacity and consolidation as classes (softmax head), per-class metrics
+# in the table, report, heal eval and heal segment (palette truth), and class-coloured overlays.
+"$heal" --quiet train --task segment --data "$seg" --multiclass --model unet --width 4 --size 32 --epochs 2 --lr 0.01 \
+  --overlays 2 --threads 1 --out "$work/mc" > "$work/mc.txt"
+cat "$work/mc.txt"
+grep -q '^per lesion class' "$work/mc.txt" || fail "no per-class table"
+grep -Eq '^ground-glass opacity +[0-9.]+' "$work/mc.txt" && grep -Eq '^consolidation +[0-9.]+' "$work/mc.txt" ||
+  fail "the per-class table does not name the classes"
+jq -e '.model.classes == 3 and (.test.per_class | length) == 2 and .test.per_class[0].name == "ground-glass opacity"
+       and .test.per_class[1].name == "consolidation" and (.test.per_class[1].infnet.dice >= 0)' "$work/mc/report.json" \
+  > /dev/null || fail "report.json without the classes"
+[ -s "$work/mc/test_overlays.png" ] || fail "no multi-class overlay figure"
+"$heal" eval --model "$work/mc/model.healseg" --data "$seg" --json > "$work/mc_eval.json"
+for q in .dice .per_class[0].dice .per_class[1].dice; do
+  [ "$(jq -r ".test$q" "$work/mc/report.json")" = "$(jq -r "$q" "$work/mc_eval.json")" ] ||
+    fail "heal eval's $q differs from the report's"
+done
+mcimg=$seg/TestingSet/MultiClassInfection-Test
+"$heal" segment --model "$work/mc/model.healseg" --out "$work/mcseg" --truth "$mcimg/GT/18.png" "$mcimg/Imgs/18.jpg" \
+  --json > "$work/mcseg.json"
+jq -e '.[0].class_fractions | length == 2' "$work/mcseg.json" > /dev/null || fail "heal segment: no class fractions"
+jq -e '.[0].class_dice | length == 2' "$work/mcseg.json" > /dev/null || fail "heal segment: no per-class Dice"
+[ -s "$work/mcseg/18_mask.png" ] && [ -s "$work/mcseg/18_overlay.png" ] || fail "multi-class mask or overlay missing"
+if "$heal" --quiet train --task segment --data "$seg" --multiclass --loss structure --epochs 1 --size 32 \
+  --out "$work/bad" 2> "$work/mc_bad.err"; then
+  fail "the structure loss was accepted for multi-class masks"
+fi
+grep -q 'the structure loss is binary' "$work/mc_bad.err" || fail "unclear refusal: $(cat "$work/mc_bad.err")"
+if "$heal" --quiet train --task segment --data "$seg" --multiclass --model segcaps --epochs 1 --size 32 \
+  --out "$work/bad" 2> "$work/mc_bad.err"; then
+  fail "segcaps was accepted for multi-class masks"
+fi
+grep -q 'segcaps segments one foreground class' "$work/mc_bad.err" || fail "unclear refusal: $(cat "$work/mc_bad.err")"
+
 # Federated segmentation: 3 hospitals, threshold-CKKS aggregation, ledger verified, Inf-Net test metrics.
 # Cosine learning rate over the rounds; the centralised model trains with the same recipe as `heal train`.
 "$heal" --quiet fl simulate --task segment --data "$seg" --hospitals 3 --partition iid --rounds 2 --size 32 \

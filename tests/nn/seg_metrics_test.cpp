@@ -1,13 +1,14 @@
 // Segmentation metrics (Inf-Net definitions) and overlays (issue 20).
+#include "heal/nn/seg_metrics.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
-
-#include "heal/nn/seg_metrics.h"
 
 namespace heal::nn {
 namespace {
@@ -241,6 +242,48 @@ TEST(SegOverlay, ContoursInTheRightColours) {
   // Background untouched.
   EXPECT_FLOAT_EQ(px(0, 7, 7), 0.5f);
   EXPECT_THROW(overlay_contours(g, std::vector<std::uint8_t>(63)), std::invalid_argument);
+}
+
+TEST(SegOverlay, LabelMapsOutlineEachClassInItsColour) {
+  io::Image g;
+  g.width = g.original_width = 10;
+  g.height = g.original_height = 6;
+  g.pixels.assign(60, 0.5f);
+  // Prediction: class 1 in columns 0-3, class 2 in columns 6-9 (rows 1-4). Truth: class 2 at 6-9, all rows.
+  std::vector<std::uint8_t> pred(60, 0), truth(60, 0);
+  for (int y = 1; y < 5; ++y) {
+    for (int x = 0; x < 4; ++x) pred[y * 10 + x] = 1;
+    for (int x = 6; x < 10; ++x) pred[y * 10 + x] = 2;
+  }
+  for (int y = 0; y < 6; ++y) {
+    for (int x = 6; x < 10; ++x) truth[y * 10 + x] = 2;
+  }
+  const io::Image o = overlay_label_contours(g, pred, truth);
+  ASSERT_EQ(o.channels, 3);
+  auto px = [&](int x, int y) { return std::array<float, 3>{o.at(0, y, x), o.at(1, y, x), o.at(2, y, x)}; };
+  EXPECT_EQ(px(3, 2), (std::array<float, 3>{1, 0.1f, 0.1f}));  // class 1 border: red
+  EXPECT_EQ(px(6, 2), (std::array<float, 3>{1, 0.1f, 1}));     // class 2 border: magenta
+  EXPECT_EQ(px(7, 0), (std::array<float, 3>{0.1f, 0.9f, 1}));  // truth class 2 border, no prediction: cyan
+  const auto inside = px(8, 3);                                // class 2 interior: tinted magenta
+  EXPECT_FLOAT_EQ(inside[0], 0.75f * 0.5f + 0.25f);
+  EXPECT_FLOAT_EQ(inside[1], 0.75f * 0.5f + 0.25f * 0.1f);
+  EXPECT_EQ(px(5, 3), (std::array<float, 3>{0.5f, 0.5f, 0.5f}));  // background untouched
+  // A class-1 region touching a class-2 region: both are outlined at the shared edge.
+  std::vector<std::uint8_t> adj(60, 0);
+  for (int y = 1; y < 4; ++y) {
+    for (int x = 0; x < 10; ++x) adj[y * 10 + x] = x < 5 ? 1 : 2;
+  }
+  const io::Image a = overlay_label_contours(g, adj);
+  EXPECT_FLOAT_EQ(a.at(2, 2, 4), 0.1f);  // (4, 2): class 1 edge, red
+  EXPECT_FLOAT_EQ(a.at(2, 2, 5), 1.0f);  // (5, 2): class 2 edge, magenta
+  EXPECT_THROW(overlay_label_contours(g, std::vector<std::uint8_t>(59)), std::invalid_argument);
+  // The per-class table names each class.
+  SegMetrics m1, m2;
+  m1.dice = 0.5;
+  m2.dice = 0.25;
+  const std::string t = format_class_table({"ground-glass opacity", "consolidation"}, {m1, m2});
+  EXPECT_NE(t.find("ground-glass opacity    0.5000"), std::string::npos) << t;
+  EXPECT_NE(t.find("consolidation           0.2500"), std::string::npos) << t;
 }
 
 TEST(SegOverlay, TilesKeepAspectInAGrid) {

@@ -87,11 +87,22 @@ SegMetrics summarize(std::vector<SegImageMetrics> images);
 /// Fixed-width table: the means, and per image when `per_image`.
 std::string format_seg_table(const SegMetrics& m, bool per_image = false);
 
+/// Fixed-width table of per-class means (Dice, IoU, Sen, Spec, MAE at 0.5 and the toolbox Dice),
+/// one row per lesion class, named by `names` (element k - 1 for class k).
+std::string format_class_table(const std::vector<std::string>& names, const std::vector<SegMetrics>& per_class);
+
 /// An RGB overlay: the greyscale image, the predicted region's contour in red and, if `truth` is
 /// not empty, the ground truth's contour in green (pixels where both coincide in yellow). The
 /// prediction is also tinted red at 25 % inside. All three have the image's width x height.
 io::Image overlay_contours(const io::Image& gray, std::span<const std::uint8_t> predicted,
                            std::span<const std::uint8_t> truth = {});
+
+/// An RGB overlay of label maps (0 = background, k = lesion class k): each predicted class tinted
+/// at 25 % and outlined in its colour (class 1 red, 2 magenta, 3 and above orange), each truth class
+/// outlined in its own (1 green, 2 cyan, 3 and above yellow-green); where outlines meet, the
+/// prediction's is drawn. Both maps have the image's width x height (`truth` may be empty).
+io::Image overlay_label_contours(const io::Image& gray, std::span<const std::uint8_t> predicted,
+                                 std::span<const std::uint8_t> truth = {});
 
 /// Tiles RGB images of possibly different sizes into a grid of `columns`, each scaled to
 /// tile x tile (aspect kept, letterboxed in black), with a 4-pixel white gap.

@@ -128,6 +128,21 @@ struct DoubleConvImpl : tnn::Module {
 };
 TORCH_MODULE(DoubleConv);
 
+// Output channels of a logit head: 1 for binary segmentation, K for K > 2 classes.
+int head_channels(const SegNetSpec& s) { return s.classes == 2 ? 1 : s.classes; }
+
+// Logits -> probabilities: sigmoid of the one foreground channel, or softmax over K classes.
+Tensor logit_probabilities(const Tensor& logits) {
+  return logits.size(1) == 1 ? ::torch::sigmoid(logits) : ::torch::softmax(logits, 1);
+}
+
+Tensor logit_loss(const Tensor& logits, const Tensor& mask, SegLoss kind) {
+  if (logits.size(1) == 1) return seg_head_loss(logits, mask, kind, true);
+  if (kind != SegLoss::kBceDice)
+    throw std::invalid_argument("the structure loss is binary: use bce-dice with K > 2 classes");
+  return multiclass_seg_loss(logits, mask);
+}
+
 // A skip connection, through its attention gate when the network has one (unet-ag, ucaps-ag).
 Tensor gate(AttentionGate& g, const Tensor& skip, const Tensor& up) { return g ? g->forward(skip, up) : skip; }
 
@@ -144,7 +159,7 @@ struct UNet : SegNet {
     d2 = register_module("d2", DoubleConv(4 * c, 2 * c));
     u1 = register_module("u1", tnn::ConvTranspose2d(tnn::ConvTranspose2dOptions(2 * c, c, 2).stride(2)));
     d1 = register_module("d1", DoubleConv(2 * c, c));
-    out = register_module("out", tnn::Conv2d(tnn::Conv2dOptions(c, 1, 1)));
+    out = register_module("out", tnn::Conv2d(tnn::Conv2dOptions(c, head_channels(s), 1)));
     if (s.arch == "unet-ag") {
       g3 = register_module("g3", AttentionGate(4 * c, 4 * c));
       g2 = register_module("g2", AttentionGate(2 * c, 2 * c));
@@ -165,9 +180,9 @@ struct UNet : SegNet {
     const Tensor b1 = d1->forward(::torch::cat({v1, gate(g1, a1, v1)}, 1));
     return out->forward(b1);  // logits
   }
-  Tensor probabilities(const Tensor& scores) const override { return ::torch::sigmoid(scores); }
+  Tensor probabilities(const Tensor& scores) const override { return logit_probabilities(scores); }
   Tensor loss(const Tensor&, const Tensor& scores, const Tensor& mask, SegLoss kind) override {
-    return seg_head_loss(scores, mask, kind, true);
+    return logit_loss(scores, mask, kind);
   }
   DoubleConv e1{nullptr}, e2{nullptr}, e3{nullptr}, mid{nullptr}, d3{nullptr}, d2{nullptr}, d1{nullptr};
   tnn::ConvTranspose2d u3{nullptr}, u2{nullptr}, u1{nullptr};
@@ -200,7 +215,7 @@ struct UCaps : SegNet {
     d2 = register_module("d2", DoubleConv(64 + channels_of(c21), 64));
     u1 = register_module("u1", tnn::ConvTranspose2d(tnn::ConvTranspose2dOptions(64, 32, 2).stride(2)));
     d1 = register_module("d1", DoubleConv(32 + w, 32));
-    out = register_module("out", tnn::Conv2d(tnn::Conv2dOptions(32, 1, 1)));
+    out = register_module("out", tnn::Conv2d(tnn::Conv2dOptions(32, head_channels(s), 1)));
     if (s.arch == "ucaps-ag") {
       g3 = register_module("g3", AttentionGate(channels_of(c31), 128));
       g2 = register_module("g2", AttentionGate(channels_of(c21), 64));
@@ -224,9 +239,9 @@ struct UCaps : SegNet {
     const Tensor b1 = d1->forward(::torch::cat({v1, gate(g1, f, v1)}, 1));
     return out->forward(b1);  // logits
   }
-  Tensor probabilities(const Tensor& scores) const override { return ::torch::sigmoid(scores); }
+  Tensor probabilities(const Tensor& scores) const override { return logit_probabilities(scores); }
   Tensor loss(const Tensor&, const Tensor& scores, const Tensor& mask, SegLoss kind) override {
-    return seg_head_loss(scores, mask, kind, true);
+    return logit_loss(scores, mask, kind);
   }
   DoubleConv stem{nullptr}, d3{nullptr}, d2{nullptr}, d1{nullptr};
   ConvCapsules primary{nullptr}, c21{nullptr}, c22{nullptr}, c31{nullptr}, c32{nullptr}, c41{nullptr};
@@ -284,8 +299,29 @@ Tensor seg_head_loss(const Tensor& scores, const Tensor& mask, SegLoss kind, boo
   return (wbce + wiou).mean();
 }
 
+Tensor multiclass_seg_loss(const Tensor& logits, const Tensor& onehot) {
+  TORCH_CHECK(logits.dim() == 4 && logits.sizes() == onehot.sizes() && logits.size(1) > 2,
+              "multiclass_seg_loss: logits and one-hot mask of the same shape (N, K > 2, H, W)");
+  const Tensor ce = -(onehot * ::torch::log_softmax(logits, 1)).sum(1).mean();
+  const Tensor p = ::torch::softmax(logits, 1);
+  const auto k = logits.size(1);
+  // (N * (K - 1), H, W): every image's lesion classes, each its own soft Dice term.
+  const Tensor pl = p.slice(1, 1, k).flatten(0, 1), ml = onehot.slice(1, 1, k).flatten(0, 1);
+  return ce + soft_dice_loss(pl, ml);
+}
+
+Tensor one_hot_argmax(const Tensor& m) {
+  return ::torch::one_hot(m.argmax(1), m.size(1)).permute({0, 3, 1, 2}).to(::torch::kFloat).contiguous();
+}
+
 std::shared_ptr<SegNet> make_seg_network(const SegNetSpec& spec) {
   if (spec.in_channels < 1 || spec.width < 1) throw std::invalid_argument("segmentation network: bad channels or width");
+  if (spec.classes < 2 || spec.classes > 16)
+    throw std::invalid_argument("segmentation network: classes must be in [2, 16]");
+  if (spec.arch == "segcaps" && spec.classes != 2) {
+    throw std::invalid_argument(
+        "segcaps segments one foreground class: use unet, unet-ag, ucaps or ucaps-ag for K > 2 classes");
+  }
   if (spec.arch == "segcaps") return std::make_shared<SegCaps>(spec);
   if (spec.arch == "unet" || spec.arch == "unet-ag") return std::make_shared<UNet>(spec);
   if (spec.arch == "ucaps" || spec.arch == "ucaps-ag") return std::make_shared<UCaps>(spec);

@@ -1,7 +1,9 @@
 // Segmentation networks in libtorch (private to nn/torch; issue 20): a capsule network that
 // segments (SegCaps, LaLonde and Bagci, arXiv 1804.04241) and the U-Net baseline (Ronneberger,
 // Fischer, Brox, arXiv 1505.04597), with the losses used to train them. Both map a normalised
-// batch (N, C, H, W), H and W multiples of 8, to a foreground probability map (N, 1, H, W).
+// batch (N, C, H, W), H and W multiples of 8, to a foreground probability map (N, 1, H, W); the
+// U-Net and UCaps also segment K > 2 classes (background and K - 1 lesion classes, e.g. ground-glass
+// opacity and consolidation) with K softmax outputs (N, K, H, W).
 //
 // SegCaps' "convolutional capsules with locally-constrained dynamic routing": a layer's input is a
 // grid of child capsules (N, T_in, A_in, H, W): T_in capsule types of A_in atoms at every pixel.
@@ -65,12 +67,14 @@ TORCH_MODULE(AttentionGate);
 
 /// Common interface of the segmentation networks.
 struct SegNet : ::torch::nn::Module {
-  /// Foreground scores (N, 1, H, W): probabilities for SegCaps (capsule lengths), logits for U-Net.
+  /// Binary: foreground scores (N, 1, H, W), probabilities for SegCaps (capsule lengths), logits for
+  /// U-Net and UCaps. K > 2 classes: logits (N, K, H, W).
   virtual ::torch::Tensor forward(const ::torch::Tensor& x) = 0;
-  /// Scores -> probabilities in [0, 1].
+  /// Scores -> probabilities in [0, 1] (K > 2: softmax over the classes).
   virtual ::torch::Tensor probabilities(const ::torch::Tensor& scores) const = 0;
   /// Training loss of scores against a {0, 1} mask (N, 1, H, W) for input x: the head loss `kind`
-  /// (seg_head_loss), plus the reconstruction regulariser for SegCaps.
+  /// (seg_head_loss), plus the reconstruction regulariser for SegCaps. K > 2 classes: the mask is
+  /// one-hot (N, K, H, W) and the loss multiclass_seg_loss (kBceDice only).
   virtual ::torch::Tensor loss(const ::torch::Tensor& x, const ::torch::Tensor& scores, const ::torch::Tensor& mask,
                                SegLoss kind) = 0;
 };
@@ -80,6 +84,7 @@ struct SegNetSpec {
   int in_channels = 1;
   int width = 16;                ///< U-Net: channels of the first level (doubling per level); SegCaps: stem filters
   double recon_weight = 0.1;     ///< SegCaps: weight of the reconstruction MSE
+  int classes = 2;               ///< 2: binary (one foreground output); K > 2: softmax over K (not SegCaps)
 };
 
 /// Builds the network; throws std::invalid_argument on an unknown architecture.
@@ -87,8 +92,10 @@ std::shared_ptr<SegNet> make_seg_network(const SegNetSpec& spec);
 
 /// One random affine map (rotation, zoom, shift, horizontal flip; SegTrainOptions' ranges) per
 /// image of the batch x (N, 1, H, W), applied with the same sampling grid to the image (bilinear,
-/// border values) and its {0, 1} mask m (bilinear, then >= 0.5), so the two stay aligned; then a
-/// random contrast and brightness on the image only. Defined in seg_trainer.cpp.
+/// border values) and its {0, 1} mask m (bilinear, then >= 0.5), so the two stay aligned; a one-hot
+/// mask (N, K, H, W), K > 1, is sampled channel by channel and made one-hot again by the argmax
+/// (outside the image: background). Then a random contrast and brightness on the image only.
+/// Defined in seg_trainer.cpp.
 void augment_aligned(::torch::Tensor& x, ::torch::Tensor& m, const SegTrainOptions& o, Rng& rng);
 
 /// Soft Dice loss 1 - (2 sum p m + 1) / (sum p + sum m + 1), per image, then the mean.
@@ -104,5 +111,15 @@ void augment_aligned(::torch::Tensor& x, ::torch::Tensor& m, const SegTrainOptio
 /// - kStructure: per image, sum(w BCE) / sum(w) + 1 - (sum(w p m) + 1) / (sum(w (p + m)) - sum(w p m) + 1)
 ///   with w = structure_weights(mask), then the mean over images.
 ::torch::Tensor seg_head_loss(const ::torch::Tensor& scores, const ::torch::Tensor& mask, SegLoss kind, bool logits);
+
+/// The K-class loss (K > 2) of logits (N, K, H, W) against a one-hot mask (N, K, H, W): the pixel
+/// mean of the cross-entropy -sum_k m_k log softmax_k, plus the soft Dice loss of every lesion class
+/// (k >= 1; soft_dice_loss per image, then the mean over images and classes), the multi-class form
+/// of kBceDice. Background is left out of the Dice term, where it would dominate.
+::torch::Tensor multiclass_seg_loss(const ::torch::Tensor& logits, const ::torch::Tensor& onehot);
+
+/// The one-hot (N, K, H, W) float mask of the argmax over the channels of m (N, K, H, W); a pixel
+/// whose channels are all 0 becomes background (class 0).
+::torch::Tensor one_hot_argmax(const ::torch::Tensor& m);
 
 }  // namespace heal::nn::torch_backend

@@ -43,7 +43,66 @@ std::vector<std::uint8_t> threshold(const std::vector<float>& p) {
   return m;
 }
 
+// The model spec of a run: cfg.model, with the dataset's classes when the run is multi-class; the
+// structure loss is binary.
+Result<SegModelSpec> run_spec(const SegRunConfig& cfg, const io::SegDataset& ds) {
+  SegModelSpec spec = cfg.model;
+  spec.classes = cfg.load.multiclass ? ds.num_classes : 2;
+  if (spec.classes > 2 && cfg.fit.train.loss != SegLoss::kBceDice) {
+    return Status::invalid_argument(
+        "the structure loss is binary: multi-class segmentation trains with bce-dice "
+        "(cross-entropy + the Dice of each lesion class)");
+  }
+  if (spec.classes > 2 && spec.arch == "segcaps") {
+    return Status::invalid_argument(
+        "segcaps segments one foreground class: use --model unet, unet-ag, ucaps or "
+        "ucaps-ag for the multi-class masks");
+  }
+  return spec;
+}
+
+// Lesion class names of a multi-class dataset (class 0 is background).
+std::vector<std::string> lesion_names(const io::SegDataset& ds, int classes) {
+  std::vector<std::string> names;
+  for (int k = 1; k < classes; ++k) {
+    const auto i = static_cast<std::size_t>(k);
+    names.push_back(i < ds.class_names.size() ? ds.class_names[i] : "class " + std::to_string(k));
+  }
+  return names;
+}
+
+nlohmann::json per_class_json(const std::vector<std::string>& names, const std::vector<SegMetrics>& m) {
+  nlohmann::json a = nlohmann::json::array();
+  for (std::size_t k = 0; k < m.size(); ++k) {
+    a.push_back({{"class", k + 1},
+                 {"name", k < names.size() ? names[k] : ""},
+                 {"dice", m[k].dice},
+                 {"dice_sd", m[k].dice_sd},
+                 {"iou", m[k].iou},
+                 {"sensitivity", m[k].sensitivity},
+                 {"specificity", m[k].specificity},
+                 {"mae", m[k].mae},
+                 {"infnet", infnet_json(m[k].infnet)}});
+  }
+  return a;
+}
+
 }  // namespace
+
+Result<std::vector<io::Image>> write_label_overlays(const std::vector<io::SegSample>& samples,
+                                                    const std::vector<std::vector<std::uint8_t>>& labels,
+                                                    const std::string& dir) {
+  if (labels.size() != samples.size()) return Status::invalid_argument("write_label_overlays: one map per sample");
+  HEAL_RETURN_IF_ERROR(make_dir(dir));
+  std::vector<io::Image> out;
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    const io::SegSample& s = samples[i];
+    io::Image ov = overlay_label_contours(s.image, labels[i], s.mask);
+    HEAL_RETURN_IF_ERROR(io::save_png(ov, (fs::path(dir) / (s.id + "_overlay.png")).string()));
+    out.push_back(std::move(ov));
+  }
+  return out;
+}
 
 Result<std::vector<io::Image>> write_overlays(const std::vector<io::SegSample>& samples,
                                               const std::vector<std::vector<float>>& probabilities,
@@ -75,23 +134,45 @@ std::string seg_report_json(const SegRunConfig& cfg, const SegRunReport& r) {
       {"dataset", r.dataset},
       {"data", cfg.data},
       {"model",
-       {{"arch", m.arch}, {"width", m.width}, {"image_size", m.image_size}, {"recon_weight", m.recon_weight},
-        {"normalization", io::intensity_mode_name(m.normalizer.mode)}, {"parameters", r.parameters}}},
+       {{"arch", m.arch},
+        {"width", m.width},
+        {"image_size", m.image_size},
+        {"recon_weight", m.recon_weight},
+        {"normalization", io::intensity_mode_name(m.normalizer.mode)},
+        {"parameters", r.parameters},
+        {"classes", r.classes}}},
       {"training",
-       {{"epochs", t.epochs}, {"batch", t.batch_size}, {"lr", t.learning_rate}, {"weight_decay", t.weight_decay},
-        {"loss", seg_loss_name(t.loss)}, {"augment", t.augment}, {"seed", cfg.seed}, {"holdout", cfg.holdout},
+       {{"epochs", t.epochs},
+        {"batch", t.batch_size},
+        {"lr", t.learning_rate},
+        {"weight_decay", t.weight_decay},
+        {"loss", seg_loss_name(t.loss)},
+        {"augment", t.augment},
+        {"seed", cfg.seed},
+        {"holdout", cfg.holdout},
         {"patience", cfg.fit.patience},
-        {"train_images", r.train_images}, {"val_images", r.val_images}, {"best_epoch", r.fit.best_epoch},
+        {"train_images", r.train_images},
+        {"val_images", r.val_images},
+        {"best_epoch", r.fit.best_epoch},
         {"seconds", r.fit.seconds}}},
       {"history", hist},
       {"test",
-       {{"images", r.test_images}, {"dice", r.test.dice}, {"dice_sd", r.test.dice_sd}, {"iou", r.test.iou},
-        {"sensitivity", r.test.sensitivity}, {"specificity", r.test.specificity}, {"mae", r.test.mae},
-        {"infnet", infnet_json(r.test.infnet)}, {"per_image", per}}},
+       {{"images", r.test_images},
+        {"dice", r.test.dice},
+        {"dice_sd", r.test.dice_sd},
+        {"iou", r.test.iou},
+        {"sensitivity", r.test.sensitivity},
+        {"specificity", r.test.specificity},
+        {"mae", r.test.mae},
+        {"infnet", infnet_json(r.test.infnet)},
+        {"per_class", per_class_json(r.class_names, r.test_classes)},
+        {"per_image", per}}},
       {"metric_definition",
        "per image at native resolution, threshold 0.5, mean over images; \"infnet\": the Inf-Net evaluation toolbox's "
        "protocol (arXiv 2004.14133; 8-bit map stretched to [0, 1], Dice/Sen/Spec/E-phi averaged over 256 thresholds, "
-       "S-alpha and MAE of the stretched map), the one its Table II uses"},
+       "S-alpha and MAE of the stretched map), the one its Table II uses. Multi-class models: the top-level values are "
+       "the foreground's (1 - P(background) against any lesion class); per_class holds each lesion class k one-vs-rest "
+       "(P(k) against mask == k), as Inf-Net's Table IV scores ground-glass opacity and consolidation"},
       {"model_path", r.model_path},
       {"figure", r.figure_path}};
   return j.dump(2);
@@ -115,28 +196,44 @@ Result<SegRunReport> run_segmentation_training(const SegRunConfig& cfg) {
     }
     train = std::move(tr);
   }
+  HEAL_ASSIGN_OR_RETURN(const SegModelSpec spec, run_spec(cfg, ds));
   HEAL_RETURN_IF_ERROR(make_dir(cfg.out_dir));
   SegRunReport r;
   r.dataset = ds.name;
   r.train_images = train.size();
   r.val_images = val.size();
   r.test_images = ds.test.size();
-  SegTrainer model(cfg.model, cfg.seed);
+  r.classes = spec.classes;
+  if (spec.classes > 2) r.class_names = lesion_names(ds, spec.classes);
+  SegTrainer model(spec, cfg.seed);
   r.parameters = model.num_parameters();
   r.fit = model.fit(train, val, cfg.fit);
-  // One prediction per test slice serves the metrics (SegTrainer::evaluate's) and the overlays.
+  // One prediction per test slice serves the metrics (SegTrainer::evaluate's and evaluate_classes')
+  // and the overlays.
   std::vector<std::vector<float>> probs;
+  std::vector<std::vector<std::uint8_t>> labels;
   std::vector<SegImageMetrics> per;
+  std::vector<std::vector<SegImageMetrics>> per_class(static_cast<std::size_t>(spec.classes - 1));
   for (const auto& s : ds.test) {
-    probs.push_back(model.predict(s.image));
-    per.push_back(segmentation_metrics(probs.back(), s.mask, s.image.width, s.image.height));
-    per.back().id = s.id;
+    std::vector<std::vector<float>> maps = model.predict_classes(s.image);
+    SegClassEvaluation e = evaluate_map(maps, s);
+    per.push_back(std::move(e.foreground));
+    for (std::size_t k = 0; k < e.per_class.size(); ++k) per_class[k].push_back(std::move(e.per_class[k]));
+    if (spec.classes > 2)
+      labels.push_back(argmax_labels(maps));
+    else
+      probs.push_back(std::move(maps[1]));
   }
   r.test = summarize(std::move(per));
+  if (spec.classes > 2) {
+    for (auto& v : per_class) r.test_classes.push_back(summarize(std::move(v)));
+  }
   r.model_path = cfg.model_path.empty() ? (fs::path(cfg.out_dir) / "model.healseg").string() : cfg.model_path;
   HEAL_RETURN_IF_ERROR(model.save(r.model_path));
   if (cfg.overlays > 0) {
-    HEAL_ASSIGN_OR_RETURN(auto ovs, write_overlays(ds.test, probs, (fs::path(cfg.out_dir) / "overlays").string()));
+    const std::string dir = (fs::path(cfg.out_dir) / "overlays").string();
+    HEAL_ASSIGN_OR_RETURN(
+        auto ovs, spec.classes > 2 ? write_label_overlays(ds.test, labels, dir) : write_overlays(ds.test, probs, dir));
     ovs.resize(std::min<std::size_t>(ovs.size(), static_cast<std::size_t>(cfg.overlays)));
     r.figure_path = (fs::path(cfg.out_dir) / "test_overlays.png").string();
     HEAL_RETURN_IF_ERROR(io::save_png(tile_images(ovs, 4, 256), r.figure_path));
@@ -160,8 +257,10 @@ Result<SegCvReport> run_segmentation_cv(const SegRunConfig& cfg, int folds,
     return Status::invalid_argument(std::to_string(folds) + " folds but only " + std::to_string(pool.size()) +
                                     " training images");
   }
+  HEAL_ASSIGN_OR_RETURN(const SegModelSpec spec, run_spec(cfg, ds));
   const auto t0 = std::chrono::steady_clock::now();
   SegCvReport r;
+  if (spec.classes > 2) r.class_names = lesion_names(ds, spec.classes);
   r.folds = folds;
   r.pool = pool.size();
   r.fold_of.assign(pool.size(), 0);
@@ -173,21 +272,26 @@ Result<SegCvReport> run_segmentation_cv(const SegRunConfig& cfg, int folds,
     }
   }
   std::vector<SegImageMetrics> all;
+  std::vector<std::vector<SegImageMetrics>> all_classes(static_cast<std::size_t>(spec.classes - 1));
   for (int f = 0; f < folds; ++f) {
     std::vector<io::SegSample> train, held;
     for (std::size_t i = 0; i < pool.size(); ++i) (r.fold_of[i] == f ? held : train).push_back(pool[i]);
-    SegTrainer model(cfg.model, cfg.seed);
+    SegTrainer model(spec, cfg.seed);
     model.fit(train, {}, cfg.fit);
     std::vector<SegImageMetrics> per;
     for (const auto& s : held) {
-      per.push_back(segmentation_metrics(model.predict(s.image), s.mask, s.image.width, s.image.height));
-      per.back().id = s.id;
+      SegClassEvaluation e = evaluate_map(model.predict_classes(s.image), s);
+      per.push_back(std::move(e.foreground));
+      for (std::size_t k = 0; k < e.per_class.size(); ++k) all_classes[k].push_back(std::move(e.per_class[k]));
     }
     all.insert(all.end(), per.begin(), per.end());
     r.fold_metrics.push_back(summarize(std::move(per)));
     if (on_fold) on_fold(f, r.fold_metrics.back());
   }
   r.pooled = summarize(std::move(all));
+  if (spec.classes > 2) {
+    for (auto& v : all_classes) r.pooled_classes.push_back(summarize(std::move(v)));
+  }
   // Mean and sample sd over the folds (folds >= 2) of one of their Dice values.
   const auto mean_sd = [&r](auto dice_of) {
     const auto n = static_cast<double>(r.fold_metrics.size());
@@ -222,11 +326,20 @@ std::string seg_cv_json(const SegRunConfig& cfg, const SegCvReport& r) {
       {"task", "segment-cv"},
       {"data", cfg.data},
       {"model",
-       {{"arch", m.arch}, {"width", m.width}, {"image_size", m.image_size}, {"recon_weight", m.recon_weight},
-        {"normalization", io::intensity_mode_name(m.normalizer.mode)}}},
+       {{"arch", m.arch},
+        {"width", m.width},
+        {"image_size", m.image_size},
+        {"recon_weight", m.recon_weight},
+        {"normalization", io::intensity_mode_name(m.normalizer.mode)},
+        {"classes", r.class_names.empty() ? 2 : static_cast<int>(r.class_names.size()) + 1}}},
       {"training",
-       {{"epochs", t.epochs}, {"batch", t.batch_size}, {"lr", t.learning_rate}, {"weight_decay", t.weight_decay},
-        {"loss", seg_loss_name(t.loss)}, {"augment", t.augment}, {"seed", cfg.seed}}},
+       {{"epochs", t.epochs},
+        {"batch", t.batch_size},
+        {"lr", t.learning_rate},
+        {"weight_decay", t.weight_decay},
+        {"loss", seg_loss_name(t.loss)},
+        {"augment", t.augment},
+        {"seed", cfg.seed}}},
       {"folds", r.folds},
       {"pool_images", r.pool},
       {"mean_dice", r.mean_dice},
@@ -234,12 +347,17 @@ std::string seg_cv_json(const SegRunConfig& cfg, const SegCvReport& r) {
       {"mean_toolbox_dice", r.mean_toolbox_dice},
       {"sd_toolbox_dice", r.sd_toolbox_dice},
       {"pooled",
-       {{"dice", r.pooled.dice}, {"iou", r.pooled.iou}, {"sensitivity", r.pooled.sensitivity},
-        {"specificity", r.pooled.specificity}, {"infnet", infnet_json(r.pooled.infnet)}}},
+       {{"dice", r.pooled.dice},
+        {"iou", r.pooled.iou},
+        {"sensitivity", r.pooled.sensitivity},
+        {"specificity", r.pooled.specificity},
+        {"infnet", infnet_json(r.pooled.infnet)},
+        {"per_class", per_class_json(r.class_names, r.pooled_classes)}}},
       {"per_fold", folds},
       {"seconds", r.seconds},
-      {"note", "the training split only (train + val pooled); the test split is not read. Means and sd are over "
-               "folds; pooled: every held-out image once"}};
+      {"note",
+       "the training split only (train + val pooled); the test split is not read. Means and sd are over "
+       "folds; pooled: every held-out image once"}};
   return j.dump(2);
 }
 
@@ -253,29 +371,43 @@ Result<SegmentFileResult> segment_file(const SegTrainer& model, const std::strin
   r.input = image_path;
   r.width = img->width;
   r.height = img->height;
-  const std::vector<float> p = model.predict(*img);
-  const std::vector<std::uint8_t> pred = threshold(p);
+  const int k = model.spec().classes;
+  const std::vector<std::vector<float>> maps = model.predict_classes(*img);
+  // The label map: the foreground at 0.5 (binary), or the most probable class.
+  const std::vector<std::uint8_t> pred = k == 2 ? threshold(maps[1]) : argmax_labels(maps);
   std::vector<std::uint8_t> truth;
   if (!truth_path.empty()) {
-    HEAL_ASSIGN_OR_RETURN(truth, io::load_mask(truth_path, img->width, img->height, 255));
+    HEAL_ASSIGN_OR_RETURN(truth, io::load_mask(truth_path, img->width, img->height, k == 2 ? 255 : k));
     r.has_truth = true;
-    r.metrics = segmentation_metrics(p, truth, img->width, img->height);
-    r.metrics.id = fs::path(image_path).stem().string();
+    io::SegSample sample;
+    sample.id = fs::path(image_path).stem().string();
+    sample.image = *img;
+    sample.mask = truth;
+    SegClassEvaluation e = evaluate_map(maps, sample);
+    r.metrics = std::move(e.foreground);
+    r.class_metrics = std::move(e.per_class);
   }
-  std::size_t fg = 0;
-  for (auto v : pred) fg += v;
-  r.foreground_fraction = static_cast<double>(fg) / static_cast<double>(pred.size());
+  std::vector<std::size_t> count(static_cast<std::size_t>(k), 0);
+  for (auto v : pred) ++count[std::min<std::size_t>(v, count.size() - 1)];
+  const auto n = static_cast<double>(pred.size());
+  r.foreground_fraction = 1.0 - static_cast<double>(count[0]) / n;
+  if (k > 2) {
+    for (int c = 1; c < k; ++c)
+      r.class_fractions.push_back(static_cast<double>(count[static_cast<std::size_t>(c)]) / n);
+  }
   HEAL_RETURN_IF_ERROR(make_dir(out_dir));
   const std::string stem = fs::path(image_path).stem().string();
   io::Image mask;
   mask.width = mask.original_width = img->width;
   mask.height = mask.original_height = img->height;
   mask.pixels.resize(pred.size());
-  for (std::size_t i = 0; i < pred.size(); ++i) mask.pixels[i] = pred[i] ? 1.0f : 0.0f;
+  for (std::size_t i = 0; i < pred.size(); ++i)
+    mask.pixels[i] = static_cast<float>(pred[i]) / static_cast<float>(k - 1);
   r.mask_path = (fs::path(out_dir) / (stem + "_mask.png")).string();
   r.overlay_path = (fs::path(out_dir) / (stem + "_overlay.png")).string();
   HEAL_RETURN_IF_ERROR(io::save_png(mask, r.mask_path));
-  HEAL_RETURN_IF_ERROR(io::save_png(overlay_contours(*img, pred, truth), r.overlay_path));
+  HEAL_RETURN_IF_ERROR(io::save_png(
+      k == 2 ? overlay_contours(*img, pred, truth) : overlay_label_contours(*img, pred, truth), r.overlay_path));
   return r;
 }
 

@@ -4,12 +4,12 @@
 
 #include <torch/torch.h>
 
-#include <nlohmann/json.hpp>
-
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <numbers>
 
 #include "heal/core/bytes.h"
@@ -44,6 +44,7 @@ SegNetSpec net_spec(const SegModelSpec& s) {
   n.arch = s.arch;
   n.width = s.width;
   n.recon_weight = s.recon_weight;
+  n.classes = s.classes;
   return n;
 }
 
@@ -56,6 +57,12 @@ void check_spec(const SegModelSpec& s) {
   }
   if (s.width < 1 || s.width > 128) throw std::invalid_argument("segmentation model: width must be in [1, 128]");
   if (!(s.recon_weight >= 0 && s.recon_weight <= 100)) throw std::invalid_argument("segmentation model: bad recon weight");
+  if (s.classes < 2 || s.classes > 16) throw std::invalid_argument("segmentation model: classes must be in [2, 16]");
+  if (s.classes > 2 && s.arch == "segcaps") {
+    throw std::invalid_argument(
+        "segmentation model: segcaps segments one foreground class; use unet(-ag) or ucaps(-ag) "
+        "for several classes");
+  }
 }
 
 // One image as the network sees it: normalised, resized to side x side, (1, side, side).
@@ -69,16 +76,44 @@ Tensor image_input(const io::Image& img, const io::IntensityNormalizer& norm, in
   return ::torch::from_blob(const_cast<float*>(r.pixels.data()), {1, side, side}, ::torch::kFloat).clone();
 }
 
-// The {0, 1} foreground mask (any nonzero class) resized by area averaging then thresholded at 0.5.
-Tensor mask_input(const io::SegSample& s, int side) {
+// The mask as the network's target at side x side. Binary (classes 2): the {0, 1} foreground (any
+// nonzero class) resized by area averaging, then thresholded at 0.5, (1, side, side). K > 2 classes:
+// each class's indicator resized by area averaging, then one-hot by the argmax, (K, side, side).
+Tensor mask_input(const io::SegSample& s, int side, int classes) {
   io::Image m;
   m.width = m.original_width = s.image.width;
   m.height = m.original_height = s.image.height;
   m.pixels.resize(s.mask.size());
-  for (std::size_t i = 0; i < s.mask.size(); ++i) m.pixels[i] = s.mask[i] != 0 ? 1.0f : 0.0f;
-  const io::Image r = io::resize(m, side, side);
-  Tensor t = ::torch::from_blob(const_cast<float*>(r.pixels.data()), {1, side, side}, ::torch::kFloat);
-  return (t >= 0.5f).to(::torch::kFloat);
+  const auto plane = static_cast<long>(side) * side;
+  const int channels = classes == 2 ? 1 : classes;
+  Tensor t = ::torch::empty({channels, side, side});
+  for (int c = 0; c < channels; ++c) {
+    for (std::size_t i = 0; i < s.mask.size(); ++i) {
+      const bool on = classes == 2 ? s.mask[i] != 0 : s.mask[i] == c;
+      m.pixels[i] = on ? 1.0f : 0.0f;
+    }
+    const io::Image r = io::resize(m, side, side);
+    std::copy(r.pixels.begin(), r.pixels.end(), t.data_ptr<float>() + c * plane);
+  }
+  if (classes == 2) return (t >= 0.5f).to(::torch::kFloat);
+  return one_hot_argmax(t.unsqueeze(0)).squeeze(0);
+}
+
+// Class probability maps (K, side, side) -> K maps at width x height (bilinear), clamped to [0, 1].
+std::vector<std::vector<float>> maps_at(const Tensor& p, int width, int height) {
+  const auto k = p.size(0), side = p.size(1);
+  std::vector<std::vector<float>> out;
+  for (long c = 0; c < k; ++c) {
+    io::Image small;
+    small.width = small.original_width = static_cast<int>(side);
+    small.height = small.original_height = static_cast<int>(side);
+    const Tensor pc = p[c].contiguous();
+    small.pixels.assign(pc.data_ptr<float>(), pc.data_ptr<float>() + pc.numel());
+    io::Image full = io::resize(small, width, height);
+    for (float& v : full.pixels) v = std::clamp(v, 0.0f, 1.0f);
+    out.push_back(std::move(full.pixels));
+  }
+  return out;
 }
 
 }  // namespace
@@ -107,7 +142,8 @@ void augment_aligned(Tensor& x, Tensor& m, const SegTrainOptions& o, Rng& rng) {
   const Tensor grid = F::affine_grid(theta, x.sizes(), false);
   const auto opt = F::GridSampleFuncOptions().mode(::torch::kBilinear).align_corners(false);
   x = F::grid_sample(x, grid, F::GridSampleFuncOptions(opt).padding_mode(::torch::kBorder));
-  m = (F::grid_sample(m, grid, F::GridSampleFuncOptions(opt).padding_mode(::torch::kZeros)) >= 0.5f).to(::torch::kFloat);
+  const Tensor ms = F::grid_sample(m, grid, F::GridSampleFuncOptions(opt).padding_mode(::torch::kZeros));
+  m = m.size(1) == 1 ? (ms >= 0.5f).to(::torch::kFloat) : one_hot_argmax(ms);
   Tensor c = ::torch::ones({n, 1, 1, 1}), b = ::torch::zeros({n, 1, 1, 1});
   auto ca = c.accessor<float, 4>();
   auto ba = b.accessor<float, 4>();
@@ -131,7 +167,10 @@ struct SegTrainer::Impl {
     for (std::size_t i : idx) {
       HEAL_REQUIRE(i < samples.size(), "segmentation: index out of range");
       xs.push_back(image_input(samples[i].image, spec.normalizer, spec.image_size));
-      ms.push_back(mask_input(samples[i], spec.image_size));
+      HEAL_REQUIRE(spec.classes == 2 || samples[i].mask.empty() ||
+                       *std::max_element(samples[i].mask.begin(), samples[i].mask.end()) < spec.classes,
+                   "segmentation: a mask holds a class beyond the model's");
+      ms.push_back(mask_input(samples[i], spec.image_size, spec.classes));
     }
     x = ::torch::stack(xs);
     m = ::torch::stack(ms);
@@ -163,14 +202,18 @@ struct SegTrainer::Impl {
     return loss_sum / static_cast<double>(std::max<std::size_t>(1, batches));
   }
 
-  // Mean Dice at the network's resolution (validation during training).
+  // Foreground (any lesion class) of probabilities or of a target mask: the one channel when binary,
+  // else 1 - background.
+  static Tensor foreground(const Tensor& t) { return t.size(1) == 1 ? t : 1 - t.slice(1, 0, 1); }
+
+  // Mean foreground Dice at the network's resolution (validation during training).
   double quick_dice(const Tensor& X, const Tensor& M) const {
     ::torch::NoGradGuard ng;
     net->eval();
     double sum = 0;
     for (long i = 0; i < X.size(0); ++i) {
-      const Tensor p = (net->probabilities(net->forward(X.slice(0, i, i + 1))) > 0.5f).to(::torch::kFloat);
-      const Tensor g = M.slice(0, i, i + 1);
+      const Tensor p = (foreground(net->probabilities(net->forward(X.slice(0, i, i + 1)))) > 0.5f).to(::torch::kFloat);
+      const Tensor g = foreground(M.slice(0, i, i + 1));
       const double den = (p.sum() + g.sum()).item<double>();
       sum += den == 0 ? 1.0 : (2 * (p * g).sum()).item<double>() / den;
     }
@@ -274,20 +317,55 @@ SegFitResult SegTrainer::fit(const std::vector<io::SegSample>& train, const std:
   return res;
 }
 
-std::vector<float> SegTrainer::predict(const io::Image& image) const {
+std::vector<std::vector<float>> SegTrainer::predict_classes(const io::Image& image) const {
   HEAL_REQUIRE(image.width > 0 && image.height > 0 && image.channels >= 1, "predict: empty image");
   ::torch::NoGradGuard ng;
   impl_->net->eval();
   const int side = impl_->spec.image_size;
   const Tensor x = image_input(image, impl_->spec.normalizer, side).unsqueeze(0);
-  const Tensor p = impl_->net->probabilities(impl_->net->forward(x)).contiguous();
-  io::Image small;
-  small.width = small.original_width = side;
-  small.height = small.original_height = side;
-  small.pixels.assign(p.data_ptr<float>(), p.data_ptr<float>() + p.numel());
-  io::Image full = io::resize(small, image.width, image.height);
-  for (float& v : full.pixels) v = std::clamp(v, 0.0f, 1.0f);
-  return std::move(full.pixels);
+  Tensor p = impl_->net->probabilities(impl_->net->forward(x))[0];
+  if (p.size(0) == 1) p = ::torch::cat({1 - p, p}, 0);
+  return maps_at(p, image.width, image.height);
+}
+
+std::vector<float> SegTrainer::predict(const io::Image& image) const {
+  std::vector<std::vector<float>> maps = predict_classes(image);
+  if (maps.size() == 2) return std::move(maps[1]);
+  std::vector<float> fg(maps[0].size());
+  for (std::size_t i = 0; i < fg.size(); ++i) fg[i] = 1.0f - maps[0][i];
+  return fg;
+}
+
+std::vector<std::uint8_t> argmax_labels(const std::vector<std::vector<float>>& maps) {
+  HEAL_REQUIRE(!maps.empty(), "argmax_labels: no map");
+  std::vector<std::uint8_t> labels(maps[0].size(), 0);
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    float best = maps[0][i];
+    for (std::size_t c = 1; c < maps.size(); ++c) {
+      if (maps[c][i] > best) best = maps[c][i], labels[i] = static_cast<std::uint8_t>(c);
+    }
+  }
+  return labels;
+}
+
+SegClassEvaluation evaluate_map(const std::vector<std::vector<float>>& maps, const io::SegSample& s) {
+  HEAL_REQUIRE(maps.size() >= 2 && maps[0].size() == s.mask.size(), "evaluate_map: maps and mask differ in size");
+  SegClassEvaluation e;
+  std::vector<float> fg = maps.size() == 2 ? maps[1] : std::vector<float>(maps[0].size());
+  if (maps.size() > 2) {
+    for (std::size_t i = 0; i < fg.size(); ++i) fg[i] = 1.0f - maps[0][i];
+  }
+  e.foreground = segmentation_metrics(fg, s.mask, s.image.width, s.image.height);
+  e.foreground.id = s.id;
+  if (maps.size() > 2) {
+    std::vector<std::uint8_t> truth(s.mask.size());
+    for (std::size_t c = 1; c < maps.size(); ++c) {
+      for (std::size_t i = 0; i < truth.size(); ++i) truth[i] = s.mask[i] == c ? 1 : 0;
+      e.per_class.push_back(segmentation_metrics(maps[c], truth, s.image.width, s.image.height));
+      e.per_class.back().id = s.id;
+    }
+  }
+  return e;
 }
 
 SegMetrics SegTrainer::evaluate(const std::vector<io::SegSample>& samples) const {
@@ -300,12 +378,26 @@ SegMetrics SegTrainer::evaluate(const std::vector<io::SegSample>& samples) const
   return summarize(std::move(per));
 }
 
+std::vector<SegMetrics> SegTrainer::evaluate_classes(const std::vector<io::SegSample>& samples) const {
+  const int k = impl_->spec.classes;
+  if (k == 2) return {};
+  std::vector<std::vector<SegImageMetrics>> per(static_cast<std::size_t>(k - 1));
+  for (const auto& s : samples) {
+    SegClassEvaluation e = evaluate_map(predict_classes(s.image), s);
+    for (std::size_t c = 0; c < per.size(); ++c) per[c].push_back(std::move(e.per_class[c]));
+  }
+  std::vector<SegMetrics> out;
+  for (auto& v : per) out.push_back(summarize(std::move(v)));
+  return out;
+}
+
 std::vector<std::uint8_t> SegTrainer::to_bytes() const {
   const SegModelSpec& s = impl_->spec;
   const nlohmann::json j = {{"arch", s.arch},
                             {"width", s.width},
                             {"image_size", s.image_size},
                             {"recon_weight", s.recon_weight},
+                            {"classes", s.classes},
                             {"normalization", io::intensity_mode_name(s.normalizer.mode)},
                             {"standard", s.normalizer.standard}};
   const std::string js = j.dump();
@@ -335,6 +427,7 @@ Result<SegTrainer> SegTrainer::from_bytes(std::span<const std::uint8_t> bytes) {
     s.width = j.at("width").get<int>();
     s.image_size = j.at("image_size").get<int>();
     s.recon_weight = j.at("recon_weight").get<double>();
+    s.classes = j.value("classes", 2);  // files before multi-class models are binary
     auto mode = io::parse_intensity_mode(j.at("normalization").get<std::string>());
     if (!mode.ok()) return Status::corruption("segmentation model: " + mode.status().message());
     s.normalizer.mode = *mode;

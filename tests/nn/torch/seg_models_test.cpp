@@ -168,6 +168,65 @@ TEST(SegNetworks, UCapsMapsToOneLogitPerPixelAndTrainsItsCapsules) {
   EXPECT_EQ(capsule_layers, 5);  // c21, c22, c31, c32, c41 (votes by convolution)
 }
 
+TEST(SegLosses, MulticlassLossIsCrossEntropyPlusLesionDice) {
+  auto gen = ::torch::make_generator<::torch::CPUGeneratorImpl>(21);
+  const auto logits = ::torch::randn({2, 3, 8, 8}, gen) * 2;
+  const auto labels = ::torch::randint(0, 3, {2, 8, 8}, gen);
+  const auto onehot = ::torch::one_hot(labels, 3).permute({0, 3, 1, 2}).to(::torch::kFloat);
+  // Direct: libtorch's cross-entropy on class indices, plus 1 - Dice per image and lesion class, averaged.
+  const double ce = ::torch::nll_loss2d(::torch::log_softmax(logits, 1), labels).item<double>();
+  const auto p = ::torch::softmax(logits, 1);
+  double dice_loss = 0;
+  for (int n = 0; n < 2; ++n) {
+    for (int k = 1; k < 3; ++k) {
+      const auto pk = p[n][k], mk = onehot[n][k];
+      dice_loss += 1 - ((2 * (pk * mk).sum() + 1) / (pk.sum() + mk.sum() + 1)).item<double>();
+    }
+  }
+  dice_loss /= 4;
+  EXPECT_NEAR(multiclass_seg_loss(logits, onehot).item<double>(), ce + dice_loss, 1e-5);
+  // Perfect, confident logits cost almost nothing; the wrong class costs more.
+  EXPECT_LT(multiclass_seg_loss(onehot * 30, onehot).item<double>(), 0.01);
+  EXPECT_GT(multiclass_seg_loss(onehot.roll(1, 1) * 30, onehot).item<double>(), 10.0);
+  // one_hot_argmax: the largest channel wins; a pixel with all channels 0 is background.
+  auto m = ::torch::zeros({1, 3, 1, 3});
+  m[0][2][0][0] = 0.6;
+  m[0][1][0][0] = 0.4;
+  m[0][1][0][1] = 0.2;
+  const auto oh = one_hot_argmax(m);
+  EXPECT_EQ(oh[0][2][0][0].item<float>(), 1.0f);
+  EXPECT_EQ(oh[0][1][0][1].item<float>(), 1.0f);
+  EXPECT_EQ(oh[0][0][0][2].item<float>(), 1.0f);
+  EXPECT_TRUE(oh.sum(1).eq(1).all().item<bool>());
+}
+
+TEST(SegNetworks, MulticlassHeadsGiveOneSoftmaxPerPixel) {
+  for (const char* arch : {"unet", "unet-ag", "ucaps", "ucaps-ag"}) {
+    SegNetSpec spec;
+    spec.arch = arch;
+    spec.width = 8;
+    spec.classes = 3;
+    auto net = make_seg_network(spec);
+    net->eval();
+    ::torch::NoGradGuard ng;
+    const auto x = ::torch::randn({2, 1, 16, 16});
+    const auto scores = net->forward(x);
+    EXPECT_EQ(scores.sizes(), (std::vector<std::int64_t>{2, 3, 16, 16})) << arch;
+    const auto p = net->probabilities(scores);
+    EXPECT_LT((p.sum(1) - 1).abs().max().item<double>(), 1e-5) << arch;
+    const auto onehot =
+        ::torch::one_hot(::torch::zeros({2, 16, 16}, ::torch::kLong), 3).permute({0, 3, 1, 2}).to(::torch::kFloat);
+    EXPECT_THROW(net->loss(x, scores, onehot, SegLoss::kStructure), std::invalid_argument) << arch;
+    EXPECT_TRUE(std::isfinite(net->loss(x, scores, onehot, SegLoss::kBceDice).item<double>())) << arch;
+  }
+  SegNetSpec caps;
+  caps.arch = "segcaps";
+  caps.classes = 3;
+  EXPECT_THROW(make_seg_network(caps), std::invalid_argument);
+  caps.arch = "unet";
+  caps.classes = 1;
+  EXPECT_THROW(make_seg_network(caps), std::invalid_argument);
+}
 
 TEST(SegNetworks, RejectsBadSpecsAndSizes) {
   SegNetSpec s;

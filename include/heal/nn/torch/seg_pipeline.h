@@ -15,6 +15,9 @@ namespace heal::nn::torch_backend {
 
 struct SegRunConfig {
   std::string data;            ///< segmentation dataset folder (io::load_seg_dataset)
+  /// load.multiclass: the model segments every class of the dataset (model.classes is taken from
+  /// SegDataset::num_classes) and the report adds per-class metrics; otherwise binary (any nonzero
+  /// mask value is foreground).
   io::SegLoadOptions load;
   SegModelSpec model;
   SegFitOptions fit;
@@ -31,8 +34,11 @@ struct SegRunReport {
   std::string dataset;
   std::size_t train_images = 0, val_images = 0, test_images = 0;
   std::size_t parameters = 0;
+  int classes = 2;                       ///< the model's (2: binary)
+  std::vector<std::string> class_names;  ///< the lesion classes' names (classes > 2), element k - 1 for class k
   SegFitResult fit;
-  SegMetrics test;
+  SegMetrics test;                       ///< foreground: any lesion class against any nonzero mask value
+  std::vector<SegMetrics> test_classes;  ///< classes > 2: each lesion class, one-vs-rest (SegTrainer::evaluate_classes)
   std::string model_path, report_path, figure_path;
 };
 
@@ -49,7 +55,9 @@ struct SegCvReport {
   std::size_t pool = 0;                               ///< training images (train + val pooled)
   std::vector<int> fold_of;                           ///< each pooled image's fold (from 0)
   std::vector<SegMetrics> fold_metrics;               ///< held-out metrics of each fold's model
-  SegMetrics pooled;                                  ///< every held-out image once
+  SegMetrics pooled;                                  ///< every held-out image once (foreground)
+  std::vector<std::string> class_names;               ///< lesion classes (multi-class only)
+  std::vector<SegMetrics> pooled_classes;             ///< each lesion class over every held-out image
   double mean_dice = 0, sd_dice = 0;                  ///< threshold 0.5, mean and sample sd over folds
   double mean_toolbox_dice = 0, sd_toolbox_dice = 0;  ///< Inf-Net toolbox Dice, over folds
   double seconds = 0;
@@ -73,18 +81,26 @@ std::string seg_cv_json(const SegRunConfig& cfg, const SegCvReport& r);
 Result<std::vector<io::Image>> write_overlays(const std::vector<io::SegSample>& samples,
                                               const std::vector<std::vector<float>>& probabilities,
                                               const std::string& dir);
+/// The same for label maps (argmax_labels of a multi-class model): nn::overlay_label_contours of
+/// the prediction and the sample's class mask.
+Result<std::vector<io::Image>> write_label_overlays(const std::vector<io::SegSample>& samples,
+                                                    const std::vector<std::vector<std::uint8_t>>& labels,
+                                                    const std::string& dir);
 
 struct SegmentFileResult {
   std::string input, mask_path, overlay_path;
   int width = 0, height = 0;
   double foreground_fraction = 0;
+  std::vector<double> class_fractions;  ///< multi-class models: each lesion class's share of the image
   bool has_truth = false;
-  SegImageMetrics metrics;  ///< when has_truth
+  SegImageMetrics metrics;                     ///< foreground, when has_truth
+  std::vector<SegImageMetrics> class_metrics;  ///< each lesion class, when has_truth and multi-class
 };
 
-/// Segments one image file (PNG, JPEG, DICOM, NIfTI): writes `<out_dir>/<stem>_mask.png` (0/255) and
-/// `<out_dir>/<stem>_overlay.png`; with a truth mask file, its contour is drawn too and the metrics
-/// are computed.
+/// Segments one image file (PNG, JPEG, DICOM, NIfTI): writes `<out_dir>/<stem>_mask.png` (binary:
+/// 0/255; K classes: class k as the grey level round(255 k / (K - 1))) and `<out_dir>/<stem>_overlay.png`;
+/// with a truth mask file (binary, or a palette of class indices for a multi-class model), its
+/// contours are drawn too and the metrics are computed.
 Result<SegmentFileResult> segment_file(const SegTrainer& model, const std::string& image_path,
                                        const std::string& out_dir, const std::string& truth_path = "");
 

@@ -43,6 +43,11 @@ struct SegModelSpec {
   int width = 16;                ///< U-Net: channels of the first level; SegCaps, UCaps: stem filters (SegCaps: 16 only)
   int image_size = 128;          ///< network input side (multiple of 8)
   double recon_weight = 0.1;     ///< SegCaps' reconstruction regulariser (0: off)
+  /// 2: binary, one foreground output (any nonzero mask class is foreground). K > 2: background and
+  /// K - 1 lesion classes (covid_seg's multi-class masks: ground-glass opacity, consolidation), K
+  /// softmax outputs trained with cross-entropy + the soft Dice of each lesion class (U-Net and
+  /// UCaps, with or without gates; not SegCaps, whose output is one capsule type).
+  int classes = 2;
   io::IntensityNormalizer normalizer;  ///< its standard scale is fitted on the training images by fit()
 };
 
@@ -111,10 +116,18 @@ class SegTrainer {
   SegFitResult fit(const std::vector<io::SegSample>& train, const std::vector<io::SegSample>& val,
                    const SegFitOptions& opts);
 
-  /// Foreground probability map at the image's own size (row-major height x width).
+  /// Foreground probability map at the image's own size (row-major height x width): the one output
+  /// of a binary model, 1 - P(background) of a K-class one (any lesion class).
   std::vector<float> predict(const io::Image& image) const;
-  /// Metrics of every sample (at its own resolution) and their means.
+  /// The probability of every class (background first; K maps, summing to 1 at each pixel; a binary
+  /// model gives {1 - p, p}) at the image's own size.
+  std::vector<std::vector<float>> predict_classes(const io::Image& image) const;
+  /// Foreground metrics (any lesion class against any nonzero mask value) of every sample, at its own
+  /// resolution, and their means.
   SegMetrics evaluate(const std::vector<io::SegSample>& samples) const;
+  /// K > 2 classes: for each lesion class k = 1 .. K-1, the metrics of P(k) against the mask's
+  /// {value == k}, one-vs-rest, per image and mean (element k - 1). Binary models: empty.
+  std::vector<SegMetrics> evaluate_classes(const std::vector<io::SegSample>& samples) const;
 
   /// Model file: magic "HEALSEG1", the spec as JSON, the weights (float32). Mode 0644.
   Status save(const std::string& path) const;
@@ -127,6 +140,18 @@ class SegTrainer {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+/// One sample's metrics from its class maps (predict_classes): the foreground's (binary: the
+/// foreground map; K classes: 1 - P(background)) and, for K > 2, each lesion class's one-vs-rest
+/// (P(k) against {mask == k}), with the Inf-Net toolbox's values.
+struct SegClassEvaluation {
+  SegImageMetrics foreground;
+  std::vector<SegImageMetrics> per_class;  ///< element k - 1 for class k; empty when binary
+};
+SegClassEvaluation evaluate_map(const std::vector<std::vector<float>>& maps, const io::SegSample& sample);
+
+/// The label map of class maps: at each pixel the most probable class (ties: the lower class).
+std::vector<std::uint8_t> argmax_labels(const std::vector<std::vector<float>>& maps);
 
 /// True when the file starts with the segmentation model magic.
 bool is_seg_model_file(const std::string& path);
