@@ -33,6 +33,9 @@ void add_fl_commands(CLI::App& app) {
   sim->add_option("--loss", a->sim.seg_loss, "segment: bce-dice | structure (as heal train --task segment --loss)")
       ->check(CLI::IsMember({"bce-dice", "structure"}))
       ->capture_default_str();
+  sim->add_flag("--multiclass", a->sim.multiclass,
+                "segment: covid_seg's multi-class masks, one output per lesion class (as heal train --multiclass); "
+                "the test line and report add each class's Dice");
   sim->add_option("--threshold", a->sim.threshold,
                   "Decryption threshold t: t >= 2 and t > K/2 (default K/2 + 1); HE needs K >= 3");
   sim->add_option("--drop", a->sim.drops,

@@ -95,6 +95,14 @@ grep -Eq 'ledger .*: verified' "$work/fl.txt" || fail "ledger not verified"
 [ "$(jq -r '.task' "$work/fl/report.json")" = segment ] || fail "report without the task"
 jq -e '.test.dice >= 0' "$work/fl/report.json" > /dev/null || fail "report without test Dice"
 
+# Federated multi-class segmentation: one round under threshold CKKS, each class's test Dice.
+"$heal" --quiet fl simulate --task segment --multiclass --data "$seg" --hospitals 3 --partition iid --rounds 1 \
+  --size 32 --threads 1 --secure he --out "$work/flmc" > "$work/flmc.txt"
+grep -Eq 'final global model \(v1\): test Dice .*ground-glass opacity Dice [0-9.]+; consolidation Dice [0-9.]+' \
+  "$work/flmc.txt" || fail "federated multi-class: no per-class test Dice"
+jq -e '.multiclass == true and (.test.per_class | length) == 2 and .test.per_class[1].name == "consolidation"' \
+  "$work/flmc/report.json" > /dev/null || fail "federated multi-class report without the classes"
+
 # The flooding budget: 119 decryptions per key holder cover one round of this U-Net (119 ciphertexts);
 # the setup says so, and round 2 fails naming the budget, leaving model v1.
 "$heal" --quiet fl simulate --task segment --data "$seg" --hospitals 3 --partition iid --rounds 2 --size 32 \

@@ -34,6 +34,7 @@ struct FlSimulationOptions {
   std::string task = "classify";   // classify | segment (segmentation datasets; model segcaps | ucaps | unet)
   int size = 128;                  // segment: network input side
   std::string seg_loss = "bce-dice";  // segment: bce-dice | structure (nn::torch_backend::SegLoss)
+  bool multiclass = false;  // segment: covid_seg's multi-class masks, one output per class (heal train --multiclass)
   std::uint32_t threshold = 0;     // t of the HE key; 0: a majority, K / 2 + 1 (t >= 2, t > K / 2 enforced)
   std::vector<std::string> drops;  // HOSPITAL@ROUND[:before|after]
   std::string ledger;              // ledger path or URI; default OUT/ledger.db

@@ -276,7 +276,7 @@ FlSimulationResult simulate(const FlSimulationOptions& a) {
   j["local_epochs"] = a.local_epochs;
   j["lr"] = a.lr;
   j["lr_schedule"] = a.lr_schedule;
-  if (a.task == "segment") j["loss"] = a.seg_loss;
+  if (a.task == "segment") j["loss"] = a.seg_loss, j["multiclass"] = a.multiclass;
   j["he"] = he_json;
   j["test"] = test.report;
   j["centralized"] = central;

@@ -158,16 +158,30 @@ Workload segmentation_workload(const FlSimulationOptions& a, const std::string& 
   if (!tb::is_segmentation_arch(a.model)) {
     throw std::invalid_argument(std::string("--task segment takes --model ") + tb::kSegmentationArchs);
   }
-  auto ds = std::make_shared<io::SegDataset>(io::load_seg_dataset(path).value());
+  io::SegLoadOptions lo;
+  lo.multiclass = a.multiclass;
+  auto ds = std::make_shared<io::SegDataset>(io::load_seg_dataset(path, lo).value());
   const std::vector<int> labels(ds->train.size(), 0);
   const io::Partition part = io::partition(labels, 1, ps).value();
   tb::SegModelSpec spec;
   spec.arch = a.model;
   spec.image_size = a.size;
+  spec.classes = a.multiclass ? ds->num_classes : 2;  // as heal train --multiclass (seg_pipeline's run_spec)
   tb::SegTrainOptions topt;
   topt.learning_rate = a.lr;
   topt.batch_size = a.batch;
   topt.loss = tb::parse_seg_loss(a.seg_loss).value();
+  if (spec.classes > 2 && topt.loss != tb::SegLoss::kBceDice) {
+    throw StatusError(Status::invalid_argument("the structure loss is binary: --multiclass trains with bce-dice"));
+  }
+  if (spec.classes > 2 && spec.arch == "segcaps") {
+    throw StatusError(Status::invalid_argument(
+        "segcaps segments one foreground class: use --model unet, unet-ag, ucaps or ucaps-ag with --multiclass"));
+  }
+  std::vector<std::string> class_names;
+  for (int k = 1; k < spec.classes && spec.classes > 2; ++k) {
+    class_names.push_back(ds->class_names.at(static_cast<std::size_t>(k)));
+  }
   Workload w;
   w.name = ds->name;
   w.summary = ds->name + " (" + std::to_string(ds->train.size()) + " train / " + std::to_string(ds->val.size()) +
@@ -194,7 +208,7 @@ Workload segmentation_workload(const FlSimulationOptions& a, const std::string& 
   }
   auto init = std::make_shared<tb::SegTrainer>(spec, a.seed);
   w.initial = init->get_weights();
-  w.test = [ds, init](const std::vector<float>& weights) {
+  w.test = [ds, init, class_names](const std::vector<float>& weights) {
     init->set_weights(weights);
     const nn::SegMetrics m = init->evaluate(ds->test);
     std::ostringstream line;
@@ -202,7 +216,20 @@ Workload segmentation_workload(const FlSimulationOptions& a, const std::string& 
          << m.sensitivity << ", Spec " << m.specificity << ", MAE " << m.mae << " (" << m.images.size()
          << " slices, threshold 0.5)";
     if (m.infnet.computed) line << "; Inf-Net toolbox Dice " << m.infnet.dice << ", S-alpha " << m.infnet.s_alpha;
-    return TestResult{0, 0, seg_metrics_json(m), line.str()};
+    json report = seg_metrics_json(m);
+    if (!class_names.empty()) {  // each lesion class, one-vs-rest (SegTrainer::evaluate_classes)
+      const std::vector<nn::SegMetrics> per = init->evaluate_classes(ds->test);
+      json pc = json::array();
+      for (std::size_t k = 0; k < per.size(); ++k) {
+        json c = seg_metrics_json(per[k]);
+        c["class"] = k + 1;
+        c["name"] = class_names.at(k);
+        pc.push_back(c);
+        line << "; " << class_names.at(k) << " Dice " << per[k].dice;
+      }
+      report["per_class"] = pc;
+    }
+    return TestResult{0, 0, report, line.str()};
   };
   // Constant schedule: the federation's schedule (per round, a fresh optimiser at the base rate).
   // Cosine: the central recipe of `heal train --task segment` (SegTrainer::fit: one optimiser, the
