@@ -106,9 +106,10 @@ Status check_name(const std::string& field, const std::string& v) {
 
 Result<NodeTraining> parse_training(const json& t, const std::string& base_dir) {
   if (!t.is_object()) return bad("training", "must be an object");
-  HEAL_RETURN_IF_ERROR(only_keys(t, "training.",
-                                 {"data", "task", "model", "partition", "seed", "lr", "batch", "local_epochs", "size",
-                                  "threads", "strategy", "server_lr", "mu", "clip", "lr_schedule"}));
+  HEAL_RETURN_IF_ERROR(
+      only_keys(t, "training.",
+                {"data", "task", "model", "partition", "seed", "lr", "batch", "local_epochs", "size", "threads",
+                 "strategy", "server_lr", "mu", "clip", "lr_schedule", "loss", "multiclass"}));
   NodeTraining n;
   HEAL_ASSIGN_OR_RETURN(n.data_path, get_string(t, "training.", "data"));
   n.data_path = resolve(base_dir, n.data_path);
@@ -126,6 +127,15 @@ Result<NodeTraining> parse_training(const json& t, const std::string& base_dir) 
   if (!sched.empty()) {
     if (sched != "constant" && sched != "cosine") return bad("training.lr_schedule", "\"constant\" or \"cosine\"");
     n.lr_schedule = sched;
+  }
+  HEAL_ASSIGN_OR_RETURN(std::string loss, get_string(t, "training.", "loss", /*required=*/false));
+  if (!loss.empty()) {
+    if (loss != "bce-dice" && loss != "structure") return bad("training.loss", "\"bce-dice\" or \"structure\"");
+    n.seg_loss = loss;
+  }
+  if (t.contains("multiclass")) {
+    if (!t["multiclass"].is_boolean()) return bad("training.multiclass", "must be true or false");
+    n.multiclass = t["multiclass"].get<bool>();
   }
   HEAL_ASSIGN_OR_RETURN(n.seed, get_uint(t, "training.", "seed", 0, ~std::uint64_t{0}, std::uint64_t{1}));
   HEAL_ASSIGN_OR_RETURN(n.learning_rate, get_number(t, "training.", "lr", 1e-9, 10, n.learning_rate));

@@ -168,6 +168,27 @@ TEST(NodeConfig, TrainingSectionIsParsedAndChecked) {
   }
   j["training"]["lr_schedule"] = 3;
   EXPECT_FALSE(parse_node_config(j.dump(), "/srv/heal").ok());
+  // Segmentation's loss and multi-class masks, as heal fl simulate --loss / --multiclass.
+  j["training"].erase("lr_schedule");
+  c = parse_node_config(j.dump(), "/srv/heal");
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  EXPECT_EQ(c->training->seg_loss, "bce-dice");
+  EXPECT_FALSE(c->training->multiclass);
+  j["training"]["loss"] = "structure";
+  j["training"]["multiclass"] = true;
+  c = parse_node_config(j.dump(), "/srv/heal");
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  EXPECT_EQ(c->training->seg_loss, "structure");
+  EXPECT_TRUE(c->training->multiclass);
+  j["training"]["loss"] = "dice";
+  c = parse_node_config(j.dump(), "/srv/heal");
+  EXPECT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("training.loss"), std::string::npos) << c.status().message();
+  j["training"]["loss"] = "bce-dice";
+  j["training"]["multiclass"] = "yes";
+  c = parse_node_config(j.dump(), "/srv/heal");
+  EXPECT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("training.multiclass"), std::string::npos) << c.status().message();
 }
 
 TEST(NodeConfig, MutatedFilesAreRefusedOrConsistent) {

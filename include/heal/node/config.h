@@ -36,6 +36,8 @@ struct NodeTraining {
   std::uint32_t batch_size = 64;
   std::uint32_t local_epochs = 1;
   std::uint32_t image_size = 128;   ///< segment: network input side
+  std::string seg_loss = "bce-dice";  ///< segment: bce-dice | structure (as heal fl simulate --loss)
+  bool multiclass = false;            ///< segment: one output per lesion class (as heal fl simulate --multiclass)
   std::uint32_t threads = 1;        ///< libtorch intra-op threads of this process
   std::string strategy = "fedavg";  ///< coordinator: fedavg | fedprox | fedadam | fedyogi
   double server_lr = 1.0;

@@ -36,6 +36,8 @@ apps::FlSimulationOptions workload_options(const NodeConfig& c) {
   a.batch = static_cast<int>(t.batch_size);
   a.local_epochs = static_cast<int>(t.local_epochs);
   a.size = static_cast<int>(t.image_size);
+  a.seg_loss = t.seg_loss;
+  a.multiclass = t.multiclass;
   a.threads = static_cast<int>(t.threads);
   a.rounds = c.rounds;
   return a;
