@@ -114,7 +114,7 @@ void run_train_segment(const SegTrainCli& a) {
             << (r.test_classes.empty() ? "" : " (foreground: any lesion class)") << ":\n"
             << nn::format_seg_table(r.test);
   if (!r.test_classes.empty()) {
-    std::cout << "per lesion class (P(class) against its mask, one-vs-rest):\n"
+    std::cout << "per lesion class, one-vs-rest (Dice to Spec: the argmax label map; MAE, toolbox: P(class)):\n"
               << nn::format_class_table(r.class_names, r.test_classes);
   }
   std::cout << "model  " << r.model_path << "\nreport " << r.report_path << "\n";

@@ -171,8 +171,9 @@ std::string seg_report_json(const SegRunConfig& cfg, const SegRunReport& r) {
        "per image at native resolution, threshold 0.5, mean over images; \"infnet\": the Inf-Net evaluation toolbox's "
        "protocol (arXiv 2004.14133; 8-bit map stretched to [0, 1], Dice/Sen/Spec/E-phi averaged over 256 thresholds, "
        "S-alpha and MAE of the stretched map), the one its Table II uses. Multi-class models: the top-level values are "
-       "the foreground's (1 - P(background) against any lesion class); per_class holds each lesion class k one-vs-rest "
-       "(P(k) against mask == k), as Inf-Net's Table IV scores ground-glass opacity and consolidation"},
+       "the foreground's (1 - P(background) at 0.5 against any lesion class); per_class holds each lesion class k "
+       "one-vs-rest against mask == k, as Inf-Net's Table IV scores ground-glass opacity and consolidation: Dice, IoU, "
+       "Sen, Spec of the argmax label map's class k, MAE and \"infnet\" of P(k)"},
       {"model_path", r.model_path},
       {"figure", r.figure_path}};
   return j.dump(2);

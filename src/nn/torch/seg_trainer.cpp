@@ -358,11 +358,21 @@ SegClassEvaluation evaluate_map(const std::vector<std::vector<float>>& maps, con
   e.foreground = segmentation_metrics(fg, s.mask, s.image.width, s.image.height);
   e.foreground.id = s.id;
   if (maps.size() > 2) {
+    const std::vector<std::uint8_t> labels = argmax_labels(maps);
     std::vector<std::uint8_t> truth(s.mask.size());
+    std::vector<float> decided(s.mask.size());
     for (std::size_t c = 1; c < maps.size(); ++c) {
-      for (std::size_t i = 0; i < truth.size(); ++i) truth[i] = s.mask[i] == c ? 1 : 0;
-      e.per_class.push_back(segmentation_metrics(maps[c], truth, s.image.width, s.image.height));
-      e.per_class.back().id = s.id;
+      for (std::size_t i = 0; i < truth.size(); ++i) {
+        truth[i] = s.mask[i] == c ? 1 : 0;
+        decided[i] = labels[i] == c ? 1.0f : 0.0f;
+      }
+      // Counts of the label map's class c; MAE and the toolbox's threshold sweep of P(c).
+      SegImageMetrics m = segmentation_metrics(decided, truth);
+      const SegImageMetrics soft = segmentation_metrics(maps[c], truth, s.image.width, s.image.height);
+      m.mae = soft.mae;
+      m.infnet = soft.infnet;
+      m.id = s.id;
+      e.per_class.push_back(std::move(m));
     }
   }
   return e;

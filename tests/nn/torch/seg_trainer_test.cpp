@@ -335,6 +335,33 @@ TEST(SegTrainer, MulticlassModelSegmentsEachClassAndRoundTrips) {
   EXPECT_THROW(t.train_epochs(bad, {}, 1, o), std::exception);
 }
 
+TEST(SegTrainer, ClassMetricsScoreTheArgmaxLabelMap) {
+  // Four pixels (2 x 2), truth classes 1, 1, 2, 0. Pixel 0: class 1 is the most probable (0.45) though
+  // below 0.5, so the label map has it (a true positive that thresholding P(1) at 0.5 would miss);
+  // pixel 1: background wins (0.4), a false negative; pixel 2: class 2; pixel 3: background.
+  io::SegSample s;
+  s.id = "p";
+  s.image.width = s.image.original_width = 2;
+  s.image.height = s.image.original_height = 2;
+  s.image.pixels.assign(4, 0.5f);
+  s.mask = {1, 1, 2, 0};
+  const std::vector<std::vector<float>> maps = {
+      {0.30f, 0.40f, 0.10f, 0.90f}, {0.45f, 0.35f, 0.10f, 0.05f}, {0.25f, 0.25f, 0.80f, 0.05f}};
+  EXPECT_EQ(argmax_labels(maps), (std::vector<std::uint8_t>{1, 0, 2, 0}));
+  const SegClassEvaluation e = evaluate_map(maps, s);
+  ASSERT_EQ(e.per_class.size(), 2u);
+  EXPECT_DOUBLE_EQ(e.per_class[0].dice, 2.0 / 3.0);  // 1 TP, 1 FN, 0 FP
+  EXPECT_DOUBLE_EQ(e.per_class[0].sensitivity, 0.5);
+  EXPECT_DOUBLE_EQ(e.per_class[1].dice, 1.0);
+  EXPECT_NEAR(e.per_class[0].mae, (0.55 + 0.65 + 0.10 + 0.05) / 4, 1e-6);  // of P(1), not of the label map
+  // The foreground is 1 - P(background) at 0.5: pixels 0 (0.7), 1 (0.6), 2 (0.9) against truth 1, 1, 1, 0.
+  EXPECT_DOUBLE_EQ(e.foreground.dice, 1.0);
+  // Binary maps: the foreground is the second map itself.
+  const SegClassEvaluation b = evaluate_map({{0.8f, 0.2f, 0.6f, 0.9f}, {0.2f, 0.8f, 0.4f, 0.1f}}, s);
+  EXPECT_TRUE(b.per_class.empty());
+  EXPECT_DOUBLE_EQ(b.foreground.dice, 2.0 / 4.0);  // predicted {1}, truth {0, 1, 2}
+}
+
 TEST(SegPipeline, TrainReportOverlaysAndSegmentFile) {
   const fs::path root = fs::temp_directory_path() / ("heal_segpipe_" + std::to_string(::getpid()));
   fs::remove_all(root);

@@ -125,8 +125,8 @@ class SegTrainer {
   /// Foreground metrics (any lesion class against any nonzero mask value) of every sample, at its own
   /// resolution, and their means.
   SegMetrics evaluate(const std::vector<io::SegSample>& samples) const;
-  /// K > 2 classes: for each lesion class k = 1 .. K-1, the metrics of P(k) against the mask's
-  /// {value == k}, one-vs-rest, per image and mean (element k - 1). Binary models: empty.
+  /// K > 2 classes: for each lesion class k = 1 .. K-1, one-vs-rest against the mask's {value == k},
+  /// per image and mean (element k - 1), as evaluate_map scores them. Binary models: empty.
   std::vector<SegMetrics> evaluate_classes(const std::vector<io::SegSample>& samples) const;
 
   /// Model file: magic "HEALSEG1", the spec as JSON, the weights (float32). Mode 0644.
@@ -142,8 +142,9 @@ class SegTrainer {
 };
 
 /// One sample's metrics from its class maps (predict_classes): the foreground's (binary: the
-/// foreground map; K classes: 1 - P(background)) and, for K > 2, each lesion class's one-vs-rest
-/// (P(k) against {mask == k}), with the Inf-Net toolbox's values.
+/// foreground map; K classes: 1 - P(background), threshold 0.5) and, for K > 2, each lesion class's
+/// one-vs-rest against {mask == k}: Dice, IoU, sensitivity and specificity of the label map's class
+/// k (argmax_labels, the map heal segment writes), MAE and the Inf-Net toolbox's values of P(k).
 struct SegClassEvaluation {
   SegImageMetrics foreground;
   std::vector<SegImageMetrics> per_class;  ///< element k - 1 for class k; empty when binary
