@@ -6,7 +6,10 @@
 # numbers use.
 # Usage: scripts/seg_benchmarks.sh [DATA_DIR (default ../shared/data or $HEAL_DATA)] [OUT_DIR (default runs/seg)]
 # Environment: SEEDS (default "1 2 3"), SIZE (128), UNET_EPOCHS (60, also UCaps), CAPS_EPOCHS (40, SegCaps), MODELS ("unet ucaps segcaps"),
-# NORMS (ablation on U-Net seed 1, default "none histogram"; zscore is the default recipe).
+# NORMS (ablation on U-Net seed 1, default "none histogram"; zscore is the default recipe),
+# MC_MODELS (multi-class runs on the ground-glass / consolidation masks, e.g. "unet ucaps"; default none)
+# with MC_NORM (their normalisation, default none: chosen by cross-validation, docs/segmentation.md),
+# THREADS (libtorch threads per run; default: heal's).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 data=${1:-${HEAL_DATA:-$root/../shared/data}}
@@ -23,7 +26,8 @@ mkdir -p "$out"
 run() {  # name, then heal arguments
   local name=$1; shift
   [ -f "$out/$name/report.json" ] && return 0  # resumable
-  "$heal" --quiet train --task segment --data "$data/covid_seg" --size "$size" "$@" --out "$out/$name" > "$out/$name.log" 2>&1
+  "$heal" --quiet train --task segment --data "$data/covid_seg" --size "$size" ${THREADS:+--threads "$THREADS"} "$@" \
+    --out "$out/$name" > "$out/$name.log" 2>&1
 }
 for m in $models; do
   epochs=${UNET_EPOCHS:-60}
@@ -31,6 +35,11 @@ for m in $models; do
   for s in $seeds; do run "${m}_s$s" --model "$m" --epochs "$epochs" --seed "$s"; done
 done
 for n in $norms; do run "unet_norm_${n}_s1" --model unet --epochs "${UNET_EPOCHS:-60}" --seed 1 --normalize "$n"; done
+for m in ${MC_MODELS:-}; do
+  for s in $seeds; do
+    run "mc_${m}_s$s" --multiclass --model "$m" --epochs "${UNET_EPOCHS:-60}" --seed "$s" --normalize "${MC_NORM:-none}"
+  done
+done
 
 python3 - "$out" <<'PY'
 import json, os, statistics, sys
@@ -63,4 +72,18 @@ for k, rs in rows.items():
           f"{statistics.mean(r['training']['seconds'] for r in rs):>8.0f}")
 print("published (Inf-Net Table II, toolbox protocol, 352 x 352): U-Net 0.439, Dense-UNet 0.515, U-Net++ 0.581, Attention-UNet 0.583, "
       "Gated-UNet 0.623, Inf-Net 0.682, Semi-Inf-Net 0.739")
+mc = {k: rs for k, rs in rows.items() if rs[0]["test"].get("per_class")}
+if mc:
+    print()
+    print("multi-class runs, per lesion class (one-vs-rest; Dice of the argmax label map, toolbox Dice of P(class)):")
+    print(f"{'run':<22} {'seeds':>5} {'class':<22} {'Dice':>15} {'Sen':>7} {'Spec':>7} {'toolbox Dice':>15}")
+    for k, rs in mc.items():
+        for c in range(len(rs[0]["test"]["per_class"])):
+            pcs = [r["test"]["per_class"][c] for r in rs]
+            d = [p["dice"] for p in pcs]
+            t = [p["infnet"]["dice"] for p in pcs]
+            sd = lambda v: statistics.stdev(v) if len(v) > 1 else 0.0
+            print(f"{k:<22} {len(rs):>5} {pcs[0]['name']:<22} {statistics.mean(d):>8.4f} +- {sd(d):.3f} "
+                  f"{statistics.mean(p['sensitivity'] for p in pcs):>7.4f} {statistics.mean(p['specificity'] for p in pcs):>7.4f} "
+                  f"{statistics.mean(t):>8.4f} +- {sd(t):.3f}")
 PY
