@@ -6,7 +6,7 @@
 # numbers use.
 # Usage: scripts/seg_benchmarks.sh [DATA_DIR (default ../shared/data or $HEAL_DATA)] [OUT_DIR (default runs/seg)]
 # Environment: SEEDS (default "1 2 3"), SIZE (128), UNET_EPOCHS (60, also UCaps), CAPS_EPOCHS (40, SegCaps), MODELS ("unet ucaps segcaps"),
-# NORMS (ablation on U-Net seed 1, default "none histogram"; zscore is the default recipe),
+# NORMS (ablation on U-Net seed 1, default "none histogram"; zscore is the default recipe; MODELS= and NORMS= skip them),
 # MC_MODELS (multi-class runs on the ground-glass / consolidation masks, e.g. "unet ucaps"; default none)
 # with MC_NORM (their normalisation, default none: chosen by cross-validation, docs/segmentation.md),
 # THREADS (libtorch threads per run; default: heal's).
@@ -17,8 +17,8 @@ out=${2:-runs/seg}
 heal=${HEAL_BIN:-$root/build/release/cli/heal}
 seeds=${SEEDS:-1 2 3}
 size=${SIZE:-128}
-models=${MODELS:-unet ucaps segcaps}
-norms=${NORMS:-none histogram}
+models=${MODELS-unet ucaps segcaps}
+norms=${NORMS-none histogram}
 [ -x "$heal" ] || { echo "no heal binary at $heal: build first (cmake --preset release && cmake --build --preset release)"; exit 2; }
 [ -d "$data/covid_seg" ] || { echo "missing $data/covid_seg: pass the data directory (see README, Data)"; exit 2; }
 mkdir -p "$out"
