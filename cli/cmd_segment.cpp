@@ -129,62 +129,16 @@ void run_train_segment(const SegTrainCli& a) {
 bool run_eval_segment_if_seg_model(const std::string& model, const std::string& data, const std::string& split,
                                    bool json) {
   if (!tb::is_seg_model_file(model)) return false;
-  const tb::SegTrainer m = value_or_throw(tb::SegTrainer::load(model));
-  const std::string path = require_data_arg(data);
-  io::SegLoadOptions lo;
-  lo.multiclass = m.spec().classes > 2;  // a multi-class model is scored on the class masks
-  const io::SegDataset ds = value_or_throw(io::load_seg_dataset(path, lo));
-  if (lo.multiclass && ds.num_classes != m.spec().classes) {
-    throw StatusError(Status::invalid_argument("the model segments " + std::to_string(m.spec().classes) +
-                                               " classes but '" + path + "' has " + std::to_string(ds.num_classes)));
-  }
-  const auto& samples = split == "train" ? ds.train : split == "val" ? ds.val : ds.test;
-  if (samples.empty()) throw StatusError(Status::invalid_argument("the " + split + " split of '" + path + "' is empty"));
-  const nn::SegMetrics r = m.evaluate(samples);
-  const std::vector<nn::SegMetrics> rc = m.evaluate_classes(samples);
-  std::vector<std::string> names;
-  for (std::size_t k = 1; k < ds.class_names.size() && names.size() < rc.size(); ++k)
-    names.push_back(ds.class_names[k]);
+  const tb::SegEvalReport r = value_or_throw(tb::evaluate_segmentation_model(model, require_data_arg(data), split));
   if (json) {
-    const auto infnet = [](const nn::InfNetMetrics& x) {
-      nlohmann::json j = nlohmann::json::object();
-      for (const auto& [k, v] : nn::infnet_fields(x)) j[k] = v;
-      return j;
-    };
-    nlohmann::json per = nlohmann::json::array();
-    for (const auto& i : r.images) per.push_back({{"id", i.id}, {"dice", i.dice}, {"iou", i.iou}, {"sensitivity", i.sensitivity},
-                                                  {"specificity", i.specificity}, {"mae", i.mae}, {"infnet", infnet(i.infnet)}});
-    nlohmann::json classes = nlohmann::json::array();
-    for (std::size_t k = 0; k < rc.size(); ++k) {
-      classes.push_back({{"class", k + 1},
-                         {"name", k < names.size() ? names[k] : ""},
-                         {"dice", rc[k].dice},
-                         {"iou", rc[k].iou},
-                         {"sensitivity", rc[k].sensitivity},
-                         {"specificity", rc[k].specificity},
-                         {"mae", rc[k].mae},
-                         {"infnet", infnet(rc[k].infnet)}});
-    }
-    std::cout << nlohmann::json{{"model", model},
-                                {"dataset", ds.name},
-                                {"split", split},
-                                {"dice", r.dice},
-                                {"dice_sd", r.dice_sd},
-                                {"iou", r.iou},
-                                {"sensitivity", r.sensitivity},
-                                {"specificity", r.specificity},
-                                {"mae", r.mae},
-                                {"infnet", infnet(r.infnet)},
-                                {"per_class", classes},
-                                {"per_image", per}}
-                     .dump(2)
-              << "\n";
+    std::cout << tb::seg_eval_json(r) << "\n";
     return true;
   }
-  std::cout << "segmentation model " << model << " (" << m.spec().arch << ", " << m.spec().image_size << "x"
-            << m.spec().image_size << ") on " << ds.name << " " << split << " split:\n"
-            << nn::format_seg_table(r, true);
-  if (!rc.empty()) std::cout << "per lesion class (one-vs-rest):\n" << nn::format_class_table(names, rc);
+  std::cout << "segmentation model " << model << " (" << r.arch << ", " << r.image_size << "x" << r.image_size
+            << ") on " << r.dataset << " " << split << " split:\n"
+            << nn::format_seg_table(r.foreground, true);
+  if (!r.classes.empty())
+    std::cout << "per lesion class (one-vs-rest):\n" << nn::format_class_table(r.class_names, r.classes);
   return true;
 }
 

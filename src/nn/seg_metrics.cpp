@@ -315,6 +315,16 @@ bool on_contour(std::span<const std::uint8_t> mask, int w, int h, int x, int y) 
   return x == 0 || y == 0 || x == w - 1 || y == h - 1 || !at(x - 1, y) || !at(x + 1, y) || !at(x, y - 1) || !at(x, y + 1);
 }
 
+// An RGB image of w x h (pixels to be set).
+io::Image rgb_canvas(int w, int h) {
+  io::Image out;
+  out.width = out.original_width = w;
+  out.height = out.original_height = h;
+  out.channels = 3;
+  out.pixels.resize(3 * static_cast<std::size_t>(w) * h);
+  return out;
+}
+
 }  // namespace
 
 io::Image overlay_contours(const io::Image& gray, std::span<const std::uint8_t> predicted,
@@ -324,11 +334,7 @@ io::Image overlay_contours(const io::Image& gray, std::span<const std::uint8_t> 
   if (gray.channels < 1 || predicted.size() != plane || (!truth.empty() && truth.size() != plane)) {
     throw std::invalid_argument("overlay_contours: the masks must have the image's size");
   }
-  io::Image out;
-  out.width = out.original_width = w;
-  out.height = out.original_height = h;
-  out.channels = 3;
-  out.pixels.resize(3 * plane);
+  io::Image out = rgb_canvas(w, h);
   for (int y = 0; y < h; ++y) {
     for (int x = 0; x < w; ++x) {
       const std::size_t i = static_cast<std::size_t>(y) * w + x;
@@ -366,11 +372,7 @@ io::Image overlay_label_contours(const io::Image& gray, std::span<const std::uin
     return x == 0 || y == 0 || x == w - 1 || y == h - 1 || at(x - 1, y) != c || at(x + 1, y) != c ||
            at(x, y - 1) != c || at(x, y + 1) != c;
   };
-  io::Image out;
-  out.width = out.original_width = w;
-  out.height = out.original_height = h;
-  out.channels = 3;
-  out.pixels.resize(3 * plane);
+  io::Image out = rgb_canvas(w, h);
   for (int y = 0; y < h; ++y) {
     for (int x = 0; x < w; ++x) {
       const std::size_t i = static_cast<std::size_t>(y) * w + x;

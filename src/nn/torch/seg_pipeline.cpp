@@ -89,34 +89,40 @@ nlohmann::json per_class_json(const std::vector<std::string>& names, const std::
 
 }  // namespace
 
+namespace {
+
+// Writes <dir>/<id>_overlay.png for each sample, drawn by draw(sample index), and returns them.
+template <class Draw>
+Result<std::vector<io::Image>> write_each(const std::vector<io::SegSample>& samples, const std::string& dir,
+                                          Draw draw) {
+  HEAL_RETURN_IF_ERROR(make_dir(dir));
+  std::vector<io::Image> out;
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    io::Image ov = draw(i);
+    HEAL_RETURN_IF_ERROR(io::save_png(ov, (fs::path(dir) / (samples[i].id + "_overlay.png")).string()));
+    out.push_back(std::move(ov));
+  }
+  return out;
+}
+
+}  // namespace
+
 Result<std::vector<io::Image>> write_label_overlays(const std::vector<io::SegSample>& samples,
                                                     const std::vector<std::vector<std::uint8_t>>& labels,
                                                     const std::string& dir) {
   if (labels.size() != samples.size()) return Status::invalid_argument("write_label_overlays: one map per sample");
-  HEAL_RETURN_IF_ERROR(make_dir(dir));
-  std::vector<io::Image> out;
-  for (std::size_t i = 0; i < samples.size(); ++i) {
-    const io::SegSample& s = samples[i];
-    io::Image ov = overlay_label_contours(s.image, labels[i], s.mask);
-    HEAL_RETURN_IF_ERROR(io::save_png(ov, (fs::path(dir) / (s.id + "_overlay.png")).string()));
-    out.push_back(std::move(ov));
-  }
-  return out;
+  return write_each(samples, dir, [&](std::size_t i) {
+    return overlay_label_contours(samples[i].image, labels[i], samples[i].mask);
+  });
 }
 
 Result<std::vector<io::Image>> write_overlays(const std::vector<io::SegSample>& samples,
                                               const std::vector<std::vector<float>>& probabilities,
                                               const std::string& dir) {
   if (probabilities.size() != samples.size()) return Status::invalid_argument("write_overlays: one map per sample");
-  HEAL_RETURN_IF_ERROR(make_dir(dir));
-  std::vector<io::Image> out;
-  for (std::size_t i = 0; i < samples.size(); ++i) {
-    const io::SegSample& s = samples[i];
-    io::Image ov = overlay_contours(s.image, threshold(probabilities[i]), s.mask);
-    HEAL_RETURN_IF_ERROR(io::save_png(ov, (fs::path(dir) / (s.id + "_overlay.png")).string()));
-    out.push_back(std::move(ov));
-  }
-  return out;
+  return write_each(samples, dir, [&](std::size_t i) {
+    return overlay_contours(samples[i].image, threshold(probabilities[i]), samples[i].mask);
+  });
 }
 
 std::string seg_report_json(const SegRunConfig& cfg, const SegRunReport& r) {
@@ -359,6 +365,49 @@ std::string seg_cv_json(const SegRunConfig& cfg, const SegCvReport& r) {
       {"note",
        "the training split only (train + val pooled); the test split is not read. Means and sd are over "
        "folds; pooled: every held-out image once"}};
+  return j.dump(2);
+}
+
+Result<SegEvalReport> evaluate_segmentation_model(const std::string& model_path, const std::string& data,
+                                                  const std::string& split) {
+  HEAL_ASSIGN_OR_RETURN(const SegTrainer m, SegTrainer::load(model_path));
+  io::SegLoadOptions lo;
+  lo.multiclass = m.spec().classes > 2;  // a multi-class model is scored on the class masks
+  HEAL_ASSIGN_OR_RETURN(const io::SegDataset ds, io::load_seg_dataset(data, lo));
+  if (lo.multiclass && ds.num_classes != m.spec().classes) {
+    return Status::invalid_argument("the model segments " + std::to_string(m.spec().classes) + " classes but '" + data +
+                                    "' has " + std::to_string(ds.num_classes));
+  }
+  const auto& samples = split == "train" ? ds.train : split == "val" ? ds.val : ds.test;
+  if (samples.empty()) return Status::invalid_argument("the " + split + " split of '" + data + "' is empty");
+  SegEvalReport r;
+  r.model_path = model_path;
+  r.dataset = ds.name;
+  r.split = split;
+  r.arch = m.spec().arch;
+  r.image_size = m.spec().image_size;
+  r.foreground = m.evaluate(samples);
+  r.classes = m.evaluate_classes(samples);
+  if (!r.classes.empty()) r.class_names = lesion_names(ds, m.spec().classes);
+  return r;
+}
+
+std::string seg_eval_json(const SegEvalReport& r) {
+  nlohmann::json per = nlohmann::json::array();
+  for (const auto& i : r.foreground.images) per.push_back(metrics_json(i));
+  const SegMetrics& f = r.foreground;
+  const nlohmann::json j = {{"model", r.model_path},
+                            {"dataset", r.dataset},
+                            {"split", r.split},
+                            {"dice", f.dice},
+                            {"dice_sd", f.dice_sd},
+                            {"iou", f.iou},
+                            {"sensitivity", f.sensitivity},
+                            {"specificity", f.specificity},
+                            {"mae", f.mae},
+                            {"infnet", infnet_json(f.infnet)},
+                            {"per_class", per_class_json(r.class_names, r.classes)},
+                            {"per_image", per}};
   return j.dump(2);
 }
 

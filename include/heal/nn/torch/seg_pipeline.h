@@ -87,6 +87,22 @@ Result<std::vector<io::Image>> write_label_overlays(const std::vector<io::SegSam
                                                     const std::vector<std::vector<std::uint8_t>>& labels,
                                                     const std::string& dir);
 
+struct SegEvalReport {
+  std::string model_path, dataset, split, arch;
+  int image_size = 0;
+  SegMetrics foreground;                 ///< SegTrainer::evaluate
+  std::vector<std::string> class_names;  ///< lesion classes (multi-class models)
+  std::vector<SegMetrics> classes;       ///< SegTrainer::evaluate_classes (multi-class models)
+};
+
+/// Scores a saved model (.healseg) on one split ("train", "val", "test") of a segmentation dataset,
+/// as heal eval does: a multi-class model on the dataset's class masks (InvalidArgument when the class
+/// counts differ), a binary one on the binary masks.
+Result<SegEvalReport> evaluate_segmentation_model(const std::string& model_path, const std::string& data,
+                                                  const std::string& split);
+/// The evaluation as JSON text (means, per class, per image; the keys of report.json's "test").
+std::string seg_eval_json(const SegEvalReport& r);
+
 struct SegmentFileResult {
   std::string input, mask_path, overlay_path;
   int width = 0, height = 0;
