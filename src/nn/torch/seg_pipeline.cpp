@@ -87,6 +87,29 @@ nlohmann::json per_class_json(const std::vector<std::string>& names, const std::
   return a;
 }
 
+// The model fields every segmentation report names alike.
+nlohmann::json model_json(const SegModelSpec& m, int classes) {
+  return {{"arch", m.arch},
+          {"width", m.width},
+          {"image_size", m.image_size},
+          {"recon_weight", m.recon_weight},
+          {"normalization", io::intensity_mode_name(m.normalizer.mode)},
+          {"classes", classes}};
+}
+
+// Means over images (foreground) and, for multi-class models, per lesion class.
+nlohmann::json summary_json(const SegMetrics& m, const std::vector<std::string>& names,
+                            const std::vector<SegMetrics>& classes) {
+  return {{"dice", m.dice},
+          {"dice_sd", m.dice_sd},
+          {"iou", m.iou},
+          {"sensitivity", m.sensitivity},
+          {"specificity", m.specificity},
+          {"mae", m.mae},
+          {"infnet", infnet_json(m.infnet)},
+          {"per_class", per_class_json(names, classes)}};
+}
+
 }  // namespace
 
 namespace {
@@ -135,18 +158,16 @@ std::string seg_report_json(const SegRunConfig& cfg, const SegRunReport& r) {
   for (const auto& m : r.test.images) per.push_back(metrics_json(m));
   const auto& m = cfg.model;
   const auto& t = cfg.fit.train;
+  nlohmann::json test = summary_json(r.test, r.class_names, r.test_classes);
+  test["images"] = r.test_images;
+  test["per_image"] = per;
+  nlohmann::json model = model_json(m, r.classes);
+  model["parameters"] = r.parameters;
   nlohmann::json j = {
       {"task", "segment"},
       {"dataset", r.dataset},
       {"data", cfg.data},
-      {"model",
-       {{"arch", m.arch},
-        {"width", m.width},
-        {"image_size", m.image_size},
-        {"recon_weight", m.recon_weight},
-        {"normalization", io::intensity_mode_name(m.normalizer.mode)},
-        {"parameters", r.parameters},
-        {"classes", r.classes}}},
+      {"model", model},
       {"training",
        {{"epochs", t.epochs},
         {"batch", t.batch_size},
@@ -162,17 +183,7 @@ std::string seg_report_json(const SegRunConfig& cfg, const SegRunReport& r) {
         {"best_epoch", r.fit.best_epoch},
         {"seconds", r.fit.seconds}}},
       {"history", hist},
-      {"test",
-       {{"images", r.test_images},
-        {"dice", r.test.dice},
-        {"dice_sd", r.test.dice_sd},
-        {"iou", r.test.iou},
-        {"sensitivity", r.test.sensitivity},
-        {"specificity", r.test.specificity},
-        {"mae", r.test.mae},
-        {"infnet", infnet_json(r.test.infnet)},
-        {"per_class", per_class_json(r.class_names, r.test_classes)},
-        {"per_image", per}}},
+      {"test", test},
       {"metric_definition",
        "per image at native resolution, threshold 0.5, mean over images; \"infnet\": the Inf-Net evaluation toolbox's "
        "protocol (arXiv 2004.14133; 8-bit map stretched to [0, 1], Dice/Sen/Spec/E-phi averaged over 256 thresholds, "
@@ -332,13 +343,7 @@ std::string seg_cv_json(const SegRunConfig& cfg, const SegCvReport& r) {
   nlohmann::json j = {
       {"task", "segment-cv"},
       {"data", cfg.data},
-      {"model",
-       {{"arch", m.arch},
-        {"width", m.width},
-        {"image_size", m.image_size},
-        {"recon_weight", m.recon_weight},
-        {"normalization", io::intensity_mode_name(m.normalizer.mode)},
-        {"classes", r.class_names.empty() ? 2 : static_cast<int>(r.class_names.size()) + 1}}},
+      {"model", model_json(m, r.class_names.empty() ? 2 : static_cast<int>(r.class_names.size()) + 1)},
       {"training",
        {{"epochs", t.epochs},
         {"batch", t.batch_size},
@@ -395,19 +400,11 @@ Result<SegEvalReport> evaluate_segmentation_model(const std::string& model_path,
 std::string seg_eval_json(const SegEvalReport& r) {
   nlohmann::json per = nlohmann::json::array();
   for (const auto& i : r.foreground.images) per.push_back(metrics_json(i));
-  const SegMetrics& f = r.foreground;
-  const nlohmann::json j = {{"model", r.model_path},
-                            {"dataset", r.dataset},
-                            {"split", r.split},
-                            {"dice", f.dice},
-                            {"dice_sd", f.dice_sd},
-                            {"iou", f.iou},
-                            {"sensitivity", f.sensitivity},
-                            {"specificity", f.specificity},
-                            {"mae", f.mae},
-                            {"infnet", infnet_json(f.infnet)},
-                            {"per_class", per_class_json(r.class_names, r.classes)},
-                            {"per_image", per}};
+  nlohmann::json j = summary_json(r.foreground, r.class_names, r.classes);
+  j["model"] = r.model_path;
+  j["dataset"] = r.dataset;
+  j["split"] = r.split;
+  j["per_image"] = per;
   return j.dump(2);
 }
 
