@@ -210,15 +210,16 @@ Workload segmentation_workload(const FlSimulationOptions& a, const std::string& 
   w.initial = init->get_weights();
   w.test = [ds, init, class_names](const std::vector<float>& weights) {
     init->set_weights(weights);
-    const nn::SegMetrics m = init->evaluate(ds->test);
+    const tb::SegEvaluation ev = init->evaluate_all(ds->test);  // one prediction per slice
+    const nn::SegMetrics& m = ev.foreground;
     std::ostringstream line;
     line << std::setprecision(4) << "test Dice " << m.dice << " (sd " << m.dice_sd << "), IoU " << m.iou << ", Sen "
          << m.sensitivity << ", Spec " << m.specificity << ", MAE " << m.mae << " (" << m.images.size()
          << " slices, threshold 0.5)";
     if (m.infnet.computed) line << "; Inf-Net toolbox Dice " << m.infnet.dice << ", S-alpha " << m.infnet.s_alpha;
     json report = seg_metrics_json(m);
-    if (!class_names.empty()) {  // each lesion class, one-vs-rest (SegTrainer::evaluate_classes)
-      const std::vector<nn::SegMetrics> per = init->evaluate_classes(ds->test);
+    if (!class_names.empty()) {  // each lesion class, one-vs-rest
+      const std::vector<nn::SegMetrics>& per = ev.classes;
       json pc = json::array();
       for (std::size_t k = 0; k < per.size(); ++k) {
         json c = seg_metrics_json(per[k]);

@@ -97,6 +97,17 @@ nlohmann::json model_json(const SegModelSpec& m, int classes) {
           {"classes", classes}};
 }
 
+// The training fields every segmentation report names alike.
+nlohmann::json training_json(const SegTrainOptions& t, std::uint64_t seed) {
+  return {{"epochs", t.epochs},
+          {"batch", t.batch_size},
+          {"lr", t.learning_rate},
+          {"weight_decay", t.weight_decay},
+          {"loss", seg_loss_name(t.loss)},
+          {"augment", t.augment},
+          {"seed", seed}};
+}
+
 // Means over images (foreground) and, for multi-class models, per lesion class.
 nlohmann::json summary_json(const SegMetrics& m, const std::vector<std::string>& names,
                             const std::vector<SegMetrics>& classes) {
@@ -163,25 +174,19 @@ std::string seg_report_json(const SegRunConfig& cfg, const SegRunReport& r) {
   test["per_image"] = per;
   nlohmann::json model = model_json(m, r.classes);
   model["parameters"] = r.parameters;
+  nlohmann::json training = training_json(t, cfg.seed);
+  training["holdout"] = cfg.holdout;
+  training["patience"] = cfg.fit.patience;
+  training["train_images"] = r.train_images;
+  training["val_images"] = r.val_images;
+  training["best_epoch"] = r.fit.best_epoch;
+  training["seconds"] = r.fit.seconds;
   nlohmann::json j = {
       {"task", "segment"},
       {"dataset", r.dataset},
       {"data", cfg.data},
       {"model", model},
-      {"training",
-       {{"epochs", t.epochs},
-        {"batch", t.batch_size},
-        {"lr", t.learning_rate},
-        {"weight_decay", t.weight_decay},
-        {"loss", seg_loss_name(t.loss)},
-        {"augment", t.augment},
-        {"seed", cfg.seed},
-        {"holdout", cfg.holdout},
-        {"patience", cfg.fit.patience},
-        {"train_images", r.train_images},
-        {"val_images", r.val_images},
-        {"best_epoch", r.fit.best_epoch},
-        {"seconds", r.fit.seconds}}},
+      {"training", training},
       {"history", hist},
       {"test", test},
       {"metric_definition",
@@ -344,14 +349,7 @@ std::string seg_cv_json(const SegRunConfig& cfg, const SegCvReport& r) {
       {"task", "segment-cv"},
       {"data", cfg.data},
       {"model", model_json(m, r.class_names.empty() ? 2 : static_cast<int>(r.class_names.size()) + 1)},
-      {"training",
-       {{"epochs", t.epochs},
-        {"batch", t.batch_size},
-        {"lr", t.learning_rate},
-        {"weight_decay", t.weight_decay},
-        {"loss", seg_loss_name(t.loss)},
-        {"augment", t.augment},
-        {"seed", cfg.seed}}},
+      {"training", training_json(t, cfg.seed)},
       {"folds", r.folds},
       {"pool_images", r.pool},
       {"mean_dice", r.mean_dice},
@@ -391,8 +389,9 @@ Result<SegEvalReport> evaluate_segmentation_model(const std::string& model_path,
   r.split = split;
   r.arch = m.spec().arch;
   r.image_size = m.spec().image_size;
-  r.foreground = m.evaluate(samples);
-  r.classes = m.evaluate_classes(samples);
+  SegEvaluation e = m.evaluate_all(samples);  // one prediction per slice for both
+  r.foreground = std::move(e.foreground);
+  r.classes = std::move(e.classes);
   if (!r.classes.empty()) r.class_names = lesion_names(ds, m.spec().classes);
   return r;
 }

@@ -389,17 +389,24 @@ SegMetrics SegTrainer::evaluate(const std::vector<io::SegSample>& samples) const
   return summarize(std::move(per));
 }
 
-std::vector<SegMetrics> SegTrainer::evaluate_classes(const std::vector<io::SegSample>& samples) const {
-  const int k = impl_->spec.classes;
-  if (k == 2) return {};
-  std::vector<std::vector<SegImageMetrics>> per(static_cast<std::size_t>(k - 1));
+SegEvaluation SegTrainer::evaluate_all(const std::vector<io::SegSample>& samples) const {
+  const auto lesions = static_cast<std::size_t>(impl_->spec.classes > 2 ? impl_->spec.classes - 1 : 0);
+  std::vector<SegImageMetrics> fg;
+  std::vector<std::vector<SegImageMetrics>> per(lesions);
   for (const auto& s : samples) {
     SegClassEvaluation e = evaluate_map(predict_classes(s.image), s);
-    for (std::size_t c = 0; c < per.size(); ++c) per[c].push_back(std::move(e.per_class[c]));
+    fg.push_back(std::move(e.foreground));
+    for (std::size_t c = 0; c < lesions; ++c) per[c].push_back(std::move(e.per_class[c]));
   }
-  std::vector<SegMetrics> out;
-  for (auto& v : per) out.push_back(summarize(std::move(v)));
+  SegEvaluation out;
+  out.foreground = summarize(std::move(fg));
+  for (auto& v : per) out.classes.push_back(summarize(std::move(v)));
   return out;
+}
+
+std::vector<SegMetrics> SegTrainer::evaluate_classes(const std::vector<io::SegSample>& samples) const {
+  if (impl_->spec.classes == 2) return {};
+  return evaluate_all(samples).classes;
 }
 
 std::vector<std::uint8_t> SegTrainer::to_bytes() const {

@@ -89,6 +89,12 @@ struct SegFitResult {
   double seconds = 0;
 };
 
+/// Foreground and per-class metrics of one pass over samples (SegTrainer::evaluate_all).
+struct SegEvaluation {
+  SegMetrics foreground;
+  std::vector<SegMetrics> classes;  ///< element k - 1 for lesion class k; empty for binary models
+};
+
 class SegTrainer {
  public:
   /// @throws std::invalid_argument on a bad spec (unknown architecture, size not a multiple of 8).
@@ -128,6 +134,8 @@ class SegTrainer {
   /// K > 2 classes: for each lesion class k = 1 .. K-1, one-vs-rest against the mask's {value == k},
   /// per image and mean (element k - 1), as evaluate_map scores them. Binary models: empty.
   std::vector<SegMetrics> evaluate_classes(const std::vector<io::SegSample>& samples) const;
+  /// Both from one prediction per sample: evaluate()'s foreground and evaluate_classes()'s classes.
+  SegEvaluation evaluate_all(const std::vector<io::SegSample>& samples) const;
 
   /// Model file: magic "HEALSEG1", the spec as JSON, the weights (float32). Mode 0644.
   Status save(const std::string& path) const;
