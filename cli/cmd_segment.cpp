@@ -2,7 +2,7 @@
 // pipelines live in nn/torch/seg_pipeline.h; this file parses and prints.
 #include <filesystem>
 #include <iostream>
-
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
@@ -22,12 +22,36 @@ namespace tb = nn::torch_backend;
 namespace {
 
 // --cv K: K-fold cross-validation on the training split; a table per fold and cv.json.
+// One progress bar per training stage (tb::SegRunConfig::on_stage), ticking per epoch.
+struct StageBars {
+  std::unique_ptr<ProgressBar> bar;
+  void attach(tb::SegRunConfig& cfg, const std::string& prefix, bool show) {
+    cfg.on_stage = [this, prefix, show](const std::string& stage, int epochs) {
+      if (bar) bar->finish();
+      bar = std::make_unique<ProgressBar>(prefix + " " + stage, static_cast<std::uint64_t>(epochs), show);
+    };
+    cfg.fit.on_epoch_end = [this](const tb::SegEpochRecord& e) {
+      char s[96];
+      if (e.val_dice >= 0)
+        std::snprintf(s, sizeof s, "loss %.4f val Dice %.4f", e.train_loss, e.val_dice);
+      else
+        std::snprintf(s, sizeof s, "loss %.4f", e.train_loss);
+      if (bar) bar->tick(1, s);
+    };
+  }
+  void finish() {
+    if (bar) bar->finish();
+  }
+};
+
 void run_segment_cv(tb::SegRunConfig& cfg, const SegTrainCli& a, bool show) {
-  ProgressBar bar("cv " + a.model, static_cast<std::uint64_t>(a.cv) * static_cast<std::uint64_t>(a.epochs), show);
-  cfg.fit.on_epoch_end = [&bar](const tb::SegEpochRecord& e) {
-    char s[64];
-    std::snprintf(s, sizeof s, "loss %.4f", e.train_loss);
-    bar.tick(1, s);
+  StageBars bars;
+  int fold = 0;
+  bars.attach(cfg, a.model, show);
+  auto stage = cfg.on_stage;
+  cfg.on_stage = [&fold, stage](const std::string& name, int epochs) {
+    if (name == "train" || name == "teacher") ++fold;
+    stage("fold " + std::to_string(fold) + " " + name, epochs);
   };
   if (show) {
     std::cerr << "segmentation cross-validation: " << a.cv << " folds of the training split, " << a.model << " "
@@ -35,15 +59,30 @@ void run_segment_cv(tb::SegRunConfig& cfg, const SegTrainCli& a, bool show) {
               << " epochs per fold (the test split is not used)\n";
   }
   const tb::SegCvReport r = value_or_throw(tb::run_segmentation_cv(cfg, a.cv));
-  bar.finish();
+  bars.finish();
   if (a.json) {
     std::cout << tb::seg_cv_json(cfg, r) << "\n";
     return;
   }
-  std::printf("fold  images  dice@0.5  toolbox_dice\n");
+  const bool st = !r.teacher_fold_metrics.empty();
+  std::printf(st ? "fold  images  dice@0.5  toolbox_dice  teacher:dice@0.5  toolbox_dice  pseudo-fg\n"
+                 : "fold  images  dice@0.5  toolbox_dice\n");
   for (std::size_t f = 0; f < r.fold_metrics.size(); ++f) {
-    std::printf("%4zu  %6zu  %8.4f  %12.4f\n", f + 1, r.fold_metrics[f].images.size(), r.fold_metrics[f].dice,
+    std::printf("%4zu  %6zu  %8.4f  %12.4f", f + 1, r.fold_metrics[f].images.size(), r.fold_metrics[f].dice,
                 r.fold_metrics[f].infnet.dice);
+    if (st) {
+      std::printf("  %16.4f  %12.4f  %8.2f%%", r.teacher_fold_metrics[f].dice, r.teacher_fold_metrics[f].infnet.dice,
+                  100.0 * r.self_training[f].pseudo_foreground);
+    }
+    std::printf("\n");
+  }
+  if (st) {
+    std::printf(
+        "self-training (%zu unlabelled images, student %d epochs, fine-tuning %d): teacher Dice@0.5 %.4f, "
+        "toolbox %.4f; student - teacher %+.4f, toolbox %+.4f (mean over folds)\n",
+        r.self_training[0].unlabeled, r.self_training[0].student_epochs, r.self_training[0].finetune_epochs,
+        r.teacher_mean_dice, r.teacher_mean_toolbox_dice, r.mean_dice - r.teacher_mean_dice,
+        r.mean_toolbox_dice - r.teacher_mean_toolbox_dice);
   }
   std::printf(
       "cross-validation (%d folds, %zu training images, %s): Dice@0.5 %.4f (sd %.4f), toolbox Dice %.4f (sd %.4f)\n",
@@ -87,21 +126,21 @@ void run_train_segment(const SegTrainCli& a) {
   cfg.overlays = a.overlays;
   cfg.out_dir = a.out.empty() ? "runs/" + fs::path(cfg.data).filename().string() + "_" + a.model : a.out;
   cfg.model_path = a.save;
+  cfg.self_training.unlabeled = a.unlabeled;
+  cfg.self_training.max_images = static_cast<std::size_t>(a.unlabeled_max);
+  cfg.self_training.student_epochs = a.student_epochs;
+  cfg.self_training.finetune_epochs = a.finetune_epochs;
   const bool show = !globals().quiet && !a.json;
   if (a.cv > 1) return run_segment_cv(cfg, a, show);
-  ProgressBar bar("train " + a.model, static_cast<std::uint64_t>(a.epochs), show);
-  cfg.fit.on_epoch_end = [&bar](const tb::SegEpochRecord& e) {
-    char s[96];
-    if (e.val_dice >= 0) std::snprintf(s, sizeof s, "loss %.4f val Dice %.4f", e.train_loss, e.val_dice);
-    else std::snprintf(s, sizeof s, "loss %.4f", e.train_loss);
-    bar.tick(1, s);
-  };
+  StageBars bars;
+  bars.attach(cfg, a.model, show);
   if (show) {
     std::cerr << "segmentation: " << a.model << " " << a.size << "x" << a.size << ", normalisation " << a.normalize
-              << ", " << a.epochs << " epochs\n";
+              << ", " << a.epochs << " epochs"
+              << (a.unlabeled.empty() ? "" : "; self-training on the train and val images of " + a.unlabeled) << "\n";
   }
   const tb::SegRunReport r = value_or_throw(tb::run_segmentation_training(cfg));
-  bar.finish();
+  bars.finish();
   if (a.json) {
     std::cout << tb::seg_report_json(cfg, r) << "\n";
     return;
@@ -116,6 +155,17 @@ void run_train_segment(const SegTrainCli& a) {
   if (!r.test_classes.empty()) {
     std::cout << "per lesion class, one-vs-rest (Dice to Spec: the argmax label map; MAE, toolbox: P(class)):\n"
               << nn::format_class_table(r.class_names, r.test_classes);
+  }
+  if (r.self_training) {
+    const auto& st = *r.self_training;
+    std::printf(
+        "self-training: the teacher (%s) labelled %zu images (%.2f %% of their pixels lesion); the student "
+        "trained %d epochs on labelled + pseudo-labelled images%s (%s). Teacher on the test split: Dice@0.5 "
+        "%.4f, toolbox %.4f; student (the saved model, above): %.4f, toolbox %.4f\n",
+        format_duration(st.teacher_seconds).c_str(), st.unlabeled, 100.0 * st.pseudo_foreground, st.student_epochs,
+        st.finetune_epochs > 0 ? (", then " + std::to_string(st.finetune_epochs) + " on the labelled").c_str() : "",
+        format_duration(st.student_seconds).c_str(), r.teacher_test.dice, r.teacher_test.infnet.dice, r.test.dice,
+        r.test.infnet.dice);
   }
   std::cout << "model  " << r.model_path << "\nreport " << r.report_path << "\n";
   if (!r.figure_path.empty()) {

@@ -76,6 +76,8 @@ struct TrainArgs {
   int holdout = 0, overlays = 12;
   bool multiclass = false;
   std::string seg_loss = "bce-dice";
+  std::string unlabeled;
+  int unlabeled_max = 0, student_epochs = 0, finetune_epochs = 0;
   /// The options given on the command line as (name, values, is_flag), to re-run members.
   std::vector<std::tuple<std::string, std::vector<std::string>, bool>> raw;
 };
@@ -716,6 +718,10 @@ void run_segment_task(const TrainArgs& a) {
   c.flip = !a.no_flip;
   c.multiclass = a.multiclass;
   c.loss = a.seg_loss;
+  c.unlabeled = a.unlabeled;
+  c.unlabeled_max = a.unlabeled_max;
+  c.student_epochs = a.student_epochs;
+  c.finetune_epochs = a.finetune_epochs;
   c.cv = a.cv;
   run_train_segment(c);
 }
@@ -1019,6 +1025,25 @@ void add_train_commands(CLI::App& app) {
   train->add_option("--loss", ta->seg_loss,
                     "segment: bce-dice (default) | structure (F3Net's boundary-weighted BCE + IoU, as Inf-Net trains)")
       ->check(CLI::IsMember({"bce-dice", "structure"}));
+  train
+      ->add_option(
+          "--unlabeled", ta->unlabeled,
+          "segment: self-training. A dataset (e.g. COVID-CT's folder) whose train and val images, labels unread, "
+          "the model trained on the masks pseudo-labels; a fresh student then trains on both")
+      ->check(CLI::ExistingPath);
+  train
+      ->add_option("--unlabeled-max", ta->unlabeled_max,
+                   "segment --unlabeled: a seeded random subset of this many images")
+      ->check(CLI::Range(0, 10000000));
+  train
+      ->add_option("--student-epochs", ta->student_epochs,
+                   "segment --unlabeled: the student's epochs over labelled + pseudo-labelled images (default: as many "
+                   "optimiser steps as the teacher's)")
+      ->check(CLI::Range(0, 10000));
+  train
+      ->add_option("--finetune-epochs", ta->finetune_epochs,
+                   "segment --unlabeled: then epochs of the student on the labelled images alone (default 0)")
+      ->check(CLI::Range(0, 10000));
   train->add_flag("--multiclass", ta->multiclass,
                   "segment: covid_seg's multi-class masks; the model segments each lesion class (ground-glass opacity, "
                   "consolidation; softmax, cross-entropy + per-class Dice) and reports per-class metrics");

@@ -41,6 +41,9 @@ struct SegTrainCli {
   std::uint64_t seed = 1;
   double lr = 1e-3, weight_decay = 1e-5, recon_weight = 0.1;
   bool augment = true, flip = true, multiclass = false, json = false;
+  /// Self-training (tb::SegSelfTraining): a dataset whose train and val images are pseudo-labelled.
+  std::string unlabeled;
+  int unlabeled_max = 0, student_epochs = 0, finetune_epochs = 0;
 };
 void run_train_segment(const SegTrainCli& a);
 /// `heal eval` of a segmentation model file (.healseg): true if `model` is one (and it was run).

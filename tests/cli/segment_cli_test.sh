@@ -156,7 +156,27 @@ if [ -d "$data/covid_ct" ]; then
   "$heal" --quiet eval --model "$work/cct_ens/model.heal" --data "$data/covid_ct" > /dev/null 2> "$work/cct_ens_eval.err" &&
     fail "the merged --seg-prior model was scored on 1-channel images"
   grep -q 'model expects 2x32x32 images' "$work/cct_ens_eval.err" || fail "the merged model is not 2-channel"
+  # Self-training: the U-Net teacher pseudo-labels 12 of COVID-CT's train + val slices (labels unread),
+  # a student trains on both (2 epochs: ceil(2 x 50 / 62), the teacher's steps) and fine-tunes; the report gives the teacher's test Dice beside it.
+  "$heal" --quiet train --task segment --data "$seg" --model unet --width 4 --size 32 --epochs 2 --lr 0.01 --threads 1 \
+    --overlays 0 --unlabeled "$data/covid_ct" --unlabeled-max 12 --finetune-epochs 1 --out "$work/self" \
+    > "$work/self.txt" || fail "self-training failed"
+  grep -Eq '^self-training: the teacher .* labelled 12 images .* Teacher on the test split: Dice@0.5 [0-9.]+' \
+    "$work/self.txt" || fail "no self-training line: $(cat "$work/self.txt")"
+  jq -e '.training.self_training.images == 12 and .training.self_training.finetune_epochs == 1
+         and .training.self_training.student_epochs == 2 and (.training.self_training.teacher_test.dice >= 0)
+         and (.history | length) == 3' "$work/self/report.json" > /dev/null || fail "report without self-training"
+  "$heal" --quiet train --task segment --data "$seg" --model unet --width 4 --size 32 --epochs 1 --threads 1 --cv 2 \
+    --unlabeled "$data/covid_ct" --unlabeled-max 6 --out "$work/selfcv" > "$work/selfcv.txt" || fail "self-training CV failed"
+  grep -Eq '^self-training \(6 unlabelled images.*student - teacher' "$work/selfcv.txt" || fail "no CV teacher comparison"
+  jq -e '(.self_training.per_fold | length) == 2 and (.self_training.teacher_mean_toolbox_dice >= 0)' \
+    "$work/selfcv/cv.json" > /dev/null || fail "cv.json without the teacher's folds"
 fi
+if "$heal" --quiet train --task segment --data "$seg" --epochs 1 --size 32 --unlabeled "$seg" --out "$work/bad" \
+  2> "$work/self_bad.err"; then
+  fail "a segmentation folder was accepted as unlabelled images"
+fi
+grep -q 'unlabelled images for self-training' "$work/self_bad.err" || fail "unclear refusal: $(cat "$work/self_bad.err")"
 
 # Refusals that say what to do.
 if "$heal" --quiet fl simulate --task segment --data "$seg" --rounds 1 --lr-schedule linear --out "$work/bad" \

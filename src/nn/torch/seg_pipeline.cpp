@@ -1,16 +1,16 @@
 // Segmentation pipelines (see heal/nn/torch/seg_pipeline.h).
 #include "heal/nn/torch/seg_pipeline.h"
 
-#include <nlohmann/json.hpp>
-
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <tuple>
 #include <utility>
 
 #include "heal/core/rng.h"
+#include "heal/io/dataset.h"
 #include "heal/io/partition.h"
 
 namespace fs = std::filesystem;
@@ -121,6 +121,117 @@ nlohmann::json summary_json(const SegMetrics& m, const std::vector<std::string>&
           {"per_class", per_class_json(names, classes)}};
 }
 
+// The unlabelled images of self-training: the train and val images of st.unlabeled, grey, at
+// side x side (the network's input side; SegTrainer resizes to it anyway). A seeded subset when
+// st.max_images is set.
+Result<std::vector<io::Image>> load_unlabeled(const SegSelfTraining& st, int side, int threads, std::uint64_t seed) {
+  io::LoadOptions lo;
+  lo.resize_to = side;
+  lo.grayscale = true;
+  lo.threads = threads;
+  auto ds = io::load_dataset(st.unlabeled, lo);
+  if (!ds.ok()) return ds.status().with_context("unlabelled images for self-training");
+  std::vector<io::Image> out;
+  for (const io::SplitData* sp : {&ds->train, &ds->val}) {
+    for (std::size_t i = 0; i < sp->size(); ++i) {
+      io::Image im;
+      im.width = im.original_width = sp->width;
+      im.height = im.original_height = sp->height;
+      im.channels = sp->channels;
+      im.pixels.assign(sp->image(i), sp->image(i) + sp->image_size());
+      out.push_back(im.channels == 1 ? std::move(im) : io::to_grayscale(im));
+    }
+  }
+  if (out.empty()) {
+    return Status::invalid_argument("'" + st.unlabeled + "' has no train or val images to pseudo-label");
+  }
+  if (st.max_images > 0 && st.max_images < out.size()) {
+    std::vector<std::size_t> order(out.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    SeededRng rng(seed_from_u64(seed), 79);
+    shuffle(std::span(order), rng);
+    std::vector<io::Image> sub;
+    for (std::size_t k = 0; k < st.max_images; ++k) sub.push_back(std::move(out[order[k]]));
+    out = std::move(sub);
+  }
+  return out;
+}
+
+// One model trained by the run's recipe: plainly, or, with self-training, a teacher on the labelled
+// images, then a student on the labelled and pseudo-labelled ones (SegSelfTraining).
+struct Trained {
+  SegTrainer model;                   // the final model (the student under self-training)
+  SegFitResult fit;                   // its training (student, then fine-tuning, one history)
+  std::optional<SegTrainer> teacher;  // self-training only
+  std::optional<SegSelfTrainingReport> report;
+};
+
+Trained train_model(const SegRunConfig& cfg, const SegModelSpec& spec, const std::vector<io::SegSample>& train,
+                    const std::vector<io::SegSample>& val, const std::vector<io::Image>& unlabeled) {
+  const auto stage = [&cfg](const char* name, int epochs) {
+    if (cfg.on_stage) cfg.on_stage(name, epochs);
+  };
+  if (!cfg.self_training.enabled()) {
+    Trained t{SegTrainer(spec, cfg.seed), {}, std::nullopt, std::nullopt};
+    stage("train", cfg.fit.train.epochs);
+    t.fit = t.model.fit(train, val, cfg.fit);
+    return t;
+  }
+  const SegSelfTraining& st = cfg.self_training;
+  SegSelfTrainingReport rep;
+  SegTrainer teacher(spec, cfg.seed);
+  stage("teacher", cfg.fit.train.epochs);
+  rep.teacher_seconds = teacher.fit(train, val, cfg.fit).seconds;
+  // Hard pseudo-labels: the teacher's label map of each unlabelled image.
+  std::vector<io::SegSample> all = train;
+  double fg = 0;
+  for (std::size_t i = 0; i < unlabeled.size(); ++i) {
+    io::SegSample s;
+    s.id = "unlabeled-" + std::to_string(i);
+    s.image = unlabeled[i];
+    s.mask = argmax_labels(teacher.predict_classes(s.image));
+    fg += static_cast<double>(s.foreground_pixels()) / static_cast<double>(s.mask.size());
+    all.push_back(std::move(s));
+  }
+  rep.unlabeled = unlabeled.size();
+  rep.pseudo_foreground = unlabeled.empty() ? 0.0 : fg / static_cast<double>(unlabeled.size());
+  const auto steps = static_cast<std::size_t>(cfg.fit.train.epochs) * train.size();
+  rep.student_epochs =
+      st.student_epochs > 0 ? st.student_epochs : static_cast<int>((steps + all.size() - 1) / all.size());
+  rep.finetune_epochs = st.finetune_epochs;
+  // The student's seed differs from the teacher's, so it starts from other weights.
+  Trained t{SegTrainer(spec, cfg.seed + 7919), {}, std::move(teacher), std::nullopt};
+  SegFitOptions fo = cfg.fit;
+  fo.train.epochs = rep.student_epochs;
+  stage("student", fo.train.epochs);
+  t.fit = t.model.fit(all, val, fo);
+  if (st.finetune_epochs > 0) {
+    fo.train.epochs = st.finetune_epochs;
+    stage("finetune", fo.train.epochs);
+    const SegFitResult ft = t.model.fit(train, val, fo);
+    for (SegEpochRecord e : ft.history) {
+      e.epoch += rep.student_epochs;
+      t.fit.history.push_back(e);
+    }
+    if (ft.best_epoch >= 0) t.fit.best_epoch = ft.best_epoch + rep.student_epochs;
+    t.fit.seconds += ft.seconds;
+  }
+  rep.student_seconds = t.fit.seconds;
+  t.report = rep;
+  return t;
+}
+
+nlohmann::json self_training_json(const SegSelfTraining& st, const SegSelfTrainingReport& r) {
+  return {{"unlabeled", st.unlabeled},
+          {"max_images", st.max_images},
+          {"images", r.unlabeled},
+          {"pseudo_foreground", r.pseudo_foreground},
+          {"student_epochs", r.student_epochs},
+          {"finetune_epochs", r.finetune_epochs},
+          {"teacher_seconds", r.teacher_seconds},
+          {"student_seconds", r.student_seconds}};
+}
+
 }  // namespace
 
 namespace {
@@ -181,6 +292,11 @@ std::string seg_report_json(const SegRunConfig& cfg, const SegRunReport& r) {
   training["val_images"] = r.val_images;
   training["best_epoch"] = r.fit.best_epoch;
   training["seconds"] = r.fit.seconds;
+  if (r.self_training) {
+    nlohmann::json st = self_training_json(cfg.self_training, *r.self_training);
+    st["teacher_test"] = summary_json(r.teacher_test, {}, {});
+    training["self_training"] = st;
+  }
   nlohmann::json j = {
       {"task", "segment"},
       {"dataset", r.dataset},
@@ -228,9 +344,18 @@ Result<SegRunReport> run_segmentation_training(const SegRunConfig& cfg) {
   r.test_images = ds.test.size();
   r.classes = spec.classes;
   if (spec.classes > 2) r.class_names = lesion_names(ds, spec.classes);
-  SegTrainer model(spec, cfg.seed);
+  std::vector<io::Image> unlabeled;
+  if (cfg.self_training.enabled()) {
+    HEAL_ASSIGN_OR_RETURN(unlabeled, load_unlabeled(cfg.self_training, spec.image_size, cfg.load.threads, cfg.seed));
+  }
+  Trained trained = train_model(cfg, spec, train, val, unlabeled);
+  const SegTrainer& model = trained.model;
   r.parameters = model.num_parameters();
-  r.fit = model.fit(train, val, cfg.fit);
+  r.fit = std::move(trained.fit);
+  if (trained.teacher) {
+    r.self_training = trained.report;
+    r.teacher_test = trained.teacher->evaluate(ds.test);
+  }
   // One prediction per test slice serves the metrics (SegTrainer::evaluate's and evaluate_classes')
   // and the overlays.
   std::vector<std::vector<float>> probs;
@@ -282,6 +407,10 @@ Result<SegCvReport> run_segmentation_cv(const SegRunConfig& cfg, int folds,
   }
   HEAL_ASSIGN_OR_RETURN(const SegModelSpec spec, run_spec(cfg, ds));
   const auto t0 = std::chrono::steady_clock::now();
+  std::vector<io::Image> unlabeled;
+  if (cfg.self_training.enabled()) {
+    HEAL_ASSIGN_OR_RETURN(unlabeled, load_unlabeled(cfg.self_training, spec.image_size, cfg.load.threads, cfg.seed));
+  }
   SegCvReport r;
   if (spec.classes > 2) r.class_names = lesion_names(ds, spec.classes);
   r.folds = folds;
@@ -299,8 +428,12 @@ Result<SegCvReport> run_segmentation_cv(const SegRunConfig& cfg, int folds,
   for (int f = 0; f < folds; ++f) {
     std::vector<io::SegSample> train, held;
     for (std::size_t i = 0; i < pool.size(); ++i) (r.fold_of[i] == f ? held : train).push_back(pool[i]);
-    SegTrainer model(spec, cfg.seed);
-    model.fit(train, {}, cfg.fit);
+    Trained trained = train_model(cfg, spec, train, {}, unlabeled);
+    const SegTrainer& model = trained.model;
+    if (trained.teacher) {
+      r.self_training.push_back(*trained.report);
+      r.teacher_fold_metrics.push_back(trained.teacher->evaluate(held));
+    }
     std::vector<SegImageMetrics> per;
     for (const auto& s : held) {
       SegClassEvaluation e = evaluate_map(model.predict_classes(s.image), s);
@@ -325,6 +458,10 @@ Result<SegCvReport> run_segmentation_cv(const SegRunConfig& cfg, int folds,
   };
   std::tie(r.mean_dice, r.sd_dice) = mean_sd([](const SegMetrics& m) { return m.dice; });
   std::tie(r.mean_toolbox_dice, r.sd_toolbox_dice) = mean_sd([](const SegMetrics& m) { return m.infnet.dice; });
+  for (const auto& m : r.teacher_fold_metrics) {
+    r.teacher_mean_dice += m.dice / static_cast<double>(r.teacher_fold_metrics.size());
+    r.teacher_mean_toolbox_dice += m.infnet.dice / static_cast<double>(r.teacher_fold_metrics.size());
+  }
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   HEAL_RETURN_IF_ERROR(make_dir(cfg.out_dir));
   r.report_path = (fs::path(cfg.out_dir) / "cv.json").string();
@@ -368,6 +505,20 @@ std::string seg_cv_json(const SegRunConfig& cfg, const SegCvReport& r) {
       {"note",
        "the training split only (train + val pooled); the test split is not read. Means and sd are over "
        "folds; pooled: every held-out image once"}};
+  if (!r.teacher_fold_metrics.empty()) {
+    // The student's values are the ones above; the teacher's, fold by fold, sit beside them.
+    nlohmann::json st = nlohmann::json::array();
+    for (std::size_t f = 0; f < r.self_training.size(); ++f) {
+      nlohmann::json e = self_training_json(cfg.self_training, r.self_training[f]);
+      e["fold"] = f + 1;
+      e["teacher_dice"] = r.teacher_fold_metrics[f].dice;
+      e["teacher_toolbox_dice"] = r.teacher_fold_metrics[f].infnet.dice;
+      st.push_back(e);
+    }
+    j["self_training"] = {{"per_fold", st},
+                          {"teacher_mean_dice", r.teacher_mean_dice},
+                          {"teacher_mean_toolbox_dice", r.teacher_mean_toolbox_dice}};
+  }
   return j.dump(2);
 }
 

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 
 #include "heal/nn/torch/seg_pipeline.h"
 #include "heal/nn/torch/seg_prior.h"
@@ -462,6 +463,107 @@ TEST(SegPipeline, CrossValidationHoldsEachTrainingImageOutOnce) {
   EXPECT_DOUBLE_EQ(again->mean_dice, r->mean_dice);
   EXPECT_FALSE(run_segmentation_cv(cfg, 1).ok());
   EXPECT_FALSE(run_segmentation_cv(cfg, 9).ok());
+  fs::remove_all(root);
+}
+
+// Self-training: the unlabelled set's train and val images (not its test split) are pseudo-labelled
+// by the teacher; a student trained mostly on those labels segments the lesions, which it can only
+// do if the pseudo-labels are the teacher's maps, aligned with their images.
+TEST(SegPipeline, SelfTrainingLearnsFromPseudoLabelledImages) {
+  const fs::path root = fs::temp_directory_path() / ("heal_segself_" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  const auto write_seg = [&root](const char* split, const std::vector<io::SegSample>& samples) {
+    fs::create_directories(root / "data" / split / "images");
+    fs::create_directories(root / "data" / split / "masks");
+    for (const auto& s : samples) {
+      ASSERT_TRUE(io::save_png(s.image, (root / "data" / split / "images" / (s.id + ".png")).string()).ok());
+      io::Image m = s.image;
+      for (std::size_t i = 0; i < m.pixels.size(); ++i) m.pixels[i] = s.mask[i] ? 1.0f : 0.0f;
+      ASSERT_TRUE(io::save_png(m, (root / "data" / split / "masks" / (s.id + ".png")).string()).ok());
+    }
+  };
+  write_seg("train", disks(6, 10));
+  write_seg("test", disks(6, 70));
+  // The unlabelled images: a classification dataset <root>/unl/<split>/<class>/, 20 train + 4 val
+  // (two classes whose names mean nothing here) and 5 test images, which must not be used.
+  std::size_t truth_fg = 0, truth_px = 0;
+  const auto write_unl = [&](const char* split, int n, std::uint64_t seed) {
+    for (const char* cls : {"a", "b"}) fs::create_directories(root / "unl" / split / cls);
+    const auto samples = disks(n, seed);
+    for (std::size_t i = 0; i < samples.size(); ++i) {
+      const char* cls = i % 2 == 0 ? "a" : "b";
+      ASSERT_TRUE(
+          io::save_png(samples[i].image, (root / "unl" / split / cls / (samples[i].id + ".png")).string()).ok());
+      if (std::string(split) != "test") {
+        truth_fg += std::count(samples[i].mask.begin(), samples[i].mask.end(), 1);
+        truth_px += samples[i].mask.size();
+      }
+    }
+  };
+  write_unl("train", 40, 200);
+  write_unl("val", 8, 300);
+  write_unl("test", 5, 400);
+  SegRunConfig cfg;
+  cfg.data = (root / "data").string();
+  cfg.model = tiny_unet();
+  cfg.fit.train.epochs = 40;
+  cfg.fit.train.batch_size = 2;
+  cfg.fit.train.learning_rate = 1e-2;
+  cfg.out_dir = (root / "out").string();
+  cfg.overlays = 0;
+  cfg.seed = 3;
+  cfg.self_training.unlabeled = (root / "unl").string();
+  std::vector<std::string> stages;
+  cfg.on_stage = [&stages](const std::string& s, int) { stages.push_back(s); };
+  auto r = run_segmentation_training(cfg);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  ASSERT_TRUE(r->self_training.has_value());
+  const SegSelfTrainingReport& st = *r->self_training;
+  EXPECT_EQ(st.unlabeled, 48u);  // train + val, not test
+  // As many optimiser steps as the teacher's: 40 epochs x 6 images over 6 + 48 images.
+  EXPECT_EQ(st.student_epochs, 5);
+  EXPECT_EQ(r->fit.history.size(), 5u);
+  EXPECT_EQ(stages, (std::vector<std::string>{"teacher", "student"}));
+  const double truth_fraction = static_cast<double>(truth_fg) / static_cast<double>(truth_px);
+  std::printf("self-training: pseudo-labelled lesion share %.3f (truth %.3f); test Dice teacher %.3f, student %.3f\n",
+              st.pseudo_foreground, truth_fraction, r->teacher_test.dice, r->test.dice);
+  EXPECT_GT(r->teacher_test.dice, 0.8);
+  EXPECT_NEAR(st.pseudo_foreground, truth_fraction, 0.05);
+  // 48 of the student's 54 images carry only pseudo-labels. (Checked by mutation: pseudo-labels
+  // turned by 180 degrees give 0.54 here, empty ones 0.)
+  EXPECT_GT(r->test.dice, 0.9);
+  std::ifstream in(r->report_path);
+  const auto j = nlohmann::json::parse(in);
+  EXPECT_EQ(j["training"]["self_training"]["images"], 48);
+  EXPECT_NEAR(j["training"]["self_training"]["teacher_test"]["dice"].get<double>(), r->teacher_test.dice, 1e-12);
+
+  // A subset, fine-tuning, and cross-validation: the teacher's held-out scores beside the student's.
+  cfg.fit.train.epochs = 2;
+  cfg.self_training.max_images = 7;
+  cfg.self_training.student_epochs = 1;
+  cfg.self_training.finetune_epochs = 2;
+  stages.clear();
+  auto sub = run_segmentation_training(cfg);
+  ASSERT_TRUE(sub.ok()) << sub.status().to_string();
+  EXPECT_EQ(sub->self_training->unlabeled, 7u);
+  EXPECT_EQ(sub->fit.history.size(), 3u);
+  EXPECT_EQ(stages, (std::vector<std::string>{"teacher", "student", "finetune"}));
+  stages.clear();
+  auto cv = run_segmentation_cv(cfg, 3);
+  ASSERT_TRUE(cv.ok()) << cv.status().to_string();
+  ASSERT_EQ(cv->teacher_fold_metrics.size(), 3u);
+  ASSERT_EQ(cv->self_training.size(), 3u);
+  EXPECT_EQ(stages.size(), 9u);
+  double teacher_mean = 0;
+  for (const auto& m : cv->teacher_fold_metrics) {
+    EXPECT_EQ(m.images.size(), 2u);
+    teacher_mean += m.dice / 3;
+  }
+  EXPECT_NEAR(cv->teacher_mean_dice, teacher_mean, 1e-12);
+  cfg.self_training.unlabeled = (root / "missing").string();
+  auto bad = run_segmentation_training(cfg);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("unlabelled"), std::string::npos) << bad.status().to_string();
   fs::remove_all(root);
 }
 

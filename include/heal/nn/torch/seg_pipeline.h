@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,33 @@
 #include "heal/nn/torch/seg_trainer.h"
 
 namespace heal::nn::torch_backend {
+
+/// Self-training on unlabelled images (semi-supervised segmentation). A teacher trained on the
+/// labelled images labels the unlabelled ones with hard pseudo-labels (its argmax label map); a
+/// student, initialised afresh and trained with the recipe's augmentation as its noise, learns from
+/// the labelled and the pseudo-labelled images together, then optionally fine-tunes on the labelled
+/// images alone. Pseudo-labels: Lee (ICML Workshop 2013); a fresh, noised student: Xie et al. (arXiv
+/// 1911.04252); pseudo-labelled CT slices before the doctors' labels: Semi-Inf-Net (Fan et al., arXiv
+/// 2004.14133, which labels its 1,600 slices in rounds of five; here all at once).
+struct SegSelfTraining {
+  /// Empty: off. Any dataset io::load_dataset reads (e.g. COVID-CT's folder): the images of its train
+  /// and val splits, labels unread; its test split is never used.
+  std::string unlabeled;
+  std::size_t max_images = 0;  ///< > 0: a seeded random subset of this many unlabelled images
+  /// Epochs over the labelled + pseudo-labelled images (cosine schedule); 0: as many optimiser steps
+  /// as the teacher took (its epochs x labelled / all images, rounded up).
+  int student_epochs = 0;
+  int finetune_epochs = 0;  ///< then epochs on the labelled images alone (a fresh cosine schedule); 0: none
+  bool enabled() const { return !unlabeled.empty(); }
+};
+
+/// What self-training did (SegRunReport, SegCvReport).
+struct SegSelfTrainingReport {
+  std::size_t unlabeled = 0;     ///< unlabelled images pseudo-labelled
+  double pseudo_foreground = 0;  ///< mean share of their pixels the teacher labelled lesion (any class)
+  int student_epochs = 0, finetune_epochs = 0;
+  double teacher_seconds = 0, student_seconds = 0;  ///< training time (the student's includes the fine-tuning)
+};
 
 struct SegRunConfig {
   std::string data;            ///< segmentation dataset folder (io::load_seg_dataset)
@@ -28,6 +56,10 @@ struct SegRunConfig {
   std::string out_dir;         ///< report.json, test_overlays.png, overlays/ (created)
   std::string model_path;      ///< default <out_dir>/model.healseg
   int overlays = 12;           ///< test images in the overlay figure (0: none)
+  SegSelfTraining self_training;  ///< off unless self_training.unlabeled is set
+  /// Called before each training stage ("train"; with self-training "teacher", "student",
+  /// "finetune") with its epochs; under cross-validation once per fold and stage.
+  std::function<void(const std::string& stage, int epochs)> on_stage;
 };
 
 struct SegRunReport {
@@ -39,6 +71,10 @@ struct SegRunReport {
   SegFitResult fit;
   SegMetrics test;                       ///< foreground: any lesion class against any nonzero mask value
   std::vector<SegMetrics> test_classes;  ///< classes > 2: each lesion class, one-vs-rest (SegTrainer::evaluate_classes)
+  /// With self-training: what it did, and the teacher's test metrics (foreground) beside the
+  /// student's (`test`, the saved model's).
+  std::optional<SegSelfTrainingReport> self_training;
+  SegMetrics teacher_test;
   std::string model_path, report_path, figure_path;
 };
 
@@ -60,6 +96,11 @@ struct SegCvReport {
   std::vector<SegMetrics> pooled_classes;             ///< each lesion class over every held-out image
   double mean_dice = 0, sd_dice = 0;                  ///< threshold 0.5, mean and sample sd over folds
   double mean_toolbox_dice = 0, sd_toolbox_dice = 0;  ///< Inf-Net toolbox Dice, over folds
+  /// With self-training, fold by fold: the teacher's held-out metrics (the student's are
+  /// fold_metrics), so the two are compared on the same folds; the fields above are the student's.
+  std::vector<SegSelfTrainingReport> self_training;
+  std::vector<SegMetrics> teacher_fold_metrics;
+  double teacher_mean_dice = 0, teacher_mean_toolbox_dice = 0;
   double seconds = 0;
   std::string report_path;  ///< <cfg.out_dir>/cv.json (seg_cv_json)
 };
