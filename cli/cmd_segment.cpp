@@ -78,9 +78,10 @@ void run_segment_cv(tb::SegRunConfig& cfg, const SegTrainCli& a, bool show) {
   }
   if (st) {
     std::printf(
-        "self-training (%zu unlabelled images, student %d epochs, fine-tuning %d): teacher Dice@0.5 %.4f, "
+        "self-training (%zu unlabelled images, %zu kept, student %d epochs%s, fine-tuning %d): teacher Dice@0.5 %.4f, "
         "toolbox %.4f; student - teacher %+.4f, toolbox %+.4f (mean over folds)\n",
-        r.self_training[0].unlabeled, r.self_training[0].student_epochs, r.self_training[0].finetune_epochs,
+        r.self_training[0].unlabeled, r.self_training[0].kept, r.self_training[0].student_epochs,
+        cfg.self_training.from_teacher ? " from the teacher" : "", r.self_training[0].finetune_epochs,
         r.teacher_mean_dice, r.teacher_mean_toolbox_dice, r.mean_dice - r.teacher_mean_dice,
         r.mean_toolbox_dice - r.teacher_mean_toolbox_dice);
   }
@@ -130,6 +131,8 @@ void run_train_segment(const SegTrainCli& a) {
   cfg.self_training.max_images = static_cast<std::size_t>(a.unlabeled_max);
   cfg.self_training.student_epochs = a.student_epochs;
   cfg.self_training.finetune_epochs = a.finetune_epochs;
+  cfg.self_training.min_lesion = a.pseudo_min_lesion;
+  cfg.self_training.from_teacher = a.student_from_teacher;
   const bool show = !globals().quiet && !a.json;
   if (a.cv > 1) return run_segment_cv(cfg, a, show);
   StageBars bars;
@@ -160,9 +163,10 @@ void run_train_segment(const SegTrainCli& a) {
     const auto& st = *r.self_training;
     std::printf(
         "self-training: the teacher (%s) labelled %zu images (%.2f %% of their pixels lesion); the student "
-        "trained %d epochs on labelled + pseudo-labelled images%s (%s). Teacher on the test split: Dice@0.5 "
+        "trained %d epochs on the labelled + %zu pseudo-labelled images%s (%s). Teacher on the test split: Dice@0.5 "
         "%.4f, toolbox %.4f; student (the saved model, above): %.4f, toolbox %.4f\n",
         format_duration(st.teacher_seconds).c_str(), st.unlabeled, 100.0 * st.pseudo_foreground, st.student_epochs,
+        st.kept,
         st.finetune_epochs > 0 ? (", then " + std::to_string(st.finetune_epochs) + " on the labelled").c_str() : "",
         format_duration(st.student_seconds).c_str(), r.teacher_test.dice, r.teacher_test.infnet.dice, r.test.dice,
         r.test.infnet.dice);

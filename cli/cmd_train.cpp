@@ -78,6 +78,8 @@ struct TrainArgs {
   std::string seg_loss = "bce-dice";
   std::string unlabeled;
   int unlabeled_max = 0, student_epochs = 0, finetune_epochs = 0;
+  double pseudo_min_lesion = 0;
+  bool student_from_teacher = false;
   /// The options given on the command line as (name, values, is_flag), to re-run members.
   std::vector<std::tuple<std::string, std::vector<std::string>, bool>> raw;
 };
@@ -722,6 +724,8 @@ void run_segment_task(const TrainArgs& a) {
   c.unlabeled_max = a.unlabeled_max;
   c.student_epochs = a.student_epochs;
   c.finetune_epochs = a.finetune_epochs;
+  c.pseudo_min_lesion = a.pseudo_min_lesion;
+  c.student_from_teacher = a.student_from_teacher;
   c.cv = a.cv;
   run_train_segment(c);
 }
@@ -1044,6 +1048,13 @@ void add_train_commands(CLI::App& app) {
       ->add_option("--finetune-epochs", ta->finetune_epochs,
                    "segment --unlabeled: then epochs of the student on the labelled images alone (default 0)")
       ->check(CLI::Range(0, 10000));
+  train
+      ->add_option("--pseudo-min-lesion", ta->pseudo_min_lesion,
+                   "segment --unlabeled: keep only images whose pseudo-label marks at least this share of pixels as "
+                   "lesion (default 0: all)")
+      ->check(CLI::Range(0.0, 1.0));
+  train->add_flag("--student-from-teacher", ta->student_from_teacher,
+                  "segment --unlabeled: the student starts from the teacher's weights (default: afresh)");
   train->add_flag("--multiclass", ta->multiclass,
                   "segment: covid_seg's multi-class masks; the model segments each lesion class (ground-glass opacity, "
                   "consolidation; softmax, cross-entropy + per-class Dice) and reports per-class metrics");

@@ -44,6 +44,8 @@ struct SegTrainCli {
   /// Self-training (tb::SegSelfTraining): a dataset whose train and val images are pseudo-labelled.
   std::string unlabeled;
   int unlabeled_max = 0, student_epochs = 0, finetune_epochs = 0;
+  double pseudo_min_lesion = 0;
+  bool student_from_teacher = false;
 };
 void run_train_segment(const SegTrainCli& a);
 /// `heal eval` of a segmentation model file (.healseg): true if `model` is one (and it was run).

@@ -190,9 +190,11 @@ Trained train_model(const SegRunConfig& cfg, const SegModelSpec& spec, const std
     s.id = "unlabeled-" + std::to_string(i);
     s.image = unlabeled[i];
     s.mask = argmax_labels(teacher.predict_classes(s.image));
-    fg += static_cast<double>(s.foreground_pixels()) / static_cast<double>(s.mask.size());
-    all.push_back(std::move(s));
+    const double share = static_cast<double>(s.foreground_pixels()) / static_cast<double>(s.mask.size());
+    fg += share;
+    if (share >= st.min_lesion) all.push_back(std::move(s));
   }
+  rep.kept = all.size() - train.size();
   rep.unlabeled = unlabeled.size();
   rep.pseudo_foreground = unlabeled.empty() ? 0.0 : fg / static_cast<double>(unlabeled.size());
   const auto steps = static_cast<std::size_t>(cfg.fit.train.epochs) * train.size();
@@ -201,6 +203,7 @@ Trained train_model(const SegRunConfig& cfg, const SegModelSpec& spec, const std
   rep.finetune_epochs = st.finetune_epochs;
   // The student's seed differs from the teacher's, so it starts from other weights.
   Trained t{SegTrainer(spec, cfg.seed + 7919), {}, std::move(teacher), std::nullopt};
+  if (st.from_teacher) t.model.set_weights(t.teacher->get_weights());
   SegFitOptions fo = cfg.fit;
   fo.train.epochs = rep.student_epochs;
   stage("student", fo.train.epochs);
@@ -225,6 +228,9 @@ nlohmann::json self_training_json(const SegSelfTraining& st, const SegSelfTraini
   return {{"unlabeled", st.unlabeled},
           {"max_images", st.max_images},
           {"images", r.unlabeled},
+          {"min_lesion", st.min_lesion},
+          {"kept", r.kept},
+          {"from_teacher", st.from_teacher},
           {"pseudo_foreground", r.pseudo_foreground},
           {"student_epochs", r.student_epochs},
           {"finetune_epochs", r.finetune_epochs},

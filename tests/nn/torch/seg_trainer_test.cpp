@@ -537,6 +537,28 @@ TEST(SegPipeline, SelfTrainingLearnsFromPseudoLabelledImages) {
   EXPECT_EQ(j["training"]["self_training"]["images"], 48);
   EXPECT_NEAR(j["training"]["self_training"]["teacher_test"]["dice"].get<double>(), r->teacher_test.dice, 1e-12);
 
+  // The student started from the teacher's weights, at a learning rate too small to move them,
+  // segments as the teacher does; started afresh, it does not.
+  cfg.self_training.from_teacher = true;
+  cfg.self_training.student_epochs = 1;
+  cfg.fit.train.learning_rate = 1e-7;
+  auto warm = run_segmentation_training(cfg);
+  ASSERT_TRUE(warm.ok()) << warm.status().to_string();
+  EXPECT_NEAR(warm->test.dice, warm->teacher_test.dice, 0.02);
+  cfg.self_training.from_teacher = false;
+  auto cold = run_segmentation_training(cfg);
+  ASSERT_TRUE(cold.ok()) << cold.status().to_string();
+  EXPECT_LT(cold->test.dice, 0.5);
+  // min_lesion above every pseudo-label's lesion share: no unlabelled image is kept.
+  cfg.self_training.min_lesion = 0.5;
+  auto none_kept = run_segmentation_training(cfg);
+  ASSERT_TRUE(none_kept.ok()) << none_kept.status().to_string();
+  EXPECT_EQ(none_kept->self_training->unlabeled, 48u);
+  EXPECT_EQ(none_kept->self_training->kept, 0u);
+  EXPECT_EQ(st.kept, 48u);
+  cfg.self_training.min_lesion = 0;
+  cfg.fit.train.learning_rate = 1e-2;
+
   // A subset, fine-tuning, and cross-validation: the teacher's held-out scores beside the student's.
   cfg.fit.train.epochs = 2;
   cfg.self_training.max_images = 7;

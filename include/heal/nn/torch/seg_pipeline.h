@@ -30,12 +30,17 @@ struct SegSelfTraining {
   /// as the teacher took (its epochs x labelled / all images, rounded up).
   int student_epochs = 0;
   int finetune_epochs = 0;  ///< then epochs on the labelled images alone (a fresh cosine schedule); 0: none
+  /// Keep only the unlabelled images whose pseudo-label marks at least this share of the pixels as
+  /// lesion (0: keep all). A label-free filter: slices the teacher sees no lesion on are left out.
+  double min_lesion = 0;
+  bool from_teacher = false;  ///< the student starts from the teacher's weights instead of afresh
   bool enabled() const { return !unlabeled.empty(); }
 };
 
 /// What self-training did (SegRunReport, SegCvReport).
 struct SegSelfTrainingReport {
   std::size_t unlabeled = 0;     ///< unlabelled images pseudo-labelled
+  std::size_t kept = 0;          ///< of those, the ones the student trains on (SegSelfTraining::min_lesion)
   double pseudo_foreground = 0;  ///< mean share of their pixels the teacher labelled lesion (any class)
   int student_epochs = 0, finetune_epochs = 0;
   double teacher_seconds = 0, student_seconds = 0;  ///< training time (the student's includes the fine-tuning)
