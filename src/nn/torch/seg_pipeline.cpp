@@ -1,11 +1,12 @@
 // Segmentation pipelines (see heal/nn/torch/seg_pipeline.h).
 #include "heal/nn/torch/seg_pipeline.h"
 
+#include <nlohmann/json.hpp>
+
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <nlohmann/json.hpp>
 #include <tuple>
 #include <utility>
 
