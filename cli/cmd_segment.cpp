@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
@@ -21,7 +22,6 @@ namespace tb = nn::torch_backend;
 
 namespace {
 
-// --cv K: K-fold cross-validation on the training split; a table per fold and cv.json.
 // One progress bar per training stage (tb::SegRunConfig::on_stage), ticking per epoch.
 struct StageBars {
   std::unique_ptr<ProgressBar> bar;
@@ -44,6 +44,7 @@ struct StageBars {
   }
 };
 
+// --cv K: K-fold cross-validation on the training split; a table per fold and cv.json.
 void run_segment_cv(tb::SegRunConfig& cfg, const SegTrainCli& a, bool show) {
   StageBars bars;
   int fold = 0;

@@ -456,18 +456,20 @@ Result<SegCvReport> run_segmentation_cv(const SegRunConfig& cfg, int folds,
     for (auto& v : all_classes) r.pooled_classes.push_back(summarize(std::move(v)));
   }
   // Mean and sample sd over the folds (folds >= 2) of one of their Dice values.
-  const auto mean_sd = [&r](auto dice_of) {
-    const auto n = static_cast<double>(r.fold_metrics.size());
+  const auto mean_sd = [](const std::vector<SegMetrics>& folds, auto dice_of) {
+    const auto n = static_cast<double>(folds.size());
     double mean = 0, ss = 0;
-    for (const auto& m : r.fold_metrics) mean += dice_of(m) / n;
-    for (const auto& m : r.fold_metrics) ss += (dice_of(m) - mean) * (dice_of(m) - mean);
+    for (const auto& m : folds) mean += dice_of(m) / n;
+    for (const auto& m : folds) ss += (dice_of(m) - mean) * (dice_of(m) - mean);
     return std::pair{mean, std::sqrt(ss / (n - 1))};
   };
-  std::tie(r.mean_dice, r.sd_dice) = mean_sd([](const SegMetrics& m) { return m.dice; });
-  std::tie(r.mean_toolbox_dice, r.sd_toolbox_dice) = mean_sd([](const SegMetrics& m) { return m.infnet.dice; });
-  for (const auto& m : r.teacher_fold_metrics) {
-    r.teacher_mean_dice += m.dice / static_cast<double>(r.teacher_fold_metrics.size());
-    r.teacher_mean_toolbox_dice += m.infnet.dice / static_cast<double>(r.teacher_fold_metrics.size());
+  const auto dice = [](const SegMetrics& m) { return m.dice; };
+  const auto toolbox = [](const SegMetrics& m) { return m.infnet.dice; };
+  std::tie(r.mean_dice, r.sd_dice) = mean_sd(r.fold_metrics, dice);
+  std::tie(r.mean_toolbox_dice, r.sd_toolbox_dice) = mean_sd(r.fold_metrics, toolbox);
+  if (!r.teacher_fold_metrics.empty()) {
+    r.teacher_mean_dice = mean_sd(r.teacher_fold_metrics, dice).first;
+    r.teacher_mean_toolbox_dice = mean_sd(r.teacher_fold_metrics, toolbox).first;
   }
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   HEAL_RETURN_IF_ERROR(make_dir(cfg.out_dir));
