@@ -90,6 +90,13 @@ void run_segment_cv(tb::SegRunConfig& cfg, const SegTrainCli& a, bool show) {
       "cross-validation (%d folds, %zu training images, %s): Dice@0.5 %.4f (sd %.4f), toolbox Dice %.4f (sd %.4f)\n",
       r.folds, r.pool, format_duration(r.seconds).c_str(), r.mean_dice, r.sd_dice, r.mean_toolbox_dice,
       r.sd_toolbox_dice);
+  if (!r.no_tta_fold_metrics.empty()) {
+    std::printf(
+        "flip test-time augmentation: the same models without it give Dice@0.5 %.4f, toolbox %.4f (with - without: "
+        "%+.4f, toolbox %+.4f; per fold in cv.json)\n",
+        r.no_tta_mean_dice, r.no_tta_mean_toolbox_dice, r.mean_dice - r.no_tta_mean_dice,
+        r.mean_toolbox_dice - r.no_tta_mean_toolbox_dice);
+  }
   if (!r.pooled_classes.empty()) {
     std::cout << "per lesion class, every held-out image once (one-vs-rest):\n"
               << nn::format_class_table(r.class_names, r.pooled_classes);
@@ -114,6 +121,7 @@ void run_train_segment(const SegTrainCli& a) {
   cfg.model.image_size = a.size;
   cfg.model.recon_weight = a.recon_weight;
   cfg.model.normalizer.mode = value_or_throw(io::parse_intensity_mode(a.normalize));
+  cfg.model.tta_flip = a.tta_flip;
   auto& t = cfg.fit.train;
   t.epochs = a.epochs;
   t.batch_size = a.batch;
@@ -172,6 +180,10 @@ void run_train_segment(const SegTrainCli& a) {
         format_duration(st.student_seconds).c_str(), r.teacher_test.dice, r.teacher_test.infnet.dice, r.test.dice,
         r.test.infnet.dice);
   }
+  if (r.test_without_tta) {
+    std::printf("flip test-time augmentation: without it the same model gives Dice@0.5 %.4f, toolbox %.4f\n",
+                r.test_without_tta->dice, r.test_without_tta->infnet.dice);
+  }
   std::cout << "model  " << r.model_path << "\nreport " << r.report_path << "\n";
   if (!r.figure_path.empty()) {
     std::cout << "figure " << r.figure_path
@@ -182,15 +194,17 @@ void run_train_segment(const SegTrainCli& a) {
 }
 
 bool run_eval_segment_if_seg_model(const std::string& model, const std::string& data, const std::string& split,
-                                   bool json) {
+                                   bool json, bool tta_flip) {
   if (!tb::is_seg_model_file(model)) return false;
-  const tb::SegEvalReport r = value_or_throw(tb::evaluate_segmentation_model(model, require_data_arg(data), split));
+  const tb::SegEvalReport r =
+      value_or_throw(tb::evaluate_segmentation_model(model, require_data_arg(data), split, tta_flip));
   if (json) {
     std::cout << tb::seg_eval_json(r) << "\n";
     return true;
   }
   std::cout << "segmentation model " << model << " (" << r.arch << ", " << r.image_size << "x" << r.image_size
-            << ") on " << r.dataset << " " << split << " split:\n"
+            << (r.tta_flip ? ", flip test-time augmentation" : "") << ") on " << r.dataset << " " << split
+            << " split:\n"
             << nn::format_seg_table(r.foreground, true);
   if (!r.classes.empty())
     std::cout << "per lesion class (one-vs-rest):\n" << nn::format_class_table(r.class_names, r.classes);
@@ -201,11 +215,12 @@ namespace {
 struct SegmentArgs {
   std::string model, out = ".", truth;
   std::vector<std::string> images;
-  bool json = false;
+  bool json = false, tta_flip = false;
 };
 
 void run_segment(const SegmentArgs& a) {
-  const tb::SegTrainer m = value_or_throw(tb::SegTrainer::load(a.model));
+  tb::SegTrainer m = value_or_throw(tb::SegTrainer::load(a.model));
+  if (a.tta_flip) m.set_tta_flip(true);
   if (!a.truth.empty() && a.images.size() != 1) {
     throw StatusError(Status::invalid_argument("--truth goes with exactly one image"));
   }
@@ -250,7 +265,9 @@ void run_segment(const SegmentArgs& a) {
 void run_train_segment(const SegTrainCli&) {
   throw StatusError(Status::unsupported("this heal was built without libtorch (HEAL_WITH_TORCH=OFF): no segmentation"));
 }
-bool run_eval_segment_if_seg_model(const std::string&, const std::string&, const std::string&, bool) { return false; }
+bool run_eval_segment_if_seg_model(const std::string&, const std::string&, const std::string&, bool, bool) {
+  return false;
+}
 #endif
 
 void add_segment_command(CLI::App& app) {
@@ -261,6 +278,9 @@ void add_segment_command(CLI::App& app) {
   c->add_option("images", a->images, "Image files (PNG, JPEG, DICOM, NIfTI)")->required();
   c->add_option("--out", a->out, "Output folder for <stem>_mask.png and <stem>_overlay.png (default .)");
   c->add_option("--truth", a->truth, "Ground-truth mask PNG of the (single) image: its contour is drawn, Dice printed");
+  c->add_flag("--tta-flip", a->tta_flip,
+              "Flip test-time augmentation (average the image's and its mirror's maps), also for a model saved "
+              "without it");
   c->add_flag("--json", a->json, "Print JSON");
   c->callback([a] { run_segment(*a); });
 #else

@@ -80,6 +80,7 @@ struct TrainArgs {
   int unlabeled_max = 0, student_epochs = 0, finetune_epochs = 0;
   double pseudo_min_lesion = 0;
   bool student_from_teacher = false;
+  bool tta_flip = false;
   /// The options given on the command line as (name, values, is_flag), to re-run members.
   std::vector<std::tuple<std::string, std::vector<std::string>, bool>> raw;
 };
@@ -96,7 +97,7 @@ struct CalibrateArgs {
 
 struct EvalArgs {
   std::string data, model, split = "test";
-  bool json_out = false, summary = false;
+  bool json_out = false, summary = false, tta_flip = false;
 };
 
 
@@ -726,6 +727,7 @@ void run_segment_task(const TrainArgs& a) {
   c.finetune_epochs = a.finetune_epochs;
   c.pseudo_min_lesion = a.pseudo_min_lesion;
   c.student_from_teacher = a.student_from_teacher;
+  c.tta_flip = a.tta_flip;
   c.cv = a.cv;
   run_train_segment(c);
 }
@@ -974,7 +976,11 @@ void run_calibrate(const CalibrateArgs& a) {
 }
 
 void run_eval(const EvalArgs& a) {
-  if (run_eval_segment_if_seg_model(a.model, a.data, a.split, a.json_out)) return;
+  if (run_eval_segment_if_seg_model(a.model, a.data, a.split, a.json_out, a.tta_flip)) return;
+  if (a.tta_flip) {
+    throw StatusError(
+        Status::invalid_argument("--tta-flip is for segmentation models (.healseg), not '" + a.model + "'"));
+  }
   const nn::ModelIr m = value_or_throw(nn::load_model(a.model));
   if (a.summary) std::cout << m.summary() << nn::depth_report(m).to_string();
   const std::string data_arg = require_data(a.data);
@@ -1053,6 +1059,9 @@ void add_train_commands(CLI::App& app) {
                    "segment --unlabeled: keep only images whose pseudo-label marks at least this share of pixels as "
                    "lesion (default 0: all)")
       ->check(CLI::Range(0.0, 1.0));
+  train->add_flag("--tta-flip", ta->tta_flip,
+                  "segment: test-time augmentation, stored in the model: predictions average the image's and its "
+                  "mirror's maps; the report gives the same model's metrics without it beside them");
   train->add_flag("--student-from-teacher", ta->student_from_teacher,
                   "segment --unlabeled: the student starts from the teacher's weights (default: afresh)");
   train->add_flag("--multiclass", ta->multiclass,
@@ -1200,6 +1209,8 @@ void add_train_commands(CLI::App& app) {
   eval->add_option("--split", ea->split, "train | val | test")->check(CLI::IsMember({"train", "val", "test"}));
   eval->add_flag("--json", ea->json_out, "Print JSON");
   eval->add_flag("--summary", ea->summary, "Print the layers, ranges and the multiplicative-depth report");
+  eval->add_flag("--tta-flip", ea->tta_flip,
+                 "Segmentation models: flip test-time augmentation (average the image's and its mirror's maps)");
   eval->callback([ea] { run_eval(*ea); });
 }
 

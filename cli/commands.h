@@ -46,11 +46,12 @@ struct SegTrainCli {
   int unlabeled_max = 0, student_epochs = 0, finetune_epochs = 0;
   double pseudo_min_lesion = 0;
   bool student_from_teacher = false;
+  bool tta_flip = false;  ///< flip test-time augmentation, stored in the model (SegModelSpec::tta_flip)
 };
 void run_train_segment(const SegTrainCli& a);
 /// `heal eval` of a segmentation model file (.healseg): true if `model` is one (and it was run).
 bool run_eval_segment_if_seg_model(const std::string& model, const std::string& data, const std::string& split,
-                                   bool json);
+                                   bool json, bool tta_flip = false);
 
 /// Peak resident set size of this process so far (getrusage ru_maxrss), in bytes.
 std::size_t peak_rss_bytes();

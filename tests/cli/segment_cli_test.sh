@@ -23,6 +23,20 @@ report_dice=$(jq -r '.test.dice' "$work/run/report.json")
 eval_dice=$(jq -r '.dice' "$work/eval.json")
 [ "$report_dice" = "$eval_dice" ] || fail "eval Dice $eval_dice differs from the report's $report_dice"
 
+# --tta-flip: the same training (1 thread, same seed) with flip test-time augmentation stored in the
+# model; its report gives the model's metrics without it, which are the plain run's, and heal eval
+# --tta-flip of the plain model gives the augmented ones.
+"$heal" --quiet train --task segment --data "$seg" --model unet --width 4 --size 32 --epochs 3 --lr 0.01 --overlays 0 \
+  --threads 1 --tta-flip --out "$work/tta" > "$work/tta.txt"
+grep -q '^flip test-time augmentation: without it the same model gives' "$work/tta.txt" || fail "no TTA line"
+jq -e '.model.tta_flip == true' "$work/tta/report.json" > /dev/null || fail "report.json: tta_flip not recorded"
+[ "$(jq -r '.test.without_tta.dice' "$work/tta/report.json")" = "$report_dice" ] ||
+  fail "the TTA run's Dice without TTA differs from the plain run's"
+"$heal" eval --model "$work/run/model.healseg" --data "$seg" --tta-flip --json > "$work/eval_tta.json"
+jq -e '.tta_flip == true' "$work/eval_tta.json" > /dev/null || fail "heal eval --tta-flip not applied"
+[ "$(jq -r '.dice' "$work/eval_tta.json")" = "$(jq -r '.test.dice' "$work/tta/report.json")" ] ||
+  fail "heal eval --tta-flip differs from the TTA run's test Dice"
+
 # --cv: K-fold cross-validation on the 50 training slices only (the recipe chosen without the test
 # split), here with the attention-gated U-Net and the structure loss; each slice is held out once.
 "$heal" --quiet train --task segment --data "$seg" --model unet-ag --width 4 --size 32 --epochs 1 --lr 0.01 --threads 1 \

@@ -95,6 +95,7 @@ nlohmann::json model_json(const SegModelSpec& m, int classes) {
           {"image_size", m.image_size},
           {"recon_weight", m.recon_weight},
           {"normalization", io::intensity_mode_name(m.normalizer.mode)},
+          {"tta_flip", m.tta_flip},
           {"classes", classes}};
 }
 
@@ -304,6 +305,7 @@ std::string seg_report_json(const SegRunConfig& cfg, const SegRunReport& r) {
     st["teacher_test"] = summary_json(r.teacher_test, {}, {});
     training["self_training"] = st;
   }
+  if (r.test_without_tta) test["without_tta"] = summary_json(*r.test_without_tta, {}, {});
   nlohmann::json j = {
       {"task", "segment"},
       {"dataset", r.dataset},
@@ -356,7 +358,7 @@ Result<SegRunReport> run_segmentation_training(const SegRunConfig& cfg) {
     HEAL_ASSIGN_OR_RETURN(unlabeled, load_unlabeled(cfg.self_training, spec.image_size, cfg.load.threads, cfg.seed));
   }
   Trained trained = train_model(cfg, spec, train, val, unlabeled);
-  const SegTrainer& model = trained.model;
+  SegTrainer& model = trained.model;
   r.parameters = model.num_parameters();
   r.fit = std::move(trained.fit);
   if (trained.teacher) {
@@ -382,6 +384,11 @@ Result<SegRunReport> run_segmentation_training(const SegRunConfig& cfg) {
   r.test = summarize(std::move(per));
   if (spec.classes > 2) {
     for (auto& v : per_class) r.test_classes.push_back(summarize(std::move(v)));
+  }
+  if (spec.tta_flip) {
+    model.set_tta_flip(false);
+    r.test_without_tta = model.evaluate(ds.test);
+    model.set_tta_flip(true);
   }
   r.model_path = cfg.model_path.empty() ? (fs::path(cfg.out_dir) / "model.healseg").string() : cfg.model_path;
   HEAL_RETURN_IF_ERROR(model.save(r.model_path));
@@ -436,7 +443,7 @@ Result<SegCvReport> run_segmentation_cv(const SegRunConfig& cfg, int folds,
     std::vector<io::SegSample> train, held;
     for (std::size_t i = 0; i < pool.size(); ++i) (r.fold_of[i] == f ? held : train).push_back(pool[i]);
     Trained trained = train_model(cfg, spec, train, {}, unlabeled);
-    const SegTrainer& model = trained.model;
+    SegTrainer& model = trained.model;
     if (trained.teacher) {
       r.self_training.push_back(*trained.report);
       r.teacher_fold_metrics.push_back(trained.teacher->evaluate(held));
@@ -449,6 +456,11 @@ Result<SegCvReport> run_segmentation_cv(const SegRunConfig& cfg, int folds,
     }
     all.insert(all.end(), per.begin(), per.end());
     r.fold_metrics.push_back(summarize(std::move(per)));
+    if (spec.tta_flip) {
+      model.set_tta_flip(false);
+      r.no_tta_fold_metrics.push_back(model.evaluate(held));
+      model.set_tta_flip(true);
+    }
     if (on_fold) on_fold(f, r.fold_metrics.back());
   }
   r.pooled = summarize(std::move(all));
@@ -470,6 +482,10 @@ Result<SegCvReport> run_segmentation_cv(const SegRunConfig& cfg, int folds,
   if (!r.teacher_fold_metrics.empty()) {
     r.teacher_mean_dice = mean_sd(r.teacher_fold_metrics, dice).first;
     r.teacher_mean_toolbox_dice = mean_sd(r.teacher_fold_metrics, toolbox).first;
+  }
+  if (!r.no_tta_fold_metrics.empty()) {
+    r.no_tta_mean_dice = mean_sd(r.no_tta_fold_metrics, dice).first;
+    r.no_tta_mean_toolbox_dice = mean_sd(r.no_tta_fold_metrics, toolbox).first;
   }
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   HEAL_RETURN_IF_ERROR(make_dir(cfg.out_dir));
@@ -528,12 +544,24 @@ std::string seg_cv_json(const SegRunConfig& cfg, const SegCvReport& r) {
                           {"teacher_mean_dice", r.teacher_mean_dice},
                           {"teacher_mean_toolbox_dice", r.teacher_mean_toolbox_dice}};
   }
+  if (!r.no_tta_fold_metrics.empty()) {
+    // The same models predicted without the mirror, fold by fold (the values above are with it).
+    nlohmann::json nt = nlohmann::json::array();
+    for (std::size_t f = 0; f < r.no_tta_fold_metrics.size(); ++f) {
+      nt.push_back({{"fold", f + 1},
+                    {"dice", r.no_tta_fold_metrics[f].dice},
+                    {"toolbox_dice", r.no_tta_fold_metrics[f].infnet.dice}});
+    }
+    j["without_tta"] = {
+        {"per_fold", nt}, {"mean_dice", r.no_tta_mean_dice}, {"mean_toolbox_dice", r.no_tta_mean_toolbox_dice}};
+  }
   return j.dump(2);
 }
 
 Result<SegEvalReport> evaluate_segmentation_model(const std::string& model_path, const std::string& data,
-                                                  const std::string& split) {
-  HEAL_ASSIGN_OR_RETURN(const SegTrainer m, SegTrainer::load(model_path));
+                                                  const std::string& split, bool tta_flip) {
+  HEAL_ASSIGN_OR_RETURN(SegTrainer m, SegTrainer::load(model_path));
+  if (tta_flip) m.set_tta_flip(true);
   io::SegLoadOptions lo;
   lo.multiclass = m.spec().classes > 2;  // a multi-class model is scored on the class masks
   HEAL_ASSIGN_OR_RETURN(const io::SegDataset ds, io::load_seg_dataset(data, lo));
@@ -549,6 +577,7 @@ Result<SegEvalReport> evaluate_segmentation_model(const std::string& model_path,
   r.split = split;
   r.arch = m.spec().arch;
   r.image_size = m.spec().image_size;
+  r.tta_flip = m.spec().tta_flip;
   SegEvaluation e = m.evaluate_all(samples);  // one prediction per slice for both
   r.foreground = std::move(e.foreground);
   r.classes = std::move(e.classes);
@@ -563,6 +592,7 @@ std::string seg_eval_json(const SegEvalReport& r) {
   j["model"] = r.model_path;
   j["dataset"] = r.dataset;
   j["split"] = r.split;
+  j["tta_flip"] = r.tta_flip;
   j["per_image"] = per;
   return j.dump(2);
 }

@@ -236,6 +236,8 @@ SegTrainer& SegTrainer::operator=(SegTrainer&&) noexcept = default;
 
 const SegModelSpec& SegTrainer::spec() const { return impl_->spec; }
 
+void SegTrainer::set_tta_flip(bool on) { impl_->spec.tta_flip = on; }
+
 void SegTrainer::fit_normalizer(const std::vector<io::SegSample>& samples) {
   std::vector<const io::Image*> imgs;
   for (const auto& s : samples) imgs.push_back(&s.image);
@@ -325,6 +327,11 @@ std::vector<std::vector<float>> SegTrainer::predict_classes(const io::Image& ima
   const int side = impl_->spec.image_size;
   const Tensor x = image_input(image, impl_->spec.normalizer, side).unsqueeze(0);
   Tensor p = impl_->net->probabilities(impl_->net->forward(x))[0];
+  if (impl_->spec.tta_flip) {
+    // The mirror's maps, mirrored back (dimension 2 of a C x H x W map is the width).
+    const Tensor pm = impl_->net->probabilities(impl_->net->forward(x.flip({3})))[0].flip({2});
+    p = (p + pm) * 0.5f;
+  }
   if (p.size(0) == 1) p = ::torch::cat({1 - p, p}, 0);
   return maps_at(p, image.width, image.height);
 }
@@ -417,7 +424,8 @@ std::vector<std::uint8_t> SegTrainer::to_bytes() const {
                             {"recon_weight", s.recon_weight},
                             {"classes", s.classes},
                             {"normalization", io::intensity_mode_name(s.normalizer.mode)},
-                            {"standard", s.normalizer.standard}};
+                            {"standard", s.normalizer.standard},
+                            {"tta_flip", s.tta_flip}};
   const std::string js = j.dump();
   const std::vector<float> w = get_weights();
   Bytes bytes(kMagic, kMagic + 8);
@@ -450,6 +458,7 @@ Result<SegTrainer> SegTrainer::from_bytes(std::span<const std::uint8_t> bytes) {
     if (!mode.ok()) return Status::corruption("segmentation model: " + mode.status().message());
     s.normalizer.mode = *mode;
     s.normalizer.standard = j.at("standard").get<std::vector<double>>();
+    s.tta_flip = j.value("tta_flip", false);  // files before test-time augmentation predict once
     check_spec(s);
   } catch (const std::exception& e) {
     return Status::corruption(std::string("segmentation model: bad header: ") + e.what());

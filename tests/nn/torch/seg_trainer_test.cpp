@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -258,6 +259,78 @@ TEST(SegTrainer, ModelFileRoundTripAndRejectsDamage) {
   EXPECT_FALSE(SegTrainer::from_bytes(wrong).ok());
 }
 
+// Mirrors an image (or a map of the same width) left to right.
+template <typename T>
+std::vector<T> mirror_rows(const std::vector<T>& v, int w) {
+  std::vector<T> out(v.size());
+  const std::size_t h = v.size() / static_cast<std::size_t>(w);
+  for (std::size_t y = 0; y < h; ++y) {
+    for (int x = 0; x < w; ++x) out[y * w + x] = v[y * w + (w - 1 - x)];
+  }
+  return out;
+}
+
+double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  double m = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, static_cast<double>(std::fabs(a[i] - b[i])));
+  return m;
+}
+
+// Flip test-time augmentation: the map is the mean of the image's and its mirror's (mirrored back),
+// so it is exactly mirror-equivariant, which the plain network is not; the switch is stored in the
+// model file, and files without it predict once.
+TEST(SegTrainer, FlipTestTimeAugmentationAveragesTheMirroredMaps) {
+  const auto data = disks(6, 40);
+  SegTrainer t(tiny_unet(), 11);
+  SegTrainOptions o;
+  o.learning_rate = 1e-2;
+  t.train_epochs(data, {}, 3, o);
+  const io::Image& img = data[1].image;  // 43 x 38: odd width, non-square
+  io::Image mir = img;
+  mir.pixels = mirror_rows(img.pixels, img.width);
+  const std::vector<float> plain = t.predict(img), plain_mirror = t.predict(mir);
+  EXPECT_GT(max_abs_diff(plain_mirror, mirror_rows(plain, img.width)), 1e-3);  // the network alone is not symmetric
+  t.set_tta_flip(true);
+  EXPECT_TRUE(t.spec().tta_flip);
+  const std::vector<float> tta = t.predict(img);
+  std::vector<float> expected(plain.size());
+  const std::vector<float> back = mirror_rows(plain_mirror, img.width);
+  for (std::size_t i = 0; i < expected.size(); ++i) expected[i] = 0.5f * (plain[i] + back[i]);
+  EXPECT_LT(max_abs_diff(tta, expected), 1e-5);
+  EXPECT_GT(max_abs_diff(tta, plain), 1e-3);
+  EXPECT_LT(max_abs_diff(t.predict(mir), mirror_rows(tta, img.width)), 1e-5);
+  // Both class maps of predict_classes still sum to 1.
+  const auto maps = t.predict_classes(img);
+  for (std::size_t i = 0; i < maps[0].size(); ++i) ASSERT_NEAR(maps[0][i] + maps[1][i], 1.0f, 1e-5);
+
+  const auto bytes = t.to_bytes();
+  auto back_model = SegTrainer::from_bytes(bytes);
+  ASSERT_TRUE(back_model.ok()) << back_model.status().to_string();
+  EXPECT_TRUE(back_model->spec().tta_flip);
+  EXPECT_EQ(back_model->predict(img), tta);
+  // The header rewritten: without the key (a file from before), and with a value that is no bool.
+  const auto with_header = [&bytes](const std::function<void(nlohmann::json&)>& edit) {
+    std::uint64_t len = 0;
+    std::memcpy(&len, bytes.data() + 8, 8);
+    auto j = nlohmann::json::parse(bytes.begin() + 16, bytes.begin() + 16 + static_cast<long>(len));
+    edit(j);
+    const std::string js = j.dump();
+    std::vector<std::uint8_t> out(bytes.begin(), bytes.begin() + 8);
+    const std::uint64_t n = js.size();
+    out.insert(out.end(), reinterpret_cast<const std::uint8_t*>(&n), reinterpret_cast<const std::uint8_t*>(&n) + 8);
+    out.insert(out.end(), js.begin(), js.end());
+    out.insert(out.end(), bytes.begin() + 16 + static_cast<long>(len), bytes.end());
+    return out;
+  };
+  auto old = SegTrainer::from_bytes(with_header([](nlohmann::json& j) { j.erase("tta_flip"); }));
+  ASSERT_TRUE(old.ok()) << old.status().to_string();
+  EXPECT_FALSE(old->spec().tta_flip);
+  EXPECT_EQ(old->predict(img), plain);
+  auto bad = SegTrainer::from_bytes(with_header([](nlohmann::json& j) { j["tta_flip"] = "yes"; }));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kCorruption);
+}
+
 TEST(SegTrainer, MulticlassModelSegmentsEachClassAndRoundTrips) {
   SegModelSpec spec = tiny_unet();
   spec.classes = 3;
@@ -461,6 +534,28 @@ TEST(SegPipeline, CrossValidationHoldsEachTrainingImageOutOnce) {
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->fold_of, r->fold_of);
   EXPECT_DOUBLE_EQ(again->mean_dice, r->mean_dice);
+  EXPECT_TRUE(again->no_tta_fold_metrics.empty());
+  // With flip test-time augmentation the same models (same seed) are also scored without it: those
+  // scores are the plain run's, fold by fold, and the augmented ones differ.
+  cfg.model.tta_flip = true;
+  auto tta = run_segmentation_cv(cfg, 3);
+  ASSERT_TRUE(tta.ok()) << tta.status().to_string();
+  ASSERT_EQ(tta->no_tta_fold_metrics.size(), 3u);
+  double toolbox_plain = 0, toolbox_tta = 0;
+  for (int f = 0; f < 3; ++f) {
+    EXPECT_DOUBLE_EQ(tta->no_tta_fold_metrics[f].dice, r->fold_metrics[f].dice) << f;
+    EXPECT_DOUBLE_EQ(tta->no_tta_fold_metrics[f].infnet.dice, r->fold_metrics[f].infnet.dice) << f;
+    toolbox_plain += r->fold_metrics[f].infnet.dice;
+    toolbox_tta += tta->fold_metrics[f].infnet.dice;
+  }
+  EXPECT_NE(toolbox_tta, toolbox_plain);
+  EXPECT_DOUBLE_EQ(tta->no_tta_mean_dice, r->mean_dice);
+  std::ifstream cvj(tta->report_path);
+  const auto j = nlohmann::json::parse(cvj);
+  EXPECT_TRUE(j.at("model").at("tta_flip").get<bool>());
+  EXPECT_EQ(j.at("without_tta").at("per_fold").size(), 3u);
+  EXPECT_DOUBLE_EQ(j.at("without_tta").at("mean_dice").get<double>(), r->mean_dice);
+  cfg.model.tta_flip = false;
   EXPECT_FALSE(run_segmentation_cv(cfg, 1).ok());
   EXPECT_FALSE(run_segmentation_cv(cfg, 9).ok());
   fs::remove_all(root);

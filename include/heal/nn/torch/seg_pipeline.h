@@ -80,6 +80,9 @@ struct SegRunReport {
   /// student's (`test`, the saved model's).
   std::optional<SegSelfTrainingReport> self_training;
   SegMetrics teacher_test;
+  /// With flip test-time augmentation (model.tta_flip): the same model's test metrics (foreground)
+  /// predicted once, without the mirror, so the augmentation's effect is paired on one model.
+  std::optional<SegMetrics> test_without_tta;
   std::string model_path, report_path, figure_path;
 };
 
@@ -106,6 +109,10 @@ struct SegCvReport {
   std::vector<SegSelfTrainingReport> self_training;
   std::vector<SegMetrics> teacher_fold_metrics;
   double teacher_mean_dice = 0, teacher_mean_toolbox_dice = 0;
+  /// With flip test-time augmentation (model.tta_flip), fold by fold: the same models' held-out
+  /// metrics predicted without the mirror (the fields above are with it), and their means.
+  std::vector<SegMetrics> no_tta_fold_metrics;
+  double no_tta_mean_dice = 0, no_tta_mean_toolbox_dice = 0;
   double seconds = 0;
   std::string report_path;  ///< <cfg.out_dir>/cv.json (seg_cv_json)
 };
@@ -136,6 +143,7 @@ Result<std::vector<io::Image>> write_label_overlays(const std::vector<io::SegSam
 struct SegEvalReport {
   std::string model_path, dataset, split, arch;
   int image_size = 0;
+  bool tta_flip = false;                 ///< the predictions used flip test-time augmentation
   SegMetrics foreground;                 ///< SegTrainer::evaluate
   std::vector<std::string> class_names;  ///< lesion classes (multi-class models)
   std::vector<SegMetrics> classes;       ///< SegTrainer::evaluate_classes (multi-class models)
@@ -143,9 +151,10 @@ struct SegEvalReport {
 
 /// Scores a saved model (.healseg) on one split ("train", "val", "test") of a segmentation dataset,
 /// as heal eval does: a multi-class model on the dataset's class masks (InvalidArgument when the class
-/// counts differ), a binary one on the binary masks.
+/// counts differ), a binary one on the binary masks. `tta_flip`: predict with flip test-time
+/// augmentation even if the model was saved without it.
 Result<SegEvalReport> evaluate_segmentation_model(const std::string& model_path, const std::string& data,
-                                                  const std::string& split);
+                                                  const std::string& split, bool tta_flip = false);
 /// The evaluation as JSON text (means, per class, per image; the keys of report.json's "test").
 std::string seg_eval_json(const SegEvalReport& r);
 

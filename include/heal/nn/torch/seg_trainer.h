@@ -49,6 +49,10 @@ struct SegModelSpec {
   /// UCaps, with or without gates; not SegCaps, whose output is one capsule type).
   int classes = 2;
   io::IntensityNormalizer normalizer;  ///< its standard scale is fitted on the training images by fit()
+  /// Test-time augmentation: predictions average the probability maps of the image and of its
+  /// horizontal mirror (mirrored back), the flip the training augmentation draws. Stored in the model
+  /// file; prediction only (training, and the validation Dice that early-stops it, are unchanged).
+  bool tta_flip = false;
 };
 
 struct SegTrainOptions {
@@ -104,6 +108,8 @@ class SegTrainer {
   SegTrainer& operator=(SegTrainer&&) noexcept;
 
   const SegModelSpec& spec() const;
+  /// Switches the flip test-time augmentation (SegModelSpec::tta_flip) of later predictions.
+  void set_tta_flip(bool on);
   /// Sets the normaliser's standard scale (histogram mode) from these images (FL: each hospital's
   /// own; centrally: the training split). fit() calls it on its training split.
   void fit_normalizer(const std::vector<io::SegSample>& samples);
