@@ -32,41 +32,7 @@
 
 namespace heal::node {
 
-namespace {
-
-using Clock = std::chrono::steady_clock;
-using namespace std::chrono_literals;
-
-std::chrono::milliseconds left(Clock::time_point deadline) {
-  const auto d = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-  return d.count() > 0 ? d : 0ms;
-}
-
-bool is_node_message(fl::MessageKind k) {
-  return k == kNodeHello || k == kNodeKeyGen || k == kNodeCosign || k == kNodeStop || k == kNodeLedger;
-}
-
-// The transport the protocol roles see: node-level messages are taken out of the stream and handed
-// to the runtime, the round protocol's pass through.
-class NodeTransport final : public fl::Transport {
- public:
-  NodeTransport(fl::Transport& net, std::function<void(fl::Message)> on_node)
-      : net_(net), on_node_(std::move(on_node)) {}
-  Status send(fl::Message m) override { return net_.send(std::move(m)); }
-  std::optional<fl::Message> receive(fl::PartyId party) override {
-    while (auto m = net_.receive(party)) {
-      if (!is_node_message(m->kind)) return m;
-      on_node_(std::move(*m));
-    }
-    return std::nullopt;
-  }
-  void wait(fl::PartyId party, std::chrono::milliseconds timeout) override { net_.wait(party, timeout); }
-  fl::TrafficCounters counters(fl::PartyId party) const override { return net_.counters(party); }
-
- private:
-  fl::Transport& net_;
-  std::function<void(fl::Message)> on_node_;
-};
+namespace internal {
 
 Result<std::unique_ptr<net::GrpcTransport>> start_transport(const NodeConfig& c) {
   HEAL_ASSIGN_OR_RETURN(net::TlsIdentity tls, net::load_tls_identity(c.ca_cert_path, c.cert_path, c.key_path));
@@ -208,7 +174,7 @@ Status check_contract(const NodeConfig& c, const ledger::evm::EvmLedger& chain, 
 }
 #endif
 
-}  // namespace
+}  // namespace internal
 
 namespace internal {
 
@@ -244,7 +210,7 @@ Status check_setup_record(const NodeConfig& c, const ledger::Identity& me, const
 
 }  // namespace internal
 
-using internal::check_setup_record;
+using namespace internal;  // NOLINT: this file's own helpers
 
 Status run_hospital_node(const NodeConfig& c, std::unique_ptr<fl::LocalTrainer> trainer, const NodeOptions& o) {
   HEAL_REQUIRE(c.role == NodeRole::kHospital, "run_hospital_node needs a hospital configuration");
@@ -393,40 +359,13 @@ Status run_hospital_node(const NodeConfig& c, std::unique_ptr<fl::LocalTrainer> 
   }
 }
 
-namespace {
-
-// The coordinator's view of a hospital's ledger key for the setup record: sign() asks the hospital
-// over the transport (it checks the record first) and waits for its signature. An empty signature
-// (no answer, a refusal) makes the ledger refuse the record, so the setup fails.
-class RemoteCosigner final : public ledger::Signer {
- public:
-  RemoteCosigner(fl::Transport& net, fl::PartyId party, ledger::Identity identity, std::chrono::milliseconds timeout)
-      : net_(net), party_(party), identity_(std::move(identity)), timeout_(timeout) {}
-  const ledger::Identity& identity() const override { return identity_; }
-  Bytes sign(std::span<const std::uint8_t> message) const override {
-    if (!net_.send({fl::kCoordinatorId, party_, kNodeCosign, 0, Bytes(message.begin(), message.end())}).ok()) return {};
-    const auto deadline = Clock::now() + timeout_;
-    while (true) {
-      while (auto m = net_.receive(fl::kCoordinatorId)) {
-        if (m->kind == kNodeCosign && m->from == party_) return std::move(m->payload);
-      }
-      if (Clock::now() >= deadline) return {};
-      net_.wait(fl::kCoordinatorId, left(deadline));
-    }
-  }
-
- private:
-  fl::Transport& net_;
-  fl::PartyId party_;
-  ledger::Identity identity_;
-  std::chrono::milliseconds timeout_;
-};
+namespace internal {
 
 void stop_all(fl::Transport& net, std::uint32_t hospitals) {
   for (fl::PartyId h = 0; h < hospitals; ++h) (void)net.send({fl::kCoordinatorId, h, kNodeStop, 0, {}});
 }
 
-}  // namespace
+}  // namespace internal
 
 Result<CoordinatorNodeResult> run_coordinator_node(const NodeConfig& c, std::vector<float> initial_model,
                                                    const fl::StrategyConfig& strategy, const NodeOptions& o) {

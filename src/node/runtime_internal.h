@@ -1,14 +1,123 @@
-// Internals of the node runtime that tests call directly.
+// Internals of the node runtime: what tests call directly, and the helpers the FedAvg runtime
+// (runtime.cpp) and the ensemble runtime (ensemble_runtime.cpp) share.
 #pragma once
 
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
 #include <span>
+#include <string>
+#include <vector>
 
 #include "heal/core/hash.h"
 #include "heal/core/status.h"
+#include "heal/fl/transport.h"
 #include "heal/ledger/identity.h"
+#include "heal/ledger/ledger.h"
+#include "heal/ledger/uri.h"
+#include "heal/net/grpc_transport.h"
 #include "heal/node/config.h"
+#include "heal/node/ensemble.h"
+#include "heal/node/runtime.h"
 
 namespace heal::node::internal {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+inline std::chrono::milliseconds left(Clock::time_point deadline) {
+  const auto d = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  return d.count() > 0 ? d : 0ms;
+}
+
+inline bool is_node_message(fl::MessageKind k) {
+  return k == kNodeHello || k == kNodeKeyGen || k == kNodeCosign || k == kNodeStop || k == kNodeLedger ||
+         k == kNodeEnsembleConfig;
+}
+
+// The transport the protocol roles see: node-level messages are taken out of the stream and handed
+// to the runtime, the round protocol's pass through.
+class NodeTransport final : public fl::Transport {
+ public:
+  NodeTransport(fl::Transport& net, std::function<void(fl::Message)> on_node)
+      : net_(net), on_node_(std::move(on_node)) {}
+  Status send(fl::Message m) override { return net_.send(std::move(m)); }
+  std::optional<fl::Message> receive(fl::PartyId party) override {
+    while (auto m = net_.receive(party)) {
+      if (!is_node_message(m->kind)) return m;
+      on_node_(std::move(*m));
+    }
+    return std::nullopt;
+  }
+  void wait(fl::PartyId party, std::chrono::milliseconds timeout) override { net_.wait(party, timeout); }
+  fl::TrafficCounters counters(fl::PartyId party) const override { return net_.counters(party); }
+
+ private:
+  fl::Transport& net_;
+  std::function<void(fl::Message)> on_node_;
+};
+
+// The coordinator's view of a hospital's ledger key for the setup record: sign() asks the hospital
+// over the transport (it checks the record first) and waits for its signature. An empty signature
+// (no answer, a refusal) makes the ledger refuse the record, so the setup fails.
+class RemoteCosigner final : public ledger::Signer {
+ public:
+  RemoteCosigner(fl::Transport& net, fl::PartyId party, ledger::Identity identity, std::chrono::milliseconds timeout)
+      : net_(net), party_(party), identity_(std::move(identity)), timeout_(timeout) {}
+  const ledger::Identity& identity() const override { return identity_; }
+  Bytes sign(std::span<const std::uint8_t> message) const override {
+    if (!net_.send({fl::kCoordinatorId, party_, kNodeCosign, 0, Bytes(message.begin(), message.end())}).ok()) return {};
+    const auto deadline = Clock::now() + timeout_;
+    while (true) {
+      while (auto m = net_.receive(fl::kCoordinatorId)) {
+        if (m->kind == kNodeCosign && m->from == party_) return std::move(m->payload);
+      }
+      if (Clock::now() >= deadline) return {};
+      net_.wait(fl::kCoordinatorId, left(deadline));
+    }
+  }
+
+ private:
+  fl::Transport& net_;
+  fl::PartyId party_;
+  ledger::Identity identity_;
+  std::chrono::milliseconds timeout_;
+};
+
+/// The node's gRPC transport (mutual TLS) from its configuration.
+Result<std::unique_ptr<net::GrpcTransport>> start_transport(const NodeConfig& c);
+bool on_chain(const ledger::LedgerUri& u);
+/// A hospital's ledger key: a 32-byte seed in a vault next to its node store (same passphrase, 0600),
+/// made on first start (Ed25519; secp256k1 when `secp256k1`, an EVM ledger).
+Result<std::unique_ptr<ledger::Signer>> hospital_ledger_key(const NodeConfig& c, const std::string& passphrase,
+                                                            const NodeOptions& o, bool secp256k1);
+Result<std::unique_ptr<ledger::Ledger>> open_sqlite(const ledger::LedgerUri& u);
+/// Tells hospitals 0..hospitals-1 that the federation is over.
+void stop_all(fl::Transport& net, std::uint32_t hospitals);
+
+// Ensemble nodes (heal/node/ensemble.h).
+/// What an institution's ledger key signs to bind its SecAgg verify key to it in a federation.
+Bytes ensemble_binding_message(const std::string& federation_id, fl::PartyId party, const smpc::PublicKey& verify_key);
+struct EnsembleGroupEntry {
+  fl::PartyId party = 0;
+  smpc::PublicKey verify_key{};
+  Bytes binding;  ///< the party's ledger signature over ensemble_binding_message
+};
+/// kNodeEnsembleConfig's payload.
+Bytes encode_ensemble_group(std::uint32_t threshold, std::uint32_t rounds_per_setup,
+                            const std::vector<EnsembleGroupEntry>& group);
+/// An institution co-signs the genesis record only if it is this federation's ensemble setup, lists
+/// every institution 0..K-1 once (itself with its identity `me`) and the coordinator, with its SecAgg
+/// threshold as the quorum. InvalidArgument naming the mismatch otherwise.
+Status check_ensemble_genesis(const NodeConfig& c, const EnsembleNodeOptions& o, const ledger::Identity& me,
+                              std::span<const std::uint8_t> message);
+/// The SecAgg group a coordinator sent, checked against the co-signed setup on `ledger`: every
+/// institution once in party order, each verify key bound by that party's ledger identity, `mine` in
+/// this institution's place, threshold and session length as configured. InvalidArgument otherwise.
+Result<fl::ensemble::SecAggGroup> check_ensemble_group(const NodeConfig& c, const EnsembleNodeOptions& o,
+                                                       const ledger::Ledger& ledger, const smpc::PublicKey& mine,
+                                                       std::span<const std::uint8_t> payload);
 
 /// A hospital co-signs the setup record only if `message` is the ledger signing message of a
 /// RoundSetup of its federation, listing it (party id, hospital role) with its own identity `me`,

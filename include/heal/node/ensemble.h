@@ -1,0 +1,96 @@
+// Ensemble federated learning of heterogeneous models (issue 17) with one process per party: each
+// institution runs fl::ensemble::EnsembleNode with its own model, keys and data, the coordinator runs
+// fl::ensemble::EnsembleCoordinator, and they talk only over net::GrpcTransport (mutual TLS) and the
+// shared ledger (docs/deployment.md, "Ensemble nodes"). The roles and their round protocol are those of
+// heal/fl/ensemble/roles.h; this file adds what a simulation gets for free: who the institutions are
+// and how their keys become known.
+//
+// Setup:
+//  1. coordinator -> institution: kNodeHello. The institution answers with its ledger identity (an
+//     Ed25519 key in a vault next to its node store path, made on first start), a fresh SecAgg
+//     identity's verify key bound to its ledger key (signature over the federation id, its party id
+//     and the verify key), its member's architecture and size, and its reference set's hash, size and
+//     class count. The coordinator refuses a reference set that differs from its own.
+//  2. The genesis record (RoundSetup, secure_mode "smpc-ensemble"), checked and co-signed by every
+//     institution (kNodeCosign): its federation, every institution listed once, itself with its own
+//     identity, the coordinator's threshold. Then the EnsembleSetup record (members, reference hash).
+//  3. coordinator -> institution: kNodeEnsembleConfig, every institution's SecAgg verify key with its
+//     binding signature and the SecAgg threshold. The institution checks every binding signature
+//     against the identity the co-signed genesis record on the ledger lists for that party, and its own
+//     key; so a coordinator cannot slip in a SecAgg key of its own (which would let it unmask a
+//     single institution's predictions). It then records its model's version 1 and acknowledges.
+//  4. Rounds as in roles.h; a party that has not answered within response_timeout is closed out of the
+//     current SecAgg phase (EnsembleCoordinator::on_idle), so the round completes with t institutions.
+//  5. kNodeStop; the coordinator verifies the ledger.
+// A SQLite ledger only (a file shared by the processes of one host); the EVM ledger is not wired for
+// ensembles yet.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "heal/core/hash.h"
+#include "heal/core/status.h"
+#include "heal/core/vault.h"
+#include "heal/fl/ensemble/member.h"
+#include "heal/fl/ensemble/roles.h"
+#include "heal/node/config.h"
+
+namespace heal::node {
+
+/// coordinator -> institution: the SecAgg group (verify keys, bindings, threshold); the answer is the
+/// acknowledgement after the institution recorded its model's version 1 (message kinds 11..19 are the
+/// node runtime's, src/fl/README.md).
+inline constexpr fl::MessageKind kNodeEnsembleConfig = static_cast<fl::MessageKind>(16);
+
+struct EnsembleNodeOptions {
+  /// Argon2id cost of the institution's ledger key vault (tests pass VaultKdf::interactive()).
+  VaultKdf kdf = VaultKdf::moderate();
+  /// Institutions: the training configuration handed to the member each round (round and seed are
+  /// set per round by the role).
+  fl::TrainConfig train;
+  /// Rounds served by one SecAgg key setup (fl::ensemble::EnsembleConfig::secagg_rounds_per_setup).
+  std::uint32_t secagg_rounds_per_setup = 20;
+  /// SecAgg threshold t among the institutions; 0: floor(K/2) + 1.
+  std::uint32_t threshold = 0;
+  /// Coordinator: called after every round (completed or failed).
+  std::function<void(const fl::ensemble::CoordinatorRound&)> on_round;
+  /// Institutions: called after every round this institution took part in.
+  std::function<void(const fl::ensemble::NodeRound&)> on_node_round;
+};
+
+/// Runs an institution until the coordinator says the ensemble is over (OK), or an error: bad files,
+/// a wrong passphrase, a setup record or SecAgg group that does not check out (it refuses), or
+/// nothing heard from the coordinator for setup_timeout + 4 x response_timeout.
+Status run_ensemble_institution_node(const NodeConfig& config, fl::ensemble::EnsembleMember& member,
+                                     const EnsembleNodeOptions& options = {});
+
+struct EnsembleInstitutionInfo {
+  fl::PartyId party = 0;
+  std::string architecture;
+  std::uint64_t num_parameters = 0;
+};
+
+struct EnsembleCoordinatorNodeResult {
+  std::vector<EnsembleInstitutionInfo> institutions;
+  std::vector<fl::ensemble::CoordinatorRound> rounds;
+  /// Per institution (index = party id): bytes it sent to / received from the coordinator over the
+  /// whole run, protocol payloads as the coordinator's transport counts them.
+  std::vector<std::uint64_t> bytes_up, bytes_down;
+  bool ledger_verified = false;
+  Digest ledger_head{};
+  std::string ledger;
+};
+
+/// Runs the coordinator of an ensemble of config.hospitals institutions for config.rounds rounds. The
+/// reference set is the consortium's (its hash, size and class count; an institution whose copy
+/// differs is refused at setup). The ledger must be empty.
+Result<EnsembleCoordinatorNodeResult> run_ensemble_coordinator_node(const NodeConfig& config,
+                                                                    const Digest& reference_hash,
+                                                                    std::uint64_t reference_size,
+                                                                    std::uint32_t num_classes,
+                                                                    const EnsembleNodeOptions& options = {});
+
+}  // namespace heal::node

@@ -1,0 +1,478 @@
+// Ensemble nodes (heal/node/ensemble.h): an institution or the coordinator of an SMPC ensemble in its
+// own process, over net::GrpcTransport and a shared SQLite ledger.
+#include <algorithm>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <memory>
+
+#include "heal/core/bytes.h"
+#include "heal/core/log.h"
+#include "heal/core/rng.h"
+#include "heal/ledger/block.h"
+#include "heal/ledger/record.h"
+#include "heal/node/ensemble.h"
+#include "heal/smpc/secagg.h"
+#include "runtime_internal.h"
+
+namespace heal::node {
+
+using namespace internal;  // NOLINT: the runtime's shared helpers
+
+namespace {
+
+constexpr const char* kBindingDomain = "heal-ensemble-secagg-key-v1";
+constexpr std::size_t kMaxArchitecture = 1024;
+
+std::uint32_t ensemble_threshold(const NodeConfig& c, const EnsembleNodeOptions& o) {
+  return o.threshold != 0 ? o.threshold : c.hospitals / 2 + 1;
+}
+
+}  // namespace
+
+namespace internal {
+
+// What a ledger key signs to bind an institution's SecAgg verify key to it in this federation.
+Bytes ensemble_binding_message(const std::string& federation_id, fl::PartyId party, const smpc::PublicKey& verify_key) {
+  // domain, 0, federation id, 0, u32 party, verify key (built by hand: GCC 12 reports a false
+  // -Wstringop-overflow for ByteWriter::put_string on a constant here).
+  const std::string_view domain = kBindingDomain;
+  Bytes m(domain.begin(), domain.end());
+  m.push_back(0);
+  m.insert(m.end(), federation_id.begin(), federation_id.end());
+  m.push_back(0);
+  for (int i = 0; i < 4; ++i) m.push_back(static_cast<std::uint8_t>(party >> (8 * i)));
+  m.insert(m.end(), verify_key.begin(), verify_key.end());
+  return m;
+}
+
+}  // namespace internal
+
+namespace {
+
+struct EnsembleHello {
+  ledger::Identity identity;
+  smpc::PublicKey verify_key{};
+  Bytes binding;  // the ledger key's signature over binding_message
+  std::string architecture;
+  std::uint64_t num_parameters = 0;
+  Digest reference_hash{};
+  std::uint64_t reference_size = 0;
+  std::uint32_t num_classes = 0;
+};
+
+void put_blob(ByteWriter& w, std::span<const std::uint8_t> b) {
+  w.put<std::uint32_t>(static_cast<std::uint32_t>(b.size()));
+  w.put_bytes(b);
+}
+
+Status get_blob(ByteReader& r, std::size_t max, Bytes* out) {
+  std::uint32_t n = 0;
+  HEAL_RETURN_IF_ERROR(r.get(&n));
+  if (n > max) return Status::corruption("field too long");
+  std::span<const std::uint8_t> b;
+  HEAL_RETURN_IF_ERROR(r.get_bytes(n, &b));
+  out->assign(b.begin(), b.end());
+  return {};
+}
+
+template <std::size_t N>
+Status get_fixed(ByteReader& r, std::array<std::uint8_t, N>* out) {
+  std::span<const std::uint8_t> b;
+  HEAL_RETURN_IF_ERROR(r.get_bytes(N, &b));
+  std::memcpy(out->data(), b.data(), N);
+  return {};
+}
+
+Bytes encode_ensemble_hello(const EnsembleHello& h) {
+  ByteWriter w;
+  w.put<std::uint8_t>(static_cast<std::uint8_t>(h.identity.scheme));
+  put_blob(w, h.identity.public_key);
+  w.put_bytes(h.verify_key);
+  put_blob(w, h.binding);
+  w.put_string(h.architecture);
+  w.put<std::uint64_t>(h.num_parameters);
+  w.put_bytes(h.reference_hash);
+  w.put<std::uint64_t>(h.reference_size);
+  w.put<std::uint32_t>(h.num_classes);
+  return w.take();
+}
+
+Result<EnsembleHello> decode_ensemble_hello(std::span<const std::uint8_t> b) {
+  ByteReader r(b);
+  EnsembleHello h;
+  std::uint8_t scheme = 0;
+  HEAL_RETURN_IF_ERROR(r.get(&scheme));
+  h.identity.scheme = static_cast<ledger::SignatureScheme>(scheme);
+  HEAL_RETURN_IF_ERROR(get_blob(r, 128, &h.identity.public_key));
+  HEAL_RETURN_IF_ERROR(ledger::validate_identity(h.identity));
+  HEAL_RETURN_IF_ERROR(get_fixed(r, &h.verify_key));
+  HEAL_RETURN_IF_ERROR(get_blob(r, 256, &h.binding));
+  HEAL_RETURN_IF_ERROR(r.get_string(&h.architecture, kMaxArchitecture));
+  HEAL_RETURN_IF_ERROR(r.get(&h.num_parameters));
+  HEAL_RETURN_IF_ERROR(get_fixed(r, &h.reference_hash));
+  HEAL_RETURN_IF_ERROR(r.get(&h.reference_size));
+  HEAL_RETURN_IF_ERROR(r.get(&h.num_classes));
+  if (r.remaining() != 0) return Status::corruption("trailing bytes in an ensemble hello");
+  return h;
+}
+
+}  // namespace
+
+namespace internal {
+
+// kNodeEnsembleConfig: u32 threshold, u32 rounds per setup, u32 K, then per institution in party
+// order: u32 party, verify key, binding signature.
+Bytes encode_ensemble_group(std::uint32_t threshold, std::uint32_t rounds_per_setup,
+                            const std::vector<EnsembleGroupEntry>& g) {
+  ByteWriter w;
+  w.put<std::uint32_t>(threshold);
+  w.put<std::uint32_t>(rounds_per_setup);
+  w.put<std::uint32_t>(static_cast<std::uint32_t>(g.size()));
+  for (const auto& e : g) {
+    w.put<std::uint32_t>(e.party);
+    w.put_bytes(e.verify_key);
+    put_blob(w, e.binding);
+  }
+  return w.take();
+}
+
+Status decode_group(std::span<const std::uint8_t> b, std::uint32_t max_parties, std::uint32_t* threshold,
+                    std::uint32_t* rounds_per_setup, std::vector<EnsembleGroupEntry>* g) {
+  ByteReader r(b);
+  std::uint32_t n = 0;
+  HEAL_RETURN_IF_ERROR(r.get(threshold));
+  HEAL_RETURN_IF_ERROR(r.get(rounds_per_setup));
+  HEAL_RETURN_IF_ERROR(r.get(&n));
+  if (n > max_parties) return Status::corruption("too many institutions in the SecAgg group");
+  g->clear();
+  for (std::uint32_t i = 0; i < n; ++i) {
+    EnsembleGroupEntry e;
+    HEAL_RETURN_IF_ERROR(r.get(&e.party));
+    HEAL_RETURN_IF_ERROR(get_fixed(r, &e.verify_key));
+    HEAL_RETURN_IF_ERROR(get_blob(r, 256, &e.binding));
+    g->push_back(std::move(e));
+  }
+  if (r.remaining() != 0) return Status::corruption("trailing bytes in the SecAgg group");
+  return {};
+}
+
+// An institution co-signs the genesis record only if it is this federation's ensemble setup, lists
+// every institution 0..K-1 once (itself with its own identity) and the coordinator, with the SecAgg
+// threshold this institution expects as the quorum.
+Status check_ensemble_genesis(const NodeConfig& c, const EnsembleNodeOptions& o, const ledger::Identity& me,
+                              std::span<const std::uint8_t> message) {
+  const Bytes prefix = ledger::signing_message({});
+  if (message.size() < prefix.size() || !std::equal(prefix.begin(), prefix.end(), message.begin())) {
+    return Status::invalid_argument("not a ledger signing message");
+  }
+  HEAL_ASSIGN_OR_RETURN(ledger::Record rec, ledger::decode_record(message.subspan(prefix.size())));
+  const auto* s = std::get_if<ledger::RoundSetup>(&rec.body);
+  if (!s) return Status::invalid_argument("asked to co-sign something other than the setup record");
+  if (rec.federation_id != c.federation_id) return Status::invalid_argument("setup record of another federation");
+  if (s->secure_mode != "smpc-ensemble") return Status::invalid_argument("the setup record is not an ensemble's");
+  if (s->participants.size() != c.hospitals + 1) return Status::invalid_argument("wrong number of participants");
+  std::vector<int> seen(c.hospitals, 0);
+  bool listed = false, coordinator = false;
+  for (const auto& p : s->participants) {
+    if (p.role == ledger::Role::kCoordinator && p.party_id == fl::kCoordinatorId) {
+      coordinator = true;
+      continue;
+    }
+    if (p.role != ledger::Role::kHospital || p.party_id >= c.hospitals) {
+      return Status::invalid_argument("the setup record lists a party outside the ensemble");
+    }
+    ++seen[p.party_id];
+    if (p.party_id == c.party_id) listed = p.identity == me;
+  }
+  if (!coordinator || std::any_of(seen.begin(), seen.end(), [](int k) { return k != 1; })) {
+    return Status::invalid_argument("the setup record does not list every institution once and the coordinator");
+  }
+  if (!listed) return Status::invalid_argument("the setup record does not list this institution with its identity");
+  if (s->min_contributors != ensemble_threshold(c, o)) {
+    return Status::invalid_argument("the setup record's quorum differs from this institution's SecAgg threshold");
+  }
+  return {};
+}
+
+// The SecAgg group the coordinator sent, checked against the co-signed genesis record on the ledger:
+// every party an institution of the setup, every verify key bound by that party's ledger key, and this
+// institution's own key in its place.
+Result<fl::ensemble::SecAggGroup> check_ensemble_group(const NodeConfig& c, const EnsembleNodeOptions& o,
+                                                       const ledger::Ledger& ledger, const smpc::PublicKey& mine,
+                                                       std::span<const std::uint8_t> payload) {
+  std::uint32_t threshold = 0, rps = 0;
+  std::vector<EnsembleGroupEntry> g;
+  HEAL_RETURN_IF_ERROR(decode_group(payload, c.hospitals, &threshold, &rps, &g));
+  HEAL_ASSIGN_OR_RETURN(ledger::RoundSetup setup, ledger.current_setup());
+  if (g.size() != c.hospitals) return Status::invalid_argument("the SecAgg group does not hold every institution");
+  if (threshold != ensemble_threshold(c, o) || rps != o.secagg_rounds_per_setup) {
+    return Status::invalid_argument("the SecAgg group's threshold or session length differs from this institution's");
+  }
+  fl::ensemble::SecAggGroup out;
+  out.threshold = threshold;
+  for (std::size_t i = 0; i < g.size(); ++i) {
+    const EnsembleGroupEntry& e = g[i];
+    if (e.party != i) return Status::invalid_argument("the SecAgg group is not in party order");
+    const auto p = std::find_if(
+        setup.participants.begin(), setup.participants.end(),
+        [&](const ledger::Participant& x) { return x.party_id == e.party && x.role == ledger::Role::kHospital; });
+    if (p == setup.participants.end())
+      return Status::invalid_argument("the SecAgg group names a party the setup does not");
+    if (Status s = ledger::verify_signature(
+            p->identity, ensemble_binding_message(c.federation_id, e.party, e.verify_key), e.binding);
+        !s.ok()) {
+      return Status::invalid_argument("the SecAgg key of institution " + std::to_string(e.party) +
+                                      " is not bound by its ledger key (" + s.message() + ")");
+    }
+    if (e.party == c.party_id && e.verify_key != mine) {
+      return Status::invalid_argument("the SecAgg group holds another key for this institution");
+    }
+    out.parties.push_back(e.party);
+    out.verify_keys.push_back(e.verify_key);
+  }
+  return out;
+}
+
+}  // namespace internal
+
+Status run_ensemble_institution_node(const NodeConfig& c, fl::ensemble::EnsembleMember& member,
+                                     const EnsembleNodeOptions& o) {
+  HEAL_REQUIRE(c.role == NodeRole::kHospital, "run_ensemble_institution_node needs a hospital configuration");
+  HEAL_ASSIGN_OR_RETURN(std::string passphrase, node_passphrase(c));
+  HEAL_ASSIGN_OR_RETURN(ledger::LedgerUri uri, ledger::parse_ledger_uri(c.ledger_path));
+  if (on_chain(uri)) {
+    return Status::unsupported("ensemble nodes run on a SQLite ledger; the EVM ledger is not wired for ensembles yet");
+  }
+  HEAL_ASSIGN_OR_RETURN(auto net, start_transport(c));
+  HEAL_ASSIGN_OR_RETURN(std::unique_ptr<ledger::Ledger> ledger, open_sqlite(uri));
+  NodeOptions ko;
+  ko.kdf = o.kdf;
+  HEAL_ASSIGN_OR_RETURN(std::unique_ptr<ledger::Signer> signer, hospital_ledger_key(c, passphrase, ko, false));
+  const ledger::Identity me = signer->identity();
+  const fl::PartyId self = c.party_id;
+  SystemRng rng;
+  smpc::SecAggIdentity secagg = smpc::make_secagg_identity(rng);
+  const smpc::PublicKey my_verify_key = secagg.verify_key;
+
+  std::deque<fl::Message> node_msgs;
+  NodeTransport transport(*net, [&](fl::Message m) { node_msgs.push_back(std::move(m)); });
+  std::unique_ptr<fl::ensemble::EnsembleNode> node;
+  std::uint64_t reported = 0;
+  const auto idle_limit = c.setup_timeout + 4 * c.response_timeout;
+  auto last_heard = Clock::now();
+  std::uint64_t heard = 0;
+  while (true) {
+    if (node) {
+      auto moved = node->poll();
+      if (!moved.ok()) return moved.status().with_context("institution " + std::to_string(self));
+      const fl::ensemble::NodeRound& lr = node->last_round();
+      if (lr.round > reported && (lr.distilled || !lr.refusal.empty())) {
+        reported = lr.round;
+        if (o.on_node_round) o.on_node_round(lr);
+      }
+    } else {
+      while (transport.receive(self)) {
+      }
+    }
+    if (const auto n = net->counters(fl::kCoordinatorId).messages_down; n != heard) {
+      heard = n;
+      last_heard = Clock::now();
+    }
+    while (!node_msgs.empty()) {
+      fl::Message m = std::move(node_msgs.front());
+      node_msgs.pop_front();
+      if (m.from != fl::kCoordinatorId) continue;
+      if (m.kind == kNodeStop) return {};
+      if (m.kind == kNodeHello) {
+        EnsembleHello h;
+        h.identity = me;
+        h.verify_key = my_verify_key;
+        h.binding = signer->sign(ensemble_binding_message(c.federation_id, self, my_verify_key));
+        const fl::ensemble::MemberDescription d = member.describe();
+        h.architecture = d.architecture.substr(0, kMaxArchitecture);
+        h.num_parameters = d.num_parameters;
+        h.reference_hash = member.reference_hash();
+        h.reference_size = member.num_reference();
+        h.num_classes = static_cast<std::uint32_t>(member.num_classes());
+        (void)net->send({self, fl::kCoordinatorId, kNodeHello, 0, encode_ensemble_hello(h)});
+      } else if (m.kind == kNodeCosign) {
+        if (node) continue;
+        if (Status ok = check_ensemble_genesis(c, o, me, m.payload); !ok.ok()) {
+          return ok.with_context("institution " + std::to_string(self) + " refuses to co-sign the setup");
+        }
+        (void)net->send({self, fl::kCoordinatorId, kNodeCosign, 0, signer->sign(m.payload)});
+      } else if (m.kind == kNodeEnsembleConfig) {
+        if (node) continue;
+        auto group = check_ensemble_group(c, o, *ledger, my_verify_key, m.payload);
+        if (!group.ok())
+          return group.status().with_context("institution " + std::to_string(self) + " refuses the SecAgg group");
+        fl::ensemble::EnsembleConfig cfg;
+        cfg.federation_id = c.federation_id;
+        cfg.institutions = std::move(*group);
+        cfg.secagg_rounds_per_setup = o.secagg_rounds_per_setup;
+        fl::ensemble::NodeOptions no;
+        no.id = self;
+        no.model = &member;
+        no.identity = std::move(secagg);
+        no.train = o.train;
+        node = std::make_unique<fl::ensemble::EnsembleNode>(std::move(cfg), std::move(no), transport, *ledger, *signer,
+                                                            rng);
+        HEAL_RETURN_IF_ERROR(node->publish_initial_version().with_context("institution " + std::to_string(self)));
+        (void)net->send({self, fl::kCoordinatorId, kNodeEnsembleConfig, 0, {}});
+      }
+    }
+    if (Clock::now() - last_heard > idle_limit) {
+      return Status::unavailable("institution " + std::to_string(self) + ": nothing from the coordinator for too long");
+    }
+    transport.wait(self, 200ms);
+  }
+}
+
+Result<EnsembleCoordinatorNodeResult> run_ensemble_coordinator_node(const NodeConfig& c, const Digest& reference_hash,
+                                                                    std::uint64_t reference_size,
+                                                                    std::uint32_t num_classes,
+                                                                    const EnsembleNodeOptions& o) {
+  HEAL_REQUIRE(c.role == NodeRole::kCoordinator, "run_ensemble_coordinator_node needs a coordinator configuration");
+  HEAL_ASSIGN_OR_RETURN(ledger::LedgerUri uri, ledger::parse_ledger_uri(c.ledger_path));
+  if (on_chain(uri)) {
+    return Status::unsupported("ensemble nodes run on a SQLite ledger; the EVM ledger is not wired for ensembles yet");
+  }
+  const std::uint32_t n = c.hospitals;
+  const std::uint32_t threshold = ensemble_threshold(c, o);
+  if (n < 2 || threshold <= n / 2 || threshold > n) {
+    return Status::invalid_argument("an ensemble needs >= 2 institutions and a SecAgg threshold t with n/2 < t <= n");
+  }
+  HEAL_ASSIGN_OR_RETURN(auto net, start_transport(c));
+  HEAL_ASSIGN_OR_RETURN(std::unique_ptr<ledger::Ledger> ledger, open_sqlite(uri));
+  HEAL_ASSIGN_OR_RETURN(std::uint64_t blocks, ledger->size());
+  if (blocks != 0) return Status::failed_precondition("the coordinator needs an empty ledger");
+  const auto setup_deadline = Clock::now() + c.setup_timeout;
+  auto fail = [&](Status s) {
+    stop_all(*net, n);
+    return s;
+  };
+
+  // 1. Who is there, with what model and which reference set.
+  std::map<fl::PartyId, EnsembleHello> hellos;
+  auto last_ask = Clock::now() - 1h;
+  while (hellos.size() < n) {
+    if (Clock::now() - last_ask > 500ms) {
+      for (fl::PartyId h = 0; h < n; ++h) {
+        if (!hellos.count(h)) (void)net->send({fl::kCoordinatorId, h, kNodeHello, 0, {}});
+      }
+      last_ask = Clock::now();
+    }
+    while (auto m = net->receive(fl::kCoordinatorId)) {
+      if (m->kind != kNodeHello || m->from >= n) continue;
+      auto h = decode_ensemble_hello(m->payload);
+      if (!h.ok()) return fail(h.status().with_context("hello of institution " + std::to_string(m->from)));
+      if (h->reference_hash != reference_hash || h->reference_size != reference_size || h->num_classes != num_classes) {
+        return fail(Status::failed_precondition("institution " + std::to_string(m->from) +
+                                                " holds another reference set (or class count) than the consortium's"));
+      }
+      hellos[m->from] = std::move(*h);
+    }
+    if (Clock::now() >= setup_deadline) {
+      return fail(Status::unavailable("only " + std::to_string(hellos.size()) + " of " + std::to_string(n) +
+                                      " institutions answered before the setup deadline"));
+    }
+    net->wait(fl::kCoordinatorId, std::min<std::chrono::milliseconds>(left(setup_deadline), 500ms));
+  }
+
+  // 2. The genesis record, co-signed by every institution, and the ensemble setup.
+  const std::unique_ptr<ledger::Signer> coordinator_key = ledger::Ed25519Signer::generate();
+  ledger::RoundSetup genesis;
+  genesis.key_epoch = 1;
+  genesis.secure_mode = "smpc-ensemble";
+  genesis.min_contributors = threshold;
+  genesis.strategy = std::string("ensemble-distillation(") + fl::ensemble::kWeightRule + ")";
+  std::vector<std::unique_ptr<RemoteCosigner>> remote;
+  std::vector<const ledger::Signer*> signers;
+  std::vector<ledger::EnsembleMemberInfo> members;
+  EnsembleCoordinatorNodeResult out;
+  for (fl::PartyId h = 0; h < n; ++h) {
+    genesis.participants.push_back(
+        {h, ledger::Role::kHospital, "institution-" + std::to_string(h), hellos[h].identity});
+    remote.push_back(std::make_unique<RemoteCosigner>(*net, h, hellos[h].identity, c.setup_timeout));
+    signers.push_back(remote.back().get());
+    members.push_back({h, hellos[h].architecture, 1});
+    out.institutions.push_back({h, hellos[h].architecture, hellos[h].num_parameters});
+  }
+  genesis.participants.push_back(
+      {fl::kCoordinatorId, ledger::Role::kCoordinator, "coordinator", coordinator_key->identity()});
+  signers.push_back(coordinator_key.get());
+  if (auto b = ledger->append(ledger::sign_record({c.federation_id, ledger::now_ms(), genesis}, signers)); !b.ok()) {
+    return fail(b.status().with_context("the setup record (an institution refused or did not answer)"));
+  }
+  fl::ensemble::EnsembleConfig cfg;
+  cfg.federation_id = c.federation_id;
+  cfg.institutions.threshold = threshold;
+  cfg.secagg_rounds_per_setup = o.secagg_rounds_per_setup;
+  std::vector<EnsembleGroupEntry> group;
+  for (fl::PartyId h = 0; h < n; ++h) {
+    cfg.institutions.parties.push_back(h);
+    cfg.institutions.verify_keys.push_back(hellos[h].verify_key);
+    group.push_back({h, hellos[h].verify_key, hellos[h].binding});
+  }
+  SystemRng rng;
+  std::deque<fl::Message> late;  // node-level messages that arrive during the rounds (ignored)
+  NodeTransport transport(*net, [&](fl::Message m) { late.push_back(std::move(m)); });
+  fl::ensemble::EnsembleCoordinator coordinator(cfg, reference_size, num_classes, transport, *ledger, *coordinator_key,
+                                                rng);
+  if (Status s = coordinator.write_setup(members, reference_hash); !s.ok())
+    return fail(s.with_context("ensemble setup"));
+
+  // 3. The SecAgg group; every institution checks it against the ledger and records its version 1.
+  const Bytes group_msg = encode_ensemble_group(threshold, o.secagg_rounds_per_setup, group);
+  for (fl::PartyId h = 0; h < n; ++h) (void)net->send({fl::kCoordinatorId, h, kNodeEnsembleConfig, 0, group_msg});
+  std::vector<bool> ready(n, false);
+  while (std::count(ready.begin(), ready.end(), true) < static_cast<long>(n)) {
+    while (auto m = net->receive(fl::kCoordinatorId)) {
+      if (m->kind == kNodeEnsembleConfig && m->from < n) ready[m->from] = true;
+    }
+    if (Clock::now() >= setup_deadline) {
+      return fail(Status::unavailable("an institution did not accept the SecAgg group before the setup deadline"));
+    }
+    net->wait(fl::kCoordinatorId, std::min<std::chrono::milliseconds>(left(setup_deadline), 200ms));
+  }
+
+  // 4. The rounds: deliver until the round is done; after response_timeout without a message, close
+  // the current SecAgg phase with the institutions that answered.
+  for (std::uint64_t r = 1; r <= c.rounds; ++r) {
+    if (Status s = coordinator.start_round(r); !s.ok()) return fail(s);
+    auto last_progress = Clock::now();
+    while (!coordinator.round_finished()) {
+      auto moved = coordinator.poll();
+      if (!moved.ok()) return fail(moved.status());
+      if (*moved) {
+        last_progress = Clock::now();
+        continue;
+      }
+      if (Clock::now() - last_progress >= c.response_timeout) {
+        auto closed = coordinator.on_idle();
+        if (!closed.ok()) return fail(closed.status());
+        last_progress = Clock::now();
+        continue;
+      }
+      transport.wait(fl::kCoordinatorId, std::min<std::chrono::milliseconds>(200ms, c.response_timeout));
+    }
+    late.clear();
+    out.rounds.push_back(coordinator.last_round());
+    if (o.on_round) o.on_round(out.rounds.back());
+  }
+  stop_all(*net, n);
+  for (fl::PartyId h = 0; h < n; ++h) {
+    const fl::TrafficCounters t = net->counters(h);
+    out.bytes_up.push_back(t.bytes_up);
+    out.bytes_down.push_back(t.bytes_down);
+  }
+  out.ledger = uri.path;
+  const ledger::VerifyReport v = ledger->verify();
+  out.ledger_verified = v.ok;
+  out.ledger_head = v.head_hash;
+  if (!v.ok) return Status::corruption("ledger fails verification after the run: " + v.summary());
+  return out;
+}
+
+}  // namespace heal::node

@@ -1,0 +1,164 @@
+// What an ensemble institution accepts at setup (heal/node/ensemble.h): it co-signs only its
+// federation's ensemble genesis record listing every institution once and itself with its identity,
+// and it takes the SecAgg group from the coordinator only if every verify key is bound by the ledger
+// identity that co-signed genesis record lists for that party. The attack: a coordinator that swaps an
+// institution's SecAgg key for one of its own (it could then unmask that institution's predictions)
+// is refused, however it presents the key.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "heal/core/rng.h"
+#include "heal/ledger/backends/sqlite_ledger.h"
+#include "heal/ledger/block.h"
+#include "heal/ledger/identity.h"
+#include "heal/ledger/record.h"
+#include "heal/smpc/secagg.h"
+#include "node/runtime_internal.h"
+
+namespace heal::node {
+namespace {
+
+struct EnsembleSetupCase {
+  NodeConfig config;
+  EnsembleNodeOptions options;
+  std::vector<std::unique_ptr<ledger::Signer>> keys;  // institutions 0..2, then the coordinator
+  std::vector<smpc::SecAggIdentity> secagg;
+  std::string path;
+  std::unique_ptr<ledger::SqliteLedger> ledger;
+
+  EnsembleSetupCase() {
+    config.role = NodeRole::kHospital;
+    config.party_id = 1;
+    config.hospitals = 3;
+    config.federation_id = "fed-ensemble";
+    SeededRng rng(seed_from_u64(5));
+    for (std::uint64_t i = 0; i < 4; ++i) keys.push_back(ledger::Ed25519Signer::from_seed(seed_from_u64(60 + i)));
+    for (int i = 0; i < 3; ++i) secagg.push_back(smpc::make_secagg_identity(rng));
+    path =
+        (std::filesystem::temp_directory_path() / ("heal_enssetup_" + std::to_string(::getpid()) + ".sqlite")).string();
+    std::filesystem::remove(path);
+    ledger = ledger::SqliteLedger::open(path).value();
+    // The genesis record as the coordinator writes it, signed by all four.
+    std::vector<const ledger::Signer*> all;
+    for (const auto& k : keys) all.push_back(k.get());
+    EXPECT_TRUE(ledger->append(ledger::sign_record({config.federation_id, 1700000000000ull, genesis()}, all)).ok());
+  }
+  ~EnsembleSetupCase() { std::filesystem::remove(path); }
+
+  ledger::RoundSetup genesis() const {
+    ledger::RoundSetup s;
+    s.key_epoch = 1;
+    s.secure_mode = "smpc-ensemble";
+    s.min_contributors = 2;  // t = floor(3/2) + 1
+    for (std::uint32_t i = 0; i < 3; ++i) {
+      s.participants.push_back({i, ledger::Role::kHospital, "institution-" + std::to_string(i), keys[i]->identity()});
+    }
+    s.participants.push_back({fl::kCoordinatorId, ledger::Role::kCoordinator, "coordinator", keys[3]->identity()});
+    return s;
+  }
+  Bytes message(const ledger::RoundSetup& s, const std::string& federation = "fed-ensemble") const {
+    return ledger::signing_message(ledger::encode_record({federation, 1700000000000ull, s}));
+  }
+  Status check_genesis(const Bytes& m) const {
+    return internal::check_ensemble_genesis(config, options, keys[1]->identity(), m);
+  }
+
+  // The honest group: every institution's key, bound by its own ledger key.
+  std::vector<internal::EnsembleGroupEntry> group() const {
+    std::vector<internal::EnsembleGroupEntry> g;
+    for (std::uint32_t i = 0; i < 3; ++i) {
+      const auto& vk = secagg[i].verify_key;
+      g.push_back({i, vk, keys[i]->sign(internal::ensemble_binding_message(config.federation_id, i, vk))});
+    }
+    return g;
+  }
+  Result<fl::ensemble::SecAggGroup> check_group(const std::vector<internal::EnsembleGroupEntry>& g,
+                                                std::uint32_t threshold = 2, std::uint32_t rounds = 20) const {
+    return internal::check_ensemble_group(config, options, *ledger, secagg[1].verify_key,
+                                          internal::encode_ensemble_group(threshold, rounds, g));
+  }
+};
+
+TEST(NodeEnsembleSetup, TheInstitutionCoSignsItsOwnEnsembleGenesisOnly) {
+  EnsembleSetupCase s;
+  EXPECT_TRUE(s.check_genesis(s.message(s.genesis())).ok()) << s.check_genesis(s.message(s.genesis())).to_string();
+  EXPECT_FALSE(s.check_genesis(s.message(s.genesis(), "another-federation")).ok());
+  auto r = s.genesis();
+  r.secure_mode = "threshold-ckks";
+  EXPECT_FALSE(s.check_genesis(s.message(r)).ok());
+  r = s.genesis();
+  r.participants[1].identity = s.keys[3]->identity();  // lists institution 1 with the coordinator's key
+  EXPECT_FALSE(s.check_genesis(s.message(r)).ok());
+  r = s.genesis();
+  r.participants[2].party_id = 0;  // institution 0 twice, 2 missing
+  EXPECT_FALSE(s.check_genesis(s.message(r)).ok());
+  r = s.genesis();
+  r.min_contributors = 1;  // a quorum of one
+  EXPECT_FALSE(s.check_genesis(s.message(r)).ok());
+  r = s.genesis();
+  r.participants.pop_back();  // no coordinator
+  EXPECT_FALSE(s.check_genesis(s.message(r)).ok());
+  const Bytes good = s.message(s.genesis());
+  for (std::size_t n = 0; n < good.size(); n += 7)
+    EXPECT_FALSE(s.check_genesis(Bytes(good.begin(), good.begin() + n)).ok());
+}
+
+TEST(NodeEnsembleSetup, ACoordinatorCannotSlipInASecAggKeyOfItsOwn) {
+  EnsembleSetupCase s;
+  auto honest = s.check_group(s.group());
+  ASSERT_TRUE(honest.ok()) << honest.status().to_string();
+  EXPECT_EQ(honest->parties, (std::vector<fl::PartyId>{0, 1, 2}));
+  EXPECT_EQ(honest->verify_keys[2], s.secagg[2].verify_key);
+  EXPECT_EQ(honest->threshold, 2u);
+
+  SeededRng rng(seed_from_u64(9));
+  const smpc::SecAggIdentity mallory = smpc::make_secagg_identity(rng);
+  // 1. Institution 2's key swapped for the coordinator's, institution 2's binding kept.
+  auto g = s.group();
+  g[2].verify_key = mallory.verify_key;
+  auto r = s.check_group(g);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("not bound by its ledger key"), std::string::npos) << r.status().to_string();
+  // 2. The same key bound by the coordinator's own ledger key.
+  g[2].binding = s.keys[3]->sign(internal::ensemble_binding_message("fed-ensemble", 2, mallory.verify_key));
+  EXPECT_FALSE(s.check_group(g).ok());
+  // 3. Institution 2's genuine binding from another federation.
+  g = s.group();
+  g[2].binding = s.keys[2]->sign(internal::ensemble_binding_message("other-fed", 2, s.secagg[2].verify_key));
+  EXPECT_FALSE(s.check_group(g).ok());
+  // 4. Institution 0's key and binding presented as institution 2's.
+  g = s.group();
+  g[2].verify_key = g[0].verify_key;
+  g[2].binding = g[0].binding;
+  EXPECT_FALSE(s.check_group(g).ok());
+  // 5. Another key for this institution itself (bound by its own ledger key, e.g. from an earlier run).
+  g = s.group();
+  g[1].verify_key = mallory.verify_key;
+  g[1].binding = s.keys[1]->sign(internal::ensemble_binding_message("fed-ensemble", 1, mallory.verify_key));
+  r = s.check_group(g);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("another key for this institution"), std::string::npos);
+  // 6. An institution left out, a lowered threshold, another session length, a reordered group.
+  g = s.group();
+  g.pop_back();
+  EXPECT_FALSE(s.check_group(g).ok());
+  EXPECT_FALSE(s.check_group(s.group(), 1).ok());
+  EXPECT_FALSE(s.check_group(s.group(), 2, 5).ok());
+  g = s.group();
+  std::swap(g[0], g[2]);
+  EXPECT_FALSE(s.check_group(g).ok());
+  // Malformed payloads: every truncation and trailing bytes are refused, never a crash.
+  const Bytes good = internal::encode_ensemble_group(2, 20, s.group());
+  for (std::size_t n = 0; n < good.size(); ++n) {
+    EXPECT_FALSE(
+        internal::check_ensemble_group(s.config, s.options, *s.ledger, s.secagg[1].verify_key, std::span(good).first(n))
+            .ok());
+  }
+  Bytes longer = good;
+  longer.push_back(0);
+  EXPECT_FALSE(internal::check_ensemble_group(s.config, s.options, *s.ledger, s.secagg[1].verify_key, longer).ok());
+}
+
+}  // namespace
+}  // namespace heal::node

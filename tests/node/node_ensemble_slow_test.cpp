@@ -1,0 +1,287 @@
+// The SMPC ensemble (issue 17) with one process per party: a coordinator and three institutions,
+// each fork()ed before any gRPC state exists, each with its own certificate, ledger key, SecAgg
+// identity and model (the fake logistic-regression members of the fl/ensemble tests, one feature
+// subset each), talking only over GrpcTransport (mutual TLS on 127.0.0.1) and the shared SQLite
+// ledger. The consensus of every round equals the in-process simulation's (the same members, the
+// same secure aggregation); an institution killed with SIGKILL mid-run leaves rounds that complete
+// with the other two (t = 2 of 3); a coordinator that swaps an institution's SecAgg key is refused.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "fl/ensemble/fake_member.h"
+#include "heal/fl/ensemble/simulation.h"
+#include "heal/ledger/backends/sqlite_ledger.h"
+#include "heal/net/grpc_transport.h"
+#include "heal/node/config.h"
+#include "heal/node/ensemble.h"
+#include "net/test_pki.h"
+
+namespace heal::node {
+namespace {
+
+using fl::ensemble::testing::BlobSource;
+using fl::ensemble::testing::Dataset;
+using fl::ensemble::testing::FakeMember;
+using fl::ensemble::testing::kClasses;
+
+constexpr int kInstitutions = 3;
+constexpr int kRounds = 3;
+
+// The members of the fl/ensemble tests' World: member k sees mostly classes k and k+1 and its own
+// feature subset; every process draws the same data from the same seed.
+std::vector<std::unique_ptr<FakeMember>> make_members() {
+  BlobSource src(7);
+  const Dataset reference = src.draw({40, 40, 40});
+  (void)src.draw({200, 200, 200});  // the World's test set (keeps the draws aligned)
+  const std::vector<std::vector<std::size_t>> feats = {{0, 1, 2, 3}, {0, 1, 2}, {1, 2, 3}, {0, 2, 3}};
+  std::vector<std::unique_ptr<FakeMember>> m;
+  for (std::size_t k = 0; k < kInstitutions; ++k) {
+    std::vector<std::size_t> per(kClasses, 2);
+    per[k % kClasses] = 60;
+    per[(k + 1) % kClasses] = 60;
+    Dataset tr = src.draw(per), va = src.draw({per[0] / 2, per[1] / 2, per[2] / 2});
+    m.push_back(std::make_unique<FakeMember>(feats[k % feats.size()], tr, va, reference));
+  }
+  return m;
+}
+
+// A member that kills its own process when it starts training in round `round`.
+class DiesInRound final : public fl::ensemble::EnsembleMember {
+ public:
+  DiesInRound(FakeMember& inner, std::uint64_t round) : in_(inner), round_(round) {}
+  fl::ensemble::MemberDescription describe() const override { return in_.describe(); }
+  std::size_t num_classes() const override { return in_.num_classes(); }
+  std::size_t num_reference() const override { return in_.num_reference(); }
+  Digest reference_hash() const override { return in_.reference_hash(); }
+  std::uint64_t num_train_samples() const override { return in_.num_train_samples(); }
+  Result<fl::Metrics> train_local(const fl::TrainConfig& c) override {
+    if (++calls_ == round_) ::kill(::getpid(), SIGKILL);
+    return in_.train_local(c);
+  }
+  Result<fl::Metrics> validate() override { return in_.validate(); }
+  Result<std::vector<double>> predict_reference() override { return in_.predict_reference(); }
+  Result<fl::Metrics> distill(std::span<const double> c, const fl::TrainConfig& t) override {
+    return in_.distill(c, t);
+  }
+  std::vector<float> get_weights() const override { return in_.get_weights(); }
+  Status set_weights(std::span<const float> w) override { return in_.set_weights(w); }
+  Bytes model_bytes() const override { return in_.model_bytes(); }
+
+ private:
+  FakeMember& in_;
+  std::uint64_t round_;
+  std::uint64_t calls_ = 0;
+};
+
+int free_port() {
+  int s = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(s);
+  return ntohs(a.sin_port);
+}
+
+struct Cluster {
+  std::string dir;
+  std::vector<std::string> configs;  // institutions 0..K-1, then the coordinator
+};
+
+Cluster make_cluster(const std::string& name, int response_timeout_ms) {
+  Cluster c;
+  c.dir = (std::filesystem::temp_directory_path() / ("heal_ensnode_" + name + "_XXXXXX")).string();
+  if (::mkdtemp(c.dir.data()) == nullptr) throw std::runtime_error("mkdtemp");
+  testing::TestCa ca(c.dir, "consortium");
+  std::vector<int> ports;
+  for (int i = 0; i <= kInstitutions; ++i) ports.push_back(free_port());
+  auto addr = [&](int i) { return "127.0.0.1:" + std::to_string(ports[i]); };
+  for (int i = 0; i <= kInstitutions; ++i) {
+    const bool coordinator = i == kInstitutions;
+    const fl::PartyId id = coordinator ? fl::kCoordinatorId : static_cast<fl::PartyId>(i);
+    const auto pki = ca.issue(net::party_cert_name(id));
+    nlohmann::json j;
+    j["role"] = coordinator ? "coordinator" : "hospital";
+    if (!coordinator) j["party_id"] = i;
+    j["hospitals"] = kInstitutions;
+    j["listen"] = addr(i);
+    j["peers"] = nlohmann::json::object();
+    for (int p = 0; p < kInstitutions; ++p) {
+      if (p != i) j["peers"][std::to_string(p)] = addr(p);
+    }
+    if (!coordinator) j["peers"]["coordinator"] = addr(kInstitutions);
+    j["tls"] = {{"ca_cert", pki.ca_cert_path}, {"cert", pki.cert_path}, {"key", pki.key_path}};
+    j["ledger"] = "ledger.sqlite";
+    j["federation_id"] = "ensemble-node-test-" + name;
+    j["rounds"] = kRounds;
+    if (!coordinator) {
+      j["node_store"] = {{"path", "institution-" + std::to_string(i) + ".store"},
+                         {"passphrase_env", "HEAL_TEST_NODE_PASSPHRASE"}};
+    }
+    j["response_timeout_ms"] = response_timeout_ms;
+    j["setup_timeout_ms"] = 60000;
+    const std::string path =
+        c.dir + "/" + (coordinator ? std::string("coordinator") : "institution-" + std::to_string(i)) + ".json";
+    std::ofstream(path) << j.dump(2);
+    c.configs.push_back(path);
+  }
+  return c;
+}
+
+EnsembleNodeOptions test_options() {
+  EnsembleNodeOptions o;
+  o.kdf = VaultKdf::interactive();
+  return o;
+}
+
+// Child: institution i; exit code 0 on a clean stop. die_in_round > 0: killed when it starts
+// training in that round.
+[[noreturn]] void institution_child(const std::string& config, int i, std::uint64_t die_in_round = 0) {
+  ::setenv("HEAL_TEST_NODE_PASSPHRASE", ("passphrase of institution " + std::to_string(i)).c_str(), 1);
+  auto c = load_node_config(config);
+  if (!c.ok()) ::_exit(2);
+  auto members = make_members();
+  FakeMember& m = *members[static_cast<std::size_t>(i)];
+  DiesInRound dying(m, die_in_round);
+  fl::ensemble::EnsembleMember& member = die_in_round > 0 ? static_cast<fl::ensemble::EnsembleMember&>(dying) : m;
+  Status s = run_ensemble_institution_node(*c, member, test_options());
+  if (!s.ok()) std::fprintf(stderr, "institution %d: %s\n", i, s.to_string().c_str());
+  ::_exit(s.ok() ? 0 : 1);
+}
+
+// Child: the coordinator; writes every round's outcome to <dir>/result.json.
+[[noreturn]] void coordinator_child(const Cluster& cl) {
+  auto c = load_node_config(cl.configs.back());
+  if (!c.ok()) ::_exit(2);
+  const auto members = make_members();
+  auto rep = run_ensemble_coordinator_node(*c, members[0]->reference_hash(), members[0]->num_reference(), kClasses,
+                                           test_options());
+  if (!rep.ok()) {
+    std::fprintf(stderr, "coordinator: %s\n", rep.status().to_string().c_str());
+    ::_exit(1);
+  }
+  nlohmann::json out;
+  out["rounds"] = nlohmann::json::array();
+  for (const auto& r : rep->rounds) {
+    out["rounds"].push_back({{"completed", r.completed}, {"contributors", r.contributors}, {"consensus", r.consensus}});
+  }
+  out["architectures"] = nlohmann::json::array();
+  for (const auto& inst : rep->institutions) out["architectures"].push_back(inst.architecture);
+  out["bytes_up"] = rep->bytes_up;
+  out["verified"] = rep->ledger_verified;
+  std::ofstream(cl.dir + "/result.json") << out.dump();
+  ::_exit(0);
+}
+
+int wait_exit(pid_t pid) {
+  int status = 0;
+  if (::waitpid(pid, &status, 0) != pid) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+nlohmann::json run_cluster(const Cluster& cl, int dying = -1, std::uint64_t die_in_round = 0) {
+  std::vector<pid_t> pids;
+  for (int i = 0; i < kInstitutions; ++i) {
+    const pid_t pid = ::fork();
+    if (pid == 0) institution_child(cl.configs[i], i, i == dying ? die_in_round : 0);
+    pids.push_back(pid);
+  }
+  const pid_t coordinator = ::fork();
+  if (coordinator == 0) coordinator_child(cl);
+  EXPECT_EQ(wait_exit(coordinator), 0);
+  for (int i = 0; i < kInstitutions; ++i) {
+    EXPECT_EQ(wait_exit(pids[i]), i == dying ? 128 + SIGKILL : 0) << "institution " << i;
+  }
+  std::ifstream in(cl.dir + "/result.json");
+  if (!in.good()) return {};
+  return nlohmann::json::parse(in);
+}
+
+TEST(NodeEnsemble, ThreeInstitutionProcessesComputeTheSimulationsConsensus) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Cluster cl = make_cluster("consensus", 20000);
+  const nlohmann::json out = run_cluster(cl);
+  std::printf("[ timing ] 4 processes, setup + %d ensemble rounds: %.1f s\n", kRounds,
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  ASSERT_FALSE(out.is_null());
+  EXPECT_TRUE(out["verified"].get<bool>());
+  ASSERT_EQ(out["rounds"].size(), std::size_t{kRounds});
+
+  // The same members in one process (fl::ensemble::EnsembleSimulation, parties 1..3).
+  auto members = make_members();
+  std::vector<fl::ensemble::InstitutionSpec> specs;
+  for (std::size_t k = 0; k < members.size(); ++k) {
+    fl::ensemble::InstitutionSpec spec;
+    spec.name = "institution-" + std::to_string(k);
+    spec.model = members[k].get();
+    specs.push_back(spec);
+  }
+  fl::ensemble::SimulationOptions so;
+  so.reference_hash = members[0]->reference_hash();
+  const std::string sim_path = cl.dir + "/simulation.sqlite";
+  auto sim_ledger = ledger::SqliteLedger::open(sim_path).value();
+  SeededRng rng(seed_from_u64(1));
+  fl::ensemble::EnsembleSimulation sim(specs, so, *sim_ledger, rng);
+  ASSERT_TRUE(sim.setup().ok());
+  for (int r = 0; r < kRounds; ++r) {
+    auto rep = sim.run_round();
+    ASSERT_TRUE(rep.ok() && rep->completed);
+    const auto& net_round = out["rounds"][static_cast<std::size_t>(r)];
+    EXPECT_TRUE(net_round["completed"].get<bool>());
+    EXPECT_EQ(net_round["contributors"].get<std::vector<fl::PartyId>>(), (std::vector<fl::PartyId>{0, 1, 2}));
+    const auto consensus = net_round["consensus"].get<std::vector<double>>();
+    ASSERT_EQ(consensus.size(), rep->consensus.size());
+    double worst = 0;
+    for (std::size_t j = 0; j < consensus.size(); ++j)
+      worst = std::max(worst, std::abs(consensus[j] - rep->consensus[j]));
+    EXPECT_LT(worst, 1e-12) << "round " << r + 1;
+  }
+  EXPECT_EQ(out["architectures"][1].get<std::string>(), "logreg(features=0,1,2)");
+
+  // The shared ledger: the co-signed setup, the ensemble setup, every institution's version history
+  // (version 1, then one per round) and the rounds.
+  auto ledger = ledger::SqliteLedger::open(cl.dir + "/ledger.sqlite").value();
+  EXPECT_TRUE(ledger->verify().ok);
+  EXPECT_TRUE(ledger->ensemble_setup().ok());
+  for (std::uint32_t i = 0; i < kInstitutions; ++i) {
+    auto h = ledger->member_history(i);
+    ASSERT_TRUE(h.ok());
+    EXPECT_EQ(h->size(), std::size_t{kRounds + 1}) << "institution " << i;
+  }
+  auto rounds = ledger->ensemble_rounds();
+  ASSERT_TRUE(rounds.ok());
+  EXPECT_EQ(rounds->size(), std::size_t{kRounds});
+  std::filesystem::remove_all(cl.dir);
+}
+
+TEST(NodeEnsemble, AnInstitutionKilledMidRunLeavesRoundsThatCompleteWithTheOthers) {
+  Cluster cl = make_cluster("dropout", 3000);
+  const nlohmann::json out = run_cluster(cl, /*dying=*/1, /*die_in_round=*/2);
+  ASSERT_FALSE(out.is_null());
+  EXPECT_TRUE(out["verified"].get<bool>());
+  ASSERT_EQ(out["rounds"].size(), std::size_t{kRounds});
+  EXPECT_EQ(out["rounds"][0]["contributors"].get<std::vector<fl::PartyId>>(), (std::vector<fl::PartyId>{0, 1, 2}));
+  for (std::size_t r = 1; r < kRounds; ++r) {
+    EXPECT_TRUE(out["rounds"][r]["completed"].get<bool>()) << "round " << r + 1;
+    EXPECT_EQ(out["rounds"][r]["contributors"].get<std::vector<fl::PartyId>>(), (std::vector<fl::PartyId>{0, 2}));
+  }
+  std::filesystem::remove_all(cl.dir);
+}
+
+}  // namespace
+}  // namespace heal::node
