@@ -8,6 +8,12 @@
 #
 #   scripts/demo-network.sh [--hospitals 3] [--rounds 5] [--data PATH] [--out DIR] [--model hecnn]
 #                           [--partition dirichlet:0.5] [--seed 1] [--local-epochs 1] [--netns | --chain]
+#                           [--ensemble hecnn,resnet,capsnet [--sharpen T] [--distill-epochs E]]
+#
+# --ensemble ARCHS runs an SMPC ensemble instead of FedAvg (heal/node/ensemble.h): every hospital is
+# an institution with its own architecture (ARCHS cycled over the party ids) and the consensus on the
+# reference set is computed by secure aggregation; each institution prints its own model's test
+# accuracy. SQLite ledger only.
 #
 # --netns puts every process in its own network namespace, joined by veth pairs to a bridge
 # (10.77.0.0/24), so that the nodes really talk over a network link and the bytes each hospital
@@ -37,6 +43,9 @@ threads=1
 lr=0.002
 local_epochs=1
 timeout_ms=600000
+ensemble=""
+sharpen=1
+distill_epochs=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --hospitals) hospitals="$2"; shift 2 ;;
@@ -50,9 +59,12 @@ while [ $# -gt 0 ]; do
     --lr) lr="$2"; shift 2 ;;
     --local-epochs) local_epochs="$2"; shift 2 ;;
     --timeout-ms) timeout_ms="$2"; shift 2 ;;
+    --ensemble) ensemble="$2"; shift 2 ;;
+    --sharpen) sharpen="$2"; shift 2 ;;
+    --distill-epochs) distill_epochs="$2"; shift 2 ;;
     --netns) netns=1; shift ;;
     --chain) chain=1; shift ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "demo-network: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -66,6 +78,14 @@ data="$(cd "$(dirname "$data")" && pwd)/$(basename "$data")"
 case "$HEAL" in /*) ;; *) HEAL="$(pwd)/$HEAL" ;; esac
 [ -x "$HEAL" ] || { echo "demo-network: $HEAL is not built (cmake --build build/release --target heal), or set HEAL" >&2; exit 2; }
 command -v openssl >/dev/null || { echo "demo-network: needs the openssl command (the consortium CA)" >&2; exit 2; }
+ensemble_json=""
+if [ -n "$ensemble" ]; then
+  [ "$chain" = 1 ] && { echo "demo-network: --ensemble runs on the SQLite ledger (not --chain)" >&2; exit 2; }
+  archs_json=$(printf '%s' "$ensemble" | awk -F, '{ for (i = 1; i <= NF; i++) printf "%s\"%s\"", (i > 1 ? ", " : ""), $i }')
+  ensemble_json=",
+               \"federation\": \"ensemble\", \"archs\": [$archs_json], \"sharpen\": $sharpen,
+               \"distill_epochs\": $distill_epochs"
+fi
 if [ "$netns" = 1 ]; then
   if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null; then
     echo "demo-network: --netns needs root and the ip command" >&2; exit 2
@@ -200,7 +220,7 @@ write_config() {  # party
   "he": {"max_abs_update": 256},
 $( [ "$p" = coordinator ] || echo "  \"node_store\": {\"path\": \"hospital-$p.store\", \"passphrase_env\": \"HEAL_NODE_PASSPHRASE\"},")
   "training": {"data": "$data", "model": "$model", "partition": "$partition", "seed": $seed,
-               "lr": $lr, "local_epochs": $local_epochs, "threads": $threads}
+               "lr": $lr, "local_epochs": $local_epochs, "threads": $threads$ensemble_json}
 }
 EOF
 }
@@ -212,7 +232,11 @@ run_in() {  # party, then the command
   if [ "$netns" = 1 ]; then ip netns exec "healdemo-$p" "$@"; else "$@"; fi
 }
 
-echo "federation $fid: $hospitals hospital processes + 1 coordinator, $rounds rounds, $(basename "$data"), model $model"
+if [ -n "$ensemble" ]; then
+  echo "ensemble $fid: $hospitals institution processes ($ensemble) + 1 coordinator, $rounds rounds, $(basename "$data")"
+else
+  echo "federation $fid: $hospitals hospital processes + 1 coordinator, $rounds rounds, $(basename "$data"), model $model"
+fi
 echo "work dir: $out (configs node-*.json, certificates pki/, logs logs/)"
 [ "$netns" = 1 ] && echo "network: one namespace per process, veth pairs on bridge healdemo-br (10.77.0.0/24)"
 t0=$(date +%s.%N)

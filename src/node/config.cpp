@@ -106,10 +106,30 @@ Status check_name(const std::string& field, const std::string& v) {
 
 Result<NodeTraining> parse_training(const json& t, const std::string& base_dir) {
   if (!t.is_object()) return bad("training", "must be an object");
-  HEAL_RETURN_IF_ERROR(
-      only_keys(t, "training.",
-                {"data", "task", "model", "partition", "seed", "lr", "batch", "local_epochs", "size", "threads",
-                 "strategy", "server_lr", "mu", "clip", "lr_schedule", "loss", "multiclass"}));
+  HEAL_RETURN_IF_ERROR(only_keys(t, "training.",
+                                 {"data",
+                                  "task",
+                                  "model",
+                                  "partition",
+                                  "seed",
+                                  "lr",
+                                  "batch",
+                                  "local_epochs",
+                                  "size",
+                                  "threads",
+                                  "strategy",
+                                  "server_lr",
+                                  "mu",
+                                  "clip",
+                                  "lr_schedule",
+                                  "loss",
+                                  "multiclass",
+                                  "federation",
+                                  "archs",
+                                  "reference_fraction",
+                                  "distill_epochs",
+                                  "distill_lr",
+                                  "sharpen"}));
   NodeTraining n;
   HEAL_ASSIGN_OR_RETURN(n.data_path, get_string(t, "training.", "data"));
   n.data_path = resolve(base_dir, n.data_path);
@@ -150,6 +170,29 @@ Result<NodeTraining> parse_training(const json& t, const std::string& base_dir) 
   HEAL_ASSIGN_OR_RETURN(n.server_lr, get_number(t, "training.", "server_lr", 1e-9, 100, n.server_lr));
   HEAL_ASSIGN_OR_RETURN(n.proximal_mu, get_number(t, "training.", "mu", 0, 100, n.proximal_mu));
   HEAL_ASSIGN_OR_RETURN(n.clip_norm, get_number(t, "training.", "clip", 0, 1e9, n.clip_norm));
+  HEAL_ASSIGN_OR_RETURN(std::string fed, get_string(t, "training.", "federation", /*required=*/false));
+  if (!fed.empty()) {
+    if (fed != "fedavg" && fed != "ensemble") return bad("training.federation", "\"fedavg\" or \"ensemble\"");
+    n.federation = fed;
+  }
+  if (n.federation == "ensemble" && n.task != "classify") {
+    return bad("training.federation", "an ensemble classifies (task \"classify\")");
+  }
+  if (auto a = t.find("archs"); a != t.end()) {
+    if (!a->is_array() || a->empty() || a->size() > 64) return bad("training.archs", "must be a list of 1..64 names");
+    n.archs.clear();
+    for (const auto& name : *a) {
+      if (!name.is_string()) return bad("training.archs", "must be a list of names");
+      HEAL_RETURN_IF_ERROR(check_name("training.archs", name.get<std::string>()));
+      n.archs.push_back(name.get<std::string>());
+    }
+  }
+  HEAL_ASSIGN_OR_RETURN(n.reference_fraction,
+                        get_number(t, "training.", "reference_fraction", 0.01, 0.89, n.reference_fraction));
+  HEAL_ASSIGN_OR_RETURN(std::uint64_t de, get_uint(t, "training.", "distill_epochs", 1, 1000, std::uint64_t{1}));
+  n.distill_epochs = static_cast<std::uint32_t>(de);
+  HEAL_ASSIGN_OR_RETURN(n.distill_lr, get_number(t, "training.", "distill_lr", 1e-9, 10, n.distill_lr));
+  HEAL_ASSIGN_OR_RETURN(n.sharpen, get_number(t, "training.", "sharpen", 0.01, 100, n.sharpen));
   return n;
 }
 

@@ -258,7 +258,6 @@ Status run_ensemble_institution_node(const NodeConfig& c, fl::ensemble::Ensemble
   std::deque<fl::Message> node_msgs;
   NodeTransport transport(*net, [&](fl::Message m) { node_msgs.push_back(std::move(m)); });
   std::unique_ptr<fl::ensemble::EnsembleNode> node;
-  std::uint64_t reported = 0;
   const auto idle_limit = c.setup_timeout + 4 * c.response_timeout;
   auto last_heard = Clock::now();
   std::uint64_t heard = 0;
@@ -266,11 +265,6 @@ Status run_ensemble_institution_node(const NodeConfig& c, fl::ensemble::Ensemble
     if (node) {
       auto moved = node->poll();
       if (!moved.ok()) return moved.status().with_context("institution " + std::to_string(self));
-      const fl::ensemble::NodeRound& lr = node->last_round();
-      if (lr.round > reported && (lr.distilled || !lr.refusal.empty())) {
-        reported = lr.round;
-        if (o.on_node_round) o.on_node_round(lr);
-      }
     } else {
       while (transport.receive(self)) {
       }
@@ -316,6 +310,7 @@ Status run_ensemble_institution_node(const NodeConfig& c, fl::ensemble::Ensemble
         no.model = &member;
         no.identity = std::move(secagg);
         no.train = o.train;
+        no.on_round_end = o.on_node_round;
         node = std::make_unique<fl::ensemble::EnsembleNode>(std::move(cfg), std::move(no), transport, *ledger, *signer,
                                                             rng);
         HEAL_RETURN_IF_ERROR(node->publish_initial_version().with_context("institution " + std::to_string(self)));

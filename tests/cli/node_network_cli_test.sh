@@ -3,14 +3,55 @@
 # (`heal node run`, mutual TLS, dealer-free keys, threshold CKKS), 2 rounds of PneumoniaMNIST, the
 # ledger verified. With "netns" as the third argument every process runs in its own network namespace
 # (veth pairs on a bridge); the test is skipped (exit 77) where the machine does not allow it. With
-# "chain" the ledger is the HealFederation contract on a private anvil chain ($ANVIL).
-#   node_network_cli_test.sh HEAL SHARED_DATA_DIR [netns|chain]
+# "chain" the ledger is the HealFederation contract on a private anvil chain ($ANVIL). With "ensemble"
+# the processes form an SMPC ensemble of three architectures on BreastMNIST (--ensemble), and every
+# institution's model must score on the test split exactly what the same institution scores in
+# `heal fl ensemble simulate` with the same settings (one process).
+#   node_network_cli_test.sh HEAL SHARED_DATA_DIR [netns|chain|ensemble]
 set -euo pipefail
 heal="$1"
 data="$2/pneumoniamnist.npz"
 mode="${3:-loopback}"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 [ -f "$data" ] || { echo "SKIP: $data is missing"; exit 77; }
+if [ "$mode" = ensemble ]; then
+  data="$2/breastmnist.npz"
+  [ -f "$data" ] || { echo "SKIP: $data is missing"; exit 77; }
+  work="$(mktemp -d /tmp/heal-node-ensemble-test.XXXXXX)"
+  trap 'rm -rf "$work"' EXIT
+  fail() { echo "FAIL: $*"; exit 1; }
+  HEAL="$heal" "$here/scripts/demo-network.sh" --hospitals 3 --rounds 3 --data "$data" --out "$work/run" \
+    --ensemble hecnn,resnet,capsnet --sharpen 0.5 --timeout-ms 300000 > "$work/out.txt" 2>&1 ||
+    { cat "$work/out.txt"; tail -n 20 "$work"/run/logs/*.log; exit 1; }
+  cat "$work/out.txt"
+  grep -q "demo-network: OK" "$work/out.txt" || fail "no OK line"
+  [ "$(grep -cE '^ +[123] +3  ' "$work/out.txt")" -ge 3 ] || fail "expected rounds 1-3 with 3 contributors"
+  grep -q "3 of 3 rounds completed" "$work/out.txt" || fail "not every round completed"
+  grep -q "ledger .*: verified" "$work/out.txt" || fail "ledger not verified"
+  "$heal" --quiet fl ensemble simulate --data "$data" --hospitals 3 --archs hecnn,resnet,capsnet --rounds 3 \
+    --sharpen 0.5 --local-epochs 1 --threads 1 --seed 1 --no-local-baseline --no-central --out "$work/sim" \
+    > "$work/sim.txt" 2>&1 || { cat "$work/sim.txt"; fail "the simulation failed"; }
+  python3 - "$work/sim/report.json" "$work"/run/logs/hospital-*.log <<'PY' || fail "processes differ from the simulation"
+import json, re, sys
+sim = json.load(open(sys.argv[1]))["members"]
+for path in sys.argv[2:]:
+    line = [l for l in open(path) if "test ACC" in l]
+    assert len(line) == 1, (path, line)
+    m = re.search(r"institution (\d+) \((\w+)\): best val ACC ([0-9.]+); test ACC ([0-9.]+), AUC ([0-9.]+)", line[0])
+    assert m, line[0]
+    k = int(m.group(1))
+    s = sim[k]
+    assert s["architecture"].startswith(m.group(2)), (s["architecture"], m.group(2))
+    for got, want in ((float(m.group(3)), s["best_val_accuracy"]), (float(m.group(4)), s["test_accuracy"]),
+                      (float(m.group(5)), s["test_auc"])):
+        assert abs(got - want) < 1e-3, (k, got, want)
+    print("institution %d (%s): test ACC %.4f, AUC %.4f, as in the simulation" % (k, m.group(2), s["test_accuracy"], s["test_auc"]))
+PY
+  for f in "$work"/run/hospital-*.store.ledger-key; do
+    [ "$(stat -c %a "$f")" = 600 ] || fail "$f is not 0600"
+  done
+  exit 0
+fi
 extra=()
 if [ "$mode" = netns ]; then
   if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null || ! ip netns add heal-probe-$$ 2>/dev/null; then

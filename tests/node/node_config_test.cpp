@@ -191,6 +191,50 @@ TEST(NodeConfig, TrainingSectionIsParsedAndChecked) {
   EXPECT_NE(c.status().message().find("training.multiclass"), std::string::npos) << c.status().message();
 }
 
+// training.federation = "ensemble": the institutions' architectures and the distillation settings.
+TEST(NodeConfig, EnsembleTrainingIsParsedAndChecked) {
+  auto j = hospital();
+  j["training"] = {{"data", "breastmnist.npz"},
+                   {"federation", "ensemble"},
+                   {"archs", {"hecnn:4", "resnet"}},
+                   {"reference_fraction", 0.25},
+                   {"distill_epochs", 2},
+                   {"distill_lr", 0.0005},
+                   {"sharpen", 0.5}};
+  auto c = parse_node_config(j.dump(), "/srv/heal");
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  EXPECT_EQ(c->training->federation, "ensemble");
+  EXPECT_EQ(c->training->archs, (std::vector<std::string>{"hecnn:4", "resnet"}));
+  EXPECT_DOUBLE_EQ(c->training->reference_fraction, 0.25);
+  EXPECT_EQ(c->training->distill_epochs, 2u);
+  EXPECT_DOUBLE_EQ(c->training->distill_lr, 0.0005);
+  EXPECT_DOUBLE_EQ(c->training->sharpen, 0.5);
+  j["training"].erase("federation");
+  c = parse_node_config(j.dump(), "/srv/heal");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->training->federation, "fedavg");  // the default
+  const auto refused = [&](const char* key, const nlohmann::json& value) {
+    auto k = j;
+    k["training"]["federation"] = "ensemble";
+    k["training"][key] = value;
+    auto r = parse_node_config(k.dump(), "/srv/heal");
+    EXPECT_FALSE(r.ok()) << key << " = " << value.dump();
+    if (!r.ok()) {
+      EXPECT_NE(r.status().message().find(std::string("training.")), std::string::npos);
+    }
+  };
+  refused("federation", "gossip");
+  refused("archs", nlohmann::json::array());
+  refused("archs", "hecnn");
+  refused("archs", {"hecnn", 3});
+  refused("archs", {"hecnn; rm -rf /"});
+  refused("reference_fraction", 0.95);
+  refused("reference_fraction", 0);
+  refused("distill_epochs", 0);
+  refused("sharpen", -1);
+  refused("task", "segment");  // an ensemble classifies
+}
+
 TEST(NodeConfig, MutatedFilesAreRefusedOrConsistent) {
   // Byte flips, truncations and insertions of a valid file: a Status or a configuration that keeps
   // the parser's promises, never a crash (fuzz/node_config_fuzz.cpp does this at scale).

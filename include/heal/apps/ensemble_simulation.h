@@ -137,6 +137,23 @@ struct EnsembleSimulationReport {
   std::vector<double> ensemble_test_probabilities, central_test_probabilities;
 };
 
+/// The consortium's data as run_ensemble_simulation splits it (and as every process of an ensemble
+/// of nodes splits it alike, heal/node/fl_run.h): the reference set, a seeded random
+/// `reference_fraction` of the training split with its labels dropped; the rest of the training split
+/// (`pool`), label-skewed over `sites` sites by `partition` (seeded by `seed`); the validation split.
+struct EnsembleData {
+  std::shared_ptr<io::SplitData> reference, pool, val;
+  std::vector<std::vector<std::size_t>> site_indices;  ///< per site, indices into pool
+  Digest reference_hash{};                             ///< images_hash(*reference)
+};
+Result<EnsembleData> split_ensemble_data(const io::Dataset& data, int sites, io::PartitionSpec partition,
+                                         double reference_fraction, std::uint64_t seed);
+/// "hecnn", "resnet:32" (NAME or NAME:WIDTH) -> the model spec for the dataset's images.
+Result<nn::torch_backend::ModelSpec> member_spec(const std::string& arch, const io::Dataset& data);
+/// The training seed of institution k's site s (s = 0: a one-site institution's member, or a
+/// multi-site institution's model).
+std::uint64_t member_seed(std::uint64_t seed, std::size_t k, std::size_t site);
+
 /// Runs the simulation. InvalidArgument on bad options (unknown architecture, too few samples).
 Result<EnsembleSimulationReport> run_ensemble_simulation(const io::Dataset& data, const std::string& dataset_name,
                                                          const EnsembleSimulationOptions& options);

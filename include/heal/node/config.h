@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "heal/core/status.h"
 #include "heal/fl/he_aggregator.h"
@@ -43,6 +44,16 @@ struct NodeTraining {
   double server_lr = 1.0;
   double proximal_mu = 0.01;
   double clip_norm = 0;  ///< hospitals: clip the update's L2 norm (0: off)
+  /// "fedavg" (one model, averaged under threshold CKKS) or "ensemble": every hospital is an
+  /// institution of an SMPC ensemble with its own architecture (heal/node/ensemble.h; classify only).
+  std::string federation = "fedavg";
+  /// ensemble: the institutions' architectures, cycled over the party ids (institution i trains
+  /// archs[i % size]; NAME or NAME:WIDTH as `heal fl ensemble simulate --archs`).
+  std::vector<std::string> archs = {"hecnn", "resnet", "capsnet"};
+  double reference_fraction = 0.2;   ///< ensemble: share of the training split held out as the reference set
+  std::uint32_t distill_epochs = 1;  ///< ensemble: distillation epochs per round
+  double distill_lr = 1e-3;          ///< ensemble: distillation learning rate (constant)
+  double sharpen = 1.0;              ///< ensemble: consensus sharpening temperature (1: off)
 };
 
 struct NodeConfig {

@@ -27,8 +27,19 @@ namespace {
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-// "hecnn", "resnet:32" -> spec for the dataset's images.
-Result<tb::ModelSpec> spec_for(const std::string& text, const io::Dataset& d) {
+// Weighted mean of row-major probability matrices.
+std::vector<double> weighted_mean(const std::vector<std::vector<double>>& probs, const std::vector<double>& w) {
+  std::vector<double> out(probs.front().size(), 0.0);
+  const double total = std::accumulate(w.begin(), w.end(), 0.0);
+  for (std::size_t i = 0; i < probs.size(); ++i) {
+    for (std::size_t k = 0; k < out.size(); ++k) out[k] += w[i] * probs[i][k] / total;
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<tb::ModelSpec> member_spec(const std::string& text, const io::Dataset& d) {
   const auto colon = text.find(':');
   auto arch = tb::parse_architecture(text.substr(0, colon));
   if (!arch.ok()) return arch.status();
@@ -49,17 +60,40 @@ Result<tb::ModelSpec> spec_for(const std::string& text, const io::Dataset& d) {
   return s;
 }
 
-// Weighted mean of row-major probability matrices.
-std::vector<double> weighted_mean(const std::vector<std::vector<double>>& probs, const std::vector<double>& w) {
-  std::vector<double> out(probs.front().size(), 0.0);
-  const double total = std::accumulate(w.begin(), w.end(), 0.0);
-  for (std::size_t i = 0; i < probs.size(); ++i) {
-    for (std::size_t k = 0; k < out.size(); ++k) out[k] += w[i] * probs[i][k] / total;
-  }
-  return out;
+std::uint64_t member_seed(std::uint64_t seed, std::size_t k, std::size_t site) {
+  return seed * 1000 + 1 + 101 * k + 7 * site;
 }
 
-}  // namespace
+Result<EnsembleData> split_ensemble_data(const io::Dataset& data, int sites, io::PartitionSpec partition,
+                                         double reference_fraction, std::uint64_t seed) {
+  if (!(reference_fraction > 0 && reference_fraction < 0.9)) {
+    return Status::invalid_argument("reference fraction must be in (0, 0.9)");
+  }
+  if (data.val.size() == 0) return Status::invalid_argument("the dataset has no validation split (ensemble weights)");
+  // Reference set: a seeded random fraction of the training split, labels dropped.
+  SeededRng rng(seed_from_u64(seed), 0x5ef);
+  std::vector<std::size_t> all(data.train.size());
+  std::iota(all.begin(), all.end(), std::size_t{0});
+  shuffle(std::span(all), rng);
+  const auto n_ref = static_cast<std::size_t>(std::llround(reference_fraction * static_cast<double>(all.size())));
+  std::vector<std::size_t> ref_idx(all.begin(), all.begin() + static_cast<long>(n_ref));
+  std::vector<std::size_t> rest(all.begin() + static_cast<long>(n_ref), all.end());
+  std::sort(ref_idx.begin(), ref_idx.end());
+  std::sort(rest.begin(), rest.end());
+  EnsembleData d;
+  d.reference = std::make_shared<io::SplitData>(io::subset(data.train, ref_idx));
+  std::fill(d.reference->labels.begin(), d.reference->labels.end(), 0);  // unlabelled: the labels are not available
+  d.pool = std::make_shared<io::SplitData>(io::subset(data.train, rest));
+  d.val = std::make_shared<io::SplitData>(data.val);
+  d.reference_hash = images_hash(*d.reference);
+  // Every site (hospital) gets a label-skewed share of the rest.
+  partition.hospitals = sites;
+  partition.seed = seed;
+  auto part = io::partition(d.pool->labels, data.num_classes, partition);
+  if (!part.ok()) return part.status();
+  d.site_indices = std::move(part->hospitals);
+  return d;
+}
 
 Result<EnsembleSimulationReport> run_ensemble_simulation(const io::Dataset& data, const std::string& name,
                                                          const EnsembleSimulationOptions& o) {
@@ -77,49 +111,28 @@ Result<EnsembleSimulationReport> run_ensemble_simulation(const io::Dataset& data
   }
   if (plan.size() < 2) return Status::invalid_argument("an ensemble needs at least 2 institutions");
   if (o.rounds < 1) return Status::invalid_argument("rounds must be >= 1");
-  if (!(o.reference_fraction > 0 && o.reference_fraction < 0.9)) {
-    return Status::invalid_argument("reference fraction must be in (0, 0.9)");
-  }
   if (o.ledger_path.empty()) return Status::invalid_argument("no ledger path given");
-  if (data.val.size() == 0) return Status::invalid_argument("the dataset has no validation split (ensemble weights)");
   std::vector<tb::ModelSpec> specs;
   int total_sites = 0;
   for (const auto& inst : plan) {
     if (inst.sites < 1) return Status::invalid_argument("institution '" + inst.name + "' has no site");
-    auto s = spec_for(inst.arch, data);
+    auto s = member_spec(inst.arch, data);
     if (!s.ok()) return s.status();
     specs.push_back(*s);
     total_sites += inst.sites;
   }
   const std::size_t C = static_cast<std::size_t>(data.num_classes);
 
-  // Reference set: a seeded random fraction of the training split, labels dropped.
-  SeededRng rng(seed_from_u64(o.seed), 0x5ef);
-  std::vector<std::size_t> all(data.train.size());
-  std::iota(all.begin(), all.end(), std::size_t{0});
-  shuffle(std::span(all), rng);
-  const auto n_ref = static_cast<std::size_t>(std::llround(o.reference_fraction * static_cast<double>(all.size())));
-  std::vector<std::size_t> ref_idx(all.begin(), all.begin() + static_cast<long>(n_ref));
-  std::vector<std::size_t> rest(all.begin() + static_cast<long>(n_ref), all.end());
-  std::sort(ref_idx.begin(), ref_idx.end());
-  std::sort(rest.begin(), rest.end());
-  auto ref = std::make_shared<io::SplitData>(io::subset(data.train, ref_idx));
-  std::fill(ref->labels.begin(), ref->labels.end(), 0);  // unlabelled: the labels are not available
-  auto pool = std::make_shared<io::SplitData>(io::subset(data.train, rest));
-  auto val = std::make_shared<io::SplitData>(data.val);
-
-  // Every site (hospital) gets a Dirichlet label-skewed share of the rest.
-  io::PartitionSpec ps = o.partition;
-  ps.hospitals = total_sites;
-  ps.seed = o.seed;
-  auto part = io::partition(pool->labels, data.num_classes, ps);
-  if (!part.ok()) return part.status();
+  auto split = split_ensemble_data(data, total_sites, o.partition, o.reference_fraction, o.seed);
+  if (!split.ok()) return split.status();
+  const std::shared_ptr<io::SplitData> ref = split->reference, pool = split->pool, val = split->val;
+  const auto* part = &split->site_indices;
   std::vector<std::vector<std::vector<std::size_t>>> site_idx(plan.size());  // [institution][site]
   std::vector<std::vector<std::size_t>> inst_idx(plan.size());               // union of its sites
   for (std::size_t k = 0, h = 0; k < plan.size(); ++k) {
     for (int s = 0; s < plan[k].sites; ++s, ++h) {
-      site_idx[k].push_back(part->hospitals[h]);
-      inst_idx[k].insert(inst_idx[k].end(), part->hospitals[h].begin(), part->hospitals[h].end());
+      site_idx[k].push_back((*part)[h]);
+      inst_idx[k].insert(inst_idx[k].end(), (*part)[h].begin(), (*part)[h].end());
     }
     std::sort(inst_idx[k].begin(), inst_idx[k].end());
   }
@@ -139,9 +152,8 @@ Result<EnsembleSimulationReport> run_ensemble_simulation(const io::Dataset& data
                 .central_arch = o.central_arch,
                 .seed = o.seed};
   rep.reference_size = ref->size();
-  const Digest ref_hash = images_hash(*ref);
+  const Digest ref_hash = split->reference_hash;
   rep.reference_hash = digest_hex(ref_hash);
-  auto member_seed = [&](std::size_t k, std::size_t site) { return o.seed * 1000 + 1 + 101 * k + 7 * site; };
 
   // --- the federation: institutions (1-site: the member; multi-site: an institution model plus sites) ---
   std::vector<std::unique_ptr<TorchEnsembleMember>> models;
@@ -151,15 +163,15 @@ Result<EnsembleSimulationReport> run_ensemble_simulation(const io::Dataset& data
     // A multi-site institution's model holds the FedAvg of its sites and has no data of its own.
     models.push_back(
         std::make_unique<TorchEnsembleMember>(pool, plan[k].sites == 1 ? site_idx[k][0] : std::vector<std::size_t>{},
-                                              ref, val, specs[k], o.member, member_seed(k, 0)));
+                                              ref, val, specs[k], o.member, member_seed(o.seed, k, 0)));
     fe::InstitutionSpec is;
     is.name = plan[k].name;
     is.model = models.back().get();
     if (plan[k].sites > 1) {
       for (int s = 0; s < plan[k].sites; ++s) {
-        sites[k].push_back(std::make_unique<TorchEnsembleMember>(pool, site_idx[k][static_cast<std::size_t>(s)], ref,
-                                                                 val, specs[k], o.member,
-                                                                 member_seed(k, static_cast<std::size_t>(s) + 1)));
+        sites[k].push_back(
+            std::make_unique<TorchEnsembleMember>(pool, site_idx[k][static_cast<std::size_t>(s)], ref, val, specs[k],
+                                                  o.member, member_seed(o.seed, k, static_cast<std::size_t>(s) + 1)));
         is.sites.push_back(sites[k].back().get());
       }
     }
@@ -307,7 +319,7 @@ Result<EnsembleSimulationReport> run_ensemble_simulation(const io::Dataset& data
     std::vector<std::vector<double>> lp;
     std::vector<double> lw(plan.size());
     for (std::size_t k = 0; k < plan.size(); ++k) {
-      TorchEnsembleMember local(pool, inst_idx[k], ref, val, specs[k], o.member, member_seed(k, 0));
+      TorchEnsembleMember local(pool, inst_idx[k], ref, val, specs[k], o.member, member_seed(o.seed, k, 0));
       double best = -1;
       std::vector<float> bw;
       for (int r = 0; r < o.rounds; ++r) {
@@ -339,7 +351,7 @@ Result<EnsembleSimulationReport> run_ensemble_simulation(const io::Dataset& data
   rep.central_test_accuracy = rep.central_test_auc = rep.central_best_val_accuracy =
       std::numeric_limits<double>::quiet_NaN();
   if (o.central_baseline) {
-    auto cs = spec_for(o.central_arch, data);
+    auto cs = member_spec(o.central_arch, data);
     if (!cs.ok()) return cs.status();
     tb::Trainer central(*cs, o.seed * 1000 + 999);
     const int epochs = o.central_epochs > 0 ? o.central_epochs : o.rounds * o.member.local_epochs;

@@ -57,6 +57,11 @@ struct EnsembleNode::State {
     ByteWriter w;
     w.put_string(why);
     send(MessageKind::kEnsembleRefusal, w.take());
+    end_round();
+  }
+
+  void end_round() const {
+    if (opt.on_round_end) opt.on_round_end(rec);
   }
 
   Status record_version(std::uint64_t round) {
@@ -221,15 +226,18 @@ struct EnsembleNode::State {
     auto recorded = ledger.ensemble_round(m.round);
     if (!recorded.ok()) {
       rec.refusal = "consensus not on the ledger: " + recorded.status().message();
+      end_round();
       return;
     }
     if (recorded->consensus_hash != blake2b_256(m.payload)) {
       rec.refusal = "the consensus received differs from the one on the ledger";
+      end_round();
       return;
     }
     if (std::none_of(recorded->contributors.begin(), recorded->contributors.end(),
                      [&](const ledger::EnsembleContribution& c) { return c.institution == opt.id; })) {
       rec.refusal = "the ledger does not list this institution among the round's contributors";
+      end_round();
       return;
     }
     auto c = internal::decode_doubles(m.payload, agg_cfg.vector_len);
@@ -243,6 +251,7 @@ struct EnsembleNode::State {
     rec.distilled = true;
     phase = Phase::kIdle;
     (void)record_version(m.round);
+    end_round();
   }
 
   Status close_sites(bool force, bool* closed) {

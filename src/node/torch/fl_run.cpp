@@ -10,9 +10,14 @@
 #include <stdexcept>
 #include <utility>
 
+#include "heal/apps/ensemble_simulation.h"
 #include "heal/apps/fl_workload.h"
+#include "heal/fl/ensemble/roles.h"
 #include "heal/io/partition.h"
+#include "heal/nn/metrics.h"
+#include "heal/nn/plots.h"
 #include "heal/nn/torch/trainer.h"
+#include "heal/node/ensemble.h"
 #include "heal/node/runtime.h"
 
 namespace heal::node {
@@ -69,10 +74,252 @@ std::string round_row(const fl::RoundStats& r, const apps::fl_workload::Workload
   return os.str();
 }
 
+// --- training.federation = "ensemble": every hospital an institution with its own architecture ---
+
+namespace ae = apps::ensemble;
+
+struct EnsembleWorkload {
+  io::Dataset data;
+  ae::EnsembleData split;
+};
+
+// Every process loads the dataset and splits it alike (reference set, Dirichlet shares), as
+// `heal fl ensemble simulate` does for one-site institutions.
+EnsembleWorkload ensemble_workload(const NodeConfig& c, const io::PartitionSpec& ps) {
+  const NodeTraining& t = *c.training;
+  io::LoadOptions lo;
+  if (io::detect_dataset_kind(t.data_path).value() != io::DatasetKind::kNpz) lo.resize_to = 64;
+  auto ds = io::load_dataset(t.data_path, lo);
+  if (!ds.ok()) throw StatusError(ds.status().with_context("node config: training.data"));
+  EnsembleWorkload w{std::move(*ds), {}};
+  auto split = ae::split_ensemble_data(w.data, static_cast<int>(c.hospitals), ps, t.reference_fraction, t.seed);
+  if (!split.ok()) throw StatusError(split.status().with_context("node config: training"));
+  w.split = std::move(*split);
+  return w;
+}
+
+ae::TorchMemberOptions member_options(const NodeConfig& c) {
+  const NodeTraining& t = *c.training;
+  ae::TorchMemberOptions m;
+  m.local_epochs = static_cast<int>(t.local_epochs);
+  m.distill_epochs = static_cast<int>(t.distill_epochs);
+  m.train.learning_rate = t.learning_rate;
+  m.train.batch_size = static_cast<int>(t.batch_size);
+  m.distill = m.train;
+  m.distill.learning_rate = t.distill_lr;
+  m.distill.schedule = nn::torch_backend::Schedule::kConstant;
+  m.sharpen_temperature = t.sharpen;
+  auto sched = apps::parse_round_schedule(t.lr_schedule, c.rounds);
+  if (!sched.ok()) throw StatusError(sched.status().with_context("node config: training.lr_schedule"));
+  m.schedule = *sched;
+  return m;
+}
+
+EnsembleNodeOptions ensemble_node_options(const NodeConfig& c) {
+  EnsembleNodeOptions e;
+  e.secagg_rounds_per_setup = static_cast<std::uint32_t>(std::min<std::uint64_t>(c.rounds, 20));
+  return e;
+}
+
+FlNodeRunResult run_ensemble_institution(const NodeConfig& c, const io::PartitionSpec& ps, const FlNodeRunOptions& o) {
+  const NodeTraining& t = *c.training;
+  EnsembleWorkload w = ensemble_workload(c, ps);
+  const std::size_t k = c.party_id;
+  const std::string arch = t.archs[k % t.archs.size()];
+  auto spec = ae::member_spec(arch, w.data);
+  if (!spec.ok()) throw StatusError(spec.status().with_context("node config: training.archs"));
+  ae::TorchEnsembleMember member(w.split.pool, w.split.site_indices.at(k), w.split.reference, w.split.val, *spec,
+                                 member_options(c), ae::member_seed(t.seed, k, 0));
+  if (o.on_text) {
+    o.on_text("institution " + std::to_string(k) + ": " + w.data.name + ", " +
+              std::to_string(member.num_train_samples()) + " private images, reference set " +
+              std::to_string(member.num_reference()) + " images, model " + member.describe().architecture + " (" +
+              std::to_string(member.describe().num_parameters) + " parameters)\n");
+  }
+  EnsembleNodeOptions e = ensemble_node_options(c);
+  // Early stopping as in the simulation: the best state at a round's end (after distillation), unless
+  // the member saw a strictly better one after private training.
+  double round_best = -1;
+  std::vector<float> round_best_weights;
+  e.on_node_round = [&](const fl::ensemble::NodeRound& r) {
+    if (r.distilled) {
+      const double acc =
+          nn::compute_metrics(member.last_distilled_val_probabilities(), w.split.val->labels, w.data.num_classes)
+              .accuracy;
+      if (acc > round_best) {
+        round_best = acc;
+        round_best_weights = member.get_weights();
+      }
+    }
+    if (!o.on_text) return;
+    std::ostringstream os;
+    os << std::setprecision(3) << "round " << r.round << ": val ACC " << r.val_accuracy << ", weight " << r.weight
+       << (r.distilled ? ", distilled" : "") << (r.refusal.empty() ? "" : ", refused: " + r.refusal) << " (train "
+       << r.train_seconds << " s, SecAgg " << r.secagg_seconds << " s, distil " << r.distill_seconds << " s)\n";
+    o.on_text(os.str());
+  };
+  if (Status st = run_ensemble_institution_node(c, member, e); !st.ok()) throw StatusError(st);
+  // The institution holds its own model: it scores it (the weights of its best validation state, as
+  // the simulation deploys them) on the test split.
+  const bool own_best = member.best_val_accuracy() > round_best && !member.best_weights().empty();
+  const double best_val = own_best ? member.best_val_accuracy() : round_best;
+  if (own_best) {
+    (void)member.set_weights(member.best_weights());
+  } else if (!round_best_weights.empty()) {
+    (void)member.set_weights(round_best_weights);
+  }
+  const auto m =
+      nn::compute_metrics(member.trainer().predict_proba(w.data.test), w.data.test.labels, w.data.num_classes);
+  FlNodeRunResult out;
+  out.test_accuracy = m.accuracy;
+  out.test_auc = m.auc;
+  if (o.on_text) {
+    std::ostringstream os;
+    os << std::setprecision(4) << "institution " << k << " (" << arch << "): best val ACC " << best_val << "; test ACC "
+       << m.accuracy << ", AUC " << m.auc << "\n";
+    o.on_text(os.str());
+  }
+  return out;
+}
+
+FlNodeRunResult run_ensemble_coordinator(const NodeConfig& c, const io::PartitionSpec& ps, const FlNodeRunOptions& o) {
+  const NodeTraining& t = *c.training;
+  EnsembleWorkload w = ensemble_workload(c, ps);
+  const auto& ref = *w.split.reference;
+  const std::uint32_t classes = static_cast<std::uint32_t>(w.data.num_classes);
+  if (o.on_text) {
+    std::ostringstream os;
+    os << "coordinator: ensemble of " << c.hospitals << " institution processes, " << w.data.name << ", partition "
+       << io::partition_scheme_name(ps) << ", reference set " << ref.size() << " images (hash "
+       << digest_hex(w.split.reference_hash).substr(0, 16) << "), " << c.rounds << " rounds\n";
+    o.on_text(os.str());
+  }
+  EnsembleNodeOptions e = ensemble_node_options(c);
+  std::ostringstream table;
+  // Per institution: its validation accuracy after this round's private training (what its public
+  // ensemble weight is computed from) and that weight.
+  table << "round  contributors  ";
+  for (std::uint32_t h = 0; h < c.hospitals; ++h) table << "val" << h << "   w" << h << "     ";
+  table << "SecAgg s\n";
+  auto row = [&](const fl::ensemble::CoordinatorRound& r) {
+    std::ostringstream os;
+    os << std::setw(5) << r.round << "  " << std::setw(12) << r.contributors.size() << "  " << std::fixed
+       << std::setprecision(3);
+    for (std::uint32_t h = 0; h < c.hospitals; ++h) {
+      const auto a = r.accuracy.find(h);
+      const auto wt = r.weight.find(h);
+      if (a == r.accuracy.end()) {
+        os << "-      -      ";
+      } else {
+        os << a->second << "  " << wt->second << "  ";
+      }
+    }
+    os << std::setprecision(4) << r.secagg_seconds << (r.completed ? "" : "  FAILED: " + r.failure) << "\n";
+    return os.str();
+  };
+  e.on_round = [&](const fl::ensemble::CoordinatorRound& r) {
+    const std::string line = row(r);
+    table << line;
+    if (o.on_text) o.on_text(line);
+  };
+  const auto t0 = std::chrono::steady_clock::now();
+  auto res = run_ensemble_coordinator_node(c, w.split.reference_hash, ref.size(), classes, e);
+  if (!res.ok()) throw StatusError(res.status());
+  const double seconds = apps::fl_workload::seconds_since(t0);
+  FlNodeRunResult out;
+  out.coordinator = true;
+  out.round_table = table.str();
+  out.ledger_verified = res->ledger_verified;
+  out.ledger_head = res->ledger_head;
+  out.ledger = res->ledger;
+  std::size_t completed = 0;
+  double secagg = 0;
+  for (const auto& r : res->rounds) {
+    completed += r.completed;
+    secagg += r.secagg_seconds;
+  }
+  const double nr = static_cast<double>(std::max<std::size_t>(res->rounds.size(), 1));
+  const double plaintext = 4.0 * static_cast<double>(ref.size()) * classes;  // float32 predictions in the clear
+  json inst = json::array();
+  for (const auto& i : res->institutions) {
+    inst.push_back({{"party", i.party},
+                    {"architecture", i.architecture},
+                    {"parameters", i.num_parameters},
+                    {"bytes_up", res->bytes_up.at(i.party)},
+                    {"bytes_down", res->bytes_down.at(i.party)},
+                    {"bytes_up_per_round", static_cast<double>(res->bytes_up.at(i.party)) / nr}});
+  }
+  json rounds = json::array();
+  std::vector<nn::Series> members;
+  for (const auto& i : res->institutions)
+    members.push_back({"institution " + std::to_string(i.party) + " (val)", {}, {}});
+  for (const auto& r : res->rounds) {
+    json acc = json::object(), wt = json::object();
+    for (const auto& [p, a] : r.accuracy) acc[std::to_string(p)] = a;
+    for (const auto& [p, x] : r.weight) wt[std::to_string(p)] = x;
+    rounds.push_back({{"round", r.round},
+                      {"completed", r.completed},
+                      {"failure", r.failure},
+                      {"contributors", r.contributors},
+                      {"val_accuracy", acc},
+                      {"weight", wt},
+                      {"secagg_seconds", r.secagg_seconds}});
+    for (std::size_t k = 0; k < members.size(); ++k) {
+      const auto a = r.accuracy.find(static_cast<fl::PartyId>(k));
+      if (a == r.accuracy.end()) continue;
+      members[k].x.push_back(static_cast<double>(r.round));
+      members[k].y.push_back(a->second);
+    }
+  }
+  json j = {{"mode", "processes"},
+            {"federation", "ensemble"},
+            {"dataset", w.data.name},
+            {"partition", io::partition_scheme_name(ps)},
+            {"archs", t.archs},
+            {"reference_images", ref.size()},
+            {"reference_hash", digest_hex(w.split.reference_hash)},
+            {"rounds", rounds},
+            {"institutions", inst},
+            {"completed_rounds", completed},
+            {"secagg_server_seconds_per_round", secagg / nr},
+            {"federation_seconds", seconds},
+            {"plaintext_prediction_bytes", plaintext},
+            {"ledger", {{"uri", out.ledger}, {"verified", out.ledger_verified}}},
+            {"note",
+             "bytes are protocol payloads counted by the coordinator's transport (TLS and HTTP/2 framing excluded); "
+             "each institution scores its own model on the test split and prints it (the coordinator holds no model)"}};
+  fs::create_directories(o.out);
+  out.report_path = (fs::path(o.out) / "report.json").string();
+  out.report_json = j.dump(2);
+  std::ofstream(out.report_path) << out.report_json << "\n";
+  out.plot_path = (fs::path(o.out) / "accuracy.png").string();
+  (void)nn::plot_lines(out.plot_path, w.data.name + ": ensemble members, validation", "round", "val ACC", members);
+  std::ostringstream sum;
+  double up = 0;
+  for (const auto b : res->bytes_up) up += static_cast<double>(b);
+  up /= static_cast<double>(std::max<std::size_t>(res->bytes_up.size(), 1)) * nr;
+  sum << std::setprecision(4) << completed << " of " << res->rounds.size() << " rounds completed in " << seconds
+      << " s; SecAgg server " << secagg / nr << " s per round\n"
+      << "upload per institution per round " << apps::fl_workload::human_bytes(up) << " (" << up / plaintext
+      << "x its float32 predictions, SecAgg setup included)\n"
+      << "ledger " << out.ledger << ": " << (out.ledger_verified ? "verified" : "NOT verified") << ", head "
+      << digest_hex(out.ledger_head).substr(0, 16) << "\n";
+  out.summary = sum.str();
+  return out;
+}
+
 FlNodeRunResult run(NodeConfig c, const FlNodeRunOptions& o) {
   if (!c.training) {
     throw StatusError(Status::invalid_argument(
         "node config: no \"training\" section: heal node run needs the dataset, model and partition to train"));
+  }
+  if (c.training->federation == "ensemble") {
+    nn::torch_backend::set_num_threads(static_cast<int>(c.training->threads));
+    io::PartitionSpec ps;
+    if (Status st = io::parse_partition_scheme(c.training->partition, &ps); !st.ok()) {
+      throw StatusError(st.with_context("node config: training.partition"));
+    }
+    return c.role == NodeRole::kHospital ? run_ensemble_institution(c, ps, o) : run_ensemble_coordinator(c, ps, o);
   }
   const apps::FlSimulationOptions a = workload_options(c);
   nn::torch_backend::set_num_threads(a.threads);

@@ -38,6 +38,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -162,6 +163,9 @@ struct NodeOptions {
   SecAggGroup sites;
   TrainConfig train;
   CrashPoint crash = CrashPoint::kNever;
+  /// Called when this node ends a round: after it distilled the consensus and recorded its version,
+  /// or when it refused (a launcher's progress output; may be empty).
+  std::function<void(const NodeRound&)> on_round_end;
 };
 
 /// One institution: holds its model, the SecAggMultiClient of the current session, its identities.
