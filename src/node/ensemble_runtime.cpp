@@ -162,14 +162,8 @@ Status decode_group(std::span<const std::uint8_t> b, std::uint32_t max_parties, 
 // threshold this institution expects as the quorum.
 Status check_ensemble_genesis(const NodeConfig& c, const EnsembleNodeOptions& o, const ledger::Identity& me,
                               std::span<const std::uint8_t> message) {
-  const Bytes prefix = ledger::signing_message({});
-  if (message.size() < prefix.size() || !std::equal(prefix.begin(), prefix.end(), message.begin())) {
-    return Status::invalid_argument("not a ledger signing message");
-  }
-  HEAL_ASSIGN_OR_RETURN(ledger::Record rec, ledger::decode_record(message.subspan(prefix.size())));
-  const auto* s = std::get_if<ledger::RoundSetup>(&rec.body);
-  if (!s) return Status::invalid_argument("asked to co-sign something other than the setup record");
-  if (rec.federation_id != c.federation_id) return Status::invalid_argument("setup record of another federation");
+  HEAL_ASSIGN_OR_RETURN(const ledger::RoundSetup record, setup_record_to_cosign(c, message));
+  const ledger::RoundSetup* s = &record;
   if (s->secure_mode != "smpc-ensemble") return Status::invalid_argument("the setup record is not an ensemble's");
   if (s->participants.size() != c.hospitals + 1) return Status::invalid_argument("wrong number of participants");
   std::vector<int> seen(c.hospitals, 0);
@@ -258,9 +252,7 @@ Status run_ensemble_institution_node(const NodeConfig& c, fl::ensemble::Ensemble
   std::deque<fl::Message> node_msgs;
   NodeTransport transport(*net, [&](fl::Message m) { node_msgs.push_back(std::move(m)); });
   std::unique_ptr<fl::ensemble::EnsembleNode> node;
-  const auto idle_limit = c.setup_timeout + 4 * c.response_timeout;
-  auto last_heard = Clock::now();
-  std::uint64_t heard = 0;
+  CoordinatorWatch coordinator(*net, c);
   while (true) {
     if (node) {
       auto moved = node->poll();
@@ -269,10 +261,7 @@ Status run_ensemble_institution_node(const NodeConfig& c, fl::ensemble::Ensemble
       while (transport.receive(self)) {
       }
     }
-    if (const auto n = net->counters(fl::kCoordinatorId).messages_down; n != heard) {
-      heard = n;
-      last_heard = Clock::now();
-    }
+    const bool silent = coordinator.silent_too_long();
     while (!node_msgs.empty()) {
       fl::Message m = std::move(node_msgs.front());
       node_msgs.pop_front();
@@ -317,7 +306,7 @@ Status run_ensemble_institution_node(const NodeConfig& c, fl::ensemble::Ensemble
         (void)net->send({self, fl::kCoordinatorId, kNodeEnsembleConfig, 0, {}});
       }
     }
-    if (Clock::now() - last_heard > idle_limit) {
+    if (silent) {
       return Status::unavailable("institution " + std::to_string(self) + ": nothing from the coordinator for too long");
     }
     transport.wait(self, 200ms);
@@ -350,30 +339,19 @@ Result<EnsembleCoordinatorNodeResult> run_ensemble_coordinator_node(const NodeCo
 
   // 1. Who is there, with what model and which reference set.
   std::map<fl::PartyId, EnsembleHello> hellos;
-  auto last_ask = Clock::now() - 1h;
-  while (hellos.size() < n) {
-    if (Clock::now() - last_ask > 500ms) {
-      for (fl::PartyId h = 0; h < n; ++h) {
-        if (!hellos.count(h)) (void)net->send({fl::kCoordinatorId, h, kNodeHello, 0, {}});
-      }
-      last_ask = Clock::now();
-    }
-    while (auto m = net->receive(fl::kCoordinatorId)) {
-      if (m->kind != kNodeHello || m->from >= n) continue;
-      auto h = decode_ensemble_hello(m->payload);
-      if (!h.ok()) return fail(h.status().with_context("hello of institution " + std::to_string(m->from)));
-      if (h->reference_hash != reference_hash || h->reference_size != reference_size || h->num_classes != num_classes) {
-        return fail(Status::failed_precondition("institution " + std::to_string(m->from) +
-                                                " holds another reference set (or class count) than the consortium's"));
-      }
-      hellos[m->from] = std::move(*h);
-    }
-    if (Clock::now() >= setup_deadline) {
-      return fail(Status::unavailable("only " + std::to_string(hellos.size()) + " of " + std::to_string(n) +
-                                      " institutions answered before the setup deadline"));
-    }
-    net->wait(fl::kCoordinatorId, std::min<std::chrono::milliseconds>(left(setup_deadline), 500ms));
-  }
+  Status said = collect_hellos(
+      *net, n, setup_deadline, "institutions", [&](fl::PartyId from, std::span<const std::uint8_t> payload) -> Status {
+        auto h = decode_ensemble_hello(payload);
+        if (!h.ok()) return h.status().with_context("hello of institution " + std::to_string(from));
+        if (h->reference_hash != reference_hash || h->reference_size != reference_size ||
+            h->num_classes != num_classes) {
+          return Status::failed_precondition("institution " + std::to_string(from) +
+                                             " holds another reference set (or class count) than the consortium's");
+        }
+        hellos[from] = std::move(*h);
+        return {};
+      });
+  if (!said.ok()) return fail(said);
 
   // 2. The genesis record, co-signed by every institution, and the ensemble setup.
   const std::unique_ptr<ledger::Signer> coordinator_key = ledger::Ed25519Signer::generate();

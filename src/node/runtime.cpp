@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iterator>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 
@@ -180,16 +181,22 @@ namespace internal {
 
 // A hospital co-signs the setup record only if it is this federation's, lists it with its own
 // identity and holds the collective public key its own key setup derived.
-Status check_setup_record(const NodeConfig& c, const ledger::Identity& me, const Digest& cpk,
-                          std::span<const std::uint8_t> message) {
+Result<ledger::RoundSetup> setup_record_to_cosign(const NodeConfig& c, std::span<const std::uint8_t> message) {
   const Bytes prefix = ledger::signing_message({});
   if (message.size() < prefix.size() || !std::equal(prefix.begin(), prefix.end(), message.begin())) {
     return Status::invalid_argument("not a ledger signing message");
   }
   HEAL_ASSIGN_OR_RETURN(ledger::Record rec, ledger::decode_record(message.subspan(prefix.size())));
-  const auto* s = std::get_if<ledger::RoundSetup>(&rec.body);
+  auto* s = std::get_if<ledger::RoundSetup>(&rec.body);
   if (!s) return Status::invalid_argument("asked to co-sign something other than the setup record");
   if (rec.federation_id != c.federation_id) return Status::invalid_argument("setup record of another federation");
+  return std::move(*s);
+}
+
+Status check_setup_record(const NodeConfig& c, const ledger::Identity& me, const Digest& cpk,
+                          std::span<const std::uint8_t> message) {
+  HEAL_ASSIGN_OR_RETURN(const ledger::RoundSetup record, setup_record_to_cosign(c, message));
+  const ledger::RoundSetup* s = &record;
   if (s->collective_public_key_hash != cpk) {
     return Status::invalid_argument("the setup record's collective public key is not the one this hospital derived");
   }
@@ -290,9 +297,7 @@ Status run_hospital_node(const NodeConfig& c, std::unique_ptr<fl::LocalTrainer> 
 #endif
 
   std::vector<fl::Message> early;  // key setup messages of faster peers, before the order to start
-  const auto idle_limit = c.setup_timeout + 4 * c.response_timeout;
-  auto last_heard = Clock::now();
-  std::uint64_t heard = 0;  // messages received from the coordinator so far
+  CoordinatorWatch coordinator(*net, c);
   while (true) {
     if (hospital) {
       hospital->step();
@@ -301,10 +306,7 @@ Status run_hospital_node(const NodeConfig& c, std::unique_ptr<fl::LocalTrainer> 
         if (fl::is_keygen_message(m->kind)) early.push_back(std::move(*m));
       }
     }
-    if (const auto n = net->counters(fl::kCoordinatorId).messages_down; n != heard) {
-      heard = n;
-      last_heard = Clock::now();
-    }
+    const bool silent = coordinator.silent_too_long();
     while (!node_msgs.empty()) {
       fl::Message m = std::move(node_msgs.front());
       node_msgs.pop_front();
@@ -352,7 +354,7 @@ Status run_hospital_node(const NodeConfig& c, std::unique_ptr<fl::LocalTrainer> 
         (void)net->send({self, fl::kCoordinatorId, kNodeCosign, 0, hospital->signer().sign(m.payload)});
       }
     }
-    if (Clock::now() - last_heard > idle_limit) {
+    if (silent) {
       return Status::unavailable("hospital " + std::to_string(self) + ": nothing from the coordinator for too long");
     }
     transport.wait(self, 200ms);
@@ -360,6 +362,31 @@ Status run_hospital_node(const NodeConfig& c, std::unique_ptr<fl::LocalTrainer> 
 }
 
 namespace internal {
+
+Status collect_hellos(fl::Transport& net, std::uint32_t n, Clock::time_point deadline, const std::string& who,
+                      const std::function<Status(fl::PartyId, std::span<const std::uint8_t>)>& on_hello) {
+  std::set<fl::PartyId> answered;
+  auto last_ask = Clock::now() - 1h;
+  while (answered.size() < n) {
+    if (Clock::now() - last_ask > 500ms) {
+      for (fl::PartyId h = 0; h < n; ++h) {
+        if (!answered.count(h)) (void)net.send({fl::kCoordinatorId, h, kNodeHello, 0, {}});
+      }
+      last_ask = Clock::now();
+    }
+    while (auto m = net.receive(fl::kCoordinatorId)) {
+      if (m->kind != kNodeHello || m->from >= n || answered.count(m->from)) continue;
+      HEAL_RETURN_IF_ERROR(on_hello(m->from, m->payload));
+      answered.insert(m->from);
+    }
+    if (Clock::now() >= deadline) {
+      return Status::unavailable("only " + std::to_string(answered.size()) + " of " + std::to_string(n) + " " + who +
+                                 " answered before the setup deadline");
+    }
+    net.wait(fl::kCoordinatorId, std::min<std::chrono::milliseconds>(left(deadline), 500ms));
+  }
+  return {};
+}
 
 void stop_all(fl::Transport& net, std::uint32_t hospitals) {
   for (fl::PartyId h = 0; h < hospitals; ++h) (void)net.send({fl::kCoordinatorId, h, kNodeStop, 0, {}});
@@ -400,26 +427,14 @@ Result<CoordinatorNodeResult> run_coordinator_node(const NodeConfig& c, std::vec
   // 1. Who is there: every hospital's ledger identity and whether it already holds keys. A hospital
   // that is not up yet is asked again.
   std::map<fl::PartyId, Hello> hellos;
-  auto last_ask = Clock::now() - 1h;
-  while (hellos.size() < n) {
-    if (Clock::now() - last_ask > 500ms) {
-      for (fl::PartyId h = 0; h < n; ++h) {
-        if (!hellos.count(h)) (void)net->send({fl::kCoordinatorId, h, kNodeHello, 0, {}});
-      }
-      last_ask = Clock::now();
-    }
-    while (auto m = net->receive(fl::kCoordinatorId)) {
-      if (m->kind != kNodeHello || m->from >= n) continue;
-      auto h = decode_hello(m->payload);
-      if (!h.ok()) return h.status().with_context("hello of hospital " + std::to_string(m->from));
-      hellos[m->from] = std::move(*h);
-    }
-    if (Clock::now() >= setup_deadline) {
-      return Status::unavailable("only " + std::to_string(hellos.size()) + " of " + std::to_string(n) +
-                                 " hospitals answered before the setup deadline");
-    }
-    net->wait(fl::kCoordinatorId, std::min<std::chrono::milliseconds>(left(setup_deadline), 500ms));
-  }
+  HEAL_RETURN_IF_ERROR(collect_hellos(*net, n, setup_deadline, "hospitals",
+                                      [&](fl::PartyId from, std::span<const std::uint8_t> payload) -> Status {
+                                        auto h = decode_hello(payload);
+                                        if (!h.ok())
+                                          return h.status().with_context("hello of hospital " + std::to_string(from));
+                                        hellos[from] = std::move(*h);
+                                        return {};
+                                      }));
   for (const auto& [id, h] : hellos) {
     if (h.keys) {
       return Status::failed_precondition("hospital " + std::to_string(id) +

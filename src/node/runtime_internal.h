@@ -85,6 +85,32 @@ class RemoteCosigner final : public ledger::Signer {
   std::chrono::milliseconds timeout_;
 };
 
+// A hospital's view of its coordinator's liveness: the last time its transport counted a message from
+// it. A hospital gives up after setup_timeout + 4 x response_timeout of silence.
+class CoordinatorWatch {
+ public:
+  CoordinatorWatch(const fl::Transport& net, const NodeConfig& c)
+      : net_(net), limit_(c.setup_timeout + 4 * c.response_timeout) {}
+  /// Notes any message from the coordinator since the last call; true if it has been silent too long.
+  bool silent_too_long() {
+    if (const auto n = net_.counters(fl::kCoordinatorId).messages_down; n != heard_) {
+      heard_ = n;
+      last_ = Clock::now();
+    }
+    return Clock::now() - last_ > limit_;
+  }
+
+ private:
+  const fl::Transport& net_;
+  std::chrono::milliseconds limit_;
+  Clock::time_point last_ = Clock::now();
+  std::uint64_t heard_ = 0;  // messages received from the coordinator so far
+};
+
+/// The setup record a coordinator asks a hospital to co-sign: `message` must be a ledger signing
+/// message of a RoundSetup of the hospital's federation. InvalidArgument naming what is not.
+Result<ledger::RoundSetup> setup_record_to_cosign(const NodeConfig& c, std::span<const std::uint8_t> message);
+
 /// The node's gRPC transport (mutual TLS) from its configuration.
 Result<std::unique_ptr<net::GrpcTransport>> start_transport(const NodeConfig& c);
 bool on_chain(const ledger::LedgerUri& u);
@@ -93,6 +119,11 @@ bool on_chain(const ledger::LedgerUri& u);
 Result<std::unique_ptr<ledger::Signer>> hospital_ledger_key(const NodeConfig& c, const std::string& passphrase,
                                                             const NodeOptions& o, bool secp256k1);
 Result<std::unique_ptr<ledger::Ledger>> open_sqlite(const ledger::LedgerUri& u);
+/// The coordinator asks hospitals 0..n-1 who they are (kNodeHello, again every 0.5 s until each has
+/// answered) and hands each one's first answer to `on_hello`, whose error ends the wait; Unavailable
+/// naming how many of the n `who` answered once `deadline` passes.
+Status collect_hellos(fl::Transport& net, std::uint32_t n, Clock::time_point deadline, const std::string& who,
+                      const std::function<Status(fl::PartyId, std::span<const std::uint8_t>)>& on_hello);
 /// Tells hospitals 0..hospitals-1 that the federation is over.
 void stop_all(fl::Transport& net, std::uint32_t hospitals);
 

@@ -26,7 +26,7 @@
 #include "heal/net/grpc_transport.h"
 #include "heal/node/config.h"
 #include "heal/node/ensemble.h"
-#include "net/test_pki.h"
+#include "node/node_cluster.h"
 
 namespace heal::node {
 namespace {
@@ -35,26 +35,19 @@ using fl::ensemble::testing::BlobSource;
 using fl::ensemble::testing::Dataset;
 using fl::ensemble::testing::FakeMember;
 using fl::ensemble::testing::kClasses;
+using testing_cluster::Cluster;
+using testing_cluster::make_cluster;
+using testing_cluster::wait_exit;
 
 constexpr int kInstitutions = 3;
 constexpr int kRounds = 3;
 
-// The members of the fl/ensemble tests' World: member k sees mostly classes k and k+1 and its own
-// feature subset; every process draws the same data from the same seed.
+// The members of the fl/ensemble tests' World; every process draws the same data from the same seed.
 std::vector<std::unique_ptr<FakeMember>> make_members() {
   BlobSource src(7);
   const Dataset reference = src.draw({40, 40, 40});
   (void)src.draw({200, 200, 200});  // the World's test set (keeps the draws aligned)
-  const std::vector<std::vector<std::size_t>> feats = {{0, 1, 2, 3}, {0, 1, 2}, {1, 2, 3}, {0, 2, 3}};
-  std::vector<std::unique_ptr<FakeMember>> m;
-  for (std::size_t k = 0; k < kInstitutions; ++k) {
-    std::vector<std::size_t> per(kClasses, 2);
-    per[k % kClasses] = 60;
-    per[(k + 1) % kClasses] = 60;
-    Dataset tr = src.draw(per), va = src.draw({per[0] / 2, per[1] / 2, per[2] / 2});
-    m.push_back(std::make_unique<FakeMember>(feats[k % feats.size()], tr, va, reference));
-  }
-  return m;
+  return fl::ensemble::testing::skewed_members(src, kInstitutions, reference);
 }
 
 // A member that kills its own process when it starts training in round `round`.
@@ -84,64 +77,6 @@ class DiesInRound final : public fl::ensemble::EnsembleMember {
   std::uint64_t round_;
   std::uint64_t calls_ = 0;
 };
-
-int free_port() {
-  int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(s);
-  return ntohs(a.sin_port);
-}
-
-struct Cluster {
-  std::string dir;
-  std::vector<std::string> configs;  // institutions 0..K-1, then the coordinator
-};
-
-Cluster make_cluster(const std::string& name, int response_timeout_ms) {
-  Cluster c;
-  c.dir = (std::filesystem::temp_directory_path() / ("heal_ensnode_" + name + "_XXXXXX")).string();
-  if (::mkdtemp(c.dir.data()) == nullptr) throw std::runtime_error("mkdtemp");
-  testing::TestCa ca(c.dir, "consortium");
-  std::vector<int> ports;
-  for (int i = 0; i <= kInstitutions; ++i) ports.push_back(free_port());
-  auto addr = [&](int i) { return "127.0.0.1:" + std::to_string(ports[i]); };
-  for (int i = 0; i <= kInstitutions; ++i) {
-    const bool coordinator = i == kInstitutions;
-    const fl::PartyId id = coordinator ? fl::kCoordinatorId : static_cast<fl::PartyId>(i);
-    const auto pki = ca.issue(net::party_cert_name(id));
-    nlohmann::json j;
-    j["role"] = coordinator ? "coordinator" : "hospital";
-    if (!coordinator) j["party_id"] = i;
-    j["hospitals"] = kInstitutions;
-    j["listen"] = addr(i);
-    j["peers"] = nlohmann::json::object();
-    for (int p = 0; p < kInstitutions; ++p) {
-      if (p != i) j["peers"][std::to_string(p)] = addr(p);
-    }
-    if (!coordinator) j["peers"]["coordinator"] = addr(kInstitutions);
-    j["tls"] = {{"ca_cert", pki.ca_cert_path}, {"cert", pki.cert_path}, {"key", pki.key_path}};
-    j["ledger"] = "ledger.sqlite";
-    j["federation_id"] = "ensemble-node-test-" + name;
-    j["rounds"] = kRounds;
-    if (!coordinator) {
-      j["node_store"] = {{"path", "institution-" + std::to_string(i) + ".store"},
-                         {"passphrase_env", "HEAL_TEST_NODE_PASSPHRASE"}};
-    }
-    j["response_timeout_ms"] = response_timeout_ms;
-    j["setup_timeout_ms"] = 60000;
-    const std::string path =
-        c.dir + "/" + (coordinator ? std::string("coordinator") : "institution-" + std::to_string(i)) + ".json";
-    std::ofstream(path) << j.dump(2);
-    c.configs.push_back(path);
-  }
-  return c;
-}
 
 EnsembleNodeOptions test_options() {
   EnsembleNodeOptions o;
@@ -188,12 +123,6 @@ EnsembleNodeOptions test_options() {
   ::_exit(0);
 }
 
-int wait_exit(pid_t pid) {
-  int status = 0;
-  if (::waitpid(pid, &status, 0) != pid) return -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 nlohmann::json run_cluster(const Cluster& cl, int dying = -1, std::uint64_t die_in_round = 0) {
   std::vector<pid_t> pids;
   for (int i = 0; i < kInstitutions; ++i) {
@@ -214,7 +143,7 @@ nlohmann::json run_cluster(const Cluster& cl, int dying = -1, std::uint64_t die_
 
 TEST(NodeEnsemble, ThreeInstitutionProcessesComputeTheSimulationsConsensus) {
   const auto t0 = std::chrono::steady_clock::now();
-  Cluster cl = make_cluster("consensus", 20000);
+  Cluster cl = make_cluster("ensemble", 20000, kInstitutions);
   const nlohmann::json out = run_cluster(cl);
   std::printf("[ timing ] 4 processes, setup + %d ensemble rounds: %.1f s\n", kRounds,
               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
@@ -270,7 +199,7 @@ TEST(NodeEnsemble, ThreeInstitutionProcessesComputeTheSimulationsConsensus) {
 }
 
 TEST(NodeEnsemble, AnInstitutionKilledMidRunLeavesRoundsThatCompleteWithTheOthers) {
-  Cluster cl = make_cluster("dropout", 3000);
+  Cluster cl = make_cluster("ensemble_dropout", 3000, kInstitutions);
   const nlohmann::json out = run_cluster(cl, /*dying=*/1, /*die_in_round=*/2);
   ASSERT_FALSE(out.is_null());
   EXPECT_TRUE(out["verified"].get<bool>());

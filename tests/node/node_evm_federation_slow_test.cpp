@@ -30,9 +30,13 @@
 #include "heal/node/runtime.h"
 #include "ledger/evm/anvil_fixture.h"
 #include "net/test_pki.h"
+#include "node/node_cluster.h"
 
 namespace heal::node {
 namespace {
+
+using testing_cluster::free_port;
+using testing_cluster::wait_exit;
 
 constexpr int kHospitals = 3;
 constexpr int kRounds = 2;
@@ -42,29 +46,10 @@ std::unique_ptr<fl::LocalTrainer> trainer(int i) {
   return std::make_unique<fl::testing::LinearRegressionTrainer>(kWStar, 48 + 16 * i, 100 + i);
 }
 
-int free_port() {
-  int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(s);
-  return ntohs(a.sin_port);
-}
-
 NodeOptions test_options() {
   NodeOptions o;
   o.kdf = VaultKdf::interactive();
   return o;
-}
-
-int wait_exit(pid_t pid) {
-  int status = 0;
-  if (::waitpid(pid, &status, 0) != pid) return -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 std::vector<float> plaintext_fedavg(int rounds = kRounds) {

@@ -26,14 +26,7 @@ struct World {
   explicit World(std::size_t n, std::uint64_t seed = 7, std::size_t ref_per_class = 40) : src(seed) {
     reference = src.draw({ref_per_class, ref_per_class, ref_per_class});
     test = src.draw({200, 200, 200});
-    const std::vector<std::vector<std::size_t>> feats = {{0, 1, 2, 3}, {0, 1, 2}, {1, 2, 3}, {0, 2, 3}};
-    for (std::size_t k = 0; k < n; ++k) {
-      std::vector<std::size_t> per(kClasses, 2);
-      per[k % kClasses] = 60;
-      per[(k + 1) % kClasses] = 60;
-      Dataset tr = src.draw(per), va = src.draw({per[0] / 2, per[1] / 2, per[2] / 2});
-      members.push_back(std::make_unique<FakeMember>(feats[k % feats.size()], tr, va, reference));
-    }
+    members = testing::skewed_members(src, n, reference);
   }
   Digest reference_hash() const { return members[0]->reference_hash(); }
   std::vector<InstitutionSpec> specs() {

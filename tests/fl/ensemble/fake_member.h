@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -174,5 +175,21 @@ class FakeMember final : public EnsembleMember {
   Dataset train_, val_, ref_;
   std::vector<float> w_;
 };
+
+/// Members of a label-skewed consortium: member k sees mostly classes k and k+1, and its own feature
+/// subset; all share `reference`.
+inline std::vector<std::unique_ptr<FakeMember>> skewed_members(BlobSource& src, std::size_t n,
+                                                               const Dataset& reference) {
+  const std::vector<std::vector<std::size_t>> feats = {{0, 1, 2, 3}, {0, 1, 2}, {1, 2, 3}, {0, 2, 3}};
+  std::vector<std::unique_ptr<FakeMember>> m;
+  for (std::size_t k = 0; k < n; ++k) {
+    std::vector<std::size_t> per(kClasses, 2);
+    per[k % kClasses] = 60;
+    per[(k + 1) % kClasses] = 60;
+    Dataset tr = src.draw(per), va = src.draw({per[0] / 2, per[1] / 2, per[2] / 2});
+    m.push_back(std::make_unique<FakeMember>(feats[k % feats.size()], tr, va, reference));
+  }
+  return m;
+}
 
 }  // namespace heal::fl::ensemble::testing
