@@ -50,17 +50,6 @@ Bytes ensemble_binding_message(const std::string& federation_id, fl::PartyId par
 
 namespace {
 
-struct EnsembleHello {
-  ledger::Identity identity;
-  smpc::PublicKey verify_key{};
-  Bytes binding;  // the ledger key's signature over binding_message
-  std::string architecture;
-  std::uint64_t num_parameters = 0;
-  Digest reference_hash{};
-  std::uint64_t reference_size = 0;
-  std::uint32_t num_classes = 0;
-};
-
 void put_blob(ByteWriter& w, std::span<const std::uint8_t> b) {
   w.put<std::uint32_t>(static_cast<std::uint32_t>(b.size()));
   w.put_bytes(b);
@@ -83,6 +72,10 @@ Status get_fixed(ByteReader& r, std::array<std::uint8_t, N>* out) {
   std::memcpy(out->data(), b.data(), N);
   return {};
 }
+
+}  // namespace
+
+namespace internal {
 
 Bytes encode_ensemble_hello(const EnsembleHello& h) {
   ByteWriter w;
@@ -116,10 +109,6 @@ Result<EnsembleHello> decode_ensemble_hello(std::span<const std::uint8_t> b) {
   if (r.remaining() != 0) return Status::corruption("trailing bytes in an ensemble hello");
   return h;
 }
-
-}  // namespace
-
-namespace internal {
 
 // kNodeEnsembleConfig: u32 threshold, u32 rounds per setup, u32 K, then per institution in party
 // order: u32 party, verify key, binding signature.

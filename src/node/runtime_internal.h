@@ -130,6 +130,20 @@ void stop_all(fl::Transport& net, std::uint32_t hospitals);
 // Ensemble nodes (heal/node/ensemble.h).
 /// What an institution's ledger key signs to bind its SecAgg verify key to it in a federation.
 Bytes ensemble_binding_message(const std::string& federation_id, fl::PartyId party, const smpc::PublicKey& verify_key);
+/// An institution's answer to the coordinator's hello (kNodeHello).
+struct EnsembleHello {
+  ledger::Identity identity;
+  smpc::PublicKey verify_key{};
+  Bytes binding;  ///< the ledger key's signature over ensemble_binding_message
+  std::string architecture;
+  std::uint64_t num_parameters = 0;
+  Digest reference_hash{};
+  std::uint64_t reference_size = 0;
+  std::uint32_t num_classes = 0;
+};
+Bytes encode_ensemble_hello(const EnsembleHello& h);
+/// Corruption on anything malformed (lengths, an invalid identity, trailing bytes).
+Result<EnsembleHello> decode_ensemble_hello(std::span<const std::uint8_t> b);
 struct EnsembleGroupEntry {
   fl::PartyId party = 0;
   smpc::PublicKey verify_key{};
