@@ -23,7 +23,10 @@
 //     current SecAgg phase (EnsembleCoordinator::on_idle), so the round completes with t institutions.
 //  5. kNodeStop; the coordinator verifies the ledger.
 // A SQLite ledger only (a file shared by the processes of one host); the EVM ledger is not wired for
-// ensembles yet.
+// ensembles yet. Not covered yet: the genesis record's identities are those the coordinator collected
+// and each institution checks only its own entry, so a coordinator could introduce a sybil under
+// another institution's party id (docs/security.md, "Ensemble federated learning"); the fix is each
+// institution confirming the others' ledger identities directly over mutual TLS.
 #pragma once
 
 #include <cstdint>
