@@ -1,6 +1,7 @@
 // libFuzzer target for what an ensemble node reads from another party at setup (heal/node/ensemble.h):
 // the first byte picks the reader, the rest is the message.
-//   0: internal::decode_ensemble_hello (institution -> coordinator);
+//   0: internal::decode_ensemble_hello (institution -> coordinator), internal::check_ensemble_peer
+//      (institution -> institution);
 //   1: internal::check_ensemble_genesis (coordinator -> institution: the record to co-sign);
 //   2: internal::check_ensemble_group (coordinator -> institution: the SecAgg group), against a ledger
 //      holding a genesis record of three institutions (a temporary SQLite file made once).
@@ -28,6 +29,7 @@ struct World {
   std::vector<std::unique_ptr<ledger::Signer>> keys;  // institutions 0..2, the coordinator
   std::unique_ptr<ledger::SqliteLedger> ledger;
   smpc::PublicKey mine{};
+  node::internal::EnsemblePeers peers;  // institutions 0 and 2 as they announced themselves to 1
 
   World() {
     config.role = node::NodeRole::kHospital;
@@ -37,6 +39,13 @@ struct World {
     for (std::uint64_t i = 0; i < 4; ++i) keys.push_back(ledger::Ed25519Signer::from_seed(seed_from_u64(90 + i)));
     SeededRng rng(seed_from_u64(3));
     mine = smpc::make_secagg_identity(rng).verify_key;
+    for (std::uint32_t i : {0u, 2u}) {
+      node::internal::EnsembleHello h;
+      h.identity = keys[i]->identity();
+      h.verify_key = smpc::make_secagg_identity(rng).verify_key;
+      h.binding = keys[i]->sign(node::internal::ensemble_binding_message(config.federation_id, i, h.verify_key));
+      peers[i] = h;
+    }
     const std::string path =
         (std::filesystem::temp_directory_path() / ("heal_fuzz_ensemble_" + std::to_string(::getpid()) + ".sqlite"))
             .string();
@@ -66,13 +75,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     case 0: {
       auto h = node::internal::decode_ensemble_hello(msg);
       if (h.ok() && (h->architecture.size() > 1024 || h->binding.size() > 256)) std::abort();
+      (void)node::internal::check_ensemble_peer(w.config, 2, Digest{}, msg);
       break;
     }
     case 1:
-      (void)node::internal::check_ensemble_genesis(w.config, w.options, w.keys[1]->identity(), msg);
+      (void)node::internal::check_ensemble_genesis(w.config, w.options, w.keys[1]->identity(), w.peers, msg);
       break;
     default: {
-      auto g = node::internal::check_ensemble_group(w.config, w.options, *w.ledger, w.mine, msg);
+      auto g = node::internal::check_ensemble_group(w.config, w.options, *w.ledger, w.mine, w.peers, msg);
       if (g.ok() && (g->parties.size() != 3 || g->verify_keys.size() != 3 || g->verify_keys[1] != w.mine)) std::abort();
       break;
     }

@@ -5,6 +5,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "heal/core/bytes.h"
 #include "heal/core/log.h"
@@ -149,8 +150,24 @@ Status decode_group(std::span<const std::uint8_t> b, std::uint32_t max_parties, 
 // An institution co-signs the genesis record only if it is this federation's ensemble setup, lists
 // every institution 0..K-1 once (itself with its own identity) and the coordinator, with the SecAgg
 // threshold this institution expects as the quorum.
+Result<EnsembleHello> check_ensemble_peer(const NodeConfig& c, fl::PartyId from, const Digest& reference_hash,
+                                          std::span<const std::uint8_t> payload) {
+  if (from >= c.hospitals || from == c.party_id) return Status::invalid_argument("an announcement from a non-peer");
+  HEAL_ASSIGN_OR_RETURN(EnsembleHello h, decode_ensemble_hello(payload));
+  if (Status s = ledger::verify_signature(h.identity, ensemble_binding_message(c.federation_id, from, h.verify_key),
+                                          h.binding);
+      !s.ok()) {
+    return Status::invalid_argument("institution " + std::to_string(from) +
+                                    "'s SecAgg key is not bound by the ledger key it announced");
+  }
+  if (h.reference_hash != reference_hash) {
+    return Status::failed_precondition("institution " + std::to_string(from) + " holds another reference set");
+  }
+  return h;
+}
+
 Status check_ensemble_genesis(const NodeConfig& c, const EnsembleNodeOptions& o, const ledger::Identity& me,
-                              std::span<const std::uint8_t> message) {
+                              const EnsemblePeers& peers, std::span<const std::uint8_t> message) {
   HEAL_ASSIGN_OR_RETURN(const ledger::RoundSetup record, setup_record_to_cosign(c, message));
   const ledger::RoundSetup* s = &record;
   if (s->secure_mode != "smpc-ensemble") return Status::invalid_argument("the setup record is not an ensemble's");
@@ -166,7 +183,15 @@ Status check_ensemble_genesis(const NodeConfig& c, const EnsembleNodeOptions& o,
       return Status::invalid_argument("the setup record lists a party outside the ensemble");
     }
     ++seen[p.party_id];
-    if (p.party_id == c.party_id) listed = p.identity == me;
+    if (p.party_id == c.party_id) {
+      listed = p.identity == me;
+      continue;
+    }
+    const auto peer = peers.find(p.party_id);
+    if (peer == peers.end() || peer->second.identity != p.identity) {
+      return Status::invalid_argument("the setup record lists institution " + std::to_string(p.party_id) +
+                                      " with an identity it did not announce to this institution");
+    }
   }
   if (!coordinator || std::any_of(seen.begin(), seen.end(), [](int k) { return k != 1; })) {
     return Status::invalid_argument("the setup record does not list every institution once and the coordinator");
@@ -183,6 +208,7 @@ Status check_ensemble_genesis(const NodeConfig& c, const EnsembleNodeOptions& o,
 // institution's own key in its place.
 Result<fl::ensemble::SecAggGroup> check_ensemble_group(const NodeConfig& c, const EnsembleNodeOptions& o,
                                                        const ledger::Ledger& ledger, const smpc::PublicKey& mine,
+                                                       const EnsemblePeers& peers,
                                                        std::span<const std::uint8_t> payload) {
   std::uint32_t threshold = 0, rps = 0;
   std::vector<EnsembleGroupEntry> g;
@@ -211,6 +237,13 @@ Result<fl::ensemble::SecAggGroup> check_ensemble_group(const NodeConfig& c, cons
     if (e.party == c.party_id && e.verify_key != mine) {
       return Status::invalid_argument("the SecAgg group holds another key for this institution");
     }
+    if (e.party != c.party_id) {
+      const auto peer = peers.find(e.party);
+      if (peer == peers.end() || peer->second.verify_key != e.verify_key) {
+        return Status::invalid_argument("the SecAgg group holds another key for institution " +
+                                        std::to_string(e.party) + " than the one it announced");
+      }
+    }
     out.parties.push_back(e.party);
     out.verify_keys.push_back(e.verify_key);
   }
@@ -238,11 +271,35 @@ Status run_ensemble_institution_node(const NodeConfig& c, fl::ensemble::Ensemble
   smpc::SecAggIdentity secagg = smpc::make_secagg_identity(rng);
   const smpc::PublicKey my_verify_key = secagg.verify_key;
 
+  // What this institution announces: to the coordinator (hello) and directly to every other institution.
+  EnsembleHello announce;
+  announce.identity = me;
+  announce.verify_key = my_verify_key;
+  announce.binding = signer->sign(ensemble_binding_message(c.federation_id, self, my_verify_key));
+  const fl::ensemble::MemberDescription d = member.describe();
+  announce.architecture = d.architecture.substr(0, kMaxArchitecture);
+  announce.num_parameters = d.num_parameters;
+  announce.reference_hash = member.reference_hash();
+  announce.reference_size = member.num_reference();
+  announce.num_classes = static_cast<std::uint32_t>(member.num_classes());
+  const Bytes announcement = encode_ensemble_hello(announce);
+  EnsemblePeers peers;
+  auto last_announce = Clock::now() - 1h;
+  std::optional<fl::Message> cosign;  // the genesis record, held until every peer has announced itself
+
   std::deque<fl::Message> node_msgs;
   NodeTransport transport(*net, [&](fl::Message m) { node_msgs.push_back(std::move(m)); });
   std::unique_ptr<fl::ensemble::EnsembleNode> node;
   CoordinatorWatch coordinator(*net, c);
   while (true) {
+    // Until the group is accepted, announce to every peer again each second (a peer may not listen
+    // yet); repeats are idempotent.
+    if (!node && Clock::now() - last_announce > 1s) {
+      for (fl::PartyId h = 0; h < c.hospitals; ++h) {
+        if (h != self) (void)net->send({self, h, kNodeEnsemblePeer, 0, announcement});
+      }
+      last_announce = Clock::now();
+    }
     if (node) {
       auto moved = node->poll();
       if (!moved.ok()) return moved.status().with_context("institution " + std::to_string(self));
@@ -254,29 +311,22 @@ Status run_ensemble_institution_node(const NodeConfig& c, fl::ensemble::Ensemble
     while (!node_msgs.empty()) {
       fl::Message m = std::move(node_msgs.front());
       node_msgs.pop_front();
+      if (m.kind == kNodeEnsemblePeer) {
+        if (node || peers.count(m.from)) continue;  // the first announcement of a peer is the one that counts
+        auto peer = check_ensemble_peer(c, m.from, announce.reference_hash, m.payload);
+        if (!peer.ok()) return peer.status().with_context("institution " + std::to_string(self));
+        peers[m.from] = std::move(*peer);
+        continue;
+      }
       if (m.from != fl::kCoordinatorId) continue;
       if (m.kind == kNodeStop) return {};
       if (m.kind == kNodeHello) {
-        EnsembleHello h;
-        h.identity = me;
-        h.verify_key = my_verify_key;
-        h.binding = signer->sign(ensemble_binding_message(c.federation_id, self, my_verify_key));
-        const fl::ensemble::MemberDescription d = member.describe();
-        h.architecture = d.architecture.substr(0, kMaxArchitecture);
-        h.num_parameters = d.num_parameters;
-        h.reference_hash = member.reference_hash();
-        h.reference_size = member.num_reference();
-        h.num_classes = static_cast<std::uint32_t>(member.num_classes());
-        (void)net->send({self, fl::kCoordinatorId, kNodeHello, 0, encode_ensemble_hello(h)});
+        (void)net->send({self, fl::kCoordinatorId, kNodeHello, 0, announcement});
       } else if (m.kind == kNodeCosign) {
-        if (node) continue;
-        if (Status ok = check_ensemble_genesis(c, o, me, m.payload); !ok.ok()) {
-          return ok.with_context("institution " + std::to_string(self) + " refuses to co-sign the setup");
-        }
-        (void)net->send({self, fl::kCoordinatorId, kNodeCosign, 0, signer->sign(m.payload)});
+        if (!node) cosign = std::move(m);
       } else if (m.kind == kNodeEnsembleConfig) {
         if (node) continue;
-        auto group = check_ensemble_group(c, o, *ledger, my_verify_key, m.payload);
+        auto group = check_ensemble_group(c, o, *ledger, my_verify_key, peers, m.payload);
         if (!group.ok())
           return group.status().with_context("institution " + std::to_string(self) + " refuses the SecAgg group");
         fl::ensemble::EnsembleConfig cfg;
@@ -294,6 +344,13 @@ Status run_ensemble_institution_node(const NodeConfig& c, fl::ensemble::Ensemble
         HEAL_RETURN_IF_ERROR(node->publish_initial_version().with_context("institution " + std::to_string(self)));
         (void)net->send({self, fl::kCoordinatorId, kNodeEnsembleConfig, 0, {}});
       }
+    }
+    if (cosign && peers.size() + 1 == c.hospitals) {
+      if (Status ok = check_ensemble_genesis(c, o, me, peers, cosign->payload); !ok.ok()) {
+        return ok.with_context("institution " + std::to_string(self) + " refuses to co-sign the setup");
+      }
+      (void)net->send({self, fl::kCoordinatorId, kNodeCosign, 0, signer->sign(cosign->payload)});
+      cosign.reset();
     }
     if (silent) {
       return Status::unavailable("institution " + std::to_string(self) + ": nothing from the coordinator for too long");

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -33,7 +34,7 @@ inline std::chrono::milliseconds left(Clock::time_point deadline) {
 
 inline bool is_node_message(fl::MessageKind k) {
   return k == kNodeHello || k == kNodeKeyGen || k == kNodeCosign || k == kNodeStop || k == kNodeLedger ||
-         k == kNodeEnsembleConfig;
+         k == kNodeEnsembleConfig || k == kNodeEnsemblePeer;
 }
 
 // The transport the protocol roles see: node-level messages are taken out of the stream and handed
@@ -152,16 +153,25 @@ struct EnsembleGroupEntry {
 /// kNodeEnsembleConfig's payload.
 Bytes encode_ensemble_group(std::uint32_t threshold, std::uint32_t rounds_per_setup,
                             const std::vector<EnsembleGroupEntry>& group);
+/// What an institution learnt directly from its peers (kNodeEnsemblePeer): party -> announcement.
+using EnsemblePeers = std::map<fl::PartyId, EnsembleHello>;
+/// A peer's announcement, received directly from it: decoded, its binding verified against the
+/// identity it announces, its reference set the receiver's own.
+Result<EnsembleHello> check_ensemble_peer(const NodeConfig& c, fl::PartyId from, const Digest& reference_hash,
+                                          std::span<const std::uint8_t> payload);
 /// An institution co-signs the genesis record only if it is this federation's ensemble setup, lists
-/// every institution 0..K-1 once (itself with its identity `me`) and the coordinator, with its SecAgg
-/// threshold as the quorum. InvalidArgument naming the mismatch otherwise.
+/// every institution 0..K-1 once (itself with its identity `me`, every other one with the identity in
+/// `peers`, which must hold them all) and the coordinator, with its SecAgg threshold as the quorum.
+/// InvalidArgument naming the mismatch otherwise.
 Status check_ensemble_genesis(const NodeConfig& c, const EnsembleNodeOptions& o, const ledger::Identity& me,
-                              std::span<const std::uint8_t> message);
+                              const EnsemblePeers& peers, std::span<const std::uint8_t> message);
 /// The SecAgg group a coordinator sent, checked against the co-signed setup on `ledger`: every
-/// institution once in party order, each verify key bound by that party's ledger identity, `mine` in
-/// this institution's place, threshold and session length as configured. InvalidArgument otherwise.
+/// institution once in party order, each verify key bound by that party's ledger identity and equal to
+/// the key that party announced directly (`peers`), `mine` in this institution's place, threshold and
+/// session length as configured. InvalidArgument otherwise.
 Result<fl::ensemble::SecAggGroup> check_ensemble_group(const NodeConfig& c, const EnsembleNodeOptions& o,
                                                        const ledger::Ledger& ledger, const smpc::PublicKey& mine,
+                                                       const EnsemblePeers& peers,
                                                        std::span<const std::uint8_t> payload);
 
 /// A hospital co-signs the setup record only if `message` is the ledger signing message of a

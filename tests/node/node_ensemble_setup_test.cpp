@@ -60,8 +60,25 @@ struct EnsembleSetupCase {
   Bytes message(const ledger::RoundSetup& s, const std::string& federation = "fed-ensemble") const {
     return ledger::signing_message(ledger::encode_record({federation, 1700000000000ull, s}));
   }
+  // What institutions 0 and 2 announced to institution 1 directly.
+  internal::EnsemblePeers peers() const {
+    internal::EnsemblePeers p;
+    for (std::uint32_t i : {0u, 2u}) p[i] = announcement(i);
+    return p;
+  }
+  internal::EnsembleHello announcement(std::uint32_t i) const {
+    internal::EnsembleHello h;
+    h.identity = keys[i]->identity();
+    h.verify_key = secagg[i].verify_key;
+    h.binding = keys[i]->sign(internal::ensemble_binding_message(config.federation_id, i, h.verify_key));
+    h.architecture = "logreg";
+    h.reference_hash = blake2b_256("reference");
+    h.reference_size = 120;
+    h.num_classes = 3;
+    return h;
+  }
   Status check_genesis(const Bytes& m) const {
-    return internal::check_ensemble_genesis(config, options, keys[1]->identity(), m);
+    return internal::check_ensemble_genesis(config, options, keys[1]->identity(), peers(), m);
   }
 
   // The honest group: every institution's key, bound by its own ledger key.
@@ -74,11 +91,11 @@ struct EnsembleSetupCase {
     return g;
   }
   Result<fl::ensemble::SecAggGroup> check_group_bytes(std::span<const std::uint8_t> payload) const {
-    return internal::check_ensemble_group(config, options, *ledger, secagg[1].verify_key, payload);
+    return internal::check_ensemble_group(config, options, *ledger, secagg[1].verify_key, peers(), payload);
   }
   Result<fl::ensemble::SecAggGroup> check_group(const std::vector<internal::EnsembleGroupEntry>& g,
                                                 std::uint32_t threshold = 2, std::uint32_t rounds = 20) const {
-    return internal::check_ensemble_group(config, options, *ledger, secagg[1].verify_key,
+    return internal::check_ensemble_group(config, options, *ledger, secagg[1].verify_key, peers(),
                                           internal::encode_ensemble_group(threshold, rounds, g));
   }
 };
@@ -154,13 +171,55 @@ TEST(NodeEnsembleSetup, ACoordinatorCannotSlipInASecAggKeyOfItsOwn) {
   // Malformed payloads: every truncation and trailing bytes are refused, never a crash.
   const Bytes good = internal::encode_ensemble_group(2, 20, s.group());
   for (std::size_t n = 0; n < good.size(); ++n) {
-    EXPECT_FALSE(
-        internal::check_ensemble_group(s.config, s.options, *s.ledger, s.secagg[1].verify_key, std::span(good).first(n))
-            .ok());
+    EXPECT_FALSE(s.check_group_bytes(std::span(good).first(n)).ok());
   }
   Bytes longer = good;
   longer.push_back(0);
-  EXPECT_FALSE(internal::check_ensemble_group(s.config, s.options, *s.ledger, s.secagg[1].verify_key, longer).ok());
+  EXPECT_FALSE(s.check_group_bytes(longer).ok());
+}
+
+// The sybil: a coordinator that introduces a key of its own as institution 2 at genesis (listing it
+// with the coordinator's ledger key, which signs that entry itself) and binds a SecAgg key to it.
+// Institution 1 knows institution 2's identity and key from institution 2 itself (kNodeEnsemblePeer
+// over mutual TLS), so it refuses both the record and the group; and a peer announcement that does
+// not check out is refused on arrival.
+TEST(NodeEnsembleSetup, ACoordinatorCannotReplaceAnInstitutionByASybil) {
+  EnsembleSetupCase s;
+  auto r = s.genesis();
+  r.participants[2].identity = s.keys[3]->identity();
+  Status st = s.check_genesis(s.message(r));
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("institution 2 with an identity it did not announce"), std::string::npos)
+      << st.to_string();
+  // Without institution 2's announcement the record cannot be checked: refused as well.
+  auto partial = s.peers();
+  partial.erase(2);
+  EXPECT_FALSE(
+      internal::check_ensemble_genesis(s.config, s.options, s.keys[1]->identity(), partial, s.message(s.genesis()))
+          .ok());
+  // The group with the sybil's key for party 2, bound by the identity the ledger lists... on a ledger
+  // that the sybil's record would have made: the announced key still differs.
+  SeededRng rng(seed_from_u64(12));
+  const smpc::SecAggIdentity sybil = smpc::make_secagg_identity(rng);
+  auto g = s.group();
+  g[2].verify_key = sybil.verify_key;
+  g[2].binding = s.keys[2]->sign(internal::ensemble_binding_message("fed-ensemble", 2, sybil.verify_key));
+  auto grp = s.check_group(g);  // bound by institution 2's own ledger key (say, from an earlier run)
+  ASSERT_FALSE(grp.ok());
+  EXPECT_NE(grp.status().message().find("than the one it announced"), std::string::npos) << grp.status().to_string();
+
+  // Announcements: accepted from a peer with a valid binding and the same reference set.
+  const internal::EnsembleHello a = s.announcement(2);
+  const Digest ref = blake2b_256("reference");
+  EXPECT_TRUE(internal::check_ensemble_peer(s.config, 2, ref, internal::encode_ensemble_hello(a)).ok());
+  EXPECT_FALSE(internal::check_ensemble_peer(s.config, 1, ref, internal::encode_ensemble_hello(a)).ok());  // itself
+  EXPECT_FALSE(internal::check_ensemble_peer(s.config, 3, ref, internal::encode_ensemble_hello(a)).ok());  // no peer
+  EXPECT_FALSE(internal::check_ensemble_peer(s.config, 0, ref, internal::encode_ensemble_hello(a)).ok());  // 2's, as 0
+  EXPECT_FALSE(
+      internal::check_ensemble_peer(s.config, 2, blake2b_256("other"), internal::encode_ensemble_hello(a)).ok());
+  internal::EnsembleHello forged = a;
+  forged.verify_key = sybil.verify_key;  // the binding no longer matches
+  EXPECT_FALSE(internal::check_ensemble_peer(s.config, 2, ref, internal::encode_ensemble_hello(forged)).ok());
 }
 
 // Outside bytes, mutated: the hello an institution sends, the SecAgg group and the genesis message

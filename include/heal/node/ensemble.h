@@ -11,9 +11,11 @@
 //     identity's verify key bound to its ledger key (signature over the federation id, its party id
 //     and the verify key), its member's architecture and size, and its reference set's hash, size and
 //     class count. The coordinator refuses a reference set that differs from its own.
+//     The institution also sends those bytes to every other institution directly (kNodeEnsemblePeer).
 //  2. The genesis record (RoundSetup, secure_mode "smpc-ensemble"), checked and co-signed by every
 //     institution (kNodeCosign): its federation, every institution listed once, itself with its own
-//     identity, the coordinator's threshold. Then the EnsembleSetup record (members, reference hash).
+//     identity and every other one with the identity that institution announced directly, the
+//     coordinator's threshold. Then the EnsembleSetup record (members, reference hash).
 //  3. coordinator -> institution: kNodeEnsembleConfig, every institution's SecAgg verify key with its
 //     binding signature and the SecAgg threshold. The institution checks every binding signature
 //     against the identity the co-signed genesis record on the ledger lists for that party, and its own
@@ -22,11 +24,15 @@
 //  4. Rounds as in roles.h; a party that has not answered within response_timeout is closed out of the
 //     current SecAgg phase (EnsembleCoordinator::on_idle), so the round completes with t institutions.
 //  5. kNodeStop; the coordinator verifies the ledger.
+// Introductions do not pass through the coordinator: with its hello every institution sends the same
+// bytes directly to every other institution (kNodeEnsemblePeer, mutual TLS, so the sender is the
+// certified party), checks each peer's binding and reference set, and co-signs the genesis record only
+// if every institution is listed with the identity it announced itself, and accepts the SecAgg group
+// only if every verify key is the one its owner announced. A coordinator can therefore neither slip in
+// a key of its own nor replace an institution by a sybil (docs/security.md, "Ensemble federated
+// learning"; tests in tests/node/node_ensemble_setup_test.cpp).
 // A SQLite ledger only (a file shared by the processes of one host); the EVM ledger is not wired for
-// ensembles yet. Not covered yet: the genesis record's identities are those the coordinator collected
-// and each institution checks only its own entry, so a coordinator could introduce a sybil under
-// another institution's party id (docs/security.md, "Ensemble federated learning"); the fix is each
-// institution confirming the others' ledger identities directly over mutual TLS.
+// ensembles yet.
 #pragma once
 
 #include <cstdint>
@@ -47,6 +53,10 @@ namespace heal::node {
 /// acknowledgement after the institution recorded its model's version 1 (message kinds 11..19 are the
 /// node runtime's, src/fl/README.md).
 inline constexpr fl::MessageKind kNodeEnsembleConfig = static_cast<fl::MessageKind>(16);
+/// institution -> institution, directly (mutual TLS: the sender is its certificate's party): the
+/// same bytes as its hello (ledger identity, SecAgg verify key and binding, reference set), so that
+/// every institution knows the others' identities without the coordinator in between.
+inline constexpr fl::MessageKind kNodeEnsemblePeer = static_cast<fl::MessageKind>(17);
 
 struct EnsembleNodeOptions {
   /// Argon2id cost of the institution's ledger key vault (tests pass VaultKdf::interactive()).
