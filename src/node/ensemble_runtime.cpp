@@ -252,8 +252,9 @@ Result<fl::ensemble::SecAggGroup> check_ensemble_group(const NodeConfig& c, cons
 
 }  // namespace internal
 
-Status run_ensemble_institution_node(const NodeConfig& c, fl::ensemble::EnsembleMember& member,
-                                     const EnsembleNodeOptions& o) {
+Result<EnsembleInstitutionNodeResult> run_ensemble_institution_node(const NodeConfig& c,
+                                                                    fl::ensemble::EnsembleMember& member,
+                                                                    const EnsembleNodeOptions& o) {
   HEAL_REQUIRE(c.role == NodeRole::kHospital, "run_ensemble_institution_node needs a hospital configuration");
   HEAL_ASSIGN_OR_RETURN(std::string passphrase, node_passphrase(c));
   HEAL_ASSIGN_OR_RETURN(ledger::LedgerUri uri, ledger::parse_ledger_uri(c.ledger_path));
@@ -308,6 +309,7 @@ Status run_ensemble_institution_node(const NodeConfig& c, fl::ensemble::Ensemble
       }
     }
     const bool silent = coordinator.silent_too_long();
+    bool hello_answered = false;
     while (!node_msgs.empty()) {
       fl::Message m = std::move(node_msgs.front());
       node_msgs.pop_front();
@@ -319,8 +321,24 @@ Status run_ensemble_institution_node(const NodeConfig& c, fl::ensemble::Ensemble
         continue;
       }
       if (m.from != fl::kCoordinatorId) continue;
-      if (m.kind == kNodeStop) return {};
+      if (m.kind == kNodeStop) {
+        EnsembleInstitutionNodeResult r;
+        const fl::TrafficCounters t = net->counters(fl::kCoordinatorId);  // up: sent to it
+        r.bytes_to_coordinator = t.bytes_up;
+        r.bytes_from_coordinator = t.bytes_down;
+        for (fl::PartyId h = 0; h < c.hospitals; ++h) {
+          if (h == self) continue;
+          const fl::TrafficCounters p = net->counters(h);
+          r.bytes_to_peers += p.bytes_up;
+          r.bytes_from_peers += p.bytes_down;
+        }
+        return r;
+      }
       if (m.kind == kNodeHello) {
+        // Hellos queue up while this process is busy (announcing to peers that do not listen yet):
+        // one answer per batch is enough.
+        if (hello_answered) continue;
+        hello_answered = true;
         (void)net->send({self, fl::kCoordinatorId, kNodeHello, 0, announcement});
       } else if (m.kind == kNodeCosign) {
         if (!node) cosign = std::move(m);

@@ -94,7 +94,14 @@ EnsembleNodeOptions test_options() {
   FakeMember& m = *members[static_cast<std::size_t>(i)];
   DiesInRound dying(m, die_in_round);
   fl::ensemble::EnsembleMember& member = die_in_round > 0 ? static_cast<fl::ensemble::EnsembleMember&>(dying) : m;
-  Status s = run_ensemble_institution_node(*c, member, test_options());
+  auto r = run_ensemble_institution_node(*c, member, test_options());
+  const Status s = r.status();
+  // Every peer announced itself directly to this institution, at least once.
+  if (s.ok() && r->bytes_from_peers < 2 * 100) {
+    std::fprintf(stderr, "institution %d: %llu B of announcements from its peers\n", i,
+                 static_cast<unsigned long long>(r->bytes_from_peers));
+    ::_exit(4);
+  }
   if (!s.ok()) std::fprintf(stderr, "institution %d: %s\n", i, s.to_string().c_str());
   ::_exit(s.ok() ? 0 : 1);
 }

@@ -74,11 +74,18 @@ struct EnsembleNodeOptions {
   std::function<void(const fl::ensemble::NodeRound&)> on_node_round;
 };
 
-/// Runs an institution until the coordinator says the ensemble is over (OK), or an error: bad files,
-/// a wrong passphrase, a setup record or SecAgg group that does not check out (it refuses), or
-/// nothing heard from the coordinator for setup_timeout + 4 x response_timeout.
-Status run_ensemble_institution_node(const NodeConfig& config, fl::ensemble::EnsembleMember& member,
-                                     const EnsembleNodeOptions& options = {});
+/// An institution's traffic over the run, as its own transport counts it (protocol payloads).
+struct EnsembleInstitutionNodeResult {
+  std::uint64_t bytes_to_coordinator = 0, bytes_from_coordinator = 0;
+  std::uint64_t bytes_to_peers = 0, bytes_from_peers = 0;  ///< the direct announcements (kind 17)
+};
+
+/// Runs an institution until the coordinator says the ensemble is over, or an error: bad files, a
+/// wrong passphrase, a setup record, peer announcement or SecAgg group that does not check out (it
+/// refuses), or nothing heard from the coordinator for setup_timeout + 4 x response_timeout.
+Result<EnsembleInstitutionNodeResult> run_ensemble_institution_node(const NodeConfig& config,
+                                                                    fl::ensemble::EnsembleMember& member,
+                                                                    const EnsembleNodeOptions& options = {});
 
 struct EnsembleInstitutionInfo {
   fl::PartyId party = 0;

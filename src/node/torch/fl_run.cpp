@@ -158,7 +158,8 @@ FlNodeRunResult run_ensemble_institution(const NodeConfig& c, const io::Partitio
        << r.train_seconds << " s, SecAgg " << r.secagg_seconds << " s, distil " << r.distill_seconds << " s)\n";
     o.on_text(os.str());
   };
-  if (Status st = run_ensemble_institution_node(c, member, e); !st.ok()) throw StatusError(st);
+  auto traffic = run_ensemble_institution_node(c, member, e);
+  if (!traffic.ok()) throw StatusError(traffic.status());
   // The institution holds its own model: it scores it (the weights of its best validation state, as
   // the simulation deploys them) on the test split.
   const bool own_best = member.best_val_accuracy() > round_best && !member.best_weights().empty();
@@ -176,7 +177,9 @@ FlNodeRunResult run_ensemble_institution(const NodeConfig& c, const io::Partitio
   if (o.on_text) {
     std::ostringstream os;
     os << std::setprecision(4) << "institution " << k << " (" << arch << "): best val ACC " << best_val << "; test ACC "
-       << m.accuracy << ", AUC " << m.auc << "\n";
+       << m.accuracy << ", AUC " << m.auc << "\n"
+       << "institution " << k << " sent " << traffic->bytes_to_coordinator << " B to the coordinator and "
+       << traffic->bytes_to_peers << " B to its peers (announcements) over " << c.rounds << " rounds\n";
     o.on_text(os.str());
   }
   return out;
