@@ -87,16 +87,15 @@ void run(const EnsembleArgs& a) {
   if (auto st = io::parse_partition_scheme(a.partition, &o.partition); !st.ok()) throw StatusError(st);
   o.reference_fraction = a.reference_fraction;
   o.rounds = a.rounds;
-  o.member.local_epochs = a.local_epochs;
-  o.member.distill_epochs = a.distill_epochs;
-  o.member.train.learning_rate = a.lr;
-  o.member.train.batch_size = a.batch;
-  o.member.distill = o.member.train;
-  o.member.distill.learning_rate = a.distill_lr;
-  o.member.distill.schedule = nn::torch_backend::Schedule::kConstant;
-  o.member.sharpen_temperature = a.sharpen;
-  o.member.joint_distill_weight = a.joint_distill;
-  o.member.schedule = apps::parse_round_schedule(a.lr_schedule, static_cast<std::uint64_t>(a.rounds)).value();
+  o.member = value_or_throw(ae::member_options({.local_epochs = a.local_epochs,
+                                                .distill_epochs = a.distill_epochs,
+                                                .batch = a.batch,
+                                                .lr = a.lr,
+                                                .distill_lr = a.distill_lr,
+                                                .sharpen = a.sharpen,
+                                                .joint_distill = a.joint_distill,
+                                                .lr_schedule = a.lr_schedule,
+                                                .rounds = static_cast<std::uint64_t>(a.rounds)}));
   o.local_baseline = !a.no_local;
   o.central_baseline = !a.no_central;
   o.central_arch = a.central_arch;

@@ -43,6 +43,19 @@ struct TorchMemberOptions {
   double joint_distill_weight = 0;
 };
 
+/// The member recipe of `heal fl ensemble simulate` and of ensemble nodes (`heal node run`), in the
+/// terms both front ends take it: Adam at `lr` for `local_epochs` private epochs and at a constant
+/// `distill_lr` for `distill_epochs`, the batch size, sharpening, joint distillation, and the rate
+/// schedule over `rounds` ("constant" | "cosine", round_schedule.h).
+struct MemberRecipe {
+  int local_epochs = 2, distill_epochs = 1, batch = 64;
+  double lr = 2e-3, distill_lr = 1e-3, sharpen = 1.0, joint_distill = 0.0;
+  std::string lr_schedule = "constant";
+  std::uint64_t rounds = 1;
+};
+/// TorchMemberOptions of a recipe; InvalidArgument for an unknown schedule.
+Result<TorchMemberOptions> member_options(const MemberRecipe& r);
+
 class TorchEnsembleMember final : public fl::ensemble::EnsembleMember {
  public:
   /// `train` and `indices`: the member's private examples (train[indices]; empty for a model that

@@ -74,6 +74,21 @@ Result<fl::Metrics> TorchEnsembleMember::train_local(const fl::TrainConfig& conf
   });
 }
 
+Result<TorchMemberOptions> member_options(const MemberRecipe& r) {
+  TorchMemberOptions m;
+  m.local_epochs = r.local_epochs;
+  m.distill_epochs = r.distill_epochs;
+  m.train.learning_rate = r.lr;
+  m.train.batch_size = r.batch;
+  m.distill = m.train;
+  m.distill.learning_rate = r.distill_lr;
+  m.distill.schedule = nn::torch_backend::Schedule::kConstant;
+  m.sharpen_temperature = r.sharpen;
+  m.joint_distill_weight = r.joint_distill;
+  HEAL_ASSIGN_OR_RETURN(m.schedule, parse_round_schedule(r.lr_schedule, r.rounds));
+  return m;
+}
+
 void TorchEnsembleMember::track(double val_accuracy) {
   if (val_accuracy > best_val_) {
     best_val_ = val_accuracy;

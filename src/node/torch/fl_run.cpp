@@ -74,6 +74,15 @@ std::string round_row(const fl::RoundStats& r, const apps::fl_workload::Workload
   return os.str();
 }
 
+// The coordinator's report.json in `dir`; the plot beside it goes to out.plot_path (accuracy.png).
+void write_report(const json& j, const std::string& dir, FlNodeRunResult& out) {
+  fs::create_directories(dir);
+  out.report_path = (fs::path(dir) / "report.json").string();
+  out.report_json = j.dump(2);
+  std::ofstream(out.report_path) << out.report_json << "\n";
+  out.plot_path = (fs::path(dir) / "accuracy.png").string();
+}
+
 // --- training.federation = "ensemble": every hospital an institution with its own architecture ---
 
 namespace ae = apps::ensemble;
@@ -100,19 +109,16 @@ EnsembleWorkload ensemble_workload(const NodeConfig& c, const io::PartitionSpec&
 
 ae::TorchMemberOptions member_options(const NodeConfig& c) {
   const NodeTraining& t = *c.training;
-  ae::TorchMemberOptions m;
-  m.local_epochs = static_cast<int>(t.local_epochs);
-  m.distill_epochs = static_cast<int>(t.distill_epochs);
-  m.train.learning_rate = t.learning_rate;
-  m.train.batch_size = static_cast<int>(t.batch_size);
-  m.distill = m.train;
-  m.distill.learning_rate = t.distill_lr;
-  m.distill.schedule = nn::torch_backend::Schedule::kConstant;
-  m.sharpen_temperature = t.sharpen;
-  auto sched = apps::parse_round_schedule(t.lr_schedule, c.rounds);
-  if (!sched.ok()) throw StatusError(sched.status().with_context("node config: training.lr_schedule"));
-  m.schedule = *sched;
-  return m;
+  auto m = ae::member_options({.local_epochs = static_cast<int>(t.local_epochs),
+                               .distill_epochs = static_cast<int>(t.distill_epochs),
+                               .batch = static_cast<int>(t.batch_size),
+                               .lr = t.learning_rate,
+                               .distill_lr = t.distill_lr,
+                               .sharpen = t.sharpen,
+                               .lr_schedule = t.lr_schedule,
+                               .rounds = c.rounds});
+  if (!m.ok()) throw StatusError(m.status().with_context("node config: training"));
+  return std::move(*m);
 }
 
 EnsembleNodeOptions ensemble_node_options(const NodeConfig& c) {
@@ -291,11 +297,7 @@ FlNodeRunResult run_ensemble_coordinator(const NodeConfig& c, const io::Partitio
             {"note",
              "bytes are protocol payloads counted by the coordinator's transport (TLS and HTTP/2 framing excluded); "
              "each institution scores its own model on the test split and prints it (the coordinator holds no model)"}};
-  fs::create_directories(o.out);
-  out.report_path = (fs::path(o.out) / "report.json").string();
-  out.report_json = j.dump(2);
-  std::ofstream(out.report_path) << out.report_json << "\n";
-  out.plot_path = (fs::path(o.out) / "accuracy.png").string();
+  write_report(j, o.out, out);
   (void)nn::plot_lines(out.plot_path, w.data.name + ": ensemble members, validation", "round", "val ACC", members);
   std::ostringstream sum;
   double up = 0;
@@ -316,20 +318,15 @@ FlNodeRunResult run(NodeConfig c, const FlNodeRunOptions& o) {
     throw StatusError(Status::invalid_argument(
         "node config: no \"training\" section: heal node run needs the dataset, model and partition to train"));
   }
+  nn::torch_backend::set_num_threads(static_cast<int>(c.training->threads));
+  io::PartitionSpec ps;
+  if (Status st = io::parse_partition_scheme(c.training->partition, &ps); !st.ok()) {
+    throw StatusError(st.with_context("node config: training.partition"));
+  }
   if (c.training->federation == "ensemble") {
-    nn::torch_backend::set_num_threads(static_cast<int>(c.training->threads));
-    io::PartitionSpec ps;
-    if (Status st = io::parse_partition_scheme(c.training->partition, &ps); !st.ok()) {
-      throw StatusError(st.with_context("node config: training.partition"));
-    }
     return c.role == NodeRole::kHospital ? run_ensemble_institution(c, ps, o) : run_ensemble_coordinator(c, ps, o);
   }
   const apps::FlSimulationOptions a = workload_options(c);
-  nn::torch_backend::set_num_threads(a.threads);
-  io::PartitionSpec ps;
-  if (Status st = io::parse_partition_scheme(a.partition, &ps); !st.ok()) {
-    throw StatusError(st.with_context("node config: training.partition"));
-  }
   ps.hospitals = a.hospitals;
   ps.seed = a.seed;
   FlNodeRunResult out;
@@ -424,16 +421,12 @@ FlNodeRunResult run(NodeConfig c, const FlNodeRunOptions& o) {
                   {"note",
                    "bytes are protocol payloads counted by the coordinator's transport (TLS and HTTP/2 framing "
                    "excluded); times are wall times of processes sharing one machine"}};
-  fs::create_directories(o.out);
-  out.report_path = (fs::path(o.out) / "report.json").string();
-  out.report_json = j.dump(2);
-  std::ofstream(out.report_path) << out.report_json << "\n";
+  write_report(j, o.out, out);
   nn::Series fl_acc{"federated (val)", {}, {}};
   for (const auto& r : rep.rounds) {
     fl_acc.x.push_back(static_cast<double>(r.round));
     fl_acc.y.push_back(apps::fl_workload::metric(r.val_metrics, w.val_keys[0]));
   }
-  out.plot_path = (fs::path(o.out) / "accuracy.png").string();
   (void)nn::plot_lines(out.plot_path, w.plot_title, "round", w.val_titles[0], {fl_acc});
 
   std::ostringstream sum;
