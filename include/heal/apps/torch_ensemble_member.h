@@ -87,6 +87,22 @@ class TorchEnsembleMember final : public fl::ensemble::EnsembleMember {
   /// Class probabilities on the validation split after the latest distill() (empty before one).
   const std::vector<double>& last_distilled_val_probabilities() const { return distilled_val_probs_; }
 
+  /// Early stopping on the public validation split, one rule for every front end (`heal fl ensemble
+  /// simulate`, ensemble nodes). The front end calls end_round() once per round the member took part
+  /// in: it scores the state the round ended in (after distillation, or after private training when
+  /// no consensus came) and keeps the best such state (strictly better replaces; ties keep the
+  /// earlier one).
+  struct RoundEnd {
+    std::vector<double> val_probabilities;  // of the round-end state
+    double val_accuracy = 0;
+  };
+  RoundEnd end_round();
+  /// Loads the weights the member is deployed with: the best round-end state or, with
+  /// `with_intermediate` (a one-site institution, whose member also trained privately), the best state
+  /// after private training where that one is strictly better. Returns that state's validation
+  /// accuracy; FailedPrecondition before any end_round().
+  Result<double> deploy(bool with_intermediate);
+
  private:
   std::shared_ptr<const io::SplitData> train_;
   std::vector<std::size_t> indices_;
@@ -98,6 +114,9 @@ class TorchEnsembleMember final : public fl::ensemble::EnsembleMember {
   std::vector<float> best_weights_;
   std::vector<double> distilled_val_probs_;
   std::vector<double> consensus_;  // the latest (sharpened) consensus, for joint distillation
+  bool distilled_since_round_end_ = false;
+  double best_round_end_val_ = -1;
+  std::vector<float> best_round_end_weights_;
   void track(double val_accuracy);
 };
 

@@ -189,9 +189,8 @@ Result<EnsembleSimulationReport> run_ensemble_simulation(const io::Dataset& data
   if (auto st = sim.setup(); !st.ok()) return st.with_context("ensemble setup");
   std::vector<double> weights(plan.size(), 1.0);
   // Early stopping on the public validation split, as for one model: each institution deploys the
-  // weights of its best validation round (the local-only baseline gets the same rule).
-  std::vector<double> best_val(plan.size(), -1.0);
-  std::vector<std::vector<float>> best_w(plan.size());
+  // weights of its best validation round (TorchEnsembleMember::end_round / deploy; the local-only
+  // baseline gets the same rule).
   for (int r = 0; r < o.rounds; ++r) {
     auto rr = sim.run_round();
     if (!rr.ok()) return rr.status();
@@ -211,15 +210,11 @@ Result<EnsembleSimulationReport> run_ensemble_simulation(const io::Dataset& data
       row.amortised_bytes_up.push_back(ir.amortised_bytes_up);
       row.site_bytes.push_back(ir.site_bytes_up + ir.site_bytes_down);
       row.plaintext_bytes = ir.plaintext_bytes;
-      // The harness (not a protocol role) reads each distilled model's score on the public validation
-      // split, which the member computed for its own early stopping.
-      val_probs.push_back(ir.distilled ? models[k]->last_distilled_val_probabilities()
-                                       : models[k]->trainer().predict_proba(*val));
-      row.members.push_back({nn::compute_metrics(val_probs.back(), val->labels, data.num_classes).accuracy, ir.weight});
-      if (row.members.back().val_accuracy > best_val[k]) {
-        best_val[k] = row.members.back().val_accuracy;
-        best_w[k] = models[k]->get_weights();
-      }
+      // The harness (not a protocol role) reads each model's score on the public validation split at
+      // the round's end, which the member computes for its own early stopping.
+      auto end = models[k]->end_round();
+      row.members.push_back({end.val_accuracy, ir.weight});
+      val_probs.push_back(std::move(end.val_probabilities));
     }
     row.ensemble_val_accuracy =
         nn::compute_metrics(weighted_mean(val_probs, weights), val->labels, data.num_classes).accuracy;
@@ -244,12 +239,9 @@ Result<EnsembleSimulationReport> run_ensemble_simulation(const io::Dataset& data
   // The diagnosis ensemble: each institution's best-validation weights, weighed by that accuracy. A
   // one-site institution's member tracked its best over both states of every round (after private
   // training and after distillation); a multi-site institution's model over the rounds' ends.
+  std::vector<double> best_val(plan.size());
   for (std::size_t k = 0; k < plan.size(); ++k) {
-    if (plan[k].sites == 1 && models[k]->best_val_accuracy() > best_val[k]) {
-      best_val[k] = models[k]->best_val_accuracy();
-      best_w[k] = models[k]->best_weights();
-    }
-    if (auto st = models[k]->set_weights(best_w[k]); !st.ok()) return st;
+    HEAL_ASSIGN_OR_RETURN(best_val[k], models[k]->deploy(plan[k].sites == 1));
     weights[k] = fe::ensemble_weight(best_val[k], C);
   }
   std::vector<std::vector<double>> test_probs;

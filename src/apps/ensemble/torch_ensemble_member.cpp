@@ -133,9 +133,29 @@ Result<fl::Metrics> TorchEnsembleMember::distill(std::span<const double> consens
     const double loss = trainer_.distill_epochs(*reference_, q, options_.distill_epochs, o);
     if (options_.joint_distill_weight > 0) consensus_ = q;
     distilled_val_probs_ = trainer_.predict_proba(*val_);
+    distilled_since_round_end_ = true;
     track(nn::compute_metrics(distilled_val_probs_, val_->labels, trainer_.spec().num_classes).accuracy);
     return fl::Metrics{{"distill_loss", loss}};
   });
+}
+
+TorchEnsembleMember::RoundEnd TorchEnsembleMember::end_round() {
+  RoundEnd e;
+  e.val_probabilities = distilled_since_round_end_ ? distilled_val_probs_ : trainer_.predict_proba(*val_);
+  distilled_since_round_end_ = false;
+  e.val_accuracy = nn::compute_metrics(e.val_probabilities, val_->labels, trainer_.spec().num_classes).accuracy;
+  if (e.val_accuracy > best_round_end_val_) {
+    best_round_end_val_ = e.val_accuracy;
+    best_round_end_weights_ = trainer_.get_weights();
+  }
+  return e;
+}
+
+Result<double> TorchEnsembleMember::deploy(bool with_intermediate) {
+  if (best_round_end_weights_.empty()) return Status::failed_precondition("deploy: no round has ended");
+  const bool intermediate = with_intermediate && best_val_ > best_round_end_val_ && !best_weights_.empty();
+  HEAL_RETURN_IF_ERROR(set_weights(intermediate ? best_weights_ : best_round_end_weights_));
+  return intermediate ? best_val_ : best_round_end_val_;
 }
 
 Status TorchEnsembleMember::set_weights(std::span<const float> weights) {

@@ -143,20 +143,9 @@ FlNodeRunResult run_ensemble_institution(const NodeConfig& c, const io::Partitio
               std::to_string(member.describe().num_parameters) + " parameters)\n");
   }
   EnsembleNodeOptions e = ensemble_node_options(c);
-  // Early stopping as in the simulation: the best state at a round's end (after distillation), unless
-  // the member saw a strictly better one after private training.
-  double round_best = -1;
-  std::vector<float> round_best_weights;
+  // Early stopping as in the simulation (TorchEnsembleMember::end_round / deploy).
   e.on_node_round = [&](const fl::ensemble::NodeRound& r) {
-    if (r.distilled) {
-      const double acc =
-          nn::compute_metrics(member.last_distilled_val_probabilities(), w.split.val->labels, w.data.num_classes)
-              .accuracy;
-      if (acc > round_best) {
-        round_best = acc;
-        round_best_weights = member.get_weights();
-      }
-    }
+    (void)member.end_round();
     if (!o.on_text) return;
     std::ostringstream os;
     os << std::setprecision(3) << "round " << r.round << ": val ACC " << r.val_accuracy << ", weight " << r.weight
@@ -168,13 +157,9 @@ FlNodeRunResult run_ensemble_institution(const NodeConfig& c, const io::Partitio
   if (!traffic.ok()) throw StatusError(traffic.status());
   // The institution holds its own model: it scores it (the weights of its best validation state, as
   // the simulation deploys them) on the test split.
-  const bool own_best = member.best_val_accuracy() > round_best && !member.best_weights().empty();
-  const double best_val = own_best ? member.best_val_accuracy() : round_best;
-  if (own_best) {
-    (void)member.set_weights(member.best_weights());
-  } else if (!round_best_weights.empty()) {
-    (void)member.set_weights(round_best_weights);
-  }
+  auto deployed = member.deploy(/*with_intermediate=*/true);
+  if (!deployed.ok()) throw StatusError(deployed.status().with_context("institution " + std::to_string(k)));
+  const double best_val = *deployed;
   const auto m =
       nn::compute_metrics(member.trainer().predict_proba(w.data.test), w.data.test.labels, w.data.num_classes);
   FlNodeRunResult out;
