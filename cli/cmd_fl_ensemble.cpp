@@ -16,6 +16,7 @@
 
 #ifdef HEAL_HAVE_TORCH
 #include "heal/apps/ensemble_simulation.h"
+#include "heal/ledger/uri.h"
 #include "heal/nn/torch/trainer.h"
 #endif
 
@@ -25,7 +26,7 @@ namespace {
 
 struct EnsembleArgs {
   std::string data, partition = "dirichlet:0.5", archs = "hecnn,resnet,capsnet", out = "heal-ensemble",
-                    central_arch = "hecnn", config, lr_schedule = "constant";
+                    central_arch = "hecnn", config, lr_schedule = "constant", ledger;
   int hospitals = 4, rounds = 10, local_epochs = 2, distill_epochs = 1, batch = 64, threads = 2, size = 0;
   double reference_fraction = 0.2, lr = 2e-3, distill_lr = 1e-3, sharpen = 1.0, joint_distill = 0.0;
   std::uint64_t seed = 1;
@@ -101,8 +102,17 @@ void run(const EnsembleArgs& a) {
   o.central_arch = a.central_arch;
   o.seed = a.seed;
   std::filesystem::create_directories(a.out);
-  o.ledger_path = (std::filesystem::path(a.out) / "ledger.db").string();
-  std::filesystem::remove(o.ledger_path);
+  if (a.ledger.empty()) {
+    o.ledger_path = (std::filesystem::path(a.out) / "ledger.db").string();
+    std::filesystem::remove(o.ledger_path);
+  } else {
+    // A given SQLite file must be new (an ensemble starts a new ledger); an evm:// URI gets a fresh contract.
+    const auto uri = value_or_throw(ledger::parse_ledger_uri(a.ledger));
+    if (uri.scheme == "sqlite" && std::filesystem::exists(uri.path)) {
+      throw std::invalid_argument("--ledger " + a.ledger + " exists; an ensemble starts a new ledger");
+    }
+    o.ledger_path = a.ledger;
+  }
   if (!a.json && !globals().quiet) o.on_progress = [](const std::string& s) { std::cerr << s << "\n"; };
   const auto rep =
       value_or_throw(ae::run_ensemble_simulation(data, std::filesystem::path(path).filename().string(), o));
@@ -134,9 +144,11 @@ void run(const EnsembleArgs& a) {
   std::printf("\n%-12s %-5s %-58s %9s %9s %11s %7s\n", "institution", "sites", "architecture", "test ACC", "test AUC",
               "local-only", "gain");
   for (const auto& m : rep.members) {
-    std::printf("%-12.12s %-5d %-58s %9s %9s %11s %+7.3f\n", m.institution.c_str(), m.sites, m.architecture.c_str(),
-                fmt3(m.test_accuracy).c_str(), fmt3(m.test_auc).c_str(), fmt3(m.local_test_accuracy).c_str(),
-                m.test_accuracy - m.local_test_accuracy);
+    const double gain = m.test_accuracy - m.local_test_accuracy;  // NaN without the local-only baseline
+    char g[32] = "      -";
+    if (std::isfinite(gain)) std::snprintf(g, sizeof g, "%+7.3f", gain);
+    std::printf("%-12.12s %-5d %-58s %9s %9s %11s %7s\n", m.institution.c_str(), m.sites, m.architecture.c_str(),
+                fmt3(m.test_accuracy).c_str(), fmt3(m.test_auc).c_str(), fmt3(m.local_test_accuracy).c_str(), g);
   }
   std::printf("%-12s %-5s %-58s %9s %9s %11s\n", "ensemble", "", "weighted mean of the members' probabilities",
               fmt3(rep.ensemble_test_accuracy).c_str(), fmt3(rep.ensemble_test_auc).c_str(),
@@ -154,6 +166,13 @@ void run(const EnsembleArgs& a) {
         "rounds it serves), %.0f B as float32 in the clear (%.2fx)\n",
         rep.amortised_upload_per_round, rep.plaintext_upload_per_round,
         rep.amortised_upload_per_round / rep.plaintext_upload_per_round);
+  }
+  if (rep.ledger_backend == "evm") {
+    std::printf(
+        "\nchain: %.1f transactions and %.0f gas per round (setup with deployment: %llu gas); audit: heal "
+        "ledger verify --ledger '%s'\n",
+        rep.chain_transactions_per_round, rep.chain_gas_per_round, static_cast<unsigned long long>(rep.chain_setup_gas),
+        rep.ledger_uri.c_str());
   }
   std::printf("\nledger: %s; report: %s/report.json; plot: %s (%.0f s)\n",
               rep.ledger_verified ? "verified" : "not verified", a.out.c_str(),
@@ -207,6 +226,9 @@ void add_fl_ensemble_commands(CLI::App& fl) {
   sim->add_option("--threads", a->threads, "libtorch threads")->capture_default_str();
   sim->add_option("--seed", a->seed, "Seed (reference set, partition, model init)")->capture_default_str();
   sim->add_option("--out", a->out, "Output directory (report.json, accuracy.png, ledger.db)")->capture_default_str();
+  sim->add_option("--ledger", a->ledger,
+                  "Ledger: a new SQLite file (default OUT/ledger.db) or evm://HOST:PORT?key=HEX (a fresh "
+                  "HealFederation contract for the consortium, >= 3 institutions)");
   sim->add_flag("--json", a->json, "Print the JSON report instead of the table");
   sim->callback([a] {
 #ifdef HEAL_HAVE_TORCH

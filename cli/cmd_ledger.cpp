@@ -22,6 +22,7 @@ struct LedgerArgs {
   std::string path;
   std::string expected_head;
   bool json_out = false;
+  bool members = false;  // log: the ensemble members' version history only
   std::uint64_t height = 0;
 };
 
@@ -82,8 +83,38 @@ void run_verify(const LedgerArgs& a) {
   if (!rep.ok) throw CLI::RuntimeError(2);
 }
 
+void run_member_log(const ledger::Ledger& l, bool json_out) {
+  auto members = l.member_history();
+  if (!members.ok()) throw StatusError(members.status().with_context("reading the ensemble member history"));
+  if (json_out) {
+    json rows = json::array();
+    for (const auto& e : *members) {
+      rows.push_back({{"institution", e.version.institution},
+                      {"version", e.version.version},
+                      {"round", e.version.round},
+                      {"height", e.height},
+                      {"model_hash", digest_hex(e.version.model_hash)},
+                      {"architecture", e.version.architecture},
+                      {"num_parameters", e.version.num_parameters},
+                      {"issued_at_ms", e.issued_at_ms}});
+    }
+    std::cout << rows.dump(2) << "\n";
+    return;
+  }
+  if (members->empty()) return;
+  std::cout << std::left << std::setw(13) << "institution" << std::setw(9) << "version" << std::setw(7) << "round"
+            << std::setw(8) << "height" << std::setw(18) << "model hash"
+            << "architecture\n";
+  for (const auto& e : *members) {
+    std::cout << std::left << std::setw(13) << e.version.institution << std::setw(9) << e.version.version
+              << std::setw(7) << e.version.round << std::setw(8) << e.height << std::setw(18)
+              << short_hex(e.version.model_hash) << e.version.architecture << "\n";
+  }
+}
+
 void run_log(const LedgerArgs& a) {
   auto l = open_ledger(a.path);
+  if (a.members) return run_member_log(*l, a.json_out);
   auto hist = l->model_history();
   if (!hist.ok()) throw StatusError(hist.status().with_context("reading the model history (run `heal ledger verify`)"));
   if (a.json_out) {
@@ -108,15 +139,9 @@ void run_log(const LedgerArgs& a) {
               << short_hex(e.model_hash) << (e.metrics_json.empty() ? "-" : e.metrics_json) << "\n";
   }
   // An SMPC ensemble ledger (fl/ensemble): the per-member version history.
-  auto members = l->member_history();
-  if (!members.ok()) throw StatusError(members.status().with_context("reading the ensemble member history"));
-  if (members->empty()) return;
-  std::cout << "\n" << std::setw(13) << "institution" << std::setw(9) << "version" << std::setw(7) << "round"
-            << std::setw(8) << "height" << std::setw(18) << "model hash" << "architecture\n";
-  for (const auto& e : *members) {
-    std::cout << std::left << std::setw(13) << e.version.institution << std::setw(9) << e.version.version
-              << std::setw(7) << e.version.round << std::setw(8) << e.height << std::setw(18)
-              << short_hex(e.version.model_hash) << e.version.architecture << "\n";
+  if (auto members = l->member_history(); members.ok() && !members->empty()) {
+    std::cout << "\n";
+    run_member_log(*l, false);
   }
 }
 
@@ -268,6 +293,8 @@ void add_ledger_commands(CLI::App& app) {
   auto* log = ledger->add_subcommand("log", "Model version history: version, round, participants, model hash, metrics");
   log->add_option("--ledger", args->path, kLedgerUriHelp)->required();
   log->add_flag("--json", args->json_out, "Print JSON");
+  log->add_flag("--members", args->members,
+                "Only the ensemble members' version history (institution, version, round, model hash, architecture)");
   log->callback([args] { run_log(*args); });
 
   auto* show = ledger->add_subcommand("show", "Print one block and its record");

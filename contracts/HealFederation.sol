@@ -41,6 +41,14 @@ contract HealFederation {
         bytes32 modelHash;
     }
 
+    /// An ensemble member's model history head (one slot): version 1, 2, ... in order.
+    struct MemberState {
+        bool member;
+        uint64 version;
+        uint64 round;
+        bytes32 modelHash;
+    }
+
     /// Everything about one round that fits in one storage slot (written once at the contributor set, once at
     /// the result).
     struct RoundState {
@@ -91,6 +99,21 @@ contract HealFederation {
 
     Model[] internal models;
 
+    /// Ensemble federations (heterogeneous models, issue 17): set once by postEnsembleSetup.
+    bool public ensembleSet;
+    /// SecAgg threshold of the ensemble: an ensemble round names at least this many contributors.
+    uint32 public ensembleThreshold;
+    /// The last recorded ensemble round (1, 2, 3, ...; 0 = none).
+    uint64 public lastEnsembleRound;
+    /// The ensemble's reference-set hash (BLAKE2b-256 of the agreed images).
+    bytes32 public ensembleReferenceHash;
+    /// Ensemble members in party-id order.
+    uint32[] internal ensembleMembers;
+    /// Per ensemble member: its latest model version (0 = none yet), the round it was distilled after, its hash.
+    mapping(uint32 => MemberState) internal memberState;
+    /// ensembleContributed[round][partyId]: the institution is in the round's recorded contributor set.
+    mapping(uint64 => mapping(uint32 => bool)) public ensembleContributed;
+
     // ----------------------------------------------------------------------------------------------------------
     // Events
     // ----------------------------------------------------------------------------------------------------------
@@ -104,6 +127,9 @@ contract HealFederation {
     event ModelRecorded(uint64 indexed version, uint64 round, bytes32 modelHash);
     /// `nonce` is the governance nonce the accepted signatures were made over (the new nonce is nonce + 1).
     event MembershipChanged(uint64 nonce);
+    event EnsembleSetupPosted(bytes32 referenceHash, uint32[] partyIds, uint32 threshold);
+    event EnsembleRoundPosted(uint64 indexed round, bytes32 consensusHash, uint32[] partyIds);
+    event MemberVersionRecorded(uint32 indexed partyId, uint64 version, uint64 round, bytes32 modelHash);
 
     // ----------------------------------------------------------------------------------------------------------
     // Errors
@@ -154,6 +180,16 @@ contract HealFederation {
     error DuplicateSigner();
     error QuorumNotMet();
     error IndexOutOfRange();
+    error EnsembleSetupExists();
+    error NoEnsembleSetup();
+    error TooFewMembers();
+    error BadEnsembleThreshold();
+    error MemberNotHospital();
+    error NotEnsembleMember();
+    error NotOwnMember();
+    error BadMemberVersion();
+    error MemberRoundGoesBack();
+    error NotEnsembleContributor();
 
     // ----------------------------------------------------------------------------------------------------------
     // Access checks
@@ -469,6 +505,105 @@ contract HealFederation {
             if (roleOfParty[pid] != ROLE_HOSPITAL) revert DecryptorNotHospital();
         }
         if (n < threshold) revert TooFewDecryptors();
+    }
+
+    // ----------------------------------------------------------------------------------------------------------
+    // Ensemble federated learning of heterogeneous models (issue 17): each institution keeps its own model and
+    // records its versions itself; the coordinator records the ensemble and its rounds.
+    // ----------------------------------------------------------------------------------------------------------
+
+    /// The ensemble setup, once, after a setup block. Coordinator only. Members: at least 2, strictly
+    /// increasing party ids, each a hospital; the SecAgg threshold t in (n/2, n] for n members.
+    function postEnsembleSetup(
+        uint32[] calldata partyIds,
+        uint32 secaggThreshold,
+        bytes32 referenceHash,
+        bytes calldata record,
+        bytes calldata sigs
+    ) external onlyCoordinator {
+        if (!setupPosted) revert NoSetup();
+        if (ensembleSet) revert EnsembleSetupExists();
+        if (referenceHash == bytes32(0)) revert ZeroHash();
+        uint256 n = partyIds.length;
+        if (n < 2) revert TooFewMembers();
+        if (uint256(secaggThreshold) * 2 <= n || secaggThreshold > n) revert BadEnsembleThreshold();
+        for (uint256 i = 0; i < n; ++i) {
+            uint32 pid = partyIds[i];
+            if (i > 0 && pid <= partyIds[i - 1]) revert NotStrictlyIncreasing();
+            if (roleOfParty[pid] != ROLE_HOSPITAL) revert MemberNotHospital();
+            memberState[pid].member = true;
+        }
+        ensembleSet = true;
+        ensembleThreshold = secaggThreshold;
+        ensembleReferenceHash = referenceHash;
+        ensembleMembers = partyIds;
+        emit EnsembleSetupPosted(referenceHash, partyIds, secaggThreshold);
+        _appendBlock(record, sigs);
+    }
+
+    /// An ensemble round's outcome. Coordinator only; after the ensemble setup; rounds 1, 2, 3, ... in order
+    /// (a failed round is not recorded); contributors strictly increasing ensemble members, at least t of
+    /// them; a non-zero consensus hash. The weights and masked-input hashes are in the signed record.
+    function postEnsembleRound(
+        uint64 round,
+        uint32[] calldata partyIds,
+        bytes32 consensusHash,
+        bytes calldata record,
+        bytes calldata sigs
+    ) external onlyCoordinator {
+        if (!ensembleSet) revert NoEnsembleSetup();
+        if (round != lastEnsembleRound + 1) revert BadRound();
+        if (consensusHash == bytes32(0)) revert ZeroHash();
+        uint256 n = partyIds.length;
+        if (n < ensembleThreshold) revert TooFewContributors();
+        mapping(uint32 => bool) storage contributed = ensembleContributed[round];
+        for (uint256 i = 0; i < n; ++i) {
+            uint32 pid = partyIds[i];
+            if (i > 0 && pid <= partyIds[i - 1]) revert NotStrictlyIncreasing();
+            if (!memberState[pid].member) revert NotEnsembleMember();
+            contributed[pid] = true;
+        }
+        lastEnsembleRound = round;
+        emit EnsembleRoundPosted(round, consensusHash, partyIds);
+        _appendBlock(record, sigs);
+    }
+
+    /// A new version of the sender's own model: only the institution itself records its versions (the
+    /// sender's party id is `partyId`). Versions 1, 2, 3, ... per member; the round never goes back; a version
+    /// for round r > 0 needs round r recorded with this institution among its contributors.
+    function postMemberVersion(
+        uint32 partyId,
+        uint64 version,
+        uint64 round,
+        bytes32 modelHash,
+        bytes calldata record,
+        bytes calldata sigs
+    ) external onlyHospital {
+        if (!ensembleSet) revert NoEnsembleSetup();
+        if (memberOf[msg.sender].partyId != partyId) revert NotOwnMember();
+        MemberState storage m = memberState[partyId];
+        if (!m.member) revert NotEnsembleMember();
+        if (version != m.version + 1) revert BadMemberVersion();
+        if (modelHash == bytes32(0)) revert ZeroHash();
+        if (round < m.round) revert MemberRoundGoesBack();
+        if (round > 0 && !ensembleContributed[round][partyId]) revert NotEnsembleContributor();
+        m.version = version;
+        m.round = round;
+        m.modelHash = modelHash;
+        emit MemberVersionRecorded(partyId, version, round, modelHash);
+        _appendBlock(record, sigs);
+    }
+
+    /// The ensemble's members (party ids in order).
+    function ensembleMembersOf() external view returns (uint32[] memory) {
+        return ensembleMembers;
+    }
+
+    /// An ensemble member's latest model version, the round it followed and its hash (version 0: none yet).
+    function memberVersionOf(uint32 partyId) external view returns (uint64 version, uint64 round, bytes32 modelHash) {
+        MemberState storage m = memberState[partyId];
+        if (!m.member) revert NotEnsembleMember();
+        return (m.version, m.round, m.modelHash);
     }
 
     // ----------------------------------------------------------------------------------------------------------

@@ -53,10 +53,11 @@ done < <(grep -rnE '#include[[:space:]]*[<"]sqlite3\.h' include src --include='*
 # URI opener (src/ledger/open, heal_ledger_open, itself linked only by front ends), the CLI, a node,
 # tests and fuzz targets include or link it; fl and every other layer see only the Ledger interface.
 front_ends='cli/|src/node/|node/|tests/|fuzz/|examples/'
-# heal_apps_fl (src/apps/fl: the simulated federation behind `heal fl simulate` and `heal demo`) opens
-# ledgers by URI and deploys the contract, so it counts as a front end; in turn, only front ends may
-# link it (checked below), which keeps the EVM client and the opener quarantined.
-fe_pipelines='src/apps/fl/'
+# heal_apps_fl (src/apps/fl: the simulated federation behind `heal fl simulate` and `heal demo`) and
+# heal_apps_ensemble (src/apps/ensemble: `heal fl ensemble simulate`) open ledgers by URI and deploy the
+# contract, so they count as front ends; in turn, only front ends may link them (checked below), which
+# keeps the EVM client and the opener quarantined.
+fe_pipelines='src/apps/fl/|src/apps/ensemble/'
 evm_users="^(src/ledger/backends/evm/|include/heal/ledger/backends/evm|src/ledger/open/|$front_ends|$fe_pipelines)"
 while IFS= read -r hit; do
   echo "layering: $hit: the EVM backend may only be included by ledger/open, cli (or a node), tests and fuzz targets"
@@ -81,6 +82,10 @@ while IFS= read -r hit; do
   echo "layering: $hit: heal_apps_fl opens ledgers by URI (EVM client included): only front ends may link it"
   bad=1
 done < <(cmake_links 'heal_apps_fl|heal::apps_fl' | grep -vE "^($front_ends|$fe_pipelines)")
+while IFS= read -r hit; do
+  echo "layering: $hit: heal_apps_ensemble deploys the EVM contract: only front ends may link it"
+  bad=1
+done < <(cmake_links 'heal_apps_ensemble|heal::apps_ensemble' | grep -vE "^($front_ends|$fe_pipelines)")
 
 # GDCM (DICOM de-identification) only in src/deid; heal_deid linked only by front ends and its tests.
 while IFS= read -r hit; do

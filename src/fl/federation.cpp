@@ -13,11 +13,6 @@ namespace {
 constexpr std::uint64_t kSignerStream = 1'000'000;
 constexpr std::uint64_t kProtocolStream = 2'000'000;
 
-std::unique_ptr<ledger::Signer> make_signer(ledger::SignatureScheme scheme, Rng& rng) {
-  if (scheme == ledger::SignatureScheme::kSecp256k1) return ledger::Secp256k1Signer::from_rng(rng);
-  HEAL_REQUIRE(scheme == ledger::SignatureScheme::kEd25519, "unknown signature scheme");
-  return ledger::Ed25519Signer::from_rng(rng);
-}
 }  // namespace
 
 Federation::Federation(FederationConfig config, std::vector<std::unique_ptr<LocalTrainer>> trainers,
@@ -38,7 +33,7 @@ Federation::Federation(FederationConfig config, std::vector<std::unique_ptr<Loca
   std::unique_ptr<ledger::Signer> coordinator_signer;
   {
     SeededRng rng(seed, kSignerStream + kCoordinatorId);
-    coordinator_signer = make_signer(config_.signature_scheme, rng);
+    coordinator_signer = ledger::signer_from_rng(config_.signature_scheme, rng);
   }
   ledger_.add_local_signer(*coordinator_signer);
   const double proximal_mu = make_strategy(config_.strategy)->proximal_mu();
@@ -51,7 +46,7 @@ Federation::Federation(FederationConfig config, std::vector<std::unique_ptr<Loca
     const auto id = static_cast<PartyId>(i);
     SeededRng key_rng(seed, kSignerStream + id);
     auto h = std::make_unique<Hospital>(id, "hospital-" + std::to_string(i), std::move(trainers[i]),
-                                        make_signer(config_.signature_scheme, key_rng), ledger_, transport_,
+                                        ledger::signer_from_rng(config_.signature_scheme, key_rng), ledger_, transport_,
                                         std::make_unique<SeededRng>(seed, kProtocolStream + id));
     h->set_federation(config_.federation_id, config_.clip_norm, proximal_mu);
     if (!distributed) {

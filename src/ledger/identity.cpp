@@ -221,4 +221,10 @@ SecretBytes Secp256k1Signer::secret_bytes() const {
   return SecretBytes(Bytes(secret_key_.begin(), secret_key_.end()));
 }
 
+std::unique_ptr<Signer> signer_from_rng(SignatureScheme scheme, Rng& rng) {
+  if (scheme == SignatureScheme::kSecp256k1) return Secp256k1Signer::from_rng(rng);
+  HEAL_REQUIRE(scheme == SignatureScheme::kEd25519, "unknown signature scheme");
+  return Ed25519Signer::from_rng(rng);
+}
+
 }  // namespace heal::ledger

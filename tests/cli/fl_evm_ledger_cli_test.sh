@@ -2,6 +2,8 @@
 # Issue 15 acceptance: `heal fl simulate --secure he` on an EVM chain (a private anvil on a free
 # loopback port) produces the same model versions and hashes as the same run on SQLite, and
 # `heal ledger verify` passes on both; `heal ledger deploy` deploys for a consortium file.
+# Issue 17 on the chain: `heal fl ensemble simulate --ledger evm://...` records the same member
+# versions (institution, version, round, model hash) as on SQLite, and the chain verifies.
 # Usage: fl_evm_ledger_cli_test.sh HEAL_BINARY SHARED_DATA_DIR ANVIL_BINARY
 anvil=$3
 source "$(dirname "$0")/lib.sh" "$1" "$2" pneumoniamnist.npz
@@ -70,4 +72,32 @@ for bad in 's/"threshold": 2/"threshold": 4/ BadThreshold' 's/"threshold": 2/"th
     && fail "an invalid consortium was deployed (${bad% *})"
   grep -q "${bad##* }" <<<"$err" || fail "the refusal does not name ${bad##* }: $err"
 done
+
+# The SMPC ensemble of heterogeneous models (issue 17) on the chain: each institution records its own
+# model versions from its own account; the same run on SQLite records the same versions and hashes.
+ens=(fl ensemble simulate --data "$data/breastmnist.npz" --hospitals 3 --archs hecnn,resnet,hecnn --rounds 2
+     --local-epochs 1 --no-local-baseline --no-central --threads 1 --seed 3 --json)
+"$heal" "${ens[@]}" --out "$work/ens_sql" --ledger "$work/ens.db" > "$work/ens_sql.json" || fail "ensemble on sqlite"
+"$heal" "${ens[@]}" --out "$work/ens_evm" --ledger "evm://127.0.0.1:$port?key=env:HEAL_DEV_KEY" \
+  > "$work/ens_evm.json" || fail "ensemble on evm"
+euri=$(jq -r '.ledger.uri' "$work/ens_evm.json")
+grep -q '^evm://127.0.0.1:.*contract=0x' <<<"$euri" || fail "no audit URI in the ensemble report: $euri"
+jq '.ledger' "$work/ens_evm.json"
+"$heal" ledger verify --ledger "$euri" || fail "verify the ensemble on evm"
+"$heal" ledger log --ledger "$work/ens.db" --members --json \
+  | jq -c '[.[] | [.institution, .version, .round, .model_hash]]' > "$work/ens_sql.hist"
+"$heal" ledger log --ledger "$euri" --members --json \
+  | jq -c '[.[] | [.institution, .version, .round, .model_hash]]' > "$work/ens_evm.hist"
+cat "$work/ens_evm.hist"
+[ "$(jq length "$work/ens_evm.hist")" = 9 ] || fail "expected versions 1..3 of 3 members on the chain"
+cmp -s "$work/ens_sql.hist" "$work/ens_evm.hist" || fail "member versions or hashes differ between sqlite and evm"
+[ "$(jq -c '[.members[].test_accuracy]' "$work/ens_sql.json")" = "$(jq -c '[.members[].test_accuracy]' "$work/ens_evm.json")" ] \
+  || fail "the members' test accuracies differ between sqlite and evm"
+jq -e '.ledger.backend == "evm" and .ledger.transactions_per_round == 4' "$work/ens_evm.json" > /dev/null \
+  || fail "expected 4 transactions per round (the round and 3 member versions)"
+# Two institutions cannot meet the contract's threshold rules: refused with what to do, before any transaction.
+err=$("$heal" fl ensemble simulate --data "$data/breastmnist.npz" --hospitals 2 --archs hecnn --rounds 1 \
+      --no-local-baseline --no-central --out "$work/ens2" --ledger "evm://127.0.0.1:$port?key=env:HEAL_DEV_KEY" 2>&1) \
+  && fail "a 2-institution ensemble ran on the chain"
+grep -q ">= 3 institutions" <<<"$err" || fail "the refusal does not say what is needed: $err"
 echo "OK"

@@ -479,3 +479,85 @@ test('membership, t and minContributors change only with distinct signatures of 
     await refused(HOSP[3], c, 'commit', [2, H('u'), rec(145), rec(110)], 'NotMember');
     await ok(NEW, c, 'commit', [2, H('u'), rec(145), rec(110)]);
   });
+
+// ---------------------------------------------------------------------------------------------------------------
+// ensemble federations (issue 17): institutions record their own model versions
+// ---------------------------------------------------------------------------------------------------------------
+
+test('the ensemble setup: once, after a setup, by a coordinator, of >= 2 hospitals with t in (n/2, n]', async () => {
+  const c = await deployFederation();
+  const setup = (ids, t = 2, ref = H('reference')) => [ids, t, ref, rec(300), rec(110)];
+  await refused(COORD, c, 'postEnsembleSetup', setup([1, 2, 3]), 'NoSetup');
+  await ok(COORD, c, 'postSetup', [1, H('params'), rec(400), rec(110)]);
+  await refused(OUTSIDER, c, 'postEnsembleSetup', setup([1, 2, 3]), 'NotMember');
+  await refused(HOSP[0], c, 'postEnsembleSetup', setup([1, 2, 3]), 'NotCoordinator');
+  await refused(COORD, c, 'postEnsembleSetup', setup([1]), 'TooFewMembers');
+  await refused(COORD, c, 'postEnsembleSetup', setup([]), 'TooFewMembers');
+  await refused(COORD, c, 'postEnsembleSetup', setup([1, 2, 3, 4], 2), 'BadEnsembleThreshold');  // t = n/2
+  await refused(COORD, c, 'postEnsembleSetup', setup([1, 2, 3], 4), 'BadEnsembleThreshold');     // t > n
+  await refused(COORD, c, 'postEnsembleSetup', setup([1, 2, 3], 0), 'BadEnsembleThreshold');
+  await refused(COORD, c, 'postEnsembleSetup', setup([2, 1, 3]), 'NotStrictlyIncreasing');
+  await refused(COORD, c, 'postEnsembleSetup', setup([1, 1, 3]), 'NotStrictlyIncreasing');
+  await refused(COORD, c, 'postEnsembleSetup', setup([1, 2, COORD_ID]), 'MemberNotHospital');
+  await refused(COORD, c, 'postEnsembleSetup', setup([1, 2, 7]), 'MemberNotHospital');
+  await refused(COORD, c, 'postEnsembleSetup', setup([1, 2, 3], 2, ZERO32), 'ZeroHash');
+  await ok(COORD, c, 'postEnsembleSetup', setup([1, 2, 4]));
+  assert.deepEqual(await chain.view(c, 'ensembleMembersOf', []), [[1n, 2n, 4n]]);
+  assert.deepEqual(await chain.view(c, 'ensembleThreshold', []), [2n]);
+  assert.deepEqual(await chain.view(c, 'ensembleReferenceHash', []), [H('reference')]);
+  await refused(COORD, c, 'postEnsembleSetup', setup([1, 2, 4]), 'EnsembleSetupExists');
+});
+
+test('ensemble rounds: in order, by a coordinator, >= t contributors that are ensemble members', async () => {
+  const c = await deployFederation();
+  const round = (r, ids, h = H(`consensus${r}`)) => [r, ids, h, rec(400), rec(110)];
+  await ok(COORD, c, 'postSetup', [1, H('params'), rec(400), rec(110)]);
+  await refused(COORD, c, 'postEnsembleRound', round(1, [1, 2]), 'NoEnsembleSetup');
+  await ok(COORD, c, 'postEnsembleSetup', [[1, 2, 3, 4], 3, H('reference'), rec(300), rec(110)]);
+  await refused(HOSP[0], c, 'postEnsembleRound', round(1, [1, 2, 3]), 'NotCoordinator');
+  await refused(OUTSIDER, c, 'postEnsembleRound', round(1, [1, 2, 3]), 'NotMember');
+  await refused(COORD, c, 'postEnsembleRound', round(2, [1, 2, 3]), 'BadRound');
+  await refused(COORD, c, 'postEnsembleRound', round(0, [1, 2, 3]), 'BadRound');
+  await refused(COORD, c, 'postEnsembleRound', round(1, [1, 2]), 'TooFewContributors');
+  await refused(COORD, c, 'postEnsembleRound', round(1, [1, 3, 2]), 'NotStrictlyIncreasing');
+  await refused(COORD, c, 'postEnsembleRound', round(1, [1, 2, 5]), 'NotEnsembleMember');  // a hospital, not a member
+  await refused(COORD, c, 'postEnsembleRound', round(1, [1, 2, 3], ZERO32), 'ZeroHash');
+  await ok(COORD, c, 'postEnsembleRound', round(1, [1, 2, 4]));
+  assert.deepEqual(await chain.view(c, 'lastEnsembleRound', []), [1n]);
+  assert.deepEqual(await chain.view(c, 'ensembleContributed', [1, 4]), [true]);
+  assert.deepEqual(await chain.view(c, 'ensembleContributed', [1, 3]), [false]);
+  await refused(COORD, c, 'postEnsembleRound', round(1, [1, 2, 3]), 'BadRound');
+  await ok(COORD, c, 'postEnsembleRound', round(2, [1, 2, 3, 4]));
+});
+
+test('member versions: only the institution itself, versions 1, 2, ... after rounds it contributed to', async () => {
+  const c = await deployFederation();
+  const version = (pid, v, r, h = H(`m${pid}.${v}`)) => [pid, v, r, h, rec(200), rec(110)];
+  await ok(COORD, c, 'postSetup', [1, H('params'), rec(400), rec(110)]);
+  await refused(HOSP[0], c, 'postMemberVersion', version(1, 1, 0), 'NoEnsembleSetup');
+  await ok(COORD, c, 'postEnsembleSetup', [[1, 2, 3], 2, H('reference'), rec(300), rec(110)]);
+  // The attack: a coordinator, an outsider or another institution records a version of institution 1's model.
+  await refused(COORD, c, 'postMemberVersion', version(1, 1, 0), 'NotHospital');
+  await refused(OUTSIDER, c, 'postMemberVersion', version(1, 1, 0), 'NotMember');
+  await refused(HOSP[1], c, 'postMemberVersion', version(1, 1, 0), 'NotOwnMember');
+  // A hospital that is not in the ensemble.
+  await refused(HOSP[4], c, 'postMemberVersion', version(5, 1, 0), 'NotEnsembleMember');
+  await refused(HOSP[0], c, 'postMemberVersion', version(1, 2, 0), 'BadMemberVersion');
+  await refused(HOSP[0], c, 'postMemberVersion', version(1, 0, 0), 'BadMemberVersion');
+  await refused(HOSP[0], c, 'postMemberVersion', version(1, 1, 0, ZERO32), 'ZeroHash');
+  await refused(HOSP[0], c, 'postMemberVersion', version(1, 1, 1), 'NotEnsembleContributor');  // round 1 not recorded
+  await ok(HOSP[0], c, 'postMemberVersion', version(1, 1, 0));
+  await ok(HOSP[1], c, 'postMemberVersion', version(2, 1, 0));
+  assert.deepEqual(await chain.view(c, 'memberVersionOf', [1]), [1n, 0n, H('m1.1')]);
+  assert.deepEqual(await chain.view(c, 'memberVersionOf', [3]), [0n, 0n, ZERO32]);
+  await ok(COORD, c, 'postEnsembleRound', [1, [1, 2], H('c1'), rec(400), rec(110)]);
+  await ok(COORD, c, 'postEnsembleRound', [2, [2, 3], H('c2'), rec(400), rec(110)]);
+  await refused(HOSP[0], c, 'postMemberVersion', version(1, 2, 2), 'NotEnsembleContributor');  // 1 sat round 2 out
+  await ok(HOSP[0], c, 'postMemberVersion', version(1, 2, 1));
+  await ok(HOSP[1], c, 'postMemberVersion', version(2, 2, 2));
+  await refused(HOSP[1], c, 'postMemberVersion', version(2, 3, 1), 'MemberRoundGoesBack');
+  await refused(HOSP[1], c, 'postMemberVersion', version(2, 2, 2), 'BadMemberVersion');
+  assert.deepEqual(await chain.view(c, 'memberVersionOf', [2]), [2n, 2n, H('m2.2')]);
+  const r = await ok(HOSP[2], c, 'postMemberVersion', version(3, 1, 2));
+  assert.equal(r.logs.length, 2, 'MemberVersionRecorded + Block');
+});

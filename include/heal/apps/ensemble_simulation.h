@@ -54,7 +54,10 @@ struct EnsembleSimulationOptions {
   std::string central_arch = "hecnn";
   int central_epochs = 0;
   std::uint64_t seed = 1;
-  /// Ledger of the run (a new SQLite file; required).
+  /// Ledger of the run (required): a new SQLite file, or evm://host:port?key=... (a fresh
+  /// HealFederation contract is deployed for the consortium from that key, which also funds the
+  /// parties' accounts on a dev chain; needs >= 3 institutions, the contract's threshold rules).
+  /// Every party signs with a secp256k1 key, on a chain its account.
   std::string ledger_path;
   /// Progress: a line of text per event (round done, baseline done).
   std::function<void(const std::string&)> on_progress;
@@ -129,6 +132,12 @@ struct EnsembleSimulationReport {
   std::size_t reference_size = 0;
   std::string reference_hash;  // hex
   bool ledger_verified = false;
+  /// "sqlite" or "evm"; the ledger's URI (an EVM URI without its key, naming the contract).
+  std::string ledger_backend, ledger_uri;
+  /// On a chain, over the rounds (the setup and deployment excluded): transactions and gas per round;
+  /// and the gas of the setup with the deployment.
+  double chain_transactions_per_round = 0, chain_gas_per_round = 0;
+  std::uint64_t chain_setup_gas = 0;
   double seconds = 0;
   /// The test split per image, for paired comparisons (scripts/ensemble_summary.py resamples the test
   /// images to put confidence intervals on the differences): its labels, and the plaintext ensemble's

@@ -127,4 +127,7 @@ class Secp256k1Signer final : public Signer {
   std::array<std::uint8_t, 32> secret_key_{};
 };
 
+/// A signer of `scheme` with its seed drawn from `rng` (simulations, which hold every party's key).
+std::unique_ptr<Signer> signer_from_rng(SignatureScheme scheme, Rng& rng);
+
 }  // namespace heal::ledger

@@ -14,6 +14,10 @@
 #include "heal/core/rng.h"
 #include "heal/fl/ensemble/simulation.h"
 #include "heal/ledger/backends/sqlite_ledger.h"
+#include "heal/ledger/uri.h"
+#ifdef HEAL_HAVE_EVM
+#include "heal/ledger/backends/evm_ledger.h"
+#endif
 #include "heal/nn/metrics.h"
 #include "heal/nn/plots.h"
 #include "heal/nn/torch/trainer.h"
@@ -177,16 +181,62 @@ Result<EnsembleSimulationReport> run_ensemble_simulation(const io::Dataset& data
     }
     inst_specs.push_back(is);
   }
-  auto lg = ledger::SqliteLedger::open(o.ledger_path);
-  if (!lg.ok()) return lg.status().with_context("opening the ledger " + o.ledger_path);
+  HEAL_ASSIGN_OR_RETURN(const ledger::LedgerUri uri, ledger::parse_ledger_uri(o.ledger_path));
+  std::unique_ptr<ledger::Ledger> lg;
+#ifdef HEAL_HAVE_EVM
+  ledger::evm::EvmLedger* evm = nullptr;
+#endif
+  if (uri.scheme == "sqlite") {
+    auto l = ledger::SqliteLedger::open(uri.path);
+    if (!l.ok()) return l.status().with_context("opening the ledger " + uri.path);
+    lg = std::move(*l);
+  } else {
+#ifdef HEAL_HAVE_EVM
+    if (plan.size() < 3) {
+      return Status::invalid_argument(
+          "an ensemble on an EVM chain needs >= 3 institutions (the contract's threshold "
+          "rules: t >= 2 and t > n/2, and a quorum of max(3, t + 1)); use a SQLite ledger");
+    }
+    HEAL_ASSIGN_OR_RETURN(auto e, ledger::evm::EvmLedger::open(uri, /*read_only=*/false));
+    evm = e.get();
+    lg = std::move(e);
+#else
+    return Status::unsupported("this build has no EVM ledger client (HEAL_WITH_EVM=OFF); use a SQLite ledger");
+#endif
+  }
+  rep.ledger_backend = uri.scheme == "sqlite" ? "sqlite" : "evm";
+  rep.ledger_uri = uri.scheme == "sqlite" ? uri.path : uri.redacted();
   SystemRng sys;
   fe::SimulationOptions so;
   so.federation_id = "heal-ensemble-" + name;
   so.reference_hash = ref_hash;
   // One SecAgg key setup serves up to 20 rounds (never more than the run has).
   so.secagg_rounds_per_setup = static_cast<std::uint32_t>(std::min(o.rounds, 20));
-  fe::EnsembleSimulation sim(inst_specs, so, **lg, sys);
+  // One identity scheme on every backend (as `heal fl simulate`): each party's secp256k1 key signs
+  // its ledger records and, on a chain, is its account.
+  so.signature_scheme = ledger::SignatureScheme::kSecp256k1;
+  fe::EnsembleSimulation sim(inst_specs, so, *lg, sys);
+#ifdef HEAL_HAVE_EVM
+  if (evm && evm->contract_address().empty()) {
+    // A fresh contract for this consortium, deployed from the URI's key, which also pays the parties'
+    // gas on a dev chain. The contract's threshold is the ensemble's SecAgg threshold; its FedAvg
+    // quorum (unused by an ensemble) the smallest the contract allows.
+    const auto n = static_cast<std::uint32_t>(plan.size());
+    const std::uint32_t t = n / 2 + 1;
+    HEAL_ASSIGN_OR_RETURN(const auto cons,
+                          ledger::evm::consortium_of(so.federation_id, sim.participants(), t, std::max(3u, t + 1)));
+    std::vector<std::string> accounts;
+    for (const auto& m : cons.members) accounts.push_back(m.address);
+    HEAL_RETURN_IF_ERROR(evm->fund(accounts, 1'000'000'000'000'000'000ull));
+    HEAL_ASSIGN_OR_RETURN(const std::string contract, evm->deploy(cons));
+    say("ledger: HealFederation deployed at " + contract);
+  }
+  if (evm) rep.ledger_uri = evm->audit_uri();
+#endif
   if (auto st = sim.setup(); !st.ok()) return st.with_context("ensemble setup");
+#ifdef HEAL_HAVE_EVM
+  const ledger::evm::TxStats chain_after_setup = evm ? evm->stats() : ledger::evm::TxStats{};
+#endif
   std::vector<double> weights(plan.size(), 1.0);
   // Early stopping on the public validation split, as for one model: each institution deploys the
   // weights of its best validation round (TorchEnsembleMember::end_round / deploy; the local-only
@@ -232,7 +282,16 @@ Result<EnsembleSimulationReport> run_ensemble_simulation(const io::Dataset& data
     rep.amortised_upload_per_round = up / static_cast<double>(rep.rounds.size());
     rep.plaintext_upload_per_round = static_cast<double>(rep.rounds[0].plaintext_bytes);
   }
-  const auto verified = (*lg)->verify();
+#ifdef HEAL_HAVE_EVM
+  if (evm && !rep.rounds.empty()) {
+    const ledger::evm::TxStats st = evm->stats();
+    const double nr = static_cast<double>(rep.rounds.size());
+    rep.chain_transactions_per_round = static_cast<double>(st.transactions - chain_after_setup.transactions) / nr;
+    rep.chain_gas_per_round = static_cast<double>(st.gas_used - chain_after_setup.gas_used) / nr;
+    rep.chain_setup_gas = chain_after_setup.gas_used;
+  }
+#endif
+  const auto verified = lg->verify();
   rep.ledger_verified = verified.ok;
   if (!verified.ok) say("ledger verification FAILED: " + verified.summary());
 
@@ -445,6 +504,12 @@ std::string ensemble_report_json(const EnsembleSimulationReport& r) {
                   {"best_val_accuracy", num(r.central_best_val_accuracy)},
                   {"test_probabilities", r.central_test_probabilities}};
   j["ledger_verified"] = r.ledger_verified;
+  j["ledger"] = {{"backend", r.ledger_backend}, {"uri", r.ledger_uri}};
+  if (r.ledger_backend == "evm") {
+    j["ledger"]["transactions_per_round"] = r.chain_transactions_per_round;
+    j["ledger"]["gas_per_round"] = r.chain_gas_per_round;
+    j["ledger"]["setup_gas_including_deployment"] = r.chain_setup_gas;
+  }
   j["seconds"] = r.seconds;
   return j.dump(2);
 }

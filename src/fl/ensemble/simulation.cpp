@@ -41,9 +41,10 @@ EnsembleSimulation::EnsembleSimulation(std::vector<InstitutionSpec> institutions
     cfg.institutions.parties.push_back(institution_id(k));
     ids.push_back(smpc::make_secagg_identity(rng_));
     cfg.institutions.verify_keys.push_back(ids.back().verify_key);
-    roles_->signers.push_back(ledger::Ed25519Signer::from_rng(rng_));
+    roles_->signers.push_back(ledger::signer_from_rng(opt_.signature_scheme, rng_));
   }
-  roles_->signers.push_back(ledger::Ed25519Signer::from_rng(rng_));
+  roles_->signers.push_back(ledger::signer_from_rng(opt_.signature_scheme, rng_));
+  for (const auto& s : roles_->signers) ledger_.add_local_signer(*s);  // the simulation holds every key
   roles_->coordinator = std::make_unique<EnsembleCoordinator>(cfg, roles_->reference_size, roles_->num_classes, net_,
                                                               ledger_, *roles_->signers.back(), rng_);
   for (std::size_t k = 0; k < n; ++k) {
@@ -73,6 +74,22 @@ EnsembleSimulation::EnsembleSimulation(std::vector<InstitutionSpec> institutions
 
 EnsembleSimulation::~EnsembleSimulation() = default;
 
+const ledger::Signer& EnsembleSimulation::institution_signer(std::size_t k) const {
+  HEAL_REQUIRE(k < specs_.size(), "no institution " << k);
+  return *roles_->signers[k];
+}
+
+const ledger::Signer& EnsembleSimulation::coordinator_signer() const { return *roles_->signers.back(); }
+
+std::vector<ledger::Participant> EnsembleSimulation::participants() const {
+  std::vector<ledger::Participant> out;
+  for (std::size_t k = 0; k < specs_.size(); ++k) {
+    out.push_back({institution_id(k), ledger::Role::kHospital, specs_[k].name, roles_->signers[k]->identity()});
+  }
+  out.push_back({kCoordinatorId, ledger::Role::kCoordinator, "coordinator", roles_->signers.back()->identity()});
+  return out;
+}
+
 Status EnsembleSimulation::setup() {
   HEAL_ASSIGN_OR_RETURN(std::uint64_t size, ledger_.size());
   if (size != 0) return Status::failed_precondition("the simulation needs an empty ledger");
@@ -81,18 +98,14 @@ Status EnsembleSimulation::setup() {
   genesis.secure_mode = "smpc-ensemble";
   genesis.min_contributors = opt_.threshold;
   genesis.strategy = std::string("ensemble-distillation(") + kWeightRule + ")";
+  genesis.participants = participants();
   std::vector<const ledger::Signer*> all;
   std::vector<ledger::EnsembleMemberInfo> members;
   for (std::size_t k = 0; k < specs_.size(); ++k) {
-    genesis.participants.push_back(
-        {institution_id(k), ledger::Role::kHospital, specs_[k].name, roles_->signers[k]->identity()});
-    all.push_back(roles_->signers[k].get());
     members.push_back({institution_id(k), specs_[k].model->describe().architecture,
                        static_cast<std::uint32_t>(std::max<std::size_t>(1, specs_[k].sites.size()))});
   }
-  genesis.participants.push_back(
-      {kCoordinatorId, ledger::Role::kCoordinator, "coordinator", roles_->signers.back()->identity()});
-  all.push_back(roles_->signers.back().get());
+  for (const auto& s : roles_->signers) all.push_back(s.get());
   HEAL_RETURN_IF_ERROR(
       ledger_.append(ledger::sign_record({opt_.federation_id, ledger::now_ms(), genesis}, all)).status());
   HEAL_RETURN_IF_ERROR(roles_->coordinator->write_setup(members, opt_.reference_hash));

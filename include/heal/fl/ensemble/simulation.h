@@ -34,6 +34,8 @@ struct SimulationOptions {
   TrainConfig train;
   /// Rounds served by one SecAgg key setup (EnsembleConfig::secagg_rounds_per_setup).
   std::uint32_t secagg_rounds_per_setup = 20;
+  /// The parties' ledger keys (secp256k1 on an EVM chain, where each key is the party's account).
+  ledger::SignatureScheme signature_scheme = ledger::SignatureScheme::kEd25519;
 };
 
 /// Per institution and round (bytes are the institution's traffic with the coordinator only).
@@ -74,6 +76,10 @@ class EnsembleSimulation {
                      Rng& rng);
   ~EnsembleSimulation();
 
+  /// The genesis record's participants: the institutions (parties 1..K, role hospital) and the
+  /// coordinator, with their ledger identities (a launcher deploys an EVM contract for them before
+  /// setup()). The ledger holds every party's key (Ledger::add_local_signer).
+  std::vector<ledger::Participant> participants() const;
   /// Genesis setup, EnsembleSetup, version 1 of every member. The ledger must be empty.
   Status setup();
   /// Runs the next round to its end (completed or failed).
@@ -82,6 +88,9 @@ class EnsembleSimulation {
   Result<std::vector<EnsembleRoundReport>> run(std::size_t rounds);
 
   InProcessTransport& transport() { return net_; }
+  /// The ledger keys the simulation holds for every party (tests).
+  const ledger::Signer& institution_signer(std::size_t k) const;
+  const ledger::Signer& coordinator_signer() const;
   PartyId institution_id(std::size_t k) const { return static_cast<PartyId>(k + 1); }
 
  private:

@@ -544,8 +544,8 @@ Status EvmLedger::store(const Block& b) {
   HEAL_ASSIGN_OR_RETURN(Record rec, decode_record(b.record));
   HEAL_ASSIGN_OR_RETURN(std::vector<RecordSignature> sigs, decode_signatures(b.signatures));
   // A block is sent by one of its signers whose key this process holds: the hospital for its
-  // commitment, a coordinator for everything else.
-  const bool by_hospital = rec.type() == RecordType::kUpdateCommitment;
+  // commitment or its ensemble member's version, a coordinator for everything else.
+  const bool by_hospital = rec.type() == RecordType::kUpdateCommitment || rec.type() == RecordType::kMemberVersion;
   const Secp256k1Signer* from = nullptr;
   for (const auto& s : sigs) {
     auto a = evm::address_of(s.signer);
@@ -606,17 +606,26 @@ Status EvmLedger::store(const Block& b) {
            Value::bytes32(to_hash32(blake2b_256(x.strategy))),
            u32_array(dec)};
     }
-    // Ensemble records (EnsembleSetup, MemberVersion, EnsembleRound): the contract has no entry
-    // point for them yet.
-    void operator()(const EnsembleSetup&) { fn.clear(); }
-    void operator()(const MemberVersion&) { fn.clear(); }
-    void operator()(const EnsembleRound&) { fn.clear(); }
+    // Ensemble records (issue 17): the contract checks membership, order and who sends what.
+    void operator()(const EnsembleSetup& e) {
+      fn = "postEnsembleSetup(uint32[],uint32,bytes32,bytes,bytes)";
+      std::vector<std::uint32_t> ids;
+      for (const auto& m : e.members) ids.push_back(m.institution);
+      a = {u32_array(ids), Value::uint(e.secagg_threshold), Value::bytes32(to_hash32(e.reference_hash))};
+    }
+    void operator()(const MemberVersion& m) {
+      fn = "postMemberVersion(uint32,uint64,uint64,bytes32,bytes,bytes)";
+      a = {Value::uint(m.institution), Value::uint(m.version), Value::uint(m.round),
+           Value::bytes32(to_hash32(m.model_hash))};
+    }
+    void operator()(const EnsembleRound& er) {
+      fn = "postEnsembleRound(uint64,uint32[],bytes32,bytes,bytes)";
+      std::vector<std::uint32_t> ids;
+      for (const auto& c : er.contributors) ids.push_back(c.institution);
+      a = {Value::uint(er.round), u32_array(ids), Value::bytes32(to_hash32(er.consensus_hash))};
+    }
   };
   std::visit(V{fn, args}, rec.body);
-  if (fn.empty()) {
-    return Status::unsupported("the EVM backend does not store " + std::string(record_type_name(rec.type())) +
-                               " records yet (use the SQLite backend)");
-  }
   args.push_back(rv);
   args.push_back(sv);
   HEAL_ASSIGN_OR_RETURN(Bytes data, abi::encode_call(fn, args));
