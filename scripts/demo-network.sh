@@ -13,7 +13,7 @@
 # --ensemble ARCHS runs an SMPC ensemble instead of FedAvg (heal/node/ensemble.h): every hospital is
 # an institution with its own architecture (ARCHS cycled over the party ids) and the consensus on the
 # reference set is computed by secure aggregation; each institution prints its own model's test
-# accuracy. SQLite ledger only.
+# accuracy. With --chain the ensemble's records go on the contract too (>= 3 institutions).
 #
 # --netns puts every process in its own network namespace, joined by veth pairs to a bridge
 # (10.77.0.0/24), so that the nodes really talk over a network link and the bytes each hospital
@@ -80,7 +80,7 @@ case "$HEAL" in /*) ;; *) HEAL="$(pwd)/$HEAL" ;; esac
 command -v openssl >/dev/null || { echo "demo-network: needs the openssl command (the consortium CA)" >&2; exit 2; }
 ensemble_json=""
 if [ -n "$ensemble" ]; then
-  [ "$chain" = 1 ] && { echo "demo-network: --ensemble runs on the SQLite ledger (not --chain)" >&2; exit 2; }
+  [ "$chain" = 1 ] && [ "$hospitals" -lt 3 ] && { echo "demo-network: --ensemble --chain needs >= 3 hospitals (the contract's threshold rules)" >&2; exit 2; }
   archs_json=$(printf '%s' "$ensemble" | awk -F, '{ for (i = 1; i <= NF; i++) printf "%s\"%s\"", (i > 1 ? ", " : ""), $i }')
   ensemble_json=",
                \"federation\": \"ensemble\", \"archs\": [$archs_json], \"sharpen\": $sharpen,

@@ -1,5 +1,6 @@
 // Ensemble nodes (heal/node/ensemble.h): an institution or the coordinator of an SMPC ensemble in its
-// own process, over net::GrpcTransport and a shared SQLite ledger.
+// own process, over net::GrpcTransport and a shared ledger (a SQLite file, or the HealFederation
+// contract on an EVM chain).
 #include <algorithm>
 #include <cstring>
 #include <deque>
@@ -27,6 +28,15 @@ constexpr std::size_t kMaxArchitecture = 1024;
 
 std::uint32_t ensemble_threshold(const NodeConfig& c, const EnsembleNodeOptions& o) {
   return o.threshold != 0 ? o.threshold : c.hospitals / 2 + 1;
+}
+
+Status check_chain_size(const NodeConfig& c) {
+  if (c.hospitals < 3) {
+    return Status::invalid_argument(
+        "an ensemble on an EVM chain needs >= 3 institutions (the contract's threshold rules: t >= 2 and t > n/2, "
+        "and a quorum of max(3, t + 1)); use a SQLite ledger");
+  }
+  return {};
 }
 
 }  // namespace
@@ -250,6 +260,21 @@ Result<fl::ensemble::SecAggGroup> check_ensemble_group(const NodeConfig& c, cons
   return out;
 }
 
+#ifdef HEAL_HAVE_EVM
+Result<ledger::evm::Consortium> ensemble_consortium(const NodeConfig& c, const EnsembleNodeOptions& o,
+                                                    const std::vector<ledger::Participant>& participants) {
+  const std::uint32_t t = ensemble_threshold(c, o);
+  return ledger::evm::consortium_of(c.federation_id, participants, t, std::max(3u, t + 1));
+}
+
+Status check_ensemble_contract(const NodeConfig& c, const EnsembleNodeOptions& o, const ledger::evm::EvmLedger& chain,
+                               std::span<const std::uint8_t> message) {
+  HEAL_ASSIGN_OR_RETURN(const ledger::RoundSetup rec, setup_record_to_cosign(c, message));
+  HEAL_ASSIGN_OR_RETURN(const ledger::evm::Consortium want, ensemble_consortium(c, o, rec.participants));
+  return chain.check_deployed_consortium(want);
+}
+#endif
+
 }  // namespace internal
 
 Result<EnsembleInstitutionNodeResult> run_ensemble_institution_node(const NodeConfig& c,
@@ -258,14 +283,24 @@ Result<EnsembleInstitutionNodeResult> run_ensemble_institution_node(const NodeCo
   HEAL_REQUIRE(c.role == NodeRole::kHospital, "run_ensemble_institution_node needs a hospital configuration");
   HEAL_ASSIGN_OR_RETURN(std::string passphrase, node_passphrase(c));
   HEAL_ASSIGN_OR_RETURN(ledger::LedgerUri uri, ledger::parse_ledger_uri(c.ledger_path));
-  if (on_chain(uri)) {
-    return Status::unsupported("ensemble nodes run on a SQLite ledger; the EVM ledger is not wired for ensembles yet");
-  }
+  const bool chain = on_chain(uri);
+#ifndef HEAL_HAVE_EVM
+  if (chain) return Status::unsupported("node config: ledger " + uri.redacted() + ": built without the EVM backend");
+#endif
+  if (chain) HEAL_RETURN_IF_ERROR(check_chain_size(c).with_context("node config"));
   HEAL_ASSIGN_OR_RETURN(auto net, start_transport(c));
-  HEAL_ASSIGN_OR_RETURN(std::unique_ptr<ledger::Ledger> ledger, open_sqlite(uri));
+  // SQLite: opened now. EVM: opened when the coordinator names the contract (kNodeLedger).
+  std::unique_ptr<ledger::Ledger> ledger;
+  if (!chain) {
+    HEAL_ASSIGN_OR_RETURN(ledger, open_sqlite(uri));
+  }
   NodeOptions ko;
   ko.kdf = o.kdf;
-  HEAL_ASSIGN_OR_RETURN(std::unique_ptr<ledger::Signer> signer, hospital_ledger_key(c, passphrase, ko, false));
+  // Ed25519 on SQLite; on a chain a secp256k1 key, which is also this institution's account.
+  HEAL_ASSIGN_OR_RETURN(std::unique_ptr<ledger::Signer> signer, hospital_ledger_key(c, passphrase, ko, chain));
+#ifdef HEAL_HAVE_EVM
+  ledger::evm::EvmLedger* evm = nullptr;
+#endif
   const ledger::Identity me = signer->identity();
   const fl::PartyId self = c.party_id;
   SystemRng rng;
@@ -334,6 +369,18 @@ Result<EnsembleInstitutionNodeResult> run_ensemble_institution_node(const NodeCo
         }
         return r;
       }
+#ifdef HEAL_HAVE_EVM
+      if (m.kind == kNodeLedger) {
+        if (!chain || evm) continue;  // the first naming counts; it is checked against the genesis record
+        auto e = open_contract(uri, m.payload);
+        if (!e.ok())
+          return e.status().with_context("institution " + std::to_string(self) + ": the ensemble's contract");
+        evm = e->get();
+        evm->add_local_signer(*signer);  // this institution's member versions are sent from its own account
+        ledger = std::move(*e);
+        continue;
+      }
+#endif
       if (m.kind == kNodeHello) {
         // Hellos queue up while this process is busy (announcing to peers that do not listen yet):
         // one answer per batch is enough.
@@ -344,6 +391,10 @@ Result<EnsembleInstitutionNodeResult> run_ensemble_institution_node(const NodeCo
         if (!node) cosign = std::move(m);
       } else if (m.kind == kNodeEnsembleConfig) {
         if (node) continue;
+        if (!ledger) {
+          return Status::failed_precondition("institution " + std::to_string(self) +
+                                             ": the coordinator sent the SecAgg group before naming the contract");
+        }
         auto group = check_ensemble_group(c, o, *ledger, my_verify_key, peers, m.payload);
         if (!group.ok())
           return group.status().with_context("institution " + std::to_string(self) + " refuses the SecAgg group");
@@ -364,9 +415,16 @@ Result<EnsembleInstitutionNodeResult> run_ensemble_institution_node(const NodeCo
       }
     }
     if (cosign && peers.size() + 1 == c.hospitals) {
-      if (Status ok = check_ensemble_genesis(c, o, me, peers, cosign->payload); !ok.ok()) {
-        return ok.with_context("institution " + std::to_string(self) + " refuses to co-sign the setup");
+      Status ok = check_ensemble_genesis(c, o, me, peers, cosign->payload);
+#ifdef HEAL_HAVE_EVM
+      if (ok.ok() && chain) {
+        // The contract must be the one for the record's consortium, read back from the chain: its
+        // members' accounts, the SecAgg threshold and quorum this institution derives itself.
+        ok = evm ? check_ensemble_contract(c, o, *evm, cosign->payload)
+                 : Status::failed_precondition("the coordinator has not named the ensemble's contract");
       }
+#endif
+      if (!ok.ok()) return ok.with_context("institution " + std::to_string(self) + " refuses to co-sign the setup");
       (void)net->send({self, fl::kCoordinatorId, kNodeCosign, 0, signer->sign(cosign->payload)});
       cosign.reset();
     }
@@ -383,18 +441,32 @@ Result<EnsembleCoordinatorNodeResult> run_ensemble_coordinator_node(const NodeCo
                                                                     const EnsembleNodeOptions& o) {
   HEAL_REQUIRE(c.role == NodeRole::kCoordinator, "run_ensemble_coordinator_node needs a coordinator configuration");
   HEAL_ASSIGN_OR_RETURN(ledger::LedgerUri uri, ledger::parse_ledger_uri(c.ledger_path));
-  if (on_chain(uri)) {
-    return Status::unsupported("ensemble nodes run on a SQLite ledger; the EVM ledger is not wired for ensembles yet");
-  }
+  const bool chain = on_chain(uri);
+#ifndef HEAL_HAVE_EVM
+  if (chain) return Status::unsupported("node config: ledger " + uri.redacted() + ": built without the EVM backend");
+#endif
   const std::uint32_t n = c.hospitals;
   const std::uint32_t threshold = ensemble_threshold(c, o);
   if (n < 2 || threshold <= n / 2 || threshold > n) {
     return Status::invalid_argument("an ensemble needs >= 2 institutions and a SecAgg threshold t with n/2 < t <= n");
   }
+  if (chain) HEAL_RETURN_IF_ERROR(check_chain_size(c).with_context("node config"));
   HEAL_ASSIGN_OR_RETURN(auto net, start_transport(c));
-  HEAL_ASSIGN_OR_RETURN(std::unique_ptr<ledger::Ledger> ledger, open_sqlite(uri));
-  HEAL_ASSIGN_OR_RETURN(std::uint64_t blocks, ledger->size());
-  if (blocks != 0) return Status::failed_precondition("the coordinator needs an empty ledger");
+  std::unique_ptr<ledger::Ledger> ledger;
+#ifdef HEAL_HAVE_EVM
+  ledger::evm::EvmLedger* evm = nullptr;
+  if (chain) {
+    // Deploys a new contract below (from the URI's key), so the ledger starts empty.
+    HEAL_ASSIGN_OR_RETURN(auto e, ledger::evm::EvmLedger::open(uri, /*read_only=*/false));
+    evm = e.get();
+    ledger = std::move(e);
+  }
+#endif
+  if (!chain) {
+    HEAL_ASSIGN_OR_RETURN(ledger, open_sqlite(uri));
+    HEAL_ASSIGN_OR_RETURN(std::uint64_t blocks, ledger->size());
+    if (blocks != 0) return Status::failed_precondition("the coordinator needs an empty ledger");
+  }
   const auto setup_deadline = Clock::now() + c.setup_timeout;
   auto fail = [&](Status s) {
     stop_all(*net, n);
@@ -418,7 +490,10 @@ Result<EnsembleCoordinatorNodeResult> run_ensemble_coordinator_node(const NodeCo
   if (!said.ok()) return fail(said);
 
   // 2. The genesis record, co-signed by every institution, and the ensemble setup.
-  const std::unique_ptr<ledger::Signer> coordinator_key = ledger::Ed25519Signer::generate();
+  // The coordinator's own ledger key: Ed25519 on SQLite; on a chain a secp256k1 account.
+  const std::unique_ptr<ledger::Signer> coordinator_key =
+      chain ? std::unique_ptr<ledger::Signer>(ledger::Secp256k1Signer::generate())
+            : std::unique_ptr<ledger::Signer>(ledger::Ed25519Signer::generate());
   ledger::RoundSetup genesis;
   genesis.key_epoch = 1;
   genesis.secure_mode = "smpc-ensemble";
@@ -439,6 +514,27 @@ Result<EnsembleCoordinatorNodeResult> run_ensemble_coordinator_node(const NodeCo
   genesis.participants.push_back(
       {fl::kCoordinatorId, ledger::Role::kCoordinator, "coordinator", coordinator_key->identity()});
   signers.push_back(coordinator_key.get());
+#ifdef HEAL_HAVE_EVM
+  // On a chain: the contract for the consortium of the hellos' accounts and this coordinator's,
+  // deployed (and the accounts funded: dev chains) from the URI's key; the institutions are told its
+  // address and check it before co-signing the genesis record.
+  if (evm) {
+    auto cons = ensemble_consortium(c, o, genesis.participants);
+    if (!cons.ok()) return fail(cons.status().with_context("the ensemble's contract"));
+    std::vector<std::string> accounts;
+    for (const auto& m : cons->members) accounts.push_back(m.address);
+    if (Status s = evm->fund(accounts, 1'000'000'000'000'000'000ull); !s.ok()) {
+      return fail(s.with_context("funding the parties' accounts"));
+    }
+    auto contract = evm->deploy(*cons);
+    if (!contract.ok()) return fail(contract.status().with_context("deploying the ensemble's contract"));
+    evm->add_local_signer(*coordinator_key);
+    for (fl::PartyId h = 0; h < n; ++h) {
+      Status st = net->send({fl::kCoordinatorId, h, kNodeLedger, 0, encode_contract(*contract, evm->from_block())});
+      if (!st.ok()) return fail(st.with_context("naming the contract"));
+    }
+  }
+#endif
   if (auto b = ledger->append(ledger::sign_record({c.federation_id, ledger::now_ms(), genesis}, signers)); !b.ok()) {
     return fail(b.status().with_context("the setup record (an institution refused or did not answer)"));
   }
@@ -505,6 +601,9 @@ Result<EnsembleCoordinatorNodeResult> run_ensemble_coordinator_node(const NodeCo
     out.bytes_down.push_back(t.bytes_down);
   }
   out.ledger = uri.path;
+#ifdef HEAL_HAVE_EVM
+  if (evm) out.ledger = evm->audit_uri();
+#endif
   const ledger::VerifyReport v = ledger->verify();
   out.ledger_verified = v.ok;
   out.ledger_head = v.head_hash;

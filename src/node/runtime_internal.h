@@ -16,6 +16,9 @@
 #include "heal/fl/transport.h"
 #include "heal/ledger/identity.h"
 #include "heal/ledger/ledger.h"
+#ifdef HEAL_HAVE_EVM
+#include "heal/ledger/backends/evm_ledger.h"
+#endif
 #include "heal/ledger/uri.h"
 #include "heal/net/grpc_transport.h"
 #include "heal/node/config.h"
@@ -120,6 +123,13 @@ bool on_chain(const ledger::LedgerUri& u);
 Result<std::unique_ptr<ledger::Signer>> hospital_ledger_key(const NodeConfig& c, const std::string& passphrase,
                                                             const NodeOptions& o, bool secp256k1);
 Result<std::unique_ptr<ledger::Ledger>> open_sqlite(const ledger::LedgerUri& u);
+#ifdef HEAL_HAVE_EVM
+/// kNodeLedger payload (coordinator -> hospital): the first chain block to scan and the contract's
+/// 0x address.
+Bytes encode_contract(const std::string& address, std::uint64_t from_block);
+/// A hospital attaches to the contract the coordinator names, on the chain of its own URI.
+Result<std::unique_ptr<ledger::evm::EvmLedger>> open_contract(ledger::LedgerUri u, std::span<const std::uint8_t> b);
+#endif
 /// The coordinator asks hospitals 0..n-1 who they are (kNodeHello, again every 0.5 s until each has
 /// answered) and hands each one's first answer to `on_hello`, whose error ends the wait; Unavailable
 /// naming how many of the n `who` answered once `deadline` passes.
@@ -173,6 +183,19 @@ Result<fl::ensemble::SecAggGroup> check_ensemble_group(const NodeConfig& c, cons
                                                        const ledger::Ledger& ledger, const smpc::PublicKey& mine,
                                                        const EnsemblePeers& peers,
                                                        std::span<const std::uint8_t> payload);
+#ifdef HEAL_HAVE_EVM
+/// The HealFederation contract of an ensemble: the genesis record's participants (their keys are their
+/// accounts), the SecAgg threshold t as the contract's threshold and the smallest FedAvg quorum the
+/// contract allows, max(3, t + 1) (an ensemble records no FedAvg round). Coordinator and institutions
+/// derive it alike.
+Result<ledger::evm::Consortium> ensemble_consortium(const NodeConfig& c, const EnsembleNodeOptions& o,
+                                                    const std::vector<ledger::Participant>& participants);
+/// Before an institution co-signs the genesis record on a chain: the contract the coordinator named,
+/// read back from the chain, must be the one for that record's consortium (FailedPrecondition naming
+/// the difference otherwise).
+Status check_ensemble_contract(const NodeConfig& c, const EnsembleNodeOptions& o, const ledger::evm::EvmLedger& chain,
+                               std::span<const std::uint8_t> message);
+#endif
 
 /// A hospital co-signs the setup record only if `message` is the ledger signing message of a
 /// RoundSetup of its federation, listing it (party id, hospital role) with its own identity `me`,

@@ -6,22 +6,29 @@
 # "chain" the ledger is the HealFederation contract on a private anvil chain ($ANVIL). With "ensemble"
 # the processes form an SMPC ensemble of three architectures on BreastMNIST (--ensemble), and every
 # institution's model must score on the test split exactly what the same institution scores in
-# `heal fl ensemble simulate` with the same settings (one process).
-#   node_network_cli_test.sh HEAL SHARED_DATA_DIR [netns|chain|ensemble]
+# `heal fl ensemble simulate` with the same settings (one process). "ensemble-chain" is the same
+# ensemble with its ledger on the contract ($ANVIL): each institution's member versions are sent from
+# its own account, and the chain's per-member history matches the institutions' own records.
+#   node_network_cli_test.sh HEAL SHARED_DATA_DIR [netns|chain|ensemble|ensemble-chain]
 set -euo pipefail
 heal="$1"
 data="$2/pneumoniamnist.npz"
 mode="${3:-loopback}"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 [ -f "$data" ] || { echo "SKIP: $data is missing"; exit 77; }
-if [ "$mode" = ensemble ]; then
+if [ "$mode" = ensemble ] || [ "$mode" = ensemble-chain ]; then
   data="$2/breastmnist.npz"
   [ -f "$data" ] || { echo "SKIP: $data is missing"; exit 77; }
+  chain_flag=()
+  if [ "$mode" = ensemble-chain ]; then
+    [ -x "${ANVIL:-}" ] || { echo "SKIP: no anvil (ANVIL=${ANVIL:-unset})"; exit 77; }
+    chain_flag=(--chain)
+  fi
   work="$(mktemp -d /tmp/heal-node-ensemble-test.XXXXXX)"
   trap 'rm -rf "$work"' EXIT
   fail() { echo "FAIL: $*"; exit 1; }
   HEAL="$heal" "$here/scripts/demo-network.sh" --hospitals 3 --rounds 3 --data "$data" --out "$work/run" \
-    --ensemble hecnn,resnet,capsnet --sharpen 0.5 --timeout-ms 300000 > "$work/out.txt" 2>&1 ||
+    --ensemble hecnn,resnet,capsnet --sharpen 0.5 --timeout-ms 300000 "${chain_flag[@]}" > "$work/out.txt" 2>&1 ||
     { cat "$work/out.txt"; tail -n 20 "$work"/run/logs/*.log; exit 1; }
   cat "$work/out.txt"
   grep -q "demo-network: OK" "$work/out.txt" || fail "no OK line"
@@ -47,9 +54,33 @@ for path in sys.argv[2:]:
         assert abs(got - want) < 1e-3, (k, got, want)
     print("institution %d (%s): test ACC %.4f, AUC %.4f, as in the simulation" % (k, m.group(2), s["test_accuracy"], s["test_auc"]))
 PY
-  for f in "$work"/run/hospital-*.store.ledger-key; do
+  key_suffix=ledger-key
+  [ "$mode" = ensemble-chain ] && key_suffix=chain-key
+  for f in "$work"/run/hospital-*.store.$key_suffix; do
     [ "$(stat -c %a "$f")" = 600 ] || fail "$f is not 0600"
   done
+  if [ "$mode" = ensemble-chain ]; then
+    # demo-network.sh audited the contract before stopping the chain (heal ledger verify and log):
+    # versions 1..4 of each of the 3 institutions (initial + 3 rounds), in order, on the chain.
+    grep -q '^ledger evm://127.0.0.1:[0-9]*?contract=0x[0-9a-fA-F]*[^ ]*: verified' "$work/out.txt" \
+      || fail "no verified contract ledger"
+    python3 - "$work/out.txt" <<'PY' || fail "member history on the chain"
+import re, sys
+lines = open(sys.argv[1]).read().splitlines()
+start = [i for i, l in enumerate(lines) if l.startswith("institution  version  round  height")]
+assert len(start) == 1, start
+by = {}
+for l in lines[start[0] + 1:]:
+    m = re.match(r"(\d+) +(\d+) +(\d+) +(\d+) +[0-9a-f]{16} ", l)
+    if not m:
+        break
+    by.setdefault(int(m.group(1)), []).append((int(m.group(2)), int(m.group(3))))
+assert sorted(by) == [0, 1, 2], by
+for k, v in by.items():
+    assert v == [(1, 0), (2, 1), (3, 2), (4, 3)], (k, v)
+print("chain: versions 1-4 of institutions 0-2 after rounds 0-3")
+PY
+  fi
   exit 0
 fi
 extra=()

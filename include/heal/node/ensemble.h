@@ -31,8 +31,11 @@
 // only if every verify key is the one its owner announced. A coordinator can therefore neither slip in
 // a key of its own nor replace an institution by a sybil (docs/security.md, "Ensemble federated
 // learning"; tests in tests/node/node_ensemble_setup_test.cpp).
-// A SQLite ledger only (a file shared by the processes of one host); the EVM ledger is not wired for
-// ensembles yet.
+// The ledger: a SQLite file shared by the processes of one host, or the HealFederation contract on an
+// EVM chain (`evm://...` in the configurations): the coordinator deploys it for the consortium of the
+// hellos' secp256k1 accounts (threshold = the SecAgg t, >= 3 institutions) and names it (kNodeLedger);
+// each institution reads the contract back and checks it before co-signing the genesis record, and
+// records its own member versions from its own account (contracts/README.md).
 #pragma once
 
 #include <cstdint>
