@@ -148,8 +148,9 @@ json poly_inside_json(const nn::ModelIr& m, const io::SplitData& d, double r, st
   return out;
 }
 
-io::Dataset load_for(const std::string& arg, int size) { return load_dataset_arg(arg, size); }
-
+io::Dataset load_for(const std::string& arg, int size, bool skip_test = false) {
+  return load_dataset_arg(arg, size, skip_test);
+}
 
 // Logits of a ModelIr on a split with the reference forward pass (double precision).
 std::vector<double> ir_logits(const nn::ModelIr& m, const io::SplitData& d, ProgressBar* bar = nullptr) {
@@ -617,7 +618,8 @@ json add_seg_prior(const TrainArgs& a, io::Dataset& ds) {
 void run_cv(TrainArgs a) {
   tb::set_num_threads(a.threads);
   const std::string data_arg = require_data(a.data);
-  io::Dataset ds = load_for(data_arg, a.size);
+  // Cross-validation pools train + val; the test split's files are not even read.
+  io::Dataset ds = load_for(data_arg, a.size, /*skip_test=*/true);
   apply_recipe(a, ds);
   if (a.train_on_val) throw StatusError(Status::invalid_argument("--train-on-val trains a final model: with --cv use --cv-inner-val 0"));
   if (a.cv_inner_val == 0.0 && a.monitor != "last") {

@@ -69,8 +69,9 @@ io::SliceSelection slice_selection();
 std::string require_data_arg(const std::string& given);
 /// Loads a dataset named on the command line (a file, a folder, a name under the data location, a
 /// PACS URL) as train / eval / features do: folder datasets resized to `size` (0: 64), MedMNIST
-/// `.npz` files to `size` if non-zero; the global DICOM and slice options apply. Throws StatusError.
-io::Dataset load_dataset_arg(const std::string& arg, int size);
+/// `.npz` files to `size` if non-zero; the global DICOM and slice options apply; `skip_test`: the test
+/// split is not read (io::LoadOptions::skip_test). Throws StatusError.
+io::Dataset load_dataset_arg(const std::string& arg, int size, bool skip_test = false);
 
 void add_data_commands(CLI::App& app);    // heal data info|partition|fetch
 void add_ckks_commands(CLI::App& app);    // heal ckks params|...

@@ -11,7 +11,7 @@ std::string require_data_arg(const std::string& given) {
   return d;
 }
 
-io::Dataset load_dataset_arg(const std::string& arg, int size) {
+io::Dataset load_dataset_arg(const std::string& arg, int size, bool skip_test) {
   auto path = io::resolve_dataset_path(arg, data_location());
   if (!path.ok()) throw StatusError(path.status());
   auto kind = io::detect_dataset_kind(*path);
@@ -20,6 +20,7 @@ io::Dataset load_dataset_arg(const std::string& arg, int size) {
   opts.resize_to = size;
   opts.dicom = dicom_options();
   opts.slices = slice_selection();
+  opts.skip_test = skip_test;
   if (*kind != io::DatasetKind::kNpz && opts.resize_to == 0) opts.resize_to = 64;
   auto ds = io::load_dataset(*path, opts);
   if (!ds.ok()) throw StatusError(ds.status());

@@ -80,7 +80,8 @@ Result<std::vector<Item>> list_covid_ct(const fs::path& root, std::vector<std::s
   return items;
 }
 
-Result<std::vector<Item>> list_split_folders(const fs::path& root, std::vector<std::string>* classes) {
+// skip_test: the test split's files are not listed (listing opens each file to detect its format).
+Result<std::vector<Item>> list_split_folders(const fs::path& root, std::vector<std::string>* classes, bool skip_test) {
   std::error_code ec;
   std::set<std::string> names;
   std::vector<std::pair<Split, fs::path>> split_dirs;
@@ -98,6 +99,7 @@ Result<std::vector<Item>> list_split_folders(const fs::path& root, std::vector<s
   classes->assign(names.begin(), names.end());  // label = position in sorted class names
   std::vector<Item> items;
   for (const auto& [split, dir] : split_dirs) {
+    if (skip_test && split == Split::kTest) continue;
     for (std::size_t label = 0; label < classes->size(); ++label) {
       const fs::path cdir = dir / (*classes)[label];
       if (!fs::is_directory(cdir, ec)) continue;
@@ -288,7 +290,9 @@ Result<Dataset> load_folder_dataset(const std::string& path, const LoadOptions& 
   Result<std::vector<Item>> items = Status::internal("unset");
   switch (kind) {
     case DatasetKind::kCovidCt: items = list_covid_ct(root, &classes); break;
-    case DatasetKind::kSplitFolders: items = list_split_folders(root, &classes); break;
+    case DatasetKind::kSplitFolders:
+      items = list_split_folders(root, &classes, opts.skip_test);
+      break;
     case DatasetKind::kCsv: {
       fs::path csv = root;
       if (fs::is_directory(root)) csv = fs::exists(root / "dataset.csv") ? root / "dataset.csv" : root / "labels.csv";
@@ -298,6 +302,10 @@ Result<Dataset> load_folder_dataset(const std::string& path, const LoadOptions& 
     default: return Status::invalid_argument("'" + path + "' is not a folder dataset");
   }
   if (!items.ok()) return items.status().with_context(path);
+  if (opts.skip_test) {
+    // Not one test image is opened: the protocol asking for this must not see the test split.
+    std::erase_if(*items, [](const Item& it) { return it.split == Split::kTest; });
+  }
   auto ds = load_items(std::move(items).value(), std::move(classes), opts);
   if (!ds.ok()) return ds.status().with_context(path);
   std::string name = (fs::is_directory(root) ? root.lexically_normal() : root).filename().string();

@@ -123,6 +123,11 @@ Result<Dataset> from_members(const MemberReader& read, const std::string& name, 
   ds.num_classes = max_label + 1;
   ds.class_names = known_class_names(name);
   if (static_cast<int>(ds.class_names.size()) != ds.num_classes) ds.class_names.clear();
+  if (opts.skip_test) {  // parsed with the others (one archive), then dropped: the shape stays
+    ds.test.images.clear();
+    ds.test.labels.clear();
+    ds.test.groups.clear();
+  }
   return ds;
 }
 

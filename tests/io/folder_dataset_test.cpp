@@ -59,6 +59,30 @@ TEST(FolderDataset, SplitClassFolders) {
   EXPECT_EQ(rgb->train.channels, 3);
 }
 
+// Protocols that must not see the test split (cross-validation, self-training) do not read its files:
+// a test image that cannot be decoded breaks a full load but not one with skip_test.
+TEST(FolderDataset, SkipTestReadsNoTestFile) {
+  TempDir dir;
+  const fs::path r = dir.path();
+  write_png(r / "train" / "normal" / "a.png", solid(8, 8, 1, 0.2f));
+  write_png(r / "train" / "tumour" / "b.png", solid(8, 8, 1, 0.8f));
+  write_png(r / "val" / "tumour" / "c.png", solid(8, 8, 1, 0.7f));
+  write_png(r / "test" / "normal" / "d.png", solid(8, 8, 1, 0.3f));
+  // A PNG cut in half: listed as an image, undecodable.
+  write_png(r / "test" / "tumour" / "broken.png", solid(8, 8, 1, 0.9f));
+  fs::resize_file(r / "test" / "tumour" / "broken.png", fs::file_size(r / "test" / "tumour" / "broken.png") / 2);
+  EXPECT_FALSE(load_dataset(r.string()).ok());
+  LoadOptions opts;
+  opts.skip_test = true;
+  auto ds = load_dataset(r.string(), opts);
+  ASSERT_TRUE(ds.ok()) << ds.status().to_string();
+  EXPECT_EQ(ds->train.size(), 2u);
+  EXPECT_EQ(ds->val.size(), 1u);
+  EXPECT_EQ(ds->test.size(), 0u);
+  EXPECT_EQ(ds->test.width, 8);  // the empty split keeps the shape
+  EXPECT_EQ(ds->num_classes, 2);
+}
+
 TEST(FolderDataset, CsvWithClassNames) {
   TempDir dir;
   const fs::path r = dir.path();

@@ -46,6 +46,22 @@ TEST(Npz, LoadsMedMnistLayoutAndNormalises) {
   EXPECT_EQ(ds->train.class_counts(2), (std::vector<std::size_t>{2, 2}));
 }
 
+TEST(Npz, SkipTestDropsTheTestSplitAndKeepsItsShape) {
+  TempDir dir;
+  const std::string path = dir.file("tiny.npz");
+  make_zip(path, tiny_members());
+  LoadOptions o;
+  o.skip_test = true;
+  auto ds = load_medmnist_npz(path, o);
+  ASSERT_TRUE(ds.ok()) << ds.status().to_string();
+  EXPECT_EQ(ds->train.size(), 4u);
+  EXPECT_EQ(ds->val.size(), 4u);
+  EXPECT_EQ(ds->test.size(), 0u);
+  EXPECT_TRUE(ds->test.images.empty());
+  EXPECT_EQ(ds->test.height, 3);
+  EXPECT_EQ(ds->num_classes, 2);
+}
+
 TEST(Npz, OneDimensionalLabelsAndFloatImagesAndResize) {
   auto m = tiny_members(2, 2, 2, /*labels_2d=*/false);
   // float images outside [0,1] are min-max scaled

@@ -58,6 +58,10 @@ struct LoadOptions {
   /// series. kMask: SliceSelection::mask is a folder mirroring the dataset (the mask of
   /// `<root>/<rel>` is `<mask>/<rel>`). See docs/dicom-series.md.
   SliceSelection slices;
+  /// Protocols that must not touch the test split (cross-validation, self-training's unlabelled
+  /// images): folder datasets do not read the test split's files at all; a MedMNIST `.npz` drops its
+  /// test arrays after parsing. The test split stays empty, with the dataset's image shape.
+  bool skip_test = false;
 };
 
 /// What a dataset path holds, as detected by load_dataset.

@@ -131,6 +131,7 @@ Result<std::vector<io::Image>> load_unlabeled(const SegSelfTraining& st, int sid
   lo.resize_to = side;
   lo.grayscale = true;
   lo.threads = threads;
+  lo.skip_test = true;  // only train and val images are pseudo-labelled; the test files are not read
   auto ds = io::load_dataset(st.unlabeled, lo);
   if (!ds.ok()) return ds.status().with_context("unlabelled images for self-training");
   std::vector<io::Image> out;
