@@ -452,21 +452,10 @@ Result<EnsembleCoordinatorNodeResult> run_ensemble_coordinator_node(const NodeCo
   }
   if (chain) HEAL_RETURN_IF_ERROR(check_chain_size(c).with_context("node config"));
   HEAL_ASSIGN_OR_RETURN(auto net, start_transport(c));
-  std::unique_ptr<ledger::Ledger> ledger;
+  HEAL_ASSIGN_OR_RETURN(std::unique_ptr<ledger::Ledger> ledger, open_coordinator_ledger(uri));
 #ifdef HEAL_HAVE_EVM
-  ledger::evm::EvmLedger* evm = nullptr;
-  if (chain) {
-    // Deploys a new contract below (from the URI's key), so the ledger starts empty.
-    HEAL_ASSIGN_OR_RETURN(auto e, ledger::evm::EvmLedger::open(uri, /*read_only=*/false));
-    evm = e.get();
-    ledger = std::move(e);
-  }
+  auto* evm = dynamic_cast<ledger::evm::EvmLedger*>(ledger.get());
 #endif
-  if (!chain) {
-    HEAL_ASSIGN_OR_RETURN(ledger, open_sqlite(uri));
-    HEAL_ASSIGN_OR_RETURN(std::uint64_t blocks, ledger->size());
-    if (blocks != 0) return Status::failed_precondition("the coordinator needs an empty ledger");
-  }
   const auto setup_deadline = Clock::now() + c.setup_timeout;
   auto fail = [&](Status s) {
     stop_all(*net, n);

@@ -139,6 +139,25 @@ Result<std::unique_ptr<ledger::Ledger>> open_sqlite(const ledger::LedgerUri& u) 
   return std::unique_ptr<ledger::Ledger>(std::move(l));
 }
 
+Result<std::unique_ptr<ledger::Ledger>> open_coordinator_ledger(const ledger::LedgerUri& uri) {
+  if (on_chain(uri)) {
+#ifdef HEAL_HAVE_EVM
+    // A new contract is deployed later (from the URI's key), so the ledger starts empty.
+    HEAL_ASSIGN_OR_RETURN(auto e, ledger::evm::EvmLedger::open(uri, /*read_only=*/false));
+    return std::unique_ptr<ledger::Ledger>(std::move(e));
+#else
+    return Status::unsupported("node config: ledger " + uri.redacted() + ": built without the EVM backend");
+#endif
+  }
+  HEAL_ASSIGN_OR_RETURN(std::unique_ptr<ledger::Ledger> ledger, open_sqlite(uri));
+  HEAL_ASSIGN_OR_RETURN(std::uint64_t blocks, ledger->size());
+  if (blocks != 0) {
+    return Status::failed_precondition(
+        "the coordinator needs an empty ledger (resuming a federation is not supported)");
+  }
+  return ledger;
+}
+
 #ifdef HEAL_HAVE_EVM
 // kNodeLedger payload: u64 first chain block to scan, then the contract's 0x address.
 Bytes encode_contract(const std::string& address, std::uint64_t from_block) {
@@ -403,24 +422,10 @@ Result<CoordinatorNodeResult> run_coordinator_node(const NodeConfig& c, std::vec
   if (chain) return Status::unsupported("node config: ledger " + uri.redacted() + ": built without the EVM backend");
 #endif
   HEAL_ASSIGN_OR_RETURN(auto net, start_transport(c));
-  std::unique_ptr<ledger::Ledger> ledger;
+  HEAL_ASSIGN_OR_RETURN(std::unique_ptr<ledger::Ledger> ledger, open_coordinator_ledger(uri));
 #ifdef HEAL_HAVE_EVM
-  ledger::evm::EvmLedger* evm = nullptr;
-  if (chain) {
-    // Deploys a new contract below (from the URI's key), so the ledger starts empty.
-    HEAL_ASSIGN_OR_RETURN(auto e, ledger::evm::EvmLedger::open(uri, /*read_only=*/false));
-    evm = e.get();
-    ledger = std::move(e);
-  }
+  auto* evm = dynamic_cast<ledger::evm::EvmLedger*>(ledger.get());
 #endif
-  if (!chain) {
-    HEAL_ASSIGN_OR_RETURN(ledger, open_sqlite(uri));
-    HEAL_ASSIGN_OR_RETURN(std::uint64_t blocks, ledger->size());
-    if (blocks != 0) {
-      return Status::failed_precondition(
-          "the coordinator needs an empty ledger (resuming a federation is not supported)");
-    }
-  }
   const std::uint32_t n = c.hospitals;
   const auto setup_deadline = Clock::now() + c.setup_timeout;
 

@@ -123,6 +123,9 @@ bool on_chain(const ledger::LedgerUri& u);
 Result<std::unique_ptr<ledger::Signer>> hospital_ledger_key(const NodeConfig& c, const std::string& passphrase,
                                                             const NodeOptions& o, bool secp256k1);
 Result<std::unique_ptr<ledger::Ledger>> open_sqlite(const ledger::LedgerUri& u);
+/// The coordinator's ledger: on a chain an EVM handle without a contract (the coordinator deploys one
+/// for the consortium), else the SQLite file, which must be empty (FailedPrecondition otherwise).
+Result<std::unique_ptr<ledger::Ledger>> open_coordinator_ledger(const ledger::LedgerUri& uri);
 #ifdef HEAL_HAVE_EVM
 /// kNodeLedger payload (coordinator -> hospital): the first chain block to scan and the contract's
 /// 0x address.

@@ -47,8 +47,7 @@ class NodeEnsembleChain : public ledger::evm::testing::AnvilFixture {
   // A handle on a fresh contract for `participants` with threshold t and quorum q.
   std::unique_ptr<ledger::evm::EvmLedger> deployed(const std::vector<ledger::Participant>& participants,
                                                    std::uint32_t t, std::uint32_t q, std::string federation = "") {
-    const std::string uri =
-        "evm://" + url().substr(std::string("http://").size()) + "?key=" + dev_private_keys_hex()[0];
+    const std::string uri = evm_uri_with_dev_key();
     auto chain = ledger::evm::EvmLedger::open(*ledger::parse_ledger_uri(uri), /*read_only=*/false);
     EXPECT_TRUE(chain.ok()) << chain.status().to_string();
     auto cons = ledger::evm::consortium_of(federation.empty() ? config.federation_id : federation, participants, t, q);

@@ -162,7 +162,7 @@ TEST_F(NodeEvmFederation, OneCoordinatorAndThreeHospitalProcessesOnAnvilMatchPla
   const auto t0 = std::chrono::steady_clock::now();
   std::string dir = (std::filesystem::temp_directory_path() / "heal_node_evm_XXXXXX").string();
   ASSERT_NE(::mkdtemp(dir.data()), nullptr);
-  const std::string chain = "evm://" + url().substr(std::string("http://").size());
+  const std::string chain = evm_uri();
   const std::vector<std::string> configs = make_configs(dir, chain, dev_private_keys_hex()[0], kRounds, 30000);
   std::vector<pid_t> pids;
   for (int i = 0; i < kHospitals; ++i) {
@@ -215,7 +215,7 @@ TEST_F(NodeEvmFederation, AHospitalKilledMidRoundRejoinsFromItsStoreAndTheContra
   const auto t0 = std::chrono::steady_clock::now();
   std::string dir = (std::filesystem::temp_directory_path() / "heal_node_evm_kill_XXXXXX").string();
   ASSERT_NE(::mkdtemp(dir.data()), nullptr);
-  const std::string chain = "evm://" + url().substr(std::string("http://").size());
+  const std::string chain = evm_uri();
   const std::vector<std::string> configs = make_configs(dir, chain, dev_private_keys_hex()[0], 3, 8000);
   std::vector<pid_t> pids;
   for (int i = 0; i < kHospitals; ++i) {

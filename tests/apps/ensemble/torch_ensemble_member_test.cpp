@@ -11,6 +11,7 @@
 #include "heal/core/rng.h"
 #include "heal/nn/metrics.h"
 #include "heal/nn/torch/trainer.h"
+#include "nn/torch/halves_data.h"
 
 namespace heal::apps::ensemble {
 namespace {
@@ -19,23 +20,7 @@ namespace tb = nn::torch_backend;
 
 const bool kOneThread = (tb::set_num_threads(1), true);
 
-// Label 1 when the left half is brighter than the right half, plus noise.
-io::SplitData synthetic(std::size_t n, int side, std::uint64_t seed) {
-  io::SplitData d;
-  d.height = d.width = side;
-  SeededRng rng(seed_from_u64(seed));
-  for (std::size_t i = 0; i < n; ++i) {
-    const int y = static_cast<int>(rng.uniform(2));
-    d.labels.push_back(y);
-    for (int r = 0; r < side; ++r) {
-      for (int c = 0; c < side; ++c) {
-        const double base = ((c < side / 2) == (y == 1)) ? 0.65 : 0.35;
-        d.images.push_back(static_cast<float>(std::clamp(base + 0.25 * (rng.uniform_double() - 0.5), 0.0, 1.0)));
-      }
-    }
-  }
-  return d;
-}
+io::SplitData synthetic(std::size_t n, int side, std::uint64_t seed) { return tb::testing::halves_data(n, side, seed); }
 
 // One-hot targets for the reference images: their labels, or the other class.
 std::vector<double> one_hot(const io::SplitData& d, bool flipped) {

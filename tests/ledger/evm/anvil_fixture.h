@@ -24,6 +24,10 @@ class AnvilFixture : public ::testing::Test {
   const std::string& url() const { return url_; }
   /// anvil's funded dev accounts (10,000 ETH each), read from its start-up output.
   const std::vector<std::string>& dev_private_keys_hex() const { return dev_keys_; }
+  /// evm://127.0.0.1:<port> (the ledger URI of this chain, no key).
+  std::string evm_uri() const { return "evm://" + url_.substr(std::string("http://").size()); }
+  /// evm://127.0.0.1:<port>?key=<dev key 0>: a writer that deploys and pays from dev account 0.
+  std::string evm_uri_with_dev_key() const { return evm_uri() + "?key=" + dev_keys_.at(0); }
   /// Dev account i as a signer.
   std::unique_ptr<Secp256k1Signer> dev_signer(std::size_t i) const;
   /// anvil's default chain id.

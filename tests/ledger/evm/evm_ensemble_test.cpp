@@ -68,9 +68,6 @@ struct World {
 
 class EvmEnsembleTest : public testing::AnvilFixture {
  protected:
-  std::string chain_uri() const {
-    return "evm://" + url().substr(std::string("http://").size()) + "?key=" + dev_private_keys_hex()[0];
-  }
   // A fresh contract for the simulation's consortium (t = 2 of 3, as the ensemble's SecAgg threshold).
   void deploy_for(const fe::EnsembleSimulation& sim, EvmLedger& chain) {
     auto cons = consortium_of("evm-ensemble", sim.participants(), 2, 3);
@@ -142,7 +139,7 @@ TEST_F(EvmEnsembleTest, EnsembleOnChainMatchesSqliteAndVerifiesAfterRestart) {
   auto rep_sqlite = on_sqlite.run(kRounds);
   ASSERT_TRUE(rep_sqlite.ok()) << rep_sqlite.status().to_string();
 
-  auto chain = EvmLedger::open(*parse_ledger_uri(chain_uri()), /*read_only=*/false);
+  auto chain = EvmLedger::open(*parse_ledger_uri(evm_uri_with_dev_key()), /*read_only=*/false);
   ASSERT_TRUE(chain.ok()) << chain.status().to_string();
   fe::EnsembleSimulation on_chain(b.specs(), b.options(), **chain, rng_b);
   deploy_for(on_chain, **chain);
@@ -191,7 +188,7 @@ TEST_F(EvmEnsembleTest, EnsembleOnChainMatchesSqliteAndVerifiesAfterRestart) {
 
 TEST_F(EvmEnsembleTest, TheContractRefusesForeignMemberVersionsAndARewrittenRound) {
   World w(6);
-  auto chain = EvmLedger::open(*parse_ledger_uri(chain_uri()), /*read_only=*/false).value();
+  auto chain = EvmLedger::open(*parse_ledger_uri(evm_uri_with_dev_key()), /*read_only=*/false).value();
   SeededRng rng(seed_from_u64(2));
   fe::EnsembleSimulation sim(w.specs(), w.options(), *chain, rng);
   deploy_for(sim, *chain);

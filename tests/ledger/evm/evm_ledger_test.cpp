@@ -65,10 +65,7 @@ std::vector<std::pair<std::uint64_t, Digest>> history(const Ledger& l) {
 class EvmLedgerTest : public testing::AnvilFixture {
  protected:
   // evm://127.0.0.1:<port>?key=<dev key 0>
-  std::string chain_uri() const {
-    const std::string hostport = url().substr(std::string("http://").size());
-    return "evm://" + hostport + "?key=" + dev_private_keys_hex()[0];
-  }
+  std::string chain_uri() const { return evm_uri_with_dev_key(); }
 
   // A federation on a fresh contract deployed for its participants (as `heal fl simulate` does).
   void deployed(fl::Federation& fed, EvmLedger& l) {
