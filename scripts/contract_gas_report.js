@@ -1,7 +1,13 @@
 #!/usr/bin/env node
-// Gas and calldata of HealFederation per FL round, on a fresh anvil (node_modules), for n = 3, 5, 10 hospitals.
+// Gas and calldata of HealFederation per FL round, on a fresh anvil (node_modules), for n = 3, 5, 10 hospitals,
+// and per round of an SMPC ensemble (issue 17) of n institutions.
 //
 //   node scripts/contract_gas_report.js [--rounds R] [--hospitals 3,5,10] [--json]
+//
+// The consortium: t = floor(n/2) + 1, minContributors = max(3, t + 1) (the contract's floor).
+// An ensemble round is what the ensemble posts: postEnsembleRound (all n contributors) and one postMemberVersion
+// per institution, each from its own account (records: MemberVersion with a 60-byte architecture string,
+// EnsembleRound with n contributions).
 //
 // Each round is what the federation posts: openRound, one commit per hospital, postContributors (all n
 // hospitals), postModel, postResult (t = floor(n/2) + 1 decryptors). Records are random bytes of the sizes the
@@ -33,6 +39,12 @@ const recordSize = {
   contributorSet: (n) => BASE + 8 + 32 + 4 + n * (4 + 32 + 8),
   result: (n, t) => BASE + 8 + 4 + 1 + 4 + (4 + 4 * n) + (4 + 44 * n) + (4 + 4 * t) + 32 + 8 + 32 + 8 + 32 +
     (4 + 48) + 8 + METRICS,
+  // Ensembles (src/ledger/record.cpp): members (id, architecture, sites), reference hash, size, classes, t,
+  // fraction bits, weight rule; a member version (id, version, architecture, hash, round, parameters); a round
+  // (round, n x (id, weight, accuracy, masked-input hash), consensus hash).
+  ensembleSetup: (n) => BASE + 4 + n * (4 + (4 + 60) + 4) + 32 + 8 + 4 + 4 + 4 + (4 + 17),
+  memberVersion: () => BASE + 4 + 8 + (4 + 60) + 32 + 8 + 8,
+  ensembleRound: (n) => BASE + 8 + 4 + n * (4 + 8 + 8 + 32) + 32,
 };
 const rnd = (n) => crypto.randomBytes(n);
 const h32 = () => '0x' + crypto.randomBytes(32).toString('hex');
@@ -44,7 +56,8 @@ async function measure(chain, n) {
   const hosp = A.slice(1, 1 + n);
   const ids = hosp.map((_, i) => i + 1);
   const t = Math.floor(n / 2) + 1;
-  const deployData = chain.deployData([h32(), [...ids, 1000], [...hosp, coord], [...ids.map(() => 1), 2], t, t]);
+  const deployData = chain.deployData([h32(), [...ids, 1000], [...hosp, coord], [...ids.map(() => 1), 2], t,
+    Math.max(3, t + 1)]);
   const dep = await chain.send(coord, null, deployData, 8000000);
   if (dep.status !== '0x1') throw new Error('deployment failed');
   const c = dep.contractAddress;
@@ -84,10 +97,42 @@ async function measure(chain, n) {
       bytes += m.bytes;
     }
   }
+  // An ensemble of the same n institutions on a second contract of the same consortium.
+  const dep2 = await chain.send(coord, null, deployData, 8000000);
+  if (dep2.status !== '0x1') throw new Error('deployment failed');
+  const c2 = dep2.contractAddress;
+  const call2 = async (from, name, args) => {
+    const data = chain.calldata(name, args);
+    const r = await chain.send(from, c2, data);
+    if (r.status !== '0x1') throw new Error(`${name} reverted`);
+    return { gas: Number(BigInt(r.gasUsed)), bytes: inputBytes(data) };
+  };
+  await call2(coord, 'postSetup', [1, h32(), rnd(recordSize.setup(n + 1)), rnd(SIGS)]);
+  const ensSetup = await call2(coord, 'postEnsembleSetup', [ids, t, h32(), rnd(recordSize.ensembleSetup(n)), rnd(SIGS)]);
+  for (let i = 0; i < n; ++i) {
+    await call2(hosp[i], 'postMemberVersion', [ids[i], 1, 0, h32(), rnd(recordSize.memberVersion()), rnd(SIGS)]);
+  }
+  let egas = 0;
+  let ebytes = 0;
+  for (let round = 1; round <= ROUNDS; ++round) {
+    const steps = [['postEnsembleRound', coord, [round, ids, h32(), rnd(recordSize.ensembleRound(n)), rnd(SIGS)]]];
+    for (let i = 0; i < n; ++i) {
+      steps.push(['postMemberVersion', hosp[i],
+        [ids[i], round + 1, round, h32(), rnd(recordSize.memberVersion()), rnd(SIGS)]]);
+    }
+    for (const [name, from, args] of steps) {
+      const m = await call2(from, name, args);
+      add(name, m);
+      egas += m.gas;
+      ebytes += m.bytes;
+    }
+  }
   const kinds = Object.fromEntries(Object.entries(perKind).map(([k, v]) =>
     [k, { gas: Math.round(v.gas / v.count), bytes: Math.round(v.bytes / v.count) }]));
   return {
     hospitals: n, t, rounds: ROUNDS,
+    ensembleRoundGas: Math.round(egas / ROUNDS), ensembleRoundBytes: Math.round(ebytes / ROUNDS),
+    ensembleSetupGas: ensSetup.gas,
     deployGas: Number(BigInt(dep.gasUsed)), deployBytes: inputBytes(deployData),
     setupGas: setup.gas, model0Gas: model0.gas,
     roundGas: Math.round(gas / ROUNDS), roundBytes: Math.round(bytes / ROUNDS),
@@ -114,6 +159,13 @@ async function main() {
     for (const r of rows) {
       console.log(`${pad(r.hospitals, 3)} ${pad(r.t, 3)} ${pad(r.roundGas, 10)} ${pad(r.roundBytes, 12)} ` +
         `${pad(r.perHospitalGas, 9)} ${pad(r.perHospitalBytes, 11)} ${pad(r.deployGas, 11)} ${pad(r.setupGas, 10)}`);
+    }
+    console.log(`\nSMPC ensemble (issue 17), ${ROUNDS} rounds, averages per round (postEnsembleRound + n postMemberVersion)`);
+    console.log(`${pad('n', 3)} ${pad('gas/round', 10)} ${pad('bytes/round', 12)} ${pad('gas/inst', 9)} ` +
+      `${pad('ensemble setup gas', 19)}`);
+    for (const r of rows) {
+      console.log(`${pad(r.hospitals, 3)} ${pad(r.ensembleRoundGas, 10)} ${pad(r.ensembleRoundBytes, 12)} ` +
+        `${pad(Math.round(r.ensembleRoundGas / r.hospitals), 9)} ${pad(r.ensembleSetupGas, 19)}`);
     }
     console.log('\nper call (gas / calldata bytes):');
     const names = Object.keys(rows[0].perCall);
