@@ -242,5 +242,42 @@ TEST_F(EvmEnsembleTest, TheContractRefusesForeignMemberVersionsAndARewrittenRoun
   EXPECT_TRUE(chain->verify().ok);
 }
 
+// The contract enforces its rules on a call's arguments, readers check the record: a sender whose
+// arguments differ from its record (here within the contract's rules) leaves a block every reader
+// refuses, naming it, so the chain's view and the ledger cannot silently disagree.
+TEST_F(EvmEnsembleTest, ReadersRefuseABlockWhoseContractArgumentsDifferFromItsRecord) {
+  World w(7);
+  auto chain = EvmLedger::open(*parse_ledger_uri(evm_uri_with_dev_key()), /*read_only=*/false).value();
+  SeededRng rng(seed_from_u64(3));
+  fe::EnsembleSimulation sim(w.specs(), w.options(), *chain, rng);
+  deploy_for(sim, *chain);
+  ASSERT_TRUE(sim.setup().ok());
+  auto r1 = sim.run_round();
+  ASSERT_TRUE(r1.ok() && r1->completed);
+  ASSERT_TRUE(chain->verify().ok);
+  const std::uint64_t height = *chain->size();
+  const std::vector<std::string> errors = {"BadRound", "NotEnsembleMember", "TooFewContributors"};
+
+  // Round 2 as the coordinator records it: institutions 1 and 2 contributed (t = 2) ...
+  EnsembleRound r2 = *chain->ensemble_round(1);
+  r2.round = 2;
+  r2.contributors.resize(2);
+  r2.consensus_hash = blake2b_256(std::string("consensus of round 2"));
+  const Signer* byc[] = {&sim.coordinator_signer()};
+  // ... and as it tells the contract: all three contributed (so institution 3 could record a version for it).
+  auto [why, mined] =
+      raw_call(*chain, sim.coordinator_signer(), "postEnsembleRound(uint64,uint32[],bytes32,bytes,bytes)",
+               {abi::Value::uint(2), u32_array({1, 2, 3}), abi::Value::bytes32(to_hash32(r2.consensus_hash))},
+               sign_record({"evm-ensemble", now_ms(), r2}, byc), errors);
+  EXPECT_EQ(why, "");
+  ASSERT_TRUE(mined) << "the contract sees only the arguments, which keep its rules";
+  auto reader = ledger::open(chain->audit_uri(), OpenMode::kReadOnly).value();
+  const VerifyReport v = reader->verify();
+  EXPECT_FALSE(v.ok);
+  ASSERT_TRUE(v.bad_height.has_value());
+  EXPECT_EQ(*v.bad_height, height);
+  EXPECT_NE(v.reason.find("arguments differ from its ensemble-round record"), std::string::npos) << v.reason;
+}
+
 }  // namespace
 }  // namespace heal::ledger::evm

@@ -42,6 +42,17 @@ const abi::Type& address_type() {
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
+// The events a block-storing call emits next to its Block event, from the call's arguments (the contract
+// enforces its rules on those, contracts/README.md): a reader compares them with the record.
+constexpr std::string_view kCommittedEvent = "Committed(uint64,uint32,bytes32)";
+constexpr std::string_view kContributorsEvent = "ContributorSetPosted(uint64,bytes32,uint32[])";
+constexpr std::string_view kRoundClosedEvent = "RoundClosed(uint64,bool,uint64,bytes32)";
+constexpr std::string_view kModelEvent = "ModelRecorded(uint64,uint64,bytes32)";
+constexpr std::string_view kRoundOpenedEvent = "RoundOpened(uint64,bytes32)";
+constexpr std::string_view kEnsembleSetupEvent = "EnsembleSetupPosted(bytes32,uint32[],uint32)";
+constexpr std::string_view kEnsembleRoundEvent = "EnsembleRoundPosted(uint64,bytes32,uint32[])";
+constexpr std::string_view kMemberVersionEvent = "MemberVersionRecorded(uint32,uint64,uint64,bytes32)";
+
 Hash32 to_hash32(const Digest& d) {
   Hash32 h{};
   std::copy(d.begin(), d.end(), h.begin());
@@ -135,12 +146,105 @@ Result<std::unique_ptr<Secp256k1Signer>> load_key(const LedgerUri& u) {
 
 }  // namespace
 
+// Whether the arguments a block-storing call passed to the contract (as its companion event in the same
+// transaction shows them) are the record's: "" if they are (or the record has no companion: setups; or does
+// not decode: the validator names it), else what differs.
+static std::string argument_mismatch(std::span<const std::uint8_t> record_bytes,
+                                     const std::vector<const Log*>& companions) {
+  auto rec = decode_record(record_bytes);
+  if (!rec.ok()) return "";
+  constexpr std::uint64_t kBad = ~std::uint64_t{0};
+  auto find = [&](std::string_view event) -> const Log* {
+    const Hash32 t = abi::event_topic(event);
+    for (const Log* l : companions) {
+      if (!l->topics.empty() && l->topics[0] == t) return l;
+    }
+    return nullptr;
+  };
+  auto u64 = [](const Value& v) {
+    auto r = v.as_u64();
+    return r.ok() ? *r : kBad;
+  };
+  auto topic = [&](const Log& l, std::size_t i, const char* type) {
+    if (l.topics.size() <= i) return kBad;
+    auto v = abi::decode_topic(*abi::parse_type(type), l.topics[i]);
+    return v.ok() ? u64(*v) : kBad;
+  };
+  // The companion event of `event` with its data decoded as `types`, or nothing.
+  auto event_data = [&](std::string_view event,
+                        const char* types) -> std::optional<std::pair<const Log*, std::vector<Value>>> {
+    const Log* l = find(event);
+    if (!l) return std::nullopt;
+    auto v = abi::decode(*abi::parse_types(types), l->data);
+    if (!v.ok()) return std::nullopt;
+    return std::make_pair(l, std::move(*v));
+  };
+  auto ids = [&](const Value& v) {
+    std::vector<std::uint64_t> out;
+    for (const Value& x : v.as_array()) out.push_back(u64(x));
+    return out;
+  };
+  const bool same = std::visit(
+      [&](const auto& body) -> bool {
+        using T = std::decay_t<decltype(body)>;
+        if constexpr (std::is_same_v<T, RoundSetup>) {
+          return true;  // postSetup emits no companion event
+        } else if constexpr (std::is_same_v<T, UpdateCommitment>) {
+          auto e = event_data(kCommittedEvent, "bytes32");
+          return e && topic(*e->first, 1, "uint64") == body.round && topic(*e->first, 2, "uint32") == body.party_id &&
+                 e->second[0].as_bytes32() == to_hash32(body.contribution_hash);
+        } else if constexpr (std::is_same_v<T, ContributorSet>) {
+          auto e = event_data(kContributorsEvent, "bytes32,uint32[]");
+          std::vector<std::uint64_t> want;
+          for (const auto& c : body.contributions) want.push_back(c.party_id);
+          return e && topic(*e->first, 1, "uint64") == body.round &&
+                 e->second[0].as_bytes32() == to_hash32(body.aggregate_hash) && ids(e->second[1]) == want;
+        } else if constexpr (std::is_same_v<T, RoundResult>) {
+          auto e = event_data(kRoundClosedEvent, "bool,uint64,bytes32");
+          return e && topic(*e->first, 1, "uint64") == body.round &&
+                 e->second[0].as_bool() == (body.status == RoundStatus::kCompleted) &&
+                 u64(e->second[1]) == body.model_version_out &&
+                 e->second[2].as_bytes32() == to_hash32(body.model_hash_out);
+        } else if constexpr (std::is_same_v<T, ModelVersion>) {
+          auto e = event_data(kModelEvent, "uint64,bytes32");
+          return e && topic(*e->first, 1, "uint64") == body.version && u64(e->second[0]) == body.round &&
+                 e->second[1].as_bytes32() == to_hash32(body.model_hash);
+        } else if constexpr (std::is_same_v<T, RoundOpen>) {
+          auto e = event_data(kRoundOpenedEvent, "uint64,bytes32");
+          return e && u64(e->second[0]) == body.round && e->second[1].as_bytes32() == to_hash32(body.params_hash);
+        } else if constexpr (std::is_same_v<T, EnsembleSetup>) {
+          auto e = event_data(kEnsembleSetupEvent, "bytes32,uint32[],uint32");
+          std::vector<std::uint64_t> want;
+          for (const auto& m : body.members) want.push_back(m.institution);
+          return e && e->second[0].as_bytes32() == to_hash32(body.reference_hash) && ids(e->second[1]) == want &&
+                 u64(e->second[2]) == body.secagg_threshold;
+        } else if constexpr (std::is_same_v<T, EnsembleRound>) {
+          auto e = event_data(kEnsembleRoundEvent, "bytes32,uint32[]");
+          std::vector<std::uint64_t> want;
+          for (const auto& c : body.contributors) want.push_back(c.institution);
+          return e && topic(*e->first, 1, "uint64") == body.round &&
+                 e->second[0].as_bytes32() == to_hash32(body.consensus_hash) && ids(e->second[1]) == want;
+        } else {
+          static_assert(std::is_same_v<T, MemberVersion>);
+          auto e = event_data(kMemberVersionEvent, "uint64,uint64,bytes32");
+          return e && topic(*e->first, 1, "uint32") == body.institution && u64(e->second[0]) == body.version &&
+                 u64(e->second[1]) == body.round && e->second[2].as_bytes32() == to_hash32(body.model_hash);
+        }
+      },
+      rec->body);
+  if (same) return "";
+  return "the contract's arguments differ from its " + std::string(record_type_name(rec->type())) +
+         " record (the chain checked other values than the ledger holds)";
+}
+
 struct StoredBlock {
   Bytes record;
   Bytes signatures;
   Address sender;
   Digest hash{};
-  std::string binding_error;  // non-empty: the sender is not one of the record's signers
+  // Non-empty: the sender is not one of the record's signers, or the arguments the contract checked
+  // (its companion event) are not the record's.
+  std::string binding_error;
 };
 
 struct EvmLedger::Impl {
@@ -471,19 +575,30 @@ Status EvmLedger::Impl::refresh() const {
   std::uint64_t start = scanned_any ? scanned_to + 1 : from_block;
   const Hash32 topic = abi::event_topic(kBlockEvent);
   static const auto kDataTypes = *abi::parse_types("bytes,bytes");
+  std::vector<Hash32> wanted = {topic};
+  for (std::string_view e : {kCommittedEvent, kContributorsEvent, kRoundClosedEvent, kModelEvent, kRoundOpenedEvent,
+                             kEnsembleSetupEvent, kEnsembleRoundEvent, kMemberVersionEvent}) {
+    wanted.push_back(abi::event_topic(e));
+  }
   while (start <= until) {
     const std::uint64_t end = std::min(until, start + kLogChunk - 1);
     LogFilter f;
     f.address = contract;
-    f.topics = {{topic}};
+    f.topics = {wanted};
     f.from_block = to_quantity(start);
     f.to_block = to_quantity(end);
     HEAL_ASSIGN_OR_RETURN(std::vector<Log> logs, rpc->get_logs(f));
     std::sort(logs.begin(), logs.end(), [](const Log& a, const Log& b) {
       return a.block_number != b.block_number ? a.block_number < b.block_number : a.log_index < b.log_index;
     });
+    // Companion events come before their Block event, in the same transaction.
+    std::map<Hash32, std::vector<const Log*>> companions;
     for (const Log& l : logs) {
       if (l.removed) continue;
+      if (!l.topics.empty() && l.topics[0] != topic) {
+        companions[l.transaction_hash].push_back(&l);
+        continue;
+      }
       if (l.topics.size() != 3 || l.address != *contract) return Status::corruption("malformed Block event");
       HEAL_ASSIGN_OR_RETURN(Value hv, abi::decode_topic(uint64_type(), l.topics[1]));
       HEAL_ASSIGN_OR_RETURN(std::uint64_t height, hv.as_u64());
@@ -509,6 +624,12 @@ Status EvmLedger::Impl::refresh() const {
         }
       } else {
         b.binding_error.clear();  // the validator names the undecodable signature list
+      }
+      if (b.binding_error.empty()) {
+        const auto it = companions.find(l.transaction_hash);
+        const std::string why =
+            argument_mismatch(b.record, it == companions.end() ? std::vector<const Log*>{} : it->second);
+        if (!why.empty()) b.binding_error = "block " + std::to_string(height) + ": " + why;
       }
       blocks.push_back(std::move(b));
     }
