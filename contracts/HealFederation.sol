@@ -120,6 +120,7 @@ contract HealFederation {
 
     /// One HEAL ledger block: `record` and `sigs` are the canonical HEAL record and signature-list bytes.
     event Block(uint64 indexed height, address indexed sender, bytes record, bytes sigs);
+    event SetupPosted(uint32 keyEpoch, bytes32 paramsHash);
     event RoundOpened(uint64 round, bytes32 paramsHash);
     event Committed(uint64 indexed round, uint32 indexed partyId, bytes32 updateHash);
     event ContributorSetPosted(uint64 indexed round, bytes32 aggregateHash, uint32[] partyIds);
@@ -359,8 +360,9 @@ contract HealFederation {
 
     /// A setup block (new key epoch). Coordinator only; the key epoch strictly increases (the first is free);
     /// not while a round is open.
-    /// The parameters hash is part of the signed record; it is not stored on chain.
-    function postSetup(uint32 keyEpoch, bytes32, /* paramsHash */ bytes calldata record, bytes calldata sigs)
+    /// The parameters hash is part of the signed record; it is not stored on chain (it is in the event, which
+    /// readers compare with the record).
+    function postSetup(uint32 keyEpoch, bytes32 paramsHash, bytes calldata record, bytes calldata sigs)
         external
         onlyCoordinator
     {
@@ -368,6 +370,7 @@ contract HealFederation {
         if (setupPosted && keyEpoch <= lastKeyEpoch) revert BadKeyEpoch();
         setupPosted = true;
         lastKeyEpoch = keyEpoch;
+        emit SetupPosted(keyEpoch, paramsHash);
         _appendBlock(record, sigs);
     }
 

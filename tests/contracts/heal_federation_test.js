@@ -196,7 +196,8 @@ test('transactions from non-members and from the wrong role are refused', async 
 
 test('setup epochs increase and no setup is posted while a round is open', async () => {
   const c = await deployFederation();
-  await ok(COORD, c, 'postSetup', [5, H('p'), rec(400), rec(110)]);
+  const r = await ok(COORD, c, 'postSetup', [5, H('p'), rec(400), rec(110)]);
+  assert.equal(r.logs.length, 2, 'SetupPosted (the arguments, which readers compare with the record) + Block');
   await refused(COORD, c, 'postSetup', [5, H('p'), rec(400), rec(110)], 'BadKeyEpoch');
   await refused(COORD, c, 'postSetup', [4, H('p'), rec(400), rec(110)], 'BadKeyEpoch');
   await ok(COORD, c, 'postSetup', [6, H('p'), rec(400), rec(110)]);

@@ -44,6 +44,7 @@ double seconds_since(Clock::time_point t0) { return std::chrono::duration<double
 
 // The events a block-storing call emits next to its Block event, from the call's arguments (the contract
 // enforces its rules on those, contracts/README.md): a reader compares them with the record.
+constexpr std::string_view kSetupEvent = "SetupPosted(uint32,bytes32)";
 constexpr std::string_view kCommittedEvent = "Committed(uint64,uint32,bytes32)";
 constexpr std::string_view kContributorsEvent = "ContributorSetPosted(uint64,bytes32,uint32[])";
 constexpr std::string_view kRoundClosedEvent = "RoundClosed(uint64,bool,uint64,bytes32)";
@@ -147,8 +148,8 @@ Result<std::unique_ptr<Secp256k1Signer>> load_key(const LedgerUri& u) {
 }  // namespace
 
 // Whether the arguments a block-storing call passed to the contract (as its companion event in the same
-// transaction shows them) are the record's: "" if they are (or the record has no companion: setups; or does
-// not decode: the validator names it), else what differs.
+// transaction shows them) are the record's: "" if they are (or the record does not decode: the validator
+// names it), else what differs.
 static std::string argument_mismatch(std::span<const std::uint8_t> record_bytes,
                                      const std::vector<const Log*>& companions) {
   auto rec = decode_record(record_bytes);
@@ -188,7 +189,8 @@ static std::string argument_mismatch(std::span<const std::uint8_t> record_bytes,
       [&](const auto& body) -> bool {
         using T = std::decay_t<decltype(body)>;
         if constexpr (std::is_same_v<T, RoundSetup>) {
-          return true;  // postSetup emits no companion event
+          auto e = event_data(kSetupEvent, "uint32,bytes32");
+          return e && u64(e->second[0]) == body.key_epoch && e->second[1].as_bytes32() == to_hash32(body.params_hash);
         } else if constexpr (std::is_same_v<T, UpdateCommitment>) {
           auto e = event_data(kCommittedEvent, "bytes32");
           return e && topic(*e->first, 1, "uint64") == body.round && topic(*e->first, 2, "uint32") == body.party_id &&
@@ -576,8 +578,8 @@ Status EvmLedger::Impl::refresh() const {
   const Hash32 topic = abi::event_topic(kBlockEvent);
   static const auto kDataTypes = *abi::parse_types("bytes,bytes");
   std::vector<Hash32> wanted = {topic};
-  for (std::string_view e : {kCommittedEvent, kContributorsEvent, kRoundClosedEvent, kModelEvent, kRoundOpenedEvent,
-                             kEnsembleSetupEvent, kEnsembleRoundEvent, kMemberVersionEvent}) {
+  for (std::string_view e : {kSetupEvent, kCommittedEvent, kContributorsEvent, kRoundClosedEvent, kModelEvent,
+                             kRoundOpenedEvent, kEnsembleSetupEvent, kEnsembleRoundEvent, kMemberVersionEvent}) {
     wanted.push_back(abi::event_topic(e));
   }
   while (start <= until) {
