@@ -62,12 +62,13 @@ async function measure(chain, n) {
   if (dep.status !== '0x1') throw new Error('deployment failed');
   const c = dep.contractAddress;
 
-  const call = async (from, name, args) => {
+  const callOn = (to) => async (from, name, args) => {
     const data = chain.calldata(name, args);
-    const r = await chain.send(from, c, data);
+    const r = await chain.send(from, to, data);
     if (r.status !== '0x1') throw new Error(`${name} reverted`);
     return { gas: Number(BigInt(r.gasUsed)), bytes: inputBytes(data) };
   };
+  const call = callOn(c);
   const setup = await call(coord, 'postSetup', [1, h32(), rnd(recordSize.setup(n + 1)), rnd(SIGS)]);
   const model0 = await call(coord, 'postModel', [0, 0, h32(), rnd(recordSize.model()), rnd(SIGS)]);
 
@@ -100,13 +101,7 @@ async function measure(chain, n) {
   // An ensemble of the same n institutions on a second contract of the same consortium.
   const dep2 = await chain.send(coord, null, deployData, 8000000);
   if (dep2.status !== '0x1') throw new Error('deployment failed');
-  const c2 = dep2.contractAddress;
-  const call2 = async (from, name, args) => {
-    const data = chain.calldata(name, args);
-    const r = await chain.send(from, c2, data);
-    if (r.status !== '0x1') throw new Error(`${name} reverted`);
-    return { gas: Number(BigInt(r.gasUsed)), bytes: inputBytes(data) };
-  };
+  const call2 = callOn(dep2.contractAddress);
   await call2(coord, 'postSetup', [1, h32(), rnd(recordSize.setup(n + 1)), rnd(SIGS)]);
   const ensSetup = await call2(coord, 'postEnsembleSetup', [ids, t, h32(), rnd(recordSize.ensembleSetup(n)), rnd(SIGS)]);
   for (let i = 0; i < n; ++i) {
