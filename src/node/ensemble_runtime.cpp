@@ -30,15 +30,6 @@ std::uint32_t ensemble_threshold(const NodeConfig& c, const EnsembleNodeOptions&
   return o.threshold != 0 ? o.threshold : c.hospitals / 2 + 1;
 }
 
-Status check_chain_size(const NodeConfig& c) {
-  if (c.hospitals < 3) {
-    return Status::invalid_argument(
-        "an ensemble on an EVM chain needs >= 3 institutions (the contract's threshold rules: t >= 2 and t > n/2, "
-        "and a quorum of max(3, t + 1)); use a SQLite ledger");
-  }
-  return {};
-}
-
 }  // namespace
 
 namespace internal {
@@ -263,8 +254,7 @@ Result<fl::ensemble::SecAggGroup> check_ensemble_group(const NodeConfig& c, cons
 #ifdef HEAL_HAVE_EVM
 Result<ledger::evm::Consortium> ensemble_consortium(const NodeConfig& c, const EnsembleNodeOptions& o,
                                                     const std::vector<ledger::Participant>& participants) {
-  const std::uint32_t t = ensemble_threshold(c, o);
-  return ledger::evm::consortium_of(c.federation_id, participants, t, std::max(3u, t + 1));
+  return ledger::evm::ensemble_consortium_of(c.federation_id, participants, ensemble_threshold(c, o));
 }
 
 Status check_ensemble_contract(const NodeConfig& c, const EnsembleNodeOptions& o, const ledger::evm::EvmLedger& chain,
@@ -284,10 +274,11 @@ Result<EnsembleInstitutionNodeResult> run_ensemble_institution_node(const NodeCo
   HEAL_ASSIGN_OR_RETURN(std::string passphrase, node_passphrase(c));
   HEAL_ASSIGN_OR_RETURN(ledger::LedgerUri uri, ledger::parse_ledger_uri(c.ledger_path));
   const bool chain = on_chain(uri);
-#ifndef HEAL_HAVE_EVM
+#ifdef HEAL_HAVE_EVM
+  if (chain) HEAL_RETURN_IF_ERROR(ledger::evm::check_ensemble_size(c.hospitals).with_context("node config"));
+#else
   if (chain) return Status::unsupported("node config: ledger " + uri.redacted() + ": built without the EVM backend");
 #endif
-  if (chain) HEAL_RETURN_IF_ERROR(check_chain_size(c).with_context("node config"));
   HEAL_ASSIGN_OR_RETURN(auto net, start_transport(c));
   // SQLite: opened now. EVM: opened when the coordinator names the contract (kNodeLedger).
   std::unique_ptr<ledger::Ledger> ledger;
@@ -450,7 +441,9 @@ Result<EnsembleCoordinatorNodeResult> run_ensemble_coordinator_node(const NodeCo
   if (n < 2 || threshold <= n / 2 || threshold > n) {
     return Status::invalid_argument("an ensemble needs >= 2 institutions and a SecAgg threshold t with n/2 < t <= n");
   }
-  if (chain) HEAL_RETURN_IF_ERROR(check_chain_size(c).with_context("node config"));
+#ifdef HEAL_HAVE_EVM
+  if (chain) HEAL_RETURN_IF_ERROR(ledger::evm::check_ensemble_size(c.hospitals).with_context("node config"));
+#endif
   HEAL_ASSIGN_OR_RETURN(auto net, start_transport(c));
   HEAL_ASSIGN_OR_RETURN(std::unique_ptr<ledger::Ledger> ledger, open_coordinator_ledger(uri));
 #ifdef HEAL_HAVE_EVM

@@ -188,9 +188,8 @@ Result<fl::ensemble::SecAggGroup> check_ensemble_group(const NodeConfig& c, cons
                                                        std::span<const std::uint8_t> payload);
 #ifdef HEAL_HAVE_EVM
 /// The HealFederation contract of an ensemble: the genesis record's participants (their keys are their
-/// accounts), the SecAgg threshold t as the contract's threshold and the smallest FedAvg quorum the
-/// contract allows, max(3, t + 1) (an ensemble records no FedAvg round). Coordinator and institutions
-/// derive it alike.
+/// accounts) and this configuration's SecAgg threshold (ledger::evm::ensemble_consortium_of).
+/// Coordinator and institutions derive it alike.
 Result<ledger::evm::Consortium> ensemble_consortium(const NodeConfig& c, const EnsembleNodeOptions& o,
                                                     const std::vector<ledger::Participant>& participants);
 /// Before an institution co-signs the genesis record on a chain: the contract the coordinator named,

@@ -192,11 +192,7 @@ Result<EnsembleSimulationReport> run_ensemble_simulation(const io::Dataset& data
     lg = std::move(*l);
   } else {
 #ifdef HEAL_HAVE_EVM
-    if (plan.size() < 3) {
-      return Status::invalid_argument(
-          "an ensemble on an EVM chain needs >= 3 institutions (the contract's threshold "
-          "rules: t >= 2 and t > n/2, and a quorum of max(3, t + 1)); use a SQLite ledger");
-    }
+    HEAL_RETURN_IF_ERROR(ledger::evm::check_ensemble_size(plan.size()));
     HEAL_ASSIGN_OR_RETURN(auto e, ledger::evm::EvmLedger::open(uri, /*read_only=*/false));
     evm = e.get();
     lg = std::move(e);
@@ -218,13 +214,11 @@ Result<EnsembleSimulationReport> run_ensemble_simulation(const io::Dataset& data
   fe::EnsembleSimulation sim(inst_specs, so, *lg, sys);
 #ifdef HEAL_HAVE_EVM
   if (evm && evm->contract_address().empty()) {
-    // A fresh contract for this consortium, deployed from the URI's key, which also pays the parties'
-    // gas on a dev chain. The contract's threshold is the ensemble's SecAgg threshold; its FedAvg
-    // quorum (unused by an ensemble) the smallest the contract allows.
-    const auto n = static_cast<std::uint32_t>(plan.size());
-    const std::uint32_t t = n / 2 + 1;
+    // A fresh contract for this consortium (threshold: the SecAgg t the simulation uses, n/2 + 1),
+    // deployed from the URI's key, which also pays the parties' gas on a dev chain.
+    const auto t = static_cast<std::uint32_t>(plan.size() / 2 + 1);
     HEAL_ASSIGN_OR_RETURN(const auto cons,
-                          ledger::evm::consortium_of(so.federation_id, sim.participants(), t, std::max(3u, t + 1)));
+                          ledger::evm::ensemble_consortium_of(so.federation_id, sim.participants(), t));
     std::vector<std::string> accounts;
     for (const auto& m : cons.members) accounts.push_back(m.address);
     HEAL_RETURN_IF_ERROR(evm->fund(accounts, 1'000'000'000'000'000'000ull));

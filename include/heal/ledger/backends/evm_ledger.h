@@ -55,6 +55,14 @@ Status check_consortium(const Consortium& c);
 Result<Consortium> consortium_of(std::string federation_id, const std::vector<Participant>& participants,
                                  std::uint32_t threshold, std::uint32_t min_contributors);
 
+/// An SMPC ensemble of `institutions` (issue 17) on the contract: InvalidArgument saying what to do
+/// below 3 institutions (t >= 2 and t > n/2 with a quorum of max(3, t + 1) <= n need n >= 3).
+Status check_ensemble_size(std::size_t institutions);
+/// The consortium of an SMPC ensemble: the contract's threshold is the SecAgg threshold t, its FedAvg
+/// quorum (an ensemble records no FedAvg round) the smallest the contract accepts, max(3, t + 1).
+Result<Consortium> ensemble_consortium_of(std::string federation_id, const std::vector<Participant>& participants,
+                                          std::uint32_t secagg_threshold);
+
 /// Strict JSON parser of a consortium file: {"federation_id", "threshold", "min_contributors",
 /// "members": [{"party_id", "role": "hospital"|"coordinator", "name", "address"}]}; the result
 /// passes check_consortium.

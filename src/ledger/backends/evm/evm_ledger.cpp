@@ -839,6 +839,20 @@ Result<Consortium> consortium_of(std::string federation_id, const std::vector<Pa
   return c;
 }
 
+Status check_ensemble_size(std::size_t institutions) {
+  if (institutions < 3) {
+    return Status::invalid_argument(
+        "an ensemble on an EVM chain needs >= 3 institutions (the contract's threshold rules: t >= 2 and t > n/2, "
+        "and a quorum of max(3, t + 1)); use a SQLite ledger");
+  }
+  return {};
+}
+
+Result<Consortium> ensemble_consortium_of(std::string federation_id, const std::vector<Participant>& participants,
+                                          std::uint32_t secagg_threshold) {
+  return consortium_of(std::move(federation_id), participants, secagg_threshold, std::max(3u, secagg_threshold + 1));
+}
+
 Result<Consortium> parse_consortium(std::string_view text) {
   const auto j = nlohmann::json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return Status::invalid_argument("consortium file: not a JSON object");
