@@ -503,13 +503,8 @@ Result<EnsembleCoordinatorNodeResult> run_ensemble_coordinator_node(const NodeCo
   if (evm) {
     auto cons = ensemble_consortium(c, o, genesis.participants);
     if (!cons.ok()) return fail(cons.status().with_context("the ensemble's contract"));
-    std::vector<std::string> accounts;
-    for (const auto& m : cons->members) accounts.push_back(m.address);
-    if (Status s = evm->fund(accounts, 1'000'000'000'000'000'000ull); !s.ok()) {
-      return fail(s.with_context("funding the parties' accounts"));
-    }
-    auto contract = evm->deploy(*cons);
-    if (!contract.ok()) return fail(contract.status().with_context("deploying the ensemble's contract"));
+    auto contract = evm->fund_and_deploy(*cons);
+    if (!contract.ok()) return fail(contract.status());
     evm->add_local_signer(*coordinator_key);
     for (fl::PartyId h = 0; h < n; ++h) {
       Status st = net->send({fl::kCoordinatorId, h, kNodeLedger, 0, encode_contract(*contract, evm->from_block())});

@@ -469,16 +469,10 @@ Result<CoordinatorNodeResult> run_coordinator_node(const NodeConfig& c, std::vec
     parts.push_back({fl::kCoordinatorId, ledger::Role::kCoordinator, "coordinator", coordinator_key->identity()});
     HEAL_ASSIGN_OR_RETURN(ledger::evm::Consortium cons,
                           ledger::evm::consortium_of(c.federation_id, parts, threshold_of(c), quorum_of(c)));
-    std::vector<std::string> accounts;
-    for (const auto& m : cons.members) accounts.push_back(m.address);
-    if (Status s = evm->fund(accounts, 1'000'000'000'000'000'000ull); !s.ok()) {
-      stop_all(*net, n);
-      return s.with_context("funding the parties' accounts");
-    }
-    auto contract = evm->deploy(cons);
+    auto contract = evm->fund_and_deploy(cons);
     if (!contract.ok()) {
       stop_all(*net, n);
-      return contract.status().with_context("deploying the federation's contract");
+      return contract.status();
     }
     evm->add_local_signer(*coordinator_key_ptr);
     for (fl::PartyId h = 0; h < n; ++h) {

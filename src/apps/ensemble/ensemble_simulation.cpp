@@ -219,10 +219,7 @@ Result<EnsembleSimulationReport> run_ensemble_simulation(const io::Dataset& data
     const auto t = static_cast<std::uint32_t>(plan.size() / 2 + 1);
     HEAL_ASSIGN_OR_RETURN(const auto cons,
                           ledger::evm::ensemble_consortium_of(so.federation_id, sim.participants(), t));
-    std::vector<std::string> accounts;
-    for (const auto& m : cons.members) accounts.push_back(m.address);
-    HEAL_RETURN_IF_ERROR(evm->fund(accounts, 1'000'000'000'000'000'000ull));
-    HEAL_ASSIGN_OR_RETURN(const std::string contract, evm->deploy(cons));
+    HEAL_ASSIGN_OR_RETURN(const std::string contract, evm->fund_and_deploy(cons));
     say("ledger: HealFederation deployed at " + contract);
   }
   if (evm) rep.ledger_uri = evm->audit_uri();

@@ -223,10 +223,7 @@ FlSimulationResult simulate(const FlSimulationOptions& a) {
         ledger::evm::consortium_of(cfg.federation_id, fed.participants(), decryption_threshold,
                                    cfg.min_contributors != 0 ? cfg.min_contributors : static_cast<std::uint32_t>(k))
             .value();
-    std::vector<std::string> accounts;
-    for (const auto& m : cons.members) accounts.push_back(m.address);
-    if (Status s = evm->fund(accounts, 1'000'000'000'000'000'000ull); !s.ok()) throw StatusError(s);
-    const std::string contract = evm->deploy(cons).value();
+    const std::string contract = evm->fund_and_deploy(cons).value();
     setup_text << "ledger: HealFederation deployed at " << contract << " (" << evm->audit_uri() << ")\n";
   }
   if (evm) out.ledger_path = evm->audit_uri();

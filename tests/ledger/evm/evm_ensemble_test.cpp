@@ -68,14 +68,13 @@ struct World {
 
 class EvmEnsembleTest : public testing::AnvilFixture {
  protected:
-  // A fresh contract for the simulation's consortium (t = 2 of 3, as the ensemble's SecAgg threshold).
+  // A fresh contract for the simulation's consortium (t = 2 of 3, as the ensemble's SecAgg threshold;
+  // quorum 3), as `heal fl ensemble simulate` deploys it.
   void deploy_for(const fe::EnsembleSimulation& sim, EvmLedger& chain) {
-    auto cons = consortium_of("evm-ensemble", sim.participants(), 2, 3);
+    auto cons = ensemble_consortium_of("evm-ensemble", sim.participants(), 2);
     ASSERT_TRUE(cons.ok()) << cons.status().to_string();
-    std::vector<std::string> accounts;
-    for (const auto& m : cons->members) accounts.push_back(m.address);
-    ASSERT_TRUE(chain.fund(accounts, 1'000'000'000'000'000'000ull).ok());
-    auto addr = chain.deploy(*cons);
+    ASSERT_EQ(cons->min_contributors, 3u);
+    auto addr = chain.fund_and_deploy(*cons);
     ASSERT_TRUE(addr.ok()) << addr.status().to_string();
   }
   // Sends `signature(args..., record, sigs)` to the contract as a raw transaction from `from`'s account,

@@ -101,6 +101,9 @@ class EvmLedger final : public Ledger {
   /// Sends `wei` from this handle's key to each address whose balance is below it (dev chains:
   /// anvil's accounts are funded, fresh party keys are not; a QBFT network runs with zero gas price).
   Status fund(const std::vector<std::string>& addresses, std::uint64_t wei);
+  /// What a launcher does for a new consortium: funds every member's account with `wei` (fund) and
+  /// deploys the contract for `c` (deploy); errors say which of the two failed.
+  Result<std::string> fund_and_deploy(const Consortium& c, std::uint64_t wei = 1'000'000'000'000'000'000ull);
   /// Reads the attached contract's federation id (its keccak256), threshold, quorum and members
   /// (party id, address, role) back from the chain and compares them with `c` (names are not on
   /// chain). FailedPrecondition naming the first difference; a node checks a contract it is told.

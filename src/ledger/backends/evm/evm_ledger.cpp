@@ -457,6 +457,15 @@ Result<Receipt> EvmLedger::Impl::send(const Secp256k1Signer& from, std::optional
   return Status::unavailable("sending " + what + " failed 4 times: " + last.message());
 }
 
+Result<std::string> EvmLedger::fund_and_deploy(const Consortium& c, std::uint64_t wei) {
+  std::vector<std::string> accounts;
+  for (const auto& m : c.members) accounts.push_back(m.address);
+  HEAL_RETURN_IF_ERROR(fund(accounts, wei).with_context("funding the parties' accounts"));
+  auto contract = deploy(c);
+  if (!contract.ok()) return contract.status().with_context("deploying the federation's contract");
+  return contract;
+}
+
 Result<std::string> EvmLedger::deploy(const Consortium& c) {
   if (!impl_->own_key) return Status::invalid_argument("deploying needs a key: add key=… or keystore=… to the URI");
   if (impl_->contract) return Status::failed_precondition("this handle is already attached to a contract");
