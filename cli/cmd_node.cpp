@@ -66,8 +66,12 @@ struct NodeRunArgs {
 void run_node_run(const NodeRunArgs& a) {
 #if defined(HEAL_HAVE_TORCH) && defined(HEAL_HAVE_GRPC)
   node::NodeConfig config = value_or_throw(node::load_node_config(a.config));
-  const std::string who = config.role == node::NodeRole::kCoordinator ? std::string("coordinator")
-                                                                      : "hospital " + std::to_string(config.party_id);
+  const std::string who =
+      config.role == node::NodeRole::kCoordinator ? std::string("coordinator")
+      : config.role == node::NodeRole::kSite
+          ? "site " + std::to_string(config.party_id) + " of institution " + std::to_string(config.institution)
+          : "hospital " + std::to_string(config.party_id);
+  const bool config_is_site = config.role == node::NodeRole::kSite;
   node::FlNodeRunOptions o;
   o.out = a.out;
   if (!a.quiet) {
@@ -78,7 +82,9 @@ void run_node_run(const NodeRunArgs& a) {
   }
   node::FlNodeRunResult r = value_or_throw(node::run_fl_node(std::move(config), o));
   if (!r.coordinator) {
-    if (!a.quiet) std::cout << who << ": the coordinator ended the federation\n";
+    if (!a.quiet) {
+      std::cout << who << (config_is_site ? ": its institution" : ": the coordinator") << " ended the federation\n";
+    }
     return;
   }
   if (a.json) {

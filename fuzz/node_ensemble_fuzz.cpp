@@ -4,13 +4,18 @@
 //      (institution -> institution);
 //   1: internal::check_ensemble_genesis (coordinator -> institution: the record to co-sign);
 //   2: internal::check_ensemble_group (coordinator -> institution: the SecAgg group), against a ledger
-//      holding a genesis record of three institutions (a temporary SQLite file made once).
-// Never a crash; a group that is accepted holds three verify keys in party order.
+//      holding a genesis record of three institutions (a temporary SQLite file made once);
+//   3: internal::decode_site_hello (site -> institution and sibling sites);
+//   4: internal::check_site_group (institution -> site: the site group), for site 2001 of sites
+//      2000-2002 whose siblings have announced themselves.
+// Never a crash; a group that is accepted holds three verify keys in party order, this party's own
+// in its place.
 #include <unistd.h>
 
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -30,6 +35,9 @@ struct World {
   std::unique_ptr<ledger::SqliteLedger> ledger;
   smpc::PublicKey mine{};
   node::internal::EnsemblePeers peers;  // institutions 0 and 2 as they announced themselves to 1
+  node::NodeConfig site;                // site 2001 of institution 1 (sites 2000-2002)
+  smpc::PublicKey site_key{};
+  std::map<fl::PartyId, node::internal::SiteHello> siblings;
 
   World() {
     config.role = node::NodeRole::kHospital;
@@ -62,6 +70,13 @@ struct World {
     std::vector<const ledger::Signer*> all;
     for (const auto& k : keys) all.push_back(k.get());
     if (!ledger->append(ledger::sign_record({config.federation_id, 1700000000000ull, s}, all)).ok()) std::abort();
+    site.role = node::NodeRole::kSite;
+    site.hospitals = 3;
+    site.party_id = 2001;
+    site.institution = 1;
+    site.sites = {2000, 2001, 2002};
+    site_key = smpc::make_secagg_identity(rng).verify_key;
+    for (fl::PartyId p : {2000u, 2002u}) siblings[p] = {smpc::make_secagg_identity(rng).verify_key, "logreg", 15};
   }
 };
 
@@ -71,7 +86,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   static World w;
   if (size == 0) return 0;
   const std::span<const std::uint8_t> msg(data + 1, size - 1);
-  switch (data[0] % 3) {
+  switch (data[0] % 5) {
     case 0: {
       auto h = node::internal::decode_ensemble_hello(msg);
       if (h.ok() && (h->architecture.size() > 1024 || h->binding.size() > 256)) std::abort();
@@ -81,9 +96,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     case 1:
       (void)node::internal::check_ensemble_genesis(w.config, w.options, w.keys[1]->identity(), w.peers, msg);
       break;
-    default: {
+    case 2: {
       auto g = node::internal::check_ensemble_group(w.config, w.options, *w.ledger, w.mine, w.peers, msg);
       if (g.ok() && (g->parties.size() != 3 || g->verify_keys.size() != 3 || g->verify_keys[1] != w.mine)) std::abort();
+      break;
+    }
+    case 3: {
+      auto h = node::internal::decode_site_hello(msg);
+      if (h.ok() && h->architecture.size() > 1024) std::abort();
+      break;
+    }
+    default: {
+      auto g = node::internal::check_site_group(w.site, w.site_key, w.siblings, msg);
+      if (g.ok() && (g->parties != w.site.sites || g->verify_keys.size() != 3 || g->verify_keys[1] != w.site_key ||
+                     g->verify_keys[0] != w.siblings.at(2000).verify_key || g->threshold != 2)) {
+        std::abort();
+      }
       break;
     }
   }

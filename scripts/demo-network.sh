@@ -8,12 +8,16 @@
 #
 #   scripts/demo-network.sh [--hospitals 3] [--rounds 5] [--data PATH] [--out DIR] [--model hecnn]
 #                           [--partition dirichlet:0.5] [--seed 1] [--local-epochs 1] [--netns | --chain]
-#                           [--ensemble hecnn,resnet,capsnet [--sharpen T] [--distill-epochs E]]
+#                           [--ensemble hecnn,resnet,capsnet [--sharpen T] [--distill-epochs E] [--sites 1,2,1]]
 #
 # --ensemble ARCHS runs an SMPC ensemble instead of FedAvg (heal/node/ensemble.h): every hospital is
 # an institution with its own architecture (ARCHS cycled over the party ids) and the consensus on the
 # reference set is computed by secure aggregation; each institution prints its own model's test
 # accuracy. With --chain the ensemble's records go on the contract too (>= 3 institutions).
+# --sites S0,S1,... (one count per institution) makes institution k with S > 1 a multi-site
+# institution: S site processes (party ids 1000 (k + 1) + s, each with its own certificate and share of
+# the data) train the institution's architecture and are averaged by SecAgg with the institution as
+# aggregator before the institution takes part in the ensemble (the hierarchy of heal/node/ensemble.h).
 #
 # --netns puts every process in its own network namespace, joined by veth pairs to a bridge
 # (10.77.0.0/24), so that the nodes really talk over a network link and the bytes each hospital
@@ -44,6 +48,7 @@ lr=0.002
 local_epochs=1
 timeout_ms=600000
 ensemble=""
+sites=""
 sharpen=1
 distill_epochs=1
 while [ $# -gt 0 ]; do
@@ -62,6 +67,7 @@ while [ $# -gt 0 ]; do
     --ensemble) ensemble="$2"; shift 2 ;;
     --sharpen) sharpen="$2"; shift 2 ;;
     --distill-epochs) distill_epochs="$2"; shift 2 ;;
+    --sites) sites="$2"; shift 2 ;;
     --netns) netns=1; shift ;;
     --chain) chain=1; shift ;;
     -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
@@ -85,6 +91,27 @@ if [ -n "$ensemble" ]; then
   ensemble_json=",
                \"federation\": \"ensemble\", \"archs\": [$archs_json], \"sharpen\": $sharpen,
                \"distill_epochs\": $distill_epochs"
+fi
+# Sites of multi-site institutions: site_ids[k] lists institution k's site party ids (empty: one site).
+declare -A site_ids
+all_sites=()
+if [ -n "$sites" ]; then
+  [ -n "$ensemble" ] || { echo "demo-network: --sites needs --ensemble (sites belong to an ensemble's institutions)" >&2; exit 2; }
+  IFS=, read -r -a site_counts <<< "$sites"
+  [ "${#site_counts[@]}" = "$hospitals" ] || { echo "demo-network: --sites needs one count per institution ($hospitals)" >&2; exit 2; }
+  for ((k = 0; k < hospitals; k++)); do
+    n="${site_counts[$k]}"
+    case "$n" in ''|*[!0-9]*) echo "demo-network: --sites: '$n' is not a count" >&2; exit 2 ;; esac
+    { [ "$n" -ge 1 ] && [ "$n" -le 64 ]; } || { echo "demo-network: --sites: counts are 1..64" >&2; exit 2; }
+    site_ids[$k]=""
+    if [ "$n" -gt 1 ]; then
+      for ((s = 0; s < n; s++)); do
+        site_ids[$k]+="$((1000 * (k + 1) + s)) "
+        all_sites+=("$((1000 * (k + 1) + s))")
+      done
+    fi
+  done
+  ensemble_json+=", \"sites\": [$sites]"
 fi
 if [ "$netns" = 1 ]; then
   if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null; then
@@ -113,6 +140,7 @@ printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedK
   > "$out/pki/leaf.ext"
 parties=(coordinator)
 for ((h = 0; h < hospitals; h++)); do parties+=("$h"); done
+parties+=("${all_sites[@]}")
 for p in "${parties[@]}"; do
   "$HEAL" node init --id "$p" --out "$out/pki" --org "HEAL demo" >/dev/null
 done
@@ -193,13 +221,41 @@ fi
 
 # --- One configuration per node. ---
 fid="heal-network-demo-$(date +%s)"
+is_site() { [ "$1" != coordinator ] && [ "$1" -ge 1000 ]; }
 write_config() {  # party
-  local p="$1" role key cert peers="" sep=""
-  for q in "${parties[@]}"; do
-    [ "$q" = "$p" ] && continue
+  local p="$1" role key cert peers="" sep="" talks_to=() inst
+  # Who talks to whom: the coordinator to the institutions; an institution to the coordinator, the
+  # other institutions and its own sites; a site to its institution and its sibling sites.
+  if [ "$p" = coordinator ]; then
+    for ((h = 0; h < hospitals; h++)); do talks_to+=("$h"); done
+  elif is_site "$p"; then
+    inst=$((p / 1000 - 1))
+    talks_to=("$inst")
+    for q in ${site_ids[$inst]}; do [ "$q" = "$p" ] || talks_to+=("$q"); done
+  else
+    talks_to=(coordinator)
+    for ((h = 0; h < hospitals; h++)); do [ "$h" = "$p" ] || talks_to+=("$h"); done
+    for q in ${site_ids[$p]:-}; do talks_to+=("$q"); done
+  fi
+  for q in "${talks_to[@]}"; do
     peers+="$sep\"$q\": \"${addr[$q]}\""
     sep=", "
   done
+  if is_site "$p"; then
+    cat > "$out/node-$p.json" <<EOF
+{
+  "role": "site", "party_id": $p, "hospitals": $hospitals, "rounds": $rounds,
+  "listen": "${listen[$p]}",
+  "peers": {$peers},
+  "tls": {"ca_cert": "pki/ca.crt", "cert": "$out/pki/party-$p.crt", "key": "$out/pki/party-$p.key"},
+  "federation_id": "$fid",
+  "response_timeout_ms": $timeout_ms, "setup_timeout_ms": 120000,
+  "training": {"data": "$data", "model": "$model", "partition": "$partition", "seed": $seed,
+               "lr": $lr, "local_epochs": $local_epochs, "threads": $threads$ensemble_json}
+}
+EOF
+    return
+  fi
   if [ "$p" = coordinator ]; then
     role='"role": "coordinator"'
     cert="$out/pki/$coord_cn"
@@ -234,12 +290,17 @@ run_in() {  # party, then the command
 
 if [ -n "$ensemble" ]; then
   echo "ensemble $fid: $hospitals institution processes ($ensemble) + 1 coordinator, $rounds rounds, $(basename "$data")"
+  [ "${#all_sites[@]}" -gt 0 ] && echo "sites (--sites $sites): ${#all_sites[@]} site processes (${all_sites[*]})"
 else
   echo "federation $fid: $hospitals hospital processes + 1 coordinator, $rounds rounds, $(basename "$data"), model $model"
 fi
 echo "work dir: $out (configs node-*.json, certificates pki/, logs logs/)"
 [ "$netns" = 1 ] && echo "network: one namespace per process, veth pairs on bridge healdemo-br (10.77.0.0/24)"
 t0=$(date +%s.%N)
+for p in "${all_sites[@]}"; do
+  run_in "$p" "$HEAL" node run --config "$out/node-$p.json" > "$out/logs/site-$p.log" 2>&1 &
+  pids+=($!)
+done
 for ((h = 0; h < hospitals; h++)); do
   # The passphrase of each hospital's node store: from its own environment, never from a file. A
   # demo draws a random one per hospital.
@@ -285,6 +346,13 @@ else
   fail=1
 fi
 awk -v a="$t0" -v b="$t1" 'BEGIN { printf "wall time %.1f s\n", b - a }'
+for p in "${all_sites[@]}"; do
+  if ! grep -q "ended the federation" "$out/logs/site-$p.log"; then
+    echo "site $p did not end cleanly: see $out/logs/site-$p.log" >&2
+    tail -n 5 "$out/logs/site-$p.log" >&2
+    fail=1
+  fi
+done
 for ((h = 0; h < hospitals; h++)); do
   if ! grep -q "ended the federation" "$out/logs/hospital-$h.log"; then
     echo "hospital $h did not end cleanly: see $out/logs/hospital-$h.log" >&2

@@ -72,13 +72,29 @@ std::string resolve(const std::string& base, const std::string& p) {
   return (std::filesystem::path(base) / p).lexically_normal().string();
 }
 
+// A site's party id names an institution of the federation and a site index below the limit.
+Status check_site_id(const std::string& field, fl::PartyId id, std::uint32_t hospitals) {
+  const auto k = site_institution(id);
+  if (!k || *k >= hospitals || id % kSiteIdBase >= kMaxSitesPerInstitution) {
+    return bad(field, std::to_string(id) +
+                          " is no site of this federation (site s of institution k is 1000 (k + 1) + s, "
+                          "s < " +
+                          std::to_string(kMaxSitesPerInstitution) + ")");
+  }
+  return {};
+}
+
 Result<fl::PartyId> peer_id(const std::string& key, std::uint32_t hospitals) {
   if (key == "coordinator") return fl::kCoordinatorId;
   if (key.empty() || key.size() > 9 || key.find_first_not_of("0123456789") != std::string::npos ||
       (key.size() > 1 && key[0] == '0')) {
-    return bad("peers." + key, "a peer is \"coordinator\" or a hospital's decimal id");
+    return bad("peers." + key, "a peer is \"coordinator\", a hospital's or a site's decimal id");
   }
   const auto id = static_cast<fl::PartyId>(std::stoul(key));
+  if (id >= kSiteIdBase) {
+    HEAL_RETURN_IF_ERROR(check_site_id("peers." + key, id, hospitals));
+    return id;
+  }
   if (id >= hospitals) return bad("peers." + key, "no such hospital (hospitals = " + std::to_string(hospitals) + ")");
   return id;
 }
@@ -129,7 +145,8 @@ Result<NodeTraining> parse_training(const json& t, const std::string& base_dir) 
                                   "reference_fraction",
                                   "distill_epochs",
                                   "distill_lr",
-                                  "sharpen"}));
+                                  "sharpen",
+                                  "sites"}));
   NodeTraining n;
   HEAL_ASSIGN_OR_RETURN(n.data_path, get_string(t, "training.", "data"));
   n.data_path = resolve(base_dir, n.data_path);
@@ -193,6 +210,20 @@ Result<NodeTraining> parse_training(const json& t, const std::string& base_dir) 
   n.distill_epochs = static_cast<std::uint32_t>(de);
   HEAL_ASSIGN_OR_RETURN(n.distill_lr, get_number(t, "training.", "distill_lr", 1e-9, 10, n.distill_lr));
   HEAL_ASSIGN_OR_RETURN(n.sharpen, get_number(t, "training.", "sharpen", 0.01, 100, n.sharpen));
+  if (auto a = t.find("sites"); a != t.end()) {
+    if (!a->is_array() || a->empty() || a->size() > 99) return bad("training.sites", "must be a list of 1..99 counts");
+    for (const auto& v : *a) {
+      if (!v.is_number_unsigned() || v.get<std::uint64_t>() < 1 || v.get<std::uint64_t>() > kMaxSitesPerInstitution) {
+        return bad("training.sites",
+                   "site counts are integers in [1, " + std::to_string(kMaxSitesPerInstitution) + "]");
+      }
+      n.sites.push_back(static_cast<std::uint32_t>(v.get<std::uint64_t>()));
+    }
+    if (n.federation != "ensemble" &&
+        std::any_of(n.sites.begin(), n.sites.end(), [](std::uint32_t x) { return x > 1; })) {
+      return bad("training.sites", "sites inside an institution belong to an ensemble (training.federation)");
+    }
+  }
   return n;
 }
 
@@ -212,14 +243,22 @@ Result<NodeConfig> parse_node_config(std::string_view text, const std::string& b
     c.role = NodeRole::kCoordinator;
   } else if (role == "hospital") {
     c.role = NodeRole::kHospital;
+  } else if (role == "site") {
+    c.role = NodeRole::kSite;
   } else {
-    return bad("role", "\"" + role + "\" is neither \"coordinator\" nor \"hospital\"");
+    return bad("role", "\"" + role + "\" is not \"coordinator\", \"hospital\" or \"site\"");
   }
   HEAL_ASSIGN_OR_RETURN(std::uint64_t k, get_uint(j, "", "hospitals", 1, 1000, std::nullopt));
   c.hospitals = static_cast<std::uint32_t>(k);
   if (c.role == NodeRole::kHospital) {
     HEAL_ASSIGN_OR_RETURN(std::uint64_t id, get_uint(j, "", "party_id", 0, c.hospitals - 1, std::nullopt));
     c.party_id = static_cast<fl::PartyId>(id);
+  } else if (c.role == NodeRole::kSite) {
+    HEAL_ASSIGN_OR_RETURN(std::uint64_t id,
+                          get_uint(j, "", "party_id", kSiteIdBase, fl::kCoordinatorId - 1, std::nullopt));
+    c.party_id = static_cast<fl::PartyId>(id);
+    HEAL_RETURN_IF_ERROR(check_site_id("party_id", c.party_id, c.hospitals));
+    c.institution = *site_institution(c.party_id);
   } else {
     if (j.contains("party_id")) return bad("party_id", "the coordinator has no party_id (its id is fixed)");
     c.party_id = fl::kCoordinatorId;
@@ -246,13 +285,42 @@ Result<NodeConfig> parse_node_config(std::string_view text, const std::string& b
     HEAL_RETURN_IF_ERROR(check_address("peers." + it.key(), it->get<std::string>(), false));
     c.peers[id] = it->get<std::string>();
   }
-  // A hospital talks to the coordinator and (key setup) every other hospital; the coordinator to
-  // every hospital.
-  for (fl::PartyId h = 0; h < c.hospitals; ++h) {
-    if (h != c.party_id && !c.peers.count(h)) return bad("peers", "hospital " + std::to_string(h) + " is missing");
+  // A hospital talks to the coordinator, (key setup) every other hospital and its own sites; the
+  // coordinator to every hospital; a site to its institution and its sibling sites only.
+  if (c.role == NodeRole::kSite) {
+    if (!c.peers.count(c.institution))
+      return bad("peers", "institution " + std::to_string(c.institution) + " is missing");
+    for (const auto& [id, address] : c.peers) {
+      if (id == c.institution) continue;
+      if (site_institution(id) != c.institution) {
+        return bad("peers",
+                   "a site talks to its institution and its sibling sites only, not to party " + std::to_string(id));
+      }
+    }
+    c.sites.push_back(c.party_id);
+  } else {
+    for (fl::PartyId h = 0; h < c.hospitals; ++h) {
+      if (h != c.party_id && !c.peers.count(h)) return bad("peers", "hospital " + std::to_string(h) + " is missing");
+    }
+    if (c.role == NodeRole::kHospital && !c.peers.count(fl::kCoordinatorId))
+      return bad("peers", "coordinator is missing");
   }
-  if (c.role == NodeRole::kHospital && !c.peers.count(fl::kCoordinatorId))
-    return bad("peers", "coordinator is missing");
+  for (const auto& [id, address] : c.peers) {
+    const auto owner = site_institution(id);
+    if (!owner) continue;
+    if (c.role == NodeRole::kCoordinator)
+      return bad("peers", "the coordinator talks to institutions, not to their sites");
+    if (*owner != (c.role == NodeRole::kSite ? c.institution : c.party_id)) {
+      return bad("peers", "site " + std::to_string(id) + " belongs to another institution");
+    }
+    c.sites.push_back(id);  // an institution's sites, or a site's siblings
+  }
+  std::sort(c.sites.begin(), c.sites.end());
+  if (c.sites.size() == 1) {
+    return bad("peers", c.role == NodeRole::kSite
+                            ? "a site has at least one sibling site (1 site: the institution is it)"
+                            : "an institution has no site or at least 2 (1 site: the institution is it)");
+  }
 
   // TLS files.
   auto tls = j.find("tls");
@@ -264,10 +332,17 @@ Result<NodeConfig> parse_node_config(std::string_view text, const std::string& b
   c.ca_cert_path = resolve(base_dir, c.ca_cert_path);
   c.cert_path = resolve(base_dir, c.cert_path);
   c.key_path = resolve(base_dir, c.key_path);
-  HEAL_ASSIGN_OR_RETURN(c.ledger_path, get_string(j, "", "ledger"));
+  if (c.role == NodeRole::kSite) {
+    if (j.contains("ledger")) return bad("ledger", "a site writes nothing to the ledger (its institution does)");
+    if (j.contains("node_store")) return bad("node_store", "a site holds no stored key material");
+  } else {
+    HEAL_ASSIGN_OR_RETURN(c.ledger_path, get_string(j, "", "ledger"));
+  }
   // A file path is relative to the configuration; a URI (evm://…, sqlite://…) is taken as it is.
   if (c.ledger_path.find("://") == std::string::npos) c.ledger_path = resolve(base_dir, c.ledger_path);
-  if (auto u = ledger::parse_ledger_uri(c.ledger_path); !u.ok()) {
+  if (c.role == NodeRole::kSite) {
+    // no ledger
+  } else if (auto u = ledger::parse_ledger_uri(c.ledger_path); !u.ok()) {
     return u.status().with_context("node config: ledger");
   } else if (u->query.count("contract")) {
     return Status::invalid_argument("node config: ledger: the coordinator deploys the contract; drop contract=");
@@ -285,7 +360,7 @@ Result<NodeConfig> parse_node_config(std::string_view text, const std::string& b
         std::string::npos) {
       return bad("node_store.passphrase_env", "must be an environment variable name (letters, digits, _)");
     }
-  } else if (store != j.end()) {
+  } else if (store != j.end() && c.role == NodeRole::kCoordinator) {
     return bad("node_store", "the coordinator holds no key material");
   }
 
@@ -339,6 +414,25 @@ Result<NodeConfig> parse_node_config(std::string_view text, const std::string& b
   if (auto tr = j.find("training"); tr != j.end()) {
     HEAL_ASSIGN_OR_RETURN(NodeTraining training, parse_training(*tr, base_dir));
     c.training = std::move(training);
+  }
+  // The hierarchy the peers describe must be the one the training section partitions the data for.
+  if (!c.sites.empty() && c.training) {
+    const NodeTraining& t = *c.training;
+    const std::uint32_t inst = c.role == NodeRole::kSite ? c.institution : c.party_id;
+    if (t.federation != "ensemble") return bad("peers", "sites belong to an ensemble (training.federation)");
+    if (t.sites.size() != c.hospitals || t.sites[inst] != c.sites.size()) {
+      return bad("training.sites", "must list every institution's site count, " + std::to_string(c.sites.size()) +
+                                       " for institution " + std::to_string(inst) + " as its peers say");
+    }
+  }
+  if (c.training && !c.training->sites.empty() && c.training->sites.size() != c.hospitals) {
+    return bad("training.sites",
+               "must list one site count per institution (hospitals = " + std::to_string(c.hospitals) + ")");
+  }
+  if (c.role == NodeRole::kHospital && c.sites.empty() && c.training && !c.training->sites.empty() &&
+      c.training->sites[c.party_id] > 1) {
+    return bad("peers", "training.sites gives institution " + std::to_string(c.party_id) + " " +
+                            std::to_string(c.training->sites[c.party_id]) + " sites; name them among the peers");
   }
   const std::uint32_t t = c.he.threshold != 0 ? c.he.threshold : c.hospitals / 2 + 1;
   const std::uint32_t floor = std::max<std::uint32_t>({3, t + 1, c.he.min_aggregate_parties});

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 
 #include "heal/core/bytes.h"
 #include "heal/core/log.h"
@@ -251,6 +252,73 @@ Result<fl::ensemble::SecAggGroup> check_ensemble_group(const NodeConfig& c, cons
   return out;
 }
 
+Bytes encode_site_hello(const SiteHello& h) {
+  ByteWriter w;
+  w.put_bytes(h.verify_key);
+  w.put_string(h.architecture);
+  w.put<std::uint64_t>(h.num_parameters);
+  return w.take();
+}
+
+Result<SiteHello> decode_site_hello(std::span<const std::uint8_t> b) {
+  ByteReader r(b);
+  SiteHello h;
+  HEAL_RETURN_IF_ERROR(get_fixed(r, &h.verify_key));
+  HEAL_RETURN_IF_ERROR(r.get_string(&h.architecture, kMaxArchitecture));
+  HEAL_RETURN_IF_ERROR(r.get(&h.num_parameters));
+  if (r.remaining() != 0) return Status::corruption("trailing bytes in a site hello");
+  return h;
+}
+
+Bytes encode_site_group(const fl::ensemble::SecAggGroup& g) {
+  ByteWriter w;
+  w.put<std::uint32_t>(g.threshold);
+  w.put<std::uint32_t>(static_cast<std::uint32_t>(g.parties.size()));
+  for (std::size_t i = 0; i < g.parties.size(); ++i) {
+    w.put<std::uint32_t>(g.parties[i]);
+    w.put_bytes(g.verify_keys[i]);
+  }
+  return w.take();
+}
+
+Result<fl::ensemble::SecAggGroup> check_site_group(const NodeConfig& c, const smpc::PublicKey& mine,
+                                                   const std::map<fl::PartyId, SiteHello>& siblings,
+                                                   std::span<const std::uint8_t> payload) {
+  ByteReader r(payload);
+  fl::ensemble::SecAggGroup g;
+  std::uint32_t n = 0;
+  HEAL_RETURN_IF_ERROR(r.get(&g.threshold));
+  HEAL_RETURN_IF_ERROR(r.get(&n));
+  if (n > kMaxSitesPerInstitution) return Status::corruption("too many sites in the site group");
+  for (std::uint32_t i = 0; i < n; ++i) {
+    fl::PartyId p = 0;
+    smpc::PublicKey k{};
+    HEAL_RETURN_IF_ERROR(r.get(&p));
+    HEAL_RETURN_IF_ERROR(get_fixed(r, &k));
+    g.parties.push_back(p);
+    g.verify_keys.push_back(k);
+  }
+  if (r.remaining() != 0) return Status::corruption("trailing bytes in the site group");
+  if (g.parties != c.sites) {
+    return Status::invalid_argument("the site group is not this site and the siblings its configuration names");
+  }
+  if (g.threshold != site_threshold(c.sites.size())) {
+    return Status::invalid_argument("the site group's threshold is not floor(S/2) + 1");
+  }
+  for (std::size_t i = 0; i < g.parties.size(); ++i) {
+    if (g.parties[i] == c.party_id) {
+      if (g.verify_keys[i] != mine) return Status::invalid_argument("the site group holds another key for this site");
+      continue;
+    }
+    const auto s = siblings.find(g.parties[i]);
+    if (s == siblings.end() || s->second.verify_key != g.verify_keys[i]) {
+      return Status::invalid_argument("the site group holds another key for site " + std::to_string(g.parties[i]) +
+                                      " than the one it announced");
+    }
+  }
+  return g;
+}
+
 #ifdef HEAL_HAVE_EVM
 Result<ledger::evm::Consortium> ensemble_consortium(const NodeConfig& c, const EnsembleNodeOptions& o,
                                                     const std::vector<ledger::Participant>& participants) {
@@ -314,6 +382,23 @@ Result<EnsembleInstitutionNodeResult> run_ensemble_institution_node(const NodeCo
   auto last_announce = Clock::now() - 1h;
   std::optional<fl::Message> cosign;  // the genesis record, held until every peer has announced itself
 
+  // A multi-site institution: its sites' announcements, the group sent back, their acknowledgements.
+  // It answers the coordinator's hello only once every site has accepted the group.
+  const auto is_my_site = [&](fl::PartyId p) { return std::binary_search(c.sites.begin(), c.sites.end(), p); };
+  std::map<fl::PartyId, SiteHello> site_hellos;
+  std::set<fl::PartyId> site_acks;
+  fl::ensemble::SecAggGroup site_group;
+  auto last_site_group = Clock::now() - 1h;
+  auto last_move = Clock::now();
+  const auto sites_ready = [&] { return site_acks.size() == c.sites.size(); };
+  const auto site_traffic = [&](EnsembleInstitutionNodeResult& r) {
+    for (fl::PartyId p : c.sites) {
+      const fl::TrafficCounters t = net->counters(p);
+      r.bytes_to_sites += t.bytes_up;
+      r.bytes_from_sites += t.bytes_down;
+    }
+  };
+
   std::deque<fl::Message> node_msgs;
   NodeTransport transport(*net, [&](fl::Message m) { node_msgs.push_back(std::move(m)); });
   std::unique_ptr<fl::ensemble::EnsembleNode> node;
@@ -330,6 +415,14 @@ Result<EnsembleInstitutionNodeResult> run_ensemble_institution_node(const NodeCo
     if (node) {
       auto moved = node->poll();
       if (!moved.ok()) return moved.status().with_context("institution " + std::to_string(self));
+      if (*moved) {
+        last_move = Clock::now();
+      } else if (!c.sites.empty() && Clock::now() - last_move > c.response_timeout / 2) {
+        // The sites' aggregation waits for no site longer than half the coordinator's patience.
+        auto closed = node->on_idle();
+        if (!closed.ok()) return closed.status().with_context("institution " + std::to_string(self));
+        last_move = Clock::now();
+      }
     } else {
       while (transport.receive(self)) {
       }
@@ -346,9 +439,28 @@ Result<EnsembleInstitutionNodeResult> run_ensemble_institution_node(const NodeCo
         peers[m.from] = std::move(*peer);
         continue;
       }
+      if (m.kind == kNodeSiteHello) {
+        if (!is_my_site(m.from) || site_hellos.count(m.from)) continue;  // the first announcement counts
+        auto h = decode_site_hello(m.payload);
+        if (!h.ok())
+          return h.status().with_context("institution " + std::to_string(self) + ": site " + std::to_string(m.from));
+        if (h->architecture != announce.architecture || h->num_parameters != announce.num_parameters) {
+          return Status::failed_precondition("institution " + std::to_string(self) + ": site " +
+                                             std::to_string(m.from) + " trains " + h->architecture +
+                                             ", not the institution's " + announce.architecture);
+        }
+        site_hellos[m.from] = std::move(*h);
+        continue;
+      }
+      if (m.kind == kNodeSiteGroup) {
+        if (is_my_site(m.from) && site_hellos.count(m.from)) site_acks.insert(m.from);
+        continue;
+      }
       if (m.from != fl::kCoordinatorId) continue;
       if (m.kind == kNodeStop) {
+        for (fl::PartyId p : c.sites) (void)net->send({self, p, kNodeStop, 0, {}});
         EnsembleInstitutionNodeResult r;
+        site_traffic(r);
         const fl::TrafficCounters t = net->counters(fl::kCoordinatorId);  // up: sent to it
         r.bytes_to_coordinator = t.bytes_up;
         r.bytes_from_coordinator = t.bytes_down;
@@ -375,7 +487,7 @@ Result<EnsembleInstitutionNodeResult> run_ensemble_institution_node(const NodeCo
       if (m.kind == kNodeHello) {
         // Hellos queue up while this process is busy (announcing to peers that do not listen yet):
         // one answer per batch is enough.
-        if (hello_answered) continue;
+        if (hello_answered || !sites_ready()) continue;
         hello_answered = true;
         (void)net->send({self, fl::kCoordinatorId, kNodeHello, 0, announcement});
       } else if (m.kind == kNodeCosign) {
@@ -397,6 +509,7 @@ Result<EnsembleInstitutionNodeResult> run_ensemble_institution_node(const NodeCo
         no.id = self;
         no.model = &member;
         no.identity = std::move(secagg);
+        no.sites = site_group;
         no.train = o.train;
         no.on_round_end = o.on_node_round;
         node = std::make_unique<fl::ensemble::EnsembleNode>(std::move(cfg), std::move(no), transport, *ledger, *signer,
@@ -404,6 +517,23 @@ Result<EnsembleInstitutionNodeResult> run_ensemble_institution_node(const NodeCo
         HEAL_RETURN_IF_ERROR(node->publish_initial_version().with_context("institution " + std::to_string(self)));
         (void)net->send({self, fl::kCoordinatorId, kNodeEnsembleConfig, 0, {}});
       }
+    }
+    // Every site has announced itself: the site group goes to the sites (again each second until
+    // each has acknowledged it).
+    if (!c.sites.empty() && site_hellos.size() == c.sites.size() && !sites_ready() &&
+        Clock::now() - last_site_group > 1s) {
+      if (site_group.parties.empty()) {
+        site_group.threshold = site_threshold(c.sites.size());
+        for (fl::PartyId p : c.sites) {
+          site_group.parties.push_back(p);
+          site_group.verify_keys.push_back(site_hellos.at(p).verify_key);
+        }
+      }
+      const Bytes g = encode_site_group(site_group);
+      for (fl::PartyId p : c.sites) {
+        if (!site_acks.count(p)) (void)net->send({self, p, kNodeSiteGroup, 0, g});
+      }
+      last_site_group = Clock::now();
     }
     if (cosign && peers.size() + 1 == c.hospitals) {
       Status ok = check_ensemble_genesis(c, o, me, peers, cosign->payload);
@@ -422,6 +552,93 @@ Result<EnsembleInstitutionNodeResult> run_ensemble_institution_node(const NodeCo
     if (silent) {
       return Status::unavailable("institution " + std::to_string(self) + ": nothing from the coordinator for too long");
     }
+    transport.wait(self, 200ms);
+  }
+}
+
+Result<EnsembleSiteNodeResult> run_ensemble_site_node(const NodeConfig& c, fl::ensemble::EnsembleMember& member,
+                                                      const EnsembleNodeOptions& o) {
+  HEAL_REQUIRE(c.role == NodeRole::kSite, "run_ensemble_site_node needs a site configuration");
+  HEAL_ASSIGN_OR_RETURN(auto net, start_transport(c));
+  const fl::PartyId self = c.party_id;
+  const std::string who = "site " + std::to_string(self);
+  SystemRng rng;
+  smpc::SecAggIdentity secagg = smpc::make_secagg_identity(rng);
+  const smpc::PublicKey mine = secagg.verify_key;
+  SiteHello hello;
+  hello.verify_key = mine;
+  const fl::ensemble::MemberDescription d = member.describe();
+  hello.architecture = d.architecture.substr(0, kMaxArchitecture);
+  hello.num_parameters = d.num_parameters;
+  const Bytes announcement = encode_site_hello(hello);
+  std::map<fl::PartyId, SiteHello> siblings;
+  std::optional<fl::Message> group;  // held until every sibling has announced itself
+  auto last_announce = Clock::now() - 1h;
+
+  std::deque<fl::Message> node_msgs;
+  NodeTransport transport(*net, [&](fl::Message m) { node_msgs.push_back(std::move(m)); });
+  std::unique_ptr<fl::ensemble::EnsembleSite> site;
+  CoordinatorWatch institution(*net, c, c.institution);
+  while (true) {
+    if (!site && Clock::now() - last_announce > 1s) {
+      (void)net->send({self, c.institution, kNodeSiteHello, 0, announcement});
+      for (fl::PartyId p : c.sites) {
+        if (p != self) (void)net->send({self, p, kNodeSiteHello, 0, announcement});
+      }
+      last_announce = Clock::now();
+    }
+    if (site) {
+      auto moved = site->poll();
+      if (!moved.ok()) return moved.status().with_context(who);
+    } else {
+      while (transport.receive(self)) {
+      }
+    }
+    const bool silent = institution.silent_too_long();
+    while (!node_msgs.empty()) {
+      fl::Message m = std::move(node_msgs.front());
+      node_msgs.pop_front();
+      if (m.kind == kNodeSiteHello) {
+        if (site || m.from == self || m.from == c.institution || siblings.count(m.from) ||
+            !std::binary_search(c.sites.begin(), c.sites.end(), m.from)) {
+          continue;  // the first announcement of a sibling is the one that counts
+        }
+        auto h = decode_site_hello(m.payload);
+        if (!h.ok()) return h.status().with_context(who + ": the announcement of site " + std::to_string(m.from));
+        siblings[m.from] = std::move(*h);
+        continue;
+      }
+      if (m.from != c.institution) continue;
+      if (m.kind == kNodeStop) {
+        EnsembleSiteNodeResult r;
+        const fl::TrafficCounters t = net->counters(c.institution);
+        r.bytes_to_institution = t.bytes_up;
+        r.bytes_from_institution = t.bytes_down;
+        for (fl::PartyId p : c.sites) {
+          if (p == self) continue;
+          const fl::TrafficCounters s = net->counters(p);
+          r.bytes_to_siblings += s.bytes_up;
+          r.bytes_from_siblings += s.bytes_down;
+        }
+        return r;
+      }
+      if (m.kind == kNodeSiteGroup) {
+        if (site) {
+          (void)net->send({self, c.institution, kNodeSiteGroup, 0, {}});  // the acknowledgement was lost
+        } else {
+          group = std::move(m);
+        }
+      }
+    }
+    if (group && siblings.size() + 1 == c.sites.size()) {
+      auto g = check_site_group(c, mine, siblings, group->payload);
+      if (!g.ok()) return g.status().with_context(who + " refuses its site group");
+      site = std::make_unique<fl::ensemble::EnsembleSite>(self, c.institution, member, std::move(secagg), std::move(*g),
+                                                          o.train, transport, rng);
+      (void)net->send({self, c.institution, kNodeSiteGroup, 0, {}});
+      group.reset();
+    }
+    if (silent) return Status::unavailable(who + ": nothing from its institution for too long");
     transport.wait(self, 200ms);
   }
 }

@@ -241,6 +241,10 @@ using namespace internal;  // NOLINT: this file's own helpers
 Status run_hospital_node(const NodeConfig& c, std::unique_ptr<fl::LocalTrainer> trainer, const NodeOptions& o) {
   HEAL_REQUIRE(c.role == NodeRole::kHospital, "run_hospital_node needs a hospital configuration");
   HEAL_REQUIRE(trainer != nullptr, "run_hospital_node needs a trainer");
+  if (!c.sites.empty()) {
+    return Status::invalid_argument("node config: hospital " + std::to_string(c.party_id) +
+                                    " names sites among its peers; sites belong to an ensemble (training.federation)");
+  }
   HEAL_ASSIGN_OR_RETURN(std::string passphrase, node_passphrase(c));
   HEAL_ASSIGN_OR_RETURN(ledger::LedgerUri uri, ledger::parse_ledger_uri(c.ledger_path));
   const bool chain = on_chain(uri);

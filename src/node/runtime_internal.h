@@ -37,7 +37,7 @@ inline std::chrono::milliseconds left(Clock::time_point deadline) {
 
 inline bool is_node_message(fl::MessageKind k) {
   return k == kNodeHello || k == kNodeKeyGen || k == kNodeCosign || k == kNodeStop || k == kNodeLedger ||
-         k == kNodeEnsembleConfig || k == kNodeEnsemblePeer;
+         k == kNodeEnsembleConfig || k == kNodeEnsemblePeer || k == kNodeSiteHello || k == kNodeSiteGroup;
 }
 
 // The transport the protocol roles see: node-level messages are taken out of the stream and handed
@@ -91,13 +91,14 @@ class RemoteCosigner final : public ledger::Signer {
 
 // A hospital's view of its coordinator's liveness: the last time its transport counted a message from
 // it. A hospital gives up after setup_timeout + 4 x response_timeout of silence.
+// (A site watches its institution alike: `party`.)
 class CoordinatorWatch {
  public:
-  CoordinatorWatch(const fl::Transport& net, const NodeConfig& c)
-      : net_(net), limit_(c.setup_timeout + 4 * c.response_timeout) {}
+  CoordinatorWatch(const fl::Transport& net, const NodeConfig& c, fl::PartyId party = fl::kCoordinatorId)
+      : net_(net), party_(party), limit_(c.setup_timeout + 4 * c.response_timeout) {}
   /// Notes any message from the coordinator since the last call; true if it has been silent too long.
   bool silent_too_long() {
-    if (const auto n = net_.counters(fl::kCoordinatorId).messages_down; n != heard_) {
+    if (const auto n = net_.counters(party_).messages_down; n != heard_) {
       heard_ = n;
       last_ = Clock::now();
     }
@@ -106,6 +107,7 @@ class CoordinatorWatch {
 
  private:
   const fl::Transport& net_;
+  fl::PartyId party_;
   std::chrono::milliseconds limit_;
   Clock::time_point last_ = Clock::now();
   std::uint64_t heard_ = 0;  // messages received from the coordinator so far
@@ -186,6 +188,27 @@ Result<fl::ensemble::SecAggGroup> check_ensemble_group(const NodeConfig& c, cons
                                                        const ledger::Ledger& ledger, const smpc::PublicKey& mine,
                                                        const EnsemblePeers& peers,
                                                        std::span<const std::uint8_t> payload);
+/// A site's announcement (kNodeSiteHello).
+struct SiteHello {
+  smpc::PublicKey verify_key{};
+  std::string architecture;
+  std::uint64_t num_parameters = 0;
+};
+Bytes encode_site_hello(const SiteHello& h);
+/// Corruption on anything malformed.
+Result<SiteHello> decode_site_hello(std::span<const std::uint8_t> b);
+/// The SecAgg threshold of S sites: floor(S/2) + 1 (as fl::ensemble::EnsembleSimulation).
+inline std::uint32_t site_threshold(std::size_t sites) { return static_cast<std::uint32_t>(sites / 2 + 1); }
+/// kNodeSiteGroup's payload (institution -> site): u32 threshold, u32 S, per site (ascending): u32
+/// party, verify key.
+Bytes encode_site_group(const fl::ensemble::SecAggGroup& g);
+/// What a site accepts as its group: exactly config.sites (itself and its siblings) in ascending order,
+/// `mine` in its own place, every sibling with the key it announced directly (`siblings`, which must
+/// hold them all), threshold floor(S/2) + 1. InvalidArgument naming the mismatch otherwise.
+Result<fl::ensemble::SecAggGroup> check_site_group(const NodeConfig& c, const smpc::PublicKey& mine,
+                                                   const std::map<fl::PartyId, SiteHello>& siblings,
+                                                   std::span<const std::uint8_t> payload);
+
 #ifdef HEAL_HAVE_EVM
 /// The HealFederation contract of an ensemble: the genesis record's participants (their keys are their
 /// accounts) and this configuration's SecAgg threshold (ledger::evm::ensemble_consortium_of).

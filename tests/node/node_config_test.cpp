@@ -235,6 +235,109 @@ TEST(NodeConfig, EnsembleTrainingIsParsedAndChecked) {
   refused("task", "segment");  // an ensemble classifies
 }
 
+// Institution 1 of 3 with two sites (2000, 2001), and its site 2001: the ensemble hierarchy over processes.
+nlohmann::json multi_site_institution() {
+  auto j = hospital();
+  j["peers"]["2000"] = "127.0.0.1:7100";
+  j["peers"]["2001"] = "127.0.0.1:7101";
+  j["training"] = {{"data", "breastmnist.npz"}, {"federation", "ensemble"}, {"sites", {1, 2, 1}}};
+  return j;
+}
+nlohmann::json site_2001() {
+  auto j = hospital();
+  j["role"] = "site";
+  j["party_id"] = 2001;
+  j["peers"] = {{"1", "127.0.0.1:7001"}, {"2000", "127.0.0.1:7100"}};
+  j.erase("ledger");
+  j.erase("node_store");
+  j["training"] = {{"data", "breastmnist.npz"}, {"federation", "ensemble"}, {"sites", {1, 2, 1}}};
+  return j;
+}
+
+TEST(NodeConfig, ParsesAMultiSiteInstitutionAndItsSites) {
+  auto c = parse_node_config(multi_site_institution().dump());
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  EXPECT_EQ(c->sites, (std::vector<fl::PartyId>{2000, 2001}));
+  EXPECT_EQ(c->training->sites, (std::vector<std::uint32_t>{1, 2, 1}));
+  auto s = parse_node_config(site_2001().dump());
+  ASSERT_TRUE(s.ok()) << s.status().to_string();
+  EXPECT_EQ(s->role, NodeRole::kSite);
+  EXPECT_EQ(s->institution, 1u);
+  EXPECT_EQ(s->sites, (std::vector<fl::PartyId>{2000, 2001}));  // itself and its sibling
+  EXPECT_TRUE(s->ledger_path.empty());
+  EXPECT_EQ(site_party_id(1, 1), 2001u);
+  EXPECT_EQ(site_institution(2001), 1u);
+  EXPECT_FALSE(site_institution(999).has_value());
+  EXPECT_FALSE(site_institution(fl::kCoordinatorId).has_value());
+
+  const auto refused = [](nlohmann::json j, const std::string& says) {
+    auto r = parse_node_config(j.dump());
+    EXPECT_FALSE(r.ok()) << j.dump();
+    if (!r.ok()) {
+      EXPECT_NE(r.status().message().find(says), std::string::npos) << r.status().message();
+    }
+  };
+  auto j = multi_site_institution();
+  j["peers"].erase("2001");
+  refused(j, "no site or at least 2");  // one site is the institution itself
+  j = multi_site_institution();
+  j["peers"]["3000"] = "127.0.0.1:7102";  // institution 2's site
+  refused(j, "belongs to another institution");
+  j = multi_site_institution();
+  j["peers"]["5000"] = "127.0.0.1:7102";  // institution 4 of 3
+  refused(j, "no site of this federation");
+  j = multi_site_institution();
+  j["peers"]["2064"] = "127.0.0.1:7102";  // site index 64
+  refused(j, "no site of this federation");
+  j = multi_site_institution();
+  j["training"]["sites"] = {1, 3, 1};  // the peers name 2
+  refused(j, "training.sites");
+  j["training"]["sites"] = {2, 2};  // not one count per institution
+  refused(j, "training.sites");
+  j["training"]["sites"] = {1, 0, 1};
+  refused(j, "training.sites");
+  j = multi_site_institution();
+  j["training"]["federation"] = "fedavg";  // FedAvg has no sites
+  refused(j, "training.sites");
+  j = hospital();
+  j["training"] = {{"data", "breastmnist.npz"}, {"federation", "ensemble"}, {"sites", {1, 2, 1}}};
+  refused(j, "name them among the peers");
+  j = hospital();
+  j["role"] = "coordinator";
+  j.erase("party_id");
+  j.erase("node_store");
+  j["peers"] = {{"0", "127.0.0.1:7001"}, {"1", "127.0.0.1:7002"}, {"2", "127.0.0.1:7003"}, {"2000", "127.0.0.1:7100"}};
+  refused(j, "not to their sites");
+
+  j = site_2001();
+  j["peers"]["coordinator"] = "127.0.0.1:7000";
+  refused(j, "its institution and its sibling sites only");
+  j = site_2001();
+  j["peers"]["0"] = "127.0.0.1:7002";
+  refused(j, "its institution and its sibling sites only");
+  j = site_2001();
+  j["peers"].erase("1");
+  refused(j, "institution 1 is missing");
+  j = site_2001();
+  j["peers"].erase("2000");
+  refused(j, "at least one sibling");
+  j = site_2001();
+  j["peers"]["3000"] = "127.0.0.1:7102";
+  refused(j, "its institution and its sibling sites only");
+  j = site_2001();
+  j["ledger"] = "ledger.sqlite";
+  refused(j, "writes nothing to the ledger");
+  j = site_2001();
+  j["node_store"] = {{"path", "s.store"}, {"passphrase_env", "X"}};
+  refused(j, "no stored key material");
+  j = site_2001();
+  j["party_id"] = 1;
+  refused(j, "party_id");
+  j = site_2001();
+  j["party_id"] = 4001;  // institution 3 of 3
+  refused(j, "no site of this federation");
+}
+
 TEST(NodeConfig, MutatedFilesAreRefusedOrConsistent) {
   // Byte flips, truncations and insertions of a valid file: a Status or a configuration that keeps
   // the parser's promises, never a crash (fuzz/node_config_fuzz.cpp does this at scale).

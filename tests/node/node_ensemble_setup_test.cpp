@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
 
 #include "heal/core/rng.h"
 #include "heal/ledger/backends/sqlite_ledger.h"
@@ -280,6 +281,94 @@ TEST(NodeEnsembleSetup, MutatedHellosGroupsAndGenesisMessagesAreRefusedOrChecked
   std::printf("mutated: %d hellos decoded, %d groups and %d genesis messages accepted of 1000 each\n", hellos_ok,
               groups_ok, genesis_ok);
   EXPECT_EQ(groups_ok, 0);
+}
+
+// A site of a multi-site institution (heal/node/ensemble.h, kNodeSiteGroup): its institution is the
+// SecAgg server of its sites' FedAvg. An institution that put a key of its own in a sibling's place
+// could unmask that sibling's weights; one that dropped or added sites could shrink the group. The
+// site accepts only the group its configuration names, each sibling with the key it announced directly.
+TEST(NodeEnsembleSetup, AnInstitutionCannotSlipInASiteKeyOfItsOwn) {
+  NodeConfig c;
+  c.role = NodeRole::kSite;
+  c.hospitals = 3;
+  c.party_id = 2001;
+  c.institution = 1;
+  c.sites = {2000, 2001, 2002};
+  SeededRng rng(seed_from_u64(31));
+  std::vector<smpc::SecAggIdentity> id;
+  for (int i = 0; i < 3; ++i) id.push_back(smpc::make_secagg_identity(rng));
+  const smpc::SecAggIdentity institution_own = smpc::make_secagg_identity(rng);
+  // The siblings' announcements, as they arrived directly (round trip through the wire format).
+  std::map<fl::PartyId, internal::SiteHello> siblings;
+  for (int i : {0, 2}) {
+    internal::SiteHello h{id[static_cast<std::size_t>(i)].verify_key, "hecnn(width=8)", 12345};
+    const Bytes b = internal::encode_site_hello(h);
+    auto back = internal::decode_site_hello(b);
+    ASSERT_TRUE(back.ok()) << back.status().to_string();
+    EXPECT_EQ(back->verify_key, h.verify_key);
+    EXPECT_EQ(back->architecture, h.architecture);
+    EXPECT_EQ(back->num_parameters, 12345u);
+    for (std::size_t n = 0; n < b.size(); ++n) EXPECT_FALSE(internal::decode_site_hello(std::span(b).first(n)).ok());
+    Bytes longer = b;
+    longer.push_back(0);
+    EXPECT_FALSE(internal::decode_site_hello(longer).ok());
+    siblings[static_cast<fl::PartyId>(2000 + i)] = *back;
+  }
+  fl::ensemble::SecAggGroup honest;
+  honest.threshold = 2;
+  honest.parties = {2000, 2001, 2002};
+  honest.verify_keys = {id[0].verify_key, id[1].verify_key, id[2].verify_key};
+  const smpc::PublicKey mine = id[1].verify_key;
+  auto ok = internal::check_site_group(c, mine, siblings, internal::encode_site_group(honest));
+  ASSERT_TRUE(ok.ok()) << ok.status().to_string();
+  EXPECT_EQ(ok->parties, honest.parties);
+  EXPECT_EQ(ok->verify_keys, honest.verify_keys);
+  EXPECT_EQ(ok->threshold, 2u);
+
+  const auto refused = [&](const fl::ensemble::SecAggGroup& g, const std::string& says,
+                           const std::map<fl::PartyId, internal::SiteHello>& sib) {
+    auto r = internal::check_site_group(c, mine, sib, internal::encode_site_group(g));
+    EXPECT_FALSE(r.ok()) << says;
+    if (!r.ok()) {
+      EXPECT_NE(r.status().message().find(says), std::string::npos) << r.status().message();
+    }
+  };
+  auto g = honest;
+  g.verify_keys[0] = institution_own.verify_key;  // the attack: a sibling's key replaced
+  refused(g, "another key for site 2000", siblings);
+  g = honest;
+  g.verify_keys[1] = institution_own.verify_key;  // this site's own key replaced
+  refused(g, "another key for this site", siblings);
+  g = honest;
+  g.parties = {2000, 2001};  // a sibling left out: a group of 2 in which the institution knows the rest
+  g.verify_keys = {id[0].verify_key, id[1].verify_key};
+  refused(g, "siblings its configuration names", siblings);
+  g = honest;
+  g.parties.push_back(2003);  // a sybil site added
+  g.verify_keys.push_back(institution_own.verify_key);
+  refused(g, "siblings its configuration names", siblings);
+  g = honest;
+  std::swap(g.parties[0], g.parties[2]);  // keys put against other parties
+  std::swap(g.verify_keys[0], g.verify_keys[2]);
+  refused(g, "siblings its configuration names", siblings);
+  g = honest;
+  g.threshold = 1;  // a threshold that lets one site's input be unmasked alone
+  refused(g, "threshold", siblings);
+  auto partial = siblings;
+  partial.erase(2002);  // a sibling that has not announced itself
+  refused(honest, "another key for site 2002", partial);
+
+  // Mutated group messages: a Status, never the acceptance of anything but the honest group.
+  const Bytes good = internal::encode_site_group(honest);
+  int accepted = 0;
+  for (int trial = 0; trial < 2000; ++trial) {
+    Bytes b = good;
+    const int flips = 1 + static_cast<int>(rng.uniform(4));
+    for (int f = 0; f < flips; ++f) b[rng.uniform(b.size())] ^= static_cast<std::uint8_t>(1 + rng.uniform(255));
+    if (rng.uniform(4) == 0) b.resize(rng.uniform(b.size() + 1));
+    accepted += internal::check_site_group(c, mine, siblings, b).ok();
+  }
+  EXPECT_EQ(accepted, 0);
 }
 
 }  // namespace

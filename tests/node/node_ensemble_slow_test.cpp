@@ -120,7 +120,10 @@ EnsembleNodeOptions test_options() {
   nlohmann::json out;
   out["rounds"] = nlohmann::json::array();
   for (const auto& r : rep->rounds) {
-    out["rounds"].push_back({{"completed", r.completed}, {"contributors", r.contributors}, {"consensus", r.consensus}});
+    nlohmann::json acc = nlohmann::json::object();
+    for (const auto& [p, a] : r.accuracy) acc[std::to_string(p)] = a;
+    out["rounds"].push_back(
+        {{"completed", r.completed}, {"contributors", r.contributors}, {"consensus", r.consensus}, {"accuracy", acc}});
   }
   out["architectures"] = nlohmann::json::array();
   for (const auto& inst : rep->institutions) out["architectures"].push_back(inst.architecture);
@@ -216,6 +219,169 @@ TEST(NodeEnsemble, AnInstitutionKilledMidRunLeavesRoundsThatCompleteWithTheOther
     EXPECT_TRUE(out["rounds"][r]["completed"].get<bool>()) << "round " << r + 1;
     EXPECT_EQ(out["rounds"][r]["contributors"].get<std::vector<fl::PartyId>>(), (std::vector<fl::PartyId>{0, 2}));
   }
+  std::filesystem::remove_all(cl.dir);
+}
+
+// --- The hierarchy over processes: institution 0 has three sites, each a process of its own. ---
+
+// Institution 0's model has its sites' architecture (features 0-3) and no data; each site holds its
+// own label-skewed share. The other institutions are those of make_members().
+struct SiteWorld {
+  std::vector<std::unique_ptr<FakeMember>> members;  // institutions; 0 is the institution model
+  std::vector<std::unique_ptr<FakeMember>> sites;    // institution 0's sites 1000, 1001, 1002
+};
+
+SiteWorld make_site_world() {
+  BlobSource src(7);
+  const Dataset reference = src.draw({40, 40, 40});
+  (void)src.draw({200, 200, 200});
+  SiteWorld w;
+  w.members = fl::ensemble::testing::skewed_members(src, kInstitutions, reference);
+  w.members[0] = std::make_unique<FakeMember>(std::vector<std::size_t>{0, 1, 2, 3}, Dataset{}, Dataset{}, reference);
+  BlobSource site_src(21);
+  const std::vector<std::vector<std::size_t>> shares = {{50, 10, 5}, {5, 40, 20}, {10, 10, 45}};
+  for (const auto& share : shares) {
+    Dataset train = site_src.draw(share), val = site_src.draw({10, 10, 10});
+    w.sites.push_back(std::make_unique<FakeMember>(std::vector<std::size_t>{0, 1, 2, 3}, train, val, reference));
+  }
+  return w;
+}
+
+[[noreturn]] void site_institution_child(const std::string& config, int i) {
+  ::setenv("HEAL_TEST_NODE_PASSPHRASE", ("passphrase of institution " + std::to_string(i)).c_str(), 1);
+  auto c = load_node_config(config);
+  if (!c.ok()) ::_exit(2);
+  SiteWorld w = make_site_world();
+  auto r = run_ensemble_institution_node(*c, *w.members[static_cast<std::size_t>(i)], test_options());
+  if (!r.ok()) std::fprintf(stderr, "institution %d: %s\n", i, r.status().to_string().c_str());
+  // A multi-site institution exchanged its sites' FedAvg with them; the others have no sites.
+  if (r.ok() && (i == 0) != (r->bytes_from_sites > 0)) ::_exit(4);
+  ::_exit(r.ok() ? 0 : 1);
+}
+
+[[noreturn]] void site_child(const std::string& config, std::size_t s, std::uint64_t die_in_round) {
+  auto c = load_node_config(config);
+  if (!c.ok()) ::_exit(2);
+  SiteWorld w = make_site_world();
+  FakeMember& m = *w.sites[s];
+  DiesInRound dying(m, die_in_round);
+  fl::ensemble::EnsembleMember& member = die_in_round > 0 ? static_cast<fl::ensemble::EnsembleMember&>(dying) : m;
+  auto r = run_ensemble_site_node(*c, member, test_options());
+  if (!r.ok()) std::fprintf(stderr, "site %zu: %s\n", s, r.status().to_string().c_str());
+  // Both siblings announced themselves directly (a 32-byte key and the architecture, at least once).
+  if (r.ok() && r->bytes_from_siblings < 2 * 40) ::_exit(4);
+  ::_exit(r.ok() ? 0 : 1);
+}
+
+nlohmann::json run_site_cluster(const Cluster& cl, int dying_site = -1, std::uint64_t die_in_round = 0) {
+  std::vector<pid_t> sites, institutions;
+  for (std::size_t s = 0; s < cl.site_configs.size(); ++s) {
+    const pid_t pid = ::fork();
+    if (pid == 0) site_child(cl.site_configs[s], s, static_cast<int>(s) == dying_site ? die_in_round : 0);
+    sites.push_back(pid);
+  }
+  for (int i = 0; i < kInstitutions; ++i) {
+    const pid_t pid = ::fork();
+    if (pid == 0) site_institution_child(cl.configs[static_cast<std::size_t>(i)], i);
+    institutions.push_back(pid);
+  }
+  const pid_t coordinator = ::fork();
+  if (coordinator == 0) coordinator_child(cl);
+  EXPECT_EQ(wait_exit(coordinator), 0);
+  for (int i = 0; i < kInstitutions; ++i) EXPECT_EQ(wait_exit(institutions[static_cast<std::size_t>(i)]), 0) << i;
+  for (std::size_t s = 0; s < sites.size(); ++s) {
+    EXPECT_EQ(wait_exit(sites[s]), static_cast<int>(s) == dying_site ? 128 + SIGKILL : 0) << "site " << s;
+  }
+  std::ifstream in(cl.dir + "/result.json");
+  if (!in.good()) return {};
+  return nlohmann::json::parse(in);
+}
+
+TEST(NodeEnsemble, SiteProcessesOfAnInstitutionComputeTheSimulationsHierarchy) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Cluster cl = make_cluster("ensemble_sites", 20000, kInstitutions, nlohmann::json::object(), kRounds, {3, 1, 1});
+  ASSERT_EQ(cl.site_ids, (std::vector<fl::PartyId>{1000, 1001, 1002}));
+  const nlohmann::json out = run_site_cluster(cl);
+  std::printf("[ timing ] 7 processes (3 of them sites), setup + %d ensemble rounds: %.1f s\n", kRounds,
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  ASSERT_FALSE(out.is_null());
+  EXPECT_TRUE(out["verified"].get<bool>());
+  ASSERT_EQ(out["rounds"].size(), std::size_t{kRounds});
+
+  // The same institutions and sites in one process: institution 0's FedAvg of its sites, then the ensemble.
+  SiteWorld w = make_site_world();
+  std::vector<fl::ensemble::InstitutionSpec> specs;
+  for (std::size_t k = 0; k < w.members.size(); ++k) {
+    fl::ensemble::InstitutionSpec spec;
+    spec.name = "institution-" + std::to_string(k);
+    spec.model = w.members[k].get();
+    if (k == 0) spec.sites = {w.sites[0].get(), w.sites[1].get(), w.sites[2].get()};
+    specs.push_back(spec);
+  }
+  fl::ensemble::SimulationOptions so;
+  so.reference_hash = w.members[0]->reference_hash();
+  auto sim_ledger = ledger::SqliteLedger::open(cl.dir + "/simulation.sqlite").value();
+  SeededRng rng(seed_from_u64(1));
+  fl::ensemble::EnsembleSimulation sim(specs, so, *sim_ledger, rng);
+  ASSERT_TRUE(sim.setup().ok());
+  for (int r = 0; r < kRounds; ++r) {
+    auto rep = sim.run_round();
+    ASSERT_TRUE(rep.ok() && rep->completed);
+    const auto& net_round = out["rounds"][static_cast<std::size_t>(r)];
+    EXPECT_TRUE(net_round["completed"].get<bool>());
+    EXPECT_EQ(net_round["contributors"].get<std::vector<fl::PartyId>>(), (std::vector<fl::PartyId>{0, 1, 2}));
+    const auto consensus = net_round["consensus"].get<std::vector<double>>();
+    ASSERT_EQ(consensus.size(), rep->consensus.size());
+    double worst = 0;
+    for (std::size_t j = 0; j < consensus.size(); ++j)
+      worst = std::max(worst, std::abs(consensus[j] - rep->consensus[j]));
+    EXPECT_LT(worst, 1e-12) << "round " << r + 1;
+    // Institution 0's public weight comes from its sites' pooled validation accuracy.
+    EXPECT_NEAR(net_round["accuracy"]["0"].get<double>(), rep->institutions[0].val_accuracy, 1e-12) << r + 1;
+  }
+  // Without its sites the institution model has no data: a consensus equal to the simulation's shows
+  // that the sites' FedAvg reached it. Every institution's history is on the ledger.
+  auto ledger = ledger::SqliteLedger::open(cl.dir + "/ledger.sqlite").value();
+  EXPECT_TRUE(ledger->verify().ok);
+  for (std::uint32_t i = 0; i < kInstitutions; ++i) {
+    auto h = ledger->member_history(i);
+    ASSERT_TRUE(h.ok());
+    EXPECT_EQ(h->size(), std::size_t{kRounds + 1}) << "institution " << i;
+  }
+  std::filesystem::remove_all(cl.dir);
+}
+
+TEST(NodeEnsemble, ASiteKilledMidRunLeavesItsInstitutionContributingWithTheOtherSites) {
+  Cluster cl = make_cluster("ensemble_site_dropout", 4000, kInstitutions, nlohmann::json::object(), kRounds, {3, 1, 1});
+  const nlohmann::json out = run_site_cluster(cl, /*dying_site=*/1, /*die_in_round=*/2);
+  ASSERT_FALSE(out.is_null());
+  EXPECT_TRUE(out["verified"].get<bool>());
+  ASSERT_EQ(out["rounds"].size(), std::size_t{kRounds});
+  for (std::size_t r = 0; r < kRounds; ++r) {
+    EXPECT_TRUE(out["rounds"][r]["completed"].get<bool>()) << "round " << r + 1;
+    EXPECT_EQ(out["rounds"][r]["contributors"].get<std::vector<fl::PartyId>>(), (std::vector<fl::PartyId>{0, 1, 2}))
+        << "round " << r + 1;
+  }
+  // Round 1, before the kill, is the simulation's round 1 (all three sites pooled); from round 2 the
+  // institution closes its sites' aggregation with sites 1000 and 1002 (t = 2 of 3) and still contributes.
+  SiteWorld w = make_site_world();
+  std::vector<fl::ensemble::InstitutionSpec> specs;
+  for (std::size_t k = 0; k < w.members.size(); ++k) {
+    fl::ensemble::InstitutionSpec spec;
+    spec.model = w.members[k].get();
+    spec.name = "institution-" + std::to_string(k);
+    if (k == 0) spec.sites = {w.sites[0].get(), w.sites[1].get(), w.sites[2].get()};
+    specs.push_back(spec);
+  }
+  fl::ensemble::SimulationOptions so;
+  so.reference_hash = w.members[0]->reference_hash();
+  auto sim_ledger = ledger::SqliteLedger::open(cl.dir + "/simulation.sqlite").value();
+  SeededRng rng(seed_from_u64(1));
+  fl::ensemble::EnsembleSimulation sim(specs, so, *sim_ledger, rng);
+  ASSERT_TRUE(sim.setup().ok());
+  auto r1 = sim.run_round();
+  ASSERT_TRUE(r1.ok() && r1->completed);
+  EXPECT_NEAR(out["rounds"][0]["accuracy"]["0"].get<double>(), r1->institutions[0].val_accuracy, 1e-12);
   std::filesystem::remove_all(cl.dir);
 }
 

@@ -18,7 +18,24 @@
 
 namespace heal::node {
 
-enum class NodeRole : std::uint8_t { kCoordinator, kHospital };
+/// A site (kSite) is one part of a multi-site institution of an SMPC ensemble (heal/node/ensemble.h):
+/// it trains the institution's architecture on its own data and joins its institution's FedAvg through
+/// a SecAgg group with the institution as aggregator; it talks only to its institution and its sibling
+/// sites and writes nothing to the ledger.
+enum class NodeRole : std::uint8_t { kCoordinator, kHospital, kSite };
+
+/// Party ids of sites (as in fl::ensemble::EnsembleSimulation): site s of institution k is
+/// 1000 (k + 1) + s, for institutions k < 99 (below fl::kCoordinatorId) and s < 1000.
+inline constexpr fl::PartyId kSiteIdBase = 1000;
+inline constexpr std::uint32_t kMaxSitesPerInstitution = 64;
+inline fl::PartyId site_party_id(std::uint32_t institution, std::uint32_t site) {
+  return kSiteIdBase * (institution + 1) + site;
+}
+/// The institution of a site's party id; nullopt if `id` is no site's id.
+inline std::optional<std::uint32_t> site_institution(fl::PartyId id) {
+  if (id < kSiteIdBase || id >= fl::kCoordinatorId) return std::nullopt;
+  return id / kSiteIdBase - 1;
+}
 
 /// What a node trains and evaluates (the "training" section; read by the libtorch front end,
 /// apps::run_fl_node). Every node of a federation names the same dataset, partition and seed: a
@@ -54,6 +71,10 @@ struct NodeTraining {
   std::uint32_t distill_epochs = 1;  ///< ensemble: distillation epochs per round
   double distill_lr = 1e-3;          ///< ensemble: distillation learning rate (constant)
   double sharpen = 1.0;              ///< ensemble: consensus sharpening temperature (1: off)
+  /// ensemble hierarchy: sites per institution (empty: one each). The training split is partitioned
+  /// over all sites alike in every process (institution k's sites take the shares after those of
+  /// institutions 0..k-1), as `heal fl ensemble simulate --config` does.
+  std::vector<std::uint32_t> sites;
 };
 
 struct NodeConfig {
@@ -80,6 +101,11 @@ struct NodeConfig {
   /// federation must agree (a hospital that verifies refuses a request without the contributions).
   bool verify_aggregate = true;
   std::optional<NodeTraining> training;  ///< what `heal node run` trains (absent: the caller supplies a trainer)
+  /// Ensemble hierarchy, from the peers: an institution's sites, or a site's group (itself and its
+  /// siblings), party ids ascending; empty for a one-site institution and for the coordinator.
+  std::vector<fl::PartyId> sites;
+  /// A site: its institution's party id.
+  fl::PartyId institution = 0;
 };
 
 /// Parses a configuration (JSON text). Relative paths are taken relative to `base_dir`. Checks

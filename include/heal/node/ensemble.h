@@ -61,6 +61,19 @@ inline constexpr fl::MessageKind kNodeEnsembleConfig = static_cast<fl::MessageKi
 /// every institution knows the others' identities without the coordinator in between.
 inline constexpr fl::MessageKind kNodeEnsemblePeer = static_cast<fl::MessageKind>(17);
 
+/// Sites of a multi-site institution (NodeRole::kSite; the hierarchy of roles.h over processes):
+/// site -> its institution and, directly, each sibling site: its fresh SecAgg verify key and its
+/// member's architecture and size (kNodeSiteHello); institution -> site: the site group, every site's
+/// verify key and the threshold floor(S/2) + 1; site -> institution: the empty acknowledgement once the
+/// site has checked that group (kNodeSiteGroup). A site accepts the group only if it lists exactly
+/// itself and the siblings its configuration names, each sibling with the key that sibling announced
+/// directly (mutual TLS: the sender is its certificate's party), so the institution -- the sites'
+/// SecAgg server -- cannot slip in a key of its own and unmask one site's weights. An institution
+/// answers the coordinator's hello only once every site has acknowledged the group, and forwards
+/// kNodeStop to its sites.
+inline constexpr fl::MessageKind kNodeSiteHello = static_cast<fl::MessageKind>(18);
+inline constexpr fl::MessageKind kNodeSiteGroup = static_cast<fl::MessageKind>(19);
+
 struct EnsembleNodeOptions {
   /// Argon2id cost of the institution's ledger key vault (tests pass VaultKdf::interactive()).
   VaultKdf kdf = VaultKdf::moderate();
@@ -81,14 +94,34 @@ struct EnsembleNodeOptions {
 struct EnsembleInstitutionNodeResult {
   std::uint64_t bytes_to_coordinator = 0, bytes_from_coordinator = 0;
   std::uint64_t bytes_to_peers = 0, bytes_from_peers = 0;  ///< the direct announcements (kind 17)
+  std::uint64_t bytes_to_sites = 0, bytes_from_sites = 0;  ///< a multi-site institution: its sites' FedAvg
 };
 
 /// Runs an institution until the coordinator says the ensemble is over, or an error: bad files, a
 /// wrong passphrase, a setup record, peer announcement or SecAgg group that does not check out (it
 /// refuses), or nothing heard from the coordinator for setup_timeout + 4 x response_timeout.
+/// With sites (config.sites), `member` is the institution model (the sites' architecture, no data of
+/// its own): it holds the sites' FedAvg, predicts the reference set and distils; the institution
+/// closes a round's site aggregation with the sites that answered after response_timeout / 2 of
+/// silence (t = floor(S/2) + 1 of S sites must answer, or it refuses the round).
 Result<EnsembleInstitutionNodeResult> run_ensemble_institution_node(const NodeConfig& config,
                                                                     fl::ensemble::EnsembleMember& member,
                                                                     const EnsembleNodeOptions& options = {});
+
+/// A site's traffic over the run, as its own transport counts it (protocol payloads).
+struct EnsembleSiteNodeResult {
+  std::uint64_t bytes_to_institution = 0, bytes_from_institution = 0;
+  std::uint64_t bytes_to_siblings = 0, bytes_from_siblings = 0;  ///< the direct announcements
+};
+
+/// Runs a site of a multi-site institution (config.role kSite) until its institution says the
+/// ensemble is over, or an error: a site group that does not check out (it refuses), or nothing heard
+/// from its institution for setup_timeout + 4 x response_timeout. Each round it receives the
+/// institution's model, trains `member` on its own data, validates, and contributes
+/// (n_s w_s, n_s, correct_s, val_s) to its institution's FedAvg through the site SecAgg
+/// (fl::ensemble::EnsembleSite).
+Result<EnsembleSiteNodeResult> run_ensemble_site_node(const NodeConfig& config, fl::ensemble::EnsembleMember& member,
+                                                      const EnsembleNodeOptions& options = {});
 
 struct EnsembleInstitutionInfo {
   fl::PartyId party = 0;

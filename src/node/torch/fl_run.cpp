@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iomanip>
 #include <nlohmann/json.hpp>
+#include <numeric>
 #include <sstream>
 #include <stdexcept>
 #include <utility>
@@ -92,8 +93,23 @@ struct EnsembleWorkload {
   ae::EnsembleData split;
 };
 
-// Every process loads the dataset and splits it alike (reference set, Dirichlet shares), as
-// `heal fl ensemble simulate` does for one-site institutions.
+// Sites per institution (training.sites; one each when absent).
+std::vector<std::uint32_t> sites_per_institution(const NodeConfig& c) {
+  const NodeTraining& t = *c.training;
+  return t.sites.empty() ? std::vector<std::uint32_t>(c.hospitals, 1) : t.sites;
+}
+
+// The share of the partition that site s of institution k holds: the shares are numbered over all
+// sites, institution by institution (as in apps::ensemble::run_ensemble_simulation).
+std::size_t global_site_index(const NodeConfig& c, std::uint32_t k, std::uint32_t s) {
+  const auto per = sites_per_institution(c);
+  std::size_t h = 0;
+  for (std::uint32_t j = 0; j < k; ++j) h += per[j];
+  return h + s;
+}
+
+// Every process loads the dataset and splits it alike (reference set, Dirichlet shares over all
+// sites), as `heal fl ensemble simulate` does.
 EnsembleWorkload ensemble_workload(const NodeConfig& c, const io::PartitionSpec& ps) {
   const NodeTraining& t = *c.training;
   io::LoadOptions lo;
@@ -101,7 +117,9 @@ EnsembleWorkload ensemble_workload(const NodeConfig& c, const io::PartitionSpec&
   auto ds = io::load_dataset(t.data_path, lo);
   if (!ds.ok()) throw StatusError(ds.status().with_context("node config: training.data"));
   EnsembleWorkload w{std::move(*ds), {}};
-  auto split = ae::split_ensemble_data(w.data, static_cast<int>(c.hospitals), ps, t.reference_fraction, t.seed);
+  const auto per = sites_per_institution(c);
+  const int total_sites = static_cast<int>(std::accumulate(per.begin(), per.end(), std::uint32_t{0}));
+  auto split = ae::split_ensemble_data(w.data, total_sites, ps, t.reference_fraction, t.seed);
   if (!split.ok()) throw StatusError(split.status().with_context("node config: training"));
   w.split = std::move(*split);
   return w;
@@ -134,13 +152,21 @@ FlNodeRunResult run_ensemble_institution(const NodeConfig& c, const io::Partitio
   const std::string arch = t.archs[k % t.archs.size()];
   auto spec = ae::member_spec(arch, w.data);
   if (!spec.ok()) throw StatusError(spec.status().with_context("node config: training.archs"));
-  ae::TorchEnsembleMember member(w.split.pool, w.split.site_indices.at(k), w.split.reference, w.split.val, *spec,
-                                 member_options(c), ae::member_seed(t.seed, k, 0));
+  // One site: the institution trains on its share. Several: the institution model holds its sites'
+  // FedAvg and no data of its own (as in the simulation).
+  const bool multi_site = !c.sites.empty();
+  ae::TorchEnsembleMember member(
+      w.split.pool,
+      multi_site ? std::vector<std::size_t>{}
+                 : w.split.site_indices.at(global_site_index(c, static_cast<std::uint32_t>(k), 0)),
+      w.split.reference, w.split.val, *spec, member_options(c), ae::member_seed(t.seed, k, 0));
   if (o.on_text) {
     o.on_text("institution " + std::to_string(k) + ": " + w.data.name + ", " +
-              std::to_string(member.num_train_samples()) + " private images, reference set " +
-              std::to_string(member.num_reference()) + " images, model " + member.describe().architecture + " (" +
-              std::to_string(member.describe().num_parameters) + " parameters)\n");
+              (multi_site ? std::to_string(c.sites.size()) + " sites (FedAvg through SecAgg), no images of its own"
+                          : std::to_string(member.num_train_samples()) + " private images") +
+              ", reference set " + std::to_string(member.num_reference()) + " images, model " +
+              member.describe().architecture + " (" + std::to_string(member.describe().num_parameters) +
+              " parameters)\n");
   }
   EnsembleNodeOptions e = ensemble_node_options(c);
   // Early stopping as in the simulation (TorchEnsembleMember::end_round / deploy).
@@ -157,7 +183,8 @@ FlNodeRunResult run_ensemble_institution(const NodeConfig& c, const io::Partitio
   if (!traffic.ok()) throw StatusError(traffic.status());
   // The institution holds its own model: it scores it (the weights of its best validation state, as
   // the simulation deploys them) on the test split.
-  auto deployed = member.deploy(/*with_intermediate=*/true);
+  // (A multi-site institution's model is scored at the rounds' ends only, as in the simulation.)
+  auto deployed = member.deploy(/*with_intermediate=*/!multi_site);
   if (!deployed.ok()) throw StatusError(deployed.status().with_context("institution " + std::to_string(k)));
   const double best_val = *deployed;
   const auto m =
@@ -171,9 +198,39 @@ FlNodeRunResult run_ensemble_institution(const NodeConfig& c, const io::Partitio
        << m.accuracy << ", AUC " << m.auc << "\n"
        << "institution " << k << " sent " << traffic->bytes_to_coordinator << " B to the coordinator and "
        << traffic->bytes_to_peers << " B to its peers (announcements) over " << c.rounds << " rounds\n";
+    if (multi_site) {
+      os << "institution " << k << " sent " << traffic->bytes_to_sites << " B to its sites and received "
+         << traffic->bytes_from_sites << " B from them (their FedAvg under SecAgg)\n";
+    }
     o.on_text(os.str());
   }
   return out;
+}
+
+// A site of a multi-site institution: its own share of the data, the institution's architecture.
+FlNodeRunResult run_ensemble_site(const NodeConfig& c, const io::PartitionSpec& ps, const FlNodeRunOptions& o) {
+  const NodeTraining& t = *c.training;
+  EnsembleWorkload w = ensemble_workload(c, ps);
+  const std::uint32_t k = c.institution;
+  const std::uint32_t s = c.party_id % kSiteIdBase;
+  const std::string arch = t.archs[k % t.archs.size()];
+  auto spec = ae::member_spec(arch, w.data);
+  if (!spec.ok()) throw StatusError(spec.status().with_context("node config: training.archs"));
+  ae::TorchEnsembleMember member(w.split.pool, w.split.site_indices.at(global_site_index(c, k, s)), w.split.reference,
+                                 w.split.val, *spec, member_options(c), ae::member_seed(t.seed, k, s + 1));
+  if (o.on_text) {
+    o.on_text("site " + std::to_string(c.party_id) + " of institution " + std::to_string(k) + ": " + w.data.name +
+              ", " + std::to_string(member.num_train_samples()) + " private images, model " +
+              member.describe().architecture + " (" + std::to_string(member.describe().num_parameters) +
+              " parameters)\n");
+  }
+  auto traffic = run_ensemble_site_node(c, member, ensemble_node_options(c));
+  if (!traffic.ok()) throw StatusError(traffic.status());
+  if (o.on_text) {
+    o.on_text("site " + std::to_string(c.party_id) + " sent " + std::to_string(traffic->bytes_to_institution) +
+              " B to its institution and received " + std::to_string(traffic->bytes_from_institution) + " B\n");
+  }
+  return {};
 }
 
 FlNodeRunResult run_ensemble_coordinator(const NodeConfig& c, const io::PartitionSpec& ps, const FlNodeRunOptions& o) {
@@ -309,7 +366,11 @@ FlNodeRunResult run(NodeConfig c, const FlNodeRunOptions& o) {
     throw StatusError(st.with_context("node config: training.partition"));
   }
   if (c.training->federation == "ensemble") {
+    if (c.role == NodeRole::kSite) return run_ensemble_site(c, ps, o);
     return c.role == NodeRole::kHospital ? run_ensemble_institution(c, ps, o) : run_ensemble_coordinator(c, ps, o);
+  }
+  if (c.role == NodeRole::kSite) {
+    throw StatusError(Status::invalid_argument("node config: a site belongs to an ensemble (training.federation)"));
   }
   const apps::FlSimulationOptions a = workload_options(c);
   ps.hospitals = a.hospitals;
