@@ -61,6 +61,11 @@ std::vector<apps::ensemble::InstitutionPlan> read_config(const std::string& path
       throw bad("every institution needs a \"name\" and an \"arch\" string");
     }
     apps::ensemble::InstitutionPlan p{e["name"].get<std::string>(), e["arch"].get<std::string>(), 1};
+    // A model file is relative to the consortium file.
+    if (p.arch.size() > 5 && p.arch.compare(p.arch.size() - 5, 5, ".heal") == 0 &&
+        std::filesystem::path(p.arch).is_relative()) {
+      p.arch = (std::filesystem::path(path).parent_path() / p.arch).lexically_normal().string();
+    }
     if (e.contains("sites")) {
       if (!e["sites"].is_number_integer() || e["sites"].get<int>() < 1 || e["sites"].get<int>() > 64) {
         throw bad("\"sites\" of " + p.name + " must be an integer in 1..64");
@@ -193,7 +198,9 @@ void add_fl_ensemble_commands(CLI::App& fl) {
                   "JSON file of institutions, sites and architectures (hierarchical): "
                   "{\"institutions\": [{\"name\": \"A\", \"arch\": \"hecnn\", \"sites\": 2}, ...]}");
   sim->add_option("--archs", a->archs,
-                  "Architecture per hospital, cycled: hecnn, hecnn-wide, resnet, capsnet, deit, NAME:WIDTH")
+                  "Architecture per hospital, cycled: hecnn, hecnn-wide, resnet, capsnet, deit, NAME:WIDTH, "
+                  "NAME:WIDTHxDEPTH (e.g. hecnn:16x2), or a .heal model file the member starts from "
+                  "(an HE CNN, e.g. from heal train --save)")
       ->capture_default_str();
   sim->add_option("--partition", a->partition, "iid | dirichlet:ALPHA | quantity:ALPHA")->capture_default_str();
   sim->add_option("--rounds", a->rounds, "Rounds")->capture_default_str();

@@ -199,9 +199,21 @@ Result<NodeTraining> parse_training(const json& t, const std::string& base_dir) 
     if (!a->is_array() || a->empty() || a->size() > 64) return bad("training.archs", "must be a list of 1..64 names");
     n.archs.clear();
     for (const auto& name : *a) {
-      if (!name.is_string()) return bad("training.archs", "must be a list of names");
-      HEAL_RETURN_IF_ERROR(check_name("training.archs", name.get<std::string>()));
-      n.archs.push_back(name.get<std::string>());
+      if (!name.is_string()) return bad("training.archs", "must be a list of names or .heal files");
+      const std::string v = name.get<std::string>();
+      const bool file = v.size() > 5 && v.compare(v.size() - 5, 5, ".heal") == 0;
+      if (file) {
+        // A model file the institution starts from (apps::ensemble::member_arch), relative to the file.
+        if (v.size() > 4096 || std::any_of(v.begin(), v.end(), [](char ch) {
+              return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f;
+            })) {
+          return bad("training.archs", "a model file path must be printable and at most 4096 bytes");
+        }
+        n.archs.push_back(resolve(base_dir, v));
+        continue;
+      }
+      HEAL_RETURN_IF_ERROR(check_name("training.archs", v));
+      n.archs.push_back(v);
     }
   }
   HEAL_ASSIGN_OR_RETURN(n.reference_fraction,

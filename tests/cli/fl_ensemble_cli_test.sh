@@ -2,8 +2,9 @@
 # heal fl ensemble simulate end to end on a synthetic 3-class dataset (fast): 3 hospitals with three
 # architectures, 2 rounds; checks the per-round table, report.json (members, rounds, bytes with the SecAgg
 # setup amortised over the rounds it serves, baselines),
-# the plot, the ledger (verified by `heal ledger verify`, per-member history in `heal ledger log`), and
-# that a bad option fails with a message saying what to do.
+# the plot, the ledger (verified by `heal ledger verify`, per-member history in `heal ledger log`),
+# members of other widths and depths and one started from a .heal file, and that a bad option fails
+# with a message saying what to do.
 # Usage: fl_ensemble_cli_test.sh HEAL_BINARY MAKE_TEST_DATASET_BINARY
 set -euo pipefail
 heal=$1
@@ -94,6 +95,32 @@ if msg=$("$heal" --quiet fl ensemble simulate --data "$work/three.npz" --joint-d
   fail "a negative --joint-distill was accepted"
 fi
 grep -q "joint-distill" <<<"$msg" || fail "the refusal does not name --joint-distill: $msg"
+
+# Members of different widths and depths, and one that starts from a model trained before (a .heal
+# file): the ledger records which file it started from (the first 16 hex digits of its BLAKE2b).
+"$heal" --quiet train --data "$work/three.npz" --model hecnn --width 6 --depth 2 --epochs 1 --batch 16 \
+  --out "$work/pre" --save "$work/pre.heal" > "$work/pre.txt" 2>&1 || { cat "$work/pre.txt"; fail "heal train --save"; }
+out=$("$heal" --quiet fl ensemble simulate --data "$work/three.npz" --hospitals 3 \
+  --archs "hecnn:4x1,hecnn:4x2,$work/pre.heal" --rounds 1 --reference-fraction 0.25 --batch 16 \
+  --no-local-baseline --no-central --out "$work/file" 2>&1) || { echo "$out"; fail "simulate with a .heal member failed"; }
+grep -q 'ledger: verified' <<<"$out" || fail "ledger not verified with a .heal member"
+python3 - "$work/file/report.json" "$work/pre.heal" <<'PY' || fail "members of widths, depths and a .heal file"
+import hashlib, json, sys
+m = json.load(open(sys.argv[1]))["members"]
+archs = [e["architecture"] for e in m]
+assert archs[0].startswith("hecnn(width=4,depth=1,"), archs
+assert archs[1].startswith("hecnn(width=4,depth=2,"), archs
+h = hashlib.blake2b(open(sys.argv[2], "rb").read(), digest_size=32).hexdigest()[:16]
+assert archs[2].startswith("hecnn(width=6,depth=2,") and archs[2].endswith(",init=" + h + ")"), (archs[2], h)
+print("members:", archs)
+PY
+log=$("$heal" ledger log --ledger "$work/file/ledger.db")
+grep -q "init=" <<<"$log" || fail "the ledger log does not show the member's initial model"
+if msg=$("$heal" --quiet fl ensemble simulate --data "$work/three.npz" --archs "hecnn,$work/none.heal" \
+    --out "$work/bad" 2>&1); then
+  fail "a missing .heal member was accepted"
+fi
+grep -q "none.heal" <<<"$msg" || fail "the refusal does not name the missing model file: $msg"
 
 if msg=$("$heal" --quiet fl ensemble simulate --data "$work/three.npz" --archs hecnn,vgg --out "$work/bad" 2>&1); then
   fail "an unknown architecture was accepted"

@@ -228,6 +228,17 @@ TEST(NodeConfig, EnsembleTrainingIsParsedAndChecked) {
   refused("archs", "hecnn");
   refused("archs", {"hecnn", 3});
   refused("archs", {"hecnn; rm -rf /"});
+  refused("archs", {std::string("model\n.heal")});
+  {
+    // A model file an institution starts from: a path relative to the configuration's directory.
+    auto k = j;
+    k["training"]["federation"] = "ensemble";
+    k["training"]["archs"] = {"hecnn:16x2", "models/pneu.heal", "/abs/b.heal"};
+    auto r = parse_node_config(k.dump(), "/srv/heal");
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    EXPECT_EQ(r->training->archs,
+              (std::vector<std::string>{"hecnn:16x2", "/srv/heal/models/pneu.heal", "/abs/b.heal"}));
+  }
   refused("reference_fraction", 0.95);
   refused("reference_fraction", 0);
   refused("distill_epochs", 0);

@@ -157,7 +157,22 @@ struct EnsembleData {
 };
 Result<EnsembleData> split_ensemble_data(const io::Dataset& data, int sites, io::PartitionSpec partition,
                                          double reference_fraction, std::uint64_t seed);
-/// "hecnn", "resnet:32" (NAME or NAME:WIDTH) -> the model spec for the dataset's images.
+/// An institution's model: an architecture (NAME, NAME:WIDTH or NAME:WIDTHxDEPTH: "hecnn",
+/// "resnet:32", "hecnn:16x2" -- width and depth as nn::torch_backend::ModelSpec has them, depth 1..8)
+/// or a `.heal` model file (a path ending in ".heal", e.g. one `heal train --save` wrote): the
+/// member then has that model's architecture and starts from its weights (Trainer::init_from; HE CNNs,
+/// whose IR nn::torch_backend::spec_from_ir reads), as an institution that brings a model it trained
+/// before. `init_hash` is the BLAKE2b-256 of the file's bytes (in the member's description, so the
+/// ledger records which model it started from).
+struct MemberArch {
+  nn::torch_backend::ModelSpec spec;
+  std::shared_ptr<const nn::ModelIr> init;  ///< null: random initialisation
+  Digest init_hash{};
+};
+/// InvalidArgument naming the problem (unknown name, bad width or depth, an unreadable or
+/// incompatible .heal file).
+Result<MemberArch> member_arch(const std::string& arch, const io::Dataset& data);
+/// member_arch(arch, data).spec, for an architecture name.
 Result<nn::torch_backend::ModelSpec> member_spec(const std::string& arch, const io::Dataset& data);
 /// The training seed of institution k's site s (s = 0: a one-site institution's member, or a
 /// multi-site institution's model).

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,9 @@ Digest images_hash(const io::SplitData& d);
 
 /// "hecnn(width=8,depth=1,hidden=64)" etc., with the architecture's defaults resolved.
 std::string describe_spec(const nn::torch_backend::ModelSpec& spec);
+/// describe_spec, with ",init=<16 hex digits of init_hash>" before the closing parenthesis when the
+/// member starts from a model file.
+std::string describe_member(const nn::torch_backend::ModelSpec& spec, const Digest* init_hash);
 
 struct TorchMemberOptions {
   nn::torch_backend::TrainOptions train;  // private training each round
@@ -60,10 +64,14 @@ class TorchEnsembleMember final : public fl::ensemble::EnsembleMember {
  public:
   /// `train` and `indices`: the member's private examples (train[indices]; empty for a model that
   /// only holds an institution's FedAvg: train_local then fails); `reference`: the
-  /// agreed reference images; `val`: the labelled split validate() scores on.
+  /// agreed reference images; `val`: the labelled split validate() scores on. `init`: a model the
+  /// member starts from (its layers taken over by Trainer::init_from; `spec` must be
+  /// spec_from_ir's for it, as member_arch makes it), with the hash of its file; null: random.
+  /// @throws StatusError if `init` does not fit `spec`.
   TorchEnsembleMember(std::shared_ptr<const io::SplitData> train, std::vector<std::size_t> indices,
                       std::shared_ptr<const io::SplitData> reference, std::shared_ptr<const io::SplitData> val,
-                      const nn::torch_backend::ModelSpec& spec, TorchMemberOptions options, std::uint64_t seed);
+                      const nn::torch_backend::ModelSpec& spec, TorchMemberOptions options, std::uint64_t seed,
+                      std::shared_ptr<const nn::ModelIr> init = nullptr, const Digest& init_hash = {});
 
   fl::ensemble::MemberDescription describe() const override;
   std::size_t num_classes() const override;
@@ -110,6 +118,7 @@ class TorchEnsembleMember final : public fl::ensemble::EnsembleMember {
   Digest reference_hash_{};
   nn::torch_backend::Trainer trainer_;
   TorchMemberOptions options_;
+  std::optional<Digest> init_hash_;
   double best_val_ = -1;
   std::vector<float> best_weights_;
   std::vector<double> distilled_val_probs_;

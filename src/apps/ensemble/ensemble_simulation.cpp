@@ -10,6 +10,7 @@
 #include <numeric>
 
 #include "heal/apps/ensemble_diagnosis.h"
+#include "heal/core/bytes.h"
 #include "heal/core/hash.h"
 #include "heal/core/rng.h"
 #include "heal/fl/ensemble/simulation.h"
@@ -19,6 +20,7 @@
 #include "heal/ledger/backends/evm_ledger.h"
 #endif
 #include "heal/nn/metrics.h"
+#include "heal/nn/model_ir.h"
 #include "heal/nn/plots.h"
 #include "heal/nn/torch/trainer.h"
 
@@ -43,25 +45,64 @@ std::vector<double> weighted_mean(const std::vector<std::vector<double>>& probs,
 
 }  // namespace
 
-Result<tb::ModelSpec> member_spec(const std::string& text, const io::Dataset& d) {
-  const auto colon = text.find(':');
-  auto arch = tb::parse_architecture(text.substr(0, colon));
-  if (!arch.ok()) return arch.status();
-  tb::ModelSpec s;
-  s.arch = *arch;
+namespace {
+
+// A positive decimal number in [1, max] (the whole string).
+bool parse_count(const std::string& t, int max, int* out) {
+  if (t.empty() || t.size() > 4 || t.find_first_not_of("0123456789") != std::string::npos) return false;
+  const int v = std::stoi(t);
+  if (v < 1 || v > max) return false;
+  *out = v;
+  return true;
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+}  // namespace
+
+Result<MemberArch> member_arch(const std::string& text, const io::Dataset& d) {
+  MemberArch m;
+  tb::ModelSpec& s = m.spec;
   s.in_channels = d.train.channels;
   s.image_size = d.train.height;
   s.num_classes = d.num_classes;
+  if (ends_with(text, ".heal")) {
+    // A model the institution brings: its architecture and weights.
+    auto bytes = read_file(text, std::size_t{1} << 31);
+    if (!bytes.ok()) return bytes.status().with_context("member model " + text);
+    auto ir = nn::deserialize_model(*bytes);
+    if (!ir.ok()) return ir.status().with_context("member model " + text);
+    auto spec = tb::spec_from_ir(*ir, s);
+    if (!spec.ok()) {
+      return spec.status().with_context(
+          "member model " + text + " (a member can start from an HE CNN model, e.g. heal train --model hecnn --save)");
+    }
+    m.spec = *spec;
+    m.init_hash = blake2b_256(*bytes);
+    m.init = std::make_shared<const nn::ModelIr>(std::move(*ir));
+    return m;
+  }
+  const auto colon = text.find(':');
+  auto arch = tb::parse_architecture(text.substr(0, colon));
+  if (!arch.ok()) return arch.status();
+  s.arch = *arch;
   if (colon != std::string::npos) {
-    try {
-      std::size_t used = 0;
-      s.width = std::stoi(text.substr(colon + 1), &used);
-      if (used != text.size() - colon - 1 || s.width < 1) throw std::invalid_argument("width");
-    } catch (const std::exception&) {
-      return Status::invalid_argument("bad width in architecture '" + text + "' (expected NAME or NAME:WIDTH)");
+    const std::string shape = text.substr(colon + 1);
+    const auto x = shape.find('x');
+    if (!parse_count(shape.substr(0, x), 4096, &s.width) ||
+        (x != std::string::npos && !parse_count(shape.substr(x + 1), 8, &s.depth))) {
+      return Status::invalid_argument("bad width or depth in architecture '" + text +
+                                      "' (expected NAME, NAME:WIDTH or NAME:WIDTHxDEPTH, depth 1..8, or a .heal file)");
     }
   }
-  return s;
+  return m;
+}
+
+Result<tb::ModelSpec> member_spec(const std::string& text, const io::Dataset& d) {
+  HEAL_ASSIGN_OR_RETURN(MemberArch m, member_arch(text, d));
+  return m.spec;
 }
 
 std::uint64_t member_seed(std::uint64_t seed, std::size_t k, std::size_t site) {
@@ -116,11 +157,11 @@ Result<EnsembleSimulationReport> run_ensemble_simulation(const io::Dataset& data
   if (plan.size() < 2) return Status::invalid_argument("an ensemble needs at least 2 institutions");
   if (o.rounds < 1) return Status::invalid_argument("rounds must be >= 1");
   if (o.ledger_path.empty()) return Status::invalid_argument("no ledger path given");
-  std::vector<tb::ModelSpec> specs;
+  std::vector<MemberArch> specs;
   int total_sites = 0;
   for (const auto& inst : plan) {
     if (inst.sites < 1) return Status::invalid_argument("institution '" + inst.name + "' has no site");
-    auto s = member_spec(inst.arch, data);
+    auto s = member_arch(inst.arch, data);
     if (!s.ok()) return s.status();
     specs.push_back(*s);
     total_sites += inst.sites;
@@ -165,17 +206,17 @@ Result<EnsembleSimulationReport> run_ensemble_simulation(const io::Dataset& data
   std::vector<fe::InstitutionSpec> inst_specs;
   for (std::size_t k = 0; k < plan.size(); ++k) {
     // A multi-site institution's model holds the FedAvg of its sites and has no data of its own.
-    models.push_back(
-        std::make_unique<TorchEnsembleMember>(pool, plan[k].sites == 1 ? site_idx[k][0] : std::vector<std::size_t>{},
-                                              ref, val, specs[k], o.member, member_seed(o.seed, k, 0)));
+    models.push_back(std::make_unique<TorchEnsembleMember>(
+        pool, plan[k].sites == 1 ? site_idx[k][0] : std::vector<std::size_t>{}, ref, val, specs[k].spec, o.member,
+        member_seed(o.seed, k, 0), specs[k].init, specs[k].init_hash));
     fe::InstitutionSpec is;
     is.name = plan[k].name;
     is.model = models.back().get();
     if (plan[k].sites > 1) {
       for (int s = 0; s < plan[k].sites; ++s) {
-        sites[k].push_back(
-            std::make_unique<TorchEnsembleMember>(pool, site_idx[k][static_cast<std::size_t>(s)], ref, val, specs[k],
-                                                  o.member, member_seed(o.seed, k, static_cast<std::size_t>(s) + 1)));
+        sites[k].push_back(std::make_unique<TorchEnsembleMember>(
+            pool, site_idx[k][static_cast<std::size_t>(s)], ref, val, specs[k].spec, o.member,
+            member_seed(o.seed, k, static_cast<std::size_t>(s) + 1), specs[k].init, specs[k].init_hash));
         is.sites.push_back(sites[k].back().get());
       }
     }
@@ -299,7 +340,7 @@ Result<EnsembleSimulationReport> run_ensemble_simulation(const io::Dataset& data
     MemberSummary s;
     s.institution = plan[k].name;
     s.sites = plan[k].sites;
-    s.architecture = describe_spec(models[k]->trainer().spec());
+    s.architecture = models[k]->describe().architecture;
     s.num_parameters = models[k]->trainer().num_parameters();
     s.class_counts = pool->class_counts(data.num_classes);
     std::fill(s.class_counts.begin(), s.class_counts.end(), 0);
@@ -361,7 +402,8 @@ Result<EnsembleSimulationReport> run_ensemble_simulation(const io::Dataset& data
     std::vector<std::vector<double>> lp;
     std::vector<double> lw(plan.size());
     for (std::size_t k = 0; k < plan.size(); ++k) {
-      TorchEnsembleMember local(pool, inst_idx[k], ref, val, specs[k], o.member, member_seed(o.seed, k, 0));
+      TorchEnsembleMember local(pool, inst_idx[k], ref, val, specs[k].spec, o.member, member_seed(o.seed, k, 0),
+                                specs[k].init, specs[k].init_hash);
       double best = -1;
       std::vector<float> bw;
       for (int r = 0; r < o.rounds; ++r) {

@@ -31,20 +31,33 @@ std::string describe_spec(const tb::ModelSpec& s) {
   return o.str();
 }
 
+std::string describe_member(const tb::ModelSpec& spec, const Digest* init_hash) {
+  std::string d = describe_spec(spec);
+  if (init_hash != nullptr) d.insert(d.size() - 1, ",init=" + digest_hex(*init_hash).substr(0, 16));
+  return d;
+}
+
 TorchEnsembleMember::TorchEnsembleMember(std::shared_ptr<const io::SplitData> train, std::vector<std::size_t> indices,
                                          std::shared_ptr<const io::SplitData> reference,
                                          std::shared_ptr<const io::SplitData> val, const tb::ModelSpec& spec,
-                                         TorchMemberOptions options, std::uint64_t seed)
+                                         TorchMemberOptions options, std::uint64_t seed,
+                                         std::shared_ptr<const nn::ModelIr> init, const Digest& init_hash)
     : train_(std::move(train)),
       indices_(std::move(indices)),
       reference_(std::move(reference)),
       val_(std::move(val)),
       reference_hash_(images_hash(*reference_)),
       trainer_(spec, seed),
-      options_(std::move(options)) {}
+      options_(std::move(options)) {
+  if (init) {
+    auto taken = trainer_.init_from(*init);
+    if (!taken.ok()) throw StatusError(taken.status().with_context("the member's initial model"));
+    init_hash_ = init_hash;
+  }
+}
 
 fl::ensemble::MemberDescription TorchEnsembleMember::describe() const {
-  return {describe_spec(trainer_.spec()), trainer_.num_parameters()};
+  return {describe_member(trainer_.spec(), init_hash_ ? &*init_hash_ : nullptr), trainer_.num_parameters()};
 }
 
 std::size_t TorchEnsembleMember::num_classes() const { return static_cast<std::size_t>(trainer_.spec().num_classes); }

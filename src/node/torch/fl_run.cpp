@@ -150,16 +150,17 @@ FlNodeRunResult run_ensemble_institution(const NodeConfig& c, const io::Partitio
   EnsembleWorkload w = ensemble_workload(c, ps);
   const std::size_t k = c.party_id;
   const std::string arch = t.archs[k % t.archs.size()];
-  auto spec = ae::member_spec(arch, w.data);
+  auto spec = ae::member_arch(arch, w.data);
   if (!spec.ok()) throw StatusError(spec.status().with_context("node config: training.archs"));
   // One site: the institution trains on its share. Several: the institution model holds its sites'
   // FedAvg and no data of its own (as in the simulation).
   const bool multi_site = !c.sites.empty();
-  ae::TorchEnsembleMember member(
-      w.split.pool,
-      multi_site ? std::vector<std::size_t>{}
-                 : w.split.site_indices.at(global_site_index(c, static_cast<std::uint32_t>(k), 0)),
-      w.split.reference, w.split.val, *spec, member_options(c), ae::member_seed(t.seed, k, 0));
+  ae::TorchEnsembleMember member(w.split.pool,
+                                 multi_site
+                                     ? std::vector<std::size_t>{}
+                                     : w.split.site_indices.at(global_site_index(c, static_cast<std::uint32_t>(k), 0)),
+                                 w.split.reference, w.split.val, spec->spec, member_options(c),
+                                 ae::member_seed(t.seed, k, 0), spec->init, spec->init_hash);
   if (o.on_text) {
     o.on_text("institution " + std::to_string(k) + ": " + w.data.name + ", " +
               (multi_site ? std::to_string(c.sites.size()) + " sites (FedAvg through SecAgg), no images of its own"
@@ -214,10 +215,11 @@ FlNodeRunResult run_ensemble_site(const NodeConfig& c, const io::PartitionSpec& 
   const std::uint32_t k = c.institution;
   const std::uint32_t s = c.party_id % kSiteIdBase;
   const std::string arch = t.archs[k % t.archs.size()];
-  auto spec = ae::member_spec(arch, w.data);
+  auto spec = ae::member_arch(arch, w.data);
   if (!spec.ok()) throw StatusError(spec.status().with_context("node config: training.archs"));
   ae::TorchEnsembleMember member(w.split.pool, w.split.site_indices.at(global_site_index(c, k, s)), w.split.reference,
-                                 w.split.val, *spec, member_options(c), ae::member_seed(t.seed, k, s + 1));
+                                 w.split.val, spec->spec, member_options(c), ae::member_seed(t.seed, k, s + 1),
+                                 spec->init, spec->init_hash);
   if (o.on_text) {
     o.on_text("site " + std::to_string(c.party_id) + " of institution " + std::to_string(k) + ": " + w.data.name +
               ", " + std::to_string(member.num_train_samples()) + " private images, model " +
