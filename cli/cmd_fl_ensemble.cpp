@@ -29,6 +29,7 @@ struct EnsembleArgs {
                     central_arch = "hecnn", config, lr_schedule = "constant", ledger;
   int hospitals = 4, rounds = 10, local_epochs = 2, distill_epochs = 1, batch = 64, threads = 2, size = 0;
   double reference_fraction = 0.2, lr = 2e-3, distill_lr = 1e-3, sharpen = 1.0, joint_distill = 0.0;
+  bool balance_consensus = false;
   std::uint64_t seed = 1;
   bool json = false, no_local = false, no_central = false;
 };
@@ -101,7 +102,8 @@ void run(const EnsembleArgs& a) {
                                                 .sharpen = a.sharpen,
                                                 .joint_distill = a.joint_distill,
                                                 .lr_schedule = a.lr_schedule,
-                                                .rounds = static_cast<std::uint64_t>(a.rounds)}));
+                                                .rounds = static_cast<std::uint64_t>(a.rounds),
+                                                .balance_consensus = a.balance_consensus}));
   o.local_baseline = !a.no_local;
   o.central_baseline = !a.no_central;
   o.central_arch = a.central_arch;
@@ -225,6 +227,9 @@ void add_fl_ensemble_commands(CLI::App& fl) {
                   "latest consensus together; 0: off, distillation only in the digest step)")
       ->check(CLI::Range(0.0, 10.0))
       ->capture_default_str();
+  sim->add_flag("--balance-consensus", a->balance_consensus,
+                "Distil a class-balanced consensus: divide it by its class prior on the reference set and "
+                "renormalise (the soft counterpart of private training's 1/frequency class weights)");
   sim->add_option("--batch", a->batch, "Batch size")->capture_default_str();
   sim->add_option("--size", a->size, "Resize images to SIZE (0: the dataset's)")->capture_default_str();
   sim->add_option("--central-arch", a->central_arch, "Architecture of the central baseline")->capture_default_str();

@@ -146,6 +146,7 @@ Result<NodeTraining> parse_training(const json& t, const std::string& base_dir) 
                                   "distill_epochs",
                                   "distill_lr",
                                   "sharpen",
+                                  "balance_consensus",
                                   "sites"}));
   NodeTraining n;
   HEAL_ASSIGN_OR_RETURN(n.data_path, get_string(t, "training.", "data"));
@@ -169,6 +170,10 @@ Result<NodeTraining> parse_training(const json& t, const std::string& base_dir) 
   if (!loss.empty()) {
     if (loss != "bce-dice" && loss != "structure") return bad("training.loss", "\"bce-dice\" or \"structure\"");
     n.seg_loss = loss;
+  }
+  if (t.contains("balance_consensus")) {
+    if (!t["balance_consensus"].is_boolean()) return bad("training.balance_consensus", "must be true or false");
+    n.balance_consensus = t["balance_consensus"].get<bool>();
   }
   if (t.contains("multiclass")) {
     if (!t["multiclass"].is_boolean()) return bad("training.multiclass", "must be true or false");

@@ -107,6 +107,7 @@ struct EnsembleRecipe {
   int rounds = 0, local_epochs = 0, distill_epochs = 0;
   double lr = 0, distill_lr = 0, sharpen_temperature = 1, joint_distill_weight = 0;
   bool cosine = false;
+  bool balance_consensus = false;
   std::string central_arch;
   std::uint64_t seed = 0;
 };
@@ -120,6 +121,9 @@ struct EnsembleSimulationReport {
   double local_ensemble_test_accuracy = 0;  // the same weighted ensemble of the local-only members
   double central_test_accuracy = 0, central_test_auc = 0, central_best_val_accuracy = 0;
   double ensemble_val_accuracy = 0;  // the deployed ensemble (best checkpoints, final weights) on validation
+  /// Balanced accuracy (mean per-class recall) on validation of the deployed ensemble and of the
+  /// central model's deployed state: the objective private training weights classes for.
+  double ensemble_val_balanced_accuracy = 0, central_val_balanced_accuracy = 0;
   /// The test split answered by secure ensemble diagnosis (apps/ensemble_diagnosis.h, SMPC mode: the
   /// querier learns only the weighted mean): its accuracy, the largest difference from the plaintext
   /// weighted mean (fixed-point error), its bytes and time.

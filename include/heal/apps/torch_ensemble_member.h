@@ -45,6 +45,12 @@ struct TorchMemberOptions {
   /// institution. The sites of a multi-site institution receive its distilled weights, not the
   /// consensus, and train on their own data only.
   double joint_distill_weight = 0;
+  /// Balanced distillation: divide the consensus by its class prior on the reference set (the mean
+  /// consensus probability per class, which every institution can compute) and renormalise each row,
+  /// before sharpening: q_ik ∝ c_ik / pi_k. The targets become balanced posteriors, the soft
+  /// counterpart of the 1/frequency class weights of private training (logit adjustment, Menon et al.,
+  /// arXiv:2007.07314). Off: the members distil the reference set's prior along with the consensus.
+  bool balance_consensus = false;
 };
 
 /// The member recipe of `heal fl ensemble simulate` and of ensemble nodes (`heal node run`), in the
@@ -56,6 +62,7 @@ struct MemberRecipe {
   double lr = 2e-3, distill_lr = 1e-3, sharpen = 1.0, joint_distill = 0.0;
   std::string lr_schedule = "constant";
   std::uint64_t rounds = 1;
+  bool balance_consensus = false;
 };
 /// TorchMemberOptions of a recipe; InvalidArgument for an unknown schedule.
 Result<TorchMemberOptions> member_options(const MemberRecipe& r);

@@ -71,6 +71,7 @@ struct NodeTraining {
   std::uint32_t distill_epochs = 1;  ///< ensemble: distillation epochs per round
   double distill_lr = 1e-3;          ///< ensemble: distillation learning rate (constant)
   double sharpen = 1.0;              ///< ensemble: consensus sharpening temperature (1: off)
+  bool balance_consensus = false;    ///< ensemble: distil the class-balanced consensus (--balance-consensus)
   /// ensemble hierarchy: sites per institution (empty: one each). The training split is partitioned
   /// over all sites alike in every process (institution k's sites take the shares after those of
   /// institutions 0..k-1), as `heal fl ensemble simulate --config` does.

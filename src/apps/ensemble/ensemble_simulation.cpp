@@ -33,6 +33,11 @@ namespace {
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
+// Mean per-class recall (binary: (sensitivity + specificity) / 2; multi-class: macro recall).
+double balanced_accuracy(const nn::ClassificationMetrics& m) {
+  return m.num_classes == 2 ? (m.sensitivity + m.specificity) / 2 : m.sensitivity;
+}
+
 // Weighted mean of row-major probability matrices.
 std::vector<double> weighted_mean(const std::vector<std::vector<double>>& probs, const std::vector<double>& w) {
   std::vector<double> out(probs.front().size(), 0.0);
@@ -194,6 +199,7 @@ Result<EnsembleSimulationReport> run_ensemble_simulation(const io::Dataset& data
                 .sharpen_temperature = o.member.sharpen_temperature,
                 .joint_distill_weight = o.member.joint_distill_weight,
                 .cosine = o.member.schedule.cosine,
+                .balance_consensus = o.member.balance_consensus,
                 .central_arch = o.central_arch,
                 .seed = o.seed};
   rep.reference_size = ref->size();
@@ -359,7 +365,9 @@ Result<EnsembleSimulationReport> run_ensemble_simulation(const io::Dataset& data
   {
     std::vector<std::vector<double>> vp;
     for (const auto& m : models) vp.push_back(m->trainer().predict_proba(*val));
-    rep.ensemble_val_accuracy = nn::compute_metrics(weighted_mean(vp, weights), val->labels, data.num_classes).accuracy;
+    const auto vm = nn::compute_metrics(weighted_mean(vp, weights), val->labels, data.num_classes);
+    rep.ensemble_val_accuracy = vm.accuracy;
+    rep.ensemble_val_balanced_accuracy = balanced_accuracy(vm);
     rep.test_labels = data.test.labels;
     rep.ensemble_test_probabilities = weighted_mean(test_probs, weights);
     const auto m = nn::compute_metrics(rep.ensemble_test_probabilities, data.test.labels, data.num_classes);
@@ -455,6 +463,8 @@ Result<EnsembleSimulationReport> run_ensemble_simulation(const io::Dataset& data
     }
     central.set_weights(bw);
     rep.central_best_val_accuracy = best;
+    rep.central_val_balanced_accuracy =
+        balanced_accuracy(nn::compute_metrics(central.predict_proba(*val), val->labels, data.num_classes));
     rep.central_test_probabilities = central.predict_proba(data.test);
     const auto m = nn::compute_metrics(rep.central_test_probabilities, data.test.labels, data.num_classes);
     rep.central_test_accuracy = m.accuracy;
@@ -481,6 +491,7 @@ std::string ensemble_report_json(const EnsembleSimulationReport& r) {
                  {"distill_lr", rc.distill_lr},
                  {"sharpen", rc.sharpen_temperature},
                  {"joint_distill", rc.joint_distill_weight},
+                 {"balance_consensus", rc.balance_consensus},
                  {"lr_schedule", rc.cosine ? "cosine" : "constant"},
                  {"central_arch", rc.central_arch},
                  {"seed", rc.seed}};
@@ -528,6 +539,7 @@ std::string ensemble_report_json(const EnsembleSimulationReport& r) {
   j["ensemble"] = {{"test_accuracy", r.ensemble_test_accuracy},
                    {"test_auc", r.ensemble_test_auc},
                    {"val_accuracy", r.ensemble_val_accuracy},
+                   {"val_balanced_accuracy", r.ensemble_val_balanced_accuracy},
                    {"test_probabilities", r.ensemble_test_probabilities}};
   j["test_labels"] = r.test_labels;
   j["local_only_ensemble_test_accuracy"] = num(r.local_ensemble_test_accuracy);
@@ -535,6 +547,7 @@ std::string ensemble_report_json(const EnsembleSimulationReport& r) {
                   {"test_accuracy", num(r.central_test_accuracy)},
                   {"test_auc", num(r.central_test_auc)},
                   {"best_val_accuracy", num(r.central_best_val_accuracy)},
+                  {"val_balanced_accuracy", num(r.central_val_balanced_accuracy)},
                   {"test_probabilities", r.central_test_probabilities}};
   j["ledger_verified"] = r.ledger_verified;
   j["ledger"] = {{"backend", r.ledger_backend}, {"uri", r.ledger_uri}};

@@ -98,6 +98,7 @@ Result<TorchMemberOptions> member_options(const MemberRecipe& r) {
   m.distill.schedule = nn::torch_backend::Schedule::kConstant;
   m.sharpen_temperature = r.sharpen;
   m.joint_distill_weight = r.joint_distill;
+  m.balance_consensus = r.balance_consensus;
   HEAL_ASSIGN_OR_RETURN(m.schedule, parse_round_schedule(r.lr_schedule, r.rounds));
   return m;
 }
@@ -129,10 +130,22 @@ Result<fl::Metrics> TorchEnsembleMember::distill(std::span<const double> consens
   }
   return guarded("distillation", [&]() -> Result<fl::Metrics> {
     std::vector<double> q(consensus.begin(), consensus.end());
+    const std::size_t C = num_classes();
+    if (options_.balance_consensus) {
+      std::vector<double> prior(C, 0.0);
+      for (std::size_t i = 0; i < q.size(); i += C) {
+        for (std::size_t k = 0; k < C; ++k) prior[k] += std::clamp(q[i + k], 0.0, 1.0);
+      }
+      for (auto& p : prior) p = std::max(p / static_cast<double>(q.size() / C), 1e-6);
+      for (std::size_t i = 0; i < q.size(); i += C) {
+        double z = 0;
+        for (std::size_t k = 0; k < C; ++k) z += (q[i + k] = std::clamp(q[i + k], 0.0, 1.0) / prior[k]);
+        for (std::size_t k = 0; k < C; ++k) q[i + k] = z > 0 ? q[i + k] / z : 1.0 / static_cast<double>(C);
+      }
+    }
     const double T = options_.sharpen_temperature;
     if (T != 1.0) {
       HEAL_REQUIRE(T > 0, "sharpen_temperature must be > 0");
-      const std::size_t C = num_classes();
       for (std::size_t i = 0; i < q.size(); i += C) {
         double z = 0;
         for (std::size_t k = 0; k < C; ++k) z += (q[i + k] = std::pow(std::max(q[i + k], 0.0), 1.0 / T));

@@ -134,7 +134,8 @@ ae::TorchMemberOptions member_options(const NodeConfig& c) {
                                .distill_lr = t.distill_lr,
                                .sharpen = t.sharpen,
                                .lr_schedule = t.lr_schedule,
-                               .rounds = c.rounds});
+                               .rounds = c.rounds,
+                               .balance_consensus = t.balance_consensus});
   if (!m.ok()) throw StatusError(m.status().with_context("node config: training"));
   return std::move(*m);
 }

@@ -107,6 +107,41 @@ TEST(TorchEnsembleMember, DeploysTheBestRoundEndUnlessAStateAfterPrivateTraining
   EXPECT_EQ(m.get_weights(), w2);
 }
 
+// --balance-consensus: the consensus is divided by its class prior on the reference set. A consensus
+// that calls every reference image 80 % class 0 carries nothing but that prior: balanced, it asks for
+// 50 / 50; as it is, for 80 / 20.
+TEST(TorchEnsembleMember, ABalancedConsensusLeavesTheReferencePriorOut) {
+  (void)kOneThread;
+  Fixture f;
+  std::vector<double> prior_only(f.reference->size() * 2);
+  for (std::size_t i = 0; i < f.reference->size(); ++i) {
+    prior_only[2 * i] = 0.8;
+    prior_only[2 * i + 1] = 0.2;
+  }
+  const auto mean_class0 = [&](const TorchEnsembleMember& m) {
+    const auto p = m.trainer().predict_proba(*f.reference);
+    double s = 0;
+    for (std::size_t i = 0; i < p.size(); i += 2) s += p[i];
+    return s / static_cast<double>(p.size() / 2);
+  };
+  auto opts = Fixture::options();
+  opts.distill_epochs = 30;
+  TorchEnsembleMember plain(f.train, Fixture::all(f.train->size()), f.reference, f.val, tb::ModelSpec{.image_size = 16},
+                            opts, 7);
+  opts.balance_consensus = true;
+  TorchEnsembleMember balanced(f.train, Fixture::all(f.train->size()), f.reference, f.val,
+                               tb::ModelSpec{.image_size = 16}, opts, 7);
+  ASSERT_TRUE(plain.distill(prior_only, {.round = 1}).ok());
+  ASSERT_TRUE(balanced.distill(prior_only, {.round = 1}).ok());
+  EXPECT_NEAR(mean_class0(plain), 0.8, 0.05);
+  EXPECT_NEAR(mean_class0(balanced), 0.5, 0.05);
+  // An informative consensus keeps its ranking: one-hot labels of a skewed reference set stay one-hot.
+  TorchEnsembleMember informative(f.train, Fixture::all(f.train->size()), f.reference, f.val,
+                                  tb::ModelSpec{.image_size = 16}, opts, 7);
+  ASSERT_TRUE(informative.distill(one_hot(*f.reference, false), {.round = 1}).ok());
+  EXPECT_GE(val_accuracy(informative, *f.val), 0.85);
+}
+
 TEST(TorchEnsembleMember, RefusesAConsensusOfTheWrongSize) {
   Fixture f;
   const std::vector<double> short_consensus(3, 0.5);
