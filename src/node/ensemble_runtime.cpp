@@ -635,6 +635,7 @@ Result<EnsembleSiteNodeResult> run_ensemble_site_node(const NodeConfig& c, fl::e
       if (!g.ok()) return g.status().with_context(who + " refuses its site group");
       site = std::make_unique<fl::ensemble::EnsembleSite>(self, c.institution, member, std::move(secagg), std::move(*g),
                                                           o.train, transport, rng);
+      site->on_trained(o.on_site_round);
       (void)net->send({self, c.institution, kNodeSiteGroup, 0, {}});
       group.reset();
     }

@@ -266,10 +266,16 @@ SiteWorld make_site_world() {
   FakeMember& m = *w.sites[s];
   DiesInRound dying(m, die_in_round);
   fl::ensemble::EnsembleMember& member = die_in_round > 0 ? static_cast<fl::ensemble::EnsembleMember&>(dying) : m;
-  auto r = run_ensemble_site_node(*c, member, test_options());
+  EnsembleNodeOptions o = test_options();
+  std::vector<std::uint64_t> trained;  // the rounds the site reported training in, each contributing
+  o.on_site_round = [&](const fl::ensemble::SiteRound& sr) {
+    if (sr.contributed && sr.train_samples == m.num_train_samples()) trained.push_back(sr.round);
+  };
+  auto r = run_ensemble_site_node(*c, member, o);
   if (!r.ok()) std::fprintf(stderr, "site %zu: %s\n", s, r.status().to_string().c_str());
   // Both siblings announced themselves directly (a 32-byte key and the architecture, at least once).
   if (r.ok() && r->bytes_from_siblings < 2 * 40) ::_exit(4);
+  if (r.ok() && trained != std::vector<std::uint64_t>{1, 2, 3}) ::_exit(5);
   ::_exit(r.ok() ? 0 : 1);
 }
 

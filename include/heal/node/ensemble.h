@@ -88,6 +88,8 @@ struct EnsembleNodeOptions {
   std::function<void(const fl::ensemble::CoordinatorRound&)> on_round;
   /// Institutions: called after every round this institution took part in.
   std::function<void(const fl::ensemble::NodeRound&)> on_node_round;
+  /// Sites: called after the site trained in a round.
+  std::function<void(const fl::ensemble::SiteRound&)> on_site_round;
 };
 
 /// An institution's traffic over the run, as its own transport counts it (protocol payloads).

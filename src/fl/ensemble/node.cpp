@@ -359,6 +359,7 @@ struct EnsembleSite::State {
   std::uint64_t round = 0;
   std::unique_ptr<smpc::SecAggClient> client;
   std::vector<std::uint64_t> x;
+  std::function<void(const SiteRound&)> on_trained;
 
   void send(Bytes b) { (void)net->send({id, institution, MessageKind::kSiteSecAgg, round, std::move(b)}); }
 
@@ -381,9 +382,25 @@ struct EnsembleSite::State {
     if (!member->set_weights(w).ok()) return;
     TrainConfig tc = train;
     tc.round = m.round;
-    auto t = member->train_local(tc);
-    auto v = member->validate();
+    // What the launcher hears once the site has trained (contributed or not).
+    SiteRound sr;
+    sr.round = m.round;
+    sr.train_samples = member->num_train_samples();
+    struct Report {
+      const std::function<void(const SiteRound&)>& f;
+      SiteRound& r;
+      ~Report() {
+        if (f) f(r);
+      }
+    } report{on_trained, sr};
+    Result<Metrics> t = Metrics{}, v = Metrics{};
+    {
+      Stopwatch sw(sr.train_seconds);
+      t = member->train_local(tc);
+      v = member->validate();
+    }
     if (!t.ok() || !v.ok() || !v->count("accuracy") || !v->count("num_samples")) return;  // drops out
+    sr.val_accuracy = v->at("accuracy");
     const double nval = v->at("num_samples"), acc = v->at("accuracy");
     const auto n = member->num_train_samples();
     if (!(nval > 0) || !(acc >= 0 && acc <= 1) || n == 0) return;
@@ -406,6 +423,7 @@ struct EnsembleSite::State {
     client =
         std::make_unique<smpc::SecAggClient>(c, secagg_id, internal::copy_identity(identity), group.verify_keys, *rng);
     send(client->advertise_keys());
+    sr.contributed = true;
   }
 
   void on_secagg(const Message& m) {
@@ -440,6 +458,8 @@ EnsembleSite::EnsembleSite(PartyId id, PartyId institution, EnsembleMember& memb
 EnsembleSite::~EnsembleSite() = default;
 
 void EnsembleSite::crash_before_masked_input() { st_->crash_before_masked = true; }
+
+void EnsembleSite::on_trained(std::function<void(const SiteRound&)> f) { st_->on_trained = std::move(f); }
 
 Result<bool> EnsembleSite::poll() {
   bool any = false;

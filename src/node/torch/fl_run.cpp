@@ -227,7 +227,16 @@ FlNodeRunResult run_ensemble_site(const NodeConfig& c, const io::PartitionSpec& 
               member.describe().architecture + " (" + std::to_string(member.describe().num_parameters) +
               " parameters)\n");
   }
-  auto traffic = run_ensemble_site_node(c, member, ensemble_node_options(c));
+  EnsembleNodeOptions e = ensemble_node_options(c);
+  e.on_site_round = [&](const fl::ensemble::SiteRound& r) {
+    if (!o.on_text) return;
+    std::ostringstream os;
+    os << std::setprecision(3) << "round " << r.round << ": trained on " << r.train_samples << " images, val ACC "
+       << r.val_accuracy << " (" << r.train_seconds << " s)"
+       << (r.contributed ? ", contributing to the institution's FedAvg" : ", dropped out of this round") << "\n";
+    o.on_text(os.str());
+  };
+  auto traffic = run_ensemble_site_node(c, member, e);
   if (!traffic.ok()) throw StatusError(traffic.status());
   if (o.on_text) {
     o.on_text("site " + std::to_string(c.party_id) + " sent " + std::to_string(traffic->bytes_to_institution) +

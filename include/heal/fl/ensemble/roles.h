@@ -189,6 +189,15 @@ class EnsembleNode {
   std::unique_ptr<State> st_;
 };
 
+/// A site's record of one round it trained in (for a launcher's progress output).
+struct SiteRound {
+  std::uint64_t round = 0;
+  std::uint64_t train_samples = 0;
+  double val_accuracy = 0;
+  double train_seconds = 0;  // private training + validation
+  bool contributed = false;  // its masked input is ready for the site SecAgg (false: it drops out)
+};
+
 /// One site of a multi-site institution: trains its member and contributes n_s * weights, n_s and
 /// its validation counts through the site SecAgg.
 class EnsembleSite {
@@ -200,6 +209,8 @@ class EnsembleSite {
   Result<bool> poll();
   /// Crashes (stops answering) before sending its masked input from now on (test seam).
   void crash_before_masked_input();
+  /// Called after the site trained and validated in a round (may be empty).
+  void on_trained(std::function<void(const SiteRound&)> f);
 
  private:
   struct State;
