@@ -151,6 +151,38 @@ nlohmann::json run_cluster(const Cluster& cl, int dying = -1, std::uint64_t die_
   return nlohmann::json::parse(in);
 }
 
+// The same institutions (and sites) in one process: fl::ensemble::EnsembleSimulation's first `rounds`
+// rounds, on its own ledger in the cluster's directory.
+std::vector<fl::ensemble::EnsembleRoundReport> simulate(const Cluster& cl,
+                                                        std::vector<fl::ensemble::InstitutionSpec> specs,
+                                                        const Digest& reference_hash, int rounds) {
+  fl::ensemble::SimulationOptions so;
+  so.reference_hash = reference_hash;
+  auto sim_ledger = ledger::SqliteLedger::open(cl.dir + "/simulation.sqlite").value();
+  SeededRng rng(seed_from_u64(1));
+  fl::ensemble::EnsembleSimulation sim(std::move(specs), so, *sim_ledger, rng);
+  std::vector<fl::ensemble::EnsembleRoundReport> out;
+  if (!sim.setup().ok()) return out;
+  for (int r = 0; r < rounds; ++r) {
+    auto rep = sim.run_round();
+    if (!rep.ok() || !rep->completed) break;
+    out.push_back(std::move(*rep));
+  }
+  return out;
+}
+
+// A round over processes (the coordinator's result.json) against the simulation's: completed by
+// institutions 0-2 with the same consensus.
+void expect_same_round(const nlohmann::json& net_round, const fl::ensemble::EnsembleRoundReport& rep, int r) {
+  EXPECT_TRUE(net_round["completed"].get<bool>()) << "round " << r;
+  EXPECT_EQ(net_round["contributors"].get<std::vector<fl::PartyId>>(), (std::vector<fl::PartyId>{0, 1, 2}));
+  const auto consensus = net_round["consensus"].get<std::vector<double>>();
+  ASSERT_EQ(consensus.size(), rep.consensus.size());
+  double worst = 0;
+  for (std::size_t j = 0; j < consensus.size(); ++j) worst = std::max(worst, std::abs(consensus[j] - rep.consensus[j]));
+  EXPECT_LT(worst, 1e-12) << "round " << r;
+}
+
 TEST(NodeEnsemble, ThreeInstitutionProcessesComputeTheSimulationsConsensus) {
   const auto t0 = std::chrono::steady_clock::now();
   Cluster cl = make_cluster("ensemble", 20000, kInstitutions);
@@ -170,26 +202,9 @@ TEST(NodeEnsemble, ThreeInstitutionProcessesComputeTheSimulationsConsensus) {
     spec.model = members[k].get();
     specs.push_back(spec);
   }
-  fl::ensemble::SimulationOptions so;
-  so.reference_hash = members[0]->reference_hash();
-  const std::string sim_path = cl.dir + "/simulation.sqlite";
-  auto sim_ledger = ledger::SqliteLedger::open(sim_path).value();
-  SeededRng rng(seed_from_u64(1));
-  fl::ensemble::EnsembleSimulation sim(specs, so, *sim_ledger, rng);
-  ASSERT_TRUE(sim.setup().ok());
-  for (int r = 0; r < kRounds; ++r) {
-    auto rep = sim.run_round();
-    ASSERT_TRUE(rep.ok() && rep->completed);
-    const auto& net_round = out["rounds"][static_cast<std::size_t>(r)];
-    EXPECT_TRUE(net_round["completed"].get<bool>());
-    EXPECT_EQ(net_round["contributors"].get<std::vector<fl::PartyId>>(), (std::vector<fl::PartyId>{0, 1, 2}));
-    const auto consensus = net_round["consensus"].get<std::vector<double>>();
-    ASSERT_EQ(consensus.size(), rep->consensus.size());
-    double worst = 0;
-    for (std::size_t j = 0; j < consensus.size(); ++j)
-      worst = std::max(worst, std::abs(consensus[j] - rep->consensus[j]));
-    EXPECT_LT(worst, 1e-12) << "round " << r + 1;
-  }
+  const auto sim = simulate(cl, specs, members[0]->reference_hash(), kRounds);
+  ASSERT_EQ(sim.size(), std::size_t{kRounds});
+  for (int r = 0; r < kRounds; ++r) expect_same_round(out["rounds"][static_cast<std::size_t>(r)], sim[r], r + 1);
   EXPECT_EQ(out["architectures"][1].get<std::string>(), "logreg(features=0,1,2)");
 
   // The shared ledger: the co-signed setup, the ensemble setup, every institution's version history
@@ -279,6 +294,18 @@ SiteWorld make_site_world() {
   ::_exit(r.ok() ? 0 : 1);
 }
 
+std::vector<fl::ensemble::InstitutionSpec> site_world_specs(SiteWorld& w) {
+  std::vector<fl::ensemble::InstitutionSpec> specs;
+  for (std::size_t k = 0; k < w.members.size(); ++k) {
+    fl::ensemble::InstitutionSpec spec;
+    spec.name = "institution-" + std::to_string(k);
+    spec.model = w.members[k].get();
+    if (k == 0) spec.sites = {w.sites[0].get(), w.sites[1].get(), w.sites[2].get()};
+    specs.push_back(spec);
+  }
+  return specs;
+}
+
 nlohmann::json run_site_cluster(const Cluster& cl, int dying_site = -1, std::uint64_t die_in_round = 0) {
   std::vector<pid_t> sites, institutions;
   for (std::size_t s = 0; s < cl.site_configs.size(); ++s) {
@@ -316,34 +343,13 @@ TEST(NodeEnsemble, SiteProcessesOfAnInstitutionComputeTheSimulationsHierarchy) {
 
   // The same institutions and sites in one process: institution 0's FedAvg of its sites, then the ensemble.
   SiteWorld w = make_site_world();
-  std::vector<fl::ensemble::InstitutionSpec> specs;
-  for (std::size_t k = 0; k < w.members.size(); ++k) {
-    fl::ensemble::InstitutionSpec spec;
-    spec.name = "institution-" + std::to_string(k);
-    spec.model = w.members[k].get();
-    if (k == 0) spec.sites = {w.sites[0].get(), w.sites[1].get(), w.sites[2].get()};
-    specs.push_back(spec);
-  }
-  fl::ensemble::SimulationOptions so;
-  so.reference_hash = w.members[0]->reference_hash();
-  auto sim_ledger = ledger::SqliteLedger::open(cl.dir + "/simulation.sqlite").value();
-  SeededRng rng(seed_from_u64(1));
-  fl::ensemble::EnsembleSimulation sim(specs, so, *sim_ledger, rng);
-  ASSERT_TRUE(sim.setup().ok());
+  const auto sim = simulate(cl, site_world_specs(w), w.members[0]->reference_hash(), kRounds);
+  ASSERT_EQ(sim.size(), std::size_t{kRounds});
   for (int r = 0; r < kRounds; ++r) {
-    auto rep = sim.run_round();
-    ASSERT_TRUE(rep.ok() && rep->completed);
     const auto& net_round = out["rounds"][static_cast<std::size_t>(r)];
-    EXPECT_TRUE(net_round["completed"].get<bool>());
-    EXPECT_EQ(net_round["contributors"].get<std::vector<fl::PartyId>>(), (std::vector<fl::PartyId>{0, 1, 2}));
-    const auto consensus = net_round["consensus"].get<std::vector<double>>();
-    ASSERT_EQ(consensus.size(), rep->consensus.size());
-    double worst = 0;
-    for (std::size_t j = 0; j < consensus.size(); ++j)
-      worst = std::max(worst, std::abs(consensus[j] - rep->consensus[j]));
-    EXPECT_LT(worst, 1e-12) << "round " << r + 1;
+    expect_same_round(net_round, sim[r], r + 1);
     // Institution 0's public weight comes from its sites' pooled validation accuracy.
-    EXPECT_NEAR(net_round["accuracy"]["0"].get<double>(), rep->institutions[0].val_accuracy, 1e-12) << r + 1;
+    EXPECT_NEAR(net_round["accuracy"]["0"].get<double>(), sim[r].institutions[0].val_accuracy, 1e-12) << r + 1;
   }
   // Without its sites the institution model has no data: a consensus equal to the simulation's shows
   // that the sites' FedAvg reached it. Every institution's history is on the ledger.
@@ -371,23 +377,9 @@ TEST(NodeEnsemble, ASiteKilledMidRunLeavesItsInstitutionContributingWithTheOther
   // Round 1, before the kill, is the simulation's round 1 (all three sites pooled); from round 2 the
   // institution closes its sites' aggregation with sites 1000 and 1002 (t = 2 of 3) and still contributes.
   SiteWorld w = make_site_world();
-  std::vector<fl::ensemble::InstitutionSpec> specs;
-  for (std::size_t k = 0; k < w.members.size(); ++k) {
-    fl::ensemble::InstitutionSpec spec;
-    spec.model = w.members[k].get();
-    spec.name = "institution-" + std::to_string(k);
-    if (k == 0) spec.sites = {w.sites[0].get(), w.sites[1].get(), w.sites[2].get()};
-    specs.push_back(spec);
-  }
-  fl::ensemble::SimulationOptions so;
-  so.reference_hash = w.members[0]->reference_hash();
-  auto sim_ledger = ledger::SqliteLedger::open(cl.dir + "/simulation.sqlite").value();
-  SeededRng rng(seed_from_u64(1));
-  fl::ensemble::EnsembleSimulation sim(specs, so, *sim_ledger, rng);
-  ASSERT_TRUE(sim.setup().ok());
-  auto r1 = sim.run_round();
-  ASSERT_TRUE(r1.ok() && r1->completed);
-  EXPECT_NEAR(out["rounds"][0]["accuracy"]["0"].get<double>(), r1->institutions[0].val_accuracy, 1e-12);
+  const auto sim = simulate(cl, site_world_specs(w), w.members[0]->reference_hash(), 1);
+  ASSERT_EQ(sim.size(), 1u);
+  EXPECT_NEAR(out["rounds"][0]["accuracy"]["0"].get<double>(), sim[0].institutions[0].val_accuracy, 1e-12);
   std::filesystem::remove_all(cl.dir);
 }
 
