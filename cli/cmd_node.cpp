@@ -26,15 +26,18 @@ struct NodeInitArgs {
   std::string id, out, organisation;
 };
 
-// "coordinator" or a hospital's decimal id.
+// "coordinator", a hospital's decimal id or a site's (1000 (k + 1) + s, heal/node/config.h).
 fl::PartyId parse_party(const std::string& s) {
   if (s == "coordinator") return fl::kCoordinatorId;
   if (s.empty() || s.size() > 9 || s.find_first_not_of("0123456789") != std::string::npos ||
       (s.size() > 1 && s[0] == '0')) {
-    throw StatusError(Status::invalid_argument("--id: \"coordinator\" or a hospital's decimal id, not \"" + s + "\""));
+    throw StatusError(
+        Status::invalid_argument("--id: \"coordinator\" or a hospital's or site's decimal id, not \"" + s + "\""));
   }
   const auto id = static_cast<fl::PartyId>(std::stoul(s));
-  if (id >= fl::kCoordinatorId) throw StatusError(Status::invalid_argument("--id: hospital ids are below 100000"));
+  if (id >= fl::kCoordinatorId) {
+    throw StatusError(Status::invalid_argument("--id: hospital and site ids are below 100000"));
+  }
   return id;
 }
 
@@ -109,7 +112,10 @@ void add_node_commands(CLI::App& app) {
   node->require_subcommand(1);
   auto args = std::make_shared<NodeInitArgs>();
   auto* init = node->add_subcommand("init", "Create this node's TLS key (0600) and a CSR for party-<id>");
-  init->add_option("--id", args->id, "Party id: a hospital's number (0, 1, ...) or \"coordinator\"")->required();
+  init->add_option("--id", args->id,
+                   "Party id: a hospital's number (0, 1, ...), a site's (site s of institution k: 1000 (k + 1) + s) "
+                   "or \"coordinator\"")
+      ->required();
   init->add_option("--out", args->out, "Directory for <party>.key and <party>.csr (created if missing)")->required();
   init->add_option("--org", args->organisation, "Organisation name (O=) in the CSR");
   init->callback([args] { run_node_init(*args); });
