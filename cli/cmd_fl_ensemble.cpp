@@ -63,8 +63,7 @@ std::vector<apps::ensemble::InstitutionPlan> read_config(const std::string& path
     }
     apps::ensemble::InstitutionPlan p{e["name"].get<std::string>(), e["arch"].get<std::string>(), 1};
     // A model file is relative to the consortium file.
-    if (p.arch.size() > 5 && p.arch.compare(p.arch.size() - 5, 5, ".heal") == 0 &&
-        std::filesystem::path(p.arch).is_relative()) {
+    if (apps::ensemble::is_member_model_file(p.arch) && std::filesystem::path(p.arch).is_relative()) {
       p.arch = (std::filesystem::path(path).parent_path() / p.arch).lexically_normal().string();
     }
     if (e.contains("sites")) {

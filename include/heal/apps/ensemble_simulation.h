@@ -176,6 +176,8 @@ struct MemberArch {
 /// InvalidArgument naming the problem (unknown name, bad width or depth, an unreadable or
 /// incompatible .heal file).
 Result<MemberArch> member_arch(const std::string& arch, const io::Dataset& data);
+/// True when member_arch reads `arch` as a model file (it ends in ".heal"), not as an architecture name.
+bool is_member_model_file(const std::string& arch);
 /// member_arch(arch, data).spec, for an architecture name.
 Result<nn::torch_backend::ModelSpec> member_spec(const std::string& arch, const io::Dataset& data);
 /// The training seed of institution k's site s (s = 0: a one-site institution's member, or a

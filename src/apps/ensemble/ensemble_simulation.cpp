@@ -61,11 +61,12 @@ bool parse_count(const std::string& t, int max, int* out) {
   return true;
 }
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 }  // namespace
+
+bool is_member_model_file(const std::string& arch) {
+  const std::string suffix = ".heal";
+  return arch.size() >= suffix.size() && arch.compare(arch.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
 
 Result<MemberArch> member_arch(const std::string& text, const io::Dataset& d) {
   MemberArch m;
@@ -73,7 +74,7 @@ Result<MemberArch> member_arch(const std::string& text, const io::Dataset& d) {
   s.in_channels = d.train.channels;
   s.image_size = d.train.height;
   s.num_classes = d.num_classes;
-  if (ends_with(text, ".heal")) {
+  if (is_member_model_file(text)) {
     // A model the institution brings: its architecture and weights.
     auto bytes = read_file(text, std::size_t{1} << 31);
     if (!bytes.ok()) return bytes.status().with_context("member model " + text);

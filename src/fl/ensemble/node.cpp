@@ -380,39 +380,39 @@ struct EnsembleSite::State {
       if (!std::isfinite(f) || std::fabs(f) >= limit) return;
     }
     if (!member->set_weights(w).ok()) return;
-    TrainConfig tc = train;
-    tc.round = m.round;
     // What the launcher hears once the site has trained (contributed or not).
     SiteRound sr;
     sr.round = m.round;
     sr.train_samples = member->num_train_samples();
-    struct Report {
-      const std::function<void(const SiteRound&)>& f;
-      SiteRound& r;
-      ~Report() {
-        if (f) f(r);
-      }
-    } report{on_trained, sr};
+    sr.contributed = train_and_mask(c, w.size(), sr);
+    if (on_trained) on_trained(sr);
+  }
+
+  // Trains and validates the member (the institution's weights already loaded), then encodes x and
+  // advertises this site's keys. False: the site drops out of this round.
+  bool train_and_mask(const smpc::SecAggConfig& c, std::size_t num_weights, SiteRound& sr) {
+    TrainConfig tc = train;
+    tc.round = sr.round;
     Result<Metrics> t = Metrics{}, v = Metrics{};
     {
       Stopwatch sw(sr.train_seconds);
       t = member->train_local(tc);
       v = member->validate();
     }
-    if (!t.ok() || !v.ok() || !v->count("accuracy") || !v->count("num_samples")) return;  // drops out
-    sr.val_accuracy = v->at("accuracy");
+    if (!t.ok() || !v.ok() || !v->count("accuracy") || !v->count("num_samples")) return false;
     const double nval = v->at("num_samples"), acc = v->at("accuracy");
+    sr.val_accuracy = acc;
     const auto n = member->num_train_samples();
-    if (!(nval > 0) || !(acc >= 0 && acc <= 1) || n == 0) return;
+    if (!(nval > 0) || !(acc >= 0 && acc <= 1) || n == 0) return false;
     // x = (n_s * w_s, n_s, correct_s, val_s): the integer weight n_s multiplies the encoded weights
     // exactly (mod 2^64), so the sum decodes to sum n_s w_s within n_sites * n_s * 2^-17.
     const std::vector<float> trained = member->get_weights();
-    if (trained.size() != w.size()) return;
+    if (trained.size() != num_weights) return false;
     // n_s * w_s must stay encodable (fixed_encode throws otherwise; found by fuzz_fl_ensemble: huge
     // weights in a kSiteRound): a site whose training diverged that far drops out.
-    const double bound = limit / static_cast<double>(n);
+    const double bound = smpc::fixed_point_limit() / static_cast<double>(n);
     for (float f : trained) {
-      if (!std::isfinite(f) || std::fabs(f) >= bound) return;
+      if (!std::isfinite(f) || std::fabs(f) >= bound) return false;
     }
     std::vector<double> wd(trained.begin(), trained.end());
     x = smpc::fixed_encode(wd);
@@ -423,7 +423,7 @@ struct EnsembleSite::State {
     client =
         std::make_unique<smpc::SecAggClient>(c, secagg_id, internal::copy_identity(identity), group.verify_keys, *rng);
     send(client->advertise_keys());
-    sr.contributed = true;
+    return true;
   }
 
   void on_secagg(const Message& m) {
