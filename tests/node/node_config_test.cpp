@@ -22,6 +22,15 @@ nlohmann::json hospital() {
   })");
 }
 
+// The configuration is refused, and the message names `says` (the field, or the reason).
+void refused(const nlohmann::json& j, const std::string& says) {
+  auto c = parse_node_config(j.dump());
+  EXPECT_FALSE(c.ok()) << "accepted: " << j.dump() << " (expected a refusal naming " << says << ")";
+  if (!c.ok()) {
+    EXPECT_NE(c.status().message().find(says), std::string::npos) << c.status().to_string();
+  }
+}
+
 TEST(NodeConfig, ParsesAHospital) {
   auto c = parse_node_config(hospital().dump(), "/srv/heal");
   ASSERT_TRUE(c.ok()) << c.status().to_string();
@@ -69,13 +78,6 @@ TEST(NodeConfig, ALedgerIsAFileRelativeToTheConfigurationOrAUriTakenAsItIs) {
 }
 
 TEST(NodeConfig, RefusesBadFields) {
-  auto refused = [](nlohmann::json j, const std::string& field) {
-    auto c = parse_node_config(j.dump());
-    EXPECT_FALSE(c.ok()) << "accepted with a bad " << field;
-    if (!c.ok()) {
-      EXPECT_NE(c.status().message().find(field), std::string::npos) << c.status().to_string();
-    }
-  };
   EXPECT_FALSE(parse_node_config("{not json").ok());
   EXPECT_FALSE(parse_node_config("[1]").ok());
   auto j = hospital();
@@ -281,13 +283,6 @@ TEST(NodeConfig, ParsesAMultiSiteInstitutionAndItsSites) {
   EXPECT_FALSE(site_institution(999).has_value());
   EXPECT_FALSE(site_institution(fl::kCoordinatorId).has_value());
 
-  const auto refused = [](nlohmann::json j, const std::string& says) {
-    auto r = parse_node_config(j.dump());
-    EXPECT_FALSE(r.ok()) << j.dump();
-    if (!r.ok()) {
-      EXPECT_NE(r.status().message().find(says), std::string::npos) << r.status().message();
-    }
-  };
   auto j = multi_site_institution();
   j["peers"].erase("2001");
   refused(j, "no site or at least 2");  // one site is the institution itself
