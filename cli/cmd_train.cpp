@@ -608,6 +608,41 @@ json add_seg_prior(const TrainArgs& a, io::Dataset& ds) {
   return {{"model", a.seg_prior}, {"arch", seg.spec().arch}, {"seconds", st.seconds}, {"mean_foreground", st.mean_foreground}};
 }
 
+// --init: the model a fine-tuning run starts from. The network becomes the model's (its depth /
+// widths; `spec` is rewritten), not this dataset's recipe. nullopt without --init.
+std::optional<nn::ModelIr> load_init(const TrainArgs& a, const io::Dataset& ds, tb::ModelSpec& spec) {
+  if (a.init.empty()) return std::nullopt;
+  nn::ModelIr init = value_or_throw(nn::load_model(a.init));
+  const tb::ModelSpec recipe = spec;
+  spec = value_or_throw(tb::spec_from_ir(init, spec));
+  auto shape = [](const tb::ModelSpec& s) {
+    auto opt = [](int v) { return v == 0 ? std::string("default") : std::to_string(v); };
+    return std::string(tb::architecture_name(s.arch)) + " width " + opt(s.width) + " depth " + opt(s.depth) +
+           " hidden " + opt(s.hidden);
+  };
+  std::cerr << "--init " << a.init << ": architecture " << shape(spec) << ", poly range " << spec.poly_range
+            << " (taken from the model; the recipe for " << ds.name << " would build " << shape(recipe) << ")\n";
+  for (const char* o : {"--width", "--depth", "--hidden", "--poly-range"}) {
+    if (a.given.contains(o)) std::cerr << "warning: " << o << " is ignored with --init (the model fixes it)\n";
+  }
+  return init;
+}
+
+// Takes the --init model's weights over into a fresh trainer; `verbose` says which.
+void init_trainer(tb::Trainer& trainer, const nn::ModelIr& init, const TrainArgs& a, const io::Dataset& ds,
+                  bool verbose = true) {
+  const auto taken = value_or_throw(trainer.init_from(init));
+  if (!verbose) return;
+  std::string names;
+  for (const auto& n : taken) names += (names.empty() ? "" : ", ") + n;
+  std::cerr << "initialised from " << a.init << ": " << names << " (batch norms restart as the identity; training data "
+            << ds.name << ")\n";
+  if (init.num_classes != ds.num_classes) {
+    std::cerr << "classifier fc2 re-initialised at random: the model has " << init.num_classes << " classes, "
+              << ds.name << " " << ds.num_classes << "\n";
+  }
+}
+
 // `heal train --cv K`: stratified K-fold cross-validation on train + val (the test split is not
 // read), for choosing a configuration on small datasets whose validation split is too small to
 // separate configurations (BreastMNIST: 78 images). The protocol (folds grouped by patient, the
@@ -628,6 +663,8 @@ void run_cv(TrainArgs a) {
   }
   const json seg_prior = add_seg_prior(a, ds);  // after the checks: it runs the segmentation model on every image
   const auto hard_teacher = load_teacher(a, ds);
+  tb::ModelSpec init_spec = make_spec(a, ds);
+  const std::optional<nn::ModelIr> init = load_init(a, ds, init_spec);  // every fold starts from it
   const std::string out = a.out.empty() ? "runs/" + ds.name + "_" + a.model + "_cv" + std::to_string(a.cv) : a.out;
   fs::create_directories(out);
 
@@ -659,7 +696,10 @@ void run_cv(TrainArgs a) {
     std::vector<double> logits;
     json jm = json::array();
     for (int e = 0; e < members; ++e) {
-      tb::Trainer trainer(make_spec(a, fold.data), a.seed + static_cast<std::uint64_t>(e));
+      tb::ModelSpec spec = make_spec(a, fold.data);
+      if (init) spec = value_or_throw(tb::spec_from_ir(*init, spec));
+      tb::Trainer trainer(spec, a.seed + static_cast<std::uint64_t>(e));
+      if (init) init_trainer(trainer, *init, a, fold.data, /*verbose=*/false);
       tb::FitOptions fo = make_fit_options(a);
       set_distillation(fo, a, teacher.get());
       fo.train.hard_teacher = hard_teacher.get();
@@ -686,6 +726,7 @@ void run_cv(TrainArgs a) {
   report["size"] = ds.train.height;
   report["channels"] = ds.train.channels;
   report["seg_prior"] = seg_prior;
+  report["init"] = a.init.empty() ? json(nullptr) : json(a.init);
   std::ofstream(out + "/cv.json") << report.dump(2) << "\n";
   std::printf("fold  held_out_acc  held_out_auc\n");
   for (std::size_t f = 0; f < r.folds.size(); ++f) std::printf("%4zu  %12.4f  %12.4f\n", f + 1, r.folds[f].metrics.accuracy, r.folds[f].metrics.auc);
@@ -750,35 +791,9 @@ void run_train(TrainArgs a) {
   const json norm = value_or_throw(apps::normalize_splits(classify_normalizer(a), ds.train, {&ds.train, &ds.val, &ds.test}));
   const bool has_val = ds.val.size() > 0;
   tb::ModelSpec spec = make_spec(a, ds);
-  std::optional<nn::ModelIr> init;
-  if (!a.init.empty()) {
-    // Fine-tuning: the network is the init model's (its depth / widths), not this dataset's recipe.
-    init = value_or_throw(nn::load_model(a.init));
-    const tb::ModelSpec recipe = spec;
-    spec = value_or_throw(tb::spec_from_ir(*init, spec));
-    auto shape = [](const tb::ModelSpec& s) {
-      auto opt = [](int v) { return v == 0 ? std::string("default") : std::to_string(v); };
-      return std::string(tb::architecture_name(s.arch)) + " width " + opt(s.width) + " depth " + opt(s.depth) +
-             " hidden " + opt(s.hidden);
-    };
-    std::cerr << "--init " << a.init << ": architecture " << shape(spec) << ", poly range " << spec.poly_range
-              << " (taken from the model; the recipe for " << ds.name << " would build " << shape(recipe) << ")\n";
-    for (const char* o : {"--width", "--depth", "--hidden", "--poly-range"}) {
-      if (a.given.contains(o)) std::cerr << "warning: " << o << " is ignored with --init (the model fixes it)\n";
-    }
-  }
+  const std::optional<nn::ModelIr> init = load_init(a, ds, spec);
   tb::Trainer trainer(spec, a.seed);
-  if (init) {
-    const auto taken = value_or_throw(trainer.init_from(*init));
-    std::string names;
-    for (const auto& n : taken) names += (names.empty() ? "" : ", ") + n;
-    std::cerr << "initialised from " << a.init << ": " << names
-              << " (batch norms restart as the identity; training data " << ds.name << ")\n";
-    if (init->num_classes != ds.num_classes) {
-      std::cerr << "classifier fc2 re-initialised at random: the model has " << init->num_classes << " classes, "
-                << ds.name << " " << ds.num_classes << "\n";
-    }
-  }
+  if (init) init_trainer(trainer, *init, a, ds);
   const std::string out = a.out.empty() ? "runs/" + ds.name + "_" + a.model : a.out;
   fs::create_directories(out);
 
@@ -1121,10 +1136,11 @@ void add_train_commands(CLI::App& app) {
                     "Decision boundary of a binary model: none (argmax) | youden (maximise sensitivity + specificity "
                     "on the validation split; AUC unchanged)")
       ->check(CLI::IsMember({"none", "youden"}));
-  train->add_option("--init", ta->init,
-                    "Fine-tune an hecnn .heal model (e.g. trained on another dataset): the network takes the "
-                    "model's architecture (depth, widths; not this dataset's recipe) and every weight; batch "
-                    "norms restart, a classifier for another number of classes starts random");
+  train->add_option(
+      "--init", ta->init,
+      "Fine-tune an hecnn .heal model (e.g. trained on another dataset): the network takes the "
+      "model's architecture (depth, widths; not this dataset's recipe) and every weight; batch "
+      "norms restart, a classifier for another number of classes starts random. With --cv every fold starts from it");
   train->add_option("--cv", ta->cv,
                     "K-fold cross-validation on train + val instead of training a model (choosing a configuration "
                     "without the test split)")

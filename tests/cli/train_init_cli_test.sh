@@ -20,6 +20,18 @@ grep -q 're-initialised' "$work/ft.err" && fail "2-class head reported as re-ini
 grep -Eq 'conv2d +conv1 ' "$work/ft.txt" || fail "fine-tuned model lost the second conv block"
 grep -q '"init"' "$work/ft/report.json" || fail "report without init"
 
+
+# Under --cv every fold starts from the model: the held-out scores differ from the same folds and
+# seed trained afresh, and cv.json names the model.
+"$heal" --quiet train --data "$data/breastmnist.npz" "${common[@]}" --cv 2 --seed 3 --out "$work/cv0" > "$work/cv0.txt"
+"$heal" --quiet train --data "$data/breastmnist.npz" "${common[@]}" --cv 2 --seed 3 --init "$work/src/model.heal" \
+  --out "$work/cv1" > "$work/cv1.txt" 2> "$work/cv1.err"
+cat "$work/cv0.txt" "$work/cv1.txt"
+grep -q 'architecture hecnn width 16 depth 2 hidden 128' "$work/cv1.err" || fail "--cv: architecture not taken from the model"
+grep -q '"init": ".*src/model.heal"' "$work/cv1/cv.json" || fail "cv.json does not name the init model"
+folds() { grep -E '^ +[0-9]+ +[0-9.]+ +[0-9.]+$' "$1"; }
+[ "$(folds "$work/cv0.txt" | wc -l)" = 2 ] || fail "no fold lines"
+[ "$(folds "$work/cv0.txt")" != "$(folds "$work/cv1.txt")" ] || fail "--init had no effect under --cv"
 # Another input size (--size 32 resizes the images) is refused, naming both shapes.
 if "$heal" --quiet train --data "$data/breastmnist.npz" "${common[@]}" --size 32 --init "$work/src/model.heal" \
   --out "$work/bad" > /dev/null 2> "$work/bad.err"; then
