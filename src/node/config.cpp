@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "heal/fl/ensemble/roles.h"
 #include "heal/ledger/uri.h"
 
 namespace heal::node {
@@ -450,6 +451,16 @@ Result<NodeConfig> parse_node_config(std::string_view text, const std::string& b
       c.training->sites[c.party_id] > 1) {
     return bad("peers", "training.sites gives institution " + std::to_string(c.party_id) + " " +
                             std::to_string(c.training->sites[c.party_id]) + " sites; name them among the peers");
+  }
+  if (c.training && c.training->federation == "ensemble") {
+    // The ensemble's SecAgg publishes sums of >= 3 institutions' predictions (fl::ensemble::kEnsembleMinInputs);
+    // the he section does not apply.
+    if (c.hospitals < fl::ensemble::kEnsembleMinInputs) {
+      return bad("hospitals", "an ensemble needs at least " + std::to_string(fl::ensemble::kEnsembleMinInputs) +
+                                  " institutions: with fewer, the published consensus and an institution's own "
+                                  "predictions give the others'");
+    }
+    return c;
   }
   const std::uint32_t t = c.he.threshold != 0 ? c.he.threshold : c.hospitals / 2 + 1;
   const std::uint32_t floor = std::max<std::uint32_t>({3, t + 1, c.he.min_aggregate_parties});

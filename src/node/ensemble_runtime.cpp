@@ -767,8 +767,9 @@ Result<EnsembleCoordinatorNodeResult> run_ensemble_coordinator_node(const NodeCo
 
   // 4. The rounds: deliver until the round is done; after response_timeout without a message, close
   // the current SecAgg phase with the institutions that answered.
-  for (std::uint64_t r = 1; r <= c.rounds; ++r) {
-    if (Status s = coordinator.start_round(r); !s.ok()) return fail(s);
+  // `rounds` attempts; an attempt after a failed round takes its number again (next_round()).
+  for (std::uint64_t attempt = 1; attempt <= c.rounds; ++attempt) {
+    if (Status s = coordinator.start_round(coordinator.next_round()); !s.ok()) return fail(s);
     auto last_progress = Clock::now();
     while (!coordinator.round_finished()) {
       auto moved = coordinator.poll();

@@ -76,7 +76,12 @@ void validate(const SecAggConfig& cfg) {
   HEAL_REQUIRE(cfg.vector_len >= 1 && cfg.vector_len <= kSecAggMaxVectorLen,
                "secagg: vector_len " << cfg.vector_len << " not in [1, 2^28]");
   HEAL_REQUIRE(cfg.word_bytes >= 2 && cfg.word_bytes <= 8, "secagg: word_bytes " << cfg.word_bytes << " not in [2, 8]");
+  HEAL_REQUIRE(cfg.min_inputs <= cfg.num_clients,
+               "secagg: sums of at least " << cfg.min_inputs
+                                           << " inputs need that many clients (n = " << cfg.num_clients << ")");
 }
+
+std::uint32_t required_inputs(const SecAggConfig& cfg) { return std::max(cfg.threshold, cfg.min_inputs); }
 
 SecAggIdentity make_secagg_identity(Rng& rng) {
   ensure_crypto_init();
@@ -297,7 +302,7 @@ Result<Bytes> SecAggClient::sign_survivors(std::span<const std::uint8_t> survivo
   }
   HEAL_ASSIGN_OR_RETURN(SurvivorsMsg m, decode_survivors(survivors));
   HEAL_RETURN_IF_ERROR(check_session(m.session));
-  HEAL_RETURN_IF_ERROR(at_least(m.ids.size(), cfg_.threshold, "survivors"));
+  HEAL_RETURN_IF_ERROR(at_least_inputs(m.ids.size(), cfg_, "survivors"));
   HEAL_RETURN_IF_ERROR(survivors_in_u2(m.ids, u2_));
   if (!contains(m.ids, id_)) return Status::failed_precondition("secagg: survivor set without this client");
   u3_ = m.ids;
@@ -436,7 +441,7 @@ Status SecAggServer::receive_masked_input(std::span<const std::uint8_t> msg) {
 
 Result<Bytes> SecAggServer::survivors() {
   if (round_ != 2) return Status::failed_precondition("secagg: survivors out of order");
-  HEAL_RETURN_IF_ERROR(at_least(masked_.size(), cfg_.threshold, "masked inputs"));
+  HEAL_RETURN_IF_ERROR(at_least_inputs(masked_.size(), cfg_, "masked inputs"));
   u3_.clear();
   for (const auto& [id, y] : masked_) u3_.push_back(id);
   round_ = 3;

@@ -68,6 +68,15 @@ inline Status at_least(std::size_t have, std::uint32_t t, const std::string& wha
   return {};
 }
 
+// The survivor set and the masked inputs a sum is taken over: at least required_inputs(cfg).
+inline Status at_least_inputs(std::size_t have, const SecAggConfig& cfg, const std::string& what) {
+  if (cfg.min_inputs <= cfg.threshold || have >= cfg.min_inputs) return at_least(have, cfg.threshold, what);
+  return Status::failed_precondition("secagg: " + std::to_string(have) + " " + what +
+                                     ", but a sum must contain at least " + std::to_string(cfg.min_inputs) +
+                                     " inputs (a smaller one would reveal inputs to "
+                                     "their contributors)");
+}
+
 // InvalidArgument unless every input word, read as signed, fits a (8 word_bytes)-bit word; `note`
 // ends the message.
 inline Status check_input_words(std::span<const std::uint64_t> x, std::uint32_t word_bytes, std::string_view note) {

@@ -321,7 +321,7 @@ Result<Bytes> SecAggMultiClient::sign_survivors(std::span<const std::uint8_t> su
                                        round_str(round_));
   }
   if (step_ != 1) return Status::failed_precondition("secagg: a client signs one survivor set per round");
-  HEAL_RETURN_IF_ERROR(at_least(m.ids.size(), cfg_.base.threshold, "survivors"));
+  HEAL_RETURN_IF_ERROR(at_least_inputs(m.ids.size(), cfg_.base, "survivors"));
   HEAL_RETURN_IF_ERROR(survivors_in_u2(m.ids, u2_));
   if (!contains(m.ids, id_)) return Status::failed_precondition("secagg: survivor set without this client");
   u3_ = m.ids;
@@ -477,7 +477,7 @@ Status SecAggMultiServer::receive_masked_input(std::span<const std::uint8_t> msg
 
 Result<Bytes> SecAggMultiServer::survivors() {
   if (round_ == 0 || step_ != 1) return Status::failed_precondition("secagg: survivors out of order");
-  HEAL_RETURN_IF_ERROR(at_least(masked_.size(), cfg_.base.threshold, "masked inputs"));
+  HEAL_RETURN_IF_ERROR(at_least_inputs(masked_.size(), cfg_.base, "masked inputs"));
   u3_.clear();
   for (const auto& [id, y] : masked_) u3_.push_back(id);
   step_ = 2;

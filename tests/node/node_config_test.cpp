@@ -246,6 +246,23 @@ TEST(NodeConfig, EnsembleTrainingIsParsedAndChecked) {
   refused("distill_epochs", 0);
   refused("sharpen", -1);
   refused("task", "segment");  // an ensemble classifies
+  {
+    // The ensemble's floor is its own (fl::ensemble::kEnsembleMinInputs), not FedAvg's HE floor:
+    // he.threshold 3 of 3 (HE decrypts only sums of >= t + 1 = 4 updates) does not bind an ensemble ...
+    auto k = j;
+    k["training"]["federation"] = "ensemble";
+    k["he"]["threshold"] = 3;
+    EXPECT_TRUE(parse_node_config(k.dump(), "/srv/heal").ok());
+    k["training"]["federation"] = "fedavg";
+    ::heal::node::refused(k, "at least that many hospitals");
+    // ... but two institutions are refused: the consensus and one's own predictions give the other's.
+    k = j;
+    k["training"]["federation"] = "ensemble";
+    k["hospitals"] = 2;
+    k["peers"].erase("2");
+    k["he"]["threshold"] = 2;
+    ::heal::node::refused(k, "an ensemble needs at least 3 institutions");
+  }
 }
 
 // Institution 1 of 3 with two sites (2000, 2001), and its site 2001: the ensemble hierarchy over processes.

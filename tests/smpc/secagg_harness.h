@@ -30,12 +30,14 @@ class SecAggNet {
     return r;
   }
 
-  SecAggNet(std::uint32_t n, std::uint32_t t, std::uint64_t len, std::uint64_t seed, std::uint32_t word_bytes = 8)
+  SecAggNet(std::uint32_t n, std::uint32_t t, std::uint64_t len, std::uint64_t seed, std::uint32_t word_bytes = 8,
+            std::uint32_t min_inputs = 0)
       : rng_(seed_from_u64(seed)) {
     cfg.num_clients = n;
     cfg.threshold = t;
     cfg.vector_len = len;
     cfg.word_bytes = word_bytes;
+    cfg.min_inputs = min_inputs;
     rng_.fill(cfg.session);
     make_parties(cfg, n, rng_, &verify_keys, &sign_keys, &clients, &server);
     up.assign(n, 0);

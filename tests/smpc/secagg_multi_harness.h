@@ -30,12 +30,13 @@ enum MultiDrop { kBeforeInput = 0, kAfterInput = 1, kAfterSign = 2, kNever = 3 }
 class SecAggMultiNet {
  public:
   SecAggMultiNet(std::uint32_t n, std::uint32_t t, std::uint64_t len, std::uint32_t rounds, std::uint64_t seed,
-                 std::uint32_t word_bytes = 8)
+                 std::uint32_t word_bytes = 8, std::uint32_t min_inputs = 0)
       : rng_(seed_from_u64(seed)) {
     cfg.base.num_clients = n;
     cfg.base.threshold = t;
     cfg.base.vector_len = len;
     cfg.base.word_bytes = word_bytes;
+    cfg.base.min_inputs = min_inputs;
     cfg.rounds = rounds;
     rng_.fill(cfg.base.session);
     make_parties(cfg, n, rng_, &verify_keys, &sign_keys, &clients, &server);

@@ -119,6 +119,33 @@ TEST(SecAggMulti, FewerThanThresholdInARoundIsACleanErrorAndTheNextRoundWorks) {
   EXPECT_EQ(*s2, plain_sum(x, {1, 2, 3, 4}));
 }
 
+// The ensemble's setting: 3 institutions, t = 2, sums of at least 3 inputs. A round with a dropout
+// fails instead of publishing the sum of the other two (which would give each of them the other's
+// input), a dishonest server's survivor set of two is not signed, and the next round works. The
+// control without min_inputs signs the same set.
+TEST(SecAggMulti, ARoundOfFewerThanMinInputsFailsAndTheNextRoundWorks) {
+  auto x = inputs(3, 24, 7);
+  for (const std::uint32_t min_inputs : {3u, 0u}) {
+    SecAggMultiNet net(3, 2, 24, 3, 15, 8, min_inputs);
+    ASSERT_TRUE(net.setup().ok());
+    auto s1 = net.round(1, x, {kNever, kNever, kBeforeInput});
+    if (min_inputs == 0) {
+      ASSERT_TRUE(s1.ok()) << s1.status().to_string();
+      EXPECT_EQ(*s1, plain_sum(x, {1, 2}));
+      continue;
+    }
+    ASSERT_FALSE(s1.ok());
+    EXPECT_EQ(s1.status().code(), StatusCode::kFailedPrecondition);
+    EXPECT_NE(s1.status().message().find("at least 3 inputs"), std::string::npos) << s1.status().to_string();
+    auto r = net.clients[0]->sign_survivors(encode(MSurvivorsMsg{1, {1, 2}}));
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.status().message().find("at least 3 inputs"), std::string::npos) << r.status().to_string();
+    auto s2 = net.round(2, x);
+    ASSERT_TRUE(s2.ok()) << s2.status().to_string();
+    EXPECT_EQ(*s2, plain_sum(x, {1, 2, 3}));
+  }
+}
+
 TEST(SecAggMulti, RefusesToRevealUnderAnotherRoundsSurvivorSet) {
   SecAggMultiNet net(4, 3, 16, 4, 14);
   ASSERT_TRUE(net.setup().ok());

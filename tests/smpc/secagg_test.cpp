@@ -194,6 +194,36 @@ TEST(SecAgg, FewerThanThresholdIsACleanError) {
   EXPECT_THROW(SecAggNet(4, 2, 10, 1), std::invalid_argument);  // t must exceed n/2
 }
 
+// min_inputs = 3 with n = 3, t = 2: a sum of two inputs is never unmasked. When the sum is published
+// to its contributors (the ensemble's consensus), a sum of two would give each the other's input.
+// The server cannot close round 2 with two masked inputs, and a client refuses to sign a survivor
+// set of two that a dishonest server sends anyway. Without min_inputs (the control) the same set is
+// signed: t alone allows it.
+TEST(SecAgg, ASumOfFewerThanMinInputsIsNeverUnmasked) {
+  const auto plain = random_inputs(3, 40, 31);
+  const auto x = encode_all(plain);
+  for (const std::uint32_t min_inputs : {3u, 0u}) {
+    SecAggNet net(3, 2, 40, 32, 8, min_inputs);
+    EXPECT_EQ(required_inputs(net.cfg), min_inputs == 3 ? 3u : 2u);
+    auto sum = net.run(x, {5, 5, 2});  // client 3 shares its keys, then sends no masked input
+    if (min_inputs == 0) {
+      ASSERT_TRUE(sum.ok()) << sum.status().to_string();  // the sum of clients 1 and 2
+      expect_sum(*sum, plain, {1, 2});
+      continue;
+    }
+    ASSERT_FALSE(sum.ok());
+    EXPECT_EQ(sum.status().code(), StatusCode::kFailedPrecondition);
+    EXPECT_NE(sum.status().message().find("at least 3 inputs"), std::string::npos) << sum.status().to_string();
+    // A dishonest server sends the survivor set {1, 2} anyway: client 1 refuses to sign it.
+    auto r = net.clients[0]->sign_survivors(encode(SurvivorsMsg{net.cfg.session, {1, 2}}));
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
+    EXPECT_NE(r.status().message().find("at least 3 inputs"), std::string::npos) << r.status().to_string();
+  }
+  // Sums of more inputs than there are clients cannot be asked for.
+  EXPECT_THROW(SecAggNet(3, 2, 10, 1, 8, 4), std::invalid_argument);
+}
+
 TEST(SecAgg, ClientRefusesToRevealBothSecretsOfOnePeer) {
   // Client 5 drops after round 1, so U2 = {1..5}, U3 = {1, 2, 3, 4}.
   SecAggNet net(5, 3, 50, 16);

@@ -87,10 +87,19 @@ struct SecAggConfig {
   /// 2^(8w) leaves it uniform, so a smaller word costs no security; it saves upload bytes when the
   /// caller knows the range (e.g. fixed-point probabilities). Every party must use the same value.
   std::uint32_t word_bytes = 8;
+  /// The fewest inputs a sum may contain, beyond t: a client signs a survivor set U3 (and so takes
+  /// part in unmasking) only if |U3| >= max(t, min_inputs), and the server closes round 2 only with
+  /// that many masked inputs. For callers that publish the sum to its contributors: a sum of two
+  /// inputs gives each contributor the other's, so such callers set 3. A local policy of each party,
+  /// not sent on the wire; 0 leaves t alone.
+  std::uint32_t min_inputs = 0;
 };
 
+/// max(t, min_inputs): the fewest inputs a sum of this configuration may contain.
+std::uint32_t required_inputs(const SecAggConfig& cfg);
+
 /// Throws (HEAL_REQUIRE) unless 2 <= n <= kSecAggMaxClients, n/2 < t <= n, 1 <= len <= kSecAggMaxVectorLen,
-/// 2 <= word_bytes <= 8.
+/// 2 <= word_bytes <= 8, min_inputs <= n.
 void validate(const SecAggConfig& cfg);
 
 /// A client's long-term Ed25519 identity: verify key (public, known to all) and signing key.

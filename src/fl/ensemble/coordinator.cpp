@@ -42,6 +42,11 @@ EnsembleCoordinator::EnsembleCoordinator(EnsembleConfig cfg, std::uint64_t refer
                            cfg_.institutions.threshold,
                            reference_size * num_classes,
                            {}};
+  probe.min_inputs = kEnsembleMinInputs;
+  HEAL_REQUIRE(probe.num_clients >= kEnsembleMinInputs,
+               "an ensemble needs >= " << kEnsembleMinInputs << " institutions, not " << probe.num_clients
+                                       << ": a consensus of fewer inputs, published with the public weights, "
+                                          "gives each contributor the others' predictions");
   smpc::validate(probe);
   HEAL_REQUIRE(cfg_.secagg_rounds_per_setup >= 1 && cfg_.secagg_rounds_per_setup <= smpc::kSecAggMaxRounds,
                "secagg_rounds_per_setup not in [1, " << smpc::kSecAggMaxRounds << "]");
@@ -76,6 +81,7 @@ Status EnsembleCoordinator::start_round(std::uint64_t round) {
     c.threshold = cfg_.institutions.threshold;
     c.vector_len = reference_size_ * num_classes_;
     c.word_bytes = internal::ensemble_word_bytes(cfg_.institutions.parties.size(), cfg_.frac_bits);
+    c.min_inputs = kEnsembleMinInputs;
     rng_.fill(c.session);
     s->cfg.rounds = cfg_.secagg_rounds_per_setup;
     s->server = std::make_unique<smpc::SecAggMultiServer>(s->cfg, cfg_.institutions.verify_keys);
@@ -211,6 +217,7 @@ Status EnsembleCoordinator::finish_round() {
     (void)net_.send({kCoordinatorId, p, MessageKind::kEnsembleConsensus, st_->round, payload});
   }
   rep.completed = true;
+  completed_ = st_->round;
   rep.secagg_seconds = st_->agg->seconds() + st_->seconds;
   last_ = std::move(rep);
   st_->finished = true;

@@ -102,6 +102,7 @@ struct EnsembleNode::State {
         agg_cfg.word_bytes != internal::ensemble_word_bytes(cfg.institutions.parties.size(), cfg.frac_bits)) {
       return refuse("round start does not match the ensemble's group");
     }
+    agg_cfg.min_inputs = kEnsembleMinInputs;  // this institution's own rule, whatever the coordinator holds
     // The reference set: this institution's copy must be the one the consortium put on the ledger.
     auto setup = ledger.ensemble_setup();
     if (!setup.ok()) return refuse("no ensemble setup on the ledger: " + setup.status().message());
@@ -291,6 +292,8 @@ EnsembleNode::EnsembleNode(EnsembleConfig cfg, NodeOptions opt, Transport& net, 
                            const ledger::Signer& signer, Rng& rng) {
   HEAL_REQUIRE(opt.model != nullptr, "an ensemble node needs a model");
   HEAL_REQUIRE(opt.sites.parties.empty() || opt.sites.parties.size() >= 2, "an institution has 1 or >= 2 sites");
+  HEAL_REQUIRE(cfg.institutions.parties.size() >= kEnsembleMinInputs,
+               "an ensemble needs >= " << kEnsembleMinInputs << " institutions");
   st_ = std::make_unique<State>(std::move(cfg), std::move(opt), net, ledger, signer, rng);
   st_->secagg_id = index_in(st_->cfg.institutions, st_->opt.id);
   HEAL_REQUIRE(st_->cfg.institutions.verify_keys.at(st_->secagg_id - 1) == st_->opt.identity.verify_key,

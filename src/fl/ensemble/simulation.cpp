@@ -20,7 +20,10 @@ EnsembleSimulation::EnsembleSimulation(std::vector<InstitutionSpec> institutions
                                        ledger::Ledger& ledger, Rng& rng)
     : specs_(std::move(institutions)), opt_(std::move(opt)), ledger_(ledger), rng_(rng) {
   const std::size_t n = specs_.size();
-  HEAL_REQUIRE(n >= 2, "an ensemble needs at least 2 institutions");
+  HEAL_REQUIRE(n >= kEnsembleMinInputs,
+               "an ensemble needs >= " << kEnsembleMinInputs << " institutions, not " << n
+                                       << ": a consensus of fewer inputs, published with the public weights, "
+                                          "gives each contributor the others' predictions");
   HEAL_REQUIRE(opt_.reference_hash != Digest{}, "the consortium's reference-set hash is required");
   for (const auto& s : specs_) {
     HEAL_REQUIRE(s.model != nullptr, "institution '" + s.name + "' has no model");
@@ -125,7 +128,7 @@ TrafficCounters EnsembleSimulation::site_traffic(std::size_t k) const {
 
 Result<EnsembleRoundReport> EnsembleSimulation::run_round() {
   const auto t0 = std::chrono::steady_clock::now();
-  const std::uint64_t round = ++round_;
+  const std::uint64_t round = roles_->coordinator->next_round();  // a failed round's number is taken again
   std::vector<TrafficCounters> before, sites_before;
   for (std::size_t k = 0; k < specs_.size(); ++k) {
     before.push_back(net_.link_counters(institution_id(k), kCoordinatorId));

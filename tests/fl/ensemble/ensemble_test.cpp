@@ -106,7 +106,7 @@ TEST(Ensemble, SecureConsensusEqualsPlaintextWeightedMean) {
 }
 
 TEST(Ensemble, OneInstitutionCrashingBeforeItsMaskedInputStillCompletes) {
-  World w(3);
+  World w(4);  // 3 of 4 left: a consensus of >= 3 inputs (kEnsembleMinInputs)
   LedgerFile lf("ens_dropout");
   SeededRng rng(seed_from_u64(2));
   auto specs = w.specs();
@@ -116,12 +116,53 @@ TEST(Ensemble, OneInstitutionCrashingBeforeItsMaskedInputStillCompletes) {
   auto rep = sim.run_round();
   ASSERT_TRUE(rep.ok()) << rep.status().to_string();
   ASSERT_TRUE(rep->completed) << rep->failure;
-  EXPECT_EQ(rep->contributors, (std::vector<PartyId>{1, 3}));
+  EXPECT_EQ(rep->contributors, (std::vector<PartyId>{1, 3, 4}));
   EXPECT_FALSE(rep->institutions[1].contributed);
   EXPECT_FALSE(rep->institutions[1].distilled);
   EXPECT_GT(rep->institutions[1].bytes_up, 0u);  // it did take part in the key rounds
-  expect_consensus_matches(*rep, {w.members[0].get(), w.members[2].get()});
+  expect_consensus_matches(*rep, {w.members[0].get(), w.members[2].get(), w.members[3].get()});
   EXPECT_TRUE(lf.ledger->verify().ok);
+}
+
+// The attack: with 3 institutions and one dropout, publishing the consensus of the other two would
+// give each of them the other's predictions (consensus x total weight - its own weighted
+// predictions; the weights are public). The round fails instead: the coordinator cannot close the
+// SecAgg round with two masked inputs, no consensus reaches an institution, no model changes and
+// the ledger records no round. The next attempt, with all three, completes as round 1.
+TEST(Ensemble, AConsensusOfTwoInstitutionsIsNeverPublished) {
+  World w(3);
+  LedgerFile lf("ens_two_inputs");
+  SeededRng rng(seed_from_u64(23));
+  EnsembleSimulation sim(w.specs(), options(w), *lf.ledger, rng);
+  int dropped = 0;
+  sim.transport().set_interceptor([&](Message& m) {
+    if (m.kind == MessageKind::kEnsembleContribution && m.from == 3 && dropped == 0) {
+      m.payload.resize(9);  // institution 3's masked input is lost, in the first attempt only
+      ++dropped;
+    }
+  });
+  ASSERT_TRUE(sim.setup().ok());
+  auto rep = sim.run_round();
+  ASSERT_EQ(dropped, 1);
+  ASSERT_TRUE(rep.ok()) << rep.status().to_string();
+  EXPECT_FALSE(rep->completed);
+  EXPECT_NE(rep->failure.find("at least 3 inputs"), std::string::npos) << rep->failure;
+  EXPECT_TRUE(rep->consensus.empty());
+  for (const auto& m : w.members) EXPECT_TRUE(m->last_consensus.empty());
+  for (const auto& ir : rep->institutions) EXPECT_FALSE(ir.distilled);
+  auto rounds = lf.ledger->ensemble_rounds();
+  ASSERT_TRUE(rounds.ok());
+  EXPECT_TRUE(rounds->empty());
+  auto next = sim.run_round();
+  ASSERT_TRUE(next.ok()) << next.status().to_string();
+  ASSERT_TRUE(next->completed) << next->failure;
+  EXPECT_EQ(next->round, 1u);  // the failed round's number, taken again: the ledger numbers completed rounds
+  EXPECT_EQ(next->contributors, (std::vector<PartyId>{1, 2, 3}));
+  EXPECT_TRUE(lf.ledger->verify().ok);
+  // An ensemble of two institutions is refused outright.
+  World two(2);
+  LedgerFile lf2("ens_two_institutions");
+  EXPECT_THROW(EnsembleSimulation(two.specs(), options(two), *lf2.ledger, rng), std::invalid_argument);
 }
 
 TEST(Ensemble, TwoCrashesOfThreeFailTheRoundWithoutChangingModels) {
@@ -144,7 +185,7 @@ TEST(Ensemble, TwoCrashesOfThreeFailTheRoundWithoutChangingModels) {
 }
 
 TEST(Ensemble, NodeWithAnotherReferenceSetRefuses) {
-  World w(3);
+  World w(4);
   w.members[2]->corrupt_reference();
   LedgerFile lf("ens_refhash");
   SeededRng rng(seed_from_u64(4));
@@ -153,7 +194,7 @@ TEST(Ensemble, NodeWithAnotherReferenceSetRefuses) {
   auto rep = sim.run_round();
   ASSERT_TRUE(rep.ok()) << rep.status().to_string();
   ASSERT_TRUE(rep->completed) << rep->failure;
-  EXPECT_EQ(rep->contributors, (std::vector<PartyId>{1, 2}));
+  EXPECT_EQ(rep->contributors, (std::vector<PartyId>{1, 2, 4}));
   EXPECT_NE(rep->institutions[2].refusal.find("reference"), std::string::npos) << rep->institutions[2].refusal;
   EXPECT_TRUE(w.members[2]->last_prediction.empty());  // it never even predicted
 }
@@ -216,7 +257,7 @@ TEST(Ensemble, NodeRefusesAConsensusThatIsNotTheOneOnTheLedger) {
 // coordinator threw std::out_of_range when it finished the round. Now the bare masked input is
 // refused: that institution is a dropout, the round completes with the others.
 TEST(Ensemble, CoordinatorRefusesAMaskedInputWithoutItsAccuracy) {
-  World w(3);
+  World w(4);
   LedgerFile lf("ens_bare_masked_input");
   SeededRng rng(seed_from_u64(17));
   EnsembleSimulation sim(w.specs(), options(w), *lf.ledger, rng);
@@ -233,13 +274,13 @@ TEST(Ensemble, CoordinatorRefusesAMaskedInputWithoutItsAccuracy) {
   ASSERT_EQ(rewritten, 1);
   ASSERT_TRUE(rep.ok()) << rep.status().to_string();
   ASSERT_TRUE(rep->completed) << rep->failure;
-  EXPECT_EQ(rep->contributors, (std::vector<PartyId>{1, 3}));
-  expect_consensus_matches(*rep, {w.members[0].get(), w.members[2].get()});
+  EXPECT_EQ(rep->contributors, (std::vector<PartyId>{1, 3, 4}));
+  expect_consensus_matches(*rep, {w.members[0].get(), w.members[2].get(), w.members[3].get()});
 }
 
 // And a contribution must carry a masked input (not, say, a key advertisement with an accuracy).
 TEST(Ensemble, CoordinatorRefusesAContributionWithoutAMaskedInput) {
-  World w(3);
+  World w(4);
   LedgerFile lf("ens_contribution_kind");
   SeededRng rng(seed_from_u64(18));
   EnsembleSimulation sim(w.specs(), options(w), *lf.ledger, rng);
@@ -259,7 +300,7 @@ TEST(Ensemble, CoordinatorRefusesAContributionWithoutAMaskedInput) {
   auto rep = sim.run_round();
   ASSERT_TRUE(rep.ok()) << rep.status().to_string();
   ASSERT_TRUE(rep->completed) << rep->failure;
-  EXPECT_EQ(rep->contributors, (std::vector<PartyId>{1, 3}));
+  EXPECT_EQ(rep->contributors, (std::vector<PartyId>{1, 3, 4}));
 }
 
 TEST(Ensemble, LedgerRecordsVerifyAndTamperingIsDetected) {
@@ -445,7 +486,7 @@ TEST(EnsembleLedger, ValidatorRulesOnEnsembleRecords) {
 // the fixed-point encoding (1e30) made a site's fixed_encode throw. Now the site drops out: with both
 // sites out, institution 1 refuses the round and the others complete it.
 TEST(Ensemble, SitesDropOutOnUnencodableInstitutionWeights) {
-  World w(3);
+  World w(4);
   BlobSource src(12);
   std::vector<std::unique_ptr<FakeMember>> sites;
   for (int s = 0; s < 2; ++s) {
@@ -479,7 +520,7 @@ TEST(Ensemble, SitesDropOutOnUnencodableInstitutionWeights) {
   EXPECT_EQ(rewritten, 2);
   ASSERT_TRUE(rep.ok()) << rep.status().to_string();
   ASSERT_TRUE(rep->completed) << rep->failure;
-  EXPECT_EQ(rep->contributors, (std::vector<PartyId>{2, 3}));
+  EXPECT_EQ(rep->contributors, (std::vector<PartyId>{2, 3, 4}));
   EXPECT_FALSE(rep->institutions[0].contributed);
 }
 
@@ -612,7 +653,7 @@ TEST(Ensemble, OneSecAggSetupServesRRoundsThenANewSessionStarts) {
 // only: the round completes with the others, and it contributes again in round 3 with the same
 // setup (its round-3 secrets are untouched by the unmasking of its round-2 masking key).
 TEST(Ensemble, AnInstitutionLostInOneRoundContributesAgainInTheNext) {
-  World w(3);
+  World w(4);
   LedgerFile lf("ens_multi_rejoin");
   SeededRng rng(seed_from_u64(22));
   EnsembleSimulation sim(w.specs(), options(w), *lf.ledger, rng);
@@ -620,7 +661,7 @@ TEST(Ensemble, AnInstitutionLostInOneRoundContributesAgainInTheNext) {
     if (m.kind == MessageKind::kEnsembleContribution && m.from == 2 && m.round == 2) m.payload.resize(9);
   });
   ASSERT_TRUE(sim.setup().ok());
-  const std::vector<std::vector<PartyId>> expected = {{1, 2, 3}, {1, 3}, {1, 2, 3}};
+  const std::vector<std::vector<PartyId>> expected = {{1, 2, 3, 4}, {1, 3, 4}, {1, 2, 3, 4}};
   for (int r = 0; r < 3; ++r) {
     auto rep = sim.run_round();
     ASSERT_TRUE(rep.ok()) << rep.status().to_string();

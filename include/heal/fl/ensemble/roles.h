@@ -69,6 +69,13 @@ struct SecAggGroup {
 };
 
 /// What every role of one ensemble knows (public).
+/// The fewest institutions' inputs a released consensus may contain (smpc::SecAggConfig::min_inputs,
+/// set by the coordinator and by every institution for itself). The consensus is published to its
+/// contributors with the public weights, so a sum of two inputs would give each contributor the
+/// other's predictions: an ensemble needs >= 3 institutions, and a round with fewer than 3
+/// contributors fails (as FedAvg's HE aggregation decrypts only sums of >= 3 updates).
+inline constexpr std::uint32_t kEnsembleMinInputs = 3;
+
 struct EnsembleConfig {
   std::string federation_id;
   SecAggGroup institutions;  // parties sorted ascending
@@ -101,8 +108,12 @@ class EnsembleCoordinator {
 
   /// Writes the EnsembleSetup record (members sorted by institution; threshold and sizes from the config).
   Status write_setup(std::vector<ledger::EnsembleMemberInfo> members, const Digest& reference_hash);
-  /// Opens round `round` (the previous one must be finished).
+  /// Opens round `round` (the previous one must be finished); launchers pass next_round().
   Status start_round(std::uint64_t round);
+  /// The number the next round takes: completed rounds + 1. The ledger numbers the completed rounds
+  /// consecutively and a failed round records nothing, so the attempt after a failure takes the
+  /// failed round's number (with a fresh SecAgg round: nothing of the failed attempt is reused).
+  std::uint64_t next_round() const { return completed_ + 1; }
   /// Handles every message waiting for the coordinator; true if it handled any.
   Result<bool> poll();
   /// Nothing moves: closes the current SecAgg phase with the parties that answered; true if it did.
@@ -129,6 +140,7 @@ class EnsembleCoordinator {
   std::unique_ptr<Session> session_;  // declared before st_: the round's driver refers to its server
   std::unique_ptr<State> st_;
   CoordinatorRound last_;
+  std::uint64_t completed_ = 0;
 };
 
 /// A node's record of one round.

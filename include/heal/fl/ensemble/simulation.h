@@ -102,7 +102,6 @@ class EnsembleSimulation {
   Rng& rng_;
   InProcessTransport net_;
   std::unique_ptr<Roles> roles_;
-  std::uint64_t round_ = 0;
   std::vector<std::uint64_t> session_setup_up_;  // per institution: its upload in the current session's setup
 };
 
