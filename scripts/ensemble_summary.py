@@ -5,7 +5,8 @@ test ACC against its best member and the central model, and the cost of the secu
 With per-image test probabilities in the reports (since 2026-12-05), each difference also gets a 95 %
 confidence interval from a paired bootstrap over the test images (Efron and Tibshirani 1993, ch. 13;
 the same resampled images for every seed, whose differences are averaged; the seeds themselves are
-not resampled, so the interval covers the test-set sampling, not the training randomness).
+not resampled, so the interval covers the test-set sampling, not the training randomness), and a
+Student t interval over the seeds' own differences, which covers the training randomness.
 Usage: ensemble_summary.py REPORT.json...   |   ensemble_summary.py --self-test"""
 import collections
 import json
@@ -37,6 +38,23 @@ def paired_bootstrap(a, b, resamples=4000, seed=20261205, level=0.95):
     return sum(d) / n, lo, hi
 
 
+# Two-sided 95 % quantiles of Student's t for 1..30 degrees of freedom (standard tables).
+T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+        2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
+
+
+def seed_interval(diffs):
+    """Per-seed differences (each seed's own test-set difference): their mean and the 95 % t interval
+    over seeds, which covers the training randomness (initialisation, partition, order) and not only
+    the test sampling. None for fewer than 2 seeds."""
+    s = len(diffs)
+    if s < 2:
+        return None
+    m = statistics.mean(diffs)
+    half = (T975[s - 2] if s - 1 <= len(T975) else 1.96) * statistics.stdev(diffs) / s ** 0.5
+    return m, m - half, m + half
+
+
 def self_test():
     rng = random.Random(7)
     labels = [rng.randrange(2) for _ in range(400)]
@@ -58,6 +76,10 @@ def self_test():
     b = [[rng.randrange(2) for _ in range(400)] for _ in range(3)]
     m, lo, hi = paired_bootstrap(a, b)
     assert lo < 0 < hi and 0.065 < hi - lo < 0.095, (m, lo, hi)
+    assert seed_interval([0.02]) is None
+    assert seed_interval([0.01, 0.01, 0.01]) == (0.01, 0.01, 0.01)
+    m, lo, hi = seed_interval([0.0, 2.0])  # sd sqrt(2), se 1, t(1) = 12.706
+    assert abs(m - 1) < 1e-12 and abs(lo + 11.706) < 1e-9 and abs(hi - 13.706) < 1e-9, (m, lo, hi)
     print("ensemble_summary self-test: PASS")
 
 
@@ -141,9 +163,10 @@ for ds, rs in sorted(runs.items()):
             vbest_c.append(mem_c[vbest][-1])
         n = len(rs[0]["test_labels"])
         print(f"\npaired bootstrap over the {n} test images (4000 resamples, the same images for every seed; "
-              f"mean of {len(rs)} seeds, in points, 95 % interval):")
-        print("| difference | mean | 95 % interval |")
-        print("|---|---:|---|")
+              f"mean of {len(rs)} seeds, in points, 95 % interval); and the t interval over the seeds' own "
+              f"differences (training randomness):")
+        print("| difference | mean | 95 % interval (test images) | 95 % interval (seeds, t) |")
+        print("|---|---:|---|---|")
         rows = [(f"member {h + 1} ({rs[0]['members'][h]['architecture'].split('(')[0]}): federated - local-only",
                  mem_c[h], loc_c[h]) for h in range(len(mem_c))]
         rows += [("ensemble - best member (best on test, per seed)", ens_c, best_c),
@@ -151,4 +174,7 @@ for ds, rs in sorted(runs.items()):
                  ("ensemble - central", ens_c, cen_c)]
         for name, a, b in rows:
             m, lo, hi = paired_bootstrap(a, b)
-            print(f"| {name} | {100 * m:+.1f} | [{100 * lo:+.1f}, {100 * hi:+.1f}] |")
+            per_seed = [(sum(x) - sum(y)) / len(x) for x, y in zip(a, b)]
+            si = seed_interval(per_seed)
+            seeds = f"[{100 * si[1]:+.1f}, {100 * si[2]:+.1f}]" if si else "(one seed)"
+            print(f"| {name} | {100 * m:+.1f} | [{100 * lo:+.1f}, {100 * hi:+.1f}] | {seeds} |")
