@@ -67,6 +67,8 @@ struct TrainArgs {
   double distill_alpha = 0.5, distill_t = 4.0;
   int distill_epochs = 0;  // 0: the student's --epochs
   std::string calibrate = "none", init;
+  int proj_dim = 64;         // --task pretrain: embedding (projection) dimension
+  double temperature = 0.5;  // --task pretrain: NT-Xent temperature
   std::string teacher;  // --teacher: DeiT hard-label distillation from a .heal ModelIr
   std::string seg_prior;  // --seg-prior: a .healseg model whose infection map becomes a second channel
   std::set<std::string> given;  // options set explicitly on the command line
@@ -775,8 +777,81 @@ void run_segment_task(const TrainArgs& a) {
   run_train_segment(c);
 }
 
+// `heal train --task pretrain`: SimCLR-style self-supervised pretraining (Trainer::contrastive_epochs)
+// on the train + val images, labels unread and the test split not even loaded. The network is the
+// --model recipe's with --proj-dim outputs; the saved model is the start of a fine-tuning run
+// (`--init`, also under --cv), whose classifier then restarts at random.
+void run_pretrain(TrainArgs a) {
+  if (a.model != "hecnn" && a.model != "hecnn-wide" && a.model != "resnet" && a.model != "deit") {
+    throw StatusError(Status::invalid_argument("--task pretrain takes --model hecnn | hecnn-wide | resnet | deit"));
+  }
+  tb::set_num_threads(a.threads);
+  const std::string data_arg = require_data(a.data);
+  io::Dataset ds = load_for(data_arg, a.size, /*skip_test=*/true);
+  apply_recipe(a, ds);
+  auto set = [&](const char* opt, auto& field, auto value) {
+    if (!a.given.contains(opt)) field = value;
+  };
+  // SimCLR's views differ more than a classifier's augmentation (its colour distortion and crops
+  // are its strongest ingredients): zoom, brightness and contrast are on unless given.
+  set("--epochs", a.epochs, 100);
+  set("--batch", a.batch, 128);
+  set("--scale", a.scale, 0.2);
+  set("--brightness", a.brightness, 0.2);
+  set("--contrast", a.contrast, 0.3);
+  if (a.no_augment)
+    throw StatusError(Status::invalid_argument("--task pretrain needs augmentation (two views of each image)"));
+  io::SplitData pool = ds.train;  // train + val; labels are carried along but never read
+  pool.images.insert(pool.images.end(), ds.val.images.begin(), ds.val.images.end());
+  pool.labels.insert(pool.labels.end(), ds.val.labels.begin(), ds.val.labels.end());
+  tb::ModelSpec spec = make_spec(a, ds);
+  spec.num_classes = a.proj_dim;
+  tb::Trainer trainer(spec, a.seed);
+  tb::TrainOptions o = make_fit_options(a).train;
+  const std::string out = a.out.empty() ? "runs/" + ds.name + "_" + a.model + "_pretrain" : a.out;
+  fs::create_directories(out);
+  std::cerr << "contrastive pretraining (SimCLR) of " << a.model << " on " << ds.name << " train + val: " << pool.size()
+            << " images, labels unread, test split not loaded; " << a.epochs << " epochs, batch " << o.batch_size
+            << ", temperature " << a.temperature << ", " << a.proj_dim << "-d embedding\n";
+  json history = json::array();
+  std::optional<ProgressBar> bar;
+  bar.emplace("pretrain " + a.model, static_cast<std::uint64_t>(a.epochs), !globals().quiet);
+  o.on_epoch = [&](int e, double loss) {
+    history.push_back({{"epoch", e}, {"loss", loss}});
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "NT-Xent %.3f", loss);
+    bar->tick(1, buf);
+  };
+  const auto t0 = std::chrono::steady_clock::now();
+  const double last = trainer.contrastive_epochs(pool, a.epochs, o, a.temperature);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  bar->finish();
+  const double chance = std::log(2.0 * static_cast<double>(std::min<std::size_t>(pool.size(), o.batch_size)) - 1);
+  nn::ModelIr ir = value_or_throw(trainer.export_ir());
+  nn::record_ranges(ir, std::span<const float>(pool.images.data(), pool.images.size()), pool.size());
+  ir.meta.dataset = ds.name;
+  ir.meta.notes["pretrain"] = "simclr";
+  ir.meta.notes["temperature"] = std::to_string(a.temperature);
+  ir.meta.notes["seed"] = std::to_string(a.seed);
+  ir.meta.notes["epochs"] = std::to_string(a.epochs);
+  const std::string model_path = a.save.empty() ? out + "/model.heal" : a.save;
+  if (fs::path(model_path).has_parent_path()) fs::create_directories(fs::path(model_path).parent_path());
+  throw_if_error(nn::save_model(ir, model_path));
+  json report = {{"task", "pretrain"},    {"method", "simclr"},           {"dataset", ds.name},
+                 {"model", a.model},      {"images", pool.size()},        {"epochs", a.epochs},
+                 {"batch", o.batch_size}, {"temperature", a.temperature}, {"proj_dim", a.proj_dim},
+                 {"seed", a.seed},        {"seconds", seconds},           {"final_loss", last},
+                 {"chance_loss", chance}, {"history", history},           {"model_path", model_path}};
+  std::ofstream(out + "/report.json") << report.dump(2) << "\n";
+  std::printf(
+      "pretrained %s on %zu images in %.1f s: NT-Xent %.3f (chance %.3f)\nmodel: %s (fine-tune with --init)\nreport: "
+      "%s/report.json\n",
+      a.model.c_str(), pool.size(), seconds, last, chance, model_path.c_str(), out.c_str());
+}
+
 void run_train(TrainArgs a) {
   if (a.task == "segment") return run_segment_task(a);
+  if (a.task == "pretrain") return run_pretrain(a);
   if (tb::is_segmentation_arch(a.model)) {
     throw StatusError(Status::invalid_argument("--model " + a.model + " segments: add --task segment"));
   }
@@ -1031,8 +1106,19 @@ void add_train_commands(CLI::App& app) {
   auto ta = std::make_shared<TrainArgs>();
   CLI::App* train = app.add_subcommand("train", "Train a model (libtorch) and export it as a .heal ModelIr");
   train->add_option("--data", ta->data, "Dataset: MedMNIST .npz or folder (default: global --data / $HEAL_DATA)");
-  train->add_option("--task", ta->task, "classify (default) | segment: image/mask folders, --model segcaps | ucaps | ucaps-ag | unet | unet-ag")
-      ->check(CLI::IsMember({"classify", "segment"}));
+  train
+      ->add_option(
+          "--task", ta->task,
+          "classify (default) | segment: image/mask folders, --model segcaps | ucaps | ucaps-ag | unet | unet-ag | "
+          "pretrain: self-supervised contrastive pretraining (SimCLR) on the train + val images, labels unread; "
+          "fine-tune the saved model with --init")
+      ->check(CLI::IsMember({"classify", "segment", "pretrain"}));
+  train->add_option("--proj-dim", ta->proj_dim, "pretrain: embedding dimension (the network's outputs)")
+      ->check(CLI::Range(2, 4096))
+      ->capture_default_str();
+  train->add_option("--temperature", ta->temperature, "pretrain: NT-Xent temperature")
+      ->check(CLI::Range(0.01, 10.0))
+      ->capture_default_str();
   train->add_option("--normalize", ta->normalize,
                     "Intensity (scanner) normalisation none | zscore (per image) | histogram (Nyul-Udupa, scale learned on the "
                     "training images). segment: default zscore; classify: default none, the grey channel is normalised "

@@ -32,6 +32,23 @@ grep -q '"init": ".*src/model.heal"' "$work/cv1/cv.json" || fail "cv.json does n
 folds() { grep -E '^ +[0-9]+ +[0-9.]+ +[0-9.]+$' "$1"; }
 [ "$(folds "$work/cv0.txt" | wc -l)" = 2 ] || fail "no fold lines"
 [ "$(folds "$work/cv0.txt")" != "$(folds "$work/cv1.txt")" ] || fail "--init had no effect under --cv"
+# --task pretrain (SimCLR on train + val, labels unread) writes a model with --proj-dim outputs that
+# --init fine-tunes, its classifier restarting at random.
+"$heal" --quiet train --task pretrain --data "$data/breastmnist.npz" --model hecnn --epochs 2 --threads 1 --proj-dim 16 \
+  --out "$work/pre" > "$work/pre.txt" 2> "$work/pre.err"
+cat "$work/pre.txt"
+grep -q 'labels unread, test split not loaded' "$work/pre.err" || fail "pretrain does not say what it reads"
+jq -e '.task == "pretrain" and .method == "simclr" and .images == 624 and .proj_dim == 16 and (.history | length) == 2
+       and .final_loss > 0 and .chance_loss > 0' "$work/pre/report.json" > /dev/null || fail "pretrain report"
+"$heal" --quiet train --data "$data/breastmnist.npz" "${common[@]}" --init "$work/pre/model.heal" --out "$work/ftpre" \
+  > /dev/null 2> "$work/ftpre.err"
+grep -q 'classifier fc2 re-initialised at random: the model has 16 classes' "$work/ftpre.err" ||
+  fail "the pretrained model's head was not replaced"
+if "$heal" --quiet train --task pretrain --data "$data/breastmnist.npz" --model capsnet --epochs 1 --out "$work/bad2" \
+  > /dev/null 2> "$work/bad2.err"; then
+  fail "capsnet pretraining accepted"
+fi
+grep -q 'pretrain takes --model' "$work/bad2.err" || fail "unclear refusal of capsnet pretraining"
 # Another input size (--size 32 resizes the images) is refused, naming both shapes.
 if "$heal" --quiet train --data "$data/breastmnist.npz" "${common[@]}" --size 32 --init "$work/src/model.heal" \
   --out "$work/bad" > /dev/null 2> "$work/bad.err"; then

@@ -493,6 +493,62 @@ double Trainer::distill_epochs(const io::SplitData& ref, std::span<const double>
   return last;
 }
 
+double Trainer::contrastive_epochs(const io::SplitData& data, int epochs, const TrainOptions& opts,
+                                   double temperature) {
+  auto& im = *impl_;
+  HEAL_REQUIRE(epochs >= 1, "contrastive_epochs: epochs must be >= 1");
+  HEAL_REQUIRE(temperature > 0, "contrastive_epochs: temperature must be > 0");
+  HEAL_REQUIRE(opts.augment, "contrastive_epochs: two views of an image need augmentation");
+  HEAL_REQUIRE(im.spec.arch != Architecture::kCapsNet,
+               "contrastive_epochs: capsnet outputs capsule lengths, not embeddings");
+  HEAL_REQUIRE(
+      data.channels == im.spec.in_channels && data.height == im.spec.image_size && data.width == im.spec.image_size,
+      "contrastive_epochs: images do not match the model spec");
+  HEAL_REQUIRE(data.images.size() == data.size() * data.image_size(), "contrastive_epochs: image buffer size");
+  namespace F = ::torch::nn::functional;
+  const Tensor X = images_tensor(data);
+  std::vector<std::size_t> idx(data.size());
+  for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+  auto opt = im.make_optimizer(opts);
+  const auto bs = static_cast<std::size_t>(std::max(2, opts.batch_size));
+  double last = 0;
+  for (int e = 0; e < epochs; ++e) {
+    for (auto& g : opt->param_groups()) g.options().set_lr(lr_at(opts, e, epochs));
+    SeededRng rng(im.seed, im.stream++);
+    shuffle(std::span(idx), rng);
+    im.net->train();
+    double loss_sum = 0;
+    std::size_t seen = 0;
+    for (std::size_t lo = 0; lo < idx.size(); lo += bs) {
+      const std::size_t hi = std::min(idx.size(), lo + bs);
+      if (hi - lo < 2) continue;  // a view needs another image to be told apart from
+      std::vector<std::int64_t> sel(idx.begin() + static_cast<long>(lo), idx.begin() + static_cast<long>(hi));
+      const Tensor xb = X.index_select(0, ::torch::tensor(sel, ::torch::kLong));
+      const auto n = static_cast<long>(hi - lo);
+      const Tensor views = ::torch::cat({im.augment(xb, opts, rng), im.augment(xb, opts, rng)}, 0);
+      opt->zero_grad();
+      const Tensor z = F::normalize(im.net->forward(im.normalise(views)), F::NormalizeFuncOptions().dim(1));
+      // Row i's partner is i + n (first views) or i - n (second views); a view is not its own negative.
+      Tensor sim = ::torch::matmul(z, z.t()) / temperature;
+      sim = sim.masked_fill(::torch::eye(2 * n, ::torch::kBool), -1e9);
+      const Tensor partner = ::torch::cat({::torch::arange(n, 2 * n), ::torch::arange(0, n)}).to(::torch::kLong);
+      const Tensor loss = F::cross_entropy(sim, partner);
+      Tensor total = loss;
+      if (opts.range_penalty > 0 && !im.net->polys.empty())
+        total = total + opts.range_penalty * im.net->range_penalty();
+      total.backward();
+      opt->step();
+      im.net->last_cls = im.net->last_dist = Tensor();
+      loss_sum += loss.item<double>() * static_cast<double>(n);
+      seen += static_cast<std::size_t>(n);
+    }
+    for (auto& p : im.net->polys) p->last_input = Tensor();
+    last = seen > 0 ? loss_sum / static_cast<double>(seen) : 0.0;
+    if (opts.on_epoch) opts.on_epoch(e, last);
+  }
+  return last;
+}
+
 FitResult Trainer::fit(const io::Dataset& ds, const FitOptions& o) {
   HEAL_REQUIRE(o.epochs >= 1, "fit: epochs must be >= 1");
   HEAL_REQUIRE(o.monitor == "auc" || o.monitor == "accuracy" || o.monitor == "loss" || o.monitor == "last",

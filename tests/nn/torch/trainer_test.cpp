@@ -372,6 +372,55 @@ TEST(Trainer, DistillEpochsLearnsFromSoftTargetsOnly) {
   EXPECT_THROW(bad.distill_epochs(ref28, t28.predict_proba(ref28), 1, quick()), std::invalid_argument);
 }
 
+// SimCLR-style pretraining (Trainer::contrastive_epochs): without labels, the NT-Xent loss falls
+// well below chance (log(2B - 1)), also on held-out images (the network tells two views of an image
+// from the views of other images better than at initialisation), and the labels are not read (the
+// same run with every label changed gives the same weights).
+TEST(Trainer, ContrastivePretrainingLearnsViewsWithoutLabels) {
+  const auto train = synthetic(256, 16, 81), held_out = synthetic(128, 16, 82);
+  const ModelSpec spec{.image_size = 16, .num_classes = 16};  // 16: the projection dimension
+  TrainOptions o = quick();
+  o.augment = true;
+  o.hflip = false;
+  o.max_shift_px = 2;
+  o.max_rotation_deg = 10;
+  o.max_brightness = 0.1;
+  o.max_contrast = 0.2;
+  TrainOptions probe = o;  // scores the loss: no step moves a weight
+  probe.learning_rate = 0;
+  probe.range_penalty = 0;
+  const double chance = std::log(2.0 * 32 - 1);
+
+  Trainer t(spec, 21), untrained(spec, 21);
+  std::vector<double> losses;
+  o.on_epoch = [&](int, double l) { losses.push_back(l); };
+  t.contrastive_epochs(train, 16, o, 0.5);
+  const std::vector<float> trained = t.get_weights();
+  ASSERT_EQ(losses.size(), 16u);
+  EXPECT_LT(losses.back(), losses.front());
+  // The halves images differ only in their noise, so telling one image's views from the others'
+  // is hard; the margins below are well outside what the untrained network scores.
+  EXPECT_LT(losses.back(), chance - 0.6) << "chance " << chance;
+  const double held_trained = t.contrastive_epochs(held_out, 1, probe, 0.5);
+  const double held_untrained = untrained.contrastive_epochs(held_out, 1, probe, 0.5);
+  EXPECT_GT(held_untrained, chance - 0.6);
+  EXPECT_LT(held_trained, held_untrained - 0.3) << held_trained << " vs " << held_untrained;
+
+  auto relabelled = train;
+  for (int& y : relabelled.labels) y = 1 - y;
+  Trainer same(spec, 21);
+  o.on_epoch = nullptr;
+  same.contrastive_epochs(relabelled, 16, o, 0.5);
+  EXPECT_EQ(same.get_weights(), trained);
+
+  Trainer bad(spec, 22);
+  EXPECT_THROW(bad.contrastive_epochs(train, 1, quick(), 0.5), std::invalid_argument);  // augmentation off
+  EXPECT_THROW(bad.contrastive_epochs(train, 1, o, 0.0), std::invalid_argument);
+  EXPECT_THROW(bad.contrastive_epochs(synthetic(8, 28, 83), 1, o, 0.5), std::invalid_argument);
+  Trainer caps(ModelSpec{.arch = Architecture::kCapsNet, .image_size = 28}, 23);
+  EXPECT_THROW(caps.contrastive_epochs(synthetic(8, 28, 84), 1, o, 0.5), std::invalid_argument);
+}
+
 // Joint distillation (TrainOptions::consensus_*): a member whose private data holds one class only
 // learns the other from the consortium's consensus on unlabelled reference images, because every
 // private step also fits the consensus. The same private training without it predicts one class,

@@ -212,6 +212,18 @@ class Trainer {
   double distill_epochs(const io::SplitData& reference, std::span<const double> targets, int epochs,
                         const TrainOptions& opts);
 
+  /// Self-supervised contrastive pretraining (SimCLR: Chen et al., arXiv:2002.05709; on COVID-CT
+  /// as Self-Trans does, He et al., medRxiv 10.1101/2020.04.13.20063941): every image of a
+  /// mini-batch is augmented twice with opts' augmentation (which must be on; independent draws),
+  /// the network's outputs (num_classes = the projection dimension) are L2-normalised, and the
+  /// NT-Xent loss (cross-entropy of each view against its partner among the other 2B - 1 views,
+  /// cosine similarities over `temperature`) pulls the two views of an image together and the
+  /// others apart. Labels are not read. Uses opts' optimiser, learning rate and schedule, batch size
+  /// and range penalty; fresh optimiser per call. Not for capsnet (its outputs are capsule lengths).
+  /// Returns the mean loss of the last epoch (chance: log(2B - 1)).
+  /// @throws std::invalid_argument on a shape mismatch, augmentation off, temperature <= 0.
+  double contrastive_epochs(const io::SplitData& images, int epochs, const TrainOptions& opts, double temperature);
+
   /// Full training on dataset.train with validation on dataset.val, early stopping, and the best
   /// validation weights restored at the end.
   FitResult fit(const io::Dataset& dataset, const FitOptions& opts);
