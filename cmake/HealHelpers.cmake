@@ -38,12 +38,14 @@ function(heal_add_library layer)
   add_library(heal::${layer} ALIAS ${target})
 endfunction()
 
-# heal_add_tests(<name> [DIR <subdir>] LIBS ...)
+# heal_add_tests(<name> [DIR <subdir>] [SLOW_LOCK <resource>] LIBS ...)
 # <dir>/*_test.cpp -> heal_<name>_tests (label "unit");
 # <dir>/*_slow_test.cpp -> heal_<name>_slow_tests (label "slow").
 # <dir> is the current tests/<layer>/ folder, or its sub-folder DIR.
+# SLOW_LOCK: a ctest RESOURCE_LOCK on every slow test, so that `ctest -j` never runs two of them at
+# once (e.g. federations of processes that each pick free loopback ports).
 function(heal_add_tests layer)
-  cmake_parse_arguments(ARG "" "DIR" "LIBS" ${ARGN})
+  cmake_parse_arguments(ARG "" "DIR;SLOW_LOCK" "LIBS" ${ARGN})
   set(dir ${CMAKE_CURRENT_SOURCE_DIR})
   if(ARG_DIR)
     set(dir ${dir}/${ARG_DIR})
@@ -67,10 +69,14 @@ function(heal_add_tests layer)
       target_link_libraries(${target} PRIVATE ${ARG_LIBS} heal_testing GTest::gtest GTest::gtest_main)
       target_include_directories(${target} PRIVATE ${PROJECT_SOURCE_DIR}/tests ${PROJECT_SOURCE_DIR}/src)
       heal_set_options(${target})
+      set(lock)
+      if(kind STREQUAL "slow" AND ARG_SLOW_LOCK)
+        set(lock RESOURCE_LOCK ${ARG_SLOW_LOCK})
+      endif()
       gtest_discover_tests(${target}
         DISCOVERY_MODE PRE_TEST
         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
-        PROPERTIES LABELS ${kind} ENVIRONMENT "HEAL_SHARED_DATA=${HEAL_SHARED_DATA}")
+        PROPERTIES LABELS ${kind} ENVIRONMENT "HEAL_SHARED_DATA=${HEAL_SHARED_DATA}" ${lock})
     endif()
   endforeach()
 endfunction()
