@@ -347,6 +347,45 @@ struct Trainer::Impl {
     return s;
   }
 
+  // The mini-batch loop that distill_epochs and contrastive_epochs share: a fresh optimiser, the
+  // learning rate of `opts`' schedule per epoch, a seeded shuffle of the n examples, batches of at
+  // least two, and per batch `loss_of(indices, rng)` (the reported loss), plus the range penalty,
+  // backward and one step. Returns the mean loss of the last epoch; calls opts.on_epoch.
+  template <typename LossOf>
+  double minibatch_epochs(std::size_t n, int epochs, const TrainOptions& opts, LossOf&& loss_of) {
+    std::vector<std::size_t> idx(n);
+    for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+    auto opt = make_optimizer(opts);
+    const auto bs = static_cast<std::size_t>(std::max(2, opts.batch_size));
+    double last = 0;
+    for (int e = 0; e < epochs; ++e) {
+      for (auto& g : opt->param_groups()) g.options().set_lr(lr_at(opts, e, epochs));
+      SeededRng rng(seed, stream++);
+      shuffle(std::span(idx), rng);
+      net->train();
+      double loss_sum = 0;
+      std::size_t seen = 0;
+      for (std::size_t lo = 0; lo < idx.size(); lo += bs) {
+        const std::size_t hi = std::min(idx.size(), lo + bs);
+        if (hi - lo < 2) continue;  // batch norm, and a contrastive view, need a second example
+        std::vector<std::int64_t> sel(idx.begin() + static_cast<long>(lo), idx.begin() + static_cast<long>(hi));
+        opt->zero_grad();
+        const Tensor loss = loss_of(::torch::tensor(sel, ::torch::kLong), rng);
+        Tensor total = loss;
+        if (opts.range_penalty > 0 && !net->polys.empty()) total = total + opts.range_penalty * net->range_penalty();
+        total.backward();
+        opt->step();
+        net->last_cls = net->last_dist = Tensor();
+        loss_sum += loss.item<double>() * static_cast<double>(hi - lo);
+        seen += hi - lo;
+      }
+      for (auto& p : net->polys) p->last_input = Tensor();
+      last = seen > 0 ? loss_sum / static_cast<double>(seen) : 0.0;
+      if (opts.on_epoch) opts.on_epoch(e, last);
+    }
+    return last;
+  }
+
   std::unique_ptr<::torch::optim::Optimizer> make_optimizer(const TrainOptions& o) {
     if (o.optimizer == OptimizerKind::kSgd) {
       return std::make_unique<::torch::optim::SGD>(
@@ -456,41 +495,11 @@ double Trainer::distill_epochs(const io::SplitData& ref, std::span<const double>
   auto& im = *impl_;
   HEAL_REQUIRE(epochs >= 1, "distill_epochs: epochs must be >= 1");
   const auto [X, Q] = soft_target_tensors(im.spec, ref, targets, "distill_epochs");
-  std::vector<std::size_t> idx(ref.size());
-  for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
-  auto opt = im.make_optimizer(opts);
-  const auto bs = static_cast<std::size_t>(std::max(2, opts.batch_size));
-  double last = 0;
-  for (int e = 0; e < epochs; ++e) {
-    for (auto& g : opt->param_groups()) g.options().set_lr(lr_at(opts, e, epochs));
-    SeededRng rng(im.seed, im.stream++);
-    shuffle(std::span(idx), rng);
-    im.net->train();
-    double loss_sum = 0;
-    std::size_t seen = 0;
-    for (std::size_t lo = 0; lo < idx.size(); lo += bs) {
-      const std::size_t hi = std::min(idx.size(), lo + bs);
-      if (hi - lo < 2) continue;  // batch norm needs two samples
-      std::vector<std::int64_t> sel(idx.begin() + static_cast<long>(lo), idx.begin() + static_cast<long>(hi));
-      Tensor ti = ::torch::tensor(sel, ::torch::kLong);
-      Tensor xb = X.index_select(0, ti), qb = Q.index_select(0, ti);
-      if (opts.augment) xb = im.augment(xb, opts, rng);
-      opt->zero_grad();
-      Tensor scores = im.net->forward(im.normalise(xb));
-      Tensor loss = im.net->soft_loss(scores, qb);
-      Tensor total = loss;
-      if (opts.range_penalty > 0 && !im.net->polys.empty()) total = total + opts.range_penalty * im.net->range_penalty();
-      total.backward();
-      opt->step();
-      im.net->last_cls = im.net->last_dist = Tensor();
-      loss_sum += loss.item<double>() * static_cast<double>(hi - lo);
-      seen += hi - lo;
-    }
-    for (auto& p : im.net->polys) p->last_input = Tensor();
-    last = seen > 0 ? loss_sum / static_cast<double>(seen) : 0.0;
-    if (opts.on_epoch) opts.on_epoch(e, last);
-  }
-  return last;
+  return im.minibatch_epochs(ref.size(), epochs, opts, [&](const Tensor& ti, Rng& rng) {
+    Tensor xb = X.index_select(0, ti);
+    if (opts.augment) xb = im.augment(xb, opts, rng);
+    return im.net->soft_loss(im.net->forward(im.normalise(xb)), Q.index_select(0, ti));
+  });
 }
 
 double Trainer::contrastive_epochs(const io::SplitData& data, int epochs, const TrainOptions& opts,
@@ -507,46 +516,17 @@ double Trainer::contrastive_epochs(const io::SplitData& data, int epochs, const 
   HEAL_REQUIRE(data.images.size() == data.size() * data.image_size(), "contrastive_epochs: image buffer size");
   namespace F = ::torch::nn::functional;
   const Tensor X = images_tensor(data);
-  std::vector<std::size_t> idx(data.size());
-  for (std::size_t i = 0; i < idx.size(); ++i) idx[i] = i;
-  auto opt = im.make_optimizer(opts);
-  const auto bs = static_cast<std::size_t>(std::max(2, opts.batch_size));
-  double last = 0;
-  for (int e = 0; e < epochs; ++e) {
-    for (auto& g : opt->param_groups()) g.options().set_lr(lr_at(opts, e, epochs));
-    SeededRng rng(im.seed, im.stream++);
-    shuffle(std::span(idx), rng);
-    im.net->train();
-    double loss_sum = 0;
-    std::size_t seen = 0;
-    for (std::size_t lo = 0; lo < idx.size(); lo += bs) {
-      const std::size_t hi = std::min(idx.size(), lo + bs);
-      if (hi - lo < 2) continue;  // a view needs another image to be told apart from
-      std::vector<std::int64_t> sel(idx.begin() + static_cast<long>(lo), idx.begin() + static_cast<long>(hi));
-      const Tensor xb = X.index_select(0, ::torch::tensor(sel, ::torch::kLong));
-      const auto n = static_cast<long>(hi - lo);
-      const Tensor views = ::torch::cat({im.augment(xb, opts, rng), im.augment(xb, opts, rng)}, 0);
-      opt->zero_grad();
-      const Tensor z = F::normalize(im.net->forward(im.normalise(views)), F::NormalizeFuncOptions().dim(1));
-      // Row i's partner is i + n (first views) or i - n (second views); a view is not its own negative.
-      Tensor sim = ::torch::matmul(z, z.t()) / temperature;
-      sim = sim.masked_fill(::torch::eye(2 * n, ::torch::kBool), -1e9);
-      const Tensor partner = ::torch::cat({::torch::arange(n, 2 * n), ::torch::arange(0, n)}).to(::torch::kLong);
-      const Tensor loss = F::cross_entropy(sim, partner);
-      Tensor total = loss;
-      if (opts.range_penalty > 0 && !im.net->polys.empty())
-        total = total + opts.range_penalty * im.net->range_penalty();
-      total.backward();
-      opt->step();
-      im.net->last_cls = im.net->last_dist = Tensor();
-      loss_sum += loss.item<double>() * static_cast<double>(n);
-      seen += static_cast<std::size_t>(n);
-    }
-    for (auto& p : im.net->polys) p->last_input = Tensor();
-    last = seen > 0 ? loss_sum / static_cast<double>(seen) : 0.0;
-    if (opts.on_epoch) opts.on_epoch(e, last);
-  }
-  return last;
+  return im.minibatch_epochs(data.size(), epochs, opts, [&](const Tensor& ti, Rng& rng) {
+    const Tensor xb = X.index_select(0, ti);
+    const long n = xb.size(0);
+    const Tensor views = ::torch::cat({im.augment(xb, opts, rng), im.augment(xb, opts, rng)}, 0);
+    const Tensor z = F::normalize(im.net->forward(im.normalise(views)), F::NormalizeFuncOptions().dim(1));
+    // Row i's partner is i + n (first views) or i - n (second views); a view is not its own negative.
+    Tensor sim = ::torch::matmul(z, z.t()) / temperature;
+    sim = sim.masked_fill(::torch::eye(2 * n, ::torch::kBool), -1e9);
+    const Tensor partner = ::torch::cat({::torch::arange(n, 2 * n), ::torch::arange(0, n)}).to(::torch::kLong);
+    return F::cross_entropy(sim, partner);
+  });
 }
 
 FitResult Trainer::fit(const io::Dataset& ds, const FitOptions& o) {
