@@ -194,7 +194,10 @@ void add_fl_ensemble_commands(CLI::App& fl) {
   auto a = std::make_shared<EnsembleArgs>();
   auto* sim = ens->add_subcommand("simulate", "Run K hospitals with their own architectures in one process");
   sim->add_option("--data", a->data, "Dataset (default: global --data / $HEAL_DATA)");
-  sim->add_option("--hospitals", a->hospitals, "Number of hospitals K (one-site institutions)")->capture_default_str();
+  sim->add_option("--hospitals", a->hospitals,
+                  "Number of hospitals K (one-site institutions), at least 3: a consensus of two would give each the "
+                  "other's predictions")
+      ->capture_default_str();
   sim->add_option("--config", a->config,
                   "JSON file of institutions, sites and architectures (hierarchical): "
                   "{\"institutions\": [{\"name\": \"A\", \"arch\": \"hecnn\", \"sites\": 2}, ...]}");

@@ -131,4 +131,10 @@ if msg=$("$heal" --quiet fl ensemble simulate --data "$work/three.npz" --lr-sche
   fail "an unknown learning-rate schedule was accepted"
 fi
 grep -q "lr-schedule" <<<"$msg" || fail "the refusal does not name --lr-schedule: $msg"
+# Two institutions: the consensus and one's own predictions would give the other's. Refused.
+if msg=$("$heal" --quiet fl ensemble simulate --data "$work/three.npz" --hospitals 2 --archs hecnn,resnet --rounds 1 \
+    --out "$work/bad" 2>&1); then
+  fail "a 2-institution ensemble ran"
+fi
+grep -q "needs >= 3 institutions" <<<"$msg" || fail "the refusal does not say what is needed: $msg"
 echo "PASS"
