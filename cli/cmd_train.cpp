@@ -782,8 +782,10 @@ void run_segment_task(const TrainArgs& a) {
 // --model recipe's with --proj-dim outputs; the saved model is the start of a fine-tuning run
 // (`--init`, also under --cv), whose classifier then restarts at random.
 void run_pretrain(TrainArgs a) {
-  if (a.model != "hecnn" && a.model != "hecnn-wide" && a.model != "resnet" && a.model != "deit") {
-    throw StatusError(Status::invalid_argument("--task pretrain takes --model hecnn | hecnn-wide | resnet | deit"));
+  // Only what --init can fine-tune (spec_from_ir reads hecnn layer chains).
+  if (a.model != "hecnn" && a.model != "hecnn-wide") {
+    throw StatusError(
+        Status::invalid_argument("--task pretrain takes --model hecnn | hecnn-wide (what --init fine-tunes)"));
   }
   tb::set_num_threads(a.threads);
   const std::string data_arg = require_data(a.data);
@@ -814,18 +816,17 @@ void run_pretrain(TrainArgs a) {
             << " images, labels unread, test split not loaded; " << a.epochs << " epochs, batch " << o.batch_size
             << ", temperature " << a.temperature << ", " << a.proj_dim << "-d embedding\n";
   json history = json::array();
-  std::optional<ProgressBar> bar;
-  bar.emplace("pretrain " + a.model, static_cast<std::uint64_t>(a.epochs), !globals().quiet);
+  ProgressBar bar("pretrain " + a.model, static_cast<std::uint64_t>(a.epochs), !globals().quiet);
   o.on_epoch = [&](int e, double loss) {
     history.push_back({{"epoch", e}, {"loss", loss}});
     char buf[64];
     std::snprintf(buf, sizeof buf, "NT-Xent %.3f", loss);
-    bar->tick(1, buf);
+    bar.tick(1, buf);
   };
   const auto t0 = std::chrono::steady_clock::now();
   const double last = trainer.contrastive_epochs(pool, a.epochs, o, a.temperature);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  bar->finish();
+  bar.finish();
   const double chance = std::log(2.0 * static_cast<double>(std::min<std::size_t>(pool.size(), o.batch_size)) - 1);
   nn::ModelIr ir = value_or_throw(trainer.export_ir());
   nn::record_ranges(ir, std::span<const float>(pool.images.data(), pool.images.size()), pool.size());

@@ -70,7 +70,8 @@ inline Status at_least(std::size_t have, std::uint32_t t, const std::string& wha
 
 // The survivor set and the masked inputs a sum is taken over: at least required_inputs(cfg).
 inline Status at_least_inputs(std::size_t have, const SecAggConfig& cfg, const std::string& what) {
-  if (cfg.min_inputs <= cfg.threshold || have >= cfg.min_inputs) return at_least(have, cfg.threshold, what);
+  if (required_inputs(cfg) == cfg.threshold) return at_least(have, cfg.threshold, what);
+  if (have >= cfg.min_inputs) return {};
   return Status::failed_precondition("secagg: " + std::to_string(have) + " " + what +
                                      ", but a sum must contain at least " + std::to_string(cfg.min_inputs) +
                                      " inputs (a smaller one would reveal inputs to "
