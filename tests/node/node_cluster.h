@@ -1,4 +1,4 @@
-// Test helpers for federations of processes (tests/node/*_slow_test.cpp): a free loopback port, the
+// Test helpers for federations of processes (tests/node/*_slow_test.cpp): free loopback ports, the
 // configurations of a coordinator and K hospitals (their own certificates from a throwaway CA, a
 // shared SQLite ledger file), and the exit code of a forked child.
 #pragma once
@@ -9,10 +9,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -23,17 +26,40 @@
 
 namespace heal::node::testing_cluster {
 
-inline int free_port() {
-  int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(s);
-  return ntohs(a.sin_port);
+// `n` distinct loopback ports that were free a moment ago. They are held open together until all are
+// found (so one call never hands out the same port twice, which sequential bind-to-0 calls can), and
+// drawn below the kernel's ephemeral range (net.ipv4.ip_local_port_range), so that the source ports
+// of outgoing connections (every gRPC client in the tests) cannot take one before its node listens.
+inline std::vector<int> free_ports(int n) {
+  int lo = 32768;
+  if (std::ifstream f("/proc/sys/net/ipv4/ip_local_port_range"); f) f >> lo;
+  const int first = 10000;
+  const int span = lo - first;
+  if (span < 1000) throw std::runtime_error("free_ports: the ephemeral port range starts below 11000");
+  std::random_device rd;
+  std::mt19937 gen(rd());  // a test's port choice, not a secret
+  std::uniform_int_distribution<int> pick(first, lo - 1);
+  std::vector<int> fds;
+  std::vector<int> ports;
+  for (int tries = 0; static_cast<int>(ports.size()) < n && tries < 100 * n; ++tries) {
+    const int port = pick(gen);
+    if (std::find(ports.begin(), ports.end(), port) != ports.end()) continue;
+    const int s = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (s < 0) break;
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<std::uint16_t>(port));
+    if (::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      ::close(s);
+      continue;
+    }
+    fds.push_back(s);
+    ports.push_back(port);
+  }
+  for (int s : fds) ::close(s);
+  if (static_cast<int>(ports.size()) < n) throw std::runtime_error("free_ports: could not find enough free ports");
+  return ports;
 }
 
 struct Cluster {
@@ -54,8 +80,11 @@ inline Cluster make_cluster(const std::string& name, int response_timeout_ms = 2
   c.dir = (std::filesystem::temp_directory_path() / ("heal_node_" + name + "_XXXXXX")).string();
   if (::mkdtemp(c.dir.data()) == nullptr) throw std::runtime_error("mkdtemp");
   ::heal::testing::TestCa ca(c.dir, "consortium");
-  std::vector<int> ports;
-  for (int i = 0; i <= hospitals; ++i) ports.push_back(free_port());
+  int n_sites = 0;
+  for (int sk : sites) n_sites += sk < 2 ? 0 : sk;
+  const std::vector<int> all_ports = free_ports(hospitals + 1 + n_sites);
+  const std::vector<int> ports(all_ports.begin(), all_ports.begin() + hospitals + 1);
+  std::size_t next_site_port = static_cast<std::size_t>(hospitals) + 1;
   auto addr = [&](int i) { return "127.0.0.1:" + std::to_string(ports[i]); };
   std::map<fl::PartyId, std::string> site_addr;  // site id -> address
   std::vector<std::vector<fl::PartyId>> sites_of(static_cast<std::size_t>(hospitals));
@@ -64,7 +93,7 @@ inline Cluster make_cluster(const std::string& name, int response_timeout_ms = 2
     for (int s = 0; s < sites[k]; ++s) {
       const auto id = static_cast<fl::PartyId>(1000 * (k + 1) + static_cast<std::size_t>(s));
       sites_of[k].push_back(id);
-      site_addr[id] = "127.0.0.1:" + std::to_string(free_port());
+      site_addr[id] = "127.0.0.1:" + std::to_string(all_ports[next_site_port++]);
     }
   }
   for (int i = 0; i <= hospitals; ++i) {

@@ -35,7 +35,7 @@
 namespace heal::node {
 namespace {
 
-using testing_cluster::free_port;
+using testing_cluster::free_ports;
 using testing_cluster::wait_exit;
 
 constexpr int kHospitals = 3;
@@ -73,8 +73,7 @@ std::vector<std::string> make_configs(const std::string& dir, const std::string&
   std::vector<std::string> configs;
   {
     heal::testing::TestCa ca(dir, "consortium");
-    std::vector<int> ports;
-    for (int i = 0; i <= kHospitals; ++i) ports.push_back(free_port());
+    const std::vector<int> ports = free_ports(kHospitals + 1);
     auto addr = [&](int i) { return "127.0.0.1:" + std::to_string(ports[i]); };
     for (int i = 0; i <= kHospitals; ++i) {
       const bool coordinator = i == kHospitals;

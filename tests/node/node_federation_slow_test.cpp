@@ -34,7 +34,6 @@ namespace heal::node {
 namespace {
 
 using testing_cluster::Cluster;
-using testing_cluster::free_port;
 using testing_cluster::make_cluster;
 using testing_cluster::wait_exit;
 
