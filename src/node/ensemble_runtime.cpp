@@ -599,10 +599,18 @@ Result<EnsembleSiteNodeResult> run_ensemble_site_node(const NodeConfig& c, fl::e
       fl::Message m = std::move(node_msgs.front());
       node_msgs.pop_front();
       if (m.kind == kNodeSiteHello) {
-        if (site || m.from == self || m.from == c.institution || siblings.count(m.from) ||
-            !std::binary_search(c.sites.begin(), c.sites.end(), m.from)) {
-          continue;  // the first announcement of a sibling is the one that counts
+        if (m.from == self || m.from == c.institution || !std::binary_search(c.sites.begin(), c.sites.end(), m.from)) {
+          continue;
         }
+        if (site) {
+          // A sibling still announcing itself may never have heard this site: every announcement
+          // this site sent may have gone out before that sibling listened (a send to a party that
+          // does not listen is lost), and this site stopped announcing once it had its group. Answer
+          // it directly; its first copy is the one that counts.
+          (void)net->send({self, m.from, kNodeSiteHello, 0, announcement});
+          continue;
+        }
+        if (siblings.count(m.from)) continue;  // the first announcement of a sibling is the one that counts
         auto h = decode_site_hello(m.payload);
         if (!h.ok()) return h.status().with_context(who + ": the announcement of site " + std::to_string(m.from));
         siblings[m.from] = std::move(*h);

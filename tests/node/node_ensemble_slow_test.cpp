@@ -310,12 +310,17 @@ std::vector<fl::ensemble::InstitutionSpec> site_world_specs(SiteWorld& w) {
   return specs;
 }
 
-nlohmann::json run_site_cluster(const Cluster& cl, int dying_site = -1, std::uint64_t die_in_round = 0) {
-  std::vector<pid_t> sites, institutions;
-  for (std::size_t s = 0; s < cl.site_configs.size(); ++s) {
+// `late_site` (>= 0): that site process starts `late` after the others.
+nlohmann::json run_site_cluster(const Cluster& cl, int dying_site = -1, std::uint64_t die_in_round = 0,
+                                int late_site = -1, std::chrono::milliseconds late = std::chrono::milliseconds(0)) {
+  std::vector<pid_t> sites(cl.site_configs.size()), institutions;
+  const auto start_site = [&](std::size_t s) {
     const pid_t pid = ::fork();
     if (pid == 0) site_child(cl.site_configs[s], s, static_cast<int>(s) == dying_site ? die_in_round : 0);
-    sites.push_back(pid);
+    sites[s] = pid;
+  };
+  for (std::size_t s = 0; s < cl.site_configs.size(); ++s) {
+    if (static_cast<int>(s) != late_site) start_site(s);
   }
   for (int i = 0; i < kInstitutions; ++i) {
     const pid_t pid = ::fork();
@@ -324,6 +329,10 @@ nlohmann::json run_site_cluster(const Cluster& cl, int dying_site = -1, std::uin
   }
   const pid_t coordinator = ::fork();
   if (coordinator == 0) coordinator_child(cl);
+  if (late_site >= 0) {
+    std::this_thread::sleep_for(late);
+    start_site(static_cast<std::size_t>(late_site));
+  }
   EXPECT_EQ(wait_exit(coordinator), 0);
   for (int i = 0; i < kInstitutions; ++i) EXPECT_EQ(wait_exit(institutions[static_cast<std::size_t>(i)]), 0) << i;
   for (std::size_t s = 0; s < sites.size(); ++s) {
@@ -363,6 +372,25 @@ TEST(NodeEnsemble, SiteProcessesOfAnInstitutionComputeTheSimulationsHierarchy) {
     auto h = ledger->member_history(i);
     ASSERT_TRUE(h.ok());
     EXPECT_EQ(h->size(), std::size_t{kRounds + 1}) << "institution " << i;
+  }
+  std::filesystem::remove_all(cl.dir);
+}
+
+// A site that starts after its siblings have announced themselves to no one: their announcements
+// to it were lost, and once the late site's own announcement completes their groups they stop
+// announcing. They answer its announcements instead, so it joins and the setup completes (before
+// that answer, the late site waited for its siblings until the coordinator's setup deadline, and
+// CI saw the same race among sites started a few milliseconds apart).
+TEST(NodeEnsemble, ASiteThatStartsLateStillHearsItsSiblings) {
+  Cluster cl =
+      make_cluster("ensemble_site_late", 20000, kInstitutions, {{"setup_timeout_ms", 20000}}, kRounds, {3, 1, 1});
+  const nlohmann::json out = run_site_cluster(cl, -1, 0, /*late_site=*/1, std::chrono::milliseconds(2500));
+  ASSERT_FALSE(out.is_null());
+  EXPECT_TRUE(out["verified"].get<bool>());
+  ASSERT_EQ(out["rounds"].size(), std::size_t{kRounds});
+  for (std::size_t r = 0; r < kRounds; ++r) {
+    EXPECT_EQ(out["rounds"][r]["contributors"].get<std::vector<fl::PartyId>>(), (std::vector<fl::PartyId>{0, 1, 2}))
+        << "round " << r + 1;
   }
   std::filesystem::remove_all(cl.dir);
 }
