@@ -1,10 +1,6 @@
 // Orthanc on loopback and generated DICOM studies for the PACS tests (see pacs_fixture.h).
 #include "support/pacs_fixture.h"
 
-#include "dcmtk/config/osconfig.h"  // must come first
-#include "dcmtk/dcmdata/dcostrmb.h"
-#include "dcmtk/dcmdata/dctk.h"
-
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -22,6 +18,11 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+
+#include "dcmtk/config/osconfig.h"  // must come first
+#include "dcmtk/dcmdata/dcostrmb.h"
+#include "dcmtk/dcmdata/dctk.h"
+#include "support/free_ports.h"
 
 namespace fs = std::filesystem;
 
@@ -69,22 +70,7 @@ std::string tail(const std::string& path) {
 
 }  // namespace
 
-int free_loopback_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  socklen_t len = sizeof a;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    if (fd >= 0) ::close(fd);
-    throw std::runtime_error("cannot find a free loopback port");
-  }
-  const int port = ntohs(a.sin_port);
-  ::close(fd);
-  return port;
-}
+int free_loopback_port() { return free_ports(1)[0]; }
 
 GeneratedInstance make_instance(int study, int image, int label) {
   GeneratedInstance g;
@@ -161,9 +147,9 @@ OrthancServer::OrthancServer(const std::string& workdir) : workdir_(workdir) {
   }
   curl_global_init(CURL_GLOBAL_DEFAULT);
   fs::create_directories(fs::path(workdir_) / "storage");
-  http_port_ = free_loopback_port();
-  dicom_port_ = free_loopback_port();
-  while (dicom_port_ == http_port_) dicom_port_ = free_loopback_port();
+  const std::vector<int> ports = free_ports(2);
+  http_port_ = ports[0];
+  dicom_port_ = ports[1];
   const std::string config = (fs::path(workdir_) / "orthanc.json").string();
   log_ = (fs::path(workdir_) / "orthanc.log").string();
   {

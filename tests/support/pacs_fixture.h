@@ -53,7 +53,7 @@ class OrthancServer {
   pid_t pid_ = -1;
 };
 
-/// A free TCP port on 127.0.0.1 (bound and released).
+/// A free TCP port on 127.0.0.1 (bound and released; support/free_ports.h).
 int free_loopback_port();
 
 }  // namespace heal::testing
