@@ -1,6 +1,10 @@
 // Orthanc on loopback and generated DICOM studies for the PACS tests (see pacs_fixture.h).
 #include "support/pacs_fixture.h"
 
+#include "dcmtk/config/osconfig.h"  // must come first
+#include "dcmtk/dcmdata/dcostrmb.h"
+#include "dcmtk/dcmdata/dctk.h"
+
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -19,9 +23,6 @@
 #include <stdexcept>
 #include <thread>
 
-#include "dcmtk/config/osconfig.h"  // must come first
-#include "dcmtk/dcmdata/dcostrmb.h"
-#include "dcmtk/dcmdata/dctk.h"
 #include "support/free_ports.h"
 
 namespace fs = std::filesystem;
