@@ -44,10 +44,10 @@ inline Cluster make_cluster(const std::string& name, int response_timeout_ms = 2
   ::heal::testing::TestCa ca(c.dir, "consortium");
   int n_sites = 0;
   for (int sk : sites) n_sites += sk < 2 ? 0 : sk;
-  const std::vector<int> all_ports = free_ports(hospitals + 1 + n_sites);
-  const std::vector<int> ports(all_ports.begin(), all_ports.begin() + hospitals + 1);
+  // Hospitals 0..K-1, the coordinator, then the sites in order.
+  const std::vector<int> ports = free_ports(hospitals + 1 + n_sites);
   std::size_t next_site_port = static_cast<std::size_t>(hospitals) + 1;
-  auto addr = [&](int i) { return "127.0.0.1:" + std::to_string(ports[i]); };
+  auto addr = [&](int i) { return "127.0.0.1:" + std::to_string(ports[static_cast<std::size_t>(i)]); };
   std::map<fl::PartyId, std::string> site_addr;  // site id -> address
   std::vector<std::vector<fl::PartyId>> sites_of(static_cast<std::size_t>(hospitals));
   for (std::size_t k = 0; k < sites.size(); ++k) {
@@ -55,7 +55,7 @@ inline Cluster make_cluster(const std::string& name, int response_timeout_ms = 2
     for (int s = 0; s < sites[k]; ++s) {
       const auto id = static_cast<fl::PartyId>(1000 * (k + 1) + static_cast<std::size_t>(s));
       sites_of[k].push_back(id);
-      site_addr[id] = "127.0.0.1:" + std::to_string(all_ports[next_site_port++]);
+      site_addr[id] = "127.0.0.1:" + std::to_string(ports[next_site_port++]);
     }
   }
   for (int i = 0; i <= hospitals; ++i) {
